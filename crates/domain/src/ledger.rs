@@ -1,0 +1,315 @@
+//! Core-banking entities (accounts, journal entries, balances) and the ledger's port.
+//!
+//! Every movement is a journal entry with exactly two postings: the debited
+//! account's balance goes down and the credited account's goes up by the same
+//! minor units, so each currency always sums to zero across the ledger.
+
+use std::fmt;
+use std::future::Future;
+use std::str::FromStr;
+
+use time::{Date, OffsetDateTime};
+
+use crate::iban::Iban;
+use crate::ids::{AccountId, PsuId, TransactionId};
+use crate::money::{Currency, Money};
+use crate::store::StoreError;
+
+/// A closed set stored as text; parsing an unknown value is a corrupt row.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(&self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                match s {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err(StoreError::corrupt(format!(
+                        concat!("unknown ", stringify!($name), " {:?}"), other))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Who holds an account: a customer, or the bank itself.
+    AccountKind { Customer = "customer", Clearing = "clearing" }
+);
+text_enum!(
+    /// Berlin Group account status.
+    AccountStatus { Enabled = "enabled", Blocked = "blocked", Deleted = "deleted" }
+);
+text_enum!(
+    /// Whether an entry is booked or still pending.
+    EntryStatus { Booked = "booked", Pending = "pending" }
+);
+
+/// Running balances of an account, in minor units, kept with every posting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AccountBalances {
+    pub booked: i64,
+    /// Sum of pending debits (zero or negative).
+    pub pending_debits: i64,
+    /// Sum of pending credits (zero or positive).
+    pub pending_credits: i64,
+}
+
+impl AccountBalances {
+    /// Booked minus what is already promised to pending debits.
+    pub fn available(&self) -> i64 {
+        self.booked + self.pending_debits
+    }
+
+    /// Booked plus every pending item.
+    pub fn expected(&self) -> i64 {
+        self.booked + self.pending_debits + self.pending_credits
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub psu_id: Option<PsuId>,
+    /// None only for the bank's internal accounts.
+    pub iban: Option<Iban>,
+    pub bic: String,
+    pub currency: Currency,
+    /// The account's name as the PSU sees it ("Main account").
+    pub name: String,
+    pub owner_name: String,
+    pub product: String,
+    /// ISO 20022 ExternalCashAccountType1Code (CACC, SVGS, CARD …).
+    pub cash_account_type: String,
+    pub status: AccountStatus,
+    /// How far below zero the available balance may go, in minor units.
+    /// None means unlimited and is allowed for internal accounts only.
+    pub overdraft_limit: Option<i64>,
+    pub balances: AccountBalances,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub psu_id: Option<PsuId>,
+    pub iban: Option<Iban>,
+    pub bic: String,
+    pub currency: Currency,
+    pub name: String,
+    pub owner_name: String,
+    pub product: String,
+    pub cash_account_type: String,
+    pub overdraft_limit: Option<i64>,
+    pub created_at: OffsetDateTime,
+}
+
+/// Name and account of one side of a movement, as shown to the PSU.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Party {
+    pub name: Option<String>,
+    pub iban: Option<Iban>,
+}
+
+/// A validated movement ready to be posted: debit one account, credit another.
+#[derive(Debug, Clone)]
+pub struct NewTransfer {
+    /// Caller-chosen key; posting the same key again returns the first result.
+    pub idempotency_key: String,
+    pub transaction_id: TransactionId,
+    pub debit: AccountId,
+    pub credit: AccountId,
+    /// Strictly positive.
+    pub amount: Money,
+    pub status: EntryStatus,
+    pub booking_date: Date,
+    pub value_date: Date,
+    pub debtor: Party,
+    pub creditor: Party,
+    pub remittance_information: Option<String>,
+    pub end_to_end_id: Option<String>,
+    /// ISO 20022 bank transaction code, e.g. `PMNT-ICDT-ESCT`.
+    pub bank_transaction_code: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferReceipt {
+    pub transaction_id: TransactionId,
+    pub status: EntryStatus,
+    pub booking_date: Date,
+    pub value_date: Date,
+    /// True when the key had been posted before and nothing new was posted.
+    pub replayed: bool,
+}
+
+/// One posting seen from its account: credits positive, debits negative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountEntry {
+    /// Monotonic per ledger; the Berlin Group `entryReference`.
+    pub entry_reference: i64,
+    pub transaction_id: TransactionId,
+    pub status: EntryStatus,
+    pub amount: Money,
+    pub booking_date: Date,
+    pub value_date: Date,
+    pub debtor: Party,
+    pub creditor: Party,
+    pub remittance_information: Option<String>,
+    pub end_to_end_id: Option<String>,
+    pub bank_transaction_code: String,
+}
+
+/// Position after which a page of entries continues (entries run newest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryCursor {
+    pub booking_date: Date,
+    pub entry_reference: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct EntryQuery {
+    pub account: AccountId,
+    pub status: Option<EntryStatus>,
+    pub date_from: Option<Date>,
+    pub date_to: Option<Date>,
+    pub after: Option<EntryCursor>,
+    pub limit: u32,
+}
+
+/// Result of checking the ledger's invariants.
+#[derive(Debug, Clone, Default)]
+pub struct LedgerAudit {
+    pub accounts: u64,
+    pub transactions: u64,
+    /// Per currency: the sum of booked and of pending postings over all accounts; both must be zero.
+    pub currency_totals: Vec<CurrencyTotal>,
+    /// Accounts whose stored running balances differ from their postings.
+    pub balance_mismatches: Vec<BalanceMismatch>,
+    /// Journal entries whose postings are not one debit and one equal credit in one currency.
+    pub unbalanced_transactions: Vec<TransactionId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrencyTotal {
+    pub currency: String,
+    pub booked: i64,
+    pub pending: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceMismatch {
+    pub account: AccountId,
+    pub stored: AccountBalances,
+    pub from_postings: AccountBalances,
+}
+
+impl LedgerAudit {
+    pub fn is_consistent(&self) -> bool {
+        self.currency_totals
+            .iter()
+            .all(|t| t.booked == 0 && t.pending == 0)
+            && self.balance_mismatches.is_empty()
+            && self.unbalanced_transactions.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("unknown account {0}")]
+    UnknownAccount(AccountId),
+    #[error("account {0} is not enabled")]
+    AccountNotEnabled(AccountId),
+    #[error("account {account} holds {account_currency}, not {amount_currency}")]
+    CurrencyMismatch {
+        account: AccountId,
+        account_currency: Currency,
+        amount_currency: Currency,
+    },
+    #[error("the amount must be greater than zero")]
+    NonPositiveAmount,
+    #[error("debtor and creditor are the same account")]
+    SameAccount,
+    #[error("insufficient funds on account {0}")]
+    InsufficientFunds(AccountId),
+    #[error("idempotency key {0:?} was already used for a different transfer")]
+    IdempotencyConflict(String),
+    #[error("IBAN {0} is already assigned to another account")]
+    IbanTaken(Iban),
+    #[error("an idempotency key of 1 to {0} characters is required")]
+    InvalidIdempotencyKey(usize),
+    #[error("invalid account: {0}")]
+    InvalidAccount(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The ledger's storage port. Implementations guarantee that
+/// [`post_transfers`](LedgerRepository::post_transfers) is atomic, idempotent by key
+/// and never lets an account's available balance fall below its overdraft limit,
+/// however many transfers run at once.
+pub trait LedgerRepository: Send + Sync {
+    fn create_account(
+        &self,
+        account: NewAccount,
+    ) -> impl Future<Output = Result<Account, LedgerError>> + Send;
+
+    fn account(
+        &self,
+        id: AccountId,
+    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+
+    fn account_by_iban(
+        &self,
+        iban: &Iban,
+    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+
+    /// The bank's clearing account for transfers to and from other banks.
+    fn clearing_account(
+        &self,
+        currency: Currency,
+    ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
+
+    fn accounts_of_psu(
+        &self,
+        psu: PsuId,
+    ) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send;
+
+    /// Posts all transfers in one database transaction, or none of them.
+    fn post_transfers(
+        &self,
+        transfers: Vec<NewTransfer>,
+    ) -> impl Future<Output = Result<Vec<TransferReceipt>, LedgerError>> + Send;
+
+    /// A page of the account's entries, newest first.
+    fn entries(
+        &self,
+        query: EntryQuery,
+    ) -> impl Future<Output = Result<Vec<AccountEntry>, StoreError>> + Send;
+
+    /// Sum of the account's booked postings with a booking date on or after `date`.
+    fn booked_since(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    fn audit(&self) -> impl Future<Output = Result<LedgerAudit, StoreError>> + Send;
+}

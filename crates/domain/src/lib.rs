@@ -1,0 +1,26 @@
+//! Domain types of FinTechAPI and the ports the rest of the system implements.
+//!
+//! - [`money`]: currencies (ISO 4217) and amounts in integer minor units.
+//! - [`iban`]: validated IBANs (ISO 13616).
+//! - [`ids`]: one newtype per identifier.
+//! - [`clock`]: the time seam; nothing else reads the wall clock.
+//! - [`ledger`]: core-banking entities, the ledger's errors and its repository port.
+//! - [`psu`]: bank customers (payment service users) and their repository port.
+//! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
+//! - [`store`]: the storage error every port returns.
+//!
+//! This crate knows no HTTP framework, no SQL and no wire format.
+
+pub mod clock;
+pub mod iban;
+pub mod ids;
+pub mod ledger;
+pub mod money;
+pub mod password;
+pub mod psu;
+pub mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use iban::Iban;
+pub use money::{Currency, Money};
+pub use store::StoreError;

@@ -1,0 +1,376 @@
+//! The demo bank: three customers with known credentials, several EUR accounts
+//! each, a year of booked history and a few pending card payments.
+//!
+//! Deterministic: the same seed date always gives the same customers, account
+//! ids, IBANs, amounts and balances. History ends on the seed date.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ledger::{
+    AccountKind, EntryStatus, LedgerError, LedgerRepository, NewAccount, NewTransfer, Party,
+};
+use fintechapi_domain::password::{PasswordHash, PasswordHashError};
+use fintechapi_domain::psu::{NewPsu, PsuError, PsuRepository};
+use fintechapi_domain::{Clock, Currency, Money};
+use time::{Date, Duration, Month};
+
+use crate::service::Ledger;
+
+/// The demo bank's BIC and German bank code.
+pub const BANK_BIC: &str = "FTAPDEB1XXX";
+pub const BANK_CODE: &str = "76543210";
+
+/// A demo customer's credentials, printed at start in the default profile.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoPsu {
+    pub login: &'static str,
+    pub password: &'static str,
+    pub name: &'static str,
+}
+
+pub const DEMO_PSUS: [DemoPsu; 3] = [
+    DemoPsu { login: "alice", password: "alice-demo-2026", name: "Alice Schmidt" },
+    DemoPsu { login: "bob", password: "bob-demo-2026", name: "Bob Müller" },
+    DemoPsu { login: "carol", password: "carol-demo-2026", name: "Carol Rossi" },
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Psu(#[from] PsuError),
+    #[error(transparent)]
+    Password(#[from] PasswordHashError),
+}
+
+/// What was seeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoBank {
+    pub psus: usize,
+    pub accounts: usize,
+    pub transactions: usize,
+}
+
+/// SplitMix64: a small deterministic generator for demo data (not for secrets).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi`.
+    fn between(&mut self, lo: i64, hi: i64) -> i64 {
+        let span = u64::try_from(hi - lo + 1).unwrap_or(1);
+        lo + i64::try_from(self.next() % span).unwrap_or(0)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        let len = u64::try_from(items.len()).unwrap_or(1);
+        &items[usize::try_from(self.next() % len).unwrap_or(0)]
+    }
+
+    fn bytes16(&mut self) -> [u8; 16] {
+        let mut out = [0_u8; 16];
+        out[..8].copy_from_slice(&self.next().to_le_bytes());
+        out[8..].copy_from_slice(&self.next().to_le_bytes());
+        out
+    }
+}
+
+struct DemoAccount {
+    owner: usize,
+    name: &'static str,
+    product: &'static str,
+    cash_account_type: &'static str,
+    overdraft: i64,
+}
+
+const ACCOUNTS: [DemoAccount; 7] = [
+    DemoAccount { owner: 0, name: "Girokonto", product: "Girokonto Plus", cash_account_type: "CACC", overdraft: 150_000 },
+    DemoAccount { owner: 0, name: "Tagesgeld", product: "Tagesgeld Flex", cash_account_type: "SVGS", overdraft: 0 },
+    DemoAccount { owner: 1, name: "Girokonto", product: "Girokonto Basis", cash_account_type: "CACC", overdraft: 50_000 },
+    DemoAccount { owner: 1, name: "Sparkonto", product: "Sparkonto", cash_account_type: "SVGS", overdraft: 0 },
+    DemoAccount { owner: 2, name: "Geschäftskonto", product: "Business Konto", cash_account_type: "CACC", overdraft: 500_000 },
+    DemoAccount { owner: 2, name: "Rücklagen", product: "Business Tagesgeld", cash_account_type: "SVGS", overdraft: 0 },
+    DemoAccount { owner: 2, name: "Privatkonto", product: "Girokonto Plus", cash_account_type: "CACC", overdraft: 100_000 },
+];
+
+/// Index into `ACCOUNTS` of each PSU's main (salary) and savings accounts.
+const MAIN: [usize; 3] = [0, 2, 4];
+const SAVINGS: [usize; 3] = [1, 3, 5];
+
+const SHOPS: [&str; 8] = [
+    "REWE Markt", "EDEKA Center", "Lidl", "dm-drogerie markt", "Bäckerei Kamps",
+    "Deutsche Bahn", "Aral Tankstelle", "Amazon EU S.a.r.l.",
+];
+
+fn external(name: &str, account_no: u64) -> Party {
+    Party {
+        name: Some(name.to_owned()),
+        iban: Iban::from_bban("DE", &format!("10020030{account_no:010}")).ok(),
+    }
+}
+
+fn month_name(m: Month) -> &'static str {
+    match m {
+        Month::January => "Januar",
+        Month::February => "Februar",
+        Month::March => "März",
+        Month::April => "April",
+        Month::May => "Mai",
+        Month::June => "Juni",
+        Month::July => "Juli",
+        Month::August => "August",
+        Month::September => "September",
+        Month::October => "Oktober",
+        Month::November => "November",
+        Month::December => "Dezember",
+    }
+}
+
+/// Collects journal entries in date order and keeps the generator's own view of
+/// each account's available balance, so no expense breaks an overdraft limit.
+struct History {
+    rng: Rng,
+    clearing: AccountId,
+    accounts: Vec<(AccountId, Party, i64)>,
+    available: HashMap<AccountId, i64>,
+    entries: Vec<NewTransfer>,
+    now: time::OffsetDateTime,
+}
+
+impl History {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        day: Date,
+        debit: Option<usize>,
+        credit: Option<usize>,
+        other: &Party,
+        minor: i64,
+        remittance: String,
+        code: &str,
+        status: EntryStatus,
+    ) {
+        let debit_id = debit.map_or(self.clearing, |i| self.accounts[i].0);
+        if let Some(i) = debit {
+            let limit = self.accounts[i].2;
+            let available = self.available.get(&debit_id).copied().unwrap_or(0);
+            if available - minor < -limit {
+                return;
+            }
+        }
+        let credit_id = credit.map_or(self.clearing, |i| self.accounts[i].0);
+        *self.available.entry(debit_id).or_default() -= minor;
+        if status == EntryStatus::Booked {
+            *self.available.entry(credit_id).or_default() += minor;
+        }
+        let party = |side: Option<usize>| side.map_or_else(|| other.clone(), |i| self.accounts[i].1.clone());
+        let (debtor, creditor) = (party(debit), party(credit));
+        let n = self.entries.len();
+        let transaction_id = TransactionId::from_random_bytes(self.rng.bytes16());
+        self.entries.push(NewTransfer {
+            idempotency_key: format!("demo:{n}"),
+            transaction_id,
+            debit: debit_id,
+            credit: credit_id,
+            amount: Money::from_minor(minor, Currency::EUR),
+            status,
+            booking_date: day,
+            value_date: day,
+            debtor,
+            creditor,
+            remittance_information: Some(remittance),
+            end_to_end_id: Some(if self.rng.chance(50) {
+                format!("E2E{:016X}", self.rng.next())
+            } else {
+                "NOTPROVIDED".to_owned()
+            }),
+            bank_transaction_code: code.to_owned(),
+            created_at: self.now,
+        });
+    }
+}
+
+/// Seeds the demo bank. Call on an empty database only.
+pub async fn seed<R>(repo: R, clock: Arc<dyn Clock>) -> Result<DemoBank, DemoError>
+where
+    R: LedgerRepository + PsuRepository,
+{
+    let mut rng = Rng(0x00F1_7EC4_A9D1_2026);
+    let now = clock.now();
+    let today = clock.today();
+    let mut psu_ids = Vec::new();
+    for psu in DEMO_PSUS {
+        let id = PsuId::from_random_bytes(rng.bytes16());
+        repo.create_psu(NewPsu {
+            id,
+            login: psu.login.to_owned(),
+            display_name: psu.name.to_owned(),
+            password: PasswordHash::create(psu.password)?,
+            created_at: now,
+        })
+        .await?;
+        psu_ids.push(id);
+    }
+    let ledger = Ledger::new(repo, clock.clone());
+    let clearing = ledger.clearing_account(Currency::EUR, BANK_BIC).await?.id;
+    let mut accounts = Vec::new();
+    for (n, spec) in ACCOUNTS.iter().enumerate() {
+        let iban = Iban::from_bban("DE", &format!("{BANK_CODE}{:010}", 1_000_100 + n * 7919))
+            .map_err(|_| LedgerError::InvalidAccount("demo IBAN"))?;
+        let owner = DEMO_PSUS[spec.owner].name;
+        let owner_name = if n == 4 || n == 5 { "Rossi Design Studio" } else { owner };
+        let account = ledger
+            .open_account(NewAccount {
+                id: AccountId::from_random_bytes(rng.bytes16()),
+                kind: AccountKind::Customer,
+                psu_id: Some(psu_ids[spec.owner]),
+                iban: Some(iban.clone()),
+                bic: BANK_BIC.to_owned(),
+                currency: Currency::EUR,
+                name: spec.name.to_owned(),
+                owner_name: owner_name.to_owned(),
+                product: spec.product.to_owned(),
+                cash_account_type: spec.cash_account_type.to_owned(),
+                overdraft_limit: Some(spec.overdraft),
+                created_at: now,
+            })
+            .await?;
+        let party = Party { name: Some(owner_name.to_owned()), iban: Some(iban) };
+        accounts.push((account.id, party, spec.overdraft));
+    }
+
+    let mut history = History {
+        rng,
+        clearing,
+        accounts,
+        available: HashMap::new(),
+        entries: Vec::new(),
+        now,
+    };
+    generate(&mut history, today);
+    let transactions = history.entries.len();
+    ledger.post(history.entries).await?;
+    Ok(DemoBank {
+        psus: DEMO_PSUS.len(),
+        accounts: ACCOUNTS.len(),
+        transactions,
+    })
+}
+
+fn generate(h: &mut History, today: Date) {
+    use EntryStatus::{Booked, Pending};
+    let employers = [
+        (external("Nordlicht Software GmbH", 4_410_001), 385_000),
+        (external("Stadtwerke Musterstadt", 4_410_002), 294_000),
+    ];
+    let landlords = [
+        (external("Hausverwaltung Berger", 5_520_001), 115_000),
+        (external("Wohnbau eG", 5_520_002), 89_000),
+        (external("Gewerbehof Mitte GmbH", 5_520_003), 140_000),
+    ];
+    let clients = [
+        external("Kaffeerösterei Hansen KG", 6_630_001),
+        external("Bergmann Architekten", 6_630_002),
+        external("Stiftung Lesewelt", 6_630_003),
+    ];
+    let power = external("Stadtwerke Musterstadt Strom", 7_740_001);
+    let telco = external("Telekom Deutschland GmbH", 7_740_002);
+    let insurance = external("Allianz Versicherungs-AG", 7_740_003);
+
+    let start = today - Duration::days(365);
+    let mut day = start;
+    while day < today {
+        let dom = day.day();
+        let month = month_name(day.month());
+        if dom == 1 {
+            for (psu, (employer, salary)) in employers.iter().enumerate() {
+                let text = format!("Gehalt {month} {}", day.year());
+                h.push(day, None, Some(MAIN[psu]), employer, *salary, text, "PMNT-RCDT-ESCT", Booked);
+            }
+        }
+        if dom == 3 {
+            for (psu, (landlord, rent)) in landlords.iter().enumerate() {
+                let text = format!("Miete {month} {}", day.year());
+                h.push(day, Some(MAIN[psu]), None, landlord, *rent, text, "PMNT-ICDT-ESCT", Booked);
+            }
+        }
+        if dom == 5 {
+            for psu in 0..3 {
+                let amount = h.rng.between(5_500, 11_000);
+                let text = format!("Abschlag Strom {month}");
+                h.push(day, Some(MAIN[psu]), None, &power, amount, text, "PMNT-RDDT-ESDD", Booked);
+                h.push(day, Some(MAIN[psu]), None, &telco, 3_995, format!("Rechnung {month}"), "PMNT-RDDT-ESDD", Booked);
+            }
+        }
+        if dom == 15 && day.month() as u8 % 3 == 0 {
+            h.push(day, Some(MAIN[0]), None, &insurance, 18_720, "Hausrat/Haftpflicht Quartal".into(), "PMNT-RDDT-ESDD", Booked);
+        }
+        if dom == 28 {
+            for psu in 0..3 {
+                let amount = h.rng.between(10, 40) * 1_000;
+                let text = format!("Sparen {month}");
+                h.push(day, Some(MAIN[psu]), Some(SAVINGS[psu]), &Party::default(), amount, text, "PMNT-ICDT-BOOK", Booked);
+            }
+            let draw = h.rng.between(20, 35) * 10_000;
+            h.push(day, Some(4), Some(6), &Party::default(), draw, format!("Privatentnahme {month}"), "PMNT-ICDT-BOOK", Booked);
+        }
+        // Invoices paid to Carol's studio, a few a month.
+        if h.rng.chance(10) {
+            let client = h.rng.pick(&clients).clone();
+            let amount = h.rng.between(1_200, 4_800) * 100;
+            let text = format!("Rechnung RD-{}-{:03}", day.year(), h.rng.between(1, 999));
+            h.push(day, None, Some(4), &client, amount, text, "PMNT-RCDT-ESCT", Booked);
+        }
+        // Card payments from the private current accounts.
+        for account in [0, 2, 6] {
+            if h.rng.chance(40) {
+                let shop = *h.rng.pick(&SHOPS);
+                let amount = h.rng.between(250, 12_000);
+                let text = format!("Kartenzahlung {shop} {}", day);
+                h.push(day, Some(account), None, &external(shop, 8_850_000 + account as u64), amount, text, "PMNT-CCRD-POSD", Booked);
+            }
+        }
+        // Alice and Bob split dinners now and then.
+        if h.rng.chance(3) {
+            let amount = h.rng.between(1_500, 6_000);
+            h.push(day, Some(0), Some(2), &Party::default(), amount, "Essen geteilt".into(), "PMNT-ICDT-BOOK", Booked);
+        }
+        day = day + Duration::days(1);
+    }
+    // Card payments not yet booked.
+    for (account, shop, amount) in [(0, "REWE Markt", 4_217), (0, "Deutsche Bahn", 8_990), (2, "Lidl", 2_345), (6, "Aral Tankstelle", 6_502)] {
+        let text = format!("Kartenzahlung {shop} {today}");
+        h.push(today, Some(account), None, &external(shop, 8_850_000), amount, text, "PMNT-CCRD-POSD", Pending);
+    }
+    // An incoming transfer announced for tomorrow.
+    h.push(today + Duration::days(1), None, Some(4), &clients[1], 275_000, "Rechnung RD-Anzahlung".into(), "PMNT-RCDT-ESCT", Pending);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_is_deterministic() {
+        let mut a = Rng(7);
+        let mut b = Rng(7);
+        assert_eq!((0..100).map(|_| a.next()).collect::<Vec<_>>(), (0..100).map(|_| b.next()).collect::<Vec<_>>());
+        let mut r = Rng(1);
+        assert!((0..1000).map(|_| r.between(3, 9)).all(|v| (3..=9).contains(&v)));
+    }
+}

@@ -1,0 +1,13 @@
+//! Embedded core banking: the bank's side of every account the API exposes.
+//!
+//! - [`service`]: [`Ledger`], opening accounts, executing transfers (internal
+//!   payee credited directly, external payee through the clearing account),
+//!   Berlin Group balances, the audit behind `fintechapi ledger verify`.
+//! - [`demo`]: the deterministic demo bank seeded on an empty data directory.
+//!
+//! Storage is reached only through the ports in `fintechapi_domain`.
+
+pub mod demo;
+pub mod service;
+
+pub use service::{Balance, BalanceType, Ledger, TransferOrder};

@@ -1,0 +1,38 @@
+//! sqlx adapters for FinTechAPI's repository ports, on SQLite (the embedded
+//! default) and PostgreSQL (production).
+//!
+//! - [`Store`]: the connection pool, migrations, readiness; implements every port.
+//! - `repo/*.rs`: the queries. Each file is compiled twice, once per backend
+//!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
+//! - `rows`: row types and their conversion into domain types, shared by both.
+//! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
+//!
+//! This is the only crate that knows SQL.
+
+mod error;
+#[macro_use]
+mod rows;
+mod store;
+
+pub use store::{Backend, ConnectError, PoolStats, Readiness, Store, StoreOptions, redact_database_url};
+
+/// Queries compiled for SQLite. Write transactions take the lock up front
+/// (`BEGIN IMMEDIATE`) so concurrent writers queue instead of failing on upgrade.
+#[path = "repo"]
+mod sqlite {
+    type Db = sqlx::Sqlite;
+    const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    pub(crate) mod ledger;
+    pub(crate) mod meta;
+    pub(crate) mod psu;
+}
+
+/// Queries compiled for PostgreSQL.
+#[path = "repo"]
+mod postgres {
+    type Db = sqlx::Postgres;
+    const BEGIN_WRITE: &str = "BEGIN";
+    pub(crate) mod ledger;
+    pub(crate) mod meta;
+    pub(crate) mod psu;
+}

@@ -1,0 +1,440 @@
+//! Ledger queries. Compiled once per backend; `super::Db` is the backend.
+//!
+//! Funds are checked by the conditional `UPDATE` that moves them, so a check and
+//! its debit are one atomic step on both stores; the table's CHECK constraint is
+//! the backstop. Accounts are updated in id order so that opposite transfers
+//! cannot deadlock on PostgreSQL.
+
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ledger::{
+    Account, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal, EntryQuery,
+    EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer, TransferReceipt,
+    AccountBalances,
+};
+use fintechapi_domain::{Currency, StoreError};
+use sqlx::{Database, Pool};
+use time::Date;
+
+use super::{BEGIN_WRITE, Db};
+use crate::error::{is_check_violation, is_unique_violation, store};
+use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, PostedRow, parse};
+
+type Conn = <Db as Database>::Connection;
+
+pub(crate) async fn create_account(
+    pool: &Pool<Db>,
+    a: NewAccount,
+) -> Result<Account, LedgerError> {
+    let inserted = sqlx::query(
+        "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, product, \
+         cash_account_type, status, overdraft_limit, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'enabled', $11, $12)",
+    )
+    .bind(a.id.to_string())
+    .bind(a.kind.as_str())
+    .bind(a.psu_id.map(|p| p.to_string()))
+    .bind(a.iban.as_ref().map(|i| i.as_str().to_owned()))
+    .bind(&a.bic)
+    .bind(a.currency.code())
+    .bind(&a.name)
+    .bind(&a.owner_name)
+    .bind(&a.product)
+    .bind(&a.cash_account_type)
+    .bind(a.overdraft_limit)
+    .bind(a.created_at)
+    .execute(pool)
+    .await;
+    match (inserted, a.iban) {
+        (Ok(_), _) => {}
+        (Err(e), Some(iban)) if is_unique_violation(&e, "iban") => {
+            return Err(LedgerError::IbanTaken(iban));
+        }
+        (Err(e), _) if is_unique_violation(&e, "currency") => {
+            return Err(LedgerError::InvalidAccount(
+                "a clearing account for this currency already exists",
+            ));
+        }
+        (Err(e), _) if is_check_violation(&e) => {
+            return Err(LedgerError::InvalidAccount(
+                "customer accounts need an overdraft limit of zero or more",
+            ));
+        }
+        (Err(e), _) => return Err(store(e).into()),
+    }
+    account(pool, a.id)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+}
+
+pub(crate) async fn account(pool: &Pool<Db>, id: AccountId) -> Result<Option<Account>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store)?;
+    load_account(&mut conn, id).await
+}
+
+async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>, StoreError> {
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store)?
+    .map(Account::try_from)
+    .transpose()
+}
+
+pub(crate) async fn account_by_iban(
+    pool: &Pool<Db>,
+    iban: &Iban,
+) -> Result<Option<Account>, StoreError> {
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE iban = $1"
+    ))
+    .bind(iban.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Account::try_from)
+    .transpose()
+}
+
+pub(crate) async fn clearing_account(
+    pool: &Pool<Db>,
+    currency: Currency,
+) -> Result<Option<Account>, StoreError> {
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE kind = 'clearing' AND currency = $1"
+    ))
+    .bind(currency.code())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Account::try_from)
+    .transpose()
+}
+
+pub(crate) async fn accounts_of_psu(pool: &Pool<Db>, psu: PsuId) -> Result<Vec<Account>, StoreError> {
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE psu_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(psu.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Account::try_from)
+    .collect()
+}
+
+/// Why one posting attempt did not commit.
+enum Attempt {
+    /// Another transaction committed the same idempotency key first.
+    KeyRace,
+    Failed(LedgerError),
+}
+
+impl<E: Into<LedgerError>> From<E> for Attempt {
+    fn from(e: E) -> Self {
+        Attempt::Failed(e.into())
+    }
+}
+
+pub(crate) async fn post_transfers(
+    pool: &Pool<Db>,
+    transfers: &[NewTransfer],
+) -> Result<Vec<TransferReceipt>, LedgerError> {
+    match post_once(pool, transfers).await {
+        Ok(receipts) => Ok(receipts),
+        Err(Attempt::Failed(e)) => Err(e),
+        // The key is committed now, so the retry replays it.
+        Err(Attempt::KeyRace) => match post_once(pool, transfers).await {
+            Ok(receipts) => Ok(receipts),
+            Err(Attempt::Failed(e)) => Err(e),
+            Err(Attempt::KeyRace) => Err(StoreError::corrupt("idempotency key raced twice").into()),
+        },
+    }
+}
+
+async fn post_once(pool: &Pool<Db>, transfers: &[NewTransfer]) -> Result<Vec<TransferReceipt>, Attempt> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let mut receipts = Vec::with_capacity(transfers.len());
+    for transfer in transfers {
+        receipts.push(post_one(&mut tx, transfer).await?);
+    }
+    tx.commit().await.map_err(store)?;
+    Ok(receipts)
+}
+
+async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, Attempt> {
+    let existing = sqlx::query_as::<_, PostedRow>(
+        "SELECT id, debit_account_id, credit_account_id, amount, currency, status, booking_date, \
+         value_date FROM ledger_transactions WHERE idempotency_key = $1",
+    )
+    .bind(&t.idempotency_key)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(store)?;
+    if let Some(posted) = existing {
+        let same = posted.debit_account_id == t.debit.to_string()
+            && posted.credit_account_id == t.credit.to_string()
+            && posted.amount == t.amount.minor()
+            && posted.currency == t.amount.currency().code();
+        if !same {
+            return Err(LedgerError::IdempotencyConflict(t.idempotency_key.clone()).into());
+        }
+        return Ok(posted.receipt()?);
+    }
+    if !t.amount.is_positive() {
+        return Err(LedgerError::NonPositiveAmount.into());
+    }
+    if t.debit == t.credit {
+        return Err(LedgerError::SameAccount.into());
+    }
+    for id in [t.debit, t.credit] {
+        let account = load_account(conn, id)
+            .await?
+            .ok_or(LedgerError::UnknownAccount(id))?;
+        if account.status != AccountStatus::Enabled {
+            return Err(LedgerError::AccountNotEnabled(id).into());
+        }
+        if account.currency != t.amount.currency() {
+            return Err(LedgerError::CurrencyMismatch {
+                account: id,
+                account_currency: account.currency,
+                amount_currency: t.amount.currency(),
+            }
+            .into());
+        }
+    }
+
+    // The journal entry first: a concurrent first use of the same key waits on
+    // the unique index here, before either account is touched.
+    let inserted = sqlx::query(
+        "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, credit_account_id, \
+         amount, currency, status, booking_date, value_date, debtor_name, debtor_iban, creditor_name, \
+         creditor_iban, remittance_information, end_to_end_id, bank_transaction_code, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(t.transaction_id.to_string())
+    .bind(&t.idempotency_key)
+    .bind(t.debit.to_string())
+    .bind(t.credit.to_string())
+    .bind(t.amount.minor())
+    .bind(t.amount.currency().code())
+    .bind(t.status.as_str())
+    .bind(t.booking_date)
+    .bind(t.value_date)
+    .bind(t.debtor.name.as_deref())
+    .bind(t.debtor.iban.as_ref().map(Iban::as_str))
+    .bind(t.creditor.name.as_deref())
+    .bind(t.creditor.iban.as_ref().map(Iban::as_str))
+    .bind(t.remittance_information.as_deref())
+    .bind(t.end_to_end_id.as_deref())
+    .bind(&t.bank_transaction_code)
+    .bind(t.created_at)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(Attempt::KeyRace),
+        Err(e) => return Err(store(e).into()),
+    }
+
+    let amount = t.amount.minor();
+    let mut sides = [(t.debit, -amount), (t.credit, amount)];
+    sides.sort_by_key(|(id, _)| *id);
+    for (account, delta) in sides {
+        move_balance(conn, account, delta, t.status).await?;
+    }
+    for (account, delta) in [(t.debit, -amount), (t.credit, amount)] {
+        sqlx::query(
+            "INSERT INTO postings (transaction_id, account_id, amount, currency, status, booking_date) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(t.transaction_id.to_string())
+        .bind(account.to_string())
+        .bind(delta)
+        .bind(t.amount.currency().code())
+        .bind(t.status.as_str())
+        .bind(t.booking_date)
+        .execute(&mut *conn)
+        .await
+        .map_err(store)?;
+    }
+    Ok(TransferReceipt {
+        transaction_id: t.transaction_id,
+        status: t.status,
+        booking_date: t.booking_date,
+        value_date: t.value_date,
+        replayed: false,
+    })
+}
+
+macro_rules! balance_update {
+    ($column:literal) => {
+        concat!(
+            "UPDATE accounts SET ",
+            $column,
+            " = ",
+            $column,
+            " + $2 WHERE id = $1 AND status = 'enabled' AND (overdraft_limit IS NULL OR $2 >= 0 \
+             OR booked_balance + pending_debits + $2 >= -overdraft_limit)"
+        )
+    };
+}
+
+/// Adds `delta` to the account's booked or pending balance. A debit only
+/// applies while the available balance stays within the overdraft limit.
+async fn move_balance(
+    conn: &mut Conn,
+    account: AccountId,
+    delta: i64,
+    status: EntryStatus,
+) -> Result<(), LedgerError> {
+    let sql = match (status, delta < 0) {
+        (EntryStatus::Booked, _) => balance_update!("booked_balance"),
+        (EntryStatus::Pending, true) => balance_update!("pending_debits"),
+        (EntryStatus::Pending, false) => balance_update!("pending_credits"),
+    };
+    let result = sqlx::query(sql)
+        .bind(account.to_string())
+        .bind(delta)
+        .execute(&mut *conn)
+        .await;
+    match result {
+        Ok(r) if r.rows_affected() == 1 => Ok(()),
+        Ok(_) if delta < 0 => Err(LedgerError::InsufficientFunds(account)),
+        Ok(_) => Err(LedgerError::AccountNotEnabled(account)),
+        Err(e) if is_check_violation(&e) => Err(LedgerError::InsufficientFunds(account)),
+        Err(e) => Err(store(e).into()),
+    }
+}
+
+pub(crate) async fn entries(pool: &Pool<Db>, q: &EntryQuery) -> Result<Vec<AccountEntry>, StoreError> {
+    sqlx::query_as::<_, EntryRow>(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+         WHERE p.account_id = $1 \
+         AND ($2 IS NULL OR p.status = $2) \
+         AND ($3 IS NULL OR p.booking_date >= $3) \
+         AND ($4 IS NULL OR p.booking_date <= $4) \
+         AND ($5 IS NULL OR p.booking_date < $5 OR (p.booking_date = $5 AND p.id < $6)) \
+         ORDER BY p.booking_date DESC, p.id DESC LIMIT $7"
+    ))
+    .bind(q.account.to_string())
+    .bind(q.status.map(|s| s.as_str()))
+    .bind(q.date_from)
+    .bind(q.date_to)
+    .bind(q.after.map(|c| c.booking_date))
+    .bind(q.after.map(|c| c.entry_reference))
+    .bind(i64::from(q.limit))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(AccountEntry::try_from)
+    .collect()
+}
+
+pub(crate) async fn booked_since(pool: &Pool<Db>, account: AccountId, date: Date) -> Result<i64, StoreError> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+         WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",
+    )
+    .bind(account.to_string())
+    .bind(date)
+    .fetch_one(pool)
+    .await
+    .map_err(store)
+}
+
+pub(crate) async fn audit(pool: &Pool<Db>) -> Result<LedgerAudit, StoreError> {
+    // One snapshot for every check.
+    let mut tx = pool.begin().await.map_err(store)?;
+    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store)?;
+    let transactions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transactions")
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store)?;
+    let currency_totals = sqlx::query_as::<_, CurrencyTotalRow>(
+        "SELECT currency, CAST(COALESCE(SUM(booked_balance), 0) AS BIGINT) AS booked, \
+         CAST(COALESCE(SUM(pending_debits + pending_credits), 0) AS BIGINT) AS pending \
+         FROM accounts GROUP BY currency ORDER BY currency",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| CurrencyTotal {
+        currency: r.currency,
+        booked: r.booked,
+        pending: r.pending,
+    })
+    .collect();
+    let balance_mismatches = sqlx::query_as::<_, AuditAccountRow>(
+        "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_booked, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
+         FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
+         GROUP BY a.id, a.booked_balance, a.pending_debits, a.pending_credits) s \
+         WHERE s.booked_balance <> s.posted_booked OR s.pending_debits <> s.posted_pending_debits \
+         OR s.pending_credits <> s.posted_pending_credits ORDER BY s.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| {
+        Ok(BalanceMismatch {
+            account: parse::<AccountId>("account id", &r.id)?,
+            stored: AccountBalances {
+                booked: r.booked_balance,
+                pending_debits: r.pending_debits,
+                pending_credits: r.pending_credits,
+            },
+            from_postings: AccountBalances {
+                booked: r.posted_booked,
+                pending_debits: r.posted_pending_debits,
+                pending_credits: r.posted_pending_credits,
+            },
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    let unbalanced_transactions = sqlx::query_scalar::<_, String>(
+        "SELECT t.id FROM ledger_transactions t \
+         LEFT JOIN postings p ON p.transaction_id = t.id \
+         LEFT JOIN accounts a ON a.id = p.account_id \
+         GROUP BY t.id, t.amount, t.currency \
+         HAVING COUNT(p.id) <> 2 OR MIN(p.amount) <> -t.amount OR MAX(p.amount) <> t.amount \
+         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) <> 0 \
+         ORDER BY t.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store)?
+    .iter()
+    .map(|id| parse::<TransactionId>("transaction id", id))
+    .collect::<Result<Vec<_>, StoreError>>()?;
+    tx.commit().await.map_err(store)?;
+    Ok(LedgerAudit {
+        accounts: u64::try_from(accounts).unwrap_or_default(),
+        transactions: u64::try_from(transactions).unwrap_or_default(),
+        currency_totals,
+        balance_mismatches,
+        unbalanced_transactions,
+    })
+}

@@ -1,0 +1,342 @@
+//! The store: one pool of either backend, migrations, readiness, and the port
+//! implementations, which dispatch to the backend's copy of the queries.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::{AccountId, PsuId};
+use fintechapi_domain::ledger::{
+    Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
+    NewTransfer, TransferReceipt,
+};
+use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::{Currency, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use time::Date;
+
+use crate::{postgres, sqlite};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported database URL {0:?}: expected sqlite:… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("invalid database URL {url}: {source}")]
+    InvalidUrl {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    pub reachable: bool,
+    pub migrations_current: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database behind every repository port. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    max_connections: u32,
+}
+
+/// Runs `$body` with `$db` bound to the backend's query module and `$pool` to its pool.
+macro_rules! dispatch {
+    ($self:expr, |$db:ident, $pool:ident| $body:expr) => {
+        match &$self.pool {
+            Pool::Sqlite($pool) => {
+                use sqlite as $db;
+                $body
+            }
+            Pool::Postgres($pool) => {
+                use postgres as $db;
+                $body
+            }
+        }
+    };
+}
+
+/// The URL with any password replaced by `***`, safe to print and log.
+pub fn redact_database_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_owned()
+            };
+            format!("{scheme}://{masked}@{host}{tail}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database file at `path`.
+    pub async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<Self, ConnectError> {
+        let connect = SqliteConnectOptions::new().filename(path);
+        Self::sqlite(connect, path.display().to_string(), options).await
+    }
+
+    /// Connects to `sqlite:…` or `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<Self, ConnectError> {
+        let shown = redact_database_url(url);
+        let invalid = |source| ConnectError::InvalidUrl {
+            url: shown.clone(),
+            source,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(|source| ConnectError::Connect { url: shown, source })?;
+            Ok(Self {
+                pool: Pool::Postgres(pool),
+                max_connections: options.max_connections,
+            })
+        } else if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url).map_err(invalid)?;
+            Self::sqlite(connect, shown, options).await
+        } else {
+            Err(ConnectError::UnsupportedUrl(shown))
+        }
+    }
+
+    async fn sqlite(
+        connect: SqliteConnectOptions,
+        shown: String,
+        options: &StoreOptions,
+    ) -> Result<Self, ConnectError> {
+        let connect = connect
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|source| ConnectError::Connect { url: shown, source })?;
+        Ok(Self {
+            pool: Pool::Sqlite(pool),
+            max_connections: options.max_connections,
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every embedded migration not yet applied.
+    pub async fn migrate(&self) -> Result<(), ConnectError> {
+        match &self.pool {
+            Pool::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Pool::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers and has exactly the migrations this binary embeds.
+    pub async fn readiness(&self) -> Readiness {
+        let (migrator, applied) = match &self.pool {
+            Pool::Sqlite(p) => (&SQLITE_MIGRATIONS, sqlite::meta::applied_migrations(p).await),
+            Pool::Postgres(p) => (
+                &POSTGRES_MIGRATIONS,
+                postgres::meta::applied_migrations(p).await,
+            ),
+        };
+        let Ok(applied) = applied else {
+            let reachable = self.ping().await;
+            return Readiness {
+                reachable,
+                migrations_current: false,
+            };
+        };
+        let embedded: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        Readiness {
+            reachable: true,
+            migrations_current: applied == embedded,
+        }
+    }
+
+    async fn ping(&self) -> bool {
+        dispatch!(self, |db, pool| db::meta::ping(pool).await.is_ok())
+    }
+
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle) = match &self.pool {
+            Pool::Sqlite(p) => (p.size(), p.num_idle()),
+            Pool::Postgres(p) => (p.size(), p.num_idle()),
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max: self.max_connections,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    pub async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        dispatch!(self, |db, pool| db::meta::get(pool, key).await)
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::meta::set(pool, key, value).await)
+    }
+}
+
+impl LedgerRepository for Store {
+    async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
+        dispatch!(self, |db, pool| db::ledger::create_account(pool, account).await)
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::account(pool, id).await)
+    }
+
+    async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::account_by_iban(pool, iban).await)
+    }
+
+    async fn clearing_account(&self, currency: Currency) -> Result<Option<Account>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::clearing_account(pool, currency).await)
+    }
+
+    async fn accounts_of_psu(&self, psu: PsuId) -> Result<Vec<Account>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::accounts_of_psu(pool, psu).await)
+    }
+
+    async fn post_transfers(
+        &self,
+        transfers: Vec<NewTransfer>,
+    ) -> Result<Vec<TransferReceipt>, LedgerError> {
+        dispatch!(self, |db, pool| db::ledger::post_transfers(pool, &transfers).await)
+    }
+
+    async fn entries(&self, query: EntryQuery) -> Result<Vec<AccountEntry>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::entries(pool, &query).await)
+    }
+
+    async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::booked_since(pool, account, date).await)
+    }
+
+    async fn audit(&self) -> Result<LedgerAudit, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::audit(pool).await)
+    }
+}
+
+impl PsuRepository for Store {
+    async fn create_psu(&self, psu: NewPsu) -> Result<Psu, PsuError> {
+        dispatch!(self, |db, pool| db::psu::create(pool, psu).await)
+    }
+
+    async fn psu_by_login(&self, login: &str) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::by_login(pool, login).await)
+    }
+
+    async fn list_psus(&self) -> Result<Vec<Psu>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::list(pool).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_database_url;
+
+    #[test]
+    fn database_urls_are_printed_without_their_password() {
+        assert_eq!(
+            redact_database_url("postgres://app:s3cret@db.example:5432/bank?sslmode=require"),
+            "postgres://app:***@db.example:5432/bank?sslmode=require"
+        );
+        assert_eq!(
+            redact_database_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(redact_database_url("sqlite:data/x.db"), "sqlite:data/x.db");
+    }
+}
