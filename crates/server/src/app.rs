@@ -1,0 +1,222 @@
+//! Startup as a value: [`Application::build`] opens the store, prepares TLS,
+//! binds the listener and returns; [`Application::run_until_stopped`] serves.
+//! Tests build one on port 0 and talk to it over real TLS.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_ledger::{Ledger, demo};
+use fintechapi_storage::{Store, StoreOptions};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::Config;
+use crate::listener::{self, Limits};
+use crate::metrics::Metrics;
+use crate::tls::{self, DevPki, TlsFiles};
+
+/// Shared state of every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    store: Store,
+    metrics: Metrics,
+    clock: Arc<dyn Clock>,
+    ledger: Ledger<Store>,
+}
+
+impl AppState {
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.0.clock
+    }
+
+    pub fn ledger(&self) -> &Ledger<Store> {
+        &self.0.ledger
+    }
+}
+
+/// Meta key set once the demo bank has been seeded.
+pub const DEMO_SEEDED_KEY: &str = "demo_seeded_at";
+
+/// Opens the configured store and applies pending migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let options = StoreOptions {
+        max_connections: config.database.max_connections,
+        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
+    };
+    let store = match &config.database_url {
+        Some(url) => Store::connect(url, &options).await.context("database_url")?,
+        None => {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("data_dir: cannot create {}", config.data_dir.display())
+            })?;
+            Store::open_sqlite(&config.sqlite_path(), &options)
+                .await
+                .context("database (SQLite in data_dir)")?
+        }
+    };
+    Ok(store)
+}
+
+/// What `serve` reports once it is listening.
+pub struct Started {
+    pub base_url: String,
+    pub addr: SocketAddr,
+    pub dev_ca: Option<PathBuf>,
+    pub dev_ca_created: bool,
+    pub demo_seeded: Option<demo::DemoBank>,
+    pub has_demo_data: bool,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    state: AppState,
+    limits: Limits,
+    started: Started,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let violations = config.production_violations();
+        if !violations.is_empty() {
+            anyhow::bail!(
+                "refusing to start in the production profile: {}",
+                violations.join("; ")
+            );
+        }
+        let addr = config.listen_addr()?;
+
+        // TLS before the database: a bad certificate should not leave a fresh database behind.
+        let pki = DevPki::in_data_dir(&config.data_dir);
+        let (files, dev_ca, dev_ca_created) = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => (
+                (cert.clone(), key.clone(), config.tls.client_ca_file.clone()),
+                None,
+                false,
+            ),
+            _ => {
+                let created = pki.ensure(clock.now())?;
+                let client_ca = config
+                    .tls
+                    .client_ca_file
+                    .clone()
+                    .unwrap_or_else(|| pki.ca_cert.clone());
+                (
+                    (pki.server_cert.clone(), pki.server_key.clone(), Some(client_ca)),
+                    Some(std::path::absolute(&pki.ca_cert).unwrap_or_else(|_| pki.ca_cert.clone())),
+                    created,
+                )
+            }
+        };
+        let server_config = tls::server_config(&TlsFiles {
+            cert: &files.0,
+            key: &files.1,
+            client_ca: files.2.as_deref(),
+        })?;
+
+        let store = open_store(&config).await?;
+        store.migrate().await.context("migrating the database")?;
+        let demo_marker = store.get_meta(DEMO_SEEDED_KEY).await?;
+        if config.profile == crate::config::Profile::Production && demo_marker.is_some() {
+            anyhow::bail!(
+                "refusing to start in the production profile: the database holds demo data (seeded {}); use a fresh database",
+                demo_marker.unwrap_or_default()
+            );
+        }
+        let mut demo_seeded = None;
+        if config.seed_demo() && demo_marker.is_none() && store.list_psus().await?.is_empty() {
+            let bank = demo::seed(store.clone(), clock.clone())
+                .await
+                .context("seeding the demo bank")?;
+            store
+                .set_meta(DEMO_SEEDED_KEY, &clock.now().date().to_string())
+                .await?;
+            tracing::info!(psus = bank.psus, accounts = bank.accounts, transactions = bank.transactions, "seeded the demo bank");
+            demo_seeded = Some(bank);
+        }
+        let has_demo_data = demo_seeded.is_some() || demo_marker.is_some();
+
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listen: cannot bind {addr}"))?;
+        let addr = listener.local_addr()?;
+        let base_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("https://localhost:{}", addr.port()));
+        let limits = Limits {
+            handshake_timeout: Duration::from_secs(config.http.tls_handshake_timeout_secs),
+            header_read_timeout: Duration::from_secs(config.http.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(config.http.idle_timeout_secs),
+            shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
+            max_connections: config.http.max_connections,
+        };
+        let ledger = Ledger::new(store.clone(), clock.clone());
+        let state = AppState(Arc::new(Inner {
+            config,
+            store,
+            metrics: Metrics::new(),
+            clock,
+            ledger,
+        }));
+        Ok(Self {
+            listener,
+            acceptor: TlsAcceptor::from(Arc::new(server_config)),
+            state,
+            limits,
+            started: Started {
+                base_url,
+                addr,
+                dev_ca,
+                dev_ca_created,
+                demo_seeded,
+                has_demo_data,
+            },
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.started.addr
+    }
+
+    pub fn started(&self) -> &Started {
+        &self.started
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight requests and closes the store.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
+        let router = crate::http::router(self.state.clone());
+        tracing::info!(url = %self.started.base_url, addr = %self.started.addr, "serving HTTPS");
+        listener::serve(self.listener, self.acceptor, router, self.limits, shutdown).await;
+        self.state.store().close().await;
+        tracing::info!("stopped");
+    }
+}

@@ -1,0 +1,209 @@
+//! The `fintechapi` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fintechapi_domain::SystemClock;
+use fintechapi_ledger::Ledger;
+use fintechapi_ledger::demo::DEMO_PSUS;
+use std::sync::Arc;
+
+use crate::app::{Application, open_store};
+use crate::config::{Config, LogFormat, Overrides, Profile};
+use crate::telemetry;
+
+#[derive(Debug, Parser)]
+#[command(name = "fintechapi", version, about = "PSD2 open-banking platform: XS2A API, OAuth2/SCA, developer portal, core-banking ledger")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings that every subcommand understands; they override file and environment.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// TOML configuration file.
+    #[arg(long, global = true, env = "FINTECHAPI_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database, TLS material and other state [default: ./fintechapi-data].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTPS listen address [default: 127.0.0.1:8443].
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// postgres://… or sqlite:… [default: SQLite in the data directory].
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// development (demo data, dev certificate) or production (refuses both).
+    #[arg(long, global = true, value_enum)]
+    pub profile: Option<Profile>,
+    /// Log as human-readable text or JSON lines.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
+    /// Do not seed the demo bank into an empty database.
+    #[arg(long, global = true)]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the platform over HTTPS.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Core-banking ledger tools.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (flags > environment > file > defaults), secrets redacted.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Check that every currency sums to zero and every balance equals its postings.
+    Verify,
+}
+
+impl GlobalArgs {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            profile: self.profile,
+            data_dir: self.data_dir.clone(),
+            listen: self.listen.clone(),
+            database_url: self.database_url.clone(),
+            log_format: self.log_format,
+            no_demo: self.no_demo,
+        }
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let loaded = Config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
+    let config = loaded.config;
+    telemetry::init(config.log.format, &config.log.filter);
+    for key in &loaded.unknown_keys {
+        tracing::warn!(setting = %key, "unknown setting ignored");
+    }
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let store = open_store(&config).await?;
+            store.migrate().await.context("migrating the database")?;
+            println!("migrations applied ({})", store.backend().as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_redacted_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Ledger(LedgerCommand::Verify) => verify(config).await,
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let profile = config.profile;
+    let store_desc = match &config.database_url {
+        Some(url) => fintechapi_storage::redact_database_url(url),
+        None => format!("SQLite at {}", config.sqlite_path().display()),
+    };
+    let app = Application::build(config).await?;
+    print_banner(&app, profile, &store_desc);
+    app.run_until_stopped(shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_banner(app: &Application, profile: Profile, store: &str) {
+    let s = app.started();
+    let url = s.base_url.trim_end_matches('/');
+    let profile = match profile {
+        Profile::Development => "development",
+        Profile::Production => "production",
+    };
+    let mut out = format!(
+        "\nFinTechAPI is running ({profile} profile, {store})\n\n\
+         \x20 API base URL   {url}/\n\
+         \x20 Health         {url}/healthz\n\
+         \x20 Readiness      {url}/readyz\n\
+         \x20 Metrics        {url}/metrics\n"
+    );
+    if let Some(ca) = &s.dev_ca {
+        let ca = ca.display();
+        let created = if s.dev_ca_created { "created" } else { "using" };
+        out.push_str(&format!(
+            "\nTLS: {created} a development CA at {ca}. Trust it with:\n\
+             \x20 curl --cacert {ca} {url}/healthz\n\
+             \x20 export NODE_EXTRA_CA_CERTS={ca}\n\
+             \x20 export REQUESTS_CA_BUNDLE={ca}\n"
+        ));
+    }
+    if s.has_demo_data {
+        out.push_str("\nDemo bank customers (PSU login / password):\n");
+        for psu in DEMO_PSUS {
+            out.push_str(&format!("  {:<8} {:<18} {}\n", psu.login, psu.password, psu.name));
+        }
+    }
+    println!("{out}");
+}
+
+async fn verify(config: Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(&config).await?;
+    let readiness = store.readiness().await;
+    if !readiness.migrations_current {
+        anyhow::bail!("database: migrations are not current; run `fintechapi migrate` first");
+    }
+    let ledger = Ledger::new(store.clone(), Arc::new(SystemClock));
+    let audit = ledger.audit().await.context("reading the ledger")?;
+    store.close().await;
+    println!("ledger: {} accounts, {} transactions", audit.accounts, audit.transactions);
+    for t in &audit.currency_totals {
+        println!("  {}: booked sum {}, pending sum {}", t.currency, t.booked, t.pending);
+    }
+    for m in &audit.balance_mismatches {
+        println!(
+            "  MISMATCH account {}: stored {:?}, from postings {:?}",
+            m.account, m.stored, m.from_postings
+        );
+    }
+    for t in &audit.unbalanced_transactions {
+        println!("  UNBALANCED transaction {t}");
+    }
+    if audit.is_consistent() {
+        println!("OK: every currency sums to zero and every balance equals its postings");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("INCONSISTENT: see the lines above");
+        Ok(ExitCode::from(1))
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

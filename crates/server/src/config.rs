@@ -1,0 +1,454 @@
+//! Layered configuration: defaults → TOML file → `FINTECHAPI_*` environment
+//! (nested keys with `__`, e.g. `FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS`) → flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Development serves demo data and sandbox features; production refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub profile: Profile,
+    pub data_dir: PathBuf,
+    pub listen: String,
+    /// `postgres://…` or `sqlite:…`; a SQLite file in the data directory when unset.
+    pub database_url: Option<String>,
+    /// Base URL printed and used in links; `https://localhost:<port>` when unset.
+    pub public_url: Option<String>,
+    pub database: DatabaseConfig,
+    pub tls: TlsConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; the generated development certificate when unset.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    /// PEM CA bundle that client certificates (mutual TLS) must chain to.
+    /// The development CA when unset in the development profile.
+    pub client_ca_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpConfig {
+    pub tls_handshake_timeout_secs: u64,
+    pub header_read_timeout_secs: u64,
+    pub body_read_timeout_secs: u64,
+    pub request_timeout_secs: u64,
+    pub idle_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub max_body_bytes: usize,
+    pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `fintechapi=debug,info`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DemoConfig {
+    /// Seed the demo bank into an empty database. Defaults to on in
+    /// development and off in production.
+    pub seed: Option<bool>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: Profile::Development,
+            data_dir: PathBuf::from("./fintechapi-data"),
+            listen: "127.0.0.1:8443".into(),
+            database_url: None,
+            public_url: None,
+            database: DatabaseConfig::default(),
+            tls: TlsConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout_secs: 10,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            request_timeout_secs: 30,
+            idle_timeout_secs: 90,
+            shutdown_grace_secs: 30,
+            max_body_bytes: 1024 * 1024,
+            max_connections: 4096,
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Values given as command-line flags; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub profile: Option<Profile>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    pub log_format: Option<LogFormat>,
+    pub no_demo: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("{key}: {message}")]
+    Setting { key: &'static str, message: String },
+}
+
+/// The loaded configuration and the unknown keys that were ignored.
+pub struct Loaded {
+    pub config: Config,
+    pub unknown_keys: Vec<String>,
+}
+
+impl Config {
+    /// Loads defaults, then `file`, then the process environment, then `flags`.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Loaded, ConfigError> {
+        Self::load_from(file, std::env::vars(), flags)
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        flags: &Overrides,
+    ) -> Result<Loaded, ConfigError> {
+        let mut builder = config::Config::builder();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            builder = builder.add_source(config::File::from_str(&text, config::FileFormat::Toml));
+        }
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("FINTECHAPI_") && k != "FINTECHAPI_CONFIG")
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("FINTECHAPI")
+                .prefix_separator("_")
+                .separator("__")
+                .source(Some(env)),
+        );
+        let invalid = |e: config::ConfigError| ConfigError::Invalid(e.to_string());
+        let set = |b: config::ConfigBuilder<config::builder::DefaultState>, key: &str, value: String| {
+            b.set_override(key, value).map_err(invalid)
+        };
+        if let Some(profile) = flags.profile {
+            builder = set(builder, "profile", enum_text(&profile))?;
+        }
+        if let Some(dir) = &flags.data_dir {
+            builder = set(builder, "data_dir", dir.display().to_string())?;
+        }
+        if let Some(listen) = &flags.listen {
+            builder = set(builder, "listen", listen.clone())?;
+        }
+        if let Some(url) = &flags.database_url {
+            builder = set(builder, "database_url", url.clone())?;
+        }
+        if let Some(format) = flags.log_format {
+            builder = set(builder, "log.format", enum_text(&format))?;
+        }
+        if flags.no_demo {
+            builder = builder.set_override("demo.seed", false).map_err(invalid)?;
+        }
+        let layered = builder.build().map_err(|e| match file {
+            Some(path) => ConfigError::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            },
+            None => invalid(e),
+        })?;
+        let mut unknown_keys = Vec::new();
+        let config: Config = serde_ignored::deserialize(layered, |path| {
+            unknown_keys.push(path.to_string());
+        })
+        .map_err(invalid)?;
+        config.validate()?;
+        Ok(Loaded {
+            config,
+            unknown_keys,
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        let positive = |key: &'static str, value: u64| {
+            if value == 0 {
+                Err(ConfigError::Setting {
+                    key,
+                    message: "must be greater than zero".into(),
+                })
+            } else {
+                Ok(())
+            }
+        };
+        let h = &self.http;
+        positive("http.tls_handshake_timeout_secs", h.tls_handshake_timeout_secs)?;
+        positive("http.header_read_timeout_secs", h.header_read_timeout_secs)?;
+        positive("http.body_read_timeout_secs", h.body_read_timeout_secs)?;
+        positive("http.request_timeout_secs", h.request_timeout_secs)?;
+        positive("http.idle_timeout_secs", h.idle_timeout_secs)?;
+        positive("database.max_connections", u64::from(self.database.max_connections))?;
+        positive("database.acquire_timeout_secs", self.database.acquire_timeout_secs)?;
+        if h.idle_timeout_secs < h.request_timeout_secs {
+            return Err(ConfigError::Setting {
+                key: "http.idle_timeout_secs",
+                message: "must be at least http.request_timeout_secs".into(),
+            });
+        }
+        if h.max_body_bytes == 0 || h.max_connections == 0 {
+            return Err(ConfigError::Setting {
+                key: "http.max_body_bytes",
+                message: "http.max_body_bytes and http.max_connections must be greater than zero".into(),
+            });
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(ConfigError::Setting {
+                key: "tls.cert_file",
+                message: "tls.cert_file and tls.key_file must be set together".into(),
+            });
+        }
+        if let Some(url) = &self.public_url
+            && !url.starts_with("https://")
+        {
+            return Err(ConfigError::Setting {
+                key: "public_url",
+                message: format!("{url:?} must start with https://"),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| ConfigError::Setting {
+            key: "listen",
+            message: format!(
+                "{:?} is not a socket address (expected e.g. 127.0.0.1:8443 or [::1]:8443)",
+                self.listen
+            ),
+        })
+    }
+
+    pub fn seed_demo(&self) -> bool {
+        self.demo.seed.unwrap_or(self.profile == Profile::Development)
+    }
+
+    pub fn uses_dev_certificate(&self) -> bool {
+        self.tls.cert_file.is_none()
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("fintechapi.db")
+    }
+
+    pub fn timeout(&self, secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    /// What a production deployment must not run with. Empty when all is well.
+    pub fn production_violations(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.profile != Profile::Production {
+            return problems;
+        }
+        if self.uses_dev_certificate() {
+            problems.push(
+                "tls: the generated development certificate is not allowed; set tls.cert_file and tls.key_file".into(),
+            );
+        }
+        if self.demo.seed == Some(true) {
+            problems.push("demo.seed: demo data is not allowed; remove demo.seed or --no-demo it".into());
+        }
+        if self.tls.cert_file.is_some() && self.tls.client_ca_file.is_none() {
+            problems.push(
+                "tls.client_ca_file: production needs the CA bundle that TPP client certificates chain to".into(),
+            );
+        }
+        problems
+    }
+
+    /// The effective configuration as TOML, with secrets redacted.
+    pub fn to_redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = Some(match &self.database_url {
+            Some(url) => fintechapi_storage::redact_database_url(url),
+            None => format!("sqlite:{}", self.sqlite_path().display()),
+        });
+        shown.demo.seed = Some(self.seed_demo());
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn enum_text<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_safe_and_local() {
+        let loaded = Config::load_from(None, env(&[]), &Overrides::default()).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.listen, "127.0.0.1:8443");
+        assert_eq!(c.data_dir, PathBuf::from("./fintechapi-data"));
+        assert_eq!(c.profile, Profile::Development);
+        assert!(c.seed_demo());
+        assert!(loaded.unknown_keys.is_empty());
+    }
+
+    #[test]
+    fn flags_beat_environment_which_beats_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1111\"\ndata_dir = \"/from-file\"\n[http]\nidle_timeout_secs = 120\nrequest_timeout_secs = 40\n",
+        )
+        .unwrap();
+        let vars = env(&[
+            ("FINTECHAPI_LISTEN", "127.0.0.1:2222"),
+            ("FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS", "300"),
+            ("OTHER_LISTEN", "ignored"),
+        ]);
+        let flags = Overrides {
+            listen: Some("127.0.0.1:3333".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(Some(&file), vars.clone(), &flags).unwrap().config;
+        assert_eq!(c.listen, "127.0.0.1:3333");
+        assert_eq!(c.http.idle_timeout_secs, 300);
+        assert_eq!(c.http.request_timeout_secs, 40);
+        assert_eq!(c.data_dir, PathBuf::from("/from-file"));
+        let c = Config::load_from(Some(&file), vars, &Overrides::default()).unwrap().config;
+        assert_eq!(c.listen, "127.0.0.1:2222");
+    }
+
+    #[test]
+    fn unknown_keys_are_reported_not_fatal() {
+        let loaded =
+            Config::load_from(None, env(&[("FINTECHAPI_LISTN", "x")]), &Overrides::default()).unwrap();
+        assert_eq!(loaded.unknown_keys, vec!["listn".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Config::load_from(None, env(&[("FINTECHAPI_LISTEN", "nope")]), &Overrides::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.starts_with("listen:"), "{err}");
+        let err = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS", "soon")]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.contains("idle_timeout_secs"), "{err}");
+        let err = Config::load_from(Some(Path::new("/nonexistent/x.toml")), env(&[]), &Overrides::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("/nonexistent/x.toml"), "{err}");
+    }
+
+    #[test]
+    fn production_refuses_development_conveniences() {
+        let flags = Overrides {
+            profile: Some(Profile::Production),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(None, env(&[("FINTECHAPI_DEMO__SEED", "true")]), &flags)
+            .unwrap()
+            .config;
+        let problems = c.production_violations().join("\n");
+        assert!(problems.contains("development certificate"), "{problems}");
+        assert!(problems.contains("demo"), "{problems}");
+        assert!(!c.seed_demo() || c.demo.seed == Some(true));
+    }
+
+    #[test]
+    fn shown_configuration_hides_the_database_password() {
+        let flags = Overrides {
+            database_url: Some("postgres://app:hunter2@db/bank".into()),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(None, env(&[]), &flags).unwrap().config;
+        let shown = c.to_redacted_toml();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db/bank"), "{shown}");
+    }
+}

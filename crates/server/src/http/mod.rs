@@ -1,0 +1,143 @@
+//! The HTTP surface: router assembly and the middleware every request passes.
+//!
+//! Outer to inner: request id (kept from `X-Request-ID` or a new UUID) →
+//! tracing span carrying it → echo of the id → panic guard → security headers →
+//! JSON bodies for bare errors → metrics → request timeout → body-read timeout
+//! and size limit → the route.
+
+mod ops;
+
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::app::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let http = &state.config().http;
+    let max_body = http.max_body_bytes;
+    let request_timeout = Duration::from_secs(http.request_timeout_secs);
+    let body_timeout = Duration::from_secs(http.body_read_timeout_secs);
+
+    Router::new()
+        .merge(ops::routes())
+        .fallback(not_found)
+        .layer(
+            ServiceBuilder::new()
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    request_timeout,
+                ))
+                .layer(RequestBodyTimeoutLayer::new(body_timeout))
+                .layer(RequestBodyLimitLayer::new(max_body))
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    header::AUTHORIZATION,
+                    header::COOKIE,
+                ]))
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    HeaderValue::from_static("max-age=31536000"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(middleware::from_fn(json_error_bodies)),
+        )
+        .with_state(state)
+}
+
+fn request_span(req: &Request) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(HeaderName::from_static("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    )
+}
+
+async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // The route template, not the path: ids in paths must not explode label cardinality.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let metrics = state.metrics();
+    metrics.request_started();
+    let started = Instant::now();
+    let response = next.run(req).await;
+    metrics.request_finished(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// Tower layers answer 408/413/503 with an empty or plain-text body; give every
+/// bodiless error a small JSON body instead.
+async fn json_error_bodies(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let body = error_body(status);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let mut rebuilt = (status, body).into_response();
+    for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
+        rebuilt.headers_mut().entry(name).or_insert(value);
+    }
+    rebuilt
+}
+
+fn error_body(status: StatusCode) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "status": status.as_u16(),
+        "error": status.canonical_reason().unwrap_or("error"),
+    }))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("request handler panicked");
+    (StatusCode::INTERNAL_SERVER_ERROR, error_body(StatusCode::INTERNAL_SERVER_ERROR)).into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, error_body(StatusCode::NOT_FOUND)).into_response()
+}

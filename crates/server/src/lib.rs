@@ -1,0 +1,17 @@
+//! The `fintechapi` server: the only crate that wires storage into the others.
+//!
+//! - [`cli`]: subcommands (`serve`, `migrate`, `config show`, `ledger verify`).
+//! - [`config`]: layered settings and the production-profile guard.
+//! - [`app`]: startup as a value ([`app::Application`]) and shared state.
+//! - [`tls`]: rustls with FAPI cipher suites; the development CA.
+//! - [`listener`]: the HTTPS accept loop, timeouts, graceful shutdown, client certificates.
+//! - [`http`]: router and middleware; [`metrics`] and [`telemetry`] for operations.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod listener;
+pub mod metrics;
+pub mod telemetry;
+pub mod tls;

@@ -1,0 +1,144 @@
+//! Prometheus metrics: requests by route and status, latency histograms,
+//! in-flight requests and the database pool. One registry per server, held in
+//! application state (several servers can run in one test process).
+
+use std::time::Duration;
+
+use fintechapi_storage::PoolStats;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub state: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    // 1 ms … ~16 s
+    Histogram::new(exponential_buckets(0.001, 2.0, 15))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+    pool_connections: Family<PoolLabels, Gauge>,
+    pool_max: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("fintechapi");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let in_flight = Gauge::default();
+        let pool_connections = Family::<PoolLabels, Gauge>::default();
+        let pool_max = Gauge::default();
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state",
+            pool_connections.clone(),
+        );
+        registry.register("db_pool_max_connections", "Database pool size limit", pool_max.clone());
+        Self {
+            registry,
+            requests,
+            latency,
+            in_flight,
+            pool_connections,
+            pool_max,
+        }
+    }
+
+    pub fn request_started(&self) {
+        self.in_flight.inc();
+    }
+
+    pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.in_flight.dec();
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The exposition text, with pool gauges read at scrape time.
+    pub fn render(&self, pool: PoolStats) -> String {
+        let idle = i64::from(pool.idle);
+        let size = i64::from(pool.size);
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(idle);
+        self.pool_connections
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(size - idle);
+        self.pool_max.set(i64::from(pool.max));
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_requests_are_counted_by_route_and_status() {
+        let m = Metrics::new();
+        m.request_started();
+        m.request_finished("GET", "/healthz", 200, Duration::from_millis(3));
+        let text = m.render(PoolStats { size: 2, idle: 1, max: 10 });
+        assert!(
+            text.contains(r#"fintechapi_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("fintechapi_http_request_duration_seconds_bucket"), "{text}");
+        assert!(text.contains(r#"fintechapi_db_pool_connections{state="in_use"} 1"#), "{text}");
+        assert!(text.contains("fintechapi_http_requests_in_flight 0"), "{text}");
+    }
+}
