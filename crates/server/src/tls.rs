@@ -100,6 +100,28 @@ impl DevPki {
     }
 }
 
+impl DevPki {
+    /// Issues a client certificate for mutual TLS, signed by the development CA.
+    /// Returns the certificate and its private key, both PEM.
+    pub fn issue_client_certificate(
+        &self,
+        common_name: &str,
+        now: OffsetDateTime,
+    ) -> Result<(String, String), TlsError> {
+        let ca_key = KeyPair::from_pem(&read_text("tls (development CA key)", &self.ca_key)?)?;
+        let issuer = Issuer::new(ca_params(now), ca_key);
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(common_name);
+        params.not_before = now - Duration::hours(1);
+        params.not_after = now + Duration::days(365);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
 /// The development CA's parameters; rebuilt identically to re-sign with a stored key.
 fn ca_params(now: OffsetDateTime) -> CertificateParams {
     let mut params = CertificateParams::default();
