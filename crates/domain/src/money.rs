@@ -184,7 +184,10 @@ mod tests {
         assert_eq!(cur("JPY").exponent(), 0);
         assert_eq!(cur("BHD").exponent(), 3);
         assert_eq!(cur("EUR"), Currency::EUR);
-        assert!(matches!("ABC".parse::<Currency>(), Err(MoneyError::UnknownCurrency(_))));
+        assert!(matches!(
+            "ABC".parse::<Currency>(),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
         assert!("XAU".parse::<Currency>().is_err());
     }
 
@@ -201,9 +204,14 @@ mod tests {
     #[test]
     fn malformed_or_too_precise_amounts_are_refused() {
         let eur = Currency::EUR;
-        for bad in ["", ".5", "5.", "1e3", "1,00", "--1", "+1", " 1", "1.2.3", "NaN"] {
+        for bad in [
+            "", ".5", "5.", "1e3", "1,00", "--1", "+1", " 1", "1.2.3", "NaN",
+        ] {
             assert!(
-                matches!(Money::parse_decimal(bad, eur), Err(MoneyError::Malformed(_))),
+                matches!(
+                    Money::parse_decimal(bad, eur),
+                    Err(MoneyError::Malformed(_))
+                ),
                 "{bad:?} must be refused as malformed"
             );
         }
@@ -223,10 +231,19 @@ mod tests {
 
     #[test]
     fn amounts_print_with_the_currency_exponent() {
-        assert_eq!(Money::from_minor(1230, Currency::EUR).to_decimal_string(), "12.30");
-        assert_eq!(Money::from_minor(-5, Currency::EUR).to_decimal_string(), "-0.05");
+        assert_eq!(
+            Money::from_minor(1230, Currency::EUR).to_decimal_string(),
+            "12.30"
+        );
+        assert_eq!(
+            Money::from_minor(-5, Currency::EUR).to_decimal_string(),
+            "-0.05"
+        );
         assert_eq!(Money::from_minor(5, cur("JPY")).to_decimal_string(), "5");
-        assert_eq!(Money::from_minor(1, cur("BHD")).to_decimal_string(), "0.001");
+        assert_eq!(
+            Money::from_minor(1, cur("BHD")).to_decimal_string(),
+            "0.001"
+        );
     }
 
     proptest! {

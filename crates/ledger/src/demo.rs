@@ -32,9 +32,21 @@ pub struct DemoPsu {
 }
 
 pub const DEMO_PSUS: [DemoPsu; 3] = [
-    DemoPsu { login: "alice", password: "alice-demo-2026", name: "Alice Schmidt" },
-    DemoPsu { login: "bob", password: "bob-demo-2026", name: "Bob Müller" },
-    DemoPsu { login: "carol", password: "carol-demo-2026", name: "Carol Rossi" },
+    DemoPsu {
+        login: "alice",
+        password: "alice-demo-2026",
+        name: "Alice Schmidt",
+    },
+    DemoPsu {
+        login: "bob",
+        password: "bob-demo-2026",
+        name: "Bob Müller",
+    },
+    DemoPsu {
+        login: "carol",
+        password: "carol-demo-2026",
+        name: "Carol Rossi",
+    },
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +111,55 @@ struct DemoAccount {
 }
 
 const ACCOUNTS: [DemoAccount; 7] = [
-    DemoAccount { owner: 0, name: "Girokonto", product: "Girokonto Plus", cash_account_type: "CACC", overdraft: 150_000 },
-    DemoAccount { owner: 0, name: "Tagesgeld", product: "Tagesgeld Flex", cash_account_type: "SVGS", overdraft: 0 },
-    DemoAccount { owner: 1, name: "Girokonto", product: "Girokonto Basis", cash_account_type: "CACC", overdraft: 50_000 },
-    DemoAccount { owner: 1, name: "Sparkonto", product: "Sparkonto", cash_account_type: "SVGS", overdraft: 0 },
-    DemoAccount { owner: 2, name: "Geschäftskonto", product: "Business Konto", cash_account_type: "CACC", overdraft: 500_000 },
-    DemoAccount { owner: 2, name: "Rücklagen", product: "Business Tagesgeld", cash_account_type: "SVGS", overdraft: 0 },
-    DemoAccount { owner: 2, name: "Privatkonto", product: "Girokonto Plus", cash_account_type: "CACC", overdraft: 100_000 },
+    DemoAccount {
+        owner: 0,
+        name: "Girokonto",
+        product: "Girokonto Plus",
+        cash_account_type: "CACC",
+        overdraft: 150_000,
+    },
+    DemoAccount {
+        owner: 0,
+        name: "Tagesgeld",
+        product: "Tagesgeld Flex",
+        cash_account_type: "SVGS",
+        overdraft: 0,
+    },
+    DemoAccount {
+        owner: 1,
+        name: "Girokonto",
+        product: "Girokonto Basis",
+        cash_account_type: "CACC",
+        overdraft: 50_000,
+    },
+    DemoAccount {
+        owner: 1,
+        name: "Sparkonto",
+        product: "Sparkonto",
+        cash_account_type: "SVGS",
+        overdraft: 0,
+    },
+    DemoAccount {
+        owner: 2,
+        name: "Geschäftskonto",
+        product: "Business Konto",
+        cash_account_type: "CACC",
+        overdraft: 500_000,
+    },
+    DemoAccount {
+        owner: 2,
+        name: "Rücklagen",
+        product: "Business Tagesgeld",
+        cash_account_type: "SVGS",
+        overdraft: 0,
+    },
+    DemoAccount {
+        owner: 2,
+        name: "Privatkonto",
+        product: "Girokonto Plus",
+        cash_account_type: "CACC",
+        overdraft: 100_000,
+    },
 ];
 
 /// Index into `ACCOUNTS` of each PSU's main (salary) and savings accounts.
@@ -113,8 +167,14 @@ const MAIN: [usize; 3] = [0, 2, 4];
 const SAVINGS: [usize; 3] = [1, 3, 5];
 
 const SHOPS: [&str; 8] = [
-    "REWE Markt", "EDEKA Center", "Lidl", "dm-drogerie markt", "Bäckerei Kamps",
-    "Deutsche Bahn", "Aral Tankstelle", "Amazon EU S.a.r.l.",
+    "REWE Markt",
+    "EDEKA Center",
+    "Lidl",
+    "dm-drogerie markt",
+    "Bäckerei Kamps",
+    "Deutsche Bahn",
+    "Aral Tankstelle",
+    "Amazon EU S.a.r.l.",
 ];
 
 fn external(name: &str, account_no: u64) -> Party {
@@ -178,7 +238,9 @@ impl History {
         if status == EntryStatus::Booked {
             *self.available.entry(credit_id).or_default() += minor;
         }
-        let party = |side: Option<usize>| side.map_or_else(|| other.clone(), |i| self.accounts[i].1.clone());
+        let party = |side: Option<usize>| {
+            side.map_or_else(|| other.clone(), |i| self.accounts[i].1.clone())
+        };
         let (debtor, creditor) = (party(debit), party(credit));
         let n = self.entries.len();
         let transaction_id = TransactionId::from_random_bytes(self.rng.bytes16());
@@ -233,7 +295,11 @@ where
         let iban = Iban::from_bban("DE", &format!("{BANK_CODE}{:010}", 1_000_100 + n * 7919))
             .map_err(|_| LedgerError::InvalidAccount("demo IBAN"))?;
         let owner = DEMO_PSUS[spec.owner].name;
-        let owner_name = if n == 4 || n == 5 { "Rossi Design Studio" } else { owner };
+        let owner_name = if n == 4 || n == 5 {
+            "Rossi Design Studio"
+        } else {
+            owner
+        };
         let account = ledger
             .open_account(NewAccount {
                 id: AccountId::from_random_bytes(rng.bytes16()),
@@ -250,7 +316,10 @@ where
                 created_at: now,
             })
             .await?;
-        let party = Party { name: Some(owner_name.to_owned()), iban: Some(iban) };
+        let party = Party {
+            name: Some(owner_name.to_owned()),
+            iban: Some(iban),
+        };
         accounts.push((account.id, party, spec.overdraft));
     }
 
@@ -272,8 +341,54 @@ where
     })
 }
 
+impl History {
+    /// A customer pays someone at another bank.
+    fn pay(&mut self, day: Date, from: usize, payee: &Party, minor: i64, text: String, code: &str) {
+        self.push(
+            day,
+            Some(from),
+            None,
+            payee,
+            minor,
+            text,
+            code,
+            EntryStatus::Booked,
+        );
+    }
+
+    /// Someone at another bank pays a customer.
+    fn receive(&mut self, day: Date, to: usize, payer: &Party, minor: i64, text: String) {
+        let code = "PMNT-RCDT-ESCT";
+        self.push(
+            day,
+            None,
+            Some(to),
+            payer,
+            minor,
+            text,
+            code,
+            EntryStatus::Booked,
+        );
+    }
+
+    /// A book transfer between two accounts of this bank.
+    fn book(&mut self, day: Date, from: usize, to: usize, minor: i64, text: String) {
+        let nobody = Party::default();
+        let code = "PMNT-ICDT-BOOK";
+        self.push(
+            day,
+            Some(from),
+            Some(to),
+            &nobody,
+            minor,
+            text,
+            code,
+            EntryStatus::Booked,
+        );
+    }
+}
+
 fn generate(h: &mut History, today: Date) {
-    use EntryStatus::{Booked, Pending};
     let employers = [
         (external("Nordlicht Software GmbH", 4_410_001), 385_000),
         (external("Stadtwerke Musterstadt", 4_410_002), 294_000),
@@ -291,74 +406,128 @@ fn generate(h: &mut History, today: Date) {
     let power = external("Stadtwerke Musterstadt Strom", 7_740_001);
     let telco = external("Telekom Deutschland GmbH", 7_740_002);
     let insurance = external("Allianz Versicherungs-AG", 7_740_003);
+    let debit_order = "PMNT-RDDT-ESDD";
+    let transfer = "PMNT-ICDT-ESCT";
+    let card = "PMNT-CCRD-POSD";
 
-    let start = today - Duration::days(365);
-    let mut day = start;
+    let mut day = today - Duration::days(365);
     while day < today {
         let dom = day.day();
-        let month = month_name(day.month());
+        let month = format!("{} {}", month_name(day.month()), day.year());
         if dom == 1 {
-            for (psu, (employer, salary)) in employers.iter().enumerate() {
-                let text = format!("Gehalt {month} {}", day.year());
-                h.push(day, None, Some(MAIN[psu]), employer, *salary, text, "PMNT-RCDT-ESCT", Booked);
+            for (main, (employer, salary)) in MAIN.iter().zip(&employers) {
+                h.receive(day, *main, employer, *salary, format!("Gehalt {month}"));
             }
         }
         if dom == 3 {
-            for (psu, (landlord, rent)) in landlords.iter().enumerate() {
-                let text = format!("Miete {month} {}", day.year());
-                h.push(day, Some(MAIN[psu]), None, landlord, *rent, text, "PMNT-ICDT-ESCT", Booked);
+            for (main, (landlord, rent)) in MAIN.iter().zip(&landlords) {
+                h.pay(
+                    day,
+                    *main,
+                    landlord,
+                    *rent,
+                    format!("Miete {month}"),
+                    transfer,
+                );
             }
         }
         if dom == 5 {
-            for psu in 0..3 {
+            for main in MAIN {
                 let amount = h.rng.between(5_500, 11_000);
-                let text = format!("Abschlag Strom {month}");
-                h.push(day, Some(MAIN[psu]), None, &power, amount, text, "PMNT-RDDT-ESDD", Booked);
-                h.push(day, Some(MAIN[psu]), None, &telco, 3_995, format!("Rechnung {month}"), "PMNT-RDDT-ESDD", Booked);
+                h.pay(
+                    day,
+                    main,
+                    &power,
+                    amount,
+                    format!("Abschlag Strom {month}"),
+                    debit_order,
+                );
+                h.pay(
+                    day,
+                    main,
+                    &telco,
+                    3_995,
+                    format!("Rechnung {month}"),
+                    debit_order,
+                );
             }
         }
-        if dom == 15 && day.month() as u8 % 3 == 0 {
-            h.push(day, Some(MAIN[0]), None, &insurance, 18_720, "Hausrat/Haftpflicht Quartal".into(), "PMNT-RDDT-ESDD", Booked);
+        if dom == 15 && (day.month() as u8).is_multiple_of(3) {
+            let text = "Hausrat/Haftpflicht Quartal".to_owned();
+            h.pay(day, MAIN[0], &insurance, 18_720, text, debit_order);
         }
         if dom == 28 {
-            for psu in 0..3 {
+            for (main, savings) in MAIN.into_iter().zip(SAVINGS) {
                 let amount = h.rng.between(10, 40) * 1_000;
-                let text = format!("Sparen {month}");
-                h.push(day, Some(MAIN[psu]), Some(SAVINGS[psu]), &Party::default(), amount, text, "PMNT-ICDT-BOOK", Booked);
+                h.book(day, main, savings, amount, format!("Sparen {month}"));
             }
             let draw = h.rng.between(20, 35) * 10_000;
-            h.push(day, Some(4), Some(6), &Party::default(), draw, format!("Privatentnahme {month}"), "PMNT-ICDT-BOOK", Booked);
+            h.book(day, 4, 6, draw, format!("Privatentnahme {month}"));
         }
         // Invoices paid to Carol's studio, a few a month.
         if h.rng.chance(10) {
             let client = h.rng.pick(&clients).clone();
             let amount = h.rng.between(1_200, 4_800) * 100;
             let text = format!("Rechnung RD-{}-{:03}", day.year(), h.rng.between(1, 999));
-            h.push(day, None, Some(4), &client, amount, text, "PMNT-RCDT-ESCT", Booked);
+            h.receive(day, 4, &client, amount, text);
         }
         // Card payments from the private current accounts.
         for account in [0, 2, 6] {
             if h.rng.chance(40) {
                 let shop = *h.rng.pick(&SHOPS);
                 let amount = h.rng.between(250, 12_000);
-                let text = format!("Kartenzahlung {shop} {}", day);
-                h.push(day, Some(account), None, &external(shop, 8_850_000 + account as u64), amount, text, "PMNT-CCRD-POSD", Booked);
+                let payee = external(shop, 8_850_000);
+                h.pay(
+                    day,
+                    account,
+                    &payee,
+                    amount,
+                    format!("Kartenzahlung {shop} {day}"),
+                    card,
+                );
             }
         }
         // Alice and Bob split dinners now and then.
         if h.rng.chance(3) {
             let amount = h.rng.between(1_500, 6_000);
-            h.push(day, Some(0), Some(2), &Party::default(), amount, "Essen geteilt".into(), "PMNT-ICDT-BOOK", Booked);
+            h.book(day, 0, 2, amount, "Essen geteilt".into());
         }
-        day = day + Duration::days(1);
+        day += Duration::days(1);
     }
-    // Card payments not yet booked.
-    for (account, shop, amount) in [(0, "REWE Markt", 4_217), (0, "Deutsche Bahn", 8_990), (2, "Lidl", 2_345), (6, "Aral Tankstelle", 6_502)] {
+    // Card payments not yet booked, and a transfer announced for tomorrow.
+    let pending = EntryStatus::Pending;
+    for (account, shop, amount) in [
+        (0, "REWE Markt", 4_217),
+        (0, "Deutsche Bahn", 8_990),
+        (2, "Lidl", 2_345),
+        (6, "Aral Tankstelle", 6_502),
+    ] {
         let text = format!("Kartenzahlung {shop} {today}");
-        h.push(today, Some(account), None, &external(shop, 8_850_000), amount, text, "PMNT-CCRD-POSD", Pending);
+        let payee = external(shop, 8_850_000);
+        h.push(
+            today,
+            Some(account),
+            None,
+            &payee,
+            amount,
+            text,
+            card,
+            pending,
+        );
     }
-    // An incoming transfer announced for tomorrow.
-    h.push(today + Duration::days(1), None, Some(4), &clients[1], 275_000, "Rechnung RD-Anzahlung".into(), "PMNT-RCDT-ESCT", Pending);
+    let tomorrow = today + Duration::days(1);
+    let text = "Rechnung RD-Anzahlung".to_owned();
+    let code = "PMNT-RCDT-ESCT";
+    h.push(
+        tomorrow,
+        None,
+        Some(4),
+        &clients[1],
+        275_000,
+        text,
+        code,
+        pending,
+    );
 }
 
 #[cfg(test)]
@@ -369,8 +538,15 @@ mod tests {
     fn the_generator_is_deterministic() {
         let mut a = Rng(7);
         let mut b = Rng(7);
-        assert_eq!((0..100).map(|_| a.next()).collect::<Vec<_>>(), (0..100).map(|_| b.next()).collect::<Vec<_>>());
+        assert_eq!(
+            (0..100).map(|_| a.next()).collect::<Vec<_>>(),
+            (0..100).map(|_| b.next()).collect::<Vec<_>>()
+        );
         let mut r = Rng(1);
-        assert!((0..1000).map(|_| r.between(3, 9)).all(|v| (3..=9).contains(&v)));
+        assert!(
+            (0..1000)
+                .map(|_| r.between(3, 9))
+                .all(|v| (3..=9).contains(&v))
+        );
     }
 }

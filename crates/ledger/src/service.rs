@@ -99,7 +99,11 @@ impl<R: LedgerRepository> Ledger<R> {
     }
 
     /// The clearing account for `currency`, opened on first use.
-    pub async fn clearing_account(&self, currency: Currency, bic: &str) -> Result<Account, LedgerError> {
+    pub async fn clearing_account(
+        &self,
+        currency: Currency,
+        bic: &str,
+    ) -> Result<Account, LedgerError> {
         if let Some(account) = self.repo.clearing_account(currency).await? {
             return Ok(account);
         }
@@ -136,7 +140,8 @@ impl<R: LedgerRepository> Ledger<R> {
     /// is credited directly; any other IBAN through the clearing account.
     /// Idempotent by `idempotency_key`: a repeated order returns the first receipt.
     pub async fn transfer(&self, order: TransferOrder) -> Result<TransferReceipt, LedgerError> {
-        if order.idempotency_key.is_empty() || order.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+        if order.idempotency_key.is_empty() || order.idempotency_key.len() > MAX_IDEMPOTENCY_KEY_LEN
+        {
             return Err(LedgerError::InvalidIdempotencyKey(MAX_IDEMPOTENCY_KEY_LEN));
         }
         if !order.amount.is_positive() {
@@ -150,7 +155,11 @@ impl<R: LedgerRepository> Ledger<R> {
             .ok_or(LedgerError::UnknownAccount(order.debtor_account))?;
         let credit = match self.repo.account_by_iban(&order.creditor_iban).await? {
             Some(internal) => internal.id,
-            None => self.clearing_account(order.amount.currency(), &debtor.bic).await?.id,
+            None => {
+                self.clearing_account(order.amount.currency(), &debtor.bic)
+                    .await?
+                    .id
+            }
         };
         let today = self.clock.today();
         let transfer = NewTransfer {
@@ -184,7 +193,10 @@ impl<R: LedgerRepository> Ledger<R> {
     }
 
     /// Posts prepared journal entries atomically (all or none).
-    pub async fn post(&self, transfers: Vec<NewTransfer>) -> Result<Vec<TransferReceipt>, LedgerError> {
+    pub async fn post(
+        &self,
+        transfers: Vec<NewTransfer>,
+    ) -> Result<Vec<TransferReceipt>, LedgerError> {
         if let Some(bad) = transfers.iter().find(|t| !t.amount.is_positive()) {
             tracing::debug!(key = %bad.idempotency_key, "refused a non-positive amount");
             return Err(LedgerError::NonPositiveAmount);

@@ -1,4 +1,6 @@
 //! The ledger against real stores: every test runs on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+#![allow(clippy::inconsistent_digit_grouping)] // amounts read as euros_cents
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -59,7 +61,9 @@ impl Bank {
 
     /// A customer account funded with `funds` from the clearing account.
     async fn account(&self, currency: &str, overdraft: i64, funds: i64) -> Account {
-        let n = self.next_account.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .next_account
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let iban = Iban::from_bban("DE", &format!("76543210{:010}", 5_000_000 + n)).unwrap();
         let currency: Currency = currency.parse().unwrap();
         let account = self
@@ -81,7 +85,11 @@ impl Bank {
             .await
             .unwrap();
         if funds > 0 {
-            let clearing = self.ledger.clearing_account(currency, "FTAPDEB1XXX").await.unwrap();
+            let clearing = self
+                .ledger
+                .clearing_account(currency, "FTAPDEB1XXX")
+                .await
+                .unwrap();
             let today = self.clock.today();
             self.ledger
                 .post(vec![fintechapi_domain::ledger::NewTransfer {
@@ -107,7 +115,13 @@ impl Bank {
     }
 
     async fn booked(&self, id: AccountId) -> i64 {
-        self.store.account(id).await.unwrap().unwrap().balances.booked
+        self.store
+            .account(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked
     }
 
     async fn assert_consistent(&self) {
@@ -406,8 +420,18 @@ struct Step {
 fn steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
     use proptest::prelude::*;
     prop::collection::vec(
-        (0..3_usize, 0..4_usize, 1..40_000_i64, prop::option::weighted(0.2, 0..40_usize))
-            .prop_map(|(from, to, amount, reuse_key_of)| Step { from, to, amount, reuse_key_of }),
+        (
+            0..3_usize,
+            0..4_usize,
+            1..40_000_i64,
+            prop::option::weighted(0.2, 0..40_usize),
+        )
+            .prop_map(|(from, to, amount, reuse_key_of)| Step {
+                from,
+                to,
+                amount,
+                reuse_key_of,
+            }),
         1..40,
     )
 }
@@ -420,7 +444,11 @@ fn ledger_matches_the_model(backend: fintechapi_testkit::Backend) {
     let db = rt.block_on(TestDb::create(backend));
     let bank = rt.block_on(Bank::new(&db));
     let scenario = std::sync::atomic::AtomicU64::new(0);
-    let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
     runner
         .run(&steps(), |steps| {
             rt.block_on(async {
@@ -434,16 +462,35 @@ fn ledger_matches_the_model(backend: fintechapi_testkit::Backend) {
                 let mut committed: HashMap<String, (usize, usize, i64)> = HashMap::new();
                 let keys: Vec<String> = (0..steps.len()).map(|i| format!("s{run}-{i}")).collect();
                 for (i, step) in steps.iter().enumerate() {
-                    let key = step.reuse_key_of.filter(|j| *j < i).map_or(&keys[i], |j| &keys[j]).clone();
-                    let to = if step.to == 3 { external_iban() } else { accounts[step.to].iban.clone().unwrap() };
-                    let got = bank.ledger.transfer(order(&key, &accounts[step.from], &to, step.amount)).await;
+                    let key = step
+                        .reuse_key_of
+                        .filter(|j| *j < i)
+                        .map_or(&keys[i], |j| &keys[j])
+                        .clone();
+                    let to = if step.to == 3 {
+                        external_iban()
+                    } else {
+                        accounts[step.to].iban.clone().unwrap()
+                    };
+                    let got = bank
+                        .ledger
+                        .transfer(order(&key, &accounts[step.from], &to, step.amount))
+                        .await;
                     let params = (step.from, step.to, step.amount);
                     match committed.get(&key) {
                         Some(first) if *first == params => assert!(got.unwrap().replayed),
-                        Some(_) => assert!(matches!(got, Err(LedgerError::IdempotencyConflict(_))), "{got:?}"),
-                        None if step.from == step.to => assert!(matches!(got, Err(LedgerError::SameAccount)), "{got:?}"),
+                        Some(_) => assert!(
+                            matches!(got, Err(LedgerError::IdempotencyConflict(_))),
+                            "{got:?}"
+                        ),
+                        None if step.from == step.to => {
+                            assert!(matches!(got, Err(LedgerError::SameAccount)), "{got:?}")
+                        }
                         None if model[step.from] - step.amount < -limits[step.from] => {
-                            assert!(matches!(got, Err(LedgerError::InsufficientFunds(_))), "{got:?}")
+                            assert!(
+                                matches!(got, Err(LedgerError::InsufficientFunds(_))),
+                                "{got:?}"
+                            )
                         }
                         None => {
                             assert!(!got.unwrap().replayed);

@@ -64,7 +64,9 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
         acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
     };
     let store = match &config.database_url {
-        Some(url) => Store::connect(url, &options).await.context("database_url")?,
+        Some(url) => Store::connect(url, &options)
+            .await
+            .context("database_url")?,
         None => {
             std::fs::create_dir_all(&config.data_dir).with_context(|| {
                 format!("data_dir: cannot create {}", config.data_dir.display())
@@ -126,7 +128,11 @@ impl Application {
                     .clone()
                     .unwrap_or_else(|| pki.ca_cert.clone());
                 (
-                    (pki.server_cert.clone(), pki.server_key.clone(), Some(client_ca)),
+                    (
+                        pki.server_cert.clone(),
+                        pki.server_key.clone(),
+                        Some(client_ca),
+                    ),
                     Some(std::path::absolute(&pki.ca_cert).unwrap_or_else(|_| pki.ca_cert.clone())),
                     created,
                 )
@@ -155,7 +161,12 @@ impl Application {
             store
                 .set_meta(DEMO_SEEDED_KEY, &clock.now().date().to_string())
                 .await?;
-            tracing::info!(psus = bank.psus, accounts = bank.accounts, transactions = bank.transactions, "seeded the demo bank");
+            tracing::info!(
+                psus = bank.psus,
+                accounts = bank.accounts,
+                transactions = bank.transactions,
+                "seeded the demo bank"
+            );
             demo_seeded = Some(bank);
         }
         let has_demo_data = demo_seeded.is_some() || demo_marker.is_some();

@@ -15,7 +15,11 @@ use crate::config::{Config, LogFormat, Overrides, Profile};
 use crate::telemetry;
 
 #[derive(Debug, Parser)]
-#[command(name = "fintechapi", version, about = "PSD2 open-banking platform: XS2A API, OAuth2/SCA, developer portal, core-banking ledger")]
+#[command(
+    name = "fintechapi",
+    version,
+    about = "PSD2 open-banking platform: XS2A API, OAuth2/SCA, developer portal, core-banking ledger"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -150,7 +154,10 @@ fn print_banner(app: &Application, profile: Profile, store: &str) {
     if s.has_demo_data {
         out.push_str("\nDemo bank customers (PSU login / password):\n");
         for psu in DEMO_PSUS {
-            out.push_str(&format!("  {:<8} {:<18} {}\n", psu.login, psu.password, psu.name));
+            out.push_str(&format!(
+                "  {:<8} {:<18} {}\n",
+                psu.login, psu.password, psu.name
+            ));
         }
     }
     println!("{out}");
@@ -165,9 +172,15 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::new(store.clone(), Arc::new(SystemClock));
     let audit = ledger.audit().await.context("reading the ledger")?;
     store.close().await;
-    println!("ledger: {} accounts, {} transactions", audit.accounts, audit.transactions);
+    println!(
+        "ledger: {} accounts, {} transactions",
+        audit.accounts, audit.transactions
+    );
     for t in &audit.currency_totals {
-        println!("  {}: booked sum {}, pending sum {}", t.currency, t.booked, t.pending);
+        println!(
+            "  {}: booked sum {}, pending sum {}",
+            t.currency, t.booked, t.pending
+        );
     }
     for m in &audit.balance_mismatches {
         println!(

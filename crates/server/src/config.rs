@@ -193,9 +193,9 @@ impl Config {
                 .source(Some(env)),
         );
         let invalid = |e: config::ConfigError| ConfigError::Invalid(e.to_string());
-        let set = |b: config::ConfigBuilder<config::builder::DefaultState>, key: &str, value: String| {
-            b.set_override(key, value).map_err(invalid)
-        };
+        let set = |b: config::ConfigBuilder<config::builder::DefaultState>,
+                   key: &str,
+                   value: String| { b.set_override(key, value).map_err(invalid) };
         if let Some(profile) = flags.profile {
             builder = set(builder, "profile", enum_text(&profile))?;
         }
@@ -246,13 +246,22 @@ impl Config {
             }
         };
         let h = &self.http;
-        positive("http.tls_handshake_timeout_secs", h.tls_handshake_timeout_secs)?;
+        positive(
+            "http.tls_handshake_timeout_secs",
+            h.tls_handshake_timeout_secs,
+        )?;
         positive("http.header_read_timeout_secs", h.header_read_timeout_secs)?;
         positive("http.body_read_timeout_secs", h.body_read_timeout_secs)?;
         positive("http.request_timeout_secs", h.request_timeout_secs)?;
         positive("http.idle_timeout_secs", h.idle_timeout_secs)?;
-        positive("database.max_connections", u64::from(self.database.max_connections))?;
-        positive("database.acquire_timeout_secs", self.database.acquire_timeout_secs)?;
+        positive(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+        )?;
+        positive(
+            "database.acquire_timeout_secs",
+            self.database.acquire_timeout_secs,
+        )?;
         if h.idle_timeout_secs < h.request_timeout_secs {
             return Err(ConfigError::Setting {
                 key: "http.idle_timeout_secs",
@@ -262,7 +271,8 @@ impl Config {
         if h.max_body_bytes == 0 || h.max_connections == 0 {
             return Err(ConfigError::Setting {
                 key: "http.max_body_bytes",
-                message: "http.max_body_bytes and http.max_connections must be greater than zero".into(),
+                message: "http.max_body_bytes and http.max_connections must be greater than zero"
+                    .into(),
             });
         }
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
@@ -293,7 +303,9 @@ impl Config {
     }
 
     pub fn seed_demo(&self) -> bool {
-        self.demo.seed.unwrap_or(self.profile == Profile::Development)
+        self.demo
+            .seed
+            .unwrap_or(self.profile == Profile::Development)
     }
 
     pub fn uses_dev_certificate(&self) -> bool {
@@ -320,7 +332,9 @@ impl Config {
             );
         }
         if self.demo.seed == Some(true) {
-            problems.push("demo.seed: demo data is not allowed; remove demo.seed or --no-demo it".into());
+            problems.push(
+                "demo.seed: demo data is not allowed; remove demo.seed or --no-demo it".into(),
+            );
         }
         if self.tls.cert_file.is_some() && self.tls.client_ca_file.is_none() {
             problems.push(
@@ -354,7 +368,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -386,28 +403,40 @@ mod tests {
             listen: Some("127.0.0.1:3333".into()),
             ..Overrides::default()
         };
-        let c = Config::load_from(Some(&file), vars.clone(), &flags).unwrap().config;
+        let c = Config::load_from(Some(&file), vars.clone(), &flags)
+            .unwrap()
+            .config;
         assert_eq!(c.listen, "127.0.0.1:3333");
         assert_eq!(c.http.idle_timeout_secs, 300);
         assert_eq!(c.http.request_timeout_secs, 40);
         assert_eq!(c.data_dir, PathBuf::from("/from-file"));
-        let c = Config::load_from(Some(&file), vars, &Overrides::default()).unwrap().config;
+        let c = Config::load_from(Some(&file), vars, &Overrides::default())
+            .unwrap()
+            .config;
         assert_eq!(c.listen, "127.0.0.1:2222");
     }
 
     #[test]
     fn unknown_keys_are_reported_not_fatal() {
-        let loaded =
-            Config::load_from(None, env(&[("FINTECHAPI_LISTN", "x")]), &Overrides::default()).unwrap();
+        let loaded = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_LISTN", "x")]),
+            &Overrides::default(),
+        )
+        .unwrap();
         assert_eq!(loaded.unknown_keys, vec!["listn".to_string()]);
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let err = Config::load_from(None, env(&[("FINTECHAPI_LISTEN", "nope")]), &Overrides::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let err = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_LISTEN", "nope")]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.starts_with("listen:"), "{err}");
         let err = Config::load_from(
             None,
@@ -418,10 +447,14 @@ mod tests {
         .unwrap()
         .to_string();
         assert!(err.contains("idle_timeout_secs"), "{err}");
-        let err = Config::load_from(Some(Path::new("/nonexistent/x.toml")), env(&[]), &Overrides::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let err = Config::load_from(
+            Some(Path::new("/nonexistent/x.toml")),
+            env(&[]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(err.contains("/nonexistent/x.toml"), "{err}");
     }
 

@@ -86,14 +86,20 @@ pub async fn serve(
             }
         }
     }
-    tracing::info!(open = connections.len(), "shutting down: finishing in-flight requests");
+    tracing::info!(
+        open = connections.len(),
+        "shutting down: finishing in-flight requests"
+    );
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(limits.shutdown_grace, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(open = connections.len(), "grace period over; closing remaining connections");
+        tracing::warn!(
+            open = connections.len(),
+            "grace period over; closing remaining connections"
+        );
         connections.shutdown().await;
     }
 }
@@ -152,13 +158,15 @@ async fn connection(
         .max_concurrent_streams(100)
         .keep_alive_interval(limits.idle_timeout / 2)
         .keep_alive_timeout(limits.header_read_timeout);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    let conn =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
     tokio::pin!(conn);
 
     let mut draining = false;
     loop {
         let idle_for = Duration::from_millis(
-            u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX)
+            u64::try_from(clock.elapsed().as_millis())
+                .unwrap_or(u64::MAX)
                 .saturating_sub(last_activity.load(Ordering::Relaxed)),
         );
         let idle_deadline = Instant::now() + limits.idle_timeout.saturating_sub(idle_for);
@@ -199,7 +207,11 @@ impl<T> ActivityIo<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
         let before = buf.filled().len();
         let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
@@ -211,7 +223,11 @@ impl<T: AsyncRead + Unpin> AsyncRead for ActivityIo<T> {
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for ActivityIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let this = self.get_mut();
         let poll = Pin::new(&mut this.inner).poll_write(cx, data);
         if matches!(poll, Poll::Ready(Ok(n)) if n > 0) {

@@ -60,19 +60,31 @@ impl Metrics {
         let in_flight = Gauge::default();
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         let pool_max = Gauge::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request latency by route",
             latency.clone(),
         );
-        registry.register("http_requests_in_flight", "HTTP requests being served", in_flight.clone());
+        registry.register(
+            "http_requests_in_flight",
+            "HTTP requests being served",
+            in_flight.clone(),
+        );
         registry.register(
             "db_pool_connections",
             "Database pool connections by state",
             pool_connections.clone(),
         );
-        registry.register("db_pool_max_connections", "Database pool size limit", pool_max.clone());
+        registry.register(
+            "db_pool_max_connections",
+            "Database pool size limit",
+            pool_max.clone(),
+        );
         Self {
             registry,
             requests,
@@ -132,13 +144,28 @@ mod tests {
         let m = Metrics::new();
         m.request_started();
         m.request_finished("GET", "/healthz", 200, Duration::from_millis(3));
-        let text = m.render(PoolStats { size: 2, idle: 1, max: 10 });
+        let text = m.render(PoolStats {
+            size: 2,
+            idle: 1,
+            max: 10,
+        });
         assert!(
-            text.contains(r#"fintechapi_http_requests_total{method="GET",route="/healthz",status="200"} 1"#),
+            text.contains(
+                r#"fintechapi_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+            ),
             "{text}"
         );
-        assert!(text.contains("fintechapi_http_request_duration_seconds_bucket"), "{text}");
-        assert!(text.contains(r#"fintechapi_db_pool_connections{state="in_use"} 1"#), "{text}");
-        assert!(text.contains("fintechapi_http_requests_in_flight 0"), "{text}");
+        assert!(
+            text.contains("fintechapi_http_request_duration_seconds_bucket"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"fintechapi_db_pool_connections{state="in_use"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains("fintechapi_http_requests_in_flight 0"),
+            "{text}"
+        );
     }
 }

@@ -84,7 +84,9 @@ impl DevPki {
         let issuer = Issuer::new(ca_params, ca_key);
         let server_key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
-        params.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+        params
+            .subject_alt_names
+            .push(SanType::IpAddress([127, 0, 0, 1].into()));
         params
             .subject_alt_names
             .push(SanType::IpAddress(std::net::Ipv6Addr::LOCALHOST.into()));
@@ -95,7 +97,11 @@ impl DevPki {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         let cert = params.signed_by(&server_key, &issuer)?;
         write_file(&self.server_cert, cert.pem().as_bytes(), 0o644)?;
-        write_file(&self.server_key, server_key.serialize_pem().as_bytes(), 0o600)?;
+        write_file(
+            &self.server_key,
+            server_key.serialize_pem().as_bytes(),
+            0o600,
+        )?;
         Ok(true)
     }
 }
@@ -166,7 +172,10 @@ fn read_text(setting: &'static str, path: &Path) -> Result<String, TlsError> {
     })
 }
 
-fn read_certs(setting: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+fn read_certs(
+    setting: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let text = read_text(setting, path)?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(text.as_bytes())
         .filter_map(Result::ok)
@@ -288,7 +297,10 @@ mod tests {
             client_ca: None,
         };
         let err = server_config(&files).err().unwrap().to_string();
-        assert!(err.starts_with("tls.cert_file: cannot read /nonexistent/cert.pem"), "{err}");
+        assert!(
+            err.starts_with("tls.cert_file: cannot read /nonexistent/cert.pem"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
 //! The listener on its own: FAPI cipher suites, optional client certificates
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 //! handed to handlers, and graceful shutdown that finishes in-flight requests.
 
 use std::sync::Arc;
@@ -8,8 +9,8 @@ use axum::routing::get;
 use axum::{Extension, Router};
 use fintechapi_server::listener::{self, ConnectionInfo, Limits};
 use fintechapi_server::tls::{self, DevPki, TlsFiles};
-use rustls::crypto::aws_lc_rs::{self, cipher_suite};
 use rustls::crypto::CryptoProvider;
+use rustls::crypto::aws_lc_rs::{self, cipher_suite};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use time::OffsetDateTime;
@@ -75,7 +76,13 @@ async fn start() -> Running {
             let _ = stopped.await;
         },
     ));
-    Running { pki, port, stop, done, _dir: dir }
+    Running {
+        pki,
+        port,
+        stop,
+        done,
+        _dir: dir,
+    }
 }
 
 fn client(pki: &DevPki) -> reqwest::ClientBuilder {
@@ -86,14 +93,35 @@ fn client(pki: &DevPki) -> reqwest::ClientBuilder {
 async fn a_verified_client_certificate_reaches_the_handler() {
     let server = start().await;
     let url = format!("https://localhost:{}/whoami", server.port);
-    let anonymous = client(&server.pki).build().unwrap().get(&url).send().await.unwrap();
+    let anonymous = client(&server.pki)
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.text().await.unwrap(), "no client certificate");
 
-    let (cert, key) = server.pki.issue_client_certificate("tpp.example", now()).unwrap();
+    let (cert, key) = server
+        .pki
+        .issue_client_certificate("tpp.example", now())
+        .unwrap();
     let identity = reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap();
-    let with_cert = client(&server.pki).identity(identity).build().unwrap().get(&url).send().await.unwrap();
-    let expected_len = CertificateDer::from_pem_slice(cert.as_bytes()).unwrap().len();
-    assert_eq!(with_cert.text().await.unwrap(), format!("client certificate of {expected_len} bytes"));
+    let with_cert = client(&server.pki)
+        .identity(identity)
+        .build()
+        .unwrap()
+        .get(&url)
+        .send()
+        .await
+        .unwrap();
+    let expected_len = CertificateDer::from_pem_slice(cert.as_bytes())
+        .unwrap()
+        .len();
+    assert_eq!(
+        with_cert.text().await.unwrap(),
+        format!("client certificate of {expected_len} bytes")
+    );
 }
 
 #[tokio::test]
@@ -111,16 +139,27 @@ async fn a_client_certificate_from_an_unknown_ca_is_refused() {
         .get(format!("https://localhost:{}/whoami", server.port))
         .send()
         .await;
-    assert!(result.is_err(), "an untrusted client certificate was accepted");
+    assert!(
+        result.is_err(),
+        "an untrusted client certificate was accepted"
+    );
 }
 
-async fn handshake_with(pki: &DevPki, port: u16, provider: CryptoProvider, tls12_only: bool) -> Result<(), std::io::Error> {
+async fn handshake_with(
+    pki: &DevPki,
+    port: u16,
+    provider: CryptoProvider,
+    tls12_only: bool,
+) -> Result<(), std::io::Error> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(&pki.ca_cert).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    let versions: &[&rustls::SupportedProtocolVersion] =
-        if tls12_only { &[&rustls::version::TLS12] } else { &[&rustls::version::TLS13] };
+    let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+        &[&rustls::version::TLS12]
+    } else {
+        &[&rustls::version::TLS13]
+    };
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(versions)
         .unwrap()
@@ -136,12 +175,33 @@ async fn handshake_with(pki: &DevPki, port: u16, provider: CryptoProvider, tls12
 #[tokio::test]
 async fn tls12_is_limited_to_ecdhe_with_aes_gcm_and_tls13_works() {
     let server = start().await;
-    let only = |suite| CryptoProvider { cipher_suites: vec![suite], ..aws_lc_rs::default_provider() };
-    let gcm = handshake_with(&server.pki, server.port, only(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256), true).await;
+    let only = |suite| CryptoProvider {
+        cipher_suites: vec![suite],
+        ..aws_lc_rs::default_provider()
+    };
+    let gcm = handshake_with(
+        &server.pki,
+        server.port,
+        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
+        true,
+    )
+    .await;
     assert!(gcm.is_ok(), "{gcm:?}");
-    let chacha = handshake_with(&server.pki, server.port, only(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256), true).await;
+    let chacha = handshake_with(
+        &server.pki,
+        server.port,
+        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
+        true,
+    )
+    .await;
     assert!(chacha.is_err(), "TLS 1.2 ChaCha20 is not a FAPI suite");
-    let tls13 = handshake_with(&server.pki, server.port, aws_lc_rs::default_provider(), false).await;
+    let tls13 = handshake_with(
+        &server.pki,
+        server.port,
+        aws_lc_rs::default_provider(),
+        false,
+    )
+    .await;
     assert!(tls13.is_ok(), "{tls13:?}");
 }
 
@@ -153,9 +213,19 @@ async fn shutdown_finishes_the_request_in_flight_then_stops_accepting() {
     let in_flight = tokio::spawn(async move { http.get(url).send().await });
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.stop.send(()).unwrap();
-    let response = in_flight.await.unwrap().expect("the in-flight request completes");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
     assert_eq!(response.status(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
-    tokio::time::timeout(Duration::from_secs(5), server.done).await.unwrap().unwrap();
-    assert!(tokio::net::TcpStream::connect(("127.0.0.1", server.port)).await.is_err());
+    tokio::time::timeout(Duration::from_secs(5), server.done)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", server.port))
+            .await
+            .is_err()
+    );
 }

@@ -9,12 +9,17 @@
 //!
 //! This is the only crate that knows SQL.
 
+// Each repo file is compiled once per backend on purpose: one SQL text, two typed pools.
+#![allow(clippy::duplicate_mod)]
+
 mod error;
 #[macro_use]
 mod rows;
 mod store;
 
-pub use store::{Backend, ConnectError, PoolStats, Readiness, Store, StoreOptions, redact_database_url};
+pub use store::{
+    Backend, ConnectError, PoolStats, Readiness, Store, StoreOptions, redact_database_url,
+};
 
 /// Queries compiled for SQLite. Write transactions take the lock up front
 /// (`BEGIN IMMEDIATE`) so concurrent writers queue instead of failing on upgrade.

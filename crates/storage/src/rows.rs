@@ -15,7 +15,10 @@ pub(crate) fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, S
         .map_err(|_| StoreError::corrupt(format!("stored {what} {text:?} does not parse")))
 }
 
-fn parse_opt<T: std::str::FromStr>(what: &str, text: Option<String>) -> Result<Option<T>, StoreError> {
+fn parse_opt<T: std::str::FromStr>(
+    what: &str,
+    text: Option<String>,
+) -> Result<Option<T>, StoreError> {
     text.map(|t| parse(what, &t)).transpose()
 }
 

@@ -11,8 +11,8 @@ use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, TransferReceipt,
 };
-use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
 use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -216,7 +216,10 @@ impl Store {
     /// Whether the database answers and has exactly the migrations this binary embeds.
     pub async fn readiness(&self) -> Readiness {
         let (migrator, applied) = match &self.pool {
-            Pool::Sqlite(p) => (&SQLITE_MIGRATIONS, sqlite::meta::applied_migrations(p).await),
+            Pool::Sqlite(p) => (
+                &SQLITE_MIGRATIONS,
+                sqlite::meta::applied_migrations(p).await,
+            ),
             Pool::Postgres(p) => (
                 &POSTGRES_MIGRATIONS,
                 postgres::meta::applied_migrations(p).await,
@@ -270,7 +273,8 @@ impl Store {
 
 impl LedgerRepository for Store {
     async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
-        dispatch!(self, |db, pool| db::ledger::create_account(pool, account).await)
+        dispatch!(self, |db, pool| db::ledger::create_account(pool, account)
+            .await)
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
@@ -278,22 +282,30 @@ impl LedgerRepository for Store {
     }
 
     async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
-        dispatch!(self, |db, pool| db::ledger::account_by_iban(pool, iban).await)
+        dispatch!(self, |db, pool| db::ledger::account_by_iban(pool, iban)
+            .await)
     }
 
     async fn clearing_account(&self, currency: Currency) -> Result<Option<Account>, StoreError> {
-        dispatch!(self, |db, pool| db::ledger::clearing_account(pool, currency).await)
+        dispatch!(self, |db, pool| db::ledger::clearing_account(
+            pool, currency
+        )
+        .await)
     }
 
     async fn accounts_of_psu(&self, psu: PsuId) -> Result<Vec<Account>, StoreError> {
-        dispatch!(self, |db, pool| db::ledger::accounts_of_psu(pool, psu).await)
+        dispatch!(self, |db, pool| db::ledger::accounts_of_psu(pool, psu)
+            .await)
     }
 
     async fn post_transfers(
         &self,
         transfers: Vec<NewTransfer>,
     ) -> Result<Vec<TransferReceipt>, LedgerError> {
-        dispatch!(self, |db, pool| db::ledger::post_transfers(pool, &transfers).await)
+        dispatch!(self, |db, pool| db::ledger::post_transfers(
+            pool, &transfers
+        )
+        .await)
     }
 
     async fn entries(&self, query: EntryQuery) -> Result<Vec<AccountEntry>, StoreError> {
@@ -301,7 +313,10 @@ impl LedgerRepository for Store {
     }
 
     async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
-        dispatch!(self, |db, pool| db::ledger::booked_since(pool, account, date).await)
+        dispatch!(self, |db, pool| db::ledger::booked_since(
+            pool, account, date
+        )
+        .await)
     }
 
     async fn audit(&self) -> Result<LedgerAudit, StoreError> {

@@ -102,7 +102,12 @@ async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) 
     metrics.request_started();
     let started = Instant::now();
     let response = next.run(req).await;
-    metrics.request_finished(&method, &route, response.status().as_u16(), started.elapsed());
+    metrics.request_finished(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
     response
 }
 
@@ -135,7 +140,11 @@ fn error_body(status: StatusCode) -> Json<serde_json::Value> {
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("request handler panicked");
-    (StatusCode::INTERNAL_SERVER_ERROR, error_body(StatusCode::INTERNAL_SERVER_ERROR)).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        error_body(StatusCode::INTERNAL_SERVER_ERROR),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

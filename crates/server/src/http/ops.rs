@@ -30,7 +30,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "database": if r.reachable { "up" } else { "down" },
         "migrations": if r.migrations_current { "current" } else { "not_current" },
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 

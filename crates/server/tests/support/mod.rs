@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use fintechapi_server::app::Application;
-use fintechapi_server::config::Config;
+use fintechapi_server::config::{Config, DemoConfig};
 use fintechapi_testkit::TestDb;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -20,12 +20,13 @@ pub struct TestServer {
 }
 
 pub fn config_for(db: &TestDb) -> Config {
-    let mut config = Config::default();
-    config.data_dir = db.data_dir().to_path_buf();
-    config.listen = "127.0.0.1:0".into();
-    config.database_url = db.database_url();
-    config.demo.seed = Some(false);
-    config
+    Config {
+        data_dir: db.data_dir().to_path_buf(),
+        listen: "127.0.0.1:0".into(),
+        database_url: db.database_url(),
+        demo: DemoConfig { seed: Some(false) },
+        ..Config::default()
+    }
 }
 
 impl TestServer {
@@ -56,7 +57,9 @@ impl TestServer {
     }
 
     pub fn client(&self) -> reqwest::Client {
-        fintechapi_testkit::https_client(&self.ca).build().expect("client")
+        fintechapi_testkit::https_client(&self.ca)
+            .build()
+            .expect("client")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -8,9 +8,8 @@
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
-    Account, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal, EntryQuery,
-    EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer, TransferReceipt,
-    AccountBalances,
+    Account, AccountBalances, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal,
+    EntryQuery, EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer, TransferReceipt,
 };
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::{Database, Pool};
@@ -22,10 +21,7 @@ use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, Poste
 
 type Conn = <Db as Database>::Connection;
 
-pub(crate) async fn create_account(
-    pool: &Pool<Db>,
-    a: NewAccount,
-) -> Result<Account, LedgerError> {
+pub(crate) async fn create_account(pool: &Pool<Db>, a: NewAccount) -> Result<Account, LedgerError> {
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, product, \
          cash_account_type, status, overdraft_limit, created_at) \
@@ -120,7 +116,10 @@ pub(crate) async fn clearing_account(
     .transpose()
 }
 
-pub(crate) async fn accounts_of_psu(pool: &Pool<Db>, psu: PsuId) -> Result<Vec<Account>, StoreError> {
+pub(crate) async fn accounts_of_psu(
+    pool: &Pool<Db>,
+    psu: PsuId,
+) -> Result<Vec<Account>, StoreError> {
     sqlx::query_as::<_, AccountRow>(concat!(
         "SELECT ",
         account_columns!(),
@@ -164,7 +163,10 @@ pub(crate) async fn post_transfers(
     }
 }
 
-async fn post_once(pool: &Pool<Db>, transfers: &[NewTransfer]) -> Result<Vec<TransferReceipt>, Attempt> {
+async fn post_once(
+    pool: &Pool<Db>,
+    transfers: &[NewTransfer],
+) -> Result<Vec<TransferReceipt>, Attempt> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
     let mut receipts = Vec::with_capacity(transfers.len());
     for transfer in transfers {
@@ -319,7 +321,10 @@ async fn move_balance(
     }
 }
 
-pub(crate) async fn entries(pool: &Pool<Db>, q: &EntryQuery) -> Result<Vec<AccountEntry>, StoreError> {
+pub(crate) async fn entries(
+    pool: &Pool<Db>,
+    q: &EntryQuery,
+) -> Result<Vec<AccountEntry>, StoreError> {
     sqlx::query_as::<_, EntryRow>(concat!(
         "SELECT ",
         entry_columns!(),
@@ -346,7 +351,11 @@ pub(crate) async fn entries(pool: &Pool<Db>, q: &EntryQuery) -> Result<Vec<Accou
     .collect()
 }
 
-pub(crate) async fn booked_since(pool: &Pool<Db>, account: AccountId, date: Date) -> Result<i64, StoreError> {
+pub(crate) async fn booked_since(
+    pool: &Pool<Db>,
+    account: AccountId,
+    date: Date,
+) -> Result<i64, StoreError> {
     sqlx::query_scalar::<_, i64>(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
          WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",

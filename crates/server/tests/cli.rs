@@ -1,0 +1,298 @@
+//! The `fintechapi` binary as an operator uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use fintechapi_testkit::{TestDb, both_stores};
+
+fn fintechapi() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fintechapi"));
+    // Only what a test passes: no stray FINTECHAPI_* settings from the caller.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FINTECHAPI_")) {
+        cmd.env_remove(key);
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    fintechapi().args(args).output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn store_args(db: &TestDb) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), db.data_dir().display().to_string()];
+    if let Some(url) = db.database_url() {
+        args.extend(["--database-url".to_owned(), url]);
+    }
+    args
+}
+
+/// Starts `serve` on an ephemeral port and waits until it listens. Returns the child and its port.
+fn serve(args: &[String]) -> (Child, u16) {
+    let mut child = fintechapi()
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if log["message"] == "serving HTTPS" {
+            let addr = log["addr"].as_str().unwrap().to_owned();
+            let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+            // Keep draining the log so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, port);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "server ignored SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+both_stores! {
+    async fn serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies(db) {
+        let args = store_args(&db);
+        let (child, port) = serve(&args);
+        let ca = db.data_dir().join("tls/dev-ca.pem");
+        let health = fintechapi_testkit::https_client(&ca).build().unwrap()
+            .get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert!(terminate(child).success(), "graceful shutdown exits 0");
+
+        let mut verify_args = vec!["ledger", "verify"];
+        verify_args.extend(args.iter().map(String::as_str));
+        let out = run(&verify_args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", stderr(&out));
+        assert!(stdout.contains("OK: every currency sums to zero"), "{stdout}");
+        assert!(stdout.contains("EUR: booked sum 0, pending sum 0"), "{stdout}");
+    }
+}
+
+both_stores! {
+    async fn production_refuses_the_development_certificate(db) {
+        let mut args = vec!["serve", "--profile", "production", "--listen", "127.0.0.1:0"];
+        let store = store_args(&db);
+        args.extend(store.iter().map(String::as_str));
+        let out = run(&args);
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(err.contains("refusing to start in the production profile"), "{err}");
+        assert!(err.contains("development certificate"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(!db.data_dir().join("tls").exists(), "nothing generated");
+    }
+}
+
+both_stores! {
+    async fn production_refuses_a_database_with_demo_data(db) {
+        // Seed demo data in development…
+        let (child, _) = serve(&store_args(&db));
+        assert!(terminate(child).success());
+        // …then try production with a real certificate on the same database.
+        let dir = tempfile::tempdir().unwrap();
+        let pki = fintechapi_server::tls::DevPki::in_data_dir(dir.path());
+        #[allow(clippy::disallowed_methods)]
+        pki.ensure(time::OffsetDateTime::now_utc()).unwrap();
+        let out = fintechapi()
+            .args(["serve", "--profile", "production", "--listen", "127.0.0.1:0"])
+            .args(store_args(&db))
+            .env("FINTECHAPI_TLS__CERT_FILE", &pki.server_cert)
+            .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
+            .env("FINTECHAPI_TLS__CLIENT_CA_FILE", &pki.ca_cert)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(stderr(&out).contains("the database holds demo data"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_one_line_error_naming_listen() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "serve",
+        "--no-demo",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    let last = err.trim().lines().last().unwrap();
+    assert!(last.starts_with("error: listen: cannot bind"), "{err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_unreachable_database_is_a_one_line_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "migrate",
+        "--data-dir",
+        dir.path().to_str().unwrap(),
+        "--database-url",
+        "postgres://postgres:pw@127.0.0.1:1/nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with(
+            "error: database_url: cannot connect to postgres://postgres:***@127.0.0.1:1/nope"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains(":pw@"), "password leaked: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn invalid_settings_and_unreadable_certificates_name_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = fintechapi()
+        .args(["serve", "--data-dir", data])
+        .env("FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("idle_timeout_secs"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = run(&["serve", "--data-dir", data, "--listen", "localhost"]);
+    assert!(
+        stderr(&out).starts_with("error: listen:"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = fintechapi()
+        .args(["serve", "--data-dir", data, "--listen", "127.0.0.1:0"])
+        .env("FINTECHAPI_TLS__CERT_FILE", "/nonexistent/cert.pem")
+        .env("FINTECHAPI_TLS__KEY_FILE", "/nonexistent/key.pem")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).starts_with("error: tls.cert_file: cannot read /nonexistent/cert.pem"),
+        "{}",
+        stderr(&out)
+    );
+
+    let file = dir.path().join("broken.toml");
+    std::fs::write(&file, "listen = [").unwrap();
+    let out = run(&["config", "show", "--config", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("broken.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn config_show_prints_the_effective_settings_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fintechapi.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9000\"\n[http]\nmax_body_bytes = 4096\n",
+    )
+    .unwrap();
+    let out = fintechapi()
+        .args([
+            "config",
+            "show",
+            "--config",
+            file.to_str().unwrap(),
+            "--database-url",
+            "postgres://bank:s3cret@db.internal/fintech",
+        ])
+        .env("FINTECHAPI_LISTEN", "127.0.0.1:9001")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    let parsed: toml::Value = toml::from_str(&shown).unwrap();
+    assert_eq!(
+        parsed["listen"].as_str(),
+        Some("127.0.0.1:9001"),
+        "env beats file"
+    );
+    assert_eq!(parsed["http"]["max_body_bytes"].as_integer(), Some(4096));
+    assert_eq!(
+        parsed["database_url"].as_str(),
+        Some("postgres://bank:***@db.internal/fintech")
+    );
+    assert!(!shown.contains("s3cret"));
+}
+
+#[test]
+fn ledger_verify_reports_a_tampered_balance() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(TestDb::create(fintechapi_testkit::Backend::Sqlite));
+    let (child, _) = serve(&store_args(&db));
+    assert!(terminate(child).success());
+    let ok = run(&[
+        "ledger",
+        "verify",
+        "--data-dir",
+        db.data_dir().to_str().unwrap(),
+    ]);
+    assert!(ok.status.success());
+    rt.block_on(async {
+        let store = db.store().await;
+        store.close().await;
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite:{}", db.sqlite_path().display())).await.unwrap();
+        sqlx::query("UPDATE accounts SET booked_balance = booked_balance + 1 WHERE id = (SELECT MIN(id) FROM accounts WHERE kind = 'customer')")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let out = run(&[
+        "ledger",
+        "verify",
+        "--data-dir",
+        db.data_dir().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MISMATCH account"), "{stdout}");
+    assert!(stdout.contains("EUR: booked sum 1"), "{stdout}");
+}
