@@ -69,6 +69,32 @@ uuid_id!(
     "transaction id"
 );
 
+uuid_id!(
+    /// A portal user: a TPP developer or a bank operator.
+    UserId,
+    "user id"
+);
+uuid_id!(
+    /// A TPP organisation.
+    OrganisationId,
+    "organisation id"
+);
+uuid_id!(
+    /// A TPP application (an OAuth client).
+    ApplicationId,
+    "application id"
+);
+uuid_id!(
+    /// An application's subscription to an API product.
+    SubscriptionId,
+    "subscription id"
+);
+uuid_id!(
+    /// A consumer key/secret pair.
+    CredentialId,
+    "credential id"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,9 +4,7 @@
 //! account's balance goes down and the credited account's goes up by the same
 //! minor units, so each currency always sums to zero across the ledger.
 
-use std::fmt;
 use std::future::Future;
-use std::str::FromStr;
 
 use time::{Date, OffsetDateTime};
 
@@ -16,7 +14,7 @@ use crate::money::{Currency, Money};
 use crate::store::StoreError;
 
 /// A closed set stored as text; parsing an unknown value is a corrupt row.
-macro_rules! text_enum {
+macro_rules! text_enum_impl {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,24 +26,25 @@ macro_rules! text_enum {
             }
         }
 
-        impl FromStr for $name {
-            type Err = StoreError;
-            fn from_str(s: &str) -> Result<Self, StoreError> {
+        impl std::str::FromStr for $name {
+            type Err = $crate::store::StoreError;
+            fn from_str(s: &str) -> Result<Self, $crate::store::StoreError> {
                 match s {
                     $($text => Ok(Self::$variant),)+
-                    other => Err(StoreError::corrupt(format!(
+                    other => Err($crate::store::StoreError::corrupt(format!(
                         concat!("unknown ", stringify!($name), " {:?}"), other))),
                 }
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
     };
 }
+pub(crate) use text_enum_impl as text_enum;
 
 text_enum!(
     /// Who holds an account: a customer, or the bank itself.

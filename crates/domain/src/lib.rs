@@ -17,7 +17,10 @@ pub mod ids;
 pub mod ledger;
 pub mod money;
 pub mod password;
+pub mod portal;
 pub mod psu;
+pub mod registry;
+pub mod secret;
 pub mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -29,6 +29,7 @@ mod sqlite {
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod portal;
     pub(crate) mod psu;
 }
 
@@ -39,5 +40,6 @@ mod postgres {
     const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod portal;
     pub(crate) mod psu;
 }

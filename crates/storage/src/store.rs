@@ -7,18 +7,27 @@ use std::time::Duration;
 
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId};
+use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, TransferReceipt,
 };
 use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::portal::{
+    AuditEntry, Email, Mail, MemberRole, NewUser, PortalError, PortalRepository, Session,
+    TokenPurpose, User,
+};
 use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
+use fintechapi_domain::registry::{
+    Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
+};
+use fintechapi_domain::secret::KeyedHash;
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
-use time::Date;
+use time::{Date, OffsetDateTime};
 
 use crate::{postgres, sqlite};
 
@@ -335,6 +344,309 @@ impl PsuRepository for Store {
 
     async fn list_psus(&self) -> Result<Vec<Psu>, StoreError> {
         dispatch!(self, |db, pool| db::psu::list(pool).await)
+    }
+}
+
+impl PortalRepository for Store {
+    async fn create_user(&self, user: NewUser) -> Result<User, PortalError> {
+        dispatch!(self, |db, pool| db::portal::create_user(pool, user).await)
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::user(pool, id).await)
+    }
+
+    async fn user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<(User, PasswordHash)>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::user_by_email(pool, email)
+            .await)
+    }
+
+    async fn record_login_failure(
+        &self,
+        id: UserId,
+        locked_until: Option<OffsetDateTime>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::record_login_failure(
+            pool,
+            id,
+            locked_until
+        )
+        .await)
+    }
+
+    async fn reset_login_failures(&self, id: UserId) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::reset_login_failures(pool, id)
+            .await)
+    }
+
+    async fn mark_email_verified(&self, id: UserId, at: OffsetDateTime) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::mark_email_verified(
+            pool, id, at
+        )
+        .await)
+    }
+
+    async fn set_password(&self, id: UserId, password: PasswordHash) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::set_password(
+            pool, id, password
+        )
+        .await)
+    }
+
+    async fn create_session(&self, key: &KeyedHash, session: Session) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::create_session(
+            pool, key, session
+        )
+        .await)
+    }
+
+    async fn session(&self, key: &KeyedHash) -> Result<Option<Session>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::session(pool, key).await)
+    }
+
+    async fn touch_session(&self, key: &KeyedHash, at: OffsetDateTime) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::touch_session(pool, key, at)
+            .await)
+    }
+
+    async fn delete_session(&self, key: &KeyedHash) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::delete_session(pool, key).await)
+    }
+
+    async fn delete_sessions_of(&self, user: UserId) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::delete_sessions_of(pool, user)
+            .await)
+    }
+
+    async fn create_token(
+        &self,
+        key: &KeyedHash,
+        user: UserId,
+        purpose: TokenPurpose,
+        expires_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::create_token(
+            pool, key, user, purpose, expires_at
+        )
+        .await)
+    }
+
+    async fn consume_token(
+        &self,
+        key: &KeyedHash,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::consume_token(
+            pool, key, purpose, now
+        )
+        .await)
+    }
+
+    async fn create_organisation(
+        &self,
+        organisation: Organisation,
+        owner: UserId,
+    ) -> Result<(), PortalError> {
+        dispatch!(self, |db, pool| db::portal::create_organisation(
+            pool,
+            organisation,
+            owner
+        )
+        .await)
+    }
+
+    async fn organisation(&self, id: OrganisationId) -> Result<Option<Organisation>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::organisation(pool, id).await)
+    }
+
+    async fn organisation_by_name(
+        &self,
+        legal_name: &str,
+    ) -> Result<Option<Organisation>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::organisation_by_name(
+            pool, legal_name
+        )
+        .await)
+    }
+
+    async fn organisations_of(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(Organisation, MemberRole)>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::organisations_of(pool, user)
+            .await)
+    }
+
+    async fn membership(
+        &self,
+        organisation: OrganisationId,
+        user: UserId,
+    ) -> Result<Option<MemberRole>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::membership(
+            pool,
+            organisation,
+            user
+        )
+        .await)
+    }
+
+    async fn set_organisation_status(
+        &self,
+        id: OrganisationId,
+        status: Status,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::set_organisation_status(
+            pool, id, status
+        )
+        .await)
+    }
+
+    async fn create_application(
+        &self,
+        application: Application,
+        subscriptions: Vec<Subscription>,
+        credential: Credential,
+    ) -> Result<(), PortalError> {
+        dispatch!(self, |db, pool| db::portal::create_application(
+            pool,
+            application,
+            subscriptions,
+            credential
+        )
+        .await)
+    }
+
+    async fn application(&self, id: ApplicationId) -> Result<Option<Application>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::application(pool, id).await)
+    }
+
+    async fn applications_of(
+        &self,
+        organisation: OrganisationId,
+    ) -> Result<Vec<Application>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::applications_of(
+            pool,
+            organisation
+        )
+        .await)
+    }
+
+    async fn all_applications(&self) -> Result<Vec<Application>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::all_applications(pool).await)
+    }
+
+    async fn set_application_status(
+        &self,
+        id: ApplicationId,
+        status: Status,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::set_application_status(
+            pool, id, status
+        )
+        .await)
+    }
+
+    async fn subscriptions_of(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Vec<Subscription>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::subscriptions_of(
+            pool,
+            application
+        )
+        .await)
+    }
+
+    async fn add_subscription(&self, subscription: Subscription) -> Result<(), PortalError> {
+        dispatch!(self, |db, pool| db::portal::add_subscription(
+            pool,
+            subscription
+        )
+        .await)
+    }
+
+    async fn decide_subscription(
+        &self,
+        id: SubscriptionId,
+        status: SubscriptionStatus,
+        reason: Option<String>,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::decide_subscription(
+            pool, id, status, reason, at
+        )
+        .await)
+    }
+
+    async fn credentials_of(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Vec<Credential>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::credentials_of(
+            pool,
+            application
+        )
+        .await)
+    }
+
+    async fn credential_by_key(
+        &self,
+        consumer_key: &str,
+    ) -> Result<Option<Credential>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::credential_by_key(
+            pool,
+            consumer_key
+        )
+        .await)
+    }
+
+    async fn rotate_credential(
+        &self,
+        credential: Credential,
+        old_until: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::rotate_credential(
+            pool, credential, old_until
+        )
+        .await)
+    }
+
+    async fn revoke_credential(
+        &self,
+        id: CredentialId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::revoke_credential(pool, id, at)
+            .await)
+    }
+
+    async fn touch_credential(
+        &self,
+        id: CredentialId,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::touch_credential(pool, id, at)
+            .await)
+    }
+
+    async fn enqueue_mail(&self, mail: Mail) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::enqueue_mail(pool, mail).await)
+    }
+
+    async fn mails_to(&self, recipient: &Email) -> Result<Vec<Mail>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::mails_to(pool, recipient).await)
+    }
+
+    async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::record_audit(pool, entry).await)
+    }
+
+    async fn audit_trail(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::audit_trail(pool, limit).await)
     }
 }
 

@@ -1,0 +1,305 @@
+//! The TPP registry: organisations (the licensed TPPs), their applications,
+//! subscriptions to API products, and the consumer key/secret credentials that
+//! identify an application to the OAuth server.
+
+use std::fmt;
+use std::str::FromStr;
+
+use time::OffsetDateTime;
+
+use crate::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId};
+use crate::ledger::text_enum;
+use crate::store::StoreError;
+
+text_enum!(
+    /// Whether an organisation or application may act.
+    Status { Active = "active", Suspended = "suspended" }
+);
+text_enum!(
+    /// Sandbox apps reach demo data; production apps need approval.
+    Environment { Sandbox = "sandbox", Production = "production" }
+);
+text_enum!(
+    /// How strongly an application must authenticate and bind its tokens.
+    SecurityProfile { Basic = "basic", Fapi2 = "fapi2" }
+);
+text_enum!(
+    /// The APIs an application can subscribe to.
+    ApiProduct { Ais = "ais", Pis = "pis", Piis = "piis" }
+);
+text_enum!(
+    /// A subscription's decision state.
+    SubscriptionStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" }
+);
+text_enum!(
+    /// Throttling tier of a subscription.
+    Plan { Sandbox = "sandbox", Standard = "standard", Premium = "premium" }
+);
+
+impl Plan {
+    /// Requests per second and per day.
+    pub fn limits(&self) -> (u32, u32) {
+        match self {
+            Plan::Sandbox => (10, 10_000),
+            Plan::Standard => (50, 500_000),
+            Plan::Premium => (200, 5_000_000),
+        }
+    }
+}
+
+impl ApiProduct {
+    pub const ALL: [ApiProduct; 3] = [ApiProduct::Ais, ApiProduct::Pis, ApiProduct::Piis];
+
+    pub fn title(&self) -> &'static str {
+        match self {
+            ApiProduct::Ais => "Account Information",
+            ApiProduct::Pis => "Payment Initiation",
+            ApiProduct::Piis => "Funds Confirmation",
+        }
+    }
+
+    /// The PSD2 role an organisation must hold to use the product.
+    pub fn required_role(&self) -> Psd2Role {
+        match self {
+            ApiProduct::Ais => Psd2Role::Aisp,
+            ApiProduct::Pis => Psd2Role::Pisp,
+            ApiProduct::Piis => Psd2Role::Piisp,
+        }
+    }
+}
+
+text_enum!(
+    /// PSD2 roles a national competent authority grants.
+    Psd2Role { Aisp = "AISP", Pisp = "PISP", Piisp = "PIISP" }
+);
+
+/// The set of PSD2 roles an organisation holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Psd2Roles {
+    pub aisp: bool,
+    pub pisp: bool,
+    pub piisp: bool,
+}
+
+impl Psd2Roles {
+    pub fn has(&self, role: Psd2Role) -> bool {
+        match role {
+            Psd2Role::Aisp => self.aisp,
+            Psd2Role::Pisp => self.pisp,
+            Psd2Role::Piisp => self.piisp,
+        }
+    }
+
+    pub fn with(mut self, role: Psd2Role) -> Self {
+        match role {
+            Psd2Role::Aisp => self.aisp = true,
+            Psd2Role::Pisp => self.pisp = true,
+            Psd2Role::Piisp => self.piisp = true,
+        }
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        !(self.aisp || self.pisp || self.piisp)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Psd2Role> + '_ {
+        [Psd2Role::Aisp, Psd2Role::Pisp, Psd2Role::Piisp]
+            .into_iter()
+            .filter(|r| self.has(*r))
+    }
+}
+
+impl fmt::Display for Psd2Roles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.iter().map(|r| r.as_str()).collect();
+        f.write_str(&names.join(","))
+    }
+}
+
+impl FromStr for Psd2Roles {
+    type Err = StoreError;
+    fn from_str(s: &str) -> Result<Self, StoreError> {
+        s.split(',')
+            .filter(|p| !p.is_empty())
+            .try_fold(
+                Psd2Roles::default(),
+                |acc, part| Ok(acc.with(part.parse()?)),
+            )
+    }
+}
+
+/// A redirect URI an application registered: an absolute `https` URI without
+/// fragment, user info or wildcard; `http://localhost` only in the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedirectUri(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidRedirectUri {
+    #[error("not an absolute URI")]
+    NotAbsolute,
+    #[error("must use https (http only for localhost in the sandbox)")]
+    NotHttps,
+    #[error("must not contain a fragment (#…)")]
+    Fragment,
+    #[error("must not contain a wildcard")]
+    Wildcard,
+    #[error("must not contain user information")]
+    UserInfo,
+    #[error("is longer than 2000 characters")]
+    TooLong,
+}
+
+impl RedirectUri {
+    pub fn parse(text: &str, environment: Environment) -> Result<Self, InvalidRedirectUri> {
+        if text.len() > 2000 {
+            return Err(InvalidRedirectUri::TooLong);
+        }
+        if text.contains('*') {
+            return Err(InvalidRedirectUri::Wildcard);
+        }
+        if text.contains('#') {
+            return Err(InvalidRedirectUri::Fragment);
+        }
+        let url = url::Url::parse(text).map_err(|_| InvalidRedirectUri::NotAbsolute)?;
+        if url.cannot_be_a_base() || url.host_str().is_none() {
+            return Err(InvalidRedirectUri::NotAbsolute);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(InvalidRedirectUri::UserInfo);
+        }
+        let local = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+        match url.scheme() {
+            "https" => {}
+            "http" if local && environment == Environment::Sandbox => {}
+            _ => return Err(InvalidRedirectUri::NotHttps),
+        }
+        // Kept as registered: redirect matching is exact string comparison.
+        Ok(Self(text.to_owned()))
+    }
+
+    /// A stored value, trusted as validated at registration.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    pub id: OrganisationId,
+    pub legal_name: String,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub roles: Psd2Roles,
+    /// National competent authority, e.g. "BaFin".
+    pub competent_authority: String,
+    pub authorisation_number: String,
+    pub status: Status,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: ApplicationId,
+    pub organisation_id: OrganisationId,
+    pub name: String,
+    pub description: String,
+    pub redirect_uris: Vec<RedirectUri>,
+    pub security_profile: SecurityProfile,
+    /// fapi2 with private_key_jwt: the client's JWKS document or its URI.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// fapi2 with mutual TLS: the subject DN of the client certificate.
+    pub tls_subject_dn: Option<String>,
+    pub environment: Environment,
+    pub status: Status,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    pub id: SubscriptionId,
+    pub application_id: ApplicationId,
+    pub product: ApiProduct,
+    pub plan: Plan,
+    pub status: SubscriptionStatus,
+    /// Why an administrator rejected it.
+    pub reason: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub decided_at: Option<OffsetDateTime>,
+}
+
+/// A consumer key and the keyed hash of its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub id: CredentialId,
+    pub application_id: ApplicationId,
+    /// Public identifier of the application: the OAuth `client_id`.
+    pub consumer_key: String,
+    pub secret_hash: crate::secret::KeyedHash,
+    pub created_at: OffsetDateTime,
+    /// Set when rotated: the old secret works until then.
+    pub expires_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl Credential {
+    pub fn is_usable_at(&self, now: OffsetDateTime) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|end| now < end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_must_be_exact_https_without_fragments_or_wildcards() {
+        let sandbox = Environment::Sandbox;
+        let prod = Environment::Production;
+        assert!(RedirectUri::parse("https://tpp.example/cb?x=1", prod).is_ok());
+        assert_eq!(
+            RedirectUri::parse("http://tpp.example/cb", sandbox),
+            Err(InvalidRedirectUri::NotHttps)
+        );
+        assert!(RedirectUri::parse("http://localhost:3000/cb", sandbox).is_ok());
+        assert_eq!(
+            RedirectUri::parse("http://localhost:3000/cb", prod),
+            Err(InvalidRedirectUri::NotHttps)
+        );
+        assert_eq!(
+            RedirectUri::parse("https://tpp.example/cb#frag", prod),
+            Err(InvalidRedirectUri::Fragment)
+        );
+        assert_eq!(
+            RedirectUri::parse("https://*.tpp.example/cb", prod),
+            Err(InvalidRedirectUri::Wildcard)
+        );
+        assert_eq!(
+            RedirectUri::parse("https://u:p@tpp.example/cb", prod),
+            Err(InvalidRedirectUri::UserInfo)
+        );
+        assert_eq!(
+            RedirectUri::parse("/cb", prod),
+            Err(InvalidRedirectUri::NotAbsolute)
+        );
+        assert_eq!(
+            RedirectUri::parse("javascript:alert(1)", prod),
+            Err(InvalidRedirectUri::NotAbsolute)
+        );
+    }
+
+    #[test]
+    fn roles_round_trip_and_gate_products() {
+        let roles: Psd2Roles = "AISP,PIISP".parse().unwrap();
+        assert!(roles.has(ApiProduct::Ais.required_role()));
+        assert!(!roles.has(ApiProduct::Pis.required_role()));
+        assert_eq!(roles.to_string(), "AISP,PIISP");
+        assert!("AISP,BANK".parse::<Psd2Roles>().is_err());
+    }
+}

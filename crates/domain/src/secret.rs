@@ -1,0 +1,137 @@
+//! Server-generated secrets (consumer secrets, session ids, one-time tokens):
+//! high-entropy random values, stored only as an HMAC-SHA-256 keyed with the
+//! server pepper and compared in constant time. A slow hash would only cap
+//! throughput here; human-chosen secrets use [`crate::password`].
+
+use std::fmt;
+
+use aws_lc_rs::hmac;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Minimum pepper length in bytes.
+pub const MIN_PEPPER_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("the pepper must hold at least {MIN_PEPPER_BYTES} bytes")]
+    PepperTooShort,
+    #[error("the system random generator failed")]
+    Random,
+}
+
+/// The server-wide key of the keyed hash. Shared by every node of one installation.
+#[derive(Clone)]
+pub struct Pepper(hmac::Key);
+
+impl Pepper {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SecretError> {
+        if bytes.len() < MIN_PEPPER_BYTES {
+            return Err(SecretError::PepperTooShort);
+        }
+        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
+    }
+
+    /// A fresh random pepper, for a new installation.
+    pub fn generate_bytes() -> Result<Vec<u8>, SecretError> {
+        random_bytes(MIN_PEPPER_BYTES)
+    }
+
+    /// The keyed hash of `secret`, as stored.
+    pub fn hash(&self, secret: &str) -> KeyedHash {
+        let tag = hmac::sign(&self.0, secret.as_bytes());
+        KeyedHash(URL_SAFE_NO_PAD.encode(tag.as_ref()))
+    }
+
+    /// Constant-time check of `secret` against a stored hash.
+    pub fn verify(&self, secret: &str, stored: &KeyedHash) -> bool {
+        match URL_SAFE_NO_PAD.decode(stored.0.as_bytes()) {
+            Ok(tag) => hmac::verify(&self.0, secret.as_bytes(), &tag).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+impl fmt::Debug for Pepper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pepper(<redacted>)")
+    }
+}
+
+/// A stored keyed hash (base64url). Safe to log, useless without the pepper.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyedHash(String);
+
+impl KeyedHash {
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, SecretError> {
+    let mut bytes = vec![0_u8; n];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SecretError::Random)?;
+    Ok(bytes)
+}
+
+/// A random token of `bytes` bytes of entropy, base64url without padding.
+pub fn random_token(bytes: usize) -> Result<String, SecretError> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes(bytes)?))
+}
+
+/// A secret value that never shows itself in `Debug` or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The only way to the value; grep for it to find every exposure.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyed_hashes_verify_only_their_secret_and_pepper() {
+        let pepper = Pepper::from_bytes(&[7; 32]).unwrap();
+        let other = Pepper::from_bytes(&[8; 32]).unwrap();
+        let hash = pepper.hash("cs_secret");
+        assert!(pepper.verify("cs_secret", &hash));
+        assert!(!pepper.verify("cs_secreT", &hash));
+        assert!(!other.verify("cs_secret", &hash));
+        assert!(!pepper.verify("cs_secret", &KeyedHash::from_stored("%%%".into())));
+        assert_eq!(pepper.hash("x"), pepper.hash("x"));
+    }
+
+    #[test]
+    fn short_peppers_are_refused_and_secrets_stay_hidden() {
+        assert!(Pepper::from_bytes(&[1; 31]).is_err());
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2".into())),
+            "Secret(<redacted>)"
+        );
+        let a = random_token(32).unwrap();
+        assert_eq!(a.len(), 43);
+        assert_ne!(a, random_token(32).unwrap());
+    }
+}

@@ -1,0 +1,710 @@
+//! Portal queries: users, sessions, tokens, the TPP registry, mail, audit.
+
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::portal::{
+    AuditEntry, Email, Mail, MemberRole, NewUser, PortalError, Session, TokenPurpose, User,
+};
+use fintechapi_domain::registry::{
+    Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
+};
+use fintechapi_domain::secret::KeyedHash;
+use sqlx::{Database, Pool};
+use time::OffsetDateTime;
+
+use super::{BEGIN_WRITE, Db};
+use crate::error::{is_unique_violation, store};
+use crate::rows::{
+    ApplicationRow, AuditRow, CredentialRow, MailRow, OrganisationRow, SessionRow, SubscriptionRow,
+    UserRow, join_uris,
+};
+
+type Conn = <Db as Database>::Connection;
+
+macro_rules! user_columns {
+    () => {
+        "id, email, display_name, kind, password_hash, email_verified_at, failed_logins, locked_until, created_at"
+    };
+}
+macro_rules! organisation_columns {
+    () => {
+        "o.id, o.legal_name, o.country, o.roles, o.competent_authority, o.authorisation_number, o.status, o.created_at"
+    };
+}
+macro_rules! application_columns {
+    () => {
+        "id, organisation_id, name, description, redirect_uris, security_profile, jwks, jwks_uri, \
+         tls_subject_dn, environment, status, created_at"
+    };
+}
+macro_rules! subscription_columns {
+    () => {
+        "id, application_id, product, plan, status, reason, created_at, decided_at"
+    };
+}
+macro_rules! credential_columns {
+    () => {
+        "id, application_id, consumer_key, secret_hash, created_at, expires_at, revoked_at, last_used_at"
+    };
+}
+
+async fn run(
+    pool: &Pool<Db>,
+    query: sqlx::query::Query<'_, Db, <Db as Database>::Arguments>,
+) -> Result<(), StoreError> {
+    query.execute(pool).await.map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn create_user(pool: &Pool<Db>, u: NewUser) -> Result<User, PortalError> {
+    let inserted = sqlx::query(
+        "INSERT INTO users (id, email, display_name, kind, password_hash, email_verified_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(u.id.to_string())
+    .bind(u.email.as_str())
+    .bind(&u.display_name)
+    .bind(u.kind.as_str())
+    .bind(u.password.as_phc())
+    .bind(u.email_verified_at)
+    .bind(u.created_at)
+    .execute(pool)
+    .await;
+    match inserted {
+        Ok(_) => Ok(User {
+            id: u.id,
+            email: u.email,
+            display_name: u.display_name,
+            kind: u.kind,
+            email_verified_at: u.email_verified_at,
+            failed_logins: 0,
+            locked_until: None,
+            created_at: u.created_at,
+        }),
+        Err(e) if is_unique_violation(&e, "email") => Err(PortalError::EmailTaken),
+        Err(e) => Err(store(e).into()),
+    }
+}
+
+pub(crate) async fn user(pool: &Pool<Db>, id: UserId) -> Result<Option<User>, StoreError> {
+    sqlx::query_as::<_, UserRow>(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(|r| r.user())
+    .transpose()
+}
+
+pub(crate) async fn user_by_email(
+    pool: &Pool<Db>,
+    email: &Email,
+) -> Result<Option<(User, PasswordHash)>, StoreError> {
+    sqlx::query_as::<_, UserRow>(concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE email = $1"
+    ))
+    .bind(email.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(|r| Ok((r.user()?, PasswordHash::from_phc(r.password_hash))))
+    .transpose()
+}
+
+pub(crate) async fn record_login_failure(
+    pool: &Pool<Db>,
+    id: UserId,
+    locked_until: Option<OffsetDateTime>,
+) -> Result<(), StoreError> {
+    run(pool, sqlx::query("UPDATE users SET failed_logins = failed_logins + 1, locked_until = COALESCE($2, locked_until) WHERE id = $1")
+        .bind(id.to_string())
+        .bind(locked_until)).await
+}
+
+pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: UserId) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+            .bind(id.to_string()),
+    )
+    .await
+}
+
+pub(crate) async fn mark_email_verified(
+    pool: &Pool<Db>,
+    id: UserId,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query(
+            "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(at),
+    )
+    .await
+}
+
+pub(crate) async fn set_password(
+    pool: &Pool<Db>,
+    id: UserId,
+    password: PasswordHash,
+) -> Result<(), StoreError> {
+    run(pool, sqlx::query("UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(id.to_string())
+        .bind(password.as_phc().to_owned())).await
+}
+
+pub(crate) async fn create_session(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    s: Session,
+) -> Result<(), StoreError> {
+    run(pool, sqlx::query(
+        "INSERT INTO sessions (key_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(key.as_str().to_owned())
+    .bind(s.user_id.to_string())
+    .bind(s.csrf_token)
+    .bind(s.created_at)
+    .bind(s.last_seen_at)
+    .bind(s.expires_at)).await
+}
+
+pub(crate) async fn session(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+) -> Result<Option<Session>, StoreError> {
+    sqlx::query_as::<_, SessionRow>(
+        "SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE key_hash = $1",
+    )
+    .bind(key.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Session::try_from)
+    .transpose()
+}
+
+pub(crate) async fn touch_session(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE key_hash = $1")
+            .bind(key.as_str().to_owned())
+            .bind(at),
+    )
+    .await
+}
+
+pub(crate) async fn delete_session(pool: &Pool<Db>, key: &KeyedHash) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("DELETE FROM sessions WHERE key_hash = $1").bind(key.as_str().to_owned()),
+    )
+    .await
+}
+
+pub(crate) async fn delete_sessions_of(pool: &Pool<Db>, user: UserId) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user.to_string()),
+    )
+    .await
+}
+
+pub(crate) async fn create_token(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    user: UserId,
+    purpose: TokenPurpose,
+    expires_at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(pool, sqlx::query("INSERT INTO one_time_tokens (key_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(key.as_str().to_owned())
+        .bind(user.to_string())
+        .bind(purpose.as_str())
+        .bind(expires_at)).await
+}
+
+pub(crate) async fn consume_token(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    purpose: TokenPurpose,
+    now: OffsetDateTime,
+) -> Result<Option<UserId>, StoreError> {
+    let user: Option<String> = sqlx::query_scalar(
+        "UPDATE one_time_tokens SET used_at = $3 \
+         WHERE key_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 RETURNING user_id",
+    )
+    .bind(key.as_str())
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    user.map(|u| crate::rows::parse::<UserId>("user id", &u))
+        .transpose()
+}
+
+pub(crate) async fn create_organisation(
+    pool: &Pool<Db>,
+    o: Organisation,
+    owner: UserId,
+) -> Result<(), PortalError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let inserted = sqlx::query(
+        "INSERT INTO organisations (id, legal_name, country, roles, competent_authority, authorisation_number, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(o.id.to_string())
+    .bind(&o.legal_name)
+    .bind(&o.country)
+    .bind(o.roles.to_string())
+    .bind(&o.competent_authority)
+    .bind(&o.authorisation_number)
+    .bind(o.status.as_str())
+    .bind(o.created_at)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "legal_name") => {
+            return Err(PortalError::OrganisationNameTaken);
+        }
+        Err(e) => return Err(store(e).into()),
+    }
+    sqlx::query(
+        "INSERT INTO memberships (organisation_id, user_id, role) VALUES ($1, $2, 'owner')",
+    )
+    .bind(o.id.to_string())
+    .bind(owner.to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
+    tx.commit().await.map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn organisation(
+    pool: &Pool<Db>,
+    id: OrganisationId,
+) -> Result<Option<Organisation>, StoreError> {
+    sqlx::query_as::<_, OrganisationRow>(concat!(
+        "SELECT ",
+        organisation_columns!(),
+        " FROM organisations o WHERE o.id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Organisation::try_from)
+    .transpose()
+}
+
+pub(crate) async fn organisation_by_name(
+    pool: &Pool<Db>,
+    name: &str,
+) -> Result<Option<Organisation>, StoreError> {
+    sqlx::query_as::<_, OrganisationRow>(concat!(
+        "SELECT ",
+        organisation_columns!(),
+        " FROM organisations o WHERE o.legal_name = $1"
+    ))
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Organisation::try_from)
+    .transpose()
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberOrganisationRow {
+    #[sqlx(flatten)]
+    organisation: OrganisationRow,
+    role: String,
+}
+
+pub(crate) async fn organisations_of(
+    pool: &Pool<Db>,
+    user: UserId,
+) -> Result<Vec<(Organisation, MemberRole)>, StoreError> {
+    sqlx::query_as::<_, MemberOrganisationRow>(concat!(
+        "SELECT ",
+        organisation_columns!(),
+        ", m.role FROM organisations o \
+         JOIN memberships m ON m.organisation_id = o.id WHERE m.user_id = $1 ORDER BY o.legal_name"
+    ))
+    .bind(user.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| Ok((Organisation::try_from(r.organisation)?, r.role.parse()?)))
+    .collect()
+}
+
+pub(crate) async fn membership(
+    pool: &Pool<Db>,
+    organisation: OrganisationId,
+    user: UserId,
+) -> Result<Option<MemberRole>, StoreError> {
+    let role: Option<String> = sqlx::query_scalar(
+        "SELECT role FROM memberships WHERE organisation_id = $1 AND user_id = $2",
+    )
+    .bind(organisation.to_string())
+    .bind(user.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    role.map(|r| r.parse()).transpose()
+}
+
+pub(crate) async fn set_organisation_status(
+    pool: &Pool<Db>,
+    id: OrganisationId,
+    status: Status,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE organisations SET status = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(status.as_str()),
+    )
+    .await
+}
+
+async fn insert_subscription(conn: &mut Conn, s: &Subscription) -> Result<(), sqlx::Error> {
+    sqlx::query(concat!(
+        "INSERT INTO subscriptions (",
+        subscription_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(s.id.to_string())
+    .bind(s.application_id.to_string())
+    .bind(s.product.as_str())
+    .bind(s.plan.as_str())
+    .bind(s.status.as_str())
+    .bind(s.reason.as_deref())
+    .bind(s.created_at)
+    .bind(s.decided_at)
+    .execute(&mut *conn)
+    .await
+    .map(|_| ())
+}
+
+async fn insert_credential(conn: &mut Conn, c: &Credential) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO credentials (",
+        credential_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(c.id.to_string())
+    .bind(c.application_id.to_string())
+    .bind(&c.consumer_key)
+    .bind(c.secret_hash.as_str())
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .bind(c.revoked_at)
+    .bind(c.last_used_at)
+    .execute(&mut *conn)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn create_application(
+    pool: &Pool<Db>,
+    a: Application,
+    subscriptions: Vec<Subscription>,
+    credential: Credential,
+) -> Result<(), PortalError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let inserted = sqlx::query(concat!(
+        "INSERT INTO applications (",
+        application_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    ))
+    .bind(a.id.to_string())
+    .bind(a.organisation_id.to_string())
+    .bind(&a.name)
+    .bind(&a.description)
+    .bind(join_uris(&a.redirect_uris))
+    .bind(a.security_profile.as_str())
+    .bind(a.jwks.as_deref())
+    .bind(a.jwks_uri.as_deref())
+    .bind(a.tls_subject_dn.as_deref())
+    .bind(a.environment.as_str())
+    .bind(a.status.as_str())
+    .bind(a.created_at)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "name") => return Err(PortalError::ApplicationNameTaken),
+        Err(e) => return Err(store(e).into()),
+    }
+    for s in &subscriptions {
+        insert_subscription(&mut tx, s).await.map_err(store)?;
+    }
+    insert_credential(&mut tx, &credential).await?;
+    tx.commit().await.map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn application(
+    pool: &Pool<Db>,
+    id: ApplicationId,
+) -> Result<Option<Application>, StoreError> {
+    sqlx::query_as::<_, ApplicationRow>(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Application::try_from)
+    .transpose()
+}
+
+pub(crate) async fn applications_of(
+    pool: &Pool<Db>,
+    organisation: OrganisationId,
+) -> Result<Vec<Application>, StoreError> {
+    sqlx::query_as::<_, ApplicationRow>(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications WHERE organisation_id = $1 ORDER BY name"
+    ))
+    .bind(organisation.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Application::try_from)
+    .collect()
+}
+
+pub(crate) async fn all_applications(pool: &Pool<Db>) -> Result<Vec<Application>, StoreError> {
+    sqlx::query_as::<_, ApplicationRow>(concat!(
+        "SELECT ",
+        application_columns!(),
+        " FROM applications ORDER BY created_at, id"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Application::try_from)
+    .collect()
+}
+
+pub(crate) async fn set_application_status(
+    pool: &Pool<Db>,
+    id: ApplicationId,
+    status: Status,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE applications SET status = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(status.as_str()),
+    )
+    .await
+}
+
+pub(crate) async fn subscriptions_of(
+    pool: &Pool<Db>,
+    application: ApplicationId,
+) -> Result<Vec<Subscription>, StoreError> {
+    sqlx::query_as::<_, SubscriptionRow>(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE application_id = $1 ORDER BY product"
+    ))
+    .bind(application.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Subscription::try_from)
+    .collect()
+}
+
+pub(crate) async fn add_subscription(pool: &Pool<Db>, s: Subscription) -> Result<(), PortalError> {
+    let mut conn = pool.acquire().await.map_err(store)?;
+    match insert_subscription(&mut conn, &s).await {
+        Ok(()) => Ok(()),
+        Err(e) if is_unique_violation(&e, "product") => Err(PortalError::AlreadySubscribed),
+        Err(e) => Err(store(e).into()),
+    }
+}
+
+pub(crate) async fn decide_subscription(
+    pool: &Pool<Db>,
+    id: SubscriptionId,
+    status: SubscriptionStatus,
+    reason: Option<String>,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query(
+            "UPDATE subscriptions SET status = $2, reason = $3, decided_at = $4 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(at),
+    )
+    .await
+}
+
+pub(crate) async fn credentials_of(
+    pool: &Pool<Db>,
+    application: ApplicationId,
+) -> Result<Vec<Credential>, StoreError> {
+    sqlx::query_as::<_, CredentialRow>(concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM credentials WHERE application_id = $1 ORDER BY created_at DESC, id"
+    ))
+    .bind(application.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Credential::try_from)
+    .collect()
+}
+
+pub(crate) async fn credential_by_key(
+    pool: &Pool<Db>,
+    consumer_key: &str,
+) -> Result<Option<Credential>, StoreError> {
+    sqlx::query_as::<_, CredentialRow>(concat!(
+        "SELECT ",
+        credential_columns!(),
+        " FROM credentials WHERE consumer_key = $1"
+    ))
+    .bind(consumer_key)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Credential::try_from)
+    .transpose()
+}
+
+pub(crate) async fn rotate_credential(
+    pool: &Pool<Db>,
+    credential: Credential,
+    old_until: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    sqlx::query(
+        "UPDATE credentials SET expires_at = $2 WHERE application_id = $1 AND revoked_at IS NULL \
+         AND (expires_at IS NULL OR expires_at > $2)",
+    )
+    .bind(credential.application_id.to_string())
+    .bind(old_until)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
+    insert_credential(&mut tx, &credential).await?;
+    tx.commit().await.map_err(store)
+}
+
+pub(crate) async fn revoke_credential(
+    pool: &Pool<Db>,
+    id: CredentialId,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id.to_string())
+            .bind(at),
+    )
+    .await
+}
+
+pub(crate) async fn touch_credential(
+    pool: &Pool<Db>,
+    id: CredentialId,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(at),
+    )
+    .await
+}
+
+pub(crate) async fn enqueue_mail(pool: &Pool<Db>, m: Mail) -> Result<(), StoreError> {
+    run(pool, sqlx::query("INSERT INTO outbox (recipient, subject, body_text, body_html, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(m.recipient.as_str().to_owned())
+        .bind(m.subject)
+        .bind(m.body_text)
+        .bind(m.body_html)
+        .bind(m.created_at)).await
+}
+
+pub(crate) async fn mails_to(pool: &Pool<Db>, recipient: &Email) -> Result<Vec<Mail>, StoreError> {
+    sqlx::query_as::<_, MailRow>("SELECT recipient, subject, body_text, body_html, created_at FROM outbox WHERE recipient = $1 ORDER BY id")
+        .bind(recipient.as_str())
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(Mail::try_from)
+        .collect()
+}
+
+pub(crate) async fn record_audit(pool: &Pool<Db>, e: AuditEntry) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(e.at)
+        .bind(e.actor)
+        .bind(e.action)
+        .bind(e.target)
+        .bind(e.detail),
+    )
+    .await
+}
+
+pub(crate) async fn audit_trail(
+    pool: &Pool<Db>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    Ok(sqlx::query_as::<_, AuditRow>(
+        "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(AuditEntry::from)
+    .collect())
+}
