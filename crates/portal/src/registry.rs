@@ -1,0 +1,445 @@
+//! Organisations, applications, subscriptions and their credentials.
+
+use std::sync::Arc;
+
+use fintechapi_domain::Clock;
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
+use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
+use fintechapi_domain::registry::{
+    ApiProduct, Application, Credential, Environment, Organisation, Plan, Psd2Roles, RedirectUri,
+    SecurityProfile, Status, Subscription, SubscriptionStatus,
+};
+use fintechapi_domain::secret::{Pepper, Secret, SecretError, random_token};
+use time::Duration;
+
+use crate::validation::FieldErrors;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid input: {0}")]
+    Invalid(#[from] FieldErrors),
+    #[error("not found")]
+    NotFound,
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PortalError> for RegistryError {
+    fn from(e: PortalError) -> Self {
+        let field = |f: &'static str, m: &str| {
+            let mut errors = FieldErrors::new();
+            errors.add(f, m);
+            RegistryError::Invalid(errors)
+        };
+        match e {
+            PortalError::OrganisationNameTaken => field("legal_name", "is already registered"),
+            PortalError::ApplicationNameTaken => field(
+                "name",
+                "is already used by another application of this organisation",
+            ),
+            PortalError::AlreadySubscribed => field("product", "is already subscribed"),
+            PortalError::EmailTaken => field("email", "is already registered"),
+            PortalError::NotFound => RegistryError::NotFound,
+            PortalError::Store(e) => RegistryError::Store(e),
+        }
+    }
+}
+
+/// What a developer (or an operator) submits to register an organisation.
+#[derive(Debug, Clone, Default)]
+pub struct NewOrganisation {
+    pub legal_name: String,
+    pub country: String,
+    pub roles: Psd2Roles,
+    pub competent_authority: String,
+    pub authorisation_number: String,
+}
+
+/// What a developer submits to register an application.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub name: String,
+    pub description: String,
+    /// One URI per entry, as typed.
+    pub redirect_uris: Vec<String>,
+    pub security_profile: SecurityProfile,
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub tls_subject_dn: Option<String>,
+    pub environment: Environment,
+    pub products: Vec<ApiProduct>,
+}
+
+/// A consumer key and its secret, returned exactly once.
+#[derive(Debug, Clone)]
+pub struct IssuedCredential {
+    pub application: ApplicationId,
+    pub consumer_key: String,
+    pub consumer_secret: Secret,
+}
+
+/// An application that presented valid credentials.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub application: Application,
+    pub organisation: Organisation,
+    pub credential: CredentialId,
+}
+
+/// Who asks for a change, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+pub struct Registry<R> {
+    repo: R,
+    pepper: Pepper,
+    clock: Arc<dyn Clock>,
+    /// How long a rotated secret keeps working.
+    rotation_grace: Duration,
+}
+
+const MAX_REDIRECT_URIS: usize = 10;
+
+impl<R: PortalRepository> Registry<R> {
+    pub fn new(repo: R, pepper: Pepper, clock: Arc<dyn Clock>, rotation_grace: Duration) -> Self {
+        Self {
+            repo,
+            pepper,
+            clock,
+            rotation_grace,
+        }
+    }
+
+    pub fn repo(&self) -> &R {
+        &self.repo
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        detail: String,
+    ) -> Result<(), StoreError> {
+        self.repo
+            .record_audit(AuditEntry {
+                at: self.clock.now(),
+                actor: actor.0.clone(),
+                action: action.to_owned(),
+                target,
+                detail,
+            })
+            .await
+    }
+
+    pub async fn create_organisation(
+        &self,
+        actor: &Actor,
+        owner: UserId,
+        input: NewOrganisation,
+    ) -> Result<Organisation, RegistryError> {
+        let mut errors = FieldErrors::new();
+        let legal_name = errors.text("legal_name", &input.legal_name, 200);
+        let country = input.country.trim().to_uppercase();
+        if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
+            errors.add("country", "must be a two-letter ISO 3166 country code");
+        }
+        if input.roles.is_empty() {
+            errors.add("roles", "select at least one PSD2 role");
+        }
+        let competent_authority =
+            errors.text("competent_authority", &input.competent_authority, 200);
+        let authorisation_number =
+            errors.text("authorisation_number", &input.authorisation_number, 100);
+        errors.into_result()?;
+        let organisation = Organisation {
+            id: OrganisationId::random(),
+            legal_name,
+            country,
+            roles: input.roles,
+            competent_authority,
+            authorisation_number,
+            status: Status::Active,
+            created_at: self.clock.now(),
+        };
+        self.repo
+            .create_organisation(organisation.clone(), owner)
+            .await?;
+        self.audit(
+            actor,
+            "organisation.create",
+            organisation.id.to_string(),
+            organisation.legal_name.clone(),
+        )
+        .await?;
+        Ok(organisation)
+    }
+
+    /// Validates and registers an application with its subscriptions and first
+    /// credential, atomically. Sandbox subscriptions are approved at once;
+    /// production ones wait for an administrator unless `approve` is set.
+    pub async fn create_application(
+        &self,
+        actor: &Actor,
+        organisation: &Organisation,
+        input: NewApplication,
+        approve: bool,
+    ) -> Result<(Application, IssuedCredential), RegistryError> {
+        let mut errors = FieldErrors::new();
+        let name = errors.text("name", &input.name, 100);
+        let description = input.description.trim().to_owned();
+        if description.chars().count() > 1000 {
+            errors.add("description", "must be at most 1000 characters");
+        }
+        let mut redirect_uris = Vec::new();
+        let typed: Vec<&str> = input
+            .redirect_uris
+            .iter()
+            .map(|u| u.trim())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if typed.is_empty() {
+            errors.add("redirect_uris", "at least one redirect URI is required");
+        } else if typed.len() > MAX_REDIRECT_URIS {
+            errors.add(
+                "redirect_uris",
+                format!("at most {MAX_REDIRECT_URIS} redirect URIs"),
+            );
+        }
+        for uri in typed {
+            match RedirectUri::parse(uri, input.environment) {
+                Ok(u) if !redirect_uris.contains(&u) => redirect_uris.push(u),
+                Ok(_) => {}
+                Err(e) => errors.add("redirect_uris", format!("{uri}: {e}")),
+            }
+        }
+        let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let (jwks, jwks_uri, tls_subject_dn) = (
+            clean(input.jwks),
+            clean(input.jwks_uri),
+            clean(input.tls_subject_dn),
+        );
+        if input.security_profile == SecurityProfile::Fapi2
+            && jwks.is_none()
+            && jwks_uri.is_none()
+            && tls_subject_dn.is_none()
+        {
+            errors.add(
+                "security_profile",
+                "fapi2 needs a JWKS, a JWKS URI or a certificate subject DN",
+            );
+        }
+        if let Some(uri) = &jwks_uri
+            && RedirectUri::parse(uri, Environment::Production).is_err()
+        {
+            errors.add("jwks_uri", "must be an https URI");
+        }
+        if jwks.as_ref().is_some_and(|j| j.len() > 20_000) {
+            errors.add("jwks", "must be at most 20000 characters");
+        }
+        if input.products.is_empty() {
+            errors.add("products", "select at least one API product");
+        }
+        for product in &input.products {
+            if !organisation.roles.has(product.required_role()) {
+                errors.add(
+                    "products",
+                    format!(
+                        "{} needs the {} role, which the organisation does not hold",
+                        product.title(),
+                        product.required_role()
+                    ),
+                );
+            }
+        }
+        errors.into_result()?;
+
+        let now = self.clock.now();
+        let application = Application {
+            id: ApplicationId::random(),
+            organisation_id: organisation.id,
+            name,
+            description,
+            redirect_uris,
+            security_profile: input.security_profile,
+            jwks,
+            jwks_uri,
+            tls_subject_dn,
+            environment: input.environment,
+            status: Status::Active,
+            created_at: now,
+        };
+        let approved = approve || input.environment == Environment::Sandbox;
+        let mut products = input.products.clone();
+        products.sort_by_key(|p| p.as_str());
+        products.dedup();
+        let subscriptions = products
+            .iter()
+            .map(|product| Subscription {
+                id: SubscriptionId::random(),
+                application_id: application.id,
+                product: *product,
+                plan: if input.environment == Environment::Sandbox {
+                    Plan::Sandbox
+                } else {
+                    Plan::Standard
+                },
+                status: if approved {
+                    SubscriptionStatus::Approved
+                } else {
+                    SubscriptionStatus::Pending
+                },
+                reason: None,
+                created_at: now,
+                decided_at: approved.then_some(now),
+            })
+            .collect();
+        let (credential, issued) = self.new_credential(application.id)?;
+        self.repo
+            .create_application(application.clone(), subscriptions, credential)
+            .await?;
+        self.audit(
+            actor,
+            "application.create",
+            application.id.to_string(),
+            format!("{} ({})", application.name, application.environment),
+        )
+        .await?;
+        Ok((application, issued))
+    }
+
+    fn new_credential(
+        &self,
+        application: ApplicationId,
+    ) -> Result<(Credential, IssuedCredential), SecretError> {
+        let consumer_key = format!("ck_{}", random_token(18)?);
+        let secret = Secret::new(format!("cs_{}", random_token(32)?));
+        let credential = Credential {
+            id: CredentialId::random(),
+            application_id: application,
+            consumer_key: consumer_key.clone(),
+            secret_hash: self.pepper.hash(secret.expose()),
+            created_at: self.clock.now(),
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        };
+        Ok((
+            credential,
+            IssuedCredential {
+                application,
+                consumer_key,
+                consumer_secret: secret,
+            },
+        ))
+    }
+
+    /// Issues a new key and secret; the previous ones keep working for the grace period.
+    pub async fn rotate_secret(
+        &self,
+        actor: &Actor,
+        application: ApplicationId,
+    ) -> Result<IssuedCredential, RegistryError> {
+        self.repo
+            .application(application)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        let (credential, issued) = self.new_credential(application)?;
+        let old_until = self.clock.now() + self.rotation_grace;
+        self.repo.rotate_credential(credential, old_until).await?;
+        self.audit(
+            actor,
+            "credential.rotate",
+            application.to_string(),
+            format!("previous secrets valid until {old_until}"),
+        )
+        .await?;
+        Ok(issued)
+    }
+
+    /// Ends a credential at once.
+    pub async fn revoke(
+        &self,
+        actor: &Actor,
+        credential: CredentialId,
+    ) -> Result<(), RegistryError> {
+        self.repo
+            .revoke_credential(credential, self.clock.now())
+            .await?;
+        self.audit(
+            actor,
+            "credential.revoke",
+            credential.to_string(),
+            String::new(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_application_status(
+        &self,
+        actor: &Actor,
+        application: ApplicationId,
+        status: Status,
+    ) -> Result<(), RegistryError> {
+        self.repo
+            .application(application)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        self.repo
+            .set_application_status(application, status)
+            .await?;
+        self.audit(
+            actor,
+            &format!(
+                "application.{}",
+                if status == Status::Active {
+                    "unsuspend"
+                } else {
+                    "suspend"
+                }
+            ),
+            application.to_string(),
+            String::new(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Checks a consumer key and secret (constant time). None for anything that
+    /// does not authenticate: unknown key, wrong, expired or revoked secret,
+    /// suspended application or organisation.
+    pub async fn authenticate(
+        &self,
+        consumer_key: &str,
+        secret: &str,
+    ) -> Result<Option<AuthenticatedClient>, StoreError> {
+        let Some(credential) = self.repo.credential_by_key(consumer_key).await? else {
+            // Same work as a known key, so timing does not tell keys apart.
+            let _ = self.pepper.verify(secret, &self.pepper.hash("unknown"));
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if !self.pepper.verify(secret, &credential.secret_hash) || !credential.is_usable_at(now) {
+            return Ok(None);
+        }
+        let Some(application) = self.repo.application(credential.application_id).await? else {
+            return Ok(None);
+        };
+        let Some(organisation) = self.repo.organisation(application.organisation_id).await? else {
+            return Ok(None);
+        };
+        if application.status != Status::Active || organisation.status != Status::Active {
+            return Ok(None);
+        }
+        self.repo.touch_credential(credential.id, now).await?;
+        Ok(Some(AuthenticatedClient {
+            application,
+            organisation,
+            credential: credential.id,
+        }))
+    }
+}

@@ -1,0 +1,206 @@
+//! The TPP registry against real stores, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+use std::sync::Arc;
+
+use fintechapi_domain::ids::UserId;
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::portal::{NewUser, PortalRepository, UserKind};
+use fintechapi_domain::registry::{
+    ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
+};
+use fintechapi_domain::secret::Pepper;
+use fintechapi_domain::{Clock, ManualClock};
+use fintechapi_portal::registry::{Actor, RegistryError};
+use fintechapi_portal::{NewApplication, NewOrganisation, Registry};
+use fintechapi_storage::Store;
+use fintechapi_testkit::{TestDb, both_stores};
+use time::macros::datetime;
+
+struct Fixture {
+    registry: Registry<Store>,
+    clock: Arc<ManualClock>,
+    owner: UserId,
+}
+
+async fn fixture(db: &TestDb) -> Fixture {
+    let store = db.store().await;
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+    let owner = UserId::random();
+    store
+        .create_user(NewUser {
+            id: owner,
+            email: "owner@tpp.example".parse().unwrap(),
+            display_name: "Owner".into(),
+            kind: UserKind::Developer,
+            password: PasswordHash::from_phc("$argon2id$unused".into()),
+            email_verified_at: Some(clock.now()),
+            created_at: clock.now(),
+        })
+        .await
+        .unwrap();
+    let registry = Registry::new(store, Pepper::from_bytes(&[42; 32]).unwrap(), clock.clone(), time::Duration::hours(24));
+    Fixture { registry, clock, owner }
+}
+
+fn actor() -> Actor {
+    Actor("owner@tpp.example".into())
+}
+
+fn org_input(name: &str, roles: Psd2Roles) -> NewOrganisation {
+    NewOrganisation {
+        legal_name: name.into(),
+        country: "de".into(),
+        roles,
+        competent_authority: "BaFin".into(),
+        authorisation_number: "HRB 12345".into(),
+    }
+}
+
+fn app_input(env: Environment, products: Vec<ApiProduct>) -> NewApplication {
+    NewApplication {
+        name: "Budget Buddy".into(),
+        description: "Shows your spending".into(),
+        redirect_uris: vec!["https://buddy.example/cb".into()],
+        security_profile: SecurityProfile::Basic,
+        jwks: None,
+        jwks_uri: None,
+        tls_subject_dn: None,
+        environment: env,
+        products,
+    }
+}
+
+both_stores! {
+    async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db) {
+        let f = fixture(&db).await;
+        let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Buddy GmbH", roles)).await.unwrap();
+        assert_eq!(org.country, "DE");
+        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
+        let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
+        assert_eq!(subs.len(), 2);
+        assert!(subs.iter().all(|s| s.status == SubscriptionStatus::Approved));
+
+        let client = f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
+        assert_eq!(client.application.id, app.id);
+        assert!(f.registry.authenticate(&issued.consumer_key, "cs_wrong").await.unwrap().is_none());
+        assert!(f.registry.authenticate("ck_unknown", issued.consumer_secret.expose()).await.unwrap().is_none());
+        let creds = f.registry.repo().credentials_of(app.id).await.unwrap();
+        assert!(creds[0].last_used_at.is_some(), "last use is recorded");
+    }
+}
+
+both_stores! {
+    async fn production_subscriptions_wait_for_an_administrator(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Prod GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais]), false).await.unwrap();
+        let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
+        assert_eq!(subs[0].status, SubscriptionStatus::Pending);
+    }
+}
+
+both_stores! {
+    async fn invalid_applications_are_refused_field_by_field_and_nothing_is_created(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let mut input = app_input(Environment::Production, vec![ApiProduct::Pis]);
+        input.redirect_uris = vec!["http://buddy.example/cb".into(), "https://buddy.example/cb#x".into()];
+        input.name = " ".into();
+        let Err(RegistryError::Invalid(errors)) = f.registry.create_application(&actor(), &org, input, false).await else {
+            panic!("accepted an invalid application");
+        };
+        assert!(errors.get("products").unwrap().contains("PISP"), "{errors}");
+        assert!(errors.get("redirect_uris").is_some(), "{errors}");
+        assert_eq!(errors.get("name"), Some("is required"));
+        assert!(f.registry.repo().applications_of(org.id).await.unwrap().is_empty());
+
+        f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let duplicate = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await;
+        assert!(matches!(duplicate, Err(RegistryError::Invalid(e)) if e.get("name").is_some()));
+        assert_eq!(f.registry.repo().applications_of(org.id).await.unwrap().len(), 1);
+        let same_org = f.registry.create_organisation(&actor(), f.owner, org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await;
+        assert!(matches!(same_org, Err(RegistryError::Invalid(e)) if e.get("legal_name").is_some()));
+    }
+}
+
+both_stores! {
+    async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (app, old) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let new = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
+        assert_ne!(new.consumer_key, old.consumer_key);
+        f.clock.advance(time::Duration::hours(23));
+        assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_some());
+        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
+        f.clock.advance(time::Duration::hours(2));
+        assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_none());
+        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
+
+        // Revocation works at once.
+        let live = f.registry.repo().credential_by_key(&new.consumer_key).await.unwrap().unwrap();
+        f.registry.revoke(&actor(), live.id).await.unwrap();
+        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_none());
+    }
+}
+
+both_stores! {
+    async fn a_suspended_application_or_organisation_stops_authenticating(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Suspend GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let login = || f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
+        f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
+        assert!(login().await.unwrap().is_none());
+        f.registry.set_application_status(&actor(), app.id, Status::Active).await.unwrap();
+        assert!(login().await.unwrap().is_some());
+        f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
+        assert!(login().await.unwrap().is_none());
+        let trail = f.registry.repo().audit_trail(10).await.unwrap();
+        assert!(trail.iter().any(|e| e.action == "application.suspend"));
+    }
+}
+
+both_stores! {
+    async fn the_secret_is_stored_nowhere(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Secret GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let rotated = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
+        let secrets = [issued.consumer_secret.expose().to_owned(), rotated.consumer_secret.expose().to_owned()];
+        let store = db.store().await;
+        let dump = dump_text(&db, &store).await;
+        for secret in &secrets {
+            assert!(!dump.contains(secret.as_str()), "a consumer secret is stored in clear");
+            assert!(!dump.contains(&secret[3..]), "a consumer secret is stored in clear");
+        }
+        assert!(dump.contains(&issued.consumer_key), "the dump is real");
+    }
+}
+
+/// Every text column of the portal's tables, concatenated.
+async fn dump_text(db: &TestDb, _store: &Store) -> String {
+    let tables = ["users", "sessions", "one_time_tokens", "organisations", "applications", "subscriptions", "credentials", "outbox", "audit_log"];
+    let mut out = String::new();
+    match db.database_url() {
+        Some(url) => {
+            let pool = sqlx::PgPool::connect(&url).await.unwrap();
+            for table in tables {
+                let sql = format!("SELECT CAST(t AS TEXT) FROM {table} t");
+                for row in sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.unwrap() {
+                    out.push_str(&row);
+                }
+            }
+        }
+        None => {
+            out = String::from_utf8_lossy(&std::fs::read(db.sqlite_path()).unwrap()).into_owned();
+            let wal = db.sqlite_path().with_extension("db-wal");
+            if let Ok(bytes) = std::fs::read(wal) {
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+    }
+    out
+}
