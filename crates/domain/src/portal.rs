@@ -218,11 +218,11 @@ pub trait PortalRepository: Send + Sync {
     ) -> impl Future<Output = Result<Option<UserId>, StoreError>> + Send;
 
     // Organisations
-    /// Creates the organisation with `owner` as its first member.
+    /// Creates the organisation with `owner` (if any; operators create orgs without one) as its first member.
     fn create_organisation(
         &self,
         organisation: Organisation,
-        owner: UserId,
+        owner: Option<UserId>,
     ) -> impl Future<Output = Result<(), PortalError>> + Send;
     fn organisation(
         &self,

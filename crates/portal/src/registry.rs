@@ -138,7 +138,7 @@ impl<R: PortalRepository> Registry<R> {
     pub async fn create_organisation(
         &self,
         actor: &Actor,
-        owner: UserId,
+        owner: Option<UserId>,
         input: NewOrganisation,
     ) -> Result<Organisation, RegistryError> {
         let mut errors = FieldErrors::new();
@@ -335,6 +335,69 @@ impl<R: PortalRepository> Registry<R> {
                 consumer_secret: secret,
             },
         ))
+    }
+
+    /// Subscribes `application` to `products` with approved subscriptions,
+    /// approving pending ones (an operator's decision).
+    pub async fn approve_products(
+        &self,
+        actor: &Actor,
+        organisation: &Organisation,
+        application: &Application,
+        products: &[ApiProduct],
+    ) -> Result<(), RegistryError> {
+        let mut errors = FieldErrors::new();
+        for product in products {
+            if !organisation.roles.has(product.required_role()) {
+                errors.add(
+                    "products",
+                    format!(
+                        "{} needs the {} role, which the organisation does not hold",
+                        product.title(),
+                        product.required_role()
+                    ),
+                );
+            }
+        }
+        errors.into_result()?;
+        let now = self.clock.now();
+        let current = self.repo.subscriptions_of(application.id).await?;
+        for product in products {
+            match current.iter().find(|s| s.product == *product) {
+                Some(s) if s.status == SubscriptionStatus::Approved => continue,
+                Some(s) => {
+                    self.repo
+                        .decide_subscription(s.id, SubscriptionStatus::Approved, None, now)
+                        .await?;
+                }
+                None => {
+                    let plan = match application.environment {
+                        Environment::Sandbox => Plan::Sandbox,
+                        Environment::Production => Plan::Standard,
+                    };
+                    self.repo
+                        .add_subscription(Subscription {
+                            id: SubscriptionId::random(),
+                            application_id: application.id,
+                            product: *product,
+                            plan,
+                            status: SubscriptionStatus::Approved,
+                            reason: None,
+                            created_at: now,
+                            decided_at: Some(now),
+                        })
+                        .await?;
+                }
+            }
+            self.audit(
+                actor,
+                "subscription.approve",
+                application.id.to_string(),
+                product.as_str().to_owned(),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Issues a new key and secret; the previous ones keep working for the grace period.

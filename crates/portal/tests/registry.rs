@@ -39,8 +39,17 @@ async fn fixture(db: &TestDb) -> Fixture {
         })
         .await
         .unwrap();
-    let registry = Registry::new(store, Pepper::from_bytes(&[42; 32]).unwrap(), clock.clone(), time::Duration::hours(24));
-    Fixture { registry, clock, owner }
+    let registry = Registry::new(
+        store,
+        Pepper::from_bytes(&[42; 32]).unwrap(),
+        clock.clone(),
+        time::Duration::hours(24),
+    );
+    Fixture {
+        registry,
+        clock,
+        owner,
+    }
 }
 
 fn actor() -> Actor {
@@ -75,7 +84,7 @@ both_stores! {
     async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db) {
         let f = fixture(&db).await;
         let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Buddy GmbH", roles)).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Buddy GmbH", roles)).await.unwrap();
         assert_eq!(org.country, "DE");
         let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
         let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
@@ -94,7 +103,7 @@ both_stores! {
 both_stores! {
     async fn production_subscriptions_wait_for_an_administrator(db) {
         let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Prod GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Prod GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
         let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais]), false).await.unwrap();
         let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
         assert_eq!(subs[0].status, SubscriptionStatus::Pending);
@@ -104,7 +113,7 @@ both_stores! {
 both_stores! {
     async fn invalid_applications_are_refused_field_by_field_and_nothing_is_created(db) {
         let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
         let mut input = app_input(Environment::Production, vec![ApiProduct::Pis]);
         input.redirect_uris = vec!["http://buddy.example/cb".into(), "https://buddy.example/cb#x".into()];
         input.name = " ".into();
@@ -120,7 +129,7 @@ both_stores! {
         let duplicate = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await;
         assert!(matches!(duplicate, Err(RegistryError::Invalid(e)) if e.get("name").is_some()));
         assert_eq!(f.registry.repo().applications_of(org.id).await.unwrap().len(), 1);
-        let same_org = f.registry.create_organisation(&actor(), f.owner, org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await;
+        let same_org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await;
         assert!(matches!(same_org, Err(RegistryError::Invalid(e)) if e.get("legal_name").is_some()));
     }
 }
@@ -128,7 +137,7 @@ both_stores! {
 both_stores! {
     async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db) {
         let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
         let (app, old) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
         let new = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
         assert_ne!(new.consumer_key, old.consumer_key);
@@ -149,7 +158,7 @@ both_stores! {
 both_stores! {
     async fn a_suspended_application_or_organisation_stops_authenticating(db) {
         let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Suspend GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Suspend GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
         let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
         let login = || f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
         f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
@@ -166,7 +175,7 @@ both_stores! {
 both_stores! {
     async fn the_secret_is_stored_nowhere(db) {
         let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), f.owner, org_input("Secret GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Secret GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
         let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
         let rotated = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
         let secrets = [issued.consumer_secret.expose().to_owned(), rotated.consumer_secret.expose().to_owned()];
@@ -182,14 +191,28 @@ both_stores! {
 
 /// Every text column of the portal's tables, concatenated.
 async fn dump_text(db: &TestDb, _store: &Store) -> String {
-    let tables = ["users", "sessions", "one_time_tokens", "organisations", "applications", "subscriptions", "credentials", "outbox", "audit_log"];
+    let tables = [
+        "users",
+        "sessions",
+        "one_time_tokens",
+        "organisations",
+        "applications",
+        "subscriptions",
+        "credentials",
+        "outbox",
+        "audit_log",
+    ];
     let mut out = String::new();
     match db.database_url() {
         Some(url) => {
             let pool = sqlx::PgPool::connect(&url).await.unwrap();
             for table in tables {
                 let sql = format!("SELECT CAST(t AS TEXT) FROM {table} t");
-                for row in sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql)).fetch_all(&pool).await.unwrap() {
+                for row in sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql))
+                    .fetch_all(&pool)
+                    .await
+                    .unwrap()
+                {
                     out.push_str(&row);
                 }
             }

@@ -7,10 +7,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+
 use anyhow::Context;
 use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
+use fintechapi_portal::Registry;
 use fintechapi_storage::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -30,6 +35,7 @@ struct Inner {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     ledger: Ledger<Store>,
+    registry: Registry<Store>,
 }
 
 impl AppState {
@@ -52,10 +58,50 @@ impl AppState {
     pub fn ledger(&self) -> &Ledger<Store> {
         &self.0.ledger
     }
+
+    pub fn registry(&self) -> &Registry<Store> {
+        &self.0.registry
+    }
 }
 
 /// Meta key set once the demo bank has been seeded.
 pub const DEMO_SEEDED_KEY: &str = "demo_seeded_at";
+
+/// The server pepper: read from `secrets.pepper_file`, or generated once in the
+/// data directory when that is unset (the production profile refuses that).
+pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
+    let path = config.pepper_path();
+    if config.secrets.pepper_file.is_none() && !path.exists() {
+        let bytes = Pepper::generate_bytes()?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("secrets: cannot create {}", dir.display()))?;
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("secrets: cannot create {}", path.display()))?;
+        file.write_all(&bytes)
+            .with_context(|| format!("secrets: cannot write {}", path.display()))?;
+    }
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("secrets.pepper_file: cannot read {}", path.display()))?;
+    Pepper::from_bytes(&bytes).with_context(|| format!("secrets.pepper_file: {}", path.display()))
+}
+
+/// The TPP registry on `store`.
+pub fn registry(
+    config: &Config,
+    store: Store,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Registry<Store>> {
+    let grace = time::Duration::hours(
+        i64::try_from(config.portal.secret_rotation_grace_hours).unwrap_or(i64::MAX / 3600),
+    );
+    Ok(Registry::new(store, load_pepper(config)?, clock, grace))
+}
 
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -146,6 +192,7 @@ impl Application {
 
         let store = open_store(&config).await?;
         store.migrate().await.context("migrating the database")?;
+        let registry = registry(&config, store.clone(), clock.clone())?;
         let demo_marker = store.get_meta(DEMO_SEEDED_KEY).await?;
         if config.profile == crate::config::Profile::Production && demo_marker.is_some() {
             anyhow::bail!(
@@ -193,6 +240,7 @@ impl Application {
             metrics: Metrics::new(),
             clock,
             ledger,
+            registry,
         }));
         Ok(Self {
             listener,

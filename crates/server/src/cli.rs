@@ -42,9 +42,6 @@ pub struct GlobalArgs {
     /// postgres://… or sqlite:… [default: SQLite in the data directory].
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
-    /// development (demo data, dev certificate) or production (refuses both).
-    #[arg(long, global = true, value_enum)]
-    pub profile: Option<Profile>,
     /// Log as human-readable text or JSON lines.
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
@@ -56,7 +53,11 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the platform over HTTPS.
-    Serve,
+    Serve {
+        /// development (demo data, dev certificate) or production (refuses both).
+        #[arg(long, value_enum)]
+        profile: Option<Profile>,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Inspect the configuration.
@@ -65,12 +66,18 @@ pub enum Command {
     /// Core-banking ledger tools.
     #[command(subcommand)]
     Ledger(LedgerCommand),
+    /// Operator commands: administrators and TPP applications.
+    #[command(subcommand)]
+    Admin(crate::admin::AdminCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Print the effective configuration (flags > environment > file > defaults), secrets redacted.
-    Show,
+    Show {
+        #[arg(long, value_enum)]
+        profile: Option<Profile>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,9 +87,9 @@ pub enum LedgerCommand {
 }
 
 impl GlobalArgs {
-    fn overrides(&self) -> Overrides {
+    fn overrides(&self, profile: Option<Profile>) -> Overrides {
         Overrides {
-            profile: self.profile,
+            profile,
             data_dir: self.data_dir.clone(),
             listen: self.listen.clone(),
             database_url: self.database_url.clone(),
@@ -93,25 +100,30 @@ impl GlobalArgs {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let loaded = Config::load(cli.global.config.as_deref(), &cli.global.overrides())?;
+    let profile = match &cli.command {
+        Command::Serve { profile } | Command::Config(ConfigCommand::Show { profile }) => *profile,
+        _ => None,
+    };
+    let loaded = Config::load(cli.global.config.as_deref(), &cli.global.overrides(profile))?;
     let config = loaded.config;
     telemetry::init(config.log.format, &config.log.filter);
     for key in &loaded.unknown_keys {
         tracing::warn!(setting = %key, "unknown setting ignored");
     }
     match cli.command {
-        Command::Serve => serve(config).await,
+        Command::Serve { .. } => serve(config).await,
         Command::Migrate => {
             let store = open_store(&config).await?;
             store.migrate().await.context("migrating the database")?;
             println!("migrations applied ({})", store.backend().as_str());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Show) => {
+        Command::Config(ConfigCommand::Show { .. }) => {
             print!("{}", config.to_redacted_toml());
             Ok(ExitCode::SUCCESS)
         }
         Command::Ledger(LedgerCommand::Verify) => verify(config).await,
+        Command::Admin(command) => crate::admin::run(config, command).await,
     }
 }
 

@@ -37,6 +37,32 @@ pub struct Config {
     pub http: HttpConfig,
     pub log: LogConfig,
     pub demo: DemoConfig,
+    pub secrets: SecretsConfig,
+    pub portal: PortalConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecretsConfig {
+    /// File holding the server pepper (at least 32 bytes) that keys the hashes of
+    /// consumer secrets, tokens and session ids. Every node of one installation
+    /// needs the same file. Generated in the data directory when unset (development only).
+    pub pepper_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PortalConfig {
+    /// How long a rotated consumer secret keeps working.
+    pub secret_rotation_grace_hours: u64,
+}
+
+impl Default for PortalConfig {
+    fn default() -> Self {
+        Self {
+            secret_rotation_grace_hours: 24,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -99,6 +125,8 @@ impl Default for Config {
             http: HttpConfig::default(),
             log: LogConfig::default(),
             demo: DemoConfig::default(),
+            secrets: SecretsConfig::default(),
+            portal: PortalConfig::default(),
         }
     }
 }
@@ -312,6 +340,13 @@ impl Config {
         self.tls.cert_file.is_none()
     }
 
+    pub fn pepper_path(&self) -> PathBuf {
+        self.secrets
+            .pepper_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secrets").join("pepper"))
+    }
+
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("fintechapi.db")
     }
@@ -334,6 +369,11 @@ impl Config {
         if self.demo.seed == Some(true) {
             problems.push(
                 "demo.seed: demo data is not allowed; remove demo.seed or --no-demo it".into(),
+            );
+        }
+        if self.secrets.pepper_file.is_none() {
+            problems.push(
+                "secrets.pepper_file: production needs a pepper file shared by every node (32+ random bytes)".into(),
             );
         }
         if self.tls.cert_file.is_some() && self.tls.client_ca_file.is_none() {

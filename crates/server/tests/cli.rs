@@ -125,12 +125,15 @@ both_stores! {
         let pki = fintechapi_server::tls::DevPki::in_data_dir(dir.path());
         #[allow(clippy::disallowed_methods)]
         pki.ensure(time::OffsetDateTime::now_utc()).unwrap();
+        let pepper = dir.path().join("pepper");
+        std::fs::write(&pepper, [9_u8; 32]).unwrap();
         let out = fintechapi()
             .args(["serve", "--profile", "production", "--listen", "127.0.0.1:0"])
             .args(store_args(&db))
             .env("FINTECHAPI_TLS__CERT_FILE", &pki.server_cert)
             .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
             .env("FINTECHAPI_TLS__CLIENT_CA_FILE", &pki.ca_cert)
+            .env("FINTECHAPI_SECRETS__PEPPER_FILE", &pepper)
             .output()
             .unwrap();
         assert!(!out.status.success());
@@ -295,4 +298,90 @@ fn ledger_verify_reports_a_tampered_balance() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("MISMATCH account"), "{stdout}");
     assert!(stdout.contains("EUR: booked sum 1"), "{stdout}");
+}
+
+both_stores! {
+    async fn admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply(db) {
+        let store = store_args(&db);
+        let mut args = vec!["admin", "app", "create", "--org", "Acme TPP GmbH", "--name", "Budget <b>App</b>", "--redirect-uri", "https://acme.example/cb", "--products", "ais,pis", "--json"];
+        args.extend(store.iter().map(String::as_str));
+        let out = run(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let (key, secret) = (first["client_id"].as_str().unwrap(), first["client_secret"].as_str().unwrap());
+        assert!(key.starts_with("ck_") && secret.starts_with("cs_"), "{first}");
+
+        let mut config = fintechapi_server::config::Config { data_dir: db.data_dir().to_path_buf(), database_url: db.database_url(), ..Default::default() };
+        config.portal.secret_rotation_grace_hours = 1;
+        let clock = std::sync::Arc::new(fintechapi_domain::SystemClock);
+        let registry = fintechapi_server::app::registry(&config, db.store().await, clock).unwrap();
+        let client = registry.authenticate(key, secret).await.unwrap().expect("the printed credentials authenticate");
+        assert_eq!(client.application.name, "Budget <b>App</b>");
+        assert!(registry.authenticate(key, "cs_wrong").await.unwrap().is_none());
+
+        // Running it again reuses the app and issues a new secret; the old one still works (grace).
+        let again: serde_json::Value = serde_json::from_slice(&run(&args).stdout).unwrap();
+        assert_eq!(again["application_id"], first["application_id"]);
+        assert_ne!(again["client_secret"], first["client_secret"]);
+        assert!(registry.authenticate(key, secret).await.unwrap().is_some());
+
+        let app_id = first["application_id"].as_str().unwrap();
+        let mut suspend = vec!["admin", "app", "suspend", app_id];
+        suspend.extend(store.iter().map(String::as_str));
+        assert!(run(&suspend).status.success());
+        assert!(registry.authenticate(again["client_id"].as_str().unwrap(), again["client_secret"].as_str().unwrap()).await.unwrap().is_none());
+
+        let mut list = vec!["admin", "app", "list", "--json"];
+        list.extend(store.iter().map(String::as_str));
+        let listed: serde_json::Value = serde_json::from_slice(&run(&list).stdout).unwrap();
+        assert_eq!(listed[0]["status"], "suspended");
+        assert_eq!(listed[0]["subscriptions"], serde_json::json!(["ais:approved", "pis:approved"]));
+    }
+}
+
+#[test]
+fn admin_app_create_refuses_bad_input_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = run(&[
+        "admin",
+        "app",
+        "create",
+        "--data-dir",
+        data,
+        "--org",
+        "O",
+        "--name",
+        "N",
+        "--redirect-uri",
+        "http://tpp.example/cb",
+        "--env",
+        "production",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("must use https"), "{}", stderr(&out));
+    let out = run(&[
+        "admin",
+        "app",
+        "create",
+        "--data-dir",
+        data,
+        "--org",
+        "O",
+        "--name",
+        "N",
+        "--redirect-uri",
+        "https://tpp.example/cb",
+        "--products",
+        "ais,bank",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("expected ais, pis or piis"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["admin", "app", "suspend", "not-an-id", "--data-dir", data]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("application id"), "{}", stderr(&out));
 }

@@ -449,7 +449,7 @@ impl PortalRepository for Store {
     async fn create_organisation(
         &self,
         organisation: Organisation,
-        owner: UserId,
+        owner: Option<UserId>,
     ) -> Result<(), PortalError> {
         dispatch!(self, |db, pool| db::portal::create_organisation(
             pool,

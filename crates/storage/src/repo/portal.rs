@@ -262,7 +262,7 @@ pub(crate) async fn consume_token(
 pub(crate) async fn create_organisation(
     pool: &Pool<Db>,
     o: Organisation,
-    owner: UserId,
+    owner: Option<UserId>,
 ) -> Result<(), PortalError> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
     let inserted = sqlx::query(
@@ -286,14 +286,16 @@ pub(crate) async fn create_organisation(
         }
         Err(e) => return Err(store(e).into()),
     }
-    sqlx::query(
-        "INSERT INTO memberships (organisation_id, user_id, role) VALUES ($1, $2, 'owner')",
-    )
-    .bind(o.id.to_string())
-    .bind(owner.to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
+    if let Some(owner) = owner {
+        sqlx::query(
+            "INSERT INTO memberships (organisation_id, user_id, role) VALUES ($1, $2, 'owner')",
+        )
+        .bind(o.id.to_string())
+        .bind(owner.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+    }
     tx.commit().await.map_err(store)?;
     Ok(())
 }
