@@ -81,6 +81,11 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>, SecretError> {
     Ok(bytes)
 }
 
+/// Compares two secrets in constant time (for equal lengths).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
+}
+
 /// A random token of `bytes` bytes of entropy, base64url without padding.
 pub fn random_token(bytes: usize) -> Result<String, SecretError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes(bytes)?))

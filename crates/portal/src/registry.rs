@@ -337,6 +337,63 @@ impl<R: PortalRepository> Registry<R> {
         ))
     }
 
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// A developer subscribes an application to one more product: approved at
+    /// once in the sandbox, pending an administrator's decision in production.
+    pub async fn subscribe(
+        &self,
+        actor: &Actor,
+        organisation: &Organisation,
+        application: &Application,
+        product: ApiProduct,
+    ) -> Result<(), RegistryError> {
+        if !organisation.roles.has(product.required_role()) {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "product",
+                format!(
+                    "{} needs the {} role, which the organisation does not hold",
+                    product.title(),
+                    product.required_role()
+                ),
+            );
+            return Err(errors.into());
+        }
+        let now = self.clock.now();
+        let sandbox = application.environment == Environment::Sandbox;
+        self.repo
+            .add_subscription(Subscription {
+                id: SubscriptionId::random(),
+                application_id: application.id,
+                product,
+                plan: if sandbox {
+                    Plan::Sandbox
+                } else {
+                    Plan::Standard
+                },
+                status: if sandbox {
+                    SubscriptionStatus::Approved
+                } else {
+                    SubscriptionStatus::Pending
+                },
+                reason: None,
+                created_at: now,
+                decided_at: sandbox.then_some(now),
+            })
+            .await?;
+        self.audit(
+            actor,
+            "subscription.request",
+            application.id.to_string(),
+            product.as_str().to_owned(),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Subscribes `application` to `products` with approved subscriptions,
     /// approving pending ones (an operator's decision).
     pub async fn approve_products(

@@ -16,6 +16,8 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_portal::Registry;
+use fintechapi_portal::accounts::{AccountSettings, Accounts};
+use fintechapi_portal::web::Portal;
 use fintechapi_storage::{Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -35,7 +37,7 @@ struct Inner {
     metrics: Metrics,
     clock: Arc<dyn Clock>,
     ledger: Ledger<Store>,
-    registry: Registry<Store>,
+    portal: Arc<Portal<Store>>,
 }
 
 impl AppState {
@@ -60,7 +62,11 @@ impl AppState {
     }
 
     pub fn registry(&self) -> &Registry<Store> {
-        &self.0.registry
+        &self.0.portal.registry
+    }
+
+    pub fn portal(&self) -> &Arc<Portal<Store>> {
+        &self.0.portal
     }
 }
 
@@ -192,7 +198,6 @@ impl Application {
 
         let store = open_store(&config).await?;
         store.migrate().await.context("migrating the database")?;
-        let registry = registry(&config, store.clone(), clock.clone())?;
         let demo_marker = store.get_meta(DEMO_SEEDED_KEY).await?;
         if config.profile == crate::config::Profile::Production && demo_marker.is_some() {
             anyhow::bail!(
@@ -234,13 +239,20 @@ impl Application {
             max_connections: config.http.max_connections,
         };
         let ledger = Ledger::new(store.clone(), clock.clone());
+        let mut account_settings = AccountSettings::new(base_url.clone());
+        account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
+        let portal = Arc::new(Portal {
+            accounts: Accounts::new(store.clone(), load_pepper(&config)?, clock.clone(), account_settings)?,
+            registry: registry(&config, store.clone(), clock.clone())?,
+            sandbox: config.profile == crate::config::Profile::Development,
+        });
         let state = AppState(Arc::new(Inner {
             config,
             store,
             metrics: Metrics::new(),
             clock,
             ledger,
-            registry,
+            portal,
         }));
         Ok(Self {
             listener,

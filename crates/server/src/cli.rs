@@ -148,10 +148,11 @@ fn print_banner(app: &Application, profile: Profile, store: &str) {
     };
     let mut out = format!(
         "\nFinTechAPI is running ({profile} profile, {store})\n\n\
-         \x20 API base URL   {url}/\n\
-         \x20 Health         {url}/healthz\n\
-         \x20 Readiness      {url}/readyz\n\
-         \x20 Metrics        {url}/metrics\n"
+         \x20 Developer Portal  {url}/portal\n\
+         \x20 API base URL      {url}/\n\
+         \x20 Health            {url}/healthz\n\
+         \x20 Readiness         {url}/readyz\n\
+         \x20 Metrics           {url}/metrics\n"
     );
     if let Some(ca) = &s.dev_ca {
         let ca = ca.display();

@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(ops::routes())
+        .with_state(state.clone())
+        .merge(fintechapi_portal::web::router(state.portal().clone()))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()
@@ -74,7 +76,6 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(middleware::from_fn(json_error_bodies)),
         )
-        .with_state(state)
 }
 
 fn request_span(req: &Request) -> tracing::Span {
@@ -147,6 +148,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/portal") {
+        return fintechapi_portal::web::PageError::not_found().into_response();
+    }
     (StatusCode::NOT_FOUND, error_body(StatusCode::NOT_FOUND)).into_response()
 }

@@ -1,0 +1,399 @@
+//! Developer and operator accounts: sign-up with e-mail verification, login
+//! with lockout, server-side sessions with idle and absolute expiry, logout,
+//! password reset. Nothing here tells an outsider whether an address is registered.
+
+use std::sync::Arc;
+
+use fintechapi_domain::Clock;
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::UserId;
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::portal::{
+    Email, Mail, NewUser, PortalError, PortalRepository, Session, TokenPurpose, User, UserKind,
+};
+use fintechapi_domain::secret::{Pepper, SecretError, random_token};
+use time::Duration;
+
+use crate::mail::{self, MailKind};
+use crate::validation::FieldErrors;
+
+/// Consecutive failed logins that lock an account for [`AccountSettings::lockout`].
+pub const MAX_FAILED_LOGINS: i64 = 5;
+pub const MIN_PASSWORD_CHARS: usize = 12;
+const MAX_PASSWORD_CHARS: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct AccountSettings {
+    /// Base URL for links in mails, e.g. `https://localhost:8443`.
+    pub public_url: String,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub verify_ttl: Duration,
+    pub reset_ttl: Duration,
+    pub lockout: Duration,
+    /// Development only: log the links sent by mail.
+    pub log_mail_links: bool,
+}
+
+impl AccountSettings {
+    pub fn new(public_url: String) -> Self {
+        Self {
+            public_url,
+            session_idle: Duration::minutes(30),
+            session_absolute: Duration::hours(12),
+            verify_ttl: Duration::hours(24),
+            reset_ttl: Duration::hours(1),
+            lockout: Duration::minutes(15),
+            log_mail_links: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(FieldErrors),
+    /// Wrong e-mail or password, or a locked account: one message for all.
+    #[error(
+        "e-mail or password is wrong, or the account is locked for a while after too many attempts"
+    )]
+    BadCredentials,
+    #[error("confirm your e-mail address first: follow the link we sent you")]
+    Unverified,
+    #[error("this link is invalid or has expired")]
+    BadToken,
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+impl From<PortalError> for AccountError {
+    fn from(e: PortalError) -> Self {
+        match e {
+            PortalError::Store(e) => AccountError::Store(e),
+            other => AccountError::Store(StoreError::new(other)),
+        }
+    }
+}
+
+/// A new session: the cookie value (secret) and its CSRF token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub cookie: fintechapi_domain::secret::Secret,
+    pub csrf_token: String,
+    pub user: User,
+}
+
+pub struct Accounts<R> {
+    repo: R,
+    pepper: Pepper,
+    clock: Arc<dyn Clock>,
+    settings: AccountSettings,
+    /// Verified against when the e-mail is unknown, so both paths cost the same.
+    dummy_hash: PasswordHash,
+}
+
+/// Checks the password policy: length, and not guessable (zxcvbn score 3+,
+/// which rejects the common and breached passwords of its shipped lists).
+pub fn check_password(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    password: &str,
+    context: &[&str],
+) {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        errors.add(
+            field,
+            format!("must have at least {MIN_PASSWORD_CHARS} characters"),
+        );
+    } else if chars > MAX_PASSWORD_CHARS {
+        errors.add(
+            field,
+            format!("must have at most {MAX_PASSWORD_CHARS} characters"),
+        );
+    } else if (zxcvbn::zxcvbn(password, context).score() as u8) < 3 {
+        errors.add(
+            field,
+            "is too common or too easy to guess; use a longer passphrase",
+        );
+    }
+}
+
+async fn hash_password(password: String) -> Result<PasswordHash, AccountError> {
+    tokio::task::spawn_blocking(move || PasswordHash::create(&password))
+        .await
+        .map_err(|_| AccountError::Hashing)?
+        .map_err(|_| AccountError::Hashing)
+}
+
+async fn verify_password(hash: PasswordHash, password: String) -> bool {
+    tokio::task::spawn_blocking(move || hash.verify(&password))
+        .await
+        .unwrap_or(false)
+}
+
+impl<R: PortalRepository> Accounts<R> {
+    pub fn new(
+        repo: R,
+        pepper: Pepper,
+        clock: Arc<dyn Clock>,
+        settings: AccountSettings,
+    ) -> Result<Self, AccountError> {
+        let dummy_hash =
+            PasswordHash::create("dummy password for timing").map_err(|_| AccountError::Hashing)?;
+        Ok(Self {
+            repo,
+            pepper,
+            clock,
+            settings,
+            dummy_hash,
+        })
+    }
+
+    pub fn settings(&self) -> &AccountSettings {
+        &self.settings
+    }
+
+    /// Registers a developer and mails a verification link. An address that is
+    /// already registered gets a notice by mail instead; the caller sees the same outcome.
+    pub async fn sign_up(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: &str,
+    ) -> Result<(), AccountError> {
+        let mut errors = FieldErrors::new();
+        let parsed = email.parse::<Email>();
+        if parsed.is_err() {
+            errors.add("email", "is not a valid e-mail address");
+        }
+        let display_name = errors.text("display_name", display_name, 100);
+        let local = email.split('@').next().unwrap_or_default();
+        check_password(
+            &mut errors,
+            "password",
+            password,
+            &[local, &display_name, "fintechapi"],
+        );
+        let Ok(email) = parsed else {
+            return Err(AccountError::Invalid(errors));
+        };
+        if !errors.is_empty() {
+            return Err(AccountError::Invalid(errors));
+        }
+        let hash = hash_password(password.to_owned()).await?;
+        let now = self.clock.now();
+        let created = self
+            .repo
+            .create_user(NewUser {
+                id: UserId::random(),
+                email: email.clone(),
+                display_name: display_name.clone(),
+                kind: UserKind::Developer,
+                password: hash,
+                email_verified_at: None,
+                created_at: now,
+            })
+            .await;
+        match created {
+            Ok(user) => {
+                let link = self
+                    .token_link(
+                        user.id,
+                        TokenPurpose::VerifyEmail,
+                        self.settings.verify_ttl,
+                        "/portal/verify",
+                    )
+                    .await?;
+                self.send(
+                    &email,
+                    MailKind::Verify {
+                        name: &display_name,
+                        link: &link,
+                    },
+                )
+                .await
+            }
+            Err(PortalError::EmailTaken) => {
+                let link = format!("{}/portal/reset", self.settings.public_url);
+                self.send(&email, MailKind::AlreadyRegistered { link: &link })
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn token_link(
+        &self,
+        user: UserId,
+        purpose: TokenPurpose,
+        ttl: Duration,
+        path: &str,
+    ) -> Result<String, AccountError> {
+        let token = random_token(32)?;
+        let expires = self.clock.now() + ttl;
+        self.repo
+            .create_token(&self.pepper.hash(&token), user, purpose, expires)
+            .await?;
+        Ok(format!("{}{path}?token={token}", self.settings.public_url))
+    }
+
+    async fn send(&self, to: &Email, kind: MailKind<'_>) -> Result<(), AccountError> {
+        let rendered = mail::render(&kind);
+        if self.settings.log_mail_links {
+            tracing::info!(to = %to, subject = %rendered.subject, link = kind.link(), "mail queued (development: link logged)");
+        } else {
+            tracing::info!(subject = %rendered.subject, "mail queued");
+        }
+        self.repo
+            .enqueue_mail(Mail {
+                recipient: to.clone(),
+                subject: rendered.subject,
+                body_text: rendered.text,
+                body_html: rendered.html,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn verify_email(&self, token: &str) -> Result<(), AccountError> {
+        let now = self.clock.now();
+        let user = self
+            .repo
+            .consume_token(&self.pepper.hash(token), TokenPurpose::VerifyEmail, now)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        self.repo.mark_email_verified(user, now).await?;
+        Ok(())
+    }
+
+    /// Checks the credentials and opens a session. Five consecutive failures lock
+    /// the account for a while; the answer never says which part was wrong.
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        kind: UserKind,
+    ) -> Result<NewSession, AccountError> {
+        let now = self.clock.now();
+        let found = match email.parse::<Email>() {
+            Ok(email) => self.repo.user_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let Some((user, hash)) = found.filter(|(u, _)| u.kind == kind) else {
+            verify_password(self.dummy_hash.clone(), password.to_owned()).await;
+            return Err(AccountError::BadCredentials);
+        };
+        if user.locked_until.is_some_and(|until| until > now) {
+            verify_password(self.dummy_hash.clone(), password.to_owned()).await;
+            return Err(AccountError::BadCredentials);
+        }
+        if !verify_password(hash, password.to_owned()).await {
+            let lock =
+                (user.failed_logins + 1 >= MAX_FAILED_LOGINS).then(|| now + self.settings.lockout);
+            self.repo.record_login_failure(user.id, lock).await?;
+            if lock.is_some() {
+                tracing::warn!(user = %user.id, "account locked after repeated failed logins");
+            }
+            return Err(AccountError::BadCredentials);
+        }
+        if user.email_verified_at.is_none() {
+            return Err(AccountError::Unverified);
+        }
+        if user.failed_logins > 0 || user.locked_until.is_some() {
+            self.repo.reset_login_failures(user.id).await?;
+        }
+        let cookie = random_token(32)?;
+        let csrf_token = random_token(32)?;
+        self.repo
+            .create_session(
+                &self.pepper.hash(&cookie),
+                Session {
+                    user_id: user.id,
+                    csrf_token: csrf_token.clone(),
+                    created_at: now,
+                    last_seen_at: now,
+                    expires_at: now + self.settings.session_absolute,
+                },
+            )
+            .await?;
+        Ok(NewSession {
+            cookie: fintechapi_domain::secret::Secret::new(cookie),
+            csrf_token,
+            user,
+        })
+    }
+
+    /// The live session behind a cookie value, refreshed; None when unknown,
+    /// idle too long or past its absolute end (and then deleted).
+    pub async fn session(&self, cookie: &str) -> Result<Option<(Session, User)>, AccountError> {
+        let key = self.pepper.hash(cookie);
+        let Some(session) = self.repo.session(&key).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if now >= session.expires_at || now - session.last_seen_at >= self.settings.session_idle {
+            self.repo.delete_session(&key).await?;
+            return Ok(None);
+        }
+        let Some(user) = self.repo.user(session.user_id).await? else {
+            return Ok(None);
+        };
+        // One write a minute at most per session.
+        if now - session.last_seen_at >= Duration::minutes(1) {
+            self.repo.touch_session(&key, now).await?;
+        }
+        Ok(Some((session, user)))
+    }
+
+    pub async fn log_out(&self, cookie: &str) -> Result<(), AccountError> {
+        self.repo.delete_session(&self.pepper.hash(cookie)).await?;
+        Ok(())
+    }
+
+    /// Mails a reset link if the address is registered; the caller cannot tell.
+    pub async fn request_password_reset(&self, email: &str) -> Result<(), AccountError> {
+        let Ok(email) = email.parse::<Email>() else {
+            return Ok(());
+        };
+        if let Some((user, _)) = self.repo.user_by_email(&email).await? {
+            let link = self
+                .token_link(
+                    user.id,
+                    TokenPurpose::ResetPassword,
+                    self.settings.reset_ttl,
+                    "/portal/reset/confirm",
+                )
+                .await?;
+            self.send(&email, MailKind::Reset { link: &link }).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token; ends every session of the account
+    /// and lifts a lockout. A reset also proves the address.
+    pub async fn reset_password(&self, token: &str, password: &str) -> Result<(), AccountError> {
+        let mut errors = FieldErrors::new();
+        check_password(&mut errors, "password", password, &["fintechapi"]);
+        if !errors.is_empty() {
+            return Err(AccountError::Invalid(errors));
+        }
+        let now = self.clock.now();
+        let user = self
+            .repo
+            .consume_token(&self.pepper.hash(token), TokenPurpose::ResetPassword, now)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        self.repo
+            .set_password(user, hash_password(password.to_owned()).await?)
+            .await?;
+        self.repo.mark_email_verified(user, now).await?;
+        self.repo.delete_sessions_of(user).await?;
+        Ok(())
+    }
+}

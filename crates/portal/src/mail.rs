@@ -1,0 +1,86 @@
+//! Mails as text and HTML pairs, rendered from templates (every value escaped in HTML).
+
+use askama::Template;
+
+pub enum MailKind<'a> {
+    Verify { name: &'a str, link: &'a str },
+    AlreadyRegistered { link: &'a str },
+    Reset { link: &'a str },
+}
+
+impl MailKind<'_> {
+    pub fn link(&self) -> &str {
+        match self {
+            MailKind::Verify { link, .. }
+            | MailKind::AlreadyRegistered { link }
+            | MailKind::Reset { link } => link,
+        }
+    }
+}
+
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.txt")]
+struct MailText<'a> {
+    greeting: &'a str,
+    body: &'a str,
+    link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct MailHtml<'a> {
+    greeting: &'a str,
+    body: &'a str,
+    link: &'a str,
+    action: &'a str,
+}
+
+pub fn render(kind: &MailKind<'_>) -> Rendered {
+    let (subject, greeting, body, action) = match kind {
+        MailKind::Verify { name, .. } => (
+            "Confirm your FinTechAPI developer account",
+            format!("Hello {name},"),
+            "please confirm your e-mail address to finish signing up for the FinTechAPI Developer Portal. The link is valid for 24 hours.",
+            "Confirm e-mail address",
+        ),
+        MailKind::AlreadyRegistered { .. } => (
+            "Someone tried to sign up with your address",
+            "Hello,".to_owned(),
+            "someone tried to create a FinTechAPI developer account with this address, which already has one. If it was you, log in or reset your password. Otherwise ignore this mail.",
+            "Reset password",
+        ),
+        MailKind::Reset { .. } => (
+            "Reset your FinTechAPI password",
+            "Hello,".to_owned(),
+            "follow the link to choose a new password. It is valid for one hour and works once. If you did not ask for this, ignore this mail.",
+            "Choose a new password",
+        ),
+    };
+    let link = kind.link();
+    let text = MailText {
+        greeting: &greeting,
+        body,
+        link,
+    }
+    .render()
+    .unwrap_or_default();
+    let html = MailHtml {
+        greeting: &greeting,
+        body,
+        link,
+        action,
+    }
+    .render()
+    .unwrap_or_default();
+    Rendered {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}

@@ -1,0 +1,396 @@
+//! Sign-up, e-mail verification, login, logout and password reset pages.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::portal::UserKind;
+use serde::Deserialize;
+
+use super::session::{
+    SESSION_COOKIE, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
+    check_session_csrf, clear_cookie, request_host, set_cookie,
+};
+use super::{Nav, PageError, Portal, Repo};
+use crate::accounts::{AccountError, MIN_PASSWORD_CHARS};
+use crate::validation::FieldErrors;
+
+pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
+    form.map(|Form(f)| f).map_err(|e| {
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            format!("The form could not be read: {e}"),
+        )
+    })
+}
+
+fn with_cookie(response: impl IntoResponse, cookie: Option<axum::http::HeaderValue>) -> Response {
+    let mut response = response.into_response();
+    if let Some(value) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SignupForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    nav: Nav,
+    csrf: String,
+    email: String,
+    display_name: String,
+    errors: FieldErrors,
+    min_password: usize,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    nav: Nav,
+    title: String,
+    message: String,
+    link: Option<(String, String)>,
+}
+
+pub(super) fn notice(nav: Nav, title: &str, message: &str, link: Option<(&str, &str)>) -> Response {
+    NoticePage {
+        nav,
+        title: title.to_owned(),
+        message: message.to_owned(),
+        link: link.map(|(h, t)| (h.to_owned(), t.to_owned())),
+    }
+    .into_response()
+}
+
+pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(&headers)?;
+    let page = SignupPage {
+        nav: Nav::default(),
+        csrf,
+        email: String::new(),
+        display_name: String::new(),
+        errors: FieldErrors::new(),
+        min_password: MIN_PASSWORD_CHARS,
+    };
+    Ok(with_cookie(page, cookie))
+}
+
+pub async fn signup<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<SignupForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
+    match portal
+        .accounts
+        .sign_up(&input.email, &input.password, &input.display_name)
+        .await
+    {
+        Ok(()) => Ok(notice(
+            Nav::default(),
+            "Check your mail",
+            "If this address can be registered, we have sent a link to confirm it. Follow it, then log in.",
+            Some(("/portal/login", "Go to login")),
+        )),
+        Err(AccountError::Invalid(errors)) => {
+            let page = SignupPage {
+                nav: Nav::default(),
+                csrf: input.csrf,
+                email: input.email,
+                display_name: input.display_name,
+                errors,
+                min_password: MIN_PASSWORD_CHARS,
+            };
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn verify<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    match portal.accounts.verify_email(&q.token).await {
+        Ok(()) => Ok(notice(
+            Nav::default(),
+            "E-mail confirmed",
+            "Your address is confirmed. You can log in now.",
+            Some(("/portal/login", "Log in")),
+        )),
+        Err(AccountError::BadToken) => Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This link is invalid, was already used or has expired.",
+        )),
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+pub async fn login_form<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    if visitor.session.is_some() {
+        return Ok((
+            StatusCode::SEE_OTHER,
+            [(header::LOCATION, "/portal/dashboard")],
+        )
+            .into_response());
+    }
+    let (csrf, cookie) = anonymous_csrf(&headers)?;
+    Ok(with_cookie(
+        LoginPage {
+            nav: Nav::default(),
+            csrf,
+            email: String::new(),
+            error: None,
+        },
+        cookie,
+    ))
+}
+
+pub async fn login<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
+    match portal
+        .accounts
+        .log_in(&input.email, &input.password, UserKind::Developer)
+        .await
+    {
+        Ok(session) => Ok((
+            StatusCode::SEE_OTHER,
+            [
+                (
+                    header::LOCATION,
+                    "/portal/dashboard".parse().map_err(PageError::internal)?,
+                ),
+                (
+                    header::SET_COOKIE,
+                    set_cookie(SESSION_COOKIE, session.cookie.expose()),
+                ),
+            ],
+        )
+            .into_response()),
+        Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
+            let page = LoginPage {
+                nav: Nav::default(),
+                csrf: input.csrf,
+                email: input.email,
+                error: Some(e.to_string()),
+            };
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+pub async fn logout<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    let visitor = Visitor::load(&portal, &headers).await?;
+    if let (Some(cookie), Ok((session, _))) = (&visitor.cookie, visitor.user()) {
+        check_session_csrf(session, &input.csrf)?;
+        portal
+            .accounts
+            .log_out(cookie)
+            .await
+            .map_err(PageError::internal)?;
+    }
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::LOCATION,
+                "/portal/login".parse().map_err(PageError::internal)?,
+            ),
+            (header::SET_COOKIE, clear_cookie(SESSION_COOKIE)),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    nav: Nav,
+    csrf: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(&headers)?;
+    Ok(with_cookie(
+        ResetPage {
+            nav: Nav::default(),
+            csrf,
+        },
+        cookie,
+    ))
+}
+
+pub async fn reset_request<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<ResetRequestForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
+    portal
+        .accounts
+        .request_password_reset(&input.email)
+        .await
+        .map_err(PageError::internal)?;
+    Ok(notice(
+        Nav::default(),
+        "Check your mail",
+        "If an account uses this address, we have sent it a link to choose a new password.",
+        None,
+    ))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_confirm.html")]
+struct ResetConfirmPage {
+    nav: Nav,
+    csrf: String,
+    token: String,
+    errors: FieldErrors,
+    min_password: usize,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetConfirmForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn reset_confirm_form(
+    headers: HeaderMap,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(&headers)?;
+    Ok(with_cookie(
+        ResetConfirmPage {
+            nav: Nav::default(),
+            csrf,
+            token: q.token,
+            errors: FieldErrors::new(),
+            min_password: MIN_PASSWORD_CHARS,
+        },
+        cookie,
+    ))
+}
+
+pub async fn reset_confirm<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<ResetConfirmForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
+    match portal
+        .accounts
+        .reset_password(&input.token, &input.password)
+        .await
+    {
+        Ok(()) => Ok(notice(
+            Nav::default(),
+            "Password changed",
+            "Your new password is set and every other session has ended.",
+            Some(("/portal/login", "Log in")),
+        )),
+        Err(AccountError::Invalid(errors)) => {
+            let page = ResetConfirmPage {
+                nav: Nav::default(),
+                csrf: input.csrf,
+                token: input.token,
+                errors,
+                min_password: MIN_PASSWORD_CHARS,
+            };
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(AccountError::BadToken) => Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This link is invalid, was already used or has expired.",
+        )),
+        Err(e) => Err(PageError::internal(e)),
+    }
+}

@@ -1,0 +1,174 @@
+//! The portal's web pages: server-rendered HTML (askama, escaped by default),
+//! no JavaScript, every asset in the binary. Strict CSP, no framing, CSRF
+//! tokens on every form plus an Origin / Sec-Fetch-Site check.
+
+mod auth;
+mod pages;
+mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fintechapi_domain::portal::PortalRepository;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::accounts::Accounts;
+use crate::registry::Registry;
+
+pub use session::{CSRF_COOKIE, SESSION_COOKIE};
+
+/// What the portal pages need.
+pub struct Portal<R> {
+    pub accounts: Accounts<R>,
+    pub registry: Registry<R>,
+    /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
+    pub sandbox: bool,
+}
+
+/// The storage the portal runs on.
+pub trait Repo: PortalRepository + Send + Sync + 'static {}
+impl<T: PortalRepository + Send + Sync + 'static> Repo for T {}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// The portal under `/portal`.
+pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
+    Router::new()
+        .route("/portal", get(pages::home::<R>))
+        .route("/portal/static/portal.css", get(stylesheet))
+        .route(
+            "/portal/signup",
+            get(auth::signup_form).post(auth::signup::<R>),
+        )
+        .route("/portal/verify", get(auth::verify::<R>))
+        .route(
+            "/portal/login",
+            get(auth::login_form::<R>).post(auth::login::<R>),
+        )
+        .route("/portal/logout", post(auth::logout::<R>))
+        .route(
+            "/portal/reset",
+            get(auth::reset_form).post(auth::reset_request::<R>),
+        )
+        .route(
+            "/portal/reset/confirm",
+            get(auth::reset_confirm_form).post(auth::reset_confirm::<R>),
+        )
+        .route("/portal/dashboard", get(pages::dashboard::<R>))
+        .route(
+            "/portal/orgs/new",
+            get(pages::org_form::<R>).post(pages::org_create::<R>),
+        )
+        .route("/portal/orgs/{org}", get(pages::org_page::<R>))
+        .route(
+            "/portal/orgs/{org}/apps/new",
+            get(pages::app_form::<R>).post(pages::app_create::<R>),
+        )
+        .route("/portal/apps/{app}", get(pages::app_page::<R>))
+        .route("/portal/apps/{app}/rotate", post(pages::app_rotate::<R>))
+        .route(
+            "/portal/apps/{app}/credentials/{credential}/revoke",
+            post(pages::credential_revoke::<R>),
+        )
+        .route(
+            "/portal/apps/{app}/subscriptions",
+            post(pages::subscribe::<R>),
+        )
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .with_state(portal)
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/portal.css"),
+    )
+        .into_response()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Nav,
+    title: String,
+    message: String,
+}
+
+/// The navigation bar's view of who is logged in.
+#[derive(Debug, Clone, Default)]
+pub struct Nav {
+    pub user: Option<String>,
+    pub csrf: String,
+}
+
+/// An HTML error answer of the portal (or a redirect to the login page).
+pub struct PageError {
+    status: StatusCode,
+    message: String,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn login_required() -> Self {
+        Self::new(StatusCode::SEE_OTHER, "/portal/login")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "There is nothing here, or you have no access to it.",
+        )
+    }
+
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "portal request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong on our side. Please try again.",
+        )
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::SEE_OTHER {
+            return (StatusCode::SEE_OTHER, [(header::LOCATION, self.message)]).into_response();
+        }
+        let page = ErrorPage {
+            nav: Nav::default(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.message,
+        };
+        (self.status, page).into_response()
+    }
+}

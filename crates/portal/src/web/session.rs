@@ -1,0 +1,146 @@
+//! Cookies, sessions and CSRF defences of the portal pages.
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use fintechapi_domain::portal::{Session, User};
+use fintechapi_domain::secret::{constant_time_eq, random_token};
+
+use super::{PageError, Portal, Repo};
+
+/// Session id cookie: `__Host-` (Secure, Path=/, no Domain), HttpOnly, SameSite=Lax.
+pub const SESSION_COOKIE: &str = "__Host-ftapi_session";
+/// Double-submit token for forms shown before login.
+pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
+pub fn set_cookie(name: &str, value: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+pub fn clear_cookie(name: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// Who is asking: a logged-in user with a live session, or nobody.
+pub struct Visitor {
+    pub cookie: Option<String>,
+    pub session: Option<(Session, User)>,
+}
+
+impl Visitor {
+    pub async fn load<R: Repo>(portal: &Portal<R>, headers: &HeaderMap) -> Result<Self, PageError> {
+        let cookie = cookie(headers, SESSION_COOKIE);
+        let session = match &cookie {
+            Some(value) => portal
+                .accounts
+                .session(value)
+                .await
+                .map_err(PageError::internal)?,
+            None => None,
+        };
+        Ok(Self { cookie, session })
+    }
+
+    /// The logged-in user, or a redirect to the login page.
+    pub fn user(&self) -> Result<(&Session, &User), PageError> {
+        self.session
+            .as_ref()
+            .map(|(s, u)| (s, u))
+            .ok_or_else(PageError::login_required)
+    }
+
+    pub fn nav(&self) -> super::Nav {
+        match &self.session {
+            Some((s, u)) => super::Nav {
+                user: Some(u.display_name.clone()),
+                csrf: s.csrf_token.clone(),
+            },
+            None => super::Nav::default(),
+        }
+    }
+}
+
+/// Refuses cross-site form posts: a browser's `Sec-Fetch-Site` must say
+/// same-origin and any `Origin` must be this host.
+pub fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), PageError> {
+    let refuse = || {
+        Err(PageError::forbidden(
+            "This form was submitted from another site and was refused.",
+        ))
+    };
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return refuse();
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return refuse();
+        };
+        let expected = host.map(|h| format!("https://{h}"));
+        if expected.as_deref() != Some(origin) {
+            return refuse();
+        }
+    }
+    Ok(())
+}
+
+/// The request's host (`Host` for HTTP/1.1, `:authority` for HTTP/2).
+pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a axum::http::Uri) -> Option<&'a str> {
+    uri.authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+}
+
+/// Checks the form's token against the session's, in constant time.
+pub fn check_session_csrf(session: &Session, form_token: &str) -> Result<(), PageError> {
+    if constant_time_eq(&session.csrf_token, form_token) {
+        Ok(())
+    } else {
+        Err(PageError::forbidden(
+            "The form has expired or was not sent by this site. Reload the page and try again.",
+        ))
+    }
+}
+
+/// The double-submit token for forms before login, and the cookie to set if it is new.
+pub fn anonymous_csrf(headers: &HeaderMap) -> Result<(String, Option<HeaderValue>), PageError> {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(token) => Ok((token, None)),
+        None => {
+            let token = random_token(32).map_err(PageError::internal)?;
+            let set = set_cookie(CSRF_COOKIE, &token);
+            Ok((token, Some(set)))
+        }
+    }
+}
+
+pub fn check_anonymous_csrf(headers: &HeaderMap, form_token: &str) -> Result<(), PageError> {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(token) if constant_time_eq(&token, form_token) => Ok(()),
+        _ => Err(PageError::forbidden(
+            "The form has expired or was not sent by this site. Reload the page and try again.",
+        )),
+    }
+}
