@@ -242,7 +242,12 @@ impl Application {
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
         let portal = Arc::new(Portal {
-            accounts: Accounts::new(store.clone(), load_pepper(&config)?, clock.clone(), account_settings)?,
+            accounts: Accounts::new(
+                store.clone(),
+                load_pepper(&config)?,
+                clock.clone(),
+                account_settings,
+            )?,
             registry: registry(&config, store.clone(), clock.clone())?,
             sandbox: config.profile == crate::config::Profile::Development,
         });

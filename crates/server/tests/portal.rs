@@ -1,0 +1,366 @@
+//! The Developer Portal through its forms, over HTTPS, on both stores:
+//! sign-up → verify → login → organisation → application → key and secret.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use fintechapi_domain::SystemClock;
+use fintechapi_domain::portal::{Email, PortalRepository};
+use fintechapi_testkit::both_stores;
+use reqwest::StatusCode;
+use support::{TestServer, config_for};
+
+/// A tiny browser: keeps cookies, never follows redirects.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The value of the first `name="csrf"` field.
+    fn csrf(&self) -> String {
+        let at = self
+            .body
+            .find(r#"name="csrf" value=""#)
+            .expect("a form with a CSRF token");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Self {
+        let http = fintechapi_testkit::https_client(&server.ca)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: server.base_url.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn finish(&mut self, resp: reqwest::Response) -> Page {
+        for set in resp.headers().get_all("set-cookie") {
+            let set = set.to_str().unwrap();
+            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            assert!(
+                attrs.contains("Secure")
+                    && attrs.contains("HttpOnly")
+                    && attrs.contains("SameSite"),
+                "weak cookie: {set}"
+            );
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        let status = resp.status();
+        let location = resp
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        Page {
+            status,
+            location,
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.finish(resp).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.post_with(path, form, &[]).await
+    }
+
+    async fn post_with(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .form(form);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        self.finish(resp).await
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple 42";
+const XSS: &str = "<script>alert(1)</script>";
+
+async fn link_in_last_mail(server: &TestServer, to: &str) -> String {
+    let store = server.db.store().await;
+    let mails = store.mails_to(&to.parse::<Email>().unwrap()).await.unwrap();
+    let text = &mails.last().expect("a mail").body_text;
+    let start = text.find("https://").unwrap();
+    let link = text[start..].split_whitespace().next().unwrap();
+    link.split_once("/portal")
+        .map(|(_, path)| format!("/portal{path}"))
+        .unwrap()
+}
+
+/// Signs up, verifies and logs in; returns the logged-in browser.
+async fn developer(server: &TestServer, email: &str) -> Browser {
+    let mut b = Browser::new(server);
+    let form = b.get("/portal/signup").await;
+    let csrf = form.csrf();
+    let done = b
+        .post(
+            "/portal/signup",
+            &[
+                ("email", email),
+                ("display_name", "Dana Developer"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let verify = link_in_last_mail(server, email).await;
+    assert_eq!(b.get(&verify).await.status, StatusCode::OK);
+    let login = b.get("/portal/login").await;
+    let csrf = login.csrf();
+    let logged_in = b
+        .post(
+            "/portal/login",
+            &[("email", email), ("password", PASSWORD), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(
+        logged_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        logged_in.body
+    );
+    assert_eq!(logged_in.location.as_deref(), Some("/portal/dashboard"));
+    b
+}
+
+both_stores! {
+    async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db) {
+        let config = config_for(&db);
+        let server = TestServer::start_with(db, config.clone()).await;
+        let mut b = Browser::new(&server);
+
+        // A weak password is refused next to its field; what was typed stays.
+        let form = b.get("/portal/signup").await;
+        assert!(form.body.contains(r#"<label for="email">"#));
+        let csrf = form.csrf();
+        let weak = b.post("/portal/signup", &[("email", "dana@tpp.example"), ("display_name", "Dana"), ("password", "password1234"), ("csrf", &csrf)]).await;
+        assert_eq!(weak.status, StatusCode::BAD_REQUEST);
+        assert!(weak.body.contains(r#"id="password-error""#), "{}", weak.body);
+        assert!(weak.body.contains(r#"value="dana@tpp.example""#));
+
+        let ok = b.post("/portal/signup", &[("email", "Dana@TPP.example"), ("display_name", "Dana Developer"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(ok.status, StatusCode::OK);
+        assert!(ok.body.contains("Check your mail"));
+
+        // Not verified yet: login says so (only after the right password).
+        let login = b.get("/portal/login").await;
+        let early = b.post("/portal/login", &[("email", "dana@tpp.example"), ("password", PASSWORD), ("csrf", &login.csrf())]).await;
+        assert_eq!(early.status, StatusCode::UNAUTHORIZED);
+        assert!(early.body.contains("confirm your e-mail"), "{}", early.body);
+
+        let verify = link_in_last_mail(&server, "dana@tpp.example").await;
+        assert_eq!(b.get(&verify).await.status, StatusCode::OK);
+        assert_eq!(b.get(&verify).await.status, StatusCode::BAD_REQUEST, "a verification link works once");
+
+        let login = b.get("/portal/login").await;
+        let in_ = b.post("/portal/login", &[("email", "dana@tpp.example"), ("password", PASSWORD), ("csrf", &login.csrf())]).await;
+        assert_eq!(in_.status, StatusCode::SEE_OTHER);
+        let dashboard = b.get("/portal/dashboard").await;
+        assert!(dashboard.body.contains("Welcome, Dana Developer"));
+        let csrf = dashboard.csrf();
+
+        let org = b.post("/portal/orgs/new", &[("legal_name", &format!("Dana {XSS} GmbH")), ("country", "de"), ("role_aisp", "on"), ("role_pisp", "on"), ("competent_authority", "BaFin"), ("authorisation_number", "HRB 1"), ("csrf", &csrf)]).await;
+        assert_eq!(org.status, StatusCode::SEE_OTHER, "{}", org.body);
+        let org_path = org.location.unwrap();
+        let org_page = b.get(&org_path).await;
+        assert!(org_page.body.contains("Dana &#60;script&#62;alert(1)&#60;/script&#62; GmbH") || org_page.body.contains("Dana &lt;script&gt;"), "{}", org_page.body);
+        assert!(!org_page.body.contains(XSS));
+
+        // An app asking for a product outside the organisation's roles is refused, nothing created.
+        let app_form = b.get(&format!("{org_path}/apps/new")).await;
+        let csrf = app_form.csrf();
+        let refused = b.post(&format!("{org_path}/apps/new"), &[("name", "Budget"), ("redirect_uris", "https://budget.example/cb"), ("security_profile", "basic"), ("environment", "sandbox"), ("product_piis", "on"), ("csrf", &csrf)]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(refused.body.contains(r#"id="products-error""#), "{}", refused.body);
+        assert!(refused.body.contains("https://budget.example/cb"), "typed values are kept");
+
+        let created = b.post(&format!("{org_path}/apps/new"), &[("name", &format!("Budget {XSS}")), ("description", XSS), ("redirect_uris", "https://budget.example/cb\nhttp://localhost:3000/cb"), ("security_profile", "basic"), ("environment", "sandbox"), ("product_ais", "on"), ("product_pis", "on"), ("csrf", &csrf)]).await;
+        assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+        assert!(!created.body.contains(XSS));
+        let grab = |id: &str| {
+            let at = created.body.find(&format!(r#"<code id="{id}">"#)).unwrap();
+            let rest = &created.body[at..];
+            rest[rest.find('>').unwrap() + 1..rest.find("</code>").unwrap()].to_owned()
+        };
+        let (key, secret) = (grab("consumer-key"), grab("consumer-secret"));
+        assert!(key.starts_with("ck_") && secret.starts_with("cs_"));
+
+        let registry = fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock)).unwrap();
+        let client = registry.authenticate(&key, &secret).await.unwrap().expect("the shown credentials authenticate");
+        assert_eq!(client.application.name, format!("Budget {XSS}"));
+
+        // The app page lists the key, never the secret, and everything escaped.
+        let app_path = format!("/portal/apps/{}", client.application.id);
+        let app_page = b.get(&app_path).await;
+        assert!(app_page.body.contains(&key));
+        assert!(!app_page.body.contains(&secret));
+        assert!(!app_page.body.contains(XSS));
+        assert!(app_page.body.contains("approved"));
+
+        // Rotation shows a new secret once; the old one still works during the grace period.
+        let rotated = b.post(&format!("{app_path}/rotate"), &[("csrf", &app_page.csrf())]).await;
+        assert_eq!(rotated.status, StatusCode::OK);
+        assert!(rotated.body.contains("previous secret keeps working"));
+        assert!(registry.authenticate(&key, &secret).await.unwrap().is_some());
+
+        // Logout ends the session for good.
+        let stolen = b.cookies.clone();
+        let out = b.post("/portal/logout", &[("csrf", &app_page.csrf())]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        b.cookies = stolen;
+        let after = b.get("/portal/dashboard").await;
+        assert_eq!(after.status, StatusCode::SEE_OTHER);
+        assert_eq!(after.location.as_deref(), Some("/portal/login"));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn forms_without_a_valid_token_or_from_another_origin_are_refused_and_change_nothing(db) {
+        let server = TestServer::start(db).await;
+        let mut b = developer(&server, "eve@tpp.example").await;
+        let csrf = b.get("/portal/dashboard").await.csrf();
+        let org = |name: &'static str| vec![("legal_name", name), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", "BaFin"), ("authorisation_number", "1")];
+
+        let missing = b.post("/portal/orgs/new", &org("No Token GmbH")).await;
+        assert_eq!(missing.status, StatusCode::FORBIDDEN);
+        let mut wrong = org("Wrong Token GmbH");
+        wrong.push(("csrf", "not-the-token"));
+        assert_eq!(b.post("/portal/orgs/new", &wrong).await.status, StatusCode::FORBIDDEN);
+        let mut right = org("Cross Site GmbH");
+        right.push(("csrf", &csrf));
+        let cross = b.post_with("/portal/orgs/new", &right, &[("origin", "https://evil.example")]).await;
+        assert_eq!(cross.status, StatusCode::FORBIDDEN);
+        assert!(cross.body.contains("another site"));
+        let fetch = b.post_with("/portal/orgs/new", &right, &[("sec-fetch-site", "cross-site")]).await;
+        assert_eq!(fetch.status, StatusCode::FORBIDDEN);
+
+        let store = server.db.store().await;
+        for name in ["No Token GmbH", "Wrong Token GmbH", "Cross Site GmbH"] {
+            assert!(store.organisation_by_name(name).await.unwrap().is_none(), "{name} was created");
+        }
+        // Same-origin with the token works.
+        let ok = b.post_with("/portal/orgs/new", &right, &[("origin", &server.base_url), ("sec-fetch-site", "same-origin")]).await;
+        assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+
+        // Login and sign-up forms need their pre-session token too.
+        let mut anon = Browser::new(&server);
+        let login = anon.post("/portal/login", &[("email", "eve@tpp.example"), ("password", PASSWORD)]).await;
+        assert_eq!(login.status, StatusCode::FORBIDDEN);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn login_never_tells_which_part_was_wrong_and_locks_after_five_failures(db) {
+        let server = TestServer::start(db).await;
+        developer(&server, "lock@tpp.example").await;
+        let mut b = Browser::new(&server);
+        let csrf = b.get("/portal/login").await.csrf();
+        let unknown = b.post("/portal/login", &[("email", "nobody@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        let wrong = b.post("/portal/login", &[("email", "lock@tpp.example"), ("password", "wrong password 1234"), ("csrf", &csrf)]).await;
+        assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let message = |p: &Page| p.body[p.body.find("role=\"alert\"").unwrap()..].lines().next().unwrap().to_owned();
+        assert_eq!(message(&unknown), message(&wrong));
+
+        for _ in 0..4 {
+            b.post("/portal/login", &[("email", "lock@tpp.example"), ("password", "wrong password 1234"), ("csrf", &csrf)]).await;
+        }
+        let locked = b.post("/portal/login", &[("email", "lock@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(locked.status, StatusCode::UNAUTHORIZED, "the right password does not open a locked account");
+        assert_eq!(message(&locked), message(&wrong));
+
+        // Signing up again with a registered address looks the same as a new sign-up.
+        let mut c = Browser::new(&server);
+        let csrf = c.get("/portal/signup").await.csrf();
+        let again = c.post("/portal/signup", &[("email", "lock@tpp.example"), ("display_name", "Mallory"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::OK);
+        assert!(again.body.contains("Check your mail"));
+
+        // A password reset lifts the lock.
+        let csrf = c.get("/portal/reset").await.csrf();
+        c.post("/portal/reset", &[("email", "lock@tpp.example"), ("csrf", &csrf)]).await;
+        let link = link_in_last_mail(&server, "lock@tpp.example").await;
+        let form = c.get(&link).await;
+        let token = link.split("token=").nth(1).unwrap().to_owned();
+        let reset = c.post("/portal/reset/confirm", &[("token", &token), ("password", "a brand new passphrase 77"), ("csrf", &form.csrf())]).await;
+        assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+        let csrf = c.get("/portal/login").await.csrf();
+        let back = c.post("/portal/login", &[("email", "lock@tpp.example"), ("password", "a brand new passphrase 77"), ("csrf", &csrf)]).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn pages_are_served_with_a_strict_policy_and_unknown_pages_are_html(db) {
+        let server = TestServer::start(db).await;
+        let resp = server.client().get(server.url("/portal")).send().await.unwrap();
+        let csp = resp.headers()["content-security-policy"].to_str().unwrap().to_owned();
+        assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(resp.headers()["x-frame-options"], "DENY");
+        assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+        let body = resp.text().await.unwrap();
+        assert!(!body.contains("<script"), "no JavaScript anywhere");
+        let no_redirects = fintechapi_testkit::https_client(&server.ca).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let missing = no_redirects.get(server.url("/portal/apps/not-an-id")).send().await.unwrap();
+        assert_eq!(missing.status(), 303, "login first");
+        assert_eq!(missing.headers()["location"], "/portal/login");
+        let unknown = server.client().get(server.url("/portal/no/such/page")).send().await.unwrap();
+        assert_eq!(unknown.status(), 404);
+        assert!(unknown.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        server.stop().await;
+    }
+}
