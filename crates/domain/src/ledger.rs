@@ -104,6 +104,13 @@ pub struct Account {
     pub created_at: OffsetDateTime,
 }
 
+impl Account {
+    /// The booked balance as money.
+    pub fn booked(&self) -> Money {
+        Money::from_minor(self.balances.booked, self.currency)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewAccount {
     pub id: AccountId,

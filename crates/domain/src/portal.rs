@@ -241,6 +241,13 @@ pub trait PortalRepository: Send + Sync {
         organisation: OrganisationId,
         user: UserId,
     ) -> impl Future<Output = Result<Option<MemberRole>, StoreError>> + Send;
+    fn all_organisations(
+        &self,
+    ) -> impl Future<Output = Result<Vec<Organisation>, StoreError>> + Send;
+    fn members_of(
+        &self,
+        organisation: OrganisationId,
+    ) -> impl Future<Output = Result<Vec<(User, MemberRole)>, StoreError>> + Send;
     fn set_organisation_status(
         &self,
         id: OrganisationId,
@@ -273,6 +280,14 @@ pub trait PortalRepository: Send + Sync {
     fn subscriptions_of(
         &self,
         application: ApplicationId,
+    ) -> impl Future<Output = Result<Vec<Subscription>, StoreError>> + Send;
+    fn subscription(
+        &self,
+        id: SubscriptionId,
+    ) -> impl Future<Output = Result<Option<Subscription>, StoreError>> + Send;
+    /// Subscriptions waiting for an administrator, oldest first.
+    fn pending_subscriptions(
+        &self,
     ) -> impl Future<Output = Result<Vec<Subscription>, StoreError>> + Send;
     fn add_subscription(
         &self,

@@ -44,4 +44,10 @@ pub trait PsuRepository: Send + Sync {
     ) -> impl Future<Output = Result<Option<(Psu, PasswordHash)>, StoreError>> + Send;
 
     fn list_psus(&self) -> impl Future<Output = Result<Vec<Psu>, StoreError>> + Send;
+
+    fn set_psu_password(
+        &self,
+        id: crate::ids::PsuId,
+        password: PasswordHash,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -192,6 +192,52 @@ impl<R: LedgerRepository> Ledger<R> {
             .ok_or_else(|| StoreError::corrupt("no receipt for a posted transfer").into())
     }
 
+    /// Credits a customer account from the clearing account (a sandbox deposit).
+    pub async fn deposit(
+        &self,
+        account: AccountId,
+        amount: Money,
+        idempotency_key: &str,
+        text: &str,
+    ) -> Result<TransferReceipt, LedgerError> {
+        let target = self
+            .repo
+            .account(account)
+            .await?
+            .ok_or(LedgerError::UnknownAccount(account))?;
+        let clearing = self
+            .clearing_account(amount.currency(), &target.bic)
+            .await?;
+        let today = self.clock.today();
+        let mut receipts = self
+            .post(vec![NewTransfer {
+                idempotency_key: idempotency_key.to_owned(),
+                transaction_id: TransactionId::random(),
+                debit: clearing.id,
+                credit: target.id,
+                amount,
+                status: EntryStatus::Booked,
+                booking_date: today,
+                value_date: today,
+                debtor: Party {
+                    name: Some("FinTechAPI Bank".into()),
+                    iban: None,
+                },
+                creditor: Party {
+                    name: Some(target.owner_name.clone()),
+                    iban: target.iban.clone(),
+                },
+                remittance_information: Some(text.to_owned()),
+                end_to_end_id: None,
+                bank_transaction_code: "PMNT-RCDT-ESCT".into(),
+                created_at: self.clock.now(),
+            }])
+            .await?;
+        receipts
+            .pop()
+            .ok_or_else(|| StoreError::corrupt("no receipt for a posted deposit").into())
+    }
+
     /// Posts prepared journal entries atomically (all or none).
     pub async fn post(
         &self,

@@ -3,9 +3,23 @@
 use askama::Template;
 
 pub enum MailKind<'a> {
-    Verify { name: &'a str, link: &'a str },
-    AlreadyRegistered { link: &'a str },
-    Reset { link: &'a str },
+    Verify {
+        name: &'a str,
+        link: &'a str,
+    },
+    AlreadyRegistered {
+        link: &'a str,
+    },
+    Reset {
+        link: &'a str,
+    },
+    Decision {
+        application: &'a str,
+        product: &'a str,
+        approved: bool,
+        reason: &'a str,
+        link: &'a str,
+    },
 }
 
 impl MailKind<'_> {
@@ -13,7 +27,8 @@ impl MailKind<'_> {
         match self {
             MailKind::Verify { link, .. }
             | MailKind::AlreadyRegistered { link }
-            | MailKind::Reset { link } => link,
+            | MailKind::Reset { link }
+            | MailKind::Decision { link, .. } => link,
         }
     }
 }
@@ -42,7 +57,35 @@ struct MailHtml<'a> {
 }
 
 pub fn render(kind: &MailKind<'_>) -> Rendered {
+    let decision_body;
     let (subject, greeting, body, action) = match kind {
+        MailKind::Decision {
+            application,
+            product,
+            approved,
+            reason,
+            ..
+        } => {
+            decision_body = if *approved {
+                format!(
+                    "the bank approved the {product} subscription of your application \"{application}\". It can be used now."
+                )
+            } else {
+                format!(
+                    "the bank rejected the {product} subscription of your application \"{application}\". Reason: {reason}"
+                )
+            };
+            (
+                if *approved {
+                    "Subscription approved"
+                } else {
+                    "Subscription rejected"
+                },
+                "Hello,".to_owned(),
+                decision_body.as_str(),
+                "Open the application",
+            )
+        }
         MailKind::Verify { name, .. } => (
             "Confirm your FinTechAPI developer account",
             format!("Hello {name},"),

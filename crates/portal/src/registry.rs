@@ -457,6 +457,106 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
+    /// An administrator approves or rejects a pending subscription; the
+    /// organisation's members are told by mail and see it on the application page.
+    pub async fn decide(
+        &self,
+        actor: &Actor,
+        subscription: SubscriptionId,
+        approve: bool,
+        reason: &str,
+        public_url: &str,
+    ) -> Result<(), RegistryError> {
+        let reason = reason.trim();
+        if !approve && (reason.is_empty() || reason.chars().count() > 1000) {
+            let mut errors = FieldErrors::new();
+            errors.add(
+                "reason",
+                "a rejection needs a reason of at most 1000 characters",
+            );
+            return Err(errors.into());
+        }
+        let sub = self
+            .repo
+            .subscription(subscription)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        if sub.status != SubscriptionStatus::Pending {
+            let mut errors = FieldErrors::new();
+            errors.add("subscription", format!("is already {}", sub.status));
+            return Err(errors.into());
+        }
+        let app = self
+            .repo
+            .application(sub.application_id)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        let (status, stored_reason) = if approve {
+            (SubscriptionStatus::Approved, None)
+        } else {
+            (SubscriptionStatus::Rejected, Some(reason.to_owned()))
+        };
+        let now = self.clock.now();
+        self.repo
+            .decide_subscription(sub.id, status, stored_reason, now)
+            .await?;
+        let link = format!("{public_url}/portal/apps/{}", app.id);
+        let rendered = crate::mail::render(&crate::mail::MailKind::Decision {
+            application: &app.name,
+            product: sub.product.title(),
+            approved: approve,
+            reason,
+            link: &link,
+        });
+        for (member, _) in self.repo.members_of(app.organisation_id).await? {
+            self.repo
+                .enqueue_mail(fintechapi_domain::portal::Mail {
+                    recipient: member.email,
+                    subject: rendered.subject.clone(),
+                    body_text: rendered.text.clone(),
+                    body_html: rendered.html.clone(),
+                    created_at: now,
+                })
+                .await?;
+        }
+        let action = if approve {
+            "subscription.approve"
+        } else {
+            "subscription.reject"
+        };
+        self.audit(
+            actor,
+            action,
+            app.id.to_string(),
+            format!("{} {}", sub.product, reason),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_organisation_status(
+        &self,
+        actor: &Actor,
+        organisation: OrganisationId,
+        status: Status,
+    ) -> Result<(), RegistryError> {
+        self.repo
+            .organisation(organisation)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        self.repo
+            .set_organisation_status(organisation, status)
+            .await?;
+        let action = if status == Status::Active {
+            "organisation.unsuspend"
+        } else {
+            "organisation.suspend"
+        };
+        self.audit(actor, action, organisation.to_string(), String::new())
+            .await?;
+        Ok(())
+    }
+
     /// Issues a new key and secret; the previous ones keep working for the grace period.
     pub async fn rotate_secret(
         &self,

@@ -249,6 +249,8 @@ impl Application {
                 account_settings,
             )?,
             registry: registry(&config, store.clone(), clock.clone())?,
+            ledger: Ledger::new(store.clone(), clock.clone()),
+            public_url: base_url.clone(),
             sandbox: config.profile == crate::config::Profile::Development,
         });
         let state = AppState(Arc::new(Inner {

@@ -149,6 +149,7 @@ fn print_banner(app: &Application, profile: Profile, store: &str) {
     let mut out = format!(
         "\nFinTechAPI is running ({profile} profile, {store})\n\n\
          \x20 Developer Portal  {url}/portal\n\
+         \x20 Admin console     {url}/admin   (create an operator: fintechapi admin create-admin --email …)\n\
          \x20 API base URL      {url}/\n\
          \x20 Health            {url}/healthz\n\
          \x20 Readiness         {url}/readyz\n\

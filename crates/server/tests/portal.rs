@@ -4,123 +4,13 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use fintechapi_domain::SystemClock;
 use fintechapi_domain::portal::{Email, PortalRepository};
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
-use support::{TestServer, config_for};
-
-/// A tiny browser: keeps cookies, never follows redirects.
-struct Browser {
-    http: reqwest::Client,
-    base: String,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-impl Page {
-    /// The value of the first `name="csrf"` field.
-    fn csrf(&self) -> String {
-        let at = self
-            .body
-            .find(r#"name="csrf" value=""#)
-            .expect("a form with a CSRF token");
-        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-}
-
-impl Browser {
-    fn new(server: &TestServer) -> Self {
-        let http = fintechapi_testkit::https_client(&server.ca)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            http,
-            base: server.base_url.clone(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn finish(&mut self, resp: reqwest::Response) -> Page {
-        for set in resp.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let (pair, attrs) = set.split_once(';').unwrap_or((set, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            assert!(
-                attrs.contains("Secure")
-                    && attrs.contains("HttpOnly")
-                    && attrs.contains("SameSite"),
-                "weak cookie: {set}"
-            );
-            if v.is_empty() || attrs.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = resp.status();
-        let location = resp
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        Page {
-            status,
-            location,
-            body: resp.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.finish(resp).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.post_with(path, form, &[]).await
-    }
-
-    async fn post_with(
-        &mut self,
-        path: &str,
-        form: &[(&str, &str)],
-        headers: &[(&str, &str)],
-    ) -> Page {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("cookie", self.cookie_header())
-            .form(form);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        let resp = req.send().await.unwrap();
-        self.finish(resp).await
-    }
-}
+use support::{Browser, Page, TestServer, config_for};
 
 const PASSWORD: &str = "correct horse battery staple 42";
 const XSS: &str = "<script>alert(1)</script>";

@@ -345,6 +345,11 @@ impl PsuRepository for Store {
     async fn list_psus(&self) -> Result<Vec<Psu>, StoreError> {
         dispatch!(self, |db, pool| db::psu::list(pool).await)
     }
+
+    async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::set_password(pool, id, password)
+            .await)
+    }
 }
 
 impl PortalRepository for Store {
@@ -494,6 +499,18 @@ impl PortalRepository for Store {
         .await)
     }
 
+    async fn all_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::all_organisations(pool).await)
+    }
+
+    async fn members_of(
+        &self,
+        organisation: OrganisationId,
+    ) -> Result<Vec<(User, MemberRole)>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::members_of(pool, organisation)
+            .await)
+    }
+
     async fn set_organisation_status(
         &self,
         id: OrganisationId,
@@ -559,6 +576,15 @@ impl PortalRepository for Store {
             application
         )
         .await)
+    }
+
+    async fn subscription(&self, id: SubscriptionId) -> Result<Option<Subscription>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::subscription(pool, id).await)
+    }
+
+    async fn pending_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::pending_subscriptions(pool)
+            .await)
     }
 
     async fn add_subscription(&self, subscription: Subscription) -> Result<(), PortalError> {

@@ -29,7 +29,10 @@ pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageErr
     })
 }
 
-fn with_cookie(response: impl IntoResponse, cookie: Option<axum::http::HeaderValue>) -> Response {
+pub(super) fn with_cookie(
+    response: impl IntoResponse,
+    cookie: Option<axum::http::HeaderValue>,
+) -> Response {
     let mut response = response.into_response();
     if let Some(value) = cookie {
         response.headers_mut().append(header::SET_COOKIE, value);

@@ -2,6 +2,7 @@
 //! no JavaScript, every asset in the binary. Strict CSP, no framing, CSRF
 //! tokens on every form plus an Origin / Sec-Fetch-Site check.
 
+mod admin;
 mod auth;
 mod pages;
 mod session;
@@ -14,25 +15,35 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_ledger::Ledger;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::accounts::Accounts;
 use crate::registry::Registry;
 
-pub use session::{CSRF_COOKIE, SESSION_COOKIE};
+pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE};
 
 /// What the portal pages need.
 pub struct Portal<R> {
     pub accounts: Accounts<R>,
     pub registry: Registry<R>,
+    /// The core banking behind the admin console's sandbox PSU management.
+    pub ledger: Ledger<R>,
+    /// Base URL for links in mails.
+    pub public_url: String,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
 }
 
-/// The storage the portal runs on.
-pub trait Repo: PortalRepository + Send + Sync + 'static {}
-impl<T: PortalRepository + Send + Sync + 'static> Repo for T {}
+/// The storage the portal and the admin console run on.
+pub trait Repo:
+    PortalRepository + PsuRepository + LedgerRepository + Send + Sync + 'static
+{
+}
+impl<T: PortalRepository + PsuRepository + LedgerRepository + Send + Sync + 'static> Repo for T {}
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -80,6 +91,24 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
             "/portal/apps/{app}/subscriptions",
             post(pages::subscribe::<R>),
         )
+        .route("/admin", get(admin::overview::<R>))
+        .route(
+            "/admin/login",
+            get(admin::login_form).post(admin::login::<R>),
+        )
+        .route("/admin/logout", post(admin::logout::<R>))
+        .route(
+            "/admin/subscriptions/{id}/decision",
+            post(admin::decide::<R>),
+        )
+        .route("/admin/orgs/{id}/status", post(admin::org_status::<R>))
+        .route("/admin/apps/{id}/status", post(admin::app_status::<R>))
+        .route("/admin/audit", get(admin::audit::<R>))
+        .route(
+            "/admin/psus",
+            get(admin::psus::<R>).post(admin::psu_create::<R>),
+        )
+        .route("/admin/psus/{id}/password", post(admin::psu_password::<R>))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -119,6 +148,8 @@ struct ErrorPage {
 pub struct Nav {
     pub user: Option<String>,
     pub csrf: String,
+    /// The admin console's navigation instead of the portal's.
+    pub admin: bool,
 }
 
 /// An HTML error answer of the portal (or a redirect to the login page).

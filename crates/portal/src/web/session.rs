@@ -1,13 +1,15 @@
 //! Cookies, sessions and CSRF defences of the portal pages.
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use fintechapi_domain::portal::{Session, User};
+use fintechapi_domain::portal::{Session, User, UserKind};
 use fintechapi_domain::secret::{constant_time_eq, random_token};
 
 use super::{PageError, Portal, Repo};
 
 /// Session id cookie: `__Host-` (Secure, Path=/, no Domain), HttpOnly, SameSite=Lax.
 pub const SESSION_COOKIE: &str = "__Host-ftapi_session";
+/// Session id cookie of the admin console, apart from developer sessions.
+pub const ADMIN_COOKIE: &str = "__Host-ftapi_admin";
 /// Double-submit token for forms shown before login.
 pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
 
@@ -49,8 +51,26 @@ pub struct Visitor {
 }
 
 impl Visitor {
+    /// A developer of the portal.
     pub async fn load<R: Repo>(portal: &Portal<R>, headers: &HeaderMap) -> Result<Self, PageError> {
-        let cookie = cookie(headers, SESSION_COOKIE);
+        Self::load_kind(portal, headers, SESSION_COOKIE, UserKind::Developer).await
+    }
+
+    /// A bank operator of the admin console.
+    pub async fn load_admin<R: Repo>(
+        portal: &Portal<R>,
+        headers: &HeaderMap,
+    ) -> Result<Self, PageError> {
+        Self::load_kind(portal, headers, ADMIN_COOKIE, UserKind::Admin).await
+    }
+
+    async fn load_kind<R: Repo>(
+        portal: &Portal<R>,
+        headers: &HeaderMap,
+        name: &str,
+        kind: UserKind,
+    ) -> Result<Self, PageError> {
+        let cookie = cookie(headers, name);
         let session = match &cookie {
             Some(value) => portal
                 .accounts
@@ -59,6 +79,7 @@ impl Visitor {
                 .map_err(PageError::internal)?,
             None => None,
         };
+        let session = session.filter(|(_, user)| user.kind == kind);
         Ok(Self { cookie, session })
     }
 
@@ -75,6 +96,7 @@ impl Visitor {
             Some((s, u)) => super::Nav {
                 user: Some(u.display_name.clone()),
                 csrf: s.csrf_token.clone(),
+                admin: false,
             },
             None => super::Nav::default(),
         }

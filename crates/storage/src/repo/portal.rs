@@ -710,3 +710,75 @@ pub(crate) async fn audit_trail(
     .map(AuditEntry::from)
     .collect())
 }
+
+pub(crate) async fn all_organisations(pool: &Pool<Db>) -> Result<Vec<Organisation>, StoreError> {
+    sqlx::query_as::<_, OrganisationRow>(concat!(
+        "SELECT ",
+        organisation_columns!(),
+        " FROM organisations o ORDER BY o.legal_name"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Organisation::try_from)
+    .collect()
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    role: String,
+}
+
+pub(crate) async fn members_of(
+    pool: &Pool<Db>,
+    organisation: OrganisationId,
+) -> Result<Vec<(User, MemberRole)>, StoreError> {
+    sqlx::query_as::<_, MemberRow>(
+        "SELECT u.id, u.email, u.display_name, u.kind, u.password_hash, u.email_verified_at, \
+         u.failed_logins, u.locked_until, u.created_at, m.role FROM users u \
+         JOIN memberships m ON m.user_id = u.id WHERE m.organisation_id = $1 ORDER BY u.email",
+    )
+    .bind(organisation.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| Ok((r.user.user()?, r.role.parse()?)))
+    .collect()
+}
+
+pub(crate) async fn subscription(
+    pool: &Pool<Db>,
+    id: SubscriptionId,
+) -> Result<Option<Subscription>, StoreError> {
+    sqlx::query_as::<_, SubscriptionRow>(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Subscription::try_from)
+    .transpose()
+}
+
+pub(crate) async fn pending_subscriptions(
+    pool: &Pool<Db>,
+) -> Result<Vec<Subscription>, StoreError> {
+    sqlx::query_as::<_, SubscriptionRow>(concat!(
+        "SELECT ",
+        subscription_columns!(),
+        " FROM subscriptions WHERE status = 'pending' ORDER BY created_at, id"
+    ))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Subscription::try_from)
+    .collect()
+}

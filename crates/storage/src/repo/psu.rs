@@ -59,3 +59,17 @@ pub(crate) async fn list(pool: &Pool<Db>) -> Result<Vec<Psu>, StoreError> {
     .map(PsuRow::psu)
     .collect()
 }
+
+pub(crate) async fn set_password(
+    pool: &Pool<Db>,
+    id: fintechapi_domain::ids::PsuId,
+    password: PasswordHash,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE psus SET password_hash = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(password.as_phc().to_owned())
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(())
+}

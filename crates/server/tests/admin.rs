@@ -1,0 +1,173 @@
+//! The admin console over HTTPS, on both stores: approvals with mail,
+//! suspension, audit trail and sandbox PSU management; operators only.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::sync::Arc;
+
+use fintechapi_domain::ids::UserId;
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::portal::{Email, NewUser, PortalRepository, UserKind};
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::registry::{
+    ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
+};
+use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_portal::registry::Actor;
+use fintechapi_portal::{NewApplication, NewOrganisation};
+use fintechapi_testkit::both_stores;
+use reqwest::StatusCode;
+use support::{Browser, TestServer, config_for};
+
+const PASSWORD: &str = "operator passphrase 2026!";
+
+async fn user(server: &TestServer, email: &str, kind: UserKind) -> UserId {
+    let store = server.db.store().await;
+    let id = UserId::random();
+    let now = SystemClock.now();
+    store
+        .create_user(NewUser {
+            id,
+            email: email.parse().unwrap(),
+            display_name: format!("{kind} user"),
+            kind,
+            password: PasswordHash::create(PASSWORD).unwrap(),
+            email_verified_at: Some(now),
+            created_at: now,
+        })
+        .await
+        .unwrap();
+    id
+}
+
+async fn operator(server: &TestServer) -> Browser {
+    user(server, "ops@bank.example", UserKind::Admin).await;
+    let mut b = Browser::new(server);
+    let csrf = b.get("/admin/login").await.csrf();
+    let done = b
+        .post(
+            "/admin/login",
+            &[
+                ("email", "ops@bank.example"),
+                ("password", PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/admin"));
+    b
+}
+
+both_stores! {
+    async fn only_operators_reach_the_console_and_they_decide_production_subscriptions(db) {
+        let config = config_for(&db);
+        let server = TestServer::start_with(db, config.clone()).await;
+        let developer = user(&server, "dev@tpp.example", UserKind::Developer).await;
+
+        // Not logged in, or logged in as a developer: no console.
+        let mut anon = Browser::new(&server);
+        assert_eq!(anon.get("/admin").await.location.as_deref(), Some("/admin/login"));
+        let csrf = anon.get("/admin/login").await.csrf();
+        let dev_login = anon.post("/admin/login", &[("email", "dev@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(dev_login.status, StatusCode::UNAUTHORIZED, "a developer is not an operator");
+
+        // A developer's production app waits for a decision.
+        let registry = fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock)).unwrap();
+        let who = Actor("dev@tpp.example".into());
+        let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
+        let org = registry.create_organisation(&who, Some(developer), NewOrganisation { legal_name: "Prod <i>TPP</i> AG".into(), country: "AT".into(), roles, competent_authority: "FMA".into(), authorisation_number: "FMA-4711".into() }).await.unwrap();
+        let (app, issued) = registry.create_application(&who, &org, NewApplication {
+            name: "Live App".into(), description: String::new(), redirect_uris: vec!["https://live.example/cb".into()],
+            security_profile: SecurityProfile::Basic, jwks: None, jwks_uri: None, tls_subject_dn: None,
+            environment: Environment::Production, products: vec![ApiProduct::Ais, ApiProduct::Pis],
+        }, false).await.unwrap();
+
+        let mut ops = operator(&server).await;
+        let overview = ops.get("/admin").await;
+        assert_eq!(overview.status, StatusCode::OK);
+        assert!(overview.body.contains("FMA-4711"), "the operator sees the authorisation data");
+        assert!(overview.body.contains("Prod &#60;i&#62;TPP&#60;/i&#62; AG") || overview.body.contains("Prod &lt;i&gt;"), "escaped");
+        assert!(!overview.body.contains("<i>TPP</i>"));
+        let csrf = overview.csrf();
+        let subs = server.db.store().await.subscriptions_of(app.id).await.unwrap();
+        let (ais, pis) = (subs.iter().find(|s| s.product == ApiProduct::Ais).unwrap(), subs.iter().find(|s| s.product == ApiProduct::Pis).unwrap());
+
+        let no_reason = ops.post(&format!("/admin/subscriptions/{}/decision", pis.id), &[("decision", "reject"), ("reason", " "), ("csrf", &csrf)]).await;
+        assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
+        assert!(no_reason.body.contains("needs a reason"));
+        let rejected = ops.post(&format!("/admin/subscriptions/{}/decision", pis.id), &[("decision", "reject"), ("reason", "PISP licence not yet passported"), ("csrf", &csrf)]).await;
+        assert_eq!(rejected.status, StatusCode::SEE_OTHER);
+        let approved = ops.post(&format!("/admin/subscriptions/{}/decision", ais.id), &[("decision", "approve"), ("csrf", &csrf)]).await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER);
+        let again = ops.post(&format!("/admin/subscriptions/{}/decision", ais.id), &[("decision", "reject"), ("reason", "x"), ("csrf", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST, "a decision is final");
+
+        let store = server.db.store().await;
+        let subs = store.subscriptions_of(app.id).await.unwrap();
+        let status = |p| subs.iter().find(|s| s.product == p).unwrap().clone();
+        assert_eq!(status(ApiProduct::Ais).status, SubscriptionStatus::Approved);
+        assert_eq!(status(ApiProduct::Pis).status, SubscriptionStatus::Rejected);
+        assert_eq!(status(ApiProduct::Pis).reason.as_deref(), Some("PISP licence not yet passported"));
+        let mails = store.mails_to(&"dev@tpp.example".parse::<Email>().unwrap()).await.unwrap();
+        assert!(mails.iter().any(|m| m.subject == "Subscription rejected" && m.body_text.contains("PISP licence not yet passported")));
+        assert!(mails.iter().any(|m| m.subject == "Subscription approved"));
+
+        // Suspension takes effect on the next authentication.
+        assert!(registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_some());
+        let suspended = ops.post(&format!("/admin/apps/{}/status", app.id), &[("status", "suspended"), ("csrf", &csrf)]).await;
+        assert_eq!(suspended.status, StatusCode::SEE_OTHER);
+        assert!(registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_none());
+        ops.post(&format!("/admin/apps/{}/status", app.id), &[("status", "active"), ("csrf", &csrf)]).await;
+        ops.post(&format!("/admin/orgs/{}/status", org.id), &[("status", "suspended"), ("csrf", &csrf)]).await;
+        assert_eq!(store.organisation(org.id).await.unwrap().unwrap().status, Status::Suspended);
+        assert!(registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_none());
+
+        // Every change is in the audit trail, with who did it.
+        let audit = ops.get("/admin/audit").await;
+        for action in ["subscription.reject", "subscription.approve", "application.suspend", "application.unsuspend", "organisation.suspend"] {
+            assert!(audit.body.contains(action), "{action} missing from the audit trail");
+        }
+        assert!(audit.body.contains("admin:ops@bank.example"));
+
+        // Forged posts change nothing.
+        let forged = ops.post(&format!("/admin/orgs/{}/status", org.id), &[("status", "active"), ("csrf", "forged")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(store.organisation(org.id).await.unwrap().unwrap().status, Status::Suspended);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_password(db) {
+        let server = TestServer::start(db).await;
+        let mut ops = operator(&server).await;
+        let page = ops.get("/admin/psus").await;
+        let csrf = page.csrf();
+        let bad = ops.post("/admin/psus", &[("login", "bad login!"), ("display_name", ""), ("password", "short"), ("opening_balance", "12.345"), ("csrf", &csrf)]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        for field in ["login-error", "display_name-error", "password-error", "opening_balance-error"] {
+            assert!(bad.body.contains(field), "{field} not shown");
+        }
+        let ok = ops.post("/admin/psus", &[("login", "dora"), ("display_name", "Dora Sandbox"), ("password", "dora sandbox passphrase 1"), ("opening_balance", "250.50"), ("csrf", &csrf)]).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        assert!(ok.body.contains("PSU dora created"));
+        let store = server.db.store().await;
+        let (psu, hash) = store.psu_by_login("dora").await.unwrap().unwrap();
+        assert!(hash.verify("dora sandbox passphrase 1"));
+        let accounts = store.accounts_of_psu(psu.id).await.unwrap();
+        assert_eq!(accounts[0].balances.booked, 25_050);
+        assert!(store.audit().await.unwrap().is_consistent());
+        let taken = ops.post("/admin/psus", &[("login", "dora"), ("display_name", "Dora 2"), ("password", "dora sandbox passphrase 2"), ("opening_balance", "0"), ("csrf", &csrf)]).await;
+        assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+        assert!(taken.body.contains("already taken"));
+
+        let reset = ops.post(&format!("/admin/psus/{}/password", psu.id), &[("password", "a new sandbox passphrase 9"), ("csrf", &csrf)]).await;
+        assert_eq!(reset.status, StatusCode::OK);
+        let (_, hash) = store.psu_by_login("dora").await.unwrap().unwrap();
+        assert!(hash.verify("a new sandbox passphrase 9"));
+        server.stop().await;
+    }
+}
