@@ -12,12 +12,6 @@
 //   FINTECHAPI_BIN      server binary (default: ../../target/debug/fintechapi)
 //   CHROMIUM_BIN        browser (default: /usr/bin/chromium)
 //   KEEP_DATA_DIR=1     keep the temporary data directory even on success
-//   E2E_REWRITE_NULL_ORIGIN=1
-//                       DIAGNOSTIC ONLY, never in CI: replace the `Origin: null`
-//                       that Chromium sends on the portal's form posts (because
-//                       the portal answers with `Referrer-Policy: no-referrer`)
-//                       into the real origin, to exercise the rest of the flow
-//                       while the server still refuses such posts with 403.
 //
 // TLS: no certificate errors are ignored wholesale. The server's own
 // certificate (<data-dir>/tls/server.pem) is pinned with Chromium's
@@ -44,7 +38,6 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const SHOTS = path.join(HERE, 'screenshots');
 const STARTUP_TIMEOUT_MS = 60_000;
 const MAIL_TIMEOUT_MS = 15_000;
-const REWRITE_NULL_ORIGIN = process.env.E2E_REWRITE_NULL_ORIGIN === '1';
 
 const EMAIL = 'dana@tpp.example';
 const DISPLAY_NAME = 'Dana Developer';
@@ -176,12 +169,6 @@ before(async () => {
   });
   context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: 'en-GB' });
   context.setDefaultTimeout(15_000);
-  if (REWRITE_NULL_ORIGIN) {
-    console.error(`WARNING: E2E_REWRITE_NULL_ORIGIN=1: sending "Origin: ${base}" on every request; this run does not prove that real browsers can submit the forms`);
-    // (Rewriting the header in a route handler does not work: Chromium puts
-    // `null` back on navigations. Extra headers do replace it.)
-    await context.setExtraHTTPHeaders({ origin: base });
-  }
   page = await context.newPage();
   page.on('dialog', async (d) => {
     dialogs.push(`${d.type()}: ${d.message()}`);

@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod mail;
 pub mod registry;
+pub mod throttle;
 pub mod validation;
 pub mod web;
 

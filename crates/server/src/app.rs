@@ -17,6 +17,7 @@ use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_portal::Registry;
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
+use fintechapi_portal::throttle::LoginThrottle;
 use fintechapi_portal::web::Portal;
 use fintechapi_storage::{Store, StoreOptions};
 use tokio::net::TcpListener;
@@ -251,6 +252,7 @@ impl Application {
             registry: registry(&config, store.clone(), clock.clone())?,
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),
+            login_throttle: LoginThrottle::new(30, Duration::from_secs(15 * 60)),
             sandbox: config.profile == crate::config::Profile::Development,
         });
         let state = AppState(Arc::new(Inner {

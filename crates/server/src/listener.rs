@@ -135,6 +135,8 @@ async fn connection(
         client_certificate,
     };
     let service = router.map_request(move |mut req: Request<Incoming>| {
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         req.extensions_mut().insert(info.clone());
         req
     });

@@ -174,11 +174,18 @@ both_stores! {
         assert!(cross.body.contains("another site"));
         let fetch = b.post_with("/portal/orgs/new", &right, &[("sec-fetch-site", "cross-site")]).await;
         assert_eq!(fetch.status, StatusCode::FORBIDDEN);
+        let null_origin = b.post_with("/portal/orgs/new", &right, &[("origin", "null")]).await;
+        assert_eq!(null_origin.status, StatusCode::FORBIDDEN, "an opaque origin alone is not trusted");
 
         let store = server.db.store().await;
         for name in ["No Token GmbH", "Wrong Token GmbH", "Cross Site GmbH"] {
             assert!(store.organisation_by_name(name).await.unwrap().is_none(), "{name} was created");
         }
+        // A browser's opaque origin on a same-origin post, with the token, works.
+        let mut null_ok = org("Null Origin GmbH");
+        null_ok.push(("csrf", &csrf));
+        let null_same = b.post_with("/portal/orgs/new", &null_ok, &[("origin", "null"), ("sec-fetch-site", "same-origin")]).await;
+        assert_eq!(null_same.status, StatusCode::SEE_OTHER, "{}", null_same.body);
         // Same-origin with the token works.
         let ok = b.post_with("/portal/orgs/new", &right, &[("origin", &server.base_url), ("sec-fetch-site", "same-origin")]).await;
         assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
@@ -241,7 +248,7 @@ both_stores! {
         assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(!csp.contains("unsafe-inline"));
         assert_eq!(resp.headers()["x-frame-options"], "DENY");
-        assert_eq!(resp.headers()["referrer-policy"], "no-referrer");
+        assert_eq!(resp.headers()["referrer-policy"], "same-origin");
         let body = resp.text().await.unwrap();
         assert!(!body.contains("<script"), "no JavaScript anywhere");
         let no_redirects = fintechapi_testkit::https_client(&server.ca).redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -8,6 +8,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -100,6 +103,7 @@ pub struct LoginForm {
 
 pub async fn login<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
@@ -107,6 +111,9 @@ pub async fn login<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
+    if !portal.login_throttle.allow(peer.ip()) {
+        return Err(PageError::too_many_attempts());
+    }
     match portal
         .accounts
         .log_in(&input.email, &input.password, UserKind::Admin)

@@ -34,6 +34,8 @@ pub struct Portal<R> {
     pub ledger: Ledger<R>,
     /// Base URL for links in mails.
     pub public_url: String,
+    /// Login attempts per client address.
+    pub login_throttle: crate::throttle::LoginThrottle,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
 }
@@ -119,7 +121,7 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ))
         .with_state(portal)
 }
@@ -174,6 +176,13 @@ impl PageError {
         Self::new(
             StatusCode::NOT_FOUND,
             "There is nothing here, or you have no access to it.",
+        )
+    }
+
+    pub fn too_many_attempts() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many login attempts from your network. Wait a few minutes and try again.",
         )
     }
 

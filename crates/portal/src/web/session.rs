@@ -120,8 +120,14 @@ pub fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), PageE
         let Ok(origin) = origin.to_str() else {
             return refuse();
         };
+        // Browsers send `Origin: null` in privacy-sensitive contexts; trust it only
+        // when they also vouch (a header pages cannot set) that the post is same-origin.
+        let same_origin_null = origin == "null"
+            && headers
+                .get("sec-fetch-site")
+                .is_some_and(|s| s.as_bytes() == b"same-origin");
         let expected = host.map(|h| format!("https://{h}"));
-        if expected.as_deref() != Some(origin) {
+        if !same_origin_null && expected.as_deref() != Some(origin) {
             return refuse();
         }
     }
