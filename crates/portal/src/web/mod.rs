@@ -3,6 +3,7 @@
 //! tokens on every form plus an Origin / Sec-Fetch-Site check.
 
 mod admin;
+mod api;
 mod auth;
 mod pages;
 mod session;
@@ -53,6 +54,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 /// The portal under `/portal`.
 pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
     Router::new()
+        .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))
         .route("/portal/static/portal.css", get(stylesheet))
         .route(

@@ -149,7 +149,10 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
-    if uri.path().starts_with("/portal") || uri.path().starts_with("/admin") {
+    let path = uri.path();
+    if !path.starts_with("/portal/api")
+        && (path.starts_with("/portal") || path.starts_with("/admin"))
+    {
         return fintechapi_portal::web::PageError::not_found().into_response();
     }
     (StatusCode::NOT_FOUND, error_body(StatusCode::NOT_FOUND)).into_response()
