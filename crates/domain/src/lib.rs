@@ -16,6 +16,7 @@ pub mod iban;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod otp;
 pub mod password;
 pub mod portal;
 pub mod psu;

@@ -22,7 +22,7 @@ text_enum!(
 );
 text_enum!(
     /// What a one-time token (sent by mail) allows.
-    TokenPurpose { VerifyEmail = "verify_email", ResetPassword = "reset_password" }
+    TokenPurpose { VerifyEmail = "verify_email", ResetPassword = "reset_password", SecondFactor = "second_factor" }
 );
 text_enum!(
     /// A member's rights in an organisation.
@@ -87,6 +87,7 @@ pub struct User {
     pub email_verified_at: Option<OffsetDateTime>,
     pub failed_logins: i64,
     pub locked_until: Option<OffsetDateTime>,
+    pub totp_enabled: bool,
     pub created_at: OffsetDateTime,
 }
 
@@ -178,6 +179,23 @@ pub trait PortalRepository: Send + Sync {
         id: UserId,
         password: PasswordHash,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores (or with None removes) the user's sealed TOTP seed; resets the step counter.
+    fn set_totp(
+        &self,
+        id: UserId,
+        sealed_seed: Option<String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn totp_seed(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Records `step` as used if it is later than every step accepted before; false on replay.
+    fn accept_totp_step(
+        &self,
+        id: UserId,
+        step: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     // Sessions and one-time tokens, keyed by the hash of their secret
     fn create_session(

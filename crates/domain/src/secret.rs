@@ -5,6 +5,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
@@ -44,6 +45,16 @@ impl Pepper {
         KeyedHash(URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
+    /// The key that seals secrets the server must read back (TOTP seeds), derived
+    /// from the pepper so one file protects both.
+    pub fn sealer(&self) -> Sealer {
+        let derived = hmac::sign(&self.0, b"fintechapi sealing key v1");
+        let key = UnboundKey::new(&AES_256_GCM, derived.as_ref())
+            .map(LessSafeKey::new)
+            .ok();
+        Sealer(key)
+    }
+
     /// Constant-time check of `secret` against a stored hash.
     pub fn verify(&self, secret: &str, stored: &KeyedHash) -> bool {
         match URL_SAFE_NO_PAD.decode(stored.0.as_bytes()) {
@@ -56,6 +67,39 @@ impl Pepper {
 impl fmt::Debug for Pepper {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Pepper(<redacted>)")
+    }
+}
+
+/// AES-256-GCM for secrets stored to be read back; output is base64url(nonce ‖ ciphertext).
+pub struct Sealer(Option<LessSafeKey>);
+
+impl Sealer {
+    pub fn seal(&self, plain: &[u8]) -> Result<String, SecretError> {
+        let key = self.0.as_ref().ok_or(SecretError::Random)?;
+        let nonce_bytes = random_bytes(NONCE_LEN)?;
+        let mut nonce = [0_u8; NONCE_LEN];
+        nonce.copy_from_slice(&nonce_bytes);
+        let mut buf = plain.to_vec();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
+            .map_err(|_| SecretError::Random)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// None for anything that was not sealed with this key.
+    pub fn open(&self, sealed: &str) -> Option<Vec<u8>> {
+        let key = self.0.as_ref()?;
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < NONCE_LEN {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut buf = ciphertext.to_vec();
+        key.open_in_place(nonce, Aad::empty(), &mut buf)
+            .ok()
+            .map(|plain| plain.to_vec())
     }
 }
 
@@ -126,6 +170,26 @@ mod tests {
         assert!(!other.verify("cs_secret", &hash));
         assert!(!pepper.verify("cs_secret", &KeyedHash::from_stored("%%%".into())));
         assert_eq!(pepper.hash("x"), pepper.hash("x"));
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_their_pepper() {
+        let pepper = Pepper::from_bytes(&[7; 32]).unwrap();
+        let sealed = pepper.sealer().seal(b"totp seed").unwrap();
+        assert_eq!(pepper.sealer().open(&sealed).unwrap(), b"totp seed");
+        assert!(
+            Pepper::from_bytes(&[8; 32])
+                .unwrap()
+                .sealer()
+                .open(&sealed)
+                .is_none()
+        );
+        assert!(pepper.sealer().open("garbage").is_none());
+        assert_ne!(
+            sealed,
+            pepper.sealer().seal(b"totp seed").unwrap(),
+            "fresh nonce each time"
+        );
     }
 
     #[test]

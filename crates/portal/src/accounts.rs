@@ -7,6 +7,7 @@ use std::sync::Arc;
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::UserId;
+use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
     Email, Mail, NewUser, PortalError, PortalRepository, Session, TokenPurpose, User, UserKind,
@@ -16,6 +17,9 @@ use time::Duration;
 
 use crate::mail::{self, MailKind};
 use crate::validation::FieldErrors;
+
+/// How long a password-checked login waits for its TOTP code.
+const SECOND_FACTOR_TTL: Duration = Duration::minutes(5);
 
 /// Consecutive failed logins that lock an account for [`AccountSettings::lockout`].
 pub const MAX_FAILED_LOGINS: i64 = 5;
@@ -62,6 +66,8 @@ pub enum AccountError {
     Unverified,
     #[error("this link is invalid or has expired")]
     BadToken,
+    #[error("the code is wrong or was already used; log in again")]
+    BadCode,
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
@@ -77,6 +83,16 @@ impl From<PortalError> for AccountError {
             other => AccountError::Store(StoreError::new(other)),
         }
     }
+}
+
+/// What a correct password leads to.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Session(NewSession),
+    /// The account has a second factor: present this ticket with a TOTP code.
+    SecondFactor {
+        ticket: fintechapi_domain::secret::Secret,
+    },
 }
 
 /// A new session: the cookie value (secret) and its CSRF token.
@@ -279,7 +295,7 @@ impl<R: PortalRepository> Accounts<R> {
         email: &str,
         password: &str,
         kind: UserKind,
-    ) -> Result<NewSession, AccountError> {
+    ) -> Result<LoginOutcome, AccountError> {
         let now = self.clock.now();
         let found = match email.parse::<Email>() {
             Ok(email) => self.repo.user_by_email(&email).await?,
@@ -305,9 +321,102 @@ impl<R: PortalRepository> Accounts<R> {
         if user.email_verified_at.is_none() {
             return Err(AccountError::Unverified);
         }
+        if user.totp_enabled {
+            let ticket = random_token(32)?;
+            self.repo
+                .create_token(
+                    &self.pepper.hash(&ticket),
+                    user.id,
+                    TokenPurpose::SecondFactor,
+                    now + SECOND_FACTOR_TTL,
+                )
+                .await?;
+            return Ok(LoginOutcome::SecondFactor {
+                ticket: fintechapi_domain::secret::Secret::new(ticket),
+            });
+        }
         if user.failed_logins > 0 || user.locked_until.is_some() {
             self.repo.reset_login_failures(user.id).await?;
         }
+        self.open_session(user).await.map(LoginOutcome::Session)
+    }
+
+    /// Finishes a login that needs a TOTP code. The ticket works once: a wrong
+    /// code means entering the password again, and counts as a failed login.
+    pub async fn complete_second_factor(
+        &self,
+        ticket: &str,
+        code: &str,
+    ) -> Result<NewSession, AccountError> {
+        let now = self.clock.now();
+        let user_id = self
+            .repo
+            .consume_token(&self.pepper.hash(ticket), TokenPurpose::SecondFactor, now)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        let user = self
+            .repo
+            .user(user_id)
+            .await?
+            .ok_or(AccountError::BadToken)?;
+        if user.locked_until.is_some_and(|until| until > now)
+            || !self.check_totp(&user, code).await?
+        {
+            let lock =
+                (user.failed_logins + 1 >= MAX_FAILED_LOGINS).then(|| now + self.settings.lockout);
+            self.repo.record_login_failure(user.id, lock).await?;
+            return Err(AccountError::BadCode);
+        }
+        if user.failed_logins > 0 || user.locked_until.is_some() {
+            self.repo.reset_login_failures(user.id).await?;
+        }
+        self.open_session(user).await
+    }
+
+    /// Checks a TOTP code of `user`, once: a code's time step is not accepted twice.
+    pub async fn check_totp(&self, user: &User, code: &str) -> Result<bool, AccountError> {
+        let Some(sealed) = self.repo.totp_seed(user.id).await? else {
+            return Ok(false);
+        };
+        let Some(seed) = self.pepper.sealer().open(&sealed).map(Seed::from_bytes) else {
+            tracing::error!(user = %user.id, "a stored TOTP seed does not open with this pepper");
+            return Ok(false);
+        };
+        match seed.matching_step(code, self.clock.now()) {
+            Some(step) => Ok(self.repo.accept_totp_step(user.id, step).await?),
+            None => Ok(false),
+        }
+    }
+
+    /// Turns on TOTP once the user proved their app holds `seed` with a current code.
+    pub async fn enable_totp(
+        &self,
+        user: &User,
+        seed_base32: &str,
+        code: &str,
+    ) -> Result<(), AccountError> {
+        let seed = Seed::from_base32(seed_base32).ok_or(AccountError::BadCode)?;
+        let step = seed
+            .matching_step(code, self.clock.now())
+            .ok_or(AccountError::BadCode)?;
+        self.repo
+            .set_totp(user.id, Some(self.pepper.sealer().seal(seed.as_bytes())?))
+            .await?;
+        self.repo.accept_totp_step(user.id, step).await?;
+        Ok(())
+    }
+
+    /// Turns TOTP off; needs a current code.
+    pub async fn disable_totp(&self, user: &User, code: &str) -> Result<(), AccountError> {
+        if !self.check_totp(user, code).await? {
+            return Err(AccountError::BadCode);
+        }
+        self.repo.set_totp(user.id, None).await?;
+        Ok(())
+    }
+
+    async fn open_session(&self, user: User) -> Result<NewSession, AccountError> {
+        let now = self.clock.now();
         let cookie = random_token(32)?;
         let csrf_token = random_token(32)?;
         self.repo

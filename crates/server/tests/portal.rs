@@ -261,3 +261,54 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn two_factor_login_with_totp_asks_for_a_fresh_code_after_the_password(db) {
+        let clock = Arc::new(fintechapi_domain::ManualClock::new(time::macros::datetime!(2026-11-25 10:00:00 UTC)));
+        let config = config_for(&db);
+        let server = TestServer::start_with_clock(db, config, clock.clone()).await;
+        let mut b = developer(&server, "totp@tpp.example").await;
+
+        let page = b.get("/portal/security").await;
+        assert!(page.body.contains("<svg"), "a QR code is shown");
+        let at = page.body.find(r#"<code id="totp-seed">"#).unwrap() + r#"<code id="totp-seed">"#.len();
+        let seed_text = page.body[at..page.body.find("</code>").unwrap()].to_owned();
+        let seed = fintechapi_domain::otp::Seed::from_base32(&seed_text).unwrap();
+        let code_now = || seed.code_at(fintechapi_domain::Clock::now(&*clock)).unwrap();
+        let wrong = b.post("/portal/security/totp", &[("action", "enable"), ("seed", &seed_text), ("code", "000000"), ("csrf", &page.csrf())]).await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+        let on = b.post("/portal/security/totp", &[("action", "enable"), ("seed", &seed_text), ("code", &code_now()), ("csrf", &page.csrf())]).await;
+        assert!(on.body.contains("Two-factor login is on"), "{}", on.body);
+        b.post("/portal/logout", &[("csrf", &page.csrf())]).await;
+
+        // Password alone no longer opens a session.
+        let mut c = Browser::new(&server);
+        let csrf = c.get("/portal/login").await.csrf();
+        let step1 = c.post("/portal/login", &[("email", "totp@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(step1.location.as_deref(), Some("/portal/login/code"));
+        assert!(!c.cookies.contains_key(fintechapi_portal::web::SESSION_COOKIE));
+        // The code used to turn TOTP on is spent: its replay fails, and ends this login attempt.
+        let replay = c.post("/portal/login/code", &[("code", &code_now()), ("csrf", &csrf)]).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+        assert!(!c.cookies.contains_key(fintechapi_portal::web::SESSION_COOKIE));
+
+        clock.advance(time::Duration::seconds(30));
+        let step1 = c.post("/portal/login", &[("email", "totp@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(step1.location.as_deref(), Some("/portal/login/code"));
+        let done = c.post("/portal/login/code", &[("code", &code_now()), ("csrf", &csrf)]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+        assert_eq!(done.location.as_deref(), Some("/portal/dashboard"));
+        assert!(c.get("/portal/dashboard").await.body.contains("Welcome"));
+
+        // The JSON API asks for the code too.
+        clock.advance(time::Duration::seconds(30));
+        let http = server.client();
+        let url = server.url("/portal/api/v1/sessions");
+        let no_code = http.post(&url).json(&serde_json::json!({"email": "totp@tpp.example", "password": PASSWORD})).send().await.unwrap();
+        assert_eq!(no_code.status(), StatusCode::UNAUTHORIZED);
+        assert!(no_code.text().await.unwrap().contains("second factor required"));
+        let with_code = http.post(&url).json(&serde_json::json!({"email": "totp@tpp.example", "password": PASSWORD, "totp_code": code_now()})).send().await.unwrap();
+        assert_eq!(with_code.status(), StatusCode::CREATED);
+        server.stop().await;
+    }
+}

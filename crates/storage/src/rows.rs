@@ -214,6 +214,7 @@ pub(crate) struct UserRow {
     email_verified_at: Option<OffsetDateTime>,
     failed_logins: i64,
     locked_until: Option<OffsetDateTime>,
+    totp_secret: Option<String>,
     created_at: OffsetDateTime,
 }
 
@@ -227,6 +228,7 @@ impl UserRow {
             email_verified_at: self.email_verified_at,
             failed_logins: self.failed_logins,
             locked_until: self.locked_until,
+            totp_enabled: self.totp_secret.is_some(),
             created_at: self.created_at,
         })
     }

@@ -401,6 +401,22 @@ impl PortalRepository for Store {
         .await)
     }
 
+    async fn set_totp(&self, id: UserId, sealed_seed: Option<String>) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::set_totp(pool, id, sealed_seed)
+            .await)
+    }
+
+    async fn totp_seed(&self, id: UserId) -> Result<Option<String>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::totp_seed(pool, id).await)
+    }
+
+    async fn accept_totp_step(&self, id: UserId, step: i64) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::portal::accept_totp_step(
+            pool, id, step
+        )
+        .await)
+    }
+
     async fn create_session(&self, key: &KeyedHash, session: Session) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::portal::create_session(
             pool, key, session

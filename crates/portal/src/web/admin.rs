@@ -27,7 +27,7 @@ use serde::Deserialize;
 use super::auth::{CsrfForm, form, with_cookie};
 use super::session::{
     ADMIN_COOKIE, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin, check_session_csrf,
-    clear_cookie, request_host, set_cookie,
+    clear_cookie, request_host,
 };
 use super::{Nav, PageError, Portal, Repo};
 use crate::accounts::{AccountError, check_password};
@@ -119,20 +119,7 @@ pub async fn login<R: Repo>(
         .log_in(&input.email, &input.password, UserKind::Admin)
         .await
     {
-        Ok(session) => Ok((
-            StatusCode::SEE_OTHER,
-            [
-                (
-                    header::LOCATION,
-                    "/admin".parse().map_err(PageError::internal)?,
-                ),
-                (
-                    header::SET_COOKIE,
-                    set_cookie(ADMIN_COOKIE, session.cookie.expose()),
-                ),
-            ],
-        )
-            .into_response()),
+        Ok(outcome) => super::auth::logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
             let page = LoginPage {
                 nav: Nav::default(),

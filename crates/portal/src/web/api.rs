@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Portal, Repo};
-use crate::accounts::AccountError;
+use crate::accounts::{AccountError, LoginOutcome};
 use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
 use crate::validation::FieldErrors;
 
@@ -319,6 +319,8 @@ async fn verify<R: Repo>(
 struct LoginBody {
     email: String,
     password: String,
+    /// Required when the account has TOTP turned on.
+    totp_code: Option<String>,
 }
 
 async fn log_in<R: Repo>(
@@ -333,11 +335,29 @@ async fn log_in<R: Repo>(
             "too many login attempts from this address",
         ));
     }
-    match portal
+    let outcome = portal
         .accounts
         .log_in(&b.email, &b.password, UserKind::Developer)
-        .await
-    {
+        .await;
+    let session = match outcome {
+        Ok(LoginOutcome::Session(session)) => Ok(session),
+        Ok(LoginOutcome::SecondFactor { ticket }) => match &b.totp_code {
+            Some(code) => {
+                portal
+                    .accounts
+                    .complete_second_factor(ticket.expose(), code)
+                    .await
+            }
+            None => {
+                return Err(ApiError::status(
+                    StatusCode::UNAUTHORIZED,
+                    "second factor required: send totp_code",
+                ));
+            }
+        },
+        Err(e) => Err(e),
+    };
+    match session {
         Ok(session) => {
             let idle = portal.accounts.settings().session_idle.whole_seconds();
             Ok((
@@ -346,9 +366,9 @@ async fn log_in<R: Repo>(
             )
                 .into_response())
         }
-        Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            Err(ApiError::status(StatusCode::UNAUTHORIZED, &e.to_string()))
-        }
+        Err(
+            e @ (AccountError::BadCredentials | AccountError::Unverified | AccountError::BadCode),
+        ) => Err(ApiError::status(StatusCode::UNAUTHORIZED, &e.to_string())),
         Err(e) => Err(ApiError::internal(e)),
     }
 }

@@ -16,11 +16,12 @@ use fintechapi_domain::portal::UserKind;
 use serde::Deserialize;
 
 use super::session::{
-    SESSION_COOKIE, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
-    check_session_csrf, clear_cookie, request_host, set_cookie,
+    ADMIN_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
+    check_anonymous_csrf, check_origin, check_session_csrf, clear_cookie, cookie, request_host,
+    set_cookie,
 };
 use super::{Nav, PageError, Portal, Repo};
-use crate::accounts::{AccountError, MIN_PASSWORD_CHARS};
+use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
 use crate::validation::FieldErrors;
 
 pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
@@ -219,20 +220,7 @@ pub async fn login<R: Repo>(
         .log_in(&input.email, &input.password, UserKind::Developer)
         .await
     {
-        Ok(session) => Ok((
-            StatusCode::SEE_OTHER,
-            [
-                (
-                    header::LOCATION,
-                    "/portal/dashboard".parse().map_err(PageError::internal)?,
-                ),
-                (
-                    header::SET_COOKIE,
-                    set_cookie(SESSION_COOKIE, session.cookie.expose()),
-                ),
-            ],
-        )
-            .into_response()),
+        Ok(outcome) => logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
             let page = LoginPage {
                 nav: Nav::default(),
@@ -244,6 +232,101 @@ pub async fn login<R: Repo>(
         }
         Err(e) => Err(PageError::internal(e)),
     }
+}
+
+/// The answer to a correct password: a session, or the TOTP code page.
+pub(super) fn logged_in(outcome: LoginOutcome) -> Result<Response, PageError> {
+    let (location, cookie) = match outcome {
+        LoginOutcome::Session(session) => {
+            let (name, to) = match session.user.kind {
+                UserKind::Admin => (ADMIN_COOKIE, "/admin"),
+                UserKind::Developer => (SESSION_COOKIE, "/portal/dashboard"),
+            };
+            (to, set_cookie(name, session.cookie.expose()))
+        }
+        LoginOutcome::SecondFactor { ticket } => (
+            "/portal/login/code",
+            set_cookie(SECOND_FACTOR_COOKIE, ticket.expose()),
+        ),
+    };
+    Ok((
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::LOCATION,
+                location.parse().map_err(PageError::internal)?,
+            ),
+            (header::SET_COOKIE, cookie),
+        ],
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "code.html")]
+struct CodePage {
+    nav: Nav,
+    csrf: String,
+}
+
+pub async fn code_form(headers: HeaderMap) -> Result<Response, PageError> {
+    if cookie(&headers, SECOND_FACTOR_COOKIE).is_none() {
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/portal/login")]).into_response());
+    }
+    let (csrf, set) = anonymous_csrf(&headers)?;
+    Ok(with_cookie(
+        CodePage {
+            nav: Nav::default(),
+            csrf,
+        },
+        set,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn code<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let input = form(input)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
+    let Some(ticket) = cookie(&headers, SECOND_FACTOR_COOKIE) else {
+        return Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Your login has expired. Log in again.",
+        ));
+    };
+    let result = portal
+        .accounts
+        .complete_second_factor(&ticket, &input.code)
+        .await;
+    let mut response = match result {
+        Ok(session) => logged_in(LoginOutcome::Session(session))?,
+        Err(AccountError::BadCode | AccountError::BadToken) => {
+            let page = LoginPage {
+                nav: Nav::default(),
+                csrf: input.csrf,
+                email: String::new(),
+                error: Some(AccountError::BadCode.to_string()),
+            };
+            (StatusCode::UNAUTHORIZED, page).into_response()
+        }
+        Err(e) => return Err(PageError::internal(e)),
+    };
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(SECOND_FACTOR_COOKIE));
+    Ok(response)
 }
 
 #[derive(Debug, Default, Deserialize)]

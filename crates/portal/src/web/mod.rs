@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod auth;
 mod pages;
+mod security;
 mod session;
 
 use std::sync::Arc;
@@ -67,6 +68,12 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
             get(auth::login_form::<R>).post(auth::login::<R>),
         )
         .route("/portal/logout", post(auth::logout::<R>))
+        .route(
+            "/portal/login/code",
+            get(auth::code_form).post(auth::code::<R>),
+        )
+        .route("/portal/security", get(security::security::<R>))
+        .route("/portal/security/totp", post(security::totp::<R>))
         .route(
             "/portal/reset",
             get(auth::reset_form).post(auth::reset_request::<R>),

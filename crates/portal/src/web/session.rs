@@ -10,6 +10,8 @@ use super::{PageError, Portal, Repo};
 pub const SESSION_COOKIE: &str = "__Host-ftapi_session";
 /// Session id cookie of the admin console, apart from developer sessions.
 pub const ADMIN_COOKIE: &str = "__Host-ftapi_admin";
+/// Ticket of a login that waits for its TOTP code.
+pub const SECOND_FACTOR_COOKIE: &str = "__Host-ftapi_2fa";
 /// Double-submit token for forms shown before login.
 pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
 

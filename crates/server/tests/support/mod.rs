@@ -39,10 +39,26 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDb, config: Config) -> Self {
+        Self::start_with_clock(
+            db,
+            config,
+            std::sync::Arc::new(fintechapi_domain::SystemClock),
+        )
+        .await
+    }
+
+    /// A server whose every reading of time comes from `clock`.
+    pub async fn start_with_clock(
+        db: TestDb,
+        config: Config,
+        clock: std::sync::Arc<dyn fintechapi_domain::Clock>,
+    ) -> Self {
         if std::env::var_os("TEST_LOG").is_some() {
             fintechapi_server::telemetry::init(fintechapi_server::config::LogFormat::Text, "debug");
         }
-        let app = Application::build(config).await.expect("the server builds");
+        let app = Application::build_with_clock(config, clock)
+            .await
+            .expect("the server builds");
         let port = app.local_addr().port();
         let ca = app.started().dev_ca.clone().expect("development CA");
         let (stop, stopped) = oneshot::channel();

@@ -10,6 +10,10 @@ CREATE TABLE users (
     email_verified_at TEXT,
     failed_logins     BIGINT NOT NULL DEFAULT 0,
     locked_until      TEXT,
+    -- TOTP seed sealed with AES-256-GCM (key derived from the pepper), and the
+    -- last accepted time step: a code is accepted once.
+    totp_secret       TEXT,
+    totp_last_step    BIGINT,
     created_at        TEXT NOT NULL
 );
 
@@ -26,7 +30,7 @@ CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE TABLE one_time_tokens (
     key_hash   TEXT PRIMARY KEY,
     user_id    TEXT NOT NULL REFERENCES users (id),
-    purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'reset_password')),
+    purpose    TEXT NOT NULL CHECK (purpose IN ('verify_email', 'reset_password', 'second_factor')),
     expires_at TEXT NOT NULL,
     used_at    TEXT
 );

@@ -24,7 +24,8 @@ type Conn = <Db as Database>::Connection;
 
 macro_rules! user_columns {
     () => {
-        "id, email, display_name, kind, password_hash, email_verified_at, failed_logins, locked_until, created_at"
+        "id, email, display_name, kind, password_hash, email_verified_at, failed_logins, locked_until, \
+         totp_secret, created_at"
     };
 }
 macro_rules! organisation_columns {
@@ -80,6 +81,7 @@ pub(crate) async fn create_user(pool: &Pool<Db>, u: NewUser) -> Result<User, Por
             email_verified_at: u.email_verified_at,
             failed_logins: 0,
             locked_until: None,
+            totp_enabled: false,
             created_at: u.created_at,
         }),
         Err(e) if is_unique_violation(&e, "email") => Err(PortalError::EmailTaken),
@@ -738,7 +740,7 @@ pub(crate) async fn members_of(
 ) -> Result<Vec<(User, MemberRole)>, StoreError> {
     sqlx::query_as::<_, MemberRow>(
         "SELECT u.id, u.email, u.display_name, u.kind, u.password_hash, u.email_verified_at, \
-         u.failed_logins, u.locked_until, u.created_at, m.role FROM users u \
+         u.failed_logins, u.locked_until, u.totp_secret, u.created_at, m.role FROM users u \
          JOIN memberships m ON m.user_id = u.id WHERE m.organisation_id = $1 ORDER BY u.email",
     )
     .bind(organisation.to_string())
@@ -781,4 +783,45 @@ pub(crate) async fn pending_subscriptions(
     .into_iter()
     .map(Subscription::try_from)
     .collect()
+}
+
+pub(crate) async fn set_totp(
+    pool: &Pool<Db>,
+    id: UserId,
+    sealed_seed: Option<String>,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE users SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
+            .bind(id.to_string())
+            .bind(sealed_seed),
+    )
+    .await
+}
+
+pub(crate) async fn totp_seed(pool: &Pool<Db>, id: UserId) -> Result<Option<String>, StoreError> {
+    let seed: Option<Option<String>> =
+        sqlx::query_scalar("SELECT totp_secret FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(pool)
+            .await
+            .map_err(store)?;
+    Ok(seed.flatten())
+}
+
+pub(crate) async fn accept_totp_step(
+    pool: &Pool<Db>,
+    id: UserId,
+    step: i64,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE users SET totp_last_step = $2 WHERE id = $1 \
+         AND (totp_last_step IS NULL OR totp_last_step < $2)",
+    )
+    .bind(id.to_string())
+    .bind(step)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
 }

@@ -1,0 +1,144 @@
+//! The developer's security page: turn a TOTP second factor on (scan a QR
+//! code, confirm with a code) or off (with a code).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::State;
+use axum::extract::rejection::FormRejection;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::otp::Seed;
+use qrcodegen::{QrCode, QrCodeEcc};
+use serde::Deserialize;
+
+use super::auth::form;
+use super::session::{Visitor, check_origin, check_session_csrf, request_host};
+use super::{Nav, PageError, Portal, Repo};
+use crate::accounts::AccountError;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    nav: Nav,
+    enabled: bool,
+    seed: String,
+    qr_svg: String,
+    message: Option<String>,
+    error: Option<String>,
+}
+
+/// The QR code of `text` as an SVG (modules as one path; no script, no external refs).
+fn qr_svg(text: &str) -> String {
+    let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
+        return String::new();
+    };
+    let border = 4;
+    let size = qr.size() + border * 2;
+    let mut path = String::new();
+    for y in 0..qr.size() {
+        for x in 0..qr.size() {
+            if qr.get_module(x, y) {
+                path.push_str(&format!("M{},{}h1v1h-1z", x + border, y + border));
+            }
+        }
+    }
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {size} {size}" width="200" height="200" role="img" aria-label="QR code for your authenticator app"><rect width="100%" height="100%" fill="#fff"/><path d="{path}" fill="#000"/></svg>"##
+    )
+}
+
+async fn page<R: Repo>(
+    portal: &Portal<R>,
+    visitor: &Visitor,
+    message: Option<String>,
+    error: Option<String>,
+) -> Result<SecurityPage, PageError> {
+    let (_, user) = visitor.user()?;
+    let (seed, qr) = if user.totp_enabled {
+        (String::new(), String::new())
+    } else {
+        let seed = Seed::generate().map_err(PageError::internal)?;
+        let uri = seed.otpauth_uri("FinTechAPI", user.email.as_str());
+        (seed.to_base32(), qr_svg(&uri))
+    };
+    let _ = portal;
+    Ok(SecurityPage {
+        nav: visitor.nav(),
+        enabled: user.totp_enabled,
+        seed,
+        qr_svg: qr,
+        message,
+        error,
+    })
+}
+
+pub async fn security<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    Ok(page(&portal, &visitor, None, None).await?.into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct TotpForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    seed: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn totp<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<TotpForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let input = form(input)?;
+    check_origin(&headers, request_host(&headers, &uri))?;
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let (session, user) = visitor.user()?;
+    check_session_csrf(session, &input.csrf)?;
+    let result = match input.action.as_str() {
+        "enable" => {
+            portal
+                .accounts
+                .enable_totp(user, &input.seed, &input.code)
+                .await
+        }
+        "disable" => portal.accounts.disable_totp(user, &input.code).await,
+        _ => return Err(PageError::new(StatusCode::BAD_REQUEST, "Unknown action.")),
+    };
+    match result {
+        Ok(()) => {
+            // Read the user again: the switch just changed.
+            let visitor = Visitor::load(&portal, &headers).await?;
+            let done = if input.action == "enable" {
+                "Two-factor login is on."
+            } else {
+                "Two-factor login is off."
+            };
+            Ok(page(&portal, &visitor, Some(done.to_owned()), None)
+                .await?
+                .into_response())
+        }
+        Err(AccountError::BadCode) => {
+            let body = page(
+                &portal,
+                &visitor,
+                None,
+                Some("The code did not match. Check the time on your device and try again.".into()),
+            )
+            .await?;
+            Ok((StatusCode::BAD_REQUEST, body).into_response())
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
