@@ -114,6 +114,17 @@ pub struct Session {
     pub expires_at: OffsetDateTime,
 }
 
+/// An invitation to join an organisation, sent by mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub organisation_id: OrganisationId,
+    pub email: Email,
+    pub role: MemberRole,
+    pub invited_by: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
 /// A mail waiting in (or delivered from) the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mail {
@@ -266,6 +277,30 @@ pub trait PortalRepository: Send + Sync {
         &self,
         organisation: OrganisationId,
     ) -> impl Future<Output = Result<Vec<(User, MemberRole)>, StoreError>> + Send;
+    fn create_invitation(
+        &self,
+        key: &KeyedHash,
+        invitation: Invitation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn open_invitations(
+        &self,
+        organisation: OrganisationId,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Invitation>, StoreError>> + Send;
+    /// Adds `user` to the invitation's organisation and marks it accepted, if it
+    /// is open, unexpired and addressed to `email`; returns the organisation.
+    fn accept_invitation(
+        &self,
+        key: &KeyedHash,
+        user: UserId,
+        email: &Email,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<OrganisationId>, StoreError>> + Send;
+    fn remove_member(
+        &self,
+        organisation: OrganisationId,
+        user: UserId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn set_organisation_status(
         &self,
         id: OrganisationId,

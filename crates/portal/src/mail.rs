@@ -20,6 +20,12 @@ pub enum MailKind<'a> {
         reason: &'a str,
         link: &'a str,
     },
+    Invitation {
+        organisation: &'a str,
+        inviter: &'a str,
+        role: &'a str,
+        link: &'a str,
+    },
 }
 
 impl MailKind<'_> {
@@ -28,7 +34,8 @@ impl MailKind<'_> {
             MailKind::Verify { link, .. }
             | MailKind::AlreadyRegistered { link }
             | MailKind::Reset { link }
-            | MailKind::Decision { link, .. } => link,
+            | MailKind::Decision { link, .. }
+            | MailKind::Invitation { link, .. } => link,
         }
     }
 }
@@ -59,6 +66,22 @@ struct MailHtml<'a> {
 pub fn render(kind: &MailKind<'_>) -> Rendered {
     let decision_body;
     let (subject, greeting, body, action) = match kind {
+        MailKind::Invitation {
+            organisation,
+            inviter,
+            role,
+            ..
+        } => {
+            decision_body = format!(
+                "{inviter} invites you to join \"{organisation}\" on the FinTechAPI Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
+            );
+            (
+                "You are invited to a TPP organisation",
+                "Hello,".to_owned(),
+                decision_body.as_str(),
+                "Accept the invitation",
+            )
+        }
         MailKind::Decision {
             application,
             product,

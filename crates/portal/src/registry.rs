@@ -534,6 +534,126 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
+    /// Invites `email` into the organisation with `role`; the link is mailed.
+    pub async fn invite(
+        &self,
+        actor: &Actor,
+        inviter: &fintechapi_domain::portal::User,
+        organisation: &Organisation,
+        email: &str,
+        role: &str,
+        public_url: &str,
+    ) -> Result<(), RegistryError> {
+        let mut errors = FieldErrors::new();
+        let email = email.parse::<fintechapi_domain::portal::Email>();
+        if email.is_err() {
+            errors.add("email", "is not a valid e-mail address");
+        }
+        let role = role.parse::<fintechapi_domain::portal::MemberRole>();
+        if role.is_err() {
+            errors.add("role", "is owner, developer or viewer");
+        }
+        let (Ok(email), Ok(role)) = (email, role) else {
+            return Err(errors.into());
+        };
+        let token = random_token(32)?;
+        let now = self.clock.now();
+        self.repo
+            .create_invitation(
+                &self.pepper.hash(&token),
+                fintechapi_domain::portal::Invitation {
+                    organisation_id: organisation.id,
+                    email: email.clone(),
+                    role,
+                    invited_by: inviter.id,
+                    created_at: now,
+                    expires_at: now + Duration::days(7),
+                },
+            )
+            .await?;
+        let link = format!("{public_url}/portal/invitations/accept?token={token}");
+        let rendered = crate::mail::render(&crate::mail::MailKind::Invitation {
+            organisation: &organisation.legal_name,
+            inviter: &inviter.display_name,
+            role: role.as_str(),
+            link: &link,
+        });
+        self.repo
+            .enqueue_mail(fintechapi_domain::portal::Mail {
+                recipient: email.clone(),
+                subject: rendered.subject,
+                body_text: rendered.text,
+                body_html: rendered.html,
+                created_at: now,
+            })
+            .await?;
+        self.audit(
+            actor,
+            "organisation.invite",
+            organisation.id.to_string(),
+            format!("{email} as {role}"),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Joins the organisation of an open invitation addressed to `user`.
+    pub async fn accept_invitation(
+        &self,
+        user: &fintechapi_domain::portal::User,
+        token: &str,
+    ) -> Result<OrganisationId, RegistryError> {
+        let org = self
+            .repo
+            .accept_invitation(
+                &self.pepper.hash(token),
+                user.id,
+                &user.email,
+                self.clock.now(),
+            )
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        self.audit(
+            &Actor(user.email.to_string()),
+            "organisation.join",
+            org.to_string(),
+            String::new(),
+        )
+        .await?;
+        Ok(org)
+    }
+
+    /// Removes a member; the last owner stays.
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        organisation: OrganisationId,
+        member: UserId,
+    ) -> Result<(), RegistryError> {
+        let members = self.repo.members_of(organisation).await?;
+        let owners = members
+            .iter()
+            .filter(|(_, r)| *r == fintechapi_domain::portal::MemberRole::Owner)
+            .count();
+        let Some((user, role)) = members.iter().find(|(u, _)| u.id == member) else {
+            return Err(RegistryError::NotFound);
+        };
+        if *role == fintechapi_domain::portal::MemberRole::Owner && owners == 1 {
+            let mut errors = FieldErrors::new();
+            errors.add("member", "the last owner cannot be removed");
+            return Err(errors.into());
+        }
+        self.repo.remove_member(organisation, member).await?;
+        self.audit(
+            actor,
+            "organisation.remove_member",
+            organisation.to_string(),
+            user.email.to_string(),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_organisation_status(
         &self,
         actor: &Actor,

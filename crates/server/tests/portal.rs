@@ -312,3 +312,54 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn owners_invite_members_by_mail_and_roles_limit_what_members_do(db) {
+        let server = TestServer::start(db).await;
+        let mut owner = developer(&server, "owner@tpp.example").await;
+        let csrf = owner.get("/portal/dashboard").await.csrf();
+        let org = owner.post("/portal/orgs/new", &[("legal_name", "Team GmbH"), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", "BaFin"), ("authorisation_number", "1"), ("csrf", &csrf)]).await;
+        let org_path = org.location.unwrap();
+
+        let bad = owner.post(&format!("{org_path}/invitations"), &[("email", "not-an-address"), ("role", "viewer"), ("csrf", &csrf)]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        assert!(bad.body.contains(r#"id="invite-email-error""#));
+        assert!(bad.body.contains(r#"value="not-an-address""#), "typed value kept");
+        let sent = owner.post(&format!("{org_path}/invitations"), &[("email", "viewer@tpp.example"), ("role", "viewer"), ("csrf", &csrf)]).await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER);
+        let link = link_in_last_mail(&server, "viewer@tpp.example").await;
+
+        // Someone else cannot use it.
+        let mut other = developer(&server, "other@tpp.example").await;
+        let form = other.get(&link).await;
+        let token = link.split("token=").nth(1).unwrap();
+        let refused = other.post("/portal/invitations/accept", &[("token", token), ("csrf", &form.csrf())]).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
+        let mut viewer = developer(&server, "viewer@tpp.example").await;
+        let form = viewer.get(&link).await;
+        assert!(form.body.contains("Accept invitation"));
+        let joined = viewer.post("/portal/invitations/accept", &[("token", token), ("csrf", &form.csrf())]).await;
+        assert_eq!(joined.status, StatusCode::SEE_OTHER);
+        assert_eq!(joined.location.as_deref(), Some(org_path.as_str()));
+        assert_eq!(viewer.post("/portal/invitations/accept", &[("token", token), ("csrf", &form.csrf())]).await.status, StatusCode::BAD_REQUEST, "used once");
+        let page = viewer.get(&org_path).await;
+        assert!(page.body.contains("Team GmbH"));
+        assert_eq!(viewer.get(&format!("{org_path}/apps/new")).await.status, StatusCode::FORBIDDEN, "viewers do not change apps");
+
+        // The owner removes the viewer; the organisation disappears for them.
+        let owner_page = owner.get(&org_path).await;
+        assert!(owner_page.body.contains("viewer@tpp.example"));
+        let store = server.db.store().await;
+        let org_id: fintechapi_domain::ids::OrganisationId = org_path.rsplit('/').next().unwrap().parse().unwrap();
+        let members = store.members_of(org_id).await.unwrap();
+        let viewer_id = members.iter().find(|(u, _)| u.email.as_str() == "viewer@tpp.example").unwrap().0.id;
+        let owner_id = members.iter().find(|(u, _)| u.email.as_str() == "owner@tpp.example").unwrap().0.id;
+        let removed = owner.post(&format!("{org_path}/members/{viewer_id}/remove"), &[("csrf", &csrf)]).await;
+        assert_eq!(removed.status, StatusCode::SEE_OTHER);
+        assert_eq!(viewer.get(&org_path).await.status, StatusCode::NOT_FOUND);
+        let last_owner = owner.post(&format!("{org_path}/members/{owner_id}/remove"), &[("csrf", &csrf)]).await;
+        assert_eq!(last_owner.status, StatusCode::BAD_REQUEST, "the last owner stays");
+        server.stop().await;
+    }
+}

@@ -14,8 +14,8 @@ use fintechapi_domain::ledger::{
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
-    AuditEntry, Email, Mail, MemberRole, NewUser, PortalError, PortalRepository, Session,
-    TokenPurpose, User,
+    AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
+    Session, TokenPurpose, User,
 };
 use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
 use fintechapi_domain::registry::{
@@ -525,6 +525,56 @@ impl PortalRepository for Store {
     ) -> Result<Vec<(User, MemberRole)>, StoreError> {
         dispatch!(self, |db, pool| db::portal::members_of(pool, organisation)
             .await)
+    }
+
+    async fn create_invitation(
+        &self,
+        key: &KeyedHash,
+        invitation: Invitation,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::create_invitation(
+            pool, key, invitation
+        )
+        .await)
+    }
+
+    async fn open_invitations(
+        &self,
+        organisation: OrganisationId,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::open_invitations(
+            pool,
+            organisation,
+            now
+        )
+        .await)
+    }
+
+    async fn accept_invitation(
+        &self,
+        key: &KeyedHash,
+        user: UserId,
+        email: &Email,
+        now: OffsetDateTime,
+    ) -> Result<Option<OrganisationId>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::accept_invitation(
+            pool, key, user, email, now
+        )
+        .await)
+    }
+
+    async fn remove_member(
+        &self,
+        organisation: OrganisationId,
+        user: UserId,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::remove_member(
+            pool,
+            organisation,
+            user
+        )
+        .await)
     }
 
     async fn set_organisation_status(

@@ -88,6 +88,15 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
             get(pages::org_form::<R>).post(pages::org_create::<R>),
         )
         .route("/portal/orgs/{org}", get(pages::org_page::<R>))
+        .route("/portal/orgs/{org}/invitations", post(pages::invite::<R>))
+        .route(
+            "/portal/orgs/{org}/members/{user}/remove",
+            post(pages::remove_member::<R>),
+        )
+        .route(
+            "/portal/invitations/accept",
+            get(pages::invitation_form::<R>).post(pages::invitation_accept::<R>),
+        )
         .route(
             "/portal/orgs/{org}/apps/new",
             get(pages::app_form::<R>).post(pages::app_create::<R>),

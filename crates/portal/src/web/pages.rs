@@ -9,8 +9,8 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId};
-use fintechapi_domain::portal::{MemberRole, User};
+use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, UserId};
+use fintechapi_domain::portal::{Invitation, MemberRole, User};
 use fintechapi_domain::registry::{
     ApiProduct, Application, Credential, Environment, Organisation, Psd2Role, Psd2Roles,
     SecurityProfile, Subscription,
@@ -250,7 +250,44 @@ struct OrgPage {
     nav: Nav,
     org: Organisation,
     role: MemberRole,
+    me: UserId,
     apps: Vec<Application>,
+    members: Vec<(User, MemberRole)>,
+    invitations: Vec<Invitation>,
+    invite_email: String,
+    errors: FieldErrors,
+}
+
+async fn org_view<R: Repo>(
+    portal: &Portal<R>,
+    visitor: &Visitor,
+    org: &str,
+    invite_email: String,
+    errors: FieldErrors,
+) -> Result<OrgPage, PageError> {
+    let (_, user) = visitor.user()?;
+    let (org, role) = org_access(portal, user, org).await?;
+    let repo = portal.registry.repo();
+    let apps = repo
+        .applications_of(org.id)
+        .await
+        .map_err(PageError::internal)?;
+    let members = repo.members_of(org.id).await.map_err(PageError::internal)?;
+    let invitations = repo
+        .open_invitations(org.id, portal.registry.now())
+        .await
+        .map_err(PageError::internal)?;
+    Ok(OrgPage {
+        nav: visitor.nav(),
+        org,
+        role,
+        me: user.id,
+        apps,
+        members,
+        invitations,
+        invite_email,
+        errors,
+    })
 }
 
 pub async fn org_page<R: Repo>(
@@ -259,21 +296,148 @@ pub async fn org_page<R: Repo>(
     Path(org): Path<String>,
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
+    Ok(
+        org_view(&portal, &visitor, &org, String::new(), FieldErrors::new())
+            .await?
+            .into_response(),
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InviteForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn invite<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path(org_id): Path<String>,
+    input: Result<Form<InviteForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let input = form(input)?;
+    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
     let (_, user) = visitor.user()?;
-    let (org, role) = org_access(&portal, user, &org).await?;
-    let apps = portal
+    let (org, role) = org_access(&portal, user, &org_id).await?;
+    if role != MemberRole::Owner {
+        return Err(PageError::forbidden("Only owners invite members."));
+    }
+    match portal
         .registry
-        .repo()
-        .applications_of(org.id)
+        .invite(
+            &actor(user),
+            user,
+            &org,
+            &input.email,
+            &input.role,
+            &portal.public_url,
+        )
         .await
-        .map_err(PageError::internal)?;
-    Ok(OrgPage {
+    {
+        Ok(()) => Ok(see_other(&format!("/portal/orgs/{}", org.id))),
+        Err(RegistryError::Invalid(errors)) => {
+            let page = org_view(&portal, &visitor, &org_id, input.email, errors).await?;
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+pub async fn remove_member<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    Path((org_id, member)): Path<(String, String)>,
+    input: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let input = form(input)?;
+    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (_, user) = visitor.user()?;
+    let (org, role) = org_access(&portal, user, &org_id).await?;
+    if role != MemberRole::Owner {
+        return Err(PageError::forbidden("Only owners remove members."));
+    }
+    let member: UserId = member.parse().map_err(|_| PageError::not_found())?;
+    match portal
+        .registry
+        .remove_member(&actor(user), org.id, member)
+        .await
+    {
+        Ok(()) => Ok(see_other(&format!("/portal/orgs/{}", org.id))),
+        Err(RegistryError::Invalid(errors)) => {
+            Err(PageError::new(StatusCode::BAD_REQUEST, errors.to_string()))
+        }
+        Err(RegistryError::NotFound) => Err(PageError::not_found()),
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitation.html")]
+struct InvitationPage {
+    nav: Nav,
+    token: String,
+    email: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct InvitationQuery {
+    #[serde(default)]
+    token: String,
+}
+
+pub async fn invitation_form<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<InvitationQuery>,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let Ok((_, user)) = visitor.user() else {
+        return Ok(super::auth::notice(
+            Nav::default(),
+            "Log in to accept",
+            "Log in with the address the invitation was sent to (or sign up with it first), then open the link from the mail again.",
+            Some(("/portal/login", "Log in")),
+        ));
+    };
+    Ok(InvitationPage {
         nav: visitor.nav(),
-        org,
-        role,
-        apps,
+        token: q.token,
+        email: user.email.to_string(),
     }
     .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AcceptForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn invitation_accept<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<AcceptForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let input = form(input)?;
+    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (_, user) = visitor.user()?;
+    match portal.registry.accept_invitation(user, &input.token).await {
+        Ok(org) => Ok(see_other(&format!("/portal/orgs/{org}"))),
+        Err(RegistryError::NotFound) => Err(PageError::new(
+            StatusCode::BAD_REQUEST,
+            "This invitation is invalid, expired, already used, or addressed to another e-mail address.",
+        )),
+        Err(e) => Err(PageError::internal(e)),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

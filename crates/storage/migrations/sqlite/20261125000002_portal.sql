@@ -54,6 +54,18 @@ CREATE TABLE memberships (
 );
 CREATE INDEX memberships_by_user ON memberships (user_id);
 
+CREATE TABLE invitations (
+    key_hash        TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    email           TEXT NOT NULL,
+    role            TEXT NOT NULL CHECK (role IN ('owner', 'developer', 'viewer')),
+    invited_by      TEXT NOT NULL REFERENCES users (id),
+    created_at      TEXT NOT NULL,
+    expires_at      TEXT NOT NULL,
+    accepted_at     TEXT
+);
+CREATE INDEX invitations_by_organisation ON invitations (organisation_id);
+
 CREATE TABLE applications (
     id               TEXT PRIMARY KEY,
     organisation_id  TEXT NOT NULL REFERENCES organisations (id),

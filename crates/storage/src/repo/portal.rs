@@ -4,7 +4,8 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
-    AuditEntry, Email, Mail, MemberRole, NewUser, PortalError, Session, TokenPurpose, User,
+    AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, Session, TokenPurpose,
+    User,
 };
 use fintechapi_domain::registry::{
     Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
@@ -824,4 +825,113 @@ pub(crate) async fn accept_totp_step(
     .await
     .map_err(store)?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn create_invitation(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    i: Invitation,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query(
+            "INSERT INTO invitations (key_hash, organisation_id, email, role, invited_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(key.as_str().to_owned())
+        .bind(i.organisation_id.to_string())
+        .bind(i.email.as_str().to_owned())
+        .bind(i.role.as_str())
+        .bind(i.invited_by.to_string())
+        .bind(i.created_at)
+        .bind(i.expires_at),
+    )
+    .await
+}
+
+#[derive(sqlx::FromRow)]
+struct InvitationRow {
+    organisation_id: String,
+    email: String,
+    role: String,
+    invited_by: String,
+    created_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+}
+
+pub(crate) async fn open_invitations(
+    pool: &Pool<Db>,
+    organisation: OrganisationId,
+    now: OffsetDateTime,
+) -> Result<Vec<Invitation>, StoreError> {
+    sqlx::query_as::<_, InvitationRow>(
+        "SELECT organisation_id, email, role, invited_by, created_at, expires_at FROM invitations \
+         WHERE organisation_id = $1 AND accepted_at IS NULL AND expires_at > $2 ORDER BY created_at",
+    )
+    .bind(organisation.to_string())
+    .bind(now)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| {
+        Ok(Invitation {
+            organisation_id: crate::rows::parse("organisation id", &r.organisation_id)?,
+            email: crate::rows::parse("e-mail", &r.email)?,
+            role: r.role.parse()?,
+            invited_by: crate::rows::parse("user id", &r.invited_by)?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    })
+    .collect()
+}
+
+pub(crate) async fn accept_invitation(
+    pool: &Pool<Db>,
+    key: &KeyedHash,
+    user: UserId,
+    email: &Email,
+    now: OffsetDateTime,
+) -> Result<Option<OrganisationId>, StoreError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let found: Option<(String, String)> = sqlx::query_as(
+        "UPDATE invitations SET accepted_at = $3 WHERE key_hash = $1 AND email = $2 \
+         AND accepted_at IS NULL AND expires_at > $3 RETURNING organisation_id, role",
+    )
+    .bind(key.as_str())
+    .bind(email.as_str())
+    .bind(now)
+    .fetch_optional(&mut *tx)
+    .await
+    .map_err(store)?;
+    let Some((organisation, role)) = found else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "INSERT INTO memberships (organisation_id, user_id, role) VALUES ($1, $2, $3) \
+         ON CONFLICT (organisation_id, user_id) DO UPDATE SET role = excluded.role",
+    )
+    .bind(&organisation)
+    .bind(user.to_string())
+    .bind(&role)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
+    tx.commit().await.map_err(store)?;
+    crate::rows::parse("organisation id", &organisation).map(Some)
+}
+
+pub(crate) async fn remove_member(
+    pool: &Pool<Db>,
+    organisation: OrganisationId,
+    user: UserId,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("DELETE FROM memberships WHERE organisation_id = $1 AND user_id = $2")
+            .bind(organisation.to_string())
+            .bind(user.to_string()),
+    )
+    .await
 }
