@@ -11,6 +11,7 @@
 //! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
 
 pub mod accounts;
+pub mod docs;
 pub mod mail;
 pub mod registry;
 pub mod throttle;

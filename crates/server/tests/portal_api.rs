@@ -167,3 +167,74 @@ both_stores! {
         server.stop().await;
     }
 }
+
+/// The `<pre><code>` blocks of a page, in order.
+fn code_blocks(html: &str) -> Vec<String> {
+    html.split("<pre><code>")
+        .skip(1)
+        .map(|b| {
+            b[..b.find("</code></pre>").unwrap()]
+                .replace("&amp;", "&")
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'")
+        })
+        .collect()
+}
+
+/// Runs the curl command of a guide block (up to its first `# →` comment) with `vars` set.
+fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
+    let command: String = block
+        .lines()
+        .take_while(|l| !l.starts_with("# →"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("curl -sS {}", command.trim_start_matches("curl ")))
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{command}\n{}", String::from_utf8_lossy(&out.stdout)))
+}
+
+both_stores! {
+    async fn the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation(db) {
+        let config = config_for(&db);
+        let server = TestServer::start_with(db, config.clone()).await;
+        let guide = server.client().get(server.url("/portal/docs")).send().await.unwrap().text().await.unwrap();
+        let blocks = code_blocks(&guide);
+        assert!(blocks[0].contains(&format!("BASE={}", server.base_url)), "{}", blocks[0]);
+        let ca = server.ca.display().to_string();
+        let base = server.base_url.clone();
+        let vars = |session: &str| vec![("BASE", base.clone()), ("CA", ca.clone()), ("SESSION", session.to_owned())];
+        let as_refs = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+        let run = |block: &str, session: &str| {
+            let owned = as_refs(&vars(session));
+            let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            run_block(block, &pairs)
+        };
+        assert_eq!(run(&blocks[1], "")["status"], "verification_sent");
+        let token = token_from_mail(&server, "you@tpp.example").await;
+        assert_eq!(run(&blocks[2].replace("TOKEN-FROM-THE-MAIL", &token), "")["status"], "verified");
+        let session = run(&blocks[3], "")["token"].as_str().unwrap().to_owned();
+        let org = run(&blocks[4], &session);
+        let org_id = org["id"].as_str().unwrap();
+        let app = run(&blocks[5].replace("ORG-ID", org_id), &session);
+        let (key, secret) = (app["credentials"]["client_id"].as_str().unwrap(), app["credentials"]["client_secret"].as_str().unwrap());
+        let registry = fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock)).unwrap();
+        assert!(registry.authenticate(key, secret).await.unwrap().is_some(), "the guide ends with working credentials");
+
+        let reference = server.client().get(server.url("/portal/docs/xs2a")).send().await.unwrap().text().await.unwrap();
+        assert_eq!(reference.matches(r#"<article class="card""#).count(), 38);
+        assert!(reference.contains("<code>/v1/consents/{consentId}/authorisations</code>"));
+        let yaml = server.client().get(server.url("/portal/docs/psd2-api.yaml")).send().await.unwrap();
+        assert_eq!(yaml.text().await.unwrap(), fintechapi_portal::docs::SPEC_YAML);
+        server.stop().await;
+    }
+}

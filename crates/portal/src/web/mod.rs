@@ -5,6 +5,7 @@
 mod admin;
 mod api;
 mod auth;
+mod docs;
 mod pages;
 mod security;
 mod session;
@@ -58,6 +59,9 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
         .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))
         .route("/portal/static/portal.css", get(stylesheet))
+        .route("/portal/docs", get(docs::guide::<R>))
+        .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
+        .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
         .route(
             "/portal/signup",
             get(auth::signup_form).post(auth::signup::<R>),

@@ -1,0 +1,194 @@
+//! The Berlin Group NextGenPSD2 OpenAPI (shipped in `specs/`, CC BY 4.0),
+//! turned into a browsable reference: operations grouped by tag with their
+//! parameters and responses. Parsed once, on first view.
+
+use serde_json::Value;
+
+/// The specification as published, byte for byte.
+pub const SPEC_YAML: &str = include_str!("../../../specs/psd2-api_v1.3.12-2022-07-06.yaml");
+
+pub struct Reference {
+    pub title: String,
+    pub version: String,
+    pub groups: Vec<Group>,
+    pub operations: usize,
+}
+
+pub struct Group {
+    pub name: String,
+    pub anchor: String,
+    pub operations: Vec<Operation>,
+}
+
+pub struct Operation {
+    pub anchor: String,
+    pub method: String,
+    pub path: String,
+    pub summary: String,
+    pub description: String,
+    pub parameters: Vec<Parameter>,
+    pub responses: Vec<(String, String)>,
+}
+
+pub struct Parameter {
+    pub name: String,
+    pub location: String,
+    pub required: bool,
+    pub description: String,
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+fn anchor(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// Follows a local `$ref` (`#/components/…`).
+fn resolve<'a>(root: &'a Value, v: &'a Value) -> &'a Value {
+    match v
+        .get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/"))
+    {
+        Some(path) => path
+            .split('/')
+            .try_fold(root, |node, key| node.get(key))
+            .unwrap_or(v),
+        None => v,
+    }
+}
+
+/// The parsed reference of the shipped spec, built on first use.
+pub fn reference() -> Result<&'static Reference, &'static str> {
+    static REFERENCE: std::sync::OnceLock<Result<Reference, String>> = std::sync::OnceLock::new();
+    REFERENCE
+        .get_or_init(|| parse(SPEC_YAML))
+        .as_ref()
+        .map_err(String::as_str)
+}
+
+pub fn parse(yaml: &str) -> Result<Reference, String> {
+    let root: Value = serde_norway::from_str(yaml).map_err(|e| e.to_string())?;
+    let info = &root["info"];
+    let mut groups: Vec<Group> = Vec::new();
+    let mut count = 0;
+    let paths = root
+        .get("paths")
+        .and_then(Value::as_object)
+        .ok_or("the spec has no paths")?;
+    for (path, item) in paths {
+        let shared: Vec<&Value> = item
+            .get("parameters")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        for method in ["get", "post", "put", "patch", "delete"] {
+            let Some(op) = item.get(method) else { continue };
+            count += 1;
+            let parameters = shared
+                .iter()
+                .copied()
+                .chain(
+                    op.get("parameters")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten(),
+                )
+                .map(|p| {
+                    let p = resolve(&root, p);
+                    Parameter {
+                        name: text(p, "name"),
+                        location: text(p, "in"),
+                        required: p.get("required").and_then(Value::as_bool).unwrap_or(false),
+                        description: text(p, "description"),
+                    }
+                })
+                .collect();
+            let responses = op
+                .get("responses")
+                .and_then(Value::as_object)
+                .map(|r| {
+                    r.iter()
+                        .map(|(code, resp)| {
+                            (code.clone(), text(resolve(&root, resp), "description"))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let operation_id = text(op, "operationId");
+            let operation = Operation {
+                anchor: anchor(&format!("{method}-{path}")),
+                method: method.to_uppercase(),
+                path: path.clone(),
+                summary: if operation_id.is_empty() {
+                    text(op, "summary")
+                } else {
+                    format!("{} ({operation_id})", text(op, "summary"))
+                },
+                description: text(op, "description"),
+                parameters,
+                responses,
+            };
+            let tag = op
+                .get("tags")
+                .and_then(|t| t.get(0))
+                .and_then(Value::as_str)
+                .unwrap_or("Other")
+                .to_owned();
+            match groups.iter_mut().find(|g| g.name == tag) {
+                Some(group) => group.operations.push(operation),
+                None => groups.push(Group {
+                    anchor: anchor(&tag),
+                    name: tag,
+                    operations: vec![operation],
+                }),
+            }
+        }
+    }
+    Ok(Reference {
+        title: text(info, "title"),
+        version: text(info, "version"),
+        groups,
+        operations: count,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_spec_parses_into_every_operation() {
+        let reference = parse(SPEC_YAML).unwrap();
+        assert_eq!(reference.version, "1.3.12_2022-07-01");
+        assert_eq!(reference.operations, 38, "every operation of the file");
+        let consents = reference
+            .groups
+            .iter()
+            .flat_map(|g| &g.operations)
+            .find(|o| o.method == "POST" && o.path == "/v1/consents")
+            .unwrap();
+        assert!(
+            consents
+                .parameters
+                .iter()
+                .any(|p| p.name == "X-Request-ID" && p.required),
+            "shared header parameters are resolved"
+        );
+        assert!(consents.responses.iter().any(|(code, _)| code == "201"));
+    }
+}

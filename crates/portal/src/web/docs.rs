@@ -1,0 +1,69 @@
+//! API documentation pages: a getting-started guide, the Berlin Group XS2A
+//! reference rendered from the shipped OpenAPI file, and the raw files.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use super::session::{Visitor, request_host};
+use super::{Nav, PageError, Portal, Repo};
+use crate::docs::{Reference, SPEC_YAML, reference};
+
+#[derive(Template, WebTemplate)]
+#[template(path = "docs.html")]
+struct GuidePage {
+    nav: Nav,
+    base: String,
+}
+
+pub async fn guide<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let base = match request_host(&headers, &uri) {
+        Some(host) => format!("https://{host}"),
+        None => portal.public_url.clone(),
+    };
+    Ok(GuidePage {
+        nav: visitor.nav(),
+        base,
+    }
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "xs2a.html")]
+struct ReferencePage {
+    nav: Nav,
+    reference: &'static Reference,
+}
+
+pub async fn xs2a<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let reference = tokio::task::spawn_blocking(reference)
+        .await
+        .map_err(PageError::internal)?
+        .map_err(PageError::internal)?;
+    Ok(ReferencePage {
+        nav: visitor.nav(),
+        reference,
+    }
+    .into_response())
+}
+
+pub async fn spec_yaml() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
+        SPEC_YAML,
+    )
+        .into_response()
+}
