@@ -384,6 +384,19 @@ pub trait PortalRepository: Send + Sync {
         &self,
         recipient: &Email,
     ) -> impl Future<Output = Result<Vec<Mail>, StoreError>> + Send;
+    /// Takes up to `limit` undelivered mails for delivery (claims older than
+    /// `stale_before` are taken again); returns them with their outbox ids.
+    fn claim_mails(
+        &self,
+        limit: u32,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<(i64, Mail)>, StoreError>> + Send;
+    fn mark_mail_sent(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn record_audit(
         &self,
         entry: AuditEntry,

@@ -143,6 +143,7 @@ pub struct Started {
 }
 
 pub struct Application {
+    mailer: Option<crate::mailer::Mailer>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
     state: AppState,
@@ -239,6 +240,10 @@ impl Application {
             shutdown_grace: Duration::from_secs(config.http.shutdown_grace_secs),
             max_connections: config.http.max_connections,
         };
+        let mailer = match &config.mail.smtp_url {
+            Some(url) => Some(crate::mailer::Mailer::new(url, &config.mail.from)?),
+            None => None,
+        };
         let ledger = Ledger::new(store.clone(), clock.clone());
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
@@ -264,6 +269,7 @@ impl Application {
             portal,
         }));
         Ok(Self {
+            mailer,
             listener,
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
             state,
@@ -294,8 +300,20 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains in-flight requests and closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
         let router = crate::http::router(self.state.clone());
+        let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+        let mailer = self.mailer.map(|m| {
+            m.spawn(
+                self.state.store().clone(),
+                self.state.clock().clone(),
+                mail_stopped,
+            )
+        });
         tracing::info!(url = %self.started.base_url, addr = %self.started.addr, "serving HTTPS");
         listener::serve(self.listener, self.acceptor, router, self.limits, shutdown).await;
+        let _ = stop_mail.send(true);
+        if let Some(task) = mailer {
+            let _ = task.await;
+        }
         self.state.store().close().await;
         tracing::info!("stopped");
     }

@@ -39,6 +39,25 @@ pub struct Config {
     pub demo: DemoConfig,
     pub secrets: SecretsConfig,
     pub portal: PortalConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MailConfig {
+    /// SMTP relay for the outbox: `smtps://user:pass@host:465` or
+    /// `smtp://user:pass@host:587?tls=required`. Mails stay in the outbox when unset.
+    pub smtp_url: Option<String>,
+    pub from: String,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            from: "FinTechAPI <noreply@localhost>".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -127,6 +146,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             secrets: SecretsConfig::default(),
             portal: PortalConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -371,6 +391,15 @@ impl Config {
                 "demo.seed: demo data is not allowed; remove demo.seed or --no-demo it".into(),
             );
         }
+        match &self.mail.smtp_url {
+            None => problems.push(
+                "mail.smtp_url: production needs an SMTP relay to deliver verification and reset mails".into(),
+            ),
+            Some(url) if !(url.starts_with("smtps://") || url.contains("tls=required")) => problems.push(
+                "mail.smtp_url: use smtps:// or smtp://…?tls=required; mail must not travel in clear".into(),
+            ),
+            Some(_) => {}
+        }
         if self.secrets.pepper_file.is_none() {
             problems.push(
                 "secrets.pepper_file: production needs a pepper file shared by every node (32+ random bytes)".into(),
@@ -392,6 +421,11 @@ impl Config {
             None => format!("sqlite:{}", self.sqlite_path().display()),
         });
         shown.demo.seed = Some(self.seed_demo());
+        shown.mail.smtp_url = self
+            .mail
+            .smtp_url
+            .as_deref()
+            .map(fintechapi_storage::redact_database_url);
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

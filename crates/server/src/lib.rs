@@ -6,6 +6,7 @@
 //! - [`app`]: startup as a value ([`app::Application`]) and shared state.
 //! - [`tls`]: rustls with FAPI cipher suites; the development CA.
 //! - [`listener`]: the HTTPS accept loop, timeouts, graceful shutdown, client certificates.
+//! - [`mailer`]: SMTP delivery of the outbox.
 //! - [`http`]: router and middleware; [`metrics`] and [`telemetry`] for operations.
 
 pub mod admin;
@@ -14,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod listener;
+pub mod mailer;
 pub mod metrics;
 pub mod telemetry;
 pub mod tls;

@@ -134,6 +134,7 @@ both_stores! {
             .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
             .env("FINTECHAPI_TLS__CLIENT_CA_FILE", &pki.ca_cert)
             .env("FINTECHAPI_SECRETS__PEPPER_FILE", &pepper)
+            .env("FINTECHAPI_MAIL__SMTP_URL", "smtps://relay.example:465")
             .output()
             .unwrap();
         assert!(!out.status.success());

@@ -733,6 +733,26 @@ impl PortalRepository for Store {
         dispatch!(self, |db, pool| db::portal::mails_to(pool, recipient).await)
     }
 
+    async fn claim_mails(
+        &self,
+        limit: u32,
+        now: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<Vec<(i64, Mail)>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::claim_mails(
+            pool,
+            limit,
+            now,
+            stale_before
+        )
+        .await)
+    }
+
+    async fn mark_mail_sent(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::mark_mail_sent(pool, id, at)
+            .await)
+    }
+
     async fn record_audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::portal::record_audit(pool, entry).await)
     }

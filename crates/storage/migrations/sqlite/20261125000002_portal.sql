@@ -113,9 +113,12 @@ CREATE TABLE outbox (
     body_text  TEXT NOT NULL,
     body_html  TEXT NOT NULL,
     created_at TEXT NOT NULL,
+    -- A node that took the mail for delivery; stale claims are retried.
+    claimed_at TEXT,
     sent_at    TEXT
 );
 CREATE INDEX outbox_by_recipient ON outbox (recipient);
+CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
 
 CREATE TABLE audit_log (
     id     INTEGER PRIMARY KEY AUTOINCREMENT,

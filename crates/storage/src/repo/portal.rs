@@ -935,3 +935,49 @@ pub(crate) async fn remove_member(
     )
     .await
 }
+
+#[derive(sqlx::FromRow)]
+struct ClaimedMailRow {
+    id: i64,
+    #[sqlx(flatten)]
+    mail: MailRow,
+}
+
+pub(crate) async fn claim_mails(
+    pool: &Pool<Db>,
+    limit: u32,
+    now: OffsetDateTime,
+    stale_before: OffsetDateTime,
+) -> Result<Vec<(i64, Mail)>, StoreError> {
+    // The outer condition is checked again on each locked row, so two nodes never take the same mail.
+    sqlx::query_as::<_, ClaimedMailRow>(
+        "UPDATE outbox SET claimed_at = $1 \
+         WHERE id IN (SELECT id FROM outbox WHERE sent_at IS NULL \
+                      AND (claimed_at IS NULL OR claimed_at < $2) ORDER BY id LIMIT $3) \
+         AND sent_at IS NULL AND (claimed_at IS NULL OR claimed_at < $2) \
+         RETURNING id, recipient, subject, body_text, body_html, created_at",
+    )
+    .bind(now)
+    .bind(stale_before)
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| Ok((r.id, Mail::try_from(r.mail)?)))
+    .collect()
+}
+
+pub(crate) async fn mark_mail_sent(
+    pool: &Pool<Db>,
+    id: i64,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at),
+    )
+    .await
+}
