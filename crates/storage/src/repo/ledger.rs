@@ -201,9 +201,24 @@ async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, A
     if t.debit == t.credit {
         return Err(LedgerError::SameAccount.into());
     }
+    // Both sides in one round trip.
+    let sides = sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE id IN ($1, $2)"
+    ))
+    .bind(t.debit.to_string())
+    .bind(t.credit.to_string())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Account::try_from)
+    .collect::<Result<Vec<_>, _>>()?;
     for id in [t.debit, t.credit] {
-        let account = load_account(conn, id)
-            .await?
+        let account = sides
+            .iter()
+            .find(|a| a.id == id)
             .ok_or(LedgerError::UnknownAccount(id))?;
         if account.status != AccountStatus::Enabled {
             return Err(LedgerError::AccountNotEnabled(id).into());
@@ -257,21 +272,22 @@ async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, A
     for (account, delta) in sides {
         move_balance(conn, account, delta, t.status).await?;
     }
-    for (account, delta) in [(t.debit, -amount), (t.credit, amount)] {
-        sqlx::query(
-            "INSERT INTO postings (transaction_id, account_id, amount, currency, status, booking_date) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(t.transaction_id.to_string())
-        .bind(account.to_string())
-        .bind(delta)
-        .bind(t.amount.currency().code())
-        .bind(t.status.as_str())
-        .bind(t.booking_date)
-        .execute(&mut *conn)
-        .await
-        .map_err(store)?;
-    }
+    // Debit first, so its posting id (entry reference) is the lower one.
+    sqlx::query(
+        "INSERT INTO postings (transaction_id, account_id, amount, currency, status, booking_date) \
+         VALUES ($1, $2, $3, $5, $6, $7), ($1, $4, $8, $5, $6, $7)",
+    )
+    .bind(t.transaction_id.to_string())
+    .bind(t.debit.to_string())
+    .bind(-amount)
+    .bind(t.credit.to_string())
+    .bind(t.amount.currency().code())
+    .bind(t.status.as_str())
+    .bind(t.booking_date)
+    .bind(amount)
+    .execute(&mut *conn)
+    .await
+    .map_err(store)?;
     Ok(TransferReceipt {
         transaction_id: t.transaction_id,
         status: t.status,
