@@ -48,6 +48,32 @@ impl From<PortalError> for RegistryError {
     }
 }
 
+/// A subscription on the environment's plan; an approved one is decided at once.
+fn new_subscription(
+    application: &Application,
+    product: ApiProduct,
+    approved: bool,
+    now: time::OffsetDateTime,
+) -> Subscription {
+    Subscription {
+        id: SubscriptionId::random(),
+        application_id: application.id,
+        product,
+        plan: match application.environment {
+            Environment::Sandbox => Plan::Sandbox,
+            Environment::Production => Plan::Standard,
+        },
+        status: if approved {
+            SubscriptionStatus::Approved
+        } else {
+            SubscriptionStatus::Pending
+        },
+        reason: None,
+        created_at: now,
+        decided_at: approved.then_some(now),
+    }
+}
+
 /// What a developer (or an operator) submits to register an organisation.
 #[derive(Debug, Clone, Default)]
 pub struct NewOrganisation {
@@ -278,24 +304,7 @@ impl<R: PortalRepository> Registry<R> {
         products.dedup();
         let subscriptions = products
             .iter()
-            .map(|product| Subscription {
-                id: SubscriptionId::random(),
-                application_id: application.id,
-                product: *product,
-                plan: if input.environment == Environment::Sandbox {
-                    Plan::Sandbox
-                } else {
-                    Plan::Standard
-                },
-                status: if approved {
-                    SubscriptionStatus::Approved
-                } else {
-                    SubscriptionStatus::Pending
-                },
-                reason: None,
-                created_at: now,
-                decided_at: approved.then_some(now),
-            })
+            .map(|product| new_subscription(&application, *product, approved, now))
             .collect();
         let (credential, issued) = self.new_credential(application.id)?;
         self.repo
@@ -365,24 +374,7 @@ impl<R: PortalRepository> Registry<R> {
         let now = self.clock.now();
         let sandbox = application.environment == Environment::Sandbox;
         self.repo
-            .add_subscription(Subscription {
-                id: SubscriptionId::random(),
-                application_id: application.id,
-                product,
-                plan: if sandbox {
-                    Plan::Sandbox
-                } else {
-                    Plan::Standard
-                },
-                status: if sandbox {
-                    SubscriptionStatus::Approved
-                } else {
-                    SubscriptionStatus::Pending
-                },
-                reason: None,
-                created_at: now,
-                decided_at: sandbox.then_some(now),
-            })
+            .add_subscription(new_subscription(application, product, sandbox, now))
             .await?;
         self.audit(
             actor,
@@ -428,21 +420,8 @@ impl<R: PortalRepository> Registry<R> {
                         .await?;
                 }
                 None => {
-                    let plan = match application.environment {
-                        Environment::Sandbox => Plan::Sandbox,
-                        Environment::Production => Plan::Standard,
-                    };
                     self.repo
-                        .add_subscription(Subscription {
-                            id: SubscriptionId::random(),
-                            application_id: application.id,
-                            product: *product,
-                            plan,
-                            status: SubscriptionStatus::Approved,
-                            reason: None,
-                            created_at: now,
-                            decided_at: Some(now),
-                        })
+                        .add_subscription(new_subscription(application, *product, true, now))
                         .await?;
                 }
             }
