@@ -227,6 +227,13 @@ pub trait PortalRepository: Send + Sync {
         &self,
         key: &KeyedHash,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes sessions past their absolute end or idle since `idle_before`, and
+    /// one-time tokens past their end; returns how many rows went.
+    fn prune_expired(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
     fn delete_sessions_of(
         &self,
         user: UserId,

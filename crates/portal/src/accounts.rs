@@ -460,6 +460,15 @@ impl<R: PortalRepository> Accounts<R> {
         Ok(Some((session, user)))
     }
 
+    /// Removes sessions and one-time tokens nobody can use any more.
+    pub async fn prune(&self) -> Result<u64, AccountError> {
+        let now = self.clock.now();
+        Ok(self
+            .repo
+            .prune_expired(now, now - self.settings.session_idle)
+            .await?)
+    }
+
     pub async fn log_out(&self, cookie: &str) -> Result<(), AccountError> {
         self.repo.delete_session(&self.pepper.hash(cookie)).await?;
         Ok(())

@@ -110,6 +110,26 @@ pub fn registry(
     Ok(Registry::new(store, load_pepper(config)?, clock, grace))
 }
 
+/// Prunes expired sessions and tokens every ten minutes until `stop` turns true.
+fn spawn_housekeeping(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match state.portal().accounts.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "pruned expired sessions and tokens"),
+                Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+            }
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(Duration::from_secs(600)) => {}
+            }
+        }
+    })
+}
+
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {
@@ -314,6 +334,7 @@ impl Application {
         if let Some(task) = mailer {
             let _ = task.await;
         }
+        let _ = housekeeping.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

@@ -437,6 +437,19 @@ impl PortalRepository for Store {
         dispatch!(self, |db, pool| db::portal::delete_session(pool, key).await)
     }
 
+    async fn prune_expired(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, |db, pool| db::portal::prune_expired(
+            pool,
+            now,
+            idle_before
+        )
+        .await)
+    }
+
     async fn delete_sessions_of(&self, user: UserId) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::portal::delete_sessions_of(pool, user)
             .await)

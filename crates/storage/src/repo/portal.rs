@@ -981,3 +981,22 @@ pub(crate) async fn mark_mail_sent(
     )
     .await
 }
+
+pub(crate) async fn prune_expired(
+    pool: &Pool<Db>,
+    now: OffsetDateTime,
+    idle_before: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+        .bind(now)
+        .bind(idle_before)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    let tokens = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at <= $1")
+        .bind(now)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(sessions.rows_affected() + tokens.rows_affected())
+}
