@@ -320,17 +320,19 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains in-flight requests and closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
         let router = crate::http::router(self.state.clone());
-        let (stop_mail, mail_stopped) = tokio::sync::watch::channel(false);
+        // Background work (mail delivery, housekeeping) stops with the server.
+        let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let mailer = self.mailer.map(|m| {
             m.spawn(
                 self.state.store().clone(),
                 self.state.clock().clone(),
-                mail_stopped,
+                background_stopped.clone(),
             )
         });
+        let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped);
         tracing::info!(url = %self.started.base_url, addr = %self.started.addr, "serving HTTPS");
         listener::serve(self.listener, self.acceptor, router, self.limits, shutdown).await;
-        let _ = stop_mail.send(true);
+        let _ = stop_background.send(true);
         if let Some(task) = mailer {
             let _ = task.await;
         }
