@@ -133,9 +133,10 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
         Some(url) => fintechapi_storage::redact_database_url(url),
         None => format!("SQLite at {}", config.sqlite_path().display()),
     };
+    let shutdown = shutdown_signal()?;
     let app = Application::build(config).await?;
     print_banner(&app, profile, &store_desc);
-    app.run_until_stopped(shutdown_signal()).await;
+    app.run_until_stopped(shutdown).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -214,23 +215,19 @@ async fn verify(config: Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is
+/// called, not when it is first polled: a signal right after "serving" must
+/// already shut down gracefully rather than kill the process.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutdown signal received");
+        tracing::info!("shutdown signal received");
+    })
 }
