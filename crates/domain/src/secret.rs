@@ -20,6 +20,8 @@ pub enum SecretError {
     PepperTooShort,
     #[error("the system random generator failed")]
     Random,
+    #[error("sealing a secret failed")]
+    Seal,
 }
 
 /// The server-wide key of the keyed hash. Shared by every node of one installation.
@@ -75,13 +77,13 @@ pub struct Sealer(Option<LessSafeKey>);
 
 impl Sealer {
     pub fn seal(&self, plain: &[u8]) -> Result<String, SecretError> {
-        let key = self.0.as_ref().ok_or(SecretError::Random)?;
+        let key = self.0.as_ref().ok_or(SecretError::Seal)?;
         let nonce_bytes = random_bytes(NONCE_LEN)?;
         let mut nonce = [0_u8; NONCE_LEN];
         nonce.copy_from_slice(&nonce_bytes);
         let mut buf = plain.to_vec();
         key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buf)
-            .map_err(|_| SecretError::Random)?;
+            .map_err(|_| SecretError::Seal)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
         Ok(URL_SAFE_NO_PAD.encode(out))

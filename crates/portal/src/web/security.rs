@@ -50,8 +50,7 @@ fn qr_svg(text: &str) -> String {
     )
 }
 
-async fn page<R: Repo>(
-    portal: &Portal<R>,
+fn page(
     visitor: &Visitor,
     message: Option<String>,
     error: Option<String>,
@@ -64,7 +63,6 @@ async fn page<R: Repo>(
         let uri = seed.otpauth_uri("FinTechAPI", user.email.as_str());
         (seed.to_base32(), qr_svg(&uri))
     };
-    let _ = portal;
     Ok(SecurityPage {
         nav: visitor.nav(),
         enabled: user.totp_enabled,
@@ -80,7 +78,7 @@ pub async fn security<R: Repo>(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
-    Ok(page(&portal, &visitor, None, None).await?.into_response())
+    Ok(page(&visitor, None, None)?.into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -125,18 +123,14 @@ pub async fn totp<R: Repo>(
             } else {
                 "Two-factor login is off."
             };
-            Ok(page(&portal, &visitor, Some(done.to_owned()), None)
-                .await?
-                .into_response())
+            Ok(page(&visitor, Some(done.to_owned()), None)?.into_response())
         }
         Err(AccountError::BadCode) => {
             let body = page(
-                &portal,
                 &visitor,
                 None,
                 Some("The code did not match. Check the time on your device and try again.".into()),
-            )
-            .await?;
+            )?;
             Ok((StatusCode::BAD_REQUEST, body).into_response())
         }
         Err(e) => Err(PageError::internal(e)),
