@@ -103,6 +103,14 @@ impl Psd2Roles {
         !(self.aisp || self.pisp || self.piisp)
     }
 
+    /// For people: "AISP, PISP".
+    pub fn human(&self) -> String {
+        self.iter()
+            .map(|r| r.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Psd2Role> + '_ {
         [Psd2Role::Aisp, Psd2Role::Pisp, Psd2Role::Piisp]
             .into_iter()
@@ -300,6 +308,7 @@ mod tests {
         assert!(roles.has(ApiProduct::Ais.required_role()));
         assert!(!roles.has(ApiProduct::Pis.required_role()));
         assert_eq!(roles.to_string(), "AISP,PIISP");
+        assert_eq!(roles.human(), "AISP, PIISP");
         assert!("AISP,BANK".parse::<Psd2Roles>().is_err());
     }
 }
