@@ -26,8 +26,8 @@ use serde::Deserialize;
 
 use super::auth::{CsrfForm, form, with_cookie};
 use super::session::{
-    ADMIN_COOKIE, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin, check_session_csrf,
-    clear_cookie, request_host,
+    ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
+    clear_cookie, csrf_protected, request_host,
 };
 use super::{Nav, PageError, Portal, Repo};
 use crate::accounts::{AccountError, check_password};
@@ -55,19 +55,12 @@ async fn operator<R: Repo>(
     Ok((visitor, user))
 }
 
-/// A form post by a logged-in operator: same origin and the session's token.
-async fn operator_post<R: Repo>(
-    portal: &Portal<R>,
-    uri: &Uri,
-    headers: &HeaderMap,
-    csrf: &str,
-) -> Result<(Visitor, Actor), PageError> {
-    check_origin(headers, request_host(headers, uri))?;
-    let (visitor, user) = operator(portal, headers).await?;
-    let (session, _) = visitor.user()?;
-    check_session_csrf(session, csrf)?;
-    Ok((visitor, Actor(format!("admin:{}", user.email))))
+/// The audit-trail name of the operator behind a post.
+fn operator_actor(visitor: &Visitor) -> Result<Actor, PageError> {
+    Ok(Actor(format!("admin:{}", visitor.user()?.1.email)))
 }
+
+csrf_protected!(DecisionForm, StatusForm, PsuForm, PsuPasswordForm);
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/login.html")]
@@ -135,12 +128,9 @@ pub async fn login<R: Repo>(
 
 pub async fn logout<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<CsrfForm>, FormRejection>,
+    post: OperatorPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (visitor, _) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, _input) = post.into_parts();
     if let Some(cookie) = &visitor.cookie {
         portal
             .accounts
@@ -268,13 +258,11 @@ pub struct DecisionForm {
 
 pub async fn decide<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    input: Result<Form<DecisionForm>, FormRejection>,
+    post: OperatorPost<DecisionForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (visitor, actor) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
     let id: SubscriptionId = id.parse().map_err(|_| PageError::not_found())?;
     let approve = match input.decision.as_str() {
         "approve" => true,
@@ -316,13 +304,11 @@ fn parse_status(text: &str) -> Result<Status, PageError> {
 
 pub async fn org_status<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    input: Result<Form<StatusForm>, FormRejection>,
+    post: OperatorPost<StatusForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (_, actor) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
     let id: OrganisationId = id.parse().map_err(|_| PageError::not_found())?;
     match portal
         .registry
@@ -337,13 +323,11 @@ pub async fn org_status<R: Repo>(
 
 pub async fn app_status<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    input: Result<Form<StatusForm>, FormRejection>,
+    post: OperatorPost<StatusForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (_, actor) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
     let id: ApplicationId = id.parse().map_err(|_| PageError::not_found())?;
     match portal
         .registry
@@ -462,12 +446,10 @@ async fn hash(password: String) -> Result<PasswordHash, PageError> {
 /// Creates a sandbox PSU with one current account funded from the clearing account.
 pub async fn psu_create<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<PsuForm>, FormRejection>,
+    post: OperatorPost<PsuForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (visitor, actor) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
     let mut errors = FieldErrors::new();
     let login = errors.text("login", &input.login, 64);
     if !login
@@ -598,13 +580,11 @@ pub struct PsuPasswordForm {
 
 pub async fn psu_password<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    input: Result<Form<PsuPasswordForm>, FormRejection>,
+    post: OperatorPost<PsuPasswordForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let (visitor, actor) = operator_post(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
     let id: PsuId = id.parse().map_err(|_| PageError::not_found())?;
     let mut errors = FieldErrors::new();
     check_password(&mut errors, "new_password", &input.password, &[]);

@@ -4,10 +4,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, UserId};
 use fintechapi_domain::portal::{Invitation, MemberRole, User};
@@ -17,8 +15,8 @@ use fintechapi_domain::registry::{
 };
 use serde::Deserialize;
 
-use super::auth::{CsrfForm, form};
-use super::session::{Visitor, check_origin, check_session_csrf, request_host};
+use super::auth::CsrfForm;
+use super::session::{DeveloperPost, Visitor, csrf_protected};
 use super::{Nav, PageError, Portal, Repo};
 use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
 use crate::validation::FieldErrors;
@@ -35,19 +33,14 @@ fn see_other(location: &str) -> Response {
         .into_response()
 }
 
-/// Checks a logged-in form post: same origin and the session's CSRF token.
-async fn posted_by<R: Repo>(
-    portal: &Portal<R>,
-    uri: &Uri,
-    headers: &HeaderMap,
-    csrf: &str,
-) -> Result<Visitor, PageError> {
-    check_origin(headers, request_host(headers, uri))?;
-    let visitor = Visitor::load(portal, headers).await?;
-    let (session, _) = visitor.user()?;
-    check_session_csrf(session, csrf)?;
-    Ok(visitor)
-}
+csrf_protected!(
+    OrgForm,
+    AppForm,
+    SubscribeForm,
+    InviteForm,
+    AcceptForm,
+    CsrfForm
+);
 
 /// The organisation if `user` is a member (else "not found", which hides its existence).
 async fn org_access<R: Repo>(
@@ -201,12 +194,9 @@ pub async fn org_form<R: Repo>(
 
 pub async fn org_create<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<OrgForm>, FormRejection>,
+    post: DeveloperPost<OrgForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let mut roles = Psd2Roles::default();
     for (checked, role) in [
@@ -315,13 +305,10 @@ pub struct InviteForm {
 
 pub async fn invite<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(org_id): Path<String>,
-    input: Result<Form<InviteForm>, FormRejection>,
+    post: DeveloperPost<InviteForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (org, role) = org_access(&portal, user, &org_id).await?;
     if role != MemberRole::Owner {
@@ -350,13 +337,10 @@ pub async fn invite<R: Repo>(
 
 pub async fn remove_member<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path((org_id, member)): Path<(String, String)>,
-    input: Result<Form<CsrfForm>, FormRejection>,
+    post: DeveloperPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, _input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (org, role) = org_access(&portal, user, &org_id).await?;
     if role != MemberRole::Owner {
@@ -423,12 +407,9 @@ pub struct AcceptForm {
 
 pub async fn invitation_accept<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<AcceptForm>, FormRejection>,
+    post: DeveloperPost<AcceptForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
     match portal.registry.accept_invitation(user, &input.token).await {
         Ok(org) => Ok(see_other(&format!("/portal/orgs/{org}"))),
@@ -527,13 +508,10 @@ fn show_credentials(
 
 pub async fn app_create<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(org): Path<String>,
-    input: Result<Form<AppForm>, FormRejection>,
+    post: DeveloperPost<AppForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (org, role) = org_access(&portal, user, &org).await?;
     require_manager(role)?;
@@ -658,13 +636,10 @@ pub async fn app_page<R: Repo>(
 
 pub async fn app_rotate<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    input: Result<Form<CsrfForm>, FormRejection>,
+    post: DeveloperPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, _input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (app, _, role) = app_access(&portal, user, &app).await?;
     require_manager(role)?;
@@ -678,13 +653,10 @@ pub async fn app_rotate<R: Repo>(
 
 pub async fn credential_revoke<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path((app, credential)): Path<(String, String)>,
-    input: Result<Form<CsrfForm>, FormRejection>,
+    post: DeveloperPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, _input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (app, _, role) = app_access(&portal, user, &app).await?;
     require_manager(role)?;
@@ -716,13 +688,10 @@ pub struct SubscribeForm {
 
 pub async fn subscribe<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
     Path(app): Path<String>,
-    input: Result<Form<SubscribeForm>, FormRejection>,
+    post: DeveloperPost<SubscribeForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    let visitor = posted_by(&portal, &uri, &headers, &input.csrf).await?;
+    let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
     let (app, org, role) = app_access(&portal, user, &app).await?;
     require_manager(role)?;

@@ -5,17 +5,14 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::extract::State;
-use axum::extract::rejection::FormRejection;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::otp::Seed;
 use qrcodegen::{QrCode, QrCodeEcc};
 use serde::Deserialize;
 
-use super::auth::form;
-use super::session::{Visitor, check_origin, check_session_csrf, request_host};
+use super::session::{DeveloperPost, Visitor, csrf_protected};
 use super::{Nav, PageError, Portal, Repo};
 use crate::accounts::AccountError;
 
@@ -81,6 +78,8 @@ pub async fn security<R: Repo>(
     Ok(page(&visitor, None, None)?.into_response())
 }
 
+csrf_protected!(TotpForm);
+
 #[derive(Debug, Default, Deserialize)]
 pub struct TotpForm {
     #[serde(default)]
@@ -95,15 +94,11 @@ pub struct TotpForm {
 
 pub async fn totp<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
     headers: HeaderMap,
-    input: Result<Form<TotpForm>, FormRejection>,
+    post: DeveloperPost<TotpForm>,
 ) -> Result<Response, PageError> {
-    let input = form(input)?;
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let visitor = Visitor::load(&portal, &headers).await?;
-    let (session, user) = visitor.user()?;
-    check_session_csrf(session, &input.csrf)?;
+    let (visitor, input) = post.into_parts();
+    let (_, user) = visitor.user()?;
     let result = match input.action.as_str() {
         "enable" => {
             portal

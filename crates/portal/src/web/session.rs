@@ -66,7 +66,7 @@ impl Visitor {
         Self::load_kind(portal, headers, ADMIN_COOKIE, UserKind::Admin).await
     }
 
-    async fn load_kind<R: Repo>(
+    pub(super) async fn load_kind<R: Repo>(
         portal: &Portal<R>,
         headers: &HeaderMap,
         name: &str,
@@ -172,5 +172,99 @@ pub fn check_anonymous_csrf(headers: &HeaderMap, form_token: &str) -> Result<(),
         _ => Err(PageError::forbidden(
             "The form has expired or was not sent by this site. Reload the page and try again.",
         )),
+    }
+}
+
+/// A form that carries the session's CSRF token.
+pub trait CsrfProtected {
+    fn csrf(&self) -> &str;
+}
+
+/// Which accounts a page is for: the portal's developers or the bank's operators.
+pub trait Audience: Send + Sync + 'static {
+    const KIND: UserKind;
+    const COOKIE: &'static str;
+    const LOGIN: &'static str;
+}
+
+pub struct Developers;
+pub struct Operators;
+
+impl Audience for Developers {
+    const KIND: UserKind = UserKind::Developer;
+    const COOKIE: &'static str = SESSION_COOKIE;
+    const LOGIN: &'static str = "/portal/login";
+}
+
+impl Audience for Operators {
+    const KIND: UserKind = UserKind::Admin;
+    const COOKIE: &'static str = ADMIN_COOKIE;
+    const LOGIN: &'static str = "/admin/login";
+}
+
+/// A form post that passed every defence: same origin, a live session of the
+/// audience, and that session's CSRF token. Handlers that change state take
+/// one, so none can forget a check.
+pub struct Posted<A, T> {
+    pub visitor: Visitor,
+    pub form: T,
+    audience: std::marker::PhantomData<A>,
+}
+
+pub type DeveloperPost<T> = Posted<Developers, T>;
+pub type OperatorPost<T> = Posted<Operators, T>;
+
+impl<A, T> Posted<A, T> {
+    pub fn into_parts(self) -> (Visitor, T) {
+        (self.visitor, self.form)
+    }
+}
+
+/// Marks forms whose `csrf` field carries the token.
+macro_rules! csrf_protected {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::web::session::CsrfProtected for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(super) use csrf_protected;
+
+impl<R, A, T> axum::extract::FromRequest<std::sync::Arc<Portal<R>>> for Posted<A, T>
+where
+    R: Repo,
+    A: Audience,
+    T: serde::de::DeserializeOwned + CsrfProtected + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        portal: &std::sync::Arc<Portal<R>>,
+    ) -> Result<Self, PageError> {
+        let (parts, body) = req.into_parts();
+        check_origin(&parts.headers, request_host(&parts.headers, &parts.uri))?;
+        let visitor = Visitor::load_kind(portal, &parts.headers, A::COOKIE, A::KIND).await?;
+        let Some((session, _)) = &visitor.session else {
+            return Err(PageError::new(axum::http::StatusCode::SEE_OTHER, A::LOGIN));
+        };
+        let req = axum::extract::Request::from_parts(parts, body);
+        let axum::Form(form) =
+            <axum::Form<T> as axum::extract::FromRequest<_>>::from_request(req, portal)
+                .await
+                .map_err(|e| {
+                    PageError::new(
+                        axum::http::StatusCode::BAD_REQUEST,
+                        format!("The form could not be read: {e}"),
+                    )
+                })?;
+        check_session_csrf(session, form.csrf())?;
+        Ok(Self {
+            visitor,
+            form,
+            audience: std::marker::PhantomData,
+        })
     }
 }
