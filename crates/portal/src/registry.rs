@@ -74,6 +74,27 @@ fn new_subscription(
     }
 }
 
+/// A product is usable only within the organisation's PSD2 roles.
+fn check_roles(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    organisation: &Organisation,
+    products: &[ApiProduct],
+) {
+    for product in products {
+        if !organisation.roles.has(product.required_role()) {
+            errors.add(
+                field,
+                format!(
+                    "{} needs the {} role, which the organisation does not hold",
+                    product.title(),
+                    product.required_role()
+                ),
+            );
+        }
+    }
+}
+
 /// What a developer (or an operator) submits to register an organisation.
 #[derive(Debug, Clone, Default)]
 pub struct NewOrganisation {
@@ -269,18 +290,7 @@ impl<R: PortalRepository> Registry<R> {
         if input.products.is_empty() {
             errors.add("products", "select at least one API product");
         }
-        for product in &input.products {
-            if !organisation.roles.has(product.required_role()) {
-                errors.add(
-                    "products",
-                    format!(
-                        "{} needs the {} role, which the organisation does not hold",
-                        product.title(),
-                        product.required_role()
-                    ),
-                );
-            }
-        }
+        check_roles(&mut errors, "products", organisation, &input.products);
         errors.into_result()?;
 
         let now = self.clock.now();
@@ -359,18 +369,9 @@ impl<R: PortalRepository> Registry<R> {
         application: &Application,
         product: ApiProduct,
     ) -> Result<(), RegistryError> {
-        if !organisation.roles.has(product.required_role()) {
-            let mut errors = FieldErrors::new();
-            errors.add(
-                "product",
-                format!(
-                    "{} needs the {} role, which the organisation does not hold",
-                    product.title(),
-                    product.required_role()
-                ),
-            );
-            return Err(errors.into());
-        }
+        let mut errors = FieldErrors::new();
+        check_roles(&mut errors, "product", organisation, &[product]);
+        errors.into_result()?;
         let now = self.clock.now();
         let sandbox = application.environment == Environment::Sandbox;
         self.repo
@@ -396,18 +397,7 @@ impl<R: PortalRepository> Registry<R> {
         products: &[ApiProduct],
     ) -> Result<(), RegistryError> {
         let mut errors = FieldErrors::new();
-        for product in products {
-            if !organisation.roles.has(product.required_role()) {
-                errors.add(
-                    "products",
-                    format!(
-                        "{} needs the {} role, which the organisation does not hold",
-                        product.title(),
-                        product.required_role()
-                    ),
-                );
-            }
-        }
+        check_roles(&mut errors, "products", organisation, products);
         errors.into_result()?;
         let now = self.clock.now();
         let current = self.repo.subscriptions_of(application.id).await?;
