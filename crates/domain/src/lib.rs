@@ -8,6 +8,8 @@
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
+//! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
+//! - [`usage`]: per-application API usage aggregates and their port.
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
 
@@ -16,6 +18,7 @@ pub mod iban;
 pub mod ids;
 pub mod ledger;
 pub mod money;
+pub mod oauth;
 pub mod otp;
 pub mod password;
 pub mod portal;
@@ -23,6 +26,7 @@ pub mod psu;
 pub mod registry;
 pub mod secret;
 pub mod store;
+pub mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use iban::Iban;

@@ -8,6 +8,9 @@ use crate::ids::PsuId;
 use crate::password::PasswordHash;
 use crate::store::StoreError;
 
+/// RTS Art. 4(3)(b): consecutive failed authentications that block a credential.
+pub const MAX_FAILED_LOGINS: u32 = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Psu {
     pub id: PsuId,
@@ -15,6 +18,17 @@ pub struct Psu {
     pub login: String,
     pub display_name: String,
     pub created_at: OffsetDateTime,
+    /// Consecutive failed logins since the last success or unblock.
+    pub failed_logins: u32,
+    /// Set when the failures reached [`MAX_FAILED_LOGINS`]; only an operator
+    /// or a password reset lifts it.
+    pub blocked_at: Option<OffsetDateTime>,
+}
+
+impl Psu {
+    pub fn is_blocked(&self) -> bool {
+        self.blocked_at.is_some()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -45,9 +59,24 @@ pub trait PsuRepository: Send + Sync {
 
     fn list_psus(&self) -> impl Future<Output = Result<Vec<Psu>, StoreError>> + Send;
 
+    /// Sets a new password; also lifts a block and clears the failure count.
     fn set_psu_password(
         &self,
         id: crate::ids::PsuId,
         password: PasswordHash,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Counts a failed login; the [`MAX_FAILED_LOGINS`]th blocks the PSU at `at`.
+    /// Returns the PSU as updated, None if unknown.
+    fn record_psu_login_failure(
+        &self,
+        id: PsuId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
+
+    /// After a successful login or an operator's unblock: no failures, no block.
+    fn reset_psu_login_failures(
+        &self,
+        id: PsuId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -7,6 +7,7 @@
 //! - [`mail`]: mails as text + HTML from templates.
 //! - [`web`]: the server-rendered pages under `/portal`.
 //! - [`validation`]: field-level errors for forms and the JSON API.
+//! - [`usage`]: per-application usage report, SVG chart and CSV.
 //!
 //! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
 
@@ -15,6 +16,7 @@ pub mod docs;
 pub mod mail;
 pub mod registry;
 pub mod throttle;
+pub mod usage;
 pub mod validation;
 pub mod web;
 

@@ -134,6 +134,29 @@ pub struct AuthenticatedClient {
     pub application: Application,
     pub organisation: Organisation,
     pub credential: CredentialId,
+    /// The consumer key it authenticated with: its OAuth `client_id`.
+    pub consumer_key: String,
+    /// Products the client may call, with their plans: approved subscriptions
+    /// within the organisation's PSD2 roles.
+    pub products: Vec<(ApiProduct, Plan)>,
+}
+
+impl AuthenticatedClient {
+    pub fn plan_for(&self, product: ApiProduct) -> Option<Plan> {
+        self.products
+            .iter()
+            .find(|(p, _)| *p == product)
+            .map(|(_, plan)| *plan)
+    }
+
+    /// The most generous plan of any product (what the OAuth server throttles by).
+    pub fn best_plan(&self) -> Plan {
+        self.products
+            .iter()
+            .map(|(_, plan)| *plan)
+            .max_by_key(|plan| plan.limits())
+            .unwrap_or(Plan::Sandbox)
+    }
 }
 
 /// Who asks for a change, for the audit trail.
@@ -718,6 +741,21 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
+    /// Whether an application and its organisation are both active.
+    pub async fn application_may_act(&self, id: ApplicationId) -> Result<bool, StoreError> {
+        let Some(application) = self.repo.application(id).await? else {
+            return Ok(false);
+        };
+        if application.status != Status::Active {
+            return Ok(false);
+        }
+        Ok(self
+            .repo
+            .organisation(application.organisation_id)
+            .await?
+            .is_some_and(|o| o.status == Status::Active))
+    }
+
     /// Checks a consumer key and secret (constant time). None for anything that
     /// does not authenticate: unknown key, wrong, expired or revoked secret,
     /// suspended application or organisation.
@@ -744,11 +782,24 @@ impl<R: PortalRepository> Registry<R> {
         if application.status != Status::Active || organisation.status != Status::Active {
             return Ok(None);
         }
+        let products = self
+            .repo
+            .subscriptions_of(application.id)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.status == SubscriptionStatus::Approved
+                    && organisation.roles.has(s.product.required_role())
+            })
+            .map(|s| (s.product, s.plan))
+            .collect();
         self.repo.touch_credential(credential.id, now).await?;
         Ok(Some(AuthenticatedClient {
             application,
             organisation,
             credential: credential.id,
+            consumer_key: credential.consumer_key,
+            products,
         }))
     }
 }

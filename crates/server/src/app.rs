@@ -15,6 +15,8 @@ use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
+use fintechapi_metering::Meter;
+use fintechapi_oauth::{AuthorizationServer, OAuthService, OAuthSettings};
 use fintechapi_portal::Registry;
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::throttle::LoginThrottle;
@@ -39,6 +41,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ledger: Ledger<Store>,
     portal: Arc<Portal<Store>>,
+    oauth: Arc<OAuthService<Store>>,
 }
 
 impl AppState {
@@ -68,6 +71,14 @@ impl AppState {
 
     pub fn portal(&self) -> &Arc<Portal<Store>> {
         &self.0.portal
+    }
+
+    pub fn oauth(&self) -> &Arc<OAuthService<Store>> {
+        &self.0.oauth
+    }
+
+    pub fn meter(&self) -> &Arc<Meter<Store>> {
+        &self.0.oauth.meter
     }
 }
 
@@ -121,6 +132,11 @@ fn spawn_housekeeping(
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "pruned expired sessions and tokens"),
                 Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
+            }
+            match state.oauth().server.prune().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "pruned expired OAuth tokens"),
+                Err(e) => tracing::warn!(error = %e, "pruning expired OAuth tokens failed"),
             }
             tokio::select! {
                 _ = stop.changed() => return,
@@ -267,6 +283,21 @@ impl Application {
         let ledger = Ledger::new(store.clone(), clock.clone());
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
+        let meter = Arc::new(Meter::new(store.clone(), clock.clone()));
+        let oauth = Arc::new(OAuthService {
+            server: AuthorizationServer::new(
+                registry(&config, store.clone(), clock.clone())?,
+                load_pepper(&config)?,
+                clock.clone(),
+                OAuthSettings {
+                    issuer: base_url.clone(),
+                    access_token_ttl: time::Duration::seconds(
+                        i64::try_from(config.oauth.access_token_ttl_secs).unwrap_or(300),
+                    ),
+                },
+            ),
+            meter: meter.clone(),
+        });
         let portal = Arc::new(Portal {
             accounts: Accounts::new(
                 store.clone(),
@@ -279,6 +310,7 @@ impl Application {
             public_url: base_url.clone(),
             login_throttle: LoginThrottle::new(30, Duration::from_secs(15 * 60)),
             sandbox: config.profile == crate::config::Profile::Development,
+            meter,
         });
         let state = AppState(Arc::new(Inner {
             config,
@@ -287,6 +319,7 @@ impl Application {
             clock,
             ledger,
             portal,
+            oauth,
         }));
         Ok(Self {
             mailer,
@@ -329,7 +362,12 @@ impl Application {
                 background_stopped.clone(),
             )
         });
-        let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped);
+        let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped.clone());
+        let usage_flusher = self
+            .state
+            .meter()
+            .clone()
+            .spawn_flusher(Duration::from_secs(1), background_stopped);
         tracing::info!(url = %self.started.base_url, addr = %self.started.addr, "serving HTTPS");
         listener::serve(self.listener, self.acceptor, router, self.limits, shutdown).await;
         let _ = stop_background.send(true);
@@ -337,6 +375,7 @@ impl Application {
             let _ = task.await;
         }
         let _ = housekeeping.await;
+        let _ = usage_flusher.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

@@ -39,6 +39,7 @@ pub struct Config {
     pub demo: DemoConfig,
     pub secrets: SecretsConfig,
     pub portal: PortalConfig,
+    pub oauth: OAuthConfig,
     pub mail: MailConfig,
 }
 
@@ -80,6 +81,21 @@ impl Default for PortalConfig {
     fn default() -> Self {
         Self {
             secret_rotation_grace_hours: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OAuthConfig {
+    /// Lifetime of access tokens; short, since every call checks them anyway.
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 300,
         }
     }
 }
@@ -146,6 +162,7 @@ impl Default for Config {
             demo: DemoConfig::default(),
             secrets: SecretsConfig::default(),
             portal: PortalConfig::default(),
+            oauth: OAuthConfig::default(),
             mail: MailConfig::default(),
         }
     }
@@ -293,6 +310,16 @@ impl Config {
                 Ok(())
             }
         };
+        positive(
+            "oauth.access_token_ttl_secs",
+            self.oauth.access_token_ttl_secs,
+        )?;
+        if self.oauth.access_token_ttl_secs > 86_400 {
+            return Err(ConfigError::Setting {
+                key: "oauth.access_token_ttl_secs",
+                message: "must be at most 86400 (one day)".into(),
+            });
+        }
         let h = &self.http;
         positive(
             "http.tls_handshake_timeout_secs",

@@ -29,8 +29,10 @@ mod sqlite {
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod oauth;
     pub(crate) mod portal;
     pub(crate) mod psu;
+    pub(crate) mod usage;
 }
 
 /// Queries compiled for PostgreSQL.
@@ -40,6 +42,8 @@ mod postgres {
     const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod oauth;
     pub(crate) mod portal;
     pub(crate) mod psu;
+    pub(crate) mod usage;
 }

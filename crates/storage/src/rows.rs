@@ -6,7 +6,9 @@ use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
+use fintechapi_domain::oauth::TokenRecord;
 use fintechapi_domain::psu::Psu;
+use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
 use time::{Date, OffsetDateTime};
 
@@ -163,6 +165,15 @@ pub(crate) struct PsuRow {
     pub display_name: String,
     pub password_hash: String,
     pub created_at: OffsetDateTime,
+    pub failed_logins: i32,
+    pub blocked_at: Option<OffsetDateTime>,
+}
+
+/// Columns of [`PsuRow`].
+macro_rules! psu_columns {
+    () => {
+        "id, login, display_name, password_hash, created_at, failed_logins, blocked_at"
+    };
 }
 
 impl PsuRow {
@@ -172,6 +183,8 @@ impl PsuRow {
             login: self.login.clone(),
             display_name: self.display_name.clone(),
             created_at: self.created_at,
+            failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
+            blocked_at: self.blocked_at,
         })
     }
 }
@@ -430,4 +443,77 @@ impl From<AuditRow> for AuditEntry {
             detail: r.detail,
         }
     }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    token_hash: String,
+    kind: String,
+    application_id: String,
+    client_id: String,
+    scope: String,
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    revoked_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(TokenRecord {
+            hash: KeyedHash::from_stored(r.token_hash),
+            kind: r.kind.parse()?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            client_id: r.client_id,
+            scope: r.scope,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UsageRowRaw {
+    application_id: String,
+    day: Date,
+    api: String,
+    endpoint: String,
+    status_class: i16,
+    calls: i64,
+    throttled: i64,
+}
+
+impl TryFrom<UsageRowRaw> for UsageRow {
+    type Error = StoreError;
+    fn try_from(r: UsageRowRaw) -> Result<Self, StoreError> {
+        let count = |n: i64| {
+            u64::try_from(n).map_err(|_| StoreError::corrupt(format!("negative usage count {n}")))
+        };
+        Ok(UsageRow {
+            key: UsageKey {
+                application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+                day: r.day,
+                api: r.api.parse()?,
+                endpoint: r.endpoint,
+                status_class: u8::try_from(r.status_class)
+                    .map_err(|_| StoreError::corrupt(format!("status class {}", r.status_class)))?,
+            },
+            counts: UsageCounts {
+                calls: count(r.calls)?,
+                throttled: count(r.throttled)?,
+                latency: Default::default(),
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UsageLatencyRow {
+    pub day: Date,
+    pub api: String,
+    pub endpoint: String,
+    pub status_class: i16,
+    pub bucket: i16,
+    pub calls: i64,
 }

@@ -12,6 +12,7 @@ use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, TransferReceipt,
 };
+use fintechapi_domain::oauth::{TokenRecord, TokenRepository};
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
@@ -22,6 +23,7 @@ use fintechapi_domain::registry::{
     Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
 };
 use fintechapi_domain::secret::KeyedHash;
+use fintechapi_domain::usage::{MeteredApi, UsageCounts, UsageKey, UsageRepository, UsageRow};
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -349,6 +351,74 @@ impl PsuRepository for Store {
     async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::set_password(pool, id, password)
             .await)
+    }
+
+    async fn record_psu_login_failure(
+        &self,
+        id: PsuId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Psu>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::record_login_failure(pool, id, at)
+            .await)
+    }
+
+    async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::reset_login_failures(pool, id)
+            .await)
+    }
+}
+
+impl TokenRepository for Store {
+    async fn insert_token(&self, token: TokenRecord) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::oauth::insert(pool, token).await)
+    }
+
+    async fn token_by_hash(&self, hash: &KeyedHash) -> Result<Option<TokenRecord>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::by_hash(pool, hash).await)
+    }
+
+    async fn revoke_token(&self, hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::revoke(pool, hash, at).await)
+    }
+
+    async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::prune(pool, before).await)
+    }
+}
+
+impl UsageRepository for Store {
+    async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::usage::add(pool, cells).await)
+    }
+
+    async fn usage(
+        &self,
+        application: ApplicationId,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        dispatch!(self, |db, pool| db::usage::usage(
+            pool,
+            application,
+            from,
+            to
+        )
+        .await)
+    }
+
+    async fn calls_on(
+        &self,
+        application: ApplicationId,
+        api: MeteredApi,
+        day: Date,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, |db, pool| db::usage::calls_on(
+            pool,
+            application,
+            api,
+            day
+        )
+        .await)
     }
 }
 

@@ -60,7 +60,13 @@ fn operator_actor(visitor: &Visitor) -> Result<Actor, PageError> {
     Ok(Actor(format!("admin:{}", visitor.user()?.1.email)))
 }
 
-csrf_protected!(DecisionForm, StatusForm, PsuForm, PsuPasswordForm);
+csrf_protected!(
+    DecisionForm,
+    StatusForm,
+    PsuForm,
+    PsuPasswordForm,
+    PsuAccountForm
+);
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/login.html")]
@@ -443,6 +449,73 @@ async fn hash(password: String) -> Result<PasswordHash, PageError> {
         .map_err(PageError::internal)
 }
 
+/// Opens a current account for a sandbox PSU, funded from the clearing account.
+async fn open_sandbox_account<R: Repo>(
+    portal: &Portal<R>,
+    psu_id: PsuId,
+    owner_name: &str,
+    opening: Option<Money>,
+) -> Result<Account, PageError> {
+    let account_id = AccountId::random();
+    let digits = u64::from_le_bytes(
+        account_id.as_uuid().as_bytes()[..8]
+            .try_into()
+            .unwrap_or_default(),
+    ) % 10_000_000_000;
+    let iban = Iban::from_bban(
+        "DE",
+        &format!("{}{digits:010}", fintechapi_ledger::demo::BANK_CODE),
+    )
+    .map_err(PageError::internal)?;
+    let account = portal
+        .ledger
+        .open_account(NewAccount {
+            id: account_id,
+            kind: AccountKind::Customer,
+            psu_id: Some(psu_id),
+            iban: Some(iban),
+            bic: fintechapi_ledger::demo::BANK_BIC.to_owned(),
+            currency: Currency::EUR,
+            name: "Girokonto".into(),
+            owner_name: owner_name.to_owned(),
+            product: "Girokonto Sandbox".into(),
+            cash_account_type: "CACC".into(),
+            overdraft_limit: Some(0),
+            created_at: portal.registry.now(),
+        })
+        .await
+        .map_err(PageError::internal)?;
+    if let Some(amount) = opening
+        && amount.is_positive()
+    {
+        portal
+            .ledger
+            .deposit(
+                account.id,
+                amount,
+                &format!("sandbox-opening:{}", account.id),
+                "Opening balance",
+            )
+            .await
+            .map_err(PageError::internal)?;
+    }
+    Ok(account)
+}
+
+fn opening_balance(errors: &mut FieldErrors, field: &'static str, text: &str) -> Option<Money> {
+    match Money::parse_decimal(text.trim(), Currency::EUR) {
+        Ok(m) if m.minor() < 0 => {
+            errors.add(field, "must not be negative");
+            None
+        }
+        Ok(m) => Some(m),
+        Err(e) => {
+            errors.add(field, e.to_string());
+            None
+        }
+    }
+}
+
 /// Creates a sandbox PSU with one current account funded from the clearing account.
 pub async fn psu_create<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
@@ -463,12 +536,7 @@ pub async fn psu_create<R: Repo>(
     }
     let display_name = errors.text("display_name", &input.display_name, 100);
     check_password(&mut errors, "password", &input.password, &[&login]);
-    let opening = Money::parse_decimal(input.opening_balance.trim(), Currency::EUR);
-    match &opening {
-        Ok(m) if m.minor() < 0 => errors.add("opening_balance", "must not be negative"),
-        Ok(_) => {}
-        Err(e) => errors.add("opening_balance", e.to_string()),
-    }
+    let opening = opening_balance(&mut errors, "opening_balance", &input.opening_balance);
     if !errors.is_empty() {
         let page = psus_page(&portal, &visitor, input, errors, None).await?;
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
@@ -496,49 +564,7 @@ pub async fn psu_create<R: Repo>(
         }
         Err(e) => return Err(PageError::internal(e)),
     }
-    let account_id = AccountId::random();
-    let digits = u64::from_le_bytes(
-        account_id.as_uuid().as_bytes()[..8]
-            .try_into()
-            .unwrap_or_default(),
-    ) % 10_000_000_000;
-    let iban = Iban::from_bban(
-        "DE",
-        &format!("{}{digits:010}", fintechapi_ledger::demo::BANK_CODE),
-    )
-    .map_err(PageError::internal)?;
-    let account = portal
-        .ledger
-        .open_account(NewAccount {
-            id: account_id,
-            kind: AccountKind::Customer,
-            psu_id: Some(psu_id),
-            iban: Some(iban),
-            bic: fintechapi_ledger::demo::BANK_BIC.to_owned(),
-            currency: Currency::EUR,
-            name: "Girokonto".into(),
-            owner_name: display_name.clone(),
-            product: "Girokonto Sandbox".into(),
-            cash_account_type: "CACC".into(),
-            overdraft_limit: Some(0),
-            created_at: now,
-        })
-        .await
-        .map_err(PageError::internal)?;
-    if let Ok(amount) = opening
-        && amount.is_positive()
-    {
-        portal
-            .ledger
-            .deposit(
-                account.id,
-                amount,
-                &format!("sandbox-opening:{}", account.id),
-                "Opening balance",
-            )
-            .await
-            .map_err(PageError::internal)?;
-    }
+    let account = open_sandbox_account(&portal, psu_id, &display_name, opening).await?;
     portal
         .registry
         .repo()
@@ -620,6 +646,111 @@ pub async fn psu_password<R: Repo>(
         PsuForm::default(),
         FieldErrors::new(),
         Some("Password reset.".into()),
+    )
+    .await?
+    .into_response())
+}
+
+/// The sandbox PSU `id`, or "not found".
+async fn sandbox_psu<R: Repo>(portal: &Portal<R>, id: &str) -> Result<Psu, PageError> {
+    let id: PsuId = id.parse().map_err(|_| PageError::not_found())?;
+    portal
+        .registry
+        .repo()
+        .list_psus()
+        .await
+        .map_err(PageError::internal)?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(PageError::not_found)
+}
+
+async fn audit_psu<R: Repo>(
+    portal: &Portal<R>,
+    actor: Actor,
+    action: &str,
+    psu: &Psu,
+    detail: String,
+) -> Result<(), PageError> {
+    portal
+        .registry
+        .repo()
+        .record_audit(AuditEntry {
+            at: portal.registry.now(),
+            actor: actor.0,
+            action: action.into(),
+            target: psu.id.to_string(),
+            detail,
+        })
+        .await
+        .map_err(PageError::internal)
+}
+
+/// Lifts the block that five failed logins put on a PSU's credentials.
+pub async fn psu_unblock<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(id): Path<String>,
+    post: OperatorPost<CsrfForm>,
+) -> Result<Response, PageError> {
+    let (visitor, _) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
+    let psu = sandbox_psu(&portal, &id).await?;
+    portal
+        .registry
+        .repo()
+        .reset_psu_login_failures(psu.id)
+        .await
+        .map_err(PageError::internal)?;
+    audit_psu(&portal, actor, "psu.unblock", &psu, String::new()).await?;
+    let notice = format!("{} can log in again.", psu.login);
+    Ok(psus_page(
+        &portal,
+        &visitor,
+        PsuForm::default(),
+        FieldErrors::new(),
+        Some(notice),
+    )
+    .await?
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PsuAccountForm {
+    #[serde(default)]
+    opening_balance: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Opens one more funded current account for a sandbox PSU.
+pub async fn psu_account<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(id): Path<String>,
+    post: OperatorPost<PsuAccountForm>,
+) -> Result<Response, PageError> {
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
+    let psu = sandbox_psu(&portal, &id).await?;
+    let mut errors = FieldErrors::new();
+    let opening = opening_balance(&mut errors, "account_balance", &input.opening_balance);
+    if !errors.is_empty() {
+        let page = psus_page(&portal, &visitor, PsuForm::default(), errors, None).await?;
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    }
+    let account = open_sandbox_account(&portal, psu.id, &psu.display_name, opening).await?;
+    let iban = account
+        .iban
+        .as_ref()
+        .map(|i| i.to_print_format())
+        .unwrap_or_default();
+    audit_psu(&portal, actor, "psu.open_account", &psu, iban.clone()).await?;
+    let notice = format!("Account {iban} opened for {}.", psu.login);
+    Ok(psus_page(
+        &portal,
+        &visitor,
+        PsuForm::default(),
+        FieldErrors::new(),
+        Some(notice),
     )
     .await?
     .into_response())

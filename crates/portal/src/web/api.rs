@@ -49,6 +49,7 @@ pub(super) fn routes<R: Repo>() -> Router<Arc<Portal<R>>> {
             get(applications::<R>).post(application_create::<R>),
         )
         .route("/portal/api/v1/applications/{app}", get(application::<R>))
+        .route("/portal/api/v1/applications/{app}/usage", get(usage::<R>))
         .route(
             "/portal/api/v1/applications/{app}/subscriptions",
             post(subscribe::<R>),
@@ -696,4 +697,35 @@ async fn revoke<R: Repo>(
     }
     portal.registry.revoke(&actor(&user), credential).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Deserialize)]
+struct UsageQuery {
+    days: Option<u16>,
+}
+
+async fn usage<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    query: Result<axum::extract::Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (_, user) = developer(&portal, &headers).await?;
+    let (app, _) = app_access(&portal, &user, &app, false).await?;
+    let days = match query.map(|q| q.0.days) {
+        Ok(None) => 30,
+        Ok(Some(d)) if crate::usage::PERIODS.contains(&d) => d,
+        _ => return Err(ApiError::field("days", "must be 7, 30 or 90")),
+    };
+    if let Err(e) = portal.meter.flush().await {
+        tracing::warn!(error = %e, "could not write pending usage before a report");
+    }
+    let (from, to) = crate::usage::period(portal.registry.now().date(), days);
+    let rows = portal
+        .registry
+        .repo()
+        .usage(app.id, from, to)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(crate::usage::UsageReport::build(from, to, &rows)).into_response())
 }

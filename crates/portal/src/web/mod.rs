@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::usage::UsageRepository;
 use fintechapi_ledger::Ledger;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -41,14 +42,20 @@ pub struct Portal<R> {
     pub login_throttle: crate::throttle::LoginThrottle,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
+    /// API usage of applications, flushed before statistics are shown.
+    pub meter: Arc<fintechapi_metering::Meter<R>>,
 }
 
 /// The storage the portal and the admin console run on.
 pub trait Repo:
-    PortalRepository + PsuRepository + LedgerRepository + Send + Sync + 'static
+    PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static
 {
 }
-impl<T: PortalRepository + PsuRepository + LedgerRepository + Send + Sync + 'static> Repo for T {}
+impl<
+    T: PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static,
+> Repo for T
+{
+}
 
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
@@ -107,6 +114,8 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
         )
         .route("/portal/apps/{app}", get(pages::app_page::<R>))
         .route("/portal/apps/{app}/rotate", post(pages::app_rotate::<R>))
+        .route("/portal/apps/{app}/usage", get(pages::usage::<R>))
+        .route("/portal/apps/{app}/usage.csv", get(pages::usage_csv::<R>))
         .route(
             "/portal/apps/{app}/credentials/{credential}/revoke",
             post(pages::credential_revoke::<R>),
@@ -133,6 +142,8 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
             get(admin::psus::<R>).post(admin::psu_create::<R>),
         )
         .route("/admin/psus/{id}/password", post(admin::psu_password::<R>))
+        .route("/admin/psus/{id}/unblock", post(admin::psu_unblock::<R>))
+        .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(CSP),
@@ -206,6 +217,10 @@ impl PageError {
             StatusCode::TOO_MANY_REQUESTS,
             "Too many login attempts from your network. Wait a few minutes and try again.",
         )
+    }
+
+    pub fn bad_request(message: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
     }
 
     pub fn forbidden(message: &str) -> Self {

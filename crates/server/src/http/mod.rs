@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .with_state(state.clone())
         .merge(fintechapi_portal::web::router(state.portal().clone()))
+        .merge(fintechapi_oauth::router(state.oauth().clone()))
         .fallback(not_found)
         .layer(
             ServiceBuilder::new()

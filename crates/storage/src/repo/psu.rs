@@ -1,9 +1,11 @@
 //! PSU (bank customer) queries.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::psu::{NewPsu, Psu, PsuError};
+use fintechapi_domain::psu::{MAX_FAILED_LOGINS, NewPsu, Psu, PsuError};
 use sqlx::Pool;
+use time::OffsetDateTime;
 
 use super::Db;
 use crate::error::{is_unique_violation, store};
@@ -27,6 +29,8 @@ pub(crate) async fn create(pool: &Pool<Db>, psu: NewPsu) -> Result<Psu, PsuError
             login: psu.login,
             display_name: psu.display_name,
             created_at: psu.created_at,
+            failed_logins: 0,
+            blocked_at: None,
         }),
         Err(e) if is_unique_violation(&e, "login") => Err(PsuError::LoginTaken(psu.login)),
         Err(e) => Err(store(e).into()),
@@ -37,9 +41,11 @@ pub(crate) async fn by_login(
     pool: &Pool<Db>,
     login: &str,
 ) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
-    let row = sqlx::query_as::<_, PsuRow>(
-        "SELECT id, login, display_name, password_hash, created_at FROM psus WHERE login = $1",
-    )
+    let row = sqlx::query_as::<_, PsuRow>(concat!(
+        "SELECT ",
+        psu_columns!(),
+        " FROM psus WHERE login = $1"
+    ))
     .bind(login)
     .fetch_optional(pool)
     .await
@@ -49,9 +55,11 @@ pub(crate) async fn by_login(
 }
 
 pub(crate) async fn list(pool: &Pool<Db>) -> Result<Vec<Psu>, StoreError> {
-    sqlx::query_as::<_, PsuRow>(
-        "SELECT id, login, display_name, password_hash, created_at FROM psus ORDER BY login",
-    )
+    sqlx::query_as::<_, PsuRow>(concat!(
+        "SELECT ",
+        psu_columns!(),
+        " FROM psus ORDER BY login"
+    ))
     .fetch_all(pool)
     .await
     .map_err(store)?
@@ -62,12 +70,44 @@ pub(crate) async fn list(pool: &Pool<Db>) -> Result<Vec<Psu>, StoreError> {
 
 pub(crate) async fn set_password(
     pool: &Pool<Db>,
-    id: fintechapi_domain::ids::PsuId,
+    id: PsuId,
     password: PasswordHash,
 ) -> Result<(), StoreError> {
-    sqlx::query("UPDATE psus SET password_hash = $2 WHERE id = $1")
+    sqlx::query(
+        "UPDATE psus SET password_hash = $2, failed_logins = 0, blocked_at = NULL WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(password.as_phc().to_owned())
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn record_login_failure(
+    pool: &Pool<Db>,
+    id: PsuId,
+    at: OffsetDateTime,
+) -> Result<Option<Psu>, StoreError> {
+    // One statement: concurrent failures cannot both miss the threshold.
+    let row = sqlx::query_as::<_, PsuRow>(concat!(
+        "UPDATE psus SET failed_logins = failed_logins + 1, \
+         blocked_at = CASE WHEN blocked_at IS NULL AND failed_logins + 1 >= $2 THEN $3 \
+         ELSE blocked_at END WHERE id = $1 RETURNING ",
+        psu_columns!()
+    ))
+    .bind(id.to_string())
+    .bind(i32::try_from(MAX_FAILED_LOGINS).unwrap_or(i32::MAX))
+    .bind(at)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    row.map(|r| r.psu()).transpose()
+}
+
+pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: PsuId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE psus SET failed_logins = 0, blocked_at = NULL WHERE id = $1")
         .bind(id.to_string())
-        .bind(password.as_phc().to_owned())
         .execute(pool)
         .await
         .map_err(store)?;

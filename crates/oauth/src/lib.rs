@@ -1,0 +1,17 @@
+//! The OAuth 2.0 authorization server: client authentication against the
+//! portal's consumer keys and secrets, token issuance (stored as keyed hashes),
+//! introspection (RFC 7662), revocation (RFC 7009) and metadata (RFC 8414).
+//!
+//! - [`policy`]: per-profile client policy, enforced and advertised.
+//! - [`server`]: the logic, free of HTTP; resource servers call
+//!   [`AuthorizationServer::access_grant`].
+//! - [`web`]: the endpoints, metered per application.
+
+pub mod error;
+pub mod policy;
+pub mod server;
+pub mod web;
+
+pub use error::{ErrorCode, OAuthError};
+pub use server::{AccessGrant, AuthorizationServer, OAuthSettings};
+pub use web::{OAuthService, router};

@@ -1,0 +1,94 @@
+//! The per-client security policy: one object per security profile that the
+//! token endpoint enforces and the metadata document advertises, so the two
+//! cannot drift apart.
+
+use fintechapi_domain::registry::SecurityProfile;
+
+/// How a client proves its identity at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+        }
+    }
+}
+
+/// What a client of one security profile must do and may get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientPolicy {
+    pub profile: SecurityProfile,
+    /// Accepted client authentication methods; empty: the profile's methods
+    /// are not offered by this server yet, so its clients get no token.
+    pub auth_methods: &'static [ClientAuthMethod],
+    /// Whether unbound (bearer) access tokens may be issued.
+    pub bearer_tokens: bool,
+}
+
+const BASIC: ClientPolicy = ClientPolicy {
+    profile: SecurityProfile::Basic,
+    auth_methods: &[
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+    ],
+    bearer_tokens: true,
+};
+
+// FAPI 2.0 demands private_key_jwt or mutual TLS and sender-constrained tokens;
+// until those are offered, a fapi2 client is refused rather than downgraded.
+const FAPI2: ClientPolicy = ClientPolicy {
+    profile: SecurityProfile::Fapi2,
+    auth_methods: &[],
+    bearer_tokens: false,
+};
+
+impl ClientPolicy {
+    pub const ALL: [ClientPolicy; 2] = [BASIC, FAPI2];
+
+    pub fn of(profile: SecurityProfile) -> &'static ClientPolicy {
+        match profile {
+            SecurityProfile::Basic => &BASIC,
+            SecurityProfile::Fapi2 => &FAPI2,
+        }
+    }
+
+    pub fn allows(&self, method: ClientAuthMethod) -> bool {
+        self.auth_methods.contains(&method)
+    }
+
+    /// Every method some profile accepts, for the metadata document.
+    pub fn advertised_auth_methods() -> Vec<&'static str> {
+        let mut methods: Vec<&'static str> = Vec::new();
+        for method in Self::ALL.iter().flat_map(|p| p.auth_methods) {
+            if !methods.contains(&method.as_str()) {
+                methods.push(method.as_str());
+            }
+        }
+        methods
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fapi2_clients_never_use_a_shared_secret_or_bearer_tokens() {
+        let fapi2 = ClientPolicy::of(SecurityProfile::Fapi2);
+        assert!(!fapi2.allows(ClientAuthMethod::ClientSecretBasic));
+        assert!(!fapi2.allows(ClientAuthMethod::ClientSecretPost));
+        assert!(!fapi2.bearer_tokens);
+        let basic = ClientPolicy::of(SecurityProfile::Basic);
+        assert!(basic.allows(ClientAuthMethod::ClientSecretPost));
+        assert_eq!(
+            ClientPolicy::advertised_auth_methods(),
+            ["client_secret_basic", "client_secret_post"]
+        );
+    }
+}

@@ -1,0 +1,316 @@
+//! The OAuth endpoints over HTTP: form bodies in, RFC 6749 JSON out, every
+//! call by an authenticated client metered and throttled by its plan.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router, middleware};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use fintechapi_domain::oauth::TokenRepository;
+use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::usage::{MeteredApi, UsageRepository};
+use fintechapi_metering::{Admission, Meter, Metered, record_usage};
+use fintechapi_portal::registry::AuthenticatedClient;
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::policy::ClientAuthMethod;
+use crate::server::{AuthorizationServer, PresentedClient};
+
+/// The storage the authorization server runs on.
+pub trait Repo: PortalRepository + TokenRepository + UsageRepository + Clone + 'static {}
+impl<T: PortalRepository + TokenRepository + UsageRepository + Clone + 'static> Repo for T {}
+
+pub struct OAuthService<R> {
+    pub server: AuthorizationServer<R>,
+    pub meter: Arc<Meter<R>>,
+}
+
+pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
+    let meter = service.meter.clone();
+    Router::new()
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(metadata::<R>),
+        )
+        .route("/oauth2/token", post(token::<R>))
+        .route("/oauth2/introspect", post(introspect::<R>))
+        .route("/oauth2/revoke", post(revoke::<R>))
+        .with_state(service)
+        .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+}
+
+async fn metadata<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response {
+    let mut response = Json(service.server.metadata()).into_response();
+    // Public and stable: clients may cache it briefly.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    response
+}
+
+/// A form body as name/value pairs; RFC 6749 §3.2 forbids repeated parameters.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Self, OAuthError> {
+        let Form(pairs) = form.map_err(|e| {
+            OAuthError::invalid_request(format!(
+                "the body must be application/x-www-form-urlencoded: {}",
+                e.body_text()
+            ))
+        })?;
+        for (i, (name, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(OAuthError::invalid_request(format!(
+                    "parameter {name:?} is repeated"
+                )));
+            }
+        }
+        Ok(Self(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)
+            .ok_or_else(|| OAuthError::invalid_request(format!("parameter {name:?} is missing")))
+    }
+}
+
+/// RFC 6749 §2.3.1: `Basic` with form-urlencoded id and secret, or both in the body.
+fn presented_client(headers: &HeaderMap, params: &Params) -> Result<PresentedClient, OAuthError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| {
+            let value = value.to_str().ok().and_then(|v| {
+                let (scheme, rest) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("basic").then_some(rest.trim())
+            });
+            let malformed = || OAuthError {
+                basic_challenge: true,
+                ..OAuthError::new(
+                    ErrorCode::InvalidClient,
+                    "malformed Basic authorization header",
+                )
+            };
+            let decoded = value
+                .and_then(|v| STANDARD.decode(v).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .ok_or_else(malformed)?;
+            let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+            Ok::<_, OAuthError>((form_decode(id), form_decode(secret)))
+        })
+        .transpose()?;
+    let in_body = params.get("client_secret");
+    match (basic, in_body) {
+        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+            "the client authenticated in more than one way (Basic header and client_secret)",
+        )),
+        (Some((client_id, secret)), None) => {
+            if params.get("client_id").is_some_and(|id| id != client_id) {
+                return Err(OAuthError::invalid_request(
+                    "client_id in the body differs from the Basic header",
+                ));
+            }
+            Ok(PresentedClient {
+                client_id,
+                secret,
+                method: ClientAuthMethod::ClientSecretBasic,
+            })
+        }
+        (None, Some(secret)) => Ok(PresentedClient {
+            client_id: params.require("client_id")?.to_owned(),
+            secret: secret.to_owned(),
+            method: ClientAuthMethod::ClientSecretPost,
+        }),
+        (None, None) => Err(OAuthError::new(
+            ErrorCode::InvalidClient,
+            "client authentication is required (client_secret_basic or client_secret_post)",
+        )),
+    }
+}
+
+fn form_decode(text: &str) -> String {
+    url::form_urlencoded::parse(text.replace('&', "%26").replace('=', "%3D").as_bytes())
+        .next()
+        .map(|(k, _)| k.into_owned())
+        .unwrap_or_default()
+}
+
+/// Authenticates the caller and admits it under its plan; every answer from
+/// here on is attributed to its application.
+async fn admitted_client<R: Repo>(
+    service: &OAuthService<R>,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<AuthenticatedClient, Response> {
+    let presented = presented_client(headers, params).map_err(IntoResponse::into_response)?;
+    let client = service
+        .server
+        .authenticate_client(&presented)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let metered = |throttled| Metered {
+        application_id: client.application.id,
+        api: MeteredApi::Oauth,
+        throttled,
+    };
+    let plan = client.best_plan();
+    match service
+        .meter
+        .admit(client.application.id, MeteredApi::Oauth, plan)
+        .await
+    {
+        Ok(Admission::Admitted) => Ok(client),
+        Ok(Admission::Throttled { retry_after }) => {
+            let (per_second, per_day) = plan.limits();
+            let error = OAuthError {
+                retry_after: Some(retry_after),
+                ..OAuthError::new(
+                    ErrorCode::SlowDown,
+                    format!(
+                        "over the {plan} plan's limit of {per_second} requests per second or \
+                         {per_day} per day"
+                    ),
+                )
+            };
+            Err(tagged(error.into_response(), metered(true)))
+        }
+        Err(e) => Err(tagged(OAuthError::from(e).into_response(), metered(false))),
+    }
+}
+
+fn tagged(mut response: Response, metered: Metered) -> Response {
+    response.extensions_mut().insert(metered);
+    response
+}
+
+fn metered_ok(client: &AuthenticatedClient, result: Result<Response, OAuthError>) -> Response {
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    tagged(
+        response,
+        Metered {
+            application_id: client.application.id,
+            api: MeteredApi::Oauth,
+            throttled: false,
+        },
+    )
+}
+
+fn no_store(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn token<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let params = match Params::parse(form) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let client = match admitted_client(&service, &headers, &params).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        match params.require("grant_type")? {
+            "client_credentials" => {
+                let issued = service
+                    .server
+                    .client_credentials(&client, params.get("scope"))
+                    .await?;
+                Ok(no_store(Json(issued).into_response()))
+            }
+            other => Err(OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!(
+                    "grant_type {other:?} is not supported; this server offers client_credentials"
+                ),
+            )),
+        }
+    }
+    .await;
+    metered_ok(&client, result)
+}
+
+async fn introspect<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let params = match Params::parse(form) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let client = match admitted_client(&service, &headers, &params).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let token = params.require("token")?;
+        let answer = service.server.introspect(&client, token).await?;
+        Ok(no_store(Json(answer).into_response()))
+    }
+    .await;
+    metered_ok(&client, result)
+}
+
+async fn revoke<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let params = match Params::parse(form) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let client = match admitted_client(&service, &headers, &params).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let token = params.require("token")?;
+        match params.get("token_type_hint") {
+            None | Some("access_token" | "refresh_token") => {}
+            Some(other) => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedTokenType,
+                    format!("token_type_hint {other:?} is not a token type of this server"),
+                ));
+            }
+        }
+        service.server.revoke(&client, token).await?;
+        Ok(no_store(axum::http::StatusCode::OK.into_response()))
+    }
+    .await;
+    metered_ok(&client, result)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        assert_eq!(form_decode("a%2Bb+c"), "a+b c");
+        assert_eq!(form_decode("x&y=z"), "x&y=z");
+    }
+}
