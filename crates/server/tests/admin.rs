@@ -168,6 +168,35 @@ both_stores! {
         assert_eq!(reset.status, StatusCode::OK);
         let (_, hash) = store.psu_by_login("dora").await.unwrap().unwrap();
         assert!(hash.verify("a new sandbox passphrase 9"));
+
+        // Five failed logins block the credential; an operator lifts the block.
+        for _ in 0..5 {
+            store.record_psu_login_failure(psu.id, SystemClock.now()).await.unwrap();
+        }
+        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked());
+        let page = ops.get("/admin/psus").await;
+        assert!(page.body.contains("Unblock dora"), "{}", page.body);
+        let forged = ops.post(&format!("/admin/psus/{}/unblock", psu.id), &[("csrf", "forged")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked(), "nothing changed");
+        let unblocked = ops.post(&format!("/admin/psus/{}/unblock", psu.id), &[("csrf", &csrf)]).await;
+        assert_eq!(unblocked.status, StatusCode::OK);
+        assert!(unblocked.body.contains("dora can log in again"));
+        let (psu_now, _) = store.psu_by_login("dora").await.unwrap().unwrap();
+        assert!(!psu_now.is_blocked());
+        assert_eq!(psu_now.failed_logins, 0);
+
+        // Another funded account for the same PSU.
+        let bad = ops.post(&format!("/admin/psus/{}/accounts", psu.id), &[("opening_balance", "-1"), ("csrf", &csrf)]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        let opened = ops.post(&format!("/admin/psus/{}/accounts", psu.id), &[("opening_balance", "75.00"), ("csrf", &csrf)]).await;
+        assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
+        let accounts = store.accounts_of_psu(psu.id).await.unwrap();
+        assert_eq!(accounts.len(), 2);
+        assert!(accounts.iter().any(|a| a.balances.booked == 7_500));
+        assert!(store.audit().await.unwrap().is_consistent());
+        let audit = ops.get("/admin/audit").await;
+        assert!(audit.body.contains("psu.unblock") && audit.body.contains("psu.open_account"));
         server.stop().await;
     }
 }

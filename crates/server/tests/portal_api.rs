@@ -6,61 +6,10 @@ mod support;
 use std::sync::Arc;
 
 use fintechapi_domain::SystemClock;
-use fintechapi_domain::portal::{Email, PortalRepository};
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{TestServer, config_for};
-
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Api {
-    fn new(server: &TestServer) -> Self {
-        Self {
-            http: server.client(),
-            base: server.url("/portal/api/v1"),
-            token: None,
-        }
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-const PASSWORD: &str = "correct horse battery staple 42";
-
-async fn token_from_mail(server: &TestServer, email: &str) -> String {
-    let mails = server
-        .db
-        .store()
-        .await
-        .mails_to(&email.parse::<Email>().unwrap())
-        .await
-        .unwrap();
-    let text = &mails.last().unwrap().body_text;
-    let at = text.find("token=").unwrap() + "token=".len();
-    text[at..].split_whitespace().next().unwrap().to_owned()
-}
+use support::{Api, PASSWORD, TestServer, config_for, token_from_mail};
 
 both_stores! {
     async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db) {
@@ -145,7 +94,7 @@ both_stores! {
         let doc: Value = server.client().get(server.url("/portal/api/openapi.json")).send().await.unwrap().json().await.unwrap();
         assert_eq!(doc["openapi"], "3.1.0");
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 13);
+        assert_eq!(paths.len(), 14);
         let api = Api::new(&server);
         for (path, item) in paths {
             for method in item.as_object().unwrap().keys() {

@@ -71,6 +71,38 @@ impl TestDb {
         self.dir.path().join("fintechapi.db")
     }
 
+    /// Runs raw SQL on its own connection and returns the first column of each
+    /// row as text: for tests that inspect exactly what is stored.
+    pub async fn raw_strings(&self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.postgres {
+            Some((url, _)) => {
+                let mut conn = PgConnection::connect(url).await.expect("connect");
+                let rows = sqlx::query(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("raw SQL");
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).unwrap_or_default())
+                    .collect()
+            }
+            None => {
+                let url = format!("sqlite:{}", self.sqlite_path().display());
+                let mut conn = sqlx::SqliteConnection::connect(&url)
+                    .await
+                    .expect("connect");
+                let rows = sqlx::query(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .expect("raw SQL");
+                rows.iter()
+                    .map(|r| r.try_get::<String, _>(0).unwrap_or_default())
+                    .collect()
+            }
+        }
+    }
+
     /// A migrated store on this database.
     pub async fn store(&self) -> Store {
         let options = StoreOptions {

@@ -179,6 +179,18 @@ impl Browser {
         }
     }
 
+    /// Logs a verified developer in through the login form.
+    pub async fn log_in(&mut self, email: &str, password: &str) {
+        let csrf = self.get("/portal/login").await.csrf();
+        let done = self
+            .post(
+                "/portal/login",
+                &[("email", email), ("password", password), ("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    }
+
     pub async fn get(&mut self, path: &str) -> Page {
         let resp = self
             .http
@@ -211,4 +223,111 @@ impl Browser {
         let resp = req.send().await.unwrap();
         self.finish(resp).await
     }
+}
+
+/// A client of the portal's JSON API, with a session token once logged in.
+pub struct Api {
+    pub http: reqwest::Client,
+    pub base: String,
+    pub token: Option<String>,
+}
+
+impl Api {
+    pub fn new(server: &TestServer) -> Self {
+        Self {
+            http: server.client(),
+            base: server.url("/portal/api/v1"),
+            token: None,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Signs up, verifies and logs in `email`.
+    pub async fn developer(server: &TestServer, email: &str) -> Self {
+        use reqwest::Method as M;
+        use serde_json::json;
+        let mut api = Self::new(server);
+        let body = json!({"email": email, "password": PASSWORD, "display_name": "Developer"});
+        assert_eq!(
+            api.call(M::POST, "/signup", Some(body)).await.0,
+            StatusCode::ACCEPTED
+        );
+        let token = token_from_mail(server, email).await;
+        assert_eq!(
+            api.call(M::POST, "/verify", Some(json!({"token": token})))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let (status, session) = api
+            .call(
+                M::POST,
+                "/sessions",
+                Some(json!({"email": email, "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        api.token = Some(session["token"].as_str().unwrap().to_owned());
+        api
+    }
+
+    /// An organisation holding `roles` with one sandbox application subscribed
+    /// to `products`; returns the application id, consumer key and secret.
+    pub async fn sandbox_app(&self, roles: &[&str], products: &[&str]) -> (String, String, String) {
+        use reqwest::Method as M;
+        use serde_json::json;
+        let org = json!({"legal_name": "Metered TPP GmbH", "country": "DE", "roles": roles, "competent_authority": "BaFin", "authorisation_number": "123"});
+        let (status, org) = self.call(M::POST, "/organisations", Some(org)).await;
+        assert_eq!(status, StatusCode::CREATED, "{org}");
+        let app = json!({"name": "Metered App", "redirect_uris": ["https://app.example/cb"], "security_profile": "basic", "environment": "sandbox", "products": products});
+        let path = format!(
+            "/organisations/{}/applications",
+            org["id"].as_str().unwrap()
+        );
+        let (status, app) = self.call(M::POST, &path, Some(app)).await;
+        assert_eq!(status, StatusCode::CREATED, "{app}");
+        let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+        (
+            text(&app["id"]),
+            text(&app["credentials"]["client_id"]),
+            text(&app["credentials"]["client_secret"]),
+        )
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple 42";
+
+pub async fn token_from_mail(server: &TestServer, email: &str) -> String {
+    use fintechapi_domain::portal::{Email, PortalRepository};
+    let mails = server
+        .db
+        .store()
+        .await
+        .mails_to(&email.parse::<Email>().unwrap())
+        .await
+        .unwrap();
+    let text = &mails.last().unwrap().body_text;
+    let at = text.find("token=").unwrap() + "token=".len();
+    text[at..].split_whitespace().next().unwrap().to_owned()
 }
