@@ -177,7 +177,19 @@ both_stores! {
         let app = run(&blocks[5].replace("ORG-ID", org_id), &session);
         let (key, secret) = (app["credentials"]["client_id"].as_str().unwrap(), app["credentials"]["client_secret"].as_str().unwrap());
         let registry = fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock)).unwrap();
-        assert!(registry.authenticate(key, secret).await.unwrap().is_some(), "the guide ends with working credentials");
+        assert!(registry.authenticate(key, secret).await.unwrap().is_some(), "the guide gives working credentials");
+
+        // …which get, introspect and revoke a token as the guide shows.
+        assert!(blocks[6].starts_with("CLIENT_ID=") && blocks[6].contains("CLIENT_SECRET="));
+        let client_vars = [("BASE", base.as_str()), ("CA", ca.as_str()), ("CLIENT_ID", key), ("CLIENT_SECRET", secret)];
+        let issued = run_block(&blocks[7], &client_vars);
+        assert_eq!(issued["scope"], "ais", "{issued}");
+        let access = issued["access_token"].as_str().unwrap();
+        let mut token_vars = client_vars.to_vec();
+        token_vars.push(("ACCESS_TOKEN", access));
+        assert_eq!(run_block(&blocks[8], &token_vars)["active"], true);
+        assert_eq!(run_block(&blocks[9], &token_vars), 200);
+        assert_eq!(run_block(&blocks[8], &token_vars)["active"], false);
 
         let reference = server.client().get(server.url("/portal/docs/xs2a")).send().await.unwrap().text().await.unwrap();
         assert_eq!(reference.matches(r#"<article class="card""#).count(), 38);
