@@ -24,6 +24,7 @@ import { spawn } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -380,11 +381,51 @@ step('application page lists the key but never the secret', async () => {
   await assertStyled();
   await assertLabelled();
   state.shots.push(await shot('06-application'));
+  state.appUrl = page.url();
 
   // The dashboard now lists the organisation (escaped) and the application.
   await page.goto(`${base}/portal/dashboard`);
   await assert.doesNotReject(page.getByRole('link', { name: LEGAL_NAME }).waitFor());
   await assert.doesNotReject(page.getByRole('link', { name: APP_NAME, exact: true }).waitFor());
+});
+
+/** A client-credentials token request to the server, trusting only its development CA. */
+function tokenRequest(key, secret, scope = 'ais') {
+  const body = new URLSearchParams({ grant_type: 'client_credentials', scope }).toString();
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${base}/oauth2/token`, {
+      method: 'POST',
+      ca: fs.readFileSync(path.join(dataDir, 'tls', 'dev-ca.pem')),
+      auth: `${key}:${secret}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+step('token calls of the application appear in its usage statistics', async () => {
+  for (let i = 0; i < 3; i++) {
+    const ok = await tokenRequest(state.key, state.secret);
+    assert.equal(ok.status, 200, ok.body);
+  }
+  const refused = await tokenRequest(state.key, state.secret, 'pis');
+  assert.equal(refused.status, 400, 'a product without subscription is refused');
+  await page.goto(state.appUrl);
+  await Promise.all([page.waitForURL(/\/usage$/), page.getByRole('link', { name: 'Usage statistics' }).click()]);
+  assert.equal(await heading(), `Usage of ${APP_NAME}`);
+  const text = await page.locator('main').innerText();
+  assert.match(text, /4 calls, 0 throttled by the plan/);
+  assert.match(text, /POST \/oauth2\/token/);
+  assert.equal(await page.locator('svg.chart rect').count() >= 2, true, 'chart bars for 2xx and 4xx');
+  await assertStyled();
+  await assertLabelled();
+  state.shots.push(await shot('07-usage'));
   console.log(`screenshots:\n  ${state.shots.join('\n  ')}`);
 });
 

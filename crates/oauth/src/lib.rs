@@ -3,8 +3,7 @@
 //! introspection (RFC 7662), revocation (RFC 7009) and metadata (RFC 8414).
 //!
 //! - [`policy`]: per-profile client policy, enforced and advertised.
-//! - [`server`]: the logic, free of HTTP; resource servers call
-//!   [`AuthorizationServer::access_grant`].
+//! - [`server`]: the logic, free of HTTP.
 //! - [`web`]: the endpoints, metered per application.
 
 pub mod error;
@@ -13,5 +12,5 @@ pub mod server;
 pub mod web;
 
 pub use error::{ErrorCode, OAuthError};
-pub use server::{AccessGrant, AuthorizationServer, OAuthSettings};
+pub use server::{AuthorizationServer, OAuthSettings};
 pub use web::{OAuthService, router};

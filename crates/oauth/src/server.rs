@@ -1,12 +1,10 @@
 //! The authorization server's logic, free of HTTP: client authentication,
-//! token issuance, introspection and revocation, and the token check the
-//! resource servers call.
+//! token issuance, introspection and revocation.
 
 use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::ApiProduct;
@@ -14,7 +12,7 @@ use fintechapi_domain::secret::{Pepper, random_token};
 use fintechapi_portal::Registry;
 use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::{ClientAuthMethod, ClientPolicy};
@@ -84,15 +82,6 @@ impl Introspection {
             iss: None,
         }
     }
-}
-
-/// What a valid access token lets its bearer do, for a resource server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccessGrant {
-    pub application_id: ApplicationId,
-    pub client_id: String,
-    pub products: Vec<ApiProduct>,
-    pub expires_at: OffsetDateTime,
 }
 
 pub struct AuthorizationServer<R> {
@@ -252,9 +241,8 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
         let Some(record) = self.tokens.token_by_hash(&self.pepper.hash(token)).await? else {
             return Ok(Introspection::inactive());
         };
-        if record.application_id != client.application.id
-            || !record.is_active_at(self.clock.now())
-            || !self.application_may_act(record.application_id).await?
+        // The client authenticated just now, so its application and organisation are active.
+        if record.application_id != client.application.id || !record.is_active_at(self.clock.now())
         {
             return Ok(Introspection::inactive());
         }
@@ -282,34 +270,6 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
             self.tokens.revoke_token(&hash, self.clock.now()).await?;
         }
         Ok(())
-    }
-
-    /// For resource servers: the grant behind a presented access token, if it
-    /// is live and its application and organisation may still act.
-    pub async fn access_grant(&self, token: &str) -> Result<Option<AccessGrant>, StoreError> {
-        if !token.starts_with(ACCESS_TOKEN_PREFIX) {
-            return Ok(None);
-        }
-        let Some(record) = self.tokens.token_by_hash(&self.pepper.hash(token)).await? else {
-            return Ok(None);
-        };
-        if record.kind != TokenKind::Access
-            || !record.is_active_at(self.clock.now())
-            || !self.application_may_act(record.application_id).await?
-        {
-            return Ok(None);
-        }
-        let products = parse_scope(&record.scope).unwrap_or_default();
-        Ok(Some(AccessGrant {
-            application_id: record.application_id,
-            client_id: record.client_id,
-            products,
-            expires_at: record.expires_at,
-        }))
-    }
-
-    async fn application_may_act(&self, id: ApplicationId) -> Result<bool, StoreError> {
-        self.registry.application_may_act(id).await
     }
 
     pub async fn prune(&self) -> Result<u64, StoreError> {

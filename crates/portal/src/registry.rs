@@ -741,21 +741,6 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
-    /// Whether an application and its organisation are both active.
-    pub async fn application_may_act(&self, id: ApplicationId) -> Result<bool, StoreError> {
-        let Some(application) = self.repo.application(id).await? else {
-            return Ok(false);
-        };
-        if application.status != Status::Active {
-            return Ok(false);
-        }
-        Ok(self
-            .repo
-            .organisation(application.organisation_id)
-            .await?
-            .is_some_and(|o| o.status == Status::Active))
-    }
-
     /// Checks a consumer key and secret (constant time). None for anything that
     /// does not authenticate: unknown key, wrong, expired or revoked secret,
     /// suspended application or organisation.

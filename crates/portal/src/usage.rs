@@ -213,8 +213,14 @@ impl UsageReport {
             r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" class="chart" role="img" aria-labelledby="chart-title chart-desc"><title id="chart-title">API calls per day</title><desc id="chart-desc">{} calls from {} to {}, {} throttled</desc>"#,
             self.total_calls, self.from, self.to, self.total_throttled
         );
-        for i in 0..=4 {
-            let value = scale * i / 4;
+        // Gridlines at whole numbers: 4 or 5 intervals, or one per unit below 5.
+        let intervals = match scale {
+            s if s % 4 == 0 => 4,
+            s if s % 5 == 0 => 5,
+            s => s,
+        };
+        for i in 0..=intervals {
+            let value = scale * i / intervals;
             let y = TOP + plot_h - plot_h * value as f64 / scale as f64;
             let _ = write!(
                 svg,
@@ -224,7 +230,7 @@ impl UsageReport {
                 y + 3.0
             );
         }
-        let series: [(&str, &str, fn(&DayTotals) -> u64); 5] = [
+        let series: [Series; 5] = [
             ("2xx", "#2e7d32", |d| d.success),
             ("3xx", "#607d8b", |d| d.redirect),
             ("4xx", "#f9a825", |d| d.client_error),
@@ -263,6 +269,9 @@ impl UsageReport {
         svg
     }
 }
+
+/// A chart series: name, colour, and its value on a day.
+type Series = (&'static str, &'static str, fn(&DayTotals) -> u64);
 
 /// The smallest of 1, 2, 5 × 10ⁿ at or above `n`, so the axis reads well.
 fn nice_ceiling(n: u64) -> u64 {
