@@ -50,6 +50,18 @@ macro_rules! uuid_id {
                 self.0.hyphenated().fmt(f)
             }
         }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+            }
+        }
     };
 }
 
@@ -93,6 +105,17 @@ uuid_id!(
     /// A consumer key/secret pair.
     CredentialId,
     "credential id"
+);
+uuid_id!(
+    /// A Berlin Group account-information consent (`consentId`).
+    ConsentId,
+    "consent id"
+);
+uuid_id!(
+    /// One OAuth authorization: from the pushed request through the PSU's
+    /// decision to the code and the tokens issued from it (the grant).
+    AuthorizationId,
+    "authorization id"
 );
 
 #[cfg(test)]

@@ -8,12 +8,14 @@
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
+//! - [`consent`]: account-information consents and their port.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
 
 pub mod clock;
+pub mod consent;
 pub mod iban;
 pub mod ids;
 pub mod ledger;

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::ids::ApplicationId;
+use crate::ids::{ApplicationId, AuthorizationId, PsuId};
 use crate::ledger::text_enum;
 use crate::secret::KeyedHash;
 use crate::store::StoreError;
@@ -26,6 +26,8 @@ pub struct TokenRecord {
     pub client_id: String,
     /// Space-separated scope values granted.
     pub scope: String,
+    /// The authorization (grant) it was issued from; None for client credentials.
+    pub authorization_id: Option<AuthorizationId>,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
@@ -55,9 +57,113 @@ pub trait TokenRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Revokes every token issued from an authorization (code replay, refresh reuse).
+    fn revoke_grant(
+        &self,
+        authorization: AuthorizationId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Deletes tokens that expired before `before`; returns how many.
     fn prune_tokens(
         &self,
         before: OffsetDateTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+text_enum!(
+    /// Where an authorization stands: pushed (PAR) → login (the browser
+    /// arrived) → second_factor (password checked) → consent (authenticated)
+    /// → approved (code issued) → exchanged (code redeemed); or denied.
+    AuthorizationStage {
+        Pushed = "pushed",
+        Login = "login",
+        SecondFactor = "second_factor",
+        Consent = "consent",
+        Approved = "approved",
+        Denied = "denied",
+        Exchanged = "exchanged",
+    }
+);
+
+/// One authorization request and its progress through the bank's pages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub id: AuthorizationId,
+    pub application_id: ApplicationId,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// E.g. `AIS:<consentId>`.
+    pub scope: String,
+    pub state: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    pub request_uri_hash: KeyedHash,
+    pub request_expires_at: OffsetDateTime,
+    /// Keyed hash of the browser's session cookie, once it arrived.
+    pub session_hash: Option<KeyedHash>,
+    pub stage: AuthorizationStage,
+    pub psu_id: Option<PsuId>,
+    pub code_hash: Option<KeyedHash>,
+    pub code_expires_at: Option<OffsetDateTime>,
+    pub created_at: OffsetDateTime,
+    pub last_activity_at: OffsetDateTime,
+}
+
+/// What a presented authorization code turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// First use: the authorization, now `exchanged`.
+    Redeemed(Authorization),
+    /// Used before: a replay.
+    Replayed(AuthorizationId),
+    Unknown,
+}
+
+pub trait AuthorizationRepository: Send + Sync {
+    fn insert_authorization(
+        &self,
+        authorization: Authorization,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Single use: binds a pushed, unexpired request to a browser session and
+    /// moves it to `login`.
+    fn open_authorization(
+        &self,
+        request_uri_hash: &KeyedHash,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
+    fn authorization_by_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
+    /// Moves `from` → `to` (setting the PSU when given, and the activity time);
+    /// false when the authorization was no longer at `from`.
+    fn advance_authorization(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// `consent` → `approved` with the code's hash and expiry.
+    fn approve_authorization(
+        &self,
+        id: AuthorizationId,
+        code_hash: &KeyedHash,
+        code_expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Single use: `approved` → `exchanged` if the code is unexpired.
+    fn redeem_code(
+        &self,
+        code_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<CodeRedemption, StoreError>> + Send;
 }

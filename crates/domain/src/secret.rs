@@ -133,6 +133,12 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// A random token of `bytes` bytes of entropy, base64url without padding.
+/// RFC 7636 S256: `BASE64URL(SHA-256(code_verifier))`.
+pub fn pkce_s256(verifier: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
 pub fn random_token(bytes: usize) -> Result<String, SecretError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes(bytes)?))
 }
@@ -161,6 +167,14 @@ impl fmt::Debug for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pkce_s256_matches_rfc_7636_appendix_b() {
+        assert_eq!(
+            pkce_s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFr-MjJVxaeYY0VP2dK-l6iKO3YtCKjM"
+        );
+    }
 
     #[test]
     fn keyed_hashes_verify_only_their_secret_and_pepper() {

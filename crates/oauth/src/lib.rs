@@ -5,12 +5,15 @@
 //! - [`policy`]: per-profile client policy, enforced and advertised.
 //! - [`server`]: the logic, free of HTTP.
 //! - [`web`]: the endpoints, metered per application.
+//! - `bank`: the PSU's login, second-factor and consent pages.
 
+mod bank;
 pub mod error;
 pub mod policy;
 pub mod server;
 pub mod web;
 
+pub use bank::BankSettings;
 pub use error::{ErrorCode, OAuthError};
-pub use server::{AuthorizationServer, OAuthSettings};
+pub use server::{AccessGrant, AuthorizationServer, OAuthSettings, ScopedResource};
 pub use web::{OAuthService, router};

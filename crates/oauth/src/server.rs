@@ -5,10 +5,15 @@ use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
-use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
+use fintechapi_domain::consent::{ConsentRepository, ConsentStatus};
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, TokenKind,
+    TokenRecord, TokenRepository,
+};
 use fintechapi_domain::portal::PortalRepository;
-use fintechapi_domain::registry::ApiProduct;
-use fintechapi_domain::secret::{Pepper, random_token};
+use fintechapi_domain::registry::{ApiProduct, Plan};
+use fintechapi_domain::secret::{Pepper, constant_time_eq, pkce_s256, random_token};
 use fintechapi_portal::Registry;
 use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
@@ -17,8 +22,26 @@ use time::Duration;
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::{ClientAuthMethod, ClientPolicy};
 
-/// Access tokens start with this, so secret scanners can recognise a leaked one.
+/// Token prefixes, so secret scanners can recognise a leaked one.
 const ACCESS_TOKEN_PREFIX: &str = "ftat_";
+const REFRESH_TOKEN_PREFIX: &str = "ftrt_";
+const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+/// RFC 9126 §2.2: short-lived, single use.
+const REQUEST_URI_TTL: Duration = Duration::seconds(60);
+/// FAPI 2.0 §5.3.2.1: at most 60 s.
+const CODE_TTL: Duration = Duration::seconds(60);
+/// RTS Art. 4(3)(d): an authentication session ends after 5 minutes without activity.
+pub const PSU_IDLE_TIMEOUT: Duration = Duration::minutes(5);
+
+fn fresh_random() -> Result<String, OAuthError> {
+    random_token(32).map_err(|e| {
+        tracing::error!(error = %e, "no randomness for a token");
+        OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "cannot issue a token now",
+        )
+    })
+}
 
 #[derive(Debug, Clone)]
 pub struct OAuthSettings {
@@ -50,6 +73,8 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// RFC 7662 introspection answer.
@@ -119,7 +144,72 @@ fn format_scope(products: &[ApiProduct]) -> String {
         .join(" ")
 }
 
-impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
+/// The storage the authorization server needs.
+pub trait AsRepo:
+    PortalRepository + TokenRepository + AuthorizationRepository + ConsentRepository + Clone
+{
+}
+impl<T: PortalRepository + TokenRepository + AuthorizationRepository + ConsentRepository + Clone>
+    AsRepo for T
+{
+}
+
+/// What a valid access token lets its bearer do, for a resource server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub application_id: ApplicationId,
+    pub client_id: String,
+    /// Products a client-credentials token covers.
+    pub scope_products: Vec<ApiProduct>,
+    /// The consent an authorization-code token is bound to.
+    pub consent: Option<ConsentId>,
+    /// What the application may use right now (approved, within its roles), with plans.
+    pub usable: Vec<(ApiProduct, Plan)>,
+}
+
+impl AccessGrant {
+    pub fn plan_for(&self, product: ApiProduct) -> Option<Plan> {
+        self.usable
+            .iter()
+            .find(|(p, _)| *p == product)
+            .map(|(_, plan)| *plan)
+    }
+}
+
+/// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopedResource {
+    Consent(ConsentId),
+}
+
+impl ScopedResource {
+    pub fn parse(scope: &str) -> Option<Self> {
+        let (kind, id) = scope.split_once(':')?;
+        match kind {
+            "AIS" => id.parse().ok().map(ScopedResource::Consent),
+            _ => None,
+        }
+    }
+
+    pub fn scope(&self) -> String {
+        match self {
+            ScopedResource::Consent(id) => format!("AIS:{id}"),
+        }
+    }
+}
+
+/// A validated pushed authorization request.
+#[derive(Debug, Clone)]
+pub struct PushedRequest {
+    pub response_type: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+impl<R: AsRepo> AuthorizationServer<R> {
     pub fn new(
         registry: Registry<R>,
         pepper: Pepper,
@@ -200,36 +290,54 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
                 "the application has no approved subscription to any API product",
             ));
         }
-        let now = self.clock.now();
-        let access_token = format!(
-            "{ACCESS_TOKEN_PREFIX}{}",
-            random_token(32).map_err(|e| {
-                tracing::error!(error = %e, "no randomness for a token");
-                OAuthError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "cannot issue a token now",
-                )
-            })?
-        );
         let scope = format_scope(&granted);
-        self.tokens
-            .insert_token(TokenRecord {
-                hash: self.pepper.hash(&access_token),
-                kind: TokenKind::Access,
-                application_id: client.application.id,
-                client_id: client_id_of(client),
-                scope: scope.clone(),
-                issued_at: now,
-                expires_at: now + self.settings.access_token_ttl,
-                revoked_at: None,
-            })
+        let access_token = self
+            .issue(
+                TokenKind::Access,
+                client,
+                &scope,
+                None,
+                self.settings.access_token_ttl,
+            )
             .await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: self.settings.access_token_ttl.whole_seconds(),
             scope,
+            refresh_token: None,
         })
+    }
+
+    /// Stores a new token's keyed hash and returns the token.
+    async fn issue(
+        &self,
+        kind: TokenKind,
+        client: &AuthenticatedClient,
+        scope: &str,
+        authorization_id: Option<AuthorizationId>,
+        ttl: Duration,
+    ) -> Result<String, OAuthError> {
+        let prefix = match kind {
+            TokenKind::Access => ACCESS_TOKEN_PREFIX,
+            TokenKind::Refresh => REFRESH_TOKEN_PREFIX,
+        };
+        let token = format!("{prefix}{}", fresh_random()?);
+        let now = self.clock.now();
+        self.tokens
+            .insert_token(TokenRecord {
+                hash: self.pepper.hash(&token),
+                kind,
+                application_id: client.application.id,
+                client_id: client_id_of(client),
+                scope: scope.to_owned(),
+                authorization_id,
+                issued_at: now,
+                expires_at: now + ttl,
+                revoked_at: None,
+            })
+            .await?;
+        Ok(token)
     }
 
     /// RFC 7662: a client learns about its own tokens only.
@@ -272,6 +380,328 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
         Ok(())
     }
 
+    /// RFC 9126: validates and stores an authorization request; returns the
+    /// `request_uri` and its lifetime in seconds.
+    pub async fn push(
+        &self,
+        client: &AuthenticatedClient,
+        request: PushedRequest,
+    ) -> Result<(String, i64), OAuthError> {
+        if request.response_type != "code" {
+            return Err(OAuthError::invalid_request(
+                "response_type must be code (the only response type offered)",
+            ));
+        }
+        if !client
+            .application
+            .redirect_uris
+            .iter()
+            .any(|u| u.as_str() == request.redirect_uri)
+        {
+            return Err(OAuthError::invalid_request(
+                "redirect_uri is not registered for this client (exact match required)",
+            ));
+        }
+        let challenge = match (
+            request.code_challenge,
+            request.code_challenge_method.as_deref(),
+        ) {
+            (None, _) => {
+                return Err(OAuthError::invalid_request(
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                ));
+            }
+            (Some(_), Some("plain") | None) => {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge_method must be S256; plain PKCE is not accepted",
+                ));
+            }
+            (Some(_), Some(m)) if m != "S256" => {
+                return Err(OAuthError::invalid_request(format!(
+                    "code_challenge_method {m:?} is not supported; use S256"
+                )));
+            }
+            (Some(c), _) if c.len() != 43 || !c.bytes().all(is_base64url) => {
+                return Err(OAuthError::invalid_request(
+                    "code_challenge must be the 43-character BASE64URL SHA-256 of the verifier",
+                ));
+            }
+            (Some(c), _) => c,
+        };
+        if request.state.as_ref().is_some_and(|s| s.len() > 512) {
+            return Err(OAuthError::invalid_request(
+                "state is longer than 512 characters",
+            ));
+        }
+        let resource = ScopedResource::parse(&request.scope).ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope must name one resource to authorize, e.g. AIS:<consentId> from POST /v1/consents",
+            )
+        })?;
+        match resource {
+            ScopedResource::Consent(id) => {
+                if client.plan_for(ApiProduct::Ais).is_none() {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "the application has no approved Account Information subscription",
+                    ));
+                }
+                let consent = self.tokens.consent(id).await?;
+                match consent {
+                    Some(c) if c.application_id == client.application.id => {
+                        if c.status != ConsentStatus::Received {
+                            return Err(OAuthError::new(
+                                ErrorCode::InvalidScope,
+                                format!("consent {id} is {}, not received", c.status),
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(OAuthError::new(
+                            ErrorCode::InvalidScope,
+                            format!("consent {id} is unknown to this client"),
+                        ));
+                    }
+                }
+            }
+        }
+        let request_uri = format!("{REQUEST_URI_PREFIX}{}", fresh_random()?);
+        let now = self.clock.now();
+        self.tokens
+            .insert_authorization(Authorization {
+                id: AuthorizationId::random(),
+                application_id: client.application.id,
+                client_id: client_id_of(client),
+                redirect_uri: request.redirect_uri,
+                scope: resource.scope(),
+                state: request.state,
+                code_challenge: challenge,
+                request_uri_hash: self.pepper.hash(&request_uri),
+                request_expires_at: now + REQUEST_URI_TTL,
+                session_hash: None,
+                stage: AuthorizationStage::Pushed,
+                psu_id: None,
+                code_hash: None,
+                code_expires_at: None,
+                created_at: now,
+                last_activity_at: now,
+            })
+            .await?;
+        Ok((request_uri, REQUEST_URI_TTL.whole_seconds()))
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636: exchanges a code once; a replay revokes
+    /// everything issued from it.
+    pub async fn exchange_code(
+        &self,
+        client: &AuthenticatedClient,
+        code: &str,
+        redirect_uri: Option<&str>,
+        code_verifier: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
+        let now = self.clock.now();
+        let authorization = match self
+            .tokens
+            .redeem_code(&self.pepper.hash(code), now)
+            .await?
+        {
+            CodeRedemption::Redeemed(a) => a,
+            CodeRedemption::Replayed(id) => {
+                let revoked = self.tokens.revoke_grant(id, now).await?;
+                tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
+                return Err(invalid(
+                    "the authorization code was already used; tokens issued from it are revoked",
+                ));
+            }
+            CodeRedemption::Unknown => {
+                return Err(invalid("the authorization code is unknown or expired"));
+            }
+        };
+        if authorization.application_id != client.application.id {
+            return Err(invalid(
+                "the authorization code was issued to another client",
+            ));
+        }
+        if redirect_uri != Some(authorization.redirect_uri.as_str()) {
+            return Err(invalid(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+        let verifier = code_verifier
+            .ok_or_else(|| OAuthError::invalid_request("code_verifier is missing (PKCE)"))?;
+        if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(is_unreserved) {
+            return Err(OAuthError::invalid_request(
+                "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]",
+            ));
+        }
+        if !constant_time_eq(&pkce_s256(verifier), &authorization.code_challenge) {
+            return Err(invalid("code_verifier does not match the code_challenge"));
+        }
+        let refresh_ttl = self.refresh_ttl(&authorization.scope).await?;
+        self.token_pair(client, &authorization.scope, authorization.id, refresh_ttl)
+            .await
+    }
+
+    /// RFC 6749 §6 with rotation: each refresh token works once; presenting a
+    /// used one again revokes the whole grant.
+    pub async fn refresh(
+        &self,
+        client: &AuthenticatedClient,
+        refresh_token: &str,
+    ) -> Result<TokenResponse, OAuthError> {
+        let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
+        let hash = self.pepper.hash(refresh_token);
+        let now = self.clock.now();
+        let Some(record) = self.tokens.token_by_hash(&hash).await? else {
+            return Err(invalid("the refresh token is unknown"));
+        };
+        if record.kind != TokenKind::Refresh || record.application_id != client.application.id {
+            return Err(invalid("the refresh token was not issued to this client"));
+        }
+        let Some(authorization) = record.authorization_id else {
+            return Err(invalid("the refresh token belongs to no grant"));
+        };
+        if now >= record.expires_at {
+            return Err(invalid("the refresh token expired"));
+        }
+        // Rotation: only the first presentation wins; a second one is reuse.
+        if !self.tokens.revoke_token(&hash, now).await? {
+            let revoked = self.tokens.revoke_grant(authorization, now).await?;
+            tracing::warn!(authorization = %authorization, revoked, "refresh token reused; the grant is revoked");
+            return Err(invalid(
+                "the refresh token was already used; the whole grant is revoked",
+            ));
+        }
+        let remaining = record.expires_at - now;
+        self.refresh_ttl(&record.scope).await?;
+        self.token_pair(client, &record.scope, authorization, remaining)
+            .await
+    }
+
+    /// How long a refresh token for `scope` may live: to the end of the
+    /// consent's `validUntil` day; refused once the consent is no longer valid.
+    async fn refresh_ttl(&self, scope: &str) -> Result<Duration, OAuthError> {
+        let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
+        let Some(ScopedResource::Consent(id)) = ScopedResource::parse(scope) else {
+            return Err(invalid(format!("scope {scope:?} names no resource")));
+        };
+        let now = self.clock.now();
+        let consent = self
+            .tokens
+            .consent(id)
+            .await?
+            .ok_or_else(|| invalid(format!("consent {id} no longer exists")))?;
+        let status = consent.status_on(now.date());
+        if status != ConsentStatus::Valid {
+            return Err(invalid(format!("consent {id} is {status}")));
+        }
+        let end = consent
+            .valid_until
+            .next_day()
+            .map_or(now, |d| d.midnight().assume_utc());
+        Ok(end - now)
+    }
+
+    async fn token_pair(
+        &self,
+        client: &AuthenticatedClient,
+        scope: &str,
+        authorization: AuthorizationId,
+        refresh_ttl: Duration,
+    ) -> Result<TokenResponse, OAuthError> {
+        let access_ttl = self.settings.access_token_ttl.min(refresh_ttl);
+        let access_token = self
+            .issue(
+                TokenKind::Access,
+                client,
+                scope,
+                Some(authorization),
+                access_ttl,
+            )
+            .await?;
+        let refresh_token = self
+            .issue(
+                TokenKind::Refresh,
+                client,
+                scope,
+                Some(authorization),
+                refresh_ttl,
+            )
+            .await?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: access_ttl.whole_seconds(),
+            scope: scope.to_owned(),
+            refresh_token: Some(refresh_token),
+        })
+    }
+
+    /// For resource servers: the grant behind a presented access token, if it
+    /// is live and its application and organisation may still act.
+    pub async fn access_grant(&self, token: &str) -> Result<Option<AccessGrant>, StoreError> {
+        if !token.starts_with(ACCESS_TOKEN_PREFIX) {
+            return Ok(None);
+        }
+        let Some(record) = self.tokens.token_by_hash(&self.pepper.hash(token)).await? else {
+            return Ok(None);
+        };
+        if record.kind != TokenKind::Access || !record.is_active_at(self.clock.now()) {
+            return Ok(None);
+        }
+        let Some(usable) = self.registry.active_products(record.application_id).await? else {
+            return Ok(None);
+        };
+        let consent = match ScopedResource::parse(&record.scope) {
+            Some(ScopedResource::Consent(id)) => Some(id),
+            None => None,
+        };
+        Ok(Some(AccessGrant {
+            application_id: record.application_id,
+            client_id: record.client_id,
+            scope_products: parse_scope(&record.scope).unwrap_or_default(),
+            consent,
+            usable,
+        }))
+    }
+
+    pub fn pepper(&self) -> &Pepper {
+        &self.pepper
+    }
+
+    pub fn repo(&self) -> &R {
+        &self.tokens
+    }
+
+    pub fn registry(&self) -> &Registry<R> {
+        &self.registry
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Issues the code for an authorization the PSU approved.
+    pub async fn approve(
+        &self,
+        authorization: &Authorization,
+    ) -> Result<Option<String>, OAuthError> {
+        let code = fresh_random()?;
+        let now = self.clock.now();
+        let approved = self
+            .tokens
+            .approve_authorization(
+                authorization.id,
+                &self.pepper.hash(&code),
+                now + CODE_TTL,
+                now,
+            )
+            .await?;
+        Ok(approved.then_some(code))
+    }
+
     pub async fn prune(&self) -> Result<u64, StoreError> {
         self.tokens.prune_tokens(self.clock.now()).await
     }
@@ -284,9 +714,15 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
             "token_endpoint": format!("{issuer}/oauth2/token"),
             "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
             "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-            "grant_types_supported": ["client_credentials"],
-            // The authorization endpoint is not offered yet.
-            "response_types_supported": [],
+            "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
+            "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),
+            "require_pushed_authorization_requests": true,
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            // Client credentials: the products; authorization code: AIS:<consentId>.
             "scopes_supported": ApiProduct::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
             "introspection_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
@@ -298,4 +734,13 @@ impl<R: PortalRepository + TokenRepository + Clone> AuthorizationServer<R> {
 
 fn client_id_of(client: &AuthenticatedClient) -> String {
     client.consumer_key.clone()
+}
+
+fn is_base64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// RFC 7636 §4.1 `unreserved`.
+fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
 }

@@ -11,23 +11,24 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use fintechapi_domain::oauth::TokenRepository;
-use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::usage::{MeteredApi, UsageRepository};
 use fintechapi_metering::{Admission, Meter, Metered, record_usage};
 use fintechapi_portal::registry::AuthenticatedClient;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::ClientAuthMethod;
-use crate::server::{AuthorizationServer, PresentedClient};
+use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest};
 
-/// The storage the authorization server runs on.
-pub trait Repo: PortalRepository + TokenRepository + UsageRepository + Clone + 'static {}
-impl<T: PortalRepository + TokenRepository + UsageRepository + Clone + 'static> Repo for T {}
+/// The storage the authorization server and the bank's pages run on.
+pub trait Repo: AsRepo + UsageRepository + PsuRepository + LedgerRepository + 'static {}
+impl<T: AsRepo + UsageRepository + PsuRepository + LedgerRepository + 'static> Repo for T {}
 
 pub struct OAuthService<R> {
     pub server: AuthorizationServer<R>,
     pub meter: Arc<Meter<R>>,
+    pub bank: crate::bank::BankSettings,
 }
 
 pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
@@ -37,11 +38,13 @@ pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
             "/.well-known/oauth-authorization-server",
             get(metadata::<R>),
         )
+        .route("/oauth2/par", post(par::<R>))
         .route("/oauth2/token", post(token::<R>))
         .route("/oauth2/introspect", post(introspect::<R>))
         .route("/oauth2/revoke", post(revoke::<R>))
-        .with_state(service)
+        .with_state(service.clone())
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+        .merge(crate::bank::routes(service))
 }
 
 async fn metadata<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response {
@@ -245,6 +248,44 @@ async fn token<R: Repo>(
                 ),
             )),
         }
+    }
+    .await;
+    metered_ok(&client, result)
+}
+
+/// RFC 9126: the client pushes its authorization request and gets a `request_uri`.
+async fn par<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let params = match Params::parse(form) {
+        Ok(p) => p,
+        Err(e) => return e.into_response(),
+    };
+    let client = match admitted_client(&service, &headers, &params).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        if params.get("request_uri").is_some() {
+            return Err(OAuthError::invalid_request(
+                "request_uri must not be sent to the PAR endpoint",
+            ));
+        }
+        let request = PushedRequest {
+            response_type: params.require("response_type")?.to_owned(),
+            redirect_uri: params.require("redirect_uri")?.to_owned(),
+            scope: params.require("scope")?.to_owned(),
+            state: params.get("state").map(str::to_owned),
+            code_challenge: params.get("code_challenge").map(str::to_owned),
+            code_challenge_method: params.get("code_challenge_method").map(str::to_owned),
+        };
+        let (request_uri, expires_in) = service.server.push(&client, request).await?;
+        let body = serde_json::json!({"request_uri": request_uri, "expires_in": expires_in});
+        Ok(no_store(
+            (axum::http::StatusCode::CREATED, Json(body)).into_response(),
+        ))
     }
     .await;
     metered_ok(&client, result)

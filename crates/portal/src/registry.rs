@@ -741,6 +741,43 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
+    /// The products an application may call now, with their plans; None when
+    /// the application or its organisation is not active.
+    pub async fn active_products(
+        &self,
+        id: ApplicationId,
+    ) -> Result<Option<Vec<(ApiProduct, Plan)>>, StoreError> {
+        let Some(application) = self.repo.application(id).await? else {
+            return Ok(None);
+        };
+        let Some(organisation) = self.repo.organisation(application.organisation_id).await? else {
+            return Ok(None);
+        };
+        if application.status != Status::Active || organisation.status != Status::Active {
+            return Ok(None);
+        }
+        Ok(Some(self.usable_products(&organisation, id).await?))
+    }
+
+    /// Approved subscriptions within the organisation's PSD2 roles.
+    async fn usable_products(
+        &self,
+        organisation: &Organisation,
+        application: ApplicationId,
+    ) -> Result<Vec<(ApiProduct, Plan)>, StoreError> {
+        Ok(self
+            .repo
+            .subscriptions_of(application)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.status == SubscriptionStatus::Approved
+                    && organisation.roles.has(s.product.required_role())
+            })
+            .map(|s| (s.product, s.plan))
+            .collect())
+    }
+
     /// Checks a consumer key and secret (constant time). None for anything that
     /// does not authenticate: unknown key, wrong, expired or revoked secret,
     /// suspended application or organisation.
@@ -767,17 +804,7 @@ impl<R: PortalRepository> Registry<R> {
         if application.status != Status::Active || organisation.status != Status::Active {
             return Ok(None);
         }
-        let products = self
-            .repo
-            .subscriptions_of(application.id)
-            .await?
-            .into_iter()
-            .filter(|s| {
-                s.status == SubscriptionStatus::Approved
-                    && organisation.roles.has(s.product.required_role())
-            })
-            .map(|s| (s.product, s.plan))
-            .collect();
+        let products = self.usable_products(&organisation, application.id).await?;
         self.repo.touch_credential(credential.id, now).await?;
         Ok(Some(AuthenticatedClient {
             application,

@@ -16,12 +16,13 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_metering::Meter;
-use fintechapi_oauth::{AuthorizationServer, OAuthService, OAuthSettings};
+use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
 use fintechapi_portal::Registry;
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::throttle::LoginThrottle;
 use fintechapi_portal::web::Portal;
 use fintechapi_storage::{Store, StoreOptions};
+use fintechapi_xs2a::{Xs2aService, Xs2aSettings};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -42,6 +43,7 @@ struct Inner {
     ledger: Ledger<Store>,
     portal: Arc<Portal<Store>>,
     oauth: Arc<OAuthService<Store>>,
+    xs2a: Arc<Xs2aService<Store>>,
 }
 
 impl AppState {
@@ -75,6 +77,10 @@ impl AppState {
 
     pub fn oauth(&self) -> &Arc<OAuthService<Store>> {
         &self.0.oauth
+    }
+
+    pub fn xs2a(&self) -> &Arc<Xs2aService<Store>> {
+        &self.0.xs2a
     }
 
     pub fn meter(&self) -> &Arc<Meter<Store>> {
@@ -297,6 +303,16 @@ impl Application {
                 },
             ),
             meter: meter.clone(),
+            bank: BankSettings {
+                sandbox_code: config.sandbox_code(),
+            },
+        });
+        let xs2a = Arc::new(Xs2aService {
+            oauth: oauth.clone(),
+            ledger: Ledger::new(store.clone(), clock.clone()),
+            settings: Xs2aSettings {
+                max_consent_days: config.xs2a.max_consent_days,
+            },
         });
         let portal = Arc::new(Portal {
             accounts: Accounts::new(
@@ -320,6 +336,7 @@ impl Application {
             ledger,
             portal,
             oauth,
+            xs2a,
         }));
         Ok(Self {
             mailer,

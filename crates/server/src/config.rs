@@ -40,6 +40,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub portal: PortalConfig,
     pub oauth: OAuthConfig,
+    pub sca: ScaConfig,
+    pub xs2a: Xs2aConfig,
     pub mail: MailConfig,
 }
 
@@ -96,6 +98,30 @@ impl Default for OAuthConfig {
     fn default() -> Self {
         Self {
             access_token_ttl_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScaConfig {
+    /// A fixed one-time code every PSU may use as second factor: sandboxes
+    /// only. The development profile uses `123456` when unset; production
+    /// refuses any value.
+    pub sandbox_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Xs2aConfig {
+    /// The longest consent validity granted, in days from today.
+    pub max_consent_days: u16,
+}
+
+impl Default for Xs2aConfig {
+    fn default() -> Self {
+        Self {
+            max_consent_days: 90,
         }
     }
 }
@@ -163,6 +189,8 @@ impl Default for Config {
             secrets: SecretsConfig::default(),
             portal: PortalConfig::default(),
             oauth: OAuthConfig::default(),
+            sca: ScaConfig::default(),
+            xs2a: Xs2aConfig::default(),
             mail: MailConfig::default(),
         }
     }
@@ -402,6 +430,19 @@ impl Config {
         Duration::from_secs(secs)
     }
 
+    /// The sandbox one-time code in effect: never in production.
+    pub fn sandbox_code(&self) -> Option<String> {
+        match self.profile {
+            Profile::Production => None,
+            Profile::Development => Some(
+                self.sca
+                    .sandbox_code
+                    .clone()
+                    .unwrap_or_else(|| "123456".into()),
+            ),
+        }
+    }
+
     /// What a production deployment must not run with. Empty when all is well.
     pub fn production_violations(&self) -> Vec<String> {
         let mut problems = Vec::new();
@@ -411,6 +452,11 @@ impl Config {
         if self.uses_dev_certificate() {
             problems.push(
                 "tls: the generated development certificate is not allowed; set tls.cert_file and tls.key_file".into(),
+            );
+        }
+        if self.sca.sandbox_code.is_some() {
+            problems.push(
+                "sca.sandbox_code: a fixed one-time code is for sandboxes only; remove it".into(),
             );
         }
         if self.demo.seed == Some(true) {

@@ -27,6 +27,7 @@ pub use store::{
 mod sqlite {
     type Db = sqlx::Sqlite;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    pub(crate) mod consent;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;
@@ -40,6 +41,7 @@ mod sqlite {
 mod postgres {
     type Db = sqlx::Postgres;
     const BEGIN_WRITE: &str = "BEGIN";
+    pub(crate) mod consent;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;

@@ -1,12 +1,14 @@
 //! Row shapes shared by both backends and their conversion into domain types.
 //! A row that no longer satisfies a domain invariant is reported as corrupt.
 
+use fintechapi_domain::consent::Consent;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ids::{AuthorizationId, ConsentId};
 use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
-use fintechapi_domain::oauth::TokenRecord;
+use fintechapi_domain::oauth::{Authorization, TokenRecord};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -452,6 +454,7 @@ pub(crate) struct TokenRow {
     application_id: String,
     client_id: String,
     scope: String,
+    authorization_id: Option<String>,
     issued_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     revoked_at: Option<OffsetDateTime>,
@@ -466,6 +469,7 @@ impl TryFrom<TokenRow> for TokenRecord {
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
             client_id: r.client_id,
             scope: r.scope,
+            authorization_id: parse_opt("authorization id", r.authorization_id)?,
             issued_at: r.issued_at,
             expires_at: r.expires_at,
             revoked_at: r.revoked_at,
@@ -516,4 +520,91 @@ pub(crate) struct UsageLatencyRow {
     pub status_class: i16,
     pub bucket: i16,
     pub calls: i64,
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::corrupt(format!("cannot encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::corrupt(format!("stored {what} does not parse: {e}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    id: String,
+    application_id: String,
+    status: String,
+    access: String,
+    recurring: bool,
+    valid_until: Date,
+    frequency_per_day: i32,
+    psu_id: Option<String>,
+    grants: String,
+    created_at: OffsetDateTime,
+    status_changed_at: OffsetDateTime,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        Ok(Consent {
+            id: parse::<ConsentId>("consent id", &r.id)?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            status: r.status.parse()?,
+            access: from_json("consent access", &r.access)?,
+            recurring: r.recurring,
+            valid_until: r.valid_until,
+            frequency_per_day: u32::try_from(r.frequency_per_day).unwrap_or(1),
+            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            grants: from_json("consent grants", &r.grants)?,
+            created_at: r.created_at,
+            status_changed_at: r.status_changed_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthorizationRow {
+    id: String,
+    application_id: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    state: Option<String>,
+    code_challenge: String,
+    request_uri_hash: String,
+    request_expires_at: OffsetDateTime,
+    session_hash: Option<String>,
+    stage: String,
+    psu_id: Option<String>,
+    code_hash: Option<String>,
+    code_expires_at: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+    last_activity_at: OffsetDateTime,
+}
+
+impl TryFrom<AuthorizationRow> for Authorization {
+    type Error = StoreError;
+    fn try_from(r: AuthorizationRow) -> Result<Self, StoreError> {
+        Ok(Authorization {
+            id: parse::<AuthorizationId>("authorization id", &r.id)?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            client_id: r.client_id,
+            redirect_uri: r.redirect_uri,
+            scope: r.scope,
+            state: r.state,
+            code_challenge: r.code_challenge,
+            request_uri_hash: KeyedHash::from_stored(r.request_uri_hash),
+            request_expires_at: r.request_expires_at,
+            session_hash: r.session_hash.map(KeyedHash::from_stored),
+            stage: r.stage.parse()?,
+            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            code_hash: r.code_hash.map(KeyedHash::from_stored),
+            code_expires_at: r.code_expires_at,
+            created_at: r.created_at,
+            last_activity_at: r.last_activity_at,
+        })
+    }
 }

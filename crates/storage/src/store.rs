@@ -5,14 +5,19 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use fintechapi_domain::consent::{AccountGrant, Consent, ConsentRepository, ConsentStatus};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
+use fintechapi_domain::ids::{AuthorizationId, ConsentId};
 use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, TransferReceipt,
 };
-use fintechapi_domain::oauth::{TokenRecord, TokenRepository};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, TokenRecord,
+    TokenRepository,
+};
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
@@ -381,8 +386,142 @@ impl TokenRepository for Store {
         dispatch!(self, |db, pool| db::oauth::revoke(pool, hash, at).await)
     }
 
+    async fn revoke_grant(
+        &self,
+        authorization: AuthorizationId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::revoke_grant(
+            pool,
+            authorization,
+            at
+        )
+        .await)
+    }
+
     async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         dispatch!(self, |db, pool| db::oauth::prune(pool, before).await)
+    }
+}
+
+impl AuthorizationRepository for Store {
+    async fn insert_authorization(&self, authorization: Authorization) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::oauth::insert_authorization(
+            pool,
+            authorization
+        )
+        .await)
+    }
+
+    async fn open_authorization(
+        &self,
+        request_uri_hash: &KeyedHash,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::open_authorization(
+            pool,
+            request_uri_hash,
+            session_hash,
+            at
+        )
+        .await)
+    }
+
+    async fn authorization_by_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> Result<Option<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::by_session(pool, session_hash)
+            .await)
+    }
+
+    async fn advance_authorization(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::advance(
+            pool, id, from, to, psu, at
+        )
+        .await)
+    }
+
+    async fn approve_authorization(
+        &self,
+        id: AuthorizationId,
+        code_hash: &KeyedHash,
+        code_expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::approve(
+            pool,
+            id,
+            code_hash,
+            code_expires_at,
+            at
+        )
+        .await)
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<CodeRedemption, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::redeem_code(pool, code_hash, at)
+            .await)
+    }
+}
+
+impl ConsentRepository for Store {
+    async fn create_consent(&self, consent: Consent) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::consent::create(pool, consent).await)
+    }
+
+    async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
+        dispatch!(self, |db, pool| db::consent::by_id(pool, id).await)
+    }
+
+    async fn authorise_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        grants: Vec<AccountGrant>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::consent::authorise(
+            pool, id, psu, grants, at
+        )
+        .await)
+    }
+
+    async fn count_unattended_access(
+        &self,
+        id: ConsentId,
+        day: Date,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::consent::count_unattended_access(
+            pool, id, day, limit
+        )
+        .await)
+    }
+
+    async fn set_consent_status(
+        &self,
+        id: ConsentId,
+        from: &[ConsentStatus],
+        to: ConsentStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::consent::set_status(
+            pool, id, from, to, at
+        )
+        .await)
     }
 }
 

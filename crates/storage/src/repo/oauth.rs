@@ -1,26 +1,29 @@
 //! OAuth token queries. Tokens are looked up by their keyed hash.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::oauth::TokenRecord;
+use fintechapi_domain::ids::AuthorizationId;
+use fintechapi_domain::ids::PsuId;
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage, CodeRedemption, TokenRecord};
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
 use super::Db;
 use crate::error::store;
-use crate::rows::TokenRow;
+use crate::rows::{AuthorizationRow, TokenRow};
 
 pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO oauth_tokens \
-         (token_hash, kind, application_id, client_id, scope, issued_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
+         authorization_id, issued_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(token.hash.as_str())
     .bind(token.kind.as_str())
     .bind(token.application_id.to_string())
     .bind(&token.client_id)
     .bind(&token.scope)
+    .bind(token.authorization_id.map(|a| a.to_string()))
     .bind(token.issued_at)
     .bind(token.expires_at)
     .bind(token.revoked_at)
@@ -35,8 +38,8 @@ pub(crate) async fn by_hash(
     hash: &KeyedHash,
 ) -> Result<Option<TokenRecord>, StoreError> {
     sqlx::query_as::<_, TokenRow>(
-        "SELECT token_hash, kind, application_id, client_id, scope, issued_at, expires_at, \
-         revoked_at FROM oauth_tokens WHERE token_hash = $1",
+        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, issued_at, \
+         expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)
@@ -62,6 +65,22 @@ pub(crate) async fn revoke(
     Ok(done.rows_affected() == 1)
 }
 
+pub(crate) async fn revoke_grant(
+    pool: &Pool<Db>,
+    authorization: AuthorizationId,
+    at: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(
+        "UPDATE oauth_tokens SET revoked_at = $2 WHERE authorization_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(authorization.to_string())
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected())
+}
+
 pub(crate) async fn prune(pool: &Pool<Db>, before: OffsetDateTime) -> Result<u64, StoreError> {
     let done = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
         .bind(before)
@@ -69,4 +88,157 @@ pub(crate) async fn prune(pool: &Pool<Db>, before: OffsetDateTime) -> Result<u64
         .await
         .map_err(store)?;
     Ok(done.rows_affected())
+}
+
+macro_rules! authorization_columns {
+    () => {
+        "id, application_id, client_id, redirect_uri, scope, state, code_challenge, \
+         request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
+         code_expires_at, created_at, last_activity_at"
+    };
+}
+
+pub(crate) async fn insert_authorization(
+    pool: &Pool<Db>,
+    a: Authorization,
+) -> Result<(), StoreError> {
+    sqlx::query(concat!(
+        "INSERT INTO oauth_authorizations (",
+        authorization_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    ))
+    .bind(a.id.to_string())
+    .bind(a.application_id.to_string())
+    .bind(&a.client_id)
+    .bind(&a.redirect_uri)
+    .bind(&a.scope)
+    .bind(&a.state)
+    .bind(&a.code_challenge)
+    .bind(a.request_uri_hash.as_str())
+    .bind(a.request_expires_at)
+    .bind(a.session_hash.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(a.stage.as_str())
+    .bind(a.psu_id.map(|p| p.to_string()))
+    .bind(a.code_hash.as_ref().map(|h| h.as_str().to_owned()))
+    .bind(a.code_expires_at)
+    .bind(a.created_at)
+    .bind(a.last_activity_at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn open_authorization(
+    pool: &Pool<Db>,
+    request_uri_hash: &KeyedHash,
+    session_hash: &KeyedHash,
+    at: OffsetDateTime,
+) -> Result<Option<Authorization>, StoreError> {
+    sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
+         WHERE request_uri_hash = $1 AND stage = 'pushed' AND request_expires_at > $3 RETURNING ",
+        authorization_columns!()
+    ))
+    .bind(request_uri_hash.as_str())
+    .bind(session_hash.as_str())
+    .bind(at)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Authorization::try_from)
+    .transpose()
+}
+
+pub(crate) async fn by_session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+) -> Result<Option<Authorization>, StoreError> {
+    sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "SELECT ",
+        authorization_columns!(),
+        " FROM oauth_authorizations WHERE session_hash = $1"
+    ))
+    .bind(session_hash.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Authorization::try_from)
+    .transpose()
+}
+
+pub(crate) async fn advance(
+    pool: &Pool<Db>,
+    id: AuthorizationId,
+    from: AuthorizationStage,
+    to: AuthorizationStage,
+    psu: Option<PsuId>,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE oauth_authorizations SET stage = $3, psu_id = COALESCE($4, psu_id), \
+         last_activity_at = $5 WHERE id = $1 AND stage = $2",
+    )
+    .bind(id.to_string())
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(psu.map(|p| p.to_string()))
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn approve(
+    pool: &Pool<Db>,
+    id: AuthorizationId,
+    code_hash: &KeyedHash,
+    code_expires_at: OffsetDateTime,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE oauth_authorizations SET stage = 'approved', code_hash = $2, code_expires_at = $3, \
+         last_activity_at = $4 WHERE id = $1 AND stage = 'consent'",
+    )
+    .bind(id.to_string())
+    .bind(code_hash.as_str())
+    .bind(code_expires_at)
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn redeem_code(
+    pool: &Pool<Db>,
+    code_hash: &KeyedHash,
+    at: OffsetDateTime,
+) -> Result<CodeRedemption, StoreError> {
+    let redeemed = sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "UPDATE oauth_authorizations SET stage = 'exchanged', last_activity_at = $2 \
+         WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2 RETURNING ",
+        authorization_columns!()
+    ))
+    .bind(code_hash.as_str())
+    .bind(at)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    if let Some(row) = redeemed {
+        return Ok(CodeRedemption::Redeemed(Authorization::try_from(row)?));
+    }
+    let used: Option<(String, String)> =
+        sqlx::query_as("SELECT id, stage FROM oauth_authorizations WHERE code_hash = $1")
+            .bind(code_hash.as_str())
+            .fetch_optional(pool)
+            .await
+            .map_err(store)?;
+    Ok(match used {
+        Some((id, stage)) if stage == AuthorizationStage::Exchanged.as_str() => {
+            CodeRedemption::Replayed(crate::rows::parse("authorization id", &id)?)
+        }
+        _ => CodeRedemption::Unknown,
+    })
 }

@@ -1,0 +1,131 @@
+//! Berlin Group account-information consents: what a TPP asks for, what the
+//! PSU grants on the bank's pages, and the lifecycle between. The XS2A API
+//! creates and reads them; the authorization server shows and decides them.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::iban::Iban;
+use crate::ids::{AccountId, ApplicationId, ConsentId, PsuId};
+use crate::ledger::text_enum;
+use crate::store::StoreError;
+
+text_enum!(
+    /// Berlin Group `consentStatus`.
+    ConsentStatus {
+        Received = "received",
+        Valid = "valid",
+        Rejected = "rejected",
+        RevokedByPsu = "revokedByPsu",
+        Expired = "expired",
+        TerminatedByTpp = "terminatedByTpp",
+    }
+);
+
+impl ConsentStatus {
+    /// No transition leaves these.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, ConsentStatus::Received | ConsentStatus::Valid)
+    }
+}
+
+/// What a consent asks for (Berlin Group `access`, validated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentAccess {
+    /// Named accounts, each with the data asked for it.
+    Dedicated(Vec<RequestedAccount>),
+    /// The PSU chooses accounts on the bank's consent page (empty arrays).
+    BankOffered { balances: bool, transactions: bool },
+    /// `availableAccounts`: the list of all the PSU's accounts, no details.
+    AvailableAccounts { with_balance: bool },
+    /// `allPsd2`: every payment account with balances and transactions.
+    AllPsd2,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedAccount {
+    pub iban: Iban,
+    pub balances: bool,
+    pub transactions: bool,
+}
+
+/// An account the PSU granted, and for what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountGrant {
+    pub account: AccountId,
+    pub balances: bool,
+    pub transactions: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub id: ConsentId,
+    pub application_id: ApplicationId,
+    pub status: ConsentStatus,
+    pub access: ConsentAccess,
+    pub recurring: bool,
+    pub valid_until: Date,
+    pub frequency_per_day: u32,
+    /// Set when the PSU decided.
+    pub psu_id: Option<PsuId>,
+    pub grants: Vec<AccountGrant>,
+    pub created_at: OffsetDateTime,
+    pub status_changed_at: OffsetDateTime,
+}
+
+impl Consent {
+    /// The status as of `today`: a valid consent past `validUntil` is expired.
+    pub fn status_on(&self, today: Date) -> ConsentStatus {
+        if self.status == ConsentStatus::Valid && today > self.valid_until {
+            ConsentStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    pub fn grant_for(&self, account: AccountId) -> Option<&AccountGrant> {
+        self.grants.iter().find(|g| g.account == account)
+    }
+}
+
+pub trait ConsentRepository: Send + Sync {
+    fn create_consent(
+        &self,
+        consent: Consent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn consent(
+        &self,
+        id: ConsentId,
+    ) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
+
+    /// `received` → `valid` with the PSU and the accounts granted; false if
+    /// the consent was no longer `received`.
+    fn authorise_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        grants: Vec<AccountGrant>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Counts one access without the PSU on `day` if fewer than `limit` were
+    /// made; false (and nothing counted) once the limit is reached.
+    fn count_unattended_access(
+        &self,
+        id: ConsentId,
+        day: Date,
+        limit: u32,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Moves the consent to `to` if its status is one of `from`; false otherwise.
+    fn set_consent_status(
+        &self,
+        id: ConsentId,
+        from: &[ConsentStatus],
+        to: ConsentStatus,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}

@@ -1,0 +1,774 @@
+//! The bank's own pages that a PSU reaches by redirect from a TPP: login
+//! (password), second factor, and the consent screen, ending in a 303 back to
+//! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207).
+//!
+//! RTS Art. 4: no message tells whether the login name or the password was
+//! wrong; five consecutive failures (password or code) block the credential;
+//! five minutes without activity end the session. Nothing here ever redirects
+//! to a URI that is not the one registered and pushed for this authorization.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
+use fintechapi_domain::ledger::Account;
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::psu::Psu;
+use fintechapi_domain::registry::{Application, Organisation};
+use fintechapi_domain::secret::{constant_time_eq, random_token};
+use fintechapi_portal::web::{check_origin, cookie, request_host};
+
+use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};
+use crate::web::{OAuthService, Repo};
+
+/// The browser's authentication session with the bank's pages.
+const PSU_COOKIE: &str = "__Host-ftapi_psu";
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+#[derive(Debug, Clone, Default)]
+pub struct BankSettings {
+    /// Sandbox only: a fixed one-time code demo PSUs may use as second factor.
+    pub sandbox_code: Option<String>,
+}
+
+pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
+    Router::new()
+        .route("/oauth2/authorize", get(authorize::<R>))
+        .route("/bank/login", get(login_form::<R>).post(login::<R>))
+        .route("/bank/sca", get(sca_form::<R>).post(sca::<R>))
+        .route("/bank/consent", get(consent_form::<R>).post(decide::<R>))
+        .with_state(service)
+}
+
+// ---------------------------------------------------------------- errors
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/error.html")]
+struct ErrorPage {
+    title: String,
+    message: String,
+}
+
+/// An HTML answer that never redirects.
+struct BankError(StatusCode, String);
+
+impl BankError {
+    fn page(status: StatusCode, message: impl Into<String>) -> Self {
+        Self(status, message.into())
+    }
+
+    fn expired() -> Self {
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has ended or was already completed. Return to the app you came from \
+             and start again.",
+        )
+    }
+}
+
+impl From<StoreError> for BankError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "bank page failed on the store");
+        Self::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The bank cannot complete this now. Please try again in a moment.",
+        )
+    }
+}
+
+impl IntoResponse for BankError {
+    fn into_response(self) -> Response {
+        let page = ErrorPage {
+            title: self.0.canonical_reason().unwrap_or("Error").to_owned(),
+            message: self.1,
+        };
+        secured((self.0, page).into_response(), None)
+    }
+}
+
+/// Security headers of every bank page; `form_target` widens `form-action`
+/// for the page whose form ends in the redirect to the TPP.
+fn secured(mut response: Response, form_target: Option<&str>) -> Response {
+    let csp = match form_target {
+        Some(origin) => format!("{CSP}; form-action 'self' {origin}"),
+        None => format!("{CSP}; form-action 'self'"),
+    };
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- session
+
+/// The authorization behind the browser's cookie, if the session is live.
+struct PsuSession {
+    authorization: Authorization,
+    csrf: String,
+}
+
+async fn session<R: Repo>(
+    service: &OAuthService<R>,
+    headers: &HeaderMap,
+    stage: AuthorizationStage,
+) -> Result<PsuSession, BankError> {
+    let server = &service.server;
+    let id = cookie(headers, PSU_COOKIE).ok_or_else(BankError::expired)?;
+    let authorization = server
+        .repo()
+        .authorization_by_session(&server.pepper().hash(&id))
+        .await?
+        .ok_or_else(BankError::expired)?;
+    if server.now() - authorization.last_activity_at > PSU_IDLE_TIMEOUT {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "Your session ended after 5 minutes without activity. Return to the app you came \
+             from and start again.",
+        ));
+    }
+    if authorization.stage != stage {
+        return Err(BankError::expired());
+    }
+    let csrf = server
+        .pepper()
+        .hash(&format!("bank-csrf:{id}"))
+        .as_str()
+        .to_owned();
+    Ok(PsuSession {
+        authorization,
+        csrf,
+    })
+}
+
+/// Origin check and CSRF token of a form post.
+fn check_post(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    csrf: &str,
+    session: &PsuSession,
+) -> Result<(), BankError> {
+    check_origin(headers, request_host(headers, uri)).map_err(|_| {
+        BankError::page(
+            StatusCode::FORBIDDEN,
+            "This form was submitted from another site and was refused.",
+        )
+    })?;
+    if !constant_time_eq(csrf, &session.csrf) {
+        return Err(BankError::page(
+            StatusCode::FORBIDDEN,
+            "This form has expired. Go back, reload the page and try again.",
+        ));
+    }
+    Ok(())
+}
+
+/// The TPP as registered, for the pages.
+async fn tpp<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<(Application, Organisation), BankError> {
+    let repo = service.server.repo();
+    let application = repo
+        .application(authorization.application_id)
+        .await?
+        .ok_or_else(BankError::expired)?;
+    let organisation = repo
+        .organisation(application.organisation_id)
+        .await?
+        .ok_or_else(BankError::expired)?;
+    Ok((application, organisation))
+}
+
+// ---------------------------------------------------------------- authorize
+
+#[derive(serde::Deserialize)]
+struct AuthorizeQuery {
+    client_id: Option<String>,
+    request_uri: Option<String>,
+}
+
+/// The front channel: only a pushed request is accepted (PAR is required), and
+/// any problem is shown here, never sent to an unverified redirect URI.
+async fn authorize<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, BankError> {
+    let Ok(Query(query)) = query else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is malformed.",
+        ));
+    };
+    let (Some(client_id), Some(request_uri)) = (query.client_id, query.request_uri) else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is incomplete: apps must push their request first (PAR) and send \
+             client_id and request_uri.",
+        ));
+    };
+    let server = &service.server;
+    let session = random_token(32).map_err(|_| BankError::expired())?;
+    let Some(authorization) = server
+        .repo()
+        .open_authorization(
+            &server.pepper().hash(&request_uri),
+            &server.pepper().hash(&session),
+            server.now(),
+        )
+        .await?
+    else {
+        return Err(BankError::expired());
+    };
+    if authorization.client_id != client_id {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link does not belong to the app that opened it.",
+        ));
+    }
+    let mut response = see_other("/bank/login");
+    let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(secured(response, None))
+}
+
+// ---------------------------------------------------------------- login
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/login.html")]
+struct LoginPage {
+    tpp_name: String,
+    app_name: String,
+    csrf: String,
+    login: String,
+    error: Option<String>,
+}
+
+async fn login_page<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    login: String,
+    error: Option<String>,
+) -> Result<LoginPage, BankError> {
+    let (application, organisation) = tpp(service, &session.authorization).await?;
+    Ok(LoginPage {
+        tpp_name: organisation.legal_name,
+        app_name: application.name,
+        csrf: session.csrf.clone(),
+        login,
+        error,
+    })
+}
+
+async fn login_form<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Login).await?;
+    let page = login_page(&service, &session, String::new(), None).await?;
+    Ok(secured(page.into_response(), None))
+}
+
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+const WRONG_CREDENTIALS: &str = "The login name or the password is not right.";
+const BLOCKED: &str = "Your online banking access is blocked after 5 failed attempts. Contact \
+                       your bank to unblock it.";
+
+async fn verify_password(hash: PasswordHash, password: String) -> bool {
+    tokio::task::spawn_blocking(move || hash.verify(&password))
+        .await
+        .unwrap_or(false)
+}
+
+/// A PSU's failed attempt; true when it is (now) blocked.
+async fn fail<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<bool, BankError> {
+    let updated = service
+        .server
+        .repo()
+        .record_psu_login_failure(psu.id, service.server.now())
+        .await?;
+    Ok(updated.is_some_and(|p| p.is_blocked()))
+}
+
+async fn login<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Login).await?;
+    let Ok(Form(form)) = form else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "The login form was malformed.",
+        ));
+    };
+    check_post(&headers, &uri, &form.csrf, &session)?;
+    let repo = service.server.repo();
+    let found = repo.psu_by_login(form.login.trim()).await?;
+    let (psu, hash) = match found {
+        Some(found) => found,
+        None => {
+            // Same work as for a known login, so timing does not tell them apart.
+            let dummy = PasswordHash::create("no such PSU").map_err(|_| BankError::expired())?;
+            verify_password(dummy, form.password).await;
+            let page = login_page(
+                &service,
+                &session,
+                form.login,
+                Some(WRONG_CREDENTIALS.into()),
+            )
+            .await?;
+            return Ok(secured(
+                (StatusCode::UNAUTHORIZED, page).into_response(),
+                None,
+            ));
+        }
+    };
+    let correct = verify_password(hash, form.password).await;
+    if psu.is_blocked() || !correct {
+        let blocked = if correct {
+            true
+        } else {
+            fail(&service, &psu).await?
+        };
+        // Only someone who knows the password learns that the access is blocked.
+        let message = if blocked && correct {
+            BLOCKED
+        } else {
+            WRONG_CREDENTIALS
+        };
+        let page = login_page(&service, &session, form.login, Some(message.into())).await?;
+        return Ok(secured(
+            (StatusCode::UNAUTHORIZED, page).into_response(),
+            None,
+        ));
+    }
+    repo.reset_psu_login_failures(psu.id).await?;
+    let advanced = repo
+        .advance_authorization(
+            session.authorization.id,
+            AuthorizationStage::Login,
+            AuthorizationStage::SecondFactor,
+            Some(psu.id),
+            service.server.now(),
+        )
+        .await?;
+    if !advanced {
+        return Err(BankError::expired());
+    }
+    Ok(secured(see_other("/bank/sca"), None))
+}
+
+// ---------------------------------------------------------------- second factor
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/sca.html")]
+struct ScaPage {
+    csrf: String,
+    sandbox_code: Option<String>,
+    error: Option<String>,
+}
+
+async fn sca_form<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
+    let page = ScaPage {
+        csrf: session.csrf,
+        sandbox_code: service.bank.sandbox_code.clone(),
+        error: None,
+    };
+    Ok(secured(page.into_response(), None))
+}
+
+#[derive(serde::Deserialize)]
+struct ScaForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn sca<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<ScaForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
+    let Ok(Form(form)) = form else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "The code form was malformed.",
+        ));
+    };
+    check_post(&headers, &uri, &form.csrf, &session)?;
+    let repo = service.server.repo();
+    let psu_id = session
+        .authorization
+        .psu_id
+        .ok_or_else(BankError::expired)?;
+    let psu = repo
+        .list_psus()
+        .await?
+        .into_iter()
+        .find(|p| p.id == psu_id)
+        .ok_or_else(BankError::expired)?;
+    if psu.is_blocked() {
+        return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
+    }
+    let accepted = service
+        .bank
+        .sandbox_code
+        .as_deref()
+        .is_some_and(|expected| constant_time_eq(form.code.trim(), expected));
+    if !accepted {
+        let blocked = fail(&service, &psu).await?;
+        if blocked {
+            return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
+        }
+        let page = ScaPage {
+            csrf: session.csrf,
+            sandbox_code: service.bank.sandbox_code.clone(),
+            error: Some("That code is not right. Check it and try again.".into()),
+        };
+        return Ok(secured(
+            (StatusCode::UNAUTHORIZED, page).into_response(),
+            None,
+        ));
+    }
+    repo.reset_psu_login_failures(psu.id).await?;
+    let advanced = repo
+        .advance_authorization(
+            session.authorization.id,
+            AuthorizationStage::SecondFactor,
+            AuthorizationStage::Consent,
+            None,
+            service.server.now(),
+        )
+        .await?;
+    if !advanced {
+        return Err(BankError::expired());
+    }
+    Ok(secured(see_other("/bank/consent"), None))
+}
+
+// ---------------------------------------------------------------- consent
+
+/// One line of the consent screen.
+struct AccountLine {
+    account: Account,
+    balances: bool,
+    transactions: bool,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/consent.html")]
+struct ConsentPage {
+    csrf: String,
+    tpp_name: String,
+    tpp_roles: String,
+    app_name: String,
+    consent: Consent,
+    /// Accounts the consent names (or all the PSU's, for allPsd2 / availableAccounts).
+    lines: Vec<AccountLine>,
+    /// Bank-offered consent: the PSU ticks accounts.
+    choose: bool,
+    choose_balances: bool,
+    choose_transactions: bool,
+    problem: Option<String>,
+}
+
+/// What the PSU is asked to grant: the lines to show, whether they choose,
+/// and a reason the consent cannot be granted at all.
+fn consent_lines(
+    consent: &Consent,
+    accounts: Vec<Account>,
+) -> (Vec<AccountLine>, bool, Option<String>) {
+    match &consent.access {
+        ConsentAccess::Dedicated(requested) => {
+            let mut lines = Vec::new();
+            for r in requested {
+                match accounts.iter().find(|a| a.iban.as_ref() == Some(&r.iban)) {
+                    Some(a) => lines.push(AccountLine {
+                        account: a.clone(),
+                        balances: r.balances,
+                        transactions: r.transactions,
+                    }),
+                    None => {
+                        return (
+                            vec![],
+                            false,
+                            Some(format!(
+                                "The app asks for account {}, which is not one of yours.",
+                                r.iban.to_print_format()
+                            )),
+                        );
+                    }
+                }
+            }
+            (lines, false, None)
+        }
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => (
+            accounts
+                .into_iter()
+                .map(|account| AccountLine {
+                    account,
+                    balances: *balances,
+                    transactions: *transactions,
+                })
+                .collect(),
+            true,
+            None,
+        ),
+        ConsentAccess::AvailableAccounts { .. } => (
+            accounts
+                .into_iter()
+                .map(|account| AccountLine {
+                    account,
+                    balances: false,
+                    transactions: false,
+                })
+                .collect(),
+            false,
+            None,
+        ),
+        ConsentAccess::AllPsd2 => (
+            accounts
+                .into_iter()
+                .map(|account| AccountLine {
+                    account,
+                    balances: true,
+                    transactions: true,
+                })
+                .collect(),
+            false,
+            None,
+        ),
+    }
+}
+
+async fn consent_page<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+) -> Result<ConsentPage, BankError> {
+    let authorization = &session.authorization;
+    let Some(ScopedResource::Consent(id)) = ScopedResource::parse(&authorization.scope) else {
+        return Err(BankError::expired());
+    };
+    let repo = service.server.repo();
+    let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+    let accounts = repo.accounts_of_psu(psu).await?;
+    let (lines, choose, problem) = consent_lines(&consent, accounts);
+    let (application, organisation) = tpp(service, authorization).await?;
+    let (choose_balances, choose_transactions) = match consent.access {
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => (balances, transactions),
+        _ => (false, false),
+    };
+    Ok(ConsentPage {
+        csrf: session.csrf.clone(),
+        tpp_name: organisation.legal_name,
+        tpp_roles: organisation.roles.human(),
+        app_name: application.name,
+        consent,
+        lines,
+        choose,
+        choose_balances,
+        choose_transactions,
+        problem,
+    })
+}
+
+/// `scheme://host[:port]` of the redirect URI, for the consent form's CSP.
+fn origin_of(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    Some(url.origin().ascii_serialization())
+}
+
+async fn consent_form<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Consent).await?;
+    let target = origin_of(&session.authorization.redirect_uri);
+    let page = consent_page(&service, &session).await?;
+    Ok(secured(page.into_response(), target.as_deref()))
+}
+
+/// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
+fn back_to_tpp(authorization: &Authorization, issuer: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(mut url) = url::Url::parse(&authorization.redirect_uri) else {
+        return BankError::expired().into_response();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = &authorization.state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    let mut response = see_other(url.as_str());
+    // The session is over either way.
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "__Host-ftapi_psu=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    secured(response, None)
+}
+
+async fn decide<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Consent).await?;
+    let Ok(Form(pairs)) = form else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "The consent form was malformed.",
+        ));
+    };
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    check_post(&headers, &uri, value("csrf").unwrap_or_default(), &session)?;
+    let server = &service.server;
+    let repo = server.repo();
+    let authorization = &session.authorization;
+    let issuer = server.settings().issuer.clone();
+    let page = consent_page(&service, &session).await?;
+    let now = server.now();
+    let consent_id = page.consent.id;
+
+    if value("decision") != Some("approve") || page.problem.is_some() {
+        repo.set_consent_status(
+            consent_id,
+            &[ConsentStatus::Received],
+            ConsentStatus::Rejected,
+            now,
+        )
+        .await?;
+        repo.advance_authorization(
+            authorization.id,
+            AuthorizationStage::Consent,
+            AuthorizationStage::Denied,
+            None,
+            now,
+        )
+        .await?;
+        let description = page.problem.as_deref().map_or(
+            "the PSU denied the request",
+            |_| "the consent names an account the PSU does not hold",
+        );
+        return Ok(back_to_tpp(
+            authorization,
+            &issuer,
+            &[
+                ("error", "access_denied"),
+                ("error_description", description),
+            ],
+        ));
+    }
+
+    let grants: Vec<AccountGrant> = if page.choose {
+        let chosen: Vec<&str> = pairs
+            .iter()
+            .filter(|(n, _)| n == "account")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        page.lines
+            .iter()
+            .filter(|l| chosen.contains(&l.account.id.to_string().as_str()))
+            .map(|l| AccountGrant {
+                account: l.account.id,
+                balances: l.balances,
+                transactions: l.transactions,
+            })
+            .collect()
+    } else {
+        page.lines
+            .iter()
+            .map(|l| AccountGrant {
+                account: l.account.id,
+                balances: l.balances,
+                transactions: l.transactions,
+            })
+            .collect()
+    };
+    if grants.is_empty() {
+        let mut page = page;
+        page.problem = Some("Choose at least one account, or deny the request.".into());
+        let target = origin_of(&authorization.redirect_uri);
+        return Ok(secured(
+            (StatusCode::BAD_REQUEST, page).into_response(),
+            target.as_deref(),
+        ));
+    }
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+    if !repo.authorise_consent(consent_id, psu, grants, now).await? {
+        return Err(BankError::page(
+            StatusCode::CONFLICT,
+            "This consent was already decided or withdrawn by the app.",
+        ));
+    }
+    let code = server
+        .approve(authorization)
+        .await
+        .map_err(|_| BankError::expired())?
+        .ok_or_else(BankError::expired)?;
+    Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]))
+}

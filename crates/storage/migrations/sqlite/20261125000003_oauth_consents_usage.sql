@@ -1,0 +1,87 @@
+-- Account-information consents, OAuth authorizations and tokens (keyed hashes
+-- only), and per-application API usage aggregates.
+
+CREATE TABLE consents (
+    id                TEXT PRIMARY KEY,
+    application_id    TEXT NOT NULL REFERENCES applications (id),
+    status            TEXT NOT NULL CHECK (status IN
+        ('received', 'valid', 'rejected', 'revokedByPsu', 'expired', 'terminatedByTpp')),
+    access            TEXT NOT NULL,
+    recurring         INTEGER NOT NULL,
+    valid_until       TEXT NOT NULL,
+    frequency_per_day INTEGER NOT NULL CHECK (frequency_per_day >= 1),
+    psu_id            TEXT REFERENCES psus (id),
+    grants            TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    status_changed_at TEXT NOT NULL
+);
+CREATE INDEX consents_by_application ON consents (application_id);
+
+-- RTS Art. 36(5): accesses without the PSU present, per consent and UTC day.
+CREATE TABLE consent_accesses (
+    consent_id TEXT NOT NULL REFERENCES consents (id),
+    day        TEXT NOT NULL,
+    accesses   INTEGER NOT NULL CHECK (accesses >= 0),
+    PRIMARY KEY (consent_id, day)
+);
+
+CREATE TABLE oauth_authorizations (
+    id                 TEXT PRIMARY KEY,
+    application_id     TEXT NOT NULL REFERENCES applications (id),
+    client_id          TEXT NOT NULL,
+    redirect_uri       TEXT NOT NULL,
+    scope              TEXT NOT NULL,
+    state              TEXT,
+    code_challenge     TEXT NOT NULL,
+    request_uri_hash   TEXT NOT NULL UNIQUE,
+    request_expires_at TEXT NOT NULL,
+    session_hash       TEXT UNIQUE,
+    stage              TEXT NOT NULL CHECK (stage IN
+        ('pushed', 'login', 'second_factor', 'consent', 'approved', 'denied', 'exchanged')),
+    psu_id             TEXT REFERENCES psus (id),
+    code_hash          TEXT UNIQUE,
+    code_expires_at    TEXT,
+    created_at         TEXT NOT NULL,
+    last_activity_at   TEXT NOT NULL
+);
+CREATE INDEX oauth_authorizations_by_creation ON oauth_authorizations (created_at);
+
+CREATE TABLE oauth_tokens (
+    token_hash     TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL CHECK (kind IN ('access', 'refresh')),
+    application_id TEXT NOT NULL REFERENCES applications (id),
+    client_id      TEXT NOT NULL,
+    scope          TEXT NOT NULL,
+    authorization_id TEXT REFERENCES oauth_authorizations (id),
+    issued_at      TEXT NOT NULL,
+    expires_at     TEXT NOT NULL,
+    revoked_at     TEXT
+);
+CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens (expires_at);
+CREATE INDEX oauth_tokens_by_authorization ON oauth_tokens (authorization_id);
+
+-- One row per application, UTC day, API, endpoint template and status class.
+CREATE TABLE api_usage (
+    application_id TEXT NOT NULL REFERENCES applications (id),
+    day            TEXT NOT NULL,
+    api            TEXT NOT NULL CHECK (api IN ('oauth', 'ais', 'pis', 'piis')),
+    endpoint       TEXT NOT NULL,
+    status_class   INTEGER NOT NULL CHECK (status_class BETWEEN 1 AND 5),
+    calls          INTEGER NOT NULL CHECK (calls >= 0),
+    throttled      INTEGER NOT NULL CHECK (throttled >= 0 AND throttled <= calls),
+    PRIMARY KEY (application_id, day, api, endpoint, status_class)
+);
+
+-- Latency histogram of each usage row: calls per logarithmic bucket.
+CREATE TABLE api_usage_latency (
+    application_id TEXT NOT NULL,
+    day            TEXT NOT NULL,
+    api            TEXT NOT NULL,
+    endpoint       TEXT NOT NULL,
+    status_class   INTEGER NOT NULL,
+    bucket         INTEGER NOT NULL CHECK (bucket >= 0),
+    calls          INTEGER NOT NULL CHECK (calls > 0),
+    PRIMARY KEY (application_id, day, api, endpoint, status_class, bucket),
+    FOREIGN KEY (application_id, day, api, endpoint, status_class)
+        REFERENCES api_usage (application_id, day, api, endpoint, status_class)
+);

@@ -1,0 +1,116 @@
+//! Consent queries. `access` and `grants` are JSON documents of validated
+//! domain values; status changes are conditional updates.
+
+use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::{AccountGrant, Consent, ConsentStatus};
+use fintechapi_domain::ids::{ConsentId, PsuId};
+use sqlx::Pool;
+use time::OffsetDateTime;
+
+use super::Db;
+use crate::error::store;
+use crate::rows::{ConsentRow, to_json};
+
+pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
+         frequency_per_day, psu_id, grants, created_at, status_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(consent.id.to_string())
+    .bind(consent.application_id.to_string())
+    .bind(consent.status.as_str())
+    .bind(to_json(&consent.access)?)
+    .bind(consent.recurring)
+    .bind(consent.valid_until)
+    .bind(i32::try_from(consent.frequency_per_day).unwrap_or(i32::MAX))
+    .bind(consent.psu_id.map(|p| p.to_string()))
+    .bind(to_json(&consent.grants)?)
+    .bind(consent.created_at)
+    .bind(consent.status_changed_at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn by_id(pool: &Pool<Db>, id: ConsentId) -> Result<Option<Consent>, StoreError> {
+    sqlx::query_as::<_, ConsentRow>(
+        "SELECT id, application_id, status, access, recurring, valid_until, frequency_per_day, \
+         psu_id, grants, created_at, status_changed_at FROM consents WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Consent::try_from)
+    .transpose()
+}
+
+pub(crate) async fn authorise(
+    pool: &Pool<Db>,
+    id: ConsentId,
+    psu: PsuId,
+    grants: Vec<AccountGrant>,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, status_changed_at = $4 \
+         WHERE id = $1 AND status = 'received'",
+    )
+    .bind(id.to_string())
+    .bind(psu.to_string())
+    .bind(to_json(&grants)?)
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn set_status(
+    pool: &Pool<Db>,
+    id: ConsentId,
+    from: &[ConsentStatus],
+    to: ConsentStatus,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    // A handful of known statuses: one UPDATE per candidate keeps the SQL static.
+    for status in from {
+        let done = sqlx::query(
+            "UPDATE consents SET status = $3, status_changed_at = $4 WHERE id = $1 AND status = $2",
+        )
+        .bind(id.to_string())
+        .bind(status.as_str())
+        .bind(to.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        if done.rows_affected() == 1 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub(crate) async fn count_unattended_access(
+    pool: &Pool<Db>,
+    id: ConsentId,
+    day: time::Date,
+    limit: u32,
+) -> Result<bool, StoreError> {
+    // One statement: concurrent accesses cannot both take the last one.
+    let counted: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO consent_accesses (consent_id, day, accesses) VALUES ($1, $2, 1) \
+         ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
+         WHERE consent_accesses.accesses < $3 RETURNING accesses",
+    )
+    .bind(id.to_string())
+    .bind(day)
+    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
+}

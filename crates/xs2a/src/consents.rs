@@ -1,0 +1,518 @@
+//! Account-information consents: create, read, status, delete.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentStatus, RequestedAccount};
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::registry::ApiProduct;
+use serde_json::{Map, Value, json};
+use time::Date;
+use time::macros::format_description;
+
+use crate::{Caller, Repo, Xs2aError, Xs2aService};
+
+/// Parses and checks a consent request body; every problem names its path.
+pub(crate) struct ConsentRequest {
+    pub access: ConsentAccess,
+    pub recurring: bool,
+    pub valid_until: Date,
+    pub frequency_per_day: u32,
+}
+
+fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Xs2aError> {
+    body.get(name)
+        .ok_or_else(|| Xs2aError::format(format!("{name} is required")).at(name.to_owned()))
+}
+
+fn account_refs(access: &Map<String, Value>, name: &str) -> Result<Vec<Iban>, Xs2aError> {
+    let Some(value) = access.get(name) else {
+        return Ok(vec![]);
+    };
+    let path = format!("access.{name}");
+    let list = value
+        .as_array()
+        .ok_or_else(|| Xs2aError::format(format!("{path} must be an array")).at(path.clone()))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let at = format!("{path}[{i}]");
+            let object = item.as_object().ok_or_else(|| {
+                Xs2aError::format("an account reference must be an object").at(at.clone())
+            })?;
+            if let Some(currency) = object.get("currency")
+                && currency.as_str() != Some("EUR")
+            {
+                return Err(Xs2aError::format("this ASPSP holds EUR accounts only")
+                    .at(format!("{at}.currency")));
+            }
+            let iban = object.get("iban").and_then(Value::as_str).ok_or_else(|| {
+                Xs2aError::format("this ASPSP references accounts by iban").at(format!("{at}.iban"))
+            })?;
+            iban.parse::<Iban>()
+                .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{at}.iban")))
+        })
+        .collect()
+}
+
+fn all_accounts_value(access: &Map<String, Value>, name: &str) -> Result<bool, Xs2aError> {
+    match access.get(name) {
+        None => Ok(false),
+        Some(Value::String(s)) if s == "allAccounts" || s == "allAccountsWithOwnerName" => Ok(true),
+        Some(_) => Err(Xs2aError::format(format!(
+            "access.{name} must be allAccounts or allAccountsWithOwnerName"
+        ))
+        .at(format!("access.{name}"))),
+    }
+}
+
+fn parse_access(value: &Value) -> Result<ConsentAccess, Xs2aError> {
+    let access = value
+        .as_object()
+        .ok_or_else(|| Xs2aError::format("access must be an object").at("access"))?;
+    for key in access.keys() {
+        if !matches!(
+            key.as_str(),
+            "accounts"
+                | "balances"
+                | "transactions"
+                | "availableAccounts"
+                | "availableAccountsWithBalance"
+                | "allPsd2"
+        ) {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "SERVICE_INVALID",
+                format!("access.{key} is not offered by this ASPSP"),
+            )
+            .at(format!("access.{key}")));
+        }
+    }
+    let all_psd2 = all_accounts_value(access, "allPsd2")?;
+    let available = all_accounts_value(access, "availableAccounts")?;
+    let available_with_balance = all_accounts_value(access, "availableAccountsWithBalance")?;
+    let accounts = account_refs(access, "accounts")?;
+    let balances = account_refs(access, "balances")?;
+    let transactions = account_refs(access, "transactions")?;
+    let lists = access.contains_key("accounts")
+        || access.contains_key("balances")
+        || access.contains_key("transactions");
+    let kinds = [all_psd2, available || available_with_balance, lists];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        return Err(Xs2aError::format(
+            "access must hold exactly one of: account lists, availableAccounts(WithBalance), allPsd2",
+        )
+        .at("access"));
+    }
+    if all_psd2 {
+        return Ok(ConsentAccess::AllPsd2);
+    }
+    if available || available_with_balance {
+        return Ok(ConsentAccess::AvailableAccounts {
+            with_balance: available_with_balance,
+        });
+    }
+    if accounts.is_empty() && balances.is_empty() && transactions.is_empty() {
+        // Empty arrays: the PSU chooses on the bank's page (bank-offered consent).
+        return Ok(ConsentAccess::BankOffered {
+            balances: access.contains_key("balances"),
+            transactions: access.contains_key("transactions"),
+        });
+    }
+    // Balances and transactions imply access to the account itself.
+    let mut requested: Vec<RequestedAccount> = Vec::new();
+    for iban in accounts.iter().chain(&balances).chain(&transactions) {
+        if !requested.iter().any(|r| &r.iban == iban) {
+            requested.push(RequestedAccount {
+                iban: iban.clone(),
+                balances: balances.contains(iban),
+                transactions: transactions.contains(iban),
+            });
+        }
+    }
+    Ok(ConsentAccess::Dedicated(requested))
+}
+
+impl ConsentRequest {
+    pub(crate) fn parse(bytes: &[u8], today: Date, max_days: u16) -> Result<Self, Xs2aError> {
+        let body: Value = serde_json::from_slice(bytes)
+            .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
+        let body = body
+            .as_object()
+            .ok_or_else(|| Xs2aError::format("the body must be a JSON object"))?;
+        let access = parse_access(field(body, "access")?)?;
+        let recurring = field(body, "recurringIndicator")?
+            .as_bool()
+            .ok_or_else(|| {
+                Xs2aError::format("recurringIndicator must be a boolean").at("recurringIndicator")
+            })?;
+        let until_text = field(body, "validUntil")?
+            .as_str()
+            .ok_or_else(|| Xs2aError::format("validUntil must be an ISO date").at("validUntil"))?;
+        let requested_until = Date::parse(until_text, format_description!("[year]-[month]-[day]"))
+            .map_err(|_| {
+                Xs2aError::format("validUntil must be an ISO date (YYYY-MM-DD)").at("validUntil")
+            })?;
+        if requested_until < today {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "PERIOD_INVALID",
+                "validUntil lies in the past",
+            )
+            .at("validUntil"));
+        }
+        // Capped: the response of GET /v1/consents/{id} tells the TPP the date granted.
+        let cap = today + time::Duration::days(i64::from(max_days));
+        let valid_until = requested_until.min(cap);
+        let frequency = field(body, "frequencyPerDay")?
+            .as_u64()
+            .filter(|f| (1..=100).contains(f))
+            .ok_or_else(|| {
+                Xs2aError::format("frequencyPerDay must be an integer from 1 to 100")
+                    .at("frequencyPerDay")
+            })?;
+        if !recurring && frequency != 1 {
+            return Err(Xs2aError::format(
+                "a one-off consent (recurringIndicator false) has frequencyPerDay 1",
+            )
+            .at("frequencyPerDay"));
+        }
+        if body
+            .get("combinedServiceIndicator")
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "SESSIONS_NOT_SUPPORTED",
+                "combined AIS and PIS sessions are not offered",
+            )
+            .at("combinedServiceIndicator"));
+        }
+        Ok(Self {
+            access,
+            recurring,
+            valid_until,
+            frequency_per_day: u32::try_from(frequency).unwrap_or(1),
+        })
+    }
+}
+
+/// Only the OAuth SCA approach is offered. `TPP-Redirect-Preferred: false`
+/// asks the ASPSP for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
+/// true` for decoupled: both are refused rather than silently ignored.
+fn check_sca_approach(headers: &HeaderMap) -> Result<(), Xs2aError> {
+    let is = |name: &str, value: &str| {
+        crate::header_text(headers, name).is_some_and(|v| v.eq_ignore_ascii_case(value))
+    };
+    for (name, value, shown) in [
+        ("tpp-redirect-preferred", "false", "TPP-Redirect-Preferred"),
+        ("tpp-decoupled-preferred", "true", "TPP-Decoupled-Preferred"),
+    ] {
+        if is(name, value) {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "SERVICE_INVALID",
+                "embedded and decoupled SCA are not offered; this ASPSP authorises with the OAuth SCA approach",
+            )
+            .at(shown));
+        }
+    }
+    Ok(())
+}
+
+fn oauth_approach(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
+    response
+}
+
+pub(crate) async fn create<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        check_sca_approach(&headers)?;
+        let server = &service.oauth.server;
+        let now = server.now();
+        let request = ConsentRequest::parse(&body, now.date(), service.settings.max_consent_days)?;
+        let consent = Consent {
+            id: ConsentId::random(),
+            application_id: caller.grant.application_id,
+            status: ConsentStatus::Received,
+            access: request.access,
+            recurring: request.recurring,
+            valid_until: request.valid_until,
+            frequency_per_day: request.frequency_per_day,
+            psu_id: None,
+            grants: vec![],
+            created_at: now,
+            status_changed_at: now,
+        };
+        server.repo().create_consent(consent.clone()).await?;
+        let issuer = &server.settings().issuer;
+        let self_link = format!("/v1/consents/{}", consent.id);
+        let body = json!({
+            "consentStatus": consent.status.as_str(),
+            "consentId": consent.id.to_string(),
+            "_links": {
+                "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
+                "self": {"href": self_link},
+                "status": {"href": format!("{self_link}/status")},
+            },
+        });
+        let mut response = (StatusCode::CREATED, Json(body)).into_response();
+        if let Ok(location) = HeaderValue::from_str(&self_link) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(oauth_approach(response))
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The caller's own consent: its application created it (client-credentials
+/// token) or its token is bound to it.
+async fn own_consent<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Consent, Xs2aError> {
+    let id: ConsentId = id
+        .parse()
+        .map_err(|_| Xs2aError::consent_unknown().at("consentId"))?;
+    let consent = service
+        .oauth
+        .server
+        .repo()
+        .consent(id)
+        .await?
+        .filter(|c| c.application_id == caller.grant.application_id)
+        .ok_or_else(|| Xs2aError::consent_unknown().at("consentId"))?;
+    if caller.grant.consent.is_some_and(|bound| bound != id) {
+        return Err(Xs2aError::consent_unknown().at("consentId"));
+    }
+    Ok(consent)
+}
+
+fn access_json(access: &ConsentAccess) -> Value {
+    let refs = |pick: &dyn Fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| -> Value {
+        list.iter()
+            .filter(|r| pick(r))
+            .map(|r| json!({"iban": r.iban.as_str()}))
+            .collect()
+    };
+    match access {
+        ConsentAccess::Dedicated(list) => json!({
+            "accounts": refs(&|_| true, list),
+            "balances": refs(&|r| r.balances, list),
+            "transactions": refs(&|r| r.transactions, list),
+        }),
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => {
+            let mut out = json!({"accounts": []});
+            if *balances {
+                out["balances"] = json!([]);
+            }
+            if *transactions {
+                out["transactions"] = json!([]);
+            }
+            out
+        }
+        ConsentAccess::AvailableAccounts {
+            with_balance: false,
+        } => {
+            json!({"availableAccounts": "allAccounts"})
+        }
+        ConsentAccess::AvailableAccounts { with_balance: true } => {
+            json!({"availableAccountsWithBalance": "allAccounts"})
+        }
+        ConsentAccess::AllPsd2 => json!({"allPsd2": "allAccounts"}),
+    }
+}
+
+pub(crate) async fn read<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let consent = own_consent(&service, &caller, &id).await?;
+        let today = service.oauth.server.now().date();
+        let body = json!({
+            "access": access_json(&consent.access),
+            "recurringIndicator": consent.recurring,
+            "validUntil": consent.valid_until.to_string(),
+            "frequencyPerDay": consent.frequency_per_day,
+            "lastActionDate": consent.status_changed_at.date().to_string(),
+            "consentStatus": consent.status_on(today).as_str(),
+            "_links": {"status": {"href": format!("/v1/consents/{}/status", consent.id)}},
+        });
+        Ok(Json(body).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn status<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let consent = own_consent(&service, &caller, &id).await?;
+        let today = service.oauth.server.now().date();
+        Ok(Json(json!({"consentStatus": consent.status_on(today).as_str()})).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
+pub(crate) async fn delete<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let consent = own_consent(&service, &caller, &id).await?;
+        let server = &service.oauth.server;
+        let ended = server
+            .repo()
+            .set_consent_status(
+                consent.id,
+                &[ConsentStatus::Received, ConsentStatus::Valid],
+                ConsentStatus::TerminatedByTpp,
+                server.now(),
+            )
+            .await?;
+        if !ended {
+            return Err(Xs2aError::new(
+                StatusCode::CONFLICT,
+                "STATUS_INVALID",
+                format!(
+                    "the consent is already {}",
+                    consent.status_on(server.now().date())
+                ),
+            ));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use time::macros::date;
+
+    fn parse(body: Value) -> Result<ConsentRequest, Xs2aError> {
+        ConsentRequest::parse(body.to_string().as_bytes(), date!(2026 - 11 - 25), 90)
+    }
+
+    const IBAN: &str = "DE02120300000000202051";
+
+    #[test]
+    fn dedicated_accounts_merge_their_lists_and_validity_is_capped() {
+        let ok = parse(
+            json!({"access": {"accounts": [{"iban": IBAN}], "balances": [{"iban": IBAN}]},
+            "recurringIndicator": true, "validUntil": "2027-12-31", "frequencyPerDay": 4}),
+        )
+        .unwrap();
+        assert_eq!(ok.valid_until, date!(2027 - 02 - 23));
+        let ConsentAccess::Dedicated(list) = ok.access else {
+            panic!()
+        };
+        assert_eq!(list.len(), 1);
+        assert!(list[0].balances && !list[0].transactions);
+    }
+
+    #[test]
+    fn bad_bodies_name_the_offending_path() {
+        let cases = [
+            (
+                json!({"access": {"accounts": [{"iban": "DE00"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "access.accounts[0].iban",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2020-01-01", "frequencyPerDay": 4}),
+                "PERIOD_INVALID",
+                "validUntil",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": false, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "frequencyPerDay",
+            ),
+            (
+                json!({"access": {"accounts": [{"iban": IBAN, "currency": "USD"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "access.accounts[0].currency",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts", "accounts": []}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "access",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": true}),
+                "SESSIONS_NOT_SUPPORTED",
+                "combinedServiceIndicator",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts"}, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "recurringIndicator",
+            ),
+        ];
+        for (body, code, path) in cases {
+            let e = parse(body.clone()).err().unwrap();
+            assert_eq!((e.code, e.path.as_deref()), (code, Some(path)), "{body}");
+        }
+        assert!(ConsentRequest::parse(b"{", date!(2026 - 11 - 25), 90).is_err());
+    }
+
+    #[test]
+    fn empty_lists_ask_the_psu_to_choose() {
+        let r = parse(
+            json!({"access": {"accounts": [], "balances": []}, "recurringIndicator": true,
+            "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+        )
+        .unwrap();
+        assert_eq!(
+            r.access,
+            ConsentAccess::BankOffered {
+                balances: true,
+                transactions: false
+            }
+        );
+    }
+}

@@ -1,0 +1,204 @@
+//! The Berlin Group NextGenPSD2 XS2A API under `/v1`: account-information
+//! consents (OAuth SCA approach) and account reads on the embedded ledger.
+//!
+//! Every call identifies the TPP (RTS Art. 34): a live access token of an
+//! active application with an approved subscription to the product within
+//! its organisation's PSD2 roles, checked on the call itself, so a revoked
+//! token, a suspended application or a revoked consent stop the next call.
+//!
+//! - [`error`]: `tppMessages` bodies.
+//! - `consents`: `POST|GET|DELETE /v1/consents…`.
+//! - `accounts`: `GET /v1/accounts…`.
+
+mod accounts;
+mod consents;
+pub mod error;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Router, middleware};
+use fintechapi_domain::registry::ApiProduct;
+use fintechapi_domain::usage::MeteredApi;
+use fintechapi_ledger::Ledger;
+use fintechapi_metering::{Admission, Metered, record_usage};
+use fintechapi_oauth::{AccessGrant, OAuthService};
+use uuid::Uuid;
+
+pub use error::Xs2aError;
+
+#[derive(Debug, Clone)]
+pub struct Xs2aSettings {
+    /// The longest `validUntil` granted, counted from today.
+    pub max_consent_days: u16,
+}
+
+impl Default for Xs2aSettings {
+    fn default() -> Self {
+        Self {
+            max_consent_days: 90,
+        }
+    }
+}
+
+pub struct Xs2aService<R> {
+    pub oauth: Arc<OAuthService<R>>,
+    pub ledger: Ledger<R>,
+    pub settings: Xs2aSettings,
+}
+
+/// The storage XS2A runs on: what the authorization server needs, plus the ledger's.
+pub trait Repo: fintechapi_oauth::web::Repo {}
+impl<T: fintechapi_oauth::web::Repo> Repo for T {}
+
+pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
+    let meter = service.oauth.meter.clone();
+    Router::new()
+        .route("/v1/consents", axum::routing::post(consents::create::<R>))
+        .route(
+            "/v1/consents/{consent_id}",
+            get(consents::read::<R>).delete(consents::delete::<R>),
+        )
+        .route(
+            "/v1/consents/{consent_id}/status",
+            get(consents::status::<R>),
+        )
+        .route("/v1/accounts", get(accounts::list::<R>))
+        .route("/v1/accounts/{account_id}", get(accounts::details::<R>))
+        .route(
+            "/v1/accounts/{account_id}/balances",
+            get(accounts::balances::<R>),
+        )
+        .route(
+            "/v1/accounts/{account_id}/transactions",
+            get(accounts::transactions::<R>),
+        )
+        .with_state(service)
+        .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+}
+
+/// An identified, admitted caller of one product.
+pub(crate) struct Caller {
+    pub grant: AccessGrant,
+    pub request_id: Uuid,
+    api: MeteredApi,
+}
+
+impl Caller {
+    /// Attributes the answer to the caller's application and echoes the request id.
+    pub fn answer(&self, result: Result<Response, Xs2aError>) -> Response {
+        let mut response = result.unwrap_or_else(IntoResponse::into_response);
+        response.extensions_mut().insert(Metered {
+            application_id: self.grant.application_id,
+            api: self.api,
+            throttled: false,
+        });
+        self.echo(response)
+    }
+
+    fn echo(&self, mut response: Response) -> Response {
+        if let Ok(value) = HeaderValue::from_str(&self.request_id.to_string()) {
+            response.headers_mut().insert("x-request-id", value);
+        }
+        response
+    }
+}
+
+pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+impl<R: Repo> Xs2aService<R> {
+    /// TPP identification and plan admission for a call to `product`.
+    pub(crate) async fn caller(
+        &self,
+        headers: &HeaderMap,
+        product: ApiProduct,
+    ) -> Result<Caller, Response> {
+        let request_id = match header_text(headers, "x-request-id") {
+            None => {
+                return Err(Xs2aError::format("the X-Request-ID header is missing")
+                    .at("X-Request-ID")
+                    .into_response());
+            }
+            Some(text) => Uuid::try_parse(text).map_err(|_| {
+                Xs2aError::format("X-Request-ID must be a UUID")
+                    .at("X-Request-ID")
+                    .into_response()
+            })?,
+        };
+        let token = header_text(headers, header::AUTHORIZATION.as_str())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let Some(token) = token else {
+            return Err(Xs2aError::token_invalid(
+                "an access token is required: Authorization: Bearer <token>",
+            )
+            .into_response());
+        };
+        let grant = match self.oauth.server.access_grant(token).await {
+            Ok(Some(grant)) => grant,
+            Ok(None) => {
+                return Err(Xs2aError::token_invalid(
+                    "the access token is invalid, expired or revoked, or its application is suspended",
+                )
+                .into_response());
+            }
+            Err(e) => return Err(Xs2aError::from(e).into_response()),
+        };
+        let api = MeteredApi::from(product);
+        let caller = Caller {
+            grant,
+            request_id,
+            api,
+        };
+        let Some(plan) = caller.grant.plan_for(product) else {
+            let refused = Xs2aError::new(
+                StatusCode::FORBIDDEN,
+                "SERVICE_BLOCKED",
+                format!(
+                    "the application has no approved {} subscription within its organisation's PSD2 roles",
+                    product.title()
+                ),
+            );
+            return Err(caller.answer(Err(refused)));
+        };
+        match self
+            .oauth
+            .meter
+            .admit(caller.grant.application_id, api, plan)
+            .await
+        {
+            Ok(Admission::Admitted) => Ok(caller),
+            Ok(Admission::Throttled { retry_after }) => {
+                let (per_second, per_day) = plan.limits();
+                let mut response = Xs2aError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "ACCESS_EXCEEDED",
+                    format!(
+                        "over the {plan} plan's limit of {per_second} requests per second or {per_day} per day"
+                    ),
+                )
+                .into_response();
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                response.extensions_mut().insert(Metered {
+                    application_id: caller.grant.application_id,
+                    api,
+                    throttled: true,
+                });
+                Err(caller.echo(response))
+            }
+            Err(e) => Err(caller.answer(Err(e.into()))),
+        }
+    }
+}
