@@ -114,7 +114,7 @@ pub struct Authorization {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
     /// First use: the authorization, now `exchanged`.
-    Redeemed(Authorization),
+    Redeemed(Box<Authorization>),
     /// Used before: a replay.
     Replayed(AuthorizationId),
     Unknown,

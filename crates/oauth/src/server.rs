@@ -507,7 +507,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .redeem_code(&self.pepper.hash(code), now)
             .await?
         {
-            CodeRedemption::Redeemed(a) => a,
+            CodeRedemption::Redeemed(a) => *a,
             CodeRedemption::Replayed(id) => {
                 let revoked = self.tokens.revoke_grant(id, now).await?;
                 tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
@@ -654,10 +654,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let Some(usable) = self.registry.active_products(record.application_id).await? else {
             return Ok(None);
         };
-        let consent = match ScopedResource::parse(&record.scope) {
-            Some(ScopedResource::Consent(id)) => Some(id),
-            None => None,
-        };
+        let consent = ScopedResource::parse(&record.scope).map(|ScopedResource::Consent(id)| id);
         Ok(Some(AccessGrant {
             application_id: record.application_id,
             client_id: record.client_id,

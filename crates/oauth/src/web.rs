@@ -241,10 +241,30 @@ async fn token<R: Repo>(
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
+            "authorization_code" => {
+                let issued = service
+                    .server
+                    .exchange_code(
+                        &client,
+                        params.require("code")?,
+                        params.get("redirect_uri"),
+                        params.get("code_verifier"),
+                    )
+                    .await?;
+                Ok(no_store(Json(issued).into_response()))
+            }
+            "refresh_token" => {
+                let issued = service
+                    .server
+                    .refresh(&client, params.require("refresh_token")?)
+                    .await?;
+                Ok(no_store(Json(issued).into_response()))
+            }
             other => Err(OAuthError::new(
                 ErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type {other:?} is not supported; this server offers client_credentials"
+                    "grant_type {other:?} is not supported; this server offers \
+                     authorization_code, refresh_token and client_credentials"
                 ),
             )),
         }

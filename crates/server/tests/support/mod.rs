@@ -331,3 +331,51 @@ pub async fn token_from_mail(server: &TestServer, email: &str) -> String {
     let at = text.find("token=").unwrap() + "token=".len();
     text[at..].split_whitespace().next().unwrap().to_owned()
 }
+
+pub fn fintechapi(db: &fintechapi_testkit::TestDb, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fintechapi"));
+    cmd.args(args)
+        .args(["--data-dir", db.data_dir().to_str().unwrap()]);
+    if let Some(url) = db.database_url() {
+        cmd.args(["--database-url", &url]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn cli_app_status(db: &fintechapi_testkit::TestDb, verb: &str, app_id: &str) {
+    fintechapi(db, &["admin", "app", verb, app_id]);
+}
+
+/// Runs `fintechapi admin app create … --json` against the test's store.
+pub fn cli_app(db: &fintechapi_testkit::TestDb, products: &str) -> (String, String, String) {
+    let out = fintechapi(
+        db,
+        &[
+            "admin",
+            "app",
+            "create",
+            "--org",
+            "Acme TPP GmbH",
+            "--name",
+            "Budget App",
+            "--redirect-uri",
+            "https://acme.example/cb",
+            "--products",
+            products,
+            "--json",
+        ],
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = |k: &str| json[k].as_str().unwrap().to_owned();
+    (
+        text("application_id"),
+        text("client_id"),
+        text("client_secret"),
+    )
+}

@@ -227,7 +227,9 @@ pub(crate) async fn redeem_code(
     .await
     .map_err(store)?;
     if let Some(row) = redeemed {
-        return Ok(CodeRedemption::Redeemed(Authorization::try_from(row)?));
+        return Ok(CodeRedemption::Redeemed(Box::new(Authorization::try_from(
+            row,
+        )?)));
     }
     let used: Option<(String, String)> =
         sqlx::query_as("SELECT id, stage FROM oauth_authorizations WHERE code_hash = $1")

@@ -1,0 +1,497 @@
+//! The OAuth SCA approach end to end over HTTPS, on both stores: a TPP creates
+//! an AIS consent on the XS2A API, pushes an authorization request (PAR, PKCE
+//! S256), the PSU logs in at the bank's pages with two factors and approves,
+//! the TPP exchanges the code and reads exactly the consented accounts; and
+//! every way this must fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::sync::Arc;
+
+use fintechapi_domain::ledger::{Account, LedgerRepository};
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_domain::{Clock, ManualClock};
+use fintechapi_testkit::{TestDb, both_stores};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{Browser, TestServer, cli_app, config_for};
+
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+const REDIRECT: &str = "https://acme.example/cb";
+const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
+
+/// A TPP with a `basic` sandbox app made by `fintechapi admin app create`.
+struct Tpp {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    secret: String,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+    }
+}
+
+impl Tpp {
+    fn new(server: &TestServer, db: &TestDb) -> Self {
+        let (_, key, secret) = cli_app(db, "ais");
+        Self {
+            http: server.client(),
+            base: server.base_url.clone(),
+            key,
+            secret,
+        }
+    }
+
+    async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&self.key, Some(&self.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    async fn client_token(&self) -> String {
+        let a = self
+            .form("/oauth2/token", &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        a.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// An XS2A call with the headers the spec requires.
+    async fn xs2a(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string());
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    async fn consent(&self, token: &str, access: Value, frequency: u32) -> String {
+        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency});
+        let a = self
+            .xs2a(
+                reqwest::Method::POST,
+                "/v1/consents",
+                token,
+                &[],
+                Some(body),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        assert_eq!(a.body["consentStatus"], "received");
+        assert_eq!(a.headers["aspsp-sca-approach"], "OAUTH");
+        let id = a.body["consentId"].as_str().unwrap().to_owned();
+        assert_eq!(a.headers["location"], format!("/v1/consents/{id}"));
+        assert_eq!(
+            a.body["_links"]["scaOAuth"]["href"],
+            format!("{}/.well-known/oauth-authorization-server", self.base)
+        );
+        id
+    }
+
+    async fn par(&self, consent: &str) -> String {
+        let challenge = pkce_s256(VERIFIER);
+        let scope = format!("AIS:{consent}");
+        let a = self
+            .form(
+                "/oauth2/par",
+                &[
+                    ("response_type", "code"),
+                    ("redirect_uri", REDIRECT),
+                    ("scope", &scope),
+                    ("state", "st-42"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        assert_eq!(a.body["expires_in"], 60);
+        a.body["request_uri"].as_str().unwrap().to_owned()
+    }
+
+    async fn exchange(&self, code: &str) -> Answer {
+        self.form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await
+    }
+}
+
+/// The PSU side: from the authorization endpoint to the bank's login page.
+async fn open(b: &mut Browser, tpp: &Tpp, request_uri: &str) {
+    let query = format!(
+        "/oauth2/authorize?client_id={}&request_uri={}",
+        tpp.key,
+        urlencode(request_uri)
+    );
+    let start = b.get(&query).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+    assert_eq!(start.location.as_deref(), Some("/bank/login"));
+}
+
+fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+async fn log_in(b: &mut Browser, login: &str, password: &str) -> support::Page {
+    let csrf = b.get("/bank/login").await.csrf();
+    b.post(
+        "/bank/login",
+        &[("login", login), ("password", password), ("csrf", &csrf)],
+    )
+    .await
+}
+
+async fn second_factor(b: &mut Browser, code: &str) -> support::Page {
+    let page = b.get("/bank/sca").await;
+    assert!(
+        page.body.contains("Sandbox:"),
+        "the sandbox code is labelled: {}",
+        page.body
+    );
+    b.post("/bank/sca", &[("code", code), ("csrf", &page.csrf())])
+        .await
+}
+
+/// The query parameters of the redirect back to the TPP.
+fn redirect_params(location: &str) -> Vec<(String, String)> {
+    assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+async fn demo_server(db: TestDb) -> TestServer {
+    let mut config = config_for(&db);
+    config.demo.seed = Some(true);
+    TestServer::start_with(db, config).await
+}
+
+/// Carol holds three accounts in the demo bank.
+async fn carol_accounts(server: &TestServer) -> Vec<Account> {
+    let store = server.db.store().await;
+    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+    store.accounts_of_psu(carol.id).await.unwrap()
+}
+
+both_stores! {
+    async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_accounts(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let accounts = carol_accounts(&server).await;
+        assert_eq!(accounts.len(), 3);
+        let (first, second, third) = (&accounts[0], &accounts[1], &accounts[2]);
+        let iban = |a: &Account| a.iban.as_ref().unwrap().as_str().to_owned();
+
+        let cc = tpp.client_token().await;
+        let access = json!({"balances": [{"iban": iban(first)}], "transactions": [{"iban": iban(first)}, {"iban": iban(second)}]});
+        let consent = tpp.consent(&cc, access, 4).await;
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "received");
+        let request_uri = tpp.par(&consent).await;
+
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &request_uri).await;
+        let login_page = psu.get("/bank/login").await;
+        assert!(login_page.body.contains("Budget App") && login_page.body.contains("Acme TPP GmbH"));
+        let wrong = log_in(&mut psu, "carol", "not her password").await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.body.contains("The login name or the password is not right."));
+        let unknown = log_in(&mut psu, "mallory", "whatever").await;
+        assert!(unknown.body.contains("The login name or the password is not right."), "same message for an unknown login");
+        let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
+        assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/bank/sca")), "{}", ok.body);
+        let ok = second_factor(&mut psu, "123456").await;
+        assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/bank/consent")), "{}", ok.body);
+        let screen = psu.get("/bank/consent").await;
+        assert_eq!(screen.status, StatusCode::OK);
+        assert!(screen.body.contains("Acme TPP GmbH") && screen.body.contains("AISP"));
+        assert!(screen.body.contains(&first.iban.as_ref().unwrap().to_print_format()));
+        assert!(screen.body.contains(&second.iban.as_ref().unwrap().to_print_format()));
+        assert!(!screen.body.contains(&third.iban.as_ref().unwrap().to_print_format()));
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+        let params = redirect_params(approved.location.as_deref().unwrap());
+        assert_eq!(param(&params, "state"), Some("st-42"));
+        assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()), "RFC 9207");
+        let code = param(&params, "code").unwrap().to_owned();
+
+        let tokens = tpp.exchange(&code).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        assert_eq!(tokens.body["scope"], format!("AIS:{consent}"));
+        let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "valid");
+
+        // Exactly the consented accounts.
+        let with_psu = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        let list = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &access_token, &with_psu, None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let listed: Vec<&str> = list.body["accounts"].as_array().unwrap().iter().map(|a| a["iban"].as_str().unwrap()).collect();
+        assert_eq!(listed, [iban(first), iban(second)]);
+        assert!(list.headers.contains_key("x-request-id"));
+        let balances = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/balances", first.id), &access_token, &with_psu, None).await;
+        assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
+        let types: Vec<&str> = balances.body["balances"].as_array().unwrap().iter().map(|b| b["balanceType"].as_str().unwrap()).collect();
+        assert_eq!(types, ["closingBooked", "interimAvailable", "expected"]);
+        let amount = balances.body["balances"][1]["balanceAmount"]["amount"].as_str().unwrap();
+        assert_eq!(amount.split('.').nth(1).map(str::len), Some(2), "decimal string with the currency's exponent");
+        let not_covered = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/balances", second.id), &access_token, &with_psu, None).await;
+        assert_eq!((not_covered.status, not_covered.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
+        let booked = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked", second.id), &access_token, &with_psu, None).await;
+        assert_eq!(booked.status, StatusCode::OK, "{}", booked.body);
+        let entries = booked.body["transactions"]["booked"].as_array().unwrap();
+        assert!(!entries.is_empty());
+        assert!(booked.body["transactions"].get("pending").is_none());
+        assert_eq!(booked.body["transactions"]["_links"]["account"]["href"], format!("/v1/accounts/{}", second.id));
+        let outside = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked", third.id), &access_token, &with_psu, None).await;
+        assert_eq!((outside.status, outside.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("CONSENT_INVALID")));
+        let wrong_consent = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &access_token, &[("consent-id", "00000000-0000-4000-8000-000000000000")], None).await;
+        assert_eq!(wrong_consent.status, StatusCode::UNAUTHORIZED);
+        let cc_reads = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None).await;
+        assert_eq!(cc_reads.body["tppMessages"][0]["code"], "CONSENT_INVALID", "a client-credentials token reads no account");
+
+        // Refresh rotates; presenting the used refresh token again revokes the grant.
+        let refreshed = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh_token)]).await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+        let new_access = refreshed.body["access_token"].as_str().unwrap().to_owned();
+        assert_ne!(refreshed.body["refresh_token"].as_str().unwrap(), refresh_token);
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &new_access, &with_psu, None).await.status, StatusCode::OK);
+        let reuse = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh_token)]).await;
+        assert_eq!((reuse.status, reuse.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        let revoked = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &new_access, &with_psu, None).await;
+        assert_eq!((revoked.status, revoked.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")));
+        assert!(revoked.headers["www-authenticate"].to_str().unwrap().starts_with("Bearer error=\"invalid_token\""));
+
+        // A replayed code fails.
+        let replay = tpp.exchange(&code).await;
+        assert_eq!((replay.status, replay.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent_stops_reads(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let request_uri = tpp.par(&consent).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &request_uri).await;
+        log_in(&mut psu, "bob", "bob-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap()), "code").unwrap().to_owned();
+        let tokens = tpp.exchange(&code).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let with_psu = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        let list = tpp.xs2a(reqwest::Method::GET, "/v1/accounts?withBalance=true", &access_token, &with_psu, None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        assert!(list.body["accounts"][0]["balances"].is_array(), "allPsd2 covers balances");
+
+        let replay = tpp.exchange(&code).await;
+        assert_eq!(replay.body["error"], "invalid_grant");
+        let after = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &access_token, &with_psu, None).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED, "tokens from a replayed code are revoked");
+        let refresh = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", tokens.body["refresh_token"].as_str().unwrap())]).await;
+        assert_eq!(refresh.body["error"], "invalid_grant");
+
+        // The TPP deletes the consent: terminatedByTpp, and a second delete is STATUS_INVALID.
+        let deleted = tpp.xs2a(reqwest::Method::DELETE, &format!("/v1/consents/{consent}"), &cc, &[], None).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let again = tpp.xs2a(reqwest::Method::DELETE, &format!("/v1/consents/{consent}"), &cc, &[], None).await;
+        assert_eq!((again.status, again.body["tppMessages"][0]["code"].as_str()), (StatusCode::CONFLICT, Some("STATUS_INVALID")));
+        let read = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}"), &cc, &[], None).await;
+        assert_eq!(read.body["consentStatus"], "terminatedByTpp");
+        assert_eq!(read.body["access"], json!({"allPsd2": "allAccounts"}));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn authorization_requests_are_refused_precisely_and_never_redirect_unverified(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"accounts": []}), 4).await;
+        let scope = format!("AIS:{consent}");
+        let challenge = pkce_s256(VERIFIER);
+        let base: Vec<(&str, &str)> = vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", &scope)];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut form = base.clone();
+            form.extend_from_slice(extra);
+            form
+        };
+        let cases: Vec<(Form, &str, &str)> = vec![
+            (with(&[]), "invalid_request", "PKCE is required"),
+            (with(&[("code_challenge", "abc"), ("code_challenge_method", "plain")]), "invalid_request", "plain PKCE"),
+            (with(&[("code_challenge", "abc")]), "invalid_request", "plain PKCE"),
+        ];
+        for (form, error, text) in cases {
+            let a = tpp.form("/oauth2/par", &form).await;
+            assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some(error)), "{form:?}");
+            assert!(a.body["error_description"].as_str().unwrap().contains(text), "{}", a.body);
+        }
+        let unregistered = tpp.form("/oauth2/par", &[("response_type", "code"), ("redirect_uri", "https://evil.example/cb"), ("scope", &scope), ("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
+        assert_eq!(unregistered.body["error"], "invalid_request");
+        assert!(unregistered.body["error_description"].as_str().unwrap().contains("redirect_uri"));
+        let unknown_consent = tpp.form("/oauth2/par", &[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "AIS:00000000-0000-4000-8000-000000000000"), ("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
+        assert_eq!(unknown_consent.body["error"], "invalid_scope");
+
+        // A pushed request is single use: the second visit gets a page, not a redirect.
+        let request_uri = tpp.par(&consent).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &request_uri).await;
+        let mut other = Browser::new(&server);
+        let replay = other.get(&format!("/oauth2/authorize?client_id={}&request_uri={}", tpp.key, urlencode(&request_uri))).await;
+        assert_eq!(replay.status, StatusCode::BAD_REQUEST);
+        assert!(replay.location.is_none());
+        let unpushed = other.get(&format!("/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}", tpp.key, urlencode("https://evil.example/cb"))).await;
+        assert_eq!(unpushed.status, StatusCode::BAD_REQUEST);
+        assert!(unpushed.location.is_none(), "no open redirect");
+
+        // The PSU chooses accounts on a bank-offered consent, but denies: access_denied.
+        log_in(&mut psu, "carol", "carol-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        assert!(screen.body.contains(r#"type="checkbox""#), "bank-offered: the PSU chooses");
+        let forged = psu.post_with("/bank/consent", &[("decision", "approve"), ("csrf", "forged")], &[]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let cross_site = psu.post_with("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())], &[("origin", "https://evil.example")]).await;
+        assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
+        let denied = psu.post("/bank/consent", &[("decision", "deny"), ("csrf", &screen.csrf())]).await;
+        let params = redirect_params(denied.location.as_deref().unwrap());
+        assert_eq!(param(&params, "error"), Some("access_denied"));
+        assert_eq!(param(&params, "state"), Some("st-42"));
+        assert!(param(&params, "code").is_none());
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "rejected");
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn five_failures_block_the_psu_and_five_idle_minutes_end_the_session(db) {
+        let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
+        let mut config = config_for(&db);
+        config.demo.seed = Some(true);
+        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        for _ in 0..5 {
+            assert_eq!(log_in(&mut psu, "alice", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let sixth = log_in(&mut psu, "alice", "alice-demo-2026").await;
+        assert_eq!(sixth.status, StatusCode::UNAUTHORIZED);
+        assert!(sixth.body.contains("blocked after 5 failed attempts"), "{}", sixth.body);
+        let store = server.db.store().await;
+        assert!(store.psu_by_login("alice").await.unwrap().unwrap().0.is_blocked());
+
+        // Idle for more than five minutes: the session is over.
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        assert_eq!(log_in(&mut psu, "bob", "bob-demo-2026").await.status, StatusCode::SEE_OTHER);
+        clock.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+        let late = psu.get("/bank/sca").await;
+        assert_eq!(late.status, StatusCode::BAD_REQUEST);
+        assert!(late.body.contains("5 minutes without activity"));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn access_without_the_psu_counts_against_frequency_per_day(db) {
+        let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
+        let mut config = config_for(&db);
+        config.demo.seed = Some(true);
+        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        log_in(&mut psu, "alice", "alice-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap()), "code").unwrap().to_owned();
+        let tokens = tpp.exchange(&code).await;
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let unattended = [("consent-id", consent.as_str())];
+        for _ in 0..4 {
+            assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &unattended, None).await.status, StatusCode::OK);
+        }
+        let fifth = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &unattended, None).await;
+        assert_eq!((fifth.status, fifth.body["tppMessages"][0]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED")));
+        let present = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &present, None).await.status, StatusCode::OK, "with the PSU present there is no daily limit");
+        // The next day the count starts again; the access token lived minutes, the refresh token did not.
+        clock.advance(time::Duration::days(1));
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &unattended, None).await.status, StatusCode::UNAUTHORIZED);
+        let refreshed = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", tokens.body["refresh_token"].as_str().unwrap())]).await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+        let token = refreshed.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &unattended, None).await.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
