@@ -28,6 +28,8 @@ pub struct TokenRecord {
     pub scope: String,
     /// The authorization (grant) it was issued from; None for client credentials.
     pub authorization_id: Option<AuthorizationId>,
+    /// RFC 9449: the thumbprint of the DPoP key the token is bound to.
+    pub dpop_jkt: Option<String>,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
@@ -64,7 +66,14 @@ pub trait TokenRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes tokens that expired before `before`; returns how many.
+    /// Remembers a JWT id until `expires_at`; false when it was seen before (a replay).
+    fn remember_jti(
+        &self,
+        jti_hash: &KeyedHash,
+        expires_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes tokens and remembered JWT ids that expired before `before`; returns how many.
     fn prune_tokens(
         &self,
         before: OffsetDateTime,
@@ -98,6 +107,8 @@ pub struct Authorization {
     pub state: Option<String>,
     /// PKCE S256 challenge.
     pub code_challenge: String,
+    /// RFC 9449 §10: the DPoP key the code must be redeemed with.
+    pub dpop_jkt: Option<String>,
     pub request_uri_hash: KeyedHash,
     pub request_expires_at: OffsetDateTime,
     /// Keyed hash of the browser's session cookie, once it arrived.
@@ -126,11 +137,14 @@ pub trait AuthorizationRepository: Send + Sync {
         authorization: Authorization,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Single use: binds a pushed, unexpired request to a browser session and
-    /// moves it to `login`.
+    /// Binds a pushed, unexpired request of `client_id` to a browser session and moves it to
+    /// `login`. Until the PSU has logged in, opening it again rebinds it to the
+    /// new session (FAPI 2.0 §5.3.2.2-12 note 3: one-time use is enforced at
+    /// authentication, not at page load); afterwards it cannot be opened.
     fn open_authorization(
         &self,
         request_uri_hash: &KeyedHash,
+        client_id: &str,
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;

@@ -133,10 +133,15 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// A random token of `bytes` bytes of entropy, base64url without padding.
-/// RFC 7636 S256: `BASE64URL(SHA-256(code_verifier))`.
+pub fn sha256(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
+        .as_ref()
+        .to_vec()
+}
+
+/// RFC 7636 S256: `BASE64URL(SHA-256(code_verifier))`; also DPoP's `ath`.
 pub fn pkce_s256(verifier: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    URL_SAFE_NO_PAD.encode(digest.as_ref())
+    URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()))
 }
 
 pub fn random_token(bytes: usize) -> Result<String, SecretError> {

@@ -238,6 +238,7 @@ async fn authorize<R: Repo>(
         .repo()
         .open_authorization(
             &server.pepper().hash(&request_uri),
+            &client_id,
             &server.pepper().hash(&session),
             server.now(),
         )
@@ -245,12 +246,6 @@ async fn authorize<R: Repo>(
     else {
         return Err(BankError::expired());
     };
-    if authorization.client_id != client_id {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in link does not belong to the app that opened it.",
-        ));
-    }
     let mut response = see_other("/bank/login");
     let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {

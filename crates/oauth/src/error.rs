@@ -17,6 +17,9 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidScope,
     UnsupportedTokenType,
+    /// RFC 9449 §8: retry with the server's nonce.
+    UseDpopNonce,
+    InvalidDpopProof,
     /// Over the plan's rate (429, with `Retry-After`).
     SlowDown,
     /// The store is unreachable (503): not the client's fault, retry later.
@@ -33,6 +36,8 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -9,6 +9,7 @@
 
 mod bank;
 pub mod error;
+pub mod jose;
 pub mod policy;
 pub mod server;
 pub mod web;

@@ -9,6 +9,8 @@ use fintechapi_domain::registry::SecurityProfile;
 pub enum ClientAuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 client assertion signed with a key of the client's JWKS.
+    PrivateKeyJwt,
 }
 
 impl ClientAuthMethod {
@@ -16,6 +18,7 @@ impl ClientAuthMethod {
         match self {
             ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
+            ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
         }
     }
 }
@@ -27,8 +30,12 @@ pub struct ClientPolicy {
     /// Accepted client authentication methods; empty: the profile's methods
     /// are not offered by this server yet, so its clients get no token.
     pub auth_methods: &'static [ClientAuthMethod],
-    /// Whether unbound (bearer) access tokens may be issued.
+    /// Whether unbound (bearer) access tokens may be issued; when false every
+    /// token request needs a DPoP proof (FAPI 2.0 §5.3.2.1: sender-constrained).
     pub bearer_tokens: bool,
+    /// Whether a used refresh token is replaced by a new one (with reuse
+    /// detection); FAPI 2.0 §5.3.2.1 forbids rotation for its clients.
+    pub rotate_refresh_tokens: bool,
 }
 
 const BASIC: ClientPolicy = ClientPolicy {
@@ -38,14 +45,15 @@ const BASIC: ClientPolicy = ClientPolicy {
         ClientAuthMethod::ClientSecretPost,
     ],
     bearer_tokens: true,
+    rotate_refresh_tokens: true,
 };
 
-// FAPI 2.0 demands private_key_jwt or mutual TLS and sender-constrained tokens;
-// until those are offered, a fapi2 client is refused rather than downgraded.
+// FAPI 2.0: private_key_jwt (mutual TLS is not offered yet), DPoP-bound tokens.
 const FAPI2: ClientPolicy = ClientPolicy {
     profile: SecurityProfile::Fapi2,
-    auth_methods: &[],
+    auth_methods: &[ClientAuthMethod::PrivateKeyJwt],
     bearer_tokens: false,
+    rotate_refresh_tokens: false,
 };
 
 impl ClientPolicy {
@@ -83,12 +91,19 @@ mod tests {
         let fapi2 = ClientPolicy::of(SecurityProfile::Fapi2);
         assert!(!fapi2.allows(ClientAuthMethod::ClientSecretBasic));
         assert!(!fapi2.allows(ClientAuthMethod::ClientSecretPost));
-        assert!(!fapi2.bearer_tokens);
+        assert!(fapi2.allows(ClientAuthMethod::PrivateKeyJwt));
+        assert!(!fapi2.bearer_tokens && !fapi2.rotate_refresh_tokens);
         let basic = ClientPolicy::of(SecurityProfile::Basic);
         assert!(basic.allows(ClientAuthMethod::ClientSecretPost));
+        assert!(!basic.allows(ClientAuthMethod::PrivateKeyJwt));
+        assert!(basic.rotate_refresh_tokens);
         assert_eq!(
             ClientPolicy::advertised_auth_methods(),
-            ["client_secret_basic", "client_secret_post"]
+            [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ]
         );
     }
 }

@@ -20,6 +20,7 @@ use serde::Serialize;
 use time::Duration;
 
 use crate::error::{ErrorCode, OAuthError};
+use crate::jose;
 use crate::policy::{ClientAuthMethod, ClientPolicy};
 
 /// Token prefixes, so secret scanners can recognise a leaked one.
@@ -30,6 +31,8 @@ const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 const REQUEST_URI_TTL: Duration = Duration::seconds(60);
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
+/// DPoP nonces change every 5 minutes; the previous one stays valid.
+const DPOP_NONCE_WINDOW_SECS: i64 = 300;
 /// RTS Art. 4(3)(d): an authentication session ends after 5 minutes without activity.
 pub const PSU_IDLE_TIMEOUT: Duration = Duration::minutes(5);
 
@@ -52,24 +55,60 @@ pub struct OAuthSettings {
 
 /// Credentials a client presented, with how it presented them.
 #[derive(Clone)]
-pub struct PresentedClient {
-    pub client_id: String,
-    pub secret: String,
-    pub method: ClientAuthMethod,
+pub enum PresentedClient {
+    Secret {
+        client_id: String,
+        secret: String,
+        method: ClientAuthMethod,
+    },
+    /// RFC 7523: `client_assertion` (client_id optional; the assertion names it).
+    Assertion {
+        client_id: Option<String>,
+        assertion: String,
+    },
+}
+
+impl PresentedClient {
+    pub fn method(&self) -> ClientAuthMethod {
+        match self {
+            PresentedClient::Secret { method, .. } => *method,
+            PresentedClient::Assertion { .. } => ClientAuthMethod::PrivateKeyJwt,
+        }
+    }
 }
 
 impl std::fmt::Debug for PresentedClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PresentedClient")
-            .field("client_id", &self.client_id)
-            .field("method", &self.method)
+            .field("method", &self.method())
             .finish_non_exhaustive()
+    }
+}
+
+/// Why a DPoP proof was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DpopFailure {
+    /// Retry with the nonce in the `DPoP-Nonce` header.
+    UseNonce,
+    Invalid(String),
+}
+
+impl From<DpopFailure> for OAuthError {
+    fn from(f: DpopFailure) -> Self {
+        match f {
+            DpopFailure::UseNonce => OAuthError::new(
+                ErrorCode::UseDpopNonce,
+                "send a DPoP proof with the nonce from the DPoP-Nonce header",
+            ),
+            DpopFailure::Invalid(text) => OAuthError::new(ErrorCode::InvalidDpopProof, text),
+        }
     }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TokenResponse {
     pub access_token: String,
+    /// `DPoP` when bound to a key, else `Bearer`.
     pub token_type: &'static str,
     pub expires_in: i64,
     pub scope: String,
@@ -93,6 +132,9 @@ pub struct Introspection {
     pub iat: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<serde_json::Value>,
 }
 
 impl Introspection {
@@ -105,6 +147,7 @@ impl Introspection {
             exp: None,
             iat: None,
             iss: None,
+            cnf: None,
         }
     }
 }
@@ -165,6 +208,8 @@ pub struct AccessGrant {
     pub consent: Option<ConsentId>,
     /// What the application may use right now (approved, within its roles), with plans.
     pub usable: Vec<(ApiProduct, Plan)>,
+    /// The DPoP key the token is bound to: every use needs a proof by it.
+    pub dpop_jkt: Option<String>,
 }
 
 impl AccessGrant {
@@ -207,6 +252,8 @@ pub struct PushedRequest {
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// RFC 9449 §10: the key the code will be redeemed with (`dpop_jkt`, or a proof at PAR).
+    pub dpop_jkt: Option<String>,
 }
 
 impl<R: AsRepo> AuthorizationServer<R> {
@@ -235,28 +282,155 @@ impl<R: AsRepo> AuthorizationServer<R> {
         &self,
         presented: &PresentedClient,
     ) -> Result<AuthenticatedClient, OAuthError> {
-        let unauthenticated = || OAuthError {
-            basic_challenge: presented.method == ClientAuthMethod::ClientSecretBasic,
-            ..OAuthError::new(ErrorCode::InvalidClient, "client authentication failed")
+        let method = presented.method();
+        let unauthenticated = |description: String| OAuthError {
+            basic_challenge: method == ClientAuthMethod::ClientSecretBasic,
+            ..OAuthError::new(ErrorCode::InvalidClient, description)
+        };
+        let client = match presented {
+            PresentedClient::Secret {
+                client_id, secret, ..
+            } => self
+                .registry
+                .authenticate(client_id, secret)
+                .await?
+                .ok_or_else(|| unauthenticated("client authentication failed".into()))?,
+            PresentedClient::Assertion {
+                client_id,
+                assertion,
+            } => {
+                self.assertion_client(client_id.as_deref(), assertion)
+                    .await?
+            }
+        };
+        let policy = ClientPolicy::of(client.application.security_profile);
+        if !policy.allows(method) {
+            return Err(unauthenticated(format!(
+                "a {} client must not authenticate with {}",
+                policy.profile,
+                method.as_str()
+            )));
+        }
+        Ok(client)
+    }
+
+    /// RFC 7523 `private_key_jwt`: the assertion names the client; its registered
+    /// JWKS verifies it; a `jti` works once.
+    async fn assertion_client(
+        &self,
+        client_id: Option<&str>,
+        assertion: &str,
+    ) -> Result<AuthenticatedClient, OAuthError> {
+        let invalid = |d: String| OAuthError::new(ErrorCode::InvalidClient, d);
+        let named = jose::unverified_issuer(assertion);
+        let id = match (client_id, named.as_deref()) {
+            (Some(id), Some(iss)) if id != iss => {
+                return Err(invalid("client_id differs from the assertion's iss".into()));
+            }
+            (Some(id), _) => id.to_owned(),
+            (None, Some(iss)) => iss.to_owned(),
+            (None, None) => return Err(invalid("the client assertion names no client".into())),
         };
         let client = self
             .registry
-            .authenticate(&presented.client_id, &presented.secret)
+            .identify(&id)
             .await?
-            .ok_or_else(unauthenticated)?;
-        let policy = ClientPolicy::of(client.application.security_profile);
-        if !policy.allows(presented.method) {
-            let description = format!(
-                "a {} client must not authenticate with {}",
-                policy.profile,
-                presented.method.as_str()
-            );
-            return Err(OAuthError {
-                description: description.into(),
-                ..unauthenticated()
-            });
+            .ok_or_else(|| invalid("client authentication failed".into()))?;
+        let Some(jwks) = client.application.jwks.as_deref() else {
+            return Err(invalid(
+                "the client has no registered JWKS (a jwks_uri is not fetched yet)".into(),
+            ));
+        };
+        let now = self.clock.now();
+        let verified =
+            jose::verify_client_assertion(assertion, jwks, &id, &self.settings.issuer, now)
+                .map_err(|e| invalid(e.0))?;
+        let key = self
+            .pepper
+            .hash(&format!("client-assertion:{id}:{}", verified.jti));
+        if !self.tokens.remember_jti(&key, verified.expires_at).await? {
+            return Err(invalid(
+                "the client assertion was used before (jti replay)".into(),
+            ));
         }
         Ok(client)
+    }
+
+    /// A fresh server nonce for DPoP proofs (RFC 9449 §8), valid for 5 to 10 minutes.
+    pub fn dpop_nonce(&self) -> String {
+        self.nonce_for_window(self.clock.now().unix_timestamp() / DPOP_NONCE_WINDOW_SECS)
+    }
+
+    fn nonce_for_window(&self, window: i64) -> String {
+        self.pepper
+            .hash(&format!("dpop-nonce:{window}"))
+            .as_str()
+            .to_owned()
+    }
+
+    fn dpop_nonce_valid(&self, nonce: &str) -> bool {
+        let window = self.clock.now().unix_timestamp() / DPOP_NONCE_WINDOW_SECS;
+        [window, window - 1]
+            .iter()
+            .any(|w| constant_time_eq(nonce, &self.nonce_for_window(*w)))
+    }
+
+    /// Verifies a DPoP proof for `method` on `path` of this server (and, at a
+    /// resource server, for `access_token`); each proof works once. Returns the
+    /// key's thumbprint.
+    pub async fn check_dpop(
+        &self,
+        proof: &str,
+        method: &str,
+        path: &str,
+        access_token: Option<&str>,
+    ) -> Result<String, DpopFailure> {
+        let uri = format!("{}{path}", self.settings.issuer);
+        let now = self.clock.now();
+        let verified = jose::verify_dpop(
+            proof,
+            method,
+            &uri,
+            now,
+            |n| self.dpop_nonce_valid(n),
+            access_token,
+        )
+        .map_err(|r| match r {
+            jose::DpopRefusal::UseNonce => DpopFailure::UseNonce,
+            jose::DpopRefusal::Invalid(t) => DpopFailure::Invalid(t),
+        })?;
+        let key = self
+            .pepper
+            .hash(&format!("dpop:{}:{}", verified.jkt, verified.jti));
+        let keep_until = now + Duration::seconds(2 * jose::DPOP_IAT_WINDOW_SECS);
+        match self.tokens.remember_jti(&key, keep_until).await {
+            Ok(true) => Ok(verified.jkt),
+            Ok(false) => Err(DpopFailure::Invalid(
+                "the DPoP proof was used before (jti replay)".into(),
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot record a DPoP proof");
+                Err(DpopFailure::Invalid(
+                    "the DPoP proof cannot be checked now".into(),
+                ))
+            }
+        }
+    }
+
+    /// The key a new token will be bound to, per the client's policy.
+    fn binding(
+        &self,
+        client: &AuthenticatedClient,
+        dpop: Option<String>,
+    ) -> Result<Option<String>, OAuthError> {
+        let policy = ClientPolicy::of(client.application.security_profile);
+        if dpop.is_none() && !policy.bearer_tokens {
+            return Err(OAuthError::invalid_request(format!(
+                "a {} client gets sender-constrained tokens only: send a DPoP proof",
+                policy.profile
+            )));
+        }
+        Ok(dpop)
     }
 
     /// RFC 6749 §4.4: a token for the client itself, limited to its usable products.
@@ -264,7 +438,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
         &self,
         client: &AuthenticatedClient,
         scope: Option<&str>,
+        dpop: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
+        let jkt = self.binding(client, dpop)?;
         let usable: Vec<ApiProduct> = client.products.iter().map(|(p, _)| *p).collect();
         let granted = match scope {
             Some(scope) => {
@@ -297,6 +473,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client,
                 &scope,
                 None,
+                jkt.as_deref(),
                 self.settings.access_token_ttl,
             )
             .await?;
@@ -316,6 +493,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         scope: &str,
         authorization_id: Option<AuthorizationId>,
+        dpop_jkt: Option<&str>,
         ttl: Duration,
     ) -> Result<String, OAuthError> {
         let prefix = match kind {
@@ -332,6 +510,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client_id: client_id_of(client),
                 scope: scope.to_owned(),
                 authorization_id,
+                dpop_jkt: dpop_jkt.map(str::to_owned),
                 issued_at: now,
                 expires_at: now + ttl,
                 revoked_at: None,
@@ -358,7 +537,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
             active: true,
             scope: Some(record.scope),
             client_id: Some(record.client_id),
-            token_type: Some("Bearer"),
+            token_type: Some(token_type(record.dpop_jkt.as_deref())),
+            cnf: record
+                .dpop_jkt
+                .as_ref()
+                .map(|jkt| serde_json::json!({ "jkt": jkt })),
             exp: Some(record.expires_at.unix_timestamp()),
             iat: Some(record.issued_at.unix_timestamp()),
             iss: Some(self.settings.issuer.clone()),
@@ -386,7 +569,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
         &self,
         client: &AuthenticatedClient,
         request: PushedRequest,
+        dpop: Option<String>,
     ) -> Result<(String, i64), OAuthError> {
+        let dpop_jkt = match (request.dpop_jkt.clone(), dpop) {
+            (Some(param), Some(proof)) if param != proof => {
+                return Err(OAuthError::invalid_request(
+                    "dpop_jkt differs from the key of the DPoP proof",
+                ));
+            }
+            (param, proof) => param.or(proof),
+        };
         if request.response_type != "code" {
             return Err(OAuthError::invalid_request(
                 "response_type must be code (the only response type offered)",
@@ -477,6 +669,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 scope: resource.scope(),
                 state: request.state,
                 code_challenge: challenge,
+                dpop_jkt,
                 request_uri_hash: self.pepper.hash(&request_uri),
                 request_expires_at: now + REQUEST_URI_TTL,
                 session_hash: None,
@@ -499,6 +692,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
+        dpop: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let now = self.clock.now();
@@ -539,17 +733,31 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if !constant_time_eq(&pkce_s256(verifier), &authorization.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
         }
+        if authorization.dpop_jkt.is_some() && authorization.dpop_jkt != dpop {
+            return Err(invalid(
+                "the code is bound to another DPoP key than this request's proof",
+            ));
+        }
+        let jkt = self.binding(client, dpop)?;
         let refresh_ttl = self.refresh_ttl(&authorization.scope).await?;
-        self.token_pair(client, &authorization.scope, authorization.id, refresh_ttl)
-            .await
+        self.token_pair(
+            client,
+            &authorization.scope,
+            authorization.id,
+            jkt.as_deref(),
+            Some(refresh_ttl),
+        )
+        .await
     }
 
-    /// RFC 6749 §6 with rotation: each refresh token works once; presenting a
-    /// used one again revokes the whole grant.
+    /// RFC 6749 §6. `basic` clients rotate: each refresh token works once and
+    /// presenting a used one again revokes the whole grant. `fapi2` clients
+    /// keep their refresh token (FAPI 2.0 §5.3.2.1), bound to their DPoP key.
     pub async fn refresh(
         &self,
         client: &AuthenticatedClient,
         refresh_token: &str,
+        dpop: Option<String>,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let hash = self.pepper.hash(refresh_token);
@@ -566,18 +774,37 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if now >= record.expires_at {
             return Err(invalid("the refresh token expired"));
         }
-        // Rotation: only the first presentation wins; a second one is reuse.
-        if !self.tokens.revoke_token(&hash, now).await? {
-            let revoked = self.tokens.revoke_grant(authorization, now).await?;
-            tracing::warn!(authorization = %authorization, revoked, "refresh token reused; the grant is revoked");
+        if record.dpop_jkt.is_some() && record.dpop_jkt != dpop {
             return Err(invalid(
-                "the refresh token was already used; the whole grant is revoked",
+                "the refresh token is bound to another DPoP key than this request's proof",
             ));
         }
-        let remaining = record.expires_at - now;
+        let policy = ClientPolicy::of(client.application.security_profile);
+        if policy.rotate_refresh_tokens {
+            // Only the first presentation wins; a second one is reuse.
+            if !self.tokens.revoke_token(&hash, now).await? {
+                let revoked = self.tokens.revoke_grant(authorization, now).await?;
+                tracing::warn!(authorization = %authorization, revoked, "refresh token reused; the grant is revoked");
+                return Err(invalid(
+                    "the refresh token was already used; the whole grant is revoked",
+                ));
+            }
+        } else if record.revoked_at.is_some() {
+            return Err(invalid("the refresh token was revoked"));
+        }
         self.refresh_ttl(&record.scope).await?;
-        self.token_pair(client, &record.scope, authorization, remaining)
-            .await
+        let jkt = self.binding(client, dpop)?;
+        let next_refresh = policy
+            .rotate_refresh_tokens
+            .then_some(record.expires_at - now);
+        self.token_pair(
+            client,
+            &record.scope,
+            authorization,
+            jkt.as_deref(),
+            next_refresh,
+        )
+        .await
     }
 
     /// How long a refresh token for `scope` may live: to the end of the
@@ -604,38 +831,48 @@ impl<R: AsRepo> AuthorizationServer<R> {
         Ok(end - now)
     }
 
+    /// An access token, and a refresh token when `refresh_ttl` is given.
     async fn token_pair(
         &self,
         client: &AuthenticatedClient,
         scope: &str,
         authorization: AuthorizationId,
-        refresh_ttl: Duration,
+        jkt: Option<&str>,
+        refresh_ttl: Option<Duration>,
     ) -> Result<TokenResponse, OAuthError> {
-        let access_ttl = self.settings.access_token_ttl.min(refresh_ttl);
+        let access_ttl = refresh_ttl.map_or(self.settings.access_token_ttl, |r| {
+            self.settings.access_token_ttl.min(r)
+        });
         let access_token = self
             .issue(
                 TokenKind::Access,
                 client,
                 scope,
                 Some(authorization),
+                jkt,
                 access_ttl,
             )
             .await?;
-        let refresh_token = self
-            .issue(
-                TokenKind::Refresh,
-                client,
-                scope,
-                Some(authorization),
-                refresh_ttl,
-            )
-            .await?;
+        let refresh_token = match refresh_ttl {
+            Some(ttl) => Some(
+                self.issue(
+                    TokenKind::Refresh,
+                    client,
+                    scope,
+                    Some(authorization),
+                    jkt,
+                    ttl,
+                )
+                .await?,
+            ),
+            None => None,
+        };
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(jkt),
             expires_in: access_ttl.whole_seconds(),
             scope: scope.to_owned(),
-            refresh_token: Some(refresh_token),
+            refresh_token,
         })
     }
 
@@ -661,6 +898,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             scope_products: parse_scope(&record.scope).unwrap_or_default(),
             consent,
             usable,
+            dpop_jkt: record.dpop_jkt,
         }))
     }
 
@@ -722,11 +960,17 @@ impl<R: AsRepo> AuthorizationServer<R> {
             // Client credentials: the products; authorization code: AIS:<consentId>.
             "scopes_supported": ApiProduct::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
+            "token_endpoint_auth_signing_alg_values_supported": jose::algorithm_names(),
+            "dpop_signing_alg_values_supported": jose::algorithm_names(),
             "introspection_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
             "revocation_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
             "service_documentation": format!("{issuer}/portal/docs"),
         })
     }
+}
+
+fn token_type(dpop_jkt: Option<&str>) -> &'static str {
+    if dpop_jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 fn client_id_of(client: &AuthenticatedClient) -> String {

@@ -117,32 +117,92 @@ fn presented_client(headers: &HeaderMap, params: &Params) -> Result<PresentedCli
         })
         .transpose()?;
     let in_body = params.get("client_secret");
+    let assertion = match (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) {
+        (Some(JWT_BEARER), Some(a)) => Some(a),
+        (None, None) => None,
+        (Some(JWT_BEARER), None) => {
+            return Err(OAuthError::invalid_request("client_assertion is missing"));
+        }
+        _ => {
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {JWT_BEARER}"
+            )));
+        }
+    };
+    let ways = usize::from(basic.is_some())
+        + usize::from(in_body.is_some())
+        + usize::from(assertion.is_some());
+    if ways > 1 {
+        return Err(OAuthError::invalid_request(
+            "the client authenticated in more than one way; use exactly one method",
+        ));
+    }
+    if let Some(assertion) = assertion {
+        return Ok(PresentedClient::Assertion {
+            client_id: params.get("client_id").map(str::to_owned),
+            assertion: assertion.to_owned(),
+        });
+    }
     match (basic, in_body) {
-        (Some(_), Some(_)) => Err(OAuthError::invalid_request(
-            "the client authenticated in more than one way (Basic header and client_secret)",
-        )),
-        (Some((client_id, secret)), None) => {
+        (Some((client_id, secret)), _) => {
             if params.get("client_id").is_some_and(|id| id != client_id) {
                 return Err(OAuthError::invalid_request(
                     "client_id in the body differs from the Basic header",
                 ));
             }
-            Ok(PresentedClient {
+            Ok(PresentedClient::Secret {
                 client_id,
                 secret,
                 method: ClientAuthMethod::ClientSecretBasic,
             })
         }
-        (None, Some(secret)) => Ok(PresentedClient {
+        (None, Some(secret)) => Ok(PresentedClient::Secret {
             client_id: params.require("client_id")?.to_owned(),
             secret: secret.to_owned(),
             method: ClientAuthMethod::ClientSecretPost,
         }),
         (None, None) => Err(OAuthError::new(
             ErrorCode::InvalidClient,
-            "client authentication is required (client_secret_basic or client_secret_post)",
+            "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
         )),
     }
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The DPoP proof of a request to `path`, if one was sent; its key's thumbprint.
+async fn dpop_key<R: Repo>(
+    service: &OAuthService<R>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Result<Option<String>, OAuthError> {
+    let mut proofs = headers.get_all("dpop").iter();
+    let Some(proof) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidDpopProof,
+            "send exactly one DPoP header",
+        ));
+    }
+    let proof = proof
+        .to_str()
+        .map_err(|_| OAuthError::new(ErrorCode::InvalidDpopProof, "the DPoP header is not text"))?;
+    Ok(Some(
+        service.server.check_dpop(proof, "POST", path, None).await?,
+    ))
+}
+
+/// Every answer of the token and PAR endpoints carries a fresh DPoP nonce.
+fn with_nonce<R: Repo>(service: &OAuthService<R>, mut response: Response) -> Response {
+    if let Ok(value) = HeaderValue::from_str(&service.server.dpop_nonce()) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+    response
 }
 
 fn form_decode(text: &str) -> String {
@@ -235,13 +295,15 @@ async fn token<R: Repo>(
     let result = async {
         match params.require("grant_type")? {
             "client_credentials" => {
+                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
                 let issued = service
                     .server
-                    .client_credentials(&client, params.get("scope"))
+                    .client_credentials(&client, params.get("scope"), dpop)
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
             "authorization_code" => {
+                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
                 let issued = service
                     .server
                     .exchange_code(
@@ -249,14 +311,16 @@ async fn token<R: Repo>(
                         params.require("code")?,
                         params.get("redirect_uri"),
                         params.get("code_verifier"),
+                        dpop,
                     )
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
             "refresh_token" => {
+                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
                 let issued = service
                     .server
-                    .refresh(&client, params.require("refresh_token")?)
+                    .refresh(&client, params.require("refresh_token")?, dpop)
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
@@ -270,7 +334,7 @@ async fn token<R: Repo>(
         }
     }
     .await;
-    metered_ok(&client, result)
+    with_nonce(&service, metered_ok(&client, result))
 }
 
 /// RFC 9126: the client pushes its authorization request and gets a `request_uri`.
@@ -300,15 +364,17 @@ async fn par<R: Repo>(
             state: params.get("state").map(str::to_owned),
             code_challenge: params.get("code_challenge").map(str::to_owned),
             code_challenge_method: params.get("code_challenge_method").map(str::to_owned),
+            dpop_jkt: params.get("dpop_jkt").map(str::to_owned),
         };
-        let (request_uri, expires_in) = service.server.push(&client, request).await?;
+        let dpop = dpop_key(&service, &headers, "/oauth2/par").await?;
+        let (request_uri, expires_in) = service.server.push(&client, request, dpop).await?;
         let body = serde_json::json!({"request_uri": request_uri, "expires_in": expires_in});
         Ok(no_store(
             (axum::http::StatusCode::CREATED, Json(body)).into_response(),
         ))
     }
     .await;
-    metered_ok(&client, result)
+    with_nonce(&service, metered_ok(&client, result))
 }
 
 async fn introspect<R: Repo>(

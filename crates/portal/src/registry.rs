@@ -49,6 +49,29 @@ impl From<PortalError> for RegistryError {
 }
 
 /// A subscription on the environment's plan; an approved one is decided at once.
+/// A JWKS document of public keys only: `{"keys": [{…}, …]}`, no private members.
+fn check_public_jwks(text: &str) -> Result<(), &'static str> {
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "must be a JSON Web Key Set document")?;
+    let keys = doc["keys"]
+        .as_array()
+        .filter(|k| !k.is_empty())
+        .ok_or("must hold a non-empty \"keys\" array")?;
+    for key in keys {
+        if !key["kty"].is_string() {
+            return Err("every key needs a kty");
+        }
+        // Private members of EC, OKP and RSA keys.
+        if ["d", "p", "q", "dp", "dq", "qi"]
+            .iter()
+            .any(|m| key.get(m).is_some())
+        {
+            return Err("must hold public keys only; never register a private key");
+        }
+    }
+    Ok(())
+}
+
 fn new_subscription(
     application: &Application,
     product: ApiProduct,
@@ -307,8 +330,12 @@ impl<R: PortalRepository> Registry<R> {
         {
             errors.add("jwks_uri", "must be an https URI");
         }
-        if jwks.as_ref().is_some_and(|j| j.len() > 20_000) {
-            errors.add("jwks", "must be at most 20000 characters");
+        if let Some(text) = &jwks {
+            if text.len() > 20_000 {
+                errors.add("jwks", "must be at most 20000 characters");
+            } else if let Err(problem) = check_public_jwks(text) {
+                errors.add("jwks", problem);
+            }
         }
         if input.products.is_empty() {
             errors.add("products", "select at least one API product");
@@ -791,8 +818,31 @@ impl<R: PortalRepository> Registry<R> {
             let _ = self.pepper.verify(secret, &self.pepper.hash("unknown"));
             return Ok(None);
         };
+        if !self.pepper.verify(secret, &credential.secret_hash) {
+            return Ok(None);
+        }
+        self.client_of(credential).await
+    }
+
+    /// The client behind a consumer key, for callers that authenticated it
+    /// another way (a client assertion signed with its registered key).
+    pub async fn identify(
+        &self,
+        consumer_key: &str,
+    ) -> Result<Option<AuthenticatedClient>, StoreError> {
+        match self.repo.credential_by_key(consumer_key).await? {
+            Some(credential) => self.client_of(credential).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A usable credential's client, if its application and organisation are active.
+    async fn client_of(
+        &self,
+        credential: Credential,
+    ) -> Result<Option<AuthenticatedClient>, StoreError> {
         let now = self.clock.now();
-        if !self.pepper.verify(secret, &credential.secret_hash) || !credential.is_usable_at(now) {
+        if !credential.is_usable_at(now) {
             return Ok(None);
         }
         let Some(application) = self.repo.application(credential.application_id).await? else {

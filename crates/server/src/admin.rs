@@ -77,6 +77,9 @@ pub struct CreateApp {
     products: Vec<ApiProduct>,
     #[arg(long = "env", default_value = "sandbox", value_parser = parse_environment)]
     environment: Environment,
+    /// fapi2 with private_key_jwt: a file holding the client's public JWKS.
+    #[arg(long = "jwks")]
+    jwks_file: Option<std::path::PathBuf>,
     /// fapi2 with private_key_jwt: where the client's JWKS is published.
     #[arg(long)]
     jwks_uri: Option<String>,
@@ -259,7 +262,14 @@ async fn create_app(registry: &Registry<Store>, args: CreateApp) -> anyhow::Resu
                     description: "Created with fintechapi admin app create".into(),
                     redirect_uris: args.redirect_uris.clone(),
                     security_profile: args.profile,
-                    jwks: None,
+                    jwks: match &args.jwks_file {
+                        Some(path) => {
+                            Some(std::fs::read_to_string(path).with_context(|| {
+                                format!("--jwks: cannot read {}", path.display())
+                            })?)
+                        }
+                        None => None,
+                    },
                     jwks_uri: args.jwks_uri.clone(),
                     tls_subject_dn: args.tls_subject_dn.clone(),
                     environment: args.environment,

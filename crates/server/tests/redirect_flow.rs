@@ -16,7 +16,10 @@ use fintechapi_domain::{Clock, ManualClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Browser, TestServer, cli_app, config_for};
+use support::{
+    Browser, TestServer, cli_app, config_for, demo_server, log_in, open, param, redirect_params,
+    second_factor, urlencode,
+};
 
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
@@ -160,64 +163,6 @@ impl Tpp {
     }
 }
 
-/// The PSU side: from the authorization endpoint to the bank's login page.
-async fn open(b: &mut Browser, tpp: &Tpp, request_uri: &str) {
-    let query = format!(
-        "/oauth2/authorize?client_id={}&request_uri={}",
-        tpp.key,
-        urlencode(request_uri)
-    );
-    let start = b.get(&query).await;
-    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
-    assert_eq!(start.location.as_deref(), Some("/bank/login"));
-}
-
-fn urlencode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-async fn log_in(b: &mut Browser, login: &str, password: &str) -> support::Page {
-    let csrf = b.get("/bank/login").await.csrf();
-    b.post(
-        "/bank/login",
-        &[("login", login), ("password", password), ("csrf", &csrf)],
-    )
-    .await
-}
-
-async fn second_factor(b: &mut Browser, code: &str) -> support::Page {
-    let page = b.get("/bank/sca").await;
-    assert!(
-        page.body.contains("Sandbox:"),
-        "the sandbox code is labelled: {}",
-        page.body
-    );
-    b.post("/bank/sca", &[("code", code), ("csrf", &page.csrf())])
-        .await
-}
-
-/// The query parameters of the redirect back to the TPP.
-fn redirect_params(location: &str) -> Vec<(String, String)> {
-    assert!(location.starts_with(&format!("{REDIRECT}?")), "{location}");
-    let url = url::Url::parse(location).unwrap();
-    url.query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
-
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
-async fn demo_server(db: TestDb) -> TestServer {
-    let mut config = config_for(&db);
-    config.demo.seed = Some(true);
-    TestServer::start_with(db, config).await
-}
-
 /// Carol holds three accounts in the demo bank.
 async fn carol_accounts(server: &TestServer) -> Vec<Account> {
     let store = server.db.store().await;
@@ -242,7 +187,7 @@ both_stores! {
         let request_uri = tpp.par(&consent).await;
 
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &request_uri).await;
+        open(&mut psu, &tpp.key, &request_uri).await;
         let login_page = psu.get("/bank/login").await;
         assert!(login_page.body.contains("Budget App") && login_page.body.contains("Acme TPP GmbH"));
         let wrong = log_in(&mut psu, "carol", "not her password").await;
@@ -262,7 +207,7 @@ both_stores! {
         assert!(!screen.body.contains(&third.iban.as_ref().unwrap().to_print_format()));
         let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
         assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
-        let params = redirect_params(approved.location.as_deref().unwrap());
+        let params = redirect_params(approved.location.as_deref().unwrap(), REDIRECT);
         assert_eq!(param(&params, "state"), Some("st-42"));
         assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()), "RFC 9207");
         let code = param(&params, "code").unwrap().to_owned();
@@ -330,12 +275,12 @@ both_stores! {
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
         let request_uri = tpp.par(&consent).await;
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &request_uri).await;
+        open(&mut psu, &tpp.key, &request_uri).await;
         log_in(&mut psu, "bob", "bob-demo-2026").await;
         second_factor(&mut psu, "123456").await;
         let screen = psu.get("/bank/consent").await;
         let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-        let code = param(&redirect_params(approved.location.as_deref().unwrap()), "code").unwrap().to_owned();
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
         let tokens = tpp.exchange(&code).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
@@ -393,10 +338,18 @@ both_stores! {
         let unknown_consent = tpp.form("/oauth2/par", &[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "AIS:00000000-0000-4000-8000-000000000000"), ("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
         assert_eq!(unknown_consent.body["error"], "invalid_scope");
 
-        // A pushed request is single use: the second visit gets a page, not a redirect.
+        // FAPI 2.0 §5.3.2.2-12 note 3: a pushed request may be opened again until the
+        // PSU has authenticated (the newest browser wins); afterwards it is spent.
         let request_uri = tpp.par(&consent).await;
+        let mut first = Browser::new(&server);
+        open(&mut first, &tpp.key, &request_uri).await;
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &request_uri).await;
+        open(&mut psu, &tpp.key, &request_uri).await;
+        assert_eq!(first.get("/bank/login").await.status, StatusCode::BAD_REQUEST, "the older browser lost it");
+        let wrong_client = Browser::new(&server).get(&format!("/oauth2/authorize?client_id=ck_other&request_uri={}", urlencode(&request_uri))).await;
+        assert_eq!(wrong_client.status, StatusCode::BAD_REQUEST);
+        assert!(wrong_client.location.is_none());
+        log_in(&mut psu, "carol", "carol-demo-2026").await;
         let mut other = Browser::new(&server);
         let replay = other.get(&format!("/oauth2/authorize?client_id={}&request_uri={}", tpp.key, urlencode(&request_uri))).await;
         assert_eq!(replay.status, StatusCode::BAD_REQUEST);
@@ -406,7 +359,6 @@ both_stores! {
         assert!(unpushed.location.is_none(), "no open redirect");
 
         // The PSU chooses accounts on a bank-offered consent, but denies: access_denied.
-        log_in(&mut psu, "carol", "carol-demo-2026").await;
         second_factor(&mut psu, "123456").await;
         let screen = psu.get("/bank/consent").await;
         assert!(screen.body.contains(r#"type="checkbox""#), "bank-offered: the PSU chooses");
@@ -415,7 +367,7 @@ both_stores! {
         let cross_site = psu.post_with("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())], &[("origin", "https://evil.example")]).await;
         assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
         let denied = psu.post("/bank/consent", &[("decision", "deny"), ("csrf", &screen.csrf())]).await;
-        let params = redirect_params(denied.location.as_deref().unwrap());
+        let params = redirect_params(denied.location.as_deref().unwrap(), REDIRECT);
         assert_eq!(param(&params, "error"), Some("access_denied"));
         assert_eq!(param(&params, "state"), Some("st-42"));
         assert!(param(&params, "code").is_none());
@@ -436,7 +388,7 @@ both_stores! {
 
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
         for _ in 0..5 {
             assert_eq!(log_in(&mut psu, "alice", "wrong password").await.status, StatusCode::UNAUTHORIZED);
         }
@@ -449,7 +401,7 @@ both_stores! {
         // Idle for more than five minutes: the session is over.
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
         assert_eq!(log_in(&mut psu, "bob", "bob-demo-2026").await.status, StatusCode::SEE_OTHER);
         clock.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
         let late = psu.get("/bank/sca").await;
@@ -469,12 +421,12 @@ both_stores! {
         let cc = tpp.client_token().await;
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
         let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp, &tpp.par(&consent).await).await;
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
         log_in(&mut psu, "alice", "alice-demo-2026").await;
         second_factor(&mut psu, "123456").await;
         let screen = psu.get("/bank/consent").await;
         let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-        let code = param(&redirect_params(approved.location.as_deref().unwrap()), "code").unwrap().to_owned();
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
         let tokens = tpp.exchange(&code).await;
         let token = tokens.body["access_token"].as_str().unwrap().to_owned();
         let unattended = [("consent-id", consent.as_str())];

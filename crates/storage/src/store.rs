@@ -399,6 +399,17 @@ impl TokenRepository for Store {
         .await)
     }
 
+    async fn remember_jti(
+        &self,
+        jti_hash: &KeyedHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::remember_jti(
+            pool, jti_hash, expires_at
+        )
+        .await)
+    }
+
     async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         dispatch!(self, |db, pool| db::oauth::prune(pool, before).await)
     }
@@ -416,12 +427,14 @@ impl AuthorizationRepository for Store {
     async fn open_authorization(
         &self,
         request_uri_hash: &KeyedHash,
+        client_id: &str,
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> Result<Option<Authorization>, StoreError> {
         dispatch!(self, |db, pool| db::oauth::open_authorization(
             pool,
             request_uri_hash,
+            client_id,
             session_hash,
             at
         )

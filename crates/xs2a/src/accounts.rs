@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use time::Date;
 use time::macros::format_description;
 
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
 const PAGE_SIZE: u32 = 50;
 
@@ -178,9 +178,10 @@ pub(crate) struct WithBalance {
 pub(crate) async fn list<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     query: Result<Query<WithBalance>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -219,10 +220,11 @@ pub(crate) async fn list<R: Repo>(
 pub(crate) async fn details<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(account_id): Path<String>,
     query: Result<Query<WithBalance>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -253,9 +255,10 @@ pub(crate) async fn details<R: Repo>(
 pub(crate) async fn balances<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(account_id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -344,10 +347,11 @@ fn transaction_json(entry: &AccountEntry) -> Value {
 pub(crate) async fn transactions<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(account_id): Path<String>,
     query: Result<Query<TransactionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };

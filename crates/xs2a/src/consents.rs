@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
-use crate::{Caller, Repo, Xs2aError, Xs2aService};
+use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
 
 /// Parses and checks a consent request body; every problem names its path.
 pub(crate) struct ConsentRequest {
@@ -236,9 +236,10 @@ fn oauth_approach(mut response: Response) -> Response {
 pub(crate) async fn create<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     body: Bytes,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -347,9 +348,10 @@ fn access_json(access: &ConsentAccess) -> Value {
 pub(crate) async fn read<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -374,9 +376,10 @@ pub(crate) async fn read<R: Repo>(
 pub(crate) async fn status<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -393,9 +396,10 @@ pub(crate) async fn status<R: Repo>(
 pub(crate) async fn delete<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
+    line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, ApiProduct::Ais).await {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
         Ok(c) => c,
         Err(response) => return response,
     };

@@ -16,7 +16,9 @@ pub mod error;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
@@ -24,6 +26,7 @@ use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::usage::MeteredApi;
 use fintechapi_ledger::Ledger;
 use fintechapi_metering::{Admission, Metered, record_usage};
+use fintechapi_oauth::server::DpopFailure;
 use fintechapi_oauth::{AccessGrant, OAuthService};
 use uuid::Uuid;
 
@@ -106,6 +109,40 @@ impl Caller {
     }
 }
 
+/// Method and path of the request, for DPoP's `htm` and `htu`.
+pub(crate) struct RequestLine {
+    pub method: Method,
+    pub path: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestLine {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+        })
+    }
+}
+
+/// A 401 with an RFC 9449 `DPoP` challenge (and a fresh nonce when asked to use one).
+fn dpop_refusal(error: &str, text: &str, nonce: Option<String>) -> Response {
+    let mut response = Xs2aError::token_invalid(text).into_response();
+    let challenge = format!(
+        "DPoP error=\"{error}\", error_description=\"{}\", algs=\"ES256 PS256 EdDSA\"",
+        text.replace('"', "'")
+    );
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        headers.insert(header::WWW_AUTHENTICATE, value);
+    }
+    if let Some(nonce) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
+        headers.insert("dpop-nonce", nonce);
+    }
+    response
+}
+
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
@@ -115,10 +152,70 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
 }
 
 impl<R: Repo> Xs2aService<R> {
+    /// RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a fresh
+    /// proof by its key over this request and this token; a bearer token only
+    /// with the Bearer scheme.
+    async fn check_binding(
+        &self,
+        headers: &HeaderMap,
+        line: &RequestLine,
+        token: &str,
+        dpop_scheme: bool,
+        grant: &AccessGrant,
+    ) -> Result<(), Response> {
+        let server = &self.oauth.server;
+        match (&grant.dpop_jkt, dpop_scheme) {
+            (None, false) => Ok(()),
+            (None, true) => Err(dpop_refusal(
+                "invalid_token",
+                "this access token is not DPoP-bound; send it with the Bearer scheme",
+                None,
+            )),
+            (Some(_), false) => Err(dpop_refusal(
+                "invalid_token",
+                "this access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
+                None,
+            )),
+            (Some(bound), true) => {
+                let mut proofs = headers.get_all("dpop").iter();
+                let proof = match (proofs.next(), proofs.next()) {
+                    (Some(p), None) => p.to_str().unwrap_or_default(),
+                    _ => {
+                        return Err(dpop_refusal(
+                            "invalid_dpop_proof",
+                            "send exactly one DPoP proof header",
+                            None,
+                        ));
+                    }
+                };
+                match server
+                    .check_dpop(proof, line.method.as_str(), &line.path, Some(token))
+                    .await
+                {
+                    Ok(jkt) if &jkt == bound => Ok(()),
+                    Ok(_) => Err(dpop_refusal(
+                        "invalid_dpop_proof",
+                        "the DPoP proof is signed by another key than the token is bound to",
+                        None,
+                    )),
+                    Err(DpopFailure::UseNonce) => Err(dpop_refusal(
+                        "use_dpop_nonce",
+                        "send a DPoP proof with the nonce from the DPoP-Nonce header",
+                        Some(server.dpop_nonce()),
+                    )),
+                    Err(DpopFailure::Invalid(text)) => {
+                        Err(dpop_refusal("invalid_dpop_proof", &text, None))
+                    }
+                }
+            }
+        }
+    }
+
     /// TPP identification and plan admission for a call to `product`.
     pub(crate) async fn caller(
         &self,
         headers: &HeaderMap,
+        line: &RequestLine,
         product: ApiProduct,
     ) -> Result<Caller, Response> {
         let request_id = match header_text(headers, "x-request-id") {
@@ -133,15 +230,18 @@ impl<R: Repo> Xs2aService<R> {
                     .into_response()
             })?,
         };
-        let token = header_text(headers, header::AUTHORIZATION.as_str())
+        let authorization = header_text(headers, header::AUTHORIZATION.as_str())
             .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim());
-        let Some(token) = token else {
-            return Err(Xs2aError::token_invalid(
-                "an access token is required: Authorization: Bearer <token>",
-            )
-            .into_response());
+            .map(|(scheme, token)| (scheme.to_ascii_lowercase(), token.trim()));
+        let (dpop_scheme, token) = match &authorization {
+            Some((scheme, token)) if scheme == "bearer" => (false, *token),
+            Some((scheme, token)) if scheme == "dpop" => (true, *token),
+            _ => {
+                return Err(Xs2aError::token_invalid(
+                    "an access token is required: Authorization: Bearer <token> or DPoP <token>",
+                )
+                .into_response());
+            }
         };
         let grant = match self.oauth.server.access_grant(token).await {
             Ok(Some(grant)) => grant,
@@ -153,6 +253,8 @@ impl<R: Repo> Xs2aService<R> {
             }
             Err(e) => return Err(Xs2aError::from(e).into_response()),
         };
+        self.check_binding(headers, line, token, dpop_scheme, &grant)
+            .await?;
         let api = MeteredApi::from(product);
         let caller = Caller {
             grant,

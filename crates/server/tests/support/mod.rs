@@ -379,3 +379,62 @@ pub fn cli_app(db: &fintechapi_testkit::TestDb, products: &str) -> (String, Stri
         text("client_secret"),
     )
 }
+
+// ---------------------------------------------------------------- the bank's pages
+
+/// The PSU side: from the authorization endpoint to the bank's login page.
+pub async fn open(b: &mut Browser, client_id: &str, request_uri: &str) {
+    let query = format!(
+        "/oauth2/authorize?client_id={client_id}&request_uri={}",
+        urlencode(request_uri)
+    );
+    let start = b.get(&query).await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+    assert_eq!(start.location.as_deref(), Some("/bank/login"));
+}
+
+pub fn urlencode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+pub async fn log_in(b: &mut Browser, login: &str, password: &str) -> Page {
+    let csrf = b.get("/bank/login").await.csrf();
+    b.post(
+        "/bank/login",
+        &[("login", login), ("password", password), ("csrf", &csrf)],
+    )
+    .await
+}
+
+pub async fn second_factor(b: &mut Browser, code: &str) -> Page {
+    let page = b.get("/bank/sca").await;
+    assert!(
+        page.body.contains("Sandbox:"),
+        "the sandbox code is labelled: {}",
+        page.body
+    );
+    b.post("/bank/sca", &[("code", code), ("csrf", &page.csrf())])
+        .await
+}
+
+/// The query parameters of the redirect back to the TPP.
+pub fn redirect_params(location: &str, redirect: &str) -> Vec<(String, String)> {
+    assert!(location.starts_with(&format!("{redirect}?")), "{location}");
+    let url = url::Url::parse(location).unwrap();
+    url.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+pub async fn demo_server(db: TestDb) -> TestServer {
+    let mut config = config_for(&db);
+    config.demo.seed = Some(true);
+    TestServer::start_with(db, config).await
+}

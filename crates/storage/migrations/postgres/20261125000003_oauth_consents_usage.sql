@@ -33,6 +33,8 @@ CREATE TABLE oauth_authorizations (
     scope              TEXT NOT NULL,
     state              TEXT,
     code_challenge     TEXT NOT NULL,
+    -- RFC 9449: the DPoP key (JWK SHA-256 thumbprint) the code is bound to.
+    dpop_jkt           TEXT,
     request_uri_hash   TEXT NOT NULL UNIQUE,
     request_expires_at TIMESTAMPTZ NOT NULL,
     session_hash       TEXT UNIQUE,
@@ -53,12 +55,21 @@ CREATE TABLE oauth_tokens (
     client_id      TEXT NOT NULL,
     scope          TEXT NOT NULL,
     authorization_id TEXT REFERENCES oauth_authorizations (id),
+    dpop_jkt       TEXT,
     issued_at      TIMESTAMPTZ NOT NULL,
     expires_at     TIMESTAMPTZ NOT NULL,
     revoked_at     TIMESTAMPTZ
 );
 CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens (expires_at);
 CREATE INDEX oauth_tokens_by_authorization ON oauth_tokens (authorization_id);
+
+-- JWT ids seen (client assertions, DPoP proofs), kept until they could no
+-- longer be accepted anyway: a second use is a replay.
+CREATE TABLE seen_jtis (
+    jti_hash   TEXT PRIMARY KEY,
+    expires_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX seen_jtis_by_expiry ON seen_jtis (expires_at);
 
 -- One row per application, UTC day, API, endpoint template and status class.
 CREATE TABLE api_usage (

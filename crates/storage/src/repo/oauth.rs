@@ -15,8 +15,8 @@ use crate::rows::{AuthorizationRow, TokenRow};
 pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
-         authorization_id, issued_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         authorization_id, dpop_jkt, issued_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(token.hash.as_str())
     .bind(token.kind.as_str())
@@ -24,6 +24,7 @@ pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), St
     .bind(&token.client_id)
     .bind(&token.scope)
     .bind(token.authorization_id.map(|a| a.to_string()))
+    .bind(&token.dpop_jkt)
     .bind(token.issued_at)
     .bind(token.expires_at)
     .bind(token.revoked_at)
@@ -38,8 +39,8 @@ pub(crate) async fn by_hash(
     hash: &KeyedHash,
 ) -> Result<Option<TokenRecord>, StoreError> {
     sqlx::query_as::<_, TokenRow>(
-        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, issued_at, \
-         expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
+        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, dpop_jkt, \
+         issued_at, expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)
@@ -81,18 +82,41 @@ pub(crate) async fn revoke_grant(
     Ok(done.rows_affected())
 }
 
+pub(crate) async fn remember_jti(
+    pool: &Pool<Db>,
+    jti_hash: &KeyedHash,
+    expires_at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "INSERT INTO seen_jtis (jti_hash, expires_at) VALUES ($1, $2) \
+         ON CONFLICT (jti_hash) DO NOTHING",
+    )
+    .bind(jti_hash.as_str())
+    .bind(expires_at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(crate) async fn prune(pool: &Pool<Db>, before: OffsetDateTime) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
+    // Tokens reference their authorization, so tokens go first.
+    let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
         .bind(before)
         .execute(pool)
         .await
         .map_err(store)?;
-    Ok(done.rows_affected())
+    let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(tokens.rows_affected() + jtis.rows_affected())
 }
 
 macro_rules! authorization_columns {
     () => {
-        "id, application_id, client_id, redirect_uri, scope, state, code_challenge, \
+        "id, application_id, client_id, redirect_uri, scope, state, code_challenge, dpop_jkt, \
          request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
          code_expires_at, created_at, last_activity_at"
     };
@@ -105,7 +129,7 @@ pub(crate) async fn insert_authorization(
     sqlx::query(concat!(
         "INSERT INTO oauth_authorizations (",
         authorization_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(a.id.to_string())
     .bind(a.application_id.to_string())
@@ -114,6 +138,7 @@ pub(crate) async fn insert_authorization(
     .bind(&a.scope)
     .bind(&a.state)
     .bind(&a.code_challenge)
+    .bind(&a.dpop_jkt)
     .bind(a.request_uri_hash.as_str())
     .bind(a.request_expires_at)
     .bind(a.session_hash.as_ref().map(|h| h.as_str().to_owned()))
@@ -132,17 +157,20 @@ pub(crate) async fn insert_authorization(
 pub(crate) async fn open_authorization(
     pool: &Pool<Db>,
     request_uri_hash: &KeyedHash,
+    client_id: &str,
     session_hash: &KeyedHash,
     at: OffsetDateTime,
 ) -> Result<Option<Authorization>, StoreError> {
     sqlx::query_as::<_, AuthorizationRow>(concat!(
         "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
-         WHERE request_uri_hash = $1 AND stage = 'pushed' AND request_expires_at > $3 RETURNING ",
+         WHERE request_uri_hash = $1 AND client_id = $4 AND stage IN ('pushed', 'login') \
+         AND request_expires_at > $3 RETURNING ",
         authorization_columns!()
     ))
     .bind(request_uri_hash.as_str())
     .bind(session_hash.as_str())
     .bind(at)
+    .bind(client_id)
     .fetch_optional(pool)
     .await
     .map_err(store)?
