@@ -234,7 +234,7 @@ async fn authorize<R: Repo>(
     };
     let server = &service.server;
     let session = random_token(32).map_err(|_| BankError::expired())?;
-    let Some(authorization) = server
+    let opened = server
         .repo()
         .open_authorization(
             &server.pepper().hash(&request_uri),
@@ -242,10 +242,10 @@ async fn authorize<R: Repo>(
             &server.pepper().hash(&session),
             server.now(),
         )
-        .await?
-    else {
+        .await?;
+    if opened.is_none() {
         return Err(BankError::expired());
-    };
+    }
     let mut response = see_other("/bank/login");
     let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {

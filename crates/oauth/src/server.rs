@@ -479,7 +479,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .await?;
         Ok(TokenResponse {
             access_token,
-            token_type: "Bearer",
+            token_type: token_type(jkt.as_deref()),
             expires_in: self.settings.access_token_ttl.whole_seconds(),
             scope,
             refresh_token: None,

@@ -1,0 +1,551 @@
+//! FAPI 2.0 Security Profile items for `fapi2` clients, over HTTPS on both
+//! stores, each test named by its section and item: private_key_jwt client
+//! authentication, DPoP sender-constrained tokens at the token endpoint and at
+//! the XS2A resource server, code binding to the DPoP key, no refresh rotation,
+//! code lifetime, and the negative cases the OpenID conformance suite pokes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_domain::{Clock, ManualClock, SystemClock};
+use fintechapi_testkit::both_stores;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{
+    Browser, TestServer, config_for, fintechapi, log_in, open, param, redirect_params,
+    second_factor,
+};
+
+const REDIRECT: &str = "https://fapi.example/cb";
+const VERIFIER: &str = "a-fapi2-pkce-code-verifier-of-fifty-characters-012";
+
+/// An ES256 key pair: the private half signs, the public half is a JWK.
+struct Key {
+    encoding: EncodingKey,
+    jwk: Value,
+}
+
+impl Key {
+    fn generate(kid: &str) -> Self {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let public = pair.public_key().as_ref();
+        let jwk = json!({
+            "kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
+            "x": URL_SAFE_NO_PAD.encode(&public[1..33]),
+            "y": URL_SAFE_NO_PAD.encode(&public[33..65]),
+        });
+        Self {
+            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            jwk,
+        }
+    }
+
+    fn sign(&self, header: Header, claims: &Value) -> String {
+        encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+/// A `fapi2` client registered with `fintechapi admin app create --profile fapi2 --jwks …`.
+struct Client {
+    http: reqwest::Client,
+    issuer: String,
+    id: String,
+    secret: String,
+    signing: Key,
+    dpop: Key,
+    clock: Arc<dyn Clock>,
+    nonce: Mutex<String>,
+}
+
+impl Client {
+    fn register(server: &TestServer, clock: Arc<dyn Clock>) -> Self {
+        let signing = Key::generate("client-key-1");
+        let jwks = server.db.data_dir().join("client-jwks.json");
+        std::fs::write(&jwks, json!({"keys": [signing.jwk]}).to_string()).unwrap();
+        let out = fintechapi(
+            &server.db,
+            &[
+                "admin",
+                "app",
+                "create",
+                "--org",
+                "Fapi TPP AG",
+                "--name",
+                "Fapi App",
+                "--redirect-uri",
+                REDIRECT,
+                "--profile",
+                "fapi2",
+                "--jwks",
+                jwks.to_str().unwrap(),
+                "--products",
+                "ais",
+                "--json",
+            ],
+        );
+        let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        Self {
+            http: server.client(),
+            issuer: server.base_url.clone(),
+            id: created["client_id"].as_str().unwrap().to_owned(),
+            secret: created["client_secret"].as_str().unwrap().to_owned(),
+            signing,
+            dpop: Key::generate("dpop-key"),
+            clock,
+            nonce: Mutex::new(String::new()),
+        }
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// A client assertion; `changes` replace (or, with null, remove) claims.
+    fn assertion(&self, changes: Value) -> String {
+        let mut claims = json!({"iss": self.id, "sub": self.id, "aud": self.issuer, "iat": self.now(), "exp": self.now() + 60, "jti": uuid::Uuid::new_v4().to_string()});
+        merge(&mut claims, changes);
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some("client-key-1".into());
+        self.signing.sign(header, &claims)
+    }
+
+    /// A DPoP proof by `key` for `method` on `path`, with the last nonce seen.
+    fn proof_by(
+        &self,
+        key: &Key,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        changes: Value,
+    ) -> String {
+        let mut claims = json!({"jti": uuid::Uuid::new_v4().to_string(), "htm": method, "htu": format!("{}{path}", self.issuer), "iat": self.now(), "nonce": *self.nonce.lock().unwrap()});
+        if let Some(token) = token {
+            claims["ath"] = json!(pkce_s256(token));
+        }
+        merge(&mut claims, changes);
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(serde_json::from_value(key.jwk.clone()).unwrap());
+        key.sign(header, &claims)
+    }
+
+    fn proof(&self, method: &str, path: &str, token: Option<&str>) -> String {
+        self.proof_by(&self.dpop, method, path, token, json!({}))
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)], dpop: Option<String>) -> Answer {
+        let mut req = self.http.post(format!("{}{path}", self.issuer)).form(form);
+        if let Some(proof) = dpop {
+            req = req.header("dpop", proof);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        if let Some(nonce) = headers.get("dpop-nonce") {
+            *self.nonce.lock().unwrap() = nonce.to_str().unwrap().to_owned();
+        }
+        let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A form post authenticated with a fresh client assertion.
+    async fn authenticated(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        dpop: Option<String>,
+    ) -> Answer {
+        let assertion = self.assertion(json!({}));
+        let mut full = vec![
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ];
+        full.extend_from_slice(form);
+        self.post(path, &full, dpop).await
+    }
+
+    /// A client-credentials request authenticated with `assertion`.
+    async fn with_assertion(&self, assertion: &str) -> Answer {
+        let form = [
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+        ];
+        self.post(
+            "/oauth2/token",
+            &form,
+            Some(self.proof("POST", "/oauth2/token", None)),
+        )
+        .await
+    }
+
+    /// Learns the server's DPoP nonce (a proof without one is refused with it).
+    async fn learn_nonce(&self) {
+        let proof = self.proof_by(
+            &self.dpop,
+            "POST",
+            "/oauth2/token",
+            None,
+            json!({"nonce": null}),
+        );
+        let a = self
+            .authenticated(
+                "/oauth2/token",
+                &[("grant_type", "client_credentials")],
+                Some(proof),
+            )
+            .await;
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("use_dpop_nonce")),
+            "{}",
+            a.body
+        );
+        assert!(a.headers.contains_key("dpop-nonce"));
+    }
+
+    async fn client_token(&self) -> String {
+        let a = self
+            .authenticated(
+                "/oauth2/token",
+                &[("grant_type", "client_credentials")],
+                Some(self.proof("POST", "/oauth2/token", None)),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(a.body["token_type"], "DPoP");
+        a.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    async fn xs2a(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        proof: Option<String>,
+        extra: &[(&str, &str)],
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.issuer))
+            .header("authorization", format!("DPoP {token}"))
+            .header("x-request-id", uuid::Uuid::new_v4().to_string());
+        if let Some(proof) = proof {
+            req = req.header("dpop", proof);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    async fn consent(&self, token: &str) -> String {
+        let proof = self.proof("POST", "/v1/consents", Some(token));
+        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let a = self
+            .xs2a(
+                reqwest::Method::POST,
+                "/v1/consents",
+                token,
+                Some(proof),
+                &[],
+                Some(body),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        a.body["consentId"].as_str().unwrap().to_owned()
+    }
+
+    /// PAR bound to this client's DPoP key, the PSU's approval, and the code.
+    async fn code(&self, server: &TestServer, consent: &str) -> String {
+        let scope = format!("AIS:{consent}");
+        let challenge = pkce_s256(VERIFIER);
+        let par = self
+            .authenticated(
+                "/oauth2/par",
+                &[
+                    ("response_type", "code"),
+                    ("redirect_uri", REDIRECT),
+                    ("scope", &scope),
+                    ("state", "fapi-state"),
+                    ("code_challenge", &challenge),
+                    ("code_challenge_method", "S256"),
+                ],
+                Some(self.proof("POST", "/oauth2/par", None)),
+            )
+            .await;
+        assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
+        let mut psu = Browser::new(server);
+        open(
+            &mut psu,
+            &self.id,
+            par.body["request_uri"].as_str().unwrap(),
+        )
+        .await;
+        log_in(&mut psu, "bob", "bob-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        let approved = psu
+            .post(
+                "/bank/consent",
+                &[("decision", "approve"), ("csrf", &screen.csrf())],
+            )
+            .await;
+        param(
+            &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
+            "code",
+        )
+        .unwrap()
+        .to_owned()
+    }
+
+    async fn exchange(&self, code: &str, proof: Option<String>) -> Answer {
+        self.authenticated(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            proof,
+        )
+        .await
+    }
+}
+
+fn merge(target: &mut Value, changes: Value) {
+    if let Value::Object(changes) = changes {
+        for (k, v) in changes {
+            if v.is_null() {
+                target.as_object_mut().unwrap().remove(&k);
+            } else {
+                target[k] = v;
+            }
+        }
+    }
+}
+
+async fn fapi_server(db: fintechapi_testkit::TestDb, clock: Arc<dyn Clock>) -> TestServer {
+    let mut config = config_for(&db);
+    config.demo.seed = Some(true);
+    TestServer::start_with_clock(db, config, clock).await
+}
+
+both_stores! {
+    async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrained_tokens(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let client = Client::register(&server, Arc::new(SystemClock));
+        let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(meta["dpop_signing_alg_values_supported"], json!(["ES256", "PS256", "EdDSA"]));
+        assert!(meta["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
+
+        // The consumer secret exists but a fapi2 client may not use it.
+        let resp = server.client().post(server.url("/oauth2/token")).basic_auth(&client.id, Some(&client.secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = resp.json().await.unwrap();
+        assert!(body["error_description"].as_str().unwrap().contains("client_secret_basic"), "{body}");
+
+        // Without a DPoP proof: no token at all (no bearer tokens for fapi2).
+        let bearer = client.authenticated("/oauth2/token", &[("grant_type", "client_credentials")], None).await;
+        assert_eq!((bearer.status, bearer.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+        assert!(bearer.body["error_description"].as_str().unwrap().contains("DPoP"));
+
+        // 5.3.2.1-10: server nonces. A proof without one is refused with use_dpop_nonce.
+        client.learn_nonce().await;
+        let token = client.client_token().await;
+        let introspected = client.authenticated("/oauth2/introspect", &[("token", &token)], None).await;
+        assert_eq!(introspected.body["active"], true, "{}", introspected.body);
+        assert_eq!(introspected.body["token_type"], "DPoP");
+        assert!(introspected.body["cnf"]["jkt"].as_str().unwrap().len() == 43);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let client = Client::register(&server, Arc::new(SystemClock));
+        client.learn_nonce().await;
+        let issuer = server.base_url.clone();
+        for aud in [json!(format!("{issuer}/oauth2/token")), json!(format!("{issuer}/oauth2/par")), json!([issuer.clone()])] {
+            let a = client.with_assertion(&client.assertion(json!({"aud": aud}))).await;
+            assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "aud {aud}: {}", a.body);
+        }
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let client = Client::register(&server, Arc::new(SystemClock));
+        client.learn_nonce().await;
+        let now = client.now();
+        let refused = [
+            ("expired 5 minutes ago", client.assertion(json!({"iat": now - 360, "exp": now - 300}))),
+            ("lives an hour", client.assertion(json!({"exp": now + 3600}))),
+            ("iat 60 s ahead", client.assertion(json!({"iat": now + 60}))),
+            ("no sub", client.assertion(json!({"sub": null}))),
+            ("no jti", client.assertion(json!({"jti": null}))),
+            ("signed by another key", {
+                let mut header = Header::new(Algorithm::ES256);
+                header.kid = Some("client-key-1".into());
+                Key::generate("x").sign(header, &json!({"iss": client.id, "sub": client.id, "aud": client.issuer, "exp": now + 60, "jti": "j"}))
+            }),
+            ("HS256 with the consumer secret", encode(&Header::new(Algorithm::HS256), &json!({"iss": client.id, "sub": client.id, "aud": client.issuer, "exp": now + 60, "jti": "h"}), &EncodingKey::from_secret(client.secret.as_bytes())).unwrap()),
+        ];
+        for (what, assertion) in refused {
+            let a = client.with_assertion(&assertion).await;
+            assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{what}: {}", a.body);
+        }
+        // 5.3.2.1-13: 8 s of clock skew are accepted; a jti works once.
+        let skewed = client.assertion(json!({"iat": now + 8}));
+        assert_eq!(client.with_assertion(&skewed).await.status, StatusCode::OK);
+        let replay = client.with_assertion(&skewed).await;
+        assert_eq!(replay.body["error"], "invalid_client");
+        assert!(replay.body["error_description"].as_str().unwrap().contains("jti"));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let client = Client::register(&server, Arc::new(SystemClock));
+        client.learn_nonce().await;
+        let now = client.now();
+        let cc = [("grant_type", "client_credentials")];
+        let cases = [
+            ("htm GET", client.proof_by(&client.dpop, "GET", "/oauth2/token", None, json!({})), "invalid_dpop_proof"),
+            ("htu of PAR", client.proof_by(&client.dpop, "POST", "/oauth2/par", None, json!({})), "invalid_dpop_proof"),
+            ("iat 5 minutes old", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"iat": now - 300})), "invalid_dpop_proof"),
+            ("no nonce", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"nonce": null})), "use_dpop_nonce"),
+            ("a made-up nonce", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"nonce": "made-up"})), "use_dpop_nonce"),
+        ];
+        for (what, proof, error) in cases {
+            let a = client.authenticated("/oauth2/token", &cc, Some(proof)).await;
+            assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some(error)), "{what}: {}", a.body);
+        }
+        let proof = client.proof("POST", "/oauth2/token", None);
+        assert_eq!(client.authenticated("/oauth2/token", &cc, Some(proof.clone())).await.status, StatusCode::OK);
+        let replay = client.authenticated("/oauth2/token", &cc, Some(proof)).await;
+        assert_eq!(replay.body["error"], "invalid_dpop_proof");
+        assert!(replay.body["error_description"].as_str().unwrap().contains("jti"));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotation_and_5_3_4_binding_checked_on_every_call(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let client = Client::register(&server, Arc::new(SystemClock));
+        client.learn_nonce().await;
+        let cc = client.client_token().await;
+        let consent = client.consent(&cc).await;
+
+        // A code pushed with one DPoP key is not redeemed with another.
+        let code = client.code(&server, &consent).await;
+        let other = Key::generate("other");
+        let stolen = client.exchange(&code, Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({})))).await;
+        assert_eq!((stolen.status, stolen.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{}", stolen.body);
+
+        let consent = client.consent(&cc).await;
+        let code = client.code(&server, &consent).await;
+        let tokens = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        assert_eq!(tokens.body["token_type"], "DPoP");
+        let access = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+        let headers = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        let get = reqwest::Method::GET;
+
+        // The resource server checks the binding on every call.
+        let ok = client.xs2a(get.clone(), "/v1/accounts", &access, Some(client.proof("GET", "/v1/accounts", Some(&access))), &headers, None).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+        let as_bearer = client.http.get(format!("{}/v1/accounts", client.issuer)).bearer_auth(&access).header("x-request-id", uuid::Uuid::new_v4().to_string()).header("consent-id", &consent).send().await.unwrap();
+        assert_eq!(as_bearer.status(), StatusCode::UNAUTHORIZED, "a DPoP-bound token used as a bearer token");
+        assert!(as_bearer.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP "));
+        let cases = [
+            ("no proof", None),
+            ("proof without ath", Some(client.proof("GET", "/v1/accounts", None))),
+            ("ath of another token", Some(client.proof("GET", "/v1/accounts", Some("ftat_other")))),
+            ("proof by another key", Some(client.proof_by(&other, "GET", "/v1/accounts", Some(&access), json!({})))),
+            ("htu of another resource", Some(client.proof("GET", "/v1/consents", Some(&access)))),
+        ];
+        for (what, proof) in cases {
+            let a = client.xs2a(get.clone(), "/v1/accounts", &access, proof, &headers, None).await;
+            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}: {}", a.body);
+            assert!(a.headers["www-authenticate"].to_str().unwrap().contains("error="), "{what}");
+        }
+        let stale = client.xs2a(get.clone(), "/v1/accounts", &access, Some(client.proof_by(&client.dpop, "GET", "/v1/accounts", Some(&access), json!({"nonce": "old"}))), &headers, None).await;
+        assert!(stale.headers["www-authenticate"].to_str().unwrap().contains("use_dpop_nonce"));
+        assert!(stale.headers.contains_key("dpop-nonce"));
+
+        // No rotation: the refresh token keeps working, always with the same key.
+        for _ in 0..2 {
+            let again = client.authenticated("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some(client.proof("POST", "/oauth2/token", None))).await;
+            assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+            assert!(again.body.get("refresh_token").is_none(), "no new refresh token");
+        }
+        let unbound = client.authenticated("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({})))).await;
+        assert_eq!(unbound.body["error"], "invalid_grant");
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = fapi_server(db, Arc::new(clock.clone())).await;
+        let client = Client::register(&server, Arc::new(clock.clone()));
+        client.learn_nonce().await;
+        let cc = client.client_token().await;
+        let consent = client.consent(&cc).await;
+        let code = client.code(&server, &consent).await;
+        clock.advance(time::Duration::seconds(61));
+        let late = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+        assert_eq!((late.status, late.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{}", late.body);
+        server.stop().await;
+    }
+}
