@@ -20,24 +20,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createHash, X509Certificate } from 'node:crypto';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+
+import { BIN, Server, launchChromium, startServer } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const BIN = path.resolve(
-  process.env.FINTECHAPI_BIN || path.join(HERE, '..', '..', 'target', 'debug', 'fintechapi'),
-);
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const SHOTS = path.join(HERE, 'screenshots');
-const STARTUP_TIMEOUT_MS = 60_000;
 const MAIL_TIMEOUT_MS = 15_000;
 
 const EMAIL = 'dana@tpp.example';
@@ -47,87 +39,6 @@ const XSS = '<script>alert(1)</script>';
 const LEGAL_NAME = `Budget Buddy GmbH ${XSS}`;
 const APP_NAME = 'Budget Buddy';
 const REDIRECT_URI = 'https://budget.example/cb';
-
-// ---------------------------------------------------------------- server
-
-class Server {
-  constructor(bin, dataDir) {
-    this.bin = bin;
-    this.dataDir = dataDir;
-    this.logLines = []; // raw stderr lines
-    this.events = []; // parsed JSON log lines
-    this.stdout = '';
-    this.waiters = [];
-  }
-
-  start() {
-    if (!fs.existsSync(this.bin)) {
-      throw new Error(
-        `server binary not found: ${this.bin} (build it, or set FINTECHAPI_BIN)`,
-      );
-    }
-    this.proc = spawn(
-      this.bin,
-      ['serve', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', '--no-demo', '--log-format', 'json'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-    );
-    this.exited = once(this.proc, 'exit');
-    this.proc.stdout.setEncoding('utf8');
-    this.proc.stdout.on('data', (d) => { this.stdout += d; });
-    readline.createInterface({ input: this.proc.stderr }).on('line', (line) => {
-      this.logLines.push(line);
-      let ev;
-      try { ev = JSON.parse(line); } catch { return; }
-      this.events.push(ev);
-      for (const w of [...this.waiters]) w.check(ev);
-    });
-    this.proc.on('exit', (code, signal) => {
-      for (const w of [...this.waiters]) {
-        w.fail(new Error(`server exited early (code ${code}, signal ${signal})\n${this.tail()}`));
-      }
-    });
-  }
-
-  /** Resolves with the first log event (past or future) that matches `pred`. */
-  waitFor(pred, timeoutMs, what) {
-    const seen = this.events.find(pred);
-    if (seen) return Promise.resolve(seen);
-    if (this.proc.exitCode !== null || this.proc.signalCode !== null) {
-      return Promise.reject(new Error(`server is not running\n${this.tail()}`));
-    }
-    return new Promise((resolve, reject) => {
-      const w = {
-        check: (ev) => { if (pred(ev)) { done(); resolve(ev); } },
-        fail: (err) => { done(); reject(err); },
-      };
-      const timer = setTimeout(
-        () => w.fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.tail()}`)),
-        timeoutMs,
-      );
-      const done = () => { clearTimeout(timer); this.waiters = this.waiters.filter((x) => x !== w); };
-      this.waiters.push(w);
-    });
-  }
-
-  tail(n = 30) {
-    return `--- last server log lines ---\n${this.logLines.slice(-n).join('\n')}`;
-  }
-
-  async stop() {
-    if (!this.proc || this.proc.exitCode !== null || this.proc.signalCode !== null) return;
-    this.proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 10_000);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-/** base64(SHA-256(SubjectPublicKeyInfo DER)) of the first certificate in a PEM file. */
-function spkiHash(pemFile) {
-  const cert = new X509Certificate(fs.readFileSync(pemFile));
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return createHash('sha256').update(spki).digest('base64');
-}
 
 // ---------------------------------------------------------------- shared state
 
@@ -147,27 +58,8 @@ before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   for (const f of fs.readdirSync(SHOTS)) if (f.endsWith('.png')) fs.rmSync(path.join(SHOTS, f));
 
-  server.start();
-  const up = await server.waitFor((ev) => ev.message === 'serving HTTPS', STARTUP_TIMEOUT_MS, '"serving HTTPS"');
-  const port = up.addr.split(':').pop();
-  base = `https://localhost:${port}`;
-
-  const pin = spkiHash(path.join(dataDir, 'tls', 'server.pem'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      `--ignore-certificate-errors-spki-list=${pin}`,
-    ],
-  });
+  base = await startServer(server);
+  browser = await launchChromium(dataDir);
   context = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: 'en-GB' });
   context.setDefaultTimeout(15_000);
   page = await context.newPage();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Browser end-to-end test of the Developer Portal: installs Debian's Chromium
-# if missing, installs playwright-core from the lockfile, runs the test.
+# Browser end-to-end tests: the Developer Portal, and the openid-client interop
+# test of the OAuth server with the PSU in Chromium. Installs Debian's Chromium
+# if missing and the npm packages from the lockfile, then runs both.
 #   bash tests/browser/run.sh          (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary
 # (default: target/debug/fintechapi of this checkout). It is not built here.
@@ -16,4 +17,5 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
-exec node portal.test.mjs
+node portal.test.mjs
+node interop.test.mjs

@@ -1,0 +1,224 @@
+// Interoperability test: a real third-party OAuth client, `openid-client`
+// (strict by design: discovery, PAR, PKCE S256, DPoP with server nonces,
+// private_key_jwt, RFC 9207 `iss` check), runs the whole FAPI 2.0 redirect
+// flow against the server over TLS, while headless Chromium plays the PSU on
+// the bank's login, second-factor and consent pages.
+//
+//   node interop.test.mjs            (or: bash run.sh)
+//
+// The client trusts only the server's development CA: its fetch goes through
+// node:https with that CA, nothing is disabled.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomUUID, webcrypto } from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import * as client from 'openid-client';
+
+import { BIN, Server, launchChromium, startServer } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, 'screenshots');
+const REDIRECT_URI = 'https://tpp.example/callback';
+
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintechapi-interop-'));
+const server = new Server(BIN, dataDir, []); // with the demo bank
+let base;
+let browser;
+let failed = false;
+const state = {};
+
+/** fetch for openid-client over node:https, trusting only the server's CA. */
+function caFetch(ca) {
+  return (url, options = {}) =>
+    new Promise((resolve, reject) => {
+      const headers = Object.fromEntries(new Headers(options.headers).entries());
+      const body = options.body === undefined || options.body === null ? undefined : String(options.body);
+      const req = https.request(url, { method: options.method || 'GET', headers, ca }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => {
+          const responseHeaders = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) {
+            for (const value of [v].flat()) responseHeaders.append(k, value);
+          }
+          const payload = [204, 304].includes(res.statusCode) ? null : Buffer.concat(chunks);
+          const response = new Response(payload, { status: res.statusCode, headers: responseHeaders });
+          Object.defineProperty(response, 'url', { value: url });
+          resolve(response);
+        });
+      });
+      req.on('error', reject);
+      if (options.signal) options.signal.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end(body);
+    });
+}
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  base = await startServer(server);
+  browser = await launchChromium(dataDir);
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  await server.stop();
+  if (failed || process.env.KEEP_DATA_DIR) {
+    console.error(`data directory kept: ${dataDir}`);
+    if (failed) console.error(server.tail(40));
+  } else {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+function step(name, fn) {
+  test(name, async (t) => {
+    if (failed) return t.skip('an earlier step failed');
+    try {
+      await fn(t);
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  });
+}
+
+step('register a fapi2 client with its public key (fintechapi admin app create)', async () => {
+  const { privateKey, publicKey } = await webcrypto.subtle.generateKey(
+    { name: 'ECDSA', namedCurve: 'P-256' },
+    false,
+    ['sign', 'verify'],
+  );
+  const jwk = { ...(await webcrypto.subtle.exportKey('jwk', publicKey)), kid: 'interop-1', use: 'sig', alg: 'ES256' };
+  delete jwk.key_ops;
+  delete jwk.ext;
+  const jwksFile = path.join(dataDir, 'interop-jwks.json');
+  fs.writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+  const out = execFileSync(BIN, [
+    'admin', 'app', 'create', '--org', 'Interop TPP GmbH', '--name', 'openid-client',
+    '--redirect-uri', REDIRECT_URI, '--profile', 'fapi2', '--jwks', jwksFile,
+    '--products', 'ais', '--json', '--data-dir', dataDir,
+  ]);
+  const created = JSON.parse(out.toString());
+  assert.match(created.client_id, /^ck_/);
+  state.clientId = created.client_id;
+  state.privateKey = privateKey;
+});
+
+step('discovery, then a DPoP-bound client-credentials token (private_key_jwt)', async () => {
+  const ca = fs.readFileSync(path.join(dataDir, 'tls', 'dev-ca.pem'));
+  state.fetch = caFetch(ca);
+  state.config = await client.discovery(
+    new URL(base),
+    state.clientId,
+    { token_endpoint_auth_method: 'private_key_jwt' },
+    client.PrivateKeyJwt({ key: state.privateKey, kid: 'interop-1' }),
+    { algorithm: 'oauth2', [client.customFetch]: state.fetch },
+  );
+  const meta = state.config.serverMetadata();
+  assert.equal(meta.require_pushed_authorization_requests, true);
+  assert.equal(meta.authorization_response_iss_parameter_supported, true);
+  state.dpop = client.getDPoPHandle(state.config, await client.randomDPoPKeyPair('ES256'));
+  const cc = await client.clientCredentialsGrant(state.config, { scope: 'ais' }, { DPoP: state.dpop });
+  assert.equal(cc.token_type.toLowerCase(), 'dpop');
+  state.clientToken = cc.access_token;
+});
+
+async function xs2a(token, method, pathname, body, extra = {}) {
+  const headers = new Headers({ 'x-request-id': randomUUID(), ...extra });
+  if (body) headers.set('content-type', 'application/json');
+  const response = await client.fetchProtectedResource(
+    state.config, token, new URL(pathname, base), method, body ? JSON.stringify(body) : null, headers,
+    { DPoP: state.dpop },
+  );
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+
+step('the TPP creates an AIS consent on the XS2A API with the DPoP-bound token', async () => {
+  const created = await xs2a(state.clientToken, 'POST', '/v1/consents', {
+    access: { allPsd2: 'allAccounts' }, recurringIndicator: true, validUntil: '2099-12-31', frequencyPerDay: 4,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.equal(created.body.consentStatus, 'received');
+  state.consentId = created.body.consentId;
+});
+
+step('PAR with PKCE S256 and DPoP, then the PSU authenticates and approves in Chromium', async () => {
+  state.verifier = client.randomPKCECodeVerifier();
+  state.state = client.randomState();
+  const url = await client.buildAuthorizationUrlWithPAR(state.config, {
+    redirect_uri: REDIRECT_URI,
+    scope: `AIS:${state.consentId}`,
+    code_challenge: await client.calculatePKCECodeChallenge(state.verifier),
+    code_challenge_method: 'S256',
+    state: state.state,
+  }, { DPoP: state.dpop });
+  assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
+
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  // The TPP's redirect URI does not resolve here: read where the bank sends the browser.
+  let callback;
+  page.on('response', (r) => {
+    if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
+      callback = r.headers().location;
+    }
+  });
+  await page.goto(url.href);
+  await page.waitForURL(/\/bank\/login$/);
+  assert.match(await page.locator('main').innerText(), /Interop TPP GmbH/);
+  await page.getByLabel('Login name').fill('alice');
+  await page.getByLabel('Password').fill('alice-demo-2026');
+  await Promise.all([page.waitForURL(/\/bank\/sca$/), page.getByRole('button', { name: 'Continue' }).click()]);
+  await page.screenshot({ path: path.join(SHOTS, 'interop-1-second-factor.png'), fullPage: true });
+  await page.getByLabel('One-time code').fill('123456');
+  await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm' }).click()]);
+  const screen = await page.locator('main').innerText();
+  assert.match(screen, /Share account information with openid-client\?/);
+  assert.match(screen, /Interop TPP GmbH/);
+  assert.match(screen, /AISP/);
+  await page.screenshot({ path: path.join(SHOTS, 'interop-2-consent.png'), fullPage: true });
+  await Promise.all([
+    page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}), // the name does not resolve
+    page.getByRole('button', { name: 'Approve' }).click(),
+  ]);
+  await context.close();
+  assert.ok(callback, 'the browser came back to the TPP');
+  state.callback = new URL(callback);
+  assert.equal(state.callback.searchParams.get('iss'), base);
+});
+
+step('openid-client redeems the code (state, iss and PKCE checked; DPoP-bound tokens)', async () => {
+  const tokens = await client.authorizationCodeGrant(state.config, state.callback, {
+    pkceCodeVerifier: state.verifier,
+    expectedState: state.state,
+  }, undefined, { DPoP: state.dpop });
+  assert.equal(tokens.token_type.toLowerCase(), 'dpop');
+  assert.equal(tokens.scope, `AIS:${state.consentId}`);
+  assert.ok(tokens.refresh_token);
+  state.tokens = tokens;
+});
+
+step('the token reads alice\'s accounts, and the refresh token renews it without rotation', async () => {
+  const read = await xs2a(state.tokens.access_token, 'GET', '/v1/accounts', null, {
+    'consent-id': state.consentId, 'psu-ip-address': '192.0.2.10',
+  });
+  assert.equal(read.status, 200, JSON.stringify(read.body));
+  const owners = new Set(read.body.accounts.map((a) => a.ownerName));
+  assert.ok(read.body.accounts.length >= 1);
+  assert.ok([...owners].every((o) => /Alice/.test(o)), `only alice's accounts: ${[...owners]}`);
+  const renewed = await client.refreshTokenGrant(state.config, state.tokens.refresh_token, undefined, { DPoP: state.dpop });
+  assert.equal(renewed.token_type.toLowerCase(), 'dpop');
+  assert.equal(renewed.refresh_token, undefined, 'fapi2 clients keep their refresh token');
+  const again = await xs2a(renewed.access_token, 'GET', '/v1/accounts', null, {
+    'consent-id': state.consentId, 'psu-ip-address': '192.0.2.10',
+  });
+  assert.equal(again.status, 200);
+});
