@@ -23,6 +23,8 @@ pub struct Psu {
     /// Set when the failures reached [`MAX_FAILED_LOGINS`]; only an operator
     /// or a password reset lifts it.
     pub blocked_at: Option<OffsetDateTime>,
+    /// Whether an authenticator app (TOTP) is enrolled.
+    pub totp_enabled: bool,
 }
 
 impl Psu {
@@ -73,6 +75,25 @@ pub trait PsuRepository: Send + Sync {
         id: PsuId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
+
+    /// Enrols (or, with None, removes) the PSU's sealed TOTP seed.
+    fn set_psu_totp(
+        &self,
+        id: PsuId,
+        sealed_seed: Option<String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn psu_totp_seed(
+        &self,
+        id: PsuId,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
+    /// Accepts a TOTP time step once: false when it (or a later one) was used.
+    fn accept_psu_totp_step(
+        &self,
+        id: PsuId,
+        step: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// After a successful login or an operator's unblock: no failures, no block.
     fn reset_psu_login_failures(

@@ -21,6 +21,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::registry::{Application, Organisation};
@@ -397,8 +398,49 @@ async fn login<R: Repo>(
 #[template(path = "bank/sca.html")]
 struct ScaPage {
     csrf: String,
+    /// The PSU has an authenticator app.
+    totp: bool,
     sandbox_code: Option<String>,
     error: Option<String>,
+}
+
+/// The PSU the authorization is for, as it stands now.
+async fn session_psu<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+) -> Result<Psu, BankError> {
+    let psu_id = session
+        .authorization
+        .psu_id
+        .ok_or_else(BankError::expired)?;
+    service
+        .server
+        .repo()
+        .list_psus()
+        .await?
+        .into_iter()
+        .find(|p| p.id == psu_id)
+        .ok_or_else(BankError::expired)
+}
+
+/// A current TOTP code of the PSU's authenticator, each time step once.
+async fn totp_accepted<R: Repo>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    code: &str,
+) -> Result<bool, BankError> {
+    let server = &service.server;
+    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
+        return Ok(false);
+    };
+    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
+        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
+        return Ok(false);
+    };
+    match seed.matching_step(code, server.now()) {
+        Some(step) => Ok(server.repo().accept_psu_totp_step(psu.id, step).await?),
+        None => Ok(false),
+    }
 }
 
 async fn sca_form<R: Repo>(
@@ -406,8 +448,10 @@ async fn sca_form<R: Repo>(
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
+    let psu = session_psu(&service, &session).await?;
     let page = ScaPage {
         csrf: session.csrf,
+        totp: psu.totp_enabled,
         sandbox_code: service.bank.sandbox_code.clone(),
         error: None,
     };
@@ -437,24 +481,18 @@ async fn sca<R: Repo>(
     };
     check_post(&headers, &uri, &form.csrf, &session)?;
     let repo = service.server.repo();
-    let psu_id = session
-        .authorization
-        .psu_id
-        .ok_or_else(BankError::expired)?;
-    let psu = repo
-        .list_psus()
-        .await?
-        .into_iter()
-        .find(|p| p.id == psu_id)
-        .ok_or_else(BankError::expired)?;
+    let psu = session_psu(&service, &session).await?;
     if psu.is_blocked() {
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
     }
+    let code = form.code.trim();
+    // The sandbox code works only where configured (never in production).
     let accepted = service
         .bank
         .sandbox_code
         .as_deref()
-        .is_some_and(|expected| constant_time_eq(form.code.trim(), expected));
+        .is_some_and(|expected| constant_time_eq(code, expected))
+        || (psu.totp_enabled && totp_accepted(&service, &psu, code).await?);
     if !accepted {
         let blocked = fail(&service, &psu).await?;
         if blocked {
@@ -462,8 +500,11 @@ async fn sca<R: Repo>(
         }
         let page = ScaPage {
             csrf: session.csrf,
+            totp: psu.totp_enabled,
             sandbox_code: service.bank.sandbox_code.clone(),
-            error: Some("That code is not right. Check it and try again.".into()),
+            error: Some(
+                "That code is not right, or was used already. Check it and try again.".into(),
+            ),
         };
         return Ok(secured(
             (StatusCode::UNAUTHORIZED, page).into_response(),

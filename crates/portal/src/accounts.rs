@@ -153,6 +153,11 @@ async fn verify_password(hash: PasswordHash, password: String) -> bool {
 }
 
 impl<R: PortalRepository> Accounts<R> {
+    /// The server pepper: keys hashes and seals stored secrets.
+    pub fn pepper(&self) -> &Pepper {
+        &self.pepper
+    }
+
     pub fn new(
         repo: R,
         pepper: Pepper,

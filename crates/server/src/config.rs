@@ -514,6 +514,24 @@ fn enum_text<T: Serialize>(value: &T) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_sandbox_one_time_code_never_reaches_production() {
+        let dev = Config::default();
+        assert_eq!(dev.sandbox_code().as_deref(), Some("123456"));
+        let mut prod = Config {
+            profile: Profile::Production,
+            ..Config::default()
+        };
+        assert_eq!(prod.sandbox_code(), None);
+        prod.sca.sandbox_code = Some("000000".into());
+        assert_eq!(prod.sandbox_code(), None);
+        assert!(
+            prod.production_violations()
+                .iter()
+                .any(|p| p.starts_with("sca.sandbox_code"))
+        );
+    }
+
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs
             .iter()

@@ -6,10 +6,8 @@ mod support;
 
 use std::sync::Arc;
 
-use fintechapi_domain::ids::UserId;
 use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::portal::{Email, NewUser, PortalRepository, UserKind};
+use fintechapi_domain::portal::{Email, PortalRepository, UserKind};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::registry::{
     ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
@@ -19,47 +17,7 @@ use fintechapi_portal::registry::Actor;
 use fintechapi_portal::{NewApplication, NewOrganisation};
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
-use support::{Browser, TestServer, config_for};
-
-const PASSWORD: &str = "operator passphrase 2026!";
-
-async fn user(server: &TestServer, email: &str, kind: UserKind) -> UserId {
-    let store = server.db.store().await;
-    let id = UserId::random();
-    let now = SystemClock.now();
-    store
-        .create_user(NewUser {
-            id,
-            email: email.parse().unwrap(),
-            display_name: format!("{kind} user"),
-            kind,
-            password: PasswordHash::create(PASSWORD).unwrap(),
-            email_verified_at: Some(now),
-            created_at: now,
-        })
-        .await
-        .unwrap();
-    id
-}
-
-async fn operator(server: &TestServer) -> Browser {
-    user(server, "ops@bank.example", UserKind::Admin).await;
-    let mut b = Browser::new(server);
-    let csrf = b.get("/admin/login").await.csrf();
-    let done = b
-        .post(
-            "/admin/login",
-            &[
-                ("email", "ops@bank.example"),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-            ],
-        )
-        .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
-    assert_eq!(done.location.as_deref(), Some("/admin"));
-    b
-}
+use support::{Browser, OPERATOR_PASSWORD as PASSWORD, TestServer, config_for, operator, user};
 
 both_stores! {
     async fn only_operators_reach_the_console_and_they_decide_production_subscriptions(db) {

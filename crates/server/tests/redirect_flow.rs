@@ -12,7 +12,7 @@ use std::sync::Arc;
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
-use fintechapi_domain::{Clock, ManualClock};
+use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -444,6 +444,50 @@ both_stores! {
         assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
         let token = refreshed.body["access_token"].as_str().unwrap().to_owned();
         assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &unattended, None).await.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_once(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+
+        // An operator enrols bob's authenticator app; the key is shown once.
+        let mut ops = support::operator(&server).await;
+        let store = server.db.store().await;
+        let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
+        let csrf = ops.get("/admin/psus").await.csrf();
+        let enrolled = ops.post(&format!("/admin/psus/{}/totp", bob.id), &[("csrf", &csrf)]).await;
+        assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
+        assert!(enrolled.body.contains("<svg"), "a QR code");
+        let at = enrolled.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
+        let secret = &enrolled.body[at..at + enrolled.body[at..].find('<').unwrap()];
+        let seed = fintechapi_domain::otp::Seed::from_base32(secret).unwrap();
+        assert!(!ops.get("/admin/psus").await.body.contains(secret), "shown only once");
+        assert!(server.db.raw_strings("SELECT totp_secret FROM psus WHERE login = 'bob'").await[0] != secret, "stored sealed");
+
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
+        log_in(&mut psu, "bob", "bob-demo-2026").await;
+        let page = psu.get("/bank/sca").await;
+        assert!(page.body.contains("authenticator app"));
+        let code = seed.code_at(SystemClock.now()).unwrap();
+        let wrong = psu.post("/bank/sca", &[("code", "000000"), ("csrf", &page.csrf())]).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let ok = psu.post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/bank/consent")), "{}", ok.body);
+
+        // The same code again, in a second authorization: refused.
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut again = Browser::new(&server);
+        open(&mut again, &tpp.key, &tpp.par(&consent).await).await;
+        log_in(&mut again, "bob", "bob-demo-2026").await;
+        let page = again.get("/bank/sca").await;
+        let replay = again.post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "a TOTP code works once");
         server.stop().await;
     }
 }

@@ -169,12 +169,14 @@ pub(crate) struct PsuRow {
     pub created_at: OffsetDateTime,
     pub failed_logins: i32,
     pub blocked_at: Option<OffsetDateTime>,
+    pub totp_enabled: bool,
 }
 
 /// Columns of [`PsuRow`].
 macro_rules! psu_columns {
     () => {
-        "id, login, display_name, password_hash, created_at, failed_logins, blocked_at"
+        "id, login, display_name, password_hash, created_at, failed_logins, blocked_at, \
+         totp_secret IS NOT NULL AS totp_enabled"
     };
 }
 
@@ -187,6 +189,7 @@ impl PsuRow {
             created_at: self.created_at,
             failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
             blocked_at: self.blocked_at,
+            totp_enabled: self.totp_enabled,
         })
     }
 }

@@ -367,6 +367,20 @@ impl PsuRepository for Store {
             .await)
     }
 
+    async fn set_psu_totp(&self, id: PsuId, sealed_seed: Option<String>) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::set_totp(pool, id, sealed_seed)
+            .await)
+    }
+
+    async fn psu_totp_seed(&self, id: PsuId) -> Result<Option<String>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::totp_seed(pool, id).await)
+    }
+
+    async fn accept_psu_totp_step(&self, id: PsuId, step: i64) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::psu::accept_totp_step(pool, id, step)
+            .await)
+    }
+
     async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::reset_login_failures(pool, id)
             .await)

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, ApplicationId, OrganisationId, PsuId, SubscriptionId};
 use fintechapi_domain::ledger::{Account, AccountKind, NewAccount};
+use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{AuditEntry, User, UserKind};
 use fintechapi_domain::psu::{NewPsu, Psu, PsuError};
@@ -753,5 +754,48 @@ pub async fn psu_account<R: Repo>(
         Some(notice),
     )
     .await?
+    .into_response())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/psu_totp.html")]
+struct PsuTotpPage {
+    nav: Nav,
+    psu: Psu,
+    qr_svg: String,
+    secret: String,
+}
+
+/// Enrols a new authenticator app for a PSU (at the branch, as a bank does):
+/// the seed is shown once to be scanned, and stored only sealed.
+pub async fn psu_totp<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(id): Path<String>,
+    post: OperatorPost<CsrfForm>,
+) -> Result<Response, PageError> {
+    let (visitor, _) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
+    let psu = sandbox_psu(&portal, &id).await?;
+    let seed = Seed::generate().map_err(PageError::internal)?;
+    let sealed = portal
+        .accounts
+        .pepper()
+        .sealer()
+        .seal(seed.as_bytes())
+        .map_err(PageError::internal)?;
+    portal
+        .registry
+        .repo()
+        .set_psu_totp(psu.id, Some(sealed))
+        .await
+        .map_err(PageError::internal)?;
+    audit_psu(&portal, actor, "psu.totp_enrol", &psu, String::new()).await?;
+    let uri = seed.otpauth_uri("FinTechAPI Bank", &psu.login);
+    Ok(PsuTotpPage {
+        nav: admin_nav(&visitor),
+        qr_svg: super::security::qr_svg(&uri),
+        secret: seed.to_base32(),
+        psu,
+    }
     .into_response())
 }

@@ -143,6 +143,7 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
         )
         .route("/admin/psus/{id}/password", post(admin::psu_password::<R>))
         .route("/admin/psus/{id}/unblock", post(admin::psu_unblock::<R>))
+        .route("/admin/psus/{id}/totp", post(admin::psu_totp::<R>))
         .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,

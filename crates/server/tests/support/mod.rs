@@ -438,3 +438,56 @@ pub async fn demo_server(db: TestDb) -> TestServer {
     config.demo.seed = Some(true);
     TestServer::start_with(db, config).await
 }
+
+// ---------------------------------------------------------------- portal users
+
+pub const OPERATOR_PASSWORD: &str = "operator passphrase 2026!";
+
+pub async fn user(
+    server: &TestServer,
+    email: &str,
+    kind: fintechapi_domain::portal::UserKind,
+) -> fintechapi_domain::ids::UserId {
+    let store = server.db.store().await;
+    let id = fintechapi_domain::ids::UserId::random();
+    let now = fintechapi_domain::Clock::now(&fintechapi_domain::SystemClock);
+    fintechapi_domain::portal::PortalRepository::create_user(
+        &store,
+        fintechapi_domain::portal::NewUser {
+            id,
+            email: email.parse().unwrap(),
+            display_name: format!("{kind} user"),
+            kind,
+            password: fintechapi_domain::password::PasswordHash::create(OPERATOR_PASSWORD).unwrap(),
+            email_verified_at: Some(now),
+            created_at: now,
+        },
+    )
+    .await
+    .unwrap();
+    id
+}
+
+pub async fn operator(server: &TestServer) -> Browser {
+    user(
+        server,
+        "ops@bank.example",
+        fintechapi_domain::portal::UserKind::Admin,
+    )
+    .await;
+    let mut b = Browser::new(server);
+    let csrf = b.get("/admin/login").await.csrf();
+    let done = b
+        .post(
+            "/admin/login",
+            &[
+                ("email", "ops@bank.example"),
+                ("password", OPERATOR_PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/admin"));
+    b
+}
