@@ -112,6 +112,11 @@ uuid_id!(
     "consent id"
 );
 uuid_id!(
+    /// A payment initiation (`paymentId`).
+    PaymentId,
+    "payment id"
+);
+uuid_id!(
     /// One OAuth authorization: from the pushed request through the PSU's
     /// decision to the code and the tokens issued from it (the grant).
     AuthorizationId,

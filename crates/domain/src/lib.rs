@@ -9,6 +9,7 @@
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
 //! - [`consent`]: account-information consents and their port.
+//! - [`payment`]: payment initiations and their port.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
 //!
@@ -23,6 +24,7 @@ pub mod money;
 pub mod oauth;
 pub mod otp;
 pub mod password;
+pub mod payment;
 pub mod portal;
 pub mod psu;
 pub mod registry;

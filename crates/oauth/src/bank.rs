@@ -19,13 +19,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
+use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
+use fintechapi_domain::ledger::LedgerError;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{constant_time_eq, random_token};
+use fintechapi_ledger::TransferOrder;
 use fintechapi_portal::web::{check_origin, cookie, request_host};
 
 use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};
@@ -402,6 +406,44 @@ struct ScaPage {
     totp: bool,
     sandbox_code: Option<String>,
     error: Option<String>,
+    /// For a payment: what is paid to whom, and the challenge derived from it.
+    payment: Option<Payment>,
+    challenge: Option<String>,
+}
+
+/// RTS Art. 5 dynamic linking: an 8-digit challenge derived from exactly the
+/// payment's id, amount, currency and payee; any change gives another one.
+pub fn payment_challenge(payment: &Payment) -> String {
+    let text = format!(
+        "{}|{}|{}|{}|{}",
+        payment.id,
+        payment.amount.to_decimal_string(),
+        payment.amount.currency().code(),
+        payment.creditor_iban.as_str(),
+        payment.creditor_name
+    );
+    let digest = fintechapi_domain::secret::sha256(text.as_bytes());
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
+}
+
+/// The payment an authorization is for, if it is one.
+async fn authorized_payment<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Option<Payment>, BankError> {
+    match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::Payment(id)) => Ok(Some(
+            service
+                .server
+                .repo()
+                .payment(id)
+                .await?
+                .ok_or_else(BankError::expired)?,
+        )),
+        _ => Ok(None),
+    }
 }
 
 /// The PSU the authorization is for, as it stands now.
@@ -421,6 +463,26 @@ async fn session_psu<R: Repo>(
         .into_iter()
         .find(|p| p.id == psu_id)
         .ok_or_else(BankError::expired)
+}
+
+/// The PSU's authenticator's OCRA response to the payment's challenge.
+async fn ocra_accepted<R: Repo>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    payment: &Payment,
+    code: &str,
+) -> Result<bool, BankError> {
+    let server = &service.server;
+    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
+        return Ok(false);
+    };
+    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
+        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
+        return Ok(false);
+    };
+    Ok(seed
+        .ocra_response(&payment_challenge(payment))
+        .is_some_and(|expected| constant_time_eq(code, &expected)))
 }
 
 /// A current TOTP code of the PSU's authenticator, each time step once.
@@ -449,11 +511,14 @@ async fn sca_form<R: Repo>(
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
     let psu = session_psu(&service, &session).await?;
+    let payment = authorized_payment(&service, &session.authorization).await?;
     let page = ScaPage {
         csrf: session.csrf,
         totp: psu.totp_enabled,
         sandbox_code: service.bank.sandbox_code.clone(),
         error: None,
+        challenge: payment.as_ref().map(payment_challenge),
+        payment,
     };
     Ok(secured(page.into_response(), None))
 }
@@ -486,13 +551,21 @@ async fn sca<R: Repo>(
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
     }
     let code = form.code.trim();
-    // The sandbox code works only where configured (never in production).
-    let accepted = service
+    let payment = authorized_payment(&service, &session.authorization).await?;
+    // The sandbox code works only where configured (never in production), and
+    // never for a PSU whose authenticator can sign a payment's challenge.
+    let sandbox = service
         .bank
         .sandbox_code
         .as_deref()
-        .is_some_and(|expected| constant_time_eq(code, expected))
-        || (psu.totp_enabled && totp_accepted(&service, &psu, code).await?);
+        .is_some_and(|expected| constant_time_eq(code, expected));
+    let accepted = match &payment {
+        // A payment needs the authenticator's response to the challenge derived
+        // from this very amount and payee (TOTP alone is for AIS only).
+        Some(p) if psu.totp_enabled => ocra_accepted(&service, &psu, p, code).await?,
+        Some(_) => sandbox,
+        None => sandbox || (psu.totp_enabled && totp_accepted(&service, &psu, code).await?),
+    };
     if !accepted {
         let blocked = fail(&service, &psu).await?;
         if blocked {
@@ -505,6 +578,8 @@ async fn sca<R: Repo>(
             error: Some(
                 "That code is not right, or was used already. Check it and try again.".into(),
             ),
+            challenge: payment.as_ref().map(payment_challenge),
+            payment,
         };
         return Ok(secured(
             (StatusCode::UNAUTHORIZED, page).into_response(),
@@ -666,14 +741,127 @@ fn origin_of(uri: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/payment.html")]
+struct PaymentPage {
+    csrf: String,
+    tpp_name: String,
+    tpp_roles: String,
+    app_name: String,
+    payment: Payment,
+}
+
+async fn payment_page<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    payment: Payment,
+) -> Result<PaymentPage, BankError> {
+    let (application, organisation) = tpp(service, &session.authorization).await?;
+    Ok(PaymentPage {
+        csrf: session.csrf.clone(),
+        tpp_name: organisation.legal_name,
+        tpp_roles: organisation.roles.human(),
+        app_name: application.name,
+        payment,
+    })
+}
+
 async fn consent_form<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
     let target = origin_of(&session.authorization.redirect_uri);
+    if let Some(payment) = authorized_payment(&service, &session.authorization).await? {
+        let page = payment_page(&service, &session, payment).await?;
+        return Ok(secured(page.into_response(), target.as_deref()));
+    }
     let page = consent_page(&service, &session).await?;
     Ok(secured(page.into_response(), target.as_deref()))
+}
+
+/// Executes an approved payment in the ledger, exactly once: RCVD → ACTC
+/// (authorised by the PSU) → ACSC, or RJCT with an ISO 20022 reason.
+async fn execute<R: Repo>(
+    service: &OAuthService<R>,
+    payment: &Payment,
+    psu: PsuId,
+) -> Result<(), BankError> {
+    let repo = service.server.repo();
+    let now = service.server.now();
+    let authorised = repo
+        .set_payment_status(
+            payment.id,
+            PaymentStatus::Received,
+            PaymentStatus::AcceptedTechnical,
+            PaymentUpdate {
+                psu_id: Some(psu),
+                ..PaymentUpdate::default()
+            },
+            now,
+        )
+        .await?;
+    if !authorised {
+        return Err(BankError::page(
+            StatusCode::CONFLICT,
+            "This payment was already decided or cancelled.",
+        ));
+    }
+    let reject = |reason: &str| PaymentUpdate {
+        reason: Some(reason.into()),
+        ..PaymentUpdate::default()
+    };
+    let debtor = repo
+        .account_by_iban(&payment.debtor_iban)
+        .await?
+        .filter(|a| a.psu_id == Some(psu));
+    let outcome = match debtor {
+        // AC01: the debtor account is not one of this PSU's.
+        None => Err(reject("AC01")),
+        Some(account) => {
+            let order = TransferOrder {
+                idempotency_key: format!("payment:{}", payment.id),
+                debtor_account: account.id,
+                creditor_iban: payment.creditor_iban.clone(),
+                creditor_name: Some(payment.creditor_name.clone()),
+                amount: payment.amount,
+                remittance_information: payment.remittance.clone(),
+                end_to_end_id: payment.end_to_end_id.clone(),
+                bank_transaction_code: None,
+            };
+            match service.ledger.transfer(order).await {
+                Ok(receipt) => Ok(receipt.transaction_id),
+                Err(LedgerError::InsufficientFunds(_)) => Err(reject("AM04")),
+                Err(LedgerError::AccountNotEnabled(_)) => Err(reject("AC06")),
+                Err(LedgerError::CurrencyMismatch { .. }) => Err(reject("AM03")),
+                Err(LedgerError::SameAccount) => Err(reject("AM01")),
+                Err(LedgerError::Store(e)) => return Err(e.into()),
+                Err(other) => {
+                    tracing::warn!(payment = %payment.id, error = %other, "payment rejected by the ledger");
+                    Err(reject("NARR"))
+                }
+            }
+        }
+    };
+    let (to, update) = match outcome {
+        Ok(transaction) => (
+            PaymentStatus::AcceptedSettlementCompleted,
+            PaymentUpdate {
+                transaction_id: Some(transaction),
+                ..PaymentUpdate::default()
+            },
+        ),
+        Err(update) => (PaymentStatus::Rejected, update),
+    };
+    repo.set_payment_status(
+        payment.id,
+        PaymentStatus::AcceptedTechnical,
+        to,
+        update,
+        service.server.now(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
@@ -726,6 +914,46 @@ async fn decide<R: Repo>(
     let repo = server.repo();
     let authorization = &session.authorization;
     let issuer = server.settings().issuer.clone();
+    if let Some(payment) = authorized_payment(&service, authorization).await? {
+        let now = server.now();
+        if value("decision") != Some("approve") {
+            repo.set_payment_status(
+                payment.id,
+                PaymentStatus::Received,
+                PaymentStatus::Rejected,
+                PaymentUpdate {
+                    reason: Some("DS02".into()),
+                    ..PaymentUpdate::default()
+                },
+                now,
+            )
+            .await?;
+            repo.advance_authorization(
+                authorization.id,
+                AuthorizationStage::Consent,
+                AuthorizationStage::Denied,
+                None,
+                now,
+            )
+            .await?;
+            return Ok(back_to_tpp(
+                authorization,
+                &issuer,
+                &[
+                    ("error", "access_denied"),
+                    ("error_description", "the PSU declined the payment"),
+                ],
+            ));
+        }
+        let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+        execute(&service, &payment, psu).await?;
+        let code = server
+            .approve(authorization)
+            .await
+            .map_err(|_| BankError::expired())?
+            .ok_or_else(BankError::expired)?;
+        return Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]));
+    }
     let page = consent_page(&service, &session).await?;
     let now = server.now();
     let consent_id = page.consent.id;

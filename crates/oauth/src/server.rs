@@ -6,11 +6,12 @@ use std::sync::Arc;
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{ConsentRepository, ConsentStatus};
-use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId};
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, TokenKind,
     TokenRecord, TokenRepository,
 };
+use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{ApiProduct, Plan};
 use fintechapi_domain::secret::{Pepper, constant_time_eq, pkce_s256, random_token};
@@ -189,11 +190,22 @@ fn format_scope(products: &[ApiProduct]) -> String {
 
 /// The storage the authorization server needs.
 pub trait AsRepo:
-    PortalRepository + TokenRepository + AuthorizationRepository + ConsentRepository + Clone
+    PortalRepository
+    + TokenRepository
+    + AuthorizationRepository
+    + ConsentRepository
+    + PaymentRepository
+    + Clone
 {
 }
-impl<T: PortalRepository + TokenRepository + AuthorizationRepository + ConsentRepository + Clone>
-    AsRepo for T
+impl<
+    T: PortalRepository
+        + TokenRepository
+        + AuthorizationRepository
+        + ConsentRepository
+        + PaymentRepository
+        + Clone,
+> AsRepo for T
 {
 }
 
@@ -206,6 +218,8 @@ pub struct AccessGrant {
     pub scope_products: Vec<ApiProduct>,
     /// The consent an authorization-code token is bound to.
     pub consent: Option<ConsentId>,
+    /// The payment an authorization-code token is bound to.
+    pub payment: Option<PaymentId>,
     /// What the application may use right now (approved, within its roles), with plans.
     pub usable: Vec<(ApiProduct, Plan)>,
     /// The DPoP key the token is bound to: every use needs a proof by it.
@@ -221,10 +235,12 @@ impl AccessGrant {
     }
 }
 
-/// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`).
+/// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`,
+/// `PIS:<paymentId>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopedResource {
     Consent(ConsentId),
+    Payment(PaymentId),
 }
 
 impl ScopedResource {
@@ -232,6 +248,7 @@ impl ScopedResource {
         let (kind, id) = scope.split_once(':')?;
         match kind {
             "AIS" => id.parse().ok().map(ScopedResource::Consent),
+            "PIS" => id.parse().ok().map(ScopedResource::Payment),
             _ => None,
         }
     }
@@ -239,6 +256,7 @@ impl ScopedResource {
     pub fn scope(&self) -> String {
         match self {
             ScopedResource::Consent(id) => format!("AIS:{id}"),
+            ScopedResource::Payment(id) => format!("PIS:{id}"),
         }
     }
 }
@@ -628,7 +646,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let resource = ScopedResource::parse(&request.scope).ok_or_else(|| {
             OAuthError::new(
                 ErrorCode::InvalidScope,
-                "scope must name one resource to authorize, e.g. AIS:<consentId> from POST /v1/consents",
+                "scope must name one resource to authorize: AIS:<consentId> or PIS:<paymentId>",
             )
         })?;
         match resource {
@@ -653,6 +671,30 @@ impl<R: AsRepo> AuthorizationServer<R> {
                         return Err(OAuthError::new(
                             ErrorCode::InvalidScope,
                             format!("consent {id} is unknown to this client"),
+                        ));
+                    }
+                }
+            }
+            ScopedResource::Payment(id) => {
+                if client.plan_for(ApiProduct::Pis).is_none() {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "the application has no approved Payment Initiation subscription",
+                    ));
+                }
+                match self.tokens.payment(id).await? {
+                    Some(p) if p.application_id == client.application.id => {
+                        if p.status != PaymentStatus::Received {
+                            return Err(OAuthError::new(
+                                ErrorCode::InvalidScope,
+                                format!("payment {id} is {}, not RCVD", p.status),
+                            ));
+                        }
+                    }
+                    _ => {
+                        return Err(OAuthError::new(
+                            ErrorCode::InvalidScope,
+                            format!("payment {id} is unknown to this client"),
                         ));
                     }
                 }
@@ -745,7 +787,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             &authorization.scope,
             authorization.id,
             jkt.as_deref(),
-            Some(refresh_ttl),
+            refresh_ttl,
         )
         .await
     }
@@ -808,11 +850,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     /// How long a refresh token for `scope` may live: to the end of the
-    /// consent's `validUntil` day; refused once the consent is no longer valid.
-    async fn refresh_ttl(&self, scope: &str) -> Result<Duration, OAuthError> {
+    /// consent's `validUntil` day; refused once the consent is no longer
+    /// valid. A payment authorization gets no refresh token.
+    async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
-        let Some(ScopedResource::Consent(id)) = ScopedResource::parse(scope) else {
-            return Err(invalid(format!("scope {scope:?} names no resource")));
+        let id = match ScopedResource::parse(scope) {
+            Some(ScopedResource::Consent(id)) => id,
+            Some(ScopedResource::Payment(_)) => return Ok(None),
+            None => return Err(invalid(format!("scope {scope:?} names no resource"))),
         };
         let now = self.clock.now();
         let consent = self
@@ -828,7 +873,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .valid_until
             .next_day()
             .map_or(now, |d| d.midnight().assume_utc());
-        Ok(end - now)
+        Ok(Some(end - now))
     }
 
     /// An access token, and a refresh token when `refresh_ttl` is given.
@@ -891,12 +936,21 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let Some(usable) = self.registry.active_products(record.application_id).await? else {
             return Ok(None);
         };
-        let consent = ScopedResource::parse(&record.scope).map(|ScopedResource::Consent(id)| id);
+        let resource = ScopedResource::parse(&record.scope);
+        let consent = match resource {
+            Some(ScopedResource::Consent(id)) => Some(id),
+            _ => None,
+        };
+        let payment = match resource {
+            Some(ScopedResource::Payment(id)) => Some(id),
+            _ => None,
+        };
         Ok(Some(AccessGrant {
             application_id: record.application_id,
             client_id: record.client_id,
             scope_products: parse_scope(&record.scope).unwrap_or_default(),
             consent,
+            payment,
             usable,
             dpop_jkt: record.dpop_jkt,
         }))

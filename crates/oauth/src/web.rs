@@ -29,6 +29,8 @@ pub struct OAuthService<R> {
     pub server: AuthorizationServer<R>,
     pub meter: Arc<Meter<R>>,
     pub bank: crate::bank::BankSettings,
+    /// Executes the payments PSUs approve on the bank's pages.
+    pub ledger: fintechapi_ledger::Ledger<R>,
 }
 
 pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {

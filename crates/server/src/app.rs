@@ -306,6 +306,7 @@ impl Application {
             bank: BankSettings {
                 sandbox_code: config.sandbox_code(),
             },
+            ledger: Ledger::new(store.clone(), clock.clone()),
         });
         let xs2a = Arc::new(Xs2aService {
             oauth: oauth.clone(),

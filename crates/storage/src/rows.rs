@@ -3,12 +3,14 @@
 
 use fintechapi_domain::consent::Consent;
 use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{AuthorizationId, ConsentId};
 use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
 use fintechapi_domain::oauth::{Authorization, TokenRecord};
+use fintechapi_domain::payment::Payment;
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -612,6 +614,54 @@ impl TryFrom<AuthorizationRow> for Authorization {
             code_expires_at: r.code_expires_at,
             created_at: r.created_at,
             last_activity_at: r.last_activity_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PaymentRow {
+    id: String,
+    application_id: String,
+    product: String,
+    status: String,
+    debtor_iban: String,
+    creditor_iban: String,
+    creditor_name: String,
+    amount: i64,
+    currency: String,
+    remittance: Option<String>,
+    end_to_end_id: Option<String>,
+    psu_id: Option<String>,
+    transaction_id: Option<String>,
+    reason: Option<String>,
+    request_id: String,
+    request_hash: String,
+    created_at: OffsetDateTime,
+    status_changed_at: OffsetDateTime,
+}
+
+impl TryFrom<PaymentRow> for Payment {
+    type Error = StoreError;
+    fn try_from(r: PaymentRow) -> Result<Self, StoreError> {
+        let currency = parse::<Currency>("currency", &r.currency)?;
+        Ok(Payment {
+            id: parse::<PaymentId>("payment id", &r.id)?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            product: r.product.parse()?,
+            status: r.status.parse()?,
+            debtor_iban: parse::<Iban>("IBAN", &r.debtor_iban)?,
+            creditor_iban: parse::<Iban>("IBAN", &r.creditor_iban)?,
+            creditor_name: r.creditor_name,
+            amount: Money::from_minor(r.amount, currency),
+            remittance: r.remittance,
+            end_to_end_id: r.end_to_end_id,
+            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
+            reason: r.reason,
+            request_id: r.request_id,
+            request_hash: r.request_hash,
+            created_at: r.created_at,
+            status_changed_at: r.status_changed_at,
         })
     }
 }

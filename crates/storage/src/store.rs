@@ -9,7 +9,7 @@ use fintechapi_domain::consent::{AccountGrant, Consent, ConsentRepository, Conse
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
-use fintechapi_domain::ids::{AuthorizationId, ConsentId};
+use fintechapi_domain::ids::{AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, TransferReceipt,
@@ -19,6 +19,9 @@ use fintechapi_domain::oauth::{
     TokenRepository,
 };
 use fintechapi_domain::password::PasswordHash;
+use fintechapi_domain::payment::{
+    Payment, PaymentCreation, PaymentRepository, PaymentStatus, PaymentUpdate,
+};
 use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
     Session, TokenPurpose, User,
@@ -501,6 +504,30 @@ impl AuthorizationRepository for Store {
     ) -> Result<CodeRedemption, StoreError> {
         dispatch!(self, |db, pool| db::oauth::redeem_code(pool, code_hash, at)
             .await)
+    }
+}
+
+impl PaymentRepository for Store {
+    async fn create_payment(&self, payment: Payment) -> Result<PaymentCreation, StoreError> {
+        dispatch!(self, |db, pool| db::payment::create(pool, payment).await)
+    }
+
+    async fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+        dispatch!(self, |db, pool| db::payment::by_id(pool, id).await)
+    }
+
+    async fn set_payment_status(
+        &self,
+        id: PaymentId,
+        from: PaymentStatus,
+        to: PaymentStatus,
+        update: PaymentUpdate,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::payment::set_status(
+            pool, id, from, to, update, at
+        )
+        .await)
     }
 }
 

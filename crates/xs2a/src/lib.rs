@@ -1,5 +1,6 @@
 //! The Berlin Group NextGenPSD2 XS2A API under `/v1`: account-information
-//! consents (OAuth SCA approach) and account reads on the embedded ledger.
+//! consents and account reads, and single payments, on the embedded ledger,
+//! authorised with the OAuth SCA approach.
 //!
 //! Every call identifies the TPP (RTS Art. 34): a live access token of an
 //! active application with an approved subscription to the product within
@@ -9,10 +10,12 @@
 //! - [`error`]: `tppMessages` bodies.
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…`.
+//! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
 
 mod accounts;
 mod consents;
 pub mod error;
+mod payments;
 
 use std::sync::Arc;
 
@@ -77,6 +80,18 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         .route(
             "/v1/accounts/{account_id}/transactions",
             get(accounts::transactions::<R>),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}",
+            axum::routing::post(payments::initiate::<R>),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}",
+            get(payments::read::<R>).delete(payments::cancel::<R>),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}/status",
+            get(payments::status::<R>),
         )
         .with_state(service)
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))

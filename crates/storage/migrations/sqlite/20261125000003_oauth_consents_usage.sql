@@ -25,6 +25,30 @@ CREATE TABLE consent_accesses (
     PRIMARY KEY (consent_id, day)
 );
 
+-- Payment initiations (single payments); executed in the ledger after SCA.
+CREATE TABLE payments (
+    id                TEXT PRIMARY KEY,
+    application_id    TEXT NOT NULL REFERENCES applications (id),
+    product           TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    debtor_iban       TEXT NOT NULL,
+    creditor_iban     TEXT NOT NULL,
+    creditor_name     TEXT NOT NULL,
+    amount            INTEGER NOT NULL CHECK (amount > 0),
+    currency          TEXT NOT NULL,
+    remittance        TEXT,
+    end_to_end_id     TEXT,
+    psu_id            TEXT REFERENCES psus (id),
+    transaction_id    TEXT,
+    reason            TEXT,
+    -- Idempotency: one payment per X-Request-ID and application, for one body.
+    request_id        TEXT NOT NULL,
+    request_hash      TEXT NOT NULL,
+    created_at        TEXT NOT NULL,
+    status_changed_at TEXT NOT NULL,
+    CONSTRAINT payments_unique_request UNIQUE (application_id, request_id)
+);
+
 CREATE TABLE oauth_authorizations (
     id                 TEXT PRIMARY KEY,
     application_id     TEXT NOT NULL REFERENCES applications (id),

@@ -1,0 +1,414 @@
+//! Single payments: initiation (JSON), information, status and cancellation.
+//! The PSU authorises on the bank's pages (OAuth SCA approach); the bank then
+//! executes the payment in the ledger.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::Currency;
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::PaymentId;
+use fintechapi_domain::money::Money;
+use fintechapi_domain::payment::{
+    Payment, PaymentCreation, PaymentProduct, PaymentStatus, PaymentUpdate,
+};
+use fintechapi_domain::registry::ApiProduct;
+use serde_json::{Map, Value, json};
+use time::Date;
+use time::macros::format_description;
+
+use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+
+/// The payment service and product of a path, or the spec's error.
+fn service_and_product(service: &str, product: &str) -> Result<PaymentProduct, Xs2aError> {
+    match service {
+        "payments" => {}
+        "periodic-payments" | "bulk-payments" => {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "SERVICE_INVALID",
+                format!("{service} are not offered yet; single payments are"),
+            )
+            .at("payment-service"));
+        }
+        other => {
+            return Err(
+                Xs2aError::resource_unknown(format!("no payment service {other:?}"))
+                    .at("payment-service"),
+            );
+        }
+    }
+    product.parse::<PaymentProduct>().map_err(|_| {
+        Xs2aError::new(
+            StatusCode::NOT_FOUND,
+            "PRODUCT_UNKNOWN",
+            format!("payment product {product:?} is not offered"),
+        )
+        .at("payment-product")
+    })
+}
+
+/// A validated single-payment request.
+struct PaymentRequest {
+    debtor: Iban,
+    creditor: Iban,
+    creditor_name: String,
+    amount: Money,
+    remittance: Option<String>,
+    end_to_end_id: Option<String>,
+}
+
+fn text_field(
+    body: &Map<String, Value>,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, Xs2aError> {
+    match body.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
+            Ok(Some(s.trim().to_owned()))
+        }
+        Some(_) => Err(Xs2aError::format(format!(
+            "{name} must be a text of 1 to {max} characters"
+        ))
+        .at(name.to_owned())),
+    }
+}
+
+fn iban_of(body: &Map<String, Value>, name: &str) -> Result<Iban, Xs2aError> {
+    let reference = body
+        .get(name)
+        .and_then(Value::as_object)
+        .ok_or_else(|| Xs2aError::format(format!("{name} is required")).at(name.to_owned()))?;
+    if let Some(currency) = reference.get("currency")
+        && currency.as_str() != Some("EUR")
+    {
+        return Err(
+            Xs2aError::format("this ASPSP holds EUR accounts only").at(format!("{name}.currency"))
+        );
+    }
+    reference
+        .get("iban")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Xs2aError::format("this ASPSP references accounts by iban").at(format!("{name}.iban"))
+        })?
+        .parse::<Iban>()
+        .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{name}.iban")))
+}
+
+impl PaymentRequest {
+    fn parse(bytes: &[u8], today: Date) -> Result<Self, Xs2aError> {
+        let body: Value = serde_json::from_slice(bytes)
+            .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
+        let body = body
+            .as_object()
+            .ok_or_else(|| Xs2aError::format("the body must be a JSON object"))?;
+        let instructed = body
+            .get("instructedAmount")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                Xs2aError::format("instructedAmount is required").at("instructedAmount")
+            })?;
+        let currency_code = instructed
+            .get("currency")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if currency_code != "EUR" {
+            let known = currency_code.parse::<Currency>().is_ok();
+            return Err(Xs2aError::format(if known {
+                format!("{currency_code} payments are not offered; accounts here hold EUR")
+            } else {
+                format!("{currency_code:?} is not an ISO 4217 currency code")
+            })
+            .at("instructedAmount.currency"));
+        }
+        let amount_text = instructed
+            .get("amount")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Xs2aError::format("amount must be a decimal string, e.g. \"123.45\"")
+                    .at("instructedAmount.amount")
+            })?;
+        let amount = Money::parse_decimal(amount_text, Currency::EUR)
+            .map_err(|e| Xs2aError::format(e.to_string()).at("instructedAmount.amount"))?;
+        if !amount.is_positive() {
+            return Err(
+                Xs2aError::format("amount must be greater than zero").at("instructedAmount.amount")
+            );
+        }
+        let debtor = iban_of(body, "debtorAccount")?;
+        let creditor = iban_of(body, "creditorAccount")?;
+        let creditor_name = text_field(body, "creditorName", 70)?
+            .ok_or_else(|| Xs2aError::format("creditorName is required").at("creditorName"))?;
+        if let Some(date) = body.get("requestedExecutionDate") {
+            let parsed = date
+                .as_str()
+                .and_then(|d| Date::parse(d, format_description!("[year]-[month]-[day]")).ok())
+                .ok_or_else(|| {
+                    Xs2aError::format("requestedExecutionDate must be an ISO date")
+                        .at("requestedExecutionDate")
+                })?;
+            if parsed < today {
+                return Err(Xs2aError::new(
+                    StatusCode::BAD_REQUEST,
+                    "EXECUTION_DATE_INVALID",
+                    "requestedExecutionDate lies in the past",
+                )
+                .at("requestedExecutionDate"));
+            }
+            if parsed > today {
+                return Err(Xs2aError::new(
+                    StatusCode::BAD_REQUEST,
+                    "EXECUTION_DATE_INVALID",
+                    "future-dated payments are not offered yet; omit the date to pay now",
+                )
+                .at("requestedExecutionDate"));
+            }
+        }
+        Ok(Self {
+            debtor,
+            creditor,
+            creditor_name,
+            amount,
+            remittance: text_field(body, "remittanceInformationUnstructured", 140)?,
+            end_to_end_id: text_field(body, "endToEndIdentification", 35)?,
+        })
+    }
+}
+
+fn created_body(payment: &Payment, issuer: &str, service: &str) -> Value {
+    let self_link = format!("/v1/{service}/{}/{}", payment.product, payment.id);
+    json!({
+        "transactionStatus": payment.status.as_str(),
+        "paymentId": payment.id.to_string(),
+        "_links": {
+            "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
+            "self": {"href": self_link},
+            "status": {"href": format!("{self_link}/status")},
+        },
+    })
+}
+
+fn created_response(payment: &Payment, issuer: &str, service: &str) -> Response {
+    let body = created_body(payment, issuer, service);
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) =
+        HeaderValue::from_str(&format!("/v1/{service}/{}/{}", payment.product, payment.id))
+    {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
+    response
+}
+
+pub(crate) async fn initiate<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((payment_service, payment_product)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let product = service_and_product(&payment_service, &payment_product)?;
+        if header_text(&headers, "content-type").is_some_and(|c| c.contains("xml")) {
+            return Err(Xs2aError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "FORMAT_ERROR",
+                "pain.001 XML is not offered yet; send the payment as JSON",
+            ));
+        }
+        if header_text(&headers, "psu-ip-address").is_none() {
+            return Err(
+                Xs2aError::format("PSU-IP-Address is required to initiate a payment")
+                    .at("PSU-IP-Address"),
+            );
+        }
+        let server = &service.oauth.server;
+        let now = server.now();
+        let request = PaymentRequest::parse(&body, now.date())?;
+        let repo = server.repo();
+        if repo.account_by_iban(&request.debtor).await?.is_none() {
+            return Err(
+                Xs2aError::format("debtorAccount is not an account of this ASPSP")
+                    .at("debtorAccount.iban"),
+            );
+        }
+        let request_hash = server.pepper().hash(&format!(
+            "{payment_service}/{payment_product}:{}",
+            String::from_utf8_lossy(&body)
+        ));
+        let payment = Payment {
+            id: PaymentId::random(),
+            application_id: caller.grant.application_id,
+            product,
+            status: PaymentStatus::Received,
+            debtor_iban: request.debtor,
+            creditor_iban: request.creditor,
+            creditor_name: request.creditor_name,
+            amount: request.amount,
+            remittance: request.remittance,
+            end_to_end_id: request.end_to_end_id,
+            psu_id: None,
+            transaction_id: None,
+            reason: None,
+            request_id: caller.request_id.to_string(),
+            request_hash: request_hash.as_str().to_owned(),
+            created_at: now,
+            status_changed_at: now,
+        };
+        let issuer = &server.settings().issuer;
+        match repo.create_payment(payment.clone()).await? {
+            PaymentCreation::Created => Ok(created_response(&payment, issuer, &payment_service)),
+            // The same X-Request-ID and body: the first answer again, nothing new.
+            PaymentCreation::Existing(first) if first.request_hash == payment.request_hash => {
+                Ok(created_response(&first, issuer, &payment_service))
+            }
+            PaymentCreation::Existing(_) => Err(Xs2aError::format(
+                "this X-Request-ID was already used for a different payment; use a new one",
+            )
+            .at("X-Request-ID")),
+        }
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The caller's payment: initiated by its application, and (for a token bound
+/// to a payment) exactly that one.
+async fn own_payment<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    payment_service: &str,
+    payment_product: &str,
+    id: &str,
+) -> Result<Payment, Xs2aError> {
+    let product = service_and_product(payment_service, payment_product)?;
+    let unknown = || {
+        Xs2aError::new(
+            StatusCode::FORBIDDEN,
+            "RESOURCE_UNKNOWN",
+            "the payment does not exist or does not belong to this TPP",
+        )
+        .at("paymentId")
+    };
+    let id: PaymentId = id.parse().map_err(|_| unknown())?;
+    if caller.grant.payment.is_some_and(|bound| bound != id) || caller.grant.consent.is_some() {
+        return Err(unknown());
+    }
+    service
+        .oauth
+        .server
+        .repo()
+        .payment(id)
+        .await?
+        .filter(|p| p.application_id == caller.grant.application_id && p.product == product)
+        .ok_or_else(unknown)
+}
+
+fn payment_json(payment: &Payment) -> Value {
+    let mut out = json!({
+        "transactionStatus": payment.status.as_str(),
+        "instructedAmount": {"currency": payment.amount.currency().code(), "amount": payment.amount.to_decimal_string()},
+        "debtorAccount": {"iban": payment.debtor_iban.as_str()},
+        "creditorAccount": {"iban": payment.creditor_iban.as_str()},
+        "creditorName": payment.creditor_name,
+    });
+    if let Some(r) = &payment.remittance {
+        out["remittanceInformationUnstructured"] = json!(r);
+    }
+    if let Some(e) = &payment.end_to_end_id {
+        out["endToEndIdentification"] = json!(e);
+    }
+    out
+}
+
+pub(crate) async fn read<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+) -> Response {
+    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let payment =
+            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        Ok(Json(payment_json(&payment)).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn status<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+) -> Response {
+    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let payment =
+            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        let mut body = json!({"transactionStatus": payment.status.as_str()});
+        if let Some(reason) = &payment.reason {
+            body["psuMessage"] = json!(format!("Rejected with ISO 20022 reason {reason}"));
+        }
+        Ok(Json(body).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// Cancels a payment not yet authorised: 204, status CANC. Executed or
+/// rejected payments cannot be cancelled.
+pub(crate) async fn cancel<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+) -> Response {
+    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let payment =
+            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        let server = &service.oauth.server;
+        let cancelled = server
+            .repo()
+            .set_payment_status(
+                payment.id,
+                PaymentStatus::Received,
+                PaymentStatus::Cancelled,
+                PaymentUpdate::default(),
+                server.now(),
+            )
+            .await?;
+        if !cancelled {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "CANCELLATION_INVALID",
+                format!("a payment in status {} cannot be cancelled", payment.status),
+            ));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    caller.answer(result)
+}
