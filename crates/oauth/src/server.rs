@@ -32,6 +32,9 @@ const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 const REQUEST_URI_TTL: Duration = Duration::seconds(60);
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
+/// RTS Art. 10a: how long after a full SCA account information may be read
+/// without another one (the refresh token's longest life).
+const SCA_EXEMPTION: Duration = Duration::days(180);
 /// DPoP nonces change every 5 minutes; the previous one stays valid.
 const DPOP_NONCE_WINDOW_SECS: i64 = 300;
 /// RTS Art. 4(3)(d): an authentication session ends after 5 minutes without activity.
@@ -873,7 +876,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .valid_until
             .next_day()
             .map_or(now, |d| d.midnight().assume_utc());
-        Ok(Some(end - now))
+        // RTS Art. 10a: account information without a new SCA for 180 days at most.
+        Ok(Some((end - now).min(SCA_EXEMPTION)))
     }
 
     /// An access token, and a refresh token when `refresh_ttl` is given.

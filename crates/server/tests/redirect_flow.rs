@@ -662,3 +662,30 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn funds_confirmation_answers_yes_or_no_and_signing_baskets_are_not_offered(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::with_products(&server, &server.db, "piis");
+        let cc = tpp.client_token().await;
+        let store = server.db.store().await;
+        let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
+        let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
+        let iban = account.iban.as_ref().unwrap().as_str().to_owned();
+        let available = fintechapi_domain::Money::from_minor(account.balances.available(), account.currency).to_decimal_string();
+        let ask = |amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
+        let post = reqwest::Method::POST;
+        let yes = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(ask(&available))).await;
+        assert_eq!((yes.status, &yes.body), (StatusCode::OK, &json!({"fundsAvailable": true})));
+        let no = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(ask("99999999.00"))).await;
+        assert_eq!(no.body, json!({"fundsAvailable": false}));
+        let unknown = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(json!({"account": {"iban": "DE02120300000000202051"}, "instructedAmount": {"currency": "EUR", "amount": "1.00"}}))).await;
+        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+        // A funds-confirmation client reads no accounts and initiates no payment.
+        let refused = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &[], None).await;
+        assert_eq!((refused.status, refused.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("SERVICE_BLOCKED")));
+        let basket = tpp.xs2a(post, "/v1/signing-baskets", &cc, &[], Some(json!({}))).await;
+        assert_eq!((basket.status, basket.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID")));
+        server.stop().await;
+    }
+}

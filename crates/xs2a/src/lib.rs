@@ -11,10 +11,12 @@
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…`.
 //! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
+//! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
 
 mod accounts;
 mod consents;
 pub mod error;
+mod funds;
 mod payments;
 
 use std::sync::Arc;
@@ -70,6 +72,18 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         .route(
             "/v1/consents/{consent_id}/status",
             get(consents::status::<R>),
+        )
+        .route(
+            "/v1/funds-confirmations",
+            axum::routing::post(funds::confirm::<R>),
+        )
+        .route(
+            "/v1/signing-baskets",
+            axum::routing::any(funds::signing_baskets),
+        )
+        .route(
+            "/v1/signing-baskets/{*rest}",
+            axum::routing::any(funds::signing_baskets),
         )
         .route("/v1/accounts", get(accounts::list::<R>))
         .route("/v1/accounts/{account_id}", get(accounts::details::<R>))
