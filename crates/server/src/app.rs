@@ -182,6 +182,8 @@ pub struct Started {
     pub dev_ca_created: bool,
     pub demo_seeded: Option<demo::DemoBank>,
     pub has_demo_data: bool,
+    /// The labelled sandbox one-time code the bank's pages accept, if any.
+    pub sandbox_code: Option<String>,
 }
 
 pub struct Application {
@@ -329,6 +331,7 @@ impl Application {
             sandbox: config.profile == crate::config::Profile::Development,
             meter,
         });
+        let sandbox_code = config.sandbox_code();
         let state = AppState(Arc::new(Inner {
             config,
             store,
@@ -352,6 +355,7 @@ impl Application {
                 dev_ca_created,
                 demo_seeded,
                 has_demo_data,
+                sandbox_code,
             },
         })
     }

@@ -175,6 +175,12 @@ fn print_banner(app: &Application, profile: Profile, store: &str) {
             ));
         }
     }
+    if let Some(code) = &s.sandbox_code {
+        out.push_str(&format!(
+            "\nSandbox second factor on the bank's pages: the one-time code {code} \
+             (development profile only).\n"
+        ));
+    }
     println!("{out}");
 }
 
