@@ -40,7 +40,7 @@ impl Plan {
     /// Requests per second and per day.
     pub fn limits(&self) -> (u32, u32) {
         match self {
-            Plan::Sandbox => (10, 10_000),
+            Plan::Sandbox => (25, 10_000),
             Plan::Standard => (50, 500_000),
             Plan::Premium => (200, 5_000_000),
         }

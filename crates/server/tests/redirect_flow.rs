@@ -634,8 +634,6 @@ both_stores! {
         assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
 
         // Cancelled before authorisation: 204, CANC, and no authorization for it any more.
-        // (After a pause: the sandbox plan allows 10 calls a second.)
-        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let created = post("/v1/payments/instant-sepa-credit-transfers", payment("5.00"), ip()).await;
         let id = created.body["paymentId"].as_str().unwrap().to_owned();
         let cancel = tpp.xs2a(reqwest::Method::DELETE, &format!("/v1/payments/instant-sepa-credit-transfers/{id}"), &cc, &[], None).await;
@@ -686,6 +684,42 @@ both_stores! {
         assert_eq!((refused.status, refused.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("SERVICE_BLOCKED")));
         let basket = tpp.xs2a(post, "/v1/signing-baskets", &cc, &[], Some(json!({}))).await;
         assert_eq!((basket.status, basket.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID")));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let mut config = config_for(&db);
+        config.demo.seed = Some(true);
+        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let today = clock.now().date();
+        let tomorrow = today.next_day().unwrap().to_string();
+        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4});
+        let created = tpp.xs2a(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(body)).await;
+        let consent = created.body["consentId"].as_str().unwrap().to_owned();
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
+        log_in(&mut psu, "alice", "alice-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let tokens = tpp.exchange(&code).await;
+        let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
+        let read = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}"), &cc, &[], None).await;
+        assert_eq!((read.body["consentStatus"].as_str(), read.body["validUntil"].as_str()), (Some("valid"), Some(tomorrow.as_str())));
+
+        // Two days later the consent is expired; its refresh token died with it.
+        clock.advance(time::Duration::days(2));
+        let cc = tpp.client_token().await;
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "expired");
+        let renewed = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)]).await;
+        assert_eq!(renewed.body["error"], "invalid_grant");
         server.stop().await;
     }
 }
