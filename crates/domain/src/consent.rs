@@ -71,8 +71,19 @@ pub struct Consent {
     /// Set when the PSU decided.
     pub psu_id: Option<PsuId>,
     pub grants: Vec<AccountGrant>,
+    pub request_id: String,
+    /// Keyed hash of the creating request's body (idempotency).
+    pub request_hash: String,
     pub created_at: OffsetDateTime,
     pub status_changed_at: OffsetDateTime,
+}
+
+/// What storing a new consent found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentCreation {
+    Created,
+    /// The application used this X-Request-ID before: the earlier consent.
+    Existing(Box<Consent>),
 }
 
 impl Consent {
@@ -94,7 +105,7 @@ pub trait ConsentRepository: Send + Sync {
     fn create_consent(
         &self,
         consent: Consent,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<ConsentCreation, StoreError>> + Send;
 
     fn consent(
         &self,

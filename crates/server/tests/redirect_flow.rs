@@ -723,3 +723,28 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn the_same_x_request_id_and_body_create_one_consent(db) {
+        let server = TestServer::start(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let create = |access: Value| {
+            let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+            let req = tpp.http.post(format!("{}/v1/consents", tpp.base)).bearer_auth(&cc).header("x-request-id", &request_id).json(&body);
+            async move { answer(req.send().await.unwrap()).await }
+        };
+        let first = create(json!({"allPsd2": "allAccounts"})).await;
+        let again = create(json!({"allPsd2": "allAccounts"})).await;
+        assert_eq!((first.status, again.status), (StatusCode::CREATED, StatusCode::CREATED));
+        assert_eq!(first.body, again.body, "the first answer again");
+        assert_eq!(again.headers["x-request-id"], request_id.as_str());
+        let other = create(json!({"availableAccounts": "allAccounts"})).await;
+        assert_eq!((other.status, other.body["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("X-Request-ID")));
+        assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM consents").await, ["1"]);
+        let missing = tpp.http.post(format!("{}/v1/consents", tpp.base)).bearer_auth(&cc).json(&json!({})).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::BAD_REQUEST, "X-Request-ID is required");
+        server.stop().await;
+    }
+}

@@ -549,6 +549,8 @@ pub(crate) struct ConsentRow {
     frequency_per_day: i32,
     psu_id: Option<String>,
     grants: String,
+    request_id: String,
+    request_hash: String,
     created_at: OffsetDateTime,
     status_changed_at: OffsetDateTime,
 }
@@ -566,6 +568,8 @@ impl TryFrom<ConsentRow> for Consent {
             frequency_per_day: u32::try_from(r.frequency_per_day).unwrap_or(1),
             psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
             grants: from_json("consent grants", &r.grants)?,
+            request_id: r.request_id,
+            request_hash: r.request_hash,
             created_at: r.created_at,
             status_changed_at: r.status_changed_at,
         })

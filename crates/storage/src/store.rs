@@ -5,7 +5,9 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fintechapi_domain::consent::{AccountGrant, Consent, ConsentRepository, ConsentStatus};
+use fintechapi_domain::consent::{
+    AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus,
+};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
@@ -532,7 +534,7 @@ impl PaymentRepository for Store {
 }
 
 impl ConsentRepository for Store {
-    async fn create_consent(&self, consent: Consent) -> Result<(), StoreError> {
+    async fn create_consent(&self, consent: Consent) -> Result<ConsentCreation, StoreError> {
         dispatch!(self, |db, pool| db::consent::create(pool, consent).await)
     }
 

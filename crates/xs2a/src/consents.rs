@@ -7,7 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentStatus, RequestedAccount};
+use fintechapi_domain::consent::{
+    Consent, ConsentAccess, ConsentCreation, ConsentStatus, RequestedAccount,
+};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::registry::ApiProduct;
@@ -258,10 +260,22 @@ pub(crate) async fn create<R: Repo>(
             frequency_per_day: request.frequency_per_day,
             psu_id: None,
             grants: vec![],
+            request_id: caller.request_id.to_string(),
+            request_hash: server.pepper().hash(&String::from_utf8_lossy(&body)).as_str().to_owned(),
             created_at: now,
             status_changed_at: now,
         };
-        server.repo().create_consent(consent.clone()).await?;
+        let consent = match server.repo().create_consent(consent.clone()).await? {
+            ConsentCreation::Created => consent,
+            // The same X-Request-ID and body: the first answer again, nothing new.
+            ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => *first,
+            ConsentCreation::Existing(_) => {
+                return Err(Xs2aError::format(
+                    "this X-Request-ID was already used for a different consent; use a new one",
+                )
+                .at("X-Request-ID"));
+            }
+        };
         let issuer = &server.settings().issuer;
         let self_link = format!("/v1/consents/{}", consent.id);
         let body = json!({

@@ -12,8 +12,12 @@ CREATE TABLE consents (
     frequency_per_day INTEGER NOT NULL CHECK (frequency_per_day >= 1),
     psu_id            TEXT REFERENCES psus (id),
     grants            TEXT NOT NULL,
+    -- Idempotency: one consent per X-Request-ID and application, for one body.
+    request_id        TEXT NOT NULL,
+    request_hash      TEXT NOT NULL,
     created_at        TIMESTAMPTZ NOT NULL,
-    status_changed_at TIMESTAMPTZ NOT NULL
+    status_changed_at TIMESTAMPTZ NOT NULL,
+    CONSTRAINT consents_unique_request UNIQUE (application_id, request_id)
 );
 CREATE INDEX consents_by_application ON consents (application_id);
 

@@ -2,20 +2,23 @@
 //! domain values; status changes are conditional updates.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::consent::{AccountGrant, Consent, ConsentStatus};
+use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
 use fintechapi_domain::ids::{ConsentId, PsuId};
-use sqlx::Pool;
+use sqlx::{AssertSqlSafe, Pool};
 use time::OffsetDateTime;
 
 use super::Db;
-use crate::error::store;
+use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
-pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<(), StoreError> {
-    sqlx::query(
+const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
+     frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
+
+pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<ConsentCreation, StoreError> {
+    let inserted = sqlx::query(
         "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
-         frequency_per_day, psu_id, grants, created_at, status_changed_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(consent.id.to_string())
     .bind(consent.application_id.to_string())
@@ -26,19 +29,33 @@ pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<(), Stor
     .bind(i32::try_from(consent.frequency_per_day).unwrap_or(i32::MAX))
     .bind(consent.psu_id.map(|p| p.to_string()))
     .bind(to_json(&consent.grants)?)
+    .bind(&consent.request_id)
+    .bind(&consent.request_hash)
     .bind(consent.created_at)
     .bind(consent.status_changed_at)
     .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
+    .await;
+    match inserted {
+        Ok(_) => Ok(ConsentCreation::Created),
+        Err(e) if is_unique_violation(&e, "request") => {
+            let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+                "SELECT {CONSENT_COLUMNS} FROM consents WHERE application_id = $1 AND request_id = $2"
+            )))
+            .bind(consent.application_id.to_string())
+            .bind(&consent.request_id)
+            .fetch_one(pool)
+            .await
+            .map_err(store)?;
+            Ok(ConsentCreation::Existing(Box::new(Consent::try_from(existing)?)))
+        }
+        Err(e) => Err(store(e)),
+    }
 }
 
 pub(crate) async fn by_id(pool: &Pool<Db>, id: ConsentId) -> Result<Option<Consent>, StoreError> {
-    sqlx::query_as::<_, ConsentRow>(
-        "SELECT id, application_id, status, access, recurring, valid_until, frequency_per_day, \
-         psu_id, grants, created_at, status_changed_at FROM consents WHERE id = $1",
-    )
+    sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+        "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
+    )))
     .bind(id.to_string())
     .fetch_optional(pool)
     .await
