@@ -310,6 +310,13 @@ pub trait LedgerRepository: Send + Sync {
         query: EntryQuery,
     ) -> impl Future<Output = Result<Vec<AccountEntry>, StoreError>> + Send;
 
+    /// The account's side of one journal entry.
+    fn entry(
+        &self,
+        account: AccountId,
+        transaction: TransactionId,
+    ) -> impl Future<Output = Result<Option<AccountEntry>, StoreError>> + Send;
+
     /// Sum of the account's booked postings with a booking date on or after `date`.
     fn booked_since(
         &self,

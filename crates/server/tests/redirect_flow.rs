@@ -248,6 +248,12 @@ both_stores! {
         assert!(!entries.is_empty());
         assert!(booked.body["transactions"].get("pending").is_none());
         assert_eq!(booked.body["transactions"]["_links"]["account"]["href"], format!("/v1/accounts/{}", second.id));
+        let first_entry = &entries[0];
+        let detail = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions/{}", second.id, first_entry["transactionId"].as_str().unwrap()), &access_token, &with_psu, None).await;
+        assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
+        assert_eq!(&detail.body["transactionsDetails"]["transactionDetails"], first_entry);
+        let unknown = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions/00000000-0000-4000-8000-000000000000", second.id), &access_token, &with_psu, None).await;
+        assert_eq!((unknown.status, unknown.body["tppMessages"][0]["code"].as_str()), (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN")));
         let outside = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked", third.id), &access_token, &with_psu, None).await;
         assert_eq!((outside.status, outside.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("CONSENT_INVALID")));
         let wrong_consent = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &access_token, &[("consent-id", "00000000-0000-4000-8000-000000000000")], None).await;

@@ -9,7 +9,7 @@ use fintechapi_domain::consent::{
     AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus,
 };
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::{AccountId, PsuId};
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::ids::{AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::ledger::{
@@ -293,6 +293,19 @@ impl Store {
 }
 
 impl LedgerRepository for Store {
+    async fn entry(
+        &self,
+        account: AccountId,
+        transaction: TransactionId,
+    ) -> Result<Option<AccountEntry>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::entry(
+            pool,
+            account,
+            transaction
+        )
+        .await)
+    }
+
     async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
         dispatch!(self, |db, pool| db::ledger::create_account(pool, account)
             .await)

@@ -461,3 +461,43 @@ pub(crate) async fn transactions<R: Repo>(
     .await;
     caller.answer(result)
 }
+
+pub(crate) async fn transaction<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((account_id, transaction_id)): Path<(String, String)>,
+) -> Response {
+    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let consent = live_consent(&service, &caller, &headers).await?;
+        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
+        if !grant.transactions {
+            return Err(Xs2aError::new(
+                StatusCode::UNAUTHORIZED,
+                "CONSENT_INVALID",
+                "the consent does not cover this account's transactions",
+            ));
+        }
+        let unknown = || {
+            Xs2aError::resource_unknown("no such transaction on this account").at("transactionId")
+        };
+        let id = transaction_id.parse().map_err(|_| unknown())?;
+        let entry = service
+            .oauth
+            .server
+            .repo()
+            .entry(account.id, id)
+            .await?
+            .ok_or_else(unknown)?;
+        Ok(Json(
+            json!({ "transactionsDetails": { "transactionDetails": transaction_json(&entry) } }),
+        )
+        .into_response())
+    }
+    .await;
+    caller.answer(result)
+}

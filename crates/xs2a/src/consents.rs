@@ -261,14 +261,20 @@ pub(crate) async fn create<R: Repo>(
             psu_id: None,
             grants: vec![],
             request_id: caller.request_id.to_string(),
-            request_hash: server.pepper().hash(&String::from_utf8_lossy(&body)).as_str().to_owned(),
+            request_hash: server
+                .pepper()
+                .hash(&String::from_utf8_lossy(&body))
+                .as_str()
+                .to_owned(),
             created_at: now,
             status_changed_at: now,
         };
         let consent = match server.repo().create_consent(consent.clone()).await? {
             ConsentCreation::Created => consent,
             // The same X-Request-ID and body: the first answer again, nothing new.
-            ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => *first,
+            ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => {
+                *first
+            }
             ConsentCreation::Existing(_) => {
                 return Err(Xs2aError::format(
                     "this X-Request-ID was already used for a different consent; use a new one",

@@ -96,6 +96,10 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
             get(accounts::transactions::<R>),
         )
         .route(
+            "/v1/accounts/{account_id}/transactions/{transaction_id}",
+            get(accounts::transaction::<R>),
+        )
+        .route(
             "/v1/{payment_service}/{payment_product}",
             axum::routing::post(payments::initiate::<R>),
         )

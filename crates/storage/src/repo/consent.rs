@@ -14,7 +14,10 @@ use crate::rows::{ConsentRow, to_json};
 const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
      frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
 
-pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<ConsentCreation, StoreError> {
+pub(crate) async fn create(
+    pool: &Pool<Db>,
+    consent: Consent,
+) -> Result<ConsentCreation, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
          frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at) \
@@ -46,7 +49,9 @@ pub(crate) async fn create(pool: &Pool<Db>, consent: Consent) -> Result<ConsentC
             .fetch_one(pool)
             .await
             .map_err(store)?;
-            Ok(ConsentCreation::Existing(Box::new(Consent::try_from(existing)?)))
+            Ok(ConsentCreation::Existing(Box::new(Consent::try_from(
+                existing,
+            )?)))
         }
         Err(e) => Err(store(e)),
     }

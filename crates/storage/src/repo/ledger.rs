@@ -367,6 +367,26 @@ pub(crate) async fn entries(
     .collect()
 }
 
+pub(crate) async fn entry(
+    pool: &Pool<Db>,
+    account: AccountId,
+    transaction: TransactionId,
+) -> Result<Option<AccountEntry>, StoreError> {
+    sqlx::query_as::<_, EntryRow>(concat!(
+        "SELECT ",
+        entry_columns!(),
+        " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+         WHERE p.account_id = $1 AND p.transaction_id = $2"
+    ))
+    .bind(account.to_string())
+    .bind(transaction.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(AccountEntry::try_from)
+    .transpose()
+}
+
 pub(crate) async fn booked_since(
     pool: &Pool<Db>,
     account: AccountId,
