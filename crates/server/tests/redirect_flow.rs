@@ -251,7 +251,7 @@ both_stores! {
         let first_entry = &entries[0];
         let detail = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions/{}", second.id, first_entry["transactionId"].as_str().unwrap()), &access_token, &with_psu, None).await;
         assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
-        assert_eq!(&detail.body["transactionsDetails"]["transactionDetails"], first_entry);
+        assert_eq!(&detail.body["transactionsDetails"], first_entry, "the spec's transactionsDetails");
         let unknown = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions/00000000-0000-4000-8000-000000000000", second.id), &access_token, &with_psu, None).await;
         assert_eq!((unknown.status, unknown.body["tppMessages"][0]["code"].as_str()), (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN")));
         let outside = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked", third.id), &access_token, &with_psu, None).await;
