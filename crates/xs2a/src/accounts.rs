@@ -493,10 +493,7 @@ pub(crate) async fn transaction<R: Repo>(
             .entry(account.id, id)
             .await?
             .ok_or_else(unknown)?;
-        Ok(Json(
-            json!({ "transactionsDetails": { "transactionDetails": transaction_json(&entry) } }),
-        )
-        .into_response())
+        Ok(Json(json!({ "transactionsDetails": transaction_json(&entry) })).into_response())
     }
     .await;
     caller.answer(result)
