@@ -89,6 +89,13 @@ pub trait PaymentRepository: Send + Sync {
         id: PaymentId,
     ) -> impl Future<Output = Result<Option<Payment>, StoreError>> + Send;
 
+    /// Payments in `status` since before `before`, oldest first.
+    fn payments_in_status(
+        &self,
+        status: PaymentStatus,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Payment>, StoreError>> + Send;
+
     /// Moves the payment to `to` if its status is `from`; false otherwise.
     fn set_payment_status(
         &self,

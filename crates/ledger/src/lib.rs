@@ -3,11 +3,13 @@
 //! - [`service`]: [`Ledger`], opening accounts, executing transfers (internal
 //!   payee credited directly, external payee through the clearing account),
 //!   Berlin Group balances, the audit behind `fintechapi ledger verify`.
+//! - [`payments`]: exactly-once settlement of authorised payment initiations.
 //! - [`demo`]: the deterministic demo bank seeded on an empty data directory.
 //!
 //! Storage is reached only through the ports in `fintechapi_domain`.
 
 pub mod demo;
+pub mod payments;
 pub mod service;
 
 pub use service::{Balance, BalanceType, Ledger, TransferOrder};

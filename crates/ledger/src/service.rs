@@ -67,6 +67,10 @@ impl<R: LedgerRepository> Ledger<R> {
         Self { repo, clock }
     }
 
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
     pub fn repo(&self) -> &R {
         &self.repo
     }

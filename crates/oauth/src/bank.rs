@@ -21,7 +21,6 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
-use fintechapi_domain::ledger::LedgerError;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
@@ -29,7 +28,6 @@ use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{constant_time_eq, random_token};
-use fintechapi_ledger::TransferOrder;
 use fintechapi_portal::web::{check_origin, cookie, request_host};
 
 use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};
@@ -780,16 +778,16 @@ async fn consent_form<R: Repo>(
     Ok(secured(page.into_response(), target.as_deref()))
 }
 
-/// Executes an approved payment in the ledger, exactly once: RCVD → ACTC
-/// (authorised by the PSU) → ACSC, or RJCT with an ISO 20022 reason.
+/// The PSU authorised the payment: RCVD → ACTC, then it is settled in the
+/// ledger (ACSC, or RJCT with an ISO 20022 reason), exactly once.
 async fn execute<R: Repo>(
     service: &OAuthService<R>,
     payment: &Payment,
     psu: PsuId,
 ) -> Result<(), BankError> {
-    let repo = service.server.repo();
-    let now = service.server.now();
-    let authorised = repo
+    let authorised = service
+        .server
+        .repo()
         .set_payment_status(
             payment.id,
             PaymentStatus::Received,
@@ -798,7 +796,7 @@ async fn execute<R: Repo>(
                 psu_id: Some(psu),
                 ..PaymentUpdate::default()
             },
-            now,
+            service.server.now(),
         )
         .await?;
     if !authorised {
@@ -807,60 +805,12 @@ async fn execute<R: Repo>(
             "This payment was already decided or cancelled.",
         ));
     }
-    let reject = |reason: &str| PaymentUpdate {
-        reason: Some(reason.into()),
-        ..PaymentUpdate::default()
+    let authorised = Payment {
+        psu_id: Some(psu),
+        status: PaymentStatus::AcceptedTechnical,
+        ..payment.clone()
     };
-    let debtor = repo
-        .account_by_iban(&payment.debtor_iban)
-        .await?
-        .filter(|a| a.psu_id == Some(psu));
-    let outcome = match debtor {
-        // AC01: the debtor account is not one of this PSU's.
-        None => Err(reject("AC01")),
-        Some(account) => {
-            let order = TransferOrder {
-                idempotency_key: format!("payment:{}", payment.id),
-                debtor_account: account.id,
-                creditor_iban: payment.creditor_iban.clone(),
-                creditor_name: Some(payment.creditor_name.clone()),
-                amount: payment.amount,
-                remittance_information: payment.remittance.clone(),
-                end_to_end_id: payment.end_to_end_id.clone(),
-                bank_transaction_code: None,
-            };
-            match service.ledger.transfer(order).await {
-                Ok(receipt) => Ok(receipt.transaction_id),
-                Err(LedgerError::InsufficientFunds(_)) => Err(reject("AM04")),
-                Err(LedgerError::AccountNotEnabled(_)) => Err(reject("AC06")),
-                Err(LedgerError::CurrencyMismatch { .. }) => Err(reject("AM03")),
-                Err(LedgerError::SameAccount) => Err(reject("AM01")),
-                Err(LedgerError::Store(e)) => return Err(e.into()),
-                Err(other) => {
-                    tracing::warn!(payment = %payment.id, error = %other, "payment rejected by the ledger");
-                    Err(reject("NARR"))
-                }
-            }
-        }
-    };
-    let (to, update) = match outcome {
-        Ok(transaction) => (
-            PaymentStatus::AcceptedSettlementCompleted,
-            PaymentUpdate {
-                transaction_id: Some(transaction),
-                ..PaymentUpdate::default()
-            },
-        ),
-        Err(update) => (PaymentStatus::Rejected, update),
-    };
-    repo.set_payment_status(
-        payment.id,
-        PaymentStatus::AcceptedTechnical,
-        to,
-        update,
-        service.server.now(),
-    )
-    .await?;
+    fintechapi_ledger::payments::settle(&service.ledger, &authorised).await?;
     Ok(())
 }
 

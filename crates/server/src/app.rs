@@ -152,6 +152,28 @@ fn spawn_housekeeping(
     })
 }
 
+/// Settles payments left authorised but unposted (a crash, a stopped node)
+/// at start and every two seconds until `stop` turns true.
+fn spawn_settlement(
+    state: AppState,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            // In-flight approvals settle themselves; only older ones are picked up.
+            let grace = time::Duration::seconds(5);
+            if let Err(e) = fintechapi_ledger::payments::settle_pending(state.ledger(), grace).await
+            {
+                tracing::warn!(error = %e, "settling authorised payments failed; retrying");
+            }
+            tokio::select! {
+                _ = stop.changed() => return,
+                () = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    })
+}
+
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {
@@ -385,6 +407,7 @@ impl Application {
             )
         });
         let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped.clone());
+        let settlement = spawn_settlement(self.state.clone(), background_stopped.clone());
         let usage_flusher = self
             .state
             .meter()
@@ -398,6 +421,7 @@ impl Application {
         }
         let _ = housekeeping.await;
         let _ = usage_flusher.await;
+        let _ = settlement.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

@@ -1,21 +1,13 @@
 //! The `fintechapi` binary as an operator uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 use fintechapi_testkit::{TestDb, both_stores};
+use support::{fintechapi_command as fintechapi, serve, store_args};
 
-fn fintechapi() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_fintechapi"));
-    // Only what a test passes: no stray FINTECHAPI_* settings from the caller.
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FINTECHAPI_")) {
-        cmd.env_remove(key);
-    }
-    cmd.env("RUST_LOG", "info");
-    cmd
-}
+mod support;
 
 fn run(args: &[&str]) -> Output {
     fintechapi().args(args).output().unwrap()
@@ -23,42 +15,6 @@ fn run(args: &[&str]) -> Output {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn store_args(db: &TestDb) -> Vec<String> {
-    let mut args = vec!["--data-dir".to_owned(), db.data_dir().display().to_string()];
-    if let Some(url) = db.database_url() {
-        args.extend(["--database-url".to_owned(), url]);
-    }
-    args
-}
-
-/// Starts `serve` on an ephemeral port and waits until it listens. Returns the child and its port.
-fn serve(args: &[String]) -> (Child, u16) {
-    let mut child = fintechapi()
-        .arg("serve")
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let Some(Ok(line)) = lines.next() else { break };
-        let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if log["message"] == "serving HTTPS" {
-            let addr = log["addr"].as_str().unwrap().to_owned();
-            let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-            // Keep draining the log so the server never blocks on a full pipe.
-            std::thread::spawn(move || for _ in lines {});
-            return (child, port);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("server did not start");
 }
 
 fn terminate(mut child: Child) -> std::process::ExitStatus {

@@ -531,6 +531,17 @@ impl PaymentRepository for Store {
         dispatch!(self, |db, pool| db::payment::by_id(pool, id).await)
     }
 
+    async fn payments_in_status(
+        &self,
+        status: PaymentStatus,
+        before: OffsetDateTime,
+    ) -> Result<Vec<Payment>, StoreError> {
+        dispatch!(self, |db, pool| db::payment::in_status(
+            pool, status, before
+        )
+        .await)
+    }
+
     async fn set_payment_status(
         &self,
         id: PaymentId,

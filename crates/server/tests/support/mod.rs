@@ -491,3 +491,52 @@ pub async fn operator(server: &TestServer) -> Browser {
     assert_eq!(done.location.as_deref(), Some("/admin"));
     b
 }
+
+// ---------------------------------------------------------------- the binary
+
+/// The `fintechapi` binary with no stray `FINTECHAPI_*` settings from the caller.
+pub fn fintechapi_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_fintechapi"));
+    // Only what a test passes: no stray FINTECHAPI_* settings from the caller.
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FINTECHAPI_")) {
+        cmd.env_remove(key);
+    }
+    cmd.env("RUST_LOG", "info");
+    cmd
+}
+
+pub fn store_args(db: &TestDb) -> Vec<String> {
+    let mut args = vec!["--data-dir".to_owned(), db.data_dir().display().to_string()];
+    if let Some(url) = db.database_url() {
+        args.extend(["--database-url".to_owned(), url]);
+    }
+    args
+}
+
+/// Starts `serve` on an ephemeral port and waits until it listens. Returns the child and its port.
+pub fn serve(args: &[String]) -> (std::process::Child, u16) {
+    let mut child = fintechapi_command()
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stderr.take().unwrap()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let Some(Ok(line)) = lines.next() else { break };
+        let log: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if log["message"] == "serving HTTPS" {
+            let addr = log["addr"].as_str().unwrap().to_owned();
+            let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+            // Keep draining the log so the server never blocks on a full pipe.
+            std::thread::spawn(move || for _ in lines {});
+            return (child, port);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}

@@ -80,6 +80,26 @@ pub(crate) async fn by_id(pool: &Pool<Db>, id: PaymentId) -> Result<Option<Payme
     .transpose()
 }
 
+pub(crate) async fn in_status(
+    pool: &Pool<Db>,
+    status: PaymentStatus,
+    before: OffsetDateTime,
+) -> Result<Vec<Payment>, StoreError> {
+    sqlx::query_as::<_, PaymentRow>(concat!(
+        "SELECT ",
+        payment_columns!(),
+        " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
+    ))
+    .bind(status.as_str())
+    .bind(before)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Payment::try_from)
+    .collect()
+}
+
 pub(crate) async fn set_status(
     pool: &Pool<Db>,
     id: PaymentId,
