@@ -112,6 +112,12 @@ pub trait ConsentRepository: Send + Sync {
         id: ConsentId,
     ) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
 
+    /// The consents a PSU granted, newest first.
+    fn consents_of_psu(
+        &self,
+        psu: PsuId,
+    ) -> impl Future<Output = Result<Vec<Consent>, StoreError>> + Send;
+
     /// `received` → `valid` with the PSU and the accounts granted; false if
     /// the consent was no longer `received`.
     fn authorise_consent(

@@ -5,7 +5,9 @@ use std::future::Future;
 use time::OffsetDateTime;
 
 use crate::ids::PsuId;
+use crate::ledger::text_enum;
 use crate::password::PasswordHash;
+use crate::secret::KeyedHash;
 use crate::store::StoreError;
 
 /// RTS Art. 4(3)(b): consecutive failed authentications that block a credential.
@@ -50,7 +52,47 @@ pub enum PsuError {
     Store(#[from] StoreError),
 }
 
+text_enum!(
+    /// How far an online-banking session has authenticated.
+    PsuSessionStage { Login = "login", SecondFactor = "second_factor", Active = "active" }
+);
+
+/// The PSU's own online-banking session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsuSession {
+    pub psu_id: Option<PsuId>,
+    pub stage: PsuSessionStage,
+    pub last_activity_at: OffsetDateTime,
+}
+
 pub trait PsuRepository: Send + Sync {
+    fn create_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn psu_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> impl Future<Output = Result<Option<PsuSession>, StoreError>> + Send;
+
+    /// Moves a session `from` → `to` (with the PSU when given) and records
+    /// activity; false when it was no longer at `from`.
+    fn advance_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        from: PsuSessionStage,
+        to: PsuSessionStage,
+        psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn end_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     fn create_psu(&self, psu: NewPsu) -> impl Future<Output = Result<Psu, PsuError>> + Send;
 
     /// The PSU and its password hash, for authentication.

@@ -47,6 +47,7 @@ pub struct BankSettings {
 
 pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
     Router::new()
+        .merge(crate::online::routes::<R>())
         .route("/oauth2/authorize", get(authorize::<R>))
         .route("/bank/login", get(login_form::<R>).post(login::<R>))
         .route("/bank/sca", get(sca_form::<R>).post(sca::<R>))
@@ -64,14 +65,14 @@ struct ErrorPage {
 }
 
 /// An HTML answer that never redirects.
-struct BankError(StatusCode, String);
+pub(crate) struct BankError(StatusCode, String);
 
 impl BankError {
-    fn page(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn page(status: StatusCode, message: impl Into<String>) -> Self {
         Self(status, message.into())
     }
 
-    fn expired() -> Self {
+    pub(crate) fn expired() -> Self {
         Self::page(
             StatusCode::BAD_REQUEST,
             "This sign-in has ended or was already completed. Return to the app you came from \
@@ -102,7 +103,7 @@ impl IntoResponse for BankError {
 
 /// Security headers of every bank page; `form_target` widens `form-action`
 /// for the page whose form ends in the redirect to the TPP.
-fn secured(mut response: Response, form_target: Option<&str>) -> Response {
+pub(crate) fn secured(mut response: Response, form_target: Option<&str>) -> Response {
     let csp = match form_target {
         Some(origin) => format!("{CSP}; form-action 'self' {origin}"),
         None => format!("{CSP}; form-action 'self'"),
@@ -120,7 +121,7 @@ fn secured(mut response: Response, form_target: Option<&str>) -> Response {
     response
 }
 
-fn see_other(location: &str) -> Response {
+pub(crate) fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, location.to_owned())],
@@ -176,13 +177,23 @@ fn check_post(
     csrf: &str,
     session: &PsuSession,
 ) -> Result<(), BankError> {
+    check_form_post(headers, uri, csrf, &session.csrf)
+}
+
+/// Origin check and CSRF token of a form post on any bank page.
+pub(crate) fn check_form_post(
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+    csrf: &str,
+    expected: &str,
+) -> Result<(), BankError> {
     check_origin(headers, request_host(headers, uri)).map_err(|_| {
         BankError::page(
             StatusCode::FORBIDDEN,
             "This form was submitted from another site and was refused.",
         )
     })?;
-    if !constant_time_eq(csrf, &session.csrf) {
+    if !constant_time_eq(csrf, expected) {
         return Err(BankError::page(
             StatusCode::FORBIDDEN,
             "This form has expired. Go back, reload the page and try again.",
@@ -261,12 +272,13 @@ async fn authorize<R: Repo>(
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/login.html")]
-struct LoginPage {
-    tpp_name: String,
-    app_name: String,
-    csrf: String,
-    login: String,
-    error: Option<String>,
+pub(crate) struct LoginPage {
+    pub action: &'static str,
+    /// The app and TPP asking, when the PSU came from one.
+    pub requester: Option<(String, String)>,
+    pub csrf: String,
+    pub login: String,
+    pub error: Option<String>,
 }
 
 async fn login_page<R: Repo>(
@@ -277,8 +289,8 @@ async fn login_page<R: Repo>(
 ) -> Result<LoginPage, BankError> {
     let (application, organisation) = tpp(service, &session.authorization).await?;
     Ok(LoginPage {
-        tpp_name: organisation.legal_name,
-        app_name: application.name,
+        action: "/bank/login",
+        requester: Some((application.name, organisation.legal_name)),
         csrf: session.csrf.clone(),
         login,
         error,
@@ -295,13 +307,13 @@ async fn login_form<R: Repo>(
 }
 
 #[derive(serde::Deserialize)]
-struct LoginForm {
+pub(crate) struct LoginForm {
     #[serde(default)]
-    login: String,
+    pub login: String,
     #[serde(default)]
-    password: String,
+    pub password: String,
     #[serde(default)]
-    csrf: String,
+    pub csrf: String,
 }
 
 const WRONG_CREDENTIALS: &str = "The login name or the password is not right.";
@@ -312,6 +324,31 @@ async fn verify_password(hash: PasswordHash, password: String) -> bool {
     tokio::task::spawn_blocking(move || hash.verify(&password))
         .await
         .unwrap_or(false)
+}
+
+/// The PSU behind a login name and password, or the message to show: never
+/// which of the two was wrong; "blocked" only to someone who knows the password.
+/// A wrong password counts toward the block.
+pub(crate) async fn check_password<R: Repo>(
+    service: &OAuthService<R>,
+    login: &str,
+    password: String,
+) -> Result<Result<Psu, &'static str>, BankError> {
+    let Some((psu, hash)) = service.server.repo().psu_by_login(login).await? else {
+        // Same work as for a known login, so timing does not tell them apart.
+        let dummy = PasswordHash::create("no such PSU").map_err(|_| BankError::expired())?;
+        verify_password(dummy, password).await;
+        return Ok(Err(WRONG_CREDENTIALS));
+    };
+    let correct = verify_password(hash, password).await;
+    if !correct {
+        fail(service, &psu).await?;
+        return Ok(Err(WRONG_CREDENTIALS));
+    }
+    if psu.is_blocked() {
+        return Ok(Err(BLOCKED));
+    }
+    Ok(Ok(psu))
 }
 
 /// A PSU's failed attempt; true when it is (now) blocked.
@@ -339,45 +376,16 @@ async fn login<R: Repo>(
     };
     check_post(&headers, &uri, &form.csrf, &session)?;
     let repo = service.server.repo();
-    let found = repo.psu_by_login(form.login.trim()).await?;
-    let (psu, hash) = match found {
-        Some(found) => found,
-        None => {
-            // Same work as for a known login, so timing does not tell them apart.
-            let dummy = PasswordHash::create("no such PSU").map_err(|_| BankError::expired())?;
-            verify_password(dummy, form.password).await;
-            let page = login_page(
-                &service,
-                &session,
-                form.login,
-                Some(WRONG_CREDENTIALS.into()),
-            )
-            .await?;
+    let psu = match check_password(&service, form.login.trim(), form.password).await? {
+        Ok(psu) => psu,
+        Err(message) => {
+            let page = login_page(&service, &session, form.login, Some(message.into())).await?;
             return Ok(secured(
                 (StatusCode::UNAUTHORIZED, page).into_response(),
                 None,
             ));
         }
     };
-    let correct = verify_password(hash, form.password).await;
-    if psu.is_blocked() || !correct {
-        let blocked = if correct {
-            true
-        } else {
-            fail(&service, &psu).await?
-        };
-        // Only someone who knows the password learns that the access is blocked.
-        let message = if blocked && correct {
-            BLOCKED
-        } else {
-            WRONG_CREDENTIALS
-        };
-        let page = login_page(&service, &session, form.login, Some(message.into())).await?;
-        return Ok(secured(
-            (StatusCode::UNAUTHORIZED, page).into_response(),
-            None,
-        ));
-    }
     repo.reset_psu_login_failures(psu.id).await?;
     let advanced = repo
         .advance_authorization(
@@ -398,15 +406,16 @@ async fn login<R: Repo>(
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/sca.html")]
-struct ScaPage {
-    csrf: String,
+pub(crate) struct ScaPage {
+    pub action: &'static str,
+    pub csrf: String,
     /// The PSU has an authenticator app.
-    totp: bool,
-    sandbox_code: Option<String>,
-    error: Option<String>,
+    pub totp: bool,
+    pub sandbox_code: Option<String>,
+    pub error: Option<String>,
     /// For a payment: what is paid to whom, and the challenge derived from it.
-    payment: Option<Payment>,
-    challenge: Option<String>,
+    pub payment: Option<Payment>,
+    pub challenge: Option<String>,
 }
 
 /// RTS Art. 5 dynamic linking: an 8-digit challenge derived from exactly the
@@ -463,6 +472,29 @@ async fn session_psu<R: Repo>(
         .ok_or_else(BankError::expired)
 }
 
+/// The possession factor: for a payment the authenticator's answer to the
+/// challenge derived from exactly this amount and payee (TOTP alone is for
+/// account information only); otherwise a TOTP code, each step once. The
+/// sandbox code works only where configured (never in production), and never
+/// for a payment of a PSU whose authenticator could sign it.
+pub(crate) async fn second_factor_accepted<R: Repo>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    code: &str,
+    payment: Option<&Payment>,
+) -> Result<bool, BankError> {
+    let sandbox = service
+        .bank
+        .sandbox_code
+        .as_deref()
+        .is_some_and(|expected| constant_time_eq(code, expected));
+    Ok(match payment {
+        Some(p) if psu.totp_enabled => ocra_accepted(service, psu, p, code).await?,
+        Some(_) => sandbox,
+        None => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
+    })
+}
+
 /// The PSU's authenticator's OCRA response to the payment's challenge.
 async fn ocra_accepted<R: Repo>(
     service: &OAuthService<R>,
@@ -511,6 +543,7 @@ async fn sca_form<R: Repo>(
     let psu = session_psu(&service, &session).await?;
     let payment = authorized_payment(&service, &session.authorization).await?;
     let page = ScaPage {
+        action: "/bank/sca",
         csrf: session.csrf,
         totp: psu.totp_enabled,
         sandbox_code: service.bank.sandbox_code.clone(),
@@ -548,28 +581,16 @@ async fn sca<R: Repo>(
     if psu.is_blocked() {
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
     }
-    let code = form.code.trim();
     let payment = authorized_payment(&service, &session.authorization).await?;
-    // The sandbox code works only where configured (never in production), and
-    // never for a PSU whose authenticator can sign a payment's challenge.
-    let sandbox = service
-        .bank
-        .sandbox_code
-        .as_deref()
-        .is_some_and(|expected| constant_time_eq(code, expected));
-    let accepted = match &payment {
-        // A payment needs the authenticator's response to the challenge derived
-        // from this very amount and payee (TOTP alone is for AIS only).
-        Some(p) if psu.totp_enabled => ocra_accepted(&service, &psu, p, code).await?,
-        Some(_) => sandbox,
-        None => sandbox || (psu.totp_enabled && totp_accepted(&service, &psu, code).await?),
-    };
+    let accepted =
+        second_factor_accepted(&service, &psu, form.code.trim(), payment.as_ref()).await?;
     if !accepted {
         let blocked = fail(&service, &psu).await?;
         if blocked {
             return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
         }
         let page = ScaPage {
+            action: "/bank/sca",
             csrf: session.csrf,
             totp: psu.totp_enabled,
             sandbox_code: service.bank.sandbox_code.clone(),

@@ -10,6 +10,7 @@
 mod bank;
 pub mod error;
 pub mod jose;
+mod online;
 pub mod policy;
 pub mod server;
 pub mod web;

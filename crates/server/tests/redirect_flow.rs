@@ -170,6 +170,36 @@ impl Tpp {
     }
 }
 
+/// The PSU approves `consent` at the bank's pages; the TPP's token answer.
+async fn authorise(
+    server: &TestServer,
+    tpp: &Tpp,
+    consent: &str,
+    login: &str,
+    password: &str,
+) -> Answer {
+    let mut psu = Browser::new(server);
+    open(&mut psu, &tpp.key, &tpp.par(consent).await).await;
+    log_in(&mut psu, login, password).await;
+    second_factor(&mut psu, "123456").await;
+    let screen = psu.get("/bank/consent").await;
+    let approved = psu
+        .post(
+            "/bank/consent",
+            &[("decision", "approve"), ("csrf", &screen.csrf())],
+        )
+        .await;
+    let code = param(
+        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
+        "code",
+    )
+    .unwrap()
+    .to_owned();
+    let tokens = tpp.exchange(&code).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    tokens
+}
+
 /// Carol holds three accounts in the demo bank.
 async fn carol_accounts(server: &TestServer) -> Vec<Account> {
     let store = server.db.store().await;
@@ -433,14 +463,7 @@ both_stores! {
         let tpp = Tpp::new(&server, &server.db);
         let cc = tpp.client_token().await;
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-        let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
-        log_in(&mut psu, "alice", "alice-demo-2026").await;
-        second_factor(&mut psu, "123456").await;
-        let screen = psu.get("/bank/consent").await;
-        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
-        let tokens = tpp.exchange(&code).await;
+        let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
         let token = tokens.body["access_token"].as_str().unwrap().to_owned();
         let unattended = [("consent-id", consent.as_str())];
         for _ in 0..4 {
@@ -707,14 +730,7 @@ both_stores! {
         let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4});
         let created = tpp.xs2a(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(body)).await;
         let consent = created.body["consentId"].as_str().unwrap().to_owned();
-        let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
-        log_in(&mut psu, "alice", "alice-demo-2026").await;
-        second_factor(&mut psu, "123456").await;
-        let screen = psu.get("/bank/consent").await;
-        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
-        let tokens = tpp.exchange(&code).await;
+        let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
         let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
         let read = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}"), &cc, &[], None).await;
         assert_eq!((read.body["consentStatus"].as_str(), read.body["validUntil"].as_str()), (Some("valid"), Some(tomorrow.as_str())));
@@ -751,6 +767,87 @@ both_stores! {
         assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM consents").await, ["1"]);
         let missing = tpp.http.post(format!("{}/v1/consents", tpp.base)).bearer_auth(&cc).json(&json!({})).send().await.unwrap();
         assert_eq!(missing.status(), StatusCode::BAD_REQUEST, "X-Request-ID is required");
+        server.stop().await;
+    }
+}
+
+/// A PSU's online-banking session, logged in with both factors.
+async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
+    let mut b = Browser::new(server);
+    let start = b.get("/bank/online").await;
+    assert_eq!(start.status, StatusCode::OK);
+    let logged = b
+        .post(
+            "/bank/online/login",
+            &[
+                ("login", login),
+                ("password", password),
+                ("csrf", &start.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        logged.location.as_deref(),
+        Some("/bank/online/sca"),
+        "{}",
+        logged.body
+    );
+    let page = b.get("/bank/online/sca").await;
+    let done = b
+        .post(
+            "/bank/online/sca",
+            &[("code", "123456"), ("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/bank/online/consents"),
+        "{}",
+        done.body
+    );
+    b
+}
+
+both_stores! {
+    async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let with_psu = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &with_psu, None).await.status, StatusCode::OK);
+
+        // Another customer sees nothing of it and cannot withdraw it.
+        let mut bob = online_banking(&server, "bob", "bob-demo-2026").await;
+        let bobs = bob.get("/bank/online/consents").await;
+        assert!(!bobs.body.contains("Budget App"));
+        let stranger = bob.post(&format!("/bank/online/consents/{consent}/revoke"), &[("csrf", &bobs.csrf())]).await;
+        assert_eq!(stranger.status, StatusCode::NOT_FOUND);
+
+        let mut alice = online_banking(&server, "alice", "alice-demo-2026").await;
+        let list = alice.get("/bank/online/consents").await;
+        assert!(list.body.contains("Budget App") && list.body.contains("Acme TPP GmbH") && list.body.contains("valid"), "{}", list.body);
+        let forged = alice.post(&format!("/bank/online/consents/{consent}/revoke"), &[("csrf", "forged")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let withdrawn = alice.post(&format!("/bank/online/consents/{consent}/revoke"), &[("csrf", &list.csrf())]).await;
+        assert_eq!(withdrawn.status, StatusCode::OK);
+        assert!(withdrawn.body.contains("Access withdrawn"));
+        assert!(withdrawn.body.contains("revokedByPsu"));
+
+        // The TPP's very next call fails; its refresh token is worthless.
+        let next = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &with_psu, None).await;
+        assert_eq!((next.status, next.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "revokedByPsu");
+        let renewed = tpp.form("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", tokens.body["refresh_token"].as_str().unwrap())]).await;
+        assert_eq!(renewed.body["error"], "invalid_grant");
+
+        // Logging out ends the session.
+        let page = alice.get("/bank/online/consents").await;
+        alice.post("/bank/online/logout", &[("csrf", &page.csrf())]).await;
+        assert_eq!(alice.get("/bank/online/consents").await.status, StatusCode::BAD_REQUEST);
         server.stop().await;
     }
 }

@@ -28,7 +28,7 @@ use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
     Session, TokenPurpose, User,
 };
-use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository};
+use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository, PsuSession, PsuSessionStage};
 use fintechapi_domain::registry::{
     Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
 };
@@ -359,6 +359,50 @@ impl LedgerRepository for Store {
 }
 
 impl PsuRepository for Store {
+    async fn create_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::create_session(
+            pool,
+            session_hash,
+            at
+        )
+        .await)
+    }
+
+    async fn psu_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> Result<Option<PsuSession>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::session(pool, session_hash).await)
+    }
+
+    async fn advance_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        from: PsuSessionStage,
+        to: PsuSessionStage,
+        psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::psu::advance_session(
+            pool,
+            session_hash,
+            from,
+            to,
+            psu,
+            at
+        )
+        .await)
+    }
+
+    async fn end_psu_session(&self, session_hash: &KeyedHash) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::end_session(pool, session_hash)
+            .await)
+    }
+
     async fn create_psu(&self, psu: NewPsu) -> Result<Psu, PsuError> {
         dispatch!(self, |db, pool| db::psu::create(pool, psu).await)
     }
@@ -564,6 +608,10 @@ impl ConsentRepository for Store {
 
     async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
         dispatch!(self, |db, pool| db::consent::by_id(pool, id).await)
+    }
+
+    async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
+        dispatch!(self, |db, pool| db::consent::of_psu(pool, psu).await)
     }
 
     async fn authorise_consent(

@@ -5,3 +5,14 @@ ALTER TABLE psus ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0 CHECK (fail
 ALTER TABLE psus ADD COLUMN blocked_at TEXT;
 ALTER TABLE psus ADD COLUMN totp_secret TEXT;
 ALTER TABLE psus ADD COLUMN totp_last_step INTEGER;
+
+-- The PSU's own online-banking sessions (consents overview), keyed by the hash
+-- of the cookie; five minutes without activity end them.
+CREATE TABLE psu_sessions (
+    session_hash     TEXT PRIMARY KEY,
+    psu_id           TEXT REFERENCES psus (id),
+    stage            TEXT NOT NULL CHECK (stage IN ('login', 'second_factor', 'active')),
+    created_at       TEXT NOT NULL,
+    last_activity_at TEXT NOT NULL
+);
+CREATE INDEX psu_sessions_by_activity ON psu_sessions (last_activity_at);

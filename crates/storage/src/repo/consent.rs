@@ -136,3 +136,16 @@ pub(crate) async fn count_unattended_access(
     .map_err(store)?;
     Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
 }
+
+pub(crate) async fn of_psu(pool: &Pool<Db>, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
+    sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+        "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
+    )))
+    .bind(psu.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Consent::try_from)
+    .collect()
+}

@@ -3,7 +3,10 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::psu::{MAX_FAILED_LOGINS, NewPsu, Psu, PsuError};
+use fintechapi_domain::psu::{
+    MAX_FAILED_LOGINS, NewPsu, Psu, PsuError, PsuSession, PsuSessionStage,
+};
+use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
@@ -154,4 +157,80 @@ pub(crate) async fn accept_totp_step(
     .await
     .map_err(store)?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn create_session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+    at: OffsetDateTime,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO psu_sessions (session_hash, psu_id, stage, created_at, last_activity_at) \
+         VALUES ($1, NULL, 'login', $2, $2)",
+    )
+    .bind(session_hash.as_str())
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+) -> Result<Option<PsuSession>, StoreError> {
+    let row: Option<(Option<String>, String, OffsetDateTime)> = sqlx::query_as(
+        "SELECT psu_id, stage, last_activity_at FROM psu_sessions WHERE session_hash = $1",
+    )
+    .bind(session_hash.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    row.map(|(psu, stage, last)| {
+        Ok(PsuSession {
+            psu_id: psu
+                .map(|p| p.parse::<PsuId>())
+                .transpose()
+                .map_err(|_| StoreError::corrupt("stored PSU id does not parse"))?,
+            stage: stage.parse()?,
+            last_activity_at: last,
+        })
+    })
+    .transpose()
+}
+
+pub(crate) async fn advance_session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+    from: PsuSessionStage,
+    to: PsuSessionStage,
+    psu: Option<PsuId>,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE psu_sessions SET stage = $3, psu_id = COALESCE($4, psu_id), last_activity_at = $5 \
+         WHERE session_hash = $1 AND stage = $2",
+    )
+    .bind(session_hash.as_str())
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(psu.map(|p| p.to_string()))
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn end_session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM psu_sessions WHERE session_hash = $1")
+        .bind(session_hash.as_str())
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(())
 }
