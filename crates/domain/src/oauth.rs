@@ -149,6 +149,13 @@ pub trait AuthorizationRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
 
+    /// An application's authorizations of one resource (`AIS:<id>`, `PIS:<id>`), oldest first.
+    fn authorizations_for_scope(
+        &self,
+        application: ApplicationId,
+        scope: &str,
+    ) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
+
     fn authorization_by_session(
         &self,
         session_hash: &KeyedHash,
@@ -180,4 +187,18 @@ pub trait AuthorizationRepository: Send + Sync {
         code_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<CodeRedemption, StoreError>> + Send;
+}
+
+impl AuthorizationStage {
+    /// The Berlin Group `scaStatus` of an authorization at this stage.
+    pub fn sca_status(&self) -> &'static str {
+        match self {
+            AuthorizationStage::Pushed => "received",
+            AuthorizationStage::Login => "started",
+            AuthorizationStage::SecondFactor => "psuIdentified",
+            AuthorizationStage::Consent => "psuAuthenticated",
+            AuthorizationStage::Approved | AuthorizationStage::Exchanged => "finalised",
+            AuthorizationStage::Denied => "failed",
+        }
+    }
 }

@@ -256,6 +256,16 @@ both_stores! {
         let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
         let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
         assert_eq!(status.body["consentStatus"], "valid");
+        // The authorisation sub-resource: one authorisation (the PAR), finalised.
+        let authorisations = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/authorisations"), &cc, &[], None).await;
+        let ids = authorisations.body["authorisationIds"].as_array().unwrap().clone();
+        assert_eq!(ids.len(), 1, "{}", authorisations.body);
+        let sca = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/authorisations/{}", ids[0].as_str().unwrap()), &cc, &[], None).await;
+        assert_eq!(sca.body["scaStatus"], "finalised");
+        let explicit = tpp.xs2a(reqwest::Method::POST, &format!("/v1/consents/{consent}/authorisations"), &cc, &[], Some(json!({}))).await;
+        assert_eq!((explicit.status, explicit.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID")));
+        let embedded = tpp.xs2a(reqwest::Method::PUT, &format!("/v1/consents/{consent}/authorisations/{}", ids[0].as_str().unwrap()), &cc, &[], Some(json!({"psuData": {"password": "x"}}))).await;
+        assert_eq!(embedded.status, StatusCode::BAD_REQUEST);
 
         // Exactly the consented accounts.
         let with_psu = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
@@ -612,6 +622,12 @@ both_stores! {
 
         let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{payment}/status"), &token, &[], None).await;
         assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
+        let authorisations = tpp.xs2a(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"), &cc, &[], None).await;
+        let id = authorisations.body["authorisationIds"][0].as_str().unwrap().to_owned();
+        let sca = tpp.xs2a(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"), &cc, &[], None).await;
+        assert_eq!(sca.body["scaStatus"], "finalised");
+        let cancellations = tpp.xs2a(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"), &cc, &[], None).await;
+        assert_eq!(cancellations.body, json!({"authorisationIds": []}));
         let moved = store.account(debtor.id).await.unwrap().unwrap();
         assert_eq!(moved.balances.booked, before - 1234, "the ledger moved once");
         assert!(store.audit().await.unwrap().is_consistent());

@@ -517,6 +517,19 @@ impl AuthorizationRepository for Store {
         .await)
     }
 
+    async fn authorizations_for_scope(
+        &self,
+        application: ApplicationId,
+        scope: &str,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::for_scope(
+            pool,
+            application,
+            scope
+        )
+        .await)
+    }
+
     async fn authorization_by_session(
         &self,
         session_hash: &KeyedHash,

@@ -305,7 +305,7 @@ pub(crate) async fn create<R: Repo>(
 
 /// The caller's own consent: its application created it (client-credentials
 /// token) or its token is bound to it.
-async fn own_consent<R: Repo>(
+pub(crate) async fn own_consent<R: Repo>(
     service: &Xs2aService<R>,
     caller: &Caller,
     id: &str,

@@ -11,9 +11,11 @@
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…`.
 //! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
+//! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
 
 mod accounts;
+mod authorisations;
 mod consents;
 pub mod error;
 mod funds;
@@ -72,6 +74,26 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         .route(
             "/v1/consents/{consent_id}/status",
             get(consents::status::<R>),
+        )
+        .route(
+            "/v1/consents/{consent_id}/authorisations",
+            get(authorisations::consent_list::<R>).post(authorisations::start),
+        )
+        .route(
+            "/v1/consents/{consent_id}/authorisations/{authorisation_id}",
+            get(authorisations::consent_status::<R>).put(authorisations::update),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}/authorisations",
+            get(authorisations::payment_list::<R>).post(authorisations::start),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}/authorisations/{authorisation_id}",
+            get(authorisations::payment_status::<R>).put(authorisations::update),
+        )
+        .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}/cancellation-authorisations",
+            get(authorisations::cancellation_list::<R>).post(authorisations::start),
         )
         .route(
             "/v1/funds-confirmations",

@@ -285,7 +285,7 @@ pub(crate) async fn initiate<R: Repo>(
 
 /// The caller's payment: initiated by its application, and (for a token bound
 /// to a payment) exactly that one.
-async fn own_payment<R: Repo>(
+pub(crate) async fn own_payment<R: Repo>(
     service: &Xs2aService<R>,
     caller: &Caller,
     payment_service: &str,

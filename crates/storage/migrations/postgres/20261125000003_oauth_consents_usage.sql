@@ -75,6 +75,8 @@ CREATE TABLE oauth_authorizations (
     last_activity_at   TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX oauth_authorizations_by_creation ON oauth_authorizations (created_at);
+-- The Berlin Group authorisation sub-resources of a consent or payment.
+CREATE INDEX oauth_authorizations_by_scope ON oauth_authorizations (application_id, scope);
 
 CREATE TABLE oauth_tokens (
     token_hash     TEXT PRIMARY KEY,

@@ -1,8 +1,8 @@
 //! OAuth token queries. Tokens are looked up by their keyed hash.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::ids::PsuId;
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, CodeRedemption, TokenRecord};
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
@@ -176,6 +176,26 @@ pub(crate) async fn open_authorization(
     .map_err(store)?
     .map(Authorization::try_from)
     .transpose()
+}
+
+pub(crate) async fn for_scope(
+    pool: &Pool<Db>,
+    application: ApplicationId,
+    scope: &str,
+) -> Result<Vec<Authorization>, StoreError> {
+    sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "SELECT ",
+        authorization_columns!(),
+        " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 ORDER BY created_at"
+    ))
+    .bind(application.to_string())
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Authorization::try_from)
+    .collect()
 }
 
 pub(crate) async fn by_session(

@@ -1,0 +1,222 @@
+//! Authorisation sub-resources of consents and payments. With the OAuth SCA
+//! approach an authorisation starts implicitly with a pushed authorization
+//! request: each such request is one authorisation, listed and read here with
+//! its `scaStatus`. Explicit start and PSU data updates (embedded SCA) are not
+//! offered and say so.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::ids::AuthorizationId;
+use fintechapi_domain::registry::ApiProduct;
+use serde_json::json;
+
+use crate::consents::own_consent;
+use crate::payments::own_payment;
+use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
+
+/// The scope naming a consent or payment the caller owns.
+async fn scope_of<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    resource: &Resource,
+) -> Result<String, Xs2aError> {
+    Ok(match resource {
+        Resource::Consent(id) => format!("AIS:{}", own_consent(service, caller, id).await?.id),
+        Resource::Payment {
+            service: s,
+            product,
+            id,
+        } => {
+            format!(
+                "PIS:{}",
+                own_payment(service, caller, s, product, id).await?.id
+            )
+        }
+    })
+}
+
+enum Resource {
+    Consent(String),
+    Payment {
+        service: String,
+        product: String,
+        id: String,
+    },
+}
+
+impl Resource {
+    fn product(&self) -> ApiProduct {
+        match self {
+            Resource::Consent(_) => ApiProduct::Ais,
+            Resource::Payment { .. } => ApiProduct::Pis,
+        }
+    }
+}
+
+async fn list<R: Repo>(
+    service: Arc<Xs2aService<R>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    resource: Resource,
+    cancellation: bool,
+) -> Response {
+    let caller = match service.caller(&headers, &line, resource.product()).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let scope = scope_of(&service, &caller, &resource).await?;
+        // A cancellation never needs an authorisation here: the list is empty.
+        let ids: Vec<String> = if cancellation {
+            vec![]
+        } else {
+            service
+                .oauth
+                .server
+                .repo()
+                .authorizations_for_scope(caller.grant.application_id, &scope)
+                .await?
+                .iter()
+                .map(|a| a.id.to_string())
+                .collect()
+        };
+        Ok(Json(json!({ "authorisationIds": ids })).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+async fn status<R: Repo>(
+    service: Arc<Xs2aService<R>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    resource: Resource,
+    authorisation: String,
+) -> Response {
+    let caller = match service.caller(&headers, &line, resource.product()).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let scope = scope_of(&service, &caller, &resource).await?;
+        let unknown = || {
+            Xs2aError::new(
+                StatusCode::FORBIDDEN,
+                "RESOURCE_UNKNOWN",
+                "no such authorisation of this resource",
+            )
+            .at("authorisationId")
+        };
+        let id: AuthorizationId = authorisation.parse().map_err(|_| unknown())?;
+        let found = service
+            .oauth
+            .server
+            .repo()
+            .authorizations_for_scope(caller.grant.application_id, &scope)
+            .await?
+            .into_iter()
+            .find(|a| a.id == id)
+            .ok_or_else(unknown)?;
+        Ok(Json(json!({ "scaStatus": found.stage.sca_status() })).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+fn not_offered(what: &str) -> Response {
+    Xs2aError::new(StatusCode::BAD_REQUEST, "SERVICE_INVALID", what).into_response()
+}
+
+const IMPLICIT_START: &str = "authorisations start with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth; explicit start is not offered";
+const NO_EMBEDDED: &str =
+    "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
+
+pub(crate) async fn consent_list<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path(id): Path<String>,
+) -> Response {
+    list(s, headers, line, Resource::Consent(id), false).await
+}
+
+pub(crate) async fn consent_status<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((id, authorisation)): Path<(String, String)>,
+) -> Response {
+    status(s, headers, line, Resource::Consent(id), authorisation).await
+}
+
+pub(crate) async fn payment_list<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((service, product, id)): Path<(String, String, String)>,
+) -> Response {
+    list(
+        s,
+        headers,
+        line,
+        Resource::Payment {
+            service,
+            product,
+            id,
+        },
+        false,
+    )
+    .await
+}
+
+pub(crate) async fn payment_status<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
+) -> Response {
+    status(
+        s,
+        headers,
+        line,
+        Resource::Payment {
+            service,
+            product,
+            id,
+        },
+        authorisation,
+    )
+    .await
+}
+
+pub(crate) async fn cancellation_list<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((service, product, id)): Path<(String, String, String)>,
+) -> Response {
+    list(
+        s,
+        headers,
+        line,
+        Resource::Payment {
+            service,
+            product,
+            id,
+        },
+        true,
+    )
+    .await
+}
+
+pub(crate) async fn start() -> Response {
+    not_offered(IMPLICIT_START)
+}
+
+pub(crate) async fn update() -> Response {
+    not_offered(NO_EMBEDDED)
+}
