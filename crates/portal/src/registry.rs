@@ -68,6 +68,13 @@ fn check_public_jwks(text: &str) -> Result<(), &'static str> {
         {
             return Err("must hold public keys only; never register a private key");
         }
+        // FAPI 2.0 §5.4: RSA keys of 2048 bits or more (342 base64url characters).
+        if key["kty"] == "RSA" && key["n"].as_str().is_none_or(|n| n.len() < 342) {
+            return Err("RSA keys must have at least 2048 bits");
+        }
+        if key["kty"] == "EC" && !matches!(key["crv"].as_str(), Some("P-256" | "P-384" | "P-521")) {
+            return Err("EC keys must use P-256, P-384 or P-521");
+        }
     }
     Ok(())
 }
@@ -863,5 +870,26 @@ impl<R: PortalRepository> Registry<R> {
             consumer_key: credential.consumer_key,
             products,
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_public_jwks;
+
+    #[test]
+    fn only_public_strong_keys_are_registered() {
+        let ec = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#;
+        assert!(check_public_jwks(ec).is_ok());
+        let private = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"secret"}]}"#;
+        assert!(check_public_jwks(private).is_err());
+        let curve = r#"{"keys":[{"kty":"EC","crv":"secp256k1","x":"a","y":"b"}]}"#;
+        assert!(check_public_jwks(curve).is_err());
+        assert!(check_public_jwks(r#"{"keys":[{"kty":"RSA","n":"short","e":"AQAB"}]}"#).is_err());
+        let n = "A".repeat(342);
+        let rsa = format!(r#"{{"keys":[{{"kty":"RSA","n":"{n}","e":"AQAB"}}]}}"#);
+        assert!(check_public_jwks(&rsa).is_ok());
+        assert!(check_public_jwks(r#"{"keys":[]}"#).is_err());
+        assert!(check_public_jwks("not json").is_err());
     }
 }
