@@ -8,6 +8,7 @@
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
+//! - [`tls`]: a verified client certificate and its thumbprint.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
@@ -30,6 +31,7 @@ pub mod psu;
 pub mod registry;
 pub mod secret;
 pub mod store;
+pub mod tls;
 pub mod usage;
 
 pub use clock::{Clock, ManualClock, SystemClock};

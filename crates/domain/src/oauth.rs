@@ -30,6 +30,8 @@ pub struct TokenRecord {
     pub authorization_id: Option<AuthorizationId>,
     /// RFC 9449: the thumbprint of the DPoP key the token is bound to.
     pub dpop_jkt: Option<String>,
+    /// RFC 8705: the thumbprint of the client certificate the token is bound to.
+    pub mtls_x5t: Option<String>,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,

@@ -11,6 +11,8 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
     /// RFC 7523 client assertion signed with a key of the client's JWKS.
     PrivateKeyJwt,
+    /// RFC 8705: the verified TLS client certificate with the registered subject DN.
+    TlsClientAuth,
 }
 
 impl ClientAuthMethod {
@@ -19,6 +21,7 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
             ClientAuthMethod::PrivateKeyJwt => "private_key_jwt",
+            ClientAuthMethod::TlsClientAuth => "tls_client_auth",
         }
     }
 }
@@ -48,10 +51,13 @@ const BASIC: ClientPolicy = ClientPolicy {
     rotate_refresh_tokens: true,
 };
 
-// FAPI 2.0: private_key_jwt (mutual TLS is not offered yet), DPoP-bound tokens.
+// FAPI 2.0: private_key_jwt or mutual TLS, tokens bound to a DPoP key or the certificate.
 const FAPI2: ClientPolicy = ClientPolicy {
     profile: SecurityProfile::Fapi2,
-    auth_methods: &[ClientAuthMethod::PrivateKeyJwt],
+    auth_methods: &[
+        ClientAuthMethod::PrivateKeyJwt,
+        ClientAuthMethod::TlsClientAuth,
+    ],
     bearer_tokens: false,
     rotate_refresh_tokens: false,
 };
@@ -102,7 +108,8 @@ mod tests {
             [
                 "client_secret_basic",
                 "client_secret_post",
-                "private_key_jwt"
+                "private_key_jwt",
+                "tls_client_auth"
             ]
         );
     }

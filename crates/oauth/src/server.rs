@@ -15,6 +15,7 @@ use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{ApiProduct, Plan};
 use fintechapi_domain::secret::{Pepper, constant_time_eq, pkce_s256, random_token};
+use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_portal::Registry;
 use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
@@ -70,6 +71,11 @@ pub enum PresentedClient {
         client_id: Option<String>,
         assertion: String,
     },
+    /// RFC 8705 `tls_client_auth`: the client_id and the connection's certificate.
+    Certificate {
+        client_id: String,
+        certificate: ClientCertificate,
+    },
 }
 
 impl PresentedClient {
@@ -77,6 +83,7 @@ impl PresentedClient {
         match self {
             PresentedClient::Secret { method, .. } => *method,
             PresentedClient::Assertion { .. } => ClientAuthMethod::PrivateKeyJwt,
+            PresentedClient::Certificate { .. } => ClientAuthMethod::TlsClientAuth,
         }
     }
 }
@@ -227,6 +234,8 @@ pub struct AccessGrant {
     pub usable: Vec<(ApiProduct, Plan)>,
     /// The DPoP key the token is bound to: every use needs a proof by it.
     pub dpop_jkt: Option<String>,
+    /// The client certificate the token is bound to: every use needs it (mutual TLS).
+    pub mtls_x5t: Option<String>,
 }
 
 impl AccessGrant {
@@ -322,6 +331,27 @@ impl<R: AsRepo> AuthorizationServer<R> {
             } => {
                 self.assertion_client(client_id.as_deref(), assertion)
                     .await?
+            }
+            PresentedClient::Certificate {
+                client_id,
+                certificate,
+            } => {
+                let client = self
+                    .registry
+                    .identify(client_id)
+                    .await?
+                    .ok_or_else(|| unauthenticated("client authentication failed".into()))?;
+                let registered = client.application.tls_subject_dn.as_deref();
+                match (registered, subject_dn(certificate)) {
+                    (Some(r), Some(p)) if same_dn(r, &p) => client,
+                    _ => {
+                        return Err(unauthenticated(
+                            "the client certificate's subject DN is not the one registered for \
+                             this client"
+                                .into(),
+                        ));
+                    }
+                }
             }
         };
         let policy = ClientPolicy::of(client.application.security_profile);
@@ -438,20 +468,34 @@ impl<R: AsRepo> AuthorizationServer<R> {
         }
     }
 
-    /// The key a new token will be bound to, per the client's policy.
+    /// What a new token will be bound to, per the client's policy: the DPoP key
+    /// when a proof came, else (for clients that must be sender-constrained)
+    /// the mutual-TLS certificate, else nothing where bearer tokens are allowed.
     fn binding(
         &self,
         client: &AuthenticatedClient,
-        dpop: Option<String>,
-    ) -> Result<Option<String>, OAuthError> {
+        sender: &Sender,
+    ) -> Result<Binding, OAuthError> {
         let policy = ClientPolicy::of(client.application.security_profile);
-        if dpop.is_none() && !policy.bearer_tokens {
-            return Err(OAuthError::invalid_request(format!(
-                "a {} client gets sender-constrained tokens only: send a DPoP proof",
-                policy.profile
-            )));
+        if let Some(jkt) = &sender.dpop_jkt {
+            return Ok(Binding {
+                dpop_jkt: Some(jkt.clone()),
+                mtls_x5t: None,
+            });
         }
-        Ok(dpop)
+        if policy.bearer_tokens {
+            return Ok(Binding::default());
+        }
+        match &sender.certificate_x5t {
+            Some(x5t) => Ok(Binding {
+                dpop_jkt: None,
+                mtls_x5t: Some(x5t.clone()),
+            }),
+            None => Err(OAuthError::invalid_request(format!(
+                "a {} client gets sender-constrained tokens only: send a DPoP proof or use mutual TLS",
+                policy.profile
+            ))),
+        }
     }
 
     /// RFC 6749 §4.4: a token for the client itself, limited to its usable products.
@@ -459,9 +503,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
         &self,
         client: &AuthenticatedClient,
         scope: Option<&str>,
-        dpop: Option<String>,
+        sender: &Sender,
     ) -> Result<TokenResponse, OAuthError> {
-        let jkt = self.binding(client, dpop)?;
+        let binding = self.binding(client, sender)?;
         let usable: Vec<ApiProduct> = client.products.iter().map(|(p, _)| *p).collect();
         let granted = match scope {
             Some(scope) => {
@@ -494,13 +538,13 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client,
                 &scope,
                 None,
-                jkt.as_deref(),
+                &binding,
                 self.settings.access_token_ttl,
             )
             .await?;
         Ok(TokenResponse {
             access_token,
-            token_type: token_type(jkt.as_deref()),
+            token_type: binding.token_type(),
             expires_in: self.settings.access_token_ttl.whole_seconds(),
             scope,
             refresh_token: None,
@@ -514,7 +558,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         scope: &str,
         authorization_id: Option<AuthorizationId>,
-        dpop_jkt: Option<&str>,
+        binding: &Binding,
         ttl: Duration,
     ) -> Result<String, OAuthError> {
         let prefix = match kind {
@@ -531,7 +575,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client_id: client_id_of(client),
                 scope: scope.to_owned(),
                 authorization_id,
-                dpop_jkt: dpop_jkt.map(str::to_owned),
+                dpop_jkt: binding.dpop_jkt.clone(),
+                mtls_x5t: binding.mtls_x5t.clone(),
                 issued_at: now,
                 expires_at: now + ttl,
                 revoked_at: None,
@@ -558,11 +603,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
             active: true,
             scope: Some(record.scope),
             client_id: Some(record.client_id),
-            token_type: Some(token_type(record.dpop_jkt.as_deref())),
-            cnf: record
-                .dpop_jkt
-                .as_ref()
-                .map(|jkt| serde_json::json!({ "jkt": jkt })),
+            token_type: Some(if record.dpop_jkt.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }),
+            cnf: match (&record.dpop_jkt, &record.mtls_x5t) {
+                (Some(jkt), _) => Some(serde_json::json!({ "jkt": jkt })),
+                (None, Some(x5t)) => Some(serde_json::json!({ "x5t#S256": x5t })),
+                (None, None) => None,
+            },
             exp: Some(record.expires_at.unix_timestamp()),
             iat: Some(record.issued_at.unix_timestamp()),
             iss: Some(self.settings.issuer.clone()),
@@ -737,7 +787,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
-        dpop: Option<String>,
+        sender: &Sender,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let now = self.clock.now();
@@ -778,18 +828,18 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if !constant_time_eq(&pkce_s256(verifier), &authorization.code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
         }
-        if authorization.dpop_jkt.is_some() && authorization.dpop_jkt != dpop {
+        if authorization.dpop_jkt.is_some() && authorization.dpop_jkt != sender.dpop_jkt {
             return Err(invalid(
                 "the code is bound to another DPoP key than this request's proof",
             ));
         }
-        let jkt = self.binding(client, dpop)?;
+        let binding = self.binding(client, sender)?;
         let refresh_ttl = self.refresh_ttl(&authorization.scope).await?;
         self.token_pair(
             client,
             &authorization.scope,
             authorization.id,
-            jkt.as_deref(),
+            &binding,
             refresh_ttl,
         )
         .await
@@ -802,7 +852,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         &self,
         client: &AuthenticatedClient,
         refresh_token: &str,
-        dpop: Option<String>,
+        sender: &Sender,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let hash = self.pepper.hash(refresh_token);
@@ -819,9 +869,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if now >= record.expires_at {
             return Err(invalid("the refresh token expired"));
         }
-        if record.dpop_jkt.is_some() && record.dpop_jkt != dpop {
+        if record.dpop_jkt.is_some() && record.dpop_jkt != sender.dpop_jkt {
             return Err(invalid(
                 "the refresh token is bound to another DPoP key than this request's proof",
+            ));
+        }
+        if record.mtls_x5t.is_some() && record.mtls_x5t != sender.certificate_x5t {
+            return Err(invalid(
+                "the refresh token is bound to another client certificate than this connection's",
             ));
         }
         let policy = ClientPolicy::of(client.application.security_profile);
@@ -838,18 +893,12 @@ impl<R: AsRepo> AuthorizationServer<R> {
             return Err(invalid("the refresh token was revoked"));
         }
         self.refresh_ttl(&record.scope).await?;
-        let jkt = self.binding(client, dpop)?;
+        let binding = self.binding(client, sender)?;
         let next_refresh = policy
             .rotate_refresh_tokens
             .then_some(record.expires_at - now);
-        self.token_pair(
-            client,
-            &record.scope,
-            authorization,
-            jkt.as_deref(),
-            next_refresh,
-        )
-        .await
+        self.token_pair(client, &record.scope, authorization, &binding, next_refresh)
+            .await
     }
 
     /// How long a refresh token for `scope` may live: to the end of the
@@ -886,7 +935,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         scope: &str,
         authorization: AuthorizationId,
-        jkt: Option<&str>,
+        binding: &Binding,
         refresh_ttl: Option<Duration>,
     ) -> Result<TokenResponse, OAuthError> {
         let access_ttl = refresh_ttl.map_or(self.settings.access_token_ttl, |r| {
@@ -898,7 +947,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client,
                 scope,
                 Some(authorization),
-                jkt,
+                binding,
                 access_ttl,
             )
             .await?;
@@ -909,7 +958,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     client,
                     scope,
                     Some(authorization),
-                    jkt,
+                    binding,
                     ttl,
                 )
                 .await?,
@@ -918,7 +967,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         };
         Ok(TokenResponse {
             access_token,
-            token_type: token_type(jkt),
+            token_type: binding.token_type(),
             expires_in: access_ttl.whole_seconds(),
             scope: scope.to_owned(),
             refresh_token,
@@ -957,6 +1006,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             payment,
             usable,
             dpop_jkt: record.dpop_jkt,
+            mtls_x5t: record.mtls_x5t,
         }))
     }
 
@@ -1019,6 +1069,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             "scopes_supported": ApiProduct::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
             "token_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
             "token_endpoint_auth_signing_alg_values_supported": jose::algorithm_names(),
+            "tls_client_certificate_bound_access_tokens": true,
             "dpop_signing_alg_values_supported": jose::algorithm_names(),
             "introspection_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
             "revocation_endpoint_auth_methods_supported": ClientPolicy::advertised_auth_methods(),
@@ -1027,8 +1078,47 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 }
 
-fn token_type(dpop_jkt: Option<&str>) -> &'static str {
-    if dpop_jkt.is_some() { "DPoP" } else { "Bearer" }
+/// The subject DN of a DER certificate, RFC 4514 style (`CN=…, O=…`).
+fn subject_dn(certificate: &ClientCertificate) -> Option<String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(&certificate.0).ok()?;
+    Some(parsed.subject().to_string())
+}
+
+/// DNs compared attribute by attribute, ignoring spaces around separators.
+fn same_dn(a: &str, b: &str) -> bool {
+    let parts = |dn: &str| {
+        let mut parts: Vec<String> = dn.split(',').map(|p| p.trim().to_owned()).collect();
+        parts.sort();
+        parts
+    };
+    parts(a) == parts(b)
+}
+
+/// How the client proved possession in a token request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sender {
+    /// Thumbprint of the key of a valid DPoP proof.
+    pub dpop_jkt: Option<String>,
+    /// Thumbprint of the verified mutual-TLS client certificate.
+    pub certificate_x5t: Option<String>,
+}
+
+/// What a token is bound to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Binding {
+    dpop_jkt: Option<String>,
+    mtls_x5t: Option<String>,
+}
+
+impl Binding {
+    /// `DPoP` for a DPoP-bound token; certificate-bound tokens stay `Bearer` (RFC 8705).
+    fn token_type(&self) -> &'static str {
+        if self.dpop_jkt.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+    }
 }
 
 fn client_id_of(client: &AuthenticatedClient) -> String {

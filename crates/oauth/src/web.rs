@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::{Extension, Form, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -13,13 +13,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::{MeteredApi, UsageRepository};
 use fintechapi_metering::{Admission, Meter, Metered, record_usage};
 use fintechapi_portal::registry::AuthenticatedClient;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::ClientAuthMethod;
-use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest};
+use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest, Sender};
 
 /// The storage the authorization server and the bank's pages run on.
 pub trait Repo: AsRepo + UsageRepository + PsuRepository + LedgerRepository + 'static {}
@@ -95,7 +96,11 @@ impl Params {
 }
 
 /// RFC 6749 §2.3.1: `Basic` with form-urlencoded id and secret, or both in the body.
-fn presented_client(headers: &HeaderMap, params: &Params) -> Result<PresentedClient, OAuthError> {
+fn presented_client(
+    headers: &HeaderMap,
+    params: &Params,
+    certificate: Option<&ClientCertificate>,
+) -> Result<PresentedClient, OAuthError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .map(|value| {
@@ -166,10 +171,18 @@ fn presented_client(headers: &HeaderMap, params: &Params) -> Result<PresentedCli
             secret: secret.to_owned(),
             method: ClientAuthMethod::ClientSecretPost,
         }),
-        (None, None) => Err(OAuthError::new(
-            ErrorCode::InvalidClient,
-            "client authentication is required (client_secret_basic, client_secret_post or private_key_jwt)",
-        )),
+        (None, None) => match (params.get("client_id"), certificate) {
+            // RFC 8705 §2.1: the client_id and the certificate of this connection.
+            (Some(client_id), Some(certificate)) => Ok(PresentedClient::Certificate {
+                client_id: client_id.to_owned(),
+                certificate: certificate.clone(),
+            }),
+            _ => Err(OAuthError::new(
+                ErrorCode::InvalidClient,
+                "client authentication is required (client_secret_basic, client_secret_post, \
+                 private_key_jwt or tls_client_auth)",
+            )),
+        },
     }
 }
 
@@ -199,6 +212,19 @@ async fn dpop_key<R: Repo>(
     ))
 }
 
+/// How the client proves possession at the token endpoint: a DPoP proof,
+/// and the mutual-TLS certificate of the connection.
+async fn sender<R: Repo>(
+    service: &OAuthService<R>,
+    headers: &HeaderMap,
+    certificate: Option<&ClientCertificate>,
+) -> Result<Sender, OAuthError> {
+    Ok(Sender {
+        dpop_jkt: dpop_key(service, headers, "/oauth2/token").await?,
+        certificate_x5t: certificate.map(ClientCertificate::thumbprint),
+    })
+}
+
 /// Every answer of the token and PAR endpoints carries a fresh DPoP nonce.
 fn with_nonce<R: Repo>(service: &OAuthService<R>, mut response: Response) -> Response {
     if let Ok(value) = HeaderValue::from_str(&service.server.dpop_nonce()) {
@@ -220,8 +246,10 @@ async fn admitted_client<R: Repo>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     params: &Params,
+    certificate: Option<&ClientCertificate>,
 ) -> Result<AuthenticatedClient, Response> {
-    let presented = presented_client(headers, params).map_err(IntoResponse::into_response)?;
+    let presented =
+        presented_client(headers, params, certificate).map_err(IntoResponse::into_response)?;
     let client = service
         .server
         .authenticate_client(&presented)
@@ -284,28 +312,30 @@ fn no_store(mut response: Response) -> Response {
 async fn token<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let certificate = certificate.map(|Extension(c)| c);
     let params = match Params::parse(form) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let client = match admitted_client(&service, &headers, &params).await {
+    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
         Ok(c) => c,
         Err(response) => return response,
     };
     let result = async {
         match params.require("grant_type")? {
             "client_credentials" => {
-                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
+                let sender = sender(&service, &headers, certificate.as_ref()).await?;
                 let issued = service
                     .server
-                    .client_credentials(&client, params.get("scope"), dpop)
+                    .client_credentials(&client, params.get("scope"), &sender)
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
             "authorization_code" => {
-                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
+                let sender = sender(&service, &headers, certificate.as_ref()).await?;
                 let issued = service
                     .server
                     .exchange_code(
@@ -313,16 +343,16 @@ async fn token<R: Repo>(
                         params.require("code")?,
                         params.get("redirect_uri"),
                         params.get("code_verifier"),
-                        dpop,
+                        &sender,
                     )
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
             "refresh_token" => {
-                let dpop = dpop_key(&service, &headers, "/oauth2/token").await?;
+                let sender = sender(&service, &headers, certificate.as_ref()).await?;
                 let issued = service
                     .server
-                    .refresh(&client, params.require("refresh_token")?, dpop)
+                    .refresh(&client, params.require("refresh_token")?, &sender)
                     .await?;
                 Ok(no_store(Json(issued).into_response()))
             }
@@ -343,13 +373,15 @@ async fn token<R: Repo>(
 async fn par<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let certificate = certificate.map(|Extension(c)| c);
     let params = match Params::parse(form) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let client = match admitted_client(&service, &headers, &params).await {
+    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -382,13 +414,15 @@ async fn par<R: Repo>(
 async fn introspect<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let certificate = certificate.map(|Extension(c)| c);
     let params = match Params::parse(form) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let client = match admitted_client(&service, &headers, &params).await {
+    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -404,13 +438,15 @@ async fn introspect<R: Repo>(
 async fn revoke<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
+    certificate: Option<Extension<ClientCertificate>>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
+    let certificate = certificate.map(|Extension(c)| c);
     let params = match Params::parse(form) {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
-    let client = match admitted_client(&service, &headers, &params).await {
+    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
         Ok(c) => c,
         Err(response) => return response,
     };

@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -24,9 +23,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// The verified client certificate (leaf, DER) of a mutual-TLS connection.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientCertificate(pub CertificateDer<'static>);
+pub use fintechapi_domain::tls::ClientCertificate;
 
 /// Facts about the connection a request arrived on; an extension on every request.
 #[derive(Debug, Clone)]
@@ -129,7 +126,7 @@ async fn connection(
         .1
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .map(|leaf| ClientCertificate(leaf.clone().into_owned()));
+        .map(|leaf| ClientCertificate(leaf.as_ref().to_vec()));
     let info = ConnectionInfo {
         peer,
         client_certificate,
@@ -137,6 +134,9 @@ async fn connection(
     let service = router.map_request(move |mut req: Request<Incoming>| {
         req.extensions_mut()
             .insert(axum::extract::ConnectInfo(peer));
+        if let Some(certificate) = &info.client_certificate {
+            req.extensions_mut().insert(certificate.clone());
+        }
         req.extensions_mut().insert(info.clone());
         req
     });

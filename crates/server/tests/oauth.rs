@@ -52,7 +52,7 @@ both_stores! {
         assert_eq!(meta["require_pushed_authorization_requests"], true);
         assert_eq!(meta["code_challenge_methods_supported"], serde_json::json!(["S256"]));
         assert_eq!(meta["authorization_response_iss_parameter_supported"], true);
-        assert_eq!(meta["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"]));
+        assert_eq!(meta["token_endpoint_auth_methods_supported"], serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt", "tls_client_auth"]));
 
         // client_secret_basic
         let (status, headers, issued) = post_form(&server, "/oauth2/token", Some((&key, &secret)), &[("grant_type", "client_credentials")]).await;

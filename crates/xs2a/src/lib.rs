@@ -30,6 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
 use fintechapi_domain::registry::ApiProduct;
+use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::MeteredApi;
 use fintechapi_ledger::Ledger;
 use fintechapi_metering::{Admission, Metered, record_usage};
@@ -168,6 +169,8 @@ impl Caller {
 pub(crate) struct RequestLine {
     pub method: Method,
     pub path: String,
+    /// Thumbprint of the connection's verified client certificate (mutual TLS).
+    pub certificate_x5t: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestLine {
@@ -177,6 +180,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestLine {
         Ok(Self {
             method: parts.method.clone(),
             path: parts.uri.path().to_owned(),
+            certificate_x5t: parts
+                .extensions
+                .get::<ClientCertificate>()
+                .map(ClientCertificate::thumbprint),
         })
     }
 }
@@ -219,6 +226,15 @@ impl<R: Repo> Xs2aService<R> {
         grant: &AccessGrant,
     ) -> Result<(), Response> {
         let server = &self.oauth.server;
+        // RFC 8705 §3: a certificate-bound token only over a connection with that certificate.
+        if let Some(bound) = &grant.mtls_x5t
+            && line.certificate_x5t.as_ref() != Some(bound)
+        {
+            return Err(Xs2aError::token_invalid(
+                "this access token is bound to a client certificate that this connection did not present",
+            )
+            .into_response());
+        }
         match (&grant.dpop_jkt, dpop_scheme) {
             (None, false) => Ok(()),
             (None, true) => Err(dpop_refusal(

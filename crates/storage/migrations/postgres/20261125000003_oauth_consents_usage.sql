@@ -86,6 +86,8 @@ CREATE TABLE oauth_tokens (
     scope          TEXT NOT NULL,
     authorization_id TEXT REFERENCES oauth_authorizations (id),
     dpop_jkt       TEXT,
+    -- RFC 8705: SHA-256 thumbprint of the client certificate the token is bound to.
+    mtls_x5t       TEXT,
     issued_at      TIMESTAMPTZ NOT NULL,
     expires_at     TIMESTAMPTZ NOT NULL,
     revoked_at     TIMESTAMPTZ

@@ -15,8 +15,8 @@ use crate::rows::{AuthorizationRow, TokenRow};
 pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
-         authorization_id, dpop_jkt, issued_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         authorization_id, dpop_jkt, mtls_x5t, issued_at, expires_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(token.hash.as_str())
     .bind(token.kind.as_str())
@@ -25,6 +25,7 @@ pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), St
     .bind(&token.scope)
     .bind(token.authorization_id.map(|a| a.to_string()))
     .bind(&token.dpop_jkt)
+    .bind(&token.mtls_x5t)
     .bind(token.issued_at)
     .bind(token.expires_at)
     .bind(token.revoked_at)
@@ -40,7 +41,7 @@ pub(crate) async fn by_hash(
 ) -> Result<Option<TokenRecord>, StoreError> {
     sqlx::query_as::<_, TokenRow>(
         "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, dpop_jkt, \
-         issued_at, expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
+         mtls_x5t, issued_at, expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)
