@@ -204,3 +204,33 @@ impl AuthorizationStage {
         }
     }
 }
+
+/// A signing key of the authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKey {
+    pub kid: String,
+    /// `ES256`.
+    pub alg: String,
+    /// PKCS#8 private key, sealed with the server key.
+    pub sealed_key: String,
+    /// The public JWK (JSON), as published.
+    pub public_jwk: String,
+    pub created_at: OffsetDateTime,
+    /// Signs from then on (published before).
+    pub activates_at: OffsetDateTime,
+    /// Signs until then (published a while after).
+    pub retires_at: OffsetDateTime,
+}
+
+pub trait SigningKeyRepository: Send + Sync {
+    fn insert_signing_key(
+        &self,
+        key: SigningKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keys retiring after `after`, by activation.
+    fn signing_keys(
+        &self,
+        after: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;
+}

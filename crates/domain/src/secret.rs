@@ -133,6 +133,17 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 }
 
 /// A random token of `bytes` bytes of entropy, base64url without padding.
+/// A new P-256 key pair: its PKCS#8 document and its uncompressed public point.
+pub fn generate_p256() -> Result<(Vec<u8>, Vec<u8>), SecretError> {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .map_err(|_| SecretError::Random)?;
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+        .map_err(|_| SecretError::Random)?;
+    Ok((pkcs8.as_ref().to_vec(), pair.public_key().as_ref().to_vec()))
+}
+
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data)
         .as_ref()

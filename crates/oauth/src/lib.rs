@@ -4,12 +4,14 @@
 //!
 //! - [`policy`]: per-profile client policy, enforced and advertised.
 //! - [`server`]: the logic, free of HTTP.
+//! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
 mod bank;
 pub mod error;
 pub mod jose;
+pub mod keys;
 mod online;
 pub mod policy;
 pub mod server;

@@ -8,8 +8,8 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{ConsentRepository, ConsentStatus};
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, TokenKind,
-    TokenRecord, TokenRepository,
+    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption,
+    SigningKeyRepository, TokenKind, TokenRecord, TokenRepository,
 };
 use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
 use fintechapi_domain::portal::PortalRepository;
@@ -201,6 +201,7 @@ fn format_scope(products: &[ApiProduct]) -> String {
 /// The storage the authorization server needs.
 pub trait AsRepo:
     PortalRepository
+    + SigningKeyRepository
     + TokenRepository
     + AuthorizationRepository
     + ConsentRepository
@@ -210,6 +211,7 @@ pub trait AsRepo:
 }
 impl<
     T: PortalRepository
+        + SigningKeyRepository
         + TokenRepository
         + AuthorizationRepository
         + ConsentRepository
@@ -1045,6 +1047,44 @@ impl<R: AsRepo> AuthorizationServer<R> {
         Ok(approved.then_some(code))
     }
 
+    /// Keeps a signing key active and the next one published.
+    pub async fn rotate_keys(&self) -> Result<(), crate::keys::KeyError> {
+        crate::keys::ensure(&self.tokens, &self.pepper, self.clock.now()).await
+    }
+
+    /// RFC 9701: the introspection answer as a JWT signed by the current key.
+    pub async fn signed_introspection(
+        &self,
+        client: &AuthenticatedClient,
+        answer: &Introspection,
+    ) -> Result<String, OAuthError> {
+        let claims = serde_json::json!({
+            "iss": self.settings.issuer,
+            "aud": client_id_of(client),
+            "iat": self.clock.now().unix_timestamp(),
+            "token_introspection": answer,
+        });
+        crate::keys::sign(
+            &self.tokens,
+            &self.pepper,
+            self.clock.now(),
+            "token-introspection+jwt",
+            &claims,
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "cannot sign an introspection answer");
+            OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "cannot sign the answer now",
+            )
+        })
+    }
+
+    pub async fn jwks(&self) -> Result<serde_json::Value, StoreError> {
+        crate::keys::jwks(&self.tokens, self.clock.now()).await
+    }
+
     pub async fn prune(&self) -> Result<u64, StoreError> {
         self.tokens.prune_tokens(self.clock.now()).await
     }
@@ -1056,6 +1096,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
             "issuer": issuer,
             "token_endpoint": format!("{issuer}/oauth2/token"),
             "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+            "introspection_signing_alg_values_supported": ["ES256"],
+            "jwks_uri": format!("{issuer}/oauth2/jwks"),
             "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
             "authorization_endpoint": format!("{issuer}/oauth2/authorize"),
             "pushed_authorization_request_endpoint": format!("{issuer}/oauth2/par"),

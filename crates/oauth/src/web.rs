@@ -41,6 +41,7 @@ pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
             "/.well-known/oauth-authorization-server",
             get(metadata::<R>),
         )
+        .route("/oauth2/jwks", get(jwks::<R>))
         .route("/oauth2/par", post(par::<R>))
         .route("/oauth2/token", post(token::<R>))
         .route("/oauth2/introspect", post(introspect::<R>))
@@ -58,6 +59,20 @@ async fn metadata<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Respo
         HeaderValue::from_static("public, max-age=300"),
     );
     response
+}
+
+async fn jwks<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response {
+    match service.server.jwks().await {
+        Ok(keys) => {
+            let mut response = Json(keys).into_response();
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            response
+        }
+        Err(e) => OAuthError::from(e).into_response(),
+    }
 }
 
 /// A form body as name/value pairs; RFC 6749 §3.2 forbids repeated parameters.
@@ -429,6 +444,24 @@ async fn introspect<R: Repo>(
     let result = async {
         let token = params.require("token")?;
         let answer = service.server.introspect(&client, token).await?;
+        let wants_jwt = headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("application/token-introspection+jwt"));
+        if wants_jwt {
+            // RFC 9701: signed, for resource servers that must prove what they were told.
+            let jwt = service
+                .server
+                .signed_introspection(&client, &answer)
+                .await?;
+            return Ok(no_store(
+                (
+                    [(header::CONTENT_TYPE, "application/token-introspection+jwt")],
+                    jwt,
+                )
+                    .into_response(),
+            ));
+        }
         Ok(no_store(Json(answer).into_response()))
     }
     .await;

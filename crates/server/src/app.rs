@@ -139,6 +139,9 @@ fn spawn_housekeeping(
                 Ok(n) => tracing::debug!(rows = n, "pruned expired sessions and tokens"),
                 Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
             }
+            if let Err(e) = state.oauth().server.rotate_keys().await {
+                tracing::warn!(error = %e, "rotating the signing keys failed");
+            }
             match state.oauth().server.prune().await {
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "pruned expired OAuth tokens"),
@@ -332,6 +335,12 @@ impl Application {
             },
             ledger: Ledger::new(store.clone(), clock.clone()),
         });
+        // A signing key must exist before the first request; housekeeping rotates later.
+        oauth
+            .server
+            .rotate_keys()
+            .await
+            .context("oauth: cannot prepare the signing keys")?;
         let xs2a = Arc::new(Xs2aService {
             oauth: oauth.clone(),
             ledger: Ledger::new(store.clone(), clock.clone()),

@@ -717,3 +717,39 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn signing_keys_are_published_before_use_and_sign_introspection_answers(db) {
+        let server = fapi_server(db, Arc::new(SystemClock)).await;
+        let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(meta["jwks_uri"], format!("{}/oauth2/jwks", server.base_url));
+        let jwks: Value = server.client().get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2, "the signing key and the next one, published before it signs: {jwks}");
+        assert!(keys.iter().all(|k| k["alg"] == "ES256" && k.get("d").is_none()));
+
+        let client = Client::register(&server, Arc::new(SystemClock));
+        client.learn_nonce().await;
+        let token = client.client_token().await;
+        let assertion = client.assertion(json!({}));
+        let signed = server.client().post(server.url("/oauth2/introspect")).header("accept", "application/token-introspection+jwt")
+            .form(&[("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion.as_str()), ("token", token.as_str())])
+            .send().await.unwrap();
+        assert_eq!(signed.status(), StatusCode::OK);
+        assert_eq!(signed.headers()["content-type"], "application/token-introspection+jwt");
+        let jwt = signed.text().await.unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("token-introspection+jwt"));
+        let kid = header.kid.unwrap();
+        // The signing key is the one that activated first; verify with the published JWK.
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(keys.iter().find(|k| k["kid"] == kid.as_str()).expect("signed by a published key").clone()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.set_audience(&[client.id.as_str()]);
+        validation.set_issuer(&[server.base_url.as_str()]);
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<Value>(&jwt, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap().claims;
+        assert_eq!(claims["token_introspection"]["active"], true);
+        assert_eq!(claims["token_introspection"]["client_id"], client.id.as_str());
+        server.stop().await;
+    }
+}

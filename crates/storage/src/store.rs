@@ -17,8 +17,8 @@ use fintechapi_domain::ledger::{
     NewTransfer, TransferReceipt,
 };
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, TokenRecord,
-    TokenRepository,
+    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, SigningKey,
+    SigningKeyRepository, TokenRecord, TokenRepository,
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
@@ -488,6 +488,17 @@ impl TokenRepository for Store {
 
     async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         dispatch!(self, |db, pool| db::oauth::prune(pool, before).await)
+    }
+}
+
+impl SigningKeyRepository for Store {
+    async fn insert_signing_key(&self, key: SigningKey) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::oauth::insert_signing_key(pool, key)
+            .await)
+    }
+
+    async fn signing_keys(&self, after: OffsetDateTime) -> Result<Vec<SigningKey>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::signing_keys(pool, after).await)
     }
 }
 

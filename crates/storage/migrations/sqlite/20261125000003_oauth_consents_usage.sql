@@ -95,6 +95,18 @@ CREATE TABLE oauth_tokens (
 CREATE INDEX oauth_tokens_by_expiry ON oauth_tokens (expires_at);
 CREATE INDEX oauth_tokens_by_authorization ON oauth_tokens (authorization_id);
 
+-- The authorization server's signing keys: the private key sealed with the
+-- server key; each is published before it signs and after it retires.
+CREATE TABLE signing_keys (
+    kid          TEXT PRIMARY KEY,
+    alg          TEXT NOT NULL,
+    sealed_key   TEXT NOT NULL,
+    public_jwk   TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    activates_at TEXT NOT NULL,
+    retires_at   TEXT NOT NULL
+);
+
 -- JWT ids seen (client assertions, DPoP proofs), kept until they could no
 -- longer be accepted anyway: a second use is a replay.
 CREATE TABLE seen_jtis (

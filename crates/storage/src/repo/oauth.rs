@@ -3,7 +3,9 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage, CodeRedemption, TokenRecord};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationStage, CodeRedemption, SigningKey, TokenRecord,
+};
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
@@ -292,4 +294,58 @@ pub(crate) async fn redeem_code(
         }
         _ => CodeRedemption::Unknown,
     })
+}
+
+pub(crate) async fn insert_signing_key(pool: &Pool<Db>, key: SigningKey) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, alg, sealed_key, public_jwk, created_at, activates_at, \
+         retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&key.kid)
+    .bind(&key.alg)
+    .bind(&key.sealed_key)
+    .bind(&key.public_jwk)
+    .bind(key.created_at)
+    .bind(key.activates_at)
+    .bind(key.retires_at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn signing_keys(
+    pool: &Pool<Db>,
+    after: OffsetDateTime,
+) -> Result<Vec<SigningKey>, StoreError> {
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        OffsetDateTime,
+        OffsetDateTime,
+        OffsetDateTime,
+    )> = sqlx::query_as(
+        "SELECT kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at \
+             FROM signing_keys WHERE retires_at > $1 ORDER BY activates_at, kid",
+    )
+    .bind(after)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at)| SigningKey {
+                kid,
+                alg,
+                sealed_key,
+                public_jwk,
+                created_at,
+                activates_at,
+                retires_at,
+            },
+        )
+        .collect())
 }
