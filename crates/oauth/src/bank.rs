@@ -121,6 +121,16 @@ pub(crate) fn secured(mut response: Response, form_target: Option<&str>) -> Resp
     response
 }
 
+/// A form body, or the page saying it was malformed.
+pub(crate) fn parsed<F>(form: Result<Form<F>, FormRejection>) -> Result<F, BankError> {
+    form.map(|Form(f)| f).map_err(|_| {
+        BankError::page(
+            StatusCode::BAD_REQUEST,
+            "The form was malformed. Go back, reload the page and try again.",
+        )
+    })
+}
+
 pub(crate) fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
@@ -368,12 +378,7 @@ async fn login<R: Repo>(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Login).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The login form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let repo = service.server.repo();
     let psu = match check_password(&service, form.login.trim(), form.password).await? {
@@ -569,12 +574,7 @@ async fn sca<R: Repo>(
     form: Result<Form<ScaForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The code form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let repo = service.server.repo();
     let psu = session_psu(&service, &session).await?;
@@ -868,12 +868,7 @@ async fn decide<R: Repo>(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
-    let Ok(Form(pairs)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The consent form was malformed.",
-        ));
-    };
+    let pairs = parsed(form)?;
     let value = |name: &str| {
         pairs
             .iter()

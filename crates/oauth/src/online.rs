@@ -16,12 +16,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fintechapi_domain::consent::{Consent, ConsentStatus};
 use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::otp::Seed;
 use fintechapi_domain::psu::{Psu, PsuSessionStage};
 use fintechapi_domain::secret::random_token;
-use fintechapi_portal::web::cookie;
+use fintechapi_portal::web::{cookie, qr_svg};
 
 use crate::bank::{
-    BankError, LoginForm, LoginPage, ScaPage, check_form_post, check_password,
+    BankError, LoginForm, LoginPage, ScaPage, check_form_post, check_password, parsed,
     second_factor_accepted, secured, see_other,
 };
 use crate::server::PSU_IDLE_TIMEOUT;
@@ -36,6 +37,7 @@ pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
         .route("/bank/online/sca", get(sca_form::<R>).post(sca::<R>))
         .route("/bank/online/consents", get(consents::<R>))
         .route("/bank/online/consents/{id}/revoke", post(revoke::<R>))
+        .route("/bank/online/security", get(security::<R>).post(enrol::<R>))
         .route("/bank/online/logout", post(logout::<R>))
 }
 
@@ -147,12 +149,7 @@ async fn login<R: Repo>(
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::Login).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The login form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let psu = match check_password(&service, form.login.trim(), form.password).await? {
         Ok(psu) => psu,
@@ -208,10 +205,13 @@ async fn sca_form<R: Repo>(
     ))
 }
 
+/// A one-time code (and, when enrolling, the new seed it was made with).
 #[derive(serde::Deserialize)]
 struct CodeForm {
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    seed: String,
     #[serde(default)]
     csrf: String,
 }
@@ -223,12 +223,7 @@ async fn sca<R: Repo>(
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::SecondFactor).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The code form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
     let server = &service.server;
@@ -362,12 +357,7 @@ async fn revoke<R: Repo>(
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::Active).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     touch(&service, &session).await?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
@@ -409,12 +399,7 @@ async fn logout<R: Repo>(
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::Active).await?;
-    let Ok(Form(form)) = form else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "The form was malformed.",
-        ));
-    };
+    let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     service.server.repo().end_psu_session(&session.hash).await?;
     let mut response = see_other("/bank/online");
@@ -425,4 +410,96 @@ async fn logout<R: Repo>(
         ),
     );
     Ok(secured(response, None))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/security.html")]
+struct SecurityPage {
+    csrf: String,
+    enrolled: bool,
+    seed: String,
+    qr_svg: String,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+fn security_page(
+    session: &Online,
+    psu: &Psu,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<SecurityPage, BankError> {
+    let seed = Seed::generate().map_err(|_| BankError::expired())?;
+    Ok(SecurityPage {
+        csrf: session.csrf.clone(),
+        enrolled: psu.totp_enabled,
+        qr_svg: qr_svg(&seed.otpauth_uri("FinTechAPI Bank", &psu.login)),
+        seed: seed.to_base32(),
+        notice,
+        error,
+    })
+}
+
+/// The PSU's security page: enrol (or replace) the authenticator app by QR code.
+async fn security<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = online(&service, &headers, PsuSessionStage::Active).await?;
+    touch(&service, &session).await?;
+    let psu = session.psu.clone().ok_or_else(BankError::expired)?;
+    Ok(secured(
+        security_page(&session, &psu, None, None)?.into_response(),
+        None,
+    ))
+}
+
+/// Keeps the new seed once the app shows a current code for it.
+async fn enrol<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<CodeForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = online(&service, &headers, PsuSessionStage::Active).await?;
+    let form = parsed(form)?;
+    check_post(&headers, &uri, &form.csrf, &session)?;
+    touch(&service, &session).await?;
+    let psu = session.psu.clone().ok_or_else(BankError::expired)?;
+    let server = &service.server;
+    let step = Seed::from_base32(&form.seed).and_then(|seed| {
+        seed.matching_step(&form.code, server.now())
+            .map(|step| (seed, step))
+    });
+    let Some((seed, step)) = step else {
+        let page = security_page(
+            &session,
+            &psu,
+            None,
+            Some("The code did not match. Check the time on your phone and try again.".into()),
+        )?;
+        return Ok(secured(
+            (StatusCode::BAD_REQUEST, page).into_response(),
+            None,
+        ));
+    };
+    let sealed = server
+        .pepper()
+        .sealer()
+        .seal(seed.as_bytes())
+        .map_err(|_| BankError::expired())?;
+    server.repo().set_psu_totp(psu.id, Some(sealed)).await?;
+    // The code just shown is used up.
+    server.repo().accept_psu_totp_step(psu.id, step).await?;
+    let psu = Psu {
+        totp_enabled: true,
+        ..psu
+    };
+    let page = security_page(
+        &session,
+        &psu,
+        Some("Your authenticator app is set up. Use it to confirm logins and payments.".into()),
+        None,
+    )?;
+    Ok(secured(page.into_response(), None))
 }

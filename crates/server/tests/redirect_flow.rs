@@ -867,3 +867,33 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db) {
+        let server = demo_server(db).await;
+        let mut carol = online_banking(&server, "carol", "carol-demo-2026").await;
+        let page = carol.get("/bank/online/security").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("<svg"), "a QR code");
+        let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
+        let secret = page.body[at..at + page.body[at..].find('<').unwrap()].to_owned();
+        let seed = fintechapi_domain::otp::Seed::from_base32(&secret).unwrap();
+        let wrong = carol.post("/bank/online/security", &[("seed", &secret), ("code", "000000"), ("csrf", &page.csrf())]).await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+        let code = seed.code_at(SystemClock.now()).unwrap();
+        let done = carol.post("/bank/online/security", &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+        assert!(done.body.contains("is set up"));
+        let store = server.db.store().await;
+        assert!(store.psu_by_login("carol").await.unwrap().unwrap().0.totp_enabled);
+        // The enrolment code is used up: it does not log in again.
+        let mut again = Browser::new(&server);
+        let start = again.get("/bank/online").await;
+        again.post("/bank/online/login", &[("login", "carol"), ("password", "carol-demo-2026"), ("csrf", &start.csrf())]).await;
+        let sca = again.get("/bank/online/sca").await;
+        assert!(sca.body.contains("authenticator app"));
+        let replay = again.post("/bank/online/sca", &[("code", &code), ("csrf", &sca.csrf())]).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+        server.stop().await;
+    }
+}

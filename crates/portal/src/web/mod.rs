@@ -28,6 +28,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::accounts::Accounts;
 use crate::registry::Registry;
 
+pub use security::qr_svg;
 pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE, check_origin, cookie, request_host};
 
 /// What the portal pages need.

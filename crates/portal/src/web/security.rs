@@ -28,7 +28,7 @@ struct SecurityPage {
 }
 
 /// The QR code of `text` as an SVG (modules as one path; no script, no external refs).
-pub(super) fn qr_svg(text: &str) -> String {
+pub fn qr_svg(text: &str) -> String {
     let Ok(qr) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
         return String::new();
     };
