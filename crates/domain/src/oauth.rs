@@ -28,6 +28,8 @@ pub struct TokenRecord {
     pub scope: String,
     /// The authorization (grant) it was issued from; None for client credentials.
     pub authorization_id: Option<AuthorizationId>,
+    /// RFC 9396 authorization details of the grant (JSON), when it used them.
+    pub authorization_details: Option<String>,
     /// RFC 9449: the thumbprint of the DPoP key the token is bound to.
     pub dpop_jkt: Option<String>,
     /// RFC 8705: the thumbprint of the client certificate the token is bound to.
@@ -106,6 +108,8 @@ pub struct Authorization {
     pub redirect_uri: String,
     /// E.g. `AIS:<consentId>`.
     pub scope: String,
+    /// RFC 9396 authorization details (JSON) the request used instead of a scope.
+    pub authorization_details: Option<String>,
     pub state: Option<String>,
     /// PKCE S256 challenge.
     pub code_challenge: String,

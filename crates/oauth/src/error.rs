@@ -16,6 +16,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// RFC 9396 §5.
+    InvalidAuthorizationDetails,
     UnsupportedTokenType,
     /// RFC 9449 §8: retry with the server's nonce.
     UseDpopNonce,
@@ -35,6 +37,7 @@ impl ErrorCode {
             ErrorCode::UnauthorizedClient => "unauthorized_client",
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
+            ErrorCode::InvalidAuthorizationDetails => "invalid_authorization_details",
             ErrorCode::UnsupportedTokenType => "unsupported_token_type",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",

@@ -5,6 +5,7 @@
 //! - [`policy`]: per-profile client policy, enforced and advertised.
 //! - [`server`]: the logic, free of HTTP.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
+//! - [`rar`]: Rich Authorization Requests for consents and payments.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
@@ -14,6 +15,7 @@ pub mod jose;
 pub mod keys;
 mod online;
 pub mod policy;
+pub mod rar;
 pub mod server;
 pub mod web;
 

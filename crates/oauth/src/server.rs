@@ -125,6 +125,9 @@ pub struct TokenResponse {
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
+    /// RFC 9396 §7: the authorization details the token carries.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// RFC 7662 introspection answer.
@@ -146,6 +149,9 @@ pub struct Introspection {
     /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cnf: Option<serde_json::Value>,
+    /// RFC 9396 §9.2: the authorization details of the grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 impl Introspection {
@@ -159,6 +165,7 @@ impl Introspection {
             iat: None,
             iss: None,
             cnf: None,
+            authorization_details: None,
         }
     }
 }
@@ -280,7 +287,9 @@ impl ScopedResource {
 pub struct PushedRequest {
     pub response_type: String,
     pub redirect_uri: String,
-    pub scope: String,
+    pub scope: Option<String>,
+    /// RFC 9396: a JSON array naming the resource instead of `scope`.
+    pub authorization_details: Option<String>,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
@@ -550,6 +559,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             expires_in: self.settings.access_token_ttl.whole_seconds(),
             scope,
             refresh_token: None,
+            authorization_details: None,
         })
     }
 
@@ -559,7 +569,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         kind: TokenKind,
         client: &AuthenticatedClient,
         scope: &str,
-        authorization_id: Option<AuthorizationId>,
+        grant: Option<(AuthorizationId, Option<&str>)>,
         binding: &Binding,
         ttl: Duration,
     ) -> Result<String, OAuthError> {
@@ -576,7 +586,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 application_id: client.application.id,
                 client_id: client_id_of(client),
                 scope: scope.to_owned(),
-                authorization_id,
+                authorization_id: grant.map(|(id, _)| id),
+                authorization_details: grant.and_then(|(_, d)| d.map(str::to_owned)),
                 dpop_jkt: binding.dpop_jkt.clone(),
                 mtls_x5t: binding.mtls_x5t.clone(),
                 issued_at: now,
@@ -618,6 +629,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             exp: Some(record.expires_at.unix_timestamp()),
             iat: Some(record.issued_at.unix_timestamp()),
             iss: Some(self.settings.issuer.clone()),
+            authorization_details: details_json(record.authorization_details.as_deref()),
         })
     }
 
@@ -698,12 +710,31 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 "state is longer than 512 characters",
             ));
         }
-        let resource = ScopedResource::parse(&request.scope).ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidScope,
-                "scope must name one resource to authorize: AIS:<consentId> or PIS:<paymentId>",
-            )
-        })?;
+        let (resource, details) = match (&request.scope, &request.authorization_details) {
+            (Some(_), Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "send either scope or authorization_details, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(OAuthError::invalid_request(
+                    "name the resource to authorize with scope or authorization_details",
+                ));
+            }
+            (Some(scope), None) => {
+                let resource = ScopedResource::parse(scope).ok_or_else(|| {
+                    OAuthError::new(
+                        ErrorCode::InvalidScope,
+                        "scope must name one resource to authorize: AIS:<consentId> or PIS:<paymentId>",
+                    )
+                })?;
+                (resource, None)
+            }
+            (None, Some(text)) => {
+                let (resource, details) = crate::rar::parse(text)?;
+                (resource, Some(details))
+            }
+        };
         match resource {
             ScopedResource::Consent(id) => {
                 if client.plan_for(ApiProduct::Ais).is_none() {
@@ -764,6 +795,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 client_id: client_id_of(client),
                 redirect_uri: request.redirect_uri,
                 scope: resource.scope(),
+                authorization_details: details,
                 state: request.state,
                 code_challenge: challenge,
                 dpop_jkt,
@@ -841,6 +873,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             client,
             &authorization.scope,
             authorization.id,
+            authorization.authorization_details.as_deref(),
             &binding,
             refresh_ttl,
         )
@@ -899,8 +932,15 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let next_refresh = policy
             .rotate_refresh_tokens
             .then_some(record.expires_at - now);
-        self.token_pair(client, &record.scope, authorization, &binding, next_refresh)
-            .await
+        self.token_pair(
+            client,
+            &record.scope,
+            authorization,
+            record.authorization_details.as_deref(),
+            &binding,
+            next_refresh,
+        )
+        .await
     }
 
     /// How long a refresh token for `scope` may live: to the end of the
@@ -937,6 +977,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         scope: &str,
         authorization: AuthorizationId,
+        details: Option<&str>,
         binding: &Binding,
         refresh_ttl: Option<Duration>,
     ) -> Result<TokenResponse, OAuthError> {
@@ -948,7 +989,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 TokenKind::Access,
                 client,
                 scope,
-                Some(authorization),
+                Some((authorization, details)),
                 binding,
                 access_ttl,
             )
@@ -959,7 +1000,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     TokenKind::Refresh,
                     client,
                     scope,
-                    Some(authorization),
+                    Some((authorization, details)),
                     binding,
                     ttl,
                 )
@@ -973,6 +1014,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             expires_in: access_ttl.whole_seconds(),
             scope: scope.to_owned(),
             refresh_token,
+            authorization_details: details_json(details),
         })
     }
 
@@ -1106,6 +1148,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "code_challenge_methods_supported": ["S256"],
+            "authorization_details_types_supported": crate::rar::TYPES,
             "authorization_response_iss_parameter_supported": true,
             // Client credentials: the products; authorization code: AIS:<consentId>.
             "scopes_supported": ApiProduct::ALL.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
@@ -1134,6 +1177,11 @@ fn same_dn(a: &str, b: &str) -> bool {
         parts
     };
     parts(a) == parts(b)
+}
+
+/// Stored authorization details as JSON for an answer.
+fn details_json(details: Option<&str>) -> Option<serde_json::Value> {
+    details.and_then(|d| serde_json::from_str(d).ok())
 }
 
 /// How the client proved possession in a token request.

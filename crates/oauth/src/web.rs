@@ -409,7 +409,8 @@ async fn par<R: Repo>(
         let request = PushedRequest {
             response_type: params.require("response_type")?.to_owned(),
             redirect_uri: params.require("redirect_uri")?.to_owned(),
-            scope: params.require("scope")?.to_owned(),
+            scope: params.get("scope").map(str::to_owned),
+            authorization_details: params.get("authorization_details").map(str::to_owned),
             state: params.get("state").map(str::to_owned),
             code_challenge: params.get("code_challenge").map(str::to_owned),
             code_challenge_method: params.get("code_challenge_method").map(str::to_owned),

@@ -897,3 +897,46 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let details = json!([{"type": "account_information", "consentId": consent}]).to_string();
+        let challenge = pkce_s256(VERIFIER);
+        let base = [("response_type", "code"), ("redirect_uri", REDIRECT), ("code_challenge", challenge.as_str()), ("code_challenge_method", "S256"), ("state", "st-42")];
+        let par = |extra: Vec<(&'static str, String)>| {
+            let mut form: Vec<(&str, String)> = base.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+            form.extend(extra);
+            let req = tpp.http.post(format!("{}/oauth2/par", tpp.base)).basic_auth(&tpp.key, Some(&tpp.secret)).form(&form);
+            async move { answer(req.send().await.unwrap()).await }
+        };
+        let both = par(vec![("authorization_details", details.clone()), ("scope", format!("AIS:{consent}"))]).await;
+        assert_eq!(both.body["error"], "invalid_request");
+        let funds = par(vec![("authorization_details", json!([{"type": "funds_confirmation"}]).to_string())]).await;
+        assert_eq!(funds.body["error"], "invalid_authorization_details");
+        let pushed = par(vec![("authorization_details", details.clone())]).await;
+        assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
+
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, pushed.body["request_uri"].as_str().unwrap()).await;
+        log_in(&mut psu, "alice", "alice-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let tokens = tpp.exchange(&code).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        assert_eq!(tokens.body["authorization_details"][0]["consentId"], consent.as_str());
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
+        assert_eq!(introspected.body["authorization_details"][0]["type"], "account_information");
+        let list = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &[("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")], None).await;
+        assert_eq!(list.status, StatusCode::OK, "the token is bound to the consent the details named");
+        let meta: Value = tpp.http.get(format!("{}/.well-known/oauth-authorization-server", tpp.base)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(meta["authorization_details_types_supported"], json!(["account_information", "payment_initiation"]));
+        server.stop().await;
+    }
+}

@@ -59,6 +59,8 @@ CREATE TABLE oauth_authorizations (
     client_id          TEXT NOT NULL,
     redirect_uri       TEXT NOT NULL,
     scope              TEXT NOT NULL,
+    -- RFC 9396: the authorization details asked for, as JSON, when used instead of scope.
+    authorization_details TEXT,
     state              TEXT,
     code_challenge     TEXT NOT NULL,
     -- RFC 9449: the DPoP key (JWK SHA-256 thumbprint) the code is bound to.
@@ -85,6 +87,7 @@ CREATE TABLE oauth_tokens (
     client_id      TEXT NOT NULL,
     scope          TEXT NOT NULL,
     authorization_id TEXT REFERENCES oauth_authorizations (id),
+    authorization_details TEXT,
     dpop_jkt       TEXT,
     -- RFC 8705: SHA-256 thumbprint of the client certificate the token is bound to.
     mtls_x5t       TEXT,

@@ -17,8 +17,8 @@ use crate::rows::{AuthorizationRow, TokenRow};
 pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
-         authorization_id, dpop_jkt, mtls_x5t, issued_at, expires_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
+         revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(token.hash.as_str())
     .bind(token.kind.as_str())
@@ -26,6 +26,7 @@ pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), St
     .bind(&token.client_id)
     .bind(&token.scope)
     .bind(token.authorization_id.map(|a| a.to_string()))
+    .bind(&token.authorization_details)
     .bind(&token.dpop_jkt)
     .bind(&token.mtls_x5t)
     .bind(token.issued_at)
@@ -42,8 +43,9 @@ pub(crate) async fn by_hash(
     hash: &KeyedHash,
 ) -> Result<Option<TokenRecord>, StoreError> {
     sqlx::query_as::<_, TokenRow>(
-        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, dpop_jkt, \
-         mtls_x5t, issued_at, expires_at, revoked_at FROM oauth_tokens WHERE token_hash = $1",
+        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, \
+         authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, revoked_at \
+         FROM oauth_tokens WHERE token_hash = $1",
     )
     .bind(hash.as_str())
     .fetch_optional(pool)
@@ -119,8 +121,8 @@ pub(crate) async fn prune(pool: &Pool<Db>, before: OffsetDateTime) -> Result<u64
 
 macro_rules! authorization_columns {
     () => {
-        "id, application_id, client_id, redirect_uri, scope, state, code_challenge, dpop_jkt, \
-         request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
+        "id, application_id, client_id, redirect_uri, scope, authorization_details, state, \
+         code_challenge, dpop_jkt, request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
          code_expires_at, created_at, last_activity_at"
     };
 }
@@ -132,13 +134,14 @@ pub(crate) async fn insert_authorization(
     sqlx::query(concat!(
         "INSERT INTO oauth_authorizations (",
         authorization_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(a.id.to_string())
     .bind(a.application_id.to_string())
     .bind(&a.client_id)
     .bind(&a.redirect_uri)
     .bind(&a.scope)
+    .bind(&a.authorization_details)
     .bind(&a.state)
     .bind(&a.code_challenge)
     .bind(&a.dpop_jkt)
