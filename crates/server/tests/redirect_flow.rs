@@ -178,8 +178,23 @@ async fn authorise(
     login: &str,
     password: &str,
 ) -> Answer {
+    let request_uri = tpp.par(consent).await;
+    let code = approve(server, tpp, &request_uri, login, password).await;
+    let tokens = tpp.exchange(&code).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    tokens
+}
+
+/// The PSU opens a pushed request, authenticates and approves; the code.
+async fn approve(
+    server: &TestServer,
+    tpp: &Tpp,
+    request_uri: &str,
+    login: &str,
+    password: &str,
+) -> String {
     let mut psu = Browser::new(server);
-    open(&mut psu, &tpp.key, &tpp.par(consent).await).await;
+    open(&mut psu, &tpp.key, request_uri).await;
     log_in(&mut psu, login, password).await;
     second_factor(&mut psu, "123456").await;
     let screen = psu.get("/bank/consent").await;
@@ -189,15 +204,12 @@ async fn authorise(
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
+    param(
         &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
         "code",
     )
     .unwrap()
-    .to_owned();
-    let tokens = tpp.exchange(&code).await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    tokens
+    .to_owned()
 }
 
 /// Carol holds three accounts in the demo bank.
@@ -920,13 +932,7 @@ both_stores! {
         let pushed = par(vec![("authorization_details", details.clone())]).await;
         assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
 
-        let mut psu = Browser::new(&server);
-        open(&mut psu, &tpp.key, pushed.body["request_uri"].as_str().unwrap()).await;
-        log_in(&mut psu, "alice", "alice-demo-2026").await;
-        second_factor(&mut psu, "123456").await;
-        let screen = psu.get("/bank/consent").await;
-        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let code = approve(&server, &tpp, pushed.body["request_uri"].as_str().unwrap(), "alice", "alice-demo-2026").await;
         let tokens = tpp.exchange(&code).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         assert_eq!(tokens.body["authorization_details"][0]["consentId"], consent.as_str());
