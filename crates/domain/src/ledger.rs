@@ -196,6 +196,8 @@ pub struct EntryQuery {
     pub status: Option<EntryStatus>,
     pub date_from: Option<Date>,
     pub date_to: Option<Date>,
+    /// Only entries with a greater `entryReference` (Berlin Group `entryReferenceFrom`).
+    pub reference_above: Option<i64>,
     pub after: Option<EntryCursor>,
     pub limit: u32,
 }

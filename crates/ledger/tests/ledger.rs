@@ -157,7 +157,7 @@ both_stores! {
         assert_eq!(receipt.status, EntryStatus::Booked);
         assert_eq!(bank.booked(a.id).await, 74_50);
         assert_eq!(bank.booked(b.id).await, 25_50);
-        let page = bank.store.entries(EntryQuery { account: b.id, status: None, date_from: None, date_to: None, after: None, limit: 10 }).await.unwrap();
+        let page = bank.store.entries(EntryQuery { account: b.id, status: None, date_from: None, date_to: None, reference_above: None, after: None, limit: 10 }).await.unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].amount, eur(25_50));
         assert_eq!(page[0].transaction_id, receipt.transaction_id);
@@ -176,7 +176,7 @@ both_stores! {
         let clearing = bank.store.clearing_account(Currency::EUR).await.unwrap().unwrap();
         assert_eq!(clearing.balances.booked, clearing_before + 40_00);
         assert_eq!(bank.booked(a.id).await, 60_00);
-        let entry = &bank.store.entries(EntryQuery { account: a.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, after: None, limit: 1 }).await.unwrap()[0];
+        let entry = &bank.store.entries(EntryQuery { account: a.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None, after: None, limit: 1 }).await.unwrap()[0];
         assert_eq!(entry.amount, eur(-40_00));
         assert_eq!(entry.creditor.iban, Some(external_iban()));
         bank.assert_consistent().await;
@@ -361,7 +361,7 @@ both_stores! {
         let mut seen = Vec::new();
         let mut after = None;
         loop {
-            let page = bank.store.entries(EntryQuery { account: a.id, status: None, date_from: None, date_to: None, after, limit: 5 }).await.unwrap();
+            let page = bank.store.entries(EntryQuery { account: a.id, status: None, date_from: None, date_to: None, reference_above: None, after, limit: 5 }).await.unwrap();
             if page.is_empty() { break; }
             let last = page.last().unwrap();
             after = Some(EntryCursor { booking_date: last.booking_date, entry_reference: last.entry_reference });
@@ -390,7 +390,7 @@ both_stores! {
         assert!(accounts.len() >= 2);
         let main = &accounts[0];
         assert!(main.balances.pending_debits < 0, "pending card payments");
-        let oldest = store.entries(EntryQuery { account: main.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, after: None, limit: 10_000 }).await.unwrap();
+        let oldest = store.entries(EntryQuery { account: main.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None, after: None, limit: 10_000 }).await.unwrap();
         let first_day = oldest.last().unwrap().booking_date;
         assert!(clock.today() - first_day >= time::Duration::days(330), "history starts {first_day}");
 

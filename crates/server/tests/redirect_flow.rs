@@ -300,6 +300,17 @@ both_stores! {
         assert!(!entries.is_empty());
         assert!(booked.body["transactions"].get("pending").is_none());
         assert_eq!(booked.body["transactions"]["_links"]["account"]["href"], format!("/v1/accounts/{}", second.id));
+        // entryReferenceFrom: only what came after a known entry; all: with standing orders (none).
+        let oldest = entries.last().unwrap()["entryReference"].as_str().unwrap().to_owned();
+        let newer = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=all&entryReferenceFrom={oldest}", second.id), &access_token, &with_psu, None).await;
+        assert_eq!(newer.status, StatusCode::OK, "{}", newer.body);
+        let newer_booked = newer.body["transactions"]["booked"].as_array().unwrap();
+        assert!(newer_booked.iter().all(|e| e["entryReference"].as_str().unwrap().parse::<i64>().unwrap() > oldest.parse::<i64>().unwrap()));
+        assert_eq!(newer.body["transactions"]["information"], json!([]));
+        let delta = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true", second.id), &access_token, &with_psu, None).await;
+        assert_eq!(delta.body["tppMessages"][0]["code"], "PARAMETER_NOT_SUPPORTED");
+        let with_balance = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&withBalance=true", first.id), &access_token, &with_psu, None).await;
+        assert_eq!(with_balance.body["balances"].as_array().map(Vec::len), Some(3), "{}", with_balance.body);
         let first_entry = &entries[0];
         let detail = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions/{}", second.id, first_entry["transactionId"].as_str().unwrap()), &access_token, &with_psu, None).await;
         assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);

@@ -290,6 +290,12 @@ pub(crate) struct TransactionsQuery {
     date_from: Option<String>,
     #[serde(rename = "dateTo")]
     date_to: Option<String>,
+    #[serde(rename = "entryReferenceFrom")]
+    entry_reference_from: Option<String>,
+    #[serde(rename = "deltaList")]
+    delta_list: Option<bool>,
+    #[serde(rename = "withBalance")]
+    with_balance: Option<bool>,
     /// Opaque keyset cursor of the next page.
     after: Option<String>,
 }
@@ -359,19 +365,37 @@ pub(crate) async fn transactions<R: Repo>(
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
-        let (booked, pending) = match query.booking_status.as_deref() {
-            Some("booked") => (true, false),
-            Some("pending") => (false, true),
-            Some("both") => (true, true),
+        // `information` lists standing orders, of which the ledger holds none.
+        let (booked, pending, information) = match query.booking_status.as_deref() {
+            Some("booked") => (true, false, false),
+            Some("pending") => (false, true, false),
+            Some("both") => (true, true, false),
+            Some("information") => (false, false, true),
+            Some("all") => (true, true, true),
             Some(other) => {
                 return Err(Xs2aError::new(
                     StatusCode::BAD_REQUEST,
                     "PARAMETER_NOT_SUPPORTED",
-                    format!("bookingStatus {other:?} is not offered; use booked, pending or both"),
+                    format!("bookingStatus {other:?} is not one of booked, pending, both, information, all"),
                 )
                 .at("bookingStatus"));
             }
             None => return Err(Xs2aError::format("bookingStatus is required").at("bookingStatus")),
+        };
+        if query.delta_list == Some(true) {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "PARAMETER_NOT_SUPPORTED",
+                "deltaList is not offered; use entryReferenceFrom with the last entryReference you read",
+            )
+            .at("deltaList"));
+        }
+        let reference_above = match &query.entry_reference_from {
+            None => None,
+            Some(text) => Some(text.parse::<i64>().map_err(|_| {
+                Xs2aError::format("entryReferenceFrom must be an entryReference this ASPSP issued")
+                    .at("entryReferenceFrom")
+            })?),
         };
         let date_from = parse_date(&query.date_from, "dateFrom")?;
         let date_to = parse_date(&query.date_to, "dateTo")?;
@@ -407,16 +431,20 @@ pub(crate) async fn transactions<R: Repo>(
             _ => None,
         };
         // One more than a page tells whether a next page exists.
-        let mut entries = repo
-            .entries(EntryQuery {
+        let mut entries = if booked || pending {
+            repo.entries(EntryQuery {
                 account: account.id,
                 status,
                 date_from,
                 date_to,
+                reference_above,
                 after,
                 limit: PAGE_SIZE + 1,
             })
-            .await?;
+            .await?
+        } else {
+            Vec::new()
+        };
         let next = (entries.len() > PAGE_SIZE as usize).then(|| {
             entries.truncate(PAGE_SIZE as usize);
             entries
@@ -433,6 +461,9 @@ pub(crate) async fn transactions<R: Repo>(
         }
         if let Some(d) = &query.date_to {
             keep.push(("dateTo", d.clone()));
+        }
+        if let Some(r) = &query.entry_reference_from {
+            keep.push(("entryReferenceFrom", r.clone()));
         }
         let link = |extra: Option<&str>| {
             let mut q: Vec<String> = keep.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -455,7 +486,21 @@ pub(crate) async fn transactions<R: Repo>(
         if pending {
             report["pending"] = pending_list.into_iter().map(transaction_json).collect();
         }
-        let body = json!({"account": account_reference(&account), "transactions": report});
+        if information {
+            report["information"] = json!([]);
+        }
+        let mut body = json!({"account": account_reference(&account), "transactions": report});
+        if query.with_balance == Some(true) {
+            if !grant.balances {
+                return Err(Xs2aError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "CONSENT_INVALID",
+                    "withBalance asks for balances, which the consent does not cover",
+                )
+                .at("withBalance"));
+            }
+            body["balances"] = balances_json(&service, &account).await?;
+        }
         Ok(Json(body).into_response())
     }
     .await;

@@ -350,6 +350,7 @@ pub(crate) async fn entries(
          AND ($3 IS NULL OR p.booking_date >= $3) \
          AND ($4 IS NULL OR p.booking_date <= $4) \
          AND ($5 IS NULL OR p.booking_date < $5 OR (p.booking_date = $5 AND p.id < $6)) \
+         AND ($8 IS NULL OR p.id > $8) \
          ORDER BY p.booking_date DESC, p.id DESC LIMIT $7"
     ))
     .bind(q.account.to_string())
@@ -359,6 +360,7 @@ pub(crate) async fn entries(
     .bind(q.after.map(|c| c.booking_date))
     .bind(q.after.map(|c| c.entry_reference))
     .bind(i64::from(q.limit))
+    .bind(q.reference_above)
     .fetch_all(pool)
     .await
     .map_err(store)?
