@@ -103,6 +103,8 @@ pub trait PsuRepository: Send + Sync {
 
     fn list_psus(&self) -> impl Future<Output = Result<Vec<Psu>, StoreError>> + Send;
 
+    fn psu(&self, id: PsuId) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
+
     /// Sets a new password; also lifts a block and clears the failure count.
     fn set_psu_password(
         &self,

@@ -470,10 +470,8 @@ async fn session_psu<R: Repo>(
     service
         .server
         .repo()
-        .list_psus()
+        .psu(psu_id)
         .await?
-        .into_iter()
-        .find(|p| p.id == psu_id)
         .ok_or_else(BankError::expired)
 }
 

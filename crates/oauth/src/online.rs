@@ -74,12 +74,7 @@ async fn online<R: Repo>(
         return Err(ended());
     }
     let psu = match session.psu_id {
-        Some(id) => server
-            .repo()
-            .list_psus()
-            .await?
-            .into_iter()
-            .find(|p| p.id == id),
+        Some(id) => server.repo().psu(id).await?,
         None => None,
     };
     let csrf = server

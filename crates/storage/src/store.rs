@@ -415,6 +415,10 @@ impl PsuRepository for Store {
         dispatch!(self, |db, pool| db::psu::list(pool).await)
     }
 
+    async fn psu(&self, id: PsuId) -> Result<Option<Psu>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::by_id(pool, id).await)
+    }
+
     async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::set_password(pool, id, password)
             .await)

@@ -620,13 +620,7 @@ pub async fn psu_password<R: Repo>(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     let repo = portal.registry.repo();
-    if !repo
-        .list_psus()
-        .await
-        .map_err(PageError::internal)?
-        .iter()
-        .any(|p| p.id == id)
-    {
+    if repo.psu(id).await.map_err(PageError::internal)?.is_none() {
         return Err(PageError::not_found());
     }
     repo.set_psu_password(id, hash(input.password).await?)
@@ -658,11 +652,9 @@ async fn sandbox_psu<R: Repo>(portal: &Portal<R>, id: &str) -> Result<Psu, PageE
     portal
         .registry
         .repo()
-        .list_psus()
+        .psu(id)
         .await
         .map_err(PageError::internal)?
-        .into_iter()
-        .find(|p| p.id == id)
         .ok_or_else(PageError::not_found)
 }
 
