@@ -199,15 +199,19 @@ pub(crate) async fn list<R: Repo>(
             )
             .at("withBalance"));
         }
-        let repo = service.oauth.server.repo();
+        // One query for the PSU's accounts, not one per granted account.
+        let held = match consent.psu_id {
+            Some(psu) => service.oauth.server.repo().accounts_of_psu(psu).await?,
+            None => Vec::new(),
+        };
         let mut accounts = Vec::with_capacity(consent.grants.len());
         for grant in &consent.grants {
-            let Some(account) = repo.account(grant.account).await? else {
+            let Some(account) = held.iter().find(|a| a.id == grant.account) else {
                 continue;
             };
-            let mut item = account_json(&account, grant);
+            let mut item = account_json(account, grant);
             if with_balance && grant.balances {
-                item["balances"] = balances_json(&service, &account).await?;
+                item["balances"] = balances_json(&service, account).await?;
             }
             accounts.push(item);
         }
