@@ -11,7 +11,8 @@ use crate::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, Us
 use crate::ledger::text_enum;
 use crate::password::PasswordHash;
 use crate::registry::{
-    Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
+    Application, ApplicationStanding, Credential, Organisation, Status, Subscription,
+    SubscriptionStatus,
 };
 use crate::secret::KeyedHash;
 use crate::store::StoreError;
@@ -341,6 +342,12 @@ pub trait PortalRepository: Send + Sync {
         &self,
         application: ApplicationId,
     ) -> impl Future<Output = Result<Vec<Subscription>, StoreError>> + Send;
+    /// In one query, for the hot path: None unless the application and its
+    /// organisation are active.
+    fn application_standing(
+        &self,
+        application: ApplicationId,
+    ) -> impl Future<Output = Result<Option<ApplicationStanding>, StoreError>> + Send;
     fn subscription(
         &self,
         id: SubscriptionId,

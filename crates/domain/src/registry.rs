@@ -73,6 +73,14 @@ text_enum!(
     Psd2Role { Aisp = "AISP", Pisp = "PISP", Piisp = "PIISP" }
 );
 
+/// What an active application may be granted: its organisation's roles and
+/// its approved subscriptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplicationStanding {
+    pub roles: Psd2Roles,
+    pub approved: Vec<(ApiProduct, Plan)>,
+}
+
 /// The set of PSD2 roles an organisation holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Psd2Roles {

@@ -781,16 +781,14 @@ impl<R: PortalRepository> Registry<R> {
         &self,
         id: ApplicationId,
     ) -> Result<Option<Vec<(ApiProduct, Plan)>>, StoreError> {
-        let Some(application) = self.repo.application(id).await? else {
-            return Ok(None);
-        };
-        let Some(organisation) = self.repo.organisation(application.organisation_id).await? else {
-            return Ok(None);
-        };
-        if application.status != Status::Active || organisation.status != Status::Active {
-            return Ok(None);
-        }
-        Ok(Some(self.usable_products(&organisation, id).await?))
+        // Per request on the token path: one query, not four.
+        Ok(self.repo.application_standing(id).await?.map(|standing| {
+            standing
+                .approved
+                .into_iter()
+                .filter(|(product, _)| standing.roles.has(product.required_role()))
+                .collect()
+        }))
     }
 
     /// Approved subscriptions within the organisation's PSD2 roles.

@@ -7,7 +7,7 @@ use fintechapi_domain::ids::UserId;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{NewUser, PortalRepository, UserKind};
 use fintechapi_domain::registry::{
-    ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
+    ApiProduct, Environment, Plan, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
 };
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, ManualClock};
@@ -169,6 +169,25 @@ both_stores! {
         assert!(login().await.unwrap().is_none());
         let trail = f.registry.repo().audit_trail(10).await.unwrap();
         assert!(trail.iter().any(|e| e.action == "application.suspend"));
+    }
+}
+
+both_stores! {
+    async fn a_token_reaches_only_approved_products_of_an_active_application(db) {
+        let f = fixture(&db).await;
+        let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Standing GmbH", roles)).await.unwrap();
+        let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
+        let usable = || f.registry.active_products(app.id);
+        assert_eq!(usable().await.unwrap(), Some(vec![]), "pending subscriptions give nothing");
+        f.registry.approve_products(&actor(), &org, &app, &[ApiProduct::Pis]).await.unwrap();
+        assert_eq!(usable().await.unwrap(), Some(vec![(ApiProduct::Pis, Plan::Standard)]));
+        f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
+        assert_eq!(usable().await.unwrap(), None);
+        f.registry.set_application_status(&actor(), app.id, Status::Active).await.unwrap();
+        f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
+        assert_eq!(usable().await.unwrap(), None);
+        assert_eq!(f.registry.active_products(fintechapi_domain::ids::ApplicationId::random()).await.unwrap(), None);
     }
 }
 

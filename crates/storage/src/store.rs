@@ -30,7 +30,8 @@ use fintechapi_domain::portal::{
 };
 use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository, PsuSession, PsuSessionStage};
 use fintechapi_domain::registry::{
-    Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
+    Application, ApplicationStanding, Credential, Organisation, Status, Subscription,
+    SubscriptionStatus,
 };
 use fintechapi_domain::secret::KeyedHash;
 use fintechapi_domain::usage::{MeteredApi, UsageCounts, UsageKey, UsageRepository, UsageRow};
@@ -1016,6 +1017,17 @@ impl PortalRepository for Store {
         application: ApplicationId,
     ) -> Result<Vec<Subscription>, StoreError> {
         dispatch!(self, |db, pool| db::portal::subscriptions_of(
+            pool,
+            application
+        )
+        .await)
+    }
+
+    async fn application_standing(
+        &self,
+        application: ApplicationId,
+    ) -> Result<Option<ApplicationStanding>, StoreError> {
+        dispatch!(self, |db, pool| db::portal::application_standing(
             pool,
             application
         )

@@ -8,7 +8,8 @@ use fintechapi_domain::portal::{
     User,
 };
 use fintechapi_domain::registry::{
-    Application, Credential, Organisation, Status, Subscription, SubscriptionStatus,
+    Application, ApplicationStanding, Credential, Organisation, Status, Subscription,
+    SubscriptionStatus,
 };
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::{Database, Pool};
@@ -550,6 +551,35 @@ pub(crate) async fn subscriptions_of(
     .into_iter()
     .map(Subscription::try_from)
     .collect()
+}
+
+pub(crate) async fn application_standing(
+    pool: &Pool<Db>,
+    application: ApplicationId,
+) -> Result<Option<ApplicationStanding>, StoreError> {
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT o.roles, s.product, s.plan FROM applications a \
+         JOIN organisations o ON o.id = a.organisation_id \
+         LEFT JOIN subscriptions s ON s.application_id = a.id AND s.status = 'approved' \
+         WHERE a.id = $1 AND a.status = 'active' AND o.status = 'active' ORDER BY s.product",
+    )
+    .bind(application.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?;
+    let Some((roles, _, _)) = rows.first() else {
+        return Ok(None);
+    };
+    let mut standing = ApplicationStanding {
+        roles: roles.parse()?,
+        approved: Vec::with_capacity(rows.len()),
+    };
+    for (_, product, plan) in &rows {
+        if let (Some(product), Some(plan)) = (product, plan) {
+            standing.approved.push((product.parse()?, plan.parse()?));
+        }
+    }
+    Ok(Some(standing))
 }
 
 pub(crate) async fn add_subscription(pool: &Pool<Db>, s: Subscription) -> Result<(), PortalError> {

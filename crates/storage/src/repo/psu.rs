@@ -73,13 +73,17 @@ pub(crate) async fn list(pool: &Pool<Db>) -> Result<Vec<Psu>, StoreError> {
 }
 
 pub(crate) async fn by_id(pool: &Pool<Db>, id: PsuId) -> Result<Option<Psu>, StoreError> {
-    sqlx::query_as::<_, PsuRow>(concat!("SELECT ", psu_columns!(), " FROM psus WHERE id = $1"))
-        .bind(id.to_string())
-        .fetch_optional(pool)
-        .await
-        .map_err(store)?
-        .map(|r| r.psu())
-        .transpose()
+    sqlx::query_as::<_, PsuRow>(concat!(
+        "SELECT ",
+        psu_columns!(),
+        " FROM psus WHERE id = $1"
+    ))
+    .bind(id.to_string())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(|r| r.psu())
+    .transpose()
 }
 
 pub(crate) async fn set_password(
