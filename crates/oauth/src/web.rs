@@ -255,16 +255,17 @@ fn form_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Authenticates the caller and admits it under its plan; every answer from
-/// here on is attributed to its application.
+/// Parses the form, authenticates the caller and admits it under its plan;
+/// every answer from here on is attributed to its application.
 async fn admitted_client<R: Repo>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
-    params: &Params,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
     certificate: Option<&ClientCertificate>,
-) -> Result<AuthenticatedClient, Response> {
+) -> Result<(Params, AuthenticatedClient), Response> {
+    let params = Params::parse(form).map_err(IntoResponse::into_response)?;
     let presented =
-        presented_client(headers, params, certificate).map_err(IntoResponse::into_response)?;
+        presented_client(headers, &params, certificate).map_err(IntoResponse::into_response)?;
     let client = service
         .server
         .authenticate_client(&presented)
@@ -281,7 +282,7 @@ async fn admitted_client<R: Repo>(
         .admit(client.application.id, MeteredApi::Oauth, plan)
         .await
     {
-        Ok(Admission::Admitted) => Ok(client),
+        Ok(Admission::Admitted) => Ok((params, client)),
         Ok(Admission::Throttled { retry_after }) => {
             let (per_second, per_day) = plan.limits();
             let error = OAuthError {
@@ -331,14 +332,11 @@ async fn token<R: Repo>(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
-    let params = match Params::parse(form) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
+    let (params, client) =
+        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
     let result = async {
         match params.require("grant_type")? {
             "client_credentials" => {
@@ -392,14 +390,11 @@ async fn par<R: Repo>(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
-    let params = match Params::parse(form) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
+    let (params, client) =
+        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
     let result = async {
         if params.get("request_uri").is_some() {
             return Err(OAuthError::invalid_request(
@@ -434,14 +429,11 @@ async fn introspect<R: Repo>(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
-    let params = match Params::parse(form) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
+    let (params, client) =
+        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
     let result = async {
         let token = params.require("token")?;
         let answer = service.server.introspect(&client, token).await?;
@@ -476,14 +468,11 @@ async fn revoke<R: Repo>(
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
-    let params = match Params::parse(form) {
-        Ok(p) => p,
-        Err(e) => return e.into_response(),
-    };
-    let client = match admitted_client(&service, &headers, &params, certificate.as_ref()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
+    let (params, client) =
+        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+            Ok(admitted) => admitted,
+            Err(response) => return response,
+        };
     let result = async {
         let token = params.require("token")?;
         match params.get("token_type_hint") {
