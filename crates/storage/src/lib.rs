@@ -34,6 +34,7 @@ mod sqlite {
     pub(crate) mod payment;
     pub(crate) mod portal;
     pub(crate) mod psu;
+    pub(crate) mod totp;
     pub(crate) mod usage;
 }
 
@@ -49,5 +50,6 @@ mod postgres {
     pub(crate) mod payment;
     pub(crate) mod portal;
     pub(crate) mod psu;
+    pub(crate) mod totp;
     pub(crate) mod usage;
 }

@@ -435,17 +435,32 @@ impl PsuRepository for Store {
     }
 
     async fn set_psu_totp(&self, id: PsuId, sealed_seed: Option<String>) -> Result<(), StoreError> {
-        dispatch!(self, |db, pool| db::psu::set_totp(pool, id, sealed_seed)
-            .await)
+        dispatch!(self, |db, pool| db::totp::set_seed(
+            pool,
+            db::totp::Holder::Psu,
+            id.to_string(),
+            sealed_seed
+        )
+        .await)
     }
 
     async fn psu_totp_seed(&self, id: PsuId) -> Result<Option<String>, StoreError> {
-        dispatch!(self, |db, pool| db::psu::totp_seed(pool, id).await)
+        dispatch!(self, |db, pool| db::totp::seed(
+            pool,
+            db::totp::Holder::Psu,
+            id.to_string()
+        )
+        .await)
     }
 
     async fn accept_psu_totp_step(&self, id: PsuId, step: i64) -> Result<bool, StoreError> {
-        dispatch!(self, |db, pool| db::psu::accept_totp_step(pool, id, step)
-            .await)
+        dispatch!(self, |db, pool| db::totp::accept_step(
+            pool,
+            db::totp::Holder::Psu,
+            id.to_string(),
+            step
+        )
+        .await)
     }
 
     async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
@@ -768,17 +783,30 @@ impl PortalRepository for Store {
     }
 
     async fn set_totp(&self, id: UserId, sealed_seed: Option<String>) -> Result<(), StoreError> {
-        dispatch!(self, |db, pool| db::portal::set_totp(pool, id, sealed_seed)
-            .await)
+        dispatch!(self, |db, pool| db::totp::set_seed(
+            pool,
+            db::totp::Holder::User,
+            id.to_string(),
+            sealed_seed
+        )
+        .await)
     }
 
     async fn totp_seed(&self, id: UserId) -> Result<Option<String>, StoreError> {
-        dispatch!(self, |db, pool| db::portal::totp_seed(pool, id).await)
+        dispatch!(self, |db, pool| db::totp::seed(
+            pool,
+            db::totp::Holder::User,
+            id.to_string()
+        )
+        .await)
     }
 
     async fn accept_totp_step(&self, id: UserId, step: i64) -> Result<bool, StoreError> {
-        dispatch!(self, |db, pool| db::portal::accept_totp_step(
-            pool, id, step
+        dispatch!(self, |db, pool| db::totp::accept_step(
+            pool,
+            db::totp::Holder::User,
+            id.to_string(),
+            step
         )
         .await)
     }

@@ -132,47 +132,6 @@ pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: PsuId) -> Result<(
     Ok(())
 }
 
-pub(crate) async fn set_totp(
-    pool: &Pool<Db>,
-    id: PsuId,
-    sealed_seed: Option<String>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE psus SET totp_secret = $2, totp_last_step = NULL WHERE id = $1")
-        .bind(id.to_string())
-        .bind(sealed_seed)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-    Ok(())
-}
-
-pub(crate) async fn totp_seed(pool: &Pool<Db>, id: PsuId) -> Result<Option<String>, StoreError> {
-    let seed: Option<Option<String>> =
-        sqlx::query_scalar("SELECT totp_secret FROM psus WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(pool)
-            .await
-            .map_err(store)?;
-    Ok(seed.flatten())
-}
-
-pub(crate) async fn accept_totp_step(
-    pool: &Pool<Db>,
-    id: PsuId,
-    step: i64,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE psus SET totp_last_step = $2 WHERE id = $1 \
-         AND (totp_last_step IS NULL OR totp_last_step < $2)",
-    )
-    .bind(id.to_string())
-    .bind(step)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
-
 pub(crate) async fn create_session(
     pool: &Pool<Db>,
     session_hash: &KeyedHash,
