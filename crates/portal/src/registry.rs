@@ -202,6 +202,9 @@ pub struct Registry<R> {
 }
 
 const MAX_REDIRECT_URIS: usize = 10;
+/// How fresh "last used" must be: a write per token request would put the
+/// credentials table on the hot path for a figure shown to the minute.
+const LAST_USE_GRANULARITY: Duration = Duration::minutes(1);
 
 impl<R: PortalRepository> Registry<R> {
     pub fn new(repo: R, pepper: Pepper, clock: Arc<dyn Clock>, rotation_grace: Duration) -> Self {
@@ -860,7 +863,12 @@ impl<R: PortalRepository> Registry<R> {
             return Ok(None);
         }
         let products = self.usable_products(&organisation, application.id).await?;
-        self.repo.touch_credential(credential.id, now).await?;
+        if credential
+            .last_used_at
+            .is_none_or(|used| now - used >= LAST_USE_GRANULARITY)
+        {
+            self.repo.touch_credential(credential.id, now).await?;
+        }
         Ok(Some(AuthenticatedClient {
             application,
             organisation,

@@ -97,6 +97,16 @@ both_stores! {
         assert!(f.registry.authenticate("ck_unknown", issued.consumer_secret.expose()).await.unwrap().is_none());
         let creds = f.registry.repo().credentials_of(app.id).await.unwrap();
         assert!(creds[0].last_used_at.is_some(), "last use is recorded");
+
+        // Recorded to the minute, not written on every request.
+        let last_used = || async { f.registry.repo().credentials_of(app.id).await.unwrap()[0].last_used_at.unwrap() };
+        let first = last_used().await;
+        f.clock.advance(time::Duration::seconds(30));
+        f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
+        assert_eq!(last_used().await, first);
+        f.clock.advance(time::Duration::seconds(31));
+        f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
+        assert_eq!(last_used().await, f.clock.now());
     }
 }
 
