@@ -57,6 +57,21 @@ text_enum!(
     PsuSessionStage { Login = "login", SecondFactor = "second_factor", Active = "active" }
 );
 
+/// A passkey (WebAuthn credential) a PSU registered as possession factor.
+/// `credential` is the verifier's own serialisation (public key, signature
+/// counter); the domain only stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsuPasskey {
+    /// The credential id, base64url without padding.
+    pub credential_id: String,
+    pub psu_id: PsuId,
+    /// What the PSU called it ("Phone", "Laptop").
+    pub label: String,
+    pub credential: String,
+    pub created_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
 /// The PSU's own online-banking session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PsuSession {
@@ -144,4 +159,46 @@ pub trait PsuRepository: Send + Sync {
         &self,
         id: PsuId,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a newly registered passkey; false when its credential id exists.
+    fn add_psu_passkey(
+        &self,
+        passkey: PsuPasskey,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    fn psu_passkeys(
+        &self,
+        id: PsuId,
+    ) -> impl Future<Output = Result<Vec<PsuPasskey>, StoreError>> + Send;
+
+    /// After an authentication: the credential with its new signature counter.
+    fn record_psu_passkey_use(
+        &self,
+        credential_id: &str,
+        credential: String,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// False when the PSU has no passkey with that id.
+    fn remove_psu_passkey(
+        &self,
+        id: PsuId,
+        credential_id: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Keeps a WebAuthn ceremony's state server-side under `key` (replacing
+    /// an earlier one) and forgets ceremonies abandoned before `stale_before`.
+    fn put_webauthn_ceremony(
+        &self,
+        key: &KeyedHash,
+        state: String,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes a ceremony's state and when it began: each state is used once.
+    fn take_webauthn_ceremony(
+        &self,
+        key: &KeyedHash,
+    ) -> impl Future<Output = Result<Option<(String, OffsetDateTime)>, StoreError>> + Send;
 }

@@ -27,22 +27,25 @@ use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::registry::{Application, Organisation};
-use fintechapi_domain::secret::{constant_time_eq, random_token};
+use fintechapi_domain::secret::{KeyedHash, constant_time_eq, random_token};
 use fintechapi_portal::web::{check_origin, cookie, request_host};
 
+use crate::passkey::{CEREMONY_TTL, PasskeyError, PasskeyVerifier, ceremony_live, payment_digest};
 use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};
 use crate::web::{OAuthService, Repo};
 
 /// The browser's authentication session with the bank's pages.
 const PSU_COOKIE: &str = "__Host-ftapi_psu";
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-                   frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct BankSettings {
     /// Sandbox only: a fixed one-time code demo PSUs may use as second factor.
     pub sandbox_code: Option<String>,
+    /// The relying party for passkeys; None where the public URL is an IP.
+    pub passkeys: Option<Arc<PasskeyVerifier>>,
 }
 
 pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
@@ -52,7 +55,20 @@ pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
         .route("/bank/login", get(login_form::<R>).post(login::<R>))
         .route("/bank/sca", get(sca_form::<R>).post(sca::<R>))
         .route("/bank/consent", get(consent_form::<R>).post(decide::<R>))
+        .route("/bank/passkey.js", get(passkey_script))
         .with_state(service)
+}
+
+/// The only script of the bank's pages: runs the WebAuthn ceremony.
+async fn passkey_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        include_str!("../assets/passkey.js"),
+    )
+        .into_response()
 }
 
 // ---------------------------------------------------------------- errors
@@ -145,6 +161,8 @@ pub(crate) fn see_other(location: &str) -> Response {
 struct PsuSession {
     authorization: Authorization,
     csrf: String,
+    /// Where this session's WebAuthn ceremony state is kept.
+    ceremony: KeyedHash,
 }
 
 async fn session<R: Repo>(
@@ -174,9 +192,11 @@ async fn session<R: Repo>(
         .hash(&format!("bank-csrf:{id}"))
         .as_str()
         .to_owned();
+    let ceremony = server.pepper().hash(&format!("bank-webauthn:{id}"));
     Ok(PsuSession {
         authorization,
         csrf,
+        ceremony,
     })
 }
 
@@ -421,20 +441,14 @@ pub(crate) struct ScaPage {
     /// For a payment: what is paid to whom, and the challenge derived from it.
     pub payment: Option<Payment>,
     pub challenge: Option<String>,
+    /// WebAuthn request options when the PSU has a passkey.
+    pub passkey_options: Option<String>,
 }
 
 /// RTS Art. 5 dynamic linking: an 8-digit challenge derived from exactly the
 /// payment's id, amount, currency and payee; any change gives another one.
 pub fn payment_challenge(payment: &Payment) -> String {
-    let text = format!(
-        "{}|{}|{}|{}|{}",
-        payment.id,
-        payment.amount.to_decimal_string(),
-        payment.amount.currency().code(),
-        payment.creditor_iban.as_str(),
-        payment.creditor_name
-    );
-    let digest = fintechapi_domain::secret::sha256(text.as_bytes());
+    let digest = payment_digest(payment);
     let mut first = [0_u8; 8];
     first.copy_from_slice(&digest[..8]);
     format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
@@ -475,30 +489,128 @@ async fn session_psu<R: Repo>(
         .ok_or_else(BankError::expired)
 }
 
-/// The possession factor: for a payment the authenticator's answer to the
-/// challenge derived from exactly this amount and payee (TOTP alone is for
-/// account information only); otherwise a TOTP code, each step once. The
-/// sandbox code works only where configured (never in production), and never
-/// for a payment of a PSU whose authenticator could sign it.
-pub(crate) async fn second_factor_accepted<R: Repo>(
+/// The PSU's answer on a second-factor page: a one-time code, or a passkey's
+/// assertion (the browser's JSON).
+#[derive(serde::Deserialize)]
+pub(crate) struct ScaForm {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub credential: String,
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// How a second-factor attempt ended.
+pub(crate) enum Factor {
+    Accepted,
+    /// Counts toward the block.
+    Wrong,
+    /// The passkey prompt expired or was answered already: ask again; not a failure.
+    Stale,
+}
+
+/// The possession factor. A passkey: its assertion over the challenge (for a
+/// payment, one carrying exactly this payment's digest). A code: for a
+/// payment the authenticator app's answer to the challenge derived from
+/// exactly this amount and payee (TOTP alone is for account information
+/// only); otherwise a TOTP code, each step once. The sandbox code works only
+/// where configured (never in production), and never for a payment of a PSU
+/// whose authenticator could sign it.
+pub(crate) async fn check_second_factor<R: Repo>(
     service: &OAuthService<R>,
     psu: &Psu,
-    code: &str,
+    form: &ScaForm,
     payment: Option<&Payment>,
-) -> Result<bool, BankError> {
+    ceremony: &KeyedHash,
+) -> Result<Factor, BankError> {
+    if !form.credential.is_empty() {
+        return passkey_accepted(service, psu, &form.credential, payment, ceremony).await;
+    }
+    let code = form.code.trim();
     let sandbox = service
         .bank
         .sandbox_code
         .as_deref()
         .is_some_and(|expected| constant_time_eq(code, expected));
-    Ok(match payment {
+    let accepted = match payment {
         Some(p) if psu.totp_enabled => ocra_accepted(service, psu, p, code).await?,
-        Some(_) => sandbox,
+        Some(_) => sandbox && service.server.repo().psu_passkeys(psu.id).await?.is_empty(),
         None => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
+    };
+    Ok(if accepted {
+        Factor::Accepted
+    } else {
+        Factor::Wrong
     })
 }
 
-/// The PSU's authenticator's OCRA response to the payment's challenge.
+/// WebAuthn request options for the PSU's passkeys (none: no prompt), with
+/// the ceremony's state kept under `ceremony`.
+pub(crate) async fn passkey_prompt<R: Repo>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Option<String>, BankError> {
+    let Some(verifier) = &service.bank.passkeys else {
+        return Ok(None);
+    };
+    let repo = service.server.repo();
+    let passkeys = repo.psu_passkeys(psu.id).await?;
+    if passkeys.is_empty() {
+        return Ok(None);
+    }
+    let started = match verifier.start_authentication(&passkeys, payment) {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(psu = %psu.id, error = %e, "cannot start a passkey authentication");
+            return Ok(None);
+        }
+    };
+    let now = service.server.now();
+    repo.put_webauthn_ceremony(ceremony, started.state, now, now - CEREMONY_TTL)
+        .await?;
+    Ok(Some(started.options))
+}
+
+async fn passkey_accepted<R: Repo>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    response: &str,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Factor, BankError> {
+    let Some(verifier) = &service.bank.passkeys else {
+        return Ok(Factor::Wrong);
+    };
+    let repo = service.server.repo();
+    let now = service.server.now();
+    let Some((state, began)) = repo.take_webauthn_ceremony(ceremony).await? else {
+        return Ok(Factor::Stale);
+    };
+    if !ceremony_live(began, now) {
+        return Ok(Factor::Stale);
+    }
+    let passkeys = repo.psu_passkeys(psu.id).await?;
+    match verifier.finish_authentication(&state, response, &passkeys, payment) {
+        Ok((credential_id, credential)) => {
+            repo.record_psu_passkey_use(&credential_id, credential, now)
+                .await?;
+            Ok(Factor::Accepted)
+        }
+        Err(e @ PasskeyError::Stored(_)) => {
+            tracing::error!(psu = %psu.id, error = %e, "a stored passkey does not parse");
+            Ok(Factor::Wrong)
+        }
+        Err(e) => {
+            tracing::info!(psu = %psu.id, reason = %e, "passkey assertion refused");
+            Ok(Factor::Wrong)
+        }
+    }
+}
+
+/// The PSU's authenticator app's OCRA response to the payment's challenge.
 async fn ocra_accepted<R: Repo>(
     service: &OAuthService<R>,
     psu: &Psu,
@@ -538,6 +650,30 @@ async fn totp_accepted<R: Repo>(
     }
 }
 
+const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used already. \
+                            Check it and try again.";
+const STALE_PROMPT: &str = "The passkey prompt expired. Try again.";
+
+async fn sca_page<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    psu: &Psu,
+    payment: Option<Payment>,
+    error: Option<String>,
+) -> Result<ScaPage, BankError> {
+    let passkey_options = passkey_prompt(service, psu, payment.as_ref(), &session.ceremony).await?;
+    Ok(ScaPage {
+        action: "/bank/sca",
+        csrf: session.csrf.clone(),
+        totp: psu.totp_enabled,
+        sandbox_code: service.bank.sandbox_code.clone(),
+        error,
+        challenge: payment.as_ref().map(payment_challenge),
+        payment,
+        passkey_options,
+    })
+}
+
 async fn sca_form<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
@@ -545,24 +681,8 @@ async fn sca_form<R: Repo>(
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
     let psu = session_psu(&service, &session).await?;
     let payment = authorized_payment(&service, &session.authorization).await?;
-    let page = ScaPage {
-        action: "/bank/sca",
-        csrf: session.csrf,
-        totp: psu.totp_enabled,
-        sandbox_code: service.bank.sandbox_code.clone(),
-        error: None,
-        challenge: payment.as_ref().map(payment_challenge),
-        payment,
-    };
+    let page = sca_page(&service, &session, &psu, payment, None).await?;
     Ok(secured(page.into_response(), None))
-}
-
-#[derive(serde::Deserialize)]
-struct ScaForm {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn sca<R: Repo>(
@@ -580,24 +700,21 @@ async fn sca<R: Repo>(
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
     }
     let payment = authorized_payment(&service, &session.authorization).await?;
-    let accepted =
-        second_factor_accepted(&service, &psu, form.code.trim(), payment.as_ref()).await?;
-    if !accepted {
-        let blocked = fail(&service, &psu).await?;
-        if blocked {
-            return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
-        }
-        let page = ScaPage {
-            action: "/bank/sca",
-            csrf: session.csrf,
-            totp: psu.totp_enabled,
-            sandbox_code: service.bank.sandbox_code.clone(),
-            error: Some(
-                "That code is not right, or was used already. Check it and try again.".into(),
-            ),
-            challenge: payment.as_ref().map(payment_challenge),
-            payment,
+    let error =
+        match check_second_factor(&service, &psu, &form, payment.as_ref(), &session.ceremony)
+            .await?
+        {
+            Factor::Accepted => None,
+            Factor::Stale => Some(STALE_PROMPT),
+            Factor::Wrong => {
+                if fail(&service, &psu).await? {
+                    return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
+                }
+                Some(WRONG_FACTOR)
+            }
         };
+    if let Some(error) = error {
+        let page = sca_page(&service, &session, &psu, payment, Some(error.into())).await?;
         return Ok(secured(
             (StatusCode::UNAUTHORIZED, page).into_response(),
             None,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod jose;
 pub mod keys;
 mod online;
+pub mod passkey;
 pub mod policy;
 pub mod rar;
 pub mod server;

@@ -17,14 +17,15 @@ use axum::routing::{get, post};
 use fintechapi_domain::consent::{Consent, ConsentStatus};
 use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::otp::Seed;
-use fintechapi_domain::psu::{Psu, PsuSessionStage};
-use fintechapi_domain::secret::random_token;
+use fintechapi_domain::psu::{Psu, PsuPasskey, PsuSessionStage};
+use fintechapi_domain::secret::{KeyedHash, random_token};
 use fintechapi_portal::web::{cookie, qr_svg};
 
 use crate::bank::{
-    BankError, LoginForm, LoginPage, ScaPage, check_form_post, check_password, parsed,
-    second_factor_accepted, secured, see_other,
+    BankError, Factor, LoginForm, LoginPage, ScaForm, ScaPage, check_form_post, check_password,
+    check_second_factor, parsed, passkey_prompt, secured, see_other,
 };
+use crate::passkey::{CEREMONY_TTL, ceremony_live};
 use crate::server::PSU_IDLE_TIMEOUT;
 use crate::web::{OAuthService, Repo};
 
@@ -38,14 +39,38 @@ pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
         .route("/bank/online/consents", get(consents::<R>))
         .route("/bank/online/consents/{id}/revoke", post(revoke::<R>))
         .route("/bank/online/security", get(security::<R>).post(enrol::<R>))
+        .route("/bank/online/passkeys", post(add_passkey::<R>))
+        .route(
+            "/bank/online/passkeys/{id}/remove",
+            post(remove_passkey::<R>),
+        )
         .route("/bank/online/logout", post(logout::<R>))
 }
 
 /// A live online-banking session at `stage`.
 struct Online {
-    hash: fintechapi_domain::secret::KeyedHash,
+    hash: KeyedHash,
     psu: Option<Psu>,
     csrf: String,
+    /// Where the passkey sign-in and registration ceremonies keep their state.
+    sign_in_ceremony: KeyedHash,
+    registration_ceremony: KeyedHash,
+}
+
+impl Online {
+    fn new<R: Repo>(service: &OAuthService<R>, id: &str, psu: Option<Psu>) -> Self {
+        let pepper = service.server.pepper();
+        Self {
+            hash: pepper.hash(id),
+            psu,
+            csrf: pepper
+                .hash(&format!("online-csrf:{id}"))
+                .as_str()
+                .to_owned(),
+            sign_in_ceremony: pepper.hash(&format!("online-webauthn-sign-in:{id}")),
+            registration_ceremony: pepper.hash(&format!("online-webauthn-registration:{id}")),
+        }
+    }
 }
 
 async fn online<R: Repo>(
@@ -77,12 +102,7 @@ async fn online<R: Repo>(
         Some(id) => server.repo().psu(id).await?,
         None => None,
     };
-    let csrf = server
-        .pepper()
-        .hash(&format!("online-csrf:{id}"))
-        .as_str()
-        .to_owned();
-    Ok(Online { hash, psu, csrf })
+    Ok(Online::new(service, &id, psu))
 }
 
 fn check_post(
@@ -110,25 +130,12 @@ async fn start<R: Repo>(
 ) -> Result<Response, BankError> {
     let server = &service.server;
     let id = random_token(32).map_err(|_| BankError::expired())?;
-    let hash = server.pepper().hash(&id);
+    let session = Online::new(&service, &id, None);
     server
         .repo()
-        .create_psu_session(&hash, server.now())
+        .create_psu_session(&session.hash, server.now())
         .await?;
-    let csrf = server
-        .pepper()
-        .hash(&format!("online-csrf:{id}"))
-        .as_str()
-        .to_owned();
-    let page = login_page(
-        &Online {
-            hash,
-            psu: None,
-            csrf,
-        },
-        String::new(),
-        None,
-    );
+    let page = login_page(&session, String::new(), None);
     let mut response = secured(page.into_response(), None);
     let cookie = format!("{ONLINE_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -171,13 +178,13 @@ async fn login<R: Repo>(
     Ok(secured(see_other("/bank/online/sca"), None))
 }
 
-fn sca_page<R: Repo>(
+async fn sca_page<R: Repo>(
     service: &OAuthService<R>,
     online: &Online,
     psu: &Psu,
     error: Option<String>,
-) -> ScaPage {
-    ScaPage {
+) -> Result<ScaPage, BankError> {
+    Ok(ScaPage {
         action: "/bank/online/sca",
         csrf: online.csrf.clone(),
         totp: psu.totp_enabled,
@@ -185,7 +192,8 @@ fn sca_page<R: Repo>(
         error,
         payment: None,
         challenge: None,
-    }
+        passkey_options: passkey_prompt(service, psu, None, &online.sign_in_ceremony).await?,
+    })
 }
 
 async fn sca_form<R: Repo>(
@@ -195,53 +203,51 @@ async fn sca_form<R: Repo>(
     let session = online(&service, &headers, PsuSessionStage::SecondFactor).await?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
     Ok(secured(
-        sca_page(&service, &session, &psu, None).into_response(),
+        sca_page(&service, &session, &psu, None)
+            .await?
+            .into_response(),
         None,
     ))
-}
-
-/// A one-time code (and, when enrolling, the new seed it was made with).
-#[derive(serde::Deserialize)]
-struct CodeForm {
-    #[serde(default)]
-    code: String,
-    #[serde(default)]
-    seed: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn sca<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
-    form: Result<Form<CodeForm>, FormRejection>,
+    form: Result<Form<ScaForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::SecondFactor).await?;
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
     let server = &service.server;
-    if psu.is_blocked() || !second_factor_accepted(&service, &psu, form.code.trim(), None).await? {
-        let blocked = psu.is_blocked()
-            || server
-                .repo()
-                .record_psu_login_failure(psu.id, server.now())
-                .await?
-                .is_some_and(|p| p.is_blocked());
-        if blocked {
-            server.repo().end_psu_session(&session.hash).await?;
-            return Err(BankError::page(
-                StatusCode::FORBIDDEN,
-                "Your online banking access is blocked after 5 failed attempts. Contact your bank to unblock it.",
-            ));
+    let outcome = if psu.is_blocked() {
+        Factor::Wrong
+    } else {
+        check_second_factor(&service, &psu, &form, None, &session.sign_in_ceremony).await?
+    };
+    let error = match outcome {
+        Factor::Accepted => None,
+        Factor::Stale => Some("The passkey prompt expired. Try again."),
+        Factor::Wrong => {
+            let blocked = psu.is_blocked()
+                || server
+                    .repo()
+                    .record_psu_login_failure(psu.id, server.now())
+                    .await?
+                    .is_some_and(|p| p.is_blocked());
+            if blocked {
+                server.repo().end_psu_session(&session.hash).await?;
+                return Err(BankError::page(
+                    StatusCode::FORBIDDEN,
+                    "Your online banking access is blocked after 5 failed attempts. Contact your bank to unblock it.",
+                ));
+            }
+            Some("That code or passkey was not accepted, or was used already.")
         }
-        let page = sca_page(
-            &service,
-            &session,
-            &psu,
-            Some("That code is not right, or was used already.".into()),
-        );
+    };
+    if let Some(error) = error {
+        let page = sca_page(&service, &session, &psu, Some(error.into())).await?;
         return Ok(secured(
             (StatusCode::UNAUTHORIZED, page).into_response(),
             None,
@@ -322,6 +328,21 @@ async fn consents<R: Repo>(
     ))
 }
 
+/// A form post within a signed-in session: origin and CSRF token checked,
+/// activity recorded; the session and its PSU.
+async fn active_post<R: Repo>(
+    service: &OAuthService<R>,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+) -> Result<(Online, Psu), BankError> {
+    let session = online(service, headers, PsuSessionStage::Active).await?;
+    check_post(headers, uri, csrf, &session)?;
+    touch(service, &session).await?;
+    let psu = session.psu.clone().ok_or_else(BankError::expired)?;
+    Ok((session, psu))
+}
+
 /// Any action counts as activity for the idle timeout.
 async fn touch<R: Repo>(service: &OAuthService<R>, session: &Online) -> Result<(), BankError> {
     let server = &service.server;
@@ -351,11 +372,8 @@ async fn revoke<R: Repo>(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, BankError> {
-    let session = online(&service, &headers, PsuSessionStage::Active).await?;
     let form = parsed(form)?;
-    check_post(&headers, &uri, &form.csrf, &session)?;
-    touch(&service, &session).await?;
-    let psu = session.psu.clone().ok_or_else(BankError::expired)?;
+    let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
     let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
     let id: ConsentId = id.parse().map_err(|_| not_yours())?;
     let server = &service.server;
@@ -407,6 +425,14 @@ async fn logout<R: Repo>(
     Ok(secured(response, None))
 }
 
+/// A passkey as its owner sees it.
+struct PasskeyLine {
+    id: String,
+    label: String,
+    created: String,
+    last_used: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/security.html")]
 struct SecurityPage {
@@ -414,28 +440,81 @@ struct SecurityPage {
     enrolled: bool,
     seed: String,
     qr_svg: String,
+    passkeys: Vec<PasskeyLine>,
+    /// WebAuthn creation options for adding a passkey; None where passkeys
+    /// are not offered (the bank's public URL is an IP address).
+    passkey_options: Option<String>,
     notice: Option<String>,
     error: Option<String>,
 }
 
-fn security_page(
+async fn security_page<R: Repo>(
+    service: &OAuthService<R>,
     session: &Online,
     psu: &Psu,
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<SecurityPage, BankError> {
     let seed = Seed::generate().map_err(|_| BankError::expired())?;
+    let repo = service.server.repo();
+    let stored = repo.psu_passkeys(psu.id).await?;
+    let passkey_options = match &service.bank.passkeys {
+        Some(verifier) => match verifier.start_registration(psu, &stored) {
+            Ok(ceremony) => {
+                let now = service.server.now();
+                repo.put_webauthn_ceremony(
+                    &session.registration_ceremony,
+                    ceremony.state,
+                    now,
+                    now - CEREMONY_TTL,
+                )
+                .await?;
+                Some(ceremony.options)
+            }
+            Err(e) => {
+                tracing::error!(psu = %psu.id, error = %e, "cannot start a passkey registration");
+                None
+            }
+        },
+        None => None,
+    };
+    let day = |t: time::OffsetDateTime| t.date().to_string();
     Ok(SecurityPage {
         csrf: session.csrf.clone(),
         enrolled: psu.totp_enabled,
         qr_svg: qr_svg(&seed.otpauth_uri("FinTechAPI Bank", &psu.login)),
         seed: seed.to_base32(),
+        passkeys: stored
+            .into_iter()
+            .map(|p| PasskeyLine {
+                id: p.credential_id,
+                label: p.label,
+                created: day(p.created_at),
+                last_used: p.last_used_at.map(day).unwrap_or_else(|| "never".into()),
+            })
+            .collect(),
+        passkey_options,
         notice,
         error,
     })
 }
 
-/// The PSU's security page: enrol (or replace) the authenticator app by QR code.
+async fn security_answer<R: Repo>(
+    service: &OAuthService<R>,
+    session: &Online,
+    psu: &Psu,
+    outcome: Result<String, String>,
+) -> Result<Response, BankError> {
+    let (status, notice, error) = match outcome {
+        Ok(notice) => (StatusCode::OK, Some(notice), None),
+        Err(error) => (StatusCode::BAD_REQUEST, None, Some(error)),
+    };
+    let page = security_page(service, session, psu, notice, error).await?;
+    Ok(secured((status, page).into_response(), None))
+}
+
+/// The PSU's security page: the authenticator app (enrol or replace by QR
+/// code) and passkeys (add, remove).
 async fn security<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
@@ -444,9 +523,22 @@ async fn security<R: Repo>(
     touch(&service, &session).await?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
     Ok(secured(
-        security_page(&session, &psu, None, None)?.into_response(),
+        security_page(&service, &session, &psu, None, None)
+            .await?
+            .into_response(),
         None,
     ))
+}
+
+/// A one-time code and the new seed it was made with.
+#[derive(serde::Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    seed: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 /// Keeps the new seed once the app shows a current code for it.
@@ -456,27 +548,16 @@ async fn enrol<R: Repo>(
     uri: Uri,
     form: Result<Form<CodeForm>, FormRejection>,
 ) -> Result<Response, BankError> {
-    let session = online(&service, &headers, PsuSessionStage::Active).await?;
     let form = parsed(form)?;
-    check_post(&headers, &uri, &form.csrf, &session)?;
-    touch(&service, &session).await?;
-    let psu = session.psu.clone().ok_or_else(BankError::expired)?;
+    let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
     let server = &service.server;
     let step = Seed::from_base32(&form.seed).and_then(|seed| {
         seed.matching_step(&form.code, server.now())
             .map(|step| (seed, step))
     });
     let Some((seed, step)) = step else {
-        let page = security_page(
-            &session,
-            &psu,
-            None,
-            Some("The code did not match. Check the time on your phone and try again.".into()),
-        )?;
-        return Ok(secured(
-            (StatusCode::BAD_REQUEST, page).into_response(),
-            None,
-        ));
+        let error = "The code did not match. Check the time on your phone and try again.";
+        return security_answer(&service, &session, &psu, Err(error.into())).await;
     };
     let sealed = server
         .pepper()
@@ -490,11 +571,113 @@ async fn enrol<R: Repo>(
         totp_enabled: true,
         ..psu
     };
-    let page = security_page(
-        &session,
-        &psu,
-        Some("Your authenticator app is set up. Use it to confirm logins and payments.".into()),
-        None,
-    )?;
-    Ok(secured(page.into_response(), None))
+    let notice = "Your authenticator app is set up. Use it to confirm logins and payments.";
+    security_answer(&service, &session, &psu, Ok(notice.into())).await
+}
+
+#[derive(serde::Deserialize)]
+struct PasskeyForm {
+    #[serde(default)]
+    label: String,
+    #[serde(default)]
+    credential: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Longest name a PSU may give a passkey.
+const PASSKEY_LABEL_MAX: usize = 60;
+
+/// Registers the passkey the browser created for the options on the page.
+async fn add_passkey<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<PasskeyForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let form = parsed(form)?;
+    let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    let label = form.label.trim();
+    let outcome = if label.is_empty() || label.chars().count() > PASSKEY_LABEL_MAX {
+        Err(format!(
+            "Give the passkey a name of 1 to {PASSKEY_LABEL_MAX} characters, such as \"Phone\"."
+        ))
+    } else {
+        register(&service, &session, &psu, label, &form.credential).await?
+    };
+    security_answer(&service, &session, &psu, outcome).await
+}
+
+async fn register<R: Repo>(
+    service: &OAuthService<R>,
+    session: &Online,
+    psu: &Psu,
+    label: &str,
+    credential: &str,
+) -> Result<Result<String, String>, BankError> {
+    let Some(verifier) = &service.bank.passkeys else {
+        return Ok(Err("This bank does not offer passkeys.".into()));
+    };
+    let server = &service.server;
+    let now = server.now();
+    let taken = server
+        .repo()
+        .take_webauthn_ceremony(&session.registration_ceremony)
+        .await?;
+    let Some((state, _)) = taken.filter(|(_, began)| ceremony_live(*began, now)) else {
+        return Ok(Err("The passkey prompt expired. Try again.".into()));
+    };
+    let (credential_id, credential) = match verifier.finish_registration(&state, credential) {
+        Ok(created) => created,
+        Err(e) => {
+            tracing::info!(psu = %psu.id, reason = %e, "passkey registration refused");
+            return Ok(Err(
+                "Your browser's passkey could not be registered. Try again.".into(),
+            ));
+        }
+    };
+    let added = server
+        .repo()
+        .add_psu_passkey(PsuPasskey {
+            credential_id,
+            psu_id: psu.id,
+            label: label.to_owned(),
+            credential,
+            created_at: now,
+            last_used_at: None,
+        })
+        .await?;
+    Ok(if added {
+        Ok(format!(
+            "Passkey \"{label}\" added. Use it to confirm logins and payments."
+        ))
+    } else {
+        Err("This passkey is registered already.".into())
+    })
+}
+
+async fn remove_passkey<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let form = parsed(form)?;
+    let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    let repo = service.server.repo();
+    let passkeys = repo.psu_passkeys(psu.id).await?;
+    let last_factor = !psu.totp_enabled && passkeys.len() == 1;
+    if last_factor && passkeys.iter().any(|p| p.credential_id == id) {
+        let error = "This is your only way to confirm logins and payments. Add another passkey \
+                     or set up the authenticator app first.";
+        return security_answer(&service, &session, &psu, Err(error.into())).await;
+    }
+    let removed = repo.remove_psu_passkey(psu.id, &id).await?;
+    let outcome = if removed {
+        Ok("Passkey removed. It no longer confirms anything for you.".into())
+    } else {
+        Err("There is no such passkey of yours.".into())
+    };
+    security_answer(&service, &session, &psu, outcome).await
 }

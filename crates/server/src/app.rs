@@ -16,6 +16,7 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_metering::Meter;
+use fintechapi_oauth::passkey::PasskeyVerifier;
 use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
 use fintechapi_portal::Registry;
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
@@ -332,6 +333,7 @@ impl Application {
             meter: meter.clone(),
             bank: BankSettings {
                 sandbox_code: config.sandbox_code(),
+                passkeys: passkey_verifier(&base_url),
             },
             ledger: Ledger::new(store.clone(), clock.clone()),
         });
@@ -433,5 +435,17 @@ impl Application {
         let _ = settlement.await;
         self.state.store().close().await;
         tracing::info!("stopped");
+    }
+}
+
+/// Passkeys need a host name as relying party; an IP-addressed installation
+/// goes without them (and says so once).
+fn passkey_verifier(base_url: &str) -> Option<Arc<PasskeyVerifier>> {
+    match PasskeyVerifier::new(base_url) {
+        Ok(verifier) => Some(Arc::new(verifier)),
+        Err(e) => {
+            tracing::warn!(error = %e, "passkeys are not offered");
+            None
+        }
     }
 }

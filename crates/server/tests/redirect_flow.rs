@@ -10,6 +10,7 @@ mod support;
 use std::sync::Arc;
 
 use fintechapi_domain::ledger::{Account, LedgerRepository};
+use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
@@ -954,6 +955,98 @@ both_stores! {
         assert_eq!(list.status, StatusCode::OK, "the token is bound to the consent the details named");
         let meta: Value = tpp.http.get(format!("{}/.well-known/oauth-authorization-server", tpp.base)).send().await.unwrap().json().await.unwrap();
         assert_eq!(meta["authorization_details_types_supported"], json!(["account_information", "payment_initiation"]));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db) {
+        let server = demo_server(db).await;
+        let store = server.db.store().await;
+        let mut phone = support::passkey::SoftPasskey::new(&server.base_url);
+
+        // Alice adds a passkey on her security page; the options exclude nothing yet.
+        let mut alice = online_banking(&server, "alice", "alice-demo-2026").await;
+        let page = alice.get("/bank/online/security").await;
+        let options = support::passkey::options_on(&page.body);
+        assert_eq!(options["publicKey"]["rp"]["id"], "localhost");
+        assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "required");
+        let created = phone.create(&options);
+        let nameless = alice.post("/bank/online/passkeys", &[("label", " "), ("credential", &created), ("csrf", &page.csrf())]).await;
+        assert_eq!(nameless.status, StatusCode::BAD_REQUEST);
+        let page = alice.get("/bank/online/security").await;
+        let created = phone.create(&support::passkey::options_on(&page.body));
+        let added = alice.post("/bank/online/passkeys", &[("label", "Alice's phone"), ("credential", &created), ("csrf", &page.csrf())]).await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        assert!(added.body.contains("Passkey &#34;Alice&#39;s phone&#34; added"), "{}", added.body);
+        // The challenge it answered was used up: the same answer again is refused.
+        let replayed = alice.post("/bank/online/passkeys", &[("label", "Again"), ("credential", &created), ("csrf", &page.csrf())]).await;
+        assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
+        assert!(replayed.body.contains("could not be registered"), "{}", replayed.body);
+        let (psu, _) = store.psu_by_login("alice").await.unwrap().unwrap();
+        assert_eq!(store.psu_passkeys(psu.id).await.unwrap().len(), 1);
+        // Her only second factor cannot be removed.
+        let id = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &phone.credential_id);
+        let page = alice.get("/bank/online/security").await;
+        let removal = alice.post(&format!("/bank/online/passkeys/{id}/remove"), &[("csrf", &page.csrf())]).await;
+        assert_eq!(removal.status, StatusCode::BAD_REQUEST);
+        assert!(removal.body.contains("only way to confirm"));
+
+        // Online banking: the passkey is the second factor; an assertion works once.
+        let mut b = Browser::new(&server);
+        let start = b.get("/bank/online").await;
+        b.post("/bank/online/login", &[("login", "alice"), ("password", "alice-demo-2026"), ("csrf", &start.csrf())]).await;
+        let sca = b.get("/bank/online/sca").await;
+        let assertion = phone.get(&support::passkey::options_on(&sca.body));
+        let signed_in = b.post("/bank/online/sca", &[("credential", &assertion), ("csrf", &sca.csrf())]).await;
+        assert_eq!(signed_in.location.as_deref(), Some("/bank/online/consents"), "{}", signed_in.body);
+        let mut other = Browser::new(&server);
+        let start = other.get("/bank/online").await;
+        other.post("/bank/online/login", &[("login", "alice"), ("password", "alice-demo-2026"), ("csrf", &start.csrf())]).await;
+        let sca = other.get("/bank/online/sca").await;
+        let replay = other.post("/bank/online/sca", &[("credential", &assertion), ("csrf", &sca.csrf())]).await;
+        assert_eq!(replay.status, StatusCode::UNAUTHORIZED, "an assertion for another session's challenge");
+        assert!(store.psu_passkeys(psu.id).await.unwrap()[0].last_used_at.is_some());
+
+        // A payment: the challenge carries its digest; the sandbox code no longer does.
+        let tpp = Tpp::with_products(&server, &server.db, "ais,pis");
+        let cc = tpp.client_token().await;
+        let debtor = store.accounts_of_psu(psu.id).await.unwrap().remove(0);
+        let before = debtor.balances.booked;
+        let body = json!({"instructedAmount": {"currency": "EUR", "amount": "7.50"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Bakery", "creditorAccount": {"iban": "DE02120300000000202051"}});
+        let created = tpp.xs2a(reqwest::Method::POST, "/v1/payments/instant-sepa-credit-transfers", &cc, &[("psu-ip-address", "192.0.2.7")], Some(body)).await;
+        let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+        let mut psu_browser = Browser::new(&server);
+        open(&mut psu_browser, &tpp.key, &tpp.par_scope(&format!("PIS:{payment}")).await).await;
+        log_in(&mut psu_browser, "alice", "alice-demo-2026").await;
+        let page = psu_browser.get("/bank/sca").await;
+        let options = support::passkey::options_on(&page.body);
+        let stored = store.payment(payment.parse().unwrap()).await.unwrap().unwrap();
+        let challenge = support::passkey::challenge(&options);
+        assert_eq!(challenge.len(), 48);
+        assert_eq!(challenge[..32], fintechapi_oauth::passkey::payment_digest(&stored)[..], "the payment's digest is what the passkey signs");
+        let sandbox = psu_browser.post("/bank/sca", &[("code", "123456"), ("csrf", &page.csrf())]).await;
+        assert_eq!(sandbox.status, StatusCode::UNAUTHORIZED, "a PSU with a passkey signs payments with it");
+        // The amount changes after the challenge: the signed assertion is void.
+        let page = psu_browser.get("/bank/sca").await;
+        let assertion = phone.get(&support::passkey::options_on(&page.body));
+        server.db.raw_strings(&format!("UPDATE payments SET amount = 75000 WHERE id = '{payment}'")).await;
+        let changed = psu_browser.post("/bank/sca", &[("credential", &assertion), ("csrf", &page.csrf())]).await;
+        assert_eq!(changed.status, StatusCode::UNAUTHORIZED);
+        server.db.raw_strings(&format!("UPDATE payments SET amount = 750 WHERE id = '{payment}'")).await;
+        let page = psu_browser.get("/bank/sca").await;
+        let assertion = phone.get(&support::passkey::options_on(&page.body));
+        let ok = psu_browser.post("/bank/sca", &[("credential", &assertion), ("csrf", &page.csrf())]).await;
+        assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/bank/consent")), "{}", ok.body);
+        let screen = psu_browser.get("/bank/consent").await;
+        let approved = psu_browser.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let token = tpp.exchange(&code).await.body["access_token"].as_str().unwrap().to_owned();
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/payments/instant-sepa-credit-transfers/{payment}/status"), &token, &[], None).await;
+        assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
+        assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, before - 750);
+        let failures = store.psu(psu.id).await.unwrap().unwrap().failed_logins;
+        assert_eq!(failures, 0, "a success clears the failures");
         server.stop().await;
     }
 }

@@ -31,6 +31,7 @@ mod sqlite {
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;
+    pub(crate) mod passkey;
     pub(crate) mod payment;
     pub(crate) mod portal;
     pub(crate) mod psu;
@@ -47,6 +48,7 @@ mod postgres {
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;
+    pub(crate) mod passkey;
     pub(crate) mod payment;
     pub(crate) mod portal;
     pub(crate) mod psu;

@@ -28,7 +28,9 @@ use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
     Session, TokenPurpose, User,
 };
-use fintechapi_domain::psu::{NewPsu, Psu, PsuError, PsuRepository, PsuSession, PsuSessionStage};
+use fintechapi_domain::psu::{
+    NewPsu, Psu, PsuError, PsuPasskey, PsuRepository, PsuSession, PsuSessionStage,
+};
 use fintechapi_domain::registry::{
     Application, ApplicationStanding, Credential, Organisation, Status, Subscription,
     SubscriptionStatus,
@@ -466,6 +468,62 @@ impl PsuRepository for Store {
     async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::reset_login_failures(pool, id)
             .await)
+    }
+
+    async fn add_psu_passkey(&self, passkey: PsuPasskey) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::passkey::add(pool, passkey).await)
+    }
+
+    async fn psu_passkeys(&self, id: PsuId) -> Result<Vec<PsuPasskey>, StoreError> {
+        dispatch!(self, |db, pool| db::passkey::of_psu(pool, id).await)
+    }
+
+    async fn record_psu_passkey_use(
+        &self,
+        credential_id: &str,
+        credential: String,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::passkey::record_use(
+            pool,
+            credential_id,
+            credential,
+            at
+        )
+        .await)
+    }
+
+    async fn remove_psu_passkey(&self, id: PsuId, credential_id: &str) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::passkey::remove(
+            pool,
+            id,
+            credential_id
+        )
+        .await)
+    }
+
+    async fn put_webauthn_ceremony(
+        &self,
+        key: &KeyedHash,
+        state: String,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::passkey::put_ceremony(
+            pool,
+            key,
+            state,
+            at,
+            stale_before
+        )
+        .await)
+    }
+
+    async fn take_webauthn_ceremony(
+        &self,
+        key: &KeyedHash,
+    ) -> Result<Option<(String, OffsetDateTime)>, StoreError> {
+        dispatch!(self, |db, pool| db::passkey::take_ceremony(pool, key).await)
     }
 }
 
