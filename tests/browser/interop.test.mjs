@@ -2,7 +2,10 @@
 // (strict by design: discovery, PAR, PKCE S256, DPoP with server nonces,
 // private_key_jwt, RFC 9207 `iss` check), runs the whole FAPI 2.0 redirect
 // flow against the server over TLS, while headless Chromium plays the PSU on
-// the bank's login, second-factor and consent pages.
+// the bank's login, second-factor and consent pages. Then the passkey case:
+// the PSU registers a passkey held by a WebAuthn virtual authenticator and
+// authorises a payment with it; the test reads the client data the
+// authenticator signed and checks that its challenge carries the payment.
 //
 //   node interop.test.mjs            (or: bash run.sh)
 //
@@ -12,7 +15,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomUUID, webcrypto } from 'node:crypto';
+import { createHash, randomUUID, webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
@@ -103,7 +106,7 @@ step('register a fapi2 client with its public key (fintechapi admin app create)'
   const out = execFileSync(BIN, [
     'admin', 'app', 'create', '--org', 'Interop TPP GmbH', '--name', 'openid-client',
     '--redirect-uri', REDIRECT_URI, '--profile', 'fapi2', '--jwks', jwksFile,
-    '--products', 'ais', '--json', '--data-dir', dataDir,
+    '--products', 'ais,pis', '--json', '--data-dir', dataDir,
   ]);
   const created = JSON.parse(out.toString());
   assert.match(created.client_id, /^ck_/);
@@ -125,7 +128,7 @@ step('discovery, then a DPoP-bound client-credentials token (private_key_jwt)', 
   assert.equal(meta.require_pushed_authorization_requests, true);
   assert.equal(meta.authorization_response_iss_parameter_supported, true);
   state.dpop = client.getDPoPHandle(state.config, await client.randomDPoPKeyPair('ES256'));
-  const cc = await client.clientCredentialsGrant(state.config, { scope: 'ais' }, { DPoP: state.dpop });
+  const cc = await client.clientCredentialsGrant(state.config, { scope: 'ais pis' }, { DPoP: state.dpop });
   assert.equal(cc.token_type.toLowerCase(), 'dpop');
   state.clientToken = cc.access_token;
 });
@@ -214,6 +217,7 @@ step('the token reads alice\'s accounts, and the refresh token renews it without
   const owners = new Set(read.body.accounts.map((a) => a.ownerName));
   assert.ok(read.body.accounts.length >= 1);
   assert.ok([...owners].every((o) => /Alice/.test(o)), `only alice's accounts: ${[...owners]}`);
+  state.aliceIban = read.body.accounts[0].iban;
   const renewed = await client.refreshTokenGrant(state.config, state.tokens.refresh_token, undefined, { DPoP: state.dpop });
   assert.equal(renewed.token_type.toLowerCase(), 'dpop');
   assert.equal(renewed.refresh_token, undefined, 'fapi2 clients keep their refresh token');
@@ -221,4 +225,112 @@ step('the token reads alice\'s accounts, and the refresh token renews it without
     'consent-id': state.consentId, 'psu-ip-address': '192.0.2.10',
   });
   assert.equal(again.status, 200);
+});
+
+/** Logs alice in on the bank's login page the browser is on. */
+async function logInAlice(page, next) {
+  await page.getByLabel('Login name').fill('alice');
+  await page.getByLabel('Password').fill('alice-demo-2026');
+  await Promise.all([page.waitForURL(next), page.getByRole('button', { name: 'Continue' }).click()]);
+}
+
+step('alice adds a passkey in online banking (WebAuthn virtual authenticator)', async () => {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2', transport: 'internal', hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true,
+    },
+  });
+  await page.goto(`${base}/bank/online`);
+  await logInAlice(page, /\/bank\/online\/sca$/);
+  await page.getByLabel('One-time code').fill('123456');
+  await Promise.all([page.waitForURL(/\/bank\/online\/consents$/), page.getByRole('button', { name: 'Confirm' }).click()]);
+  await Promise.all([
+    page.waitForURL(/\/bank\/online\/security$/),
+    page.getByRole('link', { name: 'Passkeys and authenticator app' }).click(),
+  ]);
+  await page.getByLabel('Name of the new passkey').fill('Chromium');
+  await Promise.all([page.waitForURL(/\/bank\/online\/passkeys$/), page.getByRole('button', { name: 'Add a passkey' }).click()]);
+  assert.match(await page.locator('main').innerText(), /Passkey "Chromium" added/);
+  await page.screenshot({ path: path.join(SHOTS, 'interop-3-passkey-added.png'), fullPage: true });
+  const { credentials } = await cdp.send('WebAuthn.getCredentials', { authenticatorId });
+  assert.equal(credentials.length, 1, 'the virtual authenticator holds the new passkey');
+  Object.assign(state, { psuContext: context, psuPage: page, cdp, authenticatorId });
+});
+
+step('a payment authorised with the passkey: the signed challenge carries the payment', async () => {
+  const payment = {
+    instructedAmount: { currency: 'EUR', amount: '3.21' },
+    debtorAccount: { iban: state.aliceIban },
+    creditorName: 'Interop Café',
+    creditorAccount: { iban: 'DE02120300000000202051' },
+  };
+  const created = await xs2a(state.clientToken, 'POST', '/v1/payments/sepa-credit-transfers', payment, {
+    'psu-ip-address': '192.0.2.10',
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const paymentId = created.body.paymentId;
+  const verifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const url = await client.buildAuthorizationUrlWithPAR(state.config, {
+    redirect_uri: REDIRECT_URI,
+    scope: `PIS:${paymentId}`,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+  }, { DPoP: state.dpop });
+
+  const page = state.psuPage;
+  let callback;
+  let signed;
+  page.on('request', (r) => {
+    if (r.method() === 'POST' && r.url().endsWith('/bank/sca')) {
+      signed = JSON.parse(new URLSearchParams(r.postData()).get('credential'));
+    }
+  });
+  page.on('response', (r) => {
+    if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
+      callback = r.headers().location;
+    }
+  });
+  await page.goto(url.href);
+  await logInAlice(page, /\/bank\/sca$/);
+  const shown = await page.locator('main').innerText();
+  assert.match(shown, /3\.21 EUR/);
+  assert.match(shown, /Interop Café/);
+  assert.match(shown, /Your passkey signs exactly this amount and payee/);
+  await page.screenshot({ path: path.join(SHOTS, 'interop-4-payment-passkey.png'), fullPage: true });
+  await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm with passkey' }).click()]);
+
+  // What the authenticator signed: its challenge starts with the payment's digest.
+  const clientData = JSON.parse(Buffer.from(signed.response.clientDataJSON, 'base64url').toString());
+  assert.equal(clientData.type, 'webauthn.get');
+  assert.equal(clientData.origin, base);
+  const digest = createHash('sha256')
+    .update(`${paymentId}|3.21|EUR|DE02120300000000202051|Interop Café`)
+    .digest();
+  const challenge = Buffer.from(clientData.challenge, 'base64url');
+  assert.equal(challenge.length, 48);
+  assert.deepEqual(challenge.subarray(0, 32), digest);
+
+  assert.match(await page.locator('main').innerText(), /Approve this payment\?/);
+  await Promise.all([
+    page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}),
+    page.getByRole('button', { name: 'Approve' }).click(),
+  ]);
+  assert.ok(callback, 'the browser came back to the TPP');
+  const tokens = await client.authorizationCodeGrant(state.config, new URL(callback), {
+    pkceCodeVerifier: verifier,
+    expectedState,
+  }, undefined, { DPoP: state.dpop });
+  const status = await xs2a(tokens.access_token, 'GET', `/v1/payments/sepa-credit-transfers/${paymentId}/status`);
+  assert.equal(status.body.transactionStatus, 'ACSC', JSON.stringify(status.body));
+  const { credentials } = await state.cdp.send('WebAuthn.getCredentials', { authenticatorId: state.authenticatorId });
+  assert.ok(credentials[0].signCount >= 1, 'the passkey signed');
+  await state.psuContext.close();
 });
