@@ -42,6 +42,9 @@ pub enum ConsentAccess {
     AvailableAccounts { with_balance: bool },
     /// `allPsd2`: every payment account with balances and transactions.
     AllPsd2,
+    /// PIIS (PSD2 Art. 65): the PSU lets the TPP ask whether this account
+    /// covers an amount; nothing else is disclosed.
+    FundsConfirmation { iban: Iban },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +90,14 @@ pub enum ConsentCreation {
 }
 
 impl Consent {
+    /// The account of a funds-confirmation (PIIS) consent; None for AIS consents.
+    pub fn funds_account(&self) -> Option<&Iban> {
+        match &self.access {
+            ConsentAccess::FundsConfirmation { iban } => Some(iban),
+            _ => None,
+        }
+    }
+
     /// The status as of `today`: a valid consent past `validUntil` is expired.
     pub fn status_on(&self, today: Date) -> ConsentStatus {
         if self.status == ConsentStatus::Valid && today > self.valid_until {

@@ -753,6 +753,8 @@ struct ConsentPage {
     tpp_roles: String,
     app_name: String,
     consent: Consent,
+    /// A funds-confirmation (PIIS) consent: yes/no answers about one account.
+    funds: bool,
     /// Accounts the consent names (or all the PSU's, for allPsd2 / availableAccounts).
     lines: Vec<AccountLine>,
     /// Bank-offered consent: the PSU ticks accounts.
@@ -831,6 +833,27 @@ fn consent_lines(
             false,
             None,
         ),
+        ConsentAccess::FundsConfirmation { iban } => {
+            match accounts.into_iter().find(|a| a.iban.as_ref() == Some(iban)) {
+                Some(account) => (
+                    vec![AccountLine {
+                        account,
+                        balances: false,
+                        transactions: false,
+                    }],
+                    false,
+                    None,
+                ),
+                None => (
+                    vec![],
+                    false,
+                    Some(format!(
+                        "The app asks about account {}, which is not one of yours.",
+                        iban.to_print_format()
+                    )),
+                ),
+            }
+        }
     }
 }
 
@@ -839,8 +862,9 @@ async fn consent_page<R: Repo>(
     session: &PsuSession,
 ) -> Result<ConsentPage, BankError> {
     let authorization = &session.authorization;
-    let Some(ScopedResource::Consent(id)) = ScopedResource::parse(&authorization.scope) else {
-        return Err(BankError::expired());
+    let id = match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
+        _ => return Err(BankError::expired()),
     };
     let repo = service.server.repo();
     let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
@@ -860,6 +884,7 @@ async fn consent_page<R: Repo>(
         tpp_name: organisation.legal_name,
         tpp_roles: organisation.roles.human(),
         app_name: application.name,
+        funds: consent.funds_account().is_some(),
         consent,
         lines,
         choose,

@@ -5,7 +5,10 @@ use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
-use fintechapi_domain::consent::{ConsentRepository, ConsentStatus};
+use fintechapi_domain::consent::{
+    Consent, ConsentAccess, ConsentCreation, ConsentRepository, ConsentStatus,
+};
+use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption,
@@ -19,11 +22,12 @@ use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_portal::Registry;
 use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
-use time::Duration;
+use time::{Date, Duration};
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::jose;
 use crate::policy::{ClientAuthMethod, ClientPolicy};
+use crate::rar::Requested;
 
 /// Token prefixes, so secret scanners can recognise a leaked one.
 const ACCESS_TOKEN_PREFIX: &str = "ftat_";
@@ -56,6 +60,8 @@ pub struct OAuthSettings {
     /// The issuer identifier: the server's public base URL, no trailing slash.
     pub issuer: String,
     pub access_token_ttl: Duration,
+    /// Longest validity of a funds-confirmation consent made from a pushed request.
+    pub max_consent_days: u32,
 }
 
 /// Credentials a client presented, with how it presented them.
@@ -197,6 +203,17 @@ fn parse_scope(scope: &str) -> Result<Vec<ApiProduct>, OAuthError> {
     Ok(products)
 }
 
+/// The stored details name the consent a funds-confirmation request made,
+/// so the TPP learns its id from the token response (for `Consent-ID`).
+fn with_consent_id(mut details: serde_json::Value, resource: ScopedResource) -> String {
+    if let ScopedResource::FundsConsent(id) = resource
+        && let Some(detail) = details.get_mut(0).and_then(|d| d.as_object_mut())
+    {
+        detail.insert("consentId".into(), id.to_string().into());
+    }
+    details.to_string()
+}
+
 fn format_scope(products: &[ApiProduct]) -> String {
     products
         .iter()
@@ -235,8 +252,10 @@ pub struct AccessGrant {
     pub client_id: String,
     /// Products a client-credentials token covers.
     pub scope_products: Vec<ApiProduct>,
-    /// The consent an authorization-code token is bound to.
+    /// The account-information consent an authorization-code token is bound to.
     pub consent: Option<ConsentId>,
+    /// The funds-confirmation consent an authorization-code token is bound to.
+    pub funds_consent: Option<ConsentId>,
     /// The payment an authorization-code token is bound to.
     pub payment: Option<PaymentId>,
     /// What the application may use right now (approved, within its roles), with plans.
@@ -257,11 +276,13 @@ impl AccessGrant {
 }
 
 /// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`,
-/// `PIS:<paymentId>`).
+/// `PIS:<paymentId>`, `PIIS:<consentId>`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopedResource {
     Consent(ConsentId),
     Payment(PaymentId),
+    /// A funds-confirmation (PIIS) consent.
+    FundsConsent(ConsentId),
 }
 
 impl ScopedResource {
@@ -270,6 +291,7 @@ impl ScopedResource {
         match kind {
             "AIS" => id.parse().ok().map(ScopedResource::Consent),
             "PIS" => id.parse().ok().map(ScopedResource::Payment),
+            "PIIS" => id.parse().ok().map(ScopedResource::FundsConsent),
             _ => None,
         }
     }
@@ -278,6 +300,7 @@ impl ScopedResource {
         match self {
             ScopedResource::Consent(id) => format!("AIS:{id}"),
             ScopedResource::Payment(id) => format!("PIS:{id}"),
+            ScopedResource::FundsConsent(id) => format!("PIIS:{id}"),
         }
     }
 }
@@ -725,27 +748,43 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 let resource = ScopedResource::parse(scope).ok_or_else(|| {
                     OAuthError::new(
                         ErrorCode::InvalidScope,
-                        "scope must name one resource to authorize: AIS:<consentId> or PIS:<paymentId>",
+                        "scope must name one resource to authorize: AIS:<consentId>, \
+                         PIS:<paymentId> or PIIS:<consentId>",
                     )
                 })?;
                 (resource, None)
             }
             (None, Some(text)) => {
-                let (resource, details) = crate::rar::parse(text)?;
-                (resource, Some(details))
+                let (requested, details) = crate::rar::parse(text)?;
+                let resource = match requested {
+                    Requested::Existing(resource) => resource,
+                    Requested::FundsConfirmation { iban, valid_until } => {
+                        self.funds_consent(client, iban, valid_until).await?
+                    }
+                };
+                (resource, Some(with_consent_id(details, resource)))
             }
         };
         match resource {
-            ScopedResource::Consent(id) => {
-                if client.plan_for(ApiProduct::Ais).is_none() {
+            ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => {
+                let funds = matches!(resource, ScopedResource::FundsConsent(_));
+                let (product, title) = if funds {
+                    (ApiProduct::Piis, "Funds Confirmation")
+                } else {
+                    (ApiProduct::Ais, "Account Information")
+                };
+                if client.plan_for(product).is_none() {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
-                        "the application has no approved Account Information subscription",
+                        format!("the application has no approved {title} subscription"),
                     ));
                 }
                 let consent = self.tokens.consent(id).await?;
                 match consent {
-                    Some(c) if c.application_id == client.application.id => {
+                    Some(c)
+                        if c.application_id == client.application.id
+                            && c.funds_account().is_some() == funds =>
+                    {
                         if c.status != ConsentStatus::Received {
                             return Err(OAuthError::new(
                                 ErrorCode::InvalidScope,
@@ -811,6 +850,62 @@ impl<R: AsRepo> AuthorizationServer<R> {
             })
             .await?;
         Ok((request_uri, REQUEST_URI_TTL.whole_seconds()))
+    }
+
+    /// A funds-confirmation consent made from a pushed request (this API's
+    /// spec has no endpoint that creates one): received until the PSU decides
+    /// on the consent screen.
+    async fn funds_consent(
+        &self,
+        client: &AuthenticatedClient,
+        iban: Iban,
+        valid_until: Option<Date>,
+    ) -> Result<ScopedResource, OAuthError> {
+        let refused = |text: String| OAuthError::new(ErrorCode::InvalidAuthorizationDetails, text);
+        if client.plan_for(ApiProduct::Piis).is_none() {
+            return Err(refused(
+                "the application has no approved Funds Confirmation subscription".into(),
+            ));
+        }
+        let now = self.clock.now();
+        let today = now.date();
+        let longest = today
+            .checked_add(Duration::days(i64::from(self.settings.max_consent_days)))
+            .unwrap_or(today);
+        let valid_until = match valid_until {
+            Some(date) if date < today => {
+                return Err(refused("validUntil lies in the past".into()));
+            }
+            Some(date) => date.min(longest),
+            None => longest,
+        };
+        let id = ConsentId::random();
+        let created = self
+            .tokens
+            .create_consent(Consent {
+                id,
+                application_id: client.application.id,
+                status: ConsentStatus::Received,
+                access: ConsentAccess::FundsConfirmation { iban },
+                recurring: true,
+                valid_until,
+                frequency_per_day: 1,
+                psu_id: None,
+                grants: Vec::new(),
+                request_id: format!("par:{id}"),
+                request_hash: self.pepper.hash(&format!("par:{id}")).as_str().to_owned(),
+                created_at: now,
+                status_changed_at: now,
+            })
+            .await?;
+        match created {
+            ConsentCreation::Created => Ok(ScopedResource::FundsConsent(id)),
+            // A fresh id cannot collide; should it, the TPP simply retries.
+            ConsentCreation::Existing(_) => Err(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the funds-confirmation consent could not be created; retry",
+            )),
+        }
     }
 
     /// RFC 6749 §4.1.3 with RFC 7636: exchanges a code once; a replay revokes
@@ -949,7 +1044,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
     async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
-            Some(ScopedResource::Consent(id)) => id,
+            Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
             Some(ScopedResource::Payment(_)) => return Ok(None),
             None => return Err(invalid(format!("scope {scope:?} names no resource"))),
         };
@@ -1038,6 +1133,10 @@ impl<R: AsRepo> AuthorizationServer<R> {
             Some(ScopedResource::Consent(id)) => Some(id),
             _ => None,
         };
+        let funds_consent = match resource {
+            Some(ScopedResource::FundsConsent(id)) => Some(id),
+            _ => None,
+        };
         let payment = match resource {
             Some(ScopedResource::Payment(id)) => Some(id),
             _ => None,
@@ -1047,6 +1146,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             client_id: record.client_id,
             scope_products: parse_scope(&record.scope).unwrap_or_default(),
             consent,
+            funds_consent,
             payment,
             usable,
             dpop_jkt: record.dpop_jkt,

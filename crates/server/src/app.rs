@@ -328,6 +328,7 @@ impl Application {
                     access_token_ttl: time::Duration::seconds(
                         i64::try_from(config.oauth.access_token_ttl_secs).unwrap_or(300),
                     ),
+                    max_consent_days: u32::from(config.xs2a.max_consent_days),
                 },
             ),
             meter: meter.clone(),

@@ -731,7 +731,7 @@ both_stores! {
 }
 
 both_stores! {
-    async fn funds_confirmation_answers_yes_or_no_and_signing_baskets_are_not_offered(db) {
+    async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db) {
         let server = demo_server(db).await;
         let tpp = Tpp::with_products(&server, &server.db, "piis");
         let cc = tpp.client_token().await;
@@ -740,17 +740,73 @@ both_stores! {
         let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
         let iban = account.iban.as_ref().unwrap().as_str().to_owned();
         let available = fintechapi_domain::Money::from_minor(account.balances.available(), account.currency).to_decimal_string();
-        let ask = |amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
+        let ask = |iban: &str, amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
         let post = reqwest::Method::POST;
-        let yes = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(ask(&available))).await;
+
+        // Without the holder's consent the bank answers nothing about the account.
+        let unasked = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(ask(&iban, "1.00"))).await;
+        assert_eq!((unasked.status, unasked.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("NO_PIIS_ACTIVATION")), "{}", unasked.body);
+
+        // RFC 9396: the pushed request asks for a funds-confirmation consent on bob's account.
+        let challenge = pkce_s256(VERIFIER);
+        let par = |details: Value| {
+            let form = vec![("response_type", "code".to_owned()), ("redirect_uri", REDIRECT.to_owned()), ("code_challenge", challenge.clone()), ("code_challenge_method", "S256".to_owned()), ("authorization_details", details.to_string())];
+            let req = tpp.http.post(format!("{}/oauth2/par", tpp.base)).basic_auth(&tpp.key, Some(&tpp.secret)).form(&form);
+            async move { answer(req.send().await.unwrap()).await }
+        };
+        let past = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}, "validUntil": "2020-01-01"}])).await;
+        assert_eq!(past.body["error"], "invalid_authorization_details");
+        let pushed = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}}])).await;
+        assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, pushed.body["request_uri"].as_str().unwrap()).await;
+        log_in(&mut psu, "bob", "bob-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        assert!(screen.body.contains("check your available funds") && screen.body.contains("never your balance"), "{}", screen.body);
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let tokens = tpp.exchange(&code).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        let consent = tokens.body["authorization_details"][0]["consentId"].as_str().unwrap().to_owned();
+        assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let status = tpp.xs2a(reqwest::Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "valid");
+
+        // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
+        let yes = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[], Some(ask(&iban, &available))).await;
         assert_eq!((yes.status, &yes.body), (StatusCode::OK, &json!({"fundsAvailable": true})));
-        let no = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(ask("99999999.00"))).await;
-        assert_eq!(no.body, json!({"fundsAvailable": false}));
-        let unknown = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[], Some(json!({"account": {"iban": "DE02120300000000202051"}, "instructedAmount": {"currency": "EUR", "amount": "1.00"}}))).await;
-        assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
-        // A funds-confirmation client reads no accounts and initiates no payment.
-        let refused = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &[], None).await;
-        assert_eq!((refused.status, refused.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("SERVICE_BLOCKED")));
+        let no = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[("consent-id", consent.as_str())], Some(ask(&iban, "99999999.00"))).await;
+        assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
+        let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
+        let elsewhere = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[], Some(ask(other.iban.as_ref().unwrap().as_str(), "1.00"))).await;
+        assert_eq!((elsewhere.status, elsewhere.body["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("account.iban")), "another account of bob's is not covered");
+        let forged = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[("consent-id", "00000000-0000-4000-8000-000000000001")], Some(ask(&iban, "1.00"))).await;
+        assert_eq!((forged.status, forged.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
+        // A funds-confirmation grant reads no accounts.
+        let refused = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &[("consent-id", consent.as_str())], None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
+        assert_eq!(introspected.body["authorization_details"][0]["type"], "funds_confirmation");
+
+        // Bob withdraws it in online banking: the very next question is refused.
+        let mut online = online_banking(&server, "bob", "bob-demo-2026").await;
+        let list = online.get("/bank/online/consents").await;
+        let withdrawn = online.post(&format!("/bank/online/consents/{consent}/revoke"), &[("csrf", &list.csrf())]).await;
+        assert!(withdrawn.body.contains("Access withdrawn"), "{}", withdrawn.body);
+        let after = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[], Some(ask(&iban, "1.00"))).await;
+        assert_eq!((after.status, after.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
+
+        // An account that is not the PSU's cannot be granted.
+        let foreign = par(json!([{"type": "funds_confirmation", "account": {"iban": "DE02120300000000202051"}}])).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, foreign.body["request_uri"].as_str().unwrap()).await;
+        log_in(&mut psu, "bob", "bob-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        assert!(screen.body.contains("not one of yours"), "{}", screen.body);
+
         let basket = tpp.xs2a(post, "/v1/signing-baskets", &cc, &[], Some(json!({}))).await;
         assert_eq!((basket.status, basket.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID")));
         server.stop().await;
@@ -939,7 +995,7 @@ both_stores! {
         };
         let both = par(vec![("authorization_details", details.clone()), ("scope", format!("AIS:{consent}"))]).await;
         assert_eq!(both.body["error"], "invalid_request");
-        let funds = par(vec![("authorization_details", json!([{"type": "funds_confirmation"}]).to_string())]).await;
+        let funds = par(vec![("authorization_details", json!([{"type": "funds_confirmation", "account": {}}]).to_string())]).await;
         assert_eq!(funds.body["error"], "invalid_authorization_details");
         let pushed = par(vec![("authorization_details", details.clone())]).await;
         assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
@@ -954,7 +1010,7 @@ both_stores! {
         let list = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &[("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")], None).await;
         assert_eq!(list.status, StatusCode::OK, "the token is bound to the consent the details named");
         let meta: Value = tpp.http.get(format!("{}/.well-known/oauth-authorization-server", tpp.base)).send().await.unwrap().json().await.unwrap();
-        assert_eq!(meta["authorization_details_types_supported"], json!(["account_information", "payment_initiation"]));
+        assert_eq!(meta["authorization_details_types_supported"], json!(["account_information", "payment_initiation", "funds_confirmation"]));
         server.stop().await;
     }
 }

@@ -321,10 +321,23 @@ pub(crate) async fn own_consent<R: Repo>(
         .await?
         .filter(|c| c.application_id == caller.grant.application_id)
         .ok_or_else(|| Xs2aError::consent_unknown().at("consentId"))?;
-    if caller.grant.consent.is_some_and(|bound| bound != id) {
+    let bound = caller.grant.consent.or(caller.grant.funds_consent);
+    if bound.is_some_and(|bound| bound != id) {
         return Err(Xs2aError::consent_unknown().at("consentId"));
     }
     Ok(consent)
+}
+
+/// The product a consent's lifecycle call belongs to: funds confirmation for
+/// a PIIS consent (it shares these endpoints), account information otherwise.
+async fn consent_product<R: Repo>(service: &Xs2aService<R>, id: &str) -> ApiProduct {
+    let Ok(id) = id.parse::<ConsentId>() else {
+        return ApiProduct::Ais;
+    };
+    match service.oauth.server.repo().consent(id).await {
+        Ok(Some(consent)) if consent.funds_account().is_some() => ApiProduct::Piis,
+        _ => ApiProduct::Ais,
+    }
 }
 
 fn access_json(access: &ConsentAccess) -> Value {
@@ -362,6 +375,9 @@ fn access_json(access: &ConsentAccess) -> Value {
             json!({"availableAccountsWithBalance": "allAccounts"})
         }
         ConsentAccess::AllPsd2 => json!({"allPsd2": "allAccounts"}),
+        // A funds-confirmation consent (made by a pushed authorization request)
+        // shares the lifecycle endpoints but grants no account information.
+        ConsentAccess::FundsConfirmation { .. } => json!({}),
     }
 }
 
@@ -371,7 +387,8 @@ pub(crate) async fn read<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
+    let product = consent_product(&service, &id).await;
+    let caller = match service.caller(&headers, &line, product).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -399,7 +416,8 @@ pub(crate) async fn status<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
+    let product = consent_product(&service, &id).await;
+    let caller = match service.caller(&headers, &line, product).await {
         Ok(c) => c,
         Err(response) => return response,
     };
@@ -419,7 +437,8 @@ pub(crate) async fn delete<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
+    let product = consent_product(&service, &id).await;
+    let caller = match service.caller(&headers, &line, product).await {
         Ok(c) => c,
         Err(response) => return response,
     };

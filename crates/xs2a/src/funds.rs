@@ -1,5 +1,8 @@
 //! Confirmation of funds (PIIS): whether an account of this bank covers an
-//! amount now, against its available balance. Nothing else is disclosed.
+//! amount now, against its available balance. Nothing else is disclosed, and
+//! only for an account whose holder allowed this TPP to ask (PSD2 Art.
+//! 65(1)(c)): a valid funds-confirmation consent, bound to the token or named
+//! by `Consent-ID`.
 
 use std::sync::Arc;
 
@@ -9,13 +12,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::Currency;
+use fintechapi_domain::consent::{Consent, ConsentStatus};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ledger::AccountKind;
 use fintechapi_domain::money::Money;
 use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Value, json};
 
-use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
 pub(crate) async fn confirm<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
@@ -58,6 +62,7 @@ pub(crate) async fn confirm<R: Repo>(
                 Xs2aError::format("amount must be greater than zero").at("instructedAmount.amount")
             );
         }
+        piis_consent(&service, &caller, &headers, &iban).await?;
         let account = service
             .oauth
             .server
@@ -79,6 +84,65 @@ pub(crate) async fn confirm<R: Repo>(
     }
     .await;
     caller.answer(result)
+}
+
+/// The PSU's funds-confirmation consent that covers `iban` for this caller.
+async fn piis_consent<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    headers: &HeaderMap,
+    iban: &Iban,
+) -> Result<Consent, Xs2aError> {
+    let unauthorised = |code, text: &str| Xs2aError::new(StatusCode::UNAUTHORIZED, code, text);
+    let not_activated = || {
+        Xs2aError::new(
+            StatusCode::BAD_REQUEST,
+            "NO_PIIS_ACTIVATION",
+            "the account holder has not allowed this TPP to confirm funds on this account: \
+             obtain a funds_confirmation consent (authorization_details) and send its Consent-ID",
+        )
+    };
+    let named = header_text(headers, "consent-id");
+    let id = match (caller.grant.funds_consent, named) {
+        (Some(bound), Some(named)) if named != bound.to_string() => {
+            return Err(unauthorised(
+                "CONSENT_INVALID",
+                "Consent-ID is not the consent this token was granted for",
+            )
+            .at("Consent-ID"));
+        }
+        (Some(bound), _) => bound,
+        (None, Some(named)) => named
+            .parse()
+            .map_err(|_| Xs2aError::consent_unknown().at("Consent-ID"))?,
+        (None, None) => return Err(not_activated().at("Consent-ID")),
+    };
+    let server = &service.oauth.server;
+    let consent = server
+        .repo()
+        .consent(id)
+        .await?
+        .filter(|c| c.application_id == caller.grant.application_id && c.funds_account().is_some())
+        .ok_or_else(|| Xs2aError::consent_unknown().at("Consent-ID"))?;
+    match consent.status_on(server.now().date()) {
+        ConsentStatus::Valid => {}
+        ConsentStatus::Expired => {
+            return Err(unauthorised(
+                "CONSENT_EXPIRED",
+                "the consent expired (validUntil)",
+            ));
+        }
+        other => {
+            return Err(unauthorised(
+                "CONSENT_INVALID",
+                &format!("the consent is {other}"),
+            ));
+        }
+    }
+    if consent.funds_account() != Some(iban) {
+        return Err(not_activated().at("account.iban"));
+    }
+    Ok(consent)
 }
 
 /// Signing baskets are not offered yet: every basket path says so.
