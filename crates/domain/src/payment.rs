@@ -1,9 +1,10 @@
-//! Payment initiations (Berlin Group PIS, single payments): what a TPP asks
-//! the bank to pay, its ISO 20022 status, and the repository port.
+//! Payment initiations (Berlin Group PIS): what a TPP asks the bank to pay,
+//! now, on a future date, or as a standing order; its ISO 20022 status; the
+//! schedule arithmetic; and the repository port.
 
 use std::future::Future;
 
-use time::OffsetDateTime;
+use time::{Date, Month, OffsetDateTime, Weekday};
 
 use crate::iban::Iban;
 use crate::ids::{ApplicationId, PaymentId, PsuId, TransactionId};
@@ -37,10 +38,182 @@ text_enum!(
     }
 );
 
+text_enum!(
+    /// The Berlin Group payment service of a path.
+    PaymentService {
+        Single = "payments",
+        Periodic = "periodic-payments",
+        Bulk = "bulk-payments",
+    }
+);
+
+text_enum!(
+    /// Berlin Group `frequencyCode` of a standing order.
+    Frequency {
+        Daily = "Daily",
+        Weekly = "Weekly",
+        EveryTwoWeeks = "EveryTwoWeeks",
+        Monthly = "Monthly",
+        EveryTwoMonths = "EveryTwoMonths",
+        Quarterly = "Quarterly",
+        SemiAnnual = "SemiAnnual",
+        Annual = "Annual",
+        MonthlyVariable = "MonthlyVariable",
+    }
+);
+
+text_enum!(
+    /// Berlin Group `executionRule`: where a date on a weekend moves.
+    ExecutionRule { Following = "following", Preceding = "preceding" }
+);
+
+/// A periodic payment's schedule. Dates here are nominal; the execution
+/// rule moves one that falls on a weekend to a business day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandingOrder {
+    pub start_date: Date,
+    pub end_date: Option<Date>,
+    pub frequency: Frequency,
+    pub execution_rule: Option<ExecutionRule>,
+    /// Day of the month (1–31) for monthly-based frequencies; the start day otherwise.
+    pub day_of_execution: Option<u8>,
+}
+
+impl StandingOrder {
+    /// The first nominal date of the schedule.
+    pub fn first(&self) -> Date {
+        match self.months() {
+            Some(_) => {
+                let anchor = self.anchor_day();
+                let candidate = on_day(self.start_date.year(), self.start_date.month(), anchor);
+                if candidate >= self.start_date {
+                    candidate
+                } else {
+                    add_months(self.start_date, 1, anchor)
+                }
+            }
+            None => self.start_date,
+        }
+    }
+
+    /// The nominal date after `nominal`, or None past the end date.
+    pub fn after(&self, nominal: Date) -> Option<Date> {
+        let next = match self.months() {
+            Some(months) => add_months(nominal, months, self.anchor_day()),
+            None => {
+                let days = match self.frequency {
+                    Frequency::Weekly => 7,
+                    Frequency::EveryTwoWeeks => 14,
+                    _ => 1,
+                };
+                nominal.checked_add(time::Duration::days(days))?
+            }
+        };
+        match self.end_date {
+            Some(end) if next > end => None,
+            _ => Some(next),
+        }
+    }
+
+    /// The day `nominal` executes on: weekends move by the execution rule
+    /// (following by default). Public holidays are not modelled.
+    pub fn business_day(&self, nominal: Date) -> Date {
+        let step = match self.execution_rule {
+            Some(ExecutionRule::Preceding) => Date::previous_day,
+            _ => Date::next_day,
+        };
+        let mut day = nominal;
+        while matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+            match step(day) {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        day
+    }
+
+    fn months(&self) -> Option<u8> {
+        match self.frequency {
+            Frequency::Monthly | Frequency::MonthlyVariable => Some(1),
+            Frequency::EveryTwoMonths => Some(2),
+            Frequency::Quarterly => Some(3),
+            Frequency::SemiAnnual => Some(6),
+            Frequency::Annual => Some(12),
+            _ => None,
+        }
+    }
+
+    fn anchor_day(&self) -> u8 {
+        self.day_of_execution.unwrap_or(self.start_date.day())
+    }
+}
+
+/// `day` of the month, or its last day when the month is shorter.
+fn on_day(year: i32, month: Month, day: u8) -> Date {
+    let last = month.length(year);
+    Date::from_calendar_date(year, month, day.min(last)).unwrap_or(Date::MIN)
+}
+
+/// `months` after `date`'s month, on `anchor` (or the month's last day).
+fn add_months(date: Date, months: u8, anchor: u8) -> Date {
+    let index = date.year() * 12 + i32::from(u8::from(date.month())) - 1 + i32::from(months);
+    let (year, month0) = (index.div_euclid(12), index.rem_euclid(12));
+    let month = u8::try_from(month0 + 1)
+        .ok()
+        .and_then(|m| Month::try_from(m).ok())
+        .unwrap_or(Month::January);
+    on_day(year, month, anchor)
+}
+
+/// When a payment executes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Execution {
+    /// As soon as the PSU has authorised it.
+    Immediate,
+    /// Once, on this date (a future-dated payment).
+    OnDate(Date),
+    /// A standing order.
+    Periodic(StandingOrder),
+}
+
+/// What the PSU reads about when a payment executes.
+impl std::fmt::Display for Execution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Execution::Immediate => f.write_str("now"),
+            Execution::OnDate(date) => write!(f, "on {date}"),
+            Execution::Periodic(order) => {
+                write!(f, "{} from {}", order.frequency, order.first())?;
+                match order.end_date {
+                    Some(end) => write!(f, " until {end}")?,
+                    None => f.write_str(" until cancelled")?,
+                }
+                let rule = match order.execution_rule {
+                    Some(ExecutionRule::Preceding) => "preceding",
+                    _ => "following",
+                };
+                write!(f, "; a date on a weekend moves to the {rule} business day")
+            }
+        }
+    }
+}
+
+impl Execution {
+    /// The first nominal date the scheduler executes; None for immediate payments.
+    pub fn first_due(&self) -> Option<Date> {
+        match self {
+            Execution::Immediate => None,
+            Execution::OnDate(date) => Some(*date),
+            Execution::Periodic(order) => Some(order.first()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: PaymentId,
     pub application_id: ApplicationId,
+    pub service: PaymentService,
     pub product: PaymentProduct,
     pub status: PaymentStatus,
     pub debtor_iban: Iban,
@@ -49,6 +222,9 @@ pub struct Payment {
     pub amount: Money,
     pub remittance: Option<String>,
     pub end_to_end_id: Option<String>,
+    pub execution: Execution,
+    /// The scheduler's cursor: the next nominal date to execute, once authorised.
+    pub next_execution: Option<Date>,
     /// The PSU who authorised it.
     pub psu_id: Option<PsuId>,
     /// The ledger entry that executed it.
@@ -76,6 +252,29 @@ pub struct PaymentUpdate {
     pub psu_id: Option<PsuId>,
     pub transaction_id: Option<TransactionId>,
     pub reason: Option<String>,
+    /// Sets the scheduler's cursor (authorising a scheduled payment).
+    pub next_execution: Option<Date>,
+}
+
+/// How one scheduled execution ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutionOutcome {
+    Executed(TransactionId),
+    /// ISO 20022 reason code, e.g. AM04.
+    Rejected(String),
+    /// The PSU or the TPP cancelled the payment before this date.
+    Cancelled,
+}
+
+/// What the scheduler does after recording an execution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionAdvance {
+    /// The next nominal date, None when the payment is done.
+    pub next: Option<Date>,
+    /// The payment's status from now on (ACCP while a standing order runs).
+    pub status: PaymentStatus,
+    /// The transaction and reason to keep on the payment (a one-off payment).
+    pub update: PaymentUpdate,
 }
 
 pub trait PaymentRepository: Send + Sync {
@@ -96,6 +295,43 @@ pub trait PaymentRepository: Send + Sync {
         before: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Payment>, StoreError>> + Send;
 
+    /// Authorised scheduled payments (ACCP) whose cursor is on or before `horizon`.
+    fn scheduled_payments_due(
+        &self,
+        horizon: Date,
+    ) -> impl Future<Output = Result<Vec<Payment>, StoreError>> + Send;
+
+    /// Claims the execution of `payment` on nominal `due` for `token`: true
+    /// when it was free, or claimed before `stale_before` by a node that did
+    /// not finish (it is taken over); false when someone else holds or
+    /// finished it.
+    fn claim_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records the outcome of the claimed execution and advances the
+    /// payment's cursor past `due`, atomically; false when the claim was lost.
+    fn finish_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        outcome: ExecutionOutcome,
+        advance: ExecutionAdvance,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Every recorded execution of a payment, oldest first.
+    fn payment_executions(
+        &self,
+        payment: PaymentId,
+    ) -> impl Future<Output = Result<Vec<(Date, ExecutionOutcome)>, StoreError>> + Send;
+
     /// Moves the payment to `to` if its status is `from`; false otherwise.
     fn set_payment_status(
         &self,
@@ -105,4 +341,54 @@ pub trait PaymentRepository: Send + Sync {
         update: PaymentUpdate,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use time::macros::date;
+
+    use super::*;
+
+    fn order(start: Date, frequency: Frequency, day: Option<u8>) -> StandingOrder {
+        StandingOrder {
+            start_date: start,
+            end_date: None,
+            frequency,
+            execution_rule: None,
+            day_of_execution: day,
+        }
+    }
+
+    #[test]
+    fn monthly_dates_keep_their_day_and_clamp_to_short_months() {
+        let o = order(date!(2027 - 01 - 10), Frequency::Monthly, Some(31));
+        assert_eq!(o.first(), date!(2027 - 01 - 31));
+        assert_eq!(o.after(date!(2027 - 01 - 31)), Some(date!(2027 - 02 - 28)));
+        assert_eq!(o.after(date!(2027 - 02 - 28)), Some(date!(2027 - 03 - 31)));
+        let late = order(date!(2027 - 01 - 20), Frequency::Monthly, Some(5));
+        assert_eq!(
+            late.first(),
+            date!(2027 - 02 - 05),
+            "day 5 of January has passed"
+        );
+        let q = order(date!(2027 - 11 - 15), Frequency::Quarterly, None);
+        assert_eq!(q.after(q.first()), Some(date!(2028 - 02 - 15)));
+    }
+
+    #[test]
+    fn weekly_schedules_end_at_the_end_date() {
+        let mut o = order(date!(2027 - 03 - 01), Frequency::EveryTwoWeeks, None);
+        o.end_date = Some(date!(2027 - 03 - 20));
+        assert_eq!(o.after(o.first()), Some(date!(2027 - 03 - 15)));
+        assert_eq!(o.after(date!(2027 - 03 - 15)), None);
+    }
+
+    #[test]
+    fn weekends_move_by_the_execution_rule() {
+        let mut o = order(date!(2027 - 03 - 06), Frequency::Monthly, None); // a Saturday
+        assert_eq!(o.business_day(o.first()), date!(2027 - 03 - 08));
+        o.execution_rule = Some(ExecutionRule::Preceding);
+        assert_eq!(o.business_day(o.first()), date!(2027 - 03 - 05));
+    }
 }

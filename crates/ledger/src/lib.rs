@@ -10,6 +10,7 @@
 
 pub mod demo;
 pub mod payments;
+pub mod schedule;
 pub mod service;
 
 pub use service::{Balance, BalanceType, Ledger, TransferOrder};

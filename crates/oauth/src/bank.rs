@@ -939,13 +939,46 @@ async fn consent_form<R: Repo>(
     Ok(secured(page.into_response(), target.as_deref()))
 }
 
-/// The PSU authorised the payment: RCVD → ACTC, then it is settled in the
-/// ledger (ACSC, or RJCT with an ISO 20022 reason), exactly once.
+/// The PSU authorised the payment: an immediate one goes RCVD → ACTC and is
+/// settled in the ledger (ACSC, or RJCT with an ISO 20022 reason), exactly
+/// once; a future-dated one or a standing order goes RCVD → ACCP with the
+/// scheduler's cursor on its first date (executed now if that is today).
 async fn execute<R: Repo>(
     service: &OAuthService<R>,
     payment: &Payment,
     psu: PsuId,
 ) -> Result<(), BankError> {
+    if let Some(first) = payment.execution.first_due() {
+        let accepted = service
+            .server
+            .repo()
+            .set_payment_status(
+                payment.id,
+                PaymentStatus::Received,
+                PaymentStatus::AcceptedCustomerProfile,
+                PaymentUpdate {
+                    psu_id: Some(psu),
+                    next_execution: Some(first),
+                    ..PaymentUpdate::default()
+                },
+                service.server.now(),
+            )
+            .await?;
+        if !accepted {
+            return Err(BankError::page(
+                StatusCode::CONFLICT,
+                "This payment was already decided or cancelled.",
+            ));
+        }
+        let scheduled = Payment {
+            psu_id: Some(psu),
+            status: PaymentStatus::AcceptedCustomerProfile,
+            next_execution: Some(first),
+            ..payment.clone()
+        };
+        fintechapi_ledger::schedule::execute_next(&service.ledger, &scheduled).await?;
+        return Ok(());
+    }
     let authorised = service
         .server
         .repo()

@@ -9,7 +9,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use fintechapi_domain::payment::Payment;
+use fintechapi_domain::payment::{Execution, Payment};
 use fintechapi_domain::psu::{Psu, PsuPasskey};
 use fintechapi_domain::secret::{random_bytes, sha256};
 use time::OffsetDateTime;
@@ -205,9 +205,10 @@ pub(crate) fn ceremony_live(at: OffsetDateTime, now: OffsetDateTime) -> bool {
     now - at <= CEREMONY_TTL
 }
 
-/// SHA-256 over exactly what the PSU is shown and approves.
+/// SHA-256 over exactly what the PSU is shown and approves: id, amount,
+/// currency, payee IBAN and name, and when it executes unless that is now.
 pub fn payment_digest(payment: &Payment) -> Vec<u8> {
-    let text = format!(
+    let mut text = format!(
         "{}|{}|{}|{}|{}",
         payment.id,
         payment.amount.to_decimal_string(),
@@ -215,6 +216,19 @@ pub fn payment_digest(payment: &Payment) -> Vec<u8> {
         payment.creditor_iban.as_str(),
         payment.creditor_name
     );
+    match &payment.execution {
+        Execution::Immediate => {}
+        Execution::OnDate(date) => text.push_str(&format!("|on {date}")),
+        Execution::Periodic(order) => text.push_str(&format!(
+            "|{} from {} to {} on day {}",
+            order.frequency,
+            order.start_date,
+            order
+                .end_date
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            order.day_of_execution.unwrap_or(order.start_date.day())
+        )),
+    }
     sha256(text.as_bytes())
 }
 

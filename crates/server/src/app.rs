@@ -170,6 +170,10 @@ fn spawn_settlement(
             {
                 tracing::warn!(error = %e, "settling authorised payments failed; retrying");
             }
+            // Future-dated payments and standing orders whose date has come.
+            if let Err(e) = fintechapi_ledger::schedule::run_due(state.ledger()).await {
+                tracing::warn!(error = %e, "executing scheduled payments failed; retrying");
+            }
             tokio::select! {
                 _ = stop.changed() => return,
                 () = tokio::time::sleep(Duration::from_secs(2)) => {}

@@ -693,7 +693,7 @@ both_stores! {
             ("/v1/payments/sepa-credit-transfers", payment("1.001"), ip(), StatusCode::BAD_REQUEST, "FORMAT_ERROR", "instructedAmount.amount"),
             ("/v1/payments/sepa-credit-transfers", payment("0.00"), ip(), StatusCode::BAD_REQUEST, "FORMAT_ERROR", "instructedAmount.amount"),
             ("/v1/payments/sepa-express", payment("1.00"), ip(), StatusCode::NOT_FOUND, "PRODUCT_UNKNOWN", "payment-product"),
-            ("/v1/periodic-payments/sepa-credit-transfers", payment("1.00"), ip(), StatusCode::BAD_REQUEST, "SERVICE_INVALID", "payment-service"),
+            ("/v1/bulk-payments/sepa-credit-transfers", payment("1.00"), ip(), StatusCode::BAD_REQUEST, "SERVICE_INVALID", "payment-service"),
         ];
         for (path, body, extra, status, code, at) in cases {
             let a = post(path, body, extra).await;

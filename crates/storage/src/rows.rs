@@ -10,7 +10,7 @@ use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
 use fintechapi_domain::oauth::{Authorization, TokenRecord};
-use fintechapi_domain::payment::Payment;
+use fintechapi_domain::payment::{Execution, Payment, StandingOrder};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -648,12 +648,42 @@ pub(crate) struct PaymentRow {
     request_hash: String,
     created_at: OffsetDateTime,
     status_changed_at: OffsetDateTime,
+    service: String,
+    requested_execution_date: Option<Date>,
+    start_date: Option<Date>,
+    end_date: Option<Date>,
+    frequency: Option<String>,
+    execution_rule: Option<String>,
+    day_of_execution: Option<i32>,
+    next_execution_date: Option<Date>,
+}
+
+impl PaymentRow {
+    fn execution(&self) -> Result<Execution, StoreError> {
+        Ok(match (self.start_date, self.frequency.as_deref()) {
+            (Some(start_date), Some(frequency)) => Execution::Periodic(StandingOrder {
+                start_date,
+                end_date: self.end_date,
+                frequency: frequency.parse()?,
+                execution_rule: self.execution_rule.as_deref().map(str::parse).transpose()?,
+                day_of_execution: self
+                    .day_of_execution
+                    .map(|d| u8::try_from(d).map_err(|_| StoreError::corrupt("day of execution")))
+                    .transpose()?,
+            }),
+            _ => match self.requested_execution_date {
+                Some(date) => Execution::OnDate(date),
+                None => Execution::Immediate,
+            },
+        })
+    }
 }
 
 impl TryFrom<PaymentRow> for Payment {
     type Error = StoreError;
     fn try_from(r: PaymentRow) -> Result<Self, StoreError> {
         let currency = parse::<Currency>("currency", &r.currency)?;
+        let execution = r.execution()?;
         Ok(Payment {
             id: parse::<PaymentId>("payment id", &r.id)?,
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
@@ -672,6 +702,9 @@ impl TryFrom<PaymentRow> for Payment {
             request_hash: r.request_hash,
             created_at: r.created_at,
             status_changed_at: r.status_changed_at,
+            service: r.service.parse()?,
+            execution,
+            next_execution: r.next_execution_date,
         })
     }
 }

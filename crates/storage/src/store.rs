@@ -22,7 +22,8 @@ use fintechapi_domain::oauth::{
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
-    Payment, PaymentCreation, PaymentRepository, PaymentStatus, PaymentUpdate,
+    ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentRepository, PaymentStatus,
+    PaymentUpdate,
 };
 use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
@@ -700,6 +701,52 @@ impl PaymentRepository for Store {
             pool, id, from, to, update, at
         )
         .await)
+    }
+    async fn scheduled_payments_due(&self, horizon: Date) -> Result<Vec<Payment>, StoreError> {
+        dispatch!(self, |db, pool| db::payment::scheduled_due(pool, horizon)
+            .await)
+    }
+
+    async fn claim_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::payment::claim_execution(
+            pool,
+            payment,
+            due,
+            token,
+            at,
+            stale_before
+        )
+        .await)
+    }
+
+    async fn finish_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        outcome: ExecutionOutcome,
+        advance: ExecutionAdvance,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::payment::finish_execution(
+            pool, payment, due, token, outcome, advance, at
+        )
+        .await)
+    }
+
+    async fn payment_executions(
+        &self,
+        payment: PaymentId,
+    ) -> Result<Vec<(Date, ExecutionOutcome)>, StoreError> {
+        dispatch!(self, |db, pool| db::payment::executions(pool, payment)
+            .await)
     }
 }
 

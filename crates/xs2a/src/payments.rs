@@ -1,6 +1,8 @@
-//! Single payments: initiation (JSON), information, status and cancellation.
-//! The PSU authorises on the bank's pages (OAuth SCA approach); the bank then
-//! executes the payment in the ledger.
+//! Single (immediate or future-dated) and periodic payments: initiation
+//! (JSON), information, status and cancellation. The PSU authorises on the
+//! bank's pages (OAuth SCA approach); the bank then executes an immediate
+//! payment in the ledger, and the scheduler (`fintechapi_ledger::schedule`)
+//! the others on their dates.
 
 use std::sync::Arc;
 
@@ -14,7 +16,8 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::money::Money;
 use fintechapi_domain::payment::{
-    Payment, PaymentCreation, PaymentProduct, PaymentStatus, PaymentUpdate,
+    Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentProduct, PaymentService,
+    PaymentStatus, PaymentUpdate, StandingOrder,
 };
 use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Map, Value, json};
@@ -24,35 +27,42 @@ use time::macros::format_description;
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
 /// The payment service and product of a path, or the spec's error.
-fn service_and_product(service: &str, product: &str) -> Result<PaymentProduct, Xs2aError> {
-    match service {
-        "payments" => {}
-        "periodic-payments" | "bulk-payments" => {
+fn service_and_product(
+    service: &str,
+    product: &str,
+) -> Result<(PaymentService, PaymentProduct), Xs2aError> {
+    let service = match service.parse::<PaymentService>() {
+        Ok(PaymentService::Bulk) => {
             return Err(Xs2aError::new(
                 StatusCode::BAD_REQUEST,
                 "SERVICE_INVALID",
-                format!("{service} are not offered yet; single payments are"),
+                "bulk-payments are not offered yet; single and periodic payments are",
             )
             .at("payment-service"));
         }
-        other => {
+        Ok(known) => known,
+        Err(_) => {
             return Err(
-                Xs2aError::resource_unknown(format!("no payment service {other:?}"))
+                Xs2aError::resource_unknown(format!("no payment service {service:?}"))
                     .at("payment-service"),
             );
         }
-    }
-    product.parse::<PaymentProduct>().map_err(|_| {
+    };
+    let product = product.parse::<PaymentProduct>().map_err(|_| {
         Xs2aError::new(
             StatusCode::NOT_FOUND,
             "PRODUCT_UNKNOWN",
             format!("payment product {product:?} is not offered"),
         )
         .at("payment-product")
-    })
+    })?;
+    Ok((service, product))
 }
 
-/// A validated single-payment request.
+/// How far ahead a payment may be dated.
+const LATEST_EXECUTION: time::Duration = time::Duration::days(366);
+
+/// A validated payment request.
 struct PaymentRequest {
     debtor: Iban,
     creditor: Iban,
@@ -60,6 +70,98 @@ struct PaymentRequest {
     amount: Money,
     remittance: Option<String>,
     end_to_end_id: Option<String>,
+    execution: Execution,
+}
+
+fn iso_date(body: &Map<String, Value>, name: &str) -> Result<Option<Date>, Xs2aError> {
+    body.get(name)
+        .map(|value| {
+            value
+                .as_str()
+                .and_then(|d| Date::parse(d, format_description!("[year]-[month]-[day]")).ok())
+                .ok_or_else(|| {
+                    Xs2aError::format(format!("{name} must be an ISO date (YYYY-MM-DD)"))
+                        .at(name.to_owned())
+                })
+        })
+        .transpose()
+}
+
+/// A date the bank can still execute: not past, at most a year ahead.
+fn executable(date: Date, today: Date, name: &str) -> Result<Date, Xs2aError> {
+    let invalid = |text: &str| {
+        Xs2aError::new(StatusCode::BAD_REQUEST, "EXECUTION_DATE_INVALID", text).at(name.to_owned())
+    };
+    if date < today {
+        return Err(invalid(&format!("{name} lies in the past")));
+    }
+    if today
+        .checked_add(LATEST_EXECUTION)
+        .is_some_and(|latest| date > latest)
+    {
+        return Err(invalid(&format!("{name} lies more than a year ahead")));
+    }
+    Ok(date)
+}
+
+/// `startDate`, `endDate`, `frequency`, `executionRule`, `dayOfExecution`.
+fn standing_order(body: &Map<String, Value>, today: Date) -> Result<StandingOrder, Xs2aError> {
+    let start_date = iso_date(body, "startDate")?
+        .ok_or_else(|| Xs2aError::format("startDate is required").at("startDate"))?;
+    let start_date = executable(start_date, today, "startDate")?;
+    let end_date = iso_date(body, "endDate")?;
+    if end_date.is_some_and(|end| end < start_date) {
+        return Err(Xs2aError::format("endDate lies before startDate").at("endDate"));
+    }
+    let frequency = body
+        .get("frequency")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Xs2aError::format("frequency is required").at("frequency"))?
+        .parse::<Frequency>()
+        .map_err(|_| {
+            Xs2aError::format(
+                "frequency must be one of Daily, Weekly, EveryTwoWeeks, Monthly, EveryTwoMonths, \
+                 Quarterly, SemiAnnual, Annual",
+            )
+            .at("frequency")
+        })?;
+    if frequency == Frequency::MonthlyVariable {
+        return Err(Xs2aError::format(
+            "MonthlyVariable (monthsOfExecution) is not offered; use a fixed frequency",
+        )
+        .at("frequency"));
+    }
+    let execution_rule = body
+        .get("executionRule")
+        .map(|rule| {
+            rule.as_str()
+                .and_then(|r| r.parse::<ExecutionRule>().ok())
+                .ok_or_else(|| {
+                    Xs2aError::format("executionRule must be following or preceding")
+                        .at("executionRule")
+                })
+        })
+        .transpose()?;
+    let day_of_execution = body
+        .get("dayOfExecution")
+        .map(|day| {
+            day.as_str()
+                .filter(|d| (1..=2).contains(&d.len()))
+                .and_then(|d| d.parse::<u8>().ok())
+                .filter(|d| (1..=31).contains(d))
+                .ok_or_else(|| {
+                    Xs2aError::format("dayOfExecution must be a day of the month, \"1\" to \"31\"")
+                        .at("dayOfExecution")
+                })
+        })
+        .transpose()?;
+    Ok(StandingOrder {
+        start_date,
+        end_date,
+        frequency,
+        execution_rule,
+        day_of_execution,
+    })
 }
 
 fn text_field(
@@ -102,7 +204,7 @@ fn iban_of(body: &Map<String, Value>, name: &str) -> Result<Iban, Xs2aError> {
 }
 
 impl PaymentRequest {
-    fn parse(bytes: &[u8], today: Date) -> Result<Self, Xs2aError> {
+    fn parse(bytes: &[u8], service: PaymentService, today: Date) -> Result<Self, Xs2aError> {
         let body: Value = serde_json::from_slice(bytes)
             .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
         let body = body
@@ -145,32 +247,22 @@ impl PaymentRequest {
         let creditor = iban_of(body, "creditorAccount")?;
         let creditor_name = text_field(body, "creditorName", 70)?
             .ok_or_else(|| Xs2aError::format("creditorName is required").at("creditorName"))?;
-        if let Some(date) = body.get("requestedExecutionDate") {
-            let parsed = date
-                .as_str()
-                .and_then(|d| Date::parse(d, format_description!("[year]-[month]-[day]")).ok())
-                .ok_or_else(|| {
-                    Xs2aError::format("requestedExecutionDate must be an ISO date")
-                        .at("requestedExecutionDate")
-                })?;
-            if parsed < today {
-                return Err(Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "EXECUTION_DATE_INVALID",
-                    "requestedExecutionDate lies in the past",
+        let requested = iso_date(body, "requestedExecutionDate")?
+            .map(|date| executable(date, today, "requestedExecutionDate"))
+            .transpose()?;
+        let execution = match (service, requested) {
+            (PaymentService::Periodic, Some(_)) => {
+                return Err(Xs2aError::format(
+                    "a periodic payment has startDate, not requestedExecutionDate",
                 )
                 .at("requestedExecutionDate"));
             }
-            if parsed > today {
-                return Err(Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "EXECUTION_DATE_INVALID",
-                    "future-dated payments are not offered yet; omit the date to pay now",
-                )
-                .at("requestedExecutionDate"));
-            }
-        }
+            (PaymentService::Periodic, None) => Execution::Periodic(standing_order(body, today)?),
+            (_, Some(date)) if date > today => Execution::OnDate(date),
+            _ => Execution::Immediate,
+        };
         Ok(Self {
+            execution,
             debtor,
             creditor,
             creditor_name,
@@ -219,7 +311,7 @@ pub(crate) async fn initiate<R: Repo>(
         Err(response) => return response,
     };
     let result = async {
-        let product = service_and_product(&payment_service, &payment_product)?;
+        let (kind, product) = service_and_product(&payment_service, &payment_product)?;
         if header_text(&headers, "content-type").is_some_and(|c| c.contains("xml")) {
             return Err(Xs2aError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -235,7 +327,7 @@ pub(crate) async fn initiate<R: Repo>(
         }
         let server = &service.oauth.server;
         let now = server.now();
-        let request = PaymentRequest::parse(&body, now.date())?;
+        let request = PaymentRequest::parse(&body, kind, now.date())?;
         let repo = server.repo();
         if repo.account_by_iban(&request.debtor).await?.is_none() {
             return Err(
@@ -250,6 +342,7 @@ pub(crate) async fn initiate<R: Repo>(
         let payment = Payment {
             id: PaymentId::random(),
             application_id: caller.grant.application_id,
+            service: kind,
             product,
             status: PaymentStatus::Received,
             debtor_iban: request.debtor,
@@ -258,6 +351,8 @@ pub(crate) async fn initiate<R: Repo>(
             amount: request.amount,
             remittance: request.remittance,
             end_to_end_id: request.end_to_end_id,
+            execution: request.execution,
+            next_execution: None,
             psu_id: None,
             transaction_id: None,
             reason: None,
@@ -292,7 +387,7 @@ pub(crate) async fn own_payment<R: Repo>(
     payment_product: &str,
     id: &str,
 ) -> Result<Payment, Xs2aError> {
-    let product = service_and_product(payment_service, payment_product)?;
+    let (kind, product) = service_and_product(payment_service, payment_product)?;
     let unknown = || {
         Xs2aError::new(
             StatusCode::FORBIDDEN,
@@ -311,7 +406,11 @@ pub(crate) async fn own_payment<R: Repo>(
         .repo()
         .payment(id)
         .await?
-        .filter(|p| p.application_id == caller.grant.application_id && p.product == product)
+        .filter(|p| {
+            p.application_id == caller.grant.application_id
+                && p.service == kind
+                && p.product == product
+        })
         .ok_or_else(unknown)
 }
 
@@ -328,6 +427,23 @@ fn payment_json(payment: &Payment) -> Value {
     }
     if let Some(e) = &payment.end_to_end_id {
         out["endToEndIdentification"] = json!(e);
+    }
+    match &payment.execution {
+        Execution::Immediate => {}
+        Execution::OnDate(date) => out["requestedExecutionDate"] = json!(date.to_string()),
+        Execution::Periodic(order) => {
+            out["startDate"] = json!(order.start_date.to_string());
+            out["frequency"] = json!(order.frequency.as_str());
+            if let Some(end) = order.end_date {
+                out["endDate"] = json!(end.to_string());
+            }
+            if let Some(rule) = order.execution_rule {
+                out["executionRule"] = json!(rule.as_str());
+            }
+            if let Some(day) = order.day_of_execution {
+                out["dayOfExecution"] = json!(day.to_string());
+            }
+        }
     }
     out
 }

@@ -1,13 +1,18 @@
 //! Payment queries. Status changes are conditional updates, so a payment is
-//! executed (ACTC → ACSC) by exactly one caller.
+//! executed (ACTC → ACSC) by exactly one caller; a scheduled execution is
+//! claimed, then finished together with the payment's cursor in one
+//! transaction.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::PaymentId;
-use fintechapi_domain::payment::{Payment, PaymentCreation, PaymentStatus, PaymentUpdate};
+use fintechapi_domain::ids::{PaymentId, TransactionId};
+use fintechapi_domain::payment::{
+    Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
+    PaymentUpdate,
+};
 use sqlx::Pool;
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
-use super::Db;
+use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
 use crate::rows::PaymentRow;
 
@@ -15,15 +20,21 @@ macro_rules! payment_columns {
     () => {
         "id, application_id, product, status, debtor_iban, creditor_iban, creditor_name, amount, \
          currency, remittance, end_to_end_id, psu_id, transaction_id, reason, request_id, \
-         request_hash, created_at, status_changed_at"
+         request_hash, created_at, status_changed_at, service, requested_execution_date, \
+         start_date, end_date, frequency, execution_rule, day_of_execution, next_execution_date"
     };
 }
 
 pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreation, StoreError> {
+    let order = match &p.execution {
+        Execution::Periodic(order) => Some(order),
+        _ => None,
+    };
     let inserted = sqlx::query(concat!(
         "INSERT INTO payments (",
         payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25, $26)"
     ))
     .bind(p.id.to_string())
     .bind(p.application_id.to_string())
@@ -43,6 +54,17 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(&p.request_hash)
     .bind(p.created_at)
     .bind(p.status_changed_at)
+    .bind(p.service.as_str())
+    .bind(match &p.execution {
+        Execution::OnDate(date) => Some(*date),
+        _ => None,
+    })
+    .bind(order.map(|o| o.start_date))
+    .bind(order.and_then(|o| o.end_date))
+    .bind(order.map(|o| o.frequency.as_str()))
+    .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
+    .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
+    .bind(p.next_execution)
     .execute(pool)
     .await;
     match inserted {
@@ -111,7 +133,8 @@ pub(crate) async fn set_status(
     let done = sqlx::query(
         "UPDATE payments SET status = $3, status_changed_at = $4, \
          psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
-         reason = COALESCE($7, reason) WHERE id = $1 AND status = $2",
+         reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
+         WHERE id = $1 AND status = $2",
     )
     .bind(id.to_string())
     .bind(from.as_str())
@@ -120,8 +143,138 @@ pub(crate) async fn set_status(
     .bind(update.psu_id.map(|p| p.to_string()))
     .bind(update.transaction_id.map(|t| t.to_string()))
     .bind(update.reason)
+    .bind(update.next_execution)
     .execute(pool)
     .await
     .map_err(store)?;
     Ok(done.rows_affected() == 1)
+}
+
+pub(crate) async fn scheduled_due(
+    pool: &Pool<Db>,
+    horizon: Date,
+) -> Result<Vec<Payment>, StoreError> {
+    sqlx::query_as::<_, PaymentRow>(concat!(
+        "SELECT ",
+        payment_columns!(),
+        " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
+         ORDER BY next_execution_date LIMIT 100"
+    ))
+    .bind(horizon)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Payment::try_from)
+    .collect()
+}
+
+pub(crate) async fn claim_execution(
+    pool: &Pool<Db>,
+    payment: PaymentId,
+    due: Date,
+    token: &str,
+    at: OffsetDateTime,
+    stale_before: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "INSERT INTO payment_executions (payment_id, due_date, state, claim_token, claimed_at) \
+         VALUES ($1, $2, 'claimed', $3, $4) \
+         ON CONFLICT (payment_id, due_date) DO UPDATE SET claim_token = excluded.claim_token, \
+         claimed_at = excluded.claimed_at \
+         WHERE payment_executions.state = 'claimed' AND payment_executions.claimed_at < $5",
+    )
+    .bind(payment.to_string())
+    .bind(due)
+    .bind(token)
+    .bind(at)
+    .bind(stale_before)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(claimed.rows_affected() == 1)
+}
+
+pub(crate) async fn finish_execution(
+    pool: &Pool<Db>,
+    payment: PaymentId,
+    due: Date,
+    token: &str,
+    outcome: ExecutionOutcome,
+    advance: ExecutionAdvance,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let (state, transaction, reason) = match &outcome {
+        ExecutionOutcome::Executed(t) => ("executed", Some(t.to_string()), None),
+        ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.clone())),
+        ExecutionOutcome::Cancelled => ("cancelled", None, None),
+    };
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let finished = sqlx::query(
+        "UPDATE payment_executions SET state = $4, transaction_id = $5, reason = $6, \
+         finished_at = $7 WHERE payment_id = $1 AND due_date = $2 AND claim_token = $3 \
+         AND state = 'claimed'",
+    )
+    .bind(payment.to_string())
+    .bind(due)
+    .bind(token)
+    .bind(state)
+    .bind(transaction)
+    .bind(reason)
+    .bind(at)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
+    if finished.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let advanced = sqlx::query(
+        "UPDATE payments SET next_execution_date = $3, status = $4, \
+         status_changed_at = CASE WHEN status = $4 THEN status_changed_at ELSE $5 END, \
+         transaction_id = COALESCE($6, transaction_id), reason = COALESCE($7, reason) \
+         WHERE id = $1 AND next_execution_date = $2 AND status = 'ACCP'",
+    )
+    .bind(payment.to_string())
+    .bind(due)
+    .bind(advance.next)
+    .bind(advance.status.as_str())
+    .bind(at)
+    .bind(advance.update.transaction_id.map(|t| t.to_string()))
+    .bind(advance.update.reason)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
+    if advanced.rows_affected() != 1 {
+        // The payment moved on without this execution (cancelled meanwhile).
+        return Ok(false);
+    }
+    tx.commit().await.map_err(store)?;
+    Ok(true)
+}
+
+pub(crate) async fn executions(
+    pool: &Pool<Db>,
+    payment: PaymentId,
+) -> Result<Vec<(Date, ExecutionOutcome)>, StoreError> {
+    let rows: Vec<(Date, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT due_date, state, transaction_id, reason FROM payment_executions \
+         WHERE payment_id = $1 AND state <> 'claimed' ORDER BY due_date",
+    )
+    .bind(payment.to_string())
+    .fetch_all(pool)
+    .await
+    .map_err(store)?;
+    rows.into_iter()
+        .map(|(due, state, transaction, reason)| {
+            let outcome = match (state.as_str(), transaction) {
+                ("executed", Some(t)) => ExecutionOutcome::Executed(
+                    t.parse::<TransactionId>()
+                        .map_err(|_| StoreError::corrupt("stored transaction id"))?,
+                ),
+                ("cancelled", _) => ExecutionOutcome::Cancelled,
+                _ => ExecutionOutcome::Rejected(reason.unwrap_or_default()),
+            };
+            Ok((due, outcome))
+        })
+        .collect()
 }

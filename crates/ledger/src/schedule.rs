@@ -1,0 +1,128 @@
+//! The durable scheduler of future-dated payments and standing orders. Every
+//! server node runs it (with [`crate::payments::settle_pending`]); an
+//! execution happens exactly once however many nodes run and crash:
+//!
+//! 1. the node claims the execution of one nominal date (a row keyed by
+//!    payment and date; a claim older than [`CLAIM_GRACE`] is taken over);
+//! 2. it posts the transfer under the idempotency key `payment:<id>:<date>`
+//!    (a one-off payment: `payment:<id>`), so a retry after a crash or a
+//!    takeover replays the same posting instead of making a second;
+//! 3. it records the outcome and moves the payment's cursor to the next date
+//!    in one transaction, only while it still holds the claim.
+
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::payment::{
+    Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentRepository, PaymentStatus,
+    PaymentUpdate,
+};
+use time::Duration;
+
+use crate::payments::post;
+use crate::service::Ledger;
+
+/// How long a claim protects an execution in progress before another node
+/// may take it over (a node that stopped mid-way).
+pub const CLAIM_GRACE: Duration = Duration::seconds(60);
+
+/// The preceding rule moves a weekend date at most two days earlier.
+const LOOKAHEAD: Duration = Duration::days(3);
+
+/// Executes every authorised scheduled payment whose date has come; returns
+/// how many executions this call recorded.
+pub async fn run_due<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+) -> Result<usize, StoreError> {
+    let today = ledger.now().date();
+    let horizon = today.checked_add(LOOKAHEAD).unwrap_or(today);
+    let mut recorded = 0;
+    for payment in ledger.repo().scheduled_payments_due(horizon).await? {
+        if execute_next(ledger, &payment).await? {
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
+}
+
+/// Executes the payment's next date if it has come (on a business day);
+/// true when this call recorded the execution.
+pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+) -> Result<bool, StoreError> {
+    let Some(due) = payment.next_execution else {
+        return Ok(false);
+    };
+    let runs_on = match &payment.execution {
+        Execution::Periodic(order) => order.business_day(due),
+        _ => due,
+    };
+    let now = ledger.now();
+    if runs_on > now.date() {
+        return Ok(false);
+    }
+    let repo = ledger.repo();
+    let token = uuid::Uuid::new_v4().to_string();
+    if !repo
+        .claim_execution(payment.id, due, &token, now, now - CLAIM_GRACE)
+        .await?
+    {
+        return Ok(false);
+    }
+    let key = match payment.execution {
+        Execution::Periodic(_) => format!("payment:{}:{due}", payment.id),
+        _ => format!("payment:{}", payment.id),
+    };
+    let posted = post(ledger, payment, key).await?;
+    let advance = match &payment.execution {
+        Execution::Periodic(order) => {
+            let next = order.after(due);
+            ExecutionAdvance {
+                next,
+                // A standing order stays accepted until its last date has run.
+                status: if next.is_some() {
+                    PaymentStatus::AcceptedCustomerProfile
+                } else {
+                    PaymentStatus::AcceptedSettlementCompleted
+                },
+                update: PaymentUpdate::default(),
+            }
+        }
+        _ => match &posted {
+            Ok(transaction) => ExecutionAdvance {
+                next: None,
+                status: PaymentStatus::AcceptedSettlementCompleted,
+                update: PaymentUpdate {
+                    transaction_id: Some(*transaction),
+                    ..PaymentUpdate::default()
+                },
+            },
+            Err(reason) => ExecutionAdvance {
+                next: None,
+                status: PaymentStatus::Rejected,
+                update: PaymentUpdate {
+                    reason: Some(reason.clone()),
+                    ..PaymentUpdate::default()
+                },
+            },
+        },
+    };
+    let outcome = match posted {
+        Ok(transaction) => ExecutionOutcome::Executed(transaction),
+        Err(reason) => ExecutionOutcome::Rejected(reason),
+    };
+    let finished = repo
+        .finish_execution(
+            payment.id,
+            due,
+            &token,
+            outcome.clone(),
+            advance,
+            ledger.now(),
+        )
+        .await?;
+    if finished {
+        tracing::info!(payment = %payment.id, %due, ?outcome, "scheduled payment executed");
+    }
+    Ok(finished)
+}

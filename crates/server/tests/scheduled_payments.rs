@@ -1,0 +1,300 @@
+//! Future-dated payments and standing orders over HTTPS, on both stores, with
+//! an injected clock: initiation and validation, authorisation (ACCP, nothing
+//! booked yet), execution on the date by the scheduler, exactly once however
+//! many schedulers run at the same time or take over a crashed one's claim.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::sync::Arc;
+
+use fintechapi_domain::ledger::{Account, LedgerRepository};
+use fintechapi_domain::payment::PaymentRepository;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_domain::{Clock, ManualClock, SystemClock};
+use fintechapi_ledger::Ledger;
+use fintechapi_testkit::both_stores;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{
+    Browser, TestServer, cli_app, config_for, log_in, open, param, redirect_params, second_factor,
+};
+
+const REDIRECT: &str = "https://acme.example/cb";
+const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
+
+struct Tpp {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    secret: String,
+    token: String,
+}
+
+impl Tpp {
+    async fn new(server: &TestServer) -> Self {
+        let (_, key, secret) = cli_app(&server.db, "pis");
+        let mut tpp = Self {
+            http: server.client(),
+            base: server.base_url.clone(),
+            key,
+            secret,
+            token: String::new(),
+        };
+        tpp.renew_token().await;
+        tpp
+    }
+
+    /// A fresh client-credentials token (after the clock jumped past the last one).
+    async fn renew_token(&mut self) {
+        let token: Value = self
+            .http
+            .post(format!("{}/oauth2/token", self.base))
+            .basic_auth(&self.key, Some(&self.secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        self.token = token["access_token"].as_str().unwrap().to_owned();
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .header("psu-ip-address", "192.0.2.7");
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The PSU authorises payment `id` at the bank's pages.
+    async fn authorise(&self, server: &TestServer, id: &str, login: &str, password: &str) {
+        let par: Value = self
+            .http
+            .post(format!("{}/oauth2/par", self.base))
+            .basic_auth(&self.key, Some(&self.secret))
+            .form(&[
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", &format!("PIS:{id}")),
+                ("code_challenge", &pkce_s256(VERIFIER)),
+                ("code_challenge_method", "S256"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut psu = Browser::new(server);
+        open(&mut psu, &self.key, par["request_uri"].as_str().unwrap()).await;
+        log_in(&mut psu, login, password).await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        assert!(screen.body.contains("When"), "{}", screen.body);
+        let approved = psu
+            .post(
+                "/bank/consent",
+                &[("decision", "approve"), ("csrf", &screen.csrf())],
+            )
+            .await;
+        let location = approved.location.expect("back to the TPP");
+        assert!(
+            param(&redirect_params(&location, REDIRECT), "code").is_some(),
+            "{location}"
+        );
+    }
+}
+
+async fn server_at(db: fintechapi_testkit::TestDb, clock: &ManualClock) -> TestServer {
+    let mut config = config_for(&db);
+    config.demo.seed = Some(true);
+    TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await
+}
+
+async fn alices_account(server: &TestServer) -> Account {
+    let store = server.db.store().await;
+    let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
+    store.accounts_of_psu(alice.id).await.unwrap().remove(0)
+}
+
+fn transfer(debtor: &Account, amount: &str) -> Value {
+    json!({
+        "instructedAmount": {"currency": "EUR", "amount": amount},
+        "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()},
+        "creditorName": "Landlord",
+        "creditorAccount": {"iban": "DE02120300000000202051"},
+    })
+}
+
+async fn postings_of(server: &TestServer, payment: &str) -> Vec<String> {
+    server
+        .db
+        .raw_strings(&format!(
+            "SELECT idempotency_key FROM ledger_transactions WHERE idempotency_key LIKE 'payment:{payment}%' ORDER BY idempotency_key"
+        ))
+        .await
+}
+
+both_stores! {
+    async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let mut tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let today = clock.now().date();
+        let in_two_days = today.next_day().unwrap().next_day().unwrap();
+
+        let mut body = transfer(&debtor, "25.00");
+        body["requestedExecutionDate"] = json!(in_two_days.to_string());
+        let (status, created) = tpp.call(reqwest::Method::POST, "/v1/payments/sepa-credit-transfers", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let path = format!("/v1/payments/sepa-credit-transfers/{id}");
+        let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!((info["transactionStatus"].as_str(), info["requestedExecutionDate"].as_str()), (Some("ACCP"), Some(in_two_days.to_string().as_str())));
+        assert!(postings_of(&server, &id).await.is_empty(), "nothing is booked before the date");
+
+        // The date comes: several schedulers race; one posting, ACSC.
+        clock.set(in_two_days.midnight().assume_utc() + time::Duration::hours(9));
+        let store = server.db.store().await;
+        let ledger = Ledger::new(store.clone(), Arc::new(clock.clone()));
+        let runs = futures_join(&ledger).await;
+        assert!(runs <= 1, "at most one scheduler recorded it, {runs} did");
+        tpp.renew_token().await;
+        for _ in 0..50 {
+            let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+            if status["transactionStatus"] == "ACSC" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        assert_eq!(status["transactionStatus"], "ACSC", "{status}");
+        assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}")]);
+        let moved = store.account(debtor.id).await.unwrap().unwrap();
+        assert_eq!(moved.balances.booked, debtor.balances.booked - 2500);
+        assert!(store.audit().await.unwrap().is_consistent());
+        server.stop().await;
+    }
+}
+
+/// Four schedulers at once, as four nodes would; how many recorded an execution.
+async fn futures_join(ledger: &Ledger<fintechapi_storage::Store>) -> usize {
+    let (a, b, c, d) = tokio::join!(
+        fintechapi_ledger::schedule::run_due(ledger),
+        fintechapi_ledger::schedule::run_due(ledger),
+        fintechapi_ledger::schedule::run_due(ledger),
+        fintechapi_ledger::schedule::run_due(ledger),
+    );
+    a.unwrap() + b.unwrap() + c.unwrap() + d.unwrap()
+}
+
+both_stores! {
+    async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let mut tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let today = clock.now().date();
+        let start = today.next_day().unwrap();
+        let end = start + time::Duration::days(14);
+
+        let mut body = transfer(&debtor, "10.00");
+        body["startDate"] = json!(start.to_string());
+        body["endDate"] = json!(end.to_string());
+        body["frequency"] = json!("Weekly");
+        body["executionRule"] = json!("following");
+        let (status, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/sepa-credit-transfers", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        assert_eq!(created["_links"]["self"]["href"], format!("/v1/periodic-payments/sepa-credit-transfers/{id}"));
+        // A standing order is not a single payment.
+        let (wrong, _) = tpp.call(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{id}"), None).await;
+        assert_eq!(wrong, StatusCode::FORBIDDEN);
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let path = format!("/v1/periodic-payments/sepa-credit-transfers/{id}");
+        let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!(info["transactionStatus"], "ACCP");
+        assert_eq!((info["frequency"].as_str(), info["startDate"].as_str(), info["endDate"].as_str()), (Some("Weekly"), Some(start.to_string().as_str()), Some(end.to_string().as_str())));
+
+        // Three weeks pass at once (a server that was down): the scheduler
+        // catches up date by date; a crashed node's stale claim is taken over.
+        let store = server.db.store().await;
+        let ledger = Ledger::new(store.clone(), Arc::new(clock.clone()));
+        let crashed_at = clock.now() + time::Duration::days(1);
+        assert!(store.claim_execution(id.parse().unwrap(), start, "crashed-node", crashed_at, crashed_at).await.unwrap());
+        clock.advance(time::Duration::days(21));
+        for _ in 0..5 {
+            futures_join(&ledger).await;
+        }
+        let keys: Vec<String> = [start, start + time::Duration::days(7), end].iter().map(|d| format!("payment:{id}:{d}")).collect();
+        assert_eq!(postings_of(&server, &id).await, keys, "one posting per date");
+        tpp.renew_token().await;
+        let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        assert_eq!(status["transactionStatus"], "ACSC", "the standing order ran its course");
+        let moved = store.account(debtor.id).await.unwrap().unwrap();
+        assert_eq!(moved.balances.booked, debtor.balances.booked - 3000);
+        assert!(store.audit().await.unwrap().is_consistent());
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn scheduled_payments_are_validated(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let today = clock.now().date();
+        let tomorrow = today.next_day().unwrap().to_string();
+        let periodic = |changes: Value| {
+            let mut body = transfer(&debtor, "1.00");
+            body["startDate"] = json!(tomorrow);
+            body["frequency"] = json!("Monthly");
+            for (k, v) in changes.as_object().unwrap() {
+                if v.is_null() {
+                    body.as_object_mut().unwrap().remove(k);
+                } else {
+                    body[k] = v.clone();
+                }
+            }
+            body
+        };
+        let mut far = transfer(&debtor, "1.00");
+        far["requestedExecutionDate"] = json!((today + time::Duration::days(400)).to_string());
+        let cases = [
+            ("/v1/payments/sepa-credit-transfers", far, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"startDate": null})), "FORMAT_ERROR", "startDate"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"startDate": "2020-01-01"})), "EXECUTION_DATE_INVALID", "startDate"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"endDate": today.to_string()})), "FORMAT_ERROR", "endDate"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"frequency": "Fortnightly"})), "FORMAT_ERROR", "frequency"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"frequency": "MonthlyVariable"})), "FORMAT_ERROR", "frequency"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"dayOfExecution": "32"})), "FORMAT_ERROR", "dayOfExecution"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"executionRule": "nearest"})), "FORMAT_ERROR", "executionRule"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"requestedExecutionDate": tomorrow})), "FORMAT_ERROR", "requestedExecutionDate"),
+        ];
+        for (path, body, code, at) in cases {
+            let (status, answer) = tpp.call(reqwest::Method::POST, path, Some(body)).await;
+            assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
+        }
+        assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["0"], "nothing half-created");
+        server.stop().await;
+    }
+}
