@@ -225,6 +225,8 @@ pub struct Payment {
     pub execution: Execution,
     /// The scheduler's cursor: the next nominal date to execute, once authorised.
     pub next_execution: Option<Date>,
+    /// When the TPP asked to cancel it after authorisation (the PSU must confirm).
+    pub cancellation_requested_at: Option<OffsetDateTime>,
     /// The PSU who authorised it.
     pub psu_id: Option<PsuId>,
     /// The ledger entry that executed it.
@@ -323,6 +325,14 @@ pub trait PaymentRepository: Send + Sync {
         token: &str,
         outcome: ExecutionOutcome,
         advance: ExecutionAdvance,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Notes the TPP's request to cancel an authorised scheduled payment (ACCP);
+    /// false when it is not one.
+    fn request_payment_cancellation(
+        &self,
+        id: PaymentId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -126,3 +126,39 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
     }
     Ok(finished)
 }
+
+/// Cancels an authorised scheduled payment before its next date: the
+/// cancellation takes that date's claim, so it cannot interleave with an
+/// execution. False when an execution holds it right now or the payment is
+/// no longer scheduled (try again, or it has run).
+pub async fn cancel<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+) -> Result<bool, StoreError> {
+    let Some(due) = payment.next_execution else {
+        return Ok(false);
+    };
+    let repo = ledger.repo();
+    let now = ledger.now();
+    let token = uuid::Uuid::new_v4().to_string();
+    if !repo
+        .claim_execution(payment.id, due, &token, now, now - CLAIM_GRACE)
+        .await?
+    {
+        return Ok(false);
+    }
+    let advance = ExecutionAdvance {
+        next: None,
+        status: PaymentStatus::Cancelled,
+        update: PaymentUpdate::default(),
+    };
+    repo.finish_execution(
+        payment.id,
+        due,
+        &token,
+        ExecutionOutcome::Cancelled,
+        advance,
+        now,
+    )
+    .await
+}

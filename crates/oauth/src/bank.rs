@@ -472,6 +472,24 @@ async fn authorized_payment<R: Repo>(
     }
 }
 
+/// The scheduled payment whose cancellation an authorization confirms, if it is one.
+async fn payment_to_cancel<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Option<Payment>, BankError> {
+    match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::PaymentCancellation(id)) => Ok(Some(
+            service
+                .server
+                .repo()
+                .payment(id)
+                .await?
+                .ok_or_else(BankError::expired)?,
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// The PSU the authorization is for, as it stands now.
 async fn session_psu<R: Repo>(
     service: &OAuthService<R>,
@@ -908,12 +926,15 @@ struct PaymentPage {
     tpp_roles: String,
     app_name: String,
     payment: Payment,
+    /// The TPP asks to cancel this authorised payment rather than to pay.
+    cancel: bool,
 }
 
 async fn payment_page<R: Repo>(
     service: &OAuthService<R>,
     session: &PsuSession,
     payment: Payment,
+    cancel: bool,
 ) -> Result<PaymentPage, BankError> {
     let (application, organisation) = tpp(service, &session.authorization).await?;
     Ok(PaymentPage {
@@ -922,6 +943,7 @@ async fn payment_page<R: Repo>(
         tpp_roles: organisation.roles.human(),
         app_name: application.name,
         payment,
+        cancel,
     })
 }
 
@@ -932,7 +954,11 @@ async fn consent_form<R: Repo>(
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
     let target = origin_of(&session.authorization.redirect_uri);
     if let Some(payment) = authorized_payment(&service, &session.authorization).await? {
-        let page = payment_page(&service, &session, payment).await?;
+        let page = payment_page(&service, &session, payment, false).await?;
+        return Ok(secured(page.into_response(), target.as_deref()));
+    }
+    if let Some(payment) = payment_to_cancel(&service, &session.authorization).await? {
+        let page = payment_page(&service, &session, payment, true).await?;
         return Ok(secured(page.into_response(), target.as_deref()));
     }
     let page = consent_page(&service, &session).await?;
@@ -1006,6 +1032,51 @@ async fn execute<R: Repo>(
     };
     fintechapi_ledger::payments::settle(&service.ledger, &authorised).await?;
     Ok(())
+}
+
+/// The PSU decides on the TPP's request to cancel an authorised scheduled
+/// payment: approved, it is cancelled before its next date (CANC).
+async fn cancel_payment<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+    payment: &Payment,
+    decision: Option<&str>,
+) -> Result<Response, BankError> {
+    let server = &service.server;
+    let issuer = server.settings().issuer.clone();
+    if decision != Some("approve") {
+        server
+            .repo()
+            .advance_authorization(
+                authorization.id,
+                AuthorizationStage::Consent,
+                AuthorizationStage::Denied,
+                None,
+                server.now(),
+            )
+            .await?;
+        return Ok(back_to_tpp(
+            authorization,
+            &issuer,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "the PSU kept the payment"),
+            ],
+        ));
+    }
+    if !fintechapi_ledger::schedule::cancel(&service.ledger, payment).await? {
+        return Err(BankError::page(
+            StatusCode::CONFLICT,
+            "This payment is being executed right now, or has ended. Check its status in a \
+             minute and ask again if it is still scheduled.",
+        ));
+    }
+    let code = server
+        .approve(authorization)
+        .await
+        .map_err(|_| BankError::expired())?
+        .ok_or_else(BankError::expired)?;
+    Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]))
 }
 
 /// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
@@ -1092,6 +1163,9 @@ async fn decide<R: Repo>(
             .map_err(|_| BankError::expired())?
             .ok_or_else(BankError::expired)?;
         return Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]));
+    }
+    if let Some(payment) = payment_to_cancel(&service, authorization).await? {
+        return cancel_payment(&service, authorization, &payment, value("decision")).await;
     }
     let page = consent_page(&service, &session).await?;
     let now = server.now();

@@ -283,6 +283,9 @@ pub enum ScopedResource {
     Payment(PaymentId),
     /// A funds-confirmation (PIIS) consent.
     FundsConsent(ConsentId),
+    /// The PSU's confirmation that an authorised scheduled payment the TPP
+    /// asked to cancel is cancelled.
+    PaymentCancellation(PaymentId),
 }
 
 impl ScopedResource {
@@ -292,6 +295,7 @@ impl ScopedResource {
             "AIS" => id.parse().ok().map(ScopedResource::Consent),
             "PIS" => id.parse().ok().map(ScopedResource::Payment),
             "PIIS" => id.parse().ok().map(ScopedResource::FundsConsent),
+            "PIS-CANCEL" => id.parse().ok().map(ScopedResource::PaymentCancellation),
             _ => None,
         }
     }
@@ -301,6 +305,7 @@ impl ScopedResource {
             ScopedResource::Consent(id) => format!("AIS:{id}"),
             ScopedResource::Payment(id) => format!("PIS:{id}"),
             ScopedResource::FundsConsent(id) => format!("PIIS:{id}"),
+            ScopedResource::PaymentCancellation(id) => format!("PIS-CANCEL:{id}"),
         }
     }
 }
@@ -765,6 +770,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 (resource, Some(with_consent_id(details, resource)))
             }
         };
+        let mut resource = resource;
         match resource {
             ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => {
                 let funds = matches!(resource, ScopedResource::FundsConsent(_));
@@ -800,7 +806,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     }
                 }
             }
-            ScopedResource::Payment(id) => {
+            ScopedResource::Payment(id) | ScopedResource::PaymentCancellation(id) => {
                 if client.plan_for(ApiProduct::Pis).is_none() {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
@@ -809,12 +815,29 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 }
                 match self.tokens.payment(id).await? {
                     Some(p) if p.application_id == client.application.id => {
-                        if p.status != PaymentStatus::Received {
+                        // PIS:<id> of an authorised scheduled payment the TPP
+                        // asked to cancel is the cancellation's authorisation.
+                        let cancelling = p.status == PaymentStatus::AcceptedCustomerProfile
+                            && p.cancellation_requested_at.is_some();
+                        let expected = if cancelling {
+                            ScopedResource::PaymentCancellation(id)
+                        } else {
+                            ScopedResource::Payment(id)
+                        };
+                        if p.status != PaymentStatus::Received && !cancelling
+                            || resource != expected
+                                && !matches!(resource, ScopedResource::Payment(_))
+                        {
                             return Err(OAuthError::new(
                                 ErrorCode::InvalidScope,
-                                format!("payment {id} is {}, not RCVD", p.status),
+                                format!(
+                                    "payment {id} is {}: neither RCVD nor a scheduled payment \
+                                     whose cancellation was requested",
+                                    p.status
+                                ),
                             ));
                         }
+                        resource = expected;
                     }
                     _ => {
                         return Err(OAuthError::new(
@@ -1045,7 +1068,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
             Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
-            Some(ScopedResource::Payment(_)) => return Ok(None),
+            Some(ScopedResource::Payment(_) | ScopedResource::PaymentCancellation(_)) => {
+                return Ok(None);
+            }
             None => return Err(invalid(format!("scope {scope:?} names no resource"))),
         };
         let now = self.clock.now();
@@ -1138,7 +1163,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             _ => None,
         };
         let payment = match resource {
-            Some(ScopedResource::Payment(id)) => Some(id),
+            Some(ScopedResource::Payment(id) | ScopedResource::PaymentCancellation(id)) => Some(id),
             _ => None,
         };
         Ok(Some(AccessGrant {

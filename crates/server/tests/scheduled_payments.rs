@@ -84,6 +84,23 @@ impl Tpp {
 
     /// The PSU authorises payment `id` at the bank's pages.
     async fn authorise(&self, server: &TestServer, id: &str, login: &str, password: &str) {
+        let location = self.decide(server, id, login, password, "approve").await;
+        assert!(
+            param(&redirect_params(&location, REDIRECT), "code").is_some(),
+            "{location}"
+        );
+    }
+
+    /// The PSU decides on what `PIS:<id>` names (a payment, or its
+    /// cancellation); where the bank sends the browser back.
+    async fn decide(
+        &self,
+        server: &TestServer,
+        id: &str,
+        login: &str,
+        password: &str,
+        decision: &str,
+    ) -> String {
         let par: Value = self
             .http
             .post(format!("{}/oauth2/par", self.base))
@@ -102,22 +119,23 @@ impl Tpp {
             .await
             .unwrap();
         let mut psu = Browser::new(server);
-        open(&mut psu, &self.key, par["request_uri"].as_str().unwrap()).await;
+        open(
+            &mut psu,
+            &self.key,
+            par["request_uri"].as_str().expect("a pushed request"),
+        )
+        .await;
         log_in(&mut psu, login, password).await;
         second_factor(&mut psu, "123456").await;
         let screen = psu.get("/bank/consent").await;
         assert!(screen.body.contains("When"), "{}", screen.body);
-        let approved = psu
+        let decided = psu
             .post(
                 "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
+                &[("decision", decision), ("csrf", &screen.csrf())],
             )
             .await;
-        let location = approved.location.expect("back to the TPP");
-        assert!(
-            param(&redirect_params(&location, REDIRECT), "code").is_some(),
-            "{location}"
-        );
+        decided.location.expect("back to the TPP")
     }
 }
 
@@ -295,6 +313,56 @@ both_stores! {
             assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
         }
         assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["0"], "nothing half-created");
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisation(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let start = clock.now().date() + time::Duration::days(2);
+        let mut body = transfer(&debtor, "9.99");
+        body["startDate"] = json!(start.to_string());
+        body["frequency"] = json!("Monthly");
+        let (_, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/instant-sepa-credit-transfers", Some(body)).await;
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let path = format!("/v1/periodic-payments/instant-sepa-credit-transfers/{id}");
+
+        // Authorised: the TPP's DELETE asks for the PSU's cancellation authorisation.
+        let (status, asked) = tpp.call(reqwest::Method::DELETE, &path, None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
+        assert_eq!(asked["transactionStatus"], "ACCP");
+        assert_eq!(asked["_links"]["scaOAuth"]["href"], format!("{}/.well-known/oauth-authorization-server", server.base_url));
+        let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
+        assert_eq!(listed, json!({"authorisationIds": []}));
+
+        // The PSU keeps it: nothing changes.
+        let kept = tpp.decide(&server, &id, "alice", "alice-demo-2026", "deny").await;
+        assert_eq!(param(&redirect_params(&kept, REDIRECT), "error"), Some("access_denied"));
+        let (_, still) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        assert_eq!(still["transactionStatus"], "ACCP");
+
+        // The PSU confirms: cancelled, and nothing is paid on its date.
+        let confirmed = tpp.decide(&server, &id, "alice", "alice-demo-2026", "approve").await;
+        assert!(param(&redirect_params(&confirmed, REDIRECT), "code").is_some(), "{confirmed}");
+        let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        assert_eq!(status["transactionStatus"], "CANC");
+        let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
+        let ids = listed["authorisationIds"].as_array().unwrap();
+        assert_eq!(ids.len(), 2, "{listed}");
+        let (_, sca) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations/{}", ids[1].as_str().unwrap()), None).await;
+        assert!(sca["scaStatus"].is_string(), "{sca}");
+        let (again, _) = tpp.call(reqwest::Method::DELETE, &path, None).await;
+        assert_eq!(again, StatusCode::BAD_REQUEST, "a cancelled payment cannot be cancelled again");
+
+        clock.advance(time::Duration::days(40));
+        let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
+        futures_join(&ledger).await;
+        assert!(postings_of(&server, &id).await.is_empty(), "nothing paid after the cancellation");
         server.stop().await;
     }
 }

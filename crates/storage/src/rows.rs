@@ -656,6 +656,7 @@ pub(crate) struct PaymentRow {
     execution_rule: Option<String>,
     day_of_execution: Option<i32>,
     next_execution_date: Option<Date>,
+    cancellation_requested_at: Option<OffsetDateTime>,
 }
 
 impl PaymentRow {
@@ -705,6 +706,7 @@ impl TryFrom<PaymentRow> for Payment {
             service: r.service.parse()?,
             execution,
             next_execution: r.next_execution_date,
+            cancellation_requested_at: r.cancellation_requested_at,
         })
     }
 }

@@ -741,6 +741,17 @@ impl PaymentRepository for Store {
         .await)
     }
 
+    async fn request_payment_cancellation(
+        &self,
+        id: PaymentId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::payment::request_cancellation(
+            pool, id, at
+        )
+        .await)
+    }
+
     async fn payment_executions(
         &self,
         payment: PaymentId,

@@ -1,8 +1,10 @@
 //! Authorisation sub-resources of consents and payments. With the OAuth SCA
 //! approach an authorisation starts implicitly with a pushed authorization
 //! request: each such request is one authorisation, listed and read here with
-//! its `scaStatus`. Explicit start and PSU data updates (embedded SCA) are not
-//! offered and say so.
+//! its `scaStatus`; a cancellation authorisation is a pushed request for a
+//! scheduled payment whose cancellation the TPP asked for (`DELETE` → 202).
+//! Explicit start and PSU data updates (embedded SCA) are not offered and say
+//! so.
 
 use std::sync::Arc;
 
@@ -18,11 +20,13 @@ use crate::consents::own_consent;
 use crate::payments::own_payment;
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
 
-/// The scope naming a consent or payment the caller owns.
+/// The scope naming a consent or payment the caller owns (or the
+/// cancellation of the payment).
 async fn scope_of<R: Repo>(
     service: &Xs2aService<R>,
     caller: &Caller,
     resource: &Resource,
+    cancellation: bool,
 ) -> Result<String, Xs2aError> {
     Ok(match resource {
         Resource::Consent(id) => format!("AIS:{}", own_consent(service, caller, id).await?.id),
@@ -31,10 +35,12 @@ async fn scope_of<R: Repo>(
             product,
             id,
         } => {
-            format!(
-                "PIS:{}",
-                own_payment(service, caller, s, product, id).await?.id
-            )
+            let id = own_payment(service, caller, s, product, id).await?.id;
+            if cancellation {
+                format!("PIS-CANCEL:{id}")
+            } else {
+                format!("PIS:{id}")
+            }
         }
     })
 }
@@ -69,21 +75,16 @@ async fn list<R: Repo>(
         Err(response) => return response,
     };
     let result = async {
-        let scope = scope_of(&service, &caller, &resource).await?;
-        // A cancellation never needs an authorisation here: the list is empty.
-        let ids: Vec<String> = if cancellation {
-            vec![]
-        } else {
-            service
-                .oauth
-                .server
-                .repo()
-                .authorizations_for_scope(caller.grant.application_id, &scope)
-                .await?
-                .iter()
-                .map(|a| a.id.to_string())
-                .collect()
-        };
+        let scope = scope_of(&service, &caller, &resource, cancellation).await?;
+        let ids: Vec<String> = service
+            .oauth
+            .server
+            .repo()
+            .authorizations_for_scope(caller.grant.application_id, &scope)
+            .await?
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect();
         Ok(Json(json!({ "authorisationIds": ids })).into_response())
     }
     .await;
@@ -96,13 +97,14 @@ async fn status<R: Repo>(
     line: RequestLine,
     resource: Resource,
     authorisation: String,
+    cancellation: bool,
 ) -> Response {
     let caller = match service.caller(&headers, &line, resource.product()).await {
         Ok(c) => c,
         Err(response) => return response,
     };
     let result = async {
-        let scope = scope_of(&service, &caller, &resource).await?;
+        let scope = scope_of(&service, &caller, &resource, cancellation).await?;
         let unknown = || {
             Xs2aError::new(
                 StatusCode::FORBIDDEN,
@@ -150,7 +152,15 @@ pub(crate) async fn consent_status<R: Repo>(
     line: RequestLine,
     Path((id, authorisation)): Path<(String, String)>,
 ) -> Response {
-    status(s, headers, line, Resource::Consent(id), authorisation).await
+    status(
+        s,
+        headers,
+        line,
+        Resource::Consent(id),
+        authorisation,
+        false,
+    )
+    .await
 }
 
 pub(crate) async fn payment_list<R: Repo>(
@@ -179,18 +189,26 @@ pub(crate) async fn payment_status<R: Repo>(
     line: RequestLine,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
 ) -> Response {
-    status(
-        s,
-        headers,
-        line,
-        Resource::Payment {
-            service,
-            product,
-            id,
-        },
-        authorisation,
-    )
-    .await
+    let payment = Resource::Payment {
+        service,
+        product,
+        id,
+    };
+    status(s, headers, line, payment, authorisation, false).await
+}
+
+pub(crate) async fn cancellation_status<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
+) -> Response {
+    let payment = Resource::Payment {
+        service,
+        product,
+        id,
+    };
+    status(s, headers, line, payment, authorisation, true).await
 }
 
 pub(crate) async fn cancellation_list<R: Repo>(

@@ -97,6 +97,10 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
             get(authorisations::cancellation_list::<R>).post(authorisations::start),
         )
         .route(
+            "/v1/{payment_service}/{payment_product}/{payment_id}/cancellation-authorisations/{authorisation_id}",
+            get(authorisations::cancellation_status::<R>).put(authorisations::update),
+        )
+        .route(
             "/v1/funds-confirmations",
             axum::routing::post(funds::confirm::<R>),
         )

@@ -353,6 +353,7 @@ pub(crate) async fn initiate<R: Repo>(
             end_to_end_id: request.end_to_end_id,
             execution: request.execution,
             next_execution: None,
+            cancellation_requested_at: None,
             psu_id: None,
             transaction_id: None,
             reason: None,
@@ -490,8 +491,10 @@ pub(crate) async fn status<R: Repo>(
     caller.answer(result)
 }
 
-/// Cancels a payment not yet authorised: 204, status CANC. Executed or
-/// rejected payments cannot be cancelled.
+/// Cancels a payment not yet authorised: 204, status CANC. An authorised
+/// scheduled payment (ACCP) needs the PSU's cancellation authorisation: 202
+/// with the OAuth link; the TPP pushes `PIS:<id>` and the PSU confirms on the
+/// bank's pages. Executed or rejected payments cannot be cancelled.
 pub(crate) async fn cancel<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
@@ -506,6 +509,28 @@ pub(crate) async fn cancel<R: Repo>(
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
         let server = &service.oauth.server;
+        if payment.status == PaymentStatus::AcceptedCustomerProfile
+            && server
+                .repo()
+                .request_payment_cancellation(payment.id, server.now())
+                .await?
+        {
+            let issuer = &server.settings().issuer;
+            let self_link = format!("/v1/{payment_service}/{payment_product}/{}", payment.id);
+            let body = json!({
+                "transactionStatus": payment.status.as_str(),
+                "_links": {
+                    "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
+                    "self": {"href": self_link},
+                    "status": {"href": format!("{self_link}/status")},
+                },
+            });
+            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
+            return Ok(response);
+        }
         let cancelled = server
             .repo()
             .set_payment_status(

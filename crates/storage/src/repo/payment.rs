@@ -21,7 +21,8 @@ macro_rules! payment_columns {
         "id, application_id, product, status, debtor_iban, creditor_iban, creditor_name, amount, \
          currency, remittance, end_to_end_id, psu_id, transaction_id, reason, request_id, \
          request_hash, created_at, status_changed_at, service, requested_execution_date, \
-         start_date, end_date, frequency, execution_rule, day_of_execution, next_execution_date"
+         start_date, end_date, frequency, execution_rule, day_of_execution, next_execution_date, \
+         cancellation_requested_at"
     };
 }
 
@@ -34,7 +35,7 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
         "INSERT INTO payments (",
         payment_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26)"
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
     ))
     .bind(p.id.to_string())
     .bind(p.application_id.to_string())
@@ -65,6 +66,7 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
     .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
     .bind(p.next_execution)
+    .bind(p.cancellation_requested_at)
     .execute(pool)
     .await;
     match inserted {
@@ -250,6 +252,23 @@ pub(crate) async fn finish_execution(
     }
     tx.commit().await.map_err(store)?;
     Ok(true)
+}
+
+pub(crate) async fn request_cancellation(
+    pool: &Pool<Db>,
+    id: PaymentId,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE payments SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
+         WHERE id = $1 AND status = 'ACCP'",
+    )
+    .bind(id.to_string())
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub(crate) async fn executions(
