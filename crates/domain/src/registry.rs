@@ -204,6 +204,56 @@ impl RedirectUri {
     }
 }
 
+/// Where a `private_key_jwt` client publishes its JWK Set: an absolute `https`
+/// URI without user information or fragment (FAPI 2.0 §5.4: `jwks_uri` only
+/// over TLS). Checked at registration and again before every fetch.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct JwksUri(url::Url);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidJwksUri {
+    #[error("is not an absolute URI")]
+    NotAbsolute,
+    #[error("must use https")]
+    NotHttps,
+    #[error("must not contain user information")]
+    UserInfo,
+    #[error("must not contain a fragment (#…)")]
+    Fragment,
+    #[error("is longer than 2000 characters")]
+    TooLong,
+}
+
+impl JwksUri {
+    pub fn parse(text: &str) -> Result<Self, InvalidJwksUri> {
+        if text.len() > 2000 {
+            return Err(InvalidJwksUri::TooLong);
+        }
+        let url = url::Url::parse(text).map_err(|_| InvalidJwksUri::NotAbsolute)?;
+        if url.scheme() != "https" {
+            return Err(InvalidJwksUri::NotHttps);
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(InvalidJwksUri::NotAbsolute);
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(InvalidJwksUri::UserInfo);
+        }
+        if url.fragment().is_some() {
+            return Err(InvalidJwksUri::Fragment);
+        }
+        Ok(Self(url))
+    }
+
+    pub fn url(&self) -> &url::Url {
+        &self.0
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Organisation {
     pub id: OrganisationId,
@@ -308,6 +358,36 @@ mod tests {
             RedirectUri::parse("javascript:alert(1)", prod),
             Err(InvalidRedirectUri::NotAbsolute)
         );
+    }
+
+    #[test]
+    fn jwks_uris_must_be_https_without_user_info_or_fragment() {
+        assert!(JwksUri::parse("https://tpp.example/.well-known/jwks.json?v=2").is_ok());
+        assert_eq!(
+            JwksUri::parse("http://tpp.example/jwks"),
+            Err(InvalidJwksUri::NotHttps)
+        );
+        assert_eq!(
+            JwksUri::parse("http://localhost/jwks"),
+            Err(InvalidJwksUri::NotHttps)
+        );
+        assert_eq!(
+            JwksUri::parse("file:///etc/passwd"),
+            Err(InvalidJwksUri::NotHttps)
+        );
+        assert_eq!(
+            JwksUri::parse("ftp://tpp.example/jwks"),
+            Err(InvalidJwksUri::NotHttps)
+        );
+        assert_eq!(
+            JwksUri::parse("https://u:p@tpp.example/jwks"),
+            Err(InvalidJwksUri::UserInfo)
+        );
+        assert_eq!(
+            JwksUri::parse("https://tpp.example/jwks#k"),
+            Err(InvalidJwksUri::Fragment)
+        );
+        assert_eq!(JwksUri::parse("/jwks"), Err(InvalidJwksUri::NotAbsolute));
     }
 
     #[test]

@@ -87,6 +87,11 @@ pub fn unverified_issuer(token: &str) -> Option<String> {
     claims["iss"].as_str().map(str::to_owned)
 }
 
+/// The `kid` a JWT's header names, unverified: which key of a set to try.
+pub fn unverified_kid(token: &str) -> Option<String> {
+    decode_header(token).ok()?.kid
+}
+
 /// RFC 7523 §3 with FAPI 2.0's rules: signed by a key of the client's JWKS,
 /// `iss` = `sub` = client_id, `aud` = the issuer, unexpired and short-lived, with a `jti`.
 pub fn verify_client_assertion(
@@ -102,7 +107,10 @@ pub fn verify_client_assertion(
     let set: JwkSet = serde_json::from_str(client_jwks)
         .map_err(|_| err("the client's registered JWKS does not parse"))?;
     let candidates: Vec<&Jwk> = match &header.kid {
-        Some(kid) => set.find(kid).into_iter().collect(),
+        Some(kid) => vec![
+            set.find(kid)
+                .ok_or_else(|| err(format!("the client's JWKS has no key with kid {kid:?}")))?,
+        ],
         None => set.keys.iter().collect(),
     };
     let claims = candidates

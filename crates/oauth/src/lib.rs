@@ -4,12 +4,14 @@
 //!
 //! - [`policy`]: per-profile client policy, enforced and advertised.
 //! - [`server`]: the logic, free of HTTP.
+//! - [`client_keys`]: clients' JWK Sets fetched from their `jwks_uri`, cached.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`rar`]: Rich Authorization Requests for consents and payments.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
 mod bank;
+pub mod client_keys;
 pub mod error;
 pub mod jose;
 pub mod keys;

@@ -24,6 +24,7 @@ use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
 use time::{Date, Duration};
 
+use crate::client_keys::ClientKeys;
 use crate::error::{ErrorCode, OAuthError};
 use crate::jose;
 use crate::policy::{ClientAuthMethod, ClientPolicy};
@@ -182,6 +183,7 @@ pub struct AuthorizationServer<R> {
     pepper: Pepper,
     clock: Arc<dyn Clock>,
     settings: OAuthSettings,
+    client_keys: ClientKeys,
 }
 
 fn parse_scope(scope: &str) -> Result<Vec<ApiProduct>, OAuthError> {
@@ -331,6 +333,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         pepper: Pepper,
         clock: Arc<dyn Clock>,
         settings: OAuthSettings,
+        client_keys: ClientKeys,
     ) -> Self {
         let tokens = registry.repo().clone();
         Self {
@@ -339,6 +342,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             pepper,
             clock,
             settings,
+            client_keys,
         }
     }
 
@@ -405,7 +409,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     /// RFC 7523 `private_key_jwt`: the assertion names the client; its registered
-    /// JWKS verifies it; a `jti` works once.
+    /// JWKS (or the one at its `jwks_uri`) verifies it; a `jti` works once.
     async fn assertion_client(
         &self,
         client_id: Option<&str>,
@@ -426,10 +430,24 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .identify(&id)
             .await?
             .ok_or_else(|| invalid("client authentication failed".into()))?;
-        let Some(jwks) = client.application.jwks.as_deref() else {
-            return Err(invalid(
-                "the client has no registered JWKS (a jwks_uri is not fetched yet)".into(),
-            ));
+        let app = &client.application;
+        let fetched;
+        let jwks = match (&app.jwks, &app.jwks_uri) {
+            (Some(jwks), _) => jwks.as_str(),
+            (None, Some(uri)) => {
+                let kid = jose::unverified_kid(assertion);
+                fetched = self
+                    .client_keys
+                    .jwks(app.id, uri, kid.as_deref())
+                    .await
+                    .map_err(|e| invalid(e.to_string()))?;
+                &fetched
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "the client has registered neither a JWKS nor a jwks_uri".into(),
+                ));
+            }
         };
         let now = self.clock.now();
         let verified =

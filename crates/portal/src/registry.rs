@@ -7,8 +7,8 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Credential, Environment, Organisation, Plan, Psd2Roles, RedirectUri,
-    SecurityProfile, Status, Subscription, SubscriptionStatus,
+    ApiProduct, Application, Credential, Environment, JwksUri, Organisation, Plan, Psd2Roles,
+    RedirectUri, SecurityProfile, Status, Subscription, SubscriptionStatus,
 };
 use fintechapi_domain::secret::{Pepper, Secret, SecretError, random_token};
 use time::Duration;
@@ -48,37 +48,64 @@ impl From<PortalError> for RegistryError {
     }
 }
 
-/// A subscription on the environment's plan; an approved one is decided at once.
-/// A JWKS document of public keys only: `{"keys": [{…}, …]}`, no private members.
-fn check_public_jwks(text: &str) -> Result<(), &'static str> {
-    let doc: serde_json::Value =
-        serde_json::from_str(text).map_err(|_| "must be a JSON Web Key Set document")?;
+/// Why a JWKS document is not accepted as a client's keys.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwksProblem {
+    #[error("must be a JSON Web Key Set document")]
+    NotJwks,
+    #[error("must hold a non-empty \"keys\" array")]
+    NoKeys,
+    #[error("every key needs a kty")]
+    NoKty,
+    #[error("must hold public keys only; never register a private key")]
+    PrivateKey,
+    #[error("RSA keys must have at least 2048 bits")]
+    WeakRsa,
+    #[error("EC keys must use P-256, P-384 or P-521")]
+    Curve,
+    /// FAPI 2.0 §5.4: a `kid` names one key.
+    #[error("holds the kid {0:?} more than once; every key needs its own kid")]
+    DuplicateKid(String),
+}
+
+/// A JWKS document of public keys only: `{"keys": [{…}, …]}`, no private
+/// members, no `kid` twice. Used for registered documents and for documents
+/// fetched from a client's `jwks_uri`.
+pub fn check_public_jwks(text: &str) -> Result<(), JwksProblem> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|_| JwksProblem::NotJwks)?;
     let keys = doc["keys"]
         .as_array()
         .filter(|k| !k.is_empty())
-        .ok_or("must hold a non-empty \"keys\" array")?;
+        .ok_or(JwksProblem::NoKeys)?;
+    let mut kids = std::collections::HashSet::new();
     for key in keys {
         if !key["kty"].is_string() {
-            return Err("every key needs a kty");
+            return Err(JwksProblem::NoKty);
         }
         // Private members of EC, OKP and RSA keys.
         if ["d", "p", "q", "dp", "dq", "qi"]
             .iter()
             .any(|m| key.get(m).is_some())
         {
-            return Err("must hold public keys only; never register a private key");
+            return Err(JwksProblem::PrivateKey);
         }
         // FAPI 2.0 §5.4: RSA keys of 2048 bits or more (342 base64url characters).
         if key["kty"] == "RSA" && key["n"].as_str().is_none_or(|n| n.len() < 342) {
-            return Err("RSA keys must have at least 2048 bits");
+            return Err(JwksProblem::WeakRsa);
         }
         if key["kty"] == "EC" && !matches!(key["crv"].as_str(), Some("P-256" | "P-384" | "P-521")) {
-            return Err("EC keys must use P-256, P-384 or P-521");
+            return Err(JwksProblem::Curve);
+        }
+        if let Some(kid) = key["kid"].as_str()
+            && !kids.insert(kid)
+        {
+            return Err(JwksProblem::DuplicateKid(kid.to_owned()));
         }
     }
     Ok(())
 }
 
+/// A subscription on the environment's plan; an approved one is decided at once.
 fn new_subscription(
     application: &Application,
     product: ApiProduct,
@@ -335,16 +362,26 @@ impl<R: PortalRepository> Registry<R> {
                 "fapi2 needs a JWKS, a JWKS URI or a certificate subject DN",
             );
         }
-        if let Some(uri) = &jwks_uri
-            && RedirectUri::parse(uri, Environment::Production).is_err()
-        {
-            errors.add("jwks_uri", "must be an https URI");
+        // RFC 7591 §2: one or the other, so there is one source of the keys.
+        if jwks.is_some() && jwks_uri.is_some() {
+            errors.add(
+                "jwks",
+                "must not be given together with a JWKS URI; choose one",
+            );
         }
+        let jwks_uri = match jwks_uri.as_deref().map(JwksUri::parse) {
+            Some(Ok(uri)) => Some(uri.as_str().to_owned()),
+            Some(Err(e)) => {
+                errors.add("jwks_uri", e.to_string());
+                None
+            }
+            None => None,
+        };
         if let Some(text) = &jwks {
             if text.len() > 20_000 {
                 errors.add("jwks", "must be at most 20000 characters");
             } else if let Err(problem) = check_public_jwks(text) {
-                errors.add("jwks", problem);
+                errors.add("jwks", problem.to_string());
             }
         }
         if input.products.is_empty() {
@@ -881,7 +918,7 @@ impl<R: PortalRepository> Registry<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_public_jwks;
+    use super::{JwksProblem, check_public_jwks};
 
     #[test]
     fn only_public_strong_keys_are_registered() {
@@ -897,5 +934,10 @@ mod tests {
         assert!(check_public_jwks(&rsa).is_ok());
         assert!(check_public_jwks(r#"{"keys":[]}"#).is_err());
         assert!(check_public_jwks("not json").is_err());
+        let twice = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"k1"},{"kty":"EC","crv":"P-256","x":"c","y":"d","kid":"k1"}]}"#;
+        assert_eq!(
+            check_public_jwks(twice),
+            Err(JwksProblem::DuplicateKid("k1".into()))
+        );
     }
 }

@@ -145,6 +145,33 @@ both_stores! {
 }
 
 both_stores! {
+    async fn a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_both_kinds_of_keys(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Fapi GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let fapi2 = |jwks: Option<&str>, jwks_uri: &str| NewApplication {
+            security_profile: SecurityProfile::Fapi2,
+            jwks: jwks.map(str::to_owned),
+            jwks_uri: Some(jwks_uri.into()),
+            ..app_input(Environment::Sandbox, vec![ApiProduct::Ais])
+        };
+        let refusals = [
+            (fapi2(None, "http://buddy.example/jwks"), "jwks_uri", "must use https"),
+            (fapi2(None, "https://buddy.example/jwks#k1"), "jwks_uri", "must not contain a fragment (#…)"),
+            (fapi2(None, "https://me:pw@buddy.example/jwks"), "jwks_uri", "must not contain user information"),
+            (fapi2(Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#), "https://buddy.example/jwks"), "jwks", "must not be given together with a JWKS URI; choose one"),
+        ];
+        for (input, field, problem) in refusals {
+            let Err(RegistryError::Invalid(errors)) = f.registry.create_application(&actor(), &org, input, false).await else {
+                panic!("accepted an unfit jwks_uri");
+            };
+            assert_eq!(errors.get(field), Some(problem), "{errors}");
+        }
+        let (app, _) = f.registry.create_application(&actor(), &org, fapi2(None, " https://buddy.example/.well-known/jwks.json "), false).await.unwrap();
+        assert_eq!(app.jwks_uri.as_deref(), Some("https://buddy.example/.well-known/jwks.json"));
+    }
+}
+
+both_stores! {
     async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db) {
         let f = fixture(&db).await;
         let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();

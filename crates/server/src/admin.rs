@@ -80,7 +80,7 @@ pub struct CreateApp {
     /// fapi2 with private_key_jwt: a file holding the client's public JWKS.
     #[arg(long = "jwks")]
     jwks_file: Option<std::path::PathBuf>,
-    /// fapi2 with private_key_jwt: where the client's JWKS is published.
+    /// fapi2 with private_key_jwt: the https URI where the client publishes its JWKS (fetched and cached by the server).
     #[arg(long)]
     jwks_uri: Option<String>,
     /// fapi2 with mutual TLS: the client certificate's subject DN.

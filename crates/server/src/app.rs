@@ -16,6 +16,7 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_metering::Meter;
+use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::passkey::PasskeyVerifier;
 use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
 use fintechapi_portal::Registry;
@@ -126,6 +127,22 @@ pub fn registry(
         i64::try_from(config.portal.secret_rotation_grace_hours).unwrap_or(i64::MAX / 3600),
     );
     Ok(Registry::new(store, load_pepper(config)?, clock, grace))
+}
+
+/// The fetcher of clients' `jwks_uri`, trusting the configured extra CAs.
+fn client_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ClientKeys> {
+    let extra_roots_pem = match &config.oauth.client_jwks_ca_file {
+        Some(path) => Some(std::fs::read(path).with_context(|| {
+            format!("oauth.client_jwks_ca_file: cannot read {}", path.display())
+        })?),
+        None => None,
+    };
+    let settings = FetchSettings {
+        extra_roots_pem,
+        allow_private_networks: config.oauth.client_jwks_allow_private_networks,
+    };
+    ClientKeys::new(settings, clock)
+        .context("oauth: cannot prepare fetching clients' jwks_uri (oauth.client_jwks_ca_file)")
 }
 
 /// Prunes expired sessions and tokens every ten minutes until `stop` turns true.
@@ -271,6 +288,7 @@ impl Application {
             key: &files.1,
             client_ca: files.2.as_deref(),
         })?;
+        let client_keys = client_keys(&config, clock.clone())?;
 
         let store = open_store(&config).await?;
         store.migrate().await.context("migrating the database")?;
@@ -334,6 +352,7 @@ impl Application {
                     ),
                     max_consent_days: u32::from(config.xs2a.max_consent_days),
                 },
+                client_keys,
             ),
             meter: meter.clone(),
             bank: BankSettings {

@@ -48,6 +48,9 @@ pub struct GlobalArgs {
     /// Do not seed the demo bank into an empty database.
     #[arg(long, global = true)]
     pub no_demo: bool,
+    /// PEM CA bundle trusted, besides the system's roots, when fetching a client's jwks_uri.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub client_jwks_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +98,7 @@ impl GlobalArgs {
             database_url: self.database_url.clone(),
             log_format: self.log_format,
             no_demo: self.no_demo,
+            client_jwks_ca_file: self.client_jwks_ca_file.clone(),
         }
     }
 }

@@ -92,12 +92,20 @@ impl Default for PortalConfig {
 pub struct OAuthConfig {
     /// Lifetime of access tokens; short, since every call checks them anyway.
     pub access_token_ttl_secs: u64,
+    /// PEM bundle of CA certificates trusted, besides the system's roots, when
+    /// fetching a client's `jwks_uri`.
+    pub client_jwks_ca_file: Option<PathBuf>,
+    /// Also fetch `jwks_uri` on loopback and private addresses: development
+    /// with a TPP on the same machine or network only; production refuses it.
+    pub client_jwks_allow_private_networks: bool,
 }
 
 impl Default for OAuthConfig {
     fn default() -> Self {
         Self {
             access_token_ttl_secs: 300,
+            client_jwks_ca_file: None,
+            client_jwks_allow_private_networks: false,
         }
     }
 }
@@ -238,6 +246,7 @@ pub struct Overrides {
     pub database_url: Option<String>,
     pub log_format: Option<LogFormat>,
     pub no_demo: bool,
+    pub client_jwks_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -303,6 +312,13 @@ impl Config {
         }
         if let Some(format) = flags.log_format {
             builder = set(builder, "log.format", enum_text(&format))?;
+        }
+        if let Some(file) = &flags.client_jwks_ca_file {
+            builder = set(
+                builder,
+                "oauth.client_jwks_ca_file",
+                file.display().to_string(),
+            )?;
         }
         if flags.no_demo {
             builder = builder.set_override("demo.seed", false).map_err(invalid)?;
@@ -478,6 +494,11 @@ impl Config {
                 "secrets.pepper_file: production needs a pepper file shared by every node (32+ random bytes)".into(),
             );
         }
+        if self.oauth.client_jwks_allow_private_networks {
+            problems.push(
+                "oauth.client_jwks_allow_private_networks: fetching clients' jwks_uri from loopback or private addresses is for development; remove it".into(),
+            );
+        }
         if self.tls.cert_file.is_some() && self.tls.client_ca_file.is_none() {
             problems.push(
                 "tls.client_ca_file: production needs the CA bundle that TPP client certificates chain to".into(),
@@ -636,6 +657,49 @@ mod tests {
         assert!(problems.contains("development certificate"), "{problems}");
         assert!(problems.contains("demo"), "{problems}");
         assert!(!c.seed_demo() || c.demo.seed == Some(true));
+    }
+
+    #[test]
+    fn the_jwks_fetcher_trusts_extra_cas_from_file_env_or_flag_and_stays_public_in_production() {
+        let c = Config::load_from(None, env(&[]), &Overrides::default())
+            .unwrap()
+            .config;
+        assert_eq!(c.oauth.client_jwks_ca_file, None);
+        assert!(!c.oauth.client_jwks_allow_private_networks);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[oauth]\nclient_jwks_ca_file = \"/from-file.pem\"\nclient_jwks_allow_private_networks = true\n",
+        )
+        .unwrap();
+        let vars = env(&[("FINTECHAPI_OAUTH__CLIENT_JWKS_CA_FILE", "/from-env.pem")]);
+        let c = Config::load_from(Some(&file), vars.clone(), &Overrides::default())
+            .unwrap()
+            .config;
+        assert_eq!(
+            c.oauth.client_jwks_ca_file,
+            Some(PathBuf::from("/from-env.pem"))
+        );
+        assert!(c.oauth.client_jwks_allow_private_networks);
+        let flags = Overrides {
+            client_jwks_ca_file: Some(PathBuf::from("/from-flag.pem")),
+            profile: Some(Profile::Production),
+            ..Overrides::default()
+        };
+        let c = Config::load_from(Some(&file), vars, &flags).unwrap().config;
+        assert_eq!(
+            c.oauth.client_jwks_ca_file,
+            Some(PathBuf::from("/from-flag.pem"))
+        );
+        assert!(
+            c.production_violations()
+                .iter()
+                .any(|p| p.starts_with("oauth.client_jwks_allow_private_networks")),
+            "{:?}",
+            c.production_violations()
+        );
     }
 
     #[test]

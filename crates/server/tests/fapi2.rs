@@ -1,6 +1,6 @@
 //! FAPI 2.0 Security Profile items for `fapi2` clients, over HTTPS on both
 //! stores, each test named by its section and item: private_key_jwt client
-//! authentication, DPoP sender-constrained tokens at the token endpoint and at
+//! authentication (keys registered, or fetched from the TPP's `jwks_uri`), DPoP sender-constrained tokens at the token endpoint and at
 //! the XS2A resource server, code binding to the DPoP key, no refresh rotation,
 //! code lifetime, and the negative cases the OpenID conformance suite pokes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+use axum::http::header;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fintechapi_domain::secret::pkce_s256;
@@ -19,6 +20,7 @@ use fintechapi_testkit::both_stores;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::tpp_host::{Document, TppHost};
 use support::{
     Browser, TestServer, config_for, fintechapi, log_in, open, param, redirect_params,
     second_factor,
@@ -80,27 +82,42 @@ impl Client {
         let signing = Key::generate("client-key-1");
         let jwks = server.db.data_dir().join("client-jwks.json");
         std::fs::write(&jwks, json!({"keys": [signing.jwk]}).to_string()).unwrap();
-        let out = fintechapi(
-            &server.db,
-            &[
-                "admin",
-                "app",
-                "create",
-                "--org",
-                "Fapi TPP AG",
-                "--name",
-                "Fapi App",
-                "--redirect-uri",
-                REDIRECT,
-                "--profile",
-                "fapi2",
-                "--jwks",
-                jwks.to_str().unwrap(),
-                "--products",
-                "ais",
-                "--json",
-            ],
-        );
+        Self::register_with(
+            server,
+            clock,
+            "Fapi App",
+            &["--jwks", jwks.to_str().unwrap()],
+            signing,
+        )
+    }
+
+    /// A client named `name` whose keys are given by `keys_args`
+    /// (`--jwks FILE` or `--jwks-uri URI`) and who signs with `signing`.
+    fn register_with(
+        server: &TestServer,
+        clock: Arc<dyn Clock>,
+        name: &str,
+        keys_args: &[&str],
+        signing: Key,
+    ) -> Self {
+        let mut args = vec![
+            "admin",
+            "app",
+            "create",
+            "--org",
+            "Fapi TPP AG",
+            "--name",
+            name,
+            "--redirect-uri",
+            REDIRECT,
+            "--profile",
+            "fapi2",
+            "--products",
+            "ais",
+            "--json",
+        ];
+        args.extend_from_slice(keys_args);
+        let out = fintechapi(&server.db, &args);
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
         Self {
             http: server.client(),
@@ -120,11 +137,16 @@ impl Client {
 
     /// A client assertion; `changes` replace (or, with null, remove) claims.
     fn assertion(&self, changes: Value) -> String {
+        self.assertion_by(&self.signing, changes)
+    }
+
+    /// A client assertion signed by `key`, naming its kid.
+    fn assertion_by(&self, key: &Key, changes: Value) -> String {
         let mut claims = json!({"iss": self.id, "sub": self.id, "aud": self.issuer, "iat": self.now(), "exp": self.now() + 60, "jti": uuid::Uuid::new_v4().to_string()});
         merge(&mut claims, changes);
         let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some("client-key-1".into());
-        self.signing.sign(header, &claims)
+        header.kid = key.jwk["kid"].as_str().map(str::to_owned);
+        key.sign(header, &claims)
     }
 
     /// A DPoP proof by `key` for `method` on `path`, with the last nonce seen.
@@ -750,6 +772,134 @@ both_stores! {
         let claims = jsonwebtoken::decode::<Value>(&jwt, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap().claims;
         assert_eq!(claims["token_introspection"]["active"], true);
         assert_eq!(claims["token_introspection"]["client_id"], client.id.as_str());
+        server.stop().await;
+    }
+}
+
+fn jwks_of(keys: &[&Key]) -> Value {
+    json!({"keys": keys.iter().map(|k| k.jwk.clone()).collect::<Vec<_>>()})
+}
+
+/// A server that trusts the TPP host's CA for `jwks_uri` fetches and, the
+/// host being on this machine, fetches from loopback addresses.
+async fn jwks_uri_server(
+    db: fintechapi_testkit::TestDb,
+    clock: Arc<dyn Clock>,
+    host: &TppHost,
+) -> TestServer {
+    let ca = db.data_dir().join("tpp-ca.pem");
+    std::fs::write(&ca, &host.ca_pem).unwrap();
+    let mut config = config_for(&db);
+    config.oauth.client_jwks_ca_file = Some(ca);
+    config.oauth.client_jwks_allow_private_networks = true;
+    TestServer::start_with_clock(db, config, clock).await
+}
+
+both_stores! {
+    async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_key_rotation(db) {
+        let host = TppHost::start().await;
+        let old_key = Key::generate("client-key-1");
+        host.serve("/jwks.json", Document::json(jwks_of(&[&old_key])));
+        let clock = ManualClock::new(SystemClock.now());
+        let server = jwks_uri_server(db, Arc::new(clock.clone()), &host).await;
+        let uri = format!("{}/jwks.json", host.https);
+        let client = Client::register_with(&server, Arc::new(clock.clone()), "Jwks Uri App", &["--jwks-uri", &uri], old_key);
+
+        // The first assertion fetches the set; the next ones are verified from the cache.
+        client.learn_nonce().await;
+        client.client_token().await;
+        assert_eq!(host.hits("/jwks.json"), 1);
+
+        // The TPP rotates: its set now holds only a new key, cacheable for a minute.
+        let new_key = Key::generate("client-key-2");
+        host.serve("/jwks.json", Document::json(jwks_of(&[&new_key])).with(header::CACHE_CONTROL, "max-age=60"));
+        // Within 30 s of the last fetch an unknown kid does not fetch again.
+        let early = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
+        assert_eq!((early.status, early.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{}", early.body);
+        assert_eq!(early.body["error_description"], "the client's JWKS has no key with kid \"client-key-2\"");
+        assert_eq!(host.hits("/jwks.json"), 1);
+        clock.advance(time::Duration::seconds(31));
+        let rotated = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
+        assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+        assert_eq!(rotated.body["token_type"], "DPoP");
+        assert_eq!(host.hits("/jwks.json"), 2);
+        // The withdrawn key authenticates no more.
+        let withdrawn = client.with_assertion(&client.assertion(json!({}))).await;
+        assert_eq!((withdrawn.status, withdrawn.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{}", withdrawn.body);
+
+        // max-age=60: a minute later the set is fetched again; while the TPP's
+        // server fails, the set fetched last keeps serving.
+        host.serve("/jwks.json", Document::status(StatusCode::SERVICE_UNAVAILABLE));
+        clock.advance(time::Duration::seconds(61));
+        let outage = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
+        assert_eq!(outage.status, StatusCode::OK, "{}", outage.body);
+        assert_eq!(host.hits("/jwks.json"), 3);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_otherwise_unfit_is_refused(db) {
+        let host = TppHost::start().await;
+        let server = jwks_uri_server(db, Arc::new(SystemClock), &host).await;
+
+        // Registration takes https only.
+        let plain = format!("{}/plain.json", host.http);
+        let out = support::fintechapi_command()
+            .args(["admin", "app", "create", "--org", "Fapi TPP AG", "--name", "Plain App", "--redirect-uri", REDIRECT, "--profile", "fapi2", "--products", "ais", "--jwks-uri", &plain])
+            .args(support::store_args(&server.db))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains("jwks_uri: must use https"), "{stderr}");
+
+        // Each client's set is refused when its token request fetches it.
+        let key = Key::generate("client-key-1");
+        let big = json!({"keys": [key.jwk], "padding": "x".repeat(70 * 1024)});
+        let twice = json!({"keys": [key.jwk, Key::generate("client-key-1").jwk]});
+        let private = {
+            let mut jwk = key.jwk.clone();
+            jwk["d"] = json!("c2VjcmV0");
+            json!({"keys": [jwk]})
+        };
+        let https = |path: &str| format!("{}{path}", host.https);
+        let cases = [
+            ("/big.json", Document::json(big), format!("the client's JWKS at {} is larger than 65536 bytes", https("/big.json"))),
+            ("/twice.json", Document::json(twice), format!("the client's JWKS at {} holds the kid \"client-key-1\" more than once; every key needs its own kid", https("/twice.json"))),
+            ("/private.json", Document::json(private), format!("the client's JWKS at {} must hold public keys only; never register a private key", https("/private.json"))),
+            ("/page.json", Document { headers: vec![(header::CONTENT_TYPE, "text/html".into())], ..Document::json(jwks_of(&[&key])) }, format!("the client's JWKS at {} has Content-Type \"text/html\"; expected application/json or application/jwk-set+json", https("/page.json"))),
+            ("/moved.json", Document::status(StatusCode::FOUND).with(header::LOCATION, "/jwks.json"), format!("the client's jwks_uri {} answered with a redirect (HTTP 302), which is not followed", https("/moved.json"))),
+        ];
+        for (n, (path, document, description)) in cases.into_iter().enumerate() {
+            host.serve(path, document);
+            let client = Client::register_with(&server, Arc::new(SystemClock), &format!("Unfit App {n}"), &["--jwks-uri", &https(path)], Key::generate("client-key-1"));
+            let a = client.with_assertion(&client.assertion(json!({}))).await;
+            assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{path}: {}", a.body);
+            assert_eq!(a.body["error_description"], description.as_str(), "{path}");
+            assert_eq!(host.hits(path), 1, "{path}");
+        }
+
+        // A certificate from a CA the server does not trust: no keys.
+        let signing = Key::generate("client-key-1");
+        host.serve("/jwks.json", Document::json(jwks_of(&[&signing])));
+        let untrusted = format!("{}/jwks.json", host.untrusted_https);
+        let client = Client::register_with(&server, Arc::new(SystemClock), "Untrusted App", &["--jwks-uri", &untrusted], signing);
+        let a = client.with_assertion(&client.assertion(json!({}))).await;
+        assert_eq!(a.body["error"], "invalid_client", "{}", a.body);
+        let description = a.body["error_description"].as_str().unwrap();
+        assert!(description.starts_with(&format!("cannot fetch the client's JWKS from {untrusted}")) && description.contains("certificate"), "{description}");
+        assert_eq!(host.hits("/jwks.json"), 0);
+
+        // A plain-http URI stored before this check is refused without a request,
+        // though the host serves a good set there.
+        let signing = Key::generate("client-key-1");
+        host.serve("/plain.json", Document::json(jwks_of(&[&signing])));
+        let client = Client::register_with(&server, Arc::new(SystemClock), "Plain Later App", &["--jwks-uri", &https("/plain.json")], signing);
+        let changed = server.db.raw_strings(&format!("UPDATE applications SET jwks_uri = '{plain}' WHERE name = 'Plain Later App' RETURNING jwks_uri")).await;
+        assert_eq!(changed, vec![plain.clone()]);
+        let a = client.with_assertion(&client.assertion(json!({}))).await;
+        assert_eq!((a.body["error"].as_str(), a.body["error_description"].as_str()), (Some("invalid_client"), Some("the client's jwks_uri must use https")), "{}", a.body);
+        assert_eq!(host.hits("/plain.json"), 0);
         server.stop().await;
     }
 }
