@@ -10,7 +10,7 @@ use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
 use fintechapi_domain::oauth::{Authorization, TokenRecord};
-use fintechapi_domain::payment::Payment;
+use fintechapi_domain::payment::{Payment, PaymentFormat};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -648,16 +648,28 @@ pub(crate) struct PaymentRow {
     request_hash: String,
     created_at: OffsetDateTime,
     status_changed_at: OffsetDateTime,
+    format: String,
+    document: Option<String>,
 }
 
 impl TryFrom<PaymentRow> for Payment {
     type Error = StoreError;
     fn try_from(r: PaymentRow) -> Result<Self, StoreError> {
         let currency = parse::<Currency>("currency", &r.currency)?;
+        let format = match (r.format.as_str(), r.document) {
+            ("json", None) => PaymentFormat::Json,
+            ("pain.001", Some(document)) => PaymentFormat::Pain001 { document },
+            (other, _) => {
+                return Err(StoreError::corrupt(format!(
+                    "payment format {other:?} without its document, or with one it does not keep"
+                )));
+            }
+        };
         Ok(Payment {
             id: parse::<PaymentId>("payment id", &r.id)?,
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
             product: r.product.parse()?,
+            format,
             status: r.status.parse()?,
             debtor_iban: parse::<Iban>("IBAN", &r.debtor_iban)?,
             creditor_iban: parse::<Iban>("IBAN", &r.creditor_iban)?,

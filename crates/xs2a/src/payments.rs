@@ -1,4 +1,5 @@
-//! Single payments: initiation (JSON), information, status and cancellation.
+//! Single payments: initiation (JSON, or pain.001 XML via `pain001`),
+//! information, status and cancellation.
 //! The PSU authorises on the bank's pages (OAuth SCA approach); the bank then
 //! executes the payment in the ledger.
 
@@ -13,18 +14,17 @@ use fintechapi_domain::Currency;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::money::Money;
-use fintechapi_domain::payment::{
-    Payment, PaymentCreation, PaymentProduct, PaymentStatus, PaymentUpdate,
-};
+use fintechapi_domain::payment::{Payment, PaymentCreation, PaymentStatus, PaymentUpdate};
 use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
+use crate::pain001::{self, PathProduct};
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
 /// The payment service and product of a path, or the spec's error.
-fn service_and_product(service: &str, product: &str) -> Result<PaymentProduct, Xs2aError> {
+fn service_and_product(service: &str, product: &str) -> Result<PathProduct, Xs2aError> {
     match service {
         "payments" => {}
         "periodic-payments" | "bulk-payments" => {
@@ -42,7 +42,7 @@ fn service_and_product(service: &str, product: &str) -> Result<PaymentProduct, X
             );
         }
     }
-    product.parse::<PaymentProduct>().map_err(|_| {
+    product.parse::<PathProduct>().map_err(|_| {
         Xs2aError::new(
             StatusCode::NOT_FOUND,
             "PRODUCT_UNKNOWN",
@@ -153,22 +153,12 @@ impl PaymentRequest {
                     Xs2aError::format("requestedExecutionDate must be an ISO date")
                         .at("requestedExecutionDate")
                 })?;
-            if parsed < today {
-                return Err(Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "EXECUTION_DATE_INVALID",
-                    "requestedExecutionDate lies in the past",
-                )
-                .at("requestedExecutionDate"));
-            }
-            if parsed > today {
-                return Err(Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "EXECUTION_DATE_INVALID",
-                    "future-dated payments are not offered yet; omit the date to pay now",
-                )
-                .at("requestedExecutionDate"));
-            }
+            check_execution_date(
+                parsed,
+                today,
+                "requestedExecutionDate",
+                "omit the date to pay now",
+            )?;
         }
         Ok(Self {
             debtor,
@@ -179,10 +169,62 @@ impl PaymentRequest {
             end_to_end_id: text_field(body, "endToEndIdentification", 35)?,
         })
     }
+
+    /// A pain.001 document as a single payment: exactly one transaction.
+    fn from_pain001(bytes: &[u8], today: Date) -> Result<Self, Xs2aError> {
+        let document = pain001::parse(bytes)?;
+        let count = document.transactions.len();
+        let [transfer] = <[_; 1]>::try_from(document.transactions).map_err(|_| {
+            Xs2aError::format(format!(
+                "a single payment holds exactly one CdtTrfTxInf; this document holds {count} (bulk payments take several)"
+            ))
+            .at("PmtInf/CdtTrfTxInf")
+        })?;
+        check_execution_date(
+            document.requested_execution_date,
+            today,
+            "PmtInf/ReqdExctnDt",
+            "give today's date to pay now",
+        )?;
+        Ok(Self {
+            debtor: document.debtor_iban,
+            creditor: transfer.creditor_iban,
+            creditor_name: transfer.creditor_name,
+            amount: transfer.amount,
+            remittance: transfer.remittance,
+            end_to_end_id: Some(transfer.end_to_end_id),
+        })
+    }
+}
+
+/// The requested execution date, the same for JSON and pain.001 (`field` names it).
+fn check_execution_date(
+    date: Date,
+    today: Date,
+    field: &str,
+    to_pay_now: &str,
+) -> Result<(), Xs2aError> {
+    if date < today {
+        return Err(Xs2aError::new(
+            StatusCode::BAD_REQUEST,
+            "EXECUTION_DATE_INVALID",
+            format!("{field} lies in the past"),
+        )
+        .at(field.to_owned()));
+    }
+    if date > today {
+        return Err(Xs2aError::new(
+            StatusCode::BAD_REQUEST,
+            "EXECUTION_DATE_INVALID",
+            format!("future-dated payments are not offered yet; {to_pay_now}"),
+        )
+        .at(field.to_owned()));
+    }
+    Ok(())
 }
 
 fn created_body(payment: &Payment, issuer: &str, service: &str) -> Value {
-    let self_link = format!("/v1/{service}/{}/{}", payment.product, payment.id);
+    let self_link = format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id);
     json!({
         "transactionStatus": payment.status.as_str(),
         "paymentId": payment.id.to_string(),
@@ -198,9 +240,11 @@ fn created_response(payment: &Payment, issuer: &str, service: &str) -> Response 
     let body = created_body(payment, issuer, service);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("/v1/{service}/{}/{}", payment.product, payment.id))
-    {
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "/v1/{service}/{}/{}",
+        PathProduct::of(payment),
+        payment.id
+    )) {
         headers.insert(header::LOCATION, location);
     }
     headers.insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
@@ -220,11 +264,17 @@ pub(crate) async fn initiate<R: Repo>(
     };
     let result = async {
         let product = service_and_product(&payment_service, &payment_product)?;
-        if header_text(&headers, "content-type").is_some_and(|c| c.contains("xml")) {
+        // The spec answers a body the product does not take with 415 (it has no
+        // message code for 415; FORMAT_ERROR's text says which type it takes).
+        if !product.takes(header_text(&headers, "content-type")) {
             return Err(Xs2aError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "FORMAT_ERROR",
-                "pain.001 XML is not offered yet; send the payment as JSON",
+                if product.pain001 {
+                    "pain.001 products take an ISO 20022 pain.001.001.03 document as application/xml"
+                } else {
+                    "this product takes JSON; send pain.001 XML to the pain.001- products"
+                },
             ));
         }
         if header_text(&headers, "psu-ip-address").is_none() {
@@ -235,12 +285,16 @@ pub(crate) async fn initiate<R: Repo>(
         }
         let server = &service.oauth.server;
         let now = server.now();
-        let request = PaymentRequest::parse(&body, now.date())?;
+        let request = if product.pain001 {
+            PaymentRequest::from_pain001(&body, now.date())?
+        } else {
+            PaymentRequest::parse(&body, now.date())?
+        };
         let repo = server.repo();
         if repo.account_by_iban(&request.debtor).await?.is_none() {
             return Err(
-                Xs2aError::format("debtorAccount is not an account of this ASPSP")
-                    .at("debtorAccount.iban"),
+                Xs2aError::format("the debtor account is not an account of this ASPSP")
+                    .at(product.debtor_iban_path()),
             );
         }
         let request_hash = server.pepper().hash(&format!(
@@ -250,7 +304,8 @@ pub(crate) async fn initiate<R: Repo>(
         let payment = Payment {
             id: PaymentId::random(),
             application_id: caller.grant.application_id,
-            product,
+            product: product.product,
+            format: product.format(&body),
             status: PaymentStatus::Received,
             debtor_iban: request.debtor,
             creditor_iban: request.creditor,
@@ -311,7 +366,9 @@ pub(crate) async fn own_payment<R: Repo>(
         .repo()
         .payment(id)
         .await?
-        .filter(|p| p.application_id == caller.grant.application_id && p.product == product)
+        .filter(|p| {
+            p.application_id == caller.grant.application_id && PathProduct::of(p) == product
+        })
         .ok_or_else(unknown)
 }
 
@@ -345,6 +402,14 @@ pub(crate) async fn read<R: Repo>(
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        // The spec answers a pain.001 payment's information with its pain.001 document.
+        if let Some(document) = payment.format.document() {
+            return Ok((
+                [(header::CONTENT_TYPE, "application/xml")],
+                document.to_owned(),
+            )
+                .into_response());
+        }
         Ok(Json(payment_json(&payment)).into_response())
     }
     .await;

@@ -15,7 +15,7 @@ macro_rules! payment_columns {
     () => {
         "id, application_id, product, status, debtor_iban, creditor_iban, creditor_name, amount, \
          currency, remittance, end_to_end_id, psu_id, transaction_id, reason, request_id, \
-         request_hash, created_at, status_changed_at"
+         request_hash, created_at, status_changed_at, format, document"
     };
 }
 
@@ -23,7 +23,7 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     let inserted = sqlx::query(concat!(
         "INSERT INTO payments (",
         payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
     ))
     .bind(p.id.to_string())
     .bind(p.application_id.to_string())
@@ -43,6 +43,8 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(&p.request_hash)
     .bind(p.created_at)
     .bind(p.status_changed_at)
+    .bind(p.format.as_str())
+    .bind(p.format.document())
     .execute(pool)
     .await;
     match inserted {
