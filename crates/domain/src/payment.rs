@@ -209,12 +209,42 @@ impl Execution {
     }
 }
 
+/// How the TPP sent the payment: the payment product in the path says which
+/// (`sepa-credit-transfers` or `pain.001-sepa-credit-transfers`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentFormat {
+    /// The Berlin Group JSON body.
+    Json,
+    /// An ISO 20022 pain.001.001.03 document, kept as sent: the payment's
+    /// information is answered with it.
+    Pain001 { document: String },
+}
+
+impl PaymentFormat {
+    /// The name stored with the payment.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Pain001 { .. } => "pain.001",
+        }
+    }
+
+    /// The document as sent, for formats that keep it.
+    pub fn document(&self) -> Option<&str> {
+        match self {
+            Self::Json => None,
+            Self::Pain001 { document } => Some(document),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: PaymentId,
     pub application_id: ApplicationId,
     pub service: PaymentService,
     pub product: PaymentProduct,
+    pub format: PaymentFormat,
     pub status: PaymentStatus,
     pub debtor_iban: Iban,
     pub creditor_iban: Iban,

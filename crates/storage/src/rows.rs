@@ -10,7 +10,7 @@ use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
 use fintechapi_domain::oauth::{Authorization, TokenRecord};
-use fintechapi_domain::payment::{Execution, Payment, StandingOrder};
+use fintechapi_domain::payment::{Execution, Payment, PaymentFormat, StandingOrder};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -657,6 +657,8 @@ pub(crate) struct PaymentRow {
     day_of_execution: Option<i32>,
     next_execution_date: Option<Date>,
     cancellation_requested_at: Option<OffsetDateTime>,
+    format: String,
+    document: Option<String>,
 }
 
 impl PaymentRow {
@@ -685,10 +687,20 @@ impl TryFrom<PaymentRow> for Payment {
     fn try_from(r: PaymentRow) -> Result<Self, StoreError> {
         let currency = parse::<Currency>("currency", &r.currency)?;
         let execution = r.execution()?;
+        let format = match (r.format.as_str(), r.document) {
+            ("json", None) => PaymentFormat::Json,
+            ("pain.001", Some(document)) => PaymentFormat::Pain001 { document },
+            (other, _) => {
+                return Err(StoreError::corrupt(format!(
+                    "payment format {other:?} without its document, or with one it does not keep"
+                )));
+            }
+        };
         Ok(Payment {
             id: parse::<PaymentId>("payment id", &r.id)?,
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
             product: r.product.parse()?,
+            format,
             status: r.status.parse()?,
             debtor_iban: parse::<Iban>("IBAN", &r.debtor_iban)?,
             creditor_iban: parse::<Iban>("IBAN", &r.creditor_iban)?,

@@ -11,6 +11,7 @@
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…`.
 //! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
+//! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
 
@@ -19,6 +20,7 @@ mod authorisations;
 mod consents;
 pub mod error;
 mod funds;
+pub mod pain001;
 mod payments;
 
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! Single (immediate or future-dated) and periodic payments: initiation
-//! (JSON), information, status and cancellation. The PSU authorises on the
-//! bank's pages (OAuth SCA approach); the bank then executes an immediate
-//! payment in the ledger, and the scheduler (`fintechapi_ledger::schedule`)
-//! the others on their dates.
+//! (JSON, or pain.001 XML via `pain001` for single payments), information,
+//! status and cancellation. The PSU authorises on the bank's pages (OAuth SCA
+//! approach); the bank then executes an immediate payment in the ledger, and
+//! the scheduler (`fintechapi_ledger::schedule`) the others on their dates.
 
 use std::sync::Arc;
 
@@ -16,21 +16,22 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::money::Money;
 use fintechapi_domain::payment::{
-    Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentProduct, PaymentService,
-    PaymentStatus, PaymentUpdate, StandingOrder,
+    Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentService, PaymentStatus,
+    PaymentUpdate, StandingOrder,
 };
 use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
+use crate::pain001::{self, PathProduct};
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
     service: &str,
     product: &str,
-) -> Result<(PaymentService, PaymentProduct), Xs2aError> {
+) -> Result<(PaymentService, PathProduct), Xs2aError> {
     let service = match service.parse::<PaymentService>() {
         Ok(PaymentService::Bulk) => {
             return Err(Xs2aError::new(
@@ -48,7 +49,7 @@ fn service_and_product(
             );
         }
     };
-    let product = product.parse::<PaymentProduct>().map_err(|_| {
+    let product = product.parse::<PathProduct>().map_err(|_| {
         Xs2aError::new(
             StatusCode::NOT_FOUND,
             "PRODUCT_UNKNOWN",
@@ -56,6 +57,15 @@ fn service_and_product(
         )
         .at("payment-product")
     })?;
+    // A periodic pain.001 initiation is a multipart body: not offered.
+    if product.pain001 && service == PaymentService::Periodic {
+        return Err(Xs2aError::new(
+            StatusCode::BAD_REQUEST,
+            "PRODUCT_INVALID",
+            "periodic payments are offered as JSON only; use the product without pain.001-",
+        )
+        .at("payment-product"));
+    }
     Ok((service, product))
 }
 
@@ -271,10 +281,40 @@ impl PaymentRequest {
             end_to_end_id: text_field(body, "endToEndIdentification", 35)?,
         })
     }
+
+    /// A pain.001 document as a single payment: exactly one transaction.
+    fn from_pain001(bytes: &[u8], today: Date) -> Result<Self, Xs2aError> {
+        let document = pain001::parse(bytes)?;
+        let count = document.transactions.len();
+        let [transfer] = <[_; 1]>::try_from(document.transactions).map_err(|_| {
+            Xs2aError::format(format!(
+                "a single payment holds exactly one CdtTrfTxInf; this document holds {count} (bulk payments take several)"
+            ))
+            .at("PmtInf/CdtTrfTxInf")
+        })?;
+        let date = executable(
+            document.requested_execution_date,
+            today,
+            "PmtInf/ReqdExctnDt",
+        )?;
+        Ok(Self {
+            execution: if date > today {
+                Execution::OnDate(date)
+            } else {
+                Execution::Immediate
+            },
+            debtor: document.debtor_iban,
+            creditor: transfer.creditor_iban,
+            creditor_name: transfer.creditor_name,
+            amount: transfer.amount,
+            remittance: transfer.remittance,
+            end_to_end_id: Some(transfer.end_to_end_id),
+        })
+    }
 }
 
 fn created_body(payment: &Payment, issuer: &str, service: &str) -> Value {
-    let self_link = format!("/v1/{service}/{}/{}", payment.product, payment.id);
+    let self_link = format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id);
     json!({
         "transactionStatus": payment.status.as_str(),
         "paymentId": payment.id.to_string(),
@@ -290,9 +330,11 @@ fn created_response(payment: &Payment, issuer: &str, service: &str) -> Response 
     let body = created_body(payment, issuer, service);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     let headers = response.headers_mut();
-    if let Ok(location) =
-        HeaderValue::from_str(&format!("/v1/{service}/{}/{}", payment.product, payment.id))
-    {
+    if let Ok(location) = HeaderValue::from_str(&format!(
+        "/v1/{service}/{}/{}",
+        PathProduct::of(payment),
+        payment.id
+    )) {
         headers.insert(header::LOCATION, location);
     }
     headers.insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
@@ -312,11 +354,17 @@ pub(crate) async fn initiate<R: Repo>(
     };
     let result = async {
         let (kind, product) = service_and_product(&payment_service, &payment_product)?;
-        if header_text(&headers, "content-type").is_some_and(|c| c.contains("xml")) {
+        // The spec answers a body the product does not take with 415 (it has no
+        // message code for 415; FORMAT_ERROR's text says which type it takes).
+        if !product.takes(header_text(&headers, "content-type")) {
             return Err(Xs2aError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "FORMAT_ERROR",
-                "pain.001 XML is not offered yet; send the payment as JSON",
+                if product.pain001 {
+                    "pain.001 products take an ISO 20022 pain.001.001.03 document as application/xml"
+                } else {
+                    "this product takes JSON; send pain.001 XML to the pain.001- products"
+                },
             ));
         }
         if header_text(&headers, "psu-ip-address").is_none() {
@@ -327,12 +375,16 @@ pub(crate) async fn initiate<R: Repo>(
         }
         let server = &service.oauth.server;
         let now = server.now();
-        let request = PaymentRequest::parse(&body, kind, now.date())?;
+        let request = if product.pain001 {
+            PaymentRequest::from_pain001(&body, now.date())?
+        } else {
+            PaymentRequest::parse(&body, kind, now.date())?
+        };
         let repo = server.repo();
         if repo.account_by_iban(&request.debtor).await?.is_none() {
             return Err(
-                Xs2aError::format("debtorAccount is not an account of this ASPSP")
-                    .at("debtorAccount.iban"),
+                Xs2aError::format("the debtor account is not an account of this ASPSP")
+                    .at(product.debtor_iban_path()),
             );
         }
         let request_hash = server.pepper().hash(&format!(
@@ -343,7 +395,8 @@ pub(crate) async fn initiate<R: Repo>(
             id: PaymentId::random(),
             application_id: caller.grant.application_id,
             service: kind,
-            product,
+            product: product.product,
+            format: product.format(&body),
             status: PaymentStatus::Received,
             debtor_iban: request.debtor,
             creditor_iban: request.creditor,
@@ -410,7 +463,7 @@ pub(crate) async fn own_payment<R: Repo>(
         .filter(|p| {
             p.application_id == caller.grant.application_id
                 && p.service == kind
-                && p.product == product
+                && PathProduct::of(p) == product
         })
         .ok_or_else(unknown)
 }
@@ -462,6 +515,14 @@ pub(crate) async fn read<R: Repo>(
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        // The spec answers a pain.001 payment's information with its pain.001 document.
+        if let Some(document) = payment.format.document() {
+            return Ok((
+                [(header::CONTENT_TYPE, "application/xml")],
+                document.to_owned(),
+            )
+                .into_response());
+        }
         Ok(Json(payment_json(&payment)).into_response())
     }
     .await;

@@ -22,7 +22,7 @@ macro_rules! payment_columns {
          currency, remittance, end_to_end_id, psu_id, transaction_id, reason, request_id, \
          request_hash, created_at, status_changed_at, service, requested_execution_date, \
          start_date, end_date, frequency, execution_rule, day_of_execution, next_execution_date, \
-         cancellation_requested_at"
+         cancellation_requested_at, format, document"
     };
 }
 
@@ -35,7 +35,7 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
         "INSERT INTO payments (",
         payment_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27)"
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
     ))
     .bind(p.id.to_string())
     .bind(p.application_id.to_string())
@@ -67,6 +67,8 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
     .bind(p.next_execution)
     .bind(p.cancellation_requested_at)
+    .bind(p.format.as_str())
+    .bind(p.format.document())
     .execute(pool)
     .await;
     match inserted {

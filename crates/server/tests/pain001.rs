@@ -1,0 +1,310 @@
+//! Single payments as ISO 20022 pain.001 XML over HTTPS, on both stores: a
+//! TPP initiates on a `pain.001-…` product, gets the document back as the
+//! payment's information, the PSU authorises it like a JSON payment and the
+//! ledger executes it; and every way such a request is refused.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_testkit::both_stores;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{
+    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
+};
+
+const REDIRECT: &str = "https://acme.example/cb";
+const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
+const PRODUCT: &str = "/v1/payments/pain.001-sepa-credit-transfers";
+const CREDITOR: &str = "DE02120300000000202051";
+
+/// A pain.001.001.03 single transfer from `debtor`, for execution on `date`.
+fn document(debtor: &str, date: &str, amount: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03">
+  <CstmrCdtTrfInitn>
+    <GrpHdr>
+      <MsgId>MSG-0001</MsgId>
+      <CreDtTm>2026-11-25T09:30:00Z</CreDtTm>
+      <NbOfTxs>1</NbOfTxs>
+      <CtrlSum>{amount}</CtrlSum>
+      <InitgPty><Nm>Acme TPP GmbH</Nm></InitgPty>
+    </GrpHdr>
+    <PmtInf>
+      <PmtInfId>PMT-0001</PmtInfId>
+      <PmtMtd>TRF</PmtMtd>
+      <ReqdExctnDt>{date}</ReqdExctnDt>
+      <Dbtr><Nm>Carol Rossi</Nm></Dbtr>
+      <DbtrAcct><Id><IBAN>{debtor}</IBAN></Id></DbtrAcct>
+      <CdtTrfTxInf>
+        <PmtId><EndToEndId>E2E-42</EndToEndId></PmtId>
+        <Amt><InstdAmt Ccy="EUR">{amount}</InstdAmt></Amt>
+        <Cdtr><Nm>Corner Shop &amp; Co</Nm></Cdtr>
+        <CdtrAcct><Id><IBAN>{CREDITOR}</IBAN></Id></CdtrAcct>
+        <RmtInf><Ustrd>Invoice 42</Ustrd></RmtInf>
+      </CdtTrfTxInf>
+    </PmtInf>
+  </CstmrCdtTrfInitn>
+</Document>"#
+    )
+}
+
+fn today() -> String {
+    SystemClock.now().date().to_string()
+}
+
+struct Tpp {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+    secret: String,
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    text: String,
+    body: Value,
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    Answer {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+impl Answer {
+    /// Status, first `tppMessages` code and path.
+    fn refusal(&self) -> (StatusCode, Option<&str>, Option<&str>) {
+        let message = &self.body["tppMessages"][0];
+        (
+            self.status,
+            message["code"].as_str(),
+            message["path"].as_str(),
+        )
+    }
+}
+
+impl Tpp {
+    fn new(server: &TestServer) -> Self {
+        let (_, key, secret) = cli_app(&server.db, "ais,pis");
+        Self {
+            http: server.client(),
+            base: server.base_url.clone(),
+            key,
+            secret,
+        }
+    }
+
+    async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&self.key, Some(&self.secret))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        answer(resp).await
+    }
+
+    async fn client_token(&self) -> String {
+        let a = self
+            .form("/oauth2/token", &[("grant_type", "client_credentials")])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        a.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A payment initiation with the headers the spec requires.
+    async fn initiate(
+        &self,
+        path: &str,
+        token: &str,
+        request_id: &str,
+        content_type: &str,
+        body: &str,
+    ) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("x-request-id", request_id)
+            .header("psu-ip-address", "192.0.2.7")
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        answer(req.send().await.unwrap()).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Answer {
+        let req = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string());
+        answer(req.send().await.unwrap()).await
+    }
+
+    async fn par_scope(&self, scope: &str) -> String {
+        let a = self
+            .form(
+                "/oauth2/par",
+                &[
+                    ("response_type", "code"),
+                    ("redirect_uri", REDIRECT),
+                    ("scope", scope),
+                    ("code_challenge", &pkce_s256(VERIFIER)),
+                    ("code_challenge_method", "S256"),
+                ],
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+        a.body["request_uri"].as_str().unwrap().to_owned()
+    }
+}
+
+both_stores! {
+    async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server);
+        let cc = tpp.client_token().await;
+        let store = server.db.store().await;
+        let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+        let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+        let debtor_iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+        let xml = document(&debtor_iban, &today(), "12.34");
+
+        // Created: RCVD, the OAuth SCA approach, and a Location under the pain.001 product.
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let first = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &xml).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+        assert_eq!(first.body["transactionStatus"], "RCVD");
+        assert_eq!(first.headers["aspsp-sca-approach"], "OAUTH");
+        let payment = first.body["paymentId"].as_str().unwrap().to_owned();
+        let resource = format!("{PRODUCT}/{payment}");
+        assert_eq!(first.headers["location"], resource.as_str());
+        assert_eq!(first.body["_links"]["self"]["href"], resource.as_str());
+
+        // The same X-Request-ID and document: the same payment; another document: refused.
+        let again = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &xml).await;
+        assert_eq!((again.status, again.body["paymentId"].as_str()), (StatusCode::CREATED, Some(payment.as_str())));
+        let other = document(&debtor_iban, &today(), "99.00");
+        let conflict = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &other).await;
+        assert_eq!(conflict.refusal(), (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some("X-Request-ID")));
+        assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["1"], "one payment");
+
+        // Its information is the document as sent; under the JSON product it is not this TPP's resource.
+        let info = tpp.get(&resource, &cc).await;
+        assert_eq!(info.status, StatusCode::OK);
+        assert_eq!(info.headers["content-type"], "application/xml");
+        assert_eq!(info.text, xml);
+        let json_path = tpp.get(&format!("/v1/payments/sepa-credit-transfers/{payment}"), &cc).await;
+        assert_eq!(json_path.refusal(), (StatusCode::FORBIDDEN, Some("RESOURCE_UNKNOWN"), Some("paymentId")));
+        let status = tpp.get(&format!("{resource}/status"), &cc).await;
+        assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
+
+        // Carol sees amount and payee at the bank, confirms with the sandbox code and approves.
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, &tpp.par_scope(&format!("PIS:{payment}")).await).await;
+        log_in(&mut psu, "carol", "carol-demo-2026").await;
+        second_factor(&mut psu, "123456").await;
+        let screen = psu.get("/bank/consent").await;
+        assert!(
+            screen.body.contains("12.34 EUR") && screen.body.contains("Corner Shop &#38; Co") && screen.body.contains("Invoice 42"),
+            "{}",
+            screen.body
+        );
+        let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+        let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+        let tokens = tpp
+            .form("/oauth2/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)])
+            .await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+        let token = tokens.body["access_token"].as_str().unwrap();
+
+        let status = tpp.get(&format!("{resource}/status"), token).await;
+        assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.text);
+        let moved = store.account(debtor.id).await.unwrap().unwrap();
+        assert_eq!(moved.balances.booked, debtor.balances.booked - 1234, "the ledger moved once");
+        assert!(store.audit().await.unwrap().is_consistent());
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server);
+        let cc = tpp.client_token().await;
+        let store = server.db.store().await;
+        let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+        let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+        let iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+        let valid = document(&iban, &today(), "5.00");
+        let too_late = (SystemClock.now().date() + time::Duration::days(400)).to_string();
+        let two = valid
+            .replace("</PmtInf>", &format!("<CdtTrfTxInf><PmtId><EndToEndId>E2E-43</EndToEndId></PmtId><Amt><InstdAmt Ccy=\"EUR\">1.00</InstdAmt></Amt><Cdtr><Nm>Other</Nm></Cdtr><CdtrAcct><Id><IBAN>{CREDITOR}</IBAN></Id></CdtrAcct></CdtTrfTxInf></PmtInf>"))
+            .replace("<NbOfTxs>1</NbOfTxs>", "<NbOfTxs>2</NbOfTxs>")
+            .replace("<CtrlSum>5.00</CtrlSum>", "<CtrlSum>6.00</CtrlSum>");
+        let json_body = json!({"instructedAmount": {"currency": "EUR", "amount": "5.00"}, "debtorAccount": {"iban": iban}, "creditorName": "Landlord", "creditorAccount": {"iban": CREDITOR}}).to_string();
+        let xml = "application/xml";
+        let (bad, format, date) = (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some("EXECUTION_DATE_INVALID"));
+        let amount = Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt");
+        let cases = [
+            (PRODUCT, xml, valid.replace("pain.001.001.03", "pain.001.001.09"), (bad, format, Some("Document"))),
+            (PRODUCT, xml, valid.replacen("<Document", "<!DOCTYPE Document [<!ENTITY x \"x\">]><Document", 1), (bad, format, Some("Document"))),
+            (PRODUCT, xml, valid.replace("</MsgId>", "</MsgID>"), (bad, format, Some("GrpHdr/MsgId"))),
+            (PRODUCT, xml, valid.replace(CREDITOR, "DE02120300000000202052"), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/CdtrAcct/Id/IBAN"))),
+            (PRODUCT, xml, valid.replace(&format!("<IBAN>{iban}</IBAN>"), ""), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
+            (PRODUCT, xml, valid.replace("Ccy=\"EUR\"", "Ccy=\"USD\""), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt/@Ccy"))),
+            (PRODUCT, xml, valid.replace(">5.00</InstdAmt>", ">5.001</InstdAmt>"), (bad, format, amount)),
+            (PRODUCT, xml, valid.replace("<CtrlSum>5.00</CtrlSum>", "<CtrlSum>5.01</CtrlSum>"), (bad, format, Some("GrpHdr/CtrlSum"))),
+            (PRODUCT, xml, valid.replace("Corner Shop &amp; Co", &"N".repeat(71)), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Cdtr/Nm"))),
+            (PRODUCT, xml, two, (bad, format, Some("PmtInf/CdtTrfTxInf"))),
+            (PRODUCT, xml, valid.replace(&today(), "2020-01-01"), (bad, date, Some("PmtInf/ReqdExctnDt"))),
+            (PRODUCT, xml, valid.replace(&today(), &too_late), (bad, date, Some("PmtInf/ReqdExctnDt"))),
+            ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (bad, Some("PRODUCT_INVALID"), Some("payment-product"))),
+            (PRODUCT, xml, document("DE89370400440532013000", &today(), "5.00"), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
+            // Each product takes one media type; another is 415 (the spec's answer).
+            (PRODUCT, "application/json", json_body.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
+            ("/v1/payments/sepa-credit-transfers", xml, valid.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
+            ("/v1/payments/pain.001-sepa-express", xml, valid.clone(), (StatusCode::NOT_FOUND, Some("PRODUCT_UNKNOWN"), Some("payment-product"))),
+        ];
+        for (path, content_type, body, expected) in cases {
+            let a = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), content_type, &body).await;
+            assert_eq!(a.refusal(), expected, "{path} {content_type}: {}\n{body}", a.text);
+        }
+        let no_ip = tpp
+            .http
+            .post(format!("{}{PRODUCT}", tpp.base))
+            .bearer_auth(&cc)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .header("content-type", xml)
+            .body(valid.clone());
+        assert_eq!(answer(no_ip.send().await.unwrap()).await.refusal(), (bad, format, Some("PSU-IP-Address")));
+        assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["0"], "nothing was created");
+
+        // Every pain.001 product takes a document, and one not yet authorised is cancelled under its path.
+        for product in ["pain.001-instant-sepa-credit-transfers", "pain.001-target-2-payments", "pain.001-cross-border-credit-transfers"] {
+            let path = format!("/v1/payments/{product}");
+            let created = tpp.initiate(&path, &cc, &uuid::Uuid::new_v4().to_string(), "application/xml; charset=utf-8", &valid).await;
+            assert_eq!(created.status, StatusCode::CREATED, "{product}: {}", created.text);
+            let id = created.body["paymentId"].as_str().unwrap();
+            let cancel = tpp.http.delete(format!("{}{path}/{id}", tpp.base)).bearer_auth(&cc).header("x-request-id", uuid::Uuid::new_v4().to_string()).send().await.unwrap();
+            assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+            assert_eq!(tpp.get(&format!("{path}/{id}/status"), &cc).await.body["transactionStatus"], "CANC");
+        }
+        server.stop().await;
+    }
+}
