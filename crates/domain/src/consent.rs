@@ -85,7 +85,9 @@ pub struct Consent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsentCreation {
     Created,
-    /// The application used this X-Request-ID before: the earlier consent.
+    /// The application used this X-Request-ID within the
+    /// [`IDEMPOTENCY_WINDOW`](crate::idempotency::IDEMPOTENCY_WINDOW) before
+    /// the new consent's `created_at`: the consent it created then.
     Existing(Box<Consent>),
 }
 
@@ -113,6 +115,9 @@ impl Consent {
 }
 
 pub trait ConsentRepository: Send + Sync {
+    /// Stores the consent unless its X-Request-ID is still bound to an earlier
+    /// one (see [`ConsentCreation::Existing`]); two concurrent calls with one
+    /// X-Request-ID store one consent.
     fn create_consent(
         &self,
         consent: Consent,

@@ -11,6 +11,7 @@
 //! - [`tls`]: a verified client certificate and its thumbprint.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
+//! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
 //!
@@ -19,6 +20,7 @@
 pub mod clock;
 pub mod consent;
 pub mod iban;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod money;

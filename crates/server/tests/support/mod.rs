@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod passkey;
+pub mod xs2a;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
