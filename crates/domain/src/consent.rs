@@ -162,3 +162,25 @@ pub trait ConsentRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
+
+/// Where the delta reports (Berlin Group `deltaList`) of a consent stand on
+/// each of its accounts.
+pub trait DeltaReportRepository: Send + Sync {
+    /// The greatest entry reference a delta report returned to `consent` for
+    /// `account`; None before the first.
+    fn delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Raises the mark to `reference`; a lower one leaves it unchanged, so
+    /// concurrent reports can repeat an entry but never skip one.
+    fn advance_delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+        reference: i64,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

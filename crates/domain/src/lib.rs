@@ -8,6 +8,7 @@
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
+//! - [`signed`]: tamper-evident tokens handed out and read back (paging cursors).
 //! - [`tls`]: a verified client certificate and its thumbprint.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
@@ -32,6 +33,7 @@ pub mod portal;
 pub mod psu;
 pub mod registry;
 pub mod secret;
+pub mod signed;
 pub mod store;
 pub mod tls;
 pub mod usage;
