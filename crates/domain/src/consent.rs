@@ -85,7 +85,9 @@ pub struct Consent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsentCreation {
     Created,
-    /// The application used this X-Request-ID before: the earlier consent.
+    /// The application used this X-Request-ID within the
+    /// [`IDEMPOTENCY_WINDOW`](crate::idempotency::IDEMPOTENCY_WINDOW) before
+    /// the new consent's `created_at`: the consent it created then.
     Existing(Box<Consent>),
 }
 
@@ -113,6 +115,9 @@ impl Consent {
 }
 
 pub trait ConsentRepository: Send + Sync {
+    /// Stores the consent unless its X-Request-ID is still bound to an earlier
+    /// one (see [`ConsentCreation::Existing`]); two concurrent calls with one
+    /// X-Request-ID store one consent.
     fn create_consent(
         &self,
         consent: Consent,
@@ -156,4 +161,26 @@ pub trait ConsentRepository: Send + Sync {
         to: ConsentStatus,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// Where the delta reports (Berlin Group `deltaList`) of a consent stand on
+/// each of its accounts.
+pub trait DeltaReportRepository: Send + Sync {
+    /// The greatest entry reference a delta report returned to `consent` for
+    /// `account`; None before the first.
+    fn delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Option<i64>, StoreError>> + Send;
+
+    /// Raises the mark to `reference`; a lower one leaves it unchanged, so
+    /// concurrent reports can repeat an entry but never skip one.
+    fn advance_delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+        reference: i64,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

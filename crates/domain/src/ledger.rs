@@ -183,23 +183,37 @@ pub struct AccountEntry {
     pub bank_transaction_code: String,
 }
 
-/// Position after which a page of entries continues (entries run newest first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A keyset position in an account's entries, which run newest first by
+/// booking date, then entry reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct EntryCursor {
     pub booking_date: Date,
     pub entry_reference: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct EntryQuery {
+/// Which of an account's entries a report covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFilter {
     pub account: AccountId,
     pub status: Option<EntryStatus>,
     pub date_from: Option<Date>,
     pub date_to: Option<Date>,
     /// Only entries with a greater `entryReference` (Berlin Group `entryReferenceFrom`).
     pub reference_above: Option<i64>,
-    pub after: Option<EntryCursor>,
-    pub limit: u32,
+}
+
+/// Where a page of entries starts. Keyset positions only, so a page costs the
+/// same wherever it lies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageStart {
+    /// The newest entries.
+    Newest,
+    /// The entries right after (older than) this position.
+    After(EntryCursor),
+    /// The entries right before (newer than) this position.
+    Before(EntryCursor),
+    /// The oldest entries.
+    Oldest,
 }
 
 /// Result of checking the ledger's invariants.
@@ -306,10 +320,30 @@ pub trait LedgerRepository: Send + Sync {
         transfers: Vec<NewTransfer>,
     ) -> impl Future<Output = Result<Vec<TransferReceipt>, LedgerError>> + Send;
 
-    /// A page of the account's entries, newest first.
+    /// Up to `limit` entries matching `filter` next to `start` (the nearest
+    /// ones), newest first.
     fn entries(
         &self,
-        query: EntryQuery,
+        filter: &EntryFilter,
+        start: PageStart,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AccountEntry>, StoreError>> + Send;
+
+    /// How many entries match `filter`.
+    fn count_entries(
+        &self,
+        filter: &EntryFilter,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Up to `limit` booked entries of the account with an entry reference
+    /// above `reference`, oldest first. Entry references of one account become
+    /// visible in increasing order (they are drawn while the posting holds the
+    /// account's row), so nothing below the greatest one returned can appear later.
+    fn booked_entries_after(
+        &self,
+        account: AccountId,
+        reference: i64,
+        limit: u32,
     ) -> impl Future<Output = Result<Vec<AccountEntry>, StoreError>> + Send;
 
     /// The account's side of one journal entry.

@@ -8,9 +8,11 @@
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
+//! - [`signed`]: tamper-evident tokens handed out and read back (paging cursors).
 //! - [`tls`]: a verified client certificate and its thumbprint.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
+//! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
 //!
@@ -19,6 +21,7 @@
 pub mod clock;
 pub mod consent;
 pub mod iban;
+pub mod idempotency;
 pub mod ids;
 pub mod ledger;
 pub mod money;
@@ -30,6 +33,7 @@ pub mod portal;
 pub mod psu;
 pub mod registry;
 pub mod secret;
+pub mod signed;
 pub mod store;
 pub mod tls;
 pub mod usage;

@@ -274,7 +274,9 @@ pub struct Payment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentCreation {
     Created,
-    /// The application used this X-Request-ID before: the earlier payment.
+    /// The application used this X-Request-ID within the
+    /// [`IDEMPOTENCY_WINDOW`](crate::idempotency::IDEMPOTENCY_WINDOW) before
+    /// the new payment's `created_at`: the payment it created then.
     Existing(Box<Payment>),
 }
 
@@ -310,6 +312,9 @@ pub struct ExecutionAdvance {
 }
 
 pub trait PaymentRepository: Send + Sync {
+    /// Stores the payment unless its X-Request-ID is still bound to an earlier
+    /// one (see [`PaymentCreation::Existing`]); two concurrent calls with one
+    /// X-Request-ID store one payment.
     fn create_payment(
         &self,
         payment: Payment,

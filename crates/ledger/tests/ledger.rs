@@ -8,8 +8,8 @@ use std::sync::Arc;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId};
 use fintechapi_domain::ledger::{
-    Account, AccountKind, EntryCursor, EntryQuery, EntryStatus, LedgerError, LedgerRepository,
-    NewAccount,
+    Account, AccountKind, EntryCursor, EntryFilter, EntryStatus, LedgerError, LedgerRepository,
+    NewAccount, PageStart,
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::psu::{NewPsu, PsuRepository};
@@ -157,7 +157,7 @@ both_stores! {
         assert_eq!(receipt.status, EntryStatus::Booked);
         assert_eq!(bank.booked(a.id).await, 74_50);
         assert_eq!(bank.booked(b.id).await, 25_50);
-        let page = bank.store.entries(EntryQuery { account: b.id, status: None, date_from: None, date_to: None, reference_above: None, after: None, limit: 10 }).await.unwrap();
+        let page = bank.store.entries(&EntryFilter { account: b.id, status: None, date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 10).await.unwrap();
         assert_eq!(page.len(), 1);
         assert_eq!(page[0].amount, eur(25_50));
         assert_eq!(page[0].transaction_id, receipt.transaction_id);
@@ -176,7 +176,7 @@ both_stores! {
         let clearing = bank.store.clearing_account(Currency::EUR).await.unwrap().unwrap();
         assert_eq!(clearing.balances.booked, clearing_before + 40_00);
         assert_eq!(bank.booked(a.id).await, 60_00);
-        let entry = &bank.store.entries(EntryQuery { account: a.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None, after: None, limit: 1 }).await.unwrap()[0];
+        let entry = &bank.store.entries(&EntryFilter { account: a.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 1).await.unwrap()[0];
         assert_eq!(entry.amount, eur(-40_00));
         assert_eq!(entry.creditor.iban, Some(external_iban()));
         bank.assert_consistent().await;
@@ -351,27 +351,51 @@ both_stores! {
 }
 
 both_stores! {
-    async fn pages_of_entries_cover_the_history_once_newest_first(db) {
+    async fn pages_of_entries_cover_the_history_once_either_way(db) {
         let bank = Bank::new(&db).await;
         let a = bank.account("EUR", 0, 1_000_00).await;
         for i in 0..23 {
             bank.clock.advance(time::Duration::hours(7));
             bank.ledger.transfer(order(&format!("p{i}"), &a, &external_iban(), 1_00 + i)).await.unwrap();
         }
+        let all = EntryFilter { account: a.id, status: None, date_from: None, date_to: None, reference_above: None };
+        let at = |e: &fintechapi_domain::ledger::AccountEntry| EntryCursor { booking_date: e.booking_date, entry_reference: e.entry_reference };
         let mut seen = Vec::new();
-        let mut after = None;
+        let mut start = PageStart::Newest;
         loop {
-            let page = bank.store.entries(EntryQuery { account: a.id, status: None, date_from: None, date_to: None, reference_above: None, after, limit: 5 }).await.unwrap();
-            if page.is_empty() { break; }
-            let last = page.last().unwrap();
-            after = Some(EntryCursor { booking_date: last.booking_date, entry_reference: last.entry_reference });
+            let page = bank.store.entries(&all, start, 5).await.unwrap();
+            let Some(last) = page.last() else { break };
+            start = PageStart::After(at(last));
             seen.extend(page);
         }
         assert_eq!(seen.len(), 24); // 23 payments and the opening deposit
+        assert_eq!(bank.store.count_entries(&all).await.unwrap(), 24);
         assert!(seen.windows(2).all(|w| (w[0].booking_date, w[0].entry_reference) > (w[1].booking_date, w[1].entry_reference)));
         let mut refs: Vec<_> = seen.iter().map(|e| e.entry_reference).collect();
         refs.dedup();
         assert_eq!(refs.len(), 24);
+
+        // Backwards from the oldest page, newest first within each page.
+        let oldest = bank.store.entries(&all, PageStart::Oldest, 4).await.unwrap();
+        assert_eq!(oldest, seen[20..]);
+        let mut back = oldest.clone();
+        let mut start = PageStart::Before(at(&oldest[0]));
+        loop {
+            let page = bank.store.entries(&all, start, 5).await.unwrap();
+            let Some(first) = page.first() else { break };
+            start = PageStart::Before(at(first));
+            back.splice(0..0, page);
+        }
+        assert_eq!(back, seen);
+
+        // A period keeps its bounds on every page; delta reads run by entry reference.
+        let days = EntryFilter { date_from: Some(seen[15].booking_date), date_to: Some(seen[5].booking_date), ..all.clone() };
+        let inside: Vec<_> = seen.iter().filter(|e| (seen[15].booking_date..=seen[5].booking_date).contains(&e.booking_date)).cloned().collect();
+        assert_eq!(bank.store.entries(&days, PageStart::Newest, 100).await.unwrap(), inside);
+        assert_eq!(bank.store.entries(&days, PageStart::After(at(&inside[1])), 100).await.unwrap(), inside[2..]);
+        assert_eq!(bank.store.count_entries(&days).await.unwrap(), inside.len() as u64);
+        let after = bank.store.booked_entries_after(a.id, seen[3].entry_reference, 2).await.unwrap();
+        assert_eq!(after.iter().map(|e| e.entry_reference).collect::<Vec<_>>(), [seen[2].entry_reference, seen[1].entry_reference]);
     }
 }
 
@@ -390,7 +414,7 @@ both_stores! {
         assert!(accounts.len() >= 2);
         let main = &accounts[0];
         assert!(main.balances.pending_debits < 0, "pending card payments");
-        let oldest = store.entries(EntryQuery { account: main.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None, after: None, limit: 10_000 }).await.unwrap();
+        let oldest = store.entries(&EntryFilter { account: main.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 10_000).await.unwrap();
         let first_day = oldest.last().unwrap().booking_date;
         assert!(clock.today() - first_day >= time::Duration::days(330), "history starts {first_day}");
 

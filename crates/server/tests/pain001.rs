@@ -282,6 +282,8 @@ both_stores! {
             ("/v1/payments/pain.001-sepa-express", xml, valid.clone(), (StatusCode::NOT_FOUND, Some("PRODUCT_UNKNOWN"), Some("payment-product"))),
         ];
         for (path, content_type, body, expected) in cases {
+            // Paced under the sandbox plan's 25 requests a second.
+            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
             let a = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), content_type, &body).await;
             assert_eq!(a.refusal(), expected, "{path} {content_type}: {}\n{body}", a.text);
         }
@@ -303,7 +305,8 @@ both_stores! {
             let id = created.body["paymentId"].as_str().unwrap();
             let cancel = tpp.http.delete(format!("{}{path}/{id}", tpp.base)).bearer_auth(&cc).header("x-request-id", uuid::Uuid::new_v4().to_string()).send().await.unwrap();
             assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
-            assert_eq!(tpp.get(&format!("{path}/{id}/status"), &cc).await.body["transactionStatus"], "CANC");
+            let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
+            assert_eq!(status.body["transactionStatus"], "CANC", "{}", status.text);
         }
         server.stop().await;
     }

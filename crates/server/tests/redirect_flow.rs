@@ -308,8 +308,8 @@ both_stores! {
         let newer_booked = newer.body["transactions"]["booked"].as_array().unwrap();
         assert!(newer_booked.iter().all(|e| e["entryReference"].as_str().unwrap().parse::<i64>().unwrap() > oldest.parse::<i64>().unwrap()));
         assert_eq!(newer.body["transactions"]["information"], json!([]));
-        let delta = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true", second.id), &access_token, &with_psu, None).await;
-        assert_eq!(delta.body["tppMessages"][0]["code"], "PARAMETER_NOT_SUPPORTED");
+        let delta = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}", second.id), &access_token, &with_psu, None).await;
+        assert_eq!((delta.body["tppMessages"][0]["code"].as_str(), delta.body["tppMessages"][0]["path"].as_str()), (Some("PARAMETER_NOT_CONSISTENT"), Some("entryReferenceFrom")), "two delta accesses at once");
         let with_balance = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&withBalance=true", first.id), &access_token, &with_psu, None).await;
         assert_eq!(with_balance.body["balances"].as_array().map(Vec::len), Some(3), "{}", with_balance.body);
         let first_entry = &entries[0];

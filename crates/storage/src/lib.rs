@@ -28,6 +28,7 @@ mod sqlite {
     type Db = sqlx::Sqlite;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub(crate) mod consent;
+    pub(crate) mod delta;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;
@@ -45,6 +46,7 @@ mod postgres {
     type Db = sqlx::Postgres;
     const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) mod consent;
+    pub(crate) mod delta;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;

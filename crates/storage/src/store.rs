@@ -6,15 +6,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use fintechapi_domain::consent::{
-    AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus,
+    AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus, DeltaReportRepository,
 };
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::ids::{AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::ledger::{
-    Account, AccountEntry, EntryQuery, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
-    NewTransfer, TransferReceipt,
+    Account, AccountEntry, EntryFilter, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
+    NewTransfer, PageStart, TransferReceipt,
 };
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, SigningKey,
@@ -346,8 +346,33 @@ impl LedgerRepository for Store {
         .await)
     }
 
-    async fn entries(&self, query: EntryQuery) -> Result<Vec<AccountEntry>, StoreError> {
-        dispatch!(self, |db, pool| db::ledger::entries(pool, &query).await)
+    async fn entries(
+        &self,
+        filter: &EntryFilter,
+        start: PageStart,
+        limit: u32,
+    ) -> Result<Vec<AccountEntry>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::entries(
+            pool, filter, start, limit
+        )
+        .await)
+    }
+
+    async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::count_entries(pool, filter)
+            .await)
+    }
+
+    async fn booked_entries_after(
+        &self,
+        account: AccountId,
+        reference: i64,
+        limit: u32,
+    ) -> Result<Vec<AccountEntry>, StoreError> {
+        dispatch!(self, |db, pool| db::ledger::booked_entries_after(
+            pool, account, reference, limit
+        )
+        .await)
     }
 
     async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
@@ -758,6 +783,30 @@ impl PaymentRepository for Store {
     ) -> Result<Vec<(Date, ExecutionOutcome)>, StoreError> {
         dispatch!(self, |db, pool| db::payment::executions(pool, payment)
             .await)
+    }
+}
+
+impl DeltaReportRepository for Store {
+    async fn delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+    ) -> Result<Option<i64>, StoreError> {
+        dispatch!(self, |db, pool| db::delta::mark(pool, consent, account)
+            .await)
+    }
+
+    async fn advance_delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+        reference: i64,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::delta::advance(
+            pool, consent, account, reference, at
+        )
+        .await)
     }
 }
 

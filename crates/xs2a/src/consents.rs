@@ -271,13 +271,13 @@ pub(crate) async fn create<R: Repo>(
         };
         let consent = match server.repo().create_consent(consent.clone()).await? {
             ConsentCreation::Created => consent,
-            // The same X-Request-ID and body: the first answer again, nothing new.
+            // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
             ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => {
                 *first
             }
             ConsentCreation::Existing(_) => {
                 return Err(Xs2aError::format(
-                    "this X-Request-ID was already used for a different consent; use a new one",
+                    "this X-Request-ID created a consent with another body within the last 24 hours; use a new one",
                 )
                 .at("X-Request-ID"));
             }

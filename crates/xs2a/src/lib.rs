@@ -9,7 +9,8 @@
 //!
 //! - [`error`]: `tppMessages` bodies.
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
-//! - `accounts`: `GET /v1/accounts…`.
+//! - `accounts`: `GET /v1/accounts…` (list, details, balances) and the consent checks of every read.
+//! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
 //! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
@@ -22,6 +23,7 @@ pub mod error;
 mod funds;
 pub mod pain001;
 mod payments;
+mod transactions;
 
 use std::sync::Arc;
 
@@ -31,6 +33,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
+use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::MeteredApi;
@@ -62,9 +65,10 @@ pub struct Xs2aService<R> {
     pub settings: Xs2aSettings,
 }
 
-/// The storage XS2A runs on: what the authorization server needs, plus the ledger's.
-pub trait Repo: fintechapi_oauth::web::Repo {}
-impl<T: fintechapi_oauth::web::Repo> Repo for T {}
+/// The storage XS2A runs on: what the authorization server needs, the ledger's,
+/// and the marks of delta reports.
+pub trait Repo: fintechapi_oauth::web::Repo + DeltaReportRepository {}
+impl<T: fintechapi_oauth::web::Repo + DeltaReportRepository> Repo for T {}
 
 pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();
@@ -122,11 +126,11 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/accounts/{account_id}/transactions",
-            get(accounts::transactions::<R>),
+            get(transactions::list::<R>),
         )
         .route(
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
-            get(accounts::transaction::<R>),
+            get(transactions::details::<R>),
         )
         .route(
             "/v1/{payment_service}/{payment_product}",

@@ -418,12 +418,12 @@ pub(crate) async fn initiate<R: Repo>(
         let issuer = &server.settings().issuer;
         match repo.create_payment(payment.clone()).await? {
             PaymentCreation::Created => Ok(created_response(&payment, issuer, &payment_service)),
-            // The same X-Request-ID and body: the first answer again, nothing new.
+            // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
             PaymentCreation::Existing(first) if first.request_hash == payment.request_hash => {
                 Ok(created_response(&first, issuer, &payment_service))
             }
             PaymentCreation::Existing(_) => Err(Xs2aError::format(
-                "this X-Request-ID was already used for a different payment; use a new one",
+                "this X-Request-ID created a payment with another body within the last 24 hours; use a new one",
             )
             .at("X-Request-ID")),
         }

@@ -4,6 +4,7 @@
 
 pub mod passkey;
 pub mod tpp_host;
+pub mod xs2a;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -3,21 +3,41 @@
 
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
+use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{ConsentId, PsuId};
 use sqlx::{AssertSqlSafe, Pool};
 use time::OffsetDateTime;
 
-use super::Db;
+use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
 const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
      frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
 
+/// Idempotency within [`IDEMPOTENCY_WINDOW`]. The table's unique
+/// `(application_id, request_id)` stays the lock that makes two concurrent
+/// first uses store one consent (PostgreSQL makes the second insert wait for
+/// the first to commit; SQLite writers queue on `BEGIN IMMEDIATE`). A holder
+/// older than the window gives the key up in the same transaction as the new
+/// insert, by having its own id appended to its `request_id`. Scoping the
+/// constraint itself would mean rebuilding the table on SQLite, which cannot
+/// drop a constraint.
 pub(crate) async fn create(
     pool: &Pool<Db>,
     consent: Consent,
 ) -> Result<ConsentCreation, StoreError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    sqlx::query(
+        "UPDATE consents SET request_id = request_id || '@' || id \
+         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
+    )
+    .bind(consent.application_id.to_string())
+    .bind(&consent.request_id)
+    .bind(consent.created_at - IDEMPOTENCY_WINDOW)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
     let inserted = sqlx::query(
         "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
          frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at) \
@@ -36,11 +56,16 @@ pub(crate) async fn create(
     .bind(&consent.request_hash)
     .bind(consent.created_at)
     .bind(consent.status_changed_at)
-    .execute(pool)
+    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => Ok(ConsentCreation::Created),
+        Ok(_) => {
+            tx.commit().await.map_err(store)?;
+            Ok(ConsentCreation::Created)
+        }
         Err(e) if is_unique_violation(&e, "request") => {
+            // The holder is committed and within the window.
+            tx.rollback().await.map_err(store)?;
             let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
                 "SELECT {CONSENT_COLUMNS} FROM consents WHERE application_id = $1 AND request_id = $2"
             )))

@@ -9,11 +9,13 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal,
-    EntryQuery, EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer, TransferReceipt,
+    EntryCursor, EntryFilter, EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer,
+    PageStart, TransferReceipt,
 };
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::{Database, Pool};
 use time::Date;
+use time::macros::date;
 
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_check_violation, is_unique_violation, store};
@@ -266,6 +268,9 @@ async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, A
         Err(e) => return Err(store(e).into()),
     }
 
+    // The postings after the balance updates: an account's entry references are
+    // drawn while its row is locked, so they become visible in increasing order
+    // (delta reports rely on it).
     let amount = t.amount.minor();
     let mut sides = [(t.debit, -amount), (t.credit, amount)];
     sides.sort_by_key(|(id, _)| *id);
@@ -337,30 +342,119 @@ async fn move_balance(
     }
 }
 
+/// Bounds of a filter as keyset positions: every matching entry lies strictly
+/// between them, so one row-value range on `postings_by_account_date` serves
+/// every page (no OFFSET, no scan from the newest entry).
+fn bounds(filter: &EntryFilter) -> (EntryCursor, EntryCursor) {
+    let lowest = EntryCursor {
+        booking_date: filter.date_from.unwrap_or(date!(0001 - 01 - 01)),
+        entry_reference: 0,
+    };
+    let highest = EntryCursor {
+        booking_date: filter.date_to.unwrap_or(date!(9999 - 12 - 31)),
+        entry_reference: i64::MAX,
+    };
+    (lowest, highest)
+}
+
+macro_rules! entries_in_range {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+             WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+             AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
+             AND p.id > $7 ORDER BY ",
+            $order,
+            " LIMIT $8"
+        )
+    };
+}
+
 pub(crate) async fn entries(
     pool: &Pool<Db>,
-    q: &EntryQuery,
+    filter: &EntryFilter,
+    start: PageStart,
+    limit: u32,
 ) -> Result<Vec<AccountEntry>, StoreError> {
+    let (mut low, mut high) = bounds(filter);
+    let newest_first = match start {
+        PageStart::Newest => true,
+        PageStart::After(c) => {
+            high = high.min(c);
+            true
+        }
+        PageStart::Before(c) => {
+            low = low.max(c);
+            false
+        }
+        PageStart::Oldest => false,
+    };
+    let sql = if newest_first {
+        entries_in_range!("p.booking_date DESC, p.id DESC")
+    } else {
+        entries_in_range!("p.booking_date, p.id")
+    };
+    let mut entries = sqlx::query_as::<_, EntryRow>(sql)
+        .bind(filter.account.to_string())
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(low.booking_date)
+        .bind(low.entry_reference)
+        .bind(high.booking_date)
+        .bind(high.entry_reference)
+        .bind(filter.reference_above.unwrap_or(0))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(AccountEntry::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    if !newest_first {
+        entries.reverse();
+    }
+    Ok(entries)
+}
+
+pub(crate) async fn count_entries(
+    pool: &Pool<Db>,
+    filter: &EntryFilter,
+) -> Result<u64, StoreError> {
+    let (low, high) = bounds(filter);
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
+    )
+    .bind(filter.account.to_string())
+    .bind(filter.status.map(|s| s.as_str()))
+    .bind(low.booking_date)
+    .bind(low.entry_reference)
+    .bind(high.booking_date)
+    .bind(high.entry_reference)
+    .bind(filter.reference_above.unwrap_or(0))
+    .fetch_one(pool)
+    .await
+    .map_err(store)?;
+    u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
+}
+
+pub(crate) async fn booked_entries_after(
+    pool: &Pool<Db>,
+    account: AccountId,
+    reference: i64,
+    limit: u32,
+) -> Result<Vec<AccountEntry>, StoreError> {
+    // Served by `postings_by_account_reference`.
     sqlx::query_as::<_, EntryRow>(concat!(
         "SELECT ",
         entry_columns!(),
         " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
-         WHERE p.account_id = $1 \
-         AND ($2 IS NULL OR p.status = $2) \
-         AND ($3 IS NULL OR p.booking_date >= $3) \
-         AND ($4 IS NULL OR p.booking_date <= $4) \
-         AND ($5 IS NULL OR p.booking_date < $5 OR (p.booking_date = $5 AND p.id < $6)) \
-         AND ($8 IS NULL OR p.id > $8) \
-         ORDER BY p.booking_date DESC, p.id DESC LIMIT $7"
+         WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
     ))
-    .bind(q.account.to_string())
-    .bind(q.status.map(|s| s.as_str()))
-    .bind(q.date_from)
-    .bind(q.date_to)
-    .bind(q.after.map(|c| c.booking_date))
-    .bind(q.after.map(|c| c.entry_reference))
-    .bind(i64::from(q.limit))
-    .bind(q.reference_above)
+    .bind(account.to_string())
+    .bind(reference)
+    .bind(i64::from(limit))
     .fetch_all(pool)
     .await
     .map_err(store)?

@@ -4,6 +4,7 @@
 //! transaction.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
 use fintechapi_domain::payment::{
     Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
@@ -26,11 +27,25 @@ macro_rules! payment_columns {
     };
 }
 
+/// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
+/// (`consent::create` says how): an expired holder of the X-Request-ID gives it
+/// up in the transaction that inserts the new payment.
 pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreation, StoreError> {
     let order = match &p.execution {
         Execution::Periodic(order) => Some(order),
         _ => None,
     };
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    sqlx::query(
+        "UPDATE payments SET request_id = request_id || '@' || id \
+         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
+    )
+    .bind(p.application_id.to_string())
+    .bind(&p.request_id)
+    .bind(p.created_at - IDEMPOTENCY_WINDOW)
+    .execute(&mut *tx)
+    .await
+    .map_err(store)?;
     let inserted = sqlx::query(concat!(
         "INSERT INTO payments (",
         payment_columns!(),
@@ -69,11 +84,16 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(p.cancellation_requested_at)
     .bind(p.format.as_str())
     .bind(p.format.document())
-    .execute(pool)
+    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => Ok(PaymentCreation::Created),
+        Ok(_) => {
+            tx.commit().await.map_err(store)?;
+            Ok(PaymentCreation::Created)
+        }
         Err(e) if is_unique_violation(&e, "request") => {
+            // The holder is committed and within the window.
+            tx.rollback().await.map_err(store)?;
             let existing = sqlx::query_as::<_, PaymentRow>(concat!(
                 "SELECT ",
                 payment_columns!(),
