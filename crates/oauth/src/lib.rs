@@ -6,6 +6,8 @@
 //! - [`server`]: the logic, free of HTTP.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`rar`]: Rich Authorization Requests for consents and payments.
+//! - [`redirect`]: the Berlin Group Redirect SCA approach: its authorisations,
+//!   their one-time link, the way back to the TPP without a code.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
@@ -17,6 +19,7 @@ mod online;
 pub mod passkey;
 pub mod policy;
 pub mod rar;
+pub mod redirect;
 pub mod server;
 pub mod web;
 
