@@ -1,8 +1,8 @@
-//! Authorisation sub-resources of consents and payments. With the OAuth SCA
-//! approach an authorisation starts implicitly with a pushed authorization
-//! request: each such request is one authorisation, listed and read here with
-//! its `scaStatus`. Explicit start and PSU data updates (embedded SCA) are not
-//! offered and say so.
+//! Authorisation sub-resources of consents and payments. An authorisation
+//! starts implicitly: with a pushed authorization request (OAuth SCA
+//! approach), or with the initiation itself (Redirect approach); each is
+//! listed and read here with its `scaStatus`. Explicit start and PSU data
+//! updates (embedded SCA) are not offered and say so.
 
 use std::sync::Arc;
 
@@ -131,7 +131,7 @@ fn not_offered(what: &str) -> Response {
     Xs2aError::new(StatusCode::BAD_REQUEST, "SERVICE_INVALID", what).into_response()
 }
 
-const IMPLICIT_START: &str = "authorisations start with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth; explicit start is not offered";
+const IMPLICIT_START: &str = "authorisations start implicitly: with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth, or with the initiation itself (TPP-Redirect-Preferred: true, _links.scaRedirect); explicit start is not offered";
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 
