@@ -85,9 +85,18 @@ pub trait TokenRepository: Send + Sync {
 }
 
 text_enum!(
-    /// Where an authorization stands: pushed (PAR) → login (the browser
-    /// arrived) → second_factor (password checked) → consent (authenticated)
-    /// → approved (code issued) → exchanged (code redeemed); or denied.
+    /// The Berlin Group SCA approach of an authorization: OAuth (a pushed
+    /// request; a code for the TPP's token) or Redirect (made by the initiation
+    /// itself, opened by `_links.scaRedirect`, back to `TPP-Redirect-URI`
+    /// without a code).
+    ScaApproach { OAuth = "oauth", Redirect = "redirect" }
+);
+
+text_enum!(
+    /// Where an authorization stands: pushed (PAR, or the initiation for the
+    /// Redirect approach) → login (the browser arrived) → second_factor
+    /// (password checked) → consent (authenticated) → approved (code issued;
+    /// final for the Redirect approach) → exchanged (code redeemed); or denied.
     AuthorizationStage {
         Pushed = "pushed",
         Login = "login",
@@ -105,16 +114,22 @@ pub struct Authorization {
     pub id: AuthorizationId,
     pub application_id: ApplicationId,
     pub client_id: String,
+    pub approach: ScaApproach,
+    /// OAuth: the registered redirect URI pushed; Redirect: `TPP-Redirect-URI`.
     pub redirect_uri: String,
+    /// Redirect: `TPP-Nok-Redirect-URI`, where a refusal goes instead.
+    pub nok_redirect_uri: Option<String>,
     /// E.g. `AIS:<consentId>`.
     pub scope: String,
     /// RFC 9396 authorization details (JSON) the request used instead of a scope.
     pub authorization_details: Option<String>,
     pub state: Option<String>,
-    /// PKCE S256 challenge.
+    /// PKCE S256 challenge; empty for the Redirect approach, which issues no code.
     pub code_challenge: String,
     /// RFC 9449 §10: the DPoP key the code must be redeemed with.
     pub dpop_jkt: Option<String>,
+    /// Keyed hash of what opens it in the browser: the request URI (OAuth) or
+    /// the `scaRedirect` link's token (Redirect).
     pub request_uri_hash: KeyedHash,
     pub request_expires_at: OffsetDateTime,
     /// Keyed hash of the browser's session cookie, once it arrived.
@@ -143,7 +158,7 @@ pub trait AuthorizationRepository: Send + Sync {
         authorization: Authorization,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Binds a pushed, unexpired request of `client_id` to a browser session and moves it to
+    /// Binds a pushed, unexpired OAuth request of `client_id` to a browser session and moves it to
     /// `login`. Until the PSU has logged in, opening it again rebinds it to the
     /// new session (FAPI 2.0 §5.3.2.2-12 note 3: one-time use is enforced at
     /// authentication, not at page load); afterwards it cannot be opened.
@@ -156,6 +171,15 @@ pub trait AuthorizationRepository: Send + Sync {
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
 
     /// An application's authorizations of one resource (`AIS:<id>`, `PIS:<id>`), oldest first.
+    /// Binds a Redirect-approach authorization, unexpired and never opened, to a
+    /// browser session and moves it to `login`: its link works once.
+    fn open_redirect_authorization(
+        &self,
+        link_hash: &KeyedHash,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
     fn authorizations_for_scope(
         &self,
         application: ApplicationId,
@@ -178,7 +202,7 @@ pub trait AuthorizationRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// `consent` → `approved` with the code's hash and expiry.
+    /// `consent` → `approved` with the code's hash and expiry (OAuth approach only).
     fn approve_authorization(
         &self,
         id: AuthorizationId,

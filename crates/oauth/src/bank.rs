@@ -1,11 +1,13 @@
 //! The bank's own pages that a PSU reaches by redirect from a TPP: login
 //! (password), second factor, and the consent screen, ending in a 303 back to
-//! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207).
+//! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207);
+//! for the Redirect SCA approach (`crate::redirect`), to the TPP's registered
+//! redirect or NOK URI without a code.
 //!
 //! RTS Art. 4: no message tells whether the login name or the password was
 //! wrong; five consecutive failures (password or code) block the credential;
 //! five minutes without activity end the session. Nothing here ever redirects
-//! to a URI that is not the one registered and pushed for this authorization.
+//! to a URI that is not the one registered and given for this authorization.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
@@ -51,6 +53,7 @@ pub struct BankSettings {
 pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
     Router::new()
         .merge(crate::online::routes::<R>())
+        .merge(crate::redirect::routes::<R>())
         .route("/oauth2/authorize", get(authorize::<R>))
         .route("/bank/login", get(login_form::<R>).post(login::<R>))
         .route("/bank/sca", get(sca_form::<R>).post(sca::<R>))
@@ -290,12 +293,17 @@ async fn authorize<R: Repo>(
     if opened.is_none() {
         return Err(BankError::expired());
     }
+    Ok(session_started(&session))
+}
+
+/// Binds the browser to the authorization just opened and sends it to the login page.
+pub(crate) fn session_started(session: &str) -> Response {
     let mut response = see_other("/bank/login");
     let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
-    Ok(secured(response, None))
+    secured(response, None)
 }
 
 // ---------------------------------------------------------------- login
@@ -918,6 +926,20 @@ fn origin_of(uri: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
+/// The origins the consent form's answer may redirect to, for its CSP: the
+/// redirect URI's, and a Redirect authorisation's NOK URI's.
+fn form_targets(authorization: &Authorization) -> Option<String> {
+    let mut origins: Vec<String> = Vec::new();
+    for uri in std::iter::once(&authorization.redirect_uri).chain(&authorization.nok_redirect_uri) {
+        if let Some(origin) = origin_of(uri)
+            && !origins.contains(&origin)
+        {
+            origins.push(origin);
+        }
+    }
+    (!origins.is_empty()).then(|| origins.join(" "))
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/payment.html")]
 struct PaymentPage {
@@ -952,7 +974,7 @@ async fn consent_form<R: Repo>(
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
-    let target = origin_of(&session.authorization.redirect_uri);
+    let target = form_targets(&session.authorization);
     if let Some(payment) = authorized_payment(&service, &session.authorization).await? {
         let page = payment_page(&service, &session, payment, false).await?;
         return Ok(secured(page.into_response(), target.as_deref()));
@@ -1094,8 +1116,11 @@ fn back_to_tpp(authorization: &Authorization, issuer: &str, params: &[(&str, &st
         }
         query.append_pair("iss", issuer);
     }
-    let mut response = see_other(url.as_str());
-    // The session is over either way.
+    session_ended(see_other(url.as_str()))
+}
+
+/// The answer that leaves the bank's pages: the session is over either way.
+pub(crate) fn session_ended(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static(
@@ -1103,6 +1128,44 @@ fn back_to_tpp(authorization: &Authorization, issuer: &str, params: &[(&str, &st
         ),
     );
     secured(response, None)
+}
+
+/// The PSU approved: the OAuth approach issues the code for the TPP's token;
+/// the Redirect approach finalises the authorisation without one.
+async fn approved<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Response, BankError> {
+    if authorization.approach == ScaApproach::Redirect {
+        return crate::redirect::approved(service, authorization).await;
+    }
+    let server = &service.server;
+    let code = server
+        .approve(authorization)
+        .await
+        .map_err(|_| BankError::expired())?
+        .ok_or_else(BankError::expired)?;
+    Ok(back_to_tpp(
+        authorization,
+        &server.settings().issuer,
+        &[("code", &code)],
+    ))
+}
+
+/// The PSU refused, or the request cannot be granted: `access_denied` for
+/// the OAuth approach, the NOK URI for the Redirect approach.
+fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
+    if authorization.approach == ScaApproach::Redirect {
+        return crate::redirect::back_to_tpp(authorization, false);
+    }
+    back_to_tpp(
+        authorization,
+        issuer,
+        &[
+            ("error", "access_denied"),
+            ("error_description", description),
+        ],
+    )
 }
 
 async fn decide<R: Repo>(
@@ -1146,23 +1209,15 @@ async fn decide<R: Repo>(
                 now,
             )
             .await?;
-            return Ok(back_to_tpp(
+            return Ok(refused(
                 authorization,
                 &issuer,
-                &[
-                    ("error", "access_denied"),
-                    ("error_description", "the PSU declined the payment"),
-                ],
+                "the PSU declined the payment",
             ));
         }
         let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
         execute(&service, &payment, psu).await?;
-        let code = server
-            .approve(authorization)
-            .await
-            .map_err(|_| BankError::expired())?
-            .ok_or_else(BankError::expired)?;
-        return Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]));
+        return approved(&service, authorization).await;
     }
     if let Some(payment) = payment_to_cancel(&service, authorization).await? {
         return cancel_payment(&service, authorization, &payment, value("decision")).await;
@@ -1191,14 +1246,7 @@ async fn decide<R: Repo>(
             "the PSU denied the request",
             |_| "the consent names an account the PSU does not hold",
         );
-        return Ok(back_to_tpp(
-            authorization,
-            &issuer,
-            &[
-                ("error", "access_denied"),
-                ("error_description", description),
-            ],
-        ));
+        return Ok(refused(authorization, &issuer, description));
     }
 
     let grants: Vec<AccountGrant> = if page.choose {
@@ -1229,7 +1277,7 @@ async fn decide<R: Repo>(
     if grants.is_empty() {
         let mut page = page;
         page.problem = Some("Choose at least one account, or deny the request.".into());
-        let target = origin_of(&authorization.redirect_uri);
+        let target = form_targets(authorization);
         return Ok(secured(
             (StatusCode::BAD_REQUEST, page).into_response(),
             target.as_deref(),
@@ -1242,10 +1290,5 @@ async fn decide<R: Repo>(
             "This consent was already decided or withdrawn by the app.",
         ));
     }
-    let code = server
-        .approve(authorization)
-        .await
-        .map_err(|_| BankError::expired())?
-        .ok_or_else(BankError::expired)?;
-    Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]))
+    approved(&service, authorization).await
 }

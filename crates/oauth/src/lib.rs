@@ -7,6 +7,8 @@
 //! - [`client_keys`]: clients' JWK Sets fetched from their `jwks_uri`, cached.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`rar`]: Rich Authorization Requests for consents and payments.
+//! - [`redirect`]: the Berlin Group Redirect SCA approach: its authorisations,
+//!   their one-time link, the way back to the TPP without a code.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
@@ -19,6 +21,7 @@ mod online;
 pub mod passkey;
 pub mod policy;
 pub mod rar;
+pub mod redirect;
 pub mod server;
 pub mod web;
 

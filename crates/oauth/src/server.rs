@@ -11,7 +11,7 @@ use fintechapi_domain::consent::{
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption,
+    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, ScaApproach,
     SigningKeyRepository, TokenKind, TokenRecord, TokenRepository,
 };
 use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
@@ -39,8 +39,9 @@ const REQUEST_URI_TTL: Duration = Duration::seconds(60);
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
 /// RTS Art. 10a: how long after a full SCA account information may be read
-/// without another one (the refresh token's longest life).
-const SCA_EXEMPTION: Duration = Duration::days(180);
+/// without another one (the refresh token's longest life; for the Redirect
+/// approach, of reads with the client's token).
+pub const SCA_EXEMPTION: Duration = Duration::days(180);
 /// DPoP nonces change every 5 minutes; the previous one stays valid.
 const DPOP_NONCE_WINDOW_SECS: i64 = 300;
 /// RTS Art. 4(3)(d): an authentication session ends after 5 minutes without activity.
@@ -873,7 +874,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 id: AuthorizationId::random(),
                 application_id: client.application.id,
                 client_id: client_id_of(client),
+                approach: ScaApproach::OAuth,
                 redirect_uri: request.redirect_uri,
+                nok_redirect_uri: None,
                 scope: resource.scope(),
                 authorization_details: details,
                 state: request.state,

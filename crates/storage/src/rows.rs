@@ -600,6 +600,8 @@ pub(crate) struct AuthorizationRow {
     code_expires_at: Option<OffsetDateTime>,
     created_at: OffsetDateTime,
     last_activity_at: OffsetDateTime,
+    approach: String,
+    nok_redirect_uri: Option<String>,
 }
 
 impl TryFrom<AuthorizationRow> for Authorization {
@@ -609,7 +611,9 @@ impl TryFrom<AuthorizationRow> for Authorization {
             id: parse::<AuthorizationId>("authorization id", &r.id)?,
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
             client_id: r.client_id,
+            approach: r.approach.parse()?,
             redirect_uri: r.redirect_uri,
+            nok_redirect_uri: r.nok_redirect_uri,
             scope: r.scope,
             authorization_details: r.authorization_details,
             state: r.state,

@@ -632,6 +632,21 @@ impl AuthorizationRepository for Store {
         .await)
     }
 
+    async fn open_redirect_authorization(
+        &self,
+        link_hash: &KeyedHash,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::open_redirect(
+            pool,
+            link_hash,
+            session_hash,
+            at
+        )
+        .await)
+    }
+
     async fn authorizations_for_scope(
         &self,
         application: ApplicationId,

@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
-/// The consent the caller's token is bound to, checked for this call: the
+/// The consent the caller's token is bound to (or, Redirect approach, the
+/// client's token names with `Consent-ID`), checked for this call: the
 /// `Consent-ID` header matches, the consent is valid today, and an access
 /// without the PSU (no `PSU-IP-Address`) is within `frequencyPerDay`.
 pub(crate) async fn live_consent<R: Repo>(
@@ -26,11 +27,9 @@ pub(crate) async fn live_consent<R: Repo>(
     headers: &HeaderMap,
 ) -> Result<Consent, Xs2aError> {
     let unauthorised = |code, text: &str| Xs2aError::new(StatusCode::UNAUTHORIZED, code, text);
-    let Some(bound) = caller.grant.consent else {
-        return Err(unauthorised(
-            "CONSENT_INVALID",
-            "this token is not bound to a consent: obtain one with the authorization code flow",
-        ));
+    let bound = match caller.grant.consent {
+        Some(bound) => bound,
+        None => crate::approach::redirect_consent(service, caller, headers).await?,
     };
     let Some(header) = header_text(headers, "consent-id") else {
         return Err(Xs2aError::format("the Consent-ID header is missing").at("Consent-ID"));

@@ -1,10 +1,10 @@
-//! Authorisation sub-resources of consents and payments. With the OAuth SCA
-//! approach an authorisation starts implicitly with a pushed authorization
-//! request: each such request is one authorisation, listed and read here with
-//! its `scaStatus`; a cancellation authorisation is a pushed request for a
-//! scheduled payment whose cancellation the TPP asked for (`DELETE` → 202).
-//! Explicit start and PSU data updates (embedded SCA) are not offered and say
-//! so.
+//! Authorisation sub-resources of consents and payments. An authorisation
+//! starts implicitly: with a pushed authorization request (OAuth SCA
+//! approach), or with the initiation itself (Redirect approach); each is
+//! listed and read here with its `scaStatus`. A cancellation authorisation is
+//! a pushed request for a scheduled payment whose cancellation the TPP asked
+//! for (`DELETE` → 202). Explicit start and PSU data updates (embedded SCA)
+//! are not offered and say so.
 
 use std::sync::Arc;
 
@@ -133,7 +133,7 @@ fn not_offered(what: &str) -> Response {
     Xs2aError::new(StatusCode::BAD_REQUEST, "SERVICE_INVALID", what).into_response()
 }
 
-const IMPLICIT_START: &str = "authorisations start with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth; explicit start is not offered";
+const IMPLICIT_START: &str = "authorisations start implicitly: with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth, or with the initiation itself (TPP-Redirect-Preferred: true, _links.scaRedirect); explicit start is not offered";
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 

@@ -13,10 +13,12 @@ use fintechapi_domain::consent::{
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::registry::ApiProduct;
+use fintechapi_oauth::ScopedResource;
 use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
+use crate::approach::Approach;
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
 
 /// Parses and checks a consent request body; every problem names its path.
@@ -205,36 +207,6 @@ impl ConsentRequest {
     }
 }
 
-/// Only the OAuth SCA approach is offered. `TPP-Redirect-Preferred: false`
-/// asks the ASPSP for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
-/// true` for decoupled: both are refused rather than silently ignored.
-fn check_sca_approach(headers: &HeaderMap) -> Result<(), Xs2aError> {
-    let is = |name: &str, value: &str| {
-        crate::header_text(headers, name).is_some_and(|v| v.eq_ignore_ascii_case(value))
-    };
-    for (name, value, shown) in [
-        ("tpp-redirect-preferred", "false", "TPP-Redirect-Preferred"),
-        ("tpp-decoupled-preferred", "true", "TPP-Decoupled-Preferred"),
-    ] {
-        if is(name, value) {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "SERVICE_INVALID",
-                "embedded and decoupled SCA are not offered; this ASPSP authorises with the OAuth SCA approach",
-            )
-            .at(shown));
-        }
-    }
-    Ok(())
-}
-
-fn oauth_approach(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
-    response
-}
-
 pub(crate) async fn create<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
@@ -246,7 +218,7 @@ pub(crate) async fn create<R: Repo>(
         Err(response) => return response,
     };
     let result = async {
-        check_sca_approach(&headers)?;
+        let approach = Approach::requested(&service, &caller, &headers).await?;
         let server = &service.oauth.server;
         let now = server.now();
         let request = ConsentRequest::parse(&body, now.date(), service.settings.max_consent_days)?;
@@ -282,22 +254,31 @@ pub(crate) async fn create<R: Repo>(
                 .at("X-Request-ID"));
             }
         };
-        let issuer = &server.settings().issuer;
         let self_link = format!("/v1/consents/{}", consent.id);
-        let body = json!({
+        let awaiting = consent.status == ConsentStatus::Received;
+        let sca = approach
+            .answer(
+                &service,
+                &caller,
+                ScopedResource::Consent(consent.id),
+                awaiting,
+                &self_link,
+            )
+            .await?;
+        let mut body = json!({
             "consentStatus": consent.status.as_str(),
             "consentId": consent.id.to_string(),
             "_links": {
-                "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
                 "self": {"href": self_link},
                 "status": {"href": format!("{self_link}/status")},
             },
         });
+        sca.complete(&mut body);
         let mut response = (StatusCode::CREATED, Json(body)).into_response();
         if let Ok(location) = HeaderValue::from_str(&self_link) {
             response.headers_mut().insert(header::LOCATION, location);
         }
-        Ok(oauth_approach(response))
+        Ok(sca.mark(response))
     }
     .await;
     caller.answer(result)

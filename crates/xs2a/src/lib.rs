@@ -1,6 +1,7 @@
 //! The Berlin Group NextGenPSD2 XS2A API under `/v1`: account-information
 //! consents and account reads, and single payments, on the embedded ledger,
-//! authorised with the OAuth SCA approach.
+//! authorised with the OAuth SCA approach or, when the TPP prefers it, the
+//! Redirect approach.
 //!
 //! Every call identifies the TPP (RTS Art. 34): a live access token of an
 //! active application with an approved subscription to the product within
@@ -8,6 +9,7 @@
 //! token, a suspended application or a revoked consent stop the next call.
 //!
 //! - [`error`]: `tppMessages` bodies.
+//! - `approach`: which SCA approach an initiation gets, its links; reads after a Redirect authorisation.
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…` (list, details, balances) and the consent checks of every read.
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
@@ -17,6 +19,7 @@
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
 
 mod accounts;
+mod approach;
 mod authorisations;
 mod consents;
 pub mod error;

@@ -20,10 +20,12 @@ use fintechapi_domain::payment::{
     PaymentUpdate, StandingOrder,
 };
 use fintechapi_domain::registry::ApiProduct;
+use fintechapi_oauth::ScopedResource;
 use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
+use crate::approach::{Approach, ScaAnswer};
 use crate::pain001::{self, PathProduct};
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
 
@@ -313,32 +315,31 @@ impl PaymentRequest {
     }
 }
 
-fn created_body(payment: &Payment, issuer: &str, service: &str) -> Value {
-    let self_link = format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id);
-    json!({
+fn self_link(payment: &Payment, service: &str) -> String {
+    format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id)
+}
+
+fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> Value {
+    let self_link = self_link(payment, service);
+    let mut body = json!({
         "transactionStatus": payment.status.as_str(),
         "paymentId": payment.id.to_string(),
         "_links": {
-            "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
             "self": {"href": self_link},
             "status": {"href": format!("{self_link}/status")},
         },
-    })
+    });
+    sca.complete(&mut body);
+    body
 }
 
-fn created_response(payment: &Payment, issuer: &str, service: &str) -> Response {
-    let body = created_body(payment, issuer, service);
+fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Response {
+    let body = created_body(payment, sca, service);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if let Ok(location) = HeaderValue::from_str(&format!(
-        "/v1/{service}/{}/{}",
-        PathProduct::of(payment),
-        payment.id
-    )) {
-        headers.insert(header::LOCATION, location);
+    if let Ok(location) = HeaderValue::from_str(&self_link(payment, service)) {
+        response.headers_mut().insert(header::LOCATION, location);
     }
-    headers.insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
-    response
+    sca.mark(response)
 }
 
 pub(crate) async fn initiate<R: Repo>(
@@ -373,6 +374,7 @@ pub(crate) async fn initiate<R: Repo>(
                     .at("PSU-IP-Address"),
             );
         }
+        let approach = Approach::requested(&service, &caller, &headers).await?;
         let server = &service.oauth.server;
         let now = server.now();
         let request = if product.pain001 {
@@ -415,18 +417,30 @@ pub(crate) async fn initiate<R: Repo>(
             created_at: now,
             status_changed_at: now,
         };
-        let issuer = &server.settings().issuer;
-        match repo.create_payment(payment.clone()).await? {
-            PaymentCreation::Created => Ok(created_response(&payment, issuer, &payment_service)),
+        let payment = match repo.create_payment(payment.clone()).await? {
+            PaymentCreation::Created => payment,
             // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
             PaymentCreation::Existing(first) if first.request_hash == payment.request_hash => {
-                Ok(created_response(&first, issuer, &payment_service))
+                *first
             }
-            PaymentCreation::Existing(_) => Err(Xs2aError::format(
-                "this X-Request-ID created a payment with another body within the last 24 hours; use a new one",
+            PaymentCreation::Existing(_) => {
+                return Err(Xs2aError::format(
+                    "this X-Request-ID created a payment with another body within the last 24 hours; use a new one",
+                )
+                .at("X-Request-ID"));
+            }
+        };
+        let awaiting = payment.status == PaymentStatus::Received;
+        let sca = approach
+            .answer(
+                &service,
+                &caller,
+                ScopedResource::Payment(payment.id),
+                awaiting,
+                &self_link(&payment, &payment_service),
             )
-            .at("X-Request-ID")),
-        }
+            .await?;
+        Ok(created_response(&payment, &sca, &payment_service))
     }
     .await;
     caller.answer(result)

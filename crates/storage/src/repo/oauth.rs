@@ -123,7 +123,7 @@ macro_rules! authorization_columns {
     () => {
         "id, application_id, client_id, redirect_uri, scope, authorization_details, state, \
          code_challenge, dpop_jkt, request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
-         code_expires_at, created_at, last_activity_at"
+         code_expires_at, created_at, last_activity_at, approach, nok_redirect_uri"
     };
 }
 
@@ -134,7 +134,8 @@ pub(crate) async fn insert_authorization(
     sqlx::query(concat!(
         "INSERT INTO oauth_authorizations (",
         authorization_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+         $19, $20)"
     ))
     .bind(a.id.to_string())
     .bind(a.application_id.to_string())
@@ -154,6 +155,8 @@ pub(crate) async fn insert_authorization(
     .bind(a.code_expires_at)
     .bind(a.created_at)
     .bind(a.last_activity_at)
+    .bind(a.approach.as_str())
+    .bind(&a.nok_redirect_uri)
     .execute(pool)
     .await
     .map_err(store)?;
@@ -169,14 +172,37 @@ pub(crate) async fn open_authorization(
 ) -> Result<Option<Authorization>, StoreError> {
     sqlx::query_as::<_, AuthorizationRow>(concat!(
         "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
-         WHERE request_uri_hash = $1 AND client_id = $4 AND stage IN ('pushed', 'login') \
-         AND request_expires_at > $3 RETURNING ",
+         WHERE request_uri_hash = $1 AND client_id = $4 AND approach = 'oauth' \
+         AND stage IN ('pushed', 'login') AND request_expires_at > $3 RETURNING ",
         authorization_columns!()
     ))
     .bind(request_uri_hash.as_str())
     .bind(session_hash.as_str())
     .bind(at)
     .bind(client_id)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Authorization::try_from)
+    .transpose()
+}
+
+pub(crate) async fn open_redirect(
+    pool: &Pool<Db>,
+    link_hash: &KeyedHash,
+    session_hash: &KeyedHash,
+    at: OffsetDateTime,
+) -> Result<Option<Authorization>, StoreError> {
+    // Only from `pushed`: the link works once, even for the same browser.
+    sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
+         WHERE request_uri_hash = $1 AND approach = 'redirect' AND stage = 'pushed' \
+         AND request_expires_at > $3 RETURNING ",
+        authorization_columns!()
+    ))
+    .bind(link_hash.as_str())
+    .bind(session_hash.as_str())
+    .bind(at)
     .fetch_optional(pool)
     .await
     .map_err(store)?
@@ -253,7 +279,7 @@ pub(crate) async fn approve(
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_authorizations SET stage = 'approved', code_hash = $2, code_expires_at = $3, \
-         last_activity_at = $4 WHERE id = $1 AND stage = 'consent'",
+         last_activity_at = $4 WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
     )
     .bind(id.to_string())
     .bind(code_hash.as_str())

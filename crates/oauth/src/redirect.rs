@@ -1,0 +1,216 @@
+//! The Berlin Group Redirect SCA approach at the bank, beside the OAuth one:
+//! the XS2A initiation of a consent or payment starts an authorisation of it
+//! and hands the TPP a one-time `scaRedirect` link; the link binds the PSU's
+//! browser to that authorisation, and the bank's own pages (login, second
+//! factor, consent or payment screen) take over unchanged. The PSU's decision
+//! sends the browser to `TPP-Redirect-URI` (a refusal to
+//! `TPP-Nok-Redirect-URI` when given) without a code: the TPP learns the
+//! outcome from the resource's status.
+//!
+//! Only URIs registered for the application are redirected to (exact match),
+//! and the link's token is stored as a keyed hash only.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
+use fintechapi_domain::registry::Application;
+use fintechapi_domain::secret::random_token;
+use time::Duration;
+
+use crate::bank::{BankError, see_other, session_ended, session_started};
+use crate::server::{AsRepo, AuthorizationServer, ScopedResource};
+use crate::web::{OAuthService, Repo};
+
+/// How long the `scaRedirect` link opens: the TPP sends the PSU there with
+/// the initiation's answer, so no longer than an idle session lives.
+const LINK_TTL: Duration = Duration::minutes(5);
+
+/// Where the bank's page for a Redirect authorisation lives.
+const LINK_PATH: &str = "/bank/redirect";
+
+/// Where the PSU returns after a Redirect authorisation: URIs registered for
+/// the application, as the TPP named them at initiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectTarget {
+    ok: String,
+    nok: Option<String>,
+}
+
+/// A TPP URI that is not one of the application's registered redirect URIs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnregisteredUri {
+    #[error("TPP-Redirect-URI is not a redirect URI registered for this application (exact match)")]
+    Ok,
+    #[error(
+        "TPP-Nok-Redirect-URI is not a redirect URI registered for this application (exact match)"
+    )]
+    Nok,
+}
+
+impl RedirectTarget {
+    /// Never an open redirect: both URIs must be registered, character for character.
+    pub fn registered(
+        application: &Application,
+        ok: &str,
+        nok: Option<&str>,
+    ) -> Result<Self, UnregisteredUri> {
+        let known = |uri: &str| application.redirect_uris.iter().any(|r| r.as_str() == uri);
+        if !known(ok) {
+            return Err(UnregisteredUri::Ok);
+        }
+        if nok.is_some_and(|nok| !known(nok)) {
+            return Err(UnregisteredUri::Nok);
+        }
+        Ok(Self {
+            ok: ok.to_owned(),
+            nok: nok.map(str::to_owned),
+        })
+    }
+}
+
+/// A Redirect authorisation just started: the authorisation sub-resource's
+/// id, and the link (`_links.scaRedirect`) that opens it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectStart {
+    pub authorisation: AuthorizationId,
+    pub link: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("no randomness for a redirect link")]
+    Randomness,
+}
+
+impl<R: AsRepo> AuthorizationServer<R> {
+    /// Starts a Redirect authorisation of `resource` for an application
+    /// (`client_id`: the consumer key its token was issued to).
+    pub async fn start_redirect(
+        &self,
+        application: ApplicationId,
+        client_id: &str,
+        resource: ScopedResource,
+        target: RedirectTarget,
+    ) -> Result<RedirectStart, StartError> {
+        let token = random_token(32).map_err(|e| {
+            tracing::error!(error = %e, "no randomness for a redirect link");
+            StartError::Randomness
+        })?;
+        let now = self.now();
+        let id = AuthorizationId::random();
+        self.repo()
+            .insert_authorization(Authorization {
+                id,
+                application_id: application,
+                client_id: client_id.to_owned(),
+                approach: ScaApproach::Redirect,
+                redirect_uri: target.ok,
+                nok_redirect_uri: target.nok,
+                scope: resource.scope(),
+                authorization_details: None,
+                state: None,
+                // No code is ever issued, so there is nothing to prove with PKCE.
+                code_challenge: String::new(),
+                dpop_jkt: None,
+                request_uri_hash: self.pepper().hash(&token),
+                request_expires_at: now + LINK_TTL,
+                session_hash: None,
+                stage: AuthorizationStage::Pushed,
+                psu_id: None,
+                code_hash: None,
+                code_expires_at: None,
+                created_at: now,
+                last_activity_at: now,
+            })
+            .await?;
+        Ok(RedirectStart {
+            authorisation: id,
+            link: format!("{}{LINK_PATH}?token={token}", self.settings().issuer),
+        })
+    }
+}
+
+pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
+    Router::new().route(LINK_PATH, get(open::<R>))
+}
+
+#[derive(serde::Deserialize)]
+struct LinkQuery {
+    token: Option<String>,
+}
+
+/// The `scaRedirect` link: binds this browser to the authorisation (once)
+/// and goes on to the login page. The token is in the query, which request
+/// logs leave out.
+async fn open<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Response, BankError> {
+    let Some(token) = query
+        .ok()
+        .and_then(|Query(q)| q.token)
+        .filter(|t| !t.is_empty())
+    else {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link is malformed.",
+        ));
+    };
+    let server = &service.server;
+    let session = random_token(32).map_err(|_| BankError::expired())?;
+    let opened = server
+        .repo()
+        .open_redirect_authorization(
+            &server.pepper().hash(&token),
+            &server.pepper().hash(&session),
+            server.now(),
+        )
+        .await?;
+    if opened.is_none() {
+        return Err(BankError::expired());
+    }
+    Ok(session_started(&session))
+}
+
+/// The PSU approved: the authorisation is final (no code in this approach),
+/// and the browser returns to `TPP-Redirect-URI`.
+pub(crate) async fn approved<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Response, BankError> {
+    let server = &service.server;
+    let finalised = server
+        .repo()
+        .advance_authorization(
+            authorization.id,
+            AuthorizationStage::Consent,
+            AuthorizationStage::Approved,
+            None,
+            server.now(),
+        )
+        .await?;
+    if !finalised {
+        return Err(BankError::expired());
+    }
+    Ok(back_to_tpp(authorization, true))
+}
+
+/// Where the browser goes when the PSU has decided: exactly the URI given at
+/// initiation (registered), with nothing added.
+pub(crate) fn back_to_tpp(authorization: &Authorization, approved: bool) -> Response {
+    let target = match (&authorization.nok_redirect_uri, approved) {
+        (Some(nok), false) => nok,
+        _ => &authorization.redirect_uri,
+    };
+    session_ended(see_other(target))
+}

@@ -1,0 +1,249 @@
+//! The SCA approach of an initiation (`POST /v1/consents`, `POST
+//! /v1/{payment-service}/{payment-product}`): OAuth unless the TPP prefers
+//! Redirect (`TPP-Redirect-Preferred: true` with a registered
+//! `TPP-Redirect-URI`); embedded and decoupled SCA are refused. And what a
+//! Redirect authorisation of a consent gives instead of a PSU token: account
+//! reads with the application's client-credentials token and `Consent-ID`.
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
+use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
+use fintechapi_domain::registry::ApiProduct;
+use fintechapi_oauth::ScopedResource;
+use fintechapi_oauth::redirect::{RedirectTarget, StartError, UnregisteredUri};
+use fintechapi_oauth::server::SCA_EXEMPTION;
+use serde_json::{Map, Value, json};
+
+use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+
+/// The approach an initiation is authorised with.
+pub(crate) enum Approach {
+    OAuth,
+    Redirect(RedirectTarget),
+}
+
+/// A boolean header: absent, `true` or `false` (any case).
+fn flag(headers: &HeaderMap, name: &str, shown: &str) -> Result<Option<bool>, Xs2aError> {
+    match header_text(headers, name) {
+        None => Ok(None),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(Some(false)),
+        Some(_) => Err(Xs2aError::format(format!("{shown} must be true or false")).at(shown)),
+    }
+}
+
+fn not_offered(shown: &str) -> Xs2aError {
+    Xs2aError::new(
+        StatusCode::BAD_REQUEST,
+        "SERVICE_INVALID",
+        "embedded and decoupled SCA are not offered; this ASPSP authorises with the OAuth or \
+         the Redirect SCA approach",
+    )
+    .at(shown)
+}
+
+impl Approach {
+    /// The approach the TPP's headers ask for. `TPP-Redirect-Preferred:
+    /// false` asks for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
+    /// true` alone for decoupled: both are refused rather than ignored. With
+    /// both preferences true the spec leaves the choice to the ASPSP: Redirect.
+    pub(crate) async fn requested<R: Repo>(
+        service: &Xs2aService<R>,
+        caller: &Caller,
+        headers: &HeaderMap,
+    ) -> Result<Self, Xs2aError> {
+        let redirect = flag(headers, "tpp-redirect-preferred", "TPP-Redirect-Preferred")?;
+        let decoupled = flag(
+            headers,
+            "tpp-decoupled-preferred",
+            "TPP-Decoupled-Preferred",
+        )?;
+        match (redirect, decoupled) {
+            (Some(false), _) => Err(not_offered("TPP-Redirect-Preferred")),
+            (Some(true), _) => Ok(Self::Redirect(
+                redirect_target(service, caller, headers).await?,
+            )),
+            (None, Some(true)) => Err(not_offered("TPP-Decoupled-Preferred")),
+            (None, _) => Ok(Self::OAuth),
+        }
+    }
+
+    /// The SCA part of the 201 answer for `resource` (its own link is
+    /// `self_link`): OAuth names the authorization server; Redirect starts a
+    /// new authorisation while the resource still awaits one (`awaiting`) and
+    /// links the bank's page for it, and its `scaStatus`. A repeated
+    /// initiation (same X-Request-ID) thus gets a fresh link: the first one's
+    /// token was kept only as a hash.
+    pub(crate) async fn answer<R: Repo>(
+        self,
+        service: &Xs2aService<R>,
+        caller: &Caller,
+        resource: ScopedResource,
+        awaiting: bool,
+        self_link: &str,
+    ) -> Result<ScaAnswer, Xs2aError> {
+        let server = &service.oauth.server;
+        let mut links = Map::new();
+        let target = match self {
+            Self::OAuth => {
+                let issuer = &server.settings().issuer;
+                links.insert(
+                    "scaOAuth".into(),
+                    json!({"href": format!("{issuer}/.well-known/oauth-authorization-server")}),
+                );
+                return Ok(ScaAnswer {
+                    approach: "OAUTH",
+                    links,
+                    sca_status: None,
+                });
+            }
+            Self::Redirect(target) => target,
+        };
+        if !awaiting {
+            return Ok(ScaAnswer {
+                approach: "REDIRECT",
+                links,
+                sca_status: None,
+            });
+        }
+        let started = server
+            .start_redirect(
+                caller.grant.application_id,
+                &caller.grant.client_id,
+                resource,
+                target,
+            )
+            .await
+            .map_err(|e| match e {
+                StartError::Store(e) => Xs2aError::from(e),
+                StartError::Randomness => Xs2aError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "the ASPSP cannot start an authorisation now; retry later",
+                ),
+            })?;
+        links.insert("scaRedirect".into(), json!({"href": started.link}));
+        links.insert(
+            "scaStatus".into(),
+            json!({"href": format!("{self_link}/authorisations/{}", started.authorisation)}),
+        );
+        Ok(ScaAnswer {
+            approach: "REDIRECT",
+            links,
+            sca_status: Some(AuthorizationStage::Pushed.sca_status()),
+        })
+    }
+}
+
+/// `TPP-Redirect-URI` (required) and `TPP-Nok-Redirect-URI`, each one of the
+/// application's registered redirect URIs.
+async fn redirect_target<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<RedirectTarget, Xs2aError> {
+    let Some(ok) = header_text(headers, "tpp-redirect-uri") else {
+        return Err(Xs2aError::format(
+            "TPP-Redirect-URI is required when TPP-Redirect-Preferred is true",
+        )
+        .at("TPP-Redirect-URI"));
+    };
+    let application = service
+        .oauth
+        .server
+        .repo()
+        .application(caller.grant.application_id)
+        .await?
+        .ok_or_else(|| Xs2aError::token_invalid("the token's application no longer exists"))?;
+    let nok = header_text(headers, "tpp-nok-redirect-uri");
+    RedirectTarget::registered(&application, ok, nok).map_err(|e| {
+        let at = match e {
+            UnregisteredUri::Ok => "TPP-Redirect-URI",
+            UnregisteredUri::Nok => "TPP-Nok-Redirect-URI",
+        };
+        Xs2aError::format(e.to_string()).at(at)
+    })
+}
+
+/// What an initiation's answer says about SCA.
+pub(crate) struct ScaAnswer {
+    /// `ASPSP-SCA-Approach`.
+    approach: &'static str,
+    links: Map<String, Value>,
+    /// Of the authorisation just started.
+    sca_status: Option<&'static str>,
+}
+
+impl ScaAnswer {
+    /// Adds the links (and the new authorisation's `scaStatus`) to the body.
+    pub(crate) fn complete(&self, body: &mut Value) {
+        if let Some(links) = body.get_mut("_links").and_then(Value::as_object_mut) {
+            links.extend(self.links.clone());
+        }
+        if let Some(status) = self.sca_status {
+            body["scaStatus"] = json!(status);
+        }
+    }
+
+    /// Sets `ASPSP-SCA-Approach` on the answer.
+    pub(crate) fn mark(&self, mut response: Response) -> Response {
+        response.headers_mut().insert(
+            "aspsp-sca-approach",
+            HeaderValue::from_static(self.approach),
+        );
+        response
+    }
+}
+
+/// Redirect approach: the consent a client-credentials token (covering
+/// account information) names with `Consent-ID`, when its own application
+/// authorised that consent by Redirect, for 180 days after that SCA at most
+/// (RTS Art. 10a, as refresh tokens in the OAuth approach); there is no PSU
+/// token in that approach. Any other token without a bound consent is
+/// refused as before.
+pub(crate) async fn redirect_consent<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<ConsentId, Xs2aError> {
+    let refused = || {
+        Xs2aError::new(
+            StatusCode::UNAUTHORIZED,
+            "CONSENT_INVALID",
+            "this token is not bound to a consent: obtain one with the authorization code flow, \
+             or read a consent authorised with the Redirect approach with the application's \
+             client-credentials token and Consent-ID",
+        )
+    };
+    // Only client-credentials tokens carry products; PSU tokens name one resource.
+    if !caller.grant.scope_products.contains(&ApiProduct::Ais) {
+        return Err(refused());
+    }
+    let Some(id) = header_text(headers, "consent-id").and_then(|h| h.parse::<ConsentId>().ok())
+    else {
+        return Err(refused());
+    };
+    let server = &service.oauth.server;
+    // An approved Redirect authorisation is never touched again: its last
+    // activity is the PSU's approval.
+    let approved_at = server
+        .repo()
+        .authorizations_for_scope(
+            caller.grant.application_id,
+            &ScopedResource::Consent(id).scope(),
+        )
+        .await?
+        .iter()
+        .find(|a| a.approach == ScaApproach::Redirect && a.stage == AuthorizationStage::Approved)
+        .map(|a| a.last_activity_at)
+        .ok_or_else(refused)?;
+    if server.now() - approved_at > SCA_EXEMPTION {
+        return Err(Xs2aError::new(
+            StatusCode::UNAUTHORIZED,
+            "CONSENT_EXPIRED",
+            "the PSU authenticated more than 180 days ago (RTS Art. 10a): a new consent needs a new SCA",
+        ));
+    }
+    Ok(id)
+}
