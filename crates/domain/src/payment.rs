@@ -238,6 +238,28 @@ impl PaymentFormat {
     }
 }
 
+/// The credit transfers of a bulk payment, all from the payment's debtor account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bulk {
+    /// `batchBookingPreferred`: one booking of the total on the debtor's
+    /// account, all transfers or none.
+    pub batch_booking: bool,
+    pub entries: Vec<BulkEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkEntry {
+    pub creditor_iban: Iban,
+    pub creditor_name: String,
+    pub amount: Money,
+    pub remittance: Option<String>,
+    pub end_to_end_id: Option<String>,
+    /// RCVD until executed, then ACSC or RJCT (with the reason).
+    pub status: PaymentStatus,
+    pub transaction_id: Option<TransactionId>,
+    pub reason: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: PaymentId,
@@ -257,6 +279,9 @@ pub struct Payment {
     pub next_execution: Option<Date>,
     /// When the TPP asked to cancel it after authorisation (the PSU must confirm).
     pub cancellation_requested_at: Option<OffsetDateTime>,
+    /// A bulk payment's transfers; then `amount` is their total and the
+    /// single creditor fields only summarise them.
+    pub bulk: Option<Bulk>,
     /// The PSU who authorised it.
     pub psu_id: Option<PsuId>,
     /// The ledger entry that executed it.
@@ -370,6 +395,16 @@ pub trait PaymentRepository: Send + Sync {
         id: PaymentId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records how one transfer of a bulk payment ended.
+    fn record_bulk_entry(
+        &self,
+        payment: PaymentId,
+        position: usize,
+        status: PaymentStatus,
+        transaction_id: Option<TransactionId>,
+        reason: Option<String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Every recorded execution of a payment, oldest first.
     fn payment_executions(

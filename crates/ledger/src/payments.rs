@@ -5,9 +5,11 @@
 //! (run at start and periodically, on every node) finishes it.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::TransactionId;
+use fintechapi_domain::ids::{AccountId, TransactionId};
 use fintechapi_domain::ledger::{LedgerError, LedgerRepository};
-use fintechapi_domain::payment::{Payment, PaymentRepository, PaymentStatus, PaymentUpdate};
+use fintechapi_domain::payment::{
+    Bulk, BulkEntry, Payment, PaymentRepository, PaymentStatus, PaymentUpdate,
+};
 use time::Duration;
 
 use crate::service::{Ledger, TransferOrder};
@@ -18,6 +20,20 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
 ) -> Result<PaymentStatus, StoreError> {
+    if let Some(bulk) = &payment.bulk {
+        let (to, update) = settle_bulk(ledger, payment, bulk).await?;
+        ledger
+            .repo()
+            .set_payment_status(
+                payment.id,
+                PaymentStatus::AcceptedTechnical,
+                to,
+                update,
+                ledger.now(),
+            )
+            .await?;
+        return Ok(to);
+    }
     let (to, update) = match post(ledger, payment, format!("payment:{}", payment.id)).await? {
         Ok(transaction) => (
             PaymentStatus::AcceptedSettlementCompleted,
@@ -47,6 +63,154 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
     Ok(to)
 }
 
+/// Posts a bulk payment's transfers and records each one's outcome: with
+/// batch booking one debit of the total, all or nothing (ACSC or RJCT);
+/// otherwise each transfer on its own (`payment:<id>:<n>`), and the bulk is
+/// ACSC when all went through, PATC when some did, RJCT when none.
+async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+    bulk: &Bulk,
+) -> Result<(PaymentStatus, PaymentUpdate), StoreError> {
+    let repo = ledger.repo();
+    let rejected = |reason: &str| {
+        (
+            PaymentStatus::Rejected,
+            PaymentUpdate {
+                reason: Some(reason.into()),
+                ..PaymentUpdate::default()
+            },
+        )
+    };
+    let Some(account) = debtor_account(ledger, payment).await? else {
+        for n in 0..bulk.entries.len() {
+            repo.record_bulk_entry(
+                payment.id,
+                n,
+                PaymentStatus::Rejected,
+                None,
+                Some("AC01".into()),
+            )
+            .await?;
+        }
+        return Ok(rejected("AC01"));
+    };
+    let order = |n: usize, entry: &BulkEntry| TransferOrder {
+        idempotency_key: format!("payment:{}:{n}", payment.id),
+        debtor_account: account,
+        creditor_iban: entry.creditor_iban.clone(),
+        creditor_name: Some(entry.creditor_name.clone()),
+        amount: entry.amount,
+        remittance_information: entry.remittance.clone(),
+        end_to_end_id: entry.end_to_end_id.clone(),
+        bank_transaction_code: None,
+    };
+    if bulk.batch_booking {
+        let orders: Vec<TransferOrder> = bulk
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(n, e)| order(n, e))
+            .collect();
+        let text = format!("Bulk payment {} of {} transfers", payment.id, orders.len());
+        let booked = ledger
+            .batch_transfer(&format!("payment:{}", payment.id), account, &orders, &text)
+            .await;
+        let (status, transaction, reason) = match booked {
+            Ok(receipt) => (
+                PaymentStatus::AcceptedSettlementCompleted,
+                Some(receipt.transaction_id),
+                None,
+            ),
+            Err(e) => (PaymentStatus::Rejected, None, Some(reason_of(payment, e)?)),
+        };
+        for n in 0..orders.len() {
+            repo.record_bulk_entry(payment.id, n, status, transaction, reason.clone())
+                .await?;
+        }
+        return Ok(match reason {
+            Some(reason) => rejected(&reason),
+            None => (
+                status,
+                PaymentUpdate {
+                    transaction_id: transaction,
+                    ..PaymentUpdate::default()
+                },
+            ),
+        });
+    }
+    let mut executed = 0;
+    let mut first_reason = None;
+    for (n, entry) in bulk.entries.iter().enumerate() {
+        match ledger.transfer(order(n, entry)).await {
+            Ok(receipt) => {
+                executed += 1;
+                repo.record_bulk_entry(
+                    payment.id,
+                    n,
+                    PaymentStatus::AcceptedSettlementCompleted,
+                    Some(receipt.transaction_id),
+                    None,
+                )
+                .await?;
+            }
+            Err(e) => {
+                let reason = reason_of(payment, e)?;
+                repo.record_bulk_entry(
+                    payment.id,
+                    n,
+                    PaymentStatus::Rejected,
+                    None,
+                    Some(reason.clone()),
+                )
+                .await?;
+                first_reason.get_or_insert(reason);
+            }
+        }
+    }
+    Ok(match first_reason {
+        None => (
+            PaymentStatus::AcceptedSettlementCompleted,
+            PaymentUpdate::default(),
+        ),
+        Some(reason) if executed == 0 => rejected(&reason),
+        Some(_) => (PaymentStatus::PartiallyAccepted, PaymentUpdate::default()),
+    })
+}
+
+/// The authorising PSU's account the payment is drawn on; None when the
+/// debtor account is not theirs.
+async fn debtor_account<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+) -> Result<Option<AccountId>, StoreError> {
+    let Some(psu) = payment.psu_id else {
+        return Ok(None);
+    };
+    Ok(ledger
+        .repo()
+        .account_by_iban(&payment.debtor_iban)
+        .await?
+        .filter(|a| a.psu_id == Some(psu))
+        .map(|a| a.id))
+}
+
+/// The ISO 20022 reason a ledger refusal stands for; store failures propagate.
+fn reason_of(payment: &Payment, error: LedgerError) -> Result<String, StoreError> {
+    Ok(match error {
+        LedgerError::InsufficientFunds(_) => "AM04",
+        LedgerError::AccountNotEnabled(_) => "AC06",
+        LedgerError::CurrencyMismatch { .. } => "AM03",
+        LedgerError::SameAccount => "AM01",
+        LedgerError::Store(e) => return Err(e),
+        other => {
+            tracing::warn!(payment = %payment.id, error = %other, "payment rejected by the ledger");
+            "NARR"
+        }
+    }
+    .into())
+}
+
 /// Posts the payment's transfer under `idempotency_key` (the same key posts
 /// once, however often it is retried): the transaction, or the ISO 20022
 /// reason it was refused.
@@ -55,21 +219,13 @@ pub(crate) async fn post<R: LedgerRepository + PaymentRepository>(
     payment: &Payment,
     idempotency_key: String,
 ) -> Result<Result<TransactionId, String>, StoreError> {
-    let repo = ledger.repo();
-    let debtor = match payment.psu_id {
-        Some(psu) => repo
-            .account_by_iban(&payment.debtor_iban)
-            .await?
-            .filter(|a| a.psu_id == Some(psu)),
-        None => None,
-    };
     // AC01: the debtor account is not one of the authorising PSU's.
-    let Some(account) = debtor else {
+    let Some(account) = debtor_account(ledger, payment).await? else {
         return Ok(Err("AC01".into()));
     };
     let order = TransferOrder {
         idempotency_key,
-        debtor_account: account.id,
+        debtor_account: account,
         creditor_iban: payment.creditor_iban.clone(),
         creditor_name: Some(payment.creditor_name.clone()),
         amount: payment.amount,
@@ -77,19 +233,10 @@ pub(crate) async fn post<R: LedgerRepository + PaymentRepository>(
         end_to_end_id: payment.end_to_end_id.clone(),
         bank_transaction_code: None,
     };
-    let reason = match ledger.transfer(order).await {
-        Ok(receipt) => return Ok(Ok(receipt.transaction_id)),
-        Err(LedgerError::InsufficientFunds(_)) => "AM04",
-        Err(LedgerError::AccountNotEnabled(_)) => "AC06",
-        Err(LedgerError::CurrencyMismatch { .. }) => "AM03",
-        Err(LedgerError::SameAccount) => "AM01",
-        Err(LedgerError::Store(e)) => return Err(e),
-        Err(other) => {
-            tracing::warn!(payment = %payment.id, error = %other, "payment rejected by the ledger");
-            "NARR"
-        }
-    };
-    Ok(Err(reason.into()))
+    match ledger.transfer(order).await {
+        Ok(receipt) => Ok(Ok(receipt.transaction_id)),
+        Err(e) => Ok(Err(reason_of(payment, e)?)),
+    }
 }
 
 /// Settles every payment left authorised but unposted for longer than

@@ -196,6 +196,85 @@ impl<R: LedgerRepository> Ledger<R> {
             .ok_or_else(|| StoreError::corrupt("no receipt for a posted transfer").into())
     }
 
+    /// Books a bulk of credit transfers from one account as one debit of
+    /// their total (batch booking), all or nothing in one transaction: the
+    /// total goes to the clearing account, which credits each payee of this
+    /// bank (`<key>:<n>`) and keeps the rest for the clearing system. Returns
+    /// the receipt of the debit. Idempotent by `key`.
+    pub async fn batch_transfer(
+        &self,
+        key: &str,
+        debtor_account: AccountId,
+        orders: &[TransferOrder],
+        text: &str,
+    ) -> Result<TransferReceipt, LedgerError> {
+        let debtor = self
+            .repo
+            .account(debtor_account)
+            .await?
+            .filter(|a| a.kind == AccountKind::Customer)
+            .ok_or(LedgerError::UnknownAccount(debtor_account))?;
+        let total = orders
+            .iter()
+            .try_fold(0_i64, |sum, o| sum.checked_add(o.amount.minor()))
+            .map(|minor| Money::from_minor(minor, debtor.currency))
+            .ok_or(LedgerError::NonPositiveAmount)?;
+        let clearing = self.clearing_account(debtor.currency, &debtor.bic).await?;
+        let today = self.clock.today();
+        let now = self.clock.now();
+        let debtor_party = Party {
+            name: Some(debtor.owner_name.clone()),
+            iban: debtor.iban.clone(),
+        };
+        let mut transfers = vec![NewTransfer {
+            idempotency_key: key.to_owned(),
+            transaction_id: TransactionId::random(),
+            debit: debtor.id,
+            credit: clearing.id,
+            amount: total,
+            status: EntryStatus::Booked,
+            booking_date: today,
+            value_date: today,
+            debtor: debtor_party.clone(),
+            creditor: Party {
+                name: Some(format!("{} payees", orders.len())),
+                iban: None,
+            },
+            remittance_information: Some(text.to_owned()),
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-ICDT-BOOK".into(),
+            created_at: now,
+        }];
+        for (n, order) in orders.iter().enumerate() {
+            let Some(payee) = self.repo.account_by_iban(&order.creditor_iban).await? else {
+                continue;
+            };
+            transfers.push(NewTransfer {
+                idempotency_key: format!("{key}:{n}"),
+                transaction_id: TransactionId::random(),
+                debit: clearing.id,
+                credit: payee.id,
+                amount: order.amount,
+                status: EntryStatus::Booked,
+                booking_date: today,
+                value_date: today,
+                debtor: debtor_party.clone(),
+                creditor: Party {
+                    name: order.creditor_name.clone(),
+                    iban: Some(order.creditor_iban.clone()),
+                },
+                remittance_information: order.remittance_information.clone(),
+                end_to_end_id: order.end_to_end_id.clone(),
+                bank_transaction_code: "PMNT-RCDT-ESCT".into(),
+                created_at: now,
+            });
+        }
+        let mut receipts = self.repo.post_transfers(transfers).await?.into_iter();
+        receipts
+            .next()
+            .ok_or_else(|| StoreError::corrupt("no receipt for a posted batch").into())
+    }
+
     /// Credits a customer account from the clearing account (a sandbox deposit).
     pub async fn deposit(
         &self,

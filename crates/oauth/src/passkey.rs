@@ -206,7 +206,8 @@ pub(crate) fn ceremony_live(at: OffsetDateTime, now: OffsetDateTime) -> bool {
 }
 
 /// SHA-256 over exactly what the PSU is shown and approves: id, amount,
-/// currency, payee IBAN and name, and when it executes unless that is now.
+/// currency, payee IBAN and name (each payee's and amount, for a bulk
+/// payment), and when it executes unless that is now.
 pub fn payment_digest(payment: &Payment) -> Vec<u8> {
     let mut text = format!(
         "{}|{}|{}|{}|{}",
@@ -228,6 +229,14 @@ pub fn payment_digest(payment: &Payment) -> Vec<u8> {
                 .map_or_else(|| "-".to_owned(), |d| d.to_string()),
             order.day_of_execution.unwrap_or(order.start_date.day())
         )),
+    }
+    for entry in payment.bulk.iter().flat_map(|b| &b.entries) {
+        text.push_str(&format!(
+            "|{}|{}|{}",
+            entry.amount.to_decimal_string(),
+            entry.creditor_iban.as_str(),
+            entry.creditor_name
+        ));
     }
     sha256(text.as_bytes())
 }

@@ -366,3 +366,108 @@ both_stores! {
         server.stop().await;
     }
 }
+
+async fn iban_of(server: &TestServer, login: &str) -> (Account, String) {
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    let account = store.accounts_of_psu(psu.id).await.unwrap().remove(0);
+    let iban = account.iban.as_ref().unwrap().as_str().to_owned();
+    (account, iban)
+}
+
+fn bulk(debtor: &Account, batch: bool, entries: &[(&str, &str, &str)]) -> Value {
+    json!({
+        "batchBookingPreferred": batch,
+        "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()},
+        "payments": entries.iter().map(|(amount, name, iban)| json!({
+            "instructedAmount": {"currency": "EUR", "amount": amount},
+            "creditorName": name,
+            "creditorAccount": {"iban": iban},
+            "remittanceInformationUnstructured": format!("Salary {name}"),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+both_stores! {
+    async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let (bobs, bob_iban) = iban_of(&server, "bob").await;
+        let store = server.db.store().await;
+
+        let body = bulk(&debtor, true, &[("100.00", "Bob", &bob_iban), ("20.50", "Landlord", "DE02120300000000202051"), ("3.25", "Shop", "DE89370400440532013000")]);
+        let (status, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
+        let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!((info["transactionStatus"].as_str(), info["batchBookingPreferred"].as_bool()), (Some("ACSC"), Some(true)), "{info}");
+        assert_eq!(info["payments"].as_array().unwrap().len(), 3);
+        assert!(info["payments"].as_array().unwrap().iter().all(|p| p["transactionStatus"] == "ACSC"));
+        // One booking on alice's account; bob is credited from it.
+        assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}"), format!("payment:{id}:0")]);
+        let alice_after = store.account(debtor.id).await.unwrap().unwrap();
+        assert_eq!(alice_after.balances.booked, debtor.balances.booked - 12375);
+        assert_eq!(store.account(bobs.id).await.unwrap().unwrap().balances.booked, bobs.balances.booked + 10000);
+
+        // More than alice holds in one batch: nothing is booked at all.
+        let limit = alice_after.overdraft_limit.unwrap_or(0);
+        let too_much = fintechapi_domain::Money::from_minor(alice_after.balances.available() + limit, alice_after.currency).to_decimal_string();
+        let body = bulk(&debtor, true, &[("1.00", "Bob", &bob_iban), (&too_much, "Landlord", "DE02120300000000202051")]);
+        let (_, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+        let refused = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &refused, "alice", "alice-demo-2026").await;
+        let (_, status) = tpp.call(reqwest::Method::GET, &format!("/v1/bulk-payments/sepa-credit-transfers/{refused}/status"), None).await;
+        assert_eq!(status["transactionStatus"], "RJCT", "{status}");
+        assert!(postings_of(&server, &refused).await.is_empty());
+        assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, alice_after.balances.booked);
+        assert!(store.audit().await.unwrap().is_consistent());
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let store = server.db.store().await;
+        let limit = debtor.overdraft_limit.unwrap_or(0);
+        let too_much = fintechapi_domain::Money::from_minor(debtor.balances.available() + limit + 1, debtor.currency).to_decimal_string();
+        let body = bulk(&debtor, false, &[("1.00", "First", "DE02120300000000202051"), (&too_much, "Second", "DE02120300000000202051"), ("2.00", "Third", "DE89370400440532013000")]);
+        let (_, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/instant-sepa-credit-transfers", Some(body)).await;
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let (_, info) = tpp.call(reqwest::Method::GET, &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"), None).await;
+        assert_eq!(info["transactionStatus"], "PATC", "{info}");
+        let states: Vec<&str> = info["payments"].as_array().unwrap().iter().map(|p| p["transactionStatus"].as_str().unwrap()).collect();
+        assert_eq!(states, ["ACSC", "RJCT", "ACSC"]);
+        assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}:0"), format!("payment:{id}:2")]);
+        assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, debtor.balances.booked - 300);
+
+        // Validation, with the path of the transfer at fault.
+        let today = clock.now().date();
+        let mut no_name = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051"), ("1.00", "B", "DE02120300000000202051")]);
+        no_name["payments"][1].as_object_mut().unwrap().remove("creditorName");
+        let mut later = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
+        later["requestedExecutionDate"] = json!((today + time::Duration::days(3)).to_string());
+        let mut vague = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
+        vague["batchBookingPreferred"] = json!("yes");
+        let cases = [
+            (bulk(&debtor, true, &[]), "FORMAT_ERROR", "payments"),
+            (no_name, "FORMAT_ERROR", "payments[1].creditorName"),
+            (bulk(&debtor, true, &[("1.00", "A", "DE00123")]), "FORMAT_ERROR", "payments[0].creditorAccount.iban"),
+            (later, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
+            (vague, "FORMAT_ERROR", "batchBookingPreferred"),
+        ];
+        for (body, code, at) in cases {
+            let (status, answer) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+            assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
+        }
+        server.stop().await;
+    }
+}

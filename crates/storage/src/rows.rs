@@ -10,7 +10,9 @@ use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
 };
 use fintechapi_domain::oauth::{Authorization, TokenRecord};
-use fintechapi_domain::payment::{Execution, Payment, PaymentFormat, StandingOrder};
+use fintechapi_domain::payment::{
+    Bulk, BulkEntry, Execution, Payment, PaymentFormat, StandingOrder,
+};
 use fintechapi_domain::psu::Psu;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
 use fintechapi_domain::{Currency, Money, StoreError};
@@ -663,6 +665,37 @@ pub(crate) struct PaymentRow {
     cancellation_requested_at: Option<OffsetDateTime>,
     format: String,
     document: Option<String>,
+    batch_booking: Option<bool>,
+}
+
+/// One transfer of a bulk payment.
+#[derive(sqlx::FromRow)]
+pub(crate) struct BulkEntryRow {
+    creditor_iban: String,
+    creditor_name: String,
+    amount: i64,
+    currency: String,
+    remittance: Option<String>,
+    end_to_end_id: Option<String>,
+    status: String,
+    transaction_id: Option<String>,
+    reason: Option<String>,
+}
+
+impl TryFrom<BulkEntryRow> for BulkEntry {
+    type Error = StoreError;
+    fn try_from(r: BulkEntryRow) -> Result<Self, StoreError> {
+        Ok(BulkEntry {
+            creditor_iban: parse::<Iban>("IBAN", &r.creditor_iban)?,
+            creditor_name: r.creditor_name,
+            amount: Money::from_minor(r.amount, parse::<Currency>("currency", &r.currency)?),
+            remittance: r.remittance,
+            end_to_end_id: r.end_to_end_id,
+            status: r.status.parse()?,
+            transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
+            reason: r.reason,
+        })
+    }
 }
 
 impl PaymentRow {
@@ -723,6 +756,11 @@ impl TryFrom<PaymentRow> for Payment {
             execution,
             next_execution: r.next_execution_date,
             cancellation_requested_at: r.cancellation_requested_at,
+            // The transfers are read by the repository after the row.
+            bulk: r.batch_booking.map(|batch_booking| Bulk {
+                batch_booking,
+                entries: Vec::new(),
+            }),
         })
     }
 }

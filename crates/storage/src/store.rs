@@ -792,6 +792,25 @@ impl PaymentRepository for Store {
         .await)
     }
 
+    async fn record_bulk_entry(
+        &self,
+        payment: PaymentId,
+        position: usize,
+        status: PaymentStatus,
+        transaction_id: Option<TransactionId>,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::payment::record_bulk_entry(
+            pool,
+            payment,
+            position,
+            status,
+            transaction_id,
+            reason
+        )
+        .await)
+    }
+
     async fn payment_executions(
         &self,
         payment: PaymentId,

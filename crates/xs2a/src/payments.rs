@@ -16,8 +16,8 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::money::Money;
 use fintechapi_domain::payment::{
-    Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentService, PaymentStatus,
-    PaymentUpdate, StandingOrder,
+    Bulk, BulkEntry, Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentService,
+    PaymentStatus, PaymentUpdate, StandingOrder,
 };
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
@@ -35,14 +35,6 @@ fn service_and_product(
     product: &str,
 ) -> Result<(PaymentService, PathProduct), Xs2aError> {
     let service = match service.parse::<PaymentService>() {
-        Ok(PaymentService::Bulk) => {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "SERVICE_INVALID",
-                "bulk-payments are not offered yet; single and periodic payments are",
-            )
-            .at("payment-service"));
-        }
         Ok(known) => known,
         Err(_) => {
             return Err(
@@ -83,6 +75,120 @@ struct PaymentRequest {
     remittance: Option<String>,
     end_to_end_id: Option<String>,
     execution: Execution,
+    bulk: Option<Bulk>,
+}
+
+/// Most transfers one bulk payment may hold.
+const MAX_BULK_ENTRIES: usize = 500;
+
+/// The creditor side of a credit transfer: amount, payee, remittance.
+struct CreditTransfer {
+    amount: Money,
+    creditor: Iban,
+    creditor_name: String,
+    remittance: Option<String>,
+    end_to_end_id: Option<String>,
+}
+
+fn credit_transfer(body: &Map<String, Value>) -> Result<CreditTransfer, Xs2aError> {
+    let instructed = body
+        .get("instructedAmount")
+        .and_then(Value::as_object)
+        .ok_or_else(|| Xs2aError::format("instructedAmount is required").at("instructedAmount"))?;
+    let currency_code = instructed
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if currency_code != "EUR" {
+        let known = currency_code.parse::<Currency>().is_ok();
+        return Err(Xs2aError::format(if known {
+            format!("{currency_code} payments are not offered; accounts here hold EUR")
+        } else {
+            format!("{currency_code:?} is not an ISO 4217 currency code")
+        })
+        .at("instructedAmount.currency"));
+    }
+    let amount_text = instructed
+        .get("amount")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            Xs2aError::format("amount must be a decimal string, e.g. \"123.45\"")
+                .at("instructedAmount.amount")
+        })?;
+    let amount = Money::parse_decimal(amount_text, Currency::EUR)
+        .map_err(|e| Xs2aError::format(e.to_string()).at("instructedAmount.amount"))?;
+    if !amount.is_positive() {
+        return Err(
+            Xs2aError::format("amount must be greater than zero").at("instructedAmount.amount")
+        );
+    }
+    Ok(CreditTransfer {
+        amount,
+        creditor: iban_of(body, "creditorAccount")?,
+        creditor_name: text_field(body, "creditorName", 70)?
+            .ok_or_else(|| Xs2aError::format("creditorName is required").at("creditorName"))?,
+        remittance: text_field(body, "remittanceInformationUnstructured", 140)?,
+        end_to_end_id: text_field(body, "endToEndIdentification", 35)?,
+    })
+}
+
+/// A bulk payment's summary row: the total, payable in one go or per transfer.
+fn bulk_request(
+    debtor: Iban,
+    batch_booking: bool,
+    transfers: Vec<CreditTransfer>,
+    path: &str,
+) -> Result<PaymentRequest, Xs2aError> {
+    if transfers.is_empty() || transfers.len() > MAX_BULK_ENTRIES {
+        return Err(Xs2aError::format(format!(
+            "a bulk payment holds 1 to {MAX_BULK_ENTRIES} transfers"
+        ))
+        .at(path.to_owned()));
+    }
+    let total = transfers
+        .iter()
+        .try_fold(0_i64, |sum, t| sum.checked_add(t.amount.minor()))
+        .map(|minor| Money::from_minor(minor, Currency::EUR))
+        .ok_or_else(|| Xs2aError::format("the total is too large").at(path.to_owned()))?;
+    let count = transfers.len();
+    Ok(PaymentRequest {
+        creditor: debtor.clone(),
+        debtor,
+        creditor_name: format!("{count} payees"),
+        amount: total,
+        remittance: None,
+        end_to_end_id: None,
+        execution: Execution::Immediate,
+        bulk: Some(Bulk {
+            batch_booking,
+            entries: transfers
+                .into_iter()
+                .map(|t| BulkEntry {
+                    creditor_iban: t.creditor,
+                    creditor_name: t.creditor_name,
+                    amount: t.amount,
+                    remittance: t.remittance,
+                    end_to_end_id: t.end_to_end_id,
+                    status: PaymentStatus::Received,
+                    transaction_id: None,
+                    reason: None,
+                })
+                .collect(),
+        }),
+    })
+}
+
+/// Today, or the spec's error: bulk payments execute on authorisation.
+fn bulk_date(date: Option<Date>, today: Date, path: &str) -> Result<(), Xs2aError> {
+    match date {
+        Some(date) if date != today => Err(Xs2aError::new(
+            StatusCode::BAD_REQUEST,
+            "EXECUTION_DATE_INVALID",
+            "bulk payments execute on authorisation; omit the date or give today's",
+        )
+        .at(path.to_owned())),
+        _ => Ok(()),
+    }
 }
 
 fn iso_date(body: &Map<String, Value>, name: &str) -> Result<Option<Date>, Xs2aError> {
@@ -222,46 +328,46 @@ impl PaymentRequest {
         let body = body
             .as_object()
             .ok_or_else(|| Xs2aError::format("the body must be a JSON object"))?;
-        let instructed = body
-            .get("instructedAmount")
-            .and_then(Value::as_object)
-            .ok_or_else(|| {
-                Xs2aError::format("instructedAmount is required").at("instructedAmount")
-            })?;
-        let currency_code = instructed
-            .get("currency")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if currency_code != "EUR" {
-            let known = currency_code.parse::<Currency>().is_ok();
-            return Err(Xs2aError::format(if known {
-                format!("{currency_code} payments are not offered; accounts here hold EUR")
-            } else {
-                format!("{currency_code:?} is not an ISO 4217 currency code")
-            })
-            .at("instructedAmount.currency"));
-        }
-        let amount_text = instructed
-            .get("amount")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                Xs2aError::format("amount must be a decimal string, e.g. \"123.45\"")
-                    .at("instructedAmount.amount")
-            })?;
-        let amount = Money::parse_decimal(amount_text, Currency::EUR)
-            .map_err(|e| Xs2aError::format(e.to_string()).at("instructedAmount.amount"))?;
-        if !amount.is_positive() {
-            return Err(
-                Xs2aError::format("amount must be greater than zero").at("instructedAmount.amount")
-            );
-        }
         let debtor = iban_of(body, "debtorAccount")?;
-        let creditor = iban_of(body, "creditorAccount")?;
-        let creditor_name = text_field(body, "creditorName", 70)?
-            .ok_or_else(|| Xs2aError::format("creditorName is required").at("creditorName"))?;
         let requested = iso_date(body, "requestedExecutionDate")?
             .map(|date| executable(date, today, "requestedExecutionDate"))
             .transpose()?;
+        if service == PaymentService::Bulk {
+            bulk_date(requested, today, "requestedExecutionDate")?;
+            let batch_booking = match body.get("batchBookingPreferred") {
+                None | Some(Value::Null) => false,
+                Some(Value::Bool(b)) => *b,
+                Some(_) => {
+                    return Err(
+                        Xs2aError::format("batchBookingPreferred must be true or false")
+                            .at("batchBookingPreferred"),
+                    );
+                }
+            };
+            let entries = body
+                .get("payments")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Xs2aError::format("payments must be an array").at("payments"))?;
+            let transfers = entries
+                .iter()
+                .enumerate()
+                .map(|(i, entry)| {
+                    let under = |e: Xs2aError| {
+                        let path = e.path.clone().map_or_else(
+                            || format!("payments[{i}]"),
+                            |p| format!("payments[{i}].{p}"),
+                        );
+                        e.at(path)
+                    };
+                    entry
+                        .as_object()
+                        .ok_or_else(|| under(Xs2aError::format("each payment must be an object")))
+                        .and_then(|entry| credit_transfer(entry).map_err(under))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return bulk_request(debtor, batch_booking, transfers, "payments");
+        }
+        let transfer = credit_transfer(body)?;
         let execution = match (service, requested) {
             (PaymentService::Periodic, Some(_)) => {
                 return Err(Xs2aError::format(
@@ -276,17 +382,44 @@ impl PaymentRequest {
         Ok(Self {
             execution,
             debtor,
-            creditor,
-            creditor_name,
-            amount,
-            remittance: text_field(body, "remittanceInformationUnstructured", 140)?,
-            end_to_end_id: text_field(body, "endToEndIdentification", 35)?,
+            creditor: transfer.creditor,
+            creditor_name: transfer.creditor_name,
+            amount: transfer.amount,
+            remittance: transfer.remittance,
+            end_to_end_id: transfer.end_to_end_id,
+            bulk: None,
         })
     }
 
-    /// A pain.001 document as a single payment: exactly one transaction.
-    fn from_pain001(bytes: &[u8], today: Date) -> Result<Self, Xs2aError> {
+    /// A pain.001 document as a single payment (exactly one transaction) or
+    /// a bulk payment (its transactions; `BtchBookg` is batch booking).
+    fn from_pain001(bytes: &[u8], service: PaymentService, today: Date) -> Result<Self, Xs2aError> {
         let document = pain001::parse(bytes)?;
+        if service == PaymentService::Bulk {
+            let date = executable(
+                document.requested_execution_date,
+                today,
+                "PmtInf/ReqdExctnDt",
+            )?;
+            bulk_date(Some(date), today, "PmtInf/ReqdExctnDt")?;
+            let transfers = document
+                .transactions
+                .into_iter()
+                .map(|t| CreditTransfer {
+                    amount: t.amount,
+                    creditor: t.creditor_iban,
+                    creditor_name: t.creditor_name,
+                    remittance: t.remittance,
+                    end_to_end_id: Some(t.end_to_end_id),
+                })
+                .collect();
+            return bulk_request(
+                document.debtor_iban,
+                document.batch_booking.unwrap_or(false),
+                transfers,
+                "PmtInf/CdtTrfTxInf",
+            );
+        }
         let count = document.transactions.len();
         let [transfer] = <[_; 1]>::try_from(document.transactions).map_err(|_| {
             Xs2aError::format(format!(
@@ -311,6 +444,7 @@ impl PaymentRequest {
             amount: transfer.amount,
             remittance: transfer.remittance,
             end_to_end_id: Some(transfer.end_to_end_id),
+            bulk: None,
         })
     }
 }
@@ -378,7 +512,7 @@ pub(crate) async fn initiate<R: Repo>(
         let server = &service.oauth.server;
         let now = server.now();
         let request = if product.pain001 {
-            PaymentRequest::from_pain001(&body, now.date())?
+            PaymentRequest::from_pain001(&body, kind, now.date())?
         } else {
             PaymentRequest::parse(&body, kind, now.date())?
         };
@@ -409,6 +543,7 @@ pub(crate) async fn initiate<R: Repo>(
             execution: request.execution,
             next_execution: None,
             cancellation_requested_at: None,
+            bulk: request.bulk,
             psu_id: None,
             transaction_id: None,
             reason: None,
@@ -483,6 +618,33 @@ pub(crate) async fn own_payment<R: Repo>(
 }
 
 fn payment_json(payment: &Payment) -> Value {
+    if let Some(bulk) = &payment.bulk {
+        let entries: Vec<Value> = bulk
+            .entries
+            .iter()
+            .map(|e| {
+                let mut entry = json!({
+                    "instructedAmount": {"currency": e.amount.currency().code(), "amount": e.amount.to_decimal_string()},
+                    "creditorAccount": {"iban": e.creditor_iban.as_str()},
+                    "creditorName": e.creditor_name,
+                    "transactionStatus": e.status.as_str(),
+                });
+                if let Some(r) = &e.remittance {
+                    entry["remittanceInformationUnstructured"] = json!(r);
+                }
+                if let Some(id) = &e.end_to_end_id {
+                    entry["endToEndIdentification"] = json!(id);
+                }
+                entry
+            })
+            .collect();
+        return json!({
+            "batchBookingPreferred": bulk.batch_booking,
+            "debtorAccount": {"iban": payment.debtor_iban.as_str()},
+            "payments": entries,
+            "transactionStatus": payment.status.as_str(),
+        });
+    }
     let mut out = json!({
         "transactionStatus": payment.status.as_str(),
         "instructedAmount": {"currency": payment.amount.currency().code(), "amount": payment.amount.to_decimal_string()},

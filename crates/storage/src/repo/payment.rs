@@ -7,15 +7,15 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
 use fintechapi_domain::payment::{
-    Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
-    PaymentUpdate,
+    BulkEntry, Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation,
+    PaymentStatus, PaymentUpdate,
 };
 use sqlx::Pool;
 use time::{Date, OffsetDateTime};
 
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
-use crate::rows::PaymentRow;
+use crate::rows::{BulkEntryRow, PaymentRow};
 
 macro_rules! payment_columns {
     () => {
@@ -23,7 +23,7 @@ macro_rules! payment_columns {
          currency, remittance, end_to_end_id, psu_id, transaction_id, reason, request_id, \
          request_hash, created_at, status_changed_at, service, requested_execution_date, \
          start_date, end_date, frequency, execution_rule, day_of_execution, next_execution_date, \
-         cancellation_requested_at, format, document"
+         cancellation_requested_at, format, document, batch_booking"
     };
 }
 
@@ -50,7 +50,7 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
         "INSERT INTO payments (",
         payment_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
     ))
     .bind(p.id.to_string())
     .bind(p.application_id.to_string())
@@ -84,10 +84,30 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
     .bind(p.cancellation_requested_at)
     .bind(p.format.as_str())
     .bind(p.format.document())
+    .bind(p.bulk.as_ref().map(|b| b.batch_booking))
     .execute(&mut *tx)
     .await;
     match inserted {
         Ok(_) => {
+            for (position, entry) in p.bulk.iter().flat_map(|b| b.entries.iter().enumerate()) {
+                sqlx::query(
+                    "INSERT INTO payment_entries (payment_id, position, creditor_iban, \
+                     creditor_name, amount, currency, remittance, end_to_end_id, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(p.id.to_string())
+                .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                .bind(entry.creditor_iban.as_str())
+                .bind(&entry.creditor_name)
+                .bind(entry.amount.minor())
+                .bind(entry.amount.currency().code())
+                .bind(&entry.remittance)
+                .bind(&entry.end_to_end_id)
+                .bind(entry.status.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(store)?;
+            }
             tx.commit().await.map_err(store)?;
             Ok(PaymentCreation::Created)
         }
@@ -104,16 +124,18 @@ pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreatio
             .fetch_one(pool)
             .await
             .map_err(store)?;
-            Ok(PaymentCreation::Existing(Box::new(Payment::try_from(
-                existing,
-            )?)))
+            let mut existing = complete(pool, vec![existing]).await?;
+            let first = existing
+                .pop()
+                .ok_or_else(|| StoreError::corrupt("the holder of a request id vanished"))?;
+            Ok(PaymentCreation::Existing(Box::new(first)))
         }
         Err(e) => Err(store(e)),
     }
 }
 
 pub(crate) async fn by_id(pool: &Pool<Db>, id: PaymentId) -> Result<Option<Payment>, StoreError> {
-    sqlx::query_as::<_, PaymentRow>(concat!(
+    let row = sqlx::query_as::<_, PaymentRow>(concat!(
         "SELECT ",
         payment_columns!(),
         " FROM payments WHERE id = $1"
@@ -121,9 +143,56 @@ pub(crate) async fn by_id(pool: &Pool<Db>, id: PaymentId) -> Result<Option<Payme
     .bind(id.to_string())
     .fetch_optional(pool)
     .await
-    .map_err(store)?
-    .map(Payment::try_from)
-    .transpose()
+    .map_err(store)?;
+    Ok(complete(pool, row.into_iter().collect()).await?.pop())
+}
+
+/// Payments from their rows, a bulk payment with its transfers.
+async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>, StoreError> {
+    let mut payments = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut payment = Payment::try_from(row)?;
+        if let Some(bulk) = payment.bulk.as_mut() {
+            let entries: Vec<BulkEntryRow> = sqlx::query_as(
+                "SELECT creditor_iban, creditor_name, amount, currency, remittance, \
+                 end_to_end_id, status, transaction_id, reason FROM payment_entries \
+                 WHERE payment_id = $1 ORDER BY position",
+            )
+            .bind(payment.id.to_string())
+            .fetch_all(pool)
+            .await
+            .map_err(store)?;
+            bulk.entries = entries
+                .into_iter()
+                .map(BulkEntry::try_from)
+                .collect::<Result<_, _>>()?;
+        }
+        payments.push(payment);
+    }
+    Ok(payments)
+}
+
+pub(crate) async fn record_bulk_entry(
+    pool: &Pool<Db>,
+    payment: PaymentId,
+    position: usize,
+    status: PaymentStatus,
+    transaction_id: Option<TransactionId>,
+    reason: Option<String>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE payment_entries SET status = $3, transaction_id = $4, reason = $5 \
+         WHERE payment_id = $1 AND position = $2",
+    )
+    .bind(payment.to_string())
+    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+    .bind(status.as_str())
+    .bind(transaction_id.map(|t| t.to_string()))
+    .bind(reason)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
 }
 
 pub(crate) async fn in_status(
@@ -131,7 +200,7 @@ pub(crate) async fn in_status(
     status: PaymentStatus,
     before: OffsetDateTime,
 ) -> Result<Vec<Payment>, StoreError> {
-    sqlx::query_as::<_, PaymentRow>(concat!(
+    let rows = sqlx::query_as::<_, PaymentRow>(concat!(
         "SELECT ",
         payment_columns!(),
         " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
@@ -140,10 +209,8 @@ pub(crate) async fn in_status(
     .bind(before)
     .fetch_all(pool)
     .await
-    .map_err(store)?
-    .into_iter()
-    .map(Payment::try_from)
-    .collect()
+    .map_err(store)?;
+    complete(pool, rows).await
 }
 
 pub(crate) async fn set_status(
@@ -178,7 +245,7 @@ pub(crate) async fn scheduled_due(
     pool: &Pool<Db>,
     horizon: Date,
 ) -> Result<Vec<Payment>, StoreError> {
-    sqlx::query_as::<_, PaymentRow>(concat!(
+    let rows = sqlx::query_as::<_, PaymentRow>(concat!(
         "SELECT ",
         payment_columns!(),
         " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
@@ -187,10 +254,8 @@ pub(crate) async fn scheduled_due(
     .bind(horizon)
     .fetch_all(pool)
     .await
-    .map_err(store)?
-    .into_iter()
-    .map(Payment::try_from)
-    .collect()
+    .map_err(store)?;
+    complete(pool, rows).await
 }
 
 pub(crate) async fn claim_execution(
