@@ -80,9 +80,10 @@ pub struct StandingOrder {
 }
 
 impl StandingOrder {
-    /// The first nominal date of the schedule.
-    pub fn first(&self) -> Date {
-        match self.months() {
+    /// The first nominal date of the schedule; None when none falls
+    /// between the start and the end date.
+    pub fn first(&self) -> Option<Date> {
+        let first = match self.months() {
             Some(_) => {
                 let anchor = self.anchor_day();
                 let candidate = on_day(self.start_date.year(), self.start_date.month(), anchor);
@@ -93,7 +94,21 @@ impl StandingOrder {
                 }
             }
             None => self.start_date,
+        };
+        match self.end_date {
+            Some(end) if first > end => None,
+            _ => Some(first),
         }
+    }
+
+    /// The first nominal date on or after `day`: a standing order authorised
+    /// late starts from its next date instead of paying the missed ones.
+    pub fn first_on_or_after(&self, day: Date) -> Option<Date> {
+        let mut date = self.first()?;
+        while date < day {
+            date = self.after(date)?;
+        }
+        Some(date)
     }
 
     /// The nominal date after `nominal`, or None past the end date.
@@ -165,6 +180,11 @@ fn add_months(date: Date, months: u8, anchor: u8) -> Date {
     on_day(year, month, anchor)
 }
 
+/// A standing order whose dates have all passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("no execution date of the standing order is left")]
+pub struct NoDateLeft;
+
 /// When a payment executes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Execution {
@@ -183,7 +203,10 @@ impl std::fmt::Display for Execution {
             Execution::Immediate => f.write_str("now"),
             Execution::OnDate(date) => write!(f, "on {date}"),
             Execution::Periodic(order) => {
-                write!(f, "{} from {}", order.frequency, order.first())?;
+                match order.first() {
+                    Some(first) => write!(f, "{} from {first}", order.frequency)?,
+                    None => write!(f, "{} (no date left)", order.frequency)?,
+                }
                 match order.end_date {
                     Some(end) => write!(f, " until {end}")?,
                     None => f.write_str(" until cancelled")?,
@@ -199,12 +222,17 @@ impl std::fmt::Display for Execution {
 }
 
 impl Execution {
-    /// The first nominal date the scheduler executes; None for immediate payments.
-    pub fn first_due(&self) -> Option<Date> {
+    /// For a payment authorised on `today`: None when it executes now,
+    /// otherwise its first nominal date (a past requested date is today;
+    /// a standing order skips the dates it missed). `Err` when a standing
+    /// order has no date left.
+    pub fn first_due(&self, today: Date) -> Result<Option<Date>, NoDateLeft> {
         match self {
-            Execution::Immediate => None,
-            Execution::OnDate(date) => Some(*date),
-            Execution::Periodic(order) => Some(order.first()),
+            Execution::Immediate => Ok(None),
+            Execution::OnDate(date) => Ok(Some((*date).max(today))),
+            Execution::Periodic(order) => {
+                order.first_on_or_after(today).map(Some).ok_or(NoDateLeft)
+            }
         }
     }
 }
@@ -443,32 +471,65 @@ mod tests {
     #[test]
     fn monthly_dates_keep_their_day_and_clamp_to_short_months() {
         let o = order(date!(2027 - 01 - 10), Frequency::Monthly, Some(31));
-        assert_eq!(o.first(), date!(2027 - 01 - 31));
+        assert_eq!(o.first(), Some(date!(2027 - 01 - 31)));
         assert_eq!(o.after(date!(2027 - 01 - 31)), Some(date!(2027 - 02 - 28)));
         assert_eq!(o.after(date!(2027 - 02 - 28)), Some(date!(2027 - 03 - 31)));
         let late = order(date!(2027 - 01 - 20), Frequency::Monthly, Some(5));
         assert_eq!(
             late.first(),
-            date!(2027 - 02 - 05),
+            Some(date!(2027 - 02 - 05)),
             "day 5 of January has passed"
         );
+        let ended = StandingOrder {
+            end_date: Some(date!(2027 - 01 - 31)),
+            ..late
+        };
+        assert_eq!(ended.first(), None, "no day 5 before the end date");
         let q = order(date!(2027 - 11 - 15), Frequency::Quarterly, None);
-        assert_eq!(q.after(q.first()), Some(date!(2028 - 02 - 15)));
+        assert_eq!(q.after(date!(2027 - 11 - 15)), Some(date!(2028 - 02 - 15)));
+        assert_eq!(
+            q.first_on_or_after(date!(2028 - 01 - 01)),
+            Some(date!(2028 - 02 - 15))
+        );
     }
 
     #[test]
     fn weekly_schedules_end_at_the_end_date() {
         let mut o = order(date!(2027 - 03 - 01), Frequency::EveryTwoWeeks, None);
         o.end_date = Some(date!(2027 - 03 - 20));
-        assert_eq!(o.after(o.first()), Some(date!(2027 - 03 - 15)));
+        assert_eq!(o.after(date!(2027 - 03 - 01)), Some(date!(2027 - 03 - 15)));
         assert_eq!(o.after(date!(2027 - 03 - 15)), None);
+        assert_eq!(
+            o.first_on_or_after(date!(2027 - 03 - 16)),
+            None,
+            "all dates passed"
+        );
+    }
+
+    #[test]
+    fn a_late_authorisation_skips_the_past_dates_and_a_past_date_is_today() {
+        let o = order(date!(2027 - 03 - 01), Frequency::Daily, None);
+        let periodic = Execution::Periodic(o);
+        assert_eq!(
+            periodic.first_due(date!(2027 - 03 - 31)),
+            Ok(Some(date!(2027 - 03 - 31)))
+        );
+        let once = Execution::OnDate(date!(2027 - 03 - 01));
+        assert_eq!(
+            once.first_due(date!(2027 - 03 - 05)),
+            Ok(Some(date!(2027 - 03 - 05)))
+        );
+        assert_eq!(
+            Execution::Immediate.first_due(date!(2027 - 03 - 05)),
+            Ok(None)
+        );
     }
 
     #[test]
     fn weekends_move_by_the_execution_rule() {
         let mut o = order(date!(2027 - 03 - 06), Frequency::Monthly, None); // a Saturday
-        assert_eq!(o.business_day(o.first()), date!(2027 - 03 - 08));
+        assert_eq!(o.business_day(o.start_date), date!(2027 - 03 - 08));
         o.execution_rule = Some(ExecutionRule::Preceding);
-        assert_eq!(o.business_day(o.first()), date!(2027 - 03 - 05));
+        assert_eq!(o.business_day(o.start_date), date!(2027 - 03 - 05));
     }
 }

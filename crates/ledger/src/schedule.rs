@@ -37,8 +37,13 @@ pub async fn run_due<R: LedgerRepository + PaymentRepository>(
     let horizon = today.checked_add(LOOKAHEAD).unwrap_or(today);
     let mut recorded = 0;
     for payment in ledger.repo().scheduled_payments_due(horizon).await? {
-        if execute_next(ledger, &payment).await? {
-            recorded += 1;
+        // One payment failing must not hold up the others.
+        match execute_next(ledger, &payment).await {
+            Ok(true) => recorded += 1,
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!(payment = %payment.id, error = %e, "a scheduled execution failed; retrying");
+            }
         }
     }
     Ok(recorded)
@@ -128,9 +133,10 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
 }
 
 /// Cancels an authorised scheduled payment before its next date: the
-/// cancellation takes that date's claim, so it cannot interleave with an
-/// execution. False when an execution holds it right now or the payment is
-/// no longer scheduled (try again, or it has run).
+/// cancellation takes that date's claim only when nobody ever claimed it (an
+/// execution's claim, even a stale one, may have posted already), so it
+/// cannot interleave with an execution. False when an execution holds or
+/// held it, or the payment is no longer scheduled (try again, or it has run).
 pub async fn cancel<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
@@ -141,8 +147,9 @@ pub async fn cancel<R: LedgerRepository + PaymentRepository>(
     let repo = ledger.repo();
     let now = ledger.now();
     let token = uuid::Uuid::new_v4().to_string();
+    let never_stale = time::OffsetDateTime::UNIX_EPOCH;
     if !repo
-        .claim_execution(payment.id, due, &token, now, now - CLAIM_GRACE)
+        .claim_execution(payment.id, due, &token, now, never_stale)
         .await?
     {
         return Ok(false);

@@ -980,6 +980,10 @@ async fn consent_form<R: Repo>(
         return Ok(secured(page.into_response(), target.as_deref()));
     }
     if let Some(payment) = payment_to_cancel(&service, &session.authorization).await? {
+        if session.authorization.psu_id.is_none() || session.authorization.psu_id != payment.psu_id
+        {
+            return Err(not_the_payer());
+        }
         let page = payment_page(&service, &session, payment, true).await?;
         return Ok(secured(page.into_response(), target.as_deref()));
     }
@@ -990,13 +994,29 @@ async fn consent_form<R: Repo>(
 /// The PSU authorised the payment: an immediate one goes RCVD → ACTC and is
 /// settled in the ledger (ACSC, or RJCT with an ISO 20022 reason), exactly
 /// once; a future-dated one or a standing order goes RCVD → ACCP with the
-/// scheduler's cursor on its first date (executed now if that is today).
+/// scheduler's cursor on its first date (executed now if that is today). A
+/// scheduled payment is refused at once (RJCT) when the debtor account is
+/// not the PSU's (AC01) or a standing order has no date left (DT01).
 async fn execute<R: Repo>(
     service: &OAuthService<R>,
     payment: &Payment,
     psu: PsuId,
 ) -> Result<(), BankError> {
-    if let Some(first) = payment.execution.first_due() {
+    let now = service.server.now();
+    let first = match payment.execution.first_due(now.date()) {
+        Ok(first) => first,
+        Err(_) => return reject_scheduled(service, payment, psu, "DT01").await,
+    };
+    if let Some(first) = first {
+        let own = service
+            .server
+            .repo()
+            .account_by_iban(&payment.debtor_iban)
+            .await?
+            .is_some_and(|a| a.psu_id == Some(psu));
+        if !own {
+            return reject_scheduled(service, payment, psu, "AC01").await;
+        }
         let accepted = service
             .server
             .repo()
@@ -1056,6 +1076,13 @@ async fn execute<R: Repo>(
     Ok(())
 }
 
+fn not_the_payer() -> BankError {
+    BankError::page(
+        StatusCode::FORBIDDEN,
+        "This payment was authorised by another customer; only they can cancel it.",
+    )
+}
+
 /// The PSU decides on the TPP's request to cancel an authorised scheduled
 /// payment: approved, it is cancelled before its next date (CANC).
 async fn cancel_payment<R: Repo>(
@@ -1066,6 +1093,10 @@ async fn cancel_payment<R: Repo>(
 ) -> Result<Response, BankError> {
     let server = &service.server;
     let issuer = server.settings().issuer.clone();
+    // Only the PSU who authorised the payment may cancel it.
+    if authorization.psu_id.is_none() || authorization.psu_id != payment.psu_id {
+        return Err(not_the_payer());
+    }
     if decision != Some("approve") {
         server
             .repo()
@@ -1099,6 +1130,31 @@ async fn cancel_payment<R: Repo>(
         .map_err(|_| BankError::expired())?
         .ok_or_else(BankError::expired)?;
     Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]))
+}
+
+/// A scheduled payment that cannot run: RJCT with its ISO 20022 reason.
+async fn reject_scheduled<R: Repo>(
+    service: &OAuthService<R>,
+    payment: &Payment,
+    psu: PsuId,
+    reason: &str,
+) -> Result<(), BankError> {
+    service
+        .server
+        .repo()
+        .set_payment_status(
+            payment.id,
+            PaymentStatus::Received,
+            PaymentStatus::Rejected,
+            PaymentUpdate {
+                psu_id: Some(psu),
+                reason: Some(reason.into()),
+                ..PaymentUpdate::default()
+            },
+            service.server.now(),
+        )
+        .await?;
+    Ok(())
 }
 
 /// The redirect back to the TPP, with the issuer (RFC 9207) and its state.

@@ -426,14 +426,21 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let [first, second, ..] = ip.segments();
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         // Unique local fc00::/7, link-local fe80::/10, documentation 2001:db8::/32.
         || (first & 0xfe00) == 0xfc00
         || (first & 0xffc0) == 0xfe80
-        || (first == 0x2001 && ip.segments()[1] == 0x0db8))
+        || (first == 0x2001 && second == 0x0db8)
+        // Addresses that carry an IPv4 one and reach it through a translator
+        // or tunnel: NAT64 64:ff9b::/96 and 64:ff9b:1::/48, 6to4 2002::/16,
+        // Teredo 2001::/32, IPv4-compatible ::a.b.c.d. Refused outright.
+        || (first == 0x0064 && second == 0xff9b)
+        || first == 0x2002
+        || (first == 0x2001 && second == 0)
+        || ip.segments()[..6].iter().all(|s| *s == 0))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -614,6 +621,11 @@ mod tests {
             "fd00::1",
             "fe80::1",
             "::ffff:127.0.0.1",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::a00:5",
+            "2002:a00:5::1",
+            "2001:0:4136:e378::1",
+            "::10.0.0.5",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

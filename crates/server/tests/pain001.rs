@@ -274,7 +274,8 @@ both_stores! {
             (PRODUCT, xml, two, (bad, format, Some("PmtInf/CdtTrfTxInf"))),
             (PRODUCT, xml, valid.replace(&today(), "2020-01-01"), (bad, date, Some("PmtInf/ReqdExctnDt"))),
             (PRODUCT, xml, valid.replace(&today(), &too_late), (bad, date, Some("PmtInf/ReqdExctnDt"))),
-            ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (bad, Some("PRODUCT_INVALID"), Some("payment-product"))),
+            ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (StatusCode::FORBIDDEN, Some("PRODUCT_INVALID"), Some("payment-product"))),
+            (PRODUCT, xml, valid.replace("Corner Shop", "Corner\u{0}Shop"), (bad, format, Some("Document"))),
             (PRODUCT, xml, document("DE89370400440532013000", &today(), "5.00"), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
             // Each product takes one media type; another is 415 (the spec's answer).
             (PRODUCT, "application/json", json_body.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),

@@ -693,7 +693,7 @@ both_stores! {
             ("/v1/payments/sepa-credit-transfers", payment("1.001"), ip(), StatusCode::BAD_REQUEST, "FORMAT_ERROR", "instructedAmount.amount"),
             ("/v1/payments/sepa-credit-transfers", payment("0.00"), ip(), StatusCode::BAD_REQUEST, "FORMAT_ERROR", "instructedAmount.amount"),
             ("/v1/payments/sepa-express", payment("1.00"), ip(), StatusCode::NOT_FOUND, "PRODUCT_UNKNOWN", "payment-product"),
-            ("/v1/bulk-payments/sepa-credit-transfers", payment("1.00"), ip(), StatusCode::BAD_REQUEST, "SERVICE_INVALID", "payment-service"),
+            ("/v1/bulk-payments/sepa-credit-transfers", payment("1.00"), ip(), StatusCode::BAD_REQUEST, "FORMAT_ERROR", "payments"),
         ];
         for (path, body, extra, status, code, at) in cases {
             let a = post(path, body, extra).await;
@@ -782,6 +782,8 @@ both_stores! {
         let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
         let elsewhere = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[], Some(ask(other.iban.as_ref().unwrap().as_str(), "1.00"))).await;
         assert_eq!((elsewhere.status, elsewhere.body["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("account.iban")), "another account of bob's is not covered");
+        let unknown = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &cc, &[("consent-id", "00000000-0000-4000-8000-000000000001")], Some(ask(&iban, "1.00"))).await;
+        assert_eq!((unknown.status, unknown.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("CONSENT_UNKNOWN")), "an unknown Consent-ID header");
         let forged = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[("consent-id", "00000000-0000-4000-8000-000000000001")], Some(ask(&iban, "1.00"))).await;
         assert_eq!((forged.status, forged.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
         // A funds-confirmation grant reads no accounts.

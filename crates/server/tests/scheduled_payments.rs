@@ -275,6 +275,33 @@ both_stores! {
 }
 
 both_stores! {
+    async fn a_standing_order_authorised_late_starts_from_its_next_date(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let mut tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let mut body = transfer(&debtor, "1.00");
+        body["startDate"] = json!(clock.now().date().next_day().unwrap().to_string());
+        body["frequency"] = json!("Daily");
+        let (_, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/sepa-credit-transfers", Some(body)).await;
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        // Ten days later the PSU authorises: no burst of the ten missed days.
+        clock.advance(time::Duration::days(10));
+        tpp.renew_token().await;
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
+        for _ in 0..3 {
+            futures_join(&ledger).await;
+        }
+        let today = clock.now().date();
+        let posted = postings_of(&server, &id).await;
+        assert!(posted.len() <= 1, "{posted:?}");
+        assert!(posted.iter().all(|k| k.ends_with(&today.to_string())), "{posted:?}");
+        server.stop().await;
+    }
+}
+
+both_stores! {
     async fn scheduled_payments_are_validated(db) {
         let clock = ManualClock::new(SystemClock.now());
         let server = server_at(db, &clock).await;
@@ -307,6 +334,8 @@ both_stores! {
             ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"dayOfExecution": "32"})), "FORMAT_ERROR", "dayOfExecution"),
             ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"executionRule": "nearest"})), "FORMAT_ERROR", "executionRule"),
             ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"requestedExecutionDate": tomorrow})), "FORMAT_ERROR", "requestedExecutionDate"),
+            ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"dayOfExecution": today.day().to_string(), "endDate": (today + time::Duration::days(2)).to_string()})), "FORMAT_ERROR", "endDate"),
+            ("/v1/payments/sepa-credit-transfers", { let mut b = transfer(&debtor, "1.00"); b["creditorName"] = json!("Land\u{0}lord"); b }, "FORMAT_ERROR", "creditorName"),
         ];
         for (path, body, code, at) in cases {
             let (status, answer) = tpp.call(reqwest::Method::POST, path, Some(body)).await;
@@ -340,6 +369,18 @@ both_stores! {
         let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
         assert_eq!(listed, json!({"authorisationIds": []}));
 
+        // Another customer cannot cancel alice's standing order.
+        let par: Value = tpp.http.post(format!("{}/oauth2/par", tpp.base)).basic_auth(&tpp.key, Some(&tpp.secret))
+            .form(&[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", &format!("PIS:{id}")), ("code_challenge", &pkce_s256(VERIFIER)), ("code_challenge_method", "S256")])
+            .send().await.unwrap().json().await.unwrap();
+        let mut bob = Browser::new(&server);
+        open(&mut bob, &tpp.key, par["request_uri"].as_str().unwrap()).await;
+        log_in(&mut bob, "bob", "bob-demo-2026").await;
+        second_factor(&mut bob, "123456").await;
+        let refused = bob.get("/bank/consent").await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert!(refused.body.contains("another customer"));
+
         // The PSU keeps it: nothing changes.
         let kept = tpp.decide(&server, &id, "alice", "alice-demo-2026", "deny").await;
         assert_eq!(param(&redirect_params(&kept, REDIRECT), "error"), Some("access_denied"));
@@ -353,8 +394,8 @@ both_stores! {
         assert_eq!(status["transactionStatus"], "CANC");
         let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
         let ids = listed["authorisationIds"].as_array().unwrap();
-        assert_eq!(ids.len(), 2, "{listed}");
-        let (_, sca) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations/{}", ids[1].as_str().unwrap()), None).await;
+        assert_eq!(ids.len(), 3, "bob's, the kept and the confirmed one: {listed}");
+        let (_, sca) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations/{}", ids[2].as_str().unwrap()), None).await;
         assert!(sca["scaStatus"].is_string(), "{sca}");
         let (again, _) = tpp.call(reqwest::Method::DELETE, &path, None).await;
         assert_eq!(again, StatusCode::BAD_REQUEST, "a cancelled payment cannot be cancelled again");

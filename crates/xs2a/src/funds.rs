@@ -112,9 +112,7 @@ async fn piis_consent<R: Repo>(
             .at("Consent-ID"));
         }
         (Some(bound), _) => bound,
-        (None, Some(named)) => named
-            .parse()
-            .map_err(|_| Xs2aError::consent_unknown().at("Consent-ID"))?,
+        (None, Some(named)) => named.parse().map_err(|_| unknown_consent())?,
         (None, None) => return Err(not_activated().at("Consent-ID")),
     };
     let server = &service.oauth.server;
@@ -123,7 +121,7 @@ async fn piis_consent<R: Repo>(
         .consent(id)
         .await?
         .filter(|c| c.application_id == caller.grant.application_id && c.funds_account().is_some())
-        .ok_or_else(|| Xs2aError::consent_unknown().at("Consent-ID"))?;
+        .ok_or_else(unknown_consent)?;
     match consent.status_on(server.now().date()) {
         ConsentStatus::Valid => {}
         ConsentStatus::Expired => {
@@ -143,6 +141,16 @@ async fn piis_consent<R: Repo>(
         return Err(not_activated().at("account.iban"));
     }
     Ok(consent)
+}
+
+/// An unknown consent named in the `Consent-ID` header: 400 (the spec's
+/// status when the id comes in a header, 403 when in the path).
+fn unknown_consent() -> Xs2aError {
+    Xs2aError {
+        status: StatusCode::BAD_REQUEST,
+        ..Xs2aError::consent_unknown()
+    }
+    .at("Consent-ID")
 }
 
 /// Signing baskets are not offered yet: every basket path says so.

@@ -54,7 +54,7 @@ fn service_and_product(
     // A periodic pain.001 initiation is a multipart body: not offered.
     if product.pain001 && service == PaymentService::Periodic {
         return Err(Xs2aError::new(
-            StatusCode::BAD_REQUEST,
+            StatusCode::FORBIDDEN,
             "PRODUCT_INVALID",
             "periodic payments are offered as JSON only; use the product without pain.001-",
         )
@@ -273,13 +273,20 @@ fn standing_order(body: &Map<String, Value>, today: Date) -> Result<StandingOrde
                 })
         })
         .transpose()?;
-    Ok(StandingOrder {
+    let order = StandingOrder {
         start_date,
         end_date,
         frequency,
         execution_rule,
         day_of_execution,
-    })
+    };
+    if order.first().is_none() {
+        return Err(
+            Xs2aError::format("no execution date falls between startDate and endDate")
+                .at("endDate"),
+        );
+    }
+    Ok(order)
 }
 
 fn text_field(
@@ -289,11 +296,16 @@ fn text_field(
 ) -> Result<Option<String>, Xs2aError> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= max => {
+        // No control characters: they print nowhere, and PostgreSQL refuses NUL.
+        Some(Value::String(s))
+            if !s.trim().is_empty()
+                && s.chars().count() <= max
+                && !s.chars().any(char::is_control) =>
+        {
             Ok(Some(s.trim().to_owned()))
         }
         Some(_) => Err(Xs2aError::format(format!(
-            "{name} must be a text of 1 to {max} characters"
+            "{name} must be a text of 1 to {max} printable characters"
         ))
         .at(name.to_owned())),
     }
@@ -394,6 +406,17 @@ impl PaymentRequest {
     /// A pain.001 document as a single payment (exactly one transaction) or
     /// a bulk payment (its transactions; `BtchBookg` is batch booking).
     fn from_pain001(bytes: &[u8], service: PaymentService, today: Date) -> Result<Self, Xs2aError> {
+        // XML 1.0 allows no control characters but tab and line breaks (and
+        // PostgreSQL keeps no NUL in the stored document).
+        if bytes
+            .iter()
+            .any(|b| *b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        {
+            return Err(Xs2aError::format(
+                "the document holds a control character XML does not allow",
+            )
+            .at("Document"));
+        }
         let document = pain001::parse(bytes)?;
         if service == PaymentService::Bulk {
             let date = executable(
