@@ -423,9 +423,25 @@ both_stores! {
 
         // A link nobody opened within five minutes no longer opens.
         let cc = tpp.client_token().await;
-        let (_, link) = tpp.redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[]).await;
+        let (consent, link) = tpp.redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[]).await;
         clock.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
         assert_eq!(Browser::new(&server).get(&link).await.status, StatusCode::BAD_REQUEST);
+
+        // An explicit start gives a fresh link (Redirect only; OAuth starts with a pushed request).
+        let cc = tpp.client_token().await;
+        let path = format!("/v1/consents/{consent}/authorisations");
+        let oauth = tpp.xs2a(reqwest::Method::POST, &path, &cc, &[], Some(json!({}))).await;
+        assert_eq!(code(&oauth), (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"), None), "{}", oauth.body);
+        let started = tpp.xs2a(reqwest::Method::POST, &path, &cc, &[("tpp-redirect-preferred", "true"), ("tpp-redirect-uri", REDIRECT)], Some(json!({}))).await;
+        assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+        assert_eq!((started.body["scaStatus"].as_str(), started.headers["aspsp-sca-approach"].to_str().unwrap()), (Some("received"), "REDIRECT"));
+        let authorisation = started.body["authorisationId"].as_str().unwrap();
+        assert_eq!(started.body["_links"]["scaStatus"]["href"], format!("/v1/consents/{consent}/authorisations/{authorisation}"));
+        let fresh = tpp.sca_link(&started);
+        assert_ne!(fresh, link);
+        assert_eq!(Browser::new(&server).get(&fresh).await.location.as_deref(), Some("/bank/login"));
+        let listed = tpp.xs2a(reqwest::Method::GET, &path, &cc, &[], None).await;
+        assert!(listed.body["authorisationIds"].as_array().unwrap().iter().any(|a| a == authorisation), "{}", listed.body);
         server.stop().await;
     }
 }

@@ -7,7 +7,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
-use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::ids::{AuthorizationId, ConsentId};
 use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
@@ -96,6 +96,7 @@ impl Approach {
                     approach: "OAUTH",
                     links,
                     sca_status: None,
+                    authorisation: None,
                 });
             }
             Self::Redirect(target) => target,
@@ -105,6 +106,7 @@ impl Approach {
                 approach: "REDIRECT",
                 links,
                 sca_status: None,
+                authorisation: None,
             });
         }
         let started = server
@@ -132,6 +134,7 @@ impl Approach {
             approach: "REDIRECT",
             links,
             sca_status: Some(AuthorizationStage::Pushed.sca_status()),
+            authorisation: Some(started.authorisation),
         })
     }
 }
@@ -173,6 +176,8 @@ pub(crate) struct ScaAnswer {
     links: Map<String, Value>,
     /// Of the authorisation just started.
     sca_status: Option<&'static str>,
+    /// The authorisation just started (Redirect).
+    pub(crate) authorisation: Option<AuthorizationId>,
 }
 
 impl ScaAnswer {

@@ -12,10 +12,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
+use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_domain::registry::ApiProduct;
+use fintechapi_oauth::ScopedResource;
 use serde_json::json;
 
+use crate::approach::Approach;
 use crate::consents::own_consent;
 use crate::payments::own_payment;
 use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
@@ -133,7 +137,7 @@ fn not_offered(what: &str) -> Response {
     Xs2aError::new(StatusCode::BAD_REQUEST, "SERVICE_INVALID", what).into_response()
 }
 
-const IMPLICIT_START: &str = "authorisations start implicitly: with a pushed authorization request (PAR) to the OAuth server named in _links.scaOAuth, or with the initiation itself (TPP-Redirect-Preferred: true, _links.scaRedirect); explicit start is not offered";
+const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts with a pushed authorization request (PAR) to the server named in _links.scaOAuth; an explicit start is offered for the Redirect approach (TPP-Redirect-Preferred: true with TPP-Redirect-URI)";
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 
@@ -231,7 +235,99 @@ pub(crate) async fn cancellation_list<R: Repo>(
     .await
 }
 
-pub(crate) async fn start() -> Response {
+/// Explicit start of an authorisation of a consent or payment still awaiting
+/// one: with the Redirect approach (`TPP-Redirect-Preferred: true` and a
+/// registered `TPP-Redirect-URI`) a new authorisation with a fresh
+/// `scaRedirect` link; with OAuth the authorisation starts with a pushed
+/// request instead.
+async fn start<R: Repo>(
+    service: Arc<Xs2aService<R>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    resource: Resource,
+) -> Response {
+    let caller = match service.caller(&headers, &line, resource.product()).await {
+        Ok(c) => c,
+        Err(response) => return response,
+    };
+    let result = async {
+        let (scoped, awaiting, self_link) = match &resource {
+            Resource::Consent(id) => {
+                let consent = own_consent(&service, &caller, id).await?;
+                (
+                    ScopedResource::Consent(consent.id),
+                    consent.status == ConsentStatus::Received,
+                    format!("/v1/consents/{}", consent.id),
+                )
+            }
+            Resource::Payment {
+                service: s,
+                product,
+                id,
+            } => {
+                let payment = own_payment(&service, &caller, s, product, id).await?;
+                (
+                    ScopedResource::Payment(payment.id),
+                    payment.status == PaymentStatus::Received,
+                    format!("/v1/{s}/{product}/{}", payment.id),
+                )
+            }
+        };
+        let approach = Approach::requested(&service, &caller, &headers).await?;
+        if matches!(approach, Approach::OAuth) {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "SERVICE_INVALID",
+                IMPLICIT_START,
+            ));
+        }
+        if !awaiting {
+            return Err(Xs2aError::new(
+                StatusCode::CONFLICT,
+                "STATUS_INVALID",
+                "the resource was already authorised, rejected or cancelled",
+            ));
+        }
+        let sca = approach
+            .answer(&service, &caller, scoped, true, &self_link)
+            .await?;
+        let mut body = json!({
+            "authorisationId": sca.authorisation.map(|a| a.to_string()),
+            "_links": {},
+        });
+        sca.complete(&mut body);
+        Ok(sca.mark((StatusCode::CREATED, Json(body)).into_response()))
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn consent_start<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path(id): Path<String>,
+) -> Response {
+    start(s, headers, line, Resource::Consent(id)).await
+}
+
+pub(crate) async fn payment_start<R: Repo>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    line: RequestLine,
+    Path((service, product, id)): Path<(String, String, String)>,
+) -> Response {
+    let payment = Resource::Payment {
+        service,
+        product,
+        id,
+    };
+    start(s, headers, line, payment).await
+}
+
+/// A cancellation authorisation starts with a pushed request (`PIS:<id>`)
+/// once the TPP's `DELETE` answered 202.
+pub(crate) async fn cancellation_start() -> Response {
     not_offered(IMPLICIT_START)
 }
 

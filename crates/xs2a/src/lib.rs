@@ -87,7 +87,7 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/consents/{consent_id}/authorisations",
-            get(authorisations::consent_list::<R>).post(authorisations::start),
+            get(authorisations::consent_list::<R>).post(authorisations::consent_start::<R>),
         )
         .route(
             "/v1/consents/{consent_id}/authorisations/{authorisation_id}",
@@ -95,7 +95,7 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/{payment_service}/{payment_product}/{payment_id}/authorisations",
-            get(authorisations::payment_list::<R>).post(authorisations::start),
+            get(authorisations::payment_list::<R>).post(authorisations::payment_start::<R>),
         )
         .route(
             "/v1/{payment_service}/{payment_product}/{payment_id}/authorisations/{authorisation_id}",
@@ -103,7 +103,7 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/{payment_service}/{payment_product}/{payment_id}/cancellation-authorisations",
-            get(authorisations::cancellation_list::<R>).post(authorisations::start),
+            get(authorisations::cancellation_list::<R>).post(authorisations::cancellation_start),
         )
         .route(
             "/v1/{payment_service}/{payment_product}/{payment_id}/cancellation-authorisations/{authorisation_id}",
