@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Property-based test of the XS2A API against the Berlin Group OpenAPI file
 # with schemathesis: positive and negative requests for every operation of
+# the spec, then stateful sequences along the links schemathesis infers from
 # the spec, with a real client-credentials token (ais, pis, piis); zero server
 # errors and zero response-schema violations allowed.
 #   bash tests/schemathesis/run.sh     (from any directory)
@@ -47,11 +48,11 @@ TOKEN="$(curl -sf --cacert "$CA" -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=cl
   --tls-verify "$CA" \
   -H "Authorization: Bearer $TOKEN" \
   -H "PSU-IP-Address: 192.0.2.1" \
-  --phases fuzzing \
+  --phases "${SCHEMATHESIS_PHASES:-fuzzing,stateful}" \
   --mode all \
   --checks not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-10}" \
-  --max-time "${SCHEMATHESIS_SECONDS:-90}" \
+  --max-time "${SCHEMATHESIS_SECONDS:-120}" \
   --rate-limit 20/s \
   --seed "${SCHEMATHESIS_SEED:-20261125}" \
   --warnings off
