@@ -309,6 +309,8 @@ pub trait LedgerRepository: Send + Sync {
         currency: Currency,
     ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
 
+    /// The PSU's payment accounts, oldest first; its card accounts are
+    /// [`card_accounts_of_psu`](crate::card::CardRepository::card_accounts_of_psu).
     fn accounts_of_psu(
         &self,
         psu: PsuId,

@@ -5,6 +5,7 @@
 //! - [`ids`]: one newtype per identifier.
 //! - [`clock`]: the time seam; nothing else reads the wall clock.
 //! - [`ledger`]: core-banking entities, the ledger's errors and its repository port.
+//! - [`card`]: card accounts (masked PAN, credit limit), card payments and their port.
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
 //! - [`store`]: the storage error every port returns.
@@ -18,6 +19,7 @@
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
 
+pub mod card;
 pub mod clock;
 pub mod consent;
 pub mod iban;

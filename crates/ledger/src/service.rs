@@ -31,8 +31,13 @@ pub struct TransferOrder {
 /// Berlin Group balance types the ledger reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BalanceType {
-    /// Booked balance at the end of the previous booking day.
+    /// Booked balance at the end of the previous booking day; for a card
+    /// account, what the last statement invoiced and is not yet paid.
     ClosingBooked,
+    /// Booked balance now (card accounts).
+    InterimBooked,
+    /// Card payments booked since the last statement (card accounts).
+    NonInvoiced,
     /// Booked balance minus pending debits, now.
     InterimAvailable,
     /// Booked balance plus all pending items.
@@ -44,6 +49,8 @@ impl BalanceType {
     pub fn code(&self) -> &'static str {
         match self {
             BalanceType::ClosingBooked => "closingBooked",
+            BalanceType::InterimBooked => "interimBooked",
+            BalanceType::NonInvoiced => "nonInvoiced",
             BalanceType::InterimAvailable => "interimAvailable",
             BalanceType::Expected => "expected",
         }
@@ -55,6 +62,8 @@ pub struct Balance {
     pub balance_type: BalanceType,
     pub amount: Money,
     pub reference_date: Date,
+    /// Whether the amount counts the account's credit limit as available.
+    pub credit_limit_included: bool,
 }
 
 pub struct Ledger<R> {
@@ -344,16 +353,19 @@ impl<R: LedgerRepository> Ledger<R> {
                 balance_type: BalanceType::ClosingBooked,
                 amount: money(b.booked - booked_today),
                 reference_date: today - Duration::days(1),
+                credit_limit_included: false,
             },
             Balance {
                 balance_type: BalanceType::InterimAvailable,
                 amount: money(b.available()),
                 reference_date: today,
+                credit_limit_included: false,
             },
             Balance {
                 balance_type: BalanceType::Expected,
                 amount: money(b.expected()),
                 reference_date: today,
+                credit_limit_included: false,
             },
         ])
     }

@@ -27,6 +27,7 @@ pub use store::{
 mod sqlite {
     type Db = sqlx::Sqlite;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
     pub(crate) mod ledger;
@@ -45,6 +46,7 @@ mod sqlite {
 mod postgres {
     type Db = sqlx::Postgres;
     const BEGIN_WRITE: &str = "BEGIN";
+    pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
     pub(crate) mod ledger;

@@ -1,10 +1,14 @@
 //! The store: one pool of either backend, migrations, readiness, and the port
 //! implementations, which dispatch to the backend's copy of the queries.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use fintechapi_domain::card::{
+    CardAccount, CardPayment, CardRepository, NewCardAccount, NewCardTransfer,
+};
 use fintechapi_domain::consent::{
     AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus, DeltaReportRepository,
 };
@@ -384,6 +388,51 @@ impl LedgerRepository for Store {
 
     async fn audit(&self) -> Result<LedgerAudit, StoreError> {
         dispatch!(self, |db, pool| db::ledger::audit(pool).await)
+    }
+}
+
+impl CardRepository for Store {
+    async fn create_card_account(&self, card: NewCardAccount) -> Result<CardAccount, LedgerError> {
+        dispatch!(self, |db, pool| db::card::create_card_account(pool, card)
+            .await)
+    }
+
+    async fn card_account(&self, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
+        dispatch!(self, |db, pool| db::card::card_account(pool, id).await)
+    }
+
+    async fn card_accounts_of_psu(&self, psu: PsuId) -> Result<Vec<CardAccount>, StoreError> {
+        dispatch!(self, |db, pool| db::card::card_accounts_of_psu(pool, psu)
+            .await)
+    }
+
+    async fn post_card_transfers(
+        &self,
+        transfers: Vec<NewCardTransfer>,
+    ) -> Result<Vec<TransferReceipt>, LedgerError> {
+        dispatch!(self, |db, pool| db::card::post_card_transfers(
+            pool, &transfers
+        )
+        .await)
+    }
+
+    async fn card_payments(
+        &self,
+        transactions: &[TransactionId],
+    ) -> Result<HashMap<TransactionId, CardPayment>, StoreError> {
+        dispatch!(self, |db, pool| db::card::card_payments(pool, transactions)
+            .await)
+    }
+
+    async fn card_payments_booked_after(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> Result<i64, StoreError> {
+        dispatch!(self, |db, pool| db::card::card_payments_booked_after(
+            pool, account, date
+        )
+        .await)
     }
 }
 

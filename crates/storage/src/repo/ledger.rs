@@ -21,9 +21,18 @@ use super::{BEGIN_WRITE, Db};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, PostedRow, parse};
 
-type Conn = <Db as Database>::Connection;
+pub(crate) type Conn = <Db as Database>::Connection;
 
 pub(crate) async fn create_account(pool: &Pool<Db>, a: NewAccount) -> Result<Account, LedgerError> {
+    let mut conn = pool.acquire().await.map_err(store)?;
+    insert_account(&mut conn, &a).await?;
+    load_account(&mut conn, a.id)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+}
+
+/// Inserts the account row, with the store's refusals as ledger errors.
+pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<(), LedgerError> {
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, product, \
          cash_account_type, status, overdraft_limit, created_at) \
@@ -41,12 +50,12 @@ pub(crate) async fn create_account(pool: &Pool<Db>, a: NewAccount) -> Result<Acc
     .bind(&a.cash_account_type)
     .bind(a.overdraft_limit)
     .bind(a.created_at)
-    .execute(pool)
+    .execute(&mut *conn)
     .await;
-    match (inserted, a.iban) {
+    match (inserted, &a.iban) {
         (Ok(_), _) => {}
         (Err(e), Some(iban)) if is_unique_violation(&e, "iban") => {
-            return Err(LedgerError::IbanTaken(iban));
+            return Err(LedgerError::IbanTaken(iban.clone()));
         }
         (Err(e), _) if is_unique_violation(&e, "currency") => {
             return Err(LedgerError::InvalidAccount(
@@ -60,9 +69,7 @@ pub(crate) async fn create_account(pool: &Pool<Db>, a: NewAccount) -> Result<Acc
         }
         (Err(e), _) => return Err(store(e).into()),
     }
-    account(pool, a.id)
-        .await?
-        .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+    Ok(())
 }
 
 pub(crate) async fn account(pool: &Pool<Db>, id: AccountId) -> Result<Option<Account>, StoreError> {
@@ -125,7 +132,9 @@ pub(crate) async fn accounts_of_psu(
     sqlx::query_as::<_, AccountRow>(concat!(
         "SELECT ",
         account_columns!(),
-        " FROM accounts WHERE psu_id = $1 ORDER BY created_at, id"
+        " FROM accounts WHERE psu_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
+         ORDER BY created_at, id"
     ))
     .bind(psu.to_string())
     .fetch_all(pool)
@@ -137,7 +146,7 @@ pub(crate) async fn accounts_of_psu(
 }
 
 /// Why one posting attempt did not commit.
-enum Attempt {
+pub(crate) enum Attempt {
     /// Another transaction committed the same idempotency key first.
     KeyRace,
     Failed(LedgerError),
@@ -153,12 +162,21 @@ pub(crate) async fn post_transfers(
     pool: &Pool<Db>,
     transfers: &[NewTransfer],
 ) -> Result<Vec<TransferReceipt>, LedgerError> {
-    match post_once(pool, transfers).await {
-        Ok(receipts) => Ok(receipts),
+    retry_key_race(|| post_once(pool, transfers)).await
+}
+
+/// Runs a posting attempt once more if it lost an idempotency-key race: the
+/// key is committed then, so the retry replays it.
+pub(crate) async fn retry_key_race<T, F, Fut>(attempt: F) -> Result<T, LedgerError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, Attempt>>,
+{
+    match attempt().await {
+        Ok(done) => Ok(done),
         Err(Attempt::Failed(e)) => Err(e),
-        // The key is committed now, so the retry replays it.
-        Err(Attempt::KeyRace) => match post_once(pool, transfers).await {
-            Ok(receipts) => Ok(receipts),
+        Err(Attempt::KeyRace) => match attempt().await {
+            Ok(done) => Ok(done),
             Err(Attempt::Failed(e)) => Err(e),
             Err(Attempt::KeyRace) => Err(StoreError::corrupt("idempotency key raced twice").into()),
         },
@@ -178,7 +196,7 @@ async fn post_once(
     Ok(receipts)
 }
 
-async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, Attempt> {
+pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, Attempt> {
     let existing = sqlx::query_as::<_, PostedRow>(
         "SELECT id, debit_account_id, credit_account_id, amount, currency, status, booking_date, \
          value_date FROM ledger_transactions WHERE idempotency_key = $1",

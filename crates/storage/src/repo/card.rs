@@ -1,0 +1,182 @@
+//! Card account queries. Compiled once per backend; `super::Db` is the backend.
+//!
+//! A card account is a ledger account plus a `card_accounts` row, and a card
+//! payment a journal entry plus a `card_transactions` row, each pair written
+//! in one transaction through the ledger's own posting code.
+
+use std::collections::HashMap;
+
+use fintechapi_domain::StoreError;
+use fintechapi_domain::card::{CardAccount, CardPayment, NewCardAccount, NewCardTransfer};
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ledger::{LedgerError, TransferReceipt};
+use sqlx::{Pool, QueryBuilder};
+use time::Date;
+
+use super::ledger::{Attempt, Conn, insert_account, post_one, retry_key_race};
+use super::{BEGIN_WRITE, Db};
+use crate::error::{is_unique_violation, store};
+use crate::rows::{CardAccountRow, CardPaymentRow};
+
+macro_rules! card_account_select {
+    ($where:literal) => {
+        concat!(
+            "SELECT ",
+            account_columns!(),
+            ", masked_pan FROM accounts JOIN card_accounts ON account_id = id WHERE ",
+            $where
+        )
+    };
+}
+
+pub(crate) async fn create_card_account(
+    pool: &Pool<Db>,
+    card: NewCardAccount,
+) -> Result<CardAccount, LedgerError> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    insert_account(&mut tx, &card.ledger_account()).await?;
+    let inserted =
+        sqlx::query("INSERT INTO card_accounts (account_id, masked_pan) VALUES ($1, $2)")
+            .bind(card.id.to_string())
+            .bind(card.masked_pan.as_str())
+            .execute(&mut *tx)
+            .await;
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e, "masked_pan") => {
+            return Err(LedgerError::InvalidAccount(
+                "a card with this masked PAN already exists",
+            ));
+        }
+        Err(e) => return Err(store(e).into()),
+    }
+    let opened = load(&mut tx, card.id).await?;
+    tx.commit().await.map_err(store)?;
+    opened.ok_or_else(|| StoreError::corrupt("card account vanished after insert").into())
+}
+
+async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
+    sqlx::query_as::<_, CardAccountRow>(card_account_select!("id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(store)?
+        .map(CardAccount::try_from)
+        .transpose()
+}
+
+pub(crate) async fn card_account(
+    pool: &Pool<Db>,
+    id: AccountId,
+) -> Result<Option<CardAccount>, StoreError> {
+    let mut conn = pool.acquire().await.map_err(store)?;
+    load(&mut conn, id).await
+}
+
+pub(crate) async fn card_accounts_of_psu(
+    pool: &Pool<Db>,
+    psu: PsuId,
+) -> Result<Vec<CardAccount>, StoreError> {
+    sqlx::query_as::<_, CardAccountRow>(card_account_select!("psu_id = $1 ORDER BY created_at, id"))
+        .bind(psu.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(CardAccount::try_from)
+        .collect()
+}
+
+pub(crate) async fn post_card_transfers(
+    pool: &Pool<Db>,
+    transfers: &[NewCardTransfer],
+) -> Result<Vec<TransferReceipt>, LedgerError> {
+    retry_key_race(|| post_once(pool, transfers)).await
+}
+
+async fn post_once(
+    pool: &Pool<Db>,
+    transfers: &[NewCardTransfer],
+) -> Result<Vec<TransferReceipt>, Attempt> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let mut receipts = Vec::with_capacity(transfers.len());
+    for NewCardTransfer { transfer, payment } in transfers {
+        let receipt = post_one(&mut tx, transfer).await?;
+        if let Some(p) = payment.as_ref().filter(|_| !receipt.replayed) {
+            // Stored only if one side is a card account: the check and the write in one statement.
+            let stored = sqlx::query(
+                "INSERT INTO card_transactions (transaction_id, transaction_date, merchant_name, \
+                 merchant_city, merchant_country, merchant_category_code, original_amount, \
+                 original_currency) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS \
+                 (SELECT 1 FROM card_accounts WHERE account_id IN ($9, $10))",
+            )
+            .bind(transfer.transaction_id.to_string())
+            .bind(p.transaction_date)
+            .bind(&p.merchant.name)
+            .bind(&p.merchant.city)
+            .bind(&p.merchant.country)
+            .bind(&p.merchant.category_code)
+            .bind(p.original_amount.minor())
+            .bind(p.original_amount.currency().code())
+            .bind(transfer.debit.to_string())
+            .bind(transfer.credit.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(store)?;
+            if stored.rows_affected() != 1 {
+                return Err(LedgerError::InvalidAccount(
+                    "a card payment must debit or credit a card account",
+                )
+                .into());
+            }
+        }
+        receipts.push(receipt);
+    }
+    tx.commit().await.map_err(store)?;
+    Ok(receipts)
+}
+
+pub(crate) async fn card_payments(
+    pool: &Pool<Db>,
+    transactions: &[TransactionId],
+) -> Result<HashMap<TransactionId, CardPayment>, StoreError> {
+    if transactions.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(
+        "SELECT transaction_id, transaction_date, merchant_name, merchant_city, merchant_country, \
+         merchant_category_code, original_amount, original_currency FROM card_transactions \
+         WHERE transaction_id IN (",
+    );
+    let mut ids = query.separated(", ");
+    for id in transactions {
+        ids.push_bind(id.to_string());
+    }
+    query.push(")");
+    query
+        .build_query_as::<CardPaymentRow>()
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(<(TransactionId, CardPayment)>::try_from)
+        .collect()
+}
+
+pub(crate) async fn card_payments_booked_after(
+    pool: &Pool<Db>,
+    account: AccountId,
+    date: Date,
+) -> Result<i64, StoreError> {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p \
+         JOIN card_transactions c ON c.transaction_id = p.transaction_id \
+         WHERE p.account_id = $1 AND p.status = 'booked' AND p.booking_date > $2",
+    )
+    .bind(account.to_string())
+    .bind(date)
+    .fetch_one(pool)
+    .await
+    .map_err(store)
+}
