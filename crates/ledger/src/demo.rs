@@ -1,5 +1,6 @@
 //! The demo bank: three customers with known credentials, several EUR accounts
-//! each, a year of booked history and a few pending card payments.
+//! each, a year of booked history and a few pending card payments, and a
+//! credit card account each with four months of card payments (`cards`).
 //!
 //! Deterministic: the same seed date always gives the same customers, account
 //! ids, IBANs, amounts and balances. History ends on the seed date.
@@ -7,17 +8,21 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use fintechapi_domain::card::{CardRepository, NewCardTransfer, PanError};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
     AccountKind, EntryStatus, LedgerError, LedgerRepository, NewAccount, NewTransfer, Party,
 };
+use fintechapi_domain::money::MoneyError;
 use fintechapi_domain::password::{PasswordHash, PasswordHashError};
 use fintechapi_domain::psu::{NewPsu, PsuError, PsuRepository};
 use fintechapi_domain::{Clock, Currency, Money};
 use time::{Date, Duration, Month};
 
 use crate::service::Ledger;
+
+mod cards;
 
 /// The demo bank's BIC and German bank code.
 pub const BANK_BIC: &str = "FTAPDEB1XXX";
@@ -57,6 +62,10 @@ pub enum DemoError {
     Psu(#[from] PsuError),
     #[error(transparent)]
     Password(#[from] PasswordHashError),
+    #[error(transparent)]
+    Card(#[from] PanError),
+    #[error(transparent)]
+    Money(#[from] MoneyError),
 }
 
 /// What was seeded.
@@ -203,12 +212,15 @@ fn month_name(m: Month) -> &'static str {
 
 /// Collects journal entries in date order and keeps the generator's own view of
 /// each account's available balance, so no expense breaks an overdraft limit.
+/// Posted in that order, an account's entry references grow with its booking
+/// dates, as they do when a bank books day by day.
 struct History {
     rng: Rng,
     clearing: AccountId,
     accounts: Vec<(AccountId, Party, i64)>,
     available: HashMap<AccountId, i64>,
-    entries: Vec<NewTransfer>,
+    /// The card payments among them carry their details (`cards`).
+    entries: Vec<NewCardTransfer>,
     now: time::OffsetDateTime,
 }
 
@@ -244,7 +256,7 @@ impl History {
         let (debtor, creditor) = (party(debit), party(credit));
         let n = self.entries.len();
         let transaction_id = TransactionId::from_random_bytes(self.rng.bytes16());
-        self.entries.push(NewTransfer {
+        let transfer = NewTransfer {
             idempotency_key: format!("demo:{n}"),
             transaction_id,
             debit: debit_id,
@@ -263,6 +275,10 @@ impl History {
             }),
             bank_transaction_code: code.to_owned(),
             created_at: self.now,
+        };
+        self.entries.push(NewCardTransfer {
+            transfer,
+            payment: None,
         });
     }
 }
@@ -270,7 +286,7 @@ impl History {
 /// Seeds the demo bank. Call on an empty database only.
 pub async fn seed<R>(repo: R, clock: Arc<dyn Clock>) -> Result<DemoBank, DemoError>
 where
-    R: LedgerRepository + PsuRepository,
+    R: LedgerRepository + CardRepository + PsuRepository,
 {
     let mut rng = Rng(0x00F1_7EC4_A9D1_2026);
     let now = clock.now();
@@ -323,6 +339,7 @@ where
         accounts.push((account.id, party, spec.overdraft));
     }
 
+    let mut cards = cards::CardBook::open(&ledger, &psu_ids, today).await?;
     let mut history = History {
         rng,
         clearing,
@@ -331,12 +348,12 @@ where
         entries: Vec::new(),
         now,
     };
-    generate(&mut history, today);
+    generate(&mut history, today, &mut cards)?;
     let transactions = history.entries.len();
-    ledger.post(history.entries).await?;
+    ledger.post_card_transfers(history.entries).await?;
     Ok(DemoBank {
         psus: DEMO_PSUS.len(),
-        accounts: ACCOUNTS.len(),
+        accounts: ACCOUNTS.len() + cards.len(),
         transactions,
     })
 }
@@ -388,7 +405,7 @@ impl History {
     }
 }
 
-fn generate(h: &mut History, today: Date) {
+fn generate(h: &mut History, today: Date, cards: &mut cards::CardBook) -> Result<(), DemoError> {
     let employers = [
         (external("Nordlicht Software GmbH", 4_410_001), 385_000),
         (external("Stadtwerke Musterstadt", 4_410_002), 294_000),
@@ -492,6 +509,7 @@ fn generate(h: &mut History, today: Date) {
             let amount = h.rng.between(1_500, 6_000);
             h.book(day, 0, 2, amount, "Essen geteilt".into());
         }
+        cards.day(h, day)?;
         day += Duration::days(1);
     }
     // Card payments not yet booked, and a transfer announced for tomorrow.
@@ -528,6 +546,7 @@ fn generate(h: &mut History, today: Date) {
         code,
         pending,
     );
+    cards.authorisations(h, today)
 }
 
 #[cfg(test)]

@@ -248,3 +248,45 @@ both_stores! {
         assert!(bank.store.card_account(current.id).await.unwrap().is_none());
     }
 }
+
+both_stores! {
+    async fn each_demo_customer_has_one_credit_card_with_months_of_settled_history(db) {
+        let store = db.store().await;
+        let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+        fintechapi_ledger::demo::seed(store.clone(), clock.clone()).await.unwrap();
+        let ledger = Ledger::new(store.clone(), clock.clone());
+        assert!(ledger.audit().await.unwrap().is_consistent());
+
+        let other = TestDb::create(db.backend()).await;
+        let other_store = other.store().await;
+        fintechapi_ledger::demo::seed(other_store.clone(), clock.clone()).await.unwrap();
+        for login in ["alice", "bob", "carol"] {
+            let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+            let cards = store.card_accounts_of_psu(psu.id).await.unwrap();
+            assert_eq!(cards.len(), 1, "{login}");
+            let card = &cards[0];
+            assert_eq!(other_store.card_accounts_of_psu(psu.id).await.unwrap(), cards, "deterministic");
+            assert!(card.account.balances.booked + card.account.balances.pending_debits >= -card.credit_limit().minor());
+
+            let entries = card_entries(&store, card.account.id, 1_000).await;
+            let oldest = entries.last().unwrap().entry.booking_date;
+            assert!(clock.today() - oldest >= time::Duration::days(90), "{login}: history from {oldest}");
+            assert!(entries.len() > 50, "{login}: {} entries, more than a page", entries.len());
+            // Posted day by day, so every account's references grow with its booking dates.
+            assert!(entries.windows(2).all(|w| w[0].entry.entry_reference > w[1].entry.entry_reference), "{login}");
+            for account in store.accounts_of_psu(psu.id).await.unwrap() {
+                let refs: Vec<i64> = card_entries(&store, account.id, 10_000).await.iter().map(|e| e.entry.entry_reference).collect();
+                assert!(refs.windows(2).all(|w| w[0] > w[1]), "{login}: {}", account.name);
+            }
+            assert!(entries.iter().any(|e| e.entry.status == EntryStatus::Pending));
+            assert!(entries.iter().any(|e| e.payment.as_ref().is_some_and(|p| p.original_amount.currency() != Currency::EUR)), "{login}: a payment abroad");
+            // Statements are collected: the credits on the card come from the holder's current account.
+            let settlements: Vec<_> = entries.iter().filter(|e| e.payment.is_none()).collect();
+            assert!(settlements.len() >= 3, "{login}: {} settlements", settlements.len());
+            assert!(settlements.iter().all(|e| e.entry.amount.is_positive() && e.entry.booking_date.day() == fintechapi_ledger::cards::DUE_DAY));
+            let balances = ledger.card_balances(card).await.unwrap();
+            let closing = balances.iter().find(|b| b.balance_type == BalanceType::ClosingBooked).unwrap();
+            assert_eq!(closing.amount.minor(), 0, "{login}: November 10 collected October's statement");
+        }
+    }
+}
