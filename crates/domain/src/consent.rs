@@ -7,6 +7,7 @@ use std::future::Future;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
+use crate::card::MaskedPan;
 use crate::iban::Iban;
 use crate::ids::{AccountId, ApplicationId, ConsentId, PsuId};
 use crate::ledger::text_enum;
@@ -40,7 +41,8 @@ pub enum ConsentAccess {
     BankOffered { balances: bool, transactions: bool },
     /// `availableAccounts`: the list of all the PSU's accounts, no details.
     AvailableAccounts { with_balance: bool },
-    /// `allPsd2`: every payment account with balances and transactions.
+    /// `allPsd2`: every payment account, card accounts included, with
+    /// balances and transactions.
     AllPsd2,
     /// PIIS (PSD2 Art. 65): the PSU lets the TPP ask whether this account
     /// covers an amount; nothing else is disclosed.
@@ -49,9 +51,40 @@ pub enum ConsentAccess {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestedAccount {
-    pub iban: Iban,
+    /// Stored flat (`{"iban": …}` or `{"maskedPan": …}`), as consents always were.
+    #[serde(flatten)]
+    pub reference: AccountReference,
     pub balances: bool,
     pub transactions: bool,
+}
+
+/// How a consent names an account (Berlin Group `accountReference`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AccountReference {
+    /// A payment account.
+    #[serde(rename = "iban")]
+    Iban(Iban),
+    /// A card account; a `pan` in the request is masked before it is stored.
+    #[serde(rename = "maskedPan")]
+    MaskedPan(MaskedPan),
+}
+
+/// Which XS2A resource a granted account is read through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum GrantedResource {
+    /// `/v1/accounts`.
+    #[default]
+    #[serde(rename = "account")]
+    Account,
+    /// `/v1/card-accounts`.
+    #[serde(rename = "cardAccount")]
+    CardAccount,
+}
+
+impl GrantedResource {
+    fn is_account(&self) -> bool {
+        *self == GrantedResource::Account
+    }
 }
 
 /// An account the PSU granted, and for what.
@@ -60,6 +93,9 @@ pub struct AccountGrant {
     pub account: AccountId,
     pub balances: bool,
     pub transactions: bool,
+    /// Absent in grants stored before card accounts existed: payment accounts.
+    #[serde(default, skip_serializing_if = "GrantedResource::is_account")]
+    pub resource: GrantedResource,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,8 +145,18 @@ impl Consent {
         }
     }
 
+    /// The grant of a payment account (read under `/v1/accounts`).
     pub fn grant_for(&self, account: AccountId) -> Option<&AccountGrant> {
-        self.grants.iter().find(|g| g.account == account)
+        self.grants
+            .iter()
+            .find(|g| g.account == account && g.resource == GrantedResource::Account)
+    }
+
+    /// The grant of a card account (read under `/v1/card-accounts`).
+    pub fn card_grant_for(&self, account: AccountId) -> Option<&AccountGrant> {
+        self.grants
+            .iter()
+            .find(|g| g.account == account && g.resource == GrantedResource::CardAccount)
     }
 }
 
@@ -183,4 +229,38 @@ pub trait DeltaReportRepository: Send + Sync {
         reference: i64,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_card_grant_is_not_a_payment_account_grant() {
+        let account = AccountId::random();
+        let grant = AccountGrant {
+            account,
+            balances: true,
+            transactions: true,
+            resource: GrantedResource::CardAccount,
+        };
+        let consent = Consent {
+            id: ConsentId::random(),
+            application_id: ApplicationId::random(),
+            status: ConsentStatus::Valid,
+            access: ConsentAccess::AllPsd2,
+            recurring: true,
+            valid_until: time::macros::date!(2099 - 12 - 31),
+            frequency_per_day: 4,
+            psu_id: None,
+            grants: vec![grant],
+            request_id: String::new(),
+            request_hash: String::new(),
+            created_at: OffsetDateTime::UNIX_EPOCH,
+            status_changed_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        assert_eq!(consent.grant_for(account), None);
+        assert_eq!(consent.card_grant_for(account), Some(&grant));
+    }
 }

@@ -20,7 +20,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fintechapi_domain::StoreError;
-use fintechapi_domain::consent::{AccountGrant, Consent, ConsentAccess, ConsentStatus};
+use fintechapi_domain::card::{CardAccount, MaskedPan};
+use fintechapi_domain::consent::{
+    AccountGrant, AccountReference, Consent, ConsentAccess, ConsentStatus, GrantedResource,
+};
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
@@ -764,11 +767,28 @@ async fn sca<R: Repo>(
 
 // ---------------------------------------------------------------- consent
 
-/// One line of the consent screen.
+/// One line of the consent screen: a payment account, or a card account
+/// shown and granted by its masked PAN.
 struct AccountLine {
     account: Account,
+    masked_pan: Option<MaskedPan>,
     balances: bool,
     transactions: bool,
+}
+
+impl AccountLine {
+    fn grant(&self) -> AccountGrant {
+        AccountGrant {
+            account: self.account.id,
+            balances: self.balances,
+            transactions: self.transactions,
+            resource: if self.masked_pan.is_some() {
+                GrantedResource::CardAccount
+            } else {
+                GrantedResource::Account
+            },
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -791,79 +811,79 @@ struct ConsentPage {
 }
 
 /// What the PSU is asked to grant: the lines to show, whether they choose,
-/// and a reason the consent cannot be granted at all.
+/// and a reason the consent cannot be granted at all. Card accounts count as
+/// payment accounts: `allPsd2`, `availableAccounts` and bank-offered consents
+/// include them.
 fn consent_lines(
     consent: &Consent,
     accounts: Vec<Account>,
+    cards: Vec<CardAccount>,
 ) -> (Vec<AccountLine>, bool, Option<String>) {
+    let everything = |balances: bool, transactions: bool| -> Vec<AccountLine> {
+        let payment = accounts.iter().map(|a| (a.clone(), None));
+        let card = cards
+            .iter()
+            .map(|c| (c.account.clone(), Some(c.masked_pan.clone())));
+        payment
+            .chain(card)
+            .map(|(account, masked_pan)| AccountLine {
+                account,
+                masked_pan,
+                balances,
+                transactions,
+            })
+            .collect()
+    };
     match &consent.access {
         ConsentAccess::Dedicated(requested) => {
             let mut lines = Vec::new();
             for r in requested {
-                match accounts.iter().find(|a| a.iban.as_ref() == Some(&r.iban)) {
-                    Some(a) => lines.push(AccountLine {
-                        account: a.clone(),
-                        balances: r.balances,
-                        transactions: r.transactions,
-                    }),
-                    None => {
-                        return (
-                            vec![],
-                            false,
-                            Some(format!(
-                                "The app asks for account {}, which is not one of yours.",
-                                r.iban.to_print_format()
-                            )),
-                        );
-                    }
-                }
+                let held = match &r.reference {
+                    AccountReference::Iban(iban) => accounts
+                        .iter()
+                        .find(|a| a.iban.as_ref() == Some(iban))
+                        .map(|a| (a.clone(), None)),
+                    AccountReference::MaskedPan(pan) => cards
+                        .iter()
+                        .find(|c| &c.masked_pan == pan)
+                        .map(|c| (c.account.clone(), Some(pan.clone()))),
+                };
+                let Some((account, masked_pan)) = held else {
+                    let named = match &r.reference {
+                        AccountReference::Iban(iban) => {
+                            format!("account {}", iban.to_print_format())
+                        }
+                        AccountReference::MaskedPan(pan) => format!("card {pan}"),
+                    };
+                    return (
+                        vec![],
+                        false,
+                        Some(format!(
+                            "The app asks for {named}, which is not one of yours."
+                        )),
+                    );
+                };
+                lines.push(AccountLine {
+                    account,
+                    masked_pan,
+                    balances: r.balances,
+                    transactions: r.transactions,
+                });
             }
             (lines, false, None)
         }
         ConsentAccess::BankOffered {
             balances,
             transactions,
-        } => (
-            accounts
-                .into_iter()
-                .map(|account| AccountLine {
-                    account,
-                    balances: *balances,
-                    transactions: *transactions,
-                })
-                .collect(),
-            true,
-            None,
-        ),
-        ConsentAccess::AvailableAccounts { .. } => (
-            accounts
-                .into_iter()
-                .map(|account| AccountLine {
-                    account,
-                    balances: false,
-                    transactions: false,
-                })
-                .collect(),
-            false,
-            None,
-        ),
-        ConsentAccess::AllPsd2 => (
-            accounts
-                .into_iter()
-                .map(|account| AccountLine {
-                    account,
-                    balances: true,
-                    transactions: true,
-                })
-                .collect(),
-            false,
-            None,
-        ),
+        } => (everything(*balances, *transactions), true, None),
+        ConsentAccess::AvailableAccounts { .. } => (everything(false, false), false, None),
+        ConsentAccess::AllPsd2 => (everything(true, true), false, None),
         ConsentAccess::FundsConfirmation { iban } => {
             match accounts.into_iter().find(|a| a.iban.as_ref() == Some(iban)) {
                 Some(account) => (
                     vec![AccountLine {
                         account,
+                        masked_pan: None,
                         balances: false,
                         transactions: false,
                     }],
@@ -896,7 +916,8 @@ async fn consent_page<R: Repo>(
     let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
     let accounts = repo.accounts_of_psu(psu).await?;
-    let (lines, choose, problem) = consent_lines(&consent, accounts);
+    let cards = repo.card_accounts_of_psu(psu).await?;
+    let (lines, choose, problem) = consent_lines(&consent, accounts, cards);
     let (application, organisation) = tpp(service, authorization).await?;
     let (choose_balances, choose_transactions) = match consent.access {
         ConsentAccess::BankOffered {
@@ -1314,21 +1335,10 @@ async fn decide<R: Repo>(
         page.lines
             .iter()
             .filter(|l| chosen.contains(&l.account.id.to_string().as_str()))
-            .map(|l| AccountGrant {
-                account: l.account.id,
-                balances: l.balances,
-                transactions: l.transactions,
-            })
+            .map(AccountLine::grant)
             .collect()
     } else {
-        page.lines
-            .iter()
-            .map(|l| AccountGrant {
-                account: l.account.id,
-                balances: l.balances,
-                transactions: l.transactions,
-            })
-            .collect()
+        page.lines.iter().map(AccountLine::grant).collect()
     };
     if grants.is_empty() {
         let mut page = page;

@@ -11,6 +11,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::tls::ClientCertificate;
@@ -23,8 +24,14 @@ use crate::policy::ClientAuthMethod;
 use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest, Sender};
 
 /// The storage the authorization server and the bank's pages run on.
-pub trait Repo: AsRepo + UsageRepository + PsuRepository + LedgerRepository + 'static {}
-impl<T: AsRepo + UsageRepository + PsuRepository + LedgerRepository + 'static> Repo for T {}
+pub trait Repo:
+    AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
+{
+}
+impl<T> Repo for T where
+    T: AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
+{
+}
 
 pub struct OAuthService<R> {
     pub server: AuthorizationServer<R>,

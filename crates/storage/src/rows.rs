@@ -818,3 +818,50 @@ impl TryFrom<PaymentRow> for Payment {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use fintechapi_domain::consent::{
+        AccountGrant, AccountReference, ConsentAccess, GrantedResource, RequestedAccount,
+    };
+
+    use super::*;
+
+    #[test]
+    fn consents_stored_before_card_accounts_still_parse_and_card_references_round_trip() {
+        let old: ConsentAccess = from_json(
+            "consent access",
+            r#"{"Dedicated":[{"iban":"DE02120300000000202051","balances":true,"transactions":false}]}"#,
+        )
+        .unwrap();
+        let ConsentAccess::Dedicated(list) = &old else {
+            panic!("{old:?}")
+        };
+        assert!(
+            matches!(&list[0].reference, AccountReference::Iban(i) if i.as_str() == "DE02120300000000202051")
+        );
+        let grants: Vec<AccountGrant> = from_json(
+            "consent grants",
+            r#"[{"account":"00000000-0000-4000-8000-000000000001","balances":true,"transactions":true}]"#,
+        )
+        .unwrap();
+        assert_eq!(grants[0].resource, GrantedResource::Account);
+        assert!(
+            !to_json(&grants).unwrap().contains("resource"),
+            "payment grants are stored as before"
+        );
+
+        let card = ConsentAccess::Dedicated(vec![RequestedAccount {
+            reference: AccountReference::MaskedPan("525412******3241".parse().unwrap()),
+            balances: false,
+            transactions: true,
+        }]);
+        let text = to_json(&card).unwrap();
+        assert!(text.contains(r#""maskedPan":"525412******3241""#), "{text}");
+        assert_eq!(
+            from_json::<ConsentAccess>("consent access", &text).unwrap(),
+            card
+        );
+    }
+}

@@ -7,8 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::card::MaskedPan;
 use fintechapi_domain::consent::{
-    Consent, ConsentAccess, ConsentCreation, ConsentStatus, RequestedAccount,
+    AccountReference, Consent, ConsentAccess, ConsentCreation, ConsentStatus, RequestedAccount,
 };
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::ConsentId;
@@ -34,7 +35,12 @@ fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Xs2a
         .ok_or_else(|| Xs2aError::format(format!("{name} is required")).at(name.to_owned()))
 }
 
-fn account_refs(access: &Map<String, Value>, name: &str) -> Result<Vec<Iban>, Xs2aError> {
+/// An account reference names a payment account by `iban` or a card account
+/// by `maskedPan` or `pan`; a `pan` is masked at once and never kept or echoed.
+fn account_refs(
+    access: &Map<String, Value>,
+    name: &str,
+) -> Result<Vec<AccountReference>, Xs2aError> {
     let Some(value) = access.get(name) else {
         return Ok(vec![]);
     };
@@ -55,11 +61,24 @@ fn account_refs(access: &Map<String, Value>, name: &str) -> Result<Vec<Iban>, Xs
                 return Err(Xs2aError::format("this ASPSP holds EUR accounts only")
                     .at(format!("{at}.currency")));
             }
-            let iban = object.get("iban").and_then(Value::as_str).ok_or_else(|| {
-                Xs2aError::format("this ASPSP references accounts by iban").at(format!("{at}.iban"))
-            })?;
-            iban.parse::<Iban>()
-                .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{at}.iban")))
+            let text = |key: &str| object.get(key).and_then(Value::as_str);
+            match (text("iban"), text("maskedPan"), text("pan")) {
+                (Some(iban), None, None) => iban
+                    .parse::<Iban>()
+                    .map(AccountReference::Iban)
+                    .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{at}.iban"))),
+                (None, Some(masked), None) => masked
+                    .parse::<MaskedPan>()
+                    .map(AccountReference::MaskedPan)
+                    .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{at}.maskedPan"))),
+                (None, None, Some(pan)) => MaskedPan::of_pan(pan)
+                    .map(AccountReference::MaskedPan)
+                    .map_err(|e| Xs2aError::format(e.to_string()).at(format!("{at}.pan"))),
+                _ => Err(Xs2aError::format(
+                    "an account reference holds exactly one of iban (payment accounts), maskedPan or pan (card accounts)",
+                )
+                .at(at)),
+            }
         })
         .collect()
 }
@@ -130,12 +149,12 @@ fn parse_access(value: &Value) -> Result<ConsentAccess, Xs2aError> {
     }
     // Balances and transactions imply access to the account itself.
     let mut requested: Vec<RequestedAccount> = Vec::new();
-    for iban in accounts.iter().chain(&balances).chain(&transactions) {
-        if !requested.iter().any(|r| &r.iban == iban) {
+    for reference in accounts.iter().chain(&balances).chain(&transactions) {
+        if !requested.iter().any(|r| &r.reference == reference) {
             requested.push(RequestedAccount {
-                iban: iban.clone(),
-                balances: balances.contains(iban),
-                transactions: transactions.contains(iban),
+                reference: reference.clone(),
+                balances: balances.contains(reference),
+                transactions: transactions.contains(reference),
             });
         }
     }
@@ -325,7 +344,10 @@ fn access_json(access: &ConsentAccess) -> Value {
     let refs = |pick: &dyn Fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| -> Value {
         list.iter()
             .filter(|r| pick(r))
-            .map(|r| json!({"iban": r.iban.as_str()}))
+            .map(|r| match &r.reference {
+                AccountReference::Iban(iban) => json!({"iban": iban.as_str()}),
+                AccountReference::MaskedPan(pan) => json!({"maskedPan": pan.as_str()}),
+            })
             .collect()
     };
     match access {
@@ -522,6 +544,49 @@ mod tests {
             assert_eq!((e.code, e.path.as_deref()), (code, Some(path)), "{body}");
         }
         assert!(ConsentRequest::parse(b"{", date!(2026 - 11 - 25), 90).is_err());
+    }
+
+    #[test]
+    fn cards_are_named_by_masked_pan_and_a_full_pan_is_masked_at_once() {
+        let ok = parse(json!({"access": {
+                "accounts": [{"iban": IBAN}, {"maskedPan": "525412xxxxxx3241"}],
+                "transactions": [{"pan": "5254121234563241"}]},
+            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}))
+        .unwrap();
+        let ConsentAccess::Dedicated(list) = &ok.access else {
+            panic!("{:?}", ok.access)
+        };
+        let card = AccountReference::MaskedPan("525412******3241".parse().unwrap());
+        assert_eq!(list.len(), 2, "the pan and the masked PAN name one card");
+        assert_eq!(list[1].reference, card);
+        assert!(list[1].transactions && !list[1].balances);
+        let shown = access_json(&ok.access).to_string();
+        assert!(
+            shown.contains(r#"{"maskedPan":"525412******3241"}"#),
+            "{shown}"
+        );
+        assert!(!shown.contains("5254121234563241"));
+
+        let bad_pan = "5254121234563242";
+        let cases = [
+            (json!({"pan": bad_pan}), "access.accounts[0].pan"),
+            (
+                json!({"maskedPan": "5254121234563241"}),
+                "access.accounts[0].maskedPan",
+            ),
+            (
+                json!({"iban": IBAN, "maskedPan": "525412******3241"}),
+                "access.accounts[0]",
+            ),
+            (json!({"bban": "1234"}), "access.accounts[0]"),
+        ];
+        for (reference, path) in cases {
+            let body = json!({"access": {"accounts": [reference]}, "recurringIndicator": true,
+                "validUntil": "2027-01-01", "frequencyPerDay": 4});
+            let e = parse(body).err().unwrap();
+            assert_eq!((e.code, e.path.as_deref()), ("FORMAT_ERROR", Some(path)));
+            assert!(!e.text.contains(bad_pan), "{}", e.text);
+        }
     }
 
     #[test]
