@@ -1,7 +1,7 @@
 //! The Berlin Group NextGenPSD2 XS2A API under `/v1`: account-information
-//! consents and account reads, and single payments, on the embedded ledger,
-//! authorised with the OAuth SCA approach or, when the TPP prefers it, the
-//! Redirect approach.
+//! consents, account and card account reads, and single payments, on the
+//! embedded ledger, authorised with the OAuth SCA approach or, when the TPP
+//! prefers it, the Redirect approach.
 //!
 //! Every call identifies the TPP (RTS Art. 34): a live access token of an
 //! active application with an approved subscription to the product within
@@ -13,6 +13,8 @@
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…` (list, details, balances) and the consent checks of every read.
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
+//! - `card_accounts`: `GET /v1/card-accounts…` (named by masked PAN); their
+//!   transaction reports page like accounts' (`transactions`).
 //! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
@@ -21,6 +23,7 @@
 mod accounts;
 mod approach;
 mod authorisations;
+mod card_accounts;
 mod consents;
 pub mod error;
 mod funds;
@@ -134,6 +137,19 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         .route(
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
             get(transactions::details::<R>),
+        )
+        .route("/v1/card-accounts", get(card_accounts::list::<R>))
+        .route(
+            "/v1/card-accounts/{account_id}",
+            get(card_accounts::details::<R>),
+        )
+        .route(
+            "/v1/card-accounts/{account_id}/balances",
+            get(card_accounts::balances::<R>),
+        )
+        .route(
+            "/v1/card-accounts/{account_id}/transactions",
+            get(card_accounts::transactions::<R>),
         )
         .route(
             "/v1/{payment_service}/{payment_product}",

@@ -1,5 +1,6 @@
 //! Transaction reports of an account: `GET /v1/accounts/{id}/transactions`
-//! and the details of one transaction.
+//! and the details of one transaction. Card accounts' reports
+//! (`card_accounts`) are paged by the same [`Report`].
 //!
 //! A report runs newest first (booking date, then entry reference) and is paged
 //! by keyset: `_links` `first`, `next`, `previous` and `last` name their page
@@ -18,8 +19,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::GrantedResource;
+use fintechapi_domain::ids::{AccountId, ConsentId};
 use fintechapi_domain::ledger::{
-    Account, AccountEntry, EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
+    AccountEntry, EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
 };
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::secret::Pepper;
@@ -62,7 +65,7 @@ pub(crate) struct TransactionsQuery {
 /// Berlin Group `bookingStatus`. `information` lists standing orders, of
 /// which the ledger holds none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BookingStatus {
+pub(crate) enum BookingStatus {
     Booked,
     Pending,
     Both,
@@ -117,7 +120,7 @@ impl BookingStatus {
 
 /// A page of a paged report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Page {
+pub(crate) enum Page {
     First,
     /// The entries older than this position.
     Next(EntryCursor),
@@ -179,21 +182,25 @@ fn inconsistent(path: &'static str, text: &str) -> Xs2aError {
     Xs2aError::new(StatusCode::BAD_REQUEST, "PARAMETER_NOT_CONSISTENT", text).at(path)
 }
 
-/// A checked transactions query.
+/// A checked transactions query of an account or a card account.
 #[derive(Debug)]
-struct Report {
-    booking: BookingStatus,
+pub(crate) struct Report {
+    resource: GrantedResource,
+    pub booking: BookingStatus,
     date_from: Option<Date>,
     date_to: Option<Date>,
     reference_from: Option<i64>,
     delta: bool,
-    with_balance: bool,
+    pub with_balance: bool,
     items_per_page: Option<u32>,
     cursor: Option<String>,
 }
 
 impl Report {
-    fn parse(q: TransactionsQuery) -> Result<Self, Xs2aError> {
+    pub(crate) fn parse(
+        q: TransactionsQuery,
+        resource: GrantedResource,
+    ) -> Result<Self, Xs2aError> {
         let booking = match q.booking_status.as_deref() {
             None => return Err(Xs2aError::format("bookingStatus is required").at("bookingStatus")),
             Some(text) => BookingStatus::parse(text).ok_or_else(|| {
@@ -205,6 +212,14 @@ impl Report {
                 .at("bookingStatus")
             })?,
         };
+        if resource == GrantedResource::CardAccount && booking.information() {
+            return Err(Xs2aError::new(
+                StatusCode::BAD_REQUEST,
+                "PARAMETER_NOT_SUPPORTED",
+                "a card account reports bookingStatus booked, pending or both",
+            )
+            .at("bookingStatus"));
+        }
         let date_from = parse_date(q.date_from.as_deref(), "dateFrom")?;
         let date_to = parse_date(q.date_to.as_deref(), "dateTo")?;
         if let (Some(from), Some(to)) = (date_from, date_to)
@@ -281,6 +296,7 @@ impl Report {
             }
         }
         Ok(Self {
+            resource,
             booking,
             date_from,
             date_to,
@@ -296,10 +312,22 @@ impl Report {
         self.items_per_page.unwrap_or(DEFAULT_PAGE_SIZE)
     }
 
+    /// Where the account's reports live.
+    fn path(&self) -> &'static str {
+        match self.resource {
+            GrantedResource::Account => "/v1/accounts",
+            GrantedResource::CardAccount => "/v1/card-accounts",
+        }
+    }
+
     /// What a cursor is bound to: the account and everything that selects entries.
     fn binding(&self, account_id: &str) -> String {
+        let report = match self.resource {
+            GrantedResource::Account => "transactions",
+            GrantedResource::CardAccount => "card-transactions",
+        };
         format!(
-            "transactions|{account_id}|{}|{:?}|{:?}|{:?}",
+            "{report}|{account_id}|{}|{:?}|{:?}|{:?}",
             self.booking.as_str(),
             self.date_from,
             self.date_to,
@@ -309,7 +337,7 @@ impl Report {
 
     /// The page the cursor names; a cursor this server did not issue for this
     /// account and filter is refused.
-    fn page(&self, pepper: &Pepper, account_id: &str) -> Result<Page, Xs2aError> {
+    pub(crate) fn page(&self, pepper: &Pepper, account_id: &str) -> Result<Page, Xs2aError> {
         let Some(cursor) = &self.cursor else {
             return Ok(Page::First);
         };
@@ -325,7 +353,7 @@ impl Report {
     }
 
     /// A link to `page` of this report, keeping its parameters.
-    fn link(&self, pepper: &Pepper, account: &Account, page: Page) -> Value {
+    fn link(&self, pepper: &Pepper, account: AccountId, page: Page) -> Value {
         let mut query = vec![format!("bookingStatus={}", self.booking.as_str())];
         if let Some(d) = self.date_from {
             query.push(format!("dateFrom={d}"));
@@ -346,11 +374,90 @@ impl Report {
             query.push(format!("itemsPerPage={n}"));
         }
         if let Some(payload) = page.payload() {
-            let account_id = account.id.to_string();
-            let cursor = signed::sign(pepper, &self.binding(&account_id), &payload);
+            let cursor = signed::sign(pepper, &self.binding(&account.to_string()), &payload);
             query.push(format!("cursor={cursor}"));
         }
-        json!({"href": format!("/v1/accounts/{}/transactions?{}", account.id, query.join("&"))})
+        json!({"href": format!("{}/{account}/transactions?{}", self.path(), query.join("&"))})
+    }
+
+    /// The entries of `page` on `account`, newest first, with the report's
+    /// links added to `links`: `first`, `previous`, `next` and `last`, or a
+    /// delta report's `next`.
+    pub(crate) async fn entries<R: Repo>(
+        &self,
+        service: &Xs2aService<R>,
+        consent: ConsentId,
+        account: AccountId,
+        page: Page,
+        links: &mut Value,
+    ) -> Result<ReportPage, Xs2aError> {
+        let repo = service.oauth.server.repo();
+        let pepper = service.oauth.server.pepper();
+        let size = self.page_size();
+        let mut delta_mark = None;
+        let entries = if self.delta {
+            let mark = repo.delta_mark(consent, account).await?;
+            let mut entries = repo
+                .booked_entries_after(account, mark.unwrap_or(0), size + 1)
+                .await?;
+            if entries.len() > size as usize {
+                entries.truncate(size as usize);
+                links["next"] = self.link(pepper, account, Page::First);
+            }
+            delta_mark = entries
+                .last()
+                .map(|e| (consent, account, e.entry_reference));
+            entries.reverse();
+            entries
+        } else if let Some(status) = self.booking.entries() {
+            let filter = EntryFilter {
+                account,
+                status,
+                date_from: self.date_from,
+                date_to: self.date_to,
+                reference_above: self.reference_from,
+            };
+            let found = page_of(repo, &filter, page, size).await?;
+            links["first"] = self.link(pepper, account, Page::First);
+            if let (true, Some(newest)) = (found.newer, found.entries.first()) {
+                links["previous"] = self.link(pepper, account, Page::Previous(position(newest)));
+            }
+            if let (true, Some(oldest)) = (found.older, found.entries.last()) {
+                links["next"] = self.link(pepper, account, Page::Next(position(oldest)));
+            }
+            links["last"] = self.link(pepper, account, Page::Last);
+            found.entries
+        } else {
+            Vec::new()
+        };
+        Ok(ReportPage {
+            entries,
+            delta_mark,
+        })
+    }
+}
+
+/// The entries a report answers with.
+pub(crate) struct ReportPage {
+    pub entries: Vec<AccountEntry>,
+    /// Consent, account and the greatest entry reference of a delta report.
+    delta_mark: Option<(ConsentId, AccountId, i64)>,
+}
+
+impl ReportPage {
+    /// Called once the answer is complete: the next delta report starts after it.
+    pub(crate) async fn complete<R: Repo>(
+        &self,
+        service: &Xs2aService<R>,
+    ) -> Result<(), Xs2aError> {
+        if let Some((consent, account, reference)) = self.delta_mark {
+            let server = &service.oauth.server;
+            server
+                .repo()
+                .advance_delta_mark(consent, account, reference, server.now())
+                .await?;
+        }
+        Ok(())
     }
 }
 
@@ -458,17 +565,23 @@ fn transaction_json(entry: &AccountEntry) -> Value {
     out
 }
 
-/// The `transactions` object of a report holding `entries` (newest first).
-fn report_json(booking: BookingStatus, entries: &[AccountEntry], links: Value) -> Value {
+/// The `transactions` object of a report holding `entries` (newest first),
+/// each shown by `item`.
+pub(crate) fn report_json(
+    booking: BookingStatus,
+    entries: &[AccountEntry],
+    links: Value,
+    item: impl Fn(&AccountEntry) -> Value,
+) -> Value {
     let mut report = json!({"_links": links});
     let (booked, pending): (Vec<&AccountEntry>, Vec<&AccountEntry>) = entries
         .iter()
         .partition(|e| e.status == EntryStatus::Booked);
     if booking.booked() {
-        report["booked"] = booked.into_iter().map(transaction_json).collect();
+        report["booked"] = booked.into_iter().map(&item).collect();
     }
     if booking.pending() {
-        report["pending"] = pending.into_iter().map(transaction_json).collect();
+        report["pending"] = pending.into_iter().map(&item).collect();
     }
     if booking.information() {
         report["information"] = json!([]);
@@ -491,7 +604,7 @@ pub(crate) async fn list<R: Repo>(
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
-        let report = Report::parse(query)?;
+        let report = Report::parse(query, GrantedResource::Account)?;
         let server = &service.oauth.server;
         // Checked before the consent, so a bad cursor costs no access.
         let page = report.page(server.pepper(), &account_id)?;
@@ -512,56 +625,18 @@ pub(crate) async fn list<R: Repo>(
             )
             .at("withBalance"));
         }
-        let repo = server.repo();
-        let pepper = server.pepper();
-        let size = report.page_size();
         let mut links = json!({"account": {"href": format!("/v1/accounts/{}", account.id)}});
-        let mut delta_mark = None;
-        let entries = if report.delta {
-            let mark = repo.delta_mark(consent.id, account.id).await?;
-            let mut entries = repo
-                .booked_entries_after(account.id, mark.unwrap_or(0), size + 1)
-                .await?;
-            if entries.len() > size as usize {
-                entries.truncate(size as usize);
-                links["next"] = report.link(pepper, &account, Page::First);
-            }
-            delta_mark = entries.last().map(|e| e.entry_reference);
-            entries.reverse();
-            entries
-        } else if let Some(status) = report.booking.entries() {
-            let filter = EntryFilter {
-                account: account.id,
-                status,
-                date_from: report.date_from,
-                date_to: report.date_to,
-                reference_above: report.reference_from,
-            };
-            let found = page_of(repo, &filter, page, size).await?;
-            links["first"] = report.link(pepper, &account, Page::First);
-            if let (true, Some(newest)) = (found.newer, found.entries.first()) {
-                links["previous"] = report.link(pepper, &account, Page::Previous(position(newest)));
-            }
-            if let (true, Some(oldest)) = (found.older, found.entries.last()) {
-                links["next"] = report.link(pepper, &account, Page::Next(position(oldest)));
-            }
-            links["last"] = report.link(pepper, &account, Page::Last);
-            found.entries
-        } else {
-            Vec::new()
-        };
+        let found = report
+            .entries(&service, consent.id, account.id, page, &mut links)
+            .await?;
         let mut body = json!({
             "account": account_reference(&account),
-            "transactions": report_json(report.booking, &entries, links),
+            "transactions": report_json(report.booking, &found.entries, links, transaction_json),
         });
         if report.with_balance {
             body["balances"] = balances_json(&service, &account).await?;
         }
-        // The report is complete: the next delta report starts after it.
-        if let Some(reference) = delta_mark {
-            repo.advance_delta_mark(consent.id, account.id, reference, server.now())
-                .await?;
-        }
+        found.complete(&service).await?;
         Ok(Json(body).into_response())
     }
     .await;

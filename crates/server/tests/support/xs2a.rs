@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::TestDb;
 
-use super::{Browser, TestServer, cli_app, log_in, open, param, redirect_params, second_factor};
+use super::{
+    Browser, Page, TestServer, cli_app, log_in, open, param, redirect_params, second_factor,
+};
 
 pub const REDIRECT: &str = "https://acme.example/cb";
 const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
@@ -87,7 +89,9 @@ impl Tpp {
             .await
     }
 
-    /// A call with the given X-Request-ID.
+    /// A call with the given X-Request-ID. It waits out the sandbox plan's
+    /// rate limit (429 with Retry-After) as a TPP would, so a test sees every
+    /// other answer, `frequencyPerDay`'s 429 among them.
     pub async fn call_as(
         &self,
         request_id: &str,
@@ -97,18 +101,29 @@ impl Tpp {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Answer {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("x-request-id", request_id);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        loop {
+            let mut req = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base))
+                .bearer_auth(token)
+                .header("x-request-id", request_id);
+            for (k, v) in headers {
+                req = req.header(*k, *v);
+            }
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let resp = req.send().await.unwrap();
+            let wait = resp
+                .headers()
+                .get("retry-after")
+                .filter(|_| resp.status() == StatusCode::TOO_MANY_REQUESTS)
+                .map(|secs| secs.to_str().unwrap().parse::<u64>().unwrap());
+            match wait {
+                Some(secs) => tokio::time::sleep(std::time::Duration::from_secs(secs)).await,
+                None => return answer(resp).await,
+            }
         }
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        answer(req.send().await.unwrap()).await
     }
 
     /// A recurring consent for `access`, still to be authorised.
@@ -129,6 +144,18 @@ impl Tpp {
         login: &str,
         password: &str,
     ) -> String {
+        let (psu, screen) = self.at_bank(server, consent, login, password).await;
+        self.approve(psu, &screen, &[]).await
+    }
+
+    /// The PSU signs in at the bank's pages for `consent`: the consent screen.
+    pub async fn at_bank(
+        &self,
+        server: &TestServer,
+        consent: &str,
+        login: &str,
+        password: &str,
+    ) -> (Browser, Page) {
         let challenge = pkce_s256(VERIFIER);
         let scope = format!("AIS:{consent}");
         let par = self
@@ -154,12 +181,17 @@ impl Tpp {
         log_in(&mut psu, login, password).await;
         second_factor(&mut psu, "123456").await;
         let screen = psu.get("/bank/consent").await;
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
+        assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
+        (psu, screen)
+    }
+
+    /// The PSU approves on the consent screen, ticking the accounts `chosen`
+    /// where the bank offers a choice; the TPP's access token.
+    pub async fn approve(&self, mut psu: Browser, screen: &Page, chosen: &[&str]) -> String {
+        let csrf = screen.csrf();
+        let mut form = vec![("decision", "approve"), ("csrf", csrf.as_str())];
+        form.extend(chosen.iter().map(|id| ("account", *id)));
+        let approved = psu.post("/bank/consent", &form).await;
         let location = approved.location.unwrap();
         let params = redirect_params(&location, REDIRECT);
         let code = param(&params, "code").unwrap();
