@@ -346,7 +346,8 @@ pub struct PaymentUpdate {
 /// How one scheduled execution ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExecutionOutcome {
-    Executed(TransactionId),
+    /// Booked; a bulk payment booked per transfer has no one transaction.
+    Executed(Option<TransactionId>),
     /// ISO 20022 reason code, e.g. AM04.
     Rejected(String),
     /// The PSU or the TPP cancelled the payment before this date.
@@ -433,12 +434,6 @@ pub trait PaymentRepository: Send + Sync {
         transaction_id: Option<TransactionId>,
         reason: Option<String>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Every recorded execution of a payment, oldest first.
-    fn payment_executions(
-        &self,
-        payment: PaymentId,
-    ) -> impl Future<Output = Result<Vec<(Date, ExecutionOutcome)>, StoreError>> + Send;
 
     /// Moves the payment to `to` if its status is `from`; false otherwise.
     fn set_payment_status(

@@ -67,7 +67,7 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
 /// batch booking one debit of the total, all or nothing (ACSC or RJCT);
 /// otherwise each transfer on its own (`payment:<id>:<n>`), and the bulk is
 /// ACSC when all went through, PATC when some did, RJCT when none.
-async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
+pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
     bulk: &Bulk,

@@ -18,7 +18,7 @@ use fintechapi_domain::payment::{
 };
 use time::Duration;
 
-use crate::payments::post;
+use crate::payments::{post, settle_bulk};
 use crate::service::Ledger;
 
 /// How long a claim protects an execution in progress before another node
@@ -74,6 +74,22 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
     {
         return Ok(false);
     }
+    if let Some(bulk) = &payment.bulk {
+        // A future-dated bulk payment: its transfers, keyed as on authorisation.
+        let (status, update) = settle_bulk(ledger, payment, bulk).await?;
+        let outcome = match (&update.reason, status) {
+            (Some(reason), PaymentStatus::Rejected) => ExecutionOutcome::Rejected(reason.clone()),
+            _ => ExecutionOutcome::Executed(update.transaction_id),
+        };
+        let advance = ExecutionAdvance {
+            next: None,
+            status,
+            update,
+        };
+        return repo
+            .finish_execution(payment.id, due, &token, outcome, advance, ledger.now())
+            .await;
+    }
     let key = match payment.execution {
         Execution::Periodic(_) => format!("payment:{}:{due}", payment.id),
         _ => format!("payment:{}", payment.id),
@@ -113,7 +129,7 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
         },
     };
     let outcome = match posted {
-        Ok(transaction) => ExecutionOutcome::Executed(transaction),
+        Ok(transaction) => ExecutionOutcome::Executed(Some(transaction)),
         Err(reason) => ExecutionOutcome::Rejected(reason),
     };
     let finished = repo

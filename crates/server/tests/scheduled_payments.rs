@@ -494,21 +494,52 @@ both_stores! {
         let today = clock.now().date();
         let mut no_name = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051"), ("1.00", "B", "DE02120300000000202051")]);
         no_name["payments"][1].as_object_mut().unwrap().remove("creditorName");
-        let mut later = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
-        later["requestedExecutionDate"] = json!((today + time::Duration::days(3)).to_string());
+        let mut late = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
+        late["requestedExecutionDate"] = json!((today + time::Duration::days(400)).to_string());
         let mut vague = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
         vague["batchBookingPreferred"] = json!("yes");
         let cases = [
             (bulk(&debtor, true, &[]), "FORMAT_ERROR", "payments"),
             (no_name, "FORMAT_ERROR", "payments[1].creditorName"),
             (bulk(&debtor, true, &[("1.00", "A", "DE00123")]), "FORMAT_ERROR", "payments[0].creditorAccount.iban"),
-            (later, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
+            (late, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
             (vague, "FORMAT_ERROR", "batchBookingPreferred"),
         ];
         for (body, code, at) in cases {
             let (status, answer) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
             assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
         }
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_future_dated_bulk_payment_executes_on_its_date(db) {
+        let clock = ManualClock::new(SystemClock.now());
+        let server = server_at(db, &clock).await;
+        let mut tpp = Tpp::new(&server).await;
+        let debtor = alices_account(&server).await;
+        let date = clock.now().date() + time::Duration::days(2);
+        let mut body = bulk(&debtor, false, &[("4.00", "First", "DE02120300000000202051"), ("6.00", "Second", "DE89370400440532013000")]);
+        body["requestedExecutionDate"] = json!(date.to_string());
+        let (status, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["paymentId"].as_str().unwrap().to_owned();
+        tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+        let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
+        let (_, info) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        assert_eq!(info["transactionStatus"], "ACCP");
+        assert!(postings_of(&server, &id).await.is_empty(), "nothing before the date");
+
+        clock.set(date.midnight().assume_utc() + time::Duration::hours(8));
+        let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
+        futures_join(&ledger).await;
+        tpp.renew_token().await;
+        let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+        assert_eq!(info["transactionStatus"], "ACSC", "{info}");
+        assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}:0"), format!("payment:{id}:1")]);
+        let store = server.db.store().await;
+        assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, debtor.balances.booked - 1000);
         server.stop().await;
     }
 }

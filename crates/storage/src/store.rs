@@ -859,14 +859,6 @@ impl PaymentRepository for Store {
         )
         .await)
     }
-
-    async fn payment_executions(
-        &self,
-        payment: PaymentId,
-    ) -> Result<Vec<(Date, ExecutionOutcome)>, StoreError> {
-        dispatch!(self, |db, pool| db::payment::executions(pool, payment)
-            .await)
-    }
 }
 
 impl DeltaReportRepository for Store {

@@ -136,6 +136,7 @@ fn credit_transfer(body: &Map<String, Value>) -> Result<CreditTransfer, Xs2aErro
 fn bulk_request(
     debtor: Iban,
     batch_booking: bool,
+    execution: Execution,
     transfers: Vec<CreditTransfer>,
     path: &str,
 ) -> Result<PaymentRequest, Xs2aError> {
@@ -158,7 +159,7 @@ fn bulk_request(
         amount: total,
         remittance: None,
         end_to_end_id: None,
-        execution: Execution::Immediate,
+        execution,
         bulk: Some(Bulk {
             batch_booking,
             entries: transfers
@@ -178,16 +179,11 @@ fn bulk_request(
     })
 }
 
-/// Today, or the spec's error: bulk payments execute on authorisation.
-fn bulk_date(date: Option<Date>, today: Date, path: &str) -> Result<(), Xs2aError> {
+/// Now, or on a (checked) future date.
+fn once(date: Option<Date>, today: Date) -> Execution {
     match date {
-        Some(date) if date != today => Err(Xs2aError::new(
-            StatusCode::BAD_REQUEST,
-            "EXECUTION_DATE_INVALID",
-            "bulk payments execute on authorisation; omit the date or give today's",
-        )
-        .at(path.to_owned())),
-        _ => Ok(()),
+        Some(date) if date > today => Execution::OnDate(date),
+        _ => Execution::Immediate,
     }
 }
 
@@ -345,7 +341,6 @@ impl PaymentRequest {
             .map(|date| executable(date, today, "requestedExecutionDate"))
             .transpose()?;
         if service == PaymentService::Bulk {
-            bulk_date(requested, today, "requestedExecutionDate")?;
             let batch_booking = match body.get("batchBookingPreferred") {
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(b)) => *b,
@@ -377,7 +372,13 @@ impl PaymentRequest {
                         .and_then(|entry| credit_transfer(entry).map_err(under))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            return bulk_request(debtor, batch_booking, transfers, "payments");
+            return bulk_request(
+                debtor,
+                batch_booking,
+                once(requested, today),
+                transfers,
+                "payments",
+            );
         }
         let transfer = credit_transfer(body)?;
         let execution = match (service, requested) {
@@ -424,7 +425,6 @@ impl PaymentRequest {
                 today,
                 "PmtInf/ReqdExctnDt",
             )?;
-            bulk_date(Some(date), today, "PmtInf/ReqdExctnDt")?;
             let transfers = document
                 .transactions
                 .into_iter()
@@ -439,6 +439,7 @@ impl PaymentRequest {
             return bulk_request(
                 document.debtor_iban,
                 document.batch_booking.unwrap_or(false),
+                once(Some(date), today),
                 transfers,
                 "PmtInf/CdtTrfTxInf",
             );

@@ -294,7 +294,7 @@ pub(crate) async fn finish_execution(
     at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let (state, transaction, reason) = match &outcome {
-        ExecutionOutcome::Executed(t) => ("executed", Some(t.to_string()), None),
+        ExecutionOutcome::Executed(t) => ("executed", t.map(|t| t.to_string()), None),
         ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.clone())),
         ExecutionOutcome::Cancelled => ("cancelled", None, None),
     };
@@ -356,31 +356,4 @@ pub(crate) async fn request_cancellation(
     .await
     .map_err(store)?;
     Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn executions(
-    pool: &Pool<Db>,
-    payment: PaymentId,
-) -> Result<Vec<(Date, ExecutionOutcome)>, StoreError> {
-    let rows: Vec<(Date, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT due_date, state, transaction_id, reason FROM payment_executions \
-         WHERE payment_id = $1 AND state <> 'claimed' ORDER BY due_date",
-    )
-    .bind(payment.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
-    rows.into_iter()
-        .map(|(due, state, transaction, reason)| {
-            let outcome = match (state.as_str(), transaction) {
-                ("executed", Some(t)) => ExecutionOutcome::Executed(
-                    t.parse::<TransactionId>()
-                        .map_err(|_| StoreError::corrupt("stored transaction id"))?,
-                ),
-                ("cancelled", _) => ExecutionOutcome::Cancelled,
-                _ => ExecutionOutcome::Rejected(reason.unwrap_or_default()),
-            };
-            Ok((due, outcome))
-        })
-        .collect()
 }
