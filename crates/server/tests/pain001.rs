@@ -274,7 +274,7 @@ both_stores! {
             (PRODUCT, xml, two, (bad, format, Some("PmtInf/CdtTrfTxInf"))),
             (PRODUCT, xml, valid.replace(&today(), "2020-01-01"), (bad, date, Some("PmtInf/ReqdExctnDt"))),
             (PRODUCT, xml, valid.replace(&today(), &too_late), (bad, date, Some("PmtInf/ReqdExctnDt"))),
-            ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (StatusCode::FORBIDDEN, Some("PRODUCT_INVALID"), Some("payment-product"))),
+            ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
             (PRODUCT, xml, valid.replace("Corner Shop", "Corner\u{0}Shop"), (bad, format, Some("Document"))),
             (PRODUCT, xml, document("DE89370400440532013000", &today(), "5.00"), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
             // Each product takes one media type; another is 415 (the spec's answer).
@@ -308,6 +308,54 @@ both_stores! {
             assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
             let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
             assert_eq!(status.body["transactionStatus"], "CANC", "{}", status.text);
+        }
+        server.stop().await;
+    }
+}
+
+/// A `multipart/form-data` body with the named parts.
+fn multipart(parts: &[(&str, &str, &str)]) -> String {
+    let mut body = String::new();
+    for (name, content_type, content) in parts {
+        body.push_str(&format!(
+            "--XS2A-BOUNDARY\r\nContent-Disposition: form-data; name=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n{content}\r\n"
+        ));
+    }
+    body.push_str("--XS2A-BOUNDARY--\r\n");
+    body
+}
+
+both_stores! {
+    async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server);
+        let cc = tpp.client_token().await;
+        let store = server.db.store().await;
+        let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+        let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+        let start = (SystemClock.now().date() + time::Duration::days(1)).to_string();
+        let xml = document(debtor.iban.as_ref().unwrap().as_str(), &start, "15.00");
+        let order = json!({"startDate": start, "frequency": "Monthly", "dayOfExecution": "15"}).to_string();
+        let path = "/v1/periodic-payments/pain.001-sepa-credit-transfers";
+        let form = "multipart/form-data; boundary=XS2A-BOUNDARY";
+        let body = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &order)]);
+        let created = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let id = created.body["paymentId"].as_str().unwrap();
+        assert_eq!(created.headers["location"], format!("{path}/{id}"));
+        let read = tpp.get(&format!("{path}/{id}"), &cc).await;
+        assert_eq!(read.text, xml, "the document as sent");
+        let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
+        assert_eq!(status.body["transactionStatus"], "RCVD");
+        let stored = server.db.raw_strings(&format!("SELECT frequency FROM payments WHERE id = '{id}'")).await;
+        assert_eq!(stored, ["Monthly"]);
+
+        let no_order = multipart(&[("xml_sct", "application/xml", &xml)]);
+        let bad_order = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &json!({"frequency": "Monthly"}).to_string())]);
+        let extra = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &order), ("other", "text/plain", "x")]);
+        for (body, at) in [(no_order, "json_standingorderType"), (bad_order, "startDate"), (extra, "multipart/form-data")] {
+            let refused = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body).await;
+            assert_eq!(refused.refusal(), (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some(at)), "{}", refused.text);
         }
         server.stop().await;
     }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::Currency;
@@ -51,15 +51,6 @@ fn service_and_product(
         )
         .at("payment-product")
     })?;
-    // A periodic pain.001 initiation is a multipart body: not offered.
-    if product.pain001 && service == PaymentService::Periodic {
-        return Err(Xs2aError::new(
-            StatusCode::FORBIDDEN,
-            "PRODUCT_INVALID",
-            "periodic payments are offered as JSON only; use the product without pain.001-",
-        )
-        .at("payment-product"));
-    }
     Ok((service, product))
 }
 
@@ -473,6 +464,50 @@ impl PaymentRequest {
     }
 }
 
+fn is_multipart(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
+/// The two parts of a periodic pain.001 initiation: `xml_sct` and
+/// `json_standingorderType`, each once, nothing else.
+async fn periodic_parts(content_type: &str, body: Bytes) -> Result<(Bytes, Bytes), Xs2aError> {
+    let malformed = |text: String| Xs2aError::format(text).at("multipart/form-data");
+    let request = axum::http::Request::builder()
+        .header(header::CONTENT_TYPE, content_type)
+        .body(axum::body::Body::from(body))
+        .map_err(|e| malformed(e.to_string()))?;
+    let mut parts = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| malformed(e.body_text()))?;
+    let (mut xml, mut order) = (None, None);
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|e| malformed(e.body_text()))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let slot = match name.as_str() {
+            "xml_sct" => &mut xml,
+            "json_standingorderType" => &mut order,
+            other => return Err(malformed(format!("unexpected part {other:?}"))),
+        };
+        if slot.is_some() {
+            return Err(malformed(format!("the part {name} comes twice")));
+        }
+        *slot = Some(field.bytes().await.map_err(|e| malformed(e.body_text()))?);
+    }
+    match (xml, order) {
+        (Some(xml), Some(order)) => Ok((xml, order)),
+        (None, _) => Err(Xs2aError::format("the part xml_sct is missing").at("xml_sct")),
+        (_, None) => Err(
+            Xs2aError::format("the part json_standingorderType is missing")
+                .at("json_standingorderType"),
+        ),
+    }
+}
+
 fn self_link(payment: &Payment, service: &str) -> String {
     format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id)
 }
@@ -513,9 +548,20 @@ pub(crate) async fn initiate<R: Repo>(
     };
     let result = async {
         let (kind, product) = service_and_product(&payment_service, &payment_product)?;
-        // The spec answers a body the product does not take with 415 (it has no
-        // message code for 415; FORMAT_ERROR's text says which type it takes).
-        if !product.takes(header_text(&headers, "content-type")) {
+        // A periodic pain.001 initiation is multipart: the document and the
+        // standing order; the spec answers another body type with 415 (it has
+        // no message code for 415; FORMAT_ERROR's text says what it takes).
+        let content_type = header_text(&headers, "content-type");
+        let multipart = product.pain001 && kind == PaymentService::Periodic;
+        if multipart && !is_multipart(content_type) {
+            return Err(Xs2aError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "FORMAT_ERROR",
+                "periodic pain.001 products take multipart/form-data with the parts xml_sct \
+                 (the pain.001 document) and json_standingorderType (the standing order)",
+            ));
+        }
+        if !multipart && !product.takes(content_type) {
             return Err(Xs2aError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "FORMAT_ERROR",
@@ -535,10 +581,26 @@ pub(crate) async fn initiate<R: Repo>(
         let approach = Approach::requested(&service, &caller, &headers).await?;
         let server = &service.oauth.server;
         let now = server.now();
-        let request = if product.pain001 {
-            PaymentRequest::from_pain001(&body, kind, now.date())?
+        let (request, document) = if multipart {
+            let (xml, order) = periodic_parts(content_type.unwrap_or_default(), body.clone()).await?;
+            let mut request = PaymentRequest::from_pain001(&xml, kind, now.date())?;
+            let order: Value = serde_json::from_slice(&order).map_err(|e| {
+                Xs2aError::format(format!("json_standingorderType is not valid JSON: {e}"))
+                    .at("json_standingorderType")
+            })?;
+            let order = order.as_object().ok_or_else(|| {
+                Xs2aError::format("json_standingorderType must be a JSON object")
+                    .at("json_standingorderType")
+            })?;
+            request.execution = Execution::Periodic(standing_order(order, now.date())?);
+            (request, xml)
+        } else if product.pain001 {
+            (
+                PaymentRequest::from_pain001(&body, kind, now.date())?,
+                body.clone(),
+            )
         } else {
-            PaymentRequest::parse(&body, kind, now.date())?
+            (PaymentRequest::parse(&body, kind, now.date())?, body.clone())
         };
         let repo = server.repo();
         if repo.account_by_iban(&request.debtor).await?.is_none() {
@@ -556,7 +618,7 @@ pub(crate) async fn initiate<R: Repo>(
             application_id: caller.grant.application_id,
             service: kind,
             product: product.product,
-            format: product.format(&body),
+            format: product.format(&document),
             status: PaymentStatus::Received,
             debtor_iban: request.debtor,
             creditor_iban: request.creditor,
