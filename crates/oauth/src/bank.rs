@@ -876,7 +876,10 @@ fn consent_lines(
             balances,
             transactions,
         } => (everything(*balances, *transactions), true, None),
-        ConsentAccess::AvailableAccounts { .. } => (everything(false, false), false, None),
+        // availableAccountsWithBalance lists the accounts with their balances.
+        ConsentAccess::AvailableAccounts { with_balance } => {
+            (everything(*with_balance, false), false, None)
+        }
         ConsentAccess::AllPsd2 => (everything(true, true), false, None),
         ConsentAccess::FundsConfirmation { iban } => {
             match accounts.into_iter().find(|a| a.iban.as_ref() == Some(iban)) {

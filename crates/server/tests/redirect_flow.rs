@@ -1108,3 +1108,24 @@ both_stores! {
         server.stop().await;
     }
 }
+
+both_stores! {
+    async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_balances(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"availableAccountsWithBalance": "allAccounts"}), 4).await;
+        let tokens = authorise(&server, &tpp, &consent, "carol", "carol-demo-2026").await;
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let headers = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+        let list = tpp.xs2a(reqwest::Method::GET, "/v1/accounts?withBalance=true", &token, &headers, None).await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+        let accounts = list.body["accounts"].as_array().unwrap();
+        assert!(!accounts.is_empty() && accounts.iter().all(|a| a["balances"].is_array()), "{}", list.body);
+        // Transactions are not part of it.
+        let id = accounts[0]["resourceId"].as_str().unwrap();
+        let refused = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{id}/transactions?bookingStatus=booked"), &token, &headers, None).await;
+        assert_ne!(refused.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
