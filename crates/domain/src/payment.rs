@@ -386,10 +386,12 @@ pub trait PaymentRepository: Send + Sync {
         before: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<Payment>, StoreError>> + Send;
 
-    /// Authorised scheduled payments (ACCP) whose cursor is on or before `horizon`.
+    /// Authorised scheduled payments (ACCP) whose cursor is on or before
+    /// `horizon`, a page of them after `after` (cursor date, id), in that order.
     fn scheduled_payments_due(
         &self,
         horizon: Date,
+        after: (Date, PaymentId),
     ) -> impl Future<Output = Result<Vec<Payment>, StoreError>> + Send;
 
     /// Claims the execution of `payment` on nominal `due` for `token`: true

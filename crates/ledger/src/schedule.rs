@@ -11,6 +11,7 @@
 //!    in one transaction, only while it still holds the claim.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::{
     Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentRepository, PaymentStatus,
@@ -28,6 +29,12 @@ pub const CLAIM_GRACE: Duration = Duration::seconds(60);
 /// The preceding rule moves a weekend date at most two days earlier.
 const LOOKAHEAD: Duration = Duration::days(3);
 
+/// Rows the store returns at a time (its query's LIMIT).
+const PAGE: usize = 100;
+
+/// Before any cursor date.
+const EPOCH: time::Date = time::macros::date!(1970 - 01 - 01);
+
 /// Executes every authorised scheduled payment whose date has come; returns
 /// how many executions this call recorded.
 pub async fn run_due<R: LedgerRepository + PaymentRepository>(
@@ -36,17 +43,28 @@ pub async fn run_due<R: LedgerRepository + PaymentRepository>(
     let today = ledger.now().date();
     let horizon = today.checked_add(LOOKAHEAD).unwrap_or(today);
     let mut recorded = 0;
-    for payment in ledger.repo().scheduled_payments_due(horizon).await? {
-        // One payment failing must not hold up the others.
-        match execute_next(ledger, &payment).await {
-            Ok(true) => recorded += 1,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(payment = %payment.id, error = %e, "a scheduled execution failed; retrying");
+    // Page through everything due: rows that cannot run yet (a weekend date
+    // moved to Monday) must not crowd out those that can.
+    let mut after = (EPOCH, PaymentId::from(uuid::Uuid::nil()));
+    loop {
+        let page = ledger.repo().scheduled_payments_due(horizon, after).await?;
+        for payment in &page {
+            // One payment failing must not hold up the others.
+            match execute_next(ledger, payment).await {
+                Ok(true) => recorded += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(payment = %payment.id, error = %e, "a scheduled execution failed; retrying");
+                }
             }
         }
+        match page.last() {
+            Some(last) if page.len() == PAGE => {
+                after = (last.next_execution.unwrap_or(EPOCH), last.id);
+            }
+            _ => return Ok(recorded),
+        }
     }
-    Ok(recorded)
 }
 
 /// Executes the payment's next date if it has come (on a business day);

@@ -791,9 +791,15 @@ impl PaymentRepository for Store {
         )
         .await)
     }
-    async fn scheduled_payments_due(&self, horizon: Date) -> Result<Vec<Payment>, StoreError> {
-        dispatch!(self, |db, pool| db::payment::scheduled_due(pool, horizon)
-            .await)
+    async fn scheduled_payments_due(
+        &self,
+        horizon: Date,
+        after: (Date, PaymentId),
+    ) -> Result<Vec<Payment>, StoreError> {
+        dispatch!(self, |db, pool| db::payment::scheduled_due(
+            pool, horizon, after
+        )
+        .await)
     }
 
     async fn claim_execution(

@@ -244,14 +244,17 @@ pub(crate) async fn set_status(
 pub(crate) async fn scheduled_due(
     pool: &Pool<Db>,
     horizon: Date,
+    after: (Date, PaymentId),
 ) -> Result<Vec<Payment>, StoreError> {
     let rows = sqlx::query_as::<_, PaymentRow>(concat!(
         "SELECT ",
         payment_columns!(),
         " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
-         ORDER BY next_execution_date LIMIT 100"
+         AND (next_execution_date, id) > ($2, $3) ORDER BY next_execution_date, id LIMIT 100"
     ))
     .bind(horizon)
+    .bind(after.0)
+    .bind(after.1.to_string())
     .fetch_all(pool)
     .await
     .map_err(store)?;
