@@ -17,6 +17,7 @@ text_enum!(
     PaymentStatus {
         Received = "RCVD",
         PartiallyAccepted = "PATC",
+        PartiallyExecuted = "PART", // a bulk payment: some transfers executed, others rejected
         AcceptedTechnical = "ACTC",
         AcceptedCustomerProfile = "ACCP",
         AcceptedSettlementInProcess = "ACSP",
@@ -427,7 +428,18 @@ pub trait PaymentRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Records how one transfer of a bulk payment ended.
+    /// Leases the settlement of an authorised payment (ACTC) to `token`: true
+    /// when nobody holds it, or the holder took it before `stale_before`.
+    fn claim_settlement(
+        &self,
+        id: PaymentId,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records how one transfer of a bulk payment ended, unless it was
+    /// decided already (the first decision stands).
     fn record_bulk_entry(
         &self,
         payment: PaymentId,

@@ -20,6 +20,17 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
 ) -> Result<PaymentStatus, StoreError> {
+    // One settler at a time: a transfer refused now must not be posted by a
+    // second settler a moment later (a refusal leaves nothing in the ledger).
+    let now = ledger.now();
+    let token = uuid::Uuid::new_v4().to_string();
+    if !ledger
+        .repo()
+        .claim_settlement(payment.id, &token, now, now - SETTLE_LEASE)
+        .await?
+    {
+        return Ok(PaymentStatus::AcceptedTechnical);
+    }
     if let Some(bulk) = &payment.bulk {
         let (to, update) = settle_bulk(ledger, payment, bulk).await?;
         ledger
@@ -66,7 +77,7 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
 /// Posts a bulk payment's transfers and records each one's outcome: with
 /// batch booking one debit of the total, all or nothing (ACSC or RJCT);
 /// otherwise each transfer on its own (`payment:<id>:<n>`), and the bulk is
-/// ACSC when all went through, PATC when some did, RJCT when none.
+/// ACSC when all went through, PART when some did, RJCT when none.
 pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
@@ -142,6 +153,18 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
     let mut executed = 0;
     let mut first_reason = None;
     for (n, entry) in bulk.entries.iter().enumerate() {
+        // Decided by an earlier settlement that stopped half-way: it stands.
+        match (entry.status, &entry.reason) {
+            (PaymentStatus::AcceptedSettlementCompleted, _) => {
+                executed += 1;
+                continue;
+            }
+            (PaymentStatus::Rejected, reason) => {
+                first_reason.get_or_insert(reason.clone().unwrap_or_else(|| "NARR".into()));
+                continue;
+            }
+            _ => {}
+        }
         match ledger.transfer(order(n, entry)).await {
             Ok(receipt) => {
                 executed += 1;
@@ -174,7 +197,7 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
             PaymentUpdate::default(),
         ),
         Some(reason) if executed == 0 => rejected(&reason),
-        Some(_) => (PaymentStatus::PartiallyAccepted, PaymentUpdate::default()),
+        Some(_) => (PaymentStatus::PartiallyExecuted, PaymentUpdate::default()),
     })
 }
 
@@ -238,6 +261,10 @@ pub(crate) async fn post<R: LedgerRepository + PaymentRepository>(
         Err(e) => Ok(Err(reason_of(payment, e)?)),
     }
 }
+
+/// How long a settlement lease protects a settler before another node may
+/// take the payment over (a node that stopped).
+const SETTLE_LEASE: Duration = Duration::seconds(15);
 
 /// Settles every payment left authorised but unposted for longer than
 /// `grace` (a crash, or a node that stopped mid-way). Returns how many.

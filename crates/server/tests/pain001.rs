@@ -350,6 +350,13 @@ both_stores! {
         let stored = server.db.raw_strings(&format!("SELECT frequency FROM payments WHERE id = '{id}'")).await;
         assert_eq!(stored, ["Monthly"]);
 
+        // A retry with the same X-Request-ID and parts under another boundary: the same payment.
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let first = tpp.initiate(path, &cc, &request_id, form, &body).await;
+        let other_boundary = body.replace("XS2A-BOUNDARY", "RETRY-BOUNDARY");
+        let again = tpp.initiate(path, &cc, &request_id, "multipart/form-data; boundary=RETRY-BOUNDARY", &other_boundary).await;
+        assert_eq!((again.status, &again.body["paymentId"]), (StatusCode::CREATED, &first.body["paymentId"]), "{}", again.text);
+
         let no_order = multipart(&[("xml_sct", "application/xml", &xml)]);
         let bad_order = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &json!({"frequency": "Monthly"}).to_string())]);
         let extra = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &order), ("other", "text/plain", "x")]);

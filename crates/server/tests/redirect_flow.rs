@@ -733,7 +733,7 @@ both_stores! {
 both_stores! {
     async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db) {
         let server = demo_server(db).await;
-        let tpp = Tpp::with_products(&server, &server.db, "piis");
+        let tpp = Tpp::with_products(&server, &server.db, "ais,piis");
         let cc = tpp.client_token().await;
         let store = server.db.store().await;
         let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
@@ -786,9 +786,13 @@ both_stores! {
         assert_eq!((unknown.status, unknown.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("CONSENT_UNKNOWN")), "an unknown Consent-ID header");
         let forged = tpp.xs2a(post.clone(), "/v1/funds-confirmations", &token, &[("consent-id", "00000000-0000-4000-8000-000000000001")], Some(ask(&iban, "1.00"))).await;
         assert_eq!((forged.status, forged.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")));
-        // A funds-confirmation grant reads no accounts.
+        // A funds-confirmation grant reads no accounts, and cannot be made an
+        // account-information one by a Redirect authorisation of the consent.
         let refused = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &[("consent-id", consent.as_str())], None).await;
-        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert_eq!((refused.status, refused.body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")), "{}", refused.body);
+        let redirect = [("tpp-redirect-preferred", "true"), ("tpp-redirect-uri", REDIRECT)];
+        let start = tpp.xs2a(post.clone(), &format!("/v1/consents/{consent}/authorisations"), &cc, &redirect, Some(json!({}))).await;
+        assert_eq!((start.status, start.body["tppMessages"][0]["code"].as_str()), (StatusCode::FORBIDDEN, Some("CONSENT_UNKNOWN")), "{}", start.body);
         let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
         assert_eq!(introspected.body["authorization_details"][0]["type"], "funds_confirmation");
 

@@ -484,7 +484,7 @@ both_stores! {
         let id = created["paymentId"].as_str().unwrap().to_owned();
         tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
         let (_, info) = tpp.call(reqwest::Method::GET, &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"), None).await;
-        assert_eq!(info["transactionStatus"], "PATC", "{info}");
+        assert_eq!(info["transactionStatus"], "PART", "{info}");
         let states: Vec<&str> = info["payments"].as_array().unwrap().iter().map(|p| p["transactionStatus"].as_str().unwrap()).collect();
         assert_eq!(states, ["ACSC", "RJCT", "ACSC"]);
         assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}:0"), format!("payment:{id}:2")]);

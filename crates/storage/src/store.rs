@@ -847,6 +847,23 @@ impl PaymentRepository for Store {
         .await)
     }
 
+    async fn claim_settlement(
+        &self,
+        id: PaymentId,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::payment::claim_settlement(
+            pool,
+            id,
+            token,
+            at,
+            stale_before
+        )
+        .await)
+    }
+
     async fn record_bulk_entry(
         &self,
         payment: PaymentId,

@@ -254,6 +254,11 @@ async fn start<R: Repo>(
         let (scoped, awaiting, self_link) = match &resource {
             Resource::Consent(id) => {
                 let consent = own_consent(&service, &caller, id).await?;
+                // A funds-confirmation consent is authorised through its pushed
+                // request only; never as an account-information one.
+                if consent.funds_account().is_some() {
+                    return Err(Xs2aError::consent_unknown().at("consentId"));
+                }
                 (
                     ScopedResource::Consent(consent.id),
                     consent.status == ConsentStatus::Received,

@@ -581,8 +581,11 @@ pub(crate) async fn initiate<R: Repo>(
         let approach = Approach::requested(&service, &caller, &headers).await?;
         let server = &service.oauth.server;
         let now = server.now();
-        let (request, document) = if multipart {
+        // What idempotency compares: the body, or a multipart body's parts (a
+        // retry usually comes with another boundary).
+        let (request, document, compared) = if multipart {
             let (xml, order) = periodic_parts(content_type.unwrap_or_default(), body.clone()).await?;
+            let compared = [xml.as_ref(), b"\n", order.as_ref()].concat();
             let mut request = PaymentRequest::from_pain001(&xml, kind, now.date())?;
             let order: Value = serde_json::from_slice(&order).map_err(|e| {
                 Xs2aError::format(format!("json_standingorderType is not valid JSON: {e}"))
@@ -593,14 +596,19 @@ pub(crate) async fn initiate<R: Repo>(
                     .at("json_standingorderType")
             })?;
             request.execution = Execution::Periodic(standing_order(order, now.date())?);
-            (request, xml)
+            (request, xml, Bytes::from(compared))
         } else if product.pain001 {
             (
                 PaymentRequest::from_pain001(&body, kind, now.date())?,
                 body.clone(),
+                body.clone(),
             )
         } else {
-            (PaymentRequest::parse(&body, kind, now.date())?, body.clone())
+            (
+                PaymentRequest::parse(&body, kind, now.date())?,
+                body.clone(),
+                body.clone(),
+            )
         };
         let repo = server.repo();
         if repo.account_by_iban(&request.debtor).await?.is_none() {
@@ -611,7 +619,7 @@ pub(crate) async fn initiate<R: Repo>(
         }
         let request_hash = server.pepper().hash(&format!(
             "{payment_service}/{payment_product}:{}",
-            String::from_utf8_lossy(&body)
+            String::from_utf8_lossy(&compared)
         ));
         let payment = Payment {
             id: PaymentId::random(),

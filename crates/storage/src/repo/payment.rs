@@ -172,6 +172,28 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
     Ok(payments)
 }
 
+pub(crate) async fn claim_settlement(
+    pool: &Pool<Db>,
+    id: PaymentId,
+    token: &str,
+    at: OffsetDateTime,
+    stale_before: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let claimed = sqlx::query(
+        "UPDATE payments SET settle_token = $2, settle_claimed_at = $3 \
+         WHERE id = $1 AND status = 'ACTC' \
+         AND (settle_claimed_at IS NULL OR settle_claimed_at < $4)",
+    )
+    .bind(id.to_string())
+    .bind(token)
+    .bind(at)
+    .bind(stale_before)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(claimed.rows_affected() == 1)
+}
+
 pub(crate) async fn record_bulk_entry(
     pool: &Pool<Db>,
     payment: PaymentId,
@@ -182,7 +204,7 @@ pub(crate) async fn record_bulk_entry(
 ) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE payment_entries SET status = $3, transaction_id = $4, reason = $5 \
-         WHERE payment_id = $1 AND position = $2",
+         WHERE payment_id = $1 AND position = $2 AND status = 'RCVD'",
     )
     .bind(payment.to_string())
     .bind(i64::try_from(position).unwrap_or(i64::MAX))
