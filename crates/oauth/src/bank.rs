@@ -465,40 +465,45 @@ pub fn payment_challenge(payment: &Payment) -> String {
     format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
 }
 
-/// The payment an authorization is for, if it is one.
+/// What an authorization asks of the PSU about a payment.
+enum PaymentAsk {
+    Pay(Payment),
+    /// Cancel this authorised scheduled payment.
+    Cancel(Payment),
+}
+
+/// The payment an authorization names, if it names one.
+async fn payment_asked<R: Repo>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Option<PaymentAsk>, BankError> {
+    let (id, cancel) = match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::Payment(id)) => (id, false),
+        Some(ScopedResource::PaymentCancellation(id)) => (id, true),
+        _ => return Ok(None),
+    };
+    let payment = service
+        .server
+        .repo()
+        .payment(id)
+        .await?
+        .ok_or_else(BankError::expired)?;
+    Ok(Some(if cancel {
+        PaymentAsk::Cancel(payment)
+    } else {
+        PaymentAsk::Pay(payment)
+    }))
+}
+
+/// The payment an authorization pays, if any: the second factor links to it.
 async fn authorized_payment<R: Repo>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<Option<Payment>, BankError> {
-    match ScopedResource::parse(&authorization.scope) {
-        Some(ScopedResource::Payment(id)) => Ok(Some(
-            service
-                .server
-                .repo()
-                .payment(id)
-                .await?
-                .ok_or_else(BankError::expired)?,
-        )),
-        _ => Ok(None),
-    }
-}
-
-/// The scheduled payment whose cancellation an authorization confirms, if it is one.
-async fn payment_to_cancel<R: Repo>(
-    service: &OAuthService<R>,
-    authorization: &Authorization,
-) -> Result<Option<Payment>, BankError> {
-    match ScopedResource::parse(&authorization.scope) {
-        Some(ScopedResource::PaymentCancellation(id)) => Ok(Some(
-            service
-                .server
-                .repo()
-                .payment(id)
-                .await?
-                .ok_or_else(BankError::expired)?,
-        )),
-        _ => Ok(None),
-    }
+    Ok(match payment_asked(service, authorization).await? {
+        Some(PaymentAsk::Pay(payment)) => Some(payment),
+        _ => None,
+    })
 }
 
 /// The PSU the authorization is for, as it stands now.
@@ -999,19 +1004,19 @@ async fn consent_form<R: Repo>(
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
     let target = form_targets(&session.authorization);
-    if let Some(payment) = authorized_payment(&service, &session.authorization).await? {
-        let page = payment_page(&service, &session, payment, false).await?;
-        return Ok(secured(page.into_response(), target.as_deref()));
-    }
-    if let Some(payment) = payment_to_cancel(&service, &session.authorization).await? {
-        if session.authorization.psu_id.is_none() || session.authorization.psu_id != payment.psu_id
-        {
-            return Err(not_the_payer());
+    let page = match payment_asked(&service, &session.authorization).await? {
+        Some(PaymentAsk::Pay(payment)) => payment_page(&service, &session, payment, false).await?,
+        Some(PaymentAsk::Cancel(payment)) => {
+            if !is_payer(&session.authorization, &payment) {
+                return Err(not_the_payer());
+            }
+            payment_page(&service, &session, payment, true).await?
         }
-        let page = payment_page(&service, &session, payment, true).await?;
-        return Ok(secured(page.into_response(), target.as_deref()));
-    }
-    let page = consent_page(&service, &session).await?;
+        None => {
+            let page = consent_page(&service, &session).await?;
+            return Ok(secured(page.into_response(), target.as_deref()));
+        }
+    };
     Ok(secured(page.into_response(), target.as_deref()))
 }
 
@@ -1100,6 +1105,11 @@ async fn execute<R: Repo>(
     Ok(())
 }
 
+/// Only the PSU who authorised a payment may cancel it.
+fn is_payer(authorization: &Authorization, payment: &Payment) -> bool {
+    authorization.psu_id.is_some() && authorization.psu_id == payment.psu_id
+}
+
 fn not_the_payer() -> BankError {
     BankError::page(
         StatusCode::FORBIDDEN,
@@ -1117,8 +1127,7 @@ async fn cancel_payment<R: Repo>(
 ) -> Result<Response, BankError> {
     let server = &service.server;
     let issuer = server.settings().issuer.clone();
-    // Only the PSU who authorised the payment may cancel it.
-    if authorization.psu_id.is_none() || authorization.psu_id != payment.psu_id {
+    if !is_payer(authorization, payment) {
         return Err(not_the_payer());
     }
     if decision != Some("approve") {
@@ -1267,7 +1276,14 @@ async fn decide<R: Repo>(
     let repo = server.repo();
     let authorization = &session.authorization;
     let issuer = server.settings().issuer.clone();
-    if let Some(payment) = authorized_payment(&service, authorization).await? {
+    let payment = match payment_asked(&service, authorization).await? {
+        Some(PaymentAsk::Cancel(payment)) => {
+            return cancel_payment(&service, authorization, &payment, value("decision")).await;
+        }
+        Some(PaymentAsk::Pay(payment)) => Some(payment),
+        None => None,
+    };
+    if let Some(payment) = payment {
         let now = server.now();
         if value("decision") != Some("approve") {
             repo.set_payment_status(
@@ -1298,9 +1314,6 @@ async fn decide<R: Repo>(
         let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
         execute(&service, &payment, psu).await?;
         return approved(&service, authorization).await;
-    }
-    if let Some(payment) = payment_to_cancel(&service, authorization).await? {
-        return cancel_payment(&service, authorization, &payment, value("decision")).await;
     }
     let page = consent_page(&service, &session).await?;
     let now = server.now();
