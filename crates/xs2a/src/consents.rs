@@ -310,34 +310,49 @@ pub(crate) async fn own_consent<R: Repo>(
     caller: &Caller,
     id: &str,
 ) -> Result<Consent, Xs2aError> {
-    let id: ConsentId = id
-        .parse()
-        .map_err(|_| Xs2aError::consent_unknown().at("consentId"))?;
-    let consent = service
-        .oauth
-        .server
-        .repo()
-        .consent(id)
-        .await?
-        .filter(|c| c.application_id == caller.grant.application_id)
-        .ok_or_else(|| Xs2aError::consent_unknown().at("consentId"))?;
-    let bound = caller.grant.consent.or(caller.grant.funds_consent);
-    if bound.is_some_and(|bound| bound != id) {
-        return Err(Xs2aError::consent_unknown().at("consentId"));
-    }
-    Ok(consent)
+    let loaded = match id.parse::<ConsentId>() {
+        Ok(id) => service.oauth.server.repo().consent(id).await?,
+        Err(_) => None,
+    };
+    owned(caller, loaded)
 }
 
-/// The product a consent's lifecycle call belongs to: funds confirmation for
-/// a PIIS consent (it shares these endpoints), account information otherwise.
-async fn consent_product<R: Repo>(service: &Xs2aService<R>, id: &str) -> ApiProduct {
-    let Ok(id) = id.parse::<ConsentId>() else {
-        return ApiProduct::Ais;
+/// `loaded`, if it is the caller's own consent.
+fn owned(caller: &Caller, loaded: Option<Consent>) -> Result<Consent, Xs2aError> {
+    let bound = caller.grant.consent.or(caller.grant.funds_consent);
+    loaded
+        .filter(|c| c.application_id == caller.grant.application_id)
+        .filter(|c| bound.is_none_or(|bound| bound == c.id))
+        .ok_or_else(|| Xs2aError::consent_unknown().at("consentId"))
+}
+
+/// A consent's lifecycle call (read, status, delete): the consent is read
+/// once, and picks the product the caller must hold — funds confirmation
+/// for a PIIS consent, which shares these endpoints, account information
+/// otherwise.
+async fn lifecycle_call<R: Repo>(
+    service: &Xs2aService<R>,
+    headers: &HeaderMap,
+    line: &RequestLine,
+    id: &str,
+) -> Result<(Caller, Result<Consent, Xs2aError>), Response> {
+    let loaded = match id.parse::<ConsentId>() {
+        Ok(id) => service
+            .oauth
+            .server
+            .repo()
+            .consent(id)
+            .await
+            .map_err(Xs2aError::from),
+        Err(_) => Ok(None),
     };
-    match service.oauth.server.repo().consent(id).await {
+    let product = match &loaded {
         Ok(Some(consent)) if consent.funds_account().is_some() => ApiProduct::Piis,
         _ => ApiProduct::Ais,
-    }
+    };
+    let caller = service.caller(headers, line, product).await?;
+    let consent = loaded.and_then(|loaded| owned(&caller, loaded));
+    Ok((caller, consent))
 }
 
 fn access_json(access: &ConsentAccess) -> Value {
@@ -390,13 +405,12 @@ pub(crate) async fn read<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let product = consent_product(&service, &id).await;
-    let caller = match service.caller(&headers, &line, product).await {
-        Ok(c) => c,
+    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
+        Ok(call) => call,
         Err(response) => return response,
     };
     let result = async {
-        let consent = own_consent(&service, &caller, &id).await?;
+        let consent = consent?;
         let today = service.oauth.server.now().date();
         let body = json!({
             "access": access_json(&consent.access),
@@ -419,13 +433,12 @@ pub(crate) async fn status<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let product = consent_product(&service, &id).await;
-    let caller = match service.caller(&headers, &line, product).await {
-        Ok(c) => c,
+    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
+        Ok(call) => call,
         Err(response) => return response,
     };
     let result = async {
-        let consent = own_consent(&service, &caller, &id).await?;
+        let consent = consent?;
         let today = service.oauth.server.now().date();
         Ok(Json(json!({"consentStatus": consent.status_on(today).as_str()})).into_response())
     }
@@ -440,13 +453,12 @@ pub(crate) async fn delete<R: Repo>(
     line: RequestLine,
     Path(id): Path<String>,
 ) -> Response {
-    let product = consent_product(&service, &id).await;
-    let caller = match service.caller(&headers, &line, product).await {
-        Ok(c) => c,
+    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
+        Ok(call) => call,
         Err(response) => return response,
     };
     let result = async {
-        let consent = own_consent(&service, &caller, &id).await?;
+        let consent = consent?;
         let server = &service.oauth.server;
         let ended = server
             .repo()
