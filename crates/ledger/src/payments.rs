@@ -31,21 +31,28 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
     {
         return Ok(PaymentStatus::AcceptedTechnical);
     }
-    if let Some(bulk) = &payment.bulk {
-        let (to, update) = settle_bulk(ledger, payment, bulk).await?;
-        ledger
-            .repo()
-            .set_payment_status(
-                payment.id,
-                PaymentStatus::AcceptedTechnical,
-                to,
-                update,
-                ledger.now(),
-            )
-            .await?;
-        return Ok(to);
-    }
-    let (to, update) = match post(ledger, payment, format!("payment:{}", payment.id)).await? {
+    let (to, update) = match &payment.bulk {
+        Some(bulk) => settle_bulk(ledger, payment, bulk).await?,
+        None => single_outcome(post(ledger, payment, format!("payment:{}", payment.id)).await?),
+    };
+    ledger
+        .repo()
+        .set_payment_status(
+            payment.id,
+            PaymentStatus::AcceptedTechnical,
+            to,
+            update,
+            ledger.now(),
+        )
+        .await?;
+    Ok(to)
+}
+
+/// The status and what to keep of a single payment's posting.
+pub(crate) fn single_outcome(
+    posted: Result<TransactionId, String>,
+) -> (PaymentStatus, PaymentUpdate) {
+    match posted {
         Ok(transaction) => (
             PaymentStatus::AcceptedSettlementCompleted,
             PaymentUpdate {
@@ -60,18 +67,7 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
                 ..PaymentUpdate::default()
             },
         ),
-    };
-    ledger
-        .repo()
-        .set_payment_status(
-            payment.id,
-            PaymentStatus::AcceptedTechnical,
-            to,
-            update,
-            ledger.now(),
-        )
-        .await?;
-    Ok(to)
+    }
 }
 
 /// Posts a bulk payment's transfers and records each one's outcome: with

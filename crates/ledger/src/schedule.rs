@@ -19,7 +19,7 @@ use fintechapi_domain::payment::{
 };
 use time::Duration;
 
-use crate::payments::{post, settle_bulk};
+use crate::payments::{post, settle_bulk, single_outcome};
 use crate::service::Ledger;
 
 /// How long a claim protects an execution in progress before another node
@@ -127,24 +127,14 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
                 update: PaymentUpdate::default(),
             }
         }
-        _ => match &posted {
-            Ok(transaction) => ExecutionAdvance {
+        _ => {
+            let (status, update) = single_outcome(posted.clone());
+            ExecutionAdvance {
                 next: None,
-                status: PaymentStatus::AcceptedSettlementCompleted,
-                update: PaymentUpdate {
-                    transaction_id: Some(*transaction),
-                    ..PaymentUpdate::default()
-                },
-            },
-            Err(reason) => ExecutionAdvance {
-                next: None,
-                status: PaymentStatus::Rejected,
-                update: PaymentUpdate {
-                    reason: Some(reason.clone()),
-                    ..PaymentUpdate::default()
-                },
-            },
-        },
+                status,
+                update,
+            }
+        }
     };
     let outcome = match posted {
         Ok(transaction) => ExecutionOutcome::Executed(Some(transaction)),

@@ -48,21 +48,7 @@ pub(crate) async fn live_consent<R: Repo>(
         .await?
         .ok_or_else(|| Xs2aError::consent_unknown().at("Consent-ID"))?;
     let today = server.now().date();
-    match consent.status_on(today) {
-        ConsentStatus::Valid => {}
-        ConsentStatus::Expired => {
-            return Err(unauthorised(
-                "CONSENT_EXPIRED",
-                "the consent expired (validUntil)",
-            ));
-        }
-        other => {
-            return Err(unauthorised(
-                "CONSENT_INVALID",
-                &format!("the consent is {other}"),
-            ));
-        }
-    }
+    in_force(&consent, today)?;
     if header_text(headers, "psu-ip-address").is_none()
         && !repo
             .count_unattended_access(consent.id, today, consent.frequency_per_day)
@@ -78,6 +64,22 @@ pub(crate) async fn live_consent<R: Repo>(
         ));
     }
     Ok(consent)
+}
+
+/// A consent that can be used today: valid, not expired (401 otherwise).
+pub(crate) fn in_force(consent: &Consent, today: time::Date) -> Result<(), Xs2aError> {
+    let unauthorised = |code, text: String| Xs2aError::new(StatusCode::UNAUTHORIZED, code, text);
+    match consent.status_on(today) {
+        ConsentStatus::Valid => Ok(()),
+        ConsentStatus::Expired => Err(unauthorised(
+            "CONSENT_EXPIRED",
+            "the consent expired (validUntil)".into(),
+        )),
+        other => Err(unauthorised(
+            "CONSENT_INVALID",
+            format!("the consent is {other}"),
+        )),
+    }
 }
 
 /// The account addressed by the path, if the consent grants it.

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::Currency;
-use fintechapi_domain::consent::{Consent, ConsentStatus};
+use fintechapi_domain::consent::Consent;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ledger::AccountKind;
 use fintechapi_domain::money::Money;
@@ -122,21 +122,7 @@ async fn piis_consent<R: Repo>(
         .await?
         .filter(|c| c.application_id == caller.grant.application_id && c.funds_account().is_some())
         .ok_or_else(unknown_consent)?;
-    match consent.status_on(server.now().date()) {
-        ConsentStatus::Valid => {}
-        ConsentStatus::Expired => {
-            return Err(unauthorised(
-                "CONSENT_EXPIRED",
-                "the consent expired (validUntil)",
-            ));
-        }
-        other => {
-            return Err(unauthorised(
-                "CONSENT_INVALID",
-                &format!("the consent is {other}"),
-            ));
-        }
-    }
+    crate::accounts::in_force(&consent, server.now().date())?;
     if consent.funds_account() != Some(iban) {
         return Err(not_activated().at("account.iban"));
     }
