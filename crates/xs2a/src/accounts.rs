@@ -82,31 +82,46 @@ pub(crate) fn in_force(consent: &Consent, today: time::Date) -> Result<(), Xs2aE
     }
 }
 
+/// The grant `lookup` finds in the consent for the account the path names
+/// (a `noun`: "account", "card account"); 403 when there is none.
+pub(crate) fn path_grant(
+    consent: &Consent,
+    id: &str,
+    lookup: fn(&Consent, AccountId) -> Option<&AccountGrant>,
+    noun: &str,
+) -> Result<AccountGrant, Xs2aError> {
+    id.parse::<AccountId>()
+        .ok()
+        .and_then(|id| lookup(consent, id).copied())
+        .ok_or_else(|| {
+            Xs2aError::new(
+                StatusCode::FORBIDDEN,
+                "CONSENT_INVALID",
+                format!("the {noun} is not covered by the consent"),
+            )
+            .at("account-id")
+        })
+}
+
+/// The path's `noun` was granted but is gone from the ledger.
+pub(crate) fn vanished(noun: &str) -> Xs2aError {
+    Xs2aError::resource_unknown(format!("the {noun} no longer exists")).at("account-id")
+}
+
 /// The account addressed by the path, if the consent grants it.
 pub(crate) async fn granted_account<R: Repo>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
 ) -> Result<(Account, AccountGrant), Xs2aError> {
-    let outside = || {
-        Xs2aError::new(
-            StatusCode::FORBIDDEN,
-            "CONSENT_INVALID",
-            "the account is not covered by the consent",
-        )
-        .at("account-id")
-    };
-    let id: AccountId = id.parse().map_err(|_| outside())?;
-    let grant = *consent.grant_for(id).ok_or_else(outside)?;
+    let grant = path_grant(consent, id, Consent::grant_for, "account")?;
     let account = service
         .oauth
         .server
         .repo()
-        .account(id)
+        .account(grant.account)
         .await?
-        .ok_or_else(|| {
-            Xs2aError::resource_unknown("the account no longer exists").at("account-id")
-        })?;
+        .ok_or_else(|| vanished("account"))?;
     Ok((account, grant))
 }
 

@@ -16,14 +16,14 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::{CardAccount, CardPayment};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
-use fintechapi_domain::ids::{AccountId, TransactionId};
+use fintechapi_domain::ids::TransactionId;
 use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::{Money, StoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::accounts::live_consent;
+use crate::accounts::{live_consent, path_grant, vanished};
 use crate::transactions::{Report, TransactionsQuery, report_json};
 use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
 
@@ -41,25 +41,14 @@ async fn granted_card<R: Repo>(
     consent: &Consent,
     id: &str,
 ) -> Result<(CardAccount, AccountGrant), Xs2aError> {
-    let outside = || {
-        Xs2aError::new(
-            StatusCode::FORBIDDEN,
-            "CONSENT_INVALID",
-            "the card account is not covered by the consent",
-        )
-        .at("account-id")
-    };
-    let id: AccountId = id.parse().map_err(|_| outside())?;
-    let grant = *consent.card_grant_for(id).ok_or_else(outside)?;
+    let grant = path_grant(consent, id, Consent::card_grant_for, "card account")?;
     let card = service
         .oauth
         .server
         .repo()
-        .card_account(id)
+        .card_account(grant.account)
         .await?
-        .ok_or_else(|| {
-            Xs2aError::resource_unknown("the card account no longer exists").at("account-id")
-        })?;
+        .ok_or_else(|| vanished("card account"))?;
     Ok((card, grant))
 }
 
