@@ -58,6 +58,17 @@ enum Resource {
     },
 }
 
+/// A payment's path: service, product, id.
+impl From<(String, String, String)> for Resource {
+    fn from((service, product, id): (String, String, String)) -> Self {
+        Resource::Payment {
+            service,
+            product,
+            id,
+        }
+    }
+}
+
 impl Resource {
     fn product(&self) -> ApiProduct {
         match self {
@@ -171,20 +182,9 @@ pub(crate) async fn payment_list<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
-    Path((service, product, id)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
 ) -> Response {
-    list(
-        s,
-        headers,
-        line,
-        Resource::Payment {
-            service,
-            product,
-            id,
-        },
-        false,
-    )
-    .await
+    list(s, headers, line, path.into(), false).await
 }
 
 pub(crate) async fn payment_status<R: Repo>(
@@ -193,11 +193,7 @@ pub(crate) async fn payment_status<R: Repo>(
     line: RequestLine,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
 ) -> Response {
-    let payment = Resource::Payment {
-        service,
-        product,
-        id,
-    };
+    let payment = (service, product, id).into();
     status(s, headers, line, payment, authorisation, false).await
 }
 
@@ -207,11 +203,7 @@ pub(crate) async fn cancellation_status<R: Repo>(
     line: RequestLine,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
 ) -> Response {
-    let payment = Resource::Payment {
-        service,
-        product,
-        id,
-    };
+    let payment = (service, product, id).into();
     status(s, headers, line, payment, authorisation, true).await
 }
 
@@ -219,20 +211,9 @@ pub(crate) async fn cancellation_list<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
-    Path((service, product, id)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
 ) -> Response {
-    list(
-        s,
-        headers,
-        line,
-        Resource::Payment {
-            service,
-            product,
-            id,
-        },
-        true,
-    )
-    .await
+    list(s, headers, line, path.into(), true).await
 }
 
 /// Explicit start of an authorisation of a consent or payment still awaiting
@@ -320,14 +301,9 @@ pub(crate) async fn payment_start<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
-    Path((service, product, id)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
 ) -> Response {
-    let payment = Resource::Payment {
-        service,
-        product,
-        id,
-    };
-    start(s, headers, line, payment).await
+    start(s, headers, line, path.into()).await
 }
 
 /// A cancellation authorisation starts with a pushed request (`PIS:<id>`)
