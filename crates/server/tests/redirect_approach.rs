@@ -392,9 +392,7 @@ both_stores! {
 both_stores! {
     async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let mut config = config_for(&db);
-        config.demo.seed = Some(true);
-        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais");
         let cc = tpp.client_token().await;
         let (_, link) = tpp.redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[]).await;

@@ -7,8 +7,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::psu::PsuRepository;
@@ -18,8 +16,8 @@ use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
-    Browser, TestServer, cli_app, config_for, demo_server, log_in, open, param, redirect_params,
-    second_factor, urlencode,
+    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
+    urlencode,
 };
 
 type Form<'a> = Vec<(&'a str, &'a str)>;
@@ -457,9 +455,7 @@ both_stores! {
 both_stores! {
     async fn five_failures_block_the_psu_and_five_idle_minutes_end_the_session(db) {
         let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
-        let mut config = config_for(&db);
-        config.demo.seed = Some(true);
-        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server, &server.db);
         let cc = tpp.client_token().await;
 
@@ -491,9 +487,7 @@ both_stores! {
 both_stores! {
     async fn access_without_the_psu_counts_against_frequency_per_day(db) {
         let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
-        let mut config = config_for(&db);
-        config.demo.seed = Some(true);
-        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server, &server.db);
         let cc = tpp.client_token().await;
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
@@ -822,9 +816,7 @@ both_stores! {
 both_stores! {
     async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let mut config = config_for(&db);
-        config.demo.seed = Some(true);
-        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server, &server.db);
         let cc = tpp.client_token().await;
         let today = clock.now().date();

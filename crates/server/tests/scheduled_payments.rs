@@ -17,9 +17,7 @@ use fintechapi_ledger::Ledger;
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{
-    Browser, TestServer, cli_app, config_for, log_in, open, param, redirect_params, second_factor,
-};
+use support::{Browser, TestServer, cli_app, log_in, open, param, redirect_params, second_factor};
 
 const REDIRECT: &str = "https://acme.example/cb";
 const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
@@ -139,12 +137,6 @@ impl Tpp {
     }
 }
 
-async fn server_at(db: fintechapi_testkit::TestDb, clock: &ManualClock) -> TestServer {
-    let mut config = config_for(&db);
-    config.demo.seed = Some(true);
-    TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await
-}
-
 async fn alices_account(server: &TestServer) -> Account {
     let store = server.db.store().await;
     let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
@@ -172,7 +164,7 @@ async fn postings_of(server: &TestServer, payment: &str) -> Vec<String> {
 both_stores! {
     async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let mut tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let today = clock.now().date();
@@ -227,7 +219,7 @@ async fn futures_join(ledger: &Ledger<fintechapi_storage::Store>) -> usize {
 both_stores! {
     async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let mut tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let today = clock.now().date();
@@ -277,7 +269,7 @@ both_stores! {
 both_stores! {
     async fn a_standing_order_authorised_late_starts_from_its_next_date(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let mut tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let mut body = transfer(&debtor, "1.00");
@@ -304,7 +296,7 @@ both_stores! {
 both_stores! {
     async fn scheduled_payments_are_validated(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let today = clock.now().date();
@@ -349,7 +341,7 @@ both_stores! {
 both_stores! {
     async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisation(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let start = clock.now().date() + time::Duration::days(2);
@@ -432,7 +424,7 @@ fn bulk(debtor: &Account, batch: bool, entries: &[(&str, &str, &str)]) -> Value 
 both_stores! {
     async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let (bobs, bob_iban) = iban_of(&server, "bob").await;
@@ -473,7 +465,7 @@ both_stores! {
 both_stores! {
     async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let store = server.db.store().await;
@@ -516,7 +508,7 @@ both_stores! {
 both_stores! {
     async fn a_future_dated_bulk_payment_executes_on_its_date(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let server = server_at(db, &clock).await;
+        let server = support::demo_server_at(db, &clock).await;
         let mut tpp = Tpp::new(&server).await;
         let debtor = alices_account(&server).await;
         let date = clock.now().date() + time::Duration::days(2);

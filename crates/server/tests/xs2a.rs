@@ -19,7 +19,7 @@ use fintechapi_testkit::both_stores;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::xs2a::{Answer, Tpp};
-use support::{TestServer, config_for, demo_server};
+use support::{TestServer, demo_server};
 
 const PSU_PRESENT: &str = "192.0.2.7";
 
@@ -257,9 +257,7 @@ async fn count(server: &TestServer, table: &str) -> String {
 both_stores! {
     async fn an_x_request_id_names_one_consent_and_one_payment_for_24_hours(db) {
         let clock = ManualClock::new(SystemClock.now());
-        let mut config = config_for(&db);
-        config.demo.seed = Some(true);
-        let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
+        let server = support::demo_server_at(db, &clock).await;
         let tpp = Tpp::new(&server, &server.db, "ais,pis");
         let debtor = account_of(&server.db.store().await, "bob").await;
         let request_id = uuid::Uuid::new_v4().to_string();

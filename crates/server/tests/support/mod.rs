@@ -443,6 +443,13 @@ pub async fn demo_server(db: TestDb) -> TestServer {
     TestServer::start_with(db, config).await
 }
 
+/// The demo bank on a server whose time is `clock`'s.
+pub async fn demo_server_at(db: TestDb, clock: &fintechapi_domain::ManualClock) -> TestServer {
+    let mut config = config_for(&db);
+    config.demo.seed = Some(true);
+    TestServer::start_with_clock(db, config, std::sync::Arc::new(clock.clone())).await
+}
+
 // ---------------------------------------------------------------- portal users
 
 pub const OPERATOR_PASSWORD: &str = "operator passphrase 2026!";
