@@ -1036,7 +1036,7 @@ async fn execute<R: Repo>(
         Ok(first) => first,
         Err(_) => return reject_scheduled(service, payment, psu, "DT01").await,
     };
-    if let Some(first) = first {
+    if first.is_some() {
         let own = service
             .server
             .repo()
@@ -1046,48 +1046,24 @@ async fn execute<R: Repo>(
         if !own {
             return reject_scheduled(service, payment, psu, "AC01").await;
         }
-        let accepted = service
-            .server
-            .repo()
-            .set_payment_status(
-                payment.id,
-                PaymentStatus::Received,
-                PaymentStatus::AcceptedCustomerProfile,
-                PaymentUpdate {
-                    psu_id: Some(psu),
-                    next_execution: Some(first),
-                    ..PaymentUpdate::default()
-                },
-                service.server.now(),
-            )
-            .await?;
-        if !accepted {
-            return Err(BankError::page(
-                StatusCode::CONFLICT,
-                "This payment was already decided or cancelled.",
-            ));
-        }
-        let scheduled = Payment {
-            psu_id: Some(psu),
-            status: PaymentStatus::AcceptedCustomerProfile,
-            next_execution: Some(first),
-            ..payment.clone()
-        };
-        fintechapi_ledger::schedule::execute_next(&service.ledger, &scheduled).await?;
-        return Ok(());
     }
+    let status = match first {
+        Some(_) => PaymentStatus::AcceptedCustomerProfile,
+        None => PaymentStatus::AcceptedTechnical,
+    };
     let authorised = service
         .server
         .repo()
         .set_payment_status(
             payment.id,
             PaymentStatus::Received,
-            PaymentStatus::AcceptedTechnical,
+            status,
             PaymentUpdate {
                 psu_id: Some(psu),
+                next_execution: first,
                 ..PaymentUpdate::default()
             },
-            service.server.now(),
+            now,
         )
         .await?;
     if !authorised {
@@ -1098,10 +1074,18 @@ async fn execute<R: Repo>(
     }
     let authorised = Payment {
         psu_id: Some(psu),
-        status: PaymentStatus::AcceptedTechnical,
+        status,
+        next_execution: first,
         ..payment.clone()
     };
-    fintechapi_ledger::payments::settle(&service.ledger, &authorised).await?;
+    match first {
+        Some(_) => {
+            fintechapi_ledger::schedule::execute_next(&service.ledger, &authorised).await?;
+        }
+        None => {
+            fintechapi_ledger::payments::settle(&service.ledger, &authorised).await?;
+        }
+    }
     Ok(())
 }
 
