@@ -64,6 +64,8 @@ pub struct OAuthError {
     /// The client tried HTTP Basic: a 401 must carry a `Basic` challenge.
     pub basic_challenge: bool,
     pub retry_after: Option<Duration>,
+    /// The body exceeds the endpoint's limit: 413 rather than 400.
+    pub too_large: bool,
 }
 
 impl OAuthError {
@@ -73,11 +75,20 @@ impl OAuthError {
             description: description.into(),
             basic_challenge: false,
             retry_after: None,
+            too_large: false,
         }
     }
 
     pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_request` answered with 413: the body is over the endpoint's limit.
+    pub fn too_large(description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            too_large: true,
+            ..Self::invalid_request(description)
+        }
     }
 }
 
@@ -97,7 +108,12 @@ impl IntoResponse for OAuthError {
             "error": self.code.as_str(),
             "error_description": self.description,
         });
-        let mut response = (self.code.status(), Json(body)).into_response();
+        let status = if self.too_large {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            self.code.status()
+        };
+        let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.code == ErrorCode::InvalidClient && self.basic_challenge {

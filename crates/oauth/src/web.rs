@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Extension, Form, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
@@ -55,6 +55,7 @@ pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
         .route("/oauth2/revoke", post(revoke::<R>))
         .with_state(service.clone())
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .merge(crate::bank::routes(service))
 }
 
@@ -82,23 +83,66 @@ async fn jwks<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response 
     }
 }
 
+/// OAuth requests carry about a dozen parameters; a few dozen is plenty.
+const MAX_PARAMS: usize = 40;
+/// A client assertion, a DPoP-bound PAR and its `authorization_details` fit
+/// well within this; anything larger is refused before it is parsed.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
 /// A form body as name/value pairs; RFC 6749 §3.2 forbids repeated parameters.
-struct Params(Vec<(String, String)>);
+/// Read before the client is authenticated, so it costs linear time at most:
+/// the body is capped, and so is the number of parameters.
+pub(crate) struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = OAuthError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, OAuthError> {
+        let is_form = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            ));
+        }
+        // The router caps the body at MAX_FORM_BYTES (DefaultBodyLimit), answering 413.
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                OAuthError::too_large(format!("the body is larger than {MAX_FORM_BYTES} bytes"))
+            } else {
+                OAuthError::invalid_request(format!(
+                    "the body could not be read: {}",
+                    e.body_text()
+                ))
+            }
+        })?;
+        Self::parse(&body)
+    }
+}
 
 impl Params {
-    fn parse(form: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<Self, OAuthError> {
-        let Form(pairs) = form.map_err(|e| {
-            OAuthError::invalid_request(format!(
-                "the body must be application/x-www-form-urlencoded: {}",
-                e.body_text()
-            ))
-        })?;
-        for (i, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+    fn parse(body: &[u8]) -> Result<Self, OAuthError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (name, value) in url::form_urlencoded::parse(body) {
+            if pairs.len() == MAX_PARAMS {
+                return Err(OAuthError::invalid_request(format!(
+                    "more than {MAX_PARAMS} parameters"
+                )));
+            }
+            // At most MAX_PARAMS earlier names: bounded work per parameter.
+            if pairs.iter().any(|(earlier, _)| *earlier == name) {
                 return Err(OAuthError::invalid_request(format!(
                     "parameter {name:?} is repeated"
                 )));
             }
+            pairs.push((name.into_owned(), value.into_owned()));
         }
         Ok(Self(pairs))
     }
@@ -267,10 +311,9 @@ fn form_decode(text: &str) -> String {
 async fn admitted_client<R: Repo>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    params: Params,
     certificate: Option<&ClientCertificate>,
 ) -> Result<(Params, AuthenticatedClient), Response> {
-    let params = Params::parse(form).map_err(IntoResponse::into_response)?;
     let presented =
         presented_client(headers, &params, certificate).map_err(IntoResponse::into_response)?;
     let client = service
@@ -336,11 +379,11 @@ async fn token<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -394,11 +437,11 @@ async fn par<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -433,11 +476,11 @@ async fn introspect<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -472,11 +515,11 @@ async fn revoke<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, form, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -507,5 +550,29 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         assert_eq!(form_decode("a%2Bb+c"), "a+b c");
         assert_eq!(form_decode("x&y=z"), "x&y=z");
+    }
+
+    #[test]
+    fn a_form_is_read_once_and_repeats_are_refused() {
+        let params = Params::parse(b"grant_type=client_credentials&scope=a+b").unwrap();
+        assert_eq!(params.get("grant_type"), Some("client_credentials"));
+        assert_eq!(params.get("scope"), Some("a b"));
+        let e = Params::parse(b"scope=a&grant_type=x&scope=b")
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.contains("\"scope\" is repeated"), "{e}");
+    }
+
+    #[test]
+    fn a_form_with_too_many_parameters_is_refused_without_reading_it_all() {
+        let fine: String = (0..MAX_PARAMS).map(|i| format!("p{i}=v&")).collect();
+        assert!(Params::parse(fine.as_bytes()).is_ok());
+        let huge: String = (0..125_000).map(|i| format!("p{i}=&")).collect();
+        let started = std::time::Instant::now();
+        let e = Params::parse(huge.as_bytes()).err().unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(e.description.contains("more than 40 parameters"), "{e}");
+        assert!(started.elapsed() < std::time::Duration::from_millis(50));
     }
 }

@@ -66,7 +66,12 @@ pub enum JwksProblem {
     /// FAPI 2.0 §5.4: a `kid` names one key.
     #[error("holds the kid {0:?} more than once; every key needs its own kid")]
     DuplicateKid(String),
+    #[error("holds more than {MAX_JWKS_KEYS} keys")]
+    TooManyKeys,
 }
+
+/// A client rotates a key or two at a time; a JWK Set needs no more than this.
+pub const MAX_JWKS_KEYS: usize = 20;
 
 /// A JWKS document of public keys only: `{"keys": [{…}, …]}`, no private
 /// members, no `kid` twice. Used for registered documents and for documents
@@ -77,6 +82,9 @@ pub fn check_public_jwks(text: &str) -> Result<(), JwksProblem> {
         .as_array()
         .filter(|k| !k.is_empty())
         .ok_or(JwksProblem::NoKeys)?;
+    if keys.len() > MAX_JWKS_KEYS {
+        return Err(JwksProblem::TooManyKeys);
+    }
     let mut kids = std::collections::HashSet::new();
     for key in keys {
         if !key["kty"].is_string() {
@@ -339,7 +347,8 @@ impl<R: PortalRepository> Registry<R> {
                 format!("at most {MAX_REDIRECT_URIS} redirect URIs"),
             );
         }
-        for uri in typed {
+        // Past the limit the list is refused anyway; parse no more of it.
+        for uri in typed.into_iter().take(MAX_REDIRECT_URIS) {
             match RedirectUri::parse(uri, input.environment) {
                 Ok(u) if !redirect_uris.contains(&u) => redirect_uris.push(u),
                 Ok(_) => {}
@@ -918,7 +927,7 @@ impl<R: PortalRepository> Registry<R> {
 
 #[cfg(test)]
 mod tests {
-    use super::{JwksProblem, check_public_jwks};
+    use super::{JwksProblem, MAX_JWKS_KEYS, check_public_jwks};
 
     #[test]
     fn only_public_strong_keys_are_registered() {
@@ -938,6 +947,21 @@ mod tests {
         assert_eq!(
             check_public_jwks(twice),
             Err(JwksProblem::DuplicateKid("k1".into()))
+        );
+    }
+
+    #[test]
+    fn a_jwk_set_holds_a_bounded_number_of_keys() {
+        let set = |n: usize| {
+            let keys: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"kty":"EC","crv":"P-256","x":"a","y":"b","kid":"k{i}"}}"#))
+                .collect();
+            format!(r#"{{"keys":[{}]}}"#, keys.join(","))
+        };
+        assert!(check_public_jwks(&set(MAX_JWKS_KEYS)).is_ok());
+        assert_eq!(
+            check_public_jwks(&set(MAX_JWKS_KEYS + 1)),
+            Err(JwksProblem::TooManyKeys)
         );
     }
 }

@@ -30,7 +30,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
 use crate::listener::{self, Limits};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsToken};
 use crate::tls::{self, DevPki, TlsFiles};
 
 /// Shared state of every handler. Cheap to clone.
@@ -41,6 +41,7 @@ struct Inner {
     config: Config,
     store: Store,
     metrics: Metrics,
+    metrics_token: Option<MetricsToken>,
     clock: Arc<dyn Clock>,
     ledger: Ledger<Store>,
     portal: Arc<Portal<Store>>,
@@ -59,6 +60,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &Metrics {
         &self.0.metrics
+    }
+
+    /// The bearer token that opens metrics on the public listener, if configured.
+    pub fn metrics_token(&self) -> Option<&MetricsToken> {
+        self.0.metrics_token.as_ref()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {
@@ -229,6 +235,8 @@ pub struct Started {
     pub dev_ca_created: bool,
     pub demo_seeded: Option<demo::DemoBank>,
     pub has_demo_data: bool,
+    /// The operators' plain-HTTP listener of `/metrics`, if configured.
+    pub metrics_addr: Option<SocketAddr>,
     /// The labelled sandbox one-time code the bank's pages accept, if any.
     pub sandbox_code: Option<String>,
 }
@@ -236,6 +244,7 @@ pub struct Started {
 pub struct Application {
     mailer: Option<crate::mailer::Mailer>,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     acceptor: TlsAcceptor,
     state: AppState,
     limits: Limits,
@@ -256,6 +265,13 @@ impl Application {
             );
         }
         let addr = config.listen_addr()?;
+        let metrics_addr = config.metrics_addr()?;
+        let metrics_token = config
+            .metrics
+            .token_file
+            .as_deref()
+            .map(MetricsToken::load)
+            .transpose()?;
 
         // TLS before the database: a bad certificate should not leave a fresh database behind.
         let pki = DevPki::in_data_dir(&config.data_dir);
@@ -321,6 +337,18 @@ impl Application {
             .await
             .with_context(|| format!("listen: cannot bind {addr}"))?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match metrics_addr {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .with_context(|| format!("metrics.listen: cannot bind {at}"))?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?;
         let base_url = config
             .public_url
             .clone()
@@ -393,6 +421,7 @@ impl Application {
             config,
             store,
             metrics: Metrics::new(),
+            metrics_token,
             clock,
             ledger,
             portal,
@@ -402,6 +431,7 @@ impl Application {
         Ok(Self {
             mailer,
             listener,
+            metrics_listener,
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
             state,
             limits,
@@ -412,6 +442,7 @@ impl Application {
                 dev_ca_created,
                 demo_seeded,
                 has_demo_data,
+                metrics_addr,
                 sandbox_code,
             },
         })
@@ -443,6 +474,18 @@ impl Application {
         });
         let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped.clone());
         let settlement = spawn_settlement(self.state.clone(), background_stopped.clone());
+        let operators = self.metrics_listener.map(|listener| {
+            let mut stopped = background_stopped.clone();
+            tracing::info!(addr = ?listener.local_addr().ok(), "serving metrics over plain HTTP");
+            tokio::spawn(listener::serve_plain(
+                listener,
+                crate::http::private_router(self.state.clone()),
+                self.limits,
+                async move {
+                    let _ = stopped.changed().await;
+                },
+            ))
+        });
         let usage_flusher = self
             .state
             .meter()
@@ -452,6 +495,9 @@ impl Application {
         listener::serve(self.listener, self.acceptor, router, self.limits, shutdown).await;
         let _ = stop_background.send(true);
         if let Some(task) = mailer {
+            let _ = task.await;
+        }
+        if let Some(task) = operators {
             let _ = task.await;
         }
         let _ = housekeeping.await;

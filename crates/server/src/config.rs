@@ -43,6 +43,20 @@ pub struct Config {
     pub sca: ScaConfig,
     pub xs2a: Xs2aConfig,
     pub mail: MailConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// Where operators read `/metrics` and the detail of `/readyz`; neither is
+/// served on the public listener unless `token_file` is set.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MetricsConfig {
+    /// A separate plain-HTTP listener for Prometheus, e.g. `127.0.0.1:9464`;
+    /// keep it on loopback or an internal network. Off when unset.
+    pub listen: Option<String>,
+    /// A file holding a bearer token (32+ characters) that opens `/metrics`
+    /// and the detail of `/readyz` on the public listener too.
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +177,11 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
     pub max_body_bytes: usize,
     pub max_connections: usize,
+    /// Requests served at once; more wait for a turn (load shedding).
+    pub max_in_flight_requests: usize,
+    /// How long a request may wait for a turn before it is answered 503 with
+    /// `Retry-After`. `/healthz` never waits.
+    pub queue_timeout_millis: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +219,7 @@ impl Default for Config {
             sca: ScaConfig::default(),
             xs2a: Xs2aConfig::default(),
             mail: MailConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -224,6 +244,8 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 30,
             max_body_bytes: 1024 * 1024,
             max_connections: 4096,
+            max_in_flight_requests: 256,
+            queue_timeout_millis: 1500,
         }
     }
 }
@@ -344,6 +366,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.listen_addr()?;
+        self.metrics_addr()?;
         let positive = |key: &'static str, value: u64| {
             if value == 0 {
                 Err(ConfigError::Setting {
@@ -373,6 +396,11 @@ impl Config {
         positive("http.body_read_timeout_secs", h.body_read_timeout_secs)?;
         positive("http.request_timeout_secs", h.request_timeout_secs)?;
         positive("http.idle_timeout_secs", h.idle_timeout_secs)?;
+        positive("http.queue_timeout_millis", h.queue_timeout_millis)?;
+        positive(
+            "http.max_in_flight_requests",
+            u64::try_from(h.max_in_flight_requests).unwrap_or(u64::MAX),
+        )?;
         positive(
             "database.max_connections",
             u64::from(self.database.max_connections),
@@ -409,6 +437,22 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The private operators' listener, if configured.
+    pub fn metrics_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.metrics
+            .listen
+            .as_deref()
+            .map(|listen| {
+                listen.parse().map_err(|_| ConfigError::Setting {
+                    key: "metrics.listen",
+                    message: format!(
+                        "{listen:?} is not a socket address (expected e.g. 127.0.0.1:9464)"
+                    ),
+                })
+            })
+            .transpose()
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -700,6 +744,46 @@ mod tests {
             "{:?}",
             c.production_violations()
         );
+    }
+
+    #[test]
+    fn metrics_are_private_by_default_and_overload_limits_are_safe() {
+        let c = Config::load_from(None, env(&[]), &Overrides::default())
+            .unwrap()
+            .config;
+        assert_eq!(c.metrics_addr().unwrap(), None);
+        assert_eq!(c.metrics.token_file, None);
+        assert!(c.http.max_in_flight_requests > 0);
+        assert!(c.http.queue_timeout_millis <= 2000);
+        let c = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_METRICS__LISTEN", "127.0.0.1:9464")]),
+            &Overrides::default(),
+        )
+        .unwrap()
+        .config;
+        assert_eq!(
+            c.metrics_addr().unwrap(),
+            Some("127.0.0.1:9464".parse().unwrap())
+        );
+        let err = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_METRICS__LISTEN", "loopback")]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.starts_with("metrics.listen:"), "{err}");
+        let err = Config::load_from(
+            None,
+            env(&[("FINTECHAPI_HTTP__MAX_IN_FLIGHT_REQUESTS", "0")]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.starts_with("http.max_in_flight_requests:"), "{err}");
     }
 
     #[test]

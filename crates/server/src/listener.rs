@@ -1,6 +1,7 @@
 //! The HTTPS listener: TLS handshake with a deadline, HTTP/1.1 or HTTP/2 by
 //! ALPN, header-read and idle timeouts, a connection cap, and graceful shutdown
-//! that lets in-flight requests finish. There is no plain-HTTP listener.
+//! that lets in-flight requests finish. The API has no plain-HTTP listener;
+//! only the operators' metrics listener ([`serve_plain`]) is plain HTTP.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -39,6 +40,58 @@ pub struct Limits {
     pub idle_timeout: Duration,
     pub shutdown_grace: Duration,
     pub max_connections: usize,
+}
+
+/// HTTP/1.1: more header fields are answered 431.
+const MAX_HEADERS: usize = 100;
+/// HTTP/1.1: the request line and header block together (the read buffer);
+/// a longer head closes the connection.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// HTTP/2: the decoded header list (RFC 9113 SETTINGS_MAX_HEADER_LIST_SIZE).
+const MAX_HEADER_LIST_BYTES: u32 = 32 * 1024;
+
+/// Serves `router` over plain HTTP/1.1 on `listener` (the operators' metrics
+/// listener) until `shutdown` resolves.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let Ok((stream, peer)) = accepted else {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                // Scrapers are few; a flood of connections is not one.
+                if connections.len() >= 64 {
+                    continue;
+                }
+                let service = TowerToHyperService::new(router.clone());
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
+                    .max_headers(MAX_HEADERS)
+                    .max_buf_size(MAX_HEAD_BYTES);
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let idle = limits.idle_timeout;
+                connections.spawn(async move {
+                    if tokio::time::timeout(idle, conn).await.is_err() {
+                        tracing::debug!(%peer, "closing a slow metrics connection");
+                    }
+                });
+            }
+        }
+    }
+    connections.shutdown().await;
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then stops
@@ -153,11 +206,14 @@ async fn connection(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES)
         .keep_alive(true);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_concurrent_streams(100)
+        .max_header_list_size(MAX_HEADER_LIST_BYTES)
         .keep_alive_interval(limits.idle_timeout / 2)
         .keep_alive_timeout(limits.header_read_timeout);
     let conn =

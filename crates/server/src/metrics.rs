@@ -1,6 +1,10 @@
 //! Prometheus metrics: requests by route and status, latency histograms,
 //! in-flight requests and the database pool. One registry per server, held in
 //! application state (several servers can run in one test process).
+//!
+//! Every label comes from a closed set, so no request can grow the exposition:
+//! the method is a standard one or `other`, the route a template of the router
+//! or `unmatched`, the status one the server itself answered with.
 
 use std::time::Duration;
 
@@ -14,20 +18,68 @@ use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
+    pub method: &'static str,
     pub route: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     pub state: &'static str,
+}
+
+/// The method as a label: one of the standard methods, or `other` for
+/// anything a client invents.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The bearer token that opens `/metrics` and the detail of `/readyz` on the
+/// public listener (`metrics.token_file`). Never printed.
+pub struct MetricsToken(String);
+
+impl MetricsToken {
+    /// The token in `path`: its first line, at least 32 characters.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("metrics.token_file: cannot read {}", path.display()))?;
+        let token = text.lines().next().unwrap_or_default().trim().to_owned();
+        anyhow::ensure!(
+            token.len() >= 32,
+            "metrics.token_file: {} must hold a token of at least 32 characters",
+            path.display()
+        );
+        Ok(Self(token))
+    }
+
+    pub fn matches(&self, given: &str) -> bool {
+        fintechapi_domain::secret::constant_time_eq(&self.0, given)
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(***)")
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -99,18 +151,24 @@ impl Metrics {
         self.in_flight.inc();
     }
 
-    pub fn request_finished(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn request_finished(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
         self.in_flight.dec();
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
             .inc();
         self.latency
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
@@ -137,6 +195,7 @@ impl Metrics {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -167,5 +226,26 @@ mod tests {
             text.contains("fintechapi_http_requests_in_flight 0"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_metrics_token_is_read_from_its_file_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "short\n").unwrap();
+        assert!(MetricsToken::load(&path).is_err());
+        let secret = "s3cr3t-metrics-token-0123456789abcdef";
+        std::fs::write(&path, format!("{secret}\n")).unwrap();
+        let token = MetricsToken::load(&path).unwrap();
+        assert!(token.matches(secret));
+        assert!(!token.matches("s3cr3t"));
+        assert!(!format!("{token:?}").contains(secret));
+    }
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let invented = axum::http::Method::from_bytes(b"FOOBAR").unwrap();
+        assert_eq!(method_label(&invented), "other");
+        assert_eq!(method_label(&axum::http::Method::PATCH), "PATCH");
     }
 }

@@ -29,11 +29,16 @@ both_stores! {
 }
 
 both_stores! {
-    async fn readiness_reports_the_database_and_migrations(db) {
-        let server = TestServer::start(db).await;
+    async fn readiness_reports_the_database_and_migrations_to_operators_only(db) {
+        let mut config = config_for(&db);
+        config.metrics.listen = Some("127.0.0.1:0".into());
+        let server = TestServer::start_with(db, config).await;
         let resp = server.client().get(server.url("/readyz")).send().await.unwrap();
         assert_eq!(resp.status(), 200);
         let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({"status": "ready"}));
+        let private = format!("http://{}/readyz", server.metrics_addr.unwrap());
+        let body: serde_json::Value = reqwest::get(private).await.unwrap().json().await.unwrap();
         assert_eq!(body, serde_json::json!({"status": "ready", "database": "up", "migrations": "current"}));
         server.stop().await;
     }
@@ -41,13 +46,16 @@ both_stores! {
 
 both_stores! {
     async fn metrics_count_requests_by_route_and_status(db) {
-        let server = TestServer::start(db).await;
+        let mut config = config_for(&db);
+        config.metrics.listen = Some("127.0.0.1:0".into());
+        let server = TestServer::start_with(db, config).await;
         let client = server.client();
         for _ in 0..3 {
             client.get(server.url("/healthz")).send().await.unwrap();
         }
         client.get(server.url("/no/such/path/123")).send().await.unwrap();
-        let text = client.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        let private = format!("http://{}/metrics", server.metrics_addr.unwrap());
+        let text = reqwest::get(private).await.unwrap().text().await.unwrap();
         assert!(text.contains(r#"fintechapi_http_requests_total{method="GET",route="/healthz",status="200"} 3"#), "{text}");
         assert!(text.contains(r#"route="unmatched",status="404"} 1"#), "{text}");
         assert!(!text.contains("/no/such/path"), "raw paths must not become labels");

@@ -37,6 +37,9 @@ fn field<'a>(body: &'a Map<String, Value>, name: &str) -> Result<&'a Value, Xs2a
 
 /// An account reference names a payment account by `iban` or a card account
 /// by `maskedPan` or `pan`; a `pan` is masked at once and never kept or echoed.
+/// More than a PSU holds; it also bounds the merging of the three lists below.
+const MAX_ACCOUNT_REFERENCES: usize = 100;
+
 fn account_refs(
     access: &Map<String, Value>,
     name: &str,
@@ -48,6 +51,12 @@ fn account_refs(
     let list = value
         .as_array()
         .ok_or_else(|| Xs2aError::format(format!("{path} must be an array")).at(path.clone()))?;
+    if list.len() > MAX_ACCOUNT_REFERENCES {
+        return Err(Xs2aError::format(format!(
+            "{path} holds at most {MAX_ACCOUNT_REFERENCES} account references"
+        ))
+        .at(path));
+    }
     list.iter()
         .enumerate()
         .map(|(i, item)| {
@@ -510,6 +519,20 @@ mod tests {
         };
         assert_eq!(list.len(), 1);
         assert!(list[0].balances && !list[0].transactions);
+    }
+
+    #[test]
+    fn each_account_list_holds_a_bounded_number_of_references() {
+        let body = |n: usize| {
+            json!({"access": {"transactions": vec![json!({"iban": IBAN}); n]},
+            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4})
+        };
+        assert!(parse(body(MAX_ACCOUNT_REFERENCES)).is_ok());
+        let e = parse(body(MAX_ACCOUNT_REFERENCES + 1)).err().unwrap();
+        assert_eq!(
+            (e.code, e.path.as_deref()),
+            ("FORMAT_ERROR", Some("access.transactions"))
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub use reader::parse;
 
 pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
 
+/// Most transfers one document may hold: a bulk payment's limit, checked
+/// while reading so a huge document is refused as soon as it goes past it.
+pub const MAX_TRANSFERS: usize = 500;
+
 /// The path prefix of the XML payment products (`pain.001-sepa-credit-transfers`).
 const PRODUCT_PREFIX: &str = "pain.001-";
 
@@ -159,6 +163,8 @@ pub enum Problem {
     TextOnly,
     #[error("elements are nested deeper than a pain.001 document's")]
     TooDeep,
+    #[error("a document holds at most {MAX_TRANSFERS} CdtTrfTxInf")]
+    TooManyTransfers,
     #[error("this element is required")]
     Missing,
     #[error("this element may appear only once")]

@@ -70,7 +70,7 @@ struct PaymentRequest {
 }
 
 /// Most transfers one bulk payment may hold.
-const MAX_BULK_ENTRIES: usize = 500;
+const MAX_BULK_ENTRIES: usize = pain001::MAX_TRANSFERS;
 
 /// The creditor side of a credit transfer: amount, payee, remittance.
 struct CreditTransfer {
@@ -346,6 +346,12 @@ impl PaymentRequest {
                 .get("payments")
                 .and_then(Value::as_array)
                 .ok_or_else(|| Xs2aError::format("payments must be an array").at("payments"))?;
+            if entries.len() > MAX_BULK_ENTRIES {
+                return Err(Xs2aError::format(format!(
+                    "a bulk payment holds 1 to {MAX_BULK_ENTRIES} transfers"
+                ))
+                .at("payments"));
+            }
             let transfers = entries
                 .iter()
                 .enumerate()

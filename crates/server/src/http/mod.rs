@@ -2,10 +2,14 @@
 //!
 //! Outer to inner: request id (kept from `X-Request-ID` or a new UUID) →
 //! tracing span carrying it → echo of the id → panic guard → security headers →
-//! JSON bodies for bare errors → metrics → request timeout → body-read timeout
-//! and size limit → the route.
+//! bodies in the surface's format for bare errors → metrics → load shedding →
+//! request timeout → body-read timeout and size limit → the route.
 
 mod ops;
+mod shed;
+mod surface;
+
+pub use ops::private_router;
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +35,10 @@ pub fn router(state: AppState) -> Router {
     let max_body = http.max_body_bytes;
     let request_timeout = Duration::from_secs(http.request_timeout_secs);
     let body_timeout = Duration::from_secs(http.body_read_timeout_secs);
+    let shedder = shed::Shedder::new(
+        http.max_in_flight_requests,
+        Duration::from_millis(http.queue_timeout_millis),
+    );
 
     Router::new()
         .merge(ops::routes())
@@ -49,6 +57,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(RequestBodyLimitLayer::new(max_body))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
+        .layer(middleware::from_fn_with_state(shedder, shed::shed))
         .layer(middleware::from_fn_with_state(state.clone(), track_metrics))
         .layer(
             ServiceBuilder::new()
@@ -100,13 +109,13 @@ async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    let method = crate::metrics::method_label(req.method());
     let metrics = state.metrics();
     metrics.request_started();
     let started = Instant::now();
     let response = next.run(req).await;
     metrics.request_finished(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
@@ -115,19 +124,29 @@ async fn track_metrics(State(state): State<AppState>, req: Request, next: Next) 
 }
 
 /// Tower layers answer 408/413/503 with an empty or plain-text body; give every
-/// bodiless error a small JSON body instead.
+/// bodiless error, and those plain-text ones, a body in the format of the
+/// request's surface instead.
 async fn json_error_bodies(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
     let response = next.run(req).await;
     let status = response.status();
+    let plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    let from_a_layer = matches!(
+        status,
+        StatusCode::REQUEST_TIMEOUT | StatusCode::PAYLOAD_TOO_LARGE
+    ) && plain_text;
     if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
+        || (response.headers().contains_key(header::CONTENT_TYPE) && !from_a_layer)
     {
         return response;
     }
     let (mut parts, _) = response.into_parts();
-    let body = error_body(status);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let mut rebuilt = (status, body).into_response();
+    parts.headers.remove(header::CONTENT_TYPE);
+    let mut rebuilt = surface::error(&path, status, surface::explain(status));
     for (name, value) in parts.headers.drain().filter_map(|(n, v)| n.map(|n| (n, v))) {
         rebuilt.headers_mut().entry(name).or_insert(value);
     }

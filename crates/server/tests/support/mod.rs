@@ -22,6 +22,8 @@ pub struct TestServer {
     pub base_url: String,
     pub port: u16,
     pub ca: PathBuf,
+    /// The operators' plain-HTTP metrics listener, when configured.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -65,6 +67,7 @@ impl TestServer {
             .expect("the server builds");
         let port = app.local_addr().port();
         let ca = app.started().dev_ca.clone().expect("development CA");
+        let metrics_addr = app.started().metrics_addr;
         let (stop, stopped) = oneshot::channel();
         let handle = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
@@ -74,6 +77,7 @@ impl TestServer {
             base_url: format!("https://localhost:{port}"),
             port,
             ca,
+            metrics_addr,
             stop: Some(stop),
             handle: Some(handle),
         }

@@ -14,7 +14,9 @@ use time::Date;
 use super::values::{
     bic, boolean, bounded, control_sum_matches, count_matches, euro, iso_date, iso_date_time, once,
 };
-use super::{CreditTransfer, CreditTransferInitiation, NAMESPACE, Pain001Error, Problem};
+use super::{
+    CreditTransfer, CreditTransferInitiation, MAX_TRANSFERS, NAMESPACE, Pain001Error, Problem,
+};
 
 /// pain.001 is at most eight levels deep; deeper input is not a pain.001.
 const MAX_DEPTH: usize = 32;
@@ -429,6 +431,9 @@ impl Parser {
     }
 
     fn end_transfer(&mut self) -> Result<(), Pain001Error> {
+        if self.transfers.len() == MAX_TRANSFERS {
+            return Err(self.fail(Problem::TooManyTransfers));
+        }
         let t = std::mem::take(&mut self.transfer);
         let missing = |below: &[&str]| self.fail_below(below, Problem::Missing);
         let transfer = CreditTransfer {

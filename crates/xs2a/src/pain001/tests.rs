@@ -539,3 +539,19 @@ fn the_pain001_products_take_xml_and_the_others_json() {
     assert!(json.takes(Some("application/json")) && json.takes(None));
     assert!(!json.takes(Some("application/xml")));
 }
+
+#[test]
+fn a_document_with_more_transfers_than_a_bulk_payment_holds_is_refused_at_the_first_too_many() {
+    let transfer = SECOND.trim_end_matches("</PmtInf>");
+    let many = |n: usize| changed("</PmtInf>", &format!("{}</PmtInf>", transfer.repeat(n)));
+    // The document's own counts are wrong, so a refusal for them proves the cap let it through.
+    assert!(matches!(
+        refused(&many(MAX_TRANSFERS - 1)).problem,
+        Problem::NumberOfTransactions { .. }
+    ));
+    assert_refused(
+        &many(20_000),
+        &format!("PmtInf/CdtTrfTxInf[{}]", MAX_TRANSFERS + 1),
+        Problem::TooManyTransfers,
+    );
+}
