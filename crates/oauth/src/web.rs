@@ -112,10 +112,23 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
+        let too_large =
+            || OAuthError::too_large(format!("the body is larger than {MAX_FORM_BYTES} bytes"));
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > MAX_FORM_BYTES) {
+            // Read to the end, unparsed (the server's body limit and read timeout
+            // bound it): a client still sending would miss an earlier answer.
+            let _ = axum::body::to_bytes(req.into_body(), usize::MAX).await;
+            return Err(too_large());
+        }
         // The router caps the body at MAX_FORM_BYTES (DefaultBodyLimit), answering 413.
         let body = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                OAuthError::too_large(format!("the body is larger than {MAX_FORM_BYTES} bytes"))
+                too_large()
             } else {
                 OAuthError::invalid_request(format!(
                     "the body could not be read: {}",
