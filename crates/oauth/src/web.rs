@@ -87,7 +87,7 @@ async fn jwks<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response 
 const MAX_PARAMS: usize = 40;
 /// A client assertion, a DPoP-bound PAR and its `authorization_details` fit
 /// well within this; anything larger is refused before it is parsed.
-pub const MAX_FORM_BYTES: usize = 64 * 1024;
+const MAX_FORM_BYTES: usize = 64 * 1024;
 
 /// A form body as name/value pairs; RFC 6749 §3.2 forbids repeated parameters.
 /// Read before the client is authenticated, so it costs linear time at most:
