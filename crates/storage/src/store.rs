@@ -21,8 +21,8 @@ use fintechapi_domain::ledger::{
     NewTransfer, PageStart, TransferReceipt,
 };
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, SigningKey,
-    SigningKeyRepository, TokenRecord, TokenRepository,
+    Authorization, AuthorizationRepository, AuthorizationStage, SigningKey, SigningKeyRepository,
+    TokenRecord, TokenRepository,
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
@@ -476,6 +476,27 @@ impl PsuRepository for Store {
         .await)
     }
 
+    async fn renew_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        renewed: &KeyedHash,
+        stages: (PsuSessionStage, PsuSessionStage),
+        psu: Option<PsuId>,
+        factor: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::psu::renew_session(
+            pool,
+            session_hash,
+            renewed,
+            stages,
+            psu,
+            factor,
+            at
+        )
+        .await)
+    }
+
     async fn end_psu_session(&self, session_hash: &KeyedHash) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::end_session(pool, session_hash)
             .await)
@@ -668,6 +689,7 @@ impl AuthorizationRepository for Store {
         &self,
         request_uri_hash: &KeyedHash,
         client_id: &str,
+        bound: Option<&KeyedHash>,
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> Result<Option<Authorization>, StoreError> {
@@ -675,6 +697,7 @@ impl AuthorizationRepository for Store {
             pool,
             request_uri_hash,
             client_id,
+            bound,
             session_hash,
             at
         )
@@ -726,7 +749,28 @@ impl AuthorizationRepository for Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         dispatch!(self, |db, pool| db::oauth::advance(
-            pool, id, from, to, psu, at
+            pool, id, from, to, psu, None, at
+        )
+        .await)
+    }
+
+    async fn advance_authorization_session(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::advance(
+            pool,
+            id,
+            from,
+            to,
+            psu,
+            Some(session_hash),
+            at
         )
         .await)
     }
@@ -748,11 +792,18 @@ impl AuthorizationRepository for Store {
         .await)
     }
 
+    async fn authorization_by_code(
+        &self,
+        code_hash: &KeyedHash,
+    ) -> Result<Option<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::by_code(pool, code_hash).await)
+    }
+
     async fn redeem_code(
         &self,
         code_hash: &KeyedHash,
         at: OffsetDateTime,
-    ) -> Result<CodeRedemption, StoreError> {
+    ) -> Result<bool, StoreError> {
         dispatch!(self, |db, pool| db::oauth::redeem_code(pool, code_hash, at)
             .await)
     }
