@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use anyhow::Context;
 use fintechapi_domain::psu::PsuRepository;
@@ -97,7 +97,13 @@ pub const DEMO_SEEDED_KEY: &str = "demo_seeded_at";
 /// data directory when that is unset (the production profile refuses that).
 pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
     let path = config.pepper_path();
-    if config.secrets.pepper_file.is_none() && !path.exists() {
+    if config.secrets.pepper_file.is_some() {
+        warn_if_shared("secrets.pepper_file", &path);
+    } else if path.exists() {
+        // Generated here: ours to keep private, also if an older version left it open.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("secrets: cannot make {} private", path.display()))?;
+    } else {
         let bytes = Pepper::generate_bytes()?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -115,6 +121,38 @@ pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
     let bytes = std::fs::read(&path)
         .with_context(|| format!("secrets.pepper_file: cannot read {}", path.display()))?;
     Pepper::from_bytes(&bytes).with_context(|| format!("secrets.pepper_file: {}", path.display()))
+}
+
+/// Logs an operator's secret file that others than its owner may read; it
+/// is theirs to fix (it may be a read-only mount), so it is not changed here.
+fn warn_if_shared(setting: &'static str, path: &std::path::Path) {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            setting,
+            path = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "a secret file is readable by other users; make it 0600"
+        );
+    }
+}
+
+/// The data directory holds the database, the pepper and private keys: it is
+/// 0700 whatever the umask, also when an older version created it wider.
+pub fn private_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| {
+            format!(
+                "data_dir: cannot create {} as a private directory",
+                dir.display()
+            )
+        })
 }
 
 /// The TPP registry on `store`.
@@ -256,15 +294,19 @@ impl Application {
             );
         }
         let addr = config.listen_addr()?;
+        private_data_dir(&config)?;
 
         // TLS before the database: a bad certificate should not leave a fresh database behind.
         let pki = DevPki::in_data_dir(&config.data_dir);
         let (files, dev_ca, dev_ca_created) = match (&config.tls.cert_file, &config.tls.key_file) {
-            (Some(cert), Some(key)) => (
-                (cert.clone(), key.clone(), config.tls.client_ca_file.clone()),
-                None,
-                false,
-            ),
+            (Some(cert), Some(key)) => {
+                warn_if_shared("tls.key_file", key);
+                (
+                    (cert.clone(), key.clone(), config.tls.client_ca_file.clone()),
+                    None,
+                    false,
+                )
+            }
             _ => {
                 let created = pki.ensure(clock.now())?;
                 let client_ca = config

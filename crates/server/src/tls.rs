@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -161,6 +161,8 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
         .mode(mode)
         .open(path)
         .map_err(err)?;
+    // `mode` applies only to a new file, and through the umask.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(err)?;
     file.write_all(bytes).map_err(err)
 }
 

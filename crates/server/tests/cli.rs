@@ -328,6 +328,25 @@ fn admin_app_create_refuses_bad_input_with_a_clear_error() {
         "--name",
         "N",
         "--redirect-uri",
+        "https://tpp.example/cb?x=\"><script>",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("exactly as the URL standard writes it"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "admin",
+        "app",
+        "create",
+        "--data-dir",
+        data,
+        "--org",
+        "O",
+        "--name",
+        "N",
+        "--redirect-uri",
         "https://tpp.example/cb",
         "--products",
         "ais,bank",
@@ -341,4 +360,45 @@ fn admin_app_create_refuses_bad_input_with_a_clear_error() {
     let out = run(&["admin", "app", "suspend", "not-an-id", "--data-dir", data]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("application id"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_keeps_the_database_pepper_and_keys_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir".to_owned(), data.display().to_string()];
+    let mode = |name: &str| {
+        let meta = std::fs::metadata(data.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        meta.permissions().mode() & 0o777
+    };
+    let private = [
+        "fintechapi.db",
+        "fintechapi.db-wal",
+        "fintechapi.db-shm",
+        "secrets/pepper",
+        "tls/server-key.pem",
+        "tls/dev-ca-key.pem",
+    ];
+    let (child, _) = serve(&args);
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for name in private {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    assert!(terminate(child).success());
+
+    // Files an older version left open are closed at the next start.
+    let open = |name: &str, m: u32| {
+        std::fs::set_permissions(data.join(name), std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    open("", 0o755);
+    for name in ["fintechapi.db", "secrets/pepper"] {
+        open(name, 0o644);
+    }
+    let (child, _) = serve(&args);
+    assert_eq!(mode(""), 0o700);
+    for name in private {
+        assert_eq!(mode(name), 0o600, "{name} after a restart");
+    }
+    assert!(terminate(child).success());
 }

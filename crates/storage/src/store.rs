@@ -102,6 +102,12 @@ pub enum ConnectError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot make {path} readable by this user only: {source}")]
+    Permissions {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +175,28 @@ pub fn redact_database_url(url: &str) -> String {
     }
 }
 
+/// Sets `path` to mode 0600 whatever the umask, creating it empty first when
+/// `create` (an empty file is a new SQLite database); a missing file is left alone otherwise.
+fn private_file(path: &Path, create: bool) -> Result<(), ConnectError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |source| ConnectError::Permissions {
+        path: path.display().to_string(),
+        source,
+    };
+    if create {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+    } else if !path.exists() {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)
+}
+
 impl Store {
     /// Opens (creating if needed) the SQLite database file at `path`.
     pub async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<Self, ConnectError> {
@@ -208,6 +236,13 @@ impl Store {
         shown: String,
         options: &StoreOptions,
     ) -> Result<Self, ConnectError> {
+        // Customer data: the file exists, mode 0600, before SQLite opens it, so
+        // the -wal and -shm files SQLite creates take the same mode.
+        let file = connect.get_filename().to_owned();
+        let on_disk = file.as_os_str() != ":memory:" && !file.as_os_str().is_empty();
+        if on_disk {
+            private_file(&file, true)?;
+        }
         let connect = connect
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -220,6 +255,14 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(|source| ConnectError::Connect { url: shown, source })?;
+        if on_disk {
+            // Files an older version left readable to others.
+            for suffix in ["-wal", "-shm"] {
+                let mut companion = file.clone().into_os_string();
+                companion.push(suffix);
+                private_file(Path::new(&companion), false)?;
+            }
+        }
         Ok(Self {
             pool: Pool::Sqlite(pool),
             max_connections: options.max_connections,
