@@ -31,7 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::listener::{self, Limits};
 use crate::metrics::Metrics;
-use crate::tls::{self, DevPki, TlsFiles};
+use crate::tls::{self, DevPki, ReloadingCert, TlsFiles};
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Clone)]
@@ -237,6 +237,43 @@ fn spawn_settlement(
     })
 }
 
+/// Serves a renewed certificate without a restart: on SIGHUP, and when the
+/// files' modification time changes. A pair that does not load (say, half
+/// written) leaves the current one in use and is tried again.
+fn spawn_tls_reload(
+    certificate: Arc<ReloadingCert>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let mut hangup = signal(SignalKind::hangup())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "no SIGHUP handler; TLS files are polled only"),
+            )
+            .ok();
+        loop {
+            let forced = tokio::select! {
+                _ = stop.changed() => return,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(signal) => signal.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+                () = tokio::time::sleep(every) => false,
+            };
+            match certificate.reload(forced) {
+                Ok(true) => tracing::info!("TLS certificate and key reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate not reloaded; the previous one stays in use")
+                }
+            }
+        }
+    })
+}
+
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {
@@ -275,6 +312,7 @@ pub struct Application {
     mailer: Option<crate::mailer::Mailer>,
     listener: TcpListener,
     acceptor: TlsAcceptor,
+    certificate: Arc<ReloadingCert>,
     state: AppState,
     limits: Limits,
     started: Started,
@@ -325,7 +363,7 @@ impl Application {
                 )
             }
         };
-        let server_config = tls::server_config(&TlsFiles {
+        let (server_config, certificate) = tls::server_config(&TlsFiles {
             cert: &files.0,
             key: &files.1,
             client_ca: files.2.as_deref(),
@@ -445,6 +483,7 @@ impl Application {
             mailer,
             listener,
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
+            certificate,
             state,
             limits,
             started: Started {
@@ -485,6 +524,11 @@ impl Application {
         });
         let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped.clone());
         let settlement = spawn_settlement(self.state.clone(), background_stopped.clone());
+        let tls_reload = spawn_tls_reload(
+            self.certificate,
+            Duration::from_secs(self.state.config().tls.reload_check_secs.max(1)),
+            background_stopped.clone(),
+        );
         let usage_flusher = self
             .state
             .meter()
@@ -499,6 +543,7 @@ impl Application {
         let _ = housekeeping.await;
         let _ = usage_flusher.await;
         let _ = settlement.await;
+        let _ = tls_reload.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

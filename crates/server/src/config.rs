@@ -141,7 +141,7 @@ pub struct DatabaseConfig {
     pub acquire_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TlsConfig {
     /// PEM certificate chain; the generated development certificate when unset.
@@ -150,6 +150,20 @@ pub struct TlsConfig {
     /// PEM CA bundle that client certificates (mutual TLS) must chain to.
     /// The development CA when unset in the development profile.
     pub client_ca_file: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change
+    /// (SIGHUP reloads them at once).
+    pub reload_check_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_check_secs: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -163,6 +177,9 @@ pub struct HttpConfig {
     pub shutdown_grace_secs: u64,
     pub max_body_bytes: usize,
     pub max_connections: usize,
+    /// HSTS for every subdomain of the served host too (`includeSubDomains`):
+    /// only when all of them serve HTTPS.
+    pub hsts_include_subdomains: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -224,6 +241,7 @@ impl Default for HttpConfig {
             shutdown_grace_secs: 30,
             max_body_bytes: 1024 * 1024,
             max_connections: 4096,
+            hsts_include_subdomains: false,
         }
     }
 }
