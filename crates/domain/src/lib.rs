@@ -11,6 +11,7 @@
 //! - [`store`]: the storage error every port returns.
 //! - [`signed`]: tamper-evident tokens handed out and read back (paging cursors).
 //! - [`tls`]: a verified client certificate and its thumbprint.
+//! - [`dn`]: distinguished names (RFC 4514 strings, certificate subjects) and their matching.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
@@ -22,6 +23,7 @@
 pub mod card;
 pub mod clock;
 pub mod consent;
+pub mod dn;
 pub mod iban;
 pub mod idempotency;
 pub mod ids;

@@ -142,16 +142,6 @@ pub struct Authorization {
     pub last_activity_at: OffsetDateTime,
 }
 
-/// What a presented authorization code turned out to be.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CodeRedemption {
-    /// First use: the authorization, now `exchanged`.
-    Redeemed(Box<Authorization>),
-    /// Used before: a replay.
-    Replayed(AuthorizationId),
-    Unknown,
-}
-
 pub trait AuthorizationRepository: Send + Sync {
     fn insert_authorization(
         &self,
@@ -159,13 +149,14 @@ pub trait AuthorizationRepository: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Binds a pushed, unexpired OAuth request of `client_id` to a browser session and moves it to
-    /// `login`. Until the PSU has logged in, opening it again rebinds it to the
-    /// new session (FAPI 2.0 §5.3.2.2-12 note 3: one-time use is enforced at
-    /// authentication, not at page load); afterwards it cannot be opened.
+    /// `login`. Once opened it belongs to that browser: until the PSU has logged in,
+    /// only the session in `bound` (the one that opened it, reloading) may open it
+    /// again, under the new `session_hash`; afterwards it cannot be opened.
     fn open_authorization(
         &self,
         request_uri_hash: &KeyedHash,
         client_id: &str,
+        bound: Option<&KeyedHash>,
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
@@ -202,6 +193,18 @@ pub trait AuthorizationRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// `advance_authorization` that also moves the browser to a new session id
+    /// (`session_hash`), so a session id known before a privilege change is dead after it.
+    fn advance_authorization_session(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// `consent` → `approved` with the code's hash and expiry (OAuth approach only).
     fn approve_authorization(
         &self,
@@ -211,12 +214,19 @@ pub trait AuthorizationRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Single use: `approved` → `exchanged` if the code is unexpired.
+    /// The authorization that issued a code, at whatever stage; nothing changes.
+    fn authorization_by_code(
+        &self,
+        code_hash: &KeyedHash,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
+    /// Single use: `approved` → `exchanged` if the code is unexpired; false
+    /// when it was spent (or expired) meanwhile.
     fn redeem_code(
         &self,
         code_hash: &KeyedHash,
         at: OffsetDateTime,
-    ) -> impl Future<Output = Result<CodeRedemption, StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 impl AuthorizationStage {

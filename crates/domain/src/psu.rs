@@ -78,6 +78,8 @@ pub struct PsuSession {
     pub psu_id: Option<PsuId>,
     pub stage: PsuSessionStage,
     pub last_activity_at: OffsetDateTime,
+    /// When the PSU last passed the second factor in this session.
+    pub factor_at: Option<OffsetDateTime>,
 }
 
 pub trait PsuRepository: Send + Sync {
@@ -100,6 +102,19 @@ pub trait PsuRepository: Send + Sync {
         from: PsuSessionStage,
         to: PsuSessionStage,
         psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// `advance_psu_session` (`stages`: from, to) under a new session id (`renewed`): the id known
+    /// before a privilege change is dead after it. `factor` records that the
+    /// second factor was just passed.
+    fn renew_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        renewed: &KeyedHash,
+        stages: (PsuSessionStage, PsuSessionStage),
+        psu: Option<PsuId>,
+        factor: bool,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 

@@ -164,6 +164,10 @@ pub enum InvalidRedirectUri {
     UserInfo,
     #[error("is longer than 2000 characters")]
     TooLong,
+    /// Spaces, quotes, angle brackets, control characters, or a form the
+    /// URL standard rewrites (an upper-case host, a missing path).
+    #[error("must be written exactly as the URL standard writes it: {0}")]
+    NotNormal(String),
 }
 
 impl RedirectUri {
@@ -190,7 +194,12 @@ impl RedirectUri {
             "http" if local && environment == Environment::Sandbox => {}
             _ => return Err(InvalidRedirectUri::NotHttps),
         }
-        // Kept as registered: redirect matching is exact string comparison.
+        // Redirect matching is exact string comparison and the URI goes into
+        // `Location` as registered, so only the URL standard's own serialisation
+        // (which percent-encodes or drops anything unsafe) is accepted.
+        if url.as_str() != text {
+            return Err(InvalidRedirectUri::NotNormal(url.into()));
+        }
         Ok(Self(text.to_owned()))
     }
 
@@ -329,6 +338,28 @@ mod tests {
         let sandbox = Environment::Sandbox;
         let prod = Environment::Production;
         assert!(RedirectUri::parse("https://tpp.example/cb?x=1", prod).is_ok());
+        for unsafe_uri in [
+            "https://tpp.example/cb?x=\"<script>",
+            "https://tpp.example/a b",
+            "https://tpp.example/cb\r\nSet-Cookie: x=1",
+            "https://tpp.example/c\tb",
+            "https://TPP.example/cb",
+            "https://tpp.example",
+            " https://tpp.example/cb",
+        ] {
+            assert!(
+                matches!(
+                    RedirectUri::parse(unsafe_uri, prod),
+                    Err(InvalidRedirectUri::NotNormal(_))
+                ),
+                "{unsafe_uri:?}"
+            );
+        }
+        assert_eq!(
+            RedirectUri::parse("https://tpp.example", prod),
+            Err(InvalidRedirectUri::NotNormal("https://tpp.example/".into()))
+        );
+        assert!(RedirectUri::parse("https://tpp.example/cb?a=%22x%22&b=%3C", prod).is_ok());
         assert_eq!(
             RedirectUri::parse("http://tpp.example/cb", sandbox),
             Err(InvalidRedirectUri::NotHttps)

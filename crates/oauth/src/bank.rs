@@ -267,6 +267,7 @@ struct AuthorizeQuery {
 /// any problem is shown here, never sent to an unverified redirect URI.
 async fn authorize<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
     query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, BankError> {
     let Ok(Query(query)) = query else {
@@ -283,30 +284,69 @@ async fn authorize<R: Repo>(
         ));
     };
     let server = &service.server;
+    // A reload by the browser that opened it keeps it; any other browser is refused.
+    let bound = cookie(&headers, PSU_COOKIE).map(|id| server.pepper().hash(&id));
     let session = random_token(32).map_err(|_| BankError::expired())?;
     let opened = server
         .repo()
         .open_authorization(
             &server.pepper().hash(&request_uri),
             &client_id,
+            bound.as_ref(),
             &server.pepper().hash(&session),
             server.now(),
         )
         .await?;
     if opened.is_none() {
-        return Err(BankError::expired());
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has ended, or was opened in another browser. Return to the app you \
+             came from and start again.",
+        ));
     }
     Ok(session_started(&session))
 }
 
 /// Binds the browser to the authorization just opened and sends it to the login page.
 pub(crate) fn session_started(session: &str) -> Response {
-    let mut response = see_other("/bank/login");
+    with_session(see_other("/bank/login"), session)
+}
+
+/// Sets the browser's session cookie to `session`.
+fn with_session(mut response: Response, session: &str) -> Response {
     let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     secured(response, None)
+}
+
+/// Moves the authorization `from` → `to` under a new session id, and points
+/// the browser at `next` with it: the id known before the step is dead after it.
+async fn advance_renewed<R: Repo>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    (from, to): (AuthorizationStage, AuthorizationStage),
+    psu: Option<PsuId>,
+    next: &str,
+) -> Result<Response, BankError> {
+    let server = &service.server;
+    let renewed = random_token(32).map_err(|_| BankError::expired())?;
+    let advanced = server
+        .repo()
+        .advance_authorization_session(
+            session.authorization.id,
+            from,
+            to,
+            psu,
+            &server.pepper().hash(&renewed),
+            server.now(),
+        )
+        .await?;
+    if !advanced {
+        return Err(BankError::expired());
+    }
+    Ok(with_session(see_other(next), &renewed))
 }
 
 // ---------------------------------------------------------------- login
@@ -423,19 +463,14 @@ async fn login<R: Repo>(
         }
     };
     repo.reset_psu_login_failures(psu.id).await?;
-    let advanced = repo
-        .advance_authorization(
-            session.authorization.id,
-            AuthorizationStage::Login,
-            AuthorizationStage::SecondFactor,
-            Some(psu.id),
-            service.server.now(),
-        )
-        .await?;
-    if !advanced {
-        return Err(BankError::expired());
-    }
-    Ok(secured(see_other("/bank/sca"), None))
+    advance_renewed(
+        &service,
+        &session,
+        (AuthorizationStage::Login, AuthorizationStage::SecondFactor),
+        Some(psu.id),
+        "/bank/sca",
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- second factor
@@ -755,19 +790,17 @@ async fn sca<R: Repo>(
         ));
     }
     repo.reset_psu_login_failures(psu.id).await?;
-    let advanced = repo
-        .advance_authorization(
-            session.authorization.id,
+    advance_renewed(
+        &service,
+        &session,
+        (
             AuthorizationStage::SecondFactor,
             AuthorizationStage::Consent,
-            None,
-            service.server.now(),
-        )
-        .await?;
-    if !advanced {
-        return Err(BankError::expired());
-    }
-    Ok(secured(see_other("/bank/consent"), None))
+        ),
+        None,
+        "/bank/consent",
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- consent

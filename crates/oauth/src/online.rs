@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fintechapi_domain::consent::{Consent, ConsentStatus};
-use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::ids::{ConsentId, PsuId};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::psu::{Psu, PsuPasskey, PsuSessionStage};
 use fintechapi_domain::secret::{KeyedHash, random_token};
@@ -28,6 +28,7 @@ use crate::bank::{
 use crate::passkey::{CEREMONY_TTL, ceremony_live};
 use crate::server::PSU_IDLE_TIMEOUT;
 use crate::web::{OAuthService, Repo};
+use time::{Duration, OffsetDateTime};
 
 const ONLINE_COOKIE: &str = "__Host-ftapi_bank";
 
@@ -39,6 +40,7 @@ pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
         .route("/bank/online/consents", get(consents::<R>))
         .route("/bank/online/consents/{id}/revoke", post(revoke::<R>))
         .route("/bank/online/security", get(security::<R>).post(enrol::<R>))
+        .route("/bank/online/confirm", post(confirm::<R>))
         .route("/bank/online/passkeys", post(add_passkey::<R>))
         .route(
             "/bank/online/passkeys/{id}/remove",
@@ -47,10 +49,16 @@ pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
         .route("/bank/online/logout", post(logout::<R>))
 }
 
+/// How long after passing the second factor the PSU may change how they
+/// confirm (authenticator app, passkeys) without passing it again.
+const FRESH_FACTOR: Duration = Duration::minutes(5);
+
 /// A live online-banking session at `stage`.
 struct Online {
     hash: KeyedHash,
     psu: Option<Psu>,
+    /// When the second factor was last passed in this session.
+    factor_at: Option<OffsetDateTime>,
     csrf: String,
     /// Where the passkey sign-in and registration ceremonies keep their state.
     sign_in_ceremony: KeyedHash,
@@ -58,11 +66,17 @@ struct Online {
 }
 
 impl Online {
-    fn new<R: Repo>(service: &OAuthService<R>, id: &str, psu: Option<Psu>) -> Self {
+    fn new<R: Repo>(
+        service: &OAuthService<R>,
+        id: &str,
+        psu: Option<Psu>,
+        factor_at: Option<OffsetDateTime>,
+    ) -> Self {
         let pepper = service.server.pepper();
         Self {
             hash: pepper.hash(id),
             psu,
+            factor_at,
             csrf: pepper
                 .hash(&format!("online-csrf:{id}"))
                 .as_str()
@@ -102,7 +116,51 @@ async fn online<R: Repo>(
         Some(id) => server.repo().psu(id).await?,
         None => None,
     };
-    Ok(Online::new(service, &id, psu))
+    Ok(Online::new(service, &id, psu, session.factor_at))
+}
+
+/// The second factor was passed within `FRESH_FACTOR`.
+fn fresh<R: Repo>(service: &OAuthService<R>, session: &Online) -> bool {
+    session
+        .factor_at
+        .is_some_and(|at| service.server.now() - at <= FRESH_FACTOR)
+}
+
+fn with_cookie(mut response: Response, id: &str) -> Response {
+    let cookie = format!("{ONLINE_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Moves the session to its next stage under a new id and sends the browser
+/// to `next` with it: an id known before a privilege change is dead after it.
+async fn renewed<R: Repo>(
+    service: &OAuthService<R>,
+    session: &Online,
+    stages: (PsuSessionStage, PsuSessionStage),
+    psu: Option<PsuId>,
+    factor: bool,
+    next: &str,
+) -> Result<Response, BankError> {
+    let server = &service.server;
+    let id = random_token(32).map_err(|_| BankError::expired())?;
+    let moved = server
+        .repo()
+        .renew_psu_session(
+            &session.hash,
+            &server.pepper().hash(&id),
+            stages,
+            psu,
+            factor,
+            server.now(),
+        )
+        .await?;
+    if !moved {
+        return Err(BankError::expired());
+    }
+    Ok(with_cookie(secured(see_other(next), None), &id))
 }
 
 fn check_post(
@@ -130,18 +188,13 @@ async fn start<R: Repo>(
 ) -> Result<Response, BankError> {
     let server = &service.server;
     let id = random_token(32).map_err(|_| BankError::expired())?;
-    let session = Online::new(&service, &id, None);
+    let session = Online::new(&service, &id, None, None);
     server
         .repo()
         .create_psu_session(&session.hash, server.now())
         .await?;
     let page = login_page(&session, String::new(), None);
-    let mut response = secured(page.into_response(), None);
-    let cookie = format!("{ONLINE_COOKIE}={id}; Path=/; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    Ok(response)
+    Ok(with_cookie(secured(page.into_response(), None), &id))
 }
 
 async fn login<R: Repo>(
@@ -163,19 +216,20 @@ async fn login<R: Repo>(
             ));
         }
     };
-    let server = &service.server;
-    server.repo().reset_psu_login_failures(psu.id).await?;
-    server
+    service
+        .server
         .repo()
-        .advance_psu_session(
-            &session.hash,
-            PsuSessionStage::Login,
-            PsuSessionStage::SecondFactor,
-            Some(psu.id),
-            server.now(),
-        )
+        .reset_psu_login_failures(psu.id)
         .await?;
-    Ok(secured(see_other("/bank/online/sca"), None))
+    renewed(
+        &service,
+        &session,
+        (PsuSessionStage::Login, PsuSessionStage::SecondFactor),
+        Some(psu.id),
+        false,
+        "/bank/online/sca",
+    )
+    .await
 }
 
 async fn sca_page<R: Repo>(
@@ -254,17 +308,20 @@ async fn sca<R: Repo>(
         ));
     }
     server.repo().reset_psu_login_failures(psu.id).await?;
-    server
-        .repo()
-        .advance_psu_session(
-            &session.hash,
-            PsuSessionStage::SecondFactor,
-            PsuSessionStage::Active,
-            None,
-            server.now(),
-        )
-        .await?;
-    Ok(secured(see_other("/bank/online/consents"), None))
+    // A session that passed the factor before is confirming a change of factors.
+    let next = match session.factor_at {
+        Some(_) => "/bank/online/security",
+        None => "/bank/online/consents",
+    };
+    renewed(
+        &service,
+        &session,
+        (PsuSessionStage::SecondFactor, PsuSessionStage::Active),
+        None,
+        true,
+        next,
+    )
+    .await
 }
 
 /// One consent as the PSU sees it.
@@ -437,6 +494,8 @@ struct PasskeyLine {
 #[template(path = "bank/security.html")]
 struct SecurityPage {
     csrf: String,
+    /// The second factor was passed recently enough to change factors.
+    fresh: bool,
     enrolled: bool,
     seed: String,
     qr_svg: String,
@@ -458,8 +517,9 @@ async fn security_page<R: Repo>(
     let seed = Seed::generate().map_err(|_| BankError::expired())?;
     let repo = service.server.repo();
     let stored = repo.psu_passkeys(psu.id).await?;
+    let fresh = fresh(service, session);
     let passkey_options = match &service.bank.passkeys {
-        Some(verifier) => match verifier.start_registration(psu, &stored) {
+        Some(verifier) if fresh => match verifier.start_registration(psu, &stored) {
             Ok(ceremony) => {
                 let now = service.server.now();
                 repo.put_webauthn_ceremony(
@@ -476,11 +536,12 @@ async fn security_page<R: Repo>(
                 None
             }
         },
-        None => None,
+        _ => None,
     };
-    let day = |t: time::OffsetDateTime| t.date().to_string();
+    let day = |t: OffsetDateTime| t.date().to_string();
     Ok(SecurityPage {
         csrf: session.csrf.clone(),
+        fresh,
         enrolled: psu.totp_enabled,
         qr_svg: qr_svg(&seed.otpauth_uri("FinTechAPI Bank", &psu.login)),
         seed: seed.to_base32(),
@@ -511,6 +572,44 @@ async fn security_answer<R: Repo>(
     };
     let page = security_page(service, session, psu, notice, error).await?;
     Ok(secured((status, page).into_response(), None))
+}
+
+/// A change of factors on a session whose second factor is not fresh: refused,
+/// with the way to confirm again.
+async fn stale_factor<R: Repo>(
+    service: &OAuthService<R>,
+    session: &Online,
+    psu: &Psu,
+) -> Result<Response, BankError> {
+    let error = "Confirm it is you with your second factor first; then make the change.";
+    let page = security_page(service, session, psu, None, Some(error.into())).await?;
+    Ok(secured((StatusCode::FORBIDDEN, page).into_response(), None))
+}
+
+/// Asks for the second factor again before the factors can be changed.
+async fn confirm<R: Repo>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: Uri,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let form = parsed(form)?;
+    let (session, _) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    let server = &service.server;
+    let moved = server
+        .repo()
+        .advance_psu_session(
+            &session.hash,
+            PsuSessionStage::Active,
+            PsuSessionStage::SecondFactor,
+            None,
+            server.now(),
+        )
+        .await?;
+    if !moved {
+        return Err(BankError::expired());
+    }
+    Ok(secured(see_other("/bank/online/sca"), None))
 }
 
 /// The PSU's security page: the authenticator app (enrol or replace by QR
@@ -550,6 +649,9 @@ async fn enrol<R: Repo>(
 ) -> Result<Response, BankError> {
     let form = parsed(form)?;
     let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    if !fresh(&service, &session) {
+        return stale_factor(&service, &session, &psu).await;
+    }
     let server = &service.server;
     let step = Seed::from_base32(&form.seed).and_then(|seed| {
         seed.matching_step(&form.code, server.now())
@@ -597,6 +699,9 @@ async fn add_passkey<R: Repo>(
 ) -> Result<Response, BankError> {
     let form = parsed(form)?;
     let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    if !fresh(&service, &session) {
+        return stale_factor(&service, &session, &psu).await;
+    }
     let label = form.label.trim();
     let outcome = if label.is_empty() || label.chars().count() > PASSKEY_LABEL_MAX {
         Err(format!(
@@ -665,6 +770,9 @@ async fn remove_passkey<R: Repo>(
 ) -> Result<Response, BankError> {
     let form = parsed(form)?;
     let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
+    if !fresh(&service, &session) {
+        return stale_factor(&service, &session, &psu).await;
+    }
     let repo = service.server.repo();
     let passkeys = repo.psu_passkeys(psu.id).await?;
     let last_factor = !psu.totp_enabled && passkeys.len() == 1;

@@ -16,12 +16,12 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
-use fintechapi_domain::registry::Application;
+use fintechapi_domain::registry::{Application, RedirectUri};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
 
@@ -47,10 +47,13 @@ pub struct RedirectTarget {
 /// A TPP URI that is not one of the application's registered redirect URIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum UnregisteredUri {
-    #[error("TPP-Redirect-URI is not a redirect URI registered for this application (exact match)")]
+    #[error(
+        "TPP-Redirect-URI is not a valid redirect URI registered for this application (exact match)"
+    )]
     Ok,
     #[error(
-        "TPP-Nok-Redirect-URI is not a redirect URI registered for this application (exact match)"
+        "TPP-Nok-Redirect-URI is not a valid redirect URI registered for this application (exact \
+         match)"
     )]
     Nok,
 }
@@ -62,7 +65,12 @@ impl RedirectTarget {
         ok: &str,
         nok: Option<&str>,
     ) -> Result<Self, UnregisteredUri> {
-        let known = |uri: &str| application.redirect_uris.iter().any(|r| r.as_str() == uri);
+        // Registered, and still valid by today's rules (older registrations were
+        // checked less strictly), since the URI goes into `Location` as given.
+        let known = |uri: &str| {
+            application.redirect_uris.iter().any(|r| r.as_str() == uri)
+                && RedirectUri::parse(uri, application.environment).is_ok()
+        };
         if !known(ok) {
             return Err(UnregisteredUri::Ok);
         }
@@ -212,5 +220,12 @@ pub(crate) fn back_to_tpp(authorization: &Authorization, approved: bool) -> Resp
         (Some(nok), false) => nok,
         _ => &authorization.redirect_uri,
     };
-    session_ended(see_other(target))
+    // Checked at initiation; only the URL standard's serialisation of it goes into `Location`.
+    match url::Url::parse(target) {
+        Ok(url) if url.as_str() == target => session_ended(see_other(url.as_str())),
+        _ => {
+            tracing::error!(authorization = %authorization.id, "a redirect target is not a normal URL");
+            BankError::expired().into_response()
+        }
+    }
 }

@@ -8,11 +8,12 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{
     Consent, ConsentAccess, ConsentCreation, ConsentRepository, ConsentStatus,
 };
+use fintechapi_domain::dn::Dn;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, ScaApproach,
-    SigningKeyRepository, TokenKind, TokenRecord, TokenRepository,
+    Authorization, AuthorizationRepository, AuthorizationStage, ScaApproach, SigningKeyRepository,
+    TokenKind, TokenRecord, TokenRepository,
 };
 use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
 use fintechapi_domain::portal::PortalRepository;
@@ -22,7 +23,7 @@ use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_portal::Registry;
 use fintechapi_portal::registry::AuthenticatedClient;
 use serde::Serialize;
-use time::{Date, Duration};
+use time::{Date, Duration, OffsetDateTime};
 
 use crate::client_keys::ClientKeys;
 use crate::error::{ErrorCode, OAuthError};
@@ -386,8 +387,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     .await?
                     .ok_or_else(|| unauthenticated("client authentication failed".into()))?;
                 let registered = client.application.tls_subject_dn.as_deref();
-                match (registered, subject_dn(certificate)) {
-                    (Some(r), Some(p)) if same_dn(r, &p) => client,
+                match registered {
+                    Some(dn) if subject_is(certificate, dn) => client,
                     _ => {
                         return Err(unauthenticated(
                             "the client certificate's subject DN is not the one registered for \
@@ -964,27 +965,24 @@ impl<R: AsRepo> AuthorizationServer<R> {
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
         let now = self.clock.now();
-        let authorization = match self
-            .tokens
-            .redeem_code(&self.pepper.hash(code), now)
-            .await?
-        {
-            CodeRedemption::Redeemed(a) => *a,
-            CodeRedemption::Replayed(id) => {
-                let revoked = self.tokens.revoke_grant(id, now).await?;
-                tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
-                return Err(invalid(
-                    "the authorization code was already used; tokens issued from it are revoked",
-                ));
-            }
-            CodeRedemption::Unknown => {
-                return Err(invalid("the authorization code is unknown or expired"));
-            }
+        let code_hash = self.pepper.hash(code);
+        // Every check comes before the code is spent: a request that fails them
+        // (another client, a wrong verifier) leaves the code to its rightful client.
+        let Some(authorization) = self.tokens.authorization_by_code(&code_hash).await? else {
+            return Err(invalid("the authorization code is unknown or expired"));
         };
         if authorization.application_id != client.application.id {
             return Err(invalid(
                 "the authorization code was issued to another client",
             ));
+        }
+        if authorization.stage == AuthorizationStage::Exchanged {
+            return Err(self.replayed(authorization.id, now).await?);
+        }
+        if authorization.stage != AuthorizationStage::Approved
+            || authorization.code_expires_at.is_none_or(|at| at <= now)
+        {
+            return Err(invalid("the authorization code is unknown or expired"));
         }
         if redirect_uri != Some(authorization.redirect_uri.as_str()) {
             return Err(invalid(
@@ -1007,6 +1005,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
             ));
         }
         let binding = self.binding(client, sender)?;
+        // Only a valid redemption spends the code; losing this race to a
+        // concurrent redemption is a replay.
+        if !self.tokens.redeem_code(&code_hash, now).await? {
+            return Err(self.replayed(authorization.id, now).await?);
+        }
         let refresh_ttl = self.refresh_ttl(&authorization.scope).await?;
         self.token_pair(
             client,
@@ -1017,6 +1020,20 @@ impl<R: AsRepo> AuthorizationServer<R> {
             refresh_ttl,
         )
         .await
+    }
+
+    /// RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
+    async fn replayed(
+        &self,
+        id: AuthorizationId,
+        now: OffsetDateTime,
+    ) -> Result<OAuthError, OAuthError> {
+        let revoked = self.tokens.revoke_grant(id, now).await?;
+        tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
+        Ok(OAuthError::new(
+            ErrorCode::InvalidGrant,
+            "the authorization code was already used; tokens issued from it are revoked",
+        ))
     }
 
     /// RFC 6749 §6. `basic` clients rotate: each refresh token works once and
@@ -1309,20 +1326,13 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 }
 
-/// The subject DN of a DER certificate, RFC 4514 style (`CN=…, O=…`).
-fn subject_dn(certificate: &ClientCertificate) -> Option<String> {
-    let (_, parsed) = x509_parser::parse_x509_certificate(&certificate.0).ok()?;
-    Some(parsed.subject().to_string())
-}
-
-/// DNs compared attribute by attribute, ignoring spaces around separators.
-fn same_dn(a: &str, b: &str) -> bool {
-    let parts = |dn: &str| {
-        let mut parts: Vec<String> = dn.split(',').map(|p| p.trim().to_owned()).collect();
-        parts.sort();
-        parts
+/// RFC 5280 §7.1: the certificate's subject is the registered DN (an RFC 4514 string).
+fn subject_is(certificate: &ClientCertificate, registered: &str) -> bool {
+    let Ok(registered) = Dn::parse(registered) else {
+        return false;
     };
-    parts(a) == parts(b)
+    x509_parser::parse_x509_certificate(&certificate.0)
+        .is_ok_and(|(_, parsed)| Dn::from_x509(parsed.subject()) == registered)
 }
 
 /// Stored authorization details as JSON for an answer.

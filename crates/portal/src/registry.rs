@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
+use fintechapi_domain::dn::Dn;
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
 use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
 use fintechapi_domain::registry::{
@@ -392,6 +393,9 @@ impl<R: PortalRepository> Registry<R> {
             } else if let Err(problem) = check_public_jwks(text) {
                 errors.add("jwks", problem.to_string());
             }
+        }
+        if let Some(Err(e)) = tls_subject_dn.as_deref().map(Dn::parse) {
+            errors.add("tls_subject_dn", format!("is not an RFC 4514 DN: {e}"));
         }
         if input.products.is_empty() {
             errors.add("products", "select at least one API product");

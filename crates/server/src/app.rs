@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use anyhow::Context;
 use fintechapi_domain::psu::PsuRepository;
@@ -31,7 +31,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 use crate::listener::{self, Limits};
 use crate::metrics::{Metrics, MetricsToken};
-use crate::tls::{self, DevPki, TlsFiles};
+use crate::tls::{self, DevPki, ReloadingCert, TlsFiles};
 
 /// Shared state of every handler. Cheap to clone.
 #[derive(Clone)]
@@ -103,7 +103,13 @@ pub const DEMO_SEEDED_KEY: &str = "demo_seeded_at";
 /// data directory when that is unset (the production profile refuses that).
 pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
     let path = config.pepper_path();
-    if config.secrets.pepper_file.is_none() && !path.exists() {
+    if config.secrets.pepper_file.is_some() {
+        warn_if_shared("secrets.pepper_file", &path);
+    } else if path.exists() {
+        // Generated here: ours to keep private, also if an older version left it open.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("secrets: cannot make {} private", path.display()))?;
+    } else {
         let bytes = Pepper::generate_bytes()?;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -121,6 +127,38 @@ pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
     let bytes = std::fs::read(&path)
         .with_context(|| format!("secrets.pepper_file: cannot read {}", path.display()))?;
     Pepper::from_bytes(&bytes).with_context(|| format!("secrets.pepper_file: {}", path.display()))
+}
+
+/// Logs an operator's secret file that others than its owner may read; it
+/// is theirs to fix (it may be a read-only mount), so it is not changed here.
+fn warn_if_shared(setting: &'static str, path: &std::path::Path) {
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            setting,
+            path = %path.display(),
+            mode = format!("{:o}", meta.permissions().mode() & 0o777),
+            "a secret file is readable by other users; make it 0600"
+        );
+    }
+}
+
+/// The data directory holds the database, the pepper and private keys: it is
+/// 0700 whatever the umask, also when an older version created it wider.
+pub fn private_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| {
+            format!(
+                "data_dir: cannot create {} as a private directory",
+                dir.display()
+            )
+        })
 }
 
 /// The TPP registry on `store`.
@@ -205,6 +243,43 @@ fn spawn_settlement(
     })
 }
 
+/// Serves a renewed certificate without a restart: on SIGHUP, and when the
+/// files' modification time changes. A pair that does not load (say, half
+/// written) leaves the current one in use and is tried again.
+fn spawn_tls_reload(
+    certificate: Arc<ReloadingCert>,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let mut hangup = signal(SignalKind::hangup())
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "no SIGHUP handler; TLS files are polled only"),
+            )
+            .ok();
+        loop {
+            let forced = tokio::select! {
+                _ = stop.changed() => return,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(signal) => signal.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => true,
+                () = tokio::time::sleep(every) => false,
+            };
+            match certificate.reload(forced) {
+                Ok(true) => tracing::info!("TLS certificate and key reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS certificate not reloaded; the previous one stays in use")
+                }
+            }
+        }
+    })
+}
+
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {
@@ -246,6 +321,7 @@ pub struct Application {
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     acceptor: TlsAcceptor,
+    certificate: Arc<ReloadingCert>,
     state: AppState,
     limits: Limits,
     started: Started,
@@ -272,15 +348,19 @@ impl Application {
             .as_deref()
             .map(MetricsToken::load)
             .transpose()?;
+        private_data_dir(&config)?;
 
         // TLS before the database: a bad certificate should not leave a fresh database behind.
         let pki = DevPki::in_data_dir(&config.data_dir);
         let (files, dev_ca, dev_ca_created) = match (&config.tls.cert_file, &config.tls.key_file) {
-            (Some(cert), Some(key)) => (
-                (cert.clone(), key.clone(), config.tls.client_ca_file.clone()),
-                None,
-                false,
-            ),
+            (Some(cert), Some(key)) => {
+                warn_if_shared("tls.key_file", key);
+                (
+                    (cert.clone(), key.clone(), config.tls.client_ca_file.clone()),
+                    None,
+                    false,
+                )
+            }
             _ => {
                 let created = pki.ensure(clock.now())?;
                 let client_ca = config
@@ -299,7 +379,7 @@ impl Application {
                 )
             }
         };
-        let server_config = tls::server_config(&TlsFiles {
+        let (server_config, certificate) = tls::server_config(&TlsFiles {
             cert: &files.0,
             key: &files.1,
             client_ca: files.2.as_deref(),
@@ -433,6 +513,7 @@ impl Application {
             listener,
             metrics_listener,
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
+            certificate,
             state,
             limits,
             started: Started {
@@ -486,6 +567,11 @@ impl Application {
                 },
             ))
         });
+        let tls_reload = spawn_tls_reload(
+            self.certificate,
+            Duration::from_secs(self.state.config().tls.reload_check_secs.max(1)),
+            background_stopped.clone(),
+        );
         let usage_flusher = self
             .state
             .meter()
@@ -503,6 +589,7 @@ impl Application {
         let _ = housekeeping.await;
         let _ = usage_flusher.await;
         let _ = settlement.await;
+        let _ = tls_reload.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

@@ -155,7 +155,7 @@ pub struct DatabaseConfig {
     pub acquire_timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct TlsConfig {
     /// PEM certificate chain; the generated development certificate when unset.
@@ -164,6 +164,20 @@ pub struct TlsConfig {
     /// PEM CA bundle that client certificates (mutual TLS) must chain to.
     /// The development CA when unset in the development profile.
     pub client_ca_file: Option<PathBuf>,
+    /// How often the certificate and key files are checked for a change
+    /// (SIGHUP reloads them at once).
+    pub reload_check_secs: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            client_ca_file: None,
+            reload_check_secs: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -182,6 +196,9 @@ pub struct HttpConfig {
     /// How long a request may wait for a turn before it is answered 503 with
     /// `Retry-After`. `/healthz` never waits.
     pub queue_timeout_millis: u64,
+    /// HSTS for every subdomain of the served host too (`includeSubDomains`):
+    /// only when all of them serve HTTPS.
+    pub hsts_include_subdomains: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -246,6 +263,7 @@ impl Default for HttpConfig {
             max_connections: 4096,
             max_in_flight_requests: 256,
             queue_timeout_millis: 1500,
+            hsts_include_subdomains: false,
         }
     }
 }

@@ -3,16 +3,18 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::crypto::{CryptoProvider, aws_lc_rs};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
@@ -161,6 +163,8 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), TlsError> {
         .mode(mode)
         .open(path)
         .map_err(err)?;
+    // `mode` applies only to a new file, and through the umask.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(err)?;
     file.write_all(bytes).map_err(err)
 }
 
@@ -225,10 +229,91 @@ pub struct TlsFiles<'a> {
     pub client_ca: Option<&'a Path>,
 }
 
-pub fn server_config(files: &TlsFiles<'_>) -> Result<ServerConfig, TlsError> {
+/// The server's certificate and key as a resolver rustls asks at each
+/// handshake. `reload` swaps them whole; connections already established keep
+/// the keys they were made with.
+#[derive(Debug)]
+pub struct ReloadingCert {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    key: Arc<CertifiedKey>,
+    /// The files' modification times and sizes when they were read.
+    stamp: Option<[(SystemTime, u64); 2]>,
+}
+
+impl ReloadingCert {
+    fn load(files: &TlsFiles<'_>, provider: Arc<CryptoProvider>) -> Result<Self, TlsError> {
+        let stamp = stamp(files.cert, files.key);
+        let key = certified_key(files.cert, files.key, &provider)?;
+        Ok(Self {
+            cert_file: files.cert.to_owned(),
+            key_file: files.key.to_owned(),
+            provider,
+            current: RwLock::new(Loaded {
+                key: Arc::new(key),
+                stamp,
+            }),
+        })
+    }
+
+    /// Reads the files again when they changed (or always, when `force`d);
+    /// true when new keys are in use. On an error the previous keys stay,
+    /// so a half-written pair is simply tried again later.
+    pub fn reload(&self, force: bool) -> Result<bool, TlsError> {
+        let stamp = stamp(&self.cert_file, &self.key_file);
+        let unchanged = stamp.is_some() && stamp == self.loaded().stamp;
+        if unchanged && !force {
+            return Ok(false);
+        }
+        let key = Arc::new(certified_key(
+            &self.cert_file,
+            &self.key_file,
+            &self.provider,
+        )?);
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Loaded { key, stamp };
+        Ok(true)
+    }
+
+    fn loaded(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.current.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ResolvesServerCert for ReloadingCert {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.loaded().key.clone())
+    }
+}
+
+fn stamp(cert: &Path, key: &Path) -> Option<[(SystemTime, u64); 2]> {
+    let one = |path: &Path| {
+        let meta = fs::metadata(path).ok()?;
+        Some((meta.modified().ok()?, meta.len()))
+    };
+    Some([one(cert)?, one(key)?])
+}
+
+/// The chain and its private key, which must belong together.
+fn certified_key(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let chain = read_certs("tls.cert_file", cert)?;
+    let key = read_key("tls.key_file", key)?;
+    Ok(CertifiedKey::from_der(chain, key, provider)?)
+}
+
+/// The server configuration and the resolver that reloads its certificate.
+pub fn server_config(files: &TlsFiles<'_>) -> Result<(ServerConfig, Arc<ReloadingCert>), TlsError> {
     let provider = Arc::new(fapi_provider());
-    let chain = read_certs("tls.cert_file", files.cert)?;
-    let key = read_key("tls.key_file", files.key)?;
+    let certificate = Arc::new(ReloadingCert::load(files, provider.clone())?);
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
     let builder = match files.client_ca {
@@ -248,9 +333,9 @@ pub fn server_config(files: &TlsFiles<'_>) -> Result<ServerConfig, TlsError> {
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_single_cert(chain, key)?;
+    let mut config = builder.with_cert_resolver(certificate.clone());
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(config)
+    Ok((config, certificate))
 }
 
 #[cfg(test)]
@@ -273,8 +358,34 @@ mod tests {
             key: &pki.server_key,
             client_ca: Some(&pki.ca_cert),
         };
-        let config = server_config(&files).unwrap();
+        let (config, _) = server_config(&files).unwrap();
         assert_eq!(config.alpn_protocols[0], b"h2");
+    }
+
+    #[test]
+    fn a_changed_pair_is_reloaded_and_a_mismatched_one_keeps_the_previous() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = DevPki::in_data_dir(dir.path());
+        let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+        pki.ensure(now).unwrap();
+        let files = TlsFiles {
+            cert: &pki.server_cert,
+            key: &pki.server_key,
+            client_ca: None,
+        };
+        let (_, certificate) = server_config(&files).unwrap();
+        let serving = || certificate.loaded().key.cert[0].clone();
+        let first = serving();
+        assert!(!certificate.reload(false).unwrap(), "unchanged files");
+        fs::remove_file(&pki.server_cert).unwrap();
+        pki.ensure(now).unwrap();
+        assert!(certificate.reload(false).unwrap());
+        let second = serving();
+        assert_ne!(first, second);
+        // A key that is not the certificate's (as while files are being replaced).
+        fs::copy(&pki.ca_key, &pki.server_key).unwrap();
+        assert!(certificate.reload(true).is_err());
+        assert_eq!(serving(), second, "the previous pair stays in use");
     }
 
     #[test]
@@ -296,7 +407,10 @@ mod tests {
             key: Path::new("/nonexistent/key.pem"),
             client_ca: None,
         };
-        let err = server_config(&files).err().unwrap().to_string();
+        let Err(err) = server_config(&files) else {
+            panic!("missing files were accepted");
+        };
+        let err = err.to_string();
         assert!(
             err.starts_with("tls.cert_file: cannot read /nonexistent/cert.pem"),
             "{err}"

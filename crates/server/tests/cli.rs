@@ -328,6 +328,25 @@ fn admin_app_create_refuses_bad_input_with_a_clear_error() {
         "--name",
         "N",
         "--redirect-uri",
+        "https://tpp.example/cb?x=\"><script>",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("exactly as the URL standard writes it"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&[
+        "admin",
+        "app",
+        "create",
+        "--data-dir",
+        data,
+        "--org",
+        "O",
+        "--name",
+        "N",
+        "--redirect-uri",
         "https://tpp.example/cb",
         "--products",
         "ais,bank",
@@ -341,4 +360,172 @@ fn admin_app_create_refuses_bad_input_with_a_clear_error() {
     let out = run(&["admin", "app", "suspend", "not-an-id", "--data-dir", data]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("application id"), "{}", stderr(&out));
+}
+
+#[test]
+fn serve_keeps_the_database_pepper_and_keys_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir".to_owned(), data.display().to_string()];
+    let mode = |name: &str| {
+        let meta = std::fs::metadata(data.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        meta.permissions().mode() & 0o777
+    };
+    let private = [
+        "fintechapi.db",
+        "fintechapi.db-wal",
+        "fintechapi.db-shm",
+        "secrets/pepper",
+        "tls/server-key.pem",
+        "tls/dev-ca-key.pem",
+    ];
+    let (child, _) = serve(&args);
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for name in private {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+    assert!(terminate(child).success());
+
+    // Files an older version left open are closed at the next start.
+    let open = |name: &str, m: u32| {
+        std::fs::set_permissions(data.join(name), std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    open("", 0o755);
+    for name in ["fintechapi.db", "secrets/pepper"] {
+        open(name, 0o644);
+    }
+    let (child, _) = serve(&args);
+    assert_eq!(mode(""), 0o700);
+    for name in private {
+        assert_eq!(mode(name), 0o600, "{name} after a restart");
+    }
+    assert!(terminate(child).success());
+}
+
+/// A TLS connection to the server trusting the development CA, and the
+/// certificate it was served.
+async fn tls_connection(
+    ca: &std::path::Path,
+    port: u16,
+) -> (
+    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    Vec<u8>,
+) {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(
+            rustls_pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    let served = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    (tls, served)
+}
+
+/// `GET /healthz` on a kept-alive HTTP/1.1 connection; the status line.
+async fn healthz_on(stream: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0_u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the connection was closed");
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length: usize = text[..end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if answer.len() >= end + 4 + length {
+                return text.lines().next().unwrap().to_owned();
+            }
+        }
+    }
+}
+
+/// The first certificate other than `previous` new connections are served.
+async fn served_after(ca: &std::path::Path, port: u16, previous: &[u8]) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, served) = tls_connection(ca, port).await;
+        if served != previous {
+            return served;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the old certificate is still served"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_renewed_certificate_is_served_after_sighup_or_a_file_change_without_dropping_connections()
+ {
+    use fintechapi_domain::Clock;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--data-dir".to_owned(), data.display().to_string()];
+    let (child, port) = serve(&args);
+    let pki = fintechapi_server::tls::DevPki::in_data_dir(&data);
+    let (mut kept, first) = tls_connection(&pki.ca_cert, port).await;
+    assert_eq!(healthz_on(&mut kept).await, "HTTP/1.1 200 OK");
+    let renew = || {
+        std::fs::remove_file(&pki.server_cert).unwrap();
+        assert!(pki.ensure(fintechapi_domain::SystemClock.now()).unwrap());
+    };
+    // SIGHUP: at once.
+    renew();
+    let signalled = Instant::now();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let second = served_after(&pki.ca_cert, port, &first).await;
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(
+        healthz_on(&mut kept).await,
+        "HTTP/1.1 200 OK",
+        "the established connection keeps working"
+    );
+
+    // No signal: the changed files are noticed within the check interval.
+    renew();
+    let third = served_after(&pki.ca_cert, port, &second).await;
+    assert_ne!(third, first);
+    assert_eq!(healthz_on(&mut kept).await, "HTTP/1.1 200 OK");
+    assert!(terminate(child).success());
 }

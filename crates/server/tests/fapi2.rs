@@ -653,9 +653,12 @@ both_stores! {
         assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));
         let code = param(&params, "code").unwrap().to_owned();
 
-        // 5.3.2.2-5: a wrong verifier is refused; 5.3.2.2-9: the code is then spent.
+        // 5.3.2.2-5: a wrong verifier is refused without spending the code (only a
+        // valid redemption uses it); 5.3.2.2-9: a code once used is refused.
         let wrong = client.authenticated("/oauth2/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", "a-wrong-verifier-that-is-long-enough-to-be-well-formed-000")], Some(client.proof("POST", "/oauth2/token", None))).await;
         refused(&wrong, "invalid_grant", "wrong verifier");
+        let redeemed = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+        assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.body);
         let reused = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
         refused(&reused, "invalid_grant", "reused code");
         server.stop().await;

@@ -158,3 +158,29 @@ async fn tls_connect(
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     connector.connect(name, tcp).await.unwrap()
 }
+
+#[tokio::test]
+async fn hsts_covers_subdomains_only_when_configured() {
+    let hsts = |server: &TestServer| {
+        let client = server.client();
+        let url = server.url("/healthz");
+        async move {
+            let resp = client.get(url).send().await.unwrap();
+            resp.headers()["strict-transport-security"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let db = fintechapi_testkit::TestDb::create(fintechapi_testkit::Backend::Sqlite).await;
+    let server = TestServer::start(db).await;
+    assert_eq!(hsts(&server).await, "max-age=31536000");
+    server.stop().await;
+
+    let db = fintechapi_testkit::TestDb::create(fintechapi_testkit::Backend::Sqlite).await;
+    let mut config = config_for(&db);
+    config.http.hsts_include_subdomains = true;
+    let server = TestServer::start_with(db, config).await;
+    assert_eq!(hsts(&server).await, "max-age=31536000; includeSubDomains");
+    server.stop().await;
+}

@@ -413,14 +413,19 @@ both_stores! {
         let unknown_consent = tpp.form("/oauth2/par", &[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "AIS:00000000-0000-4000-8000-000000000000"), ("code_challenge", &challenge), ("code_challenge_method", "S256")]).await;
         assert_eq!(unknown_consent.body["error"], "invalid_scope");
 
-        // FAPI 2.0 §5.3.2.2-12 note 3: a pushed request may be opened again until the
-        // PSU has authenticated (the newest browser wins); afterwards it is spent.
+        // Once opened, a pushed request belongs to that browser: it may reload it
+        // until the PSU has authenticated, another browser may not take it over.
         let request_uri = tpp.par(&consent).await;
-        let mut first = Browser::new(&server);
-        open(&mut first, &tpp.key, &request_uri).await;
         let mut psu = Browser::new(&server);
         open(&mut psu, &tpp.key, &request_uri).await;
-        assert_eq!(first.get("/bank/login").await.status, StatusCode::BAD_REQUEST, "the older browser lost it");
+        let mut second = Browser::new(&server);
+        let taken = second.get(&format!("/oauth2/authorize?client_id={}&request_uri={}", tpp.key, urlencode(&request_uri))).await;
+        assert_eq!(taken.status, StatusCode::BAD_REQUEST);
+        assert!(taken.body.contains("opened in another browser"), "{}", taken.body);
+        assert!(taken.location.is_none());
+        assert_eq!(second.get("/bank/login").await.status, StatusCode::BAD_REQUEST, "the second browser has no session");
+        open(&mut psu, &tpp.key, &request_uri).await;
+        assert_eq!(psu.get("/bank/login").await.status, StatusCode::OK, "the first browser may reload");
         let wrong_client = Browser::new(&server).get(&format!("/oauth2/authorize?client_id=ck_other&request_uri={}", urlencode(&request_uri))).await;
         assert_eq!(wrong_client.status, StatusCode::BAD_REQUEST);
         assert!(wrong_client.location.is_none());
@@ -1122,6 +1127,125 @@ both_stores! {
         let id = accounts[0]["resourceId"].as_str().unwrap();
         let refused = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{id}/transactions?bookingStatus=booked"), &token, &headers, None).await;
         assert_ne!(refused.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after_it(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let mut psu = Browser::new(&server);
+        open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
+        // An attacker who knows (or planted) the session id before login.
+        let mut attacker = Browser::new(&server);
+        attacker.cookies = psu.cookies.clone();
+        let before_login = psu.cookies["__Host-ftapi_psu"].clone();
+        let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
+        assert_eq!(ok.location.as_deref(), Some("/bank/sca"), "{}", ok.body);
+        let after_login = psu.cookies["__Host-ftapi_psu"].clone();
+        assert_ne!(before_login, after_login, "a new session id once the password is accepted");
+        assert_eq!(attacker.get("/bank/sca").await.status, StatusCode::BAD_REQUEST, "the old id is dead");
+        attacker.cookies = psu.cookies.clone();
+        let ok = second_factor(&mut psu, "123456").await;
+        assert_eq!(ok.location.as_deref(), Some("/bank/consent"), "{}", ok.body);
+        assert_ne!(psu.cookies["__Host-ftapi_psu"], after_login, "a new session id once the second factor is accepted");
+        assert_eq!(attacker.get("/bank/consent").await.status, StatusCode::BAD_REQUEST, "the old id is dead");
+        assert_eq!(psu.get("/bank/consent").await.status, StatusCode::OK);
+
+        // Online banking renews the same way.
+        let mut alice = Browser::new(&server);
+        let start = alice.get("/bank/online").await;
+        let mut attacker = Browser::new(&server);
+        attacker.cookies = alice.cookies.clone();
+        alice.post("/bank/online/login", &[("login", "alice"), ("password", "alice-demo-2026"), ("csrf", &start.csrf())]).await;
+        assert_ne!(alice.cookies["__Host-ftapi_bank"], attacker.cookies["__Host-ftapi_bank"]);
+        assert_eq!(attacker.get("/bank/online/sca").await.status, StatusCode::BAD_REQUEST, "the old id is dead");
+        attacker.cookies = alice.cookies.clone();
+        let sca = alice.get("/bank/online/sca").await;
+        let done = alice.post("/bank/online/sca", &[("code", "123456"), ("csrf", &sca.csrf())]).await;
+        assert_eq!(done.location.as_deref(), Some("/bank/online/consents"), "{}", done.body);
+        assert_eq!(attacker.get("/bank/online/consents").await.status, StatusCode::BAD_REQUEST, "the old id is dead");
+        assert_eq!(alice.get("/bank/online/consents").await.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_replay_it(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db);
+        let out = support::fintechapi(&server.db, &["admin", "app", "create", "--org", "Other TPP Ltd", "--name", "Other App", "--redirect-uri", REDIRECT, "--products", "ais", "--json"]);
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stranger = Tpp { http: server.client(), base: server.base_url.clone(), key: json["client_id"].as_str().unwrap().to_owned(), secret: json["client_secret"].as_str().unwrap().to_owned() };
+        let cc = tpp.client_token().await;
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+        let code = approve(&server, &tpp, &tpp.par(&consent).await, "bob", "bob-demo-2026").await;
+        let exchange = |who: &Tpp, redirect: &str, verifier: &str| {
+            let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", redirect), ("code_verifier", verifier)];
+            let req = who.http.post(format!("{}/oauth2/token", who.base)).basic_auth(&who.key, Some(&who.secret)).form(&form);
+            async move { answer(req.send().await.unwrap()).await }
+        };
+        let other_verifier = "another-pkce-code-verifier-of-fifty-characters-0123";
+        for (who, redirect, verifier) in [(&stranger, REDIRECT, VERIFIER), (&tpp, REDIRECT, other_verifier), (&tpp, "https://acme.example/other", VERIFIER)] {
+            let failed = exchange(who, redirect, verifier).await;
+            assert_eq!((failed.status, failed.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{}", failed.body);
+        }
+        let tokens = tpp.exchange(&code).await;
+        assert_eq!(tokens.status, StatusCode::OK, "the code survived the failed attempts: {}", tokens.body);
+        let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+        let with_psu = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+
+        // Another client presenting the spent code neither gets tokens nor revokes the grant.
+        let foreign = exchange(&stranger, REDIRECT, VERIFIER).await;
+        assert_eq!(foreign.body["error"], "invalid_grant");
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &with_psu, None).await.status, StatusCode::OK);
+        // Its own client replaying it revokes what was issued from it.
+        let replay = tpp.exchange(&code).await;
+        assert!(replay.body["error_description"].as_str().unwrap().contains("already used"), "{}", replay.body);
+        assert_eq!(tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &with_psu, None).await.status, StatusCode::UNAUTHORIZED);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db) {
+        let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
+        let server = support::demo_server_at(db, &clock).await;
+        let mut carol = online_banking(&server, "carol", "carol-demo-2026").await;
+        assert!(carol.get("/bank/online/security").await.body.contains("totp-secret"), "fresh after login");
+        // Still signed in (active every 4 minutes), but the factor is 8 minutes old.
+        for _ in 0..2 {
+            clock.advance(time::Duration::minutes(4));
+            assert_eq!(carol.get("/bank/online/consents").await.status, StatusCode::OK);
+        }
+        let page = carol.get("/bank/online/security").await;
+        assert!(!page.body.contains("totp-secret") && page.body.contains("Confirm it is you"), "{}", page.body);
+        let seed = fintechapi_domain::otp::Seed::generate().unwrap();
+        let secret = seed.to_base32();
+        let code = seed.code_at(clock.now()).unwrap();
+        let replaced = carol.post("/bank/online/security", &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!(replaced.status, StatusCode::FORBIDDEN, "{}", replaced.body);
+        let store = server.db.store().await;
+        assert!(!store.psu_by_login("carol").await.unwrap().unwrap().0.totp_enabled, "the app was not replaced");
+        let added = carol.post("/bank/online/passkeys", &[("label", "Phone"), ("credential", "{}"), ("csrf", &page.csrf())]).await;
+        assert_eq!(added.status, StatusCode::FORBIDDEN);
+        let removed = carol.post("/bank/online/passkeys/some-id/remove", &[("csrf", &page.csrf())]).await;
+        assert_eq!(removed.status, StatusCode::FORBIDDEN);
+
+        // Passing the second factor again opens the changes for five minutes.
+        let confirm = carol.post("/bank/online/confirm", &[("csrf", &page.csrf())]).await;
+        assert_eq!(confirm.location.as_deref(), Some("/bank/online/sca"), "{}", confirm.body);
+        let sca = carol.get("/bank/online/sca").await;
+        let done = carol.post("/bank/online/sca", &[("code", "123456"), ("csrf", &sca.csrf())]).await;
+        assert_eq!(done.location.as_deref(), Some("/bank/online/security"), "{}", done.body);
+        let page = carol.get("/bank/online/security").await;
+        assert!(page.body.contains("totp-secret"), "{}", page.body);
+        let replaced = carol.post("/bank/online/security", &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())]).await;
+        assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
+        assert!(store.psu_by_login("carol").await.unwrap().unwrap().0.totp_enabled);
         server.stop().await;
     }
 }

@@ -34,7 +34,7 @@ async fn start() -> Running {
     let pki = DevPki::in_data_dir(dir.path());
     #[allow(clippy::disallowed_methods)]
     pki.ensure(OffsetDateTime::now_utc()).unwrap();
-    let config = tls::server_config(&TlsFiles {
+    let (config, _) = tls::server_config(&TlsFiles {
         cert: &pki.server_cert,
         key: &pki.server_key,
         client_ca: Some(&pki.ca_cert),

@@ -21,8 +21,8 @@ use fintechapi_domain::ledger::{
     NewTransfer, PageStart, TransferReceipt,
 };
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationRepository, AuthorizationStage, CodeRedemption, SigningKey,
-    SigningKeyRepository, TokenRecord, TokenRepository,
+    Authorization, AuthorizationRepository, AuthorizationStage, SigningKey, SigningKeyRepository,
+    TokenRecord, TokenRepository,
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
@@ -102,6 +102,12 @@ pub enum ConnectError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot make {path} readable by this user only: {source}")]
+    Permissions {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,6 +175,28 @@ pub fn redact_database_url(url: &str) -> String {
     }
 }
 
+/// Sets `path` to mode 0600 whatever the umask, creating it empty first when
+/// `create` (an empty file is a new SQLite database); a missing file is left alone otherwise.
+fn private_file(path: &Path, create: bool) -> Result<(), ConnectError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |source| ConnectError::Permissions {
+        path: path.display().to_string(),
+        source,
+    };
+    if create {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(failed)?;
+    } else if !path.exists() {
+        return Ok(());
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(failed)
+}
+
 impl Store {
     /// Opens (creating if needed) the SQLite database file at `path`.
     pub async fn open_sqlite(path: &Path, options: &StoreOptions) -> Result<Self, ConnectError> {
@@ -208,6 +236,13 @@ impl Store {
         shown: String,
         options: &StoreOptions,
     ) -> Result<Self, ConnectError> {
+        // Customer data: the file exists, mode 0600, before SQLite opens it, so
+        // the -wal and -shm files SQLite creates take the same mode.
+        let file = connect.get_filename().to_owned();
+        let on_disk = file.as_os_str() != ":memory:" && !file.as_os_str().is_empty();
+        if on_disk {
+            private_file(&file, true)?;
+        }
         let connect = connect
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -220,6 +255,14 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(|source| ConnectError::Connect { url: shown, source })?;
+        if on_disk {
+            // Files an older version left readable to others.
+            for suffix in ["-wal", "-shm"] {
+                let mut companion = file.clone().into_os_string();
+                companion.push(suffix);
+                private_file(Path::new(&companion), false)?;
+            }
+        }
         Ok(Self {
             pool: Pool::Sqlite(pool),
             max_connections: options.max_connections,
@@ -476,6 +519,27 @@ impl PsuRepository for Store {
         .await)
     }
 
+    async fn renew_psu_session(
+        &self,
+        session_hash: &KeyedHash,
+        renewed: &KeyedHash,
+        stages: (PsuSessionStage, PsuSessionStage),
+        psu: Option<PsuId>,
+        factor: bool,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::psu::renew_session(
+            pool,
+            session_hash,
+            renewed,
+            stages,
+            psu,
+            factor,
+            at
+        )
+        .await)
+    }
+
     async fn end_psu_session(&self, session_hash: &KeyedHash) -> Result<(), StoreError> {
         dispatch!(self, |db, pool| db::psu::end_session(pool, session_hash)
             .await)
@@ -668,6 +732,7 @@ impl AuthorizationRepository for Store {
         &self,
         request_uri_hash: &KeyedHash,
         client_id: &str,
+        bound: Option<&KeyedHash>,
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> Result<Option<Authorization>, StoreError> {
@@ -675,6 +740,7 @@ impl AuthorizationRepository for Store {
             pool,
             request_uri_hash,
             client_id,
+            bound,
             session_hash,
             at
         )
@@ -726,7 +792,28 @@ impl AuthorizationRepository for Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         dispatch!(self, |db, pool| db::oauth::advance(
-            pool, id, from, to, psu, at
+            pool, id, from, to, psu, None, at
+        )
+        .await)
+    }
+
+    async fn advance_authorization_session(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::advance(
+            pool,
+            id,
+            from,
+            to,
+            psu,
+            Some(session_hash),
+            at
         )
         .await)
     }
@@ -748,11 +835,18 @@ impl AuthorizationRepository for Store {
         .await)
     }
 
+    async fn authorization_by_code(
+        &self,
+        code_hash: &KeyedHash,
+    ) -> Result<Option<Authorization>, StoreError> {
+        dispatch!(self, |db, pool| db::oauth::by_code(pool, code_hash).await)
+    }
+
     async fn redeem_code(
         &self,
         code_hash: &KeyedHash,
         at: OffsetDateTime,
-    ) -> Result<CodeRedemption, StoreError> {
+    ) -> Result<bool, StoreError> {
         dispatch!(self, |db, pool| db::oauth::redeem_code(pool, code_hash, at)
             .await)
     }

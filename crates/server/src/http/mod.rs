@@ -75,7 +75,11 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::STRICT_TRANSPORT_SECURITY,
-                    HeaderValue::from_static("max-age=31536000"),
+                    HeaderValue::from_static(if http.hsts_include_subdomains {
+                        "max-age=31536000; includeSubDomains"
+                    } else {
+                        "max-age=31536000"
+                    }),
                 ))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,

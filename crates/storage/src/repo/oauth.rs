@@ -3,9 +3,7 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
-use fintechapi_domain::oauth::{
-    Authorization, AuthorizationStage, CodeRedemption, SigningKey, TokenRecord,
-};
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage, SigningKey, TokenRecord};
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
@@ -167,19 +165,23 @@ pub(crate) async fn open_authorization(
     pool: &Pool<Db>,
     request_uri_hash: &KeyedHash,
     client_id: &str,
+    bound: Option<&KeyedHash>,
     session_hash: &KeyedHash,
     at: OffsetDateTime,
 ) -> Result<Option<Authorization>, StoreError> {
+    // Once opened, only the browser that opened it may open it again (a reload).
     sqlx::query_as::<_, AuthorizationRow>(concat!(
         "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
          WHERE request_uri_hash = $1 AND client_id = $4 AND approach = 'oauth' \
-         AND stage IN ('pushed', 'login') AND request_expires_at > $3 RETURNING ",
+         AND (stage = 'pushed' OR (stage = 'login' AND session_hash = $5)) \
+         AND request_expires_at > $3 RETURNING ",
         authorization_columns!()
     ))
     .bind(request_uri_hash.as_str())
     .bind(session_hash.as_str())
     .bind(at)
     .bind(client_id)
+    .bind(bound.map(KeyedHash::as_str))
     .fetch_optional(pool)
     .await
     .map_err(store)?
@@ -253,17 +255,20 @@ pub(crate) async fn advance(
     from: AuthorizationStage,
     to: AuthorizationStage,
     psu: Option<PsuId>,
+    session: Option<&KeyedHash>,
     at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "UPDATE oauth_authorizations SET stage = $3, psu_id = COALESCE($4, psu_id), \
-         last_activity_at = $5 WHERE id = $1 AND stage = $2",
+         session_hash = COALESCE($6, session_hash), last_activity_at = $5 \
+         WHERE id = $1 AND stage = $2",
     )
     .bind(id.to_string())
     .bind(from.as_str())
     .bind(to.as_str())
     .bind(psu.map(|p| p.to_string()))
     .bind(at)
+    .bind(session.map(KeyedHash::as_str))
     .execute(pool)
     .await
     .map_err(store)?;
@@ -291,38 +296,38 @@ pub(crate) async fn approve(
     Ok(done.rows_affected() == 1)
 }
 
+pub(crate) async fn by_code(
+    pool: &Pool<Db>,
+    code_hash: &KeyedHash,
+) -> Result<Option<Authorization>, StoreError> {
+    sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "SELECT ",
+        authorization_columns!(),
+        " FROM oauth_authorizations WHERE code_hash = $1"
+    ))
+    .bind(code_hash.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Authorization::try_from)
+    .transpose()
+}
+
 pub(crate) async fn redeem_code(
     pool: &Pool<Db>,
     code_hash: &KeyedHash,
     at: OffsetDateTime,
-) -> Result<CodeRedemption, StoreError> {
-    let redeemed = sqlx::query_as::<_, AuthorizationRow>(concat!(
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
         "UPDATE oauth_authorizations SET stage = 'exchanged', last_activity_at = $2 \
-         WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2 RETURNING ",
-        authorization_columns!()
-    ))
+         WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2",
+    )
     .bind(code_hash.as_str())
     .bind(at)
-    .fetch_optional(pool)
+    .execute(pool)
     .await
     .map_err(store)?;
-    if let Some(row) = redeemed {
-        return Ok(CodeRedemption::Redeemed(Box::new(Authorization::try_from(
-            row,
-        )?)));
-    }
-    let used: Option<(String, String)> =
-        sqlx::query_as("SELECT id, stage FROM oauth_authorizations WHERE code_hash = $1")
-            .bind(code_hash.as_str())
-            .fetch_optional(pool)
-            .await
-            .map_err(store)?;
-    Ok(match used {
-        Some((id, stage)) if stage == AuthorizationStage::Exchanged.as_str() => {
-            CodeRedemption::Replayed(crate::rows::parse("authorization id", &id)?)
-        }
-        _ => CodeRedemption::Unknown,
-    })
+    Ok(done.rows_affected() == 1)
 }
 
 pub(crate) async fn insert_signing_key(pool: &Pool<Db>, key: SigningKey) -> Result<(), StoreError> {

@@ -153,14 +153,20 @@ pub(crate) async fn session(
     pool: &Pool<Db>,
     session_hash: &KeyedHash,
 ) -> Result<Option<PsuSession>, StoreError> {
-    let row: Option<(Option<String>, String, OffsetDateTime)> = sqlx::query_as(
-        "SELECT psu_id, stage, last_activity_at FROM psu_sessions WHERE session_hash = $1",
+    let row: Option<(
+        Option<String>,
+        String,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+    )> = sqlx::query_as(
+        "SELECT psu_id, stage, last_activity_at, factor_at FROM psu_sessions \
+             WHERE session_hash = $1",
     )
     .bind(session_hash.as_str())
     .fetch_optional(pool)
     .await
     .map_err(store)?;
-    row.map(|(psu, stage, last)| {
+    row.map(|(psu, stage, last, factor_at)| {
         Ok(PsuSession {
             psu_id: psu
                 .map(|p| p.parse::<PsuId>())
@@ -168,6 +174,7 @@ pub(crate) async fn session(
                 .map_err(|_| StoreError::corrupt("stored PSU id does not parse"))?,
             stage: stage.parse()?,
             last_activity_at: last,
+            factor_at,
         })
     })
     .transpose()
@@ -181,8 +188,21 @@ pub(crate) async fn advance_session(
     psu: Option<PsuId>,
     at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    renew_session(pool, session_hash, session_hash, (from, to), psu, false, at).await
+}
+
+pub(crate) async fn renew_session(
+    pool: &Pool<Db>,
+    session_hash: &KeyedHash,
+    renewed: &KeyedHash,
+    (from, to): (PsuSessionStage, PsuSessionStage),
+    psu: Option<PsuId>,
+    factor: bool,
+    at: OffsetDateTime,
+) -> Result<bool, StoreError> {
     let done = sqlx::query(
-        "UPDATE psu_sessions SET stage = $3, psu_id = COALESCE($4, psu_id), last_activity_at = $5 \
+        "UPDATE psu_sessions SET session_hash = $6, stage = $3, psu_id = COALESCE($4, psu_id), \
+         last_activity_at = $5, factor_at = CASE WHEN $7 THEN $5 ELSE factor_at END \
          WHERE session_hash = $1 AND stage = $2",
     )
     .bind(session_hash.as_str())
@@ -190,6 +210,8 @@ pub(crate) async fn advance_session(
     .bind(to.as_str())
     .bind(psu.map(|p| p.to_string()))
     .bind(at)
+    .bind(renewed.as_str())
+    .bind(factor)
     .execute(pool)
     .await
     .map_err(store)?;
