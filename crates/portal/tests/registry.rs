@@ -290,7 +290,8 @@ both_stores! {
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
         let pepper = Pepper::from_bytes(&[42; 32]).unwrap();
         let settings = fintechapi_portal::accounts::AccountSettings::new("https://localhost:8443".into());
-        let accounts = fintechapi_portal::accounts::Accounts::new(store.clone(), pepper, clock.clone(), settings).unwrap();
+        let passwords = std::sync::Arc::new(fintechapi_portal::passwords::PasswordPool::new().unwrap());
+        let accounts = fintechapi_portal::accounts::Accounts::new(store.clone(), pepper, clock.clone(), settings, passwords);
         let verified = |email: &str| NewUser {
             id: UserId::random(),
             email: email.parse().unwrap(),

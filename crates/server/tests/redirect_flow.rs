@@ -467,9 +467,9 @@ both_stores! {
         }
         let sixth = log_in(&mut psu, "alice", "alice-demo-2026").await;
         assert_eq!(sixth.status, StatusCode::UNAUTHORIZED);
-        assert!(sixth.body.contains("blocked after 5 failed attempts"), "{}", sixth.body);
+        assert!(sixth.body.contains("paused after too many failed attempts"), "{}", sixth.body);
         let store = server.db.store().await;
-        assert!(store.psu_by_login("alice").await.unwrap().unwrap().0.is_blocked());
+        assert!(store.psu_by_login("alice").await.unwrap().unwrap().0.is_blocked(clock.now()));
 
         // Idle for more than five minutes: the session is over.
         let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
