@@ -312,3 +312,27 @@ pub trait PsuRepository: Send + Sync {
         key: &KeyedHash,
     ) -> impl Future<Output = Result<Option<(String, OffsetDateTime)>, StoreError>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_grow_and_turn_permanent_after_the_configured_number() {
+        let policy = BlockPolicy::default();
+        assert_eq!(policy.next_block(0), Some(Duration::minutes(15)));
+        assert_eq!(policy.next_block(1), Some(Duration::hours(1)));
+        assert_eq!(policy.next_block(2), Some(Duration::hours(4)));
+        assert!(!policy.next_is_permanent(2));
+        assert!(policy.next_is_permanent(3));
+        let never = BlockPolicy {
+            permanent_after: 0,
+            ..BlockPolicy::default()
+        };
+        assert_eq!(
+            never.next_block(50),
+            Some(Duration::hours(4)),
+            "the last length repeats"
+        );
+    }
+}

@@ -303,7 +303,7 @@ both_stores! {
         };
         store.create_user(verified("idle@tpp.example")).await.unwrap();
         store.create_user(verified("busy@tpp.example")).await.unwrap();
-        let login = |email: &'static str| accounts.log_in(email, "correct horse battery staple 42", UserKind::Developer);
+        let login = |email: &'static str| accounts.log_in(email, "correct horse battery staple 42", UserKind::Developer, None);
         let idle = match login("idle@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };
         clock.advance(time::Duration::minutes(20));
         let busy = match login("busy@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };
