@@ -240,9 +240,9 @@ both_stores! {
         assert!(login_page.body.contains("Budget App") && login_page.body.contains("Acme TPP GmbH"));
         let wrong = log_in(&mut psu, "carol", "not her password").await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-        assert!(wrong.body.contains("The login name or the password is not right."));
+        assert!(wrong.body.contains("The login name or the password is not right, or sign-in is paused"));
         let unknown = log_in(&mut psu, "mallory", "whatever").await;
-        assert!(unknown.body.contains("The login name or the password is not right."), "same message for an unknown login");
+        assert!(unknown.body.contains("The login name or the password is not right, or sign-in is paused"), "same message for an unknown login");
         let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
         assert_eq!((ok.status, ok.location.as_deref()), (StatusCode::SEE_OTHER, Some("/bank/sca")), "{}", ok.body);
         let ok = second_factor(&mut psu, "123456").await;
