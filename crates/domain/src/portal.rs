@@ -172,11 +172,17 @@ pub trait PortalRepository: Send + Sync {
         &self,
         email: &Email,
     ) -> impl Future<Output = Result<Option<(User, PasswordHash)>, StoreError>> + Send;
-    fn record_login_failure(
+    /// Counts a credential check before it runs, and the decision in one
+    /// statement: false when the account is locked at `now` or already has
+    /// `max` checks counted; the `max`th locks it until `lock_until` (a
+    /// correct answer lifts that again), so parallel guesses cannot pass `max`.
+    fn begin_login_attempt(
         &self,
         id: UserId,
-        locked_until: Option<OffsetDateTime>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        max: u32,
+        lock_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     fn reset_login_failures(
         &self,
         id: UserId,

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::ids::PsuId;
 use crate::ledger::text_enum;
@@ -13,6 +13,62 @@ use crate::store::StoreError;
 /// RTS Art. 4(3)(b): consecutive failed authentications that block a credential.
 pub const MAX_FAILED_LOGINS: u32 = 5;
 
+/// How long the blocks after [`MAX_FAILED_LOGINS`] last (RTS Art. 4(3)(b)
+/// lets the bank set them): temporary blocks of growing length, so a stranger
+/// guessing cannot shut the PSU out for good, and a permanent block only after
+/// `permanent_after` temporary blocks in a row, the PSU alerted at each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPolicy {
+    /// The first, second, … temporary block in a row; the last repeats.
+    pub temporary: Vec<Duration>,
+    /// Temporary blocks in a row after which the next one is permanent; 0: never.
+    pub permanent_after: u32,
+}
+
+impl Default for BlockPolicy {
+    fn default() -> Self {
+        Self {
+            temporary: vec![
+                Duration::minutes(15),
+                Duration::hours(1),
+                Duration::hours(4),
+            ],
+            permanent_after: 3,
+        }
+    }
+}
+
+impl BlockPolicy {
+    /// The block that follows `blocks_in_row` earlier ones: Some(its length),
+    /// or None when it is permanent.
+    pub fn next_block(&self, blocks_in_row: u32) -> Option<Duration> {
+        if self.permanent_after > 0 && blocks_in_row >= self.permanent_after {
+            return None;
+        }
+        let at = usize::try_from(blocks_in_row).unwrap_or(usize::MAX);
+        Some(
+            self.temporary
+                .get(at)
+                .or(self.temporary.last())
+                .copied()
+                .unwrap_or(Duration::minutes(15)),
+        )
+    }
+
+    /// Whether the block after `blocks_in_row` earlier ones would be permanent.
+    pub fn next_is_permanent(&self, blocks_in_row: u32) -> bool {
+        self.next_block(blocks_in_row).is_none()
+    }
+}
+
+/// What the PSU is told, in online banking and by mail, about a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PsuNotice {
+    pub psu_id: PsuId,
+    pub created_at: OffsetDateTime,
+    pub message: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Psu {
     pub id: PsuId,
@@ -20,17 +76,28 @@ pub struct Psu {
     pub login: String,
     pub display_name: String,
     pub created_at: OffsetDateTime,
-    /// Consecutive failed logins since the last success or unblock.
+    /// Consecutive failed (or still running) credential checks since the
+    /// last success or block.
     pub failed_logins: u32,
-    /// Set when the failures reached [`MAX_FAILED_LOGINS`]; only an operator
-    /// or a password reset lifts it.
+    /// Temporary blocks in a row since the last complete authentication.
+    pub blocks_in_row: u32,
+    /// A temporary block's end.
+    pub blocked_until: Option<OffsetDateTime>,
+    /// Set by a permanent block; only an operator or a password reset lifts it.
     pub blocked_at: Option<OffsetDateTime>,
+    /// Where block alerts are mailed, when the bank knows an address.
+    pub email: Option<String>,
     /// Whether an authenticator app (TOTP) is enrolled.
     pub totp_enabled: bool,
 }
 
 impl Psu {
-    pub fn is_blocked(&self) -> bool {
+    /// Blocked at `now`, temporarily or for good.
+    pub fn is_blocked(&self, now: OffsetDateTime) -> bool {
+        self.is_blocked_for_good() || self.blocked_until.is_some_and(|until| until > now)
+    }
+
+    pub fn is_blocked_for_good(&self) -> bool {
         self.blocked_at.is_some()
     }
 }
@@ -136,19 +203,61 @@ pub trait PsuRepository: Send + Sync {
     fn psu(&self, id: PsuId) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
 
     /// Sets a new password; also lifts a block and clears the failure count.
+    /// (A password reset is a complete re-authentication by the bank.)
     fn set_psu_password(
         &self,
         id: crate::ids::PsuId,
         password: PasswordHash,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Counts a failed login; the [`MAX_FAILED_LOGINS`]th blocks the PSU at `at`.
-    /// Returns the PSU as updated, None if unknown.
-    fn record_psu_login_failure(
+    /// Counts a credential check before it runs, in one statement: the PSU
+    /// as updated, or None when it is blocked at `at` or already has
+    /// [`MAX_FAILED_LOGINS`] checks counted (so parallel guesses cannot pass
+    /// the limit). A correct answer clears the count again.
+    fn begin_psu_attempt(
         &self,
         id: PsuId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
+
+    /// After a wrong answer: when the count stands at [`MAX_FAILED_LOGINS`],
+    /// blocks the PSU in one statement, until `until`, or for good with None,
+    /// provided `blocks_in_row` earlier blocks are still on record. Returns
+    /// the PSU as blocked by this call, None if nothing changed.
+    fn block_psu(
+        &self,
+        id: PsuId,
+        at: OffsetDateTime,
+        blocks_in_row: u32,
+        until: Option<OffsetDateTime>,
+    ) -> impl Future<Output = Result<Option<Psu>, StoreError>> + Send;
+
+    /// A correct password: clears the count, keeps the blocks in a row until
+    /// the authentication is complete.
+    fn clear_psu_failed_logins(
+        &self,
+        id: PsuId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Where block alerts for the PSU are mailed (None: nowhere).
+    fn set_psu_email(
+        &self,
+        id: PsuId,
+        email: Option<String>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keeps a notice the PSU sees in online banking.
+    fn add_psu_notice(
+        &self,
+        notice: PsuNotice,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The PSU's notices, newest first, at most `limit`.
+    fn psu_notices(
+        &self,
+        id: PsuId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PsuNotice>, StoreError>> + Send;
 
     /// Enrols (or, with None, removes) the PSU's sealed TOTP seed.
     fn set_psu_totp(
@@ -169,7 +278,8 @@ pub trait PsuRepository: Send + Sync {
         step: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// After a successful login or an operator's unblock: no failures, no block.
+    /// After a complete authentication or an operator's unblock: no failures,
+    /// no block, no blocks in a row.
     fn reset_psu_login_failures(
         &self,
         id: PsuId,
@@ -216,4 +326,28 @@ pub trait PsuRepository: Send + Sync {
         &self,
         key: &KeyedHash,
     ) -> impl Future<Output = Result<Option<(String, OffsetDateTime)>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_grow_and_turn_permanent_after_the_configured_number() {
+        let policy = BlockPolicy::default();
+        assert_eq!(policy.next_block(0), Some(Duration::minutes(15)));
+        assert_eq!(policy.next_block(1), Some(Duration::hours(1)));
+        assert_eq!(policy.next_block(2), Some(Duration::hours(4)));
+        assert!(!policy.next_is_permanent(2));
+        assert!(policy.next_is_permanent(3));
+        let never = BlockPolicy {
+            permanent_after: 0,
+            ..BlockPolicy::default()
+        };
+        assert_eq!(
+            never.next_block(50),
+            Some(Duration::hours(4)),
+            "the last length repeats"
+        );
+    }
 }

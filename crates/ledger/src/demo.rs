@@ -302,6 +302,10 @@ where
             created_at: now,
         })
         .await?;
+        // Block alerts go to the demo outbox (example.com never receives mail).
+        repo.set_psu_email(id, Some(format!("{}@demo-psu.example.com", psu.login)))
+            .await
+            .map_err(PsuError::from)?;
         psu_ids.push(id);
     }
     let ledger = Ledger::new(repo, clock.clone());

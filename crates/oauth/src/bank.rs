@@ -5,17 +5,21 @@
 //! redirect or NOK URI without a code.
 //!
 //! RTS Art. 4: no message tells whether the login name or the password was
-//! wrong; five consecutive failures (password or code) block the credential;
+//! wrong, nor whether a blocked PSU's password was right; five consecutive
+//! failures (password or code) block the credential, temporarily and for
+//! longer each time (permanently only after several blocks in a row), the PSU
+//! alerted at each; attempts are throttled per client address and per login;
 //! five minutes without activity end the session. Nothing here ever redirects
 //! to a URI that is not the one registered and given for this authorization.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Query, State};
+use axum::extract::{ConnectInfo, Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -28,11 +32,14 @@ use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
 use fintechapi_domain::otp::Seed;
-use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
-use fintechapi_domain::psu::Psu;
+use fintechapi_domain::portal::Mail;
+use fintechapi_domain::psu::{BlockPolicy, MAX_FAILED_LOGINS, Psu, PsuNotice};
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{KeyedHash, constant_time_eq, random_token};
+use fintechapi_portal::mail::{self, MailKind};
+use fintechapi_portal::passwords::{PasswordPool, PasswordPoolError};
+use fintechapi_portal::throttle::{AddressThrottle, NameThrottle, RetryAfter};
 use fintechapi_portal::web::{check_origin, cookie, request_host};
 
 use crate::passkey::{CEREMONY_TTL, PasskeyError, PasskeyVerifier, ceremony_live, payment_digest};
@@ -45,12 +52,22 @@ const PSU_COOKIE: &str = "__Host-ftapi_psu";
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
                    img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct BankSettings {
     /// Sandbox only: a fixed one-time code demo PSUs may use as second factor.
     pub sandbox_code: Option<String>,
     /// The relying party for passkeys; None where the public URL is an IP.
     pub passkeys: Option<Arc<PasskeyVerifier>>,
+    /// Every argon2 job of the server, bounded.
+    pub passwords: Arc<PasswordPool>,
+    /// How long the blocks after failed logins last.
+    pub block_policy: BlockPolicy,
+    /// Login attempts per client address and per login name, so that
+    /// blocking many PSUs, or one again and again, takes time.
+    pub login_per_address: Arc<AddressThrottle>,
+    pub login_per_name: Arc<NameThrottle>,
+    /// Base URL for the link in block alerts.
+    pub public_url: String,
 }
 
 pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
@@ -86,12 +103,21 @@ struct ErrorPage {
     message: String,
 }
 
-/// An HTML answer that never redirects.
-pub(crate) struct BankError(StatusCode, String);
+/// An HTML answer that never redirects, with `Retry-After` when the PSU
+/// should come back later.
+pub(crate) struct BankError(StatusCode, String, Option<u64>);
 
 impl BankError {
     pub(crate) fn page(status: StatusCode, message: impl Into<String>) -> Self {
-        Self(status, message.into())
+        Self(status, message.into(), None)
+    }
+
+    fn throttled(retry: RetryAfter) -> Self {
+        Self(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts. Wait a moment and try again.".into(),
+            Some(retry.secs()),
+        )
     }
 
     pub(crate) fn expired() -> Self {
@@ -113,13 +139,38 @@ impl From<StoreError> for BankError {
     }
 }
 
+impl From<PasswordPoolError> for BankError {
+    fn from(e: PasswordPoolError) -> Self {
+        match e {
+            PasswordPoolError::Busy => Self(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The bank is very busy right now. Please try again in a few seconds.".into(),
+                Some(5),
+            ),
+            PasswordPoolError::Hashing => {
+                tracing::error!("a password check failed");
+                Self::page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The bank cannot complete this now. Please try again in a moment.",
+                )
+            }
+        }
+    }
+}
+
 impl IntoResponse for BankError {
     fn into_response(self) -> Response {
         let page = ErrorPage {
             title: self.0.canonical_reason().unwrap_or("Error").to_owned(),
             message: self.1,
         };
-        secured((self.0, page).into_response(), None)
+        let mut response = (self.0, page).into_response();
+        if let Some(secs) = self.2 {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        secured(response, None)
     }
 }
 
@@ -397,53 +448,141 @@ pub(crate) struct LoginForm {
     pub csrf: String,
 }
 
-const WRONG_CREDENTIALS: &str = "The login name or the password is not right.";
-const BLOCKED: &str = "Your online banking access is blocked after 5 failed attempts. Contact \
-                       your bank to unblock it.";
+/// Every failed login gets this one answer: a wrong name, a wrong password,
+/// or a block, whether or not the password was right.
+const LOGIN_FAILED: &str = "The login name or the password is not right, or sign-in is paused \
+                            after too many failed attempts. Check them, or try again later.";
+/// After the password, the PSU may learn that the second factor blocked them.
+pub(crate) const BLOCKED: &str = "Your online banking access is paused after 5 failed \
+                                  attempts. We have sent you a notice; try again later, or \
+                                  contact your bank.";
 
-async fn verify_password(hash: PasswordHash, password: String) -> bool {
-    tokio::task::spawn_blocking(move || hash.verify(&password))
-        .await
-        .unwrap_or(false)
+/// Per client address first, so a throttled address spends no login's budget.
+fn throttle<R: Repo>(
+    service: &OAuthService<R>,
+    peer: IpAddr,
+    login: &str,
+) -> Result<(), BankError> {
+    let bank = &service.bank;
+    bank.login_per_address
+        .allow(peer)
+        .and_then(|()| bank.login_per_name.allow(login.to_lowercase()))
+        .map_err(BankError::throttled)
 }
 
-/// The PSU behind a login name and password, or the message to show: never
-/// which of the two was wrong; "blocked" only to someone who knows the password.
-/// A wrong password counts toward the block.
+/// The PSU behind a login name and password, or the message to show: the
+/// same for every failure. Each path costs one argon2 verification: an
+/// unknown or blocked login is checked against the pool's dummy hash. The
+/// attempt is counted before the check (parallel guesses cannot pass the
+/// limit); a wrong password may block the PSU.
 pub(crate) async fn check_password<R: Repo>(
     service: &OAuthService<R>,
+    peer: IpAddr,
     login: &str,
     password: String,
 ) -> Result<Result<Psu, &'static str>, BankError> {
-    let Some((psu, hash)) = service.server.repo().psu_by_login(login).await? else {
-        // Same work as for a known login, so timing does not tell them apart.
-        let dummy = PasswordHash::create("no such PSU").map_err(|_| BankError::expired())?;
-        verify_password(dummy, password).await;
-        return Ok(Err(WRONG_CREDENTIALS));
+    throttle(service, peer, login)?;
+    let repo = service.server.repo();
+    let passwords = &service.bank.passwords;
+    let found = repo.psu_by_login(login).await?;
+    let admitted = match &found {
+        Some((psu, _)) => repo.begin_psu_attempt(psu.id, service.server.now()).await?,
+        None => None,
     };
-    let correct = verify_password(hash, password).await;
-    if !correct {
+    let (Some(psu), Some((_, hash))) = (admitted, found) else {
+        passwords.verify(None, password).await?;
+        return Ok(Err(LOGIN_FAILED));
+    };
+    if !passwords.verify(Some(hash), password).await? {
         fail(service, &psu).await?;
-        return Ok(Err(WRONG_CREDENTIALS));
+        return Ok(Err(LOGIN_FAILED));
     }
-    if psu.is_blocked() {
-        return Ok(Err(BLOCKED));
-    }
+    // The blocks in a row stay until the second factor is right too.
+    repo.clear_psu_failed_logins(psu.id).await?;
     Ok(Ok(psu))
 }
 
-/// A PSU's failed attempt; true when it is (now) blocked.
-async fn fail<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<bool, BankError> {
-    let updated = service
+/// A wrong answer of `psu` (as counted by `begin_psu_attempt`): the one that
+/// reached the limit blocks the PSU and alerts them. True when it blocked.
+pub(crate) async fn fail<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<bool, BankError> {
+    if psu.failed_logins < MAX_FAILED_LOGINS {
+        return Ok(false);
+    }
+    let now = service.server.now();
+    let until = service
+        .bank
+        .block_policy
+        .next_block(psu.blocks_in_row)
+        .map(|length| now + length);
+    let Some(blocked) = service
         .server
         .repo()
-        .record_psu_login_failure(psu.id, service.server.now())
+        .block_psu(psu.id, now, psu.blocks_in_row, until)
+        .await?
+    else {
+        return Ok(false);
+    };
+    tracing::warn!(psu = %psu.id, permanent = until.is_none(), "PSU blocked after failed logins");
+    alert(service, &blocked).await?;
+    Ok(true)
+}
+
+/// RTS Art. 4(3)(b): the PSU learns of each block, and before the next one
+/// becomes permanent: a notice in online banking, and a mail when the bank
+/// has an address.
+async fn alert<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<(), BankError> {
+    let policy = &service.bank.block_policy;
+    let message = match psu.blocked_until {
+        None => "After repeated failed sign-in attempts your online banking access is blocked. \
+                 Contact your bank to unblock it."
+            .to_owned(),
+        Some(until) => {
+            let warning = if policy.next_is_permanent(psu.blocks_in_row) {
+                " If 5 more attempts fail after that, access stays blocked until you contact \
+                 your bank."
+            } else {
+                ""
+            };
+            format!(
+                "After 5 failed sign-in attempts your online banking access is paused until {} \
+                 UTC. If this was not you, nobody got in: your password and second factor \
+                 were not both given. You can sign in again after that time.{warning}",
+                until
+                    .to_offset(time::UtcOffset::UTC)
+                    .format(&time::format_description::well_known::Rfc2822)
+                    .unwrap_or_default()
+            )
+        }
+    };
+    let now = service.server.now();
+    let repo = service.server.repo();
+    repo.add_psu_notice(PsuNotice {
+        psu_id: psu.id,
+        created_at: now,
+        message: message.clone(),
+    })
+    .await?;
+    if let Some(recipient) = psu.email.as_deref().and_then(|e| e.parse().ok()) {
+        let link = format!("{}/bank/online", service.bank.public_url);
+        let rendered = mail::render(&MailKind::PsuNotice {
+            body: &message,
+            link: &link,
+        });
+        repo.enqueue_mail(Mail {
+            recipient,
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            created_at: now,
+        })
         .await?;
-    Ok(updated.is_some_and(|p| p.is_blocked()))
+    }
+    Ok(())
 }
 
 async fn login<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: axum::http::Uri,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -451,8 +590,7 @@ async fn login<R: Repo>(
     let session = session(&service, &headers, AuthorizationStage::Login).await?;
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
-    let repo = service.server.repo();
-    let psu = match check_password(&service, form.login.trim(), form.password).await? {
+    let psu = match check_password(&service, peer.ip(), form.login.trim(), form.password).await? {
         Ok(psu) => psu,
         Err(message) => {
             let page = login_page(&service, &session, form.login, Some(message.into())).await?;
@@ -462,7 +600,6 @@ async fn login<R: Repo>(
             ));
         }
     };
-    repo.reset_psu_login_failures(psu.id).await?;
     advance_renewed(
         &service,
         &session,
@@ -765,9 +902,9 @@ async fn sca<R: Repo>(
     check_post(&headers, &uri, &form.csrf, &session)?;
     let repo = service.server.repo();
     let psu = session_psu(&service, &session).await?;
-    if psu.is_blocked() {
+    let Some(psu) = repo.begin_psu_attempt(psu.id, service.server.now()).await? else {
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
-    }
+    };
     let payment = authorized_payment(&service, &session.authorization).await?;
     let error =
         match check_second_factor(&service, &psu, &form, payment.as_ref(), &session.ceremony)

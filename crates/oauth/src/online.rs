@@ -1,29 +1,31 @@
 //! The PSU's own online banking, reached directly (not from a TPP): log in
 //! with both factors, see which apps hold a consent to read the accounts, and
 //! withdraw it (`revokedByPsu`, effective on the TPP's very next call). The
-//! same RTS rules as the authorization pages: 5 failures block, 5 idle minutes
-//! end the session, no hint which factor was wrong.
+//! same RTS rules as the authorization pages: 5 failures block (temporarily,
+//! growing), attempts are throttled, 5 idle minutes end the session, no hint
+//! which factor was wrong. The PSU sees the bank's block alerts here.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
+use axum::extract::{ConnectInfo, Form, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fintechapi_domain::consent::{Consent, ConsentStatus};
 use fintechapi_domain::ids::{ConsentId, PsuId};
 use fintechapi_domain::otp::Seed;
-use fintechapi_domain::psu::{Psu, PsuPasskey, PsuSessionStage};
+use fintechapi_domain::psu::{Psu, PsuNotice, PsuPasskey, PsuSessionStage};
 use fintechapi_domain::secret::{KeyedHash, random_token};
 use fintechapi_portal::web::{cookie, qr_svg};
 
 use crate::bank::{
-    BankError, Factor, LoginForm, LoginPage, ScaForm, ScaPage, check_form_post, check_password,
-    check_second_factor, parsed, passkey_prompt, secured, see_other,
+    BLOCKED, BankError, Factor, LoginForm, LoginPage, ScaForm, ScaPage, check_form_post,
+    check_password, check_second_factor, fail, parsed, passkey_prompt, secured, see_other,
 };
 use crate::passkey::{CEREMONY_TTL, ceremony_live};
 use crate::server::PSU_IDLE_TIMEOUT;
@@ -199,6 +201,7 @@ async fn start<R: Repo>(
 
 async fn login<R: Repo>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -206,7 +209,7 @@ async fn login<R: Repo>(
     let session = online(&service, &headers, PsuSessionStage::Login).await?;
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
-    let psu = match check_password(&service, form.login.trim(), form.password).await? {
+    let psu = match check_password(&service, peer.ip(), form.login.trim(), form.password).await? {
         Ok(psu) => psu,
         Err(message) => {
             let page = login_page(&session, form.login, Some(message.into()));
@@ -216,11 +219,6 @@ async fn login<R: Repo>(
             ));
         }
     };
-    service
-        .server
-        .repo()
-        .reset_psu_login_failures(psu.id)
-        .await?;
     renewed(
         &service,
         &session,
@@ -275,27 +273,25 @@ async fn sca<R: Repo>(
     check_post(&headers, &uri, &form.csrf, &session)?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
     let server = &service.server;
-    let outcome = if psu.is_blocked() {
-        Factor::Wrong
-    } else {
-        check_second_factor(&service, &psu, &form, None, &session.sign_in_ceremony).await?
+    let blocked = || async {
+        server.repo().end_psu_session(&session.hash).await?;
+        Err::<Response, _>(BankError::page(StatusCode::FORBIDDEN, BLOCKED))
     };
+    let Some(psu) = server
+        .repo()
+        .begin_psu_attempt(psu.id, server.now())
+        .await?
+    else {
+        return blocked().await;
+    };
+    let outcome =
+        check_second_factor(&service, &psu, &form, None, &session.sign_in_ceremony).await?;
     let error = match outcome {
         Factor::Accepted => None,
         Factor::Stale => Some("The passkey prompt expired. Try again."),
         Factor::Wrong => {
-            let blocked = psu.is_blocked()
-                || server
-                    .repo()
-                    .record_psu_login_failure(psu.id, server.now())
-                    .await?
-                    .is_some_and(|p| p.is_blocked());
-            if blocked {
-                server.repo().end_psu_session(&session.hash).await?;
-                return Err(BankError::page(
-                    StatusCode::FORBIDDEN,
-                    "Your online banking access is blocked after 5 failed attempts. Contact your bank to unblock it.",
-                ));
+            if fail(&service, &psu).await? {
+                return blocked().await;
             }
             Some("That code or passkey was not accepted, or was used already.")
         }
@@ -339,6 +335,8 @@ struct ConsentsPage {
     name: String,
     lines: Vec<ConsentLine>,
     notice: Option<String>,
+    /// The bank's recent alerts about blocks of this access.
+    alerts: Vec<PsuNotice>,
 }
 
 async fn consents_page<R: Repo>(
@@ -363,11 +361,13 @@ async fn consents_page<R: Repo>(
             consent,
         });
     }
+    let alerts = repo.psu_notices(psu.id, 5).await?;
     Ok(ConsentsPage {
         csrf: session.csrf.clone(),
         name: psu.display_name,
         lines,
         notice,
+        alerts,
     })
 }
 

@@ -8,21 +8,22 @@ use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::UserId;
 use fintechapi_domain::otp::Seed;
-use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{
     Email, Mail, NewUser, PortalError, PortalRepository, Session, TokenPurpose, User, UserKind,
 };
-use fintechapi_domain::secret::{Pepper, SecretError, random_token};
+use fintechapi_domain::secret::{Pepper, SecretError, constant_time_eq, random_token};
 use time::Duration;
 
 use crate::mail::{self, MailKind};
+use crate::passwords::{PasswordPool, PasswordPoolError};
+use crate::throttle::NameThrottle;
 use crate::validation::FieldErrors;
 
 /// How long a password-checked login waits for its TOTP code.
 const SECOND_FACTOR_TTL: Duration = Duration::minutes(5);
 
 /// Consecutive failed logins that lock an account for [`AccountSettings::lockout`].
-pub const MAX_FAILED_LOGINS: i64 = 5;
+pub const MAX_FAILED_LOGINS: u32 = 5;
 pub const MIN_PASSWORD_CHARS: usize = 12;
 const MAX_PASSWORD_CHARS: usize = 256;
 
@@ -35,6 +36,9 @@ pub struct AccountSettings {
     pub verify_ttl: Duration,
     pub reset_ttl: Duration,
     pub lockout: Duration,
+    /// Sign-up and reset mails to one address per hour; more are dropped
+    /// silently, so the forms cannot flood an inbox.
+    pub mails_per_recipient_per_hour: u32,
     /// Development only: log the links sent by mail.
     pub log_mail_links: bool,
 }
@@ -48,6 +52,7 @@ impl AccountSettings {
             verify_ttl: Duration::hours(24),
             reset_ttl: Duration::hours(1),
             lockout: Duration::minutes(15),
+            mails_per_recipient_per_hour: 3,
             log_mail_links: false,
         }
     }
@@ -74,6 +79,18 @@ pub enum AccountError {
     Store(#[from] StoreError),
     #[error("password hashing failed")]
     Hashing,
+    /// Every core is busy checking passwords: try again in a moment.
+    #[error("too many password checks at once; try again in a moment")]
+    Busy,
+}
+
+impl From<PasswordPoolError> for AccountError {
+    fn from(e: PasswordPoolError) -> Self {
+        match e {
+            PasswordPoolError::Busy => AccountError::Busy,
+            PasswordPoolError::Hashing => AccountError::Hashing,
+        }
+    }
 }
 
 impl From<PortalError> for AccountError {
@@ -101,6 +118,8 @@ pub struct NewSession {
     pub cookie: fintechapi_domain::secret::Secret,
     pub csrf_token: String,
     pub user: User,
+    /// The device cookie's value for this browser.
+    pub device: String,
 }
 
 pub struct Accounts<R> {
@@ -108,8 +127,9 @@ pub struct Accounts<R> {
     pepper: Pepper,
     clock: Arc<dyn Clock>,
     settings: AccountSettings,
-    /// Verified against when the e-mail is unknown, so both paths cost the same.
-    dummy_hash: PasswordHash,
+    /// Every argon2 job, bounded; unknown e-mails verify its dummy hash.
+    passwords: Arc<PasswordPool>,
+    mails_per_recipient: NameThrottle,
 }
 
 /// Checks the password policy: length, and not guessable (zxcvbn score 3+,
@@ -139,19 +159,6 @@ pub fn check_password(
     }
 }
 
-async fn hash_password(password: String) -> Result<PasswordHash, AccountError> {
-    tokio::task::spawn_blocking(move || PasswordHash::create(&password))
-        .await
-        .map_err(|_| AccountError::Hashing)?
-        .map_err(|_| AccountError::Hashing)
-}
-
-async fn verify_password(hash: PasswordHash, password: String) -> bool {
-    tokio::task::spawn_blocking(move || hash.verify(&password))
-        .await
-        .unwrap_or(false)
-}
-
 impl<R: PortalRepository> Accounts<R> {
     /// The server pepper: keys hashes and seals stored secrets.
     pub fn pepper(&self) -> &Pepper {
@@ -163,16 +170,26 @@ impl<R: PortalRepository> Accounts<R> {
         pepper: Pepper,
         clock: Arc<dyn Clock>,
         settings: AccountSettings,
-    ) -> Result<Self, AccountError> {
-        let dummy_hash =
-            PasswordHash::create("dummy password for timing").map_err(|_| AccountError::Hashing)?;
-        Ok(Self {
+        passwords: Arc<PasswordPool>,
+    ) -> Self {
+        let mails_per_recipient = NameThrottle::new(
+            settings.mails_per_recipient_per_hour,
+            Duration::hours(1),
+            clock.clone(),
+        );
+        Self {
             repo,
             pepper,
             clock,
             settings,
-            dummy_hash,
-        })
+            passwords,
+            mails_per_recipient,
+        }
+    }
+
+    /// The bounded argon2 pool, shared with the admin console's PSU passwords.
+    pub fn passwords(&self) -> &Arc<PasswordPool> {
+        &self.passwords
     }
 
     pub fn settings(&self) -> &AccountSettings {
@@ -206,7 +223,7 @@ impl<R: PortalRepository> Accounts<R> {
         if !errors.is_empty() {
             return Err(AccountError::Invalid(errors));
         }
-        let hash = hash_password(password.to_owned()).await?;
+        let hash = self.passwords.hash(password.to_owned()).await?;
         let now = self.clock.now();
         let created = self
             .repo
@@ -230,14 +247,7 @@ impl<R: PortalRepository> Accounts<R> {
                         "/portal/verify",
                     )
                     .await?;
-                self.send(
-                    &email,
-                    MailKind::Verify {
-                        name: &display_name,
-                        link: &link,
-                    },
-                )
-                .await
+                self.send(&email, MailKind::Verify { link: &link }).await
             }
             Err(PortalError::EmailTaken) => {
                 let link = format!("{}/portal/reset", self.settings.public_url);
@@ -264,6 +274,17 @@ impl<R: PortalRepository> Accounts<R> {
     }
 
     async fn send(&self, to: &Email, kind: MailKind<'_>) -> Result<(), AccountError> {
+        if self
+            .mails_per_recipient
+            .allow(to.as_str().to_ascii_lowercase())
+            .is_err()
+        {
+            tracing::info!(
+                mail = kind.label(),
+                "mail dropped: too many to this recipient this hour"
+            );
+            return Ok(());
+        }
         let rendered = mail::render(&kind);
         if self.settings.log_mail_links {
             tracing::info!(to = %to, subject = %rendered.subject, link = kind.link(), "mail queued (development: link logged)");
@@ -293,13 +314,44 @@ impl<R: PortalRepository> Accounts<R> {
         Ok(())
     }
 
-    /// Checks the credentials and opens a session. Five consecutive failures lock
-    /// the account for a while; the answer never says which part was wrong.
+    /// The value of the device cookie a browser gets when it logs in to
+    /// `user`: a keyed hash, so only this server can make one.
+    pub fn device_token(&self, user: UserId) -> String {
+        self.pepper
+            .hash(&format!("portal-device:{user}"))
+            .as_str()
+            .to_owned()
+    }
+
+    /// Whether a check for `user` may run now. A browser that has logged in
+    /// to the account before (its device cookie) is never locked out, so a
+    /// stranger's guesses cannot keep the owner out; every other check is
+    /// counted first, and the [`MAX_FAILED_LOGINS`]th locks the account for
+    /// [`AccountSettings::lockout`] against them.
+    async fn admits(&self, user: &User, device: Option<&str>) -> Result<bool, AccountError> {
+        if device.is_some_and(|d| constant_time_eq(d, &self.device_token(user.id))) {
+            return Ok(true);
+        }
+        let now = self.clock.now();
+        let admitted = self
+            .repo
+            .begin_login_attempt(user.id, MAX_FAILED_LOGINS, now + self.settings.lockout, now)
+            .await?;
+        if !admitted {
+            tracing::info!(user = %user.id, "login refused: account locked for unknown browsers");
+        }
+        Ok(admitted)
+    }
+
+    /// Checks the credentials and opens a session; `device` is the browser's
+    /// device cookie, if any. The answer never says which part was wrong, and
+    /// every path costs one argon2 verification.
     pub async fn log_in(
         &self,
         email: &str,
         password: &str,
         kind: UserKind,
+        device: Option<&str>,
     ) -> Result<LoginOutcome, AccountError> {
         let now = self.clock.now();
         let found = match email.parse::<Email>() {
@@ -307,26 +359,22 @@ impl<R: PortalRepository> Accounts<R> {
             Err(_) => None,
         };
         let Some((user, hash)) = found.filter(|(u, _)| u.kind == kind) else {
-            verify_password(self.dummy_hash.clone(), password.to_owned()).await;
+            self.passwords.verify(None, password.to_owned()).await?;
             return Err(AccountError::BadCredentials);
         };
-        if user.locked_until.is_some_and(|until| until > now) {
-            verify_password(self.dummy_hash.clone(), password.to_owned()).await;
+        if !self.admits(&user, device).await? {
+            self.passwords.verify(None, password.to_owned()).await?;
             return Err(AccountError::BadCredentials);
         }
-        if !verify_password(hash, password.to_owned()).await {
-            let lock =
-                (user.failed_logins + 1 >= MAX_FAILED_LOGINS).then(|| now + self.settings.lockout);
-            self.repo.record_login_failure(user.id, lock).await?;
-            if lock.is_some() {
-                tracing::warn!(user = %user.id, "account locked after repeated failed logins");
-            }
+        if !self
+            .passwords
+            .verify(Some(hash), password.to_owned())
+            .await?
+        {
             return Err(AccountError::BadCredentials);
-        }
-        if user.email_verified_at.is_none() {
-            return Err(AccountError::Unverified);
         }
         if user.totp_enabled {
+            // The count stays until the code is right too.
             let ticket = random_token(32)?;
             self.repo
                 .create_token(
@@ -340,8 +388,9 @@ impl<R: PortalRepository> Accounts<R> {
                 ticket: fintechapi_domain::secret::Secret::new(ticket),
             });
         }
-        if user.failed_logins > 0 || user.locked_until.is_some() {
-            self.repo.reset_login_failures(user.id).await?;
+        self.repo.reset_login_failures(user.id).await?;
+        if user.email_verified_at.is_none() {
+            return Err(AccountError::Unverified);
         }
         self.open_session(user).await.map(LoginOutcome::Session)
     }
@@ -352,6 +401,7 @@ impl<R: PortalRepository> Accounts<R> {
         &self,
         ticket: &str,
         code: &str,
+        device: Option<&str>,
     ) -> Result<NewSession, AccountError> {
         let now = self.clock.now();
         let user_id = self
@@ -364,16 +414,12 @@ impl<R: PortalRepository> Accounts<R> {
             .user(user_id)
             .await?
             .ok_or(AccountError::BadToken)?;
-        if user.locked_until.is_some_and(|until| until > now)
-            || !self.check_totp(&user, code).await?
-        {
-            let lock =
-                (user.failed_logins + 1 >= MAX_FAILED_LOGINS).then(|| now + self.settings.lockout);
-            self.repo.record_login_failure(user.id, lock).await?;
+        if !self.admits(&user, device).await? || !self.check_totp(&user, code).await? {
             return Err(AccountError::BadCode);
         }
-        if user.failed_logins > 0 || user.locked_until.is_some() {
-            self.repo.reset_login_failures(user.id).await?;
+        self.repo.reset_login_failures(user.id).await?;
+        if user.email_verified_at.is_none() {
+            return Err(AccountError::Unverified);
         }
         self.open_session(user).await
     }
@@ -411,11 +457,13 @@ impl<R: PortalRepository> Accounts<R> {
         Ok(())
     }
 
-    /// Turns TOTP off; needs a current code.
+    /// Turns TOTP off; needs a current code. Wrong codes count like failed
+    /// logins, so a stolen session cannot try every code.
     pub async fn disable_totp(&self, user: &User, code: &str) -> Result<(), AccountError> {
-        if !self.check_totp(user, code).await? {
+        if !self.admits(user, None).await? || !self.check_totp(user, code).await? {
             return Err(AccountError::BadCode);
         }
+        self.repo.reset_login_failures(user.id).await?;
         self.repo.set_totp(user.id, None).await?;
         Ok(())
     }
@@ -439,6 +487,7 @@ impl<R: PortalRepository> Accounts<R> {
         Ok(NewSession {
             cookie: fintechapi_domain::secret::Secret::new(cookie),
             csrf_token,
+            device: self.device_token(user.id),
             user,
         })
     }
@@ -513,7 +562,7 @@ impl<R: PortalRepository> Accounts<R> {
             .await?
             .ok_or(AccountError::BadToken)?;
         self.repo
-            .set_password(user, hash_password(password.to_owned()).await?)
+            .set_password(user, self.passwords.hash(password.to_owned()).await?)
             .await?;
         self.repo.mark_email_verified(user, now).await?;
         self.repo.delete_sessions_of(user).await?;

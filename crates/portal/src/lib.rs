@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod docs;
 pub mod mail;
+pub mod passwords;
 pub mod registry;
 pub mod throttle;
 pub mod usage;

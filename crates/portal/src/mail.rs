@@ -3,14 +3,19 @@
 use askama::Template;
 
 pub enum MailKind<'a> {
+    /// No name in it: whatever a visitor types must not reach someone else's inbox.
     Verify {
-        name: &'a str,
         link: &'a str,
     },
     AlreadyRegistered {
         link: &'a str,
     },
     Reset {
+        link: &'a str,
+    },
+    /// A bank customer's block alert; `body` is the bank's own text.
+    PsuNotice {
+        body: &'a str,
         link: &'a str,
     },
     Decision {
@@ -29,11 +34,24 @@ pub enum MailKind<'a> {
 }
 
 impl MailKind<'_> {
+    /// Which mail, for logs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            MailKind::Verify { .. } => "verify",
+            MailKind::AlreadyRegistered { .. } => "already registered",
+            MailKind::Reset { .. } => "reset",
+            MailKind::PsuNotice { .. } => "psu notice",
+            MailKind::Decision { .. } => "decision",
+            MailKind::Invitation { .. } => "invitation",
+        }
+    }
+
     pub fn link(&self) -> &str {
         match self {
-            MailKind::Verify { link, .. }
+            MailKind::Verify { link }
             | MailKind::AlreadyRegistered { link }
             | MailKind::Reset { link }
+            | MailKind::PsuNotice { link, .. }
             | MailKind::Decision { link, .. }
             | MailKind::Invitation { link, .. } => link,
         }
@@ -73,7 +91,7 @@ pub fn render(kind: &MailKind<'_>) -> Rendered {
             ..
         } => {
             decision_body = format!(
-                "{inviter} invites you to join \"{organisation}\" on the FinTechAPI Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
+                "a member of the organisation \"{organisation}\" (who signed up as \"{inviter}\") invites you to join it on the FinTechAPI Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
             );
             (
                 "You are invited to a TPP organisation",
@@ -109,9 +127,9 @@ pub fn render(kind: &MailKind<'_>) -> Rendered {
                 "Open the application",
             )
         }
-        MailKind::Verify { name, .. } => (
+        MailKind::Verify { .. } => (
             "Confirm your FinTechAPI developer account",
-            format!("Hello {name},"),
+            "Hello,".to_owned(),
             "please confirm your e-mail address to finish signing up for the FinTechAPI Developer Portal. The link is valid for 24 hours.",
             "Confirm e-mail address",
         ),
@@ -120,6 +138,12 @@ pub fn render(kind: &MailKind<'_>) -> Rendered {
             "Hello,".to_owned(),
             "someone tried to create a FinTechAPI developer account with this address, which already has one. If it was you, log in or reset your password. Otherwise ignore this mail.",
             "Reset password",
+        ),
+        MailKind::PsuNotice { body, .. } => (
+            "Your online banking access",
+            "Hello,".to_owned(),
+            *body,
+            "Open online banking",
         ),
         MailKind::Reset { .. } => (
             "Reset your FinTechAPI password",

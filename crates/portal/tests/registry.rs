@@ -290,7 +290,8 @@ both_stores! {
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
         let pepper = Pepper::from_bytes(&[42; 32]).unwrap();
         let settings = fintechapi_portal::accounts::AccountSettings::new("https://localhost:8443".into());
-        let accounts = fintechapi_portal::accounts::Accounts::new(store.clone(), pepper, clock.clone(), settings).unwrap();
+        let passwords = std::sync::Arc::new(fintechapi_portal::passwords::PasswordPool::new().unwrap());
+        let accounts = fintechapi_portal::accounts::Accounts::new(store.clone(), pepper, clock.clone(), settings, passwords);
         let verified = |email: &str| NewUser {
             id: UserId::random(),
             email: email.parse().unwrap(),
@@ -302,7 +303,7 @@ both_stores! {
         };
         store.create_user(verified("idle@tpp.example")).await.unwrap();
         store.create_user(verified("busy@tpp.example")).await.unwrap();
-        let login = |email: &'static str| accounts.log_in(email, "correct horse battery staple 42", UserKind::Developer);
+        let login = |email: &'static str| accounts.log_in(email, "correct horse battery staple 42", UserKind::Developer, None);
         let idle = match login("idle@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };
         clock.advance(time::Duration::minutes(20));
         let busy = match login("busy@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };

@@ -21,7 +21,8 @@ use fintechapi_oauth::passkey::PasskeyVerifier;
 use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
 use fintechapi_portal::Registry;
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
-use fintechapi_portal::throttle::LoginThrottle;
+use fintechapi_portal::passwords::PasswordPool;
+use fintechapi_portal::throttle::Throttle;
 use fintechapi_portal::web::Portal;
 use fintechapi_storage::{Store, StoreOptions};
 use fintechapi_xs2a::{Xs2aService, Xs2aSettings};
@@ -447,6 +448,11 @@ impl Application {
         let ledger = Ledger::new(store.clone(), clock.clone());
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
+        account_settings.mails_per_recipient_per_hour = config.portal.mails_per_recipient_per_hour;
+        // One bounded argon2 pool for the whole server: PSUs, developers, operators.
+        let passwords =
+            Arc::new(PasswordPool::new().map_err(|e| anyhow::anyhow!("password pool: {e}"))?);
+        let minute = time::Duration::minutes(1);
         let meter = Arc::new(Meter::new(store.clone(), clock.clone()));
         let oauth = Arc::new(OAuthService {
             server: AuthorizationServer::new(
@@ -466,6 +472,19 @@ impl Application {
             bank: BankSettings {
                 sandbox_code: config.sandbox_code(),
                 passkeys: passkey_verifier(&base_url),
+                passwords: passwords.clone(),
+                block_policy: config.sca.block_policy(),
+                login_per_address: Arc::new(Throttle::new(
+                    config.sca.login_attempts_per_address_per_minute,
+                    minute,
+                    clock.clone(),
+                )),
+                login_per_name: Arc::new(Throttle::new(
+                    config.sca.login_attempts_per_login_per_minute,
+                    minute,
+                    clock.clone(),
+                )),
+                public_url: base_url.clone(),
             },
             ledger: Ledger::new(store.clone(), clock.clone()),
         });
@@ -488,11 +507,17 @@ impl Application {
                 load_pepper(&config)?,
                 clock.clone(),
                 account_settings,
-            )?,
+                passwords,
+            ),
             registry: registry(&config, store.clone(), clock.clone())?,
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),
-            login_throttle: LoginThrottle::new(30, Duration::from_secs(15 * 60)),
+            login_throttle: Throttle::new(30, time::Duration::minutes(15), clock.clone()),
+            mail_throttle: Throttle::new(
+                config.portal.mail_requests_per_address_per_hour,
+                time::Duration::hours(1),
+                clock.clone(),
+            ),
             sandbox: config.profile == crate::config::Profile::Development,
             meter,
         });

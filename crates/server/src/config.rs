@@ -91,12 +91,19 @@ pub struct SecretsConfig {
 pub struct PortalConfig {
     /// How long a rotated consumer secret keeps working.
     pub secret_rotation_grace_hours: u64,
+    /// Sign-up and password-reset mails to one address per hour; further
+    /// requests get the same answer but send nothing.
+    pub mails_per_recipient_per_hour: u32,
+    /// Sign-up and password-reset requests per client address per hour.
+    pub mail_requests_per_address_per_hour: u32,
 }
 
 impl Default for PortalConfig {
     fn default() -> Self {
         Self {
             secret_rotation_grace_hours: 24,
+            mails_per_recipient_per_hour: 3,
+            mail_requests_per_address_per_hour: 20,
         }
     }
 }
@@ -124,13 +131,57 @@ impl Default for OAuthConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ScaConfig {
     /// A fixed one-time code every PSU may use as second factor: sandboxes
     /// only. The development profile uses `123456` when unset; production
     /// refuses any value.
     pub sandbox_code: Option<String>,
+    /// RTS Art. 4(3)(b): after 5 failed attempts a PSU is blocked for the
+    /// first of these minutes, after the next 5 for the second, and so on
+    /// (the last repeats).
+    pub block_minutes: Vec<u32>,
+    /// Temporary blocks in a row after which the next one is permanent (an
+    /// operator lifts it); 0 never blocks for good. The PSU is alerted at
+    /// each block, and warned before the permanent one.
+    pub permanent_after_blocks: u32,
+    /// Attempts on the bank's login pages per client address per minute.
+    pub login_attempts_per_address_per_minute: u32,
+    /// Attempts on the bank's login pages per login name per minute.
+    pub login_attempts_per_login_per_minute: u32,
+}
+
+impl Default for ScaConfig {
+    fn default() -> Self {
+        Self {
+            sandbox_code: None,
+            block_minutes: vec![15, 60, 240],
+            permanent_after_blocks: 3,
+            login_attempts_per_address_per_minute: 30,
+            login_attempts_per_login_per_minute: 10,
+        }
+    }
+}
+
+impl ScaConfig {
+    pub fn block_policy(&self) -> fintechapi_domain::psu::BlockPolicy {
+        let defaults = fintechapi_domain::psu::BlockPolicy::default();
+        let temporary: Vec<time::Duration> = self
+            .block_minutes
+            .iter()
+            .filter(|m| **m > 0)
+            .map(|m| time::Duration::minutes(i64::from(*m)))
+            .collect();
+        fintechapi_domain::psu::BlockPolicy {
+            temporary: if temporary.is_empty() {
+                defaults.temporary
+            } else {
+                temporary
+            },
+            permanent_after: self.permanent_after_blocks,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

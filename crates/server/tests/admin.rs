@@ -127,21 +127,23 @@ both_stores! {
         let (_, hash) = store.psu_by_login("dora").await.unwrap().unwrap();
         assert!(hash.verify("a new sandbox passphrase 9"));
 
-        // Five failed logins block the credential; an operator lifts the block.
+        // Failed logins blocked the credential for good; an operator lifts the block.
         for _ in 0..5 {
-            store.record_psu_login_failure(psu.id, SystemClock.now()).await.unwrap();
+            store.begin_psu_attempt(psu.id, SystemClock.now()).await.unwrap();
         }
-        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked());
+        assert!(store.block_psu(psu.id, SystemClock.now(), 3, None).await.unwrap().is_none(), "not after 3 blocks in a row: there were none");
+        assert!(store.block_psu(psu.id, SystemClock.now(), 0, None).await.unwrap().unwrap().is_blocked_for_good());
+        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked(SystemClock.now()));
         let page = ops.get("/admin/psus").await;
         assert!(page.body.contains("Unblock dora"), "{}", page.body);
         let forged = ops.post(&format!("/admin/psus/{}/unblock", psu.id), &[("csrf", "forged")]).await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
-        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked(), "nothing changed");
+        assert!(store.psu_by_login("dora").await.unwrap().unwrap().0.is_blocked(SystemClock.now()), "nothing changed");
         let unblocked = ops.post(&format!("/admin/psus/{}/unblock", psu.id), &[("csrf", &csrf)]).await;
         assert_eq!(unblocked.status, StatusCode::OK);
         assert!(unblocked.body.contains("dora can log in again"));
         let (psu_now, _) = store.psu_by_login("dora").await.unwrap().unwrap();
-        assert!(!psu_now.is_blocked());
+        assert!(!psu_now.is_blocked(SystemClock.now()));
         assert_eq!(psu_now.failed_logins, 0);
 
         // Another funded account for the same PSU.

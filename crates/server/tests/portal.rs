@@ -241,6 +241,42 @@ both_stores! {
 }
 
 both_stores! {
+    async fn a_strangers_guesses_do_not_lock_the_owners_browser_and_mails_are_limited_per_recipient(db) {
+        let server = TestServer::start(db).await;
+        developer(&server, "owner@tpp.example").await;
+        let mut owner = Browser::new(&server);
+        let csrf = owner.get("/portal/login").await.csrf();
+        let first = owner.post("/portal/login", &[("email", "owner@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(first.status, StatusCode::SEE_OTHER, "{}", first.body);
+        assert!(owner.cookies.contains_key("__Host-ftapi_device"), "the browser is remembered");
+
+        let mut stranger = Browser::from_address(&server, "127.0.0.3".parse().unwrap());
+        let csrf = stranger.get("/portal/login").await.csrf();
+        for _ in 0..6 {
+            stranger.post("/portal/login", &[("email", "owner@tpp.example"), ("password", "wrong password 1234"), ("csrf", &csrf)]).await;
+        }
+        let locked = stranger.post("/portal/login", &[("email", "owner@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(locked.status, StatusCode::UNAUTHORIZED, "locked for browsers it never opened in");
+        owner.cookies.remove("__Host-ftapi_session");
+        let csrf = owner.get("/portal/login").await.csrf();
+        let again = owner.post("/portal/login", &[("email", "owner@tpp.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(again.status, StatusCode::SEE_OTHER, "the owner's browser still gets in: {}", again.body);
+
+        // Five reset requests for one address: the same answer each time, at most 3 mails an hour.
+        let mut c = Browser::new(&server);
+        for _ in 0..5 {
+            let csrf = c.get("/portal/reset").await.csrf();
+            let page = c.post("/portal/reset", &[("email", "owner@tpp.example"), ("csrf", &csrf)]).await;
+            assert_eq!(page.status, StatusCode::OK);
+            assert!(page.body.contains("If an account uses this address"));
+        }
+        let mails = server.db.raw_strings("SELECT subject FROM outbox WHERE recipient = 'owner@tpp.example'").await;
+        assert_eq!(mails.len(), 3, "{mails:?}");
+        server.stop().await;
+    }
+}
+
+both_stores! {
     async fn pages_are_served_with_a_strict_policy_and_unknown_pages_are_html(db) {
         let server = TestServer::start(db).await;
         let resp = server.client().get(server.url("/portal")).send().await.unwrap();

@@ -226,15 +226,18 @@ pub(crate) struct PsuRow {
     pub password_hash: String,
     pub created_at: OffsetDateTime,
     pub failed_logins: i32,
+    pub blocks_in_row: i32,
+    pub blocked_until: Option<OffsetDateTime>,
     pub blocked_at: Option<OffsetDateTime>,
+    pub email: Option<String>,
     pub totp_enabled: bool,
 }
 
 /// Columns of [`PsuRow`].
 macro_rules! psu_columns {
     () => {
-        "id, login, display_name, password_hash, created_at, failed_logins, blocked_at, \
-         totp_secret IS NOT NULL AS totp_enabled"
+        "id, login, display_name, password_hash, created_at, failed_logins, blocks_in_row, \
+         blocked_until, blocked_at, email, totp_secret IS NOT NULL AS totp_enabled"
     };
 }
 
@@ -246,7 +249,10 @@ impl PsuRow {
             display_name: self.display_name.clone(),
             created_at: self.created_at,
             failed_logins: u32::try_from(self.failed_logins).unwrap_or(0),
+            blocks_in_row: u32::try_from(self.blocks_in_row).unwrap_or(0),
+            blocked_until: self.blocked_until,
             blocked_at: self.blocked_at,
+            email: self.email.clone(),
             totp_enabled: self.totp_enabled,
         })
     }

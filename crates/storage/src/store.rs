@@ -34,7 +34,7 @@ use fintechapi_domain::portal::{
     Session, TokenPurpose, User,
 };
 use fintechapi_domain::psu::{
-    NewPsu, Psu, PsuError, PsuPasskey, PsuRepository, PsuSession, PsuSessionStage,
+    NewPsu, Psu, PsuError, PsuNotice, PsuPasskey, PsuRepository, PsuSession, PsuSessionStage,
 };
 use fintechapi_domain::registry::{
     Application, ApplicationStanding, Credential, Organisation, Status, Subscription,
@@ -566,13 +566,46 @@ impl PsuRepository for Store {
             .await)
     }
 
-    async fn record_psu_login_failure(
+    async fn begin_psu_attempt(
         &self,
         id: PsuId,
         at: OffsetDateTime,
     ) -> Result<Option<Psu>, StoreError> {
-        dispatch!(self, |db, pool| db::psu::record_login_failure(pool, id, at)
+        dispatch!(self, |db, pool| db::psu::begin_attempt(pool, id, at).await)
+    }
+
+    async fn block_psu(
+        &self,
+        id: PsuId,
+        at: OffsetDateTime,
+        blocks_in_row: u32,
+        until: Option<OffsetDateTime>,
+    ) -> Result<Option<Psu>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::block(
+            pool,
+            id,
+            at,
+            blocks_in_row,
+            until
+        )
+        .await)
+    }
+
+    async fn clear_psu_failed_logins(&self, id: PsuId) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::clear_failed_logins(pool, id)
             .await)
+    }
+
+    async fn set_psu_email(&self, id: PsuId, email: Option<String>) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::set_email(pool, id, email).await)
+    }
+
+    async fn add_psu_notice(&self, notice: PsuNotice) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::psu::add_notice(pool, notice).await)
+    }
+
+    async fn psu_notices(&self, id: PsuId, limit: u32) -> Result<Vec<PsuNotice>, StoreError> {
+        dispatch!(self, |db, pool| db::psu::notices(pool, id, limit).await)
     }
 
     async fn set_psu_totp(&self, id: PsuId, sealed_seed: Option<String>) -> Result<(), StoreError> {
@@ -1107,15 +1140,15 @@ impl PortalRepository for Store {
             .await)
     }
 
-    async fn record_login_failure(
+    async fn begin_login_attempt(
         &self,
         id: UserId,
-        locked_until: Option<OffsetDateTime>,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, |db, pool| db::portal::record_login_failure(
-            pool,
-            id,
-            locked_until
+        max: u32,
+        lock_until: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, |db, pool| db::portal::begin_login_attempt(
+            pool, id, max, lock_until, now
         )
         .await)
     }

@@ -111,12 +111,19 @@ pub async fn login<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
-    if !portal.login_throttle.allow(peer.ip()) {
-        return Err(PageError::too_many_attempts());
-    }
+    portal
+        .login_throttle
+        .allow(peer.ip())
+        .map_err(PageError::too_many_attempts)?;
+    let device = super::session::cookie(&headers, super::session::DEVICE_COOKIE);
     match portal
         .accounts
-        .log_in(&input.email, &input.password, UserKind::Admin)
+        .log_in(
+            &input.email,
+            &input.password,
+            UserKind::Admin,
+            device.as_deref(),
+        )
         .await
     {
         Ok(outcome) => super::auth::logged_in(outcome),
@@ -129,7 +136,7 @@ pub async fn login<R: Repo>(
             };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
-        Err(e) => Err(PageError::internal(e)),
+        Err(e) => Err(PageError::account(e)),
     }
 }
 
@@ -375,6 +382,8 @@ pub async fn audit<R: Repo>(
 struct PsuRow {
     psu: Psu,
     accounts: Vec<Account>,
+    /// The end of a temporary block still running.
+    paused_until: Option<time::OffsetDateTime>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -410,12 +419,18 @@ async fn psus_page<R: Repo>(
 ) -> Result<PsusPage, PageError> {
     let repo = portal.registry.repo();
     let mut psus = Vec::new();
+    let now = portal.registry.now();
     for psu in repo.list_psus().await.map_err(PageError::internal)? {
         let accounts = repo
             .accounts_of_psu(psu.id)
             .await
             .map_err(PageError::internal)?;
-        psus.push(PsuRow { psu, accounts });
+        let paused_until = psu.blocked_until.filter(|until| *until > now);
+        psus.push(PsuRow {
+            psu,
+            accounts,
+            paused_until,
+        });
     }
     Ok(PsusPage {
         nav: admin_nav(visitor),
@@ -443,11 +458,13 @@ pub async fn psus<R: Repo>(
         .into_response())
 }
 
-async fn hash(password: String) -> Result<PasswordHash, PageError> {
-    tokio::task::spawn_blocking(move || PasswordHash::create(&password))
+async fn hash<R: Repo>(portal: &Portal<R>, password: String) -> Result<PasswordHash, PageError> {
+    portal
+        .accounts
+        .passwords()
+        .hash(password)
         .await
-        .map_err(PageError::internal)?
-        .map_err(PageError::internal)
+        .map_err(|e| PageError::account(e.into()))
 }
 
 /// Opens a current account for a sandbox PSU, funded from the clearing account.
@@ -551,7 +568,7 @@ pub async fn psu_create<R: Repo>(
             id: psu_id,
             login: login.clone(),
             display_name: display_name.clone(),
-            password: hash(input.password.clone()).await?,
+            password: hash(&portal, input.password.clone()).await?,
             created_at: now,
         })
         .await;
@@ -623,7 +640,7 @@ pub async fn psu_password<R: Repo>(
     if repo.psu(id).await.map_err(PageError::internal)?.is_none() {
         return Err(PageError::not_found());
     }
-    repo.set_psu_password(id, hash(input.password).await?)
+    repo.set_psu_password(id, hash(&portal, input.password).await?)
         .await
         .map_err(PageError::internal)?;
     repo.record_audit(AuditEntry {
@@ -679,7 +696,8 @@ async fn audit_psu<R: Repo>(
         .map_err(PageError::internal)
 }
 
-/// Lifts the block that five failed logins put on a PSU's credentials.
+/// Lifts a block (temporary or permanent) that failed logins put on a PSU's
+/// credentials, and forgets the blocks in a row.
 pub async fn psu_unblock<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,

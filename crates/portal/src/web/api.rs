@@ -330,15 +330,16 @@ async fn log_in<R: Repo>(
     input: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(input)?;
-    if !portal.login_throttle.allow(peer.ip()) {
+    if portal.login_throttle.allow(peer.ip()).is_err() {
         return Err(ApiError::status(
             StatusCode::TOO_MANY_REQUESTS,
             "too many login attempts from this address",
         ));
     }
+    // No device cookie on the API: its logins are subject to the account lock.
     let outcome = portal
         .accounts
-        .log_in(&b.email, &b.password, UserKind::Developer)
+        .log_in(&b.email, &b.password, UserKind::Developer, None)
         .await;
     let session = match outcome {
         Ok(LoginOutcome::Session(session)) => Ok(session),
@@ -346,7 +347,7 @@ async fn log_in<R: Repo>(
             Some(code) => {
                 portal
                     .accounts
-                    .complete_second_factor(ticket.expose(), code)
+                    .complete_second_factor(ticket.expose(), code, None)
                     .await
             }
             None => {
@@ -370,6 +371,10 @@ async fn log_in<R: Repo>(
         Err(
             e @ (AccountError::BadCredentials | AccountError::Unverified | AccountError::BadCode),
         ) => Err(ApiError::status(StatusCode::UNAUTHORIZED, &e.to_string())),
+        Err(e @ AccountError::Busy) => Err(ApiError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &e.to_string(),
+        )),
         Err(e) => Err(ApiError::internal(e)),
     }
 }

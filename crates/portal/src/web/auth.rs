@@ -16,9 +16,9 @@ use fintechapi_domain::portal::UserKind;
 use serde::Deserialize;
 
 use super::session::{
-    ADMIN_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
+    ADMIN_COOKIE, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
     check_anonymous_csrf, check_origin, check_session_csrf, clear_cookie, cookie, request_host,
-    set_cookie,
+    set_cookie, set_lasting_cookie,
 };
 use super::{Nav, PageError, Portal, Repo};
 use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
@@ -99,8 +99,22 @@ pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
     Ok(with_cookie(page, cookie))
 }
 
+/// Sign-up and reset requests per client address: each may send a mail.
+pub(super) fn mail_request_allowed<R: Repo>(
+    portal: &Portal<R>,
+    peer: SocketAddr,
+) -> Result<(), PageError> {
+    portal.mail_throttle.allow(peer.ip()).map_err(|retry| {
+        PageError::throttled(
+            retry,
+            "Too many requests from your network. Wait a while and try again.",
+        )
+    })
+}
+
 pub async fn signup<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     input: Result<Form<SignupForm>, FormRejection>,
@@ -108,6 +122,7 @@ pub async fn signup<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
+    mail_request_allowed(&portal, peer)?;
     match portal
         .accounts
         .sign_up(&input.email, &input.password, &input.display_name)
@@ -130,7 +145,7 @@ pub async fn signup<R: Repo>(
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
-        Err(e) => Err(PageError::internal(e)),
+        Err(e) => Err(PageError::account(e)),
     }
 }
 
@@ -155,7 +170,7 @@ pub async fn verify<R: Repo>(
             StatusCode::BAD_REQUEST,
             "This link is invalid, was already used or has expired.",
         )),
-        Err(e) => Err(PageError::internal(e)),
+        Err(e) => Err(PageError::account(e)),
     }
 }
 
@@ -212,12 +227,19 @@ pub async fn login<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
-    if !portal.login_throttle.allow(peer.ip()) {
-        return Err(PageError::too_many_attempts());
-    }
+    portal
+        .login_throttle
+        .allow(peer.ip())
+        .map_err(PageError::too_many_attempts)?;
+    let device = cookie(&headers, DEVICE_COOKIE);
     match portal
         .accounts
-        .log_in(&input.email, &input.password, UserKind::Developer)
+        .log_in(
+            &input.email,
+            &input.password,
+            UserKind::Developer,
+            device.as_deref(),
+        )
         .await
     {
         Ok(outcome) => logged_in(outcome),
@@ -230,26 +252,32 @@ pub async fn login<R: Repo>(
             };
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
-        Err(e) => Err(PageError::internal(e)),
+        Err(e) => Err(PageError::account(e)),
     }
 }
 
-/// The answer to a correct password: a session, or the TOTP code page.
+/// The answer to a correct password: a session (and the device cookie that
+/// keeps this browser out of the account's lock), or the TOTP code page.
 pub(super) fn logged_in(outcome: LoginOutcome) -> Result<Response, PageError> {
-    let (location, cookie) = match outcome {
+    let (location, cookie, device) = match outcome {
         LoginOutcome::Session(session) => {
             let (name, to) = match session.user.kind {
                 UserKind::Admin => (ADMIN_COOKIE, "/admin"),
                 UserKind::Developer => (SESSION_COOKIE, "/portal/dashboard"),
             };
-            (to, set_cookie(name, session.cookie.expose()))
+            (
+                to,
+                set_cookie(name, session.cookie.expose()),
+                Some(set_lasting_cookie(DEVICE_COOKIE, &session.device)),
+            )
         }
         LoginOutcome::SecondFactor { ticket } => (
             "/portal/login/code",
             set_cookie(SECOND_FACTOR_COOKIE, ticket.expose()),
+            None,
         ),
     };
-    Ok((
+    let response = (
         StatusCode::SEE_OTHER,
         [
             (
@@ -258,8 +286,8 @@ pub(super) fn logged_in(outcome: LoginOutcome) -> Result<Response, PageError> {
             ),
             (header::SET_COOKIE, cookie),
         ],
-    )
-        .into_response())
+    );
+    Ok(with_cookie(response, device))
 }
 
 #[derive(Template, WebTemplate)]
@@ -306,9 +334,10 @@ pub async fn code<R: Repo>(
             "Your login has expired. Log in again.",
         ));
     };
+    let device = cookie(&headers, DEVICE_COOKIE);
     let result = portal
         .accounts
-        .complete_second_factor(&ticket, &input.code)
+        .complete_second_factor(&ticket, &input.code, device.as_deref())
         .await;
     let mut response = match result {
         Ok(session) => logged_in(LoginOutcome::Session(session))?,
@@ -321,7 +350,7 @@ pub async fn code<R: Repo>(
             };
             (StatusCode::UNAUTHORIZED, page).into_response()
         }
-        Err(e) => return Err(PageError::internal(e)),
+        Err(e) => return Err(PageError::account(e)),
     };
     response
         .headers_mut()
@@ -393,6 +422,7 @@ pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
 
 pub async fn reset_request<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     input: Result<Form<ResetRequestForm>, FormRejection>,
@@ -400,6 +430,7 @@ pub async fn reset_request<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
+    mail_request_allowed(&portal, peer)?;
     portal
         .accounts
         .request_password_reset(&input.email)
@@ -484,6 +515,6 @@ pub async fn reset_confirm<R: Repo>(
             StatusCode::BAD_REQUEST,
             "This link is invalid, was already used or has expired.",
         )),
-        Err(e) => Err(PageError::internal(e)),
+        Err(e) => Err(PageError::account(e)),
     }
 }

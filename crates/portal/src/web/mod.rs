@@ -40,7 +40,9 @@ pub struct Portal<R> {
     /// Base URL for links in mails.
     pub public_url: String,
     /// Login attempts per client address.
-    pub login_throttle: crate::throttle::LoginThrottle,
+    pub login_throttle: crate::throttle::AddressThrottle,
+    /// Sign-up and reset requests (each may send a mail) per client address.
+    pub mail_throttle: crate::throttle::AddressThrottle,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
     /// API usage of applications, flushed before statistics are shown.
@@ -193,6 +195,7 @@ pub struct Nav {
 pub struct PageError {
     status: StatusCode,
     message: String,
+    retry_after: Option<u64>,
 }
 
 impl PageError {
@@ -200,6 +203,30 @@ impl PageError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn throttled(retry: crate::throttle::RetryAfter, message: &str) -> Self {
+        Self {
+            retry_after: Some(retry.secs()),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
+        }
+    }
+
+    /// An account operation that failed: 503 when the password checks are
+    /// saturated, otherwise an internal error.
+    pub fn account(e: crate::accounts::AccountError) -> Self {
+        match e {
+            crate::accounts::AccountError::Busy => Self {
+                retry_after: Some(5),
+                ..Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "We are busy right now. Please try again in a few seconds.",
+                )
+            },
+            other => Self::internal(other),
         }
     }
 
@@ -214,9 +241,9 @@ impl PageError {
         )
     }
 
-    pub fn too_many_attempts() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
+    pub fn too_many_attempts(retry: crate::throttle::RetryAfter) -> Self {
+        Self::throttled(
+            retry,
             "Too many login attempts from your network. Wait a few minutes and try again.",
         )
     }
@@ -248,6 +275,12 @@ impl IntoResponse for PageError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             message: self.message,
         };
-        (self.status, page).into_response()
+        let mut response = (self.status, page).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -14,6 +14,9 @@ pub const ADMIN_COOKIE: &str = "__Host-ftapi_admin";
 pub const SECOND_FACTOR_COOKIE: &str = "__Host-ftapi_2fa";
 /// Double-submit token for forms shown before login.
 pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
+/// Marks a browser that logged in to an account before: the account's lock
+/// after failed logins does not apply to it (see `Accounts::log_in`).
+pub const DEVICE_COOKIE: &str = "__Host-ftapi_device";
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -35,6 +38,14 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub fn set_cookie(name: &str, value: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A cookie kept for a year: the device cookie.
+pub fn set_lasting_cookie(name: &str, value: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(""))
 }

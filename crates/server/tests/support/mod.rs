@@ -150,6 +150,21 @@ impl Browser {
         }
     }
 
+    /// A browser whose connections come from `address` (any of 127/8 reaches
+    /// the test server), to tell client addresses apart.
+    pub fn from_address(server: &TestServer, address: std::net::IpAddr) -> Self {
+        let http = fintechapi_testkit::https_client(&server.ca)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(address)
+            .build()
+            .unwrap();
+        Self {
+            http,
+            base: server.base_url.clone(),
+            cookies: HashMap::new(),
+        }
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()

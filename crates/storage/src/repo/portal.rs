@@ -122,14 +122,29 @@ pub(crate) async fn user_by_email(
     .transpose()
 }
 
-pub(crate) async fn record_login_failure(
+pub(crate) async fn begin_login_attempt(
     pool: &Pool<Db>,
     id: UserId,
-    locked_until: Option<OffsetDateTime>,
-) -> Result<(), StoreError> {
-    run(pool, sqlx::query("UPDATE users SET failed_logins = failed_logins + 1, locked_until = COALESCE($2, locked_until) WHERE id = $1")
-        .bind(id.to_string())
-        .bind(locked_until)).await
+    max: u32,
+    lock_until: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let counted = sqlx::query(
+        // A lock that ran out starts a new count.
+        "UPDATE users SET \
+         failed_logins = CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END, \
+         locked_until = CASE WHEN (CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END) \
+         >= $2 THEN $3 ELSE NULL END \
+         WHERE id = $1 AND ((locked_until IS NULL AND failed_logins < $2) OR locked_until <= $4)",
+    )
+    .bind(id.to_string())
+    .bind(i64::from(max))
+    .bind(lock_until)
+    .bind(now)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(counted.rows_affected() == 1)
 }
 
 pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: UserId) -> Result<(), StoreError> {

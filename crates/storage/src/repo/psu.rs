@@ -4,7 +4,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::psu::{
-    MAX_FAILED_LOGINS, NewPsu, Psu, PsuError, PsuSession, PsuSessionStage,
+    MAX_FAILED_LOGINS, NewPsu, Psu, PsuError, PsuNotice, PsuSession, PsuSessionStage,
 };
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
@@ -33,7 +33,10 @@ pub(crate) async fn create(pool: &Pool<Db>, psu: NewPsu) -> Result<Psu, PsuError
             display_name: psu.display_name,
             created_at: psu.created_at,
             failed_logins: 0,
+            blocks_in_row: 0,
+            blocked_until: None,
             blocked_at: None,
+            email: None,
             totp_enabled: false,
         }),
         Err(e) if is_unique_violation(&e, "login") => Err(PsuError::LoginTaken(psu.login)),
@@ -92,7 +95,8 @@ pub(crate) async fn set_password(
     password: PasswordHash,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "UPDATE psus SET password_hash = $2, failed_logins = 0, blocked_at = NULL WHERE id = $1",
+        "UPDATE psus SET password_hash = $2, failed_logins = 0, blocks_in_row = 0, \
+         blocked_until = NULL, blocked_at = NULL WHERE id = $1",
     )
     .bind(id.to_string())
     .bind(password.as_phc().to_owned())
@@ -102,20 +106,24 @@ pub(crate) async fn set_password(
     Ok(())
 }
 
-pub(crate) async fn record_login_failure(
+fn max_failed() -> i32 {
+    i32::try_from(MAX_FAILED_LOGINS).unwrap_or(i32::MAX)
+}
+
+pub(crate) async fn begin_attempt(
     pool: &Pool<Db>,
     id: PsuId,
     at: OffsetDateTime,
 ) -> Result<Option<Psu>, StoreError> {
-    // One statement: concurrent failures cannot both miss the threshold.
+    // The count and the decision in one statement: parallel checks cannot pass the limit.
     let row = sqlx::query_as::<_, PsuRow>(concat!(
-        "UPDATE psus SET failed_logins = failed_logins + 1, \
-         blocked_at = CASE WHEN blocked_at IS NULL AND failed_logins + 1 >= $2 THEN $3 \
-         ELSE blocked_at END WHERE id = $1 RETURNING ",
+        "UPDATE psus SET failed_logins = failed_logins + 1 \
+         WHERE id = $1 AND failed_logins < $2 AND blocked_at IS NULL \
+         AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
         psu_columns!()
     ))
     .bind(id.to_string())
-    .bind(i32::try_from(MAX_FAILED_LOGINS).unwrap_or(i32::MAX))
+    .bind(max_failed())
     .bind(at)
     .fetch_optional(pool)
     .await
@@ -123,13 +131,101 @@ pub(crate) async fn record_login_failure(
     row.map(|r| r.psu()).transpose()
 }
 
-pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: PsuId) -> Result<(), StoreError> {
-    sqlx::query("UPDATE psus SET failed_logins = 0, blocked_at = NULL WHERE id = $1")
+pub(crate) async fn block(
+    pool: &Pool<Db>,
+    id: PsuId,
+    at: OffsetDateTime,
+    blocks_in_row: u32,
+    until: Option<OffsetDateTime>,
+) -> Result<Option<Psu>, StoreError> {
+    // Only the check that brought the count to the limit finds it there; the
+    // count restarts for the series after the block.
+    let row = sqlx::query_as::<_, PsuRow>(concat!(
+        "UPDATE psus SET failed_logins = 0, blocks_in_row = blocks_in_row + 1, \
+         blocked_until = $5, blocked_at = CASE WHEN $5 IS NULL THEN $3 ELSE NULL END \
+         WHERE id = $1 AND failed_logins >= $2 AND blocks_in_row = $4 AND blocked_at IS NULL \
+         AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
+        psu_columns!()
+    ))
+    .bind(id.to_string())
+    .bind(max_failed())
+    .bind(at)
+    .bind(i32::try_from(blocks_in_row).unwrap_or(i32::MAX))
+    .bind(until)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?;
+    row.map(|r| r.psu()).transpose()
+}
+
+pub(crate) async fn clear_failed_logins(pool: &Pool<Db>, id: PsuId) -> Result<(), StoreError> {
+    sqlx::query("UPDATE psus SET failed_logins = 0 WHERE id = $1")
         .bind(id.to_string())
         .execute(pool)
         .await
         .map_err(store)?;
     Ok(())
+}
+
+pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: PsuId) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE psus SET failed_logins = 0, blocks_in_row = 0, blocked_until = NULL, \
+         blocked_at = NULL WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .execute(pool)
+    .await
+    .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn set_email(
+    pool: &Pool<Db>,
+    id: PsuId,
+    email: Option<String>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE psus SET email = $2 WHERE id = $1")
+        .bind(id.to_string())
+        .bind(email)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn add_notice(pool: &Pool<Db>, notice: PsuNotice) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO psu_notices (psu_id, created_at, message) VALUES ($1, $2, $3)")
+        .bind(notice.psu_id.to_string())
+        .bind(notice.created_at)
+        .bind(notice.message)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    Ok(())
+}
+
+pub(crate) async fn notices(
+    pool: &Pool<Db>,
+    id: PsuId,
+    limit: u32,
+) -> Result<Vec<PsuNotice>, StoreError> {
+    let rows: Vec<(OffsetDateTime, String)> = sqlx::query_as(
+        "SELECT created_at, message FROM psu_notices WHERE psu_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2",
+    )
+    .bind(id.to_string())
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await
+    .map_err(store)?;
+    Ok(rows
+        .into_iter()
+        .map(|(created_at, message)| PsuNotice {
+            psu_id: id,
+            created_at,
+            message,
+        })
+        .collect())
 }
 
 pub(crate) async fn create_session(
