@@ -15,6 +15,7 @@ use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
+use fintechapi_limits::{Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
 use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::passkey::PasskeyVerifier;
@@ -339,7 +340,25 @@ impl Application {
         let ledger = Ledger::new(store.clone(), clock.clone());
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
-        let meter = Arc::new(Meter::new(store.clone(), clock.clone()));
+        let rate_limits = match &config.redis.url {
+            Some(url) => {
+                let settings = RedisSettings {
+                    url: url.clone(),
+                    key_prefix: config.redis.key_prefix.clone(),
+                    timeout: Duration::from_millis(config.redis.timeout_ms),
+                };
+                RateLimits::with_redis(&settings, clock.clone())
+                    .await
+                    .context("redis.url")?
+            }
+            None => RateLimits::in_memory(clock.clone()),
+        };
+        let meter = Arc::new(Meter::new(
+            store.clone(),
+            clock.clone(),
+            rate_limits.clone(),
+            Arc::new(config.plan_catalog()?),
+        ));
         let oauth = Arc::new(OAuthService {
             server: AuthorizationServer::new(
                 registry(&config, store.clone(), clock.clone())?,
@@ -384,7 +403,12 @@ impl Application {
             registry: registry(&config, store.clone(), clock.clone())?,
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),
-            login_throttle: LoginThrottle::new(30, Duration::from_secs(15 * 60)),
+            login_throttle: LoginThrottle::shared(
+                rate_limits,
+                "portal-login",
+                30,
+                Duration::from_secs(15 * 60),
+            ),
             sandbox: config.profile == crate::config::Profile::Development,
             meter,
         });

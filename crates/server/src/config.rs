@@ -1,10 +1,12 @@
 //! Layered configuration: defaults → TOML file → `FINTECHAPI_*` environment
 //! (nested keys with `__`, e.g. `FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS`) → flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fintechapi_domain::plan::{PlanCatalog, RatePlan};
 use serde::{Deserialize, Serialize};
 
 /// Development serves demo data and sandbox features; production refuses them.
@@ -43,6 +45,42 @@ pub struct Config {
     pub sca: ScaConfig,
     pub xs2a: Xs2aConfig,
     pub mail: MailConfig,
+    pub redis: RedisConfig,
+    /// Rate plans by name, added to or replacing the built-in `sandbox`,
+    /// `standard`, `premium` and `unlimited`.
+    pub plans: BTreeMap<String, PlanConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `redis://host:6379/0` (or `rediss://`): rate limits and quotas shared by
+    /// every node. Each node limits on its own when unset.
+    pub url: Option<String>,
+    /// Prepended to every key, so installations can share a Redis server.
+    pub key_prefix: String,
+    /// How long a check waits for Redis before the node limits on its own.
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "fintechapi:".into(),
+            timeout_ms: 50,
+        }
+    }
+}
+
+/// One plan's limits; a limit left out is no limit (an empty table is unlimited).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanConfig {
+    pub per_second: Option<u32>,
+    /// Calls allowed at once; `per_second` when unset.
+    pub burst: Option<u32>,
+    pub per_day: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -200,6 +238,8 @@ impl Default for Config {
             sca: ScaConfig::default(),
             xs2a: Xs2aConfig::default(),
             mail: MailConfig::default(),
+            redis: RedisConfig::default(),
+            plans: BTreeMap::new(),
         }
     }
 }
@@ -400,6 +440,16 @@ impl Config {
                 message: "tls.cert_file and tls.key_file must be set together".into(),
             });
         }
+        self.plan_catalog()?;
+        positive("redis.timeout_ms", self.redis.timeout_ms)?;
+        if let Some(url) = &self.redis.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Setting {
+                key: "redis.url",
+                message: "must start with redis:// or rediss://".into(),
+            });
+        }
         if let Some(url) = &self.public_url
             && !url.starts_with("https://")
         {
@@ -409,6 +459,24 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// The built-in plans with the configured ones added or replacing them.
+    pub fn plan_catalog(&self) -> Result<PlanCatalog, ConfigError> {
+        let plans = self
+            .plans
+            .iter()
+            .map(|(name, p)| RatePlan::new(name, p.per_second, p.burst, p.per_day));
+        if self.plans.values().any(|p| p.burst == Some(0)) {
+            return Err(ConfigError::Setting {
+                key: "plans",
+                message: "a plan's burst must be at least 1".into(),
+            });
+        }
+        PlanCatalog::with(plans).map_err(|e| ConfigError::Setting {
+            key: "plans",
+            message: e.to_string(),
+        })
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -520,6 +588,28 @@ impl Config {
             .smtp_url
             .as_deref()
             .map(fintechapi_storage::redact_database_url);
+        shown.redis.url = self
+            .redis
+            .url
+            .as_deref()
+            .map(fintechapi_storage::redact_database_url);
+        // Every plan in force, the built-in ones included.
+        if let Ok(catalog) = self.plan_catalog() {
+            shown.plans = catalog
+                .iter()
+                .map(|p| {
+                    let burst = p.per_second.map(|_| p.burst);
+                    (
+                        p.name.clone(),
+                        PlanConfig {
+                            per_second: p.per_second,
+                            burst,
+                            per_day: p.per_day,
+                        },
+                    )
+                })
+                .collect();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }

@@ -42,6 +42,7 @@ pub struct Metrics {
     in_flight: Gauge,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
+    limits_degraded: Gauge,
 }
 
 impl Default for Metrics {
@@ -60,6 +61,7 @@ impl Metrics {
         let in_flight = Gauge::default();
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         let pool_max = Gauge::default();
+        let limits_degraded = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -85,6 +87,11 @@ impl Metrics {
             "Database pool size limit",
             pool_max.clone(),
         );
+        registry.register(
+            "limits_backend_degraded",
+            "1 while Redis is configured but unavailable and this node enforces rate limits alone",
+            limits_degraded.clone(),
+        );
         Self {
             registry,
             requests,
@@ -92,6 +99,7 @@ impl Metrics {
             in_flight,
             pool_connections,
             pool_max,
+            limits_degraded,
         }
     }
 
@@ -114,6 +122,11 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Whether the rate limits fell back to this node alone, read at scrape time.
+    pub fn set_limits_degraded(&self, degraded: bool) {
+        self.limits_degraded.set(i64::from(degraded));
     }
 
     /// The exposition text, with pool gauges read at scrape time.

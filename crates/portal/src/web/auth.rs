@@ -212,7 +212,7 @@ pub async fn login<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
-    if !portal.login_throttle.allow(peer.ip()) {
+    if !portal.login_throttle.allow(peer.ip()).await {
         return Err(PageError::too_many_attempts());
     }
     match portal
