@@ -572,7 +572,9 @@ pub(crate) async fn application_standing(
     pool: &Pool<Db>,
     application: ApplicationId,
 ) -> Result<Option<ApplicationStanding>, StoreError> {
-    let rows: Vec<(String, Option<String>, Option<String>, Option<String>)> = sqlx::query_as(
+    // Roles, then per approved subscription its product and tier, then the assigned plan.
+    type StandingRow = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<StandingRow> = sqlx::query_as(
         "SELECT o.roles, s.product, s.plan, a.plan FROM applications a \
          JOIN organisations o ON o.id = a.organisation_id \
          LEFT JOIN subscriptions s ON s.application_id = a.id AND s.status = 'approved' \
