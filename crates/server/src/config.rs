@@ -803,4 +803,45 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db/bank"), "{shown}");
     }
+
+    #[test]
+    fn plans_come_from_the_file_and_environment_on_top_of_the_builtin_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[redis]\nurl = \"redis://:s3cret@cache:6379/0\"\n[plans.gold]\nper_second = 500\nburst = 1000\nper_day = 20000000\n[plans.sandbox]\nper_second = 5\n",
+        )
+        .unwrap();
+        let vars = env(&[("FINTECHAPI_PLANS__GOLD__PER_DAY", "30000000")]);
+        let c = Config::load_from(Some(&file), vars, &Overrides::default())
+            .unwrap()
+            .config;
+        let plans = c.plan_catalog().unwrap();
+        let gold = plans.get("gold").unwrap();
+        assert_eq!(
+            (gold.per_second, gold.burst, gold.per_day),
+            (Some(500), 1000, Some(30_000_000))
+        );
+        // A plan set in part limits only what it names.
+        let sandbox = plans.get("sandbox").unwrap();
+        assert_eq!(
+            (sandbox.per_second, sandbox.burst, sandbox.per_day),
+            (Some(5), 5, None)
+        );
+        assert!(plans.get("premium").is_some() && plans.get("unlimited").unwrap().is_unlimited());
+        let shown = c.to_redacted_toml();
+        assert!(
+            !shown.contains("s3cret") && shown.contains("[plans.premium]"),
+            "{shown}"
+        );
+
+        std::fs::write(&file, "[plans.\"Gold Plan\"]\nper_second = 1\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
+        // A misspelt limit would silently mean no limit: refused.
+        std::fs::write(&file, "[plans.gold]\nper_secnd = 1\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
+        std::fs::write(&file, "[redis]\nurl = \"http://cache\"\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
+    }
 }
