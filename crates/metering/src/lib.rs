@@ -142,7 +142,8 @@ impl<R: UsageRepository> Meter<R> {
             }),
             None => None,
         };
-        let rate_key = format!("rate:{application}:{api}");
+        // Per plan: a new plan starts with its full burst. The day's count goes on.
+        let rate_key = format!("rate:{application}:{api}:{}", plan.name);
         let quota_key = format!("quota:{application}:{api}:{today}");
         let verdict = self
             .limits
