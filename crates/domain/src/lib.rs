@@ -17,6 +17,7 @@
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
+//! - [`plan`]: rate plans (per second, burst, per day) and the configured catalog.
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
 
@@ -33,6 +34,7 @@ pub mod oauth;
 pub mod otp;
 pub mod password;
 pub mod payment;
+pub mod plan;
 pub mod portal;
 pub mod psu;
 pub mod registry;

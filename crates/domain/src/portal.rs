@@ -344,6 +344,12 @@ pub trait PortalRepository: Send + Sync {
         id: ApplicationId,
         status: Status,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Assigns a configured plan by name, or none.
+    fn set_application_plan(
+        &self,
+        id: ApplicationId,
+        plan: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn subscriptions_of(
         &self,
         application: ApplicationId,

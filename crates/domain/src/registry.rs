@@ -32,20 +32,10 @@ text_enum!(
     SubscriptionStatus { Pending = "pending", Approved = "approved", Rejected = "rejected" }
 );
 text_enum!(
-    /// Throttling tier of a subscription.
+    /// Throttling tier of a subscription, in increasing order; the limits
+    /// of each are configured (`crate::plan::PlanCatalog`).
     Plan { Sandbox = "sandbox", Standard = "standard", Premium = "premium" }
 );
-
-impl Plan {
-    /// Requests per second and per day.
-    pub fn limits(&self) -> (u32, u32) {
-        match self {
-            Plan::Sandbox => (25, 10_000),
-            Plan::Standard => (50, 500_000),
-            Plan::Premium => (200, 5_000_000),
-        }
-    }
-}
 
 impl ApiProduct {
     pub const ALL: [ApiProduct; 3] = [ApiProduct::Ais, ApiProduct::Pis, ApiProduct::Piis];
@@ -79,6 +69,8 @@ text_enum!(
 pub struct ApplicationStanding {
     pub roles: Psd2Roles,
     pub approved: Vec<(ApiProduct, Plan)>,
+    /// The plan an operator assigned, overriding the subscriptions' tiers.
+    pub assigned_plan: Option<String>,
 }
 
 /// The set of PSD2 roles an organisation holds.
@@ -293,6 +285,9 @@ pub struct Application {
     pub environment: Environment,
     pub status: Status,
     pub created_at: OffsetDateTime,
+    /// The plan an operator assigned by its configured name; it overrides the
+    /// subscriptions' tiers.
+    pub assigned_plan: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,57 +4,92 @@
 //!
 //! Counting is in memory and flushed to the [`UsageRepository`] every second
 //! and at shutdown; the database adds counters, so several server nodes share
-//! the cells. Per-second limits are per node (GCRA); per-day quotas read the
-//! shared totals, refreshed every 30 s, plus this node's unflushed calls.
+//! the cells. Admission goes through [`Limits`]: a plan's per-second rate
+//! (GCRA) and per-day quota, shared by every node when Redis is configured.
 
 mod middleware;
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use axum::http::{HeaderMap, HeaderValue, header};
 use fintechapi_domain::ids::ApplicationId;
-use fintechapi_domain::registry::Plan;
+use fintechapi_domain::plan::{PlanCatalog, RatePlan};
 use fintechapi_domain::usage::{MeteredApi, UsageCounts, UsageKey, UsageRepository};
 use fintechapi_domain::{Clock, StoreError};
-use governor::{DefaultDirectRateLimiter, Quota};
+use fintechapi_limits::{Decision, Limits, Quota, Rate, Verdict};
 use time::{Date, OffsetDateTime};
 
 pub use middleware::{Metered, record_usage};
 
-/// How long a shared daily total is trusted before it is read again.
-const DAILY_REFRESH: Duration = Duration::from_secs(30);
-
-/// Whether a call may proceed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    Admitted,
-    /// Over the plan's limit; the client may retry after this long.
-    Throttled {
-        retry_after: Duration,
-    },
+/// Whether a call may proceed, under which plan, and what is left of it.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    pub plan: Arc<RatePlan>,
+    verdict: Verdict,
 }
 
-struct Limiter {
-    per_second: u32,
-    gcra: DefaultDirectRateLimiter,
+impl Admission {
+    pub fn admitted(&self) -> bool {
+        self.verdict.allowed()
+    }
+
+    /// When refused: how long until a call would be admitted.
+    pub fn retry_after(&self) -> Duration {
+        self.verdict.retry_after()
+    }
+
+    /// `RateLimit-Policy` and `RateLimit` (IETF draft httpapi-ratelimit-headers)
+    /// for the plan's rate ("default") and day ("daily"), and `Retry-After` when refused.
+    pub fn write_headers(&self, headers: &mut HeaderMap) {
+        let mut policies = vec![];
+        let mut states = vec![];
+        let mut add = |name: &str, quota: u64, window: u64, d: &Decision| {
+            policies.push(format!("\"{name}\";q={quota};w={window}"));
+            let wait = if d.allowed { d.reset } else { d.retry_after };
+            states.push(format!(
+                "\"{name}\";r={};t={}",
+                d.remaining,
+                ceil_secs(wait)
+            ));
+        };
+        if let (Some(per_second), Some(d)) = (self.plan.per_second, &self.verdict.rate) {
+            add("default", u64::from(per_second), 1, d);
+        }
+        if let (Some(per_day), Some(d)) = (self.plan.per_day, &self.verdict.quota) {
+            add("daily", per_day, 86_400, d);
+        }
+        for (name, values) in [("ratelimit-policy", policies), ("ratelimit", states)] {
+            if let Ok(value) = HeaderValue::from_str(&values.join(", "))
+                && !values.is_empty()
+            {
+                headers.insert(name, value);
+            }
+        }
+        if !self.admitted() {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(ceil_secs(self.retry_after()).max(1)),
+            );
+        }
+    }
 }
 
-struct DailyCount {
-    day: Date,
-    /// Admitted calls of all nodes as last read, plus this node's since.
-    count: u64,
-    read_at: tokio::time::Instant,
+fn ceil_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// The meter of one server node. Share it behind an `Arc`.
 pub struct Meter<R> {
     repo: R,
     clock: Arc<dyn Clock>,
+    limits: Limits,
+    plans: Arc<PlanCatalog>,
     pending: Mutex<HashMap<UsageKey, UsageCounts>>,
-    limiters: Mutex<HashMap<(ApplicationId, MeteredApi), Arc<Limiter>>>,
-    daily: Mutex<HashMap<(ApplicationId, MeteredApi), DailyCount>>,
+    /// Per application and API: today's calls as the usage statistics had
+    /// them when first admitted today, the floor of the shared day count.
+    known_today: Mutex<HashMap<(ApplicationId, MeteredApi), (Date, u64)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -63,13 +98,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<R: UsageRepository> Meter<R> {
-    pub fn new(repo: R, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(repo: R, clock: Arc<dyn Clock>, limits: Limits, plans: Arc<PlanCatalog>) -> Self {
         Self {
             repo,
             clock,
+            limits,
+            plans,
             pending: Mutex::default(),
-            limiters: Mutex::default(),
-            daily: Mutex::default(),
+            known_today: Mutex::default(),
         }
     }
 
@@ -77,85 +113,68 @@ impl<R: UsageRepository> Meter<R> {
         self.clock.now()
     }
 
+    /// The configured plans.
+    pub fn plans(&self) -> &PlanCatalog {
+        &self.plans
+    }
+
+    /// Where rate limits and quotas are kept, and whether that works.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Admits a call of `application` to `api` under `plan`, or tells how long to wait.
     pub async fn admit(
         &self,
         application: ApplicationId,
         api: MeteredApi,
-        plan: Plan,
+        plan: Arc<RatePlan>,
     ) -> Result<Admission, StoreError> {
-        let (per_second, per_day) = plan.limits();
-        let limiter = self.limiter(application, api, per_second);
-        if let Err(not_until) = limiter.gcra.check() {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Ok(Admission::Throttled {
-                retry_after: wait.max(Duration::from_millis(1)),
-            });
-        }
-        let now = self.clock.now();
-        let today = now.date();
-        let stale = lock(&self.daily)
-            .get(&(application, api))
-            .is_none_or(|d| d.day != today || d.read_at.elapsed() >= DAILY_REFRESH);
-        if stale {
-            // Read without holding the lock: other applications are not kept waiting.
-            let flushed = self.repo.calls_on(application, api, today).await?;
-            let unflushed = self.unflushed_admitted(application, api, today);
-            lock(&self.daily).insert(
-                (application, api),
-                DailyCount {
-                    day: today,
-                    count: flushed + unflushed,
-                    read_at: tokio::time::Instant::now(),
-                },
-            );
-        }
-        let mut daily = lock(&self.daily);
-        let Some(count) = daily.get_mut(&(application, api)) else {
-            return Ok(Admission::Admitted);
+        let rate = plan
+            .per_second
+            .and_then(|n| Rate::per_second(n, plan.burst));
+        let today = self.clock.now().date();
+        let quota = match plan.per_day {
+            Some(per_day) => Some(Quota {
+                per_day,
+                day: today,
+                at_least: self.known_today(application, api, today).await?,
+            }),
+            None => None,
         };
-        if count.count >= u64::from(per_day) {
-            let midnight = today.next_day().map_or(now, |d| d.midnight().assume_utc());
-            let wait = (midnight - now)
-                .try_into()
-                .unwrap_or(Duration::from_secs(1));
-            return Ok(Admission::Throttled { retry_after: wait });
-        }
-        count.count += 1;
-        Ok(Admission::Admitted)
+        // Per plan: a new plan starts with its full burst. The day's count goes on.
+        let rate_key = format!("rate:{application}:{api}:{}", plan.name);
+        let quota_key = format!("quota:{application}:{api}:{today}");
+        let verdict = self
+            .limits
+            .check(
+                rate.map(|r| (rate_key.as_str(), r)),
+                quota.as_ref().map(|q| (quota_key.as_str(), q)),
+            )
+            .await;
+        Ok(Admission { plan, verdict })
     }
 
-    fn limiter(
+    /// Today's admitted calls in the usage statistics, read once a day per
+    /// node: after a restart (in memory) or a lost Redis the count goes on from there.
+    async fn known_today(
         &self,
         application: ApplicationId,
         api: MeteredApi,
-        per_second: u32,
-    ) -> Arc<Limiter> {
-        let mut limiters = lock(&self.limiters);
-        let entry = limiters.entry((application, api));
-        let fresh = || {
-            let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
-            Arc::new(Limiter {
-                per_second,
-                gcra: governor::RateLimiter::direct(Quota::per_second(rate)),
-            })
-        };
-        let limiter = entry.or_insert_with(fresh);
-        // A plan change takes effect on the next call.
-        if limiter.per_second != per_second {
-            *limiter = fresh();
+        today: Date,
+    ) -> Result<u64, StoreError> {
+        if let Some((day, calls)) = lock(&self.known_today).get(&(application, api))
+            && *day == today
+        {
+            return Ok(*calls);
         }
-        limiter.clone()
-    }
-
-    fn unflushed_admitted(&self, application: ApplicationId, api: MeteredApi, day: Date) -> u64 {
-        lock(&self.pending)
-            .iter()
-            .filter(|(k, _)| k.application_id == application && k.api == api && k.day == day)
-            .map(|(_, c)| c.calls - c.throttled)
-            .sum()
+        // Read without holding the lock: other applications are not kept waiting.
+        let calls = self.repo.calls_on(application, api, today).await?;
+        let mut known = lock(&self.known_today);
+        // Yesterday's entries go with the first read of a new day.
+        known.retain(|_, (day, _)| *day == today);
+        known.insert((application, api), (today, calls));
+        Ok(calls)
     }
 
     /// Counts one finished call.
@@ -243,48 +262,82 @@ mod tests {
     }
 
     fn meter() -> Meter<NoStore> {
-        let clock = ManualClock::new(time::macros::datetime!(2026-11-25 12:00 UTC));
-        Meter::new(NoStore, Arc::new(clock))
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-11-25 12:00 UTC),
+        ));
+        let limits = Limits::in_memory(clock.clone());
+        Meter::new(NoStore, clock, limits, Arc::new(PlanCatalog::builtin()))
+    }
+
+    fn plan(meter: &Meter<NoStore>, name: &str) -> Arc<RatePlan> {
+        meter.plans().get(name).unwrap()
     }
 
     #[tokio::test]
-    async fn per_second_burst_is_the_plan_rate() {
+    async fn the_plan_rate_and_the_shared_daily_total_decide() {
         let meter = meter();
         let app = ApplicationId::random();
         let mut admitted = 0;
-        for _ in 0..20 {
-            if meter
-                .admit(app, MeteredApi::Oauth, Plan::Standard)
+        for _ in 0..60 {
+            let a = meter
+                .admit(app, MeteredApi::Oauth, plan(&meter, "standard"))
                 .await
-                .unwrap()
-                == Admission::Admitted
-            {
-                admitted += 1;
-            }
+                .unwrap();
+            admitted += u32::from(a.admitted());
         }
-        // Standard allows 50/s, but the shared daily total (9 995 of 500 000) is far off.
-        assert_eq!(admitted, 20);
+        // Standard allows bursts of 50; the daily total (9 995 of 500 000) is far off.
+        assert_eq!(admitted, 50);
         let sandbox_app = ApplicationId::random();
         let mut outcomes = vec![];
         for _ in 0..12 {
             outcomes.push(
                 meter
-                    .admit(sandbox_app, MeteredApi::Ais, Plan::Sandbox)
+                    .admit(sandbox_app, MeteredApi::Ais, plan(&meter, "sandbox"))
                     .await
                     .unwrap(),
             );
         }
         // Sandbox: 10 000 a day, 9 995 already used by all nodes: 5 more today.
+        assert_eq!(outcomes.iter().filter(|a| a.admitted()).count(), 5);
+        assert_eq!(outcomes[5].retry_after(), Duration::from_secs(12 * 3600));
+        let mut headers = HeaderMap::new();
+        outcomes[5].write_headers(&mut headers);
         assert_eq!(
-            outcomes
-                .iter()
-                .filter(|a| **a == Admission::Admitted)
-                .count(),
-            5
+            headers["ratelimit-policy"],
+            "\"default\";q=25;w=1, \"daily\";q=10000;w=86400"
         );
-        assert!(
-            matches!(outcomes[5], Admission::Throttled { retry_after } if retry_after.as_secs() == 12 * 3600)
+        assert_eq!(
+            headers["ratelimit"],
+            "\"default\";r=20;t=1, \"daily\";r=0;t=43200"
         );
+        assert_eq!(headers[header::RETRY_AFTER], "43200");
+        let mut headers = HeaderMap::new();
+        outcomes[0].write_headers(&mut headers);
+        assert_eq!(
+            headers["ratelimit"],
+            "\"default\";r=24;t=1, \"daily\";r=4;t=43200"
+        );
+        assert!(headers.get(header::RETRY_AFTER).is_none());
+    }
+
+    #[tokio::test]
+    async fn the_unlimited_plan_admits_everything_and_sends_no_limits() {
+        let meter = meter();
+        let app = ApplicationId::random();
+        for _ in 0..20_000 {
+            let a = meter
+                .admit(app, MeteredApi::Ais, plan(&meter, "unlimited"))
+                .await
+                .unwrap();
+            assert!(a.admitted());
+        }
+        let a = meter
+            .admit(app, MeteredApi::Ais, plan(&meter, "unlimited"))
+            .await
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        a.write_headers(&mut headers);
+        assert!(headers.is_empty());
     }
 
     #[tokio::test]

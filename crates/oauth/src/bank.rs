@@ -458,7 +458,7 @@ pub(crate) const BLOCKED: &str = "Your online banking access is paused after 5 f
                                   contact your bank.";
 
 /// Per client address first, so a throttled address spends no login's budget.
-fn throttle<R: Repo>(
+async fn throttle<R: Repo>(
     service: &OAuthService<R>,
     peer: IpAddr,
     login: &str,
@@ -466,7 +466,11 @@ fn throttle<R: Repo>(
     let bank = &service.bank;
     bank.login_per_address
         .allow(peer)
-        .and_then(|()| bank.login_per_name.allow(login.to_lowercase()))
+        .await
+        .map_err(BankError::throttled)?;
+    bank.login_per_name
+        .allow(login.to_lowercase())
+        .await
         .map_err(BankError::throttled)
 }
 
@@ -481,7 +485,7 @@ pub(crate) async fn check_password<R: Repo>(
     login: &str,
     password: String,
 ) -> Result<Result<Psu, &'static str>, BankError> {
-    throttle(service, peer, login)?;
+    throttle(service, peer, login).await?;
     let repo = service.server.repo();
     let passwords = &service.bank.passwords;
     let found = repo.psu_by_login(login).await?;

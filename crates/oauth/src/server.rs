@@ -264,6 +264,8 @@ pub struct AccessGrant {
     pub payment: Option<PaymentId>,
     /// What the application may use right now (approved, within its roles), with plans.
     pub usable: Vec<(ApiProduct, Plan)>,
+    /// The plan an operator assigned to the application, overriding the tiers.
+    pub assigned_plan: Option<String>,
     /// The DPoP key the token is bound to: every use needs a proof by it.
     pub dpop_jkt: Option<String>,
     /// The client certificate the token is bound to: every use needs it (mutual TLS).
@@ -1211,7 +1213,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
             consent,
             funds_consent,
             payment,
-            usable,
+            usable: usable.products,
+            assigned_plan: usable.assigned_plan,
             dpop_jkt: record.dpop_jkt,
             mtls_x5t: record.mtls_x5t,
         }))

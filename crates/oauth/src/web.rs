@@ -319,6 +319,20 @@ fn form_decode(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A client admitted under its plan: what the handlers act for, and the
+/// plan's state that every answer reports.
+struct Admitted {
+    client: AuthenticatedClient,
+    admission: Admission,
+}
+
+impl std::ops::Deref for Admitted {
+    type Target = AuthenticatedClient;
+    fn deref(&self) -> &AuthenticatedClient {
+        &self.client
+    }
+}
+
 /// Parses the form, authenticates the caller and admits it under its plan;
 /// every answer from here on is attributed to its application.
 async fn admitted_client<R: Repo>(
@@ -326,7 +340,7 @@ async fn admitted_client<R: Repo>(
     headers: &HeaderMap,
     params: Params,
     certificate: Option<&ClientCertificate>,
-) -> Result<(Params, AuthenticatedClient), Response> {
+) -> Result<(Params, Admitted), Response> {
     let presented =
         presented_client(headers, &params, certificate).map_err(IntoResponse::into_response)?;
     let client = service
@@ -339,26 +353,30 @@ async fn admitted_client<R: Repo>(
         api: MeteredApi::Oauth,
         throttled,
     };
-    let plan = client.best_plan();
+    let plan = service.meter.plans().in_force(
+        client.application.assigned_plan.as_deref(),
+        client.best_plan(),
+    );
     match service
         .meter
         .admit(client.application.id, MeteredApi::Oauth, plan)
         .await
     {
-        Ok(Admission::Admitted) => Ok((params, client)),
-        Ok(Admission::Throttled { retry_after }) => {
-            let (per_second, per_day) = plan.limits();
+        Ok(admission) if admission.admitted() => Ok((params, Admitted { client, admission })),
+        Ok(admission) => {
             let error = OAuthError {
-                retry_after: Some(retry_after),
+                retry_after: Some(admission.retry_after()),
                 ..OAuthError::new(
                     ErrorCode::SlowDown,
                     format!(
-                        "over the {plan} plan's limit of {per_second} requests per second or \
-                         {per_day} per day"
+                        "over the {} plan's limit of {}",
+                        admission.plan.name, admission.plan
                     ),
                 )
             };
-            Err(tagged(error.into_response(), metered(true)))
+            let mut response = error.into_response();
+            admission.write_headers(response.headers_mut());
+            Err(tagged(response, metered(true)))
         }
         Err(e) => Err(tagged(OAuthError::from(e).into_response(), metered(false))),
     }
@@ -369,12 +387,13 @@ fn tagged(mut response: Response, metered: Metered) -> Response {
     response
 }
 
-fn metered_ok(client: &AuthenticatedClient, result: Result<Response, OAuthError>) -> Response {
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+fn metered_ok(admitted: &Admitted, result: Result<Response, OAuthError>) -> Response {
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    admitted.admission.write_headers(response.headers_mut());
     tagged(
         response,
         Metered {
-            application_id: client.application.id,
+            application_id: admitted.client.application.id,
             api: MeteredApi::Oauth,
             throttled: false,
         },

@@ -277,6 +277,7 @@ impl<R: PortalRepository> Accounts<R> {
         if self
             .mails_per_recipient
             .allow(to.as_str().to_ascii_lowercase())
+            .await
             .is_err()
         {
             tracing::info!(

@@ -215,14 +215,24 @@ impl AuthenticatedClient {
             .map(|(_, plan)| *plan)
     }
 
-    /// The most generous plan of any product (what the OAuth server throttles by).
+    /// The highest tier of any product (what the OAuth server throttles by,
+    /// unless an operator assigned the application a plan).
     pub fn best_plan(&self) -> Plan {
         self.products
             .iter()
             .map(|(_, plan)| *plan)
-            .max_by_key(|plan| plan.limits())
+            .max()
             .unwrap_or(Plan::Sandbox)
     }
+}
+
+/// What an active application may call now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Usable {
+    /// Approved subscriptions within the organisation's roles, with their tiers.
+    pub products: Vec<(ApiProduct, Plan)>,
+    /// The plan an operator assigned, overriding the tiers.
+    pub assigned_plan: Option<String>,
 }
 
 /// Who asks for a change, for the audit trail.
@@ -417,6 +427,7 @@ impl<R: PortalRepository> Registry<R> {
             environment: input.environment,
             status: Status::Active,
             created_at: now,
+            assigned_plan: None,
         };
         let approved = approve || input.environment == Environment::Sandbox;
         let mut products = input.products.clone();
@@ -798,6 +809,44 @@ impl<R: PortalRepository> Registry<R> {
         Ok(())
     }
 
+    /// Assigns a plan (by its configured name) to every call of the
+    /// application, or goes back to its subscriptions' tiers with None.
+    pub async fn set_application_plan(
+        &self,
+        actor: &Actor,
+        application: ApplicationId,
+        plan: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        if let Some(name) = plan
+            && !fintechapi_domain::plan::is_plan_name(name)
+        {
+            let mut errors = FieldErrors::new();
+            errors.add("plan", "is not a plan name");
+            errors.into_result()?;
+        }
+        let current = self
+            .repo
+            .application(application)
+            .await?
+            .ok_or(RegistryError::NotFound)?;
+        self.repo.set_application_plan(application, plan).await?;
+        self.audit(
+            actor,
+            "application.plan",
+            application.to_string(),
+            format!(
+                "{} -> {}",
+                current
+                    .assigned_plan
+                    .as_deref()
+                    .unwrap_or("(subscriptions)"),
+                plan.unwrap_or("(subscriptions)")
+            ),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn set_application_status(
         &self,
         actor: &Actor,
@@ -830,18 +879,20 @@ impl<R: PortalRepository> Registry<R> {
 
     /// The products an application may call now, with their plans; None when
     /// the application or its organisation is not active.
-    pub async fn active_products(
-        &self,
-        id: ApplicationId,
-    ) -> Result<Option<Vec<(ApiProduct, Plan)>>, StoreError> {
+    pub async fn active_products(&self, id: ApplicationId) -> Result<Option<Usable>, StoreError> {
         // Per request on the token path: one query, not four.
-        Ok(self.repo.application_standing(id).await?.map(|standing| {
-            standing
-                .approved
-                .into_iter()
-                .filter(|(product, _)| standing.roles.has(product.required_role()))
-                .collect()
-        }))
+        Ok(self
+            .repo
+            .application_standing(id)
+            .await?
+            .map(|standing| Usable {
+                products: standing
+                    .approved
+                    .into_iter()
+                    .filter(|(product, _)| standing.roles.has(product.required_role()))
+                    .collect(),
+                assigned_plan: standing.assigned_plan,
+            }))
     }
 
     /// Approved subscriptions within the organisation's PSD2 roles.

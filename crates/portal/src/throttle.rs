@@ -1,15 +1,15 @@
-//! Fixed-window attempt limits per key (a client address, a login name, a
-//! mail recipient), in process and on the injected clock. With several nodes
-//! each keeps its own windows, so the effective limit scales with them; the
-//! blocks after failed logins are shared through the database.
+//! Attempt limits per key (a client address, a login name, a mail recipient):
+//! `limit` attempts at once, then one per `window / limit` (GCRA). Kept in
+//! [`Limits`], so with Redis configured every node counts against the same
+//! limit; the blocks after failed logins are shared through the database.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::fmt::Display;
+use std::sync::Arc;
 
 use fintechapi_domain::Clock;
-use time::{Duration, OffsetDateTime};
+use fintechapi_domain::secret::sha256;
+use fintechapi_limits::{Limits, Rate};
+use time::Duration;
 
 /// Over the limit: try again after this long (the `Retry-After` value).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,68 +22,98 @@ impl RetryAfter {
     }
 }
 
-pub struct Throttle<K> {
-    limit: u32,
-    window: Duration,
-    clock: Arc<dyn Clock>,
-    seen: Mutex<HashMap<K, (OffsetDateTime, u32)>>,
+pub struct Throttle {
+    limits: Limits,
+    scope: String,
+    /// None for a zero window: nothing to spread attempts over.
+    rate: Option<Rate>,
 }
 
 /// Attempts per client address.
-pub type AddressThrottle = Throttle<IpAddr>;
+pub type AddressThrottle = Throttle;
 /// Attempts per login name or mail recipient (normalised by the caller).
-pub type NameThrottle = Throttle<String>;
+pub type NameThrottle = Throttle;
 
-/// Entries kept before stale windows are swept.
-const SWEEP_AT: usize = 10_000;
-
-impl<K: Hash + Eq> Throttle<K> {
+impl Throttle {
+    /// A throttle of this process alone, on `clock`.
     pub fn new(limit: u32, window: Duration, clock: Arc<dyn Clock>) -> Self {
+        Self::shared(Limits::in_memory(clock), "local", limit, window)
+    }
+
+    /// A throttle kept in `limits` under keys starting with `scope`, so
+    /// throttles sharing a backend stay apart.
+    pub fn shared(limits: Limits, scope: &str, limit: u32, window: Duration) -> Self {
+        let limit = limit.max(1);
+        let window = std::time::Duration::try_from(window).unwrap_or_default();
         Self {
-            limit,
-            window,
-            clock,
-            seen: Mutex::new(HashMap::new()),
+            limits,
+            scope: scope.to_owned(),
+            rate: Rate::new(limit, window, limit),
         }
     }
 
-    /// Counts an attempt for `key`; refused when the key is over its limit
-    /// in the current window.
-    pub fn allow(&self, key: K) -> Result<(), RetryAfter> {
-        let now = self.clock.now();
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        if seen.len() >= SWEEP_AT {
-            seen.retain(|_, (start, _)| now - *start < self.window);
-        }
-        let entry = seen.entry(key).or_insert((now, 0));
-        if now - entry.0 >= self.window || now < entry.0 {
-            *entry = (now, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
-        if entry.1 <= self.limit {
+    /// Counts an attempt for `key`; refused when the key is over its limit.
+    pub async fn allow(&self, key: impl Display) -> Result<(), RetryAfter> {
+        let Some(rate) = self.rate else {
+            return Ok(());
+        };
+        let decision = self
+            .limits
+            .admit(&format!("{}:{}", self.scope, digest(&key)), rate)
+            .await;
+        if decision.allowed {
             Ok(())
         } else {
-            Err(RetryAfter(entry.0 + self.window - now))
+            let wait = Duration::try_from(decision.retry_after).unwrap_or(Duration::SECOND);
+            Err(RetryAfter(wait))
         }
     }
+}
+
+/// Keys name people (addresses, logins, mail recipients): the shared store
+/// sees a digest of them, not the values.
+fn digest(key: &impl Display) -> String {
+    sha256(key.to_string().as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
+    use std::net::IpAddr;
+
     use fintechapi_domain::ManualClock;
+    use time::OffsetDateTime;
 
     use super::*;
 
-    #[test]
-    fn a_key_is_limited_per_window_and_others_are_not() {
+    #[tokio::test]
+    async fn a_key_is_limited_and_others_are_not() {
         let clock = ManualClock::new(OffsetDateTime::UNIX_EPOCH);
         let t = Throttle::new(3, Duration::seconds(60), Arc::new(clock.clone()));
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        assert!((0..3).all(|_| t.allow(a).is_ok()));
-        clock.advance(Duration::seconds(20));
-        assert_eq!(t.allow(a), Err(RetryAfter(Duration::seconds(40))));
-        assert!(t.allow(b).is_ok());
-        clock.advance(Duration::seconds(41));
-        assert!(t.allow(a).is_ok());
+        for _ in 0..3 {
+            assert!(t.allow(a).await.is_ok());
+        }
+        let refused = t.allow(a).await.unwrap_err();
+        assert!(refused.secs() >= 1 && refused.secs() <= 20, "{refused:?}");
+        assert!(t.allow(b).await.is_ok());
+        // One attempt comes back every 20 s.
+        clock.advance(Duration::seconds(21));
+        assert!(t.allow(a).await.is_ok());
+        assert!(t.allow(a).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn throttles_sharing_a_backend_keep_their_own_counts() {
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(OffsetDateTime::UNIX_EPOCH));
+        let limits = Limits::in_memory(clock);
+        let portal = Throttle::shared(limits.clone(), "portal-login", 1, Duration::minutes(1));
+        let bank = Throttle::shared(limits, "bank-login", 1, Duration::minutes(1));
+        assert!(portal.allow("10.0.0.1").await.is_ok());
+        assert!(bank.allow("10.0.0.1").await.is_ok());
+        assert!(portal.allow("10.0.0.1").await.is_err());
     }
 }

@@ -215,10 +215,19 @@ both_stores! {
         let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
         let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Standing GmbH", roles)).await.unwrap();
         let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
-        let usable = || f.registry.active_products(app.id);
+        let usable = || async { f.registry.active_products(app.id).await.map(|u| u.map(|u| u.products)) };
         assert_eq!(usable().await.unwrap(), Some(vec![]), "pending subscriptions give nothing");
         f.registry.approve_products(&actor(), &org, &app, &[ApiProduct::Pis]).await.unwrap();
         assert_eq!(usable().await.unwrap(), Some(vec![(ApiProduct::Pis, Plan::Standard)]));
+        // An operator's plan overrides the tier on every call, and is audited.
+        let assigned = || async { f.registry.active_products(app.id).await.unwrap().unwrap().assigned_plan };
+        assert_eq!(assigned().await, None);
+        f.registry.set_application_plan(&actor(), app.id, Some("unlimited")).await.unwrap();
+        assert_eq!(assigned().await.as_deref(), Some("unlimited"));
+        assert_eq!(f.registry.repo().application(app.id).await.unwrap().unwrap().assigned_plan.as_deref(), Some("unlimited"));
+        assert!(f.registry.set_application_plan(&actor(), app.id, Some("<b>")).await.is_err());
+        f.registry.set_application_plan(&actor(), app.id, None).await.unwrap();
+        assert_eq!(assigned().await, None);
         f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
         assert_eq!(usable().await.unwrap(), None);
         f.registry.set_application_status(&actor(), app.id, Status::Active).await.unwrap();

@@ -15,6 +15,7 @@ use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
+use fintechapi_limits::{Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
 use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::passkey::PasskeyVerifier;
@@ -453,7 +454,25 @@ impl Application {
         let passwords =
             Arc::new(PasswordPool::new().map_err(|e| anyhow::anyhow!("password pool: {e}"))?);
         let minute = time::Duration::minutes(1);
-        let meter = Arc::new(Meter::new(store.clone(), clock.clone()));
+        let rate_limits = match &config.redis.url {
+            Some(url) => {
+                let settings = RedisSettings {
+                    url: url.clone(),
+                    key_prefix: config.redis.key_prefix.clone(),
+                    timeout: Duration::from_millis(config.redis.timeout_ms),
+                };
+                RateLimits::with_redis(&settings, clock.clone())
+                    .await
+                    .context("redis.url")?
+            }
+            None => RateLimits::in_memory(clock.clone()),
+        };
+        let meter = Arc::new(Meter::new(
+            store.clone(),
+            clock.clone(),
+            rate_limits.clone(),
+            Arc::new(config.plan_catalog()?),
+        ));
         let oauth = Arc::new(OAuthService {
             server: AuthorizationServer::new(
                 registry(&config, store.clone(), clock.clone())?,
@@ -474,15 +493,17 @@ impl Application {
                 passkeys: passkey_verifier(&base_url),
                 passwords: passwords.clone(),
                 block_policy: config.sca.block_policy(),
-                login_per_address: Arc::new(Throttle::new(
+                login_per_address: Arc::new(Throttle::shared(
+                    rate_limits.clone(),
+                    "bank-login-address",
                     config.sca.login_attempts_per_address_per_minute,
                     minute,
-                    clock.clone(),
                 )),
-                login_per_name: Arc::new(Throttle::new(
+                login_per_name: Arc::new(Throttle::shared(
+                    rate_limits.clone(),
+                    "bank-login-name",
                     config.sca.login_attempts_per_login_per_minute,
                     minute,
-                    clock.clone(),
                 )),
                 public_url: base_url.clone(),
             },
@@ -512,11 +533,17 @@ impl Application {
             registry: registry(&config, store.clone(), clock.clone())?,
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),
-            login_throttle: Throttle::new(30, time::Duration::minutes(15), clock.clone()),
-            mail_throttle: Throttle::new(
+            login_throttle: Throttle::shared(
+                rate_limits.clone(),
+                "portal-login",
+                30,
+                time::Duration::minutes(15),
+            ),
+            mail_throttle: Throttle::shared(
+                rate_limits.clone(),
+                "mail-address",
                 config.portal.mail_requests_per_address_per_hour,
                 time::Duration::hours(1),
-                clock.clone(),
             ),
             sandbox: config.profile == crate::config::Profile::Development,
             meter,

@@ -1,10 +1,12 @@
 //! Layered configuration: defaults → TOML file → `FINTECHAPI_*` environment
 //! (nested keys with `__`, e.g. `FINTECHAPI_HTTP__IDLE_TIMEOUT_SECS`) → flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fintechapi_domain::plan::{PlanCatalog, RatePlan};
 use serde::{Deserialize, Serialize};
 
 /// Development serves demo data and sandbox features; production refuses them.
@@ -44,6 +46,10 @@ pub struct Config {
     pub xs2a: Xs2aConfig,
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
+    pub redis: RedisConfig,
+    /// Rate plans by name, added to or replacing the built-in `sandbox`,
+    /// `standard`, `premium` and `unlimited`.
+    pub plans: BTreeMap<String, PlanConfig>,
 }
 
 /// Where operators read `/metrics` and the detail of `/readyz`; neither is
@@ -57,6 +63,38 @@ pub struct MetricsConfig {
     /// A file holding a bearer token (32+ characters) that opens `/metrics`
     /// and the detail of `/readyz` on the public listener too.
     pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `redis://host:6379/0` (or `rediss://`): rate limits and quotas shared by
+    /// every node. Each node limits on its own when unset.
+    pub url: Option<String>,
+    /// Prepended to every key, so installations can share a Redis server.
+    pub key_prefix: String,
+    /// How long a check waits for Redis before the node limits on its own.
+    pub timeout_ms: u64,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "fintechapi:".into(),
+            timeout_ms: 50,
+        }
+    }
+}
+
+/// One plan's limits; a limit left out is no limit (an empty table is unlimited).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PlanConfig {
+    pub per_second: Option<u32>,
+    /// Calls allowed at once; `per_second` when unset.
+    pub burst: Option<u32>,
+    pub per_day: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -288,6 +326,8 @@ impl Default for Config {
             xs2a: Xs2aConfig::default(),
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
+            redis: RedisConfig::default(),
+            plans: BTreeMap::new(),
         }
     }
 }
@@ -497,6 +537,16 @@ impl Config {
                 message: "tls.cert_file and tls.key_file must be set together".into(),
             });
         }
+        self.plan_catalog()?;
+        positive("redis.timeout_ms", self.redis.timeout_ms)?;
+        if let Some(url) = &self.redis.url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            return Err(ConfigError::Setting {
+                key: "redis.url",
+                message: "must start with redis:// or rediss://".into(),
+            });
+        }
         if let Some(url) = &self.public_url
             && !url.starts_with("https://")
         {
@@ -522,6 +572,24 @@ impl Config {
                 })
             })
             .transpose()
+    }
+
+    /// The built-in plans with the configured ones added or replacing them.
+    pub fn plan_catalog(&self) -> Result<PlanCatalog, ConfigError> {
+        let plans = self
+            .plans
+            .iter()
+            .map(|(name, p)| RatePlan::new(name, p.per_second, p.burst, p.per_day));
+        if self.plans.values().any(|p| p.burst == Some(0)) {
+            return Err(ConfigError::Setting {
+                key: "plans",
+                message: "a plan's burst must be at least 1".into(),
+            });
+        }
+        PlanCatalog::with(plans).map_err(|e| ConfigError::Setting {
+            key: "plans",
+            message: e.to_string(),
+        })
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -633,6 +701,28 @@ impl Config {
             .smtp_url
             .as_deref()
             .map(fintechapi_storage::redact_database_url);
+        shown.redis.url = self
+            .redis
+            .url
+            .as_deref()
+            .map(fintechapi_storage::redact_database_url);
+        // Every plan in force, the built-in ones included.
+        if let Ok(catalog) = self.plan_catalog() {
+            shown.plans = catalog
+                .iter()
+                .map(|p| {
+                    let burst = p.per_second.map(|_| p.burst);
+                    (
+                        p.name.clone(),
+                        PlanConfig {
+                            per_second: p.per_second,
+                            burst,
+                            per_day: p.per_day,
+                        },
+                    )
+                })
+                .collect();
+        }
         toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
@@ -865,5 +955,46 @@ mod tests {
         let shown = c.to_redacted_toml();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db/bank"), "{shown}");
+    }
+
+    #[test]
+    fn plans_come_from_the_file_and_environment_on_top_of_the_builtin_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[redis]\nurl = \"redis://:s3cret@cache:6379/0\"\n[plans.gold]\nper_second = 500\nburst = 1000\nper_day = 20000000\n[plans.sandbox]\nper_second = 5\n",
+        )
+        .unwrap();
+        let vars = env(&[("FINTECHAPI_PLANS__GOLD__PER_DAY", "30000000")]);
+        let c = Config::load_from(Some(&file), vars, &Overrides::default())
+            .unwrap()
+            .config;
+        let plans = c.plan_catalog().unwrap();
+        let gold = plans.get("gold").unwrap();
+        assert_eq!(
+            (gold.per_second, gold.burst, gold.per_day),
+            (Some(500), 1000, Some(30_000_000))
+        );
+        // A plan set in part limits only what it names.
+        let sandbox = plans.get("sandbox").unwrap();
+        assert_eq!(
+            (sandbox.per_second, sandbox.burst, sandbox.per_day),
+            (Some(5), 5, None)
+        );
+        assert!(plans.get("premium").is_some() && plans.get("unlimited").unwrap().is_unlimited());
+        let shown = c.to_redacted_toml();
+        assert!(
+            !shown.contains("s3cret") && shown.contains("[plans.premium]"),
+            "{shown}"
+        );
+
+        std::fs::write(&file, "[plans.\"Gold Plan\"]\nper_second = 1\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
+        // A misspelt limit would silently mean no limit: refused.
+        std::fs::write(&file, "[plans.gold]\nper_secnd = 1\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
+        std::fs::write(&file, "[redis]\nurl = \"http://cache\"\n").unwrap();
+        assert!(Config::load_from(Some(&file), env(&[]), &Overrides::default()).is_err());
     }
 }

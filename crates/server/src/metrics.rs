@@ -94,6 +94,7 @@ pub struct Metrics {
     in_flight: Gauge,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
+    limits_degraded: Gauge,
 }
 
 impl Default for Metrics {
@@ -112,6 +113,7 @@ impl Metrics {
         let in_flight = Gauge::default();
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         let pool_max = Gauge::default();
+        let limits_degraded = Gauge::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -137,6 +139,11 @@ impl Metrics {
             "Database pool size limit",
             pool_max.clone(),
         );
+        registry.register(
+            "limits_backend_degraded",
+            "1 while Redis is configured but unavailable and this node enforces rate limits alone",
+            limits_degraded.clone(),
+        );
         Self {
             registry,
             requests,
@@ -144,6 +151,7 @@ impl Metrics {
             in_flight,
             pool_connections,
             pool_max,
+            limits_degraded,
         }
     }
 
@@ -172,6 +180,11 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Whether the rate limits fell back to this node alone, read at scrape time.
+    pub fn set_limits_degraded(&self, degraded: bool) {
+        self.limits_degraded.set(i64::from(degraded));
     }
 
     /// The exposition text, with pool gauges read at scrape time.

@@ -380,6 +380,7 @@ pub(crate) struct ApplicationRow {
     environment: String,
     status: String,
     created_at: OffsetDateTime,
+    plan: Option<String>,
 }
 
 /// Redirect URIs are stored one per line (a URI cannot contain a newline).
@@ -411,6 +412,7 @@ impl TryFrom<ApplicationRow> for Application {
             environment: r.environment.parse()?,
             status: r.status.parse()?,
             created_at: r.created_at,
+            assigned_plan: r.plan,
         })
     }
 }

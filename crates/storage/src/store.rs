@@ -1430,6 +1430,17 @@ impl PortalRepository for Store {
         .await)
     }
 
+    async fn set_application_plan(
+        &self,
+        id: ApplicationId,
+        plan: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, |db, pool| db::portal::set_application_plan(
+            pool, id, plan
+        )
+        .await)
+    }
+
     async fn subscriptions_of(
         &self,
         application: ApplicationId,

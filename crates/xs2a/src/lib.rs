@@ -172,6 +172,8 @@ pub(crate) struct Caller {
     pub grant: AccessGrant,
     pub request_id: Uuid,
     api: MeteredApi,
+    /// The plan's state once admitted, reported on every answer.
+    admission: Option<Admission>,
 }
 
 impl Caller {
@@ -187,6 +189,9 @@ impl Caller {
     }
 
     fn echo(&self, mut response: Response) -> Response {
+        if let Some(admission) = &self.admission {
+            admission.write_headers(response.headers_mut());
+        }
         if let Ok(value) = HeaderValue::from_str(&self.request_id.to_string()) {
             response.headers_mut().insert("x-request-id", value);
         }
@@ -356,10 +361,11 @@ impl<R: Repo> Xs2aService<R> {
         self.check_binding(headers, line, token, dpop_scheme, &grant)
             .await?;
         let api = MeteredApi::from(product);
-        let caller = Caller {
+        let mut caller = Caller {
             grant,
             request_id,
             api,
+            admission: None,
         };
         let Some(plan) = caller.grant.plan_for(product) else {
             let refused = Xs2aError::new(
@@ -372,27 +378,32 @@ impl<R: Repo> Xs2aService<R> {
             );
             return Err(caller.answer(Err(refused)));
         };
+        let plan = self
+            .oauth
+            .meter
+            .plans()
+            .in_force(caller.grant.assigned_plan.as_deref(), plan);
         match self
             .oauth
             .meter
             .admit(caller.grant.application_id, api, plan)
             .await
         {
-            Ok(Admission::Admitted) => Ok(caller),
-            Ok(Admission::Throttled { retry_after }) => {
-                let (per_second, per_day) = plan.limits();
+            Ok(admission) if admission.admitted() => {
+                caller.admission = Some(admission);
+                Ok(caller)
+            }
+            Ok(admission) => {
                 let mut response = Xs2aError::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     "ACCESS_EXCEEDED",
                     format!(
-                        "over the {plan} plan's limit of {per_second} requests per second or {per_day} per day"
+                        "over the {} plan's limit of {}",
+                        admission.plan.name, admission.plan
                     ),
                 )
                 .into_response();
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                admission.write_headers(response.headers_mut());
                 response.extensions_mut().insert(Metered {
                     application_id: caller.grant.application_id,
                     api,

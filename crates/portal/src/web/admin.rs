@@ -64,6 +64,7 @@ fn operator_actor(visitor: &Visitor) -> Result<Actor, PageError> {
 csrf_protected!(
     DecisionForm,
     StatusForm,
+    PlanForm,
     PsuForm,
     PsuPasswordForm,
     PsuAccountForm
@@ -114,6 +115,7 @@ pub async fn login<R: Repo>(
     portal
         .login_throttle
         .allow(peer.ip())
+        .await
         .map_err(PageError::too_many_attempts)?;
     let device = super::session::cookie(&headers, super::session::DEVICE_COOKIE);
     match portal
@@ -178,7 +180,10 @@ struct OverviewPage {
     nav: Nav,
     pending: Vec<PendingRow>,
     organisations: Vec<Organisation>,
-    applications: Vec<(Application, String)>,
+    /// Each application, its organisation's name and the plan assigned ("" for none).
+    applications: Vec<(Application, String, String)>,
+    /// The configured plans: name and limits.
+    plans: Vec<(String, String)>,
     error: Option<String>,
 }
 
@@ -232,14 +237,22 @@ async fn overview_page<R: Repo>(
         .into_iter()
         .map(|a| {
             let org = name_of(a.organisation_id);
-            (a, org)
+            let assigned = a.assigned_plan.clone().unwrap_or_default();
+            (a, org, assigned)
         })
+        .collect();
+    let plans = portal
+        .meter
+        .plans()
+        .iter()
+        .map(|p| (p.name.clone(), p.to_string()))
         .collect();
     Ok(OverviewPage {
         nav: admin_nav(visitor),
         pending,
         organisations,
         applications,
+        plans,
         error,
     })
 }
@@ -348,6 +361,35 @@ pub async fn app_status<R: Repo>(
         .set_application_status(&actor, id, parse_status(&input.status)?)
         .await
     {
+        Ok(()) => Ok(see_other("/admin")),
+        Err(RegistryError::NotFound) => Err(PageError::not_found()),
+        Err(e) => Err(PageError::internal(e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PlanForm {
+    /// A configured plan's name, or empty for the subscriptions' tiers.
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+pub async fn app_plan<R: Repo>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(id): Path<String>,
+    post: OperatorPost<PlanForm>,
+) -> Result<Response, PageError> {
+    let (visitor, input) = post.into_parts();
+    let actor = operator_actor(&visitor)?;
+    let id: ApplicationId = id.parse().map_err(|_| PageError::not_found())?;
+    let plan = match input.plan.as_str() {
+        "" => None,
+        name if portal.meter.plans().get(name).is_some() => Some(name),
+        _ => return Err(PageError::new(StatusCode::BAD_REQUEST, "Unknown plan.")),
+    };
+    match portal.registry.set_application_plan(&actor, id, plan).await {
         Ok(()) => Ok(see_other("/admin")),
         Err(RegistryError::NotFound) => Err(PageError::not_found()),
         Err(e) => Err(PageError::internal(e)),

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId};
+use fintechapi_domain::plan::PlanCatalog;
 use fintechapi_domain::portal::{MemberRole, Session, User, UserKind};
 use fintechapi_domain::registry::{
     ApiProduct, Application, Credential, Environment, Organisation, Psd2Roles, SecurityProfile,
@@ -231,14 +232,17 @@ fn application_json(app: &Application) -> Value {
     })
 }
 
-fn subscription_json(s: &Subscription) -> Value {
-    let (per_second, per_day) = s.plan.limits();
+/// A subscription with the limits in force: its tier's, or those of the
+/// plan an operator assigned to the application.
+fn subscription_json(s: &Subscription, app: &Application, plans: &PlanCatalog) -> Value {
+    let in_force = plans.in_force(app.assigned_plan.as_deref(), s.plan);
     json!({
         "id": s.id.to_string(),
         "product": s.product.as_str(),
         "plan": s.plan.as_str(),
-        "requests_per_second": per_second,
-        "requests_per_day": per_day,
+        "plan_in_force": in_force.name,
+        "requests_per_second": in_force.per_second,
+        "requests_per_day": in_force.per_day,
         "status": s.status.as_str(),
         "reason": s.reason,
     })
@@ -330,7 +334,7 @@ async fn log_in<R: Repo>(
     input: Result<Json<LoginBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     let b = body(input)?;
-    if portal.login_throttle.allow(peer.ip()).is_err() {
+    if portal.login_throttle.allow(peer.ip()).await.is_err() {
         return Err(ApiError::status(
             StatusCode::TOO_MANY_REQUESTS,
             "too many login attempts from this address",
@@ -628,7 +632,10 @@ async fn application<R: Repo>(
         .map_err(ApiError::internal)?;
     let now = portal.registry.now();
     let mut out = application_json(&app);
-    out["subscriptions"] = subscriptions.iter().map(subscription_json).collect();
+    out["subscriptions"] = subscriptions
+        .iter()
+        .map(|s| subscription_json(s, &app, portal.meter.plans()))
+        .collect();
     out["credentials"] = credentials
         .iter()
         .map(|c| credential_json(c, now))
@@ -667,7 +674,7 @@ async fn subscribe<R: Repo>(
     let created = subs
         .iter()
         .find(|s| s.product == product)
-        .map(subscription_json)
+        .map(|s| subscription_json(s, &app, portal.meter.plans()))
         .unwrap_or_default();
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }

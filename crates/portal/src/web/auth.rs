@@ -100,11 +100,11 @@ pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
 }
 
 /// Sign-up and reset requests per client address: each may send a mail.
-pub(super) fn mail_request_allowed<R: Repo>(
+pub(super) async fn mail_request_allowed<R: Repo>(
     portal: &Portal<R>,
     peer: SocketAddr,
 ) -> Result<(), PageError> {
-    portal.mail_throttle.allow(peer.ip()).map_err(|retry| {
+    portal.mail_throttle.allow(peer.ip()).await.map_err(|retry| {
         PageError::throttled(
             retry,
             "Too many requests from your network. Wait a while and try again.",
@@ -122,7 +122,7 @@ pub async fn signup<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
-    mail_request_allowed(&portal, peer)?;
+    mail_request_allowed(&portal, peer).await?;
     match portal
         .accounts
         .sign_up(&input.email, &input.password, &input.display_name)
@@ -230,6 +230,7 @@ pub async fn login<R: Repo>(
     portal
         .login_throttle
         .allow(peer.ip())
+        .await
         .map_err(PageError::too_many_attempts)?;
     let device = cookie(&headers, DEVICE_COOKIE);
     match portal
@@ -430,7 +431,7 @@ pub async fn reset_request<R: Repo>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     check_anonymous_csrf(&headers, &input.csrf)?;
-    mail_request_allowed(&portal, peer)?;
+    mail_request_allowed(&portal, peer).await?;
     portal
         .accounts
         .request_password_reset(&input.email)

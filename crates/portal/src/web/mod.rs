@@ -139,6 +139,7 @@ pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
         )
         .route("/admin/orgs/{id}/status", post(admin::org_status::<R>))
         .route("/admin/apps/{id}/status", post(admin::app_status::<R>))
+        .route("/admin/apps/{id}/plan", post(admin::app_plan::<R>))
         .route("/admin/audit", get(admin::audit::<R>))
         .route(
             "/admin/psus",

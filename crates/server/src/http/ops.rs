@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use fintechapi_limits::{Backend, Limits};
 use serde_json::json;
 
 use crate::app::AppState;
@@ -70,6 +71,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "status": if ready { "ready" } else { "not_ready" },
         "database": if r.reachable { "up" } else { "down" },
         "migrations": if r.migrations_current { "current" } else { "not_current" },
+        // Not a reason to take the node out: it keeps limiting on its own.
+        "limits": limits_state(state.meter().limits()),
     });
     let status = if ready {
         StatusCode::OK
@@ -96,7 +99,20 @@ async fn public_metrics(State(state): State<AppState>, headers: HeaderMap) -> Re
     metrics(State(state)).await
 }
 
+/// Where rate limits are kept: `memory`, `redis`, or `degraded` (Redis
+/// configured but unavailable: this node limits alone).
+fn limits_state(limits: &Limits) -> &'static str {
+    match limits.backend() {
+        Backend::Memory => "memory",
+        Backend::Redis if limits.degraded() => "degraded",
+        Backend::Redis => "redis",
+    }
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics()
+        .set_limits_degraded(state.meter().limits().degraded());
     let text = state.metrics().render(state.store().pool_stats());
     (
         [(

@@ -38,7 +38,7 @@ macro_rules! organisation_columns {
 macro_rules! application_columns {
     () => {
         "id, organisation_id, name, description, redirect_uris, security_profile, jwks, jwks_uri, \
-         tls_subject_dn, environment, status, created_at"
+         tls_subject_dn, environment, status, created_at, plan"
     };
 }
 macro_rules! subscription_columns {
@@ -458,7 +458,7 @@ pub(crate) async fn create_application(
     let inserted = sqlx::query(concat!(
         "INSERT INTO applications (",
         application_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(a.id.to_string())
     .bind(a.organisation_id.to_string())
@@ -472,6 +472,7 @@ pub(crate) async fn create_application(
     .bind(a.environment.as_str())
     .bind(a.status.as_str())
     .bind(a.created_at)
+    .bind(a.assigned_plan.as_deref())
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -550,6 +551,20 @@ pub(crate) async fn set_application_status(
     .await
 }
 
+pub(crate) async fn set_application_plan(
+    pool: &Pool<Db>,
+    id: ApplicationId,
+    plan: Option<&str>,
+) -> Result<(), StoreError> {
+    run(
+        pool,
+        sqlx::query("UPDATE applications SET plan = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(plan),
+    )
+    .await
+}
+
 pub(crate) async fn subscriptions_of(
     pool: &Pool<Db>,
     application: ApplicationId,
@@ -572,8 +587,10 @@ pub(crate) async fn application_standing(
     pool: &Pool<Db>,
     application: ApplicationId,
 ) -> Result<Option<ApplicationStanding>, StoreError> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT o.roles, s.product, s.plan FROM applications a \
+    // Roles, then per approved subscription its product and tier, then the assigned plan.
+    type StandingRow = (String, Option<String>, Option<String>, Option<String>);
+    let rows: Vec<StandingRow> = sqlx::query_as(
+        "SELECT o.roles, s.product, s.plan, a.plan FROM applications a \
          JOIN organisations o ON o.id = a.organisation_id \
          LEFT JOIN subscriptions s ON s.application_id = a.id AND s.status = 'approved' \
          WHERE a.id = $1 AND a.status = 'active' AND o.status = 'active' ORDER BY s.product",
@@ -582,14 +599,15 @@ pub(crate) async fn application_standing(
     .fetch_all(pool)
     .await
     .map_err(store)?;
-    let Some((roles, _, _)) = rows.first() else {
+    let Some((roles, _, _, assigned_plan)) = rows.first() else {
         return Ok(None);
     };
     let mut standing = ApplicationStanding {
         roles: roles.parse()?,
         approved: Vec::with_capacity(rows.len()),
+        assigned_plan: assigned_plan.clone(),
     };
-    for (_, product, plan) in &rows {
+    for (_, product, plan, _) in &rows {
         if let (Some(product), Some(plan)) = (product, plan) {
             standing.approved.push((product.parse()?, plan.parse()?));
         }
