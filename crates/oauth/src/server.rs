@@ -1310,13 +1310,13 @@ impl<R: AsRepo> AuthorizationServer<R> {
 }
 
 /// The subject DN of a DER certificate, RFC 4514 style (`CN=…, O=…`).
-fn subject_dn(certificate: &ClientCertificate) -> Option<String> {
+pub fn subject_dn(certificate: &ClientCertificate) -> Option<String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(&certificate.0).ok()?;
     Some(parsed.subject().to_string())
 }
 
 /// DNs compared attribute by attribute, ignoring spaces around separators.
-fn same_dn(a: &str, b: &str) -> bool {
+pub fn same_dn(a: &str, b: &str) -> bool {
     let parts = |dn: &str| {
         let mut parts: Vec<String> = dn.split(',').map(|p| p.trim().to_owned()).collect();
         parts.sort();
