@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
         0 => {
             if let Ok(iban) = text.parse::<Iban>() {
                 assert_eq!(iban.as_str().parse::<Iban>().ok().as_ref(), Some(&iban));
-                assert_eq!(iban.to_print_format().parse::<Iban>().ok().as_ref(), Some(&iban));
+                assert_eq!(
+                    iban.to_print_format().parse::<Iban>().ok().as_ref(),
+                    Some(&iban)
+                );
                 assert!(iban.as_str().bytes().all(|b| b.is_ascii_alphanumeric()));
             }
         }
@@ -37,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(currency.code(), code);
             if let Ok(money) = Money::parse_decimal(amount.trim_start(), currency) {
                 let written = money.to_decimal_string();
-                assert_eq!(Money::parse_decimal(&written, currency).ok(), Some(money), "{written}");
+                assert_eq!(
+                    Money::parse_decimal(&written, currency).ok(),
+                    Some(money),
+                    "{written}"
+                );
             }
         }
         2 => {
@@ -47,8 +54,17 @@ fuzz_target!(|data: &[u8]| {
             }
             if let Ok(masked) = MaskedPan::of_pan(text) {
                 // The full PAN is never kept: only the first six and last four digits.
-                assert_eq!(masked.as_str().matches(|c: char| c.is_ascii_digit()).count(), 10);
-                assert_eq!(masked.as_str().parse::<MaskedPan>().ok().as_ref(), Some(&masked));
+                assert_eq!(
+                    masked
+                        .as_str()
+                        .matches(|c: char| c.is_ascii_digit())
+                        .count(),
+                    10
+                );
+                assert_eq!(
+                    masked.as_str().parse::<MaskedPan>().ok().as_ref(),
+                    Some(&masked)
+                );
             }
         }
         3 => {
@@ -60,7 +76,10 @@ fuzz_target!(|data: &[u8]| {
         4 => {
             for environment in [Environment::Sandbox, Environment::Production] {
                 if let Ok(uri) = RedirectUri::parse(text, environment) {
-                    assert_eq!(RedirectUri::parse(uri.as_str(), environment).ok(), Some(uri.clone()));
+                    assert_eq!(
+                        RedirectUri::parse(uri.as_str(), environment).ok(),
+                        Some(uri.clone())
+                    );
                     assert!(!uri.as_str().contains(['#', '*']));
                 }
             }

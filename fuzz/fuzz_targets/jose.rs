@@ -23,9 +23,21 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = jose::unverified_issuer(token);
     let _ = jose::unverified_kid(token);
-    match jose::verify_dpop(token, "POST", &format!("{ISSUER}/oauth2/token"), now, |n| n == "n-1", None) {
+    match jose::verify_dpop(
+        token,
+        "POST",
+        &format!("{ISSUER}/oauth2/token"),
+        now,
+        |n| n == "n-1",
+        None,
+    ) {
         Ok(proof) => {
-            assert_eq!(proof.jkt.len(), 43, "not a SHA-256 thumbprint: {}", proof.jkt);
+            assert_eq!(
+                proof.jkt.len(),
+                43,
+                "not a SHA-256 thumbprint: {}",
+                proof.jkt
+            );
             assert_eq!(proof.nonce.as_deref(), Some("n-1"));
             assert!(!proof.jti.is_empty() && proof.jti.len() <= 256);
         }
@@ -33,7 +45,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(assertion) = jose::verify_client_assertion(token, jwks, CLIENT, ISSUER, now) {
         let lifetime = assertion.expires_at.unix_timestamp() - NOW;
-        assert!((1..=jose::MAX_ASSERTION_LIFETIME_SECS).contains(&lifetime), "{lifetime}");
+        assert!(
+            (1..=jose::MAX_ASSERTION_LIFETIME_SECS).contains(&lifetime),
+            "{lifetime}"
+        );
         assert!(!assertion.jti.is_empty() && assertion.jti.len() <= 256);
     }
 });

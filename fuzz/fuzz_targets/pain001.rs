@@ -19,11 +19,21 @@ fuzz_target!(|data: &[u8]| {
                 assert!(t.amount.is_positive(), "{:?}", t.amount);
                 assert!(t.end_to_end_id.chars().count() <= 35);
                 assert!(t.creditor_name.chars().count() <= 70);
-                assert!(t.remittance.as_ref().is_none_or(|r| r.chars().count() <= 140));
-                assert_eq!(t.creditor_iban.as_str().parse().ok().as_ref(), Some(&t.creditor_iban));
+                assert!(
+                    t.remittance
+                        .as_ref()
+                        .is_none_or(|r| r.chars().count() <= 140)
+                );
+                assert_eq!(
+                    t.creditor_iban.as_str().parse().ok().as_ref(),
+                    Some(&t.creditor_iban)
+                );
             }
         }
-        Err(error) => assert!(!error.path.is_empty(), "an error without its path: {error:?}"),
+        Err(error) => assert!(
+            !error.path.is_empty(),
+            "an error without its path: {error:?}"
+        ),
     }
     let service = if service % 2 == 0 {
         PaymentService::Single

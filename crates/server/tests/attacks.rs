@@ -107,6 +107,15 @@ both_stores! {
             }
         }
         let org_path = org_path.expect("an organisation with payloads in its name is created (escaped)");
+        // Control characters in the same fields: refused or kept, never a server error.
+        for payload in crlf() {
+            let csrf = b.get("/portal/orgs/new").await.csrf();
+            let org = b.post("/portal/orgs/new", &[("legal_name", payload.as_str()), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", &payload), ("authorisation_number", &payload), ("csrf", &csrf)]).await;
+            assert!(org.status.as_u16() < 500, "organisation with {payload:?}: {}", org.status);
+            let csrf = b.get(&format!("{org_path}/apps/new")).await.csrf();
+            let app = b.post(&format!("{org_path}/apps/new"), &[("name", payload.as_str()), ("description", &payload), ("redirect_uris", &format!("https://app.example/cb{payload}")), ("security_profile", "basic"), ("environment", "sandbox"), ("product_ais", "on"), ("csrf", &csrf)]).await;
+            assert!(app.status.as_u16() < 500, "application with {payload:?}: {}", app.status);
+        }
         escaped(&b.get(&org_path).await, &payloads, "organisation page");
         let mut app_pages = Vec::new();
         for payload in &payloads {
@@ -257,7 +266,7 @@ both_stores! {
                 format!("/bank/redirect?token={p}"),
             ] {
                 let resp = http.get(server.url(&path)).send().await.unwrap();
-                assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path}");
+                assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path} {payload:?}");
                 assert!(resp.headers().get("location").is_none(), "{path} redirected");
                 assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
                 assert!(!resp.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains("injected")));
@@ -273,6 +282,21 @@ both_stores! {
                 let body: Value = resp.json().await.unwrap();
                 assert_eq!(body["error"], "invalid_request", "{body}");
             }
+            // A client id with the payload, in the body and in the Basic header: invalid_client.
+            for path in ["/oauth2/token", "/oauth2/par", "/oauth2/introspect", "/oauth2/revoke"] {
+                let in_body = http.post(server.url(path)).form(&[("grant_type", "client_credentials"), ("client_id", &payload), ("client_secret", "x"), ("token", "t")]).send().await.unwrap();
+                let in_basic = http.post(server.url(path)).basic_auth(&payload, Some(&payload)).form(&[("grant_type", "client_credentials"), ("token", "t")]).send().await.unwrap();
+                for resp in [in_body, in_basic] {
+                    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+                    let body: Value = resp.json().await.unwrap();
+                    assert_eq!(body["error"], "invalid_client", "{path}: {body}");
+                }
+            }
+            // Logins with the payload: the bank's and online banking's pages.
+            let mut psu = Browser::new(&server);
+            let csrf = psu.get("/bank/online").await.csrf();
+            let page = psu.post("/bank/online/login", &[("login", &payload), ("password", &payload), ("csrf", &csrf)]).await;
+            assert!(page.status.is_client_error(), "online-banking login with {payload:?}: {}", page.status);
             // XS2A: header values a response or a redirect could carry; tppMessages.
             let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
             let printable: String = payload.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
