@@ -95,10 +95,11 @@ pub fn transactions_query(path_and_query: &str, card: bool) -> Result<(), Xs2aEr
     Ok(())
 }
 
-/// The control characters a pain.001 document may not carry (XML 1.0 keeps
-/// tab and line breaks; the JSON bodies refuse every control character).
+/// The characters a pain.001 document cannot carry: XML 1.0 allows no C0
+/// control but tab and line breaks (it does allow DEL and C1 controls, which
+/// the JSON bodies refuse with every other control character).
 fn xml_refused(c: char) -> bool {
-    c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
+    c < ' ' && !matches!(c, '\t' | '\n' | '\r')
 }
 
 /// What every accepted payment keeps: a positive amount, texts within
