@@ -143,7 +143,7 @@ pub fn verify_client_assertion(
     if exp - now_secs > MAX_ASSERTION_LIFETIME_SECS
         || claims
             .iat
-            .is_some_and(|iat| exp - iat > MAX_ASSERTION_LIFETIME_SECS)
+            .is_some_and(|iat| exp.saturating_sub(iat) > MAX_ASSERTION_LIFETIME_SECS)
     {
         return Err(err(format!(
             "the client assertion lives longer than {MAX_ASSERTION_LIFETIME_SECS} s"
@@ -236,8 +236,9 @@ pub fn verify_dpop(
     let iat = claims
         .iat
         .ok_or_else(|| invalid("the DPoP proof has no iat"))?;
-    let age = now.unix_timestamp() - iat;
-    if age > DPOP_IAT_WINDOW_SECS || -age > MAX_FUTURE_SKEW_SECS {
+    // Saturating: `iat` is the client's number, anywhere in i64.
+    let age = now.unix_timestamp().saturating_sub(iat);
+    if !(-MAX_FUTURE_SKEW_SECS..=DPOP_IAT_WINDOW_SECS).contains(&age) {
         return Err(invalid("the DPoP proof's iat is too far from now"));
     }
     let jti = claims

@@ -573,6 +573,17 @@ async fn revoke<R: Repo>(
     metered_ok(&client, result)
 }
 
+/// The parameters of a form request as the endpoints read them: the entry
+/// of the fuzz target for form bodies, built only by `cargo fuzz`.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub async fn form_params(
+    request: axum::extract::Request,
+) -> Result<Vec<(String, String)>, OAuthError> {
+    use axum::extract::FromRequest;
+    Params::parse(Form::from_request(request, &()).await).map(|params| params.0)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -152,6 +152,13 @@ macro_rules! dispatch {
     };
 }
 
+/// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup
+/// by such a name (a login, a client id from a request) finds nothing on
+/// either store instead of failing.
+fn has_nul(name: &str) -> bool {
+    name.contains('\0')
+}
+
 /// The URL with any password replaced by `***`, safe to print and log.
 pub fn redact_database_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -550,6 +557,9 @@ impl PsuRepository for Store {
     }
 
     async fn psu_by_login(&self, login: &str) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
+        if has_nul(login) {
+            return Ok(None);
+        }
         dispatch!(self, |db, pool| db::psu::by_login(pool, login).await)
     }
 
@@ -769,6 +779,9 @@ impl AuthorizationRepository for Store {
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> Result<Option<Authorization>, StoreError> {
+        if has_nul(client_id) {
+            return Ok(None);
+        }
         dispatch!(self, |db, pool| db::oauth::open_authorization(
             pool,
             request_uri_hash,
@@ -1508,6 +1521,9 @@ impl PortalRepository for Store {
         &self,
         consumer_key: &str,
     ) -> Result<Option<Credential>, StoreError> {
+        if has_nul(consumer_key) {
+            return Ok(None);
+        }
         dispatch!(self, |db, pool| db::portal::credential_by_key(
             pool,
             consumer_key

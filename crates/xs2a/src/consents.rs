@@ -364,7 +364,7 @@ async fn lifecycle_call<R: Repo>(
     Ok((caller, consent))
 }
 
-fn access_json(access: &ConsentAccess) -> Value {
+pub(crate) fn access_json(access: &ConsentAccess) -> Value {
     let refs = |pick: &dyn Fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| -> Value {
         list.iter()
             .filter(|r| pick(r))

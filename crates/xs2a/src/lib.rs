@@ -27,6 +27,9 @@ mod card_accounts;
 mod consents;
 pub mod error;
 mod funds;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz;
 pub mod pain001;
 mod payments;
 mod transactions;

@@ -58,15 +58,15 @@ fn service_and_product(
 const LATEST_EXECUTION: time::Duration = time::Duration::days(366);
 
 /// A validated payment request.
-struct PaymentRequest {
-    debtor: Iban,
-    creditor: Iban,
-    creditor_name: String,
-    amount: Money,
-    remittance: Option<String>,
-    end_to_end_id: Option<String>,
-    execution: Execution,
-    bulk: Option<Bulk>,
+pub(crate) struct PaymentRequest {
+    pub(crate) debtor: Iban,
+    pub(crate) creditor: Iban,
+    pub(crate) creditor_name: String,
+    pub(crate) amount: Money,
+    pub(crate) remittance: Option<String>,
+    pub(crate) end_to_end_id: Option<String>,
+    pub(crate) execution: Execution,
+    pub(crate) bulk: Option<Bulk>,
 }
 
 /// Most transfers one bulk payment may hold.
@@ -210,7 +210,10 @@ fn executable(date: Date, today: Date, name: &str) -> Result<Date, Xs2aError> {
 }
 
 /// `startDate`, `endDate`, `frequency`, `executionRule`, `dayOfExecution`.
-fn standing_order(body: &Map<String, Value>, today: Date) -> Result<StandingOrder, Xs2aError> {
+pub(crate) fn standing_order(
+    body: &Map<String, Value>,
+    today: Date,
+) -> Result<StandingOrder, Xs2aError> {
     let start_date = iso_date(body, "startDate")?
         .ok_or_else(|| Xs2aError::format("startDate is required").at("startDate"))?;
     let start_date = executable(start_date, today, "startDate")?;
@@ -321,7 +324,11 @@ fn iban_of(body: &Map<String, Value>, name: &str) -> Result<Iban, Xs2aError> {
 }
 
 impl PaymentRequest {
-    fn parse(bytes: &[u8], service: PaymentService, today: Date) -> Result<Self, Xs2aError> {
+    pub(crate) fn parse(
+        bytes: &[u8],
+        service: PaymentService,
+        today: Date,
+    ) -> Result<Self, Xs2aError> {
         let body: Value = serde_json::from_slice(bytes)
             .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
         let body = body
@@ -403,7 +410,11 @@ impl PaymentRequest {
 
     /// A pain.001 document as a single payment (exactly one transaction) or
     /// a bulk payment (its transactions; `BtchBookg` is batch booking).
-    fn from_pain001(bytes: &[u8], service: PaymentService, today: Date) -> Result<Self, Xs2aError> {
+    pub(crate) fn from_pain001(
+        bytes: &[u8],
+        service: PaymentService,
+        today: Date,
+    ) -> Result<Self, Xs2aError> {
         // XML 1.0 allows no control characters but tab and line breaks (and
         // PostgreSQL keeps no NUL in the stored document).
         if bytes
@@ -478,7 +489,10 @@ fn is_multipart(content_type: Option<&str>) -> bool {
 
 /// The two parts of a periodic pain.001 initiation: `xml_sct` and
 /// `json_standingorderType`, each once, nothing else.
-async fn periodic_parts(content_type: &str, body: Bytes) -> Result<(Bytes, Bytes), Xs2aError> {
+pub(crate) async fn periodic_parts(
+    content_type: &str,
+    body: Bytes,
+) -> Result<(Bytes, Bytes), Xs2aError> {
     let malformed = |text: String| Xs2aError::format(text).at("multipart/form-data");
     let request = axum::http::Request::builder()
         .header(header::CONTENT_TYPE, content_type)

@@ -104,12 +104,16 @@ pub(super) async fn mail_request_allowed<R: Repo>(
     portal: &Portal<R>,
     peer: SocketAddr,
 ) -> Result<(), PageError> {
-    portal.mail_throttle.allow(peer.ip()).await.map_err(|retry| {
-        PageError::throttled(
-            retry,
-            "Too many requests from your network. Wait a while and try again.",
-        )
-    })
+    portal
+        .mail_throttle
+        .allow(peer.ip())
+        .await
+        .map_err(|retry| {
+            PageError::throttled(
+                retry,
+                "Too many requests from your network. Wait a while and try again.",
+            )
+        })
 }
 
 pub async fn signup<R: Repo>(

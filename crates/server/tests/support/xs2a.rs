@@ -41,7 +41,7 @@ pub struct Tpp {
     pub http: reqwest::Client,
     pub base: String,
     pub key: String,
-    secret: String,
+    pub secret: String,
 }
 
 impl Tpp {

@@ -69,6 +69,16 @@ pub fn parse(body: &[u8]) -> Result<CreditTransferInitiation, Pain001Error> {
             Event::CData(data) => parser.text(&data.xml10_content(), position)?,
             Event::GeneralRef(reference) => {
                 let resolved = match reference.resolve_char_ref() {
+                    // XML 1.0's Char: no C0 control but tab and line breaks, written or referenced.
+                    Ok(Some(c)) if c < ' ' && !matches!(c, '\t' | '\n' | '\r') => {
+                        return Err(parser.fail(Problem::Malformed {
+                            offset: position,
+                            detail: format!(
+                                "U+{:04X} is a character XML does not allow",
+                                u32::from(c)
+                            ),
+                        }));
+                    }
                     Ok(Some(c)) => c.to_string(),
                     Ok(None) => match resolve_xml_entity(&reference) {
                         Some(text) => text.to_owned(),

@@ -171,6 +171,24 @@ fn malformed_xml_is_refused_with_where_it_broke() {
 }
 
 #[test]
+fn a_character_reference_to_a_control_character_is_refused() {
+    // Found by the pain001 fuzz target: `&#2;` put a control character in a name.
+    for reference in ["&#2;", "&#x1F;", "&#27;"] {
+        let error = refused(&changed("PSU Name", &format!("PSU{reference}Name")));
+        assert_eq!(error.path, "PmtInf/Dbtr/Nm");
+        assert!(
+            matches!(error.problem, Problem::Malformed { .. }),
+            "{error:?}"
+        );
+    }
+    // Tab and line breaks are XML characters.
+    let debtor = parse(changed("PSU Name", "PSU&#9;Name").as_bytes())
+        .unwrap()
+        .debtor_name;
+    assert_eq!(debtor, "PSU\tName");
+}
+
+#[test]
 fn a_doctype_or_an_undeclared_entity_is_refused() {
     let laughs = VALID.replacen(
         "<Document",
