@@ -494,32 +494,6 @@ both_stores! {
 
 // ---------------------------------------------------------------- huge inputs
 
-/// `both_stores!` for the cases that wait for bounded, linear input parsing.
-macro_rules! both_stores_ignored {
-    (async fn $name:ident($db:ident) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs the input bounds of slice A"]
-            async fn sqlite() {
-                let $db =
-                    fintechapi_testkit::TestDb::create(fintechapi_testkit::Backend::Sqlite).await;
-                $body
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[ignore = "needs the input bounds of slice A"]
-            async fn postgres() {
-                let $db =
-                    fintechapi_testkit::TestDb::create(fintechapi_testkit::Backend::Postgres).await;
-                $body
-            }
-        }
-    };
-}
-
 /// A form of `count` distinct, empty parameters (`a=&b=&…`).
 fn many_names(count: usize) -> String {
     let mut body = String::with_capacity(count * 6);
@@ -540,7 +514,7 @@ fn many_names(count: usize) -> String {
     body
 }
 
-both_stores_ignored! {
+both_stores! {
     async fn a_form_of_125000_names_gets_an_oauth_error_within_a_second_on_every_endpoint(db) {
         let server = TestServer::start(db).await;
         let tpp = Tpp::new(&server, &server.db, "ais");
@@ -642,7 +616,7 @@ async fn nothing_stored(server: &TestServer) {
     }
 }
 
-both_stores_ignored! {
+both_stores! {
     async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_second(db) {
         let server = TestServer::start(db).await;
         let tpp = Tpp::new(&server, &server.db, "ais,pis");
