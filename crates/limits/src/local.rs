@@ -15,9 +15,11 @@ use crate::{Quota, Rate, Raw};
 const SWEEP_AT: usize = 10_000;
 
 pub(crate) struct Local {
-    /// Tells the day's end apart; GCRA runs on the monotonic clock.
+    /// Tells the day's end apart; GCRA runs on the monotonic clock, moved
+    /// on by the injected clock where that runs ahead (a test's manual clock).
     clock: Arc<dyn Clock>,
     epoch: Instant,
+    started: time::OffsetDateTime,
     state: Mutex<State>,
 }
 
@@ -32,6 +34,7 @@ struct State {
 impl Local {
     pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
         Self {
+            started: clock.now(),
             clock,
             epoch: Instant::now(),
             state: Mutex::new(State {
@@ -43,8 +46,11 @@ impl Local {
     }
 
     pub(crate) fn check(&self, rate: Option<(&str, Rate)>, quota: Option<(&str, &Quota)>) -> Raw {
-        let now_us = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let now_s = self.clock.now().unix_timestamp();
+        let now = self.clock.now();
+        let monotonic = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let injected = u64::try_from((now - self.started).whole_microseconds()).unwrap_or_default();
+        let now_us = monotonic.max(injected);
+        let now_s = now.unix_timestamp();
         self.check_at(now_us, now_s, rate, quota)
     }
 
