@@ -115,6 +115,16 @@ async fn initiate(
         .to_owned())
 }
 
+/// The `name=value` of the session cookie a response sets, if it sets one.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get("set-cookie")
+        .and_then(|c| c.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .map(str::to_owned)
+}
+
 /// One payment from initiation to the PSU's approval; any transport error ends it.
 async fn pay(
     node: &Node,
@@ -150,32 +160,27 @@ async fn pay(
         .send()
         .await
         .map_err(e)?;
-    let cookie = start
-        .headers()
-        .get("set-cookie")
-        .and_then(|c| c.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .ok_or("no session")?
-        .to_owned();
-    let get = |path: &str| {
+    let mut cookie = session_cookie(&start).ok_or("no session")?;
+    let get = |path: &str, cookie: &str| {
         http.get(format!("{base}{path}"))
-            .header("cookie", &cookie)
+            .header("cookie", cookie)
             .send()
     };
-    let post = |path: &str, form: Vec<(&str, String)>| {
+    let post = |path: &str, cookie: &str, form: Vec<(&str, String)>| {
         http.post(format!("{base}{path}"))
-            .header("cookie", &cookie)
+            .header("cookie", cookie)
             .form(&form)
             .send()
     };
-    let page = get("/bank/login")
+    let page = get("/bank/login", &cookie)
         .await
         .map_err(e)?
         .text()
         .await
         .map_err(e)?;
-    post(
+    let logged_in = post(
         "/bank/login",
+        &cookie,
         vec![
             ("login", "alice".into()),
             ("password", "alice-demo-2026".into()),
@@ -184,14 +189,23 @@ async fn pay(
     )
     .await
     .map_err(e)?;
-    let page = get("/bank/sca").await.map_err(e)?.text().await.map_err(e)?;
-    post(
+    // The session gets a new id at each privilege change.
+    cookie = session_cookie(&logged_in).unwrap_or(cookie);
+    let page = get("/bank/sca", &cookie)
+        .await
+        .map_err(e)?
+        .text()
+        .await
+        .map_err(e)?;
+    let second = post(
         "/bank/sca",
+        &cookie,
         vec![("code", "123456".into()), ("csrf", csrf(&page)?)],
     )
     .await
     .map_err(e)?;
-    let page = get("/bank/consent")
+    cookie = session_cookie(&second).unwrap_or(cookie);
+    let page = get("/bank/consent", &cookie)
         .await
         .map_err(e)?
         .text()
@@ -199,6 +213,7 @@ async fn pay(
         .map_err(e)?;
     let approved = post(
         "/bank/consent",
+        &cookie,
         vec![("decision", "approve".into()), ("csrf", csrf(&page)?)],
     )
     .await

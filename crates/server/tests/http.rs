@@ -39,7 +39,7 @@ both_stores! {
         assert_eq!(body, serde_json::json!({"status": "ready"}));
         let private = format!("http://{}/readyz", server.metrics_addr.unwrap());
         let body: serde_json::Value = reqwest::get(private).await.unwrap().json().await.unwrap();
-        assert_eq!(body, serde_json::json!({"status": "ready", "database": "up", "migrations": "current"}));
+        assert_eq!(body, serde_json::json!({"status": "ready", "database": "up", "migrations": "current", "limits": "memory"}));
         server.stop().await;
     }
 }
