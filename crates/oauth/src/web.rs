@@ -580,7 +580,9 @@ async fn revoke<R: Repo>(
 pub async fn form_params(
     request: axum::extract::Request,
 ) -> Result<Vec<(String, String)>, OAuthError> {
-    Params::from_request(request, &()).await.map(|params| params.0)
+    Params::from_request(request, &())
+        .await
+        .map(|params| params.0)
 }
 
 #[cfg(test)]
