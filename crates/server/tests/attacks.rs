@@ -202,7 +202,7 @@ both_stores! {
 
 /// A raw HTTP/1.1 exchange over TLS: the response head and body as text.
 async fn raw(server: &TestServer, request: &[u8]) -> String {
-    let mut tls = tls_connect(server).await;
+    let mut tls = support::tls_connect(server).await;
     tls.write_all(request).await.unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
@@ -452,7 +452,7 @@ both_stores! {
         let server = TestServer::start_with(db, config).await;
         let mut slow = Vec::new();
         for i in 0..60 {
-            let mut tls = tls_connect(&server).await;
+            let mut tls = support::tls_connect(&server).await;
             let start: &[u8] = if i % 2 == 0 {
                 b"GET /healthz HTTP/1.1\r\nHost: local"
             } else {
@@ -667,29 +667,4 @@ both_stores! {
         nothing_stored(&server).await;
         server.stop().await;
     }
-}
-
-/// A raw HTTP/1.1-over-TLS connection that trusts the dev CA.
-async fn tls_connect(
-    server: &TestServer,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&server.ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-        .await
-        .unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.unwrap()
 }

@@ -102,7 +102,7 @@ both_stores! {
         let mut config = config_for(&db);
         config.http.header_read_timeout_secs = 1;
         let server = TestServer::start_with(db, config).await;
-        let mut tls = tls_connect(&server).await;
+        let mut tls = support::tls_connect(&server).await;
         tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: local").await.unwrap();
         let started = std::time::Instant::now();
         let mut buf = Vec::new();
@@ -120,7 +120,7 @@ both_stores! {
         config.http.request_timeout_secs = 1;
         config.http.idle_timeout_secs = 2;
         let server = TestServer::start_with(db, config).await;
-        let mut tls = tls_connect(&server).await;
+        let mut tls = support::tls_connect(&server).await;
         tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
         let mut first = [0_u8; 512];
         let n = tls.read(&mut first).await.unwrap();
@@ -132,31 +132,6 @@ both_stores! {
         assert!(started.elapsed() >= Duration::from_millis(1500), "closed too early: {:?}", started.elapsed());
         server.stop().await;
     }
-}
-
-/// A raw HTTP/1.1-over-TLS connection that trusts the dev CA.
-async fn tls_connect(
-    server: &TestServer,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&server.ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-        .await
-        .unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.unwrap()
 }
 
 #[tokio::test]

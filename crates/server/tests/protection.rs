@@ -176,7 +176,7 @@ both_stores! {
         config.http.queue_timeout_millis = 300;
         let server = TestServer::start_with(db, config).await;
         // One request holds the only turn: its body never finishes arriving.
-        let mut slow = tls_connect(&server).await;
+        let mut slow = support::tls_connect(&server).await;
         slow.write_all(b"POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=").await.unwrap();
         slow.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -207,29 +207,4 @@ both_stores! {
         assert_eq!(page.status(), StatusCode::OK);
         server.stop().await;
     }
-}
-
-/// A raw HTTP/1.1-over-TLS connection that trusts the dev CA.
-async fn tls_connect(
-    server: &TestServer,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pki_types::CertificateDer::pem_file_iter(&server.ca).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", server.port))
-        .await
-        .unwrap();
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    connector.connect(name, tcp).await.unwrap()
 }
