@@ -5,16 +5,19 @@
 //! Redirect authorisation of a consent gives instead of a PSU token: account
 //! reads with the application's client-credentials token and `Consent-ID`.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use fintechapi_domain::ids::{AuthorizationId, ConsentId};
+use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
+use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use fintechapi_oauth::redirect::{RedirectTarget, StartError, UnregisteredUri};
 use fintechapi_oauth::server::SCA_EXEMPTION;
 use serde_json::{Map, Value, json};
 
+use crate::error::MessageCode;
 use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
 
 /// The approach an initiation is authorised with.
@@ -35,8 +38,7 @@ fn flag(headers: &HeaderMap, name: &str, shown: &str) -> Result<Option<bool>, Xs
 
 fn not_offered(shown: &str) -> Xs2aError {
     Xs2aError::new(
-        StatusCode::BAD_REQUEST,
-        "SERVICE_INVALID",
+        MessageCode::ServiceInvalid,
         "embedded and decoupled SCA are not offered; this ASPSP authorises with the OAuth or \
          the Redirect SCA approach",
     )
@@ -120,8 +122,7 @@ impl Approach {
             .map_err(|e| match e {
                 StartError::Store(e) => Xs2aError::from(e),
                 StartError::Randomness => Xs2aError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "SERVICE_UNAVAILABLE",
+                    MessageCode::ServiceUnavailable,
                     "the ASPSP cannot start an authorisation now; retry later",
                 ),
             })?;
@@ -153,9 +154,7 @@ async fn redirect_target<R: Repo>(
         .at("TPP-Redirect-URI"));
     };
     let application = service
-        .oauth
-        .server
-        .repo()
+        .applications()
         .application(caller.grant.application_id)
         .await?
         .ok_or_else(|| Xs2aError::token_invalid("the token's application no longer exists"))?;
@@ -214,8 +213,7 @@ pub(crate) async fn redirect_consent<R: Repo>(
 ) -> Result<ConsentId, Xs2aError> {
     let refused = || {
         Xs2aError::new(
-            StatusCode::UNAUTHORIZED,
-            "CONSENT_INVALID",
+            MessageCode::ConsentInvalid,
             "this token is not bound to a consent: obtain one with the authorization code flow, \
              or read a consent authorised with the Redirect approach with the application's \
              client-credentials token and Consent-ID",
@@ -229,11 +227,10 @@ pub(crate) async fn redirect_consent<R: Repo>(
     else {
         return Err(refused());
     };
-    let server = &service.oauth.server;
     // An approved Redirect authorisation is never touched again: its last
     // activity is the PSU's approval.
-    let approved_at = server
-        .repo()
+    let approved_at = service
+        .authorizations()
         .authorizations_for_scope(
             caller.grant.application_id,
             &ScopedResource::Consent(id).scope(),
@@ -243,10 +240,9 @@ pub(crate) async fn redirect_consent<R: Repo>(
         .find(|a| a.approach == ScaApproach::Redirect && a.stage == AuthorizationStage::Approved)
         .map(|a| a.last_activity_at)
         .ok_or_else(refused)?;
-    if server.now() - approved_at > SCA_EXEMPTION {
+    if service.now() - approved_at > SCA_EXEMPTION {
         return Err(Xs2aError::new(
-            StatusCode::UNAUTHORIZED,
-            "CONSENT_EXPIRED",
+            MessageCode::ConsentExpired,
             "the PSU authenticated more than 180 days ago (RTS Art. 10a): a new consent needs a new SCA",
         ));
     }

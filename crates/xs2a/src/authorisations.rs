@@ -14,15 +14,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
+use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::payment::PaymentStatus;
-use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use serde_json::json;
 
 use crate::approach::Approach;
+use crate::caller::{Ais, Pis};
 use crate::consents::own_consent;
+use crate::error::MessageCode;
 use crate::payments::own_payment;
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{Caller, Repo, Xs2aError, Xs2aService};
 
 /// The scope naming a consent or payment the caller owns (or the
 /// cancellation of the payment).
@@ -69,32 +71,16 @@ impl From<(String, String, String)> for Resource {
     }
 }
 
-impl Resource {
-    fn product(&self) -> ApiProduct {
-        match self {
-            Resource::Consent(_) => ApiProduct::Ais,
-            Resource::Payment { .. } => ApiProduct::Pis,
-        }
-    }
-}
-
 async fn list<R: Repo>(
     service: Arc<Xs2aService<R>>,
-    headers: HeaderMap,
-    line: RequestLine,
+    caller: Caller,
     resource: Resource,
     cancellation: bool,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, resource.product()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let scope = scope_of(&service, &caller, &resource, cancellation).await?;
         let ids: Vec<String> = service
-            .oauth
-            .server
-            .repo()
+            .authorizations()
             .authorizations_for_scope(caller.grant.application_id, &scope)
             .await?
             .iter()
@@ -108,31 +94,24 @@ async fn list<R: Repo>(
 
 async fn status<R: Repo>(
     service: Arc<Xs2aService<R>>,
-    headers: HeaderMap,
-    line: RequestLine,
+    caller: Caller,
     resource: Resource,
     authorisation: String,
     cancellation: bool,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, resource.product()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let scope = scope_of(&service, &caller, &resource, cancellation).await?;
         let unknown = || {
             Xs2aError::new(
-                StatusCode::FORBIDDEN,
-                "RESOURCE_UNKNOWN",
+                MessageCode::ResourceUnknown,
                 "no such authorisation of this resource",
             )
+            .not_addressable()
             .at("authorisationId")
         };
         let id: AuthorizationId = authorisation.parse().map_err(|_| unknown())?;
         let found = service
-            .oauth
-            .server
-            .repo()
+            .authorizations()
             .authorizations_for_scope(caller.grant.application_id, &scope)
             .await?
             .into_iter()
@@ -145,7 +124,7 @@ async fn status<R: Repo>(
 }
 
 fn not_offered(what: &str) -> Response {
-    Xs2aError::new(StatusCode::BAD_REQUEST, "SERVICE_INVALID", what).into_response()
+    Xs2aError::new(MessageCode::ServiceInvalid, what).into_response()
 }
 
 const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts with a pushed authorization request (PAR) to the server named in _links.scaOAuth; an explicit start is offered for the Redirect approach (TPP-Redirect-Preferred: true with TPP-Redirect-URI)";
@@ -154,66 +133,52 @@ const NO_EMBEDDED: &str =
 
 pub(crate) async fn consent_list<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path(id): Path<String>,
+    Ais(caller): Ais,
 ) -> Response {
-    list(s, headers, line, Resource::Consent(id), false).await
+    list(s, caller, Resource::Consent(id), false).await
 }
 
 pub(crate) async fn consent_status<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((id, authorisation)): Path<(String, String)>,
+    Ais(caller): Ais,
 ) -> Response {
-    status(
-        s,
-        headers,
-        line,
-        Resource::Consent(id),
-        authorisation,
-        false,
-    )
-    .await
+    status(s, caller, Resource::Consent(id), authorisation, false).await
 }
 
 pub(crate) async fn payment_list<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path(path): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    list(s, headers, line, path.into(), false).await
+    list(s, caller, path.into(), false).await
 }
 
 pub(crate) async fn payment_status<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
     let payment = (service, product, id).into();
-    status(s, headers, line, payment, authorisation, false).await
+    status(s, caller, payment, authorisation, false).await
 }
 
 pub(crate) async fn cancellation_status<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
     let payment = (service, product, id).into();
-    status(s, headers, line, payment, authorisation, true).await
+    status(s, caller, payment, authorisation, true).await
 }
 
 pub(crate) async fn cancellation_list<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path(path): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    list(s, headers, line, path.into(), true).await
+    list(s, caller, path.into(), true).await
 }
 
 /// Explicit start of an authorisation of a consent or payment still awaiting
@@ -223,14 +188,10 @@ pub(crate) async fn cancellation_list<R: Repo>(
 /// request instead.
 async fn start<R: Repo>(
     service: Arc<Xs2aService<R>>,
+    caller: Caller,
     headers: HeaderMap,
-    line: RequestLine,
     resource: Resource,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, resource.product()).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let (scoped, awaiting, self_link) = match &resource {
             Resource::Consent(id) => {
@@ -261,16 +222,11 @@ async fn start<R: Repo>(
         };
         let approach = Approach::requested(&service, &caller, &headers).await?;
         if matches!(approach, Approach::OAuth) {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "SERVICE_INVALID",
-                IMPLICIT_START,
-            ));
+            return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));
         }
         if !awaiting {
             return Err(Xs2aError::new(
-                StatusCode::CONFLICT,
-                "STATUS_INVALID",
+                MessageCode::StatusInvalid,
                 "the resource was already authorised, rejected or cancelled",
             ));
         }
@@ -291,19 +247,19 @@ async fn start<R: Repo>(
 pub(crate) async fn consent_start<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(id): Path<String>,
+    Ais(caller): Ais,
 ) -> Response {
-    start(s, headers, line, Resource::Consent(id)).await
+    start(s, caller, headers, Resource::Consent(id)).await
 }
 
 pub(crate) async fn payment_start<R: Repo>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(path): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    start(s, headers, line, path.into()).await
+    start(s, caller, headers, path.into()).await
 }
 
 /// A cancellation authorisation starts with a pushed request (`PIS:<id>`)

@@ -12,25 +12,26 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::card::{CardAccount, CardPayment};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::TransactionId;
 use fintechapi_domain::ledger::AccountEntry;
-use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::{Money, StoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::accounts::{live_consent, path_grant, vanished};
+use crate::caller::Ais;
+use crate::error::MessageCode;
 use crate::transactions::{Report, TransactionsQuery, report_json};
-use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{Repo, Xs2aError, Xs2aService};
 
 fn not_covered(what: &str) -> Xs2aError {
     Xs2aError::new(
-        StatusCode::UNAUTHORIZED,
-        "CONSENT_INVALID",
+        MessageCode::ConsentInvalid,
         format!("the consent does not cover this card account's {what}"),
     )
 }
@@ -43,9 +44,7 @@ async fn granted_card<R: Repo>(
 ) -> Result<(CardAccount, AccountGrant), Xs2aError> {
     let grant = path_grant(consent, id, Consent::card_grant_for, "card account")?;
     let card = service
-        .oauth
-        .server
-        .repo()
+        .cards()
         .card_account(grant.account)
         .await?
         .ok_or_else(|| vanished("card account"))?;
@@ -117,13 +116,9 @@ pub(crate) struct WithBalance {
 pub(crate) async fn list<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
+    Ais(caller): Ais,
     query: Result<Query<WithBalance>, QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
@@ -137,22 +132,14 @@ pub(crate) async fn list<R: Repo>(
         let with_balance = query.with_balance.unwrap_or(false);
         if with_balance && !grants.iter().any(|g| g.balances) {
             return Err(Xs2aError::new(
-                StatusCode::UNAUTHORIZED,
-                "CONSENT_INVALID",
+                MessageCode::ConsentInvalid,
                 "withBalance asks for balances, which the consent does not cover",
             )
             .at("withBalance"));
         }
         // One query for the PSU's cards, not one per granted card.
         let held = match consent.psu_id {
-            Some(psu) => {
-                service
-                    .oauth
-                    .server
-                    .repo()
-                    .card_accounts_of_psu(psu)
-                    .await?
-            }
+            Some(psu) => service.cards().card_accounts_of_psu(psu).await?,
             None => Vec::new(),
         };
         let mut cards = Vec::with_capacity(grants.len());
@@ -175,14 +162,10 @@ pub(crate) async fn list<R: Repo>(
 pub(crate) async fn details<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(account_id): Path<String>,
+    Ais(caller): Ais,
     query: Result<Query<WithBalance>, QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
@@ -205,13 +188,9 @@ pub(crate) async fn details<R: Repo>(
 pub(crate) async fn balances<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(account_id): Path<String>,
+    Ais(caller): Ais,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let consent = live_consent(&service, &caller, &headers).await?;
         let (card, grant) = granted_card(&service, &consent, &account_id).await?;
@@ -267,22 +246,17 @@ fn card_transaction_json(
 pub(crate) async fn transactions<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(account_id): Path<String>,
+    Ais(caller): Ais,
     query: Result<Query<TransactionsQuery>, QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
         let report = Report::parse(query, GrantedResource::CardAccount)?;
-        let server = &service.oauth.server;
         // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(server.pepper(), &account_id)?;
+        let page = report.page(service.pepper(), &account_id)?;
         let consent = live_consent(&service, &caller, &headers).await?;
         let (card, grant) = granted_card(&service, &consent, &account_id).await?;
         if !grant.transactions {
@@ -298,7 +272,7 @@ pub(crate) async fn transactions<R: Repo>(
             .await?;
         // The card payments of the whole page in one query.
         let ids: Vec<TransactionId> = found.entries.iter().map(|e| e.transaction_id).collect();
-        let payments = server.repo().card_payments(&ids).await?;
+        let payments = service.cards().card_payments(&ids).await?;
         let item = |entry: &AccountEntry| {
             let payment = payments.get(&entry.transaction_id);
             card_transaction_json(&card, entry, payment, service.ledger.is_invoiced(entry))

@@ -4,10 +4,12 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::MaskedPan;
+use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{
     AccountReference, Consent, ConsentAccess, ConsentCreation, ConsentStatus, RequestedAccount,
 };
@@ -20,7 +22,9 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::approach::Approach;
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::caller::Ais;
+use crate::error::MessageCode;
+use crate::{Caller, Repo, Xs2aError, Xs2aService};
 
 /// Parses and checks a consent request body; every problem names its path.
 pub(crate) struct ConsentRequest {
@@ -118,8 +122,7 @@ fn parse_access(value: &Value) -> Result<ConsentAccess, Xs2aError> {
                 | "allPsd2"
         ) {
             return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "SERVICE_INVALID",
+                MessageCode::ServiceInvalid,
                 format!("access.{key} is not offered by this ASPSP"),
             )
             .at(format!("access.{key}")));
@@ -191,12 +194,10 @@ impl ConsentRequest {
                 Xs2aError::format("validUntil must be an ISO date (YYYY-MM-DD)").at("validUntil")
             })?;
         if requested_until < today {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "PERIOD_INVALID",
-                "validUntil lies in the past",
-            )
-            .at("validUntil"));
+            return Err(
+                Xs2aError::new(MessageCode::PeriodInvalid, "validUntil lies in the past")
+                    .at("validUntil"),
+            );
         }
         // Capped: the response of GET /v1/consents/{id} tells the TPP the date granted.
         let cap = today + time::Duration::days(i64::from(max_days));
@@ -220,8 +221,7 @@ impl ConsentRequest {
             == Some(true)
         {
             return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "SESSIONS_NOT_SUPPORTED",
+                MessageCode::SessionsNotSupported,
                 "combined AIS and PIS sessions are not offered",
             )
             .at("combinedServiceIndicator"));
@@ -238,17 +238,13 @@ impl ConsentRequest {
 pub(crate) async fn create<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
+    Ais(caller): Ais,
     body: Bytes,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let approach = Approach::requested(&service, &caller, &headers).await?;
         let server = &service.oauth.server;
-        let now = server.now();
+        let now = service.now();
         let request = ConsentRequest::parse(&body, now.date(), service.settings.max_consent_days)?;
         let consent = Consent {
             id: ConsentId::random(),
@@ -269,7 +265,7 @@ pub(crate) async fn create<R: Repo>(
             created_at: now,
             status_changed_at: now,
         };
-        let consent = match server.repo().create_consent(consent.clone()).await? {
+        let consent = match service.consents().create_consent(consent.clone()).await? {
             ConsentCreation::Created => consent,
             // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
             ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => {
@@ -320,7 +316,7 @@ pub(crate) async fn own_consent<R: Repo>(
     id: &str,
 ) -> Result<Consent, Xs2aError> {
     let loaded = match id.parse::<ConsentId>() {
-        Ok(id) => service.oauth.server.repo().consent(id).await?,
+        Ok(id) => service.consents().consent(id).await?,
         Err(_) => None,
     };
     owned(caller, loaded)
@@ -339,29 +335,38 @@ fn owned(caller: &Caller, loaded: Option<Consent>) -> Result<Consent, Xs2aError>
 /// once, and picks the product the caller must hold — funds confirmation
 /// for a PIIS consent, which shares these endpoints, account information
 /// otherwise.
-async fn lifecycle_call<R: Repo>(
-    service: &Xs2aService<R>,
-    headers: &HeaderMap,
-    line: &RequestLine,
-    id: &str,
-) -> Result<(Caller, Result<Consent, Xs2aError>), Response> {
-    let loaded = match id.parse::<ConsentId>() {
-        Ok(id) => service
-            .oauth
-            .server
-            .repo()
-            .consent(id)
+pub(crate) struct LifecycleCall {
+    caller: Caller,
+    /// The caller's own consent named by the path.
+    consent: Result<Consent, Xs2aError>,
+}
+
+impl<R: Repo> FromRequestParts<Arc<Xs2aService<R>>> for LifecycleCall {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Xs2aService<R>>,
+    ) -> Result<Self, Response> {
+        let Path(id) = Path::<String>::from_request_parts(parts, service)
             .await
-            .map_err(Xs2aError::from),
-        Err(_) => Ok(None),
-    };
-    let product = match &loaded {
-        Ok(Some(consent)) if consent.funds_account().is_some() => ApiProduct::Piis,
-        _ => ApiProduct::Ais,
-    };
-    let caller = service.caller(headers, line, product).await?;
-    let consent = loaded.and_then(|loaded| owned(&caller, loaded));
-    Ok((caller, consent))
+            .map_err(IntoResponse::into_response)?;
+        let loaded = match id.parse::<ConsentId>() {
+            Ok(id) => service
+                .consents()
+                .consent(id)
+                .await
+                .map_err(Xs2aError::from),
+            Err(_) => Ok(None),
+        };
+        let product = match &loaded {
+            Ok(Some(consent)) if consent.funds_account().is_some() => ApiProduct::Piis,
+            _ => ApiProduct::Ais,
+        };
+        let caller = service.caller(parts, product).await?;
+        let consent = loaded.and_then(|loaded| owned(&caller, loaded));
+        Ok(Self { caller, consent })
+    }
 }
 
 pub(crate) fn access_json(access: &ConsentAccess) -> Value {
@@ -410,17 +415,11 @@ pub(crate) fn access_json(access: &ConsentAccess) -> Value {
 
 pub(crate) async fn read<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
-    Path(id): Path<String>,
+    LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
-    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
     let result = async {
         let consent = consent?;
-        let today = service.oauth.server.now().date();
+        let today = service.now().date();
         let body = json!({
             "access": access_json(&consent.access),
             "recurringIndicator": consent.recurring,
@@ -438,17 +437,11 @@ pub(crate) async fn read<R: Repo>(
 
 pub(crate) async fn status<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
-    Path(id): Path<String>,
+    LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
-    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
     let result = async {
         let consent = consent?;
-        let today = service.oauth.server.now().date();
+        let today = service.now().date();
         Ok(Json(json!({"consentStatus": consent.status_on(today).as_str()})).into_response())
     }
     .await;
@@ -458,33 +451,25 @@ pub(crate) async fn status<R: Repo>(
 /// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
 pub(crate) async fn delete<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
-    Path(id): Path<String>,
+    LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
-    let (caller, consent) = match lifecycle_call(&service, &headers, &line, &id).await {
-        Ok(call) => call,
-        Err(response) => return response,
-    };
     let result = async {
         let consent = consent?;
-        let server = &service.oauth.server;
-        let ended = server
-            .repo()
+        let ended = service
+            .consents()
             .set_consent_status(
                 consent.id,
                 &[ConsentStatus::Received, ConsentStatus::Valid],
                 ConsentStatus::TerminatedByTpp,
-                server.now(),
+                service.now(),
             )
             .await?;
         if !ended {
             return Err(Xs2aError::new(
-                StatusCode::CONFLICT,
-                "STATUS_INVALID",
+                MessageCode::StatusInvalid,
                 format!(
                     "the consent is already {}",
-                    consent.status_on(server.now().date())
+                    consent.status_on(service.now().date())
                 ),
             ));
         }
@@ -530,7 +515,7 @@ mod tests {
         assert!(parse(body(MAX_ACCOUNT_REFERENCES)).is_ok());
         let e = parse(body(MAX_ACCOUNT_REFERENCES + 1)).err().unwrap();
         assert_eq!(
-            (e.code, e.path.as_deref()),
+            (e.code.as_str(), e.path.as_deref()),
             ("FORMAT_ERROR", Some("access.transactions"))
         );
     }
@@ -576,7 +561,11 @@ mod tests {
         ];
         for (body, code, path) in cases {
             let e = parse(body.clone()).err().unwrap();
-            assert_eq!((e.code, e.path.as_deref()), (code, Some(path)), "{body}");
+            assert_eq!(
+                (e.code.as_str(), e.path.as_deref()),
+                (code, Some(path)),
+                "{body}"
+            );
         }
         assert!(ConsentRequest::parse(b"{", date!(2026 - 11 - 25), 90).is_err());
     }
@@ -619,7 +608,10 @@ mod tests {
             let body = json!({"access": {"accounts": [reference]}, "recurringIndicator": true,
                 "validUntil": "2027-01-01", "frequencyPerDay": 4});
             let e = parse(body).err().unwrap();
-            assert_eq!((e.code, e.path.as_deref()), ("FORMAT_ERROR", Some(path)));
+            assert_eq!(
+                (e.code.as_str(), e.path.as_deref()),
+                ("FORMAT_ERROR", Some(path))
+            );
             assert!(!e.text.contains(bad_pan), "{}", e.text);
         }
     }

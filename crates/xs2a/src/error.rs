@@ -4,19 +4,99 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::StoreError;
+use serde::Serialize;
+
+/// The Berlin Group message codes this API answers with, each with the HTTP
+/// status the Implementation Guidelines' error tables pair it with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MessageCode {
+    FormatError,
+    ParameterNotConsistent,
+    ParameterNotSupported,
+    PeriodInvalid,
+    ExecutionDateInvalid,
+    SessionsNotSupported,
+    NoPiisActivation,
+    ServiceInvalid,
+    TokenInvalid,
+    ConsentInvalid,
+    ConsentExpired,
+    ConsentUnknown,
+    ServiceBlocked,
+    ResourceUnknown,
+    ProductUnknown,
+    CancellationInvalid,
+    StatusInvalid,
+    AccessExceeded,
+    /// Not a Berlin Group code: the store failed, retry later.
+    ServiceUnavailable,
+}
+
+impl MessageCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::FormatError => "FORMAT_ERROR",
+            Self::ParameterNotConsistent => "PARAMETER_NOT_CONSISTENT",
+            Self::ParameterNotSupported => "PARAMETER_NOT_SUPPORTED",
+            Self::PeriodInvalid => "PERIOD_INVALID",
+            Self::ExecutionDateInvalid => "EXECUTION_DATE_INVALID",
+            Self::SessionsNotSupported => "SESSIONS_NOT_SUPPORTED",
+            Self::NoPiisActivation => "NO_PIIS_ACTIVATION",
+            Self::ServiceInvalid => "SERVICE_INVALID",
+            Self::TokenInvalid => "TOKEN_INVALID",
+            Self::ConsentInvalid => "CONSENT_INVALID",
+            Self::ConsentExpired => "CONSENT_EXPIRED",
+            Self::ConsentUnknown => "CONSENT_UNKNOWN",
+            Self::ServiceBlocked => "SERVICE_BLOCKED",
+            Self::ResourceUnknown => "RESOURCE_UNKNOWN",
+            Self::ProductUnknown => "PRODUCT_UNKNOWN",
+            Self::CancellationInvalid => "CANCELLATION_INVALID",
+            Self::StatusInvalid => "STATUS_INVALID",
+            Self::AccessExceeded => "ACCESS_EXCEEDED",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+        }
+    }
+
+    /// The status the spec gives the code when it names a resource in the
+    /// path; [`Xs2aError::in_request`] and [`Xs2aError::not_addressable`]
+    /// give the spec's other statuses of `CONSENT_UNKNOWN` and `RESOURCE_UNKNOWN`.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::FormatError
+            | Self::ParameterNotConsistent
+            | Self::ParameterNotSupported
+            | Self::PeriodInvalid
+            | Self::ExecutionDateInvalid
+            | Self::SessionsNotSupported
+            | Self::NoPiisActivation
+            | Self::ServiceInvalid => StatusCode::BAD_REQUEST,
+            Self::TokenInvalid | Self::ConsentInvalid | Self::ConsentExpired => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::ConsentUnknown | Self::ServiceBlocked => StatusCode::FORBIDDEN,
+            Self::ResourceUnknown | Self::ProductUnknown => StatusCode::NOT_FOUND,
+            Self::CancellationInvalid => StatusCode::METHOD_NOT_ALLOWED,
+            Self::StatusInvalid => StatusCode::CONFLICT,
+            Self::AccessExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Xs2aError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: MessageCode,
     pub path: Option<String>,
     pub text: String,
 }
 
 impl Xs2aError {
-    pub fn new(status: StatusCode, code: &'static str, text: impl Into<String>) -> Self {
+    /// `code` with its status.
+    pub fn new(code: MessageCode, text: impl Into<String>) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             path: None,
             text: text.into(),
@@ -28,24 +108,70 @@ impl Xs2aError {
         self
     }
 
+    /// 400: the unknown consent or resource is named in a header or the body,
+    /// not in the path.
+    pub fn in_request(mut self) -> Self {
+        self.status = StatusCode::BAD_REQUEST;
+        self
+    }
+
+    /// 403: a resource in the path exists but this request cannot address it.
+    pub fn not_addressable(mut self) -> Self {
+        self.status = StatusCode::FORBIDDEN;
+        self
+    }
+
+    /// A status other than the code's own, kept where clients already rely on it.
+    pub(crate) fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// A refusal by the server's own layers (overload, unknown route, body
+    /// limits): the code that fits `status`, the status kept as the layer chose it.
+    pub fn of_layer(status: StatusCode, text: impl Into<String>) -> Self {
+        let code = match status {
+            StatusCode::SERVICE_UNAVAILABLE => MessageCode::ServiceUnavailable,
+            StatusCode::NOT_FOUND => MessageCode::ResourceUnknown,
+            StatusCode::METHOD_NOT_ALLOWED => MessageCode::ServiceInvalid,
+            _ => MessageCode::FormatError,
+        };
+        Self::new(code, text).with_status(status)
+    }
+
     pub fn format(text: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "FORMAT_ERROR", text)
+        Self::new(MessageCode::FormatError, text)
     }
 
     pub fn token_invalid(text: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "TOKEN_INVALID", text)
+        Self::new(MessageCode::TokenInvalid, text)
+    }
+
+    pub fn consent_invalid(text: impl Into<String>) -> Self {
+        Self::new(MessageCode::ConsentInvalid, text)
     }
 
     pub fn consent_unknown() -> Self {
         Self::new(
-            StatusCode::FORBIDDEN,
-            "CONSENT_UNKNOWN",
+            MessageCode::ConsentUnknown,
             "the consent does not exist or does not belong to this TPP",
         )
     }
 
     pub fn resource_unknown(text: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "RESOURCE_UNKNOWN", text)
+        Self::new(MessageCode::ResourceUnknown, text)
+    }
+
+    pub fn parameter_not_supported(text: impl Into<String>) -> Self {
+        Self::new(MessageCode::ParameterNotSupported, text)
+    }
+
+    pub fn service_invalid(text: impl Into<String>) -> Self {
+        Self::new(MessageCode::ServiceInvalid, text)
+    }
+
+    pub fn status_invalid(text: impl Into<String>) -> Self {
+        Self::new(MessageCode::StatusInvalid, text)
     }
 }
 
@@ -53,29 +179,39 @@ impl From<StoreError> for Xs2aError {
     fn from(e: StoreError) -> Self {
         tracing::error!(error = %e, "XS2A request failed on the store");
         Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SERVICE_UNAVAILABLE",
+            MessageCode::ServiceUnavailable,
             "the ASPSP cannot serve this request now; retry later",
         )
     }
 }
 
+#[derive(Serialize)]
+struct TppMessage<'a> {
+    category: &'static str,
+    code: MessageCode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TppMessages<'a> {
+    tpp_messages: [TppMessage<'a>; 1],
+}
+
 impl IntoResponse for Xs2aError {
     fn into_response(self) -> Response {
-        let mut message = serde_json::json!({
-            "category": "ERROR",
-            "code": self.code,
-            "text": self.text,
-        });
-        if let Some(path) = &self.path {
-            message["path"] = serde_json::Value::String(path.clone());
-        }
-        let mut response = (
-            self.status,
-            Json(serde_json::json!({ "tppMessages": [message] })),
-        )
-            .into_response();
-        if self.status == StatusCode::UNAUTHORIZED && self.code.starts_with("TOKEN") {
+        let body = TppMessages {
+            tpp_messages: [TppMessage {
+                category: "ERROR",
+                code: self.code,
+                text: &self.text,
+                path: self.path.as_deref(),
+            }],
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED && self.code == MessageCode::TokenInvalid {
             // RFC 6750 §3.
             let challenge = format!(
                 "Bearer error=\"invalid_token\", error_description=\"{}\"",
@@ -88,5 +224,46 @@ impl IntoResponse for Xs2aError {
             }
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_names() {
+        for code in [
+            MessageCode::FormatError,
+            MessageCode::NoPiisActivation,
+            MessageCode::ServiceUnavailable,
+            MessageCode::ConsentUnknown,
+        ] {
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::String(code.as_str().to_owned()))
+            );
+        }
+    }
+
+    #[test]
+    fn a_code_carries_its_status_unless_named_elsewhere() {
+        assert_eq!(
+            Xs2aError::consent_unknown().status,
+            StatusCode::FORBIDDEN,
+            "in the path"
+        );
+        assert_eq!(
+            Xs2aError::consent_unknown().in_request().status,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            Xs2aError::resource_unknown("x").status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            Xs2aError::new(MessageCode::AccessExceeded, "x").status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
     }
 }

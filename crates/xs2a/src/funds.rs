@@ -9,28 +9,27 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::Currency;
 use fintechapi_domain::consent::Consent;
+use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ledger::AccountKind;
+use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::money::Money;
-use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Value, json};
 
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+use crate::caller::Piis;
+use crate::error::MessageCode;
+use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
 
 pub(crate) async fn confirm<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
+    Piis(caller): Piis,
     body: Bytes,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Piis).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let body: Value = serde_json::from_slice(&body)
             .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
@@ -64,18 +63,16 @@ pub(crate) async fn confirm<R: Repo>(
         }
         piis_consent(&service, &caller, &headers, &iban).await?;
         let account = service
-            .oauth
-            .server
-            .repo()
+            .accounts()
             .account_by_iban(&iban)
             .await?
             .filter(|a| a.kind == AccountKind::Customer)
             .ok_or_else(|| {
                 Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "RESOURCE_UNKNOWN",
+                    MessageCode::ResourceUnknown,
                     "the account is not an account of this ASPSP",
                 )
+                .in_request()
                 .at("account.iban")
             })?;
         let limit = account.overdraft_limit.unwrap_or(0);
@@ -93,11 +90,9 @@ async fn piis_consent<R: Repo>(
     headers: &HeaderMap,
     iban: &Iban,
 ) -> Result<Consent, Xs2aError> {
-    let unauthorised = |code, text: &str| Xs2aError::new(StatusCode::UNAUTHORIZED, code, text);
     let not_activated = || {
         Xs2aError::new(
-            StatusCode::BAD_REQUEST,
-            "NO_PIIS_ACTIVATION",
+            MessageCode::NoPiisActivation,
             "the account holder has not allowed this TPP to confirm funds on this account: \
              obtain a funds_confirmation consent (authorization_details) and send its Consent-ID",
         )
@@ -105,8 +100,7 @@ async fn piis_consent<R: Repo>(
     let named = header_text(headers, "consent-id");
     let id = match (caller.grant.funds_consent, named) {
         (Some(bound), Some(named)) if named != bound.to_string() => {
-            return Err(unauthorised(
-                "CONSENT_INVALID",
+            return Err(Xs2aError::consent_invalid(
                 "Consent-ID is not the consent this token was granted for",
             )
             .at("Consent-ID"));
@@ -115,14 +109,13 @@ async fn piis_consent<R: Repo>(
         (None, Some(named)) => named.parse().map_err(|_| unknown_consent())?,
         (None, None) => return Err(not_activated().at("Consent-ID")),
     };
-    let server = &service.oauth.server;
-    let consent = server
-        .repo()
+    let consent = service
+        .consents()
         .consent(id)
         .await?
         .filter(|c| c.application_id == caller.grant.application_id && c.funds_account().is_some())
         .ok_or_else(unknown_consent)?;
-    crate::accounts::in_force(&consent, server.now().date())?;
+    crate::accounts::in_force(&consent, service.now().date())?;
     if consent.funds_account() != Some(iban) {
         return Err(not_activated().at("account.iban"));
     }
@@ -132,18 +125,13 @@ async fn piis_consent<R: Repo>(
 /// An unknown consent named in the `Consent-ID` header: 400 (the spec's
 /// status when the id comes in a header, 403 when in the path).
 fn unknown_consent() -> Xs2aError {
-    Xs2aError {
-        status: StatusCode::BAD_REQUEST,
-        ..Xs2aError::consent_unknown()
-    }
-    .at("Consent-ID")
+    Xs2aError::consent_unknown().in_request().at("Consent-ID")
 }
 
 /// Signing baskets are not offered yet: every basket path says so.
 pub(crate) async fn signing_baskets() -> Response {
     Xs2aError::new(
-        StatusCode::BAD_REQUEST,
-        "SERVICE_INVALID",
+        MessageCode::ServiceInvalid,
         "signing baskets are not offered by this ASPSP",
     )
     .into_response()

@@ -23,6 +23,7 @@
 mod accounts;
 mod approach;
 mod authorisations;
+mod caller;
 mod card_accounts;
 mod consents;
 pub mod error;
@@ -36,23 +37,24 @@ mod transactions;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Router, middleware};
-use fintechapi_domain::consent::DeltaReportRepository;
-use fintechapi_domain::registry::ApiProduct;
-use fintechapi_domain::tls::ClientCertificate;
-use fintechapi_domain::usage::MeteredApi;
+use fintechapi_domain::card::CardRepository;
+use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::oauth::AuthorizationRepository;
+use fintechapi_domain::payment::PaymentRepository;
+use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::secret::Pepper;
 use fintechapi_ledger::Ledger;
-use fintechapi_metering::{Admission, Metered, record_usage};
-use fintechapi_oauth::server::DpopFailure;
-use fintechapi_oauth::{AccessGrant, OAuthService};
-use uuid::Uuid;
+use fintechapi_metering::record_usage;
+use fintechapi_oauth::OAuthService;
+use time::OffsetDateTime;
 
-pub use error::Xs2aError;
+pub(crate) use caller::Caller;
+
+pub use error::{MessageCode, Xs2aError};
 
 #[derive(Debug, Clone)]
 pub struct Xs2aSettings {
@@ -72,6 +74,45 @@ pub struct Xs2aService<R> {
     pub oauth: Arc<OAuthService<R>>,
     pub ledger: Ledger<R>,
     pub settings: Xs2aSettings,
+}
+
+/// The ports XS2A reads and writes through, and the authorization server's clock and pepper.
+impl<R: Repo> Xs2aService<R> {
+    pub(crate) fn consents(&self) -> &impl ConsentRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn delta_marks(&self) -> &impl DeltaReportRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn payments(&self) -> &impl PaymentRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn accounts(&self) -> &impl LedgerRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn cards(&self) -> &impl CardRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn authorizations(&self) -> &impl AuthorizationRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn applications(&self) -> &impl PortalRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.oauth.server.now()
+    }
+
+    pub(crate) fn pepper(&self) -> &Pepper {
+        self.oauth.server.pepper()
+    }
 }
 
 /// The storage XS2A runs on: what the authorization server needs, the ledger's,
@@ -170,251 +211,10 @@ pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
 }
 
-/// An identified, admitted caller of one product.
-pub(crate) struct Caller {
-    pub grant: AccessGrant,
-    pub request_id: Uuid,
-    api: MeteredApi,
-    /// The plan's state once admitted, reported on every answer.
-    admission: Option<Admission>,
-}
-
-impl Caller {
-    /// Attributes the answer to the caller's application and echoes the request id.
-    pub fn answer(&self, result: Result<Response, Xs2aError>) -> Response {
-        let mut response = result.unwrap_or_else(IntoResponse::into_response);
-        response.extensions_mut().insert(Metered {
-            application_id: self.grant.application_id,
-            api: self.api,
-            throttled: false,
-        });
-        self.echo(response)
-    }
-
-    fn echo(&self, mut response: Response) -> Response {
-        if let Some(admission) = &self.admission {
-            admission.write_headers(response.headers_mut());
-        }
-        if let Ok(value) = HeaderValue::from_str(&self.request_id.to_string()) {
-            response.headers_mut().insert("x-request-id", value);
-        }
-        response
-    }
-}
-
-/// Method and path of the request, for DPoP's `htm` and `htu`.
-pub(crate) struct RequestLine {
-    pub method: Method,
-    pub path: String,
-    /// Thumbprint of the connection's verified client certificate (mutual TLS).
-    pub certificate_x5t: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for RequestLine {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self {
-            method: parts.method.clone(),
-            path: parts.uri.path().to_owned(),
-            certificate_x5t: parts
-                .extensions
-                .get::<ClientCertificate>()
-                .map(ClientCertificate::thumbprint),
-        })
-    }
-}
-
-/// A 401 with an RFC 9449 `DPoP` challenge (and a fresh nonce when asked to use one).
-fn dpop_refusal(error: &str, text: &str, nonce: Option<String>) -> Response {
-    let mut response = Xs2aError::token_invalid(text).into_response();
-    let challenge = format!(
-        "DPoP error=\"{error}\", error_description=\"{}\", algs=\"ES256 PS256 EdDSA\"",
-        text.replace('"', "'")
-    );
-    let headers = response.headers_mut();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        headers.insert(header::WWW_AUTHENTICATE, value);
-    }
-    if let Some(nonce) = nonce.and_then(|n| HeaderValue::from_str(&n).ok()) {
-        headers.insert("dpop-nonce", nonce);
-    }
-    response
-}
-
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
-}
-
-impl<R: Repo> Xs2aService<R> {
-    /// RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a fresh
-    /// proof by its key over this request and this token; a bearer token only
-    /// with the Bearer scheme.
-    async fn check_binding(
-        &self,
-        headers: &HeaderMap,
-        line: &RequestLine,
-        token: &str,
-        dpop_scheme: bool,
-        grant: &AccessGrant,
-    ) -> Result<(), Response> {
-        let server = &self.oauth.server;
-        // RFC 8705 §3: a certificate-bound token only over a connection with that certificate.
-        if let Some(bound) = &grant.mtls_x5t
-            && line.certificate_x5t.as_ref() != Some(bound)
-        {
-            return Err(Xs2aError::token_invalid(
-                "this access token is bound to a client certificate that this connection did not present",
-            )
-            .into_response());
-        }
-        match (&grant.dpop_jkt, dpop_scheme) {
-            (None, false) => Ok(()),
-            (None, true) => Err(dpop_refusal(
-                "invalid_token",
-                "this access token is not DPoP-bound; send it with the Bearer scheme",
-                None,
-            )),
-            (Some(_), false) => Err(dpop_refusal(
-                "invalid_token",
-                "this access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof",
-                None,
-            )),
-            (Some(bound), true) => {
-                let mut proofs = headers.get_all("dpop").iter();
-                let proof = match (proofs.next(), proofs.next()) {
-                    (Some(p), None) => p.to_str().unwrap_or_default(),
-                    _ => {
-                        return Err(dpop_refusal(
-                            "invalid_dpop_proof",
-                            "send exactly one DPoP proof header",
-                            None,
-                        ));
-                    }
-                };
-                match server
-                    .check_dpop(proof, line.method.as_str(), &line.path, Some(token))
-                    .await
-                {
-                    Ok(jkt) if &jkt == bound => Ok(()),
-                    Ok(_) => Err(dpop_refusal(
-                        "invalid_dpop_proof",
-                        "the DPoP proof is signed by another key than the token is bound to",
-                        None,
-                    )),
-                    Err(DpopFailure::UseNonce) => Err(dpop_refusal(
-                        "use_dpop_nonce",
-                        "send a DPoP proof with the nonce from the DPoP-Nonce header",
-                        Some(server.dpop_nonce()),
-                    )),
-                    Err(DpopFailure::Invalid(text)) => {
-                        Err(dpop_refusal("invalid_dpop_proof", &text, None))
-                    }
-                }
-            }
-        }
-    }
-
-    /// TPP identification and plan admission for a call to `product`.
-    pub(crate) async fn caller(
-        &self,
-        headers: &HeaderMap,
-        line: &RequestLine,
-        product: ApiProduct,
-    ) -> Result<Caller, Response> {
-        let request_id = match header_text(headers, "x-request-id") {
-            None => {
-                return Err(Xs2aError::format("the X-Request-ID header is missing")
-                    .at("X-Request-ID")
-                    .into_response());
-            }
-            Some(text) => Uuid::try_parse(text).map_err(|_| {
-                Xs2aError::format("X-Request-ID must be a UUID")
-                    .at("X-Request-ID")
-                    .into_response()
-            })?,
-        };
-        let authorization = header_text(headers, header::AUTHORIZATION.as_str())
-            .and_then(|v| v.split_once(' '))
-            .map(|(scheme, token)| (scheme.to_ascii_lowercase(), token.trim()));
-        let (dpop_scheme, token) = match &authorization {
-            Some((scheme, token)) if scheme == "bearer" => (false, *token),
-            Some((scheme, token)) if scheme == "dpop" => (true, *token),
-            _ => {
-                return Err(Xs2aError::token_invalid(
-                    "an access token is required: Authorization: Bearer <token> or DPoP <token>",
-                )
-                .into_response());
-            }
-        };
-        let grant = match self.oauth.server.access_grant(token).await {
-            Ok(Some(grant)) => grant,
-            Ok(None) => {
-                return Err(Xs2aError::token_invalid(
-                    "the access token is invalid, expired or revoked, or its application is suspended",
-                )
-                .into_response());
-            }
-            Err(e) => return Err(Xs2aError::from(e).into_response()),
-        };
-        self.check_binding(headers, line, token, dpop_scheme, &grant)
-            .await?;
-        let api = MeteredApi::from(product);
-        let mut caller = Caller {
-            grant,
-            request_id,
-            api,
-            admission: None,
-        };
-        let Some(plan) = caller.grant.plan_for(product) else {
-            let refused = Xs2aError::new(
-                StatusCode::FORBIDDEN,
-                "SERVICE_BLOCKED",
-                format!(
-                    "the application has no approved {} subscription within its organisation's PSD2 roles",
-                    product.title()
-                ),
-            );
-            return Err(caller.answer(Err(refused)));
-        };
-        let plan = self
-            .oauth
-            .meter
-            .plans()
-            .in_force(caller.grant.assigned_plan.as_deref(), plan);
-        match self
-            .oauth
-            .meter
-            .admit(caller.grant.application_id, api, plan)
-            .await
-        {
-            Ok(admission) if admission.admitted() => {
-                caller.admission = Some(admission);
-                Ok(caller)
-            }
-            Ok(admission) => {
-                let mut response = Xs2aError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "ACCESS_EXCEEDED",
-                    format!(
-                        "over the {} plan's limit of {}",
-                        admission.plan.name, admission.plan
-                    ),
-                )
-                .into_response();
-                admission.write_headers(response.headers_mut());
-                response.extensions_mut().insert(Metered {
-                    application_id: caller.grant.application_id,
-                    api,
-                    throttled: true,
-                });
-                Err(caller.echo(response))
-            }
-            Err(e) => Err(caller.answer(Err(e.into()))),
-        }
-    }
 }

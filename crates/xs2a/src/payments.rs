@@ -14,20 +14,23 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::Currency;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::PaymentId;
+use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::money::Money;
+use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{
     Bulk, BulkEntry, Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentService,
     PaymentStatus, PaymentUpdate, StandingOrder,
 };
-use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use serde_json::{Map, Value, json};
 use time::Date;
 use time::macros::format_description;
 
 use crate::approach::{Approach, ScaAnswer};
+use crate::caller::Pis;
+use crate::error::MessageCode;
 use crate::pain001::{self, PathProduct};
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
@@ -45,8 +48,7 @@ fn service_and_product(
     };
     let product = product.parse::<PathProduct>().map_err(|_| {
         Xs2aError::new(
-            StatusCode::NOT_FOUND,
-            "PRODUCT_UNKNOWN",
+            MessageCode::ProductUnknown,
             format!("payment product {product:?} is not offered"),
         )
         .at("payment-product")
@@ -194,9 +196,8 @@ fn iso_date(body: &Map<String, Value>, name: &str) -> Result<Option<Date>, Xs2aE
 
 /// A date the bank can still execute: not past, at most a year ahead.
 fn executable(date: Date, today: Date, name: &str) -> Result<Date, Xs2aError> {
-    let invalid = |text: &str| {
-        Xs2aError::new(StatusCode::BAD_REQUEST, "EXECUTION_DATE_INVALID", text).at(name.to_owned())
-    };
+    let invalid =
+        |text: &str| Xs2aError::new(MessageCode::ExecutionDateInvalid, text).at(name.to_owned());
     if date < today {
         return Err(invalid(&format!("{name} lies in the past")));
     }
@@ -558,14 +559,10 @@ fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Respon
 pub(crate) async fn initiate<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path((payment_service, payment_product)): Path<(String, String)>,
+    Pis(caller): Pis,
     body: Bytes,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let (kind, product) = service_and_product(&payment_service, &payment_product)?;
         // A periodic pain.001 initiation is multipart: the document and the
@@ -574,23 +571,19 @@ pub(crate) async fn initiate<R: Repo>(
         let content_type = header_text(&headers, "content-type");
         let multipart = product.pain001 && kind == PaymentService::Periodic;
         if multipart && !is_multipart(content_type) {
-            return Err(Xs2aError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "FORMAT_ERROR",
-                "periodic pain.001 products take multipart/form-data with the parts xml_sct \
-                 (the pain.001 document) and json_standingorderType (the standing order)",
-            ));
+            return Err(Xs2aError::new(MessageCode::FormatError, "periodic pain.001 products take multipart/form-data with the parts xml_sct \
+                 (the pain.001 document) and json_standingorderType (the standing order)")
+// An unusable media type is an HTTP-level refusal (415), as before.
+.with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         }
         if !multipart && !product.takes(content_type) {
-            return Err(Xs2aError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "FORMAT_ERROR",
-                if product.pain001 {
+            return Err(Xs2aError::new(MessageCode::FormatError, if product.pain001 {
                     "pain.001 products take an ISO 20022 pain.001.001.03 document as application/xml"
                 } else {
                     "this product takes JSON; send pain.001 XML to the pain.001- products"
-                },
-            ));
+                })
+// An unusable media type is an HTTP-level refusal (415), as before.
+.with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
         }
         if header_text(&headers, "psu-ip-address").is_none() {
             return Err(
@@ -599,8 +592,7 @@ pub(crate) async fn initiate<R: Repo>(
             );
         }
         let approach = Approach::requested(&service, &caller, &headers).await?;
-        let server = &service.oauth.server;
-        let now = server.now();
+        let now = service.now();
         // What idempotency compares: the body, or a multipart body's parts (a
         // retry usually comes with another boundary).
         let (request, document, compared) = if multipart {
@@ -630,14 +622,13 @@ pub(crate) async fn initiate<R: Repo>(
                 body.clone(),
             )
         };
-        let repo = server.repo();
-        if repo.account_by_iban(&request.debtor).await?.is_none() {
+        if service.accounts().account_by_iban(&request.debtor).await?.is_none() {
             return Err(
                 Xs2aError::format("the debtor account is not an account of this ASPSP")
                     .at(product.debtor_iban_path()),
             );
         }
-        let request_hash = server.pepper().hash(&format!(
+        let request_hash = service.pepper().hash(&format!(
             "{payment_service}/{payment_product}:{}",
             String::from_utf8_lossy(&compared)
         ));
@@ -666,7 +657,7 @@ pub(crate) async fn initiate<R: Repo>(
             created_at: now,
             status_changed_at: now,
         };
-        let payment = match repo.create_payment(payment.clone()).await? {
+        let payment = match service.payments().create_payment(payment.clone()).await? {
             PaymentCreation::Created => payment,
             // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
             PaymentCreation::Existing(first) if first.request_hash == payment.request_hash => {
@@ -707,10 +698,10 @@ pub(crate) async fn own_payment<R: Repo>(
     let (kind, product) = service_and_product(payment_service, payment_product)?;
     let unknown = || {
         Xs2aError::new(
-            StatusCode::FORBIDDEN,
-            "RESOURCE_UNKNOWN",
+            MessageCode::ResourceUnknown,
             "the payment does not exist or does not belong to this TPP",
         )
+        .not_addressable()
         .at("paymentId")
     };
     let id: PaymentId = id.parse().map_err(|_| unknown())?;
@@ -718,9 +709,7 @@ pub(crate) async fn own_payment<R: Repo>(
         return Err(unknown());
     }
     service
-        .oauth
-        .server
-        .repo()
+        .payments()
         .payment(id)
         .await?
         .filter(|p| {
@@ -794,14 +783,9 @@ fn payment_json(payment: &Payment) -> Value {
 
 pub(crate) async fn read<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
@@ -821,14 +805,9 @@ pub(crate) async fn read<R: Repo>(
 
 pub(crate) async fn status<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
@@ -848,22 +827,16 @@ pub(crate) async fn status<R: Repo>(
 /// bank's pages. Executed or rejected payments cannot be cancelled.
 pub(crate) async fn cancel<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    line: RequestLine,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+    Pis(caller): Pis,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Pis).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
         let server = &service.oauth.server;
         if payment.status == PaymentStatus::AcceptedCustomerProfile
-            && server
-                .repo()
-                .request_payment_cancellation(payment.id, server.now())
+            && service.payments()
+                .request_payment_cancellation(payment.id, service.now())
                 .await?
         {
             let issuer = &server.settings().issuer;
@@ -882,22 +855,19 @@ pub(crate) async fn cancel<R: Repo>(
                 .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
             return Ok(response);
         }
-        let cancelled = server
-            .repo()
+        let cancelled = service.payments()
             .set_payment_status(
                 payment.id,
                 PaymentStatus::Received,
                 PaymentStatus::Cancelled,
                 PaymentUpdate::default(),
-                server.now(),
+                service.now(),
             )
             .await?;
         if !cancelled {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "CANCELLATION_INVALID",
-                format!("a payment in status {} cannot be cancelled", payment.status),
-            ));
+            return Err(Xs2aError::new(MessageCode::CancellationInvalid, format!("a payment in status {} cannot be cancelled", payment.status))
+// Kept as before; the spec pairs CANCELLATION_INVALID with 405.
+.with_status(StatusCode::BAD_REQUEST));
         }
         Ok(StatusCode::NO_CONTENT.into_response())
     }

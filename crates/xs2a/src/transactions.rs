@@ -17,14 +17,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::consent::GrantedResource;
 use fintechapi_domain::ids::{AccountId, ConsentId};
 use fintechapi_domain::ledger::{
     AccountEntry, EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
 };
-use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::signed;
 use serde::Deserialize;
@@ -33,7 +33,9 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::accounts::{account_reference, balances_json, granted_account, live_consent};
-use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::caller::Ais;
+use crate::error::MessageCode;
+use crate::{Repo, Xs2aError, Xs2aService};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 100;
@@ -179,7 +181,7 @@ fn parse_flag(text: Option<&str>, path: &'static str) -> Result<bool, Xs2aError>
 }
 
 fn inconsistent(path: &'static str, text: &str) -> Xs2aError {
-    Xs2aError::new(StatusCode::BAD_REQUEST, "PARAMETER_NOT_CONSISTENT", text).at(path)
+    Xs2aError::new(MessageCode::ParameterNotConsistent, text).at(path)
 }
 
 /// A checked transactions query of an account or a card account.
@@ -204,18 +206,13 @@ impl Report {
         let booking = match q.booking_status.as_deref() {
             None => return Err(Xs2aError::format("bookingStatus is required").at("bookingStatus")),
             Some(text) => BookingStatus::parse(text).ok_or_else(|| {
-                Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "PARAMETER_NOT_SUPPORTED",
-                    format!("bookingStatus {text:?} is not one of booked, pending, both, information, all"),
-                )
+                Xs2aError::new(MessageCode::ParameterNotSupported, format!("bookingStatus {text:?} is not one of booked, pending, both, information, all"))
                 .at("bookingStatus")
             })?,
         };
         if resource == GrantedResource::CardAccount && booking.information() {
             return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "PARAMETER_NOT_SUPPORTED",
+                MessageCode::ParameterNotSupported,
                 "a card account reports bookingStatus booked, pending or both",
             )
             .at("bookingStatus"));
@@ -225,12 +222,10 @@ impl Report {
         if let (Some(from), Some(to)) = (date_from, date_to)
             && from > to
         {
-            return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "PERIOD_INVALID",
-                "dateFrom is after dateTo",
-            )
-            .at("dateFrom"));
+            return Err(
+                Xs2aError::new(MessageCode::PeriodInvalid, "dateFrom is after dateTo")
+                    .at("dateFrom"),
+            );
         }
         let reference_from = q
             .entry_reference_from
@@ -263,8 +258,7 @@ impl Report {
             .transpose()?;
         if q.page_index.is_some() {
             return Err(Xs2aError::new(
-                StatusCode::BAD_REQUEST,
-                "PARAMETER_NOT_SUPPORTED",
+                MessageCode::ParameterNotSupported,
                 "pages are not numbered here: follow the first, next, previous and last links",
             )
             .at("pageIndex"));
@@ -288,8 +282,7 @@ impl Report {
             }
             if booking != BookingStatus::Booked {
                 return Err(Xs2aError::new(
-                    StatusCode::BAD_REQUEST,
-                    "PARAMETER_NOT_SUPPORTED",
+                    MessageCode::ParameterNotSupported,
                     "deltaList is offered for bookingStatus booked: pending entries are not final",
                 )
                 .at("bookingStatus"));
@@ -391,13 +384,13 @@ impl Report {
         page: Page,
         links: &mut Value,
     ) -> Result<ReportPage, Xs2aError> {
-        let repo = service.oauth.server.repo();
-        let pepper = service.oauth.server.pepper();
+        let pepper = service.pepper();
         let size = self.page_size();
         let mut delta_mark = None;
         let entries = if self.delta {
-            let mark = repo.delta_mark(consent, account).await?;
-            let mut entries = repo
+            let mark = service.delta_marks().delta_mark(consent, account).await?;
+            let mut entries = service
+                .accounts()
                 .booked_entries_after(account, mark.unwrap_or(0), size + 1)
                 .await?;
             if entries.len() > size as usize {
@@ -417,7 +410,7 @@ impl Report {
                 date_to: self.date_to,
                 reference_above: self.reference_from,
             };
-            let found = page_of(repo, &filter, page, size).await?;
+            let found = page_of(service.accounts(), &filter, page, size).await?;
             links["first"] = self.link(pepper, account, Page::First);
             if let (true, Some(newest)) = (found.newer, found.entries.first()) {
                 links["previous"] = self.link(pepper, account, Page::Previous(position(newest)));
@@ -451,10 +444,9 @@ impl ReportPage {
         service: &Xs2aService<R>,
     ) -> Result<(), Xs2aError> {
         if let Some((consent, account, reference)) = self.delta_mark {
-            let server = &service.oauth.server;
-            server
-                .repo()
-                .advance_delta_mark(consent, account, reference, server.now())
+            service
+                .delta_marks()
+                .advance_delta_mark(consent, account, reference, service.now())
                 .await?;
         }
         Ok(())
@@ -468,8 +460,8 @@ struct PageOfEntries {
     older: bool,
 }
 
-async fn page_of<R: LedgerRepository>(
-    repo: &R,
+async fn page_of(
+    repo: &impl LedgerRepository,
     filter: &EntryFilter,
     page: Page,
     size: u32,
@@ -592,35 +584,28 @@ pub(crate) fn report_json(
 pub(crate) async fn list<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path(account_id): Path<String>,
+    Ais(caller): Ais,
     query: Result<Query<TransactionsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
         let report = Report::parse(query, GrantedResource::Account)?;
-        let server = &service.oauth.server;
         // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(server.pepper(), &account_id)?;
+        let page = report.page(service.pepper(), &account_id)?;
         let consent = live_consent(&service, &caller, &headers).await?;
         let (account, grant) = granted_account(&service, &consent, &account_id).await?;
         if !grant.transactions {
             return Err(Xs2aError::new(
-                StatusCode::UNAUTHORIZED,
-                "CONSENT_INVALID",
+                MessageCode::ConsentInvalid,
                 "the consent does not cover this account's transactions",
             ));
         }
         if report.with_balance && !grant.balances {
             return Err(Xs2aError::new(
-                StatusCode::UNAUTHORIZED,
-                "CONSENT_INVALID",
+                MessageCode::ConsentInvalid,
                 "withBalance asks for balances, which the consent does not cover",
             )
             .at("withBalance"));
@@ -646,20 +631,15 @@ pub(crate) async fn list<R: Repo>(
 pub(crate) async fn details<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    line: RequestLine,
     Path((account_id, transaction_id)): Path<(String, String)>,
+    Ais(caller): Ais,
 ) -> Response {
-    let caller = match service.caller(&headers, &line, ApiProduct::Ais).await {
-        Ok(c) => c,
-        Err(response) => return response,
-    };
     let result = async {
         let consent = live_consent(&service, &caller, &headers).await?;
         let (account, grant) = granted_account(&service, &consent, &account_id).await?;
         if !grant.transactions {
             return Err(Xs2aError::new(
-                StatusCode::UNAUTHORIZED,
-                "CONSENT_INVALID",
+                MessageCode::ConsentInvalid,
                 "the consent does not cover this account's transactions",
             ));
         }
@@ -668,9 +648,7 @@ pub(crate) async fn details<R: Repo>(
         };
         let id = transaction_id.parse().map_err(|_| unknown())?;
         let entry = service
-            .oauth
-            .server
-            .repo()
+            .accounts()
             .entry(account.id, id)
             .await?
             .ok_or_else(unknown)?;

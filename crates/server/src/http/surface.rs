@@ -43,15 +43,7 @@ impl Surface {
 /// `status` with `text` in the format of the surface `path` belongs to.
 pub(super) fn error(path: &str, status: StatusCode, text: &str) -> Response {
     match Surface::of(path) {
-        Surface::Xs2a => {
-            let code = match status {
-                StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
-                StatusCode::NOT_FOUND => "RESOURCE_UNKNOWN",
-                StatusCode::METHOD_NOT_ALLOWED => "SERVICE_INVALID",
-                _ => "FORMAT_ERROR",
-            };
-            Xs2aError::new(status, code, text).into_response()
-        }
+        Surface::Xs2a => Xs2aError::of_layer(status, text).into_response(),
         Surface::OAuth => {
             let error = match status {
                 StatusCode::SERVICE_UNAVAILABLE => {

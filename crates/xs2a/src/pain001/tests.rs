@@ -518,7 +518,7 @@ fn an_error_becomes_a_format_error_with_its_path() {
         ">123.45</InstdAmt>",
         ">123.456</InstdAmt>",
     )));
-    assert_eq!((e.status.as_u16(), e.code), (400, "FORMAT_ERROR"));
+    assert_eq!((e.status.as_u16(), e.code.as_str()), (400, "FORMAT_ERROR"));
     assert_eq!(
         e.path.as_deref(),
         Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt")
