@@ -109,6 +109,22 @@ impl Account {
     pub fn booked(&self) -> Money {
         Money::from_minor(self.balances.booked, self.currency)
     }
+
+    /// Whether a debit of `amount` now keeps the available balance within
+    /// the overdraft limit: the rule [`LedgerRepository::post_transfers`]
+    /// enforces. No limit (internal accounts) means unlimited.
+    pub fn covers(&self, amount: Money) -> bool {
+        if amount.currency() != self.currency {
+            return false;
+        }
+        match self.overdraft_limit {
+            None => true,
+            Some(limit) => {
+                i128::from(self.balances.available()) - i128::from(amount.minor())
+                    >= -i128::from(limit)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -363,4 +379,54 @@ pub trait LedgerRepository: Send + Sync {
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     fn audit(&self) -> impl Future<Output = Result<LedgerAudit, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(overdraft_limit: Option<i64>, booked: i64, pending_debits: i64) -> Account {
+        Account {
+            id: AccountId::random(),
+            kind: AccountKind::Customer,
+            psu_id: None,
+            iban: None,
+            bic: "FTAPDEB1XXX".into(),
+            currency: Currency::EUR,
+            name: "Main account".into(),
+            owner_name: "Test".into(),
+            product: "Girokonto".into(),
+            cash_account_type: "CACC".into(),
+            status: AccountStatus::Enabled,
+            overdraft_limit,
+            balances: AccountBalances {
+                booked,
+                pending_debits,
+                pending_credits: 0,
+            },
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn eur(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::EUR)
+    }
+
+    #[test]
+    fn the_overdraft_is_usable_to_exactly_its_limit() {
+        // 100.00 booked, 20.00 promised to a pending debit, 50.00 overdraft.
+        let a = account(Some(5_000), 10_000, -2_000);
+        assert!(a.covers(eur(13_000)));
+        assert!(!a.covers(eur(13_001)));
+        let no_overdraft = account(Some(0), 10_000, -2_000);
+        assert!(no_overdraft.covers(eur(8_000)));
+        assert!(!no_overdraft.covers(eur(8_001)));
+    }
+
+    #[test]
+    fn no_limit_is_unlimited_and_another_currency_is_never_covered() {
+        assert!(account(None, 0, 0).covers(eur(i64::MAX)));
+        let usd: Currency = "USD".parse().expect("an ISO 4217 code");
+        assert!(!account(Some(0), 10_000, 0).covers(Money::from_minor(1, usd)));
+    }
 }

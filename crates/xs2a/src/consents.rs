@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::MaskedPan;
 use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{
-    AccountReference, Consent, ConsentAccess, ConsentCreation, ConsentStatus, RequestedAccount,
+    AccountReference, Consent, ConsentAccess, ConsentStatus, RequestedAccount,
 };
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::ConsentId;
@@ -24,6 +24,7 @@ use time::macros::format_description;
 use crate::approach::Approach;
 use crate::caller::Ais;
 use crate::error::MessageCode;
+use crate::idempotency::create_or_replay;
 use crate::{Caller, Repo, Xs2aError, Xs2aService};
 
 /// Parses and checks a consent request body; every problem names its path.
@@ -265,19 +266,8 @@ pub(crate) async fn create<R: Repo>(
             created_at: now,
             status_changed_at: now,
         };
-        let consent = match service.consents().create_consent(consent.clone()).await? {
-            ConsentCreation::Created => consent,
-            // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
-            ConsentCreation::Existing(first) if first.request_hash == consent.request_hash => {
-                *first
-            }
-            ConsentCreation::Existing(_) => {
-                return Err(Xs2aError::format(
-                    "this X-Request-ID created a consent with another body within the last 24 hours; use a new one",
-                )
-                .at("X-Request-ID"));
-            }
-        };
+        let consent =
+            create_or_replay(&consent, service.consents().create_consent(consent.clone())).await?;
         let self_link = format!("/v1/consents/{}", consent.id);
         let awaiting = consent.status == ConsentStatus::Received;
         let sca = approach

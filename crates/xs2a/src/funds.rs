@@ -15,23 +15,24 @@ use fintechapi_domain::Currency;
 use fintechapi_domain::consent::Consent;
 use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ledger::AccountKind;
-use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::ledger::{AccountKind, LedgerRepository};
 use fintechapi_domain::money::Money;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::caller::Piis;
 use crate::error::MessageCode;
 use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
 
-pub(crate) async fn confirm<R: Repo>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Piis(caller): Piis,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let body: Value = serde_json::from_slice(&body)
+/// `POST /v1/funds-confirmations`: the account and the amount asked about.
+struct FundsRequest {
+    iban: Iban,
+    amount: Money,
+}
+
+impl FundsRequest {
+    fn parse(body: &[u8]) -> Result<Self, Xs2aError> {
+        let body: Value = serde_json::from_slice(body)
             .map_err(|e| Xs2aError::format(format!("the body is not valid JSON: {e}")))?;
         let iban: Iban = body["account"]["iban"]
             .as_str()
@@ -61,26 +62,54 @@ pub(crate) async fn confirm<R: Repo>(
                 Xs2aError::format("amount must be greater than zero").at("instructedAmount.amount")
             );
         }
-        piis_consent(&service, &caller, &headers, &iban).await?;
-        let account = service
-            .accounts()
-            .account_by_iban(&iban)
-            .await?
-            .filter(|a| a.kind == AccountKind::Customer)
-            .ok_or_else(|| {
-                Xs2aError::new(
-                    MessageCode::ResourceUnknown,
-                    "the account is not an account of this ASPSP",
-                )
-                .in_request()
-                .at("account.iban")
-            })?;
-        let limit = account.overdraft_limit.unwrap_or(0);
-        let available = account.balances.available() + limit;
-        Ok(Json(json!({ "fundsAvailable": available >= amount.minor() })).into_response())
+        Ok(Self { iban, amount })
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FundsConfirmation {
+    funds_available: bool,
+}
+
+pub(crate) async fn confirm<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Piis(caller): Piis,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let request = FundsRequest::parse(&body)?;
+        let funds_available = funds_available(&service, &caller, &headers, &request).await?;
+        Ok(Json(FundsConfirmation { funds_available }).into_response())
     }
     .await;
     caller.answer(result)
+}
+
+/// Whether the account covers the amount now, asked under the holder's
+/// consent; the ledger's overdraft rule decides ([`Account::covers`](fintechapi_domain::ledger::Account::covers)).
+async fn funds_available<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    headers: &HeaderMap,
+    request: &FundsRequest,
+) -> Result<bool, Xs2aError> {
+    piis_consent(service, caller, headers, &request.iban).await?;
+    let account = service
+        .accounts()
+        .account_by_iban(&request.iban)
+        .await?
+        .filter(|a| a.kind == AccountKind::Customer)
+        .ok_or_else(|| {
+            Xs2aError::new(
+                MessageCode::ResourceUnknown,
+                "the account is not an account of this ASPSP",
+            )
+            .in_request()
+            .at("account.iban")
+        })?;
+    Ok(account.covers(request.amount))
 }
 
 /// The PSU's funds-confirmation consent that covers `iban` for this caller.

@@ -15,7 +15,7 @@ use time::macros::date;
 
 use crate::Xs2aError;
 use crate::consents::{ConsentRequest, access_json};
-use crate::payments::{PaymentRequest, periodic_parts, standing_order};
+use crate::payments::request::{PaymentRequest, periodic_parts, standing_order};
 use crate::transactions::Report;
 
 /// The server's date in every target, so seeds with dates stay meaningful.

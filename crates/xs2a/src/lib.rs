@@ -31,6 +31,7 @@ mod funds;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
+mod idempotency;
 pub mod pain001;
 mod payments;
 mod transactions;

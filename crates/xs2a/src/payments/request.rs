@@ -1,60 +1,24 @@
-//! Single (immediate or future-dated) and periodic payments: initiation
-//! (JSON, or pain.001 XML via `pain001` for single payments), information,
-//! status and cancellation. The PSU authorises on the bank's pages (OAuth SCA
-//! approach); the bank then executes an immediate payment in the ledger, and
-//! the scheduler (`fintechapi_ledger::schedule`) the others on their dates.
+//! The initiation body: JSON, a pain.001 document, or (periodic pain.001)
+//! a multipart body of the document and the standing order; checked into a
+//! [`PaymentRequest`].
 
-use std::sync::Arc;
-
-use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{FromRequest, Multipart};
+use axum::http::{StatusCode, header};
 use fintechapi_domain::Currency;
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::PaymentId;
-use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::money::Money;
-use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{
-    Bulk, BulkEntry, Execution, ExecutionRule, Frequency, Payment, PaymentCreation, PaymentService,
-    PaymentStatus, PaymentUpdate, StandingOrder,
+    Bulk, BulkEntry, Execution, ExecutionRule, Frequency, PaymentService, PaymentStatus,
+    StandingOrder,
 };
-use fintechapi_oauth::ScopedResource;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use time::Date;
 use time::macros::format_description;
 
-use crate::approach::{Approach, ScaAnswer};
-use crate::caller::Pis;
+use crate::Xs2aError;
 use crate::error::MessageCode;
 use crate::pain001::{self, PathProduct};
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
-
-/// The payment service and product of a path, or the spec's error.
-fn service_and_product(
-    service: &str,
-    product: &str,
-) -> Result<(PaymentService, PathProduct), Xs2aError> {
-    let service = match service.parse::<PaymentService>() {
-        Ok(known) => known,
-        Err(_) => {
-            return Err(
-                Xs2aError::resource_unknown(format!("no payment service {service:?}"))
-                    .at("payment-service"),
-            );
-        }
-    };
-    let product = product.parse::<PathProduct>().map_err(|_| {
-        Xs2aError::new(
-            MessageCode::ProductUnknown,
-            format!("payment product {product:?} is not offered"),
-        )
-        .at("payment-product")
-    })?;
-    Ok((service, product))
-}
 
 /// How far ahead a payment may be dated.
 const LATEST_EXECUTION: time::Duration = time::Duration::days(366);
@@ -529,348 +493,95 @@ pub(crate) async fn periodic_parts(
     }
 }
 
-fn self_link(payment: &Payment, service: &str) -> String {
-    format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id)
+/// What an initiation's body is, by product and `Content-Type`.
+pub(super) enum BodyKind<'a> {
+    Json,
+    Pain001,
+    /// A periodic pain.001 initiation: the document and the standing order.
+    Multipart {
+        content_type: &'a str,
+    },
 }
 
-fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> Value {
-    let self_link = self_link(payment, service);
-    let mut body = json!({
-        "transactionStatus": payment.status.as_str(),
-        "paymentId": payment.id.to_string(),
-        "_links": {
-            "self": {"href": self_link},
-            "status": {"href": format!("{self_link}/status")},
-        },
-    });
-    sca.complete(&mut body);
-    body
+/// A checked initiation and what idempotency compares: the body, or a
+/// multipart body's parts (a retry usually comes with another boundary).
+pub(super) struct Initiation {
+    pub request: PaymentRequest,
+    /// The pain.001 document, or the JSON body.
+    pub document: Bytes,
+    pub compared: Bytes,
 }
 
-fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Response {
-    let body = created_body(payment, sca, service);
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&self_link(payment, service)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    sca.mark(response)
-}
-
-pub(crate) async fn initiate<R: Repo>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path((payment_service, payment_product)): Path<(String, String)>,
-    Pis(caller): Pis,
-    body: Bytes,
-) -> Response {
-    let result = async {
-        let (kind, product) = service_and_product(&payment_service, &payment_product)?;
-        // A periodic pain.001 initiation is multipart: the document and the
-        // standing order; the spec answers another body type with 415 (it has
-        // no message code for 415; FORMAT_ERROR's text says what it takes).
-        let content_type = header_text(&headers, "content-type");
-        let multipart = product.pain001 && kind == PaymentService::Periodic;
-        if multipart && !is_multipart(content_type) {
-            return Err(Xs2aError::new(MessageCode::FormatError, "periodic pain.001 products take multipart/form-data with the parts xml_sct \
-                 (the pain.001 document) and json_standingorderType (the standing order)")
-// An unusable media type is an HTTP-level refusal (415), as before.
-.with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+impl<'a> BodyKind<'a> {
+    /// The spec answers another body type with 415 (it has no message code
+    /// for 415; FORMAT_ERROR's text says what the product takes).
+    pub(super) fn of(
+        kind: PaymentService,
+        product: &PathProduct,
+        content_type: Option<&'a str>,
+    ) -> Result<Self, Xs2aError> {
+        let unsupported = |text: &str| {
+            Xs2aError::new(MessageCode::FormatError, text)
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+        };
+        if product.pain001 && kind == PaymentService::Periodic {
+            return match content_type {
+                Some(content_type) if is_multipart(Some(content_type)) => {
+                    Ok(Self::Multipart { content_type })
+                }
+                _ => Err(unsupported(
+                    "periodic pain.001 products take multipart/form-data with the parts xml_sct \
+                     (the pain.001 document) and json_standingorderType (the standing order)",
+                )),
+            };
         }
-        if !multipart && !product.takes(content_type) {
-            return Err(Xs2aError::new(MessageCode::FormatError, if product.pain001 {
-                    "pain.001 products take an ISO 20022 pain.001.001.03 document as application/xml"
-                } else {
-                    "this product takes JSON; send pain.001 XML to the pain.001- products"
-                })
-// An unusable media type is an HTTP-level refusal (415), as before.
-.with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        if !product.takes(content_type) {
+            return Err(unsupported(if product.pain001 {
+                "pain.001 products take an ISO 20022 pain.001.001.03 document as application/xml"
+            } else {
+                "this product takes JSON; send pain.001 XML to the pain.001- products"
+            }));
         }
-        if header_text(&headers, "psu-ip-address").is_none() {
-            return Err(
-                Xs2aError::format("PSU-IP-Address is required to initiate a payment")
-                    .at("PSU-IP-Address"),
-            );
-        }
-        let approach = Approach::requested(&service, &caller, &headers).await?;
-        let now = service.now();
-        // What idempotency compares: the body, or a multipart body's parts (a
-        // retry usually comes with another boundary).
-        let (request, document, compared) = if multipart {
-            let (xml, order) = periodic_parts(content_type.unwrap_or_default(), body.clone()).await?;
-            let compared = [xml.as_ref(), b"\n", order.as_ref()].concat();
-            let mut request = PaymentRequest::from_pain001(&xml, kind, now.date())?;
-            let order: Value = serde_json::from_slice(&order).map_err(|e| {
-                Xs2aError::format(format!("json_standingorderType is not valid JSON: {e}"))
-                    .at("json_standingorderType")
-            })?;
-            let order = order.as_object().ok_or_else(|| {
-                Xs2aError::format("json_standingorderType must be a JSON object")
-                    .at("json_standingorderType")
-            })?;
-            request.execution = Execution::Periodic(standing_order(order, now.date())?);
-            (request, xml, Bytes::from(compared))
-        } else if product.pain001 {
-            (
-                PaymentRequest::from_pain001(&body, kind, now.date())?,
-                body.clone(),
-                body.clone(),
-            )
+        Ok(if product.pain001 {
+            Self::Pain001
         } else {
-            (
-                PaymentRequest::parse(&body, kind, now.date())?,
-                body.clone(),
-                body.clone(),
-            )
-        };
-        if service.accounts().account_by_iban(&request.debtor).await?.is_none() {
-            return Err(
-                Xs2aError::format("the debtor account is not an account of this ASPSP")
-                    .at(product.debtor_iban_path()),
-            );
-        }
-        let request_hash = service.pepper().hash(&format!(
-            "{payment_service}/{payment_product}:{}",
-            String::from_utf8_lossy(&compared)
-        ));
-        let payment = Payment {
-            id: PaymentId::random(),
-            application_id: caller.grant.application_id,
-            service: kind,
-            product: product.product,
-            format: product.format(&document),
-            status: PaymentStatus::Received,
-            debtor_iban: request.debtor,
-            creditor_iban: request.creditor,
-            creditor_name: request.creditor_name,
-            amount: request.amount,
-            remittance: request.remittance,
-            end_to_end_id: request.end_to_end_id,
-            execution: request.execution,
-            next_execution: None,
-            cancellation_requested_at: None,
-            bulk: request.bulk,
-            psu_id: None,
-            transaction_id: None,
-            reason: None,
-            request_id: caller.request_id.to_string(),
-            request_hash: request_hash.as_str().to_owned(),
-            created_at: now,
-            status_changed_at: now,
-        };
-        let payment = match service.payments().create_payment(payment.clone()).await? {
-            PaymentCreation::Created => payment,
-            // The same X-Request-ID and body within 24 hours: the first answer again, nothing new.
-            PaymentCreation::Existing(first) if first.request_hash == payment.request_hash => {
-                *first
-            }
-            PaymentCreation::Existing(_) => {
-                return Err(Xs2aError::format(
-                    "this X-Request-ID created a payment with another body within the last 24 hours; use a new one",
-                )
-                .at("X-Request-ID"));
-            }
-        };
-        let awaiting = payment.status == PaymentStatus::Received;
-        let sca = approach
-            .answer(
-                &service,
-                &caller,
-                ScopedResource::Payment(payment.id),
-                awaiting,
-                &self_link(&payment, &payment_service),
-            )
-            .await?;
-        Ok(created_response(&payment, &sca, &payment_service))
-    }
-    .await;
-    caller.answer(result)
-}
-
-/// The caller's payment: initiated by its application, and (for a token bound
-/// to a payment) exactly that one.
-pub(crate) async fn own_payment<R: Repo>(
-    service: &Xs2aService<R>,
-    caller: &Caller,
-    payment_service: &str,
-    payment_product: &str,
-    id: &str,
-) -> Result<Payment, Xs2aError> {
-    let (kind, product) = service_and_product(payment_service, payment_product)?;
-    let unknown = || {
-        Xs2aError::new(
-            MessageCode::ResourceUnknown,
-            "the payment does not exist or does not belong to this TPP",
-        )
-        .not_addressable()
-        .at("paymentId")
-    };
-    let id: PaymentId = id.parse().map_err(|_| unknown())?;
-    if caller.grant.payment.is_some_and(|bound| bound != id) || caller.grant.consent.is_some() {
-        return Err(unknown());
-    }
-    service
-        .payments()
-        .payment(id)
-        .await?
-        .filter(|p| {
-            p.application_id == caller.grant.application_id
-                && p.service == kind
-                && PathProduct::of(p) == product
+            Self::Json
         })
-        .ok_or_else(unknown)
-}
+    }
 
-fn payment_json(payment: &Payment) -> Value {
-    if let Some(bulk) = &payment.bulk {
-        let entries: Vec<Value> = bulk
-            .entries
-            .iter()
-            .map(|e| {
-                let mut entry = json!({
-                    "instructedAmount": {"currency": e.amount.currency().code(), "amount": e.amount.to_decimal_string()},
-                    "creditorAccount": {"iban": e.creditor_iban.as_str()},
-                    "creditorName": e.creditor_name,
-                    "transactionStatus": e.status.as_str(),
+    pub(super) async fn read(
+        self,
+        body: Bytes,
+        kind: PaymentService,
+        today: Date,
+    ) -> Result<Initiation, Xs2aError> {
+        let request = match self {
+            Self::Multipart { content_type } => {
+                let (xml, order) = periodic_parts(content_type, body).await?;
+                let compared = [xml.as_ref(), b"\n", order.as_ref()].concat();
+                let mut request = PaymentRequest::from_pain001(&xml, kind, today)?;
+                let order: Value = serde_json::from_slice(&order).map_err(|e| {
+                    Xs2aError::format(format!("json_standingorderType is not valid JSON: {e}"))
+                        .at("json_standingorderType")
+                })?;
+                let order = order.as_object().ok_or_else(|| {
+                    Xs2aError::format("json_standingorderType must be a JSON object")
+                        .at("json_standingorderType")
+                })?;
+                request.execution = Execution::Periodic(standing_order(order, today)?);
+                return Ok(Initiation {
+                    request,
+                    document: xml,
+                    compared: Bytes::from(compared),
                 });
-                if let Some(r) = &e.remittance {
-                    entry["remittanceInformationUnstructured"] = json!(r);
-                }
-                if let Some(id) = &e.end_to_end_id {
-                    entry["endToEndIdentification"] = json!(id);
-                }
-                entry
-            })
-            .collect();
-        return json!({
-            "batchBookingPreferred": bulk.batch_booking,
-            "debtorAccount": {"iban": payment.debtor_iban.as_str()},
-            "payments": entries,
-            "transactionStatus": payment.status.as_str(),
-        });
-    }
-    let mut out = json!({
-        "transactionStatus": payment.status.as_str(),
-        "instructedAmount": {"currency": payment.amount.currency().code(), "amount": payment.amount.to_decimal_string()},
-        "debtorAccount": {"iban": payment.debtor_iban.as_str()},
-        "creditorAccount": {"iban": payment.creditor_iban.as_str()},
-        "creditorName": payment.creditor_name,
-    });
-    if let Some(r) = &payment.remittance {
-        out["remittanceInformationUnstructured"] = json!(r);
-    }
-    if let Some(e) = &payment.end_to_end_id {
-        out["endToEndIdentification"] = json!(e);
-    }
-    match &payment.execution {
-        Execution::Immediate => {}
-        Execution::OnDate(date) => out["requestedExecutionDate"] = json!(date.to_string()),
-        Execution::Periodic(order) => {
-            out["startDate"] = json!(order.start_date.to_string());
-            out["frequency"] = json!(order.frequency.as_str());
-            if let Some(end) = order.end_date {
-                out["endDate"] = json!(end.to_string());
             }
-            if let Some(rule) = order.execution_rule {
-                out["executionRule"] = json!(rule.as_str());
-            }
-            if let Some(day) = order.day_of_execution {
-                out["dayOfExecution"] = json!(day.to_string());
-            }
-        }
+            Self::Pain001 => PaymentRequest::from_pain001(&body, kind, today)?,
+            Self::Json => PaymentRequest::parse(&body, kind, today)?,
+        };
+        Ok(Initiation {
+            request,
+            document: body.clone(),
+            compared: body,
+        })
     }
-    out
-}
-
-pub(crate) async fn read<R: Repo>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
-    Pis(caller): Pis,
-) -> Response {
-    let result = async {
-        let payment =
-            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        // The spec answers a pain.001 payment's information with its pain.001 document.
-        if let Some(document) = payment.format.document() {
-            return Ok((
-                [(header::CONTENT_TYPE, "application/xml")],
-                document.to_owned(),
-            )
-                .into_response());
-        }
-        Ok(Json(payment_json(&payment)).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn status<R: Repo>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
-    Pis(caller): Pis,
-) -> Response {
-    let result = async {
-        let payment =
-            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        let mut body = json!({"transactionStatus": payment.status.as_str()});
-        if let Some(reason) = &payment.reason {
-            body["psuMessage"] = json!(format!("Rejected with ISO 20022 reason {reason}"));
-        }
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-/// Cancels a payment not yet authorised: 204, status CANC. An authorised
-/// scheduled payment (ACCP) needs the PSU's cancellation authorisation: 202
-/// with the OAuth link; the TPP pushes `PIS:<id>` and the PSU confirms on the
-/// bank's pages. Executed or rejected payments cannot be cancelled.
-pub(crate) async fn cancel<R: Repo>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    Path((payment_service, payment_product, id)): Path<(String, String, String)>,
-    Pis(caller): Pis,
-) -> Response {
-    let result = async {
-        let payment =
-            own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        let server = &service.oauth.server;
-        if payment.status == PaymentStatus::AcceptedCustomerProfile
-            && service.payments()
-                .request_payment_cancellation(payment.id, service.now())
-                .await?
-        {
-            let issuer = &server.settings().issuer;
-            let self_link = format!("/v1/{payment_service}/{payment_product}/{}", payment.id);
-            let body = json!({
-                "transactionStatus": payment.status.as_str(),
-                "_links": {
-                    "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
-                    "self": {"href": self_link},
-                    "status": {"href": format!("{self_link}/status")},
-                },
-            });
-            let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
-            response
-                .headers_mut()
-                .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
-            return Ok(response);
-        }
-        let cancelled = service.payments()
-            .set_payment_status(
-                payment.id,
-                PaymentStatus::Received,
-                PaymentStatus::Cancelled,
-                PaymentUpdate::default(),
-                service.now(),
-            )
-            .await?;
-        if !cancelled {
-            return Err(Xs2aError::new(MessageCode::CancellationInvalid, format!("a payment in status {} cannot be cancelled", payment.status))
-// Kept as before; the spec pairs CANCELLATION_INVALID with 405.
-.with_status(StatusCode::BAD_REQUEST));
-        }
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    caller.answer(result)
 }
