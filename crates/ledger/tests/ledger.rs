@@ -547,3 +547,24 @@ fn the_ledger_matches_a_simple_model_on_sqlite() {
 fn the_ledger_matches_a_simple_model_on_postgres() {
     ledger_matches_the_model(fintechapi_testkit::Backend::Postgres);
 }
+
+both_stores! {
+    async fn account_covers_says_what_the_ledger_then_does(db) {
+        // The funds-confirmation endpoint answers with `Account::covers`; the
+        // ledger must take exactly the debits it says are covered.
+        let bank = Bank::new(&db).await;
+        let a = bank.account("EUR", 50_00, 100_00).await;
+        // No limit means unlimited: the clearing account, which the opening
+        // deposit drew below zero, covers anything.
+        let clearing = bank.ledger.clearing_account(Currency::EUR, "FTAPDEB1XXX").await.unwrap();
+        assert!(clearing.overdraft_limit.is_none() && clearing.balances.available() < 0);
+        assert!(clearing.covers(eur(1_000_000_00)));
+
+        assert!(!a.covers(eur(150_01)) && a.covers(eur(150_00)));
+        let refused = bank.ledger.transfer(order("cover-1", &a, &external_iban(), 150_01)).await;
+        assert!(matches!(refused, Err(LedgerError::InsufficientFunds(_))), "{refused:?}");
+        bank.ledger.transfer(order("cover-2", &a, &external_iban(), 150_00)).await.unwrap();
+        let a = bank.store.account(a.id).await.unwrap().unwrap();
+        assert!(!a.covers(eur(1)));
+    }
+}
