@@ -1,0 +1,261 @@
+//! Account-information consents: create, read, status, delete.
+
+mod request;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::ConsentRepository;
+use fintechapi_domain::consent::{
+    AccountReference, Consent, ConsentAccess, ConsentStatus, RequestedAccount,
+};
+use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::registry::ApiProduct;
+use fintechapi_oauth::ScopedResource;
+use serde_json::{Value, json};
+
+use crate::approach::Approach;
+use crate::caller::Ais;
+use crate::error::MessageCode;
+use crate::idempotency::create_or_replay;
+use crate::{Caller, Repo, Xs2aError, Xs2aService};
+
+use request::ConsentRequest;
+
+pub(crate) async fn create<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Ais(caller): Ais,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        let approach = Approach::requested(&service, &caller, &headers).await?;
+        let server = &service.oauth.server;
+        let now = service.now();
+        let request = ConsentRequest::parse(&body, now.date(), service.settings.max_consent_days)?;
+        let consent = Consent {
+            id: ConsentId::random(),
+            application_id: caller.grant.application_id,
+            status: ConsentStatus::Received,
+            access: request.access,
+            recurring: request.recurring,
+            valid_until: request.valid_until,
+            frequency_per_day: request.frequency_per_day,
+            psu_id: None,
+            grants: vec![],
+            request_id: caller.request_id.to_string(),
+            request_hash: server
+                .pepper()
+                .hash(&String::from_utf8_lossy(&body))
+                .as_str()
+                .to_owned(),
+            created_at: now,
+            status_changed_at: now,
+        };
+        let consent =
+            create_or_replay(&consent, service.consents().create_consent(consent.clone())).await?;
+        let self_link = format!("/v1/consents/{}", consent.id);
+        let awaiting = consent.status == ConsentStatus::Received;
+        let sca = approach
+            .answer(
+                &service,
+                &caller,
+                ScopedResource::Consent(consent.id),
+                awaiting,
+                &self_link,
+            )
+            .await?;
+        let mut body = json!({
+            "consentStatus": consent.status.as_str(),
+            "consentId": consent.id.to_string(),
+            "_links": {
+                "self": {"href": self_link},
+                "status": {"href": format!("{self_link}/status")},
+            },
+        });
+        sca.complete(&mut body);
+        let mut response = (StatusCode::CREATED, Json(body)).into_response();
+        if let Ok(location) = HeaderValue::from_str(&self_link) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        Ok(sca.mark(response))
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The caller's own consent: its application created it (client-credentials
+/// token) or its token is bound to it.
+pub(crate) async fn own_consent<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    id: &str,
+) -> Result<Consent, Xs2aError> {
+    let loaded = match id.parse::<ConsentId>() {
+        Ok(id) => service.consents().consent(id).await?,
+        Err(_) => None,
+    };
+    owned(caller, loaded)
+}
+
+/// `loaded`, if it is the caller's own consent.
+fn owned(caller: &Caller, loaded: Option<Consent>) -> Result<Consent, Xs2aError> {
+    let bound = caller.grant.consent.or(caller.grant.funds_consent);
+    loaded
+        .filter(|c| c.application_id == caller.grant.application_id)
+        .filter(|c| bound.is_none_or(|bound| bound == c.id))
+        .ok_or_else(|| Xs2aError::consent_unknown().at("consentId"))
+}
+
+/// A consent's lifecycle call (read, status, delete): the consent is read
+/// once, and picks the product the caller must hold — funds confirmation
+/// for a PIIS consent, which shares these endpoints, account information
+/// otherwise.
+pub(crate) struct LifecycleCall {
+    caller: Caller,
+    /// The caller's own consent named by the path.
+    consent: Result<Consent, Xs2aError>,
+}
+
+impl<R: Repo> FromRequestParts<Arc<Xs2aService<R>>> for LifecycleCall {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Xs2aService<R>>,
+    ) -> Result<Self, Response> {
+        let Path(id) = Path::<String>::from_request_parts(parts, service)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let loaded = match id.parse::<ConsentId>() {
+            Ok(id) => service
+                .consents()
+                .consent(id)
+                .await
+                .map_err(Xs2aError::from),
+            Err(_) => Ok(None),
+        };
+        let product = match &loaded {
+            Ok(Some(consent)) if consent.funds_account().is_some() => ApiProduct::Piis,
+            _ => ApiProduct::Ais,
+        };
+        let caller = service.caller(parts, product).await?;
+        let consent = loaded.and_then(|loaded| owned(&caller, loaded));
+        Ok(Self { caller, consent })
+    }
+}
+
+pub(crate) fn access_json(access: &ConsentAccess) -> Value {
+    let refs = |pick: &dyn Fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| -> Value {
+        list.iter()
+            .filter(|r| pick(r))
+            .map(|r| match &r.reference {
+                AccountReference::Iban(iban) => json!({"iban": iban.as_str()}),
+                AccountReference::MaskedPan(pan) => json!({"maskedPan": pan.as_str()}),
+            })
+            .collect()
+    };
+    match access {
+        ConsentAccess::Dedicated(list) => json!({
+            "accounts": refs(&|_| true, list),
+            "balances": refs(&|r| r.balances, list),
+            "transactions": refs(&|r| r.transactions, list),
+        }),
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => {
+            let mut out = json!({"accounts": []});
+            if *balances {
+                out["balances"] = json!([]);
+            }
+            if *transactions {
+                out["transactions"] = json!([]);
+            }
+            out
+        }
+        ConsentAccess::AvailableAccounts {
+            with_balance: false,
+        } => {
+            json!({"availableAccounts": "allAccounts"})
+        }
+        ConsentAccess::AvailableAccounts { with_balance: true } => {
+            json!({"availableAccountsWithBalance": "allAccounts"})
+        }
+        ConsentAccess::AllPsd2 => json!({"allPsd2": "allAccounts"}),
+        // A funds-confirmation consent (made by a pushed authorization request)
+        // shares the lifecycle endpoints but grants no account information.
+        ConsentAccess::FundsConfirmation { .. } => json!({}),
+    }
+}
+
+pub(crate) async fn read<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    LifecycleCall { caller, consent }: LifecycleCall,
+) -> Response {
+    let result = async {
+        let consent = consent?;
+        let today = service.now().date();
+        let body = json!({
+            "access": access_json(&consent.access),
+            "recurringIndicator": consent.recurring,
+            "validUntil": consent.valid_until.to_string(),
+            "frequencyPerDay": consent.frequency_per_day,
+            "lastActionDate": consent.status_changed_at.date().to_string(),
+            "consentStatus": consent.status_on(today).as_str(),
+            "_links": {"status": {"href": format!("/v1/consents/{}/status", consent.id)}},
+        });
+        Ok(Json(body).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn status<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    LifecycleCall { caller, consent }: LifecycleCall,
+) -> Response {
+    let result = async {
+        let consent = consent?;
+        let today = service.now().date();
+        Ok(Json(json!({"consentStatus": consent.status_on(today).as_str()})).into_response())
+    }
+    .await;
+    caller.answer(result)
+}
+
+/// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
+pub(crate) async fn delete<R: Repo>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    LifecycleCall { caller, consent }: LifecycleCall,
+) -> Response {
+    let result = async {
+        let consent = consent?;
+        let ended = service
+            .consents()
+            .set_consent_status(
+                consent.id,
+                &[ConsentStatus::Received, ConsentStatus::Valid],
+                ConsentStatus::TerminatedByTpp,
+                service.now(),
+            )
+            .await?;
+        if !ended {
+            return Err(Xs2aError::new(
+                MessageCode::StatusInvalid,
+                format!(
+                    "the consent is already {}",
+                    consent.status_on(service.now().date())
+                ),
+            ));
+        }
+        Ok(StatusCode::NO_CONTENT.into_response())
+    }
+    .await;
+    caller.answer(result)
+}
