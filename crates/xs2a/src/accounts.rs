@@ -13,9 +13,9 @@ use fintechapi_domain::consent::{AccountGrant, Consent, ConsentStatus};
 use fintechapi_domain::ids::AccountId;
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::ledger::LedgerRepository;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
+use crate::body::{AccountReference, Balance, Href};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
@@ -122,61 +122,88 @@ pub(crate) async fn granted_account<R: Repo>(
     Ok((account, grant))
 }
 
-fn account_json(account: &Account, grant: &AccountGrant) -> Value {
-    let base = format!("/v1/accounts/{}", account.id);
-    let mut links = serde_json::Map::new();
-    if grant.balances {
-        links.insert(
-            "balances".into(),
-            json!({"href": format!("{base}/balances")}),
-        );
-    }
-    if grant.transactions {
-        links.insert(
-            "transactions".into(),
-            json!({"href": format!("{base}/transactions")}),
-        );
-    }
-    let mut out = json!({
-        "resourceId": account.id.to_string(),
-        "currency": account.currency.code(),
-        "name": account.name,
-        "product": account.product,
-        "cashAccountType": account.cash_account_type,
-        "status": account.status.as_str(),
-        "bic": account.bic,
-        "ownerName": account.owner_name,
-        "_links": links,
-    });
-    if let Some(iban) = &account.iban {
-        out["iban"] = json!(iban.as_str());
-    }
-    out
+/// An account as the consent shows it, with its balances when asked for.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AccountDetails {
+    #[serde(rename = "_links")]
+    links: AccountLinks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Vec<Balance>>,
+    bic: String,
+    cash_account_type: String,
+    currency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iban: Option<String>,
+    name: String,
+    owner_name: String,
+    product: String,
+    resource_id: String,
+    status: &'static str,
 }
 
-pub(crate) fn account_reference(account: &Account) -> Value {
-    let mut out = json!({"currency": account.currency.code()});
-    if let Some(iban) = &account.iban {
-        out["iban"] = json!(iban.as_str());
-    }
-    out
+/// The reports the consent grants on an account (or card account).
+#[derive(Serialize)]
+pub(crate) struct AccountLinks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transactions: Option<Href>,
 }
 
-pub(crate) async fn balances_json<R: Repo>(
+impl AccountLinks {
+    /// The links under `base` (the resource's path) that `grant` allows.
+    pub(crate) fn granted(base: &str, grant: &AccountGrant) -> Self {
+        Self {
+            balances: grant.balances.then(|| Href::to(format!("{base}/balances"))),
+            transactions: grant
+                .transactions
+                .then(|| Href::to(format!("{base}/transactions"))),
+        }
+    }
+}
+
+impl AccountDetails {
+    fn new(account: &Account, grant: &AccountGrant) -> Self {
+        Self {
+            links: AccountLinks::granted(&format!("/v1/accounts/{}", account.id), grant),
+            balances: None,
+            bic: account.bic.clone(),
+            cash_account_type: account.cash_account_type.clone(),
+            currency: account.currency.code(),
+            iban: account.iban.as_ref().map(|i| i.as_str().to_owned()),
+            name: account.name.clone(),
+            owner_name: account.owner_name.clone(),
+            product: account.product.clone(),
+            resource_id: account.id.to_string(),
+            status: account.status.as_str(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct AccountList {
+    accounts: Vec<AccountDetails>,
+}
+
+#[derive(Serialize)]
+struct OneAccount {
+    account: AccountDetails,
+}
+
+/// `GET /v1/accounts/{id}/balances`.
+#[derive(Serialize)]
+struct AccountBalances {
+    account: AccountReference,
+    balances: Vec<Balance>,
+}
+
+pub(crate) async fn balances_of<R: Repo>(
     service: &Xs2aService<R>,
     account: &Account,
-) -> Result<Value, Xs2aError> {
+) -> Result<Vec<Balance>, Xs2aError> {
     let balances = service.ledger.balances(account).await?;
-    Ok(balances
-        .iter()
-        .map(|b| {
-            json!({
-                "balanceAmount": {"currency": b.amount.currency().code(), "amount": b.amount.to_decimal_string()},
-                "balanceType": b.balance_type.code(),
-                "referenceDate": b.reference_date.to_string(),
-            })
-        })
-        .collect())
+    Ok(balances.iter().map(Balance::of_account).collect())
 }
 
 #[derive(Deserialize)]
@@ -214,13 +241,13 @@ pub(crate) async fn list<R: Repo>(
             let Some(account) = held.iter().find(|a| a.id == grant.account) else {
                 continue;
             };
-            let mut item = account_json(account, grant);
+            let mut item = AccountDetails::new(account, grant);
             if with_balance && grant.balances {
-                item["balances"] = balances_json(&service, account).await?;
+                item.balances = Some(balances_of(&service, account).await?);
             }
             accounts.push(item);
         }
-        Ok(Json(json!({ "accounts": accounts })).into_response())
+        Ok(Json(AccountList { accounts }).into_response())
     }
     .await;
     caller.answer(result)
@@ -239,7 +266,7 @@ pub(crate) async fn details<R: Repo>(
         };
         let consent = live_consent(&service, &caller, &headers).await?;
         let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        let mut item = account_json(&account, &grant);
+        let mut item = AccountDetails::new(&account, &grant);
         if query.with_balance == Some(true) {
             if !grant.balances {
                 return Err(Xs2aError::new(
@@ -248,9 +275,9 @@ pub(crate) async fn details<R: Repo>(
                 )
                 .at("withBalance"));
             }
-            item["balances"] = balances_json(&service, &account).await?;
+            item.balances = Some(balances_of(&service, &account).await?);
         }
-        Ok(Json(json!({ "account": item })).into_response())
+        Ok(Json(OneAccount { account: item }).into_response())
     }
     .await;
     caller.answer(result)
@@ -271,10 +298,10 @@ pub(crate) async fn balances<R: Repo>(
                 "the consent does not cover this account's balances",
             ));
         }
-        let body = json!({
-            "account": account_reference(&account),
-            "balances": balances_json(&service, &account).await?,
-        });
+        let body = AccountBalances {
+            account: AccountReference::from(&account),
+            balances: balances_of(&service, &account).await?,
+        };
         Ok(Json(body).into_response())
     }
     .await;

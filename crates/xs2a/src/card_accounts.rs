@@ -20,10 +20,12 @@ use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::TransactionId;
 use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::{Money, StoreError};
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 
+use crate::accounts::AccountLinks;
 use crate::accounts::{live_consent, path_grant, vanished};
+use crate::body::{Amount, Balance};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::transactions::{Report, TransactionsQuery, report_json};
@@ -52,59 +54,91 @@ async fn granted_card<R: Repo>(
 }
 
 fn amount_json(amount: Money) -> Value {
-    json!({"currency": amount.currency().code(), "amount": amount.to_decimal_string()})
+    json!(Amount::from(amount))
 }
 
-fn card_json(card: &CardAccount, grant: &AccountGrant) -> Value {
-    let account = &card.account;
-    let base = format!("/v1/card-accounts/{}", account.id);
-    let mut links = Map::new();
-    if grant.balances {
-        links.insert(
-            "balances".into(),
-            json!({"href": format!("{base}/balances")}),
-        );
+/// A card account as the consent shows it, with its balances when asked for.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardDetails {
+    #[serde(rename = "_links")]
+    links: AccountLinks,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Vec<Balance>>,
+    credit_limit: Amount,
+    currency: &'static str,
+    debit_accounting: bool,
+    masked_pan: String,
+    name: String,
+    owner_name: String,
+    product: String,
+    resource_id: String,
+    status: &'static str,
+}
+
+impl CardDetails {
+    fn new(card: &CardAccount, grant: &AccountGrant) -> Self {
+        let account = &card.account;
+        Self {
+            links: AccountLinks::granted(&format!("/v1/card-accounts/{}", account.id), grant),
+            balances: None,
+            credit_limit: card.credit_limit().into(),
+            currency: account.currency.code(),
+            debit_accounting: false,
+            masked_pan: card.masked_pan.as_str().to_owned(),
+            name: account.name.clone(),
+            owner_name: account.owner_name.clone(),
+            product: account.product.clone(),
+            resource_id: account.id.to_string(),
+            status: account.status.as_str(),
+        }
     }
-    if grant.transactions {
-        links.insert(
-            "transactions".into(),
-            json!({"href": format!("{base}/transactions")}),
-        );
+}
+
+/// The card account a balances or transactions report is about.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardReference {
+    currency: &'static str,
+    masked_pan: String,
+}
+
+impl From<&CardAccount> for CardReference {
+    fn from(card: &CardAccount) -> Self {
+        Self {
+            currency: card.account.currency.code(),
+            masked_pan: card.masked_pan.as_str().to_owned(),
+        }
     }
-    json!({
-        "resourceId": account.id.to_string(),
-        "maskedPan": card.masked_pan.as_str(),
-        "currency": account.currency.code(),
-        "ownerName": account.owner_name,
-        "name": account.name,
-        "product": account.product,
-        "debitAccounting": false,
-        "status": account.status.as_str(),
-        "creditLimit": amount_json(card.credit_limit()),
-        "_links": links,
-    })
 }
 
-fn card_reference(card: &CardAccount) -> Value {
-    json!({"maskedPan": card.masked_pan.as_str(), "currency": card.account.currency.code()})
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardList {
+    card_accounts: Vec<CardDetails>,
 }
 
-async fn balances_json<R: Repo>(
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OneCard {
+    card_account: CardDetails,
+}
+
+/// `GET /v1/card-accounts/{id}/balances`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardBalances {
+    balances: Vec<Balance>,
+    card_account: CardReference,
+    debit_accounting: bool,
+}
+
+async fn balances_of<R: Repo>(
     service: &Xs2aService<R>,
     card: &CardAccount,
-) -> Result<Value, StoreError> {
+) -> Result<Vec<Balance>, StoreError> {
     let balances = service.ledger.card_balances(card).await?;
-    Ok(balances
-        .iter()
-        .map(|b| {
-            json!({
-                "balanceAmount": amount_json(b.amount),
-                "balanceType": b.balance_type.code(),
-                "creditLimitIncluded": b.credit_limit_included,
-                "referenceDate": b.reference_date.to_string(),
-            })
-        })
-        .collect())
+    Ok(balances.iter().map(Balance::of_card).collect())
 }
 
 #[derive(Deserialize)]
@@ -147,13 +181,16 @@ pub(crate) async fn list<R: Repo>(
             let Some(card) = held.iter().find(|c| c.account.id == grant.account) else {
                 continue;
             };
-            let mut item = card_json(card, grant);
+            let mut item = CardDetails::new(card, grant);
             if with_balance && grant.balances {
-                item["balances"] = balances_json(&service, card).await?;
+                item.balances = Some(balances_of(&service, card).await?);
             }
             cards.push(item);
         }
-        Ok(Json(json!({ "cardAccounts": cards })).into_response())
+        Ok(Json(CardList {
+            card_accounts: cards,
+        })
+        .into_response())
     }
     .await;
     caller.answer(result)
@@ -172,14 +209,14 @@ pub(crate) async fn details<R: Repo>(
         };
         let consent = live_consent(&service, &caller, &headers).await?;
         let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        let mut item = card_json(&card, &grant);
+        let mut item = CardDetails::new(&card, &grant);
         if query.with_balance == Some(true) {
             if !grant.balances {
                 return Err(not_covered("balances").at("withBalance"));
             }
-            item["balances"] = balances_json(&service, &card).await?;
+            item.balances = Some(balances_of(&service, &card).await?);
         }
-        Ok(Json(json!({ "cardAccount": item })).into_response())
+        Ok(Json(OneCard { card_account: item }).into_response())
     }
     .await;
     caller.answer(result)
@@ -197,11 +234,11 @@ pub(crate) async fn balances<R: Repo>(
         if !grant.balances {
             return Err(not_covered("balances"));
         }
-        let body = json!({
-            "cardAccount": card_reference(&card),
-            "debitAccounting": false,
-            "balances": balances_json(&service, &card).await?,
-        });
+        let body = CardBalances {
+            balances: balances_of(&service, &card).await?,
+            card_account: CardReference::from(&card),
+            debit_accounting: false,
+        };
         Ok(Json(body).into_response())
     }
     .await;
@@ -278,12 +315,12 @@ pub(crate) async fn transactions<R: Repo>(
             card_transaction_json(&card, entry, payment, service.ledger.is_invoiced(entry))
         };
         let mut body = json!({
-            "cardAccount": card_reference(&card),
+            "cardAccount": CardReference::from(&card),
             "debitAccounting": false,
             "cardTransactions": report_json(report.booking, &found.entries, links, item),
         });
         if report.with_balance {
-            body["balances"] = balances_json(&service, &card).await?;
+            body["balances"] = json!(balances_of(&service, &card).await?);
         }
         found.complete(&service).await?;
         Ok(Json(body).into_response())

@@ -23,6 +23,7 @@
 mod accounts;
 mod approach;
 mod authorisations;
+mod body;
 mod caller;
 mod card_accounts;
 mod consents;

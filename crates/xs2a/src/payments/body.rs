@@ -3,10 +3,13 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::iban::Iban;
 use fintechapi_domain::payment::{Execution, Payment};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::approach::ScaAnswer;
+use crate::body::{Amount, IbanRef};
 use crate::pain001::PathProduct;
 
 pub(super) fn self_link(payment: &Payment, service: &str) -> String {
@@ -36,65 +39,111 @@ pub(super) fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str
     sca.mark(response)
 }
 
-pub(super) fn payment_json(payment: &Payment) -> Value {
+/// `GET /v1/{service}/{product}/{id}` of a JSON payment: a single or
+/// periodic payment's fields, or a bulk payment's transfers.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(super) enum PaymentInformation<'a> {
+    Single(SinglePayment<'a>),
+    Bulk(BulkPayment<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SinglePayment<'a> {
+    creditor_account: IbanRef,
+    creditor_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    day_of_execution: Option<String>,
+    debtor_account: IbanRef,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_to_end_identification: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_rule: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency: Option<&'static str>,
+    instructed_amount: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remittance_information_unstructured: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    requested_execution_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_date: Option<String>,
+    transaction_status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BulkPayment<'a> {
+    batch_booking_preferred: bool,
+    debtor_account: IbanRef,
+    payments: Vec<BulkTransfer<'a>>,
+    transaction_status: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct BulkTransfer<'a> {
+    creditor_account: IbanRef,
+    creditor_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_to_end_identification: Option<&'a str>,
+    instructed_amount: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remittance_information_unstructured: Option<&'a str>,
+    transaction_status: &'static str,
+}
+
+fn iban(iban: &Iban) -> IbanRef {
+    IbanRef {
+        iban: iban.as_str().to_owned(),
+    }
+}
+
+pub(super) fn payment_json(payment: &Payment) -> PaymentInformation<'_> {
     if let Some(bulk) = &payment.bulk {
-        let entries: Vec<Value> = bulk
-            .entries
-            .iter()
-            .map(|e| {
-                let mut entry = json!({
-                    "instructedAmount": {"currency": e.amount.currency().code(), "amount": e.amount.to_decimal_string()},
-                    "creditorAccount": {"iban": e.creditor_iban.as_str()},
-                    "creditorName": e.creditor_name,
-                    "transactionStatus": e.status.as_str(),
-                });
-                if let Some(r) = &e.remittance {
-                    entry["remittanceInformationUnstructured"] = json!(r);
-                }
-                if let Some(id) = &e.end_to_end_id {
-                    entry["endToEndIdentification"] = json!(id);
-                }
-                entry
-            })
-            .collect();
-        return json!({
-            "batchBookingPreferred": bulk.batch_booking,
-            "debtorAccount": {"iban": payment.debtor_iban.as_str()},
-            "payments": entries,
-            "transactionStatus": payment.status.as_str(),
+        return PaymentInformation::Bulk(BulkPayment {
+            batch_booking_preferred: bulk.batch_booking,
+            debtor_account: iban(&payment.debtor_iban),
+            payments: bulk
+                .entries
+                .iter()
+                .map(|e| BulkTransfer {
+                    creditor_account: iban(&e.creditor_iban),
+                    creditor_name: &e.creditor_name,
+                    end_to_end_identification: e.end_to_end_id.as_deref(),
+                    instructed_amount: e.amount.into(),
+                    remittance_information_unstructured: e.remittance.as_deref(),
+                    transaction_status: e.status.as_str(),
+                })
+                .collect(),
+            transaction_status: payment.status.as_str(),
         });
     }
-    let mut out = json!({
-        "transactionStatus": payment.status.as_str(),
-        "instructedAmount": {"currency": payment.amount.currency().code(), "amount": payment.amount.to_decimal_string()},
-        "debtorAccount": {"iban": payment.debtor_iban.as_str()},
-        "creditorAccount": {"iban": payment.creditor_iban.as_str()},
-        "creditorName": payment.creditor_name,
-    });
-    if let Some(r) = &payment.remittance {
-        out["remittanceInformationUnstructured"] = json!(r);
-    }
-    if let Some(e) = &payment.end_to_end_id {
-        out["endToEndIdentification"] = json!(e);
-    }
-    match &payment.execution {
-        Execution::Immediate => {}
-        Execution::OnDate(date) => out["requestedExecutionDate"] = json!(date.to_string()),
-        Execution::Periodic(order) => {
-            out["startDate"] = json!(order.start_date.to_string());
-            out["frequency"] = json!(order.frequency.as_str());
-            if let Some(end) = order.end_date {
-                out["endDate"] = json!(end.to_string());
-            }
-            if let Some(rule) = order.execution_rule {
-                out["executionRule"] = json!(rule.as_str());
-            }
-            if let Some(day) = order.day_of_execution {
-                out["dayOfExecution"] = json!(day.to_string());
-            }
-        }
-    }
-    out
+    let (on_date, order) = match &payment.execution {
+        Execution::Immediate => (None, None),
+        Execution::OnDate(date) => (Some(date.to_string()), None),
+        Execution::Periodic(order) => (None, Some(order)),
+    };
+    PaymentInformation::Single(SinglePayment {
+        creditor_account: iban(&payment.creditor_iban),
+        creditor_name: &payment.creditor_name,
+        day_of_execution: order
+            .and_then(|o| o.day_of_execution)
+            .map(|d| d.to_string()),
+        debtor_account: iban(&payment.debtor_iban),
+        end_date: order.and_then(|o| o.end_date).map(|d| d.to_string()),
+        end_to_end_identification: payment.end_to_end_id.as_deref(),
+        execution_rule: order.and_then(|o| o.execution_rule).map(|r| r.as_str()),
+        frequency: order.map(|o| o.frequency.as_str()),
+        instructed_amount: payment.amount.into(),
+        remittance_information_unstructured: payment.remittance.as_deref(),
+        requested_execution_date: on_date,
+        start_date: order.map(|o| o.start_date.to_string()),
+        transaction_status: payment.status.as_str(),
+    })
 }
 
 /// 202 to a cancellation that needs the PSU's authorisation: the OAuth link.

@@ -23,7 +23,8 @@ use fintechapi_domain::consent::GrantedResource;
 use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository};
 use serde_json::{Value, json};
 
-use crate::accounts::{account_reference, balances_json, granted_account, live_consent};
+use crate::accounts::{balances_of, granted_account, live_consent};
+use crate::body::AccountReference;
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::{Repo, Xs2aError, Xs2aService};
@@ -122,11 +123,11 @@ pub(crate) async fn list<R: Repo>(
             .entries(&service, consent.id, account.id, page, &mut links)
             .await?;
         let mut body = json!({
-            "account": account_reference(&account),
+            "account": AccountReference::from(&account),
             "transactions": report_json(report.booking, &found.entries, links, transaction_json),
         });
         if report.with_balance {
-            body["balances"] = balances_json(&service, &account).await?;
+            body["balances"] = json!(balances_of(&service, &account).await?);
         }
         found.complete(&service).await?;
         Ok(Json(body).into_response())

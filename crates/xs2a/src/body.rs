@@ -1,0 +1,91 @@
+//! Pieces of Berlin Group answer bodies that several resources share. Fields
+//! are declared in the order of their JSON names, so a body reads as it did
+//! when it was built as a sorted `serde_json::Value`.
+
+use fintechapi_domain::ledger::Account;
+use fintechapi_domain::money::Money;
+use fintechapi_ledger::Balance as LedgerBalance;
+use serde::Serialize;
+
+/// `amount` (a decimal string in the currency's minor units) and `currency`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Amount {
+    pub amount: String,
+    pub currency: &'static str,
+}
+
+impl From<Money> for Amount {
+    fn from(money: Money) -> Self {
+        Self {
+            amount: money.to_decimal_string(),
+            currency: money.currency().code(),
+        }
+    }
+}
+
+/// A link: `{"href": …}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct Href {
+    pub href: String,
+}
+
+impl Href {
+    pub fn to(href: impl Into<String>) -> Self {
+        Self { href: href.into() }
+    }
+}
+
+/// An account named by its IBAN.
+#[derive(Debug, Serialize)]
+pub(crate) struct IbanRef {
+    pub iban: String,
+}
+
+/// The account a balances or transactions report is about.
+#[derive(Debug, Serialize)]
+pub(crate) struct AccountReference {
+    pub currency: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iban: Option<String>,
+}
+
+impl From<&Account> for AccountReference {
+    fn from(account: &Account) -> Self {
+        Self {
+            currency: account.currency.code(),
+            iban: account.iban.as_ref().map(|i| i.as_str().to_owned()),
+        }
+    }
+}
+
+/// One Berlin Group balance.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Balance {
+    pub balance_amount: Amount,
+    pub balance_type: &'static str,
+    /// Card balances only: whether the amount counts the credit limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_limit_included: Option<bool>,
+    pub reference_date: String,
+}
+
+impl Balance {
+    /// A payment account's balance.
+    pub fn of_account(b: &LedgerBalance) -> Self {
+        Self {
+            balance_amount: b.amount.into(),
+            balance_type: b.balance_type.code(),
+            credit_limit_included: None,
+            reference_date: b.reference_date.to_string(),
+        }
+    }
+
+    /// A card account's balance, which says whether it counts the credit limit.
+    pub fn of_card(b: &LedgerBalance) -> Self {
+        Self {
+            credit_limit_included: Some(b.credit_limit_included),
+            ..Self::of_account(b)
+        }
+    }
+}
