@@ -15,8 +15,9 @@ use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use fintechapi_oauth::redirect::{RedirectTarget, StartError, UnregisteredUri};
 use fintechapi_oauth::server::SCA_EXEMPTION;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
 
+use crate::body::Href;
 use crate::error::MessageCode;
 use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
 
@@ -86,14 +87,10 @@ impl Approach {
         self_link: &str,
     ) -> Result<ScaAnswer, Xs2aError> {
         let server = &service.oauth.server;
-        let mut links = Map::new();
+        let mut links = Links::default();
         let target = match self {
             Self::OAuth => {
-                let issuer = &server.settings().issuer;
-                links.insert(
-                    "scaOAuth".into(),
-                    json!({"href": format!("{issuer}/.well-known/oauth-authorization-server")}),
-                );
+                links.sca_oauth = Some(oauth_metadata(&server.settings().issuer));
                 return Ok(ScaAnswer {
                     approach: "OAUTH",
                     links,
@@ -126,11 +123,11 @@ impl Approach {
                     "the ASPSP cannot start an authorisation now; retry later",
                 ),
             })?;
-        links.insert("scaRedirect".into(), json!({"href": started.link}));
-        links.insert(
-            "scaStatus".into(),
-            json!({"href": format!("{self_link}/authorisations/{}", started.authorisation)}),
-        );
+        links.sca_redirect = Some(Href::to(started.link));
+        links.sca_status = Some(Href::to(format!(
+            "{self_link}/authorisations/{}",
+            started.authorisation
+        )));
         Ok(ScaAnswer {
             approach: "REDIRECT",
             links,
@@ -168,25 +165,56 @@ async fn redirect_target<R: Repo>(
     })
 }
 
+/// The `_links` of an answer; absent links are left out.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Links {
+    #[serde(rename = "scaOAuth", skip_serializing_if = "Option::is_none")]
+    pub sca_oauth: Option<Href>,
+    #[serde(rename = "scaRedirect", skip_serializing_if = "Option::is_none")]
+    pub sca_redirect: Option<Href>,
+    #[serde(rename = "scaStatus", skip_serializing_if = "Option::is_none")]
+    pub sca_status: Option<Href>,
+    #[serde(rename = "self", skip_serializing_if = "Option::is_none")]
+    pub own: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Href>,
+}
+
+impl Links {
+    /// `self` and `status` of the resource at `self_link`.
+    pub(crate) fn resource(self_link: &str) -> Self {
+        Self {
+            own: Some(Href::to(self_link)),
+            status: Some(Href::to(format!("{self_link}/status"))),
+            ..Self::default()
+        }
+    }
+}
+
+/// The authorization server's metadata, where an OAuth authorisation starts.
+pub(crate) fn oauth_metadata(issuer: &str) -> Href {
+    Href::to(format!("{issuer}/.well-known/oauth-authorization-server"))
+}
+
 /// What an initiation's answer says about SCA.
 pub(crate) struct ScaAnswer {
     /// `ASPSP-SCA-Approach`.
     approach: &'static str,
-    links: Map<String, Value>,
+    links: Links,
     /// Of the authorisation just started.
-    sca_status: Option<&'static str>,
+    pub(crate) sca_status: Option<&'static str>,
     /// The authorisation just started (Redirect).
     pub(crate) authorisation: Option<AuthorizationId>,
 }
 
 impl ScaAnswer {
-    /// Adds the links (and the new authorisation's `scaStatus`) to the body.
-    pub(crate) fn complete(&self, body: &mut Value) {
-        if let Some(links) = body.get_mut("_links").and_then(Value::as_object_mut) {
-            links.extend(self.links.clone());
-        }
-        if let Some(status) = self.sca_status {
-            body["scaStatus"] = json!(status);
+    /// The answer's `_links`: `own` with the SCA links added.
+    pub(crate) fn links(&self, own: Links) -> Links {
+        Links {
+            sca_oauth: self.links.sca_oauth.clone(),
+            sca_redirect: self.links.sca_redirect.clone(),
+            sca_status: self.links.sca_status.clone(),
+            ..own
         }
     }
 

@@ -17,9 +17,9 @@ use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_oauth::ScopedResource;
-use serde_json::json;
+use serde::Serialize;
 
-use crate::approach::Approach;
+use crate::approach::{Approach, Links};
 use crate::caller::{Ais, Pis};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
@@ -49,6 +49,29 @@ async fn scope_of<R: Repo>(
             }
         }
     })
+}
+
+/// 201 to an explicit start (Redirect approach).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthorisationStarted {
+    #[serde(rename = "_links")]
+    links: Links,
+    authorisation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sca_status: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthorisationIds {
+    authorisation_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScaStatus {
+    sca_status: &'static str,
 }
 
 enum Resource {
@@ -86,7 +109,10 @@ async fn list<R: Repo>(
             .iter()
             .map(|a| a.id.to_string())
             .collect();
-        Ok(Json(json!({ "authorisationIds": ids })).into_response())
+        Ok(Json(AuthorisationIds {
+            authorisation_ids: ids,
+        })
+        .into_response())
     }
     .await;
     caller.answer(result)
@@ -117,7 +143,8 @@ async fn status<R: Repo>(
             .into_iter()
             .find(|a| a.id == id)
             .ok_or_else(unknown)?;
-        Ok(Json(json!({ "scaStatus": found.stage.sca_status() })).into_response())
+        let sca_status = found.stage.sca_status();
+        Ok(Json(ScaStatus { sca_status }).into_response())
     }
     .await;
     caller.answer(result)
@@ -233,11 +260,11 @@ async fn start<R: Repo>(
         let sca = approach
             .answer(&service, &caller, scoped, true, &self_link)
             .await?;
-        let mut body = json!({
-            "authorisationId": sca.authorisation.map(|a| a.to_string()),
-            "_links": {},
-        });
-        sca.complete(&mut body);
+        let body = AuthorisationStarted {
+            links: sca.links(Links::default()),
+            authorisation_id: sca.authorisation.map(|a| a.to_string()),
+            sca_status: sca.sca_status,
+        };
         Ok(sca.mark((StatusCode::CREATED, Json(body)).into_response()))
     }
     .await;

@@ -24,7 +24,7 @@ impl From<Money> for Amount {
 }
 
 /// A link: `{"href": …}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Href {
     pub href: String,
 }

@@ -17,9 +17,11 @@ use fintechapi_domain::consent::{
 use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
+use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::approach::Approach;
+use crate::approach::{Approach, Links};
+use crate::body::Href;
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
@@ -70,15 +72,12 @@ pub(crate) async fn create<R: Repo>(
                 &self_link,
             )
             .await?;
-        let mut body = json!({
-            "consentStatus": consent.status.as_str(),
-            "consentId": consent.id.to_string(),
-            "_links": {
-                "self": {"href": self_link},
-                "status": {"href": format!("{self_link}/status")},
-            },
-        });
-        sca.complete(&mut body);
+        let body = ConsentCreated {
+            links: sca.links(Links::resource(&self_link)),
+            consent_id: consent.id.to_string(),
+            consent_status: consent.status.as_str(),
+            sca_status: sca.sca_status,
+        };
         let mut response = (StatusCode::CREATED, Json(body)).into_response();
         if let Ok(location) = HeaderValue::from_str(&self_link) {
             response.headers_mut().insert(header::LOCATION, location);
@@ -87,6 +86,39 @@ pub(crate) async fn create<R: Repo>(
     }
     .await;
     caller.answer(result)
+}
+
+/// 201 to a consent's creation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentCreated {
+    #[serde(rename = "_links")]
+    links: Links,
+    consent_id: String,
+    consent_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sca_status: Option<&'static str>,
+}
+
+/// `GET /v1/consents/{id}`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentInformation {
+    #[serde(rename = "_links")]
+    links: Links,
+    access: Value,
+    consent_status: &'static str,
+    frequency_per_day: u32,
+    last_action_date: String,
+    recurring_indicator: bool,
+    valid_until: String,
+}
+
+/// `GET /v1/consents/{id}/status`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ConsentStatusBody {
+    consent_status: &'static str,
 }
 
 /// The caller's own consent: its application created it (client-credentials
@@ -201,15 +233,18 @@ pub(crate) async fn read<R: Repo>(
     let result = async {
         let consent = consent?;
         let today = service.now().date();
-        let body = json!({
-            "access": access_json(&consent.access),
-            "recurringIndicator": consent.recurring,
-            "validUntil": consent.valid_until.to_string(),
-            "frequencyPerDay": consent.frequency_per_day,
-            "lastActionDate": consent.status_changed_at.date().to_string(),
-            "consentStatus": consent.status_on(today).as_str(),
-            "_links": {"status": {"href": format!("/v1/consents/{}/status", consent.id)}},
-        });
+        let body = ConsentInformation {
+            links: Links {
+                status: Some(Href::to(format!("/v1/consents/{}/status", consent.id))),
+                ..Links::default()
+            },
+            access: access_json(&consent.access),
+            consent_status: consent.status_on(today).as_str(),
+            frequency_per_day: consent.frequency_per_day,
+            last_action_date: consent.status_changed_at.date().to_string(),
+            recurring_indicator: consent.recurring,
+            valid_until: consent.valid_until.to_string(),
+        };
         Ok(Json(body).into_response())
     }
     .await;
@@ -223,7 +258,8 @@ pub(crate) async fn status<R: Repo>(
     let result = async {
         let consent = consent?;
         let today = service.now().date();
-        Ok(Json(json!({"consentStatus": consent.status_on(today).as_str()})).into_response())
+        let consent_status = consent.status_on(today).as_str();
+        Ok(Json(ConsentStatusBody { consent_status }).into_response())
     }
     .await;
     caller.answer(result)

@@ -6,9 +6,8 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::payment::{Execution, Payment};
 use serde::Serialize;
-use serde_json::{Value, json};
 
-use crate::approach::ScaAnswer;
+use crate::approach::{Links, ScaAnswer, oauth_metadata};
 use crate::body::{Amount, IbanRef};
 use crate::pain001::PathProduct;
 
@@ -16,18 +15,14 @@ pub(super) fn self_link(payment: &Payment, service: &str) -> String {
     format!("/v1/{service}/{}/{}", PathProduct::of(payment), payment.id)
 }
 
-fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> Value {
+fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> PaymentCreated {
     let self_link = self_link(payment, service);
-    let mut body = json!({
-        "transactionStatus": payment.status.as_str(),
-        "paymentId": payment.id.to_string(),
-        "_links": {
-            "self": {"href": self_link},
-            "status": {"href": format!("{self_link}/status")},
-        },
-    });
-    sca.complete(&mut body);
-    body
+    PaymentCreated {
+        links: sca.links(Links::resource(&self_link)),
+        payment_id: payment.id.to_string(),
+        sca_status: sca.sca_status,
+        transaction_status: payment.status.as_str(),
+    }
 }
 
 pub(super) fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Response {
@@ -148,17 +143,46 @@ pub(super) fn payment_json(payment: &Payment) -> PaymentInformation<'_> {
 
 /// 202 to a cancellation that needs the PSU's authorisation: the OAuth link.
 pub(super) fn cancellation_accepted(payment: &Payment, issuer: &str, self_link: &str) -> Response {
-    let body = json!({
-        "transactionStatus": payment.status.as_str(),
-        "_links": {
-            "scaOAuth": {"href": format!("{issuer}/.well-known/oauth-authorization-server")},
-            "self": {"href": self_link},
-            "status": {"href": format!("{self_link}/status")},
+    let body = CancellationAccepted {
+        links: Links {
+            sca_oauth: Some(oauth_metadata(issuer)),
+            ..Links::resource(self_link)
         },
-    });
+        transaction_status: payment.status.as_str(),
+    };
     let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
     response
         .headers_mut()
         .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
     response
+}
+
+/// 201 to a payment's initiation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PaymentCreated {
+    #[serde(rename = "_links")]
+    links: Links,
+    payment_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sca_status: Option<&'static str>,
+    transaction_status: &'static str,
+}
+
+/// 202 to a cancellation that awaits the PSU's authorisation.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CancellationAccepted {
+    #[serde(rename = "_links")]
+    links: Links,
+    transaction_status: &'static str,
+}
+
+/// `GET /v1/{service}/{product}/{id}/status`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PaymentStatusBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psu_message: Option<String>,
+    pub transaction_status: &'static str,
 }

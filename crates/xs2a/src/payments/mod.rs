@@ -8,7 +8,7 @@ mod body;
 mod cancel;
 pub(crate) mod request;
 
-use body::{cancellation_accepted, created_response, payment_json, self_link};
+use body::{PaymentStatusBody, cancellation_accepted, created_response, payment_json, self_link};
 use cancel::Cancellation;
 use request::{BodyKind, Initiation};
 
@@ -24,7 +24,6 @@ use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{Payment, PaymentService, PaymentStatus};
 use fintechapi_oauth::ScopedResource;
-use serde_json::json;
 
 use crate::approach::Approach;
 use crate::caller::Pis;
@@ -217,10 +216,11 @@ pub(crate) async fn status<R: Repo>(
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        let mut body = json!({"transactionStatus": payment.status.as_str()});
-        if let Some(reason) = &payment.reason {
-            body["psuMessage"] = json!(format!("Rejected with ISO 20022 reason {reason}"));
-        }
+        let body = PaymentStatusBody {
+            psu_message: (payment.reason.as_ref())
+                .map(|reason| format!("Rejected with ISO 20022 reason {reason}")),
+            transaction_status: payment.status.as_str(),
+        };
         Ok(Json(body).into_response())
     }
     .await;
