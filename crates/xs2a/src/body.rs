@@ -89,3 +89,53 @@ impl Balance {
         }
     }
 }
+
+/// Test support: a body serialises with its keys in the order a sorted
+/// `serde_json::Value` (what `json!` built before) gives them, at every level.
+#[cfg(test)]
+pub(crate) fn assert_sorted_like_json_value(body: &impl Serialize) {
+    let direct = serde_json::to_string(body).expect("serialisable");
+    let value = serde_json::to_value(body).expect("serialisable");
+    assert_eq!(direct, value.to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use fintechapi_domain::Currency;
+
+    use super::*;
+    use crate::approach::Links;
+
+    #[test]
+    fn shared_pieces_keep_the_key_order_of_before() {
+        let amount = Money::from_minor(12_345, Currency::EUR);
+        assert_sorted_like_json_value(&Amount::from(amount));
+        assert_sorted_like_json_value(&Balance {
+            balance_amount: amount.into(),
+            balance_type: "interimAvailable",
+            credit_limit_included: Some(true),
+            reference_date: "2026-11-25".into(),
+        });
+        assert_sorted_like_json_value(&AccountReference {
+            currency: "EUR",
+            iban: Some("DE02120300000000202051".into()),
+        });
+        let links = Links {
+            sca_oauth: Some(Href::to("a")),
+            sca_redirect: Some(Href::to("b")),
+            sca_status: Some(Href::to("c")),
+            ..Links::resource("/v1/consents/x")
+        };
+        assert_sorted_like_json_value(&links);
+        assert_eq!(
+            serde_json::to_value(&links).expect("serialisable"),
+            serde_json::json!({"scaOAuth": {"href": "a"}, "scaRedirect": {"href": "b"},
+                "scaStatus": {"href": "c"}, "self": {"href": "/v1/consents/x"},
+                "status": {"href": "/v1/consents/x/status"}})
+        );
+        assert_eq!(
+            serde_json::to_value(Amount::from(amount)).expect("serialisable"),
+            serde_json::json!({"amount": "123.45", "currency": "EUR"})
+        );
+    }
+}

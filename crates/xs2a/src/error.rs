@@ -247,6 +247,25 @@ mod tests {
     }
 
     #[test]
+    fn the_body_is_tpp_messages_as_before() {
+        let response = Xs2aError::format("bad").at("X-Request-ID");
+        let body = TppMessages {
+            tpp_messages: [TppMessage {
+                category: "ERROR",
+                code: response.code,
+                text: &response.text,
+                path: response.path.as_deref(),
+            }],
+        };
+        crate::body::assert_sorted_like_json_value(&body);
+        assert_eq!(
+            serde_json::to_value(&body).ok(),
+            Some(serde_json::json!({"tppMessages": [{"category": "ERROR",
+                "code": "FORMAT_ERROR", "path": "X-Request-ID", "text": "bad"}]}))
+        );
+    }
+
+    #[test]
     fn a_code_carries_its_status_unless_named_elsewhere() {
         assert_eq!(
             Xs2aError::consent_unknown().status,

@@ -20,11 +20,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::GrantedResource;
-use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository};
+use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository, Party};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::accounts::{balances_of, granted_account, live_consent};
-use crate::body::AccountReference;
+use crate::body::{AccountReference, Amount, Balance, IbanRef};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::{Repo, Xs2aError, Xs2aService};
@@ -34,59 +35,103 @@ mod report;
 
 pub(crate) use report::{BookingStatus, Report, TransactionsQuery};
 
-fn transaction_json(entry: &AccountEntry) -> Value {
-    let mut out = json!({
-        "transactionId": entry.transaction_id.to_string(),
-        "entryReference": entry.entry_reference.to_string(),
-        "bookingDate": entry.booking_date.to_string(),
-        "valueDate": entry.value_date.to_string(),
-        "transactionAmount": {"currency": entry.amount.currency().code(), "amount": entry.amount.to_decimal_string()},
-        "bankTransactionCode": entry.bank_transaction_code,
-    });
-    let party = |out: &mut Value,
-                 name_key: &str,
-                 account_key: &str,
-                 party: &fintechapi_domain::ledger::Party| {
-        if let Some(name) = &party.name {
-            out[name_key] = json!(name);
-        }
-        if let Some(iban) = &party.iban {
-            out[account_key] = json!({"iban": iban.as_str()});
-        }
-    };
-    party(&mut out, "creditorName", "creditorAccount", &entry.creditor);
-    party(&mut out, "debtorName", "debtorAccount", &entry.debtor);
-    if let Some(text) = &entry.remittance_information {
-        out["remittanceInformationUnstructured"] = json!(text);
-    }
-    if let Some(id) = &entry.end_to_end_id {
-        out["endToEndId"] = json!(id);
-    }
-    out
+/// One transaction of an account's report, or its details.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Transaction<'a> {
+    bank_transaction_code: &'a str,
+    booking_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creditor_account: Option<IbanRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creditor_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debtor_account: Option<IbanRef>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debtor_name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_to_end_id: Option<&'a str>,
+    entry_reference: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remittance_information_unstructured: Option<&'a str>,
+    transaction_amount: Amount,
+    transaction_id: String,
+    value_date: String,
 }
 
-/// The `transactions` object of a report holding `entries` (newest first),
-/// each shown by `item`.
-pub(crate) fn report_json(
-    booking: BookingStatus,
-    entries: &[AccountEntry],
+fn iban_of(party: &Party) -> Option<IbanRef> {
+    party.iban.as_ref().map(|iban| IbanRef {
+        iban: iban.as_str().to_owned(),
+    })
+}
+
+fn transaction_json(entry: &AccountEntry) -> Transaction<'_> {
+    Transaction {
+        bank_transaction_code: &entry.bank_transaction_code,
+        booking_date: entry.booking_date.to_string(),
+        creditor_account: iban_of(&entry.creditor),
+        creditor_name: entry.creditor.name.as_deref(),
+        debtor_account: iban_of(&entry.debtor),
+        debtor_name: entry.debtor.name.as_deref(),
+        end_to_end_id: entry.end_to_end_id.as_deref(),
+        entry_reference: entry.entry_reference.to_string(),
+        remittance_information_unstructured: entry.remittance_information.as_deref(),
+        transaction_amount: entry.amount.into(),
+        transaction_id: entry.transaction_id.to_string(),
+        value_date: entry.value_date.to_string(),
+    }
+}
+
+/// The `transactions` object of a report: its page links, and the booked
+/// and pending entries (newest first) when asked for.
+#[derive(Serialize)]
+pub(crate) struct TransactionReport<T> {
+    #[serde(rename = "_links")]
     links: Value,
-    item: impl Fn(&AccountEntry) -> Value,
-) -> Value {
-    let mut report = json!({"_links": links});
+    #[serde(skip_serializing_if = "Option::is_none")]
+    booked: Option<Vec<T>>,
+    /// Standing orders, of which the ledger holds none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    information: Option<Vec<T>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pending: Option<Vec<T>>,
+}
+
+/// The report holding `entries` (newest first), each shown by `item`.
+pub(crate) fn report_json<'a, T>(
+    booking: BookingStatus,
+    entries: &'a [AccountEntry],
+    links: Value,
+    item: impl Fn(&'a AccountEntry) -> T,
+) -> TransactionReport<T> {
     let (booked, pending): (Vec<&AccountEntry>, Vec<&AccountEntry>) = entries
         .iter()
         .partition(|e| e.status == EntryStatus::Booked);
-    if booking.booked() {
-        report["booked"] = booked.into_iter().map(&item).collect();
+    TransactionReport {
+        links,
+        booked: booking
+            .booked()
+            .then(|| booked.into_iter().map(&item).collect()),
+        information: booking.information().then(Vec::new),
+        pending: booking
+            .pending()
+            .then(|| pending.into_iter().map(&item).collect()),
     }
-    if booking.pending() {
-        report["pending"] = pending.into_iter().map(&item).collect();
-    }
-    if booking.information() {
-        report["information"] = json!([]);
-    }
-    report
+}
+
+/// `GET /v1/accounts/{id}/transactions`.
+#[derive(Serialize)]
+struct AccountTransactions<'a> {
+    account: AccountReference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Vec<Balance>>,
+    transactions: TransactionReport<Transaction<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TransactionDetails<'a> {
+    transactions_details: Transaction<'a>,
 }
 
 pub(crate) async fn list<R: Repo>(
@@ -122,13 +167,15 @@ pub(crate) async fn list<R: Repo>(
         let found = report
             .entries(&service, consent.id, account.id, page, &mut links)
             .await?;
-        let mut body = json!({
-            "account": AccountReference::from(&account),
-            "transactions": report_json(report.booking, &found.entries, links, transaction_json),
-        });
-        if report.with_balance {
-            body["balances"] = json!(balances_of(&service, &account).await?);
-        }
+        let balances = match report.with_balance {
+            true => Some(balances_of(&service, &account).await?),
+            false => None,
+        };
+        let body = AccountTransactions {
+            account: AccountReference::from(&account),
+            balances,
+            transactions: report_json(report.booking, &found.entries, links, transaction_json),
+        };
         found.complete(&service).await?;
         Ok(Json(body).into_response())
     }
@@ -160,8 +207,60 @@ pub(crate) async fn details<R: Repo>(
             .entry(account.id, id)
             .await?
             .ok_or_else(unknown)?;
-        Ok(Json(json!({ "transactionsDetails": transaction_json(&entry) })).into_response())
+        let body = TransactionDetails {
+            transactions_details: transaction_json(&entry),
+        };
+        Ok(Json(body).into_response())
     }
     .await;
     caller.answer(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use fintechapi_domain::ids::TransactionId;
+    use fintechapi_domain::{Currency, Money};
+    use time::macros::date;
+
+    use super::*;
+    use crate::body::assert_sorted_like_json_value;
+
+    #[test]
+    fn a_report_keeps_its_fields_and_their_order() {
+        let iban = "DE02120300000000202051".parse().ok();
+        let entry = AccountEntry {
+            entry_reference: 7,
+            transaction_id: TransactionId::random(),
+            status: EntryStatus::Booked,
+            amount: Money::from_minor(-2_550, Currency::EUR),
+            booking_date: date!(2026 - 11 - 25),
+            value_date: date!(2026 - 11 - 25),
+            debtor: Party::default(),
+            creditor: Party {
+                name: Some("Payee".into()),
+                iban,
+            },
+            remittance_information: Some("Invoice 42".into()),
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-ICDT-ESCT".into(),
+        };
+        let report = report_json(
+            BookingStatus::Both,
+            std::slice::from_ref(&entry),
+            json!({"first": {"href": "/x"}}),
+            transaction_json,
+        );
+        assert_sorted_like_json_value(&report);
+        let value = serde_json::to_value(&report).expect("serialisable");
+        assert_eq!(value["pending"], json!([]));
+        assert_eq!(value.get("information"), None);
+        assert_eq!(
+            value["booked"][0],
+            json!({"bankTransactionCode": "PMNT-ICDT-ESCT", "bookingDate": "2026-11-25",
+                "creditorAccount": {"iban": "DE02120300000000202051"}, "creditorName": "Payee",
+                "entryReference": "7", "remittanceInformationUnstructured": "Invoice 42",
+                "transactionAmount": {"amount": "-25.50", "currency": "EUR"},
+                "transactionId": entry.transaction_id.to_string(), "valueDate": "2026-11-25"})
+        );
+    }
 }
