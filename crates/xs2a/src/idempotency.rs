@@ -119,7 +119,7 @@ mod tests {
     #[test]
     fn another_body_under_the_same_request_id_is_refused() {
         let refused = replay(Made { id: 2, hash: "b" }, Some(Made { id: 1, hash: "a" }));
-        let e = refused.err().expect("a refusal");
+        let e = refused.expect_err("a refusal");
         assert_eq!(
             (e.code, e.path.as_deref()),
             (MessageCode::FormatError, Some("X-Request-ID"))

@@ -8,14 +8,18 @@
 //! its organisation's PSD2 roles, checked on the call itself, so a revoked
 //! token, a suspended application or a revoked consent stop the next call.
 //!
-//! - [`error`]: `tppMessages` bodies.
+//! - `caller`: the `Ais`/`Pis`/`Piis` extractors that identify and admit the caller.
+//! - [`error`]: `tppMessages` bodies and the [`MessageCode`]s with their statuses.
+//! - `body`: `Serialize` pieces several answer bodies share.
+//! - `idempotency`: `create_or_replay` under an `X-Request-ID`.
 //! - `approach`: which SCA approach an initiation gets, its links; reads after a Redirect authorisation.
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…` (list, details, balances) and the consent checks of every read.
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
 //! - `card_accounts`: `GET /v1/card-accounts…` (named by masked PAN); their
 //!   transaction reports page like accounts' (`transactions`).
-//! - `payments`: `POST|GET|DELETE /v1/payments/{product}…` (single payments).
+//! - `payments`: `POST|GET|DELETE /v1/{service}/{product}…` (single, periodic and
+//!   bulk payments; the initiation body, the answers and cancellation by concern).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.

@@ -39,7 +39,7 @@ pub(super) fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str
 #[derive(Serialize)]
 #[serde(untagged)]
 pub(super) enum PaymentInformation<'a> {
-    Single(SinglePayment<'a>),
+    Single(Box<SinglePayment<'a>>),
     Bulk(BulkPayment<'a>),
 }
 
@@ -122,7 +122,7 @@ pub(super) fn payment_json(payment: &Payment) -> PaymentInformation<'_> {
         Execution::OnDate(date) => (Some(date.to_string()), None),
         Execution::Periodic(order) => (None, Some(order)),
     };
-    PaymentInformation::Single(SinglePayment {
+    PaymentInformation::Single(Box::new(SinglePayment {
         creditor_account: iban(&payment.creditor_iban),
         creditor_name: &payment.creditor_name,
         day_of_execution: order
@@ -138,7 +138,7 @@ pub(super) fn payment_json(payment: &Payment) -> PaymentInformation<'_> {
         requested_execution_date: on_date,
         start_date: order.map(|o| o.start_date.to_string()),
         transaction_status: payment.status.as_str(),
-    })
+    }))
 }
 
 /// 202 to a cancellation that needs the PSU's authorisation: the OAuth link.
