@@ -208,6 +208,42 @@ pub(crate) async fn cancellation_list<R: Repo>(
     list(s, caller, path.into(), true).await
 }
 
+/// The resource an explicit start names: its scope, whether it still awaits
+/// an authorisation, and its own link.
+async fn target<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    resource: &Resource,
+) -> Result<(ScopedResource, bool, String), Xs2aError> {
+    Ok(match resource {
+        Resource::Consent(id) => {
+            let consent = own_consent(service, caller, id).await?;
+            // A funds-confirmation consent is authorised through its pushed
+            // request only; never as an account-information one.
+            if consent.funds_account().is_some() {
+                return Err(Xs2aError::consent_unknown().at("consentId"));
+            }
+            (
+                ScopedResource::Consent(consent.id),
+                consent.status == ConsentStatus::Received,
+                format!("/v1/consents/{}", consent.id),
+            )
+        }
+        Resource::Payment {
+            service: s,
+            product,
+            id,
+        } => {
+            let payment = own_payment(service, caller, s, product, id).await?;
+            (
+                ScopedResource::Payment(payment.id),
+                payment.status == PaymentStatus::Received,
+                format!("/v1/{s}/{product}/{}", payment.id),
+            )
+        }
+    })
+}
+
 /// Explicit start of an authorisation of a consent or payment still awaiting
 /// one: with the Redirect approach (`TPP-Redirect-Preferred: true` and a
 /// registered `TPP-Redirect-URI`) a new authorisation with a fresh
@@ -220,33 +256,7 @@ async fn start<R: Repo>(
     resource: Resource,
 ) -> Response {
     let result = async {
-        let (scoped, awaiting, self_link) = match &resource {
-            Resource::Consent(id) => {
-                let consent = own_consent(&service, &caller, id).await?;
-                // A funds-confirmation consent is authorised through its pushed
-                // request only; never as an account-information one.
-                if consent.funds_account().is_some() {
-                    return Err(Xs2aError::consent_unknown().at("consentId"));
-                }
-                (
-                    ScopedResource::Consent(consent.id),
-                    consent.status == ConsentStatus::Received,
-                    format!("/v1/consents/{}", consent.id),
-                )
-            }
-            Resource::Payment {
-                service: s,
-                product,
-                id,
-            } => {
-                let payment = own_payment(&service, &caller, s, product, id).await?;
-                (
-                    ScopedResource::Payment(payment.id),
-                    payment.status == PaymentStatus::Received,
-                    format!("/v1/{s}/{product}/{}", payment.id),
-                )
-            }
-        };
+        let (scoped, awaiting, self_link) = target(&service, &caller, &resource).await?;
         let approach = Approach::requested(&service, &caller, &headers).await?;
         if matches!(approach, Approach::OAuth) {
             return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));

@@ -129,7 +129,7 @@ impl<T: fintechapi_oauth::web::Repo + DeltaReportRepository> Repo for T {}
 pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();
     Router::new()
-        .route("/v1/consents", axum::routing::post(consents::create::<R>))
+        .route("/v1/consents", axum::routing::post(consents::initiate::<R>))
         .route(
             "/v1/consents/{consent_id}",
             get(consents::read::<R>).delete(consents::delete::<R>),

@@ -29,7 +29,7 @@ use crate::{Caller, Repo, Xs2aError, Xs2aService};
 
 use request::ConsentRequest;
 
-pub(crate) async fn create<R: Repo>(
+pub(crate) async fn initiate<R: Repo>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Ais(caller): Ais,
@@ -37,30 +37,7 @@ pub(crate) async fn create<R: Repo>(
 ) -> Response {
     let result = async {
         let approach = Approach::requested(&service, &caller, &headers).await?;
-        let server = &service.oauth.server;
-        let now = service.now();
-        let request = ConsentRequest::parse(&body, now.date(), service.settings.max_consent_days)?;
-        let consent = Consent {
-            id: ConsentId::random(),
-            application_id: caller.grant.application_id,
-            status: ConsentStatus::Received,
-            access: request.access,
-            recurring: request.recurring,
-            valid_until: request.valid_until,
-            frequency_per_day: request.frequency_per_day,
-            psu_id: None,
-            grants: vec![],
-            request_id: caller.request_id.to_string(),
-            request_hash: server
-                .pepper()
-                .hash(&String::from_utf8_lossy(&body))
-                .as_str()
-                .to_owned(),
-            created_at: now,
-            status_changed_at: now,
-        };
-        let consent =
-            create_or_replay(&consent, service.consents().create_consent(consent.clone())).await?;
+        let consent = create(&service, &caller, &body).await?;
         let self_link = format!("/v1/consents/{}", consent.id);
         let awaiting = consent.status == ConsentStatus::Received;
         let sca = approach
@@ -86,6 +63,37 @@ pub(crate) async fn create<R: Repo>(
     }
     .await;
     caller.answer(result)
+}
+
+/// A new consent of the request `body` under the caller's `X-Request-ID`,
+/// or the one the same request created before.
+async fn create<R: Repo>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<Consent, Xs2aError> {
+    let now = service.now();
+    let request = ConsentRequest::parse(body, now.date(), service.settings.max_consent_days)?;
+    let consent = Consent {
+        id: ConsentId::random(),
+        application_id: caller.grant.application_id,
+        status: ConsentStatus::Received,
+        access: request.access,
+        recurring: request.recurring,
+        valid_until: request.valid_until,
+        frequency_per_day: request.frequency_per_day,
+        psu_id: None,
+        grants: vec![],
+        request_id: caller.request_id.to_string(),
+        request_hash: service
+            .pepper()
+            .hash(&String::from_utf8_lossy(body))
+            .as_str()
+            .to_owned(),
+        created_at: now,
+        status_changed_at: now,
+    };
+    create_or_replay(&consent, service.consents().create_consent(consent.clone())).await
 }
 
 /// 201 to a consent's creation.
