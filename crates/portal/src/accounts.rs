@@ -187,6 +187,18 @@ impl<R: PortalRepository> Accounts<R> {
         }
     }
 
+    /// Counts mails per recipient in `limits`, so that with Redis every node
+    /// shares the hourly limit instead of each allowing it anew.
+    pub fn with_shared_mail_limits(mut self, limits: fintechapi_limits::Limits) -> Self {
+        self.mails_per_recipient = NameThrottle::shared(
+            limits,
+            "mail-recipient",
+            self.settings.mails_per_recipient_per_hour,
+            Duration::hours(1),
+        );
+        self
+    }
+
     /// The bounded argon2 pool, shared with the admin console's PSU passwords.
     pub fn passwords(&self) -> &Arc<PasswordPool> {
         &self.passwords

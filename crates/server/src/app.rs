@@ -529,7 +529,8 @@ impl Application {
                 clock.clone(),
                 account_settings,
                 passwords,
-            ),
+            )
+            .with_shared_mail_limits(rate_limits.clone()),
             registry: registry(&config, store.clone(), clock.clone())?,
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),

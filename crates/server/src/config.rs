@@ -274,7 +274,11 @@ impl Default for TlsConfig {
 pub struct HttpConfig {
     pub tls_handshake_timeout_secs: u64,
     pub header_read_timeout_secs: u64,
+    /// The longest wait between two reads of a request body.
     pub body_read_timeout_secs: u64,
+    /// The whole request body must arrive within this, or the request is
+    /// answered 408: a body dribbled a byte at a time frees its slot early.
+    pub body_timeout_millis: u64,
     pub request_timeout_secs: u64,
     pub idle_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
@@ -347,6 +351,7 @@ impl Default for HttpConfig {
             tls_handshake_timeout_secs: 10,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
+            body_timeout_millis: 10_000,
             request_timeout_secs: 30,
             idle_timeout_secs: 90,
             shutdown_grace_secs: 30,
@@ -503,6 +508,7 @@ impl Config {
         )?;
         positive("http.header_read_timeout_secs", h.header_read_timeout_secs)?;
         positive("http.body_read_timeout_secs", h.body_read_timeout_secs)?;
+        positive("http.body_timeout_millis", h.body_timeout_millis)?;
         positive("http.request_timeout_secs", h.request_timeout_secs)?;
         positive("http.idle_timeout_secs", h.idle_timeout_secs)?;
         positive("http.queue_timeout_millis", h.queue_timeout_millis)?;

@@ -95,6 +95,7 @@ pub struct Metrics {
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
     limits_degraded: Gauge,
+    shed: Counter,
 }
 
 impl Default for Metrics {
@@ -114,6 +115,7 @@ impl Metrics {
         let pool_connections = Family::<PoolLabels, Gauge>::default();
         let pool_max = Gauge::default();
         let limits_degraded = Gauge::default();
+        let shed = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -144,6 +146,11 @@ impl Metrics {
             "1 while Redis is configured but unavailable and this node enforces rate limits alone",
             limits_degraded.clone(),
         );
+        registry.register(
+            "http_requests_shed",
+            "Requests answered 503 at once because the node was at its in-flight limit",
+            shed.clone(),
+        );
         Self {
             registry,
             requests,
@@ -152,7 +159,13 @@ impl Metrics {
             pool_connections,
             pool_max,
             limits_degraded,
+            shed,
         }
+    }
+
+    /// The counter of shed requests, for the load shedder to increment.
+    pub fn shed_counter(&self) -> Counter {
+        self.shed.clone()
     }
 
     pub fn request_started(&self) {

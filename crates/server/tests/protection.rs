@@ -169,12 +169,24 @@ both_stores! {
     }
 }
 
+/// `fintechapi_http_requests_shed_total` as the metrics listener shows it.
+async fn shed_total(metrics: &str) -> String {
+    let text = reqwest::get(metrics).await.unwrap().text().await.unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("fintechapi_http_requests_shed_total "))
+        .unwrap_or_else(|| panic!("no shed counter in {text}"))
+        .to_owned()
+}
+
 both_stores! {
     async fn an_overloaded_server_sheds_in_each_surfaces_format_and_health_still_answers(db) {
         let mut config = config_for(&db);
         config.http.max_in_flight_requests = 1;
         config.http.queue_timeout_millis = 300;
+        config.metrics.listen = Some("127.0.0.1:0".into());
         let server = TestServer::start_with(db, config).await;
+        let metrics = format!("http://{}/metrics", server.metrics_addr.unwrap());
+        assert_eq!(shed_total(&metrics).await, "0");
         // One request holds the only turn: its body never finishes arriving.
         let mut slow = support::tls_connect(&server).await;
         slow.write_all(b"POST /oauth2/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=").await.unwrap();
@@ -199,6 +211,8 @@ both_stores! {
         assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
         let health = client.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(health.status(), StatusCode::OK);
+        // Each shed request is counted, health checks are not.
+        assert_eq!(shed_total(&metrics).await, "3");
 
         // The turn comes back when the slow request ends.
         drop(slow);

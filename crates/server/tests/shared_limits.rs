@@ -15,7 +15,7 @@ use fintechapi_testkit::{Backend, TestDb};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::Value;
-use support::{TestServer, cli_app, config_for};
+use support::{Browser, TestServer, cli_app, config_for};
 
 /// The sandbox plan made slow to refill (one call a second after a burst of
 /// 20), so a burst's outcome does not depend on how fast the machine is.
@@ -259,6 +259,36 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
     }
     c.stop().await;
     d.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as_many() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let shared = config(&db, Some(&redis_url()));
+    let b = Node::start(shared.clone()).await;
+    let a = TestServer::start_with(db, shared).await;
+    support::Api::developer(&a, "owner@tpp.example").await;
+    // Reset requests alternate between the nodes; each node alone would
+    // allow the recipient 3 mails an hour.
+    for base in [&a.base_url, &b.base_url].repeat(3) {
+        let mut browser = Browser::new(&a).at(base);
+        let csrf = browser.get("/portal/reset").await.csrf();
+        let page = browser
+            .post(
+                "/portal/reset",
+                &[("email", "owner@tpp.example"), ("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("If an account uses this address"));
+    }
+    let mails =
+        a.db.raw_strings("SELECT subject FROM outbox WHERE recipient = 'owner@tpp.example'")
+            .await;
+    // The sign-up mail and two resets: 3 between both nodes.
+    assert_eq!(mails.len(), 3, "{mails:?}");
+    b.stop().await;
     a.stop().await;
 }
 

@@ -3,8 +3,10 @@
 //! Outer to inner: request id (kept from `X-Request-ID` or a new UUID) →
 //! tracing span carrying it → echo of the id → panic guard → security headers →
 //! bodies in the surface's format for bare errors → metrics → load shedding →
-//! request timeout → body-read timeout and size limit → the route.
+//! request timeout → per-read body timeout and size limit → whole-body
+//! deadline → the route.
 
+mod body;
 mod ops;
 mod shed;
 mod surface;
@@ -35,9 +37,11 @@ pub fn router(state: AppState) -> Router {
     let max_body = http.max_body_bytes;
     let request_timeout = Duration::from_secs(http.request_timeout_secs);
     let body_timeout = Duration::from_secs(http.body_read_timeout_secs);
+    let body_deadline = body::BodyDeadline(Duration::from_millis(http.body_timeout_millis));
     let shedder = shed::Shedder::new(
         http.max_in_flight_requests,
         Duration::from_millis(http.queue_timeout_millis),
+        state.metrics().shed_counter(),
     );
 
     Router::new()
@@ -47,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .merge(fintechapi_oauth::router(state.oauth().clone()))
         .merge(fintechapi_xs2a::router(state.xs2a().clone()))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            body_deadline,
+            body::read_within_deadline,
+        ))
         .layer(
             ServiceBuilder::new()
                 .layer(TimeoutLayer::with_status_code(

@@ -165,6 +165,12 @@ impl Browser {
         }
     }
 
+    /// This browser pointed at another node of the same deployment.
+    pub fn at(mut self, base_url: &str) -> Self {
+        base_url.clone_into(&mut self.base);
+        self
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies
             .iter()
