@@ -15,10 +15,19 @@
 mod error;
 #[macro_use]
 mod rows;
+mod ports;
 mod store;
 
+/// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup
+/// by such a name (a login, a client id from a request) finds nothing on
+/// either store instead of failing.
+pub(crate) fn has_nul(name: &str) -> bool {
+    name.contains('\0')
+}
+
 pub use store::{
-    Backend, ConnectError, PoolStats, Readiness, Store, StoreOptions, redact_database_url,
+    Backend, ConnectError, PgStore, PoolStats, Readiness, SqliteStore, Store, StoreOptions,
+    redact_database_url,
 };
 
 /// Queries compiled for SQLite. Write transactions take the lock up front
@@ -26,6 +35,7 @@ pub use store::{
 #[path = "repo"]
 mod sqlite {
     type Db = sqlx::Sqlite;
+    type Store = crate::SqliteStore;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub(crate) mod card;
     pub(crate) mod consent;
@@ -45,6 +55,7 @@ mod sqlite {
 #[path = "repo"]
 mod postgres {
     type Db = sqlx::Postgres;
+    type Store = crate::PgStore;
     const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) mod card;
     pub(crate) mod consent;

@@ -2,11 +2,12 @@
 //! domain values; status changes are conditional updates.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{ConsentId, PsuId};
 use sqlx::{AssertSqlSafe, Pool};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
@@ -94,14 +95,31 @@ pub(crate) async fn by_id(pool: &Pool<Db>, id: ConsentId) -> Result<Option<Conse
     .transpose()
 }
 
-pub(crate) async fn authorise(
-    pool: &Pool<Db>,
-    id: ConsentId,
-    psu: PsuId,
-    grants: Vec<AccountGrant>,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+impl ConsentRepository for super::Store {
+    async fn create_consent(&self, consent: Consent) -> Result<ConsentCreation, StoreError> {
+        let pool = &self.0;
+        create(pool, consent).await
+    }
+
+    async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
+        let pool = &self.0;
+        by_id(pool, id).await
+    }
+
+    async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
+        let pool = &self.0;
+        of_psu(pool, psu).await
+    }
+
+    async fn authorise_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        grants: Vec<AccountGrant>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
         "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, status_changed_at = $4 \
          WHERE id = $1 AND status = 'received'",
     )
@@ -112,7 +130,41 @@ pub(crate) async fn authorise(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn count_unattended_access(
+        &self,
+        id: ConsentId,
+        day: Date,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        // One statement: concurrent accesses cannot both take the last one.
+        let counted: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO consent_accesses (consent_id, day, accesses) VALUES ($1, $2, 1) \
+         ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
+         WHERE consent_accesses.accesses < $3 RETURNING accesses",
+        )
+        .bind(id.to_string())
+        .bind(day)
+        .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
+        Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
+    }
+
+    async fn set_consent_status(
+        &self,
+        id: ConsentId,
+        from: &[ConsentStatus],
+        to: ConsentStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        set_status(pool, id, from, to, at).await
+    }
 }
 
 pub(crate) async fn set_status(
@@ -139,27 +191,6 @@ pub(crate) async fn set_status(
         }
     }
     Ok(false)
-}
-
-pub(crate) async fn count_unattended_access(
-    pool: &Pool<Db>,
-    id: ConsentId,
-    day: time::Date,
-    limit: u32,
-) -> Result<bool, StoreError> {
-    // One statement: concurrent accesses cannot both take the last one.
-    let counted: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO consent_accesses (consent_id, day, accesses) VALUES ($1, $2, 1) \
-         ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
-         WHERE consent_accesses.accesses < $3 RETURNING accesses",
-    )
-    .bind(id.to_string())
-    .bind(day)
-    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
-    Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
 }
 
 pub(crate) async fn of_psu(pool: &Pool<Db>, psu: PsuId) -> Result<Vec<Consent>, StoreError> {

@@ -1,6 +1,7 @@
 //! Delta report marks (`deltaList`): one row per consent and account.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::ids::{AccountId, ConsentId};
 use sqlx::Pool;
 use time::OffsetDateTime;
@@ -8,12 +9,14 @@ use time::OffsetDateTime;
 use super::Db;
 use crate::error::store;
 
-pub(crate) async fn mark(
-    pool: &Pool<Db>,
-    consent: ConsentId,
-    account: AccountId,
-) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar(
+impl DeltaReportRepository for super::Store {
+    async fn delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+    ) -> Result<Option<i64>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_scalar(
         "SELECT last_entry_reference FROM delta_reports WHERE consent_id = $1 AND account_id = $2",
     )
     .bind(consent.to_string())
@@ -21,6 +24,18 @@ pub(crate) async fn mark(
     .fetch_optional(pool)
     .await
     .map_err(store)
+    }
+
+    async fn advance_delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+        reference: i64,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let pool = &self.0;
+        advance(pool, consent, account, reference, at).await
+    }
 }
 
 pub(crate) async fn advance(
