@@ -15,13 +15,13 @@ use fintechapi_domain::registry::ApiProduct;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, RequestLine, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// The consent the caller's token is bound to (or, Redirect approach, the
 /// client's token names with `Consent-ID`), checked for this call: the
 /// `Consent-ID` header matches, the consent is valid today, and an access
 /// without the PSU (no `PSU-IP-Address`) is within `frequencyPerDay`.
-pub(crate) async fn live_consent<R: Repo>(
+pub(crate) async fn live_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,
@@ -109,7 +109,7 @@ pub(crate) fn vanished(noun: &str) -> Xs2aError {
 }
 
 /// The account addressed by the path, if the consent grants it.
-pub(crate) async fn granted_account<R: Repo>(
+pub(crate) async fn granted_account<R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
@@ -165,7 +165,7 @@ pub(crate) fn account_reference(account: &Account) -> Value {
     out
 }
 
-pub(crate) async fn balances_json<R: Repo>(
+pub(crate) async fn balances_json<R: Xs2aStore>(
     service: &Xs2aService<R>,
     account: &Account,
 ) -> Result<Value, Xs2aError> {
@@ -188,7 +188,7 @@ pub(crate) struct WithBalance {
     with_balance: Option<bool>,
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -234,7 +234,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -269,7 +269,7 @@ pub(crate) async fn details<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn balances<R: Repo>(
+pub(crate) async fn balances<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,

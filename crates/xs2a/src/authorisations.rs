@@ -22,11 +22,11 @@ use serde_json::json;
 use crate::approach::Approach;
 use crate::consents::own_consent;
 use crate::payments::own_payment;
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{Caller, RequestLine, Xs2aError, Xs2aService, Xs2aStore};
 
 /// The scope naming a consent or payment the caller owns (or the
 /// cancellation of the payment).
-async fn scope_of<R: Repo>(
+async fn scope_of<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     resource: &Resource,
@@ -78,7 +78,7 @@ impl Resource {
     }
 }
 
-async fn list<R: Repo>(
+async fn list<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -106,7 +106,7 @@ async fn list<R: Repo>(
     caller.answer(result)
 }
 
-async fn status<R: Repo>(
+async fn status<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -152,7 +152,7 @@ const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts wi
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 
-pub(crate) async fn consent_list<R: Repo>(
+pub(crate) async fn consent_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -161,7 +161,7 @@ pub(crate) async fn consent_list<R: Repo>(
     list(s, headers, line, Resource::Consent(id), false).await
 }
 
-pub(crate) async fn consent_status<R: Repo>(
+pub(crate) async fn consent_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -178,7 +178,7 @@ pub(crate) async fn consent_status<R: Repo>(
     .await
 }
 
-pub(crate) async fn payment_list<R: Repo>(
+pub(crate) async fn payment_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -187,7 +187,7 @@ pub(crate) async fn payment_list<R: Repo>(
     list(s, headers, line, path.into(), false).await
 }
 
-pub(crate) async fn payment_status<R: Repo>(
+pub(crate) async fn payment_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -197,7 +197,7 @@ pub(crate) async fn payment_status<R: Repo>(
     status(s, headers, line, payment, authorisation, false).await
 }
 
-pub(crate) async fn cancellation_status<R: Repo>(
+pub(crate) async fn cancellation_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -207,7 +207,7 @@ pub(crate) async fn cancellation_status<R: Repo>(
     status(s, headers, line, payment, authorisation, true).await
 }
 
-pub(crate) async fn cancellation_list<R: Repo>(
+pub(crate) async fn cancellation_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -221,7 +221,7 @@ pub(crate) async fn cancellation_list<R: Repo>(
 /// registered `TPP-Redirect-URI`) a new authorisation with a fresh
 /// `scaRedirect` link; with OAuth the authorisation starts with a pushed
 /// request instead.
-async fn start<R: Repo>(
+async fn start<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -288,7 +288,7 @@ async fn start<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn consent_start<R: Repo>(
+pub(crate) async fn consent_start<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -297,7 +297,7 @@ pub(crate) async fn consent_start<R: Repo>(
     start(s, headers, line, Resource::Consent(id)).await
 }
 
-pub(crate) async fn payment_start<R: Repo>(
+pub(crate) async fn payment_start<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,

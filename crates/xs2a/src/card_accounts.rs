@@ -25,7 +25,7 @@ use serde_json::{Map, Value, json};
 
 use crate::accounts::{live_consent, path_grant, vanished};
 use crate::transactions::{Report, TransactionsQuery, report_json};
-use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{RequestLine, Xs2aError, Xs2aService, Xs2aStore};
 
 fn not_covered(what: &str) -> Xs2aError {
     Xs2aError::new(
@@ -36,7 +36,7 @@ fn not_covered(what: &str) -> Xs2aError {
 }
 
 /// The card account addressed by the path, if the consent grants it.
-async fn granted_card<R: Repo>(
+async fn granted_card<R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
@@ -90,7 +90,7 @@ fn card_reference(card: &CardAccount) -> Value {
     json!({"maskedPan": card.masked_pan.as_str(), "currency": card.account.currency.code()})
 }
 
-async fn balances_json<R: Repo>(
+async fn balances_json<R: Xs2aStore>(
     service: &Xs2aService<R>,
     card: &CardAccount,
 ) -> Result<Value, StoreError> {
@@ -114,7 +114,7 @@ pub(crate) struct WithBalance {
     with_balance: Option<bool>,
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -172,7 +172,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -202,7 +202,7 @@ pub(crate) async fn details<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn balances<R: Repo>(
+pub(crate) async fn balances<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -264,7 +264,7 @@ fn card_transaction_json(
     out
 }
 
-pub(crate) async fn transactions<R: Repo>(
+pub(crate) async fn transactions<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,

@@ -20,7 +20,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::approach::Approach;
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{Caller, RequestLine, Xs2aError, Xs2aService, Xs2aStore};
 
 /// Parses and checks a consent request body; every problem names its path.
 pub(crate) struct ConsentRequest {
@@ -235,7 +235,7 @@ impl ConsentRequest {
     }
 }
 
-pub(crate) async fn create<R: Repo>(
+pub(crate) async fn create<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -314,7 +314,7 @@ pub(crate) async fn create<R: Repo>(
 
 /// The caller's own consent: its application created it (client-credentials
 /// token) or its token is bound to it.
-pub(crate) async fn own_consent<R: Repo>(
+pub(crate) async fn own_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     id: &str,
@@ -339,7 +339,7 @@ fn owned(caller: &Caller, loaded: Option<Consent>) -> Result<Consent, Xs2aError>
 /// once, and picks the product the caller must hold — funds confirmation
 /// for a PIIS consent, which shares these endpoints, account information
 /// otherwise.
-async fn lifecycle_call<R: Repo>(
+async fn lifecycle_call<R: Xs2aStore>(
     service: &Xs2aService<R>,
     headers: &HeaderMap,
     line: &RequestLine,
@@ -408,7 +408,7 @@ pub(crate) fn access_json(access: &ConsentAccess) -> Value {
     }
 }
 
-pub(crate) async fn read<R: Repo>(
+pub(crate) async fn read<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -436,7 +436,7 @@ pub(crate) async fn read<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn status<R: Repo>(
+pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -456,7 +456,7 @@ pub(crate) async fn status<R: Repo>(
 }
 
 /// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
-pub(crate) async fn delete<R: Repo>(
+pub(crate) async fn delete<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,

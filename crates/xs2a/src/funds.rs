@@ -19,9 +19,9 @@ use fintechapi_domain::money::Money;
 use fintechapi_domain::registry::ApiProduct;
 use serde_json::{Value, json};
 
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, RequestLine, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
-pub(crate) async fn confirm<R: Repo>(
+pub(crate) async fn confirm<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -87,7 +87,7 @@ pub(crate) async fn confirm<R: Repo>(
 }
 
 /// The PSU's funds-confirmation consent that covers `iban` for this caller.
-async fn piis_consent<R: Repo>(
+async fn piis_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,

@@ -76,10 +76,10 @@ pub struct Xs2aService<R> {
 
 /// The storage XS2A runs on: what the authorization server needs, the ledger's,
 /// and the marks of delta reports.
-pub trait Repo: fintechapi_oauth::web::Repo + DeltaReportRepository {}
-impl<T: fintechapi_oauth::web::Repo + DeltaReportRepository> Repo for T {}
+pub trait Xs2aStore: fintechapi_oauth::web::OAuthStore + DeltaReportRepository {}
+impl<T: fintechapi_oauth::web::OAuthStore + DeltaReportRepository> Xs2aStore for T {}
 
-pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
+pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();
     Router::new()
         .route("/v1/consents", axum::routing::post(consents::create::<R>))
@@ -250,7 +250,7 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
         .filter(|v| !v.is_empty())
 }
 
-impl<R: Repo> Xs2aService<R> {
+impl<R: Xs2aStore> Xs2aService<R> {
     /// RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a fresh
     /// proof by its key over this request and this token; a bearer token only
     /// with the Bearer scheme.

@@ -27,7 +27,7 @@ use time::macros::format_description;
 
 use crate::approach::{Approach, ScaAnswer};
 use crate::pain001::{self, PathProduct};
-use crate::{Caller, Repo, RequestLine, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, RequestLine, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
@@ -555,7 +555,7 @@ fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Respon
     sca.mark(response)
 }
 
-pub(crate) async fn initiate<R: Repo>(
+pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -697,7 +697,7 @@ pub(crate) async fn initiate<R: Repo>(
 
 /// The caller's payment: initiated by its application, and (for a token bound
 /// to a payment) exactly that one.
-pub(crate) async fn own_payment<R: Repo>(
+pub(crate) async fn own_payment<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     payment_service: &str,
@@ -792,7 +792,7 @@ fn payment_json(payment: &Payment) -> Value {
     out
 }
 
-pub(crate) async fn read<R: Repo>(
+pub(crate) async fn read<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -819,7 +819,7 @@ pub(crate) async fn read<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn status<R: Repo>(
+pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -846,7 +846,7 @@ pub(crate) async fn status<R: Repo>(
 /// scheduled payment (ACCP) needs the PSU's cancellation authorisation: 202
 /// with the OAuth link; the TPP pushes `PIS:<id>` and the PSU confirms on the
 /// bank's pages. Executed or rejected payments cannot be cancelled.
-pub(crate) async fn cancel<R: Repo>(
+pub(crate) async fn cancel<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,

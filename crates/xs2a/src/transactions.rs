@@ -33,7 +33,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::accounts::{account_reference, balances_json, granted_account, live_consent};
-use crate::{Repo, RequestLine, Xs2aError, Xs2aService};
+use crate::{RequestLine, Xs2aError, Xs2aService, Xs2aStore};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 100;
@@ -383,7 +383,7 @@ impl Report {
     /// The entries of `page` on `account`, newest first, with the report's
     /// links added to `links`: `first`, `previous`, `next` and `last`, or a
     /// delta report's `next`.
-    pub(crate) async fn entries<R: Repo>(
+    pub(crate) async fn entries<R: Xs2aStore>(
         &self,
         service: &Xs2aService<R>,
         consent: ConsentId,
@@ -446,7 +446,7 @@ pub(crate) struct ReportPage {
 
 impl ReportPage {
     /// Called once the answer is complete: the next delta report starts after it.
-    pub(crate) async fn complete<R: Repo>(
+    pub(crate) async fn complete<R: Xs2aStore>(
         &self,
         service: &Xs2aService<R>,
     ) -> Result<(), Xs2aError> {
@@ -589,7 +589,7 @@ pub(crate) fn report_json(
     report
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
@@ -643,7 +643,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     line: RequestLine,
