@@ -1,10 +1,14 @@
 //! sqlx adapters for FinTechAPI's repository ports, on SQLite (the embedded
 //! default) and PostgreSQL (production).
 //!
-//! - [`Store`]: the connection pool, migrations, readiness; implements every port.
-//! - `repo/*.rs`: the queries. Each file is compiled twice, once per backend
+//! - [`Store`]: the connection pool of the backend chosen at connect,
+//!   migrations, readiness (`store.rs`); it implements every port by handing
+//!   the call to [`SqliteStore`] or [`PgStore`] (`ports.rs`, one line per method).
+//! - `repo/*.rs`: the queries, and each file implements its port (one per
+//!   aggregate) for `super::Store`. Each file is compiled twice, once per backend
 //!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
-//! - `rows`: row types and their conversion into domain types, shared by both.
+//! - `rows/`: row types and their conversion into domain types, one file per
+//!   context, shared by both.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
 //!
 //! This is the only crate that knows SQL.
@@ -16,6 +20,7 @@ mod error;
 #[macro_use]
 mod rows;
 mod ports;
+mod redact;
 mod store;
 
 /// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup
@@ -25,9 +30,9 @@ pub(crate) fn has_nul(name: &str) -> bool {
     name.contains('\0')
 }
 
+pub use redact::redact_database_url;
 pub use store::{
     Backend, ConnectError, PgStore, PoolStats, Readiness, SqliteStore, Store, StoreOptions,
-    redact_database_url,
 };
 
 /// Queries compiled for SQLite. Write transactions take the lock up front

@@ -3,10 +3,8 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::ids::{AccountId, ConsentId};
-use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::Db;
 use crate::error::store;
 
 impl DeltaReportRepository for super::Store {
@@ -34,20 +32,9 @@ impl DeltaReportRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let pool = &self.0;
-        advance(pool, consent, account, reference, at).await
-    }
-}
-
-pub(crate) async fn advance(
-    pool: &Pool<Db>,
-    consent: ConsentId,
-    account: AccountId,
-    reference: i64,
-    at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    // One statement, and only upwards: whichever of two concurrent reports
-    // commits last, the mark ends at the greater reference.
-    sqlx::query(
+        // One statement, and only upwards: whichever of two concurrent reports
+        // commits last, the mark ends at the greater reference.
+        sqlx::query(
         "INSERT INTO delta_reports (consent_id, account_id, last_entry_reference, reported_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (consent_id, account_id) DO UPDATE \
          SET last_entry_reference = excluded.last_entry_reference, reported_at = excluded.reported_at \
@@ -60,5 +47,6 @@ pub(crate) async fn advance(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(())
+        Ok(())
+    }
 }

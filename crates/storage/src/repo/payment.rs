@@ -28,160 +28,128 @@ macro_rules! payment_columns {
     };
 }
 
-/// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
-/// (`consent::create` says how): an expired holder of the X-Request-ID gives it
-/// up in the transaction that inserts the new payment.
-pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreation, StoreError> {
-    let order = match &p.execution {
-        Execution::Periodic(order) => Some(order),
-        _ => None,
-    };
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    sqlx::query(
-        "UPDATE payments SET request_id = request_id || '@' || id \
-         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
-    )
-    .bind(p.application_id.to_string())
-    .bind(&p.request_id)
-    .bind(p.created_at - IDEMPOTENCY_WINDOW)
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
-    let inserted = sqlx::query(concat!(
-        "INSERT INTO payments (",
-        payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
-    ))
-    .bind(p.id.to_string())
-    .bind(p.application_id.to_string())
-    .bind(p.product.as_str())
-    .bind(p.status.as_str())
-    .bind(p.debtor_iban.as_str())
-    .bind(p.creditor_iban.as_str())
-    .bind(&p.creditor_name)
-    .bind(p.amount.minor())
-    .bind(p.amount.currency().code())
-    .bind(&p.remittance)
-    .bind(&p.end_to_end_id)
-    .bind(p.psu_id.map(|id| id.to_string()))
-    .bind(p.transaction_id.map(|id| id.to_string()))
-    .bind(&p.reason)
-    .bind(&p.request_id)
-    .bind(&p.request_hash)
-    .bind(p.created_at)
-    .bind(p.status_changed_at)
-    .bind(p.service.as_str())
-    .bind(match &p.execution {
-        Execution::OnDate(date) => Some(*date),
-        _ => None,
-    })
-    .bind(order.map(|o| o.start_date))
-    .bind(order.and_then(|o| o.end_date))
-    .bind(order.map(|o| o.frequency.as_str()))
-    .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
-    .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
-    .bind(p.next_execution)
-    .bind(p.cancellation_requested_at)
-    .bind(p.format.as_str())
-    .bind(p.format.document())
-    .bind(p.bulk.as_ref().map(|b| b.batch_booking))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {
-            for (position, entry) in p.bulk.iter().flat_map(|b| b.entries.iter().enumerate()) {
-                sqlx::query(
-                    "INSERT INTO payment_entries (payment_id, position, creditor_iban, \
-                     creditor_name, amount, currency, remittance, end_to_end_id, status) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(p.id.to_string())
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .bind(entry.creditor_iban.as_str())
-                .bind(&entry.creditor_name)
-                .bind(entry.amount.minor())
-                .bind(entry.amount.currency().code())
-                .bind(&entry.remittance)
-                .bind(&entry.end_to_end_id)
-                .bind(entry.status.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
-            }
-            tx.commit().await.map_err(store)?;
-            Ok(PaymentCreation::Created)
-        }
-        Err(e) if is_unique_violation(&e, "request") => {
-            // The holder is committed and within the window.
-            tx.rollback().await.map_err(store)?;
-            let existing = sqlx::query_as::<_, PaymentRow>(concat!(
-                "SELECT ",
-                payment_columns!(),
-                " FROM payments WHERE application_id = $1 AND request_id = $2"
-            ))
-            .bind(p.application_id.to_string())
-            .bind(&p.request_id)
-            .fetch_one(pool)
-            .await
-            .map_err(store)?;
-            let mut existing = complete(pool, vec![existing]).await?;
-            let first = existing
-                .pop()
-                .ok_or_else(|| StoreError::corrupt("the holder of a request id vanished"))?;
-            Ok(PaymentCreation::Existing(Box::new(first)))
-        }
-        Err(e) => Err(store(e)),
-    }
-}
-
-pub(crate) async fn by_id(pool: &Pool<Db>, id: PaymentId) -> Result<Option<Payment>, StoreError> {
-    let row = sqlx::query_as::<_, PaymentRow>(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE id = $1"
-    ))
-    .bind(id.to_string())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
-    Ok(complete(pool, row.into_iter().collect()).await?.pop())
-}
-
-/// Payments from their rows, a bulk payment with its transfers.
-async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>, StoreError> {
-    let mut payments = Vec::with_capacity(rows.len());
-    for row in rows {
-        let mut payment = Payment::try_from(row)?;
-        if let Some(bulk) = payment.bulk.as_mut() {
-            let entries: Vec<BulkEntryRow> = sqlx::query_as(
-                "SELECT creditor_iban, creditor_name, amount, currency, remittance, \
-                 end_to_end_id, status, transaction_id, reason FROM payment_entries \
-                 WHERE payment_id = $1 ORDER BY position",
-            )
-            .bind(payment.id.to_string())
-            .fetch_all(pool)
-            .await
-            .map_err(store)?;
-            bulk.entries = entries
-                .into_iter()
-                .map(BulkEntry::try_from)
-                .collect::<Result<_, _>>()?;
-        }
-        payments.push(payment);
-    }
-    Ok(payments)
-}
-
 impl PaymentRepository for super::Store {
+    /// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
+    /// (`consent::create` says how): an expired holder of the X-Request-ID gives it
+    /// up in the transaction that inserts the new payment.
     async fn create_payment(&self, payment: Payment) -> Result<PaymentCreation, StoreError> {
         let pool = &self.0;
-        create(pool, payment).await
+        let p = payment;
+        let order = match &p.execution {
+            Execution::Periodic(order) => Some(order),
+            _ => None,
+        };
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        sqlx::query(
+            "UPDATE payments SET request_id = request_id || '@' || id \
+         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
+        )
+        .bind(p.application_id.to_string())
+        .bind(&p.request_id)
+        .bind(p.created_at - IDEMPOTENCY_WINDOW)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO payments (",
+            payment_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
+        ))
+        .bind(p.id.to_string())
+        .bind(p.application_id.to_string())
+        .bind(p.product.as_str())
+        .bind(p.status.as_str())
+        .bind(p.debtor_iban.as_str())
+        .bind(p.creditor_iban.as_str())
+        .bind(&p.creditor_name)
+        .bind(p.amount.minor())
+        .bind(p.amount.currency().code())
+        .bind(&p.remittance)
+        .bind(&p.end_to_end_id)
+        .bind(p.psu_id.map(|id| id.to_string()))
+        .bind(p.transaction_id.map(|id| id.to_string()))
+        .bind(&p.reason)
+        .bind(&p.request_id)
+        .bind(&p.request_hash)
+        .bind(p.created_at)
+        .bind(p.status_changed_at)
+        .bind(p.service.as_str())
+        .bind(match &p.execution {
+            Execution::OnDate(date) => Some(*date),
+            _ => None,
+        })
+        .bind(order.map(|o| o.start_date))
+        .bind(order.and_then(|o| o.end_date))
+        .bind(order.map(|o| o.frequency.as_str()))
+        .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
+        .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
+        .bind(p.next_execution)
+        .bind(p.cancellation_requested_at)
+        .bind(p.format.as_str())
+        .bind(p.format.document())
+        .bind(p.bulk.as_ref().map(|b| b.batch_booking))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                for (position, entry) in p.bulk.iter().flat_map(|b| b.entries.iter().enumerate()) {
+                    sqlx::query(
+                        "INSERT INTO payment_entries (payment_id, position, creditor_iban, \
+                     creditor_name, amount, currency, remittance, end_to_end_id, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(p.id.to_string())
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(entry.creditor_iban.as_str())
+                    .bind(&entry.creditor_name)
+                    .bind(entry.amount.minor())
+                    .bind(entry.amount.currency().code())
+                    .bind(&entry.remittance)
+                    .bind(&entry.end_to_end_id)
+                    .bind(entry.status.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store)?;
+                }
+                tx.commit().await.map_err(store)?;
+                Ok(PaymentCreation::Created)
+            }
+            Err(e) if is_unique_violation(&e, "request") => {
+                // The holder is committed and within the window.
+                tx.rollback().await.map_err(store)?;
+                let existing = sqlx::query_as::<_, PaymentRow>(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM payments WHERE application_id = $1 AND request_id = $2"
+                ))
+                .bind(p.application_id.to_string())
+                .bind(&p.request_id)
+                .fetch_one(pool)
+                .await
+                .map_err(store)?;
+                let mut existing = complete(pool, vec![existing]).await?;
+                let first = existing
+                    .pop()
+                    .ok_or_else(|| StoreError::corrupt("the holder of a request id vanished"))?;
+                Ok(PaymentCreation::Existing(Box::new(first)))
+            }
+            Err(e) => Err(store(e)),
+        }
     }
 
     async fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
         let pool = &self.0;
-        by_id(pool, id).await
+        let row = sqlx::query_as::<_, PaymentRow>(concat!(
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
+        Ok(complete(pool, row.into_iter().collect()).await?.pop())
     }
 
     async fn payments_in_status(
@@ -212,7 +180,24 @@ impl PaymentRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        set_status(pool, id, from, to, update, at).await
+        let done = sqlx::query(
+            "UPDATE payments SET status = $3, status_changed_at = $4, \
+         psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
+         reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
+         WHERE id = $1 AND status = $2",
+        )
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(at)
+        .bind(update.psu_id.map(|p| p.to_string()))
+        .bind(update.transaction_id.map(|t| t.to_string()))
+        .bind(update.reason)
+        .bind(update.next_execution)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn scheduled_payments_due(
@@ -387,30 +372,27 @@ impl PaymentRepository for super::Store {
     }
 }
 
-pub(crate) async fn set_status(
-    pool: &Pool<Db>,
-    id: PaymentId,
-    from: PaymentStatus,
-    to: PaymentStatus,
-    update: PaymentUpdate,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE payments SET status = $3, status_changed_at = $4, \
-         psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
-         reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
-         WHERE id = $1 AND status = $2",
-    )
-    .bind(id.to_string())
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(at)
-    .bind(update.psu_id.map(|p| p.to_string()))
-    .bind(update.transaction_id.map(|t| t.to_string()))
-    .bind(update.reason)
-    .bind(update.next_execution)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
+/// Payments from their rows, a bulk payment with its transfers.
+async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>, StoreError> {
+    let mut payments = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut payment = Payment::try_from(row)?;
+        if let Some(bulk) = payment.bulk.as_mut() {
+            let entries: Vec<BulkEntryRow> = sqlx::query_as(
+                "SELECT creditor_iban, creditor_name, amount, currency, remittance, \
+                 end_to_end_id, status, transaction_id, reason FROM payment_entries \
+                 WHERE payment_id = $1 ORDER BY position",
+            )
+            .bind(payment.id.to_string())
+            .fetch_all(pool)
+            .await
+            .map_err(store)?;
+            bulk.entries = entries
+                .into_iter()
+                .map(BulkEntry::try_from)
+                .collect::<Result<_, _>>()?;
+        }
+        payments.push(payment);
+    }
+    Ok(payments)
 }

@@ -147,7 +147,12 @@ impl PortalRepository for super::Store {
 
     async fn reset_login_failures(&self, id: UserId) -> Result<(), StoreError> {
         let pool = &self.0;
-        reset_login_failures(pool, id).await
+        run(
+            pool,
+            sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+                .bind(id.to_string()),
+        )
+        .await
     }
 
     async fn mark_email_verified(&self, id: UserId, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -165,7 +170,9 @@ impl PortalRepository for super::Store {
 
     async fn set_password(&self, id: UserId, password: PasswordHash) -> Result<(), StoreError> {
         let pool = &self.0;
-        set_password(pool, id, password).await
+        run(pool, sqlx::query("UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(id.to_string())
+        .bind(password.as_phc().to_owned())).await
     }
 
     async fn set_totp(&self, id: UserId, sealed_seed: Option<String>) -> Result<(), StoreError> {
@@ -185,12 +192,30 @@ impl PortalRepository for super::Store {
 
     async fn create_session(&self, key: &KeyedHash, session: Session) -> Result<(), StoreError> {
         let pool = &self.0;
-        create_session(pool, key, session).await
+        let s = session;
+        run(pool, sqlx::query(
+        "INSERT INTO sessions (key_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(key.as_str().to_owned())
+    .bind(s.user_id.to_string())
+    .bind(s.csrf_token)
+    .bind(s.created_at)
+    .bind(s.last_seen_at)
+    .bind(s.expires_at)).await
     }
 
     async fn session(&self, key: &KeyedHash) -> Result<Option<Session>, StoreError> {
         let pool = &self.0;
-        session(pool, key).await
+        sqlx::query_as::<_, SessionRow>(
+        "SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE key_hash = $1",
+    )
+    .bind(key.as_str())
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Session::try_from)
+    .transpose()
     }
 
     async fn touch_session(&self, key: &KeyedHash, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -968,57 +993,6 @@ pub(crate) async fn user(pool: &Pool<Db>, id: UserId) -> Result<Option<User>, St
     .await
     .map_err(store)?
     .map(|r| r.user())
-    .transpose()
-}
-
-pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: UserId) -> Result<(), StoreError> {
-    run(
-        pool,
-        sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
-            .bind(id.to_string()),
-    )
-    .await
-}
-
-pub(crate) async fn set_password(
-    pool: &Pool<Db>,
-    id: UserId,
-    password: PasswordHash,
-) -> Result<(), StoreError> {
-    run(pool, sqlx::query("UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL WHERE id = $1")
-        .bind(id.to_string())
-        .bind(password.as_phc().to_owned())).await
-}
-
-pub(crate) async fn create_session(
-    pool: &Pool<Db>,
-    key: &KeyedHash,
-    s: Session,
-) -> Result<(), StoreError> {
-    run(pool, sqlx::query(
-        "INSERT INTO sessions (key_hash, user_id, csrf_token, created_at, last_seen_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(key.as_str().to_owned())
-    .bind(s.user_id.to_string())
-    .bind(s.csrf_token)
-    .bind(s.created_at)
-    .bind(s.last_seen_at)
-    .bind(s.expires_at)).await
-}
-
-pub(crate) async fn session(
-    pool: &Pool<Db>,
-    key: &KeyedHash,
-) -> Result<Option<Session>, StoreError> {
-    sqlx::query_as::<_, SessionRow>(
-        "SELECT user_id, csrf_token, created_at, last_seen_at, expires_at FROM sessions WHERE key_hash = $1",
-    )
-    .bind(key.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Session::try_from)
     .transpose()
 }
 

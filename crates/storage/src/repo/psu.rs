@@ -16,53 +16,6 @@ use crate::error::{is_unique_violation, store};
 use crate::has_nul;
 use crate::rows::PsuRow;
 
-pub(crate) async fn create(pool: &Pool<Db>, psu: NewPsu) -> Result<Psu, PsuError> {
-    let inserted = sqlx::query(
-        "INSERT INTO psus (id, login, display_name, password_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(psu.id.to_string())
-    .bind(&psu.login)
-    .bind(&psu.display_name)
-    .bind(psu.password.as_phc())
-    .bind(psu.created_at)
-    .execute(pool)
-    .await;
-    match inserted {
-        Ok(_) => Ok(Psu {
-            id: psu.id,
-            login: psu.login,
-            display_name: psu.display_name,
-            created_at: psu.created_at,
-            failed_logins: 0,
-            blocks_in_row: 0,
-            blocked_until: None,
-            blocked_at: None,
-            email: None,
-            totp_enabled: false,
-        }),
-        Err(e) if is_unique_violation(&e, "login") => Err(PsuError::LoginTaken(psu.login)),
-        Err(e) => Err(store(e).into()),
-    }
-}
-
-pub(crate) async fn by_login(
-    pool: &Pool<Db>,
-    login: &str,
-) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
-    let row = sqlx::query_as::<_, PsuRow>(concat!(
-        "SELECT ",
-        psu_columns!(),
-        " FROM psus WHERE login = $1"
-    ))
-    .bind(login)
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
-    row.map(|r| Ok((r.psu()?, PasswordHash::from_phc(r.password_hash))))
-        .transpose()
-}
-
 impl PsuRepository for super::Store {
     async fn create_psu_session(
         &self,
@@ -70,7 +23,16 @@ impl PsuRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let pool = &self.0;
-        create_session(pool, session_hash, at).await
+        sqlx::query(
+            "INSERT INTO psu_sessions (session_hash, psu_id, stage, created_at, last_activity_at) \
+         VALUES ($1, NULL, 'login', $2, $2)",
+        )
+        .bind(session_hash.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
     }
 
     async fn psu_session(
@@ -78,7 +40,31 @@ impl PsuRepository for super::Store {
         session_hash: &KeyedHash,
     ) -> Result<Option<PsuSession>, StoreError> {
         let pool = &self.0;
-        session(pool, session_hash).await
+        let row: Option<(
+            Option<String>,
+            String,
+            OffsetDateTime,
+            Option<OffsetDateTime>,
+        )> = sqlx::query_as(
+            "SELECT psu_id, stage, last_activity_at, factor_at FROM psu_sessions \
+             WHERE session_hash = $1",
+        )
+        .bind(session_hash.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
+        row.map(|(psu, stage, last, factor_at)| {
+            Ok(PsuSession {
+                psu_id: psu
+                    .map(|p| p.parse::<PsuId>())
+                    .transpose()
+                    .map_err(|_| StoreError::corrupt("stored PSU id does not parse"))?,
+                stage: stage.parse()?,
+                last_activity_at: last,
+                factor_at,
+            })
+        })
+        .transpose()
     }
 
     async fn advance_psu_session(
@@ -89,8 +75,8 @@ impl PsuRepository for super::Store {
         psu: Option<PsuId>,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let pool = &self.0;
-        renew_session(pool, session_hash, session_hash, (from, to), psu, false, at).await
+        self.renew_psu_session(session_hash, session_hash, (from, to), psu, false, at)
+            .await
     }
 
     async fn renew_psu_session(
@@ -103,7 +89,23 @@ impl PsuRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        renew_session(pool, session_hash, renewed, stages, psu, factor, at).await
+        let (from, to) = stages;
+        let done = sqlx::query(
+            "UPDATE psu_sessions SET session_hash = $6, stage = $3, psu_id = COALESCE($4, psu_id), \
+         last_activity_at = $5, factor_at = CASE WHEN $7 THEN $5 ELSE factor_at END \
+         WHERE session_hash = $1 AND stage = $2",
+        )
+        .bind(session_hash.as_str())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(psu.map(|p| p.to_string()))
+        .bind(at)
+        .bind(renewed.as_str())
+        .bind(factor)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn end_psu_session(&self, session_hash: &KeyedHash) -> Result<(), StoreError> {
@@ -118,7 +120,33 @@ impl PsuRepository for super::Store {
 
     async fn create_psu(&self, psu: NewPsu) -> Result<Psu, PsuError> {
         let pool = &self.0;
-        create(pool, psu).await
+        let inserted = sqlx::query(
+            "INSERT INTO psus (id, login, display_name, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(psu.id.to_string())
+        .bind(&psu.login)
+        .bind(&psu.display_name)
+        .bind(psu.password.as_phc())
+        .bind(psu.created_at)
+        .execute(pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(Psu {
+                id: psu.id,
+                login: psu.login,
+                display_name: psu.display_name,
+                created_at: psu.created_at,
+                failed_logins: 0,
+                blocks_in_row: 0,
+                blocked_until: None,
+                blocked_at: None,
+                email: None,
+                totp_enabled: false,
+            }),
+            Err(e) if is_unique_violation(&e, "login") => Err(PsuError::LoginTaken(psu.login)),
+            Err(e) => Err(store(e).into()),
+        }
     }
 
     async fn psu_by_login(&self, login: &str) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
@@ -146,12 +174,31 @@ impl PsuRepository for super::Store {
 
     async fn psu(&self, id: PsuId) -> Result<Option<Psu>, StoreError> {
         let pool = &self.0;
-        by_id(pool, id).await
+        sqlx::query_as::<_, PsuRow>(concat!(
+            "SELECT ",
+            psu_columns!(),
+            " FROM psus WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(|r| r.psu())
+        .transpose()
     }
 
     async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
         let pool = &self.0;
-        set_password(pool, id, password).await
+        sqlx::query(
+            "UPDATE psus SET password_hash = $2, failed_logins = 0, blocks_in_row = 0, \
+         blocked_until = NULL, blocked_at = NULL WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(password.as_phc().to_owned())
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
     }
 
     async fn begin_psu_attempt(
@@ -275,7 +322,15 @@ impl PsuRepository for super::Store {
 
     async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
         let pool = &self.0;
-        reset_login_failures(pool, id).await
+        sqlx::query(
+            "UPDATE psus SET failed_logins = 0, blocks_in_row = 0, blocked_until = NULL, \
+         blocked_at = NULL WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
     }
 
     async fn add_psu_passkey(&self, passkey: PsuPasskey) -> Result<bool, StoreError> {
@@ -323,124 +378,23 @@ impl PsuRepository for super::Store {
     }
 }
 
-pub(crate) async fn by_id(pool: &Pool<Db>, id: PsuId) -> Result<Option<Psu>, StoreError> {
-    sqlx::query_as::<_, PsuRow>(concat!(
+pub(crate) async fn by_login(
+    pool: &Pool<Db>,
+    login: &str,
+) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
+    let row = sqlx::query_as::<_, PsuRow>(concat!(
         "SELECT ",
         psu_columns!(),
-        " FROM psus WHERE id = $1"
+        " FROM psus WHERE login = $1"
     ))
-    .bind(id.to_string())
+    .bind(login)
     .fetch_optional(pool)
     .await
-    .map_err(store)?
-    .map(|r| r.psu())
-    .transpose()
-}
-
-pub(crate) async fn set_password(
-    pool: &Pool<Db>,
-    id: PsuId,
-    password: PasswordHash,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE psus SET password_hash = $2, failed_logins = 0, blocks_in_row = 0, \
-         blocked_until = NULL, blocked_at = NULL WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .bind(password.as_phc().to_owned())
-    .execute(pool)
-    .await
     .map_err(store)?;
-    Ok(())
+    row.map(|r| Ok((r.psu()?, PasswordHash::from_phc(r.password_hash))))
+        .transpose()
 }
 
 fn max_failed() -> i32 {
     i32::try_from(MAX_FAILED_LOGINS).unwrap_or(i32::MAX)
-}
-
-pub(crate) async fn reset_login_failures(pool: &Pool<Db>, id: PsuId) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE psus SET failed_logins = 0, blocks_in_row = 0, blocked_until = NULL, \
-         blocked_at = NULL WHERE id = $1",
-    )
-    .bind(id.to_string())
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
-}
-
-pub(crate) async fn create_session(
-    pool: &Pool<Db>,
-    session_hash: &KeyedHash,
-    at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO psu_sessions (session_hash, psu_id, stage, created_at, last_activity_at) \
-         VALUES ($1, NULL, 'login', $2, $2)",
-    )
-    .bind(session_hash.as_str())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
-}
-
-pub(crate) async fn session(
-    pool: &Pool<Db>,
-    session_hash: &KeyedHash,
-) -> Result<Option<PsuSession>, StoreError> {
-    let row: Option<(
-        Option<String>,
-        String,
-        OffsetDateTime,
-        Option<OffsetDateTime>,
-    )> = sqlx::query_as(
-        "SELECT psu_id, stage, last_activity_at, factor_at FROM psu_sessions \
-             WHERE session_hash = $1",
-    )
-    .bind(session_hash.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
-    row.map(|(psu, stage, last, factor_at)| {
-        Ok(PsuSession {
-            psu_id: psu
-                .map(|p| p.parse::<PsuId>())
-                .transpose()
-                .map_err(|_| StoreError::corrupt("stored PSU id does not parse"))?,
-            stage: stage.parse()?,
-            last_activity_at: last,
-            factor_at,
-        })
-    })
-    .transpose()
-}
-
-pub(crate) async fn renew_session(
-    pool: &Pool<Db>,
-    session_hash: &KeyedHash,
-    renewed: &KeyedHash,
-    (from, to): (PsuSessionStage, PsuSessionStage),
-    psu: Option<PsuId>,
-    factor: bool,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE psu_sessions SET session_hash = $6, stage = $3, psu_id = COALESCE($4, psu_id), \
-         last_activity_at = $5, factor_at = CASE WHEN $7 THEN $5 ELSE factor_at END \
-         WHERE session_hash = $1 AND stage = $2",
-    )
-    .bind(session_hash.as_str())
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(psu.map(|p| p.to_string()))
-    .bind(at)
-    .bind(renewed.as_str())
-    .bind(factor)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
 }

@@ -7,69 +7,61 @@ use fintechapi_domain::usage::UsageRepository;
 use std::collections::HashMap;
 
 use fintechapi_domain::usage::{LatencyHistogram, MeteredApi, UsageCounts, UsageKey, UsageRow};
-use sqlx::Pool;
 use time::Date;
 
-use super::{BEGIN_WRITE, Db};
+use super::BEGIN_WRITE;
 use crate::error::store;
 use crate::rows::{UsageLatencyRow, UsageRowRaw};
 
-pub(crate) async fn add(
-    pool: &Pool<Db>,
-    cells: Vec<(UsageKey, UsageCounts)>,
-) -> Result<(), StoreError> {
-    // Cells in key order: concurrent flushes lock rows in the same order.
-    let mut cells = cells;
-    cells.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    for (key, counts) in &cells {
-        let application = key.application_id.to_string();
-        let class = i16::from(key.status_class);
-        sqlx::query(
-            "INSERT INTO api_usage \
+impl UsageRepository for super::Store {
+    async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
+        let pool = &self.0;
+        // Cells in key order: concurrent flushes lock rows in the same order.
+        let mut cells = cells;
+        cells.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        for (key, counts) in &cells {
+            let application = key.application_id.to_string();
+            let class = i16::from(key.status_class);
+            sqlx::query(
+                "INSERT INTO api_usage \
              (application_id, day, api, endpoint, status_class, calls, throttled) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (application_id, day, api, endpoint, status_class) DO UPDATE SET \
              calls = api_usage.calls + excluded.calls, \
              throttled = api_usage.throttled + excluded.throttled",
-        )
-        .bind(&application)
-        .bind(key.day)
-        .bind(key.api.as_str())
-        .bind(&key.endpoint)
-        .bind(class)
-        .bind(i64::try_from(counts.calls).unwrap_or(i64::MAX))
-        .bind(i64::try_from(counts.throttled).unwrap_or(i64::MAX))
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        for (bucket, calls) in counts.latency.buckets() {
-            sqlx::query(
-                "INSERT INTO api_usage_latency \
-                 (application_id, day, api, endpoint, status_class, bucket, calls) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (application_id, day, api, endpoint, status_class, bucket) \
-                 DO UPDATE SET calls = api_usage_latency.calls + excluded.calls",
             )
             .bind(&application)
             .bind(key.day)
             .bind(key.api.as_str())
             .bind(&key.endpoint)
             .bind(class)
-            .bind(i16::try_from(bucket).unwrap_or(i16::MAX))
-            .bind(i64::try_from(calls).unwrap_or(i64::MAX))
+            .bind(i64::try_from(counts.calls).unwrap_or(i64::MAX))
+            .bind(i64::try_from(counts.throttled).unwrap_or(i64::MAX))
             .execute(&mut *tx)
             .await
             .map_err(store)?;
+            for (bucket, calls) in counts.latency.buckets() {
+                sqlx::query(
+                    "INSERT INTO api_usage_latency \
+                 (application_id, day, api, endpoint, status_class, bucket, calls) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (application_id, day, api, endpoint, status_class, bucket) \
+                 DO UPDATE SET calls = api_usage_latency.calls + excluded.calls",
+                )
+                .bind(&application)
+                .bind(key.day)
+                .bind(key.api.as_str())
+                .bind(&key.endpoint)
+                .bind(class)
+                .bind(i16::try_from(bucket).unwrap_or(i16::MAX))
+                .bind(i64::try_from(calls).unwrap_or(i64::MAX))
+                .execute(&mut *tx)
+                .await
+                .map_err(store)?;
+            }
         }
-    }
-    tx.commit().await.map_err(store)
-}
-
-impl UsageRepository for super::Store {
-    async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
-        let pool = &self.0;
-        add(pool, cells).await
+        tx.commit().await.map_err(store)
     }
 
     async fn usage(
