@@ -44,7 +44,7 @@ use fintechapi_portal::web::{check_origin, cookie, request_host};
 
 use crate::passkey::{CEREMONY_TTL, PasskeyError, PasskeyVerifier, ceremony_live, payment_digest};
 use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};
-use crate::web::{OAuthService, Repo};
+use crate::web::{OAuthService, OAuthStore};
 
 /// The browser's authentication session with the bank's pages.
 const PSU_COOKIE: &str = "__Host-ftapi_psu";
@@ -70,7 +70,7 @@ pub struct BankSettings {
     pub public_url: String,
 }
 
-pub(crate) fn routes<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
+pub(crate) fn routes<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
     Router::new()
         .merge(crate::online::routes::<R>())
         .merge(crate::redirect::routes::<R>())
@@ -222,7 +222,7 @@ struct PsuSession {
     ceremony: KeyedHash,
 }
 
-async fn session<R: Repo>(
+async fn session<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     stage: AuthorizationStage,
@@ -290,7 +290,7 @@ pub(crate) fn check_form_post(
 }
 
 /// The TPP as registered, for the pages.
-async fn tpp<R: Repo>(
+async fn tpp<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<(Application, Organisation), BankError> {
@@ -316,7 +316,7 @@ struct AuthorizeQuery {
 
 /// The front channel: only a pushed request is accepted (PAR is required), and
 /// any problem is shown here, never sent to an unverified redirect URI.
-async fn authorize<R: Repo>(
+async fn authorize<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
@@ -374,7 +374,7 @@ fn with_session(mut response: Response, session: &str) -> Response {
 
 /// Moves the authorization `from` → `to` under a new session id, and points
 /// the browser at `next` with it: the id known before the step is dead after it.
-async fn advance_renewed<R: Repo>(
+async fn advance_renewed<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
     (from, to): (AuthorizationStage, AuthorizationStage),
@@ -413,7 +413,7 @@ pub(crate) struct LoginPage {
     pub error: Option<String>,
 }
 
-async fn login_page<R: Repo>(
+async fn login_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
     login: String,
@@ -429,7 +429,7 @@ async fn login_page<R: Repo>(
     })
 }
 
-async fn login_form<R: Repo>(
+async fn login_form<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -458,7 +458,7 @@ pub(crate) const BLOCKED: &str = "Your online banking access is paused after 5 f
                                   contact your bank.";
 
 /// Per client address first, so a throttled address spends no login's budget.
-async fn throttle<R: Repo>(
+async fn throttle<R: OAuthStore>(
     service: &OAuthService<R>,
     peer: IpAddr,
     login: &str,
@@ -479,7 +479,7 @@ async fn throttle<R: Repo>(
 /// unknown or blocked login is checked against the pool's dummy hash. The
 /// attempt is counted before the check (parallel guesses cannot pass the
 /// limit); a wrong password may block the PSU.
-pub(crate) async fn check_password<R: Repo>(
+pub(crate) async fn check_password<R: OAuthStore>(
     service: &OAuthService<R>,
     peer: IpAddr,
     login: &str,
@@ -508,7 +508,10 @@ pub(crate) async fn check_password<R: Repo>(
 
 /// A wrong answer of `psu` (as counted by `begin_psu_attempt`): the one that
 /// reached the limit blocks the PSU and alerts them. True when it blocked.
-pub(crate) async fn fail<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<bool, BankError> {
+pub(crate) async fn fail<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+) -> Result<bool, BankError> {
     if psu.failed_logins < MAX_FAILED_LOGINS {
         return Ok(false);
     }
@@ -534,7 +537,7 @@ pub(crate) async fn fail<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Resul
 /// RTS Art. 4(3)(b): the PSU learns of each block, and before the next one
 /// becomes permanent: a notice in online banking, and a mail when the bank
 /// has an address.
-async fn alert<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<(), BankError> {
+async fn alert<R: OAuthStore>(service: &OAuthService<R>, psu: &Psu) -> Result<(), BankError> {
     let policy = &service.bank.block_policy;
     let message = match psu.blocked_until {
         None => "After repeated failed sign-in attempts your online banking access is blocked. \
@@ -584,7 +587,7 @@ async fn alert<R: Repo>(service: &OAuthService<R>, psu: &Psu) -> Result<(), Bank
     Ok(())
 }
 
-async fn login<R: Repo>(
+async fn login<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -649,7 +652,7 @@ enum PaymentAsk {
 }
 
 /// The payment an authorization names, if it names one.
-async fn payment_asked<R: Repo>(
+async fn payment_asked<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<Option<PaymentAsk>, BankError> {
@@ -672,7 +675,7 @@ async fn payment_asked<R: Repo>(
 }
 
 /// The payment an authorization pays, if any: the second factor links to it.
-async fn authorized_payment<R: Repo>(
+async fn authorized_payment<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<Option<Payment>, BankError> {
@@ -683,7 +686,7 @@ async fn authorized_payment<R: Repo>(
 }
 
 /// The PSU the authorization is for, as it stands now.
-async fn session_psu<R: Repo>(
+async fn session_psu<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
 ) -> Result<Psu, BankError> {
@@ -727,7 +730,7 @@ pub(crate) enum Factor {
 /// only); otherwise a TOTP code, each step once. The sandbox code works only
 /// where configured (never in production), and never for a payment of a PSU
 /// whose authenticator could sign it.
-pub(crate) async fn check_second_factor<R: Repo>(
+pub(crate) async fn check_second_factor<R: OAuthStore>(
     service: &OAuthService<R>,
     psu: &Psu,
     form: &ScaForm,
@@ -757,7 +760,7 @@ pub(crate) async fn check_second_factor<R: Repo>(
 
 /// WebAuthn request options for the PSU's passkeys (none: no prompt), with
 /// the ceremony's state kept under `ceremony`.
-pub(crate) async fn passkey_prompt<R: Repo>(
+pub(crate) async fn passkey_prompt<R: OAuthStore>(
     service: &OAuthService<R>,
     psu: &Psu,
     payment: Option<&Payment>,
@@ -784,7 +787,7 @@ pub(crate) async fn passkey_prompt<R: Repo>(
     Ok(Some(started.options))
 }
 
-async fn passkey_accepted<R: Repo>(
+async fn passkey_accepted<R: OAuthStore>(
     service: &OAuthService<R>,
     psu: &Psu,
     response: &str,
@@ -821,7 +824,7 @@ async fn passkey_accepted<R: Repo>(
 }
 
 /// The PSU's authenticator app's OCRA response to the payment's challenge.
-async fn ocra_accepted<R: Repo>(
+async fn ocra_accepted<R: OAuthStore>(
     service: &OAuthService<R>,
     psu: &Psu,
     payment: &Payment,
@@ -841,7 +844,7 @@ async fn ocra_accepted<R: Repo>(
 }
 
 /// A current TOTP code of the PSU's authenticator, each time step once.
-async fn totp_accepted<R: Repo>(
+async fn totp_accepted<R: OAuthStore>(
     service: &OAuthService<R>,
     psu: &Psu,
     code: &str,
@@ -864,7 +867,7 @@ const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used a
                             Check it and try again.";
 const STALE_PROMPT: &str = "The passkey prompt expired. Try again.";
 
-async fn sca_page<R: Repo>(
+async fn sca_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
     psu: &Psu,
@@ -884,7 +887,7 @@ async fn sca_page<R: Repo>(
     })
 }
 
-async fn sca_form<R: Repo>(
+async fn sca_form<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -895,7 +898,7 @@ async fn sca_form<R: Repo>(
     Ok(secured(page.into_response(), None))
 }
 
-async fn sca<R: Repo>(
+async fn sca<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
@@ -1085,7 +1088,7 @@ fn consent_lines(
     }
 }
 
-async fn consent_page<R: Repo>(
+async fn consent_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
 ) -> Result<ConsentPage, BankError> {
@@ -1155,7 +1158,7 @@ struct PaymentPage {
     cancel: bool,
 }
 
-async fn payment_page<R: Repo>(
+async fn payment_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &PsuSession,
     payment: Payment,
@@ -1172,7 +1175,7 @@ async fn payment_page<R: Repo>(
     })
 }
 
-async fn consent_form<R: Repo>(
+async fn consent_form<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -1200,7 +1203,7 @@ async fn consent_form<R: Repo>(
 /// scheduler's cursor on its first date (executed now if that is today). A
 /// scheduled payment is refused at once (RJCT) when the debtor account is
 /// not the PSU's (AC01) or a standing order has no date left (DT01).
-async fn execute<R: Repo>(
+async fn execute<R: OAuthStore>(
     service: &OAuthService<R>,
     payment: &Payment,
     psu: PsuId,
@@ -1277,7 +1280,7 @@ fn not_the_payer() -> BankError {
 
 /// The PSU decides on the TPP's request to cancel an authorised scheduled
 /// payment: approved, it is cancelled before its next date (CANC).
-async fn cancel_payment<R: Repo>(
+async fn cancel_payment<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
     payment: &Payment,
@@ -1324,7 +1327,7 @@ async fn cancel_payment<R: Repo>(
 }
 
 /// A scheduled payment that cannot run: RJCT with its ISO 20022 reason.
-async fn reject_scheduled<R: Repo>(
+async fn reject_scheduled<R: OAuthStore>(
     service: &OAuthService<R>,
     payment: &Payment,
     psu: PsuId,
@@ -1379,7 +1382,7 @@ pub(crate) fn session_ended(mut response: Response) -> Response {
 
 /// The PSU approved: the OAuth approach issues the code for the TPP's token;
 /// the Redirect approach finalises the authorisation without one.
-async fn approved<R: Repo>(
+async fn approved<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
@@ -1415,7 +1418,7 @@ fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Re
     )
 }
 
-async fn decide<R: Repo>(
+async fn decide<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: axum::http::Uri,

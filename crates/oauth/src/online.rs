@@ -29,12 +29,12 @@ use crate::bank::{
 };
 use crate::passkey::{CEREMONY_TTL, ceremony_live};
 use crate::server::PSU_IDLE_TIMEOUT;
-use crate::web::{OAuthService, Repo};
+use crate::web::{OAuthService, OAuthStore};
 use time::{Duration, OffsetDateTime};
 
 const ONLINE_COOKIE: &str = "__Host-ftapi_bank";
 
-pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
+pub(crate) fn routes<R: OAuthStore>() -> Router<Arc<OAuthService<R>>> {
     Router::new()
         .route("/bank/online", get(start::<R>))
         .route("/bank/online/login", post(login::<R>))
@@ -68,7 +68,7 @@ struct Online {
 }
 
 impl Online {
-    fn new<R: Repo>(
+    fn new<R: OAuthStore>(
         service: &OAuthService<R>,
         id: &str,
         psu: Option<Psu>,
@@ -89,7 +89,7 @@ impl Online {
     }
 }
 
-async fn online<R: Repo>(
+async fn online<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     stage: PsuSessionStage,
@@ -122,7 +122,7 @@ async fn online<R: Repo>(
 }
 
 /// The second factor was passed within `FRESH_FACTOR`.
-fn fresh<R: Repo>(service: &OAuthService<R>, session: &Online) -> bool {
+fn fresh<R: OAuthStore>(service: &OAuthService<R>, session: &Online) -> bool {
     session
         .factor_at
         .is_some_and(|at| service.server.now() - at <= FRESH_FACTOR)
@@ -138,7 +138,7 @@ fn with_cookie(mut response: Response, id: &str) -> Response {
 
 /// Moves the session to its next stage under a new id and sends the browser
 /// to `next` with it: an id known before a privilege change is dead after it.
-async fn renewed<R: Repo>(
+async fn renewed<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     stages: (PsuSessionStage, PsuSessionStage),
@@ -185,7 +185,7 @@ fn login_page(online: &Online, login: String, error: Option<String>) -> LoginPag
 }
 
 /// Opens a new session and shows the login form.
-async fn start<R: Repo>(
+async fn start<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
 ) -> Result<Response, BankError> {
     let server = &service.server;
@@ -199,7 +199,7 @@ async fn start<R: Repo>(
     Ok(with_cookie(secured(page.into_response(), None), &id))
 }
 
-async fn login<R: Repo>(
+async fn login<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
@@ -230,7 +230,7 @@ async fn login<R: Repo>(
     .await
 }
 
-async fn sca_page<R: Repo>(
+async fn sca_page<R: OAuthStore>(
     service: &OAuthService<R>,
     online: &Online,
     psu: &Psu,
@@ -248,7 +248,7 @@ async fn sca_page<R: Repo>(
     })
 }
 
-async fn sca_form<R: Repo>(
+async fn sca_form<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -262,7 +262,7 @@ async fn sca_form<R: Repo>(
     ))
 }
 
-async fn sca<R: Repo>(
+async fn sca<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -339,7 +339,7 @@ struct ConsentsPage {
     alerts: Vec<PsuNotice>,
 }
 
-async fn consents_page<R: Repo>(
+async fn consents_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     notice: Option<String>,
@@ -371,7 +371,7 @@ async fn consents_page<R: Repo>(
     })
 }
 
-async fn consents<R: Repo>(
+async fn consents<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -387,7 +387,7 @@ async fn consents<R: Repo>(
 
 /// A form post within a signed-in session: origin and CSRF token checked,
 /// activity recorded; the session and its PSU.
-async fn active_post<R: Repo>(
+async fn active_post<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     uri: &Uri,
@@ -401,7 +401,10 @@ async fn active_post<R: Repo>(
 }
 
 /// Any action counts as activity for the idle timeout.
-async fn touch<R: Repo>(service: &OAuthService<R>, session: &Online) -> Result<(), BankError> {
+async fn touch<R: OAuthStore>(
+    service: &OAuthService<R>,
+    session: &Online,
+) -> Result<(), BankError> {
     let server = &service.server;
     server
         .repo()
@@ -422,7 +425,7 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn revoke<R: Repo>(
+async fn revoke<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -462,7 +465,7 @@ async fn revoke<R: Repo>(
     ))
 }
 
-async fn logout<R: Repo>(
+async fn logout<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -507,7 +510,7 @@ struct SecurityPage {
     error: Option<String>,
 }
 
-async fn security_page<R: Repo>(
+async fn security_page<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     psu: &Psu,
@@ -560,7 +563,7 @@ async fn security_page<R: Repo>(
     })
 }
 
-async fn security_answer<R: Repo>(
+async fn security_answer<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     psu: &Psu,
@@ -576,7 +579,7 @@ async fn security_answer<R: Repo>(
 
 /// A change of factors on a session whose second factor is not fresh: refused,
 /// with the way to confirm again.
-async fn stale_factor<R: Repo>(
+async fn stale_factor<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     psu: &Psu,
@@ -587,7 +590,7 @@ async fn stale_factor<R: Repo>(
 }
 
 /// Asks for the second factor again before the factors can be changed.
-async fn confirm<R: Repo>(
+async fn confirm<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -614,7 +617,7 @@ async fn confirm<R: Repo>(
 
 /// The PSU's security page: the authenticator app (enrol or replace by QR
 /// code) and passkeys (add, remove).
-async fn security<R: Repo>(
+async fn security<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
@@ -641,7 +644,7 @@ struct CodeForm {
 }
 
 /// Keeps the new seed once the app shows a current code for it.
-async fn enrol<R: Repo>(
+async fn enrol<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -691,7 +694,7 @@ struct PasskeyForm {
 const PASSKEY_LABEL_MAX: usize = 60;
 
 /// Registers the passkey the browser created for the options on the page.
-async fn add_passkey<R: Repo>(
+async fn add_passkey<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,
@@ -713,7 +716,7 @@ async fn add_passkey<R: Repo>(
     security_answer(&service, &session, &psu, outcome).await
 }
 
-async fn register<R: Repo>(
+async fn register<R: OAuthStore>(
     service: &OAuthService<R>,
     session: &Online,
     psu: &Psu,
@@ -761,7 +764,7 @@ async fn register<R: Repo>(
     })
 }
 
-async fn remove_passkey<R: Repo>(
+async fn remove_passkey<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     uri: Uri,

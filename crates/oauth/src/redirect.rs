@@ -27,7 +27,7 @@ use time::Duration;
 
 use crate::bank::{BankError, see_other, session_ended, session_started};
 use crate::server::{AsRepo, AuthorizationServer, ScopedResource};
-use crate::web::{OAuthService, Repo};
+use crate::web::{OAuthService, OAuthStore};
 
 /// How long the `scaRedirect` link opens: the TPP sends the PSU there with
 /// the initiation's answer, so no longer than an idle session lives.
@@ -148,7 +148,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 }
 
-pub(crate) fn routes<R: Repo>() -> Router<Arc<OAuthService<R>>> {
+pub(crate) fn routes<R: OAuthStore>() -> Router<Arc<OAuthService<R>>> {
     Router::new().route(LINK_PATH, get(open::<R>))
 }
 
@@ -160,7 +160,7 @@ struct LinkQuery {
 /// The `scaRedirect` link: binds this browser to the authorisation (once)
 /// and goes on to the login page. The token is in the query, which request
 /// logs leave out.
-async fn open<R: Repo>(
+async fn open<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Result<Response, BankError> {
@@ -192,7 +192,7 @@ async fn open<R: Repo>(
 
 /// The PSU approved: the authorisation is final (no code in this approach),
 /// and the browser returns to `TPP-Redirect-URI`.
-pub(crate) async fn approved<R: Repo>(
+pub(crate) async fn approved<R: OAuthStore>(
     service: &OAuthService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {

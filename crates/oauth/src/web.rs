@@ -24,11 +24,11 @@ use crate::policy::ClientAuthMethod;
 use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest, Sender};
 
 /// The storage the authorization server and the bank's pages run on.
-pub trait Repo:
+pub trait OAuthStore:
     AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
 {
 }
-impl<T> Repo for T where
+impl<T> OAuthStore for T where
     T: AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
 {
 }
@@ -41,7 +41,7 @@ pub struct OAuthService<R> {
     pub ledger: fintechapi_ledger::Ledger<R>,
 }
 
-pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
+pub fn router<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
     let meter = service.meter.clone();
     Router::new()
         .route(
@@ -59,7 +59,7 @@ pub fn router<R: Repo>(service: Arc<OAuthService<R>>) -> Router {
         .merge(crate::bank::routes(service))
 }
 
-async fn metadata<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response {
+async fn metadata<R: OAuthStore>(State(service): State<Arc<OAuthService<R>>>) -> Response {
     let mut response = Json(service.server.metadata()).into_response();
     // Public and stable: clients may cache it briefly.
     response.headers_mut().insert(
@@ -69,7 +69,7 @@ async fn metadata<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Respo
     response
 }
 
-async fn jwks<R: Repo>(State(service): State<Arc<OAuthService<R>>>) -> Response {
+async fn jwks<R: OAuthStore>(State(service): State<Arc<OAuthService<R>>>) -> Response {
     match service.server.jwks().await {
         Ok(keys) => {
             let mut response = Json(keys).into_response();
@@ -268,7 +268,7 @@ fn presented_client(
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// The DPoP proof of a request to `path`, if one was sent; its key's thumbprint.
-async fn dpop_key<R: Repo>(
+async fn dpop_key<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     path: &str,
@@ -293,7 +293,7 @@ async fn dpop_key<R: Repo>(
 
 /// How the client proves possession at the token endpoint: a DPoP proof,
 /// and the mutual-TLS certificate of the connection.
-async fn sender<R: Repo>(
+async fn sender<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     certificate: Option<&ClientCertificate>,
@@ -305,7 +305,7 @@ async fn sender<R: Repo>(
 }
 
 /// Every answer of the token and PAR endpoints carries a fresh DPoP nonce.
-fn with_nonce<R: Repo>(service: &OAuthService<R>, mut response: Response) -> Response {
+fn with_nonce<R: OAuthStore>(service: &OAuthService<R>, mut response: Response) -> Response {
     if let Ok(value) = HeaderValue::from_str(&service.server.dpop_nonce()) {
         response.headers_mut().insert("dpop-nonce", value);
     }
@@ -335,7 +335,7 @@ impl std::ops::Deref for Admitted {
 
 /// Parses the form, authenticates the caller and admits it under its plan;
 /// every answer from here on is attributed to its application.
-async fn admitted_client<R: Repo>(
+async fn admitted_client<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
     params: Params,
@@ -407,7 +407,7 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-async fn token<R: Repo>(
+async fn token<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
@@ -465,7 +465,7 @@ async fn token<R: Repo>(
 }
 
 /// RFC 9126: the client pushes its authorization request and gets a `request_uri`.
-async fn par<R: Repo>(
+async fn par<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
@@ -504,7 +504,7 @@ async fn par<R: Repo>(
     with_nonce(&service, metered_ok(&client, result))
 }
 
-async fn introspect<R: Repo>(
+async fn introspect<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
@@ -543,7 +543,7 @@ async fn introspect<R: Repo>(
     metered_ok(&client, result)
 }
 
-async fn revoke<R: Repo>(
+async fn revoke<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,

@@ -1,10 +1,14 @@
 //! sqlx adapters for FinTechAPI's repository ports, on SQLite (the embedded
 //! default) and PostgreSQL (production).
 //!
-//! - [`Store`]: the connection pool, migrations, readiness; implements every port.
-//! - `repo/*.rs`: the queries. Each file is compiled twice, once per backend
+//! - [`Store`]: the connection pool of the backend chosen at connect,
+//!   migrations, readiness (`store.rs`); it implements every port by handing
+//!   the call to [`SqliteStore`] or [`PgStore`] (`ports.rs`, one line per method).
+//! - `repo/*.rs`: the queries, and each file implements its port (one per
+//!   aggregate) for `super::Store`. Each file is compiled twice, once per backend
 //!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
-//! - `rows`: row types and their conversion into domain types, shared by both.
+//! - `rows/`: row types and their conversion into domain types, one file per
+//!   context, shared by both.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
 //!
 //! This is the only crate that knows SQL.
@@ -15,10 +19,20 @@
 mod error;
 #[macro_use]
 mod rows;
+mod ports;
+mod redact;
 mod store;
 
+/// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup
+/// by such a name (a login, a client id from a request) finds nothing on
+/// either store instead of failing.
+pub(crate) fn has_nul(name: &str) -> bool {
+    name.contains('\0')
+}
+
+pub use redact::redact_database_url;
 pub use store::{
-    Backend, ConnectError, PoolStats, Readiness, Store, StoreOptions, redact_database_url,
+    Backend, ConnectError, PgStore, PoolStats, Readiness, SqliteStore, Store, StoreOptions,
 };
 
 /// Queries compiled for SQLite. Write transactions take the lock up front
@@ -26,6 +40,7 @@ pub use store::{
 #[path = "repo"]
 mod sqlite {
     type Db = sqlx::Sqlite;
+    type Store = crate::SqliteStore;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     pub(crate) mod card;
     pub(crate) mod consent;
@@ -45,6 +60,7 @@ mod sqlite {
 #[path = "repo"]
 mod postgres {
     type Db = sqlx::Postgres;
+    type Store = crate::PgStore;
     const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) mod card;
     pub(crate) mod consent;

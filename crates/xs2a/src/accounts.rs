@@ -18,13 +18,13 @@ use serde::{Deserialize, Serialize};
 use crate::body::{AccountReference, Balance, Href};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// The consent the caller's token is bound to (or, Redirect approach, the
 /// client's token names with `Consent-ID`), checked for this call: the
 /// `Consent-ID` header matches, the consent is valid today, and an access
 /// without the PSU (no `PSU-IP-Address`) is within `frequencyPerDay`.
-pub(crate) async fn live_consent<R: Repo>(
+pub(crate) async fn live_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,
@@ -108,7 +108,7 @@ pub(crate) fn vanished(noun: &str) -> Xs2aError {
 }
 
 /// The account addressed by the path, if the consent grants it.
-pub(crate) async fn granted_account<R: Repo>(
+pub(crate) async fn granted_account<R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
@@ -198,7 +198,7 @@ struct AccountBalances {
     balances: Vec<Balance>,
 }
 
-pub(crate) async fn balances_of<R: Repo>(
+pub(crate) async fn balances_of<R: Xs2aStore>(
     service: &Xs2aService<R>,
     account: &Account,
 ) -> Result<Vec<Balance>, Xs2aError> {
@@ -212,7 +212,7 @@ pub(crate) struct WithBalance {
     with_balance: Option<bool>,
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Ais(caller): Ais,
@@ -253,7 +253,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,
@@ -283,7 +283,7 @@ pub(crate) async fn details<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn balances<R: Repo>(
+pub(crate) async fn balances<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::body::Href;
 use crate::error::MessageCode;
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// The approach an initiation is authorised with.
 pub(crate) enum Approach {
@@ -51,7 +51,7 @@ impl Approach {
     /// false` asks for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
     /// true` alone for decoupled: both are refused rather than ignored. With
     /// both preferences true the spec leaves the choice to the ASPSP: Redirect.
-    pub(crate) async fn requested<R: Repo>(
+    pub(crate) async fn requested<R: Xs2aStore>(
         service: &Xs2aService<R>,
         caller: &Caller,
         headers: &HeaderMap,
@@ -78,7 +78,7 @@ impl Approach {
     /// links the bank's page for it, and its `scaStatus`. A repeated
     /// initiation (same X-Request-ID) thus gets a fresh link: the first one's
     /// token was kept only as a hash.
-    pub(crate) async fn answer<R: Repo>(
+    pub(crate) async fn answer<R: Xs2aStore>(
         self,
         service: &Xs2aService<R>,
         caller: &Caller,
@@ -139,7 +139,7 @@ impl Approach {
 
 /// `TPP-Redirect-URI` (required) and `TPP-Nok-Redirect-URI`, each one of the
 /// application's registered redirect URIs.
-async fn redirect_target<R: Repo>(
+async fn redirect_target<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,
@@ -234,7 +234,7 @@ impl ScaAnswer {
 /// (RTS Art. 10a, as refresh tokens in the OAuth approach); there is no PSU
 /// token in that approach. Any other token without a bound consent is
 /// refused as before.
-pub(crate) async fn redirect_consent<R: Repo>(
+pub(crate) async fn redirect_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,

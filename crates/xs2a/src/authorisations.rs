@@ -24,11 +24,11 @@ use crate::caller::{Ais, Pis};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
 use crate::payments::own_payment;
-use crate::{Caller, Repo, Xs2aError, Xs2aService};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
 /// The scope naming a consent or payment the caller owns (or the
 /// cancellation of the payment).
-async fn scope_of<R: Repo>(
+async fn scope_of<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     resource: &Resource,
@@ -94,7 +94,7 @@ impl From<(String, String, String)> for Resource {
     }
 }
 
-async fn list<R: Repo>(
+async fn list<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     caller: Caller,
     resource: Resource,
@@ -118,7 +118,7 @@ async fn list<R: Repo>(
     caller.answer(result)
 }
 
-async fn status<R: Repo>(
+async fn status<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     caller: Caller,
     resource: Resource,
@@ -158,7 +158,7 @@ const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts wi
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 
-pub(crate) async fn consent_list<R: Repo>(
+pub(crate) async fn consent_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path(id): Path<String>,
     Ais(caller): Ais,
@@ -166,7 +166,7 @@ pub(crate) async fn consent_list<R: Repo>(
     list(s, caller, Resource::Consent(id), false).await
 }
 
-pub(crate) async fn consent_status<R: Repo>(
+pub(crate) async fn consent_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path((id, authorisation)): Path<(String, String)>,
     Ais(caller): Ais,
@@ -174,7 +174,7 @@ pub(crate) async fn consent_status<R: Repo>(
     status(s, caller, Resource::Consent(id), authorisation, false).await
 }
 
-pub(crate) async fn payment_list<R: Repo>(
+pub(crate) async fn payment_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path(path): Path<(String, String, String)>,
     Pis(caller): Pis,
@@ -182,7 +182,7 @@ pub(crate) async fn payment_list<R: Repo>(
     list(s, caller, path.into(), false).await
 }
 
-pub(crate) async fn payment_status<R: Repo>(
+pub(crate) async fn payment_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
     Pis(caller): Pis,
@@ -191,7 +191,7 @@ pub(crate) async fn payment_status<R: Repo>(
     status(s, caller, payment, authorisation, false).await
 }
 
-pub(crate) async fn cancellation_status<R: Repo>(
+pub(crate) async fn cancellation_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path((service, product, id, authorisation)): Path<(String, String, String, String)>,
     Pis(caller): Pis,
@@ -200,7 +200,7 @@ pub(crate) async fn cancellation_status<R: Repo>(
     status(s, caller, payment, authorisation, true).await
 }
 
-pub(crate) async fn cancellation_list<R: Repo>(
+pub(crate) async fn cancellation_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path(path): Path<(String, String, String)>,
     Pis(caller): Pis,
@@ -210,7 +210,7 @@ pub(crate) async fn cancellation_list<R: Repo>(
 
 /// The resource an explicit start names: its scope, whether it still awaits
 /// an authorisation, and its own link.
-async fn target<R: Repo>(
+async fn target<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     resource: &Resource,
@@ -249,7 +249,7 @@ async fn target<R: Repo>(
 /// registered `TPP-Redirect-URI`) a new authorisation with a fresh
 /// `scaRedirect` link; with OAuth the authorisation starts with a pushed
 /// request instead.
-async fn start<R: Repo>(
+async fn start<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     caller: Caller,
     headers: HeaderMap,
@@ -281,7 +281,7 @@ async fn start<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn consent_start<R: Repo>(
+pub(crate) async fn consent_start<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -290,7 +290,7 @@ pub(crate) async fn consent_start<R: Repo>(
     start(s, caller, headers, Resource::Consent(id)).await
 }
 
-pub(crate) async fn payment_start<R: Repo>(
+pub(crate) async fn payment_start<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(path): Path<(String, String, String)>,

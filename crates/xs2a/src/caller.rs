@@ -19,7 +19,7 @@ use fintechapi_oauth::server::DpopFailure;
 use uuid::Uuid;
 
 use crate::error::MessageCode;
-use crate::{Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// An identified, admitted caller of one product.
 pub(crate) struct Caller {
@@ -91,7 +91,7 @@ fn dpop_refusal(error: &str, text: &str, nonce: Option<String>) -> Response {
     response
 }
 
-impl<R: Repo> Xs2aService<R> {
+impl<R: Xs2aStore> Xs2aService<R> {
     /// RFC 9449 §7: a DPoP-bound token only with the DPoP scheme and a fresh
     /// proof by its key over this request and this token; a bearer token only
     /// with the Bearer scheme.
@@ -264,7 +264,7 @@ macro_rules! product_caller {
         $(#[$doc])*
         pub(crate) struct $name(pub Caller);
 
-        impl<R: Repo> FromRequestParts<Arc<Xs2aService<R>>> for $name {
+        impl<R: Xs2aStore> FromRequestParts<Arc<Xs2aService<R>>> for $name {
             type Rejection = Response;
 
             async fn from_request_parts(

@@ -29,7 +29,7 @@ use crate::body::{Amount, Balance};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::transactions::{Report, TransactionsQuery, report_json};
-use crate::{Repo, Xs2aError, Xs2aService};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 fn not_covered(what: &str) -> Xs2aError {
     Xs2aError::new(
@@ -39,7 +39,7 @@ fn not_covered(what: &str) -> Xs2aError {
 }
 
 /// The card account addressed by the path, if the consent grants it.
-async fn granted_card<R: Repo>(
+async fn granted_card<R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
@@ -133,7 +133,7 @@ struct CardBalances {
     debit_accounting: bool,
 }
 
-async fn balances_of<R: Repo>(
+async fn balances_of<R: Xs2aStore>(
     service: &Xs2aService<R>,
     card: &CardAccount,
 ) -> Result<Vec<Balance>, StoreError> {
@@ -147,7 +147,7 @@ pub(crate) struct WithBalance {
     with_balance: Option<bool>,
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Ais(caller): Ais,
@@ -196,7 +196,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,
@@ -222,7 +222,7 @@ pub(crate) async fn details<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn balances<R: Repo>(
+pub(crate) async fn balances<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,
@@ -280,7 +280,7 @@ fn card_transaction_json(
     out
 }
 
-pub(crate) async fn transactions<R: Repo>(
+pub(crate) async fn transactions<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,

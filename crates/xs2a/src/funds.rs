@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::caller::Piis;
 use crate::error::MessageCode;
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// `POST /v1/funds-confirmations`: the account and the amount asked about.
 struct FundsRequest {
@@ -72,7 +72,7 @@ struct FundsConfirmation {
     funds_available: bool,
 }
 
-pub(crate) async fn confirm<R: Repo>(
+pub(crate) async fn confirm<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Piis(caller): Piis,
@@ -89,7 +89,7 @@ pub(crate) async fn confirm<R: Repo>(
 
 /// Whether the account covers the amount now, asked under the holder's
 /// consent; the ledger's overdraft rule decides ([`Account::covers`](fintechapi_domain::ledger::Account::covers)).
-async fn funds_available<R: Repo>(
+async fn funds_available<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,
@@ -113,7 +113,7 @@ async fn funds_available<R: Repo>(
 }
 
 /// The PSU's funds-confirmation consent that covers `iban` for this caller.
-async fn piis_consent<R: Repo>(
+async fn piis_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,

@@ -83,7 +83,7 @@ pub struct Xs2aService<R> {
 }
 
 /// The ports XS2A reads and writes through, and the authorization server's clock and pepper.
-impl<R: Repo> Xs2aService<R> {
+impl<R: Xs2aStore> Xs2aService<R> {
     pub(crate) fn consents(&self) -> &impl ConsentRepository {
         self.oauth.server.repo()
     }
@@ -123,10 +123,10 @@ impl<R: Repo> Xs2aService<R> {
 
 /// The storage XS2A runs on: what the authorization server needs, the ledger's,
 /// and the marks of delta reports.
-pub trait Repo: fintechapi_oauth::web::Repo + DeltaReportRepository {}
-impl<T: fintechapi_oauth::web::Repo + DeltaReportRepository> Repo for T {}
+pub trait Xs2aStore: fintechapi_oauth::web::OAuthStore + DeltaReportRepository {}
+impl<T: fintechapi_oauth::web::OAuthStore + DeltaReportRepository> Xs2aStore for T {}
 
-pub fn router<R: Repo>(service: Arc<Xs2aService<R>>) -> Router {
+pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();
     Router::new()
         .route("/v1/consents", axum::routing::post(consents::initiate::<R>))

@@ -30,7 +30,7 @@ use super::session::{
     ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
     clear_cookie, csrf_protected, request_host,
 };
-use super::{Nav, PageError, Portal, Repo};
+use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, check_password};
 use crate::registry::{Actor, RegistryError};
 use crate::validation::FieldErrors;
@@ -47,7 +47,7 @@ fn login_redirect() -> PageError {
     PageError::new(StatusCode::SEE_OTHER, "/admin/login")
 }
 
-async fn operator<R: Repo>(
+async fn operator<R: PortalStore>(
     portal: &Portal<R>,
     headers: &HeaderMap,
 ) -> Result<(Visitor, User), PageError> {
@@ -102,7 +102,7 @@ pub struct LoginForm {
     csrf: String,
 }
 
-pub async fn login<R: Repo>(
+pub async fn login<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -142,7 +142,7 @@ pub async fn login<R: Repo>(
     }
 }
 
-pub async fn logout<R: Repo>(
+pub async fn logout<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     post: OperatorPost<CsrfForm>,
 ) -> Result<Response, PageError> {
@@ -187,7 +187,7 @@ struct OverviewPage {
     error: Option<String>,
 }
 
-async fn overview_page<R: Repo>(
+async fn overview_page<R: PortalStore>(
     portal: &Portal<R>,
     visitor: &Visitor,
     error: Option<String>,
@@ -263,7 +263,7 @@ fn admin_nav(visitor: &Visitor) -> Nav {
     nav
 }
 
-pub async fn overview<R: Repo>(
+pub async fn overview<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -283,7 +283,7 @@ pub struct DecisionForm {
     csrf: String,
 }
 
-pub async fn decide<R: Repo>(
+pub async fn decide<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<DecisionForm>,
@@ -329,7 +329,7 @@ fn parse_status(text: &str) -> Result<Status, PageError> {
         .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "Unknown status."))
 }
 
-pub async fn org_status<R: Repo>(
+pub async fn org_status<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<StatusForm>,
@@ -348,7 +348,7 @@ pub async fn org_status<R: Repo>(
     }
 }
 
-pub async fn app_status<R: Repo>(
+pub async fn app_status<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<StatusForm>,
@@ -376,7 +376,7 @@ pub struct PlanForm {
     csrf: String,
 }
 
-pub async fn app_plan<R: Repo>(
+pub async fn app_plan<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<PlanForm>,
@@ -403,7 +403,7 @@ struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-pub async fn audit<R: Repo>(
+pub async fn audit<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -452,7 +452,7 @@ struct PsusPage {
     notice: Option<String>,
 }
 
-async fn psus_page<R: Repo>(
+async fn psus_page<R: PortalStore>(
     portal: &Portal<R>,
     visitor: &Visitor,
     form: PsuForm,
@@ -486,7 +486,7 @@ async fn psus_page<R: Repo>(
     })
 }
 
-pub async fn psus<R: Repo>(
+pub async fn psus<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -500,7 +500,10 @@ pub async fn psus<R: Repo>(
         .into_response())
 }
 
-async fn hash<R: Repo>(portal: &Portal<R>, password: String) -> Result<PasswordHash, PageError> {
+async fn hash<R: PortalStore>(
+    portal: &Portal<R>,
+    password: String,
+) -> Result<PasswordHash, PageError> {
     portal
         .accounts
         .passwords()
@@ -510,7 +513,7 @@ async fn hash<R: Repo>(portal: &Portal<R>, password: String) -> Result<PasswordH
 }
 
 /// Opens a current account for a sandbox PSU, funded from the clearing account.
-async fn open_sandbox_account<R: Repo>(
+async fn open_sandbox_account<R: PortalStore>(
     portal: &Portal<R>,
     psu_id: PsuId,
     owner_name: &str,
@@ -577,7 +580,7 @@ fn opening_balance(errors: &mut FieldErrors, field: &'static str, text: &str) ->
 }
 
 /// Creates a sandbox PSU with one current account funded from the clearing account.
-pub async fn psu_create<R: Repo>(
+pub async fn psu_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     post: OperatorPost<PsuForm>,
 ) -> Result<Response, PageError> {
@@ -664,7 +667,7 @@ pub struct PsuPasswordForm {
     csrf: String,
 }
 
-pub async fn psu_password<R: Repo>(
+pub async fn psu_password<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<PsuPasswordForm>,
@@ -706,7 +709,7 @@ pub async fn psu_password<R: Repo>(
 }
 
 /// The sandbox PSU `id`, or "not found".
-async fn sandbox_psu<R: Repo>(portal: &Portal<R>, id: &str) -> Result<Psu, PageError> {
+async fn sandbox_psu<R: PortalStore>(portal: &Portal<R>, id: &str) -> Result<Psu, PageError> {
     let id: PsuId = id.parse().map_err(|_| PageError::not_found())?;
     portal
         .registry
@@ -717,7 +720,7 @@ async fn sandbox_psu<R: Repo>(portal: &Portal<R>, id: &str) -> Result<Psu, PageE
         .ok_or_else(PageError::not_found)
 }
 
-async fn audit_psu<R: Repo>(
+async fn audit_psu<R: PortalStore>(
     portal: &Portal<R>,
     actor: Actor,
     action: &str,
@@ -740,7 +743,7 @@ async fn audit_psu<R: Repo>(
 
 /// Lifts a block (temporary or permanent) that failed logins put on a PSU's
 /// credentials, and forgets the blocks in a row.
-pub async fn psu_unblock<R: Repo>(
+pub async fn psu_unblock<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<CsrfForm>,
@@ -776,7 +779,7 @@ pub struct PsuAccountForm {
 }
 
 /// Opens one more funded current account for a sandbox PSU.
-pub async fn psu_account<R: Repo>(
+pub async fn psu_account<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<PsuAccountForm>,
@@ -820,7 +823,7 @@ struct PsuTotpPage {
 
 /// Enrols a new authenticator app for a PSU (at the branch, as a bank does):
 /// the seed is shown once to be scanned, and stored only sealed.
-pub async fn psu_totp<R: Repo>(
+pub async fn psu_totp<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(id): Path<String>,
     post: OperatorPost<CsrfForm>,

@@ -23,12 +23,12 @@ use fintechapi_domain::registry::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Portal, Repo};
+use super::{Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome};
 use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
 use crate::validation::FieldErrors;
 
-pub(super) fn routes<R: Repo>() -> Router<Arc<Portal<R>>> {
+pub(super) fn routes<R: PortalStore>() -> Router<Arc<Portal<R>>> {
     Router::new()
         .route("/portal/api/openapi.json", get(openapi))
         .route("/portal/api/v1/signup", post(signup::<R>))
@@ -128,7 +128,7 @@ fn body<T>(input: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
 }
 
 /// The developer behind the bearer token.
-async fn developer<R: Repo>(
+async fn developer<R: PortalStore>(
     portal: &Portal<R>,
     headers: &HeaderMap,
 ) -> Result<(Session, User), ApiError> {
@@ -159,7 +159,7 @@ fn actor(user: &User) -> Actor {
     Actor(user.email.to_string())
 }
 
-async fn org_access<R: Repo>(
+async fn org_access<R: PortalStore>(
     portal: &Portal<R>,
     user: &User,
     id: &str,
@@ -179,7 +179,7 @@ async fn org_access<R: Repo>(
     Ok((org, role))
 }
 
-async fn app_access<R: Repo>(
+async fn app_access<R: PortalStore>(
     portal: &Portal<R>,
     user: &User,
     id: &str,
@@ -283,7 +283,7 @@ struct SignupBody {
     display_name: String,
 }
 
-async fn signup<R: Repo>(
+async fn signup<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     input: Result<Json<SignupBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -308,7 +308,7 @@ struct TokenBody {
     token: String,
 }
 
-async fn verify<R: Repo>(
+async fn verify<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     input: Result<Json<TokenBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -328,7 +328,7 @@ struct LoginBody {
     totp_code: Option<String>,
 }
 
-async fn log_in<R: Repo>(
+async fn log_in<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     input: Result<Json<LoginBody>, JsonRejection>,
@@ -383,7 +383,7 @@ async fn log_in<R: Repo>(
     }
 }
 
-async fn log_out<R: Repo>(
+async fn log_out<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -407,7 +407,7 @@ struct ResetBody {
     email: String,
 }
 
-async fn reset_request<R: Repo>(
+async fn reset_request<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     input: Result<Json<ResetBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -430,7 +430,7 @@ struct ResetConfirmBody {
     password: String,
 }
 
-async fn reset_confirm<R: Repo>(
+async fn reset_confirm<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     input: Result<Json<ResetConfirmBody>, JsonRejection>,
 ) -> Result<Response, ApiError> {
@@ -443,7 +443,7 @@ async fn reset_confirm<R: Repo>(
     }
 }
 
-async fn organisations<R: Repo>(
+async fn organisations<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
@@ -470,7 +470,7 @@ struct OrganisationBody {
     authorisation_number: String,
 }
 
-async fn organisation_create<R: Repo>(
+async fn organisation_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     input: Result<Json<OrganisationBody>, JsonRejection>,
@@ -506,7 +506,7 @@ async fn organisation_create<R: Repo>(
         .into_response())
 }
 
-async fn organisation<R: Repo>(
+async fn organisation<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(org): Path<String>,
@@ -516,7 +516,7 @@ async fn organisation<R: Repo>(
     Ok(Json(organisation_json(&org, Some(role))).into_response())
 }
 
-async fn applications<R: Repo>(
+async fn applications<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(org): Path<String>,
@@ -549,7 +549,7 @@ struct ApplicationBody {
     tls_subject_dn: Option<String>,
 }
 
-async fn application_create<R: Repo>(
+async fn application_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(org): Path<String>,
@@ -614,7 +614,7 @@ async fn application_create<R: Repo>(
         .into_response())
 }
 
-async fn application<R: Repo>(
+async fn application<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
@@ -648,7 +648,7 @@ struct SubscribeBody {
     product: String,
 }
 
-async fn subscribe<R: Repo>(
+async fn subscribe<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
@@ -679,7 +679,7 @@ async fn subscribe<R: Repo>(
     Ok((StatusCode::CREATED, Json(created)).into_response())
 }
 
-async fn rotate<R: Repo>(
+async fn rotate<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
@@ -690,7 +690,7 @@ async fn rotate<R: Repo>(
     Ok((StatusCode::CREATED, Json(issued_json(&issued))).into_response())
 }
 
-async fn revoke<R: Repo>(
+async fn revoke<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path((app, credential)): Path<(String, String)>,
@@ -716,7 +716,7 @@ struct UsageQuery {
     days: Option<u16>,
 }
 
-async fn usage<R: Repo>(
+async fn usage<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,

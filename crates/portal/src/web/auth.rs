@@ -20,7 +20,7 @@ use super::session::{
     check_anonymous_csrf, check_origin, check_session_csrf, clear_cookie, cookie, request_host,
     set_cookie, set_lasting_cookie,
 };
-use super::{Nav, PageError, Portal, Repo};
+use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
 use crate::validation::FieldErrors;
 
@@ -100,7 +100,7 @@ pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
 }
 
 /// Sign-up and reset requests per client address: each may send a mail.
-pub(super) async fn mail_request_allowed<R: Repo>(
+pub(super) async fn mail_request_allowed<R: PortalStore>(
     portal: &Portal<R>,
     peer: SocketAddr,
 ) -> Result<(), PageError> {
@@ -116,7 +116,7 @@ pub(super) async fn mail_request_allowed<R: Repo>(
         })
 }
 
-pub async fn signup<R: Repo>(
+pub async fn signup<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -159,7 +159,7 @@ pub struct TokenQuery {
     token: String,
 }
 
-pub async fn verify<R: Repo>(
+pub async fn verify<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
@@ -197,7 +197,7 @@ struct LoginPage {
     error: Option<String>,
 }
 
-pub async fn login_form<R: Repo>(
+pub async fn login_form<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -221,7 +221,7 @@ pub async fn login_form<R: Repo>(
     ))
 }
 
-pub async fn login<R: Repo>(
+pub async fn login<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -324,7 +324,7 @@ pub struct CodeForm {
     csrf: String,
 }
 
-pub async fn code<R: Repo>(
+pub async fn code<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     uri: Uri,
     headers: HeaderMap,
@@ -369,7 +369,7 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
-pub async fn logout<R: Repo>(
+pub async fn logout<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     uri: Uri,
     headers: HeaderMap,
@@ -425,7 +425,7 @@ pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
     ))
 }
 
-pub async fn reset_request<R: Repo>(
+pub async fn reset_request<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
@@ -486,7 +486,7 @@ pub async fn reset_confirm_form(
     ))
 }
 
-pub async fn reset_confirm<R: Repo>(
+pub async fn reset_confirm<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     uri: Uri,
     headers: HeaderMap,

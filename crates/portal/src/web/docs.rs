@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
 use super::session::{Visitor, request_host};
-use super::{Nav, PageError, Portal, Repo};
+use super::{Nav, PageError, Portal, PortalStore};
 use crate::docs::{Reference, SPEC_YAML, reference};
 
 #[derive(Template, WebTemplate)]
@@ -20,7 +20,7 @@ struct GuidePage {
     base: String,
 }
 
-pub async fn guide<R: Repo>(
+pub async fn guide<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
@@ -44,7 +44,7 @@ struct ReferencePage {
     reference: &'static Reference,
 }
 
-pub async fn xs2a<R: Repo>(
+pub async fn xs2a<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {

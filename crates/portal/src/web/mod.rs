@@ -50,13 +50,13 @@ pub struct Portal<R> {
 }
 
 /// The storage the portal and the admin console run on.
-pub trait Repo:
+pub trait PortalStore:
     PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static
 {
 }
 impl<
     T: PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static,
-> Repo for T
+> PortalStore for T
 {
 }
 
@@ -64,7 +64,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The portal under `/portal`.
-pub fn router<R: Repo>(portal: Arc<Portal<R>>) -> Router {
+pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
     Router::new()
         .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))

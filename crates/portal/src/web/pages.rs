@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::auth::CsrfForm;
 use super::session::{DeveloperPost, Visitor, csrf_protected};
-use super::{Nav, PageError, Portal, Repo};
+use super::{Nav, PageError, Portal, PortalStore};
 use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
 use crate::validation::FieldErrors;
 
@@ -43,7 +43,7 @@ csrf_protected!(
 );
 
 /// The organisation if `user` is a member (else "not found", which hides its existence).
-async fn org_access<R: Repo>(
+async fn org_access<R: PortalStore>(
     portal: &Portal<R>,
     user: &User,
     id: &str,
@@ -63,7 +63,7 @@ async fn org_access<R: Repo>(
     Ok((org, role))
 }
 
-async fn app_access<R: Repo>(
+async fn app_access<R: PortalStore>(
     portal: &Portal<R>,
     user: &User,
     id: &str,
@@ -94,7 +94,7 @@ struct HomePage {
     nav: Nav,
 }
 
-pub async fn home<R: Repo>(
+pub async fn home<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -122,7 +122,7 @@ struct DashboardPage {
     orgs: Vec<OrgSummary>,
 }
 
-pub async fn dashboard<R: Repo>(
+pub async fn dashboard<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -174,7 +174,7 @@ struct OrgFormPage {
     errors: FieldErrors,
 }
 
-pub async fn org_form<R: Repo>(
+pub async fn org_form<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -192,7 +192,7 @@ pub async fn org_form<R: Repo>(
     .into_response())
 }
 
-pub async fn org_create<R: Repo>(
+pub async fn org_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     post: DeveloperPost<OrgForm>,
 ) -> Result<Response, PageError> {
@@ -248,7 +248,7 @@ struct OrgPage {
     errors: FieldErrors,
 }
 
-async fn org_view<R: Repo>(
+async fn org_view<R: PortalStore>(
     portal: &Portal<R>,
     visitor: &Visitor,
     org: &str,
@@ -280,7 +280,7 @@ async fn org_view<R: Repo>(
     })
 }
 
-pub async fn org_page<R: Repo>(
+pub async fn org_page<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(org): Path<String>,
@@ -303,7 +303,7 @@ pub struct InviteForm {
     csrf: String,
 }
 
-pub async fn invite<R: Repo>(
+pub async fn invite<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(org_id): Path<String>,
     post: DeveloperPost<InviteForm>,
@@ -335,7 +335,7 @@ pub async fn invite<R: Repo>(
     }
 }
 
-pub async fn remove_member<R: Repo>(
+pub async fn remove_member<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path((org_id, member)): Path<(String, String)>,
     post: DeveloperPost<CsrfForm>,
@@ -375,7 +375,7 @@ pub struct InvitationQuery {
     token: String,
 }
 
-pub async fn invitation_form<R: Repo>(
+pub async fn invitation_form<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<InvitationQuery>,
@@ -405,7 +405,7 @@ pub struct AcceptForm {
     csrf: String,
 }
 
-pub async fn invitation_accept<R: Repo>(
+pub async fn invitation_accept<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     post: DeveloperPost<AcceptForm>,
 ) -> Result<Response, PageError> {
@@ -456,7 +456,7 @@ struct AppFormPage {
     sandbox_only: bool,
 }
 
-pub async fn app_form<R: Repo>(
+pub async fn app_form<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(org): Path<String>,
@@ -506,7 +506,7 @@ fn show_credentials(
     .into_response()
 }
 
-pub async fn app_create<R: Repo>(
+pub async fn app_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(org): Path<String>,
     post: DeveloperPost<AppForm>,
@@ -598,7 +598,7 @@ struct AppPage {
     available_products: Vec<ApiProduct>,
 }
 
-pub async fn app_page<R: Repo>(
+pub async fn app_page<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
@@ -634,7 +634,7 @@ pub async fn app_page<R: Repo>(
     .into_response())
 }
 
-pub async fn app_rotate<R: Repo>(
+pub async fn app_rotate<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(app): Path<String>,
     post: DeveloperPost<CsrfForm>,
@@ -651,7 +651,7 @@ pub async fn app_rotate<R: Repo>(
     Ok(show_credentials(visitor.nav(), app, issued, true))
 }
 
-pub async fn credential_revoke<R: Repo>(
+pub async fn credential_revoke<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path((app, credential)): Path<(String, String)>,
     post: DeveloperPost<CsrfForm>,
@@ -686,7 +686,7 @@ pub struct SubscribeForm {
     csrf: String,
 }
 
-pub async fn subscribe<R: Repo>(
+pub async fn subscribe<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     Path(app): Path<String>,
     post: DeveloperPost<SubscribeForm>,
@@ -731,7 +731,7 @@ impl UsageQuery {
 
 /// The report for an application the visitor's organisation owns. Pending
 /// counts are written first, so the page includes the calls just made.
-async fn usage_rows<R: Repo>(
+async fn usage_rows<R: PortalStore>(
     portal: &Portal<R>,
     app: &Application,
     days: u16,
@@ -768,7 +768,7 @@ struct UsagePage {
     chart: String,
 }
 
-pub async fn usage<R: Repo>(
+pub async fn usage<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
@@ -792,7 +792,7 @@ pub async fn usage<R: Repo>(
     .into_response())
 }
 
-pub async fn usage_csv<R: Repo>(
+pub async fn usage_csv<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,

@@ -13,7 +13,7 @@ use qrcodegen::{QrCode, QrCodeEcc};
 use serde::Deserialize;
 
 use super::session::{DeveloperPost, Visitor, csrf_protected};
-use super::{Nav, PageError, Portal, Repo};
+use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::AccountError;
 
 #[derive(Template, WebTemplate)]
@@ -70,7 +70,7 @@ fn page(
     })
 }
 
-pub async fn security<R: Repo>(
+pub async fn security<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
@@ -92,7 +92,7 @@ pub struct TotpForm {
     csrf: String,
 }
 
-pub async fn totp<R: Repo>(
+pub async fn totp<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     post: DeveloperPost<TotpForm>,

@@ -4,7 +4,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use fintechapi_domain::portal::{Session, User, UserKind};
 use fintechapi_domain::secret::{constant_time_eq, random_token};
 
-use super::{PageError, Portal, Repo};
+use super::{PageError, Portal, PortalStore};
 
 /// Session id cookie: `__Host-` (Secure, Path=/, no Domain), HttpOnly, SameSite=Lax.
 pub const SESSION_COOKIE: &str = "__Host-ftapi_session";
@@ -65,19 +65,22 @@ pub struct Visitor {
 
 impl Visitor {
     /// A developer of the portal.
-    pub async fn load<R: Repo>(portal: &Portal<R>, headers: &HeaderMap) -> Result<Self, PageError> {
+    pub async fn load<R: PortalStore>(
+        portal: &Portal<R>,
+        headers: &HeaderMap,
+    ) -> Result<Self, PageError> {
         Self::load_kind(portal, headers, SESSION_COOKIE, UserKind::Developer).await
     }
 
     /// A bank operator of the admin console.
-    pub async fn load_admin<R: Repo>(
+    pub async fn load_admin<R: PortalStore>(
         portal: &Portal<R>,
         headers: &HeaderMap,
     ) -> Result<Self, PageError> {
         Self::load_kind(portal, headers, ADMIN_COOKIE, UserKind::Admin).await
     }
 
-    pub(super) async fn load_kind<R: Repo>(
+    pub(super) async fn load_kind<R: PortalStore>(
         portal: &Portal<R>,
         headers: &HeaderMap,
         name: &str,
@@ -245,7 +248,7 @@ pub(super) use csrf_protected;
 
 impl<R, A, T> axum::extract::FromRequest<std::sync::Arc<Portal<R>>> for Posted<A, T>
 where
-    R: Repo,
+    R: PortalStore,
     A: Audience,
     T: serde::de::DeserializeOwned + CsrfProtected + Send,
 {

@@ -4,6 +4,7 @@
 //! payment a journal entry plus a `card_transactions` row, each pair written
 //! in one transaction through the ledger's own posting code.
 
+use fintechapi_domain::card::CardRepository;
 use std::collections::HashMap;
 
 use fintechapi_domain::StoreError;
@@ -29,30 +30,105 @@ macro_rules! card_account_select {
     };
 }
 
-pub(crate) async fn create_card_account(
-    pool: &Pool<Db>,
-    card: NewCardAccount,
-) -> Result<CardAccount, LedgerError> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    insert_account(&mut tx, &card.ledger_account()).await?;
-    let inserted =
-        sqlx::query("INSERT INTO card_accounts (account_id, masked_pan) VALUES ($1, $2)")
-            .bind(card.id.to_string())
-            .bind(card.masked_pan.as_str())
-            .execute(&mut *tx)
-            .await;
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e, "masked_pan") => {
-            return Err(LedgerError::InvalidAccount(
-                "a card with this masked PAN already exists",
-            ));
+impl CardRepository for super::Store {
+    async fn create_card_account(&self, card: NewCardAccount) -> Result<CardAccount, LedgerError> {
+        let pool = &self.0;
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        insert_account(&mut tx, &card.ledger_account()).await?;
+        let inserted =
+            sqlx::query("INSERT INTO card_accounts (account_id, masked_pan) VALUES ($1, $2)")
+                .bind(card.id.to_string())
+                .bind(card.masked_pan.as_str())
+                .execute(&mut *tx)
+                .await;
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e, "masked_pan") => {
+                return Err(LedgerError::InvalidAccount(
+                    "a card with this masked PAN already exists",
+                ));
+            }
+            Err(e) => return Err(store(e).into()),
         }
-        Err(e) => return Err(store(e).into()),
+        let opened = load(&mut tx, card.id).await?;
+        tx.commit().await.map_err(store)?;
+        opened.ok_or_else(|| StoreError::corrupt("card account vanished after insert").into())
     }
-    let opened = load(&mut tx, card.id).await?;
-    tx.commit().await.map_err(store)?;
-    opened.ok_or_else(|| StoreError::corrupt("card account vanished after insert").into())
+
+    async fn card_account(&self, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
+        let pool = &self.0;
+        let mut conn = pool.acquire().await.map_err(store)?;
+        load(&mut conn, id).await
+    }
+
+    async fn card_accounts_of_psu(&self, psu: PsuId) -> Result<Vec<CardAccount>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, CardAccountRow>(card_account_select!(
+            "psu_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(psu.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(CardAccount::try_from)
+        .collect()
+    }
+
+    async fn post_card_transfers(
+        &self,
+        transfers: Vec<NewCardTransfer>,
+    ) -> Result<Vec<TransferReceipt>, LedgerError> {
+        let pool = &self.0;
+        let transfers = &transfers;
+        retry_key_race(|| post_once(pool, transfers)).await
+    }
+
+    async fn card_payments(
+        &self,
+        transactions: &[TransactionId],
+    ) -> Result<HashMap<TransactionId, CardPayment>, StoreError> {
+        let pool = &self.0;
+        if transactions.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut query = QueryBuilder::<Db>::new(
+            "SELECT transaction_id, transaction_date, merchant_name, merchant_city, merchant_country, \
+         merchant_category_code, original_amount, original_currency FROM card_transactions \
+         WHERE transaction_id IN (",
+        );
+        let mut ids = query.separated(", ");
+        for id in transactions {
+            ids.push_bind(id.to_string());
+        }
+        query.push(")");
+        query
+            .build_query_as::<CardPaymentRow>()
+            .fetch_all(pool)
+            .await
+            .map_err(store)?
+            .into_iter()
+            .map(<(TransactionId, CardPayment)>::try_from)
+            .collect()
+    }
+
+    async fn card_payments_booked_after(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> Result<i64, StoreError> {
+        let pool = &self.0;
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p \
+         JOIN card_transactions c ON c.transaction_id = p.transaction_id \
+         WHERE p.account_id = $1 AND p.status = 'booked' AND p.booking_date > $2",
+        )
+        .bind(account.to_string())
+        .bind(date)
+        .fetch_one(pool)
+        .await
+        .map_err(store)
+    }
 }
 
 async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
@@ -63,35 +139,6 @@ async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, Sto
         .map_err(store)?
         .map(CardAccount::try_from)
         .transpose()
-}
-
-pub(crate) async fn card_account(
-    pool: &Pool<Db>,
-    id: AccountId,
-) -> Result<Option<CardAccount>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(store)?;
-    load(&mut conn, id).await
-}
-
-pub(crate) async fn card_accounts_of_psu(
-    pool: &Pool<Db>,
-    psu: PsuId,
-) -> Result<Vec<CardAccount>, StoreError> {
-    sqlx::query_as::<_, CardAccountRow>(card_account_select!("psu_id = $1 ORDER BY created_at, id"))
-        .bind(psu.to_string())
-        .fetch_all(pool)
-        .await
-        .map_err(store)?
-        .into_iter()
-        .map(CardAccount::try_from)
-        .collect()
-}
-
-pub(crate) async fn post_card_transfers(
-    pool: &Pool<Db>,
-    transfers: &[NewCardTransfer],
-) -> Result<Vec<TransferReceipt>, LedgerError> {
-    retry_key_race(|| post_once(pool, transfers)).await
 }
 
 async fn post_once(
@@ -135,48 +182,4 @@ async fn post_once(
     }
     tx.commit().await.map_err(store)?;
     Ok(receipts)
-}
-
-pub(crate) async fn card_payments(
-    pool: &Pool<Db>,
-    transactions: &[TransactionId],
-) -> Result<HashMap<TransactionId, CardPayment>, StoreError> {
-    if transactions.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let mut query = QueryBuilder::<Db>::new(
-        "SELECT transaction_id, transaction_date, merchant_name, merchant_city, merchant_country, \
-         merchant_category_code, original_amount, original_currency FROM card_transactions \
-         WHERE transaction_id IN (",
-    );
-    let mut ids = query.separated(", ");
-    for id in transactions {
-        ids.push_bind(id.to_string());
-    }
-    query.push(")");
-    query
-        .build_query_as::<CardPaymentRow>()
-        .fetch_all(pool)
-        .await
-        .map_err(store)?
-        .into_iter()
-        .map(<(TransactionId, CardPayment)>::try_from)
-        .collect()
-}
-
-pub(crate) async fn card_payments_booked_after(
-    pool: &Pool<Db>,
-    account: AccountId,
-    date: Date,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar::<_, i64>(
-        "SELECT CAST(COALESCE(SUM(p.amount), 0) AS BIGINT) FROM postings p \
-         JOIN card_transactions c ON c.transaction_id = p.transaction_id \
-         WHERE p.account_id = $1 AND p.status = 'booked' AND p.booking_date > $2",
-    )
-    .bind(account.to_string())
-    .bind(date)
-    .fetch_one(pool)
-    .await
-    .map_err(store)
 }

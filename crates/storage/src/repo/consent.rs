@@ -2,43 +2,43 @@
 //! domain values; status changes are conditional updates.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{ConsentId, PsuId};
-use sqlx::{AssertSqlSafe, Pool};
-use time::OffsetDateTime;
+use sqlx::AssertSqlSafe;
+use time::{Date, OffsetDateTime};
 
-use super::{BEGIN_WRITE, Db};
+use super::BEGIN_WRITE;
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
 const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
      frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
 
-/// Idempotency within [`IDEMPOTENCY_WINDOW`]. The table's unique
-/// `(application_id, request_id)` stays the lock that makes two concurrent
-/// first uses store one consent (PostgreSQL makes the second insert wait for
-/// the first to commit; SQLite writers queue on `BEGIN IMMEDIATE`). A holder
-/// older than the window gives the key up in the same transaction as the new
-/// insert, by having its own id appended to its `request_id`. Scoping the
-/// constraint itself would mean rebuilding the table on SQLite, which cannot
-/// drop a constraint.
-pub(crate) async fn create(
-    pool: &Pool<Db>,
-    consent: Consent,
-) -> Result<ConsentCreation, StoreError> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    sqlx::query(
-        "UPDATE consents SET request_id = request_id || '@' || id \
+impl ConsentRepository for super::Store {
+    /// Idempotency within [`IDEMPOTENCY_WINDOW`]. The table's unique
+    /// `(application_id, request_id)` stays the lock that makes two concurrent
+    /// first uses store one consent (PostgreSQL makes the second insert wait for
+    /// the first to commit; SQLite writers queue on `BEGIN IMMEDIATE`). A holder
+    /// older than the window gives the key up in the same transaction as the new
+    /// insert, by having its own id appended to its `request_id`. Scoping the
+    /// constraint itself would mean rebuilding the table on SQLite, which cannot
+    /// drop a constraint.
+    async fn create_consent(&self, consent: Consent) -> Result<ConsentCreation, StoreError> {
+        let pool = &self.0;
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        sqlx::query(
+            "UPDATE consents SET request_id = request_id || '@' || id \
          WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
-    )
-    .bind(consent.application_id.to_string())
-    .bind(&consent.request_id)
-    .bind(consent.created_at - IDEMPOTENCY_WINDOW)
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
-    let inserted = sqlx::query(
+        )
+        .bind(consent.application_id.to_string())
+        .bind(&consent.request_id)
+        .bind(consent.created_at - IDEMPOTENCY_WINDOW)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        let inserted = sqlx::query(
         "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
          frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -58,15 +58,15 @@ pub(crate) async fn create(
     .bind(consent.status_changed_at)
     .execute(&mut *tx)
     .await;
-    match inserted {
-        Ok(_) => {
-            tx.commit().await.map_err(store)?;
-            Ok(ConsentCreation::Created)
-        }
-        Err(e) if is_unique_violation(&e, "request") => {
-            // The holder is committed and within the window.
-            tx.rollback().await.map_err(store)?;
-            let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+        match inserted {
+            Ok(_) => {
+                tx.commit().await.map_err(store)?;
+                Ok(ConsentCreation::Created)
+            }
+            Err(e) if is_unique_violation(&e, "request") => {
+                // The holder is committed and within the window.
+                tx.rollback().await.map_err(store)?;
+                let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
                 "SELECT {CONSENT_COLUMNS} FROM consents WHERE application_id = $1 AND request_id = $2"
             )))
             .bind(consent.application_id.to_string())
@@ -74,34 +74,50 @@ pub(crate) async fn create(
             .fetch_one(pool)
             .await
             .map_err(store)?;
-            Ok(ConsentCreation::Existing(Box::new(Consent::try_from(
-                existing,
-            )?)))
+                Ok(ConsentCreation::Existing(Box::new(Consent::try_from(
+                    existing,
+                )?)))
+            }
+            Err(e) => Err(store(e)),
         }
-        Err(e) => Err(store(e)),
     }
-}
 
-pub(crate) async fn by_id(pool: &Pool<Db>, id: ConsentId) -> Result<Option<Consent>, StoreError> {
-    sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-        "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
+    async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+            "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Consent::try_from)
+        .transpose()
+    }
+
+    async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
+        "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
     )))
-    .bind(id.to_string())
-    .fetch_optional(pool)
+    .bind(psu.to_string())
+    .fetch_all(pool)
     .await
     .map_err(store)?
+    .into_iter()
     .map(Consent::try_from)
-    .transpose()
-}
+    .collect()
+    }
 
-pub(crate) async fn authorise(
-    pool: &Pool<Db>,
-    id: ConsentId,
-    psu: PsuId,
-    grants: Vec<AccountGrant>,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    async fn authorise_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        grants: Vec<AccountGrant>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
         "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, status_changed_at = $4 \
          WHERE id = $1 AND status = 'received'",
     )
@@ -112,19 +128,42 @@ pub(crate) async fn authorise(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
+        Ok(done.rows_affected() == 1)
+    }
 
-pub(crate) async fn set_status(
-    pool: &Pool<Db>,
-    id: ConsentId,
-    from: &[ConsentStatus],
-    to: ConsentStatus,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    // A handful of known statuses: one UPDATE per candidate keeps the SQL static.
-    for status in from {
-        let done = sqlx::query(
+    async fn count_unattended_access(
+        &self,
+        id: ConsentId,
+        day: Date,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        // One statement: concurrent accesses cannot both take the last one.
+        let counted: Option<i32> = sqlx::query_scalar(
+            "INSERT INTO consent_accesses (consent_id, day, accesses) VALUES ($1, $2, 1) \
+         ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
+         WHERE consent_accesses.accesses < $3 RETURNING accesses",
+        )
+        .bind(id.to_string())
+        .bind(day)
+        .bind(i32::try_from(limit).unwrap_or(i32::MAX))
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
+        Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
+    }
+
+    async fn set_consent_status(
+        &self,
+        id: ConsentId,
+        from: &[ConsentStatus],
+        to: ConsentStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        // A handful of known statuses: one UPDATE per candidate keeps the SQL static.
+        for status in from {
+            let done = sqlx::query(
             "UPDATE consents SET status = $3, status_changed_at = $4 WHERE id = $1 AND status = $2",
         )
         .bind(id.to_string())
@@ -134,43 +173,10 @@ pub(crate) async fn set_status(
         .execute(pool)
         .await
         .map_err(store)?;
-        if done.rows_affected() == 1 {
-            return Ok(true);
+            if done.rows_affected() == 1 {
+                return Ok(true);
+            }
         }
+        Ok(false)
     }
-    Ok(false)
-}
-
-pub(crate) async fn count_unattended_access(
-    pool: &Pool<Db>,
-    id: ConsentId,
-    day: time::Date,
-    limit: u32,
-) -> Result<bool, StoreError> {
-    // One statement: concurrent accesses cannot both take the last one.
-    let counted: Option<i32> = sqlx::query_scalar(
-        "INSERT INTO consent_accesses (consent_id, day, accesses) VALUES ($1, $2, 1) \
-         ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
-         WHERE consent_accesses.accesses < $3 RETURNING accesses",
-    )
-    .bind(id.to_string())
-    .bind(day)
-    .bind(i32::try_from(limit).unwrap_or(i32::MAX))
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
-    Ok(counted.is_some_and(|n| u32::try_from(n).is_ok_and(|n| n <= limit)))
-}
-
-pub(crate) async fn of_psu(pool: &Pool<Db>, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
-    sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-        "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
-    )))
-    .bind(psu.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Consent::try_from)
-    .collect()
 }

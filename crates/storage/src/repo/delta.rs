@@ -1,19 +1,20 @@
 //! Delta report marks (`deltaList`): one row per consent and account.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::ids::{AccountId, ConsentId};
-use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::Db;
 use crate::error::store;
 
-pub(crate) async fn mark(
-    pool: &Pool<Db>,
-    consent: ConsentId,
-    account: AccountId,
-) -> Result<Option<i64>, StoreError> {
-    sqlx::query_scalar(
+impl DeltaReportRepository for super::Store {
+    async fn delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+    ) -> Result<Option<i64>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_scalar(
         "SELECT last_entry_reference FROM delta_reports WHERE consent_id = $1 AND account_id = $2",
     )
     .bind(consent.to_string())
@@ -21,18 +22,19 @@ pub(crate) async fn mark(
     .fetch_optional(pool)
     .await
     .map_err(store)
-}
+    }
 
-pub(crate) async fn advance(
-    pool: &Pool<Db>,
-    consent: ConsentId,
-    account: AccountId,
-    reference: i64,
-    at: OffsetDateTime,
-) -> Result<(), StoreError> {
-    // One statement, and only upwards: whichever of two concurrent reports
-    // commits last, the mark ends at the greater reference.
-    sqlx::query(
+    async fn advance_delta_mark(
+        &self,
+        consent: ConsentId,
+        account: AccountId,
+        reference: i64,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let pool = &self.0;
+        // One statement, and only upwards: whichever of two concurrent reports
+        // commits last, the mark ends at the greater reference.
+        sqlx::query(
         "INSERT INTO delta_reports (consent_id, account_id, last_entry_reference, reported_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (consent_id, account_id) DO UPDATE \
          SET last_entry_reference = excluded.last_entry_reference, reported_at = excluded.reported_at \
@@ -45,5 +47,6 @@ pub(crate) async fn advance(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(())
+        Ok(())
+    }
 }

@@ -7,6 +7,7 @@
 
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::ledger::{
     Account, AccountBalances, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal,
     EntryCursor, EntryFilter, EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer,
@@ -23,12 +24,301 @@ use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, Poste
 
 pub(crate) type Conn = <Db as Database>::Connection;
 
-pub(crate) async fn create_account(pool: &Pool<Db>, a: NewAccount) -> Result<Account, LedgerError> {
-    let mut conn = pool.acquire().await.map_err(store)?;
-    insert_account(&mut conn, &a).await?;
-    load_account(&mut conn, a.id)
-        .await?
-        .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+macro_rules! entries_in_range {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+             WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+             AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
+             AND p.id > $7 ORDER BY ",
+            $order,
+            " LIMIT $8"
+        )
+    };
+}
+
+impl LedgerRepository for super::Store {
+    async fn entry(
+        &self,
+        account: AccountId,
+        transaction: TransactionId,
+    ) -> Result<Option<AccountEntry>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, EntryRow>(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+         WHERE p.account_id = $1 AND p.transaction_id = $2"
+        ))
+        .bind(account.to_string())
+        .bind(transaction.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(AccountEntry::try_from)
+        .transpose()
+    }
+
+    async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
+        let pool = &self.0;
+        let a = account;
+        let mut conn = pool.acquire().await.map_err(store)?;
+        insert_account(&mut conn, &a).await?;
+        load_account(&mut conn, a.id)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+    }
+
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let pool = &self.0;
+        let mut conn = pool.acquire().await.map_err(store)?;
+        load_account(&mut conn, id).await
+    }
+
+    async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AccountRow>(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE iban = $1"
+        ))
+        .bind(iban.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Account::try_from)
+        .transpose()
+    }
+
+    async fn clearing_account(&self, currency: Currency) -> Result<Option<Account>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AccountRow>(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE kind = 'clearing' AND currency = $1"
+        ))
+        .bind(currency.code())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Account::try_from)
+        .transpose()
+    }
+
+    async fn accounts_of_psu(&self, psu: PsuId) -> Result<Vec<Account>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AccountRow>(concat!(
+            "SELECT ",
+            account_columns!(),
+            " FROM accounts WHERE psu_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
+         ORDER BY created_at, id"
+        ))
+        .bind(psu.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
+    }
+
+    async fn post_transfers(
+        &self,
+        transfers: Vec<NewTransfer>,
+    ) -> Result<Vec<TransferReceipt>, LedgerError> {
+        let pool = &self.0;
+        let transfers = &transfers;
+        retry_key_race(|| post_once(pool, transfers)).await
+    }
+
+    async fn entries(
+        &self,
+        filter: &EntryFilter,
+        start: PageStart,
+        limit: u32,
+    ) -> Result<Vec<AccountEntry>, StoreError> {
+        let pool = &self.0;
+        let (mut low, mut high) = bounds(filter);
+        let newest_first = match start {
+            PageStart::Newest => true,
+            PageStart::After(c) => {
+                high = high.min(c);
+                true
+            }
+            PageStart::Before(c) => {
+                low = low.max(c);
+                false
+            }
+            PageStart::Oldest => false,
+        };
+        let sql = if newest_first {
+            entries_in_range!("p.booking_date DESC, p.id DESC")
+        } else {
+            entries_in_range!("p.booking_date, p.id")
+        };
+        let mut entries = sqlx::query_as::<_, EntryRow>(sql)
+            .bind(filter.account.to_string())
+            .bind(filter.status.map(|s| s.as_str()))
+            .bind(low.booking_date)
+            .bind(low.entry_reference)
+            .bind(high.booking_date)
+            .bind(high.entry_reference)
+            .bind(filter.reference_above.unwrap_or(0))
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await
+            .map_err(store)?
+            .into_iter()
+            .map(AccountEntry::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !newest_first {
+            entries.reverse();
+        }
+        Ok(entries)
+    }
+
+    async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
+        let pool = &self.0;
+        let (low, high) = bounds(filter);
+        let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
+    )
+    .bind(filter.account.to_string())
+    .bind(filter.status.map(|s| s.as_str()))
+    .bind(low.booking_date)
+    .bind(low.entry_reference)
+    .bind(high.booking_date)
+    .bind(high.entry_reference)
+    .bind(filter.reference_above.unwrap_or(0))
+    .fetch_one(pool)
+    .await
+    .map_err(store)?;
+        u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
+    }
+
+    async fn booked_entries_after(
+        &self,
+        account: AccountId,
+        reference: i64,
+        limit: u32,
+    ) -> Result<Vec<AccountEntry>, StoreError> {
+        let pool = &self.0;
+        // Served by `postings_by_account_reference`.
+        sqlx::query_as::<_, EntryRow>(concat!(
+            "SELECT ",
+            entry_columns!(),
+            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+         WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
+        ))
+        .bind(account.to_string())
+        .bind(reference)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(AccountEntry::try_from)
+        .collect()
+    }
+
+    async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
+        let pool = &self.0;
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+         WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",
+        )
+        .bind(account.to_string())
+        .bind(date)
+        .fetch_one(pool)
+        .await
+        .map_err(store)
+    }
+
+    async fn audit(&self) -> Result<LedgerAudit, StoreError> {
+        let pool = &self.0;
+        // One snapshot for every check.
+        let mut tx = pool.begin().await.map_err(store)?;
+        let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store)?;
+        let transactions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transactions")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(store)?;
+        let currency_totals = sqlx::query_as::<_, CurrencyTotalRow>(
+            "SELECT currency, CAST(COALESCE(SUM(booked_balance), 0) AS BIGINT) AS booked, \
+         CAST(COALESCE(SUM(pending_debits + pending_credits), 0) AS BIGINT) AS pending \
+         FROM accounts GROUP BY currency ORDER BY currency",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(|r| CurrencyTotal {
+            currency: r.currency,
+            booked: r.booked,
+            pending: r.pending,
+        })
+        .collect();
+        let balance_mismatches = sqlx::query_as::<_, AuditAccountRow>(
+        "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_booked, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
+         FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
+         GROUP BY a.id, a.booked_balance, a.pending_debits, a.pending_credits) s \
+         WHERE s.booked_balance <> s.posted_booked OR s.pending_debits <> s.posted_pending_debits \
+         OR s.pending_credits <> s.posted_pending_credits ORDER BY s.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(|r| {
+        Ok(BalanceMismatch {
+            account: parse::<AccountId>("account id", &r.id)?,
+            stored: AccountBalances {
+                booked: r.booked_balance,
+                pending_debits: r.pending_debits,
+                pending_credits: r.pending_credits,
+            },
+            from_postings: AccountBalances {
+                booked: r.posted_booked,
+                pending_debits: r.posted_pending_debits,
+                pending_credits: r.posted_pending_credits,
+            },
+        })
+    })
+    .collect::<Result<Vec<_>, StoreError>>()?;
+        let unbalanced_transactions = sqlx::query_scalar::<_, String>(
+        "SELECT t.id FROM ledger_transactions t \
+         LEFT JOIN postings p ON p.transaction_id = t.id \
+         LEFT JOIN accounts a ON a.id = p.account_id \
+         GROUP BY t.id, t.amount, t.currency \
+         HAVING COUNT(p.id) <> 2 OR MIN(p.amount) <> -t.amount OR MAX(p.amount) <> t.amount \
+         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) <> 0 \
+         ORDER BY t.id",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(store)?
+    .iter()
+    .map(|id| parse::<TransactionId>("transaction id", id))
+    .collect::<Result<Vec<_>, StoreError>>()?;
+        tx.commit().await.map_err(store)?;
+        Ok(LedgerAudit {
+            accounts: u64::try_from(accounts).unwrap_or_default(),
+            transactions: u64::try_from(transactions).unwrap_or_default(),
+            currency_totals,
+            balance_mismatches,
+            unbalanced_transactions,
+        })
+    }
 }
 
 /// Inserts the account row, with the store's refusals as ledger errors.
@@ -72,11 +362,6 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
     Ok(())
 }
 
-pub(crate) async fn account(pool: &Pool<Db>, id: AccountId) -> Result<Option<Account>, StoreError> {
-    let mut conn = pool.acquire().await.map_err(store)?;
-    load_account(&mut conn, id).await
-}
-
 async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>, StoreError> {
     sqlx::query_as::<_, AccountRow>(concat!(
         "SELECT ",
@@ -91,60 +376,6 @@ async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>,
     .transpose()
 }
 
-pub(crate) async fn account_by_iban(
-    pool: &Pool<Db>,
-    iban: &Iban,
-) -> Result<Option<Account>, StoreError> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE iban = $1"
-    ))
-    .bind(iban.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Account::try_from)
-    .transpose()
-}
-
-pub(crate) async fn clearing_account(
-    pool: &Pool<Db>,
-    currency: Currency,
-) -> Result<Option<Account>, StoreError> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE kind = 'clearing' AND currency = $1"
-    ))
-    .bind(currency.code())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Account::try_from)
-    .transpose()
-}
-
-pub(crate) async fn accounts_of_psu(
-    pool: &Pool<Db>,
-    psu: PsuId,
-) -> Result<Vec<Account>, StoreError> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE psu_id = $1 \
-         AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
-         ORDER BY created_at, id"
-    ))
-    .bind(psu.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Account::try_from)
-    .collect()
-}
-
 /// Why one posting attempt did not commit.
 pub(crate) enum Attempt {
     /// Another transaction committed the same idempotency key first.
@@ -156,13 +387,6 @@ impl<E: Into<LedgerError>> From<E> for Attempt {
     fn from(e: E) -> Self {
         Attempt::Failed(e.into())
     }
-}
-
-pub(crate) async fn post_transfers(
-    pool: &Pool<Db>,
-    transfers: &[NewTransfer],
-) -> Result<Vec<TransferReceipt>, LedgerError> {
-    retry_key_race(|| post_once(pool, transfers)).await
 }
 
 /// Runs a posting attempt once more if it lost an idempotency-key race: the
@@ -373,227 +597,4 @@ fn bounds(filter: &EntryFilter) -> (EntryCursor, EntryCursor) {
         entry_reference: i64::MAX,
     };
     (lowest, highest)
-}
-
-macro_rules! entries_in_range {
-    ($order:literal) => {
-        concat!(
-            "SELECT ",
-            entry_columns!(),
-            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
-             WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-             AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
-             AND p.id > $7 ORDER BY ",
-            $order,
-            " LIMIT $8"
-        )
-    };
-}
-
-pub(crate) async fn entries(
-    pool: &Pool<Db>,
-    filter: &EntryFilter,
-    start: PageStart,
-    limit: u32,
-) -> Result<Vec<AccountEntry>, StoreError> {
-    let (mut low, mut high) = bounds(filter);
-    let newest_first = match start {
-        PageStart::Newest => true,
-        PageStart::After(c) => {
-            high = high.min(c);
-            true
-        }
-        PageStart::Before(c) => {
-            low = low.max(c);
-            false
-        }
-        PageStart::Oldest => false,
-    };
-    let sql = if newest_first {
-        entries_in_range!("p.booking_date DESC, p.id DESC")
-    } else {
-        entries_in_range!("p.booking_date, p.id")
-    };
-    let mut entries = sqlx::query_as::<_, EntryRow>(sql)
-        .bind(filter.account.to_string())
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(low.booking_date)
-        .bind(low.entry_reference)
-        .bind(high.booking_date)
-        .bind(high.entry_reference)
-        .bind(filter.reference_above.unwrap_or(0))
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await
-        .map_err(store)?
-        .into_iter()
-        .map(AccountEntry::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    if !newest_first {
-        entries.reverse();
-    }
-    Ok(entries)
-}
-
-pub(crate) async fn count_entries(
-    pool: &Pool<Db>,
-    filter: &EntryFilter,
-) -> Result<u64, StoreError> {
-    let (low, high) = bounds(filter);
-    let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
-    )
-    .bind(filter.account.to_string())
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(low.booking_date)
-    .bind(low.entry_reference)
-    .bind(high.booking_date)
-    .bind(high.entry_reference)
-    .bind(filter.reference_above.unwrap_or(0))
-    .fetch_one(pool)
-    .await
-    .map_err(store)?;
-    u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
-}
-
-pub(crate) async fn booked_entries_after(
-    pool: &Pool<Db>,
-    account: AccountId,
-    reference: i64,
-    limit: u32,
-) -> Result<Vec<AccountEntry>, StoreError> {
-    // Served by `postings_by_account_reference`.
-    sqlx::query_as::<_, EntryRow>(concat!(
-        "SELECT ",
-        entry_columns!(),
-        " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
-         WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
-    ))
-    .bind(account.to_string())
-    .bind(reference)
-    .bind(i64::from(limit))
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(AccountEntry::try_from)
-    .collect()
-}
-
-pub(crate) async fn entry(
-    pool: &Pool<Db>,
-    account: AccountId,
-    transaction: TransactionId,
-) -> Result<Option<AccountEntry>, StoreError> {
-    sqlx::query_as::<_, EntryRow>(concat!(
-        "SELECT ",
-        entry_columns!(),
-        " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
-         WHERE p.account_id = $1 AND p.transaction_id = $2"
-    ))
-    .bind(account.to_string())
-    .bind(transaction.to_string())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(AccountEntry::try_from)
-    .transpose()
-}
-
-pub(crate) async fn booked_since(
-    pool: &Pool<Db>,
-    account: AccountId,
-    date: Date,
-) -> Result<i64, StoreError> {
-    sqlx::query_scalar::<_, i64>(
-        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
-         WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",
-    )
-    .bind(account.to_string())
-    .bind(date)
-    .fetch_one(pool)
-    .await
-    .map_err(store)
-}
-
-pub(crate) async fn audit(pool: &Pool<Db>) -> Result<LedgerAudit, StoreError> {
-    // One snapshot for every check.
-    let mut tx = pool.begin().await.map_err(store)?;
-    let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store)?;
-    let transactions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_transactions")
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store)?;
-    let currency_totals = sqlx::query_as::<_, CurrencyTotalRow>(
-        "SELECT currency, CAST(COALESCE(SUM(booked_balance), 0) AS BIGINT) AS booked, \
-         CAST(COALESCE(SUM(pending_debits + pending_credits), 0) AS BIGINT) AS pending \
-         FROM accounts GROUP BY currency ORDER BY currency",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(|r| CurrencyTotal {
-        currency: r.currency,
-        booked: r.booked,
-        pending: r.pending,
-    })
-    .collect();
-    let balance_mismatches = sqlx::query_as::<_, AuditAccountRow>(
-        "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_booked, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
-         FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
-         GROUP BY a.id, a.booked_balance, a.pending_debits, a.pending_credits) s \
-         WHERE s.booked_balance <> s.posted_booked OR s.pending_debits <> s.posted_pending_debits \
-         OR s.pending_credits <> s.posted_pending_credits ORDER BY s.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(|r| {
-        Ok(BalanceMismatch {
-            account: parse::<AccountId>("account id", &r.id)?,
-            stored: AccountBalances {
-                booked: r.booked_balance,
-                pending_debits: r.pending_debits,
-                pending_credits: r.pending_credits,
-            },
-            from_postings: AccountBalances {
-                booked: r.posted_booked,
-                pending_debits: r.posted_pending_debits,
-                pending_credits: r.posted_pending_credits,
-            },
-        })
-    })
-    .collect::<Result<Vec<_>, StoreError>>()?;
-    let unbalanced_transactions = sqlx::query_scalar::<_, String>(
-        "SELECT t.id FROM ledger_transactions t \
-         LEFT JOIN postings p ON p.transaction_id = t.id \
-         LEFT JOIN accounts a ON a.id = p.account_id \
-         GROUP BY t.id, t.amount, t.currency \
-         HAVING COUNT(p.id) <> 2 OR MIN(p.amount) <> -t.amount OR MAX(p.amount) <> t.amount \
-         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) <> 0 \
-         ORDER BY t.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .iter()
-    .map(|id| parse::<TransactionId>("transaction id", id))
-    .collect::<Result<Vec<_>, StoreError>>()?;
-    tx.commit().await.map_err(store)?;
-    Ok(LedgerAudit {
-        accounts: u64::try_from(accounts).unwrap_or_default(),
-        transactions: u64::try_from(transactions).unwrap_or_default(),
-        currency_totals,
-        balance_mismatches,
-        unbalanced_transactions,
-    })
 }

@@ -3,6 +3,9 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
+use fintechapi_domain::oauth::AuthorizationRepository;
+use fintechapi_domain::oauth::SigningKeyRepository;
+use fintechapi_domain::oauth::TokenRepository;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, SigningKey, TokenRecord};
 use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
@@ -10,71 +13,70 @@ use time::OffsetDateTime;
 
 use super::Db;
 use crate::error::store;
+use crate::has_nul;
 use crate::rows::{AuthorizationRow, TokenRow};
 
-pub(crate) async fn insert(pool: &Pool<Db>, token: TokenRecord) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
+impl TokenRepository for super::Store {
+    async fn insert_token(&self, token: TokenRecord) -> Result<(), StoreError> {
+        let pool = &self.0;
+        sqlx::query(
+            "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
          authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
          revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-    )
-    .bind(token.hash.as_str())
-    .bind(token.kind.as_str())
-    .bind(token.application_id.to_string())
-    .bind(&token.client_id)
-    .bind(&token.scope)
-    .bind(token.authorization_id.map(|a| a.to_string()))
-    .bind(&token.authorization_details)
-    .bind(&token.dpop_jkt)
-    .bind(&token.mtls_x5t)
-    .bind(token.issued_at)
-    .bind(token.expires_at)
-    .bind(token.revoked_at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
-}
+        )
+        .bind(token.hash.as_str())
+        .bind(token.kind.as_str())
+        .bind(token.application_id.to_string())
+        .bind(&token.client_id)
+        .bind(&token.scope)
+        .bind(token.authorization_id.map(|a| a.to_string()))
+        .bind(&token.authorization_details)
+        .bind(&token.dpop_jkt)
+        .bind(&token.mtls_x5t)
+        .bind(token.issued_at)
+        .bind(token.expires_at)
+        .bind(token.revoked_at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
 
-pub(crate) async fn by_hash(
-    pool: &Pool<Db>,
-    hash: &KeyedHash,
-) -> Result<Option<TokenRecord>, StoreError> {
-    sqlx::query_as::<_, TokenRow>(
-        "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, \
+    async fn token_by_hash(&self, hash: &KeyedHash) -> Result<Option<TokenRecord>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, TokenRow>(
+            "SELECT token_hash, kind, application_id, client_id, scope, authorization_id, \
          authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, revoked_at \
          FROM oauth_tokens WHERE token_hash = $1",
-    )
-    .bind(hash.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(TokenRecord::try_from)
-    .transpose()
-}
+        )
+        .bind(hash.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(TokenRecord::try_from)
+        .transpose()
+    }
 
-pub(crate) async fn revoke(
-    pool: &Pool<Db>,
-    hash: &KeyedHash,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE oauth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
-    )
-    .bind(hash.as_str())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
+    async fn revoke_token(&self, hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+            "UPDATE oauth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(hash.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
 
-pub(crate) async fn revoke_grant(
-    pool: &Pool<Db>,
-    authorization: AuthorizationId,
-    at: OffsetDateTime,
-) -> Result<u64, StoreError> {
-    let done = sqlx::query(
+    async fn revoke_grant(
+        &self,
+        authorization: AuthorizationId,
+        at: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
         "UPDATE oauth_tokens SET revoked_at = $2 WHERE authorization_id = $1 AND revoked_at IS NULL",
     )
     .bind(authorization.to_string())
@@ -82,39 +84,42 @@ pub(crate) async fn revoke_grant(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(done.rows_affected())
-}
+        Ok(done.rows_affected())
+    }
 
-pub(crate) async fn remember_jti(
-    pool: &Pool<Db>,
-    jti_hash: &KeyedHash,
-    expires_at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "INSERT INTO seen_jtis (jti_hash, expires_at) VALUES ($1, $2) \
+    async fn remember_jti(
+        &self,
+        jti_hash: &KeyedHash,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+            "INSERT INTO seen_jtis (jti_hash, expires_at) VALUES ($1, $2) \
          ON CONFLICT (jti_hash) DO NOTHING",
-    )
-    .bind(jti_hash.as_str())
-    .bind(expires_at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
+        )
+        .bind(jti_hash.as_str())
+        .bind(expires_at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
 
-pub(crate) async fn prune(pool: &Pool<Db>, before: OffsetDateTime) -> Result<u64, StoreError> {
-    // Tokens reference their authorization, so tokens go first.
-    let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
-        .bind(before)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-    let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
-        .bind(before)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-    Ok(tokens.rows_affected() + jtis.rows_affected())
+    async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let pool = &self.0;
+        // Tokens reference their authorization, so tokens go first.
+        let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map_err(store)?;
+        let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
+            .bind(before)
+            .execute(pool)
+            .await
+            .map_err(store)?;
+        Ok(tokens.rows_affected() + jtis.rows_affected())
+    }
 }
 
 macro_rules! authorization_columns {
@@ -125,11 +130,11 @@ macro_rules! authorization_columns {
     };
 }
 
-pub(crate) async fn insert_authorization(
-    pool: &Pool<Db>,
-    a: Authorization,
-) -> Result<(), StoreError> {
-    sqlx::query(concat!(
+impl AuthorizationRepository for super::Store {
+    async fn insert_authorization(&self, authorization: Authorization) -> Result<(), StoreError> {
+        let pool = &self.0;
+        let a = authorization;
+        sqlx::query(concat!(
         "INSERT INTO oauth_authorizations (",
         authorization_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
@@ -158,7 +163,169 @@ pub(crate) async fn insert_authorization(
     .execute(pool)
     .await
     .map_err(store)?;
-    Ok(())
+        Ok(())
+    }
+
+    async fn open_authorization(
+        &self,
+        request_uri_hash: &KeyedHash,
+        client_id: &str,
+        bound: Option<&KeyedHash>,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        if has_nul(client_id) {
+            return Ok(None);
+        }
+        open_authorization(pool, request_uri_hash, client_id, bound, session_hash, at).await
+    }
+
+    async fn open_redirect_authorization(
+        &self,
+        link_hash: &KeyedHash,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        // Only from `pushed`: the link works once, even for the same browser.
+        sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
+         WHERE request_uri_hash = $1 AND approach = 'redirect' AND stage = 'pushed' \
+         AND request_expires_at > $3 RETURNING ",
+        authorization_columns!()
+    ))
+    .bind(link_hash.as_str())
+    .bind(session_hash.as_str())
+    .bind(at)
+    .fetch_optional(pool)
+    .await
+    .map_err(store)?
+    .map(Authorization::try_from)
+    .transpose()
+    }
+
+    async fn authorizations_for_scope(
+        &self,
+        application: ApplicationId,
+        scope: &str,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AuthorizationRow>(concat!(
+        "SELECT ",
+        authorization_columns!(),
+        " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 ORDER BY created_at"
+    ))
+    .bind(application.to_string())
+    .bind(scope)
+    .fetch_all(pool)
+    .await
+    .map_err(store)?
+    .into_iter()
+    .map(Authorization::try_from)
+    .collect()
+    }
+
+    async fn authorization_by_session(
+        &self,
+        session_hash: &KeyedHash,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AuthorizationRow>(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM oauth_authorizations WHERE session_hash = $1"
+        ))
+        .bind(session_hash.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Authorization::try_from)
+        .transpose()
+    }
+
+    async fn advance_authorization(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        advance(pool, id, from, to, psu, None, at).await
+    }
+
+    async fn advance_authorization_session(
+        &self,
+        id: AuthorizationId,
+        from: AuthorizationStage,
+        to: AuthorizationStage,
+        psu: Option<PsuId>,
+        session_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        advance(pool, id, from, to, psu, Some(session_hash), at).await
+    }
+
+    async fn approve_authorization(
+        &self,
+        id: AuthorizationId,
+        code_hash: &KeyedHash,
+        code_expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+        "UPDATE oauth_authorizations SET stage = 'approved', code_hash = $2, code_expires_at = $3, \
+         last_activity_at = $4 WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
+    )
+    .bind(id.to_string())
+    .bind(code_hash.as_str())
+    .bind(code_expires_at)
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn authorization_by_code(
+        &self,
+        code_hash: &KeyedHash,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AuthorizationRow>(concat!(
+            "SELECT ",
+            authorization_columns!(),
+            " FROM oauth_authorizations WHERE code_hash = $1"
+        ))
+        .bind(code_hash.as_str())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Authorization::try_from)
+        .transpose()
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &KeyedHash,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+            "UPDATE oauth_authorizations SET stage = 'exchanged', last_activity_at = $2 \
+         WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2",
+        )
+        .bind(code_hash.as_str())
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
 }
 
 pub(crate) async fn open_authorization(
@@ -182,66 +349,6 @@ pub(crate) async fn open_authorization(
     .bind(at)
     .bind(client_id)
     .bind(bound.map(KeyedHash::as_str))
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Authorization::try_from)
-    .transpose()
-}
-
-pub(crate) async fn open_redirect(
-    pool: &Pool<Db>,
-    link_hash: &KeyedHash,
-    session_hash: &KeyedHash,
-    at: OffsetDateTime,
-) -> Result<Option<Authorization>, StoreError> {
-    // Only from `pushed`: the link works once, even for the same browser.
-    sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
-         WHERE request_uri_hash = $1 AND approach = 'redirect' AND stage = 'pushed' \
-         AND request_expires_at > $3 RETURNING ",
-        authorization_columns!()
-    ))
-    .bind(link_hash.as_str())
-    .bind(session_hash.as_str())
-    .bind(at)
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Authorization::try_from)
-    .transpose()
-}
-
-pub(crate) async fn for_scope(
-    pool: &Pool<Db>,
-    application: ApplicationId,
-    scope: &str,
-) -> Result<Vec<Authorization>, StoreError> {
-    sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "SELECT ",
-        authorization_columns!(),
-        " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 ORDER BY created_at"
-    ))
-    .bind(application.to_string())
-    .bind(scope)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Authorization::try_from)
-    .collect()
-}
-
-pub(crate) async fn by_session(
-    pool: &Pool<Db>,
-    session_hash: &KeyedHash,
-) -> Result<Option<Authorization>, StoreError> {
-    sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "SELECT ",
-        authorization_columns!(),
-        " FROM oauth_authorizations WHERE session_hash = $1"
-    ))
-    .bind(session_hash.as_str())
     .fetch_optional(pool)
     .await
     .map_err(store)?
@@ -275,111 +382,59 @@ pub(crate) async fn advance(
     Ok(done.rows_affected() == 1)
 }
 
-pub(crate) async fn approve(
-    pool: &Pool<Db>,
-    id: AuthorizationId,
-    code_hash: &KeyedHash,
-    code_expires_at: OffsetDateTime,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE oauth_authorizations SET stage = 'approved', code_hash = $2, code_expires_at = $3, \
-         last_activity_at = $4 WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
-    )
-    .bind(id.to_string())
-    .bind(code_hash.as_str())
-    .bind(code_expires_at)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn by_code(
-    pool: &Pool<Db>,
-    code_hash: &KeyedHash,
-) -> Result<Option<Authorization>, StoreError> {
-    sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "SELECT ",
-        authorization_columns!(),
-        " FROM oauth_authorizations WHERE code_hash = $1"
-    ))
-    .bind(code_hash.as_str())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Authorization::try_from)
-    .transpose()
-}
-
-pub(crate) async fn redeem_code(
-    pool: &Pool<Db>,
-    code_hash: &KeyedHash,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE oauth_authorizations SET stage = 'exchanged', last_activity_at = $2 \
-         WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2",
-    )
-    .bind(code_hash.as_str())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn insert_signing_key(pool: &Pool<Db>, key: SigningKey) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, sealed_key, public_jwk, created_at, activates_at, \
+impl SigningKeyRepository for super::Store {
+    async fn insert_signing_key(&self, key: SigningKey) -> Result<(), StoreError> {
+        let pool = &self.0;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, sealed_key, public_jwk, created_at, activates_at, \
          retires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&key.kid)
-    .bind(&key.alg)
-    .bind(&key.sealed_key)
-    .bind(&key.public_jwk)
-    .bind(key.created_at)
-    .bind(key.activates_at)
-    .bind(key.retires_at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
-}
-
-pub(crate) async fn signing_keys(
-    pool: &Pool<Db>,
-    after: OffsetDateTime,
-) -> Result<Vec<SigningKey>, StoreError> {
-    let rows: Vec<(
-        String,
-        String,
-        String,
-        String,
-        OffsetDateTime,
-        OffsetDateTime,
-        OffsetDateTime,
-    )> = sqlx::query_as(
-        "SELECT kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at \
-             FROM signing_keys WHERE retires_at > $1 ORDER BY activates_at, kid",
-    )
-    .bind(after)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
-    Ok(rows
-        .into_iter()
-        .map(
-            |(kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at)| SigningKey {
-                kid,
-                alg,
-                sealed_key,
-                public_jwk,
-                created_at,
-                activates_at,
-                retires_at,
-            },
         )
-        .collect())
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.sealed_key)
+        .bind(&key.public_jwk)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .bind(key.retires_at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
+
+    async fn signing_keys(&self, after: OffsetDateTime) -> Result<Vec<SigningKey>, StoreError> {
+        let pool = &self.0;
+        let rows: Vec<(
+            String,
+            String,
+            String,
+            String,
+            OffsetDateTime,
+            OffsetDateTime,
+            OffsetDateTime,
+        )> = sqlx::query_as(
+            "SELECT kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at \
+             FROM signing_keys WHERE retires_at > $1 ORDER BY activates_at, kid",
+        )
+        .bind(after)
+        .fetch_all(pool)
+        .await
+        .map_err(store)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(kid, alg, sealed_key, public_jwk, created_at, activates_at, retires_at)| {
+                    SigningKey {
+                        kid,
+                        alg,
+                        sealed_key,
+                        public_jwk,
+                        created_at,
+                        activates_at,
+                        retires_at,
+                    }
+                },
+            )
+            .collect())
+    }
 }

@@ -6,6 +6,7 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
+use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{
     BulkEntry, Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation,
     PaymentStatus, PaymentUpdate,
@@ -27,124 +28,348 @@ macro_rules! payment_columns {
     };
 }
 
-/// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
-/// (`consent::create` says how): an expired holder of the X-Request-ID gives it
-/// up in the transaction that inserts the new payment.
-pub(crate) async fn create(pool: &Pool<Db>, p: Payment) -> Result<PaymentCreation, StoreError> {
-    let order = match &p.execution {
-        Execution::Periodic(order) => Some(order),
-        _ => None,
-    };
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    sqlx::query(
-        "UPDATE payments SET request_id = request_id || '@' || id \
+impl PaymentRepository for super::Store {
+    /// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
+    /// (`consent::create` says how): an expired holder of the X-Request-ID gives it
+    /// up in the transaction that inserts the new payment.
+    async fn create_payment(&self, payment: Payment) -> Result<PaymentCreation, StoreError> {
+        let pool = &self.0;
+        let p = payment;
+        let order = match &p.execution {
+            Execution::Periodic(order) => Some(order),
+            _ => None,
+        };
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        sqlx::query(
+            "UPDATE payments SET request_id = request_id || '@' || id \
          WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
-    )
-    .bind(p.application_id.to_string())
-    .bind(&p.request_id)
-    .bind(p.created_at - IDEMPOTENCY_WINDOW)
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
-    let inserted = sqlx::query(concat!(
-        "INSERT INTO payments (",
-        payment_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+        )
+        .bind(p.application_id.to_string())
+        .bind(&p.request_id)
+        .bind(p.created_at - IDEMPOTENCY_WINDOW)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        let inserted = sqlx::query(concat!(
+            "INSERT INTO payments (",
+            payment_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
-    ))
-    .bind(p.id.to_string())
-    .bind(p.application_id.to_string())
-    .bind(p.product.as_str())
-    .bind(p.status.as_str())
-    .bind(p.debtor_iban.as_str())
-    .bind(p.creditor_iban.as_str())
-    .bind(&p.creditor_name)
-    .bind(p.amount.minor())
-    .bind(p.amount.currency().code())
-    .bind(&p.remittance)
-    .bind(&p.end_to_end_id)
-    .bind(p.psu_id.map(|id| id.to_string()))
-    .bind(p.transaction_id.map(|id| id.to_string()))
-    .bind(&p.reason)
-    .bind(&p.request_id)
-    .bind(&p.request_hash)
-    .bind(p.created_at)
-    .bind(p.status_changed_at)
-    .bind(p.service.as_str())
-    .bind(match &p.execution {
-        Execution::OnDate(date) => Some(*date),
-        _ => None,
-    })
-    .bind(order.map(|o| o.start_date))
-    .bind(order.and_then(|o| o.end_date))
-    .bind(order.map(|o| o.frequency.as_str()))
-    .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
-    .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
-    .bind(p.next_execution)
-    .bind(p.cancellation_requested_at)
-    .bind(p.format.as_str())
-    .bind(p.format.document())
-    .bind(p.bulk.as_ref().map(|b| b.batch_booking))
-    .execute(&mut *tx)
-    .await;
-    match inserted {
-        Ok(_) => {
-            for (position, entry) in p.bulk.iter().flat_map(|b| b.entries.iter().enumerate()) {
-                sqlx::query(
-                    "INSERT INTO payment_entries (payment_id, position, creditor_iban, \
+        ))
+        .bind(p.id.to_string())
+        .bind(p.application_id.to_string())
+        .bind(p.product.as_str())
+        .bind(p.status.as_str())
+        .bind(p.debtor_iban.as_str())
+        .bind(p.creditor_iban.as_str())
+        .bind(&p.creditor_name)
+        .bind(p.amount.minor())
+        .bind(p.amount.currency().code())
+        .bind(&p.remittance)
+        .bind(&p.end_to_end_id)
+        .bind(p.psu_id.map(|id| id.to_string()))
+        .bind(p.transaction_id.map(|id| id.to_string()))
+        .bind(&p.reason)
+        .bind(&p.request_id)
+        .bind(&p.request_hash)
+        .bind(p.created_at)
+        .bind(p.status_changed_at)
+        .bind(p.service.as_str())
+        .bind(match &p.execution {
+            Execution::OnDate(date) => Some(*date),
+            _ => None,
+        })
+        .bind(order.map(|o| o.start_date))
+        .bind(order.and_then(|o| o.end_date))
+        .bind(order.map(|o| o.frequency.as_str()))
+        .bind(order.and_then(|o| o.execution_rule.map(|r| r.as_str())))
+        .bind(order.and_then(|o| o.day_of_execution.map(i32::from)))
+        .bind(p.next_execution)
+        .bind(p.cancellation_requested_at)
+        .bind(p.format.as_str())
+        .bind(p.format.document())
+        .bind(p.bulk.as_ref().map(|b| b.batch_booking))
+        .execute(&mut *tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                for (position, entry) in p.bulk.iter().flat_map(|b| b.entries.iter().enumerate()) {
+                    sqlx::query(
+                        "INSERT INTO payment_entries (payment_id, position, creditor_iban, \
                      creditor_name, amount, currency, remittance, end_to_end_id, status) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(p.id.to_string())
-                .bind(i64::try_from(position).unwrap_or(i64::MAX))
-                .bind(entry.creditor_iban.as_str())
-                .bind(&entry.creditor_name)
-                .bind(entry.amount.minor())
-                .bind(entry.amount.currency().code())
-                .bind(&entry.remittance)
-                .bind(&entry.end_to_end_id)
-                .bind(entry.status.as_str())
-                .execute(&mut *tx)
+                    )
+                    .bind(p.id.to_string())
+                    .bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .bind(entry.creditor_iban.as_str())
+                    .bind(&entry.creditor_name)
+                    .bind(entry.amount.minor())
+                    .bind(entry.amount.currency().code())
+                    .bind(&entry.remittance)
+                    .bind(&entry.end_to_end_id)
+                    .bind(entry.status.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store)?;
+                }
+                tx.commit().await.map_err(store)?;
+                Ok(PaymentCreation::Created)
+            }
+            Err(e) if is_unique_violation(&e, "request") => {
+                // The holder is committed and within the window.
+                tx.rollback().await.map_err(store)?;
+                let existing = sqlx::query_as::<_, PaymentRow>(concat!(
+                    "SELECT ",
+                    payment_columns!(),
+                    " FROM payments WHERE application_id = $1 AND request_id = $2"
+                ))
+                .bind(p.application_id.to_string())
+                .bind(&p.request_id)
+                .fetch_one(pool)
                 .await
                 .map_err(store)?;
+                let mut existing = complete(pool, vec![existing]).await?;
+                let first = existing
+                    .pop()
+                    .ok_or_else(|| StoreError::corrupt("the holder of a request id vanished"))?;
+                Ok(PaymentCreation::Existing(Box::new(first)))
             }
-            tx.commit().await.map_err(store)?;
-            Ok(PaymentCreation::Created)
+            Err(e) => Err(store(e)),
         }
-        Err(e) if is_unique_violation(&e, "request") => {
-            // The holder is committed and within the window.
-            tx.rollback().await.map_err(store)?;
-            let existing = sqlx::query_as::<_, PaymentRow>(concat!(
-                "SELECT ",
-                payment_columns!(),
-                " FROM payments WHERE application_id = $1 AND request_id = $2"
-            ))
-            .bind(p.application_id.to_string())
-            .bind(&p.request_id)
-            .fetch_one(pool)
-            .await
-            .map_err(store)?;
-            let mut existing = complete(pool, vec![existing]).await?;
-            let first = existing
-                .pop()
-                .ok_or_else(|| StoreError::corrupt("the holder of a request id vanished"))?;
-            Ok(PaymentCreation::Existing(Box::new(first)))
-        }
-        Err(e) => Err(store(e)),
     }
-}
 
-pub(crate) async fn by_id(pool: &Pool<Db>, id: PaymentId) -> Result<Option<Payment>, StoreError> {
-    let row = sqlx::query_as::<_, PaymentRow>(concat!(
+    async fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
+        let pool = &self.0;
+        let row = sqlx::query_as::<_, PaymentRow>(concat!(
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
+        Ok(complete(pool, row.into_iter().collect()).await?.pop())
+    }
+
+    async fn payments_in_status(
+        &self,
+        status: PaymentStatus,
+        before: OffsetDateTime,
+    ) -> Result<Vec<Payment>, StoreError> {
+        let pool = &self.0;
+        let rows = sqlx::query_as::<_, PaymentRow>(concat!(
         "SELECT ",
         payment_columns!(),
-        " FROM payments WHERE id = $1"
+        " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
     ))
-    .bind(id.to_string())
-    .fetch_optional(pool)
+    .bind(status.as_str())
+    .bind(before)
+    .fetch_all(pool)
     .await
     .map_err(store)?;
-    Ok(complete(pool, row.into_iter().collect()).await?.pop())
+        complete(pool, rows).await
+    }
+
+    async fn set_payment_status(
+        &self,
+        id: PaymentId,
+        from: PaymentStatus,
+        to: PaymentStatus,
+        update: PaymentUpdate,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+            "UPDATE payments SET status = $3, status_changed_at = $4, \
+         psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
+         reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
+         WHERE id = $1 AND status = $2",
+        )
+        .bind(id.to_string())
+        .bind(from.as_str())
+        .bind(to.as_str())
+        .bind(at)
+        .bind(update.psu_id.map(|p| p.to_string()))
+        .bind(update.transaction_id.map(|t| t.to_string()))
+        .bind(update.reason)
+        .bind(update.next_execution)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn scheduled_payments_due(
+        &self,
+        horizon: Date,
+        after: (Date, PaymentId),
+    ) -> Result<Vec<Payment>, StoreError> {
+        let pool = &self.0;
+        let rows = sqlx::query_as::<_, PaymentRow>(concat!(
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
+         AND (next_execution_date, id) > ($2, $3) ORDER BY next_execution_date, id LIMIT 100"
+        ))
+        .bind(horizon)
+        .bind(after.0)
+        .bind(after.1.to_string())
+        .fetch_all(pool)
+        .await
+        .map_err(store)?;
+        complete(pool, rows).await
+    }
+
+    async fn claim_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let claimed = sqlx::query(
+            "INSERT INTO payment_executions (payment_id, due_date, state, claim_token, claimed_at) \
+         VALUES ($1, $2, 'claimed', $3, $4) \
+         ON CONFLICT (payment_id, due_date) DO UPDATE SET claim_token = excluded.claim_token, \
+         claimed_at = excluded.claimed_at \
+         WHERE payment_executions.state = 'claimed' AND payment_executions.claimed_at < $5",
+        )
+        .bind(payment.to_string())
+        .bind(due)
+        .bind(token)
+        .bind(at)
+        .bind(stale_before)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn finish_execution(
+        &self,
+        payment: PaymentId,
+        due: Date,
+        token: &str,
+        outcome: ExecutionOutcome,
+        advance: ExecutionAdvance,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let (state, transaction, reason) = match &outcome {
+            ExecutionOutcome::Executed(t) => ("executed", t.map(|t| t.to_string()), None),
+            ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.clone())),
+            ExecutionOutcome::Cancelled => ("cancelled", None, None),
+        };
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let finished = sqlx::query(
+            "UPDATE payment_executions SET state = $4, transaction_id = $5, reason = $6, \
+         finished_at = $7 WHERE payment_id = $1 AND due_date = $2 AND claim_token = $3 \
+         AND state = 'claimed'",
+        )
+        .bind(payment.to_string())
+        .bind(due)
+        .bind(token)
+        .bind(state)
+        .bind(transaction)
+        .bind(reason)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        if finished.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let advanced = sqlx::query(
+            "UPDATE payments SET next_execution_date = $3, status = $4, \
+         status_changed_at = CASE WHEN status = $4 THEN status_changed_at ELSE $5 END, \
+         transaction_id = COALESCE($6, transaction_id), reason = COALESCE($7, reason) \
+         WHERE id = $1 AND next_execution_date = $2 AND status = 'ACCP'",
+        )
+        .bind(payment.to_string())
+        .bind(due)
+        .bind(advance.next)
+        .bind(advance.status.as_str())
+        .bind(at)
+        .bind(advance.update.transaction_id.map(|t| t.to_string()))
+        .bind(advance.update.reason)
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        if advanced.rows_affected() != 1 {
+            // The payment moved on without this execution (cancelled meanwhile).
+            return Ok(false);
+        }
+        tx.commit().await.map_err(store)?;
+        Ok(true)
+    }
+
+    async fn request_payment_cancellation(
+        &self,
+        id: PaymentId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let done = sqlx::query(
+        "UPDATE payments SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
+         WHERE id = $1 AND status = 'ACCP'",
+    )
+    .bind(id.to_string())
+    .bind(at)
+    .execute(pool)
+    .await
+    .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn claim_settlement(
+        &self,
+        id: PaymentId,
+        token: &str,
+        at: OffsetDateTime,
+        stale_before: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        let claimed = sqlx::query(
+            "UPDATE payments SET settle_token = $2, settle_claimed_at = $3 \
+         WHERE id = $1 AND status = 'ACTC' \
+         AND (settle_claimed_at IS NULL OR settle_claimed_at < $4)",
+        )
+        .bind(id.to_string())
+        .bind(token)
+        .bind(at)
+        .bind(stale_before)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn record_bulk_entry(
+        &self,
+        payment: PaymentId,
+        position: usize,
+        status: PaymentStatus,
+        transaction_id: Option<TransactionId>,
+        reason: Option<String>,
+    ) -> Result<(), StoreError> {
+        let pool = &self.0;
+        sqlx::query(
+            "UPDATE payment_entries SET status = $3, transaction_id = $4, reason = $5 \
+         WHERE payment_id = $1 AND position = $2 AND status = 'RCVD'",
+        )
+        .bind(payment.to_string())
+        .bind(i64::try_from(position).unwrap_or(i64::MAX))
+        .bind(status.as_str())
+        .bind(transaction_id.map(|t| t.to_string()))
+        .bind(reason)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
+    }
 }
 
 /// Payments from their rows, a bulk payment with its transfers.
@@ -170,215 +395,4 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
         payments.push(payment);
     }
     Ok(payments)
-}
-
-pub(crate) async fn claim_settlement(
-    pool: &Pool<Db>,
-    id: PaymentId,
-    token: &str,
-    at: OffsetDateTime,
-    stale_before: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let claimed = sqlx::query(
-        "UPDATE payments SET settle_token = $2, settle_claimed_at = $3 \
-         WHERE id = $1 AND status = 'ACTC' \
-         AND (settle_claimed_at IS NULL OR settle_claimed_at < $4)",
-    )
-    .bind(id.to_string())
-    .bind(token)
-    .bind(at)
-    .bind(stale_before)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(claimed.rows_affected() == 1)
-}
-
-pub(crate) async fn record_bulk_entry(
-    pool: &Pool<Db>,
-    payment: PaymentId,
-    position: usize,
-    status: PaymentStatus,
-    transaction_id: Option<TransactionId>,
-    reason: Option<String>,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE payment_entries SET status = $3, transaction_id = $4, reason = $5 \
-         WHERE payment_id = $1 AND position = $2 AND status = 'RCVD'",
-    )
-    .bind(payment.to_string())
-    .bind(i64::try_from(position).unwrap_or(i64::MAX))
-    .bind(status.as_str())
-    .bind(transaction_id.map(|t| t.to_string()))
-    .bind(reason)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(())
-}
-
-pub(crate) async fn in_status(
-    pool: &Pool<Db>,
-    status: PaymentStatus,
-    before: OffsetDateTime,
-) -> Result<Vec<Payment>, StoreError> {
-    let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
-    ))
-    .bind(status.as_str())
-    .bind(before)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
-    complete(pool, rows).await
-}
-
-pub(crate) async fn set_status(
-    pool: &Pool<Db>,
-    id: PaymentId,
-    from: PaymentStatus,
-    to: PaymentStatus,
-    update: PaymentUpdate,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE payments SET status = $3, status_changed_at = $4, \
-         psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
-         reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
-         WHERE id = $1 AND status = $2",
-    )
-    .bind(id.to_string())
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(at)
-    .bind(update.psu_id.map(|p| p.to_string()))
-    .bind(update.transaction_id.map(|t| t.to_string()))
-    .bind(update.reason)
-    .bind(update.next_execution)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(crate) async fn scheduled_due(
-    pool: &Pool<Db>,
-    horizon: Date,
-    after: (Date, PaymentId),
-) -> Result<Vec<Payment>, StoreError> {
-    let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
-         AND (next_execution_date, id) > ($2, $3) ORDER BY next_execution_date, id LIMIT 100"
-    ))
-    .bind(horizon)
-    .bind(after.0)
-    .bind(after.1.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
-    complete(pool, rows).await
-}
-
-pub(crate) async fn claim_execution(
-    pool: &Pool<Db>,
-    payment: PaymentId,
-    due: Date,
-    token: &str,
-    at: OffsetDateTime,
-    stale_before: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let claimed = sqlx::query(
-        "INSERT INTO payment_executions (payment_id, due_date, state, claim_token, claimed_at) \
-         VALUES ($1, $2, 'claimed', $3, $4) \
-         ON CONFLICT (payment_id, due_date) DO UPDATE SET claim_token = excluded.claim_token, \
-         claimed_at = excluded.claimed_at \
-         WHERE payment_executions.state = 'claimed' AND payment_executions.claimed_at < $5",
-    )
-    .bind(payment.to_string())
-    .bind(due)
-    .bind(token)
-    .bind(at)
-    .bind(stale_before)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(claimed.rows_affected() == 1)
-}
-
-pub(crate) async fn finish_execution(
-    pool: &Pool<Db>,
-    payment: PaymentId,
-    due: Date,
-    token: &str,
-    outcome: ExecutionOutcome,
-    advance: ExecutionAdvance,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let (state, transaction, reason) = match &outcome {
-        ExecutionOutcome::Executed(t) => ("executed", t.map(|t| t.to_string()), None),
-        ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.clone())),
-        ExecutionOutcome::Cancelled => ("cancelled", None, None),
-    };
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    let finished = sqlx::query(
-        "UPDATE payment_executions SET state = $4, transaction_id = $5, reason = $6, \
-         finished_at = $7 WHERE payment_id = $1 AND due_date = $2 AND claim_token = $3 \
-         AND state = 'claimed'",
-    )
-    .bind(payment.to_string())
-    .bind(due)
-    .bind(token)
-    .bind(state)
-    .bind(transaction)
-    .bind(reason)
-    .bind(at)
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
-    if finished.rows_affected() != 1 {
-        return Ok(false);
-    }
-    let advanced = sqlx::query(
-        "UPDATE payments SET next_execution_date = $3, status = $4, \
-         status_changed_at = CASE WHEN status = $4 THEN status_changed_at ELSE $5 END, \
-         transaction_id = COALESCE($6, transaction_id), reason = COALESCE($7, reason) \
-         WHERE id = $1 AND next_execution_date = $2 AND status = 'ACCP'",
-    )
-    .bind(payment.to_string())
-    .bind(due)
-    .bind(advance.next)
-    .bind(advance.status.as_str())
-    .bind(at)
-    .bind(advance.update.transaction_id.map(|t| t.to_string()))
-    .bind(advance.update.reason)
-    .execute(&mut *tx)
-    .await
-    .map_err(store)?;
-    if advanced.rows_affected() != 1 {
-        // The payment moved on without this execution (cancelled meanwhile).
-        return Ok(false);
-    }
-    tx.commit().await.map_err(store)?;
-    Ok(true)
-}
-
-pub(crate) async fn request_cancellation(
-    pool: &Pool<Db>,
-    id: PaymentId,
-    at: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE payments SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
-         WHERE id = $1 AND status = 'ACCP'",
-    )
-    .bind(id.to_string())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
 }

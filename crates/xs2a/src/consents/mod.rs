@@ -25,11 +25,11 @@ use crate::body::Href;
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
-use crate::{Caller, Repo, Xs2aError, Xs2aService};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
 use request::ConsentRequest;
 
-pub(crate) async fn initiate<R: Repo>(
+pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Ais(caller): Ais,
@@ -67,7 +67,7 @@ pub(crate) async fn initiate<R: Repo>(
 
 /// A new consent of the request `body` under the caller's `X-Request-ID`,
 /// or the one the same request created before.
-async fn create<R: Repo>(
+async fn create<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     body: &[u8],
@@ -131,7 +131,7 @@ struct ConsentStatusBody {
 
 /// The caller's own consent: its application created it (client-credentials
 /// token) or its token is bound to it.
-pub(crate) async fn own_consent<R: Repo>(
+pub(crate) async fn own_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     id: &str,
@@ -162,7 +162,7 @@ pub(crate) struct LifecycleCall {
     consent: Result<Consent, Xs2aError>,
 }
 
-impl<R: Repo> FromRequestParts<Arc<Xs2aService<R>>> for LifecycleCall {
+impl<R: Xs2aStore> FromRequestParts<Arc<Xs2aService<R>>> for LifecycleCall {
     type Rejection = Response;
 
     async fn from_request_parts(
@@ -234,7 +234,7 @@ pub(crate) fn access_json(access: &ConsentAccess) -> Value {
     }
 }
 
-pub(crate) async fn read<R: Repo>(
+pub(crate) async fn read<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
@@ -259,7 +259,7 @@ pub(crate) async fn read<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn status<R: Repo>(
+pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
@@ -274,7 +274,7 @@ pub(crate) async fn status<R: Repo>(
 }
 
 /// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
-pub(crate) async fn delete<R: Repo>(
+pub(crate) async fn delete<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {

@@ -30,7 +30,7 @@ use crate::caller::Pis;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
 use crate::pain001::PathProduct;
-use crate::{Caller, Repo, Xs2aError, Xs2aService, header_text};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
@@ -56,7 +56,7 @@ fn service_and_product(
     Ok((service, product))
 }
 
-pub(crate) async fn initiate<R: Repo>(
+pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path((payment_service, payment_product)): Path<(String, String)>,
@@ -96,7 +96,7 @@ pub(crate) async fn initiate<R: Repo>(
 /// A new payment of `initiation` under the caller's `X-Request-ID`, or the
 /// one the same request created before. `path` (service/product) is part of
 /// what idempotency compares.
-async fn create<R: Repo>(
+async fn create<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     path: &str,
@@ -154,7 +154,7 @@ async fn create<R: Repo>(
 
 /// The caller's payment: initiated by its application, and (for a token bound
 /// to a payment) exactly that one.
-pub(crate) async fn own_payment<R: Repo>(
+pub(crate) async fn own_payment<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     payment_service: &str,
@@ -186,7 +186,7 @@ pub(crate) async fn own_payment<R: Repo>(
         .ok_or_else(unknown)
 }
 
-pub(crate) async fn read<R: Repo>(
+pub(crate) async fn read<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
     Pis(caller): Pis,
@@ -208,7 +208,7 @@ pub(crate) async fn read<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn status<R: Repo>(
+pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
     Pis(caller): Pis,
@@ -231,7 +231,7 @@ pub(crate) async fn status<R: Repo>(
 /// scheduled payment (ACCP) needs the PSU's cancellation authorisation: 202
 /// with the OAuth link; the TPP pushes `PIS:<id>` and the PSU confirms on the
 /// bank's pages. Executed or rejected payments cannot be cancelled.
-pub(crate) async fn cancel<R: Repo>(
+pub(crate) async fn cancel<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
     Pis(caller): Pis,

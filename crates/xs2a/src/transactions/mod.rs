@@ -28,7 +28,7 @@ use crate::accounts::{balances_of, granted_account, live_consent};
 use crate::body::{AccountReference, Amount, Balance, IbanRef};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::{Repo, Xs2aError, Xs2aService};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 mod paging;
 mod report;
@@ -134,7 +134,7 @@ struct TransactionDetails<'a> {
     transactions_details: Transaction<'a>,
 }
 
-pub(crate) async fn list<R: Repo>(
+pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(account_id): Path<String>,
@@ -183,7 +183,7 @@ pub(crate) async fn list<R: Repo>(
     caller.answer(result)
 }
 
-pub(crate) async fn details<R: Repo>(
+pub(crate) async fn details<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path((account_id, transaction_id)): Path<(String, String)>,

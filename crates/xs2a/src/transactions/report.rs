@@ -15,7 +15,7 @@ use time::Date;
 use time::macros::format_description;
 
 use crate::error::MessageCode;
-use crate::{Repo, Xs2aError, Xs2aService};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 use super::paging::{page_of, position};
 
@@ -358,7 +358,7 @@ impl Report {
     /// The entries of `page` on `account`, newest first, with the report's
     /// links added to `links`: `first`, `previous`, `next` and `last`, or a
     /// delta report's `next`.
-    pub(crate) async fn entries<R: Repo>(
+    pub(crate) async fn entries<R: Xs2aStore>(
         &self,
         service: &Xs2aService<R>,
         consent: ConsentId,
@@ -421,7 +421,7 @@ pub(crate) struct ReportPage {
 
 impl ReportPage {
     /// Called once the answer is complete: the next delta report starts after it.
-    pub(crate) async fn complete<R: Repo>(
+    pub(crate) async fn complete<R: Xs2aStore>(
         &self,
         service: &Xs2aService<R>,
     ) -> Result<(), Xs2aError> {

@@ -1,0 +1,163 @@
+//! Ledger rows: accounts, journal entries, the audit aggregates.
+
+use super::{parse, parse_opt};
+use fintechapi_domain::iban::Iban;
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+use fintechapi_domain::ledger::{
+    Account, AccountBalances, AccountEntry, EntryStatus, Party, TransferReceipt,
+};
+use fintechapi_domain::{Currency, Money, StoreError};
+use time::{Date, OffsetDateTime};
+
+fn party(name: Option<String>, iban: Option<String>) -> Result<Party, StoreError> {
+    Ok(Party {
+        name,
+        iban: parse_opt::<Iban>("IBAN", iban)?,
+    })
+}
+
+/// Columns of [`AccountRow`], for `concat!` into static SQL.
+macro_rules! account_columns {
+    () => {
+        "id, kind, psu_id, iban, bic, currency, name, owner_name, product, cash_account_type, \
+         status, overdraft_limit, booked_balance, pending_debits, pending_credits, created_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: String,
+    kind: String,
+    psu_id: Option<String>,
+    iban: Option<String>,
+    bic: String,
+    currency: String,
+    name: String,
+    owner_name: String,
+    product: String,
+    cash_account_type: String,
+    status: String,
+    overdraft_limit: Option<i64>,
+    booked_balance: i64,
+    pending_debits: i64,
+    pending_credits: i64,
+    created_at: OffsetDateTime,
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+
+    fn try_from(r: AccountRow) -> Result<Self, StoreError> {
+        Ok(Account {
+            id: parse::<AccountId>("account id", &r.id)?,
+            kind: r.kind.parse()?,
+            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            iban: parse_opt::<Iban>("IBAN", r.iban)?,
+            bic: r.bic,
+            currency: parse::<Currency>("currency", &r.currency)?,
+            name: r.name,
+            owner_name: r.owner_name,
+            product: r.product,
+            cash_account_type: r.cash_account_type,
+            status: r.status.parse()?,
+            overdraft_limit: r.overdraft_limit,
+            balances: AccountBalances {
+                booked: r.booked_balance,
+                pending_debits: r.pending_debits,
+                pending_credits: r.pending_credits,
+            },
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// The stored journal entry behind an idempotency key.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PostedRow {
+    pub id: String,
+    pub debit_account_id: String,
+    pub credit_account_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub booking_date: Date,
+    pub value_date: Date,
+}
+
+impl PostedRow {
+    pub(crate) fn receipt(&self) -> Result<TransferReceipt, StoreError> {
+        Ok(TransferReceipt {
+            transaction_id: parse::<TransactionId>("transaction id", &self.id)?,
+            status: self.status.parse()?,
+            booking_date: self.booking_date,
+            value_date: self.value_date,
+            replayed: true,
+        })
+    }
+}
+
+/// Columns of [`EntryRow`] over `postings p JOIN ledger_transactions t`.
+macro_rules! entry_columns {
+    () => {
+        "p.id AS entry_reference, p.transaction_id, p.status, p.amount, p.currency, p.booking_date, \
+         t.value_date, t.debtor_name, t.debtor_iban, t.creditor_name, t.creditor_iban, \
+         t.remittance_information, t.end_to_end_id, t.bank_transaction_code"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntryRow {
+    entry_reference: i64,
+    transaction_id: String,
+    status: String,
+    amount: i64,
+    currency: String,
+    booking_date: Date,
+    value_date: Date,
+    debtor_name: Option<String>,
+    debtor_iban: Option<String>,
+    creditor_name: Option<String>,
+    creditor_iban: Option<String>,
+    remittance_information: Option<String>,
+    end_to_end_id: Option<String>,
+    bank_transaction_code: String,
+}
+
+impl TryFrom<EntryRow> for AccountEntry {
+    type Error = StoreError;
+
+    fn try_from(r: EntryRow) -> Result<Self, StoreError> {
+        Ok(AccountEntry {
+            entry_reference: r.entry_reference,
+            transaction_id: parse::<TransactionId>("transaction id", &r.transaction_id)?,
+            status: r.status.parse::<EntryStatus>()?,
+            amount: Money::from_minor(r.amount, parse::<Currency>("currency", &r.currency)?),
+            booking_date: r.booking_date,
+            value_date: r.value_date,
+            debtor: party(r.debtor_name, r.debtor_iban)?,
+            creditor: party(r.creditor_name, r.creditor_iban)?,
+            remittance_information: r.remittance_information,
+            end_to_end_id: r.end_to_end_id,
+            bank_transaction_code: r.bank_transaction_code,
+        })
+    }
+}
+
+/// Per-account aggregates used by the ledger audit.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditAccountRow {
+    pub id: String,
+    pub booked_balance: i64,
+    pub pending_debits: i64,
+    pub pending_credits: i64,
+    pub posted_booked: i64,
+    pub posted_pending_debits: i64,
+    pub posted_pending_credits: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CurrencyTotalRow {
+    pub currency: String,
+    pub booked: i64,
+    pub pending: i64,
+}

@@ -1,0 +1,98 @@
+//! Authorization server rows: tokens and authorizations.
+
+use super::{parse, parse_opt};
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::ApplicationId;
+use fintechapi_domain::ids::AuthorizationId;
+use fintechapi_domain::ids::PsuId;
+use fintechapi_domain::oauth::{Authorization, TokenRecord};
+use fintechapi_domain::secret::KeyedHash;
+use time::OffsetDateTime;
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    token_hash: String,
+    kind: String,
+    application_id: String,
+    client_id: String,
+    scope: String,
+    authorization_id: Option<String>,
+    authorization_details: Option<String>,
+    dpop_jkt: Option<String>,
+    mtls_x5t: Option<String>,
+    issued_at: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    revoked_at: Option<OffsetDateTime>,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+    fn try_from(r: TokenRow) -> Result<Self, StoreError> {
+        Ok(TokenRecord {
+            hash: KeyedHash::from_stored(r.token_hash),
+            kind: r.kind.parse()?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            client_id: r.client_id,
+            scope: r.scope,
+            authorization_id: parse_opt("authorization id", r.authorization_id)?,
+            authorization_details: r.authorization_details,
+            dpop_jkt: r.dpop_jkt,
+            mtls_x5t: r.mtls_x5t,
+            issued_at: r.issued_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthorizationRow {
+    id: String,
+    application_id: String,
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    authorization_details: Option<String>,
+    state: Option<String>,
+    code_challenge: String,
+    dpop_jkt: Option<String>,
+    request_uri_hash: String,
+    request_expires_at: OffsetDateTime,
+    session_hash: Option<String>,
+    stage: String,
+    psu_id: Option<String>,
+    code_hash: Option<String>,
+    code_expires_at: Option<OffsetDateTime>,
+    created_at: OffsetDateTime,
+    last_activity_at: OffsetDateTime,
+    approach: String,
+    nok_redirect_uri: Option<String>,
+}
+
+impl TryFrom<AuthorizationRow> for Authorization {
+    type Error = StoreError;
+    fn try_from(r: AuthorizationRow) -> Result<Self, StoreError> {
+        Ok(Authorization {
+            id: parse::<AuthorizationId>("authorization id", &r.id)?,
+            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            client_id: r.client_id,
+            approach: r.approach.parse()?,
+            redirect_uri: r.redirect_uri,
+            nok_redirect_uri: r.nok_redirect_uri,
+            scope: r.scope,
+            authorization_details: r.authorization_details,
+            state: r.state,
+            code_challenge: r.code_challenge,
+            dpop_jkt: r.dpop_jkt,
+            request_uri_hash: KeyedHash::from_stored(r.request_uri_hash),
+            request_expires_at: r.request_expires_at,
+            session_hash: r.session_hash.map(KeyedHash::from_stored),
+            stage: r.stage.parse()?,
+            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            code_hash: r.code_hash.map(KeyedHash::from_stored),
+            code_expires_at: r.code_expires_at,
+            created_at: r.created_at,
+            last_activity_at: r.last_activity_at,
+        })
+    }
+}
