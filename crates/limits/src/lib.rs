@@ -10,6 +10,7 @@
 
 mod local;
 mod shared;
+pub mod throttle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
@@ -19,6 +20,7 @@ use fintechapi_domain::Clock;
 use time::Date;
 
 pub use shared::RedisSettings;
+pub use throttle::{AddressThrottle, NameThrottle, RetryAfter, Throttle};
 
 /// `count` calls per `per`, with up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,10 +37,10 @@ use fintechapi_domain::portal::Mail;
 use fintechapi_domain::psu::{BlockPolicy, MAX_FAILED_LOGINS, Psu, PsuNotice};
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{KeyedHash, constant_time_eq, random_token};
-use fintechapi_portal::mail::{self, MailKind};
-use fintechapi_portal::passwords::{PasswordPool, PasswordPoolError};
-use fintechapi_portal::throttle::{AddressThrottle, NameThrottle, RetryAfter};
-use fintechapi_portal::web::{check_origin, cookie, request_host};
+use fintechapi_limits::throttle::{AddressThrottle, NameThrottle, RetryAfter};
+use fintechapi_web::mail::{self, MailKind};
+use fintechapi_web::passwords::{PasswordPool, PasswordPoolError};
+use fintechapi_web::{check_origin, cookie, request_host};
 
 use crate::passkey::{CEREMONY_TTL, PasskeyError, PasskeyVerifier, ceremony_live, payment_digest};
 use crate::server::{PSU_IDLE_TIMEOUT, ScopedResource};

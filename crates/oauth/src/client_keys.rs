@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use fintechapi_domain::Clock;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::registry::{InvalidJwksUri, JwksUri};
-use fintechapi_portal::registry::{JwksProblem, check_public_jwks};
+use fintechapi_registry::{JwksProblem, check_public_jwks};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use time::{Duration, OffsetDateTime};
 

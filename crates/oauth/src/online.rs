@@ -21,7 +21,7 @@ use fintechapi_domain::ids::{ConsentId, PsuId};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::psu::{Psu, PsuNotice, PsuPasskey, PsuSessionStage};
 use fintechapi_domain::secret::{KeyedHash, random_token};
-use fintechapi_portal::web::{cookie, qr_svg};
+use fintechapi_web::{cookie, qr_svg};
 
 use crate::bank::{
     BLOCKED, BankError, Factor, LoginForm, LoginPage, ScaForm, ScaPage, check_form_post,

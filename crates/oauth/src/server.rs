@@ -20,8 +20,8 @@ use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{ApiProduct, Plan};
 use fintechapi_domain::secret::{Pepper, constant_time_eq, pkce_s256, random_token};
 use fintechapi_domain::tls::ClientCertificate;
-use fintechapi_portal::Registry;
-use fintechapi_portal::registry::AuthenticatedClient;
+use fintechapi_registry::AuthenticatedClient;
+use fintechapi_registry::Registry;
 use serde::Serialize;
 use time::{Date, Duration, OffsetDateTime};
 

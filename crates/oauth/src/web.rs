@@ -17,7 +17,7 @@ use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::{MeteredApi, UsageRepository};
 use fintechapi_metering::{Admission, Meter, Metered, record_usage};
-use fintechapi_portal::registry::AuthenticatedClient;
+use fintechapi_registry::AuthenticatedClient;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::ClientAuthMethod;

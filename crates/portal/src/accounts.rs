@@ -14,10 +14,10 @@ use fintechapi_domain::portal::{
 use fintechapi_domain::secret::{Pepper, SecretError, constant_time_eq, random_token};
 use time::Duration;
 
-use crate::mail::{self, MailKind};
-use crate::passwords::{PasswordPool, PasswordPoolError};
-use crate::throttle::NameThrottle;
-use crate::validation::FieldErrors;
+use fintechapi_limits::throttle::NameThrottle;
+use fintechapi_registry::validation::FieldErrors;
+use fintechapi_web::mail::{self, MailKind};
+use fintechapi_web::passwords::{PasswordPool, PasswordPoolError};
 
 /// How long a password-checked login waits for its TOTP code.
 const SECOND_FACTOR_TTL: Duration = Duration::minutes(5);

@@ -14,8 +14,9 @@ use fintechapi_domain::registry::{
 };
 use fintechapi_domain::secret::random_token;
 use fintechapi_domain::{Clock, SystemClock};
-use fintechapi_portal::registry::{Actor, RegistryError};
-use fintechapi_portal::{IssuedCredential, NewApplication, NewOrganisation, Registry};
+use fintechapi_registry::{
+    Actor, IssuedCredential, NewApplication, NewOrganisation, Registry, RegistryError,
+};
 use fintechapi_storage::Store;
 use serde_json::json;
 

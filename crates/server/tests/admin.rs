@@ -13,8 +13,7 @@ use fintechapi_domain::registry::{
     ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
 };
 use fintechapi_domain::{Clock, SystemClock};
-use fintechapi_portal::registry::Actor;
-use fintechapi_portal::{NewApplication, NewOrganisation};
+use fintechapi_registry::{Actor, NewApplication, NewOrganisation};
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
 use support::{Browser, OPERATOR_PASSWORD as PASSWORD, TestServer, config_for, operator, user};

@@ -26,14 +26,15 @@ use fintechapi_domain::{Currency, Money};
 use serde::Deserialize;
 
 use super::auth::{CsrfForm, form, with_cookie};
+use fintechapi_web::{check_origin, clear_cookie, request_host};
+
 use super::session::{
-    ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
-    clear_cookie, csrf_protected, request_host,
+    ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, csrf_protected,
 };
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, check_password};
-use crate::registry::{Actor, RegistryError};
-use crate::validation::FieldErrors;
+use fintechapi_registry::validation::FieldErrors;
+use fintechapi_registry::{Actor, RegistryError};
 
 fn see_other(location: &str) -> Response {
     (
@@ -117,7 +118,7 @@ pub async fn login<R: PortalStore>(
         .allow(peer.ip())
         .await
         .map_err(PageError::too_many_attempts)?;
-    let device = super::session::cookie(&headers, super::session::DEVICE_COOKIE);
+    let device = fintechapi_web::cookie(&headers, super::session::DEVICE_COOKIE);
     match portal
         .accounts
         .log_in(
@@ -848,7 +849,7 @@ pub async fn psu_totp<R: PortalStore>(
     let uri = seed.otpauth_uri("FinTechAPI Bank", &psu.login);
     Ok(PsuTotpPage {
         nav: admin_nav(&visitor),
-        qr_svg: super::security::qr_svg(&uri),
+        qr_svg: fintechapi_web::qr_svg(&uri),
         secret: seed.to_base32(),
         psu,
     }

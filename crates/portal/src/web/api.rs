@@ -25,8 +25,10 @@ use serde_json::{Value, json};
 
 use super::{Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome};
-use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
-use crate::validation::FieldErrors;
+use fintechapi_registry::validation::FieldErrors;
+use fintechapi_registry::{
+    Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError,
+};
 
 pub(super) fn routes<R: PortalStore>() -> Router<Arc<Portal<R>>> {
     Router::new()

@@ -15,14 +15,17 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::UserKind;
 use serde::Deserialize;
 
+use fintechapi_web::{
+    check_origin, clear_cookie, cookie, request_host, set_cookie, set_lasting_cookie,
+};
+
 use super::session::{
     ADMIN_COOKIE, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
-    check_anonymous_csrf, check_origin, check_session_csrf, clear_cookie, cookie, request_host,
-    set_cookie, set_lasting_cookie,
+    check_anonymous_csrf, check_session_csrf,
 };
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
-use crate::validation::FieldErrors;
+use fintechapi_registry::validation::FieldErrors;
 
 pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
     form.map(|Form(f)| f).map_err(|e| {

@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use super::session::{Visitor, request_host};
+use fintechapi_web::request_host;
+
+use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::docs::{Reference, SPEC_YAML, reference};
 

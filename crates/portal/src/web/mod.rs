@@ -23,13 +23,13 @@ use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::usage::UsageRepository;
 use fintechapi_ledger::Ledger;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::accounts::Accounts;
-use crate::registry::Registry;
+use fintechapi_limits::throttle::{AddressThrottle, RetryAfter};
+use fintechapi_registry::Registry;
+use fintechapi_web::CrossSite;
 
-pub use security::qr_svg;
-pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE, check_origin, cookie, request_host};
+pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE};
 
 /// What the portal pages need.
 pub struct Portal<R> {
@@ -40,9 +40,9 @@ pub struct Portal<R> {
     /// Base URL for links in mails.
     pub public_url: String,
     /// Login attempts per client address.
-    pub login_throttle: crate::throttle::AddressThrottle,
+    pub login_throttle: AddressThrottle,
     /// Sign-up and reset requests (each may send a mail) per client address.
-    pub mail_throttle: crate::throttle::AddressThrottle,
+    pub mail_throttle: AddressThrottle,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
     /// API usage of applications, flushed before statistics are shown.
@@ -65,7 +65,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 
 /// The portal under `/portal`.
 pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))
         .route("/portal/static/portal.css", get(stylesheet))
@@ -148,20 +148,8 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin/psus/{id}/password", post(admin::psu_password::<R>))
         .route("/admin/psus/{id}/unblock", post(admin::psu_unblock::<R>))
         .route("/admin/psus/{id}/totp", post(admin::psu_totp::<R>))
-        .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .with_state(portal)
+        .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>));
+    fintechapi_web::with_security_headers(routes, CSP).with_state(portal)
 }
 
 async fn stylesheet() -> Response {
@@ -209,7 +197,7 @@ impl PageError {
     }
 
     /// 429 with `Retry-After`.
-    pub fn throttled(retry: crate::throttle::RetryAfter, message: &str) -> Self {
+    pub fn throttled(retry: RetryAfter, message: &str) -> Self {
         Self {
             retry_after: Some(retry.secs()),
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, message)
@@ -242,7 +230,7 @@ impl PageError {
         )
     }
 
-    pub fn too_many_attempts(retry: crate::throttle::RetryAfter) -> Self {
+    pub fn too_many_attempts(retry: RetryAfter) -> Self {
         Self::throttled(
             retry,
             "Too many login attempts from your network. Wait a few minutes and try again.",
@@ -263,6 +251,12 @@ impl PageError {
             StatusCode::INTERNAL_SERVER_ERROR,
             "Something went wrong on our side. Please try again.",
         )
+    }
+}
+
+impl From<CrossSite> for PageError {
+    fn from(e: CrossSite) -> Self {
+        Self::forbidden(&e.to_string())
     }
 }
 

@@ -18,8 +18,10 @@ use serde::Deserialize;
 use super::auth::CsrfForm;
 use super::session::{DeveloperPost, Visitor, csrf_protected};
 use super::{Nav, PageError, Portal, PortalStore};
-use crate::registry::{Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError};
-use crate::validation::FieldErrors;
+use fintechapi_registry::validation::FieldErrors;
+use fintechapi_registry::{
+    Actor, IssuedCredential, NewApplication, NewOrganisation, RegistryError,
+};
 
 fn actor(user: &User) -> Actor {
     Actor(user.email.to_string())
@@ -310,10 +312,7 @@ pub async fn invite<R: PortalStore>(
 ) -> Result<Response, PageError> {
     let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
-    let (org, role) = org_access(&portal, user, &org_id).await?;
-    if role != MemberRole::Owner {
-        return Err(PageError::forbidden("Only owners invite members."));
-    }
+    let (org, _) = org_access(&portal, user, &org_id).await?;
     match portal
         .registry
         .invite(
@@ -331,6 +330,7 @@ pub async fn invite<R: PortalStore>(
             let page = org_view(&portal, &visitor, &org_id, input.email, errors).await?;
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
+        Err(RegistryError::NotOwner) => Err(PageError::forbidden("Only owners invite members.")),
         Err(e) => Err(PageError::internal(e)),
     }
 }

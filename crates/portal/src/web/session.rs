@@ -1,8 +1,10 @@
-//! Cookies, sessions and CSRF defences of the portal pages.
+//! Sessions and CSRF defences of the portal pages.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue};
 use fintechapi_domain::portal::{Session, User, UserKind};
-use fintechapi_domain::secret::{constant_time_eq, random_token};
+use fintechapi_domain::secret::constant_time_eq;
+use fintechapi_web::csrf::{double_submit_matches, double_submit_token};
+use fintechapi_web::{check_origin, cookie, request_host};
 
 use super::{PageError, Portal, PortalStore};
 
@@ -17,45 +19,6 @@ pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
 /// Marks a browser that logged in to an account before: the account's lock
 /// after failed logins does not apply to it (see `Accounts::log_in`).
 pub const DEVICE_COOKIE: &str = "__Host-ftapi_device";
-
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-}
-
-pub fn set_cookie(name: &str, value: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-/// A cookie kept for a year: the device cookie.
-pub fn set_lasting_cookie(name: &str, value: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=31536000"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
-pub fn clear_cookie(name: &str) -> HeaderValue {
-    HeaderValue::from_str(&format!(
-        "{name}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
 
 /// Who is asking: a logged-in user with a live session, or nobody.
 pub struct Visitor {
@@ -119,44 +82,6 @@ impl Visitor {
     }
 }
 
-/// Refuses cross-site form posts: a browser's `Sec-Fetch-Site` must say
-/// same-origin and any `Origin` must be this host.
-pub fn check_origin(headers: &HeaderMap, host: Option<&str>) -> Result<(), PageError> {
-    let refuse = || {
-        Err(PageError::forbidden(
-            "This form was submitted from another site and was refused.",
-        ))
-    };
-    if let Some(site) = headers.get("sec-fetch-site")
-        && !matches!(site.to_str(), Ok("same-origin" | "none"))
-    {
-        return refuse();
-    }
-    if let Some(origin) = headers.get(header::ORIGIN) {
-        let Ok(origin) = origin.to_str() else {
-            return refuse();
-        };
-        // Browsers send `Origin: null` in privacy-sensitive contexts; trust it only
-        // when they also vouch (a header pages cannot set) that the post is same-origin.
-        let same_origin_null = origin == "null"
-            && headers
-                .get("sec-fetch-site")
-                .is_some_and(|s| s.as_bytes() == b"same-origin");
-        let expected = host.map(|h| format!("https://{h}"));
-        if !same_origin_null && expected.as_deref() != Some(origin) {
-            return refuse();
-        }
-    }
-    Ok(())
-}
-
-/// The request's host (`Host` for HTTP/1.1, `:authority` for HTTP/2).
-pub fn request_host<'a>(headers: &'a HeaderMap, uri: &'a axum::http::Uri) -> Option<&'a str> {
-    uri.authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
-}
-
 /// Checks the form's token against the session's, in constant time.
 pub fn check_session_csrf(session: &Session, form_token: &str) -> Result<(), PageError> {
     if constant_time_eq(&session.csrf_token, form_token) {
@@ -170,22 +95,16 @@ pub fn check_session_csrf(session: &Session, form_token: &str) -> Result<(), Pag
 
 /// The double-submit token for forms before login, and the cookie to set if it is new.
 pub fn anonymous_csrf(headers: &HeaderMap) -> Result<(String, Option<HeaderValue>), PageError> {
-    match cookie(headers, CSRF_COOKIE) {
-        Some(token) => Ok((token, None)),
-        None => {
-            let token = random_token(32).map_err(PageError::internal)?;
-            let set = set_cookie(CSRF_COOKIE, &token);
-            Ok((token, Some(set)))
-        }
-    }
+    double_submit_token(headers, CSRF_COOKIE).map_err(PageError::internal)
 }
 
 pub fn check_anonymous_csrf(headers: &HeaderMap, form_token: &str) -> Result<(), PageError> {
-    match cookie(headers, CSRF_COOKIE) {
-        Some(token) if constant_time_eq(&token, form_token) => Ok(()),
-        _ => Err(PageError::forbidden(
+    if double_submit_matches(headers, CSRF_COOKIE, form_token) {
+        Ok(())
+    } else {
+        Err(PageError::forbidden(
             "The form has expired or was not sent by this site. Reload the page and try again.",
-        )),
+        ))
     }
 }
 

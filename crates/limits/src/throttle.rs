@@ -6,9 +6,9 @@
 use std::fmt::Display;
 use std::sync::Arc;
 
+use crate::{Limits, Rate};
 use fintechapi_domain::Clock;
 use fintechapi_domain::secret::sha256;
-use fintechapi_limits::{Limits, Rate};
 use time::Duration;
 
 /// Over the limit: try again after this long (the `Retry-After` value).

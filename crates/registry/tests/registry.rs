@@ -11,8 +11,7 @@ use fintechapi_domain::registry::{
 };
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, ManualClock};
-use fintechapi_portal::registry::{Actor, RegistryError};
-use fintechapi_portal::{NewApplication, NewOrganisation, Registry};
+use fintechapi_registry::{Actor, NewApplication, NewOrganisation, Registry, RegistryError};
 use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
 use time::macros::datetime;
@@ -294,31 +293,32 @@ async fn dump_text(db: &TestDb, _store: &Store) -> String {
 }
 
 both_stores! {
-    async fn expired_sessions_and_tokens_are_pruned_and_live_ones_kept(db) {
-        let store = db.store().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
-        let pepper = Pepper::from_bytes(&[42; 32]).unwrap();
-        let settings = fintechapi_portal::accounts::AccountSettings::new("https://localhost:8443".into());
-        let passwords = std::sync::Arc::new(fintechapi_portal::passwords::PasswordPool::new().unwrap());
-        let accounts = fintechapi_portal::accounts::Accounts::new(store.clone(), pepper, clock.clone(), settings, passwords);
-        let verified = |email: &str| NewUser {
-            id: UserId::random(),
-            email: email.parse().unwrap(),
-            display_name: "D".into(),
-            kind: UserKind::Developer,
-            password: PasswordHash::create("correct horse battery staple 42").unwrap(),
-            email_verified_at: Some(clock.now()),
-            created_at: clock.now(),
-        };
-        store.create_user(verified("idle@tpp.example")).await.unwrap();
-        store.create_user(verified("busy@tpp.example")).await.unwrap();
-        let login = |email: &'static str| accounts.log_in(email, "correct horse battery staple 42", UserKind::Developer, None);
-        let idle = match login("idle@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };
-        clock.advance(time::Duration::minutes(20));
-        let busy = match login("busy@tpp.example").await.unwrap() { fintechapi_portal::accounts::LoginOutcome::Session(s) => s, _ => panic!() };
-        clock.advance(time::Duration::minutes(15));
-        assert_eq!(accounts.prune().await.unwrap(), 1, "only the idle session goes");
-        assert!(accounts.session(busy.cookie.expose()).await.unwrap().is_some());
-        assert!(accounts.session(idle.cookie.expose()).await.unwrap().is_none());
+    async fn only_an_owner_of_the_organisation_invites(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Invite GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let store = f.registry.repo();
+        let owner = store.user(f.owner).await.unwrap().unwrap();
+        let outsider = store
+            .create_user(NewUser {
+                id: UserId::random(),
+                email: "outsider@tpp.example".parse().unwrap(),
+                display_name: "Outsider".into(),
+                kind: UserKind::Developer,
+                password: PasswordHash::from_phc("$argon2id$unused".into()),
+                email_verified_at: Some(f.clock.now()),
+                created_at: f.clock.now(),
+            })
+            .await
+            .unwrap();
+        let invitee = "new@tpp.example".parse().unwrap();
+
+        let refused = f.registry.invite(&Actor("outsider@tpp.example".into()), &outsider, &org, "new@tpp.example", "owner", "https://portal.example").await;
+        assert!(matches!(refused, Err(RegistryError::NotOwner)), "{refused:?}");
+        assert!(store.mails_to(&invitee).await.unwrap().is_empty(), "a refused invitation sends no mail");
+
+        f.registry.invite(&actor(), &owner, &org, "new@tpp.example", "developer", "https://portal.example").await.unwrap();
+        let mails = store.mails_to(&invitee).await.unwrap();
+        assert_eq!(mails.len(), 1);
+        assert!(mails[0].body_text.contains("https://portal.example/portal/invitations/accept?token="));
     }
 }

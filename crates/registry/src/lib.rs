@@ -1,0 +1,117 @@
+//! The TPP registry, independent of HTTP:
+//!
+//! - [`organisations`]: organisations, members and invitations.
+//! - [`applications`]: applications, their plans and status.
+//! - [`subscriptions`]: subscriptions to API products and their approval.
+//! - [`credentials`]: consumer key/secret issue, rotation with a grace period,
+//!   revocation, client authentication and suspension.
+//! - [`jwks`]: checks of the key sets clients register.
+//! - [`validation`]: field-level errors for forms and the JSON API.
+//!
+//! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
+
+mod applications;
+mod credentials;
+pub mod jwks;
+mod organisations;
+mod subscriptions;
+pub mod validation;
+
+pub use applications::NewApplication;
+pub use credentials::{AuthenticatedClient, IssuedCredential, Usable};
+pub use jwks::{JwksProblem, MAX_JWKS_KEYS, check_public_jwks};
+pub use organisations::NewOrganisation;
+pub use validation::FieldErrors;
+
+use std::sync::Arc;
+
+use fintechapi_domain::Clock;
+use fintechapi_domain::StoreError;
+use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
+use fintechapi_domain::secret::{Pepper, SecretError};
+use time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("invalid input: {0}")]
+    Invalid(#[from] FieldErrors),
+    #[error("not found")]
+    NotFound,
+    /// Only an organisation's owners invite members.
+    #[error("only owners invite members")]
+    NotOwner,
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<PortalError> for RegistryError {
+    fn from(e: PortalError) -> Self {
+        let field = |f: &'static str, m: &str| {
+            let mut errors = FieldErrors::new();
+            errors.add(f, m);
+            RegistryError::Invalid(errors)
+        };
+        match e {
+            PortalError::OrganisationNameTaken => field("legal_name", "is already registered"),
+            PortalError::ApplicationNameTaken => field(
+                "name",
+                "is already used by another application of this organisation",
+            ),
+            PortalError::AlreadySubscribed => field("product", "is already subscribed"),
+            PortalError::EmailTaken => field("email", "is already registered"),
+            PortalError::NotFound => RegistryError::NotFound,
+            PortalError::Store(e) => RegistryError::Store(e),
+        }
+    }
+}
+
+/// Who asks for a change, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+pub struct Registry<R> {
+    repo: R,
+    pepper: Pepper,
+    clock: Arc<dyn Clock>,
+    /// How long a rotated secret keeps working.
+    rotation_grace: Duration,
+}
+
+impl<R: PortalRepository> Registry<R> {
+    pub fn new(repo: R, pepper: Pepper, clock: Arc<dyn Clock>, rotation_grace: Duration) -> Self {
+        Self {
+            repo,
+            pepper,
+            clock,
+            rotation_grace,
+        }
+    }
+
+    pub fn repo(&self) -> &R {
+        &self.repo
+    }
+
+    pub(crate) async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        detail: String,
+    ) -> Result<(), StoreError> {
+        self.repo
+            .record_audit(AuditEntry {
+                at: self.clock.now(),
+                actor: actor.0.clone(),
+                action: action.to_owned(),
+                target,
+                detail,
+            })
+            .await
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,23 @@
+//! The web toolkit shared by the server's HTML surfaces (the Developer Portal,
+//! the admin console and the bank's PSU pages), free of any one surface:
+//!
+//! - [`cookie`]: reading and setting `__Host-` cookies.
+//! - [`csrf`]: double-submit tokens for forms shown before login.
+//! - [`origin`]: the `Origin` / `Sec-Fetch-Site` check of form posts.
+//! - [`headers`]: CSP, framing and referrer headers.
+//! - [`qr`]: QR codes as SVG for authenticator enrolment.
+//! - [`mail`]: mails as text + HTML from templates.
+//! - [`passwords`]: the bounded pool every argon2 job runs on.
+
+pub mod cookie;
+pub mod csrf;
+pub mod headers;
+pub mod mail;
+pub mod origin;
+pub mod passwords;
+pub mod qr;
+
+pub use cookie::{clear_cookie, cookie, set_cookie, set_lasting_cookie};
+pub use headers::with_security_headers;
+pub use origin::{CrossSite, check_origin, request_host};
+pub use qr::qr_svg;
