@@ -1,0 +1,192 @@
+//! The PSU's decision and the way back to the TPP.
+
+use super::*;
+
+/// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
+pub(super) fn back_to_tpp(
+    authorization: &Authorization,
+    issuer: &str,
+    params: &[(&str, &str)],
+) -> Response {
+    let Ok(mut url) = url::Url::parse(&authorization.redirect_uri) else {
+        return BankError::expired().into_response();
+    };
+    {
+        let mut query = url.query_pairs_mut();
+        for (k, v) in params {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = &authorization.state {
+            query.append_pair("state", state);
+        }
+        query.append_pair("iss", issuer);
+    }
+    session_ended(see_other(url.as_str()))
+}
+
+/// The answer that leaves the bank's pages: the session is over either way.
+pub(crate) fn session_ended(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "__Host-ftapi_psu=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    secured(response, None)
+}
+
+/// The PSU approved: the OAuth approach issues the code for the TPP's token;
+/// the Redirect approach finalises the authorisation without one.
+pub(super) async fn approved<R: OAuthStore>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Response, BankError> {
+    if authorization.approach == ScaApproach::Redirect {
+        return crate::redirect::approved(service, authorization).await;
+    }
+    let server = &service.server;
+    let code = server
+        .approve(authorization)
+        .await
+        .map_err(|_| BankError::expired())?
+        .ok_or_else(BankError::expired)?;
+    Ok(back_to_tpp(
+        authorization,
+        &server.settings().issuer,
+        &[("code", &code)],
+    ))
+}
+
+/// The PSU refused, or the request cannot be granted: `access_denied` for
+/// the OAuth approach, the NOK URI for the Redirect approach.
+pub(super) fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
+    if authorization.approach == ScaApproach::Redirect {
+        return crate::redirect::back_to_tpp(authorization, false);
+    }
+    back_to_tpp(
+        authorization,
+        issuer,
+        &[
+            ("error", "access_denied"),
+            ("error_description", description),
+        ],
+    )
+}
+
+pub(super) async fn decide<R: OAuthStore>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Consent).await?;
+    let pairs = parsed(form)?;
+    let value = |name: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    check_post(&headers, &uri, value("csrf").unwrap_or_default(), &session)?;
+    let server = &service.server;
+    let repo = server.repo();
+    let authorization = &session.authorization;
+    let issuer = server.settings().issuer.clone();
+    let payment = match payment_asked(&service, authorization).await? {
+        Some(PaymentAsk::Cancel(payment)) => {
+            return cancel_payment(&service, authorization, &payment, value("decision")).await;
+        }
+        Some(PaymentAsk::Pay(payment)) => Some(payment),
+        None => None,
+    };
+    if let Some(payment) = payment {
+        let now = server.now();
+        if value("decision") != Some("approve") {
+            repo.set_payment_status(
+                payment.id,
+                PaymentStatus::Received,
+                PaymentStatus::Rejected,
+                PaymentUpdate {
+                    reason: Some("DS02".into()),
+                    ..PaymentUpdate::default()
+                },
+                now,
+            )
+            .await?;
+            repo.advance_authorization(
+                authorization.id,
+                AuthorizationStage::Consent,
+                AuthorizationStage::Denied,
+                None,
+                now,
+            )
+            .await?;
+            return Ok(refused(
+                authorization,
+                &issuer,
+                "the PSU declined the payment",
+            ));
+        }
+        let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+        execute(&service, &payment, psu).await?;
+        return approved(&service, authorization).await;
+    }
+    let page = consent_page(&service, &session).await?;
+    let now = server.now();
+    let consent_id = page.consent.id;
+
+    if value("decision") != Some("approve") || page.problem.is_some() {
+        repo.set_consent_status(
+            consent_id,
+            &[ConsentStatus::Received],
+            ConsentStatus::Rejected,
+            now,
+        )
+        .await?;
+        repo.advance_authorization(
+            authorization.id,
+            AuthorizationStage::Consent,
+            AuthorizationStage::Denied,
+            None,
+            now,
+        )
+        .await?;
+        let description = page.problem.as_deref().map_or(
+            "the PSU denied the request",
+            |_| "the consent names an account the PSU does not hold",
+        );
+        return Ok(refused(authorization, &issuer, description));
+    }
+
+    let grants: Vec<AccountGrant> = if page.choose {
+        let chosen: Vec<&str> = pairs
+            .iter()
+            .filter(|(n, _)| n == "account")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        page.lines
+            .iter()
+            .filter(|l| chosen.contains(&l.account.id.to_string().as_str()))
+            .map(AccountLine::grant)
+            .collect()
+    } else {
+        page.lines.iter().map(AccountLine::grant).collect()
+    };
+    if grants.is_empty() {
+        let mut page = page;
+        page.problem = Some("Choose at least one account, or deny the request.".into());
+        let target = form_targets(authorization);
+        return Ok(secured(
+            (StatusCode::BAD_REQUEST, page).into_response(),
+            target.as_deref(),
+        ));
+    }
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+    if !repo.authorise_consent(consent_id, psu, grants, now).await? {
+        return Err(BankError::page(
+            StatusCode::CONFLICT,
+            "This consent was already decided or withdrawn by the app.",
+        ));
+    }
+    approved(&service, authorization).await
+}

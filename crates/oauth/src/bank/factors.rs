@@ -1,0 +1,331 @@
+//! The second factor: passkey, TOTP, OCRA or the sandbox code.
+
+use super::*;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/sca.html")]
+pub(crate) struct ScaPage {
+    pub action: &'static str,
+    pub csrf: String,
+    /// The PSU has an authenticator app.
+    pub totp: bool,
+    pub sandbox_code: Option<String>,
+    pub error: Option<String>,
+    /// For a payment: what is paid to whom, and the challenge derived from it.
+    pub payment: Option<Payment>,
+    pub challenge: Option<String>,
+    /// WebAuthn request options when the PSU has a passkey.
+    pub passkey_options: Option<String>,
+}
+
+/// RTS Art. 5 dynamic linking: an 8-digit challenge derived from exactly the
+/// payment's id, amount, currency and payee; any change gives another one.
+pub fn payment_challenge(payment: &Payment) -> String {
+    let digest = payment_digest(payment);
+    let mut first = [0_u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
+}
+
+/// What an authorization asks of the PSU about a payment.
+pub(super) enum PaymentAsk {
+    Pay(Payment),
+    /// Cancel this authorised scheduled payment.
+    Cancel(Payment),
+}
+
+/// The payment an authorization names, if it names one.
+pub(super) async fn payment_asked<R: OAuthStore>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Option<PaymentAsk>, BankError> {
+    let (id, cancel) = match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::Payment(id)) => (id, false),
+        Some(ScopedResource::PaymentCancellation(id)) => (id, true),
+        _ => return Ok(None),
+    };
+    let payment = service
+        .server
+        .repo()
+        .payment(id)
+        .await?
+        .ok_or_else(BankError::expired)?;
+    Ok(Some(if cancel {
+        PaymentAsk::Cancel(payment)
+    } else {
+        PaymentAsk::Pay(payment)
+    }))
+}
+
+/// The payment an authorization pays, if any: the second factor links to it.
+pub(super) async fn authorized_payment<R: OAuthStore>(
+    service: &OAuthService<R>,
+    authorization: &Authorization,
+) -> Result<Option<Payment>, BankError> {
+    Ok(match payment_asked(service, authorization).await? {
+        Some(PaymentAsk::Pay(payment)) => Some(payment),
+        _ => None,
+    })
+}
+
+/// The PSU the authorization is for, as it stands now.
+pub(super) async fn session_psu<R: OAuthStore>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+) -> Result<Psu, BankError> {
+    let psu_id = session
+        .authorization
+        .psu_id
+        .ok_or_else(BankError::expired)?;
+    service
+        .server
+        .repo()
+        .psu(psu_id)
+        .await?
+        .ok_or_else(BankError::expired)
+}
+
+/// The PSU's answer on a second-factor page: a one-time code, or a passkey's
+/// assertion (the browser's JSON).
+#[derive(serde::Deserialize)]
+pub(crate) struct ScaForm {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub credential: String,
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// How a second-factor attempt ended.
+pub(crate) enum Factor {
+    Accepted,
+    /// Counts toward the block.
+    Wrong,
+    /// The passkey prompt expired or was answered already: ask again; not a failure.
+    Stale,
+}
+
+/// The possession factor. A passkey: its assertion over the challenge (for a
+/// payment, one carrying exactly this payment's digest). A code: for a
+/// payment the authenticator app's answer to the challenge derived from
+/// exactly this amount and payee (TOTP alone is for account information
+/// only); otherwise a TOTP code, each step once. The sandbox code works only
+/// where configured (never in production), and never for a payment of a PSU
+/// whose authenticator could sign it.
+pub(crate) async fn check_second_factor<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    form: &ScaForm,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Factor, BankError> {
+    if !form.credential.is_empty() {
+        return passkey_accepted(service, psu, &form.credential, payment, ceremony).await;
+    }
+    let code = form.code.trim();
+    let sandbox = service
+        .bank
+        .sandbox_code
+        .as_deref()
+        .is_some_and(|expected| constant_time_eq(code, expected));
+    let accepted = match payment {
+        Some(p) if psu.totp_enabled => ocra_accepted(service, psu, p, code).await?,
+        Some(_) => sandbox && service.server.repo().psu_passkeys(psu.id).await?.is_empty(),
+        None => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
+    };
+    Ok(if accepted {
+        Factor::Accepted
+    } else {
+        Factor::Wrong
+    })
+}
+
+/// WebAuthn request options for the PSU's passkeys (none: no prompt), with
+/// the ceremony's state kept under `ceremony`.
+pub(crate) async fn passkey_prompt<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Option<String>, BankError> {
+    let Some(verifier) = &service.bank.passkeys else {
+        return Ok(None);
+    };
+    let repo = service.server.repo();
+    let passkeys = repo.psu_passkeys(psu.id).await?;
+    if passkeys.is_empty() {
+        return Ok(None);
+    }
+    let started = match verifier.start_authentication(&passkeys, payment) {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(psu = %psu.id, error = %e, "cannot start a passkey authentication");
+            return Ok(None);
+        }
+    };
+    let now = service.server.now();
+    repo.put_webauthn_ceremony(ceremony, started.state, now, now - CEREMONY_TTL)
+        .await?;
+    Ok(Some(started.options))
+}
+
+pub(super) async fn passkey_accepted<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    response: &str,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Factor, BankError> {
+    let Some(verifier) = &service.bank.passkeys else {
+        return Ok(Factor::Wrong);
+    };
+    let repo = service.server.repo();
+    let now = service.server.now();
+    let Some((state, began)) = repo.take_webauthn_ceremony(ceremony).await? else {
+        return Ok(Factor::Stale);
+    };
+    if !ceremony_live(began, now) {
+        return Ok(Factor::Stale);
+    }
+    let passkeys = repo.psu_passkeys(psu.id).await?;
+    match verifier.finish_authentication(&state, response, &passkeys, payment) {
+        Ok((credential_id, credential)) => {
+            repo.record_psu_passkey_use(&credential_id, credential, now)
+                .await?;
+            Ok(Factor::Accepted)
+        }
+        Err(e @ PasskeyError::Stored(_)) => {
+            tracing::error!(psu = %psu.id, error = %e, "a stored passkey does not parse");
+            Ok(Factor::Wrong)
+        }
+        Err(e) => {
+            tracing::info!(psu = %psu.id, reason = %e, "passkey assertion refused");
+            Ok(Factor::Wrong)
+        }
+    }
+}
+
+/// The PSU's authenticator app's OCRA response to the payment's challenge.
+pub(super) async fn ocra_accepted<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    payment: &Payment,
+    code: &str,
+) -> Result<bool, BankError> {
+    let server = &service.server;
+    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
+        return Ok(false);
+    };
+    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
+        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
+        return Ok(false);
+    };
+    Ok(seed
+        .ocra_response(&payment_challenge(payment))
+        .is_some_and(|expected| constant_time_eq(code, &expected)))
+}
+
+/// A current TOTP code of the PSU's authenticator, each time step once.
+pub(super) async fn totp_accepted<R: OAuthStore>(
+    service: &OAuthService<R>,
+    psu: &Psu,
+    code: &str,
+) -> Result<bool, BankError> {
+    let server = &service.server;
+    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
+        return Ok(false);
+    };
+    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
+        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
+        return Ok(false);
+    };
+    match seed.matching_step(code, server.now()) {
+        Some(step) => Ok(server.repo().accept_psu_totp_step(psu.id, step).await?),
+        None => Ok(false),
+    }
+}
+
+pub(super) const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used already. \
+                            Check it and try again.";
+pub(super) const STALE_PROMPT: &str = "The passkey prompt expired. Try again.";
+
+pub(super) async fn sca_page<R: OAuthStore>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    psu: &Psu,
+    payment: Option<Payment>,
+    error: Option<String>,
+) -> Result<ScaPage, BankError> {
+    let passkey_options = passkey_prompt(service, psu, payment.as_ref(), &session.ceremony).await?;
+    Ok(ScaPage {
+        action: "/bank/sca",
+        csrf: session.csrf.clone(),
+        totp: psu.totp_enabled,
+        sandbox_code: service.bank.sandbox_code.clone(),
+        error,
+        challenge: payment.as_ref().map(payment_challenge),
+        payment,
+        passkey_options,
+    })
+}
+
+pub(super) async fn sca_form<R: OAuthStore>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
+    let psu = session_psu(&service, &session).await?;
+    let payment = authorized_payment(&service, &session.authorization).await?;
+    let page = sca_page(&service, &session, &psu, payment, None).await?;
+    Ok(secured(page.into_response(), None))
+}
+
+pub(super) async fn sca<R: OAuthStore>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    form: Result<Form<ScaForm>, FormRejection>,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
+    let form = parsed(form)?;
+    check_post(&headers, &uri, &form.csrf, &session)?;
+    let repo = service.server.repo();
+    let psu = session_psu(&service, &session).await?;
+    let Some(psu) = repo.begin_psu_attempt(psu.id, service.server.now()).await? else {
+        return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
+    };
+    let payment = authorized_payment(&service, &session.authorization).await?;
+    let error =
+        match check_second_factor(&service, &psu, &form, payment.as_ref(), &session.ceremony)
+            .await?
+        {
+            Factor::Accepted => None,
+            Factor::Stale => Some(STALE_PROMPT),
+            Factor::Wrong => {
+                if fail(&service, &psu).await? {
+                    return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
+                }
+                Some(WRONG_FACTOR)
+            }
+        };
+    if let Some(error) = error {
+        let page = sca_page(&service, &session, &psu, payment, Some(error.into())).await?;
+        return Ok(secured(
+            (StatusCode::UNAUTHORIZED, page).into_response(),
+            None,
+        ));
+    }
+    repo.reset_psu_login_failures(psu.id).await?;
+    advance_renewed(
+        &service,
+        &session,
+        (
+            AuthorizationStage::SecondFactor,
+            AuthorizationStage::Consent,
+        ),
+        None,
+        "/bank/consent",
+    )
+    .await
+}

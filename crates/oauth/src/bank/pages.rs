@@ -1,0 +1,251 @@
+//! The consent and payment pages shown for the PSU's decision.
+
+use super::*;
+
+/// One line of the consent screen: a payment account, or a card account
+/// shown and granted by its masked PAN.
+pub(super) struct AccountLine {
+    pub(super) account: Account,
+    masked_pan: Option<MaskedPan>,
+    balances: bool,
+    transactions: bool,
+}
+
+impl AccountLine {
+    pub(super) fn grant(&self) -> AccountGrant {
+        AccountGrant {
+            account: self.account.id,
+            balances: self.balances,
+            transactions: self.transactions,
+            resource: if self.masked_pan.is_some() {
+                GrantedResource::CardAccount
+            } else {
+                GrantedResource::Account
+            },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/consent.html")]
+pub(super) struct ConsentPage {
+    pub(super) csrf: String,
+    pub(super) tpp_name: String,
+    pub(super) tpp_roles: String,
+    pub(super) app_name: String,
+    pub(super) consent: Consent,
+    /// A funds-confirmation (PIIS) consent: yes/no answers about one account.
+    pub(super) funds: bool,
+    /// Accounts the consent names (or all the PSU's, for allPsd2 / availableAccounts).
+    pub(super) lines: Vec<AccountLine>,
+    /// Bank-offered consent: the PSU ticks accounts.
+    pub(super) choose: bool,
+    pub(super) choose_balances: bool,
+    pub(super) choose_transactions: bool,
+    pub(super) problem: Option<String>,
+}
+
+/// What the PSU is asked to grant: the lines to show, whether they choose,
+/// and a reason the consent cannot be granted at all. Card accounts count as
+/// payment accounts: `allPsd2`, `availableAccounts` and bank-offered consents
+/// include them.
+pub(super) fn consent_lines(
+    consent: &Consent,
+    accounts: Vec<Account>,
+    cards: Vec<CardAccount>,
+) -> (Vec<AccountLine>, bool, Option<String>) {
+    let everything = |balances: bool, transactions: bool| -> Vec<AccountLine> {
+        let payment = accounts.iter().map(|a| (a.clone(), None));
+        let card = cards
+            .iter()
+            .map(|c| (c.account.clone(), Some(c.masked_pan.clone())));
+        payment
+            .chain(card)
+            .map(|(account, masked_pan)| AccountLine {
+                account,
+                masked_pan,
+                balances,
+                transactions,
+            })
+            .collect()
+    };
+    match &consent.access {
+        ConsentAccess::Dedicated(requested) => {
+            let mut lines = Vec::new();
+            for r in requested {
+                let held = match &r.reference {
+                    AccountReference::Iban(iban) => accounts
+                        .iter()
+                        .find(|a| a.iban.as_ref() == Some(iban))
+                        .map(|a| (a.clone(), None)),
+                    AccountReference::MaskedPan(pan) => cards
+                        .iter()
+                        .find(|c| &c.masked_pan == pan)
+                        .map(|c| (c.account.clone(), Some(pan.clone()))),
+                };
+                let Some((account, masked_pan)) = held else {
+                    let named = match &r.reference {
+                        AccountReference::Iban(iban) => {
+                            format!("account {}", iban.to_print_format())
+                        }
+                        AccountReference::MaskedPan(pan) => format!("card {pan}"),
+                    };
+                    return (
+                        vec![],
+                        false,
+                        Some(format!(
+                            "The app asks for {named}, which is not one of yours."
+                        )),
+                    );
+                };
+                lines.push(AccountLine {
+                    account,
+                    masked_pan,
+                    balances: r.balances,
+                    transactions: r.transactions,
+                });
+            }
+            (lines, false, None)
+        }
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => (everything(*balances, *transactions), true, None),
+        // availableAccountsWithBalance lists the accounts with their balances.
+        ConsentAccess::AvailableAccounts { with_balance } => {
+            (everything(*with_balance, false), false, None)
+        }
+        ConsentAccess::AllPsd2 => (everything(true, true), false, None),
+        ConsentAccess::FundsConfirmation { iban } => {
+            match accounts.into_iter().find(|a| a.iban.as_ref() == Some(iban)) {
+                Some(account) => (
+                    vec![AccountLine {
+                        account,
+                        masked_pan: None,
+                        balances: false,
+                        transactions: false,
+                    }],
+                    false,
+                    None,
+                ),
+                None => (
+                    vec![],
+                    false,
+                    Some(format!(
+                        "The app asks about account {}, which is not one of yours.",
+                        iban.to_print_format()
+                    )),
+                ),
+            }
+        }
+    }
+}
+
+pub(super) async fn consent_page<R: OAuthStore>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+) -> Result<ConsentPage, BankError> {
+    let authorization = &session.authorization;
+    let id = match ScopedResource::parse(&authorization.scope) {
+        Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
+        _ => return Err(BankError::expired()),
+    };
+    let repo = service.server.repo();
+    let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+    let accounts = repo.accounts_of_psu(psu).await?;
+    let cards = repo.card_accounts_of_psu(psu).await?;
+    let (lines, choose, problem) = consent_lines(&consent, accounts, cards);
+    let (application, organisation) = tpp(service, authorization).await?;
+    let (choose_balances, choose_transactions) = match consent.access {
+        ConsentAccess::BankOffered {
+            balances,
+            transactions,
+        } => (balances, transactions),
+        _ => (false, false),
+    };
+    Ok(ConsentPage {
+        csrf: session.csrf.clone(),
+        tpp_name: organisation.legal_name,
+        tpp_roles: organisation.roles.human(),
+        app_name: application.name,
+        funds: consent.funds_account().is_some(),
+        consent,
+        lines,
+        choose,
+        choose_balances,
+        choose_transactions,
+        problem,
+    })
+}
+
+/// `scheme://host[:port]` of the redirect URI, for the consent form's CSP.
+pub(super) fn origin_of(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    Some(url.origin().ascii_serialization())
+}
+
+/// The origins the consent form's answer may redirect to, for its CSP: the
+/// redirect URI's, and a Redirect authorisation's NOK URI's.
+pub(super) fn form_targets(authorization: &Authorization) -> Option<String> {
+    let mut origins: Vec<String> = Vec::new();
+    for uri in std::iter::once(&authorization.redirect_uri).chain(&authorization.nok_redirect_uri) {
+        if let Some(origin) = origin_of(uri)
+            && !origins.contains(&origin)
+        {
+            origins.push(origin);
+        }
+    }
+    (!origins.is_empty()).then(|| origins.join(" "))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/payment.html")]
+pub(super) struct PaymentPage {
+    csrf: String,
+    tpp_name: String,
+    tpp_roles: String,
+    app_name: String,
+    payment: Payment,
+    /// The TPP asks to cancel this authorised payment rather than to pay.
+    cancel: bool,
+}
+
+pub(super) async fn payment_page<R: OAuthStore>(
+    service: &OAuthService<R>,
+    session: &PsuSession,
+    payment: Payment,
+    cancel: bool,
+) -> Result<PaymentPage, BankError> {
+    let (application, organisation) = tpp(service, &session.authorization).await?;
+    Ok(PaymentPage {
+        csrf: session.csrf.clone(),
+        tpp_name: organisation.legal_name,
+        tpp_roles: organisation.roles.human(),
+        app_name: application.name,
+        payment,
+        cancel,
+    })
+}
+
+pub(super) async fn consent_form<R: OAuthStore>(
+    State(service): State<Arc<OAuthService<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, BankError> {
+    let session = session(&service, &headers, AuthorizationStage::Consent).await?;
+    let target = form_targets(&session.authorization);
+    let page = match payment_asked(&service, &session.authorization).await? {
+        Some(PaymentAsk::Pay(payment)) => payment_page(&service, &session, payment, false).await?,
+        Some(PaymentAsk::Cancel(payment)) => {
+            if !is_payer(&session.authorization, &payment) {
+                return Err(not_the_payer());
+            }
+            payment_page(&service, &session, payment, true).await?
+        }
+        None => {
+            let page = consent_page(&service, &session).await?;
+            return Ok(secured(page.into_response(), target.as_deref()));
+        }
+    };
+    Ok(secured(page.into_response(), target.as_deref()))
+}
