@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""Runs the cases of bench/run side by side and writes bench/results/<date>.{json,md}.
+
+Every server is driven from outside only: the `fintechapi` binary through its
+CLI, config file and HTTPS; the baseline and the peer through their command
+lines. Load comes from wrk (HTTP/1.1 over TLS 1.3) on loopback. Server CPU is
+the utime+stime delta of the server process over the case, divided by the
+requests served; RSS is VmRSS before the first case (idle) and VmHWM at the end
+(peak).
+"""
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); fields[0] is field 3.
+    return int(fields[11]) + int(fields[12])
+
+
+def rss_kib(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    """A server process under test, started and stopped by the harness."""
+
+    def __init__(self, name, argv, port, ca, env=None, cwd=None):
+        self.name, self.port, self.ca = name, port, ca
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, cwd=cwd)
+        self.wait_ready()
+        time.sleep(0.5)
+        self.idle_rss = rss_kib(self.proc.pid, "VmRSS")
+
+    def wait_ready(self):
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited early; log: {self.log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit(f"{self.name} did not listen on {self.port}; log: {self.log.name}")
+
+    def url(self, path):
+        return f"https://127.0.0.1:{self.port}{path}"
+
+    def stop(self):
+        peak = rss_kib(self.proc.pid, "VmHWM")
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        return peak
+
+
+def https_post(server, path, form, auth):
+    ctx = ssl.create_default_context(cafile=server.ca)
+    ctx.check_hostname = False
+    req = urllib.request.Request(server.url(path), data=urllib.parse.urlencode(form).encode(),
+                                 headers={"Authorization": auth}, method="POST")
+    with urllib.request.urlopen(req, context=ctx, timeout=10) as resp:
+        return json.load(resp)
+
+
+def basic(client_id, secret):
+    return "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+
+
+def wrk(server, path, seconds, connections, method="POST", body="", auth="", close=False):
+    env = {**os.environ, "BENCH_METHOD": method, "BENCH_BODY": body, "BENCH_AUTH": auth,
+           "BENCH_CLOSE": "1" if close else "0"}
+    before = cpu_ticks(server.proc.pid)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "5s",
+                          "-s", os.path.join(BENCH, "wrk", "request.lua"), server.url(path)],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    after = cpu_ticks(server.proc.pid)
+    line = next((l for l in out.splitlines() if l.startswith("BENCH_JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary:\n{out}")
+    s = json.loads(line[len("BENCH_JSON "):])
+    requests = s["requests"]
+    errors = sum(v for k, v in s.items() if k.startswith("errors_"))
+    return {
+        "requests": requests,
+        "req_per_s": round(requests / (s["duration_us"] / 1e6), 1),
+        "p50_ms": round(s["p50_us"] / 1000, 2),
+        "p99_ms": round(s["p99_us"] / 1000, 2),
+        "errors": errors,
+        "cpu_ms_per_req": round((after - before) * 1000 / CLK_TCK / requests, 3) if requests else None,
+    }
+
+
+def psql(sql, url=PG_ADMIN):
+    subprocess.run(["psql", "-q", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
+                   capture_output=True)
+
+
+def tls_material(workdir):
+    """A throwaway CA and a P-256 server certificate for 127.0.0.1, for the baseline and the peer."""
+    ca_key, ca, key, csr, cert = (os.path.join(workdir, n) for n in
+                                  ("ca-key.pem", "ca.pem", "key.pem", "csr.pem", "cert.pem"))
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", ca_key, "-out", ca, "-days", "2", "-subj", "/CN=bench CA")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", key, "-out", csr, "-subj", "/CN=localhost")
+    ext = os.path.join(workdir, "ext.cnf")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", ext)
+    return ca, cert, key
+
+
+OURS_CONFIG = """
+[log]
+filter = "warn"
+{plans}
+{http}
+"""
+# Every application gets the sandbox plan; the default config limits it to
+# 25/s, which would measure the limiter, not the server. "protected" keeps the
+# limiter in the path with limits far above any reachable rate; "unprotected"
+# drops the limits and lifts the in-flight cap (issue 11's overhead check).
+PLANS_PROTECTED = "[plans.sandbox]\nper_second = 100000000\nburst = 100000000\nper_day = 1000000000000\n"
+PLANS_UNLIMITED = "[plans.sandbox]\n"
+HTTP_UNCAPPED = "[http]\nmax_in_flight_requests = 1000000\nqueue_timeout_millis = 60000\n"
+
+
+def start_ours(binary, workdir, label, database_url=None, protected=True):
+    data = os.path.join(workdir, f"ours-{label}")
+    os.makedirs(data)
+    config = os.path.join(data, "bench.toml")
+    with open(config, "w") as f:
+        f.write(OURS_CONFIG.format(plans=PLANS_PROTECTED if protected else PLANS_UNLIMITED,
+                                   http="" if protected else HTTP_UNCAPPED))
+    common = [binary, "--config", config, "--data-dir", data, "--no-demo"]
+    if database_url:
+        common += ["--database-url", database_url]
+    created = subprocess.run(common + ["admin", "app", "create", "--org", "Bench TPP", "--name",
+                                       f"bench {label}", "--redirect-uri", "https://tpp.example/cb",
+                                       "--json"], check=True, capture_output=True, text=True)
+    app = json.loads(created.stdout.strip().splitlines()[-1])
+    port = free_port()
+    server = Server(f"ours-{label}", common + ["--listen", f"127.0.0.1:{port}", "serve"], port,
+                    os.path.join(data, "tls", "dev-ca.pem"))
+    server.auth = basic(app["client_id"], app["client_secret"])
+    return server
+
+
+def token_cases(server, seconds, conns, results, label, extra=True, introspection=True):
+    auth = server.auth
+    body = "grant_type=client_credentials"
+    results.append({"server": label, "case": "token keep-alive",
+                    **wrk(server, "/oauth2/token", seconds, conns, body=body, auth=auth)})
+    if not extra:
+        return
+    results.append({"server": label, "case": "token new-connection",
+                    **wrk(server, "/oauth2/token", seconds, conns, body=body, auth=auth, close=True)})
+    if not introspection:
+        return
+    token = https_post(server, "/oauth2/token", {"grant_type": "client_credentials", "scope": "ais"}, auth)
+    results.append({"server": label, "case": "introspection keep-alive",
+                    **wrk(server, "/oauth2/introspect", seconds, conns,
+                          body=f"token={token['access_token']}", auth=auth)})
+
+
+def pgbench(seconds, conns, results):
+    db = f"bench_pgbench_{os.getpid()}"
+    url = f"postgres://postgres@127.0.0.1:5432/{db}"
+    psql(f"CREATE DATABASE {db}")
+    try:
+        subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
+        for case, extra in (("pgbench -S (reads)", ["-S"]), ("pgbench TPC-B (payments)", [])):
+            run = subprocess.run(["pgbench", *extra, "-c", str(conns), "-j", "2", "-T", str(seconds), url],
+                                 capture_output=True, text=True)
+            if run.returncode != 0:
+                print(f"{case} failed:\n{run.stderr}", file=sys.stderr)
+                continue
+            out = run.stdout
+            tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
+            lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+            failed = re.search(r"number of failed transactions: (\d+)", out)
+            results.append({"server": "postgresql", "case": case, "requests": None,
+                            "req_per_s": round(tps, 1), "p50_ms": None, "p99_ms": None,
+                            "latency_avg_ms": lat, "errors": int(failed.group(1)) if failed else None,
+                            "cpu_ms_per_req": None})
+    finally:
+        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="CI smoke: seconds per case, SQLite + baseline only")
+    ap.add_argument("--seconds", type=int)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--fintechapi", required=True)
+    ap.add_argument("--baseline", required=True)
+    ap.add_argument("--no-postgres", action="store_true")
+    args = ap.parse_args()
+    seconds = args.seconds or (2 if args.quick else 10)
+    conns = args.connections
+    started = datetime.datetime.now(datetime.timezone.utc)
+    with open("/proc/loadavg") as f:
+        load_before = " ".join(f.read().split()[:3])
+    results, servers = [], []
+
+    with tempfile.TemporaryDirectory(prefix="fintechapi-bench-") as work:
+        ca, cert, key = tls_material(work)
+
+        def measure(server, label, body):
+            try:
+                body(server)
+            finally:
+                peak = server.stop()
+                servers.append({"server": label, "idle_rss_mib": round(server.idle_rss / 1024, 1),
+                                "peak_rss_mib": round(peak / 1024, 1)})
+
+        port = free_port()
+        base = Server("baseline", [args.baseline, f"127.0.0.1:{port}", cert, key], port, ca)
+        base.auth = basic("baseline", "baseline-secret")
+
+        def baseline_cases(s):
+            # The baseline has no introspection: it only answers fixed JSON.
+            token_cases(s, seconds, conns, results, "baseline", extra=not args.quick, introspection=False)
+            if not args.quick:
+                results.append({"server": "baseline", "case": "balances keep-alive",
+                                **wrk(s, "/v1/accounts/x/balances", seconds, conns, method="GET",
+                                      auth="Bearer x")})
+        measure(base, "baseline", baseline_cases)
+
+        if not args.quick:
+            port = free_port()
+            peer = Server("peer", ["node", os.path.join(BENCH, "peer", "server.mjs"), str(port), cert,
+                                   key, "peer-client", "peer-secret-0123456789abcdef"], port, ca)
+            peer.auth = basic("peer-client", "peer-secret-0123456789abcdef")
+            measure(peer, "peer", lambda s: token_cases(s, seconds, conns, results, "peer"))
+
+        ours = start_ours(args.fintechapi, work, "sqlite")
+        measure(ours, "ours SQLite",
+                lambda s: token_cases(s, seconds, conns, results, "ours SQLite", extra=not args.quick))
+
+        if not args.quick:
+            ours = start_ours(args.fintechapi, work, "sqlite-unprotected", protected=False)
+            measure(ours, "ours SQLite, no limits",
+                    lambda s: results.append({"server": "ours SQLite, no limits", "case": "token keep-alive",
+                                              **wrk(s, "/oauth2/token", seconds, conns,
+                                                    body="grant_type=client_credentials", auth=s.auth)}))
+
+        if not args.quick and not args.no_postgres:
+            db = f"fintechapi_bench_{started:%Y%m%d%H%M%S}"
+            psql(f"CREATE DATABASE {db}")
+            try:
+                ours = start_ours(args.fintechapi, work, "postgres",
+                                  database_url=f"postgres://postgres@127.0.0.1:5432/{db}")
+                measure(ours, "ours PostgreSQL",
+                        lambda s: token_cases(s, seconds, conns, results, "ours PostgreSQL"))
+            finally:
+                psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            pgbench(seconds, conns, results)
+
+    def find(server, case):
+        return next((r for r in results if r["server"] == server and r["case"] == case), None)
+
+    for r in results:
+        b, p = find("baseline", r["case"]), find("peer", r["case"])
+        r["vs_baseline"] = ratio(r["req_per_s"], b and b["req_per_s"])
+        r["vs_peer"] = ratio(r["req_per_s"], p and p["req_per_s"])
+    protected = find("ours SQLite", "token keep-alive")
+    unprotected = find("ours SQLite, no limits", "token keep-alive")
+    with open("/proc/loadavg") as f:
+        load_after = " ".join(f.read().split()[:3])
+    report = {
+        "started": started.isoformat(timespec="seconds"),
+        "command": " ".join(["bench/run"] + sys.argv[1:]),
+        "quick": args.quick, "seconds_per_case": seconds, "connections": conns,
+        "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
+        "results": results, "rss": servers,
+        "protection_overhead": ratio(protected and protected["req_per_s"],
+                                     unprotected and unprotected["req_per_s"]),
+    }
+    md = render(report)
+    print(md)
+    out = os.path.join(BENCH, "results")
+    os.makedirs(out, exist_ok=True)
+    stem = os.path.join(out, started.strftime("%Y-%m-%dT%H%M%SZ") + ("-quick" if args.quick else ""))
+    with open(stem + ".json", "w") as f:
+        json.dump(report, f, indent=2)
+    with open(stem + ".md", "w") as f:
+        f.write(md)
+    print(f"wrote {stem}.json and {stem}.md")
+    if any(r["errors"] for r in results if r["server"] != "postgresql"):
+        print("warning: some cases had errors (see the errors column)", file=sys.stderr)
+        # The CI smoke runs far below any limit: an error there is a broken harness or server.
+        if args.quick:
+            sys.exit(1)
+    if any(not r["req_per_s"] for r in results):
+        print("error: a case served no request", file=sys.stderr)
+        sys.exit(1)
+
+
+def render(report):
+    fmt = lambda v: "—" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
+    lines = [
+        f"{report['started']}, {report['cpus']} cores, wrk -t2 -c{report['connections']}, "
+        f"{report['seconds_per_case']} s per case, load average before {report['load_before']}, "
+        f"after {report['load_after']} (shared machine: figures are indicative)",
+        "",
+        "| server | case | req/s | p50 ms | p99 ms | errors | server CPU ms/req | × baseline | × peer |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["results"]:
+        lines.append(f"| {r['server']} | {r['case']} | {fmt(r['req_per_s'])} | {fmt(r['p50_ms'])} | "
+                     f"{fmt(r['p99_ms'])} | {fmt(r['errors'])} | {fmt(r['cpu_ms_per_req'])} | "
+                     f"{fmt(r['vs_baseline'])} | {fmt(r['vs_peer'])} |")
+    lines += ["", "| server | RSS idle MiB | RSS peak MiB |", "|---|---|---|"]
+    lines += [f"| {s['server']} | {s['idle_rss_mib']} | {s['peak_rss_mib']} |" for s in report["rss"]]
+    if report["protection_overhead"] is not None:
+        lines += ["", f"Protection layers (plan limiter + in-flight cap) on the token endpoint, SQLite: "
+                      f"{report['protection_overhead']} × the req/s without them."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
