@@ -27,8 +27,8 @@ use serde::Deserialize;
 
 use super::auth::{CsrfForm, form, with_cookie};
 use super::session::{
-    ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, check_origin,
-    clear_cookie, csrf_protected, request_host,
+    ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf,
+    check_anonymous_csrf, check_origin, clear_cookie, csrf_protected, request_host,
 };
 use super::{Nav, PageError, Portal, Repo};
 use crate::accounts::{AccountError, check_password};
@@ -144,7 +144,8 @@ pub async fn login<R: Repo>(
 
 pub async fn logout<R: Repo>(
     State(portal): State<Arc<Portal<R>>>,
-    post: OperatorPost<CsrfForm>,
+    // Open before the second-factor guard: an operator sent to enrol may leave.
+    post: EnrollingOperatorPost<CsrfForm>,
 ) -> Result<Response, PageError> {
     let (visitor, _input) = post.into_parts();
     if let Some(cookie) = &visitor.cookie {
