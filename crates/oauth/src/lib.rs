@@ -9,6 +9,7 @@
 //! - [`rar`]: Rich Authorization Requests for consents and payments.
 //! - [`redirect`]: the Berlin Group Redirect SCA approach: its authorisations,
 //!   their one-time link, the way back to the TPP without a code.
+//! - [`throttle`]: failed client authentications held per address and client_id.
 //! - [`web`]: the endpoints, metered per application.
 //! - `bank`: the PSU's login, second-factor and consent pages.
 
@@ -23,6 +24,7 @@ pub mod policy;
 pub mod rar;
 pub mod redirect;
 pub mod server;
+pub mod throttle;
 pub mod web;
 
 pub use bank::BankSettings;

@@ -1,10 +1,12 @@
 //! The OAuth endpoints over HTTP: form bodies in, RFC 6749 JSON out, every
-//! call by an authenticated client metered and throttled by its plan.
+//! call by an authenticated client metered and throttled by its plan; failed
+//! client authentications throttled per address and client_id.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Extension, FromRequest, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Extension, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,6 +24,7 @@ use fintechapi_registry::AuthenticatedClient;
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::ClientAuthMethod;
 use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest, Sender};
+use crate::throttle::{ClientAuthThrottle, claimed_client_id};
 
 /// The storage the authorization server and the bank's pages run on.
 pub trait OAuthStore:
@@ -36,6 +39,8 @@ impl<T> OAuthStore for T where
 pub struct OAuthService<R> {
     pub server: AuthorizationServer<R>,
     pub meter: Arc<Meter<R>>,
+    /// Failed client authentications per address and client_id.
+    pub client_auth: ClientAuthThrottle,
     pub bank: crate::bank::BankSettings,
     /// Executes the payments PSUs approve on the bank's pages.
     pub ledger: fintechapi_ledger::Ledger<R>,
@@ -334,20 +339,30 @@ impl std::ops::Deref for Admitted {
 }
 
 /// Parses the form, authenticates the caller and admits it under its plan;
-/// every answer from here on is attributed to its application.
+/// every answer from here on is attributed to its application. An address or
+/// client_id held after failed authentications is refused before the check.
 async fn admitted_client<R: OAuthStore>(
     service: &OAuthService<R>,
     headers: &HeaderMap,
+    peer: SocketAddr,
     params: Params,
     certificate: Option<&ClientCertificate>,
 ) -> Result<(Params, Admitted), Response> {
     let presented =
         presented_client(headers, &params, certificate).map_err(IntoResponse::into_response)?;
-    let client = service
-        .server
-        .authenticate_client(&presented)
-        .await
+    let claimed = claimed_client_id(&presented);
+    let throttle = &service.client_auth;
+    throttle
+        .check(peer.ip(), claimed.as_deref())
         .map_err(IntoResponse::into_response)?;
+    let client = match service.server.authenticate_client(&presented).await {
+        Ok(client) => client,
+        Err(e) if e.code == ErrorCode::InvalidClient => {
+            let held = throttle.failed(peer.ip(), claimed.as_deref()).await.err();
+            return Err(held.unwrap_or(e).into_response());
+        }
+        Err(e) => return Err(e.into_response()),
+    };
     let metered = |throttled| Metered {
         application_id: client.application.id,
         api: MeteredApi::Oauth,
@@ -409,13 +424,14 @@ fn no_store(mut response: Response) -> Response {
 
 async fn token<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
     params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, peer, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -467,13 +483,14 @@ async fn token<R: OAuthStore>(
 /// RFC 9126: the client pushes its authorization request and gets a `request_uri`.
 async fn par<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
     params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, peer, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -506,13 +523,14 @@ async fn par<R: OAuthStore>(
 
 async fn introspect<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
     params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, peer, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };
@@ -545,13 +563,14 @@ async fn introspect<R: OAuthStore>(
 
 async fn revoke<R: OAuthStore>(
     State(service): State<Arc<OAuthService<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     certificate: Option<Extension<ClientCertificate>>,
     params: Params,
 ) -> Response {
     let certificate = certificate.map(|Extension(c)| c);
     let (params, client) =
-        match admitted_client(&service, &headers, params, certificate.as_ref()).await {
+        match admitted_client(&service, &headers, peer, params, certificate.as_ref()).await {
             Ok(admitted) => admitted,
             Err(response) => return response,
         };

@@ -20,6 +20,7 @@ use fintechapi_limits::{Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
 use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::passkey::PasskeyVerifier;
+use fintechapi_oauth::throttle::ClientAuthThrottle;
 use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::web::Portal;
@@ -488,6 +489,21 @@ impl Application {
                 client_keys,
             ),
             meter: meter.clone(),
+            client_auth: ClientAuthThrottle::new(
+                Throttle::shared(
+                    rate_limits.clone(),
+                    "oauth-client-auth-address",
+                    config.oauth.client_auth_failures_per_address_per_minute,
+                    minute,
+                ),
+                Throttle::shared(
+                    rate_limits.clone(),
+                    "oauth-client-auth-client",
+                    config.oauth.client_auth_failures_per_client_per_minute,
+                    minute,
+                ),
+                clock.clone(),
+            ),
             bank: BankSettings {
                 sandbox_code: config.sandbox_code(),
                 passkeys: passkey_verifier(&base_url),
@@ -547,6 +563,7 @@ impl Application {
                 time::Duration::hours(1),
             ),
             sandbox: config.profile == crate::config::Profile::Development,
+            operator_second_factor_required: config.profile == crate::config::Profile::Production,
             meter,
         });
         let sandbox_code = config.sandbox_code();

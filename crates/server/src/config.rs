@@ -157,6 +157,12 @@ pub struct OAuthConfig {
     /// Also fetch `jwks_uri` on loopback and private addresses: development
     /// with a TPP on the same machine or network only; production refuses it.
     pub client_jwks_allow_private_networks: bool,
+    /// Failed client authentications on the token, PAR, introspection and
+    /// revocation endpoints per client address per minute; past it the
+    /// address is answered 429 `slow_down` for a while, before any check.
+    pub client_auth_failures_per_address_per_minute: u32,
+    /// The same per `client_id`, whatever the address.
+    pub client_auth_failures_per_client_per_minute: u32,
 }
 
 impl Default for OAuthConfig {
@@ -165,6 +171,8 @@ impl Default for OAuthConfig {
             access_token_ttl_secs: 300,
             client_jwks_ca_file: None,
             client_jwks_allow_private_networks: false,
+            client_auth_failures_per_address_per_minute: 20,
+            client_auth_failures_per_client_per_minute: 10,
         }
     }
 }

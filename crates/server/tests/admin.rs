@@ -159,3 +159,98 @@ both_stores! {
         server.stop().await;
     }
 }
+
+/// The TOTP seed an enrolment page shows.
+fn shown_seed(page: &support::Page) -> (String, fintechapi_domain::otp::Seed) {
+    let tag = r#"<code id="totp-seed">"#;
+    let at = page.body.find(tag).unwrap() + tag.len();
+    let text = page.body[at..at + page.body[at..].find("</code>").unwrap()].to_owned();
+    let seed = fintechapi_domain::otp::Seed::from_base32(&text).unwrap();
+    (text, seed)
+}
+
+both_stores! {
+    async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enrolment(db) {
+        let clock = Arc::new(fintechapi_domain::ManualClock::new(time::macros::datetime!(2026-11-25 10:00:00 UTC)));
+        let config = support::production_config(&db, clock.now());
+        let server = TestServer::start_with_clock(db, config, clock.clone()).await;
+        let mut b = operator(&server).await;
+
+        // Every page and form of the console sends them to enrol, before it acts.
+        for path in ["/admin", "/admin/psus", "/admin/audit"] {
+            let page = b.get(path).await;
+            assert_eq!(page.status, StatusCode::SEE_OTHER, "{path}");
+            assert_eq!(page.location.as_deref(), Some("/admin/security"), "{path}");
+        }
+        let enrol = b.get("/admin/security").await;
+        assert_eq!(enrol.status, StatusCode::OK);
+        assert!(enrol.body.contains("must use two-factor login"), "{}", enrol.body);
+        let csrf = enrol.csrf();
+        let audited = || server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log");
+        let before = audited().await.remove(0);
+        let post = b.post("/admin/psus", &[("login", "mallory"), ("display_name", "Mallory"), ("password", PASSWORD), ("opening_balance", "100.00"), ("csrf", &csrf)]).await;
+        assert_eq!(post.location.as_deref(), Some("/admin/security"));
+        assert_eq!(audited().await.remove(0), before, "nothing done");
+
+        // Enrolment with the portal's flow opens the console; it cannot be turned off.
+        let (seed_text, seed) = shown_seed(&enrol);
+        let code = |at| seed.code_at(at).unwrap();
+        let wrong = b.post("/admin/security/totp", &[("action", "enable"), ("seed", &seed_text), ("code", "000000"), ("csrf", &csrf)]).await;
+        assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+        assert_eq!(b.get("/admin").await.location.as_deref(), Some("/admin/security"));
+        let on = b.post("/admin/security/totp", &[("action", "enable"), ("seed", &seed_text), ("code", &code(clock.now())), ("csrf", &csrf)]).await;
+        assert_eq!(on.status, StatusCode::OK, "{}", on.body);
+        assert!(on.body.contains("Two-factor login is on"), "{}", on.body);
+        let console = b.get("/admin").await;
+        assert_eq!(console.status, StatusCode::OK, "{}", console.body);
+        assert!(!console.body.contains("has no second factor"));
+        clock.advance(time::Duration::seconds(30));
+        let off = b.post("/admin/security/totp", &[("action", "disable"), ("code", &code(clock.now())), ("csrf", &csrf)]).await;
+        assert_eq!(off.status, StatusCode::BAD_REQUEST);
+        assert_eq!(b.get("/admin").await.status, StatusCode::OK);
+
+        // The next login asks for the code before the console opens.
+        assert_eq!(b.post("/admin/logout", &[("csrf", &csrf)]).await.location.as_deref(), Some("/admin/login"));
+        let mut c = Browser::new(&server);
+        let csrf = c.get("/admin/login").await.csrf();
+        let step1 = c.post("/admin/login", &[("email", "ops@bank.example"), ("password", PASSWORD), ("csrf", &csrf)]).await;
+        assert_eq!(step1.location.as_deref(), Some("/portal/login/code"));
+        assert_eq!(c.get("/admin").await.location.as_deref(), Some("/admin/login"));
+        clock.advance(time::Duration::seconds(30));
+        let done = c.post("/portal/login/code", &[("code", &code(clock.now())), ("csrf", &csrf)]).await;
+        assert_eq!(done.location.as_deref(), Some("/admin"), "{}", done.body);
+        assert_eq!(c.get("/admin").await.status, StatusCode::OK);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn an_operator_without_a_second_factor_may_leave_before_enrolling(db) {
+        let clock = Arc::new(fintechapi_domain::ManualClock::new(time::macros::datetime!(2026-11-25 10:00:00 UTC)));
+        let config = support::production_config(&db, clock.now());
+        let server = TestServer::start_with_clock(db, config, clock).await;
+        let mut b = operator(&server).await;
+        let csrf = b.get("/admin/security").await.csrf();
+        let out = b.post("/admin/logout", &[("csrf", &csrf)]).await;
+        assert_eq!(out.location.as_deref(), Some("/admin/login"));
+        assert_eq!(b.get("/admin/security").await.location.as_deref(), Some("/admin/login"));
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn in_development_the_second_factor_stays_optional_with_a_warning(db) {
+        let server = TestServer::start(db).await;
+        let mut b = operator(&server).await;
+        let console = b.get("/admin").await;
+        assert_eq!(console.status, StatusCode::OK);
+        assert!(console.body.contains("Your operator account has no second factor"), "{}", console.body);
+        let psus = b.get("/admin/psus").await;
+        assert_eq!(psus.status, StatusCode::OK);
+        assert!(psus.body.contains(r#"href="/admin/security""#));
+        let enrol = b.get("/admin/security").await;
+        assert!(!enrol.body.contains("must use two-factor login"));
+        assert!(enrol.body.contains(r#"action="/admin/security/totp""#));
+        server.stop().await;
+    }
+}

@@ -253,7 +253,11 @@ both_stores! {
 
 both_stores! {
     async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(db) {
-        let server = TestServer::start(db).await;
+        // Every payload is also a failed client authentication from one address:
+        // room for them all, so each gets its own answer rather than the hold.
+        let mut config = config_for(&db);
+        config.oauth.client_auth_failures_per_address_per_minute = 1000;
+        let server = TestServer::start_with(db, config).await;
         let tpp = Tpp::new(&server, &server.db, "ais,pis");
         let token = tpp.client_token().await;
         let http = fintechapi_testkit::https_client(&server.ca).redirect(reqwest::redirect::Policy::none()).build().unwrap();

@@ -222,3 +222,102 @@ both_stores! {
         server.stop().await;
     }
 }
+
+/// A client whose connections come from `address` (any of 127/8 reaches the server).
+fn client_from(server: &TestServer, address: &str) -> reqwest::Client {
+    fintechapi_testkit::https_client(&server.ca)
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn client_credentials(
+    client: &reqwest::Client,
+    server: &TestServer,
+    key: &str,
+    secret: &str,
+) -> reqwest::Response {
+    client
+        .post(server.url("/oauth2/token"))
+        .basic_auth(key, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The RFC 6749 answer of a held request: 429 `slow_down`, saying what is
+/// held and that it is temporary; its `Retry-After` in seconds.
+async fn held(response: reqwest::Response, what: &str) -> u64 {
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down", "{body}");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains(what), "{body}");
+    assert!(description.contains("temporarily"), "{body}");
+    assert!((1..=60).contains(&retry), "{retry}");
+    retry
+}
+
+both_stores! {
+    async fn failed_client_authentications_are_held_per_address_and_per_client_id(db) {
+        let server = TestServer::start(db).await;
+        let (_, key_a, secret_a) = support::cli_app(&server.db, "ais");
+        let api = support::Api::developer(&server, "held@tpp.example").await;
+        let (_, key_b, secret_b) = api.sandbox_app(&["AISP"], &["ais"]).await;
+
+        // Per address (20 a minute): wrong secrets under ever new client ids.
+        let guesser = client_from(&server, "127.0.0.2");
+        for i in 0..20 {
+            let resp = client_credentials(&guesser, &server, &format!("guess-{i}"), "wrong").await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+        }
+        let resp = client_credentials(&guesser, &server, &key_a, "wrong").await;
+        held(resp, "from this address").await;
+        // The right secret from that address is held too, on every endpoint,
+        // before it is checked; from another address it works.
+        let resp = client_credentials(&guesser, &server, &key_a, &secret_a).await;
+        held(resp, "from this address").await;
+        for path in ["/oauth2/par", "/oauth2/introspect", "/oauth2/revoke"] {
+            let resp = guesser
+                .post(server.url(path))
+                .basic_auth(&key_a, Some(&secret_a))
+                .form(&[("token", "x")])
+                .send()
+                .await
+                .unwrap();
+            held(resp, "from this address").await;
+        }
+        let elsewhere = client_from(&server, "127.0.0.3");
+        let resp = client_credentials(&elsewhere, &server, &key_a, &secret_a).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+
+        // Per client_id (10 a minute): held from every address, for a while.
+        let attacker = client_from(&server, "127.0.0.4");
+        for i in 0..10 {
+            let resp = client_credentials(&attacker, &server, &key_b, "wrong").await;
+            assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "failure {i}");
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_client", "{body}");
+        }
+        let resp = client_credentials(&attacker, &server, &key_b, "wrong").await;
+        held(resp, "for this client_id").await;
+        let owner = client_from(&server, "127.0.0.5");
+        let resp = client_credentials(&owner, &server, &key_b, &secret_b).await;
+        let retry = held(resp, "for this client_id").await;
+        // Another client from the attacker's address is not held: 11 failures
+        // there are under the address's limit.
+        let resp = client_credentials(&attacker, &server, &key_a, &secret_a).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        // The hold ends by itself.
+        tokio::time::sleep(Duration::from_secs(retry)).await;
+        let resp = client_credentials(&owner, &server, &key_b, &secret_b).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        server.stop().await;
+    }
+}

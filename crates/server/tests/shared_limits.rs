@@ -293,6 +293,39 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_on_one_redis_count_one_clients_failed_authentications_together() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let shared = config(&db, Some(&redis_url()));
+    let b = Node::start(shared.clone()).await;
+    let a = TestServer::start_with(db, shared).await;
+    let (_, key, secret) = cli_app(&a.db, "ais");
+    let client = a.client();
+    let token = |base: &str, secret: &str| {
+        client
+            .post(format!("{base}/oauth2/token"))
+            .basic_auth(&key, Some(secret.to_owned()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    // Ten wrong secrets between the nodes, the client_id's limit; each node
+    // alone has seen five.
+    for base in [&a.base_url, &b.base_url].repeat(5) {
+        let resp = token(base, "wrong").await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    }
+    let resp = token(&a.base_url, "wrong").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key(RETRY_AFTER));
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down", "{body}");
+    // Node A now holds the client before checking even the right secret.
+    let resp = token(&a.base_url, &secret).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_away_a_node_serves_limits_alone_and_says_so() {
     let db = TestDb::create(Backend::Postgres).await;
     let (_, key, secret) = cli_app(&db, "ais");

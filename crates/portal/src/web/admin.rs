@@ -29,7 +29,8 @@ use super::auth::{CsrfForm, form, with_cookie};
 use fintechapi_web::{check_origin, clear_cookie, request_host};
 
 use super::session::{
-    ADMIN_COOKIE, OperatorPost, Visitor, anonymous_csrf, check_anonymous_csrf, csrf_protected,
+    ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf,
+    check_anonymous_csrf, csrf_protected,
 };
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, check_password};
@@ -145,7 +146,8 @@ pub async fn login<R: PortalStore>(
 
 pub async fn logout<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
-    post: OperatorPost<CsrfForm>,
+    // Open before the second-factor guard: an operator sent to enrol may leave.
+    post: EnrollingOperatorPost<CsrfForm>,
 ) -> Result<Response, PageError> {
     let (visitor, _input) = post.into_parts();
     if let Some(cookie) = &visitor.cookie {

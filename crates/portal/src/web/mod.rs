@@ -45,6 +45,9 @@ pub struct Portal<R> {
     pub mail_throttle: AddressThrottle,
     /// Development/sandbox installation: `http://localhost` redirect URIs allowed.
     pub sandbox: bool,
+    /// Operators must have a second factor (production): without one they
+    /// reach only its enrolment.
+    pub operator_second_factor_required: bool,
     /// API usage of applications, flushed before statistics are shown.
     pub meter: Arc<fintechapi_metering::Meter<R>>,
 }
@@ -133,6 +136,8 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
             get(admin::login_form).post(admin::login::<R>),
         )
         .route("/admin/logout", post(admin::logout::<R>))
+        .route("/admin/security", get(security::operator_security::<R>))
+        .route("/admin/security/totp", post(security::operator_totp::<R>))
         .route(
             "/admin/subscriptions/{id}/decision",
             post(admin::decide::<R>),
@@ -178,6 +183,9 @@ pub struct Nav {
     pub csrf: String,
     /// The admin console's navigation instead of the portal's.
     pub admin: bool,
+    /// An operator signed in without a second factor (development only;
+    /// production sends them to enrol): the console shows a warning.
+    pub operator_without_second_factor: bool,
 }
 
 /// An HTML error answer of the portal (or a redirect to the login page).

@@ -14,6 +14,8 @@ pub const SESSION_COOKIE: &str = "__Host-ftapi_session";
 pub const ADMIN_COOKIE: &str = "__Host-ftapi_admin";
 /// Ticket of a login that waits for its TOTP code.
 pub const SECOND_FACTOR_COOKIE: &str = "__Host-ftapi_2fa";
+/// Where operators enrol their second factor.
+pub const OPERATOR_ENROLMENT: &str = "/admin/security";
 /// Double-submit token for forms shown before login.
 pub const CSRF_COOKIE: &str = "__Host-ftapi_csrf";
 /// Marks a browser that logged in to an account before: the account's lock
@@ -35,12 +37,41 @@ impl Visitor {
         Self::load_kind(portal, headers, SESSION_COOKIE, UserKind::Developer).await
     }
 
-    /// A bank operator of the admin console.
+    /// A bank operator of the admin console, past the second-factor guard.
     pub async fn load_admin<R: PortalStore>(
         portal: &Portal<R>,
         headers: &HeaderMap,
     ) -> Result<Self, PageError> {
+        Self::load_admin_enrolling(portal, headers)
+            .await?
+            .second_factor_guard(portal)
+    }
+
+    /// A bank operator before the guard: only the second-factor enrolment
+    /// and logout take one.
+    pub async fn load_admin_enrolling<R: PortalStore>(
+        portal: &Portal<R>,
+        headers: &HeaderMap,
+    ) -> Result<Self, PageError> {
         Self::load_kind(portal, headers, ADMIN_COOKIE, UserKind::Admin).await
+    }
+
+    /// Where the portal requires it (production), an operator without a
+    /// second factor is sent to enrol one and reaches nothing else.
+    fn second_factor_guard<R: PortalStore>(self, portal: &Portal<R>) -> Result<Self, PageError> {
+        match &self.session {
+            Some((_, user))
+                if user.kind == UserKind::Admin
+                    && !user.totp_enabled
+                    && portal.operator_second_factor_required =>
+            {
+                Err(PageError::new(
+                    axum::http::StatusCode::SEE_OTHER,
+                    OPERATOR_ENROLMENT,
+                ))
+            }
+            _ => Ok(self),
+        }
     }
 
     pub(super) async fn load_kind<R: PortalStore>(
@@ -76,6 +107,7 @@ impl Visitor {
                 user: Some(u.display_name.clone()),
                 csrf: s.csrf_token.clone(),
                 admin: false,
+                operator_without_second_factor: u.kind == UserKind::Admin && !u.totp_enabled,
             },
             None => super::Nav::default(),
         }
@@ -118,10 +150,15 @@ pub trait Audience: Send + Sync + 'static {
     const KIND: UserKind;
     const COOKIE: &'static str;
     const LOGIN: &'static str;
+    /// Let through an operator the second-factor guard would send to enrol.
+    const BEFORE_SECOND_FACTOR: bool = false;
 }
 
 pub struct Developers;
 pub struct Operators;
+/// Operators on the pages open before a second factor is enrolled: the
+/// enrolment itself and logout.
+pub struct EnrollingOperators;
 
 impl Audience for Developers {
     const KIND: UserKind = UserKind::Developer;
@@ -135,6 +172,13 @@ impl Audience for Operators {
     const LOGIN: &'static str = "/admin/login";
 }
 
+impl Audience for EnrollingOperators {
+    const KIND: UserKind = UserKind::Admin;
+    const COOKIE: &'static str = ADMIN_COOKIE;
+    const LOGIN: &'static str = "/admin/login";
+    const BEFORE_SECOND_FACTOR: bool = true;
+}
+
 /// A form post that passed every defence: same origin, a live session of the
 /// audience, and that session's CSRF token. Handlers that change state take
 /// one, so none can forget a check.
@@ -146,6 +190,7 @@ pub struct Posted<A, T> {
 
 pub type DeveloperPost<T> = Posted<Developers, T>;
 pub type OperatorPost<T> = Posted<Operators, T>;
+pub type EnrollingOperatorPost<T> = Posted<EnrollingOperators, T>;
 
 impl<A, T> Posted<A, T> {
     pub fn into_parts(self) -> (Visitor, T) {
@@ -179,7 +224,10 @@ where
     ) -> Result<Self, PageError> {
         let (parts, body) = req.into_parts();
         check_origin(&parts.headers, request_host(&parts.headers, &parts.uri))?;
-        let visitor = Visitor::load_kind(portal, &parts.headers, A::COOKIE, A::KIND).await?;
+        let mut visitor = Visitor::load_kind(portal, &parts.headers, A::COOKIE, A::KIND).await?;
+        if !A::BEFORE_SECOND_FACTOR {
+            visitor = visitor.second_factor_guard(portal)?;
+        }
         let Some((session, _)) = &visitor.session else {
             return Err(PageError::new(axum::http::StatusCode::SEE_OTHER, A::LOGIN));
         };

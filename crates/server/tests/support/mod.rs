@@ -38,6 +38,24 @@ pub fn config_for(db: &TestDb) -> Config {
     }
 }
 
+/// The production profile for `db`: a certificate from the development CA
+/// (which the test clients trust) as if configured, a pepper file, and an
+/// SMTP relay that is never reached.
+pub fn production_config(db: &TestDb, now: time::OffsetDateTime) -> Config {
+    let pki = fintechapi_server::tls::DevPki::in_data_dir(db.data_dir());
+    pki.ensure(now).expect("certificates");
+    let pepper = db.data_dir().join("pepper");
+    std::fs::write(&pepper, [7_u8; 32]).expect("pepper file");
+    let mut config = config_for(db);
+    config.profile = fintechapi_server::config::Profile::Production;
+    config.tls.cert_file = Some(pki.server_cert.clone());
+    config.tls.key_file = Some(pki.server_key.clone());
+    config.tls.client_ca_file = Some(pki.ca_cert.clone());
+    config.secrets.pepper_file = Some(pepper);
+    config.mail.smtp_url = Some("smtps://relay.invalid:465".into());
+    config
+}
+
 impl TestServer {
     pub async fn start(db: TestDb) -> Self {
         let config = config_for(&db);
@@ -62,11 +80,18 @@ impl TestServer {
         if std::env::var_os("TEST_LOG").is_some() {
             fintechapi_server::telemetry::init(fintechapi_server::config::LogFormat::Text, "debug");
         }
+        // A configured certificate is one of the development CA's (`production_config`).
+        let configured_ca = config.tls.client_ca_file.clone();
         let app = Application::build_with_clock(config, clock)
             .await
             .expect("the server builds");
         let port = app.local_addr().port();
-        let ca = app.started().dev_ca.clone().expect("development CA");
+        let ca = app
+            .started()
+            .dev_ca
+            .clone()
+            .or(configured_ca)
+            .expect("development CA");
         let metrics_addr = app.started().metrics_addr;
         let (stop, stopped) = oneshot::channel();
         let handle = tokio::spawn(app.run_until_stopped(async {
