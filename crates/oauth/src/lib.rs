@@ -7,19 +7,17 @@
 //! - [`client_keys`]: clients' JWK Sets fetched from their `jwks_uri`, cached.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`rar`]: Rich Authorization Requests for consents and payments.
-//! - [`redirect`]: the Berlin Group Redirect SCA approach: its authorisations,
-//!   their one-time link, the way back to the TPP without a code.
+//! - [`redirect`]: the Berlin Group Redirect SCA approach: its authorisations
+//!   and their one-time link (the page behind it is `fintechapi-bank`'s).
 //! - [`throttle`]: failed client authentications held per address and client_id.
 //! - [`web`]: the endpoints, metered per application.
-//! - `bank`: the PSU's login, second-factor and consent pages.
+//!
+//! The PSU's pages (login, second factor, consent) are `fintechapi-bank`.
 
-mod bank;
 pub mod client_keys;
 pub mod error;
 pub mod jose;
 pub mod keys;
-mod online;
-pub mod passkey;
 pub mod policy;
 pub mod rar;
 pub mod redirect;
@@ -27,7 +25,6 @@ pub mod server;
 pub mod throttle;
 pub mod web;
 
-pub use bank::BankSettings;
 pub use error::{ErrorCode, OAuthError};
 pub use server::{AccessGrant, AuthorizationServer, OAuthSettings, ScopedResource};
 pub use web::{OAuthService, router};

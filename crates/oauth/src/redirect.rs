@@ -8,16 +8,10 @@
 //! outcome from the resource's status.
 //!
 //! Only URIs registered for the application are redirected to (exact match),
-//! and the link's token is stored as a keyed hash only.
+//! and the link's token is stored as a keyed hash only. This module starts
+//! the authorisation and issues the link; the page behind the link is the
+//! bank's (`fintechapi-bank`).
 
-use std::sync::Arc;
-
-use axum::Router;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
@@ -25,16 +19,14 @@ use fintechapi_domain::registry::{Application, RedirectUri};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
 
-use crate::bank::{BankError, see_other, session_ended, session_started};
 use crate::server::{AsRepo, AuthorizationServer, ScopedResource};
-use crate::web::{OAuthService, OAuthStore};
 
 /// How long the `scaRedirect` link opens: the TPP sends the PSU there with
 /// the initiation's answer, so no longer than an idle session lives.
 const LINK_TTL: Duration = Duration::minutes(5);
 
 /// Where the bank's page for a Redirect authorisation lives.
-const LINK_PATH: &str = "/bank/redirect";
+pub const LINK_PATH: &str = "/bank/redirect";
 
 /// Where the PSU returns after a Redirect authorisation: URIs registered for
 /// the application, as the TPP named them at initiation.
@@ -145,87 +137,5 @@ impl<R: AsRepo> AuthorizationServer<R> {
             authorisation: id,
             link: format!("{}{LINK_PATH}?token={token}", self.settings().issuer),
         })
-    }
-}
-
-pub(crate) fn routes<R: OAuthStore>() -> Router<Arc<OAuthService<R>>> {
-    Router::new().route(LINK_PATH, get(open::<R>))
-}
-
-#[derive(serde::Deserialize)]
-struct LinkQuery {
-    token: Option<String>,
-}
-
-/// The `scaRedirect` link: binds this browser to the authorisation (once)
-/// and goes on to the login page. The token is in the query, which request
-/// logs leave out.
-async fn open<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
-    query: Result<Query<LinkQuery>, QueryRejection>,
-) -> Result<Response, BankError> {
-    let Some(token) = query
-        .ok()
-        .and_then(|Query(q)| q.token)
-        .filter(|t| !t.is_empty())
-    else {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in link is malformed.",
-        ));
-    };
-    let server = &service.server;
-    let session = random_token(32).map_err(|_| BankError::expired())?;
-    let opened = server
-        .repo()
-        .open_redirect_authorization(
-            &server.pepper().hash(&token),
-            &server.pepper().hash(&session),
-            server.now(),
-        )
-        .await?;
-    if opened.is_none() {
-        return Err(BankError::expired());
-    }
-    Ok(session_started(&session))
-}
-
-/// The PSU approved: the authorisation is final (no code in this approach),
-/// and the browser returns to `TPP-Redirect-URI`.
-pub(crate) async fn approved<R: OAuthStore>(
-    service: &OAuthService<R>,
-    authorization: &Authorization,
-) -> Result<Response, BankError> {
-    let server = &service.server;
-    let finalised = server
-        .repo()
-        .advance_authorization(
-            authorization.id,
-            AuthorizationStage::Consent,
-            AuthorizationStage::Approved,
-            None,
-            server.now(),
-        )
-        .await?;
-    if !finalised {
-        return Err(BankError::expired());
-    }
-    Ok(back_to_tpp(authorization, true))
-}
-
-/// Where the browser goes when the PSU has decided: exactly the URI given at
-/// initiation (registered), with nothing added.
-pub(crate) fn back_to_tpp(authorization: &Authorization, approved: bool) -> Response {
-    let target = match (&authorization.nok_redirect_uri, approved) {
-        (Some(nok), false) => nok,
-        _ => &authorization.redirect_uri,
-    };
-    // Checked at initiation; only the URL standard's serialisation of it goes into `Location`.
-    match url::Url::parse(target) {
-        Ok(url) if url.as_str() == target => session_ended(see_other(url.as_str())),
-        _ => {
-            tracing::error!(authorization = %authorization.id, "a redirect target is not a normal URL");
-            BankError::expired().into_response()
-        }
     }
 }

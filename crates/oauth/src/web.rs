@@ -13,9 +13,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router, middleware};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use fintechapi_domain::card::CardRepository;
-use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::{MeteredApi, UsageRepository};
 use fintechapi_metering::{Admission, Meter, Metered, record_usage};
@@ -26,24 +23,15 @@ use crate::policy::ClientAuthMethod;
 use crate::server::{AsRepo, AuthorizationServer, PresentedClient, PushedRequest, Sender};
 use crate::throttle::{ClientAuthThrottle, claimed_client_id};
 
-/// The storage the authorization server and the bank's pages run on.
-pub trait OAuthStore:
-    AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
-{
-}
-impl<T> OAuthStore for T where
-    T: AsRepo + UsageRepository + PsuRepository + LedgerRepository + CardRepository + 'static
-{
-}
+/// The storage the authorization server runs on.
+pub trait OAuthStore: AsRepo + UsageRepository + 'static {}
+impl<T> OAuthStore for T where T: AsRepo + UsageRepository + 'static {}
 
 pub struct OAuthService<R> {
     pub server: AuthorizationServer<R>,
     pub meter: Arc<Meter<R>>,
     /// Failed client authentications per address and client_id.
     pub client_auth: ClientAuthThrottle,
-    pub bank: crate::bank::BankSettings,
-    /// Executes the payments PSUs approve on the bank's pages.
-    pub ledger: fintechapi_ledger::Ledger<R>,
 }
 
 pub fn router<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
@@ -61,7 +49,6 @@ pub fn router<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
         .with_state(service.clone())
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .merge(crate::bank::routes(service))
 }
 
 async fn metadata<R: OAuthStore>(State(service): State<Arc<OAuthService<R>>>) -> Response {

@@ -11,6 +11,8 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 
 use anyhow::Context;
+use fintechapi_bank::passkey::PasskeyVerifier;
+use fintechapi_bank::{BankService, BankSettings};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
@@ -19,9 +21,8 @@ use fintechapi_limits::throttle::Throttle;
 use fintechapi_limits::{Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
 use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
-use fintechapi_oauth::passkey::PasskeyVerifier;
 use fintechapi_oauth::throttle::ClientAuthThrottle;
-use fintechapi_oauth::{AuthorizationServer, BankSettings, OAuthService, OAuthSettings};
+use fintechapi_oauth::{AuthorizationServer, OAuthService, OAuthSettings};
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::web::Portal;
 use fintechapi_registry::Registry;
@@ -49,6 +50,7 @@ struct Inner {
     ledger: Ledger<Store>,
     portal: Arc<Portal<Store>>,
     oauth: Arc<OAuthService<Store>>,
+    bank: Arc<BankService<Store>>,
     xs2a: Arc<Xs2aService<Store>>,
 }
 
@@ -88,6 +90,10 @@ impl AppState {
 
     pub fn oauth(&self) -> &Arc<OAuthService<Store>> {
         &self.0.oauth
+    }
+
+    pub fn bank(&self) -> &Arc<BankService<Store>> {
+        &self.0.bank
     }
 
     pub fn xs2a(&self) -> &Arc<Xs2aService<Store>> {
@@ -504,7 +510,10 @@ impl Application {
                 ),
                 clock.clone(),
             ),
-            bank: BankSettings {
+        });
+        let bank = Arc::new(BankService {
+            oauth: oauth.clone(),
+            settings: BankSettings {
                 sandbox_code: config.sandbox_code(),
                 passkeys: passkey_verifier(&base_url),
                 passwords: passwords.clone(),
@@ -576,6 +585,7 @@ impl Application {
             ledger,
             portal,
             oauth,
+            bank,
             xs2a,
         }));
         Ok(Self {

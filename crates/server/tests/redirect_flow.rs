@@ -1223,7 +1223,7 @@ both_stores! {
         let stored = store.payment(payment.parse().unwrap()).await.unwrap().unwrap();
         let challenge = support::passkey::challenge(&options);
         assert_eq!(challenge.len(), 48);
-        assert_eq!(challenge[..32], fintechapi_oauth::passkey::payment_digest(&stored)[..], "the payment's digest is what the passkey signs");
+        assert_eq!(challenge[..32], fintechapi_bank::passkey::payment_digest(&stored)[..], "the payment's digest is what the passkey signs");
         let sandbox = psu_browser.post("/bank/sca", &[("code", "123456"), ("csrf", &page.csrf())]).await;
         assert_eq!(sandbox.status, StatusCode::UNAUTHORIZED, "a PSU with a passkey signs payments with it");
         // The amount changes after the challenge: the signed assertion is void.

@@ -52,6 +52,7 @@ use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
 use fintechapi_ledger::Ledger;
 use fintechapi_metering::record_usage;
@@ -123,8 +124,22 @@ impl<R: Xs2aStore> Xs2aService<R> {
 
 /// The storage XS2A runs on: what the authorization server needs, the ledger's,
 /// and the marks of delta reports.
-pub trait Xs2aStore: fintechapi_oauth::web::OAuthStore + DeltaReportRepository {}
-impl<T: fintechapi_oauth::web::OAuthStore + DeltaReportRepository> Xs2aStore for T {}
+pub trait Xs2aStore:
+    fintechapi_oauth::web::OAuthStore
+    + PsuRepository
+    + LedgerRepository
+    + CardRepository
+    + DeltaReportRepository
+{
+}
+impl<T> Xs2aStore for T where
+    T: fintechapi_oauth::web::OAuthStore
+        + PsuRepository
+        + LedgerRepository
+        + CardRepository
+        + DeltaReportRepository
+{
+}
 
 pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();

@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(fintechapi_portal::web::router(state.portal().clone()))
         .merge(fintechapi_oauth::router(state.oauth().clone()))
+        .merge(fintechapi_bank::routes(state.bank().clone()))
         .merge(fintechapi_xs2a::router(state.xs2a().clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(

@@ -1,7 +1,24 @@
 //! The login page: password check, throttles, failures that block the PSU
 //! and the alert sent when they do.
 
-use super::*;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::oauth::AuthorizationStage;
+use fintechapi_domain::portal::Mail;
+use fintechapi_domain::psu::{MAX_FAILED_LOGINS, Psu, PsuNotice};
+use fintechapi_web::mail::{self, MailKind};
+
+use crate::authorize::advance_renewed;
+use crate::error::{BankError, parsed, secured};
+use crate::service::{BankService, BankStore};
+use crate::session::{PsuSession, check_post, session, tpp};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/login.html")]
@@ -14,8 +31,8 @@ pub(crate) struct LoginPage {
     pub error: Option<String>,
 }
 
-pub(super) async fn login_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn login_page<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
     login: String,
     error: Option<String>,
@@ -30,8 +47,8 @@ pub(super) async fn login_page<R: OAuthStore>(
     })
 }
 
-pub(super) async fn login_form<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn login_form<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Login).await?;
@@ -51,7 +68,7 @@ pub(crate) struct LoginForm {
 
 /// Every failed login gets this one answer: a wrong name, a wrong password,
 /// or a block, whether or not the password was right.
-pub(super) const LOGIN_FAILED: &str = "The login name or the password is not right, or sign-in is paused \
+pub(crate) const LOGIN_FAILED: &str = "The login name or the password is not right, or sign-in is paused \
                             after too many failed attempts. Check them, or try again later.";
 /// After the password, the PSU may learn that the second factor blocked them.
 pub(crate) const BLOCKED: &str = "Your online banking access is paused after 5 failed \
@@ -59,12 +76,12 @@ pub(crate) const BLOCKED: &str = "Your online banking access is paused after 5 f
                                   contact your bank.";
 
 /// Per client address first, so a throttled address spends no login's budget.
-pub(super) async fn throttle<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn throttle<R: BankStore>(
+    service: &BankService<R>,
     peer: IpAddr,
     login: &str,
 ) -> Result<(), BankError> {
-    let bank = &service.bank;
+    let bank = &service.settings;
     bank.login_per_address
         .allow(peer)
         .await
@@ -80,18 +97,21 @@ pub(super) async fn throttle<R: OAuthStore>(
 /// unknown or blocked login is checked against the pool's dummy hash. The
 /// attempt is counted before the check (parallel guesses cannot pass the
 /// limit); a wrong password may block the PSU.
-pub(crate) async fn check_password<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn check_password<R: BankStore>(
+    service: &BankService<R>,
     peer: IpAddr,
     login: &str,
     password: String,
 ) -> Result<Result<Psu, &'static str>, BankError> {
     throttle(service, peer, login).await?;
-    let repo = service.server.repo();
-    let passwords = &service.bank.passwords;
+    let repo = service.oauth.server.repo();
+    let passwords = &service.settings.passwords;
     let found = repo.psu_by_login(login).await?;
     let admitted = match &found {
-        Some((psu, _)) => repo.begin_psu_attempt(psu.id, service.server.now()).await?,
+        Some((psu, _)) => {
+            repo.begin_psu_attempt(psu.id, service.oauth.server.now())
+                .await?
+        }
         None => None,
     };
     let (Some(psu), Some((_, hash))) = (admitted, found) else {
@@ -109,20 +129,21 @@ pub(crate) async fn check_password<R: OAuthStore>(
 
 /// A wrong answer of `psu` (as counted by `begin_psu_attempt`): the one that
 /// reached the limit blocks the PSU and alerts them. True when it blocked.
-pub(crate) async fn fail<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn fail<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
 ) -> Result<bool, BankError> {
     if psu.failed_logins < MAX_FAILED_LOGINS {
         return Ok(false);
     }
-    let now = service.server.now();
+    let now = service.oauth.server.now();
     let until = service
-        .bank
+        .settings
         .block_policy
         .next_block(psu.blocks_in_row)
         .map(|length| now + length);
     let Some(blocked) = service
+        .oauth
         .server
         .repo()
         .block_psu(psu.id, now, psu.blocks_in_row, until)
@@ -138,11 +159,11 @@ pub(crate) async fn fail<R: OAuthStore>(
 /// RTS Art. 4(3)(b): the PSU learns of each block, and before the next one
 /// becomes permanent: a notice in online banking, and a mail when the bank
 /// has an address.
-pub(super) async fn alert<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn alert<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
 ) -> Result<(), BankError> {
-    let policy = &service.bank.block_policy;
+    let policy = &service.settings.block_policy;
     let message = match psu.blocked_until {
         None => "After repeated failed sign-in attempts your online banking access is blocked. \
                  Contact your bank to unblock it."
@@ -165,8 +186,8 @@ pub(super) async fn alert<R: OAuthStore>(
             )
         }
     };
-    let now = service.server.now();
-    let repo = service.server.repo();
+    let now = service.oauth.server.now();
+    let repo = service.oauth.server.repo();
     repo.add_psu_notice(PsuNotice {
         psu_id: psu.id,
         created_at: now,
@@ -174,7 +195,7 @@ pub(super) async fn alert<R: OAuthStore>(
     })
     .await?;
     if let Some(recipient) = psu.email.as_deref().and_then(|e| e.parse().ok()) {
-        let link = format!("{}/bank/online", service.bank.public_url);
+        let link = format!("{}/bank/online", service.settings.public_url);
         let rendered = mail::render(&MailKind::PsuNotice {
             body: &message,
             link: &link,
@@ -191,8 +212,8 @@ pub(super) async fn alert<R: OAuthStore>(
     Ok(())
 }
 
-pub(super) async fn login<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn login<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: axum::http::Uri,

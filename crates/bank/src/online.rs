@@ -21,20 +21,20 @@ use fintechapi_domain::ids::{ConsentId, PsuId};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::psu::{Psu, PsuNotice, PsuPasskey, PsuSessionStage};
 use fintechapi_domain::secret::{KeyedHash, random_token};
+use fintechapi_oauth::server::PSU_IDLE_TIMEOUT;
 use fintechapi_web::{cookie, qr_svg};
-
-use crate::bank::{
-    BLOCKED, BankError, Factor, LoginForm, LoginPage, ScaForm, ScaPage, check_form_post,
-    check_password, check_second_factor, fail, parsed, passkey_prompt, secured, see_other,
-};
-use crate::passkey::{CEREMONY_TTL, ceremony_live};
-use crate::server::PSU_IDLE_TIMEOUT;
-use crate::web::{OAuthService, OAuthStore};
 use time::{Duration, OffsetDateTime};
+
+use crate::error::{BankError, parsed, secured, see_other};
+use crate::factors::{Factor, ScaForm, ScaPage, check_second_factor, passkey_prompt};
+use crate::login::{BLOCKED, LoginForm, LoginPage, check_password, fail};
+use crate::passkey::{CEREMONY_TTL, ceremony_live};
+use crate::service::{BankService, BankStore};
+use crate::session::check_form_post;
 
 const ONLINE_COOKIE: &str = "__Host-ftapi_bank";
 
-pub(crate) fn routes<R: OAuthStore>() -> Router<Arc<OAuthService<R>>> {
+pub(crate) fn routes<R: BankStore>() -> Router<Arc<BankService<R>>> {
     Router::new()
         .route("/bank/online", get(start::<R>))
         .route("/bank/online/login", post(login::<R>))
@@ -68,13 +68,13 @@ struct Online {
 }
 
 impl Online {
-    fn new<R: OAuthStore>(
-        service: &OAuthService<R>,
+    fn new<R: BankStore>(
+        service: &BankService<R>,
         id: &str,
         psu: Option<Psu>,
         factor_at: Option<OffsetDateTime>,
     ) -> Self {
-        let pepper = service.server.pepper();
+        let pepper = service.oauth.server.pepper();
         Self {
             hash: pepper.hash(id),
             psu,
@@ -89,12 +89,12 @@ impl Online {
     }
 }
 
-async fn online<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn online<R: BankStore>(
+    service: &BankService<R>,
     headers: &HeaderMap,
     stage: PsuSessionStage,
 ) -> Result<Online, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let ended = || {
         BankError::page(
             StatusCode::BAD_REQUEST,
@@ -122,10 +122,10 @@ async fn online<R: OAuthStore>(
 }
 
 /// The second factor was passed within `FRESH_FACTOR`.
-fn fresh<R: OAuthStore>(service: &OAuthService<R>, session: &Online) -> bool {
+fn fresh<R: BankStore>(service: &BankService<R>, session: &Online) -> bool {
     session
         .factor_at
-        .is_some_and(|at| service.server.now() - at <= FRESH_FACTOR)
+        .is_some_and(|at| service.oauth.server.now() - at <= FRESH_FACTOR)
 }
 
 fn with_cookie(mut response: Response, id: &str) -> Response {
@@ -138,15 +138,15 @@ fn with_cookie(mut response: Response, id: &str) -> Response {
 
 /// Moves the session to its next stage under a new id and sends the browser
 /// to `next` with it: an id known before a privilege change is dead after it.
-async fn renewed<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn renewed<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     stages: (PsuSessionStage, PsuSessionStage),
     psu: Option<PsuId>,
     factor: bool,
     next: &str,
 ) -> Result<Response, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let id = random_token(32).map_err(|_| BankError::expired())?;
     let moved = server
         .repo()
@@ -185,10 +185,10 @@ fn login_page(online: &Online, login: String, error: Option<String>) -> LoginPag
 }
 
 /// Opens a new session and shows the login form.
-async fn start<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn start<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
 ) -> Result<Response, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let id = random_token(32).map_err(|_| BankError::expired())?;
     let session = Online::new(&service, &id, None, None);
     server
@@ -199,8 +199,8 @@ async fn start<R: OAuthStore>(
     Ok(with_cookie(secured(page.into_response(), None), &id))
 }
 
-async fn login<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn login<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     uri: Uri,
@@ -230,8 +230,8 @@ async fn login<R: OAuthStore>(
     .await
 }
 
-async fn sca_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn sca_page<R: BankStore>(
+    service: &BankService<R>,
     online: &Online,
     psu: &Psu,
     error: Option<String>,
@@ -240,7 +240,7 @@ async fn sca_page<R: OAuthStore>(
         action: "/bank/online/sca",
         csrf: online.csrf.clone(),
         totp: psu.totp_enabled,
-        sandbox_code: service.bank.sandbox_code.clone(),
+        sandbox_code: service.settings.sandbox_code.clone(),
         error,
         payment: None,
         challenge: None,
@@ -248,8 +248,8 @@ async fn sca_page<R: OAuthStore>(
     })
 }
 
-async fn sca_form<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn sca_form<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::SecondFactor).await?;
@@ -262,8 +262,8 @@ async fn sca_form<R: OAuthStore>(
     ))
 }
 
-async fn sca<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn sca<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<ScaForm>, FormRejection>,
@@ -272,7 +272,7 @@ async fn sca<R: OAuthStore>(
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
-    let server = &service.server;
+    let server = &service.oauth.server;
     let blocked = || async {
         server.repo().end_psu_session(&session.hash).await?;
         Err::<Response, _>(BankError::page(StatusCode::FORBIDDEN, BLOCKED))
@@ -339,14 +339,14 @@ struct ConsentsPage {
     alerts: Vec<PsuNotice>,
 }
 
-async fn consents_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn consents_page<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     notice: Option<String>,
 ) -> Result<ConsentsPage, BankError> {
     let psu = session.psu.clone().ok_or_else(BankError::expired)?;
-    let repo = service.server.repo();
-    let today = service.server.now().date();
+    let repo = service.oauth.server.repo();
+    let today = service.oauth.server.now().date();
     let mut lines = Vec::new();
     for consent in repo.consents_of_psu(psu.id).await? {
         let app = repo.application(consent.application_id).await?;
@@ -371,8 +371,8 @@ async fn consents_page<R: OAuthStore>(
     })
 }
 
-async fn consents<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn consents<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::Active).await?;
@@ -387,8 +387,8 @@ async fn consents<R: OAuthStore>(
 
 /// A form post within a signed-in session: origin and CSRF token checked,
 /// activity recorded; the session and its PSU.
-async fn active_post<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn active_post<R: BankStore>(
+    service: &BankService<R>,
     headers: &HeaderMap,
     uri: &Uri,
     csrf: &str,
@@ -401,11 +401,8 @@ async fn active_post<R: OAuthStore>(
 }
 
 /// Any action counts as activity for the idle timeout.
-async fn touch<R: OAuthStore>(
-    service: &OAuthService<R>,
-    session: &Online,
-) -> Result<(), BankError> {
-    let server = &service.server;
+async fn touch<R: BankStore>(service: &BankService<R>, session: &Online) -> Result<(), BankError> {
+    let server = &service.oauth.server;
     server
         .repo()
         .advance_psu_session(
@@ -425,8 +422,8 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn revoke<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn revoke<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     Path(id): Path<String>,
@@ -436,7 +433,7 @@ async fn revoke<R: OAuthStore>(
     let (session, psu) = active_post(&service, &headers, &uri, &form.csrf).await?;
     let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
     let id: ConsentId = id.parse().map_err(|_| not_yours())?;
-    let server = &service.server;
+    let server = &service.oauth.server;
     let consent = server
         .repo()
         .consent(id)
@@ -465,8 +462,8 @@ async fn revoke<R: OAuthStore>(
     ))
 }
 
-async fn logout<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn logout<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<CsrfForm>, FormRejection>,
@@ -474,7 +471,12 @@ async fn logout<R: OAuthStore>(
     let session = online(&service, &headers, PsuSessionStage::Active).await?;
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
-    service.server.repo().end_psu_session(&session.hash).await?;
+    service
+        .oauth
+        .server
+        .repo()
+        .end_psu_session(&session.hash)
+        .await?;
     let mut response = see_other("/bank/online");
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -510,21 +512,21 @@ struct SecurityPage {
     error: Option<String>,
 }
 
-async fn security_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn security_page<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     psu: &Psu,
     notice: Option<String>,
     error: Option<String>,
 ) -> Result<SecurityPage, BankError> {
     let seed = Seed::generate().map_err(|_| BankError::expired())?;
-    let repo = service.server.repo();
+    let repo = service.oauth.server.repo();
     let stored = repo.psu_passkeys(psu.id).await?;
     let fresh = fresh(service, session);
-    let passkey_options = match &service.bank.passkeys {
+    let passkey_options = match &service.settings.passkeys {
         Some(verifier) if fresh => match verifier.start_registration(psu, &stored) {
             Ok(ceremony) => {
-                let now = service.server.now();
+                let now = service.oauth.server.now();
                 repo.put_webauthn_ceremony(
                     &session.registration_ceremony,
                     ceremony.state,
@@ -563,8 +565,8 @@ async fn security_page<R: OAuthStore>(
     })
 }
 
-async fn security_answer<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn security_answer<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     psu: &Psu,
     outcome: Result<String, String>,
@@ -579,8 +581,8 @@ async fn security_answer<R: OAuthStore>(
 
 /// A change of factors on a session whose second factor is not fresh: refused,
 /// with the way to confirm again.
-async fn stale_factor<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn stale_factor<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     psu: &Psu,
 ) -> Result<Response, BankError> {
@@ -590,15 +592,15 @@ async fn stale_factor<R: OAuthStore>(
 }
 
 /// Asks for the second factor again before the factors can be changed.
-async fn confirm<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn confirm<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Result<Response, BankError> {
     let form = parsed(form)?;
     let (session, _) = active_post(&service, &headers, &uri, &form.csrf).await?;
-    let server = &service.server;
+    let server = &service.oauth.server;
     let moved = server
         .repo()
         .advance_psu_session(
@@ -617,8 +619,8 @@ async fn confirm<R: OAuthStore>(
 
 /// The PSU's security page: the authenticator app (enrol or replace by QR
 /// code) and passkeys (add, remove).
-async fn security<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn security<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = online(&service, &headers, PsuSessionStage::Active).await?;
@@ -644,8 +646,8 @@ struct CodeForm {
 }
 
 /// Keeps the new seed once the app shows a current code for it.
-async fn enrol<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn enrol<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<CodeForm>, FormRejection>,
@@ -655,7 +657,7 @@ async fn enrol<R: OAuthStore>(
     if !fresh(&service, &session) {
         return stale_factor(&service, &session, &psu).await;
     }
-    let server = &service.server;
+    let server = &service.oauth.server;
     let step = Seed::from_base32(&form.seed).and_then(|seed| {
         seed.matching_step(&form.code, server.now())
             .map(|step| (seed, step))
@@ -694,8 +696,8 @@ struct PasskeyForm {
 const PASSKEY_LABEL_MAX: usize = 60;
 
 /// Registers the passkey the browser created for the options on the page.
-async fn add_passkey<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn add_passkey<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     form: Result<Form<PasskeyForm>, FormRejection>,
@@ -716,17 +718,17 @@ async fn add_passkey<R: OAuthStore>(
     security_answer(&service, &session, &psu, outcome).await
 }
 
-async fn register<R: OAuthStore>(
-    service: &OAuthService<R>,
+async fn register<R: BankStore>(
+    service: &BankService<R>,
     session: &Online,
     psu: &Psu,
     label: &str,
     credential: &str,
 ) -> Result<Result<String, String>, BankError> {
-    let Some(verifier) = &service.bank.passkeys else {
+    let Some(verifier) = &service.settings.passkeys else {
         return Ok(Err("This bank does not offer passkeys.".into()));
     };
-    let server = &service.server;
+    let server = &service.oauth.server;
     let now = server.now();
     let taken = server
         .repo()
@@ -764,8 +766,8 @@ async fn register<R: OAuthStore>(
     })
 }
 
-async fn remove_passkey<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+async fn remove_passkey<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: Uri,
     Path(id): Path<String>,
@@ -776,7 +778,7 @@ async fn remove_passkey<R: OAuthStore>(
     if !fresh(&service, &session) {
         return stale_factor(&service, &session, &psu).await;
     }
-    let repo = service.server.repo();
+    let repo = service.oauth.server.repo();
     let passkeys = repo.psu_passkeys(psu.id).await?;
     let last_factor = !psu.totp_enabled && passkeys.len() == 1;
     if last_factor && passkeys.iter().any(|p| p.credential_id == id) {

@@ -1,7 +1,15 @@
 //! The payment lifecycle the PSU's decision drives: execute, cancel,
 //! reject a scheduled payment.
 
-use super::*;
+use axum::http::StatusCode;
+use axum::response::Response;
+use fintechapi_domain::ids::PsuId;
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::payment::{Payment, PaymentStatus, PaymentUpdate};
+
+use crate::error::BankError;
+use crate::service::{BankService, BankStore};
+use crate::session::back_to_tpp;
 
 /// The PSU authorised the payment: an immediate one goes RCVD → ACTC and is
 /// settled in the ledger (ACSC, or RJCT with an ISO 20022 reason), exactly
@@ -9,18 +17,19 @@ use super::*;
 /// scheduler's cursor on its first date (executed now if that is today). A
 /// scheduled payment is refused at once (RJCT) when the debtor account is
 /// not the PSU's (AC01) or a standing order has no date left (DT01).
-pub(super) async fn execute<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn execute<R: BankStore>(
+    service: &BankService<R>,
     payment: &Payment,
     psu: PsuId,
 ) -> Result<(), BankError> {
-    let now = service.server.now();
+    let now = service.oauth.server.now();
     let first = match payment.execution.first_due(now.date()) {
         Ok(first) => first,
         Err(_) => return reject_scheduled(service, payment, psu, "DT01").await,
     };
     if first.is_some() {
         let own = service
+            .oauth
             .server
             .repo()
             .account_by_iban(&payment.debtor_iban)
@@ -35,6 +44,7 @@ pub(super) async fn execute<R: OAuthStore>(
         None => PaymentStatus::AcceptedTechnical,
     };
     let authorised = service
+        .oauth
         .server
         .repo()
         .set_payment_status(
@@ -73,11 +83,11 @@ pub(super) async fn execute<R: OAuthStore>(
 }
 
 /// Only the PSU who authorised a payment may cancel it.
-pub(super) fn is_payer(authorization: &Authorization, payment: &Payment) -> bool {
+pub(crate) fn is_payer(authorization: &Authorization, payment: &Payment) -> bool {
     authorization.psu_id.is_some() && authorization.psu_id == payment.psu_id
 }
 
-pub(super) fn not_the_payer() -> BankError {
+pub(crate) fn not_the_payer() -> BankError {
     BankError::page(
         StatusCode::FORBIDDEN,
         "This payment was authorised by another customer; only they can cancel it.",
@@ -86,13 +96,13 @@ pub(super) fn not_the_payer() -> BankError {
 
 /// The PSU decides on the TPP's request to cancel an authorised scheduled
 /// payment: approved, it is cancelled before its next date (CANC).
-pub(super) async fn cancel_payment<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn cancel_payment<R: BankStore>(
+    service: &BankService<R>,
     authorization: &Authorization,
     payment: &Payment,
     decision: Option<&str>,
 ) -> Result<Response, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let issuer = server.settings().issuer.clone();
     if !is_payer(authorization, payment) {
         return Err(not_the_payer());
@@ -133,13 +143,14 @@ pub(super) async fn cancel_payment<R: OAuthStore>(
 }
 
 /// A scheduled payment that cannot run: RJCT with its ISO 20022 reason.
-pub(super) async fn reject_scheduled<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn reject_scheduled<R: BankStore>(
+    service: &BankService<R>,
     payment: &Payment,
     psu: PsuId,
     reason: &str,
 ) -> Result<(), BankError> {
     service
+        .oauth
         .server
         .repo()
         .set_payment_status(
@@ -151,7 +162,7 @@ pub(super) async fn reject_scheduled<R: OAuthStore>(
                 reason: Some(reason.into()),
                 ..PaymentUpdate::default()
             },
-            service.server.now(),
+            service.oauth.server.now(),
         )
         .await?;
     Ok(())

@@ -1,18 +1,38 @@
 //! The consent and payment pages shown for the PSU's decision.
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::card::{CardAccount, MaskedPan};
+use fintechapi_domain::consent::{
+    AccountGrant, AccountReference, Consent, ConsentAccess, GrantedResource,
+};
+use fintechapi_domain::ledger::Account;
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::payment::Payment;
+use fintechapi_oauth::server::ScopedResource;
+
+use crate::error::{BankError, secured};
+use crate::factors::{PaymentAsk, payment_asked};
+use crate::payment::{is_payer, not_the_payer};
+use crate::service::{BankService, BankStore};
+use crate::session::{PsuSession, session, tpp};
 
 /// One line of the consent screen: a payment account, or a card account
 /// shown and granted by its masked PAN.
-pub(super) struct AccountLine {
-    pub(super) account: Account,
+pub(crate) struct AccountLine {
+    pub(crate) account: Account,
     masked_pan: Option<MaskedPan>,
     balances: bool,
     transactions: bool,
 }
 
 impl AccountLine {
-    pub(super) fn grant(&self) -> AccountGrant {
+    pub(crate) fn grant(&self) -> AccountGrant {
         AccountGrant {
             account: self.account.id,
             balances: self.balances,
@@ -28,28 +48,28 @@ impl AccountLine {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/consent.html")]
-pub(super) struct ConsentPage {
-    pub(super) csrf: String,
-    pub(super) tpp_name: String,
-    pub(super) tpp_roles: String,
-    pub(super) app_name: String,
-    pub(super) consent: Consent,
+pub(crate) struct ConsentPage {
+    pub(crate) csrf: String,
+    pub(crate) tpp_name: String,
+    pub(crate) tpp_roles: String,
+    pub(crate) app_name: String,
+    pub(crate) consent: Consent,
     /// A funds-confirmation (PIIS) consent: yes/no answers about one account.
-    pub(super) funds: bool,
+    pub(crate) funds: bool,
     /// Accounts the consent names (or all the PSU's, for allPsd2 / availableAccounts).
-    pub(super) lines: Vec<AccountLine>,
+    pub(crate) lines: Vec<AccountLine>,
     /// Bank-offered consent: the PSU ticks accounts.
-    pub(super) choose: bool,
-    pub(super) choose_balances: bool,
-    pub(super) choose_transactions: bool,
-    pub(super) problem: Option<String>,
+    pub(crate) choose: bool,
+    pub(crate) choose_balances: bool,
+    pub(crate) choose_transactions: bool,
+    pub(crate) problem: Option<String>,
 }
 
 /// What the PSU is asked to grant: the lines to show, whether they choose,
 /// and a reason the consent cannot be granted at all. Card accounts count as
 /// payment accounts: `allPsd2`, `availableAccounts` and bank-offered consents
 /// include them.
-pub(super) fn consent_lines(
+pub(crate) fn consent_lines(
     consent: &Consent,
     accounts: Vec<Account>,
     cards: Vec<CardAccount>,
@@ -141,8 +161,8 @@ pub(super) fn consent_lines(
     }
 }
 
-pub(super) async fn consent_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn consent_page<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
 ) -> Result<ConsentPage, BankError> {
     let authorization = &session.authorization;
@@ -150,7 +170,7 @@ pub(super) async fn consent_page<R: OAuthStore>(
         Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
         _ => return Err(BankError::expired()),
     };
-    let repo = service.server.repo();
+    let repo = service.oauth.server.repo();
     let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
     let accounts = repo.accounts_of_psu(psu).await?;
@@ -180,14 +200,14 @@ pub(super) async fn consent_page<R: OAuthStore>(
 }
 
 /// `scheme://host[:port]` of the redirect URI, for the consent form's CSP.
-pub(super) fn origin_of(uri: &str) -> Option<String> {
+pub(crate) fn origin_of(uri: &str) -> Option<String> {
     let url = url::Url::parse(uri).ok()?;
     Some(url.origin().ascii_serialization())
 }
 
 /// The origins the consent form's answer may redirect to, for its CSP: the
 /// redirect URI's, and a Redirect authorisation's NOK URI's.
-pub(super) fn form_targets(authorization: &Authorization) -> Option<String> {
+pub(crate) fn form_targets(authorization: &Authorization) -> Option<String> {
     let mut origins: Vec<String> = Vec::new();
     for uri in std::iter::once(&authorization.redirect_uri).chain(&authorization.nok_redirect_uri) {
         if let Some(origin) = origin_of(uri)
@@ -201,7 +221,7 @@ pub(super) fn form_targets(authorization: &Authorization) -> Option<String> {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/payment.html")]
-pub(super) struct PaymentPage {
+pub(crate) struct PaymentPage {
     csrf: String,
     tpp_name: String,
     tpp_roles: String,
@@ -211,8 +231,8 @@ pub(super) struct PaymentPage {
     cancel: bool,
 }
 
-pub(super) async fn payment_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn payment_page<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
     payment: Payment,
     cancel: bool,
@@ -228,8 +248,8 @@ pub(super) async fn payment_page<R: OAuthStore>(
     })
 }
 
-pub(super) async fn consent_form<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn consent_form<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;

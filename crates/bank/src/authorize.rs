@@ -1,17 +1,29 @@
 //! `/oauth2/authorize`: a pushed request becomes the PSU's session.
 
-use super::*;
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use fintechapi_domain::ids::PsuId;
+use fintechapi_domain::oauth::AuthorizationStage;
+use fintechapi_domain::secret::random_token;
+use fintechapi_web::cookie;
+
+use crate::error::{BankError, see_other};
+use crate::service::{BankService, BankStore};
+use crate::session::{PSU_COOKIE, PsuSession, session_started, with_session};
 
 #[derive(serde::Deserialize)]
-pub(super) struct AuthorizeQuery {
+pub(crate) struct AuthorizeQuery {
     client_id: Option<String>,
     request_uri: Option<String>,
 }
 
 /// The front channel: only a pushed request is accepted (PAR is required), and
 /// any problem is shown here, never sent to an unverified redirect URI.
-pub(super) async fn authorize<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn authorize<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, BankError> {
@@ -28,7 +40,7 @@ pub(super) async fn authorize<R: OAuthStore>(
              client_id and request_uri.",
         ));
     };
-    let server = &service.server;
+    let server = &service.oauth.server;
     // A reload by the browser that opened it keeps it; any other browser is refused.
     let bound = cookie(&headers, PSU_COOKIE).map(|id| server.pepper().hash(&id));
     let session = random_token(32).map_err(|_| BankError::expired())?;
@@ -52,30 +64,16 @@ pub(super) async fn authorize<R: OAuthStore>(
     Ok(session_started(&session))
 }
 
-/// Binds the browser to the authorization just opened and sends it to the login page.
-pub(crate) fn session_started(session: &str) -> Response {
-    with_session(see_other("/bank/login"), session)
-}
-
-/// Sets the browser's session cookie to `session`.
-pub(super) fn with_session(mut response: Response, session: &str) -> Response {
-    let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(header::SET_COOKIE, value);
-    }
-    secured(response, None)
-}
-
 /// Moves the authorization `from` → `to` under a new session id, and points
 /// the browser at `next` with it: the id known before the step is dead after it.
-pub(super) async fn advance_renewed<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn advance_renewed<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
     (from, to): (AuthorizationStage, AuthorizationStage),
     psu: Option<PsuId>,
     next: &str,
 ) -> Result<Response, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let renewed = random_token(32).map_err(|_| BankError::expired())?;
     let advanced = server
         .repo()

@@ -1,50 +1,32 @@
 //! The PSU's decision and the way back to the TPP.
 
-use super::*;
+use std::sync::Arc;
 
-/// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
-pub(super) fn back_to_tpp(
-    authorization: &Authorization,
-    issuer: &str,
-    params: &[(&str, &str)],
-) -> Response {
-    let Ok(mut url) = url::Url::parse(&authorization.redirect_uri) else {
-        return BankError::expired().into_response();
-    };
-    {
-        let mut query = url.query_pairs_mut();
-        for (k, v) in params {
-            query.append_pair(k, v);
-        }
-        if let Some(state) = &authorization.state {
-            query.append_pair("state", state);
-        }
-        query.append_pair("iss", issuer);
-    }
-    session_ended(see_other(url.as_str()))
-}
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::{AccountGrant, ConsentStatus};
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
+use fintechapi_domain::payment::{PaymentStatus, PaymentUpdate};
 
-/// The answer that leaves the bank's pages: the session is over either way.
-pub(crate) fn session_ended(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_static(
-            "__Host-ftapi_psu=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
-    );
-    secured(response, None)
-}
+use crate::error::{BankError, parsed, secured};
+use crate::factors::{PaymentAsk, payment_asked};
+use crate::pages::{AccountLine, consent_page, form_targets};
+use crate::payment::{cancel_payment, execute};
+use crate::service::{BankService, BankStore};
+use crate::session::{back_to_tpp, check_post, session};
 
 /// The PSU approved: the OAuth approach issues the code for the TPP's token;
 /// the Redirect approach finalises the authorisation without one.
-pub(super) async fn approved<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn approved<R: BankStore>(
+    service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
     if authorization.approach == ScaApproach::Redirect {
         return crate::redirect::approved(service, authorization).await;
     }
-    let server = &service.server;
+    let server = &service.oauth.server;
     let code = server
         .approve(authorization)
         .await
@@ -59,7 +41,7 @@ pub(super) async fn approved<R: OAuthStore>(
 
 /// The PSU refused, or the request cannot be granted: `access_denied` for
 /// the OAuth approach, the NOK URI for the Redirect approach.
-pub(super) fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
+pub(crate) fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
     if authorization.approach == ScaApproach::Redirect {
         return crate::redirect::back_to_tpp(authorization, false);
     }
@@ -73,8 +55,8 @@ pub(super) fn refused(authorization: &Authorization, issuer: &str, description: 
     )
 }
 
-pub(super) async fn decide<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn decide<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
@@ -88,7 +70,7 @@ pub(super) async fn decide<R: OAuthStore>(
             .map(|(_, v)| v.as_str())
     };
     check_post(&headers, &uri, value("csrf").unwrap_or_default(), &session)?;
-    let server = &service.server;
+    let server = &service.oauth.server;
     let repo = server.repo();
     let authorization = &session.authorization;
     let issuer = server.settings().issuer.clone();

@@ -1,6 +1,26 @@
 //! The second factor: passkey, TOTP, OCRA or the sandbox code.
 
-use super::*;
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::otp::Seed;
+use fintechapi_domain::payment::Payment;
+use fintechapi_domain::psu::Psu;
+use fintechapi_domain::secret::{KeyedHash, constant_time_eq};
+use fintechapi_oauth::server::ScopedResource;
+
+use crate::authorize::advance_renewed;
+use crate::error::{BankError, parsed, secured};
+use crate::login::{BLOCKED, fail};
+use crate::passkey::{CEREMONY_TTL, PasskeyError, ceremony_live, payment_digest};
+use crate::service::{BankService, BankStore};
+use crate::session::{PsuSession, check_post, session};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/sca.html")]
@@ -28,15 +48,15 @@ pub fn payment_challenge(payment: &Payment) -> String {
 }
 
 /// What an authorization asks of the PSU about a payment.
-pub(super) enum PaymentAsk {
+pub(crate) enum PaymentAsk {
     Pay(Payment),
     /// Cancel this authorised scheduled payment.
     Cancel(Payment),
 }
 
 /// The payment an authorization names, if it names one.
-pub(super) async fn payment_asked<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn payment_asked<R: BankStore>(
+    service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Option<PaymentAsk>, BankError> {
     let (id, cancel) = match ScopedResource::parse(&authorization.scope) {
@@ -45,6 +65,7 @@ pub(super) async fn payment_asked<R: OAuthStore>(
         _ => return Ok(None),
     };
     let payment = service
+        .oauth
         .server
         .repo()
         .payment(id)
@@ -58,8 +79,8 @@ pub(super) async fn payment_asked<R: OAuthStore>(
 }
 
 /// The payment an authorization pays, if any: the second factor links to it.
-pub(super) async fn authorized_payment<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn authorized_payment<R: BankStore>(
+    service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Option<Payment>, BankError> {
     Ok(match payment_asked(service, authorization).await? {
@@ -69,8 +90,8 @@ pub(super) async fn authorized_payment<R: OAuthStore>(
 }
 
 /// The PSU the authorization is for, as it stands now.
-pub(super) async fn session_psu<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn session_psu<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
 ) -> Result<Psu, BankError> {
     let psu_id = session
@@ -78,6 +99,7 @@ pub(super) async fn session_psu<R: OAuthStore>(
         .psu_id
         .ok_or_else(BankError::expired)?;
     service
+        .oauth
         .server
         .repo()
         .psu(psu_id)
@@ -113,8 +135,8 @@ pub(crate) enum Factor {
 /// only); otherwise a TOTP code, each step once. The sandbox code works only
 /// where configured (never in production), and never for a payment of a PSU
 /// whose authenticator could sign it.
-pub(crate) async fn check_second_factor<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn check_second_factor<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
     form: &ScaForm,
     payment: Option<&Payment>,
@@ -125,13 +147,22 @@ pub(crate) async fn check_second_factor<R: OAuthStore>(
     }
     let code = form.code.trim();
     let sandbox = service
-        .bank
+        .settings
         .sandbox_code
         .as_deref()
         .is_some_and(|expected| constant_time_eq(code, expected));
     let accepted = match payment {
         Some(p) if psu.totp_enabled => ocra_accepted(service, psu, p, code).await?,
-        Some(_) => sandbox && service.server.repo().psu_passkeys(psu.id).await?.is_empty(),
+        Some(_) => {
+            sandbox
+                && service
+                    .oauth
+                    .server
+                    .repo()
+                    .psu_passkeys(psu.id)
+                    .await?
+                    .is_empty()
+        }
         None => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
     };
     Ok(if accepted {
@@ -143,16 +174,16 @@ pub(crate) async fn check_second_factor<R: OAuthStore>(
 
 /// WebAuthn request options for the PSU's passkeys (none: no prompt), with
 /// the ceremony's state kept under `ceremony`.
-pub(crate) async fn passkey_prompt<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn passkey_prompt<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
     payment: Option<&Payment>,
     ceremony: &KeyedHash,
 ) -> Result<Option<String>, BankError> {
-    let Some(verifier) = &service.bank.passkeys else {
+    let Some(verifier) = &service.settings.passkeys else {
         return Ok(None);
     };
-    let repo = service.server.repo();
+    let repo = service.oauth.server.repo();
     let passkeys = repo.psu_passkeys(psu.id).await?;
     if passkeys.is_empty() {
         return Ok(None);
@@ -164,24 +195,24 @@ pub(crate) async fn passkey_prompt<R: OAuthStore>(
             return Ok(None);
         }
     };
-    let now = service.server.now();
+    let now = service.oauth.server.now();
     repo.put_webauthn_ceremony(ceremony, started.state, now, now - CEREMONY_TTL)
         .await?;
     Ok(Some(started.options))
 }
 
-pub(super) async fn passkey_accepted<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn passkey_accepted<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
     response: &str,
     payment: Option<&Payment>,
     ceremony: &KeyedHash,
 ) -> Result<Factor, BankError> {
-    let Some(verifier) = &service.bank.passkeys else {
+    let Some(verifier) = &service.settings.passkeys else {
         return Ok(Factor::Wrong);
     };
-    let repo = service.server.repo();
-    let now = service.server.now();
+    let repo = service.oauth.server.repo();
+    let now = service.oauth.server.now();
     let Some((state, began)) = repo.take_webauthn_ceremony(ceremony).await? else {
         return Ok(Factor::Stale);
     };
@@ -207,13 +238,13 @@ pub(super) async fn passkey_accepted<R: OAuthStore>(
 }
 
 /// The PSU's authenticator app's OCRA response to the payment's challenge.
-pub(super) async fn ocra_accepted<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn ocra_accepted<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
     payment: &Payment,
     code: &str,
 ) -> Result<bool, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
         return Ok(false);
     };
@@ -227,12 +258,12 @@ pub(super) async fn ocra_accepted<R: OAuthStore>(
 }
 
 /// A current TOTP code of the PSU's authenticator, each time step once.
-pub(super) async fn totp_accepted<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn totp_accepted<R: BankStore>(
+    service: &BankService<R>,
     psu: &Psu,
     code: &str,
 ) -> Result<bool, BankError> {
-    let server = &service.server;
+    let server = &service.oauth.server;
     let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
         return Ok(false);
     };
@@ -246,12 +277,12 @@ pub(super) async fn totp_accepted<R: OAuthStore>(
     }
 }
 
-pub(super) const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used already. \
+pub(crate) const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used already. \
                             Check it and try again.";
-pub(super) const STALE_PROMPT: &str = "The passkey prompt expired. Try again.";
+pub(crate) const STALE_PROMPT: &str = "The passkey prompt expired. Try again.";
 
-pub(super) async fn sca_page<R: OAuthStore>(
-    service: &OAuthService<R>,
+pub(crate) async fn sca_page<R: BankStore>(
+    service: &BankService<R>,
     session: &PsuSession,
     psu: &Psu,
     payment: Option<Payment>,
@@ -262,7 +293,7 @@ pub(super) async fn sca_page<R: OAuthStore>(
         action: "/bank/sca",
         csrf: session.csrf.clone(),
         totp: psu.totp_enabled,
-        sandbox_code: service.bank.sandbox_code.clone(),
+        sandbox_code: service.settings.sandbox_code.clone(),
         error,
         challenge: payment.as_ref().map(payment_challenge),
         payment,
@@ -270,8 +301,8 @@ pub(super) async fn sca_page<R: OAuthStore>(
     })
 }
 
-pub(super) async fn sca_form<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn sca_form<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
@@ -281,8 +312,8 @@ pub(super) async fn sca_form<R: OAuthStore>(
     Ok(secured(page.into_response(), None))
 }
 
-pub(super) async fn sca<R: OAuthStore>(
-    State(service): State<Arc<OAuthService<R>>>,
+pub(crate) async fn sca<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
     uri: axum::http::Uri,
     form: Result<Form<ScaForm>, FormRejection>,
@@ -290,9 +321,12 @@ pub(super) async fn sca<R: OAuthStore>(
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
     let form = parsed(form)?;
     check_post(&headers, &uri, &form.csrf, &session)?;
-    let repo = service.server.repo();
+    let repo = service.oauth.server.repo();
     let psu = session_psu(&service, &session).await?;
-    let Some(psu) = repo.begin_psu_attempt(psu.id, service.server.now()).await? else {
+    let Some(psu) = repo
+        .begin_psu_attempt(psu.id, service.oauth.server.now())
+        .await?
+    else {
         return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
     };
     let payment = authorized_payment(&service, &session.authorization).await?;
