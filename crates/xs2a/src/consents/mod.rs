@@ -27,7 +27,7 @@ use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
-use request::ConsentRequest;
+pub(crate) use request::ConsentRequest;
 
 pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
