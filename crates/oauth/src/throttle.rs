@@ -8,6 +8,7 @@
 //! its own first failure for that key, which the shared count refuses.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -26,13 +27,15 @@ const MAX_HELD: usize = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Address(IpAddr),
-    Client(String),
+    /// The claimed client_id's hash: a held key costs 8 bytes whatever its length.
+    Client(u64),
 }
 
 pub struct ClientAuthThrottle {
     per_address: Throttle,
     per_client: Throttle,
     clock: Arc<dyn Clock>,
+    client_ids: RandomState,
     /// Keys over their limit, until when.
     held: Mutex<HashMap<Key, OffsetDateTime>>,
 }
@@ -56,6 +59,7 @@ impl ClientAuthThrottle {
             per_address,
             per_client,
             clock,
+            client_ids: RandomState::new(),
             held: Mutex::new(HashMap::new()),
         }
     }
@@ -70,7 +74,7 @@ impl ClientAuthThrottle {
             return Err(refusal(Key::Address(address), RetryAfter(until - now)));
         }
         if let Some(id) = client_id {
-            let key = Key::Client(id.to_owned());
+            let key = self.client_key(id);
             if let Some(until) = until(&key) {
                 return Err(refusal(key, RetryAfter(until - now)));
             }
@@ -89,11 +93,15 @@ impl ClientAuthThrottle {
         });
         let over = match (by_address, by_client) {
             (Err(wait), _) => (Key::Address(address), wait),
-            (Ok(()), Err(wait)) => (Key::Client(client_id.unwrap_or_default().to_owned()), wait),
+            (Ok(()), Err(wait)) => (self.client_key(client_id.unwrap_or_default()), wait),
             (Ok(()), Ok(())) => return Ok(()),
         };
         self.hold(over.0.clone(), over.1);
         Err(refusal(over.0, over.1))
+    }
+
+    fn client_key(&self, id: &str) -> Key {
+        Key::Client(self.client_ids.hash_one(id))
     }
 
     fn hold(&self, key: Key, wait: RetryAfter) {
