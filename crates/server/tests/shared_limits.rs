@@ -87,35 +87,35 @@ struct Answer {
     body: Value,
 }
 
-/// Sends `n` requests at once, alternating between the nodes' base URLs.
+/// Sends `n` requests in rounds of two, one to each node at the same moment:
+/// the nodes race each other on the shared count in every round, and neither
+/// can take the whole burst merely by answering its first calls sooner.
 async fn burst(
     client: &reqwest::Client,
     bases: [&str; 2],
     n: usize,
     request: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
 ) -> Vec<(usize, Answer)> {
-    let calls: Vec<_> = (0..n)
-        .map(|i| {
-            let node = i % 2;
-            let sent = request(client, bases[node]).send();
-            tokio::spawn(async move {
-                let resp = sent.await.unwrap();
-                let (status, headers) = (resp.status(), resp.headers().clone());
-                let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-                (
-                    node,
-                    Answer {
-                        status,
-                        headers,
-                        body,
-                    },
-                )
-            })
-        })
-        .collect();
+    let call = |node: usize| {
+        let sent = request(client, bases[node]).send();
+        async move {
+            let resp = sent.await.unwrap();
+            let (status, headers) = (resp.status(), resp.headers().clone());
+            let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+            (
+                node,
+                Answer {
+                    status,
+                    headers,
+                    body,
+                },
+            )
+        }
+    };
     let mut answers = vec![];
-    for call in calls {
-        answers.push(call.await.unwrap());
+    for _ in 0..n / 2 {
+        let (a, b) = tokio::join!(call(0), call(1));
+        answers.extend([a, b]);
     }
     answers
 }
