@@ -8,6 +8,7 @@
 //! node falls back to its in-memory limiter, says so through
 //! [`Limits::degraded`], and goes back to Redis once it answers again.
 
+pub mod cpu;
 mod local;
 mod shared;
 pub mod throttle;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use fintechapi_domain::Clock;
 use time::Date;
 
+pub use cpu::{CpuPool, CpuPoolError};
 pub use shared::RedisSettings;
 pub use throttle::{AddressThrottle, NameThrottle, RetryAfter, Throttle};
 

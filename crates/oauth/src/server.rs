@@ -20,6 +20,7 @@ use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{ApiProduct, Plan};
 use fintechapi_domain::secret::{Pepper, constant_time_eq, pkce_s256, random_token};
 use fintechapi_domain::tls::ClientCertificate;
+use fintechapi_limits::{CpuPool, CpuPoolError};
 use fintechapi_registry::AuthenticatedClient;
 use fintechapi_registry::Registry;
 use serde::Serialize;
@@ -111,6 +112,16 @@ pub enum DpopFailure {
     /// Retry with the nonce in the `DPoP-Nonce` header.
     UseNonce,
     Invalid(String),
+    /// Every signature slot is busy: 503, retry after the given wait.
+    Busy(std::time::Duration),
+}
+
+/// A signature check refused by a full pool: 503 with `Retry-After`.
+fn busy(e: CpuPoolError) -> OAuthError {
+    OAuthError {
+        retry_after: Some(e.retry_after()),
+        ..OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
+    }
 }
 
 impl From<DpopFailure> for OAuthError {
@@ -121,6 +132,13 @@ impl From<DpopFailure> for OAuthError {
                 "send a DPoP proof with the nonce from the DPoP-Nonce header",
             ),
             DpopFailure::Invalid(text) => OAuthError::new(ErrorCode::InvalidDpopProof, text),
+            DpopFailure::Busy(wait) => OAuthError {
+                retry_after: Some(wait),
+                ..OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many signature checks at once; retry shortly",
+                )
+            },
         }
     }
 }
@@ -186,6 +204,9 @@ pub struct AuthorizationServer<R> {
     clock: Arc<dyn Clock>,
     settings: OAuthSettings,
     client_keys: ClientKeys,
+    /// Client assertions and DPoP proofs are verified here, off the async
+    /// workers and a bounded number at once.
+    signatures: CpuPool,
 }
 
 fn parse_scope(scope: &str) -> Result<Vec<ApiProduct>, OAuthError> {
@@ -338,6 +359,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         clock: Arc<dyn Clock>,
         settings: OAuthSettings,
         client_keys: ClientKeys,
+        signatures: CpuPool,
     ) -> Self {
         let tokens = registry.repo().clone();
         Self {
@@ -347,6 +369,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             clock,
             settings,
             client_keys,
+            signatures,
         }
     }
 
@@ -435,17 +458,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .await?
             .ok_or_else(|| invalid("client authentication failed".into()))?;
         let app = &client.application;
-        let fetched;
         let jwks = match (&app.jwks, &app.jwks_uri) {
-            (Some(jwks), _) => jwks.as_str(),
+            (Some(jwks), _) => Arc::from(jwks.as_str()),
             (None, Some(uri)) => {
                 let kid = jose::unverified_kid(assertion);
-                fetched = self
-                    .client_keys
+                self.client_keys
                     .jwks(app.id, uri, kid.as_deref())
                     .await
-                    .map_err(|e| invalid(e.to_string()))?;
-                &fetched
+                    .map_err(|e| invalid(e.to_string()))?
             }
             (None, None) => {
                 return Err(invalid(
@@ -454,9 +474,17 @@ impl<R: AsRepo> AuthorizationServer<R> {
             }
         };
         let now = self.clock.now();
-        let verified =
-            jose::verify_client_assertion(assertion, jwks, &id, &self.settings.issuer, now)
-                .map_err(|e| invalid(e.0))?;
+        let (assertion, client_id, issuer) = (
+            assertion.to_owned(),
+            id.clone(),
+            self.settings.issuer.clone(),
+        );
+        let verified = self
+            .signatures
+            .run(move || jose::verify_client_assertion(&assertion, &jwks, &client_id, &issuer, now))
+            .await
+            .map_err(busy)?
+            .map_err(|e| invalid(e.0))?;
         let key = self
             .pepper
             .hash(&format!("client-assertion:{id}:{}", verified.jti));
@@ -480,13 +508,6 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .to_owned()
     }
 
-    fn dpop_nonce_valid(&self, nonce: &str) -> bool {
-        let window = self.clock.now().unix_timestamp() / DPOP_NONCE_WINDOW_SECS;
-        [window, window - 1]
-            .iter()
-            .any(|w| constant_time_eq(nonce, &self.nonce_for_window(*w)))
-    }
-
     /// Verifies a DPoP proof for `method` on `path` of this server (and, at a
     /// resource server, for `access_token`); each proof works once. Returns the
     /// key's thumbprint.
@@ -499,18 +520,35 @@ impl<R: AsRepo> AuthorizationServer<R> {
     ) -> Result<String, DpopFailure> {
         let uri = format!("{}{path}", self.settings.issuer);
         let now = self.clock.now();
-        let verified = jose::verify_dpop(
-            proof,
-            method,
-            &uri,
-            now,
-            |n| self.dpop_nonce_valid(n),
-            access_token,
-        )
-        .map_err(|r| match r {
-            jose::DpopRefusal::UseNonce => DpopFailure::UseNonce,
-            jose::DpopRefusal::Invalid(t) => DpopFailure::Invalid(t),
-        })?;
+        let window = now.unix_timestamp() / DPOP_NONCE_WINDOW_SECS;
+        let nonces = [
+            self.nonce_for_window(window),
+            self.nonce_for_window(window - 1),
+        ];
+        let (proof, method, access_token) = (
+            proof.to_owned(),
+            method.to_owned(),
+            access_token.map(str::to_owned),
+        );
+        let verified = self
+            .signatures
+            .run(move || {
+                let nonce_ok = |n: &str| nonces.iter().any(|valid| constant_time_eq(n, valid));
+                jose::verify_dpop(
+                    &proof,
+                    &method,
+                    &uri,
+                    now,
+                    nonce_ok,
+                    access_token.as_deref(),
+                )
+            })
+            .await
+            .map_err(|e| DpopFailure::Busy(e.retry_after()))?
+            .map_err(|r| match r {
+                jose::DpopRefusal::UseNonce => DpopFailure::UseNonce,
+                jose::DpopRefusal::Invalid(t) => DpopFailure::Invalid(t),
+            })?;
         let key = self
             .pepper
             .hash(&format!("dpop:{}:{}", verified.jkt, verified.jti));

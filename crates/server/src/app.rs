@@ -18,7 +18,7 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_limits::throttle::Throttle;
-use fintechapi_limits::{Limits as RateLimits, RedisSettings};
+use fintechapi_limits::{CpuPool, Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
 use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::throttle::ClientAuthThrottle;
@@ -457,9 +457,21 @@ impl Application {
         let mut account_settings = AccountSettings::new(base_url.clone());
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
         account_settings.mails_per_recipient_per_hour = config.portal.mails_per_recipient_per_hour;
-        // One bounded argon2 pool for the whole server: PSUs, developers, operators.
-        let passwords =
-            Arc::new(PasswordPool::new().map_err(|e| anyhow::anyhow!("password pool: {e}"))?);
+        let metrics = Metrics::new();
+        // Bounded pools for CPU-heavy work, a slot per core each, refusing
+        // what cannot start within their wait. One argon2 pool for the whole
+        // server: PSUs, developers, operators.
+        let passwords = Arc::new(
+            PasswordPool::on(metrics.counted(
+                CpuPool::per_core("password checks", fintechapi_web::passwords::QUEUE_WAIT),
+                "passwords",
+            ))
+            .map_err(|e| anyhow::anyhow!("password pool: {e}"))?,
+        );
+        let signatures = metrics.counted(
+            CpuPool::per_core("signature checks", Duration::from_secs(1)),
+            "signatures",
+        );
         let minute = time::Duration::minutes(1);
         let rate_limits = match &config.redis.url {
             Some(url) => {
@@ -493,6 +505,7 @@ impl Application {
                     max_consent_days: u32::from(config.xs2a.max_consent_days),
                 },
                 client_keys,
+                signatures,
             ),
             meter: meter.clone(),
             client_auth: ClientAuthThrottle::new(
@@ -579,7 +592,7 @@ impl Application {
         let state = AppState(Arc::new(Inner {
             config,
             store,
-            metrics: Metrics::new(),
+            metrics,
             metrics_token,
             clock,
             ledger,

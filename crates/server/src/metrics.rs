@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use fintechapi_limits::CpuPool;
 use fintechapi_storage::PoolStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -27,6 +28,11 @@ pub struct RequestLabels {
 pub struct RouteLabels {
     pub method: &'static str,
     pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkLabels {
+    pub work: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -96,6 +102,7 @@ pub struct Metrics {
     pool_max: Gauge,
     limits_degraded: Gauge,
     shed: Counter,
+    cpu_refused: Family<WorkLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -116,6 +123,7 @@ impl Metrics {
         let pool_max = Gauge::default();
         let limits_degraded = Gauge::default();
         let shed = Counter::default();
+        let cpu_refused = Family::<WorkLabels, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -151,6 +159,11 @@ impl Metrics {
             "Requests answered 503 at once because the node was at its in-flight limit",
             shed.clone(),
         );
+        registry.register(
+            "cpu_jobs_refused",
+            "Password and signature checks refused because their pool stayed full",
+            cpu_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -160,7 +173,16 @@ impl Metrics {
             pool_max,
             limits_degraded,
             shed,
+            cpu_refused,
         }
+    }
+
+    /// `pool`, counting its refusals under its kind of work.
+    pub fn counted(&self, pool: CpuPool, work: &'static str) -> CpuPool {
+        let refused = self.cpu_refused.get_or_create(&WorkLabels { work }).clone();
+        pool.counting_refusals(move || {
+            refused.inc();
+        })
     }
 
     /// The counter of shed requests, for the load shedder to increment.
@@ -266,6 +288,48 @@ mod tests {
         assert!(token.matches(secret));
         assert!(!token.matches("s3cr3t"));
         assert!(!format!("{token:?}").contains(secret));
+    }
+
+    #[tokio::test]
+    async fn refusals_of_a_full_cpu_pool_are_counted_under_its_work() {
+        let m = Metrics::new();
+        let pool = m.counted(
+            CpuPool::new("signature checks", 1, Duration::from_millis(10)),
+            "signatures",
+        );
+        let idle = m.render(PoolStats {
+            size: 0,
+            idle: 0,
+            max: 1,
+        });
+        assert!(
+            idle.contains(r#"fintechapi_cpu_jobs_refused_total{work="signatures"} 0"#),
+            "{idle}"
+        );
+        let (hold, held) = tokio::sync::oneshot::channel::<()>();
+        let (running, started) = tokio::sync::oneshot::channel::<()>();
+        let busy = pool.run(move || {
+            let _ = running.send(());
+            let _ = held.blocking_recv();
+        });
+        let refused = async {
+            let _ = started.await;
+            let refused = pool.run(|| ()).await;
+            let _ = hold.send(());
+            refused
+        };
+        let (done, refused) = tokio::join!(busy, refused);
+        assert!(done.is_ok());
+        assert!(refused.is_err());
+        let text = m.render(PoolStats {
+            size: 0,
+            idle: 0,
+            max: 1,
+        });
+        assert!(
+            text.contains(r#"fintechapi_cpu_jobs_refused_total{work="signatures"} 1"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -5,14 +5,13 @@
 //! what a known one does: one verification, against a dummy hash made once at
 //! start with the same parameters.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use fintechapi_domain::password::PasswordHash;
-use tokio::sync::Semaphore;
+use fintechapi_limits::{CpuPool, CpuPoolError};
 
 /// How long a check may wait for a free core before it is refused.
-const QUEUE_WAIT: Duration = Duration::from_secs(2);
+pub const QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordPoolError {
@@ -23,43 +22,35 @@ pub enum PasswordPoolError {
     Hashing,
 }
 
+impl From<CpuPoolError> for PasswordPoolError {
+    fn from(e: CpuPoolError) -> Self {
+        match e {
+            CpuPoolError::Busy(_) => Self::Busy,
+            CpuPoolError::Failed(_) => Self::Hashing,
+        }
+    }
+}
+
 pub struct PasswordPool {
-    permits: Arc<Semaphore>,
-    wait: Duration,
+    pool: CpuPool,
     dummy: PasswordHash,
 }
 
 impl PasswordPool {
     /// One job per available core, each waiting up to two seconds for its turn.
     pub fn new() -> Result<Self, PasswordPoolError> {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::with_limits(cores, QUEUE_WAIT)
+        Self::on(CpuPool::per_core("password checks", QUEUE_WAIT))
     }
 
     pub fn with_limits(jobs: usize, wait: Duration) -> Result<Self, PasswordPoolError> {
-        let dummy = PasswordHash::create("dummy password for timing")
-            .map_err(|_| PasswordPoolError::Hashing)?;
-        Ok(Self {
-            permits: Arc::new(Semaphore::new(jobs.max(1))),
-            wait,
-            dummy,
-        })
+        Self::on(CpuPool::new("password checks", jobs, wait))
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        job: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, PasswordPoolError> {
-        let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| PasswordPoolError::Busy)?
-            .map_err(|_| PasswordPoolError::Busy)?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|_| PasswordPoolError::Hashing)
+    /// Password work on `pool` (sized and counted by the server).
+    pub fn on(pool: CpuPool) -> Result<Self, PasswordPoolError> {
+        let dummy = PasswordHash::create("dummy password for timing")
+            .map_err(|_| PasswordPoolError::Hashing)?;
+        Ok(Self { pool, dummy })
     }
 
     /// Whether `password` matches `hash`; with None (unknown login, or one
@@ -71,12 +62,13 @@ impl PasswordPool {
     ) -> Result<bool, PasswordPoolError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy.clone());
-        let matched = self.run(move || hash.verify(&password)).await?;
+        let matched = self.pool.run(move || hash.verify(&password)).await?;
         Ok(known && matched)
     }
 
     pub async fn hash(&self, password: String) -> Result<PasswordHash, PasswordPoolError> {
-        self.run(move || PasswordHash::create(&password))
+        self.pool
+            .run(move || PasswordHash::create(&password))
             .await?
             .map_err(|_| PasswordPoolError::Hashing)
     }
@@ -84,6 +76,8 @@ impl PasswordPool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[tokio::test]

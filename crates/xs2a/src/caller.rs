@@ -155,6 +155,18 @@ impl<R: Xs2aStore> Xs2aService<R> {
                     Err(DpopFailure::Invalid(text)) => {
                         Err(dpop_refusal("invalid_dpop_proof", &text, None))
                     }
+                    Err(DpopFailure::Busy(wait)) => {
+                        let mut busy = Xs2aError::new(
+                            MessageCode::ServiceUnavailable,
+                            "too many signature checks at once; retry shortly",
+                        )
+                        .into_response();
+                        busy.headers_mut().insert(
+                            header::RETRY_AFTER,
+                            HeaderValue::from(wait.as_secs().max(1)),
+                        );
+                        Err(busy)
+                    }
                 }
             }
         }
