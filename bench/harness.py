@@ -162,7 +162,8 @@ PLANS_UNLIMITED = "[plans.sandbox]\n"
 HTTP_UNCAPPED = "[http]\nmax_in_flight_requests = 1000000\nqueue_timeout_millis = 60000\n"
 
 
-def start_ours(binary, workdir, label, database_url=None, protected=True):
+def start_ours(binary, workdir, label, database_url=None, protected=True, wrapper=()):
+    """`wrapper` runs the server under another program (valgrind); the CLI calls run bare."""
     data = os.path.join(workdir, f"ours-{label}")
     os.makedirs(data)
     config = os.path.join(data, "bench.toml")
@@ -177,7 +178,7 @@ def start_ours(binary, workdir, label, database_url=None, protected=True):
                                        "--json"], check=True, capture_output=True, text=True)
     app = json.loads(created.stdout.strip().splitlines()[-1])
     port = free_port()
-    server = Server(f"ours-{label}", common + ["--listen", f"127.0.0.1:{port}", "serve"], port,
+    server = Server(f"ours-{label}", [*wrapper, *common, "--listen", f"127.0.0.1:{port}", "serve"], port,
                     os.path.join(data, "tls", "dev-ca.pem"))
     server.auth = basic(app["client_id"], app["client_secret"])
     return server

@@ -1,21 +1,26 @@
 //! Bounded pools for CPU-heavy work (argon2, signature checks).
 //!
-//! A job runs on tokio's blocking threads, so the async workers keep
-//! answering (`/healthz` among them) however many arrive. At most `jobs` run
-//! at once; a job that cannot start within `wait` is refused, and the caller
-//! answers 503 with `Retry-After`, rather than queueing behind a flood.
+//! Each pool owns a thread per slot, so the async workers keep answering
+//! (`/healthz` among them) however many jobs arrive, and memory a job
+//! allocates stays with its thread for the next one: argon2's 19 MiB per hash
+//! is held by a fixed set of threads instead of every short-lived blocking
+//! thread's allocator arena. At most one job per thread is admitted; a job
+//! that cannot start within `wait` is refused, and the caller answers 503
+//! with `Retry-After`, rather than queueing behind a flood.
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CpuPoolError {
     /// Every slot stayed busy for the whole wait.
     #[error("too many {0} at once; retry shortly")]
     Busy(&'static str),
-    /// The job panicked; its panic was logged by tokio.
+    /// The job panicked, or its thread could not be started.
     #[error("a {0} job failed")]
     Failed(&'static str),
 }
@@ -28,26 +33,52 @@ impl CpuPoolError {
 }
 
 type OnRefused = Box<dyn Fn() + Send + Sync>;
+type Job = Box<dyn FnOnce() + Send>;
 
 pub struct CpuPool {
     /// What the jobs are, for errors and logs: "password checks", "signature checks".
     work: &'static str,
     permits: Arc<Semaphore>,
     wait: Duration,
+    /// To the pool's threads; they end when the pool is dropped.
+    jobs: mpsc::Sender<Job>,
     on_refused: OnRefused,
 }
 
 impl CpuPool {
-    pub fn new(work: &'static str, jobs: usize, wait: Duration) -> Self {
+    /// `threads` jobs at once, each on a thread of the pool's own.
+    pub fn new(work: &'static str, threads: usize, wait: Duration) -> Self {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        let mut started = 0;
+        for n in 0..threads {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("cpu-{work}-{n}").replace(' ', "-"))
+                .spawn(move || {
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok(job) = next else { return };
+                        job();
+                    }
+                });
+            match spawned {
+                Ok(_) => started += 1,
+                Err(e) => tracing::error!(work, error = %e, "cannot start a CPU pool thread"),
+            }
+        }
         Self {
             work,
-            permits: Arc::new(Semaphore::new(jobs.max(1))),
+            // No thread, no slot: every job is refused rather than left waiting.
+            permits: Arc::new(Semaphore::new(started)),
             wait,
+            jobs,
             on_refused: Box::new(|| {}),
         }
     }
 
-    /// One job per available core.
+    /// A thread per available core.
     pub fn per_core(work: &'static str, wait: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         Self::new(work, cores, wait)
@@ -69,12 +100,20 @@ impl CpuPool {
             tracing::warn!(work = self.work, "CPU pool full; job refused");
             return Err(CpuPoolError::Busy(self.work));
         };
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            job()
-        })
-        .await
-        .map_err(|_| CpuPoolError::Failed(self.work))
+        let (done, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            let outcome = std::panic::catch_unwind(AssertUnwindSafe(job));
+            // The slot frees once the job is over, whether or not anyone still waits.
+            drop(permit);
+            let _ = done.send(outcome);
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| CpuPoolError::Failed(self.work))?;
+        match result.await {
+            Ok(Ok(value)) => Ok(value),
+            _ => Err(CpuPoolError::Failed(self.work)),
+        }
     }
 }
 
@@ -129,6 +168,15 @@ mod tests {
         assert_eq!(busy.await.unwrap(), Ok(7));
         assert_eq!(pool.run(|| 9).await, Ok(9), "the slot is free again");
         assert_eq!(refused.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn jobs_run_on_the_pools_own_threads_and_reuse_them() {
+        let pool = CpuPool::new("test jobs", 1, Duration::from_millis(20));
+        let first = pool.run(|| std::thread::current().id()).await.unwrap();
+        let second = pool.run(|| std::thread::current().id()).await.unwrap();
+        assert_eq!(first, second);
+        assert_ne!(first, std::thread::current().id());
     }
 
     #[tokio::test]
