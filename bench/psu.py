@@ -40,8 +40,19 @@ class Https:
         self.conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
         self.cookies = {} if browser else None
         self.requests = 0
+        self.reused = False
 
     def request(self, method, path, body=None, headers=None):
+        try:
+            return self.send(method, path, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ssl.SSLEOFError):
+            # The server closed the idle connection: a client opens another and sends again.
+            if not self.reused:
+                raise
+            self.close()
+            return self.send(method, path, body, headers)
+
+    def send(self, method, path, body, headers):
         headers = dict(headers or {})
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -52,6 +63,7 @@ class Https:
         resp = self.conn.getresponse()
         data = resp.read()
         self.requests += 1
+        self.reused = True
         if self.cookies is not None:
             for set_cookie in resp.headers.get_all("Set-Cookie") or []:
                 pair, _, attrs = set_cookie.partition(";")
@@ -61,11 +73,12 @@ class Https:
                 else:
                     self.cookies.pop(name.strip(), None)
         if resp.getheader("Connection", "").lower() == "close":
-            self.conn.close()
+            self.close()
         return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
 
     def close(self):
         self.conn.close()
+        self.reused = False
 
 
 def expect(step, status, wanted, data):
@@ -249,7 +262,7 @@ def flow_worker(job):
                 payment_flow(tpp, cc_token, psu, iban)
             else:
                 redirect_flow(tpp, cc_token, psu)
-        except (FlowError, OSError, http.client.HTTPException, ValueError) as e:
+        except (FlowError, OSError, http.client.HTTPException, ValueError, KeyError) as e:
             errors += 1
             first_error = first_error or str(e)
             tpp.http.close()
