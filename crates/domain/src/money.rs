@@ -267,8 +267,9 @@ mod tests {
     }
 
     proptest! {
+        // Within the spec's 14 integer digits in every currency (JPY: no minor unit).
         #[test]
-        fn printing_then_parsing_gives_back_the_same_amount(minor in -(10_i64.pow(15))..10_i64.pow(15)) {
+        fn printing_then_parsing_gives_back_the_same_amount(minor in -(10_i64.pow(14))..10_i64.pow(14)) {
             for code in ["EUR", "JPY", "BHD"] {
                 let money = Money::from_minor(minor, cur(code));
                 let text = money.to_decimal_string();
