@@ -145,7 +145,7 @@ async function xs2a(token, method, pathname, body, extra = {}) {
 
 step('the TPP creates an AIS consent on the XS2A API with the DPoP-bound token', async () => {
   const created = await xs2a(state.clientToken, 'POST', '/v1/consents', {
-    access: { allPsd2: 'allAccounts' }, recurringIndicator: true, validUntil: '2099-12-31', frequencyPerDay: 4,
+    access: { allPsd2: 'allAccounts' }, recurringIndicator: true, validUntil: '2099-12-31', frequencyPerDay: 4, combinedServiceIndicator: false,
   });
   assert.equal(created.status, 201, JSON.stringify(created.body));
   assert.equal(created.body.consentStatus, 'received');

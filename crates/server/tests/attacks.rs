@@ -302,7 +302,7 @@ both_stores! {
             let page = psu.post("/bank/online/login", &[("login", &payload), ("password", &payload), ("csrf", &csrf)]).await;
             assert!(page.status.is_client_error(), "online-banking login with {payload:?}: {}", page.status);
             // XS2A: header values a response or a redirect could carry; tppMessages.
-            let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+            let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
             let printable: String = payload.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
             let redirect_header = format!("{REDIRECT}?{}", urlencode(&payload));
             for (header, value) in [
@@ -631,7 +631,7 @@ both_stores! {
         let token = tpp.client_token().await;
         let deep = nested(100_000);
         for (path, body) in [
-            ("/v1/consents", format!(r#"{{"access": {deep}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4}}"#)),
+            ("/v1/consents", format!(r#"{{"access": {deep}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}}"#)),
             ("/v1/payments/sepa-credit-transfers", format!(r#"{{"instructedAmount": {deep}}}"#)),
             ("/v1/bulk-payments/sepa-credit-transfers", format!(r#"{{"payments": {deep}}}"#)),
         ] {
@@ -694,7 +694,7 @@ both_stores! {
         // Distinct IBANs (valid check digits), as many as fit in the body limit.
         let ibans: Vec<String> = (0..20_000_u64).map(|i| fintechapi_domain::Iban::from_bban("DE", &format!("{:018}", 370_400_440_000_000_000 + i)).unwrap().to_string()).collect();
         let refs: Vec<Value> = ibans.iter().map(|iban| json!({"iban": iban})).collect();
-        let consent = json!({"access": {"accounts": refs, "balances": [], "transactions": []}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let consent = json!({"access": {"accounts": refs, "balances": [], "transactions": []}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let (status, body) = timed_xs2a(&server, &token, "/v1/consents", consent.to_string()).await;
         assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{status} {body}");
         assert!(body["tppMessages"][0]["code"].is_string(), "{body}");

@@ -236,7 +236,7 @@ both_stores! {
         assert_eq!(read.body["access"]["accounts"], json!([{"maskedPan": "525412******3241"}]));
         let stored = server.db.raw_strings("SELECT access FROM consents").await.join(" ");
         assert!(!stored.contains(pan) && !read.body.to_string().contains(pan), "{stored}");
-        let invalid = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&json!({"access": {"accounts": [{"pan": "5254121234563242"}]}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4}))).await;
+        let invalid = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&json!({"access": {"accounts": [{"pan": "5254121234563242"}]}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}))).await;
         assert_eq!(code(&invalid), (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR")));
         assert_eq!(invalid.body["tppMessages"][0]["path"], "access.accounts[0].pan");
         assert!(!invalid.body.to_string().contains("5254121234563242"));

@@ -303,7 +303,7 @@ impl Client {
 
     async fn consent(&self, token: &str) -> String {
         let proof = self.proof("POST", "/v1/consents", Some(token));
-        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let a = self
             .xs2a(
                 reqwest::Method::POST,
@@ -732,7 +732,7 @@ both_stores! {
         assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
 
         // The resource server accepts the token only over a connection with that certificate.
-        let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let with_cert = mtls.post(server.url("/v1/consents")).bearer_auth(&token).header("x-request-id", uuid::Uuid::new_v4().to_string()).json(&consent).send().await.unwrap();
         assert_eq!(with_cert.status(), StatusCode::CREATED);
         for (what, client) in [("no certificate", plain), ("another certificate", other)] {

@@ -190,7 +190,7 @@ both_stores! {
         let first = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &xml).await;
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
         assert_eq!(first.body["transactionStatus"], "RCVD");
-        assert_eq!(first.headers["aspsp-sca-approach"], "OAUTH");
+        assert_eq!(first.headers["aspsp-sca-approach"], "REDIRECT");
         let payment = first.body["paymentId"].as_str().unwrap().to_owned();
         let resource = format!("{PRODUCT}/{payment}");
         assert_eq!(first.headers["location"], resource.as_str());

@@ -72,7 +72,7 @@ both_stores! {
         let tpp = Tpp::new(&server, &server.db, "ais,pis");
         let token = tpp.client_token().await;
         let refs: Vec<Value> = (0..101).map(|_| json!({"iban": "DE02120300000000202051"})).collect();
-        let consent = json!({"access": {"accounts": refs}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let consent = json!({"access": {"accounts": refs}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let a = tpp.call(Method::POST, "/v1/consents", &token, &[], Some(&consent)).await;
         assert_eq!((a.status, a.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("access.accounts"))), "{}", a.body);
 

@@ -133,7 +133,7 @@ impl Tpp {
         frequency: u32,
         headers: &[(&str, &str)],
     ) -> Answer {
-        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency});
+        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency, "combinedServiceIndicator": false});
         self.xs2a(
             reqwest::Method::POST,
             "/v1/consents",
@@ -295,7 +295,7 @@ both_stores! {
         assert_eq!(code(&other.xs2a(reqwest::Method::GET, "/v1/accounts", &other_cc, &with_psu, None).await).1, Some("CONSENT_INVALID"));
         // Nor with the client's token for a consent authorised with the OAuth approach.
         let oauth = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[]).await;
-        assert_eq!(oauth.headers["aspsp-sca-approach"], "OAUTH");
+        assert_eq!(oauth.headers["aspsp-sca-approach"], "REDIRECT");
         let oauth_id = oauth.body["consentId"].as_str().unwrap();
         let unbound = tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &[("consent-id", oauth_id), ("psu-ip-address", "192.0.2.7")], None).await;
         assert_eq!(code(&unbound).1, Some("CONSENT_INVALID"));
@@ -378,7 +378,7 @@ both_stores! {
         for headers in [vec![], vec![("tpp-redirect-uri", REDIRECT)]] {
             let oauth = tpp.consent(&cc, access(), 4, &headers).await;
             assert_eq!(oauth.status, StatusCode::CREATED, "{}", oauth.body);
-            assert_eq!(oauth.headers["aspsp-sca-approach"], "OAUTH");
+            assert_eq!(oauth.headers["aspsp-sca-approach"], "REDIRECT");
             assert_eq!(oauth.body["_links"]["scaOAuth"]["href"], format!("{}/.well-known/oauth-authorization-server", server.base_url));
             assert!(oauth.body["_links"].get("scaRedirect").is_none() && oauth.body.get("scaStatus").is_none());
             let consent = oauth.body["consentId"].as_str().unwrap();

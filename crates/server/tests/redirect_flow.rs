@@ -109,7 +109,7 @@ impl Tpp {
     }
 
     async fn consent(&self, token: &str, access: Value, frequency: u32) -> String {
-        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency});
+        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency, "combinedServiceIndicator": false});
         let a = self
             .xs2a(
                 reqwest::Method::POST,
@@ -121,7 +121,7 @@ impl Tpp {
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
         assert_eq!(a.body["consentStatus"], "received");
-        assert_eq!(a.headers["aspsp-sca-approach"], "OAUTH");
+        assert_eq!(a.headers["aspsp-sca-approach"], "REDIRECT");
         let id = a.body["consentId"].as_str().unwrap().to_owned();
         assert_eq!(a.headers["location"], format!("/v1/consents/{id}"));
         assert_eq!(
@@ -746,7 +746,7 @@ both_stores! {
         let first = initiate(body.clone()).await;
         assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
         assert_eq!(first.body["transactionStatus"], "RCVD");
-        assert_eq!(first.headers["aspsp-sca-approach"], "OAUTH");
+        assert_eq!(first.headers["aspsp-sca-approach"], "REDIRECT");
         let payment = first.body["paymentId"].as_str().unwrap().to_owned();
         assert_eq!(first.headers["location"], format!("/v1/payments/sepa-credit-transfers/{payment}"));
         let again = initiate(body.clone()).await;
@@ -795,7 +795,7 @@ both_stores! {
         assert_eq!(moved.balances.booked, before - 1234, "the ledger moved once");
         assert!(store.audit().await.unwrap().is_consistent());
         let cancel = tpp.xs2a(reqwest::Method::DELETE, &format!("/v1/payments/sepa-credit-transfers/{payment}"), &cc, &[], None).await;
-        assert_eq!((cancel.status, cancel.body["tppMessages"][0]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("CANCELLATION_INVALID")));
+        assert_eq!((cancel.status, cancel.body["tppMessages"][0]["code"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID")));
         server.stop().await;
     }
 }
@@ -966,7 +966,7 @@ both_stores! {
         let cc = tpp.client_token().await;
         let today = clock.now().date();
         let tomorrow = today.next_day().unwrap().to_string();
-        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4});
+        let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let created = tpp.xs2a(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(body)).await;
         let consent = created.body["consentId"].as_str().unwrap().to_owned();
         let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
@@ -992,7 +992,7 @@ both_stores! {
         let cc = tpp.client_token().await;
         let request_id = uuid::Uuid::new_v4().to_string();
         let create = |access: Value| {
-            let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+            let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
             let req = tpp.http.post(format!("{}/v1/consents", tpp.base)).bearer_auth(&cc).header("x-request-id", &request_id).json(&body);
             async move { answer(req.send().await.unwrap()).await }
         };

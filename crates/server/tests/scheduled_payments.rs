@@ -390,7 +390,7 @@ both_stores! {
         let (_, sca) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations/{}", ids[2].as_str().unwrap()), None).await;
         assert!(sca["scaStatus"].is_string(), "{sca}");
         let (again, _) = tpp.call(reqwest::Method::DELETE, &path, None).await;
-        assert_eq!(again, StatusCode::BAD_REQUEST, "a cancelled payment cannot be cancelled again");
+        assert_eq!(again, StatusCode::METHOD_NOT_ALLOWED, "a cancelled payment cannot be cancelled again");
 
         clock.advance(time::Duration::days(40));
         let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));

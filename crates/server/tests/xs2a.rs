@@ -239,7 +239,7 @@ fn order_from(account: &Account) -> TransferOrder {
 }
 
 fn consent_body(access: Value) -> Value {
-    json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4})
+    json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false})
 }
 
 fn payment_body(debtor: &Account, amount: &str) -> Value {
@@ -335,6 +335,221 @@ both_stores! {
             assert!(ids.iter().all(|id| *id == ids[0]), "{path}: one resource for all: {ids:?}");
         }
         assert_eq!((count(&server, "consents").await, count(&server, "payments").await), ("1".into(), "1".into()));
+        server.stop().await;
+    }
+}
+
+/// A consent of `body` authorised by `login` at the bank: (consent id, PSU token).
+async fn authorised(server: &TestServer, tpp: &Tpp, login: &str, body: &Value) -> (String, String) {
+    let cc = tpp.client_token().await;
+    let created = tpp
+        .call(Method::POST, "/v1/consents", &cc, &[], Some(body))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let consent = created.body["consentId"].as_str().unwrap().to_owned();
+    let token = tpp
+        .authorise(server, &consent, login, &format!("{login}-demo-2026"))
+        .await;
+    (consent, token)
+}
+
+/// The first tppMessage's text.
+fn text(a: &Answer) -> &str {
+    a.body["tppMessages"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+both_stores! {
+    async fn every_xs2a_call_needs_the_tpps_own_x_request_id_as_a_uuid(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db, "ais,pis");
+        let cc = tpp.client_token().await;
+        let (consent, psu_token) = authorised(&server, &tpp, "alice", &consent_body(json!({"allPsd2": "allAccounts"}))).await;
+        let send = |method: Method, path: &str, token: &str, request_id: Option<&str>, body: Option<Value>| {
+            let mut req = tpp.http.request(method, format!("{}{path}", tpp.base)).bearer_auth(token)
+                .header("consent-id", &consent).header("psu-ip-address", PSU_PRESENT);
+            if let Some(id) = request_id {
+                req = req.header("x-request-id", id);
+            }
+            if let Some(body) = body {
+                req = req.json(&body);
+            }
+            async move {
+                let resp = req.send().await.unwrap();
+                let status = resp.status();
+                Answer { status, body: resp.json().await.unwrap_or(Value::Null) }
+            }
+        };
+        // Without it, or with anything but a UUID: 400 before anything happens,
+        // also on the routes that refuse every request.
+        let calls = [
+            (Method::GET, "/v1/accounts".to_owned(), psu_token.as_str(), None),
+            (Method::POST, "/v1/consents".to_owned(), cc.as_str(), Some(consent_body(json!({"allPsd2": "allAccounts"})))),
+            (Method::GET, format!("/v1/consents/{consent}"), cc.as_str(), None),
+            (Method::PUT, format!("/v1/consents/{consent}/authorisations/x"), cc.as_str(), Some(json!({}))),
+            (Method::POST, "/v1/signing-baskets".to_owned(), cc.as_str(), Some(json!({}))),
+        ];
+        for (method, path, token, body) in calls {
+            for request_id in [None, Some("not-a-uuid"), Some("12345")] {
+                let refused = send(method.clone(), &path, token, request_id, body.clone()).await;
+                assert_eq!((refused.status, refused.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("X-Request-ID"))), "{method} {path} {request_id:?}: {}", refused.body);
+            }
+        }
+        assert_eq!(count(&server, "consents").await, "1", "no consent made without an X-Request-ID");
+        let id = uuid::Uuid::new_v4().to_string();
+        let read = send(Method::GET, "/v1/accounts", &psu_token, Some(&id), None).await;
+        assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off_consent_serves_one_read(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db, "ais");
+        let cc = tpp.client_token().await;
+        let once = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": false, "validUntil": "2099-12-31", "frequencyPerDay": 1, "combinedServiceIndicator": false});
+        let mut more = once.clone();
+        more["frequencyPerDay"] = json!(4);
+        let refused = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&more)).await;
+        assert_eq!((refused.status, refused.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("frequencyPerDay"))));
+
+        // A recurring consent with one access a day without the PSU.
+        let mut daily = once.clone();
+        daily["recurringIndicator"] = json!(true);
+        let (consent, token) = authorised(&server, &tpp, "alice", &daily).await;
+        let read = |ip: Option<&'static str>| {
+            let (tpp, token, consent) = (&tpp, token.clone(), consent.clone());
+            async move {
+                let mut headers = vec![("consent-id", consent.as_str())];
+                headers.extend(ip.map(|ip| ("psu-ip-address", ip)));
+                tpp.call(Method::GET, "/v1/accounts", &token, &headers, None).await
+            }
+        };
+        for bad in ["not-an-ip", "192.0.2.300", "192.0.2.7, 10.0.0.1", ""] {
+            let refused = read(Some(bad)).await;
+            assert_eq!((refused.status, refused.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("PSU-IP-Address"))), "{bad:?}: {}", refused.body);
+        }
+        assert_eq!(read(None).await.status, StatusCode::OK, "the one access without the PSU; the refusals above counted none");
+        assert_eq!(read(None).await.tpp_message().0, Some("ACCESS_EXCEEDED"));
+        assert_eq!(read(Some(PSU_PRESENT)).await.status, StatusCode::OK);
+        assert_eq!(read(Some("2001:db8::7")).await.status, StatusCode::OK, "an IPv6 PSU");
+
+        // A one-off consent: its first read is its one access, PSU present or not.
+        let (consent, token) = authorised(&server, &tpp, "bob", &once).await;
+        let headers = [("consent-id", consent.as_str()), ("psu-ip-address", PSU_PRESENT)];
+        let first = tpp.call(Method::GET, "/v1/accounts", &token, &headers, None).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        let account = first.body["accounts"][0]["resourceId"].as_str().unwrap().to_owned();
+        for path in ["/v1/accounts".to_owned(), format!("/v1/accounts/{account}/balances")] {
+            let used = tpp.call(Method::GET, &path, &token, &headers, None).await;
+            assert_eq!((used.status, used.tpp_message().0), (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED")), "{path}: {}", used.body);
+            assert!(text(&used).contains("one-off"), "{}", used.body);
+        }
+        let status = tpp.call(Method::GET, &format!("/v1/consents/{consent}/status"), &cc, &[], None).await;
+        assert_eq!(status.body["consentStatus"], "expired");
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn refusals_follow_the_spec_error_model(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db, "ais,pis");
+        let cc = tpp.client_token().await;
+        let debtor = account_of(&server.db.store().await, "bob").await;
+        let payments = "/v1/payments/sepa-credit-transfers";
+        let psu = [("psu-ip-address", PSU_PRESENT)];
+
+        // Amounts: the spec's pattern has at most 14 integer digits; a text quoting input stays within 500 characters.
+        let most = tpp.call(Method::POST, payments, &cc, &psu, Some(&payment_body(&debtor, "99999999999999.99"))).await;
+        assert_eq!(most.status, StatusCode::CREATED, "{}", most.body);
+        for amount in ["100000000000000", "123456789012345.00"] {
+            let refused = tpp.call(Method::POST, payments, &cc, &psu, Some(&payment_body(&debtor, amount))).await;
+            assert_eq!((refused.status, refused.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("instructedAmount.amount"))), "{amount}: {}", refused.body);
+        }
+        let long = format!("1.{}", "5".repeat(2000));
+        let refused = tpp.call(Method::POST, payments, &cc, &psu, Some(&payment_body(&debtor, &long))).await;
+        assert_eq!(refused.tpp_message(), (Some("FORMAT_ERROR"), Some("instructedAmount.amount")));
+        assert_eq!(text(&refused).chars().count(), 500, "{}", text(&refused));
+
+        // A cancelled payment cannot be cancelled again: 405.
+        let id = most.body["paymentId"].as_str().unwrap();
+        let cancel = tpp.call(Method::DELETE, &format!("{payments}/{id}"), &cc, &[], None).await;
+        assert_eq!(cancel.status, StatusCode::NO_CONTENT);
+        let again = tpp.call(Method::DELETE, &format!("{payments}/{id}"), &cc, &[], None).await;
+        assert_eq!((again.status, again.tpp_message().0), (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID")), "{}", again.body);
+
+        // combinedServiceIndicator is required.
+        let mut body = consent_body(json!({"allPsd2": "allAccounts"}));
+        body.as_object_mut().unwrap().remove("combinedServiceIndicator");
+        let refused = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&body)).await;
+        assert_eq!((refused.status, refused.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("combinedServiceIndicator"))));
+
+        // Account reads: a client token without Consent-ID is a malformed request;
+        // with one it did not authorise by Redirect, the consent is invalid and
+        // the 401 says how to authenticate.
+        let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"})).await;
+        let missing = tpp.call(Method::GET, "/v1/accounts", &cc, &[], None).await;
+        assert_eq!((missing.status, missing.tpp_message()), (StatusCode::BAD_REQUEST, (Some("FORMAT_ERROR"), Some("Consent-ID"))));
+        let invalid = tpp.http.get(format!("{}/v1/accounts", tpp.base)).bearer_auth(&cc)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string()).header("consent-id", &consent).send().await.unwrap();
+        assert_eq!(invalid.status(), StatusCode::UNAUTHORIZED);
+        let challenge = invalid.headers()["www-authenticate"].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Bearer error=\"invalid_token\""), "{challenge}");
+        assert_eq!(invalid.json::<Value>().await.unwrap()["tppMessages"][0]["code"], "CONSENT_INVALID");
+
+        // RFC 6750 §3.1: no token, no error code in the challenge; a bad token, invalid_token.
+        let no_token = tpp.http.get(format!("{}/v1/accounts", tpp.base))
+            .header("x-request-id", uuid::Uuid::new_v4().to_string()).header("consent-id", &consent).send().await.unwrap();
+        assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+        let challenge = no_token.headers()["www-authenticate"].to_str().unwrap();
+        assert!(challenge.starts_with("Bearer") && !challenge.contains("error"), "{challenge}");
+        let bad = tpp.call(Method::GET, "/v1/accounts", "no-such-token", &[("consent-id", &consent)], None).await;
+        assert_eq!((bad.status, bad.tpp_message().0), (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")));
+
+        // The router's own refusals under /v1 are tppMessages too.
+        let unknown = tpp.call(Method::GET, "/v1/no-such-service", &cc, &[], None).await;
+        assert_eq!((unknown.status, unknown.tpp_message().0), (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN")), "{}", unknown.body);
+        let method = tpp.call(Method::DELETE, "/v1/accounts", &cc, &[], None).await;
+        assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert!(method.tpp_message().0.is_some(), "{}", method.body);
+        let big = json!({"access": {"allPsd2": "x".repeat(2 * 1024 * 1024)}});
+        let too_large = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&big)).await;
+        assert_eq!((too_large.status, too_large.tpp_message().0), (StatusCode::PAYLOAD_TOO_LARGE, Some("FORMAT_ERROR")), "{}", too_large.body);
+        server.stop().await;
+    }
+}
+
+both_stores! {
+    async fn formats_not_produced_are_refused_with_406(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db, "ais,pis");
+        let cc = tpp.client_token().await;
+        let debtor = account_of(&server.db.store().await, "bob").await;
+        let payments = "/v1/payments/sepa-credit-transfers";
+        let created = tpp.call(Method::POST, payments, &cc, &[("psu-ip-address", PSU_PRESENT)], Some(&payment_body(&debtor, "5.00"))).await;
+        let status = format!("{payments}/{}/status", created.body["paymentId"].as_str().unwrap());
+        for accept in ["application/xml", "text/plain", "application/json;q=0, application/xml"] {
+            let refused = tpp.call(Method::GET, &status, &cc, &[("accept", accept)], None).await;
+            assert_eq!((refused.status, refused.tpp_message()), (StatusCode::NOT_ACCEPTABLE, (Some("REQUESTED_FORMATS_INVALID"), Some("Accept"))), "{accept}: {}", refused.body);
+        }
+        for accept in ["*/*", "application/json", "application/xml;q=0.9, application/json", "application/*"] {
+            let served = tpp.call(Method::GET, &status, &cc, &[("accept", accept)], None).await;
+            assert_eq!((served.status, served.body["transactionStatus"].as_str()), (StatusCode::OK, Some("RCVD")), "{accept}");
+        }
+
+        let account = account_of(&server.db.store().await, "alice").await;
+        let alice = reader(&server, &tpp, "alice", json!({"transactions": [{"iban": iban(&account)}]})).await;
+        let transactions = format!("/v1/accounts/{}/transactions?bookingStatus=booked", account.id);
+        let headers = [("consent-id", alice.consent.as_str()), ("psu-ip-address", PSU_PRESENT)];
+        for accept in ["text/plain", "application/xml"] {
+            let refused = tpp.call(Method::GET, &transactions, &alice.token, &[headers[0], headers[1], ("accept", accept)], None).await;
+            assert_eq!((refused.status, refused.tpp_message().0), (StatusCode::NOT_ACCEPTABLE, Some("REQUESTED_FORMATS_INVALID")), "{accept}: {}", refused.body);
+        }
+        let served = tpp.call(Method::GET, &transactions, &alice.token, &[headers[0], headers[1], ("accept", "application/json")], None).await;
+        assert_eq!(served.status, StatusCode::OK, "{}", served.body);
         server.stop().await;
     }
 }

@@ -18,23 +18,27 @@ use serde::{Deserialize, Serialize};
 use crate::body::{AccountReference, Balance, Href};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
 /// The consent the caller's token is bound to (or, Redirect approach, the
 /// client's token names with `Consent-ID`), checked for this call: the
-/// `Consent-ID` header matches, the consent is valid today, and an access
-/// without the PSU (no `PSU-IP-Address`) is within `frequencyPerDay`.
+/// `Consent-ID` header is there (400 without it, whatever the token) and
+/// matches, the consent is valid today, a one-off consent is used up by this
+/// read, and an access without the PSU (no `PSU-IP-Address`) is within
+/// `frequencyPerDay`.
 pub(crate) async fn live_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
     caller: &Caller,
     headers: &HeaderMap,
 ) -> Result<Consent, Xs2aError> {
+    let Some(header) = header_text(headers, "consent-id") else {
+        return Err(Xs2aError::format("the Consent-ID header is missing").at("Consent-ID"));
+    };
+    // Checked before it can exempt the read from the daily count.
+    let psu_present = psu_ip_address(headers)?.is_some();
     let bound = match caller.grant.consent {
         Some(bound) => bound,
         None => crate::approach::redirect_consent(service, caller, headers).await?,
-    };
-    let Some(header) = header_text(headers, "consent-id") else {
-        return Err(Xs2aError::format("the Consent-ID header is missing").at("Consent-ID"));
     };
     if header != bound.to_string() {
         return Err(Xs2aError::consent_invalid(
@@ -47,9 +51,26 @@ pub(crate) async fn live_consent<R: Xs2aStore>(
         .consent(bound)
         .await?
         .ok_or_else(|| Xs2aError::consent_unknown().at("Consent-ID"))?;
-    let today = service.now().date();
+    let now = service.now();
+    let today = now.date();
     in_force(&consent, today)?;
-    if header_text(headers, "psu-ip-address").is_none()
+    if !consent.recurring {
+        // `recurringIndicator: false` is "for one access to the account data":
+        // the first read that reaches here is that access, whether the PSU is
+        // present or not; the consent is `expired` from then on. One
+        // conditional update, so of two concurrent reads one gets it.
+        let used = service
+            .consents()
+            .set_consent_status(
+                consent.id,
+                &[ConsentStatus::Valid],
+                ConsentStatus::Expired,
+                now,
+            )
+            .await?;
+        return if used { Ok(consent) } else { Err(used_up()) };
+    }
+    if !psu_present
         && !service
             .consents()
             .count_unattended_access(consent.id, today, consent.frequency_per_day)
@@ -66,10 +87,20 @@ pub(crate) async fn live_consent<R: Xs2aStore>(
     Ok(consent)
 }
 
+fn used_up() -> Xs2aError {
+    Xs2aError::new(
+        MessageCode::ConsentExpired,
+        "the one-off consent (recurringIndicator false) was used by an earlier read",
+    )
+}
+
 /// A consent that can be used today: valid, not expired (401 otherwise).
 pub(crate) fn in_force(consent: &Consent, today: time::Date) -> Result<(), Xs2aError> {
     match consent.status_on(today) {
         ConsentStatus::Valid => Ok(()),
+        ConsentStatus::Expired if !consent.recurring && today <= consent.valid_until => {
+            Err(used_up())
+        }
         ConsentStatus::Expired => Err(Xs2aError::new(
             MessageCode::ConsentExpired,
             "the consent expired (validUntil)",

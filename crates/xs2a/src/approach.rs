@@ -21,6 +21,9 @@ use crate::body::Href;
 use crate::error::MessageCode;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
+/// `ASPSP-SCA-Approach` of both approaches offered: the spec subsumes OAuth under REDIRECT.
+pub(crate) const REDIRECT: &str = "REDIRECT";
+
 /// The approach an initiation is authorised with.
 pub(crate) enum Approach {
     OAuth,
@@ -92,7 +95,9 @@ impl Approach {
             Self::OAuth => {
                 links.sca_oauth = Some(oauth_metadata(&server.settings().issuer));
                 return Ok(ScaAnswer {
-                    approach: "OAUTH",
+                    // The spec's values are EMBEDDED, DECOUPLED and REDIRECT; "the
+                    // OAuth SCA approach will be subsumed by REDIRECT" (ASPSP-SCA-Approach).
+                    approach: REDIRECT,
                     links,
                     sca_status: None,
                     authorisation: None,
@@ -102,7 +107,7 @@ impl Approach {
         };
         if !awaiting {
             return Ok(ScaAnswer {
-                approach: "REDIRECT",
+                approach: REDIRECT,
                 links,
                 sca_status: None,
                 authorisation: None,
@@ -129,7 +134,7 @@ impl Approach {
             started.authorisation
         )));
         Ok(ScaAnswer {
-            approach: "REDIRECT",
+            approach: REDIRECT,
             links,
             sca_status: Some(AuthorizationStage::Pushed.sca_status()),
             authorisation: Some(started.authorisation),

@@ -6,9 +6,10 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::tls::ClientCertificate;
@@ -50,6 +51,26 @@ impl Caller {
             response.headers_mut().insert("x-request-id", value);
         }
         response
+    }
+}
+
+/// The TPP's `X-Request-ID`: required on every XS2A call, a UUID (spec:
+/// `format: uuid`). Only the TPP's header counts; the server's own request id
+/// for the logs is never written into the headers.
+pub(crate) fn tpp_request_id(headers: &HeaderMap) -> Result<Uuid, Xs2aError> {
+    let Some(text) = header_text(headers, "x-request-id") else {
+        return Err(Xs2aError::format("the X-Request-ID header is missing").at("X-Request-ID"));
+    };
+    Uuid::try_parse(text)
+        .map_err(|_| Xs2aError::format("X-Request-ID must be a UUID").at("X-Request-ID"))
+}
+
+/// Refuses a call without the TPP's `X-Request-ID` before anything else,
+/// also on the routes that take no [`Caller`].
+pub(crate) async fn require_request_id(req: Request, next: Next) -> Response {
+    match tpp_request_id(req.headers()) {
+        Ok(_) => next.run(req).await,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -180,24 +201,19 @@ impl<R: Xs2aStore> Xs2aService<R> {
     ) -> Result<Caller, Response> {
         let headers = &parts.headers;
         let line = &RequestLine::of(parts);
-        let request_id = match header_text(headers, "x-request-id") {
-            None => {
-                return Err(Xs2aError::format("the X-Request-ID header is missing")
-                    .at("X-Request-ID")
-                    .into_response());
-            }
-            Some(text) => Uuid::try_parse(text).map_err(|_| {
-                Xs2aError::format("X-Request-ID must be a UUID")
-                    .at("X-Request-ID")
-                    .into_response()
-            })?,
-        };
+        let request_id = tpp_request_id(headers).map_err(IntoResponse::into_response)?;
         let authorization = header_text(headers, header::AUTHORIZATION.as_str())
             .and_then(|v| v.split_once(' '))
             .map(|(scheme, token)| (scheme.to_ascii_lowercase(), token.trim()));
         let (dpop_scheme, token) = match &authorization {
             Some((scheme, token)) if scheme == "bearer" => (false, *token),
             Some((scheme, token)) if scheme == "dpop" => (true, *token),
+            None if !headers.contains_key(header::AUTHORIZATION) => {
+                return Err(Xs2aError::no_token(
+                    "an access token is required: Authorization: Bearer <token> or DPoP <token>",
+                )
+                .into_response());
+            }
             _ => {
                 return Err(Xs2aError::token_invalid(
                     "an access token is required: Authorization: Bearer <token> or DPoP <token>",

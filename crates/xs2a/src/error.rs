@@ -29,6 +29,7 @@ pub enum MessageCode {
     CancellationInvalid,
     StatusInvalid,
     AccessExceeded,
+    RequestedFormatsInvalid,
     /// Not a Berlin Group code: the store failed, retry later.
     ServiceUnavailable,
 }
@@ -54,6 +55,7 @@ impl MessageCode {
             Self::CancellationInvalid => "CANCELLATION_INVALID",
             Self::StatusInvalid => "STATUS_INVALID",
             Self::AccessExceeded => "ACCESS_EXCEEDED",
+            Self::RequestedFormatsInvalid => "REQUESTED_FORMATS_INVALID",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
@@ -79,6 +81,7 @@ impl MessageCode {
             Self::CancellationInvalid => StatusCode::METHOD_NOT_ALLOWED,
             Self::StatusInvalid => StatusCode::CONFLICT,
             Self::AccessExceeded => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestedFormatsInvalid => StatusCode::NOT_ACCEPTABLE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -90,6 +93,23 @@ pub struct Xs2aError {
     pub code: MessageCode,
     pub path: Option<String>,
     pub text: String,
+    /// A 401 to a request that sent no access token: its challenge carries no
+    /// RFC 6750 `error` (§3.1).
+    no_token: bool,
+}
+
+/// `tppMessageText` is at most 500 characters (spec: `maxLength: 500`); texts
+/// that quote the request are cut to fit.
+const MAX_TEXT_CHARS: usize = 500;
+
+fn within_limit(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        None => text.into(),
+        Some(_) => {
+            let kept: String = text.chars().take(MAX_TEXT_CHARS - 1).collect();
+            format!("{kept}…").into()
+        }
+    }
 }
 
 impl Xs2aError {
@@ -100,6 +120,7 @@ impl Xs2aError {
             code,
             path: None,
             text: text.into(),
+            no_token: false,
         }
     }
 
@@ -145,6 +166,14 @@ impl Xs2aError {
 
     pub fn token_invalid(text: impl Into<String>) -> Self {
         Self::new(MessageCode::TokenInvalid, text)
+    }
+
+    /// 401: the request carried no access token.
+    pub(crate) fn no_token(text: impl Into<String>) -> Self {
+        Self {
+            no_token: true,
+            ..Self::token_invalid(text)
+        }
     }
 
     pub fn consent_invalid(text: impl Into<String>) -> Self {
@@ -202,21 +231,34 @@ struct TppMessages<'a> {
 
 impl IntoResponse for Xs2aError {
     fn into_response(self) -> Response {
+        let text = within_limit(&self.text);
         let body = TppMessages {
             tpp_messages: [TppMessage {
                 category: "ERROR",
                 code: self.code,
-                text: &self.text,
+                text: &text,
                 path: self.path.as_deref(),
             }],
         };
         let mut response = (self.status, Json(body)).into_response();
-        if self.status == StatusCode::UNAUTHORIZED && self.code == MessageCode::TokenInvalid {
-            // RFC 6750 §3.
-            let challenge = format!(
-                "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                self.text.replace('"', "'")
-            );
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750 §3: every 401 says how to authenticate; `error` only
+            // when a token was sent (§3.1), and a token refused for its
+            // consent (CONSENT_INVALID, CONSENT_EXPIRED) is `invalid_token`.
+            let challenge = if self.no_token {
+                "Bearer, DPoP algs=\"ES256 PS256 EdDSA\"".to_owned()
+            } else {
+                // RFC 6750 §3: the description is printable ASCII without `"` and `\`.
+                let description: String = text
+                    .chars()
+                    .map(|c| match c {
+                        '"' | '\\' => '\'',
+                        ' '..='~' => c,
+                        _ => '?',
+                    })
+                    .collect();
+                format!("Bearer error=\"invalid_token\", error_description=\"{description}\"")
+            };
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response
                     .headers_mut()
@@ -230,6 +272,16 @@ impl IntoResponse for Xs2aError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_is_cut_to_the_specs_500_characters() {
+        assert_eq!(within_limit("short"), "short");
+        let exact = "é".repeat(MAX_TEXT_CHARS);
+        assert_eq!(within_limit(&exact), exact.as_str());
+        let cut = within_limit(&"é".repeat(MAX_TEXT_CHARS + 1)).into_owned();
+        assert_eq!(cut.chars().count(), MAX_TEXT_CHARS);
+        assert!(cut.ends_with('…'));
+    }
 
     #[test]
     fn codes_serialise_as_their_names() {

@@ -34,6 +34,7 @@ pub fn consent_request(body: &[u8]) -> Result<(), Xs2aError> {
         "recurringIndicator": request.recurring,
         "validUntil": request.valid_until.to_string(),
         "frequencyPerDay": request.frequency_per_day,
+        "combinedServiceIndicator": false,
     });
     let reparsed = ConsentRequest::parse(again.to_string().as_bytes(), TODAY, MAX_CONSENT_DAYS)
         .unwrap_or_else(|e| panic!("an accepted consent does not parse as shown: {e:?}"));

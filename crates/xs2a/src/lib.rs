@@ -41,6 +41,7 @@ pub mod pain001;
 mod payments;
 mod transactions;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
@@ -229,7 +230,65 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
             get(payments::status::<R>),
         )
         .with_state(service)
+        .route_layer(middleware::from_fn(caller::require_request_id))
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+}
+
+/// `PSU-IP-Address`: absent, or an IP address (spec: `format: ipv4`; IPv6
+/// PSUs exist, so either family), 400 `FORMAT_ERROR` otherwise.
+pub(crate) fn psu_ip_address(headers: &HeaderMap) -> Result<Option<IpAddr>, Xs2aError> {
+    let Some(value) = headers.get("psu-ip-address") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|text| text.trim().parse::<IpAddr>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            Xs2aError::format("PSU-IP-Address must be an IP address").at("PSU-IP-Address")
+        })
+}
+
+/// The answers here are JSON only: an `Accept` that admits no JSON (the
+/// spec's `application/xml` pain.002 and camt.05x reports, `text/plain` MT940,
+/// which this ASPSP does not produce) is 406 `REQUESTED_FORMATS_INVALID`.
+/// No `Accept`, `*/*`, `application/*` and `application/json` are served.
+pub(crate) fn require_json_accepted(headers: &HeaderMap) -> Result<(), Xs2aError> {
+    let mut ranges = headers
+        .get_all(axum::http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|range| !range.is_empty())
+        .peekable();
+    if ranges.peek().is_none() {
+        return Ok(());
+    }
+    let json = ranges.any(|range| {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default();
+        // RFC 9110 §12.4.2: `q=0` means "not acceptable".
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>() == Ok(0.0)
+            })
+        });
+        !refused
+            && ["*/*", "application/*", "application/json"]
+                .iter()
+                .any(|m| media.eq_ignore_ascii_case(m))
+    });
+    if json {
+        Ok(())
+    } else {
+        Err(Xs2aError::new(
+            MessageCode::RequestedFormatsInvalid,
+            "this ASPSP answers in application/json only",
+        )
+        .at("Accept"))
+    }
 }
 
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -1,7 +1,9 @@
 //! The HTTP surface: router assembly and the middleware every request passes.
 //!
-//! Outer to inner: request id (kept from `X-Request-ID` or a new UUID) →
-//! tracing span carrying it → echo of the id → panic guard → security headers →
+//! Outer to inner: request id (the client's `X-Request-ID`, or a new UUID
+//! kept only as an extension: never written into the request's headers, where
+//! the XS2A API must see only the TPP's own) → tracing span carrying it →
+//! panic guard → security headers →
 //! bodies in the surface's format for bare errors → metrics → load shedding →
 //! request timeout → per-read body timeout and size limit → whole-body
 //! deadline → the route.
@@ -23,7 +25,7 @@ use axum::{Json, Router};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::RequestId;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
@@ -74,13 +76,12 @@ pub fn router(state: AppState) -> Router {
                     header::AUTHORIZATION,
                     header::COOKIE,
                 ]))
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(middleware::from_fn(request_id))
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
-                .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::STRICT_TRANSPORT_SECURITY,
@@ -102,11 +103,29 @@ pub fn router(state: AppState) -> Router {
         )
 }
 
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The client's `X-Request-ID`, or a new UUID, as the request's `RequestId`
+/// for the logs, and on the answer unless a handler set one. A generated id
+/// stays out of the request's headers: the XS2A API requires the TPP's own
+/// (400 `FORMAT_ERROR` without it) and must not find one made up here.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = match req.headers().get(&X_REQUEST_ID) {
+        Some(given) => given.clone(),
+        None => HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("-")),
+    };
+    req.extensions_mut().insert(RequestId::new(id.clone()));
+    let mut response = next.run(req).await;
+    response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+    response
+}
+
 fn request_span(req: &Request) -> tracing::Span {
     let request_id = req
-        .headers()
-        .get(HeaderName::from_static("x-request-id"))
-        .and_then(|v| v.to_str().ok())
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
         .unwrap_or("-");
     tracing::info_span!(
         "request",
@@ -182,6 +201,7 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         .into_response()
 }
 
+/// No route: 404 in the format of the path's surface (`tppMessages` under `/v1`).
 async fn not_found(uri: axum::http::Uri) -> Response {
     let path = uri.path();
     if !path.starts_with("/portal/api")
@@ -189,5 +209,5 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     {
         return fintechapi_portal::web::PageError::not_found().into_response();
     }
-    (StatusCode::NOT_FOUND, error_body(StatusCode::NOT_FOUND)).into_response()
+    surface::error(path, StatusCode::NOT_FOUND, "no such resource")
 }

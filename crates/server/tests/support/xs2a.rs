@@ -128,7 +128,7 @@ impl Tpp {
 
     /// A recurring consent for `access`, still to be authorised.
     pub async fn consent(&self, token: &str, access: Value) -> String {
-        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4});
+        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
         let a = self
             .call(Method::POST, "/v1/consents", token, &[], Some(&body))
             .await;

@@ -201,11 +201,14 @@ impl ConsentRequest {
             )
             .at("frequencyPerDay"));
         }
-        if body
-            .get("combinedServiceIndicator")
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
+        // Required by the spec's `consents` schema.
+        let combined = field(body, "combinedServiceIndicator")?
+            .as_bool()
+            .ok_or_else(|| {
+                Xs2aError::format("combinedServiceIndicator must be a boolean")
+                    .at("combinedServiceIndicator")
+            })?;
+        if combined {
             return Err(Xs2aError::new(
                 MessageCode::SessionsNotSupported,
                 "combined AIS and PIS sessions are not offered",
@@ -241,7 +244,7 @@ mod tests {
     fn dedicated_accounts_merge_their_lists_and_validity_is_capped() {
         let ok = parse(
             json!({"access": {"accounts": [{"iban": IBAN}], "balances": [{"iban": IBAN}]},
-            "recurringIndicator": true, "validUntil": "2027-12-31", "frequencyPerDay": 4}),
+            "recurringIndicator": true, "validUntil": "2027-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
         )
         .unwrap();
         assert_eq!(ok.valid_until, date!(2027 - 02 - 23));
@@ -256,7 +259,7 @@ mod tests {
     fn each_account_list_holds_a_bounded_number_of_references() {
         let body = |n: usize| {
             json!({"access": {"transactions": vec![json!({"iban": IBAN}); n]},
-            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4})
+            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false})
         };
         assert!(parse(body(MAX_ACCOUNT_REFERENCES)).is_ok());
         let e = parse(body(MAX_ACCOUNT_REFERENCES + 1)).err().unwrap();
@@ -270,27 +273,27 @@ mod tests {
     fn bad_bodies_name_the_offending_path() {
         let cases = [
             (
-                json!({"access": {"accounts": [{"iban": "DE00"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"accounts": [{"iban": "DE00"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "FORMAT_ERROR",
                 "access.accounts[0].iban",
             ),
             (
-                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2020-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2020-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "PERIOD_INVALID",
                 "validUntil",
             ),
             (
-                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": false, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": false, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "FORMAT_ERROR",
                 "frequencyPerDay",
             ),
             (
-                json!({"access": {"accounts": [{"iban": IBAN, "currency": "USD"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"accounts": [{"iban": IBAN, "currency": "USD"}]}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "FORMAT_ERROR",
                 "access.accounts[0].currency",
             ),
             (
-                json!({"access": {"allPsd2": "allAccounts", "accounts": []}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"allPsd2": "allAccounts", "accounts": []}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "FORMAT_ERROR",
                 "access",
             ),
@@ -300,9 +303,14 @@ mod tests {
                 "combinedServiceIndicator",
             ),
             (
-                json!({"access": {"allPsd2": "allAccounts"}, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                json!({"access": {"allPsd2": "allAccounts"}, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
                 "FORMAT_ERROR",
                 "recurringIndicator",
+            ),
+            (
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+                "FORMAT_ERROR",
+                "combinedServiceIndicator",
             ),
         ];
         for (body, code, path) in cases {
@@ -321,7 +329,7 @@ mod tests {
         let ok = parse(json!({"access": {
                 "accounts": [{"iban": IBAN}, {"maskedPan": "525412xxxxxx3241"}],
                 "transactions": [{"pan": "5254121234563241"}]},
-            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4}))
+            "recurringIndicator": true, "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}))
         .unwrap();
         let ConsentAccess::Dedicated(list) = &ok.access else {
             panic!("{:?}", ok.access)
@@ -352,7 +360,7 @@ mod tests {
         ];
         for (reference, path) in cases {
             let body = json!({"access": {"accounts": [reference]}, "recurringIndicator": true,
-                "validUntil": "2027-01-01", "frequencyPerDay": 4});
+                "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false});
             let e = parse(body).err().unwrap();
             assert_eq!(
                 (e.code.as_str(), e.path.as_deref()),
@@ -366,7 +374,7 @@ mod tests {
     fn empty_lists_ask_the_psu_to_choose() {
         let r = parse(
             json!({"access": {"accounts": [], "balances": []}, "recurringIndicator": true,
-            "validUntil": "2027-01-01", "frequencyPerDay": 4}),
+            "validUntil": "2027-01-01", "frequencyPerDay": 4, "combinedServiceIndicator": false}),
         )
         .unwrap();
         assert_eq!(

@@ -7,7 +7,7 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::payment::{Execution, Payment};
 use serde::Serialize;
 
-use crate::approach::{Links, ScaAnswer, oauth_metadata};
+use crate::approach::{Links, REDIRECT, ScaAnswer, oauth_metadata};
 use crate::body::{Amount, IbanRef};
 use crate::pain001::PathProduct;
 
@@ -153,7 +153,7 @@ pub(super) fn cancellation_accepted(payment: &Payment, issuer: &str, self_link: 
     let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
     response
         .headers_mut()
-        .insert("aspsp-sca-approach", HeaderValue::from_static("OAUTH"));
+        .insert("aspsp-sca-approach", HeaderValue::from_static(REDIRECT));
     response
 }
 

@@ -30,7 +30,9 @@ use crate::caller::Pis;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
 use crate::pain001::PathProduct;
-use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
+use crate::{
+    Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address, require_json_accepted,
+};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
@@ -66,7 +68,7 @@ pub(crate) async fn initiate<R: Xs2aStore>(
     let result = async {
         let (kind, product) = service_and_product(&payment_service, &payment_product)?;
         let body_kind = BodyKind::of(kind, &product, header_text(&headers, "content-type"))?;
-        if header_text(&headers, "psu-ip-address").is_none() {
+        if psu_ip_address(&headers)?.is_none() {
             return Err(
                 Xs2aError::format("PSU-IP-Address is required to initiate a payment")
                     .at("PSU-IP-Address"),
@@ -210,10 +212,13 @@ pub(crate) async fn read<R: Xs2aStore>(
 
 pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
     Pis(caller): Pis,
 ) -> Response {
     let result = async {
+        // No pain.002 status report is built yet: XML is 406.
+        require_json_accepted(&headers)?;
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
         let body = PaymentStatusBody {
@@ -246,12 +251,12 @@ pub(crate) async fn cancel<R: Xs2aStore>(
                 &service.oauth.server.settings().issuer,
                 &format!("/v1/{payment_service}/{payment_product}/{}", payment.id),
             )),
+            // 405, as the spec's MessageCode405_PIS_CANC pairs it: also for a
+            // payment cancelled already.
             Cancellation::NotCancellable => Err(Xs2aError::new(
                 MessageCode::CancellationInvalid,
                 format!("a payment in status {} cannot be cancelled", payment.status),
-            )
-            // Kept as before; the spec pairs CANCELLATION_INVALID with 405.
-            .with_status(StatusCode::BAD_REQUEST)),
+            )),
         }
     }
     .await;

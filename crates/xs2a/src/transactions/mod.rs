@@ -28,7 +28,7 @@ use crate::accounts::{balances_of, granted_account, live_consent};
 use crate::body::{AccountReference, Amount, Balance, IbanRef};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::{Xs2aError, Xs2aService, Xs2aStore};
+use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
 
 mod paging;
 mod report;
@@ -145,6 +145,7 @@ pub(crate) async fn list<R: Xs2aStore>(
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
+        require_json_accepted(&headers)?;
         let report = Report::parse(query, GrantedResource::Account)?;
         // Checked before the consent, so a bad cursor costs no access.
         let page = report.page(service.pepper(), &account_id)?;
