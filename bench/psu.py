@@ -133,6 +133,7 @@ class Tpp:
 
     def consent(self, token):
         body = {"access": {"allPsd2": "allAccounts"}, "recurringIndicator": True,
+                "combinedServiceIndicator": False,
                 "validUntil": "2099-12-31", "frequencyPerDay": 4}
         return self.xs2a("POST", "/v1/consents", token, 201, body=body)["consentId"]
 
