@@ -11,13 +11,16 @@ use fintechapi_domain::registry::{
 };
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, ManualClock};
-use fintechapi_registry::{Actor, NewApplication, NewOrganisation, Registry, RegistryError};
+use fintechapi_registry::{
+    Actor, Freshness, NewApplication, NewOrganisation, Registry, RegistryCache, RegistryError,
+};
 use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
 use time::macros::datetime;
 
 struct Fixture {
     registry: Registry<Store>,
+    cache: Arc<RegistryCache>,
     clock: Arc<ManualClock>,
     owner: UserId,
 }
@@ -38,14 +41,19 @@ async fn fixture(db: &TestDb) -> Fixture {
         })
         .await
         .unwrap();
+    // Compared with the store's registry version on every lookup, as on
+    // SQLite, so changes made past the registry (`repo()`) count too.
+    let cache = Arc::new(RegistryCache::new(Freshness::Versioned, 100));
     let registry = Registry::new(
         store,
         Pepper::from_bytes(&[42; 32]).unwrap(),
         clock.clone(),
         time::Duration::hours(24),
-    );
+    )
+    .with_cache(cache.clone());
     Fixture {
         registry,
+        cache,
         clock,
         owner,
     }
@@ -180,6 +188,7 @@ both_stores! {
         f.clock.advance(time::Duration::hours(23));
         assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_some());
         assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
+        // Served from the cache now, and the clock still ends the grace period.
         f.clock.advance(time::Duration::hours(2));
         assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_none());
         assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
@@ -233,6 +242,26 @@ both_stores! {
         f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
         assert_eq!(usable().await.unwrap(), None);
         assert_eq!(f.registry.active_products(fintechapi_domain::ids::ApplicationId::random()).await.unwrap(), None);
+    }
+}
+
+both_stores! {
+    async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Flood GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (_, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let client = f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap();
+        assert!(client.is_some());
+        assert_eq!(f.cache.len(), 1);
+        for i in 0..500 {
+            let key = format!("ck_made_up_{i}");
+            assert!(f.registry.authenticate(&key, "cs_guess").await.unwrap().is_none());
+            assert!(f.registry.identify(&key).await.unwrap().is_none());
+        }
+        assert_eq!(f.cache.len(), 1, "unknown keys grew the cache");
+        // A wrong secret for a known key is refused from the cache as well.
+        assert!(f.registry.authenticate(&issued.consumer_key, "cs_wrong").await.unwrap().is_none());
+        assert!(f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_some());
     }
 }
 
