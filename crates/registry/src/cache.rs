@@ -26,8 +26,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Usable;
 
-/// Entries per map: a few megabytes at most.
-pub const DEFAULT_CAPACITY: usize = 10_000;
+/// Entries per map. A client entry is about 1–2 KiB (an application with a
+/// registered JWKS up to 20 KiB more): a few MiB, 90 MiB at the very worst.
+pub const DEFAULT_CAPACITY: usize = 4_096;
 
 /// How fresh "last used" must be: a write per token request would put the
 /// credentials table on the hot path for a figure shown to the minute.
