@@ -403,6 +403,10 @@ pub trait PortalRepository: Send + Sync {
         id: CredentialId,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A number that changes with every committed change to what client
+    /// authentication reads (organisations, applications, subscriptions,
+    /// credentials other than their last use), by any process.
+    fn registry_version(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     // Mail and audit
     fn enqueue_mail(&self, mail: Mail) -> impl Future<Output = Result<(), StoreError>> + Send;

@@ -73,6 +73,40 @@ pub struct ApplicationStanding {
     pub assigned_plan: Option<String>,
 }
 
+/// A committed change to what client authentication reads, as the store
+/// announces it to every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryChange {
+    /// The application, its subscriptions or its credentials.
+    Application(ApplicationId),
+    /// The organisation: every application of it.
+    Organisation(OrganisationId),
+    /// Something unrecognised: everything.
+    All,
+}
+
+impl RegistryChange {
+    /// The announcement's text, as the database triggers write it.
+    pub fn parse(payload: &str) -> Self {
+        let parsed = match payload.split_once(':') {
+            Some(("application", id)) => id.parse().ok().map(Self::Application),
+            Some(("organisation", id)) => id.parse().ok().map(Self::Organisation),
+            _ => None,
+        };
+        parsed.unwrap_or(Self::All)
+    }
+}
+
+/// What a node's watch of the registry reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryEvent {
+    /// Listening: changes from now on are announced.
+    Connected,
+    /// The watch broke; changes may go unannounced until `Connected`.
+    Lost,
+    Changed(RegistryChange),
+}
+
 /// The set of PSD2 roles an organisation holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Psd2Roles {
@@ -327,6 +361,23 @@ impl Credential {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registry_announcements_name_an_application_or_an_organisation_else_everything() {
+        let app = ApplicationId::random();
+        let org = OrganisationId::random();
+        assert_eq!(
+            RegistryChange::parse(&format!("application:{app}")),
+            RegistryChange::Application(app)
+        );
+        assert_eq!(
+            RegistryChange::parse(&format!("organisation:{org}")),
+            RegistryChange::Organisation(org)
+        );
+        for odd in ["", "application:", "application:nope", "user:x", "x"] {
+            assert_eq!(RegistryChange::parse(odd), RegistryChange::All, "{odd}");
+        }
+    }
 
     #[test]
     fn redirect_uris_must_be_exact_https_without_fragments_or_wildcards() {

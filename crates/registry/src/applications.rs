@@ -4,7 +4,7 @@ use fintechapi_domain::dn::Dn;
 use fintechapi_domain::ids::{ApplicationId, SubscriptionId};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Environment, JwksUri, Organisation, Plan, RedirectUri,
+    ApiProduct, Application, Environment, JwksUri, Organisation, Plan, RedirectUri, RegistryChange,
     SecurityProfile, Status, Subscription, SubscriptionStatus,
 };
 
@@ -190,6 +190,7 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .create_application(application.clone(), subscriptions, credential)
             .await?;
+        self.changed(RegistryChange::Application(application.id));
         self.audit(
             actor,
             "application.create",
@@ -221,6 +222,7 @@ impl<R: PortalRepository> Registry<R> {
             .await?
             .ok_or(RegistryError::NotFound)?;
         self.repo.set_application_plan(application, plan).await?;
+        self.changed(RegistryChange::Application(application));
         self.audit(
             actor,
             "application.plan",
@@ -251,6 +253,7 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .set_application_status(application, status)
             .await?;
+        self.changed(RegistryChange::Application(application));
         self.audit(
             actor,
             &format!(

@@ -5,17 +5,13 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, CredentialId};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Credential, Organisation, Plan, Status, SubscriptionStatus,
+    ApiProduct, Application, Credential, Organisation, Plan, RegistryChange, Status,
+    SubscriptionStatus,
 };
 use fintechapi_domain::secret::{Secret, SecretError, random_token};
 
-use time::Duration;
-
+use crate::cache::{CLIENTS, ClientRecord, STANDINGS, use_is_due};
 use crate::{Actor, Registry, RegistryError};
-
-/// How fresh "last used" must be: a write per token request would put the
-/// credentials table on the hot path for a figure shown to the minute.
-const LAST_USE_GRANULARITY: Duration = Duration::minutes(1);
 
 /// A consumer key and its secret, returned exactly once.
 #[derive(Debug, Clone)]
@@ -106,6 +102,7 @@ impl<R: PortalRepository> Registry<R> {
         let (credential, issued) = self.new_credential(application)?;
         let old_until = self.clock.now() + self.rotation_grace;
         self.repo.rotate_credential(credential, old_until).await?;
+        self.changed(RegistryChange::Application(application));
         self.audit(
             actor,
             "credential.rotate",
@@ -125,6 +122,9 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .revoke_credential(credential, self.clock.now())
             .await?;
+        if let Some(cache) = &self.cache {
+            cache.forget_credential(credential);
+        }
         self.audit(
             actor,
             "credential.revoke",
@@ -138,19 +138,21 @@ impl<R: PortalRepository> Registry<R> {
     /// The products an application may call now, with their plans; None when
     /// the application or its organisation is not active.
     pub async fn active_products(&self, id: ApplicationId) -> Result<Option<Usable>, StoreError> {
-        // Per request on the token path: one query, not four.
-        Ok(self
-            .repo
-            .application_standing(id)
-            .await?
-            .map(|standing| Usable {
-                products: standing
-                    .approved
-                    .into_iter()
-                    .filter(|(product, _)| standing.roles.has(product.required_role()))
-                    .collect(),
-                assigned_plan: standing.assigned_plan,
-            }))
+        let load = async {
+            // Per request on the token path: one query, not four.
+            let standing = self.repo.application_standing(id).await?;
+            Ok(Some(standing.map(|standing| {
+                Usable {
+                    products: standing
+                        .approved
+                        .into_iter()
+                        .filter(|(product, _)| standing.roles.has(product.required_role()))
+                        .collect(),
+                    assigned_plan: standing.assigned_plan,
+                }
+            })))
+        };
+        Ok(self.cached(STANDINGS, id, load).await?.flatten())
     }
 
     /// Approved subscriptions within the organisation's PSD2 roles.
@@ -180,15 +182,15 @@ impl<R: PortalRepository> Registry<R> {
         consumer_key: &str,
         secret: &str,
     ) -> Result<Option<AuthenticatedClient>, StoreError> {
-        let Some(credential) = self.repo.credential_by_key(consumer_key).await? else {
+        let Some(record) = self.client_record(consumer_key).await? else {
             // Same work as a known key, so timing does not tell keys apart.
             let _ = self.pepper.verify(secret, &self.pepper.hash("unknown"));
             return Ok(None);
         };
-        if !self.pepper.verify(secret, &credential.secret_hash) {
+        if !self.pepper.verify(secret, &record.credential.secret_hash) {
             return Ok(None);
         }
-        self.client_of(credential).await
+        self.client_of(record).await
     }
 
     /// The client behind a consumer key, for callers that authenticated it
@@ -197,35 +199,61 @@ impl<R: PortalRepository> Registry<R> {
         &self,
         consumer_key: &str,
     ) -> Result<Option<AuthenticatedClient>, StoreError> {
-        match self.repo.credential_by_key(consumer_key).await? {
-            Some(credential) => self.client_of(credential).await,
+        match self.client_record(consumer_key).await? {
+            Some(record) => self.client_of(record).await,
             None => Ok(None),
         }
     }
 
-    /// A usable credential's client, if its application and organisation are active.
-    pub(crate) async fn client_of(
+    /// A consumer key's credential with its application, organisation and
+    /// products, from the cache or the store; None for an unknown key.
+    async fn client_record(&self, consumer_key: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let load = async {
+            let Some(credential) = self.repo.credential_by_key(consumer_key).await? else {
+                return Ok(None);
+            };
+            let Some(application) = self.repo.application(credential.application_id).await? else {
+                return Ok(None);
+            };
+            let Some(organisation) = self.repo.organisation(application.organisation_id).await?
+            else {
+                return Ok(None);
+            };
+            let products = self.usable_products(&organisation, application.id).await?;
+            Ok(Some(ClientRecord {
+                credential,
+                application,
+                organisation,
+                products,
+            }))
+        };
+        self.cached(CLIENTS, consumer_key.to_owned(), load).await
+    }
+
+    /// A usable credential's client, if its application and organisation are
+    /// active now: checked on every use, cached or not.
+    async fn client_of(
         &self,
-        credential: Credential,
+        record: ClientRecord,
     ) -> Result<Option<AuthenticatedClient>, StoreError> {
         let now = self.clock.now();
-        if !credential.is_usable_at(now) {
-            return Ok(None);
-        }
-        let Some(application) = self.repo.application(credential.application_id).await? else {
-            return Ok(None);
-        };
-        let Some(organisation) = self.repo.organisation(application.organisation_id).await? else {
-            return Ok(None);
-        };
-        if application.status != Status::Active || organisation.status != Status::Active {
-            return Ok(None);
-        }
-        let products = self.usable_products(&organisation, application.id).await?;
-        if credential
-            .last_used_at
-            .is_none_or(|used| now - used >= LAST_USE_GRANULARITY)
+        let ClientRecord {
+            credential,
+            application,
+            organisation,
+            products,
+        } = record;
+        if !credential.is_usable_at(now)
+            || application.status != Status::Active
+            || organisation.status != Status::Active
         {
+            return Ok(None);
+        }
+        let due = match &self.cache {
+            Some(cache) => cache.claim_use(&credential, now),
+            None => use_is_due(credential.last_used_at, now),
+        };
+        if due {
             self.repo.touch_credential(credential.id, now).await?;
         }
         Ok(Some(AuthenticatedClient {

@@ -5,12 +5,15 @@
 //! - [`subscriptions`]: subscriptions to API products and their approval.
 //! - [`credentials`]: consumer key/secret issue, rotation with a grace period,
 //!   revocation, client authentication and suspension.
+//! - [`cache`]: what client authentication reads, cached per node and
+//!   forgotten on every change.
 //! - [`jwks`]: checks of the key sets clients register.
 //! - [`validation`]: field-level errors for forms and the JSON API.
 //!
 //! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
 
 mod applications;
+pub mod cache;
 mod credentials;
 pub mod jwks;
 mod organisations;
@@ -18,18 +21,23 @@ mod subscriptions;
 pub mod validation;
 
 pub use applications::NewApplication;
+pub use cache::{Freshness, RegistryCache};
 pub use credentials::{AuthenticatedClient, IssuedCredential, Usable};
 pub use jwks::{JwksProblem, MAX_JWKS_KEYS, check_public_jwks};
 pub use organisations::NewOrganisation;
 pub use validation::FieldErrors;
 
+use std::hash::Hash;
 use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
+use fintechapi_domain::registry::RegistryChange;
 use fintechapi_domain::secret::{Pepper, SecretError};
 use time::Duration;
+
+use crate::cache::{Lookup, Table};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -77,6 +85,8 @@ pub struct Registry<R> {
     clock: Arc<dyn Clock>,
     /// How long a rotated secret keeps working.
     rotation_grace: Duration,
+    /// Shared by every `Registry` of a node, so each sees the others' changes.
+    cache: Option<Arc<RegistryCache>>,
 }
 
 impl<R: PortalRepository> Registry<R> {
@@ -86,7 +96,15 @@ impl<R: PortalRepository> Registry<R> {
             pepper,
             clock,
             rotation_grace,
+            cache: None,
         }
+    }
+
+    /// Serves client authentication and standings from `cache`.
+    #[must_use]
+    pub fn with_cache(mut self, cache: Arc<RegistryCache>) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn repo(&self) -> &R {
@@ -113,5 +131,38 @@ impl<R: PortalRepository> Registry<R> {
 
     pub fn now(&self) -> time::OffsetDateTime {
         self.clock.now()
+    }
+
+    /// This node wrote `change`: its cached entries go at once (other nodes
+    /// hear of it from the store).
+    pub(crate) fn changed(&self, change: RegistryChange) {
+        if let Some(cache) = &self.cache {
+            cache.changed(change);
+        }
+    }
+
+    /// `load` through the cache, if there is one. What it loads is stored
+    /// unless None, or a change came in while it loaded.
+    pub(crate) async fn cached<K: Hash + Eq, V: Clone>(
+        &self,
+        table: Table<K, V>,
+        key: K,
+        load: impl Future<Output = Result<Option<V>, StoreError>>,
+    ) -> Result<Option<V>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return load.await;
+        };
+        if cache.freshness() == Freshness::Versioned {
+            cache.observe_version(self.repo.registry_version().await?);
+        }
+        let ticket = match cache.lookup(table, &key) {
+            Lookup::Hit(value) => return Ok(Some(value)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let loaded = load.await?;
+        if let Some(value) = &loaded {
+            cache.store(table, ticket, key, value.clone());
+        }
+        Ok(loaded)
     }
 }

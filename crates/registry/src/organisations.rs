@@ -2,7 +2,7 @@
 
 use fintechapi_domain::ids::{OrganisationId, UserId};
 use fintechapi_domain::portal::PortalRepository;
-use fintechapi_domain::registry::{Organisation, Psd2Roles, Status};
+use fintechapi_domain::registry::{Organisation, Psd2Roles, RegistryChange, Status};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
 
@@ -202,6 +202,7 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .set_organisation_status(organisation, status)
             .await?;
+        self.changed(RegistryChange::Organisation(organisation));
         let action = if status == Status::Active {
             "organisation.unsuspend"
         } else {

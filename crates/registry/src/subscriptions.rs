@@ -3,7 +3,7 @@
 use fintechapi_domain::ids::SubscriptionId;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Environment, Organisation, SubscriptionStatus,
+    ApiProduct, Application, Environment, Organisation, RegistryChange, SubscriptionStatus,
 };
 
 use crate::applications::{check_roles, new_subscription};
@@ -28,6 +28,7 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .add_subscription(new_subscription(application, product, sandbox, now))
             .await?;
+        self.changed(RegistryChange::Application(application.id));
         self.audit(
             actor,
             "subscription.request",
@@ -66,6 +67,7 @@ impl<R: PortalRepository> Registry<R> {
                         .await?;
                 }
             }
+            self.changed(RegistryChange::Application(application.id));
             self.audit(
                 actor,
                 "subscription.approve",
@@ -120,6 +122,7 @@ impl<R: PortalRepository> Registry<R> {
         self.repo
             .decide_subscription(sub.id, status, stored_reason, now)
             .await?;
+        self.changed(RegistryChange::Application(app.id));
         let link = format!("{public_url}/portal/apps/{}", app.id);
         let rendered = fintechapi_web::mail::render(&fintechapi_web::mail::MailKind::Decision {
             application: &app.name,

@@ -7,17 +7,21 @@ use fintechapi_domain::ids::UserId;
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{NewUser, PortalRepository, UserKind};
 use fintechapi_domain::registry::{
-    ApiProduct, Environment, Plan, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
+    ApiProduct, Environment, Plan, Psd2Role, Psd2Roles, RegistryChange, RegistryEvent,
+    SecurityProfile, Status, SubscriptionStatus,
 };
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, ManualClock};
-use fintechapi_registry::{Actor, NewApplication, NewOrganisation, Registry, RegistryError};
+use fintechapi_registry::{
+    Actor, Freshness, NewApplication, NewOrganisation, Registry, RegistryCache, RegistryError,
+};
 use fintechapi_storage::Store;
-use fintechapi_testkit::{TestDb, both_stores};
+use fintechapi_testkit::{Backend, TestDb, both_stores};
 use time::macros::datetime;
 
 struct Fixture {
     registry: Registry<Store>,
+    cache: Arc<RegistryCache>,
     clock: Arc<ManualClock>,
     owner: UserId,
 }
@@ -38,14 +42,19 @@ async fn fixture(db: &TestDb) -> Fixture {
         })
         .await
         .unwrap();
+    // Compared with the store's registry version on every lookup, as on
+    // SQLite, so changes made past the registry (`repo()`) count too.
+    let cache = Arc::new(RegistryCache::new(Freshness::Versioned, 100));
     let registry = Registry::new(
         store,
         Pepper::from_bytes(&[42; 32]).unwrap(),
         clock.clone(),
         time::Duration::hours(24),
-    );
+    )
+    .with_cache(cache.clone());
     Fixture {
         registry,
+        cache,
         clock,
         owner,
     }
@@ -180,6 +189,7 @@ both_stores! {
         f.clock.advance(time::Duration::hours(23));
         assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_some());
         assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
+        // Served from the cache now, and the clock still ends the grace period.
         f.clock.advance(time::Duration::hours(2));
         assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_none());
         assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
@@ -233,6 +243,26 @@ both_stores! {
         f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
         assert_eq!(usable().await.unwrap(), None);
         assert_eq!(f.registry.active_products(fintechapi_domain::ids::ApplicationId::random()).await.unwrap(), None);
+    }
+}
+
+both_stores! {
+    async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Flood GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let (_, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
+        let client = f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap();
+        assert!(client.is_some());
+        assert_eq!(f.cache.len(), 1);
+        for i in 0..500 {
+            let key = format!("ck_made_up_{i}");
+            assert!(f.registry.authenticate(&key, "cs_guess").await.unwrap().is_none());
+            assert!(f.registry.identify(&key).await.unwrap().is_none());
+        }
+        assert_eq!(f.cache.len(), 1, "unknown keys grew the cache");
+        // A wrong secret for a known key is refused from the cache as well.
+        assert!(f.registry.authenticate(&issued.consumer_key, "cs_wrong").await.unwrap().is_none());
+        assert!(f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_some());
     }
 }
 
@@ -321,4 +351,120 @@ both_stores! {
         assert_eq!(mails.len(), 1);
         assert!(mails[0].body_text.contains("https://portal.example/portal/invitations/accept?token="));
     }
+}
+
+/// Waits (2 s at most) for the watch to report `want`, skipping other events.
+async fn heard(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<RegistryEvent>,
+    want: impl Fn(&RegistryEvent) -> bool,
+) {
+    tokio::time::timeout(std::time::Duration::from_secs(2), async {
+        while let Some(event) = events.recv().await {
+            if want(&event) {
+                return;
+            }
+        }
+        panic!("the watch ended");
+    })
+    .await
+    .expect("the watch reports within 2 s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watch_breaks() {
+    let db = TestDb::create(Backend::Postgres).await;
+    // Node A writes without a cache; node B serves from one kept fresh by its watch.
+    let a = fixture(&db).await;
+    let store = db.store().await;
+    let cache = Arc::new(RegistryCache::new(Freshness::Announced, 100));
+    let b = Registry::new(
+        store.clone(),
+        Pepper::from_bytes(&[42; 32]).unwrap(),
+        a.clock.clone(),
+        time::Duration::hours(24),
+    )
+    .with_cache(cache.clone());
+    let (sent, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watch = {
+        let cache = cache.clone();
+        tokio::spawn(async move {
+            store
+                .watch_registry(
+                    move |event| {
+                        cache.apply(event);
+                        let _ = sent.send(event);
+                    },
+                    stopped,
+                )
+                .await;
+        })
+    };
+    heard(&mut events, |e| *e == RegistryEvent::Connected).await;
+
+    let org = a
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(a.owner),
+            org_input("Watch GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (app, issued) = a
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let login = || b.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
+    assert!(login().await.unwrap().is_some());
+    assert!(b.active_products(app.id).await.unwrap().is_some());
+    assert_eq!(cache.len(), 2, "both answers are cached");
+
+    a.registry
+        .set_application_status(&actor(), app.id, Status::Suspended)
+        .await
+        .unwrap();
+    heard(&mut events, |e| {
+        *e == RegistryEvent::Changed(RegistryChange::Application(app.id))
+    })
+    .await;
+    assert!(login().await.unwrap().is_none());
+    assert_eq!(b.active_products(app.id).await.unwrap(), None);
+    a.registry
+        .set_application_status(&actor(), app.id, Status::Active)
+        .await
+        .unwrap();
+    heard(&mut events, |e| {
+        *e == RegistryEvent::Changed(RegistryChange::Application(app.id))
+    })
+    .await;
+    assert!(login().await.unwrap().is_some());
+
+    // The listening connection is killed: everything cached is forgotten, and
+    // nothing is cached until the watch listens again.
+    let killed = db.raw_strings("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'").await;
+    assert_eq!(killed, ["true"], "one listening connection");
+    heard(&mut events, |e| *e == RegistryEvent::Lost).await;
+    heard(&mut events, |e| *e == RegistryEvent::Connected).await;
+    assert_eq!(cache.len(), 0);
+    assert!(login().await.unwrap().is_some());
+    a.registry
+        .repo()
+        .set_organisation_status(org.id, Status::Suspended)
+        .await
+        .unwrap();
+    heard(&mut events, |e| {
+        *e == RegistryEvent::Changed(RegistryChange::Organisation(org.id))
+    })
+    .await;
+    assert!(login().await.unwrap().is_none());
+
+    let _ = stop.send(true);
+    watch.await.unwrap();
 }

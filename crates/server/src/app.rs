@@ -25,8 +25,9 @@ use fintechapi_oauth::throttle::ClientAuthThrottle;
 use fintechapi_oauth::{AuthorizationServer, OAuthService, OAuthSettings};
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::web::Portal;
-use fintechapi_registry::Registry;
-use fintechapi_storage::{Store, StoreOptions};
+use fintechapi_registry::cache::DEFAULT_CAPACITY;
+use fintechapi_registry::{Freshness, Registry, RegistryCache};
+use fintechapi_storage::{Backend, Store, StoreOptions};
 use fintechapi_web::passwords::PasswordPool;
 use fintechapi_xs2a::{Xs2aService, Xs2aSettings};
 use tokio::net::TcpListener;
@@ -332,6 +333,8 @@ pub struct Application {
     acceptor: TlsAcceptor,
     certificate: Arc<ReloadingCert>,
     state: AppState,
+    /// Kept fresh by the store's announcements while serving.
+    registry_cache: Arc<RegistryCache>,
     limits: Limits,
     started: Started,
 }
@@ -492,9 +495,18 @@ impl Application {
             rate_limits.clone(),
             Arc::new(config.plan_catalog()?),
         ));
+        // One cache for the node's registries (the token endpoint's and the
+        // portal's), so an operator's change reaches the next token request.
+        let registry_cache = Arc::new(RegistryCache::new(
+            match store.backend() {
+                Backend::Postgres => Freshness::Announced,
+                Backend::Sqlite => Freshness::Versioned,
+            },
+            DEFAULT_CAPACITY,
+        ));
         let oauth = Arc::new(OAuthService {
             server: AuthorizationServer::new(
-                registry(&config, store.clone(), clock.clone())?,
+                registry(&config, store.clone(), clock.clone())?.with_cache(registry_cache.clone()),
                 load_pepper(&config)?,
                 clock.clone(),
                 OAuthSettings {
@@ -569,7 +581,8 @@ impl Application {
                 passwords,
             )
             .with_shared_mail_limits(rate_limits.clone()),
-            registry: registry(&config, store.clone(), clock.clone())?,
+            registry: registry(&config, store.clone(), clock.clone())?
+                .with_cache(registry_cache.clone()),
             ledger: Ledger::new(store.clone(), clock.clone()),
             public_url: base_url.clone(),
             login_throttle: Throttle::shared(
@@ -608,6 +621,7 @@ impl Application {
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
             certificate,
             state,
+            registry_cache,
             limits,
             started: Started {
                 base_url,
@@ -665,6 +679,15 @@ impl Application {
             Duration::from_secs(self.state.config().tls.reload_check_secs.max(1)),
             background_stopped.clone(),
         );
+        let registry_watch = {
+            let (store, cache) = (self.state.store().clone(), self.registry_cache);
+            let stopped = background_stopped.clone();
+            tokio::spawn(async move {
+                store
+                    .watch_registry(|event| cache.apply(event), stopped)
+                    .await;
+            })
+        };
         let usage_flusher = self
             .state
             .meter()
@@ -683,6 +706,7 @@ impl Application {
         let _ = usage_flusher.await;
         let _ = settlement.await;
         let _ = tls_reload.await;
+        let _ = registry_watch.await;
         self.state.store().close().await;
         tracing::info!("stopped");
     }

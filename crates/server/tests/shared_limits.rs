@@ -6,16 +6,14 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use fintechapi_server::app::Application;
 use fintechapi_server::config::{Config, PlanConfig};
 use fintechapi_testkit::{Backend, TestDb};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use serde_json::Value;
-use support::{Browser, TestServer, cli_app, config_for};
+use support::{Browser, Node, TestServer, cli_app, config_for};
 
 /// The sandbox plan made slow to refill (one call a second after a burst of
 /// 20), so a burst's outcome does not depend on how fast the machine is.
@@ -47,38 +45,6 @@ fn private(server: &TestServer, path: &str) -> String {
 
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A second node: same database, data directory (pepper, CA) and configuration.
-struct Node {
-    base_url: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    handle: tokio::task::JoinHandle<()>,
-}
-
-impl Node {
-    async fn start(config: Config) -> Self {
-        let app = Application::build_with_clock(config, Arc::new(fintechapi_domain::SystemClock))
-            .await
-            .expect("the second node builds");
-        let base_url = format!("https://localhost:{}", app.local_addr().port());
-        let (stop, stopped) = tokio::sync::oneshot::channel();
-        let handle = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
-        Self {
-            base_url,
-            stop: Some(stop),
-            handle,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.handle.await;
-    }
 }
 
 struct Answer {

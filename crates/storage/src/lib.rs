@@ -9,6 +9,8 @@
 //!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
 //! - `rows/`: row types and their conversion into domain types, one file per
 //!   context, shared by both.
+//! - `watch.rs`: [`Store::watch_registry`], the registry changes PostgreSQL
+//!   announces, for the nodes' caches of client authentication.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
 //!
 //! This is the only crate that knows SQL.
@@ -22,6 +24,7 @@ mod rows;
 mod ports;
 mod redact;
 mod store;
+mod watch;
 
 /// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup
 /// by such a name (a login, a client id from a request) finds nothing on

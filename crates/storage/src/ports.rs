@@ -212,6 +212,7 @@ forward! {
         fn rotate_credential(credential: Credential, old_until: OffsetDateTime) -> Result<(), StoreError>;
         fn revoke_credential(id: CredentialId, at: OffsetDateTime) -> Result<(), StoreError>;
         fn touch_credential(id: CredentialId, at: OffsetDateTime) -> Result<(), StoreError>;
+        fn registry_version() -> Result<i64, StoreError>;
         fn enqueue_mail(mail: Mail) -> Result<(), StoreError>;
         fn mails_to(recipient: &Email) -> Result<Vec<Mail>, StoreError>;
         fn claim_mails(limit: u32, now: OffsetDateTime, stale_before: OffsetDateTime) -> Result<Vec<(i64, Mail)>, StoreError>;

@@ -38,6 +38,41 @@ pub fn config_for(db: &TestDb) -> Config {
     }
 }
 
+/// A second node: same database, data directory (pepper, CA) and configuration.
+pub struct Node {
+    pub base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    pub async fn start(config: Config) -> Self {
+        let app = Application::build_with_clock(
+            config,
+            std::sync::Arc::new(fintechapi_domain::SystemClock),
+        )
+        .await
+        .expect("the second node builds");
+        let base_url = format!("https://localhost:{}", app.local_addr().port());
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let handle = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            base_url,
+            stop: Some(stop),
+            handle,
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.handle.await;
+    }
+}
+
 /// The production profile for `db`: a certificate from the development CA
 /// (which the test clients trust) as if configured, a pepper file, and an
 /// SMTP relay that is never reached.

@@ -890,6 +890,13 @@ impl PortalRepository for super::Store {
         .await
     }
 
+    async fn registry_version(&self) -> Result<i64, StoreError> {
+        sqlx::query_scalar("SELECT version FROM registry_version")
+            .fetch_one(&self.0)
+            .await
+            .map_err(store)
+    }
+
     async fn enqueue_mail(&self, mail: Mail) -> Result<(), StoreError> {
         let pool = &self.0;
         let m = mail;

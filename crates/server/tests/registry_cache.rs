@@ -1,0 +1,173 @@
+//! Client authentication is served from each node's cache of the registry,
+//! and an operator's change still stops the very next request: on the node
+//! that made it at once, on another node (PostgreSQL) as soon as the
+//! database's announcement arrives.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fintechapi_testkit::{Backend, TestDb, both_stores};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use support::{Api, Browser, Node, TestServer, cli_app, config_for, operator};
+
+/// A client-credentials token request at `base`: its status.
+async fn token(client: &reqwest::Client, base: &str, key: &str, secret: &str) -> StatusCode {
+    client
+        .post(format!("{base}/oauth2/token"))
+        .basic_auth(key, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// An XS2A read with `access_token`: the first `tppMessages` code, if refused.
+async fn xs2a_code(server: &TestServer, access_token: &str) -> Option<String> {
+    let resp = server
+        .client()
+        .get(server.url("/v1/accounts"))
+        .bearer_auth(access_token)
+        .header("x-request-id", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await
+        .unwrap();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    body["tppMessages"][0]["code"].as_str().map(str::to_owned)
+}
+
+/// The operator sets the application's status in the admin console of `at`.
+async fn set_status(ops: &mut Browser, app_id: &str, status: &str) {
+    let csrf = ops.get("/admin").await.csrf();
+    let page = ops
+        .post(
+            &format!("/admin/apps/{app_id}/status"),
+            &[("status", status), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
+}
+
+both_stores! {
+    async fn a_suspension_or_a_revocation_stops_the_very_next_request(db) {
+        let server = TestServer::start(db).await;
+        let client = server.client();
+        let api = Api::developer(&server, "cache@tpp.example").await;
+        let (app_id, key, secret) = api.sandbox_app(&["AISP"], &["ais"]).await;
+        // The second request is served from the cache.
+        for _ in 0..2 {
+            assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::OK);
+        }
+        let resp: Value = client.post(server.url("/oauth2/token")).basic_auth(&key, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap().json().await.unwrap();
+        let access = resp["access_token"].as_str().unwrap().to_owned();
+        let standing = xs2a_code(&server, &access).await;
+        assert_ne!(standing.as_deref(), Some("TOKEN_INVALID"), "the token is good");
+        assert_eq!(xs2a_code(&server, &access).await, standing, "and stays so from the cache");
+
+        // The operator suspends the application: the next requests are refused.
+        let mut ops = operator(&server).await;
+        set_status(&mut ops, &app_id, "suspended").await;
+        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(xs2a_code(&server, &access).await.as_deref(), Some("TOKEN_INVALID"));
+        set_status(&mut ops, &app_id, "active").await;
+        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::OK);
+        assert_eq!(xs2a_code(&server, &access).await, standing);
+
+        // The developer revokes the credential: the next request is refused.
+        let (status, app) = api.call(Method::GET, &format!("/applications/{app_id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{app}");
+        let credential = app["credentials"].as_array().unwrap().iter().find(|c| c["client_id"] == key.as_str()).expect("the credential is listed");
+        let path = format!("/applications/{app_id}/credentials/{}", credential["id"].as_str().unwrap());
+        assert_eq!(api.call(Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
+        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::UNAUTHORIZED);
+        server.stop().await;
+    }
+}
+
+/// Polls `base` with token requests until one answers `want`: within a
+/// second, though it gives up only after two.
+async fn within_a_second(
+    client: &reqwest::Client,
+    base: &str,
+    (key, secret): (&str, &str),
+    want: StatusCode,
+    what: &str,
+) {
+    let started = Instant::now();
+    loop {
+        let got = token(client, base, key, secret).await;
+        if got == want {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{what}: {base} still answers {got}, not {want}, after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    println!("{what}: node B answered {want} after {took:?}");
+    assert!(took < Duration::from_secs(1), "{what}: {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_nodes_change_reaches_this_nodes_cache_within_a_second() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let (app_id, key, secret) = cli_app(&db, "ais");
+    let config = config_for(&db);
+    let b = Node::start(config.clone()).await;
+    let a = TestServer::start_with(db, config).await;
+    let client = a.client();
+
+    // Node B serves the client, from its cache after the first request.
+    for _ in 0..3 {
+        assert_eq!(
+            token(&client, &b.base_url, &key, &secret).await,
+            StatusCode::OK
+        );
+    }
+    // An operator suspends the application on node A.
+    let client_auth = (key.as_str(), secret.as_str());
+    let mut ops = operator(&a).await;
+    set_status(&mut ops, &app_id, "suspended").await;
+    within_a_second(
+        &client,
+        &b.base_url,
+        client_auth,
+        StatusCode::UNAUTHORIZED,
+        "suspended on node A",
+    )
+    .await;
+    // And serves it again once reactivated.
+    set_status(&mut ops, &app_id, "active").await;
+    within_a_second(
+        &client,
+        &b.base_url,
+        client_auth,
+        StatusCode::OK,
+        "reactivated on node A",
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(
+            token(&client, &b.base_url, &key, &secret).await,
+            StatusCode::OK
+        );
+    }
+
+    // A suspension written by another process (`fintechapi admin`) too.
+    support::cli_app_status(&a.db, "suspend", &app_id);
+    within_a_second(
+        &client,
+        &b.base_url,
+        client_auth,
+        StatusCode::UNAUTHORIZED,
+        "suspended by the CLI",
+    )
+    .await;
+    b.stop().await;
+    a.stop().await;
+}
