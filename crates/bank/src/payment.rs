@@ -38,6 +38,14 @@ pub(crate) async fn decline<R: BankStore>(
 ) -> Result<(), BankError> {
     // Declined twice or after a cancellation: the payment keeps its status.
     lifecycle::decline(&service.ledger, payment).await?;
+    deny(service, authorization).await
+}
+
+/// The PSU said no: the authorization ends without a code.
+async fn deny<R: BankStore>(
+    service: &BankService<R>,
+    authorization: &Authorization,
+) -> Result<(), BankError> {
     let server = &service.oauth.server;
     server
         .repo()
@@ -78,16 +86,7 @@ pub(crate) async fn cancel_payment<R: BankStore>(
         return Err(not_the_payer());
     }
     if decision != Some("approve") {
-        server
-            .repo()
-            .advance_authorization(
-                authorization.id,
-                AuthorizationStage::Consent,
-                AuthorizationStage::Denied,
-                None,
-                server.now(),
-            )
-            .await?;
+        deny(service, authorization).await?;
         return Ok(back_to_tpp(
             authorization,
             &issuer,
