@@ -8,12 +8,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::{AccountGrant, ConsentStatus};
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
-use fintechapi_domain::payment::{PaymentStatus, PaymentUpdate};
 
 use crate::error::{BankError, parsed, secured};
 use crate::factors::{PaymentAsk, payment_asked};
 use crate::pages::{AccountLine, consent_page, form_targets};
-use crate::payment::{cancel_payment, execute};
+use crate::payment::{cancel_payment, decline, execute};
 use crate::service::{BankService, BankStore};
 use crate::session::{back_to_tpp, check_post, session};
 
@@ -82,27 +81,8 @@ pub(crate) async fn decide<R: BankStore>(
         None => None,
     };
     if let Some(payment) = payment {
-        let now = server.now();
         if value("decision") != Some("approve") {
-            repo.set_payment_status(
-                payment.id,
-                PaymentStatus::Received,
-                PaymentStatus::Rejected,
-                PaymentUpdate {
-                    reason: Some("DS02".into()),
-                    ..PaymentUpdate::default()
-                },
-                now,
-            )
-            .await?;
-            repo.advance_authorization(
-                authorization.id,
-                AuthorizationStage::Consent,
-                AuthorizationStage::Denied,
-                None,
-                now,
-            )
-            .await?;
+            decline(&service, authorization, &payment).await?;
             return Ok(refused(
                 authorization,
                 &issuer,

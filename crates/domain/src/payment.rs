@@ -30,6 +30,35 @@ text_enum!(
 );
 
 text_enum!(
+    /// ISO 20022 status reason of a rejected payment (stored as its code),
+    /// the ones this bank gives.
+    RejectReason {
+        // The debtor account is not one of the authorising PSU's.
+        IncorrectAccountNumber = "AC01",
+        // The debtor account is blocked.
+        BlockedAccount = "AC06",
+        // Debtor and creditor are the same account.
+        ZeroAmount = "AM01",
+        // The amount's currency is not the account's.
+        NotAllowedCurrency = "AM03",
+        InsufficientFunds = "AM04",
+        // The PSU declined the payment.
+        OrderCancelled = "DS02",
+        // A standing order with no execution date left.
+        InvalidDate = "DT01",
+        // Any other refusal by the ledger (logged).
+        Narrative = "NARR",
+    }
+);
+
+impl RejectReason {
+    /// The ISO 20022 code, e.g. `AM04` (also its `Display` and stored form).
+    pub fn as_code(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+text_enum!(
     /// The Berlin Group payment products offered for single payments.
     PaymentProduct {
         SepaCreditTransfers = "sepa-credit-transfers",
@@ -286,7 +315,7 @@ pub struct BulkEntry {
     /// RCVD until executed, then ACSC or RJCT (with the reason).
     pub status: PaymentStatus,
     pub transaction_id: Option<TransactionId>,
-    pub reason: Option<String>,
+    pub reason: Option<RejectReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,8 +344,8 @@ pub struct Payment {
     pub psu_id: Option<PsuId>,
     /// The ledger entry that executed it.
     pub transaction_id: Option<TransactionId>,
-    /// ISO 20022 reason of a rejection (e.g. AM04 insufficient funds).
-    pub reason: Option<String>,
+    /// Why it was rejected (RJCT).
+    pub reason: Option<RejectReason>,
     pub request_id: String,
     /// Keyed hash of the initiating request's body (idempotency).
     pub request_hash: String,
@@ -339,9 +368,26 @@ pub enum PaymentCreation {
 pub struct PaymentUpdate {
     pub psu_id: Option<PsuId>,
     pub transaction_id: Option<TransactionId>,
-    pub reason: Option<String>,
+    pub reason: Option<RejectReason>,
     /// Sets the scheduler's cursor (authorising a scheduled payment).
     pub next_execution: Option<Date>,
+}
+
+/// What authorising or declining a payment came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    /// Executed (ACSC).
+    Settled,
+    /// A bulk payment booked per transfer, some of them rejected (PART).
+    PartiallySettled,
+    /// Accepted for its execution dates (ACCP); a first date of today has run.
+    Scheduled,
+    /// Rejected (RJCT) for this reason.
+    Rejected(RejectReason),
+    /// Authorised (ACTC) while another settler holds it; that one finishes it.
+    Settling,
+    /// Decided or cancelled before: nothing changed.
+    AlreadyDecided,
 }
 
 /// How one scheduled execution ended.
@@ -349,8 +395,7 @@ pub struct PaymentUpdate {
 pub enum ExecutionOutcome {
     /// Booked; a bulk payment booked per transfer has no one transaction.
     Executed(Option<TransactionId>),
-    /// ISO 20022 reason code, e.g. AM04.
-    Rejected(String),
+    Rejected(RejectReason),
     /// The PSU or the TPP cancelled the payment before this date.
     Cancelled,
 }
@@ -446,7 +491,7 @@ pub trait PaymentRepository: Send + Sync {
         position: usize,
         status: PaymentStatus,
         transaction_id: Option<TransactionId>,
-        reason: Option<String>,
+        reason: Option<RejectReason>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Moves the payment to `to` if its status is `from`; false otherwise.
@@ -531,6 +576,20 @@ mod tests {
         assert_eq!(
             Execution::Immediate.first_due(date!(2027 - 03 - 05)),
             Ok(None)
+        );
+    }
+
+    #[test]
+    fn reject_reasons_are_stored_as_their_iso_codes() {
+        assert_eq!(RejectReason::InsufficientFunds.as_code(), "AM04");
+        assert_eq!(RejectReason::OrderCancelled.to_string(), "DS02");
+        assert_eq!(
+            "AC01".parse::<RejectReason>().unwrap(),
+            RejectReason::IncorrectAccountNumber
+        );
+        assert!(
+            "XX99".parse::<RejectReason>().is_err(),
+            "an unknown stored code is corrupt data, not a silent default"
         );
     }
 

@@ -5,13 +5,17 @@
 //!   Berlin Group balances, the audit behind `fintechapi ledger verify`.
 //! - [`cards`]: card accounts: opening, card payments, the monthly statement
 //!   cycle, the card balances (`nonInvoiced`, credit limit included).
+//! - [`lifecycle`]: a payment's authorisation, refusal and cancellation in
+//!   one place, each answered by a typed outcome.
 //! - [`payments`]: exactly-once settlement of authorised payment initiations.
+//! - [`schedule`]: the durable scheduler of future-dated payments and standing orders.
 //! - [`demo`]: the deterministic demo bank seeded on an empty data directory.
 //!
 //! Storage is reached only through the ports in `fintechapi_domain`.
 
 pub mod cards;
 pub mod demo;
+pub mod lifecycle;
 pub mod payments;
 pub mod schedule;
 pub mod service;

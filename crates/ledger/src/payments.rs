@@ -8,18 +8,19 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{AccountId, TransactionId};
 use fintechapi_domain::ledger::{LedgerError, LedgerRepository};
 use fintechapi_domain::payment::{
-    Bulk, BulkEntry, Payment, PaymentRepository, PaymentStatus, PaymentUpdate,
+    Bulk, BulkEntry, Payment, PaymentOutcome, PaymentRepository, PaymentStatus, PaymentUpdate,
+    RejectReason,
 };
 use time::Duration;
 
 use crate::service::{Ledger, TransferOrder};
 
-/// Posts an authorised (ACTC) payment and records the outcome; returns the
-/// status it ended in. Safe to call again and from several nodes.
+/// Posts an authorised (ACTC) payment and records the outcome; returns
+/// what it came to. Safe to call again and from several nodes.
 pub async fn settle<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
-) -> Result<PaymentStatus, StoreError> {
+) -> Result<PaymentOutcome, StoreError> {
     // One settler at a time: a transfer refused now must not be posted by a
     // second settler a moment later (a refusal leaves nothing in the ledger).
     let now = ledger.now();
@@ -29,12 +30,13 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
         .claim_settlement(payment.id, &token, now, now - SETTLE_LEASE)
         .await?
     {
-        return Ok(PaymentStatus::AcceptedTechnical);
+        return Ok(PaymentOutcome::Settling);
     }
     let (to, update) = match &payment.bulk {
         Some(bulk) => settle_bulk(ledger, payment, bulk).await?,
         None => single_outcome(post(ledger, payment, format!("payment:{}", payment.id)).await?),
     };
+    let reason = update.reason;
     ledger
         .repo()
         .set_payment_status(
@@ -45,12 +47,18 @@ pub async fn settle<R: LedgerRepository + PaymentRepository>(
             ledger.now(),
         )
         .await?;
-    Ok(to)
+    Ok(match (to, reason) {
+        (PaymentStatus::PartiallyExecuted, _) => PaymentOutcome::PartiallySettled,
+        (PaymentStatus::Rejected, reason) => {
+            PaymentOutcome::Rejected(reason.unwrap_or(RejectReason::Narrative))
+        }
+        _ => PaymentOutcome::Settled,
+    })
 }
 
 /// The status and what to keep of a single payment's posting.
 pub(crate) fn single_outcome(
-    posted: Result<TransactionId, String>,
+    posted: Result<TransactionId, RejectReason>,
 ) -> (PaymentStatus, PaymentUpdate) {
     match posted {
         Ok(transaction) => (
@@ -80,11 +88,11 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
     bulk: &Bulk,
 ) -> Result<(PaymentStatus, PaymentUpdate), StoreError> {
     let repo = ledger.repo();
-    let rejected = |reason: &str| {
+    let rejected = |reason: RejectReason| {
         (
             PaymentStatus::Rejected,
             PaymentUpdate {
-                reason: Some(reason.into()),
+                reason: Some(reason),
                 ..PaymentUpdate::default()
             },
         )
@@ -96,11 +104,11 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
                 n,
                 PaymentStatus::Rejected,
                 None,
-                Some("AC01".into()),
+                Some(RejectReason::IncorrectAccountNumber),
             )
             .await?;
         }
-        return Ok(rejected("AC01"));
+        return Ok(rejected(RejectReason::IncorrectAccountNumber));
     };
     let order = |n: usize, entry: &BulkEntry| TransferOrder {
         idempotency_key: format!("payment:{}:{n}", payment.id),
@@ -132,11 +140,11 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
             Err(e) => (PaymentStatus::Rejected, None, Some(reason_of(payment, e)?)),
         };
         for n in 0..orders.len() {
-            repo.record_bulk_entry(payment.id, n, status, transaction, reason.clone())
+            repo.record_bulk_entry(payment.id, n, status, transaction, reason)
                 .await?;
         }
         return Ok(match reason {
-            Some(reason) => rejected(&reason),
+            Some(reason) => rejected(reason),
             None => (
                 status,
                 PaymentUpdate {
@@ -156,7 +164,7 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
                 continue;
             }
             (PaymentStatus::Rejected, reason) => {
-                first_reason.get_or_insert(reason.clone().unwrap_or_else(|| "NARR".into()));
+                first_reason.get_or_insert(reason.unwrap_or(RejectReason::Narrative));
                 continue;
             }
             _ => {}
@@ -175,14 +183,8 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
             }
             Err(e) => {
                 let reason = reason_of(payment, e)?;
-                repo.record_bulk_entry(
-                    payment.id,
-                    n,
-                    PaymentStatus::Rejected,
-                    None,
-                    Some(reason.clone()),
-                )
-                .await?;
+                repo.record_bulk_entry(payment.id, n, PaymentStatus::Rejected, None, Some(reason))
+                    .await?;
                 first_reason.get_or_insert(reason);
             }
         }
@@ -192,14 +194,14 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
             PaymentStatus::AcceptedSettlementCompleted,
             PaymentUpdate::default(),
         ),
-        Some(reason) if executed == 0 => rejected(&reason),
+        Some(reason) if executed == 0 => rejected(reason),
         Some(_) => (PaymentStatus::PartiallyExecuted, PaymentUpdate::default()),
     })
 }
 
 /// The authorising PSU's account the payment is drawn on; None when the
 /// debtor account is not theirs.
-async fn debtor_account<R: LedgerRepository + PaymentRepository>(
+pub(crate) async fn debtor_account<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
 ) -> Result<Option<AccountId>, StoreError> {
@@ -215,19 +217,18 @@ async fn debtor_account<R: LedgerRepository + PaymentRepository>(
 }
 
 /// The ISO 20022 reason a ledger refusal stands for; store failures propagate.
-fn reason_of(payment: &Payment, error: LedgerError) -> Result<String, StoreError> {
+fn reason_of(payment: &Payment, error: LedgerError) -> Result<RejectReason, StoreError> {
     Ok(match error {
-        LedgerError::InsufficientFunds(_) => "AM04",
-        LedgerError::AccountNotEnabled(_) => "AC06",
-        LedgerError::CurrencyMismatch { .. } => "AM03",
-        LedgerError::SameAccount => "AM01",
+        LedgerError::InsufficientFunds(_) => RejectReason::InsufficientFunds,
+        LedgerError::AccountNotEnabled(_) => RejectReason::BlockedAccount,
+        LedgerError::CurrencyMismatch { .. } => RejectReason::NotAllowedCurrency,
+        LedgerError::SameAccount => RejectReason::ZeroAmount,
         LedgerError::Store(e) => return Err(e),
         other => {
             tracing::warn!(payment = %payment.id, error = %other, "payment rejected by the ledger");
-            "NARR"
+            RejectReason::Narrative
         }
-    }
-    .into())
+    })
 }
 
 /// Posts the payment's transfer under `idempotency_key` (the same key posts
@@ -237,10 +238,9 @@ pub(crate) async fn post<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
     idempotency_key: String,
-) -> Result<Result<TransactionId, String>, StoreError> {
-    // AC01: the debtor account is not one of the authorising PSU's.
+) -> Result<Result<TransactionId, RejectReason>, StoreError> {
     let Some(account) = debtor_account(ledger, payment).await? else {
-        return Ok(Err("AC01".into()));
+        return Ok(Err(RejectReason::IncorrectAccountNumber));
     };
     let order = TransferOrder {
         idempotency_key,
@@ -273,8 +273,8 @@ pub async fn settle_pending<R: LedgerRepository + PaymentRepository>(
         .payments_in_status(PaymentStatus::AcceptedTechnical, ledger.now() - grace)
         .await?;
     for payment in &stale {
-        let status = settle(ledger, payment).await?;
-        tracing::info!(payment = %payment.id, status = %status, "settled a payment left authorised");
+        let outcome = settle(ledger, payment).await?;
+        tracing::info!(payment = %payment.id, ?outcome, "settled a payment left authorised");
     }
     Ok(stale.len())
 }

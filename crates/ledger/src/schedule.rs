@@ -96,7 +96,7 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
         // A future-dated bulk payment: its transfers, keyed as on authorisation.
         let (status, update) = settle_bulk(ledger, payment, bulk).await?;
         let outcome = match (&update.reason, status) {
-            (Some(reason), PaymentStatus::Rejected) => ExecutionOutcome::Rejected(reason.clone()),
+            (Some(reason), PaymentStatus::Rejected) => ExecutionOutcome::Rejected(*reason),
             _ => ExecutionOutcome::Executed(update.transaction_id),
         };
         let advance = ExecutionAdvance {
@@ -128,7 +128,7 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
             }
         }
         _ => {
-            let (status, update) = single_outcome(posted.clone());
+            let (status, update) = single_outcome(posted);
             ExecutionAdvance {
                 next: None,
                 status,
@@ -161,7 +161,7 @@ pub async fn execute_next<R: LedgerRepository + PaymentRepository>(
 /// execution's claim, even a stale one, may have posted already), so it
 /// cannot interleave with an execution. False when an execution holds or
 /// held it, or the payment is no longer scheduled (try again, or it has run).
-pub async fn cancel<R: LedgerRepository + PaymentRepository>(
+pub(crate) async fn cancel<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
 ) -> Result<bool, StoreError> {

@@ -3,7 +3,9 @@
 //! introspection (RFC 7662), revocation (RFC 7009) and metadata (RFC 8414).
 //!
 //! - [`policy`]: per-profile client policy, enforced and advertised.
-//! - [`server`]: the logic, free of HTTP.
+//! - [`server`]: the logic, free of HTTP, one file per concern (client
+//!   authentication, DPoP, PAR, grants, introspection and revocation,
+//!   resource-server access, metadata).
 //! - [`client_keys`]: clients' JWK Sets fetched from their `jwks_uri`, cached.
 //! - [`keys`]: signing keys in the database with rotation, the JWKS.
 //! - [`rar`]: Rich Authorization Requests for consents and payments.

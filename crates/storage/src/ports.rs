@@ -25,7 +25,7 @@ use fintechapi_domain::oauth::{
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
     ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentRepository, PaymentStatus,
-    PaymentUpdate,
+    PaymentUpdate, RejectReason,
 };
 use fintechapi_domain::portal::{
     AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
@@ -145,7 +145,7 @@ forward! {
         fn finish_execution(payment: PaymentId, due: Date, token: &str, outcome: ExecutionOutcome, advance: ExecutionAdvance, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn request_payment_cancellation(id: PaymentId, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn claim_settlement(id: PaymentId, token: &str, at: OffsetDateTime, stale_before: OffsetDateTime) -> Result<bool, StoreError>;
-        fn record_bulk_entry(payment: PaymentId, position: usize, status: PaymentStatus, transaction_id: Option<TransactionId>, reason: Option<String>) -> Result<(), StoreError>;
+        fn record_bulk_entry(payment: PaymentId, position: usize, status: PaymentStatus, transaction_id: Option<TransactionId>, reason: Option<RejectReason>) -> Result<(), StoreError>;
     }
     DeltaReportRepository {
         fn delta_mark(consent: ConsentId, account: AccountId) -> Result<Option<i64>, StoreError>;

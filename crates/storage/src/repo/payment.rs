@@ -6,11 +6,11 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
-use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{
     BulkEntry, Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation,
     PaymentStatus, PaymentUpdate,
 };
+use fintechapi_domain::payment::{PaymentRepository, RejectReason};
 use sqlx::Pool;
 use time::{Date, OffsetDateTime};
 
@@ -69,7 +69,7 @@ impl PaymentRepository for super::Store {
         .bind(&p.end_to_end_id)
         .bind(p.psu_id.map(|id| id.to_string()))
         .bind(p.transaction_id.map(|id| id.to_string()))
-        .bind(&p.reason)
+        .bind(p.reason.map(|r| r.as_str()))
         .bind(&p.request_id)
         .bind(&p.request_hash)
         .bind(p.created_at)
@@ -192,7 +192,7 @@ impl PaymentRepository for super::Store {
         .bind(at)
         .bind(update.psu_id.map(|p| p.to_string()))
         .bind(update.transaction_id.map(|t| t.to_string()))
-        .bind(update.reason)
+        .bind(update.reason.map(|r| r.as_str()))
         .bind(update.next_execution)
         .execute(pool)
         .await
@@ -260,7 +260,7 @@ impl PaymentRepository for super::Store {
         let pool = &self.0;
         let (state, transaction, reason) = match &outcome {
             ExecutionOutcome::Executed(t) => ("executed", t.map(|t| t.to_string()), None),
-            ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.clone())),
+            ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.as_str())),
             ExecutionOutcome::Cancelled => ("cancelled", None, None),
         };
         let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
@@ -294,7 +294,7 @@ impl PaymentRepository for super::Store {
         .bind(advance.status.as_str())
         .bind(at)
         .bind(advance.update.transaction_id.map(|t| t.to_string()))
-        .bind(advance.update.reason)
+        .bind(advance.update.reason.map(|r| r.as_str()))
         .execute(&mut *tx)
         .await
         .map_err(store)?;
@@ -353,7 +353,7 @@ impl PaymentRepository for super::Store {
         position: usize,
         status: PaymentStatus,
         transaction_id: Option<TransactionId>,
-        reason: Option<String>,
+        reason: Option<RejectReason>,
     ) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query(
@@ -364,7 +364,7 @@ impl PaymentRepository for super::Store {
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(status.as_str())
         .bind(transaction_id.map(|t| t.to_string()))
-        .bind(reason)
+        .bind(reason.map(|r| r.as_str()))
         .execute(pool)
         .await
         .map_err(store)?;

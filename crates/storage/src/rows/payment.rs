@@ -70,7 +70,7 @@ impl TryFrom<BulkEntryRow> for BulkEntry {
             end_to_end_id: r.end_to_end_id,
             status: r.status.parse()?,
             transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
-            reason: r.reason,
+            reason: r.reason.as_deref().map(str::parse).transpose()?,
         })
     }
 }
@@ -124,7 +124,7 @@ impl TryFrom<PaymentRow> for Payment {
             end_to_end_id: r.end_to_end_id,
             psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
             transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
-            reason: r.reason,
+            reason: r.reason.as_deref().map(str::parse).transpose()?,
             request_id: r.request_id,
             request_hash: r.request_hash,
             created_at: r.created_at,

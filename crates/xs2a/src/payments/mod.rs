@@ -5,11 +5,9 @@
 //! the scheduler (`fintechapi_ledger::schedule`) the others on their dates.
 
 mod body;
-mod cancel;
 pub(crate) mod request;
 
 use body::{PaymentStatusBody, cancellation_accepted, created_response, payment_json, self_link};
-use cancel::Cancellation;
 use request::{BodyKind, Initiation};
 
 use std::sync::Arc;
@@ -23,6 +21,7 @@ use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{Payment, PaymentService, PaymentStatus};
+use fintechapi_ledger::lifecycle::{self, Cancellation};
 use fintechapi_oauth::ScopedResource;
 
 use crate::approach::Approach;
@@ -244,7 +243,7 @@ pub(crate) async fn cancel<R: Xs2aStore>(
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        match cancel::cancel(service.payments(), &payment, service.now()).await? {
+        match lifecycle::cancel(&service.ledger, &payment).await? {
             Cancellation::Cancelled => Ok(StatusCode::NO_CONTENT.into_response()),
             Cancellation::AwaitsAuthorisation => Ok(cancellation_accepted(
                 &payment,

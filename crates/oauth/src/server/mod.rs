@@ -1,0 +1,34 @@
+//! The authorization server's logic, free of HTTP. `AuthorizationServer`
+//! (`base.rs`) gets its methods by concern, each in its own file:
+//!
+//! - `client_auth.rs`: client authentication (secret, `private_key_jwt`,
+//!   `tls_client_auth`).
+//! - `dpop.rs`: DPoP nonces and proofs, and what a token is bound to.
+//! - `par.rs`: pushed authorization requests.
+//! - `grants.rs`: client credentials, authorization code, refresh; token issuance.
+//! - `introspection.rs`: introspection and revocation.
+//! - `resource.rs`: the access check of resource servers (`access_grant`).
+//! - `metadata.rs`: RFC 8414 metadata and the published signing keys.
+//!
+//! `base` and `scope` are shared below them; no concern uses another except
+//! `grants` (the binding from `dpop`) and `resource` (the token prefix from
+//! `grants`). This file only re-exports.
+
+mod base;
+mod client_auth;
+mod dpop;
+mod grants;
+mod introspection;
+mod metadata;
+mod par;
+mod resource;
+mod scope;
+
+pub use base::{AsRepo, AuthorizationServer, OAuthSettings, PSU_IDLE_TIMEOUT};
+pub use client_auth::PresentedClient;
+pub use dpop::{DpopFailure, Sender};
+pub use grants::{SCA_EXEMPTION, TokenResponse};
+pub use introspection::Introspection;
+pub use par::PushedRequest;
+pub use resource::AccessGrant;
+pub use scope::ScopedResource;
