@@ -26,6 +26,8 @@ pub enum ErrorCode {
     SlowDown,
     /// The store is unreachable (503): not the client's fault, retry later.
     TemporarilyUnavailable,
+    /// RFC 9101 §6.3: a `request` object was sent and is not processed here.
+    RequestNotSupported,
 }
 
 impl ErrorCode {
@@ -43,6 +45,7 @@ impl ErrorCode {
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::RequestNotSupported => "request_not_supported",
         }
     }
 

@@ -487,6 +487,14 @@ async fn par<R: OAuthStore>(
                 "request_uri must not be sent to the PAR endpoint",
             ));
         }
+        // RFC 9101 §6.3: a request object this server does not process is
+        // refused, never silently dropped with the parameters it may carry.
+        if params.get("request").is_some() {
+            return Err(OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported; send the parameters in the form",
+            ));
+        }
         let request = PushedRequest {
             response_type: params.require("response_type")?.to_owned(),
             redirect_uri: params.require("redirect_uri")?.to_owned(),

@@ -444,6 +444,62 @@ both_stores! {
     }
 }
 
+/// One pushed authorization request for `consent`, with `extra` parameters.
+async fn push(
+    server: &TestServer,
+    tpp: &Tpp,
+    consent: &str,
+    extra: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let challenge =
+        fintechapi_domain::secret::pkce_s256("a-pkce-code-verifier-of-fifty-characters-0123456789");
+    let scope = format!("AIS:{consent}");
+    let mut form = vec![
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", scope.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    form.extend_from_slice(extra);
+    let resp = server
+        .client()
+        .post(server.url("/oauth2/par"))
+        .basic_auth(&tpp.key, Some(&tpp.secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+both_stores! {
+    async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects(db) {
+        let server = demo_server(db).await;
+        let tpp = Tpp::new(&server, &server.db, "ais");
+        let token = tpp.client_token().await;
+        let consent = tpp.consent(&token, json!({"allPsd2": "allAccounts"})).await;
+
+        // FAPI 2.0: clients may send a state of more than 1,000 characters.
+        let long_state = "s".repeat(1500);
+        let (status, body) = push(&server, &tpp, &consent, &[("state", &long_state)]).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let too_long = "s".repeat(4097);
+        let (status, body) = push(&server, &tpp, &consent, &[("state", &too_long)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "invalid_request", "{body}");
+
+        // A request object is refused, not dropped with what it carries.
+        let (status, body) = push(&server, &tpp, &consent, &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"], "request_not_supported", "{body}");
+        let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(meta["request_parameter_supported"], false);
+        healthy(&server).await;
+        server.stop().await;
+    }
+}
+
 // ---------------------------------------------------------------- slow clients
 
 both_stores! {

@@ -34,6 +34,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
+            "request_parameter_supported": false,
             "code_challenge_methods_supported": ["S256"],
             "authorization_details_types_supported": crate::rar::TYPES,
             "authorization_response_iss_parameter_supported": true,

@@ -17,6 +17,10 @@ use super::scope::ScopedResource;
 use crate::error::{ErrorCode, OAuthError};
 use crate::rar::Requested;
 
+/// FAPI 2.0 clients may send a `state` of more than 1,000 characters; the
+/// bound keeps a stored authorization small.
+pub const MAX_STATE_LEN: usize = 4096;
+
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// RFC 9126 §2.2: short-lived, single use.
 const REQUEST_URI_TTL: Duration = Duration::seconds(60);
@@ -83,10 +87,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
             request.code_challenge,
             request.code_challenge_method.as_deref(),
         )?;
-        if request.state.as_ref().is_some_and(|s| s.len() > 512) {
-            return Err(OAuthError::invalid_request(
-                "state is longer than 512 characters",
-            ));
+        if request
+            .state
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_STATE_LEN)
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "state is longer than {MAX_STATE_LEN} characters"
+            )));
         }
         let (resource, details) = self
             .requested(
