@@ -122,6 +122,11 @@ uuid_id!(
     AuthorizationId,
     "authorization id"
 );
+uuid_id!(
+    /// A demo request left on the public site.
+    LeadId,
+    "demo request id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
+//! - [`lead`]: demo requests from the public site and their port.
 //! - [`plan`]: rate plans (per second, burst, per day) and the configured catalog.
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
@@ -28,6 +29,7 @@ pub mod dn;
 pub mod iban;
 pub mod idempotency;
 pub mod ids;
+pub mod lead;
 pub mod ledger;
 pub mod money;
 pub mod oauth;

@@ -27,6 +27,7 @@ use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::web::Portal;
 use fintechapi_registry::cache::DEFAULT_CAPACITY;
 use fintechapi_registry::{Freshness, Registry, RegistryCache};
+use fintechapi_site::Site;
 use fintechapi_storage::{Backend, Store, StoreOptions};
 use fintechapi_web::passwords::PasswordPool;
 use fintechapi_xs2a::{Xs2aService, Xs2aSettings};
@@ -53,6 +54,7 @@ struct Inner {
     oauth: Arc<OAuthService<Store>>,
     bank: Arc<BankService<Store>>,
     xs2a: Arc<Xs2aService<Store>>,
+    site: Arc<Site<Store>>,
 }
 
 impl AppState {
@@ -87,6 +89,10 @@ impl AppState {
 
     pub fn portal(&self) -> &Arc<Portal<Store>> {
         &self.0.portal
+    }
+
+    pub fn site(&self) -> &Arc<Site<Store>> {
+        &self.0.site
     }
 
     pub fn oauth(&self) -> &Arc<OAuthService<Store>> {
@@ -601,6 +607,24 @@ impl Application {
             operator_second_factor_required: config.profile == crate::config::Profile::Production,
             meter,
         });
+        let site = Arc::new(Site {
+            repo: store.clone(),
+            clock: clock.clone(),
+            brand: config.brand.brand()?,
+            public_url: base_url.clone(),
+            requests_per_address: Throttle::shared(
+                rate_limits.clone(),
+                "demo-address",
+                5,
+                time::Duration::hours(1),
+            ),
+            requests_per_email: Throttle::shared(
+                rate_limits.clone(),
+                "demo-email",
+                3,
+                time::Duration::days(1),
+            ),
+        });
         let sandbox_code = config.sandbox_code();
         let state = AppState(Arc::new(Inner {
             config,
@@ -613,6 +637,7 @@ impl Application {
             oauth,
             bank,
             xs2a,
+            site,
         }));
         Ok(Self {
             mailer,

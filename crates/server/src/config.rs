@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fintechapi_domain::plan::{PlanCatalog, RatePlan};
+use fintechapi_web::{Brand, Colour};
 use serde::{Deserialize, Serialize};
 
 /// Development serves demo data and sandbox features; production refuses them.
@@ -47,6 +48,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub metrics: MetricsConfig,
     pub redis: RedisConfig,
+    pub brand: BrandConfig,
     /// Rate plans by name, added to or replacing the built-in `sandbox`,
     /// `standard`, `premium` and `unlimited`.
     pub plans: BTreeMap<String, PlanConfig>,
@@ -122,6 +124,51 @@ pub struct SecretsConfig {
     /// consumer secrets, tokens and session ids. Every node of one installation
     /// needs the same file. Generated in the data directory when unset (development only).
     pub pepper_file: Option<PathBuf>,
+}
+
+/// The bank's name and accent colour on its public site and pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrandConfig {
+    pub name: String,
+    /// `#rrggbb`; white text sits on it, so it needs a contrast of 4.5:1 with white.
+    pub accent: String,
+}
+
+impl Default for BrandConfig {
+    fn default() -> Self {
+        let brand = Brand::default();
+        Self {
+            name: brand.name,
+            accent: brand.accent.to_string(),
+        }
+    }
+}
+
+impl BrandConfig {
+    pub fn brand(&self) -> Result<Brand, ConfigError> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(ConfigError::Setting {
+                key: "brand.name",
+                message: "must be 1 to 80 characters on one line".into(),
+            });
+        }
+        let accent: Colour = self.accent.parse().map_err(|_| ConfigError::Setting {
+            key: "brand.accent",
+            message: "must be a colour written #rrggbb".into(),
+        })?;
+        if accent.contrast_with_white() < 4.5 {
+            return Err(ConfigError::Setting {
+                key: "brand.accent",
+                message: "is too light: white text on it needs a contrast of at least 4.5:1".into(),
+            });
+        }
+        Ok(Brand {
+            name: name.to_owned(),
+            accent,
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -339,6 +386,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             metrics: MetricsConfig::default(),
             redis: RedisConfig::default(),
+            brand: BrandConfig::default(),
             plans: BTreeMap::new(),
         }
     }
@@ -552,6 +600,7 @@ impl Config {
             });
         }
         self.plan_catalog()?;
+        self.brand.brand()?;
         positive("redis.timeout_ms", self.redis.timeout_ms)?;
         if let Some(url) = &self.redis.url
             && !(url.starts_with("redis://") || url.starts_with("rediss://"))

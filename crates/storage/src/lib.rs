@@ -48,6 +48,7 @@ mod sqlite {
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
+    pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;
@@ -68,6 +69,7 @@ mod postgres {
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
+    pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
     pub(crate) mod oauth;

@@ -13,7 +13,8 @@ use fintechapi_domain::consent::{
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
-use fintechapi_domain::ids::{AuthorizationId, ConsentId, PaymentId};
+use fintechapi_domain::ids::{AuthorizationId, ConsentId, LeadId, PaymentId};
+use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
 use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryFilter, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, PageStart, TransferReceipt,
@@ -61,6 +62,12 @@ macro_rules! forward {
 }
 
 forward! {
+    LeadRepository {
+        fn create_lead(id: LeadId, lead: NewLead, at: OffsetDateTime) -> Result<Lead, StoreError>;
+        fn leads(status: Option<LeadStatus>, limit: u32) -> Result<Vec<Lead>, StoreError>;
+        fn lead(id: LeadId) -> Result<Option<Lead>, StoreError>;
+        fn update_lead(id: LeadId, status: LeadStatus, notes: &str, at: OffsetDateTime) -> Result<bool, StoreError>;
+    }
     LedgerRepository {
         fn entry(account: AccountId, transaction: TransactionId) -> Result<Option<AccountEntry>, StoreError>;
         fn create_account(account: NewAccount) -> Result<Account, LedgerError>;

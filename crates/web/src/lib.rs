@@ -1,6 +1,7 @@
 //! The web toolkit shared by the server's HTML surfaces (the Developer Portal,
 //! the admin console and the bank's PSU pages), free of any one surface:
 //!
+//! - [`brand`]: the bank's name and accent colour.
 //! - [`cookie`]: reading and setting `__Host-` cookies.
 //! - [`csrf`]: double-submit tokens for forms shown before login.
 //! - [`origin`]: the `Origin` / `Sec-Fetch-Site` check of form posts.
@@ -9,6 +10,7 @@
 //! - [`mail`]: mails as text + HTML from templates.
 //! - [`passwords`]: the bounded pool every argon2 job runs on.
 
+pub mod brand;
 pub mod cookie;
 pub mod csrf;
 pub mod headers;
@@ -17,6 +19,7 @@ pub mod origin;
 pub mod passwords;
 pub mod qr;
 
+pub use brand::{Brand, Colour};
 pub use cookie::{clear_cookie, cookie, set_cookie, set_lasting_cookie};
 pub use headers::with_security_headers;
 pub use origin::{CrossSite, check_origin, request_host};

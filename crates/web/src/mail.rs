@@ -31,6 +31,11 @@ pub enum MailKind<'a> {
         role: &'a str,
         link: &'a str,
     },
+    /// The confirmation of a demo request: nothing the visitor typed is in
+    /// it, so the form cannot send a stranger words of someone else's choosing.
+    DemoRequest {
+        link: &'a str,
+    },
 }
 
 impl MailKind<'_> {
@@ -43,6 +48,7 @@ impl MailKind<'_> {
             MailKind::PsuNotice { .. } => "psu notice",
             MailKind::Decision { .. } => "decision",
             MailKind::Invitation { .. } => "invitation",
+            MailKind::DemoRequest { .. } => "demo request",
         }
     }
 
@@ -53,7 +59,8 @@ impl MailKind<'_> {
             | MailKind::Reset { link }
             | MailKind::PsuNotice { link, .. }
             | MailKind::Decision { link, .. }
-            | MailKind::Invitation { link, .. } => link,
+            | MailKind::Invitation { link, .. }
+            | MailKind::DemoRequest { link } => link,
         }
     }
 }
@@ -144,6 +151,12 @@ pub fn render(kind: &MailKind<'_>) -> Rendered {
             "Hello,".to_owned(),
             *body,
             "Open online banking",
+        ),
+        MailKind::DemoRequest { .. } => (
+            "We received your demo request",
+            "Hello,".to_owned(),
+            "thank you for your interest in FinTechAPI. We received a demo request from this address and will answer within two working days. If you did not send it, ignore this mail: we will not write again unless you reply.",
+            "Read about FinTechAPI",
         ),
         MailKind::Reset { .. } => (
             "Reset your FinTechAPI password",

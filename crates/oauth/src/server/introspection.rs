@@ -1,10 +1,12 @@
 //! Introspection (RFC 7662, signed as RFC 9701 asks) and revocation
 //! (RFC 7009): a client learns about and revokes its own tokens only.
 
+use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_registry::AuthenticatedClient;
 use serde::Serialize;
 
 use super::base::{AsRepo, AuthorizationServer, client_id_of, details_json};
+use super::scope::ScopedResource;
 use crate::error::{ErrorCode, OAuthError};
 
 /// RFC 7662 introspection answer.
@@ -58,7 +60,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
             return Ok(Introspection::inactive());
         };
         // The client authenticated just now, so its application and organisation are active.
-        if record.application_id != client.application.id || !record.is_active_at(self.clock.now())
+        if record.application_id != client.application.id
+            || !record.is_active_at(self.clock.now())
+            || !self.bound_consent_is_valid(&record.scope).await?
         {
             return Ok(Introspection::inactive());
         }
@@ -81,6 +85,23 @@ impl<R: AsRepo> AuthorizationServer<R> {
             iss: Some(self.settings.issuer.clone()),
             authorization_details: details_json(record.authorization_details.as_deref()),
         })
+    }
+
+    /// A token bound to a consent is as live as the consent: one the PSU
+    /// withdrew, the TPP deleted or that expired makes the XS2A API refuse
+    /// the token, so introspection must not call it active either.
+    async fn bound_consent_is_valid(&self, scope: &str) -> Result<bool, OAuthError> {
+        let (Some(ScopedResource::Consent(id)) | Some(ScopedResource::FundsConsent(id))) =
+            ScopedResource::parse(scope)
+        else {
+            return Ok(true);
+        };
+        let today = self.clock.today();
+        Ok(self
+            .tokens
+            .consent(id)
+            .await?
+            .is_some_and(|consent| consent.status_on(today) == ConsentStatus::Valid))
     }
 
     /// RFC 7009: revokes the client's own token; unknown tokens are not an error.

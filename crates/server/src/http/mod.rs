@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(ops::routes())
         .with_state(state.clone())
+        .merge(fintechapi_site::router(state.site().clone()))
         .merge(fintechapi_portal::web::router(state.portal().clone()))
         .merge(fintechapi_oauth::router(state.oauth().clone()))
         .merge(fintechapi_bank::routes(state.bank().clone()))

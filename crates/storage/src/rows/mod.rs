@@ -10,6 +10,7 @@ mod card;
 #[macro_use]
 mod psu;
 mod consent;
+mod lead;
 mod oauth;
 mod payment;
 mod portal;
@@ -18,6 +19,7 @@ mod usage;
 
 pub(crate) use card::*;
 pub(crate) use consent::*;
+pub(crate) use lead::*;
 pub(crate) use ledger::*;
 pub(crate) use oauth::*;
 pub(crate) use payment::*;

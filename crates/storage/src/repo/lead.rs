@@ -1,0 +1,102 @@
+//! Demo requests from the public site.
+
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::LeadId;
+use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
+use time::OffsetDateTime;
+
+use crate::error::store;
+use crate::rows::{LEAD_COLUMNS, LeadRow};
+
+impl LeadRepository for super::Store {
+    async fn create_lead(
+        &self,
+        id: LeadId,
+        lead: NewLead,
+        at: OffsetDateTime,
+    ) -> Result<Lead, StoreError> {
+        sqlx::query(
+            "INSERT INTO leads (id, name, organisation, role, email, message, status, notes, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $8)",
+        )
+        .bind(id.to_string())
+        .bind(&lead.name)
+        .bind(&lead.organisation)
+        .bind(&lead.role)
+        .bind(lead.email.as_str())
+        .bind(&lead.message)
+        .bind(LeadStatus::New.as_str())
+        .bind(at)
+        .execute(&self.0)
+        .await
+        .map_err(store)?;
+        Ok(Lead {
+            id,
+            name: lead.name,
+            organisation: lead.organisation,
+            role: lead.role,
+            email: lead.email,
+            message: lead.message,
+            status: LeadStatus::New,
+            notes: String::new(),
+            created_at: at,
+            updated_at: at,
+        })
+    }
+
+    async fn leads(&self, status: Option<LeadStatus>, limit: u32) -> Result<Vec<Lead>, StoreError> {
+        let rows = match status {
+            Some(status) => {
+                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {LEAD_COLUMNS} FROM leads WHERE status = $1 \
+                 ORDER BY created_at DESC, id LIMIT $2"
+                )))
+                .bind(status.as_str())
+                .bind(i64::from(limit))
+                .fetch_all(&self.0)
+                .await
+            }
+            None => {
+                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {LEAD_COLUMNS} FROM leads ORDER BY created_at DESC, id LIMIT $1"
+                )))
+                .bind(i64::from(limit))
+                .fetch_all(&self.0)
+                .await
+            }
+        }
+        .map_err(store)?;
+        rows.into_iter().map(Lead::try_from).collect()
+    }
+
+    async fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
+        sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"
+        )))
+        .bind(id.to_string())
+        .fetch_optional(&self.0)
+        .await
+        .map_err(store)?
+        .map(Lead::try_from)
+        .transpose()
+    }
+
+    async fn update_lead(
+        &self,
+        id: LeadId,
+        status: LeadStatus,
+        notes: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(status.as_str())
+                .bind(notes)
+                .bind(at)
+                .execute(&self.0)
+                .await
+                .map_err(store)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
