@@ -10,7 +10,7 @@ use fintechapi_domain::portal::{Email, PortalRepository};
 use fintechapi_server::config::BrandConfig;
 use fintechapi_testkit::both_stores;
 use reqwest::StatusCode;
-use support::{Browser, TestServer, config_for};
+use support::{Browser, TestServer, config_for, operator};
 
 both_stores! {
     async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term(db) {
@@ -91,6 +91,28 @@ both_stores! {
         let bot = visitor.post("/demo", &[("csrf", &csrf), ("name", "Bot"), ("organisation", "Bots"), ("role", "x"), ("email", "bot@bots.example"), ("message", ""), ("website", "https://spam.example")]).await;
         assert_eq!(bot.status, StatusCode::SEE_OTHER);
         assert_eq!(store.leads(None, 10).await.unwrap().len(), 1);
+
+        // The operators see it in the admin console, follow it up and export it; nobody else does.
+        assert_eq!(visitor.get("/admin/leads").await.status, StatusCode::SEE_OTHER);
+        assert_eq!(visitor.get("/admin/leads.csv").await.status, StatusCode::SEE_OTHER);
+        let mut ops = operator(&server).await;
+        let list = ops.get("/admin/leads").await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(list.body.contains("Analytical Bank") && list.body.contains("Show us &#60;b&#62;AIS&#60;/b&#62;"), "escaped: {}", list.body);
+        let forged = ops.post(&format!("/admin/leads/{}", lead.id), &[("csrf", "forged"), ("status", "contacted"), ("notes", "")]).await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let saved = ops.post(&format!("/admin/leads/{}", lead.id), &[("csrf", &list.csrf()), ("status", "contacted"), ("notes", "=call back on Monday")]).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+        let contacted = store.lead(lead.id).await.unwrap().unwrap();
+        assert_eq!((contacted.status, contacted.notes.as_str()), (LeadStatus::Contacted, "=call back on Monday"));
+        assert!(ops.get("/admin/leads?status=new").await.body.contains("No demo requests with status new"));
+        assert!(ops.get("/admin/leads?status=contacted").await.body.contains("Analytical Bank"));
+        let csv = ops.get("/admin/leads.csv").await.body;
+        assert!(csv.starts_with("received_utc,name,organisation"), "{csv}");
+        assert!(csv.contains("\"Ada Lovelace\",\"Analytical Bank\",\"CTO\",\"ada@analytical.example\""), "{csv}");
+        assert!(csv.contains("\"contacted\",\"'=call back on Monday\""), "a note never runs as a formula: {csv}");
+        let trail = store.audit_trail(10).await.unwrap();
+        assert!(trail.iter().any(|e| e.action == "lead.update" && e.target == lead.id.to_string()));
         server.stop().await;
     }
 }

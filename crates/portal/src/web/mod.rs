@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod auth;
 mod docs;
+mod leads;
 mod pages;
 mod security;
 mod session;
@@ -18,6 +19,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use fintechapi_domain::lead::LeadRepository;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
@@ -54,11 +56,25 @@ pub struct Portal<R> {
 
 /// The storage the portal and the admin console run on.
 pub trait PortalStore:
-    PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static
+    PortalRepository
+    + PsuRepository
+    + LedgerRepository
+    + UsageRepository
+    + LeadRepository
+    + Send
+    + Sync
+    + 'static
 {
 }
 impl<
-    T: PortalRepository + PsuRepository + LedgerRepository + UsageRepository + Send + Sync + 'static,
+    T: PortalRepository
+        + PsuRepository
+        + LedgerRepository
+        + UsageRepository
+        + LeadRepository
+        + Send
+        + Sync
+        + 'static,
 > PortalStore for T
 {
 }
@@ -146,6 +162,9 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin/apps/{id}/status", post(admin::app_status::<R>))
         .route("/admin/apps/{id}/plan", post(admin::app_plan::<R>))
         .route("/admin/audit", get(admin::audit::<R>))
+        .route("/admin/leads", get(leads::list::<R>))
+        .route("/admin/leads.csv", get(leads::export::<R>))
+        .route("/admin/leads/{id}", post(leads::update::<R>))
         .route(
             "/admin/psus",
             get(admin::psus::<R>).post(admin::psu_create::<R>),

@@ -1,0 +1,226 @@
+//! Demo requests from the public site in the admin console: the list (by
+//! status), each request's status and notes, and a CSV export.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::ids::LeadId;
+use fintechapi_domain::lead::{Lead, LeadStatus, MAX_LONG_FIELD};
+use fintechapi_domain::portal::AuditEntry;
+use serde::Deserialize;
+
+use super::session::{OperatorPost, Visitor, csrf_protected};
+use super::{Nav, PageError, Portal, PortalStore};
+
+/// The newest requests shown and exported at most.
+const LIST_LIMIT: u32 = 1_000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    status: String,
+}
+
+impl Filter {
+    fn status(&self) -> Result<Option<LeadStatus>, PageError> {
+        match self.status.as_str() {
+            "" | "all" => Ok(None),
+            other => other
+                .parse()
+                .map(Some)
+                .map_err(|_| PageError::bad_request("Unknown status.")),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LeadForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+csrf_protected!(LeadForm);
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/leads.html")]
+struct LeadsPage {
+    nav: Nav,
+    leads: Vec<Lead>,
+    shown: Option<LeadStatus>,
+    statuses: [LeadStatus; 4],
+}
+
+impl LeadsPage {
+    fn is_shown(&self, status: &LeadStatus) -> bool {
+        self.shown == Some(*status)
+    }
+}
+
+async fn operator_nav<R: PortalStore>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+) -> Result<Nav, PageError> {
+    let visitor = Visitor::load_admin(portal, headers).await?;
+    visitor
+        .user()
+        .map_err(|_| PageError::new(StatusCode::SEE_OTHER, "/admin/login"))?;
+    let mut nav = visitor.nav();
+    nav.admin = true;
+    Ok(nav)
+}
+
+pub async fn list<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Result<Response, PageError> {
+    let nav = operator_nav(&portal, &headers).await?;
+    let shown = filter.status()?;
+    let leads = portal
+        .registry
+        .repo()
+        .leads(shown, LIST_LIMIT)
+        .await
+        .map_err(PageError::internal)?;
+    Ok(LeadsPage {
+        nav,
+        leads,
+        shown,
+        statuses: LeadStatus::ALL,
+    }
+    .into_response())
+}
+
+pub async fn update<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(id): Path<String>,
+    post: OperatorPost<LeadForm>,
+) -> Result<Response, PageError> {
+    let (visitor, input) = post.into_parts();
+    let operator = visitor.user()?.1.email.to_string();
+    let id: LeadId = id.parse().map_err(|_| PageError::not_found())?;
+    let status: LeadStatus = input
+        .status
+        .parse()
+        .map_err(|_| PageError::bad_request("Unknown status."))?;
+    let notes = input.notes.trim();
+    if notes.chars().count() > MAX_LONG_FIELD {
+        return Err(PageError::bad_request(
+            "Notes take at most 2,000 characters.",
+        ));
+    }
+    let repo = portal.registry.repo();
+    let now = portal.registry.now();
+    if !repo
+        .update_lead(id, status, notes, now)
+        .await
+        .map_err(PageError::internal)?
+    {
+        return Err(PageError::not_found());
+    }
+    repo.record_audit(AuditEntry {
+        at: now,
+        actor: format!("admin:{operator}"),
+        action: "lead.update".into(),
+        target: id.to_string(),
+        detail: format!("status {status}"),
+    })
+    .await
+    .map_err(PageError::internal)?;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/admin/leads#lead-{id}"))],
+    )
+        .into_response())
+}
+
+pub async fn export<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    Query(filter): Query<Filter>,
+) -> Result<Response, PageError> {
+    operator_nav(&portal, &headers).await?;
+    let leads = portal
+        .registry
+        .repo()
+        .leads(filter.status()?, LIST_LIMIT)
+        .await
+        .map_err(PageError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"demo-requests.csv\"",
+            ),
+        ],
+        csv(&leads),
+    )
+        .into_response())
+}
+
+fn csv(leads: &[Lead]) -> String {
+    let mut out = String::from(
+        "received_utc,name,organisation,role,email,message,status,notes,updated_utc\n",
+    );
+    for lead in leads {
+        let cells = [
+            timestamp(lead.created_at),
+            lead.name.clone(),
+            lead.organisation.clone(),
+            lead.role.clone(),
+            lead.email.as_str().to_owned(),
+            lead.message.clone(),
+            lead.status.to_string(),
+            lead.notes.clone(),
+            timestamp(lead.updated_at),
+        ];
+        let row: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn timestamp(at: time::OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        at.date(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// One quoted CSV cell. What a visitor typed can start with `=`, `+`, `-`
+/// or `@`, which spreadsheets run as a formula: such a cell gets a leading `'`.
+fn csv_cell(value: &str) -> String {
+    let guarded = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_never_run_as_formulas() {
+        assert_eq!(csv_cell("Ada \"the\" first"), "\"Ada \"\"the\"\" first\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
+        assert_eq!(csv_cell("line\nbreak"), "\"line\nbreak\"");
+    }
+}
