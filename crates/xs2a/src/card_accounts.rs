@@ -65,7 +65,8 @@ struct CardDetails {
     links: AccountLinks,
     #[serde(skip_serializing_if = "Option::is_none")]
     balances: Option<Vec<Balance>>,
-    credit_limit: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credit_limit: Option<Amount>,
     currency: &'static str,
     debit_accounting: bool,
     masked_pan: String,
@@ -82,7 +83,7 @@ impl CardDetails {
         Self {
             links: AccountLinks::granted(&format!("/v1/card-accounts/{}", account.id), grant),
             balances: None,
-            credit_limit: card.credit_limit().into(),
+            credit_limit: card.credit_limit().map(Amount::from),
             currency: account.currency.code(),
             debit_accounting: false,
             masked_pan: card.masked_pan.as_str().to_owned(),
