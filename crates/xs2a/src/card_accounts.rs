@@ -356,10 +356,6 @@ pub(crate) async fn transactions<R: Xs2aStore>(
         // The card payments of the whole page in one query.
         let ids: Vec<TransactionId> = found.entries.iter().map(|e| e.transaction_id).collect();
         let payments = service.cards().card_payments(&ids).await?;
-        let item = |entry: &AccountEntry| {
-            let payment = payments.get(&entry.transaction_id);
-            CardTransaction::new(&card, entry, payment, service.ledger.is_invoiced(entry))
-        };
         let balances = match report.with_balance {
             true => Some(balances_of(&service, &card).await?),
             false => None,
@@ -367,7 +363,10 @@ pub(crate) async fn transactions<R: Xs2aStore>(
         let body = CardTransactions {
             balances,
             card_account: CardReference::from(&card),
-            card_transactions: report_json(report.booking, &found.entries, links, item),
+            card_transactions: report_json(report.booking, &found.entries, links, |entry| {
+                let payment = payments.get(&entry.transaction_id);
+                CardTransaction::new(&card, entry, payment, service.ledger.is_invoiced(entry))
+            }),
             debit_accounting: false,
         };
         found.complete(&service).await?;
