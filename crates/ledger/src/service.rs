@@ -94,7 +94,8 @@ impl<R: LedgerRepository> Ledger<R> {
                         "a customer account needs an owner and an IBAN",
                     ));
                 }
-                if !matches!(Overdraft::of(account.overdraft_limit), Overdraft::Limit(l) if l >= 0) {
+                if !matches!(Overdraft::of(account.overdraft_limit), Overdraft::Limit(l) if l >= 0)
+                {
                     return Err(LedgerError::InvalidAccount(
                         "a customer account needs an overdraft limit of zero or more",
                     ));

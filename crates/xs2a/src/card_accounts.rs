@@ -24,10 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::AccountLinks;
 use crate::accounts::{live_consent, path_grant, vanished};
+use crate::body::Href;
 use crate::body::{Amount, Balance};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::body::Href;
 use crate::transactions::{Report, ReportLinks, TransactionReport, TransactionsQuery, report_json};
 use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
 

@@ -372,10 +372,7 @@ mod tests {
             balances: false,
             transactions: true,
         };
-        assert_eq!(
-            shown(&offered),
-            json!({"accounts": [], "transactions": []})
-        );
+        assert_eq!(shown(&offered), json!({"accounts": [], "transactions": []}));
         assert_eq!(
             shown(&ConsentAccess::AvailableAccounts { with_balance: true }),
             json!({"availableAccountsWithBalance": "allAccounts"})
