@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::CardRepository;
-use fintechapi_domain::card::{CardAccount, CardPayment};
+use fintechapi_domain::card::{CardAccount, CardPayment, MaskedPan};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::TransactionId;
 use fintechapi_domain::ledger::AccountEntry;
@@ -274,7 +274,7 @@ struct CardAcceptorAddress<'a> {
 
 impl<'a> CardTransaction<'a> {
     fn new(
-        card: &'a CardAccount,
+        masked_pan: &'a MaskedPan,
         entry: &'a AccountEntry,
         payment: Option<&'a CardPayment>,
         invoiced: bool,
@@ -304,7 +304,7 @@ impl<'a> CardTransaction<'a> {
                 town_name: &merchant.city,
             });
             out.merchant_category_code = Some(&merchant.category_code);
-            out.masked_pan = Some(card.masked_pan.as_str());
+            out.masked_pan = Some(masked_pan.as_str());
             out.transaction_details = Some(&merchant.name);
         }
         out
@@ -365,7 +365,12 @@ pub(crate) async fn transactions<R: Xs2aStore>(
             card_account: CardReference::from(&card),
             card_transactions: report_json(report.booking, &found.entries, links, |entry| {
                 let payment = payments.get(&entry.transaction_id);
-                CardTransaction::new(&card, entry, payment, service.ledger.is_invoiced(entry))
+                CardTransaction::new(
+                    &card.masked_pan,
+                    entry,
+                    payment,
+                    service.ledger.is_invoiced(entry),
+                )
             }),
             debit_accounting: false,
         };
@@ -380,12 +385,9 @@ pub(crate) async fn transactions<R: Xs2aStore>(
 mod tests {
     use fintechapi_domain::Currency;
     use fintechapi_domain::card::Merchant;
-    use fintechapi_domain::ids::{AccountId, TransactionId};
-    use fintechapi_domain::ledger::{
-        Account, AccountBalances, AccountKind, AccountStatus, EntryStatus, Party,
-    };
+    use fintechapi_domain::ids::TransactionId;
+    use fintechapi_domain::ledger::{EntryStatus, Party};
     use serde_json::json;
-    use time::OffsetDateTime;
     use time::macros::date;
 
     use super::*;
@@ -393,25 +395,7 @@ mod tests {
 
     #[test]
     fn a_card_transaction_shows_its_merchant_or_else_its_remittance() {
-        let card = CardAccount {
-            account: Account {
-                id: AccountId::random(),
-                kind: AccountKind::Customer,
-                psu_id: None,
-                iban: None,
-                bic: "FTAPDEB1XXX".into(),
-                currency: Currency::EUR,
-                name: "Card".into(),
-                owner_name: "Test".into(),
-                product: "Credit card".into(),
-                cash_account_type: "CARD".into(),
-                status: AccountStatus::Enabled,
-                overdraft_limit: Some(100_000),
-                balances: AccountBalances::default(),
-                created_at: OffsetDateTime::UNIX_EPOCH,
-            },
-            masked_pan: "525412******3241".parse().expect("a masked PAN"),
-        };
+        let pan: MaskedPan = "525412******3241".parse().expect("a masked PAN");
         let entry = AccountEntry {
             entry_reference: 9,
             transaction_id: TransactionId::random(),
@@ -436,7 +420,7 @@ mod tests {
             },
             original_amount: Money::from_minor(1_400, usd),
         };
-        let paid = CardTransaction::new(&card, &entry, Some(&payment), false);
+        let paid = CardTransaction::new(&pan, &entry, Some(&payment), false);
         assert_sorted_like_json_value(&paid);
         assert_eq!(
             serde_json::to_value(&paid).expect("serialisable"),
@@ -449,7 +433,7 @@ mod tests {
                 "transactionDate": "2026-11-23", "transactionDetails": "Cafe",
                 "valueDate": "2026-11-25"})
         );
-        let other = CardTransaction::new(&card, &entry, None, true);
+        let other = CardTransaction::new(&pan, &entry, None, true);
         assert_eq!(
             serde_json::to_value(&other).expect("serialisable"),
             json!({"bookingDate": "2026-11-25", "cardTransactionId": "9", "invoiced": true,
