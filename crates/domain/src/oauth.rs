@@ -156,6 +156,8 @@ pub enum AuthorizationFlow {
         state: Option<String>,
         code_challenge: String,
         dpop_jkt: Option<String>,
+        /// RFC 9396 authorization details (JSON) the request used instead of a scope.
+        authorization_details: Option<String>,
     },
     /// Started by the XS2A initiation; no code is issued. Back to `ok`
     /// (`TPP-Redirect-URI`) on approval, to `nok` (`TPP-Nok-Redirect-URI`),
@@ -200,8 +202,6 @@ pub struct Authorization {
     pub client_id: String,
     pub flow: AuthorizationFlow,
     pub scope: ScopedResource,
-    /// RFC 9396 authorization details (JSON) the request used instead of a scope.
-    pub authorization_details: Option<String>,
     /// Keyed hash of what opens it in the browser: the request URI (OAuth) or
     /// the `scaRedirect` link's token (Redirect).
     pub request_uri_hash: KeyedHash,

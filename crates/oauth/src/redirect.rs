@@ -118,7 +118,6 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     nok: target.nok,
                 },
                 scope: resource,
-                authorization_details: None,
                 request_uri_hash: self.pepper().hash(&token),
                 request_expires_at: now + LINK_TTL,
                 session_hash: None,

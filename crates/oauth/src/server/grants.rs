@@ -174,6 +174,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             redirect_uri: pushed_uri,
             code_challenge,
             dpop_jkt,
+            authorization_details,
             ..
         } = &authorization.flow
         else {
@@ -211,7 +212,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             client,
             &scope,
             authorization.id,
-            authorization.authorization_details.as_deref(),
+            authorization_details.as_deref(),
             &binding,
             refresh_ttl,
         )

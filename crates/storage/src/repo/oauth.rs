@@ -146,7 +146,7 @@ impl AuthorizationRepository for super::Store {
     .bind(&a.client_id)
     .bind(flow.redirect_uri)
     .bind(a.scope.scope())
-    .bind(&a.authorization_details)
+    .bind(flow.authorization_details)
     .bind(flow.state)
     .bind(flow.code_challenge)
     .bind(flow.dpop_jkt)

@@ -83,6 +83,7 @@ impl TryFrom<AuthorizationRow> for Authorization {
                 state: r.state,
                 code_challenge: r.code_challenge,
                 dpop_jkt: r.dpop_jkt,
+                authorization_details: r.authorization_details,
             },
             ScaApproach::Redirect => AuthorizationFlow::Redirect {
                 ok: redirect_uri,
@@ -97,7 +98,6 @@ impl TryFrom<AuthorizationRow> for Authorization {
             scope: ScopedResource::parse(&r.scope).ok_or_else(|| {
                 StoreError::corrupt(format!("stored scope {:?} does not parse", r.scope))
             })?,
-            authorization_details: r.authorization_details,
             request_uri_hash: KeyedHash::from_stored(r.request_uri_hash),
             request_expires_at: r.request_expires_at,
             session_hash: r.session_hash.map(KeyedHash::from_stored),
@@ -112,13 +112,15 @@ impl TryFrom<AuthorizationRow> for Authorization {
 }
 
 /// The columns of an authorization's flow, as stored: the Redirect approach
-/// keeps its NOK URI and no PKCE challenge (empty), state or DPoP key.
+/// keeps its NOK URI and no PKCE challenge (empty), state, DPoP key or
+/// authorization details.
 pub(crate) struct FlowColumns<'a> {
     pub redirect_uri: &'a str,
     pub nok_redirect_uri: Option<&'a str>,
     pub state: Option<&'a str>,
     pub code_challenge: &'a str,
     pub dpop_jkt: Option<&'a str>,
+    pub authorization_details: Option<&'a str>,
     pub approach: ScaApproach,
 }
 
@@ -130,12 +132,14 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 state,
                 code_challenge,
                 dpop_jkt,
+                authorization_details,
             } => FlowColumns {
                 redirect_uri: redirect_uri.as_str(),
                 nok_redirect_uri: None,
                 state: state.as_deref(),
                 code_challenge,
                 dpop_jkt: dpop_jkt.as_deref(),
+                authorization_details: authorization_details.as_deref(),
                 approach: ScaApproach::OAuth,
             },
             AuthorizationFlow::Redirect { ok, nok } => FlowColumns {
@@ -144,6 +148,7 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 state: None,
                 code_challenge: "",
                 dpop_jkt: None,
+                authorization_details: None,
                 approach: ScaApproach::Redirect,
             },
         }
