@@ -22,7 +22,7 @@ pub(crate) async fn approved<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
-    if authorization.approach == ScaApproach::Redirect {
+    if authorization.flow.approach() == ScaApproach::Redirect {
         return crate::redirect::approved(service, authorization).await;
     }
     let server = &service.oauth.server;
@@ -41,7 +41,7 @@ pub(crate) async fn approved<R: BankStore>(
 /// The PSU refused, or the request cannot be granted: `access_denied` for
 /// the OAuth approach, the NOK URI for the Redirect approach.
 pub(crate) fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
-    if authorization.approach == ScaApproach::Redirect {
+    if authorization.flow.approach() == ScaApproach::Redirect {
         return crate::redirect::back_to_tpp(authorization, false);
     }
     back_to_tpp(

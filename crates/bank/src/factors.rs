@@ -59,9 +59,9 @@ pub(crate) async fn payment_asked<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Option<PaymentAsk>, BankError> {
-    let (id, cancel) = match ScopedResource::parse(&authorization.scope) {
-        Some(ScopedResource::Payment(id)) => (id, false),
-        Some(ScopedResource::PaymentCancellation(id)) => (id, true),
+    let (id, cancel) = match authorization.scope {
+        ScopedResource::Payment(id) => (id, false),
+        ScopedResource::PaymentCancellation(id) => (id, true),
         _ => return Ok(None),
     };
     let payment = service

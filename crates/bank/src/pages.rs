@@ -166,8 +166,8 @@ pub(crate) async fn consent_page<R: BankStore>(
     session: &PsuSession,
 ) -> Result<ConsentPage, BankError> {
     let authorization = &session.authorization;
-    let id = match ScopedResource::parse(&authorization.scope) {
-        Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
+    let id = match authorization.scope {
+        ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => id,
         _ => return Err(BankError::expired()),
     };
     let repo = service.oauth.server.repo();
@@ -209,8 +209,8 @@ pub(crate) fn origin_of(uri: &str) -> Option<String> {
 /// redirect URI's, and a Redirect authorisation's NOK URI's.
 pub(crate) fn form_targets(authorization: &Authorization) -> Option<String> {
     let mut origins: Vec<String> = Vec::new();
-    for uri in std::iter::once(&authorization.redirect_uri).chain(&authorization.nok_redirect_uri) {
-        if let Some(origin) = origin_of(uri)
+    for uri in authorization.flow.return_uris() {
+        if let Some(origin) = origin_of(uri.as_str())
             && !origins.contains(&origin)
         {
             origins.push(origin);

@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::secret::random_token;
 use fintechapi_oauth::redirect::LINK_PATH;
 
@@ -89,9 +89,9 @@ pub(crate) async fn approved<R: BankStore>(
 /// Where the browser goes when the PSU has decided: exactly the URI given at
 /// initiation (registered), with nothing added.
 pub(crate) fn back_to_tpp(authorization: &Authorization, approved: bool) -> Response {
-    let target = match (&authorization.nok_redirect_uri, approved) {
-        (Some(nok), false) => nok,
-        _ => &authorization.redirect_uri,
+    let target = match (&authorization.flow, approved) {
+        (AuthorizationFlow::Redirect { nok: Some(nok), .. }, false) => nok.as_str(),
+        (flow, _) => flow.redirect_uri().as_str(),
     };
     // Checked at initiation; only the URL standard's serialisation of it goes into `Location`.
     match url::Url::parse(target) {

@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{KeyedHash, constant_time_eq};
 use fintechapi_oauth::server::PSU_IDLE_TIMEOUT;
@@ -138,7 +138,7 @@ pub(crate) fn back_to_tpp(
     issuer: &str,
     params: &[(&str, &str)],
 ) -> Response {
-    let Ok(mut url) = url::Url::parse(&authorization.redirect_uri) else {
+    let Ok(mut url) = url::Url::parse(authorization.flow.redirect_uri().as_str()) else {
         return BankError::expired().into_response();
     };
     {
@@ -146,7 +146,10 @@ pub(crate) fn back_to_tpp(
         for (k, v) in params {
             query.append_pair(k, v);
         }
-        if let Some(state) = &authorization.state {
+        if let AuthorizationFlow::OAuth {
+            state: Some(state), ..
+        } = &authorization.flow
+        {
             query.append_pair("state", state);
         }
         query.append_pair("iss", issuer);

@@ -13,7 +13,9 @@ use std::str::FromStr;
 use time::{Date, OffsetDateTime};
 
 use crate::ids::{AccountId, PsuId, TransactionId};
-use crate::ledger::{Account, AccountKind, LedgerError, NewAccount, NewTransfer, TransferReceipt};
+use crate::ledger::{
+    Account, AccountKind, LedgerError, NewAccount, NewTransfer, Overdraft, TransferReceipt,
+};
 use crate::money::{Currency, Money};
 use crate::store::StoreError;
 
@@ -129,12 +131,14 @@ pub struct CardAccount {
 }
 
 impl CardAccount {
-    /// The pre-approved credit limit: how far the ledger lets the account go below zero.
-    pub fn credit_limit(&self) -> Money {
-        Money::from_minor(
-            self.account.overdraft_limit.unwrap_or(0),
-            self.account.currency,
-        )
+    /// The pre-approved credit limit: how far the ledger lets the account go
+    /// below zero. None for an account without a limit, which a card opened
+    /// here never is ([`NewCardAccount::ledger_account`]).
+    pub fn credit_limit(&self) -> Option<Money> {
+        match self.account.overdraft() {
+            Overdraft::Limit(limit) => Some(Money::from_minor(limit, self.account.currency)),
+            Overdraft::Unlimited => None,
+        }
     }
 }
 

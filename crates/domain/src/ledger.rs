@@ -110,18 +110,61 @@ impl Account {
         Money::from_minor(self.balances.booked, self.currency)
     }
 
+    /// The account's overdraft rule.
+    pub fn overdraft(&self) -> Overdraft {
+        Overdraft::of(self.overdraft_limit)
+    }
+
+    /// What can be spent now: the available balance plus the overdraft;
+    /// None when the account has no limit.
+    pub fn spendable(&self) -> Option<Money> {
+        self.overdraft()
+            .spendable(self.balances.available())
+            .map(|minor| Money::from_minor(minor, self.currency))
+    }
+
     /// Whether a debit of `amount` now keeps the available balance within
     /// the overdraft limit: the rule [`LedgerRepository::post_transfers`]
-    /// enforces. No limit (internal accounts) means unlimited.
+    /// enforces.
     pub fn covers(&self, amount: Money) -> bool {
-        if amount.currency() != self.currency {
-            return false;
+        amount.currency() == self.currency
+            && self
+                .overdraft()
+                .allows(self.balances.available(), amount.minor())
+    }
+}
+
+/// How far below zero an account's available balance may go, in minor
+/// units: the one reading of [`Account::overdraft_limit`]. The store's
+/// conditional debit applies the same rule in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdraft {
+    /// No limit (`None`): internal accounts such as clearing, never refused for funds.
+    Unlimited,
+    /// Down to minus this much (zero or more; a card's credit limit).
+    Limit(i64),
+}
+
+impl Overdraft {
+    pub fn of(limit: Option<i64>) -> Self {
+        limit.map_or(Overdraft::Unlimited, Overdraft::Limit)
+    }
+
+    /// `available` plus the overdraft; None when unlimited. Saturates
+    /// rather than overflowing.
+    pub fn spendable(self, available: i64) -> Option<i64> {
+        match self {
+            Overdraft::Unlimited => None,
+            Overdraft::Limit(limit) => Some(available.saturating_add(limit)),
         }
-        match self.overdraft_limit {
-            None => true,
-            Some(limit) => {
-                i128::from(self.balances.available()) - i128::from(amount.minor())
-                    >= -i128::from(limit)
+    }
+
+    /// Whether debiting `debit` from `available` stays within the overdraft.
+    pub fn allows(self, available: i64, debit: i64) -> bool {
+        match self {
+            Overdraft::Unlimited => true,
+            Overdraft::Limit(limit) => {
+                i128::from(available) - i128::from(debit) >= -i128::from(limit)
             }
         }
     }
@@ -421,6 +464,20 @@ mod tests {
         let no_overdraft = account(Some(0), 10_000, -2_000);
         assert!(no_overdraft.covers(eur(8_000)));
         assert!(!no_overdraft.covers(eur(8_001)));
+    }
+
+    #[test]
+    fn spendable_is_available_plus_the_limit_and_none_without_one() {
+        let a = account(Some(5_000), 10_000, -2_000);
+        assert_eq!(a.spendable(), Some(eur(13_000)));
+        assert_eq!(account(Some(0), -300, 0).spendable(), Some(eur(-300)));
+        assert_eq!(account(None, 10_000, 0).spendable(), None);
+        assert_eq!(Overdraft::of(None), Overdraft::Unlimited);
+        assert_eq!(Overdraft::of(Some(0)), Overdraft::Limit(0));
+        assert!(!Overdraft::Limit(0).allows(0, 1));
+        assert!(Overdraft::Limit(0).allows(0, 0));
+        // Extremes neither overflow nor wrap into a yes.
+        assert!(!Overdraft::Limit(i64::MAX).allows(i64::MIN, i64::MAX));
     }
 
     #[test]

@@ -6,8 +6,9 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::ids::{ApplicationId, AuthorizationId, PsuId};
+use crate::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId, PsuId};
 use crate::ledger::text_enum;
+use crate::registry::RedirectUri;
 use crate::secret::KeyedHash;
 use crate::store::StoreError;
 
@@ -108,26 +109,99 @@ text_enum!(
     }
 );
 
+/// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`,
+/// `PIS:<paymentId>`, `PIIS:<consentId>`, `PIS-CANCEL:<paymentId>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopedResource {
+    Consent(ConsentId),
+    Payment(PaymentId),
+    /// A funds-confirmation (PIIS) consent.
+    FundsConsent(ConsentId),
+    /// The PSU's confirmation that an authorised scheduled payment the TPP
+    /// asked to cancel is cancelled.
+    PaymentCancellation(PaymentId),
+}
+
+impl ScopedResource {
+    pub fn parse(scope: &str) -> Option<Self> {
+        let (kind, id) = scope.split_once(':')?;
+        match kind {
+            "AIS" => id.parse().ok().map(ScopedResource::Consent),
+            "PIS" => id.parse().ok().map(ScopedResource::Payment),
+            "PIIS" => id.parse().ok().map(ScopedResource::FundsConsent),
+            "PIS-CANCEL" => id.parse().ok().map(ScopedResource::PaymentCancellation),
+            _ => None,
+        }
+    }
+
+    pub fn scope(&self) -> String {
+        match self {
+            ScopedResource::Consent(id) => format!("AIS:{id}"),
+            ScopedResource::Payment(id) => format!("PIS:{id}"),
+            ScopedResource::FundsConsent(id) => format!("PIIS:{id}"),
+            ScopedResource::PaymentCancellation(id) => format!("PIS-CANCEL:{id}"),
+        }
+    }
+}
+
+/// What only one SCA approach carries: how the PSU's browser goes back to
+/// the TPP and what the TPP proves afterwards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationFlow {
+    /// A pushed request: a code goes back to the registered `redirect_uri`
+    /// with `state`, redeemed with the PKCE verifier of `code_challenge`
+    /// (S256) and, when `dpop_jkt` is set (RFC 9449 §10), that DPoP key.
+    OAuth {
+        redirect_uri: RedirectUri,
+        state: Option<String>,
+        code_challenge: String,
+        dpop_jkt: Option<String>,
+        /// RFC 9396 authorization details (JSON) the request used instead of a scope.
+        authorization_details: Option<String>,
+    },
+    /// Started by the XS2A initiation; no code is issued. Back to `ok`
+    /// (`TPP-Redirect-URI`) on approval, to `nok` (`TPP-Nok-Redirect-URI`),
+    /// else `ok`, on refusal.
+    Redirect {
+        ok: RedirectUri,
+        nok: Option<RedirectUri>,
+    },
+}
+
+impl AuthorizationFlow {
+    pub fn approach(&self) -> ScaApproach {
+        match self {
+            AuthorizationFlow::OAuth { .. } => ScaApproach::OAuth,
+            AuthorizationFlow::Redirect { .. } => ScaApproach::Redirect,
+        }
+    }
+
+    /// Where an approval sends the browser back to.
+    pub fn redirect_uri(&self) -> &RedirectUri {
+        match self {
+            AuthorizationFlow::OAuth { redirect_uri, .. } => redirect_uri,
+            AuthorizationFlow::Redirect { ok, .. } => ok,
+        }
+    }
+
+    /// Every URI the browser may be sent back to.
+    pub fn return_uris(&self) -> impl Iterator<Item = &RedirectUri> {
+        let nok = match self {
+            AuthorizationFlow::OAuth { .. } => None,
+            AuthorizationFlow::Redirect { nok, .. } => nok.as_ref(),
+        };
+        std::iter::once(self.redirect_uri()).chain(nok)
+    }
+}
+
 /// One authorization request and its progress through the bank's pages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authorization {
     pub id: AuthorizationId,
     pub application_id: ApplicationId,
     pub client_id: String,
-    pub approach: ScaApproach,
-    /// OAuth: the registered redirect URI pushed; Redirect: `TPP-Redirect-URI`.
-    pub redirect_uri: String,
-    /// Redirect: `TPP-Nok-Redirect-URI`, where a refusal goes instead.
-    pub nok_redirect_uri: Option<String>,
-    /// E.g. `AIS:<consentId>`.
-    pub scope: String,
-    /// RFC 9396 authorization details (JSON) the request used instead of a scope.
-    pub authorization_details: Option<String>,
-    pub state: Option<String>,
-    /// PKCE S256 challenge; empty for the Redirect approach, which issues no code.
-    pub code_challenge: String,
-    /// RFC 9449 §10: the DPoP key the code must be redeemed with.
-    pub dpop_jkt: Option<String>,
+    pub flow: AuthorizationFlow,
+    pub scope: ScopedResource,
     /// Keyed hash of what opens it in the browser: the request URI (OAuth) or
     /// the `scaRedirect` link's token (Redirect).
     pub request_uri_hash: KeyedHash,

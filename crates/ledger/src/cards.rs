@@ -92,7 +92,7 @@ impl<R: LedgerRepository + CardRepository> Ledger<R> {
             reference_date,
             credit_limit_included: false,
         };
-        Ok(vec![
+        let mut balances = vec![
             balance(
                 BalanceType::ClosingBooked,
                 b.booked - non_invoiced,
@@ -100,16 +100,16 @@ impl<R: LedgerRepository + CardRepository> Ledger<R> {
             ),
             balance(BalanceType::InterimBooked, b.booked, today),
             balance(BalanceType::NonInvoiced, non_invoiced, today),
-            Balance {
+        ];
+        // Without a limit there is no amount left to spend to show.
+        if let Some(spendable) = card.account.overdraft().spendable(b.available()) {
+            balances.push(Balance {
                 credit_limit_included: true,
-                ..balance(
-                    BalanceType::InterimAvailable,
-                    card.credit_limit().minor() + b.available(),
-                    today,
-                )
-            },
-            balance(BalanceType::Expected, b.expected(), today),
-        ])
+                ..balance(BalanceType::InterimAvailable, spendable, today)
+            });
+        }
+        balances.push(balance(BalanceType::Expected, b.expected(), today));
+        Ok(balances)
     }
 }
 

@@ -6,7 +6,7 @@ use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountKind, EntryStatus, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
-    NewTransfer, Party, TransferReceipt,
+    NewTransfer, Overdraft, Party, TransferReceipt,
 };
 use fintechapi_domain::{Clock, Currency, Money, StoreError};
 use time::{Date, Duration};
@@ -94,14 +94,17 @@ impl<R: LedgerRepository> Ledger<R> {
                         "a customer account needs an owner and an IBAN",
                     ));
                 }
-                if account.overdraft_limit.is_none_or(|l| l < 0) {
+                if !matches!(Overdraft::of(account.overdraft_limit), Overdraft::Limit(l) if l >= 0)
+                {
                     return Err(LedgerError::InvalidAccount(
                         "a customer account needs an overdraft limit of zero or more",
                     ));
                 }
             }
             AccountKind::Clearing => {
-                if account.psu_id.is_some() || account.overdraft_limit.is_some() {
+                if account.psu_id.is_some()
+                    || Overdraft::of(account.overdraft_limit) != Overdraft::Unlimited
+                {
                     return Err(LedgerError::InvalidAccount(
                         "an internal account has no owner and no overdraft limit",
                     ));

@@ -161,7 +161,7 @@ both_stores! {
     async fn a_card_spends_within_its_credit_limit_and_its_balances_add_up(db) {
         let bank = Bank::new(&db).await;
         let card = bank.card("525412******3241", 100_00).await.unwrap();
-        assert_eq!(card.credit_limit(), eur(100_00));
+        assert_eq!(card.credit_limit(), Some(eur(100_00)));
         assert_eq!(card.account.cash_account_type, "CARD");
         assert!(card.account.iban.is_none());
         let clearing = bank.clearing().await;
@@ -266,7 +266,7 @@ both_stores! {
             assert_eq!(cards.len(), 1, "{login}");
             let card = &cards[0];
             assert_eq!(other_store.card_accounts_of_psu(psu.id).await.unwrap(), cards, "deterministic");
-            assert!(card.account.balances.booked + card.account.balances.pending_debits >= -card.credit_limit().minor());
+            assert!(card.account.covers(eur(0)), "within its credit limit");
 
             let entries = card_entries(&store, card.account.id, 1_000).await;
             let oldest = entries.last().unwrap().entry.booking_date;

@@ -14,7 +14,7 @@
 
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::registry::{Application, RedirectUri};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
@@ -32,8 +32,8 @@ pub const LINK_PATH: &str = "/bank/redirect";
 /// the application, as the TPP named them at initiation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectTarget {
-    ok: String,
-    nok: Option<String>,
+    ok: RedirectUri,
+    nok: Option<RedirectUri>,
 }
 
 /// A TPP URI that is not one of the application's registered redirect URIs.
@@ -60,19 +60,19 @@ impl RedirectTarget {
         // Registered, and still valid by today's rules (older registrations were
         // checked less strictly), since the URI goes into `Location` as given.
         let known = |uri: &str| {
-            application.redirect_uris.iter().any(|r| r.as_str() == uri)
-                && RedirectUri::parse(uri, application.environment).is_ok()
+            application
+                .redirect_uris
+                .iter()
+                .find(|r| r.as_str() == uri)
+                .filter(|_| RedirectUri::parse(uri, application.environment).is_ok())
+                .cloned()
         };
-        if !known(ok) {
-            return Err(UnregisteredUri::Ok);
-        }
-        if nok.is_some_and(|nok| !known(nok)) {
-            return Err(UnregisteredUri::Nok);
-        }
-        Ok(Self {
-            ok: ok.to_owned(),
-            nok: nok.map(str::to_owned),
-        })
+        let ok = known(ok).ok_or(UnregisteredUri::Ok)?;
+        let nok = match nok {
+            Some(nok) => Some(known(nok).ok_or(UnregisteredUri::Nok)?),
+            None => None,
+        };
+        Ok(Self { ok, nok })
     }
 }
 
@@ -113,15 +113,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 id,
                 application_id: application,
                 client_id: client_id.to_owned(),
-                approach: ScaApproach::Redirect,
-                redirect_uri: target.ok,
-                nok_redirect_uri: target.nok,
-                scope: resource.scope(),
-                authorization_details: None,
-                state: None,
-                // No code is ever issued, so there is nothing to prove with PKCE.
-                code_challenge: String::new(),
-                dpop_jkt: None,
+                flow: AuthorizationFlow::Redirect {
+                    ok: target.ok,
+                    nok: target.nok,
+                },
+                scope: resource,
                 request_uri_hash: self.pepper().hash(&token),
                 request_expires_at: now + LINK_TTL,
                 session_hash: None,

@@ -270,7 +270,9 @@ pub(crate) async fn redirect_consent<R: Xs2aStore>(
         )
         .await?
         .iter()
-        .find(|a| a.approach == ScaApproach::Redirect && a.stage == AuthorizationStage::Approved)
+        .find(|a| {
+            a.flow.approach() == ScaApproach::Redirect && a.stage == AuthorizationStage::Approved
+        })
         .map(|a| a.last_activity_at)
         .ok_or_else(refused)?;
     if service.now() - approved_at > SCA_EXEMPTION {

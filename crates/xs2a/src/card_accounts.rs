@@ -15,20 +15,20 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::CardRepository;
-use fintechapi_domain::card::{CardAccount, CardPayment};
+use fintechapi_domain::card::{CardAccount, CardPayment, MaskedPan};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::TransactionId;
 use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::{Money, StoreError};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::accounts::AccountLinks;
 use crate::accounts::{live_consent, path_grant, vanished};
+use crate::body::Href;
 use crate::body::{Amount, Balance};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::transactions::{Report, TransactionsQuery, report_json};
+use crate::transactions::{Report, ReportLinks, TransactionReport, TransactionsQuery, report_json};
 use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
 
 fn not_covered(what: &str) -> Xs2aError {
@@ -53,10 +53,6 @@ async fn granted_card<R: Xs2aStore>(
     Ok((card, grant))
 }
 
-fn amount_json(amount: Money) -> Value {
-    json!(Amount::from(amount))
-}
-
 /// A card account as the consent shows it, with its balances when asked for.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -65,7 +61,8 @@ struct CardDetails {
     links: AccountLinks,
     #[serde(skip_serializing_if = "Option::is_none")]
     balances: Option<Vec<Balance>>,
-    credit_limit: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credit_limit: Option<Amount>,
     currency: &'static str,
     debit_accounting: bool,
     masked_pan: String,
@@ -82,7 +79,7 @@ impl CardDetails {
         Self {
             links: AccountLinks::granted(&format!("/v1/card-accounts/{}", account.id), grant),
             balances: None,
-            credit_limit: card.credit_limit().into(),
+            credit_limit: card.credit_limit().map(Amount::from),
             currency: account.currency.code(),
             debit_accounting: false,
             masked_pan: card.masked_pan.as_str().to_owned(),
@@ -245,39 +242,84 @@ pub(crate) async fn balances<R: Xs2aStore>(
     caller.answer(result)
 }
 
-fn card_transaction_json(
-    card: &CardAccount,
-    entry: &AccountEntry,
-    payment: Option<&CardPayment>,
+/// One card transaction of a report.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardTransaction<'a> {
+    booking_date: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_acceptor_address: Option<CardAcceptorAddress<'a>>,
+    card_transaction_id: String,
     invoiced: bool,
-) -> Value {
-    let mut out = json!({
-        "cardTransactionId": entry.entry_reference.to_string(),
-        "bookingDate": entry.booking_date.to_string(),
-        "valueDate": entry.value_date.to_string(),
-        "transactionAmount": amount_json(entry.amount),
-        "invoiced": invoiced,
-    });
-    match payment {
-        Some(payment) => {
+    #[serde(rename = "maskedPAN", skip_serializing_if = "Option::is_none")]
+    masked_pan: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    merchant_category_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_amount: Option<Amount>,
+    transaction_amount: Amount,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_details: Option<&'a str>,
+    value_date: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardAcceptorAddress<'a> {
+    country: &'a str,
+    town_name: &'a str,
+}
+
+impl<'a> CardTransaction<'a> {
+    fn new(
+        masked_pan: &'a MaskedPan,
+        entry: &'a AccountEntry,
+        payment: Option<&'a CardPayment>,
+        invoiced: bool,
+    ) -> Self {
+        let mut out = Self {
+            booking_date: entry.booking_date.to_string(),
+            card_acceptor_address: None,
+            card_transaction_id: entry.entry_reference.to_string(),
+            invoiced,
+            masked_pan: None,
+            merchant_category_code: None,
+            original_amount: None,
+            transaction_amount: entry.amount.into(),
+            transaction_date: None,
+            transaction_details: entry.remittance_information.as_deref(),
+            value_date: entry.value_date.to_string(),
+        };
+        if let Some(payment) = payment {
             // The original amount carries the sign of the amount billed.
             let original = payment.original_amount;
             let signed = original.minor() * entry.amount.minor().signum();
-            out["transactionDate"] = json!(payment.transaction_date.to_string());
-            out["originalAmount"] = amount_json(Money::from_minor(signed, original.currency()));
-            out["cardAcceptorAddress"] =
-                json!({"townName": payment.merchant.city, "country": payment.merchant.country});
-            out["merchantCategoryCode"] = json!(payment.merchant.category_code);
-            out["maskedPAN"] = json!(card.masked_pan.as_str());
-            out["transactionDetails"] = json!(payment.merchant.name);
+            let merchant = &payment.merchant;
+            out.transaction_date = Some(payment.transaction_date.to_string());
+            out.original_amount = Some(Money::from_minor(signed, original.currency()).into());
+            out.card_acceptor_address = Some(CardAcceptorAddress {
+                country: &merchant.country,
+                town_name: &merchant.city,
+            });
+            out.merchant_category_code = Some(&merchant.category_code);
+            out.masked_pan = Some(masked_pan.as_str());
+            out.transaction_details = Some(&merchant.name);
         }
-        None => {
-            if let Some(text) = &entry.remittance_information {
-                out["transactionDetails"] = json!(text);
-            }
-        }
+        out
     }
-    out
+}
+
+/// `GET /v1/card-accounts/{id}/transactions`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CardTransactions<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Vec<Balance>>,
+    card_account: CardReference,
+    card_transactions: TransactionReport<CardTransaction<'a>>,
+    debit_accounting: bool,
 }
 
 pub(crate) async fn transactions<R: Xs2aStore>(
@@ -304,28 +346,99 @@ pub(crate) async fn transactions<R: Xs2aStore>(
             return Err(not_covered("balances").at("withBalance"));
         }
         let id = card.account.id;
-        let mut links = json!({"cardAccount": {"href": format!("/v1/card-accounts/{id}")}});
+        let mut links = ReportLinks {
+            card_account: Some(Href::to(format!("/v1/card-accounts/{id}"))),
+            ..ReportLinks::default()
+        };
         let found = report
             .entries(&service, consent.id, id, page, &mut links)
             .await?;
         // The card payments of the whole page in one query.
         let ids: Vec<TransactionId> = found.entries.iter().map(|e| e.transaction_id).collect();
         let payments = service.cards().card_payments(&ids).await?;
-        let item = |entry: &AccountEntry| {
-            let payment = payments.get(&entry.transaction_id);
-            card_transaction_json(&card, entry, payment, service.ledger.is_invoiced(entry))
+        let balances = match report.with_balance {
+            true => Some(balances_of(&service, &card).await?),
+            false => None,
         };
-        let mut body = json!({
-            "cardAccount": CardReference::from(&card),
-            "debitAccounting": false,
-            "cardTransactions": report_json(report.booking, &found.entries, links, item),
-        });
-        if report.with_balance {
-            body["balances"] = json!(balances_of(&service, &card).await?);
-        }
+        let body = CardTransactions {
+            balances,
+            card_account: CardReference::from(&card),
+            card_transactions: report_json(report.booking, &found.entries, links, |entry| {
+                let payment = payments.get(&entry.transaction_id);
+                CardTransaction::new(
+                    &card.masked_pan,
+                    entry,
+                    payment,
+                    service.ledger.is_invoiced(entry),
+                )
+            }),
+            debit_accounting: false,
+        };
         found.complete(&service).await?;
         Ok(Json(body).into_response())
     }
     .await;
     caller.answer(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use fintechapi_domain::Currency;
+    use fintechapi_domain::card::Merchant;
+    use fintechapi_domain::ids::TransactionId;
+    use fintechapi_domain::ledger::{EntryStatus, Party};
+    use serde_json::json;
+    use time::macros::date;
+
+    use super::*;
+    use crate::body::assert_sorted_like_json_value;
+
+    #[test]
+    fn a_card_transaction_shows_its_merchant_or_else_its_remittance() {
+        let pan: MaskedPan = "525412******3241".parse().expect("a masked PAN");
+        let entry = AccountEntry {
+            entry_reference: 9,
+            transaction_id: TransactionId::random(),
+            status: EntryStatus::Booked,
+            amount: Money::from_minor(-1_250, Currency::EUR),
+            booking_date: date!(2026 - 11 - 25),
+            value_date: date!(2026 - 11 - 25),
+            debtor: Party::default(),
+            creditor: Party::default(),
+            remittance_information: Some("Settlement".into()),
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-CCRD-POSD".into(),
+        };
+        let usd = "USD".parse().expect("ISO 4217");
+        let payment = CardPayment {
+            transaction_date: date!(2026 - 11 - 23),
+            merchant: Merchant {
+                name: "Cafe".into(),
+                city: "Berlin".into(),
+                country: "DE".into(),
+                category_code: "5814".into(),
+            },
+            original_amount: Money::from_minor(1_400, usd),
+        };
+        let paid = CardTransaction::new(&pan, &entry, Some(&payment), false);
+        assert_sorted_like_json_value(&paid);
+        assert_eq!(
+            serde_json::to_value(&paid).expect("serialisable"),
+            json!({"bookingDate": "2026-11-25",
+                "cardAcceptorAddress": {"country": "DE", "townName": "Berlin"},
+                "cardTransactionId": "9", "invoiced": false, "maskedPAN": "525412******3241",
+                "merchantCategoryCode": "5814",
+                "originalAmount": {"amount": "-14.00", "currency": "USD"},
+                "transactionAmount": {"amount": "-12.50", "currency": "EUR"},
+                "transactionDate": "2026-11-23", "transactionDetails": "Cafe",
+                "valueDate": "2026-11-25"})
+        );
+        let other = CardTransaction::new(&pan, &entry, None, true);
+        assert_eq!(
+            serde_json::to_value(&other).expect("serialisable"),
+            json!({"bookingDate": "2026-11-25", "cardTransactionId": "9", "invoiced": true,
+                "transactionAmount": {"amount": "-12.50", "currency": "EUR"},
+                "transactionDetails": "Settlement", "valueDate": "2026-11-25"})
+        );
+    }
 }

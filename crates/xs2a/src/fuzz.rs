@@ -14,7 +14,7 @@ use time::Date;
 use time::macros::date;
 
 use crate::Xs2aError;
-use crate::consents::{ConsentRequest, access_json};
+use crate::consents::{AccessBody, ConsentRequest};
 use crate::payments::request::{PaymentRequest, periodic_parts, standing_order};
 use crate::transactions::Report;
 
@@ -30,7 +30,7 @@ pub fn consent_request(body: &[u8]) -> Result<(), Xs2aError> {
     assert!(request.valid_until <= TODAY + time::Duration::days(MAX_CONSENT_DAYS.into()));
     assert!((1..=100).contains(&request.frequency_per_day));
     let again = serde_json::json!({
-        "access": access_json(&request.access),
+        "access": AccessBody::from(&request.access),
         "recurringIndicator": request.recurring,
         "validUntil": request.valid_until.to_string(),
         "frequencyPerDay": request.frequency_per_day,

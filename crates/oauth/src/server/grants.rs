@@ -8,7 +8,9 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage, TokenKind, TokenRecord};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationFlow, AuthorizationStage, TokenKind, TokenRecord,
+};
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::secret::{constant_time_eq, pkce_s256};
 use fintechapi_registry::AuthenticatedClient;
@@ -167,7 +169,18 @@ impl<R: AsRepo> AuthorizationServer<R> {
         {
             return Err(invalid("the authorization code is unknown or expired"));
         }
-        if redirect_uri != Some(authorization.redirect_uri.as_str()) {
+        // The Redirect approach issues no code, so only an OAuth one redeems.
+        let AuthorizationFlow::OAuth {
+            redirect_uri: pushed_uri,
+            code_challenge,
+            dpop_jkt,
+            authorization_details,
+            ..
+        } = &authorization.flow
+        else {
+            return Err(invalid("the authorization code is unknown or expired"));
+        };
+        if redirect_uri != Some(pushed_uri.as_str()) {
             return Err(invalid(
                 "redirect_uri differs from the authorization request",
             ));
@@ -179,10 +192,10 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 "code_verifier must be 43-128 characters of [A-Za-z0-9-._~]",
             ));
         }
-        if !constant_time_eq(&pkce_s256(verifier), &authorization.code_challenge) {
+        if !constant_time_eq(&pkce_s256(verifier), code_challenge) {
             return Err(invalid("code_verifier does not match the code_challenge"));
         }
-        if authorization.dpop_jkt.is_some() && authorization.dpop_jkt != sender.dpop_jkt {
+        if dpop_jkt.is_some() && *dpop_jkt != sender.dpop_jkt {
             return Err(invalid(
                 "the code is bound to another DPoP key than this request's proof",
             ));
@@ -193,12 +206,13 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if !self.tokens.redeem_code(&code_hash, now).await? {
             return Err(self.replayed(authorization.id, now).await?);
         }
-        let refresh_ttl = self.refresh_ttl(&authorization.scope).await?;
+        let scope = authorization.scope.scope();
+        let refresh_ttl = self.refresh_ttl(&scope).await?;
         self.token_pair(
             client,
-            &authorization.scope,
+            &scope,
             authorization.id,
-            authorization.authorization_details.as_deref(),
+            authorization_details.as_deref(),
             &binding,
             refresh_ttl,
         )

@@ -6,7 +6,7 @@
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentCreation, ConsentStatus};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AuthorizationId, ConsentId};
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_registry::AuthenticatedClient;
@@ -73,16 +73,17 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 "response_type must be code (the only response type offered)",
             ));
         }
-        if !client
+        let redirect_uri = client
             .application
             .redirect_uris
             .iter()
-            .any(|u| u.as_str() == request.redirect_uri)
-        {
-            return Err(OAuthError::invalid_request(
-                "redirect_uri is not registered for this client (exact match required)",
-            ));
-        }
+            .find(|u| u.as_str() == request.redirect_uri)
+            .cloned()
+            .ok_or_else(|| {
+                OAuthError::invalid_request(
+                    "redirect_uri is not registered for this client (exact match required)",
+                )
+            })?;
         let challenge = s256_challenge(
             request.code_challenge,
             request.code_challenge_method.as_deref(),
@@ -111,14 +112,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 id: AuthorizationId::random(),
                 application_id: client.application.id,
                 client_id: client_id_of(client),
-                approach: ScaApproach::OAuth,
-                redirect_uri: request.redirect_uri,
-                nok_redirect_uri: None,
-                scope: resource.scope(),
-                authorization_details: details,
-                state: request.state,
-                code_challenge: challenge,
-                dpop_jkt,
+                flow: AuthorizationFlow::OAuth {
+                    redirect_uri,
+                    state: request.state,
+                    code_challenge: challenge,
+                    dpop_jkt,
+                    authorization_details: details,
+                },
+                scope: resource,
                 request_uri_hash: self.pepper.hash(&request_uri),
                 request_expires_at: now + REQUEST_URI_TTL,
                 session_hash: None,

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::Db;
 use crate::error::store;
 use crate::has_nul;
-use crate::rows::{AuthorizationRow, TokenRow};
+use crate::rows::{AuthorizationRow, FlowColumns, TokenRow};
 
 impl TokenRepository for super::Store {
     async fn insert_token(&self, token: TokenRecord) -> Result<(), StoreError> {
@@ -134,6 +134,7 @@ impl AuthorizationRepository for super::Store {
     async fn insert_authorization(&self, authorization: Authorization) -> Result<(), StoreError> {
         let pool = &self.0;
         let a = authorization;
+        let flow = FlowColumns::from(&a.flow);
         sqlx::query(concat!(
         "INSERT INTO oauth_authorizations (",
         authorization_columns!(),
@@ -143,12 +144,12 @@ impl AuthorizationRepository for super::Store {
     .bind(a.id.to_string())
     .bind(a.application_id.to_string())
     .bind(&a.client_id)
-    .bind(&a.redirect_uri)
-    .bind(&a.scope)
-    .bind(&a.authorization_details)
-    .bind(&a.state)
-    .bind(&a.code_challenge)
-    .bind(&a.dpop_jkt)
+    .bind(flow.redirect_uri)
+    .bind(a.scope.scope())
+    .bind(flow.authorization_details)
+    .bind(flow.state)
+    .bind(flow.code_challenge)
+    .bind(flow.dpop_jkt)
     .bind(a.request_uri_hash.as_str())
     .bind(a.request_expires_at)
     .bind(a.session_hash.as_ref().map(|h| h.as_str().to_owned()))
@@ -158,8 +159,8 @@ impl AuthorizationRepository for super::Store {
     .bind(a.code_expires_at)
     .bind(a.created_at)
     .bind(a.last_activity_at)
-    .bind(a.approach.as_str())
-    .bind(&a.nok_redirect_uri)
+    .bind(flow.approach.as_str())
+    .bind(flow.nok_redirect_uri)
     .execute(pool)
     .await
     .map_err(store)?;

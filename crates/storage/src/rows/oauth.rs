@@ -5,7 +5,10 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::ids::PsuId;
-use fintechapi_domain::oauth::{Authorization, TokenRecord};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationFlow, ScaApproach, ScopedResource, TokenRecord,
+};
+use fintechapi_domain::registry::RedirectUri;
 use fintechapi_domain::secret::KeyedHash;
 use time::OffsetDateTime;
 
@@ -72,18 +75,29 @@ pub(crate) struct AuthorizationRow {
 impl TryFrom<AuthorizationRow> for Authorization {
     type Error = StoreError;
     fn try_from(r: AuthorizationRow) -> Result<Self, StoreError> {
+        // Both approaches share the columns: the approach says which ones hold what.
+        let redirect_uri = RedirectUri::from_stored(r.redirect_uri);
+        let flow = match r.approach.parse()? {
+            ScaApproach::OAuth => AuthorizationFlow::OAuth {
+                redirect_uri,
+                state: r.state,
+                code_challenge: r.code_challenge,
+                dpop_jkt: r.dpop_jkt,
+                authorization_details: r.authorization_details,
+            },
+            ScaApproach::Redirect => AuthorizationFlow::Redirect {
+                ok: redirect_uri,
+                nok: r.nok_redirect_uri.map(RedirectUri::from_stored),
+            },
+        };
         Ok(Authorization {
             id: parse::<AuthorizationId>("authorization id", &r.id)?,
             application_id: parse::<ApplicationId>("application id", &r.application_id)?,
             client_id: r.client_id,
-            approach: r.approach.parse()?,
-            redirect_uri: r.redirect_uri,
-            nok_redirect_uri: r.nok_redirect_uri,
-            scope: r.scope,
-            authorization_details: r.authorization_details,
-            state: r.state,
-            code_challenge: r.code_challenge,
-            dpop_jkt: r.dpop_jkt,
+            flow,
+            scope: ScopedResource::parse(&r.scope).ok_or_else(|| {
+                StoreError::corrupt(format!("stored scope {:?} does not parse", r.scope))
+            })?,
             request_uri_hash: KeyedHash::from_stored(r.request_uri_hash),
             request_expires_at: r.request_expires_at,
             session_hash: r.session_hash.map(KeyedHash::from_stored),
@@ -94,5 +108,49 @@ impl TryFrom<AuthorizationRow> for Authorization {
             created_at: r.created_at,
             last_activity_at: r.last_activity_at,
         })
+    }
+}
+
+/// The columns of an authorization's flow, as stored: the Redirect approach
+/// keeps its NOK URI and no PKCE challenge (empty), state, DPoP key or
+/// authorization details.
+pub(crate) struct FlowColumns<'a> {
+    pub redirect_uri: &'a str,
+    pub nok_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+    pub code_challenge: &'a str,
+    pub dpop_jkt: Option<&'a str>,
+    pub authorization_details: Option<&'a str>,
+    pub approach: ScaApproach,
+}
+
+impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
+    fn from(flow: &'a AuthorizationFlow) -> Self {
+        match flow {
+            AuthorizationFlow::OAuth {
+                redirect_uri,
+                state,
+                code_challenge,
+                dpop_jkt,
+                authorization_details,
+            } => FlowColumns {
+                redirect_uri: redirect_uri.as_str(),
+                nok_redirect_uri: None,
+                state: state.as_deref(),
+                code_challenge,
+                dpop_jkt: dpop_jkt.as_deref(),
+                authorization_details: authorization_details.as_deref(),
+                approach: ScaApproach::OAuth,
+            },
+            AuthorizationFlow::Redirect { ok, nok } => FlowColumns {
+                redirect_uri: ok.as_str(),
+                nok_redirect_uri: nok.as_ref().map(RedirectUri::as_str),
+                state: None,
+                code_challenge: "",
+                dpop_jkt: None,
+                authorization_details: None,
+                approach: ScaApproach::Redirect,
+            },
+        }
     }
 }

@@ -18,7 +18,6 @@ use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::approach::{Approach, Links};
 use crate::body::Href;
@@ -114,7 +113,7 @@ struct ConsentCreated {
 struct ConsentInformation {
     #[serde(rename = "_links")]
     links: Links,
-    access: Value,
+    access: AccessBody,
     consent_status: &'static str,
     frequency_per_day: u32,
     last_action_date: String,
@@ -190,47 +189,77 @@ impl<R: Xs2aStore> FromRequestParts<Arc<Xs2aService<R>>> for LifecycleCall {
     }
 }
 
-pub(crate) fn access_json(access: &ConsentAccess) -> Value {
-    let refs = |pick: &dyn Fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| -> Value {
-        list.iter()
-            .filter(|r| pick(r))
-            .map(|r| match &r.reference {
-                AccountReference::Iban(iban) => json!({"iban": iban.as_str()}),
-                AccountReference::MaskedPan(pan) => json!({"maskedPan": pan.as_str()}),
-            })
-            .collect()
-    };
-    match access {
-        ConsentAccess::Dedicated(list) => json!({
-            "accounts": refs(&|_| true, list),
-            "balances": refs(&|r| r.balances, list),
-            "transactions": refs(&|r| r.transactions, list),
-        }),
-        ConsentAccess::BankOffered {
-            balances,
-            transactions,
-        } => {
-            let mut out = json!({"accounts": []});
-            if *balances {
-                out["balances"] = json!([]);
-            }
-            if *transactions {
-                out["transactions"] = json!([]);
-            }
-            out
+/// A consent's `access` as the Berlin Group's `AccountAccess` names it.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AccessBody {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    accounts: Option<Vec<AccountRef>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    all_psd2: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_accounts: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    available_accounts_with_balance: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    balances: Option<Vec<AccountRef>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transactions: Option<Vec<AccountRef>>,
+}
+
+/// An account reference: `{"iban": …}` or, for a card, `{"maskedPan": …}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+enum AccountRef {
+    Iban(String),
+    MaskedPan(String),
+}
+
+const ALL_ACCOUNTS: Option<&str> = Some("allAccounts");
+
+impl From<&ConsentAccess> for AccessBody {
+    fn from(access: &ConsentAccess) -> Self {
+        let refs = |pick: fn(&RequestedAccount) -> bool, list: &[RequestedAccount]| {
+            let refs = list.iter().filter(|r| pick(r)).map(|r| match &r.reference {
+                AccountReference::Iban(iban) => AccountRef::Iban(iban.as_str().to_owned()),
+                AccountReference::MaskedPan(pan) => AccountRef::MaskedPan(pan.as_str().to_owned()),
+            });
+            Some(refs.collect())
+        };
+        match access {
+            ConsentAccess::Dedicated(list) => Self {
+                accounts: refs(|_| true, list),
+                balances: refs(|r| r.balances, list),
+                transactions: refs(|r| r.transactions, list),
+                ..Self::default()
+            },
+            ConsentAccess::BankOffered {
+                balances,
+                transactions,
+            } => Self {
+                accounts: Some(Vec::new()),
+                balances: balances.then(Vec::new),
+                transactions: transactions.then(Vec::new),
+                ..Self::default()
+            },
+            ConsentAccess::AvailableAccounts {
+                with_balance: false,
+            } => Self {
+                available_accounts: ALL_ACCOUNTS,
+                ..Self::default()
+            },
+            ConsentAccess::AvailableAccounts { with_balance: true } => Self {
+                available_accounts_with_balance: ALL_ACCOUNTS,
+                ..Self::default()
+            },
+            ConsentAccess::AllPsd2 => Self {
+                all_psd2: ALL_ACCOUNTS,
+                ..Self::default()
+            },
+            // A funds-confirmation consent (made by a pushed authorization request)
+            // shares the lifecycle endpoints but grants no account information.
+            ConsentAccess::FundsConfirmation { .. } => Self::default(),
         }
-        ConsentAccess::AvailableAccounts {
-            with_balance: false,
-        } => {
-            json!({"availableAccounts": "allAccounts"})
-        }
-        ConsentAccess::AvailableAccounts { with_balance: true } => {
-            json!({"availableAccountsWithBalance": "allAccounts"})
-        }
-        ConsentAccess::AllPsd2 => json!({"allPsd2": "allAccounts"}),
-        // A funds-confirmation consent (made by a pushed authorization request)
-        // shares the lifecycle endpoints but grants no account information.
-        ConsentAccess::FundsConfirmation { .. } => json!({}),
     }
 }
 
@@ -246,7 +275,7 @@ pub(crate) async fn read<R: Xs2aStore>(
                 status: Some(Href::to(format!("/v1/consents/{}/status", consent.id))),
                 ..Links::default()
             },
-            access: access_json(&consent.access),
+            access: AccessBody::from(&consent.access),
             consent_status: consent.status_on(today).as_str(),
             frequency_per_day: consent.frequency_per_day,
             last_action_date: consent.status_changed_at.date().to_string(),
@@ -302,4 +331,65 @@ pub(crate) async fn delete<R: Xs2aStore>(
     }
     .await;
     caller.answer(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::body::assert_sorted_like_json_value;
+
+    fn shown(access: &ConsentAccess) -> serde_json::Value {
+        let body = AccessBody::from(access);
+        assert_sorted_like_json_value(&body);
+        serde_json::to_value(&body).expect("serialisable")
+    }
+
+    #[test]
+    fn access_reads_back_as_the_berlin_group_names_it() {
+        let iban = "DE02120300000000202051".parse().expect("an IBAN");
+        let pan = "525412******3241".parse().expect("a masked PAN");
+        let dedicated = ConsentAccess::Dedicated(vec![
+            RequestedAccount {
+                reference: AccountReference::Iban(iban),
+                balances: true,
+                transactions: false,
+            },
+            RequestedAccount {
+                reference: AccountReference::MaskedPan(pan),
+                balances: false,
+                transactions: true,
+            },
+        ]);
+        assert_eq!(
+            shown(&dedicated),
+            json!({"accounts": [{"iban": "DE02120300000000202051"}, {"maskedPan": "525412******3241"}],
+                "balances": [{"iban": "DE02120300000000202051"}],
+                "transactions": [{"maskedPan": "525412******3241"}]})
+        );
+        let offered = ConsentAccess::BankOffered {
+            balances: false,
+            transactions: true,
+        };
+        assert_eq!(shown(&offered), json!({"accounts": [], "transactions": []}));
+        assert_eq!(
+            shown(&ConsentAccess::AvailableAccounts { with_balance: true }),
+            json!({"availableAccountsWithBalance": "allAccounts"})
+        );
+        assert_eq!(
+            shown(&ConsentAccess::AvailableAccounts {
+                with_balance: false
+            }),
+            json!({"availableAccounts": "allAccounts"})
+        );
+        assert_eq!(
+            shown(&ConsentAccess::AllPsd2),
+            json!({"allPsd2": "allAccounts"})
+        );
+        let funds = ConsentAccess::FundsConfirmation {
+            iban: "DE02120300000000202051".parse().expect("an IBAN"),
+        };
+        assert_eq!(shown(&funds), json!({}));
+    }
 }

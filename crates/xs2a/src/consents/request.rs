@@ -232,7 +232,7 @@ mod tests {
 
     use serde_json::json;
 
-    use crate::consents::access_json;
+    use crate::consents::AccessBody;
 
     fn parse(body: Value) -> Result<ConsentRequest, Xs2aError> {
         ConsentRequest::parse(body.to_string().as_bytes(), date!(2026 - 11 - 25), 90)
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!(list.len(), 2, "the pan and the masked PAN name one card");
         assert_eq!(list[1].reference, card);
         assert!(list[1].transactions && !list[1].balances);
-        let shown = access_json(&ok.access).to_string();
+        let shown = serde_json::to_string(&AccessBody::from(&ok.access)).unwrap();
         assert!(
             shown.contains(r#"{"maskedPan":"525412******3241"}"#),
             "{shown}"

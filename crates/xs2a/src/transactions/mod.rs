@@ -22,10 +22,9 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::GrantedResource;
 use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository, Party};
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::accounts::{balances_of, granted_account, live_consent};
-use crate::body::{AccountReference, Amount, Balance, IbanRef};
+use crate::body::{AccountReference, Amount, Balance, Href, IbanRef};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
@@ -82,12 +81,30 @@ fn transaction_json(entry: &AccountEntry) -> Transaction<'_> {
     }
 }
 
+/// The `_links` of a report: the account it is about, and its pages.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReportLinks {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_account: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<Href>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Href>,
+}
+
 /// The `transactions` object of a report: its page links, and the booked
 /// and pending entries (newest first) when asked for.
 #[derive(Serialize)]
 pub(crate) struct TransactionReport<T> {
     #[serde(rename = "_links")]
-    links: Value,
+    links: ReportLinks,
     #[serde(skip_serializing_if = "Option::is_none")]
     booked: Option<Vec<T>>,
     /// Standing orders, of which the ledger holds none.
@@ -101,7 +118,7 @@ pub(crate) struct TransactionReport<T> {
 pub(crate) fn report_json<'a, T>(
     booking: BookingStatus,
     entries: &'a [AccountEntry],
-    links: Value,
+    links: ReportLinks,
     item: impl Fn(&'a AccountEntry) -> T,
 ) -> TransactionReport<T> {
     let (booked, pending): (Vec<&AccountEntry>, Vec<&AccountEntry>) = entries
@@ -164,7 +181,10 @@ pub(crate) async fn list<R: Xs2aStore>(
             )
             .at("withBalance"));
         }
-        let mut links = json!({"account": {"href": format!("/v1/accounts/{}", account.id)}});
+        let mut links = ReportLinks {
+            account: Some(Href::to(format!("/v1/accounts/{}", account.id))),
+            ..ReportLinks::default()
+        };
         let found = report
             .entries(&service, consent.id, account.id, page, &mut links)
             .await?;
@@ -221,6 +241,7 @@ pub(crate) async fn details<R: Xs2aStore>(
 mod tests {
     use fintechapi_domain::ids::TransactionId;
     use fintechapi_domain::{Currency, Money};
+    use serde_json::json;
     use time::macros::date;
 
     use super::*;
@@ -248,7 +269,10 @@ mod tests {
         let report = report_json(
             BookingStatus::Both,
             std::slice::from_ref(&entry),
-            json!({"first": {"href": "/x"}}),
+            ReportLinks {
+                first: Some(Href::to("/x")),
+                ..ReportLinks::default()
+            },
             transaction_json,
         );
         assert_sorted_like_json_value(&report);

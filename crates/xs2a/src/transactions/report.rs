@@ -10,13 +10,14 @@ use fintechapi_domain::ledger::{
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::signed;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use time::Date;
 use time::macros::format_description;
 
+use crate::body::Href;
 use crate::error::MessageCode;
 use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
+use super::ReportLinks;
 use super::paging::{page_of, position};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -328,7 +329,7 @@ impl Report {
     }
 
     /// A link to `page` of this report, keeping its parameters.
-    fn link(&self, pepper: &Pepper, account: AccountId, page: Page) -> Value {
+    fn link(&self, pepper: &Pepper, account: AccountId, page: Page) -> Href {
         let mut query = vec![format!("bookingStatus={}", self.booking.as_str())];
         if let Some(d) = self.date_from {
             query.push(format!("dateFrom={d}"));
@@ -352,7 +353,11 @@ impl Report {
             let cursor = signed::sign(pepper, &self.binding(&account.to_string()), &payload);
             query.push(format!("cursor={cursor}"));
         }
-        json!({"href": format!("{}/{account}/transactions?{}", self.path(), query.join("&"))})
+        Href::to(format!(
+            "{}/{account}/transactions?{}",
+            self.path(),
+            query.join("&")
+        ))
     }
 
     /// The entries of `page` on `account`, newest first, with the report's
@@ -364,7 +369,7 @@ impl Report {
         consent: ConsentId,
         account: AccountId,
         page: Page,
-        links: &mut Value,
+        links: &mut ReportLinks,
     ) -> Result<ReportPage, Xs2aError> {
         let pepper = service.pepper();
         let size = self.page_size();
@@ -377,7 +382,7 @@ impl Report {
                 .await?;
             if entries.len() > size as usize {
                 entries.truncate(size as usize);
-                links["next"] = self.link(pepper, account, Page::First);
+                links.next = Some(self.link(pepper, account, Page::First));
             }
             delta_mark = entries
                 .last()
@@ -393,14 +398,14 @@ impl Report {
                 reference_above: self.reference_from,
             };
             let found = page_of(service.accounts(), &filter, page, size).await?;
-            links["first"] = self.link(pepper, account, Page::First);
+            links.first = Some(self.link(pepper, account, Page::First));
             if let (true, Some(newest)) = (found.newer, found.entries.first()) {
-                links["previous"] = self.link(pepper, account, Page::Previous(position(newest)));
+                links.previous = Some(self.link(pepper, account, Page::Previous(position(newest))));
             }
             if let (true, Some(oldest)) = (found.older, found.entries.last()) {
-                links["next"] = self.link(pepper, account, Page::Next(position(oldest)));
+                links.next = Some(self.link(pepper, account, Page::Next(position(oldest))));
             }
-            links["last"] = self.link(pepper, account, Page::Last);
+            links.last = Some(self.link(pepper, account, Page::Last));
             found.entries
         } else {
             Vec::new()

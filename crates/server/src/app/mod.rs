@@ -1,34 +1,34 @@
 //! Startup as a value: [`Application::build`] opens the store, prepares TLS,
 //! binds the listener and returns; [`Application::run_until_stopped`] serves.
 //! Tests build one on port 0 and talk to it over real TLS.
+//! `state.rs`: the handlers' shared state; `setup.rs`: the pieces startup
+//! prepares; `background.rs`: the tasks that run beside the listener.
+
+mod background;
+mod setup;
+mod state;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-
 use anyhow::Context;
-use fintechapi_bank::passkey::PasskeyVerifier;
 use fintechapi_bank::{BankService, BankSettings};
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_ledger::{Ledger, demo};
 use fintechapi_limits::throttle::Throttle;
 use fintechapi_limits::{CpuPool, Limits as RateLimits, RedisSettings};
 use fintechapi_metering::Meter;
-use fintechapi_oauth::client_keys::{ClientKeys, FetchSettings};
 use fintechapi_oauth::throttle::ClientAuthThrottle;
 use fintechapi_oauth::{AuthorizationServer, OAuthService, OAuthSettings};
 use fintechapi_portal::accounts::{AccountSettings, Accounts};
 use fintechapi_portal::web::Portal;
 use fintechapi_registry::cache::DEFAULT_CAPACITY;
-use fintechapi_registry::{Freshness, Registry, RegistryCache};
+use fintechapi_registry::{Freshness, RegistryCache};
 use fintechapi_site::Site;
-use fintechapi_storage::{Backend, Store, StoreOptions};
+use fintechapi_storage::Backend;
 use fintechapi_web::passwords::PasswordPool;
 use fintechapi_xs2a::{Xs2aService, Xs2aSettings};
 use tokio::net::TcpListener;
@@ -39,284 +39,12 @@ use crate::listener::{self, Limits};
 use crate::metrics::{Metrics, MetricsToken};
 use crate::tls::{self, DevPki, ReloadingCert, TlsFiles};
 
-/// Shared state of every handler. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+use background::{spawn_housekeeping, spawn_settlement, spawn_tls_reload};
+use setup::{client_keys, passkey_verifier, warn_if_shared};
+use state::Inner;
 
-struct Inner {
-    config: Config,
-    store: Store,
-    metrics: Metrics,
-    metrics_token: Option<MetricsToken>,
-    clock: Arc<dyn Clock>,
-    ledger: Ledger<Store>,
-    portal: Arc<Portal<Store>>,
-    oauth: Arc<OAuthService<Store>>,
-    bank: Arc<BankService<Store>>,
-    xs2a: Arc<Xs2aService<Store>>,
-    site: Arc<Site<Store>>,
-}
-
-impl AppState {
-    pub fn config(&self) -> &Config {
-        &self.0.config
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.0.store
-    }
-
-    pub fn metrics(&self) -> &Metrics {
-        &self.0.metrics
-    }
-
-    /// The bearer token that opens metrics on the public listener, if configured.
-    pub fn metrics_token(&self) -> Option<&MetricsToken> {
-        self.0.metrics_token.as_ref()
-    }
-
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.0.clock
-    }
-
-    pub fn ledger(&self) -> &Ledger<Store> {
-        &self.0.ledger
-    }
-
-    pub fn registry(&self) -> &Registry<Store> {
-        &self.0.portal.registry
-    }
-
-    pub fn portal(&self) -> &Arc<Portal<Store>> {
-        &self.0.portal
-    }
-
-    pub fn site(&self) -> &Arc<Site<Store>> {
-        &self.0.site
-    }
-
-    pub fn oauth(&self) -> &Arc<OAuthService<Store>> {
-        &self.0.oauth
-    }
-
-    pub fn bank(&self) -> &Arc<BankService<Store>> {
-        &self.0.bank
-    }
-
-    pub fn xs2a(&self) -> &Arc<Xs2aService<Store>> {
-        &self.0.xs2a
-    }
-
-    pub fn meter(&self) -> &Arc<Meter<Store>> {
-        &self.0.oauth.meter
-    }
-}
-
-/// Meta key set once the demo bank has been seeded.
-pub const DEMO_SEEDED_KEY: &str = "demo_seeded_at";
-
-/// The server pepper: read from `secrets.pepper_file`, or generated once in the
-/// data directory when that is unset (the production profile refuses that).
-pub fn load_pepper(config: &Config) -> anyhow::Result<Pepper> {
-    let path = config.pepper_path();
-    if config.secrets.pepper_file.is_some() {
-        warn_if_shared("secrets.pepper_file", &path);
-    } else if path.exists() {
-        // Generated here: ours to keep private, also if an older version left it open.
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("secrets: cannot make {} private", path.display()))?;
-    } else {
-        let bytes = Pepper::generate_bytes()?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("secrets: cannot create {}", dir.display()))?;
-        }
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("secrets: cannot create {}", path.display()))?;
-        file.write_all(&bytes)
-            .with_context(|| format!("secrets: cannot write {}", path.display()))?;
-    }
-    let bytes = std::fs::read(&path)
-        .with_context(|| format!("secrets.pepper_file: cannot read {}", path.display()))?;
-    Pepper::from_bytes(&bytes).with_context(|| format!("secrets.pepper_file: {}", path.display()))
-}
-
-/// Logs an operator's secret file that others than its owner may read; it
-/// is theirs to fix (it may be a read-only mount), so it is not changed here.
-fn warn_if_shared(setting: &'static str, path: &std::path::Path) {
-    if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
-    {
-        tracing::warn!(
-            setting,
-            path = %path.display(),
-            mode = format!("{:o}", meta.permissions().mode() & 0o777),
-            "a secret file is readable by other users; make it 0600"
-        );
-    }
-}
-
-/// The data directory holds the database, the pepper and private keys: it is
-/// 0700 whatever the umask, also when an older version created it wider.
-pub fn private_data_dir(config: &Config) -> anyhow::Result<()> {
-    let dir = &config.data_dir;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .with_context(|| {
-            format!(
-                "data_dir: cannot create {} as a private directory",
-                dir.display()
-            )
-        })
-}
-
-/// The TPP registry on `store`.
-pub fn registry(
-    config: &Config,
-    store: Store,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Registry<Store>> {
-    let grace = time::Duration::hours(
-        i64::try_from(config.portal.secret_rotation_grace_hours).unwrap_or(i64::MAX / 3600),
-    );
-    Ok(Registry::new(store, load_pepper(config)?, clock, grace))
-}
-
-/// The fetcher of clients' `jwks_uri`, trusting the configured extra CAs.
-fn client_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<ClientKeys> {
-    let extra_roots_pem = match &config.oauth.client_jwks_ca_file {
-        Some(path) => Some(std::fs::read(path).with_context(|| {
-            format!("oauth.client_jwks_ca_file: cannot read {}", path.display())
-        })?),
-        None => None,
-    };
-    let settings = FetchSettings {
-        extra_roots_pem,
-        allow_private_networks: config.oauth.client_jwks_allow_private_networks,
-    };
-    ClientKeys::new(settings, clock)
-        .context("oauth: cannot prepare fetching clients' jwks_uri (oauth.client_jwks_ca_file)")
-}
-
-/// Prunes expired sessions and tokens every ten minutes until `stop` turns true.
-fn spawn_housekeeping(
-    state: AppState,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            match state.portal().accounts.prune().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(rows = n, "pruned expired sessions and tokens"),
-                Err(e) => tracing::warn!(error = %e, "pruning expired sessions failed"),
-            }
-            if let Err(e) = state.oauth().server.rotate_keys().await {
-                tracing::warn!(error = %e, "rotating the signing keys failed");
-            }
-            match state.oauth().server.prune().await {
-                Ok(0) => {}
-                Ok(n) => tracing::debug!(rows = n, "pruned expired OAuth tokens"),
-                Err(e) => tracing::warn!(error = %e, "pruning expired OAuth tokens failed"),
-            }
-            tokio::select! {
-                _ = stop.changed() => return,
-                () = tokio::time::sleep(Duration::from_secs(600)) => {}
-            }
-        }
-    })
-}
-
-/// Settles payments left authorised but unposted (a crash, a stopped node)
-/// at start and every two seconds until `stop` turns true.
-fn spawn_settlement(
-    state: AppState,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            // In-flight approvals settle themselves; only older ones are picked up.
-            let grace = time::Duration::seconds(5);
-            if let Err(e) = fintechapi_ledger::payments::settle_pending(state.ledger(), grace).await
-            {
-                tracing::warn!(error = %e, "settling authorised payments failed; retrying");
-            }
-            // Future-dated payments and standing orders whose date has come.
-            if let Err(e) = fintechapi_ledger::schedule::run_due(state.ledger()).await {
-                tracing::warn!(error = %e, "executing scheduled payments failed; retrying");
-            }
-            tokio::select! {
-                _ = stop.changed() => return,
-                () = tokio::time::sleep(Duration::from_secs(2)) => {}
-            }
-        }
-    })
-}
-
-/// Serves a renewed certificate without a restart: on SIGHUP, and when the
-/// files' modification time changes. A pair that does not load (say, half
-/// written) leaves the current one in use and is tried again.
-fn spawn_tls_reload(
-    certificate: Arc<ReloadingCert>,
-    every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    tokio::spawn(async move {
-        let mut hangup = signal(SignalKind::hangup())
-            .inspect_err(
-                |e| tracing::warn!(error = %e, "no SIGHUP handler; TLS files are polled only"),
-            )
-            .ok();
-        loop {
-            let forced = tokio::select! {
-                _ = stop.changed() => return,
-                Some(()) = async {
-                    match hangup.as_mut() {
-                        Some(signal) => signal.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => true,
-                () = tokio::time::sleep(every) => false,
-            };
-            match certificate.reload(forced) {
-                Ok(true) => tracing::info!("TLS certificate and key reloaded"),
-                Ok(false) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, "TLS certificate not reloaded; the previous one stays in use")
-                }
-            }
-        }
-    })
-}
-
-/// Opens the configured store and applies pending migrations.
-pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let options = StoreOptions {
-        max_connections: config.database.max_connections,
-        acquire_timeout: Duration::from_secs(config.database.acquire_timeout_secs),
-    };
-    let store = match &config.database_url {
-        Some(url) => Store::connect(url, &options)
-            .await
-            .context("database_url")?,
-        None => {
-            std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                format!("data_dir: cannot create {}", config.data_dir.display())
-            })?;
-            Store::open_sqlite(&config.sqlite_path(), &options)
-                .await
-                .context("database (SQLite in data_dir)")?
-        }
-    };
-    Ok(store)
-}
+pub use setup::{DEMO_SEEDED_KEY, load_pepper, open_store, private_data_dir, registry};
+pub use state::AppState;
 
 /// What `serve` reports once it is listening.
 pub struct Started {
@@ -734,17 +462,5 @@ impl Application {
         let _ = registry_watch.await;
         self.state.store().close().await;
         tracing::info!("stopped");
-    }
-}
-
-/// Passkeys need a host name as relying party; an IP-addressed installation
-/// goes without them (and says so once).
-fn passkey_verifier(base_url: &str) -> Option<Arc<PasskeyVerifier>> {
-    match PasskeyVerifier::new(base_url) {
-        Ok(verifier) => Some(Arc::new(verifier)),
-        Err(e) => {
-            tracing::warn!(error = %e, "passkeys are not offered");
-            None
-        }
     }
 }
