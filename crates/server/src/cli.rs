@@ -133,32 +133,41 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let profile = config.profile;
+    let data_dir = config.data_dir.clone();
     let store_desc = match &config.database_url {
         Some(url) => fintechapi_storage::redact_database_url(url),
         None => format!("SQLite at {}", config.sqlite_path().display()),
     };
     let shutdown = shutdown_signal()?;
     let app = Application::build(config).await?;
-    print_banner(&app, profile, &store_desc);
+    print_banner(&app, profile, &store_desc, &data_dir);
     app.run_until_stopped(shutdown).await;
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_banner(app: &Application, profile: Profile, store: &str) {
+fn print_banner(app: &Application, profile: Profile, store: &str, data_dir: &std::path::Path) {
     let s = app.started();
     let url = s.base_url.trim_end_matches('/');
     let profile = match profile {
         Profile::Development => "development",
         Profile::Production => "production",
     };
+    // The operator command as it can be typed here: this very binary.
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "fintechapi".to_owned());
     let mut out = format!(
         "\nFinTechAPI is running ({profile} profile, {store})\n\n\
+         \x20 Public site       {url}/\n\
          \x20 Developer Portal  {url}/portal\n\
-         \x20 Admin console     {url}/admin   (create an operator: fintechapi admin create-admin --email …)\n\
-         \x20 API base URL      {url}/\n\
-         \x20 Health            {url}/healthz\n\
-         \x20 Readiness         {url}/readyz\n\
-         \x20 Metrics           {url}/metrics\n"
+         \x20 Online banking    {url}/bank/online\n\
+         \x20 Admin console     {url}/admin\n\
+         \x20 XS2A API          {url}/v1\n\
+         \x20 OAuth metadata    {url}/.well-known/oauth-authorization-server\n\
+         \x20 Health            {url}/healthz\n\n\
+         Create an operator for the admin console:\n\
+         \x20 {exe} --data-dir {data_dir} admin create-admin --email ops@bank.example\n",
+        data_dir = data_dir.display(),
     );
     if let Some(ca) = &s.dev_ca {
         let ca = ca.display();
