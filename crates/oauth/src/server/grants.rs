@@ -162,7 +162,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
             ));
         }
         if authorization.stage == AuthorizationStage::Exchanged {
-            return Err(self.replayed(authorization.id, now).await?);
+            return Err(self
+                .replayed(authorization.id, &authorization.scope, now)
+                .await?);
         }
         if authorization.stage != AuthorizationStage::Approved
             || authorization.code_expires_at.is_none_or(|at| at <= now)
@@ -204,7 +206,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
         // Only a valid redemption spends the code; losing this race to a
         // concurrent redemption is a replay.
         if !self.tokens.redeem_code(&code_hash, now).await? {
-            return Err(self.replayed(authorization.id, now).await?);
+            return Err(self
+                .replayed(authorization.id, &authorization.scope, now)
+                .await?);
         }
         let scope = authorization.scope.scope();
         let refresh_ttl = self.refresh_ttl(&scope).await?;
@@ -223,14 +227,33 @@ impl<R: AsRepo> AuthorizationServer<R> {
     async fn replayed(
         &self,
         id: AuthorizationId,
+        scope: &ScopedResource,
         now: OffsetDateTime,
     ) -> Result<OAuthError, OAuthError> {
         let revoked = self.tokens.revoke_grant(id, now).await?;
         tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
+        self.end_consent_of(scope, now).await?;
         Ok(OAuthError::new(
             ErrorCode::InvalidGrant,
             "the authorization code was already used; tokens issued from it are revoked",
         ))
+    }
+
+    /// A revoked grant leaves its consent unusable for good: only a received
+    /// consent can be authorised, so no new grant can revive it. The consent
+    /// ends as `expired`, the spec's nearest status for an end neither the PSU
+    /// nor the TPP chose, so online banking and the consent's status say so.
+    async fn end_consent_of(
+        &self,
+        scope: &ScopedResource,
+        now: OffsetDateTime,
+    ) -> Result<(), OAuthError> {
+        if let ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) = scope {
+            self.tokens
+                .set_consent_status(*id, &[ConsentStatus::Valid], ConsentStatus::Expired, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// RFC 6749 §6. `basic` clients rotate: each refresh token works once and
@@ -273,6 +296,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
             if !self.tokens.revoke_token(&hash, now).await? {
                 let revoked = self.tokens.revoke_grant(authorization, now).await?;
                 tracing::warn!(authorization = %authorization, revoked, "refresh token reused; the grant is revoked");
+                if let Some(scope) = ScopedResource::parse(&record.scope) {
+                    self.end_consent_of(&scope, now).await?;
+                }
                 return Err(invalid(
                     "the refresh token was already used; the whole grant is revoked",
                 ));
