@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Browser end-to-end tests: the Developer Portal, and the openid-client interop
-# test of the OAuth server with the PSU in Chromium. Installs Debian's Chromium
-# if missing and the npm packages from the lockfile, then runs both.
+# Browser end-to-end tests: the Developer Portal, the openid-client interop
+# test of the OAuth server with the PSU in Chromium, and the example TPP app
+# (crates/tpp-example) against the demo bank. Installs Debian's Chromium if
+# missing and the npm packages from the lockfile, then runs all three.
 #   bash tests/browser/run.sh          (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary
 # (default: target/debug/fintechapi of this checkout). It is not built here.
@@ -19,3 +20,4 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 node portal.test.mjs
 node interop.test.mjs
+node tpp-example.test.mjs

@@ -114,7 +114,7 @@ pub(crate) fn session_started(session: &str) -> Response {
 
 /// Sets the browser's session cookie to `session`.
 pub(crate) fn with_session(mut response: Response, session: &str) -> Response {
-    let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    let cookie = format!("{PSU_COOKIE}={session}; Path=/; Secure; HttpOnly; SameSite=Lax");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -126,7 +126,7 @@ pub(crate) fn session_ended(mut response: Response) -> Response {
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static(
-            "__Host-ftapi_psu=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0",
+            "__Host-ftapi_psu=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
         ),
     );
     secured(response, None)
