@@ -17,8 +17,8 @@ impl DeltaReportRepository for super::Store {
         sqlx::query_scalar(
         "SELECT last_entry_reference FROM delta_reports WHERE consent_id = $1 AND account_id = $2",
     )
-    .bind(consent.to_string())
-    .bind(account.to_string())
+    .bind(consent)
+    .bind(account)
     .fetch_optional(pool)
     .await
     .map_err(store)
@@ -40,8 +40,8 @@ impl DeltaReportRepository for super::Store {
          SET last_entry_reference = excluded.last_entry_reference, reported_at = excluded.reported_at \
          WHERE delta_reports.last_entry_reference < excluded.last_entry_reference",
     )
-    .bind(consent.to_string())
-    .bind(account.to_string())
+    .bind(consent)
+    .bind(account)
     .bind(reference)
     .bind(at)
     .execute(pool)

@@ -20,7 +20,7 @@ use time::macros::date;
 
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_check_violation, is_unique_violation, store};
-use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, PostedRow, parse};
+use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, PostedRow};
 
 pub(crate) type Conn = <Db as Database>::Connection;
 
@@ -52,8 +52,8 @@ impl LedgerRepository for super::Store {
             " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.transaction_id = $2"
         ))
-        .bind(account.to_string())
-        .bind(transaction.to_string())
+        .bind(account)
+        .bind(transaction)
         .fetch_optional(pool)
         .await
         .map_err(store)?
@@ -116,7 +116,7 @@ impl LedgerRepository for super::Store {
          AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
          ORDER BY created_at, id"
         ))
-        .bind(psu.to_string())
+        .bind(psu)
         .fetch_all(pool)
         .await
         .map_err(store)?
@@ -160,7 +160,7 @@ impl LedgerRepository for super::Store {
             entries_in_range!("p.booking_date, p.id")
         };
         let mut entries = sqlx::query_as::<_, EntryRow>(sql)
-            .bind(filter.account.to_string())
+            .bind(filter.account)
             .bind(filter.status.map(|s| s.as_str()))
             .bind(low.booking_date)
             .bind(low.entry_reference)
@@ -187,7 +187,7 @@ impl LedgerRepository for super::Store {
         "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
          AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
     )
-    .bind(filter.account.to_string())
+    .bind(filter.account)
     .bind(filter.status.map(|s| s.as_str()))
     .bind(low.booking_date)
     .bind(low.entry_reference)
@@ -214,7 +214,7 @@ impl LedgerRepository for super::Store {
             " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
         ))
-        .bind(account.to_string())
+        .bind(account)
         .bind(reference)
         .bind(i64::from(limit))
         .fetch_all(pool)
@@ -231,7 +231,7 @@ impl LedgerRepository for super::Store {
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
          WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",
         )
-        .bind(account.to_string())
+        .bind(account)
         .bind(date)
         .fetch_one(pool)
         .await
@@ -279,23 +279,21 @@ impl LedgerRepository for super::Store {
     .await
     .map_err(store)?
     .into_iter()
-    .map(|r| {
-        Ok(BalanceMismatch {
-            account: parse::<AccountId>("account id", &r.id)?,
-            stored: AccountBalances {
-                booked: r.booked_balance,
-                pending_debits: r.pending_debits,
-                pending_credits: r.pending_credits,
-            },
-            from_postings: AccountBalances {
-                booked: r.posted_booked,
-                pending_debits: r.posted_pending_debits,
-                pending_credits: r.posted_pending_credits,
-            },
-        })
+    .map(|r| BalanceMismatch {
+        account: r.id,
+        stored: AccountBalances {
+            booked: r.booked_balance,
+            pending_debits: r.pending_debits,
+            pending_credits: r.pending_credits,
+        },
+        from_postings: AccountBalances {
+            booked: r.posted_booked,
+            pending_debits: r.posted_pending_debits,
+            pending_credits: r.posted_pending_credits,
+        },
     })
-    .collect::<Result<Vec<_>, StoreError>>()?;
-        let unbalanced_transactions = sqlx::query_scalar::<_, String>(
+    .collect();
+        let unbalanced_transactions = sqlx::query_scalar::<_, TransactionId>(
         "SELECT t.id FROM ledger_transactions t \
          LEFT JOIN postings p ON p.transaction_id = t.id \
          LEFT JOIN accounts a ON a.id = p.account_id \
@@ -306,10 +304,7 @@ impl LedgerRepository for super::Store {
     )
     .fetch_all(&mut *tx)
     .await
-    .map_err(store)?
-    .iter()
-    .map(|id| parse::<TransactionId>("transaction id", id))
-    .collect::<Result<Vec<_>, StoreError>>()?;
+    .map_err(store)?;
         tx.commit().await.map_err(store)?;
         Ok(LedgerAudit {
             accounts: u64::try_from(accounts).unwrap_or_default(),
@@ -328,9 +323,9 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
          cash_account_type, status, overdraft_limit, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'enabled', $11, $12)",
     )
-    .bind(a.id.to_string())
+    .bind(a.id)
     .bind(a.kind.as_str())
-    .bind(a.psu_id.map(|p| p.to_string()))
+    .bind(a.psu_id)
     .bind(a.iban.as_ref().map(|i| i.as_str().to_owned()))
     .bind(&a.bic)
     .bind(a.currency.code())
@@ -368,7 +363,7 @@ async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>,
         account_columns!(),
         " FROM accounts WHERE id = $1"
     ))
-    .bind(id.to_string())
+    .bind(id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(store)?
@@ -430,8 +425,8 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
     .await
     .map_err(store)?;
     if let Some(posted) = existing {
-        let same = posted.debit_account_id == t.debit.to_string()
-            && posted.credit_account_id == t.credit.to_string()
+        let same = posted.debit_account_id == t.debit
+            && posted.credit_account_id == t.credit
             && posted.amount == t.amount.minor()
             && posted.currency == t.amount.currency().code();
         if !same {
@@ -451,8 +446,8 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
         account_columns!(),
         " FROM accounts WHERE id IN ($1, $2)"
     ))
-    .bind(t.debit.to_string())
-    .bind(t.credit.to_string())
+    .bind(t.debit)
+    .bind(t.credit)
     .fetch_all(&mut *conn)
     .await
     .map_err(store)?
@@ -485,10 +480,10 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
          creditor_iban, remittance_information, end_to_end_id, bank_transaction_code, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     )
-    .bind(t.transaction_id.to_string())
+    .bind(t.transaction_id)
     .bind(&t.idempotency_key)
-    .bind(t.debit.to_string())
-    .bind(t.credit.to_string())
+    .bind(t.debit)
+    .bind(t.credit)
     .bind(t.amount.minor())
     .bind(t.amount.currency().code())
     .bind(t.status.as_str())
@@ -524,10 +519,10 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
         "INSERT INTO postings (transaction_id, account_id, amount, currency, status, booking_date) \
          VALUES ($1, $2, $3, $5, $6, $7), ($1, $4, $8, $5, $6, $7)",
     )
-    .bind(t.transaction_id.to_string())
-    .bind(t.debit.to_string())
+    .bind(t.transaction_id)
+    .bind(t.debit)
     .bind(-amount)
-    .bind(t.credit.to_string())
+    .bind(t.credit)
     .bind(t.amount.currency().code())
     .bind(t.status.as_str())
     .bind(t.booking_date)
@@ -571,7 +566,7 @@ async fn move_balance(
         (EntryStatus::Pending, false) => balance_update!("pending_credits"),
     };
     let result = sqlx::query(sql)
-        .bind(account.to_string())
+        .bind(account)
         .bind(delta)
         .execute(&mut *conn)
         .await;

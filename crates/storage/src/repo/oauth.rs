@@ -26,10 +26,10 @@ impl TokenRepository for super::Store {
         )
         .bind(token.hash.as_str())
         .bind(token.kind.as_str())
-        .bind(token.application_id.to_string())
+        .bind(token.application_id)
         .bind(&token.client_id)
         .bind(&token.scope)
-        .bind(token.authorization_id.map(|a| a.to_string()))
+        .bind(token.authorization_id)
         .bind(&token.authorization_details)
         .bind(&token.dpop_jkt)
         .bind(&token.mtls_x5t)
@@ -79,7 +79,7 @@ impl TokenRepository for super::Store {
         let done = sqlx::query(
         "UPDATE oauth_tokens SET revoked_at = $2 WHERE authorization_id = $1 AND revoked_at IS NULL",
     )
-    .bind(authorization.to_string())
+    .bind(authorization)
     .bind(at)
     .execute(pool)
     .await
