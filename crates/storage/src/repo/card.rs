@@ -14,7 +14,8 @@ use fintechapi_domain::ledger::{LedgerError, TransferReceipt};
 use sqlx::{Pool, QueryBuilder};
 use time::Date;
 
-use super::ledger::{Attempt, Conn, insert_account, post_one, retry_key_race};
+use super::ledger::{Conn, insert_account};
+use super::posting::{Attempt, post_one, retry_key_race};
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{CardAccountRow, CardPaymentRow};

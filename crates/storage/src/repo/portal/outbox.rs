@@ -69,7 +69,11 @@ impl Store {
         .collect()
     }
 
-    pub(crate) async fn mark_mail_sent(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+    pub(crate) async fn mark_mail_sent(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let query = sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = $1");
         run(&self.0, query.bind(id).bind(at)).await
     }

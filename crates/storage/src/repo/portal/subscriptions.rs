@@ -82,7 +82,11 @@ impl Store {
         let query = sqlx::query(
             "UPDATE subscriptions SET status = $2, reason = $3, decided_at = $4 WHERE id = $1",
         );
-        run(&self.0, query.bind(id).bind(status.as_str()).bind(reason).bind(at)).await
+        run(
+            &self.0,
+            query.bind(id).bind(status.as_str()).bind(reason).bind(at),
+        )
+        .await
     }
 }
 
