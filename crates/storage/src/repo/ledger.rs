@@ -180,19 +180,21 @@ impl LedgerRepository for super::Store {
         let pool = &self.0;
         let (low, high) = bounds(filter);
         let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
-    )
-    .bind(filter.account)
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(low.booking_date)
-    .bind(low.entry_reference)
-    .bind(high.booking_date)
-    .bind(high.entry_reference)
-    .bind(filter.reference_above.unwrap_or(0))
-    .fetch_one(pool)
-    .await
-    .map_err(store)?;
+            "SELECT COUNT(*) FROM postings p \
+         WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
+         AND p.id > $7",
+        )
+        .bind(filter.account)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(low.booking_date)
+        .bind(low.entry_reference)
+        .bind(high.booking_date)
+        .bind(high.entry_reference)
+        .bind(filter.reference_above.unwrap_or(0))
+        .fetch_one(pool)
+        .await
+        .map_err(store)?;
         u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
     }
 
@@ -262,45 +264,49 @@ impl LedgerRepository for super::Store {
         })
         .collect();
         let balance_mismatches = sqlx::query_as::<_, AuditAccountRow>(
-        "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_booked, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
+            "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) \
+         AS BIGINT) AS posted_booked, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount \
+         ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount \
+         ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
          FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
          GROUP BY a.id, a.booked_balance, a.pending_debits, a.pending_credits) s \
          WHERE s.booked_balance <> s.posted_booked OR s.pending_debits <> s.posted_pending_debits \
          OR s.pending_credits <> s.posted_pending_credits ORDER BY s.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(|r| BalanceMismatch {
-        account: r.id,
-        stored: AccountBalances {
-            booked: r.booked_balance,
-            pending_debits: r.pending_debits,
-            pending_credits: r.pending_credits,
-        },
-        from_postings: AccountBalances {
-            booked: r.posted_booked,
-            pending_debits: r.posted_pending_debits,
-            pending_credits: r.posted_pending_credits,
-        },
-    })
-    .collect();
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(|r| BalanceMismatch {
+            account: r.id,
+            stored: AccountBalances {
+                booked: r.booked_balance,
+                pending_debits: r.pending_debits,
+                pending_credits: r.pending_credits,
+            },
+            from_postings: AccountBalances {
+                booked: r.posted_booked,
+                pending_debits: r.posted_pending_debits,
+                pending_credits: r.posted_pending_credits,
+            },
+        })
+        .collect();
         let unbalanced_transactions = sqlx::query_scalar::<_, TransactionId>(
-        "SELECT t.id FROM ledger_transactions t \
+            "SELECT t.id FROM ledger_transactions t \
          LEFT JOIN postings p ON p.transaction_id = t.id \
          LEFT JOIN accounts a ON a.id = p.account_id \
          GROUP BY t.id, t.amount, t.currency \
          HAVING COUNT(p.id) <> 2 OR MIN(p.amount) <> -t.amount OR MAX(p.amount) <> t.amount \
-         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) <> 0 \
+         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) \
+         <> 0 \
          ORDER BY t.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?;
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store)?;
         tx.commit().await.map_err(store)?;
         Ok(LedgerAudit {
             accounts: u64::try_from(accounts).unwrap_or_default(),

@@ -159,15 +159,16 @@ impl PaymentRepository for super::Store {
     ) -> Result<Vec<Payment>, StoreError> {
         let pool = &self.0;
         let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
-    ))
-    .bind(status.as_str())
-    .bind(before)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE status = $1 AND status_changed_at < $2 \
+         ORDER BY status_changed_at LIMIT 100"
+        ))
+        .bind(status.as_str())
+        .bind(before)
+        .fetch_all(pool)
+        .await
+        .map_err(store)?;
         complete(pool, rows).await
     }
 
@@ -313,14 +314,15 @@ impl PaymentRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let done = sqlx::query(
-        "UPDATE payments SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
+            "UPDATE payments \
+         SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
          WHERE id = $1 AND status = 'ACCP'",
-    )
-    .bind(id)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+        )
+        .bind(id)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(done.rows_affected() == 1)
     }
 
