@@ -8,7 +8,7 @@ use fintechapi_domain::registry::{
     Application, ApplicationStanding, Credential, Status, Subscription,
 };
 
-use super::{BEGIN_WRITE, Store, run};
+use super::{BEGIN_WRITE, Store, all, one, run};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ApplicationRow, join_uris};
 
@@ -62,49 +62,44 @@ impl Store {
         &self,
         id: ApplicationId,
     ) -> Result<Option<Application>, StoreError> {
-        sqlx::query_as::<_, ApplicationRow>(concat!(
-            "SELECT ",
-            application_columns!(),
-            " FROM applications WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.0)
+        one(
+            &self.0,
+            sqlx::query_as::<_, ApplicationRow>(concat!(
+                "SELECT ",
+                application_columns!(),
+                " FROM applications WHERE id = $1"
+            ))
+            .bind(id),
+        )
         .await
-        .map_err(store)?
-        .map(Application::try_from)
-        .transpose()
     }
 
     pub(crate) async fn applications_of(
         &self,
         organisation: OrganisationId,
     ) -> Result<Vec<Application>, StoreError> {
-        sqlx::query_as::<_, ApplicationRow>(concat!(
-            "SELECT ",
-            application_columns!(),
-            " FROM applications WHERE organisation_id = $1 ORDER BY name"
-        ))
-        .bind(organisation)
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, ApplicationRow>(concat!(
+                "SELECT ",
+                application_columns!(),
+                " FROM applications WHERE organisation_id = $1 ORDER BY name"
+            ))
+            .bind(organisation),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Application::try_from)
-        .collect()
     }
 
     pub(crate) async fn all_applications(&self) -> Result<Vec<Application>, StoreError> {
-        sqlx::query_as::<_, ApplicationRow>(concat!(
-            "SELECT ",
-            application_columns!(),
-            " FROM applications ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, ApplicationRow>(concat!(
+                "SELECT ",
+                application_columns!(),
+                " FROM applications ORDER BY created_at, id"
+            )),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Application::try_from)
-        .collect()
     }
 
     pub(crate) async fn set_application_status(

@@ -5,7 +5,7 @@ use fintechapi_domain::ids::{ApplicationId, CredentialId};
 use fintechapi_domain::registry::Credential;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Conn, Store, run};
+use super::{BEGIN_WRITE, Conn, Store, all, one, run};
 use crate::error::store;
 use crate::has_nul;
 use crate::rows::CredentialRow;
@@ -15,18 +15,16 @@ impl Store {
         &self,
         application: ApplicationId,
     ) -> Result<Vec<Credential>, StoreError> {
-        sqlx::query_as::<_, CredentialRow>(concat!(
-            "SELECT ",
-            credential_columns!(),
-            " FROM credentials WHERE application_id = $1 ORDER BY created_at DESC, id"
-        ))
-        .bind(application)
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, CredentialRow>(concat!(
+                "SELECT ",
+                credential_columns!(),
+                " FROM credentials WHERE application_id = $1 ORDER BY created_at DESC, id"
+            ))
+            .bind(application),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Credential::try_from)
-        .collect()
     }
 
     pub(crate) async fn credential_by_key(
@@ -36,17 +34,16 @@ impl Store {
         if has_nul(consumer_key) {
             return Ok(None);
         }
-        sqlx::query_as::<_, CredentialRow>(concat!(
-            "SELECT ",
-            credential_columns!(),
-            " FROM credentials WHERE consumer_key = $1"
-        ))
-        .bind(consumer_key)
-        .fetch_optional(&self.0)
+        one(
+            &self.0,
+            sqlx::query_as::<_, CredentialRow>(concat!(
+                "SELECT ",
+                credential_columns!(),
+                " FROM credentials WHERE consumer_key = $1"
+            ))
+            .bind(consumer_key),
+        )
         .await
-        .map_err(store)?
-        .map(Credential::try_from)
-        .transpose()
     }
 
     pub(crate) async fn rotate_credential(

@@ -47,6 +47,28 @@ mod sessions;
 mod subscriptions;
 mod users;
 
+type QueryAs<'q, R> = sqlx::query::QueryAs<'q, Db, R, <Db as Database>::Arguments>;
+
+/// Every row `query` returns, each made its domain type.
+async fn all<R, T>(pool: &Pool<Db>, query: QueryAs<'_, R>) -> Result<Vec<T>, StoreError>
+where
+    R: Send + Unpin + for<'r> sqlx::FromRow<'r, <Db as Database>::Row>,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let rows = query.fetch_all(pool).await.map_err(store)?;
+    rows.into_iter().map(T::try_from).collect()
+}
+
+/// The row `query` returns, if any, made its domain type.
+async fn one<R, T>(pool: &Pool<Db>, query: QueryAs<'_, R>) -> Result<Option<T>, StoreError>
+where
+    R: Send + Unpin + for<'r> sqlx::FromRow<'r, <Db as Database>::Row>,
+    T: TryFrom<R, Error = StoreError>,
+{
+    let row = query.fetch_optional(pool).await.map_err(store)?;
+    row.map(T::try_from).transpose()
+}
+
 /// Runs a statement whose result is only success or failure.
 async fn run(
     pool: &Pool<Db>,

@@ -7,7 +7,7 @@ use fintechapi_domain::registry::{Organisation, Status};
 use fintechapi_domain::secret::KeyedHash;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Store, run};
+use super::{BEGIN_WRITE, Store, all, one, run};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{OrganisationRow, UserRow, parse};
 
@@ -89,34 +89,32 @@ impl Store {
         &self,
         id: OrganisationId,
     ) -> Result<Option<Organisation>, StoreError> {
-        sqlx::query_as::<_, OrganisationRow>(concat!(
-            "SELECT ",
-            organisation_columns!(),
-            " FROM organisations o WHERE o.id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.0)
+        one(
+            &self.0,
+            sqlx::query_as::<_, OrganisationRow>(concat!(
+                "SELECT ",
+                organisation_columns!(),
+                " FROM organisations o WHERE o.id = $1"
+            ))
+            .bind(id),
+        )
         .await
-        .map_err(store)?
-        .map(Organisation::try_from)
-        .transpose()
     }
 
     pub(crate) async fn organisation_by_name(
         &self,
         legal_name: &str,
     ) -> Result<Option<Organisation>, StoreError> {
-        sqlx::query_as::<_, OrganisationRow>(concat!(
-            "SELECT ",
-            organisation_columns!(),
-            " FROM organisations o WHERE o.legal_name = $1"
-        ))
-        .bind(legal_name)
-        .fetch_optional(&self.0)
+        one(
+            &self.0,
+            sqlx::query_as::<_, OrganisationRow>(concat!(
+                "SELECT ",
+                organisation_columns!(),
+                " FROM organisations o WHERE o.legal_name = $1"
+            ))
+            .bind(legal_name),
+        )
         .await
-        .map_err(store)?
-        .map(Organisation::try_from)
-        .transpose()
     }
 
     pub(crate) async fn organisations_of(
@@ -155,17 +153,15 @@ impl Store {
     }
 
     pub(crate) async fn all_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        sqlx::query_as::<_, OrganisationRow>(concat!(
-            "SELECT ",
-            organisation_columns!(),
-            " FROM organisations o ORDER BY o.legal_name"
-        ))
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, OrganisationRow>(concat!(
+                "SELECT ",
+                organisation_columns!(),
+                " FROM organisations o ORDER BY o.legal_name"
+            )),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Organisation::try_from)
-        .collect()
     }
 
     pub(crate) async fn members_of(

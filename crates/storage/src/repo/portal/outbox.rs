@@ -4,7 +4,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::portal::{Email, Mail};
 use time::OffsetDateTime;
 
-use super::{Store, run};
+use super::{Store, all, run};
 use crate::error::store;
 use crate::rows::MailRow;
 
@@ -31,17 +31,15 @@ impl Store {
     }
 
     pub(crate) async fn mails_to(&self, recipient: &Email) -> Result<Vec<Mail>, StoreError> {
-        sqlx::query_as::<_, MailRow>(
-            "SELECT recipient, subject, body_text, body_html, created_at FROM outbox \
+        all(
+            &self.0,
+            sqlx::query_as::<_, MailRow>(
+                "SELECT recipient, subject, body_text, body_html, created_at FROM outbox \
              WHERE recipient = $1 ORDER BY id",
+            )
+            .bind(recipient.as_str()),
         )
-        .bind(recipient.as_str())
-        .fetch_all(&self.0)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Mail::try_from)
-        .collect()
     }
 
     pub(crate) async fn claim_mails(

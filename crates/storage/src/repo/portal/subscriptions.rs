@@ -6,7 +6,7 @@ use fintechapi_domain::portal::PortalError;
 use fintechapi_domain::registry::{Subscription, SubscriptionStatus};
 use time::OffsetDateTime;
 
-use super::{Conn, Store, run};
+use super::{Conn, Store, all, one, run};
 use crate::error::{is_unique_violation, store};
 use crate::rows::SubscriptionRow;
 
@@ -15,49 +15,44 @@ impl Store {
         &self,
         application: ApplicationId,
     ) -> Result<Vec<Subscription>, StoreError> {
-        sqlx::query_as::<_, SubscriptionRow>(concat!(
-            "SELECT ",
-            subscription_columns!(),
-            " FROM subscriptions WHERE application_id = $1 ORDER BY product"
-        ))
-        .bind(application)
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, SubscriptionRow>(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM subscriptions WHERE application_id = $1 ORDER BY product"
+            ))
+            .bind(application),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Subscription::try_from)
-        .collect()
     }
 
     pub(crate) async fn subscription(
         &self,
         id: SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        sqlx::query_as::<_, SubscriptionRow>(concat!(
-            "SELECT ",
-            subscription_columns!(),
-            " FROM subscriptions WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.0)
+        one(
+            &self.0,
+            sqlx::query_as::<_, SubscriptionRow>(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM subscriptions WHERE id = $1"
+            ))
+            .bind(id),
+        )
         .await
-        .map_err(store)?
-        .map(Subscription::try_from)
-        .transpose()
     }
 
     pub(crate) async fn pending_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        sqlx::query_as::<_, SubscriptionRow>(concat!(
-            "SELECT ",
-            subscription_columns!(),
-            " FROM subscriptions WHERE status = 'pending' ORDER BY created_at, id"
-        ))
-        .fetch_all(&self.0)
+        all(
+            &self.0,
+            sqlx::query_as::<_, SubscriptionRow>(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                " FROM subscriptions WHERE status = 'pending' ORDER BY created_at, id"
+            )),
+        )
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Subscription::try_from)
-        .collect()
     }
 
     pub(crate) async fn add_subscription(
