@@ -421,6 +421,12 @@ async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watc
         )
         .await
         .unwrap();
+    // The creation's own notification (one per transaction), so that the
+    // next one heard is the suspension's.
+    heard(&mut events, |e| {
+        *e == RegistryEvent::Changed(RegistryChange::Application(app.id))
+    })
+    .await;
     let login = || b.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
     assert!(login().await.unwrap().is_some());
     assert!(b.active_products(app.id).await.unwrap().is_some());

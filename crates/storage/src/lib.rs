@@ -55,6 +55,7 @@ mod sqlite {
     pub(crate) mod passkey;
     pub(crate) mod payment;
     pub(crate) mod portal;
+    pub(crate) mod posting;
     pub(crate) mod psu;
     pub(crate) mod totp;
     pub(crate) mod usage;
@@ -76,6 +77,7 @@ mod postgres {
     pub(crate) mod passkey;
     pub(crate) mod payment;
     pub(crate) mod portal;
+    pub(crate) mod posting;
     pub(crate) mod psu;
     pub(crate) mod totp;
     pub(crate) mod usage;

@@ -1,6 +1,8 @@
 //! `Store` implements every port by handing each call to the backend chosen
 //! at connect. The queries implement the ports for [`SqliteStore`] and
-//! [`PgStore`] in `repo/*.rs`; this file only lists the methods, one line each.
+//! [`PgStore`] in `repo/*.rs` (the portal's, too large for one file, as
+//! inherent methods in `repo/portal/`); this file only lists the methods, one
+//! line each.
 
 use std::collections::HashMap;
 

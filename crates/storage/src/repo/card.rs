@@ -14,7 +14,8 @@ use fintechapi_domain::ledger::{LedgerError, TransferReceipt};
 use sqlx::{Pool, QueryBuilder};
 use time::Date;
 
-use super::ledger::{Attempt, Conn, insert_account, post_one, retry_key_race};
+use super::ledger::{Conn, insert_account};
+use super::posting::{Attempt, post_one, retry_key_race};
 use super::{BEGIN_WRITE, Db};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{CardAccountRow, CardPaymentRow};
@@ -37,7 +38,7 @@ impl CardRepository for super::Store {
         insert_account(&mut tx, &card.ledger_account()).await?;
         let inserted =
             sqlx::query("INSERT INTO card_accounts (account_id, masked_pan) VALUES ($1, $2)")
-                .bind(card.id.to_string())
+                .bind(card.id)
                 .bind(card.masked_pan.as_str())
                 .execute(&mut *tx)
                 .await;
@@ -66,7 +67,7 @@ impl CardRepository for super::Store {
         sqlx::query_as::<_, CardAccountRow>(card_account_select!(
             "psu_id = $1 ORDER BY created_at, id"
         ))
-        .bind(psu.to_string())
+        .bind(psu)
         .fetch_all(pool)
         .await
         .map_err(store)?
@@ -99,7 +100,7 @@ impl CardRepository for super::Store {
         );
         let mut ids = query.separated(", ");
         for id in transactions {
-            ids.push_bind(id.to_string());
+            ids.push_bind(id);
         }
         query.push(")");
         query
@@ -123,7 +124,7 @@ impl CardRepository for super::Store {
          JOIN card_transactions c ON c.transaction_id = p.transaction_id \
          WHERE p.account_id = $1 AND p.status = 'booked' AND p.booking_date > $2",
         )
-        .bind(account.to_string())
+        .bind(account)
         .bind(date)
         .fetch_one(pool)
         .await
@@ -133,7 +134,7 @@ impl CardRepository for super::Store {
 
 async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
     sqlx::query_as::<_, CardAccountRow>(card_account_select!("id = $1"))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(&mut *conn)
         .await
         .map_err(store)?
@@ -158,7 +159,7 @@ async fn post_once(
                  SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS \
                  (SELECT 1 FROM card_accounts WHERE account_id IN ($9, $10))",
             )
-            .bind(transfer.transaction_id.to_string())
+            .bind(transfer.transaction_id)
             .bind(p.transaction_date)
             .bind(&p.merchant.name)
             .bind(&p.merchant.city)
@@ -166,8 +167,8 @@ async fn post_once(
             .bind(&p.merchant.category_code)
             .bind(p.original_amount.minor())
             .bind(p.original_amount.currency().code())
-            .bind(transfer.debit.to_string())
-            .bind(transfer.credit.to_string())
+            .bind(transfer.debit)
+            .bind(transfer.credit)
             .execute(&mut *tx)
             .await
             .map_err(store)?;

@@ -32,32 +32,33 @@ impl ConsentRepository for super::Store {
             "UPDATE consents SET request_id = request_id || '@' || id \
          WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
         )
-        .bind(consent.application_id.to_string())
+        .bind(consent.application_id)
         .bind(&consent.request_id)
         .bind(consent.created_at - IDEMPOTENCY_WINDOW)
         .execute(&mut *tx)
         .await
         .map_err(store)?;
         let inserted = sqlx::query(
-        "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
-         frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at) \
+            "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
+         frequency_per_day, psu_id, grants, request_id, request_hash, created_at, \
+         status_changed_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(consent.id.to_string())
-    .bind(consent.application_id.to_string())
-    .bind(consent.status.as_str())
-    .bind(to_json(&consent.access)?)
-    .bind(consent.recurring)
-    .bind(consent.valid_until)
-    .bind(i32::try_from(consent.frequency_per_day).unwrap_or(i32::MAX))
-    .bind(consent.psu_id.map(|p| p.to_string()))
-    .bind(to_json(&consent.grants)?)
-    .bind(&consent.request_id)
-    .bind(&consent.request_hash)
-    .bind(consent.created_at)
-    .bind(consent.status_changed_at)
-    .execute(&mut *tx)
-    .await;
+        )
+        .bind(consent.id)
+        .bind(consent.application_id)
+        .bind(consent.status.as_str())
+        .bind(to_json(&consent.access)?)
+        .bind(consent.recurring)
+        .bind(consent.valid_until)
+        .bind(i32::try_from(consent.frequency_per_day).unwrap_or(i32::MAX))
+        .bind(consent.psu_id)
+        .bind(to_json(&consent.grants)?)
+        .bind(&consent.request_id)
+        .bind(&consent.request_hash)
+        .bind(consent.created_at)
+        .bind(consent.status_changed_at)
+        .execute(&mut *tx)
+        .await;
         match inserted {
             Ok(_) => {
                 tx.commit().await.map_err(store)?;
@@ -67,13 +68,14 @@ impl ConsentRepository for super::Store {
                 // The holder is committed and within the window.
                 tx.rollback().await.map_err(store)?;
                 let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-                "SELECT {CONSENT_COLUMNS} FROM consents WHERE application_id = $1 AND request_id = $2"
-            )))
-            .bind(consent.application_id.to_string())
-            .bind(&consent.request_id)
-            .fetch_one(pool)
-            .await
-            .map_err(store)?;
+                    "SELECT {CONSENT_COLUMNS} FROM consents \
+                 WHERE application_id = $1 AND request_id = $2"
+                )))
+                .bind(consent.application_id)
+                .bind(&consent.request_id)
+                .fetch_one(pool)
+                .await
+                .map_err(store)?;
                 Ok(ConsentCreation::Existing(Box::new(Consent::try_from(
                     existing,
                 )?)))
@@ -87,7 +89,7 @@ impl ConsentRepository for super::Store {
         sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
             "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
         )))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(pool)
         .await
         .map_err(store)?
@@ -98,15 +100,16 @@ impl ConsentRepository for super::Store {
     async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
         let pool = &self.0;
         sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-        "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
-    )))
-    .bind(psu.to_string())
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Consent::try_from)
-    .collect()
+            "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 \
+         ORDER BY created_at DESC LIMIT 200"
+        )))
+        .bind(psu)
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(Consent::try_from)
+        .collect()
     }
 
     async fn authorise_consent(
@@ -118,16 +121,16 @@ impl ConsentRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let done = sqlx::query(
-        "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, status_changed_at = $4 \
-         WHERE id = $1 AND status = 'received'",
-    )
-    .bind(id.to_string())
-    .bind(psu.to_string())
-    .bind(to_json(&grants)?)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+            "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, \
+         status_changed_at = $4 WHERE id = $1 AND status = 'received'",
+        )
+        .bind(id)
+        .bind(psu)
+        .bind(to_json(&grants)?)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -144,7 +147,7 @@ impl ConsentRepository for super::Store {
          ON CONFLICT (consent_id, day) DO UPDATE SET accesses = consent_accesses.accesses + 1 \
          WHERE consent_accesses.accesses < $3 RETURNING accesses",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(day)
         .bind(i32::try_from(limit).unwrap_or(i32::MAX))
         .fetch_optional(pool)
@@ -166,7 +169,7 @@ impl ConsentRepository for super::Store {
             let done = sqlx::query(
             "UPDATE consents SET status = $3, status_changed_at = $4 WHERE id = $1 AND status = $2",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(status.as_str())
         .bind(to.as_str())
         .bind(at)

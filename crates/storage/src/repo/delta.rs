@@ -15,13 +15,14 @@ impl DeltaReportRepository for super::Store {
     ) -> Result<Option<i64>, StoreError> {
         let pool = &self.0;
         sqlx::query_scalar(
-        "SELECT last_entry_reference FROM delta_reports WHERE consent_id = $1 AND account_id = $2",
-    )
-    .bind(consent.to_string())
-    .bind(account.to_string())
-    .fetch_optional(pool)
-    .await
-    .map_err(store)
+            "SELECT last_entry_reference FROM delta_reports \
+         WHERE consent_id = $1 AND account_id = $2",
+        )
+        .bind(consent)
+        .bind(account)
+        .fetch_optional(pool)
+        .await
+        .map_err(store)
     }
 
     async fn advance_delta_mark(
@@ -35,18 +36,19 @@ impl DeltaReportRepository for super::Store {
         // One statement, and only upwards: whichever of two concurrent reports
         // commits last, the mark ends at the greater reference.
         sqlx::query(
-        "INSERT INTO delta_reports (consent_id, account_id, last_entry_reference, reported_at) \
+            "INSERT INTO delta_reports (consent_id, account_id, last_entry_reference, reported_at) \
          VALUES ($1, $2, $3, $4) ON CONFLICT (consent_id, account_id) DO UPDATE \
-         SET last_entry_reference = excluded.last_entry_reference, reported_at = excluded.reported_at \
+         SET last_entry_reference = excluded.last_entry_reference, \
+         reported_at = excluded.reported_at \
          WHERE delta_reports.last_entry_reference < excluded.last_entry_reference",
-    )
-    .bind(consent.to_string())
-    .bind(account.to_string())
-    .bind(reference)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+        )
+        .bind(consent)
+        .bind(account)
+        .bind(reference)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ impl LeadRepository for super::Store {
             "INSERT INTO leads (id, name, organisation, role, email, message, status, notes, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '', $8, $8)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(&lead.name)
         .bind(&lead.organisation)
         .bind(&lead.role)
@@ -73,7 +73,7 @@ impl LeadRepository for super::Store {
         sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
             "SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"
         )))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(&self.0)
         .await
         .map_err(store)?
@@ -90,7 +90,7 @@ impl LeadRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let done =
             sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
-                .bind(id.to_string())
+                .bind(id)
                 .bind(status.as_str())
                 .bind(notes)
                 .bind(at)

@@ -1,26 +1,22 @@
-//! Ledger queries. Compiled once per backend; `super::Db` is the backend.
-//!
-//! Funds are checked by the conditional `UPDATE` that moves them, so a check and
-//! its debit are one atomic step on both stores; the table's CHECK constraint is
-//! the backstop. Accounts are updated in id order so that opposite transfers
-//! cannot deadlock on PostgreSQL.
+//! Ledger queries: accounts, entries, the audit. Compiled once per backend;
+//! `super::Db` is the backend. Transfers are posted by `posting.rs`.
 
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::ledger::{
-    Account, AccountBalances, AccountEntry, AccountStatus, BalanceMismatch, CurrencyTotal,
-    EntryCursor, EntryFilter, EntryStatus, LedgerAudit, LedgerError, NewAccount, NewTransfer,
-    PageStart, TransferReceipt,
+    Account, AccountBalances, AccountEntry, BalanceMismatch, CurrencyTotal, EntryCursor,
+    EntryFilter, LedgerAudit, LedgerError, NewAccount, NewTransfer, PageStart, TransferReceipt,
 };
 use fintechapi_domain::{Currency, StoreError};
-use sqlx::{Database, Pool};
+use sqlx::Database;
 use time::Date;
 use time::macros::date;
 
-use super::{BEGIN_WRITE, Db};
+use super::Db;
+use super::posting::{post_once, retry_key_race};
 use crate::error::{is_check_violation, is_unique_violation, store};
-use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow, PostedRow, parse};
+use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow};
 
 pub(crate) type Conn = <Db as Database>::Connection;
 
@@ -52,8 +48,8 @@ impl LedgerRepository for super::Store {
             " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.transaction_id = $2"
         ))
-        .bind(account.to_string())
-        .bind(transaction.to_string())
+        .bind(account)
+        .bind(transaction)
         .fetch_optional(pool)
         .await
         .map_err(store)?
@@ -116,7 +112,7 @@ impl LedgerRepository for super::Store {
          AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
          ORDER BY created_at, id"
         ))
-        .bind(psu.to_string())
+        .bind(psu)
         .fetch_all(pool)
         .await
         .map_err(store)?
@@ -160,7 +156,7 @@ impl LedgerRepository for super::Store {
             entries_in_range!("p.booking_date, p.id")
         };
         let mut entries = sqlx::query_as::<_, EntryRow>(sql)
-            .bind(filter.account.to_string())
+            .bind(filter.account)
             .bind(filter.status.map(|s| s.as_str()))
             .bind(low.booking_date)
             .bind(low.entry_reference)
@@ -184,19 +180,21 @@ impl LedgerRepository for super::Store {
         let pool = &self.0;
         let (low, high) = bounds(filter);
         let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM postings p WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) AND p.id > $7",
-    )
-    .bind(filter.account.to_string())
-    .bind(filter.status.map(|s| s.as_str()))
-    .bind(low.booking_date)
-    .bind(low.entry_reference)
-    .bind(high.booking_date)
-    .bind(high.entry_reference)
-    .bind(filter.reference_above.unwrap_or(0))
-    .fetch_one(pool)
-    .await
-    .map_err(store)?;
+            "SELECT COUNT(*) FROM postings p \
+         WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
+         AND p.id > $7",
+        )
+        .bind(filter.account)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(low.booking_date)
+        .bind(low.entry_reference)
+        .bind(high.booking_date)
+        .bind(high.entry_reference)
+        .bind(filter.reference_above.unwrap_or(0))
+        .fetch_one(pool)
+        .await
+        .map_err(store)?;
         u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
     }
 
@@ -214,7 +212,7 @@ impl LedgerRepository for super::Store {
             " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
         ))
-        .bind(account.to_string())
+        .bind(account)
         .bind(reference)
         .bind(i64::from(limit))
         .fetch_all(pool)
@@ -231,7 +229,7 @@ impl LedgerRepository for super::Store {
             "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
          WHERE account_id = $1 AND status = 'booked' AND booking_date >= $2",
         )
-        .bind(account.to_string())
+        .bind(account)
         .bind(date)
         .fetch_one(pool)
         .await
@@ -266,22 +264,24 @@ impl LedgerRepository for super::Store {
         })
         .collect();
         let balance_mismatches = sqlx::query_as::<_, AuditAccountRow>(
-        "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_booked, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
-         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
+            "SELECT * FROM (SELECT a.id, a.booked_balance, a.pending_debits, a.pending_credits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'booked' THEN p.amount ELSE 0 END), 0) \
+         AS BIGINT) AS posted_booked, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount < 0 THEN p.amount \
+         ELSE 0 END), 0) AS BIGINT) AS posted_pending_debits, \
+         CAST(COALESCE(SUM(CASE WHEN p.status = 'pending' AND p.amount > 0 THEN p.amount \
+         ELSE 0 END), 0) AS BIGINT) AS posted_pending_credits \
          FROM accounts a LEFT JOIN postings p ON p.account_id = a.id \
          GROUP BY a.id, a.booked_balance, a.pending_debits, a.pending_credits) s \
          WHERE s.booked_balance <> s.posted_booked OR s.pending_debits <> s.posted_pending_debits \
          OR s.pending_credits <> s.posted_pending_credits ORDER BY s.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(|r| {
-        Ok(BalanceMismatch {
-            account: parse::<AccountId>("account id", &r.id)?,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(|r| BalanceMismatch {
+            account: r.id,
             stored: AccountBalances {
                 booked: r.booked_balance,
                 pending_debits: r.pending_debits,
@@ -293,23 +293,20 @@ impl LedgerRepository for super::Store {
                 pending_credits: r.posted_pending_credits,
             },
         })
-    })
-    .collect::<Result<Vec<_>, StoreError>>()?;
-        let unbalanced_transactions = sqlx::query_scalar::<_, String>(
-        "SELECT t.id FROM ledger_transactions t \
+        .collect();
+        let unbalanced_transactions = sqlx::query_scalar::<_, TransactionId>(
+            "SELECT t.id FROM ledger_transactions t \
          LEFT JOIN postings p ON p.transaction_id = t.id \
          LEFT JOIN accounts a ON a.id = p.account_id \
          GROUP BY t.id, t.amount, t.currency \
          HAVING COUNT(p.id) <> 2 OR MIN(p.amount) <> -t.amount OR MAX(p.amount) <> t.amount \
-         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) <> 0 \
+         OR SUM(CASE WHEN p.currency = t.currency AND a.currency = t.currency THEN 0 ELSE 1 END) \
+         <> 0 \
          ORDER BY t.id",
-    )
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(store)?
-    .iter()
-    .map(|id| parse::<TransactionId>("transaction id", id))
-    .collect::<Result<Vec<_>, StoreError>>()?;
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(store)?;
         tx.commit().await.map_err(store)?;
         Ok(LedgerAudit {
             accounts: u64::try_from(accounts).unwrap_or_default(),
@@ -328,9 +325,9 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
          cash_account_type, status, overdraft_limit, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'enabled', $11, $12)",
     )
-    .bind(a.id.to_string())
+    .bind(a.id)
     .bind(a.kind.as_str())
-    .bind(a.psu_id.map(|p| p.to_string()))
+    .bind(a.psu_id)
     .bind(a.iban.as_ref().map(|i| i.as_str().to_owned()))
     .bind(&a.bic)
     .bind(a.currency.code())
@@ -368,220 +365,12 @@ async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>,
         account_columns!(),
         " FROM accounts WHERE id = $1"
     ))
-    .bind(id.to_string())
+    .bind(id)
     .fetch_optional(&mut *conn)
     .await
     .map_err(store)?
     .map(Account::try_from)
     .transpose()
-}
-
-/// Why one posting attempt did not commit.
-pub(crate) enum Attempt {
-    /// Another transaction committed the same idempotency key first.
-    KeyRace,
-    Failed(LedgerError),
-}
-
-impl<E: Into<LedgerError>> From<E> for Attempt {
-    fn from(e: E) -> Self {
-        Attempt::Failed(e.into())
-    }
-}
-
-/// Runs a posting attempt once more if it lost an idempotency-key race: the
-/// key is committed then, so the retry replays it.
-pub(crate) async fn retry_key_race<T, F, Fut>(attempt: F) -> Result<T, LedgerError>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, Attempt>>,
-{
-    match attempt().await {
-        Ok(done) => Ok(done),
-        Err(Attempt::Failed(e)) => Err(e),
-        Err(Attempt::KeyRace) => match attempt().await {
-            Ok(done) => Ok(done),
-            Err(Attempt::Failed(e)) => Err(e),
-            Err(Attempt::KeyRace) => Err(StoreError::corrupt("idempotency key raced twice").into()),
-        },
-    }
-}
-
-async fn post_once(
-    pool: &Pool<Db>,
-    transfers: &[NewTransfer],
-) -> Result<Vec<TransferReceipt>, Attempt> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-    let mut receipts = Vec::with_capacity(transfers.len());
-    for transfer in transfers {
-        receipts.push(post_one(&mut tx, transfer).await?);
-    }
-    tx.commit().await.map_err(store)?;
-    Ok(receipts)
-}
-
-pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, Attempt> {
-    let existing = sqlx::query_as::<_, PostedRow>(
-        "SELECT id, debit_account_id, credit_account_id, amount, currency, status, booking_date, \
-         value_date FROM ledger_transactions WHERE idempotency_key = $1",
-    )
-    .bind(&t.idempotency_key)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(store)?;
-    if let Some(posted) = existing {
-        let same = posted.debit_account_id == t.debit.to_string()
-            && posted.credit_account_id == t.credit.to_string()
-            && posted.amount == t.amount.minor()
-            && posted.currency == t.amount.currency().code();
-        if !same {
-            return Err(LedgerError::IdempotencyConflict(t.idempotency_key.clone()).into());
-        }
-        return Ok(posted.receipt()?);
-    }
-    if !t.amount.is_positive() {
-        return Err(LedgerError::NonPositiveAmount.into());
-    }
-    if t.debit == t.credit {
-        return Err(LedgerError::SameAccount.into());
-    }
-    // Both sides in one round trip.
-    let sides = sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE id IN ($1, $2)"
-    ))
-    .bind(t.debit.to_string())
-    .bind(t.credit.to_string())
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Account::try_from)
-    .collect::<Result<Vec<_>, _>>()?;
-    for id in [t.debit, t.credit] {
-        let account = sides
-            .iter()
-            .find(|a| a.id == id)
-            .ok_or(LedgerError::UnknownAccount(id))?;
-        if account.status != AccountStatus::Enabled {
-            return Err(LedgerError::AccountNotEnabled(id).into());
-        }
-        if account.currency != t.amount.currency() {
-            return Err(LedgerError::CurrencyMismatch {
-                account: id,
-                account_currency: account.currency,
-                amount_currency: t.amount.currency(),
-            }
-            .into());
-        }
-    }
-
-    // The journal entry first: a concurrent first use of the same key waits on
-    // the unique index here, before either account is touched.
-    let inserted = sqlx::query(
-        "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, credit_account_id, \
-         amount, currency, status, booking_date, value_date, debtor_name, debtor_iban, creditor_name, \
-         creditor_iban, remittance_information, end_to_end_id, bank_transaction_code, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-    )
-    .bind(t.transaction_id.to_string())
-    .bind(&t.idempotency_key)
-    .bind(t.debit.to_string())
-    .bind(t.credit.to_string())
-    .bind(t.amount.minor())
-    .bind(t.amount.currency().code())
-    .bind(t.status.as_str())
-    .bind(t.booking_date)
-    .bind(t.value_date)
-    .bind(t.debtor.name.as_deref())
-    .bind(t.debtor.iban.as_ref().map(Iban::as_str))
-    .bind(t.creditor.name.as_deref())
-    .bind(t.creditor.iban.as_ref().map(Iban::as_str))
-    .bind(t.remittance_information.as_deref())
-    .bind(t.end_to_end_id.as_deref())
-    .bind(&t.bank_transaction_code)
-    .bind(t.created_at)
-    .execute(&mut *conn)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(Attempt::KeyRace),
-        Err(e) => return Err(store(e).into()),
-    }
-
-    // The postings after the balance updates: an account's entry references are
-    // drawn while its row is locked, so they become visible in increasing order
-    // (delta reports rely on it).
-    let amount = t.amount.minor();
-    let mut sides = [(t.debit, -amount), (t.credit, amount)];
-    sides.sort_by_key(|(id, _)| *id);
-    for (account, delta) in sides {
-        move_balance(conn, account, delta, t.status).await?;
-    }
-    // Debit first, so its posting id (entry reference) is the lower one.
-    sqlx::query(
-        "INSERT INTO postings (transaction_id, account_id, amount, currency, status, booking_date) \
-         VALUES ($1, $2, $3, $5, $6, $7), ($1, $4, $8, $5, $6, $7)",
-    )
-    .bind(t.transaction_id.to_string())
-    .bind(t.debit.to_string())
-    .bind(-amount)
-    .bind(t.credit.to_string())
-    .bind(t.amount.currency().code())
-    .bind(t.status.as_str())
-    .bind(t.booking_date)
-    .bind(amount)
-    .execute(&mut *conn)
-    .await
-    .map_err(store)?;
-    Ok(TransferReceipt {
-        transaction_id: t.transaction_id,
-        status: t.status,
-        booking_date: t.booking_date,
-        value_date: t.value_date,
-        replayed: false,
-    })
-}
-
-macro_rules! balance_update {
-    ($column:literal) => {
-        concat!(
-            "UPDATE accounts SET ",
-            $column,
-            " = ",
-            $column,
-            " + $2 WHERE id = $1 AND status = 'enabled' AND (overdraft_limit IS NULL OR $2 >= 0 \
-             OR booked_balance + pending_debits + $2 >= -overdraft_limit)"
-        )
-    };
-}
-
-/// Adds `delta` to the account's booked or pending balance. A debit only
-/// applies while the available balance stays within the overdraft limit.
-async fn move_balance(
-    conn: &mut Conn,
-    account: AccountId,
-    delta: i64,
-    status: EntryStatus,
-) -> Result<(), LedgerError> {
-    let sql = match (status, delta < 0) {
-        (EntryStatus::Booked, _) => balance_update!("booked_balance"),
-        (EntryStatus::Pending, true) => balance_update!("pending_debits"),
-        (EntryStatus::Pending, false) => balance_update!("pending_credits"),
-    };
-    let result = sqlx::query(sql)
-        .bind(account.to_string())
-        .bind(delta)
-        .execute(&mut *conn)
-        .await;
-    match result {
-        Ok(r) if r.rows_affected() == 1 => Ok(()),
-        Ok(_) if delta < 0 => Err(LedgerError::InsufficientFunds(account)),
-        Ok(_) => Err(LedgerError::AccountNotEnabled(account)),
-        Err(e) if is_check_violation(&e) => Err(LedgerError::InsufficientFunds(account)),
-        Err(e) => Err(store(e).into()),
-    }
 }
 
 /// Bounds of a filter as keyset positions: every matching entry lies strictly

@@ -26,10 +26,10 @@ impl TokenRepository for super::Store {
         )
         .bind(token.hash.as_str())
         .bind(token.kind.as_str())
-        .bind(token.application_id.to_string())
+        .bind(token.application_id)
         .bind(&token.client_id)
         .bind(&token.scope)
-        .bind(token.authorization_id.map(|a| a.to_string()))
+        .bind(token.authorization_id)
         .bind(&token.authorization_details)
         .bind(&token.dpop_jkt)
         .bind(&token.mtls_x5t)
@@ -77,13 +77,14 @@ impl TokenRepository for super::Store {
     ) -> Result<u64, StoreError> {
         let pool = &self.0;
         let done = sqlx::query(
-        "UPDATE oauth_tokens SET revoked_at = $2 WHERE authorization_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(authorization.to_string())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+            "UPDATE oauth_tokens SET revoked_at = $2 \
+         WHERE authorization_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(authorization)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(done.rows_affected())
     }
 
@@ -136,34 +137,34 @@ impl AuthorizationRepository for super::Store {
         let a = authorization;
         let flow = FlowColumns::from(&a.flow);
         sqlx::query(concat!(
-        "INSERT INTO oauth_authorizations (",
-        authorization_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19, $20)"
-    ))
-    .bind(a.id.to_string())
-    .bind(a.application_id.to_string())
-    .bind(&a.client_id)
-    .bind(flow.redirect_uri)
-    .bind(a.scope.scope())
-    .bind(flow.authorization_details)
-    .bind(flow.state)
-    .bind(flow.code_challenge)
-    .bind(flow.dpop_jkt)
-    .bind(a.request_uri_hash.as_str())
-    .bind(a.request_expires_at)
-    .bind(a.session_hash.as_ref().map(|h| h.as_str().to_owned()))
-    .bind(a.stage.as_str())
-    .bind(a.psu_id.map(|p| p.to_string()))
-    .bind(a.code_hash.as_ref().map(|h| h.as_str().to_owned()))
-    .bind(a.code_expires_at)
-    .bind(a.created_at)
-    .bind(a.last_activity_at)
-    .bind(flow.approach.as_str())
-    .bind(flow.nok_redirect_uri)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+            "INSERT INTO oauth_authorizations (",
+            authorization_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+         $17, $18, $19, $20)"
+        ))
+        .bind(a.id)
+        .bind(a.application_id)
+        .bind(&a.client_id)
+        .bind(flow.redirect_uri)
+        .bind(a.scope.scope())
+        .bind(flow.authorization_details)
+        .bind(flow.state)
+        .bind(flow.code_challenge)
+        .bind(flow.dpop_jkt)
+        .bind(a.request_uri_hash.as_str())
+        .bind(a.request_expires_at)
+        .bind(a.session_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(a.stage.as_str())
+        .bind(a.psu_id)
+        .bind(a.code_hash.as_ref().map(|h| h.as_str().to_owned()))
+        .bind(a.code_expires_at)
+        .bind(a.created_at)
+        .bind(a.last_activity_at)
+        .bind(flow.approach.as_str())
+        .bind(flow.nok_redirect_uri)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(())
     }
 
@@ -191,19 +192,20 @@ impl AuthorizationRepository for super::Store {
         let pool = &self.0;
         // Only from `pushed`: the link works once, even for the same browser.
         sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "UPDATE oauth_authorizations SET session_hash = $2, stage = 'login', last_activity_at = $3 \
+            "UPDATE oauth_authorizations \
+         SET session_hash = $2, stage = 'login', last_activity_at = $3 \
          WHERE request_uri_hash = $1 AND approach = 'redirect' AND stage = 'pushed' \
          AND request_expires_at > $3 RETURNING ",
-        authorization_columns!()
-    ))
-    .bind(link_hash.as_str())
-    .bind(session_hash.as_str())
-    .bind(at)
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?
-    .map(Authorization::try_from)
-    .transpose()
+            authorization_columns!()
+        ))
+        .bind(link_hash.as_str())
+        .bind(session_hash.as_str())
+        .bind(at)
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?
+        .map(Authorization::try_from)
+        .transpose()
     }
 
     async fn authorizations_for_scope(
@@ -213,18 +215,19 @@ impl AuthorizationRepository for super::Store {
     ) -> Result<Vec<Authorization>, StoreError> {
         let pool = &self.0;
         sqlx::query_as::<_, AuthorizationRow>(concat!(
-        "SELECT ",
-        authorization_columns!(),
-        " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 ORDER BY created_at"
-    ))
-    .bind(application.to_string())
-    .bind(scope)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Authorization::try_from)
-    .collect()
+            "SELECT ",
+            authorization_columns!(),
+            " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 \
+         ORDER BY created_at"
+        ))
+        .bind(application)
+        .bind(scope)
+        .fetch_all(pool)
+        .await
+        .map_err(store)?
+        .into_iter()
+        .map(Authorization::try_from)
+        .collect()
     }
 
     async fn authorization_by_session(
@@ -279,16 +282,17 @@ impl AuthorizationRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let done = sqlx::query(
-        "UPDATE oauth_authorizations SET stage = 'approved', code_hash = $2, code_expires_at = $3, \
-         last_activity_at = $4 WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
-    )
-    .bind(id.to_string())
-    .bind(code_hash.as_str())
-    .bind(code_expires_at)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+            "UPDATE oauth_authorizations \
+         SET stage = 'approved', code_hash = $2, code_expires_at = $3, last_activity_at = $4 \
+         WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
+        )
+        .bind(id)
+        .bind(code_hash.as_str())
+        .bind(code_expires_at)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -371,10 +375,10 @@ pub(crate) async fn advance(
          session_hash = COALESCE($6, session_hash), last_activity_at = $5 \
          WHERE id = $1 AND stage = $2",
     )
-    .bind(id.to_string())
+    .bind(id)
     .bind(from.as_str())
     .bind(to.as_str())
-    .bind(psu.map(|p| p.to_string()))
+    .bind(psu)
     .bind(at)
     .bind(session.map(KeyedHash::as_str))
     .execute(pool)

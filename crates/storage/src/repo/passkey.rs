@@ -16,7 +16,7 @@ pub(crate) async fn add(pool: &Pool<Db>, passkey: PsuPasskey) -> Result<bool, St
          last_used_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&passkey.credential_id)
-    .bind(passkey.psu_id.to_string())
+    .bind(passkey.psu_id)
     .bind(&passkey.label)
     .bind(&passkey.credential)
     .bind(passkey.created_at)
@@ -44,7 +44,7 @@ pub(crate) async fn of_psu(pool: &Pool<Db>, id: PsuId) -> Result<Vec<PsuPasskey>
         "SELECT credential_id, psu_id, label, credential, created_at, last_used_at \
          FROM psu_passkeys WHERE psu_id = $1 ORDER BY created_at, credential_id",
     )
-    .bind(id.to_string())
+    .bind(id)
     .fetch_all(pool)
     .await
     .map_err(store)?;
@@ -90,7 +90,7 @@ pub(crate) async fn remove(
     credential_id: &str,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query("DELETE FROM psu_passkeys WHERE psu_id = $1 AND credential_id = $2")
-        .bind(id.to_string())
+        .bind(id)
         .bind(credential_id)
         .execute(pool)
         .await

@@ -44,7 +44,7 @@ impl PaymentRepository for super::Store {
             "UPDATE payments SET request_id = request_id || '@' || id \
          WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
         )
-        .bind(p.application_id.to_string())
+        .bind(p.application_id)
         .bind(&p.request_id)
         .bind(p.created_at - IDEMPOTENCY_WINDOW)
         .execute(&mut *tx)
@@ -56,8 +56,8 @@ impl PaymentRepository for super::Store {
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"
         ))
-        .bind(p.id.to_string())
-        .bind(p.application_id.to_string())
+        .bind(p.id)
+        .bind(p.application_id)
         .bind(p.product.as_str())
         .bind(p.status.as_str())
         .bind(p.debtor_iban.as_str())
@@ -67,8 +67,8 @@ impl PaymentRepository for super::Store {
         .bind(p.amount.currency().code())
         .bind(&p.remittance)
         .bind(&p.end_to_end_id)
-        .bind(p.psu_id.map(|id| id.to_string()))
-        .bind(p.transaction_id.map(|id| id.to_string()))
+        .bind(p.psu_id)
+        .bind(p.transaction_id)
         .bind(p.reason.map(|r| r.as_str()))
         .bind(&p.request_id)
         .bind(&p.request_hash)
@@ -99,7 +99,7 @@ impl PaymentRepository for super::Store {
                      creditor_name, amount, currency, remittance, end_to_end_id, status) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                     )
-                    .bind(p.id.to_string())
+                    .bind(p.id)
                     .bind(i64::try_from(position).unwrap_or(i64::MAX))
                     .bind(entry.creditor_iban.as_str())
                     .bind(&entry.creditor_name)
@@ -123,7 +123,7 @@ impl PaymentRepository for super::Store {
                     payment_columns!(),
                     " FROM payments WHERE application_id = $1 AND request_id = $2"
                 ))
-                .bind(p.application_id.to_string())
+                .bind(p.application_id)
                 .bind(&p.request_id)
                 .fetch_one(pool)
                 .await
@@ -145,7 +145,7 @@ impl PaymentRepository for super::Store {
             payment_columns!(),
             " FROM payments WHERE id = $1"
         ))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(pool)
         .await
         .map_err(store)?;
@@ -159,15 +159,16 @@ impl PaymentRepository for super::Store {
     ) -> Result<Vec<Payment>, StoreError> {
         let pool = &self.0;
         let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-        "SELECT ",
-        payment_columns!(),
-        " FROM payments WHERE status = $1 AND status_changed_at < $2 ORDER BY status_changed_at LIMIT 100"
-    ))
-    .bind(status.as_str())
-    .bind(before)
-    .fetch_all(pool)
-    .await
-    .map_err(store)?;
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE status = $1 AND status_changed_at < $2 \
+         ORDER BY status_changed_at LIMIT 100"
+        ))
+        .bind(status.as_str())
+        .bind(before)
+        .fetch_all(pool)
+        .await
+        .map_err(store)?;
         complete(pool, rows).await
     }
 
@@ -186,12 +187,12 @@ impl PaymentRepository for super::Store {
          reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
          WHERE id = $1 AND status = $2",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(from.as_str())
         .bind(to.as_str())
         .bind(at)
-        .bind(update.psu_id.map(|p| p.to_string()))
-        .bind(update.transaction_id.map(|t| t.to_string()))
+        .bind(update.psu_id)
+        .bind(update.transaction_id)
         .bind(update.reason.map(|r| r.as_str()))
         .bind(update.next_execution)
         .execute(pool)
@@ -214,7 +215,7 @@ impl PaymentRepository for super::Store {
         ))
         .bind(horizon)
         .bind(after.0)
-        .bind(after.1.to_string())
+        .bind(after.1)
         .fetch_all(pool)
         .await
         .map_err(store)?;
@@ -237,7 +238,7 @@ impl PaymentRepository for super::Store {
          claimed_at = excluded.claimed_at \
          WHERE payment_executions.state = 'claimed' AND payment_executions.claimed_at < $5",
         )
-        .bind(payment.to_string())
+        .bind(payment)
         .bind(due)
         .bind(token)
         .bind(at)
@@ -259,7 +260,7 @@ impl PaymentRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let (state, transaction, reason) = match &outcome {
-            ExecutionOutcome::Executed(t) => ("executed", t.map(|t| t.to_string()), None),
+            ExecutionOutcome::Executed(t) => ("executed", *t, None),
             ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.as_str())),
             ExecutionOutcome::Cancelled => ("cancelled", None, None),
         };
@@ -269,7 +270,7 @@ impl PaymentRepository for super::Store {
          finished_at = $7 WHERE payment_id = $1 AND due_date = $2 AND claim_token = $3 \
          AND state = 'claimed'",
         )
-        .bind(payment.to_string())
+        .bind(payment)
         .bind(due)
         .bind(token)
         .bind(state)
@@ -288,12 +289,12 @@ impl PaymentRepository for super::Store {
          transaction_id = COALESCE($6, transaction_id), reason = COALESCE($7, reason) \
          WHERE id = $1 AND next_execution_date = $2 AND status = 'ACCP'",
         )
-        .bind(payment.to_string())
+        .bind(payment)
         .bind(due)
         .bind(advance.next)
         .bind(advance.status.as_str())
         .bind(at)
-        .bind(advance.update.transaction_id.map(|t| t.to_string()))
+        .bind(advance.update.transaction_id)
         .bind(advance.update.reason.map(|r| r.as_str()))
         .execute(&mut *tx)
         .await
@@ -313,14 +314,15 @@ impl PaymentRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let done = sqlx::query(
-        "UPDATE payments SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
+            "UPDATE payments \
+         SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
          WHERE id = $1 AND status = 'ACCP'",
-    )
-    .bind(id.to_string())
-    .bind(at)
-    .execute(pool)
-    .await
-    .map_err(store)?;
+        )
+        .bind(id)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -337,7 +339,7 @@ impl PaymentRepository for super::Store {
          WHERE id = $1 AND status = 'ACTC' \
          AND (settle_claimed_at IS NULL OR settle_claimed_at < $4)",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(token)
         .bind(at)
         .bind(stale_before)
@@ -360,10 +362,10 @@ impl PaymentRepository for super::Store {
             "UPDATE payment_entries SET status = $3, transaction_id = $4, reason = $5 \
          WHERE payment_id = $1 AND position = $2 AND status = 'RCVD'",
         )
-        .bind(payment.to_string())
+        .bind(payment)
         .bind(i64::try_from(position).unwrap_or(i64::MAX))
         .bind(status.as_str())
-        .bind(transaction_id.map(|t| t.to_string()))
+        .bind(transaction_id)
         .bind(reason.map(|r| r.as_str()))
         .execute(pool)
         .await
@@ -383,7 +385,7 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
                  end_to_end_id, status, transaction_id, reason FROM payment_entries \
                  WHERE payment_id = $1 ORDER BY position",
             )
-            .bind(payment.id.to_string())
+            .bind(payment.id)
             .fetch_all(pool)
             .await
             .map_err(store)?;

@@ -41,7 +41,7 @@ impl PsuRepository for super::Store {
     ) -> Result<Option<PsuSession>, StoreError> {
         let pool = &self.0;
         let row: Option<(
-            Option<String>,
+            Option<PsuId>,
             String,
             OffsetDateTime,
             Option<OffsetDateTime>,
@@ -55,10 +55,7 @@ impl PsuRepository for super::Store {
         .map_err(store)?;
         row.map(|(psu, stage, last, factor_at)| {
             Ok(PsuSession {
-                psu_id: psu
-                    .map(|p| p.parse::<PsuId>())
-                    .transpose()
-                    .map_err(|_| StoreError::corrupt("stored PSU id does not parse"))?,
+                psu_id: psu,
                 stage: stage.parse()?,
                 last_activity_at: last,
                 factor_at,
@@ -98,7 +95,7 @@ impl PsuRepository for super::Store {
         .bind(session_hash.as_str())
         .bind(from.as_str())
         .bind(to.as_str())
-        .bind(psu.map(|p| p.to_string()))
+        .bind(psu)
         .bind(at)
         .bind(renewed.as_str())
         .bind(factor)
@@ -124,7 +121,7 @@ impl PsuRepository for super::Store {
             "INSERT INTO psus (id, login, display_name, password_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5)",
         )
-        .bind(psu.id.to_string())
+        .bind(psu.id)
         .bind(&psu.login)
         .bind(&psu.display_name)
         .bind(psu.password.as_phc())
@@ -179,7 +176,7 @@ impl PsuRepository for super::Store {
             psu_columns!(),
             " FROM psus WHERE id = $1"
         ))
-        .bind(id.to_string())
+        .bind(id)
         .fetch_optional(pool)
         .await
         .map_err(store)?
@@ -193,7 +190,7 @@ impl PsuRepository for super::Store {
             "UPDATE psus SET password_hash = $2, failed_logins = 0, blocks_in_row = 0, \
          blocked_until = NULL, blocked_at = NULL WHERE id = $1",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(password.as_phc().to_owned())
         .execute(pool)
         .await
@@ -214,7 +211,7 @@ impl PsuRepository for super::Store {
          AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
             psu_columns!()
         ))
-        .bind(id.to_string())
+        .bind(id)
         .bind(max_failed())
         .bind(at)
         .fetch_optional(pool)
@@ -240,7 +237,7 @@ impl PsuRepository for super::Store {
          AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
             psu_columns!()
         ))
-        .bind(id.to_string())
+        .bind(id)
         .bind(max_failed())
         .bind(at)
         .bind(i32::try_from(blocks_in_row).unwrap_or(i32::MAX))
@@ -254,7 +251,7 @@ impl PsuRepository for super::Store {
     async fn clear_psu_failed_logins(&self, id: PsuId) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query("UPDATE psus SET failed_logins = 0 WHERE id = $1")
-            .bind(id.to_string())
+            .bind(id)
             .execute(pool)
             .await
             .map_err(store)?;
@@ -264,7 +261,7 @@ impl PsuRepository for super::Store {
     async fn set_psu_email(&self, id: PsuId, email: Option<String>) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query("UPDATE psus SET email = $2 WHERE id = $1")
-            .bind(id.to_string())
+            .bind(id)
             .bind(email)
             .execute(pool)
             .await
@@ -275,7 +272,7 @@ impl PsuRepository for super::Store {
     async fn add_psu_notice(&self, notice: PsuNotice) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query("INSERT INTO psu_notices (psu_id, created_at, message) VALUES ($1, $2, $3)")
-            .bind(notice.psu_id.to_string())
+            .bind(notice.psu_id)
             .bind(notice.created_at)
             .bind(notice.message)
             .execute(pool)
@@ -290,7 +287,7 @@ impl PsuRepository for super::Store {
             "SELECT created_at, message FROM psu_notices WHERE psu_id = $1 \
          ORDER BY created_at DESC, id DESC LIMIT $2",
         )
-        .bind(id.to_string())
+        .bind(id)
         .bind(i64::from(limit))
         .fetch_all(pool)
         .await
@@ -307,17 +304,17 @@ impl PsuRepository for super::Store {
 
     async fn set_psu_totp(&self, id: PsuId, sealed_seed: Option<String>) -> Result<(), StoreError> {
         let pool = &self.0;
-        super::totp::set_seed(pool, super::totp::Holder::Psu, id.to_string(), sealed_seed).await
+        super::totp::set_seed(pool, super::totp::Holder::Psu, id, sealed_seed).await
     }
 
     async fn psu_totp_seed(&self, id: PsuId) -> Result<Option<String>, StoreError> {
         let pool = &self.0;
-        super::totp::seed(pool, super::totp::Holder::Psu, id.to_string()).await
+        super::totp::seed(pool, super::totp::Holder::Psu, id).await
     }
 
     async fn accept_psu_totp_step(&self, id: PsuId, step: i64) -> Result<bool, StoreError> {
         let pool = &self.0;
-        super::totp::accept_step(pool, super::totp::Holder::Psu, id.to_string(), step).await
+        super::totp::accept_step(pool, super::totp::Holder::Psu, id, step).await
     }
 
     async fn reset_psu_login_failures(&self, id: PsuId) -> Result<(), StoreError> {
@@ -326,7 +323,7 @@ impl PsuRepository for super::Store {
             "UPDATE psus SET failed_logins = 0, blocks_in_row = 0, blocked_until = NULL, \
          blocked_at = NULL WHERE id = $1",
         )
-        .bind(id.to_string())
+        .bind(id)
         .execute(pool)
         .await
         .map_err(store)?;

@@ -27,7 +27,7 @@ impl Holder {
 pub(crate) async fn set_seed(
     pool: &Pool<Db>,
     holder: Holder,
-    id: String,
+    id: impl for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db> + Send,
     sealed_seed: Option<String>,
 ) -> Result<(), StoreError> {
     sqlx::query(holder.sql(
@@ -45,7 +45,7 @@ pub(crate) async fn set_seed(
 pub(crate) async fn seed(
     pool: &Pool<Db>,
     holder: Holder,
-    id: String,
+    id: impl for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db> + Send,
 ) -> Result<Option<String>, StoreError> {
     let seed: Option<Option<String>> = sqlx::query_scalar(holder.sql(
         "SELECT totp_secret FROM users WHERE id = $1",
@@ -63,7 +63,7 @@ pub(crate) async fn seed(
 pub(crate) async fn accept_step(
     pool: &Pool<Db>,
     holder: Holder,
-    id: String,
+    id: impl for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db> + Send,
     step: i64,
 ) -> Result<bool, StoreError> {
     let done = sqlx::query(holder.sql(

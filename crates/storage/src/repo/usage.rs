@@ -21,7 +21,6 @@ impl UsageRepository for super::Store {
         cells.sort_by(|a, b| a.0.cmp(&b.0));
         let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
         for (key, counts) in &cells {
-            let application = key.application_id.to_string();
             let class = i16::from(key.status_class);
             sqlx::query(
                 "INSERT INTO api_usage \
@@ -31,7 +30,7 @@ impl UsageRepository for super::Store {
              calls = api_usage.calls + excluded.calls, \
              throttled = api_usage.throttled + excluded.throttled",
             )
-            .bind(&application)
+            .bind(key.application_id)
             .bind(key.day)
             .bind(key.api.as_str())
             .bind(&key.endpoint)
@@ -49,7 +48,7 @@ impl UsageRepository for super::Store {
                  ON CONFLICT (application_id, day, api, endpoint, status_class, bucket) \
                  DO UPDATE SET calls = api_usage_latency.calls + excluded.calls",
                 )
-                .bind(&application)
+                .bind(key.application_id)
                 .bind(key.day)
                 .bind(key.api.as_str())
                 .bind(&key.endpoint)
@@ -71,13 +70,12 @@ impl UsageRepository for super::Store {
         to: Date,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let pool = &self.0;
-        let application = application.to_string();
         let rows = sqlx::query_as::<_, UsageRowRaw>(
             "SELECT application_id, day, api, endpoint, status_class, calls, throttled \
          FROM api_usage WHERE application_id = $1 AND day >= $2 AND day <= $3 \
          ORDER BY day, api, endpoint, status_class",
         )
-        .bind(&application)
+        .bind(application)
         .bind(from)
         .bind(to)
         .fetch_all(pool)
@@ -87,7 +85,7 @@ impl UsageRepository for super::Store {
             "SELECT day, api, endpoint, status_class, bucket, calls \
          FROM api_usage_latency WHERE application_id = $1 AND day >= $2 AND day <= $3",
         )
-        .bind(&application)
+        .bind(application)
         .bind(from)
         .bind(to)
         .fetch_all(pool)
@@ -134,7 +132,7 @@ impl UsageRepository for super::Store {
             "SELECT CAST(SUM(calls) AS BIGINT) FROM api_usage \
          WHERE application_id = $1 AND api = $2 AND day = $3",
         )
-        .bind(application.to_string())
+        .bind(application)
         .bind(api.as_str())
         .bind(day)
         .fetch_one(pool)

@@ -28,7 +28,7 @@ impl TryFrom<CardAccountRow> for CardAccount {
 /// A stored card payment and the journal entry it belongs to.
 #[derive(sqlx::FromRow)]
 pub(crate) struct CardPaymentRow {
-    transaction_id: String,
+    transaction_id: TransactionId,
     transaction_date: Date,
     merchant_name: String,
     merchant_city: String,
@@ -44,7 +44,7 @@ impl TryFrom<CardPaymentRow> for (TransactionId, CardPayment) {
     fn try_from(r: CardPaymentRow) -> Result<Self, StoreError> {
         let currency = parse::<Currency>("currency", &r.original_currency)?;
         Ok((
-            parse::<TransactionId>("transaction id", &r.transaction_id)?,
+            r.transaction_id,
             CardPayment {
                 transaction_date: r.transaction_date,
                 merchant: Merchant {

@@ -1,6 +1,6 @@
 //! Consent rows.
 
-use super::{from_json, parse, parse_opt};
+use super::from_json;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::Consent;
 use fintechapi_domain::ids::ApplicationId;
@@ -10,14 +10,14 @@ use time::{Date, OffsetDateTime};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConsentRow {
-    id: String,
-    application_id: String,
+    id: ConsentId,
+    application_id: ApplicationId,
     status: String,
     access: String,
     recurring: bool,
     valid_until: Date,
     frequency_per_day: i32,
-    psu_id: Option<String>,
+    psu_id: Option<PsuId>,
     grants: String,
     request_id: String,
     request_hash: String,
@@ -29,14 +29,14 @@ impl TryFrom<ConsentRow> for Consent {
     type Error = StoreError;
     fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
         Ok(Consent {
-            id: parse::<ConsentId>("consent id", &r.id)?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            id: r.id,
+            application_id: r.application_id,
             status: r.status.parse()?,
             access: from_json("consent access", &r.access)?,
             recurring: r.recurring,
             valid_until: r.valid_until,
             frequency_per_day: u32::try_from(r.frequency_per_day).unwrap_or(1),
-            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            psu_id: r.psu_id,
             grants: from_json("consent grants", &r.grants)?,
             request_id: r.request_id,
             request_hash: r.request_hash,

@@ -12,7 +12,7 @@ pub(crate) const LEAD_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct LeadRow {
-    id: String,
+    id: LeadId,
     name: String,
     organisation: String,
     role: String,
@@ -28,7 +28,7 @@ impl TryFrom<LeadRow> for Lead {
     type Error = StoreError;
     fn try_from(r: LeadRow) -> Result<Self, StoreError> {
         Ok(Lead {
-            id: parse::<LeadId>("lead id", &r.id)?,
+            id: r.id,
             name: r.name,
             organisation: r.organisation,
             role: r.role,

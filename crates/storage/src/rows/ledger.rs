@@ -26,9 +26,9 @@ macro_rules! account_columns {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
-    id: String,
+    id: AccountId,
     kind: String,
-    psu_id: Option<String>,
+    psu_id: Option<PsuId>,
     iban: Option<String>,
     bic: String,
     currency: String,
@@ -49,9 +49,9 @@ impl TryFrom<AccountRow> for Account {
 
     fn try_from(r: AccountRow) -> Result<Self, StoreError> {
         Ok(Account {
-            id: parse::<AccountId>("account id", &r.id)?,
+            id: r.id,
             kind: r.kind.parse()?,
-            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            psu_id: r.psu_id,
             iban: parse_opt::<Iban>("IBAN", r.iban)?,
             bic: r.bic,
             currency: parse::<Currency>("currency", &r.currency)?,
@@ -74,9 +74,9 @@ impl TryFrom<AccountRow> for Account {
 /// The stored journal entry behind an idempotency key.
 #[derive(sqlx::FromRow)]
 pub(crate) struct PostedRow {
-    pub id: String,
-    pub debit_account_id: String,
-    pub credit_account_id: String,
+    pub id: TransactionId,
+    pub debit_account_id: AccountId,
+    pub credit_account_id: AccountId,
     pub amount: i64,
     pub currency: String,
     pub status: String,
@@ -87,7 +87,7 @@ pub(crate) struct PostedRow {
 impl PostedRow {
     pub(crate) fn receipt(&self) -> Result<TransferReceipt, StoreError> {
         Ok(TransferReceipt {
-            transaction_id: parse::<TransactionId>("transaction id", &self.id)?,
+            transaction_id: self.id,
             status: self.status.parse()?,
             booking_date: self.booking_date,
             value_date: self.value_date,
@@ -108,7 +108,7 @@ macro_rules! entry_columns {
 #[derive(sqlx::FromRow)]
 pub(crate) struct EntryRow {
     entry_reference: i64,
-    transaction_id: String,
+    transaction_id: TransactionId,
     status: String,
     amount: i64,
     currency: String,
@@ -129,7 +129,7 @@ impl TryFrom<EntryRow> for AccountEntry {
     fn try_from(r: EntryRow) -> Result<Self, StoreError> {
         Ok(AccountEntry {
             entry_reference: r.entry_reference,
-            transaction_id: parse::<TransactionId>("transaction id", &r.transaction_id)?,
+            transaction_id: r.transaction_id,
             status: r.status.parse::<EntryStatus>()?,
             amount: Money::from_minor(r.amount, parse::<Currency>("currency", &r.currency)?),
             booking_date: r.booking_date,
@@ -146,7 +146,7 @@ impl TryFrom<EntryRow> for AccountEntry {
 /// Per-account aggregates used by the ledger audit.
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditAccountRow {
-    pub id: String,
+    pub id: AccountId,
     pub booked_balance: i64,
     pub pending_debits: i64,
     pub pending_credits: i64,

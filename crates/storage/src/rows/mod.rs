@@ -51,3 +51,55 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     serde_json::from_str(text)
         .map_err(|e| StoreError::corrupt(format!("stored {what} does not parse: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use fintechapi_domain::ids::AccountId;
+    use sqlx::{Connection, PgConnection, SqliteConnection};
+
+    /// Ids are bound and read as the hyphenated text their TEXT columns have
+    /// always held, so typed binding needs no data migration; a stored value
+    /// that is no id is refused when read.
+    #[tokio::test]
+    async fn ids_are_bound_and_read_as_their_text_on_both_stores() {
+        let id = AccountId::random();
+        let mut sqlite = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        let (kind, text): (String, String) = sqlx::query_as("SELECT typeof($1), $1")
+            .bind(id)
+            .fetch_one(&mut sqlite)
+            .await
+            .unwrap();
+        assert_eq!((kind.as_str(), text), ("text", id.to_string()));
+        let read: AccountId = sqlx::query_scalar("SELECT $1")
+            .bind(id.to_string())
+            .fetch_one(&mut sqlite)
+            .await
+            .unwrap();
+        assert_eq!(read, id);
+        let garbage = sqlx::query_scalar::<_, AccountId>("SELECT 'not-an-id'")
+            .fetch_one(&mut sqlite)
+            .await;
+        assert!(garbage.is_err());
+
+        let Ok(url) = std::env::var("TEST_POSTGRES_URL") else {
+            return;
+        };
+        let mut pg = PgConnection::connect(&url).await.unwrap();
+        let (kind, text): (String, String) = sqlx::query_as("SELECT pg_typeof($1)::text, $1")
+            .bind(id)
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+        assert_eq!((kind.as_str(), text), ("text", id.to_string()));
+        let read: AccountId = sqlx::query_scalar("SELECT $1::text")
+            .bind(id.to_string())
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+        assert_eq!(read, id);
+        let garbage = sqlx::query_scalar::<_, AccountId>("SELECT 'not-an-id'::text")
+            .fetch_one(&mut pg)
+            .await;
+        assert!(garbage.is_err());
+    }
+}

@@ -1,6 +1,5 @@
 //! Authorization server rows: tokens and authorizations.
 
-use super::{parse, parse_opt};
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::ids::AuthorizationId;
@@ -16,10 +15,10 @@ use time::OffsetDateTime;
 pub(crate) struct TokenRow {
     token_hash: String,
     kind: String,
-    application_id: String,
+    application_id: ApplicationId,
     client_id: String,
     scope: String,
-    authorization_id: Option<String>,
+    authorization_id: Option<AuthorizationId>,
     authorization_details: Option<String>,
     dpop_jkt: Option<String>,
     mtls_x5t: Option<String>,
@@ -34,10 +33,10 @@ impl TryFrom<TokenRow> for TokenRecord {
         Ok(TokenRecord {
             hash: KeyedHash::from_stored(r.token_hash),
             kind: r.kind.parse()?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            application_id: r.application_id,
             client_id: r.client_id,
             scope: r.scope,
-            authorization_id: parse_opt("authorization id", r.authorization_id)?,
+            authorization_id: r.authorization_id,
             authorization_details: r.authorization_details,
             dpop_jkt: r.dpop_jkt,
             mtls_x5t: r.mtls_x5t,
@@ -50,8 +49,8 @@ impl TryFrom<TokenRow> for TokenRecord {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuthorizationRow {
-    id: String,
-    application_id: String,
+    id: AuthorizationId,
+    application_id: ApplicationId,
     client_id: String,
     redirect_uri: String,
     scope: String,
@@ -63,7 +62,7 @@ pub(crate) struct AuthorizationRow {
     request_expires_at: OffsetDateTime,
     session_hash: Option<String>,
     stage: String,
-    psu_id: Option<String>,
+    psu_id: Option<PsuId>,
     code_hash: Option<String>,
     code_expires_at: Option<OffsetDateTime>,
     created_at: OffsetDateTime,
@@ -91,8 +90,8 @@ impl TryFrom<AuthorizationRow> for Authorization {
             },
         };
         Ok(Authorization {
-            id: parse::<AuthorizationId>("authorization id", &r.id)?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            id: r.id,
+            application_id: r.application_id,
             client_id: r.client_id,
             flow,
             scope: ScopedResource::parse(&r.scope).ok_or_else(|| {
@@ -102,7 +101,7 @@ impl TryFrom<AuthorizationRow> for Authorization {
             request_expires_at: r.request_expires_at,
             session_hash: r.session_hash.map(KeyedHash::from_stored),
             stage: r.stage.parse()?,
-            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
+            psu_id: r.psu_id,
             code_hash: r.code_hash.map(KeyedHash::from_stored),
             code_expires_at: r.code_expires_at,
             created_at: r.created_at,

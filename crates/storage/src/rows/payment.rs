@@ -1,6 +1,6 @@
 //! Payment rows, single and bulk.
 
-use super::{parse, parse_opt};
+use super::parse;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::ids::PaymentId;
@@ -13,8 +13,8 @@ use time::{Date, OffsetDateTime};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PaymentRow {
-    id: String,
-    application_id: String,
+    id: PaymentId,
+    application_id: ApplicationId,
     product: String,
     status: String,
     debtor_iban: String,
@@ -24,8 +24,8 @@ pub(crate) struct PaymentRow {
     currency: String,
     remittance: Option<String>,
     end_to_end_id: Option<String>,
-    psu_id: Option<String>,
-    transaction_id: Option<String>,
+    psu_id: Option<PsuId>,
+    transaction_id: Option<TransactionId>,
     reason: Option<String>,
     request_id: String,
     request_hash: String,
@@ -55,7 +55,7 @@ pub(crate) struct BulkEntryRow {
     remittance: Option<String>,
     end_to_end_id: Option<String>,
     status: String,
-    transaction_id: Option<String>,
+    transaction_id: Option<TransactionId>,
     reason: Option<String>,
 }
 
@@ -69,7 +69,7 @@ impl TryFrom<BulkEntryRow> for BulkEntry {
             remittance: r.remittance,
             end_to_end_id: r.end_to_end_id,
             status: r.status.parse()?,
-            transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
+            transaction_id: r.transaction_id,
             reason: r.reason.as_deref().map(str::parse).transpose()?,
         })
     }
@@ -111,8 +111,8 @@ impl TryFrom<PaymentRow> for Payment {
             }
         };
         Ok(Payment {
-            id: parse::<PaymentId>("payment id", &r.id)?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            id: r.id,
+            application_id: r.application_id,
             product: r.product.parse()?,
             format,
             status: r.status.parse()?,
@@ -122,8 +122,8 @@ impl TryFrom<PaymentRow> for Payment {
             amount: Money::from_minor(r.amount, currency),
             remittance: r.remittance,
             end_to_end_id: r.end_to_end_id,
-            psu_id: parse_opt::<PsuId>("PSU id", r.psu_id)?,
-            transaction_id: parse_opt::<TransactionId>("transaction id", r.transaction_id)?,
+            psu_id: r.psu_id,
+            transaction_id: r.transaction_id,
             reason: r.reason.as_deref().map(str::parse).transpose()?,
             request_id: r.request_id,
             request_hash: r.request_hash,

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
-    id: String,
+    id: UserId,
     email: String,
     display_name: String,
     kind: String,
@@ -23,7 +23,7 @@ pub(crate) struct UserRow {
 impl UserRow {
     pub(crate) fn user(&self) -> Result<User, StoreError> {
         Ok(User {
-            id: parse::<UserId>("user id", &self.id)?,
+            id: self.id,
             email: parse::<Email>("e-mail", &self.email)?,
             display_name: self.display_name.clone(),
             kind: self.kind.parse()?,
@@ -38,23 +38,22 @@ impl UserRow {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SessionRow {
-    user_id: String,
+    user_id: UserId,
     csrf_token: String,
     created_at: OffsetDateTime,
     last_seen_at: OffsetDateTime,
     expires_at: OffsetDateTime,
 }
 
-impl TryFrom<SessionRow> for Session {
-    type Error = StoreError;
-    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
-        Ok(Session {
-            user_id: parse::<UserId>("user id", &r.user_id)?,
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            user_id: r.user_id,
             csrf_token: r.csrf_token,
             created_at: r.created_at,
             last_seen_at: r.last_seen_at,
             expires_at: r.expires_at,
-        })
+        }
     }
 }
 

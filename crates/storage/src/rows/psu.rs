@@ -1,6 +1,5 @@
 //! PSU rows.
 
-use super::parse;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::psu::Psu;
@@ -8,7 +7,7 @@ use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct PsuRow {
-    pub id: String,
+    pub id: PsuId,
     pub login: String,
     pub display_name: String,
     pub password_hash: String,
@@ -32,7 +31,7 @@ macro_rules! psu_columns {
 impl PsuRow {
     pub(crate) fn psu(&self) -> Result<Psu, StoreError> {
         Ok(Psu {
-            id: parse::<PsuId>("PSU id", &self.id)?,
+            id: self.id,
             login: self.login.clone(),
             display_name: self.display_name.clone(),
             created_at: self.created_at,

@@ -1,6 +1,5 @@
 //! Registry rows: organisations, applications, subscriptions, credentials.
 
-use super::parse;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId};
 use fintechapi_domain::registry::{
@@ -11,7 +10,7 @@ use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct OrganisationRow {
-    id: String,
+    id: OrganisationId,
     legal_name: String,
     country: String,
     roles: String,
@@ -25,7 +24,7 @@ impl TryFrom<OrganisationRow> for Organisation {
     type Error = StoreError;
     fn try_from(r: OrganisationRow) -> Result<Self, StoreError> {
         Ok(Organisation {
-            id: parse::<OrganisationId>("organisation id", &r.id)?,
+            id: r.id,
             legal_name: r.legal_name,
             country: r.country,
             roles: r.roles.parse()?,
@@ -39,8 +38,8 @@ impl TryFrom<OrganisationRow> for Organisation {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ApplicationRow {
-    id: String,
-    organisation_id: String,
+    id: ApplicationId,
+    organisation_id: OrganisationId,
     name: String,
     description: String,
     redirect_uris: String,
@@ -66,8 +65,8 @@ impl TryFrom<ApplicationRow> for Application {
     type Error = StoreError;
     fn try_from(r: ApplicationRow) -> Result<Self, StoreError> {
         Ok(Application {
-            id: parse::<ApplicationId>("application id", &r.id)?,
-            organisation_id: parse::<OrganisationId>("organisation id", &r.organisation_id)?,
+            id: r.id,
+            organisation_id: r.organisation_id,
             name: r.name,
             description: r.description,
             redirect_uris: r
@@ -90,8 +89,8 @@ impl TryFrom<ApplicationRow> for Application {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct SubscriptionRow {
-    id: String,
-    application_id: String,
+    id: SubscriptionId,
+    application_id: ApplicationId,
     product: String,
     plan: String,
     status: String,
@@ -104,8 +103,8 @@ impl TryFrom<SubscriptionRow> for Subscription {
     type Error = StoreError;
     fn try_from(r: SubscriptionRow) -> Result<Self, StoreError> {
         Ok(Subscription {
-            id: parse::<SubscriptionId>("subscription id", &r.id)?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            id: r.id,
+            application_id: r.application_id,
             product: r.product.parse()?,
             plan: r.plan.parse()?,
             status: r.status.parse()?,
@@ -118,8 +117,8 @@ impl TryFrom<SubscriptionRow> for Subscription {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct CredentialRow {
-    id: String,
-    application_id: String,
+    id: CredentialId,
+    application_id: ApplicationId,
     consumer_key: String,
     secret_hash: String,
     created_at: OffsetDateTime,
@@ -132,8 +131,8 @@ impl TryFrom<CredentialRow> for Credential {
     type Error = StoreError;
     fn try_from(r: CredentialRow) -> Result<Self, StoreError> {
         Ok(Credential {
-            id: parse::<CredentialId>("credential id", &r.id)?,
-            application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+            id: r.id,
+            application_id: r.application_id,
             consumer_key: r.consumer_key,
             secret_hash: KeyedHash::from_stored(r.secret_hash),
             created_at: r.created_at,

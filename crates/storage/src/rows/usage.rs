@@ -1,6 +1,5 @@
 //! Usage metering rows.
 
-use super::parse;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::usage::{UsageCounts, UsageKey, UsageRow};
@@ -8,7 +7,7 @@ use time::Date;
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UsageRowRaw {
-    application_id: String,
+    application_id: ApplicationId,
     day: Date,
     api: String,
     endpoint: String,
@@ -25,7 +24,7 @@ impl TryFrom<UsageRowRaw> for UsageRow {
         };
         Ok(UsageRow {
             key: UsageKey {
-                application_id: parse::<ApplicationId>("application id", &r.application_id)?,
+                application_id: r.application_id,
                 day: r.day,
                 api: r.api.parse()?,
                 endpoint: r.endpoint,
