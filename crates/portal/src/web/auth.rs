@@ -184,11 +184,11 @@ pub async fn verify<R: PortalStore>(
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -231,37 +231,77 @@ pub async fn login<R: PortalStore>(
     headers: HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
+    let kind = UserKind::Developer;
+    let (input, error) = match try_login(&portal, peer, &uri, &headers, input, kind).await? {
+        Ok(answer) => return Ok(answer),
+        Err(refused) => refused,
+    };
+    let page = LoginPage {
+        nav: Nav::default(),
+        csrf: input.csrf,
+        email: input.email,
+        error: Some(error),
+    };
+    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+/// A login post (developer or operator) checked (origin, the pre-login CSRF
+/// token, the throttle per address) and tried for an account of `kind`: the
+/// answer to a correct password, or the form back with the reason to show.
+pub(super) async fn try_login<R: PortalStore>(
+    portal: &Portal<R>,
+    peer: SocketAddr,
+    uri: &Uri,
+    headers: &HeaderMap,
+    input: Result<Form<LoginForm>, FormRejection>,
+    kind: UserKind,
+) -> Result<Result<Response, (LoginForm, String)>, PageError> {
+    check_origin(headers, request_host(headers, uri))?;
     let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
-    portal
-        .login_throttle
+    check_anonymous_csrf(headers, &input.csrf)?;
+    let throttle = &portal.login_throttle;
+    throttle
         .allow(peer.ip())
         .await
         .map_err(PageError::too_many_attempts)?;
-    let device = cookie(&headers, DEVICE_COOKIE);
+    let device = cookie(headers, DEVICE_COOKIE);
+    let (email, password) = (&input.email, &input.password);
     match portal
         .accounts
-        .log_in(
-            &input.email,
-            &input.password,
-            UserKind::Developer,
-            device.as_deref(),
-        )
+        .log_in(email, password, kind, device.as_deref())
         .await
     {
-        Ok(outcome) => logged_in(outcome),
+        Ok(outcome) => logged_in(outcome).map(Ok),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            let page = LoginPage {
-                nav: Nav::default(),
-                csrf: input.csrf,
-                email: input.email,
-                error: Some(e.to_string()),
-            };
-            Ok((StatusCode::UNAUTHORIZED, page).into_response())
+            Ok(Err((input, e.to_string())))
         }
         Err(e) => Err(PageError::account(e)),
     }
+}
+
+/// Ends the session behind `cookie`, if any, and sends the browser to the
+/// login page at `location` with the session cookie `name` cleared.
+pub(super) async fn logged_out<R: PortalStore>(
+    portal: &Portal<R>,
+    cookie: Option<&str>,
+    location: &'static str,
+    name: &str,
+) -> Result<Response, PageError> {
+    if let Some(cookie) = cookie {
+        portal
+            .accounts
+            .log_out(cookie)
+            .await
+            .map_err(PageError::internal)?;
+    }
+    let headers = [
+        (
+            header::LOCATION,
+            axum::http::HeaderValue::from_static(location),
+        ),
+        (header::SET_COOKIE, clear_cookie(name)),
+    ];
+    Ok((StatusCode::SEE_OTHER, headers).into_response())
 }
 
 /// The answer to a correct password: a session (and the device cookie that
@@ -381,25 +421,12 @@ pub async fn logout<R: PortalStore>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     let visitor = Visitor::load(&portal, &headers).await?;
+    let mut ending = None;
     if let (Some(cookie), Ok((session, _))) = (&visitor.cookie, visitor.user()) {
         check_session_csrf(session, &input.csrf)?;
-        portal
-            .accounts
-            .log_out(cookie)
-            .await
-            .map_err(PageError::internal)?;
+        ending = Some(cookie.as_str());
     }
-    Ok((
-        StatusCode::SEE_OTHER,
-        [
-            (
-                header::LOCATION,
-                "/portal/login".parse().map_err(PageError::internal)?,
-            ),
-            (header::SET_COOKIE, clear_cookie(SESSION_COOKIE)),
-        ],
-    )
-        .into_response())
+    logged_out(&portal, ending, "/portal/login", SESSION_COOKIE).await
 }
 
 #[derive(Template, WebTemplate)]

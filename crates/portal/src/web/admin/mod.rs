@@ -1,0 +1,125 @@
+//! The admin console for the bank's operators: approvals, suspensions and
+//! plans (`registry.rs`), the audit trail, and the bank's PSUs (`psus.rs`,
+//! over the bank's `PsuDesk`). Only `admin` accounts, with their own session
+//! cookie.
+
+mod psus;
+mod registry;
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::portal::UserKind;
+use fintechapi_registry::Actor;
+
+use super::auth::{CsrfForm, LoginForm, logged_out, try_login, with_cookie};
+use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf};
+use super::{Nav, PageError, Portal, PortalStore};
+
+pub use psus::{psu_account, psu_create, psu_password, psu_totp, psu_unblock, psus};
+pub use registry::{app_plan, app_status, audit, decide, org_status, overview};
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
+}
+
+/// The signed-in operator of a page, or the way to the login page.
+async fn operator<R: PortalStore>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+) -> Result<Visitor, PageError> {
+    let visitor = Visitor::load_admin(portal, headers).await?;
+    visitor
+        .user()
+        .map_err(|_| PageError::new(StatusCode::SEE_OTHER, "/admin/login"))?;
+    Ok(visitor)
+}
+
+/// An operator's post taken apart: who (with the audit trail's name for
+/// them) and the form.
+fn acting<F>(post: OperatorPost<F>) -> Result<(Visitor, Actor, F), PageError> {
+    let (visitor, form) = post.into_parts();
+    let actor = Actor(format!("admin:{}", visitor.user()?.1.email));
+    Ok((visitor, actor, form))
+}
+
+/// The id in a path; one that does not parse names nothing.
+fn path_id<T: FromStr>(id: &str) -> Result<T, PageError> {
+    id.parse().map_err(|_| PageError::not_found())
+}
+
+fn admin_nav(visitor: &Visitor) -> Nav {
+    let mut nav = visitor.nav();
+    nav.admin = true;
+    nav
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/login.html")]
+struct LoginPage {
+    nav: Nav,
+    csrf: String,
+    email: String,
+    error: Option<String>,
+}
+
+pub async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(&headers)?;
+    Ok(with_cookie(
+        LoginPage {
+            nav: Nav::default(),
+            csrf,
+            email: String::new(),
+            error: None,
+        },
+        cookie,
+    ))
+}
+
+pub async fn login<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    uri: Uri,
+    headers: HeaderMap,
+    input: Result<Form<LoginForm>, FormRejection>,
+) -> Result<Response, PageError> {
+    let kind = UserKind::Admin;
+    let (input, error) = match try_login(&portal, peer, &uri, &headers, input, kind).await? {
+        Ok(answer) => return Ok(answer),
+        Err(refused) => refused,
+    };
+    let page = LoginPage {
+        nav: Nav::default(),
+        csrf: input.csrf,
+        email: input.email,
+        error: Some(error),
+    };
+    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+}
+
+pub async fn logout<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    // Open before the second-factor guard: an operator sent to enrol may leave.
+    post: EnrollingOperatorPost<CsrfForm>,
+) -> Result<Response, PageError> {
+    let (visitor, _input) = post.into_parts();
+    logged_out(
+        &portal,
+        visitor.cookie.as_deref(),
+        "/admin/login",
+        ADMIN_COOKIE,
+    )
+    .await
+}
