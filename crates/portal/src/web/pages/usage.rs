@@ -1,0 +1,116 @@
+//! An application's usage statistics as a page and as CSV.
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::registry::{Application, Organisation};
+use serde::Deserialize;
+
+use super::app_access;
+use crate::web::session::Visitor;
+use crate::web::{Nav, PageError, Portal, PortalStore};
+
+#[derive(Deserialize)]
+pub struct UsageQuery {
+    days: Option<u16>,
+}
+
+impl UsageQuery {
+    fn days(&self) -> Result<u16, PageError> {
+        match self.days {
+            None => Ok(30),
+            Some(d) if crate::usage::PERIODS.contains(&d) => Ok(d),
+            Some(_) => Err(PageError::bad_request(
+                "The period must be 7, 30 or 90 days.",
+            )),
+        }
+    }
+}
+
+/// The report for an application the visitor's organisation owns. Pending
+/// counts are written first, so the page includes the calls just made.
+async fn usage_rows<R: PortalStore>(
+    portal: &Portal<R>,
+    app: &Application,
+    days: u16,
+) -> Result<
+    (
+        time::Date,
+        time::Date,
+        Vec<fintechapi_domain::usage::UsageRow>,
+    ),
+    PageError,
+> {
+    if let Err(e) = portal.meter.flush().await {
+        tracing::warn!(error = %e, "could not write pending usage before a report");
+    }
+    let (from, to) = crate::usage::period(portal.registry.now().date(), days);
+    let rows = portal
+        .registry
+        .repo()
+        .usage(app.id, from, to)
+        .await
+        .map_err(PageError::internal)?;
+    Ok((from, to, rows))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "usage.html")]
+struct UsagePage {
+    nav: Nav,
+    app: Application,
+    org: Organisation,
+    days: u16,
+    periods: [u16; 3],
+    report: crate::usage::UsageReport,
+    chart: String,
+}
+
+pub async fn usage<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<UsageQuery>,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let (_, user) = visitor.user()?;
+    let (app, org, _) = app_access(&portal, user, &app).await?;
+    let days = query.days()?;
+    let (from, to, rows) = usage_rows(&portal, &app, days).await?;
+    let report = crate::usage::UsageReport::build(from, to, &rows);
+    Ok(UsagePage {
+        nav: visitor.nav(),
+        chart: report.svg(),
+        app,
+        org,
+        days,
+        periods: crate::usage::PERIODS,
+        report,
+    }
+    .into_response())
+}
+
+pub async fn usage_csv<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<UsageQuery>,
+) -> Result<Response, PageError> {
+    let visitor = Visitor::load(&portal, &headers).await?;
+    let (_, user) = visitor.user()?;
+    let (app, _, _) = app_access(&portal, user, &app).await?;
+    let (from, to, rows) = usage_rows(&portal, &app, query.days()?).await?;
+    let filename = format!("attachment; filename=\"usage-{}-{from}-{to}.csv\"", app.id);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, filename),
+        ],
+        crate::usage::UsageReport::csv(&rows),
+    )
+        .into_response())
+}
