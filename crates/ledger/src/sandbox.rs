@@ -53,3 +53,19 @@ impl<R: LedgerRepository> Ledger<R> {
         Ok(account)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_sandbox_iban_is_this_banks_and_follows_the_account_id() {
+        let id = AccountId::random();
+        let iban = sandbox_iban(id).unwrap();
+        assert_eq!(iban.country(), "DE");
+        assert_eq!(&iban.as_str()[4..12], BANK_CODE);
+        assert_eq!(sandbox_iban(id).unwrap(), iban);
+        assert_ne!(sandbox_iban(AccountId::random()).unwrap(), iban);
+    }
+}
