@@ -1,4 +1,5 @@
 //! The operator's PSU management, without HTTP, on both stores.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use std::sync::Arc;
 
@@ -52,7 +53,7 @@ impl Desk {
             login: login.into(),
             display_name: "Erika Mustermann".into(),
             password: "correct horse battery staple".into(),
-            opening: Some(Money::from_minor(1_000_00, Currency::EUR)),
+            opening: Some(Money::from_minor(100_000, Currency::EUR)),
         }
     }
 
@@ -72,7 +73,7 @@ both_stores! {
         assert_eq!(account.psu_id, Some(psu.id));
         assert_eq!(account.owner_name, "Erika Mustermann");
         let stored = d.store.account(account.id).await.unwrap().unwrap();
-        assert_eq!(stored.balances.booked, 1_000_00);
+        assert_eq!(stored.balances.booked, 100_000);
         let (_, hash) = d.store.psu_by_login("erika").await.unwrap().unwrap();
         assert!(hash.verify("correct horse battery staple"));
         assert!(d.actions().await.contains(&("psu.create".into(), "admin:ops@bank.example".into())));

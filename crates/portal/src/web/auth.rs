@@ -231,31 +231,29 @@ pub async fn login<R: PortalStore>(
     headers: HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let kind = UserKind::Developer;
-    let (input, error) = match try_login(&portal, peer, &uri, &headers, input, kind).await? {
-        Ok(answer) => return Ok(answer),
-        Err(refused) => refused,
-    };
-    let page = LoginPage {
+    let page = |input: LoginForm, error| LoginPage {
         nav: Nav::default(),
         csrf: input.csrf,
         email: input.email,
         error: Some(error),
     };
-    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+    let kind = UserKind::Developer;
+    log_in(&portal, peer, &uri, &headers, input, kind, page).await
 }
 
 /// A login post (developer or operator) checked (origin, the pre-login CSRF
 /// token, the throttle per address) and tried for an account of `kind`: the
-/// answer to a correct password, or the form back with the reason to show.
-pub(super) async fn try_login<R: PortalStore>(
+/// answer to a correct password, or 401 with `page` showing the form again
+/// with the reason.
+pub(super) async fn log_in<R: PortalStore, P: IntoResponse>(
     portal: &Portal<R>,
     peer: SocketAddr,
     uri: &Uri,
     headers: &HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
     kind: UserKind,
-) -> Result<Result<Response, (LoginForm, String)>, PageError> {
+    page: impl FnOnce(LoginForm, String) -> P,
+) -> Result<Response, PageError> {
     check_origin(headers, request_host(headers, uri))?;
     let input = form(input)?;
     check_anonymous_csrf(headers, &input.csrf)?;
@@ -271,9 +269,10 @@ pub(super) async fn try_login<R: PortalStore>(
         .log_in(email, password, kind, device.as_deref())
         .await
     {
-        Ok(outcome) => logged_in(outcome).map(Ok),
+        Ok(outcome) => logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            Ok(Err((input, e.to_string())))
+            let page = page(input, e.to_string());
+            Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),
     }

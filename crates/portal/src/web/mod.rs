@@ -18,11 +18,14 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::usage::UsageRepository;
+use fintechapi_domain::usage::{UsageRepository, UsageRow};
 use fintechapi_ledger::Ledger;
+use time::Date;
 
 use crate::accounts::Accounts;
 use fintechapi_limits::throttle::{AddressThrottle, RetryAfter};
@@ -50,6 +53,24 @@ pub struct Portal<R> {
     pub operator_second_factor_required: bool,
     /// API usage of applications, flushed before statistics are shown.
     pub meter: Arc<fintechapi_metering::Meter<R>>,
+}
+
+impl<R: PortalStore> Portal<R> {
+    /// The usage of the application `app` over the last `days` (its first
+    /// day, last day and rows). Pending counts are written first, so the
+    /// report includes the calls just made.
+    async fn usage(
+        &self,
+        app: ApplicationId,
+        days: u16,
+    ) -> Result<(Date, Date, Vec<UsageRow>), StoreError> {
+        if let Err(e) = self.meter.flush().await {
+            tracing::warn!(error = %e, "could not write pending usage before a report");
+        }
+        let (from, to) = crate::usage::period(self.registry.now().date(), days);
+        let rows = self.registry.repo().usage(app, from, to).await?;
+        Ok((from, to, rows))
+    }
 }
 
 /// The storage the portal and the admin console run on.

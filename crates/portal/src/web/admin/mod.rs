@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::UserKind;
 use fintechapi_registry::Actor;
 
-use super::auth::{CsrfForm, LoginForm, logged_out, try_login, with_cookie};
+use super::auth::{CsrfForm, LoginForm, log_in, logged_out, with_cookie};
 use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf};
 use super::{Nav, PageError, Portal, PortalStore};
 
@@ -95,18 +95,13 @@ pub async fn login<R: PortalStore>(
     headers: HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let kind = UserKind::Admin;
-    let (input, error) = match try_login(&portal, peer, &uri, &headers, input, kind).await? {
-        Ok(answer) => return Ok(answer),
-        Err(refused) => refused,
-    };
-    let page = LoginPage {
+    let page = |input: LoginForm, error| LoginPage {
         nav: Nav::default(),
         csrf: input.csrf,
         email: input.email,
         error: Some(error),
     };
-    Ok((StatusCode::UNAUTHORIZED, page).into_response())
+    log_in(&portal, peer, &uri, &headers, input, UserKind::Admin, page).await
 }
 
 pub async fn logout<R: PortalStore>(

@@ -84,33 +84,29 @@ async fn organisation_create<R: PortalStore>(
 ) -> Result<Response, ApiError> {
     let (_, user) = developer(&portal, &headers).await?;
     let b = body(input)?;
-    let mut roles = Psd2Roles::default();
-    for role in &b.roles {
-        roles = roles.with(
-            role.parse()
-                .map_err(|_| ApiError::field("roles", "each role is one of AISP, PISP, PIISP"))?,
-        );
-    }
+    let roles = b
+        .roles
+        .iter()
+        .map(|role| role.parse())
+        .collect::<Result<Vec<_>, _>>();
+    let roles =
+        roles.map_err(|_| ApiError::field("roles", "each role is one of AISP, PISP, PIISP"))?;
     let new = NewOrganisation {
         legal_name: b.legal_name,
         country: b.country,
-        roles,
+        roles: roles
+            .into_iter()
+            .fold(Psd2Roles::default(), Psd2Roles::with),
         competent_authority: b.competent_authority,
         authorisation_number: b.authorisation_number,
     };
-    let org = portal
-        .registry
+    let registry = &portal.registry;
+    let org = registry
         .create_organisation(&actor(&user), Some(user.id), new)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        [(
-            header::LOCATION,
-            format!("/portal/api/v1/organisations/{}", org.id),
-        )],
-        Json(organisation_json(&org, Some(MemberRole::Owner))),
-    )
-        .into_response())
+    let location = format!("/portal/api/v1/organisations/{}", org.id);
+    let answer = Json(organisation_json(&org, Some(MemberRole::Owner)));
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], answer).into_response())
 }
 
 async fn organisation<R: PortalStore>(
@@ -167,7 +163,25 @@ async fn application_create<R: PortalStore>(
     if !role.can_manage_apps() {
         return Err(ApiError::viewer());
     }
-    let b = body(input)?;
+    let new = new_application(body(input)?).map_err(|e| ApiError::fields(&e))?;
+    let registry = &portal.registry;
+    let (app, issued) = registry
+        .create_application(&actor(&user), &org, new, false)
+        .await?;
+    let mut out = application_json(&app);
+    out["credentials"] = issued_json(&issued);
+    let location = format!("/portal/api/v1/applications/{}", app.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(out),
+    )
+        .into_response())
+}
+
+/// The body read: the application to register, or the field errors of the
+/// choices it names.
+fn new_application(b: ApplicationBody) -> Result<NewApplication, FieldErrors> {
     let mut errors = FieldErrors::new();
     let security_profile = b
         .security_profile
@@ -187,10 +201,8 @@ async fn application_create<R: PortalStore>(
             Err(_) => errors.add("products", "each product is one of ais, pis, piis"),
         }
     }
-    if !errors.is_empty() {
-        return Err(ApiError::fields(&errors));
-    }
-    let new = NewApplication {
+    errors.into_result()?;
+    Ok(NewApplication {
         name: b.name,
         description: b.description,
         redirect_uris: b.redirect_uris,
@@ -200,22 +212,7 @@ async fn application_create<R: PortalStore>(
         tls_subject_dn: b.tls_subject_dn,
         environment,
         products,
-    };
-    let (app, issued) = portal
-        .registry
-        .create_application(&actor(&user), &org, new, false)
-        .await?;
-    let mut out = application_json(&app);
-    out["credentials"] = issued_json(&issued);
-    Ok((
-        StatusCode::CREATED,
-        [(
-            header::LOCATION,
-            format!("/portal/api/v1/applications/{}", app.id),
-        )],
-        Json(out),
-    )
-        .into_response())
+    })
 }
 
 async fn application<R: PortalStore>(
@@ -302,16 +299,10 @@ async fn revoke<R: PortalStore>(
     let (_, user) = developer(&portal, &headers).await?;
     let (app, _) = app_access(&portal, &user, &app, true).await?;
     let credential: CredentialId = credential.parse().map_err(|_| ApiError::not_found())?;
-    let owned = portal
-        .registry
-        .repo()
-        .credentials_of(app.id)
-        .await
-        .map_err(ApiError::internal)?;
-    if !owned.iter().any(|c| c.id == credential) {
-        return Err(ApiError::not_found());
-    }
-    portal.registry.revoke(&actor(&user), credential).await?;
+    let registry = &portal.registry;
+    registry
+        .revoke_of(&actor(&user), app.id, credential)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -333,14 +324,8 @@ async fn usage<R: PortalStore>(
         Ok(Some(d)) if crate::usage::PERIODS.contains(&d) => d,
         _ => return Err(ApiError::field("days", "must be 7, 30 or 90")),
     };
-    if let Err(e) = portal.meter.flush().await {
-        tracing::warn!(error = %e, "could not write pending usage before a report");
-    }
-    let (from, to) = crate::usage::period(portal.registry.now().date(), days);
-    let rows = portal
-        .registry
-        .repo()
-        .usage(app.id, from, to)
+    let (from, to, rows) = portal
+        .usage(app.id, days)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(crate::usage::UsageReport::build(from, to, &rows)).into_response())

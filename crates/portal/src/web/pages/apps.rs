@@ -15,7 +15,7 @@ use fintechapi_registry::validation::FieldErrors;
 use fintechapi_registry::{IssuedCredential, NewApplication, RegistryError};
 use serde::Deserialize;
 
-use super::{actor, app_access, org_access, require_manager, see_other};
+use super::{actor, app_access, managed_app, org_access, require_manager, see_other};
 use crate::web::auth::CsrfForm;
 use crate::web::session::{DeveloperPost, Visitor, csrf_protected};
 use crate::web::{Nav, PageError, Portal, PortalStore};
@@ -107,15 +107,9 @@ fn show_credentials(
     .into_response()
 }
 
-pub async fn app_create<R: PortalStore>(
-    State(portal): State<Arc<Portal<R>>>,
-    Path(org): Path<String>,
-    post: DeveloperPost<AppForm>,
-) -> Result<Response, PageError> {
-    let (visitor, input) = post.into_parts();
-    let (_, user) = visitor.user()?;
-    let (org, role) = org_access(&portal, user, &org).await?;
-    require_manager(role)?;
+/// The registration form read: the application to register, or the field
+/// errors of the choices the form offers.
+fn new_application(input: &AppForm) -> Result<NewApplication, FieldErrors> {
     let mut errors = FieldErrors::new();
     let security_profile = input
         .security_profile
@@ -131,30 +125,17 @@ pub async fn app_create<R: PortalStore>(
             errors.add("environment", "choose sandbox or production");
             Environment::Sandbox
         });
-    if !errors.is_empty() {
-        return Ok((
-            StatusCode::BAD_REQUEST,
-            AppFormPage {
-                nav: visitor.nav(),
-                org,
-                form: input,
-                errors,
-                sandbox_only: portal.sandbox,
-            },
-        )
-            .into_response());
-    }
+    errors.into_result()?;
     let products = [
         (&input.product_ais, ApiProduct::Ais),
         (&input.product_pis, ApiProduct::Pis),
         (&input.product_piis, ApiProduct::Piis),
-    ]
-    .into_iter()
-    .filter(|(checked, _)| checked.is_some())
-    .map(|(_, p)| p)
-    .collect();
+    ];
+    let products = products
+        .into_iter()
+        .filter(|(checked, _)| checked.is_some());
     let optional = |s: &str| Some(s.to_owned()).filter(|s| !s.trim().is_empty());
-    let new = NewApplication {
+    Ok(NewApplication {
         name: input.name.clone(),
         description: input.description.clone(),
         redirect_uris: input.redirect_uris.lines().map(str::to_owned).collect(),
@@ -163,25 +144,40 @@ pub async fn app_create<R: PortalStore>(
         jwks_uri: optional(&input.jwks_uri),
         tls_subject_dn: optional(&input.tls_subject_dn),
         environment,
-        products,
+        products: products.map(|(_, p)| p).collect(),
+    })
+}
+
+pub async fn app_create<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    Path(org): Path<String>,
+    post: DeveloperPost<AppForm>,
+) -> Result<Response, PageError> {
+    let (visitor, input) = post.into_parts();
+    let (_, user) = visitor.user()?;
+    let (org, role) = org_access(&portal, user, &org).await?;
+    require_manager(role)?;
+    let created = match new_application(&input) {
+        Ok(new) => {
+            portal
+                .registry
+                .create_application(&actor(user), &org, new, false)
+                .await
+        }
+        Err(errors) => Err(RegistryError::Invalid(errors)),
     };
-    match portal
-        .registry
-        .create_application(&actor(user), &org, new, false)
-        .await
-    {
+    match created {
         Ok((app, issued)) => Ok(show_credentials(visitor.nav(), app, issued, false)),
-        Err(RegistryError::Invalid(errors)) => Ok((
-            StatusCode::BAD_REQUEST,
-            AppFormPage {
+        Err(RegistryError::Invalid(errors)) => {
+            let page = AppFormPage {
                 nav: visitor.nav(),
                 org,
                 form: input,
                 errors,
                 sandbox_only: portal.sandbox,
-            },
-        )
-            .into_response()),
+            };
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
         Err(e) => Err(PageError::internal(e)),
     }
 }
@@ -240,16 +236,13 @@ pub async fn app_rotate<R: PortalStore>(
     Path(app): Path<String>,
     post: DeveloperPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let (visitor, _input) = post.into_parts();
-    let (_, user) = visitor.user()?;
-    let (app, _, role) = app_access(&portal, user, &app).await?;
-    require_manager(role)?;
+    let m = managed_app(&portal, post, &app).await?;
     let issued = portal
         .registry
-        .rotate_secret(&actor(user), app.id)
-        .await
-        .map_err(PageError::internal)?;
-    Ok(show_credentials(visitor.nav(), app, issued, true))
+        .rotate_secret(&actor(&m.user), m.app.id)
+        .await;
+    let issued = issued.map_err(PageError::internal)?;
+    Ok(show_credentials(m.visitor.nav(), m.app, issued, true))
 }
 
 pub async fn credential_revoke<R: PortalStore>(
@@ -257,26 +250,17 @@ pub async fn credential_revoke<R: PortalStore>(
     Path((app, credential)): Path<(String, String)>,
     post: DeveloperPost<CsrfForm>,
 ) -> Result<Response, PageError> {
-    let (visitor, _input) = post.into_parts();
-    let (_, user) = visitor.user()?;
-    let (app, _, role) = app_access(&portal, user, &app).await?;
-    require_manager(role)?;
+    let m = managed_app(&portal, post, &app).await?;
     let credential: CredentialId = credential.parse().map_err(|_| PageError::not_found())?;
-    let owned = portal
+    match portal
         .registry
-        .repo()
-        .credentials_of(app.id)
+        .revoke_of(&actor(&m.user), m.app.id, credential)
         .await
-        .map_err(PageError::internal)?;
-    if !owned.iter().any(|c| c.id == credential) {
-        return Err(PageError::not_found());
+    {
+        Ok(()) => Ok(see_other(&format!("/portal/apps/{}", m.app.id))),
+        Err(RegistryError::NotFound) => Err(PageError::not_found()),
+        Err(e) => Err(PageError::internal(e)),
     }
-    portal
-        .registry
-        .revoke(&actor(user), credential)
-        .await
-        .map_err(PageError::internal)?;
-    Ok(see_other(&format!("/portal/apps/{}", app.id)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -292,20 +276,18 @@ pub async fn subscribe<R: PortalStore>(
     Path(app): Path<String>,
     post: DeveloperPost<SubscribeForm>,
 ) -> Result<Response, PageError> {
-    let (visitor, input) = post.into_parts();
-    let (_, user) = visitor.user()?;
-    let (app, org, role) = app_access(&portal, user, &app).await?;
-    require_manager(role)?;
-    let product: ApiProduct = input
+    let m = managed_app(&portal, post, &app).await?;
+    let product: ApiProduct = m
+        .form
         .product
         .parse()
-        .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "Unknown API product."))?;
+        .map_err(|_| PageError::bad_request("Unknown API product."))?;
     match portal
         .registry
-        .subscribe(&actor(user), &org, &app, product)
+        .subscribe(&actor(&m.user), &m.org, &m.app, product)
         .await
     {
-        Ok(()) => Ok(see_other(&format!("/portal/apps/{}", app.id))),
+        Ok(()) => Ok(see_other(&format!("/portal/apps/{}", m.app.id))),
         Err(RegistryError::Invalid(errors)) => {
             Err(PageError::new(StatusCode::BAD_REQUEST, errors.to_string()))
         }

@@ -24,7 +24,7 @@ use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_registry::{Actor, RegistryError};
 
 use super::auth::CsrfForm;
-use super::session::{Visitor, csrf_protected};
+use super::session::{DeveloperPost, Visitor, csrf_protected};
 use super::{Nav, PageError, Portal, PortalStore};
 
 fn actor(user: &User) -> Actor {
@@ -69,6 +69,33 @@ async fn app_access<R: PortalStore>(
     let id = id.parse().map_err(|_| PageError::not_found())?;
     let found = portal.registry.application_of_member(user.id, id).await;
     found.map_err(lookup_failed)
+}
+
+/// A post about the application `id` by a member who may change it.
+struct Managed<F> {
+    visitor: Visitor,
+    user: User,
+    form: F,
+    app: Application,
+    org: Organisation,
+}
+
+async fn managed_app<R: PortalStore, F>(
+    portal: &Portal<R>,
+    post: DeveloperPost<F>,
+    id: &str,
+) -> Result<Managed<F>, PageError> {
+    let (visitor, form) = post.into_parts();
+    let user = visitor.user()?.1.clone();
+    let (app, org, role) = app_access(portal, &user, id).await?;
+    require_manager(role)?;
+    Ok(Managed {
+        visitor,
+        user,
+        form,
+        app,
+        org,
+    })
 }
 
 fn require_manager(role: MemberRole) -> Result<(), PageError> {

@@ -64,44 +64,46 @@ pub async fn org_form<R: PortalStore>(
     .into_response())
 }
 
+impl OrgForm {
+    /// The organisation the form describes, with the roles ticked.
+    fn organisation(&self) -> NewOrganisation {
+        let ticked = [
+            (&self.role_aisp, Psd2Role::Aisp),
+            (&self.role_pisp, Psd2Role::Pisp),
+            (&self.role_piisp, Psd2Role::Piisp),
+        ];
+        let ticked = ticked.into_iter().filter(|(checked, _)| checked.is_some());
+        NewOrganisation {
+            legal_name: self.legal_name.clone(),
+            country: self.country.clone(),
+            roles: ticked.fold(Psd2Roles::default(), |roles, (_, role)| roles.with(role)),
+            competent_authority: self.competent_authority.clone(),
+            authorisation_number: self.authorisation_number.clone(),
+        }
+    }
+}
+
 pub async fn org_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     post: DeveloperPost<OrgForm>,
 ) -> Result<Response, PageError> {
     let (visitor, input) = post.into_parts();
     let (_, user) = visitor.user()?;
-    let mut roles = Psd2Roles::default();
-    for (checked, role) in [
-        (&input.role_aisp, Psd2Role::Aisp),
-        (&input.role_pisp, Psd2Role::Pisp),
-        (&input.role_piisp, Psd2Role::Piisp),
-    ] {
-        if checked.is_some() {
-            roles = roles.with(role);
-        }
-    }
-    let new = NewOrganisation {
-        legal_name: input.legal_name.clone(),
-        country: input.country.clone(),
-        roles,
-        competent_authority: input.competent_authority.clone(),
-        authorisation_number: input.authorisation_number.clone(),
-    };
-    match portal
-        .registry
+    let registry = &portal.registry;
+    let new = input.organisation();
+    match registry
         .create_organisation(&actor(user), Some(user.id), new)
         .await
     {
         Ok(org) => Ok(see_other(&format!("/portal/orgs/{}", org.id))),
-        Err(RegistryError::Invalid(errors)) => Ok((
-            StatusCode::BAD_REQUEST,
-            OrgFormPage {
+        Err(RegistryError::Invalid(errors)) => {
+            let page = OrgFormPage {
                 nav: visitor.nav(),
                 form: input,
                 errors,
-            },
-        )
-            .into_response()),
+            };
+            Ok((StatusCode::BAD_REQUEST, page).into_response())
+        }
         Err(e) => Err(PageError::internal(e)),
     }
 }

@@ -31,33 +31,6 @@ impl UsageQuery {
     }
 }
 
-/// The report for an application the visitor's organisation owns. Pending
-/// counts are written first, so the page includes the calls just made.
-async fn usage_rows<R: PortalStore>(
-    portal: &Portal<R>,
-    app: &Application,
-    days: u16,
-) -> Result<
-    (
-        time::Date,
-        time::Date,
-        Vec<fintechapi_domain::usage::UsageRow>,
-    ),
-    PageError,
-> {
-    if let Err(e) = portal.meter.flush().await {
-        tracing::warn!(error = %e, "could not write pending usage before a report");
-    }
-    let (from, to) = crate::usage::period(portal.registry.now().date(), days);
-    let rows = portal
-        .registry
-        .repo()
-        .usage(app.id, from, to)
-        .await
-        .map_err(PageError::internal)?;
-    Ok((from, to, rows))
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "usage.html")]
 struct UsagePage {
@@ -80,7 +53,10 @@ pub async fn usage<R: PortalStore>(
     let (_, user) = visitor.user()?;
     let (app, org, _) = app_access(&portal, user, &app).await?;
     let days = query.days()?;
-    let (from, to, rows) = usage_rows(&portal, &app, days).await?;
+    let (from, to, rows) = portal
+        .usage(app.id, days)
+        .await
+        .map_err(PageError::internal)?;
     let report = crate::usage::UsageReport::build(from, to, &rows);
     Ok(UsagePage {
         nav: visitor.nav(),
@@ -103,7 +79,11 @@ pub async fn usage_csv<R: PortalStore>(
     let visitor = Visitor::load(&portal, &headers).await?;
     let (_, user) = visitor.user()?;
     let (app, _, _) = app_access(&portal, user, &app).await?;
-    let (from, to, rows) = usage_rows(&portal, &app, query.days()?).await?;
+    let days = query.days()?;
+    let (from, to, rows) = portal
+        .usage(app.id, days)
+        .await
+        .map_err(PageError::internal)?;
     let filename = format!("attachment; filename=\"usage-{}-{from}-{to}.csv\"", app.id);
     Ok((
         [
