@@ -193,7 +193,7 @@ pub struct LoginForm {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub(super) struct LoginPage {
     nav: Nav,
     csrf: String,
     email: String,
@@ -224,54 +224,55 @@ pub async fn login_form<R: PortalStore>(
     ))
 }
 
-pub async fn login<R: PortalStore>(
+/// A login page: the form shown again with the reason a login failed.
+pub(super) trait LoginTemplate: IntoResponse {
+    /// Whose accounts log in on this page.
+    const KIND: UserKind;
+
+    fn refused(form: LoginForm, error: String) -> Self;
+}
+
+impl LoginTemplate for LoginPage {
+    const KIND: UserKind = UserKind::Developer;
+
+    fn refused(form: LoginForm, error: String) -> Self {
+        Self {
+            nav: Nav::default(),
+            csrf: form.csrf,
+            email: form.email,
+            error: Some(error),
+        }
+    }
+}
+
+/// A login post (developer or operator, by the page `P`) checked (origin,
+/// the pre-login CSRF token, the throttle per address) and tried: the
+/// answer to a correct password, or 401 with the page and the reason.
+pub async fn login<R: PortalStore, P: LoginTemplate>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     uri: Uri,
     headers: HeaderMap,
     input: Result<Form<LoginForm>, FormRejection>,
 ) -> Result<Response, PageError> {
-    let page = |input: LoginForm, error| LoginPage {
-        nav: Nav::default(),
-        csrf: input.csrf,
-        email: input.email,
-        error: Some(error),
-    };
-    let kind = UserKind::Developer;
-    log_in(&portal, peer, &uri, &headers, input, kind, page).await
-}
-
-/// A login post (developer or operator) checked (origin, the pre-login CSRF
-/// token, the throttle per address) and tried for an account of `kind`: the
-/// answer to a correct password, or 401 with `page` showing the form again
-/// with the reason.
-pub(super) async fn log_in<R: PortalStore, P: IntoResponse>(
-    portal: &Portal<R>,
-    peer: SocketAddr,
-    uri: &Uri,
-    headers: &HeaderMap,
-    input: Result<Form<LoginForm>, FormRejection>,
-    kind: UserKind,
-    page: impl FnOnce(LoginForm, String) -> P,
-) -> Result<Response, PageError> {
-    check_origin(headers, request_host(headers, uri))?;
+    check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
-    check_anonymous_csrf(headers, &input.csrf)?;
+    check_anonymous_csrf(&headers, &input.csrf)?;
     let throttle = &portal.login_throttle;
     throttle
         .allow(peer.ip())
         .await
         .map_err(PageError::too_many_attempts)?;
-    let device = cookie(headers, DEVICE_COOKIE);
+    let device = cookie(&headers, DEVICE_COOKIE);
     let (email, password) = (&input.email, &input.password);
     match portal
         .accounts
-        .log_in(email, password, kind, device.as_deref())
+        .log_in(email, password, P::KIND, device.as_deref())
         .await
     {
         Ok(outcome) => logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            let page = page(input, e.to_string());
+            let page = P::refused(input, e.to_string());
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),

@@ -103,7 +103,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/verify", get(auth::verify::<R>))
         .route(
             "/portal/login",
-            get(auth::login_form::<R>).post(auth::login::<R>),
+            get(auth::login_form::<R>).post(auth::login::<R, auth::LoginPage>),
         )
         .route("/portal/logout", post(auth::logout::<R>))
         .route(
@@ -154,7 +154,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin", get(admin::overview::<R>))
         .route(
             "/admin/login",
-            get(admin::login_form).post(admin::login::<R>),
+            get(admin::login_form).post(auth::login::<R, admin::LoginPage>),
         )
         .route("/admin/logout", post(admin::logout::<R>))
         .route("/admin/security", get(security::operator_security::<R>))

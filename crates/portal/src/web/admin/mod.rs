@@ -6,21 +6,18 @@
 mod psus;
 mod registry;
 
-use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::UserKind;
 use fintechapi_registry::Actor;
 
-use super::auth::{CsrfForm, LoginForm, log_in, logged_out, with_cookie};
+use super::auth::{CsrfForm, LoginForm, LoginTemplate, logged_out, with_cookie};
 use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf};
 use super::{Nav, PageError, Portal, PortalStore};
 
@@ -68,7 +65,7 @@ fn admin_nav(visitor: &Visitor) -> Nav {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/login.html")]
-struct LoginPage {
+pub(super) struct LoginPage {
     nav: Nav,
     csrf: String,
     email: String,
@@ -88,20 +85,17 @@ pub async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
     ))
 }
 
-pub async fn login<R: PortalStore>(
-    State(portal): State<Arc<Portal<R>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<LoginForm>, FormRejection>,
-) -> Result<Response, PageError> {
-    let page = |input: LoginForm, error| LoginPage {
-        nav: Nav::default(),
-        csrf: input.csrf,
-        email: input.email,
-        error: Some(error),
-    };
-    log_in(&portal, peer, &uri, &headers, input, UserKind::Admin, page).await
+impl LoginTemplate for LoginPage {
+    const KIND: UserKind = UserKind::Admin;
+
+    fn refused(form: LoginForm, error: String) -> Self {
+        Self {
+            nav: Nav::default(),
+            csrf: form.csrf,
+            email: form.email,
+            error: Some(error),
+        }
+    }
 }
 
 pub async fn logout<R: PortalStore>(

@@ -8,7 +8,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::registry::{Application, Organisation};
+use fintechapi_domain::usage::UsageRow;
 use serde::Deserialize;
+use time::Date;
 
 use super::app_access;
 use crate::web::session::Visitor;
@@ -43,27 +45,53 @@ struct UsagePage {
     chart: String,
 }
 
+/// The usage an application's member asked for.
+struct Asked {
+    visitor: Visitor,
+    app: Application,
+    org: Organisation,
+    days: u16,
+    from: Date,
+    to: Date,
+    rows: Vec<UsageRow>,
+}
+
+async fn asked<R: PortalStore>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+    app: &str,
+    query: &UsageQuery,
+) -> Result<Asked, PageError> {
+    let visitor = Visitor::load(portal, headers).await?;
+    let (app, org, _) = app_access(portal, visitor.user()?.1, app).await?;
+    let days = query.days()?;
+    let usage = portal.usage(app.id, days).await;
+    let (from, to, rows) = usage.map_err(PageError::internal)?;
+    Ok(Asked {
+        visitor,
+        app,
+        org,
+        days,
+        from,
+        to,
+        rows,
+    })
+}
+
 pub async fn usage<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Path(app): Path<String>,
     axum::extract::Query(query): axum::extract::Query<UsageQuery>,
 ) -> Result<Response, PageError> {
-    let visitor = Visitor::load(&portal, &headers).await?;
-    let (_, user) = visitor.user()?;
-    let (app, org, _) = app_access(&portal, user, &app).await?;
-    let days = query.days()?;
-    let (from, to, rows) = portal
-        .usage(app.id, days)
-        .await
-        .map_err(PageError::internal)?;
-    let report = crate::usage::UsageReport::build(from, to, &rows);
+    let asked = asked(&portal, &headers, &app, &query).await?;
+    let report = crate::usage::UsageReport::build(asked.from, asked.to, &asked.rows);
     Ok(UsagePage {
-        nav: visitor.nav(),
+        nav: asked.visitor.nav(),
         chart: report.svg(),
-        app,
-        org,
-        days,
+        app: asked.app,
+        org: asked.org,
+        days: asked.days,
         periods: crate::usage::PERIODS,
         report,
     }
@@ -76,14 +104,13 @@ pub async fn usage_csv<R: PortalStore>(
     Path(app): Path<String>,
     axum::extract::Query(query): axum::extract::Query<UsageQuery>,
 ) -> Result<Response, PageError> {
-    let visitor = Visitor::load(&portal, &headers).await?;
-    let (_, user) = visitor.user()?;
-    let (app, _, _) = app_access(&portal, user, &app).await?;
-    let days = query.days()?;
-    let (from, to, rows) = portal
-        .usage(app.id, days)
-        .await
-        .map_err(PageError::internal)?;
+    let Asked {
+        app,
+        from,
+        to,
+        rows,
+        ..
+    } = asked(&portal, &headers, &app, &query).await?;
     let filename = format!("attachment; filename=\"usage-{}-{from}-{to}.csv\"", app.id);
     Ok((
         [
