@@ -232,18 +232,26 @@ pub(super) trait LoginTemplate: IntoResponse {
     fn refused(form: LoginForm, error: String) -> Self;
 }
 
-impl LoginTemplate for LoginPage {
-    const KIND: UserKind = UserKind::Developer;
+/// Implements `LoginTemplate` for a page with `nav`, `csrf`, `email` and `error`.
+macro_rules! login_template {
+    ($page:ty, $kind:expr) => {
+        impl $crate::web::auth::LoginTemplate for $page {
+            const KIND: UserKind = $kind;
 
-    fn refused(form: LoginForm, error: String) -> Self {
-        Self {
-            nav: Nav::default(),
-            csrf: form.csrf,
-            email: form.email,
-            error: Some(error),
+            fn refused(form: $crate::web::auth::LoginForm, error: String) -> Self {
+                Self {
+                    nav: Nav::default(),
+                    csrf: form.csrf,
+                    email: form.email,
+                    error: Some(error),
+                }
+            }
         }
-    }
+    };
 }
+pub(super) use login_template;
+
+login_template!(LoginPage, UserKind::Developer);
 
 /// A login post (developer or operator, by the page `P`) checked (origin,
 /// the pre-login CSRF token, the throttle per address) and tried: the

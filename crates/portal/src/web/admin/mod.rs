@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::UserKind;
 use fintechapi_registry::Actor;
 
-use super::auth::{CsrfForm, LoginForm, LoginTemplate, logged_out, with_cookie};
+use super::auth::{CsrfForm, logged_out, login_template, with_cookie};
 use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf};
 use super::{Nav, PageError, Portal, PortalStore};
 
@@ -85,18 +85,7 @@ pub async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
     ))
 }
 
-impl LoginTemplate for LoginPage {
-    const KIND: UserKind = UserKind::Admin;
-
-    fn refused(form: LoginForm, error: String) -> Self {
-        Self {
-            nav: Nav::default(),
-            csrf: form.csrf,
-            email: form.email,
-            error: Some(error),
-        }
-    }
-}
+login_template!(LoginPage, UserKind::Admin);
 
 pub async fn logout<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
