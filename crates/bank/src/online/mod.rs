@@ -360,16 +360,8 @@ async fn sca<R: BankStore>(
 ) -> Result<Response, BankError> {
     let OnlinePost { session, form, .. } = post;
     let ceremony = &session.sign_in_ceremony;
-    let error = match attempt(&service, session.psu()?.id, &form, None, ceremony).await? {
-        Attempt::Accepted => {
-            // A session that passed the factor before is confirming a change of factors.
-            let next = match session.factor_at {
-                Some(_) => "/bank/online/security",
-                None => "/bank/online/consents",
-            };
-            let stages = (PsuSessionStage::SecondFactor, PsuSessionStage::Active);
-            return renewed(&service, &session, stages, None, true, next).await;
-        }
+    let (psu, error) = match attempt(&service, session.psu()?.id, &form, None, ceremony).await? {
+        Attempt::Accepted => return passed(&service, &session).await,
         Attempt::Blocked => {
             service
                 .oauth
@@ -385,7 +377,6 @@ async fn sca<R: BankStore>(
             "That code or passkey was not accepted, or was used already.",
         ),
     };
-    let (psu, error) = error;
     sca_page(
         &service,
         &session,
@@ -394,6 +385,20 @@ async fn sca<R: BankStore>(
         Some(error.into()),
     )
     .await
+}
+
+/// The second factor passed: signed in, or back to the change of factors a
+/// session that passed it before is confirming.
+async fn passed<R: BankStore>(
+    service: &BankService<R>,
+    session: &Online,
+) -> Result<Response, BankError> {
+    let next = match session.factor_at {
+        Some(_) => "/bank/online/security",
+        None => "/bank/online/consents",
+    };
+    let stages = (PsuSessionStage::SecondFactor, PsuSessionStage::Active);
+    renewed(service, session, stages, None, true, next).await
 }
 
 async fn logout<R: BankStore>(

@@ -20,12 +20,20 @@ use fintechapi_web::{
 };
 
 use super::session::{
-    ADMIN_COOKIE, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
-    check_anonymous_csrf, check_session_csrf,
+    ADMIN_COOKIE, AnonymousPost, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor,
+    anonymous_csrf, check_session_csrf, csrf_protected,
 };
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
 use fintechapi_registry::validation::FieldErrors;
+
+csrf_protected!(
+    SignupForm,
+    LoginForm,
+    CodeForm,
+    ResetRequestForm,
+    ResetConfirmForm
+);
 
 pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
     form.map(|Form(f)| f).map_err(|e| {
@@ -122,13 +130,8 @@ pub(super) async fn mail_request_allowed<R: PortalStore>(
 pub async fn signup<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<SignupForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<SignupForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     mail_request_allowed(&portal, peer).await?;
     match portal
         .accounts
@@ -253,19 +256,15 @@ pub(super) use login_template;
 
 login_template!(LoginPage, UserKind::Developer);
 
-/// A login post (developer or operator, by the page `P`) checked (origin,
-/// the pre-login CSRF token, the throttle per address) and tried: the
-/// answer to a correct password, or 401 with the page and the reason.
+/// A login post (developer or operator, by the page `P`): throttled per
+/// address and tried; the answer to a correct password, or 401 with the
+/// page and the reason.
 pub async fn login<R: PortalStore, P: LoginTemplate>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
     headers: HeaderMap,
-    input: Result<Form<LoginForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<LoginForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     let throttle = &portal.login_throttle;
     throttle
         .allow(peer.ip())
@@ -377,13 +376,9 @@ pub struct CodeForm {
 
 pub async fn code<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
     headers: HeaderMap,
-    input: Result<Form<CodeForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     let Some(ticket) = cookie(&headers, SECOND_FACTOR_COOKIE) else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -466,13 +461,8 @@ pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
 pub async fn reset_request<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<ResetRequestForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<ResetRequestForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     mail_request_allowed(&portal, peer).await?;
     portal
         .accounts
@@ -526,13 +516,8 @@ pub async fn reset_confirm_form(
 
 pub async fn reset_confirm<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<ResetConfirmForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<ResetConfirmForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     match portal
         .accounts
         .reset_password(&input.token, &input.password)
