@@ -215,16 +215,13 @@ pub async fn login_form<R: PortalStore>(
         )
             .into_response());
     }
-    let (csrf, cookie) = anonymous_csrf(&headers)?;
-    Ok(with_cookie(
-        LoginPage {
-            nav: Nav::default(),
-            csrf,
-            email: String::new(),
-            error: None,
-        },
-        cookie,
-    ))
+    blank_login::<LoginPage>(&headers)
+}
+
+/// A login page with an empty form and the pre-login CSRF token.
+pub(super) fn blank_login<P: LoginTemplate>(headers: &HeaderMap) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(headers)?;
+    Ok(with_cookie(P::blank(csrf), cookie))
 }
 
 /// A login page: the form shown again with the reason a login failed.
@@ -233,6 +230,8 @@ pub(super) trait LoginTemplate: IntoResponse {
     const KIND: UserKind;
 
     fn refused(form: LoginForm, error: String) -> Self;
+
+    fn blank(csrf: String) -> Self;
 }
 
 /// Implements `LoginTemplate` for a page with `nav`, `csrf`, `email` and `error`.
@@ -247,6 +246,15 @@ macro_rules! login_template {
                     csrf: form.csrf,
                     email: form.email,
                     error: Some(error),
+                }
+            }
+
+            fn blank(csrf: String) -> Self {
+                Self {
+                    nav: Nav::default(),
+                    csrf,
+                    email: String::new(),
+                    error: None,
                 }
             }
         }

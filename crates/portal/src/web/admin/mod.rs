@@ -17,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::UserKind;
 use fintechapi_registry::Actor;
 
-use super::auth::{CsrfForm, logged_out, login_template, with_cookie};
-use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor, anonymous_csrf};
+use super::auth::{CsrfForm, blank_login, logged_out, login_template};
+use super::session::{ADMIN_COOKIE, EnrollingOperatorPost, OperatorPost, Visitor};
 use super::{Nav, PageError, Portal, PortalStore};
 
 pub use psus::{psu_account, psu_create, psu_password, psu_totp, psu_unblock, psus};
@@ -73,16 +73,7 @@ pub(super) struct LoginPage {
 }
 
 pub async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
-    let (csrf, cookie) = anonymous_csrf(&headers)?;
-    Ok(with_cookie(
-        LoginPage {
-            nav: Nav::default(),
-            csrf,
-            email: String::new(),
-            error: None,
-        },
-        cookie,
-    ))
+    blank_login::<LoginPage>(&headers)
 }
 
 login_template!(LoginPage, UserKind::Admin);
