@@ -9,40 +9,32 @@
   const bytes = (value) =>
     Uint8Array.from(atob(value.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
 
-  async function create(publicKey) {
+  // Runs navigator.credentials[kind] ('create' or 'get') on the options and
+  // returns the browser's answer with its binary fields as base64url.
+  async function ceremony(kind, publicKey) {
     publicKey.challenge = bytes(publicKey.challenge);
-    publicKey.user.id = bytes(publicKey.user.id);
-    for (const c of publicKey.excludeCredentials || []) c.id = bytes(c.id);
-    const credential = await navigator.credentials.create({ publicKey });
-    const response = credential.response;
+    if (publicKey.user) publicKey.user.id = bytes(publicKey.user.id);
+    const listed = publicKey.excludeCredentials || publicKey.allowCredentials || [];
+    for (const c of listed) c.id = bytes(c.id);
+    const credential = await navigator.credentials[kind]({ publicKey });
+    const r = credential.response;
+    const response = kind === 'create'
+      ? {
+        attestationObject: text(r.attestationObject),
+        clientDataJSON: text(r.clientDataJSON),
+        transports: r.getTransports ? r.getTransports() : undefined,
+      }
+      : {
+        authenticatorData: text(r.authenticatorData),
+        clientDataJSON: text(r.clientDataJSON),
+        signature: text(r.signature),
+        userHandle: r.userHandle ? text(r.userHandle) : null,
+      };
     return {
       id: credential.id,
       rawId: text(credential.rawId),
       type: credential.type,
-      response: {
-        attestationObject: text(response.attestationObject),
-        clientDataJSON: text(response.clientDataJSON),
-        transports: response.getTransports ? response.getTransports() : undefined,
-      },
-      clientExtensionResults: credential.getClientExtensionResults(),
-    };
-  }
-
-  async function get(publicKey) {
-    publicKey.challenge = bytes(publicKey.challenge);
-    for (const c of publicKey.allowCredentials || []) c.id = bytes(c.id);
-    const credential = await navigator.credentials.get({ publicKey });
-    const response = credential.response;
-    return {
-      id: credential.id,
-      rawId: text(credential.rawId),
-      type: credential.type,
-      response: {
-        authenticatorData: text(response.authenticatorData),
-        clientDataJSON: text(response.clientDataJSON),
-        signature: text(response.signature),
-        userHandle: response.userHandle ? text(response.userHandle) : null,
-      },
+      response,
       clientExtensionResults: credential.getClientExtensionResults(),
     };
   }
@@ -61,9 +53,8 @@
       button.disabled = true;
       status.textContent = 'Follow your browser\u2019s prompt\u2026';
       try {
-        const answer = form.dataset.passkey === 'create'
-          ? await create(options.publicKey)
-          : await get(options.publicKey);
+        const kind = form.dataset.passkey === 'create' ? 'create' : 'get';
+        const answer = await ceremony(kind, options.publicKey);
         form.elements.credential.value = JSON.stringify(answer);
         form.submit();
       } catch (e) {

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -25,8 +26,39 @@ pub(crate) struct AuthorizeQuery {
 pub(crate) async fn authorize<R: BankStore>(
     State(service): State<Arc<BankService<R>>>,
     headers: HeaderMap,
-    query: Result<Query<AuthorizeQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Result<Response, BankError> {
+    let (client_id, request_uri) = pushed(query)?;
+    let server = &service.oauth.server;
+    let pepper = server.pepper();
+    // A reload by the browser that opened it keeps it; any other browser is refused.
+    let bound = cookie(&headers, PSU_COOKIE).map(|id| pepper.hash(&id));
+    let session = random_token(32).map_err(|_| BankError::expired())?;
+    let (request, new_session) = (pepper.hash(&request_uri), pepper.hash(&session));
+    let opened = server
+        .repo()
+        .open_authorization(
+            &request,
+            &client_id,
+            bound.as_ref(),
+            &new_session,
+            server.now(),
+        )
+        .await?;
+    if opened.is_none() {
+        return Err(BankError::page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has ended, or was opened in another browser. Return to the app you \
+             came from and start again.",
+        ));
+    }
+    Ok(session_started(&session))
+}
+
+/// The `client_id` and `request_uri` of a link to a pushed request.
+fn pushed(
+    query: Result<Query<AuthorizeQuery>, QueryRejection>,
+) -> Result<(String, String), BankError> {
     let Ok(Query(query)) = query else {
         return Err(BankError::page(
             StatusCode::BAD_REQUEST,
@@ -40,28 +72,7 @@ pub(crate) async fn authorize<R: BankStore>(
              client_id and request_uri.",
         ));
     };
-    let server = &service.oauth.server;
-    // A reload by the browser that opened it keeps it; any other browser is refused.
-    let bound = cookie(&headers, PSU_COOKIE).map(|id| server.pepper().hash(&id));
-    let session = random_token(32).map_err(|_| BankError::expired())?;
-    let opened = server
-        .repo()
-        .open_authorization(
-            &server.pepper().hash(&request_uri),
-            &client_id,
-            bound.as_ref(),
-            &server.pepper().hash(&session),
-            server.now(),
-        )
-        .await?;
-    if opened.is_none() {
-        return Err(BankError::page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has ended, or was opened in another browser. Return to the app you \
-             came from and start again.",
-        ));
-    }
-    Ok(session_started(&session))
+    Ok((client_id, request_uri))
 }
 
 /// Moves the authorization `from` → `to` under a new session id, and points

@@ -2,19 +2,20 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::{AccountGrant, ConsentStatus};
+use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
+use fintechapi_domain::payment::Payment;
 
-use crate::error::{BankError, parsed, secured};
+use crate::error::{BankError, secured};
 use crate::factors::{PaymentAsk, payment_asked};
 use crate::pages::{AccountLine, consent_page, form_targets};
 use crate::payment::{cancel_payment, decline, execute};
 use crate::service::{BankService, BankStore};
-use crate::session::{back_to_tpp, check_post, session};
+use crate::session::{AtConsent, PsuPost, PsuSession, back_to_tpp};
 
 /// The PSU approved: the OAuth approach issues the code for the TPP's token;
 /// the Redirect approach finalises the authorisation without one.
@@ -54,101 +55,135 @@ pub(crate) fn refused(authorization: &Authorization, issuer: &str, description: 
     )
 }
 
+/// The PSU's answer on the consent or payment page.
 pub(crate) async fn decide<R: BankStore>(
     State(service): State<Arc<BankService<R>>>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+    post: PsuPost<AtConsent, Vec<(String, String)>>,
 ) -> Result<Response, BankError> {
-    let session = session(&service, &headers, AuthorizationStage::Consent).await?;
-    let pairs = parsed(form)?;
+    let PsuPost { session, form, .. } = post;
     let value = |name: &str| {
-        pairs
-            .iter()
+        form.iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     };
-    check_post(&headers, &uri, value("csrf").unwrap_or_default(), &session)?;
-    let server = &service.oauth.server;
-    let repo = server.repo();
+    let approve = value("decision") == Some("approve");
     let authorization = &session.authorization;
-    let issuer = server.settings().issuer.clone();
-    let payment = match payment_asked(&service, authorization).await? {
+    match payment_asked(&service, authorization).await? {
         Some(PaymentAsk::Cancel(payment)) => {
-            return cancel_payment(&service, authorization, &payment, value("decision")).await;
+            cancel_payment(&service, authorization, &payment, value("decision")).await
         }
-        Some(PaymentAsk::Pay(payment)) => Some(payment),
-        None => None,
-    };
-    if let Some(payment) = payment {
-        if value("decision") != Some("approve") {
-            decline(&service, authorization, &payment).await?;
-            return Ok(refused(
-                authorization,
-                &issuer,
-                "the PSU declined the payment",
-            ));
+        Some(PaymentAsk::Pay(payment)) => {
+            decide_payment(&service, authorization, &payment, approve).await
         }
-        let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
-        execute(&service, &payment, psu).await?;
-        return approved(&service, authorization).await;
+        None => {
+            let chosen = form.iter().filter(|(n, _)| n == "account");
+            let chosen: Vec<&str> = chosen.map(|(_, v)| v.as_str()).collect();
+            decide_consent(&service, &session, approve, &chosen).await
+        }
     }
-    let page = consent_page(&service, &session).await?;
-    let now = server.now();
-    let consent_id = page.consent.id;
+}
 
-    if value("decision") != Some("approve") || page.problem.is_some() {
-        repo.set_consent_status(
-            consent_id,
-            &[ConsentStatus::Received],
-            ConsentStatus::Rejected,
-            now,
-        )
-        .await?;
-        repo.advance_authorization(
-            authorization.id,
-            AuthorizationStage::Consent,
-            AuthorizationStage::Denied,
-            None,
-            now,
-        )
-        .await?;
-        let description = page.problem.as_deref().map_or(
-            "the PSU denied the request",
-            |_| "the consent names an account the PSU does not hold",
-        );
-        return Ok(refused(authorization, &issuer, description));
-    }
-
-    let grants: Vec<AccountGrant> = if page.choose {
-        let chosen: Vec<&str> = pairs
-            .iter()
-            .filter(|(n, _)| n == "account")
-            .map(|(_, v)| v.as_str())
-            .collect();
-        page.lines
-            .iter()
-            .filter(|l| chosen.contains(&l.account.id.to_string().as_str()))
-            .map(AccountLine::grant)
-            .collect()
-    } else {
-        page.lines.iter().map(AccountLine::grant).collect()
-    };
-    if grants.is_empty() {
-        let mut page = page;
-        page.problem = Some("Choose at least one account, or deny the request.".into());
-        let target = form_targets(authorization);
-        return Ok(secured(
-            (StatusCode::BAD_REQUEST, page).into_response(),
-            target.as_deref(),
+/// A payment approved is executed; declined, it is rejected.
+async fn decide_payment<R: BankStore>(
+    service: &BankService<R>,
+    authorization: &Authorization,
+    payment: &Payment,
+    approve: bool,
+) -> Result<Response, BankError> {
+    if !approve {
+        decline(service, authorization, payment).await?;
+        let issuer = &service.oauth.server.settings().issuer;
+        return Ok(refused(
+            authorization,
+            issuer,
+            "the PSU declined the payment",
         ));
     }
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
-    if !repo.authorise_consent(consent_id, psu, grants, now).await? {
+    execute(service, payment, psu).await?;
+    approved(service, authorization).await
+}
+
+/// A consent approved on the accounts `chosen` (where the PSU chooses) is
+/// authorised; denied, or naming an account the PSU does not hold, rejected.
+async fn decide_consent<R: BankStore>(
+    service: &BankService<R>,
+    session: &PsuSession,
+    approve: bool,
+    chosen: &[&str],
+) -> Result<Response, BankError> {
+    let authorization = &session.authorization;
+    let mut page = consent_page(service, session).await?;
+    if !approve || page.problem.is_some() {
+        return deny_consent(
+            service,
+            authorization,
+            page.consent.id,
+            page.problem.is_some(),
+        )
+        .await;
+    }
+    let lines = page.lines.iter();
+    let grants: Vec<AccountGrant> = if page.choose {
+        let lines = lines.filter(|l| chosen.contains(&l.account.id.to_string().as_str()));
+        lines.map(AccountLine::grant).collect()
+    } else {
+        lines.map(AccountLine::grant).collect()
+    };
+    if grants.is_empty() {
+        page.problem = Some("Choose at least one account, or deny the request.".into());
+        let target = form_targets(authorization);
+        let page = (StatusCode::BAD_REQUEST, page).into_response();
+        return Ok(secured(page, target.as_deref()));
+    }
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
+    let server = &service.oauth.server;
+    let consent = page.consent.id;
+    if !server
+        .repo()
+        .authorise_consent(consent, psu, grants, server.now())
+        .await?
+    {
         return Err(BankError::page(
             StatusCode::CONFLICT,
             "This consent was already decided or withdrawn by the app.",
         ));
     }
-    approved(&service, authorization).await
+    approved(service, authorization).await
+}
+
+/// The consent is rejected and the authorization denied; the TPP learns why.
+async fn deny_consent<R: BankStore>(
+    service: &BankService<R>,
+    authorization: &Authorization,
+    consent: ConsentId,
+    foreign_account: bool,
+) -> Result<Response, BankError> {
+    let server = &service.oauth.server;
+    let (repo, now) = (server.repo(), server.now());
+    repo.set_consent_status(
+        consent,
+        &[ConsentStatus::Received],
+        ConsentStatus::Rejected,
+        now,
+    )
+    .await?;
+    repo.advance_authorization(
+        authorization.id,
+        AuthorizationStage::Consent,
+        AuthorizationStage::Denied,
+        None,
+        now,
+    )
+    .await?;
+    let description = if foreign_account {
+        "the consent names an account the PSU does not hold"
+    } else {
+        "the PSU denied the request"
+    };
+    Ok(refused(
+        authorization,
+        &server.settings().issuer,
+        description,
+    ))
 }

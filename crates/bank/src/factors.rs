@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
 use fintechapi_domain::otp::Seed;
 use fintechapi_domain::payment::Payment;
@@ -16,11 +16,11 @@ use fintechapi_domain::secret::{KeyedHash, constant_time_eq};
 use fintechapi_oauth::server::ScopedResource;
 
 use crate::authorize::advance_renewed;
-use crate::error::{BankError, parsed, secured};
+use crate::error::{BankError, secured};
 use crate::login::{BLOCKED, fail};
 use crate::passkey::{CEREMONY_TTL, PasskeyError, ceremony_live, payment_digest};
 use crate::service::{BankService, BankStore};
-use crate::session::{PsuSession, check_post, session};
+use crate::session::{AtSecondFactor, PsuPost, PsuSession, csrf_form, session};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/sca.html")]
@@ -118,6 +118,7 @@ pub(crate) struct ScaForm {
     #[serde(default)]
     pub csrf: String,
 }
+csrf_form!(ScaForm);
 
 /// How a second-factor attempt ended.
 pub(crate) enum Factor {
@@ -237,6 +238,22 @@ pub(crate) async fn passkey_accepted<R: BankStore>(
     }
 }
 
+/// The PSU's authenticator app's seed, if enrolled and it opens.
+async fn psu_seed<R: BankStore>(
+    service: &BankService<R>,
+    psu: &Psu,
+) -> Result<Option<Seed>, BankError> {
+    let server = &service.oauth.server;
+    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
+        return Ok(None);
+    };
+    let seed = server.pepper().sealer().open(&sealed).map(Seed::from_bytes);
+    if seed.is_none() {
+        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
+    }
+    Ok(seed)
+}
+
 /// The PSU's authenticator app's OCRA response to the payment's challenge.
 pub(crate) async fn ocra_accepted<R: BankStore>(
     service: &BankService<R>,
@@ -244,17 +261,10 @@ pub(crate) async fn ocra_accepted<R: BankStore>(
     payment: &Payment,
     code: &str,
 ) -> Result<bool, BankError> {
-    let server = &service.oauth.server;
-    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
-        return Ok(false);
-    };
-    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
-        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
-        return Ok(false);
-    };
-    Ok(seed
-        .ocra_response(&payment_challenge(payment))
-        .is_some_and(|expected| constant_time_eq(code, &expected)))
+    Ok(psu_seed(service, psu).await?.is_some_and(|seed| {
+        seed.ocra_response(&payment_challenge(payment))
+            .is_some_and(|expected| constant_time_eq(code, &expected))
+    }))
 }
 
 /// A current TOTP code of the PSU's authenticator, each time step once.
@@ -264,17 +274,48 @@ pub(crate) async fn totp_accepted<R: BankStore>(
     code: &str,
 ) -> Result<bool, BankError> {
     let server = &service.oauth.server;
-    let Some(sealed) = server.repo().psu_totp_seed(psu.id).await? else {
-        return Ok(false);
-    };
-    let Some(seed) = server.pepper().sealer().open(&sealed).map(Seed::from_bytes) else {
-        tracing::error!(psu = %psu.id, "a stored PSU TOTP seed does not open with this pepper");
-        return Ok(false);
-    };
-    match seed.matching_step(code, server.now()) {
+    let step = psu_seed(service, psu).await?;
+    match step.and_then(|seed| seed.matching_step(code, server.now())) {
         Some(step) => Ok(server.repo().accept_psu_totp_step(psu.id, step).await?),
         None => Ok(false),
     }
+}
+
+/// How one counted second-factor attempt ended.
+pub(crate) enum Attempt {
+    Accepted,
+    /// The passkey prompt expired: ask again, the PSU as it stands now.
+    Stale(Psu),
+    /// Refused and counted toward the block.
+    Wrong(Psu),
+    /// The PSU is blocked, before this attempt or by it.
+    Blocked,
+}
+
+/// One second-factor attempt, counted before it runs (RTS Art. 4): a wrong
+/// answer counts toward the block, an accepted one clears the count.
+pub(crate) async fn attempt<R: BankStore>(
+    service: &BankService<R>,
+    psu: PsuId,
+    form: &ScaForm,
+    payment: Option<&Payment>,
+    ceremony: &KeyedHash,
+) -> Result<Attempt, BankError> {
+    let server = &service.oauth.server;
+    let Some(psu) = server.repo().begin_psu_attempt(psu, server.now()).await? else {
+        return Ok(Attempt::Blocked);
+    };
+    Ok(
+        match check_second_factor(service, &psu, form, payment, ceremony).await? {
+            Factor::Accepted => {
+                server.repo().reset_psu_login_failures(psu.id).await?;
+                Attempt::Accepted
+            }
+            Factor::Stale => Attempt::Stale(psu),
+            Factor::Wrong if fail(service, &psu).await? => Attempt::Blocked,
+            Factor::Wrong => Attempt::Wrong(psu),
+        },
+    )
 }
 
 pub(crate) const WRONG_FACTOR: &str = "That code or passkey was not accepted, or was used already. \
@@ -314,52 +355,27 @@ pub(crate) async fn sca_form<R: BankStore>(
 
 pub(crate) async fn sca<R: BankStore>(
     State(service): State<Arc<BankService<R>>>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    form: Result<Form<ScaForm>, FormRejection>,
+    post: PsuPost<AtSecondFactor, ScaForm>,
 ) -> Result<Response, BankError> {
-    let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
-    let form = parsed(form)?;
-    check_post(&headers, &uri, &form.csrf, &session)?;
-    let repo = service.oauth.server.repo();
+    let PsuPost { session, form, .. } = post;
     let psu = session_psu(&service, &session).await?;
-    let Some(psu) = repo
-        .begin_psu_attempt(psu.id, service.oauth.server.now())
-        .await?
-    else {
-        return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
-    };
     let payment = authorized_payment(&service, &session.authorization).await?;
-    let error =
-        match check_second_factor(&service, &psu, &form, payment.as_ref(), &session.ceremony)
-            .await?
-        {
-            Factor::Accepted => None,
-            Factor::Stale => Some(STALE_PROMPT),
-            Factor::Wrong => {
-                if fail(&service, &psu).await? {
-                    return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED));
-                }
-                Some(WRONG_FACTOR)
-            }
-        };
-    if let Some(error) = error {
-        let page = sca_page(&service, &session, &psu, payment, Some(error.into())).await?;
-        return Ok(secured(
-            (StatusCode::UNAUTHORIZED, page).into_response(),
-            None,
-        ));
-    }
-    repo.reset_psu_login_failures(psu.id).await?;
-    advance_renewed(
-        &service,
-        &session,
-        (
-            AuthorizationStage::SecondFactor,
-            AuthorizationStage::Consent,
-        ),
+    let ceremony = &session.ceremony;
+    let (psu, error) = match attempt(&service, psu.id, &form, payment.as_ref(), ceremony).await? {
+        Attempt::Accepted => {
+            let stages = (
+                AuthorizationStage::SecondFactor,
+                AuthorizationStage::Consent,
+            );
+            return advance_renewed(&service, &session, stages, None, "/bank/consent").await;
+        }
+        Attempt::Blocked => return Err(BankError::page(StatusCode::FORBIDDEN, BLOCKED)),
+        Attempt::Stale(psu) => (psu, STALE_PROMPT),
+        Attempt::Wrong(psu) => (psu, WRONG_FACTOR),
+    };
+    let page = sca_page(&service, &session, &psu, payment, Some(error.into())).await?;
+    Ok(secured(
+        (StatusCode::UNAUTHORIZED, page).into_response(),
         None,
-        "/bank/consent",
-    )
-    .await
+    ))
 }

@@ -18,6 +18,7 @@ mod error;
 mod factors;
 mod login;
 mod online;
+pub mod operator;
 mod pages;
 pub mod passkey;
 mod payment;

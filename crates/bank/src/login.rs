@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::oauth::AuthorizationStage;
@@ -16,9 +15,9 @@ use fintechapi_domain::psu::{MAX_FAILED_LOGINS, Psu, PsuNotice};
 use fintechapi_web::mail::{self, MailKind};
 
 use crate::authorize::advance_renewed;
-use crate::error::{BankError, parsed, secured};
+use crate::error::{BankError, secured};
 use crate::service::{BankService, BankStore};
-use crate::session::{PsuSession, check_post, session, tpp};
+use crate::session::{AtLogin, PsuPost, PsuSession, csrf_form, session, tpp};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/login.html")]
@@ -65,6 +64,7 @@ pub(crate) struct LoginForm {
     #[serde(default)]
     pub csrf: String,
 }
+csrf_form!(LoginForm);
 
 /// Every failed login gets this one answer: a wrong name, a wrong password,
 /// or a block, whether or not the password was right.
@@ -215,13 +215,9 @@ pub(crate) async fn alert<R: BankStore>(
 pub(crate) async fn login<R: BankStore>(
     State(service): State<Arc<BankService<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    uri: axum::http::Uri,
-    form: Result<Form<LoginForm>, FormRejection>,
+    post: PsuPost<AtLogin, LoginForm>,
 ) -> Result<Response, BankError> {
-    let session = session(&service, &headers, AuthorizationStage::Login).await?;
-    let form = parsed(form)?;
-    check_post(&headers, &uri, &form.csrf, &session)?;
+    let PsuPost { session, form, .. } = post;
     let psu = match check_password(&service, peer.ip(), form.login.trim(), form.password).await? {
         Ok(psu) => psu,
         Err(message) => {

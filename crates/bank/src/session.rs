@@ -1,6 +1,12 @@
 //! The PSU's session with the bank's pages: its cookie, expiry and the
-//! checks every form post passes.
+//! checks every form post passes (`checked_form`, the `PsuPost` extractor).
 
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Form, FromRequest, Request};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
@@ -8,8 +14,9 @@ use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{KeyedHash, constant_time_eq};
 use fintechapi_oauth::server::PSU_IDLE_TIMEOUT;
 use fintechapi_web::{check_origin, cookie, request_host};
+use serde::de::DeserializeOwned;
 
-use crate::error::{BankError, secured, see_other};
+use crate::error::{BankError, parsed, secured, see_other};
 use crate::service::{BankService, BankStore};
 
 /// The browser's authentication session with the bank's pages.
@@ -58,36 +65,105 @@ pub(crate) async fn session<R: BankStore>(
     })
 }
 
-/// Origin check and CSRF token of a form post.
-pub(crate) fn check_post(
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    csrf: &str,
-    session: &PsuSession,
-) -> Result<(), BankError> {
-    check_form_post(headers, uri, csrf, &session.csrf)
+/// Forms whose `csrf` field carries the session's token.
+pub(crate) trait CsrfField {
+    fn csrf(&self) -> &str;
 }
 
-/// Origin check and CSRF token of a form post on any bank page.
-pub(crate) fn check_form_post(
-    headers: &HeaderMap,
-    uri: &axum::http::Uri,
-    csrf: &str,
+/// Marks forms whose `csrf` field carries the token.
+macro_rules! csrf_form {
+    ($($form:ty),+ $(,)?) => {
+        $(impl $crate::session::CsrfField for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        })+
+    };
+}
+pub(crate) use csrf_form;
+
+/// The consent page's form, read as pairs because its fields vary.
+impl CsrfField for Vec<(String, String)> {
+    fn csrf(&self) -> &str {
+        self.iter()
+            .find(|(name, _)| name == "csrf")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default()
+    }
+}
+
+/// A form post's body, read after its origin was checked and kept only with
+/// the token `expected`: the checks every post of the bank's pages passes.
+pub(crate) async fn checked_form<F>(
+    parts: Parts,
+    body: Body,
     expected: &str,
-) -> Result<(), BankError> {
-    check_origin(headers, request_host(headers, uri)).map_err(|_| {
+) -> Result<F, BankError>
+where
+    F: DeserializeOwned + CsrfField,
+{
+    check_origin(&parts.headers, request_host(&parts.headers, &parts.uri)).map_err(|_| {
         BankError::page(
             StatusCode::FORBIDDEN,
             "This form was submitted from another site and was refused.",
         )
     })?;
-    if !constant_time_eq(csrf, expected) {
+    let form: F = parsed(Form::from_request(Request::from_parts(parts, body), &()).await)?;
+    if !constant_time_eq(form.csrf(), expected) {
         return Err(BankError::page(
             StatusCode::FORBIDDEN,
             "This form has expired. Go back, reload the page and try again.",
         ));
     }
-    Ok(())
+    Ok(form)
+}
+
+/// Where an authorization stands for a post to be taken.
+pub(crate) trait Stage {
+    const STAGE: AuthorizationStage;
+}
+pub(crate) struct AtLogin;
+pub(crate) struct AtSecondFactor;
+pub(crate) struct AtConsent;
+impl Stage for AtLogin {
+    const STAGE: AuthorizationStage = AuthorizationStage::Login;
+}
+impl Stage for AtSecondFactor {
+    const STAGE: AuthorizationStage = AuthorizationStage::SecondFactor;
+}
+impl Stage for AtConsent {
+    const STAGE: AuthorizationStage = AuthorizationStage::Consent;
+}
+
+/// A form post on an authorization's pages: its session live at stage `S`,
+/// same origin, the session's CSRF token. The rejection is the error page.
+pub(crate) struct PsuPost<S, F> {
+    pub(crate) session: PsuSession,
+    pub(crate) form: F,
+    stage: PhantomData<S>,
+}
+
+impl<R, S, F> FromRequest<Arc<BankService<R>>> for PsuPost<S, F>
+where
+    R: BankStore,
+    S: Stage,
+    F: DeserializeOwned + CsrfField + Send,
+{
+    type Rejection = BankError;
+
+    async fn from_request(
+        request: Request,
+        service: &Arc<BankService<R>>,
+    ) -> Result<Self, BankError> {
+        let (parts, body) = request.into_parts();
+        let session = session(service, &parts.headers, S::STAGE).await?;
+        let form = checked_form(parts, body, &session.csrf).await?;
+        Ok(Self {
+            session,
+            form,
+            stage: PhantomData,
+        })
+    }
 }
 
 /// The TPP as registered, for the pages.

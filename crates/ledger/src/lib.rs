@@ -9,6 +9,7 @@
 //!   one place, each answered by a typed outcome.
 //! - [`payments`]: exactly-once settlement of authorised payment initiations.
 //! - [`schedule`]: the durable scheduler of future-dated payments and standing orders.
+//! - [`sandbox`]: current accounts an operator opens for sandbox PSUs.
 //! - [`demo`]: the deterministic demo bank seeded on an empty data directory.
 //!
 //! Storage is reached only through the ports in `fintechapi_domain`.
@@ -17,6 +18,7 @@ pub mod cards;
 pub mod demo;
 pub mod lifecycle;
 pub mod payments;
+pub mod sandbox;
 pub mod schedule;
 pub mod service;
 

@@ -114,6 +114,21 @@ impl<R: PortalRepository> Registry<R> {
     }
 
     /// Ends a credential at once.
+    /// Revokes `credential` of the application `application`; `NotFound`
+    /// for one of another application.
+    pub async fn revoke_of(
+        &self,
+        actor: &Actor,
+        application: ApplicationId,
+        credential: CredentialId,
+    ) -> Result<(), RegistryError> {
+        let owned = self.repo.credentials_of(application).await?;
+        if !owned.iter().any(|c| c.id == credential) {
+            return Err(RegistryError::NotFound);
+        }
+        self.revoke(actor, credential).await
+    }
+
     pub async fn revoke(
         &self,
         actor: &Actor,

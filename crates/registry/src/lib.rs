@@ -45,8 +45,8 @@ pub enum RegistryError {
     Invalid(#[from] FieldErrors),
     #[error("not found")]
     NotFound,
-    /// Only an organisation's owners invite members.
-    #[error("only owners invite members")]
+    /// Only an organisation's owners invite and remove members.
+    #[error("only owners invite or remove members")]
     NotOwner,
     #[error(transparent)]
     Secret(#[from] SecretError),

@@ -1,8 +1,8 @@
 //! Organisations, their members and invitations.
 
-use fintechapi_domain::ids::{OrganisationId, UserId};
-use fintechapi_domain::portal::PortalRepository;
-use fintechapi_domain::registry::{Organisation, Psd2Roles, RegistryChange, Status};
+use fintechapi_domain::ids::{ApplicationId, OrganisationId, UserId};
+use fintechapi_domain::portal::{MemberRole, PortalRepository};
+use fintechapi_domain::registry::{Application, Organisation, Psd2Roles, RegistryChange, Status};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
 
@@ -20,6 +20,34 @@ pub struct NewOrganisation {
 }
 
 impl<R: PortalRepository> Registry<R> {
+    /// The organisation `id` as its member `user` sees it, with their role;
+    /// `NotFound` for anyone else too, which hides that it exists.
+    pub async fn organisation_of_member(
+        &self,
+        user: UserId,
+        id: OrganisationId,
+    ) -> Result<(Organisation, MemberRole), RegistryError> {
+        let role = self.repo.membership(id, user).await?;
+        let role = role.ok_or(RegistryError::NotFound)?;
+        let organisation = self.repo.organisation(id).await?;
+        Ok((organisation.ok_or(RegistryError::NotFound)?, role))
+    }
+
+    /// The application `id` of an organisation `user` is a member of, with
+    /// the organisation and their role; `NotFound` otherwise.
+    pub async fn application_of_member(
+        &self,
+        user: UserId,
+        id: ApplicationId,
+    ) -> Result<(Application, Organisation, MemberRole), RegistryError> {
+        let application = self.repo.application(id).await?;
+        let application = application.ok_or(RegistryError::NotFound)?;
+        let (organisation, role) = self
+            .organisation_of_member(user, application.organisation_id)
+            .await?;
+        Ok((application, organisation, role))
+    }
+
     pub async fn create_organisation(
         &self,
         actor: &Actor,
@@ -159,12 +187,18 @@ impl<R: PortalRepository> Registry<R> {
     }
 
     /// Removes a member; the last owner stays.
+    /// `remover`, an owner, removes `member` from the organisation; the last
+    /// owner stays.
     pub async fn remove_member(
         &self,
         actor: &Actor,
+        remover: UserId,
         organisation: OrganisationId,
         member: UserId,
     ) -> Result<(), RegistryError> {
+        if self.repo.membership(organisation, remover).await? != Some(MemberRole::Owner) {
+            return Err(RegistryError::NotOwner);
+        }
         let members = self.repo.members_of(organisation).await?;
         let owners = members
             .iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use fintechapi_domain::ids::UserId;
 use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::portal::{NewUser, PortalRepository, UserKind};
+use fintechapi_domain::portal::{MemberRole, NewUser, PortalRepository, UserKind};
 use fintechapi_domain::registry::{
     ApiProduct, Environment, Plan, Psd2Role, Psd2Roles, RegistryChange, RegistryEvent,
     SecurityProfile, Status, SubscriptionStatus,
@@ -350,6 +350,22 @@ both_stores! {
         let mails = store.mails_to(&invitee).await.unwrap();
         assert_eq!(mails.len(), 1);
         assert!(mails[0].body_text.contains("https://portal.example/portal/invitations/accept?token="));
+    }
+}
+
+both_stores! {
+    async fn only_an_owner_removes_members_and_the_last_owner_stays(db) {
+        let f = fixture(&db).await;
+        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Remove GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
+        let outsider = UserId::random();
+        let refused = f.registry.remove_member(&actor(), outsider, org.id, f.owner).await;
+        assert!(matches!(refused, Err(RegistryError::NotOwner)), "{refused:?}");
+        let last = f.registry.remove_member(&actor(), f.owner, org.id, f.owner).await;
+        assert!(matches!(last, Err(RegistryError::Invalid(_))), "{last:?}");
+        let (seen, role) = f.registry.organisation_of_member(f.owner, org.id).await.unwrap();
+        assert_eq!((seen.id, role), (org.id, MemberRole::Owner));
+        let hidden = f.registry.organisation_of_member(outsider, org.id).await;
+        assert!(matches!(hidden, Err(RegistryError::NotFound)), "{hidden:?}");
     }
 }
 

@@ -20,12 +20,20 @@ use fintechapi_web::{
 };
 
 use super::session::{
-    ADMIN_COOKIE, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor, anonymous_csrf,
-    check_anonymous_csrf, check_session_csrf,
+    ADMIN_COOKIE, AnonymousPost, DEVICE_COOKIE, SECOND_FACTOR_COOKIE, SESSION_COOKIE, Visitor,
+    anonymous_csrf, check_session_csrf, csrf_protected,
 };
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::accounts::{AccountError, LoginOutcome, MIN_PASSWORD_CHARS};
 use fintechapi_registry::validation::FieldErrors;
+
+csrf_protected!(
+    SignupForm,
+    LoginForm,
+    CodeForm,
+    ResetRequestForm,
+    ResetConfirmForm
+);
 
 pub(super) fn form<T>(form: Result<Form<T>, FormRejection>) -> Result<T, PageError> {
     form.map(|Form(f)| f).map_err(|e| {
@@ -122,13 +130,8 @@ pub(super) async fn mail_request_allowed<R: PortalStore>(
 pub async fn signup<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<SignupForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<SignupForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     mail_request_allowed(&portal, peer).await?;
     match portal
         .accounts
@@ -184,16 +187,16 @@ pub async fn verify<R: PortalStore>(
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
-    email: String,
+    pub(super) email: String,
     #[serde(default)]
     password: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
-struct LoginPage {
+pub(super) struct LoginPage {
     nav: Nav,
     csrf: String,
     email: String,
@@ -212,56 +215,108 @@ pub async fn login_form<R: PortalStore>(
         )
             .into_response());
     }
-    let (csrf, cookie) = anonymous_csrf(&headers)?;
-    Ok(with_cookie(
-        LoginPage {
-            nav: Nav::default(),
-            csrf,
-            email: String::new(),
-            error: None,
-        },
-        cookie,
-    ))
+    blank_login::<LoginPage>(&headers)
 }
 
-pub async fn login<R: PortalStore>(
+/// A login page with an empty form and the pre-login CSRF token.
+pub(super) fn blank_login<P: LoginTemplate>(headers: &HeaderMap) -> Result<Response, PageError> {
+    let (csrf, cookie) = anonymous_csrf(headers)?;
+    Ok(with_cookie(P::blank(csrf), cookie))
+}
+
+/// A login page: the form shown again with the reason a login failed.
+pub(super) trait LoginTemplate: IntoResponse {
+    /// Whose accounts log in on this page.
+    const KIND: UserKind;
+
+    fn refused(form: LoginForm, error: String) -> Self;
+
+    fn blank(csrf: String) -> Self;
+}
+
+/// Implements `LoginTemplate` for a page with `nav`, `csrf`, `email` and `error`.
+macro_rules! login_template {
+    ($page:ty, $kind:expr) => {
+        impl $crate::web::auth::LoginTemplate for $page {
+            const KIND: UserKind = $kind;
+
+            fn refused(form: $crate::web::auth::LoginForm, error: String) -> Self {
+                Self {
+                    nav: Nav::default(),
+                    csrf: form.csrf,
+                    email: form.email,
+                    error: Some(error),
+                }
+            }
+
+            fn blank(csrf: String) -> Self {
+                Self {
+                    nav: Nav::default(),
+                    csrf,
+                    email: String::new(),
+                    error: None,
+                }
+            }
+        }
+    };
+}
+pub(super) use login_template;
+
+login_template!(LoginPage, UserKind::Developer);
+
+/// A login post (developer or operator, by the page `P`): throttled per
+/// address and tried; the answer to a correct password, or 401 with the
+/// page and the reason.
+pub async fn login<R: PortalStore, P: LoginTemplate>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
     headers: HeaderMap,
-    input: Result<Form<LoginForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<LoginForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
-    portal
-        .login_throttle
+    let throttle = &portal.login_throttle;
+    throttle
         .allow(peer.ip())
         .await
         .map_err(PageError::too_many_attempts)?;
     let device = cookie(&headers, DEVICE_COOKIE);
+    let (email, password) = (&input.email, &input.password);
     match portal
         .accounts
-        .log_in(
-            &input.email,
-            &input.password,
-            UserKind::Developer,
-            device.as_deref(),
-        )
+        .log_in(email, password, P::KIND, device.as_deref())
         .await
     {
         Ok(outcome) => logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            let page = LoginPage {
-                nav: Nav::default(),
-                csrf: input.csrf,
-                email: input.email,
-                error: Some(e.to_string()),
-            };
+            let page = P::refused(input, e.to_string());
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),
     }
+}
+
+/// Ends the session behind `cookie`, if any, and sends the browser to the
+/// login page at `location` with the session cookie `name` cleared.
+pub(super) async fn logged_out<R: PortalStore>(
+    portal: &Portal<R>,
+    cookie: Option<&str>,
+    location: &'static str,
+    name: &str,
+) -> Result<Response, PageError> {
+    if let Some(cookie) = cookie {
+        portal
+            .accounts
+            .log_out(cookie)
+            .await
+            .map_err(PageError::internal)?;
+    }
+    let headers = [
+        (
+            header::LOCATION,
+            axum::http::HeaderValue::from_static(location),
+        ),
+        (header::SET_COOKIE, clear_cookie(name)),
+    ];
+    Ok((StatusCode::SEE_OTHER, headers).into_response())
 }
 
 /// The answer to a correct password: a session (and the device cookie that
@@ -329,13 +384,9 @@ pub struct CodeForm {
 
 pub async fn code<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
     headers: HeaderMap,
-    input: Result<Form<CodeForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<CodeForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     let Some(ticket) = cookie(&headers, SECOND_FACTOR_COOKIE) else {
         return Err(PageError::new(
             StatusCode::BAD_REQUEST,
@@ -381,25 +432,12 @@ pub async fn logout<R: PortalStore>(
     check_origin(&headers, request_host(&headers, &uri))?;
     let input = form(input)?;
     let visitor = Visitor::load(&portal, &headers).await?;
+    let mut ending = None;
     if let (Some(cookie), Ok((session, _))) = (&visitor.cookie, visitor.user()) {
         check_session_csrf(session, &input.csrf)?;
-        portal
-            .accounts
-            .log_out(cookie)
-            .await
-            .map_err(PageError::internal)?;
+        ending = Some(cookie.as_str());
     }
-    Ok((
-        StatusCode::SEE_OTHER,
-        [
-            (
-                header::LOCATION,
-                "/portal/login".parse().map_err(PageError::internal)?,
-            ),
-            (header::SET_COOKIE, clear_cookie(SESSION_COOKIE)),
-        ],
-    )
-        .into_response())
+    logged_out(&portal, ending, "/portal/login", SESSION_COOKIE).await
 }
 
 #[derive(Template, WebTemplate)]
@@ -431,13 +469,8 @@ pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
 pub async fn reset_request<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<ResetRequestForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<ResetRequestForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     mail_request_allowed(&portal, peer).await?;
     portal
         .accounts
@@ -491,13 +524,8 @@ pub async fn reset_confirm_form(
 
 pub async fn reset_confirm<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
-    uri: Uri,
-    headers: HeaderMap,
-    input: Result<Form<ResetConfirmForm>, FormRejection>,
+    AnonymousPost(input): AnonymousPost<ResetConfirmForm>,
 ) -> Result<Response, PageError> {
-    check_origin(&headers, request_host(&headers, &uri))?;
-    let input = form(input)?;
-    check_anonymous_csrf(&headers, &input.csrf)?;
     match portal
         .accounts
         .reset_password(&input.token, &input.password)

@@ -19,12 +19,15 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::lead::LeadRepository;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::usage::UsageRepository;
+use fintechapi_domain::usage::{UsageRepository, UsageRow};
 use fintechapi_ledger::Ledger;
+use time::Date;
 
 use crate::accounts::Accounts;
 use fintechapi_limits::throttle::{AddressThrottle, RetryAfter};
@@ -52,6 +55,24 @@ pub struct Portal<R> {
     pub operator_second_factor_required: bool,
     /// API usage of applications, flushed before statistics are shown.
     pub meter: Arc<fintechapi_metering::Meter<R>>,
+}
+
+impl<R: PortalStore> Portal<R> {
+    /// The usage of the application `app` over the last `days` (its first
+    /// day, last day and rows). Pending counts are written first, so the
+    /// report includes the calls just made.
+    async fn usage(
+        &self,
+        app: ApplicationId,
+        days: u16,
+    ) -> Result<(Date, Date, Vec<UsageRow>), StoreError> {
+        if let Err(e) = self.meter.flush().await {
+            tracing::warn!(error = %e, "could not write pending usage before a report");
+        }
+        let (from, to) = crate::usage::period(self.registry.now().date(), days);
+        let rows = self.registry.repo().usage(app, from, to).await?;
+        Ok((from, to, rows))
+    }
 }
 
 /// The storage the portal and the admin console run on.
@@ -98,7 +119,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/verify", get(auth::verify::<R>))
         .route(
             "/portal/login",
-            get(auth::login_form::<R>).post(auth::login::<R>),
+            get(auth::login_form::<R>).post(auth::login::<R, auth::LoginPage>),
         )
         .route("/portal/logout", post(auth::logout::<R>))
         .route(
@@ -149,7 +170,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin", get(admin::overview::<R>))
         .route(
             "/admin/login",
-            get(admin::login_form).post(admin::login::<R>),
+            get(admin::login_form).post(auth::login::<R, admin::LoginPage>),
         )
         .route("/admin/logout", post(admin::logout::<R>))
         .route("/admin/security", get(security::operator_security::<R>))

@@ -249,3 +249,27 @@ where
         })
     }
 }
+
+/// A form post before login: same origin and the double-submit CSRF token.
+/// Handlers of the login, sign-up and reset forms take one; its rejection
+/// is the error page.
+pub struct AnonymousPost<T>(pub T);
+
+impl<S, T> axum::extract::FromRequest<S> for AnonymousPost<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned + CsrfProtected + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, PageError> {
+        let (parts, body) = req.into_parts();
+        check_origin(&parts.headers, request_host(&parts.headers, &parts.uri))?;
+        let headers = parts.headers.clone();
+        let req = axum::extract::Request::from_parts(parts, body);
+        let form = <axum::Form<T> as axum::extract::FromRequest<S>>::from_request(req, state).await;
+        let form = super::auth::form(form)?;
+        check_anonymous_csrf(&headers, form.csrf())?;
+        Ok(Self(form))
+    }
+}

@@ -1,0 +1,102 @@
+//! The consents the PSU gave, and their withdrawal (`revokedByPsu`).
+
+use std::sync::Arc;
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fintechapi_domain::consent::{Consent, ConsentStatus};
+use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::psu::PsuNotice;
+
+use super::{Active, CsrfForm, Online, OnlinePost, OnlineSession};
+use crate::error::{BankError, secured};
+use crate::service::{BankService, BankStore};
+
+/// One consent as the PSU sees it.
+struct ConsentLine {
+    consent: Consent,
+    app_name: String,
+    tpp_name: String,
+    status: ConsentStatus,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/online.html")]
+struct ConsentsPage {
+    csrf: String,
+    name: String,
+    lines: Vec<ConsentLine>,
+    notice: Option<String>,
+    /// The bank's recent alerts about blocks of this access.
+    alerts: Vec<PsuNotice>,
+}
+
+async fn consents_page<R: BankStore>(
+    service: &BankService<R>,
+    session: &Online,
+    notice: Option<String>,
+) -> Result<Response, BankError> {
+    let psu = session.psu()?;
+    let repo = service.oauth.server.repo();
+    let today = service.oauth.server.now().date();
+    let mut lines = Vec::new();
+    for consent in repo.consents_of_psu(psu.id).await? {
+        let app = repo.application(consent.application_id).await?;
+        let org = match &app {
+            Some(a) => repo.organisation(a.organisation_id).await?,
+            None => None,
+        };
+        lines.push(ConsentLine {
+            status: consent.status_on(today),
+            app_name: app.map(|a| a.name).unwrap_or_default(),
+            tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
+            consent,
+        });
+    }
+    let alerts = repo.psu_notices(psu.id, 5).await?;
+    let page = ConsentsPage {
+        csrf: session.csrf.clone(),
+        name: psu.display_name,
+        lines,
+        notice,
+        alerts,
+    };
+    Ok(secured(page.into_response(), None))
+}
+
+pub(super) async fn consents<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
+    OnlineSession(session, _): OnlineSession<Active>,
+) -> Result<Response, BankError> {
+    consents_page(&service, &session, None).await
+}
+
+pub(super) async fn revoke<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
+    Path(id): Path<String>,
+    post: OnlinePost<Active, CsrfForm>,
+) -> Result<Response, BankError> {
+    let session = post.session;
+    let psu = session.psu()?;
+    let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
+    let id: ConsentId = id.parse().map_err(|_| not_yours())?;
+    let server = &service.oauth.server;
+    let consent = server.repo().consent(id).await?;
+    let consent = consent
+        .filter(|c| c.psu_id == Some(psu.id))
+        .ok_or_else(not_yours)?;
+    let (valid, revoked) = (&[ConsentStatus::Valid], ConsentStatus::RevokedByPsu);
+    let repo = server.repo();
+    let notice = if repo
+        .set_consent_status(consent.id, valid, revoked, server.now())
+        .await?
+    {
+        "Access withdrawn. The app can no longer read your accounts."
+    } else {
+        "This consent had already ended."
+    };
+    consents_page(&service, &session, Some(notice.into())).await
+}
