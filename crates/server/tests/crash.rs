@@ -259,61 +259,60 @@ async fn settled(db: &TestDb) {
     }
 }
 
-both_stores! {
-    async fn acknowledged_payments_execute_exactly_once_across_sigkill_and_restart(db) {
-        let mut node = Node::start(&db); // seeds the demo bank
-        let (_, key, secret) = cli_app(&db, "pis");
-        let debtor = db.raw_strings("SELECT a.iban FROM accounts a JOIN psus p ON p.id = a.psu_id WHERE p.login = 'alice' AND a.iban IS NOT NULL ORDER BY a.iban LIMIT 1").await.remove(0);
+async fn acknowledged_payments_execute_exactly_once_across_sigkill_and_restart(db: TestDb) {
+    let mut node = Node::start(&db); // seeds the demo bank
+    let (_, key, secret) = cli_app(&db, "pis");
+    let debtor = db.raw_strings("SELECT a.iban FROM accounts a JOIN psus p ON p.id = a.psu_id WHERE p.login = 'alice' AND a.iban IS NOT NULL ORDER BY a.iban LIMIT 1").await.remove(0);
 
-        // A fixed pseudo-random schedule, so a failure can be replayed.
-        let mut seed: u64 = 0x5eed_2026;
-        let mut next = move || {
-            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) as u32
-        };
-        let (mut acknowledged, mut kills) = (Vec::new(), 0);
-        for i in 0..12_u32 {
-            node.ensure_running(&db);
-            let mut attempt = Attempt::default();
-            if i % 2 == 1 {
-                // Kill the server somewhere inside this payment's flow.
-                let pid = node.child.as_ref().unwrap().id();
-                let delay = Duration::from_millis(u64::from(next() % 250));
-                tokio::spawn(async move {
-                    tokio::time::sleep(delay).await;
-                    let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
-                });
-                kills += 1;
-            }
-            let _ = pay(&node, &key, &secret, &debtor, i, &mut attempt).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            if attempt.acknowledged {
-                acknowledged.push(attempt.payment.unwrap());
-            }
-        }
-        assert!(kills > 0 && !acknowledged.is_empty(), "the workload both crashed and completed payments");
-
-        // A crash right after the PSU authorised, before the posting: ACTC in the database.
+    // A fixed pseudo-random schedule, so a failure can be replayed.
+    let mut seed: u64 = 0x5eed_2026;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as u32
+    };
+    let (mut acknowledged, mut kills) = (Vec::new(), 0);
+    for i in 0..12_u32 {
         node.ensure_running(&db);
-        let stranded = initiate(&node, &key, &secret, &debtor, 99).await.unwrap();
-        let alice = db.raw_strings("SELECT id FROM psus WHERE login = 'alice'").await.remove(0);
-        node.kill();
-        db.raw_strings(&format!("UPDATE payments SET status = 'ACTC', psu_id = '{alice}', status_changed_at = '2000-01-01T00:00:00Z' WHERE id = '{stranded}'")).await;
-
-        node.ensure_running(&db);
-        settled(&db).await;
-        for id in &acknowledged {
-            let status = statuses(&db).await.into_iter().find(|(p, _)| p == id).unwrap().1;
-            assert_eq!(status, "ACSC", "acknowledged payment {id}");
+        let mut attempt = Attempt::default();
+        if i % 2 == 1 {
+            // Kill the server somewhere inside this payment's flow.
+            let pid = node.child.as_ref().unwrap().id();
+            let delay = Duration::from_millis(u64::from(next() % 250));
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            });
+            kills += 1;
         }
-        for (id, status) in statuses(&db).await {
-            let expected = usize::from(status == "ACSC");
-            assert_eq!(postings_of(&db, &id).await, expected, "payment {id} in {status}");
+        let _ = pay(&node, &key, &secret, &debtor, i, &mut attempt).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if attempt.acknowledged {
+            acknowledged.push(attempt.payment.unwrap());
         }
-        let stranded_status = statuses(&db).await.into_iter().find(|(p, _)| *p == stranded).unwrap().1;
-        assert_eq!((stranded_status.as_str(), postings_of(&db, &stranded).await), ("ACSC", 1), "the stranded payment was settled once");
-        node.kill();
-        let verify = fintechapi_command().args(["ledger", "verify"]).args(store_args(&db)).output().unwrap();
-        assert!(verify.status.success(), "ledger verify: {}", String::from_utf8_lossy(&verify.stdout));
     }
+    assert!(kills > 0 && !acknowledged.is_empty(), "the workload both crashed and completed payments");
+
+    // A crash right after the PSU authorised, before the posting: ACTC in the database.
+    node.ensure_running(&db);
+    let stranded = initiate(&node, &key, &secret, &debtor, 99).await.unwrap();
+    let alice = db.raw_strings("SELECT id FROM psus WHERE login = 'alice'").await.remove(0);
+    node.kill();
+    db.raw_strings(&format!("UPDATE payments SET status = 'ACTC', psu_id = '{alice}', status_changed_at = '2000-01-01T00:00:00Z' WHERE id = '{stranded}'")).await;
+
+    node.ensure_running(&db);
+    settled(&db).await;
+    for id in &acknowledged {
+        let status = statuses(&db).await.into_iter().find(|(p, _)| p == id).unwrap().1;
+        assert_eq!(status, "ACSC", "acknowledged payment {id}");
+    }
+    for (id, status) in statuses(&db).await {
+        let expected = usize::from(status == "ACSC");
+        assert_eq!(postings_of(&db, &id).await, expected, "payment {id} in {status}");
+    }
+    let stranded_status = statuses(&db).await.into_iter().find(|(p, _)| *p == stranded).unwrap().1;
+    assert_eq!((stranded_status.as_str(), postings_of(&db, &stranded).await), ("ACSC", 1), "the stranded payment was settled once");
+    node.kill();
+    let verify = fintechapi_command().args(["ledger", "verify"]).args(store_args(&db)).output().unwrap();
+    assert!(verify.status.success(), "ledger verify: {}", String::from_utf8_lossy(&verify.stdout));
 }
+both_stores!(acknowledged_payments_execute_exactly_once_across_sigkill_and_restart);
