@@ -30,7 +30,15 @@ async fn keys_rotate_with_the_next_published_before_use_and_the_old_kept_a_day(d
         let store = store.clone();
         let pepper = Pepper::from_bytes(&[7; 32]).unwrap();
         async move {
-            let jwt = keys::sign(&store, &pepper, at, "test+jwt", &serde_json::json!({"a": 1})).await.unwrap();
+            let jwt = keys::sign(
+                &store,
+                &pepper,
+                at,
+                "test+jwt",
+                &serde_json::json!({"a": 1}),
+            )
+            .await
+            .unwrap();
             jsonwebtoken::decode_header(&jwt).unwrap().kid.unwrap()
         }
     };

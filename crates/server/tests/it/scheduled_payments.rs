@@ -2,12 +2,12 @@
 //! an injected clock: initiation and validation, authorisation (ACCP, nothing
 //! booked yet), execution on the date by the scheduler, exactly once however
 //! many schedulers run at the same time or take over a crashed one's claim.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::sync::Arc;
 
+use crate::support::{
+    Browser, TestServer, cli_app, log_in, open, param, redirect_params, second_factor,
+};
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::psu::PsuRepository;
@@ -17,7 +17,6 @@ use fintechapi_ledger::Ledger;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{Browser, TestServer, cli_app, log_in, open, param, redirect_params, second_factor};
 
 const REDIRECT: &str = "https://acme.example/cb";
 const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
@@ -163,7 +162,7 @@ async fn postings_of(server: &TestServer, payment: &str) -> Vec<String> {
 
 async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let mut tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
@@ -171,14 +170,30 @@ async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb)
 
     let mut body = transfer(&debtor, "25.00");
     body["requestedExecutionDate"] = json!(in_two_days.to_string());
-    let (status, created) = tpp.call(reqwest::Method::POST, "/v1/payments/sepa-credit-transfers", Some(body)).await;
+    let (status, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let path = format!("/v1/payments/sepa-credit-transfers/{id}");
     let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
-    assert_eq!((info["transactionStatus"].as_str(), info["requestedExecutionDate"].as_str()), (Some("ACCP"), Some(in_two_days.to_string().as_str())));
-    assert!(postings_of(&server, &id).await.is_empty(), "nothing is booked before the date");
+    assert_eq!(
+        (
+            info["transactionStatus"].as_str(),
+            info["requestedExecutionDate"].as_str()
+        ),
+        (Some("ACCP"), Some(in_two_days.to_string().as_str()))
+    );
+    assert!(
+        postings_of(&server, &id).await.is_empty(),
+        "nothing is booked before the date"
+    );
 
     // The date comes: several schedulers race; one posting, ACSC.
     clock.set(in_two_days.midnight().assume_utc() + time::Duration::hours(9));
@@ -188,13 +203,17 @@ async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb)
     assert!(runs <= 1, "at most one scheduler recorded it, {runs} did");
     tpp.renew_token().await;
     for _ in 0..50 {
-        let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+        let (_, status) = tpp
+            .call(reqwest::Method::GET, &format!("{path}/status"), None)
+            .await;
         if status["transactionStatus"] == "ACSC" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+    let (_, status) = tpp
+        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        .await;
     assert_eq!(status["transactionStatus"], "ACSC", "{status}");
     assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}")]);
     let moved = store.account(debtor.id).await.unwrap().unwrap();
@@ -217,7 +236,7 @@ async fn futures_join(ledger: &Ledger<fintechapi_storage::Store>) -> usize {
 
 async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let mut tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
@@ -229,34 +248,84 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
     body["endDate"] = json!(end.to_string());
     body["frequency"] = json!("Weekly");
     body["executionRule"] = json!("following");
-    let (status, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/sepa-credit-transfers", Some(body)).await;
+    let (status, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/periodic-payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    assert_eq!(created["_links"]["self"]["href"], format!("/v1/periodic-payments/sepa-credit-transfers/{id}"));
+    assert_eq!(
+        created["_links"]["self"]["href"],
+        format!("/v1/periodic-payments/sepa-credit-transfers/{id}")
+    );
     // A standing order is not a single payment.
-    let (wrong, _) = tpp.call(reqwest::Method::GET, &format!("/v1/payments/sepa-credit-transfers/{id}"), None).await;
+    let (wrong, _) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/payments/sepa-credit-transfers/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(wrong, StatusCode::FORBIDDEN);
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let path = format!("/v1/periodic-payments/sepa-credit-transfers/{id}");
     let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
     assert_eq!(info["transactionStatus"], "ACCP");
-    assert_eq!((info["frequency"].as_str(), info["startDate"].as_str(), info["endDate"].as_str()), (Some("Weekly"), Some(start.to_string().as_str()), Some(end.to_string().as_str())));
+    assert_eq!(
+        (
+            info["frequency"].as_str(),
+            info["startDate"].as_str(),
+            info["endDate"].as_str()
+        ),
+        (
+            Some("Weekly"),
+            Some(start.to_string().as_str()),
+            Some(end.to_string().as_str())
+        )
+    );
 
     // Three weeks pass at once (a server that was down): the scheduler
     // catches up date by date; a crashed node's stale claim is taken over.
     let store = server.db.store().await;
     let ledger = Ledger::new(store.clone(), Arc::new(clock.clone()));
     let crashed_at = clock.now() + time::Duration::days(1);
-    assert!(store.claim_execution(id.parse().unwrap(), start, "crashed-node", crashed_at, crashed_at).await.unwrap());
+    assert!(
+        store
+            .claim_execution(
+                id.parse().unwrap(),
+                start,
+                "crashed-node",
+                crashed_at,
+                crashed_at
+            )
+            .await
+            .unwrap()
+    );
     clock.advance(time::Duration::days(21));
     for _ in 0..5 {
         futures_join(&ledger).await;
     }
-    let keys: Vec<String> = [start, start + time::Duration::days(7), end].iter().map(|d| format!("payment:{id}:{d}")).collect();
-    assert_eq!(postings_of(&server, &id).await, keys, "one posting per date");
+    let keys: Vec<String> = [start, start + time::Duration::days(7), end]
+        .iter()
+        .map(|d| format!("payment:{id}:{d}"))
+        .collect();
+    assert_eq!(
+        postings_of(&server, &id).await,
+        keys,
+        "one posting per date"
+    );
     tpp.renew_token().await;
-    let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
-    assert_eq!(status["transactionStatus"], "ACSC", "the standing order ran its course");
+    let (_, status) = tpp
+        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        .await;
+    assert_eq!(
+        status["transactionStatus"], "ACSC",
+        "the standing order ran its course"
+    );
     let moved = store.account(debtor.id).await.unwrap().unwrap();
     assert_eq!(moved.balances.booked, debtor.balances.booked - 3000);
     assert!(store.audit().await.unwrap().is_consistent());
@@ -266,18 +335,25 @@ both_stores!(a_standing_order_executes_on_each_date_exactly_once_and_then_comple
 
 async fn a_standing_order_authorised_late_starts_from_its_next_date(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let mut tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let mut body = transfer(&debtor, "1.00");
     body["startDate"] = json!(clock.now().date().next_day().unwrap().to_string());
     body["frequency"] = json!("Daily");
-    let (_, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/sepa-credit-transfers", Some(body)).await;
+    let (_, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/periodic-payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     // Ten days later the PSU authorises: no burst of the ten missed days.
     clock.advance(time::Duration::days(10));
     tpp.renew_token().await;
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     for _ in 0..3 {
         futures_join(&ledger).await;
@@ -285,14 +361,17 @@ async fn a_standing_order_authorised_late_starts_from_its_next_date(db: TestDb) 
     let today = clock.now().date();
     let posted = postings_of(&server, &id).await;
     assert!(posted.len() <= 1, "{posted:?}");
-    assert!(posted.iter().all(|k| k.ends_with(&today.to_string())), "{posted:?}");
+    assert!(
+        posted.iter().all(|k| k.ends_with(&today.to_string())),
+        "{posted:?}"
+    );
     server.stop().await;
 }
 both_stores!(a_standing_order_authorised_late_starts_from_its_next_date);
 
 async fn scheduled_payments_are_validated(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
@@ -313,53 +392,159 @@ async fn scheduled_payments_are_validated(db: TestDb) {
     let mut far = transfer(&debtor, "1.00");
     far["requestedExecutionDate"] = json!((today + time::Duration::days(400)).to_string());
     let cases = [
-        ("/v1/payments/sepa-credit-transfers", far, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"startDate": null})), "FORMAT_ERROR", "startDate"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"startDate": "2020-01-01"})), "EXECUTION_DATE_INVALID", "startDate"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"endDate": today.to_string()})), "FORMAT_ERROR", "endDate"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"frequency": "Fortnightly"})), "FORMAT_ERROR", "frequency"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"frequency": "MonthlyVariable"})), "FORMAT_ERROR", "frequency"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"dayOfExecution": "32"})), "FORMAT_ERROR", "dayOfExecution"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"executionRule": "nearest"})), "FORMAT_ERROR", "executionRule"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"requestedExecutionDate": tomorrow})), "FORMAT_ERROR", "requestedExecutionDate"),
-        ("/v1/periodic-payments/sepa-credit-transfers", periodic(json!({"dayOfExecution": today.day().to_string(), "endDate": (today + time::Duration::days(2)).to_string()})), "FORMAT_ERROR", "endDate"),
-        ("/v1/payments/sepa-credit-transfers", { let mut b = transfer(&debtor, "1.00"); b["creditorName"] = json!("Land\u{0}lord"); b }, "FORMAT_ERROR", "creditorName"),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            far,
+            "EXECUTION_DATE_INVALID",
+            "requestedExecutionDate",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"startDate": null})),
+            "FORMAT_ERROR",
+            "startDate",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"startDate": "2020-01-01"})),
+            "EXECUTION_DATE_INVALID",
+            "startDate",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"endDate": today.to_string()})),
+            "FORMAT_ERROR",
+            "endDate",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"frequency": "Fortnightly"})),
+            "FORMAT_ERROR",
+            "frequency",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"frequency": "MonthlyVariable"})),
+            "FORMAT_ERROR",
+            "frequency",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"dayOfExecution": "32"})),
+            "FORMAT_ERROR",
+            "dayOfExecution",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"executionRule": "nearest"})),
+            "FORMAT_ERROR",
+            "executionRule",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(json!({"requestedExecutionDate": tomorrow})),
+            "FORMAT_ERROR",
+            "requestedExecutionDate",
+        ),
+        (
+            "/v1/periodic-payments/sepa-credit-transfers",
+            periodic(
+                json!({"dayOfExecution": today.day().to_string(), "endDate": (today + time::Duration::days(2)).to_string()}),
+            ),
+            "FORMAT_ERROR",
+            "endDate",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            {
+                let mut b = transfer(&debtor, "1.00");
+                b["creditorName"] = json!("Land\u{0}lord");
+                b
+            },
+            "FORMAT_ERROR",
+            "creditorName",
+        ),
     ];
     for (path, body, code, at) in cases {
         let (status, answer) = tpp.call(reqwest::Method::POST, path, Some(body)).await;
-        assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
+        assert_eq!(
+            (
+                status,
+                answer["tppMessages"][0]["code"].as_str(),
+                answer["tppMessages"][0]["path"].as_str()
+            ),
+            (StatusCode::BAD_REQUEST, Some(code), Some(at)),
+            "{answer}"
+        );
     }
-    assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["0"], "nothing half-created");
+    assert_eq!(
+        server
+            .db
+            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
+            .await,
+        ["0"],
+        "nothing half-created"
+    );
     server.stop().await;
 }
 both_stores!(scheduled_payments_are_validated);
 
 async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisation(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let start = clock.now().date() + time::Duration::days(2);
     let mut body = transfer(&debtor, "9.99");
     body["startDate"] = json!(start.to_string());
     body["frequency"] = json!("Monthly");
-    let (_, created) = tpp.call(reqwest::Method::POST, "/v1/periodic-payments/instant-sepa-credit-transfers", Some(body)).await;
+    let (_, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/periodic-payments/instant-sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let path = format!("/v1/periodic-payments/instant-sepa-credit-transfers/{id}");
 
     // Authorised: the TPP's DELETE asks for the PSU's cancellation authorisation.
     let (status, asked) = tpp.call(reqwest::Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
     assert_eq!(asked["transactionStatus"], "ACCP");
-    assert_eq!(asked["_links"]["scaOAuth"]["href"], format!("{}/.well-known/oauth-authorization-server", server.base_url));
-    let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
+    assert_eq!(
+        asked["_links"]["scaOAuth"]["href"],
+        format!("{}/.well-known/oauth-authorization-server", server.base_url)
+    );
+    let (_, listed) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/cancellation-authorisations"),
+            None,
+        )
+        .await;
     assert_eq!(listed, json!({"authorisationIds": []}));
 
     // Another customer cannot cancel alice's standing order.
-    let par: Value = tpp.http.post(format!("{}/oauth2/par", tpp.base)).basic_auth(&tpp.key, Some(&tpp.secret))
-        .form(&[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", &format!("PIS:{id}")), ("code_challenge", &pkce_s256(VERIFIER)), ("code_challenge_method", "S256")])
-        .send().await.unwrap().json().await.unwrap();
+    let par: Value = tpp
+        .http
+        .post(format!("{}/oauth2/par", tpp.base))
+        .basic_auth(&tpp.key, Some(&tpp.secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", &format!("PIS:{id}")),
+            ("code_challenge", &pkce_s256(VERIFIER)),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let mut bob = Browser::new(&server);
     open(&mut bob, &tpp.key, par["request_uri"].as_str().unwrap()).await;
     log_in(&mut bob, "bob", "bob-demo-2026").await;
@@ -369,28 +554,68 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
     assert!(refused.body.contains("another customer"));
 
     // The PSU keeps it: nothing changes.
-    let kept = tpp.decide(&server, &id, "alice", "alice-demo-2026", "deny").await;
-    assert_eq!(param(&redirect_params(&kept, REDIRECT), "error"), Some("access_denied"));
-    let (_, still) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+    let kept = tpp
+        .decide(&server, &id, "alice", "alice-demo-2026", "deny")
+        .await;
+    assert_eq!(
+        param(&redirect_params(&kept, REDIRECT), "error"),
+        Some("access_denied")
+    );
+    let (_, still) = tpp
+        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        .await;
     assert_eq!(still["transactionStatus"], "ACCP");
 
     // The PSU confirms: cancelled, and nothing is paid on its date.
-    let confirmed = tpp.decide(&server, &id, "alice", "alice-demo-2026", "approve").await;
-    assert!(param(&redirect_params(&confirmed, REDIRECT), "code").is_some(), "{confirmed}");
-    let (_, status) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+    let confirmed = tpp
+        .decide(&server, &id, "alice", "alice-demo-2026", "approve")
+        .await;
+    assert!(
+        param(&redirect_params(&confirmed, REDIRECT), "code").is_some(),
+        "{confirmed}"
+    );
+    let (_, status) = tpp
+        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        .await;
     assert_eq!(status["transactionStatus"], "CANC");
-    let (_, listed) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations"), None).await;
+    let (_, listed) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/cancellation-authorisations"),
+            None,
+        )
+        .await;
     let ids = listed["authorisationIds"].as_array().unwrap();
-    assert_eq!(ids.len(), 3, "bob's, the kept and the confirmed one: {listed}");
-    let (_, sca) = tpp.call(reqwest::Method::GET, &format!("{path}/cancellation-authorisations/{}", ids[2].as_str().unwrap()), None).await;
+    assert_eq!(
+        ids.len(),
+        3,
+        "bob's, the kept and the confirmed one: {listed}"
+    );
+    let (_, sca) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!(
+                "{path}/cancellation-authorisations/{}",
+                ids[2].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
     assert!(sca["scaStatus"].is_string(), "{sca}");
     let (again, _) = tpp.call(reqwest::Method::DELETE, &path, None).await;
-    assert_eq!(again, StatusCode::METHOD_NOT_ALLOWED, "a cancelled payment cannot be cancelled again");
+    assert_eq!(
+        again,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "a cancelled payment cannot be cancelled again"
+    );
 
     clock.advance(time::Duration::days(40));
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     futures_join(&ledger).await;
-    assert!(postings_of(&server, &id).await.is_empty(), "nothing paid after the cancellation");
+    assert!(
+        postings_of(&server, &id).await.is_empty(),
+        "nothing paid after the cancellation"
+    );
     server.stop().await;
 }
 both_stores!(an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisation);
@@ -418,39 +643,112 @@ fn bulk(debtor: &Account, batch: bool, entries: &[(&str, &str, &str)]) -> Value 
 
 async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let (bobs, bob_iban) = iban_of(&server, "bob").await;
     let store = server.db.store().await;
 
-    let body = bulk(&debtor, true, &[("100.00", "Bob", &bob_iban), ("20.50", "Landlord", "DE02120300000000202051"), ("3.25", "Shop", "DE89370400440532013000")]);
-    let (status, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+    let body = bulk(
+        &debtor,
+        true,
+        &[
+            ("100.00", "Bob", &bob_iban),
+            ("20.50", "Landlord", "DE02120300000000202051"),
+            ("3.25", "Shop", "DE89370400440532013000"),
+        ],
+    );
+    let (status, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/bulk-payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
     let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
-    assert_eq!((info["transactionStatus"].as_str(), info["batchBookingPreferred"].as_bool()), (Some("ACSC"), Some(true)), "{info}");
+    assert_eq!(
+        (
+            info["transactionStatus"].as_str(),
+            info["batchBookingPreferred"].as_bool()
+        ),
+        (Some("ACSC"), Some(true)),
+        "{info}"
+    );
     assert_eq!(info["payments"].as_array().unwrap().len(), 3);
-    assert!(info["payments"].as_array().unwrap().iter().all(|p| p["transactionStatus"] == "ACSC"));
+    assert!(
+        info["payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["transactionStatus"] == "ACSC")
+    );
     // One booking on alice's account; bob is credited from it.
-    assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}"), format!("payment:{id}:0")]);
+    assert_eq!(
+        postings_of(&server, &id).await,
+        [format!("payment:{id}"), format!("payment:{id}:0")]
+    );
     let alice_after = store.account(debtor.id).await.unwrap().unwrap();
     assert_eq!(alice_after.balances.booked, debtor.balances.booked - 12375);
-    assert_eq!(store.account(bobs.id).await.unwrap().unwrap().balances.booked, bobs.balances.booked + 10000);
+    assert_eq!(
+        store
+            .account(bobs.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        bobs.balances.booked + 10000
+    );
 
     // More than alice holds in one batch: nothing is booked at all.
     let limit = alice_after.overdraft_limit.unwrap_or(0);
-    let too_much = fintechapi_domain::Money::from_minor(alice_after.balances.available() + limit, alice_after.currency).to_decimal_string();
-    let body = bulk(&debtor, true, &[("1.00", "Bob", &bob_iban), (&too_much, "Landlord", "DE02120300000000202051")]);
-    let (_, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+    let too_much = fintechapi_domain::Money::from_minor(
+        alice_after.balances.available() + limit,
+        alice_after.currency,
+    )
+    .to_decimal_string();
+    let body = bulk(
+        &debtor,
+        true,
+        &[
+            ("1.00", "Bob", &bob_iban),
+            (&too_much, "Landlord", "DE02120300000000202051"),
+        ],
+    );
+    let (_, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/bulk-payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     let refused = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &refused, "alice", "alice-demo-2026").await;
-    let (_, status) = tpp.call(reqwest::Method::GET, &format!("/v1/bulk-payments/sepa-credit-transfers/{refused}/status"), None).await;
+    tpp.authorise(&server, &refused, "alice", "alice-demo-2026")
+        .await;
+    let (_, status) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/bulk-payments/sepa-credit-transfers/{refused}/status"),
+            None,
+        )
+        .await;
     assert_eq!(status["transactionStatus"], "RJCT", "{status}");
     assert!(postings_of(&server, &refused).await.is_empty());
-    assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, alice_after.balances.booked);
+    assert_eq!(
+        store
+            .account(debtor.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        alice_after.balances.booked
+    );
     assert!(store.audit().await.unwrap().is_consistent());
     server.stop().await;
 }
@@ -458,27 +756,79 @@ both_stores!(a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothin
 
 async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let store = server.db.store().await;
     let limit = debtor.overdraft_limit.unwrap_or(0);
-    let too_much = fintechapi_domain::Money::from_minor(debtor.balances.available() + limit + 1, debtor.currency).to_decimal_string();
-    let body = bulk(&debtor, false, &[("1.00", "First", "DE02120300000000202051"), (&too_much, "Second", "DE02120300000000202051"), ("2.00", "Third", "DE89370400440532013000")]);
-    let (_, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/instant-sepa-credit-transfers", Some(body)).await;
+    let too_much = fintechapi_domain::Money::from_minor(
+        debtor.balances.available() + limit + 1,
+        debtor.currency,
+    )
+    .to_decimal_string();
+    let body = bulk(
+        &debtor,
+        false,
+        &[
+            ("1.00", "First", "DE02120300000000202051"),
+            (&too_much, "Second", "DE02120300000000202051"),
+            ("2.00", "Third", "DE89370400440532013000"),
+        ],
+    );
+    let (_, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/bulk-payments/instant-sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
-    let (_, info) = tpp.call(reqwest::Method::GET, &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"), None).await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
+    let (_, info) = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"),
+            None,
+        )
+        .await;
     assert_eq!(info["transactionStatus"], "PART", "{info}");
-    let states: Vec<&str> = info["payments"].as_array().unwrap().iter().map(|p| p["transactionStatus"].as_str().unwrap()).collect();
+    let states: Vec<&str> = info["payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["transactionStatus"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["ACSC", "RJCT", "ACSC"]);
-    assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}:0"), format!("payment:{id}:2")]);
-    assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, debtor.balances.booked - 300);
+    assert_eq!(
+        postings_of(&server, &id).await,
+        [format!("payment:{id}:0"), format!("payment:{id}:2")]
+    );
+    assert_eq!(
+        store
+            .account(debtor.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        debtor.balances.booked - 300
+    );
 
     // Validation, with the path of the transfer at fault.
     let today = clock.now().date();
-    let mut no_name = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051"), ("1.00", "B", "DE02120300000000202051")]);
-    no_name["payments"][1].as_object_mut().unwrap().remove("creditorName");
+    let mut no_name = bulk(
+        &debtor,
+        false,
+        &[
+            ("1.00", "A", "DE02120300000000202051"),
+            ("1.00", "B", "DE02120300000000202051"),
+        ],
+    );
+    no_name["payments"][1]
+        .as_object_mut()
+        .unwrap()
+        .remove("creditorName");
     let mut late = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
     late["requestedExecutionDate"] = json!((today + time::Duration::days(400)).to_string());
     let mut vague = bulk(&debtor, false, &[("1.00", "A", "DE02120300000000202051")]);
@@ -486,13 +836,31 @@ async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails
     let cases = [
         (bulk(&debtor, true, &[]), "FORMAT_ERROR", "payments"),
         (no_name, "FORMAT_ERROR", "payments[1].creditorName"),
-        (bulk(&debtor, true, &[("1.00", "A", "DE00123")]), "FORMAT_ERROR", "payments[0].creditorAccount.iban"),
+        (
+            bulk(&debtor, true, &[("1.00", "A", "DE00123")]),
+            "FORMAT_ERROR",
+            "payments[0].creditorAccount.iban",
+        ),
         (late, "EXECUTION_DATE_INVALID", "requestedExecutionDate"),
         (vague, "FORMAT_ERROR", "batchBookingPreferred"),
     ];
     for (body, code, at) in cases {
-        let (status, answer) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
-        assert_eq!((status, answer["tppMessages"][0]["code"].as_str(), answer["tppMessages"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some(code), Some(at)), "{answer}");
+        let (status, answer) = tpp
+            .call(
+                reqwest::Method::POST,
+                "/v1/bulk-payments/sepa-credit-transfers",
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (
+                status,
+                answer["tppMessages"][0]["code"].as_str(),
+                answer["tppMessages"][0]["path"].as_str()
+            ),
+            (StatusCode::BAD_REQUEST, Some(code), Some(at)),
+            "{answer}"
+        );
     }
     server.stop().await;
 }
@@ -500,20 +868,39 @@ both_stores!(a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_f
 
 async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = support::demo_server_at(db, &clock).await;
+    let server = crate::support::demo_server_at(db, &clock).await;
     let mut tpp = Tpp::new(&server).await;
     let debtor = alices_account(&server).await;
     let date = clock.now().date() + time::Duration::days(2);
-    let mut body = bulk(&debtor, false, &[("4.00", "First", "DE02120300000000202051"), ("6.00", "Second", "DE89370400440532013000")]);
+    let mut body = bulk(
+        &debtor,
+        false,
+        &[
+            ("4.00", "First", "DE02120300000000202051"),
+            ("6.00", "Second", "DE89370400440532013000"),
+        ],
+    );
     body["requestedExecutionDate"] = json!(date.to_string());
-    let (status, created) = tpp.call(reqwest::Method::POST, "/v1/bulk-payments/sepa-credit-transfers", Some(body)).await;
+    let (status, created) = tpp
+        .call(
+            reqwest::Method::POST,
+            "/v1/bulk-payments/sepa-credit-transfers",
+            Some(body),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026").await;
+    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
+        .await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
-    let (_, info) = tpp.call(reqwest::Method::GET, &format!("{path}/status"), None).await;
+    let (_, info) = tpp
+        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        .await;
     assert_eq!(info["transactionStatus"], "ACCP");
-    assert!(postings_of(&server, &id).await.is_empty(), "nothing before the date");
+    assert!(
+        postings_of(&server, &id).await.is_empty(),
+        "nothing before the date"
+    );
 
     clock.set(date.midnight().assume_utc() + time::Duration::hours(8));
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
@@ -521,9 +908,21 @@ async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     tpp.renew_token().await;
     let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
     assert_eq!(info["transactionStatus"], "ACSC", "{info}");
-    assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}:0"), format!("payment:{id}:1")]);
+    assert_eq!(
+        postings_of(&server, &id).await,
+        [format!("payment:{id}:0"), format!("payment:{id}:1")]
+    );
     let store = server.db.store().await;
-    assert_eq!(store.account(debtor.id).await.unwrap().unwrap().balances.booked, debtor.balances.booked - 1000);
+    assert_eq!(
+        store
+            .account(debtor.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        debtor.balances.booked - 1000
+    );
     server.stop().await;
 }
 both_stores!(a_future_dated_bulk_payment_executes_on_its_date);

@@ -3,19 +3,16 @@
 //! in every header-reaching value, cross-origin and token-less form posts,
 //! slow clients, and huge inputs. After each: the right error, no 500,
 //! nothing stored, the server healthy. Payloads live in `tests/attacks/`.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::xs2a::{REDIRECT, Tpp};
+use crate::support::{Browser, Page, TestServer, config_for, demo_server, operator, urlencode};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::xs2a::{REDIRECT, Tpp};
-use support::{Browser, Page, TestServer, config_for, demo_server, operator, urlencode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The lines of a payload file, comments and blank lines left out.
@@ -86,11 +83,26 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
 
     // Sign-up: a display name made of payloads, shown on the dashboard.
     let csrf = b.get("/portal/signup").await.csrf();
-    let signed = b.post("/portal/signup", &[("email", "xss@tpp.example"), ("display_name", &joined[..joined.len().min(100)]), ("password", support::PASSWORD), ("csrf", &csrf)]).await;
+    let signed = b
+        .post(
+            "/portal/signup",
+            &[
+                ("email", "xss@tpp.example"),
+                ("display_name", &joined[..joined.len().min(100)]),
+                ("password", crate::support::PASSWORD),
+                ("csrf", &csrf),
+            ],
+        )
+        .await;
     escaped(&signed, &payloads, "sign-up");
-    let token = support::token_from_mail(&server, "xss@tpp.example").await;
-    escaped(&b.get(&format!("/portal/verify?token={}", urlencode(&token))).await, &payloads, "verification");
-    b.log_in("xss@tpp.example", support::PASSWORD).await;
+    let token = crate::support::token_from_mail(&server, "xss@tpp.example").await;
+    escaped(
+        &b.get(&format!("/portal/verify?token={}", urlencode(&token)))
+            .await,
+        &payloads,
+        "verification",
+    );
+    b.log_in("xss@tpp.example", crate::support::PASSWORD).await;
     let dashboard = b.get("/portal/dashboard").await;
     escaped(&dashboard, &payloads, "dashboard");
 
@@ -99,21 +111,67 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
     for (i, payload) in payloads.iter().enumerate() {
         let csrf = b.get("/portal/orgs/new").await.csrf();
         let name = format!("Org {i} {payload}");
-        let org = b.post("/portal/orgs/new", &[("legal_name", name.as_str()), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", payload), ("authorisation_number", payload), ("csrf", &csrf)]).await;
+        let org = b
+            .post(
+                "/portal/orgs/new",
+                &[
+                    ("legal_name", name.as_str()),
+                    ("country", "DE"),
+                    ("role_aisp", "on"),
+                    ("competent_authority", payload),
+                    ("authorisation_number", payload),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
         escaped(&org, &payloads, "organisation form");
         if org.status == StatusCode::SEE_OTHER {
             org_path = org.location;
         }
     }
-    let org_path = org_path.expect("an organisation with payloads in its name is created (escaped)");
+    let org_path =
+        org_path.expect("an organisation with payloads in its name is created (escaped)");
     // Control characters in the same fields: refused or kept, never a server error.
     for payload in crlf() {
         let csrf = b.get("/portal/orgs/new").await.csrf();
-        let org = b.post("/portal/orgs/new", &[("legal_name", payload.as_str()), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", &payload), ("authorisation_number", &payload), ("csrf", &csrf)]).await;
-        assert!(org.status.as_u16() < 500, "organisation with {payload:?}: {}", org.status);
+        let org = b
+            .post(
+                "/portal/orgs/new",
+                &[
+                    ("legal_name", payload.as_str()),
+                    ("country", "DE"),
+                    ("role_aisp", "on"),
+                    ("competent_authority", &payload),
+                    ("authorisation_number", &payload),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert!(
+            org.status.as_u16() < 500,
+            "organisation with {payload:?}: {}",
+            org.status
+        );
         let csrf = b.get(&format!("{org_path}/apps/new")).await.csrf();
-        let app = b.post(&format!("{org_path}/apps/new"), &[("name", payload.as_str()), ("description", &payload), ("redirect_uris", &format!("https://app.example/cb{payload}")), ("security_profile", "basic"), ("environment", "sandbox"), ("product_ais", "on"), ("csrf", &csrf)]).await;
-        assert!(app.status.as_u16() < 500, "application with {payload:?}: {}", app.status);
+        let app = b
+            .post(
+                &format!("{org_path}/apps/new"),
+                &[
+                    ("name", payload.as_str()),
+                    ("description", &payload),
+                    ("redirect_uris", &format!("https://app.example/cb{payload}")),
+                    ("security_profile", "basic"),
+                    ("environment", "sandbox"),
+                    ("product_ais", "on"),
+                    ("csrf", &csrf),
+                ],
+            )
+            .await;
+        assert!(
+            app.status.as_u16() < 500,
+            "application with {payload:?}: {}",
+            app.status
+        );
     }
     escaped(&b.get(&org_path).await, &payloads, "organisation page");
     let mut app_pages = Vec::new();
@@ -122,7 +180,20 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let redirect = format!("https://app.example/cb?x={}", urlencode(payload));
         let raw_redirect = format!("https://app.example/cb?x={payload}");
         for redirect_uris in [redirect.as_str(), raw_redirect.as_str()] {
-            let created = b.post(&format!("{org_path}/apps/new"), &[("name", payload.as_str()), ("description", payload), ("redirect_uris", redirect_uris), ("security_profile", "basic"), ("environment", "sandbox"), ("product_ais", "on"), ("csrf", &csrf)]).await;
+            let created = b
+                .post(
+                    &format!("{org_path}/apps/new"),
+                    &[
+                        ("name", payload.as_str()),
+                        ("description", payload),
+                        ("redirect_uris", redirect_uris),
+                        ("security_profile", "basic"),
+                        ("environment", "sandbox"),
+                        ("product_ais", "on"),
+                        ("csrf", &csrf),
+                    ],
+                )
+                .await;
             escaped(&created, &payloads, "application form");
             if let Some(at) = created.body.find("/portal/apps/") {
                 let rest = &created.body[at..];
@@ -134,7 +205,11 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
     for path in &app_pages {
         escaped(&b.get(path).await, &payloads, "application page");
     }
-    escaped(&b.get("/portal/dashboard").await, &payloads, "dashboard with organisations");
+    escaped(
+        &b.get("/portal/dashboard").await,
+        &payloads,
+        "dashboard with organisations",
+    );
 
     // The operator's console lists them all.
     let mut ops = operator(&server).await;
@@ -154,7 +229,9 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
             format!("/portal/apps/{p}"),
             format!("/portal/no/such/{p}"),
             format!("/oauth2/authorize?client_id={p}&request_uri={p}"),
-            format!("/oauth2/authorize?client_id={p}&request_uri=urn:ietf:params:oauth:request_uri:{p}"),
+            format!(
+                "/oauth2/authorize?client_id={p}&request_uri=urn:ietf:params:oauth:request_uri:{p}"
+            ),
             format!("/bank/redirect?token={p}"),
             format!("/bank/login?error={p}"),
             format!("/bank/online?x={p}"),
@@ -164,13 +241,51 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         }
         // Values typed into forms that come back with an error.
         let csrf = anon.get("/portal/login").await.csrf();
-        escaped(&anon.post("/portal/login", &[("email", payload), ("password", payload), ("csrf", &csrf)]).await, &payloads, "portal login");
+        escaped(
+            &anon
+                .post(
+                    "/portal/login",
+                    &[("email", payload), ("password", payload), ("csrf", &csrf)],
+                )
+                .await,
+            &payloads,
+            "portal login",
+        );
         let csrf = anon.get("/portal/signup").await.csrf();
-        escaped(&anon.post("/portal/signup", &[("email", payload), ("display_name", payload), ("password", "x"), ("csrf", &csrf)]).await, &payloads, "sign-up errors");
+        escaped(
+            &anon
+                .post(
+                    "/portal/signup",
+                    &[
+                        ("email", payload),
+                        ("display_name", payload),
+                        ("password", "x"),
+                        ("csrf", &csrf),
+                    ],
+                )
+                .await,
+            &payloads,
+            "sign-up errors",
+        );
         let csrf = anon.get("/portal/reset").await.csrf();
-        escaped(&anon.post("/portal/reset", &[("email", payload), ("csrf", &csrf)]).await, &payloads, "reset");
+        escaped(
+            &anon
+                .post("/portal/reset", &[("email", payload), ("csrf", &csrf)])
+                .await,
+            &payloads,
+            "reset",
+        );
         let csrf = anon.get("/admin/login").await.csrf();
-        escaped(&anon.post("/admin/login", &[("email", payload), ("password", payload), ("csrf", &csrf)]).await, &payloads, "admin login");
+        escaped(
+            &anon
+                .post(
+                    "/admin/login",
+                    &[("email", payload), ("password", payload), ("csrf", &csrf)],
+                )
+                .await,
+            &payloads,
+            "admin login",
+        );
     }
     healthy(&server).await;
     server.stop().await;
@@ -185,10 +300,20 @@ async fn xss_payloads_on_the_bank_pages_are_escaped(db: TestDb) {
         let start = psu.get("/bank/online").await;
         escaped(&start, &payloads, "online banking");
         let csrf = start.csrf();
-        let login = psu.post("/bank/online/login", &[("login", payload), ("password", payload), ("csrf", &csrf)]).await;
+        let login = psu
+            .post(
+                "/bank/online/login",
+                &[("login", payload), ("password", payload), ("csrf", &csrf)],
+            )
+            .await;
         escaped(&login, &payloads, "online-banking login");
         // The bank's login page without an authorization in progress.
-        let page = psu.post("/bank/login", &[("login", payload), ("password", payload), ("csrf", payload)]).await;
+        let page = psu
+            .post(
+                "/bank/login",
+                &[("login", payload), ("password", payload), ("csrf", payload)],
+            )
+            .await;
         escaped(&page, &payloads, "bank login");
     }
     healthy(&server).await;
@@ -200,7 +325,7 @@ both_stores!(xss_payloads_on_the_bank_pages_are_escaped);
 
 /// A raw HTTP/1.1 exchange over TLS: the response head and body as text.
 async fn raw(server: &TestServer, request: &[u8]) -> String {
-    let mut tls = support::tls_connect(server).await;
+    let mut tls = crate::support::tls_connect(server).await;
     tls.write_all(request).await.unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
@@ -230,16 +355,28 @@ fn nothing_injected(headers: &[String], what: &str) {
 async fn crlf_and_control_characters_in_raw_headers_get_a_clean_400_and_inject_nothing(db: TestDb) {
     let server = TestServer::start(db).await;
     for payload in crlf() {
-        for header in ["X-Request-ID", "TPP-Redirect-URI", "PSU-IP-Address", "Consent-ID", "TPP-Nok-Redirect-URI", "DPoP"] {
+        for header in [
+            "X-Request-ID",
+            "TPP-Redirect-URI",
+            "PSU-IP-Address",
+            "Consent-ID",
+            "TPP-Nok-Redirect-URI",
+            "DPoP",
+        ] {
             for path in ["/v1/consents", "/oauth2/token", "/portal/login"] {
-                let request = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\n{header}: {payload}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                let request = format!(
+                    "POST {path} HTTP/1.1\r\nHost: localhost\r\n{header}: {payload}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
                 let response = raw(&server, request.as_bytes()).await;
                 let lines = head(&response);
                 nothing_injected(&lines, &format!("{header} on {path}"));
                 // A header the parser refuses is a 400; a value it takes is the
                 // endpoint's own client error (never 2xx for this garbage, never 5xx).
                 let status = lines.first().cloned().unwrap_or_default();
-                assert!(status.starts_with("http/1.1 4") || response.is_empty(), "{header} {payload:?} on {path}: {status}");
+                assert!(
+                    status.starts_with("http/1.1 4") || response.is_empty(),
+                    "{header} {payload:?} on {path}: {status}"
+                );
             }
         }
     }
@@ -256,7 +393,10 @@ async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(d
     let server = TestServer::start_with(db, config).await;
     let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let token = tpp.client_token().await;
-    let http = fintechapi_testkit::https_client(&server.ca).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = fintechapi_testkit::https_client(&server.ca)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for payload in crlf() {
         let p = urlencode(&payload);
         // Pages: the authorization endpoint and the Redirect link show a page, never redirect.
@@ -267,25 +407,77 @@ async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(d
         ] {
             let resp = http.get(server.url(&path)).send().await.unwrap();
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{path} {payload:?}");
-            assert!(resp.headers().get("location").is_none(), "{path} redirected");
-            assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
-            assert!(!resp.headers().get_all("set-cookie").iter().any(|c| c.to_str().unwrap().contains("injected")));
+            assert!(
+                resp.headers().get("location").is_none(),
+                "{path} redirected"
+            );
+            assert!(
+                resp.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html"),
+                "{path}"
+            );
+            assert!(
+                !resp
+                    .headers()
+                    .get_all("set-cookie")
+                    .iter()
+                    .any(|c| c.to_str().unwrap().contains("injected"))
+            );
         }
         // OAuth: redirect_uri and state in a pushed request; RFC 6749 errors.
         let injected_redirect = format!("{REDIRECT}{payload}");
         for form in [
-            vec![("response_type", "code"), ("redirect_uri", injected_redirect.as_str()), ("scope", "ais"), ("state", "s")],
-            vec![("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", "ais"), ("state", payload.as_str())],
+            vec![
+                ("response_type", "code"),
+                ("redirect_uri", injected_redirect.as_str()),
+                ("scope", "ais"),
+                ("state", "s"),
+            ],
+            vec![
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", "ais"),
+                ("state", payload.as_str()),
+            ],
         ] {
-            let resp = http.post(server.url("/oauth2/par")).basic_auth(&tpp.key, Some(&tpp.secret)).form(&form).send().await.unwrap();
+            let resp = http
+                .post(server.url("/oauth2/par"))
+                .basic_auth(&tpp.key, Some(&tpp.secret))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
             let body: Value = resp.json().await.unwrap();
             assert_eq!(body["error"], "invalid_request", "{body}");
         }
         // A client id with the payload, in the body and in the Basic header: invalid_client.
-        for path in ["/oauth2/token", "/oauth2/par", "/oauth2/introspect", "/oauth2/revoke"] {
-            let in_body = http.post(server.url(path)).form(&[("grant_type", "client_credentials"), ("client_id", &payload), ("client_secret", "x"), ("token", "t")]).send().await.unwrap();
-            let in_basic = http.post(server.url(path)).basic_auth(&payload, Some(&payload)).form(&[("grant_type", "client_credentials"), ("token", "t")]).send().await.unwrap();
+        for path in [
+            "/oauth2/token",
+            "/oauth2/par",
+            "/oauth2/introspect",
+            "/oauth2/revoke",
+        ] {
+            let in_body = http
+                .post(server.url(path))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", &payload),
+                    ("client_secret", "x"),
+                    ("token", "t"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let in_basic = http
+                .post(server.url(path))
+                .basic_auth(&payload, Some(&payload))
+                .form(&[("grant_type", "client_credentials"), ("token", "t")])
+                .send()
+                .await
+                .unwrap();
             for resp in [in_body, in_basic] {
                 assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
                 let body: Value = resp.json().await.unwrap();
@@ -295,18 +487,35 @@ async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(d
         // Logins with the payload: the bank's and online banking's pages.
         let mut psu = Browser::new(&server);
         let csrf = psu.get("/bank/online").await.csrf();
-        let page = psu.post("/bank/online/login", &[("login", &payload), ("password", &payload), ("csrf", &csrf)]).await;
-        assert!(page.status.is_client_error(), "online-banking login with {payload:?}: {}", page.status);
+        let page = psu
+            .post(
+                "/bank/online/login",
+                &[("login", &payload), ("password", &payload), ("csrf", &csrf)],
+            )
+            .await;
+        assert!(
+            page.status.is_client_error(),
+            "online-banking login with {payload:?}: {}",
+            page.status
+        );
         // XS2A: header values a response or a redirect could carry; tppMessages.
         let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
-        let printable: String = payload.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let printable: String = payload
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         let redirect_header = format!("{REDIRECT}?{}", urlencode(&payload));
         for (header, value) in [
             ("x-request-id", printable.clone()),
             ("tpp-redirect-uri", redirect_header),
             ("consent-id", printable.clone()),
         ] {
-            let mut request = http.post(server.url("/v1/consents")).bearer_auth(&token).json(&consent).header("tpp-redirect-preferred", "true").header(header, &value);
+            let mut request = http
+                .post(server.url("/v1/consents"))
+                .bearer_auth(&token)
+                .json(&consent)
+                .header("tpp-redirect-preferred", "true")
+                .header(header, &value);
             if header != "x-request-id" {
                 request = request.header("x-request-id", uuid::Uuid::new_v4().to_string());
             }
@@ -314,7 +523,10 @@ async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(d
             let status = resp.status();
             assert!(resp.headers().get("location").is_none());
             let body: Value = resp.json().await.unwrap();
-            assert!(status.is_client_error(), "{header}: {value:?}: {status} {body}");
+            assert!(
+                status.is_client_error(),
+                "{header}: {value:?}: {status} {body}"
+            );
             assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
         }
     }
@@ -368,71 +580,237 @@ async fn cross_origin_and_tokenless_posts_on_portal_and_admin_forms_change_nothi
     // Before login: sign-up, login, reset and admin login.
     let mut anon = Browser::new(&server);
     let csrf = anon.get("/portal/signup").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut anon, "/portal/signup", &[("email", "csrf@tpp.example"), ("display_name", "C"), ("password", support::PASSWORD)], &csrf).await;
-    assert!(store.user_by_email(&"csrf@tpp.example".parse().unwrap()).await.unwrap().is_none(), "a refused sign-up created a user");
+    refused_without_token_or_from_elsewhere(
+        &mut anon,
+        "/portal/signup",
+        &[
+            ("email", "csrf@tpp.example"),
+            ("display_name", "C"),
+            ("password", crate::support::PASSWORD),
+        ],
+        &csrf,
+    )
+    .await;
+    assert!(
+        store
+            .user_by_email(&"csrf@tpp.example".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none(),
+        "a refused sign-up created a user"
+    );
     let csrf = anon.get("/portal/reset").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut anon, "/portal/reset", &[("email", "csrf@tpp.example")], &csrf).await;
+    refused_without_token_or_from_elsewhere(
+        &mut anon,
+        "/portal/reset",
+        &[("email", "csrf@tpp.example")],
+        &csrf,
+    )
+    .await;
     let mut ops = operator(&server).await;
     let csrf = anon.get("/admin/login").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut anon, "/admin/login", &[("email", "ops@bank.example"), ("password", support::OPERATOR_PASSWORD)], &csrf).await;
-    assert_eq!(anon.get("/admin").await.location.as_deref(), Some("/admin/login"), "a refused login logged in");
+    refused_without_token_or_from_elsewhere(
+        &mut anon,
+        "/admin/login",
+        &[
+            ("email", "ops@bank.example"),
+            ("password", crate::support::OPERATOR_PASSWORD),
+        ],
+        &csrf,
+    )
+    .await;
+    assert_eq!(
+        anon.get("/admin").await.location.as_deref(),
+        Some("/admin/login"),
+        "a refused login logged in"
+    );
 
     // A developer's forms.
-    let api = support::Api::developer(&server, "dev@tpp.example").await;
+    let api = crate::support::Api::developer(&server, "dev@tpp.example").await;
     let (app_id, key, secret) = api.sandbox_app(&["AISP"], &["ais"]).await;
     let mut dev = Browser::new(&server);
-    dev.log_in("dev@tpp.example", support::PASSWORD).await;
+    dev.log_in("dev@tpp.example", crate::support::PASSWORD)
+        .await;
     let csrf = dev.get("/portal/dashboard").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut dev, "/portal/orgs/new", &[("legal_name", "Forged GmbH"), ("country", "DE"), ("role_aisp", "on"), ("competent_authority", "BaFin"), ("authorisation_number", "1")], &csrf).await;
-    assert!(store.organisation_by_name("Forged GmbH").await.unwrap().is_none());
-    refused_without_token_or_from_elsewhere(&mut dev, &format!("/portal/apps/{app_id}/rotate"), &[], &csrf).await;
-    let registry = fintechapi_server::app::registry(&config_for(&server.db), store.clone(), Arc::new(fintechapi_domain::SystemClock)).unwrap();
-    let client = registry.authenticate(&key, &secret).await.unwrap().expect("the secret still works");
+    refused_without_token_or_from_elsewhere(
+        &mut dev,
+        "/portal/orgs/new",
+        &[
+            ("legal_name", "Forged GmbH"),
+            ("country", "DE"),
+            ("role_aisp", "on"),
+            ("competent_authority", "BaFin"),
+            ("authorisation_number", "1"),
+        ],
+        &csrf,
+    )
+    .await;
+    assert!(
+        store
+            .organisation_by_name("Forged GmbH")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    refused_without_token_or_from_elsewhere(
+        &mut dev,
+        &format!("/portal/apps/{app_id}/rotate"),
+        &[],
+        &csrf,
+    )
+    .await;
+    let registry = fintechapi_server::app::registry(
+        &config_for(&server.db),
+        store.clone(),
+        Arc::new(fintechapi_domain::SystemClock),
+    )
+    .unwrap();
+    let client = registry
+        .authenticate(&key, &secret)
+        .await
+        .unwrap()
+        .expect("the secret still works");
     assert_eq!(client.application.id.to_string(), app_id);
-    refused_without_token_or_from_elsewhere(&mut dev, "/portal/security/totp", &[("action", "enable"), ("seed", "JBSWY3DPEHPK3PXP"), ("code", "000000")], &csrf).await;
+    refused_without_token_or_from_elsewhere(
+        &mut dev,
+        "/portal/security/totp",
+        &[
+            ("action", "enable"),
+            ("seed", "JBSWY3DPEHPK3PXP"),
+            ("code", "000000"),
+        ],
+        &csrf,
+    )
+    .await;
     refused_without_token_or_from_elsewhere(&mut dev, "/portal/logout", &[], &csrf).await;
-    assert_eq!(dev.get("/portal/dashboard").await.status, StatusCode::OK, "a refused logout ended the session");
+    assert_eq!(
+        dev.get("/portal/dashboard").await.status,
+        StatusCode::OK,
+        "a refused logout ended the session"
+    );
 
     // The operator's forms.
     let csrf = ops.get("/admin").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut ops, &format!("/admin/apps/{app_id}/status"), &[("status", "suspended")], &csrf).await;
-    assert!(registry.authenticate(&key, &secret).await.unwrap().is_some(), "a refused post suspended the application");
-    refused_without_token_or_from_elsewhere(&mut ops, "/admin/psus", &[("login", "forged"), ("name", "Forged"), ("password", "forged password 2026")], &csrf).await;
+    refused_without_token_or_from_elsewhere(
+        &mut ops,
+        &format!("/admin/apps/{app_id}/status"),
+        &[("status", "suspended")],
+        &csrf,
+    )
+    .await;
+    assert!(
+        registry
+            .authenticate(&key, &secret)
+            .await
+            .unwrap()
+            .is_some(),
+        "a refused post suspended the application"
+    );
+    refused_without_token_or_from_elsewhere(
+        &mut ops,
+        "/admin/psus",
+        &[
+            ("login", "forged"),
+            ("name", "Forged"),
+            ("password", "forged password 2026"),
+        ],
+        &csrf,
+    )
+    .await;
     refused_without_token_or_from_elsewhere(&mut ops, "/admin/logout", &[], &csrf).await;
-    assert_eq!(ops.get("/admin").await.status, StatusCode::OK, "a refused logout ended the operator's session");
+    assert_eq!(
+        ops.get("/admin").await.status,
+        StatusCode::OK,
+        "a refused logout ended the operator's session"
+    );
     healthy(&server).await;
     server.stop().await;
 }
 both_stores!(cross_origin_and_tokenless_posts_on_portal_and_admin_forms_change_nothing);
 
-async fn cross_origin_and_tokenless_posts_on_bank_and_online_banking_forms_change_nothing(db: TestDb) {
+async fn cross_origin_and_tokenless_posts_on_bank_and_online_banking_forms_change_nothing(
+    db: TestDb,
+) {
     let server = demo_server(db).await;
     let tpp = Tpp::new(&server, &server.db, "ais");
     let token = tpp.client_token().await;
     let consent = tpp.consent(&token, json!({"allPsd2": "allAccounts"})).await;
 
     // The bank's pages in an authorization: login, then the consent screen.
-    let (mut psu, screen) = tpp.at_bank(&server, &consent, "alice", "alice-demo-2026").await;
-    refused_without_token_or_from_elsewhere(&mut psu, "/bank/consent", &[("decision", "approve")], &screen.csrf()).await;
-    let status = tpp.call(Method::GET, &format!("/v1/consents/{consent}/status"), &token, &[], None).await;
-    assert_eq!(status.body["consentStatus"], "received", "a refused approval changed the consent");
+    let (mut psu, screen) = tpp
+        .at_bank(&server, &consent, "alice", "alice-demo-2026")
+        .await;
+    refused_without_token_or_from_elsewhere(
+        &mut psu,
+        "/bank/consent",
+        &[("decision", "approve")],
+        &screen.csrf(),
+    )
+    .await;
+    let status = tpp
+        .call(
+            Method::GET,
+            &format!("/v1/consents/{consent}/status"),
+            &token,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        status.body["consentStatus"], "received",
+        "a refused approval changed the consent"
+    );
 
     let mut other = Browser::new(&server);
-    let par = server.client().post(server.url("/oauth2/par")).basic_auth(&tpp.key, Some(&tpp.secret))
-        .form(&[("response_type", "code"), ("redirect_uri", REDIRECT), ("scope", &format!("AIS:{consent}")), ("code_challenge", &fintechapi_domain::secret::pkce_s256("a-pkce-code-verifier-of-fifty-characters-0123456789")), ("code_challenge_method", "S256")])
-        .send().await.unwrap();
+    let par = server
+        .client()
+        .post(server.url("/oauth2/par"))
+        .basic_auth(&tpp.key, Some(&tpp.secret))
+        .form(&[
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", &format!("AIS:{consent}")),
+            (
+                "code_challenge",
+                &fintechapi_domain::secret::pkce_s256(
+                    "a-pkce-code-verifier-of-fifty-characters-0123456789",
+                ),
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(par.status(), StatusCode::CREATED);
     let par: Value = par.json().await.unwrap();
-    support::open(&mut other, &tpp.key, par["request_uri"].as_str().unwrap()).await;
+    crate::support::open(&mut other, &tpp.key, par["request_uri"].as_str().unwrap()).await;
     let csrf = other.get("/bank/login").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut other, "/bank/login", &[("login", "bob"), ("password", "bob-demo-2026")], &csrf).await;
-    assert!(!other.get("/bank/sca").await.status.is_success(), "a refused login went on to the second factor");
+    refused_without_token_or_from_elsewhere(
+        &mut other,
+        "/bank/login",
+        &[("login", "bob"), ("password", "bob-demo-2026")],
+        &csrf,
+    )
+    .await;
+    assert!(
+        !other.get("/bank/sca").await.status.is_success(),
+        "a refused login went on to the second factor"
+    );
 
     // Online banking.
     let mut online = Browser::new(&server);
     let csrf = online.get("/bank/online").await.csrf();
-    refused_without_token_or_from_elsewhere(&mut online, "/bank/online/login", &[("login", "carol"), ("password", "carol-demo-2026")], &csrf).await;
-    assert!(!online.get("/bank/online/sca").await.status.is_success(), "a refused login went on");
+    refused_without_token_or_from_elsewhere(
+        &mut online,
+        "/bank/online/login",
+        &[("login", "carol"), ("password", "carol-demo-2026")],
+        &csrf,
+    )
+    .await;
+    assert!(
+        !online.get("/bank/online/sca").await.status.is_success(),
+        "a refused login went on"
+    );
     healthy(&server).await;
     server.stop().await;
 }
@@ -483,10 +861,24 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
     assert_eq!(body["error"], "invalid_request", "{body}");
 
     // A request object is refused, not dropped with what it carries.
-    let (status, body) = push(&server, &tpp, &consent, &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")]).await;
+    let (status, body) = push(
+        &server,
+        &tpp,
+        &consent,
+        &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "request_not_supported", "{body}");
-    let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    let meta: Value = server
+        .client()
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(meta["request_parameter_supported"], false);
     healthy(&server).await;
     server.stop().await;
@@ -504,7 +896,7 @@ async fn slow_header_and_slow_body_clients_do_not_keep_a_normal_client_waiting(d
     let server = TestServer::start_with(db, config).await;
     let mut slow = Vec::new();
     for i in 0..60 {
-        let mut tls = support::tls_connect(&server).await;
+        let mut tls = crate::support::tls_connect(&server).await;
         let start: &[u8] = if i % 2 == 0 {
             b"GET /healthz HTTP/1.1\r\nHost: local"
         } else {
@@ -522,22 +914,47 @@ async fn slow_header_and_slow_body_clients_do_not_keep_a_normal_client_waiting(d
             }
             let mut rest = Vec::new();
             let _ = tokio::time::timeout(Duration::from_secs(1), tls.read_to_end(&mut rest)).await;
-            (i % 2 == 0, opened.elapsed(), String::from_utf8_lossy(&rest).lines().next().map(str::to_owned))
+            (
+                i % 2 == 0,
+                opened.elapsed(),
+                String::from_utf8_lossy(&rest)
+                    .lines()
+                    .next()
+                    .map(str::to_owned),
+            )
         }));
     }
     let client = server.client();
     for _ in 0..20 {
         let started = Instant::now();
-        let resp = client.get(server.url("/healthz")).timeout(Duration::from_secs(5)).send().await.unwrap();
+        let resp = client
+            .get(server.url("/healthz"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        assert!(started.elapsed() < Duration::from_secs(1), "a normal request took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "a normal request took {:?}",
+            started.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for connection in slow {
         let (headers, held, answer) = connection.await.unwrap();
         let kind = if headers { "slow-header" } else { "slow-body" };
-        assert!(held < Duration::from_secs(6), "a {kind} client was held {held:?}; answer {answer:?}");
-        assert!(!answer.as_deref().unwrap_or_default().starts_with("HTTP/1.1 500"), "{kind}: {answer:?}");
+        assert!(
+            held < Duration::from_secs(6),
+            "a {kind} client was held {held:?}; answer {answer:?}"
+        );
+        assert!(
+            !answer
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("HTTP/1.1 500"),
+            "{kind}: {answer:?}"
+        );
     }
     healthy(&server).await;
     server.stop().await;
@@ -556,8 +973,10 @@ async fn a_dribbled_body_is_cut_off_at_the_body_deadline_in_each_surfaces_format
         ("/oauth2/token", "application/x-www-form-urlencoded"),
         ("/v1/payments/sepa-credit-transfers", "application/json"),
     ] {
-        let mut tls = support::tls_connect(&server).await;
-        let head = format!("POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n");
+        let mut tls = crate::support::tls_connect(&server).await;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: 1000\r\n\r\n"
+        );
         tls.write_all(head.as_bytes()).await.unwrap();
         dribblers.push(tokio::spawn(async move {
             let opened = Instant::now();
@@ -593,11 +1012,18 @@ async fn a_dribbled_body_is_cut_off_at_the_body_deadline_in_each_surfaces_format
         let started = Instant::now();
         let resp = client.get(server.url("/healthz")).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        assert!(started.elapsed() < Duration::from_millis(500), "healthz took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "healthz took {:?}",
+            started.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (held, oauth) = dribblers.remove(0).await.unwrap();
-    assert!(held >= Duration::from_millis(1400) && held < Duration::from_secs(4), "held {held:?}: {oauth}");
+    assert!(
+        held >= Duration::from_millis(1400) && held < Duration::from_secs(4),
+        "held {held:?}: {oauth}"
+    );
     assert!(oauth.starts_with("HTTP/1.1 408"), "{oauth}");
     assert!(oauth.contains(r#""error":"invalid_request""#), "{oauth}");
     let (held, xs2a) = dribblers.remove(0).await.unwrap();
@@ -635,7 +1061,12 @@ async fn a_form_of_125000_names_gets_an_oauth_error_within_a_second_on_every_end
     let server = TestServer::start(db).await;
     let tpp = Tpp::new(&server, &server.db, "ais");
     let body = many_names(125_000);
-    for path in ["/oauth2/token", "/oauth2/par", "/oauth2/introspect", "/oauth2/revoke"] {
+    for path in [
+        "/oauth2/token",
+        "/oauth2/par",
+        "/oauth2/introspect",
+        "/oauth2/revoke",
+    ] {
         let started = Instant::now();
         let health = tokio::spawn({
             let client = server.client();
@@ -643,22 +1074,48 @@ async fn a_form_of_125000_names_gets_an_oauth_error_within_a_second_on_every_end
             async move {
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 let started = Instant::now();
-                let answered = client.get(url).timeout(Duration::from_secs(10)).send().await;
-                assert!(answered.is_ok(), "/healthz did not answer within 10 s: {answered:?}");
+                let answered = client
+                    .get(url)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                assert!(
+                    answered.is_ok(),
+                    "/healthz did not answer within 10 s: {answered:?}"
+                );
                 started.elapsed()
             }
         });
-        let resp = server.client().post(server.url(path)).basic_auth(&tpp.key, Some(&tpp.secret))
-            .header("content-type", "application/x-www-form-urlencoded").body(body.clone())
-            .timeout(Duration::from_secs(10)).send().await
+        let resp = server
+            .client()
+            .post(server.url(path))
+            .basic_auth(&tpp.key, Some(&tpp.secret))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await
             .unwrap_or_else(|e| panic!("{path}: no answer within 10 s: {e}"));
         let status = resp.status();
         let answer: Value = resp.json().await.unwrap_or(Value::Null);
-        assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{path}: {status}");
+        assert!(
+            matches!(
+                status,
+                StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+            ),
+            "{path}: {status}"
+        );
         assert_eq!(answer["error"], "invalid_request", "{path}: {answer}");
-        assert!(started.elapsed() < Duration::from_secs(1), "{path} took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{path} took {:?}",
+            started.elapsed()
+        );
         let health = health.await.unwrap();
-        assert!(health < Duration::from_secs(1), "/healthz took {health:?} meanwhile");
+        assert!(
+            health < Duration::from_secs(1),
+            "/healthz took {health:?} meanwhile"
+        );
     }
     healthy(&server).await;
     server.stop().await;
@@ -676,13 +1133,28 @@ async fn deeply_nested_json_gets_a_format_error_quickly_and_stores_nothing(db: T
     let token = tpp.client_token().await;
     let deep = nested(100_000);
     for (path, body) in [
-        ("/v1/consents", format!(r#"{{"access": {deep}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}}"#)),
-        ("/v1/payments/sepa-credit-transfers", format!(r#"{{"instructedAmount": {deep}}}"#)),
-        ("/v1/bulk-payments/sepa-credit-transfers", format!(r#"{{"payments": {deep}}}"#)),
+        (
+            "/v1/consents",
+            format!(
+                r#"{{"access": {deep}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}}"#
+            ),
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            format!(r#"{{"instructedAmount": {deep}}}"#),
+        ),
+        (
+            "/v1/bulk-payments/sepa-credit-transfers",
+            format!(r#"{{"payments": {deep}}}"#),
+        ),
     ] {
         let answer = timed_xs2a(&server, &token, path, body).await;
         assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{path}: {}", answer.1);
-        assert_eq!(answer.1["tppMessages"][0]["code"], "FORMAT_ERROR", "{path}: {}", answer.1);
+        assert_eq!(
+            answer.1["tppMessages"][0]["code"], "FORMAT_ERROR",
+            "{path}: {}",
+            answer.1
+        );
         healthy(&server).await;
     }
     nothing_stored(&server).await;
@@ -736,18 +1208,45 @@ async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_se
     let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let token = tpp.client_token().await;
     // Distinct IBANs (valid check digits), as many as fit in the body limit.
-    let ibans: Vec<String> = (0..20_000_u64).map(|i| fintechapi_domain::Iban::from_bban("DE", &format!("{:018}", 370_400_440_000_000_000 + i)).unwrap().to_string()).collect();
+    let ibans: Vec<String> = (0..20_000_u64)
+        .map(|i| {
+            fintechapi_domain::Iban::from_bban(
+                "DE",
+                &format!("{:018}", 370_400_440_000_000_000 + i),
+            )
+            .unwrap()
+            .to_string()
+        })
+        .collect();
     let refs: Vec<Value> = ibans.iter().map(|iban| json!({"iban": iban})).collect();
     let consent = json!({"access": {"accounts": refs, "balances": [], "transactions": []}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
     let (status, body) = timed_xs2a(&server, &token, "/v1/consents", consent.to_string()).await;
-    assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{status} {body}");
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{status} {body}"
+    );
     assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
     healthy(&server).await;
 
     let transfer = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "creditorAccount": {"iban": "DE89370400440532013000"}, "creditorName": "Payee"});
     let bulk = json!({"debtorAccount": {"iban": "DE89370400440532013000"}, "payments": vec![transfer; 8_000]});
-    let (status, body) = timed_xs2a(&server, &token, "/v1/bulk-payments/sepa-credit-transfers", bulk.to_string()).await;
-    assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{status} {body}");
+    let (status, body) = timed_xs2a(
+        &server,
+        &token,
+        "/v1/bulk-payments/sepa-credit-transfers",
+        bulk.to_string(),
+    )
+    .await;
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{status} {body}"
+    );
     assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
     healthy(&server).await;
     nothing_stored(&server).await;
@@ -766,15 +1265,32 @@ async fn a_pain001_with_thousands_of_transactions_is_refused_within_a_second(db:
         transaction.repeat(count)
     );
     let started = Instant::now();
-    let resp = server.client().post(server.url("/v1/bulk-payments/pain.001-sepa-credit-transfers")).bearer_auth(&token)
+    let resp = server
+        .client()
+        .post(server.url("/v1/bulk-payments/pain.001-sepa-credit-transfers"))
+        .bearer_auth(&token)
         .header("x-request-id", uuid::Uuid::new_v4().to_string())
         .header("psu-ip-address", "192.0.2.1")
-        .header("content-type", "application/xml").body(document)
-        .timeout(Duration::from_secs(60)).send().await.unwrap();
+        .header("content-type", "application/xml")
+        .body(document)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
-    assert!(matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE), "{status} {body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{status} {body}"
+    );
     assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
     healthy(&server).await;
     nothing_stored(&server).await;

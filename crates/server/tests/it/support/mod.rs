@@ -1,7 +1,5 @@
 //! A real server on an ephemeral port with real TLS, on either store.
 
-#![allow(dead_code)]
-
 pub mod passkey;
 pub mod tpp_host;
 pub mod xs2a;

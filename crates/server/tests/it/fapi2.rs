@@ -3,12 +3,14 @@
 //! authentication (keys registered, or fetched from the TPP's `jwks_uri`), DPoP sender-constrained tokens at the token endpoint and at
 //! the XS2A resource server, code binding to the DPoP key, no refresh rotation,
 //! code lifetime, and the negative cases the OpenID conformance suite pokes.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::sync::{Arc, Mutex};
 
+use crate::support::tpp_host::{Document, TppHost};
+use crate::support::{
+    Browser, TestServer, config_for, fintechapi, log_in, open, param, redirect_params,
+    second_factor,
+};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use axum::http::header;
@@ -20,11 +22,6 @@ use fintechapi_testkit::{TestDb, both_stores};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::tpp_host::{Document, TppHost};
-use support::{
-    Browser, TestServer, config_for, fintechapi, log_in, open, param, redirect_params,
-    second_factor,
-};
 
 const REDIRECT: &str = "https://fapi.example/cb";
 const VERIFIER: &str = "a-fapi2-pkce-code-verifier-of-fifty-characters-012";
@@ -394,28 +391,75 @@ async fn fapi_server(db: fintechapi_testkit::TestDb, clock: Arc<dyn Clock>) -> T
     TestServer::start_with_clock(db, config, clock).await
 }
 
-async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrained_tokens(db: TestDb) {
+async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrained_tokens(
+    db: TestDb,
+) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
-    let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(meta["dpop_signing_alg_values_supported"], json!(["ES256", "PS256", "EdDSA"]));
-    assert!(meta["token_endpoint_auth_methods_supported"].as_array().unwrap().contains(&json!("private_key_jwt")));
+    let meta: Value = server
+        .client()
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        meta["dpop_signing_alg_values_supported"],
+        json!(["ES256", "PS256", "EdDSA"])
+    );
+    assert!(
+        meta["token_endpoint_auth_methods_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key_jwt"))
+    );
 
     // The consumer secret exists but a fapi2 client may not use it.
-    let resp = server.client().post(server.url("/oauth2/token")).basic_auth(&client.id, Some(&client.secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let resp = server
+        .client()
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&client.id, Some(&client.secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error_description"].as_str().unwrap().contains("client_secret_basic"), "{body}");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("client_secret_basic"),
+        "{body}"
+    );
 
     // Without a DPoP proof: no token at all (no bearer tokens for fapi2).
-    let bearer = client.authenticated("/oauth2/token", &[("grant_type", "client_credentials")], None).await;
-    assert_eq!((bearer.status, bearer.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
-    assert!(bearer.body["error_description"].as_str().unwrap().contains("DPoP"));
+    let bearer = client
+        .authenticated(
+            "/oauth2/token",
+            &[("grant_type", "client_credentials")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (bearer.status, bearer.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
+    assert!(
+        bearer.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("DPoP")
+    );
 
     // 5.3.2.1-10: server nonces. A proof without one is refused with use_dpop_nonce.
     client.learn_nonce().await;
     let token = client.client_token().await;
-    let introspected = client.authenticated("/oauth2/introspect", &[("token", &token)], None).await;
+    let introspected = client
+        .authenticated("/oauth2/introspect", &[("token", &token)], None)
+        .await;
     assert_eq!(introspected.body["active"], true, "{}", introspected.body);
     assert_eq!(introspected.body["token_type"], "DPoP");
     assert!(introspected.body["cnf"]["jkt"].as_str().unwrap().len() == 43);
@@ -428,15 +472,28 @@ async fn fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only(db: Test
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
     let issuer = server.base_url.clone();
-    for aud in [json!(format!("{issuer}/oauth2/token")), json!(format!("{issuer}/oauth2/par")), json!([issuer.clone()])] {
-        let a = client.with_assertion(&client.assertion(json!({"aud": aud}))).await;
-        assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "aud {aud}: {}", a.body);
+    for aud in [
+        json!(format!("{issuer}/oauth2/token")),
+        json!(format!("{issuer}/oauth2/par")),
+        json!([issuer.clone()]),
+    ] {
+        let a = client
+            .with_assertion(&client.assertion(json!({"aud": aud})))
+            .await;
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "aud {aud}: {}",
+            a.body
+        );
     }
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only);
 
-async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused(db: TestDb) {
+async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused(
+    db: TestDb,
+) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
@@ -456,17 +513,29 @@ async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_
     ];
     for (what, assertion) in refused {
         let a = client.with_assertion(&assertion).await;
-        assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{what}: {}", a.body);
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{what}: {}",
+            a.body
+        );
     }
     // 5.3.2.1-13: 8 s of clock skew are accepted; a jti works once.
     let skewed = client.assertion(json!({"iat": now + 8}));
     assert_eq!(client.with_assertion(&skewed).await.status, StatusCode::OK);
     let replay = client.with_assertion(&skewed).await;
     assert_eq!(replay.body["error"], "invalid_client");
-    assert!(replay.body["error_description"].as_str().unwrap().contains("jti"));
+    assert!(
+        replay.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("jti")
+    );
     server.stop().await;
 }
-both_stores!(fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused);
+both_stores!(
+    fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused
+);
 
 async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
@@ -475,26 +544,86 @@ async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_r
     let now = client.now();
     let cc = [("grant_type", "client_credentials")];
     let cases = [
-        ("htm GET", client.proof_by(&client.dpop, "GET", "/oauth2/token", None, json!({})), "invalid_dpop_proof"),
-        ("htu of PAR", client.proof_by(&client.dpop, "POST", "/oauth2/par", None, json!({})), "invalid_dpop_proof"),
-        ("iat 5 minutes old", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"iat": now - 300})), "invalid_dpop_proof"),
-        ("no nonce", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"nonce": null})), "use_dpop_nonce"),
-        ("a made-up nonce", client.proof_by(&client.dpop, "POST", "/oauth2/token", None, json!({"nonce": "made-up"})), "use_dpop_nonce"),
+        (
+            "htm GET",
+            client.proof_by(&client.dpop, "GET", "/oauth2/token", None, json!({})),
+            "invalid_dpop_proof",
+        ),
+        (
+            "htu of PAR",
+            client.proof_by(&client.dpop, "POST", "/oauth2/par", None, json!({})),
+            "invalid_dpop_proof",
+        ),
+        (
+            "iat 5 minutes old",
+            client.proof_by(
+                &client.dpop,
+                "POST",
+                "/oauth2/token",
+                None,
+                json!({"iat": now - 300}),
+            ),
+            "invalid_dpop_proof",
+        ),
+        (
+            "no nonce",
+            client.proof_by(
+                &client.dpop,
+                "POST",
+                "/oauth2/token",
+                None,
+                json!({"nonce": null}),
+            ),
+            "use_dpop_nonce",
+        ),
+        (
+            "a made-up nonce",
+            client.proof_by(
+                &client.dpop,
+                "POST",
+                "/oauth2/token",
+                None,
+                json!({"nonce": "made-up"}),
+            ),
+            "use_dpop_nonce",
+        ),
     ];
     for (what, proof, error) in cases {
-        let a = client.authenticated("/oauth2/token", &cc, Some(proof)).await;
-        assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some(error)), "{what}: {}", a.body);
+        let a = client
+            .authenticated("/oauth2/token", &cc, Some(proof))
+            .await;
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(error)),
+            "{what}: {}",
+            a.body
+        );
     }
     let proof = client.proof("POST", "/oauth2/token", None);
-    assert_eq!(client.authenticated("/oauth2/token", &cc, Some(proof.clone())).await.status, StatusCode::OK);
-    let replay = client.authenticated("/oauth2/token", &cc, Some(proof)).await;
+    assert_eq!(
+        client
+            .authenticated("/oauth2/token", &cc, Some(proof.clone()))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let replay = client
+        .authenticated("/oauth2/token", &cc, Some(proof))
+        .await;
     assert_eq!(replay.body["error"], "invalid_dpop_proof");
-    assert!(replay.body["error_description"].as_str().unwrap().contains("jti"));
+    assert!(
+        replay.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("jti")
+    );
     server.stop().await;
 }
 both_stores!(dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused);
 
-async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotation_and_5_3_4_binding_checked_on_every_call(db: TestDb) {
+async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotation_and_5_3_4_binding_checked_on_every_call(
+    db: TestDb,
+) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
@@ -504,48 +633,144 @@ async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotati
     // A code pushed with one DPoP key is not redeemed with another.
     let code = client.code(&server, &consent).await;
     let other = Key::generate("other");
-    let stolen = client.exchange(&code, Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({})))).await;
-    assert_eq!((stolen.status, stolen.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{}", stolen.body);
+    let stolen = client
+        .exchange(
+            &code,
+            Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({}))),
+        )
+        .await;
+    assert_eq!(
+        (stolen.status, stolen.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{}",
+        stolen.body
+    );
 
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
-    let tokens = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+    let tokens = client
+        .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
+        .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     assert_eq!(tokens.body["token_type"], "DPoP");
     let access = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
-    let headers = [("consent-id", consent.as_str()), ("psu-ip-address", "192.0.2.7")];
+    let headers = [
+        ("consent-id", consent.as_str()),
+        ("psu-ip-address", "192.0.2.7"),
+    ];
     let get = reqwest::Method::GET;
 
     // The resource server checks the binding on every call.
-    let ok = client.xs2a(get.clone(), "/v1/accounts", &access, Some(client.proof("GET", "/v1/accounts", Some(&access))), &headers, None).await;
+    let ok = client
+        .xs2a(
+            get.clone(),
+            "/v1/accounts",
+            &access,
+            Some(client.proof("GET", "/v1/accounts", Some(&access))),
+            &headers,
+            None,
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
-    let as_bearer = client.http.get(format!("{}/v1/accounts", client.issuer)).bearer_auth(&access).header("x-request-id", uuid::Uuid::new_v4().to_string()).header("consent-id", &consent).send().await.unwrap();
-    assert_eq!(as_bearer.status(), StatusCode::UNAUTHORIZED, "a DPoP-bound token used as a bearer token");
-    assert!(as_bearer.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP "));
+    let as_bearer = client
+        .http
+        .get(format!("{}/v1/accounts", client.issuer))
+        .bearer_auth(&access)
+        .header("x-request-id", uuid::Uuid::new_v4().to_string())
+        .header("consent-id", &consent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        as_bearer.status(),
+        StatusCode::UNAUTHORIZED,
+        "a DPoP-bound token used as a bearer token"
+    );
+    assert!(
+        as_bearer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP ")
+    );
     let cases = [
         ("no proof", None),
-        ("proof without ath", Some(client.proof("GET", "/v1/accounts", None))),
-        ("ath of another token", Some(client.proof("GET", "/v1/accounts", Some("ftat_other")))),
-        ("proof by another key", Some(client.proof_by(&other, "GET", "/v1/accounts", Some(&access), json!({})))),
-        ("htu of another resource", Some(client.proof("GET", "/v1/consents", Some(&access)))),
+        (
+            "proof without ath",
+            Some(client.proof("GET", "/v1/accounts", None)),
+        ),
+        (
+            "ath of another token",
+            Some(client.proof("GET", "/v1/accounts", Some("ftat_other"))),
+        ),
+        (
+            "proof by another key",
+            Some(client.proof_by(&other, "GET", "/v1/accounts", Some(&access), json!({}))),
+        ),
+        (
+            "htu of another resource",
+            Some(client.proof("GET", "/v1/consents", Some(&access))),
+        ),
     ];
     for (what, proof) in cases {
-        let a = client.xs2a(get.clone(), "/v1/accounts", &access, proof, &headers, None).await;
+        let a = client
+            .xs2a(get.clone(), "/v1/accounts", &access, proof, &headers, None)
+            .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{what}: {}", a.body);
-        assert!(a.headers["www-authenticate"].to_str().unwrap().contains("error="), "{what}");
+        assert!(
+            a.headers["www-authenticate"]
+                .to_str()
+                .unwrap()
+                .contains("error="),
+            "{what}"
+        );
     }
-    let stale = client.xs2a(get.clone(), "/v1/accounts", &access, Some(client.proof_by(&client.dpop, "GET", "/v1/accounts", Some(&access), json!({"nonce": "old"}))), &headers, None).await;
-    assert!(stale.headers["www-authenticate"].to_str().unwrap().contains("use_dpop_nonce"));
+    let stale = client
+        .xs2a(
+            get.clone(),
+            "/v1/accounts",
+            &access,
+            Some(client.proof_by(
+                &client.dpop,
+                "GET",
+                "/v1/accounts",
+                Some(&access),
+                json!({"nonce": "old"}),
+            )),
+            &headers,
+            None,
+        )
+        .await;
+    assert!(
+        stale.headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("use_dpop_nonce")
+    );
     assert!(stale.headers.contains_key("dpop-nonce"));
 
     // No rotation: the refresh token keeps working, always with the same key.
     for _ in 0..2 {
-        let again = client.authenticated("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some(client.proof("POST", "/oauth2/token", None))).await;
+        let again = client
+            .authenticated(
+                "/oauth2/token",
+                &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+                Some(client.proof("POST", "/oauth2/token", None)),
+            )
+            .await;
         assert_eq!(again.status, StatusCode::OK, "{}", again.body);
-        assert!(again.body.get("refresh_token").is_none(), "no new refresh token");
+        assert!(
+            again.body.get("refresh_token").is_none(),
+            "no new refresh token"
+        );
     }
-    let unbound = client.authenticated("/oauth2/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)], Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({})))).await;
+    let unbound = client
+        .authenticated(
+            "/oauth2/token",
+            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+            Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({}))),
+        )
+        .await;
     assert_eq!(unbound.body["error"], "invalid_grant");
     server.stop().await;
 }
@@ -560,8 +785,15 @@ async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
     clock.advance(time::Duration::seconds(61));
-    let late = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
-    assert_eq!((late.status, late.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{}", late.body);
+    let late = client
+        .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
+        .await;
+    assert_eq!(
+        (late.status, late.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{}",
+        late.body
+    );
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_11_code_lifetime_at_most_60s);
@@ -595,31 +827,90 @@ impl Client {
     }
 }
 
-async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects(db: TestDb) {
+async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects(
+    db: TestDb,
+) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
     let refused = |a: &Answer, error: &str, what: &str| {
-        assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some(error)), "{what}: {}", a.body);
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::BAD_REQUEST, Some(error)),
+            "{what}: {}",
+            a.body
+        );
     };
 
     // 5.3.2.2-1: response_type code only ("code id_token", "token" refused).
     for rt in ["code id_token", "token"] {
-        refused(&client.par_with(&consent, &[("response_type", Some(rt))]).await, "invalid_request", rt);
+        refused(
+            &client
+                .par_with(&consent, &[("response_type", Some(rt))])
+                .await,
+            "invalid_request",
+            rt,
+        );
     }
     // 5.3.2.2-4: no PAR without client authentication.
-    let anonymous = client.post("/oauth2/par", &[("response_type", "code"), ("client_id", &client.id), ("redirect_uri", REDIRECT), ("scope", "ais")], None).await;
-    assert_eq!((anonymous.status, anonymous.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let anonymous = client
+        .post(
+            "/oauth2/par",
+            &[
+                ("response_type", "code"),
+                ("client_id", &client.id),
+                ("redirect_uri", REDIRECT),
+                ("scope", "ais"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (anonymous.status, anonymous.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
     // 5.3.2.2-5: PKCE with S256 only; the verifier is required and must match.
-    refused(&client.par_with(&consent, &[("code_challenge", None)]).await, "invalid_request", "no PKCE");
-    refused(&client.par_with(&consent, &[("code_challenge_method", Some("plain"))]).await, "invalid_request", "plain PKCE");
+    refused(
+        &client.par_with(&consent, &[("code_challenge", None)]).await,
+        "invalid_request",
+        "no PKCE",
+    );
+    refused(
+        &client
+            .par_with(&consent, &[("code_challenge_method", Some("plain"))])
+            .await,
+        "invalid_request",
+        "plain PKCE",
+    );
     // 5.3.2.2-6 and -8: redirect_uri required, registered, and never plain http.
-    refused(&client.par_with(&consent, &[("redirect_uri", None)]).await, "invalid_request", "no redirect_uri");
-    refused(&client.par_with(&consent, &[("redirect_uri", Some("http://fapi.example/cb"))]).await, "invalid_request", "http redirect_uri");
+    refused(
+        &client.par_with(&consent, &[("redirect_uri", None)]).await,
+        "invalid_request",
+        "no redirect_uri",
+    );
+    refused(
+        &client
+            .par_with(
+                &consent,
+                &[("redirect_uri", Some("http://fapi.example/cb"))],
+            )
+            .await,
+        "invalid_request",
+        "http redirect_uri",
+    );
     // request_uri is not accepted inside PAR.
-    refused(&client.par_with(&consent, &[("request_uri", Some("urn:ietf:params:oauth:request_uri:x"))]).await, "invalid_request", "request_uri in PAR");
+    refused(
+        &client
+            .par_with(
+                &consent,
+                &[("request_uri", Some("urn:ietf:params:oauth:request_uri:x"))],
+            )
+            .await,
+        "invalid_request",
+        "request_uri in PAR",
+    );
     // 5.3.2.2-12: request_uri lives less than 600 s.
     let par = client.par_with(&consent, &[]).await;
     assert_eq!(par.status, StatusCode::CREATED);
@@ -627,7 +918,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
 
     // 5.3.2.2-3: an authorization request not sent via PAR is refused (a page, no redirect).
     let mut browser = Browser::new(&server);
-    let direct = browser.get(&format!("/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&scope=AIS:{consent}&code_challenge=x&code_challenge_method=S256", client.id, support::urlencode(REDIRECT))).await;
+    let direct = browser.get(&format!("/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&scope=AIS:{consent}&code_challenge=x&code_challenge_method=S256", client.id, crate::support::urlencode(REDIRECT))).await;
     assert_eq!(direct.status, StatusCode::BAD_REQUEST);
     assert!(direct.location.is_none());
 
@@ -639,8 +930,16 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
     log_in(&mut browser, "bob", "bob-demo-2026").await;
     second_factor(&mut browser, "123456").await;
     let screen = browser.get("/bank/consent").await;
-    assert!(screen.body.contains("Fapi TPP AG") && screen.body.contains("AISP"), "client identity and scope shown");
-    let answer = browser.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
+    assert!(
+        screen.body.contains("Fapi TPP AG") && screen.body.contains("AISP"),
+        "client identity and scope shown"
+    );
+    let answer = browser
+        .post(
+            "/bank/consent",
+            &[("decision", "approve"), ("csrf", &screen.csrf())],
+        )
+        .await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "303, never 307");
     let params = redirect_params(answer.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));
@@ -648,22 +947,55 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
 
     // 5.3.2.2-5: a wrong verifier is refused without spending the code (only a
     // valid redemption uses it); 5.3.2.2-9: a code once used is refused.
-    let wrong = client.authenticated("/oauth2/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", "a-wrong-verifier-that-is-long-enough-to-be-well-formed-000")], Some(client.proof("POST", "/oauth2/token", None))).await;
+    let wrong = client
+        .authenticated(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                (
+                    "code_verifier",
+                    "a-wrong-verifier-that-is-long-enough-to-be-well-formed-000",
+                ),
+            ],
+            Some(client.proof("POST", "/oauth2/token", None)),
+        )
+        .await;
     refused(&wrong, "invalid_grant", "wrong verifier");
-    let redeemed = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+    let redeemed = client
+        .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
+        .await;
     assert_eq!(redeemed.status, StatusCode::OK, "{}", redeemed.body);
-    let reused = client.exchange(&code, Some(client.proof("POST", "/oauth2/token", None))).await;
+    let reused = client
+        .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
+        .await;
     refused(&reused, "invalid_grant", "reused code");
     server.stop().await;
 }
-both_stores!(fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects);
+both_stores!(
+    fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects
+);
 
 async fn fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
-    let ropc = client.authenticated("/oauth2/token", &[("grant_type", "password"), ("username", "alice"), ("password", "alice-demo-2026")], Some(client.proof("POST", "/oauth2/token", None))).await;
-    assert_eq!((ropc.status, ropc.body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    let ropc = client
+        .authenticated(
+            "/oauth2/token",
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "alice-demo-2026"),
+            ],
+            Some(client.proof("POST", "/oauth2/token", None)),
+        )
+        .await;
+    assert_eq!(
+        (ropc.status, ropc.body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused);
@@ -699,36 +1031,125 @@ async fn json_answer(resp: reqwest::Response) -> (StatusCode, Value) {
 
 async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let out = fintechapi(&server.db, &["admin", "app", "create", "--org", "Mtls TPP AG", "--name", "Mtls App", "--redirect-uri", REDIRECT, "--profile", "fapi2", "--tls-subject-dn", "CN=mtls.tpp.example, O=FinTechAPI development", "--products", "ais", "--json"]);
+    let out = fintechapi(
+        &server.db,
+        &[
+            "admin",
+            "app",
+            "create",
+            "--org",
+            "Mtls TPP AG",
+            "--name",
+            "Mtls App",
+            "--redirect-uri",
+            REDIRECT,
+            "--profile",
+            "fapi2",
+            "--tls-subject-dn",
+            "CN=mtls.tpp.example, O=FinTechAPI development",
+            "--products",
+            "ais",
+            "--json",
+        ],
+    );
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
     let client_id = created["client_id"].as_str().unwrap().to_owned();
     let (mtls, der) = mtls_client(&server, "mtls.tpp.example");
     let token_url = server.url("/oauth2/token");
 
     // tls_client_auth: the client_id and the certificate with the registered subject DN.
-    let (status, issued) = json_answer(mtls.post(&token_url).form(&[("grant_type", "client_credentials"), ("client_id", client_id.as_str())]).send().await.unwrap()).await;
+    let (status, issued) = json_answer(
+        mtls.post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert_eq!(issued["token_type"], "Bearer");
     let token = issued["access_token"].as_str().unwrap().to_owned();
-    let (_, introspected) = json_answer(mtls.post(server.url("/oauth2/introspect")).form(&[("client_id", client_id.as_str()), ("token", token.as_str())]).send().await.unwrap()).await;
+    let (_, introspected) = json_answer(
+        mtls.post(server.url("/oauth2/introspect"))
+            .form(&[("client_id", client_id.as_str()), ("token", token.as_str())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let thumbprint = URL_SAFE_NO_PAD.encode(fintechapi_domain::secret::sha256(&der));
-    assert_eq!(introspected["cnf"]["x5t#S256"], thumbprint, "{introspected}");
+    assert_eq!(
+        introspected["cnf"]["x5t#S256"], thumbprint,
+        "{introspected}"
+    );
 
     // Without the certificate, or with another subject: no client.
     let plain = server.client();
-    let (status, body) = json_answer(plain.post(&token_url).form(&[("grant_type", "client_credentials"), ("client_id", client_id.as_str())]).send().await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let (status, body) = json_answer(
+        plain
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
     let (other, _) = mtls_client(&server, "intruder.example");
-    let (status, body) = json_answer(other.post(&token_url).form(&[("grant_type", "client_credentials"), ("client_id", client_id.as_str())]).send().await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let (status, body) = json_answer(
+        other
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
 
     // The resource server accepts the token only over a connection with that certificate.
     let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let with_cert = mtls.post(server.url("/v1/consents")).bearer_auth(&token).header("x-request-id", uuid::Uuid::new_v4().to_string()).json(&consent).send().await.unwrap();
+    let with_cert = mtls
+        .post(server.url("/v1/consents"))
+        .bearer_auth(&token)
+        .header("x-request-id", uuid::Uuid::new_v4().to_string())
+        .json(&consent)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(with_cert.status(), StatusCode::CREATED);
     for (what, client) in [("no certificate", plain), ("another certificate", other)] {
-        let (status, body) = json_answer(client.post(server.url("/v1/consents")).bearer_auth(&token).header("x-request-id", uuid::Uuid::new_v4().to_string()).json(&consent).send().await.unwrap()).await;
-        assert_eq!((status, body["tppMessages"][0]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")), "{what}");
+        let (status, body) = json_answer(
+            client
+                .post(server.url("/v1/consents"))
+                .bearer_auth(&token)
+                .header("x-request-id", uuid::Uuid::new_v4().to_string())
+                .json(&consent)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (status, body["tppMessages"][0]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")),
+            "{what}"
+        );
     }
     server.stop().await;
 }
@@ -736,35 +1157,88 @@ both_stores!(fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tok
 
 async fn signing_keys_are_published_before_use_and_sign_introspection_answers(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let meta: Value = server.client().get(server.url("/.well-known/oauth-authorization-server")).send().await.unwrap().json().await.unwrap();
+    let meta: Value = server
+        .client()
+        .get(server.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(meta["jwks_uri"], format!("{}/oauth2/jwks", server.base_url));
-    let jwks: Value = server.client().get(server.url("/oauth2/jwks")).send().await.unwrap().json().await.unwrap();
+    let jwks: Value = server
+        .client()
+        .get(server.url("/oauth2/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let keys = jwks["keys"].as_array().unwrap();
-    assert_eq!(keys.len(), 2, "the signing key and the next one, published before it signs: {jwks}");
-    assert!(keys.iter().all(|k| k["alg"] == "ES256" && k.get("d").is_none()));
+    assert_eq!(
+        keys.len(),
+        2,
+        "the signing key and the next one, published before it signs: {jwks}"
+    );
+    assert!(
+        keys.iter()
+            .all(|k| k["alg"] == "ES256" && k.get("d").is_none())
+    );
 
     let client = Client::register(&server, Arc::new(SystemClock));
     client.learn_nonce().await;
     let token = client.client_token().await;
     let assertion = client.assertion(json!({}));
-    let signed = server.client().post(server.url("/oauth2/introspect")).header("accept", "application/token-introspection+jwt")
-        .form(&[("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"), ("client_assertion", assertion.as_str()), ("token", token.as_str())])
-        .send().await.unwrap();
+    let signed = server
+        .client()
+        .post(server.url("/oauth2/introspect"))
+        .header("accept", "application/token-introspection+jwt")
+        .form(&[
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+            ("token", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(signed.status(), StatusCode::OK);
-    assert_eq!(signed.headers()["content-type"], "application/token-introspection+jwt");
+    assert_eq!(
+        signed.headers()["content-type"],
+        "application/token-introspection+jwt"
+    );
     let jwt = signed.text().await.unwrap();
     let header = jsonwebtoken::decode_header(&jwt).unwrap();
     assert_eq!(header.typ.as_deref(), Some("token-introspection+jwt"));
     let kid = header.kid.unwrap();
     // The signing key is the one that activated first; verify with the published JWK.
-    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(keys.iter().find(|k| k["kid"] == kid.as_str()).expect("signed by a published key").clone()).unwrap();
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(
+        keys.iter()
+            .find(|k| k["kid"] == kid.as_str())
+            .expect("signed by a published key")
+            .clone(),
+    )
+    .unwrap();
     let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
     validation.set_audience(&[client.id.as_str()]);
     validation.set_issuer(&[server.base_url.as_str()]);
     validation.required_spec_claims.clear();
-    let claims = jsonwebtoken::decode::<Value>(&jwt, &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(), &validation).unwrap().claims;
+    let claims = jsonwebtoken::decode::<Value>(
+        &jwt,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
     assert_eq!(claims["token_introspection"]["active"], true);
-    assert_eq!(claims["token_introspection"]["client_id"], client.id.as_str());
+    assert_eq!(
+        claims["token_introspection"]["client_id"],
+        client.id.as_str()
+    );
     server.stop().await;
 }
 both_stores!(signing_keys_are_published_before_use_and_sign_introspection_answers);
@@ -788,14 +1262,22 @@ async fn jwks_uri_server(
     TestServer::start_with_clock(db, config, clock).await
 }
 
-async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_key_rotation(db: TestDb) {
+async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_key_rotation(
+    db: TestDb,
+) {
     let host = TppHost::start().await;
     let old_key = Key::generate("client-key-1");
     host.serve("/jwks.json", Document::json(jwks_of(&[&old_key])));
     let clock = ManualClock::new(SystemClock.now());
     let server = jwks_uri_server(db, Arc::new(clock.clone()), &host).await;
     let uri = format!("{}/jwks.json", host.https);
-    let client = Client::register_with(&server, Arc::new(clock.clone()), "Jwks Uri App", &["--jwks-uri", &uri], old_key);
+    let client = Client::register_with(
+        &server,
+        Arc::new(clock.clone()),
+        "Jwks Uri App",
+        &["--jwks-uri", &uri],
+        old_key,
+    );
 
     // The first assertion fetches the set; the next ones are verified from the cache.
     client.learn_nonce().await;
@@ -804,45 +1286,91 @@ async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_
 
     // The TPP rotates: its set now holds only a new key, cacheable for a minute.
     let new_key = Key::generate("client-key-2");
-    host.serve("/jwks.json", Document::json(jwks_of(&[&new_key])).with(header::CACHE_CONTROL, "max-age=60"));
+    host.serve(
+        "/jwks.json",
+        Document::json(jwks_of(&[&new_key])).with(header::CACHE_CONTROL, "max-age=60"),
+    );
     // Within 30 s of the last fetch an unknown kid does not fetch again.
-    let early = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
-    assert_eq!((early.status, early.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{}", early.body);
-    assert_eq!(early.body["error_description"], "the client's JWKS has no key with kid \"client-key-2\"");
+    let early = client
+        .with_assertion(&client.assertion_by(&new_key, json!({})))
+        .await;
+    assert_eq!(
+        (early.status, early.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{}",
+        early.body
+    );
+    assert_eq!(
+        early.body["error_description"],
+        "the client's JWKS has no key with kid \"client-key-2\""
+    );
     assert_eq!(host.hits("/jwks.json"), 1);
     clock.advance(time::Duration::seconds(31));
-    let rotated = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
+    let rotated = client
+        .with_assertion(&client.assertion_by(&new_key, json!({})))
+        .await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     assert_eq!(rotated.body["token_type"], "DPoP");
     assert_eq!(host.hits("/jwks.json"), 2);
     // The withdrawn key authenticates no more.
     let withdrawn = client.with_assertion(&client.assertion(json!({}))).await;
-    assert_eq!((withdrawn.status, withdrawn.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{}", withdrawn.body);
+    assert_eq!(
+        (withdrawn.status, withdrawn.body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "{}",
+        withdrawn.body
+    );
 
     // max-age=60: a minute later the set is fetched again; while the TPP's
     // server fails, the set fetched last keeps serving.
-    host.serve("/jwks.json", Document::status(StatusCode::SERVICE_UNAVAILABLE));
+    host.serve(
+        "/jwks.json",
+        Document::status(StatusCode::SERVICE_UNAVAILABLE),
+    );
     clock.advance(time::Duration::seconds(61));
-    let outage = client.with_assertion(&client.assertion_by(&new_key, json!({}))).await;
+    let outage = client
+        .with_assertion(&client.assertion_by(&new_key, json!({})))
+        .await;
     assert_eq!(outage.status, StatusCode::OK, "{}", outage.body);
     assert_eq!(host.hits("/jwks.json"), 3);
     server.stop().await;
 }
 both_stores!(fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_key_rotation);
 
-async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_otherwise_unfit_is_refused(db: TestDb) {
+async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_otherwise_unfit_is_refused(
+    db: TestDb,
+) {
     let host = TppHost::start().await;
     let server = jwks_uri_server(db, Arc::new(SystemClock), &host).await;
 
     // Registration takes https only.
     let plain = format!("{}/plain.json", host.http);
-    let out = support::fintechapi_command()
-        .args(["admin", "app", "create", "--org", "Fapi TPP AG", "--name", "Plain App", "--redirect-uri", REDIRECT, "--profile", "fapi2", "--products", "ais", "--jwks-uri", &plain])
-        .args(support::store_args(&server.db))
+    let out = crate::support::fintechapi_command()
+        .args([
+            "admin",
+            "app",
+            "create",
+            "--org",
+            "Fapi TPP AG",
+            "--name",
+            "Plain App",
+            "--redirect-uri",
+            REDIRECT,
+            "--profile",
+            "fapi2",
+            "--products",
+            "ais",
+            "--jwks-uri",
+            &plain,
+        ])
+        .args(crate::support::store_args(&server.db))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && stderr.contains("jwks_uri: must use https"), "{stderr}");
+    assert!(
+        !out.status.success() && stderr.contains("jwks_uri: must use https"),
+        "{stderr}"
+    );
 
     // Each client's set is refused when its token request fetches it.
     let key = Key::generate("client-key-1");
@@ -855,17 +1383,66 @@ async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_o
     };
     let https = |path: &str| format!("{}{path}", host.https);
     let cases = [
-        ("/big.json", Document::json(big), format!("the client's JWKS at {} is larger than 65536 bytes", https("/big.json"))),
-        ("/twice.json", Document::json(twice), format!("the client's JWKS at {} holds the kid \"client-key-1\" more than once; every key needs its own kid", https("/twice.json"))),
-        ("/private.json", Document::json(private), format!("the client's JWKS at {} must hold public keys only; never register a private key", https("/private.json"))),
-        ("/page.json", Document { headers: vec![(header::CONTENT_TYPE, "text/html".into())], ..Document::json(jwks_of(&[&key])) }, format!("the client's JWKS at {} has Content-Type \"text/html\"; expected application/json or application/jwk-set+json", https("/page.json"))),
-        ("/moved.json", Document::status(StatusCode::FOUND).with(header::LOCATION, "/jwks.json"), format!("the client's jwks_uri {} answered with a redirect (HTTP 302), which is not followed", https("/moved.json"))),
+        (
+            "/big.json",
+            Document::json(big),
+            format!(
+                "the client's JWKS at {} is larger than 65536 bytes",
+                https("/big.json")
+            ),
+        ),
+        (
+            "/twice.json",
+            Document::json(twice),
+            format!(
+                "the client's JWKS at {} holds the kid \"client-key-1\" more than once; every key needs its own kid",
+                https("/twice.json")
+            ),
+        ),
+        (
+            "/private.json",
+            Document::json(private),
+            format!(
+                "the client's JWKS at {} must hold public keys only; never register a private key",
+                https("/private.json")
+            ),
+        ),
+        (
+            "/page.json",
+            Document {
+                headers: vec![(header::CONTENT_TYPE, "text/html".into())],
+                ..Document::json(jwks_of(&[&key]))
+            },
+            format!(
+                "the client's JWKS at {} has Content-Type \"text/html\"; expected application/json or application/jwk-set+json",
+                https("/page.json")
+            ),
+        ),
+        (
+            "/moved.json",
+            Document::status(StatusCode::FOUND).with(header::LOCATION, "/jwks.json"),
+            format!(
+                "the client's jwks_uri {} answered with a redirect (HTTP 302), which is not followed",
+                https("/moved.json")
+            ),
+        ),
     ];
     for (n, (path, document, description)) in cases.into_iter().enumerate() {
         host.serve(path, document);
-        let client = Client::register_with(&server, Arc::new(SystemClock), &format!("Unfit App {n}"), &["--jwks-uri", &https(path)], Key::generate("client-key-1"));
+        let client = Client::register_with(
+            &server,
+            Arc::new(SystemClock),
+            &format!("Unfit App {n}"),
+            &["--jwks-uri", &https(path)],
+            Key::generate("client-key-1"),
+        );
         let a = client.with_assertion(&client.assertion(json!({}))).await;
-        assert_eq!((a.status, a.body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "{path}: {}", a.body);
+        assert_eq!(
+            (a.status, a.body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "{path}: {}",
+            a.body
+        );
         assert_eq!(a.body["error_description"], description.as_str(), "{path}");
         assert_eq!(host.hits(path), 1, "{path}");
     }
@@ -874,22 +1451,49 @@ async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_o
     let signing = Key::generate("client-key-1");
     host.serve("/jwks.json", Document::json(jwks_of(&[&signing])));
     let untrusted = format!("{}/jwks.json", host.untrusted_https);
-    let client = Client::register_with(&server, Arc::new(SystemClock), "Untrusted App", &["--jwks-uri", &untrusted], signing);
+    let client = Client::register_with(
+        &server,
+        Arc::new(SystemClock),
+        "Untrusted App",
+        &["--jwks-uri", &untrusted],
+        signing,
+    );
     let a = client.with_assertion(&client.assertion(json!({}))).await;
     assert_eq!(a.body["error"], "invalid_client", "{}", a.body);
     let description = a.body["error_description"].as_str().unwrap();
-    assert!(description.starts_with(&format!("cannot fetch the client's JWKS from {untrusted}")) && description.contains("certificate"), "{description}");
+    assert!(
+        description.starts_with(&format!("cannot fetch the client's JWKS from {untrusted}"))
+            && description.contains("certificate"),
+        "{description}"
+    );
     assert_eq!(host.hits("/jwks.json"), 0);
 
     // A plain-http URI stored before this check is refused without a request,
     // though the host serves a good set there.
     let signing = Key::generate("client-key-1");
     host.serve("/plain.json", Document::json(jwks_of(&[&signing])));
-    let client = Client::register_with(&server, Arc::new(SystemClock), "Plain Later App", &["--jwks-uri", &https("/plain.json")], signing);
+    let client = Client::register_with(
+        &server,
+        Arc::new(SystemClock),
+        "Plain Later App",
+        &["--jwks-uri", &https("/plain.json")],
+        signing,
+    );
     let changed = server.db.raw_strings(&format!("UPDATE applications SET jwks_uri = '{plain}' WHERE name = 'Plain Later App' RETURNING jwks_uri")).await;
     assert_eq!(changed, vec![plain.clone()]);
     let a = client.with_assertion(&client.assertion(json!({}))).await;
-    assert_eq!((a.body["error"].as_str(), a.body["error_description"].as_str()), (Some("invalid_client"), Some("the client's jwks_uri must use https")), "{}", a.body);
+    assert_eq!(
+        (
+            a.body["error"].as_str(),
+            a.body["error_description"].as_str()
+        ),
+        (
+            Some("invalid_client"),
+            Some("the client's jwks_uri must use https")
+        ),
+        "{}",
+        a.body
+    );
     assert_eq!(host.hits("/plain.json"), 0);
     server.stop().await;
 }

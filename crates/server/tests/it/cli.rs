@@ -1,13 +1,10 @@
 //! The `fintechapi` binary as an operator uses it.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::support::{fintechapi_command as fintechapi, serve, store_args};
 use fintechapi_testkit::{TestDb, both_stores};
-use support::{fintechapi_command as fintechapi, serve, store_args};
-
-mod support;
 
 fn run(args: &[&str]) -> Output {
     fintechapi().args(args).output().unwrap()
@@ -40,8 +37,13 @@ async fn serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies(db: 
     let args = store_args(&db);
     let (child, port) = serve(&args);
     let ca = db.data_dir().join("tls/dev-ca.pem");
-    let health = fintechapi_testkit::https_client(&ca).build().unwrap()
-        .get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
+    let health = fintechapi_testkit::https_client(&ca)
+        .build()
+        .unwrap()
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     assert!(terminate(child).success(), "graceful shutdown exits 0");
 
@@ -50,19 +52,34 @@ async fn serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies(db: 
     let out = run(&verify_args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", stderr(&out));
-    assert!(stdout.contains("OK: every currency sums to zero"), "{stdout}");
-    assert!(stdout.contains("EUR: booked sum 0, pending sum 0"), "{stdout}");
+    assert!(
+        stdout.contains("OK: every currency sums to zero"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("EUR: booked sum 0, pending sum 0"),
+        "{stdout}"
+    );
 }
 both_stores!(serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies);
 
 async fn production_refuses_the_development_certificate(db: TestDb) {
-    let mut args = vec!["serve", "--profile", "production", "--listen", "127.0.0.1:0"];
+    let mut args = vec![
+        "serve",
+        "--profile",
+        "production",
+        "--listen",
+        "127.0.0.1:0",
+    ];
     let store = store_args(&db);
     args.extend(store.iter().map(String::as_str));
     let out = run(&args);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("refusing to start in the production profile"), "{err}");
+    assert!(
+        err.contains("refusing to start in the production profile"),
+        "{err}"
+    );
     assert!(err.contains("development certificate"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
     assert!(!db.data_dir().join("tls").exists(), "nothing generated");
@@ -81,7 +98,13 @@ async fn production_refuses_a_database_with_demo_data(db: TestDb) {
     let pepper = dir.path().join("pepper");
     std::fs::write(&pepper, [9_u8; 32]).unwrap();
     let out = fintechapi()
-        .args(["serve", "--profile", "production", "--listen", "127.0.0.1:0"])
+        .args([
+            "serve",
+            "--profile",
+            "production",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .args(store_args(&db))
         .env("FINTECHAPI_TLS__CERT_FILE", &pki.server_cert)
         .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
@@ -91,7 +114,11 @@ async fn production_refuses_a_database_with_demo_data(db: TestDb) {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("the database holds demo data"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the database holds demo data"),
+        "{}",
+        stderr(&out)
+    );
 }
 both_stores!(production_refuses_a_database_with_demo_data);
 
@@ -256,21 +283,54 @@ fn ledger_verify_reports_a_tampered_balance() {
 
 async fn admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply(db: TestDb) {
     let store = store_args(&db);
-    let mut args = vec!["admin", "app", "create", "--org", "Acme TPP GmbH", "--name", "Budget <b>App</b>", "--redirect-uri", "https://acme.example/cb", "--products", "ais,pis", "--json"];
+    let mut args = vec![
+        "admin",
+        "app",
+        "create",
+        "--org",
+        "Acme TPP GmbH",
+        "--name",
+        "Budget <b>App</b>",
+        "--redirect-uri",
+        "https://acme.example/cb",
+        "--products",
+        "ais,pis",
+        "--json",
+    ];
     args.extend(store.iter().map(String::as_str));
     let out = run(&args);
     assert!(out.status.success(), "{}", stderr(&out));
     let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let (key, secret) = (first["client_id"].as_str().unwrap(), first["client_secret"].as_str().unwrap());
-    assert!(key.starts_with("ck_") && secret.starts_with("cs_"), "{first}");
+    let (key, secret) = (
+        first["client_id"].as_str().unwrap(),
+        first["client_secret"].as_str().unwrap(),
+    );
+    assert!(
+        key.starts_with("ck_") && secret.starts_with("cs_"),
+        "{first}"
+    );
 
-    let mut config = fintechapi_server::config::Config { data_dir: db.data_dir().to_path_buf(), database_url: db.database_url(), ..Default::default() };
+    let mut config = fintechapi_server::config::Config {
+        data_dir: db.data_dir().to_path_buf(),
+        database_url: db.database_url(),
+        ..Default::default()
+    };
     config.portal.secret_rotation_grace_hours = 1;
     let clock = std::sync::Arc::new(fintechapi_domain::SystemClock);
     let registry = fintechapi_server::app::registry(&config, db.store().await, clock).unwrap();
-    let client = registry.authenticate(key, secret).await.unwrap().expect("the printed credentials authenticate");
+    let client = registry
+        .authenticate(key, secret)
+        .await
+        .unwrap()
+        .expect("the printed credentials authenticate");
     assert_eq!(client.application.name, "Budget <b>App</b>");
-    assert!(registry.authenticate(key, "cs_wrong").await.unwrap().is_none());
+    assert!(
+        registry
+            .authenticate(key, "cs_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Running it again reuses the app and issues a new secret; the old one still works (grace).
     let again: serde_json::Value = serde_json::from_slice(&run(&args).stdout).unwrap();
@@ -282,13 +342,25 @@ async fn admin_app_create_prints_working_credentials_and_rotation_and_suspension
     let mut suspend = vec!["admin", "app", "suspend", app_id];
     suspend.extend(store.iter().map(String::as_str));
     assert!(run(&suspend).status.success());
-    assert!(registry.authenticate(again["client_id"].as_str().unwrap(), again["client_secret"].as_str().unwrap()).await.unwrap().is_none());
+    assert!(
+        registry
+            .authenticate(
+                again["client_id"].as_str().unwrap(),
+                again["client_secret"].as_str().unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let mut list = vec!["admin", "app", "list", "--json"];
     list.extend(store.iter().map(String::as_str));
     let listed: serde_json::Value = serde_json::from_slice(&run(&list).stdout).unwrap();
     assert_eq!(listed[0]["status"], "suspended");
-    assert_eq!(listed[0]["subscriptions"], serde_json::json!(["ais:approved", "pis:approved"]));
+    assert_eq!(
+        listed[0]["subscriptions"],
+        serde_json::json!(["ais:approved", "pis:approved"])
+    );
 }
 both_stores!(admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply);
 

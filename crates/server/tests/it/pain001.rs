@@ -2,10 +2,10 @@
 //! TPP initiates on a `pain.001-…` product, gets the document back as the
 //! payment's information, the PSU authorises it like a JSON payment and the
 //! ledger executes it; and every way such a request is refused.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
-mod support;
-
+use crate::support::{
+    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
+};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -13,9 +13,6 @@ use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::{
-    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
-};
 
 const REDIRECT: &str = "https://acme.example/cb";
 const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
@@ -186,7 +183,9 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
 
     // Created: RCVD, the OAuth SCA approach, and a Location under the pain.001 product.
     let request_id = uuid::Uuid::new_v4().to_string();
-    let first = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &xml).await;
+    let first = tpp
+        .initiate(PRODUCT, &cc, &request_id, "application/xml", &xml)
+        .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     assert_eq!(first.body["transactionStatus"], "RCVD");
     assert_eq!(first.headers["aspsp-sca-approach"], "REDIRECT");
@@ -196,38 +195,96 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     assert_eq!(first.body["_links"]["self"]["href"], resource.as_str());
 
     // The same X-Request-ID and document: the same payment; another document: refused.
-    let again = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &xml).await;
-    assert_eq!((again.status, again.body["paymentId"].as_str()), (StatusCode::CREATED, Some(payment.as_str())));
+    let again = tpp
+        .initiate(PRODUCT, &cc, &request_id, "application/xml", &xml)
+        .await;
+    assert_eq!(
+        (again.status, again.body["paymentId"].as_str()),
+        (StatusCode::CREATED, Some(payment.as_str()))
+    );
     let other = document(&debtor_iban, &today(), "99.00");
-    let conflict = tpp.initiate(PRODUCT, &cc, &request_id, "application/xml", &other).await;
-    assert_eq!(conflict.refusal(), (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some("X-Request-ID")));
-    assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["1"], "one payment");
+    let conflict = tpp
+        .initiate(PRODUCT, &cc, &request_id, "application/xml", &other)
+        .await;
+    assert_eq!(
+        conflict.refusal(),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("FORMAT_ERROR"),
+            Some("X-Request-ID")
+        )
+    );
+    assert_eq!(
+        server
+            .db
+            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
+            .await,
+        ["1"],
+        "one payment"
+    );
 
     // Its information is the document as sent; under the JSON product it is not this TPP's resource.
     let info = tpp.get(&resource, &cc).await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.headers["content-type"], "application/xml");
     assert_eq!(info.text, xml);
-    let json_path = tpp.get(&format!("/v1/payments/sepa-credit-transfers/{payment}"), &cc).await;
-    assert_eq!(json_path.refusal(), (StatusCode::FORBIDDEN, Some("RESOURCE_UNKNOWN"), Some("paymentId")));
+    let json_path = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}"),
+            &cc,
+        )
+        .await;
+    assert_eq!(
+        json_path.refusal(),
+        (
+            StatusCode::FORBIDDEN,
+            Some("RESOURCE_UNKNOWN"),
+            Some("paymentId")
+        )
+    );
     let status = tpp.get(&format!("{resource}/status"), &cc).await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
 
     // Carol sees amount and payee at the bank, confirms with the sandbox code and approves.
     let mut psu = Browser::new(&server);
-    open(&mut psu, &tpp.key, &tpp.par_scope(&format!("PIS:{payment}")).await).await;
+    open(
+        &mut psu,
+        &tpp.key,
+        &tpp.par_scope(&format!("PIS:{payment}")).await,
+    )
+    .await;
     log_in(&mut psu, "carol", "carol-demo-2026").await;
     second_factor(&mut psu, "123456").await;
     let screen = psu.get("/bank/consent").await;
     assert!(
-        screen.body.contains("12.34 EUR") && screen.body.contains("Corner Shop &#38; Co") && screen.body.contains("Invoice 42"),
+        screen.body.contains("12.34 EUR")
+            && screen.body.contains("Corner Shop &#38; Co")
+            && screen.body.contains("Invoice 42"),
         "{}",
         screen.body
     );
-    let approved = psu.post("/bank/consent", &[("decision", "approve"), ("csrf", &screen.csrf())]).await;
-    let code = param(&redirect_params(approved.location.as_deref().unwrap(), REDIRECT), "code").unwrap().to_owned();
+    let approved = psu
+        .post(
+            "/bank/consent",
+            &[("decision", "approve"), ("csrf", &screen.csrf())],
+        )
+        .await;
+    let code = param(
+        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
+        "code",
+    )
+    .unwrap()
+    .to_owned();
     let tokens = tpp
-        .form("/oauth2/token", &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)])
+        .form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
         .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
     let token = tokens.body["access_token"].as_str().unwrap();
@@ -235,7 +292,11 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     let status = tpp.get(&format!("{resource}/status"), token).await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.text);
     let moved = store.account(debtor.id).await.unwrap().unwrap();
-    assert_eq!(moved.balances.booked, debtor.balances.booked - 1234, "the ledger moved once");
+    assert_eq!(
+        moved.balances.booked,
+        debtor.balances.booked - 1234,
+        "the ledger moved once"
+    );
     assert!(store.audit().await.unwrap().is_consistent());
     server.stop().await;
 }
@@ -257,34 +318,144 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         .replace("<CtrlSum>5.00</CtrlSum>", "<CtrlSum>6.00</CtrlSum>");
     let json_body = json!({"instructedAmount": {"currency": "EUR", "amount": "5.00"}, "debtorAccount": {"iban": iban}, "creditorName": "Landlord", "creditorAccount": {"iban": CREDITOR}}).to_string();
     let xml = "application/xml";
-    let (bad, format, date) = (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some("EXECUTION_DATE_INVALID"));
+    let (bad, format, date) = (
+        StatusCode::BAD_REQUEST,
+        Some("FORMAT_ERROR"),
+        Some("EXECUTION_DATE_INVALID"),
+    );
     let amount = Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt");
     let cases = [
-        (PRODUCT, xml, valid.replace("pain.001.001.03", "pain.001.001.09"), (bad, format, Some("Document"))),
-        (PRODUCT, xml, valid.replacen("<Document", "<!DOCTYPE Document [<!ENTITY x \"x\">]><Document", 1), (bad, format, Some("Document"))),
-        (PRODUCT, xml, valid.replace("</MsgId>", "</MsgID>"), (bad, format, Some("GrpHdr/MsgId"))),
-        (PRODUCT, xml, valid.replace(CREDITOR, "DE02120300000000202052"), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/CdtrAcct/Id/IBAN"))),
-        (PRODUCT, xml, valid.replace(&format!("<IBAN>{iban}</IBAN>"), ""), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
-        (PRODUCT, xml, valid.replace("Ccy=\"EUR\"", "Ccy=\"USD\""), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt/@Ccy"))),
-        (PRODUCT, xml, valid.replace(">5.00</InstdAmt>", ">5.001</InstdAmt>"), (bad, format, amount)),
-        (PRODUCT, xml, valid.replace("<CtrlSum>5.00</CtrlSum>", "<CtrlSum>5.01</CtrlSum>"), (bad, format, Some("GrpHdr/CtrlSum"))),
-        (PRODUCT, xml, valid.replace("Corner Shop &amp; Co", &"N".repeat(71)), (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Cdtr/Nm"))),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("pain.001.001.03", "pain.001.001.09"),
+            (bad, format, Some("Document")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replacen(
+                "<Document",
+                "<!DOCTYPE Document [<!ENTITY x \"x\">]><Document",
+                1,
+            ),
+            (bad, format, Some("Document")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("</MsgId>", "</MsgID>"),
+            (bad, format, Some("GrpHdr/MsgId")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace(CREDITOR, "DE02120300000000202052"),
+            (bad, format, Some("PmtInf/CdtTrfTxInf[1]/CdtrAcct/Id/IBAN")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace(&format!("<IBAN>{iban}</IBAN>"), ""),
+            (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("Ccy=\"EUR\"", "Ccy=\"USD\""),
+            (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Amt/InstdAmt/@Ccy")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace(">5.00</InstdAmt>", ">5.001</InstdAmt>"),
+            (bad, format, amount),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("<CtrlSum>5.00</CtrlSum>", "<CtrlSum>5.01</CtrlSum>"),
+            (bad, format, Some("GrpHdr/CtrlSum")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("Corner Shop &amp; Co", &"N".repeat(71)),
+            (bad, format, Some("PmtInf/CdtTrfTxInf[1]/Cdtr/Nm")),
+        ),
         (PRODUCT, xml, two, (bad, format, Some("PmtInf/CdtTrfTxInf"))),
-        (PRODUCT, xml, valid.replace(&today(), "2020-01-01"), (bad, date, Some("PmtInf/ReqdExctnDt"))),
-        (PRODUCT, xml, valid.replace(&today(), &too_late), (bad, date, Some("PmtInf/ReqdExctnDt"))),
-        ("/v1/periodic-payments/pain.001-sepa-credit-transfers", xml, valid.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
-        (PRODUCT, xml, valid.replace("Corner Shop", "Corner\u{0}Shop"), (bad, format, Some("Document"))),
-        (PRODUCT, xml, document("DE89370400440532013000", &today(), "5.00"), (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN"))),
+        (
+            PRODUCT,
+            xml,
+            valid.replace(&today(), "2020-01-01"),
+            (bad, date, Some("PmtInf/ReqdExctnDt")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace(&today(), &too_late),
+            (bad, date, Some("PmtInf/ReqdExctnDt")),
+        ),
+        (
+            "/v1/periodic-payments/pain.001-sepa-credit-transfers",
+            xml,
+            valid.clone(),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None),
+        ),
+        (
+            PRODUCT,
+            xml,
+            valid.replace("Corner Shop", "Corner\u{0}Shop"),
+            (bad, format, Some("Document")),
+        ),
+        (
+            PRODUCT,
+            xml,
+            document("DE89370400440532013000", &today(), "5.00"),
+            (bad, format, Some("PmtInf/DbtrAcct/Id/IBAN")),
+        ),
         // Each product takes one media type; another is 415 (the spec's answer).
-        (PRODUCT, "application/json", json_body.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
-        ("/v1/payments/sepa-credit-transfers", xml, valid.clone(), (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None)),
-        ("/v1/payments/pain.001-sepa-express", xml, valid.clone(), (StatusCode::NOT_FOUND, Some("PRODUCT_UNKNOWN"), Some("payment-product"))),
+        (
+            PRODUCT,
+            "application/json",
+            json_body.clone(),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None),
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            xml,
+            valid.clone(),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, format, None),
+        ),
+        (
+            "/v1/payments/pain.001-sepa-express",
+            xml,
+            valid.clone(),
+            (
+                StatusCode::NOT_FOUND,
+                Some("PRODUCT_UNKNOWN"),
+                Some("payment-product"),
+            ),
+        ),
     ];
     for (path, content_type, body, expected) in cases {
         // Paced under the sandbox plan's 25 requests a second.
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
-        let a = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), content_type, &body).await;
-        assert_eq!(a.refusal(), expected, "{path} {content_type}: {}\n{body}", a.text);
+        let a = tpp
+            .initiate(
+                path,
+                &cc,
+                &uuid::Uuid::new_v4().to_string(),
+                content_type,
+                &body,
+            )
+            .await;
+        assert_eq!(
+            a.refusal(),
+            expected,
+            "{path} {content_type}: {}\n{body}",
+            a.text
+        );
     }
     let no_ip = tpp
         .http
@@ -293,16 +464,50 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         .header("x-request-id", uuid::Uuid::new_v4().to_string())
         .header("content-type", xml)
         .body(valid.clone());
-    assert_eq!(answer(no_ip.send().await.unwrap()).await.refusal(), (bad, format, Some("PSU-IP-Address")));
-    assert_eq!(server.db.raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments").await, ["0"], "nothing was created");
+    assert_eq!(
+        answer(no_ip.send().await.unwrap()).await.refusal(),
+        (bad, format, Some("PSU-IP-Address"))
+    );
+    assert_eq!(
+        server
+            .db
+            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
+            .await,
+        ["0"],
+        "nothing was created"
+    );
 
     // Every pain.001 product takes a document, and one not yet authorised is cancelled under its path.
-    for product in ["pain.001-instant-sepa-credit-transfers", "pain.001-target-2-payments", "pain.001-cross-border-credit-transfers"] {
+    for product in [
+        "pain.001-instant-sepa-credit-transfers",
+        "pain.001-target-2-payments",
+        "pain.001-cross-border-credit-transfers",
+    ] {
         let path = format!("/v1/payments/{product}");
-        let created = tpp.initiate(&path, &cc, &uuid::Uuid::new_v4().to_string(), "application/xml; charset=utf-8", &valid).await;
-        assert_eq!(created.status, StatusCode::CREATED, "{product}: {}", created.text);
+        let created = tpp
+            .initiate(
+                &path,
+                &cc,
+                &uuid::Uuid::new_v4().to_string(),
+                "application/xml; charset=utf-8",
+                &valid,
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{product}: {}",
+            created.text
+        );
         let id = created.body["paymentId"].as_str().unwrap();
-        let cancel = tpp.http.delete(format!("{}{path}/{id}", tpp.base)).bearer_auth(&cc).header("x-request-id", uuid::Uuid::new_v4().to_string()).send().await.unwrap();
+        let cancel = tpp
+            .http
+            .delete(format!("{}{path}/{id}", tpp.base))
+            .bearer_auth(&cc)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
         let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
         assert_eq!(status.body["transactionStatus"], "CANC", "{}", status.text);
@@ -332,11 +537,17 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
     let start = (SystemClock.now().date() + time::Duration::days(1)).to_string();
     let xml = document(debtor.iban.as_ref().unwrap().as_str(), &start, "15.00");
-    let order = json!({"startDate": start, "frequency": "Monthly", "dayOfExecution": "15"}).to_string();
+    let order =
+        json!({"startDate": start, "frequency": "Monthly", "dayOfExecution": "15"}).to_string();
     let path = "/v1/periodic-payments/pain.001-sepa-credit-transfers";
     let form = "multipart/form-data; boundary=XS2A-BOUNDARY";
-    let body = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &order)]);
-    let created = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body).await;
+    let body = multipart(&[
+        ("xml_sct", "application/xml", &xml),
+        ("json_standingorderType", "application/json", &order),
+    ]);
+    let created = tpp
+        .initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
+        .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["paymentId"].as_str().unwrap();
     assert_eq!(created.headers["location"], format!("{path}/{id}"));
@@ -344,22 +555,60 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
     assert_eq!(read.text, xml, "the document as sent");
     let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
     assert_eq!(status.body["transactionStatus"], "RCVD");
-    let stored = server.db.raw_strings(&format!("SELECT frequency FROM payments WHERE id = '{id}'")).await;
+    let stored = server
+        .db
+        .raw_strings(&format!("SELECT frequency FROM payments WHERE id = '{id}'"))
+        .await;
     assert_eq!(stored, ["Monthly"]);
 
     // A retry with the same X-Request-ID and parts under another boundary: the same payment.
     let request_id = uuid::Uuid::new_v4().to_string();
     let first = tpp.initiate(path, &cc, &request_id, form, &body).await;
     let other_boundary = body.replace("XS2A-BOUNDARY", "RETRY-BOUNDARY");
-    let again = tpp.initiate(path, &cc, &request_id, "multipart/form-data; boundary=RETRY-BOUNDARY", &other_boundary).await;
-    assert_eq!((again.status, &again.body["paymentId"]), (StatusCode::CREATED, &first.body["paymentId"]), "{}", again.text);
+    let again = tpp
+        .initiate(
+            path,
+            &cc,
+            &request_id,
+            "multipart/form-data; boundary=RETRY-BOUNDARY",
+            &other_boundary,
+        )
+        .await;
+    assert_eq!(
+        (again.status, &again.body["paymentId"]),
+        (StatusCode::CREATED, &first.body["paymentId"]),
+        "{}",
+        again.text
+    );
 
     let no_order = multipart(&[("xml_sct", "application/xml", &xml)]);
-    let bad_order = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &json!({"frequency": "Monthly"}).to_string())]);
-    let extra = multipart(&[("xml_sct", "application/xml", &xml), ("json_standingorderType", "application/json", &order), ("other", "text/plain", "x")]);
-    for (body, at) in [(no_order, "json_standingorderType"), (bad_order, "startDate"), (extra, "multipart/form-data")] {
-        let refused = tpp.initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body).await;
-        assert_eq!(refused.refusal(), (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some(at)), "{}", refused.text);
+    let bad_order = multipart(&[
+        ("xml_sct", "application/xml", &xml),
+        (
+            "json_standingorderType",
+            "application/json",
+            &json!({"frequency": "Monthly"}).to_string(),
+        ),
+    ]);
+    let extra = multipart(&[
+        ("xml_sct", "application/xml", &xml),
+        ("json_standingorderType", "application/json", &order),
+        ("other", "text/plain", "x"),
+    ]);
+    for (body, at) in [
+        (no_order, "json_standingorderType"),
+        (bad_order, "startDate"),
+        (extra, "multipart/form-data"),
+    ] {
+        let refused = tpp
+            .initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
+            .await;
+        assert_eq!(
+            refused.refusal(),
+            (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"), Some(at)),
+            "{}",
+            refused.text
+        );
     }
     server.stop().await;
 }

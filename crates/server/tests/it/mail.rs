@@ -1,13 +1,10 @@
 //! Outbox delivery over SMTP, against a minimal SMTP peer, on both stores.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support::{TestServer, config_for};
 use fintechapi_testkit::{TestDb, both_stores};
-use support::{TestServer, config_for};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Accepts SMTP sessions and keeps each message's DATA.
@@ -72,7 +69,10 @@ async fn queued_mails_are_delivered_over_smtp_once(db: TestDb) {
     assert_eq!(signup.status(), 202);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while received.lock().unwrap().is_empty() {
-        assert!(std::time::Instant::now() < deadline, "no mail was delivered");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail was delivered"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // Give a second poll the chance to send it again; it must not.
@@ -81,7 +81,10 @@ async fn queued_mails_are_delivered_over_smtp_once(db: TestDb) {
     assert_eq!(mails.len(), 1, "sent exactly once");
     let mail = &mails[0];
     assert!(mail.contains("To: mailme@tpp.example"), "{mail}");
-    assert!(mail.contains("Subject: Confirm your FinTechAPI developer account"), "{mail}");
+    assert!(
+        mail.contains("Subject: Confirm your FinTechAPI developer account"),
+        "{mail}"
+    );
     assert!(mail.contains("multipart/alternative"), "{mail}");
     assert!(mail.contains("/portal/verify?token="), "{mail}");
     server.stop().await;

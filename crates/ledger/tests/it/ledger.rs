@@ -1,6 +1,4 @@
 //! The ledger against real stores: every test runs on SQLite and PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-#![allow(clippy::inconsistent_digit_grouping)] // amounts read as euros_cents
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -151,17 +149,38 @@ async fn an_internal_transfer_debits_one_account_and_credits_the_other(db: TestD
     let bank = Bank::new(&db).await;
     let a = bank.account("EUR", 0, 100_00).await;
     let b = bank.account("EUR", 0, 0).await;
-    let receipt = bank.ledger.transfer(order("t1", &a, b.iban.as_ref().unwrap(), 25_50)).await.unwrap();
+    let receipt = bank
+        .ledger
+        .transfer(order("t1", &a, b.iban.as_ref().unwrap(), 25_50))
+        .await
+        .unwrap();
     assert!(!receipt.replayed);
     assert_eq!(receipt.status, EntryStatus::Booked);
     assert_eq!(bank.booked(a.id).await, 74_50);
     assert_eq!(bank.booked(b.id).await, 25_50);
-    let page = bank.store.entries(&EntryFilter { account: b.id, status: None, date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 10).await.unwrap();
+    let page = bank
+        .store
+        .entries(
+            &EntryFilter {
+                account: b.id,
+                status: None,
+                date_from: None,
+                date_to: None,
+                reference_above: None,
+            },
+            PageStart::Newest,
+            10,
+        )
+        .await
+        .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].amount, eur(25_50));
     assert_eq!(page[0].transaction_id, receipt.transaction_id);
     assert_eq!(page[0].debtor.iban, a.iban);
-    assert_eq!(page[0].remittance_information.as_deref(), Some("Invoice 42"));
+    assert_eq!(
+        page[0].remittance_information.as_deref(),
+        Some("Invoice 42")
+    );
     bank.assert_consistent().await;
 }
 both_stores!(an_internal_transfer_debits_one_account_and_credits_the_other);
@@ -169,12 +188,41 @@ both_stores!(an_internal_transfer_debits_one_account_and_credits_the_other);
 async fn a_payment_to_another_bank_goes_through_the_clearing_account(db: TestDb) {
     let bank = Bank::new(&db).await;
     let a = bank.account("EUR", 0, 100_00).await;
-    let clearing_before = bank.store.clearing_account(Currency::EUR).await.unwrap().unwrap().balances.booked;
-    bank.ledger.transfer(order("ext", &a, &external_iban(), 40_00)).await.unwrap();
-    let clearing = bank.store.clearing_account(Currency::EUR).await.unwrap().unwrap();
+    let clearing_before = bank
+        .store
+        .clearing_account(Currency::EUR)
+        .await
+        .unwrap()
+        .unwrap()
+        .balances
+        .booked;
+    bank.ledger
+        .transfer(order("ext", &a, &external_iban(), 40_00))
+        .await
+        .unwrap();
+    let clearing = bank
+        .store
+        .clearing_account(Currency::EUR)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(clearing.balances.booked, clearing_before + 40_00);
     assert_eq!(bank.booked(a.id).await, 60_00);
-    let entry = &bank.store.entries(&EntryFilter { account: a.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 1).await.unwrap()[0];
+    let entry = &bank
+        .store
+        .entries(
+            &EntryFilter {
+                account: a.id,
+                status: Some(EntryStatus::Booked),
+                date_from: None,
+                date_to: None,
+                reference_above: None,
+            },
+            PageStart::Newest,
+            1,
+        )
+        .await
+        .unwrap()[0];
     assert_eq!(entry.amount, eur(-40_00));
     assert_eq!(entry.creditor.iban, Some(external_iban()));
     bank.assert_consistent().await;
@@ -184,13 +232,27 @@ both_stores!(a_payment_to_another_bank_goes_through_the_clearing_account);
 async fn the_same_idempotency_key_posts_once_and_returns_the_first_result(db: TestDb) {
     let bank = Bank::new(&db).await;
     let a = bank.account("EUR", 0, 100_00).await;
-    let first = bank.ledger.transfer(order("same", &a, &external_iban(), 10_00)).await.unwrap();
-    let again = bank.ledger.transfer(order("same", &a, &external_iban(), 10_00)).await.unwrap();
+    let first = bank
+        .ledger
+        .transfer(order("same", &a, &external_iban(), 10_00))
+        .await
+        .unwrap();
+    let again = bank
+        .ledger
+        .transfer(order("same", &a, &external_iban(), 10_00))
+        .await
+        .unwrap();
     assert!(again.replayed);
     assert_eq!(again.transaction_id, first.transaction_id);
     assert_eq!(bank.booked(a.id).await, 90_00);
-    let changed = bank.ledger.transfer(order("same", &a, &external_iban(), 11_00)).await;
-    assert!(matches!(changed, Err(LedgerError::IdempotencyConflict(_))), "{changed:?}");
+    let changed = bank
+        .ledger
+        .transfer(order("same", &a, &external_iban(), 11_00))
+        .await;
+    assert!(
+        matches!(changed, Err(LedgerError::IdempotencyConflict(_))),
+        "{changed:?}"
+    );
     assert_eq!(bank.booked(a.id).await, 90_00);
     bank.assert_consistent().await;
 }
@@ -202,24 +264,60 @@ async fn refused_transfers_change_nothing(db: TestDb) {
     let usd = bank.account("USD", 0, 0).await;
     let before = bank.ledger.audit().await.unwrap().transactions;
 
-    let too_much = bank.ledger.transfer(order("k1", &a, &external_iban(), 150_01)).await;
-    assert!(matches!(too_much, Err(LedgerError::InsufficientFunds(id)) if id == a.id), "{too_much:?}");
-    let zero = bank.ledger.transfer(order("k2", &a, &external_iban(), 0)).await;
-    assert!(matches!(zero, Err(LedgerError::NonPositiveAmount)), "{zero:?}");
-    let negative = bank.ledger.transfer(order("k3", &a, &external_iban(), -5)).await;
-    assert!(matches!(negative, Err(LedgerError::NonPositiveAmount)), "{negative:?}");
-    let wrong_currency = bank.ledger.transfer(order("k4", &a, usd.iban.as_ref().unwrap(), 1_00)).await;
-    assert!(matches!(wrong_currency, Err(LedgerError::CurrencyMismatch { .. })), "{wrong_currency:?}");
+    let too_much = bank
+        .ledger
+        .transfer(order("k1", &a, &external_iban(), 150_01))
+        .await;
+    assert!(
+        matches!(too_much, Err(LedgerError::InsufficientFunds(id)) if id == a.id),
+        "{too_much:?}"
+    );
+    let zero = bank
+        .ledger
+        .transfer(order("k2", &a, &external_iban(), 0))
+        .await;
+    assert!(
+        matches!(zero, Err(LedgerError::NonPositiveAmount)),
+        "{zero:?}"
+    );
+    let negative = bank
+        .ledger
+        .transfer(order("k3", &a, &external_iban(), -5))
+        .await;
+    assert!(
+        matches!(negative, Err(LedgerError::NonPositiveAmount)),
+        "{negative:?}"
+    );
+    let wrong_currency = bank
+        .ledger
+        .transfer(order("k4", &a, usd.iban.as_ref().unwrap(), 1_00))
+        .await;
+    assert!(
+        matches!(wrong_currency, Err(LedgerError::CurrencyMismatch { .. })),
+        "{wrong_currency:?}"
+    );
     let mut unknown = order("k5", &a, &external_iban(), 1_00);
     unknown.debtor_account = AccountId::random();
-    assert!(matches!(bank.ledger.transfer(unknown).await, Err(LedgerError::UnknownAccount(_))));
-    let to_self = bank.ledger.transfer(order("k6", &a, a.iban.as_ref().unwrap(), 1_00)).await;
-    assert!(matches!(to_self, Err(LedgerError::SameAccount)), "{to_self:?}");
+    assert!(matches!(
+        bank.ledger.transfer(unknown).await,
+        Err(LedgerError::UnknownAccount(_))
+    ));
+    let to_self = bank
+        .ledger
+        .transfer(order("k6", &a, a.iban.as_ref().unwrap(), 1_00))
+        .await;
+    assert!(
+        matches!(to_self, Err(LedgerError::SameAccount)),
+        "{to_self:?}"
+    );
 
     assert_eq!(bank.booked(a.id).await, 100_00);
     assert_eq!(bank.ledger.audit().await.unwrap().transactions, before);
     // The overdraft is usable to exactly its limit.
-    bank.ledger.transfer(order("k7", &a, &external_iban(), 150_00)).await.unwrap();
+    bank.ledger
+        .transfer(order("k7", &a, &external_iban(), 150_00))
+        .await
+        .unwrap();
     assert_eq!(bank.booked(a.id).await, -50_00);
     bank.assert_consistent().await;
 }
@@ -234,9 +332,18 @@ async fn fifty_concurrent_debits_never_overdraw_and_leave_exact_balances(db: Tes
     let mut tasks = Vec::new();
     for i in 0..60 {
         let ledger = ledger.clone();
-        let (a, to) = (a.clone(), if i % 2 == 0 { b.iban.clone().unwrap() } else { external_iban() });
+        let (a, to) = (
+            a.clone(),
+            if i % 2 == 0 {
+                b.iban.clone().unwrap()
+            } else {
+                external_iban()
+            },
+        );
         tasks.push(tokio::spawn(async move {
-            ledger.transfer(order(&format!("c{i}"), &a, &to, 10_00)).await
+            ledger
+                .transfer(order(&format!("c{i}"), &a, &to, 10_00))
+                .await
         }));
     }
     let mut ok = 0;
@@ -266,16 +373,41 @@ async fn opposite_concurrent_transfers_do_not_deadlock(db: TestDb) {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let ledger = ledger.clone();
-        let (from, to) = if i % 2 == 0 { (a.clone(), b.clone()) } else { (b.clone(), a.clone()) };
+        let (from, to) = if i % 2 == 0 {
+            (a.clone(), b.clone())
+        } else {
+            (b.clone(), a.clone())
+        };
         tasks.push(tokio::spawn(async move {
-            ledger.transfer(order(&format!("x{i}"), &from, to.iban.as_ref().unwrap(), 1_00 + i)).await
+            ledger
+                .transfer(order(
+                    &format!("x{i}"),
+                    &from,
+                    to.iban.as_ref().unwrap(),
+                    1_00 + i,
+                ))
+                .await
         }));
     }
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let total = bank.store.account(a.id).await.unwrap().unwrap().balances.booked
-        + bank.store.account(b.id).await.unwrap().unwrap().balances.booked;
+    let total = bank
+        .store
+        .account(a.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .balances
+        .booked
+        + bank
+            .store
+            .account(b.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked;
     assert_eq!(total, 2_000_00);
     assert!(ledger.audit().await.unwrap().is_consistent());
 }
@@ -289,7 +421,10 @@ async fn a_key_raced_by_many_callers_posts_exactly_once(db: TestDb) {
     for _ in 0..20 {
         let (ledger, a) = (ledger.clone(), a.clone());
         tasks.push(tokio::spawn(async move {
-            ledger.transfer(order("raced", &a, &external_iban(), 7_00)).await.unwrap()
+            ledger
+                .transfer(order("raced", &a, &external_iban(), 7_00))
+                .await
+                .unwrap()
         }));
     }
     let mut ids = Vec::new();
@@ -298,7 +433,16 @@ async fn a_key_raced_by_many_callers_posts_exactly_once(db: TestDb) {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1);
-    assert_eq!(bank.store.account(a.id).await.unwrap().unwrap().balances.booked, 93_00);
+    assert_eq!(
+        bank.store
+            .account(a.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        93_00
+    );
 }
 both_stores!(a_key_raced_by_many_callers_posts_exactly_once);
 
@@ -307,33 +451,61 @@ async fn balances_follow_the_berlin_group_definitions(db: TestDb) {
     let a = bank.account("EUR", 0, 0).await;
     // Yesterday's deposit is in closingBooked; today's payment is not.
     let yesterday = bank.clock.today() - time::Duration::days(1);
-    let clearing = bank.ledger.clearing_account(Currency::EUR, "X").await.unwrap();
-    let entry = |key: &str, debit, credit, minor, status, day| fintechapi_domain::ledger::NewTransfer {
-        idempotency_key: key.into(),
-        transaction_id: fintechapi_domain::ids::TransactionId::random(),
-        debit,
-        credit,
-        amount: eur(minor),
-        status,
-        booking_date: day,
-        value_date: day,
-        debtor: Default::default(),
-        creditor: Default::default(),
-        remittance_information: None,
-        end_to_end_id: None,
-        bank_transaction_code: "PMNT-ICDT-ESCT".into(),
-        created_at: bank.clock.now(),
-    };
+    let clearing = bank
+        .ledger
+        .clearing_account(Currency::EUR, "X")
+        .await
+        .unwrap();
+    let entry =
+        |key: &str, debit, credit, minor, status, day| fintechapi_domain::ledger::NewTransfer {
+            idempotency_key: key.into(),
+            transaction_id: fintechapi_domain::ids::TransactionId::random(),
+            debit,
+            credit,
+            amount: eur(minor),
+            status,
+            booking_date: day,
+            value_date: day,
+            debtor: Default::default(),
+            creditor: Default::default(),
+            remittance_information: None,
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-ICDT-ESCT".into(),
+            created_at: bank.clock.now(),
+        };
     let today = bank.clock.today();
-    bank.ledger.post(vec![
-        entry("d", clearing.id, a.id, 500_00, EntryStatus::Booked, yesterday),
-        entry("p", a.id, clearing.id, 20_00, EntryStatus::Booked, today),
-        entry("card", a.id, clearing.id, 30_00, EntryStatus::Pending, today),
-        entry("in", clearing.id, a.id, 100_00, EntryStatus::Pending, today),
-    ]).await.unwrap();
+    bank.ledger
+        .post(vec![
+            entry(
+                "d",
+                clearing.id,
+                a.id,
+                500_00,
+                EntryStatus::Booked,
+                yesterday,
+            ),
+            entry("p", a.id, clearing.id, 20_00, EntryStatus::Booked, today),
+            entry(
+                "card",
+                a.id,
+                clearing.id,
+                30_00,
+                EntryStatus::Pending,
+                today,
+            ),
+            entry("in", clearing.id, a.id, 100_00, EntryStatus::Pending, today),
+        ])
+        .await
+        .unwrap();
     let account = bank.store.account(a.id).await.unwrap().unwrap();
     let balances = bank.ledger.balances(&account).await.unwrap();
-    let get = |t: BalanceType| balances.iter().find(|b| b.balance_type == t).unwrap().clone();
+    let get = |t: BalanceType| {
+        balances
+            .iter()
+            .find(|b| b.balance_type == t)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(get(BalanceType::ClosingBooked).amount, eur(500_00));
     assert_eq!(get(BalanceType::ClosingBooked).reference_date, yesterday);
     assert_eq!(get(BalanceType::InterimAvailable).amount, eur(450_00));
@@ -347,10 +519,22 @@ async fn pages_of_entries_cover_the_history_once_either_way(db: TestDb) {
     let a = bank.account("EUR", 0, 1_000_00).await;
     for i in 0..23 {
         bank.clock.advance(time::Duration::hours(7));
-        bank.ledger.transfer(order(&format!("p{i}"), &a, &external_iban(), 1_00 + i)).await.unwrap();
+        bank.ledger
+            .transfer(order(&format!("p{i}"), &a, &external_iban(), 1_00 + i))
+            .await
+            .unwrap();
     }
-    let all = EntryFilter { account: a.id, status: None, date_from: None, date_to: None, reference_above: None };
-    let at = |e: &fintechapi_domain::ledger::AccountEntry| EntryCursor { booking_date: e.booking_date, entry_reference: e.entry_reference };
+    let all = EntryFilter {
+        account: a.id,
+        status: None,
+        date_from: None,
+        date_to: None,
+        reference_above: None,
+    };
+    let at = |e: &fintechapi_domain::ledger::AccountEntry| EntryCursor {
+        booking_date: e.booking_date,
+        entry_reference: e.entry_reference,
+    };
     let mut seen = Vec::new();
     let mut start = PageStart::Newest;
     loop {
@@ -361,13 +545,21 @@ async fn pages_of_entries_cover_the_history_once_either_way(db: TestDb) {
     }
     assert_eq!(seen.len(), 24); // 23 payments and the opening deposit
     assert_eq!(bank.store.count_entries(&all).await.unwrap(), 24);
-    assert!(seen.windows(2).all(|w| (w[0].booking_date, w[0].entry_reference) > (w[1].booking_date, w[1].entry_reference)));
+    assert!(
+        seen.windows(2)
+            .all(|w| (w[0].booking_date, w[0].entry_reference)
+                > (w[1].booking_date, w[1].entry_reference))
+    );
     let mut refs: Vec<_> = seen.iter().map(|e| e.entry_reference).collect();
     refs.dedup();
     assert_eq!(refs.len(), 24);
 
     // Backwards from the oldest page, newest first within each page.
-    let oldest = bank.store.entries(&all, PageStart::Oldest, 4).await.unwrap();
+    let oldest = bank
+        .store
+        .entries(&all, PageStart::Oldest, 4)
+        .await
+        .unwrap();
     assert_eq!(oldest, seen[20..]);
     let mut back = oldest.clone();
     let mut start = PageStart::Before(at(&oldest[0]));
@@ -380,20 +572,52 @@ async fn pages_of_entries_cover_the_history_once_either_way(db: TestDb) {
     assert_eq!(back, seen);
 
     // A period keeps its bounds on every page; delta reads run by entry reference.
-    let days = EntryFilter { date_from: Some(seen[15].booking_date), date_to: Some(seen[5].booking_date), ..all.clone() };
-    let inside: Vec<_> = seen.iter().filter(|e| (seen[15].booking_date..=seen[5].booking_date).contains(&e.booking_date)).cloned().collect();
-    assert_eq!(bank.store.entries(&days, PageStart::Newest, 100).await.unwrap(), inside);
-    assert_eq!(bank.store.entries(&days, PageStart::After(at(&inside[1])), 100).await.unwrap(), inside[2..]);
-    assert_eq!(bank.store.count_entries(&days).await.unwrap(), inside.len() as u64);
-    let after = bank.store.booked_entries_after(a.id, seen[3].entry_reference, 2).await.unwrap();
-    assert_eq!(after.iter().map(|e| e.entry_reference).collect::<Vec<_>>(), [seen[2].entry_reference, seen[1].entry_reference]);
+    let days = EntryFilter {
+        date_from: Some(seen[15].booking_date),
+        date_to: Some(seen[5].booking_date),
+        ..all.clone()
+    };
+    let inside: Vec<_> = seen
+        .iter()
+        .filter(|e| (seen[15].booking_date..=seen[5].booking_date).contains(&e.booking_date))
+        .cloned()
+        .collect();
+    assert_eq!(
+        bank.store
+            .entries(&days, PageStart::Newest, 100)
+            .await
+            .unwrap(),
+        inside
+    );
+    assert_eq!(
+        bank.store
+            .entries(&days, PageStart::After(at(&inside[1])), 100)
+            .await
+            .unwrap(),
+        inside[2..]
+    );
+    assert_eq!(
+        bank.store.count_entries(&days).await.unwrap(),
+        inside.len() as u64
+    );
+    let after = bank
+        .store
+        .booked_entries_after(a.id, seen[3].entry_reference, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.iter().map(|e| e.entry_reference).collect::<Vec<_>>(),
+        [seen[2].entry_reference, seen[1].entry_reference]
+    );
 }
 both_stores!(pages_of_entries_cover_the_history_once_either_way);
 
 async fn the_demo_bank_is_deterministic_and_consistent(db: TestDb) {
     let store = db.store().await;
     let clock = clock();
-    let bank = fintechapi_ledger::demo::seed(store.clone(), clock.clone()).await.unwrap();
+    let bank = fintechapi_ledger::demo::seed(store.clone(), clock.clone())
+        .await
+        .unwrap();
     assert_eq!(bank.psus, 3);
     assert!(bank.transactions > 500, "about a year of history: {bank:?}");
     let ledger = Ledger::new(store.clone(), clock.clone());
@@ -404,14 +628,32 @@ async fn the_demo_bank_is_deterministic_and_consistent(db: TestDb) {
     assert!(accounts.len() >= 2);
     let main = &accounts[0];
     assert!(main.balances.pending_debits < 0, "pending card payments");
-    let oldest = store.entries(&EntryFilter { account: main.id, status: Some(EntryStatus::Booked), date_from: None, date_to: None, reference_above: None }, PageStart::Newest, 10_000).await.unwrap();
+    let oldest = store
+        .entries(
+            &EntryFilter {
+                account: main.id,
+                status: Some(EntryStatus::Booked),
+                date_from: None,
+                date_to: None,
+                reference_above: None,
+            },
+            PageStart::Newest,
+            10_000,
+        )
+        .await
+        .unwrap();
     let first_day = oldest.last().unwrap().booking_date;
-    assert!(clock.today() - first_day >= time::Duration::days(330), "history starts {first_day}");
+    assert!(
+        clock.today() - first_day >= time::Duration::days(330),
+        "history starts {first_day}"
+    );
 
     // A second bank seeded on another database with the same clock is identical.
     let other = TestDb::create(db.backend()).await;
     let other_store = other.store().await;
-    fintechapi_ledger::demo::seed(other_store.clone(), clock.clone()).await.unwrap();
+    fintechapi_ledger::demo::seed(other_store.clone(), clock.clone())
+        .await
+        .unwrap();
     let (alice2, _) = other_store.psu_by_login("alice").await.unwrap().unwrap();
     assert_eq!(alice2.id, alice.id);
     let balances: HashMap<_, _> = accounts.iter().map(|a| (a.id, a.balances)).collect();
@@ -545,14 +787,27 @@ async fn account_covers_says_what_the_ledger_then_does(db: TestDb) {
     let a = bank.account("EUR", 50_00, 100_00).await;
     // No limit means unlimited: the clearing account, which the opening
     // deposit drew below zero, covers anything.
-    let clearing = bank.ledger.clearing_account(Currency::EUR, "FTAPDEB1XXX").await.unwrap();
+    let clearing = bank
+        .ledger
+        .clearing_account(Currency::EUR, "FTAPDEB1XXX")
+        .await
+        .unwrap();
     assert!(clearing.overdraft_limit.is_none() && clearing.balances.available() < 0);
     assert!(clearing.covers(eur(1_000_000_00)));
 
     assert!(!a.covers(eur(150_01)) && a.covers(eur(150_00)));
-    let refused = bank.ledger.transfer(order("cover-1", &a, &external_iban(), 150_01)).await;
-    assert!(matches!(refused, Err(LedgerError::InsufficientFunds(_))), "{refused:?}");
-    bank.ledger.transfer(order("cover-2", &a, &external_iban(), 150_00)).await.unwrap();
+    let refused = bank
+        .ledger
+        .transfer(order("cover-1", &a, &external_iban(), 150_01))
+        .await;
+    assert!(
+        matches!(refused, Err(LedgerError::InsufficientFunds(_))),
+        "{refused:?}"
+    );
+    bank.ledger
+        .transfer(order("cover-2", &a, &external_iban(), 150_00))
+        .await
+        .unwrap();
     let a = bank.store.account(a.id).await.unwrap().unwrap();
     assert!(!a.covers(eur(1)));
 }
