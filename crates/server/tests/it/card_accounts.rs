@@ -19,10 +19,6 @@ async fn card_of(server: &TestServer, login: &str) -> CardAccount {
     store.card_accounts_of_psu(psu.id).await.unwrap().remove(0)
 }
 
-fn code(a: &Answer) -> (StatusCode, Option<&str>) {
-    (a.status, a.body["tppMessages"][0]["code"].as_str())
-}
-
 /// The longest run of digits in `text`: a full PAN is 13 to 19 of them.
 fn longest_digit_run(text: &str) -> usize {
     text.split(|c: char| !c.is_ascii_digit())
@@ -48,7 +44,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
 
     let cc = tpp.client_token().await;
     let access = json!({"balances": [{"maskedPan": masked}], "transactions": [{"maskedPan": "525412xxxxxx3241"}]});
-    let consent = tpp.consent(&cc, access).await;
+    let consent = tpp.consent(&cc, access, 4).await;
     let read = tpp
         .call(
             Method::GET,
@@ -148,7 +144,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         )
         .await;
     assert_eq!(
-        code(&as_account),
+        (as_account.status, as_account.tpp_message().0),
         (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
     );
 
@@ -497,7 +493,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             )
             .await;
         assert_eq!(
-            code(&refused),
+            (refused.status, refused.tpp_message().0),
             (status, Some(expected)),
             "{query}: {}",
             refused.body
@@ -521,7 +517,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
                 )
                 .await;
             assert_eq!(
-                code(&outside),
+                (outside.status, outside.tpp_message().0),
                 (StatusCode::FORBIDDEN, Some("CONSENT_INVALID")),
                 "{other}{suffix}"
             );
@@ -531,7 +527,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         .call(Method::GET, "/v1/card-accounts", &token, &[], None)
         .await;
     assert_eq!(
-        code(&no_consent_id),
+        (no_consent_id.status, no_consent_id.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
     );
     let wrong_consent = tpp
@@ -544,7 +540,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         )
         .await;
     assert_eq!(
-        code(&wrong_consent),
+        (wrong_consent.status, wrong_consent.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
 
@@ -572,7 +568,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         )
         .await;
     assert_eq!(
-        code(&fifth),
+        (fifth.status, fifth.tpp_message().0),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
     );
 
@@ -598,7 +594,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
 
     // A full PAN in the request is stored and shown masked only.
     let pan = "5254121234563241";
-    let consent = tpp.consent(&cc, json!({"accounts": [{"pan": pan}]})).await;
+    let consent = tpp.consent(&cc, json!({"accounts": [{"pan": pan}]}), 4).await;
     let read = tpp
         .call(
             Method::GET,
@@ -623,7 +619,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
     );
     let invalid = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&json!({"access": {"accounts": [{"pan": "5254121234563242"}]}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}))).await;
     assert_eq!(
-        code(&invalid),
+        (invalid.status, invalid.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
     );
     assert_eq!(
@@ -664,16 +660,13 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         )
         .await;
     assert_eq!(
-        code(&no_balances),
+        (no_balances.status, no_balances.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
 
     // A card the PSU does not hold: the bank says so and the consent cannot be approved.
     let foreign = tpp
-        .consent(
-            &cc,
-            json!({"accounts": [{"maskedPan": carol.masked_pan.as_str()}]}),
-        )
+        .consent(&cc, json!({"accounts": [{"maskedPan": carol.masked_pan.as_str()}]}), 4)
         .await;
     let (mut psu, screen) = tpp
         .at_bank(&server, &foreign, "alice", "alice-demo-2026")
@@ -701,7 +694,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
     );
 
     // allPsd2: the card with balances and transactions, next to the payment accounts.
-    let global = tpp.consent(&cc, json!({"allPsd2": "allAccounts"})).await;
+    let global = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let (psu, screen) = tpp.at_bank(&server, &global, "bob", "bob-demo-2026").await;
     assert!(
         screen
@@ -757,7 +750,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
 
     // Bank-offered: the PSU ticks only the card.
     let offered = tpp
-        .consent(&cc, json!({"accounts": [], "transactions": []}))
+        .consent(&cc, json!({"accounts": [], "transactions": []}), 4)
         .await;
     let (psu, screen) = tpp
         .at_bank(&server, &offered, "carol", "carol-demo-2026")

@@ -7,7 +7,8 @@
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use crate::support::{cli_app, fintechapi_command, serve, store_args};
+use crate::support::xs2a::cli_app;
+use crate::support::{fintechapi_command, serve, store_args};
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use serde_json::{Value, json};

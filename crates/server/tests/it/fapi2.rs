@@ -7,9 +7,10 @@
 use std::sync::{Arc, Mutex};
 
 use crate::support::tpp_host::{Document, TppHost};
+use crate::support::xs2a::Answer;
 use crate::support::{
-    Browser, TestServer, config_for, fintechapi, log_in, open, param, redirect_params,
-    second_factor,
+    Browser, TestServer, authorize_link, config_for, fintechapi, log_in, open, param,
+    redirect_params, second_factor,
 };
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
@@ -54,12 +55,6 @@ impl Key {
     fn sign(&self, header: Header, claims: &Value) -> String {
         encode(&header, claims, &self.encoding).unwrap()
     }
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
 }
 
 /// A `fapi2` client registered with `fintechapi admin app create --profile fapi2 --jwks …`.
@@ -175,18 +170,11 @@ impl Client {
         if let Some(proof) = dpop {
             req = req.header("dpop", proof);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        if let Some(nonce) = headers.get("dpop-nonce") {
+        let answer = Answer::of(req.send().await.unwrap()).await;
+        if let Some(nonce) = answer.headers.get("dpop-nonce") {
             *self.nonce.lock().unwrap() = nonce.to_str().unwrap().to_owned();
         }
-        let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        answer
     }
 
     /// A form post authenticated with a fresh client assertion.
@@ -287,15 +275,7 @@ impl Client {
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::of(req.send().await.unwrap()).await
     }
 
     async fn consent(&self, token: &str) -> String {
@@ -335,15 +315,7 @@ impl Client {
             .await;
         assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
         let mut psu = Browser::new(server);
-        open(
-            &mut psu,
-            &self.id,
-            par.body["request_uri"].as_str().unwrap(),
-        )
-        .await;
-        log_in(&mut psu, "bob", "bob-demo-2026").await;
-        second_factor(&mut psu, "123456").await;
-        let screen = psu.get("/bank/consent").await;
+        let screen = psu.authorise(&authorize_link(&self.id, par.body["request_uri"].as_str().unwrap()), "bob", "bob-demo-2026").await;
         let approved = psu
             .post(
                 "/bank/consent",

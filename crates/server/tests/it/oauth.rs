@@ -3,7 +3,8 @@
 //! create`, introspection, revocation, RFC 6749 errors, and the per-application
 //! usage statistics and plan throttling those calls feed.
 
-use crate::support::{Api, TestServer, cli_app, cli_app_status, config_for};
+use crate::support::xs2a::cli_app;
+use crate::support::{Api, TestServer, cli_app_status, config_for};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, RETRY_AFTER, WWW_AUTHENTICATE};

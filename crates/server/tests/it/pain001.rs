@@ -3,19 +3,15 @@
 //! payment's information, the PSU authorises it like a JSON payment and the
 //! ledger executes it; and every way such a request is refused.
 
-use crate::support::{
-    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
-};
+use crate::support::xs2a::{Answer, Tpp, approved_code};
+use crate::support::{Browser, TestServer, authorize_link, demo_server};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::secret::pkce_s256;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "https://acme.example/cb";
-const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
 const PRODUCT: &str = "/v1/payments/pain.001-sepa-credit-transfers";
 const CREDITOR: &str = "DE02120300000000202051";
 
@@ -55,125 +51,9 @@ fn today() -> String {
     SystemClock.now().date().to_string()
 }
 
-struct Tpp {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-    secret: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    text: String,
-    body: Value,
-}
-
-async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        text,
-    }
-}
-
-impl Answer {
-    /// Status, first `tppMessages` code and path.
-    fn refusal(&self) -> (StatusCode, Option<&str>, Option<&str>) {
-        let message = &self.body["tppMessages"][0];
-        (
-            self.status,
-            message["code"].as_str(),
-            message["path"].as_str(),
-        )
-    }
-}
-
-impl Tpp {
-    fn new(server: &TestServer) -> Self {
-        let (_, key, secret) = cli_app(&server.db, "ais,pis");
-        Self {
-            http: server.client(),
-            base: server.base_url.clone(),
-            key,
-            secret,
-        }
-    }
-
-    async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        answer(resp).await
-    }
-
-    async fn client_token(&self) -> String {
-        let a = self
-            .form("/oauth2/token", &[("grant_type", "client_credentials")])
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-        a.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// A payment initiation with the headers the spec requires.
-    async fn initiate(
-        &self,
-        path: &str,
-        token: &str,
-        request_id: &str,
-        content_type: &str,
-        body: &str,
-    ) -> Answer {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("x-request-id", request_id)
-            .header("psu-ip-address", "192.0.2.7")
-            .header("content-type", content_type)
-            .body(body.to_owned());
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> Answer {
-        let req = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("x-request-id", uuid::Uuid::new_v4().to_string());
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn par_scope(&self, scope: &str) -> String {
-        let a = self
-            .form(
-                "/oauth2/par",
-                &[
-                    ("response_type", "code"),
-                    ("redirect_uri", REDIRECT),
-                    ("scope", scope),
-                    ("code_challenge", &pkce_s256(VERIFIER)),
-                    ("code_challenge_method", "S256"),
-                ],
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-        a.body["request_uri"].as_str().unwrap().to_owned()
-    }
-}
-
 async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server);
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
@@ -184,7 +64,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     // Created: RCVD, the OAuth SCA approach, and a Location under the pain.001 product.
     let request_id = uuid::Uuid::new_v4().to_string();
     let first = tpp
-        .initiate(PRODUCT, &cc, &request_id, "application/xml", &xml)
+        .post_body(PRODUCT, &cc, &request_id, "application/xml", &xml)
         .await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
     assert_eq!(first.body["transactionStatus"], "RCVD");
@@ -196,7 +76,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
 
     // The same X-Request-ID and document: the same payment; another document: refused.
     let again = tpp
-        .initiate(PRODUCT, &cc, &request_id, "application/xml", &xml)
+        .post_body(PRODUCT, &cc, &request_id, "application/xml", &xml)
         .await;
     assert_eq!(
         (again.status, again.body["paymentId"].as_str()),
@@ -204,7 +84,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     );
     let other = document(&debtor_iban, &today(), "99.00");
     let conflict = tpp
-        .initiate(PRODUCT, &cc, &request_id, "application/xml", &other)
+        .post_body(PRODUCT, &cc, &request_id, "application/xml", &other)
         .await;
     assert_eq!(
         conflict.refusal(),
@@ -224,14 +104,17 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     );
 
     // Its information is the document as sent; under the JSON product it is not this TPP's resource.
-    let info = tpp.get(&resource, &cc).await;
+    let info = tpp.call(Method::GET, &resource, &cc, &[], None).await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.headers["content-type"], "application/xml");
     assert_eq!(info.text, xml);
     let json_path = tpp
-        .get(
+        .call(
+            Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{payment}"),
             &cc,
+            &[],
+            None,
         )
         .await;
     assert_eq!(
@@ -242,20 +125,20 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             Some("paymentId")
         )
     );
-    let status = tpp.get(&format!("{resource}/status"), &cc).await;
+    let status = tpp
+        .call(Method::GET, &format!("{resource}/status"), &cc, &[], None)
+        .await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
 
     // Carol sees amount and payee at the bank, confirms with the sandbox code and approves.
     let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{payment}")).await,
-    )
-    .await;
-    log_in(&mut psu, "carol", "carol-demo-2026").await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
+    let screen = psu
+        .authorise(
+            &authorize_link(&tpp.key, &tpp.par_scope(&format!("PIS:{payment}")).await),
+            "carol",
+            "carol-demo-2026",
+        )
+        .await;
     assert!(
         screen.body.contains("12.34 EUR")
             && screen.body.contains("Corner Shop &#38; Co")
@@ -269,27 +152,15 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned();
-    let tokens = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-        )
+    let code = approved_code(&approved);
+    let tokens = tpp.exchange(&code)
         .await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
     let token = tokens.body["access_token"].as_str().unwrap();
 
-    let status = tpp.get(&format!("{resource}/status"), token).await;
+    let status = tpp
+        .call(Method::GET, &format!("{resource}/status"), token, &[], None)
+        .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.text);
     let moved = store.account(debtor.id).await.unwrap().unwrap();
     assert_eq!(
@@ -304,7 +175,7 @@ both_stores!(an_xml_payment_is_created_once_read_back_as_sent_and_executed_after
 
 async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server);
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
@@ -442,7 +313,7 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         // Paced under the sandbox plan's 25 requests a second.
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         let a = tpp
-            .initiate(
+            .post_body(
                 path,
                 &cc,
                 &uuid::Uuid::new_v4().to_string(),
@@ -465,7 +336,7 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         .header("content-type", xml)
         .body(valid.clone());
     assert_eq!(
-        answer(no_ip.send().await.unwrap()).await.refusal(),
+        Answer::of(no_ip.send().await.unwrap()).await.refusal(),
         (bad, format, Some("PSU-IP-Address"))
     );
     assert_eq!(
@@ -485,7 +356,7 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
     ] {
         let path = format!("/v1/payments/{product}");
         let created = tpp
-            .initiate(
+            .post_body(
                 &path,
                 &cc,
                 &uuid::Uuid::new_v4().to_string(),
@@ -509,7 +380,9 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
             .await
             .unwrap();
         assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
-        let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
+        let status = tpp
+            .call(Method::GET, &format!("{path}/{id}/status"), &cc, &[], None)
+            .await;
         assert_eq!(status.body["transactionStatus"], "CANC", "{}", status.text);
     }
     server.stop().await;
@@ -530,7 +403,7 @@ fn multipart(parts: &[(&str, &str, &str)]) -> String {
 
 async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server);
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
@@ -546,14 +419,18 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
         ("json_standingorderType", "application/json", &order),
     ]);
     let created = tpp
-        .initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
+        .post_body(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["paymentId"].as_str().unwrap();
     assert_eq!(created.headers["location"], format!("{path}/{id}"));
-    let read = tpp.get(&format!("{path}/{id}"), &cc).await;
+    let read = tpp
+        .call(Method::GET, &format!("{path}/{id}"), &cc, &[], None)
+        .await;
     assert_eq!(read.text, xml, "the document as sent");
-    let status = tpp.get(&format!("{path}/{id}/status"), &cc).await;
+    let status = tpp
+        .call(Method::GET, &format!("{path}/{id}/status"), &cc, &[], None)
+        .await;
     assert_eq!(status.body["transactionStatus"], "RCVD");
     let stored = server
         .db
@@ -563,10 +440,10 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
 
     // A retry with the same X-Request-ID and parts under another boundary: the same payment.
     let request_id = uuid::Uuid::new_v4().to_string();
-    let first = tpp.initiate(path, &cc, &request_id, form, &body).await;
+    let first = tpp.post_body(path, &cc, &request_id, form, &body).await;
     let other_boundary = body.replace("XS2A-BOUNDARY", "RETRY-BOUNDARY");
     let again = tpp
-        .initiate(
+        .post_body(
             path,
             &cc,
             &request_id,
@@ -601,7 +478,7 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
         (extra, "multipart/form-data"),
     ] {
         let refused = tpp
-            .initiate(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
+            .post_body(path, &cc, &uuid::Uuid::new_v4().to_string(), form, &body)
             .await;
         assert_eq!(
             refused.refusal(),

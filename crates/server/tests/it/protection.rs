@@ -401,7 +401,7 @@ async fn held(response: reqwest::Response, what: &str) -> u64 {
 
 async fn failed_client_authentications_are_held_per_address_and_per_client_id(db: TestDb) {
     let server = TestServer::start(db).await;
-    let (_, key_a, secret_a) = crate::support::cli_app(&server.db, "ais");
+    let (_, key_a, secret_a) = crate::support::xs2a::cli_app(&server.db, "ais");
     let api = crate::support::Api::developer(&server, "held@tpp.example").await;
     let (_, key_b, secret_b) = api.sandbox_app(&["AISP"], &["ais"]).await;
 

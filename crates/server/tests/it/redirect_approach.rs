@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::support::xs2a::{NOK, REDIRECT, Tpp};
 use crate::support::{
     Browser, Page, TestServer, config_for, demo_server, fintechapi, log_in, second_factor,
     urlencode,
@@ -19,191 +20,6 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "https://acme.example/cb";
-/// Registered too, on another origin: where a refusal goes when the TPP asks.
-const NOK: &str = "https://errors.acme.example/nok";
-
-/// A TPP with a `basic` sandbox app made by `fintechapi admin app create`.
-struct Tpp {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-    secret: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
-
-impl Tpp {
-    /// `org`'s app "Budget App" with both redirect URIs registered.
-    fn new(server: &TestServer, org: &str, products: &str) -> Self {
-        let out = fintechapi(
-            &server.db,
-            &[
-                "admin",
-                "app",
-                "create",
-                "--org",
-                org,
-                "--name",
-                "Budget App",
-                "--redirect-uri",
-                REDIRECT,
-                "--redirect-uri",
-                NOK,
-                "--products",
-                products,
-                "--json",
-            ],
-        );
-        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
-        Self {
-            http: server.client(),
-            base: server.base_url.clone(),
-            key: json["client_id"].as_str().unwrap().to_owned(),
-            secret: json["client_secret"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn client_token_for(&self, scope: Option<&str>) -> String {
-        let mut form = vec![("grant_type", "client_credentials")];
-        form.extend(scope.map(|s| ("scope", s)));
-        let resp = self
-            .http
-            .post(format!("{}/oauth2/token", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        let a = answer(resp).await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        a.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    async fn client_token(&self) -> String {
-        self.client_token_for(None).await
-    }
-
-    /// An XS2A call with the headers the spec requires.
-    async fn xs2a(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        extra: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Answer {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("x-request-id", uuid::Uuid::new_v4().to_string());
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    /// `POST /v1/consents` with `headers` (the SCA preferences).
-    async fn consent(
-        &self,
-        token: &str,
-        access: Value,
-        frequency: u32,
-        headers: &[(&str, &str)],
-    ) -> Answer {
-        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency, "combinedServiceIndicator": false});
-        self.xs2a(
-            reqwest::Method::POST,
-            "/v1/consents",
-            token,
-            headers,
-            Some(body),
-        )
-        .await
-    }
-
-    /// A consent asked for with the Redirect approach, checked; its id and the PSU's link.
-    async fn redirect_consent(
-        &self,
-        token: &str,
-        access: Value,
-        frequency: u32,
-        headers: &[(&str, &str)],
-    ) -> (String, String) {
-        let mut all = vec![
-            ("tpp-redirect-preferred", "true"),
-            ("tpp-redirect-uri", REDIRECT),
-        ];
-        all.extend_from_slice(headers);
-        let a = self.consent(token, access, frequency, &all).await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-        assert_eq!(a.headers["aspsp-sca-approach"], "REDIRECT");
-        let id = a.body["consentId"].as_str().unwrap().to_owned();
-        (id, self.sca_link(&a))
-    }
-
-    /// The path and query of `_links.scaRedirect`, which must be this bank's own page.
-    fn sca_link(&self, a: &Answer) -> String {
-        let href = a.body["_links"]["scaRedirect"]["href"].as_str().unwrap();
-        let local = href.strip_prefix(&self.base).expect("the bank's own page");
-        assert!(local.starts_with("/bank/redirect?token="), "{href}");
-        local.to_owned()
-    }
-}
-
-/// The PSU follows the TPP's link and authenticates with both factors; the decision screen.
-async fn authenticated(
-    server: &TestServer,
-    link: &str,
-    login: &str,
-    password: &str,
-) -> (Browser, Page) {
-    let mut psu = Browser::new(server);
-    let opened = psu.get(link).await;
-    assert_eq!(
-        (opened.status, opened.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/login")),
-        "{}",
-        opened.body
-    );
-    let ok = log_in(&mut psu, login, password).await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/sca")),
-        "{}",
-        ok.body
-    );
-    let ok = second_factor(&mut psu, "123456").await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
-    let screen = psu.get("/bank/consent").await;
-    assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
-    (psu, screen)
-}
-
 async fn accounts_of(server: &TestServer, login: &str) -> Vec<Account> {
     let store = server.db.store().await;
     let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
@@ -214,14 +30,9 @@ fn iban(account: &Account) -> String {
     account.iban.as_ref().unwrap().as_str().to_owned()
 }
 
-fn code(a: &Answer) -> (StatusCode, Option<&str>, Option<&str>) {
-    let message = &a.body["tppMessages"][0];
-    (a.status, message["code"].as_str(), message["path"].as_str())
-}
-
 async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_consent_id(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais,pis");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais,pis");
     let accounts = accounts_of(&server, "carol").await;
     let (first, second, third) = (&accounts[0], &accounts[1], &accounts[2]);
     let cc = tpp.client_token().await;
@@ -232,7 +43,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         ("tpp-redirect-preferred", "true"),
         ("tpp-redirect-uri", REDIRECT),
     ];
-    let created = tpp.consent(&cc, access, 2, &headers).await;
+    let created = tpp.consent_with(&cc, access, 2, &headers).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.headers["aspsp-sca-approach"], "REDIRECT");
     assert_eq!(
@@ -254,7 +65,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     // The authorisation sub-resource exists from the start.
     let sca_status = links["scaStatus"]["href"].as_str().unwrap().to_owned();
     let listed = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
@@ -270,7 +81,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         sca_status
     );
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, &sca_status, &cc, &[], None)
+        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
             .await
             .body["scaStatus"],
         "received"
@@ -280,16 +91,17 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         ("psu-ip-address", "192.0.2.7"),
     ];
     let early = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
         .await;
     assert_eq!(
-        code(&early),
+        early.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None),
         "not authorised yet"
     );
 
     // The PSU at the bank: the same pages as for the OAuth approach.
-    let (mut psu, screen) = authenticated(&server, &link, "carol", "carol-demo-2026").await;
+    let mut psu = Browser::new(&server);
+    let screen = psu.authorise(&link, "carol", "carol-demo-2026").await;
     assert!(screen.body.contains("Acme TPP GmbH") && screen.body.contains("Budget App"));
     assert!(
         screen
@@ -302,7 +114,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
             .contains(&third.iban.as_ref().unwrap().to_print_format())
     );
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, &sca_status, &cc, &[], None)
+        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
             .await
             .body["scaStatus"],
         "psuAuthenticated"
@@ -322,7 +134,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     assert!(psu.cookies.is_empty(), "the bank's session ended");
 
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -332,7 +144,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .await;
     assert_eq!(status.body["consentStatus"], "valid");
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, &sca_status, &cc, &[], None)
+        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
             .await
             .body["scaStatus"],
         "finalised"
@@ -340,7 +152,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
 
     // The client's own token with Consent-ID reads exactly the consented accounts.
     let list = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let listed: Vec<&str> = list.body["accounts"]
@@ -351,7 +163,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .collect();
     assert_eq!(listed, [iban(first), iban(second)]);
     let balances = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/accounts/{}/balances", first.id),
             &cc,
@@ -361,7 +173,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .await;
     assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
     let not_granted = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/accounts/{}/balances", second.id),
             &cc,
@@ -369,9 +181,9 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
             None,
         )
         .await;
-    assert_eq!(code(&not_granted).1, Some("CONSENT_INVALID"));
+    assert_eq!(not_granted.refusal().1, Some("CONSENT_INVALID"));
     let outside = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
@@ -382,9 +194,9 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
             None,
         )
         .await;
-    assert_eq!(code(&outside).0, StatusCode::FORBIDDEN);
+    assert_eq!(outside.refusal().0, StatusCode::FORBIDDEN);
     let transactions = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
@@ -401,17 +213,17 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     let unattended = [("consent-id", consent.as_str())];
     for _ in 0..2 {
         assert_eq!(
-            tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
+            tpp.call(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
                 .await
                 .status,
             StatusCode::OK
         );
     }
     let third_today = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
         .await;
     assert_eq!(
-        code(&third_today),
+        third_today.refusal(),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"), None)
     );
 
@@ -419,7 +231,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     let pis_only = tpp.client_token_for(Some("pis")).await;
     assert_eq!(
         code(
-            &tpp.xs2a(
+            &tpp.call(
                 reqwest::Method::GET,
                 "/v1/accounts",
                 &pis_only,
@@ -431,12 +243,12 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .1,
         Some("CONSENT_INVALID")
     );
-    let other = Tpp::new(&server, "Other TPP SARL", "ais");
+    let other = Tpp::with_nok(&server, "Other TPP SARL", "ais");
     let other_cc = other.client_token().await;
     assert_eq!(
         code(
             &other
-                .xs2a(
+                .call(
                     reqwest::Method::GET,
                     "/v1/accounts",
                     &other_cc,
@@ -450,12 +262,12 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     );
     // Nor with the client's token for a consent authorised with the OAuth approach.
     let oauth = tpp
-        .consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[])
+        .consent_with(&cc, json!({"allPsd2": "allAccounts"}), 4, &[])
         .await;
     assert_eq!(oauth.headers["aspsp-sca-approach"], "REDIRECT");
     let oauth_id = oauth.body["consentId"].as_str().unwrap();
     let unbound = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &cc,
@@ -463,11 +275,11 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
             None,
         )
         .await;
-    assert_eq!(code(&unbound).1, Some("CONSENT_INVALID"));
+    assert_eq!(unbound.refusal().1, Some("CONSENT_INVALID"));
 
     // The TPP ends the consent: the very next read is refused.
     let deleted = tpp
-        .xs2a(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/consents/{consent}"),
             &cc,
@@ -477,10 +289,10 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let after = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
         .await;
     assert_eq!(
-        code(&after),
+        after.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None)
     );
     server.stop().await;
@@ -489,7 +301,7 @@ both_stores!(a_consent_authorised_by_redirect_is_read_with_the_client_token_and_
 
 async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais");
     let cc = tpp.client_token().await;
     let (consent, link) = tpp
         .redirect_consent(
@@ -500,7 +312,8 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         )
         .await;
 
-    let (mut psu, screen) = authenticated(&server, &link, "bob", "bob-demo-2026").await;
+    let mut psu = Browser::new(&server);
+    let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
     // The consent form may end on either TPP origin (CSP form-action), nothing else.
     let raw = server
         .client()
@@ -534,7 +347,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
     );
 
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -544,7 +357,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         .await;
     assert_eq!(status.body["consentStatus"], "rejected");
     let ids = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
@@ -554,7 +367,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         .await;
     let id = ids.body["authorisationIds"][0].as_str().unwrap().to_owned();
     let sca = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/authorisations/{id}"),
             &cc,
@@ -564,7 +377,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         .await;
     assert_eq!(sca.body["scaStatus"], "failed");
     let read = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &cc,
@@ -576,7 +389,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         )
         .await;
     assert_eq!(
-        code(&read),
+        read.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None)
     );
 
@@ -584,7 +397,8 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
     let (_, link) = tpp
         .redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[])
         .await;
-    let (mut psu, screen) = authenticated(&server, &link, "bob", "bob-demo-2026").await;
+    let mut psu = Browser::new(&server);
+    let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
     let denied = psu
         .post(
             "/bank/consent",
@@ -603,7 +417,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
     db: TestDb,
 ) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais,pis");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais,pis");
     let cc = tpp.client_token().await;
     let access = || json!({"allPsd2": "allAccounts"});
     let redirect = |uri: &'static str| {
@@ -619,9 +433,11 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         "https://acme.example/cb/",
         "HTTPS://acme.example/cb",
     ] {
-        let refused = tpp.consent(&cc, access(), 4, &redirect(unregistered)).await;
+        let refused = tpp
+            .consent_with(&cc, access(), 4, &redirect(unregistered))
+            .await;
         assert_eq!(
-            code(&refused),
+            refused.refusal(),
             (
                 StatusCode::BAD_REQUEST,
                 Some("FORMAT_ERROR"),
@@ -632,7 +448,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         );
     }
     let nok = tpp
-        .consent(
+        .consent_with(
             &cc,
             access(),
             4,
@@ -644,7 +460,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         )
         .await;
     assert_eq!(
-        code(&nok),
+        nok.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("FORMAT_ERROR"),
@@ -652,10 +468,10 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         )
     );
     let missing = tpp
-        .consent(&cc, access(), 4, &[("tpp-redirect-preferred", "true")])
+        .consent_with(&cc, access(), 4, &[("tpp-redirect-preferred", "true")])
         .await;
     assert_eq!(
-        code(&missing),
+        missing.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("FORMAT_ERROR"),
@@ -664,7 +480,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         "required with Redirect preferred"
     );
     let garbled = tpp
-        .consent(
+        .consent_with(
             &cc,
             access(),
             4,
@@ -675,7 +491,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         )
         .await;
     assert_eq!(
-        code(&garbled),
+        garbled.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("FORMAT_ERROR"),
@@ -684,10 +500,10 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
     );
     // Embedded and decoupled stay refused.
     let embedded = tpp
-        .consent(&cc, access(), 4, &[("tpp-redirect-preferred", "false")])
+        .consent_with(&cc, access(), 4, &[("tpp-redirect-preferred", "false")])
         .await;
     assert_eq!(
-        code(&embedded),
+        embedded.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("SERVICE_INVALID"),
@@ -695,10 +511,10 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         )
     );
     let decoupled = tpp
-        .consent(&cc, access(), 4, &[("tpp-decoupled-preferred", "true")])
+        .consent_with(&cc, access(), 4, &[("tpp-decoupled-preferred", "true")])
         .await;
     assert_eq!(
-        code(&decoupled),
+        decoupled.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("SERVICE_INVALID"),
@@ -718,7 +534,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
     let debtor = accounts_of(&server, "carol").await.remove(0);
     let payment = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "debtorAccount": {"iban": iban(&debtor)}, "creditorName": "Landlord", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let refused = tpp
-        .xs2a(
+        .call(
             reqwest::Method::POST,
             "/v1/payments/sepa-credit-transfers",
             &cc,
@@ -727,11 +543,11 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
                 ("tpp-redirect-preferred", "true"),
                 ("tpp-redirect-uri", "https://evil.example/cb"),
             ],
-            Some(payment),
+            Some(&payment),
         )
         .await;
     assert_eq!(
-        code(&refused),
+        refused.refusal(),
         (
             StatusCode::BAD_REQUEST,
             Some("FORMAT_ERROR"),
@@ -748,7 +564,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
 
     // Without the preference (or with only a URI) the OAuth approach, as before.
     for headers in [vec![], vec![("tpp-redirect-uri", REDIRECT)]] {
-        let oauth = tpp.consent(&cc, access(), 4, &headers).await;
+        let oauth = tpp.consent_with(&cc, access(), 4, &headers).await;
         assert_eq!(oauth.status, StatusCode::CREATED, "{}", oauth.body);
         assert_eq!(oauth.headers["aspsp-sca-approach"], "REDIRECT");
         assert_eq!(
@@ -761,7 +577,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         );
         let consent = oauth.body["consentId"].as_str().unwrap();
         let none = tpp
-            .xs2a(
+            .call(
                 reqwest::Method::GET,
                 &format!("/v1/consents/{consent}/authorisations"),
                 &cc,
@@ -782,7 +598,7 @@ both_stores!(only_registered_tpp_uris_are_accepted_and_without_the_preference_no
 async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais");
     let cc = tpp.client_token().await;
     let (_, link) = tpp
         .redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[])
@@ -860,16 +676,16 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
     let cc = tpp.client_token().await;
     let path = format!("/v1/consents/{consent}/authorisations");
     let oauth = tpp
-        .xs2a(reqwest::Method::POST, &path, &cc, &[], Some(json!({})))
+        .call(reqwest::Method::POST, &path, &cc, &[], Some(&json!({})))
         .await;
     assert_eq!(
-        code(&oauth),
+        oauth.refusal(),
         (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"), None),
         "{}",
         oauth.body
     );
     let started = tpp
-        .xs2a(
+        .call(
             reqwest::Method::POST,
             &path,
             &cc,
@@ -877,7 +693,7 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
                 ("tpp-redirect-preferred", "true"),
                 ("tpp-redirect-uri", REDIRECT),
             ],
-            Some(json!({})),
+            Some(&json!({})),
         )
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
@@ -899,7 +715,7 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
         Browser::new(&server).get(&fresh).await.location.as_deref(),
         Some("/bank/login")
     );
-    let listed = tpp.xs2a(reqwest::Method::GET, &path, &cc, &[], None).await;
+    let listed = tpp.call(reqwest::Method::GET, &path, &cc, &[], None).await;
     assert!(
         listed.body["authorisationIds"]
             .as_array()
@@ -915,7 +731,7 @@ both_stores!(the_sca_redirect_link_opens_once_and_only_for_a_while);
 
 async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "pis");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let debtor = accounts_of(&server, "carol").await.remove(0);
@@ -995,7 +811,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
 
     // The client's token reads status and payment as in the OAuth approach.
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("{self_link}/status"),
             &cc,
@@ -1005,7 +821,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
     let read = tpp
-        .xs2a(reqwest::Method::GET, &self_link, &cc, &[], None)
+        .call(reqwest::Method::GET, &self_link, &cc, &[], None)
         .await;
     assert_eq!(
         (
@@ -1015,7 +831,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         (Some("ACSC"), Some("Corner Shop"))
     );
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, &sca_status, &cc, &[], None)
+        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
             .await
             .body["scaStatus"],
         "finalised"
@@ -1058,9 +874,9 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
     );
     assert!(store.audit().await.unwrap().is_consistent());
     let cancel = tpp
-        .xs2a(reqwest::Method::DELETE, &self_link, &cc, &[], None)
+        .call(reqwest::Method::DELETE, &self_link, &cc, &[], None)
         .await;
-    assert_eq!(code(&cancel).1, Some("CANCELLATION_INVALID"));
+    assert_eq!(cancel.refusal().1, Some("CANCELLATION_INVALID"));
     server.stop().await;
 }
 both_stores!(a_payment_by_redirect_executes_once_and_the_ledger_moves_once);
@@ -1072,12 +888,13 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
     // A bank that grants consents for a year: the SCA still has to be renewed after 180 days.
     config.xs2a.max_consent_days = 365;
     let server = TestServer::start_with_clock(db, config, Arc::new(clock.clone())).await;
-    let tpp = Tpp::new(&server, "Acme TPP GmbH", "ais");
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais");
     let cc = tpp.client_token().await;
     let (consent, link) = tpp
         .redirect_consent(&cc, json!({"allPsd2": "allAccounts"}), 4, &[])
         .await;
-    let (mut psu, screen) = authenticated(&server, &link, "alice", "alice-demo-2026").await;
+    let mut psu = Browser::new(&server);
+    let screen = psu.authorise(&link, "alice", "alice-demo-2026").await;
     psu.post(
         "/bank/consent",
         &[("decision", "approve"), ("csrf", &screen.csrf())],
@@ -1091,7 +908,7 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
     clock.advance(time::Duration::days(180) - time::Duration::minutes(1));
     let cc = tpp.client_token().await;
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
+        tpp.call(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
             .await
             .status,
         StatusCode::OK
@@ -1099,14 +916,14 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
     clock.advance(time::Duration::minutes(2));
     let cc = tpp.client_token().await;
     let late = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
         .await;
     assert_eq!(
-        code(&late),
+        late.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED"), None)
     );
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,

@@ -4,8 +4,9 @@
 //! the TPP exchanges the code and reads exactly the consented accounts; and
 //! every way this must fail.
 
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
 use crate::support::{
-    Browser, TestServer, cli_app, demo_server, log_in, open, param, redirect_params, second_factor,
+    Browser, TestServer, demo_server, log_in, open, param, redirect_params, second_factor,
     urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
@@ -19,195 +20,6 @@ use serde_json::{Value, json};
 
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
-const REDIRECT: &str = "https://acme.example/cb";
-const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
-
-/// A TPP with a `basic` sandbox app made by `fintechapi admin app create`.
-struct Tpp {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-    secret: String,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
-async fn answer(resp: reqwest::Response) -> Answer {
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.unwrap();
-    Answer {
-        status,
-        headers,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-    }
-}
-
-impl Tpp {
-    fn new(server: &TestServer, db: &TestDb) -> Self {
-        Self::with_products(server, db, "ais")
-    }
-
-    fn with_products(server: &TestServer, db: &TestDb, products: &str) -> Self {
-        let (_, key, secret) = cli_app(db, products);
-        Self {
-            http: server.client(),
-            base: server.base_url.clone(),
-            key,
-            secret,
-        }
-    }
-
-    async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        answer(resp).await
-    }
-
-    async fn client_token(&self) -> String {
-        let a = self
-            .form("/oauth2/token", &[("grant_type", "client_credentials")])
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-        a.body["access_token"].as_str().unwrap().to_owned()
-    }
-
-    /// An XS2A call with the headers the spec requires.
-    async fn xs2a(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        extra: &[(&str, &str)],
-        body: Option<Value>,
-    ) -> Answer {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("x-request-id", uuid::Uuid::new_v4().to_string());
-        for (k, v) in extra {
-            req = req.header(*k, *v);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        answer(req.send().await.unwrap()).await
-    }
-
-    async fn consent(&self, token: &str, access: Value, frequency: u32) -> String {
-        let body = json!({"access": access, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": frequency, "combinedServiceIndicator": false});
-        let a = self
-            .xs2a(
-                reqwest::Method::POST,
-                "/v1/consents",
-                token,
-                &[],
-                Some(body),
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-        assert_eq!(a.body["consentStatus"], "received");
-        assert_eq!(a.headers["aspsp-sca-approach"], "REDIRECT");
-        let id = a.body["consentId"].as_str().unwrap().to_owned();
-        assert_eq!(a.headers["location"], format!("/v1/consents/{id}"));
-        assert_eq!(
-            a.body["_links"]["scaOAuth"]["href"],
-            format!("{}/.well-known/oauth-authorization-server", self.base)
-        );
-        id
-    }
-
-    async fn par(&self, consent: &str) -> String {
-        self.par_scope(&format!("AIS:{consent}")).await
-    }
-
-    async fn par_scope(&self, scope: &str) -> String {
-        let challenge = pkce_s256(VERIFIER);
-        let a = self
-            .form(
-                "/oauth2/par",
-                &[
-                    ("response_type", "code"),
-                    ("redirect_uri", REDIRECT),
-                    ("scope", scope),
-                    ("state", "st-42"),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                ],
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
-        assert_eq!(a.body["expires_in"], 60);
-        a.body["request_uri"].as_str().unwrap().to_owned()
-    }
-
-    async fn exchange(&self, code: &str) -> Answer {
-        self.form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-        )
-        .await
-    }
-}
-
-/// The PSU approves `consent` at the bank's pages; the TPP's token answer.
-async fn authorise(
-    server: &TestServer,
-    tpp: &Tpp,
-    consent: &str,
-    login: &str,
-    password: &str,
-) -> Answer {
-    let request_uri = tpp.par(consent).await;
-    let code = approve(server, tpp, &request_uri, login, password).await;
-    let tokens = tpp.exchange(&code).await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    tokens
-}
-
-/// The PSU opens a pushed request, authenticates and approves; the code.
-async fn approve(
-    server: &TestServer,
-    tpp: &Tpp,
-    request_uri: &str,
-    login: &str,
-    password: &str,
-) -> String {
-    let mut psu = Browser::new(server);
-    open(&mut psu, &tpp.key, request_uri).await;
-    log_in(&mut psu, login, password).await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned()
-}
-
 /// Carol holds three accounts in the demo bank.
 async fn carol_accounts(server: &TestServer) -> Vec<Account> {
     let store = server.db.store().await;
@@ -219,7 +31,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     db: TestDb,
 ) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let accounts = carol_accounts(&server).await;
     assert_eq!(accounts.len(), 3);
     let (first, second, third) = (&accounts[0], &accounts[1], &accounts[2]);
@@ -229,7 +41,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let access = json!({"balances": [{"iban": iban(first)}], "transactions": [{"iban": iban(first)}, {"iban": iban(second)}]});
     let consent = tpp.consent(&cc, access, 4).await;
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -312,7 +124,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -323,7 +135,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(status.body["consentStatus"], "valid");
     // The authorisation sub-resource: one authorisation (the PAR), finalised.
     let authorisations = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
@@ -337,7 +149,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .clone();
     assert_eq!(ids.len(), 1, "{}", authorisations.body);
     let sca = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/consents/{consent}/authorisations/{}",
@@ -350,12 +162,12 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .await;
     assert_eq!(sca.body["scaStatus"], "finalised");
     let explicit = tpp
-        .xs2a(
+        .call(
             reqwest::Method::POST,
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
             &[],
-            Some(json!({})),
+            Some(&json!({})),
         )
         .await;
     assert_eq!(
@@ -366,7 +178,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
     );
     let embedded = tpp
-        .xs2a(
+        .call(
             reqwest::Method::PUT,
             &format!(
                 "/v1/consents/{consent}/authorisations/{}",
@@ -374,7 +186,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             ),
             &cc,
             &[],
-            Some(json!({"psuData": {"password": "x"}})),
+            Some(&json!({"psuData": {"password": "x"}})),
         )
         .await;
     assert_eq!(embedded.status, StatusCode::BAD_REQUEST);
@@ -385,7 +197,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         ("psu-ip-address", "192.0.2.7"),
     ];
     let list = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &access_token,
@@ -403,7 +215,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(listed, [iban(first), iban(second)]);
     assert!(list.headers.contains_key("x-request-id"));
     let balances = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/accounts/{}/balances", first.id),
             &access_token,
@@ -428,7 +240,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "decimal string with the currency's exponent"
     );
     let not_covered = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/accounts/{}/balances", second.id),
             &access_token,
@@ -444,7 +256,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let booked = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
@@ -469,7 +281,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .unwrap()
         .to_owned();
     let newer = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=all&entryReferenceFrom={oldest}",
@@ -491,7 +303,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             > oldest.parse::<i64>().unwrap()
     }));
     assert_eq!(newer.body["transactions"]["information"], json!([]));
-    let delta = tpp.xs2a(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}", second.id), &access_token, &with_psu, None).await;
+    let delta = tpp.call(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}", second.id), &access_token, &with_psu, None).await;
     assert_eq!(
         (
             delta.body["tppMessages"][0]["code"].as_str(),
@@ -501,7 +313,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "two delta accesses at once"
     );
     let with_balance = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked&withBalance=true",
@@ -520,7 +332,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     );
     let first_entry = &entries[0];
     let detail = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions/{}",
@@ -538,7 +350,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "the spec's transactionsDetails"
     );
     let unknown = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions/00000000-0000-4000-8000-000000000000",
@@ -557,7 +369,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN"))
     );
     let outside = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
@@ -576,7 +388,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
     );
     let wrong_consent = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &access_token,
@@ -586,7 +398,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .await;
     assert_eq!(wrong_consent.status, StatusCode::UNAUTHORIZED);
     let cc_reads = tpp
-        .xs2a(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
+        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
         .await;
     assert_eq!(
         cc_reads.body["tppMessages"][0]["code"], "CONSENT_INVALID",
@@ -610,7 +422,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         refresh_token
     );
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &new_access,
@@ -635,7 +447,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let revoked = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &new_access,
@@ -671,27 +483,25 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     db: TestDb,
 ) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let request_uri = tpp.par(&consent).await;
     let mut psu = Browser::new(&server);
-    open(&mut psu, &tpp.key, &request_uri).await;
-    log_in(&mut psu, "bob", "bob-demo-2026").await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
+    let screen = psu
+        .authorise(
+            &authorize_link(&tpp.key, &request_uri),
+            "bob",
+            "bob-demo-2026",
+        )
+        .await;
     let approved = psu
         .post(
             "/bank/consent",
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned();
+    let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
@@ -700,7 +510,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         ("psu-ip-address", "192.0.2.7"),
     ];
     let list = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts?withBalance=true",
             &access_token,
@@ -717,7 +527,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let replay = tpp.exchange(&code).await;
     assert_eq!(replay.body["error"], "invalid_grant");
     let after = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &access_token,
@@ -746,7 +556,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
 
     // The TPP deletes the consent: terminatedByTpp, and a second delete is STATUS_INVALID.
     let deleted = tpp
-        .xs2a(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/consents/{consent}"),
             &cc,
@@ -756,7 +566,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let again = tpp
-        .xs2a(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/consents/{consent}"),
             &cc,
@@ -769,7 +579,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         (StatusCode::CONFLICT, Some("STATUS_INVALID"))
     );
     let read = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}"),
             &cc,
@@ -785,7 +595,7 @@ both_stores!(a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_con
 
 async fn authorization_requests_are_refused_precisely_and_never_redirect_unverified(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"accounts": []}), 4).await;
     let scope = format!("AIS:{consent}");
@@ -956,7 +766,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
     assert_eq!(param(&params, "state"), Some("st-42"));
     assert!(param(&params, "code").is_none());
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -972,7 +782,7 @@ both_stores!(authorization_requests_are_refused_precisely_and_never_redirect_unv
 async fn five_failures_block_the_psu_and_five_idle_minutes_end_the_session(db: TestDb) {
     let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
 
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
@@ -1024,7 +834,7 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
     // Whole seconds: PostgreSQL keeps microseconds.
     let clock = ManualClock::new(SystemClock.now().replace_nanosecond(0).unwrap());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
 
@@ -1286,15 +1096,17 @@ both_stores!(parallel_wrong_guesses_check_at_most_five_passwords);
 async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
     let clock = ManualClock::new(fintechapi_domain::SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
+    let tokens = tpp
+        .tokens(&server, &consent, "alice", "alice-demo-2026")
+        .await;
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let unattended = [("consent-id", consent.as_str())];
     for _ in 0..4 {
         assert_eq!(
-            tpp.xs2a(
+            tpp.call(
                 reqwest::Method::GET,
                 "/v1/accounts",
                 &token,
@@ -1307,7 +1119,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         );
     }
     let fifth = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -1324,7 +1136,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         ("psu-ip-address", "192.0.2.7"),
     ];
     assert_eq!(
-        tpp.xs2a(reqwest::Method::GET, "/v1/accounts", &token, &present, None)
+        tpp.call(reqwest::Method::GET, "/v1/accounts", &token, &present, None)
             .await
             .status,
         StatusCode::OK,
@@ -1333,7 +1145,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
     // The next day the count starts again; the access token lived minutes, the refresh token did not.
     clock.advance(time::Duration::days(1));
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -1359,7 +1171,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let token = refreshed.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -1376,7 +1188,7 @@ both_stores!(access_without_the_psu_counts_against_frequency_per_day);
 
 async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_once(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
 
     // An operator enrols bob's authenticator app; the key is shown once.
@@ -1470,7 +1282,7 @@ fn challenge_on(page: &str) -> String {
 
 async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::with_products(&server, &server.db, "ais,pis");
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
@@ -1489,7 +1301,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
             .header("x-request-id", &request_id)
             .header("psu-ip-address", "192.0.2.7")
             .json(&body);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let first = initiate(body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
@@ -1587,12 +1399,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned();
+    let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     assert!(
@@ -1602,7 +1409,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
 
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{payment}/status"),
             &token,
@@ -1612,7 +1419,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
     let authorisations = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"),
             &cc,
@@ -1625,7 +1432,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         .unwrap()
         .to_owned();
     let sca = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"),
             &cc,
@@ -1635,7 +1442,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         .await;
     assert_eq!(sca.body["scaStatus"], "finalised");
     let cancellations = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"),
             &cc,
@@ -1652,7 +1459,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     );
     assert!(store.audit().await.unwrap().is_consistent());
     let cancel = tpp
-        .xs2a(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/payments/sepa-credit-transfers/{payment}"),
             &cc,
@@ -1675,7 +1482,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     db: TestDb,
 ) {
     let server = demo_server(db).await;
-    let tpp = Tpp::with_products(&server, &server.db, "ais,pis");
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
@@ -1692,7 +1499,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
         for (k, v) in extra {
             req = req.header(k, v);
         }
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let ip = || vec![("psu-ip-address", "192.0.2.7")];
     let mut bad_iban = payment("1.00");
@@ -1802,7 +1609,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     .await;
     let id = created.body["paymentId"].as_str().unwrap().to_owned();
     let cancel = tpp
-        .xs2a(
+        .call(
             reqwest::Method::DELETE,
             &format!("/v1/payments/instant-sepa-credit-transfers/{id}"),
             &cc,
@@ -1812,7 +1619,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
         .await;
     assert_eq!(cancel.status, StatusCode::NO_CONTENT);
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/instant-sepa-credit-transfers/{id}/status"),
             &cc,
@@ -1844,15 +1651,13 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     .await;
     let id = created.body["paymentId"].as_str().unwrap().to_owned();
     let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{id}")).await,
-    )
-    .await;
-    log_in(&mut psu, "carol", "carol-demo-2026").await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
+    let screen = psu
+        .authorise(
+            &authorize_link(&tpp.key, &tpp.par_scope(&format!("PIS:{id}")).await),
+            "carol",
+            "carol-demo-2026",
+        )
+        .await;
     let approved = psu
         .post(
             "/bank/consent",
@@ -1861,7 +1666,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{id}/status"),
             &cc,
@@ -1887,7 +1692,7 @@ both_stores!(payments_are_validated_rejected_without_funds_and_cancelled_before_
 
 async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::with_products(&server, &server.db, "ais,piis");
+    let tpp = Tpp::new(&server, &server.db, "ais,piis");
     let cc = tpp.client_token().await;
     let store = server.db.store().await;
     let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
@@ -1901,12 +1706,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
 
     // Without the holder's consent the bank answers nothing about the account.
     let unasked = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &cc,
             &[],
-            Some(ask(&iban, "1.00")),
+            Some(&ask(&iban, "1.00")),
         )
         .await;
     assert_eq!(
@@ -1934,22 +1739,20 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             .post(format!("{}/oauth2/par", tpp.base))
             .basic_auth(&tpp.key, Some(&tpp.secret))
             .form(&form);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let past = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}, "validUntil": "2020-01-01"}])).await;
     assert_eq!(past.body["error"], "invalid_authorization_details");
     let pushed = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}}])).await;
     assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
     let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        pushed.body["request_uri"].as_str().unwrap(),
-    )
-    .await;
-    log_in(&mut psu, "bob", "bob-demo-2026").await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
+    let screen = psu
+        .authorise(
+            &authorize_link(&tpp.key, pushed.body["request_uri"].as_str().unwrap()),
+            "bob",
+            "bob-demo-2026",
+        )
+        .await;
     assert!(
         screen.body.contains("check your available funds")
             && screen.body.contains("never your balance"),
@@ -1962,12 +1765,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned();
+    let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let consent = tokens.body["authorization_details"][0]["consentId"]
@@ -1977,7 +1775,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -1989,12 +1787,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
 
     // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
     let yes = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(ask(&iban, &available)),
+            Some(&ask(&iban, &available)),
         )
         .await;
     assert_eq!(
@@ -2002,23 +1800,23 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         (StatusCode::OK, &json!({"fundsAvailable": true}))
     );
     let no = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", consent.as_str())],
-            Some(ask(&iban, "99999999.00")),
+            Some(&ask(&iban, "99999999.00")),
         )
         .await;
     assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
     let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
     let elsewhere = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(ask(other.iban.as_ref().unwrap().as_str(), "1.00")),
+            Some(&ask(other.iban.as_ref().unwrap().as_str(), "1.00")),
         )
         .await;
     assert_eq!(
@@ -2030,12 +1828,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "another account of bob's is not covered"
     );
     let unknown = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(ask(&iban, "1.00")),
+            Some(&ask(&iban, "1.00")),
         )
         .await;
     assert_eq!(
@@ -2047,12 +1845,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "an unknown Consent-ID header"
     );
     let forged = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &token,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(ask(&iban, "1.00")),
+            Some(&ask(&iban, "1.00")),
         )
         .await;
     assert_eq!(
@@ -2065,7 +1863,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     // A funds-confirmation grant reads no accounts, and cannot be made an
     // account-information one by a Redirect authorisation of the consent.
     let refused = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -2087,12 +1885,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         ("tpp-redirect-uri", REDIRECT),
     ];
     let start = tpp
-        .xs2a(
+        .call(
             post.clone(),
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
             &redirect,
-            Some(json!({})),
+            Some(&json!({})),
         )
         .await;
     assert_eq!(
@@ -2122,12 +1920,12 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         withdrawn.body
     );
     let after = tpp
-        .xs2a(
+        .call(
             post.clone(),
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(ask(&iban, "1.00")),
+            Some(&ask(&iban, "1.00")),
         )
         .await;
     assert_eq!(
@@ -2140,19 +1938,17 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         par(json!([{"type": "funds_confirmation", "account": {"iban": "DE02120300000000202051"}}]))
             .await;
     let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        foreign.body["request_uri"].as_str().unwrap(),
-    )
-    .await;
-    log_in(&mut psu, "bob", "bob-demo-2026").await;
-    second_factor(&mut psu, "123456").await;
-    let screen = psu.get("/bank/consent").await;
+    let screen = psu
+        .authorise(
+            &authorize_link(&tpp.key, foreign.body["request_uri"].as_str().unwrap()),
+            "bob",
+            "bob-demo-2026",
+        )
+        .await;
     assert!(screen.body.contains("not one of yours"), "{}", screen.body);
 
     let basket = tpp
-        .xs2a(post, "/v1/signing-baskets", &cc, &[], Some(json!({})))
+        .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
         .await;
     assert_eq!(
         (
@@ -2168,19 +1964,21 @@ both_stores!(funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_o
 async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let today = clock.now().date();
     let tomorrow = today.next_day().unwrap().to_string();
     let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4, "combinedServiceIndicator": false});
     let created = tpp
-        .xs2a(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(body))
+        .call(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(&body))
         .await;
     let consent = created.body["consentId"].as_str().unwrap().to_owned();
-    let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
+    let tokens = tpp
+        .tokens(&server, &consent, "alice", "alice-demo-2026")
+        .await;
     let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
     let read = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}"),
             &cc,
@@ -2200,7 +1998,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     clock.advance(time::Duration::days(2));
     let cc = tpp.client_token().await;
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -2222,7 +2020,7 @@ both_stores!(a_consent_expires_after_valid_until_and_its_refresh_token_with_it);
 
 async fn the_same_x_request_id_and_body_create_one_consent(db: TestDb) {
     let server = TestServer::start(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let request_id = uuid::Uuid::new_v4().to_string();
     let create = |access: Value| {
@@ -2233,7 +2031,7 @@ async fn the_same_x_request_id_and_body_create_one_consent(db: TestDb) {
             .bearer_auth(&cc)
             .header("x-request-id", &request_id)
             .json(&body);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let first = create(json!({"allPsd2": "allAccounts"})).await;
     let again = create(json!({"allPsd2": "allAccounts"})).await;
@@ -2311,17 +2109,19 @@ async fn online_banking(server: &TestServer, login: &str, password: &str) -> Bro
 
 async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let tokens = authorise(&server, &tpp, &consent, "alice", "alice-demo-2026").await;
+    let tokens = tpp
+        .tokens(&server, &consent, "alice", "alice-demo-2026")
+        .await;
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let with_psu = [
         ("consent-id", consent.as_str()),
         ("psu-ip-address", "192.0.2.7"),
     ];
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -2373,7 +2173,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
 
     // The TPP's very next call fails; its refresh token is worthless.
     let next = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -2386,7 +2186,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/consents/{consent}/status"),
             &cc,
@@ -2489,7 +2289,7 @@ both_stores!(a_psu_enrols_an_authenticator_app_on_the_security_page);
 
 async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let details = json!([{"type": "account_information", "consentId": consent}]).to_string();
@@ -2510,7 +2310,7 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
             .post(format!("{}/oauth2/par", tpp.base))
             .basic_auth(&tpp.key, Some(&tpp.secret))
             .form(&form);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let both = par(vec![
         ("authorization_details", details.clone()),
@@ -2527,14 +2327,14 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
     let pushed = par(vec![("authorization_details", details.clone())]).await;
     assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
 
-    let code = approve(
-        &server,
-        &tpp,
-        pushed.body["request_uri"].as_str().unwrap(),
-        "alice",
-        "alice-demo-2026",
-    )
-    .await;
+    let code = tpp
+        .code(
+            &server,
+            pushed.body["request_uri"].as_str().unwrap(),
+            "alice",
+            "alice-demo-2026",
+        )
+        .await;
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     assert_eq!(
@@ -2548,7 +2348,7 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         "account_information"
     );
     let list = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -2725,18 +2525,18 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     );
 
     // A payment: the challenge carries its digest; the sandbox code no longer does.
-    let tpp = Tpp::with_products(&server, &server.db, "ais,pis");
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
     let cc = tpp.client_token().await;
     let debtor = store.accounts_of_psu(psu.id).await.unwrap().remove(0);
     let before = debtor.balances.booked;
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "7.50"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Bakery", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let created = tpp
-        .xs2a(
+        .call(
             reqwest::Method::POST,
             "/v1/payments/instant-sepa-credit-transfers",
             &cc,
             &[("psu-ip-address", "192.0.2.7")],
-            Some(body),
+            Some(&body),
         )
         .await;
     let payment = created.body["paymentId"].as_str().unwrap().to_owned();
@@ -2813,18 +2613,13 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
             &[("decision", "approve"), ("csrf", &screen.csrf())],
         )
         .await;
-    let code = param(
-        &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
-        "code",
-    )
-    .unwrap()
-    .to_owned();
+    let code = approved_code(&approved);
     let token = tpp.exchange(&code).await.body["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     let status = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/payments/instant-sepa-credit-transfers/{payment}/status"),
             &token,
@@ -2851,7 +2646,7 @@ both_stores!(a_passkey_confirms_sign_in_and_signs_exactly_the_payment);
 
 async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_balances(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp
         .consent(
@@ -2860,14 +2655,16 @@ async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_bala
             4,
         )
         .await;
-    let tokens = authorise(&server, &tpp, &consent, "carol", "carol-demo-2026").await;
+    let tokens = tpp
+        .tokens(&server, &consent, "carol", "carol-demo-2026")
+        .await;
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let headers = [
         ("consent-id", consent.as_str()),
         ("psu-ip-address", "192.0.2.7"),
     ];
     let list = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             "/v1/accounts?withBalance=true",
             &token,
@@ -2885,7 +2682,7 @@ async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_bala
     // Transactions are not part of it.
     let id = accounts[0]["resourceId"].as_str().unwrap();
     let refused = tpp
-        .xs2a(
+        .call(
             reqwest::Method::GET,
             &format!("/v1/accounts/{id}/transactions?bookingStatus=booked"),
             &token,
@@ -2900,7 +2697,7 @@ both_stores!(an_available_accounts_with_balance_consent_lists_the_accounts_with_
 
 async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after_it(db: TestDb) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let mut psu = Browser::new(&server);
@@ -2990,7 +2787,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     db: TestDb,
 ) {
     let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db);
+    let tpp = Tpp::new(&server, &server.db, "ais");
     let out = crate::support::fintechapi(
         &server.db,
         &[
@@ -3017,14 +2814,9 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     };
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let code = approve(
-        &server,
-        &tpp,
-        &tpp.par(&consent).await,
-        "bob",
-        "bob-demo-2026",
-    )
-    .await;
+    let code = tpp
+        .code(&server, &tpp.par(&consent).await, "bob", "bob-demo-2026")
+        .await;
     let exchange = |who: &Tpp, redirect: &str, verifier: &str| {
         let form = [
             ("grant_type", "authorization_code"),
@@ -3037,7 +2829,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
             .post(format!("{}/oauth2/token", who.base))
             .basic_auth(&who.key, Some(&who.secret))
             .form(&form);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let other_verifier = "another-pkce-code-verifier-of-fifty-characters-0123";
     for (who, redirect, verifier) in [
@@ -3070,7 +2862,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     let foreign = exchange(&stranger, REDIRECT, VERIFIER).await;
     assert_eq!(foreign.body["error"], "invalid_grant");
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
@@ -3092,7 +2884,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
         replay.body
     );
     assert_eq!(
-        tpp.xs2a(
+        tpp.call(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,

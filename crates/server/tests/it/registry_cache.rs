@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{Api, Browser, Node, TestServer, cli_app, config_for, operator};
+use crate::support::xs2a::cli_app;
+use crate::support::{Api, Browser, Node, TestServer, config_for, operator};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;

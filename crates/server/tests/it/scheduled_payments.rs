@@ -5,135 +5,52 @@
 
 use std::sync::Arc;
 
+use crate::support::xs2a::{Answer, REDIRECT, Tpp};
 use crate::support::{
-    Browser, TestServer, cli_app, log_in, open, param, redirect_params, second_factor,
+    Browser, SANDBOX_CODE, TestServer, log_in, open, param, redirect_params, second_factor,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::secret::pkce_s256;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_ledger::Ledger;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const REDIRECT: &str = "https://acme.example/cb";
-const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
+/// Where the PSU is, on every call.
+const PSU: [(&str, &str); 1] = [("psu-ip-address", "192.0.2.7")];
 
-struct Tpp {
-    http: reqwest::Client,
-    base: String,
-    key: String,
-    secret: String,
-    token: String,
+/// The PSU authorises payment `id` at the bank's pages.
+async fn authorise(server: &TestServer, tpp: &Tpp, id: &str, login: &str, password: &str) {
+    let location = decide(server, tpp, id, login, password, "approve").await;
+    assert!(
+        param(&redirect_params(&location, REDIRECT), "code").is_some(),
+        "{location}"
+    );
 }
 
-impl Tpp {
-    async fn new(server: &TestServer) -> Self {
-        let (_, key, secret) = cli_app(&server.db, "pis");
-        let mut tpp = Self {
-            http: server.client(),
-            base: server.base_url.clone(),
-            key,
-            secret,
-            token: String::new(),
-        };
-        tpp.renew_token().await;
-        tpp
-    }
-
-    /// A fresh client-credentials token (after the clock jumped past the last one).
-    async fn renew_token(&mut self) {
-        let token: Value = self
-            .http
-            .post(format!("{}/oauth2/token", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        self.token = token["access_token"].as_str().unwrap().to_owned();
-    }
-
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .header("x-request-id", uuid::Uuid::new_v4().to_string())
-            .header("psu-ip-address", "192.0.2.7");
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
-    }
-
-    /// The PSU authorises payment `id` at the bank's pages.
-    async fn authorise(&self, server: &TestServer, id: &str, login: &str, password: &str) {
-        let location = self.decide(server, id, login, password, "approve").await;
-        assert!(
-            param(&redirect_params(&location, REDIRECT), "code").is_some(),
-            "{location}"
-        );
-    }
-
-    /// The PSU decides on what `PIS:<id>` names (a payment, or its
-    /// cancellation); where the bank sends the browser back.
-    async fn decide(
-        &self,
-        server: &TestServer,
-        id: &str,
-        login: &str,
-        password: &str,
-        decision: &str,
-    ) -> String {
-        let par: Value = self
-            .http
-            .post(format!("{}/oauth2/par", self.base))
-            .basic_auth(&self.key, Some(&self.secret))
-            .form(&[
-                ("response_type", "code"),
-                ("redirect_uri", REDIRECT),
-                ("scope", &format!("PIS:{id}")),
-                ("code_challenge", &pkce_s256(VERIFIER)),
-                ("code_challenge_method", "S256"),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let mut psu = Browser::new(server);
-        open(
-            &mut psu,
-            &self.key,
-            par["request_uri"].as_str().expect("a pushed request"),
+/// The PSU decides on what `PIS:<id>` names (a payment, or its
+/// cancellation); where the bank sends the browser back.
+async fn decide(
+    server: &TestServer,
+    tpp: &Tpp,
+    id: &str,
+    login: &str,
+    password: &str,
+    decision: &str,
+) -> String {
+    let link = tpp.link(&tpp.par_scope(&format!("PIS:{id}")).await);
+    let mut psu = Browser::new(server);
+    let screen = psu.authorise(&link, login, password).await;
+    assert!(screen.body.contains("When"), "{}", screen.body);
+    let decided = psu
+        .post(
+            "/bank/consent",
+            &[("decision", decision), ("csrf", &screen.csrf())],
         )
         .await;
-        log_in(&mut psu, login, password).await;
-        second_factor(&mut psu, "123456").await;
-        let screen = psu.get("/bank/consent").await;
-        assert!(screen.body.contains("When"), "{}", screen.body);
-        let decided = psu
-            .post(
-                "/bank/consent",
-                &[("decision", decision), ("csrf", &screen.csrf())],
-            )
-            .await;
-        decided.location.expect("back to the TPP")
-    }
+    decided.location.expect("back to the TPP")
 }
 
 async fn alices_account(server: &TestServer) -> Account {
@@ -163,26 +80,34 @@ async fn postings_of(server: &TestServer, payment: &str) -> Vec<String> {
 async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let mut tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
     let in_two_days = today.next_day().unwrap().next_day().unwrap();
 
     let mut body = transfer(&debtor, "25.00");
     body["requestedExecutionDate"] = json!(in_two_days.to_string());
-    let (status, created) = tpp
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/payments/sepa-credit-transfers/{id}");
-    let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+    let Answer { body: info, .. } = tpp
+        .call(reqwest::Method::GET, &path, &token, &PSU, None)
+        .await;
     assert_eq!(
         (
             info["transactionStatus"].as_str(),
@@ -201,18 +126,30 @@ async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb)
     let ledger = Ledger::new(store.clone(), Arc::new(clock.clone()));
     let runs = futures_join(&ledger).await;
     assert!(runs <= 1, "at most one scheduler recorded it, {runs} did");
-    tpp.renew_token().await;
+    token = tpp.client_token().await;
     for _ in 0..50 {
-        let (_, status) = tpp
-            .call(reqwest::Method::GET, &format!("{path}/status"), None)
+        let Answer { body: status, .. } = tpp
+            .call(
+                reqwest::Method::GET,
+                &format!("{path}/status"),
+                &token,
+                &PSU,
+                None,
+            )
             .await;
         if status["transactionStatus"] == "ACSC" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let (_, status) = tpp
-        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+    let Answer { body: status, .. } = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/status"),
+            &token,
+            &PSU,
+            None,
+        )
         .await;
     assert_eq!(status["transactionStatus"], "ACSC", "{status}");
     assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}")]);
@@ -237,7 +174,8 @@ async fn futures_join(ledger: &Ledger<fintechapi_storage::Store>) -> usize {
 async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let mut tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
     let start = today.next_day().unwrap();
@@ -248,11 +186,17 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
     body["endDate"] = json!(end.to_string());
     body["frequency"] = json!("Weekly");
     body["executionRule"] = json!("following");
-    let (status, created) = tpp
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/periodic-payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
@@ -262,18 +206,21 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
         format!("/v1/periodic-payments/sepa-credit-transfers/{id}")
     );
     // A standing order is not a single payment.
-    let (wrong, _) = tpp
+    let Answer { status: wrong, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!("/v1/payments/sepa-credit-transfers/{id}"),
+            &token,
+            &PSU,
             None,
         )
         .await;
     assert_eq!(wrong, StatusCode::FORBIDDEN);
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/periodic-payments/sepa-credit-transfers/{id}");
-    let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+    let Answer { body: info, .. } = tpp
+        .call(reqwest::Method::GET, &path, &token, &PSU, None)
+        .await;
     assert_eq!(info["transactionStatus"], "ACCP");
     assert_eq!(
         (
@@ -318,9 +265,15 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
         keys,
         "one posting per date"
     );
-    tpp.renew_token().await;
-    let (_, status) = tpp
-        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+    token = tpp.client_token().await;
+    let Answer { body: status, .. } = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/status"),
+            &token,
+            &PSU,
+            None,
+        )
         .await;
     assert_eq!(
         status["transactionStatus"], "ACSC",
@@ -336,24 +289,26 @@ both_stores!(a_standing_order_executes_on_each_date_exactly_once_and_then_comple
 async fn a_standing_order_authorised_late_starts_from_its_next_date(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let mut tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let mut body = transfer(&debtor, "1.00");
     body["startDate"] = json!(clock.now().date().next_day().unwrap().to_string());
     body["frequency"] = json!("Daily");
-    let (_, created) = tpp
+    let Answer { body: created, .. } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/periodic-payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     // Ten days later the PSU authorises: no burst of the ten missed days.
     clock.advance(time::Duration::days(10));
-    tpp.renew_token().await;
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    token = tpp.client_token().await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     for _ in 0..3 {
         futures_join(&ledger).await;
@@ -372,7 +327,8 @@ both_stores!(a_standing_order_authorised_late_starts_from_its_next_date);
 async fn scheduled_payments_are_validated(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
     let tomorrow = today.next_day().unwrap().to_string();
@@ -466,7 +422,13 @@ async fn scheduled_payments_are_validated(db: TestDb) {
         ),
     ];
     for (path, body, code, at) in cases {
-        let (status, answer) = tpp.call(reqwest::Method::POST, path, Some(body)).await;
+        let Answer {
+            status,
+            body: answer,
+            ..
+        } = tpp
+            .call(reqwest::Method::POST, path, &token, &PSU, Some(&body))
+            .await;
         assert_eq!(
             (
                 status,
@@ -492,96 +454,101 @@ both_stores!(scheduled_payments_are_validated);
 async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisation(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let start = clock.now().date() + time::Duration::days(2);
     let mut body = transfer(&debtor, "9.99");
     body["startDate"] = json!(start.to_string());
     body["frequency"] = json!("Monthly");
-    let (_, created) = tpp
+    let Answer { body: created, .. } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/periodic-payments/instant-sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/periodic-payments/instant-sepa-credit-transfers/{id}");
 
     // Authorised: the TPP's DELETE asks for the PSU's cancellation authorisation.
-    let (status, asked) = tpp.call(reqwest::Method::DELETE, &path, None).await;
+    let Answer {
+        status,
+        body: asked,
+        ..
+    } = tpp
+        .call(reqwest::Method::DELETE, &path, &token, &PSU, None)
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
     assert_eq!(asked["transactionStatus"], "ACCP");
     assert_eq!(
         asked["_links"]["scaOAuth"]["href"],
         format!("{}/.well-known/oauth-authorization-server", server.base_url)
     );
-    let (_, listed) = tpp
+    let Answer { body: listed, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!("{path}/cancellation-authorisations"),
+            &token,
+            &PSU,
             None,
         )
         .await;
     assert_eq!(listed, json!({"authorisationIds": []}));
 
     // Another customer cannot cancel alice's standing order.
-    let par: Value = tpp
-        .http
-        .post(format!("{}/oauth2/par", tpp.base))
-        .basic_auth(&tpp.key, Some(&tpp.secret))
-        .form(&[
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("scope", &format!("PIS:{id}")),
-            ("code_challenge", &pkce_s256(VERIFIER)),
-            ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let request_uri = tpp.par_scope(&format!("PIS:{id}")).await;
     let mut bob = Browser::new(&server);
-    open(&mut bob, &tpp.key, par["request_uri"].as_str().unwrap()).await;
+    // Bob passes both factors, and the payment screen refuses him.
+    open(&mut bob, &tpp.key, &request_uri).await;
     log_in(&mut bob, "bob", "bob-demo-2026").await;
-    second_factor(&mut bob, "123456").await;
+    second_factor(&mut bob, SANDBOX_CODE).await;
     let refused = bob.get("/bank/consent").await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert!(refused.body.contains("another customer"));
 
     // The PSU keeps it: nothing changes.
-    let kept = tpp
-        .decide(&server, &id, "alice", "alice-demo-2026", "deny")
-        .await;
+    let kept = decide(&server, &tpp, &id, "alice", "alice-demo-2026", "deny").await;
     assert_eq!(
         param(&redirect_params(&kept, REDIRECT), "error"),
         Some("access_denied")
     );
-    let (_, still) = tpp
-        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+    let Answer { body: still, .. } = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/status"),
+            &token,
+            &PSU,
+            None,
+        )
         .await;
     assert_eq!(still["transactionStatus"], "ACCP");
 
     // The PSU confirms: cancelled, and nothing is paid on its date.
-    let confirmed = tpp
-        .decide(&server, &id, "alice", "alice-demo-2026", "approve")
-        .await;
+    let confirmed = decide(&server, &tpp, &id, "alice", "alice-demo-2026", "approve").await;
     assert!(
         param(&redirect_params(&confirmed, REDIRECT), "code").is_some(),
         "{confirmed}"
     );
-    let (_, status) = tpp
-        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+    let Answer { body: status, .. } = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/status"),
+            &token,
+            &PSU,
+            None,
+        )
         .await;
     assert_eq!(status["transactionStatus"], "CANC");
-    let (_, listed) = tpp
+    let Answer { body: listed, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!("{path}/cancellation-authorisations"),
+            &token,
+            &PSU,
             None,
         )
         .await;
@@ -591,18 +558,22 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         3,
         "bob's, the kept and the confirmed one: {listed}"
     );
-    let (_, sca) = tpp
+    let Answer { body: sca, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!(
                 "{path}/cancellation-authorisations/{}",
                 ids[2].as_str().unwrap()
             ),
+            &token,
+            &PSU,
             None,
         )
         .await;
     assert!(sca["scaStatus"].is_string(), "{sca}");
-    let (again, _) = tpp.call(reqwest::Method::DELETE, &path, None).await;
+    let Answer { status: again, .. } = tpp
+        .call(reqwest::Method::DELETE, &path, &token, &PSU, None)
+        .await;
     assert_eq!(
         again,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -644,7 +615,8 @@ fn bulk(debtor: &Account, batch: bool, entries: &[(&str, &str, &str)]) -> Value 
 async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let (bobs, bob_iban) = iban_of(&server, "bob").await;
     let store = server.db.store().await;
@@ -658,19 +630,26 @@ async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db
             ("3.25", "Shop", "DE89370400440532013000"),
         ],
     );
-    let (status, created) = tpp
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/bulk-payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
-    let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+    let Answer { body: info, .. } = tpp
+        .call(reqwest::Method::GET, &path, &token, &PSU, None)
+        .await;
     assert_eq!(
         (
             info["transactionStatus"].as_str(),
@@ -720,20 +699,23 @@ async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db
             (&too_much, "Landlord", "DE02120300000000202051"),
         ],
     );
-    let (_, created) = tpp
+    let Answer { body: created, .. } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/bulk-payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     let refused = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &refused, "alice", "alice-demo-2026")
-        .await;
-    let (_, status) = tpp
+    authorise(&server, &tpp, &refused, "alice", "alice-demo-2026").await;
+    let Answer { body: status, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!("/v1/bulk-payments/sepa-credit-transfers/{refused}/status"),
+            &token,
+            &PSU,
             None,
         )
         .await;
@@ -757,7 +739,8 @@ both_stores!(a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothin
 async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let store = server.db.store().await;
     let limit = debtor.overdraft_limit.unwrap_or(0);
@@ -775,20 +758,23 @@ async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails
             ("2.00", "Third", "DE89370400440532013000"),
         ],
     );
-    let (_, created) = tpp
+    let Answer { body: created, .. } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/bulk-payments/instant-sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
-    let (_, info) = tpp
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
+    let Answer { body: info, .. } = tpp
         .call(
             reqwest::Method::GET,
             &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"),
+            &token,
+            &PSU,
             None,
         )
         .await;
@@ -845,11 +831,17 @@ async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails
         (vague, "FORMAT_ERROR", "batchBookingPreferred"),
     ];
     for (body, code, at) in cases {
-        let (status, answer) = tpp
+        let Answer {
+            status,
+            body: answer,
+            ..
+        } = tpp
             .call(
                 reqwest::Method::POST,
                 "/v1/bulk-payments/sepa-credit-transfers",
-                Some(body),
+                &token,
+                &PSU,
+                Some(&body),
             )
             .await;
         assert_eq!(
@@ -869,7 +861,8 @@ both_stores!(a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_f
 async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
-    let mut tpp = Tpp::new(&server).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let mut token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let date = clock.now().date() + time::Duration::days(2);
     let mut body = bulk(
@@ -881,20 +874,31 @@ async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
         ],
     );
     body["requestedExecutionDate"] = json!(date.to_string());
-    let (status, created) = tpp
+    let Answer {
+        status,
+        body: created,
+        ..
+    } = tpp
         .call(
             reqwest::Method::POST,
             "/v1/bulk-payments/sepa-credit-transfers",
-            Some(body),
+            &token,
+            &PSU,
+            Some(&body),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    tpp.authorise(&server, &id, "alice", "alice-demo-2026")
-        .await;
+    authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
-    let (_, info) = tpp
-        .call(reqwest::Method::GET, &format!("{path}/status"), None)
+    let Answer { body: info, .. } = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("{path}/status"),
+            &token,
+            &PSU,
+            None,
+        )
         .await;
     assert_eq!(info["transactionStatus"], "ACCP");
     assert!(
@@ -905,8 +909,10 @@ async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     clock.set(date.midnight().assume_utc() + time::Duration::hours(8));
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     futures_join(&ledger).await;
-    tpp.renew_token().await;
-    let (_, info) = tpp.call(reqwest::Method::GET, &path, None).await;
+    token = tpp.client_token().await;
+    let Answer { body: info, .. } = tpp
+        .call(reqwest::Method::GET, &path, &token, &PSU, None)
+        .await;
     assert_eq!(info["transactionStatus"], "ACSC", "{info}");
     assert_eq!(
         postings_of(&server, &id).await,

@@ -5,7 +5,8 @@
 
 use std::time::Instant;
 
-use crate::support::{Browser, Node, TestServer, cli_app, config_for};
+use crate::support::xs2a::{Answer, cli_app};
+use crate::support::{Browser, Node, TestServer, config_for};
 use fintechapi_server::config::{Config, PlanConfig};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::StatusCode;
@@ -44,12 +45,6 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
 /// Sends `n` requests in rounds of two, one to each node at the same moment:
 /// the nodes race each other on the shared count in every round, and neither
 /// can take the whole burst merely by answering its first calls sooner.
@@ -61,19 +56,7 @@ async fn burst(
 ) -> Vec<(usize, Answer)> {
     let call = |node: usize| {
         let sent = request(client, bases[node]).send();
-        async move {
-            let resp = sent.await.unwrap();
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-            (
-                node,
-                Answer {
-                    status,
-                    headers,
-                    body,
-                },
-            )
-        }
+        async move { (node, Answer::of(sent.await.unwrap()).await) }
     };
     let mut answers = vec![];
     for _ in 0..n / 2 {

@@ -73,7 +73,7 @@ impl Reader<'_> {
 
 async fn reader<'a>(server: &TestServer, tpp: &'a Tpp, login: &str, access: Value) -> Reader<'a> {
     let cc = tpp.client_token().await;
-    let consent = tpp.consent(&cc, access).await;
+    let consent = tpp.consent(&cc, access, 4).await;
     let token = tpp
         .authorise(server, &consent, login, &format!("{login}-demo-2026"))
         .await;
@@ -892,7 +892,7 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
     // Account reads: a client token without Consent-ID is a malformed request;
     // with one it did not authorise by Redirect, the consent is invalid and
     // the 401 says how to authenticate.
-    let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"})).await;
+    let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let missing = tpp.call(Method::GET, "/v1/accounts", &cc, &[], None).await;
     assert_eq!(
         (missing.status, missing.tpp_message()),
