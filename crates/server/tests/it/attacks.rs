@@ -734,7 +734,9 @@ async fn cross_origin_and_tokenless_posts_on_bank_and_online_banking_forms_chang
     let server = demo_server(db).await;
     let tpp = Tpp::new(&server, &server.db, "ais");
     let token = tpp.client_token().await;
-    let consent = tpp.consent(&token, json!({"allPsd2": "allAccounts"}), 4).await;
+    let consent = tpp
+        .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
+        .await;
 
     // The bank's pages in an authorization: login, then the consent screen.
     let (mut psu, screen) = tpp
@@ -849,7 +851,9 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
     let server = demo_server(db).await;
     let tpp = Tpp::new(&server, &server.db, "ais");
     let token = tpp.client_token().await;
-    let consent = tpp.consent(&token, json!({"allPsd2": "allAccounts"}), 4).await;
+    let consent = tpp
+        .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
+        .await;
 
     // FAPI 2.0: clients may send a state of more than 1,000 characters.
     let long_state = "s".repeat(1500);

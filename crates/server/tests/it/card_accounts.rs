@@ -4,7 +4,7 @@
 //! details, balances, transactions page by page — never a full PAN, never a
 //! card outside the consent, with the ledger still balanced.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp};
+use crate::support::xs2a::{REDIRECT, Tpp};
 use crate::support::{TestServer, demo_server, param, redirect_params};
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::ledger::LedgerRepository;
@@ -594,7 +594,9 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
 
     // A full PAN in the request is stored and shown masked only.
     let pan = "5254121234563241";
-    let consent = tpp.consent(&cc, json!({"accounts": [{"pan": pan}]}), 4).await;
+    let consent = tpp
+        .consent(&cc, json!({"accounts": [{"pan": pan}]}), 4)
+        .await;
     let read = tpp
         .call(
             Method::GET,
@@ -666,7 +668,11 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
 
     // A card the PSU does not hold: the bank says so and the consent cannot be approved.
     let foreign = tpp
-        .consent(&cc, json!({"accounts": [{"maskedPan": carol.masked_pan.as_str()}]}), 4)
+        .consent(
+            &cc,
+            json!({"accounts": [{"maskedPan": carol.masked_pan.as_str()}]}),
+            4,
+        )
         .await;
     let (mut psu, screen) = tpp
         .at_bank(&server, &foreign, "alice", "alice-demo-2026")

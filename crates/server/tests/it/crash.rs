@@ -64,6 +64,10 @@ impl Drop for Node {
     }
 }
 
+// The TPP and PSU steps below are fallible on purpose, rather than the shared
+// `Tpp` and `Browser::authorise`, which panic on a failed step: here a step may
+// meet a server this test just killed, which ends the attempt, not the test.
+
 /// What a payment attempt reached before it ended or the server died.
 #[derive(Default)]
 struct Attempt {

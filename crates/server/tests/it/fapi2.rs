@@ -315,7 +315,13 @@ impl Client {
             .await;
         assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
         let mut psu = Browser::new(server);
-        let screen = psu.authorise(&authorize_link(&self.id, par.body["request_uri"].as_str().unwrap()), "bob", "bob-demo-2026").await;
+        let screen = psu
+            .authorise(
+                &authorize_link(&self.id, par.body["request_uri"].as_str().unwrap()),
+                "bob",
+                "bob-demo-2026",
+            )
+            .await;
         let approved = psu
             .post(
                 "/bank/consent",

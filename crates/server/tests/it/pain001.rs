@@ -4,13 +4,13 @@
 //! ledger executes it; and every way such a request is refused.
 
 use crate::support::xs2a::{Answer, Tpp, approved_code};
-use crate::support::{Browser, TestServer, authorize_link, demo_server};
+use crate::support::{Browser, authorize_link, demo_server};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const PRODUCT: &str = "/v1/payments/pain.001-sepa-credit-transfers";
 const CREDITOR: &str = "DE02120300000000202051";
@@ -153,8 +153,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
         )
         .await;
     let code = approved_code(&approved);
-    let tokens = tpp.exchange(&code)
-        .await;
+    let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
     let token = tokens.body["access_token"].as_str().unwrap();
 

@@ -7,18 +7,16 @@
 
 use std::sync::Arc;
 
-use crate::support::xs2a::{NOK, REDIRECT, Tpp};
+use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp};
 use crate::support::{
-    Browser, Page, TestServer, config_for, demo_server, fintechapi, log_in, second_factor,
-    urlencode,
+    Browser, TestServer, config_for, demo_server, log_in, second_factor, urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 
 async fn accounts_of(server: &TestServer, login: &str) -> Vec<Account> {
     let store = server.db.store().await;
@@ -230,34 +228,32 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     // Not with a token for payments only, nor with another application's token.
     let pis_only = tpp.client_token_for(Some("pis")).await;
     assert_eq!(
-        code(
-            &tpp.call(
-                reqwest::Method::GET,
-                "/v1/accounts",
-                &pis_only,
-                &with_psu,
-                None
-            )
-            .await
+        tpp.call(
+            reqwest::Method::GET,
+            "/v1/accounts",
+            &pis_only,
+            &with_psu,
+            None
         )
+        .await
+        .refusal()
         .1,
         Some("CONSENT_INVALID")
     );
     let other = Tpp::with_nok(&server, "Other TPP SARL", "ais");
     let other_cc = other.client_token().await;
     assert_eq!(
-        code(
-            &other
-                .call(
-                    reqwest::Method::GET,
-                    "/v1/accounts",
-                    &other_cc,
-                    &with_psu,
-                    None
-                )
-                .await
-        )
-        .1,
+        other
+            .call(
+                reqwest::Method::GET,
+                "/v1/accounts",
+                &other_cc,
+                &with_psu,
+                None
+            )
+            .await
+            .refusal()
+            .1,
         Some("CONSENT_INVALID")
     );
     // Nor with the client's token for a consent authorised with the OAuth approach.
@@ -749,7 +745,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
             .header("tpp-redirect-preferred", "true")
             .header("tpp-redirect-uri", REDIRECT)
             .json(&body);
-        async move { answer(req.send().await.unwrap()).await }
+        async move { Answer::of(req.send().await.unwrap()).await }
     };
     let created = initiate().await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

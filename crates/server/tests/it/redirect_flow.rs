@@ -4,10 +4,10 @@
 //! the TPP exchanges the code and reads exactly the consented accounts; and
 //! every way this must fail.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code};
 use crate::support::{
-    Browser, TestServer, demo_server, log_in, open, param, redirect_params, second_factor,
-    urlencode,
+    Browser, TestServer, authorize_link, demo_server, log_in, open, param, redirect_params,
+    second_factor, urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;

@@ -290,7 +290,7 @@ async fn a_standing_order_authorised_late_starts_from_its_next_date(db: TestDb) 
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server, &server.db, "pis");
-    let mut token = tpp.client_token().await;
+    let token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let mut body = transfer(&debtor, "1.00");
     body["startDate"] = json!(clock.now().date().next_day().unwrap().to_string());
@@ -307,7 +307,6 @@ async fn a_standing_order_authorised_late_starts_from_its_next_date(db: TestDb) 
     let id = created["paymentId"].as_str().unwrap().to_owned();
     // Ten days later the PSU authorises: no burst of the ten missed days.
     clock.advance(time::Duration::days(10));
-    token = tpp.client_token().await;
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     for _ in 0..3 {
@@ -328,7 +327,7 @@ async fn scheduled_payments_are_validated(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server, &server.db, "pis");
-    let mut token = tpp.client_token().await;
+    let token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let today = clock.now().date();
     let tomorrow = today.next_day().unwrap().to_string();
@@ -455,7 +454,7 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server, &server.db, "pis");
-    let mut token = tpp.client_token().await;
+    let token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let start = clock.now().date() + time::Duration::days(2);
     let mut body = transfer(&debtor, "9.99");
@@ -616,7 +615,7 @@ async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server, &server.db, "pis");
-    let mut token = tpp.client_token().await;
+    let token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let (bobs, bob_iban) = iban_of(&server, "bob").await;
     let store = server.db.store().await;
@@ -740,7 +739,7 @@ async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails
     let clock = ManualClock::new(SystemClock.now());
     let server = crate::support::demo_server_at(db, &clock).await;
     let tpp = Tpp::new(&server, &server.db, "pis");
-    let mut token = tpp.client_token().await;
+    let token = tpp.client_token().await;
     let debtor = alices_account(&server).await;
     let store = server.db.store().await;
     let limit = debtor.overdraft_limit.unwrap_or(0);

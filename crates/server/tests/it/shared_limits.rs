@@ -10,7 +10,7 @@ use crate::support::{Browser, Node, TestServer, config_for};
 use fintechapi_server::config::{Config, PlanConfig};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
 
 /// The sandbox plan made slow to refill (one call a second after a burst of

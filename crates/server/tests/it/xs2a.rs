@@ -632,14 +632,7 @@ async fn every_xs2a_call_needs_the_tpps_own_x_request_id_as_a_uuid(db: TestDb) {
             if let Some(body) = body {
                 req = req.json(&body);
             }
-            async move {
-                let resp = req.send().await.unwrap();
-                let status = resp.status();
-                Answer {
-                    status,
-                    body: resp.json().await.unwrap_or(Value::Null),
-                }
-            }
+            async move { Answer::of(req.send().await.unwrap()).await }
         };
     // Without it, or with anything but a UUID: 400 before anything happens,
     // also on the routes that refuse every request.

@@ -63,7 +63,15 @@ pub fn cli_app_of(
     redirect_uris: &[&str],
     products: &str,
 ) -> (String, String, String) {
-    let mut args = vec!["admin", "app", "create", "--org", org, "--name", "Budget App"];
+    let mut args = vec![
+        "admin",
+        "app",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "Budget App",
+    ];
     for uri in redirect_uris {
         args.extend(["--redirect-uri", uri]);
     }
@@ -240,7 +248,7 @@ impl Tpp {
     }
 
     /// A consent asked for with the Redirect approach, checked; its id and the PSU's link.
-    async fn redirect_consent(
+    pub async fn redirect_consent(
         &self,
         token: &str,
         access: Value,
@@ -260,7 +268,7 @@ impl Tpp {
     }
 
     /// The path and query of `_links.scaRedirect`, which must be this bank's own page.
-    fn sca_link(&self, a: &Answer) -> String {
+    pub fn sca_link(&self, a: &Answer) -> String {
         let href = a.body["_links"]["scaRedirect"]["href"].as_str().unwrap();
         let local = href.strip_prefix(&self.base).expect("the bank's own page");
         assert!(local.starts_with("/bank/redirect?token="), "{href}");
