@@ -3,8 +3,8 @@
 //! payment's information, the PSU authorises it like a JSON payment and the
 //! ledger executes it; and every way such a request is refused.
 
-use crate::support::xs2a::{Answer, Tpp, approved_code};
-use crate::support::{Browser, authorize_link, demo_server};
+use crate::support::xs2a::{Answer, Tpp};
+use crate::support::{Browser, demo_server};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
@@ -134,7 +134,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     let mut psu = Browser::new(&server);
     let screen = psu
         .authorise(
-            &authorize_link(&tpp.key, &tpp.par_scope(&format!("PIS:{payment}")).await),
+            &tpp.link(&tpp.par_scope(&format!("PIS:{payment}")).await),
             "carol",
             "carol-demo-2026",
         )
@@ -146,15 +146,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
         "{}",
         screen.body
     );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    let code = approved_code(&approved);
-    let tokens = tpp.exchange(&code).await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+    let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let token = tokens.body["access_token"].as_str().unwrap();
 
     let status = tpp

@@ -6,8 +6,8 @@
 
 use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code};
 use crate::support::{
-    Browser, TestServer, authorize_link, demo_server, log_in, open, param, redirect_params,
-    second_factor, urlencode,
+    Browser, TestServer, demo_server, log_in, open, param, redirect_params, second_factor,
+    urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;
@@ -171,10 +171,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(
-        (
-            explicit.status,
-            explicit.body["tppMessages"][0]["code"].as_str()
-        ),
+        (explicit.status, explicit.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
     );
     let embedded = tpp
@@ -249,10 +246,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(
-        (
-            not_covered.status,
-            not_covered.body["tppMessages"][0]["code"].as_str()
-        ),
+        (not_covered.status, not_covered.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let booked = tpp
@@ -362,10 +356,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(
-        (
-            unknown.status,
-            unknown.body["tppMessages"][0]["code"].as_str()
-        ),
+        (unknown.status, unknown.tpp_message().0),
         (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN"))
     );
     let outside = tpp
@@ -381,10 +372,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(
-        (
-            outside.status,
-            outside.body["tppMessages"][0]["code"].as_str()
-        ),
+        (outside.status, outside.tpp_message().0),
         (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
     );
     let wrong_consent = tpp
@@ -456,10 +444,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(
-        (
-            revoked.status,
-            revoked.body["tppMessages"][0]["code"].as_str()
-        ),
+        (revoked.status, revoked.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID"))
     );
     assert!(
@@ -489,11 +474,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let request_uri = tpp.par(&consent).await;
     let mut psu = Browser::new(&server);
     let screen = psu
-        .authorise(
-            &authorize_link(&tpp.key, &request_uri),
-            "bob",
-            "bob-demo-2026",
-        )
+        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
         .await;
     let approved = psu
         .post(
@@ -575,7 +556,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         )
         .await;
     assert_eq!(
-        (again.status, again.body["tppMessages"][0]["code"].as_str()),
+        (again.status, again.tpp_message().0),
         (StatusCode::CONFLICT, Some("STATUS_INVALID"))
     );
     let read = tpp
@@ -1128,7 +1109,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         )
         .await;
     assert_eq!(
-        (fifth.status, fifth.body["tppMessages"][0]["code"].as_str()),
+        (fifth.status, fifth.tpp_message().0),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
     );
     let present = [
@@ -1321,10 +1302,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     changed["instructedAmount"]["amount"] = json!("99.00");
     let conflict = initiate(changed).await;
     assert_eq!(
-        (
-            conflict.status,
-            conflict.body["tppMessages"][0]["code"].as_str()
-        ),
+        (conflict.status, conflict.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
     );
     assert_eq!(
@@ -1393,15 +1371,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     );
     let screen = psu.get("/bank/consent").await;
     assert!(screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"));
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    let code = approved_code(&approved);
-    let tokens = tpp.exchange(&code).await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     assert!(
         tokens.body.get("refresh_token").is_none(),
         "a payment authorization has no refresh token"
@@ -1468,10 +1438,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         )
         .await;
     assert_eq!(
-        (
-            cancel.status,
-            cancel.body["tppMessages"][0]["code"].as_str()
-        ),
+        (cancel.status, cancel.tpp_message().0),
         (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID"))
     );
     server.stop().await;
@@ -1653,7 +1620,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     let mut psu = Browser::new(&server);
     let screen = psu
         .authorise(
-            &authorize_link(&tpp.key, &tpp.par_scope(&format!("PIS:{id}")).await),
+            &tpp.link(&tpp.par_scope(&format!("PIS:{id}")).await),
             "carol",
             "carol-demo-2026",
         )
@@ -1715,10 +1682,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (
-            unasked.status,
-            unasked.body["tppMessages"][0]["code"].as_str()
-        ),
+        (unasked.status, unasked.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("NO_PIIS_ACTIVATION")),
         "{}",
         unasked.body
@@ -1748,7 +1712,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     let mut psu = Browser::new(&server);
     let screen = psu
         .authorise(
-            &authorize_link(&tpp.key, pushed.body["request_uri"].as_str().unwrap()),
+            &tpp.link(pushed.body["request_uri"].as_str().unwrap()),
             "bob",
             "bob-demo-2026",
         )
@@ -1759,15 +1723,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "{}",
         screen.body
     );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    let code = approved_code(&approved);
-    let tokens = tpp.exchange(&code).await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let consent = tokens.body["authorization_details"][0]["consentId"]
         .as_str()
         .unwrap()
@@ -1820,10 +1776,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (
-            elsewhere.status,
-            elsewhere.body["tppMessages"][0]["path"].as_str()
-        ),
+        (elsewhere.status, elsewhere.tpp_message().1),
         (StatusCode::BAD_REQUEST, Some("account.iban")),
         "another account of bob's is not covered"
     );
@@ -1837,10 +1790,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (
-            unknown.status,
-            unknown.body["tppMessages"][0]["code"].as_str()
-        ),
+        (unknown.status, unknown.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("CONSENT_UNKNOWN")),
         "an unknown Consent-ID header"
     );
@@ -1854,10 +1804,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (
-            forged.status,
-            forged.body["tppMessages"][0]["code"].as_str()
-        ),
+        (forged.status, forged.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     // A funds-confirmation grant reads no accounts, and cannot be made an
@@ -1872,10 +1819,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (
-            refused.status,
-            refused.body["tppMessages"][0]["code"].as_str()
-        ),
+        (refused.status, refused.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")),
         "{}",
         refused.body
@@ -1894,7 +1838,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (start.status, start.body["tppMessages"][0]["code"].as_str()),
+        (start.status, start.tpp_message().0),
         (StatusCode::FORBIDDEN, Some("CONSENT_UNKNOWN")),
         "{}",
         start.body
@@ -1929,7 +1873,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(
-        (after.status, after.body["tppMessages"][0]["code"].as_str()),
+        (after.status, after.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
 
@@ -1940,7 +1884,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     let mut psu = Browser::new(&server);
     let screen = psu
         .authorise(
-            &authorize_link(&tpp.key, foreign.body["request_uri"].as_str().unwrap()),
+            &tpp.link(foreign.body["request_uri"].as_str().unwrap()),
             "bob",
             "bob-demo-2026",
         )
@@ -1951,10 +1895,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
         .await;
     assert_eq!(
-        (
-            basket.status,
-            basket.body["tppMessages"][0]["code"].as_str()
-        ),
+        (basket.status, basket.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
     );
     server.stop().await;
@@ -2043,7 +1984,7 @@ async fn the_same_x_request_id_and_body_create_one_consent(db: TestDb) {
     assert_eq!(again.headers["x-request-id"], request_id.as_str());
     let other = create(json!({"availableAccounts": "allAccounts"})).await;
     assert_eq!(
-        (other.status, other.body["tppMessages"][0]["path"].as_str()),
+        (other.status, other.tpp_message().1),
         (StatusCode::BAD_REQUEST, Some("X-Request-ID"))
     );
     assert_eq!(
@@ -2182,7 +2123,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         )
         .await;
     assert_eq!(
-        (next.status, next.body["tppMessages"][0]["code"].as_str()),
+        (next.status, next.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let status = tpp

@@ -340,11 +340,8 @@ impl Tpp {
         login: &str,
         password: &str,
     ) -> Answer {
-        let request_uri = self.par(consent).await;
-        let code = self.code(server, &request_uri, login, password).await;
-        let tokens = self.exchange(&code).await;
-        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-        tokens
+        let (mut psu, screen) = self.at_bank(server, consent, login, password).await;
+        self.approve_for_tokens(&mut psu, &screen).await
     }
 
     /// The PSU opens a pushed request, authenticates and approves; the code.
@@ -389,10 +386,22 @@ impl Tpp {
         let mut form = vec![("decision", "approve"), ("csrf", csrf.as_str())];
         form.extend(chosen.iter().map(|id| ("account", *id)));
         let approved = psu.post("/bank/consent", &form).await;
-        let code = approved_code(&approved);
-        let tokens = self.exchange(&code).await;
+        let tokens = self.exchange(&approved_code(&approved)).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         tokens.body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// The PSU approves on the consent or payment screen; the token answer.
+    pub async fn approve_for_tokens(&self, psu: &mut Browser, screen: &Page) -> Answer {
+        let approved = psu
+            .post(
+                "/bank/consent",
+                &[("decision", "approve"), ("csrf", &screen.csrf())],
+            )
+            .await;
+        let tokens = self.exchange(&approved_code(&approved)).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        tokens
     }
 }
 
