@@ -148,7 +148,7 @@ impl Drop for TestDb {
 /// a fresh [`TestDb`]. The test body stays a plain function so rustfmt formats
 /// it; the module shares its name, which functions and modules may.
 ///
-/// ```ignore
+/// ```text
 /// async fn a_transfer_posts_twice(db: TestDb) { /* … */ }
 /// both_stores!(a_transfer_posts_twice);
 /// ```

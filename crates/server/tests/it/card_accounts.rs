@@ -349,7 +349,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         .as_str()
         .unwrap()
         .to_owned();
-    let newer = tpp.call(Method::GET, &format!("/v1/card-accounts/{id}/transactions?bookingStatus=booked&entryReferenceFrom={oldest}"), &token, &present, None).await;
+    let path = format!(
+        "/v1/card-accounts/{id}/transactions?bookingStatus=booked&entryReferenceFrom={oldest}"
+    );
+    let newer = tpp.call(Method::GET, &path, &token, &present, None).await;
     let newer_ids: Vec<i64> = newer.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap()
@@ -363,7 +366,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             .all(|r| *r > oldest.parse::<i64>().unwrap())
     );
     let day = page_one[10]["bookingDate"].as_str().unwrap();
-    let window = tpp.call(Method::GET, &format!("/v1/card-accounts/{id}/transactions?bookingStatus=booked&dateFrom={day}&dateTo={day}"), &token, &present, None).await;
+    let path = format!(
+        "/v1/card-accounts/{id}/transactions?bookingStatus=booked&dateFrom={day}&dateTo={day}"
+    );
+    let window = tpp.call(Method::GET, &path, &token, &present, None).await;
     let in_window = window.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap();
@@ -619,7 +625,8 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         !stored.contains(pan) && !read.body.to_string().contains(pan),
         "{stored}"
     );
-    let invalid = tpp.call(Method::POST, "/v1/consents", &cc, &[], Some(&json!({"access": {"accounts": [{"pan": "5254121234563242"}]}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false}))).await;
+    let access = json!({"accounts": [{"pan": "5254121234563242"}]});
+    let invalid = tpp.consent_with(&cc, access, 4, &[]).await;
     assert_eq!(
         (invalid.status, invalid.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))

@@ -263,11 +263,13 @@ fn ledger_verify_reports_a_tampered_balance() {
     rt.block_on(async {
         let store = db.store().await;
         store.close().await;
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite:{}", db.sqlite_path().display())).await.unwrap();
-        sqlx::query("UPDATE accounts SET booked_balance = booked_balance + 1 WHERE id = (SELECT MIN(id) FROM accounts WHERE kind = 'customer')")
-            .execute(&mut conn)
+        let url = format!("sqlite:{}", db.sqlite_path().display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
             .await
             .unwrap();
+        let tamper = "UPDATE accounts SET booked_balance = booked_balance + 1 \
+                      WHERE id = (SELECT MIN(id) FROM accounts WHERE kind = 'customer')";
+        sqlx::query(tamper).execute(&mut conn).await.unwrap();
     });
     let out = run(&[
         "ledger",

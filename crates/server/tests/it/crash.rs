@@ -264,7 +264,13 @@ async fn settled(db: &TestDb) {
 async fn acknowledged_payments_execute_exactly_once_across_sigkill_and_restart(db: TestDb) {
     let mut node = Node::start(&db); // seeds the demo bank
     let (_, key, secret) = cli_app(&db, "pis");
-    let debtor = db.raw_strings("SELECT a.iban FROM accounts a JOIN psus p ON p.id = a.psu_id WHERE p.login = 'alice' AND a.iban IS NOT NULL ORDER BY a.iban LIMIT 1").await.remove(0);
+    let debtor = db
+        .raw_strings(
+            "SELECT a.iban FROM accounts a JOIN psus p ON p.id = a.psu_id \
+             WHERE p.login = 'alice' AND a.iban IS NOT NULL ORDER BY a.iban LIMIT 1",
+        )
+        .await
+        .remove(0);
 
     // A fixed pseudo-random schedule, so a failure can be replayed.
     let mut seed: u64 = 0x5eed_2026;
@@ -309,7 +315,11 @@ async fn acknowledged_payments_execute_exactly_once_across_sigkill_and_restart(d
         .await
         .remove(0);
     node.kill();
-    db.raw_strings(&format!("UPDATE payments SET status = 'ACTC', psu_id = '{alice}', status_changed_at = '2000-01-01T00:00:00Z' WHERE id = '{stranded}'")).await;
+    db.raw_strings(&format!(
+        "UPDATE payments SET status = 'ACTC', psu_id = '{alice}', \
+         status_changed_at = '2000-01-01T00:00:00Z' WHERE id = '{stranded}'"
+    ))
+    .await;
 
     node.ensure_running(&db);
     settled(&db).await;

@@ -896,7 +896,14 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
 
     // 5.3.2.2-3: an authorization request not sent via PAR is refused (a page, no redirect).
     let mut browser = Browser::new(&server);
-    let direct = browser.get(&format!("/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}&scope=AIS:{consent}&code_challenge=x&code_challenge_method=S256", client.id, crate::support::urlencode(REDIRECT))).await;
+    let direct = browser
+        .get(&format!(
+            "/oauth2/authorize?client_id={}&response_type=code&redirect_uri={}\
+             &scope=AIS:{consent}&code_challenge=x&code_challenge_method=S256",
+            client.id,
+            crate::support::urlencode(REDIRECT)
+        ))
+        .await;
     assert_eq!(direct.status, StatusCode::BAD_REQUEST);
     assert!(direct.location.is_none());
 
@@ -1457,7 +1464,13 @@ async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_o
         &["--jwks-uri", &https("/plain.json")],
         signing,
     );
-    let changed = server.db.raw_strings(&format!("UPDATE applications SET jwks_uri = '{plain}' WHERE name = 'Plain Later App' RETURNING jwks_uri")).await;
+    let changed = server
+        .db
+        .raw_strings(&format!(
+            "UPDATE applications SET jwks_uri = '{plain}' \
+             WHERE name = 'Plain Later App' RETURNING jwks_uri"
+        ))
+        .await;
     assert_eq!(changed, vec![plain.clone()]);
     let a = client.with_assertion(&client.assertion(json!({}))).await;
     assert_eq!(

@@ -746,7 +746,8 @@ async fn two_factor_login_with_totp_asks_for_a_fresh_code_after_the_password(db:
             .unwrap()
             .contains("second factor required")
     );
-    let with_code = http.post(&url).json(&serde_json::json!({"email": "totp@tpp.example", "password": PASSWORD, "totp_code": code_now()})).send().await.unwrap();
+    let login = serde_json::json!({"email": "totp@tpp.example", "password": PASSWORD, "totp_code": code_now()});
+    let with_code = http.post(&url).json(&login).send().await.unwrap();
     assert_eq!(with_code.status(), StatusCode::CREATED);
     server.stop().await;
 }

@@ -34,7 +34,9 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
             && fields.contains(&"display_name"),
         "{weak}"
     );
-    let (status, _) = api.call(M::POST, "/signup", Some(json!({"email": "api@tpp.example", "password": PASSWORD, "display_name": "Api Dev"}))).await;
+    let signup =
+        json!({"email": "api@tpp.example", "password": PASSWORD, "display_name": "Api Dev"});
+    let (status, _) = api.call(M::POST, "/signup", Some(signup)).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let token = token_from_mail(&server, "api@tpp.example").await;
     assert_eq!(
@@ -62,7 +64,8 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(malformed["errors"][0]["field"], "body");
-    let (status, org) = api.call(M::POST, "/organisations", Some(json!({"legal_name": "Api TPP GmbH", "country": "DE", "roles": ["AISP"], "competent_authority": "BaFin", "authorisation_number": "123"}))).await;
+    let org = json!({"legal_name": "Api TPP GmbH", "country": "DE", "roles": ["AISP"], "competent_authority": "BaFin", "authorisation_number": "123"});
+    let (status, org) = api.call(M::POST, "/organisations", Some(org)).await;
     assert_eq!(status, StatusCode::CREATED, "{org}");
     let org_id = org["id"].as_str().unwrap().to_owned();
 
@@ -174,7 +177,9 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
 
     // Another developer sees none of it.
     let mut other = Api::new(&server);
-    other.call(M::POST, "/signup", Some(json!({"email": "other@tpp.example", "password": PASSWORD, "display_name": "Other"}))).await;
+    let signup =
+        json!({"email": "other@tpp.example", "password": PASSWORD, "display_name": "Other"});
+    other.call(M::POST, "/signup", Some(signup)).await;
     let token = token_from_mail(&server, "other@tpp.example").await;
     other
         .call(M::POST, "/verify", Some(json!({"token": token})))

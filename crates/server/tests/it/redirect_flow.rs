@@ -297,7 +297,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             > oldest.parse::<i64>().unwrap()
     }));
     assert_eq!(newer.body["transactions"]["information"], json!([]));
-    let delta = tpp.call(reqwest::Method::GET, &format!("/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}", second.id), &access_token, &with_psu, None).await;
+    let path = format!(
+        "/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}",
+        second.id
+    );
+    let delta = tpp
+        .call(reqwest::Method::GET, &path, &access_token, &with_psu, None)
+        .await;
     assert_eq!(
         (
             delta.body["tppMessages"][0]["code"].as_str(),
