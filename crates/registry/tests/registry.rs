@@ -865,7 +865,12 @@ async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watc
 
     // The listening connection is killed: everything cached is forgotten, and
     // nothing is cached until the watch listens again.
-    let killed = db.raw_strings("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'").await;
+    let killed = db
+        .raw_strings(
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await;
     assert_eq!(killed, ["true"], "one listening connection");
     heard(&mut events, |e| *e == RegistryEvent::Lost).await;
     heard(&mut events, |e| *e == RegistryEvent::Connected).await;

@@ -1009,11 +1009,6 @@ fn rustls_pem_der(pem: &str) -> Vec<u8> {
         .unwrap()
 }
 
-async fn json_answer(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let out = fintechapi(
@@ -1043,7 +1038,11 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
     let token_url = server.url("/oauth2/token");
 
     // tls_client_auth: the client_id and the certificate with the registered subject DN.
-    let (status, issued) = json_answer(
+    let Answer {
+        status,
+        body: issued,
+        ..
+    } = Answer::of(
         mtls.post(&token_url)
             .form(&[
                 ("grant_type", "client_credentials"),
@@ -1057,7 +1056,9 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert_eq!(issued["token_type"], "Bearer");
     let token = issued["access_token"].as_str().unwrap().to_owned();
-    let (_, introspected) = json_answer(
+    let Answer {
+        body: introspected, ..
+    } = Answer::of(
         mtls.post(server.url("/oauth2/introspect"))
             .form(&[("client_id", client_id.as_str()), ("token", token.as_str())])
             .send()
@@ -1073,7 +1074,7 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
 
     // Without the certificate, or with another subject: no client.
     let plain = server.client();
-    let (status, body) = json_answer(
+    let Answer { status, body, .. } = Answer::of(
         plain
             .post(&token_url)
             .form(&[
@@ -1090,7 +1091,7 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
         (StatusCode::UNAUTHORIZED, Some("invalid_client"))
     );
     let (other, _) = mtls_client(&server, "intruder.example");
-    let (status, body) = json_answer(
+    let Answer { status, body, .. } = Answer::of(
         other
             .post(&token_url)
             .form(&[
@@ -1119,7 +1120,7 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
         .unwrap();
     assert_eq!(with_cert.status(), StatusCode::CREATED);
     for (what, client) in [("no certificate", plain), ("another certificate", other)] {
-        let (status, body) = json_answer(
+        let Answer { status, body, .. } = Answer::of(
             client
                 .post(server.url("/v1/consents"))
                 .bearer_auth(&token)
