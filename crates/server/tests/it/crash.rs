@@ -8,7 +8,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::xs2a::cli_app;
-use crate::support::{fintechapi_command, serve, store_args};
+use crate::support::{SANDBOX_CODE, fintechapi_command, serve, store_args};
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use serde_json::{Value, json};
@@ -202,7 +202,7 @@ async fn pay(
     let second = post(
         "/bank/sca",
         &cookie,
-        vec![("code", "123456".into()), ("csrf", csrf(&page)?)],
+        vec![("code", SANDBOX_CODE.into()), ("csrf", csrf(&page)?)],
     )
     .await
     .map_err(e)?;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use crate::support::tpp_host::{Document, TppHost};
 use crate::support::xs2a::Answer;
 use crate::support::{
-    Browser, TestServer, authorize_link, config_for, fintechapi, log_in, open, param,
+    Browser, SANDBOX_CODE, TestServer, authorize_link, config_for, fintechapi, log_in, open, param,
     redirect_params, second_factor,
 };
 use aws_lc_rs::rand::SystemRandom;
@@ -913,7 +913,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
     let login = browser.get("/bank/login").await;
     assert!(login.body.contains("Fapi App") && login.body.contains("Fapi TPP AG"));
     log_in(&mut browser, "bob", "bob-demo-2026").await;
-    second_factor(&mut browser, "123456").await;
+    second_factor(&mut browser, SANDBOX_CODE).await;
     let screen = browser.get("/bank/consent").await;
     assert!(
         screen.body.contains("Fapi TPP AG") && screen.body.contains("AISP"),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp};
 use crate::support::{
-    Browser, TestServer, config_for, demo_server, log_in, second_factor, urlencode,
+    Browser, SANDBOX_CODE, TestServer, config_for, demo_server, log_in, second_factor, urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::psu::PsuRepository;
@@ -785,7 +785,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         "{}",
         sca.body
     );
-    second_factor(&mut psu, "123456").await;
+    second_factor(&mut psu, SANDBOX_CODE).await;
     let screen = psu.get("/bank/consent").await;
     assert!(
         screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"),

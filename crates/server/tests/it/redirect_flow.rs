@@ -6,8 +6,8 @@
 
 use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code};
 use crate::support::{
-    Browser, TestServer, demo_server, log_in, open, param, redirect_params, second_factor,
-    urlencode,
+    Browser, SANDBOX_CODE, TestServer, demo_server, log_in, open, param, redirect_params,
+    second_factor, urlencode,
 };
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::payment::PaymentRepository;
@@ -77,7 +77,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "{}",
         ok.body
     );
-    let ok = second_factor(&mut psu, "123456").await;
+    let ok = second_factor(&mut psu, SANDBOX_CODE).await;
     assert_eq!(
         (ok.status, ok.location.as_deref()),
         (StatusCode::SEE_OTHER, Some("/bank/consent")),
@@ -720,7 +720,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
     assert!(unpushed.location.is_none(), "no open redirect");
 
     // The PSU chooses accounts on a bank-offered consent, but denies: access_denied.
-    second_factor(&mut psu, "123456").await;
+    second_factor(&mut psu, SANDBOX_CODE).await;
     let screen = psu.get("/bank/consent").await;
     assert!(
         screen.body.contains(r#"type="checkbox""#),
@@ -899,7 +899,7 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
         "{}",
         signed.body
     );
-    let sca = second_factor(&mut alice_browser, "123456").await;
+    let sca = second_factor(&mut alice_browser, SANDBOX_CODE).await;
     assert_eq!(
         sca.location.as_deref(),
         Some("/bank/consent"),
@@ -2042,7 +2042,7 @@ async fn online_banking(server: &TestServer, login: &str, password: &str) -> Bro
     let done = b
         .post(
             "/bank/online/sca",
-            &[("code", "123456"), ("csrf", &page.csrf())],
+            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
         )
         .await;
     assert_eq!(
@@ -2510,7 +2510,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         "the payment's digest is what the passkey signs"
     );
     let sandbox = psu_browser
-        .post("/bank/sca", &[("code", "123456"), ("csrf", &page.csrf())])
+        .post(
+            "/bank/sca",
+            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
+        )
         .await;
     assert_eq!(
         sandbox.status,
@@ -2666,7 +2669,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
         "the old id is dead"
     );
     attacker.cookies = psu.cookies.clone();
-    let ok = second_factor(&mut psu, "123456").await;
+    let ok = second_factor(&mut psu, SANDBOX_CODE).await;
     assert_eq!(ok.location.as_deref(), Some("/bank/consent"), "{}", ok.body);
     assert_ne!(
         psu.cookies["__Host-ftapi_psu"], after_login,
@@ -2708,7 +2711,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     let done = alice
         .post(
             "/bank/online/sca",
-            &[("code", "123456"), ("csrf", &sca.csrf())],
+            &[("code", SANDBOX_CODE), ("csrf", &sca.csrf())],
         )
         .await;
     assert_eq!(
@@ -2926,7 +2929,7 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let done = carol
         .post(
             "/bank/online/sca",
-            &[("code", "123456"), ("csrf", &sca.csrf())],
+            &[("code", SANDBOX_CODE), ("csrf", &sca.csrf())],
         )
         .await;
     assert_eq!(
