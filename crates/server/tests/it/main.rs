@@ -26,5 +26,6 @@ mod redirect_flow;
 mod registry_cache;
 mod scheduled_payments;
 mod shared_limits;
+mod site;
 mod tls;
 mod xs2a;
