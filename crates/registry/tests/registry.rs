@@ -88,200 +88,580 @@ fn app_input(env: Environment, products: Vec<ApiProduct>) -> NewApplication {
     }
 }
 
-both_stores! {
-    async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db) {
-        let f = fixture(&db).await;
-        let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Buddy GmbH", roles)).await.unwrap();
-        assert_eq!(org.country, "DE");
-        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
-        let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
-        assert_eq!(subs.len(), 2);
-        assert!(subs.iter().all(|s| s.status == SubscriptionStatus::Approved));
+async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db: TestDb) {
+    let f = fixture(&db).await;
+    let roles = Psd2Roles::default()
+        .with(Psd2Role::Aisp)
+        .with(Psd2Role::Pisp);
+    let org = f
+        .registry
+        .create_organisation(&actor(), Some(f.owner), org_input("Buddy GmbH", roles))
+        .await
+        .unwrap();
+    assert_eq!(org.country, "DE");
+    let (app, issued) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais, ApiProduct::Pis]),
+            false,
+        )
+        .await
+        .unwrap();
+    let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
+    assert_eq!(subs.len(), 2);
+    assert!(
+        subs.iter()
+            .all(|s| s.status == SubscriptionStatus::Approved)
+    );
 
-        let client = f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
-        assert_eq!(client.application.id, app.id);
-        assert!(f.registry.authenticate(&issued.consumer_key, "cs_wrong").await.unwrap().is_none());
-        assert!(f.registry.authenticate("ck_unknown", issued.consumer_secret.expose()).await.unwrap().is_none());
-        let creds = f.registry.repo().credentials_of(app.id).await.unwrap();
-        assert!(creds[0].last_used_at.is_some(), "last use is recorded");
+    let client = f
+        .registry
+        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(client.application.id, app.id);
+    assert!(
+        f.registry
+            .authenticate(&issued.consumer_key, "cs_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.registry
+            .authenticate("ck_unknown", issued.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let creds = f.registry.repo().credentials_of(app.id).await.unwrap();
+    assert!(creds[0].last_used_at.is_some(), "last use is recorded");
 
-        // Recorded to the minute, not written on every request.
-        let last_used = || async { f.registry.repo().credentials_of(app.id).await.unwrap()[0].last_used_at.unwrap() };
-        let first = last_used().await;
-        f.clock.advance(time::Duration::seconds(30));
-        f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
-        assert_eq!(last_used().await, first);
-        f.clock.advance(time::Duration::seconds(31));
-        f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().unwrap();
-        assert_eq!(last_used().await, f.clock.now());
-    }
+    // Recorded to the minute, not written on every request.
+    let last_used = || async {
+        f.registry.repo().credentials_of(app.id).await.unwrap()[0]
+            .last_used_at
+            .unwrap()
+    };
+    let first = last_used().await;
+    f.clock.advance(time::Duration::seconds(30));
+    f.registry
+        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last_used().await, first);
+    f.clock.advance(time::Duration::seconds(31));
+    f.registry
+        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last_used().await, f.clock.now());
 }
+both_stores!(a_sandbox_app_gets_approved_subscriptions_and_working_credentials);
 
-both_stores! {
-    async fn production_subscriptions_wait_for_an_administrator(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Prod GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais]), false).await.unwrap();
-        let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
-        assert_eq!(subs[0].status, SubscriptionStatus::Pending);
-    }
+async fn production_subscriptions_wait_for_an_administrator(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Prod GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (app, _) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Production, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
+    assert_eq!(subs[0].status, SubscriptionStatus::Pending);
 }
+both_stores!(production_subscriptions_wait_for_an_administrator);
 
-both_stores! {
-    async fn invalid_applications_are_refused_field_by_field_and_nothing_is_created(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let mut input = app_input(Environment::Production, vec![ApiProduct::Pis]);
-        input.redirect_uris = vec!["http://buddy.example/cb".into(), "https://buddy.example/cb#x".into()];
-        input.name = " ".into();
-        let Err(RegistryError::Invalid(errors)) = f.registry.create_application(&actor(), &org, input, false).await else {
-            panic!("accepted an invalid application");
+async fn invalid_applications_are_refused_field_by_field_and_nothing_is_created(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let mut input = app_input(Environment::Production, vec![ApiProduct::Pis]);
+    input.redirect_uris = vec![
+        "http://buddy.example/cb".into(),
+        "https://buddy.example/cb#x".into(),
+    ];
+    input.name = " ".into();
+    let Err(RegistryError::Invalid(errors)) = f
+        .registry
+        .create_application(&actor(), &org, input, false)
+        .await
+    else {
+        panic!("accepted an invalid application");
+    };
+    assert!(errors.get("products").unwrap().contains("PISP"), "{errors}");
+    assert!(errors.get("redirect_uris").is_some(), "{errors}");
+    assert_eq!(errors.get("name"), Some("is required"));
+    assert!(
+        f.registry
+            .repo()
+            .applications_of(org.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    f.registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let duplicate = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await;
+    assert!(matches!(duplicate, Err(RegistryError::Invalid(e)) if e.get("name").is_some()));
+    assert_eq!(
+        f.registry
+            .repo()
+            .applications_of(org.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let same_org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await;
+    assert!(matches!(same_org, Err(RegistryError::Invalid(e)) if e.get("legal_name").is_some()));
+}
+both_stores!(invalid_applications_are_refused_field_by_field_and_nothing_is_created);
+
+async fn a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_both_kinds_of_keys(
+    db: TestDb,
+) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Fapi GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let fapi2 = |jwks: Option<&str>, jwks_uri: &str| NewApplication {
+        security_profile: SecurityProfile::Fapi2,
+        jwks: jwks.map(str::to_owned),
+        jwks_uri: Some(jwks_uri.into()),
+        ..app_input(Environment::Sandbox, vec![ApiProduct::Ais])
+    };
+    let refusals = [
+        (
+            fapi2(None, "http://buddy.example/jwks"),
+            "jwks_uri",
+            "must use https",
+        ),
+        (
+            fapi2(None, "https://buddy.example/jwks#k1"),
+            "jwks_uri",
+            "must not contain a fragment (#…)",
+        ),
+        (
+            fapi2(None, "https://me:pw@buddy.example/jwks"),
+            "jwks_uri",
+            "must not contain user information",
+        ),
+        (
+            fapi2(
+                Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#),
+                "https://buddy.example/jwks",
+            ),
+            "jwks",
+            "must not be given together with a JWKS URI; choose one",
+        ),
+    ];
+    for (input, field, problem) in refusals {
+        let Err(RegistryError::Invalid(errors)) = f
+            .registry
+            .create_application(&actor(), &org, input, false)
+            .await
+        else {
+            panic!("accepted an unfit jwks_uri");
         };
-        assert!(errors.get("products").unwrap().contains("PISP"), "{errors}");
-        assert!(errors.get("redirect_uris").is_some(), "{errors}");
-        assert_eq!(errors.get("name"), Some("is required"));
-        assert!(f.registry.repo().applications_of(org.id).await.unwrap().is_empty());
-
-        f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
-        let duplicate = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await;
-        assert!(matches!(duplicate, Err(RegistryError::Invalid(e)) if e.get("name").is_some()));
-        assert_eq!(f.registry.repo().applications_of(org.id).await.unwrap().len(), 1);
-        let same_org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Ais Only GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await;
-        assert!(matches!(same_org, Err(RegistryError::Invalid(e)) if e.get("legal_name").is_some()));
+        assert_eq!(errors.get(field), Some(problem), "{errors}");
     }
+    let (app, _) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            fapi2(None, " https://buddy.example/.well-known/jwks.json "),
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        app.jwks_uri.as_deref(),
+        Some("https://buddy.example/.well-known/jwks.json")
+    );
 }
+both_stores!(
+    a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_both_kinds_of_keys
+);
 
-both_stores! {
-    async fn a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_both_kinds_of_keys(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Fapi GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let fapi2 = |jwks: Option<&str>, jwks_uri: &str| NewApplication {
-            security_profile: SecurityProfile::Fapi2,
-            jwks: jwks.map(str::to_owned),
-            jwks_uri: Some(jwks_uri.into()),
-            ..app_input(Environment::Sandbox, vec![ApiProduct::Ais])
-        };
-        let refusals = [
-            (fapi2(None, "http://buddy.example/jwks"), "jwks_uri", "must use https"),
-            (fapi2(None, "https://buddy.example/jwks#k1"), "jwks_uri", "must not contain a fragment (#…)"),
-            (fapi2(None, "https://me:pw@buddy.example/jwks"), "jwks_uri", "must not contain user information"),
-            (fapi2(Some(r#"{"keys":[{"kty":"EC","crv":"P-256","x":"a","y":"b"}]}"#), "https://buddy.example/jwks"), "jwks", "must not be given together with a JWKS URI; choose one"),
-        ];
-        for (input, field, problem) in refusals {
-            let Err(RegistryError::Invalid(errors)) = f.registry.create_application(&actor(), &org, input, false).await else {
-                panic!("accepted an unfit jwks_uri");
-            };
-            assert_eq!(errors.get(field), Some(problem), "{errors}");
-        }
-        let (app, _) = f.registry.create_application(&actor(), &org, fapi2(None, " https://buddy.example/.well-known/jwks.json "), false).await.unwrap();
-        assert_eq!(app.jwks_uri.as_deref(), Some("https://buddy.example/.well-known/jwks.json"));
+async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (app, old) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let new = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
+    assert_ne!(new.consumer_key, old.consumer_key);
+    f.clock.advance(time::Duration::hours(23));
+    assert!(
+        f.registry
+            .authenticate(&old.consumer_key, old.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        f.registry
+            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Served from the cache now, and the clock still ends the grace period.
+    f.clock.advance(time::Duration::hours(2));
+    assert!(
+        f.registry
+            .authenticate(&old.consumer_key, old.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.registry
+            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // Revocation works at once.
+    let live = f
+        .registry
+        .repo()
+        .credential_by_key(&new.consumer_key)
+        .await
+        .unwrap()
+        .unwrap();
+    f.registry.revoke(&actor(), live.id).await.unwrap();
+    assert!(
+        f.registry
+            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+both_stores!(a_rotated_secret_works_during_the_grace_period_then_not_at_all);
+
+async fn a_suspended_application_or_organisation_stops_authenticating(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Suspend GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (app, issued) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let login = || {
+        f.registry
+            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+    };
+    f.registry
+        .set_application_status(&actor(), app.id, Status::Suspended)
+        .await
+        .unwrap();
+    assert!(login().await.unwrap().is_none());
+    f.registry
+        .set_application_status(&actor(), app.id, Status::Active)
+        .await
+        .unwrap();
+    assert!(login().await.unwrap().is_some());
+    f.registry
+        .repo()
+        .set_organisation_status(org.id, Status::Suspended)
+        .await
+        .unwrap();
+    assert!(login().await.unwrap().is_none());
+    let trail = f.registry.repo().audit_trail(10).await.unwrap();
+    assert!(trail.iter().any(|e| e.action == "application.suspend"));
+}
+both_stores!(a_suspended_application_or_organisation_stops_authenticating);
+
+async fn a_token_reaches_only_approved_products_of_an_active_application(db: TestDb) {
+    let f = fixture(&db).await;
+    let roles = Psd2Roles::default()
+        .with(Psd2Role::Aisp)
+        .with(Psd2Role::Pisp);
+    let org = f
+        .registry
+        .create_organisation(&actor(), Some(f.owner), org_input("Standing GmbH", roles))
+        .await
+        .unwrap();
+    let (app, _) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(
+                Environment::Production,
+                vec![ApiProduct::Ais, ApiProduct::Pis],
+            ),
+            false,
+        )
+        .await
+        .unwrap();
+    let usable = || async {
+        f.registry
+            .active_products(app.id)
+            .await
+            .map(|u| u.map(|u| u.products))
+    };
+    assert_eq!(
+        usable().await.unwrap(),
+        Some(vec![]),
+        "pending subscriptions give nothing"
+    );
+    f.registry
+        .approve_products(&actor(), &org, &app, &[ApiProduct::Pis])
+        .await
+        .unwrap();
+    assert_eq!(
+        usable().await.unwrap(),
+        Some(vec![(ApiProduct::Pis, Plan::Standard)])
+    );
+    // An operator's plan overrides the tier on every call, and is audited.
+    let assigned = || async {
+        f.registry
+            .active_products(app.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .assigned_plan
+    };
+    assert_eq!(assigned().await, None);
+    f.registry
+        .set_application_plan(&actor(), app.id, Some("unlimited"))
+        .await
+        .unwrap();
+    assert_eq!(assigned().await.as_deref(), Some("unlimited"));
+    assert_eq!(
+        f.registry
+            .repo()
+            .application(app.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .assigned_plan
+            .as_deref(),
+        Some("unlimited")
+    );
+    assert!(
+        f.registry
+            .set_application_plan(&actor(), app.id, Some("<b>"))
+            .await
+            .is_err()
+    );
+    f.registry
+        .set_application_plan(&actor(), app.id, None)
+        .await
+        .unwrap();
+    assert_eq!(assigned().await, None);
+    f.registry
+        .set_application_status(&actor(), app.id, Status::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(usable().await.unwrap(), None);
+    f.registry
+        .set_application_status(&actor(), app.id, Status::Active)
+        .await
+        .unwrap();
+    f.registry
+        .repo()
+        .set_organisation_status(org.id, Status::Suspended)
+        .await
+        .unwrap();
+    assert_eq!(usable().await.unwrap(), None);
+    assert_eq!(
+        f.registry
+            .active_products(fintechapi_domain::ids::ApplicationId::random())
+            .await
+            .unwrap(),
+        None
+    );
+}
+both_stores!(a_token_reaches_only_approved_products_of_an_active_application);
+
+async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Flood GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (_, issued) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let client = f
+        .registry
+        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .await
+        .unwrap();
+    assert!(client.is_some());
+    assert_eq!(f.cache.len(), 1);
+    for i in 0..500 {
+        let key = format!("ck_made_up_{i}");
+        assert!(
+            f.registry
+                .authenticate(&key, "cs_guess")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(f.registry.identify(&key).await.unwrap().is_none());
     }
+    assert_eq!(f.cache.len(), 1, "unknown keys grew the cache");
+    // A wrong secret for a known key is refused from the cache as well.
+    assert!(
+        f.registry
+            .authenticate(&issued.consumer_key, "cs_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.registry
+            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
+both_stores!(made_up_client_ids_are_not_cached_and_known_ones_stay_cached);
 
-both_stores! {
-    async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Rotate GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let (app, old) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
-        let new = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
-        assert_ne!(new.consumer_key, old.consumer_key);
-        f.clock.advance(time::Duration::hours(23));
-        assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_some());
-        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
-        // Served from the cache now, and the clock still ends the grace period.
-        f.clock.advance(time::Duration::hours(2));
-        assert!(f.registry.authenticate(&old.consumer_key, old.consumer_secret.expose()).await.unwrap().is_none());
-        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_some());
-
-        // Revocation works at once.
-        let live = f.registry.repo().credential_by_key(&new.consumer_key).await.unwrap().unwrap();
-        f.registry.revoke(&actor(), live.id).await.unwrap();
-        assert!(f.registry.authenticate(&new.consumer_key, new.consumer_secret.expose()).await.unwrap().is_none());
+async fn the_secret_is_stored_nowhere(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Secret GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let (app, issued) = f
+        .registry
+        .create_application(
+            &actor(),
+            &org,
+            app_input(Environment::Sandbox, vec![ApiProduct::Ais]),
+            false,
+        )
+        .await
+        .unwrap();
+    let rotated = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
+    let secrets = [
+        issued.consumer_secret.expose().to_owned(),
+        rotated.consumer_secret.expose().to_owned(),
+    ];
+    let store = db.store().await;
+    let dump = dump_text(&db, &store).await;
+    for secret in &secrets {
+        assert!(
+            !dump.contains(secret.as_str()),
+            "a consumer secret is stored in clear"
+        );
+        assert!(
+            !dump.contains(&secret[3..]),
+            "a consumer secret is stored in clear"
+        );
     }
+    assert!(dump.contains(&issued.consumer_key), "the dump is real");
 }
-
-both_stores! {
-    async fn a_suspended_application_or_organisation_stops_authenticating(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Suspend GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
-        let login = || f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
-        f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
-        assert!(login().await.unwrap().is_none());
-        f.registry.set_application_status(&actor(), app.id, Status::Active).await.unwrap();
-        assert!(login().await.unwrap().is_some());
-        f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
-        assert!(login().await.unwrap().is_none());
-        let trail = f.registry.repo().audit_trail(10).await.unwrap();
-        assert!(trail.iter().any(|e| e.action == "application.suspend"));
-    }
-}
-
-both_stores! {
-    async fn a_token_reaches_only_approved_products_of_an_active_application(db) {
-        let f = fixture(&db).await;
-        let roles = Psd2Roles::default().with(Psd2Role::Aisp).with(Psd2Role::Pisp);
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Standing GmbH", roles)).await.unwrap();
-        let (app, _) = f.registry.create_application(&actor(), &org, app_input(Environment::Production, vec![ApiProduct::Ais, ApiProduct::Pis]), false).await.unwrap();
-        let usable = || async { f.registry.active_products(app.id).await.map(|u| u.map(|u| u.products)) };
-        assert_eq!(usable().await.unwrap(), Some(vec![]), "pending subscriptions give nothing");
-        f.registry.approve_products(&actor(), &org, &app, &[ApiProduct::Pis]).await.unwrap();
-        assert_eq!(usable().await.unwrap(), Some(vec![(ApiProduct::Pis, Plan::Standard)]));
-        // An operator's plan overrides the tier on every call, and is audited.
-        let assigned = || async { f.registry.active_products(app.id).await.unwrap().unwrap().assigned_plan };
-        assert_eq!(assigned().await, None);
-        f.registry.set_application_plan(&actor(), app.id, Some("unlimited")).await.unwrap();
-        assert_eq!(assigned().await.as_deref(), Some("unlimited"));
-        assert_eq!(f.registry.repo().application(app.id).await.unwrap().unwrap().assigned_plan.as_deref(), Some("unlimited"));
-        assert!(f.registry.set_application_plan(&actor(), app.id, Some("<b>")).await.is_err());
-        f.registry.set_application_plan(&actor(), app.id, None).await.unwrap();
-        assert_eq!(assigned().await, None);
-        f.registry.set_application_status(&actor(), app.id, Status::Suspended).await.unwrap();
-        assert_eq!(usable().await.unwrap(), None);
-        f.registry.set_application_status(&actor(), app.id, Status::Active).await.unwrap();
-        f.registry.repo().set_organisation_status(org.id, Status::Suspended).await.unwrap();
-        assert_eq!(usable().await.unwrap(), None);
-        assert_eq!(f.registry.active_products(fintechapi_domain::ids::ApplicationId::random()).await.unwrap(), None);
-    }
-}
-
-both_stores! {
-    async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Flood GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let (_, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
-        let client = f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap();
-        assert!(client.is_some());
-        assert_eq!(f.cache.len(), 1);
-        for i in 0..500 {
-            let key = format!("ck_made_up_{i}");
-            assert!(f.registry.authenticate(&key, "cs_guess").await.unwrap().is_none());
-            assert!(f.registry.identify(&key).await.unwrap().is_none());
-        }
-        assert_eq!(f.cache.len(), 1, "unknown keys grew the cache");
-        // A wrong secret for a known key is refused from the cache as well.
-        assert!(f.registry.authenticate(&issued.consumer_key, "cs_wrong").await.unwrap().is_none());
-        assert!(f.registry.authenticate(&issued.consumer_key, issued.consumer_secret.expose()).await.unwrap().is_some());
-    }
-}
-
-both_stores! {
-    async fn the_secret_is_stored_nowhere(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Secret GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let (app, issued) = f.registry.create_application(&actor(), &org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]), false).await.unwrap();
-        let rotated = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
-        let secrets = [issued.consumer_secret.expose().to_owned(), rotated.consumer_secret.expose().to_owned()];
-        let store = db.store().await;
-        let dump = dump_text(&db, &store).await;
-        for secret in &secrets {
-            assert!(!dump.contains(secret.as_str()), "a consumer secret is stored in clear");
-            assert!(!dump.contains(&secret[3..]), "a consumer secret is stored in clear");
-        }
-        assert!(dump.contains(&issued.consumer_key), "the dump is real");
-    }
-}
+both_stores!(the_secret_is_stored_nowhere);
 
 /// Every text column of the portal's tables, concatenated.
 async fn dump_text(db: &TestDb, _store: &Store) -> String {
@@ -322,36 +702,73 @@ async fn dump_text(db: &TestDb, _store: &Store) -> String {
     out
 }
 
-both_stores! {
-    async fn only_an_owner_of_the_organisation_invites(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Invite GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let store = f.registry.repo();
-        let owner = store.user(f.owner).await.unwrap().unwrap();
-        let outsider = store
-            .create_user(NewUser {
-                id: UserId::random(),
-                email: "outsider@tpp.example".parse().unwrap(),
-                display_name: "Outsider".into(),
-                kind: UserKind::Developer,
-                password: PasswordHash::from_phc("$argon2id$unused".into()),
-                email_verified_at: Some(f.clock.now()),
-                created_at: f.clock.now(),
-            })
-            .await
-            .unwrap();
-        let invitee = "new@tpp.example".parse().unwrap();
+async fn only_an_owner_of_the_organisation_invites(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Invite GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let store = f.registry.repo();
+    let owner = store.user(f.owner).await.unwrap().unwrap();
+    let outsider = store
+        .create_user(NewUser {
+            id: UserId::random(),
+            email: "outsider@tpp.example".parse().unwrap(),
+            display_name: "Outsider".into(),
+            kind: UserKind::Developer,
+            password: PasswordHash::from_phc("$argon2id$unused".into()),
+            email_verified_at: Some(f.clock.now()),
+            created_at: f.clock.now(),
+        })
+        .await
+        .unwrap();
+    let invitee = "new@tpp.example".parse().unwrap();
 
-        let refused = f.registry.invite(&Actor("outsider@tpp.example".into()), &outsider, &org, "new@tpp.example", "owner", "https://portal.example").await;
-        assert!(matches!(refused, Err(RegistryError::NotOwner)), "{refused:?}");
-        assert!(store.mails_to(&invitee).await.unwrap().is_empty(), "a refused invitation sends no mail");
+    let refused = f
+        .registry
+        .invite(
+            &Actor("outsider@tpp.example".into()),
+            &outsider,
+            &org,
+            "new@tpp.example",
+            "owner",
+            "https://portal.example",
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(RegistryError::NotOwner)),
+        "{refused:?}"
+    );
+    assert!(
+        store.mails_to(&invitee).await.unwrap().is_empty(),
+        "a refused invitation sends no mail"
+    );
 
-        f.registry.invite(&actor(), &owner, &org, "new@tpp.example", "developer", "https://portal.example").await.unwrap();
-        let mails = store.mails_to(&invitee).await.unwrap();
-        assert_eq!(mails.len(), 1);
-        assert!(mails[0].body_text.contains("https://portal.example/portal/invitations/accept?token="));
-    }
+    f.registry
+        .invite(
+            &actor(),
+            &owner,
+            &org,
+            "new@tpp.example",
+            "developer",
+            "https://portal.example",
+        )
+        .await
+        .unwrap();
+    let mails = store.mails_to(&invitee).await.unwrap();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0]
+            .body_text
+            .contains("https://portal.example/portal/invitations/accept?token=")
+    );
 }
+both_stores!(only_an_owner_of_the_organisation_invites);
 
 both_stores! {
     async fn only_an_owner_removes_members_and_the_last_owner_stays(db) {
@@ -470,7 +887,12 @@ async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watc
 
     // The listening connection is killed: everything cached is forgotten, and
     // nothing is cached until the watch listens again.
-    let killed = db.raw_strings("SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'").await;
+    let killed = db
+        .raw_strings(
+            "SELECT pg_terminate_backend(pid)::text FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await;
     assert_eq!(killed, ["true"], "one listening connection");
     heard(&mut events, |e| *e == RegistryEvent::Lost).await;
     heard(&mut events, |e| *e == RegistryEvent::Connected).await;

@@ -1,6 +1,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)] // test support: a failed fixture should fail the test loudly
 //! Test support (dev-only): a fresh database per test on either store, the
-//! [`both_stores!`] macro that runs one test body on SQLite and on PostgreSQL,
+//! [`both_stores!`] macro that runs one test function on SQLite and on PostgreSQL,
 //! and an HTTPS client that trusts a given CA.
 //!
 //! PostgreSQL tests create a database `fintechapi_test_<random>` through
@@ -143,28 +143,31 @@ impl Drop for TestDb {
     }
 }
 
-/// Runs the body once on SQLite and once on PostgreSQL, as `<name>::sqlite`
-/// and `<name>::postgres`, each with a fresh [`TestDb`] bound to `$db`.
+/// Runs each named `async fn name(db: TestDb)` once on SQLite and once on
+/// PostgreSQL, as the tests `<name>::sqlite` and `<name>::postgres`, each with
+/// a fresh [`TestDb`]. The test body stays a plain function so rustfmt formats
+/// it; the module shares its name, which functions and modules may.
+///
+/// ```text
+/// async fn a_transfer_posts_twice(db: TestDb) { /* … */ }
+/// both_stores!(a_transfer_posts_twice);
+/// ```
 #[macro_export]
 macro_rules! both_stores {
-    ($(#[$meta:meta])* async fn $name:ident($db:ident) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::TestDb::create($crate::Backend::Sqlite).await).await
+                }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $db = $crate::TestDb::create($crate::Backend::Sqlite).await;
-                $body
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::TestDb::create($crate::Backend::Postgres).await).await
+                }
             }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let $db = $crate::TestDb::create($crate::Backend::Postgres).await;
-                $body
-            }
-        }
+        )+
     };
 }
 

@@ -2,16 +2,14 @@
 //! and an operator's change still stops the very next request: on the node
 //! that made it at once, on another node (PostgreSQL) as soon as the
 //! database's announcement arrives.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::time::{Duration, Instant};
 
+use crate::support::xs2a::cli_app;
+use crate::support::{Api, Browser, Node, TestServer, config_for, operator};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use support::{Api, Browser, Node, TestServer, cli_app, config_for, operator};
 
 /// A client-credentials token request at `base`: its status.
 async fn token(client: &reqwest::Client, base: &str, key: &str, secret: &str) -> StatusCode {
@@ -51,41 +49,85 @@ async fn set_status(ops: &mut Browser, app_id: &str, status: &str) {
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
 }
 
-both_stores! {
-    async fn a_suspension_or_a_revocation_stops_the_very_next_request(db) {
-        let server = TestServer::start(db).await;
-        let client = server.client();
-        let api = Api::developer(&server, "cache@tpp.example").await;
-        let (app_id, key, secret) = api.sandbox_app(&["AISP"], &["ais"]).await;
-        // The second request is served from the cache.
-        for _ in 0..2 {
-            assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::OK);
-        }
-        let resp: Value = client.post(server.url("/oauth2/token")).basic_auth(&key, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap().json().await.unwrap();
-        let access = resp["access_token"].as_str().unwrap().to_owned();
-        let standing = xs2a_code(&server, &access).await;
-        assert_ne!(standing.as_deref(), Some("TOKEN_INVALID"), "the token is good");
-        assert_eq!(xs2a_code(&server, &access).await, standing, "and stays so from the cache");
-
-        // The operator suspends the application: the next requests are refused.
-        let mut ops = operator(&server).await;
-        set_status(&mut ops, &app_id, "suspended").await;
-        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::UNAUTHORIZED);
-        assert_eq!(xs2a_code(&server, &access).await.as_deref(), Some("TOKEN_INVALID"));
-        set_status(&mut ops, &app_id, "active").await;
-        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::OK);
-        assert_eq!(xs2a_code(&server, &access).await, standing);
-
-        // The developer revokes the credential: the next request is refused.
-        let (status, app) = api.call(Method::GET, &format!("/applications/{app_id}"), None).await;
-        assert_eq!(status, StatusCode::OK, "{app}");
-        let credential = app["credentials"].as_array().unwrap().iter().find(|c| c["client_id"] == key.as_str()).expect("the credential is listed");
-        let path = format!("/applications/{app_id}/credentials/{}", credential["id"].as_str().unwrap());
-        assert_eq!(api.call(Method::DELETE, &path, None).await.0, StatusCode::NO_CONTENT);
-        assert_eq!(token(&client, &server.base_url, &key, &secret).await, StatusCode::UNAUTHORIZED);
-        server.stop().await;
+async fn a_suspension_or_a_revocation_stops_the_very_next_request(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let client = server.client();
+    let api = Api::developer(&server, "cache@tpp.example").await;
+    let (app_id, key, secret) = api.sandbox_app(&["AISP"], &["ais"]).await;
+    // The second request is served from the cache.
+    for _ in 0..2 {
+        assert_eq!(
+            token(&client, &server.base_url, &key, &secret).await,
+            StatusCode::OK
+        );
     }
+    let resp: Value = client
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&key, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = resp["access_token"].as_str().unwrap().to_owned();
+    let standing = xs2a_code(&server, &access).await;
+    assert_ne!(
+        standing.as_deref(),
+        Some("TOKEN_INVALID"),
+        "the token is good"
+    );
+    assert_eq!(
+        xs2a_code(&server, &access).await,
+        standing,
+        "and stays so from the cache"
+    );
+
+    // The operator suspends the application: the next requests are refused.
+    let mut ops = operator(&server).await;
+    set_status(&mut ops, &app_id, "suspended").await;
+    assert_eq!(
+        token(&client, &server.base_url, &key, &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        xs2a_code(&server, &access).await.as_deref(),
+        Some("TOKEN_INVALID")
+    );
+    set_status(&mut ops, &app_id, "active").await;
+    assert_eq!(
+        token(&client, &server.base_url, &key, &secret).await,
+        StatusCode::OK
+    );
+    assert_eq!(xs2a_code(&server, &access).await, standing);
+
+    // The developer revokes the credential: the next request is refused.
+    let (status, app) = api
+        .call(Method::GET, &format!("/applications/{app_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{app}");
+    let credential = app["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == key.as_str())
+        .expect("the credential is listed");
+    let path = format!(
+        "/applications/{app_id}/credentials/{}",
+        credential["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        api.call(Method::DELETE, &path, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        token(&client, &server.base_url, &key, &secret).await,
+        StatusCode::UNAUTHORIZED
+    );
+    server.stop().await;
 }
+both_stores!(a_suspension_or_a_revocation_stops_the_very_next_request);
 
 /// Polls `base` with token requests until one answers `want`: within a
 /// second, though it gives up only after two.
@@ -159,7 +201,7 @@ async fn another_nodes_change_reaches_this_nodes_cache_within_a_second() {
     }
 
     // A suspension written by another process (`fintechapi admin`) too.
-    support::cli_app_status(&a.db, "suspend", &app_id);
+    crate::support::cli_app_status(&a.db, "suspend", &app_id);
     within_a_second(
         &client,
         &b.base_url,

@@ -1,5 +1,4 @@
 //! The listener on its own: FAPI cipher suites, optional client certificates
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 //! handed to handlers, and graceful shutdown that finishes in-flight requests.
 
 use std::sync::Arc;

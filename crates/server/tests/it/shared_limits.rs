@@ -2,18 +2,16 @@
 //! Redis admit one plan's burst between them, not one each; without Redis
 //! each node admits its own. With Redis configured but away, a node keeps
 //! serving with its own limiter and says so in `/readyz` and `/metrics`.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::time::Instant;
 
+use crate::support::xs2a::{Answer, cli_app};
+use crate::support::{Browser, Node, TestServer, config_for};
 use fintechapi_server::config::{Config, PlanConfig};
-use fintechapi_testkit::{Backend, TestDb};
+use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::RETRY_AFTER;
 use serde_json::Value;
-use support::{Browser, Node, TestServer, cli_app, config_for};
 
 /// The sandbox plan made slow to refill (one call a second after a burst of
 /// 20), so a burst's outcome does not depend on how fast the machine is.
@@ -47,12 +45,6 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
 /// Sends `n` requests in rounds of two, one to each node at the same moment:
 /// the nodes race each other on the shared count in every round, and neither
 /// can take the whole burst merely by answering its first calls sooner.
@@ -64,19 +56,7 @@ async fn burst(
 ) -> Vec<(usize, Answer)> {
     let call = |node: usize| {
         let sent = request(client, bases[node]).send();
-        async move {
-            let resp = sent.await.unwrap();
-            let (status, headers) = (resp.status(), resp.headers().clone());
-            let body = resp.json::<Value>().await.unwrap_or(Value::Null);
-            (
-                node,
-                Answer {
-                    status,
-                    headers,
-                    body,
-                },
-            )
-        }
+        async move { (node, Answer::of(sent.await.unwrap()).await) }
     };
     let mut answers = vec![];
     for _ in 0..n / 2 {
@@ -234,7 +214,7 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
     let shared = config(&db, Some(&redis_url()));
     let b = Node::start(shared.clone()).await;
     let a = TestServer::start_with(db, shared).await;
-    support::Api::developer(&a, "owner@tpp.example").await;
+    crate::support::Api::developer(&a, "owner@tpp.example").await;
     // Reset requests alternate between the nodes; each node alone would
     // allow the recipient 3 mails an hour.
     for base in [&a.base_url, &b.base_url].repeat(3) {
@@ -336,45 +316,104 @@ async fn with_redis_away_a_node_serves_limits_alone_and_says_so() {
     server.stop().await;
 }
 
-fintechapi_testkit::both_stores! {
-    async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db) {
-        let (app_id, key, secret) = cli_app(&db, "ais");
-        let mut config = config_for(&db);
-        config.plans.insert("tight".into(), PlanConfig { per_second: Some(1), burst: Some(2), per_day: None });
-        let server = TestServer::start_with(db, config).await;
-        let client = server.client();
-        let token = || async {
-            let resp = client.post(server.url("/oauth2/token")).basic_auth(&key, Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
-            (resp.status(), resp.headers().clone())
-        };
+async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
+    let (app_id, key, secret) = cli_app(&db, "ais");
+    let mut config = config_for(&db);
+    config.plans.insert(
+        "tight".into(),
+        PlanConfig {
+            per_second: Some(1),
+            burst: Some(2),
+            per_day: None,
+        },
+    );
+    let server = TestServer::start_with(db, config).await;
+    let client = server.client();
+    let token = || async {
+        let resp = client
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&key, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        (resp.status(), resp.headers().clone())
+    };
 
-        let mut ops = support::operator(&server).await;
-        let overview = ops.get("/admin").await;
-        assert!(overview.body.contains(r#"<option value="tight">tight: 1 requests per second (bursts of 2)</option>"#), "{}", overview.body);
-        let csrf = overview.csrf();
-        let path = format!("/admin/apps/{app_id}/plan");
-        assert_eq!(ops.post(&path, &[("plan", "tight"), ("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
-        assert_eq!(ops.post(&path, &[("plan", "platinum"), ("csrf", &csrf)]).await.status, StatusCode::BAD_REQUEST);
-        assert_eq!(token().await.1["ratelimit-policy"], "\"default\";q=25;w=1, \"daily\";q=10000;w=86400", "the sandbox tier until an operator decides");
+    let mut ops = crate::support::operator(&server).await;
+    let overview = ops.get("/admin").await;
+    assert!(
+        overview.body.contains(
+            r#"<option value="tight">tight: 1 requests per second (bursts of 2)</option>"#
+        ),
+        "{}",
+        overview.body
+    );
+    let csrf = overview.csrf();
+    let path = format!("/admin/apps/{app_id}/plan");
+    assert_eq!(
+        ops.post(&path, &[("plan", "tight"), ("csrf", "forged")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        ops.post(&path, &[("plan", "platinum"), ("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        token().await.1["ratelimit-policy"],
+        "\"default\";q=25;w=1, \"daily\";q=10000;w=86400",
+        "the sandbox tier until an operator decides"
+    );
 
-        assert_eq!(ops.post(&path, &[("plan", "tight"), ("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
-        assert!(ops.get("/admin").await.body.contains(r#"<option value="tight" selected>"#));
-        let answers = [token().await, token().await, token().await];
-        assert_eq!(answers.each_ref().map(|a| a.0), [StatusCode::OK, StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
-        assert_eq!(answers[0].1["ratelimit-policy"], "\"default\";q=1;w=1");
-        assert_eq!(answers[0].1["ratelimit"], "\"default\";r=1;t=1");
-        assert_eq!(answers[2].1["ratelimit"], "\"default\";r=0;t=1");
-        assert_eq!(answers[2].1[RETRY_AFTER], "1");
+    assert_eq!(
+        ops.post(&path, &[("plan", "tight"), ("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(
+        ops.get("/admin")
+            .await
+            .body
+            .contains(r#"<option value="tight" selected>"#)
+    );
+    let answers = [token().await, token().await, token().await];
+    assert_eq!(
+        answers.each_ref().map(|a| a.0),
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(answers[0].1["ratelimit-policy"], "\"default\";q=1;w=1");
+    assert_eq!(answers[0].1["ratelimit"], "\"default\";r=1;t=1");
+    assert_eq!(answers[2].1["ratelimit"], "\"default\";r=0;t=1");
+    assert_eq!(answers[2].1[RETRY_AFTER], "1");
 
-        // For benchmarks: no limit, and no limit announced.
-        assert_eq!(ops.post(&path, &[("plan", "unlimited"), ("csrf", &csrf)]).await.status, StatusCode::SEE_OTHER);
-        for _ in 0..30 {
-            let (status, headers) = token().await;
-            assert_eq!(status, StatusCode::OK);
-            assert!(!headers.contains_key("ratelimit-policy"));
-        }
-        let audit = ops.get("/admin/audit").await;
-        assert!(audit.body.contains("application.plan") && audit.body.contains("tight -&gt; unlimited") || audit.body.contains("tight -&#62; unlimited"), "{}", audit.body);
-        server.stop().await;
+    // For benchmarks: no limit, and no limit announced.
+    assert_eq!(
+        ops.post(&path, &[("plan", "unlimited"), ("csrf", &csrf)])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    for _ in 0..30 {
+        let (status, headers) = token().await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!headers.contains_key("ratelimit-policy"));
     }
+    let audit = ops.get("/admin/audit").await;
+    assert!(
+        audit.body.contains("application.plan") && audit.body.contains("tight -&gt; unlimited")
+            || audit.body.contains("tight -&#62; unlimited"),
+        "{}",
+        audit.body
+    );
+    server.stop().await;
 }
+both_stores!(an_operator_assigns_a_plan_and_the_next_calls_follow_it);

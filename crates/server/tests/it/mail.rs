@@ -1,13 +1,10 @@
 //! Outbox delivery over SMTP, against a minimal SMTP peer, on both stores.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-
-mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fintechapi_testkit::both_stores;
-use support::{TestServer, config_for};
+use crate::support::{TestServer, config_for};
+use fintechapi_testkit::{TestDb, both_stores};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Accepts SMTP sessions and keeps each message's DATA.
@@ -60,31 +57,36 @@ async fn smtp_peer() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, received)
 }
 
-both_stores! {
-    async fn queued_mails_are_delivered_over_smtp_once(db) {
-        let (port, received) = smtp_peer().await;
-        let mut config = config_for(&db);
-        config.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
-        config.mail.from = "FinTechAPI Sandbox <noreply@bank.example>".into();
-        let server = TestServer::start_with(db, config).await;
-        let signup = server.client().post(server.url("/portal/api/v1/signup"))
-            .json(&serde_json::json!({"email": "mailme@tpp.example", "password": "correct horse battery staple 42", "display_name": "Mail Me"}))
-            .send().await.unwrap();
-        assert_eq!(signup.status(), 202);
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while received.lock().unwrap().is_empty() {
-            assert!(std::time::Instant::now() < deadline, "no mail was delivered");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        // Give a second poll the chance to send it again; it must not.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let mails = received.lock().unwrap().clone();
-        assert_eq!(mails.len(), 1, "sent exactly once");
-        let mail = &mails[0];
-        assert!(mail.contains("To: mailme@tpp.example"), "{mail}");
-        assert!(mail.contains("Subject: Confirm your FinTechAPI developer account"), "{mail}");
-        assert!(mail.contains("multipart/alternative"), "{mail}");
-        assert!(mail.contains("/portal/verify?token="), "{mail}");
-        server.stop().await;
+async fn queued_mails_are_delivered_over_smtp_once(db: TestDb) {
+    let (port, received) = smtp_peer().await;
+    let mut config = config_for(&db);
+    config.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+    config.mail.from = "FinTechAPI Sandbox <noreply@bank.example>".into();
+    let server = TestServer::start_with(db, config).await;
+    let signup = server.client().post(server.url("/portal/api/v1/signup"))
+        .json(&serde_json::json!({"email": "mailme@tpp.example", "password": "correct horse battery staple 42", "display_name": "Mail Me"}))
+        .send().await.unwrap();
+    assert_eq!(signup.status(), 202);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.lock().unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no mail was delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Give a second poll the chance to send it again; it must not.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mails = received.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "sent exactly once");
+    let mail = &mails[0];
+    assert!(mail.contains("To: mailme@tpp.example"), "{mail}");
+    assert!(
+        mail.contains("Subject: Confirm your FinTechAPI developer account"),
+        "{mail}"
+    );
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(mail.contains("/portal/verify?token="), "{mail}");
+    server.stop().await;
 }
+both_stores!(queued_mails_are_delivered_over_smtp_once);

@@ -1,13 +1,10 @@
 //! The `fintechapi` binary as an operator uses it.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::support::{fintechapi_command as fintechapi, serve, store_args};
 use fintechapi_testkit::{TestDb, both_stores};
-use support::{fintechapi_command as fintechapi, serve, store_args};
-
-mod support;
 
 fn run(args: &[&str]) -> Output {
     fintechapi().args(args).output().unwrap()
@@ -36,67 +33,94 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
     }
 }
 
-both_stores! {
-    async fn serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies(db) {
-        let args = store_args(&db);
-        let (child, port) = serve(&args);
-        let ca = db.data_dir().join("tls/dev-ca.pem");
-        let health = fintechapi_testkit::https_client(&ca).build().unwrap()
-            .get(format!("https://localhost:{port}/healthz")).send().await.unwrap();
-        assert_eq!(health.status(), 200);
-        assert!(terminate(child).success(), "graceful shutdown exits 0");
+async fn serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies(db: TestDb) {
+    let args = store_args(&db);
+    let (child, port) = serve(&args);
+    let ca = db.data_dir().join("tls/dev-ca.pem");
+    let health = fintechapi_testkit::https_client(&ca)
+        .build()
+        .unwrap()
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(terminate(child).success(), "graceful shutdown exits 0");
 
-        let mut verify_args = vec!["ledger", "verify"];
-        verify_args.extend(args.iter().map(String::as_str));
-        let out = run(&verify_args);
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", stderr(&out));
-        assert!(stdout.contains("OK: every currency sums to zero"), "{stdout}");
-        assert!(stdout.contains("EUR: booked sum 0, pending sum 0"), "{stdout}");
-    }
+    let mut verify_args = vec!["ledger", "verify"];
+    verify_args.extend(args.iter().map(String::as_str));
+    let out = run(&verify_args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", stderr(&out));
+    assert!(
+        stdout.contains("OK: every currency sums to zero"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("EUR: booked sum 0, pending sum 0"),
+        "{stdout}"
+    );
 }
+both_stores!(serve_seeds_the_demo_bank_stops_on_sigterm_and_the_ledger_verifies);
 
-both_stores! {
-    async fn production_refuses_the_development_certificate(db) {
-        let mut args = vec!["serve", "--profile", "production", "--listen", "127.0.0.1:0"];
-        let store = store_args(&db);
-        args.extend(store.iter().map(String::as_str));
-        let out = run(&args);
-        assert!(!out.status.success());
-        let err = stderr(&out);
-        assert!(err.contains("refusing to start in the production profile"), "{err}");
-        assert!(err.contains("development certificate"), "{err}");
-        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-        assert!(!db.data_dir().join("tls").exists(), "nothing generated");
-    }
+async fn production_refuses_the_development_certificate(db: TestDb) {
+    let mut args = vec![
+        "serve",
+        "--profile",
+        "production",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    let store = store_args(&db);
+    args.extend(store.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("refusing to start in the production profile"),
+        "{err}"
+    );
+    assert!(err.contains("development certificate"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!db.data_dir().join("tls").exists(), "nothing generated");
 }
+both_stores!(production_refuses_the_development_certificate);
 
-both_stores! {
-    async fn production_refuses_a_database_with_demo_data(db) {
-        // Seed demo data in development…
-        let (child, _) = serve(&store_args(&db));
-        assert!(terminate(child).success());
-        // …then try production with a real certificate on the same database.
-        let dir = tempfile::tempdir().unwrap();
-        let pki = fintechapi_server::tls::DevPki::in_data_dir(dir.path());
-        #[allow(clippy::disallowed_methods)]
-        pki.ensure(time::OffsetDateTime::now_utc()).unwrap();
-        let pepper = dir.path().join("pepper");
-        std::fs::write(&pepper, [9_u8; 32]).unwrap();
-        let out = fintechapi()
-            .args(["serve", "--profile", "production", "--listen", "127.0.0.1:0"])
-            .args(store_args(&db))
-            .env("FINTECHAPI_TLS__CERT_FILE", &pki.server_cert)
-            .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
-            .env("FINTECHAPI_TLS__CLIENT_CA_FILE", &pki.ca_cert)
-            .env("FINTECHAPI_SECRETS__PEPPER_FILE", &pepper)
-            .env("FINTECHAPI_MAIL__SMTP_URL", "smtps://relay.example:465")
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        assert!(stderr(&out).contains("the database holds demo data"), "{}", stderr(&out));
-    }
+async fn production_refuses_a_database_with_demo_data(db: TestDb) {
+    // Seed demo data in development…
+    let (child, _) = serve(&store_args(&db));
+    assert!(terminate(child).success());
+    // …then try production with a real certificate on the same database.
+    let dir = tempfile::tempdir().unwrap();
+    let pki = fintechapi_server::tls::DevPki::in_data_dir(dir.path());
+    #[allow(clippy::disallowed_methods)]
+    pki.ensure(time::OffsetDateTime::now_utc()).unwrap();
+    let pepper = dir.path().join("pepper");
+    std::fs::write(&pepper, [9_u8; 32]).unwrap();
+    let out = fintechapi()
+        .args([
+            "serve",
+            "--profile",
+            "production",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(store_args(&db))
+        .env("FINTECHAPI_TLS__CERT_FILE", &pki.server_cert)
+        .env("FINTECHAPI_TLS__KEY_FILE", &pki.server_key)
+        .env("FINTECHAPI_TLS__CLIENT_CA_FILE", &pki.ca_cert)
+        .env("FINTECHAPI_SECRETS__PEPPER_FILE", &pepper)
+        .env("FINTECHAPI_MAIL__SMTP_URL", "smtps://relay.example:465")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the database holds demo data"),
+        "{}",
+        stderr(&out)
+    );
 }
+both_stores!(production_refuses_a_database_with_demo_data);
 
 #[test]
 fn a_port_in_use_is_a_one_line_error_naming_listen() {
@@ -239,11 +263,13 @@ fn ledger_verify_reports_a_tampered_balance() {
     rt.block_on(async {
         let store = db.store().await;
         store.close().await;
-        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&format!("sqlite:{}", db.sqlite_path().display())).await.unwrap();
-        sqlx::query("UPDATE accounts SET booked_balance = booked_balance + 1 WHERE id = (SELECT MIN(id) FROM accounts WHERE kind = 'customer')")
-            .execute(&mut conn)
+        let url = format!("sqlite:{}", db.sqlite_path().display());
+        let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
             .await
             .unwrap();
+        let tamper = "UPDATE accounts SET booked_balance = booked_balance + 1 \
+                      WHERE id = (SELECT MIN(id) FROM accounts WHERE kind = 'customer')";
+        sqlx::query(tamper).execute(&mut conn).await.unwrap();
     });
     let out = run(&[
         "ledger",
@@ -257,44 +283,88 @@ fn ledger_verify_reports_a_tampered_balance() {
     assert!(stdout.contains("EUR: booked sum 1"), "{stdout}");
 }
 
-both_stores! {
-    async fn admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply(db) {
-        let store = store_args(&db);
-        let mut args = vec!["admin", "app", "create", "--org", "Acme TPP GmbH", "--name", "Budget <b>App</b>", "--redirect-uri", "https://acme.example/cb", "--products", "ais,pis", "--json"];
-        args.extend(store.iter().map(String::as_str));
-        let out = run(&args);
-        assert!(out.status.success(), "{}", stderr(&out));
-        let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let (key, secret) = (first["client_id"].as_str().unwrap(), first["client_secret"].as_str().unwrap());
-        assert!(key.starts_with("ck_") && secret.starts_with("cs_"), "{first}");
+async fn admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply(db: TestDb) {
+    let store = store_args(&db);
+    let mut args = vec![
+        "admin",
+        "app",
+        "create",
+        "--org",
+        "Acme TPP GmbH",
+        "--name",
+        "Budget <b>App</b>",
+        "--redirect-uri",
+        "https://acme.example/cb",
+        "--products",
+        "ais,pis",
+        "--json",
+    ];
+    args.extend(store.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (key, secret) = (
+        first["client_id"].as_str().unwrap(),
+        first["client_secret"].as_str().unwrap(),
+    );
+    assert!(
+        key.starts_with("ck_") && secret.starts_with("cs_"),
+        "{first}"
+    );
 
-        let mut config = fintechapi_server::config::Config { data_dir: db.data_dir().to_path_buf(), database_url: db.database_url(), ..Default::default() };
-        config.portal.secret_rotation_grace_hours = 1;
-        let clock = std::sync::Arc::new(fintechapi_domain::SystemClock);
-        let registry = fintechapi_server::app::registry(&config, db.store().await, clock).unwrap();
-        let client = registry.authenticate(key, secret).await.unwrap().expect("the printed credentials authenticate");
-        assert_eq!(client.application.name, "Budget <b>App</b>");
-        assert!(registry.authenticate(key, "cs_wrong").await.unwrap().is_none());
+    let mut config = fintechapi_server::config::Config {
+        data_dir: db.data_dir().to_path_buf(),
+        database_url: db.database_url(),
+        ..Default::default()
+    };
+    config.portal.secret_rotation_grace_hours = 1;
+    let clock = std::sync::Arc::new(fintechapi_domain::SystemClock);
+    let registry = fintechapi_server::app::registry(&config, db.store().await, clock).unwrap();
+    let client = registry
+        .authenticate(key, secret)
+        .await
+        .unwrap()
+        .expect("the printed credentials authenticate");
+    assert_eq!(client.application.name, "Budget <b>App</b>");
+    assert!(
+        registry
+            .authenticate(key, "cs_wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
-        // Running it again reuses the app and issues a new secret; the old one still works (grace).
-        let again: serde_json::Value = serde_json::from_slice(&run(&args).stdout).unwrap();
-        assert_eq!(again["application_id"], first["application_id"]);
-        assert_ne!(again["client_secret"], first["client_secret"]);
-        assert!(registry.authenticate(key, secret).await.unwrap().is_some());
+    // Running it again reuses the app and issues a new secret; the old one still works (grace).
+    let again: serde_json::Value = serde_json::from_slice(&run(&args).stdout).unwrap();
+    assert_eq!(again["application_id"], first["application_id"]);
+    assert_ne!(again["client_secret"], first["client_secret"]);
+    assert!(registry.authenticate(key, secret).await.unwrap().is_some());
 
-        let app_id = first["application_id"].as_str().unwrap();
-        let mut suspend = vec!["admin", "app", "suspend", app_id];
-        suspend.extend(store.iter().map(String::as_str));
-        assert!(run(&suspend).status.success());
-        assert!(registry.authenticate(again["client_id"].as_str().unwrap(), again["client_secret"].as_str().unwrap()).await.unwrap().is_none());
+    let app_id = first["application_id"].as_str().unwrap();
+    let mut suspend = vec!["admin", "app", "suspend", app_id];
+    suspend.extend(store.iter().map(String::as_str));
+    assert!(run(&suspend).status.success());
+    assert!(
+        registry
+            .authenticate(
+                again["client_id"].as_str().unwrap(),
+                again["client_secret"].as_str().unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
 
-        let mut list = vec!["admin", "app", "list", "--json"];
-        list.extend(store.iter().map(String::as_str));
-        let listed: serde_json::Value = serde_json::from_slice(&run(&list).stdout).unwrap();
-        assert_eq!(listed[0]["status"], "suspended");
-        assert_eq!(listed[0]["subscriptions"], serde_json::json!(["ais:approved", "pis:approved"]));
-    }
+    let mut list = vec!["admin", "app", "list", "--json"];
+    list.extend(store.iter().map(String::as_str));
+    let listed: serde_json::Value = serde_json::from_slice(&run(&list).stdout).unwrap();
+    assert_eq!(listed[0]["status"], "suspended");
+    assert_eq!(
+        listed[0]["subscriptions"],
+        serde_json::json!(["ais:approved", "pis:approved"])
+    );
 }
+both_stores!(admin_app_create_prints_working_credentials_and_rotation_and_suspension_apply);
 
 #[test]
 fn admin_app_create_refuses_bad_input_with_a_clear_error() {

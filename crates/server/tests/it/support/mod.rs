@@ -1,7 +1,5 @@
 //! A real server on an ephemeral port with real TLS, on either store.
 
-#![allow(dead_code)]
-
 pub mod passkey;
 pub mod tpp_host;
 pub mod xs2a;
@@ -441,45 +439,58 @@ pub fn cli_app_status(db: &fintechapi_testkit::TestDb, verb: &str, app_id: &str)
     fintechapi(db, &["admin", "app", verb, app_id]);
 }
 
-/// Runs `fintechapi admin app create … --json` against the test's store.
-pub fn cli_app(db: &fintechapi_testkit::TestDb, products: &str) -> (String, String, String) {
-    let out = fintechapi(
-        db,
-        &[
-            "admin",
-            "app",
-            "create",
-            "--org",
-            "Acme TPP GmbH",
-            "--name",
-            "Budget App",
-            "--redirect-uri",
-            "https://acme.example/cb",
-            "--products",
-            products,
-            "--json",
-        ],
-    );
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let text = |k: &str| json[k].as_str().unwrap().to_owned();
-    (
-        text("application_id"),
-        text("client_id"),
-        text("client_secret"),
+// ---------------------------------------------------------------- the bank's pages
+
+/// The authorization endpoint for a pushed request.
+pub fn authorize_link(client_id: &str, request_uri: &str) -> String {
+    format!(
+        "/oauth2/authorize?client_id={client_id}&request_uri={}",
+        urlencode(request_uri)
     )
 }
 
-// ---------------------------------------------------------------- the bank's pages
-
 /// The PSU side: from the authorization endpoint to the bank's login page.
 pub async fn open(b: &mut Browser, client_id: &str, request_uri: &str) {
-    let query = format!(
-        "/oauth2/authorize?client_id={client_id}&request_uri={}",
-        urlencode(request_uri)
-    );
-    let start = b.get(&query).await;
+    let start = b.get(&authorize_link(client_id, request_uri)).await;
     assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
     assert_eq!(start.location.as_deref(), Some("/bank/login"));
+}
+
+/// The sandbox's second-factor code.
+pub const SANDBOX_CODE: &str = "123456";
+
+impl Browser {
+    /// The PSU's way through the bank for an authorization `link` (the
+    /// authorization endpoint with a pushed request, or a `scaRedirect` link,
+    /// absolute or not): login, the sandbox's second factor, and the consent
+    /// or payment screen it ends on, each step checked.
+    pub async fn authorise(&mut self, link: &str, login: &str, password: &str) -> Page {
+        let link = link.strip_prefix(&self.base).unwrap_or(link).to_owned();
+        let opened = self.get(&link).await;
+        assert_eq!(
+            (opened.status, opened.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/bank/login")),
+            "{}",
+            opened.body
+        );
+        let ok = log_in(self, login, password).await;
+        assert_eq!(
+            (ok.status, ok.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/bank/sca")),
+            "{}",
+            ok.body
+        );
+        let ok = second_factor(self, SANDBOX_CODE).await;
+        assert_eq!(
+            (ok.status, ok.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some("/bank/consent")),
+            "{}",
+            ok.body
+        );
+        let screen = self.get("/bank/consent").await;
+        assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
+        screen
+    }
 }
 
 pub fn urlencode(text: &str) -> String {

@@ -1,7 +1,5 @@
 //! The payment lifecycle use case without HTTP, on SQLite and PostgreSQL:
 //! what authorising, declining and cancelling come to, and what is stored.
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
-#![allow(clippy::inconsistent_digit_grouping)] // amounts read as euros_cents
 
 use std::sync::Arc;
 
@@ -224,110 +222,137 @@ async fn stored_reason(db: &TestDb, payment: &Payment) -> Vec<String> {
     .await
 }
 
-both_stores! {
-    async fn an_authorised_immediate_payment_is_settled_once(db) {
-        let bank = Bank::new(&db).await;
-        let debtor = bank.account.iban.clone().unwrap();
-        let payment = bank.payment(&debtor, 30_00, Execution::Immediate).await;
+async fn an_authorised_immediate_payment_is_settled_once(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 30_00, Execution::Immediate).await;
 
-        let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(outcome, PaymentOutcome::Settled);
-        let stored = bank.stored(&payment).await;
-        assert_eq!(stored.status, PaymentStatus::AcceptedSettlementCompleted);
-        assert_eq!(stored.psu_id, Some(bank.psu));
-        assert!(stored.transaction_id.is_some());
-        assert_eq!(bank.booked().await, FUNDS - 30_00);
+    let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(outcome, PaymentOutcome::Settled);
+    let stored = bank.stored(&payment).await;
+    assert_eq!(stored.status, PaymentStatus::AcceptedSettlementCompleted);
+    assert_eq!(stored.psu_id, Some(bank.psu));
+    assert!(stored.transaction_id.is_some());
+    assert_eq!(bank.booked().await, FUNDS - 30_00);
 
-        let again = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(again, PaymentOutcome::AlreadyDecided);
-        assert_eq!(bank.booked().await, FUNDS - 30_00, "paid once");
-    }
+    let again = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(again, PaymentOutcome::AlreadyDecided);
+    assert_eq!(bank.booked().await, FUNDS - 30_00, "paid once");
 }
+both_stores!(an_authorised_immediate_payment_is_settled_once);
 
-both_stores! {
-    async fn a_payment_over_the_funds_is_rejected_with_am04(db) {
-        let bank = Bank::new(&db).await;
-        let debtor = bank.account.iban.clone().unwrap();
-        let payment = bank.payment(&debtor, FUNDS + 1, Execution::Immediate).await;
+async fn a_payment_over_the_funds_is_rejected_with_am04(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, FUNDS + 1, Execution::Immediate).await;
 
-        let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(outcome, PaymentOutcome::Rejected(RejectReason::InsufficientFunds));
-        let stored = bank.stored(&payment).await;
-        assert_eq!(stored.status, PaymentStatus::Rejected);
-        assert_eq!(stored.reason, Some(RejectReason::InsufficientFunds));
-        assert_eq!(stored_reason(&db, &payment).await, ["AM04"]);
-        assert_eq!(bank.booked().await, FUNDS, "nothing moved");
-    }
+    let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Rejected(RejectReason::InsufficientFunds)
+    );
+    let stored = bank.stored(&payment).await;
+    assert_eq!(stored.status, PaymentStatus::Rejected);
+    assert_eq!(stored.reason, Some(RejectReason::InsufficientFunds));
+    assert_eq!(stored_reason(&db, &payment).await, ["AM04"]);
+    assert_eq!(bank.booked().await, FUNDS, "nothing moved");
 }
+both_stores!(a_payment_over_the_funds_is_rejected_with_am04);
 
-both_stores! {
-    async fn a_declined_payment_is_rejected_with_ds02_and_cannot_be_authorised_after(db) {
-        let bank = Bank::new(&db).await;
-        let debtor = bank.account.iban.clone().unwrap();
-        let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
+async fn a_declined_payment_is_rejected_with_ds02_and_cannot_be_authorised_after(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
 
-        let outcome = lifecycle::decline(&bank.ledger, &payment).await.unwrap();
-        assert_eq!(outcome, PaymentOutcome::Rejected(RejectReason::OrderCancelled));
-        assert_eq!(stored_reason(&db, &payment).await, ["DS02"]);
+    let outcome = lifecycle::decline(&bank.ledger, &payment).await.unwrap();
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Rejected(RejectReason::OrderCancelled)
+    );
+    assert_eq!(stored_reason(&db, &payment).await, ["DS02"]);
 
-        let late = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(late, PaymentOutcome::AlreadyDecided);
-        assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Rejected);
-        assert_eq!(bank.booked().await, FUNDS);
-    }
+    let late = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(late, PaymentOutcome::AlreadyDecided);
+    assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Rejected);
+    assert_eq!(bank.booked().await, FUNDS);
 }
+both_stores!(a_declined_payment_is_rejected_with_ds02_and_cannot_be_authorised_after);
 
-both_stores! {
-    async fn a_scheduled_payment_from_someone_elses_account_is_rejected_with_ac01(db) {
-        let bank = Bank::new(&db).await;
-        let foreign = iban("765432100059999999");
-        let payment = bank.payment(&foreign, 10_00, Execution::OnDate(date!(2026-12-01))).await;
+async fn a_scheduled_payment_from_someone_elses_account_is_rejected_with_ac01(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let foreign = iban("765432100059999999");
+    let payment = bank
+        .payment(&foreign, 10_00, Execution::OnDate(date!(2026 - 12 - 01)))
+        .await;
 
-        let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(outcome, PaymentOutcome::Rejected(RejectReason::IncorrectAccountNumber));
-        assert_eq!(stored_reason(&db, &payment).await, ["AC01"]);
-        assert_eq!(bank.stored(&payment).await.psu_id, Some(bank.psu));
-    }
+    let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        PaymentOutcome::Rejected(RejectReason::IncorrectAccountNumber)
+    );
+    assert_eq!(stored_reason(&db, &payment).await, ["AC01"]);
+    assert_eq!(bank.stored(&payment).await.psu_id, Some(bank.psu));
 }
+both_stores!(a_scheduled_payment_from_someone_elses_account_is_rejected_with_ac01);
 
-both_stores! {
-    async fn the_tpp_cancels_at_once_before_authorisation_and_only_once(db) {
-        let bank = Bank::new(&db).await;
-        let debtor = bank.account.iban.clone().unwrap();
-        let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
+async fn the_tpp_cancels_at_once_before_authorisation_and_only_once(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
 
-        let first = lifecycle::cancel(&bank.ledger, &payment).await.unwrap();
-        assert_eq!(first, Cancellation::Cancelled);
-        assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Cancelled);
-        let stored = bank.stored(&payment).await;
-        let second = lifecycle::cancel(&bank.ledger, &stored).await.unwrap();
-        assert_eq!(second, Cancellation::NotCancellable);
-    }
+    let first = lifecycle::cancel(&bank.ledger, &payment).await.unwrap();
+    assert_eq!(first, Cancellation::Cancelled);
+    assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Cancelled);
+    let stored = bank.stored(&payment).await;
+    let second = lifecycle::cancel(&bank.ledger, &stored).await.unwrap();
+    assert_eq!(second, Cancellation::NotCancellable);
 }
+both_stores!(the_tpp_cancels_at_once_before_authorisation_and_only_once);
 
-both_stores! {
-    async fn a_scheduled_payment_is_cancelled_only_with_the_psus_confirmation(db) {
-        let bank = Bank::new(&db).await;
-        let debtor = bank.account.iban.clone().unwrap();
-        let payment = bank.payment(&debtor, 10_00, Execution::OnDate(date!(2026-12-01))).await;
+async fn a_scheduled_payment_is_cancelled_only_with_the_psus_confirmation(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank
+        .payment(&debtor, 10_00, Execution::OnDate(date!(2026 - 12 - 01)))
+        .await;
 
-        let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await.unwrap();
-        assert_eq!(outcome, PaymentOutcome::Scheduled);
-        let scheduled = bank.stored(&payment).await;
-        assert_eq!(scheduled.status, PaymentStatus::AcceptedCustomerProfile);
-        assert_eq!(scheduled.next_execution, Some(date!(2026-12-01)));
+    let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    assert_eq!(outcome, PaymentOutcome::Scheduled);
+    let scheduled = bank.stored(&payment).await;
+    assert_eq!(scheduled.status, PaymentStatus::AcceptedCustomerProfile);
+    assert_eq!(scheduled.next_execution, Some(date!(2026 - 12 - 01)));
 
-        let asked = lifecycle::cancel(&bank.ledger, &scheduled).await.unwrap();
-        assert_eq!(asked, Cancellation::AwaitsAuthorisation);
-        let asked = bank.stored(&payment).await;
-        assert_eq!(asked.status, PaymentStatus::AcceptedCustomerProfile, "still scheduled");
-        assert!(asked.cancellation_requested_at.is_some());
+    let asked = lifecycle::cancel(&bank.ledger, &scheduled).await.unwrap();
+    assert_eq!(asked, Cancellation::AwaitsAuthorisation);
+    let asked = bank.stored(&payment).await;
+    assert_eq!(
+        asked.status,
+        PaymentStatus::AcceptedCustomerProfile,
+        "still scheduled"
+    );
+    assert!(asked.cancellation_requested_at.is_some());
 
-        let confirmed = lifecycle::confirm_cancellation(&bank.ledger, &asked).await.unwrap();
-        assert_eq!(confirmed, Cancellation::Cancelled);
-        assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Cancelled);
-        let again = lifecycle::confirm_cancellation(&bank.ledger, &asked).await.unwrap();
-        assert_eq!(again, Cancellation::NotCancellable);
-        assert_eq!(bank.booked().await, FUNDS);
-    }
+    let confirmed = lifecycle::confirm_cancellation(&bank.ledger, &asked)
+        .await
+        .unwrap();
+    assert_eq!(confirmed, Cancellation::Cancelled);
+    assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Cancelled);
+    let again = lifecycle::confirm_cancellation(&bank.ledger, &asked)
+        .await
+        .unwrap();
+    assert_eq!(again, Cancellation::NotCancellable);
+    assert_eq!(bank.booked().await, FUNDS);
 }
+both_stores!(a_scheduled_payment_is_cancelled_only_with_the_psus_confirmation);

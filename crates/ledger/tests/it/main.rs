@@ -1,0 +1,8 @@
+//! The ledger against real stores (SQLite and PostgreSQL), in one test
+//! binary: transfers and balances, card accounts, the payment lifecycle.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
+#![allow(clippy::inconsistent_digit_grouping)] // amounts read as euros_cents
+
+mod cards;
+mod ledger;
+mod lifecycle;

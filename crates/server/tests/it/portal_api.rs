@@ -1,0 +1,411 @@
+//! The portal's JSON API over HTTPS, on both stores, and its OpenAPI document.
+
+use std::sync::Arc;
+
+use crate::support::{Api, PASSWORD, TestServer, config_for, token_from_mail};
+use fintechapi_domain::SystemClock;
+use fintechapi_testkit::{TestDb, both_stores};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: TestDb) {
+    let config = config_for(&db);
+    let server = TestServer::start_with(db, config.clone()).await;
+    let mut api = Api::new(&server);
+    use reqwest::Method as M;
+
+    let (status, weak) = api
+        .call(
+            M::POST,
+            "/signup",
+            Some(json!({"email": "bad", "password": "short", "display_name": ""})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = weak["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"email")
+            && fields.contains(&"password")
+            && fields.contains(&"display_name"),
+        "{weak}"
+    );
+    let signup =
+        json!({"email": "api@tpp.example", "password": PASSWORD, "display_name": "Api Dev"});
+    let (status, _) = api.call(M::POST, "/signup", Some(signup)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let token = token_from_mail(&server, "api@tpp.example").await;
+    assert_eq!(
+        api.call(M::POST, "/verify", Some(json!({"token": token})))
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let (status, unauth) = api.call(M::GET, "/organisations", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(unauth["error"].is_string());
+    let (status, session) = api
+        .call(
+            M::POST,
+            "/sessions",
+            Some(json!({"email": "api@tpp.example", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    api.token = Some(session["token"].as_str().unwrap().to_owned());
+
+    let (status, malformed) = api
+        .call(M::POST, "/organisations", Some(json!({"legal_name": 5})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed["errors"][0]["field"], "body");
+    let org = json!({"legal_name": "Api TPP GmbH", "country": "DE", "roles": ["AISP"], "competent_authority": "BaFin", "authorisation_number": "123"});
+    let (status, org) = api.call(M::POST, "/organisations", Some(org)).await;
+    assert_eq!(status, StatusCode::CREATED, "{org}");
+    let org_id = org["id"].as_str().unwrap().to_owned();
+
+    let bad_app = json!({"name": "", "redirect_uris": ["http://app.example/cb"], "security_profile": "basic", "environment": "production", "products": ["pis"]});
+    let (status, errors) = api
+        .call(
+            M::POST,
+            &format!("/organisations/{org_id}/applications"),
+            Some(bad_app),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fields: Vec<&str> = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"name")
+            && fields.contains(&"redirect_uris")
+            && fields.contains(&"products"),
+        "{errors}"
+    );
+    let (_, list) = api
+        .call(
+            M::GET,
+            &format!("/organisations/{org_id}/applications"),
+            None,
+        )
+        .await;
+    assert_eq!(list["applications"], json!([]), "nothing half-created");
+
+    let good = json!({"name": "Api App", "redirect_uris": ["https://app.example/cb"], "security_profile": "basic", "environment": "sandbox", "products": ["ais"]});
+    let (status, app) = api
+        .call(
+            M::POST,
+            &format!("/organisations/{org_id}/applications"),
+            Some(good),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{app}");
+    let (key, secret) = (
+        app["credentials"]["client_id"].as_str().unwrap(),
+        app["credentials"]["client_secret"].as_str().unwrap(),
+    );
+    let registry =
+        fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock))
+            .unwrap();
+    assert!(registry.authenticate(key, secret).await.unwrap().is_some());
+
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let (_, detail) = api
+        .call(M::GET, &format!("/applications/{app_id}"), None)
+        .await;
+    assert_eq!(detail["subscriptions"][0]["status"], "approved");
+    assert!(
+        !detail.to_string().contains(secret),
+        "the secret is never shown again"
+    );
+    let (status, _) = api
+        .call(
+            M::POST,
+            &format!("/applications/{app_id}/subscriptions"),
+            Some(json!({"product": "pis"})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the organisation lacks PISP"
+    );
+
+    let (status, rotated) = api
+        .call(
+            M::POST,
+            &format!("/applications/{app_id}/credentials"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(rotated["client_secret"].as_str().unwrap(), secret);
+    let (_, detail) = api
+        .call(M::GET, &format!("/applications/{app_id}"), None)
+        .await;
+    let first = detail["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["client_id"] == key)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        api.call(
+            M::DELETE,
+            &format!("/applications/{app_id}/credentials/{first}"),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        registry.authenticate(key, secret).await.unwrap().is_none(),
+        "revoked at once"
+    );
+
+    // Another developer sees none of it.
+    let mut other = Api::new(&server);
+    let signup =
+        json!({"email": "other@tpp.example", "password": PASSWORD, "display_name": "Other"});
+    other.call(M::POST, "/signup", Some(signup)).await;
+    let token = token_from_mail(&server, "other@tpp.example").await;
+    other
+        .call(M::POST, "/verify", Some(json!({"token": token})))
+        .await;
+    let (_, s) = other
+        .call(
+            M::POST,
+            "/sessions",
+            Some(json!({"email": "other@tpp.example", "password": PASSWORD})),
+        )
+        .await;
+    other.token = Some(s["token"].as_str().unwrap().to_owned());
+    assert_eq!(
+        other
+            .call(M::GET, &format!("/applications/{app_id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        other
+            .call(
+                M::POST,
+                &format!("/applications/{app_id}/credentials"),
+                None
+            )
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Logging out ends the token.
+    assert_eq!(
+        api.call(M::DELETE, "/sessions/current", None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.call(M::GET, "/organisations", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    server.stop().await;
+}
+both_stores!(the_json_api_covers_sign_up_to_credentials_with_field_level_errors);
+
+async fn every_documented_operation_is_served_and_answers_json(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let doc: Value = server
+        .client()
+        .get(server.url("/portal/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 14);
+    let api = Api::new(&server);
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{org}", "00000000-0000-4000-8000-000000000000")
+                .replace("{app}", "00000000-0000-4000-8000-000000000000")
+                .replace("{credential}", "00000000-0000-4000-8000-000000000000");
+            let method: reqwest::Method = method.to_uppercase().parse().unwrap();
+            let (status, body) = api.call(method.clone(), &concrete, Some(json!({}))).await;
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            assert!(status.is_client_error(), "{method} {path}: {status}");
+            assert!(
+                body.is_object(),
+                "{method} {path} answered without a JSON body"
+            );
+            let documented = item[method.as_str().to_lowercase()]["responses"]
+                .as_object()
+                .unwrap();
+            assert!(
+                documented.contains_key(status.as_str()),
+                "{method} {path} answered {status}, which the document does not list"
+            );
+        }
+    }
+    let unknown = server
+        .client()
+        .get(server.url("/portal/api/v1/nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(unknown.headers()["content-type"], "application/json");
+    server.stop().await;
+}
+both_stores!(every_documented_operation_is_served_and_answers_json);
+
+/// The `<pre><code>` blocks of a page, in order.
+fn code_blocks(html: &str) -> Vec<String> {
+    html.split("<pre><code>")
+        .skip(1)
+        .map(|b| {
+            b[..b.find("</code></pre>").unwrap()]
+                .replace("&amp;", "&")
+                .replace("&#34;", "\"")
+                .replace("&#39;", "'")
+        })
+        .collect()
+}
+
+/// Runs the curl command of a guide block (up to its first `# →` comment) with `vars` set.
+fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
+    let command: String = block
+        .lines()
+        .take_while(|l| !l.starts_with("# →"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("curl -sS {}", command.trim_start_matches("curl ")))
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{command}\n{}", String::from_utf8_lossy(&out.stdout)))
+}
+
+async fn the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation(
+    db: TestDb,
+) {
+    let config = config_for(&db);
+    let server = TestServer::start_with(db, config.clone()).await;
+    let guide = server
+        .client()
+        .get(server.url("/portal/docs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let blocks = code_blocks(&guide);
+    assert!(
+        blocks[0].contains(&format!("BASE={}", server.base_url)),
+        "{}",
+        blocks[0]
+    );
+    let ca = server.ca.display().to_string();
+    let base = server.base_url.clone();
+    let vars = |session: &str| {
+        vec![
+            ("BASE", base.clone()),
+            ("CA", ca.clone()),
+            ("SESSION", session.to_owned()),
+        ]
+    };
+    let as_refs = |v: &Vec<(&'static str, String)>| {
+        v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>()
+    };
+    let run = |block: &str, session: &str| {
+        let owned = as_refs(&vars(session));
+        let pairs: Vec<(&str, &str)> = owned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        run_block(block, &pairs)
+    };
+    assert_eq!(run(&blocks[1], "")["status"], "verification_sent");
+    let token = token_from_mail(&server, "you@tpp.example").await;
+    assert_eq!(
+        run(&blocks[2].replace("TOKEN-FROM-THE-MAIL", &token), "")["status"],
+        "verified"
+    );
+    let session = run(&blocks[3], "")["token"].as_str().unwrap().to_owned();
+    let org = run(&blocks[4], &session);
+    let org_id = org["id"].as_str().unwrap();
+    let app = run(&blocks[5].replace("ORG-ID", org_id), &session);
+    let (key, secret) = (
+        app["credentials"]["client_id"].as_str().unwrap(),
+        app["credentials"]["client_secret"].as_str().unwrap(),
+    );
+    let registry =
+        fintechapi_server::app::registry(&config, server.db.store().await, Arc::new(SystemClock))
+            .unwrap();
+    assert!(
+        registry.authenticate(key, secret).await.unwrap().is_some(),
+        "the guide gives working credentials"
+    );
+
+    // …which get, introspect and revoke a token as the guide shows.
+    assert!(blocks[6].starts_with("CLIENT_ID=") && blocks[6].contains("CLIENT_SECRET="));
+    let client_vars = [
+        ("BASE", base.as_str()),
+        ("CA", ca.as_str()),
+        ("CLIENT_ID", key),
+        ("CLIENT_SECRET", secret),
+    ];
+    let issued = run_block(&blocks[7], &client_vars);
+    assert_eq!(issued["scope"], "ais", "{issued}");
+    let access = issued["access_token"].as_str().unwrap();
+    let mut token_vars = client_vars.to_vec();
+    token_vars.push(("ACCESS_TOKEN", access));
+    assert_eq!(run_block(&blocks[8], &token_vars)["active"], true);
+    assert_eq!(run_block(&blocks[9], &token_vars), 200);
+    assert_eq!(run_block(&blocks[8], &token_vars)["active"], false);
+
+    let reference = server
+        .client()
+        .get(server.url("/portal/docs/xs2a"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(reference.matches(r#"<article class="card""#).count(), 38);
+    assert!(reference.contains("<code>/v1/consents/{consentId}/authorisations</code>"));
+    let yaml = server
+        .client()
+        .get(server.url("/portal/docs/psd2-api.yaml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        yaml.text().await.unwrap(),
+        fintechapi_portal::docs::SPEC_YAML
+    );
+    server.stop().await;
+}
+both_stores!(the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation);
