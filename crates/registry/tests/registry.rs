@@ -770,21 +770,42 @@ async fn only_an_owner_of_the_organisation_invites(db: TestDb) {
 }
 both_stores!(only_an_owner_of_the_organisation_invites);
 
-both_stores! {
-    async fn only_an_owner_removes_members_and_the_last_owner_stays(db) {
-        let f = fixture(&db).await;
-        let org = f.registry.create_organisation(&actor(), Some(f.owner), org_input("Remove GmbH", Psd2Roles::default().with(Psd2Role::Aisp))).await.unwrap();
-        let outsider = UserId::random();
-        let refused = f.registry.remove_member(&actor(), outsider, org.id, f.owner).await;
-        assert!(matches!(refused, Err(RegistryError::NotOwner)), "{refused:?}");
-        let last = f.registry.remove_member(&actor(), f.owner, org.id, f.owner).await;
-        assert!(matches!(last, Err(RegistryError::Invalid(_))), "{last:?}");
-        let (seen, role) = f.registry.organisation_of_member(f.owner, org.id).await.unwrap();
-        assert_eq!((seen.id, role), (org.id, MemberRole::Owner));
-        let hidden = f.registry.organisation_of_member(outsider, org.id).await;
-        assert!(matches!(hidden, Err(RegistryError::NotFound)), "{hidden:?}");
-    }
+async fn only_an_owner_removes_members_and_the_last_owner_stays(db: TestDb) {
+    let f = fixture(&db).await;
+    let org = f
+        .registry
+        .create_organisation(
+            &actor(),
+            Some(f.owner),
+            org_input("Remove GmbH", Psd2Roles::default().with(Psd2Role::Aisp)),
+        )
+        .await
+        .unwrap();
+    let outsider = UserId::random();
+    let refused = f
+        .registry
+        .remove_member(&actor(), outsider, org.id, f.owner)
+        .await;
+    assert!(
+        matches!(refused, Err(RegistryError::NotOwner)),
+        "{refused:?}"
+    );
+    let last = f
+        .registry
+        .remove_member(&actor(), f.owner, org.id, f.owner)
+        .await;
+    assert!(matches!(last, Err(RegistryError::Invalid(_))), "{last:?}");
+    let (seen, role) = f
+        .registry
+        .organisation_of_member(f.owner, org.id)
+        .await
+        .unwrap();
+    assert_eq!((seen.id, role), (org.id, MemberRole::Owner));
+    let hidden = f.registry.organisation_of_member(outsider, org.id).await;
+    assert!(matches!(hidden, Err(RegistryError::NotFound)), "{hidden:?}");
 }
+
+both_stores!(only_an_owner_removes_members_and_the_last_owner_stays);
 
 /// Waits (2 s at most) for the watch to report `want`, skipping other events.
 async fn heard(

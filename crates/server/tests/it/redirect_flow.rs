@@ -459,6 +459,24 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             .unwrap()
             .starts_with("Bearer error=\"invalid_token\"")
     );
+    // The revoked grant ends its consent, and carol's online banking says so.
+    let ended = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/consents/{consent}/status"),
+            &cc,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ended.body["consentStatus"], "expired", "{}", ended.body);
+    let mut carol = online_banking(&server, "carol", "carol-demo-2026").await;
+    let listed = carol.get("/bank/online/consents").await;
+    assert!(
+        listed.body.contains("expired") && !listed.body.contains(">valid<"),
+        "{}",
+        listed.body
+    );
 
     // A replayed code fails.
     let replay = tpp.exchange(&code).await;
@@ -540,8 +558,47 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         )
         .await;
     assert_eq!(refresh.body["error"], "invalid_grant");
+    // No new grant can revive the consent (only a received one is authorised): it ends.
+    let ended = tpp
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/consents/{consent}/status"),
+            &cc,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ended.body["consentStatus"], "expired", "{}", ended.body);
 
-    // The TPP deletes the consent: terminatedByTpp, and a second delete is STATUS_INVALID.
+    // A consent the TPP deletes: terminatedByTpp, its token stops reading, a second delete is STATUS_INVALID.
+    let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+    let request_uri = tpp.par(&consent).await;
+    let mut psu = Browser::new(&server);
+    let screen = psu
+        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
+        .await;
+    let approved = psu
+        .post(
+            "/bank/consent",
+            &[("decision", "approve"), ("csrf", &screen.csrf())],
+        )
+        .await;
+    let tokens = tpp.exchange(&approved_code(&approved)).await;
+    let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
+    let with_psu = [
+        ("consent-id", consent.as_str()),
+        ("psu-ip-address", "192.0.2.7"),
+    ];
+    let reads = tpp
+        .call(
+            reqwest::Method::GET,
+            "/v1/accounts",
+            &access_token,
+            &with_psu,
+            None,
+        )
+        .await;
+    assert_eq!(reads.status, StatusCode::OK, "{}", reads.body);
     let deleted = tpp
         .call(
             reqwest::Method::DELETE,
@@ -552,6 +609,16 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         )
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let stopped = tpp
+        .call(
+            reqwest::Method::GET,
+            "/v1/accounts",
+            &access_token,
+            &with_psu,
+            None,
+        )
+        .await;
+    assert_eq!(stopped.status, StatusCode::UNAUTHORIZED, "{}", stopped.body);
     let again = tpp
         .call(
             reqwest::Method::DELETE,
@@ -2080,6 +2147,9 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         StatusCode::OK
     );
 
+    let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
+    assert_eq!(introspected.body["active"], true, "{}", introspected.body);
+
     // Another customer sees nothing of it and cannot withdraw it.
     let mut bob = online_banking(&server, "bob", "bob-demo-2026").await;
     let bobs = bob.get("/bank/online/consents").await;
@@ -2142,6 +2212,14 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         )
         .await;
     assert_eq!(status.body["consentStatus"], "revokedByPsu");
+    // Introspection agrees with the API: the token is no longer active.
+    let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
+    assert_eq!(
+        introspected.body,
+        json!({"active": false}),
+        "{}",
+        introspected.body
+    );
     let renewed = tpp
         .form(
             "/oauth2/token",
