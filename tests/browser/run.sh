@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests: the Developer Portal, the openid-client interop
-# test of the OAuth server with the PSU in Chromium, and the example TPP app
-# (crates/tpp-example) against the demo bank. Installs Debian's Chromium if
-# missing and the npm packages from the lockfile, then runs all three.
+# test of the OAuth server with the PSU in Chromium, the example TPP app
+# (crates/tpp-example) against the demo bank, and the public site at two
+# widths with a demo request reaching the admin console. Installs Debian's
+# Chromium if missing and the npm packages from the lockfile, then runs them.
 #   bash tests/browser/run.sh          (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary
 # (default: target/debug/fintechapi of this checkout). It is not built here.
@@ -21,3 +22,4 @@ npm ci --no-audit --no-fund --loglevel=error
 node portal.test.mjs
 node interop.test.mjs
 node tpp-example.test.mjs
+node site.test.mjs
