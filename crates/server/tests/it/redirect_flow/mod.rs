@@ -1,0 +1,54 @@
+//! The OAuth SCA approach end to end over HTTPS, on both stores: a TPP creates
+//! an AIS consent on the XS2A API, pushes an authorization request (PAR, PKCE
+//! S256), the PSU logs in at the bank's pages with two factors and approves,
+//! the TPP exchanges the code and reads exactly the consented accounts; and
+//! every way this must fail.
+
+mod authorization_requests;
+mod blocks;
+mod code_flow;
+mod funds_confirmation;
+mod online;
+mod payments;
+mod second_factors;
+mod tokens;
+
+use crate::support::{Browser, SANDBOX_CODE, TestServer};
+use reqwest::StatusCode;
+
+/// A PSU's online-banking session, logged in with both factors.
+async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
+    let mut b = Browser::new(server);
+    let start = b.get("/bank/online").await;
+    assert_eq!(start.status, StatusCode::OK);
+    let logged = b
+        .post(
+            "/bank/online/login",
+            &[
+                ("login", login),
+                ("password", password),
+                ("csrf", &start.csrf()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        logged.location.as_deref(),
+        Some("/bank/online/sca"),
+        "{}",
+        logged.body
+    );
+    let page = b.get("/bank/online/sca").await;
+    let done = b
+        .post(
+            "/bank/online/sca",
+            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/bank/online/consents"),
+        "{}",
+        done.body
+    );
+    b
+}
