@@ -7,7 +7,7 @@ use crate::support::xs2a::{REDIRECT, Tpp};
 use crate::support::{Browser, TestServer, config_for, demo_server, operator};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// Posts `form` without a token, with a wrong one, and with the right one
@@ -223,13 +223,7 @@ async fn cross_origin_and_tokenless_posts_on_bank_and_online_banking_forms_chang
     )
     .await;
     let status = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &token,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &token, &[])
         .await;
     assert_eq!(
         status.body["consentStatus"], "received",

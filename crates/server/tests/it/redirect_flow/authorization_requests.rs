@@ -186,13 +186,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
     assert_eq!(param(&params, "state"), Some("st-42"));
     assert!(param(&params, "code").is_none());
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "rejected");
     server.stop().await;

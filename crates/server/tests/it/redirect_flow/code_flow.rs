@@ -34,13 +34,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let access = json!({"balances": [{"iban": iban(first)}], "transactions": [{"iban": iban(first)}, {"iban": iban(second)}]});
     let consent = tpp.consent(&cc, access, 4).await;
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "received");
     let request_uri = tpp.par(&consent).await;
@@ -117,24 +111,12 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "valid");
     // The authorisation sub-resource: one authorisation (the PAR), finalised.
     let authorisations = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/authorisations"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
         .await;
     let ids = authorisations.body["authorisationIds"]
         .as_array()
@@ -142,15 +124,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .clone();
     assert_eq!(ids.len(), 1, "{}", authorisations.body);
     let sca = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/consents/{consent}/authorisations/{}",
                 ids[0].as_str().unwrap()
             ),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(sca.body["scaStatus"], "finalised");
@@ -186,15 +166,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         ("consent-id", consent.as_str()),
         ("psu-ip-address", "192.0.2.7"),
     ];
-    let list = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &access_token,
-            &with_psu,
-            None,
-        )
-        .await;
+    let list = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let listed: Vec<&str> = list.body["accounts"]
         .as_array()
@@ -205,12 +177,10 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(listed, [iban(first), iban(second)]);
     assert!(list.headers.contains_key("x-request-id"));
     let balances = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/accounts/{}/balances", first.id),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
@@ -230,12 +200,10 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "decimal string with the currency's exponent"
     );
     let not_covered = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/accounts/{}/balances", second.id),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(
@@ -243,15 +211,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let booked = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
                 second.id
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(booked.status, StatusCode::OK, "{}", booked.body);
@@ -268,15 +234,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .unwrap()
         .to_owned();
     let newer = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=all&entryReferenceFrom={oldest}",
                 second.id
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(newer.status, StatusCode::OK, "{}", newer.body);
@@ -294,9 +258,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "/v1/accounts/{}/transactions?bookingStatus=booked&deltaList=true&entryReferenceFrom={oldest}",
         second.id
     );
-    let delta = tpp
-        .call(reqwest::Method::GET, &path, &access_token, &with_psu, None)
-        .await;
+    let delta = tpp.get(&path, &access_token, &with_psu).await;
     assert_eq!(
         (
             delta.body["tppMessages"][0]["code"].as_str(),
@@ -306,15 +268,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "two delta accesses at once"
     );
     let with_balance = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked&withBalance=true",
                 first.id
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(
@@ -325,8 +285,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     );
     let first_entry = &entries[0];
     let detail = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions/{}",
                 second.id,
@@ -334,7 +293,6 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.body);
@@ -343,15 +301,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "the spec's transactionsDetails"
     );
     let unknown = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions/00000000-0000-4000-8000-000000000000",
                 second.id
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(
@@ -359,15 +315,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN"))
     );
     let outside = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
                 third.id
             ),
             &access_token,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(
@@ -384,9 +338,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         )
         .await;
     assert_eq!(wrong_consent.status, StatusCode::UNAUTHORIZED);
-    let cc_reads = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
-        .await;
+    let cc_reads = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(
         cc_reads.body["tppMessages"][0]["code"], "CONSENT_INVALID",
         "a client-credentials token reads no account"
@@ -409,15 +361,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         refresh_token
     );
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &new_access,
-            &with_psu,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &new_access, &with_psu).await.status,
         StatusCode::OK
     );
     let reuse = tpp
@@ -433,15 +377,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (reuse.status, reuse.body["error"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
-    let revoked = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &new_access,
-            &with_psu,
-            None,
-        )
-        .await;
+    let revoked = tpp.get("/v1/accounts", &new_access, &with_psu).await;
     assert_eq!(
         (revoked.status, revoked.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID"))
@@ -454,13 +390,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     );
     // The revoked grant ends its consent, and carol's online banking says so.
     let ended = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(ended.body["consentStatus"], "expired", "{}", ended.body);
     let mut carol = online_banking(&server, "carol", "carol-demo-2026").await;
@@ -501,13 +431,7 @@ async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_bala
         ("psu-ip-address", "192.0.2.7"),
     ];
     let list = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts?withBalance=true",
-            &token,
-            &headers,
-            None,
-        )
+        .get("/v1/accounts?withBalance=true", &token, &headers)
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let accounts = list.body["accounts"].as_array().unwrap();
@@ -519,12 +443,10 @@ async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_bala
     // Transactions are not part of it.
     let id = accounts[0]["resourceId"].as_str().unwrap();
     let refused = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/accounts/{id}/transactions?bookingStatus=booked"),
             &token,
             &headers,
-            None,
         )
         .await;
     assert_ne!(refused.status, StatusCode::OK);

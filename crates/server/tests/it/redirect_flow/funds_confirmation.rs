@@ -84,13 +84,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "valid");
 

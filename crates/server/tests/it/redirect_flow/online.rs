@@ -24,15 +24,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         ("psu-ip-address", "192.0.2.7"),
     ];
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &with_psu,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::OK
     );
 
@@ -78,27 +70,13 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
     assert!(withdrawn.body.contains("revokedByPsu"));
 
     // The TPP's very next call fails; its refresh token is worthless.
-    let next = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &with_psu,
-            None,
-        )
-        .await;
+    let next = tpp.get("/v1/accounts", &token, &with_psu).await;
     assert_eq!(
         (next.status, next.tpp_message().0),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
     );
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "revokedByPsu");
     // Introspection agrees with the API: the token is no longer active.

@@ -153,22 +153,18 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
 
     let status = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/status"),
             &token,
             &[],
-            None,
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
     let authorisations = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"),
             &cc,
             &[],
-            None,
         )
         .await;
     let id = authorisations.body["authorisationIds"][0]
@@ -176,22 +172,18 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         .unwrap()
         .to_owned();
     let sca = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(sca.body["scaStatus"], "finalised");
     let cancellations = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(cancellations.body, json!({"authorisationIds": []}));
@@ -203,12 +195,10 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     );
     assert!(store.audit().await.unwrap().is_consistent());
     let cancel = tpp
-        .call(
-            reqwest::Method::DELETE,
+        .delete(
             &format!("/v1/payments/sepa-credit-transfers/{payment}"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(
@@ -350,22 +340,18 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     .await;
     let id = created.body["paymentId"].as_str().unwrap().to_owned();
     let cancel = tpp
-        .call(
-            reqwest::Method::DELETE,
+        .delete(
             &format!("/v1/payments/instant-sepa-credit-transfers/{id}"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(cancel.status, StatusCode::NO_CONTENT);
     let status = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/instant-sepa-credit-transfers/{id}/status"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "CANC");
@@ -407,12 +393,10 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let status = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{id}/status"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "RJCT");

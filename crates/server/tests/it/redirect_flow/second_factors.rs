@@ -316,12 +316,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         .unwrap()
         .to_owned();
     let status = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/instant-sepa-credit-transfers/{payment}/status"),
             &token,
             &[],
-            None,
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);

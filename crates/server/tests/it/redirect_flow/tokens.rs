@@ -35,13 +35,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         ("psu-ip-address", "192.0.2.7"),
     ];
     let list = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts?withBalance=true",
-            &access_token,
-            &with_psu,
-            None,
-        )
+        .get("/v1/accounts?withBalance=true", &access_token, &with_psu)
         .await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(
@@ -51,15 +45,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
 
     let replay = tpp.exchange(&code).await;
     assert_eq!(replay.body["error"], "invalid_grant");
-    let after = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &access_token,
-            &with_psu,
-            None,
-        )
-        .await;
+    let after = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(
         after.status,
         StatusCode::UNAUTHORIZED,
@@ -80,13 +66,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     assert_eq!(refresh.body["error"], "invalid_grant");
     // No new grant can revive the consent (only a received one is authorised): it ends.
     let ended = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(ended.body["consentStatus"], "expired", "{}", ended.body);
 
@@ -109,58 +89,22 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         ("consent-id", consent.as_str()),
         ("psu-ip-address", "192.0.2.7"),
     ];
-    let reads = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &access_token,
-            &with_psu,
-            None,
-        )
-        .await;
+    let reads = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(reads.status, StatusCode::OK, "{}", reads.body);
     let deleted = tpp
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
+        .delete(&format!("/v1/consents/{consent}"), &cc, &[])
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let stopped = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &access_token,
-            &with_psu,
-            None,
-        )
-        .await;
+    let stopped = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(stopped.status, StatusCode::UNAUTHORIZED, "{}", stopped.body);
     let again = tpp
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
+        .delete(&format!("/v1/consents/{consent}"), &cc, &[])
         .await;
     assert_eq!(
         (again.status, again.tpp_message().0),
         (StatusCode::CONFLICT, Some("STATUS_INVALID"))
     );
-    let read = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
-        .await;
+    let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(read.body["consentStatus"], "terminatedByTpp");
     assert_eq!(read.body["access"], json!({"allPsd2": "allAccounts"}));
     server.stop().await;
@@ -246,15 +190,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     let foreign = exchange(&stranger, REDIRECT, VERIFIER).await;
     assert_eq!(foreign.body["error"], "invalid_grant");
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &with_psu,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::OK
     );
     // Its own client replaying it revokes what was issued from it.
@@ -268,15 +204,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
         replay.body
     );
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &with_psu,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::UNAUTHORIZED
     );
     server.stop().await;
@@ -299,15 +227,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
         .tokens(&server, &consent, "alice", "alice-demo-2026")
         .await;
     let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
-    let read = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
-        .await;
+    let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(
         (
             read.body["consentStatus"].as_str(),
@@ -320,13 +240,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     clock.advance(time::Duration::days(2));
     let cc = tpp.client_token().await;
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "expired");
     let renewed = tpp
@@ -405,27 +319,11 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
     let unattended = [("consent-id", consent.as_str())];
     for _ in 0..4 {
         assert_eq!(
-            tpp.call(
-                reqwest::Method::GET,
-                "/v1/accounts",
-                &token,
-                &unattended,
-                None
-            )
-            .await
-            .status,
+            tpp.get("/v1/accounts", &token, &unattended).await.status,
             StatusCode::OK
         );
     }
-    let fifth = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &unattended,
-            None,
-        )
-        .await;
+    let fifth = tpp.get("/v1/accounts", &token, &unattended).await;
     assert_eq!(
         (fifth.status, fifth.tpp_message().0),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
@@ -435,24 +333,14 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         ("psu-ip-address", "192.0.2.7"),
     ];
     assert_eq!(
-        tpp.call(reqwest::Method::GET, "/v1/accounts", &token, &present, None)
-            .await
-            .status,
+        tpp.get("/v1/accounts", &token, &present).await.status,
         StatusCode::OK,
         "with the PSU present there is no daily limit"
     );
     // The next day the count starts again; the access token lived minutes, the refresh token did not.
     clock.advance(time::Duration::days(1));
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &unattended,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &token, &unattended).await.status,
         StatusCode::UNAUTHORIZED
     );
     let refreshed = tpp
@@ -470,15 +358,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let token = refreshed.body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &unattended,
-            None
-        )
-        .await
-        .status,
+        tpp.get("/v1/accounts", &token, &unattended).await.status,
         StatusCode::OK
     );
     server.stop().await;

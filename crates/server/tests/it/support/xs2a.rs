@@ -160,6 +160,16 @@ impl Tpp {
             .await
     }
 
+    /// A bodyless XS2A GET.
+    pub async fn get(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(Method::GET, path, token, headers, None).await
+    }
+
+    /// A bodyless XS2A DELETE.
+    pub async fn delete(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(Method::DELETE, path, token, headers, None).await
+    }
+
     /// An XS2A call with the given X-Request-ID. It waits out the sandbox
     /// plan's rate limit (429 with Retry-After) as a TPP would, so a test sees
     /// every other answer, `frequencyPerDay`'s 429 among them.
