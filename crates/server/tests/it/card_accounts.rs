@@ -4,7 +4,7 @@
 //! details, balances, transactions page by page — never a full PAN, never a
 //! card outside the consent, with the ledger still balanced.
 
-use crate::support::xs2a::{REDIRECT, Tpp};
+use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
 use crate::support::{TestServer, demo_server, param, redirect_params};
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::ledger::LedgerRepository;
@@ -67,10 +67,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
     let token = tpp.approve(psu, &screen, &[]).await;
     let id = card.account.id.to_string();
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
     let mut seen = Vec::new();
 
     let list = tpp.get("/v1/card-accounts", &token, &present).await;
@@ -583,10 +580,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         .await;
     assert!(screen.body.contains("card <code>525412******3241</code>"));
     let token = tpp.approve(psu, &screen, &[]).await;
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
     let list = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(
         list.body["cardAccounts"][0]["resourceId"],
@@ -653,10 +647,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
             .contains(&format!("card <code>{}</code>", bob.masked_pan))
     );
     let token = tpp.approve(psu, &screen, &[]).await;
-    let present = [
-        ("consent-id", global.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&global);
     let cards = tpp
         .get("/v1/card-accounts?withBalance=true", &token, &present)
         .await;
@@ -703,10 +694,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         screen.body
     );
     let token = tpp.approve(psu, &screen, &[&card_id]).await;
-    let present = [
-        ("consent-id", offered.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&offered);
     let cards = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(cards.body["cardAccounts"].as_array().unwrap().len(), 1);
     assert_eq!(

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp};
+use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, config_for, demo_server, log_in, second_factor, urlencode,
 };
@@ -76,10 +76,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "received"
     );
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
     let early = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(
         early.refusal(),
@@ -309,10 +306,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
             reqwest::Method::GET,
             "/v1/accounts",
             &cc,
-            &[
-                ("consent-id", consent.as_str()),
-                ("psu-ip-address", "192.0.2.7"),
-            ],
+            &psu_headers(&consent),
             None,
         )
         .await;
@@ -808,10 +802,7 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
         &[("decision", "approve"), ("csrf", &screen.csrf())],
     )
     .await;
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
 
     clock.advance(time::Duration::days(180) - time::Duration::minutes(1));
     let cc = tpp.client_token().await;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{Client, Key, fapi_server};
+use crate::support::xs2a::psu_headers;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use jsonwebtoken::Algorithm;
@@ -128,10 +129,7 @@ async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotati
     assert_eq!(tokens.body["token_type"], "DPoP");
     let access = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh = tokens.body["refresh_token"].as_str().unwrap().to_owned();
-    let headers = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let headers = psu_headers(&consent);
     let get = reqwest::Method::GET;
 
     // The resource server checks the binding on every call.

@@ -1,7 +1,7 @@
 //! Authorization requests: every bad one refused precisely and never redirected
 //! unverified; rich authorization requests that name the consent.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, demo_server, log_in, open, param, redirect_params, second_factor,
     urlencode,
@@ -258,10 +258,7 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
             reqwest::Method::GET,
             "/v1/accounts",
             &token,
-            &[
-                ("consent-id", consent.as_str()),
-                ("psu-ip-address", "192.0.2.7"),
-            ],
+            &psu_headers(&consent),
             None,
         )
         .await;

@@ -2,7 +2,7 @@
 //! and approval, the code exchange, and reads of exactly the consented accounts.
 
 use super::online_banking;
-use crate::support::xs2a::{REDIRECT, Tpp};
+use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, demo_server, log_in, open, param, redirect_params,
     second_factor,
@@ -162,10 +162,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(embedded.status, StatusCode::BAD_REQUEST);
 
     // Exactly the consented accounts.
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
     let list = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let listed: Vec<&str> = list.body["accounts"]
@@ -426,10 +423,7 @@ async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_bala
         .tokens(&server, &consent, "carol", "carol-demo-2026")
         .await;
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let headers = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let headers = psu_headers(&consent);
     let list = tpp
         .get("/v1/accounts?withBalance=true", &token, &headers)
         .await;

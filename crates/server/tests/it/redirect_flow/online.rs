@@ -2,7 +2,7 @@
 //! app, and a session renewed at each privilege step.
 
 use super::online_banking;
-use crate::support::xs2a::Tpp;
+use crate::support::xs2a::{Tpp, psu_headers};
 use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open, second_factor};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
@@ -19,10 +19,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         .tokens(&server, &consent, "alice", "alice-demo-2026")
         .await;
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
     assert_eq!(
         tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::OK

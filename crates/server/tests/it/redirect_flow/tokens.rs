@@ -1,7 +1,7 @@
 //! Codes, tokens and consents over time: replayed and failed exchanges, expiry,
 //! idempotent creation, and the daily frequency without the PSU.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code, psu_headers};
 use crate::support::{Browser, TestServer, demo_server};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -30,10 +30,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
     let list = tpp
         .get("/v1/accounts?withBalance=true", &access_token, &with_psu)
         .await;
@@ -85,10 +82,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         .await;
     let tokens = tpp.exchange(&approved_code(&approved)).await;
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
     let reads = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(reads.status, StatusCode::OK, "{}", reads.body);
     let deleted = tpp
@@ -181,10 +175,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
         tokens.body
     );
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let with_psu = psu_headers(&consent);
 
     // Another client presenting the spent code neither gets tokens nor revokes the grant.
     let foreign = exchange(&stranger, REDIRECT, VERIFIER).await;
@@ -328,10 +319,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         (fifth.status, fifth.tpp_message().0),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
     );
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
     assert_eq!(
         tpp.get("/v1/accounts", &token, &present).await.status,
         StatusCode::OK,

@@ -415,6 +415,12 @@ impl Tpp {
     }
 }
 
+/// The headers of a call made with the PSU present: the consent and the
+/// PSU's address.
+pub fn psu_headers(consent: &str) -> [(&'static str, &str); 2] {
+    [("consent-id", consent), ("psu-ip-address", "192.0.2.7")]
+}
+
 /// The authorization code on the bank's redirect back to [`REDIRECT`].
 pub fn approved_code(approved: &Page) -> String {
     let location = approved.location.as_deref().unwrap();
