@@ -198,17 +198,7 @@ async fn repeated_pauses_grow_then_block_for_good_after_a_warning_and_an_operato
         async move {
             let mut b = Browser::new(server);
             for k in 0..5 {
-                let form = b.get("/bank/online").await;
-                let page = b
-                    .post(
-                        "/bank/online/login",
-                        &[
-                            ("login", "bob"),
-                            ("password", &format!("wrong {n} {k}")),
-                            ("csrf", &form.csrf()),
-                        ],
-                    )
-                    .await;
+                let page = b.online_login("bob", &format!("wrong {n} {k}")).await;
                 assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{}", page.body);
             }
         }
@@ -247,17 +237,7 @@ async fn repeated_pauses_grow_then_block_for_good_after_a_warning_and_an_operato
     );
     clock.advance(time::Duration::days(2));
     let mut b = Browser::new(&server);
-    let form = b.get("/bank/online").await;
-    let still = b
-        .post(
-            "/bank/online/login",
-            &[
-                ("login", "bob"),
-                ("password", "bob-demo-2026"),
-                ("csrf", &form.csrf()),
-            ],
-        )
-        .await;
+    let still = b.online_login("bob", "bob-demo-2026").await;
     assert_eq!(still.status, StatusCode::UNAUTHORIZED, "blocked for good");
 
     let mut ops = crate::support::operator(&server).await;

@@ -14,23 +14,11 @@ mod second_factors;
 mod tokens;
 
 use crate::support::{Browser, SANDBOX_CODE, TestServer};
-use reqwest::StatusCode;
 
 /// A PSU's online-banking session, logged in with both factors.
 async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
     let mut b = Browser::new(server);
-    let start = b.get("/bank/online").await;
-    assert_eq!(start.status, StatusCode::OK);
-    let logged = b
-        .post(
-            "/bank/online/login",
-            &[
-                ("login", login),
-                ("password", password),
-                ("csrf", &start.csrf()),
-            ],
-        )
-        .await;
+    let logged = b.online_login(login, password).await;
     assert_eq!(
         logged.location.as_deref(),
         Some("/bank/online/sca"),

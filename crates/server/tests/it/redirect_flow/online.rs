@@ -152,17 +152,7 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     );
     // The enrolment code is used up: it does not log in again.
     let mut again = Browser::new(&server);
-    let start = again.get("/bank/online").await;
-    again
-        .post(
-            "/bank/online/login",
-            &[
-                ("login", "carol"),
-                ("password", "carol-demo-2026"),
-                ("csrf", &start.csrf()),
-            ],
-        )
-        .await;
+    again.online_login("carol", "carol-demo-2026").await;
     let sca = again.get("/bank/online/sca").await;
     assert!(sca.body.contains("authenticator app"));
     let replay = again

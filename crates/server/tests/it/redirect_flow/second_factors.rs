@@ -164,16 +164,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
 
     // Online banking: the passkey is the second factor; an assertion works once.
     let mut b = Browser::new(&server);
-    let start = b.get("/bank/online").await;
-    b.post(
-        "/bank/online/login",
-        &[
-            ("login", "alice"),
-            ("password", "alice-demo-2026"),
-            ("csrf", &start.csrf()),
-        ],
-    )
-    .await;
+    b.online_login("alice", "alice-demo-2026").await;
     let sca = b.get("/bank/online/sca").await;
     let assertion = phone.get(&crate::support::passkey::options_on(&sca.body));
     let signed_in = b
@@ -189,17 +180,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         signed_in.body
     );
     let mut other = Browser::new(&server);
-    let start = other.get("/bank/online").await;
-    other
-        .post(
-            "/bank/online/login",
-            &[
-                ("login", "alice"),
-                ("password", "alice-demo-2026"),
-                ("csrf", &start.csrf()),
-            ],
-        )
-        .await;
+    other.online_login("alice", "alice-demo-2026").await;
     let sca = other.get("/bank/online/sca").await;
     let replay = other
         .post(

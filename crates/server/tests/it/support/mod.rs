@@ -491,6 +491,22 @@ impl Browser {
         assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
         screen
     }
+
+    /// Opens online banking and signs in with `login`'s password: the answer
+    /// (the second factor's page on success).
+    pub async fn online_login(&mut self, login: &str, password: &str) -> Page {
+        let form = self.get("/bank/online").await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        self.post(
+            "/bank/online/login",
+            &[
+                ("login", login),
+                ("password", password),
+                ("csrf", &form.csrf()),
+            ],
+        )
+        .await
+    }
 }
 
 pub fn urlencode(text: &str) -> String {
