@@ -25,13 +25,7 @@ async fn online_banking(server: &TestServer, login: &str, password: &str) -> Bro
         "{}",
         logged.body
     );
-    let page = b.get("/bank/online/sca").await;
-    let done = b
-        .post(
-            "/bank/online/sca",
-            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
-        )
-        .await;
+    let done = b.online_second_factor(SANDBOX_CODE).await;
     assert_eq!(
         done.location.as_deref(),
         Some("/bank/online/consents"),

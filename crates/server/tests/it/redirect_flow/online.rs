@@ -228,13 +228,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
         "the old id is dead"
     );
     attacker.cookies = alice.cookies.clone();
-    let sca = alice.get("/bank/online/sca").await;
-    let done = alice
-        .post(
-            "/bank/online/sca",
-            &[("code", SANDBOX_CODE), ("csrf", &sca.csrf())],
-        )
-        .await;
+    let done = alice.online_second_factor(SANDBOX_CODE).await;
     assert_eq!(
         done.location.as_deref(),
         Some("/bank/online/consents"),

@@ -396,13 +396,7 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
         "{}",
         confirm.body
     );
-    let sca = carol.get("/bank/online/sca").await;
-    let done = carol
-        .post(
-            "/bank/online/sca",
-            &[("code", SANDBOX_CODE), ("csrf", &sca.csrf())],
-        )
-        .await;
+    let done = carol.online_second_factor(SANDBOX_CODE).await;
     assert_eq!(
         done.location.as_deref(),
         Some("/bank/online/security"),

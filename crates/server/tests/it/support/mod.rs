@@ -507,6 +507,16 @@ impl Browser {
         )
         .await
     }
+
+    /// Answers online banking's second-factor page with `code`: the answer.
+    pub async fn online_second_factor(&mut self, code: &str) -> Page {
+        let page = self.get("/bank/online/sca").await;
+        self.post(
+            "/bank/online/sca",
+            &[("code", code), ("csrf", &page.csrf())],
+        )
+        .await
+    }
 }
 
 pub fn urlencode(text: &str) -> String {
