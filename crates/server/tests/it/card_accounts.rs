@@ -4,7 +4,7 @@
 //! details, balances, transactions page by page — never a full PAN, never a
 //! card outside the consent, with the ledger still balanced.
 
-use crate::support::xs2a::{REDIRECT, Tpp};
+use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
 use crate::support::{TestServer, demo_server, param, redirect_params};
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::ledger::LedgerRepository;
@@ -45,15 +45,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let cc = tpp.client_token().await;
     let access = json!({"balances": [{"maskedPan": masked}], "transactions": [{"maskedPan": "525412xxxxxx3241"}]});
     let consent = tpp.consent(&cc, access, 4).await;
-    let read = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
-        .await;
+    let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(
         read.body["access"]["accounts"],
         json!([{"maskedPan": masked}]),
@@ -75,15 +67,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
     let token = tpp.approve(psu, &screen, &[]).await;
     let id = card.account.id.to_string();
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
     let mut seen = Vec::new();
 
-    let list = tpp
-        .call(Method::GET, "/v1/card-accounts", &token, &present, None)
-        .await;
+    let list = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let cards = list.body["cardAccounts"].as_array().unwrap();
     assert_eq!(cards.len(), 1, "{}", list.body);
@@ -110,13 +97,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
     assert!(listed.get("balances").is_none());
     let with_balance = tpp
-        .call(
-            Method::GET,
-            "/v1/card-accounts?withBalance=true",
-            &token,
-            &present,
-            None,
-        )
+        .get("/v1/card-accounts?withBalance=true", &token, &present)
         .await;
     assert_eq!(
         with_balance.body["cardAccounts"][0]["balances"]
@@ -126,22 +107,14 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         "{}",
         with_balance.body
     );
-    let accounts = tpp
-        .call(Method::GET, "/v1/accounts", &token, &present, None)
-        .await;
+    let accounts = tpp.get("/v1/accounts", &token, &present).await;
     assert_eq!(
         accounts.body,
         json!({"accounts": []}),
         "a card is not a payment account under /v1/accounts"
     );
     let as_account = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/accounts/{id}"),
-            &token,
-            &present,
-            None,
-        )
+        .get(&format!("/v1/accounts/{id}"), &token, &present)
         .await;
     assert_eq!(
         (as_account.status, as_account.tpp_message().0),
@@ -149,12 +122,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
 
     let details = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}?withBalance=true"),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(details.status, StatusCode::OK, "{}", details.body);
@@ -167,12 +138,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
 
     let balances = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}/balances"),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
@@ -217,12 +186,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
 
     // Booked transactions page by page, newest first, no entry twice.
     let first = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}/transactions?bookingStatus=booked"),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
@@ -249,7 +216,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         )),
         "{next}"
     );
-    let second = tpp.call(Method::GET, &next, &token, &present, None).await;
+    let second = tpp.get(&next, &token, &present).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let page_two = second.body["cardTransactions"]["booked"]
         .as_array()
@@ -352,7 +319,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let path = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&entryReferenceFrom={oldest}"
     );
-    let newer = tpp.call(Method::GET, &path, &token, &present, None).await;
+    let newer = tpp.get(&path, &token, &present).await;
     let newer_ids: Vec<i64> = newer.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap()
@@ -369,7 +336,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let path = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&dateFrom={day}&dateTo={day}"
     );
-    let window = tpp.call(Method::GET, &path, &token, &present, None).await;
+    let window = tpp.get(&path, &token, &present).await;
     let in_window = window.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap();
@@ -385,12 +352,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             .contains(&format!("dateFrom={day}"))
     );
     let both = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}/transactions?bookingStatus=both&withBalance=true"),
             &token,
             &present,
-            None,
         )
         .await;
     let pending = both.body["cardTransactions"]["pending"].as_array().unwrap();
@@ -402,12 +367,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     assert!(both.body["cardTransactions"]["booked"].is_array());
     assert_eq!(both.body["balances"].as_array().map(Vec::len), Some(5));
     let only_pending = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}/transactions?bookingStatus=pending"),
             &token,
             &present,
-            None,
         )
         .await;
     assert!(
@@ -425,7 +388,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let delta = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&deltaList=true&itemsPerPage=100"
     );
-    let all = tpp.call(Method::GET, &delta, &token, &present, None).await;
+    let all = tpp.get(&delta, &token, &present).await;
     let delta_ids: Vec<i64> = all.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap()
@@ -436,7 +399,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let mut delta_sorted = delta_ids.clone();
     delta_sorted.sort_unstable();
     assert_eq!(delta_sorted, unique, "the same entries as the pages");
-    let again = tpp.call(Method::GET, &delta, &token, &present, None).await;
+    let again = tpp.get(&delta, &token, &present).await;
     assert_eq!(
         again.body["cardTransactions"]["booked"],
         json!([]),
@@ -489,15 +452,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             "FORMAT_ERROR",
         ),
     ] {
-        let refused = tpp
-            .call(
-                Method::GET,
-                &format!("{base}{query}"),
-                &token,
-                &present,
-                None,
-            )
-            .await;
+        let refused = tpp.get(&format!("{base}{query}"), &token, &present).await;
         assert_eq!(
             (refused.status, refused.tpp_message().0),
             (status, Some(expected)),
@@ -514,12 +469,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     ] {
         for suffix in ["", "/balances", "/transactions?bookingStatus=booked"] {
             let outside = tpp
-                .call(
-                    Method::GET,
+                .get(
                     &format!("/v1/card-accounts/{other}{suffix}"),
                     &token,
                     &present,
-                    None,
                 )
                 .await;
             assert_eq!(
@@ -529,9 +482,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             );
         }
     }
-    let no_consent_id = tpp
-        .call(Method::GET, "/v1/card-accounts", &token, &[], None)
-        .await;
+    let no_consent_id = tpp.get("/v1/card-accounts", &token, &[]).await;
     assert_eq!(
         (no_consent_id.status, no_consent_id.tpp_message().0),
         (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
@@ -554,23 +505,19 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let unattended = [("consent-id", consent.as_str())];
     for _ in 0..4 {
         let read = tpp
-            .call(
-                Method::GET,
+            .get(
                 &format!("/v1/card-accounts/{id}/balances"),
                 &token,
                 &unattended,
-                None,
             )
             .await;
         assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     }
     let fifth = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{id}/balances"),
             &token,
             &unattended,
-            None,
         )
         .await;
     assert_eq!(
@@ -603,15 +550,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
     let consent = tpp
         .consent(&cc, json!({"accounts": [{"pan": pan}]}), 4)
         .await;
-    let read = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
-        .await;
+    let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(
         read.body["access"]["accounts"],
         json!([{"maskedPan": "525412******3241"}])
@@ -641,13 +580,8 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         .await;
     assert!(screen.body.contains("card <code>525412******3241</code>"));
     let token = tpp.approve(psu, &screen, &[]).await;
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
-    let list = tpp
-        .call(Method::GET, "/v1/card-accounts", &token, &present, None)
-        .await;
+    let present = psu_headers(&consent);
+    let list = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(
         list.body["cardAccounts"][0]["resourceId"],
         alice.account.id.to_string()
@@ -660,12 +594,10 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         "account details only"
     );
     let no_balances = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/card-accounts/{}/balances", alice.account.id),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(
@@ -715,18 +647,9 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
             .contains(&format!("card <code>{}</code>", bob.masked_pan))
     );
     let token = tpp.approve(psu, &screen, &[]).await;
-    let present = [
-        ("consent-id", global.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&global);
     let cards = tpp
-        .call(
-            Method::GET,
-            "/v1/card-accounts?withBalance=true",
-            &token,
-            &present,
-            None,
-        )
+        .get("/v1/card-accounts?withBalance=true", &token, &present)
         .await;
     let listed = &cards.body["cardAccounts"][0];
     assert_eq!(
@@ -736,9 +659,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         cards.body
     );
     assert!(listed["balances"].is_array() && listed["_links"]["balances"].is_object());
-    let accounts = tpp
-        .call(Method::GET, "/v1/accounts", &token, &present, None)
-        .await;
+    let accounts = tpp.get("/v1/accounts", &token, &present).await;
     let ibans: Vec<&Value> = accounts.body["accounts"]
         .as_array()
         .unwrap()
@@ -748,15 +669,13 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
     assert_eq!(ibans.len(), 2, "{}", accounts.body);
     assert!(ibans.iter().all(|i| i.is_string()), "payment accounts only");
     let transactions = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!(
                 "/v1/card-accounts/{}/transactions?bookingStatus=booked",
                 bob.account.id
             ),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(transactions.status, StatusCode::OK, "{}", transactions.body);
@@ -775,21 +694,14 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         screen.body
     );
     let token = tpp.approve(psu, &screen, &[&card_id]).await;
-    let present = [
-        ("consent-id", offered.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
-    let cards = tpp
-        .call(Method::GET, "/v1/card-accounts", &token, &present, None)
-        .await;
+    let present = psu_headers(&offered);
+    let cards = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(cards.body["cardAccounts"].as_array().unwrap().len(), 1);
     assert_eq!(
         cards.body["cardAccounts"][0]["resourceId"],
         card_id.as_str()
     );
-    let accounts = tpp
-        .call(Method::GET, "/v1/accounts", &token, &present, None)
-        .await;
+    let accounts = tpp.get("/v1/accounts", &token, &present).await;
     assert_eq!(accounts.body, json!({"accounts": []}));
     let audit = server.db.store().await.audit().await.unwrap();
     assert!(audit.is_consistent(), "{audit:?}");

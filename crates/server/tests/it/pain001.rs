@@ -9,7 +9,7 @@ use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 const PRODUCT: &str = "/v1/payments/pain.001-sepa-credit-transfers";
@@ -104,17 +104,15 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     );
 
     // Its information is the document as sent; under the JSON product it is not this TPP's resource.
-    let info = tpp.call(Method::GET, &resource, &cc, &[], None).await;
+    let info = tpp.get(&resource, &cc, &[]).await;
     assert_eq!(info.status, StatusCode::OK);
     assert_eq!(info.headers["content-type"], "application/xml");
     assert_eq!(info.text, xml);
     let json_path = tpp
-        .call(
-            Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(
@@ -125,9 +123,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             Some("paymentId")
         )
     );
-    let status = tpp
-        .call(Method::GET, &format!("{resource}/status"), &cc, &[], None)
-        .await;
+    let status = tpp.get(&format!("{resource}/status"), &cc, &[]).await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
 
     // Carol sees amount and payee at the bank, confirms with the sandbox code and approves.
@@ -149,9 +145,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let token = tokens.body["access_token"].as_str().unwrap();
 
-    let status = tpp
-        .call(Method::GET, &format!("{resource}/status"), token, &[], None)
-        .await;
+    let status = tpp.get(&format!("{resource}/status"), token, &[]).await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.text);
     let moved = store.account(debtor.id).await.unwrap().unwrap();
     assert_eq!(
@@ -371,9 +365,7 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
             .await
             .unwrap();
         assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
-        let status = tpp
-            .call(Method::GET, &format!("{path}/{id}/status"), &cc, &[], None)
-            .await;
+        let status = tpp.get(&format!("{path}/{id}/status"), &cc, &[]).await;
         assert_eq!(status.body["transactionStatus"], "CANC", "{}", status.text);
     }
     server.stop().await;
@@ -415,13 +407,9 @@ async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: T
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
     let id = created.body["paymentId"].as_str().unwrap();
     assert_eq!(created.headers["location"], format!("{path}/{id}"));
-    let read = tpp
-        .call(Method::GET, &format!("{path}/{id}"), &cc, &[], None)
-        .await;
+    let read = tpp.get(&format!("{path}/{id}"), &cc, &[]).await;
     assert_eq!(read.text, xml, "the document as sent");
-    let status = tpp
-        .call(Method::GET, &format!("{path}/{id}/status"), &cc, &[], None)
-        .await;
+    let status = tpp.get(&format!("{path}/{id}/status"), &cc, &[]).await;
     assert_eq!(status.body["transactionStatus"], "RCVD");
     let stored = server
         .db

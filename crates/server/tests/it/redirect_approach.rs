@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp};
+use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, config_for, demo_server, log_in, second_factor, urlencode,
 };
@@ -63,13 +63,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     // The authorisation sub-resource exists from the start.
     let sca_status = links["scaStatus"]["href"].as_str().unwrap().to_owned();
     let listed = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/authorisations"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
         .await;
     assert_eq!(
         format!(
@@ -79,18 +73,11 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         sca_status
     );
     assert_eq!(
-        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
-            .await
-            .body["scaStatus"],
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "received"
     );
-    let with_psu = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
-    let early = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
-        .await;
+    let with_psu = psu_headers(&consent);
+    let early = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(
         early.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None),
@@ -112,9 +99,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
             .contains(&third.iban.as_ref().unwrap().to_print_format())
     );
     assert_eq!(
-        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
-            .await
-            .body["scaStatus"],
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "psuAuthenticated"
     );
     let approved = psu
@@ -132,26 +117,16 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     assert!(psu.cookies.is_empty(), "the bank's session ended");
 
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "valid");
     assert_eq!(
-        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
-            .await
-            .body["scaStatus"],
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "finalised"
     );
 
     // The client's own token with Consent-ID reads exactly the consented accounts.
-    let list = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
-        .await;
+    let list = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let listed: Vec<&str> = list.body["accounts"]
         .as_array()
@@ -161,48 +136,40 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         .collect();
     assert_eq!(listed, [iban(first), iban(second)]);
     let balances = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/accounts/{}/balances", first.id),
             &cc,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
     let not_granted = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/accounts/{}/balances", second.id),
             &cc,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(not_granted.refusal().1, Some("CONSENT_INVALID"));
     let outside = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
                 third.id
             ),
             &cc,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(outside.refusal().0, StatusCode::FORBIDDEN);
     let transactions = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "/v1/accounts/{}/transactions?bookingStatus=booked",
                 second.id
             ),
             &cc,
             &with_psu,
-            None,
         )
         .await;
     assert_eq!(transactions.status, StatusCode::OK, "{}", transactions.body);
@@ -211,15 +178,11 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     let unattended = [("consent-id", consent.as_str())];
     for _ in 0..2 {
         assert_eq!(
-            tpp.call(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
-                .await
-                .status,
+            tpp.get("/v1/accounts", &cc, &unattended).await.status,
             StatusCode::OK
         );
     }
-    let third_today = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &unattended, None)
-        .await;
+    let third_today = tpp.get("/v1/accounts", &cc, &unattended).await;
     assert_eq!(
         third_today.refusal(),
         (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"), None)
@@ -228,29 +191,17 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     // Not with a token for payments only, nor with another application's token.
     let pis_only = tpp.client_token_for(Some("pis")).await;
     assert_eq!(
-        tpp.call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &pis_only,
-            &with_psu,
-            None
-        )
-        .await
-        .refusal()
-        .1,
+        tpp.get("/v1/accounts", &pis_only, &with_psu)
+            .await
+            .refusal()
+            .1,
         Some("CONSENT_INVALID")
     );
     let other = Tpp::with_nok(&server, "Other TPP SARL", "ais");
     let other_cc = other.client_token().await;
     assert_eq!(
         other
-            .call(
-                reqwest::Method::GET,
-                "/v1/accounts",
-                &other_cc,
-                &with_psu,
-                None
-            )
+            .get("/v1/accounts", &other_cc, &with_psu)
             .await
             .refusal()
             .1,
@@ -275,18 +226,10 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
 
     // The TPP ends the consent: the very next read is refused.
     let deleted = tpp
-        .call(
-            reqwest::Method::DELETE,
-            &format!("/v1/consents/{consent}"),
-            &cc,
-            &[],
-            None,
-        )
+        .delete(&format!("/v1/consents/{consent}"), &cc, &[])
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let after = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &with_psu, None)
-        .await;
+    let after = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(
         after.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None)
@@ -343,32 +286,18 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
     );
 
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "rejected");
     let ids = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/authorisations"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
         .await;
     let id = ids.body["authorisationIds"][0].as_str().unwrap().to_owned();
     let sca = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/consents/{consent}/authorisations/{id}"),
             &cc,
             &[],
-            None,
         )
         .await;
     assert_eq!(sca.body["scaStatus"], "failed");
@@ -377,10 +306,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
             reqwest::Method::GET,
             "/v1/accounts",
             &cc,
-            &[
-                ("consent-id", consent.as_str()),
-                ("psu-ip-address", "192.0.2.7"),
-            ],
+            &psu_headers(&consent),
             None,
         )
         .await;
@@ -573,13 +499,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         );
         let consent = oauth.body["consentId"].as_str().unwrap();
         let none = tpp
-            .call(
-                reqwest::Method::GET,
-                &format!("/v1/consents/{consent}/authorisations"),
-                &cc,
-                &[],
-                None,
-            )
+            .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
             .await;
         assert_eq!(
             none.body,
@@ -711,7 +631,7 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
         Browser::new(&server).get(&fresh).await.location.as_deref(),
         Some("/bank/login")
     );
-    let listed = tpp.call(reqwest::Method::GET, &path, &cc, &[], None).await;
+    let listed = tpp.get(&path, &cc, &[]).await;
     assert!(
         listed.body["authorisationIds"]
             .as_array()
@@ -806,19 +726,9 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
     );
 
     // The client's token reads status and payment as in the OAuth approach.
-    let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{self_link}/status"),
-            &cc,
-            &[],
-            None,
-        )
-        .await;
+    let status = tpp.get(&format!("{self_link}/status"), &cc, &[]).await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
-    let read = tpp
-        .call(reqwest::Method::GET, &self_link, &cc, &[], None)
-        .await;
+    let read = tpp.get(&self_link, &cc, &[]).await;
     assert_eq!(
         (
             read.body["transactionStatus"].as_str(),
@@ -827,9 +737,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         (Some("ACSC"), Some("Corner Shop"))
     );
     assert_eq!(
-        tpp.call(reqwest::Method::GET, &sca_status, &cc, &[], None)
-            .await
-            .body["scaStatus"],
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "finalised"
     );
     let moved = store.account(debtor.id).await.unwrap().unwrap();
@@ -869,9 +777,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         before - 1234
     );
     assert!(store.audit().await.unwrap().is_consistent());
-    let cancel = tpp
-        .call(reqwest::Method::DELETE, &self_link, &cc, &[], None)
-        .await;
+    let cancel = tpp.delete(&self_link, &cc, &[]).await;
     assert_eq!(cancel.refusal().1, Some("CANCELLATION_INVALID"));
     server.stop().await;
 }
@@ -896,36 +802,23 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
         &[("decision", "approve"), ("csrf", &screen.csrf())],
     )
     .await;
-    let present = [
-        ("consent-id", consent.as_str()),
-        ("psu-ip-address", "192.0.2.7"),
-    ];
+    let present = psu_headers(&consent);
 
     clock.advance(time::Duration::days(180) - time::Duration::minutes(1));
     let cc = tpp.client_token().await;
     assert_eq!(
-        tpp.call(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
-            .await
-            .status,
+        tpp.get("/v1/accounts", &cc, &present).await.status,
         StatusCode::OK
     );
     clock.advance(time::Duration::minutes(2));
     let cc = tpp.client_token().await;
-    let late = tpp
-        .call(reqwest::Method::GET, "/v1/accounts", &cc, &present, None)
-        .await;
+    let late = tpp.get("/v1/accounts", &cc, &present).await;
     assert_eq!(
         late.refusal(),
         (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED"), None)
     );
     let status = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(
         status.body["consentStatus"], "valid",

@@ -105,9 +105,7 @@ async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb)
     let id = created["paymentId"].as_str().unwrap().to_owned();
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/payments/sepa-credit-transfers/{id}");
-    let Answer { body: info, .. } = tpp
-        .call(reqwest::Method::GET, &path, &token, &PSU, None)
-        .await;
+    let Answer { body: info, .. } = tpp.get(&path, &token, &PSU).await;
     assert_eq!(
         (
             info["transactionStatus"].as_str(),
@@ -128,29 +126,13 @@ async fn a_future_dated_payment_waits_for_its_date_and_executes_once(db: TestDb)
     assert!(runs <= 1, "at most one scheduler recorded it, {runs} did");
     token = tpp.client_token().await;
     for _ in 0..50 {
-        let Answer { body: status, .. } = tpp
-            .call(
-                reqwest::Method::GET,
-                &format!("{path}/status"),
-                &token,
-                &PSU,
-                None,
-            )
-            .await;
+        let Answer { body: status, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
         if status["transactionStatus"] == "ACSC" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let Answer { body: status, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/status"),
-            &token,
-            &PSU,
-            None,
-        )
-        .await;
+    let Answer { body: status, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
     assert_eq!(status["transactionStatus"], "ACSC", "{status}");
     assert_eq!(postings_of(&server, &id).await, [format!("payment:{id}")]);
     let moved = store.account(debtor.id).await.unwrap().unwrap();
@@ -207,20 +189,16 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
     );
     // A standing order is not a single payment.
     let Answer { status: wrong, .. } = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/payments/sepa-credit-transfers/{id}"),
             &token,
             &PSU,
-            None,
         )
         .await;
     assert_eq!(wrong, StatusCode::FORBIDDEN);
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/periodic-payments/sepa-credit-transfers/{id}");
-    let Answer { body: info, .. } = tpp
-        .call(reqwest::Method::GET, &path, &token, &PSU, None)
-        .await;
+    let Answer { body: info, .. } = tpp.get(&path, &token, &PSU).await;
     assert_eq!(info["transactionStatus"], "ACCP");
     assert_eq!(
         (
@@ -266,15 +244,7 @@ async fn a_standing_order_executes_on_each_date_exactly_once_and_then_completes(
         "one posting per date"
     );
     token = tpp.client_token().await;
-    let Answer { body: status, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/status"),
-            &token,
-            &PSU,
-            None,
-        )
-        .await;
+    let Answer { body: status, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
     assert_eq!(
         status["transactionStatus"], "ACSC",
         "the standing order ran its course"
@@ -478,9 +448,7 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         status,
         body: asked,
         ..
-    } = tpp
-        .call(reqwest::Method::DELETE, &path, &token, &PSU, None)
-        .await;
+    } = tpp.delete(&path, &token, &PSU).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{asked}");
     assert_eq!(asked["transactionStatus"], "ACCP");
     assert_eq!(
@@ -488,13 +456,7 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         format!("{}/.well-known/oauth-authorization-server", server.base_url)
     );
     let Answer { body: listed, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/cancellation-authorisations"),
-            &token,
-            &PSU,
-            None,
-        )
+        .get(&format!("{path}/cancellation-authorisations"), &token, &PSU)
         .await;
     assert_eq!(listed, json!({"authorisationIds": []}));
 
@@ -515,15 +477,7 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         param(&redirect_params(&kept, REDIRECT), "error"),
         Some("access_denied")
     );
-    let Answer { body: still, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/status"),
-            &token,
-            &PSU,
-            None,
-        )
-        .await;
+    let Answer { body: still, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
     assert_eq!(still["transactionStatus"], "ACCP");
 
     // The PSU confirms: cancelled, and nothing is paid on its date.
@@ -532,24 +486,10 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         param(&redirect_params(&confirmed, REDIRECT), "code").is_some(),
         "{confirmed}"
     );
-    let Answer { body: status, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/status"),
-            &token,
-            &PSU,
-            None,
-        )
-        .await;
+    let Answer { body: status, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
     assert_eq!(status["transactionStatus"], "CANC");
     let Answer { body: listed, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/cancellation-authorisations"),
-            &token,
-            &PSU,
-            None,
-        )
+        .get(&format!("{path}/cancellation-authorisations"), &token, &PSU)
         .await;
     let ids = listed["authorisationIds"].as_array().unwrap();
     assert_eq!(
@@ -558,21 +498,17 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
         "bob's, the kept and the confirmed one: {listed}"
     );
     let Answer { body: sca, .. } = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!(
                 "{path}/cancellation-authorisations/{}",
                 ids[2].as_str().unwrap()
             ),
             &token,
             &PSU,
-            None,
         )
         .await;
     assert!(sca["scaStatus"].is_string(), "{sca}");
-    let Answer { status: again, .. } = tpp
-        .call(reqwest::Method::DELETE, &path, &token, &PSU, None)
-        .await;
+    let Answer { status: again, .. } = tpp.delete(&path, &token, &PSU).await;
     assert_eq!(
         again,
         StatusCode::METHOD_NOT_ALLOWED,
@@ -646,9 +582,7 @@ async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db
     let id = created["paymentId"].as_str().unwrap().to_owned();
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
-    let Answer { body: info, .. } = tpp
-        .call(reqwest::Method::GET, &path, &token, &PSU, None)
-        .await;
+    let Answer { body: info, .. } = tpp.get(&path, &token, &PSU).await;
     assert_eq!(
         (
             info["transactionStatus"].as_str(),
@@ -710,12 +644,10 @@ async fn a_batch_booked_bulk_payment_is_one_debit_of_the_total_all_or_nothing(db
     let refused = created["paymentId"].as_str().unwrap().to_owned();
     authorise(&server, &tpp, &refused, "alice", "alice-demo-2026").await;
     let Answer { body: status, .. } = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/bulk-payments/sepa-credit-transfers/{refused}/status"),
             &token,
             &PSU,
-            None,
         )
         .await;
     assert_eq!(status["transactionStatus"], "RJCT", "{status}");
@@ -769,12 +701,10 @@ async fn a_bulk_payment_booked_per_transfer_is_partially_accepted_when_one_fails
     let id = created["paymentId"].as_str().unwrap().to_owned();
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let Answer { body: info, .. } = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             &format!("/v1/bulk-payments/instant-sepa-credit-transfers/{id}"),
             &token,
             &PSU,
-            None,
         )
         .await;
     assert_eq!(info["transactionStatus"], "PART", "{info}");
@@ -890,15 +820,7 @@ async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     let id = created["paymentId"].as_str().unwrap().to_owned();
     authorise(&server, &tpp, &id, "alice", "alice-demo-2026").await;
     let path = format!("/v1/bulk-payments/sepa-credit-transfers/{id}");
-    let Answer { body: info, .. } = tpp
-        .call(
-            reqwest::Method::GET,
-            &format!("{path}/status"),
-            &token,
-            &PSU,
-            None,
-        )
-        .await;
+    let Answer { body: info, .. } = tpp.get(&format!("{path}/status"), &token, &PSU).await;
     assert_eq!(info["transactionStatus"], "ACCP");
     assert!(
         postings_of(&server, &id).await.is_empty(),
@@ -909,9 +831,7 @@ async fn a_future_dated_bulk_payment_executes_on_its_date(db: TestDb) {
     let ledger = Ledger::new(server.db.store().await, Arc::new(clock.clone()));
     futures_join(&ledger).await;
     token = tpp.client_token().await;
-    let Answer { body: info, .. } = tpp
-        .call(reqwest::Method::GET, &path, &token, &PSU, None)
-        .await;
+    let Answer { body: info, .. } = tpp.get(&path, &token, &PSU).await;
     assert_eq!(info["transactionStatus"], "ACSC", "{info}");
     assert_eq!(
         postings_of(&server, &id).await,

@@ -59,9 +59,7 @@ impl Reader<'_> {
             ("consent-id", self.consent.as_str()),
             ("psu-ip-address", PSU_PRESENT),
         ];
-        self.tpp
-            .call(Method::GET, path, &self.token, &headers, None)
-            .await
+        self.tpp.get(path, &self.token, &headers).await
     }
 
     async fn ok(&self, path: &str) -> Value {
@@ -505,26 +503,14 @@ async fn an_x_request_id_names_one_consent_and_one_payment_for_24_hours(db: Test
     // The first ones are still there, unchanged.
     let cc = tpp.client_token().await;
     let read = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/consents/{first_consent}"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{first_consent}"), &cc, &[])
         .await;
     assert_eq!(
         (read.status, read.body["consentStatus"].as_str()),
         (StatusCode::OK, Some("received"))
     );
     let status = tpp
-        .call(
-            Method::GET,
-            &format!("{payments}/{first_payment}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("{payments}/{first_payment}/status"), &cc, &[])
         .await;
     assert_eq!(
         (status.status, status.body["transactionStatus"].as_str()),
@@ -723,8 +709,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         async move {
             let mut headers = vec![("consent-id", consent.as_str())];
             headers.extend(ip.map(|ip| ("psu-ip-address", ip)));
-            tpp.call(Method::GET, "/v1/accounts", &token, &headers, None)
-                .await
+            tpp.get("/v1/accounts", &token, &headers).await
         }
     };
     for bad in ["not-an-ip", "192.0.2.300", "192.0.2.7, 10.0.0.1", ""] {
@@ -758,9 +743,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         ("consent-id", consent.as_str()),
         ("psu-ip-address", PSU_PRESENT),
     ];
-    let first = tpp
-        .call(Method::GET, "/v1/accounts", &token, &headers, None)
-        .await;
+    let first = tpp.get("/v1/accounts", &token, &headers).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     let account = first.body["accounts"][0]["resourceId"]
         .as_str()
@@ -770,7 +753,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         "/v1/accounts".to_owned(),
         format!("/v1/accounts/{account}/balances"),
     ] {
-        let used = tpp.call(Method::GET, &path, &token, &headers, None).await;
+        let used = tpp.get(&path, &token, &headers).await;
         assert_eq!(
             (used.status, used.tpp_message().0),
             (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED")),
@@ -780,13 +763,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         assert!(text(&used).contains("one-off"), "{}", used.body);
     }
     let status = tpp
-        .call(
-            Method::GET,
-            &format!("/v1/consents/{consent}/status"),
-            &cc,
-            &[],
-            None,
-        )
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;
     assert_eq!(status.body["consentStatus"], "expired");
     server.stop().await;
@@ -852,13 +829,9 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
 
     // A cancelled payment cannot be cancelled again: 405.
     let id = most.body["paymentId"].as_str().unwrap();
-    let cancel = tpp
-        .call(Method::DELETE, &format!("{payments}/{id}"), &cc, &[], None)
-        .await;
+    let cancel = tpp.delete(&format!("{payments}/{id}"), &cc, &[]).await;
     assert_eq!(cancel.status, StatusCode::NO_CONTENT);
-    let again = tpp
-        .call(Method::DELETE, &format!("{payments}/{id}"), &cc, &[], None)
-        .await;
+    let again = tpp.delete(&format!("{payments}/{id}"), &cc, &[]).await;
     assert_eq!(
         (again.status, again.tpp_message().0),
         (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID")),
@@ -886,7 +859,7 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
     // with one it did not authorise by Redirect, the consent is invalid and
     // the 401 says how to authenticate.
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let missing = tpp.call(Method::GET, "/v1/accounts", &cc, &[], None).await;
+    let missing = tpp.get("/v1/accounts", &cc, &[]).await;
     assert_eq!(
         (missing.status, missing.tpp_message()),
         (
@@ -947,18 +920,14 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
     );
 
     // The router's own refusals under /v1 are tppMessages too.
-    let unknown = tpp
-        .call(Method::GET, "/v1/no-such-service", &cc, &[], None)
-        .await;
+    let unknown = tpp.get("/v1/no-such-service", &cc, &[]).await;
     assert_eq!(
         (unknown.status, unknown.tpp_message().0),
         (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN")),
         "{}",
         unknown.body
     );
-    let method = tpp
-        .call(Method::DELETE, "/v1/accounts", &cc, &[], None)
-        .await;
+    let method = tpp.delete("/v1/accounts", &cc, &[]).await;
     assert_eq!(method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(method.tpp_message().0.is_some(), "{}", method.body);
     let big = json!({"access": {"allPsd2": "x".repeat(2 * 1024 * 1024)}});

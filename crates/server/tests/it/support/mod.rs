@@ -491,6 +491,32 @@ impl Browser {
         assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
         screen
     }
+
+    /// Opens online banking and signs in with `login`'s password: the answer
+    /// (the second factor's page on success).
+    pub async fn online_login(&mut self, login: &str, password: &str) -> Page {
+        let form = self.get("/bank/online").await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+        self.post(
+            "/bank/online/login",
+            &[
+                ("login", login),
+                ("password", password),
+                ("csrf", &form.csrf()),
+            ],
+        )
+        .await
+    }
+
+    /// Answers online banking's second-factor page with `code`: the answer.
+    pub async fn online_second_factor(&mut self, code: &str) -> Page {
+        let page = self.get("/bank/online/sca").await;
+        self.post(
+            "/bank/online/sca",
+            &[("code", code), ("csrf", &page.csrf())],
+        )
+        .await
+    }
 }
 
 pub fn urlencode(text: &str) -> String {

@@ -160,6 +160,16 @@ impl Tpp {
             .await
     }
 
+    /// A bodyless XS2A GET.
+    pub async fn get(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(Method::GET, path, token, headers, None).await
+    }
+
+    /// A bodyless XS2A DELETE.
+    pub async fn delete(&self, path: &str, token: &str, headers: &[(&str, &str)]) -> Answer {
+        self.call(Method::DELETE, path, token, headers, None).await
+    }
+
     /// An XS2A call with the given X-Request-ID. It waits out the sandbox
     /// plan's rate limit (429 with Retry-After) as a TPP would, so a test sees
     /// every other answer, `frequencyPerDay`'s 429 among them.
@@ -403,6 +413,12 @@ impl Tpp {
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         tokens
     }
+}
+
+/// The headers of a call made with the PSU present: the consent and the
+/// PSU's address.
+pub fn psu_headers(consent: &str) -> [(&'static str, &str); 2] {
+    [("consent-id", consent), ("psu-ip-address", "192.0.2.7")]
 }
 
 /// The authorization code on the bank's redirect back to [`REDIRECT`].

@@ -1,0 +1,250 @@
+//! Funds confirmation under the holder's PIIS consent.
+
+use super::online_banking;
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
+use crate::support::{Browser, demo_server};
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_testkit::{TestDb, both_stores};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db: TestDb) {
+    let server = demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, "ais,piis");
+    let cc = tpp.client_token().await;
+    let store = server.db.store().await;
+    let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
+    let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
+    let iban = account.iban.as_ref().unwrap().as_str().to_owned();
+    let available =
+        fintechapi_domain::Money::from_minor(account.balances.available(), account.currency)
+            .to_decimal_string();
+    let ask = |iban: &str, amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
+    let post = reqwest::Method::POST;
+
+    // Without the holder's consent the bank answers nothing about the account.
+    let unasked = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &cc,
+            &[],
+            Some(&ask(&iban, "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (unasked.status, unasked.tpp_message().0),
+        (StatusCode::BAD_REQUEST, Some("NO_PIIS_ACTIVATION")),
+        "{}",
+        unasked.body
+    );
+
+    // RFC 9396: the pushed request asks for a funds-confirmation consent on bob's account.
+    let challenge = pkce_s256(VERIFIER);
+    let par = |details: Value| {
+        let form = vec![
+            ("response_type", "code".to_owned()),
+            ("redirect_uri", REDIRECT.to_owned()),
+            ("code_challenge", challenge.clone()),
+            ("code_challenge_method", "S256".to_owned()),
+            ("authorization_details", details.to_string()),
+        ];
+        let req = tpp
+            .http
+            .post(format!("{}/oauth2/par", tpp.base))
+            .basic_auth(&tpp.key, Some(&tpp.secret))
+            .form(&form);
+        async move { Answer::of(req.send().await.unwrap()).await }
+    };
+    let past = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}, "validUntil": "2020-01-01"}])).await;
+    assert_eq!(past.body["error"], "invalid_authorization_details");
+    let pushed = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}}])).await;
+    assert_eq!(pushed.status, StatusCode::CREATED, "{}", pushed.body);
+    let mut psu = Browser::new(&server);
+    let screen = psu
+        .authorise(
+            &tpp.link(pushed.body["request_uri"].as_str().unwrap()),
+            "bob",
+            "bob-demo-2026",
+        )
+        .await;
+    assert!(
+        screen.body.contains("check your available funds")
+            && screen.body.contains("never your balance"),
+        "{}",
+        screen.body
+    );
+    let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
+    let consent = tokens.body["authorization_details"][0]["consentId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
+    let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+    let status = tpp
+        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
+        .await;
+    assert_eq!(status.body["consentStatus"], "valid");
+
+    // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
+    let yes = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &token,
+            &[],
+            Some(&ask(&iban, &available)),
+        )
+        .await;
+    assert_eq!(
+        (yes.status, &yes.body),
+        (StatusCode::OK, &json!({"fundsAvailable": true}))
+    );
+    let no = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &cc,
+            &[("consent-id", consent.as_str())],
+            Some(&ask(&iban, "99999999.00")),
+        )
+        .await;
+    assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
+    let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
+    let elsewhere = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &token,
+            &[],
+            Some(&ask(other.iban.as_ref().unwrap().as_str(), "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (elsewhere.status, elsewhere.tpp_message().1),
+        (StatusCode::BAD_REQUEST, Some("account.iban")),
+        "another account of bob's is not covered"
+    );
+    let unknown = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &cc,
+            &[("consent-id", "00000000-0000-4000-8000-000000000001")],
+            Some(&ask(&iban, "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.tpp_message().0),
+        (StatusCode::BAD_REQUEST, Some("CONSENT_UNKNOWN")),
+        "an unknown Consent-ID header"
+    );
+    let forged = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &token,
+            &[("consent-id", "00000000-0000-4000-8000-000000000001")],
+            Some(&ask(&iban, "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (forged.status, forged.tpp_message().0),
+        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
+    );
+    // A funds-confirmation grant reads no accounts, and cannot be made an
+    // account-information one by a Redirect authorisation of the consent.
+    let refused = tpp
+        .call(
+            reqwest::Method::GET,
+            "/v1/accounts",
+            &token,
+            &[("consent-id", consent.as_str())],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.tpp_message().0),
+        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")),
+        "{}",
+        refused.body
+    );
+    let redirect = [
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+    ];
+    let start = tpp
+        .call(
+            post.clone(),
+            &format!("/v1/consents/{consent}/authorisations"),
+            &cc,
+            &redirect,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(
+        (start.status, start.tpp_message().0),
+        (StatusCode::FORBIDDEN, Some("CONSENT_UNKNOWN")),
+        "{}",
+        start.body
+    );
+    let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
+    assert_eq!(
+        introspected.body["authorization_details"][0]["type"],
+        "funds_confirmation"
+    );
+
+    // Bob withdraws it in online banking: the very next question is refused.
+    let mut online = online_banking(&server, "bob", "bob-demo-2026").await;
+    let list = online.get("/bank/online/consents").await;
+    let withdrawn = online
+        .post(
+            &format!("/bank/online/consents/{consent}/revoke"),
+            &[("csrf", &list.csrf())],
+        )
+        .await;
+    assert!(
+        withdrawn.body.contains("Access withdrawn"),
+        "{}",
+        withdrawn.body
+    );
+    let after = tpp
+        .call(
+            post.clone(),
+            "/v1/funds-confirmations",
+            &token,
+            &[],
+            Some(&ask(&iban, "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (after.status, after.tpp_message().0),
+        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
+    );
+
+    // An account that is not the PSU's cannot be granted.
+    let foreign =
+        par(json!([{"type": "funds_confirmation", "account": {"iban": "DE02120300000000202051"}}]))
+            .await;
+    let mut psu = Browser::new(&server);
+    let screen = psu
+        .authorise(
+            &tpp.link(foreign.body["request_uri"].as_str().unwrap()),
+            "bob",
+            "bob-demo-2026",
+        )
+        .await;
+    assert!(screen.body.contains("not one of yours"), "{}", screen.body);
+
+    let basket = tpp
+        .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
+        .await;
+    assert_eq!(
+        (basket.status, basket.tpp_message().0),
+        (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
+    );
+    server.stop().await;
+}
+both_stores!(funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no);

@@ -1,0 +1,36 @@
+//! The OAuth SCA approach end to end over HTTPS, on both stores: a TPP creates
+//! an AIS consent on the XS2A API, pushes an authorization request (PAR, PKCE
+//! S256), the PSU logs in at the bank's pages with two factors and approves,
+//! the TPP exchanges the code and reads exactly the consented accounts; and
+//! every way this must fail.
+
+mod authorization_requests;
+mod blocks;
+mod code_flow;
+mod funds_confirmation;
+mod online;
+mod payments;
+mod second_factors;
+mod tokens;
+
+use crate::support::{Browser, SANDBOX_CODE, TestServer};
+
+/// A PSU's online-banking session, logged in with both factors.
+async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
+    let mut b = Browser::new(server);
+    let logged = b.online_login(login, password).await;
+    assert_eq!(
+        logged.location.as_deref(),
+        Some("/bank/online/sca"),
+        "{}",
+        logged.body
+    );
+    let done = b.online_second_factor(SANDBOX_CODE).await;
+    assert_eq!(
+        done.location.as_deref(),
+        Some("/bank/online/consents"),
+        "{}",
+        done.body
+    );
+    b
+}

@@ -1,0 +1,416 @@
+//! SEPA payments authorised with dynamic linking, validated, rejected and
+//! cancelled.
+
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
+use crate::support::{Browser, TestServer, demo_server, log_in, open};
+use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::secret::pkce_s256;
+use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_testkit::{TestDb, both_stores};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Enrols `login`'s authenticator app through the admin console; its seed.
+async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_domain::otp::Seed {
+    let mut ops = crate::support::operator(server).await;
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    let csrf = ops.get("/admin/psus").await.csrf();
+    let page = ops
+        .post(&format!("/admin/psus/{}/totp", psu.id), &[("csrf", &csrf)])
+        .await;
+    let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
+    fintechapi_domain::otp::Seed::from_base32(
+        &page.body[at..at + page.body[at..].find('<').unwrap()],
+    )
+    .unwrap()
+}
+
+fn challenge_on(page: &str) -> String {
+    let at = page
+        .find(r#"id="challenge">"#)
+        .expect("a challenge on the page")
+        + r#"id="challenge">"#.len();
+    page[at..at + 8].to_owned()
+}
+
+async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once(db: TestDb) {
+    let server = demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
+    let cc = tpp.client_token().await;
+    let store = server.db.store().await;
+    let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
+    let debtor = store.accounts_of_psu(alice.id).await.unwrap().remove(0);
+    let before = debtor.balances.booked;
+    let seed = enrol_authenticator(&server, "alice").await;
+
+    // Initiation is idempotent by X-Request-ID: the same body gives the same payment.
+    let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Corner Shop <b>", "creditorAccount": {"iban": "DE02120300000000202051"}, "remittanceInformationUnstructured": "Invoice 42"});
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let initiate = |body: Value| {
+        let req = tpp
+            .http
+            .post(format!("{}/v1/payments/sepa-credit-transfers", tpp.base))
+            .bearer_auth(&cc)
+            .header("x-request-id", &request_id)
+            .header("psu-ip-address", "192.0.2.7")
+            .json(&body);
+        async move { Answer::of(req.send().await.unwrap()).await }
+    };
+    let first = initiate(body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+    assert_eq!(first.body["transactionStatus"], "RCVD");
+    assert_eq!(first.headers["aspsp-sca-approach"], "REDIRECT");
+    let payment = first.body["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(
+        first.headers["location"],
+        format!("/v1/payments/sepa-credit-transfers/{payment}")
+    );
+    let again = initiate(body.clone()).await;
+    assert_eq!(
+        (again.status, again.body["paymentId"].as_str()),
+        (StatusCode::CREATED, Some(payment.as_str()))
+    );
+    let mut changed = body.clone();
+    changed["instructedAmount"]["amount"] = json!("99.00");
+    let conflict = initiate(changed).await;
+    assert_eq!(
+        (conflict.status, conflict.tpp_message().0),
+        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
+    );
+    assert_eq!(
+        server
+            .db
+            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
+            .await,
+        ["1"],
+        "one payment"
+    );
+
+    // The PSU sees amount and payee with a challenge derived from them.
+    let mut psu = Browser::new(&server);
+    open(
+        &mut psu,
+        &tpp.key,
+        &tpp.par_scope(&format!("PIS:{payment}")).await,
+    )
+    .await;
+    log_in(&mut psu, "alice", "alice-demo-2026").await;
+    let page = psu.get("/bank/sca").await;
+    assert!(
+        page.body.contains("12.34 EUR")
+            && page.body.contains("Corner Shop &#60;b&#62;")
+            && page.body.contains("DE02 1203 0000 0000 2020 51"),
+        "{}",
+        page.body
+    );
+    let challenge = challenge_on(&page.body);
+    let response = seed.ocra_response(&challenge).unwrap();
+    // TOTP alone does not authorise a payment.
+    let totp = seed.code_at(SystemClock.now()).unwrap();
+    assert_eq!(
+        psu.post("/bank/sca", &[("code", &totp), ("csrf", &page.csrf())])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    // The amount changes after the challenge: the answer no longer fits.
+    server
+        .db
+        .raw_strings(&format!(
+            "UPDATE payments SET amount = 99900 WHERE id = '{payment}'"
+        ))
+        .await;
+    assert_eq!(
+        psu.post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    server
+        .db
+        .raw_strings(&format!(
+            "UPDATE payments SET amount = 1234 WHERE id = '{payment}'"
+        ))
+        .await;
+    let ok = psu
+        .post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+        .await;
+    assert_eq!(
+        (ok.status, ok.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("/bank/consent")),
+        "{}",
+        ok.body
+    );
+    let screen = psu.get("/bank/consent").await;
+    assert!(screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"));
+    let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
+    assert!(
+        tokens.body.get("refresh_token").is_none(),
+        "a payment authorization has no refresh token"
+    );
+    let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+
+    let status = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}/status"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
+    let authorisations = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"),
+            &cc,
+            &[],
+        )
+        .await;
+    let id = authorisations.body["authorisationIds"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sca = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(sca.body["scaStatus"], "finalised");
+    let cancellations = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(cancellations.body, json!({"authorisationIds": []}));
+    let moved = store.account(debtor.id).await.unwrap().unwrap();
+    assert_eq!(
+        moved.balances.booked,
+        before - 1234,
+        "the ledger moved once"
+    );
+    assert!(store.audit().await.unwrap().is_consistent());
+    let cancel = tpp
+        .delete(
+            &format!("/v1/payments/sepa-credit-transfers/{payment}"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (cancel.status, cancel.tpp_message().0),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID"))
+    );
+    server.stop().await;
+}
+both_stores!(a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once);
+
+async fn payments_are_validated_rejected_without_funds_and_cancelled_before_authorisation(
+    db: TestDb,
+) {
+    let server = demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, "ais,pis");
+    let cc = tpp.client_token().await;
+    let store = server.db.store().await;
+    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+    let debtor_iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+    let payment = |amount: &str| json!({"instructedAmount": {"currency": "EUR", "amount": amount}, "debtorAccount": {"iban": debtor_iban}, "creditorName": "Landlord", "creditorAccount": {"iban": "DE02120300000000202051"}});
+    let post = |path: &str, body: Value, extra: Vec<(&'static str, &'static str)>| {
+        let mut req = tpp
+            .http
+            .post(format!("{}{path}", tpp.base))
+            .bearer_auth(&cc)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .json(&body);
+        for (k, v) in extra {
+            req = req.header(k, v);
+        }
+        async move { Answer::of(req.send().await.unwrap()).await }
+    };
+    let ip = || vec![("psu-ip-address", "192.0.2.7")];
+    let mut bad_iban = payment("1.00");
+    bad_iban["creditorAccount"]["iban"] = json!("DE00123");
+    let mut usd = payment("1.00");
+    usd["instructedAmount"]["currency"] = json!("USD");
+    let mut past = payment("1.00");
+    past["requestedExecutionDate"] = json!("2020-01-01");
+    let cases = [
+        (
+            "/v1/payments/sepa-credit-transfers",
+            payment("1.00"),
+            vec![],
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "PSU-IP-Address",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            bad_iban,
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "creditorAccount.iban",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            usd,
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "instructedAmount.currency",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            past,
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "EXECUTION_DATE_INVALID",
+            "requestedExecutionDate",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            payment("1.001"),
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "instructedAmount.amount",
+        ),
+        (
+            "/v1/payments/sepa-credit-transfers",
+            payment("0.00"),
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "instructedAmount.amount",
+        ),
+        (
+            "/v1/payments/sepa-express",
+            payment("1.00"),
+            ip(),
+            StatusCode::NOT_FOUND,
+            "PRODUCT_UNKNOWN",
+            "payment-product",
+        ),
+        (
+            "/v1/bulk-payments/sepa-credit-transfers",
+            payment("1.00"),
+            ip(),
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "payments",
+        ),
+    ];
+    for (path, body, extra, status, code, at) in cases {
+        let a = post(path, body, extra).await;
+        assert_eq!(
+            (
+                a.status,
+                a.body["tppMessages"][0]["code"].as_str(),
+                a.body["tppMessages"][0]["path"].as_str()
+            ),
+            (status, Some(code), Some(at)),
+            "{path}: {}",
+            a.body
+        );
+    }
+    let malformed = tpp
+        .http
+        .post(format!("{}/v1/payments/sepa-credit-transfers", tpp.base))
+        .bearer_auth(&cc)
+        .header("x-request-id", uuid::Uuid::new_v4().to_string())
+        .header("psu-ip-address", "192.0.2.7")
+        .header("content-type", "application/json")
+        .body("{\"instructedAmount\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+
+    // Cancelled before authorisation: 204, CANC, and no authorization for it any more.
+    let created = post(
+        "/v1/payments/instant-sepa-credit-transfers",
+        payment("5.00"),
+        ip(),
+    )
+    .await;
+    let id = created.body["paymentId"].as_str().unwrap().to_owned();
+    let cancel = tpp
+        .delete(
+            &format!("/v1/payments/instant-sepa-credit-transfers/{id}"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(cancel.status, StatusCode::NO_CONTENT);
+    let status = tpp
+        .get(
+            &format!("/v1/payments/instant-sepa-credit-transfers/{id}/status"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(status.body["transactionStatus"], "CANC");
+    let par = tpp
+        .form(
+            "/oauth2/par",
+            &[
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", &format!("PIS:{id}")),
+                ("code_challenge", &pkce_s256(VERIFIER)),
+                ("code_challenge_method", "S256"),
+            ],
+        )
+        .await;
+    assert_eq!(par.body["error"], "invalid_scope");
+
+    // More than the account holds: RJCT with AM04, and the ledger unchanged.
+    let created = post(
+        "/v1/payments/sepa-credit-transfers",
+        payment("99999999.00"),
+        ip(),
+    )
+    .await;
+    let id = created.body["paymentId"].as_str().unwrap().to_owned();
+    let mut psu = Browser::new(&server);
+    let screen = psu
+        .authorise(
+            &tpp.link(&tpp.par_scope(&format!("PIS:{id}")).await),
+            "carol",
+            "carol-demo-2026",
+        )
+        .await;
+    let approved = psu
+        .post(
+            "/bank/consent",
+            &[("decision", "approve"), ("csrf", &screen.csrf())],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    let status = tpp
+        .get(
+            &format!("/v1/payments/sepa-credit-transfers/{id}/status"),
+            &cc,
+            &[],
+        )
+        .await;
+    assert_eq!(status.body["transactionStatus"], "RJCT");
+    assert!(status.body["psuMessage"].as_str().unwrap().contains("AM04"));
+    assert_eq!(
+        store
+            .account(debtor.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .balances
+            .booked,
+        debtor.balances.booked
+    );
+    server.stop().await;
+}
+both_stores!(payments_are_validated_rejected_without_funds_and_cancelled_before_authorisation);
