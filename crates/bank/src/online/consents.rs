@@ -1,5 +1,6 @@
 //! The consents the PSU gave, and their withdrawal (`revokedByPsu`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
@@ -8,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::{Consent, ConsentStatus};
-use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::ids::{AccountId, ConsentId};
 use fintechapi_domain::psu::PsuNotice;
 
 use super::{Active, CsrfForm, Online, OnlinePost, OnlineSession};
@@ -21,6 +22,53 @@ struct ConsentLine {
     app_name: String,
     tpp_name: String,
     status: ConsentStatus,
+    /// What it opens, an entry per account: "Main account (DE89…): balances, transactions".
+    accounts: Vec<String>,
+}
+
+/// The PSU's accounts and cards by id, named as online banking names them.
+async fn account_names<R: BankStore>(
+    repo: &R,
+    psu: fintechapi_domain::ids::PsuId,
+) -> Result<HashMap<AccountId, String>, BankError> {
+    let mut names = HashMap::new();
+    for account in repo.accounts_of_psu(psu).await? {
+        let iban = account
+            .iban
+            .as_ref()
+            .map(|i| i.as_str().to_owned())
+            .unwrap_or_default();
+        names.insert(account.id, format!("{} ({iban})", account.name));
+    }
+    for card in repo.card_accounts_of_psu(psu).await? {
+        names.insert(
+            card.account.id,
+            format!("{} ({})", card.account.name, card.masked_pan.as_str()),
+        );
+    }
+    Ok(names)
+}
+
+fn granted(consent: &Consent, names: &HashMap<AccountId, String>) -> Vec<String> {
+    if let Some(iban) = consent.funds_account() {
+        return vec![format!("{}: whether an amount is available", iban.as_str())];
+    }
+    consent
+        .grants
+        .iter()
+        .map(|grant| {
+            let what = match (grant.balances, grant.transactions) {
+                (true, true) => "details, balances, transactions",
+                (true, false) => "details, balances",
+                (false, true) => "details, transactions",
+                (false, false) => "details",
+            };
+            let name = names
+                .get(&grant.account)
+                .map_or("An account", String::as_str);
+            format!("{name}: {what}")
+        })
+        .collect()
 }
 
 #[derive(Template, WebTemplate)]
@@ -42,6 +90,7 @@ async fn consents_page<R: BankStore>(
     let psu = session.psu()?;
     let repo = service.oauth.server.repo();
     let today = service.oauth.server.now().date();
+    let names = account_names(repo, psu.id).await?;
     let mut lines = Vec::new();
     for consent in repo.consents_of_psu(psu.id).await? {
         let app = repo.application(consent.application_id).await?;
@@ -53,6 +102,7 @@ async fn consents_page<R: BankStore>(
             status: consent.status_on(today),
             app_name: app.map(|a| a.name).unwrap_or_default(),
             tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
+            accounts: granted(&consent, &names),
             consent,
         });
     }
@@ -72,6 +122,48 @@ pub(super) async fn consents<R: BankStore>(
     OnlineSession(session, _): OnlineSession<Active>,
 ) -> Result<Response, BankError> {
     consents_page(&service, &session, None).await
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/online_withdraw.html")]
+struct WithdrawPage {
+    csrf: String,
+    line: ConsentLine,
+}
+
+/// Asks before withdrawing: it cannot be undone, and the app must ask again.
+pub(super) async fn confirm_revoke<R: BankStore>(
+    State(service): State<Arc<BankService<R>>>,
+    Path(id): Path<String>,
+    OnlineSession(session, _): OnlineSession<Active>,
+) -> Result<Response, BankError> {
+    let psu = session.psu()?;
+    let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
+    let id: ConsentId = id.parse().map_err(|_| not_yours())?;
+    let repo = service.oauth.server.repo();
+    let consent = repo
+        .consent(id)
+        .await?
+        .filter(|c| c.psu_id == Some(psu.id))
+        .ok_or_else(not_yours)?;
+    let app = repo.application(consent.application_id).await?;
+    let org = match &app {
+        Some(a) => repo.organisation(a.organisation_id).await?,
+        None => None,
+    };
+    let names = account_names(repo, psu.id).await?;
+    let line = ConsentLine {
+        status: consent.status_on(service.oauth.server.now().date()),
+        app_name: app.map(|a| a.name).unwrap_or_default(),
+        tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
+        accounts: granted(&consent, &names),
+        consent,
+    };
+    let page = WithdrawPage {
+        csrf: session.csrf.clone(),
+        line,
+    };
+    Ok(secured(page.into_response(), None))
 }
 
 pub(super) async fn revoke<R: BankStore>(

@@ -46,7 +46,7 @@ pub(crate) fn routes<R: BankStore>() -> Router<Arc<BankService<R>>> {
         .route("/bank/online/consents", get(consents::consents::<R>))
         .route(
             "/bank/online/consents/{id}/revoke",
-            post(consents::revoke::<R>),
+            get(consents::confirm_revoke::<R>).post(consents::revoke::<R>),
         )
         .route(
             "/bank/online/security",

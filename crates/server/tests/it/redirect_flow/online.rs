@@ -4,6 +4,7 @@
 use super::online_banking;
 use crate::support::xs2a::{Tpp, psu_headers};
 use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open, second_factor};
+use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -49,6 +50,35 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         "{}",
         list.body
     );
+    // Each consent says what it opens and since when; withdrawing asks first.
+    let alices_iban = {
+        let store = server.db.store().await;
+        let (psu, _) = store.psu_by_login("alice").await.unwrap().unwrap();
+        let accounts = store.accounts_of_psu(psu.id).await.unwrap();
+        accounts[0].iban.as_ref().unwrap().as_str().to_owned()
+    };
+    assert!(
+        list.body.contains(&alices_iban) && list.body.contains("balances, transactions"),
+        "{}",
+        list.body
+    );
+    assert!(
+        list.body
+            .contains(&format!("href=\"/bank/online/consents/{consent}/revoke\""))
+    );
+    let ask = alice
+        .get(&format!("/bank/online/consents/{consent}/revoke"))
+        .await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(
+        ask.body.contains("Withdraw the access of Budget App?") && ask.body.contains(&alices_iban),
+        "{}",
+        ask.body
+    );
+    let strangers_ask = bob
+        .get(&format!("/bank/online/consents/{consent}/revoke"))
+        .await;
+    assert_eq!(strangers_ask.status, StatusCode::NOT_FOUND);
     let forged = alice
         .post(
             &format!("/bank/online/consents/{consent}/revoke"),
