@@ -99,6 +99,36 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
         .await;
     assert_eq!(list["applications"], json!([]), "nothing half-created");
 
+    // A fapi2 application's JWK Set goes in as JSON (a string holding it works too).
+    let key_set = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM", "use": "sig", "kid": "1"}]});
+    for (name, jwks) in [
+        ("Fapi Object", key_set.clone()),
+        ("Fapi String", json!(key_set.to_string())),
+    ] {
+        let fapi = json!({"name": name, "redirect_uris": ["https://app.example/cb"], "security_profile": "fapi2", "environment": "sandbox", "products": ["ais"], "jwks": jwks});
+        let (status, created) = api
+            .call(
+                M::POST,
+                &format!("/organisations/{org_id}/applications"),
+                Some(fapi),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
+    }
+    let not_a_set = json!({"name": "Fapi Number", "redirect_uris": ["https://app.example/cb"], "security_profile": "fapi2", "environment": "sandbox", "products": ["ais"], "jwks": 7});
+    let (status, refused) = api
+        .call(
+            M::POST,
+            &format!("/organisations/{org_id}/applications"),
+            Some(not_a_set),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["errors"][0]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("jwks")),
+        "{refused}"
+    );
+
     let good = json!({"name": "Api App", "redirect_uris": ["https://app.example/cb"], "security_profile": "basic", "environment": "sandbox", "products": ["ais"]});
     let (status, app) = api
         .call(

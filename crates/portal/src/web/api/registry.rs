@@ -147,7 +147,8 @@ struct ApplicationBody {
     security_profile: String,
     environment: String,
     products: Vec<String>,
-    jwks: Option<String>,
+    /// A JWK Set as JSON, or the same as a string.
+    jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
     tls_subject_dn: Option<String>,
 }
@@ -201,13 +202,22 @@ fn new_application(b: ApplicationBody) -> Result<NewApplication, FieldErrors> {
             Err(_) => errors.add("products", "each product is one of ais, pis, piis"),
         }
     }
+    let jwks = match b.jwks {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(text)) => Some(text),
+        Some(set @ serde_json::Value::Object(_)) => Some(set.to_string()),
+        Some(_) => {
+            errors.add("jwks", "is a JWK Set: a JSON object with \"keys\"");
+            None
+        }
+    };
     errors.into_result()?;
     Ok(NewApplication {
         name: b.name,
         description: b.description,
         redirect_uris: b.redirect_uris,
         security_profile,
-        jwks: b.jwks,
+        jwks,
         jwks_uri: b.jwks_uri,
         tls_subject_dn: b.tls_subject_dn,
         environment,
