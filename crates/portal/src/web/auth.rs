@@ -242,7 +242,7 @@ macro_rules! login_template {
 
             fn refused(form: $crate::web::auth::LoginForm, error: String) -> Self {
                 Self {
-                    nav: Nav::default(),
+                    nav: Nav::login_page($kind),
                     csrf: form.csrf,
                     email: form.email,
                     error: Some(error),
@@ -251,7 +251,7 @@ macro_rules! login_template {
 
             fn blank(csrf: String) -> Self {
                 Self {
-                    nav: Nav::default(),
+                    nav: Nav::login_page($kind),
                     csrf,
                     email: String::new(),
                     error: None,

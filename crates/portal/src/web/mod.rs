@@ -23,7 +23,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::lead::LeadRepository;
 use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::portal::{PortalRepository, UserKind};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::usage::{UsageRepository, UsageRow};
 use fintechapi_ledger::Ledger;
@@ -226,6 +226,17 @@ pub struct Nav {
     /// An operator signed in without a second factor (development only;
     /// production sends them to enrol): the console shows a warning.
     pub operator_without_second_factor: bool,
+}
+
+impl Nav {
+    /// The header of a login page: the admin console's for operators, so
+    /// its login never looks like the developer portal's.
+    pub(crate) fn login_page(kind: UserKind) -> Self {
+        Self {
+            admin: kind == UserKind::Admin,
+            ..Self::default()
+        }
+    }
 }
 
 /// An HTML error answer of the portal (or a redirect to the login page).

@@ -28,7 +28,18 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         anon.get("/admin").await.location.as_deref(),
         Some("/admin/login")
     );
-    let csrf = anon.get("/admin/login").await.csrf();
+    let login_page = anon.get("/admin/login").await;
+    assert!(
+        login_page.body.contains("<span>Admin console</span>")
+            && !login_page.body.contains("<span>Developer Portal</span>"),
+        "the operators' login has the console's own header: {}",
+        login_page.body
+    );
+    assert!(
+        !login_page.body.contains("href=\"/admin/psus\""),
+        "no console links before login"
+    );
+    let csrf = login_page.csrf();
     let dev_login = anon
         .post(
             "/admin/login",
