@@ -186,7 +186,8 @@ impl<R: PortalRepository> Registry<R> {
             .iter()
             .map(|product| new_subscription(&application, *product, approved, now))
             .collect();
-        let (credential, issued) = self.new_credential(application.id)?;
+        let (credential, issued) =
+            self.new_credential(application.id, application.security_profile)?;
         self.repo
             .create_application(application.clone(), subscriptions, credential)
             .await?;

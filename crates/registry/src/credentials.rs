@@ -5,8 +5,8 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, CredentialId};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Credential, Organisation, Plan, RegistryChange, Status,
-    SubscriptionStatus,
+    ApiProduct, Application, Credential, Organisation, Plan, RegistryChange, SecurityProfile,
+    Status, SubscriptionStatus,
 };
 use fintechapi_domain::secret::{Secret, SecretError, random_token};
 
@@ -18,7 +18,16 @@ use crate::{Actor, Registry, RegistryError};
 pub struct IssuedCredential {
     pub application: ApplicationId,
     pub consumer_key: String,
-    pub consumer_secret: Secret,
+    /// None for applications that may not authenticate with a secret
+    /// (`fapi2`: a private key or a certificate): they are never shown one.
+    pub consumer_secret: Option<Secret>,
+}
+
+impl IssuedCredential {
+    /// The secret to show once, if the application may use one.
+    pub fn secret(&self) -> Option<&str> {
+        self.consumer_secret.as_ref().map(Secret::expose)
+    }
 }
 
 /// An application that presented valid credentials.
@@ -63,9 +72,12 @@ pub struct Usable {
 }
 
 impl<R: PortalRepository> Registry<R> {
+    /// A new consumer key. Its secret is shown only to a profile that may use
+    /// one; for the others the stored hash is of a secret nobody ever saw.
     pub(crate) fn new_credential(
         &self,
         application: ApplicationId,
+        profile: SecurityProfile,
     ) -> Result<(Credential, IssuedCredential), SecretError> {
         let consumer_key = format!("ck_{}", random_token(18)?);
         let secret = Secret::new(format!("cs_{}", random_token(32)?));
@@ -84,7 +96,7 @@ impl<R: PortalRepository> Registry<R> {
             IssuedCredential {
                 application,
                 consumer_key,
-                consumer_secret: secret,
+                consumer_secret: (profile == SecurityProfile::Basic).then_some(secret),
             },
         ))
     }
@@ -95,11 +107,12 @@ impl<R: PortalRepository> Registry<R> {
         actor: &Actor,
         application: ApplicationId,
     ) -> Result<IssuedCredential, RegistryError> {
-        self.repo
+        let app = self
+            .repo
             .application(application)
             .await?
             .ok_or(RegistryError::NotFound)?;
-        let (credential, issued) = self.new_credential(application)?;
+        let (credential, issued) = self.new_credential(application, app.security_profile)?;
         let old_until = self.clock.now() + self.rotation_grace;
         self.repo.rotate_credential(credential, old_until).await?;
         self.changed(RegistryChange::Application(application));

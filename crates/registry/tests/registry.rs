@@ -118,7 +118,7 @@ async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db: T
 
     let client = f
         .registry
-        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .authenticate(&issued.consumer_key, issued.secret().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -132,7 +132,7 @@ async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db: T
     );
     assert!(
         f.registry
-            .authenticate("ck_unknown", issued.consumer_secret.expose())
+            .authenticate("ck_unknown", issued.secret().unwrap())
             .await
             .unwrap()
             .is_none()
@@ -149,14 +149,14 @@ async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db: T
     let first = last_used().await;
     f.clock.advance(time::Duration::seconds(30));
     f.registry
-        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .authenticate(&issued.consumer_key, issued.secret().unwrap())
         .await
         .unwrap()
         .unwrap();
     assert_eq!(last_used().await, first);
     f.clock.advance(time::Duration::seconds(31));
     f.registry
-        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .authenticate(&issued.consumer_key, issued.secret().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -365,14 +365,14 @@ async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db: Test
     f.clock.advance(time::Duration::hours(23));
     assert!(
         f.registry
-            .authenticate(&old.consumer_key, old.consumer_secret.expose())
+            .authenticate(&old.consumer_key, old.secret().unwrap())
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         f.registry
-            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .authenticate(&new.consumer_key, new.secret().unwrap())
             .await
             .unwrap()
             .is_some()
@@ -381,14 +381,14 @@ async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db: Test
     f.clock.advance(time::Duration::hours(2));
     assert!(
         f.registry
-            .authenticate(&old.consumer_key, old.consumer_secret.expose())
+            .authenticate(&old.consumer_key, old.secret().unwrap())
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         f.registry
-            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .authenticate(&new.consumer_key, new.secret().unwrap())
             .await
             .unwrap()
             .is_some()
@@ -405,7 +405,7 @@ async fn a_rotated_secret_works_during_the_grace_period_then_not_at_all(db: Test
     f.registry.revoke(&actor(), live.id).await.unwrap();
     assert!(
         f.registry
-            .authenticate(&new.consumer_key, new.consumer_secret.expose())
+            .authenticate(&new.consumer_key, new.secret().unwrap())
             .await
             .unwrap()
             .is_none()
@@ -436,7 +436,7 @@ async fn a_suspended_application_or_organisation_stops_authenticating(db: TestDb
         .unwrap();
     let login = || {
         f.registry
-            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .authenticate(&issued.consumer_key, issued.secret().unwrap())
     };
     f.registry
         .set_application_status(&actor(), app.id, Status::Suspended)
@@ -586,7 +586,7 @@ async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db: TestDb
         .unwrap();
     let client = f
         .registry
-        .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+        .authenticate(&issued.consumer_key, issued.secret().unwrap())
         .await
         .unwrap();
     assert!(client.is_some());
@@ -613,7 +613,7 @@ async fn made_up_client_ids_are_not_cached_and_known_ones_stay_cached(db: TestDb
     );
     assert!(
         f.registry
-            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .authenticate(&issued.consumer_key, issued.secret().unwrap())
             .await
             .unwrap()
             .is_some()
@@ -644,8 +644,8 @@ async fn the_secret_is_stored_nowhere(db: TestDb) {
         .unwrap();
     let rotated = f.registry.rotate_secret(&actor(), app.id).await.unwrap();
     let secrets = [
-        issued.consumer_secret.expose().to_owned(),
-        rotated.consumer_secret.expose().to_owned(),
+        issued.secret().unwrap().to_owned(),
+        rotated.secret().unwrap().to_owned(),
     ];
     let store = db.store().await;
     let dump = dump_text(&db, &store).await;
@@ -881,7 +881,7 @@ async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watc
         *e == RegistryEvent::Changed(RegistryChange::Application(app.id))
     })
     .await;
-    let login = || b.authenticate(&issued.consumer_key, issued.consumer_secret.expose());
+    let login = || b.authenticate(&issued.consumer_key, issued.secret().unwrap());
     assert!(login().await.unwrap().is_some());
     assert!(b.active_products(app.id).await.unwrap().is_some());
     assert_eq!(cache.len(), 2, "both answers are cached");

@@ -289,7 +289,7 @@ fn print_credentials(issued: &IssuedCredential, json: bool, application: Option<
     if json {
         let mut out = json!({
             "client_id": issued.consumer_key,
-            "client_secret": issued.consumer_secret.expose(),
+            "client_secret": issued.secret(),
             "application_id": issued.application.to_string(),
         });
         if let Some(app) = application {
@@ -301,10 +301,12 @@ fn print_credentials(issued: &IssuedCredential, json: bool, application: Option<
     } else {
         println!("application   {}", issued.application);
         println!("consumer key  {}", issued.consumer_key);
-        println!(
-            "secret        {}  (shown once; store it now)",
-            issued.consumer_secret.expose()
-        );
+        match issued.secret() {
+            Some(secret) => println!("secret        {secret}  (shown once; store it now)"),
+            None => println!(
+                "secret        none: this application authenticates with its key or certificate"
+            ),
+        }
     }
 }
 

@@ -178,7 +178,7 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     // Suspension takes effect on the next authentication.
     assert!(
         registry
-            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .authenticate(&issued.consumer_key, issued.secret().unwrap())
             .await
             .unwrap()
             .is_some()
@@ -192,7 +192,7 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     assert_eq!(suspended.status, StatusCode::SEE_OTHER);
     assert!(
         registry
-            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .authenticate(&issued.consumer_key, issued.secret().unwrap())
             .await
             .unwrap()
             .is_none()
@@ -213,7 +213,7 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     );
     assert!(
         registry
-            .authenticate(&issued.consumer_key, issued.consumer_secret.expose())
+            .authenticate(&issued.consumer_key, issued.secret().unwrap())
             .await
             .unwrap()
             .is_none()

@@ -219,7 +219,7 @@ fn issued_json(issued: &IssuedCredential) -> Value {
     json!({
         "application_id": issued.application.to_string(),
         "client_id": issued.consumer_key,
-        "client_secret": issued.consumer_secret.expose(),
+        "client_secret": issued.secret(),
     })
 }
 

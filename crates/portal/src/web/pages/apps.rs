@@ -87,7 +87,8 @@ struct CredentialsPage {
     nav: Nav,
     app: Application,
     consumer_key: String,
-    consumer_secret: String,
+    /// None for applications that authenticate with a private key or certificate.
+    consumer_secret: Option<String>,
     rotated: bool,
 }
 
@@ -100,8 +101,8 @@ fn show_credentials(
     CredentialsPage {
         nav,
         app,
+        consumer_secret: issued.secret().map(str::to_owned),
         consumer_key: issued.consumer_key,
-        consumer_secret: issued.consumer_secret.expose().to_owned(),
         rotated,
     }
     .into_response()

@@ -113,11 +113,16 @@ impl Client {
         args.extend_from_slice(keys_args);
         let out = fintechapi(&server.db, &args);
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            created["client_secret"].is_null(),
+            "a fapi2 client is issued no secret: {created}"
+        );
         Self {
             http: server.client(),
             issuer: server.base_url.clone(),
             id: created["client_id"].as_str().unwrap().to_owned(),
-            secret: created["client_secret"].as_str().unwrap().to_owned(),
+            // What an attacker would try: a secret was never issued.
+            secret: "cs_never-issued".to_owned(),
             signing,
             dpop: Key::generate("dpop-key"),
             clock,
