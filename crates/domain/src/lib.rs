@@ -12,6 +12,7 @@
 //! - [`signed`]: tamper-evident tokens handed out and read back (paging cursors).
 //! - [`tls`]: a verified client certificate and its thumbprint.
 //! - [`dn`]: distinguished names (RFC 4514 strings, certificate subjects) and their matching.
+//! - [`date`]: ISO dates exactly as `YYYY-MM-DD`.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
@@ -25,6 +26,7 @@
 pub mod card;
 pub mod clock;
 pub mod consent;
+pub mod date;
 pub mod dn;
 pub mod iban;
 pub mod idempotency;

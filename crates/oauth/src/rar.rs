@@ -5,10 +5,10 @@
 //! request creates. The details travel with the grant into the token response
 //! and introspection.
 
+use fintechapi_domain::date::parse_iso_date;
 use fintechapi_domain::iban::Iban;
 use serde_json::Value;
 use time::Date;
-use time::macros::format_description;
 
 use crate::error::{ErrorCode, OAuthError};
 use crate::server::ScopedResource;
@@ -100,7 +100,7 @@ fn funds_confirmation(detail: &Value) -> Result<Requested, OAuthError> {
         None => None,
         Some(date) => Some(
             date.as_str()
-                .and_then(|d| Date::parse(d, format_description!("[year]-[month]-[day]")).ok())
+                .and_then(parse_iso_date)
                 .ok_or_else(|| invalid("validUntil must be an ISO date (YYYY-MM-DD)"))?,
         ),
     };

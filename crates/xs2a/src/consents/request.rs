@@ -4,10 +4,10 @@
 
 use fintechapi_domain::card::MaskedPan;
 use fintechapi_domain::consent::{AccountReference, ConsentAccess, RequestedAccount};
+use fintechapi_domain::date::parse_iso_date;
 use fintechapi_domain::iban::Iban;
 use serde_json::{Map, Value};
 use time::Date;
-use time::macros::format_description;
 
 use crate::Xs2aError;
 use crate::error::MessageCode;
@@ -175,10 +175,9 @@ impl ConsentRequest {
         let until_text = field(body, "validUntil")?
             .as_str()
             .ok_or_else(|| Xs2aError::format("validUntil must be an ISO date").at("validUntil"))?;
-        let requested_until = Date::parse(until_text, format_description!("[year]-[month]-[day]"))
-            .map_err(|_| {
-                Xs2aError::format("validUntil must be an ISO date (YYYY-MM-DD)").at("validUntil")
-            })?;
+        let requested_until = parse_iso_date(until_text).ok_or_else(|| {
+            Xs2aError::format("validUntil must be an ISO date (YYYY-MM-DD)").at("validUntil")
+        })?;
         if requested_until < today {
             return Err(
                 Xs2aError::new(MessageCode::PeriodInvalid, "validUntil lies in the past")
@@ -267,6 +266,23 @@ mod tests {
             (e.code.as_str(), e.path.as_deref()),
             ("FORMAT_ERROR", Some("access.transactions"))
         );
+    }
+
+    #[test]
+    fn valid_until_is_exactly_an_iso_date() {
+        for until in ["+2027-01-01", "2027-1-1", "27-01-01", "2027-02-30"] {
+            let e = parse(
+                json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true,
+                "validUntil": until, "frequencyPerDay": 4, "combinedServiceIndicator": false}),
+            )
+            .err()
+            .unwrap();
+            assert_eq!(
+                (e.code.as_str(), e.path.as_deref()),
+                ("FORMAT_ERROR", Some("validUntil")),
+                "{until}"
+            );
+        }
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! group totals against the transfers.
 
 use fintechapi_domain::Currency;
+use fintechapi_domain::date::parse_iso_date;
 use fintechapi_domain::money::{Money, MoneyError};
 use time::macros::format_description;
 use time::{Date, PrimitiveDateTime, UtcOffset};
@@ -40,8 +41,7 @@ pub(super) fn euro(code: &str) -> Result<(), Problem> {
 }
 
 pub(super) fn iso_date(text: &str) -> Result<Date, Problem> {
-    Date::parse(text, format_description!("[year]-[month]-[day]"))
-        .map_err(|_| Problem::Date(text.to_owned()))
+    parse_iso_date(text).ok_or_else(|| Problem::Date(text.to_owned()))
 }
 
 /// XSD `dateTime`: local time with an optional `Z` or `±hh:mm` zone.
@@ -55,8 +55,13 @@ pub(super) fn iso_date_time(text: &str) -> Result<(), Problem> {
         .ok()
         .map(|_| local)
     });
+    let local = local.unwrap_or(text);
+    // The date part exactly as `YYYY-MM-DD`: `[year]` alone also takes a sign.
+    if local.get(..10).and_then(parse_iso_date).is_none() {
+        return Err(Problem::DateTime(text.to_owned()));
+    }
     PrimitiveDateTime::parse(
-        local.unwrap_or(text),
+        local,
         format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second][optional [.[subsecond]]]"
         ),

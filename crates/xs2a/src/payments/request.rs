@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart};
 use axum::http::{StatusCode, header};
 use fintechapi_domain::Currency;
+use fintechapi_domain::date::parse_iso_date;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::money::Money;
 use fintechapi_domain::payment::{
@@ -14,7 +15,6 @@ use fintechapi_domain::payment::{
 };
 use serde_json::{Map, Value};
 use time::Date;
-use time::macros::format_description;
 
 use crate::Xs2aError;
 use crate::error::MessageCode;
@@ -147,13 +147,10 @@ fn once(date: Option<Date>, today: Date) -> Execution {
 fn iso_date(body: &Map<String, Value>, name: &str) -> Result<Option<Date>, Xs2aError> {
     body.get(name)
         .map(|value| {
-            value
-                .as_str()
-                .and_then(|d| Date::parse(d, format_description!("[year]-[month]-[day]")).ok())
-                .ok_or_else(|| {
-                    Xs2aError::format(format!("{name} must be an ISO date (YYYY-MM-DD)"))
-                        .at(name.to_owned())
-                })
+            value.as_str().and_then(parse_iso_date).ok_or_else(|| {
+                Xs2aError::format(format!("{name} must be an ISO date (YYYY-MM-DD)"))
+                    .at(name.to_owned())
+            })
         })
         .transpose()
 }

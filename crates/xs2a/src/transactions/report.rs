@@ -3,6 +3,7 @@
 
 use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::consent::GrantedResource;
+use fintechapi_domain::date::parse_iso_date;
 use fintechapi_domain::ids::{AccountId, ConsentId};
 use fintechapi_domain::ledger::{
     AccountEntry, EntryCursor, EntryFilter, EntryStatus, LedgerRepository,
@@ -11,7 +12,6 @@ use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::signed;
 use serde::Deserialize;
 use time::Date;
-use time::macros::format_description;
 
 use crate::body::Href;
 use crate::error::MessageCode;
@@ -131,8 +131,7 @@ impl Page {
         let kind = parts.next()?;
         let position = |date: Option<&str>, reference: Option<&str>| {
             Some(EntryCursor {
-                booking_date: Date::parse(date?, format_description!("[year]-[month]-[day]"))
-                    .ok()?,
+                booking_date: parse_iso_date(date?)?,
                 entry_reference: reference?.parse().ok()?,
             })
         };
@@ -148,7 +147,7 @@ impl Page {
 
 fn parse_date(text: Option<&str>, path: &'static str) -> Result<Option<Date>, Xs2aError> {
     text.map(|t| {
-        Date::parse(t, format_description!("[year]-[month]-[day]")).map_err(|_| {
+        parse_iso_date(t).ok_or_else(|| {
             Xs2aError::format(format!("{path} must be an ISO date (YYYY-MM-DD)")).at(path)
         })
     })
