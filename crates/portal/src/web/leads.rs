@@ -13,7 +13,8 @@ use fintechapi_domain::lead::{Lead, LeadStatus, MAX_LONG_FIELD};
 use fintechapi_domain::portal::AuditEntry;
 use serde::Deserialize;
 
-use super::session::{OperatorPost, Visitor, csrf_protected};
+use super::admin::{admin_nav, operator};
+use super::session::{OperatorPost, csrf_protected};
 use super::{Nav, PageError, Portal, PortalStore};
 
 /// The newest requests shown and exported at most.
@@ -68,13 +69,7 @@ async fn operator_nav<R: PortalStore>(
     portal: &Portal<R>,
     headers: &HeaderMap,
 ) -> Result<Nav, PageError> {
-    let visitor = Visitor::load_admin(portal, headers).await?;
-    visitor
-        .user()
-        .map_err(|_| PageError::new(StatusCode::SEE_OTHER, "/admin/login"))?;
-    let mut nav = visitor.nav();
-    nav.admin = true;
-    Ok(nav)
+    Ok(admin_nav(&operator(portal, headers).await?))
 }
 
 pub async fn list<R: PortalStore>(

@@ -33,7 +33,7 @@ fn see_other(location: &str) -> Response {
 }
 
 /// The signed-in operator of a page, or the way to the login page.
-async fn operator<R: PortalStore>(
+pub(super) async fn operator<R: PortalStore>(
     portal: &Portal<R>,
     headers: &HeaderMap,
 ) -> Result<Visitor, PageError> {
@@ -57,7 +57,7 @@ fn path_id<T: FromStr>(id: &str) -> Result<T, PageError> {
     id.parse().map_err(|_| PageError::not_found())
 }
 
-fn admin_nav(visitor: &Visitor) -> Nav {
+pub(super) fn admin_nav(visitor: &Visitor) -> Nav {
     let mut nav = visitor.nav();
     nav.admin = true;
     nav
