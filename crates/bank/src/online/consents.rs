@@ -71,6 +71,41 @@ fn granted(consent: &Consent, names: &HashMap<AccountId, String>) -> Vec<String>
         .collect()
 }
 
+/// A consent with the names of its app and TPP and what it opens.
+async fn consent_line<R: BankStore>(
+    repo: &R,
+    consent: Consent,
+    names: &HashMap<AccountId, String>,
+    today: time::Date,
+) -> Result<ConsentLine, BankError> {
+    let app = repo.application(consent.application_id).await?;
+    let org = match &app {
+        Some(a) => repo.organisation(a.organisation_id).await?,
+        None => None,
+    };
+    Ok(ConsentLine {
+        status: consent.status_on(today),
+        app_name: app.map(|a| a.name).unwrap_or_default(),
+        tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
+        accounts: granted(&consent, names),
+        consent,
+    })
+}
+
+/// The PSU's own consent `id`; any other (or none) is "not yours", alike.
+async fn own_consent<R: BankStore>(
+    repo: &R,
+    psu: fintechapi_domain::ids::PsuId,
+    id: &str,
+) -> Result<Consent, BankError> {
+    let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
+    let id: ConsentId = id.parse().map_err(|_| not_yours())?;
+    repo.consent(id)
+        .await?
+        .filter(|c| c.psu_id == Some(psu))
+        .ok_or_else(not_yours)
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/online.html")]
 struct ConsentsPage {
@@ -93,18 +128,7 @@ async fn consents_page<R: BankStore>(
     let names = account_names(repo, psu.id).await?;
     let mut lines = Vec::new();
     for consent in repo.consents_of_psu(psu.id).await? {
-        let app = repo.application(consent.application_id).await?;
-        let org = match &app {
-            Some(a) => repo.organisation(a.organisation_id).await?,
-            None => None,
-        };
-        lines.push(ConsentLine {
-            status: consent.status_on(today),
-            app_name: app.map(|a| a.name).unwrap_or_default(),
-            tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
-            accounts: granted(&consent, &names),
-            consent,
-        });
+        lines.push(consent_line(repo, consent, &names, today).await?);
     }
     let alerts = repo.psu_notices(psu.id, 5).await?;
     let page = ConsentsPage {
@@ -138,27 +162,11 @@ pub(super) async fn confirm_revoke<R: BankStore>(
     OnlineSession(session, _): OnlineSession<Active>,
 ) -> Result<Response, BankError> {
     let psu = session.psu()?;
-    let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
-    let id: ConsentId = id.parse().map_err(|_| not_yours())?;
     let repo = service.oauth.server.repo();
-    let consent = repo
-        .consent(id)
-        .await?
-        .filter(|c| c.psu_id == Some(psu.id))
-        .ok_or_else(not_yours)?;
-    let app = repo.application(consent.application_id).await?;
-    let org = match &app {
-        Some(a) => repo.organisation(a.organisation_id).await?,
-        None => None,
-    };
+    let consent = own_consent(repo, psu.id, &id).await?;
     let names = account_names(repo, psu.id).await?;
-    let line = ConsentLine {
-        status: consent.status_on(service.oauth.server.now().date()),
-        app_name: app.map(|a| a.name).unwrap_or_default(),
-        tpp_name: org.map(|o| o.legal_name).unwrap_or_default(),
-        accounts: granted(&consent, &names),
-        consent,
-    };
+    let today = service.oauth.server.now().date();
+    let line = consent_line(repo, consent, &names, today).await?;
     let page = WithdrawPage {
         csrf: session.csrf.clone(),
         line,
@@ -173,13 +181,8 @@ pub(super) async fn revoke<R: BankStore>(
 ) -> Result<Response, BankError> {
     let session = post.session;
     let psu = session.psu()?;
-    let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
-    let id: ConsentId = id.parse().map_err(|_| not_yours())?;
     let server = &service.oauth.server;
-    let consent = server.repo().consent(id).await?;
-    let consent = consent
-        .filter(|c| c.psu_id == Some(psu.id))
-        .ok_or_else(not_yours)?;
+    let consent = own_consent(server.repo(), psu.id, &id).await?;
     let (valid, revoked) = (&[ConsentStatus::Valid], ConsentStatus::RevokedByPsu);
     let repo = server.repo();
     let notice = if repo
