@@ -38,8 +38,6 @@ text_enum!(
 );
 
 impl ApiProduct {
-    pub const ALL: [ApiProduct; 3] = [ApiProduct::Ais, ApiProduct::Pis, ApiProduct::Piis];
-
     pub fn title(&self) -> &'static str {
         match self {
             ApiProduct::Ais => "Account Information",

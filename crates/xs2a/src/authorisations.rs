@@ -257,7 +257,9 @@ async fn start<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let (scoped, awaiting, self_link) = target(&service, &caller, &resource).await?;
-        let approach = Approach::requested(&service, &caller, &headers).await?;
+        let approach = Approach::requested(&service, &caller, &headers)
+            .await?
+            .started_now();
         if matches!(approach, Approach::OAuth) {
             return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));
         }

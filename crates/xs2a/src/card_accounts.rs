@@ -29,7 +29,7 @@ use crate::body::{Amount, Balance};
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::transactions::{Report, ReportLinks, TransactionReport, TransactionsQuery, report_json};
-use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 fn not_covered(what: &str) -> Xs2aError {
     Xs2aError::new(
@@ -333,7 +333,6 @@ pub(crate) async fn transactions<R: Xs2aStore>(
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
-        require_json_accepted(&headers)?;
         let report = Report::parse(query, GrantedResource::CardAccount)?;
         // Checked before the consent, so a bad cursor costs no access.
         let page = report.page(service.pepper(), &account_id)?;

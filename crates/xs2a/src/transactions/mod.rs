@@ -27,12 +27,14 @@ use crate::accounts::{balances_of, granted_account, live_consent};
 use crate::body::{AccountReference, Amount, Balance, Href, IbanRef};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 mod paging;
 mod report;
 
-pub(crate) use report::{BookingStatus, Report, TransactionsQuery};
+pub(crate) use report::{
+    BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Report, TransactionsQuery,
+};
 
 /// One transaction of an account's report, or its details.
 #[derive(Serialize)]
@@ -162,7 +164,6 @@ pub(crate) async fn list<R: Xs2aStore>(
         let Ok(Query(query)) = query else {
             return Err(Xs2aError::format("the query string is malformed"));
         };
-        require_json_accepted(&headers)?;
         let report = Report::parse(query, GrantedResource::Account)?;
         // Checked before the consent, so a bad cursor costs no access.
         let page = report.page(service.pepper(), &account_id)?;

@@ -214,7 +214,8 @@ pub async fn app_page<R: PortalStore>(
         .await
         .map_err(PageError::internal)?;
     let available_products = ApiProduct::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|p| {
             org.roles.has(p.required_role()) && !subscriptions.iter().any(|s| s.product == *p)
         })
