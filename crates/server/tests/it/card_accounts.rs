@@ -116,10 +116,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let as_account = tpp
         .get(&format!("/v1/accounts/{id}"), &token, &present)
         .await;
-    assert_eq!(
-        (as_account.status, as_account.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
-    );
+    as_account.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_INVALID");
 
     let details = tpp
         .get(
@@ -483,10 +480,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         }
     }
     let no_consent_id = tpp.get("/v1/card-accounts", &token, &[]).await;
-    assert_eq!(
-        (no_consent_id.status, no_consent_id.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
+    no_consent_id.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     let wrong_consent = tpp
         .call(
             Method::GET,
@@ -496,10 +490,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             None,
         )
         .await;
-    assert_eq!(
-        (wrong_consent.status, wrong_consent.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    wrong_consent.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
     // Without the PSU: frequencyPerDay (4) accesses a day.
     let unattended = [("consent-id", consent.as_str())];
@@ -520,10 +511,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             &unattended,
         )
         .await;
-    assert_eq!(
-        (fifth.status, fifth.tpp_message().0),
-        (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
-    );
+    fifth.assert_tpp_message(StatusCode::TOO_MANY_REQUESTS, "ACCESS_EXCEEDED");
 
     // Masked PANs only, wherever a card is named; no digit run as long as a PAN.
     for body in &seen {
@@ -566,10 +554,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
     );
     let access = json!({"accounts": [{"pan": "5254121234563242"}]});
     let invalid = tpp.consent_with(&cc, access, 4, &[]).await;
-    assert_eq!(
-        (invalid.status, invalid.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
+    invalid.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     assert_eq!(
         invalid.body["tppMessages"][0]["path"],
         "access.accounts[0].pan"
@@ -600,10 +585,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
             &present,
         )
         .await;
-    assert_eq!(
-        (no_balances.status, no_balances.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    no_balances.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
     // A card the PSU does not hold: the bank says so and the consent cannot be approved.
     let foreign = tpp
@@ -624,12 +606,7 @@ async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_ca
         "{}",
         screen.body
     );
-    let refused = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let refused = psu.decide(&screen, "approve").await;
     assert_eq!(
         param(
             &redirect_params(refused.location.as_deref().unwrap(), REDIRECT),

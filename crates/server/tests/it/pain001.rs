@@ -86,22 +86,8 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     let conflict = tpp
         .post_body(PRODUCT, &cc, &request_id, "application/xml", &other)
         .await;
-    assert_eq!(
-        conflict.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("FORMAT_ERROR"),
-            Some("X-Request-ID")
-        )
-    );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["1"],
-        "one payment"
-    );
+    conflict.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "X-Request-ID");
+    assert_eq!(server.db.count_rows("payments").await, 1, "one payment");
 
     // Its information is the document as sent; under the JSON product it is not this TPP's resource.
     let info = tpp.get(&resource, &cc, &[]).await;
@@ -115,14 +101,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             &[],
         )
         .await;
-    assert_eq!(
-        json_path.refusal(),
-        (
-            StatusCode::FORBIDDEN,
-            Some("RESOURCE_UNKNOWN"),
-            Some("paymentId")
-        )
-    );
+    json_path.assert_refusal(StatusCode::FORBIDDEN, "RESOURCE_UNKNOWN", "paymentId");
     let status = tpp.get(&format!("{resource}/status"), &cc, &[]).await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
 
@@ -325,11 +304,8 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         (bad, format, Some("PSU-IP-Address"))
     );
     assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["0"],
+        server.db.count_rows("payments").await,
+        0,
         "nothing was created"
     );
 

@@ -102,12 +102,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
         tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "psuAuthenticated"
     );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(
         (approved.status, approved.location.as_deref()),
         (StatusCode::SEE_OTHER, Some(REDIRECT)),
@@ -272,12 +267,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         csp.contains("form-action 'self' https://acme.example https://errors.acme.example"),
         "{csp}"
     );
-    let denied = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "deny"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let denied = psu.decide(&screen, "deny").await;
     assert_eq!(
         (denied.status, denied.location.as_deref()),
         (StatusCode::SEE_OTHER, Some(NOK)),
@@ -321,12 +311,7 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         .await;
     let mut psu = Browser::new(&server);
     let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
-    let denied = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "deny"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let denied = psu.decide(&screen, "deny").await;
     assert_eq!(
         (denied.status, denied.location.as_deref()),
         (StatusCode::SEE_OTHER, Some(REDIRECT))
@@ -381,13 +366,10 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
             ],
         )
         .await;
-    assert_eq!(
-        nok.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("FORMAT_ERROR"),
-            Some("TPP-Nok-Redirect-URI")
-        )
+    nok.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "FORMAT_ERROR",
+        "TPP-Nok-Redirect-URI",
     );
     let missing = tpp
         .consent_with(&cc, access(), 4, &[("tpp-redirect-preferred", "true")])
@@ -412,43 +394,31 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
             ],
         )
         .await;
-    assert_eq!(
-        garbled.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("FORMAT_ERROR"),
-            Some("TPP-Redirect-Preferred")
-        )
+    garbled.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "FORMAT_ERROR",
+        "TPP-Redirect-Preferred",
     );
     // Embedded and decoupled stay refused.
     let embedded = tpp
         .consent_with(&cc, access(), 4, &[("tpp-redirect-preferred", "false")])
         .await;
-    assert_eq!(
-        embedded.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("SERVICE_INVALID"),
-            Some("TPP-Redirect-Preferred")
-        )
+    embedded.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "SERVICE_INVALID",
+        "TPP-Redirect-Preferred",
     );
     let decoupled = tpp
         .consent_with(&cc, access(), 4, &[("tpp-decoupled-preferred", "true")])
         .await;
-    assert_eq!(
-        decoupled.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("SERVICE_INVALID"),
-            Some("TPP-Decoupled-Preferred")
-        )
+    decoupled.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "SERVICE_INVALID",
+        "TPP-Decoupled-Preferred",
     );
     assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM consents")
-            .await,
-        ["0"],
+        server.db.count_rows("consents").await,
+        0,
         "no consent made by a refused request"
     );
 
@@ -456,8 +426,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
     let debtor = accounts_of(&server, "carol").await.remove(0);
     let payment = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "debtorAccount": {"iban": iban(&debtor)}, "creditorName": "Landlord", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let refused = tpp
-        .call(
-            reqwest::Method::POST,
+        .post(
             "/v1/payments/sepa-credit-transfers",
             &cc,
             &[
@@ -465,24 +434,11 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
                 ("tpp-redirect-preferred", "true"),
                 ("tpp-redirect-uri", "https://evil.example/cb"),
             ],
-            Some(&payment),
+            &payment,
         )
         .await;
-    assert_eq!(
-        refused.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("FORMAT_ERROR"),
-            Some("TPP-Redirect-URI")
-        )
-    );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["0"]
-    );
+    refused.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "TPP-Redirect-URI");
+    assert_eq!(server.db.count_rows("payments").await, 0);
 
     // Without the preference (or with only a URI) the OAuth approach, as before.
     for headers in [vec![], vec![("tpp-redirect-uri", REDIRECT)]] {
@@ -591,9 +547,7 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
     // An explicit start gives a fresh link (Redirect only; OAuth starts with a pushed request).
     let cc = tpp.client_token().await;
     let path = format!("/v1/consents/{consent}/authorisations");
-    let oauth = tpp
-        .call(reqwest::Method::POST, &path, &cc, &[], Some(&json!({})))
-        .await;
+    let oauth = tpp.post(&path, &cc, &[], &json!({})).await;
     assert_eq!(
         oauth.refusal(),
         (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"), None),
@@ -601,15 +555,14 @@ async fn the_sca_redirect_link_opens_once_and_only_for_a_while(db: TestDb) {
         oauth.body
     );
     let started = tpp
-        .call(
-            reqwest::Method::POST,
+        .post(
             &path,
             &cc,
             &[
                 ("tpp-redirect-preferred", "true"),
                 ("tpp-redirect-uri", REDIRECT),
             ],
-            Some(&json!({})),
+            &json!({}),
         )
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
@@ -712,12 +665,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         "{}",
         screen.body
     );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(
         (approved.status, approved.location.as_deref()),
         (StatusCode::SEE_OTHER, Some(REDIRECT)),
@@ -797,11 +745,7 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
         .await;
     let mut psu = Browser::new(&server);
     let screen = psu.authorise(&link, "alice", "alice-demo-2026").await;
-    psu.post(
-        "/bank/consent",
-        &[("decision", "approve"), ("csrf", &screen.csrf())],
-    )
-    .await;
+    psu.decide(&screen, "approve").await;
     let present = psu_headers(&consent);
 
     clock.advance(time::Duration::days(180) - time::Duration::minutes(1));

@@ -154,12 +154,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
         screen.body.contains("Fapi TPP AG") && screen.body.contains("AISP"),
         "client identity and scope shown"
     );
-    let answer = browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let answer = browser.decide(&screen, "approve").await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "303, never 307");
     let params = redirect_params(answer.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));

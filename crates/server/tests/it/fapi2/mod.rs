@@ -329,12 +329,7 @@ impl Client {
                 "bob-demo-2026",
             )
             .await;
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
+        let approved = psu.decide(&screen, "approve").await;
         param(
             &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
             "code",

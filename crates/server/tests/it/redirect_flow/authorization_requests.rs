@@ -175,12 +175,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
         )
         .await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
-    let denied = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "deny"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let denied = psu.decide(&screen, "deny").await;
     let params = redirect_params(denied.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "error"), Some("access_denied"));
     assert_eq!(param(&params, "state"), Some("st-42"));

@@ -152,12 +152,7 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
         sca.body
     );
     let screen = alice_browser.get("/bank/consent").await;
-    let approved = alice_browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = alice_browser.decide(&screen, "approve").await;
     assert!(
         param(
             &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),

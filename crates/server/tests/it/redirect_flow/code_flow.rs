@@ -89,12 +89,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             .body
             .contains(&third.iban.as_ref().unwrap().to_print_format())
     );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
     let params = redirect_params(approved.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "state"), Some("st-42"));
@@ -135,18 +130,14 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         .await;
     assert_eq!(sca.body["scaStatus"], "finalised");
     let explicit = tpp
-        .call(
-            reqwest::Method::POST,
+        .post(
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
             &[],
-            Some(&json!({})),
+            &json!({}),
         )
         .await;
-    assert_eq!(
-        (explicit.status, explicit.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
-    );
+    explicit.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     let embedded = tpp
         .call(
             reqwest::Method::PUT,
@@ -203,10 +194,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (not_covered.status, not_covered.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    not_covered.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let booked = tpp
         .get(
             &format!(
@@ -307,10 +295,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (unknown.status, unknown.tpp_message().0),
-        (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN"))
-    );
+    unknown.assert_tpp_message(StatusCode::NOT_FOUND, "RESOURCE_UNKNOWN");
     let outside = tpp
         .get(
             &format!(
@@ -321,10 +306,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (outside.status, outside.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
-    );
+    outside.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_INVALID");
     let wrong_consent = tpp
         .call(
             reqwest::Method::GET,
@@ -375,10 +357,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         (StatusCode::BAD_REQUEST, Some("invalid_grant"))
     );
     let revoked = tpp.get("/v1/accounts", &new_access, &with_psu).await;
-    assert_eq!(
-        (revoked.status, revoked.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID"))
-    );
+    revoked.assert_tpp_message(StatusCode::UNAUTHORIZED, "TOKEN_INVALID");
     assert!(
         revoked.headers["www-authenticate"]
             .to_str()

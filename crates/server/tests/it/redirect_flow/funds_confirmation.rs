@@ -34,12 +34,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             Some(&ask(&iban, "1.00")),
         )
         .await;
-    assert_eq!(
-        (unasked.status, unasked.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("NO_PIIS_ACTIVATION")),
-        "{}",
-        unasked.body
-    );
+    unasked.assert_tpp_message(StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
 
     // RFC 9396: the pushed request asks for a funds-confirmation consent on bob's account.
     let challenge = pkce_s256(VERIFIER);
@@ -150,10 +145,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             Some(&ask(&iban, "1.00")),
         )
         .await;
-    assert_eq!(
-        (forged.status, forged.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    forged.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     // A funds-confirmation grant reads no accounts, and cannot be made an
     // account-information one by a Redirect authorisation of the consent.
     let refused = tpp
@@ -165,12 +157,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             None,
         )
         .await;
-    assert_eq!(
-        (refused.status, refused.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")),
-        "{}",
-        refused.body
-    );
+    refused.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let redirect = [
         ("tpp-redirect-preferred", "true"),
         ("tpp-redirect-uri", REDIRECT),
@@ -184,12 +171,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             Some(&json!({})),
         )
         .await;
-    assert_eq!(
-        (start.status, start.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_UNKNOWN")),
-        "{}",
-        start.body
-    );
+    start.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_UNKNOWN");
     let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
     assert_eq!(
         introspected.body["authorization_details"][0]["type"],
@@ -219,10 +201,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             Some(&ask(&iban, "1.00")),
         )
         .await;
-    assert_eq!(
-        (after.status, after.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    after.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
     // An account that is not the PSU's cannot be granted.
     let foreign =
@@ -241,10 +220,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     let basket = tpp
         .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
         .await;
-    assert_eq!(
-        (basket.status, basket.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
-    );
+    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     server.stop().await;
 }
 both_stores!(funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no);

@@ -98,10 +98,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
 
     // The TPP's very next call fails; its refresh token is worthless.
     let next = tpp.get("/v1/accounts", &token, &with_psu).await;
-    assert_eq!(
-        (next.status, next.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    next.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let status = tpp
         .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
         .await;

@@ -75,18 +75,8 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let mut changed = body.clone();
     changed["instructedAmount"]["amount"] = json!("99.00");
     let conflict = initiate(changed).await;
-    assert_eq!(
-        (conflict.status, conflict.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["1"],
-        "one payment"
-    );
+    conflict.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    assert_eq!(server.db.count_rows("payments").await, 1, "one payment");
 
     // The PSU sees amount and payee with a challenge derived from them.
     let mut psu = Browser::new(&server);
@@ -201,10 +191,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
             &[],
         )
         .await;
-    assert_eq!(
-        (cancel.status, cancel.tpp_message().0),
-        (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID"))
-    );
+    cancel.assert_tpp_message(StatusCode::METHOD_NOT_ALLOWED, "CANCELLATION_INVALID");
     server.stop().await;
 }
 both_stores!(a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once);
@@ -385,12 +372,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
             "carol-demo-2026",
         )
         .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let status = tpp
         .get(

@@ -206,12 +206,11 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let before = debtor.balances.booked;
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "7.50"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Bakery", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let created = tpp
-        .call(
-            reqwest::Method::POST,
+        .post(
             "/v1/payments/instant-sepa-credit-transfers",
             &cc,
             &[("psu-ip-address", "192.0.2.7")],
-            Some(&body),
+            &body,
         )
         .await;
     let payment = created.body["paymentId"].as_str().unwrap().to_owned();
@@ -285,12 +284,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         ok.body
     );
     let screen = psu_browser.get("/bank/consent").await;
-    let approved = psu_browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu_browser.decide(&screen, "approve").await;
     let code = approved_code(&approved);
     let token = tpp.exchange(&code).await.body["access_token"]
         .as_str()

@@ -20,12 +20,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let screen = psu
         .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
         .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
@@ -74,12 +69,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let screen = psu
         .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
         .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     let tokens = tpp.exchange(&approved_code(&approved)).await;
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let with_psu = psu_headers(&consent);
@@ -94,10 +84,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let again = tpp
         .delete(&format!("/v1/consents/{consent}"), &cc, &[])
         .await;
-    assert_eq!(
-        (again.status, again.tpp_message().0),
-        (StatusCode::CONFLICT, Some("STATUS_INVALID"))
-    );
+    again.assert_tpp_message(StatusCode::CONFLICT, "STATUS_INVALID");
     let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(read.body["consentStatus"], "terminatedByTpp");
     assert_eq!(read.body["access"], json!({"allPsd2": "allAccounts"}));
@@ -210,9 +197,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     let today = clock.now().date();
     let tomorrow = today.next_day().unwrap().to_string();
     let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let created = tpp
-        .call(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(&body))
-        .await;
+    let created = tpp.post("/v1/consents", &cc, &[], &body).await;
     let consent = created.body["consentId"].as_str().unwrap().to_owned();
     let tokens = tpp
         .tokens(&server, &consent, "alice", "alice-demo-2026")
@@ -273,13 +258,7 @@ async fn the_same_x_request_id_and_body_create_one_consent(db: TestDb) {
         (other.status, other.tpp_message().1),
         (StatusCode::BAD_REQUEST, Some("X-Request-ID"))
     );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM consents")
-            .await,
-        ["1"]
-    );
+    assert_eq!(server.db.count_rows("consents").await, 1);
     let missing = tpp
         .http
         .post(format!("{}/v1/consents", tpp.base))
@@ -315,10 +294,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         );
     }
     let fifth = tpp.get("/v1/accounts", &token, &unattended).await;
-    assert_eq!(
-        (fifth.status, fifth.tpp_message().0),
-        (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
-    );
+    fifth.assert_tpp_message(StatusCode::TOO_MANY_REQUESTS, "ACCESS_EXCEEDED");
     let present = psu_headers(&consent);
     assert_eq!(
         tpp.get("/v1/accounts", &token, &present).await.status,

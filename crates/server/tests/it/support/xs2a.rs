@@ -53,6 +53,35 @@ impl Answer {
         let (code, path) = self.tpp_message();
         (self.status, code, path)
     }
+
+    /// Asserts the status and the first `tppMessages` code.
+    #[track_caller]
+    pub fn assert_tpp_message(&self, status: StatusCode, code: &str) {
+        assert_eq!(
+            (self.status, self.tpp_message().0),
+            (status, Some(code)),
+            "{}",
+            self.body
+        );
+    }
+
+    /// Asserts the status with the first `tppMessages` code and path.
+    #[track_caller]
+    pub fn assert_refusal(&self, status: StatusCode, code: &str, path: &str) {
+        assert_eq!(
+            self.refusal(),
+            (status, Some(code), Some(path)),
+            "{}",
+            self.body
+        );
+    }
+
+    /// Asserts a 201 Created; the body's `key` (`consentId`, `paymentId`, …).
+    #[track_caller]
+    pub fn created(&self, key: &str) -> String {
+        assert_eq!(self.status, StatusCode::CREATED, "{}", self.body);
+        self.body[key].as_str().unwrap().to_owned()
+    }
 }
 
 /// Runs `fintechapi admin app create … --json` for `org`'s app "Budget App"
@@ -84,6 +113,15 @@ pub fn cli_app_of(
         text("client_id"),
         text("client_secret"),
     )
+}
+
+/// The demo bank with Acme TPP GmbH's sandbox app for `products` and a
+/// client-credentials token of it.
+pub async fn demo_tpp(db: TestDb, products: &str) -> (TestServer, Tpp, String) {
+    let server = super::demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, products);
+    let token = tpp.client_token().await;
+    (server, tpp, token)
 }
 
 /// Acme TPP GmbH's sandbox app with [`REDIRECT`] registered.
@@ -157,6 +195,18 @@ impl Tpp {
     ) -> Answer {
         let request_id = uuid::Uuid::new_v4().to_string();
         self.call_as(&request_id, method, path, token, headers, body)
+            .await
+    }
+
+    /// An XS2A POST of a JSON `body`.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Answer {
+        self.call(Method::POST, path, token, headers, Some(body))
             .await
     }
 
@@ -366,12 +416,7 @@ impl Tpp {
         let screen = psu
             .authorise(&self.link(request_uri), login, password)
             .await;
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
+        let approved = psu.decide(&screen, "approve").await;
         approved_code(&approved)
     }
 
@@ -396,20 +441,19 @@ impl Tpp {
         let mut form = vec![("decision", "approve"), ("csrf", csrf.as_str())];
         form.extend(chosen.iter().map(|id| ("account", *id)));
         let approved = psu.post("/bank/consent", &form).await;
-        let tokens = self.exchange(&approved_code(&approved)).await;
-        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        let tokens = self.exchanged(&approved).await;
         tokens.body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// The PSU approves on the consent or payment screen; the token answer.
     pub async fn approve_for_tokens(&self, psu: &mut Browser, screen: &Page) -> Answer {
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
-        let tokens = self.exchange(&approved_code(&approved)).await;
+        let approved = psu.decide(screen, "approve").await;
+        self.exchanged(&approved).await
+    }
+
+    /// The code the bank sent back with exchanged, checked; the token answer.
+    async fn exchanged(&self, approved: &Page) -> Answer {
+        let tokens = self.exchange(&approved_code(approved)).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         tokens
     }
