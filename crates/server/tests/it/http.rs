@@ -9,12 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn health_answers_over_http1_and_http2_verified_with_the_dev_ca(db: TestDb) {
     let server = TestServer::start(db).await;
     assert!(server.ca.ends_with("tls/dev-ca.pem"));
-    let h2 = server
-        .client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let h2 = server.get("/healthz").await;
     assert_eq!(h2.status(), 200);
     assert_eq!(h2.version(), reqwest::Version::HTTP_2);
     let h1 = fintechapi_testkit::https_client(&server.ca)
@@ -47,12 +42,7 @@ async fn readiness_reports_the_database_and_migrations_to_operators_only(db: Tes
     let mut config = config_for(&db);
     config.metrics.listen = Some("127.0.0.1:0".into());
     let server = TestServer::start_with(db, config).await;
-    let resp = server
-        .client()
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/readyz").await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"status": "ready"}));

@@ -39,14 +39,8 @@ async fn a_basic_client_gets_introspects_and_revokes_a_client_credentials_token(
     let server = TestServer::start_with(db, config).await;
 
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], server.base_url);
     assert_eq!(
         meta["token_endpoint"],

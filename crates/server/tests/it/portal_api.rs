@@ -256,15 +256,7 @@ both_stores!(the_json_api_covers_sign_up_to_credentials_with_field_level_errors)
 
 async fn every_documented_operation_is_served_and_answers_json(db: TestDb) {
     let server = TestServer::start(db).await;
-    let doc: Value = server
-        .client()
-        .get(server.url("/portal/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = server.get_json("/portal/api/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), 14);
@@ -292,12 +284,7 @@ async fn every_documented_operation_is_served_and_answers_json(db: TestDb) {
             );
         }
     }
-    let unknown = server
-        .client()
-        .get(server.url("/portal/api/v1/nope"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = server.get("/portal/api/v1/nope").await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.headers()["content-type"], "application/json");
     server.stop().await;
@@ -344,15 +331,7 @@ async fn the_getting_started_guide_works_as_written_and_the_reference_lists_ever
 ) {
     let config = config_for(&db);
     let server = TestServer::start_with(db, config.clone()).await;
-    let guide = server
-        .client()
-        .get(server.url("/portal/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let guide = server.get("/portal/docs").await.text().await.unwrap();
     let blocks = code_blocks(&guide);
     assert!(
         blocks[0].contains(&format!("BASE={}", server.base_url)),
@@ -415,23 +394,10 @@ async fn the_getting_started_guide_works_as_written_and_the_reference_lists_ever
     assert_eq!(run_block(&blocks[9], &token_vars), 200);
     assert_eq!(run_block(&blocks[8], &token_vars)["active"], false);
 
-    let reference = server
-        .client()
-        .get(server.url("/portal/docs/xs2a"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let reference = server.get("/portal/docs/xs2a").await.text().await.unwrap();
     assert_eq!(reference.matches(r#"<article class="card""#).count(), 38);
     assert!(reference.contains("<code>/v1/consents/{consentId}/authorisations</code>"));
-    let yaml = server
-        .client()
-        .get(server.url("/portal/docs/psd2-api.yaml"))
-        .send()
-        .await
-        .unwrap();
+    let yaml = server.get("/portal/docs/psd2-api.yaml").await;
     assert_eq!(
         yaml.text().await.unwrap(),
         fintechapi_portal::docs::SPEC_YAML

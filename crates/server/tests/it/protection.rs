@@ -235,12 +235,7 @@ both_stores!(metrics_are_private_and_invented_methods_do_not_grow_them);
 
 async fn without_a_token_the_public_listener_serves_no_metrics(db: TestDb) {
     let server = TestServer::start(db).await;
-    let resp = server
-        .client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/metrics").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(
         !resp

@@ -66,14 +66,8 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "request_not_supported", "{body}");
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["request_parameter_supported"], false);
     healthy(&server).await;
     server.stop().await;

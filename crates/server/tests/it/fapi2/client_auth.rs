@@ -19,14 +19,8 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(
         meta["dpop_signing_alg_values_supported"],
         json!(["ES256", "PS256", "EdDSA"])

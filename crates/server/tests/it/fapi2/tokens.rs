@@ -295,24 +295,10 @@ both_stores!(fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused);
 async fn signing_keys_are_published_before_use_and_sign_introspection_answers(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["jwks_uri"], format!("{}/oauth2/jwks", server.base_url));
-    let jwks: Value = server
-        .client()
-        .get(server.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server.get_json("/oauth2/jwks").await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(
         keys.len(),

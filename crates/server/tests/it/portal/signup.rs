@@ -181,12 +181,7 @@ both_stores!(a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_onc
 
 async fn pages_are_served_with_a_strict_policy_and_unknown_pages_are_html(db: TestDb) {
     let server = TestServer::start(db).await;
-    let resp = server
-        .client()
-        .get(server.url("/portal"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/portal").await;
     let csp = resp.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -211,12 +206,7 @@ async fn pages_are_served_with_a_strict_policy_and_unknown_pages_are_html(db: Te
         .unwrap();
     assert_eq!(missing.status(), 303, "login first");
     assert_eq!(missing.headers()["location"], "/portal/login");
-    let unknown = server
-        .client()
-        .get(server.url("/portal/no/such/page"))
-        .send()
-        .await
-        .unwrap();
+    let unknown = server.get("/portal/no/such/page").await;
     assert_eq!(unknown.status(), 404);
     assert!(
         unknown.headers()["content-type"]

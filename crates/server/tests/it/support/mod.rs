@@ -158,6 +158,16 @@ impl TestServer {
         format!("{}{path}", self.base_url)
     }
 
+    /// A GET of `path` with [`TestServer::client`].
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client().get(self.url(path)).send().await.unwrap()
+    }
+
+    /// The JSON body of a GET of `path`.
+    pub async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.get(path).await.json().await.unwrap()
+    }
+
     /// Signals shutdown and waits until the server has drained.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
