@@ -10,7 +10,7 @@ use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn card_of(server: &TestServer, login: &str) -> CardAccount {
@@ -226,12 +226,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         "two pages: the second is the last"
     );
     let back = tpp
-        .call(
-            Method::GET,
+        .get(
             links["previous"]["href"].as_str().unwrap(),
             &token,
             &present,
-            None,
         )
         .await;
     assert_eq!(
@@ -482,12 +480,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let no_consent_id = tpp.get("/v1/card-accounts", &token, &[]).await;
     no_consent_id.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     let wrong_consent = tpp
-        .call(
-            Method::GET,
+        .get(
             "/v1/card-accounts",
             &token,
             &[("consent-id", "00000000-0000-4000-8000-000000000000")],
-            None,
         )
         .await;
     wrong_consent.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");

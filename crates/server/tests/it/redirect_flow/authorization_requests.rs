@@ -249,13 +249,7 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         "account_information"
     );
     let list = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &psu_headers(&consent),
-            None,
-        )
+        .get("/v1/accounts", &token, &psu_headers(&consent))
         .await;
     assert_eq!(
         list.status,

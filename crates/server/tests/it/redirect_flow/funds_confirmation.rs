@@ -149,13 +149,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     // A funds-confirmation grant reads no accounts, and cannot be made an
     // account-information one by a Redirect authorisation of the consent.
     let refused = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &[("consent-id", consent.as_str())],
-            None,
-        )
+        .get("/v1/accounts", &token, &[("consent-id", consent.as_str())])
         .await;
     refused.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let redirect = [

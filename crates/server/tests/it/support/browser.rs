@@ -20,6 +20,12 @@ pub struct Page {
 }
 
 impl Page {
+    /// Whether the page shows `account`'s IBAN as printed for people.
+    pub fn shows_iban(&self, account: &fintechapi_domain::ledger::Account) -> bool {
+        let iban = account.iban.as_ref().expect("a customer account");
+        self.body.contains(&iban.to_print_format())
+    }
+
     /// The value of the first `name="csrf"` field.
     pub fn csrf(&self) -> String {
         let at = self

@@ -204,3 +204,20 @@ pub async fn demo_server_at(db: TestDb, clock: &fintechapi_domain::ManualClock) 
     let config = demo_config(&db);
     TestServer::start_with_clock(db, config, std::sync::Arc::new(clock.clone())).await
 }
+
+/// The accounts of the demo bank's PSU `login`, in the bank's order.
+pub async fn accounts_of(
+    server: &TestServer,
+    login: &str,
+) -> Vec<fintechapi_domain::ledger::Account> {
+    use fintechapi_domain::ledger::LedgerRepository;
+    use fintechapi_domain::psu::PsuRepository;
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    store.accounts_of_psu(psu.id).await.unwrap()
+}
+
+/// The IBAN of a customer's `account`, electronic format.
+pub fn iban(account: &fintechapi_domain::ledger::Account) -> String {
+    account.iban.as_ref().unwrap().as_str().to_owned()
+}

@@ -2,7 +2,7 @@
 //! bounds of amounts and bodies, tokens, and formats not produced (406).
 
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{PSU_PRESENT, account_of, authorised, consent_body, iban, payment_body, reader, text};
@@ -194,13 +194,7 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
         "{challenge}"
     );
     let bad = tpp
-        .call(
-            Method::GET,
-            "/v1/accounts",
-            "no-such-token",
-            &[("consent-id", &consent)],
-            None,
-        )
+        .get("/v1/accounts", "no-such-token", &[("consent-id", &consent)])
         .await;
     bad.assert_tpp_message(StatusCode::UNAUTHORIZED, "TOKEN_INVALID");
 
@@ -238,9 +232,7 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         "text/plain",
         "application/json;q=0, application/xml",
     ] {
-        let refused = tpp
-            .call(Method::GET, &status, &cc, &[("accept", accept)], None)
-            .await;
+        let refused = tpp.get(&status, &cc, &[("accept", accept)]).await;
         assert_eq!(
             (refused.status, refused.tpp_message()),
             (
@@ -257,9 +249,7 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         "application/xml;q=0.9, application/json",
         "application/*",
     ] {
-        let served = tpp
-            .call(Method::GET, &status, &cc, &[("accept", accept)], None)
-            .await;
+        let served = tpp.get(&status, &cc, &[("accept", accept)]).await;
         assert_eq!(
             (served.status, served.body["transactionStatus"].as_str()),
             (StatusCode::OK, Some("RCVD")),
@@ -285,12 +275,10 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
     ];
     for accept in ["text/plain", "application/xml"] {
         let refused = tpp
-            .call(
-                Method::GET,
+            .get(
                 &transactions,
                 &alice.token,
                 &[headers[0], headers[1], ("accept", accept)],
-                None,
             )
             .await;
         assert_eq!(
@@ -304,12 +292,10 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         );
     }
     let served = tpp
-        .call(
-            Method::GET,
+        .get(
             &transactions,
             &alice.token,
             &[headers[0], headers[1], ("accept", "application/json")],
-            None,
         )
         .await;
     assert_eq!(served.status, StatusCode::OK, "{}", served.body);
