@@ -539,7 +539,7 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
             &[("code", &code(clock.now())), ("csrf", &csrf)],
         )
         .await;
-    assert_eq!(done.location.as_deref(), Some("/admin"), "{}", done.body);
+    done.assert_location("/admin");
     assert_eq!(c.get("/admin").await.status, StatusCode::OK);
     server.stop().await;
 }

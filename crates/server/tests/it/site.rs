@@ -160,12 +160,7 @@ async fn a_demo_request_is_stored_for_the_operators_and_confirmed_without_the_vi
             ],
         )
         .await;
-    assert_eq!(
-        (sent.status, sent.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/demo/thanks")),
-        "{}",
-        sent.body
-    );
+    sent.assert_redirect("/demo/thanks");
     assert_eq!(visitor.get("/demo/thanks").await.status, StatusCode::OK);
 
     let store = server.db.store().await;

@@ -10,7 +10,7 @@ use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::{acme, acme_on, all_accounts, consent_status};
+use super::{acme, acme_on, all_accounts};
 
 async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_consent_id(db: TestDb) {
     let (server, tpp, cc) = acme(db, "ais,pis").await;
@@ -85,7 +85,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     );
     assert!(psu.cookies.is_empty(), "the bank's session ended");
 
-    assert_eq!(consent_status(&tpp, &cc, &consent).await, "valid");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
     assert_eq!(
         tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
         "finalised"
@@ -228,14 +228,9 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
         "{csp}"
     );
     let denied = psu.decide(&screen, "deny").await;
-    assert_eq!(
-        (denied.status, denied.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some(NOK)),
-        "{}",
-        denied.body
-    );
+    denied.assert_redirect(NOK);
 
-    assert_eq!(consent_status(&tpp, &cc, &consent).await, "rejected");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
     let ids = tpp
         .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
         .await;
@@ -295,7 +290,7 @@ async fn reads_with_the_client_token_end_180_days_after_the_psus_authentication(
         (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED"), None)
     );
     assert_eq!(
-        consent_status(&tpp, &cc, &consent).await,
+        tpp.consent_status(&cc, &consent).await,
         "valid",
         "the consent runs to validUntil; only its use without a new SCA ends"
     );

@@ -32,11 +32,3 @@ async fn acme_on(server: TestServer, products: &str) -> (TestServer, Tpp, String
 fn all_accounts() -> Value {
     json!({"allPsd2": "allAccounts"})
 }
-
-/// The `consentStatus` of `consent`, read with the client token `cc`.
-async fn consent_status(tpp: &Tpp, cc: &str, consent: &str) -> Value {
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), cc, &[])
-        .await;
-    status.body["consentStatus"].clone()
-}

@@ -75,12 +75,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         screen.body
     );
     let approved = psu.decide(&screen, "approve").await;
-    assert_eq!(
-        (approved.status, approved.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some(REDIRECT)),
-        "{}",
-        approved.body
-    );
+    approved.assert_redirect(REDIRECT);
 
     // The client's token reads status and payment as in the OAuth approach.
     let status = tpp.get(&format!("{self_link}/status"), &cc, &[]).await;

@@ -180,10 +180,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
     assert_eq!(param(&params, "error"), Some("access_denied"));
     assert_eq!(param(&params, "state"), Some("st-42"));
     assert!(param(&params, "code").is_none());
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "rejected");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
     server.stop().await;
 }
 both_stores!(authorization_requests_are_refused_precisely_and_never_redirect_unverified);

@@ -138,19 +138,9 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
     let mut alice_browser = Browser::from_address(&server, "127.0.0.2".parse().unwrap());
     open(&mut alice_browser, &tpp.key, &tpp.par(&consent).await).await;
     let signed = log_in(&mut alice_browser, "alice", "alice-demo-2026").await;
-    assert_eq!(
-        (signed.status, signed.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/sca")),
-        "{}",
-        signed.body
-    );
+    signed.assert_redirect("/bank/sca");
     let sca = second_factor(&mut alice_browser, SANDBOX_CODE).await;
-    assert_eq!(
-        sca.location.as_deref(),
-        Some("/bank/consent"),
-        "{}",
-        sca.body
-    );
+    sca.assert_location("/bank/consent");
     let screen = alice_browser.get("/bank/consent").await;
     let approved = alice_browser.decide(&screen, "approve").await;
     assert!(

@@ -33,10 +33,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let cc = tpp.client_token().await;
     let access = json!({"balances": [{"iban": iban(first)}], "transactions": [{"iban": iban(first)}, {"iban": iban(second)}]});
     let consent = tpp.consent(&cc, access, 4).await;
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "received");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "received");
     let request_uri = tpp.par(&consent).await;
 
     let mut psu = Browser::new(&server);
@@ -58,19 +55,9 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "same message for an unknown login"
     );
     let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/sca")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/sca");
     let ok = second_factor(&mut psu, SANDBOX_CODE).await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu.get("/bank/consent").await;
     assert_eq!(screen.status, StatusCode::OK);
     assert!(screen.body.contains("Acme TPP GmbH") && screen.body.contains("AISP"));
@@ -93,10 +80,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(tokens.body["scope"], format!("AIS:{consent}"));
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "valid");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
     // The authorisation sub-resource: one authorisation (the PAR), finalised.
     let authorisations = tpp
         .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])

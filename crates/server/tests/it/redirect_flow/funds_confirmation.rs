@@ -78,10 +78,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .to_owned();
     assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "valid");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
 
     // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
     let yes = tpp

@@ -19,18 +19,8 @@ use crate::support::{Browser, SANDBOX_CODE, TestServer};
 async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
     let mut b = Browser::new(server);
     let logged = b.online_login(login, password).await;
-    assert_eq!(
-        logged.location.as_deref(),
-        Some("/bank/online/sca"),
-        "{}",
-        logged.body
-    );
+    logged.assert_location("/bank/online/sca");
     let done = b.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/consents");
     b
 }

@@ -99,10 +99,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
     // The TPP's very next call fails; its refresh token is worthless.
     let next = tpp.get("/v1/accounts", &token, &with_psu).await;
     next.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "revokedByPsu");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "revokedByPsu");
     // Introspection agrees with the API: the token is no longer active.
     let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
     assert_eq!(
@@ -205,7 +202,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     attacker.cookies = psu.cookies.clone();
     let before_login = psu.cookies["__Host-ftapi_psu"].clone();
     let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
-    assert_eq!(ok.location.as_deref(), Some("/bank/sca"), "{}", ok.body);
+    ok.assert_location("/bank/sca");
     let after_login = psu.cookies["__Host-ftapi_psu"].clone();
     assert_ne!(
         before_login, after_login,
@@ -218,7 +215,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     );
     attacker.cookies = psu.cookies.clone();
     let ok = second_factor(&mut psu, SANDBOX_CODE).await;
-    assert_eq!(ok.location.as_deref(), Some("/bank/consent"), "{}", ok.body);
+    ok.assert_location("/bank/consent");
     assert_ne!(
         psu.cookies["__Host-ftapi_psu"], after_login,
         "a new session id once the second factor is accepted"
@@ -256,12 +253,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     );
     attacker.cookies = alice.cookies.clone();
     let done = alice.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/consents");
     assert_eq!(
         attacker.get("/bank/online/consents").await.status,
         StatusCode::BAD_REQUEST,

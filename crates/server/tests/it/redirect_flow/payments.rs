@@ -127,12 +127,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let ok = psu
         .post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu.get("/bank/consent").await;
     assert!(screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"));
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;

@@ -57,12 +57,7 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     let ok = psu
         .post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())])
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
 
     // The same code again, in a second authorization: refused.
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
@@ -173,12 +168,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
             &[("credential", &assertion), ("csrf", &sca.csrf())],
         )
         .await;
-    assert_eq!(
-        signed_in.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        signed_in.body
-    );
+    signed_in.assert_location("/bank/online/consents");
     let mut other = Browser::new(&server);
     other.online_login("alice", "alice-demo-2026").await;
     let sca = other.get("/bank/online/sca").await;
@@ -277,12 +267,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
             &[("credential", &assertion), ("csrf", &page.csrf())],
         )
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu_browser.get("/bank/consent").await;
     let approved = psu_browser.decide(&screen, "approve").await;
     let code = approved_code(&approved);
@@ -384,19 +369,9 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let confirm = carol
         .post("/bank/online/confirm", &[("csrf", &page.csrf())])
         .await;
-    assert_eq!(
-        confirm.location.as_deref(),
-        Some("/bank/online/sca"),
-        "{}",
-        confirm.body
-    );
+    confirm.assert_location("/bank/online/sca");
     let done = carol.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/security"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/security");
     let page = carol.get("/bank/online/security").await;
     assert!(page.body.contains("totp-secret"), "{}", page.body);
     let replaced = carol

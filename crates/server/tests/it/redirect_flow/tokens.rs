@@ -215,10 +215,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     // Two days later the consent is expired; its refresh token died with it.
     clock.advance(time::Duration::days(2));
     let cc = tpp.client_token().await;
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "expired");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "expired");
     let renewed = tpp
         .form(
             "/oauth2/token",

@@ -20,6 +20,23 @@ pub struct Page {
 }
 
 impl Page {
+    /// Asserts a 303 to `to`.
+    #[track_caller]
+    pub fn assert_redirect(&self, to: &str) {
+        assert_eq!(
+            (self.status, self.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some(to)),
+            "{}",
+            self.body
+        );
+    }
+
+    /// Asserts that the page sends the browser on to `to`.
+    #[track_caller]
+    pub fn assert_location(&self, to: &str) {
+        assert_eq!(self.location.as_deref(), Some(to), "{}", self.body);
+    }
+
     /// Whether the page shows `account`'s IBAN as printed for people.
     pub fn shows_iban(&self, account: &fintechapi_domain::ledger::Account) -> bool {
         let iban = account.iban.as_ref().expect("a customer account");
@@ -176,26 +193,11 @@ impl Browser {
     pub async fn authorise(&mut self, link: &str, login: &str, password: &str) -> Page {
         let link = link.strip_prefix(&self.base).unwrap_or(link).to_owned();
         let opened = self.get(&link).await;
-        assert_eq!(
-            (opened.status, opened.location.as_deref()),
-            (StatusCode::SEE_OTHER, Some("/bank/login")),
-            "{}",
-            opened.body
-        );
+        opened.assert_redirect("/bank/login");
         let ok = log_in(self, login, password).await;
-        assert_eq!(
-            (ok.status, ok.location.as_deref()),
-            (StatusCode::SEE_OTHER, Some("/bank/sca")),
-            "{}",
-            ok.body
-        );
+        ok.assert_redirect("/bank/sca");
         let ok = second_factor(self, SANDBOX_CODE).await;
-        assert_eq!(
-            (ok.status, ok.location.as_deref()),
-            (StatusCode::SEE_OTHER, Some("/bank/consent")),
-            "{}",
-            ok.body
-        );
+        ok.assert_redirect("/bank/consent");
         let screen = self.get("/bank/consent").await;
         assert_eq!(screen.status, StatusCode::OK, "{}", screen.body);
         screen

@@ -307,6 +307,14 @@ impl Tpp {
         id
     }
 
+    /// The `consentStatus` of `consent`.
+    pub async fn consent_status(&self, token: &str, consent: &str) -> Value {
+        let status = self
+            .get(&format!("/v1/consents/{consent}/status"), token, &[])
+            .await;
+        status.body["consentStatus"].clone()
+    }
+
     /// A consent asked for with the Redirect approach, checked; its id and the PSU's link.
     pub async fn redirect_consent(
         &self,

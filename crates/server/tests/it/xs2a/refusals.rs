@@ -80,10 +80,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         );
         assert!(text(&used).contains("one-off"), "{}", used.body);
     }
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "expired");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "expired");
     server.stop().await;
 }
 both_stores!(
