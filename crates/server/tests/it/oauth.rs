@@ -423,11 +423,7 @@ async fn usage_statistics_and_plan_throttling_come_from_the_token_endpoint(db: T
         .await;
     let page = browser.get(&format!("/portal/apps/{app_id}/usage")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.body.contains("<svg") && page.body.contains("API calls per day"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&["<svg", "API calls per day"]);
     assert!(
         page.body.contains(&format!(": {ok} 2xx</title>")),
         "{}",

@@ -3,8 +3,8 @@
 //! payment's information, the PSU authorises it like a JSON payment and the
 //! ledger executes it; and every way such a request is refused.
 
-use crate::support::xs2a::{Answer, Tpp};
-use crate::support::{Browser, demo_server};
+use crate::support::Browser;
+use crate::support::xs2a::{Answer, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
@@ -52,9 +52,7 @@ fn today() -> String {
 }
 
 async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
@@ -114,13 +112,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             "carol-demo-2026",
         )
         .await;
-    assert!(
-        screen.body.contains("12.34 EUR")
-            && screen.body.contains("Corner Shop &#38; Co")
-            && screen.body.contains("Invoice 42"),
-        "{}",
-        screen.body
-    );
+    screen.assert_shows(&["12.34 EUR", "Corner Shop &#38; Co", "Invoice 42"]);
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let token = tokens.body["access_token"].as_str().unwrap();
 
@@ -138,9 +130,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
 both_stores!(an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca);
 
 async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
@@ -361,9 +351,7 @@ fn multipart(parts: &[(&str, &str, &str)]) -> String {
 }
 
 async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);

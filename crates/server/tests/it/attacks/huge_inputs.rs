@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::healthy;
-use crate::support::xs2a::{REDIRECT, Tpp};
-use crate::support::{TestServer, demo_server};
+use crate::support::TestServer;
+use crate::support::xs2a::{REDIRECT, Tpp, demo_tpp};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -39,9 +39,7 @@ async fn push(
 }
 
 async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let token = tpp.client_token().await;
+    let (server, tpp, token) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
         .await;

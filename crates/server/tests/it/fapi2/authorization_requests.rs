@@ -80,10 +80,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
             None,
         )
         .await;
-    assert_eq!(
-        (anonymous.status, anonymous.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    anonymous.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     // 5.3.2.2-5: PKCE with S256 only; the verifier is required and must match.
     refused(
         &client.par_with(&consent, &[("code_challenge", None)]).await,

@@ -53,10 +53,7 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
             None,
         )
         .await;
-    assert_eq!(
-        (bearer.status, bearer.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
+    bearer.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert!(
         bearer.body["error_description"]
             .as_str()
@@ -198,12 +195,7 @@ async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_
     let early = client
         .with_assertion(&client.assertion_by(&new_key, json!({})))
         .await;
-    assert_eq!(
-        (early.status, early.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
-        "{}",
-        early.body
-    );
+    early.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(
         early.body["error_description"],
         "the client's JWKS has no key with kid \"client-key-2\""
@@ -218,12 +210,7 @@ async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_
     assert_eq!(host.hits("/jwks.json"), 2);
     // The withdrawn key authenticates no more.
     let withdrawn = client.with_assertion(&client.assertion(json!({}))).await;
-    assert_eq!(
-        (withdrawn.status, withdrawn.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
-        "{}",
-        withdrawn.body
-    );
+    withdrawn.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
 
     // max-age=60: a minute later the set is fetched again; while the TPP's
     // server fails, the set fetched last keeps serving.

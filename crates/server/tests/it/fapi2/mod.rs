@@ -237,12 +237,7 @@ impl Client {
                 Some(proof),
             )
             .await;
-        assert_eq!(
-            (a.status, a.body["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("use_dpop_nonce")),
-            "{}",
-            a.body
-        );
+        a.assert_oauth_error(StatusCode::BAD_REQUEST, "use_dpop_nonce");
         assert!(a.headers.contains_key("dpop-nonce"));
     }
 

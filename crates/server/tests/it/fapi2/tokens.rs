@@ -113,12 +113,7 @@ async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotati
             Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({}))),
         )
         .await;
-    assert_eq!(
-        (stolen.status, stolen.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "{}",
-        stolen.body
-    );
+    stolen.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
@@ -259,12 +254,7 @@ async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
     let late = client
         .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
         .await;
-    assert_eq!(
-        (late.status, late.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "{}",
-        late.body
-    );
+    late.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_11_code_lifetime_at_most_60s);
@@ -284,10 +274,7 @@ async fn fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused(db: TestDb) {
             Some(client.proof("POST", "/oauth2/token", None)),
         )
         .await;
-    assert_eq!(
-        (ropc.status, ropc.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
-    );
+    ropc.assert_oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused);

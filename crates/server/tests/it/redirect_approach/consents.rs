@@ -94,12 +94,7 @@ async fn a_consent_authorised_by_redirect_is_read_with_the_client_token_and_cons
     // The client's own token with Consent-ID reads exactly the consented accounts.
     let list = tpp.get("/v1/accounts", &cc, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let listed: Vec<&str> = list.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["iban"].as_str().unwrap())
-        .collect();
+    let listed = list.listed_ibans();
     assert_eq!(listed, [iban(first), iban(second)]);
     let balances = tpp
         .get(

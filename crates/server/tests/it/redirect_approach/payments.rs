@@ -60,20 +60,10 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
     );
     log_in(&mut psu, "carol", "carol-demo-2026").await;
     let sca = psu.get("/bank/sca").await;
-    assert!(
-        sca.body.contains("12.34 EUR")
-            && sca.body.contains("Corner Shop")
-            && sca.body.contains("DE02 1203 0000 0000 2020 51"),
-        "{}",
-        sca.body
-    );
+    sca.assert_shows(&["12.34 EUR", "Corner Shop", "DE02 1203 0000 0000 2020 51"]);
     second_factor(&mut psu, SANDBOX_CODE).await;
     let screen = psu.get("/bank/consent").await;
-    assert!(
-        screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"),
-        "{}",
-        screen.body
-    );
+    screen.assert_shows(&["Approve this payment?", "Invoice 42"]);
     let approved = psu.decide(&screen, "approve").await;
     approved.assert_redirect(REDIRECT);
 

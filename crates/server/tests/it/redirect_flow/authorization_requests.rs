@@ -1,10 +1,9 @@
 //! Authorization requests: every bad one refused precisely and never redirected
 //! unverified; rich authorization requests that name the consent.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, psu_headers};
+use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp, psu_headers};
 use crate::support::{
-    Browser, SANDBOX_CODE, demo_server, log_in, open, param, redirect_params, second_factor,
-    urlencode,
+    Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor, urlencode,
 };
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
@@ -14,9 +13,7 @@ use serde_json::{Value, json};
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
 async fn authorization_requests_are_refused_precisely_and_never_redirect_unverified(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"accounts": []}), 4).await;
     let scope = format!("AIS:{consent}");
     let challenge = pkce_s256(VERIFIER);
@@ -186,9 +183,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
 both_stores!(authorization_requests_are_refused_precisely_and_never_redirect_unverified);
 
 async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let details = json!([{"type": "account_information", "consentId": consent}]).to_string();
     let challenge = pkce_s256(VERIFIER);

@@ -160,11 +160,7 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
     // She sees the alert in online banking.
     let mut own = online_banking(&server, "alice", "alice-demo-2026").await;
     let page = own.get("/bank/online/consents").await;
-    assert!(
-        page.body.contains("Messages from your bank") && page.body.contains("paused until"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&["Messages from your bank", "paused until"]);
     server.stop().await;
 }
 both_stores!(

@@ -2,7 +2,7 @@
 //! and approval, the code exchange, and reads of exactly the consented accounts.
 
 use super::online_banking;
-use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
+use crate::support::xs2a::{REDIRECT, Tpp, demo_tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, demo_server, log_in, open, param, redirect_params,
     second_factor,
@@ -128,12 +128,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let with_psu = psu_headers(&consent);
     let list = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let listed: Vec<&str> = list.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["iban"].as_str().unwrap())
-        .collect();
+    let listed = list.listed_ibans();
     assert_eq!(listed, [iban(first), iban(second)]);
     assert!(list.headers.contains_key("x-request-id"));
     let balances = tpp
@@ -294,15 +289,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     );
 
     // Refresh rotates; presenting the used refresh token again revokes the grant.
-    let refreshed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh_token),
-            ],
-        )
-        .await;
+    let refreshed = tpp.refresh(&refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let new_access = refreshed.body["access_token"].as_str().unwrap().to_owned();
     assert_ne!(
@@ -313,19 +300,8 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         tpp.get("/v1/accounts", &new_access, &with_psu).await.status,
         StatusCode::OK
     );
-    let reuse = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh_token),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (reuse.status, reuse.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    let reuse = tpp.refresh(&refresh_token).await;
+    reuse.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     let revoked = tpp.get("/v1/accounts", &new_access, &with_psu).await;
     revoked.assert_tpp_message(StatusCode::UNAUTHORIZED, "TOKEN_INVALID");
     assert!(
@@ -349,18 +325,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
 
     // A replayed code fails.
     let replay = tpp.exchange(&code).await;
-    assert_eq!(
-        (replay.status, replay.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    replay.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     server.stop().await;
 }
 both_stores!(the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_accounts);
 
 async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_balances(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(
             &cc,

@@ -1,8 +1,8 @@
 //! Funds confirmation under the holder's PIIS consent.
 
 use super::online_banking;
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
-use crate::support::{Browser, demo_server};
+use crate::support::Browser;
+use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -11,9 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,piis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,piis").await;
     let store = server.db.store().await;
     let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
     let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
@@ -65,12 +63,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             "bob-demo-2026",
         )
         .await;
-    assert!(
-        screen.body.contains("check your available funds")
-            && screen.body.contains("never your balance"),
-        "{}",
-        screen.body
-    );
+    screen.assert_shows(&["check your available funds", "never your balance"]);
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let consent = tokens.body["authorization_details"][0]["consentId"]
         .as_str()

@@ -2,9 +2,10 @@
 //! app, and a session renewed at each privilege step.
 
 use super::online_banking;
-use crate::support::xs2a::{Tpp, psu_headers};
-use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open, second_factor};
-use fintechapi_domain::ledger::LedgerRepository;
+use crate::support::xs2a::{demo_tpp, psu_headers};
+use crate::support::{
+    Browser, SANDBOX_CODE, accounts_of, demo_server, iban, log_in, open, second_factor,
+};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -12,9 +13,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let tokens = tpp
         .tokens(&server, &consent, "alice", "alice-demo-2026")
@@ -43,25 +42,10 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
 
     let mut alice = online_banking(&server, "alice", "alice-demo-2026").await;
     let list = alice.get("/bank/online/consents").await;
-    assert!(
-        list.body.contains("Budget App")
-            && list.body.contains("Acme TPP GmbH")
-            && list.body.contains("valid"),
-        "{}",
-        list.body
-    );
+    list.assert_shows(&["Budget App", "Acme TPP GmbH", "valid"]);
     // Each consent says what it opens and since when; withdrawing asks first.
-    let alices_iban = {
-        let store = server.db.store().await;
-        let (psu, _) = store.psu_by_login("alice").await.unwrap().unwrap();
-        let accounts = store.accounts_of_psu(psu.id).await.unwrap();
-        accounts[0].iban.as_ref().unwrap().as_str().to_owned()
-    };
-    assert!(
-        list.body.contains(&alices_iban) && list.body.contains("balances, transactions"),
-        "{}",
-        list.body
-    );
+    let alices_iban = iban(&accounts_of(&server, "alice").await[0]);
+    list.assert_shows(&[&alices_iban, "balances, transactions"]);
     assert!(
         list.body
             .contains(&format!("href=\"/bank/online/consents/{consent}/revoke\""))
@@ -70,11 +54,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         .get(&format!("/bank/online/consents/{consent}/revoke"))
         .await;
     assert_eq!(ask.status, StatusCode::OK);
-    assert!(
-        ask.body.contains("Withdraw the access of Budget App?") && ask.body.contains(&alices_iban),
-        "{}",
-        ask.body
-    );
+    ask.assert_shows(&["Withdraw the access of Budget App?", &alices_iban]);
     let strangers_ask = bob
         .get(&format!("/bank/online/consents/{consent}/revoke"))
         .await;
@@ -109,16 +89,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         introspected.body
     );
     let renewed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(renewed.body["error"], "invalid_grant");
 
@@ -191,9 +162,7 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
 both_stores!(a_psu_enrols_an_authenticator_app_on_the_security_page);
 
 async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after_it(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let mut psu = Browser::new(&server);
     open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;

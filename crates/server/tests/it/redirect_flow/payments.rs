@@ -1,8 +1,8 @@
 //! SEPA payments authorised with dynamic linking, validated, rejected and
 //! cancelled.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
-use crate::support::{Browser, TestServer, demo_server, log_in, open};
+use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
+use crate::support::{Browser, TestServer, log_in, open};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -36,9 +36,7 @@ fn challenge_on(page: &str) -> String {
 }
 
 async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(alice.id).await.unwrap().remove(0);
@@ -88,13 +86,11 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     .await;
     log_in(&mut psu, "alice", "alice-demo-2026").await;
     let page = psu.get("/bank/sca").await;
-    assert!(
-        page.body.contains("12.34 EUR")
-            && page.body.contains("Corner Shop &#60;b&#62;")
-            && page.body.contains("DE02 1203 0000 0000 2020 51"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&[
+        "12.34 EUR",
+        "Corner Shop &#60;b&#62;",
+        "DE02 1203 0000 0000 2020 51",
+    ]);
     let challenge = challenge_on(&page.body);
     let response = seed.ocra_response(&challenge).unwrap();
     // TOTP alone does not authorise a payment.
@@ -194,9 +190,7 @@ both_stores!(a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exac
 async fn payments_are_validated_rejected_without_funds_and_cancelled_before_authorisation(
     db: TestDb,
 ) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);

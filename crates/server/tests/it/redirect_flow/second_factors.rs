@@ -2,7 +2,7 @@
 //! and changing the factor.
 
 use super::online_banking;
-use crate::support::xs2a::{Tpp, approved_code};
+use crate::support::xs2a::{Tpp, approved_code, demo_tpp};
 use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::PaymentRepository;
@@ -13,9 +13,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_once(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
 
     // An operator enrols bob's authenticator app; the key is shown once.
     let mut ops = crate::support::operator(&server).await;

@@ -1,7 +1,7 @@
 //! Codes, tokens and consents over time: replayed and failed exchanges, expiry,
 //! idempotent creation, and the daily frequency without the PSU.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code, psu_headers};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code, demo_tpp, psu_headers};
 use crate::support::{Browser, TestServer, demo_server};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -11,9 +11,7 @@ use serde_json::{Value, json};
 async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent_stops_reads(
     db: TestDb,
 ) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let request_uri = tpp.par(&consent).await;
     let mut psu = Browser::new(&server);
@@ -44,16 +42,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         "tokens from a replayed code are revoked"
     );
     let refresh = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(refresh.body["error"], "invalid_grant");
     // No new grant can revive the consent (only a received one is authorised): it ends.
@@ -147,12 +136,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
         (&tpp, "https://acme.example/other", VERIFIER),
     ] {
         let failed = exchange(who, redirect, verifier).await;
-        assert_eq!(
-            (failed.status, failed.body["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-            "{}",
-            failed.body
-        );
+        failed.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
     let tokens = tpp.exchange(&code).await;
     assert_eq!(
@@ -216,12 +200,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     clock.advance(time::Duration::days(2));
     let cc = tpp.client_token().await;
     assert_eq!(tpp.consent_status(&cc, &consent).await, "expired");
-    let renewed = tpp
-        .form(
-            "/oauth2/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+    let renewed = tpp.refresh(&refresh).await;
     assert_eq!(renewed.body["error"], "invalid_grant");
     server.stop().await;
 }
@@ -305,16 +284,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         StatusCode::UNAUTHORIZED
     );
     let refreshed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let token = refreshed.body["access_token"].as_str().unwrap().to_owned();

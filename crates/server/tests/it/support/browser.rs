@@ -37,6 +37,18 @@ impl Page {
         assert_eq!(self.location.as_deref(), Some(to), "{}", self.body);
     }
 
+    /// Asserts that the page shows each of `texts`.
+    #[track_caller]
+    pub fn assert_shows(&self, texts: &[&str]) {
+        for text in texts {
+            assert!(
+                self.body.contains(text),
+                "{text} is not shown: {}",
+                self.body
+            );
+        }
+    }
+
     /// Whether the page shows `account`'s IBAN as printed for people.
     pub fn shows_iban(&self, account: &fintechapi_domain::ledger::Account) -> bool {
         let iban = account.iban.as_ref().expect("a customer account");

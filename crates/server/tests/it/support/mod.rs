@@ -168,6 +168,11 @@ impl TestServer {
         self.get(path).await.json().await.unwrap()
     }
 
+    /// The text of a GET of `path`.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.unwrap()
+    }
+
     /// Signals shutdown and waits until the server has drained.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {

@@ -76,6 +76,27 @@ impl Answer {
         );
     }
 
+    /// Asserts the status and the OAuth `error` code.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: StatusCode, error: &str) {
+        assert_eq!(
+            (self.status, self.body["error"].as_str()),
+            (status, Some(error)),
+            "{}",
+            self.body
+        );
+    }
+
+    /// The IBANs of an account list, in its order.
+    pub fn listed_ibans(&self) -> Vec<&str> {
+        self.body["accounts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("an account list: {}", self.body))
+            .iter()
+            .map(|a| a["iban"].as_str().unwrap())
+            .collect()
+    }
+
     /// Asserts a 201 Created; the body's `key` (`consentId`, `paymentId`, …).
     #[track_caller]
     pub fn created(&self, key: &str) -> String {
@@ -369,9 +390,30 @@ impl Tpp {
         a.body["request_uri"].as_str().unwrap().to_owned()
     }
 
+    /// Reads under `consent` with the access `token`.
+    pub fn reader(&self, token: &str, consent: &str) -> Reader<'_> {
+        Reader {
+            tpp: self,
+            token: token.to_owned(),
+            consent: consent.to_owned(),
+        }
+    }
+
     /// Where the PSU's browser goes for a pushed request.
     pub fn link(&self, request_uri: &str) -> String {
         authorize_link(&self.key, request_uri)
+    }
+
+    /// A refresh-token grant for `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
     }
 
     /// The authorization code exchanged with the PKCE verifier.
@@ -464,6 +506,28 @@ impl Tpp {
         let tokens = self.exchange(&approved_code(approved)).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         tokens
+    }
+}
+
+/// Reads under one consent with its access token, the PSU present (no daily limit).
+pub struct Reader<'a> {
+    pub tpp: &'a Tpp,
+    pub token: String,
+    pub consent: String,
+}
+
+impl Reader<'_> {
+    pub async fn get(&self, path: &str) -> Answer {
+        self.tpp
+            .get(path, &self.token, &psu_headers(&self.consent))
+            .await
+    }
+
+    /// The body of a read that must succeed.
+    pub async fn ok(&self, path: &str) -> Value {
+        let a = self.get(path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+        a.body
     }
 }
 

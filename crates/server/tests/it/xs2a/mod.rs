@@ -8,11 +8,10 @@ mod refusals;
 mod reports;
 
 use crate::support::TestServer;
-use crate::support::xs2a::{Answer, Tpp};
+use crate::support::xs2a::{Answer, Reader, Tpp};
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_storage::Store;
-use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const PSU_PRESENT: &str = "192.0.2.7";
@@ -27,40 +26,13 @@ fn iban(account: &Account) -> String {
     account.iban.as_ref().unwrap().as_str().to_owned()
 }
 
-/// A reader of one account under one consent, with the PSU present (no daily limit).
-struct Reader<'a> {
-    tpp: &'a Tpp,
-    token: String,
-    consent: String,
-}
-
-impl Reader<'_> {
-    async fn get(&self, path: &str) -> Answer {
-        let headers = [
-            ("consent-id", self.consent.as_str()),
-            ("psu-ip-address", PSU_PRESENT),
-        ];
-        self.tpp.get(path, &self.token, &headers).await
-    }
-
-    async fn ok(&self, path: &str) -> Value {
-        let a = self.get(path).await;
-        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
-        a.body
-    }
-}
-
 async fn reader<'a>(server: &TestServer, tpp: &'a Tpp, login: &str, access: Value) -> Reader<'a> {
     let cc = tpp.client_token().await;
     let consent = tpp.consent(&cc, access, 4).await;
     let token = tpp
         .authorise(server, &consent, login, &format!("{login}-demo-2026"))
         .await;
-    Reader {
-        tpp,
-        token,
-        consent,
-    }
+    tpp.reader(&token, &consent)
 }
 
 fn consent_body(access: Value) -> Value {
