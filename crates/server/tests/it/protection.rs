@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::xs2a::Tpp;
-use crate::support::{TestServer, config_for};
+use crate::support::{TestServer, config_for, json_of};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -173,24 +173,9 @@ async fn metrics_are_private_and_invented_methods_do_not_grow_them(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let ready: Value = client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(client.get(server.url("/readyz"))).await;
     assert_eq!(ready, json!({"status": "ready"}));
-    let detail: Value = client
-        .get(server.url("/readyz"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail = json_of(client.get(server.url("/readyz")).bearer_auth(token)).await;
     assert_eq!(detail["database"], "up");
     let private_ready: Value = reqwest::get(format!("{private}/readyz"))
         .await

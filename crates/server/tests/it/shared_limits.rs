@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::support::xs2a::{Answer, cli_app};
-use crate::support::{Browser, Node, TestServer, config_for};
+use crate::support::{Browser, Node, TestServer, config_for, json_of};
 use fintechapi_server::config::{Config, PlanConfig};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::StatusCode;
@@ -158,14 +158,7 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
     let b = Node::start(shared.clone()).await;
     let a = TestServer::start_with(db, shared).await;
     let client = a.client();
-    let ready: Value = reqwest::Client::new()
-        .get(private(&a, "/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(reqwest::Client::new().get(private(&a, "/readyz"))).await;
     assert_eq!(
         ready["limits"],
         "redis",

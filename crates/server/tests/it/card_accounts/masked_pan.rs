@@ -388,12 +388,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         ),
     ] {
         let refused = alice.get(&format!("{base}{query}")).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message().0),
-            (status, Some(expected)),
-            "{query}: {}",
-            refused.body
-        );
+        refused.assert_tpp_message(status, expected);
     }
 
     // A card outside the consent, or no card at all, is refused.

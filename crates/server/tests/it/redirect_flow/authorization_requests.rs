@@ -3,12 +3,12 @@
 
 use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp, psu_headers};
 use crate::support::{
-    Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor, urlencode,
+    Browser, SANDBOX_CODE, json_of, log_in, open, param, redirect_params, second_factor, urlencode,
 };
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
@@ -248,18 +248,11 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         StatusCode::OK,
         "the token is bound to the consent the details named"
     );
-    let meta: Value = tpp
-        .http
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            tpp.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = json_of(tpp.http.get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        tpp.base
+    )))
+    .await;
     assert_eq!(
         meta["authorization_details_types_supported"],
         json!([

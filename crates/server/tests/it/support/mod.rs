@@ -3,6 +3,7 @@
 //! (`browser`), the portal's users (`portal`), the binary (`binary`) and a
 //! TPP on the XS2A API (`xs2a`).
 
+mod answer;
 mod binary;
 mod browser;
 pub mod passkey;
@@ -208,6 +209,11 @@ pub async fn demo_server(db: TestDb) -> TestServer {
 pub async fn demo_server_at(db: TestDb, clock: &fintechapi_domain::ManualClock) -> TestServer {
     let config = demo_config(&db);
     TestServer::start_with_clock(db, config, std::sync::Arc::new(clock.clone())).await
+}
+
+/// The JSON body of the answer to `request`.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// The accounts of the demo bank's PSU `login`, in the bank's order.

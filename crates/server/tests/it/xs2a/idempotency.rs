@@ -56,15 +56,7 @@ async fn an_x_request_id_names_one_consent_and_one_payment_for_24_hours(db: Test
     );
     for (body, path) in [(&other_consent, "/v1/consents"), (&other_payment, payments)] {
         let refused = post(body, path).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (
-                StatusCode::BAD_REQUEST,
-                (Some("FORMAT_ERROR"), Some("X-Request-ID"))
-            ),
-            "{path}: {}",
-            refused.body
-        );
+        refused.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "X-Request-ID");
         assert!(
             refused.body["tppMessages"][0]["text"]
                 .as_str()
@@ -221,15 +213,7 @@ async fn every_xs2a_call_needs_the_tpps_own_x_request_id_as_a_uuid(db: TestDb) {
     for (method, path, token, body) in calls {
         for request_id in [None, Some("not-a-uuid"), Some("12345")] {
             let refused = send(method.clone(), &path, token, request_id, body.clone()).await;
-            assert_eq!(
-                (refused.status, refused.tpp_message()),
-                (
-                    StatusCode::BAD_REQUEST,
-                    (Some("FORMAT_ERROR"), Some("X-Request-ID"))
-                ),
-                "{method} {path} {request_id:?}: {}",
-                refused.body
-            );
+            refused.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "X-Request-ID");
         }
     }
     assert_eq!(

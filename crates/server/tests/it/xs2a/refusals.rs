@@ -32,15 +32,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
     };
     for bad in ["not-an-ip", "192.0.2.300", "192.0.2.7, 10.0.0.1", ""] {
         let refused = read(Some(bad)).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (
-                StatusCode::BAD_REQUEST,
-                (Some("FORMAT_ERROR"), Some("PSU-IP-Address"))
-            ),
-            "{bad:?}: {}",
-            refused.body
-        );
+        refused.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "PSU-IP-Address");
     }
     assert_eq!(
         read(None).await.status,
@@ -72,12 +64,7 @@ async fn psu_ip_address_is_checked_before_it_lifts_the_daily_limit_and_a_one_off
         format!("/v1/accounts/{account}/balances"),
     ] {
         let used = tpp.get(&path, &token, &headers).await;
-        assert_eq!(
-            (used.status, used.tpp_message().0),
-            (StatusCode::UNAUTHORIZED, Some("CONSENT_EXPIRED")),
-            "{path}: {}",
-            used.body
-        );
+        used.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_EXPIRED");
         assert!(text(&used).contains("one-off"), "{}", used.body);
     }
     assert_eq!(tpp.consent_status(&cc, &consent).await, "expired");
@@ -107,14 +94,10 @@ async fn refusals_follow_the_spec_error_model(db: TestDb) {
         let refused = tpp
             .post(payments, &cc, &psu, &payment_body(&debtor, amount))
             .await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (
-                StatusCode::BAD_REQUEST,
-                (Some("FORMAT_ERROR"), Some("instructedAmount.amount"))
-            ),
-            "{amount}: {}",
-            refused.body
+        refused.assert_refusal(
+            StatusCode::BAD_REQUEST,
+            "FORMAT_ERROR",
+            "instructedAmount.amount",
         );
     }
     let long = format!("1.{}", "5".repeat(2000));
@@ -230,14 +213,10 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         "application/json;q=0, application/xml",
     ] {
         let refused = tpp.get(&status, &cc, &[("accept", accept)]).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (
-                StatusCode::NOT_ACCEPTABLE,
-                (Some("REQUESTED_FORMATS_INVALID"), Some("Accept"))
-            ),
-            "{accept}: {}",
-            refused.body
+        refused.assert_refusal(
+            StatusCode::NOT_ACCEPTABLE,
+            "REQUESTED_FORMATS_INVALID",
+            "Accept",
         );
     }
     for accept in [
@@ -278,15 +257,7 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
                 &[headers[0], headers[1], ("accept", accept)],
             )
             .await;
-        assert_eq!(
-            (refused.status, refused.tpp_message().0),
-            (
-                StatusCode::NOT_ACCEPTABLE,
-                Some("REQUESTED_FORMATS_INVALID")
-            ),
-            "{accept}: {}",
-            refused.body
-        );
+        refused.assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
     }
     let served = tpp
         .get(

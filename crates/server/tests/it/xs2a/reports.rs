@@ -168,15 +168,7 @@ async fn transaction_pages_cover_every_booked_entry_once_forward_and_back_and_la
         format!("{start}&cursor=%FF%FE.x"),
     ] {
         let refused = alice.get(&bad).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (
-                StatusCode::BAD_REQUEST,
-                (Some("FORMAT_ERROR"), Some("cursor"))
-            ),
-            "{bad}: {}",
-            refused.body
-        );
+        refused.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "cursor");
     }
     let numbered = alice.get(&format!("{start}&pageIndex=2")).await;
     numbered.assert_refusal(
@@ -287,12 +279,7 @@ async fn a_delta_report_holds_only_what_was_booked_since_the_last_delta_report(d
     ];
     for (path, code, at) in refusals {
         let refused = alice.get(&path).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message()),
-            (StatusCode::BAD_REQUEST, (Some(code), Some(at))),
-            "{path}: {}",
-            refused.body
-        );
+        refused.assert_refusal(StatusCode::BAD_REQUEST, code, at);
     }
     let later = TransferOrder {
         idempotency_key: "delta-report-2".into(),
