@@ -41,9 +41,10 @@ async fn xs2a_code(server: &TestServer, access_token: &str) -> Option<String> {
 async fn set_status(ops: &mut Browser, app_id: &str, status: &str) {
     let csrf = ops.get("/admin").await.csrf();
     let page = ops
-        .post(
+        .submit(
             &format!("/admin/apps/{app_id}/status"),
-            &[("status", status), ("csrf", &csrf)],
+            &[("status", status)],
+            &csrf,
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);

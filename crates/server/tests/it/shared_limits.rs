@@ -214,10 +214,7 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
         let mut browser = Browser::new(&a).at(base);
         let csrf = browser.get("/portal/reset").await.csrf();
         let page = browser
-            .post(
-                "/portal/reset",
-                &[("email", "owner@tpp.example"), ("csrf", &csrf)],
-            )
+            .submit("/portal/reset", &[("email", "owner@tpp.example")], &csrf)
             .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         assert!(page.body.contains("If an account uses this address"));
@@ -351,7 +348,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        ops.post(&path, &[("plan", "platinum"), ("csrf", &csrf)])
+        ops.submit(&path, &[("plan", "platinum")], &csrf)
             .await
             .status,
         StatusCode::BAD_REQUEST
@@ -363,9 +360,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
     );
 
     assert_eq!(
-        ops.post(&path, &[("plan", "tight"), ("csrf", &csrf)])
-            .await
-            .status,
+        ops.submit(&path, &[("plan", "tight")], &csrf).await.status,
         StatusCode::SEE_OTHER
     );
     assert!(
@@ -390,7 +385,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
 
     // For benchmarks: no limit, and no limit announced.
     assert_eq!(
-        ops.post(&path, &[("plan", "unlimited"), ("csrf", &csrf)])
+        ops.submit(&path, &[("plan", "unlimited")], &csrf)
             .await
             .status,
         StatusCode::SEE_OTHER

@@ -14,8 +14,7 @@ const WRONG: &str = "wrong password 1234";
 /// Asks for a password reset mail for `email`: the answer.
 async fn ask_for_reset(b: &mut Browser, email: &str) -> Page {
     let csrf = b.get("/portal/reset").await.csrf();
-    b.post("/portal/reset", &[("email", email), ("csrf", &csrf)])
-        .await
+    b.submit("/portal/reset", &[("email", email)], &csrf).await
 }
 
 async fn login_never_tells_which_part_was_wrong_and_locks_after_five_failures(db: TestDb) {
@@ -59,13 +58,10 @@ async fn login_never_tells_which_part_was_wrong_and_locks_after_five_failures(db
     let form = c.get(&link).await;
     let token = link.split("token=").nth(1).unwrap().to_owned();
     let reset = c
-        .post(
+        .submit(
             "/portal/reset/confirm",
-            &[
-                ("token", &token),
-                ("password", "a brand new passphrase 77"),
-                ("csrf", &form.csrf()),
-            ],
+            &[("token", &token), ("password", "a brand new passphrase 77")],
+            &form.csrf(),
         )
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
@@ -128,20 +124,16 @@ both_stores!(
 
 /// Posts `code` as the login's second step with `csrf`: the answer.
 async fn second_step(b: &mut Browser, csrf: &str, code: &str) -> Page {
-    b.post("/portal/login/code", &[("code", code), ("csrf", csrf)])
+    b.submit("/portal/login/code", &[("code", code)], csrf)
         .await
 }
 
 /// Posts the TOTP form to turn it on with `seed` and `code`: the answer.
 async fn enable_totp(b: &mut Browser, page: &Page, seed: &str, code: &str) -> Page {
-    b.post(
+    b.submit(
         "/portal/security/totp",
-        &[
-            ("action", "enable"),
-            ("seed", seed),
-            ("code", code),
-            ("csrf", &page.csrf()),
-        ],
+        &[("action", "enable"), ("seed", seed), ("code", code)],
+        &page.csrf(),
     )
     .await
 }
@@ -167,7 +159,7 @@ async fn two_factor_login_with_totp_asks_for_a_fresh_code_after_the_password(db:
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let on = enable_totp(&mut b, &page, &seed_text, &code_now()).await;
     assert!(on.body.contains("Two-factor login is on"), "{}", on.body);
-    b.post("/portal/logout", &[("csrf", &page.csrf())]).await;
+    b.submit("/portal/logout", &[], &page.csrf()).await;
 
     // Password alone no longer opens a session.
     let mut c = Browser::new(&server);

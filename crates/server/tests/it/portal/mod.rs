@@ -25,23 +25,24 @@ async fn link_in_last_mail(server: &TestServer, to: &str) -> String {
 /// The sign-up form filled in with a fresh token: the answer.
 async fn sign_up(b: &mut Browser, email: &str, display_name: &str, password: &str) -> Page {
     let csrf = b.get("/portal/signup").await.csrf();
-    b.post(
+    b.submit(
         "/portal/signup",
         &[
             ("email", email),
             ("display_name", display_name),
             ("password", password),
-            ("csrf", &csrf),
         ],
+        &csrf,
     )
     .await
 }
 
 /// The login form posted with `csrf`: the answer.
 async fn log_in_with(b: &mut Browser, csrf: &str, email: &str, password: &str) -> Page {
-    b.post(
+    b.submit(
         "/portal/login",
-        &[("email", email), ("password", password), ("csrf", csrf)],
+        &[("email", email), ("password", password)],
+        csrf,
     )
     .await
 }

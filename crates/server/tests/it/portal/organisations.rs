@@ -105,9 +105,10 @@ both_stores!(forms_without_a_valid_token_or_from_another_origin_are_refused_and_
 /// The owner invites `email` as a viewer of the organisation at `org_path`: the answer.
 async fn invite(owner: &mut Browser, org_path: &str, csrf: &str, email: &str) -> Page {
     owner
-        .post(
+        .submit(
             &format!("{org_path}/invitations"),
-            &[("email", email), ("role", "viewer"), ("csrf", csrf)],
+            &[("email", email), ("role", "viewer")],
+            csrf,
         )
         .await
 }
@@ -137,9 +138,10 @@ async fn owners_invite_members_by_mail_and_roles_limit_what_members_do(db: TestD
     let form = other.get(&link).await;
     let token = link.split("token=").nth(1).unwrap();
     let refused = other
-        .post(
+        .submit(
             "/portal/invitations/accept",
-            &[("token", token), ("csrf", &form.csrf())],
+            &[("token", token)],
+            &form.csrf(),
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
@@ -148,18 +150,20 @@ async fn owners_invite_members_by_mail_and_roles_limit_what_members_do(db: TestD
     let form = viewer.get(&link).await;
     assert!(form.body.contains("Accept invitation"));
     let joined = viewer
-        .post(
+        .submit(
             "/portal/invitations/accept",
-            &[("token", token), ("csrf", &form.csrf())],
+            &[("token", token)],
+            &form.csrf(),
         )
         .await;
     assert_eq!(joined.status, StatusCode::SEE_OTHER);
     assert_eq!(joined.location.as_deref(), Some(org_path.as_str()));
     assert_eq!(
         viewer
-            .post(
+            .submit(
                 "/portal/invitations/accept",
-                &[("token", token), ("csrf", &form.csrf())]
+                &[("token", token)],
+                &form.csrf()
             )
             .await
             .status,
@@ -194,18 +198,16 @@ async fn owners_invite_members_by_mail_and_roles_limit_what_members_do(db: TestD
         .0
         .id;
     let removed = owner
-        .post(
+        .submit(
             &format!("{org_path}/members/{viewer_id}/remove"),
-            &[("csrf", &csrf)],
+            &[],
+            &csrf,
         )
         .await;
     assert_eq!(removed.status, StatusCode::SEE_OTHER);
     assert_eq!(viewer.get(&org_path).await.status, StatusCode::NOT_FOUND);
     let last_owner = owner
-        .post(
-            &format!("{org_path}/members/{owner_id}/remove"),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("{org_path}/members/{owner_id}/remove"), &[], &csrf)
         .await;
     assert_eq!(
         last_owner.status,

@@ -52,7 +52,7 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
     let csrf = dashboard.csrf();
 
     let org = b
-        .post(
+        .submit(
             "/portal/orgs/new",
             &[
                 ("legal_name", &format!("Dana {XSS} GmbH")),
@@ -61,8 +61,8 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
                 ("role_pisp", "on"),
                 ("competent_authority", "BaFin"),
                 ("authorisation_number", "HRB 1"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(org.status, StatusCode::SEE_OTHER, "{}", org.body);
@@ -82,7 +82,7 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
     let app_form = b.get(&format!("{org_path}/apps/new")).await;
     let csrf = app_form.csrf();
     let refused = b
-        .post(
+        .submit(
             &format!("{org_path}/apps/new"),
             &[
                 ("name", "Budget"),
@@ -90,8 +90,8 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
                 ("security_profile", "basic"),
                 ("environment", "sandbox"),
                 ("product_piis", "on"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
@@ -106,7 +106,7 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
     );
 
     let created = b
-        .post(
+        .submit(
             &format!("{org_path}/apps/new"),
             &[
                 ("name", &format!("Budget {XSS}")),
@@ -119,8 +119,8 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
                 ("environment", "sandbox"),
                 ("product_ais", "on"),
                 ("product_pis", "on"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(created.status, StatusCode::OK, "{}", created.body);
@@ -153,7 +153,7 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
 
     // Rotation shows a new secret once; the old one still works during the grace period.
     let rotated = b
-        .post(&format!("{app_path}/rotate"), &[("csrf", &app_page.csrf())])
+        .submit(&format!("{app_path}/rotate"), &[], &app_page.csrf())
         .await;
     assert_eq!(rotated.status, StatusCode::OK);
     assert!(rotated.body.contains("previous secret keeps working"));
@@ -167,9 +167,7 @@ async fn a_developer_signs_up_registers_an_app_and_gets_a_key_and_secret_once(db
 
     // Logout ends the session for good.
     let stolen = b.cookies.clone();
-    let out = b
-        .post("/portal/logout", &[("csrf", &app_page.csrf())])
-        .await;
+    let out = b.submit("/portal/logout", &[], &app_page.csrf()).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     b.cookies = stolen;
     let after = b.get("/portal/dashboard").await;

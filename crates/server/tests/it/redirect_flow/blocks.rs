@@ -224,10 +224,7 @@ async fn repeated_pauses_grow_then_block_for_good_after_a_warning_and_an_operato
     let mut ops = crate::support::operator(&server).await;
     let csrf = ops.get("/admin/psus").await.csrf();
     let unblocked = ops
-        .post(
-            &format!("/admin/psus/{}/unblock", bob.id),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/admin/psus/{}/unblock", bob.id), &[], &csrf)
         .await;
     assert_eq!(unblocked.status, StatusCode::OK, "{}", unblocked.body);
     online_banking(&server, "bob", "bob-demo-2026").await;
@@ -243,13 +240,10 @@ async fn parallel_wrong_guesses_check_at_most_five_passwords(db: TestDb) {
         let mut b = Browser::from_address(&server, format!("127.0.1.{n}").parse().unwrap());
         let csrf = b.get("/bank/online").await.csrf();
         guesses.spawn(async move {
-            b.post(
+            b.submit(
                 "/bank/online/login",
-                &[
-                    ("login", "carol"),
-                    ("password", &format!("wrong {n}")),
-                    ("csrf", &csrf),
-                ],
+                &[("login", "carol"), ("password", &format!("wrong {n}"))],
+                &csrf,
             )
             .await
             .status

@@ -166,9 +166,10 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     let mut online = online_banking(&server, "bob", "bob-demo-2026").await;
     let list = online.get("/bank/online/consents").await;
     let withdrawn = online
-        .post(
+        .submit(
             &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &list.csrf())],
+            &[],
+            &list.csrf(),
         )
         .await;
     assert!(

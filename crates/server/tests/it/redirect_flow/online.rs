@@ -33,9 +33,10 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
     let bobs = bob.get("/bank/online/consents").await;
     assert!(!bobs.body.contains("Budget App"));
     let stranger = bob
-        .post(
+        .submit(
             &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &bobs.csrf())],
+            &[],
+            &bobs.csrf(),
         )
         .await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
@@ -67,9 +68,10 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
     let withdrawn = alice
-        .post(
+        .submit(
             &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &list.csrf())],
+            &[],
+            &list.csrf(),
         )
         .await;
     assert_eq!(withdrawn.status, StatusCode::OK);
@@ -95,9 +97,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
 
     // Logging out ends the session.
     let page = alice.get("/bank/online/consents").await;
-    alice
-        .post("/bank/online/logout", &[("csrf", &page.csrf())])
-        .await;
+    alice.submit("/bank/online/logout", &[], &page.csrf()).await;
     assert_eq!(
         alice.get("/bank/online/consents").await.status,
         StatusCode::BAD_REQUEST
@@ -116,21 +116,19 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     let secret = page.body[at..at + page.body[at..].find('<').unwrap()].to_owned();
     let seed = fintechapi_domain::otp::Seed::from_base32(&secret).unwrap();
     let wrong = carol
-        .post(
+        .submit(
             "/bank/online/security",
-            &[
-                ("seed", &secret),
-                ("code", "000000"),
-                ("csrf", &page.csrf()),
-            ],
+            &[("seed", &secret), ("code", "000000")],
+            &page.csrf(),
         )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let code = seed.code_at(SystemClock.now()).unwrap();
     let done = carol
-        .post(
+        .submit(
             "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
+            &[("seed", &secret), ("code", &code)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
@@ -151,10 +149,7 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     let sca = again.get("/bank/online/sca").await;
     assert!(sca.body.contains("authenticator app"));
     let replay = again
-        .post(
-            "/bank/online/sca",
-            &[("code", &code), ("csrf", &sca.csrf())],
-        )
+        .submit("/bank/online/sca", &[("code", &code)], &sca.csrf())
         .await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
@@ -202,13 +197,10 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     let mut attacker = Browser::new(&server);
     attacker.cookies = alice.cookies.clone();
     alice
-        .post(
+        .submit(
             "/bank/online/login",
-            &[
-                ("login", "alice"),
-                ("password", "alice-demo-2026"),
-                ("csrf", &start.csrf()),
-            ],
+            &[("login", "alice"), ("password", "alice-demo-2026")],
+            &start.csrf(),
         )
         .await;
     assert_ne!(

@@ -18,7 +18,7 @@ async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_dom
     let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
     let csrf = ops.get("/admin/psus").await.csrf();
     let page = ops
-        .post(&format!("/admin/psus/{}/totp", psu.id), &[("csrf", &csrf)])
+        .submit(&format!("/admin/psus/{}/totp", psu.id), &[], &csrf)
         .await;
     let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
     fintechapi_domain::otp::Seed::from_base32(
@@ -96,7 +96,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     // TOTP alone does not authorise a payment.
     let totp = seed.code_at(SystemClock.now()).unwrap();
     assert_eq!(
-        psu.post("/bank/sca", &[("code", &totp), ("csrf", &page.csrf())])
+        psu.submit("/bank/sca", &[("code", &totp)], &page.csrf())
             .await
             .status,
         StatusCode::UNAUTHORIZED
@@ -109,7 +109,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         ))
         .await;
     assert_eq!(
-        psu.post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+        psu.submit("/bank/sca", &[("code", &response)], &page.csrf())
             .await
             .status,
         StatusCode::UNAUTHORIZED
@@ -121,7 +121,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         ))
         .await;
     let ok = psu
-        .post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &response)], &page.csrf())
         .await;
     ok.assert_redirect("/bank/consent");
     let screen = psu.get("/bank/consent").await;

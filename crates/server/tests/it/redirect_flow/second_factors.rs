@@ -21,7 +21,7 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
     let csrf = ops.get("/admin/psus").await.csrf();
     let enrolled = ops
-        .post(&format!("/admin/psus/{}/totp", bob.id), &[("csrf", &csrf)])
+        .submit(&format!("/admin/psus/{}/totp", bob.id), &[], &csrf)
         .await;
     assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
     assert!(enrolled.body.contains("<svg"), "a QR code");
@@ -49,11 +49,11 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     assert!(page.body.contains("authenticator app"));
     let code = seed.code_at(SystemClock.now()).unwrap();
     let wrong = psu
-        .post("/bank/sca", &[("code", "000000"), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", "000000")], &page.csrf())
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let ok = psu
-        .post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &code)], &page.csrf())
         .await;
     ok.assert_redirect("/bank/consent");
 
@@ -64,7 +64,7 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     log_in(&mut again, "bob", "bob-demo-2026").await;
     let page = again.get("/bank/sca").await;
     let replay = again
-        .post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &code)], &page.csrf())
         .await;
     assert_eq!(
         replay.status,
@@ -91,26 +91,20 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     );
     let created = phone.create(&options);
     let nameless = alice
-        .post(
+        .submit(
             "/bank/online/passkeys",
-            &[
-                ("label", " "),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
+            &[("label", " "), ("credential", &created)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(nameless.status, StatusCode::BAD_REQUEST);
     let page = alice.get("/bank/online/security").await;
     let created = phone.create(&crate::support::passkey::options_on(&page.body));
     let added = alice
-        .post(
+        .submit(
             "/bank/online/passkeys",
-            &[
-                ("label", "Alice's phone"),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
+            &[("label", "Alice's phone"), ("credential", &created)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
@@ -123,13 +117,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     );
     // The challenge it answered was used up: the same answer again is refused.
     let replayed = alice
-        .post(
+        .submit(
             "/bank/online/passkeys",
-            &[
-                ("label", "Again"),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
+            &[("label", "Again"), ("credential", &created)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
@@ -147,9 +138,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     );
     let page = alice.get("/bank/online/security").await;
     let removal = alice
-        .post(
+        .submit(
             &format!("/bank/online/passkeys/{id}/remove"),
-            &[("csrf", &page.csrf())],
+            &[],
+            &page.csrf(),
         )
         .await;
     assert_eq!(removal.status, StatusCode::BAD_REQUEST);
@@ -161,9 +153,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let sca = b.get("/bank/online/sca").await;
     let assertion = phone.get(&crate::support::passkey::options_on(&sca.body));
     let signed_in = b
-        .post(
+        .submit(
             "/bank/online/sca",
-            &[("credential", &assertion), ("csrf", &sca.csrf())],
+            &[("credential", &assertion)],
+            &sca.csrf(),
         )
         .await;
     signed_in.assert_location("/bank/online/consents");
@@ -171,9 +164,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     other.online_login("alice", "alice-demo-2026").await;
     let sca = other.get("/bank/online/sca").await;
     let replay = other
-        .post(
+        .submit(
             "/bank/online/sca",
-            &[("credential", &assertion), ("csrf", &sca.csrf())],
+            &[("credential", &assertion)],
+            &sca.csrf(),
         )
         .await;
     assert_eq!(
@@ -225,10 +219,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         "the payment's digest is what the passkey signs"
     );
     let sandbox = psu_browser
-        .post(
-            "/bank/sca",
-            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("code", SANDBOX_CODE)], &page.csrf())
         .await;
     assert_eq!(
         sandbox.status,
@@ -245,10 +236,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         ))
         .await;
     let changed = psu_browser
-        .post(
-            "/bank/sca",
-            &[("credential", &assertion), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("credential", &assertion)], &page.csrf())
         .await;
     assert_eq!(changed.status, StatusCode::UNAUTHORIZED);
     server
@@ -260,10 +248,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let page = psu_browser.get("/bank/sca").await;
     let assertion = phone.get(&crate::support::passkey::options_on(&page.body));
     let ok = psu_browser
-        .post(
-            "/bank/sca",
-            &[("credential", &assertion), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("credential", &assertion)], &page.csrf())
         .await;
     ok.assert_redirect("/bank/consent");
     let screen = psu_browser.get("/bank/consent").await;
@@ -327,9 +312,10 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let secret = seed.to_base32();
     let code = seed.code_at(clock.now()).unwrap();
     let replaced = carol
-        .post(
+        .submit(
             "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
+            &[("seed", &secret), ("code", &code)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(replaced.status, StatusCode::FORBIDDEN, "{}", replaced.body);
@@ -345,27 +331,21 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
         "the app was not replaced"
     );
     let added = carol
-        .post(
+        .submit(
             "/bank/online/passkeys",
-            &[
-                ("label", "Phone"),
-                ("credential", "{}"),
-                ("csrf", &page.csrf()),
-            ],
+            &[("label", "Phone"), ("credential", "{}")],
+            &page.csrf(),
         )
         .await;
     assert_eq!(added.status, StatusCode::FORBIDDEN);
     let removed = carol
-        .post(
-            "/bank/online/passkeys/some-id/remove",
-            &[("csrf", &page.csrf())],
-        )
+        .submit("/bank/online/passkeys/some-id/remove", &[], &page.csrf())
         .await;
     assert_eq!(removed.status, StatusCode::FORBIDDEN);
 
     // Passing the second factor again opens the changes for five minutes.
     let confirm = carol
-        .post("/bank/online/confirm", &[("csrf", &page.csrf())])
+        .submit("/bank/online/confirm", &[], &page.csrf())
         .await;
     confirm.assert_location("/bank/online/sca");
     let done = carol.online_second_factor(SANDBOX_CODE).await;
@@ -373,9 +353,10 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let page = carol.get("/bank/online/security").await;
     assert!(page.body.contains("totp-secret"), "{}", page.body);
     let replaced = carol
-        .post(
+        .submit(
             "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
+            &[("seed", &secret), ("code", &code)],
+            &page.csrf(),
         )
         .await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);

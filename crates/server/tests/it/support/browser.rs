@@ -156,6 +156,13 @@ impl Browser {
         self.finish(resp).await
     }
 
+    /// Posts `fields` with the form's CSRF token `csrf`.
+    pub async fn submit(&mut self, path: &str, fields: &[(&str, &str)], csrf: &str) -> Page {
+        let mut form = fields.to_vec();
+        form.push(("csrf", csrf));
+        self.post(path, &form).await
+    }
+
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         self.post_with(path, form, &[]).await
     }

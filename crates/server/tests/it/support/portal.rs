@@ -149,13 +149,13 @@ pub async fn operator(server: &TestServer) -> Browser {
     let mut b = Browser::new(server);
     let csrf = b.get("/admin/login").await.csrf();
     let done = b
-        .post(
+        .submit(
             "/admin/login",
             &[
                 ("email", "ops@bank.example"),
                 ("password", OPERATOR_PASSWORD),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
