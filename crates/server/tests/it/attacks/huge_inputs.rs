@@ -9,13 +9,21 @@ use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// A too-large XS2A input is refused with a tppMessage, and the server stays healthy.
+async fn refused_and_still_healthy(server: &TestServer, status: StatusCode, body: &Value) {
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{status} {body}"
+    );
+    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
+    healthy(server).await;
+}
+
 /// One pushed authorization request for `consent`, with `extra` parameters.
-async fn push(
-    server: &TestServer,
-    tpp: &Tpp,
-    consent: &str,
-    extra: &[(&str, &str)],
-) -> (StatusCode, Value) {
+async fn push(tpp: &Tpp, consent: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
     let challenge =
         fintechapi_domain::secret::pkce_s256("a-pkce-code-verifier-of-fifty-characters-0123456789");
     let scope = format!("AIS:{consent}");
@@ -27,15 +35,8 @@ async fn push(
         ("code_challenge_method", "S256"),
     ];
     form.extend_from_slice(extra);
-    let resp = server
-        .client()
-        .post(server.url("/oauth2/par"))
-        .basic_auth(&tpp.key, Some(&tpp.secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+    let pushed = tpp.form("/oauth2/par", &form).await;
+    (pushed.status, pushed.body)
 }
 
 async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects(db: TestDb) {
@@ -46,16 +47,15 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
 
     // FAPI 2.0: clients may send a state of more than 1,000 characters.
     let long_state = "s".repeat(1500);
-    let (status, body) = push(&server, &tpp, &consent, &[("state", &long_state)]).await;
+    let (status, body) = push(&tpp, &consent, &[("state", &long_state)]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let too_long = "s".repeat(4097);
-    let (status, body) = push(&server, &tpp, &consent, &[("state", &too_long)]).await;
+    let (status, body) = push(&tpp, &consent, &[("state", &too_long)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_request", "{body}");
 
     // A request object is refused, not dropped with what it carries.
     let (status, body) = push(
-        &server,
         &tpp,
         &consent,
         &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")],
@@ -255,15 +255,7 @@ async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_se
     let refs: Vec<Value> = ibans.iter().map(|iban| json!({"iban": iban})).collect();
     let consent = json!({"access": {"accounts": refs, "balances": [], "transactions": []}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
     let (status, body) = timed_xs2a(&server, &token, "/v1/consents", consent.to_string()).await;
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
 
     let transfer = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "creditorAccount": {"iban": "DE89370400440532013000"}, "creditorName": "Payee"});
     let bulk = json!({"debtorAccount": {"iban": "DE89370400440532013000"}, "payments": vec![transfer; 8_000]});
@@ -274,15 +266,7 @@ async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_se
         bulk.to_string(),
     )
     .await;
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
     nothing_stored(&server).await;
     server.stop().await;
 }
@@ -318,15 +302,7 @@ async fn a_pain001_with_thousands_of_transactions_is_refused_within_a_second(db:
         "took {:?}",
         started.elapsed()
     );
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
     nothing_stored(&server).await;
     server.stop().await;
 }

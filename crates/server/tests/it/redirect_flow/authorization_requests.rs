@@ -1,7 +1,7 @@
 //! Authorization requests: every bad one refused precisely and never redirected
 //! unverified; rich authorization requests that name the consent.
 
-use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp, psu_headers};
+use crate::support::xs2a::{REDIRECT, VERIFIER, demo_tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, json_of, log_in, open, param, redirect_params, second_factor, urlencode,
 };
@@ -198,12 +198,8 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         let mut form: Vec<(&str, String)> =
             base.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         form.extend(extra);
-        let req = tpp
-            .http
-            .post(format!("{}/oauth2/par", tpp.base))
-            .basic_auth(&tpp.key, Some(&tpp.secret))
-            .form(&form);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let tpp = &tpp;
+        async move { tpp.form("/oauth2/par", &form).await }
     };
     let both = par(vec![
         ("authorization_details", details.clone()),

@@ -2,7 +2,7 @@
 
 use super::online_banking;
 use crate::support::Browser;
-use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
+use crate::support::xs2a::{REDIRECT, VERIFIER, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -44,12 +44,8 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             ("code_challenge_method", "S256".to_owned()),
             ("authorization_details", details.to_string()),
         ];
-        let req = tpp
-            .http
-            .post(format!("{}/oauth2/par", tpp.base))
-            .basic_auth(&tpp.key, Some(&tpp.secret))
-            .form(&form);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let tpp = &tpp;
+        async move { tpp.form("/oauth2/par", &form).await }
     };
     let past = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}, "validUntil": "2020-01-01"}])).await;
     assert_eq!(past.body["error"], "invalid_authorization_details");

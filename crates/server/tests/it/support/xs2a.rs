@@ -95,7 +95,7 @@ impl Tpp {
     }
 
     /// A form post authenticated with the client secret (token, PAR, …).
-    pub async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub async fn form(&self, path: &str, form: &(impl serde::Serialize + ?Sized)) -> Answer {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
