@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, REDIRECT, VERIFIER, fapi_server};
+use super::{Client, REDIRECT, VERIFIER, fapi_client};
 use crate::support::xs2a::Answer;
 use crate::support::{Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor};
 use fintechapi_domain::SystemClock;
@@ -43,9 +43,7 @@ impl Client {
 async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
     let refused = |a: &Answer, error: &str, what: &str| {

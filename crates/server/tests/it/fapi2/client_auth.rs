@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, Key, REDIRECT, fapi_server};
+use super::{Client, Key, REDIRECT, fapi_client, fapi_server};
 use crate::support::tpp_host::{Document, TppHost};
 use crate::support::{TestServer, config_for};
 use axum::http::header;
@@ -75,9 +75,7 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
 both_stores!(fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrained_tokens);
 
 async fn fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let issuer = server.base_url.clone();
     for aud in [
         json!(format!("{issuer}/oauth2/token")),
@@ -101,9 +99,7 @@ both_stores!(fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only);
 async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let now = client.now();
     let refused = [
         ("expired 5 minutes ago", client.assertion(json!({"iat": now - 360, "exp": now - 300}))),

@@ -360,6 +360,17 @@ fn merge(target: &mut Value, changes: Value) {
     }
 }
 
+/// A FAPI 2.0 server on `clock` and a registered client that holds a DPoP nonce.
+async fn fapi_client(
+    db: fintechapi_testkit::TestDb,
+    clock: Arc<dyn Clock>,
+) -> (TestServer, Client) {
+    let server = fapi_server(db, clock.clone()).await;
+    let client = Client::register(&server, clock);
+    client.learn_nonce().await;
+    (server, client)
+}
+
 async fn fapi_server(db: fintechapi_testkit::TestDb, clock: Arc<dyn Clock>) -> TestServer {
     let mut config = config_for(&db);
     config.demo.seed = Some(true);

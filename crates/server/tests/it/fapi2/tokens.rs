@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, Key, fapi_server};
+use super::{Client, Key, fapi_client, fapi_server};
 use crate::support::xs2a::psu_headers;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -12,9 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let now = client.now();
     let cc = [("grant_type", "client_credentials")];
     let cases = [
@@ -98,9 +96,7 @@ both_stores!(dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_a
 async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotation_and_5_3_4_binding_checked_on_every_call(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
 
@@ -244,9 +240,7 @@ both_stores!(fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_ro
 
 async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = fapi_server(db, Arc::new(clock.clone())).await;
-    let client = Client::register(&server, Arc::new(clock.clone()));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(clock.clone())).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
@@ -260,9 +254,7 @@ async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
 both_stores!(fapi2_5_3_2_1_11_code_lifetime_at_most_60s);
 
 async fn fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let ropc = client
         .authenticated(
             "/oauth2/token",
