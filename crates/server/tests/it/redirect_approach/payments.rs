@@ -109,13 +109,7 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        store
-            .account(debtor.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked,
+        crate::support::booked_balance(&server, debtor.id).await,
         before - 1234
     );
     assert!(store.audit().await.unwrap().is_consistent());

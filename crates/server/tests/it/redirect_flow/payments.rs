@@ -2,7 +2,7 @@
 //! cancelled.
 
 use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
-use crate::support::{Browser, TestServer, log_in, open};
+use crate::support::{Browser, TestServer, log_in};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -10,6 +10,12 @@ use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+
+/// Changes what payment `id` is for behind the bank's back, in minor units.
+async fn set_amount(server: &TestServer, id: &str, amount: i64) {
+    let sql = format!("UPDATE payments SET amount = {amount} WHERE id = '{id}'");
+    server.db.raw_strings(&sql).await;
+}
 
 /// Enrols `login`'s authenticator app through the admin console; its seed.
 async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_domain::otp::Seed {
@@ -77,13 +83,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     assert_eq!(server.db.count_rows("payments").await, 1, "one payment");
 
     // The PSU sees amount and payee with a challenge derived from them.
-    let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{payment}")).await,
-    )
-    .await;
+    let mut psu = tpp.psu_at_login(&server, &format!("PIS:{payment}")).await;
     log_in(&mut psu, "alice", "alice-demo-2026").await;
     let page = psu.get("/bank/sca").await;
     page.assert_shows(&[
@@ -102,24 +102,14 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         StatusCode::UNAUTHORIZED
     );
     // The amount changes after the challenge: the answer no longer fits.
-    server
-        .db
-        .raw_strings(&format!(
-            "UPDATE payments SET amount = 99900 WHERE id = '{payment}'"
-        ))
-        .await;
+    set_amount(&server, &payment, 99900).await;
     assert_eq!(
         psu.submit("/bank/sca", &[("code", &response)], &page.csrf())
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
-    server
-        .db
-        .raw_strings(&format!(
-            "UPDATE payments SET amount = 1234 WHERE id = '{payment}'"
-        ))
-        .await;
+    set_amount(&server, &payment, 1234).await;
     let ok = psu
         .submit("/bank/sca", &[("code", &response)], &page.csrf())
         .await;
@@ -373,13 +363,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     assert_eq!(status.body["transactionStatus"], "RJCT");
     assert!(status.body["psuMessage"].as_str().unwrap().contains("AM04"));
     assert_eq!(
-        store
-            .account(debtor.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked,
+        crate::support::booked_balance(&server, debtor.id).await,
         debtor.balances.booked
     );
     server.stop().await;

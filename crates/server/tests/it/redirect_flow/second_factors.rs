@@ -196,13 +196,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         )
         .await;
     let payment = created.body["paymentId"].as_str().unwrap().to_owned();
-    let mut psu_browser = Browser::new(&server);
-    open(
-        &mut psu_browser,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{payment}")).await,
-    )
-    .await;
+    let mut psu_browser = tpp.psu_at_login(&server, &format!("PIS:{payment}")).await;
     log_in(&mut psu_browser, "alice", "alice-demo-2026").await;
     let page = psu_browser.get("/bank/sca").await;
     let options = crate::support::passkey::options_on(&page.body);
@@ -267,13 +261,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
     assert_eq!(
-        store
-            .account(debtor.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked,
+        crate::support::booked_balance(&server, debtor.id).await,
         before - 750
     );
     let failures = store.psu(psu.id).await.unwrap().unwrap().failed_logins;

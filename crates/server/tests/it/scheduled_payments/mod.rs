@@ -106,14 +106,7 @@ impl Bank {
 
     /// What `account` has booked now.
     async fn booked(&self, account: AccountId) -> i64 {
-        let store = self.store().await;
-        store
-            .account(account)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked
+        crate::support::booked_balance(&self.server, account).await
     }
 
     /// The ledger's postings for `payment`, by idempotency key.

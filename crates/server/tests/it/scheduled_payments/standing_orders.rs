@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::xs2a::REDIRECT;
-use crate::support::{Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor};
+use crate::support::{SANDBOX_CODE, log_in, param, redirect_params, second_factor};
 
 use super::{PSU, bank, futures_join, transfer};
 
@@ -151,10 +151,8 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
     );
 
     // Another customer cannot cancel alice's standing order.
-    let request_uri = tpp.par_scope(&format!("PIS:{id}")).await;
-    let mut bob = Browser::new(server);
     // Bob passes both factors, and the payment screen refuses him.
-    open(&mut bob, &tpp.key, &request_uri).await;
+    let mut bob = tpp.psu_at_login(server, &format!("PIS:{id}")).await;
     log_in(&mut bob, "bob", "bob-demo-2026").await;
     second_factor(&mut bob, SANDBOX_CODE).await;
     let refused = bob.get("/bank/consent").await;

@@ -228,6 +228,22 @@ pub async fn accounts_of(
     store.accounts_of_psu(psu.id).await.unwrap()
 }
 
+/// What `account` has booked now, in minor units.
+pub async fn booked_balance(
+    server: &TestServer,
+    account: fintechapi_domain::ids::AccountId,
+) -> i64 {
+    use fintechapi_domain::ledger::LedgerRepository;
+    let store = server.db.store().await;
+    store
+        .account(account)
+        .await
+        .unwrap()
+        .unwrap()
+        .balances
+        .booked
+}
+
 /// The IBAN of a customer's `account`, electronic format.
 pub fn iban(account: &fintechapi_domain::ledger::Account) -> String {
     account.iban.as_ref().unwrap().as_str().to_owned()

@@ -314,6 +314,13 @@ impl Tpp {
         }
     }
 
+    /// A PSU's browser sent to the bank's login page by a pushed request for `scope`.
+    pub async fn psu_at_login(&self, server: &TestServer, scope: &str) -> Browser {
+        let mut psu = Browser::new(server);
+        super::open(&mut psu, &self.key, &self.par_scope(scope).await).await;
+        psu
+    }
+
     /// Where the PSU's browser goes for a pushed request.
     pub fn link(&self, request_uri: &str) -> String {
         authorize_link(&self.key, request_uri)
