@@ -178,21 +178,11 @@ async fn tls12_is_limited_to_ecdhe_with_aes_gcm_and_tls13_works() {
         cipher_suites: vec![suite],
         ..aws_lc_rs::default_provider()
     };
-    let gcm = handshake_with(
-        &server.pki,
-        server.port,
-        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
-        true,
-    )
-    .await;
+    // A TLS 1.2 handshake offering `suite` alone.
+    let tls12_with = |suite| handshake_with(&server.pki, server.port, only(suite), true);
+    let gcm = tls12_with(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).await;
     assert!(gcm.is_ok(), "{gcm:?}");
-    let chacha = handshake_with(
-        &server.pki,
-        server.port,
-        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
-        true,
-    )
-    .await;
+    let chacha = tls12_with(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256).await;
     assert!(chacha.is_err(), "TLS 1.2 ChaCha20 is not a FAPI suite");
     let tls13 = handshake_with(
         &server.pki,

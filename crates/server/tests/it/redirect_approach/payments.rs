@@ -1,10 +1,10 @@
 //! A payment by Redirect: executed once, and the ledger moves once.
 
-use crate::support::xs2a::{Answer, REDIRECT};
+use crate::support::xs2a::REDIRECT;
 use crate::support::{Browser, SANDBOX_CODE, accounts_of, iban, log_in, second_factor};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use super::acme;
@@ -17,17 +17,14 @@ async fn a_payment_by_redirect_executes_once_and_the_ledger_moves_once(db: TestD
 
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": iban(&debtor)}, "creditorName": "Corner Shop", "creditorAccount": {"iban": "DE02120300000000202051"}, "remittanceInformationUnstructured": "Invoice 42"});
     let request_id = uuid::Uuid::new_v4().to_string();
+    let headers = [
+        ("psu-ip-address", "192.0.2.7"),
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+    ];
     let initiate = || {
-        let req = tpp
-            .http
-            .post(format!("{}/v1/payments/sepa-credit-transfers", tpp.base))
-            .bearer_auth(&cc)
-            .header("x-request-id", &request_id)
-            .header("psu-ip-address", "192.0.2.7")
-            .header("tpp-redirect-preferred", "true")
-            .header("tpp-redirect-uri", REDIRECT)
-            .json(&body);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let path = "/v1/payments/sepa-credit-transfers";
+        tpp.call_as(&request_id, Method::POST, path, &cc, &headers, Some(&body))
     };
     let created = initiate().await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);

@@ -8,7 +8,7 @@ use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// Changes what payment `id` is for behind the bank's back, in minor units.
@@ -53,14 +53,13 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Corner Shop <b>", "creditorAccount": {"iban": "DE02120300000000202051"}, "remittanceInformationUnstructured": "Invoice 42"});
     let request_id = uuid::Uuid::new_v4().to_string();
     let initiate = |body: Value| {
-        let req = tpp
-            .http
-            .post(format!("{}/v1/payments/sepa-credit-transfers", tpp.base))
-            .bearer_auth(&cc)
-            .header("x-request-id", &request_id)
-            .header("psu-ip-address", "192.0.2.7")
-            .json(&body);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let (tpp, cc, request_id) = (&tpp, &cc, &request_id);
+        async move {
+            let path = "/v1/payments/sepa-credit-transfers";
+            let psu = [("psu-ip-address", "192.0.2.7")];
+            tpp.call_as(request_id, Method::POST, path, cc, &psu, Some(&body))
+                .await
+        }
     };
     let first = initiate(body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);

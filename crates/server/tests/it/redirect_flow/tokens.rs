@@ -1,8 +1,8 @@
 //! Codes, tokens and consents over time: replayed and failed exchanges, expiry,
 //! idempotent creation, and the daily frequency without the PSU.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code, demo_tpp, psu_headers};
-use crate::support::{Browser, TestServer, demo_server};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, demo_tpp, psu_headers};
+use crate::support::{TestServer, demo_server};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -14,12 +14,9 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let request_uri = tpp.par(&consent).await;
-    let mut psu = Browser::new(&server);
-    let screen = psu
-        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
+    let code = tpp
+        .code(&server, &request_uri, "bob", "bob-demo-2026")
         .await;
-    let approved = psu.decide(&screen, "approve").await;
-    let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
@@ -53,13 +50,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
 
     // A consent the TPP deletes: terminatedByTpp, its token stops reading, a second delete is STATUS_INVALID.
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let request_uri = tpp.par(&consent).await;
-    let mut psu = Browser::new(&server);
-    let screen = psu
-        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
-        .await;
-    let approved = psu.decide(&screen, "approve").await;
-    let tokens = tpp.exchange(&approved_code(&approved)).await;
+    let tokens = tpp.tokens(&server, &consent, "bob", "bob-demo-2026").await;
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let with_psu = psu_headers(&consent);
     let reads = tpp.get("/v1/accounts", &access_token, &with_psu).await;
