@@ -226,18 +226,8 @@ async fn a_refusal_goes_to_the_nok_uri_and_rejects_the_consent(db: TestDb) {
     denied.assert_redirect(NOK);
 
     assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
-    let ids = tpp
-        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
-        .await;
-    let id = ids.body["authorisationIds"][0].as_str().unwrap().to_owned();
-    let sca = tpp
-        .get(
-            &format!("/v1/consents/{consent}/authorisations/{id}"),
-            &cc,
-            &[],
-        )
-        .await;
-    assert_eq!(sca.body["scaStatus"], "failed");
+    let resource = format!("/v1/consents/{consent}");
+    assert_eq!(tpp.first_sca_status(&resource, &cc).await, "failed");
     let read = tpp.get("/v1/accounts", &cc, &psu_headers(&consent)).await;
     assert_eq!(
         read.refusal(),

@@ -82,41 +82,18 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
     // The authorisation sub-resource: one authorisation (the PAR), finalised.
-    let authorisations = tpp
-        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
-        .await;
-    let ids = authorisations.body["authorisationIds"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(ids.len(), 1, "{}", authorisations.body);
-    let sca = tpp
-        .get(
-            &format!(
-                "/v1/consents/{consent}/authorisations/{}",
-                ids[0].as_str().unwrap()
-            ),
-            &cc,
-            &[],
-        )
-        .await;
-    assert_eq!(sca.body["scaStatus"], "finalised");
+    let resource = format!("/v1/consents/{consent}");
+    let ids = tpp.authorisation_ids(&resource, &cc).await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(tpp.first_sca_status(&resource, &cc).await, "finalised");
     let explicit = tpp
-        .post(
-            &format!("/v1/consents/{consent}/authorisations"),
-            &cc,
-            &[],
-            &json!({}),
-        )
+        .post(&format!("{resource}/authorisations"), &cc, &[], &json!({}))
         .await;
     explicit.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     let embedded = tpp
         .call(
             reqwest::Method::PUT,
-            &format!(
-                "/v1/consents/{consent}/authorisations/{}",
-                ids[0].as_str().unwrap()
-            ),
+            &format!("{resource}/authorisations/{}", ids[0]),
             &cc,
             &[],
             Some(&json!({"psuData": {"password": "x"}})),

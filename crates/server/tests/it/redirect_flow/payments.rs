@@ -130,25 +130,8 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
-    let authorisations = tpp
-        .get(
-            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"),
-            &cc,
-            &[],
-        )
-        .await;
-    let id = authorisations.body["authorisationIds"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let sca = tpp
-        .get(
-            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"),
-            &cc,
-            &[],
-        )
-        .await;
-    assert_eq!(sca.body["scaStatus"], "finalised");
+    let resource = format!("/v1/payments/sepa-credit-transfers/{payment}");
+    assert_eq!(tpp.first_sca_status(&resource, &cc).await, "finalised");
     let cancellations = tpp
         .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"),

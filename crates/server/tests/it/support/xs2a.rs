@@ -251,6 +251,25 @@ impl Tpp {
         status.body["consentStatus"].clone()
     }
 
+    /// The ids of the authorisations of `resource` (a consent's or payment's path).
+    pub async fn authorisation_ids(&self, resource: &str, token: &str) -> Vec<String> {
+        let listed = self
+            .get(&format!("{resource}/authorisations"), token, &[])
+            .await;
+        let ids = listed.body["authorisationIds"].as_array();
+        let ids = ids.unwrap_or_else(|| panic!("authorisation ids: {}", listed.body));
+        ids.iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The `scaStatus` of `resource`'s first authorisation.
+    pub async fn first_sca_status(&self, resource: &str, token: &str) -> Value {
+        let ids = self.authorisation_ids(resource, token).await;
+        let path = format!("{resource}/authorisations/{}", ids[0]);
+        self.get(&path, token, &[]).await.body["scaStatus"].clone()
+    }
+
     /// A consent asked for with the Redirect approach, checked; its id and the PSU's link.
     pub async fn redirect_consent(
         &self,
