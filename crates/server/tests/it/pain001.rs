@@ -4,9 +4,9 @@
 //! ledger executes it; and every way such a request is refused.
 
 use crate::support::Browser;
+use crate::support::accounts_of;
 use crate::support::xs2a::{Answer, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -54,9 +54,8 @@ fn today() -> String {
 async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca(db: TestDb) {
     let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
-    let debtor_iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+    let debtor = accounts_of(&server, "carol").await.remove(0);
+    let debtor_iban = crate::support::iban(&debtor);
     let xml = document(&debtor_iban, &today(), "12.34");
 
     // Created: RCVD, the OAuth SCA approach, and a Location under the pain.001 product.
@@ -131,10 +130,7 @@ both_stores!(an_xml_payment_is_created_once_read_back_as_sent_and_executed_after
 
 async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db: TestDb) {
     let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
-    let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
-    let iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+    let iban = crate::support::iban(&accounts_of(&server, "carol").await[0]);
     let valid = document(&iban, &today(), "5.00");
     let too_late = (SystemClock.now().date() + time::Duration::days(400)).to_string();
     let two = valid
@@ -352,9 +348,7 @@ fn multipart(parts: &[(&str, &str, &str)]) -> String {
 
 async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: TestDb) {
     let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
-    let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+    let debtor = accounts_of(&server, "carol").await.remove(0);
     let start = (SystemClock.now().date() + time::Duration::days(1)).to_string();
     let xml = document(debtor.iban.as_ref().unwrap().as_str(), &start, "15.00");
     let order =

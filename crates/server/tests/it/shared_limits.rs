@@ -45,6 +45,13 @@ fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Two nodes of one deployment sharing the test Redis: the server and a second node.
+async fn two_nodes_on_redis(db: TestDb) -> (TestServer, Node) {
+    let shared = config(&db, Some(&redis_url()));
+    let b = Node::start(shared.clone()).await;
+    (TestServer::start_with(db, shared).await, b)
+}
+
 /// Sends `n` requests in rounds of two, one to each node at the same moment:
 /// the nodes race each other on the shared count in every round, and neither
 /// can take the whole burst merely by answering its first calls sooner.
@@ -154,9 +161,7 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
     let (_, key, secret) = cli_app(&db, "ais");
 
     // Shared through Redis.
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     let client = a.client();
     let ready = json_of(reqwest::Client::new().get(private(&a, "/readyz"))).await;
     assert_eq!(
@@ -204,9 +209,7 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as_many() {
     let db = TestDb::create(Backend::Postgres).await;
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     crate::support::Api::developer(&a, "owner@tpp.example").await;
     // Reset requests alternate between the nodes; each node alone would
     // allow the recipient 3 mails an hour.
@@ -231,9 +234,7 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_redis_count_one_clients_failed_authentications_together() {
     let db = TestDb::create(Backend::Postgres).await;
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     let (_, key, secret) = cli_app(&a.db, "ais");
     let client = a.client();
     let token = |base: &str, secret: &str| {

@@ -54,12 +54,7 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
         )
         .await;
     bearer.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-    assert!(
-        bearer.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("DPoP")
-    );
+    bearer.assert_error_describes("DPoP");
 
     // 5.3.2.1-10: server nonces. A proof without one is refused with use_dpop_nonce.
     client.learn_nonce().await;
@@ -128,12 +123,7 @@ async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_
     assert_eq!(client.with_assertion(&skewed).await.status, StatusCode::OK);
     let replay = client.with_assertion(&skewed).await;
     assert_eq!(replay.body["error"], "invalid_client");
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("jti")
-    );
+    replay.assert_error_describes("jti");
     server.stop().await;
 }
 both_stores!(

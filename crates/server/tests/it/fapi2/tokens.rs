@@ -83,12 +83,7 @@ async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_r
         .authenticated("/oauth2/token", &cc, Some(proof))
         .await;
     assert_eq!(replay.body["error"], "invalid_dpop_proof");
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("jti")
-    );
+    replay.assert_error_describes("jti");
     server.stop().await;
 }
 both_stores!(dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused);

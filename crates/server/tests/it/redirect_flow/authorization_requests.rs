@@ -69,12 +69,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
         )
         .await;
     assert_eq!(unregistered.body["error"], "invalid_request");
-    assert!(
-        unregistered.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("redirect_uri")
-    );
+    unregistered.assert_error_describes("redirect_uri");
     let unknown_consent = tpp
         .form(
             "/oauth2/par",

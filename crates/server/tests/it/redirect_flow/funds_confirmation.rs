@@ -2,9 +2,8 @@
 
 use super::online_banking;
 use crate::support::Browser;
+use crate::support::accounts_of;
 use crate::support::xs2a::{REDIRECT, VERIFIER, demo_tpp};
-use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -12,10 +11,8 @@ use serde_json::{Value, json};
 
 async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db: TestDb) {
     let (server, tpp, cc) = demo_tpp(db, "ais,piis").await;
-    let store = server.db.store().await;
-    let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
-    let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
-    let iban = account.iban.as_ref().unwrap().as_str().to_owned();
+    let account = accounts_of(&server, "bob").await.remove(0);
+    let iban = crate::support::iban(&account);
     let available =
         fintechapi_domain::Money::from_minor(account.balances.available(), account.currency)
             .to_decimal_string();
@@ -93,7 +90,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         )
         .await;
     assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
-    let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
+    let other = accounts_of(&server, "bob").await.remove(1);
     let elsewhere = tpp
         .call(
             post.clone(),
@@ -161,13 +158,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     // Bob withdraws it in online banking: the very next question is refused.
     let mut online = online_banking(&server, "bob", "bob-demo-2026").await;
     let list = online.get("/bank/online/consents").await;
-    let withdrawn = online
-        .submit(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[],
-            &list.csrf(),
-        )
-        .await;
+    let withdrawn = online.withdraw_consent(&consent, &list).await;
     assert!(
         withdrawn.body.contains("Access withdrawn"),
         "{}",

@@ -32,13 +32,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
     let mut bob = online_banking(&server, "bob", "bob-demo-2026").await;
     let bobs = bob.get("/bank/online/consents").await;
     assert!(!bobs.body.contains("Budget App"));
-    let stranger = bob
-        .submit(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[],
-            &bobs.csrf(),
-        )
-        .await;
+    let stranger = bob.withdraw_consent(&consent, &bobs).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
 
     let mut alice = online_banking(&server, "alice", "alice-demo-2026").await;
@@ -67,13 +61,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let withdrawn = alice
-        .submit(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[],
-            &list.csrf(),
-        )
-        .await;
+    let withdrawn = alice.withdraw_consent(&consent, &list).await;
     assert_eq!(withdrawn.status, StatusCode::OK);
     assert!(withdrawn.body.contains("Access withdrawn"));
     assert!(withdrawn.body.contains("revokedByPsu"));

@@ -148,14 +148,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     );
     // Its own client replaying it revokes what was issued from it.
     let replay = tpp.exchange(&code).await;
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("already used"),
-        "{}",
-        replay.body
-    );
+    replay.assert_error_describes("already used");
     assert_eq!(
         tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::UNAUTHORIZED

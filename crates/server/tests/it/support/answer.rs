@@ -71,6 +71,13 @@ impl Answer {
         );
     }
 
+    /// Asserts that the OAuth `error_description` mentions `text`.
+    #[track_caller]
+    pub fn assert_error_describes(&self, text: &str) {
+        let description = self.body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(text), "{}", self.body);
+    }
+
     /// The IBANs of an account list, in its order.
     pub fn listed_ibans(&self) -> Vec<&str> {
         self.body["accounts"]

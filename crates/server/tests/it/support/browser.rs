@@ -248,6 +248,12 @@ impl Browser {
         .await
     }
 
+    /// Withdraws `consent` in online banking with the token of `page`: the answer.
+    pub async fn withdraw_consent(&mut self, consent: &str, page: &Page) -> Page {
+        let path = format!("/bank/online/consents/{consent}/revoke");
+        self.submit(&path, &[], &page.csrf()).await
+    }
+
     /// Answers online banking's second-factor page with `code`: the answer.
     pub async fn online_second_factor(&mut self, code: &str) -> Page {
         let page = self.get("/bank/online/sca").await;
