@@ -121,9 +121,10 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         subs.iter().find(|s| s.product == ApiProduct::Pis).unwrap(),
     );
 
+    let decision_on = |id| format!("/admin/subscriptions/{id}/decision");
     let no_reason = ops
         .submit(
-            &format!("/admin/subscriptions/{}/decision", pis.id),
+            &decision_on(pis.id),
             &[("decision", "reject"), ("reason", " ")],
             &csrf,
         )
@@ -132,7 +133,7 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     assert!(no_reason.body.contains("needs a reason"));
     let rejected = ops
         .submit(
-            &format!("/admin/subscriptions/{}/decision", pis.id),
+            &decision_on(pis.id),
             &[
                 ("decision", "reject"),
                 ("reason", "PISP licence not yet passported"),
@@ -142,16 +143,12 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         .await;
     assert_eq!(rejected.status, StatusCode::SEE_OTHER);
     let approved = ops
-        .submit(
-            &format!("/admin/subscriptions/{}/decision", ais.id),
-            &[("decision", "approve")],
-            &csrf,
-        )
+        .submit(&decision_on(ais.id), &[("decision", "approve")], &csrf)
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let again = ops
         .submit(
-            &format!("/admin/subscriptions/{}/decision", ais.id),
+            &decision_on(ais.id),
             &[("decision", "reject"), ("reason", "x")],
             &csrf,
         )
@@ -183,12 +180,9 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
             .unwrap()
             .is_some()
     );
+    let app_status = format!("/admin/apps/{}/status", app.id);
     let suspended = ops
-        .submit(
-            &format!("/admin/apps/{}/status", app.id),
-            &[("status", "suspended")],
-            &csrf,
-        )
+        .submit(&app_status, &[("status", "suspended")], &csrf)
         .await;
     assert_eq!(suspended.status, StatusCode::SEE_OTHER);
     assert!(
@@ -198,12 +192,8 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
             .unwrap()
             .is_none()
     );
-    ops.submit(
-        &format!("/admin/apps/{}/status", app.id),
-        &[("status", "active")],
-        &csrf,
-    )
-    .await;
+    ops.submit(&app_status, &[("status", "active")], &csrf)
+        .await;
     ops.submit(
         &format!("/admin/orgs/{}/status", org.id),
         &[("status", "suspended")],
@@ -387,20 +377,13 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
     assert_eq!(psu_now.failed_logins, 0);
 
     // Another funded account for the same PSU.
+    let accounts = format!("/admin/psus/{}/accounts", psu.id);
     let bad = ops
-        .submit(
-            &format!("/admin/psus/{}/accounts", psu.id),
-            &[("opening_balance", "-1")],
-            &csrf,
-        )
+        .submit(&accounts, &[("opening_balance", "-1")], &csrf)
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let opened = ops
-        .submit(
-            &format!("/admin/psus/{}/accounts", psu.id),
-            &[("opening_balance", "75.00")],
-            &csrf,
-        )
+        .submit(&accounts, &[("opening_balance", "75.00")], &csrf)
         .await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let accounts = store.accounts_of_psu(psu.id).await.unwrap();

@@ -8,6 +8,20 @@ use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// Asserts that a 400's `errors` name each of `fields`.
+#[track_caller]
+fn assert_fields_refused(body: &Value, fields: &[&str]) {
+    let named: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("errors: {body}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    for field in fields {
+        assert!(named.contains(field), "{field} is not named: {body}");
+    }
+}
+
 async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: TestDb) {
     let config = config_for(&db);
     let server = TestServer::start_with(db, config.clone()).await;
@@ -22,18 +36,7 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let fields: Vec<&str> = weak["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert!(
-        fields.contains(&"email")
-            && fields.contains(&"password")
-            && fields.contains(&"display_name"),
-        "{weak}"
-    );
+    assert_fields_refused(&weak, &["email", "password", "display_name"]);
     let signup =
         json!({"email": "api@tpp.example", "password": PASSWORD, "display_name": "Api Dev"});
     let (status, _) = api.call(M::POST, "/signup", Some(signup)).await;
@@ -78,18 +81,7 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let fields: Vec<&str> = errors["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
-    assert!(
-        fields.contains(&"name")
-            && fields.contains(&"redirect_uris")
-            && fields.contains(&"products"),
-        "{errors}"
-    );
+    assert_fields_refused(&errors, &["name", "redirect_uris", "products"]);
     let (_, list) = api
         .call(
             M::GET,

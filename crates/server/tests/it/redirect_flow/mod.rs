@@ -13,7 +13,7 @@ mod payments;
 mod second_factors;
 mod tokens;
 
-use crate::support::{Browser, SANDBOX_CODE, TestServer};
+use crate::support::{Browser, Page, SANDBOX_CODE, TestServer};
 
 /// A PSU's online-banking session, logged in with both factors.
 async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
@@ -23,4 +23,18 @@ async fn online_banking(server: &TestServer, login: &str, password: &str) -> Bro
     let done = b.online_second_factor(SANDBOX_CODE).await;
     done.assert_location("/bank/online/consents");
     b
+}
+
+/// Sets up an authenticator app with `seed` (base32) and its `code` on the
+/// online-banking security `page`: the answer.
+async fn set_up_app(b: &mut Browser, page: &Page, seed: &str, code: &str) -> Page {
+    let form = [("seed", seed), ("code", code)];
+    b.submit("/bank/online/security", &form, &page.csrf()).await
+}
+
+/// Adds the passkey `credential` (its JSON) as `label` on the online-banking
+/// security `page`: the answer.
+async fn add_passkey(b: &mut Browser, page: &Page, label: &str, credential: &str) -> Page {
+    let form = [("label", label), ("credential", credential)];
+    b.submit("/bank/online/passkeys", &form, &page.csrf()).await
 }

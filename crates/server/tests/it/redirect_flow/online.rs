@@ -1,7 +1,7 @@
 //! The PSU's online banking: withdrawing consents, enrolling an authenticator
 //! app, and a session renewed at each privilege step.
 
-use super::online_banking;
+use super::{online_banking, set_up_app};
 use crate::support::xs2a::{demo_tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, accounts_of, demo_server, iban, log_in, open, second_factor,
@@ -103,22 +103,10 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
     let secret = page.body[at..at + page.body[at..].find('<').unwrap()].to_owned();
     let seed = fintechapi_domain::otp::Seed::from_base32(&secret).unwrap();
-    let wrong = carol
-        .submit(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", "000000")],
-            &page.csrf(),
-        )
-        .await;
+    let wrong = set_up_app(&mut carol, &page, &secret, "000000").await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let code = seed.code_at(SystemClock.now()).unwrap();
-    let done = carol
-        .submit(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code)],
-            &page.csrf(),
-        )
-        .await;
+    let done = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("is set up"));
     let store = server.db.store().await;

@@ -1,7 +1,7 @@
 //! Second factors other than the sandbox code: an authenticator app, a passkey,
 //! and changing the factor.
 
-use super::online_banking;
+use super::{add_passkey, online_banking, set_up_app};
 use crate::support::xs2a::{Tpp, approved_code, demo_tpp};
 use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open};
 use fintechapi_domain::ledger::LedgerRepository;
@@ -90,23 +90,11 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         "required"
     );
     let created = phone.create(&options);
-    let nameless = alice
-        .submit(
-            "/bank/online/passkeys",
-            &[("label", " "), ("credential", &created)],
-            &page.csrf(),
-        )
-        .await;
+    let nameless = add_passkey(&mut alice, &page, " ", &created).await;
     assert_eq!(nameless.status, StatusCode::BAD_REQUEST);
     let page = alice.get("/bank/online/security").await;
     let created = phone.create(&crate::support::passkey::options_on(&page.body));
-    let added = alice
-        .submit(
-            "/bank/online/passkeys",
-            &[("label", "Alice's phone"), ("credential", &created)],
-            &page.csrf(),
-        )
-        .await;
+    let added = add_passkey(&mut alice, &page, "Alice's phone", &created).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
     assert!(
         added
@@ -116,13 +104,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         added.body
     );
     // The challenge it answered was used up: the same answer again is refused.
-    let replayed = alice
-        .submit(
-            "/bank/online/passkeys",
-            &[("label", "Again"), ("credential", &created)],
-            &page.csrf(),
-        )
-        .await;
+    let replayed = add_passkey(&mut alice, &page, "Again", &created).await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
     assert!(
         replayed.body.contains("could not be registered"),
@@ -299,13 +281,7 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let seed = fintechapi_domain::otp::Seed::generate().unwrap();
     let secret = seed.to_base32();
     let code = seed.code_at(clock.now()).unwrap();
-    let replaced = carol
-        .submit(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code)],
-            &page.csrf(),
-        )
-        .await;
+    let replaced = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(replaced.status, StatusCode::FORBIDDEN, "{}", replaced.body);
     let store = server.db.store().await;
     assert!(
@@ -318,13 +294,7 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
             .totp_enabled,
         "the app was not replaced"
     );
-    let added = carol
-        .submit(
-            "/bank/online/passkeys",
-            &[("label", "Phone"), ("credential", "{}")],
-            &page.csrf(),
-        )
-        .await;
+    let added = add_passkey(&mut carol, &page, "Phone", "{}").await;
     assert_eq!(added.status, StatusCode::FORBIDDEN);
     let removed = carol
         .submit("/bank/online/passkeys/some-id/remove", &[], &page.csrf())
@@ -340,13 +310,7 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     done.assert_location("/bank/online/security");
     let page = carol.get("/bank/online/security").await;
     assert!(page.body.contains("totp-secret"), "{}", page.body);
-    let replaced = carol
-        .submit(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code)],
-            &page.csrf(),
-        )
-        .await;
+    let replaced = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
     assert!(
         store
