@@ -38,3 +38,11 @@ async fn add_passkey(b: &mut Browser, page: &Page, label: &str, credential: &str
     let form = [("label", label), ("credential", credential)];
     b.submit("/bank/online/passkeys", &form, &page.csrf()).await
 }
+
+/// Whether `login` has an authenticator app set up.
+async fn has_app(server: &TestServer, login: &str) -> bool {
+    use fintechapi_domain::psu::PsuRepository;
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    psu.totp_enabled
+}

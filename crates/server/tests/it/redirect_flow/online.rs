@@ -1,12 +1,11 @@
 //! The PSU's online banking: withdrawing consents, enrolling an authenticator
 //! app, and a session renewed at each privilege step.
 
-use super::{online_banking, set_up_app};
+use super::{has_app, online_banking, set_up_app};
 use crate::support::xs2a::{demo_tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, accounts_of, demo_server, iban, log_in, open, second_factor,
 };
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -109,16 +108,7 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     let done = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("is set up"));
-    let store = server.db.store().await;
-    assert!(
-        store
-            .psu_by_login("carol")
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .totp_enabled
-    );
+    assert!(has_app(&server, "carol").await);
     // The enrolment code is used up: it does not log in again.
     let mut again = Browser::new(&server);
     again.online_login("carol", "carol-demo-2026").await;

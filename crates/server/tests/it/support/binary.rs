@@ -4,21 +4,24 @@ use fintechapi_testkit::TestDb;
 
 use super::TestServer;
 
-pub fn fintechapi(db: &fintechapi_testkit::TestDb, args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fintechapi"))
+/// Runs `fintechapi` with `args` on `db`'s store; it must succeed.
+pub fn fintechapi(db: &TestDb, args: &[&str]) -> std::process::Output {
+    let out = fintechapi_command()
         .args(args)
         .args(store_args(db))
         .output()
         .unwrap();
+    let said = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{args:?}: {}{}",
+        said(&out.stdout),
+        said(&out.stderr)
     );
     out
 }
 
-pub fn cli_app_status(db: &fintechapi_testkit::TestDb, verb: &str, app_id: &str) {
+pub fn cli_app_status(db: &TestDb, verb: &str, app_id: &str) {
     fintechapi(db, &["admin", "app", verb, app_id]);
 }
 
