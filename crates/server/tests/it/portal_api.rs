@@ -73,22 +73,11 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
     let org_id = org["id"].as_str().unwrap().to_owned();
 
     let bad_app = json!({"name": "", "redirect_uris": ["http://app.example/cb"], "security_profile": "basic", "environment": "production", "products": ["pis"]});
-    let (status, errors) = api
-        .call(
-            M::POST,
-            &format!("/organisations/{org_id}/applications"),
-            Some(bad_app),
-        )
-        .await;
+    let applications = format!("/organisations/{org_id}/applications");
+    let (status, errors) = api.call(M::POST, &applications, Some(bad_app)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_fields_refused(&errors, &["name", "redirect_uris", "products"]);
-    let (_, list) = api
-        .call(
-            M::GET,
-            &format!("/organisations/{org_id}/applications"),
-            None,
-        )
-        .await;
+    let (_, list) = api.call(M::GET, &applications, None).await;
     assert_eq!(list["applications"], json!([]), "nothing half-created");
 
     // A fapi2 application's JWK Set goes in as JSON (a string holding it works too).
@@ -98,23 +87,11 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
         ("Fapi String", json!(key_set.to_string())),
     ] {
         let fapi = json!({"name": name, "redirect_uris": ["https://app.example/cb"], "security_profile": "fapi2", "environment": "sandbox", "products": ["ais"], "jwks": jwks});
-        let (status, created) = api
-            .call(
-                M::POST,
-                &format!("/organisations/{org_id}/applications"),
-                Some(fapi),
-            )
-            .await;
+        let (status, created) = api.call(M::POST, &applications, Some(fapi)).await;
         assert_eq!(status, StatusCode::CREATED, "{name}: {created}");
     }
     let not_a_set = json!({"name": "Fapi Number", "redirect_uris": ["https://app.example/cb"], "security_profile": "fapi2", "environment": "sandbox", "products": ["ais"], "jwks": 7});
-    let (status, refused) = api
-        .call(
-            M::POST,
-            &format!("/organisations/{org_id}/applications"),
-            Some(not_a_set),
-        )
-        .await;
+    let (status, refused) = api.call(M::POST, &applications, Some(not_a_set)).await;
     assert_eq!(
         (status, refused["errors"][0]["field"].as_str()),
         (StatusCode::BAD_REQUEST, Some("jwks")),
@@ -122,13 +99,7 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
     );
 
     let good = json!({"name": "Api App", "redirect_uris": ["https://app.example/cb"], "security_profile": "basic", "environment": "sandbox", "products": ["ais"]});
-    let (status, app) = api
-        .call(
-            M::POST,
-            &format!("/organisations/{org_id}/applications"),
-            Some(good),
-        )
-        .await;
+    let (status, app) = api.call(M::POST, &applications, Some(good)).await;
     assert_eq!(status, StatusCode::CREATED, "{app}");
     let (key, secret) = (
         app["credentials"]["client_id"].as_str().unwrap(),

@@ -92,13 +92,9 @@ fn client(pki: &DevPki) -> reqwest::ClientBuilder {
 async fn a_verified_client_certificate_reaches_the_handler() {
     let server = start().await;
     let url = format!("https://localhost:{}/whoami", server.port);
-    let anonymous = client(&server.pki)
-        .build()
-        .unwrap()
-        .get(&url)
-        .send()
-        .await
-        .unwrap();
+    // A GET of /whoami by a client built from `builder`.
+    let whoami = |builder: reqwest::ClientBuilder| builder.build().unwrap().get(&url).send();
+    let anonymous = whoami(client(&server.pki)).await.unwrap();
     assert_eq!(anonymous.text().await.unwrap(), "no client certificate");
 
     let (cert, key) = server
@@ -106,12 +102,7 @@ async fn a_verified_client_certificate_reaches_the_handler() {
         .issue_client_certificate("tpp.example", now())
         .unwrap();
     let identity = reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap();
-    let with_cert = client(&server.pki)
-        .identity(identity)
-        .build()
-        .unwrap()
-        .get(&url)
-        .send()
+    let with_cert = whoami(client(&server.pki).identity(identity))
         .await
         .unwrap();
     let expected_len = CertificateDer::from_pem_slice(cert.as_bytes())

@@ -3,42 +3,12 @@
 
 use std::sync::Arc;
 
-use super::{Client, REDIRECT, VERIFIER, fapi_client};
+use super::{REDIRECT, fapi_client};
 use crate::support::xs2a::Answer;
 use crate::support::{Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor};
 use fintechapi_domain::SystemClock;
-use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
-
-impl Client {
-    /// A PAR for `consent` with `changes` applied to the standard parameters
-    /// (a None value drops the parameter).
-    async fn par_with(&self, consent: &str, changes: &[(&str, Option<&str>)]) -> Answer {
-        let scope = format!("AIS:{consent}");
-        let challenge = pkce_s256(VERIFIER);
-        let mut form: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("scope", &scope),
-            ("state", "fapi-state"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ];
-        for (name, value) in changes {
-            form.retain(|(n, _)| n != name);
-            if let Some(v) = value {
-                form.push((name, v));
-            }
-        }
-        self.authenticated(
-            "/oauth2/par",
-            &form,
-            Some(self.proof("POST", "/oauth2/par", None)),
-        )
-        .await
-    }
-}
 
 async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects(
     db: TestDb,

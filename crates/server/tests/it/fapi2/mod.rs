@@ -297,24 +297,36 @@ impl Client {
         a.body["consentId"].as_str().unwrap().to_owned()
     }
 
-    /// PAR bound to this client's DPoP key, the PSU's approval, and the code.
-    async fn code(&self, server: &TestServer, consent: &str) -> String {
+    /// A PAR for `consent` with `changes` applied to the standard parameters
+    /// (a None value drops the parameter).
+    async fn par_with(&self, consent: &str, changes: &[(&str, Option<&str>)]) -> Answer {
         let scope = format!("AIS:{consent}");
         let challenge = pkce_s256(VERIFIER);
-        let par = self
-            .authenticated(
-                "/oauth2/par",
-                &[
-                    ("response_type", "code"),
-                    ("redirect_uri", REDIRECT),
-                    ("scope", &scope),
-                    ("state", "fapi-state"),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                ],
-                Some(self.proof("POST", "/oauth2/par", None)),
-            )
-            .await;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", &scope),
+            ("state", "fapi-state"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        for (name, value) in changes {
+            form.retain(|(n, _)| n != name);
+            if let Some(v) = value {
+                form.push((name, v));
+            }
+        }
+        self.authenticated(
+            "/oauth2/par",
+            &form,
+            Some(self.proof("POST", "/oauth2/par", None)),
+        )
+        .await
+    }
+
+    /// PAR bound to this client's DPoP key, the PSU's approval, and the code.
+    async fn code(&self, server: &TestServer, consent: &str) -> String {
+        let par = self.par_with(consent, &[]).await;
         assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
         let mut psu = Browser::new(server);
         let screen = psu

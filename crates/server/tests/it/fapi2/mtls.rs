@@ -110,27 +110,18 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
 
     // The resource server accepts the token only over a connection with that certificate.
     let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let with_cert = mtls
-        .post(server.url("/v1/consents"))
-        .bearer_auth(&token)
-        .header("x-request-id", uuid::Uuid::new_v4().to_string())
-        .json(&consent)
-        .send()
-        .await
-        .unwrap();
+    // A consent asked for with the token over `http`'s connection.
+    let ask = |http: &reqwest::Client| {
+        http.post(server.url("/v1/consents"))
+            .bearer_auth(&token)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .json(&consent)
+            .send()
+    };
+    let with_cert = ask(&mtls).await.unwrap();
     assert_eq!(with_cert.status(), StatusCode::CREATED);
     for (what, client) in [("no certificate", plain), ("another certificate", other)] {
-        let Answer { status, body, .. } = Answer::of(
-            client
-                .post(server.url("/v1/consents"))
-                .bearer_auth(&token)
-                .header("x-request-id", uuid::Uuid::new_v4().to_string())
-                .json(&consent)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let Answer { status, body, .. } = Answer::of(ask(&client).await.unwrap()).await;
         assert_eq!(
             (status, body["tppMessages"][0]["code"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")),
