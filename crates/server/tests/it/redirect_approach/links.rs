@@ -133,10 +133,7 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         let oauth = tpp.consent_with(&cc, access(), 4, &headers).await;
         assert_eq!(oauth.status, StatusCode::CREATED, "{}", oauth.body);
         assert_eq!(oauth.headers["aspsp-sca-approach"], "REDIRECT");
-        assert_eq!(
-            oauth.body["_links"]["scaOAuth"]["href"],
-            format!("{}/.well-known/oauth-authorization-server", server.base_url)
-        );
+        assert_eq!(oauth.body["_links"]["scaOAuth"]["href"], tpp.metadata_url());
         assert!(
             oauth.body["_links"].get("scaRedirect").is_none()
                 && oauth.body.get("scaStatus").is_none()

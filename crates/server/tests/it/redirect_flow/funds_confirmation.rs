@@ -17,17 +17,10 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         fintechapi_domain::Money::from_minor(account.balances.available(), account.currency)
             .to_decimal_string();
     let ask = |iban: &str, amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
-    let post = reqwest::Method::POST;
 
     // Without the holder's consent the bank answers nothing about the account.
     let unasked = tpp
-        .call(
-            post.clone(),
-            "/v1/funds-confirmations",
-            &cc,
-            &[],
-            Some(&ask(&iban, "1.00")),
-        )
+        .post("/v1/funds-confirmations", &cc, &[], &ask(&iban, "1.00"))
         .await;
     unasked.assert_tpp_message(StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
 
@@ -68,12 +61,11 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
 
     // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
     let yes = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(&ask(&iban, &available)),
+            &ask(&iban, &available),
         )
         .await;
     assert_eq!(
@@ -81,23 +73,21 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         (StatusCode::OK, &json!({"fundsAvailable": true}))
     );
     let no = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", consent.as_str())],
-            Some(&ask(&iban, "99999999.00")),
+            &ask(&iban, "99999999.00"),
         )
         .await;
     assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
     let other = accounts_of(&server, "bob").await.remove(1);
     let elsewhere = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(&ask(other.iban.as_ref().unwrap().as_str(), "1.00")),
+            &ask(other.iban.as_ref().unwrap().as_str(), "1.00"),
         )
         .await;
     assert_eq!(
@@ -106,12 +96,11 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "another account of bob's is not covered"
     );
     let unknown = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(&ask(&iban, "1.00")),
+            &ask(&iban, "1.00"),
         )
         .await;
     assert_eq!(
@@ -120,12 +109,11 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "an unknown Consent-ID header"
     );
     let forged = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(&ask(&iban, "1.00")),
+            &ask(&iban, "1.00"),
         )
         .await;
     forged.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
@@ -140,12 +128,11 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         ("tpp-redirect-uri", REDIRECT),
     ];
     let start = tpp
-        .call(
-            post.clone(),
+        .post(
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
             &redirect,
-            Some(&json!({})),
+            &json!({}),
         )
         .await;
     start.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_UNKNOWN");
@@ -165,13 +152,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         withdrawn.body
     );
     let after = tpp
-        .call(
-            post.clone(),
-            "/v1/funds-confirmations",
-            &token,
-            &[],
-            Some(&ask(&iban, "1.00")),
-        )
+        .post("/v1/funds-confirmations", &token, &[], &ask(&iban, "1.00"))
         .await;
     after.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
@@ -189,9 +170,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .await;
     assert!(screen.body.contains("not one of yours"), "{}", screen.body);
 
-    let basket = tpp
-        .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
-        .await;
+    let basket = tpp.post("/v1/signing-baskets", &cc, &[], &json!({})).await;
     basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     server.stop().await;
 }

@@ -141,10 +141,7 @@ async fn an_authorised_standing_order_is_cancelled_only_with_the_psus_authorisat
     let asked = tpp.delete(&path, token, &PSU).await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
     assert_eq!(asked.body["transactionStatus"], "ACCP");
-    assert_eq!(
-        asked.body["_links"]["scaOAuth"]["href"],
-        format!("{}/.well-known/oauth-authorization-server", server.base_url)
-    );
+    assert_eq!(asked.body["_links"]["scaOAuth"]["href"], tpp.metadata_url());
     assert_eq!(
         bank.read(&cancellations).await,
         json!({"authorisationIds": []})

@@ -236,10 +236,7 @@ impl Tpp {
         assert_eq!(a.headers["aspsp-sca-approach"], "REDIRECT");
         let id = a.body["consentId"].as_str().unwrap().to_owned();
         assert_eq!(a.headers["location"], format!("/v1/consents/{id}"));
-        assert_eq!(
-            a.body["_links"]["scaOAuth"]["href"],
-            format!("{}/.well-known/oauth-authorization-server", self.base)
-        );
+        assert_eq!(a.body["_links"]["scaOAuth"]["href"], self.metadata_url());
         id
     }
 
@@ -296,6 +293,11 @@ impl Tpp {
         let local = href.strip_prefix(&self.base).expect("the bank's own page");
         assert!(local.starts_with("/bank/redirect?token="), "{href}");
         local.to_owned()
+    }
+
+    /// The bank's OAuth metadata, as `_links.scaOAuth` names it.
+    pub fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-authorization-server", self.base)
     }
 
     /// A pushed request for `AIS:<consent>`; its `request_uri`.
