@@ -52,13 +52,7 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
     let (status, unauth) = api.call(M::GET, "/organisations", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(unauth["error"].is_string());
-    let (status, session) = api
-        .call(
-            M::POST,
-            "/sessions",
-            Some(json!({"email": "api@tpp.example", "password": PASSWORD})),
-        )
-        .await;
+    let (status, session) = api.log_in("api@tpp.example", PASSWORD).await;
     assert_eq!(status, StatusCode::CREATED);
     api.token = Some(session["token"].as_str().unwrap().to_owned());
 
@@ -177,13 +171,7 @@ async fn the_json_api_covers_sign_up_to_credentials_with_field_level_errors(db: 
     other
         .call(M::POST, "/verify", Some(json!({"token": token})))
         .await;
-    let (_, s) = other
-        .call(
-            M::POST,
-            "/sessions",
-            Some(json!({"email": "other@tpp.example", "password": PASSWORD})),
-        )
-        .await;
+    let (_, s) = other.log_in("other@tpp.example", PASSWORD).await;
     other.token = Some(s["token"].as_str().unwrap().to_owned());
     assert_eq!(
         other

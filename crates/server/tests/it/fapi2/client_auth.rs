@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, Key, REDIRECT, fapi_client, fapi_server};
+use super::{Client, Key, fapi_client, fapi_server, fapi2_app_args};
 use crate::support::tpp_host::{Document, TppHost};
 use crate::support::{TestServer, config_for};
 use axum::http::header;
@@ -223,23 +223,8 @@ async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_o
     // Registration takes https only.
     let plain = format!("{}/plain.json", host.http);
     let out = crate::support::fintechapi_command()
-        .args([
-            "admin",
-            "app",
-            "create",
-            "--org",
-            "Fapi TPP AG",
-            "--name",
-            "Plain App",
-            "--redirect-uri",
-            REDIRECT,
-            "--profile",
-            "fapi2",
-            "--products",
-            "ais",
-            "--jwks-uri",
-            &plain,
-        ])
+        .args(fapi2_app_args("Plain App"))
+        .args(["--jwks-uri", &plain])
         .args(crate::support::store_args(&server.db))
         .output()
         .unwrap();

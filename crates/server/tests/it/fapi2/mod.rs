@@ -94,22 +94,8 @@ impl Client {
         keys_args: &[&str],
         signing: Key,
     ) -> Self {
-        let mut args = vec![
-            "admin",
-            "app",
-            "create",
-            "--org",
-            "Fapi TPP AG",
-            "--name",
-            name,
-            "--redirect-uri",
-            REDIRECT,
-            "--profile",
-            "fapi2",
-            "--products",
-            "ais",
-            "--json",
-        ];
+        let mut args = fapi2_app_args(name);
+        args.push("--json");
         args.extend_from_slice(keys_args);
         let out = fintechapi(&server.db, &args);
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -370,6 +356,26 @@ fn merge(target: &mut Value, changes: Value) {
             }
         }
     }
+}
+
+/// `fintechapi admin app create` of Fapi TPP AG's FAPI 2.0 AIS app `name`,
+/// to which the key arguments are still to be added.
+fn fapi2_app_args(name: &str) -> Vec<&str> {
+    vec![
+        "admin",
+        "app",
+        "create",
+        "--org",
+        "Fapi TPP AG",
+        "--name",
+        name,
+        "--redirect-uri",
+        REDIRECT,
+        "--profile",
+        "fapi2",
+        "--products",
+        "ais",
+    ]
 }
 
 /// A FAPI 2.0 server on `clock` and a registered client that holds a DPoP nonce.

@@ -43,6 +43,13 @@ impl Api {
         )
     }
 
+    /// `POST /sessions` for `email` with `password`: the status and the session.
+    pub async fn log_in(&self, email: &str, password: &str) -> (StatusCode, serde_json::Value) {
+        let login = serde_json::json!({"email": email, "password": password});
+        self.call(reqwest::Method::POST, "/sessions", Some(login))
+            .await
+    }
+
     /// Signs up, verifies and logs in `email`.
     pub async fn developer(server: &TestServer, email: &str) -> Self {
         use reqwest::Method as M;
@@ -60,13 +67,7 @@ impl Api {
                 .0,
             StatusCode::OK
         );
-        let (status, session) = api
-            .call(
-                M::POST,
-                "/sessions",
-                Some(json!({"email": email, "password": PASSWORD})),
-            )
-            .await;
+        let (status, session) = api.log_in(email, PASSWORD).await;
         assert_eq!(status, StatusCode::CREATED);
         api.token = Some(session["token"].as_str().unwrap().to_owned());
         api
