@@ -2,10 +2,8 @@
 //! each feature it offers works, each it refuses is refused, with the values
 //! it names.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, psu_headers};
-use crate::support::{demo_server, demo_server_at};
-use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
+use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
+use crate::support::{accounts_of, demo_server, demo_server_at, iban};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
@@ -32,11 +30,6 @@ fn strings(value: &Value) -> Vec<String> {
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
         .collect()
-}
-
-fn assert_refused(a: &Answer, status: StatusCode, code: &str) {
-    assert_eq!(a.refusal().0, status, "{}", a.body);
-    assert_eq!(a.tpp_message().0, Some(code), "{}", a.body);
 }
 
 fn consent_body(access: Value, recurring: bool, until: &str, frequency: u64) -> Value {
@@ -85,7 +78,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
         vec![],
     )
     .await;
-    assert_refused(&unoffered, StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    unoffered.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
 
     // validUntil far out is granted up to the profile's number of days.
     let days = ais["maxConsentValidityDays"].as_i64().unwrap();
@@ -117,7 +110,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
         vec![],
     )
     .await;
-    assert_refused(&over, StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    over.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     assert_eq!(ais["oneOffConsent"], true);
     let one_off = post(
         consent_body(json!({"allPsd2": "allAccounts"}), false, "2099-12-31", 1),
@@ -130,7 +123,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
     let mut combined = consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4);
     combined["combinedServiceIndicator"] = json!(true);
     let combined = post(combined, vec![]).await;
-    assert_refused(&combined, StatusCode::BAD_REQUEST, "SESSIONS_NOT_SUPPORTED");
+    combined.assert_tpp_message(StatusCode::BAD_REQUEST, "SESSIONS_NOT_SUPPORTED");
 
     // Embedded and decoupled SCA are refused, whichever header asks for them.
     let sca = &profile["sca"];
@@ -144,7 +137,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
         ("tpp-decoupled-preferred", "true"),
     ] {
         let a = post(all(), vec![asked]).await;
-        assert_refused(&a, StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+        a.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     }
 
     // An explicit start: with OAuth refused, with Redirect a new scaRedirect link.
@@ -153,7 +146,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
     let oauth = tpp
         .call(Method::POST, &start, &cc, &[], Some(&json!({})))
         .await;
-    assert_refused(&oauth, StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    oauth.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     assert_eq!(sca["explicitStartWithRedirect"], true);
     let redirect = [
         ("tpp-redirect-preferred", "true"),
@@ -201,11 +194,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
             &[("accept", "application/xml")],
         )
         .await;
-    assert_refused(
-        &xml,
-        StatusCode::NOT_ACCEPTABLE,
-        "REQUESTED_FORMATS_INVALID",
-    );
+    xml.assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
 
     // Every operation of the specification it refuses says so.
     let refused = profile["refusedOperations"].as_array().unwrap();
@@ -241,7 +230,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
             Some(&json!({"consentIds": [id]})),
         )
         .await;
-    assert_refused(&basket, StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     server.stop().await;
 }
 
@@ -254,10 +243,7 @@ async fn every_payment_service_and_product_named_is_offered(db: TestDb) {
     let profile = profile(&tpp).await;
     let pis = &profile["pis"];
     let token = tpp.client_token().await;
-    let store = server.db.store().await;
-    let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
-    let account = store.accounts_of_psu(alice.id).await.unwrap().remove(0);
-    let debtor = account.iban.as_ref().unwrap().as_str().to_owned();
+    let debtor = iban(&accounts_of(&server, "alice").await[0]);
     let transfer = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"},
         "debtorAccount": {"iban": debtor}, "creditorName": "Landlord",
         "creditorAccount": {"iban": "DE02120300000000202051"}});
@@ -310,7 +296,7 @@ async fn every_payment_service_and_product_named_is_offered(db: TestDb) {
             Some(&transfer),
         )
         .await;
-    assert_refused(&unknown, StatusCode::NOT_FOUND, "PRODUCT_UNKNOWN");
+    unknown.assert_tpp_message(StatusCode::NOT_FOUND, "PRODUCT_UNKNOWN");
 
     assert_eq!(pis["futureDated"], true);
     let scheduled = tpp
@@ -353,7 +339,7 @@ async fn every_payment_service_and_product_named_is_offered(db: TestDb) {
             Some(&ask),
         )
         .await;
-    assert_refused(&unasked, StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
+    unasked.assert_tpp_message(StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
     server.stop().await;
 }
 
@@ -389,14 +375,10 @@ async fn every_report_option_named_is_served(db: TestDb) {
     let page = report(format!("bookingStatus=booked&itemsPerPage={max}")).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let over = report(format!("bookingStatus=booked&itemsPerPage={}", max + 1)).await;
-    assert_refused(&over, StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    over.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     assert_eq!(ais["pageIndex"], false);
     let numbered = report("bookingStatus=booked&pageIndex=2".into()).await;
-    assert_refused(
-        &numbered,
-        StatusCode::BAD_REQUEST,
-        "PARAMETER_NOT_SUPPORTED",
-    );
+    numbered.assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
     for (flag, option) in [("deltaList", "deltaList"), ("withBalance", "withBalance")] {
         assert_eq!(ais[flag], true);
         let a = report(format!("bookingStatus=booked&{option}=true")).await;
@@ -416,7 +398,7 @@ async fn every_report_option_named_is_served(db: TestDb) {
         if card_statuses.contains(&status) {
             assert_eq!(a.status, StatusCode::OK, "{status}: {}", a.body);
         } else {
-            assert_refused(&a, StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
+            a.assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
         }
     }
     server.stop().await;
