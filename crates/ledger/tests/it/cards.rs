@@ -10,20 +10,17 @@ use fintechapi_domain::card::{
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
-    AccountEntry, AccountKind, EntryFilter, EntryStatus, LedgerError, LedgerRepository, NewAccount,
-    NewTransfer, PageStart, Party,
+    AccountEntry, AccountKind, EntryStatus, LedgerError, LedgerRepository, NewAccount, NewTransfer,
+    PageStart, Party,
 };
-use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::psu::{NewPsu, PsuRepository};
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, Currency, ManualClock, Money};
 use fintechapi_ledger::{BalanceType, Ledger};
 use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
-use time::macros::{date, datetime};
+use time::macros::date;
 
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
+use crate::bank::{clock, create_psu, entries_of, eur};
 
 struct Bank {
     ledger: Ledger<Store>,
@@ -35,18 +32,9 @@ struct Bank {
 impl Bank {
     async fn new(db: &TestDb) -> Self {
         let store = db.store().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+        let clock = clock();
         let psu = PsuId::random();
-        store
-            .create_psu(NewPsu {
-                id: psu,
-                login: "card-holder".into(),
-                display_name: "Card Holder".into(),
-                password: PasswordHash::from_phc("$argon2id$unused".into()),
-                created_at: clock.now(),
-            })
-            .await
-            .unwrap();
+        create_psu(&store, psu, "card-holder", "Card Holder", &clock).await;
         Self {
             ledger: Ledger::new(store.clone(), clock.clone()),
             store,
@@ -133,13 +121,7 @@ struct CardEntry {
 
 /// The card account's newest entries and their card payments, as a report reads them.
 async fn card_entries(store: &Store, card: AccountId, limit: u32) -> Vec<CardEntry> {
-    let filter = EntryFilter {
-        account: card,
-        status: None,
-        date_from: None,
-        date_to: None,
-        reference_above: None,
-    };
+    let filter = entries_of(card, None);
     let entries = store
         .entries(&filter, PageStart::Newest, limit)
         .await
@@ -354,7 +336,7 @@ both_stores!(a_card_payment_needs_a_card_account_and_masked_pans_are_unique);
 
 async fn each_demo_customer_has_one_credit_card_with_months_of_settled_history(db: TestDb) {
     let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+    let clock = clock();
     fintechapi_ledger::demo::seed(store.clone(), clock.clone())
         .await
         .unwrap();

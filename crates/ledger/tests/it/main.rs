@@ -3,6 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step should fail the test loudly
 #![allow(clippy::inconsistent_digit_grouping)] // amounts read as euros_cents
 
+mod bank;
 mod cards;
-mod ledger;
+mod concurrency;
+mod history;
 mod lifecycle;
+mod model;
+mod transfers;
