@@ -5,6 +5,7 @@ use fintechapi_domain::ids::LeadId;
 use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
 use time::OffsetDateTime;
 
+use super::{Read, Write};
 use crate::error::store;
 use crate::rows::{LEAD_COLUMNS, LeadRow};
 
@@ -27,9 +28,8 @@ impl LeadRepository for super::Store {
         .bind(&lead.message)
         .bind(LeadStatus::New.as_str())
         .bind(at)
-        .execute(&self.0)
-        .await
-        .map_err(store)?;
+        .run(&self.0)
+        .await?;
         Ok(Lead {
             id,
             name: lead.name,
@@ -74,11 +74,8 @@ impl LeadRepository for super::Store {
             "SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"
         )))
         .bind(id)
-        .fetch_optional(&self.0)
+        .optional_into(&self.0)
         .await
-        .map_err(store)?
-        .map(Lead::try_from)
-        .transpose()
     }
 
     async fn update_lead(
@@ -88,15 +85,12 @@ impl LeadRepository for super::Store {
         notes: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
-                .bind(id)
-                .bind(status.as_str())
-                .bind(notes)
-                .bind(at)
-                .execute(&self.0)
-                .await
-                .map_err(store)?;
-        Ok(done.rows_affected() == 1)
+        sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(notes)
+            .bind(at)
+            .changed_one(&self.0)
+            .await
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use fintechapi_domain::usage::{LatencyHistogram, MeteredApi, UsageCounts, UsageKey, UsageRow};
 use time::Date;
 
-use super::BEGIN_WRITE;
+use super::{BEGIN_WRITE, Write};
 use crate::error::store;
 use crate::rows::{UsageLatencyRow, UsageRowRaw};
 
@@ -37,9 +37,8 @@ impl UsageRepository for super::Store {
             .bind(class)
             .bind(i64::try_from(counts.calls).unwrap_or(i64::MAX))
             .bind(i64::try_from(counts.throttled).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
+            .run(&mut *tx)
+            .await?;
             for (bucket, calls) in counts.latency.buckets() {
                 sqlx::query(
                     "INSERT INTO api_usage_latency \
@@ -55,9 +54,8 @@ impl UsageRepository for super::Store {
                 .bind(class)
                 .bind(i16::try_from(bucket).unwrap_or(i16::MAX))
                 .bind(i64::try_from(calls).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
+                .run(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await.map_err(store)
