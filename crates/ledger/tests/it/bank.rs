@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
-    Account, AccountKind, EntryFilter, EntryStatus, LedgerRepository, NewAccount, NewTransfer,
+    Account, AccountKind, EntryFilter, EntryStatus, LedgerError, LedgerRepository, NewAccount,
+    NewTransfer, TransferReceipt,
 };
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::psu::{NewPsu, PsuRepository};
 use fintechapi_domain::{Clock, Currency, ManualClock, Money};
-use fintechapi_ledger::{Ledger, TransferOrder};
+use fintechapi_ledger::{Balance, BalanceType, Ledger, TransferOrder};
 use fintechapi_storage::Store;
 use fintechapi_testkit::TestDb;
 use time::macros::datetime;
@@ -142,6 +143,17 @@ impl Bank {
         self.stored(id).await.balances.booked
     }
 
+    /// Orders a transfer of `minor` euro cents from `from` to `to`.
+    pub(crate) async fn pay(
+        &self,
+        key: &str,
+        from: &Account,
+        to: &Iban,
+        minor: i64,
+    ) -> Result<TransferReceipt, LedgerError> {
+        self.ledger.transfer(order(key, from, to, minor)).await
+    }
+
     pub(crate) async fn assert_consistent(&self) {
         let audit = self.ledger.audit().await.unwrap();
         assert!(audit.is_consistent(), "ledger inconsistent: {audit:?}");
@@ -159,6 +171,11 @@ pub(crate) fn order(key: &str, from: &Account, to: &Iban, minor: i64) -> Transfe
         end_to_end_id: None,
         bank_transaction_code: None,
     }
+}
+
+/// The balance of type `t` among `balances`.
+pub(crate) fn balance(balances: &[Balance], t: BalanceType) -> &Balance {
+    balances.iter().find(|b| b.balance_type == t).unwrap()
 }
 
 pub(crate) fn external_iban() -> Iban {

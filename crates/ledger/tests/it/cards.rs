@@ -20,7 +20,7 @@ use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
 use time::macros::date;
 
-use crate::bank::{clock, create_psu, entries_of, eur};
+use crate::bank::{balance, clock, create_psu, entries_of, eur};
 
 struct Bank {
     ledger: Ledger<Store>,
@@ -169,10 +169,9 @@ async fn a_card_spends_within_its_credit_limit_and_its_balances_add_up(db: TestD
     let over = bank
         .payment("p4", sides, 35_01, eur(35_01), Some(date!(2026 - 11 - 24)))
         .await;
-    let refused = bank.ledger.post_card_transfers(vec![over]).await;
-    assert!(
-        matches!(refused, Err(LedgerError::InsufficientFunds(id)) if id == card.account.id),
-        "{refused:?}"
+    assert_refused!(
+        bank.ledger.post_card_transfers(vec![over]).await,
+        LedgerError::InsufficientFunds(id) if id == card.account.id
     );
 
     // The same key again replays the entry and stores its card payment once.
@@ -208,14 +207,7 @@ async fn a_card_spends_within_its_credit_limit_and_its_balances_add_up(db: TestD
         .unwrap()
         .unwrap();
     let balances = bank.ledger.card_balances(&card).await.unwrap();
-    let amount = |t: BalanceType| {
-        balances
-            .iter()
-            .find(|b| b.balance_type == t)
-            .unwrap()
-            .amount
-            .minor()
-    };
+    let amount = |t: BalanceType| balance(&balances, t).amount.minor();
     assert_eq!(
         amount(BalanceType::ClosingBooked),
         -30_00,
@@ -245,15 +237,13 @@ both_stores!(a_card_spends_within_its_credit_limit_and_its_balances_add_up);
 async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: TestDb) {
     let bank = Bank::new(&db).await;
     let card = bank.card("492913******7788", 500_00).await.unwrap();
-    let twin = bank.card("492913xxxxxx7788", 500_00).await;
-    assert!(
-        matches!(twin, Err(LedgerError::InvalidAccount(_))),
-        "{twin:?}"
+    assert_refused!(
+        bank.card("492913xxxxxx7788", 500_00).await,
+        LedgerError::InvalidAccount(_)
     );
-    let negative = bank.card("535310******0154", -1).await;
-    assert!(
-        matches!(negative, Err(LedgerError::InvalidAccount(_))),
-        "{negative:?}"
+    assert_refused!(
+        bank.card("535310******0154", -1).await,
+        LedgerError::InvalidAccount(_)
     );
 
     let clearing = bank.clearing().await;
@@ -296,10 +286,9 @@ async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: Test
         )
         .await;
     let before = bank.ledger.audit().await.unwrap().transactions;
-    let refused = bank.ledger.post_card_transfers(vec![fine, stray]).await;
-    assert!(
-        matches!(refused, Err(LedgerError::InvalidAccount(_))),
-        "{refused:?}"
+    assert_refused!(
+        bank.ledger.post_card_transfers(vec![fine, stray]).await,
+        LedgerError::InvalidAccount(_)
     );
     assert_eq!(bank.ledger.audit().await.unwrap().transactions, before);
     let zero = bank
@@ -311,10 +300,10 @@ async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: Test
             Some(date!(2026 - 11 - 20)),
         )
         .await;
-    assert!(matches!(
+    assert_refused!(
         bank.ledger.post_card_transfers(vec![zero]).await,
-        Err(LedgerError::NonPositiveAmount)
-    ));
+        LedgerError::NonPositiveAmount
+    );
 
     // Payment accounts and card accounts are listed apart.
     let payment_accounts = bank.store.accounts_of_psu(bank.psu).await.unwrap();

@@ -12,7 +12,7 @@ use fintechapi_domain::{Clock, Currency};
 use fintechapi_ledger::{BalanceType, Ledger};
 use fintechapi_testkit::{TestDb, both_stores};
 
-use crate::bank::{Bank, clock, entries_of, eur, external_iban, order};
+use crate::bank::{Bank, balance, clock, entries_of, eur, external_iban};
 
 async fn balances_follow_the_berlin_group_definitions(db: TestDb) {
     let bank = Bank::new(&db).await;
@@ -66,13 +66,7 @@ async fn balances_follow_the_berlin_group_definitions(db: TestDb) {
         .unwrap();
     let account = bank.store.account(a.id).await.unwrap().unwrap();
     let balances = bank.ledger.balances(&account).await.unwrap();
-    let get = |t: BalanceType| {
-        balances
-            .iter()
-            .find(|b| b.balance_type == t)
-            .unwrap()
-            .clone()
-    };
+    let get = |t: BalanceType| balance(&balances, t);
     assert_eq!(get(BalanceType::ClosingBooked).amount, eur(500_00));
     assert_eq!(get(BalanceType::ClosingBooked).reference_date, yesterday);
     assert_eq!(get(BalanceType::InterimAvailable).amount, eur(450_00));
@@ -86,8 +80,7 @@ async fn pages_of_entries_cover_the_history_once_either_way(db: TestDb) {
     let a = bank.account("EUR", 0, 1_000_00).await;
     for i in 0..23 {
         bank.clock.advance(time::Duration::hours(7));
-        bank.ledger
-            .transfer(order(&format!("p{i}"), &a, &external_iban(), 1_00 + i))
+        bank.pay(&format!("p{i}"), &a, &external_iban(), 1_00 + i)
             .await
             .unwrap();
     }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use fintechapi_domain::ledger::LedgerError;
 use fintechapi_testkit::{Backend, TestDb};
 
-use crate::bank::{Bank, external_iban, order};
+use crate::bank::{Bank, external_iban};
 
 /// One payment in a generated scenario: account indexes (3 means another bank),
 /// an amount, and optionally the idempotency key of an earlier step.
@@ -73,10 +73,7 @@ fn ledger_matches_the_model(backend: Backend) {
                     } else {
                         accounts[step.to].iban.clone().unwrap()
                     };
-                    let got = bank
-                        .ledger
-                        .transfer(order(&key, &accounts[step.from], &to, step.amount))
-                        .await;
+                    let got = bank.pay(&key, &accounts[step.from], &to, step.amount).await;
                     let params = (step.from, step.to, step.amount);
                     match committed.get(&key) {
                         Some(first) if *first == params => assert!(got.unwrap().replayed),

@@ -13,8 +13,7 @@ async fn an_internal_transfer_debits_one_account_and_credits_the_other(db: TestD
     let a = bank.account("EUR", 0, 100_00).await;
     let b = bank.account("EUR", 0, 0).await;
     let receipt = bank
-        .ledger
-        .transfer(order("t1", &a, b.iban.as_ref().unwrap(), 25_50))
+        .pay("t1", &a, b.iban.as_ref().unwrap(), 25_50)
         .await
         .unwrap();
     assert!(!receipt.replayed);
@@ -49,10 +48,7 @@ async fn a_payment_to_another_bank_goes_through_the_clearing_account(db: TestDb)
         .unwrap()
         .balances
         .booked;
-    bank.ledger
-        .transfer(order("ext", &a, &external_iban(), 40_00))
-        .await
-        .unwrap();
+    bank.pay("ext", &a, &external_iban(), 40_00).await.unwrap();
     let clearing = bank
         .store
         .clearing_account(Currency::EUR)
@@ -79,26 +75,14 @@ both_stores!(a_payment_to_another_bank_goes_through_the_clearing_account);
 async fn the_same_idempotency_key_posts_once_and_returns_the_first_result(db: TestDb) {
     let bank = Bank::new(&db).await;
     let a = bank.account("EUR", 0, 100_00).await;
-    let first = bank
-        .ledger
-        .transfer(order("same", &a, &external_iban(), 10_00))
-        .await
-        .unwrap();
-    let again = bank
-        .ledger
-        .transfer(order("same", &a, &external_iban(), 10_00))
-        .await
-        .unwrap();
+    let first = bank.pay("same", &a, &external_iban(), 10_00).await.unwrap();
+    let again = bank.pay("same", &a, &external_iban(), 10_00).await.unwrap();
     assert!(again.replayed);
     assert_eq!(again.transaction_id, first.transaction_id);
     assert_eq!(bank.booked(a.id).await, 90_00);
-    let changed = bank
-        .ledger
-        .transfer(order("same", &a, &external_iban(), 11_00))
-        .await;
-    assert!(
-        matches!(changed, Err(LedgerError::IdempotencyConflict(_))),
-        "{changed:?}"
+    assert_refused!(
+        bank.pay("same", &a, &external_iban(), 11_00).await,
+        LedgerError::IdempotencyConflict(_)
     );
     assert_eq!(bank.booked(a.id).await, 90_00);
     bank.assert_consistent().await;
@@ -111,60 +95,40 @@ async fn refused_transfers_change_nothing(db: TestDb) {
     let usd = bank.account("USD", 0, 0).await;
     let before = bank.ledger.audit().await.unwrap().transactions;
 
-    let too_much = bank
-        .ledger
-        .transfer(order("k1", &a, &external_iban(), 150_01))
-        .await;
-    assert!(
-        matches!(too_much, Err(LedgerError::InsufficientFunds(id)) if id == a.id),
-        "{too_much:?}"
+    assert_refused!(
+
+        bank.pay("k1", &a, &external_iban(), 150_01).await,
+
+        LedgerError::InsufficientFunds(id) if id == a.id
+
     );
-    let zero = bank
-        .ledger
-        .transfer(order("k2", &a, &external_iban(), 0))
-        .await;
-    assert!(
-        matches!(zero, Err(LedgerError::NonPositiveAmount)),
-        "{zero:?}"
+    assert_refused!(
+        bank.pay("k2", &a, &external_iban(), 0).await,
+        LedgerError::NonPositiveAmount
     );
-    let negative = bank
-        .ledger
-        .transfer(order("k3", &a, &external_iban(), -5))
-        .await;
-    assert!(
-        matches!(negative, Err(LedgerError::NonPositiveAmount)),
-        "{negative:?}"
+    assert_refused!(
+        bank.pay("k3", &a, &external_iban(), -5).await,
+        LedgerError::NonPositiveAmount
     );
-    let wrong_currency = bank
-        .ledger
-        .transfer(order("k4", &a, usd.iban.as_ref().unwrap(), 1_00))
-        .await;
-    assert!(
-        matches!(wrong_currency, Err(LedgerError::CurrencyMismatch { .. })),
-        "{wrong_currency:?}"
+    assert_refused!(
+        bank.pay("k4", &a, usd.iban.as_ref().unwrap(), 1_00).await,
+        LedgerError::CurrencyMismatch { .. }
     );
     let mut unknown = order("k5", &a, &external_iban(), 1_00);
     unknown.debtor_account = AccountId::random();
-    assert!(matches!(
+    assert_refused!(
         bank.ledger.transfer(unknown).await,
-        Err(LedgerError::UnknownAccount(_))
-    ));
-    let to_self = bank
-        .ledger
-        .transfer(order("k6", &a, a.iban.as_ref().unwrap(), 1_00))
-        .await;
-    assert!(
-        matches!(to_self, Err(LedgerError::SameAccount)),
-        "{to_self:?}"
+        LedgerError::UnknownAccount(_)
+    );
+    assert_refused!(
+        bank.pay("k6", &a, a.iban.as_ref().unwrap(), 1_00).await,
+        LedgerError::SameAccount
     );
 
     assert_eq!(bank.booked(a.id).await, 100_00);
     assert_eq!(bank.ledger.audit().await.unwrap().transactions, before);
     // The overdraft is usable to exactly its limit.
-    bank.ledger
-        .transfer(order("k7", &a, &external_iban(), 150_00))
-        .await
-        .unwrap();
+    bank.pay("k7", &a, &external_iban(), 150_00).await.unwrap();
     assert_eq!(bank.booked(a.id).await, -50_00);
     bank.assert_consistent().await;
 }
@@ -186,16 +150,11 @@ async fn account_covers_says_what_the_ledger_then_does(db: TestDb) {
     assert!(clearing.covers(eur(1_000_000_00)));
 
     assert!(!a.covers(eur(150_01)) && a.covers(eur(150_00)));
-    let refused = bank
-        .ledger
-        .transfer(order("cover-1", &a, &external_iban(), 150_01))
-        .await;
-    assert!(
-        matches!(refused, Err(LedgerError::InsufficientFunds(_))),
-        "{refused:?}"
+    assert_refused!(
+        bank.pay("cover-1", &a, &external_iban(), 150_01).await,
+        LedgerError::InsufficientFunds(_)
     );
-    bank.ledger
-        .transfer(order("cover-2", &a, &external_iban(), 150_00))
+    bank.pay("cover-2", &a, &external_iban(), 150_00)
         .await
         .unwrap();
     let a = bank.store.account(a.id).await.unwrap().unwrap();

@@ -23,7 +23,8 @@ async fn a_sandbox_app_gets_approved_subscriptions_and_working_credentials(db: T
     let (app, issued) = f
         .app(
             &org,
-            app_input(Environment::Sandbox, vec![ApiProduct::Ais, ApiProduct::Pis]),
+            Environment::Sandbox,
+            vec![ApiProduct::Ais, ApiProduct::Pis],
         )
         .await;
     let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
@@ -66,10 +67,7 @@ async fn production_subscriptions_wait_for_an_administrator(db: TestDb) {
     let f = fixture(&db).await;
     let org = f.org("Prod GmbH", aisp()).await;
     let (app, _) = f
-        .app(
-            &org,
-            app_input(Environment::Production, vec![ApiProduct::Ais]),
-        )
+        .app(&org, Environment::Production, vec![ApiProduct::Ais])
         .await;
     let subs = f.registry.repo().subscriptions_of(app.id).await.unwrap();
     assert_eq!(subs[0].status, SubscriptionStatus::Pending);
@@ -165,7 +163,7 @@ async fn a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_b
         assert_eq!(errors.get(field), Some(problem), "{errors}");
     }
     let (app, _) = f
-        .app(
+        .app_from(
             &org,
             fapi2(None, " https://buddy.example/.well-known/jwks.json "),
         )
@@ -185,10 +183,8 @@ async fn a_token_reaches_only_approved_products_of_an_active_application(db: Tes
     let (app, _) = f
         .app(
             &org,
-            app_input(
-                Environment::Production,
-                vec![ApiProduct::Ais, ApiProduct::Pis],
-            ),
+            Environment::Production,
+            vec![ApiProduct::Ais, ApiProduct::Pis],
         )
         .await;
     let usable = || async {
@@ -247,15 +243,9 @@ async fn a_token_reaches_only_approved_products_of_an_active_application(db: Tes
         .await
         .unwrap();
     assert_eq!(assigned().await, None);
-    f.registry
-        .set_application_status(&actor(), app.id, Status::Suspended)
-        .await
-        .unwrap();
+    f.set_application_status(app.id, Status::Suspended).await;
     assert_eq!(usable().await.unwrap(), None);
-    f.registry
-        .set_application_status(&actor(), app.id, Status::Active)
-        .await
-        .unwrap();
+    f.set_application_status(app.id, Status::Active).await;
     f.registry
         .repo()
         .set_organisation_status(org.id, Status::Suspended)

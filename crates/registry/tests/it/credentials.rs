@@ -41,15 +41,9 @@ async fn a_suspended_application_or_organisation_stops_authenticating(db: TestDb
     let org = f.org("Suspend GmbH", aisp()).await;
     let (app, issued) = f.sandbox_ais_app(&org).await;
     let login = || f.authenticates(&issued.consumer_key, issued.secret().unwrap());
-    f.registry
-        .set_application_status(&actor(), app.id, Status::Suspended)
-        .await
-        .unwrap();
+    f.set_application_status(app.id, Status::Suspended).await;
     assert!(!login().await);
-    f.registry
-        .set_application_status(&actor(), app.id, Status::Active)
-        .await
-        .unwrap();
+    f.set_application_status(app.id, Status::Active).await;
     assert!(login().await);
     f.registry
         .repo()

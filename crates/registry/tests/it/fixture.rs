@@ -3,11 +3,12 @@
 
 use std::sync::Arc;
 
-use fintechapi_domain::ids::UserId;
+use fintechapi_domain::ids::{ApplicationId, UserId};
 use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::portal::{NewUser, PortalRepository, User, UserKind};
 use fintechapi_domain::registry::{
     ApiProduct, Application, Environment, Organisation, Psd2Role, Psd2Roles, SecurityProfile,
+    Status,
 };
 use fintechapi_domain::secret::Pepper;
 use fintechapi_domain::{Clock, ManualClock};
@@ -116,7 +117,7 @@ impl Fixture {
     }
 
     /// An application of `org`, created by the owner.
-    pub(crate) async fn app(
+    pub(crate) async fn app_from(
         &self,
         org: &Organisation,
         input: NewApplication,
@@ -127,13 +128,31 @@ impl Fixture {
             .unwrap()
     }
 
+    /// The owner's application of `org` in `env` for `products`.
+    pub(crate) async fn app(
+        &self,
+        org: &Organisation,
+        env: Environment,
+        products: Vec<ApiProduct>,
+    ) -> (Application, IssuedCredential) {
+        self.app_from(org, app_input(env, products)).await
+    }
+
     /// A sandbox application of `org` for account information only.
     pub(crate) async fn sandbox_ais_app(
         &self,
         org: &Organisation,
     ) -> (Application, IssuedCredential) {
-        self.app(org, app_input(Environment::Sandbox, vec![ApiProduct::Ais]))
+        self.app(org, Environment::Sandbox, vec![ApiProduct::Ais])
             .await
+    }
+
+    /// Suspends or reactivates an application, as its owner.
+    pub(crate) async fn set_application_status(&self, application: ApplicationId, status: Status) {
+        self.registry
+            .set_application_status(&actor(), application, status)
+            .await
+            .unwrap();
     }
 
     /// Whether the registry lets this key and secret in.

@@ -9,7 +9,7 @@ use fintechapi_registry::{Freshness, RegistryCache};
 use fintechapi_testkit::{Backend, TestDb};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::fixture::{actor, aisp, fixture, registry};
+use crate::fixture::{aisp, fixture, registry};
 
 /// Waits (2 s at most) for the watch to report `want`, skipping other events.
 async fn heard(events: &mut UnboundedReceiver<RegistryEvent>, want: RegistryEvent) {
@@ -62,17 +62,11 @@ async fn a_node_hears_another_nodes_changes_and_forgets_everything_when_its_watc
     assert!(b.active_products(app.id).await.unwrap().is_some());
     assert_eq!(cache.len(), 2, "both answers are cached");
 
-    a.registry
-        .set_application_status(&actor(), app.id, Status::Suspended)
-        .await
-        .unwrap();
+    a.set_application_status(app.id, Status::Suspended).await;
     heard(&mut events, app_changed).await;
     assert!(login().await.unwrap().is_none());
     assert_eq!(b.active_products(app.id).await.unwrap(), None);
-    a.registry
-        .set_application_status(&actor(), app.id, Status::Active)
-        .await
-        .unwrap();
+    a.set_application_status(app.id, Status::Active).await;
     heard(&mut events, app_changed).await;
     assert!(login().await.unwrap().is_some());
 
