@@ -6,8 +6,8 @@
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
 use fintechapi_domain::payment::{
-    BulkEntry, Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation,
-    PaymentStatus, PaymentUpdate,
+    Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
+    PaymentUpdate,
 };
 use fintechapi_domain::payment::{PaymentRepository, RejectReason};
 use sqlx::Pool;
@@ -16,7 +16,7 @@ use time::{Date, OffsetDateTime};
 
 use super::consent::{RequestHolders, release_expired_request_id};
 use super::exec::Args;
-use super::{BEGIN_WRITE, Db, Write};
+use super::{BEGIN_WRITE, Db, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{BulkEntryRow, PaymentRow};
 
@@ -373,19 +373,14 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
     for row in rows {
         let mut payment = Payment::try_from(row)?;
         if let Some(bulk) = payment.bulk.as_mut() {
-            let entries: Vec<BulkEntryRow> = sqlx::query_as(
+            bulk.entries = sqlx::query_as::<_, BulkEntryRow>(
                 "SELECT creditor_iban, creditor_name, amount, currency, remittance, \
                  end_to_end_id, status, transaction_id, reason FROM payment_entries \
                  WHERE payment_id = $1 ORDER BY position",
             )
             .bind(payment.id)
-            .fetch_all(pool)
-            .await
-            .map_err(store)?;
-            bulk.entries = entries
-                .into_iter()
-                .map(BulkEntry::try_from)
-                .collect::<Result<_, _>>()?;
+            .all_into(pool)
+            .await?;
         }
         payments.push(payment);
     }
