@@ -11,7 +11,7 @@ use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::{Db, Write};
+use super::{Db, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::has_nul;
 use crate::rows::PsuRow;
@@ -151,23 +151,16 @@ impl PsuRepository for super::Store {
     async fn list_psus(&self) -> Result<Vec<Psu>, StoreError> {
         let pool = &self.0;
         select_rows!(PsuRow, psu_columns, "FROM psus ORDER BY login")
-            .fetch_all(pool)
+            .all_into(pool)
             .await
-            .map_err(store)?
-            .iter()
-            .map(PsuRow::psu)
-            .collect()
     }
 
     async fn psu(&self, id: PsuId) -> Result<Option<Psu>, StoreError> {
         let pool = &self.0;
         select_rows!(PsuRow, psu_columns, "FROM psus WHERE id = $1")
             .bind(id)
-            .fetch_optional(pool)
+            .optional_into(pool)
             .await
-            .map_err(store)?
-            .map(|r| r.psu())
-            .transpose()
     }
 
     async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
@@ -189,7 +182,7 @@ impl PsuRepository for super::Store {
     ) -> Result<Option<Psu>, StoreError> {
         let pool = &self.0;
         // The count and the decision in one statement: parallel checks cannot pass the limit.
-        let row = sqlx::query_as::<_, PsuRow>(concat!(
+        sqlx::query_as::<_, PsuRow>(concat!(
             "UPDATE psus SET failed_logins = failed_logins + 1 \
          WHERE id = $1 AND failed_logins < $2 AND blocked_at IS NULL \
          AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
@@ -198,10 +191,8 @@ impl PsuRepository for super::Store {
         .bind(id)
         .bind(max_failed())
         .bind(at)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?;
-        row.map(|r| r.psu()).transpose()
     }
 
     async fn block_psu(
@@ -214,7 +205,7 @@ impl PsuRepository for super::Store {
         let pool = &self.0;
         // Only the check that brought the count to the limit finds it there; the
         // count restarts for the series after the block.
-        let row = sqlx::query_as::<_, PsuRow>(concat!(
+        sqlx::query_as::<_, PsuRow>(concat!(
             "UPDATE psus SET failed_logins = 0, blocks_in_row = blocks_in_row + 1, \
          blocked_until = $5, blocked_at = CASE WHEN $5 IS NULL THEN $3 ELSE NULL END \
          WHERE id = $1 AND failed_logins >= $2 AND blocks_in_row = $4 AND blocked_at IS NULL \
@@ -226,10 +217,8 @@ impl PsuRepository for super::Store {
         .bind(at)
         .bind(i32::try_from(blocks_in_row).unwrap_or(i32::MAX))
         .bind(until)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?;
-        row.map(|r| r.psu()).transpose()
     }
 
     async fn clear_psu_failed_logins(&self, id: PsuId) -> Result<(), StoreError> {
