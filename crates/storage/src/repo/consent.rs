@@ -6,7 +6,6 @@ use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{ApplicationId, ConsentId, PsuId};
-use sqlx::AssertSqlSafe;
 use time::{Date, OffsetDateTime};
 
 use super::ledger::Conn;
@@ -14,8 +13,12 @@ use super::{BEGIN_WRITE, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
-const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
-     frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
+macro_rules! consent_columns {
+    () => {
+        "id, application_id, status, access, recurring, valid_until, frequency_per_day, psu_id, \
+         grants, request_id, request_hash, created_at, status_changed_at"
+    };
+}
 
 impl ConsentRepository for super::Store {
     /// Idempotency within [`IDEMPOTENCY_WINDOW`]. The table's unique
@@ -66,10 +69,11 @@ impl ConsentRepository for super::Store {
             Err(e) if is_unique_violation(&e, "request") => {
                 // The holder is committed and within the window.
                 tx.rollback().await.map_err(store)?;
-                let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-                    "SELECT {CONSENT_COLUMNS} FROM consents \
-                 WHERE application_id = $1 AND request_id = $2"
-                )))
+                let existing = select_rows!(
+                    ConsentRow,
+                    consent_columns,
+                    "FROM consents WHERE application_id = $1 AND request_id = $2"
+                )
                 .bind(consent.application_id)
                 .bind(&consent.request_id)
                 .fetch_one(pool)
@@ -85,20 +89,19 @@ impl ConsentRepository for super::Store {
 
     async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
-        )))
-        .bind(id)
-        .optional_into(pool)
-        .await
+        select_rows!(ConsentRow, consent_columns, "FROM consents WHERE id = $1")
+            .bind(id)
+            .optional_into(pool)
+            .await
     }
 
     async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 \
-         ORDER BY created_at DESC LIMIT 200"
-        )))
+        select_rows!(
+            ConsentRow,
+            consent_columns,
+            "FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
+        )
         .bind(psu)
         .all_into(pool)
         .await

@@ -6,8 +6,13 @@ use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
 use time::OffsetDateTime;
 
 use super::{Read, Write};
-use crate::error::store;
-use crate::rows::{LEAD_COLUMNS, LeadRow};
+use crate::rows::LeadRow;
+
+macro_rules! lead_columns {
+    () => {
+        "id, name, organisation, role, email, message, status, notes, created_at, updated_at"
+    };
+}
 
 impl LeadRepository for super::Store {
     async fn create_lead(
@@ -45,37 +50,22 @@ impl LeadRepository for super::Store {
     }
 
     async fn leads(&self, status: Option<LeadStatus>, limit: u32) -> Result<Vec<Lead>, StoreError> {
-        let rows = match status {
-            Some(status) => {
-                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LEAD_COLUMNS} FROM leads WHERE status = $1 \
-                 ORDER BY created_at DESC, id LIMIT $2"
-                )))
-                .bind(status.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.0)
-                .await
-            }
-            None => {
-                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LEAD_COLUMNS} FROM leads ORDER BY created_at DESC, id LIMIT $1"
-                )))
-                .bind(i64::from(limit))
-                .fetch_all(&self.0)
-                .await
-            }
-        }
-        .map_err(store)?;
-        rows.into_iter().map(Lead::try_from).collect()
+        select_rows!(
+            LeadRow,
+            lead_columns,
+            "FROM leads WHERE ($1 IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2"
+        )
+        .bind(status.map(|s| s.as_str()))
+        .bind(i64::from(limit))
+        .all_into(&self.0)
+        .await
     }
 
     async fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"
-        )))
-        .bind(id)
-        .optional_into(&self.0)
-        .await
+        select_rows!(LeadRow, lead_columns, "FROM leads WHERE id = $1")
+            .bind(id)
+            .optional_into(&self.0)
+            .await
     }
 
     async fn update_lead(
