@@ -160,13 +160,15 @@ impl ConsentRepository for super::Store {
         // A handful of known statuses: one UPDATE per candidate keeps the SQL static.
         for status in from {
             let done = sqlx::query(
-            "UPDATE consents SET status = $3, status_changed_at = $4 WHERE id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(to.as_str())
-        .bind(at)
-        .changed_one(pool).await?;
+                "UPDATE consents SET status = $3, status_changed_at = $4 \
+             WHERE id = $1 AND status = $2",
+            )
+            .bind(id)
+            .bind(status.as_str())
+            .bind(to.as_str())
+            .bind(at)
+            .changed_one(pool)
+            .await?;
             if done {
                 return Ok(true);
             }

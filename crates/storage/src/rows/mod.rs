@@ -61,7 +61,13 @@ mod tests {
     /// read back from its text (`$read`), and a text that is no id is refused
     /// (`$garbage`).
     macro_rules! assert_id_round_trip {
-        ($conn:expr, $id:expr, kind: $kind:literal, read: $read:literal, garbage: $garbage:literal) => {{
+        (
+            $conn:expr,
+            $id:expr,
+            kind: $kind:literal,
+            read: $read:literal,
+            garbage: $garbage:literal
+        ) => {{
             let (kind, text): (String, String) = sqlx::query_as($kind)
                 .bind($id)
                 .fetch_one(&mut $conn)
