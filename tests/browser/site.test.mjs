@@ -57,7 +57,8 @@ for (const width of [375, 1280]) {
 }
 
 test('a demo request reaches the admin console', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB' });
+  // An operator in Tokyo: the console shows times in the viewer's zone.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-GB', timezoneId: 'Asia/Tokyo' });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
   await page.goto(`${base}/`);
@@ -82,6 +83,10 @@ test('a demo request reaches the admin console', async () => {
   assert.match(list, /Grace Hopper/);
   assert.match(list, /Navy Savings Bank/);
   assert.match(list, /AIS with the redirect approach, please\./);
+  const received = page.locator('main time').first();
+  const utc = await received.getAttribute('datetime');
+  assert.match(await received.getAttribute('title'), / UTC$/, 'the UTC time stays in the tooltip');
+  assert.match(await received.innerText(), /GMT\+9/, `shown in the viewer's zone, not UTC (${utc})`);
   await page.screenshot({ path: path.join(SHOTS, 'site-admin-demo-requests.png'), fullPage: true });
   await context.close();
 });

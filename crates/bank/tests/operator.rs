@@ -59,7 +59,10 @@ impl Desk {
 
     async fn actions(&self) -> Vec<(String, String)> {
         let trail = self.store.audit_trail(50).await.unwrap();
-        trail.into_iter().map(|e| (e.action, e.actor)).collect()
+        trail
+            .into_iter()
+            .map(|l| (l.entry.action, l.entry.actor))
+            .collect()
     }
 }
 

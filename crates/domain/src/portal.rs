@@ -136,6 +136,15 @@ pub struct Mail {
     pub created_at: OffsetDateTime,
 }
 
+/// A line of the audit trail as read back: the entry, and the name of what
+/// it changed where the target is still known (an application, organisation,
+/// PSU, user, or an application's credential or subscription).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine {
+    pub entry: AuditEntry,
+    pub target_name: Option<String>,
+}
+
 /// One line of the audit trail: who changed what, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -434,7 +443,7 @@ pub trait PortalRepository: Send + Sync {
     fn audit_trail(
         &self,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<AuditEntry>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<AuditLine>, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -31,8 +31,8 @@ use fintechapi_domain::payment::{
     PaymentUpdate, RejectReason,
 };
 use fintechapi_domain::portal::{
-    AuditEntry, Email, Invitation, Mail, MemberRole, NewUser, PortalError, PortalRepository,
-    Session, TokenPurpose, User,
+    AuditEntry, AuditLine, Email, Invitation, Mail, MemberRole, NewUser, PortalError,
+    PortalRepository, Session, TokenPurpose, User,
 };
 use fintechapi_domain::psu::{
     NewPsu, Psu, PsuError, PsuNotice, PsuPasskey, PsuRepository, PsuSession, PsuSessionStage,
@@ -227,6 +227,6 @@ forward! {
         fn claim_mails(limit: u32, now: OffsetDateTime, stale_before: OffsetDateTime) -> Result<Vec<(i64, Mail)>, StoreError>;
         fn mark_mail_sent(id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
         fn record_audit(entry: AuditEntry) -> Result<(), StoreError>;
-        fn audit_trail(limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+        fn audit_trail(limit: u32) -> Result<Vec<AuditLine>, StoreError>;
     }
 }

@@ -8,6 +8,7 @@
 //! - [`headers`]: CSP, framing and referrer headers.
 //! - [`qr`]: QR codes as SVG for authenticator enrolment.
 //! - [`mail`]: mails as text + HTML from templates.
+//! - [`moment`]: times as pages show them (UTC, marked up for the viewer's zone).
 //! - [`passwords`]: the bounded pool every argon2 job runs on.
 
 pub mod brand;
@@ -15,6 +16,7 @@ pub mod cookie;
 pub mod csrf;
 pub mod headers;
 pub mod mail;
+pub mod moment;
 pub mod origin;
 pub mod passwords;
 pub mod qr;
@@ -22,5 +24,6 @@ pub mod qr;
 pub use brand::{Brand, Colour};
 pub use cookie::{clear_cookie, cookie, set_cookie, set_lasting_cookie};
 pub use headers::with_security_headers;
+pub use moment::Moment;
 pub use origin::{CrossSite, check_origin, request_host};
 pub use qr::qr_svg;

@@ -102,7 +102,7 @@ impl<
 {
 }
 
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
 /// The portal under `/portal`.
@@ -111,6 +111,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))
         .route("/portal/static/portal.css", get(stylesheet))
+        .route("/portal/static/local-time.js", get(local_time_script))
         .route("/portal/docs", get(docs::guide::<R>))
         .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
         .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
@@ -200,12 +201,28 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
 }
 
 async fn stylesheet() -> Response {
+    asset(
+        "text/css; charset=utf-8",
+        include_str!("../../static/portal.css"),
+    )
+}
+
+/// The portal's only script: shows each `<time datetime>` in the viewer's
+/// time zone (the page reads in UTC without it).
+async fn local_time_script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/local-time.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../static/portal.css"),
+        body,
     )
         .into_response()
 }

@@ -52,7 +52,13 @@ async fn a_suspended_application_or_organisation_stops_authenticating(db: TestDb
         .unwrap();
     assert!(!login().await);
     let trail = f.registry.repo().audit_trail(10).await.unwrap();
-    assert!(trail.iter().any(|e| e.action == "application.suspend"));
+    let suspended = trail
+        .iter()
+        .find(|l| l.entry.action == "application.suspend")
+        .unwrap();
+    // Read back with the application's name, the id kept as the target.
+    assert_eq!(suspended.entry.target, app.id.to_string());
+    assert_eq!(suspended.target_name.as_deref(), Some(app.name.as_str()));
 }
 both_stores!(a_suspended_application_or_organisation_stops_authenticating);
 

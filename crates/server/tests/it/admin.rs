@@ -227,6 +227,33 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         );
     }
     assert!(audit.body.contains("admin:ops@bank.example"));
+    // Targets by name (the id in the tooltip), times to the minute, marked up
+    // for the viewer's zone.
+    assert!(
+        audit
+            .body
+            .contains(&format!(r#"<span title="{}">Live App</span>"#, app.id)),
+        "{}",
+        audit.body
+    );
+    assert!(
+        audit.body.contains("Prod &#60;i&#62;TPP&#60;/i&#62; AG")
+            || audit.body.contains("Prod &lt;i&gt;")
+    );
+    let (_, stamp) = audit.body.split_once(r#"<time datetime=""#).unwrap();
+    let (machine, rest) = stamp.split_once(r#"">"#).unwrap();
+    let (shown, _) = rest.split_once("</time>").unwrap();
+    assert_eq!(
+        (machine.len(), machine.ends_with('Z')),
+        (20, true),
+        "{machine}"
+    );
+    assert_eq!(
+        (shown.len(), shown.ends_with(" UTC")),
+        (20, true),
+        "{shown}"
+    );
+    assert_eq!(machine[..10], shown[..10]);
 
     // Forged posts change nothing.
     let forged = ops

@@ -265,7 +265,7 @@ async fn a_demo_request_is_stored_for_the_operators_and_confirmed_without_the_vi
     assert!(
         trail
             .iter()
-            .any(|e| e.action == "lead.update" && e.target == lead.id.to_string())
+            .any(|l| l.entry.action == "lead.update" && l.entry.target == lead.id.to_string())
     );
     server.stop().await;
 }

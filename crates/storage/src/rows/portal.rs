@@ -3,7 +3,7 @@
 use super::parse;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::UserId;
-use fintechapi_domain::portal::{AuditEntry, Email, Mail, Session, User};
+use fintechapi_domain::portal::{AuditEntry, AuditLine, Email, Mail, Session, User};
 use time::OffsetDateTime;
 
 #[derive(sqlx::FromRow)]
@@ -86,16 +86,20 @@ pub(crate) struct AuditRow {
     action: String,
     target: String,
     detail: String,
+    target_name: Option<String>,
 }
 
-impl From<AuditRow> for AuditEntry {
+impl From<AuditRow> for AuditLine {
     fn from(r: AuditRow) -> Self {
-        AuditEntry {
-            at: r.at,
-            actor: r.actor,
-            action: r.action,
-            target: r.target,
-            detail: r.detail,
+        AuditLine {
+            entry: AuditEntry {
+                at: r.at,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                detail: r.detail,
+            },
+            target_name: r.target_name,
         }
     }
 }

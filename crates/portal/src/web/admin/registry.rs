@@ -9,7 +9,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ids::{ApplicationId, OrganisationId, SubscriptionId};
-use fintechapi_domain::portal::AuditEntry;
+use fintechapi_domain::portal::AuditLine;
 use fintechapi_domain::registry::{Application, Organisation, Status, Subscription};
 use fintechapi_registry::RegistryError;
 use serde::Deserialize;
@@ -238,7 +238,7 @@ pub async fn app_plan<R: PortalStore>(
 #[template(path = "admin/audit.html")]
 struct AuditPage {
     nav: Nav,
-    entries: Vec<AuditEntry>,
+    lines: Vec<AuditLine>,
 }
 
 pub async fn audit<R: PortalStore>(
@@ -246,7 +246,7 @@ pub async fn audit<R: PortalStore>(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let visitor = operator(&portal, &headers).await?;
-    let entries = portal
+    let lines = portal
         .registry
         .repo()
         .audit_trail(500)
@@ -254,7 +254,7 @@ pub async fn audit<R: PortalStore>(
         .map_err(PageError::internal)?;
     Ok(AuditPage {
         nav: admin_nav(&visitor),
-        entries,
+        lines,
     }
     .into_response())
 }

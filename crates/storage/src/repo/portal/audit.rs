@@ -1,7 +1,7 @@
 //! The audit trail of registry and account changes.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::portal::AuditEntry;
+use fintechapi_domain::portal::{AuditEntry, AuditLine};
 
 use super::{Store, Write};
 use crate::error::store;
@@ -22,16 +22,30 @@ impl Store {
         .await
     }
 
-    pub(crate) async fn audit_trail(&self, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+    /// The latest lines, each target named by a primary-key lookup where it
+    /// is a row that has a name.
+    pub(crate) async fn audit_trail(&self, limit: u32) -> Result<Vec<AuditLine>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
+            "SELECT l.at, l.actor, l.action, l.target, l.detail, \
+                    COALESCE(a.name, o.legal_name, p.display_name || ' (' || p.login || ')', \
+                             u.email, ca.name, sa.name || ' · ' || s.product) AS target_name \
+             FROM audit_log l \
+             LEFT JOIN applications a ON a.id = l.target \
+             LEFT JOIN organisations o ON o.id = l.target \
+             LEFT JOIN psus p ON p.id = l.target \
+             LEFT JOIN users u ON u.id = l.target \
+             LEFT JOIN credentials c ON c.id = l.target \
+             LEFT JOIN applications ca ON ca.id = c.application_id \
+             LEFT JOIN subscriptions s ON s.id = l.target \
+             LEFT JOIN applications sa ON sa.id = s.application_id \
+             ORDER BY l.id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.0)
         .await
         .map_err(store)?
         .into_iter()
-        .map(AuditEntry::from)
+        .map(AuditLine::from)
         .collect())
     }
 }
