@@ -34,6 +34,14 @@ async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term
     }
     let brand = server.get_text("/site/brand.css").await;
     assert!(brand.contains("--accent: #7a1f5c"), "{brand}");
+    // The portal's and the bank's pages take the same accent.
+    for path in ["/portal/login", "/bank/online"] {
+        let page = server.get_text(path).await;
+        assert!(
+            page.contains(r#"<link rel="stylesheet" href="/site/brand.css">"#),
+            "{path}: {page}"
+        );
+    }
 
     let glossary = server.get_text("/glossary").await;
     for id in [
