@@ -25,6 +25,8 @@ use crate::session::{AtSecondFactor, PsuPost, PsuSession, csrf_form, session};
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/sca.html")]
 pub(crate) struct ScaPage {
+    /// The bank's name, in the header and the title.
+    pub(crate) bank: std::sync::Arc<str>,
     pub action: &'static str,
     pub csrf: String,
     /// The PSU has an authenticator app.
@@ -331,6 +333,7 @@ pub(crate) async fn sca_page<R: BankStore>(
 ) -> Result<ScaPage, BankError> {
     let passkey_options = passkey_prompt(service, psu, payment.as_ref(), &session.ceremony).await?;
     Ok(ScaPage {
+        bank: service.settings.bank_name.clone(),
         action: "/bank/sca",
         csrf: session.csrf.clone(),
         totp: psu.totp_enabled,

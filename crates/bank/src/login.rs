@@ -22,6 +22,8 @@ use crate::session::{AtLogin, PsuPost, PsuSession, csrf_form, session, tpp};
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/login.html")]
 pub(crate) struct LoginPage {
+    /// The bank's name, in the header and the title.
+    pub(crate) bank: std::sync::Arc<str>,
     pub action: &'static str,
     /// The app and TPP asking, when the PSU came from one.
     pub requester: Option<(String, String)>,
@@ -38,6 +40,7 @@ pub(crate) async fn login_page<R: BankStore>(
 ) -> Result<LoginPage, BankError> {
     let (application, organisation) = tpp(service, &session.authorization).await?;
     Ok(LoginPage {
+        bank: service.settings.bank_name.clone(),
         action: "/bank/login",
         requester: Some((application.name, organisation.legal_name)),
         csrf: session.csrf.clone(),

@@ -49,6 +49,8 @@ impl AccountLine {
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/consent.html")]
 pub(crate) struct ConsentPage {
+    /// The bank's name, in the header and the title.
+    pub(crate) bank: std::sync::Arc<str>,
     pub(crate) csrf: String,
     pub(crate) tpp_name: String,
     pub(crate) tpp_roles: String,
@@ -185,6 +187,7 @@ pub(crate) async fn consent_page<R: BankStore>(
         _ => (false, false),
     };
     Ok(ConsentPage {
+        bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
         tpp_name: organisation.legal_name,
         tpp_roles: organisation.roles.human(),
@@ -222,6 +225,8 @@ pub(crate) fn form_targets(authorization: &Authorization) -> Option<String> {
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/payment.html")]
 pub(crate) struct PaymentPage {
+    /// The bank's name, in the header and the title.
+    pub(crate) bank: std::sync::Arc<str>,
     csrf: String,
     tpp_name: String,
     tpp_roles: String,
@@ -239,6 +244,7 @@ pub(crate) async fn payment_page<R: BankStore>(
 ) -> Result<PaymentPage, BankError> {
     let (application, organisation) = tpp(service, &session.authorization).await?;
     Ok(PaymentPage {
+        bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
         tpp_name: organisation.legal_name,
         tpp_roles: organisation.roles.human(),

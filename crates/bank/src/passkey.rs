@@ -57,7 +57,7 @@ pub(crate) struct Ceremony {
 impl PasskeyVerifier {
     /// The relying party of `public_url` (`https://bank.example[:port]`). An IP
     /// address cannot be a WebAuthn RP id; such installations offer no passkeys.
-    pub fn new(public_url: &str) -> Result<Self, PasskeyError> {
+    pub fn new(public_url: &str, bank_name: &str) -> Result<Self, PasskeyError> {
         let origin =
             Url::parse(public_url).map_err(|e| PasskeyError::RelyingParty(e.to_string()))?;
         let rp_id = match origin.host() {
@@ -65,11 +65,7 @@ impl PasskeyVerifier {
             _ => return Err(PasskeyError::RelyingParty(public_url.to_owned())),
         };
         let webauthn = WebauthnBuilder::new(&rp_id, &origin)
-            .and_then(|b| {
-                b.rp_name("FinTechAPI Bank")
-                    .timeout(AUTHENTICATOR_TIMEOUT)
-                    .build()
-            })
+            .and_then(|b| b.rp_name(bank_name).timeout(AUTHENTICATOR_TIMEOUT).build())
             .map_err(|e| PasskeyError::RelyingParty(e.to_string()))?;
         Ok(Self { webauthn })
     }
@@ -256,9 +252,9 @@ mod tests {
     #[test]
     fn an_ip_address_cannot_be_the_relying_party() {
         assert!(matches!(
-            PasskeyVerifier::new("https://127.0.0.1:8443"),
+            PasskeyVerifier::new("https://127.0.0.1:8443", "Demo Bank"),
             Err(PasskeyError::RelyingParty(_))
         ));
-        assert!(PasskeyVerifier::new("https://localhost:8443").is_ok());
+        assert!(PasskeyVerifier::new("https://localhost:8443", "Demo Bank").is_ok());
     }
 }

@@ -42,4 +42,7 @@ pub struct BankSettings {
     pub login_per_name: Arc<NameThrottle>,
     /// Base URL for the link in block alerts.
     pub public_url: String,
+    /// The bank's name on its pages, as the authenticator app's issuer and
+    /// as the passkeys' relying party (configuration `[brand] name`).
+    pub bank_name: Arc<str>,
 }

@@ -109,6 +109,8 @@ async fn own_consent<R: BankStore>(
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/online.html")]
 struct ConsentsPage {
+    /// The bank's name, in the header and the title.
+    bank: std::sync::Arc<str>,
     csrf: String,
     name: String,
     lines: Vec<ConsentLine>,
@@ -132,6 +134,7 @@ async fn consents_page<R: BankStore>(
     }
     let alerts = repo.psu_notices(psu.id, 5).await?;
     let page = ConsentsPage {
+        bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
         name: psu.display_name,
         lines,
@@ -151,6 +154,8 @@ pub(super) async fn consents<R: BankStore>(
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/online_withdraw.html")]
 struct WithdrawPage {
+    /// The bank's name, in the header and the title.
+    bank: std::sync::Arc<str>,
     csrf: String,
     line: ConsentLine,
 }
@@ -168,6 +173,7 @@ pub(super) async fn confirm_revoke<R: BankStore>(
     let today = service.oauth.server.now().date();
     let line = consent_line(repo, consent, &names, today).await?;
     let page = WithdrawPage {
+        bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
         line,
     };

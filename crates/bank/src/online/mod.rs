@@ -33,7 +33,7 @@ use time::OffsetDateTime;
 use crate::error::{BankError, secured, see_other};
 use crate::factors::{Attempt, ScaForm, ScaPage, attempt, passkey_prompt};
 use crate::login::{BLOCKED, LoginForm, LoginPage, check_password};
-use crate::service::{BankService, BankStore};
+use crate::service::{BankService, BankSettings, BankStore};
 use crate::session::{CsrfField, checked_form, csrf_form};
 
 const ONLINE_COOKIE: &str = "__Host-ftapi_bank";
@@ -274,8 +274,14 @@ async fn renewed<R: BankStore>(
     Ok(with_cookie(secured(see_other(next), None), &id))
 }
 
-fn login_page(online: &Online, login: String, error: Option<String>) -> LoginPage {
+fn login_page(
+    bank: &BankSettings,
+    online: &Online,
+    login: String,
+    error: Option<String>,
+) -> LoginPage {
     LoginPage {
+        bank: bank.bank_name.clone(),
         action: "/bank/online/login",
         requester: None,
         csrf: online.csrf.clone(),
@@ -295,7 +301,7 @@ async fn start<R: BankStore>(
         .repo()
         .create_psu_session(&session.hash, server.now())
         .await?;
-    let page = login_page(&session, String::new(), None);
+    let page = login_page(&service.settings, &session, String::new(), None);
     Ok(with_cookie(secured(page.into_response(), None), &id))
 }
 
@@ -308,7 +314,12 @@ async fn login<R: BankStore>(
     let psu = match check_password(&service, peer.ip(), form.login.trim(), form.password).await? {
         Ok(psu) => psu,
         Err(message) => {
-            let page = login_page(&session, form.login, Some(message.into()));
+            let page = login_page(
+                &service.settings,
+                &session,
+                form.login,
+                Some(message.into()),
+            );
             return Ok(secured(
                 (StatusCode::UNAUTHORIZED, page).into_response(),
                 None,
@@ -335,6 +346,7 @@ async fn sca_page<R: BankStore>(
     error: Option<String>,
 ) -> Result<Response, BankError> {
     let page = ScaPage {
+        bank: service.settings.bank_name.clone(),
         action: "/bank/online/sca",
         csrf: online.csrf.clone(),
         totp: psu.totp_enabled,

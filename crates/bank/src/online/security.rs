@@ -48,6 +48,8 @@ struct PasskeyLine {
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/security.html")]
 struct SecurityPage {
+    /// The bank's name, in the header and the title.
+    bank: std::sync::Arc<str>,
     csrf: String,
     /// The second factor was passed recently enough to change factors.
     fresh: bool,
@@ -117,10 +119,11 @@ async fn security_page<R: BankStore>(
         None => (None, None),
     };
     let page = SecurityPage {
+        bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
         fresh: fresh(service, session),
         enrolled: psu.totp_enabled,
-        qr_svg: qr_svg(&seed.otpauth_uri("FinTechAPI Bank", &psu.login)),
+        qr_svg: qr_svg(&seed.otpauth_uri(&service.settings.bank_name, &psu.login)),
         seed: seed.to_base32(),
         passkeys: passkeys.collect(),
         passkey_options,

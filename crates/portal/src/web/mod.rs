@@ -57,6 +57,8 @@ pub struct Portal<R> {
     pub meter: Arc<fintechapi_metering::Meter<R>>,
     /// The XS2A operations (`operationId`) the bank refuses, left out of the reference.
     pub refused_operations: Vec<&'static str>,
+    /// The bank's name: the issuer of the PSUs' authenticator apps.
+    pub bank_name: Arc<str>,
 }
 
 impl<R: PortalStore> Portal<R> {

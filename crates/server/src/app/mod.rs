@@ -270,11 +270,12 @@ impl Application {
                 clock.clone(),
             ),
         });
+        let brand = config.brand.brand()?;
         let bank = Arc::new(BankService {
             oauth: oauth.clone(),
             settings: BankSettings {
                 sandbox_code: config.sandbox_code(),
-                passkeys: passkey_verifier(&base_url),
+                passkeys: passkey_verifier(&base_url, &brand.name),
                 passwords: passwords.clone(),
                 block_policy: config.sca.block_policy(),
                 login_per_address: Arc::new(Throttle::shared(
@@ -290,6 +291,7 @@ impl Application {
                     minute,
                 )),
                 public_url: base_url.clone(),
+                bank_name: brand.name.as_str().into(),
             },
             ledger: Ledger::new(store.clone(), clock.clone()),
         });
@@ -338,11 +340,12 @@ impl Application {
                 .iter()
                 .map(|o| o.operation_id)
                 .collect(),
+            bank_name: bank.settings.bank_name.clone(),
         });
         let site = Arc::new(Site {
             repo: store.clone(),
             clock: clock.clone(),
-            brand: config.brand.brand()?,
+            brand,
             public_url: base_url.clone(),
             requests_per_address: Throttle::shared(
                 rate_limits.clone(),

@@ -133,8 +133,8 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Passkeys need a host name as relying party; an IP-addressed installation
 /// goes without them (and says so once).
-pub(super) fn passkey_verifier(base_url: &str) -> Option<Arc<PasskeyVerifier>> {
-    match PasskeyVerifier::new(base_url) {
+pub(super) fn passkey_verifier(base_url: &str, bank_name: &str) -> Option<Arc<PasskeyVerifier>> {
+    match PasskeyVerifier::new(base_url, bank_name) {
         Ok(verifier) => Some(Arc::new(verifier)),
         Err(e) => {
             tracing::warn!(error = %e, "passkeys are not offered");

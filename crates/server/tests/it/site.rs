@@ -34,7 +34,8 @@ async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term
     }
     let brand = server.get_text("/site/brand.css").await;
     assert!(brand.contains("--accent: #7a1f5c"), "{brand}");
-    // The portal's and the bank's pages take the same accent.
+    // The portal's and the bank's pages take the same accent; the bank's
+    // own pages carry its name, where its customers sign in.
     for path in ["/portal/login", "/bank/online"] {
         let page = server.get_text(path).await;
         assert!(
@@ -42,6 +43,15 @@ async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term
             "{path}: {page}"
         );
     }
+    let bank = server.get_text("/bank/online").await;
+    assert!(
+        bank.contains(r#"<span class="brand">Musterbank AG <span>Secure sign-in</span>"#),
+        "{bank}"
+    );
+    assert!(
+        bank.contains("<title>Sign in — Musterbank AG</title>"),
+        "{bank}"
+    );
 
     let glossary = server.get_text("/glossary").await;
     for id in [

@@ -318,7 +318,7 @@ pub async fn psu_totp<R: PortalStore>(
     let (visitor, actor, _) = acting(post)?;
     let enrolled = desk(&portal, actor).enrol_totp(path_id(&id)?).await;
     let (psu, seed) = enrolled.map_err(desk_error)?;
-    let uri = seed.otpauth_uri("FinTechAPI Bank", &psu.login);
+    let uri = seed.otpauth_uri(&portal.bank_name, &psu.login);
     Ok(PsuTotpPage {
         nav: admin_nav(&visitor),
         qr_svg: fintechapi_web::qr_svg(&uri),
