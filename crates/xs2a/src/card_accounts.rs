@@ -17,40 +17,76 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::card::{CardAccount, CardPayment, MaskedPan};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
-use fintechapi_domain::ids::TransactionId;
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::{Money, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::accounts::AccountLinks;
-use crate::accounts::{live_consent, path_grant, vanished};
+use crate::accounts::{AccountLinks, live_consent};
 use crate::body::Href;
 use crate::body::{Amount, Balance};
 use crate::caller::Ais;
-use crate::error::MessageCode;
-use crate::transactions::{Report, ReportLinks, TransactionReport, TransactionsQuery, report_json};
-use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
+use crate::granted::{
+    Granted, Shown, WithBalance, granted_balances, granted_details, granted_list, read_report,
+    with_balance,
+};
+use crate::transactions::{ReportLinks, TransactionReport, TransactionsQuery, report_json};
+use crate::{Xs2aService, Xs2aStore};
 
-fn not_covered(what: &str) -> Xs2aError {
-    Xs2aError::new(
-        MessageCode::ConsentInvalid,
-        format!("the consent does not cover this card account's {what}"),
-    )
-}
+impl Granted for CardAccount {
+    const NOUN: &'static str = "card account";
+    const RESOURCE: GrantedResource = GrantedResource::CardAccount;
+    const REPORT_BALANCES_NOT_COVERED: &'static str =
+        "the consent does not cover this card account's balances";
 
-/// The card account addressed by the path, if the consent grants it.
-async fn granted_card<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    consent: &Consent,
-    id: &str,
-) -> Result<(CardAccount, AccountGrant), Xs2aError> {
-    let grant = path_grant(consent, id, Consent::card_grant_for, "card account")?;
-    let card = service
-        .cards()
-        .card_account(grant.account)
-        .await?
-        .ok_or_else(|| vanished("card account"))?;
-    Ok((card, grant))
+    fn id(&self) -> AccountId {
+        self.account.id
+    }
+
+    fn grant_for(consent: &Consent, id: AccountId) -> Option<&AccountGrant> {
+        consent.card_grant_for(id)
+    }
+
+    fn listed(consent: &Consent) -> Vec<&AccountGrant> {
+        consent
+            .grants
+            .iter()
+            .filter(|g| g.resource == GrantedResource::CardAccount)
+            .collect()
+    }
+
+    fn report_links(href: Href) -> ReportLinks {
+        ReportLinks {
+            card_account: Some(href),
+            ..ReportLinks::default()
+        }
+    }
+
+    fn path(id: AccountId) -> String {
+        format!("/v1/card-accounts/{id}")
+    }
+
+    async fn load<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        id: AccountId,
+    ) -> Result<Option<Self>, StoreError> {
+        service.cards().card_account(id).await
+    }
+
+    async fn held<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        psu: PsuId,
+    ) -> Result<Vec<Self>, StoreError> {
+        service.cards().card_accounts_of_psu(psu).await
+    }
+
+    async fn balances<R: Xs2aStore>(
+        &self,
+        service: &Xs2aService<R>,
+    ) -> Result<Vec<Balance>, StoreError> {
+        let balances = service.ledger.card_balances(self).await?;
+        Ok(balances.iter().map(Balance::of_card).collect())
+    }
 }
 
 /// A card account as the consent shows it, with its balances when asked for.
@@ -74,11 +110,12 @@ struct CardDetails {
 }
 
 impl CardDetails {
-    fn new(card: &CardAccount, grant: &AccountGrant) -> Self {
+    fn new(shown: Shown<CardAccount>) -> Self {
+        let card = &shown.resource;
         let account = &card.account;
         Self {
-            links: AccountLinks::granted(&format!("/v1/card-accounts/{}", account.id), grant),
-            balances: None,
+            links: AccountLinks::granted(&CardAccount::path(account.id), &shown.grant),
+            balances: shown.balances,
             credit_limit: card.credit_limit().map(Amount::from),
             currency: account.currency.code(),
             debit_accounting: false,
@@ -130,20 +167,6 @@ struct CardBalances {
     debit_accounting: bool,
 }
 
-async fn balances_of<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    card: &CardAccount,
-) -> Result<Vec<Balance>, StoreError> {
-    let balances = service.ledger.card_balances(card).await?;
-    Ok(balances.iter().map(Balance::of_card).collect())
-}
-
-#[derive(Deserialize)]
-pub(crate) struct WithBalance {
-    #[serde(rename = "withBalance")]
-    with_balance: Option<bool>,
-}
-
 pub(crate) async fn list<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
@@ -151,43 +174,11 @@ pub(crate) async fn list<R: Xs2aStore>(
     query: Result<Query<WithBalance>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
+        let with_balance = with_balance(query)?;
         let consent = live_consent(&service, &caller, &headers).await?;
-        let grants: Vec<&AccountGrant> = consent
-            .grants
-            .iter()
-            .filter(|g| g.resource == GrantedResource::CardAccount)
-            .collect();
-        let with_balance = query.with_balance.unwrap_or(false);
-        if with_balance && !grants.iter().any(|g| g.balances) {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "withBalance asks for balances, which the consent does not cover",
-            )
-            .at("withBalance"));
-        }
-        // One query for the PSU's cards, not one per granted card.
-        let held = match consent.psu_id {
-            Some(psu) => service.cards().card_accounts_of_psu(psu).await?,
-            None => Vec::new(),
-        };
-        let mut cards = Vec::with_capacity(grants.len());
-        for grant in grants {
-            let Some(card) = held.iter().find(|c| c.account.id == grant.account) else {
-                continue;
-            };
-            let mut item = CardDetails::new(card, grant);
-            if with_balance && grant.balances {
-                item.balances = Some(balances_of(&service, card).await?);
-            }
-            cards.push(item);
-        }
-        Ok(Json(CardList {
-            card_accounts: cards,
-        })
-        .into_response())
+        let shown = granted_list::<CardAccount, R>(&service, &consent, with_balance).await?;
+        let card_accounts = shown.into_iter().map(CardDetails::new).collect();
+        Ok(Json(CardList { card_accounts }).into_response())
     }
     .await;
     caller.answer(result)
@@ -201,19 +192,11 @@ pub(crate) async fn details<R: Xs2aStore>(
     query: Result<Query<WithBalance>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
+        let with_balance = with_balance(query)?;
         let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        let mut item = CardDetails::new(&card, &grant);
-        if query.with_balance == Some(true) {
-            if !grant.balances {
-                return Err(not_covered("balances").at("withBalance"));
-            }
-            item.balances = Some(balances_of(&service, &card).await?);
-        }
-        Ok(Json(OneCard { card_account: item }).into_response())
+        let shown = granted_details(&service, &consent, &account_id, with_balance).await?;
+        let card_account = CardDetails::new(shown);
+        Ok(Json(OneCard { card_account }).into_response())
     }
     .await;
     caller.answer(result)
@@ -227,12 +210,10 @@ pub(crate) async fn balances<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        if !grant.balances {
-            return Err(not_covered("balances"));
-        }
+        let (card, balances) =
+            granted_balances::<CardAccount, R>(&service, &consent, &account_id).await?;
         let body = CardBalances {
-            balances: balances_of(&service, &card).await?,
+            balances,
             card_account: CardReference::from(&card),
             debit_accounting: false,
         };
@@ -330,51 +311,33 @@ pub(crate) async fn transactions<R: Xs2aStore>(
     query: Result<Query<TransactionsQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("the query string is malformed"));
-        };
-        require_json_accepted(&headers)?;
-        let report = Report::parse(query, GrantedResource::CardAccount)?;
-        // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(service.pepper(), &account_id)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(not_covered("transactions"));
-        }
-        if report.with_balance && !grant.balances {
-            return Err(not_covered("balances").at("withBalance"));
-        }
-        let id = card.account.id;
-        let mut links = ReportLinks {
-            card_account: Some(Href::to(format!("/v1/card-accounts/{id}"))),
-            ..ReportLinks::default()
-        };
-        let found = report
-            .entries(&service, consent.id, id, page, &mut links)
-            .await?;
+        let read =
+            read_report::<CardAccount, R>(&service, &caller, &headers, &account_id, query).await?;
         // The card payments of the whole page in one query.
-        let ids: Vec<TransactionId> = found.entries.iter().map(|e| e.transaction_id).collect();
+        let ids: Vec<TransactionId> = read
+            .found
+            .entries
+            .iter()
+            .map(|e| e.transaction_id)
+            .collect();
         let payments = service.cards().card_payments(&ids).await?;
-        let balances = match report.with_balance {
-            true => Some(balances_of(&service, &card).await?),
-            false => None,
-        };
+        let card = &read.resource;
         let body = CardTransactions {
-            balances,
-            card_account: CardReference::from(&card),
-            card_transactions: report_json(report.booking, &found.entries, links, |entry| {
-                let payment = payments.get(&entry.transaction_id);
-                CardTransaction::new(
-                    &card.masked_pan,
-                    entry,
-                    payment,
-                    service.ledger.is_invoiced(entry),
-                )
-            }),
+            balances: read.balances,
+            card_account: CardReference::from(card),
+            card_transactions: report_json(
+                read.report.booking,
+                &read.found.entries,
+                read.links,
+                |entry| {
+                    let payment = payments.get(&entry.transaction_id);
+                    let invoiced = service.ledger.is_invoiced(entry);
+                    CardTransaction::new(&card.masked_pan, entry, payment, invoiced)
+                },
+            ),
             debit_accounting: false,
         };
-        found.complete(&service).await?;
+        read.found.complete(&service).await?;
         Ok(Json(body).into_response())
     }
     .await;

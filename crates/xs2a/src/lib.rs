@@ -18,6 +18,8 @@
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
 //! - `card_accounts`: `GET /v1/card-accounts…` (named by masked PAN); their
 //!   transaction reports page like accounts' (`transactions`).
+//! - `granted`: what account and card-account reads share: the granted
+//!   resource, the list with balances, the opening of a transaction report.
 //! - `payments`: `POST|GET|DELETE /v1/{service}/{product}…` (single, periodic and
 //!   bulk payments; the initiation body, the answers and cancellation by concern).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
@@ -36,6 +38,7 @@ mod funds;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
+mod granted;
 mod idempotency;
 pub mod pain001;
 mod payments;

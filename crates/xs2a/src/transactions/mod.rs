@@ -16,23 +16,23 @@
 use std::sync::Arc;
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::consent::GrantedResource;
-use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository, Party};
+use fintechapi_domain::ledger::{Account, AccountEntry, EntryStatus, LedgerRepository, Party};
 use serde::Serialize;
 
-use crate::accounts::{balances_of, granted_account, live_consent};
+use crate::accounts::live_consent;
 use crate::body::{AccountReference, Amount, Balance, Href, IbanRef};
 use crate::caller::Ais;
-use crate::error::MessageCode;
-use crate::{Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
+use crate::granted::{read_report, with_transactions};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 mod paging;
 mod report;
 
-pub(crate) use report::{BookingStatus, Report, TransactionsQuery};
+pub(crate) use report::{BookingStatus, Report, ReportPage, TransactionsQuery};
 
 /// One transaction of an account's report, or its details.
 #[derive(Serialize)]
@@ -156,48 +156,18 @@ pub(crate) async fn list<R: Xs2aStore>(
     headers: HeaderMap,
     Path(account_id): Path<String>,
     Ais(caller): Ais,
-    query: Result<Query<TransactionsQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<TransactionsQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("the query string is malformed"));
-        };
-        require_json_accepted(&headers)?;
-        let report = Report::parse(query, GrantedResource::Account)?;
-        // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(service.pepper(), &account_id)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "the consent does not cover this account's transactions",
-            ));
-        }
-        if report.with_balance && !grant.balances {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "withBalance asks for balances, which the consent does not cover",
-            )
-            .at("withBalance"));
-        }
-        let mut links = ReportLinks {
-            account: Some(Href::to(format!("/v1/accounts/{}", account.id))),
-            ..ReportLinks::default()
-        };
-        let found = report
-            .entries(&service, consent.id, account.id, page, &mut links)
-            .await?;
-        let balances = match report.with_balance {
-            true => Some(balances_of(&service, &account).await?),
-            false => None,
-        };
+        let read =
+            read_report::<Account, R>(&service, &caller, &headers, &account_id, query).await?;
+        let entries = &read.found.entries;
         let body = AccountTransactions {
-            account: AccountReference::from(&account),
-            balances,
-            transactions: report_json(report.booking, &found.entries, links, transaction_json),
+            account: AccountReference::from(&read.resource),
+            balances: read.balances,
+            transactions: report_json(read.report.booking, entries, read.links, transaction_json),
         };
-        found.complete(&service).await?;
+        read.found.complete(&service).await?;
         Ok(Json(body).into_response())
     }
     .await;
@@ -212,13 +182,7 @@ pub(crate) async fn details<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "the consent does not cover this account's transactions",
-            ));
-        }
+        let (account, _) = with_transactions::<Account, R>(&service, &consent, &account_id).await?;
         let unknown = || {
             Xs2aError::resource_unknown("no such transaction on this account").at("transactionId")
         };
