@@ -8,14 +8,18 @@
 //! - [`cache`]: what client authentication reads, cached per node and
 //!   forgotten on every change.
 //! - [`jwks`]: checks of the key sets clients register.
+//! - `leads`: the admin console's changes of demo requests (needs the
+//!   store's `LeadRepository` too).
 //! - [`validation`]: field-level errors for forms and the JSON API.
 //!
-//! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
+//! Storage is reached only through `fintechapi_domain::portal::PortalRepository`
+//! (and `LeadRepository` for `leads`).
 
 mod applications;
 pub mod cache;
 mod credentials;
 pub mod jwks;
+mod leads;
 mod organisations;
 mod subscriptions;
 pub mod validation;
