@@ -232,15 +232,8 @@ async fn application<R: PortalStore>(
 ) -> Result<Response, ApiError> {
     let (_, user) = developer(&portal, &headers).await?;
     let (app, _) = app_access(&portal, &user, &app, false).await?;
-    let repo = portal.registry.repo();
-    let subscriptions = repo
-        .subscriptions_of(app.id)
-        .await
-        .map_err(ApiError::internal)?;
-    let credentials = repo
-        .credentials_of(app.id)
-        .await
-        .map_err(ApiError::internal)?;
+    let details = portal.registry.application_details(app.id).await;
+    let (subscriptions, credentials) = details.map_err(ApiError::internal)?;
     let now = portal.registry.now();
     let mut out = application_json(&app);
     out["subscriptions"] = subscriptions
