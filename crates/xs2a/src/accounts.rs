@@ -2,11 +2,7 @@
 //! makes, and the account list, details and balances (transactions live in
 //! `transactions`).
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::StoreError;
@@ -18,11 +14,8 @@ use fintechapi_domain::ledger::LedgerRepository;
 use serde::Serialize;
 
 use crate::body::{AccountReference, Balance, Href};
-use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::granted::{
-    Granted, Shown, WithBalance, granted_balances, granted_details, granted_list, with_balance,
-};
+use crate::granted::{Granted, Shown};
 use crate::transactions::ReportLinks;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
@@ -169,6 +162,21 @@ impl Granted for Account {
         let balances = service.ledger.balances(self).await?;
         Ok(balances.iter().map(Balance::of_account).collect())
     }
+
+    fn list_answer(shown: Vec<Shown<Self>>) -> Response {
+        let accounts = shown.into_iter().map(AccountDetails::new).collect();
+        Json(AccountList { accounts }).into_response()
+    }
+
+    fn details_answer(shown: Shown<Self>) -> Response {
+        let account = AccountDetails::new(shown);
+        Json(OneAccount { account }).into_response()
+    }
+
+    fn balances_answer(&self, balances: Vec<Balance>) -> Response {
+        let account = AccountReference::from(self);
+        Json(AccountBalances { account, balances }).into_response()
+    }
 }
 
 /// An account as the consent shows it, with its balances when asked for.
@@ -246,59 +254,4 @@ struct OneAccount {
 struct AccountBalances {
     account: AccountReference,
     balances: Vec<Balance>,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let with_balance = with_balance(query)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let shown = granted_list::<Account, R>(&service, &consent, with_balance).await?;
-        let accounts = shown.into_iter().map(AccountDetails::new).collect();
-        Ok(Json(AccountList { accounts }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn details<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let with_balance = with_balance(query)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let shown = granted_details(&service, &consent, &account_id, with_balance).await?;
-        let account = AccountDetails::new(shown);
-        Ok(Json(OneAccount { account }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn balances<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-) -> Response {
-    let result = async {
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, balances) =
-            granted_balances::<Account, R>(&service, &consent, &account_id).await?;
-        let body = AccountBalances {
-            account: AccountReference::from(&account),
-            balances,
-        };
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }

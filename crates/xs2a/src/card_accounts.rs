@@ -22,14 +22,11 @@ use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::{Money, StoreError};
 use serde::Serialize;
 
-use crate::accounts::{AccountLinks, live_consent};
+use crate::accounts::AccountLinks;
 use crate::body::Href;
 use crate::body::{Amount, Balance};
 use crate::caller::Ais;
-use crate::granted::{
-    Granted, Shown, WithBalance, granted_balances, granted_details, granted_list, read_report,
-    with_balance,
-};
+use crate::granted::{Granted, Shown, read_report};
 use crate::transactions::{ReportLinks, TransactionReport, TransactionsQuery, report_json};
 use crate::{Xs2aService, Xs2aStore};
 
@@ -86,6 +83,25 @@ impl Granted for CardAccount {
     ) -> Result<Vec<Balance>, StoreError> {
         let balances = service.ledger.card_balances(self).await?;
         Ok(balances.iter().map(Balance::of_card).collect())
+    }
+
+    fn list_answer(shown: Vec<Shown<Self>>) -> Response {
+        let card_accounts = shown.into_iter().map(CardDetails::new).collect();
+        Json(CardList { card_accounts }).into_response()
+    }
+
+    fn details_answer(shown: Shown<Self>) -> Response {
+        let card_account = CardDetails::new(shown);
+        Json(OneCard { card_account }).into_response()
+    }
+
+    fn balances_answer(&self, balances: Vec<Balance>) -> Response {
+        let body = CardBalances {
+            balances,
+            card_account: CardReference::from(self),
+            debit_accounting: false,
+        };
+        Json(body).into_response()
     }
 }
 
@@ -165,62 +181,6 @@ struct CardBalances {
     balances: Vec<Balance>,
     card_account: CardReference,
     debit_accounting: bool,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let with_balance = with_balance(query)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let shown = granted_list::<CardAccount, R>(&service, &consent, with_balance).await?;
-        let card_accounts = shown.into_iter().map(CardDetails::new).collect();
-        Ok(Json(CardList { card_accounts }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn details<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let with_balance = with_balance(query)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let shown = granted_details(&service, &consent, &account_id, with_balance).await?;
-        let card_account = CardDetails::new(shown);
-        Ok(Json(OneCard { card_account }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn balances<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-) -> Response {
-    let result = async {
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, balances) =
-            granted_balances::<CardAccount, R>(&service, &consent, &account_id).await?;
-        let body = CardBalances {
-            balances,
-            card_account: CardReference::from(&card),
-            debit_accounting: false,
-        };
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 /// One card transaction of a report.

@@ -1,11 +1,14 @@
-//! What the account and the card-account reads share: the resource a path
-//! names as the consent grants it, the list of the granted ones with their
-//! balances, and the opening of a transaction report. [`Granted`] is what
-//! the two kinds differ in.
+//! What the account and the card-account reads share: the list, details and
+//! balances handlers of both, the resource a path names as the consent grants
+//! it, and the opening of a transaction report. [`Granted`] is what the two
+//! kinds differ in, their answer bodies included.
 
-use axum::extract::Query;
+use std::sync::Arc;
+
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::{AccountId, PsuId};
@@ -13,6 +16,7 @@ use serde::Deserialize;
 
 use crate::accounts::live_consent;
 use crate::body::{Balance, Href};
+use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::transactions::{Report, ReportLinks, ReportPage, TransactionsQuery};
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
@@ -49,6 +53,61 @@ pub(crate) trait Granted: Clone + Send + Sync {
         &self,
         service: &Xs2aService<R>,
     ) -> impl Future<Output = Result<Vec<Balance>, StoreError>> + Send;
+
+    /// The answer to the list (`GET /v1/accounts`, `GET /v1/card-accounts`).
+    fn list_answer(shown: Vec<Shown<Self>>) -> Response;
+    /// The answer to the details of one.
+    fn details_answer(shown: Shown<Self>) -> Response;
+    /// The answer to `…/balances`.
+    fn balances_answer(&self, balances: Vec<Balance>) -> Response;
+}
+
+pub(crate) async fn list<K: Granted, R: Xs2aStore>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Ais(caller): Ais,
+    query: Result<Query<WithBalance>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let with_balance = with_balance(query)?;
+        let consent = live_consent(&service, &caller, &headers).await?;
+        let shown = granted_list::<K, R>(&service, &consent, with_balance).await?;
+        Ok(K::list_answer(shown))
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn details<K: Granted, R: Xs2aStore>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Ais(caller): Ais,
+    query: Result<Query<WithBalance>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let with_balance = with_balance(query)?;
+        let consent = live_consent(&service, &caller, &headers).await?;
+        let shown = granted_details::<K, R>(&service, &consent, &id, with_balance).await?;
+        Ok(K::details_answer(shown))
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn balances<K: Granted, R: Xs2aStore>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Ais(caller): Ais,
+) -> Response {
+    let result = async {
+        let consent = live_consent(&service, &caller, &headers).await?;
+        let (resource, balances) = granted_balances::<K, R>(&service, &consent, &id).await?;
+        Ok(resource.balances_answer(balances))
+    }
+    .await;
+    caller.answer(result)
 }
 
 /// "The consent does not cover this account's `what`" (401).
@@ -67,9 +126,7 @@ pub(crate) struct WithBalance {
 }
 
 /// Whether the query asks for balances (400 unless true or false).
-pub(crate) fn with_balance(
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Result<bool, Xs2aError> {
+fn with_balance(query: Result<Query<WithBalance>, QueryRejection>) -> Result<bool, Xs2aError> {
     match query {
         Ok(Query(query)) => Ok(query.with_balance.unwrap_or(false)),
         Err(_) => Err(Xs2aError::format("withBalance must be true or false").at("withBalance")),
@@ -116,7 +173,7 @@ pub(crate) struct Shown<K> {
 /// The resources of kind `K` the consent grants and the PSU holds, in the
 /// consent's order; with their balances when `with_balance` and granted
 /// (401 when no grant covers balances).
-pub(crate) async fn granted_list<K: Granted, R: Xs2aStore>(
+async fn granted_list<K: Granted, R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     with_balance: bool,
@@ -155,7 +212,7 @@ pub(crate) async fn granted_list<K: Granted, R: Xs2aStore>(
 
 /// The resource the path names, with its balances when `with_balance` (401
 /// when they are not granted).
-pub(crate) async fn granted_details<K: Granted, R: Xs2aStore>(
+async fn granted_details<K: Granted, R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
@@ -177,7 +234,7 @@ pub(crate) async fn granted_details<K: Granted, R: Xs2aStore>(
 }
 
 /// The resource the path names and its balances (401 when not granted).
-pub(crate) async fn granted_balances<K: Granted, R: Xs2aStore>(
+async fn granted_balances<K: Granted, R: Xs2aStore>(
     service: &Xs2aService<R>,
     consent: &Consent,
     id: &str,
