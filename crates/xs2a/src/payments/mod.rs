@@ -79,14 +79,10 @@ pub(crate) async fn initiate<R: Xs2aStore>(
         let path = format!("{payment_service}/{payment_product}");
         let payment = create(&service, &caller, &path, product, kind, initiation).await?;
         let awaiting = payment.status == PaymentStatus::Received;
+        let resource = ScopedResource::Payment(payment.id);
+        let link = self_link(&payment, &payment_service);
         let sca = approach
-            .answer(
-                &service,
-                &caller,
-                ScopedResource::Payment(payment.id),
-                awaiting,
-                &self_link(&payment, &payment_service),
-            )
+            .answer(&service, &caller, resource, awaiting, &link)
             .await?;
         Ok(created_response(&payment, &sca, &payment_service))
     }
