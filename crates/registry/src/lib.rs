@@ -28,7 +28,7 @@ pub use applications::NewApplication;
 pub use cache::{Freshness, RegistryCache};
 pub use credentials::{AuthenticatedClient, IssuedCredential, Usable};
 pub use jwks::{JwksProblem, MAX_JWKS_KEYS, check_public_jwks};
-pub use organisations::NewOrganisation;
+pub use organisations::{Membership, NewOrganisation};
 pub use validation::FieldErrors;
 
 use std::hash::Hash;

@@ -387,6 +387,15 @@ pub struct CodeForm {
     csrf: String,
 }
 
+/// The login page again (401), saying the code was not accepted.
+fn code_refused(csrf: String) -> Response {
+    let page = LoginPage {
+        error: Some(AccountError::BadCode.to_string()),
+        ..LoginPage::blank(csrf)
+    };
+    (StatusCode::UNAUTHORIZED, page).into_response()
+}
+
 pub async fn code<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
@@ -405,13 +414,8 @@ pub async fn code<R: PortalStore>(
         .await;
     let mut response = match result {
         Ok(session) => logged_in(LoginOutcome::Session(session))?,
-        Err(AccountError::BadCode | AccountError::BadToken) => {
-            let page = LoginPage {
-                error: Some(AccountError::BadCode.to_string()),
-                ..LoginPage::blank(input.csrf)
-            };
-            (StatusCode::UNAUTHORIZED, page).into_response()
-        }
+        // An expired ticket reads as a wrong code: the login page says so.
+        Err(AccountError::BadCode | AccountError::BadToken) => code_refused(input.csrf),
         Err(e) => return Err(PageError::account(e)),
     };
     response
