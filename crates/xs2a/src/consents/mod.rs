@@ -293,31 +293,38 @@ pub(crate) async fn status<R: Xs2aStore>(
     caller.answer(result)
 }
 
+/// Ends a consent that is received or valid (`terminatedByTpp`); one
+/// already ended stays as it is (`STATUS_INVALID`).
+async fn terminate<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    consent: &Consent,
+) -> Result<(), Xs2aError> {
+    let ended = service
+        .consents()
+        .set_consent_status(
+            consent.id,
+            &[ConsentStatus::Received, ConsentStatus::Valid],
+            ConsentStatus::TerminatedByTpp,
+            service.now(),
+        )
+        .await?;
+    if !ended {
+        let status = consent.status_on(service.now().date());
+        return Err(Xs2aError::new(
+            MessageCode::StatusInvalid,
+            format!("the consent is already {status}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
 pub(crate) async fn delete<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
     let result = async {
-        let consent = consent?;
-        let ended = service
-            .consents()
-            .set_consent_status(
-                consent.id,
-                &[ConsentStatus::Received, ConsentStatus::Valid],
-                ConsentStatus::TerminatedByTpp,
-                service.now(),
-            )
-            .await?;
-        if !ended {
-            return Err(Xs2aError::new(
-                MessageCode::StatusInvalid,
-                format!(
-                    "the consent is already {}",
-                    consent.status_on(service.now().date())
-                ),
-            ));
-        }
+        terminate(&service, &consent?).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;
