@@ -15,8 +15,8 @@ use serde::Serialize;
 
 use crate::body::{AccountReference, Balance, Href};
 use crate::error::MessageCode;
-use crate::granted::{Granted, Shown};
-use crate::transactions::ReportLinks;
+use crate::granted::{Granted, ReportRead, Shown};
+use crate::transactions::{ReportLinks, account_report};
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
 /// The consent the caller's token is bound to (or, Redirect approach, the
@@ -176,6 +176,13 @@ impl Granted for Account {
     fn balances_answer(&self, balances: Vec<Balance>) -> Response {
         let account = AccountReference::from(self);
         Json(AccountBalances { account, balances }).into_response()
+    }
+
+    async fn report_answer<R: Xs2aStore>(
+        read: &ReportRead<Self>,
+        _: &Xs2aService<R>,
+    ) -> Result<Response, Xs2aError> {
+        Ok(account_report(read))
     }
 }
 

@@ -7,12 +7,7 @@
 //! delta-reported by the accounts' [`Report`]; a card transaction's
 //! `cardTransactionId` is its entry reference, so `entryReferenceFrom` takes it.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::card::{CardAccount, CardPayment, MaskedPan};
@@ -25,10 +20,9 @@ use serde::Serialize;
 use crate::accounts::AccountLinks;
 use crate::body::Href;
 use crate::body::{Amount, Balance};
-use crate::caller::Ais;
-use crate::granted::{Granted, Shown, read_report};
-use crate::transactions::{ReportLinks, TransactionReport, TransactionsQuery, report_json};
-use crate::{Xs2aService, Xs2aStore};
+use crate::granted::{Granted, ReportRead, Shown};
+use crate::transactions::{ReportLinks, TransactionReport};
+use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 impl Granted for CardAccount {
     const NOUN: &'static str = "card account";
@@ -102,6 +96,28 @@ impl Granted for CardAccount {
             debit_accounting: false,
         };
         Json(body).into_response()
+    }
+
+    async fn report_answer<R: Xs2aStore>(
+        read: &ReportRead<Self>,
+        service: &Xs2aService<R>,
+    ) -> Result<Response, Xs2aError> {
+        // The card payments of the whole page in one query.
+        let entries = &read.found.entries;
+        let ids: Vec<TransactionId> = entries.iter().map(|e| e.transaction_id).collect();
+        let payments = service.cards().card_payments(&ids).await?;
+        let card = &read.resource;
+        let body = CardTransactions {
+            balances: read.balances.as_deref(),
+            card_account: CardReference::from(card),
+            card_transactions: read.transactions(|entry| {
+                let payment = payments.get(&entry.transaction_id);
+                let invoiced = service.ledger.is_invoiced(entry);
+                CardTransaction::new(&card.masked_pan, entry, payment, invoiced)
+            }),
+            debit_accounting: false,
+        };
+        Ok(Json(body).into_response())
     }
 }
 
@@ -257,51 +273,10 @@ impl<'a> CardTransaction<'a> {
 #[serde(rename_all = "camelCase")]
 struct CardTransactions<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    balances: Option<Vec<Balance>>,
+    balances: Option<&'a [Balance]>,
     card_account: CardReference,
-    card_transactions: TransactionReport<CardTransaction<'a>>,
+    card_transactions: TransactionReport<'a, CardTransaction<'a>>,
     debit_accounting: bool,
-}
-
-pub(crate) async fn transactions<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<TransactionsQuery>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let read =
-            read_report::<CardAccount, R>(&service, &caller, &headers, &account_id, query).await?;
-        // The card payments of the whole page in one query.
-        let ids: Vec<TransactionId> = read
-            .found
-            .entries
-            .iter()
-            .map(|e| e.transaction_id)
-            .collect();
-        let payments = service.cards().card_payments(&ids).await?;
-        let card = &read.resource;
-        let body = CardTransactions {
-            balances: read.balances,
-            card_account: CardReference::from(card),
-            card_transactions: report_json(
-                read.report.booking,
-                &read.found.entries,
-                read.links,
-                |entry| {
-                    let payment = payments.get(&entry.transaction_id);
-                    let invoiced = service.ledger.is_invoiced(entry);
-                    CardTransaction::new(&card.masked_pan, entry, payment, invoiced)
-                },
-            ),
-            debit_accounting: false,
-        };
-        read.found.complete(&service).await?;
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 #[cfg(test)]

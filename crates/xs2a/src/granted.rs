@@ -1,6 +1,6 @@
-//! What the account and the card-account reads share: the list, details and
-//! balances handlers of both, the resource a path names as the consent grants
-//! it, and the opening of a transaction report. [`Granted`] is what the two
+//! What the account and the card-account reads share: the list, details,
+//! balances and transaction report handlers of both, the resource a path
+//! names as the consent grants it, and the opening of a transaction report. [`Granted`] is what the two
 //! kinds differ in, their answer bodies included.
 
 use std::sync::Arc;
@@ -12,13 +12,16 @@ use axum::response::Response;
 use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
 use fintechapi_domain::ids::{AccountId, PsuId};
+use fintechapi_domain::ledger::AccountEntry;
 use serde::Deserialize;
 
 use crate::accounts::live_consent;
 use crate::body::{Balance, Href};
 use crate::caller::Ais;
 use crate::error::MessageCode;
-use crate::transactions::{Report, ReportLinks, ReportPage, TransactionsQuery};
+use crate::transactions::{
+    Report, ReportLinks, ReportPage, TransactionReport, TransactionsQuery, report_json,
+};
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
 
 /// A kind of resource a consent grants: a payment account or a card account.
@@ -60,6 +63,11 @@ pub(crate) trait Granted: Clone + Send + Sync {
     fn details_answer(shown: Shown<Self>) -> Response;
     /// The answer to `…/balances`.
     fn balances_answer(&self, balances: Vec<Balance>) -> Response;
+    /// The answer to `…/transactions`, from the report read up to its page.
+    fn report_answer<R: Xs2aStore>(
+        read: &ReportRead<Self>,
+        service: &Xs2aService<R>,
+    ) -> impl Future<Output = Result<Response, Xs2aError>> + Send;
 }
 
 pub(crate) async fn list<K: Granted, R: Xs2aStore>(
@@ -90,6 +98,23 @@ pub(crate) async fn details<K: Granted, R: Xs2aStore>(
         let consent = live_consent(&service, &caller, &headers).await?;
         let shown = granted_details::<K, R>(&service, &consent, &id, with_balance).await?;
         Ok(K::details_answer(shown))
+    }
+    .await;
+    caller.answer(result)
+}
+
+pub(crate) async fn transactions<K: Granted, R: Xs2aStore>(
+    State(service): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Ais(caller): Ais,
+    query: Result<Query<TransactionsQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let read = read_report::<K, R>(&service, &caller, &headers, &id, query).await?;
+        let answer = K::report_answer(&read, &service).await?;
+        read.found.complete(&service).await?;
+        Ok(answer)
     }
     .await;
     caller.answer(result)
@@ -263,11 +288,21 @@ pub(crate) async fn with_transactions<K: Granted, R: Xs2aStore>(
 /// A transaction report read up to its page of entries, for the handler to
 /// show them and then [`ReportPage::complete`] it.
 pub(crate) struct ReportRead<K> {
-    pub report: Report,
+    report: Report,
     pub resource: K,
-    pub links: ReportLinks,
+    links: ReportLinks,
     pub found: ReportPage,
     pub balances: Option<Vec<Balance>>,
+}
+
+impl<K> ReportRead<K> {
+    /// The report's `transactions` object, each entry shown by `item`.
+    pub(crate) fn transactions<'a, T>(
+        &'a self,
+        item: impl Fn(&'a AccountEntry) -> T,
+    ) -> TransactionReport<'a, T> {
+        report_json(self.report.booking, &self.found.entries, &self.links, item)
+    }
 }
 
 /// The report the query asks for on the resource the path names: the query

@@ -201,7 +201,7 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/accounts/{account_id}/transactions",
-            get(transactions::list::<R>),
+            get(granted::transactions::<Account, R>),
         )
         .route(
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
@@ -218,7 +218,7 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/card-accounts/{account_id}/transactions",
-            get(card_accounts::transactions::<R>),
+            get(granted::transactions::<CardAccount, R>),
         )
         .route(
             "/v1/{payment_service}/{payment_product}",

@@ -16,8 +16,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ledger::{Account, AccountEntry, EntryStatus, LedgerRepository, Party};
@@ -26,7 +25,7 @@ use serde::Serialize;
 use crate::accounts::live_consent;
 use crate::body::{AccountReference, Amount, Balance, Href, IbanRef};
 use crate::caller::Ais;
-use crate::granted::{read_report, with_transactions};
+use crate::granted::{ReportRead, with_transactions};
 use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 mod paging;
@@ -102,9 +101,9 @@ pub(crate) struct ReportLinks {
 /// The `transactions` object of a report: its page links, and the booked
 /// and pending entries (newest first) when asked for.
 #[derive(Serialize)]
-pub(crate) struct TransactionReport<T> {
+pub(crate) struct TransactionReport<'a, T> {
     #[serde(rename = "_links")]
-    links: ReportLinks,
+    links: &'a ReportLinks,
     #[serde(skip_serializing_if = "Option::is_none")]
     booked: Option<Vec<T>>,
     /// Standing orders, of which the ledger holds none.
@@ -118,9 +117,9 @@ pub(crate) struct TransactionReport<T> {
 pub(crate) fn report_json<'a, T>(
     booking: BookingStatus,
     entries: &'a [AccountEntry],
-    links: ReportLinks,
+    links: &'a ReportLinks,
     item: impl Fn(&'a AccountEntry) -> T,
-) -> TransactionReport<T> {
+) -> TransactionReport<'a, T> {
     let (booked, pending): (Vec<&AccountEntry>, Vec<&AccountEntry>) = entries
         .iter()
         .partition(|e| e.status == EntryStatus::Booked);
@@ -141,37 +140,24 @@ pub(crate) fn report_json<'a, T>(
 struct AccountTransactions<'a> {
     account: AccountReference,
     #[serde(skip_serializing_if = "Option::is_none")]
-    balances: Option<Vec<Balance>>,
-    transactions: TransactionReport<Transaction<'a>>,
+    balances: Option<&'a [Balance]>,
+    transactions: TransactionReport<'a, Transaction<'a>>,
+}
+
+/// The answer to an account's transaction report.
+pub(crate) fn account_report(read: &ReportRead<Account>) -> Response {
+    let body = AccountTransactions {
+        account: AccountReference::from(&read.resource),
+        balances: read.balances.as_deref(),
+        transactions: read.transactions(transaction_json),
+    };
+    Json(body).into_response()
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TransactionDetails<'a> {
     transactions_details: Transaction<'a>,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<TransactionsQuery>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let read =
-            read_report::<Account, R>(&service, &caller, &headers, &account_id, query).await?;
-        let entries = &read.found.entries;
-        let body = AccountTransactions {
-            account: AccountReference::from(&read.resource),
-            balances: read.balances,
-            transactions: report_json(read.report.booking, entries, read.links, transaction_json),
-        };
-        read.found.complete(&service).await?;
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 pub(crate) async fn details<R: Xs2aStore>(
@@ -230,13 +216,14 @@ mod tests {
             end_to_end_id: None,
             bank_transaction_code: "PMNT-ICDT-ESCT".into(),
         };
+        let links = ReportLinks {
+            first: Some(Href::to("/x")),
+            ..ReportLinks::default()
+        };
         let report = report_json(
             BookingStatus::Both,
             std::slice::from_ref(&entry),
-            ReportLinks {
-                first: Some(Href::to("/x")),
-                ..ReportLinks::default()
-            },
+            &links,
             transaction_json,
         );
         assert_sorted_like_json_value(&report);
