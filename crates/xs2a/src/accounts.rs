@@ -1,6 +1,6 @@
 //! Account information under a valid consent: the checks every account read
-//! makes, and the account list, details and balances (transactions live in
-//! `transactions`).
+//! makes, and the payment account's side of the reads (`granted` holds their
+//! handlers; the transaction bodies live in `transactions`).
 
 use axum::Json;
 use axum::http::HeaderMap;

@@ -1,10 +1,11 @@
-//! Card account information under a valid consent: list, details, balances
-//! and transactions under `/v1/card-accounts`, with the consent checks of the
-//! account endpoints.
+//! Card account information under a valid consent: the card account's side
+//! of the list, details, balances and transactions under `/v1/card-accounts`
+//! (their handlers, with the consent checks of the account endpoints, are
+//! `granted`'s).
 //!
 //! A card account is named by its masked PAN only. Debits are reported
 //! negative (`debitAccounting: false`). Transaction reports are paged and
-//! delta-reported by the accounts' [`Report`]; a card transaction's
+//! delta-reported by the accounts' `Report`; a card transaction's
 //! `cardTransactionId` is its entry reference, so `entryReferenceFrom` takes it.
 
 use axum::Json;

@@ -1,7 +1,7 @@
 //! What the account and the card-account reads share: the list, details,
 //! balances and transaction report handlers of both, the resource a path
-//! names as the consent grants it, and the opening of a transaction report. [`Granted`] is what the two
-//! kinds differ in, their answer bodies included.
+//! names as the consent grants it, and the opening of a transaction report.
+//! [`Granted`] is what the two kinds differ in, their answer bodies included.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
-//! Transaction reports of an account: `GET /v1/accounts/{id}/transactions`
-//! and the details of one transaction. Card accounts' reports
-//! (`card_accounts`) are paged by the same [`Report`].
+//! Transaction reports of an account: the body of
+//! `GET /v1/accounts/{id}/transactions` (its handler is `granted`'s) and the
+//! details of one transaction. Card accounts' reports (`card_accounts`) are
+//! paged by the same [`Report`].
 //!
 //! A report runs newest first (booking date, then entry reference) and is paged
 //! by keyset: `_links` `first`, `next`, `previous` and `last` name their page
