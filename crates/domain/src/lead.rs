@@ -15,15 +15,6 @@ text_enum!(
     LeadStatus { New = "new", Contacted = "contacted", Qualified = "qualified", Closed = "closed" }
 );
 
-impl LeadStatus {
-    pub const ALL: [LeadStatus; 4] = [
-        LeadStatus::New,
-        LeadStatus::Contacted,
-        LeadStatus::Qualified,
-        LeadStatus::Closed,
-    ];
-}
-
 /// Longest name, organisation or role, in characters.
 pub const MAX_SHORT_FIELD: usize = 120;
 /// Longest message or operator note, in characters.
@@ -178,7 +169,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_text() {
-        for status in LeadStatus::ALL {
+        for &status in LeadStatus::ALL {
             assert_eq!(status.as_str().parse::<LeadStatus>().unwrap(), status);
         }
     }

@@ -21,6 +21,9 @@ macro_rules! text_enum_impl {
         pub enum $name { $($variant),+ }
 
         impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             pub fn as_str(&self) -> &'static str {
                 match self { $(Self::$variant => $text),+ }
             }

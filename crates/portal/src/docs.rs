@@ -22,6 +22,7 @@ pub struct Group {
 
 pub struct Operation {
     pub anchor: String,
+    pub operation_id: String,
     pub method: String,
     pub path: String,
     pub summary: String,
@@ -55,6 +56,33 @@ fn anchor(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// A section of the reference with the operations this bank offers.
+pub struct OfferedGroup<'a> {
+    pub name: &'a str,
+    pub anchor: &'a str,
+    pub operations: Vec<&'a Operation>,
+}
+
+impl Reference {
+    /// The reference without the operations the bank refuses (named by
+    /// `operationId`); a section left empty is dropped.
+    pub fn offered<'a>(&'a self, refused: &[&str]) -> Vec<OfferedGroup<'a>> {
+        self.groups
+            .iter()
+            .map(|g| OfferedGroup {
+                name: &g.name,
+                anchor: &g.anchor,
+                operations: g
+                    .operations
+                    .iter()
+                    .filter(|o| !refused.contains(&o.operation_id.as_str()))
+                    .collect(),
+            })
+            .filter(|g| !g.operations.is_empty())
+            .collect()
+    }
 }
 
 /// Follows a local `$ref` (`#/components/…`).
@@ -132,6 +160,7 @@ pub fn parse(yaml: &str) -> Result<Reference, String> {
             let operation_id = text(op, "operationId");
             let operation = Operation {
                 anchor: anchor(&format!("{method}-{path}")),
+                operation_id: operation_id.clone(),
                 method: method.to_uppercase(),
                 path: path.clone(),
                 summary: if operation_id.is_empty() {
@@ -190,5 +219,38 @@ mod tests {
             "shared header parameters are resolved"
         );
         assert!(consents.responses.iter().any(|(code, _)| code == "201"));
+    }
+
+    #[test]
+    fn refused_operations_and_their_empty_sections_leave_the_reference() {
+        let reference = parse(SPEC_YAML).unwrap();
+        let refused = ["createSigningBasket", "getSigningBasket", "deleteConsent"];
+        let offered = reference.offered(&refused);
+        let ids: Vec<&str> = offered
+            .iter()
+            .flat_map(|g| &g.operations)
+            .map(|o| o.operation_id.as_str())
+            .collect();
+        assert_eq!(ids.len(), 35);
+        assert!(ids.contains(&"createConsent") && !ids.contains(&"deleteConsent"));
+        let every_basket = reference
+            .groups
+            .iter()
+            .find(|g| {
+                g.operations
+                    .iter()
+                    .any(|o| o.operation_id == "createSigningBasket")
+            })
+            .unwrap();
+        let basket_ids: Vec<&str> = every_basket
+            .operations
+            .iter()
+            .map(|o| o.operation_id.as_str())
+            .collect();
+        let offered = reference.offered(&basket_ids);
+        assert!(
+            offered.iter().all(|g| g.name != every_basket.name),
+            "an empty section is dropped"
+        );
     }
 }

@@ -18,6 +18,14 @@
 // Each repo file is compiled once per backend on purpose: one SQL text, two typed pools.
 #![allow(clippy::duplicate_mod)]
 
+/// A query of `$row`s: `SELECT` the columns `$columns!()` lists, then `$rest`
+/// (`FROM …`), one SQL text built at compile time.
+macro_rules! select_rows {
+    ($row:ty, $columns:ident, $rest:literal) => {
+        sqlx::query_as::<_, $row>(concat!("SELECT ", $columns!(), " ", $rest))
+    };
+}
+
 mod error;
 #[macro_use]
 mod rows;
@@ -45,9 +53,11 @@ mod sqlite {
     type Db = sqlx::Sqlite;
     type Store = crate::SqliteStore;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    use exec::{Read, Write};
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
+    mod exec;
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
@@ -67,9 +77,11 @@ mod postgres {
     type Db = sqlx::Postgres;
     type Store = crate::PgStore;
     const BEGIN_WRITE: &str = "BEGIN";
+    use exec::{Read, Write};
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
+    mod exec;
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;

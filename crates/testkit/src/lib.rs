@@ -103,6 +103,14 @@ impl TestDb {
         }
     }
 
+    /// How many rows `table` holds: for tests that check what a refusal left behind.
+    pub async fn count_rows(&self, table: &str) -> usize {
+        let count = self
+            .raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
+            .await;
+        count[0].parse().expect("a row count")
+    }
+
     /// A migrated store on this database.
     pub async fn store(&self) -> Store {
         let options = StoreOptions {

@@ -28,7 +28,13 @@ pub(crate) const REDIRECT: &str = "REDIRECT";
 /// The approach an initiation is authorised with.
 pub(crate) enum Approach {
     OAuth,
-    Redirect(RedirectTarget),
+    /// `explicit`: the TPP starts the authorisation itself
+    /// (`TPP-Explicit-Authorisation-Preferred: true`), so the initiation only
+    /// links where to start it.
+    Redirect {
+        target: RedirectTarget,
+        explicit: bool,
+    },
 }
 
 /// A boolean header: absent, `true` or `false` (any case).
@@ -51,6 +57,17 @@ fn not_offered(shown: &str) -> Xs2aError {
 }
 
 impl Approach {
+    /// The approach of an explicit start: the authorisation starts now.
+    pub(crate) fn started_now(self) -> Self {
+        match self {
+            Self::Redirect { target, .. } => Self::Redirect {
+                target,
+                explicit: false,
+            },
+            oauth => oauth,
+        }
+    }
+
     /// The approach the TPP's headers ask for. `TPP-Redirect-Preferred:
     /// false` asks for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
     /// true` alone for decoupled: both are refused rather than ignored. With
@@ -68,9 +85,15 @@ impl Approach {
         )?;
         match (redirect, decoupled) {
             (Some(false), _) => Err(not_offered("TPP-Redirect-Preferred")),
-            (Some(true), _) => Ok(Self::Redirect(
-                redirect_target(service, caller, headers).await?,
-            )),
+            (Some(true), _) => Ok(Self::Redirect {
+                target: redirect_target(service, caller, headers).await?,
+                explicit: flag(
+                    headers,
+                    "tpp-explicit-authorisation-preferred",
+                    "TPP-Explicit-Authorisation-Preferred",
+                )?
+                .unwrap_or(false),
+            }),
             (None, Some(true)) => Err(not_offered("TPP-Decoupled-Preferred")),
             (None, _) => Ok(Self::OAuth),
         }
@@ -104,7 +127,19 @@ impl Approach {
                     authorisation: None,
                 });
             }
-            Self::Redirect(target) => target,
+            Self::Redirect { target, explicit } => {
+                if explicit && awaiting {
+                    links.start_authorisation =
+                        Some(Href::to(format!("{self_link}/authorisations")));
+                    return Ok(ScaAnswer {
+                        approach: REDIRECT,
+                        links,
+                        sca_status: None,
+                        authorisation: None,
+                    });
+                }
+                target
+            }
         };
         if !awaiting {
             return Ok(ScaAnswer {
@@ -180,6 +215,8 @@ pub(crate) struct Links {
     pub sca_redirect: Option<Href>,
     #[serde(rename = "scaStatus", skip_serializing_if = "Option::is_none")]
     pub sca_status: Option<Href>,
+    #[serde(rename = "startAuthorisation", skip_serializing_if = "Option::is_none")]
+    pub start_authorisation: Option<Href>,
     #[serde(rename = "self", skip_serializing_if = "Option::is_none")]
     pub own: Option<Href>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -220,6 +257,7 @@ impl ScaAnswer {
             sca_oauth: self.links.sca_oauth.clone(),
             sca_redirect: self.links.sca_redirect.clone(),
             sca_status: self.links.sca_status.clone(),
+            start_authorisation: self.links.start_authorisation.clone(),
             ..own
         }
     }

@@ -273,7 +273,9 @@ async fn start<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let (scoped, awaiting, self_link) = target(&service, &caller, &resource).await?;
-        let approach = Approach::requested(&service, &caller, &headers).await?;
+        let approach = Approach::requested(&service, &caller, &headers)
+            .await?
+            .started_now();
         startable(&approach, awaiting)?;
         let sca = approach
             .answer(&service, &caller, scoped, true, &self_link)

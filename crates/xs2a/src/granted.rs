@@ -22,7 +22,7 @@ use crate::error::MessageCode;
 use crate::transactions::{
     Report, ReportLinks, ReportPage, TransactionReport, TransactionsQuery, report_json,
 };
-use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, require_json_accepted};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
 /// A kind of resource a consent grants: a payment account or a card account.
 pub(crate) trait Granted: Clone + Send + Sync {
@@ -318,7 +318,6 @@ pub(crate) async fn read_report<K: Granted, R: Xs2aStore>(
     let Ok(Query(query)) = query else {
         return Err(Xs2aError::format("the query string is malformed"));
     };
-    require_json_accepted(headers)?;
     let report = Report::parse(query, K::RESOURCE)?;
     // Checked before the consent, so a bad cursor costs no access.
     let page = report.page(service.pepper(), id)?;

@@ -23,8 +23,9 @@
 //! - `payments`: `POST|GET|DELETE /v1/{service}/{product}…` (single, periodic and
 //!   bulk payments; the initiation body, the answers and cancellation by concern).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
-//! - `authorisations`: the authorisation sub-resources (each PAR is one; implicit start only).
+//! - `authorisations`: the authorisation sub-resources (each PAR is one; an explicit start with the Redirect approach).
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
+//! - `profile`: `GET /aspsp-profile`, what this ASPSP offers and refuses, from the rules that enforce it.
 
 mod accounts;
 mod approach;
@@ -42,19 +43,23 @@ mod granted;
 mod idempotency;
 pub mod pain001;
 mod payments;
+mod profile;
 mod transactions;
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::http::HeaderMap;
+use axum::extract::Request;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
 use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::oauth::AuthorizationRepository;
-use fintechapi_domain::payment::PaymentRepository;
+use fintechapi_domain::payment::{PaymentRepository, PaymentService};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::Pepper;
@@ -66,6 +71,7 @@ use time::OffsetDateTime;
 pub(crate) use caller::Caller;
 
 pub use error::{MessageCode, Xs2aError};
+pub use profile::{AspspProfile, REFUSED_OPERATIONS, RefusedOperation};
 
 #[derive(Debug, Clone)]
 pub struct Xs2aSettings {
@@ -147,6 +153,7 @@ impl<T> Xs2aStore for T where
 
 pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
     let meter = service.oauth.meter.clone();
+    let profile = profile::document(&service.settings);
     Router::new()
         .route("/v1/consents", axum::routing::post(consents::initiate::<R>))
         .route(
@@ -233,7 +240,13 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
             get(payments::status::<R>),
         )
         .with_state(service)
+        .route_layer(middleware::from_fn(require_acceptable))
         .route_layer(middleware::from_fn(caller::require_request_id))
+        // Public and outside `/v1`: no X-Request-ID, no token.
+        .route(
+            profile::PATH,
+            get(move || std::future::ready(profile.clone())),
+        )
         .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
 }
 
@@ -253,11 +266,34 @@ pub(crate) fn psu_ip_address(headers: &HeaderMap) -> Result<Option<IpAddr>, Xs2a
         })
 }
 
-/// The answers here are JSON only: an `Accept` that admits no JSON (the
-/// spec's `application/xml` pain.002 and camt.05x reports, `text/plain` MT940,
-/// which this ASPSP does not produce) is 406 `REQUESTED_FORMATS_INVALID`.
-/// No `Accept`, `*/*`, `application/*` and `application/json` are served.
-pub(crate) fn require_json_accepted(headers: &HeaderMap) -> Result<(), Xs2aError> {
+/// What `Accept` must admit on every `/v1` call: JSON, except for the
+/// information of a pain.001 payment, which is its pain.001 document. The
+/// spec's other documents (pain.002 and camt.05x reports as
+/// `application/xml`, MT940 as `text/plain`) are not produced here, so asking
+/// only for them is 406 `REQUESTED_FORMATS_INVALID`.
+async fn require_acceptable(req: Request, next: Next) -> Response {
+    let media = if is_pain001_document(req.method(), req.uri().path()) {
+        "application/xml"
+    } else {
+        profile::ANSWER_MEDIA_TYPES[0]
+    };
+    match require_accepted(req.headers(), media) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v1/{payment-service}/pain.001-{product}/{paymentId}`.
+fn is_pain001_document(method: &Method, path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').collect();
+    *method == Method::GET
+        && matches!(segments.as_slice(), ["", "v1", service, product, _]
+            if service.parse::<PaymentService>().is_ok() && product.starts_with(pain001::PRODUCT_PREFIX))
+}
+
+/// No `Accept`, `*/*`, `type/*` and `media` itself are served; `q=0` refuses.
+fn require_accepted(headers: &HeaderMap, media: &str) -> Result<(), Xs2aError> {
+    let family = media.split('/').next().unwrap_or_default();
     let mut ranges = headers
         .get_all(axum::http::header::ACCEPT)
         .iter()
@@ -269,26 +305,26 @@ pub(crate) fn require_json_accepted(headers: &HeaderMap) -> Result<(), Xs2aError
     if ranges.peek().is_none() {
         return Ok(());
     }
-    let json = ranges.any(|range| {
+    let accepted = ranges.any(|range| {
         let mut parts = range.split(';').map(str::trim);
-        let media = parts.next().unwrap_or_default();
+        let asked = parts.next().unwrap_or_default();
         // RFC 9110 §12.4.2: `q=0` means "not acceptable".
         let refused = parts.any(|p| {
             p.split_once('=').is_some_and(|(k, v)| {
                 k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>() == Ok(0.0)
             })
         });
-        !refused
-            && ["*/*", "application/*", "application/json"]
-                .iter()
-                .any(|m| media.eq_ignore_ascii_case(m))
+        let wildcard_family = asked
+            .strip_suffix("/*")
+            .is_some_and(|f| f.eq_ignore_ascii_case(family));
+        !refused && (asked == "*/*" || wildcard_family || asked.eq_ignore_ascii_case(media))
     });
-    if json {
+    if accepted {
         Ok(())
     } else {
         Err(Xs2aError::new(
             MessageCode::RequestedFormatsInvalid,
-            "this ASPSP answers in application/json only",
+            format!("this resource is answered in {media} only"),
         )
         .at("Accept"))
     }
@@ -300,4 +336,68 @@ pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a 
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::ACCEPT,
+            value.parse().unwrap_or_else(|_| panic!("{value}")),
+        );
+        headers
+    }
+
+    #[test]
+    fn only_a_pain001_payments_information_is_a_document() {
+        let read = "/v1/payments/pain.001-sepa-credit-transfers/6b3c";
+        assert!(is_pain001_document(&Method::GET, read));
+        assert!(!is_pain001_document(&Method::DELETE, read));
+        assert!(!is_pain001_document(
+            &Method::GET,
+            &format!("{read}/status")
+        ));
+        assert!(!is_pain001_document(
+            &Method::GET,
+            "/v1/payments/sepa-credit-transfers/6b3c"
+        ));
+        assert!(!is_pain001_document(
+            &Method::GET,
+            "/v1/accounts/pain.001-x/transactions"
+        ));
+    }
+
+    #[test]
+    fn accept_admits_the_media_type_its_family_or_anything_unless_q_is_zero() {
+        let json = "application/json";
+        assert!(require_accepted(&HeaderMap::new(), json).is_ok());
+        for admitted in [
+            "*/*",
+            "application/*",
+            "Application/JSON",
+            "text/html, application/json;q=0.5",
+        ] {
+            assert!(
+                require_accepted(&accept(admitted), json).is_ok(),
+                "{admitted}"
+            );
+        }
+        for refused in [
+            "application/xml",
+            "text/*",
+            "application/json;q=0",
+            "text/plain",
+        ] {
+            let e = require_accepted(&accept(refused), json).err();
+            assert_eq!(
+                e.map(|e| e.code),
+                Some(MessageCode::RequestedFormatsInvalid),
+                "{refused}"
+            );
+        }
+        assert!(require_accepted(&accept("application/xml"), "application/xml").is_ok());
+    }
 }

@@ -33,7 +33,7 @@ pub const NAMESPACE: &str = "urn:iso:std:iso:20022:tech:xsd:pain.001.001.03";
 pub const MAX_TRANSFERS: usize = 500;
 
 /// The path prefix of the XML payment products (`pain.001-sepa-credit-transfers`).
-const PRODUCT_PREFIX: &str = "pain.001-";
+pub(crate) const PRODUCT_PREFIX: &str = "pain.001-";
 
 /// A payment product as the path names it: the scheme, and whether its body
 /// is a pain.001 document rather than JSON.

@@ -10,20 +10,17 @@ use fintechapi_domain::card::{
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
-    AccountEntry, AccountKind, EntryFilter, EntryStatus, LedgerError, LedgerRepository, NewAccount,
-    NewTransfer, PageStart, Party,
+    AccountEntry, AccountKind, EntryStatus, LedgerError, LedgerRepository, NewAccount, NewTransfer,
+    PageStart, Party,
 };
-use fintechapi_domain::password::PasswordHash;
-use fintechapi_domain::psu::{NewPsu, PsuRepository};
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, Currency, ManualClock, Money};
 use fintechapi_ledger::{BalanceType, Ledger};
 use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
-use time::macros::{date, datetime};
+use time::macros::date;
 
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
-}
+use crate::bank::{balance, clock, create_psu, entries_of, eur};
 
 struct Bank {
     ledger: Ledger<Store>,
@@ -35,18 +32,9 @@ struct Bank {
 impl Bank {
     async fn new(db: &TestDb) -> Self {
         let store = db.store().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+        let clock = clock();
         let psu = PsuId::random();
-        store
-            .create_psu(NewPsu {
-                id: psu,
-                login: "card-holder".into(),
-                display_name: "Card Holder".into(),
-                password: PasswordHash::from_phc("$argon2id$unused".into()),
-                created_at: clock.now(),
-            })
-            .await
-            .unwrap();
+        create_psu(&store, psu, "card-holder", "Card Holder", &clock).await;
         Self {
             ledger: Ledger::new(store.clone(), clock.clone()),
             store,
@@ -133,13 +121,7 @@ struct CardEntry {
 
 /// The card account's newest entries and their card payments, as a report reads them.
 async fn card_entries(store: &Store, card: AccountId, limit: u32) -> Vec<CardEntry> {
-    let filter = EntryFilter {
-        account: card,
-        status: None,
-        date_from: None,
-        date_to: None,
-        reference_above: None,
-    };
+    let filter = entries_of(card, None);
     let entries = store
         .entries(&filter, PageStart::Newest, limit)
         .await
@@ -187,10 +169,9 @@ async fn a_card_spends_within_its_credit_limit_and_its_balances_add_up(db: TestD
     let over = bank
         .payment("p4", sides, 35_01, eur(35_01), Some(date!(2026 - 11 - 24)))
         .await;
-    let refused = bank.ledger.post_card_transfers(vec![over]).await;
-    assert!(
-        matches!(refused, Err(LedgerError::InsufficientFunds(id)) if id == card.account.id),
-        "{refused:?}"
+    assert_refused!(
+        bank.ledger.post_card_transfers(vec![over]).await,
+        LedgerError::InsufficientFunds(id) if id == card.account.id
     );
 
     // The same key again replays the entry and stores its card payment once.
@@ -226,14 +207,7 @@ async fn a_card_spends_within_its_credit_limit_and_its_balances_add_up(db: TestD
         .unwrap()
         .unwrap();
     let balances = bank.ledger.card_balances(&card).await.unwrap();
-    let amount = |t: BalanceType| {
-        balances
-            .iter()
-            .find(|b| b.balance_type == t)
-            .unwrap()
-            .amount
-            .minor()
-    };
+    let amount = |t: BalanceType| balance(&balances, t).amount.minor();
     assert_eq!(
         amount(BalanceType::ClosingBooked),
         -30_00,
@@ -263,15 +237,13 @@ both_stores!(a_card_spends_within_its_credit_limit_and_its_balances_add_up);
 async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: TestDb) {
     let bank = Bank::new(&db).await;
     let card = bank.card("492913******7788", 500_00).await.unwrap();
-    let twin = bank.card("492913xxxxxx7788", 500_00).await;
-    assert!(
-        matches!(twin, Err(LedgerError::InvalidAccount(_))),
-        "{twin:?}"
+    assert_refused!(
+        bank.card("492913xxxxxx7788", 500_00).await,
+        LedgerError::InvalidAccount(_)
     );
-    let negative = bank.card("535310******0154", -1).await;
-    assert!(
-        matches!(negative, Err(LedgerError::InvalidAccount(_))),
-        "{negative:?}"
+    assert_refused!(
+        bank.card("535310******0154", -1).await,
+        LedgerError::InvalidAccount(_)
     );
 
     let clearing = bank.clearing().await;
@@ -314,10 +286,9 @@ async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: Test
         )
         .await;
     let before = bank.ledger.audit().await.unwrap().transactions;
-    let refused = bank.ledger.post_card_transfers(vec![fine, stray]).await;
-    assert!(
-        matches!(refused, Err(LedgerError::InvalidAccount(_))),
-        "{refused:?}"
+    assert_refused!(
+        bank.ledger.post_card_transfers(vec![fine, stray]).await,
+        LedgerError::InvalidAccount(_)
     );
     assert_eq!(bank.ledger.audit().await.unwrap().transactions, before);
     let zero = bank
@@ -329,10 +300,10 @@ async fn a_card_payment_needs_a_card_account_and_masked_pans_are_unique(db: Test
             Some(date!(2026 - 11 - 20)),
         )
         .await;
-    assert!(matches!(
+    assert_refused!(
         bank.ledger.post_card_transfers(vec![zero]).await,
-        Err(LedgerError::NonPositiveAmount)
-    ));
+        LedgerError::NonPositiveAmount
+    );
 
     // Payment accounts and card accounts are listed apart.
     let payment_accounts = bank.store.accounts_of_psu(bank.psu).await.unwrap();
@@ -354,7 +325,7 @@ both_stores!(a_card_payment_needs_a_card_account_and_masked_pans_are_unique);
 
 async fn each_demo_customer_has_one_credit_card_with_months_of_settled_history(db: TestDb) {
     let store = db.store().await;
-    let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+    let clock = clock();
     fintechapi_ledger::demo::seed(store.clone(), clock.clone())
         .await
         .unwrap();

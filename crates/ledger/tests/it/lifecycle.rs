@@ -10,23 +10,23 @@ use fintechapi_domain::ids::{
 use fintechapi_domain::ledger::{
     Account, AccountKind, EntryStatus, LedgerRepository, NewAccount, NewTransfer,
 };
-use fintechapi_domain::password::PasswordHash;
 use fintechapi_domain::payment::{
     Execution, Payment, PaymentFormat, PaymentOutcome, PaymentProduct, PaymentRepository,
     PaymentService, PaymentStatus, RejectReason,
 };
 use fintechapi_domain::portal::PortalRepository;
-use fintechapi_domain::psu::{NewPsu, PsuRepository};
 use fintechapi_domain::registry::{
     Application, Credential, Environment, Organisation, Psd2Roles, SecurityProfile, Status,
 };
 use fintechapi_domain::secret::Pepper;
-use fintechapi_domain::{Clock, Currency, ManualClock, Money};
+use fintechapi_domain::{Clock, Currency, ManualClock};
 use fintechapi_ledger::Ledger;
 use fintechapi_ledger::lifecycle::{self, Cancellation};
 use fintechapi_storage::Store;
 use fintechapi_testkit::{TestDb, both_stores};
-use time::macros::{date, datetime};
+use time::macros::date;
+
+use crate::bank::{clock, create_psu, eur};
 
 /// A bank with one PSU holding one funded account, and one TPP application.
 struct Bank {
@@ -43,19 +43,10 @@ const FUNDS: i64 = 100_00;
 impl Bank {
     async fn new(db: &TestDb) -> Self {
         let store = db.store().await;
-        let clock = Arc::new(ManualClock::new(datetime!(2026-11-25 10:00 UTC)));
+        let clock = clock();
         let now = clock.now();
         let psu = PsuId::random();
-        store
-            .create_psu(NewPsu {
-                id: psu,
-                login: "payer".into(),
-                display_name: "Payer".into(),
-                password: PasswordHash::from_phc("$argon2id$unused".into()),
-                created_at: now,
-            })
-            .await
-            .unwrap();
+        create_psu(&store, psu, "payer", "Payer", &clock).await;
         let ledger = Ledger::new(store.clone(), clock.clone());
         let account = ledger
             .open_account(NewAccount {
@@ -203,10 +194,6 @@ async fn register_application(store: &Store, now: time::OffsetDateTime) -> Appli
         .await
         .unwrap();
     application
-}
-
-fn eur(minor: i64) -> Money {
-    Money::from_minor(minor, Currency::EUR)
 }
 
 fn iban(bban: &str) -> Iban {

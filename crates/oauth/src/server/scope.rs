@@ -12,7 +12,8 @@ pub(super) fn parse_scope(scope: &str) -> Result<Vec<ApiProduct>, OAuthError> {
     let mut products = Vec::new();
     for value in scope.split(' ').filter(|v| !v.is_empty()) {
         let product = ApiProduct::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|p| p.as_str() == value)
             .ok_or_else(|| {
                 OAuthError::new(

@@ -1,5 +1,6 @@
 //! API documentation pages: a getting-started guide, the Berlin Group XS2A
-//! reference rendered from the shipped OpenAPI file, and the raw files.
+//! reference rendered from the shipped OpenAPI file (the operations this bank
+//! offers), and the raw files.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use fintechapi_web::request_host;
 
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
-use crate::docs::{Reference, SPEC_YAML, reference};
+use crate::docs::{OfferedGroup, Reference, SPEC_YAML, reference};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "docs.html")]
@@ -44,6 +45,8 @@ pub async fn guide<R: PortalStore>(
 struct ReferencePage {
     nav: Nav,
     reference: &'static Reference,
+    groups: Vec<OfferedGroup<'static>>,
+    operations: usize,
 }
 
 pub async fn xs2a<R: PortalStore>(
@@ -55,9 +58,12 @@ pub async fn xs2a<R: PortalStore>(
         .await
         .map_err(PageError::internal)?
         .map_err(PageError::internal)?;
+    let groups = reference.offered(&portal.refused_operations);
     Ok(ReferencePage {
         nav: visitor.nav(),
         reference,
+        operations: groups.iter().map(|g| g.operations.len()).sum(),
+        groups,
     }
     .into_response())
 }

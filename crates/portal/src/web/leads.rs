@@ -58,7 +58,7 @@ struct LeadsPage {
     nav: Nav,
     leads: Vec<Lead>,
     shown: Option<LeadStatus>,
-    statuses: [LeadStatus; 4],
+    statuses: &'static [LeadStatus],
 }
 
 impl LeadsPage {

@@ -55,6 +55,8 @@ pub struct Portal<R> {
     pub operator_second_factor_required: bool,
     /// API usage of applications, flushed before statistics are shown.
     pub meter: Arc<fintechapi_metering::Meter<R>>,
+    /// The XS2A operations (`operationId`) the bank refuses, left out of the reference.
+    pub refused_operations: Vec<&'static str>,
 }
 
 impl<R: PortalStore> Portal<R> {

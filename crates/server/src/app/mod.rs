@@ -334,6 +334,10 @@ impl Application {
             sandbox: config.profile == crate::config::Profile::Development,
             operator_second_factor_required: config.profile == crate::config::Profile::Production,
             meter,
+            refused_operations: fintechapi_xs2a::REFUSED_OPERATIONS
+                .iter()
+                .map(|o| o.operation_id)
+                .collect(),
         });
         let site = Arc::new(Site {
             repo: store.clone(),

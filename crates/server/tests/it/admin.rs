@@ -41,13 +41,10 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     );
     let csrf = login_page.csrf();
     let dev_login = anon
-        .post(
+        .submit(
             "/admin/login",
-            &[
-                ("email", "dev@tpp.example"),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-            ],
+            &[("email", "dev@tpp.example"), ("password", PASSWORD)],
+            &csrf,
         )
         .await;
     assert_eq!(
@@ -124,36 +121,36 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         subs.iter().find(|s| s.product == ApiProduct::Pis).unwrap(),
     );
 
+    let decision_on = |id| format!("/admin/subscriptions/{id}/decision");
     let no_reason = ops
-        .post(
-            &format!("/admin/subscriptions/{}/decision", pis.id),
-            &[("decision", "reject"), ("reason", " "), ("csrf", &csrf)],
+        .submit(
+            &decision_on(pis.id),
+            &[("decision", "reject"), ("reason", " ")],
+            &csrf,
         )
         .await;
     assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
     assert!(no_reason.body.contains("needs a reason"));
     let rejected = ops
-        .post(
-            &format!("/admin/subscriptions/{}/decision", pis.id),
+        .submit(
+            &decision_on(pis.id),
             &[
                 ("decision", "reject"),
                 ("reason", "PISP licence not yet passported"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(rejected.status, StatusCode::SEE_OTHER);
     let approved = ops
-        .post(
-            &format!("/admin/subscriptions/{}/decision", ais.id),
-            &[("decision", "approve"), ("csrf", &csrf)],
-        )
+        .submit(&decision_on(ais.id), &[("decision", "approve")], &csrf)
         .await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let again = ops
-        .post(
-            &format!("/admin/subscriptions/{}/decision", ais.id),
-            &[("decision", "reject"), ("reason", "x"), ("csrf", &csrf)],
+        .submit(
+            &decision_on(ais.id),
+            &[("decision", "reject"), ("reason", "x")],
+            &csrf,
         )
         .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "a decision is final");
@@ -183,11 +180,9 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
             .unwrap()
             .is_some()
     );
+    let app_status = format!("/admin/apps/{}/status", app.id);
     let suspended = ops
-        .post(
-            &format!("/admin/apps/{}/status", app.id),
-            &[("status", "suspended"), ("csrf", &csrf)],
-        )
+        .submit(&app_status, &[("status", "suspended")], &csrf)
         .await;
     assert_eq!(suspended.status, StatusCode::SEE_OTHER);
     assert!(
@@ -197,14 +192,12 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
             .unwrap()
             .is_none()
     );
-    ops.post(
-        &format!("/admin/apps/{}/status", app.id),
-        &[("status", "active"), ("csrf", &csrf)],
-    )
-    .await;
-    ops.post(
+    ops.submit(&app_status, &[("status", "active")], &csrf)
+        .await;
+    ops.submit(
         &format!("/admin/orgs/{}/status", org.id),
-        &[("status", "suspended"), ("csrf", &csrf)],
+        &[("status", "suspended")],
+        &csrf,
     )
     .await;
     assert_eq!(
@@ -257,15 +250,15 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
     let page = ops.get("/admin/psus").await;
     let csrf = page.csrf();
     let bad = ops
-        .post(
+        .submit(
             "/admin/psus",
             &[
                 ("login", "bad login!"),
                 ("display_name", ""),
                 ("password", "short"),
                 ("opening_balance", "12.345"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -278,15 +271,15 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
         assert!(bad.body.contains(field), "{field} not shown");
     }
     let ok = ops
-        .post(
+        .submit(
             "/admin/psus",
             &[
                 ("login", "dora"),
                 ("display_name", "Dora Sandbox"),
                 ("password", "dora sandbox passphrase 1"),
                 ("opening_balance", "250.50"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
@@ -298,24 +291,25 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
     assert_eq!(accounts[0].balances.booked, 25_050);
     assert!(store.audit().await.unwrap().is_consistent());
     let taken = ops
-        .post(
+        .submit(
             "/admin/psus",
             &[
                 ("login", "dora"),
                 ("display_name", "Dora 2"),
                 ("password", "dora sandbox passphrase 2"),
                 ("opening_balance", "0"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(taken.status, StatusCode::BAD_REQUEST);
     assert!(taken.body.contains("already taken"));
 
     let reset = ops
-        .post(
+        .submit(
             &format!("/admin/psus/{}/password", psu.id),
-            &[("password", "a new sandbox passphrase 9"), ("csrf", &csrf)],
+            &[("password", "a new sandbox passphrase 9")],
+            &csrf,
         )
         .await;
     assert_eq!(reset.status, StatusCode::OK);
@@ -374,10 +368,7 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
         "nothing changed"
     );
     let unblocked = ops
-        .post(
-            &format!("/admin/psus/{}/unblock", psu.id),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/admin/psus/{}/unblock", psu.id), &[], &csrf)
         .await;
     assert_eq!(unblocked.status, StatusCode::OK);
     assert!(unblocked.body.contains("dora can log in again"));
@@ -386,18 +377,13 @@ async fn operators_create_sandbox_psus_with_funded_accounts_and_reset_their_pass
     assert_eq!(psu_now.failed_logins, 0);
 
     // Another funded account for the same PSU.
+    let accounts = format!("/admin/psus/{}/accounts", psu.id);
     let bad = ops
-        .post(
-            &format!("/admin/psus/{}/accounts", psu.id),
-            &[("opening_balance", "-1"), ("csrf", &csrf)],
-        )
+        .submit(&accounts, &[("opening_balance", "-1")], &csrf)
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     let opened = ops
-        .post(
-            &format!("/admin/psus/{}/accounts", psu.id),
-            &[("opening_balance", "75.00"), ("csrf", &csrf)],
-        )
+        .submit(&accounts, &[("opening_balance", "75.00")], &csrf)
         .await;
     assert_eq!(opened.status, StatusCode::OK, "{}", opened.body);
     let accounts = store.accounts_of_psu(psu.id).await.unwrap();
@@ -441,39 +427,35 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
         enrol.body
     );
     let csrf = enrol.csrf();
-    let audited = || {
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log")
-    };
-    let before = audited().await.remove(0);
+    let audited = || server.db.count_rows("audit_log");
+    let before = audited().await;
     let post = b
-        .post(
+        .submit(
             "/admin/psus",
             &[
                 ("login", "mallory"),
                 ("display_name", "Mallory"),
                 ("password", PASSWORD),
                 ("opening_balance", "100.00"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(post.location.as_deref(), Some("/admin/security"));
-    assert_eq!(audited().await.remove(0), before, "nothing done");
+    assert_eq!(audited().await, before, "nothing done");
 
     // Enrolment with the portal's flow opens the console; it cannot be turned off.
     let (seed_text, seed) = shown_seed(&enrol);
     let code = |at| seed.code_at(at).unwrap();
     let wrong = b
-        .post(
+        .submit(
             "/admin/security/totp",
             &[
                 ("action", "enable"),
                 ("seed", &seed_text),
                 ("code", "000000"),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
@@ -482,14 +464,14 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
         Some("/admin/security")
     );
     let on = b
-        .post(
+        .submit(
             "/admin/security/totp",
             &[
                 ("action", "enable"),
                 ("seed", &seed_text),
                 ("code", &code(clock.now())),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     assert_eq!(on.status, StatusCode::OK, "{}", on.body);
@@ -499,13 +481,10 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
     assert!(!console.body.contains("has no second factor"));
     clock.advance(time::Duration::seconds(30));
     let off = b
-        .post(
+        .submit(
             "/admin/security/totp",
-            &[
-                ("action", "disable"),
-                ("code", &code(clock.now())),
-                ("csrf", &csrf),
-            ],
+            &[("action", "disable"), ("code", &code(clock.now()))],
+            &csrf,
         )
         .await;
     assert_eq!(off.status, StatusCode::BAD_REQUEST);
@@ -513,7 +492,7 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
 
     // The next login asks for the code before the console opens.
     assert_eq!(
-        b.post("/admin/logout", &[("csrf", &csrf)])
+        b.submit("/admin/logout", &[], &csrf)
             .await
             .location
             .as_deref(),
@@ -522,13 +501,10 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
     let mut c = Browser::new(&server);
     let csrf = c.get("/admin/login").await.csrf();
     let step1 = c
-        .post(
+        .submit(
             "/admin/login",
-            &[
-                ("email", "ops@bank.example"),
-                ("password", PASSWORD),
-                ("csrf", &csrf),
-            ],
+            &[("email", "ops@bank.example"), ("password", PASSWORD)],
+            &csrf,
         )
         .await;
     assert_eq!(step1.location.as_deref(), Some("/portal/login/code"));
@@ -538,12 +514,9 @@ async fn in_production_an_operator_without_a_second_factor_reaches_only_its_enro
     );
     clock.advance(time::Duration::seconds(30));
     let done = c
-        .post(
-            "/portal/login/code",
-            &[("code", &code(clock.now())), ("csrf", &csrf)],
-        )
+        .submit("/portal/login/code", &[("code", &code(clock.now()))], &csrf)
         .await;
-    assert_eq!(done.location.as_deref(), Some("/admin"), "{}", done.body);
+    done.assert_location("/admin");
     assert_eq!(c.get("/admin").await.status, StatusCode::OK);
     server.stop().await;
 }
@@ -557,7 +530,7 @@ async fn an_operator_without_a_second_factor_may_leave_before_enrolling(db: Test
     let server = TestServer::start_with_clock(db, config, clock).await;
     let mut b = operator(&server).await;
     let csrf = b.get("/admin/security").await.csrf();
-    let out = b.post("/admin/logout", &[("csrf", &csrf)]).await;
+    let out = b.submit("/admin/logout", &[], &csrf).await;
     assert_eq!(out.location.as_deref(), Some("/admin/login"));
     assert_eq!(
         b.get("/admin/security").await.location.as_deref(),

@@ -8,7 +8,7 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use crate::support::xs2a::cli_app;
-use crate::support::{SANDBOX_CODE, fintechapi_command, serve, store_args};
+use crate::support::{SANDBOX_CODE, serve, store_args};
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use serde_json::{Value, json};
@@ -352,15 +352,6 @@ async fn acknowledged_payments_execute_exactly_once_across_sigkill_and_restart(d
         "the stranded payment was settled once"
     );
     node.kill();
-    let verify = fintechapi_command()
-        .args(["ledger", "verify"])
-        .args(store_args(&db))
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "ledger verify: {}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    crate::support::fintechapi(&db, &["ledger", "verify"]);
 }
 both_stores!(acknowledged_payments_execute_exactly_once_across_sigkill_and_restart);

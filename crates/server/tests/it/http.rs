@@ -6,15 +6,17 @@ use crate::support::{TestServer, config_for};
 use fintechapi_testkit::{TestDb, both_stores};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A server with the operators' metrics listener on an ephemeral port.
+async fn with_metrics_listener(db: TestDb) -> TestServer {
+    let mut config = config_for(&db);
+    config.metrics.listen = Some("127.0.0.1:0".into());
+    TestServer::start_with(db, config).await
+}
+
 async fn health_answers_over_http1_and_http2_verified_with_the_dev_ca(db: TestDb) {
     let server = TestServer::start(db).await;
     assert!(server.ca.ends_with("tls/dev-ca.pem"));
-    let h2 = server
-        .client()
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap();
+    let h2 = server.get("/healthz").await;
     assert_eq!(h2.status(), 200);
     assert_eq!(h2.version(), reqwest::Version::HTTP_2);
     let h1 = fintechapi_testkit::https_client(&server.ca)
@@ -44,15 +46,8 @@ async fn health_answers_over_http1_and_http2_verified_with_the_dev_ca(db: TestDb
 both_stores!(health_answers_over_http1_and_http2_verified_with_the_dev_ca);
 
 async fn readiness_reports_the_database_and_migrations_to_operators_only(db: TestDb) {
-    let mut config = config_for(&db);
-    config.metrics.listen = Some("127.0.0.1:0".into());
-    let server = TestServer::start_with(db, config).await;
-    let resp = server
-        .client()
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap();
+    let server = with_metrics_listener(db).await;
+    let resp = server.get("/readyz").await;
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body, serde_json::json!({"status": "ready"}));
@@ -67,9 +62,7 @@ async fn readiness_reports_the_database_and_migrations_to_operators_only(db: Tes
 both_stores!(readiness_reports_the_database_and_migrations_to_operators_only);
 
 async fn metrics_count_requests_by_route_and_status(db: TestDb) {
-    let mut config = config_for(&db);
-    config.metrics.listen = Some("127.0.0.1:0".into());
-    let server = TestServer::start_with(db, config).await;
+    let server = with_metrics_listener(db).await;
     let client = server.client();
     for _ in 0..3 {
         client.get(server.url("/healthz")).send().await.unwrap();

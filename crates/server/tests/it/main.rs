@@ -9,6 +9,7 @@
 mod support;
 
 mod admin;
+mod aspsp_profile;
 mod attacks;
 mod card_accounts;
 mod cli;

@@ -39,14 +39,8 @@ async fn a_basic_client_gets_introspects_and_revokes_a_client_credentials_token(
     let server = TestServer::start_with(db, config).await;
 
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], server.base_url);
     assert_eq!(
         meta["token_endpoint"],
@@ -429,11 +423,7 @@ async fn usage_statistics_and_plan_throttling_come_from_the_token_endpoint(db: T
         .await;
     let page = browser.get(&format!("/portal/apps/{app_id}/usage")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(
-        page.body.contains("<svg") && page.body.contains("API calls per day"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&["<svg", "API calls per day"]);
     assert!(
         page.body.contains(&format!(": {ok} 2xx</title>")),
         "{}",

@@ -3,10 +3,10 @@
 //! payment's information, the PSU authorises it like a JSON payment and the
 //! ledger executes it; and every way such a request is refused.
 
-use crate::support::xs2a::{Answer, Tpp};
-use crate::support::{Browser, demo_server};
+use crate::support::Browser;
+use crate::support::accounts_of;
+use crate::support::xs2a::{Answer, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -52,13 +52,10 @@ fn today() -> String {
 }
 
 async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
-    let debtor_iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+    let debtor = accounts_of(&server, "carol").await.remove(0);
+    let debtor_iban = crate::support::iban(&debtor);
     let xml = document(&debtor_iban, &today(), "12.34");
 
     // Created: RCVD, the OAuth SCA approach, and a Location under the pain.001 product.
@@ -86,22 +83,8 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     let conflict = tpp
         .post_body(PRODUCT, &cc, &request_id, "application/xml", &other)
         .await;
-    assert_eq!(
-        conflict.refusal(),
-        (
-            StatusCode::BAD_REQUEST,
-            Some("FORMAT_ERROR"),
-            Some("X-Request-ID")
-        )
-    );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["1"],
-        "one payment"
-    );
+    conflict.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "X-Request-ID");
+    assert_eq!(server.db.count_rows("payments").await, 1, "one payment");
 
     // Its information is the document as sent; under the JSON product it is not this TPP's resource.
     let info = tpp.get(&resource, &cc, &[]).await;
@@ -115,14 +98,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             &[],
         )
         .await;
-    assert_eq!(
-        json_path.refusal(),
-        (
-            StatusCode::FORBIDDEN,
-            Some("RESOURCE_UNKNOWN"),
-            Some("paymentId")
-        )
-    );
+    json_path.assert_refusal(StatusCode::FORBIDDEN, "RESOURCE_UNKNOWN", "paymentId");
     let status = tpp.get(&format!("{resource}/status"), &cc, &[]).await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
 
@@ -135,13 +111,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
             "carol-demo-2026",
         )
         .await;
-    assert!(
-        screen.body.contains("12.34 EUR")
-            && screen.body.contains("Corner Shop &#38; Co")
-            && screen.body.contains("Invoice 42"),
-        "{}",
-        screen.body
-    );
+    screen.assert_shows(&["12.34 EUR", "Corner Shop &#38; Co", "Invoice 42"]);
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let token = tokens.body["access_token"].as_str().unwrap();
 
@@ -159,13 +129,8 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
 both_stores!(an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca);
 
 async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
-    let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
-    let iban = debtor.iban.as_ref().unwrap().as_str().to_owned();
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
+    let iban = crate::support::iban(&accounts_of(&server, "carol").await[0]);
     let valid = document(&iban, &today(), "5.00");
     let too_late = (SystemClock.now().date() + time::Duration::days(400)).to_string();
     let two = valid
@@ -325,11 +290,8 @@ async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_docum
         (bad, format, Some("PSU-IP-Address"))
     );
     assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["0"],
+        server.db.count_rows("payments").await,
+        0,
         "nothing was created"
     );
 
@@ -385,12 +347,8 @@ fn multipart(parts: &[(&str, &str, &str)]) -> String {
 }
 
 async fn a_standing_order_comes_as_pain001_and_its_schedule_as_a_json_part(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
-    let store = server.db.store().await;
-    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
-    let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
+    let debtor = accounts_of(&server, "carol").await.remove(0);
     let start = (SystemClock.now().date() + time::Duration::days(1)).to_string();
     let xml = document(debtor.iban.as_ref().unwrap().as_str(), &start, "15.00");
     let order =

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::xs2a::Tpp;
-use crate::support::{TestServer, config_for};
+use crate::support::{TestServer, config_for, json_of};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -19,14 +19,6 @@ fn huge_form() -> String {
         .map(|i| format!("p{i}="))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-async fn count(server: &TestServer, table: &str) -> String {
-    server
-        .db
-        .raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
-        .await
-        .remove(0)
 }
 
 async fn a_huge_or_overlong_oauth_form_is_refused_at_once_while_health_answers(db: TestDb) {
@@ -69,7 +61,7 @@ async fn a_huge_or_overlong_oauth_form_is_refused_at_once_while_health_answers(d
     let body: Value = many.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
     assert_eq!(body["error_description"], "more than 40 parameters");
-    assert_eq!(count(&server, "oauth_tokens").await, "0");
+    assert_eq!(server.db.count_rows("oauth_tokens").await, 0);
     server.stop().await;
 }
 both_stores!(a_huge_or_overlong_oauth_form_is_refused_at_once_while_health_answers);
@@ -82,40 +74,21 @@ async fn xs2a_bodies_over_their_bounds_get_tpp_messages_and_store_nothing(db: Te
         .map(|_| json!({"iban": "DE02120300000000202051"}))
         .collect();
     let consent = json!({"access": {"accounts": refs}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let a = tpp
-        .call(Method::POST, "/v1/consents", &token, &[], Some(&consent))
-        .await;
-    assert_eq!(
-        (a.status, a.tpp_message()),
-        (
-            StatusCode::BAD_REQUEST,
-            (Some("FORMAT_ERROR"), Some("access.accounts"))
-        ),
-        "{}",
-        a.body
-    );
+    let a = tpp.post("/v1/consents", &token, &[], &consent).await;
+    a.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "access.accounts");
 
     let entry = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "creditorName": "Payee", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let bulk =
         json!({"debtorAccount": {"iban": "DE89370400440532013000"}, "payments": vec![entry; 501]});
     let a = tpp
-        .call(
-            Method::POST,
+        .post(
             "/v1/bulk-payments/sepa-credit-transfers",
             &token,
             &[("psu-ip-address", "192.0.2.1")],
-            Some(&bulk),
+            &bulk,
         )
         .await;
-    assert_eq!(
-        (a.status, a.tpp_message()),
-        (
-            StatusCode::BAD_REQUEST,
-            (Some("FORMAT_ERROR"), Some("payments"))
-        ),
-        "{}",
-        a.body
-    );
+    a.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "payments");
 
     // Over the server's body limit: 413, still in the Berlin Group format.
     let big = tpp
@@ -134,10 +107,10 @@ async fn xs2a_bodies_over_their_bounds_get_tpp_messages_and_store_nothing(db: Te
 
     assert_eq!(
         (
-            count(&server, "consents").await,
-            count(&server, "payments").await
+            server.db.count_rows("consents").await,
+            server.db.count_rows("payments").await
         ),
-        ("0".into(), "0".into())
+        (0, 0)
     );
     server.stop().await;
 }
@@ -164,7 +137,7 @@ async fn an_oversized_page_form_gets_an_html_page_and_creates_no_account(db: Tes
             .starts_with("text/html")
     );
     assert!(resp.text().await.unwrap().contains("too large"));
-    assert_eq!(count(&server, "users").await, "0");
+    assert_eq!(server.db.count_rows("users").await, 0);
     server.stop().await;
 }
 both_stores!(an_oversized_page_form_gets_an_html_page_and_creates_no_account);
@@ -200,24 +173,9 @@ async fn metrics_are_private_and_invented_methods_do_not_grow_them(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-    let ready: Value = client
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(client.get(server.url("/readyz"))).await;
     assert_eq!(ready, json!({"status": "ready"}));
-    let detail: Value = client
-        .get(server.url("/readyz"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let detail = json_of(client.get(server.url("/readyz")).bearer_auth(token)).await;
     assert_eq!(detail["database"], "up");
     let private_ready: Value = reqwest::get(format!("{private}/readyz"))
         .await
@@ -262,12 +220,7 @@ both_stores!(metrics_are_private_and_invented_methods_do_not_grow_them);
 
 async fn without_a_token_the_public_listener_serves_no_metrics(db: TestDb) {
     let server = TestServer::start(db).await;
-    let resp = server
-        .client()
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let resp = server.get("/metrics").await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
     assert!(
         !resp

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use crate::support::xs2a::cli_app;
-use crate::support::{Api, Browser, Node, TestServer, config_for, operator};
+use crate::support::{Api, Browser, Node, TestServer, config_for, json_of, operator};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -41,9 +41,10 @@ async fn xs2a_code(server: &TestServer, access_token: &str) -> Option<String> {
 async fn set_status(ops: &mut Browser, app_id: &str, status: &str) {
     let csrf = ops.get("/admin").await.csrf();
     let page = ops
-        .post(
+        .submit(
             &format!("/admin/apps/{app_id}/status"),
-            &[("status", status), ("csrf", &csrf)],
+            &[("status", status)],
+            &csrf,
         )
         .await;
     assert_eq!(page.status, StatusCode::SEE_OTHER, "{}", page.body);
@@ -61,16 +62,13 @@ async fn a_suspension_or_a_revocation_stops_the_very_next_request(db: TestDb) {
             StatusCode::OK
         );
     }
-    let resp: Value = client
-        .post(server.url("/oauth2/token"))
-        .basic_auth(&key, Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let resp = json_of(
+        client
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&key, Some(&secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await;
     let access = resp["access_token"].as_str().unwrap().to_owned();
     let standing = xs2a_code(&server, &access).await;
     assert_ne!(

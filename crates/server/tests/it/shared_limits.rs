@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use crate::support::xs2a::{Answer, cli_app};
-use crate::support::{Browser, Node, TestServer, config_for};
+use crate::support::{Browser, Node, TestServer, config_for, json_of};
 use fintechapi_server::config::{Config, PlanConfig};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::StatusCode;
@@ -43,6 +43,13 @@ fn private(server: &TestServer, path: &str) -> String {
 
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Two nodes of one deployment sharing the test Redis: the server and a second node.
+async fn two_nodes_on_redis(db: TestDb) -> (TestServer, Node) {
+    let shared = config(&db, Some(&redis_url()));
+    let b = Node::start(shared.clone()).await;
+    (TestServer::start_with(db, shared).await, b)
 }
 
 /// Sends `n` requests in rounds of two, one to each node at the same moment:
@@ -154,18 +161,9 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
     let (_, key, secret) = cli_app(&db, "ais");
 
     // Shared through Redis.
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     let client = a.client();
-    let ready: Value = reqwest::Client::new()
-        .get(private(&a, "/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready = json_of(reqwest::Client::new().get(private(&a, "/readyz"))).await;
     assert_eq!(
         ready["limits"],
         "redis",
@@ -211,9 +209,7 @@ async fn two_nodes_on_one_redis_admit_one_plan_rate_not_two() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as_many() {
     let db = TestDb::create(Backend::Postgres).await;
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     crate::support::Api::developer(&a, "owner@tpp.example").await;
     // Reset requests alternate between the nodes; each node alone would
     // allow the recipient 3 mails an hour.
@@ -221,10 +217,7 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
         let mut browser = Browser::new(&a).at(base);
         let csrf = browser.get("/portal/reset").await.csrf();
         let page = browser
-            .post(
-                "/portal/reset",
-                &[("email", "owner@tpp.example"), ("csrf", &csrf)],
-            )
+            .submit("/portal/reset", &[("email", "owner@tpp.example")], &csrf)
             .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.body);
         assert!(page.body.contains("If an account uses this address"));
@@ -241,9 +234,7 @@ async fn two_nodes_on_one_redis_send_one_recipient_its_hourly_mails_not_twice_as
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_one_redis_count_one_clients_failed_authentications_together() {
     let db = TestDb::create(Backend::Postgres).await;
-    let shared = config(&db, Some(&redis_url()));
-    let b = Node::start(shared.clone()).await;
-    let a = TestServer::start_with(db, shared).await;
+    let (a, b) = two_nodes_on_redis(db).await;
     let (_, key, secret) = cli_app(&a.db, "ais");
     let client = a.client();
     let token = |base: &str, secret: &str| {
@@ -358,7 +349,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        ops.post(&path, &[("plan", "platinum"), ("csrf", &csrf)])
+        ops.submit(&path, &[("plan", "platinum")], &csrf)
             .await
             .status,
         StatusCode::BAD_REQUEST
@@ -370,9 +361,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
     );
 
     assert_eq!(
-        ops.post(&path, &[("plan", "tight"), ("csrf", &csrf)])
-            .await
-            .status,
+        ops.submit(&path, &[("plan", "tight")], &csrf).await.status,
         StatusCode::SEE_OTHER
     );
     assert!(
@@ -397,7 +386,7 @@ async fn an_operator_assigns_a_plan_and_the_next_calls_follow_it(db: TestDb) {
 
     // For benchmarks: no limit, and no limit announced.
     assert_eq!(
-        ops.post(&path, &[("plan", "unlimited"), ("csrf", &csrf)])
+        ops.submit(&path, &[("plan", "unlimited")], &csrf)
             .await
             .status,
         StatusCode::SEE_OTHER

@@ -32,24 +32,10 @@ async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term
             "{path}: no script on the public site"
         );
     }
-    let brand = client
-        .get(server.url("/site/brand.css"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let brand = server.get_text("/site/brand.css").await;
     assert!(brand.contains("--accent: #7a1f5c"), "{brand}");
 
-    let glossary = client
-        .get(server.url("/glossary"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let glossary = server.get_text("/glossary").await;
     for id in [
         "aisp", "api", "aspsp", "eba", "ec", "eu", "fi", "ifr", "oj", "pisp", "psd", "psd2", "psp",
         "psu", "rts", "sca", "sepa", "tpp", "xs2a",
@@ -60,14 +46,7 @@ async fn the_public_pages_carry_the_banks_brand_and_the_glossary_every_psd2_term
         );
     }
     // Every claim's link on the security page leads somewhere real.
-    let security = client
-        .get(server.url("/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let security = server.get_text("/security").await;
     for link in security
         .split("href=\"")
         .skip(1)
@@ -107,12 +86,10 @@ async fn a_demo_request_is_stored_for_the_operators_and_confirmed_without_the_vi
         )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
-    assert!(
-        wrong.body.contains("Organisation: required")
-            && wrong.body.contains("E-mail: not a valid e-mail address"),
-        "{}",
-        wrong.body
-    );
+    wrong.assert_shows(&[
+        "Organisation: required",
+        "E-mail: not a valid e-mail address",
+    ]);
     assert!(wrong.body.contains("value=\"Ada Lovelace\""));
 
     // Without the form's token, or from another site: refused, nothing stored.
@@ -160,12 +137,7 @@ async fn a_demo_request_is_stored_for_the_operators_and_confirmed_without_the_vi
             ],
         )
         .await;
-    assert_eq!(
-        (sent.status, sent.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/demo/thanks")),
-        "{}",
-        sent.body
-    );
+    sent.assert_redirect("/demo/thanks");
     assert_eq!(visitor.get("/demo/thanks").await.status, StatusCode::OK);
 
     let store = server.db.store().await;

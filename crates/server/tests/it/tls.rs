@@ -92,13 +92,9 @@ fn client(pki: &DevPki) -> reqwest::ClientBuilder {
 async fn a_verified_client_certificate_reaches_the_handler() {
     let server = start().await;
     let url = format!("https://localhost:{}/whoami", server.port);
-    let anonymous = client(&server.pki)
-        .build()
-        .unwrap()
-        .get(&url)
-        .send()
-        .await
-        .unwrap();
+    // A GET of /whoami by a client built from `builder`.
+    let whoami = |builder: reqwest::ClientBuilder| builder.build().unwrap().get(&url).send();
+    let anonymous = whoami(client(&server.pki)).await.unwrap();
     assert_eq!(anonymous.text().await.unwrap(), "no client certificate");
 
     let (cert, key) = server
@@ -106,12 +102,7 @@ async fn a_verified_client_certificate_reaches_the_handler() {
         .issue_client_certificate("tpp.example", now())
         .unwrap();
     let identity = reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).unwrap();
-    let with_cert = client(&server.pki)
-        .identity(identity)
-        .build()
-        .unwrap()
-        .get(&url)
-        .send()
+    let with_cert = whoami(client(&server.pki).identity(identity))
         .await
         .unwrap();
     let expected_len = CertificateDer::from_pem_slice(cert.as_bytes())
@@ -178,21 +169,11 @@ async fn tls12_is_limited_to_ecdhe_with_aes_gcm_and_tls13_works() {
         cipher_suites: vec![suite],
         ..aws_lc_rs::default_provider()
     };
-    let gcm = handshake_with(
-        &server.pki,
-        server.port,
-        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256),
-        true,
-    )
-    .await;
+    // A TLS 1.2 handshake offering `suite` alone.
+    let tls12_with = |suite| handshake_with(&server.pki, server.port, only(suite), true);
+    let gcm = tls12_with(cipher_suite::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256).await;
     assert!(gcm.is_ok(), "{gcm:?}");
-    let chacha = handshake_with(
-        &server.pki,
-        server.port,
-        only(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256),
-        true,
-    )
-    .await;
+    let chacha = tls12_with(cipher_suite::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256).await;
     assert!(chacha.is_err(), "TLS 1.2 ChaCha20 is not a FAPI suite");
     let tls13 = handshake_with(
         &server.pki,

@@ -16,7 +16,7 @@ use time::Date;
 
 use super::ledger::{Conn, insert_account};
 use super::posting::{Attempt, post_one, retry_key_race};
-use super::{BEGIN_WRITE, Db};
+use super::{BEGIN_WRITE, Db, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{CardAccountRow, CardPaymentRow};
 
@@ -68,12 +68,8 @@ impl CardRepository for super::Store {
             "psu_id = $1 ORDER BY created_at, id"
         ))
         .bind(psu)
-        .fetch_all(pool)
+        .all_into(pool)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(CardAccount::try_from)
-        .collect()
     }
 
     async fn post_card_transfers(
@@ -135,11 +131,8 @@ impl CardRepository for super::Store {
 async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, StoreError> {
     sqlx::query_as::<_, CardAccountRow>(card_account_select!("id = $1"))
         .bind(id)
-        .fetch_optional(&mut *conn)
+        .optional_into(&mut *conn)
         .await
-        .map_err(store)?
-        .map(CardAccount::try_from)
-        .transpose()
 }
 
 async fn post_once(
@@ -169,10 +162,9 @@ async fn post_once(
             .bind(p.original_amount.currency().code())
             .bind(transfer.debit)
             .bind(transfer.credit)
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
-            if stored.rows_affected() != 1 {
+            .changed_one(&mut *tx)
+            .await?;
+            if !stored {
                 return Err(LedgerError::InvalidAccount(
                     "a card payment must debit or credit a card account",
                 )

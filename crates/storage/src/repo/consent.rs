@@ -5,16 +5,20 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{AccountGrant, Consent, ConsentCreation, ConsentStatus};
 use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
-use fintechapi_domain::ids::{ConsentId, PsuId};
-use sqlx::AssertSqlSafe;
+use fintechapi_domain::ids::{ApplicationId, ConsentId, PsuId};
 use time::{Date, OffsetDateTime};
 
-use super::BEGIN_WRITE;
+use super::ledger::Conn;
+use super::{BEGIN_WRITE, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
-const CONSENT_COLUMNS: &str = "id, application_id, status, access, recurring, valid_until, \
-     frequency_per_day, psu_id, grants, request_id, request_hash, created_at, status_changed_at";
+macro_rules! consent_columns {
+    () => {
+        "id, application_id, status, access, recurring, valid_until, frequency_per_day, psu_id, \
+         grants, request_id, request_hash, created_at, status_changed_at"
+    };
+}
 
 impl ConsentRepository for super::Store {
     /// Idempotency within [`IDEMPOTENCY_WINDOW`]. The table's unique
@@ -28,16 +32,14 @@ impl ConsentRepository for super::Store {
     async fn create_consent(&self, consent: Consent) -> Result<ConsentCreation, StoreError> {
         let pool = &self.0;
         let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-        sqlx::query(
-            "UPDATE consents SET request_id = request_id || '@' || id \
-         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
+        release_expired_request_id(
+            &mut tx,
+            RequestHolders::Consents,
+            consent.application_id,
+            &consent.request_id,
+            consent.created_at,
         )
-        .bind(consent.application_id)
-        .bind(&consent.request_id)
-        .bind(consent.created_at - IDEMPOTENCY_WINDOW)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
+        .await?;
         let inserted = sqlx::query(
             "INSERT INTO consents (id, application_id, status, access, recurring, valid_until, \
          frequency_per_day, psu_id, grants, request_id, request_hash, created_at, \
@@ -67,10 +69,11 @@ impl ConsentRepository for super::Store {
             Err(e) if is_unique_violation(&e, "request") => {
                 // The holder is committed and within the window.
                 tx.rollback().await.map_err(store)?;
-                let existing = sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-                    "SELECT {CONSENT_COLUMNS} FROM consents \
-                 WHERE application_id = $1 AND request_id = $2"
-                )))
+                let existing = select_rows!(
+                    ConsentRow,
+                    consent_columns,
+                    "FROM consents WHERE application_id = $1 AND request_id = $2"
+                )
                 .bind(consent.application_id)
                 .bind(&consent.request_id)
                 .fetch_one(pool)
@@ -86,30 +89,22 @@ impl ConsentRepository for super::Store {
 
     async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(store)?
-        .map(Consent::try_from)
-        .transpose()
+        select_rows!(ConsentRow, consent_columns, "FROM consents WHERE id = $1")
+            .bind(id)
+            .optional_into(pool)
+            .await
     }
 
     async fn consents_of_psu(&self, psu: PsuId) -> Result<Vec<Consent>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, ConsentRow>(AssertSqlSafe(format!(
-            "SELECT {CONSENT_COLUMNS} FROM consents WHERE psu_id = $1 \
-         ORDER BY created_at DESC LIMIT 200"
-        )))
+        select_rows!(
+            ConsentRow,
+            consent_columns,
+            "FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
+        )
         .bind(psu)
-        .fetch_all(pool)
+        .all_into(pool)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Consent::try_from)
-        .collect()
     }
 
     async fn authorise_consent(
@@ -120,7 +115,7 @@ impl ConsentRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, \
          status_changed_at = $4 WHERE id = $1 AND status = 'received'",
         )
@@ -128,10 +123,8 @@ impl ConsentRepository for super::Store {
         .bind(psu)
         .bind(to_json(&grants)?)
         .bind(at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn count_unattended_access(
@@ -167,19 +160,58 @@ impl ConsentRepository for super::Store {
         // A handful of known statuses: one UPDATE per candidate keeps the SQL static.
         for status in from {
             let done = sqlx::query(
-            "UPDATE consents SET status = $3, status_changed_at = $4 WHERE id = $1 AND status = $2",
-        )
-        .bind(id)
-        .bind(status.as_str())
-        .bind(to.as_str())
-        .bind(at)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-            if done.rows_affected() == 1 {
+                "UPDATE consents SET status = $3, status_changed_at = $4 \
+             WHERE id = $1 AND status = $2",
+            )
+            .bind(id)
+            .bind(status.as_str())
+            .bind(to.as_str())
+            .bind(at)
+            .changed_one(pool)
+            .await?;
+            if done {
                 return Ok(true);
             }
         }
         Ok(false)
     }
+}
+
+/// The tables whose rows hold an X-Request-ID for [`IDEMPOTENCY_WINDOW`].
+pub(crate) enum RequestHolders {
+    Consents,
+    Payments,
+}
+
+macro_rules! release_request_id {
+    ($table:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET request_id = request_id || '@' || id \
+             WHERE application_id = $1 AND request_id = $2 AND created_at <= $3"
+        )
+    };
+}
+
+/// Gives up `application`'s `request_id` if its holder is older than the
+/// window: the holder keeps it with its own id appended, in the transaction
+/// that inserts the new holder (`create_consent` says why).
+pub(crate) async fn release_expired_request_id(
+    conn: &mut Conn,
+    holders: RequestHolders,
+    application: ApplicationId,
+    request_id: &str,
+    now: OffsetDateTime,
+) -> Result<(), StoreError> {
+    let sql = match holders {
+        RequestHolders::Consents => release_request_id!("consents"),
+        RequestHolders::Payments => release_request_id!("payments"),
+    };
+    sqlx::query(sql)
+        .bind(application)
+        .bind(request_id)
+        .bind(now - IDEMPOTENCY_WINDOW)
+        .run(conn)
+        .await
 }

@@ -5,6 +5,7 @@ use fintechapi_domain::consent::DeltaReportRepository;
 use fintechapi_domain::ids::{AccountId, ConsentId};
 use time::OffsetDateTime;
 
+use super::Write;
 use crate::error::store;
 
 impl DeltaReportRepository for super::Store {
@@ -46,9 +47,7 @@ impl DeltaReportRepository for super::Store {
         .bind(account)
         .bind(reference)
         .bind(at)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 }

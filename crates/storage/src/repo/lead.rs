@@ -5,8 +5,14 @@ use fintechapi_domain::ids::LeadId;
 use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
 use time::OffsetDateTime;
 
-use crate::error::store;
-use crate::rows::{LEAD_COLUMNS, LeadRow};
+use super::{Read, Write};
+use crate::rows::LeadRow;
+
+macro_rules! lead_columns {
+    () => {
+        "id, name, organisation, role, email, message, status, notes, created_at, updated_at"
+    };
+}
 
 impl LeadRepository for super::Store {
     async fn create_lead(
@@ -27,9 +33,8 @@ impl LeadRepository for super::Store {
         .bind(&lead.message)
         .bind(LeadStatus::New.as_str())
         .bind(at)
-        .execute(&self.0)
-        .await
-        .map_err(store)?;
+        .run(&self.0)
+        .await?;
         Ok(Lead {
             id,
             name: lead.name,
@@ -45,40 +50,22 @@ impl LeadRepository for super::Store {
     }
 
     async fn leads(&self, status: Option<LeadStatus>, limit: u32) -> Result<Vec<Lead>, StoreError> {
-        let rows = match status {
-            Some(status) => {
-                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LEAD_COLUMNS} FROM leads WHERE status = $1 \
-                 ORDER BY created_at DESC, id LIMIT $2"
-                )))
-                .bind(status.as_str())
-                .bind(i64::from(limit))
-                .fetch_all(&self.0)
-                .await
-            }
-            None => {
-                sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-                    "SELECT {LEAD_COLUMNS} FROM leads ORDER BY created_at DESC, id LIMIT $1"
-                )))
-                .bind(i64::from(limit))
-                .fetch_all(&self.0)
-                .await
-            }
-        }
-        .map_err(store)?;
-        rows.into_iter().map(Lead::try_from).collect()
+        select_rows!(
+            LeadRow,
+            lead_columns,
+            "FROM leads WHERE ($1 IS NULL OR status = $1) ORDER BY created_at DESC, id LIMIT $2"
+        )
+        .bind(status.map(|s| s.as_str()))
+        .bind(i64::from(limit))
+        .all_into(&self.0)
+        .await
     }
 
     async fn lead(&self, id: LeadId) -> Result<Option<Lead>, StoreError> {
-        sqlx::query_as::<_, LeadRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {LEAD_COLUMNS} FROM leads WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.0)
-        .await
-        .map_err(store)?
-        .map(Lead::try_from)
-        .transpose()
+        select_rows!(LeadRow, lead_columns, "FROM leads WHERE id = $1")
+            .bind(id)
+            .optional_into(&self.0)
+            .await
     }
 
     async fn update_lead(
@@ -88,15 +75,12 @@ impl LeadRepository for super::Store {
         notes: &str,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
-                .bind(id)
-                .bind(status.as_str())
-                .bind(notes)
-                .bind(at)
-                .execute(&self.0)
-                .await
-                .map_err(store)?;
-        Ok(done.rows_affected() == 1)
+        sqlx::query("UPDATE leads SET status = $2, notes = $3, updated_at = $4 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .bind(notes)
+            .bind(at)
+            .changed_one(&self.0)
+            .await
     }
 }

@@ -10,25 +10,37 @@ use fintechapi_domain::ledger::{
 };
 use fintechapi_domain::{Currency, StoreError};
 use sqlx::Database;
+use sqlx::query::QueryAs;
 use time::Date;
 use time::macros::date;
 
-use super::Db;
+use super::exec::Args;
 use super::posting::{post_once, retry_key_race};
+use super::{Db, Read};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow};
 
 pub(crate) type Conn = <Db as Database>::Connection;
+
+/// The postings of an account between two keyset positions, by status and
+/// above an entry reference (`$1`–`$7`, bound by [`bind_range`]): one filter
+/// for a page of entries and for their count.
+macro_rules! in_range {
+    () => {
+        "p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
+         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
+         AND p.id > $7"
+    };
+}
 
 macro_rules! entries_in_range {
     ($order:literal) => {
         concat!(
             "SELECT ",
             entry_columns!(),
-            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
-             WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-             AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
-             AND p.id > $7 ORDER BY ",
+            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id WHERE ",
+            in_range!(),
+            " ORDER BY ",
             $order,
             " LIMIT $8"
         )
@@ -42,19 +54,16 @@ impl LedgerRepository for super::Store {
         transaction: TransactionId,
     ) -> Result<Option<AccountEntry>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, EntryRow>(concat!(
-            "SELECT ",
-            entry_columns!(),
-            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+        select_rows!(
+            EntryRow,
+            entry_columns,
+            "FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.transaction_id = $2"
-        ))
+        )
         .bind(account)
         .bind(transaction)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(AccountEntry::try_from)
-        .transpose()
     }
 
     async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
@@ -75,50 +84,36 @@ impl LedgerRepository for super::Store {
 
     async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AccountRow>(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE iban = $1"
-        ))
-        .bind(iban.as_str())
-        .fetch_optional(pool)
-        .await
-        .map_err(store)?
-        .map(Account::try_from)
-        .transpose()
+        select_rows!(AccountRow, account_columns, "FROM accounts WHERE iban = $1")
+            .bind(iban.as_str())
+            .optional_into(pool)
+            .await
     }
 
     async fn clearing_account(&self, currency: Currency) -> Result<Option<Account>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AccountRow>(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE kind = 'clearing' AND currency = $1"
-        ))
+        select_rows!(
+            AccountRow,
+            account_columns,
+            "FROM accounts WHERE kind = 'clearing' AND currency = $1"
+        )
         .bind(currency.code())
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(Account::try_from)
-        .transpose()
     }
 
     async fn accounts_of_psu(&self, psu: PsuId) -> Result<Vec<Account>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AccountRow>(concat!(
-            "SELECT ",
-            account_columns!(),
-            " FROM accounts WHERE psu_id = $1 \
+        select_rows!(
+            AccountRow,
+            account_columns,
+            "FROM accounts WHERE psu_id = $1 \
          AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
          ORDER BY created_at, id"
-        ))
+        )
         .bind(psu)
-        .fetch_all(pool)
+        .all_into(pool)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Account::try_from)
-        .collect()
     }
 
     async fn post_transfers(
@@ -155,21 +150,11 @@ impl LedgerRepository for super::Store {
         } else {
             entries_in_range!("p.booking_date, p.id")
         };
-        let mut entries = sqlx::query_as::<_, EntryRow>(sql)
-            .bind(filter.account)
-            .bind(filter.status.map(|s| s.as_str()))
-            .bind(low.booking_date)
-            .bind(low.entry_reference)
-            .bind(high.booking_date)
-            .bind(high.entry_reference)
-            .bind(filter.reference_above.unwrap_or(0))
-            .bind(i64::from(limit))
-            .fetch_all(pool)
-            .await
-            .map_err(store)?
-            .into_iter()
-            .map(AccountEntry::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut entries: Vec<AccountEntry> =
+            bind_range(sqlx::query_as::<_, EntryRow>(sql), filter, low, high)
+                .bind(i64::from(limit))
+                .all_into(pool)
+                .await?;
         if !newest_first {
             entries.reverse();
         }
@@ -179,19 +164,15 @@ impl LedgerRepository for super::Store {
     async fn count_entries(&self, filter: &EntryFilter) -> Result<u64, StoreError> {
         let pool = &self.0;
         let (low, high) = bounds(filter);
-        let count: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM postings p \
-         WHERE p.account_id = $1 AND ($2 IS NULL OR p.status = $2) \
-         AND (p.booking_date, p.id) > ($3, $4) AND (p.booking_date, p.id) < ($5, $6) \
-         AND p.id > $7",
+        let (count,): (i64,) = bind_range(
+            sqlx::query_as(concat!(
+                "SELECT COUNT(*) FROM postings p WHERE ",
+                in_range!()
+            )),
+            filter,
+            low,
+            high,
         )
-        .bind(filter.account)
-        .bind(filter.status.map(|s| s.as_str()))
-        .bind(low.booking_date)
-        .bind(low.entry_reference)
-        .bind(high.booking_date)
-        .bind(high.entry_reference)
-        .bind(filter.reference_above.unwrap_or(0))
         .fetch_one(pool)
         .await
         .map_err(store)?;
@@ -206,21 +187,17 @@ impl LedgerRepository for super::Store {
     ) -> Result<Vec<AccountEntry>, StoreError> {
         let pool = &self.0;
         // Served by `postings_by_account_reference`.
-        sqlx::query_as::<_, EntryRow>(concat!(
-            "SELECT ",
-            entry_columns!(),
-            " FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
+        select_rows!(
+            EntryRow,
+            entry_columns,
+            "FROM postings p JOIN ledger_transactions t ON t.id = p.transaction_id \
          WHERE p.account_id = $1 AND p.status = 'booked' AND p.id > $2 ORDER BY p.id LIMIT $3"
-        ))
+        )
         .bind(account)
         .bind(reference)
         .bind(i64::from(limit))
-        .fetch_all(pool)
+        .all_into(pool)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(AccountEntry::try_from)
-        .collect()
     }
 
     async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
@@ -360,17 +337,10 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
 }
 
 async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>, StoreError> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE id = $1"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(store)?
-    .map(Account::try_from)
-    .transpose()
+    select_rows!(AccountRow, account_columns, "FROM accounts WHERE id = $1")
+        .bind(id)
+        .optional_into(&mut *conn)
+        .await
 }
 
 /// Bounds of a filter as keyset positions: every matching entry lies strictly
@@ -386,4 +356,22 @@ fn bounds(filter: &EntryFilter) -> (EntryCursor, EntryCursor) {
         entry_reference: i64::MAX,
     };
     (lowest, highest)
+}
+
+/// Binds `in_range!`'s `$1`–`$7`: the filter's account, status and reference,
+/// and the keyset positions its entries lie strictly between.
+fn bind_range<'q, R>(
+    query: QueryAs<'q, Db, R, Args>,
+    filter: &EntryFilter,
+    low: EntryCursor,
+    high: EntryCursor,
+) -> QueryAs<'q, Db, R, Args> {
+    query
+        .bind(filter.account)
+        .bind(filter.status.map(|s| s.as_str()))
+        .bind(low.booking_date)
+        .bind(low.entry_reference)
+        .bind(high.booking_date)
+        .bind(high.entry_reference)
+        .bind(filter.reference_above.unwrap_or(0))
 }

@@ -3,12 +3,11 @@
 use fintechapi_domain::StoreError;
 use sqlx::Pool;
 
-use super::Db;
+use super::{Db, Write};
 use crate::error::store;
 
 pub(crate) async fn ping(pool: &Pool<Db>) -> Result<(), StoreError> {
-    sqlx::query("SELECT 1").execute(pool).await.map_err(store)?;
-    Ok(())
+    sqlx::query("SELECT 1").run(pool).await
 }
 
 pub(crate) async fn applied_migrations(pool: &Pool<Db>) -> Result<Vec<i64>, StoreError> {
@@ -33,8 +32,6 @@ pub(crate) async fn set(pool: &Pool<Db>, key: &str, value: &str) -> Result<(), S
     )
     .bind(key)
     .bind(value)
-    .execute(pool)
+    .run(pool)
     .await
-    .map_err(store)?;
-    Ok(())
 }

@@ -11,7 +11,7 @@ use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::Db;
+use super::{Db, Read, Write};
 use crate::error::store;
 use crate::has_nul;
 use crate::rows::{AuthorizationRow, FlowColumns, TokenRow};
@@ -36,10 +36,8 @@ impl TokenRepository for super::Store {
         .bind(token.issued_at)
         .bind(token.expires_at)
         .bind(token.revoked_at)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn token_by_hash(&self, hash: &KeyedHash) -> Result<Option<TokenRecord>, StoreError> {
@@ -50,24 +48,19 @@ impl TokenRepository for super::Store {
          FROM oauth_tokens WHERE token_hash = $1",
         )
         .bind(hash.as_str())
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(TokenRecord::try_from)
-        .transpose()
     }
 
     async fn revoke_token(&self, hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE oauth_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .bind(hash.as_str())
         .bind(at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn revoke_grant(
@@ -76,16 +69,14 @@ impl TokenRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE oauth_tokens SET revoked_at = $2 \
          WHERE authorization_id = $1 AND revoked_at IS NULL",
         )
         .bind(authorization)
         .bind(at)
-        .execute(pool)
+        .changed(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected())
     }
 
     async fn remember_jti(
@@ -94,16 +85,14 @@ impl TokenRepository for super::Store {
         expires_at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "INSERT INTO seen_jtis (jti_hash, expires_at) VALUES ($1, $2) \
          ON CONFLICT (jti_hash) DO NOTHING",
         )
         .bind(jti_hash.as_str())
         .bind(expires_at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
@@ -111,15 +100,13 @@ impl TokenRepository for super::Store {
         // Tokens reference their authorization, so tokens go first.
         let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
             .bind(before)
-            .execute(pool)
-            .await
-            .map_err(store)?;
+            .changed(pool)
+            .await?;
         let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
             .bind(before)
-            .execute(pool)
-            .await
-            .map_err(store)?;
-        Ok(tokens.rows_affected() + jtis.rows_affected())
+            .changed(pool)
+            .await?;
+        Ok(tokens + jtis)
     }
 }
 
@@ -162,10 +149,8 @@ impl AuthorizationRepository for super::Store {
         .bind(a.last_activity_at)
         .bind(flow.approach.as_str())
         .bind(flow.nok_redirect_uri)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn open_authorization(
@@ -201,11 +186,8 @@ impl AuthorizationRepository for super::Store {
         .bind(link_hash.as_str())
         .bind(session_hash.as_str())
         .bind(at)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(Authorization::try_from)
-        .transpose()
     }
 
     async fn authorizations_for_scope(
@@ -214,20 +196,16 @@ impl AuthorizationRepository for super::Store {
         scope: &str,
     ) -> Result<Vec<Authorization>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AuthorizationRow>(concat!(
-            "SELECT ",
-            authorization_columns!(),
-            " FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 \
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE application_id = $1 AND scope = $2 \
          ORDER BY created_at"
-        ))
+        )
         .bind(application)
         .bind(scope)
-        .fetch_all(pool)
+        .all_into(pool)
         .await
-        .map_err(store)?
-        .into_iter()
-        .map(Authorization::try_from)
-        .collect()
     }
 
     async fn authorization_by_session(
@@ -235,17 +213,14 @@ impl AuthorizationRepository for super::Store {
         session_hash: &KeyedHash,
     ) -> Result<Option<Authorization>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AuthorizationRow>(concat!(
-            "SELECT ",
-            authorization_columns!(),
-            " FROM oauth_authorizations WHERE session_hash = $1"
-        ))
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE session_hash = $1"
+        )
         .bind(session_hash.as_str())
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(Authorization::try_from)
-        .transpose()
     }
 
     async fn advance_authorization(
@@ -281,7 +256,7 @@ impl AuthorizationRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE oauth_authorizations \
          SET stage = 'approved', code_hash = $2, code_expires_at = $3, last_activity_at = $4 \
          WHERE id = $1 AND stage = 'consent' AND approach = 'oauth'",
@@ -290,10 +265,8 @@ impl AuthorizationRepository for super::Store {
         .bind(code_hash.as_str())
         .bind(code_expires_at)
         .bind(at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn authorization_by_code(
@@ -301,17 +274,14 @@ impl AuthorizationRepository for super::Store {
         code_hash: &KeyedHash,
     ) -> Result<Option<Authorization>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, AuthorizationRow>(concat!(
-            "SELECT ",
-            authorization_columns!(),
-            " FROM oauth_authorizations WHERE code_hash = $1"
-        ))
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE code_hash = $1"
+        )
         .bind(code_hash.as_str())
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?
-        .map(Authorization::try_from)
-        .transpose()
     }
 
     async fn redeem_code(
@@ -320,16 +290,14 @@ impl AuthorizationRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE oauth_authorizations SET stage = 'exchanged', last_activity_at = $2 \
          WHERE code_hash = $1 AND stage = 'approved' AND code_expires_at > $2",
         )
         .bind(code_hash.as_str())
         .bind(at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 }
 
@@ -354,11 +322,8 @@ pub(crate) async fn open_authorization(
     .bind(at)
     .bind(client_id)
     .bind(bound.map(KeyedHash::as_str))
-    .fetch_optional(pool)
+    .optional_into(pool)
     .await
-    .map_err(store)?
-    .map(Authorization::try_from)
-    .transpose()
 }
 
 pub(crate) async fn advance(
@@ -370,7 +335,7 @@ pub(crate) async fn advance(
     session: Option<&KeyedHash>,
     at: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    sqlx::query(
         "UPDATE oauth_authorizations SET stage = $3, psu_id = COALESCE($4, psu_id), \
          session_hash = COALESCE($6, session_hash), last_activity_at = $5 \
          WHERE id = $1 AND stage = $2",
@@ -381,10 +346,8 @@ pub(crate) async fn advance(
     .bind(psu)
     .bind(at)
     .bind(session.map(KeyedHash::as_str))
-    .execute(pool)
+    .changed_one(pool)
     .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
 }
 
 impl SigningKeyRepository for super::Store {
@@ -401,10 +364,8 @@ impl SigningKeyRepository for super::Store {
         .bind(key.created_at)
         .bind(key.activates_at)
         .bind(key.retires_at)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn signing_keys(&self, after: OffsetDateTime) -> Result<Vec<SigningKey>, StoreError> {

@@ -7,7 +7,7 @@ use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::Db;
+use super::{Db, Write};
 use crate::error::{is_unique_violation, store};
 
 pub(crate) async fn add(pool: &Pool<Db>, passkey: PsuPasskey) -> Result<bool, StoreError> {
@@ -78,10 +78,8 @@ pub(crate) async fn record_use(
     .bind(credential_id)
     .bind(credential)
     .bind(at)
-    .execute(pool)
+    .run(pool)
     .await
-    .map_err(store)?;
-    Ok(())
 }
 
 pub(crate) async fn remove(
@@ -89,13 +87,11 @@ pub(crate) async fn remove(
     id: PsuId,
     credential_id: &str,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("DELETE FROM psu_passkeys WHERE psu_id = $1 AND credential_id = $2")
+    sqlx::query("DELETE FROM psu_passkeys WHERE psu_id = $1 AND credential_id = $2")
         .bind(id)
         .bind(credential_id)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-    Ok(done.rows_affected() == 1)
 }
 
 pub(crate) async fn put_ceremony(
@@ -107,9 +103,8 @@ pub(crate) async fn put_ceremony(
 ) -> Result<(), StoreError> {
     sqlx::query("DELETE FROM webauthn_ceremonies WHERE created_at < $1")
         .bind(stale_before)
-        .execute(pool)
-        .await
-        .map_err(store)?;
+        .run(pool)
+        .await?;
     sqlx::query(
         "INSERT INTO webauthn_ceremonies (ceremony_hash, state, created_at) VALUES ($1, $2, $3) \
          ON CONFLICT (ceremony_hash) DO UPDATE SET state = excluded.state, \
@@ -118,10 +113,8 @@ pub(crate) async fn put_ceremony(
     .bind(key.as_str())
     .bind(state)
     .bind(at)
-    .execute(pool)
+    .run(pool)
     .await
-    .map_err(store)?;
-    Ok(())
 }
 
 pub(crate) async fn take_ceremony(

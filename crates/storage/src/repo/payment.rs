@@ -4,17 +4,19 @@
 //! transaction.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{PaymentId, TransactionId};
 use fintechapi_domain::payment::{
-    BulkEntry, Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation,
-    PaymentStatus, PaymentUpdate,
+    Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
+    PaymentUpdate,
 };
 use fintechapi_domain::payment::{PaymentRepository, RejectReason};
 use sqlx::Pool;
+use sqlx::query::QueryAs;
 use time::{Date, OffsetDateTime};
 
-use super::{BEGIN_WRITE, Db};
+use super::consent::{RequestHolders, release_expired_request_id};
+use super::exec::Args;
+use super::{BEGIN_WRITE, Db, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{BulkEntryRow, PaymentRow};
 
@@ -29,7 +31,8 @@ macro_rules! payment_columns {
 }
 
 impl PaymentRepository for super::Store {
-    /// Idempotent within [`IDEMPOTENCY_WINDOW`] like consents
+    /// Idempotent within
+    /// [`IDEMPOTENCY_WINDOW`](fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW) like consents
     /// (`consent::create` says how): an expired holder of the X-Request-ID gives it
     /// up in the transaction that inserts the new payment.
     async fn create_payment(&self, payment: Payment) -> Result<PaymentCreation, StoreError> {
@@ -40,16 +43,14 @@ impl PaymentRepository for super::Store {
             _ => None,
         };
         let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
-        sqlx::query(
-            "UPDATE payments SET request_id = request_id || '@' || id \
-         WHERE application_id = $1 AND request_id = $2 AND created_at <= $3",
+        release_expired_request_id(
+            &mut tx,
+            RequestHolders::Payments,
+            p.application_id,
+            &p.request_id,
+            p.created_at,
         )
-        .bind(p.application_id)
-        .bind(&p.request_id)
-        .bind(p.created_at - IDEMPOTENCY_WINDOW)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
+        .await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO payments (",
             payment_columns!(),
@@ -108,9 +109,8 @@ impl PaymentRepository for super::Store {
                     .bind(&entry.remittance)
                     .bind(&entry.end_to_end_id)
                     .bind(entry.status.as_str())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store)?;
+                    .run(&mut *tx)
+                    .await?;
                 }
                 tx.commit().await.map_err(store)?;
                 Ok(PaymentCreation::Created)
@@ -118,11 +118,11 @@ impl PaymentRepository for super::Store {
             Err(e) if is_unique_violation(&e, "request") => {
                 // The holder is committed and within the window.
                 tx.rollback().await.map_err(store)?;
-                let existing = sqlx::query_as::<_, PaymentRow>(concat!(
-                    "SELECT ",
-                    payment_columns!(),
-                    " FROM payments WHERE application_id = $1 AND request_id = $2"
-                ))
+                let existing = select_rows!(
+                    PaymentRow,
+                    payment_columns,
+                    "FROM payments WHERE application_id = $1 AND request_id = $2"
+                )
                 .bind(p.application_id)
                 .bind(&p.request_id)
                 .fetch_one(pool)
@@ -140,15 +140,11 @@ impl PaymentRepository for super::Store {
 
     async fn payment(&self, id: PaymentId) -> Result<Option<Payment>, StoreError> {
         let pool = &self.0;
-        let row = sqlx::query_as::<_, PaymentRow>(concat!(
-            "SELECT ",
-            payment_columns!(),
-            " FROM payments WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(store)?;
+        let row = select_rows!(PaymentRow, payment_columns, "FROM payments WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await
+            .map_err(store)?;
         Ok(complete(pool, row.into_iter().collect()).await?.pop())
     }
 
@@ -158,18 +154,18 @@ impl PaymentRepository for super::Store {
         before: OffsetDateTime,
     ) -> Result<Vec<Payment>, StoreError> {
         let pool = &self.0;
-        let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-            "SELECT ",
-            payment_columns!(),
-            " FROM payments WHERE status = $1 AND status_changed_at < $2 \
+        fetch_payments(
+            pool,
+            select_rows!(
+                PaymentRow,
+                payment_columns,
+                "FROM payments WHERE status = $1 AND status_changed_at < $2 \
          ORDER BY status_changed_at LIMIT 100"
-        ))
-        .bind(status.as_str())
-        .bind(before)
-        .fetch_all(pool)
+            )
+            .bind(status.as_str())
+            .bind(before),
+        )
         .await
-        .map_err(store)?;
-        complete(pool, rows).await
     }
 
     async fn set_payment_status(
@@ -181,7 +177,7 @@ impl PaymentRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE payments SET status = $3, status_changed_at = $4, \
          psu_id = COALESCE($5, psu_id), transaction_id = COALESCE($6, transaction_id), \
          reason = COALESCE($7, reason), next_execution_date = COALESCE($8, next_execution_date) \
@@ -195,10 +191,8 @@ impl PaymentRepository for super::Store {
         .bind(update.transaction_id)
         .bind(update.reason.map(|r| r.as_str()))
         .bind(update.next_execution)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn scheduled_payments_due(
@@ -207,19 +201,19 @@ impl PaymentRepository for super::Store {
         after: (Date, PaymentId),
     ) -> Result<Vec<Payment>, StoreError> {
         let pool = &self.0;
-        let rows = sqlx::query_as::<_, PaymentRow>(concat!(
-            "SELECT ",
-            payment_columns!(),
-            " FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
+        fetch_payments(
+            pool,
+            select_rows!(
+                PaymentRow,
+                payment_columns,
+                "FROM payments WHERE status = 'ACCP' AND next_execution_date <= $1 \
          AND (next_execution_date, id) > ($2, $3) ORDER BY next_execution_date, id LIMIT 100"
-        ))
-        .bind(horizon)
-        .bind(after.0)
-        .bind(after.1)
-        .fetch_all(pool)
+            )
+            .bind(horizon)
+            .bind(after.0)
+            .bind(after.1),
+        )
         .await
-        .map_err(store)?;
-        complete(pool, rows).await
     }
 
     async fn claim_execution(
@@ -231,7 +225,7 @@ impl PaymentRepository for super::Store {
         stale_before: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let claimed = sqlx::query(
+        sqlx::query(
             "INSERT INTO payment_executions (payment_id, due_date, state, claim_token, claimed_at) \
          VALUES ($1, $2, 'claimed', $3, $4) \
          ON CONFLICT (payment_id, due_date) DO UPDATE SET claim_token = excluded.claim_token, \
@@ -243,10 +237,8 @@ impl PaymentRepository for super::Store {
         .bind(token)
         .bind(at)
         .bind(stale_before)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(claimed.rows_affected() == 1)
     }
 
     async fn finish_execution(
@@ -277,10 +269,9 @@ impl PaymentRepository for super::Store {
         .bind(transaction)
         .bind(reason)
         .bind(at)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        if finished.rows_affected() != 1 {
+        .changed_one(&mut *tx)
+        .await?;
+        if !finished {
             return Ok(false);
         }
         let advanced = sqlx::query(
@@ -296,10 +287,9 @@ impl PaymentRepository for super::Store {
         .bind(at)
         .bind(advance.update.transaction_id)
         .bind(advance.update.reason.map(|r| r.as_str()))
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        if advanced.rows_affected() != 1 {
+        .changed_one(&mut *tx)
+        .await?;
+        if !advanced {
             // The payment moved on without this execution (cancelled meanwhile).
             return Ok(false);
         }
@@ -313,17 +303,15 @@ impl PaymentRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE payments \
          SET cancellation_requested_at = COALESCE(cancellation_requested_at, $2) \
          WHERE id = $1 AND status = 'ACCP'",
         )
         .bind(id)
         .bind(at)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn claim_settlement(
@@ -334,7 +322,7 @@ impl PaymentRepository for super::Store {
         stale_before: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let claimed = sqlx::query(
+        sqlx::query(
             "UPDATE payments SET settle_token = $2, settle_claimed_at = $3 \
          WHERE id = $1 AND status = 'ACTC' \
          AND (settle_claimed_at IS NULL OR settle_claimed_at < $4)",
@@ -343,10 +331,8 @@ impl PaymentRepository for super::Store {
         .bind(token)
         .bind(at)
         .bind(stale_before)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(claimed.rows_affected() == 1)
     }
 
     async fn record_bulk_entry(
@@ -367,11 +353,18 @@ impl PaymentRepository for super::Store {
         .bind(status.as_str())
         .bind(transaction_id)
         .bind(reason.map(|r| r.as_str()))
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
+}
+
+/// The payments `query` selects, each complete.
+async fn fetch_payments(
+    pool: &Pool<Db>,
+    query: QueryAs<'_, Db, PaymentRow, Args>,
+) -> Result<Vec<Payment>, StoreError> {
+    let rows = query.fetch_all(pool).await.map_err(store)?;
+    complete(pool, rows).await
 }
 
 /// Payments from their rows, a bulk payment with its transfers.
@@ -380,19 +373,14 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
     for row in rows {
         let mut payment = Payment::try_from(row)?;
         if let Some(bulk) = payment.bulk.as_mut() {
-            let entries: Vec<BulkEntryRow> = sqlx::query_as(
+            bulk.entries = sqlx::query_as::<_, BulkEntryRow>(
                 "SELECT creditor_iban, creditor_name, amount, currency, remittance, \
                  end_to_end_id, status, transaction_id, reason FROM payment_entries \
                  WHERE payment_id = $1 ORDER BY position",
             )
             .bind(payment.id)
-            .fetch_all(pool)
-            .await
-            .map_err(store)?;
-            bulk.entries = entries
-                .into_iter()
-                .map(BulkEntry::try_from)
-                .collect::<Result<_, _>>()?;
+            .all_into(pool)
+            .await?;
         }
         payments.push(payment);
     }

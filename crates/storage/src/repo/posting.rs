@@ -15,7 +15,7 @@ use fintechapi_domain::ledger::{
 use sqlx::Pool;
 
 use super::ledger::Conn;
-use super::{BEGIN_WRITE, Db};
+use super::{BEGIN_WRITE, Db, Read, Write};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, PostedRow};
 
@@ -89,19 +89,15 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
         return Err(LedgerError::SameAccount.into());
     }
     // Both sides in one round trip.
-    let sides = sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE id IN ($1, $2)"
-    ))
+    let sides: Vec<Account> = select_rows!(
+        AccountRow,
+        account_columns,
+        "FROM accounts WHERE id IN ($1, $2)"
+    )
     .bind(t.debit)
     .bind(t.credit)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(store)?
-    .into_iter()
-    .map(Account::try_from)
-    .collect::<Result<Vec<_>, _>>()?;
+    .all_into(&mut *conn)
+    .await?;
     for id in [t.debit, t.credit] {
         let account = sides
             .iter()
@@ -175,9 +171,8 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
     .bind(t.status.as_str())
     .bind(t.booking_date)
     .bind(amount)
-    .execute(&mut *conn)
-    .await
-    .map_err(store)?;
+    .run(&mut *conn)
+    .await?;
     Ok(TransferReceipt {
         transaction_id: t.transaction_id,
         status: t.status,

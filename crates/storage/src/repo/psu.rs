@@ -11,7 +11,7 @@ use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::Db;
+use super::{Db, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::has_nul;
 use crate::rows::PsuRow;
@@ -29,10 +29,8 @@ impl PsuRepository for super::Store {
         )
         .bind(session_hash.as_str())
         .bind(at)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn psu_session(
@@ -87,7 +85,7 @@ impl PsuRepository for super::Store {
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         let (from, to) = stages;
-        let done = sqlx::query(
+        sqlx::query(
             "UPDATE psu_sessions SET session_hash = $6, stage = $3, psu_id = COALESCE($4, psu_id), \
          last_activity_at = $5, factor_at = CASE WHEN $7 THEN $5 ELSE factor_at END \
          WHERE session_hash = $1 AND stage = $2",
@@ -99,20 +97,16 @@ impl PsuRepository for super::Store {
         .bind(at)
         .bind(renewed.as_str())
         .bind(factor)
-        .execute(pool)
+        .changed_one(pool)
         .await
-        .map_err(store)?;
-        Ok(done.rows_affected() == 1)
     }
 
     async fn end_psu_session(&self, session_hash: &KeyedHash) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query("DELETE FROM psu_sessions WHERE session_hash = $1")
             .bind(session_hash.as_str())
-            .execute(pool)
+            .run(pool)
             .await
-            .map_err(store)?;
-        Ok(())
     }
 
     async fn create_psu(&self, psu: NewPsu) -> Result<Psu, PsuError> {
@@ -156,32 +150,17 @@ impl PsuRepository for super::Store {
 
     async fn list_psus(&self) -> Result<Vec<Psu>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, PsuRow>(concat!(
-            "SELECT ",
-            psu_columns!(),
-            " FROM psus ORDER BY login"
-        ))
-        .fetch_all(pool)
-        .await
-        .map_err(store)?
-        .iter()
-        .map(PsuRow::psu)
-        .collect()
+        select_rows!(PsuRow, psu_columns, "FROM psus ORDER BY login")
+            .all_into(pool)
+            .await
     }
 
     async fn psu(&self, id: PsuId) -> Result<Option<Psu>, StoreError> {
         let pool = &self.0;
-        sqlx::query_as::<_, PsuRow>(concat!(
-            "SELECT ",
-            psu_columns!(),
-            " FROM psus WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(pool)
-        .await
-        .map_err(store)?
-        .map(|r| r.psu())
-        .transpose()
+        select_rows!(PsuRow, psu_columns, "FROM psus WHERE id = $1")
+            .bind(id)
+            .optional_into(pool)
+            .await
     }
 
     async fn set_psu_password(&self, id: PsuId, password: PasswordHash) -> Result<(), StoreError> {
@@ -192,10 +171,8 @@ impl PsuRepository for super::Store {
         )
         .bind(id)
         .bind(password.as_phc().to_owned())
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn begin_psu_attempt(
@@ -205,7 +182,7 @@ impl PsuRepository for super::Store {
     ) -> Result<Option<Psu>, StoreError> {
         let pool = &self.0;
         // The count and the decision in one statement: parallel checks cannot pass the limit.
-        let row = sqlx::query_as::<_, PsuRow>(concat!(
+        sqlx::query_as::<_, PsuRow>(concat!(
             "UPDATE psus SET failed_logins = failed_logins + 1 \
          WHERE id = $1 AND failed_logins < $2 AND blocked_at IS NULL \
          AND (blocked_until IS NULL OR blocked_until <= $3) RETURNING ",
@@ -214,10 +191,8 @@ impl PsuRepository for super::Store {
         .bind(id)
         .bind(max_failed())
         .bind(at)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?;
-        row.map(|r| r.psu()).transpose()
     }
 
     async fn block_psu(
@@ -230,7 +205,7 @@ impl PsuRepository for super::Store {
         let pool = &self.0;
         // Only the check that brought the count to the limit finds it there; the
         // count restarts for the series after the block.
-        let row = sqlx::query_as::<_, PsuRow>(concat!(
+        sqlx::query_as::<_, PsuRow>(concat!(
             "UPDATE psus SET failed_logins = 0, blocks_in_row = blocks_in_row + 1, \
          blocked_until = $5, blocked_at = CASE WHEN $5 IS NULL THEN $3 ELSE NULL END \
          WHERE id = $1 AND failed_logins >= $2 AND blocks_in_row = $4 AND blocked_at IS NULL \
@@ -242,20 +217,16 @@ impl PsuRepository for super::Store {
         .bind(at)
         .bind(i32::try_from(blocks_in_row).unwrap_or(i32::MAX))
         .bind(until)
-        .fetch_optional(pool)
+        .optional_into(pool)
         .await
-        .map_err(store)?;
-        row.map(|r| r.psu()).transpose()
     }
 
     async fn clear_psu_failed_logins(&self, id: PsuId) -> Result<(), StoreError> {
         let pool = &self.0;
         sqlx::query("UPDATE psus SET failed_logins = 0 WHERE id = $1")
             .bind(id)
-            .execute(pool)
+            .run(pool)
             .await
-            .map_err(store)?;
-        Ok(())
     }
 
     async fn set_psu_email(&self, id: PsuId, email: Option<String>) -> Result<(), StoreError> {
@@ -263,10 +234,8 @@ impl PsuRepository for super::Store {
         sqlx::query("UPDATE psus SET email = $2 WHERE id = $1")
             .bind(id)
             .bind(email)
-            .execute(pool)
+            .run(pool)
             .await
-            .map_err(store)?;
-        Ok(())
     }
 
     async fn add_psu_notice(&self, notice: PsuNotice) -> Result<(), StoreError> {
@@ -275,10 +244,8 @@ impl PsuRepository for super::Store {
             .bind(notice.psu_id)
             .bind(notice.created_at)
             .bind(notice.message)
-            .execute(pool)
+            .run(pool)
             .await
-            .map_err(store)?;
-        Ok(())
     }
 
     async fn psu_notices(&self, id: PsuId, limit: u32) -> Result<Vec<PsuNotice>, StoreError> {
@@ -324,10 +291,8 @@ impl PsuRepository for super::Store {
          blocked_at = NULL WHERE id = $1",
         )
         .bind(id)
-        .execute(pool)
+        .run(pool)
         .await
-        .map_err(store)?;
-        Ok(())
     }
 
     async fn add_psu_passkey(&self, passkey: PsuPasskey) -> Result<bool, StoreError> {
@@ -379,15 +344,11 @@ pub(crate) async fn by_login(
     pool: &Pool<Db>,
     login: &str,
 ) -> Result<Option<(Psu, PasswordHash)>, StoreError> {
-    let row = sqlx::query_as::<_, PsuRow>(concat!(
-        "SELECT ",
-        psu_columns!(),
-        " FROM psus WHERE login = $1"
-    ))
-    .bind(login)
-    .fetch_optional(pool)
-    .await
-    .map_err(store)?;
+    let row = select_rows!(PsuRow, psu_columns, "FROM psus WHERE login = $1")
+        .bind(login)
+        .fetch_optional(pool)
+        .await
+        .map_err(store)?;
     row.map(|r| Ok((r.psu()?, PasswordHash::from_phc(r.password_hash))))
         .transpose()
 }

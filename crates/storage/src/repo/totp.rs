@@ -4,7 +4,7 @@
 use fintechapi_domain::StoreError;
 use sqlx::Pool;
 
-use super::Db;
+use super::{Db, Write};
 use crate::error::store;
 
 /// Whose row holds the seed; table names cannot be bound, so each has its SQL.
@@ -36,10 +36,8 @@ pub(crate) async fn set_seed(
     ))
     .bind(id)
     .bind(sealed_seed)
-    .execute(pool)
+    .run(pool)
     .await
-    .map_err(store)?;
-    Ok(())
 }
 
 pub(crate) async fn seed(
@@ -66,7 +64,7 @@ pub(crate) async fn accept_step(
     id: impl for<'t> sqlx::Encode<'t, Db> + sqlx::Type<Db> + Send,
     step: i64,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(holder.sql(
+    sqlx::query(holder.sql(
         "UPDATE users SET totp_last_step = $2 WHERE id = $1 \
          AND (totp_last_step IS NULL OR totp_last_step < $2)",
         "UPDATE psus SET totp_last_step = $2 WHERE id = $1 \
@@ -74,8 +72,6 @@ pub(crate) async fn accept_step(
     ))
     .bind(id)
     .bind(step)
-    .execute(pool)
+    .changed_one(pool)
     .await
-    .map_err(store)?;
-    Ok(done.rows_affected() == 1)
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use fintechapi_domain::usage::{LatencyHistogram, MeteredApi, UsageCounts, UsageKey, UsageRow};
 use time::Date;
 
-use super::BEGIN_WRITE;
+use super::{BEGIN_WRITE, Read, Write};
 use crate::error::store;
 use crate::rows::{UsageLatencyRow, UsageRowRaw};
 
@@ -37,9 +37,8 @@ impl UsageRepository for super::Store {
             .bind(class)
             .bind(i64::try_from(counts.calls).unwrap_or(i64::MAX))
             .bind(i64::try_from(counts.throttled).unwrap_or(i64::MAX))
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
+            .run(&mut *tx)
+            .await?;
             for (bucket, calls) in counts.latency.buckets() {
                 sqlx::query(
                     "INSERT INTO api_usage_latency \
@@ -55,9 +54,8 @@ impl UsageRepository for super::Store {
                 .bind(class)
                 .bind(i16::try_from(bucket).unwrap_or(i16::MAX))
                 .bind(i64::try_from(calls).unwrap_or(i64::MAX))
-                .execute(&mut *tx)
-                .await
-                .map_err(store)?;
+                .run(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await.map_err(store)
@@ -70,7 +68,7 @@ impl UsageRepository for super::Store {
         to: Date,
     ) -> Result<Vec<UsageRow>, StoreError> {
         let pool = &self.0;
-        let rows = sqlx::query_as::<_, UsageRowRaw>(
+        let mut out: Vec<UsageRow> = sqlx::query_as::<_, UsageRowRaw>(
             "SELECT application_id, day, api, endpoint, status_class, calls, throttled \
          FROM api_usage WHERE application_id = $1 AND day >= $2 AND day <= $3 \
          ORDER BY day, api, endpoint, status_class",
@@ -78,9 +76,8 @@ impl UsageRepository for super::Store {
         .bind(application)
         .bind(from)
         .bind(to)
-        .fetch_all(pool)
-        .await
-        .map_err(store)?;
+        .all_into(pool)
+        .await?;
         let latencies = sqlx::query_as::<_, UsageLatencyRow>(
             "SELECT day, api, endpoint, status_class, bucket, calls \
          FROM api_usage_latency WHERE application_id = $1 AND day >= $2 AND day <= $3",
@@ -91,10 +88,6 @@ impl UsageRepository for super::Store {
         .fetch_all(pool)
         .await
         .map_err(store)?;
-        let mut out: Vec<UsageRow> = rows
-            .into_iter()
-            .map(UsageRow::try_from)
-            .collect::<Result<_, _>>()?;
         let index: HashMap<(Date, &str, &str, u8), usize> = out
             .iter()
             .enumerate()

@@ -7,9 +7,6 @@ use fintechapi_domain::lead::{Lead, LeadStatus};
 use fintechapi_domain::portal::Email;
 use time::OffsetDateTime;
 
-pub(crate) const LEAD_COLUMNS: &str =
-    "id, name, organisation, role, email, message, status, notes, created_at, updated_at";
-
 #[derive(sqlx::FromRow)]
 pub(crate) struct LeadRow {
     id: LeadId,

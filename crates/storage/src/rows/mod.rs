@@ -57,6 +57,36 @@ mod tests {
     use fintechapi_domain::ids::AccountId;
     use sqlx::{Connection, PgConnection, SqliteConnection};
 
+    /// On one store: `id` is bound as text (`$kind` says the bound type),
+    /// read back from its text (`$read`), and a text that is no id is refused
+    /// (`$garbage`).
+    macro_rules! assert_id_round_trip {
+        (
+            $conn:expr,
+            $id:expr,
+            kind: $kind:literal,
+            read: $read:literal,
+            garbage: $garbage:literal
+        ) => {{
+            let (kind, text): (String, String) = sqlx::query_as($kind)
+                .bind($id)
+                .fetch_one(&mut $conn)
+                .await
+                .unwrap();
+            assert_eq!((kind.as_str(), text), ("text", $id.to_string()));
+            let read: AccountId = sqlx::query_scalar($read)
+                .bind($id.to_string())
+                .fetch_one(&mut $conn)
+                .await
+                .unwrap();
+            assert_eq!(read, $id);
+            let garbage = sqlx::query_scalar::<_, AccountId>($garbage)
+                .fetch_one(&mut $conn)
+                .await;
+            assert!(garbage.is_err());
+        }};
+    }
+
     /// Ids are bound and read as the hyphenated text their TEXT columns have
     /// always held, so typed binding needs no data migration; a stored value
     /// that is no id is refused when read.
@@ -64,42 +94,24 @@ mod tests {
     async fn ids_are_bound_and_read_as_their_text_on_both_stores() {
         let id = AccountId::random();
         let mut sqlite = SqliteConnection::connect("sqlite::memory:").await.unwrap();
-        let (kind, text): (String, String) = sqlx::query_as("SELECT typeof($1), $1")
-            .bind(id)
-            .fetch_one(&mut sqlite)
-            .await
-            .unwrap();
-        assert_eq!((kind.as_str(), text), ("text", id.to_string()));
-        let read: AccountId = sqlx::query_scalar("SELECT $1")
-            .bind(id.to_string())
-            .fetch_one(&mut sqlite)
-            .await
-            .unwrap();
-        assert_eq!(read, id);
-        let garbage = sqlx::query_scalar::<_, AccountId>("SELECT 'not-an-id'")
-            .fetch_one(&mut sqlite)
-            .await;
-        assert!(garbage.is_err());
+        assert_id_round_trip!(
+            sqlite,
+            id,
+            kind: "SELECT typeof($1), $1",
+            read: "SELECT $1",
+            garbage: "SELECT 'not-an-id'"
+        );
 
         let Ok(url) = std::env::var("TEST_POSTGRES_URL") else {
             return;
         };
         let mut pg = PgConnection::connect(&url).await.unwrap();
-        let (kind, text): (String, String) = sqlx::query_as("SELECT pg_typeof($1)::text, $1")
-            .bind(id)
-            .fetch_one(&mut pg)
-            .await
-            .unwrap();
-        assert_eq!((kind.as_str(), text), ("text", id.to_string()));
-        let read: AccountId = sqlx::query_scalar("SELECT $1::text")
-            .bind(id.to_string())
-            .fetch_one(&mut pg)
-            .await
-            .unwrap();
-        assert_eq!(read, id);
-        let garbage = sqlx::query_scalar::<_, AccountId>("SELECT 'not-an-id'::text")
-            .fetch_one(&mut pg)
-            .await;
-        assert!(garbage.is_err());
+        assert_id_round_trip!(
+            pg,
+            id,
+            kind: "SELECT pg_typeof($1)::text, $1",
+            read: "SELECT $1::text",
+            garbage: "SELECT 'not-an-id'::text"
+        );
     }
 }

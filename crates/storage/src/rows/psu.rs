@@ -28,6 +28,13 @@ macro_rules! psu_columns {
     };
 }
 
+impl TryFrom<PsuRow> for Psu {
+    type Error = StoreError;
+    fn try_from(r: PsuRow) -> Result<Self, StoreError> {
+        r.psu()
+    }
+}
+
 impl PsuRow {
     pub(crate) fn psu(&self) -> Result<Psu, StoreError> {
         Ok(Psu {

@@ -26,7 +26,7 @@ use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
-pub(crate) use request::ConsentRequest;
+pub(crate) use request::{ACCESS_KINDS, ConsentRequest, MAX_FREQUENCY_PER_DAY};
 
 pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,

@@ -93,20 +93,26 @@ fn all_accounts_value(access: &Map<String, Value>, name: &str) -> Result<bool, X
     }
 }
 
+/// The members of `access` this ASPSP grants (no `additionalInformation`,
+/// no `restrictedTo`); the ASPSP profile lists them.
+pub(crate) const ACCESS_KINDS: [&str; 6] = [
+    "accounts",
+    "balances",
+    "transactions",
+    "availableAccounts",
+    "availableAccountsWithBalance",
+    "allPsd2",
+];
+
+/// The highest `frequencyPerDay` a recurring consent may ask for.
+pub(crate) const MAX_FREQUENCY_PER_DAY: u64 = 100;
+
 fn parse_access(value: &Value) -> Result<ConsentAccess, Xs2aError> {
     let access = value
         .as_object()
         .ok_or_else(|| Xs2aError::format("access must be an object").at("access"))?;
     for key in access.keys() {
-        if !matches!(
-            key.as_str(),
-            "accounts"
-                | "balances"
-                | "transactions"
-                | "availableAccounts"
-                | "availableAccountsWithBalance"
-                | "allPsd2"
-        ) {
+        if !ACCESS_KINDS.contains(&key.as_str()) {
             return Err(Xs2aError::new(
                 MessageCode::ServiceInvalid,
                 format!("access.{key} is not offered by this ASPSP"),
@@ -189,10 +195,12 @@ impl ConsentRequest {
         let valid_until = requested_until.min(cap);
         let frequency = field(body, "frequencyPerDay")?
             .as_u64()
-            .filter(|f| (1..=100).contains(f))
+            .filter(|f| (1..=MAX_FREQUENCY_PER_DAY).contains(f))
             .ok_or_else(|| {
-                Xs2aError::format("frequencyPerDay must be an integer from 1 to 100")
-                    .at("frequencyPerDay")
+                Xs2aError::format(format!(
+                    "frequencyPerDay must be an integer from 1 to {MAX_FREQUENCY_PER_DAY}"
+                ))
+                .at("frequencyPerDay")
             })?;
         if !recurring && frequency != 1 {
             return Err(Xs2aError::format(

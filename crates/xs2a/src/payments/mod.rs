@@ -29,9 +29,7 @@ use crate::caller::Pis;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
 use crate::pain001::PathProduct;
-use crate::{
-    Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address, require_json_accepted,
-};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
 /// The payment service and product of a path, or the spec's error.
 fn service_and_product(
@@ -213,13 +211,10 @@ pub(crate) async fn read<R: Xs2aStore>(
 
 pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
     Pis(caller): Pis,
 ) -> Response {
     let result = async {
-        // No pain.002 status report is built yet: XML is 406.
-        require_json_accepted(&headers)?;
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
         let body = PaymentStatusBody {

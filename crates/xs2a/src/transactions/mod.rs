@@ -32,7 +32,9 @@ use crate::{Xs2aError, Xs2aService, Xs2aStore};
 mod paging;
 mod report;
 
-pub(crate) use report::{BookingStatus, Report, ReportPage, TransactionsQuery};
+pub(crate) use report::{
+    BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Report, ReportPage, TransactionsQuery,
+};
 
 /// One transaction of an account's report, or its details.
 #[derive(Serialize)]

@@ -20,8 +20,8 @@ use crate::{Xs2aError, Xs2aService, Xs2aStore};
 use super::ReportLinks;
 use super::paging::{page_of, position};
 
-const DEFAULT_PAGE_SIZE: u32 = 50;
-const MAX_PAGE_SIZE: u32 = 100;
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 50;
+pub(crate) const MAX_PAGE_SIZE: u32 = 100;
 
 /// The query as sent; every value is checked by [`Report::parse`] so that each
 /// problem names its parameter.
@@ -59,6 +59,15 @@ pub(crate) enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// The values an account report takes; a card account's, without `information`.
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Booked,
+        Self::Pending,
+        Self::Both,
+        Self::Information,
+        Self::All,
+    ];
+
     fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "booked" => Self::Booked,
@@ -70,7 +79,7 @@ impl BookingStatus {
         })
     }
 
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Booked => "booked",
             Self::Pending => "pending",
@@ -90,6 +99,11 @@ impl BookingStatus {
 
     pub(super) fn information(self) -> bool {
         matches!(self, Self::Information | Self::All)
+    }
+
+    /// A card account has no standing orders to report as `information`.
+    pub(crate) fn for_cards(self) -> bool {
+        !self.information()
     }
 
     /// The ledger entries asked for: None for standing orders only.
@@ -192,7 +206,7 @@ impl Report {
                 .at("bookingStatus")
             })?,
         };
-        if resource == GrantedResource::CardAccount && booking.information() {
+        if resource == GrantedResource::CardAccount && !booking.for_cards() {
             return Err(Xs2aError::new(
                 MessageCode::ParameterNotSupported,
                 "a card account reports bookingStatus booked, pending or both",

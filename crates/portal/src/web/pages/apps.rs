@@ -202,7 +202,8 @@ struct AppPage {
 /// subscription to yet.
 fn available_products(org: &Organisation, subscriptions: &[Subscription]) -> Vec<ApiProduct> {
     ApiProduct::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|p| {
             org.roles.has(p.required_role()) && !subscriptions.iter().any(|s| s.product == *p)
         })

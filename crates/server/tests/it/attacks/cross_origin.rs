@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::healthy;
-use crate::support::xs2a::{REDIRECT, Tpp};
-use crate::support::{Browser, TestServer, config_for, demo_server, operator};
+use crate::support::xs2a::{REDIRECT, demo_tpp};
+use crate::support::{Browser, TestServer, config_for, operator};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -204,9 +204,7 @@ both_stores!(cross_origin_and_tokenless_posts_on_portal_and_admin_forms_change_n
 async fn cross_origin_and_tokenless_posts_on_bank_and_online_banking_forms_change_nothing(
     db: TestDb,
 ) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let token = tpp.client_token().await;
+    let (server, tpp, token) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
         .await;

@@ -14,14 +14,14 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
     // Sign-up: a display name made of payloads, shown on the dashboard.
     let csrf = b.get("/portal/signup").await.csrf();
     let signed = b
-        .post(
+        .submit(
             "/portal/signup",
             &[
                 ("email", "xss@tpp.example"),
                 ("display_name", &joined[..joined.len().min(100)]),
                 ("password", crate::support::PASSWORD),
-                ("csrf", &csrf),
             ],
+            &csrf,
         )
         .await;
     escaped(&signed, &payloads, "sign-up");
@@ -42,7 +42,7 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let csrf = b.get("/portal/orgs/new").await.csrf();
         let name = format!("Org {i} {payload}");
         let org = b
-            .post(
+            .submit(
                 "/portal/orgs/new",
                 &[
                     ("legal_name", name.as_str()),
@@ -50,8 +50,8 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
                     ("role_aisp", "on"),
                     ("competent_authority", payload),
                     ("authorisation_number", payload),
-                    ("csrf", &csrf),
                 ],
+                &csrf,
             )
             .await;
         escaped(&org, &payloads, "organisation form");
@@ -65,7 +65,7 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
     for payload in crlf() {
         let csrf = b.get("/portal/orgs/new").await.csrf();
         let org = b
-            .post(
+            .submit(
                 "/portal/orgs/new",
                 &[
                     ("legal_name", payload.as_str()),
@@ -73,8 +73,8 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
                     ("role_aisp", "on"),
                     ("competent_authority", &payload),
                     ("authorisation_number", &payload),
-                    ("csrf", &csrf),
                 ],
+                &csrf,
             )
             .await;
         assert!(
@@ -84,7 +84,7 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         );
         let csrf = b.get(&format!("{org_path}/apps/new")).await.csrf();
         let app = b
-            .post(
+            .submit(
                 &format!("{org_path}/apps/new"),
                 &[
                     ("name", payload.as_str()),
@@ -93,8 +93,8 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
                     ("security_profile", "basic"),
                     ("environment", "sandbox"),
                     ("product_ais", "on"),
-                    ("csrf", &csrf),
                 ],
+                &csrf,
             )
             .await;
         assert!(
@@ -111,7 +111,7 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let raw_redirect = format!("https://app.example/cb?x={payload}");
         for redirect_uris in [redirect.as_str(), raw_redirect.as_str()] {
             let created = b
-                .post(
+                .submit(
                     &format!("{org_path}/apps/new"),
                     &[
                         ("name", payload.as_str()),
@@ -120,8 +120,8 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
                         ("security_profile", "basic"),
                         ("environment", "sandbox"),
                         ("product_ais", "on"),
-                        ("csrf", &csrf),
                     ],
+                    &csrf,
                 )
                 .await;
             escaped(&created, &payloads, "application form");
@@ -173,9 +173,10 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let csrf = anon.get("/portal/login").await.csrf();
         escaped(
             &anon
-                .post(
+                .submit(
                     "/portal/login",
-                    &[("email", payload), ("password", payload), ("csrf", &csrf)],
+                    &[("email", payload), ("password", payload)],
+                    &csrf,
                 )
                 .await,
             &payloads,
@@ -184,14 +185,14 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let csrf = anon.get("/portal/signup").await.csrf();
         escaped(
             &anon
-                .post(
+                .submit(
                     "/portal/signup",
                     &[
                         ("email", payload),
                         ("display_name", payload),
                         ("password", "x"),
-                        ("csrf", &csrf),
                     ],
+                    &csrf,
                 )
                 .await,
             &payloads,
@@ -200,7 +201,7 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let csrf = anon.get("/portal/reset").await.csrf();
         escaped(
             &anon
-                .post("/portal/reset", &[("email", payload), ("csrf", &csrf)])
+                .submit("/portal/reset", &[("email", payload)], &csrf)
                 .await,
             &payloads,
             "reset",
@@ -208,9 +209,10 @@ async fn xss_payloads_in_every_text_input_and_reflected_parameter_are_escaped(db
         let csrf = anon.get("/admin/login").await.csrf();
         escaped(
             &anon
-                .post(
+                .submit(
                     "/admin/login",
-                    &[("email", payload), ("password", payload), ("csrf", &csrf)],
+                    &[("email", payload), ("password", payload)],
+                    &csrf,
                 )
                 .await,
             &payloads,
@@ -231,17 +233,19 @@ async fn xss_payloads_on_the_bank_pages_are_escaped(db: TestDb) {
         escaped(&start, &payloads, "online banking");
         let csrf = start.csrf();
         let login = psu
-            .post(
+            .submit(
                 "/bank/online/login",
-                &[("login", payload), ("password", payload), ("csrf", &csrf)],
+                &[("login", payload), ("password", payload)],
+                &csrf,
             )
             .await;
         escaped(&login, &payloads, "online-banking login");
         // The bank's login page without an authorization in progress.
         let page = psu
-            .post(
+            .submit(
                 "/bank/login",
-                &[("login", payload), ("password", payload), ("csrf", payload)],
+                &[("login", payload), ("password", payload)],
+                payload,
             )
             .await;
         escaped(&page, &payloads, "bank login");

@@ -175,9 +175,10 @@ async fn crlf_in_header_reaching_parameters_is_refused_in_each_surfaces_format(d
         let mut psu = Browser::new(&server);
         let csrf = psu.get("/bank/online").await.csrf();
         let page = psu
-            .post(
+            .submit(
                 "/bank/online/login",
-                &[("login", &payload), ("password", &payload), ("csrf", &csrf)],
+                &[("login", &payload), ("password", &payload)],
+                &csrf,
             )
             .await;
         assert!(

@@ -3,19 +3,27 @@
 use std::time::{Duration, Instant};
 
 use super::healthy;
-use crate::support::xs2a::{REDIRECT, Tpp};
-use crate::support::{TestServer, demo_server};
+use crate::support::TestServer;
+use crate::support::xs2a::{REDIRECT, Tpp, demo_tpp};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+/// A too-large XS2A input is refused with a tppMessage, and the server stays healthy.
+async fn refused_and_still_healthy(server: &TestServer, status: StatusCode, body: &Value) {
+    assert!(
+        matches!(
+            status,
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
+        ),
+        "{status} {body}"
+    );
+    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
+    healthy(server).await;
+}
+
 /// One pushed authorization request for `consent`, with `extra` parameters.
-async fn push(
-    server: &TestServer,
-    tpp: &Tpp,
-    consent: &str,
-    extra: &[(&str, &str)],
-) -> (StatusCode, Value) {
+async fn push(tpp: &Tpp, consent: &str, extra: &[(&str, &str)]) -> (StatusCode, Value) {
     let challenge =
         fintechapi_domain::secret::pkce_s256("a-pkce-code-verifier-of-fifty-characters-0123456789");
     let scope = format!("AIS:{consent}");
@@ -27,37 +35,27 @@ async fn push(
         ("code_challenge_method", "S256"),
     ];
     form.extend_from_slice(extra);
-    let resp = server
-        .client()
-        .post(server.url("/oauth2/par"))
-        .basic_auth(&tpp.key, Some(&tpp.secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+    let pushed = tpp.form("/oauth2/par", &form).await;
+    (pushed.status, pushed.body)
 }
 
 async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let token = tpp.client_token().await;
+    let (server, tpp, token) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
         .await;
 
     // FAPI 2.0: clients may send a state of more than 1,000 characters.
     let long_state = "s".repeat(1500);
-    let (status, body) = push(&server, &tpp, &consent, &[("state", &long_state)]).await;
+    let (status, body) = push(&tpp, &consent, &[("state", &long_state)]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let too_long = "s".repeat(4097);
-    let (status, body) = push(&server, &tpp, &consent, &[("state", &too_long)]).await;
+    let (status, body) = push(&tpp, &consent, &[("state", &too_long)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_request", "{body}");
 
     // A request object is refused, not dropped with what it carries.
     let (status, body) = push(
-        &server,
         &tpp,
         &consent,
         &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")],
@@ -66,14 +64,8 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "request_not_supported", "{body}");
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["request_parameter_supported"], false);
     healthy(&server).await;
     server.stop().await;
@@ -240,11 +232,8 @@ async fn timed_xs2a(
 /// No consent and no payment was created by the attacks.
 async fn nothing_stored(server: &TestServer) {
     for table in ["consents", "payments", "payment_entries"] {
-        let count = server
-            .db
-            .raw_strings(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
-            .await;
-        assert_eq!(count, ["0"], "the attacks stored {table}");
+        let count = server.db.count_rows(table).await;
+        assert_eq!(count, 0, "the attacks stored {table}");
     }
 }
 
@@ -266,15 +255,7 @@ async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_se
     let refs: Vec<Value> = ibans.iter().map(|iban| json!({"iban": iban})).collect();
     let consent = json!({"access": {"accounts": refs, "balances": [], "transactions": []}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
     let (status, body) = timed_xs2a(&server, &token, "/v1/consents", consent.to_string()).await;
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
 
     let transfer = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"}, "creditorAccount": {"iban": "DE89370400440532013000"}, "creditorName": "Payee"});
     let bulk = json!({"debtorAccount": {"iban": "DE89370400440532013000"}, "payments": vec![transfer; 8_000]});
@@ -285,15 +266,7 @@ async fn huge_arrays_in_consents_and_bulk_payments_get_a_clear_error_within_a_se
         bulk.to_string(),
     )
     .await;
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
     nothing_stored(&server).await;
     server.stop().await;
 }
@@ -329,15 +302,7 @@ async fn a_pain001_with_thousands_of_transactions_is_refused_within_a_second(db:
         "took {:?}",
         started.elapsed()
     );
-    assert!(
-        matches!(
-            status,
-            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE
-        ),
-        "{status} {body}"
-    );
-    assert!(body["tppMessages"][0]["code"].is_string(), "{body}");
-    healthy(&server).await;
+    refused_and_still_healthy(&server, status, &body).await;
     nothing_stored(&server).await;
     server.stop().await;
 }

@@ -3,49 +3,17 @@
 
 use std::sync::Arc;
 
-use super::{Client, REDIRECT, VERIFIER, fapi_server};
+use super::{REDIRECT, fapi_client};
 use crate::support::xs2a::Answer;
 use crate::support::{Browser, SANDBOX_CODE, log_in, open, param, redirect_params, second_factor};
 use fintechapi_domain::SystemClock;
-use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
-
-impl Client {
-    /// A PAR for `consent` with `changes` applied to the standard parameters
-    /// (a None value drops the parameter).
-    async fn par_with(&self, consent: &str, changes: &[(&str, Option<&str>)]) -> Answer {
-        let scope = format!("AIS:{consent}");
-        let challenge = pkce_s256(VERIFIER);
-        let mut form: Vec<(&str, &str)> = vec![
-            ("response_type", "code"),
-            ("redirect_uri", REDIRECT),
-            ("scope", &scope),
-            ("state", "fapi-state"),
-            ("code_challenge", &challenge),
-            ("code_challenge_method", "S256"),
-        ];
-        for (name, value) in changes {
-            form.retain(|(n, _)| n != name);
-            if let Some(v) = value {
-                form.push((name, v));
-            }
-        }
-        self.authenticated(
-            "/oauth2/par",
-            &form,
-            Some(self.proof("POST", "/oauth2/par", None)),
-        )
-        .await
-    }
-}
 
 async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_registered_https_redirects(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
     let refused = |a: &Answer, error: &str, what: &str| {
@@ -80,10 +48,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
             None,
         )
         .await;
-    assert_eq!(
-        (anonymous.status, anonymous.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    anonymous.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     // 5.3.2.2-5: PKCE with S256 only; the verifier is required and must match.
     refused(
         &client.par_with(&consent, &[("code_challenge", None)]).await,
@@ -154,12 +119,7 @@ async fn fapi2_5_3_2_2_authorization_requests_par_only_code_only_pkce_s256_regis
         screen.body.contains("Fapi TPP AG") && screen.body.contains("AISP"),
         "client identity and scope shown"
     );
-    let answer = browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let answer = browser.decide(&screen, "approve").await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER, "303, never 307");
     let params = redirect_params(answer.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "iss"), Some(server.base_url.as_str()));

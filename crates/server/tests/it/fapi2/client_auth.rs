@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, Key, REDIRECT, fapi_server};
+use super::{Client, Key, fapi_client, fapi_server, fapi2_app_args};
 use crate::support::tpp_host::{Document, TppHost};
 use crate::support::{TestServer, config_for};
 use axum::http::header;
@@ -19,14 +19,8 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let client = Client::register(&server, Arc::new(SystemClock));
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(
         meta["dpop_signing_alg_values_supported"],
         json!(["ES256", "PS256", "EdDSA"])
@@ -59,16 +53,8 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
             None,
         )
         .await;
-    assert_eq!(
-        (bearer.status, bearer.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_request"))
-    );
-    assert!(
-        bearer.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("DPoP")
-    );
+    bearer.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    bearer.assert_error_describes("DPoP");
 
     // 5.3.2.1-10: server nonces. A proof without one is refused with use_dpop_nonce.
     client.learn_nonce().await;
@@ -84,9 +70,7 @@ async fn fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrai
 both_stores!(fapi2_5_3_2_1_6_only_private_key_jwt_and_5_3_2_1_4_only_sender_constrained_tokens);
 
 async fn fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let issuer = server.base_url.clone();
     for aud in [
         json!(format!("{issuer}/oauth2/token")),
@@ -110,9 +94,7 @@ both_stores!(fapi2_5_3_2_1_8_client_assertion_aud_is_the_issuer_string_only);
 async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_without_sub_are_refused(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let now = client.now();
     let refused = [
         ("expired 5 minutes ago", client.assertion(json!({"iat": now - 360, "exp": now - 300}))),
@@ -141,12 +123,7 @@ async fn fapi2_client_assertions_expired_replayed_long_lived_future_unsigned_or_
     assert_eq!(client.with_assertion(&skewed).await.status, StatusCode::OK);
     let replay = client.with_assertion(&skewed).await;
     assert_eq!(replay.body["error"], "invalid_client");
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("jti")
-    );
+    replay.assert_error_describes("jti");
     server.stop().await;
 }
 both_stores!(
@@ -204,12 +181,7 @@ async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_
     let early = client
         .with_assertion(&client.assertion_by(&new_key, json!({})))
         .await;
-    assert_eq!(
-        (early.status, early.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
-        "{}",
-        early.body
-    );
+    early.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     assert_eq!(
         early.body["error_description"],
         "the client's JWKS has no key with kid \"client-key-2\""
@@ -224,12 +196,7 @@ async fn fapi2_5_4_private_key_jwt_with_keys_from_the_jwks_uri_follows_the_tpps_
     assert_eq!(host.hits("/jwks.json"), 2);
     // The withdrawn key authenticates no more.
     let withdrawn = client.with_assertion(&client.assertion(json!({}))).await;
-    assert_eq!(
-        (withdrawn.status, withdrawn.body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
-        "{}",
-        withdrawn.body
-    );
+    withdrawn.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
 
     // max-age=60: a minute later the set is fetched again; while the TPP's
     // server fails, the set fetched last keeps serving.
@@ -256,23 +223,8 @@ async fn fapi2_5_4_a_jwks_uri_over_plain_http_too_large_with_duplicate_kids_or_o
     // Registration takes https only.
     let plain = format!("{}/plain.json", host.http);
     let out = crate::support::fintechapi_command()
-        .args([
-            "admin",
-            "app",
-            "create",
-            "--org",
-            "Fapi TPP AG",
-            "--name",
-            "Plain App",
-            "--redirect-uri",
-            REDIRECT,
-            "--profile",
-            "fapi2",
-            "--products",
-            "ais",
-            "--jwks-uri",
-            &plain,
-        ])
+        .args(fapi2_app_args("Plain App"))
+        .args(["--jwks-uri", &plain])
         .args(crate::support::store_args(&server.db))
         .output()
         .unwrap();

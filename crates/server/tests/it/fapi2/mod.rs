@@ -94,22 +94,8 @@ impl Client {
         keys_args: &[&str],
         signing: Key,
     ) -> Self {
-        let mut args = vec![
-            "admin",
-            "app",
-            "create",
-            "--org",
-            "Fapi TPP AG",
-            "--name",
-            name,
-            "--redirect-uri",
-            REDIRECT,
-            "--profile",
-            "fapi2",
-            "--products",
-            "ais",
-            "--json",
-        ];
+        let mut args = fapi2_app_args(name);
+        args.push("--json");
         args.extend_from_slice(keys_args);
         let out = fintechapi(&server.db, &args);
         let created: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -237,12 +223,7 @@ impl Client {
                 Some(proof),
             )
             .await;
-        assert_eq!(
-            (a.status, a.body["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("use_dpop_nonce")),
-            "{}",
-            a.body
-        );
+        a.assert_oauth_error(StatusCode::BAD_REQUEST, "use_dpop_nonce");
         assert!(a.headers.contains_key("dpop-nonce"));
     }
 
@@ -302,24 +283,36 @@ impl Client {
         a.body["consentId"].as_str().unwrap().to_owned()
     }
 
-    /// PAR bound to this client's DPoP key, the PSU's approval, and the code.
-    async fn code(&self, server: &TestServer, consent: &str) -> String {
+    /// A PAR for `consent` with `changes` applied to the standard parameters
+    /// (a None value drops the parameter).
+    async fn par_with(&self, consent: &str, changes: &[(&str, Option<&str>)]) -> Answer {
         let scope = format!("AIS:{consent}");
         let challenge = pkce_s256(VERIFIER);
-        let par = self
-            .authenticated(
-                "/oauth2/par",
-                &[
-                    ("response_type", "code"),
-                    ("redirect_uri", REDIRECT),
-                    ("scope", &scope),
-                    ("state", "fapi-state"),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                ],
-                Some(self.proof("POST", "/oauth2/par", None)),
-            )
-            .await;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("redirect_uri", REDIRECT),
+            ("scope", &scope),
+            ("state", "fapi-state"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        for (name, value) in changes {
+            form.retain(|(n, _)| n != name);
+            if let Some(v) = value {
+                form.push((name, v));
+            }
+        }
+        self.authenticated(
+            "/oauth2/par",
+            &form,
+            Some(self.proof("POST", "/oauth2/par", None)),
+        )
+        .await
+    }
+
+    /// PAR bound to this client's DPoP key, the PSU's approval, and the code.
+    async fn code(&self, server: &TestServer, consent: &str) -> String {
+        let par = self.par_with(consent, &[]).await;
         assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
         let mut psu = Browser::new(server);
         let screen = psu
@@ -329,12 +322,7 @@ impl Client {
                 "bob-demo-2026",
             )
             .await;
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
+        let approved = psu.decide(&screen, "approve").await;
         param(
             &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
             "code",
@@ -368,6 +356,37 @@ fn merge(target: &mut Value, changes: Value) {
             }
         }
     }
+}
+
+/// `fintechapi admin app create` of Fapi TPP AG's FAPI 2.0 AIS app `name`,
+/// to which the key arguments are still to be added.
+fn fapi2_app_args(name: &str) -> Vec<&str> {
+    vec![
+        "admin",
+        "app",
+        "create",
+        "--org",
+        "Fapi TPP AG",
+        "--name",
+        name,
+        "--redirect-uri",
+        REDIRECT,
+        "--profile",
+        "fapi2",
+        "--products",
+        "ais",
+    ]
+}
+
+/// A FAPI 2.0 server on `clock` and a registered client that holds a DPoP nonce.
+async fn fapi_client(
+    db: fintechapi_testkit::TestDb,
+    clock: Arc<dyn Clock>,
+) -> (TestServer, Client) {
+    let server = fapi_server(db, clock.clone()).await;
+    let client = Client::register(&server, clock);
+    client.learn_nonce().await;
+    (server, client)
 }
 
 async fn fapi_server(db: fintechapi_testkit::TestDb, clock: Arc<dyn Clock>) -> TestServer {

@@ -36,6 +36,15 @@ fn rustls_pem_der(pem: &str) -> Vec<u8> {
         .unwrap()
 }
 
+/// A client-credentials grant for `client_id` (tls_client_auth) over `http`'s connection.
+async fn client_credentials(http: &reqwest::Client, token_url: &str, client_id: &str) -> Answer {
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", client_id),
+    ];
+    Answer::of(http.post(token_url).form(&form).send().await.unwrap()).await
+}
+
 async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let out = fintechapi(
@@ -69,17 +78,7 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
         status,
         body: issued,
         ..
-    } = Answer::of(
-        mtls.post(&token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    } = client_credentials(&mtls, &token_url, &client_id).await;
     assert_eq!(status, StatusCode::OK, "{issued}");
     assert_eq!(issued["token_type"], "Bearer");
     let token = issued["access_token"].as_str().unwrap().to_owned();
@@ -101,63 +100,28 @@ async fn fapi2_5_3_2_1_6_tls_client_auth_and_5_3_2_1_4_certificate_bound_tokens(
 
     // Without the certificate, or with another subject: no client.
     let plain = server.client();
-    let Answer { status, body, .. } = Answer::of(
-        plain
-            .post(&token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    client_credentials(&plain, &token_url, &client_id)
+        .await
+        .assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     let (other, _) = mtls_client(&server, "intruder.example");
-    let Answer { status, body, .. } = Answer::of(
-        other
-            .post(&token_url)
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
-    );
+    client_credentials(&other, &token_url, &client_id)
+        .await
+        .assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
 
     // The resource server accepts the token only over a connection with that certificate.
     let consent = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": "2099-12-31", "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let with_cert = mtls
-        .post(server.url("/v1/consents"))
-        .bearer_auth(&token)
-        .header("x-request-id", uuid::Uuid::new_v4().to_string())
-        .json(&consent)
-        .send()
-        .await
-        .unwrap();
+    // A consent asked for with the token over `http`'s connection.
+    let ask = |http: &reqwest::Client| {
+        http.post(server.url("/v1/consents"))
+            .bearer_auth(&token)
+            .header("x-request-id", uuid::Uuid::new_v4().to_string())
+            .json(&consent)
+            .send()
+    };
+    let with_cert = ask(&mtls).await.unwrap();
     assert_eq!(with_cert.status(), StatusCode::CREATED);
     for (what, client) in [("no certificate", plain), ("another certificate", other)] {
-        let Answer { status, body, .. } = Answer::of(
-            client
-                .post(server.url("/v1/consents"))
-                .bearer_auth(&token)
-                .header("x-request-id", uuid::Uuid::new_v4().to_string())
-                .json(&consent)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let Answer { status, body, .. } = Answer::of(ask(&client).await.unwrap()).await;
         assert_eq!(
             (status, body["tppMessages"][0]["code"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID")),

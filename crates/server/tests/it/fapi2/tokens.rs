@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Client, Key, fapi_server};
+use super::{Client, Key, fapi_client, fapi_server};
 use crate::support::xs2a::psu_headers;
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -12,9 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let now = client.now();
     let cc = [("grant_type", "client_credentials")];
     let cases = [
@@ -85,12 +83,7 @@ async fn dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_r
         .authenticated("/oauth2/token", &cc, Some(proof))
         .await;
     assert_eq!(replay.body["error"], "invalid_dpop_proof");
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("jti")
-    );
+    replay.assert_error_describes("jti");
     server.stop().await;
 }
 both_stores!(dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_are_refused);
@@ -98,9 +91,7 @@ both_stores!(dpop_proofs_with_wrong_htm_htu_stale_iat_replayed_jti_or_no_nonce_a
 async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotation_and_5_3_4_binding_checked_on_every_call(
     db: TestDb,
 ) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
 
@@ -113,12 +104,7 @@ async fn fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_rotati
             Some(client.proof_by(&other, "POST", "/oauth2/token", None, json!({}))),
         )
         .await;
-    assert_eq!(
-        (stolen.status, stolen.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "{}",
-        stolen.body
-    );
+    stolen.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
@@ -249,9 +235,7 @@ both_stores!(fapi2_5_3_2_1_12_code_bound_to_the_dpop_key_5_3_2_1_9_no_refresh_ro
 
 async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
     let clock = ManualClock::new(SystemClock.now());
-    let server = fapi_server(db, Arc::new(clock.clone())).await;
-    let client = Client::register(&server, Arc::new(clock.clone()));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(clock.clone())).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
     let code = client.code(&server, &consent).await;
@@ -259,20 +243,13 @@ async fn fapi2_5_3_2_1_11_code_lifetime_at_most_60s(db: TestDb) {
     let late = client
         .exchange(&code, Some(client.proof("POST", "/oauth2/token", None)))
         .await;
-    assert_eq!(
-        (late.status, late.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-        "{}",
-        late.body
-    );
+    late.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_11_code_lifetime_at_most_60s);
 
 async fn fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused(db: TestDb) {
-    let server = fapi_server(db, Arc::new(SystemClock)).await;
-    let client = Client::register(&server, Arc::new(SystemClock));
-    client.learn_nonce().await;
+    let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let ropc = client
         .authenticated(
             "/oauth2/token",
@@ -284,10 +261,7 @@ async fn fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused(db: TestDb) {
             Some(client.proof("POST", "/oauth2/token", None)),
         )
         .await;
-    assert_eq!(
-        (ropc.status, ropc.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
-    );
+    ropc.assert_oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
     server.stop().await;
 }
 both_stores!(fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused);
@@ -295,24 +269,10 @@ both_stores!(fapi2_5_3_2_1_2_resource_owner_password_grant_is_refused);
 async fn signing_keys_are_published_before_use_and_sign_introspection_answers(db: TestDb) {
     let server = fapi_server(db, Arc::new(SystemClock)).await;
     let meta: Value = server
-        .client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["jwks_uri"], format!("{}/oauth2/jwks", server.base_url));
-    let jwks: Value = server
-        .client()
-        .get(server.url("/oauth2/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = server.get_json("/oauth2/jwks").await;
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(
         keys.len(),

@@ -1,22 +1,19 @@
 //! Authorization requests: every bad one refused precisely and never redirected
 //! unverified; rich authorization requests that name the consent.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, psu_headers};
+use crate::support::xs2a::{REDIRECT, VERIFIER, demo_tpp, psu_headers};
 use crate::support::{
-    Browser, SANDBOX_CODE, demo_server, log_in, open, param, redirect_params, second_factor,
-    urlencode,
+    Browser, SANDBOX_CODE, json_of, log_in, open, param, redirect_params, second_factor, urlencode,
 };
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 type Form<'a> = Vec<(&'a str, &'a str)>;
 
 async fn authorization_requests_are_refused_precisely_and_never_redirect_unverified(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"accounts": []}), 4).await;
     let scope = format!("AIS:{consent}");
     let challenge = pkce_s256(VERIFIER);
@@ -72,12 +69,7 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
         )
         .await;
     assert_eq!(unregistered.body["error"], "invalid_request");
-    assert!(
-        unregistered.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("redirect_uri")
-    );
+    unregistered.assert_error_describes("redirect_uri");
     let unknown_consent = tpp
         .form(
             "/oauth2/par",
@@ -175,28 +167,18 @@ async fn authorization_requests_are_refused_precisely_and_never_redirect_unverif
         )
         .await;
     assert_eq!(cross_site.status, StatusCode::FORBIDDEN);
-    let denied = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "deny"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let denied = psu.decide(&screen, "deny").await;
     let params = redirect_params(denied.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "error"), Some("access_denied"));
     assert_eq!(param(&params, "state"), Some("st-42"));
     assert!(param(&params, "code").is_none());
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "rejected");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
     server.stop().await;
 }
 both_stores!(authorization_requests_are_refused_precisely_and_never_redirect_unverified);
 
 async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let details = json!([{"type": "account_information", "consentId": consent}]).to_string();
     let challenge = pkce_s256(VERIFIER);
@@ -211,12 +193,8 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         let mut form: Vec<(&str, String)> =
             base.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         form.extend(extra);
-        let req = tpp
-            .http
-            .post(format!("{}/oauth2/par", tpp.base))
-            .basic_auth(&tpp.key, Some(&tpp.secret))
-            .form(&form);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let tpp = &tpp;
+        async move { tpp.form("/oauth2/par", &form).await }
     };
     let both = par(vec![
         ("authorization_details", details.clone()),
@@ -254,31 +232,18 @@ async fn rich_authorization_requests_name_the_consent_and_travel_with_the_grant(
         "account_information"
     );
     let list = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &psu_headers(&consent),
-            None,
-        )
+        .get("/v1/accounts", &token, &psu_headers(&consent))
         .await;
     assert_eq!(
         list.status,
         StatusCode::OK,
         "the token is bound to the consent the details named"
     );
-    let meta: Value = tpp
-        .http
-        .get(format!(
-            "{}/.well-known/oauth-authorization-server",
-            tpp.base
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta = json_of(tpp.http.get(format!(
+        "{}/.well-known/oauth-authorization-server",
+        tpp.base
+    )))
+    .await;
     assert_eq!(
         meta["authorization_details_types_supported"],
         json!([

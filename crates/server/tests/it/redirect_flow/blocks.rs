@@ -138,26 +138,11 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
     let mut alice_browser = Browser::from_address(&server, "127.0.0.2".parse().unwrap());
     open(&mut alice_browser, &tpp.key, &tpp.par(&consent).await).await;
     let signed = log_in(&mut alice_browser, "alice", "alice-demo-2026").await;
-    assert_eq!(
-        (signed.status, signed.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/sca")),
-        "{}",
-        signed.body
-    );
+    signed.assert_redirect("/bank/sca");
     let sca = second_factor(&mut alice_browser, SANDBOX_CODE).await;
-    assert_eq!(
-        sca.location.as_deref(),
-        Some("/bank/consent"),
-        "{}",
-        sca.body
-    );
+    sca.assert_location("/bank/consent");
     let screen = alice_browser.get("/bank/consent").await;
-    let approved = alice_browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = alice_browser.decide(&screen, "approve").await;
     assert!(
         param(
             &redirect_params(approved.location.as_deref().unwrap(), REDIRECT),
@@ -175,11 +160,7 @@ async fn a_strangers_wrong_passwords_pause_alice_who_is_alerted_and_signs_in_fro
     // She sees the alert in online banking.
     let mut own = online_banking(&server, "alice", "alice-demo-2026").await;
     let page = own.get("/bank/online/consents").await;
-    assert!(
-        page.body.contains("Messages from your bank") && page.body.contains("paused until"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&["Messages from your bank", "paused until"]);
     server.stop().await;
 }
 both_stores!(
@@ -243,10 +224,7 @@ async fn repeated_pauses_grow_then_block_for_good_after_a_warning_and_an_operato
     let mut ops = crate::support::operator(&server).await;
     let csrf = ops.get("/admin/psus").await.csrf();
     let unblocked = ops
-        .post(
-            &format!("/admin/psus/{}/unblock", bob.id),
-            &[("csrf", &csrf)],
-        )
+        .submit(&format!("/admin/psus/{}/unblock", bob.id), &[], &csrf)
         .await;
     assert_eq!(unblocked.status, StatusCode::OK, "{}", unblocked.body);
     online_banking(&server, "bob", "bob-demo-2026").await;
@@ -262,13 +240,10 @@ async fn parallel_wrong_guesses_check_at_most_five_passwords(db: TestDb) {
         let mut b = Browser::from_address(&server, format!("127.0.1.{n}").parse().unwrap());
         let csrf = b.get("/bank/online").await.csrf();
         guesses.spawn(async move {
-            b.post(
+            b.submit(
                 "/bank/online/login",
-                &[
-                    ("login", "carol"),
-                    ("password", &format!("wrong {n}")),
-                    ("csrf", &csrf),
-                ],
+                &[("login", "carol"), ("password", &format!("wrong {n}"))],
+                &csrf,
             )
             .await
             .status

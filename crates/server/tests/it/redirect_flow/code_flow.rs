@@ -2,7 +2,7 @@
 //! and approval, the code exchange, and reads of exactly the consented accounts.
 
 use super::online_banking;
-use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
+use crate::support::xs2a::{REDIRECT, Tpp, demo_tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, demo_server, log_in, open, param, redirect_params,
     second_factor,
@@ -33,10 +33,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let cc = tpp.client_token().await;
     let access = json!({"balances": [{"iban": iban(first)}], "transactions": [{"iban": iban(first)}, {"iban": iban(second)}]});
     let consent = tpp.consent(&cc, access, 4).await;
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "received");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "received");
     let request_uri = tpp.par(&consent).await;
 
     let mut psu = Browser::new(&server);
@@ -58,43 +55,16 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         "same message for an unknown login"
     );
     let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/sca")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/sca");
     let ok = second_factor(&mut psu, SANDBOX_CODE).await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu.get("/bank/consent").await;
     assert_eq!(screen.status, StatusCode::OK);
     assert!(screen.body.contains("Acme TPP GmbH") && screen.body.contains("AISP"));
-    assert!(
-        screen
-            .body
-            .contains(&first.iban.as_ref().unwrap().to_print_format())
-    );
-    assert!(
-        screen
-            .body
-            .contains(&second.iban.as_ref().unwrap().to_print_format())
-    );
-    assert!(
-        !screen
-            .body
-            .contains(&third.iban.as_ref().unwrap().to_print_format())
-    );
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    assert!(screen.shows_iban(first));
+    assert!(screen.shows_iban(second));
+    assert!(!screen.shows_iban(third));
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
     let params = redirect_params(approved.location.as_deref().unwrap(), REDIRECT);
     assert_eq!(param(&params, "state"), Some("st-42"));
@@ -110,50 +80,20 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     assert_eq!(tokens.body["scope"], format!("AIS:{consent}"));
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let refresh_token = tokens.body["refresh_token"].as_str().unwrap().to_owned();
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "valid");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
     // The authorisation sub-resource: one authorisation (the PAR), finalised.
-    let authorisations = tpp
-        .get(&format!("/v1/consents/{consent}/authorisations"), &cc, &[])
-        .await;
-    let ids = authorisations.body["authorisationIds"]
-        .as_array()
-        .unwrap()
-        .clone();
-    assert_eq!(ids.len(), 1, "{}", authorisations.body);
-    let sca = tpp
-        .get(
-            &format!(
-                "/v1/consents/{consent}/authorisations/{}",
-                ids[0].as_str().unwrap()
-            ),
-            &cc,
-            &[],
-        )
-        .await;
-    assert_eq!(sca.body["scaStatus"], "finalised");
+    let resource = format!("/v1/consents/{consent}");
+    let ids = tpp.authorisation_ids(&resource, &cc).await;
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(tpp.first_sca_status(&resource, &cc).await, "finalised");
     let explicit = tpp
-        .call(
-            reqwest::Method::POST,
-            &format!("/v1/consents/{consent}/authorisations"),
-            &cc,
-            &[],
-            Some(&json!({})),
-        )
+        .post(&format!("{resource}/authorisations"), &cc, &[], &json!({}))
         .await;
-    assert_eq!(
-        (explicit.status, explicit.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
-    );
+    explicit.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     let embedded = tpp
         .call(
             reqwest::Method::PUT,
-            &format!(
-                "/v1/consents/{consent}/authorisations/{}",
-                ids[0].as_str().unwrap()
-            ),
+            &format!("{resource}/authorisations/{}", ids[0]),
             &cc,
             &[],
             Some(&json!({"psuData": {"password": "x"}})),
@@ -165,12 +105,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     let with_psu = psu_headers(&consent);
     let list = tpp.get("/v1/accounts", &access_token, &with_psu).await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
-    let listed: Vec<&str> = list.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a["iban"].as_str().unwrap())
-        .collect();
+    let listed = list.listed_ibans();
     assert_eq!(listed, [iban(first), iban(second)]);
     assert!(list.headers.contains_key("x-request-id"));
     let balances = tpp
@@ -203,10 +138,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (not_covered.status, not_covered.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    not_covered.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let booked = tpp
         .get(
             &format!(
@@ -307,10 +239,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (unknown.status, unknown.tpp_message().0),
-        (StatusCode::NOT_FOUND, Some("RESOURCE_UNKNOWN"))
-    );
+    unknown.assert_tpp_message(StatusCode::NOT_FOUND, "RESOURCE_UNKNOWN");
     let outside = tpp
         .get(
             &format!(
@@ -321,17 +250,12 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
             &with_psu,
         )
         .await;
-    assert_eq!(
-        (outside.status, outside.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
-    );
+    outside.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_INVALID");
     let wrong_consent = tpp
-        .call(
-            reqwest::Method::GET,
+        .get(
             "/v1/accounts",
             &access_token,
             &[("consent-id", "00000000-0000-4000-8000-000000000000")],
-            None,
         )
         .await;
     assert_eq!(wrong_consent.status, StatusCode::UNAUTHORIZED);
@@ -342,15 +266,7 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
     );
 
     // Refresh rotates; presenting the used refresh token again revokes the grant.
-    let refreshed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh_token),
-            ],
-        )
-        .await;
+    let refreshed = tpp.refresh(&refresh_token).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let new_access = refreshed.body["access_token"].as_str().unwrap().to_owned();
     assert_ne!(
@@ -361,24 +277,10 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
         tpp.get("/v1/accounts", &new_access, &with_psu).await.status,
         StatusCode::OK
     );
-    let reuse = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", &refresh_token),
-            ],
-        )
-        .await;
-    assert_eq!(
-        (reuse.status, reuse.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    let reuse = tpp.refresh(&refresh_token).await;
+    reuse.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     let revoked = tpp.get("/v1/accounts", &new_access, &with_psu).await;
-    assert_eq!(
-        (revoked.status, revoked.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("TOKEN_INVALID"))
-    );
+    revoked.assert_tpp_message(StatusCode::UNAUTHORIZED, "TOKEN_INVALID");
     assert!(
         revoked.headers["www-authenticate"]
             .to_str()
@@ -400,18 +302,13 @@ async fn the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_a
 
     // A replayed code fails.
     let replay = tpp.exchange(&code).await;
-    assert_eq!(
-        (replay.status, replay.body["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    replay.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     server.stop().await;
 }
 both_stores!(the_full_redirect_flow_gives_a_token_that_reads_exactly_the_consented_accounts);
 
 async fn an_available_accounts_with_balance_consent_lists_the_accounts_with_balances(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(
             &cc,

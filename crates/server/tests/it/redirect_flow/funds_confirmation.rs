@@ -1,45 +1,28 @@
 //! Funds confirmation under the holder's PIIS consent.
 
 use super::online_banking;
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
-use crate::support::{Browser, demo_server};
-use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
+use crate::support::Browser;
+use crate::support::accounts_of;
+use crate::support::xs2a::{REDIRECT, VERIFIER, demo_tpp};
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,piis");
-    let cc = tpp.client_token().await;
-    let store = server.db.store().await;
-    let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
-    let account = store.accounts_of_psu(bob.id).await.unwrap().remove(0);
-    let iban = account.iban.as_ref().unwrap().as_str().to_owned();
+    let (server, tpp, cc) = demo_tpp(db, "ais,piis").await;
+    let account = accounts_of(&server, "bob").await.remove(0);
+    let iban = crate::support::iban(&account);
     let available =
         fintechapi_domain::Money::from_minor(account.balances.available(), account.currency)
             .to_decimal_string();
     let ask = |iban: &str, amount: &str| json!({"account": {"iban": iban}, "instructedAmount": {"currency": "EUR", "amount": amount}});
-    let post = reqwest::Method::POST;
 
     // Without the holder's consent the bank answers nothing about the account.
     let unasked = tpp
-        .call(
-            post.clone(),
-            "/v1/funds-confirmations",
-            &cc,
-            &[],
-            Some(&ask(&iban, "1.00")),
-        )
+        .post("/v1/funds-confirmations", &cc, &[], &ask(&iban, "1.00"))
         .await;
-    assert_eq!(
-        (unasked.status, unasked.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("NO_PIIS_ACTIVATION")),
-        "{}",
-        unasked.body
-    );
+    unasked.assert_tpp_message(StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
 
     // RFC 9396: the pushed request asks for a funds-confirmation consent on bob's account.
     let challenge = pkce_s256(VERIFIER);
@@ -51,12 +34,8 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             ("code_challenge_method", "S256".to_owned()),
             ("authorization_details", details.to_string()),
         ];
-        let req = tpp
-            .http
-            .post(format!("{}/oauth2/par", tpp.base))
-            .basic_auth(&tpp.key, Some(&tpp.secret))
-            .form(&form);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let tpp = &tpp;
+        async move { tpp.form("/oauth2/par", &form).await }
     };
     let past = par(json!([{"type": "funds_confirmation", "account": {"iban": iban}, "validUntil": "2020-01-01"}])).await;
     assert_eq!(past.body["error"], "invalid_authorization_details");
@@ -70,12 +49,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
             "bob-demo-2026",
         )
         .await;
-    assert!(
-        screen.body.contains("check your available funds")
-            && screen.body.contains("never your balance"),
-        "{}",
-        screen.body
-    );
+    screen.assert_shows(&["check your available funds", "never your balance"]);
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
     let consent = tokens.body["authorization_details"][0]["consentId"]
         .as_str()
@@ -83,19 +57,15 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .to_owned();
     assert_eq!(tokens.body["scope"], format!("PIIS:{consent}"));
     let token = tokens.body["access_token"].as_str().unwrap().to_owned();
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "valid");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
 
     // The bound token, or the client's token with Consent-ID: yes or no, nothing more.
     let yes = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(&ask(&iban, &available)),
+            &ask(&iban, &available),
         )
         .await;
     assert_eq!(
@@ -103,23 +73,21 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         (StatusCode::OK, &json!({"fundsAvailable": true}))
     );
     let no = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", consent.as_str())],
-            Some(&ask(&iban, "99999999.00")),
+            &ask(&iban, "99999999.00"),
         )
         .await;
     assert_eq!(no.body, json!({"fundsAvailable": false}), "{}", no.body);
-    let other = store.accounts_of_psu(bob.id).await.unwrap().remove(1);
+    let other = accounts_of(&server, "bob").await.remove(1);
     let elsewhere = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[],
-            Some(&ask(other.iban.as_ref().unwrap().as_str(), "1.00")),
+            &ask(other.iban.as_ref().unwrap().as_str(), "1.00"),
         )
         .await;
     assert_eq!(
@@ -128,12 +96,11 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "another account of bob's is not covered"
     );
     let unknown = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &cc,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(&ask(&iban, "1.00")),
+            &ask(&iban, "1.00"),
         )
         .await;
     assert_eq!(
@@ -142,54 +109,33 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         "an unknown Consent-ID header"
     );
     let forged = tpp
-        .call(
-            post.clone(),
+        .post(
             "/v1/funds-confirmations",
             &token,
             &[("consent-id", "00000000-0000-4000-8000-000000000001")],
-            Some(&ask(&iban, "1.00")),
+            &ask(&iban, "1.00"),
         )
         .await;
-    assert_eq!(
-        (forged.status, forged.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    forged.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     // A funds-confirmation grant reads no accounts, and cannot be made an
     // account-information one by a Redirect authorisation of the consent.
     let refused = tpp
-        .call(
-            reqwest::Method::GET,
-            "/v1/accounts",
-            &token,
-            &[("consent-id", consent.as_str())],
-            None,
-        )
+        .get("/v1/accounts", &token, &[("consent-id", consent.as_str())])
         .await;
-    assert_eq!(
-        (refused.status, refused.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID")),
-        "{}",
-        refused.body
-    );
+    refused.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
     let redirect = [
         ("tpp-redirect-preferred", "true"),
         ("tpp-redirect-uri", REDIRECT),
     ];
     let start = tpp
-        .call(
-            post.clone(),
+        .post(
             &format!("/v1/consents/{consent}/authorisations"),
             &cc,
             &redirect,
-            Some(&json!({})),
+            &json!({}),
         )
         .await;
-    assert_eq!(
-        (start.status, start.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_UNKNOWN")),
-        "{}",
-        start.body
-    );
+    start.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_UNKNOWN");
     let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
     assert_eq!(
         introspected.body["authorization_details"][0]["type"],
@@ -199,30 +145,16 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
     // Bob withdraws it in online banking: the very next question is refused.
     let mut online = online_banking(&server, "bob", "bob-demo-2026").await;
     let list = online.get("/bank/online/consents").await;
-    let withdrawn = online
-        .post(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &list.csrf())],
-        )
-        .await;
+    let withdrawn = online.withdraw_consent(&consent, &list).await;
     assert!(
         withdrawn.body.contains("Access withdrawn"),
         "{}",
         withdrawn.body
     );
     let after = tpp
-        .call(
-            post.clone(),
-            "/v1/funds-confirmations",
-            &token,
-            &[],
-            Some(&ask(&iban, "1.00")),
-        )
+        .post("/v1/funds-confirmations", &token, &[], &ask(&iban, "1.00"))
         .await;
-    assert_eq!(
-        (after.status, after.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    after.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
     // An account that is not the PSU's cannot be granted.
     let foreign =
@@ -238,13 +170,8 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .await;
     assert!(screen.body.contains("not one of yours"), "{}", screen.body);
 
-    let basket = tpp
-        .call(post, "/v1/signing-baskets", &cc, &[], Some(&json!({})))
-        .await;
-    assert_eq!(
-        (basket.status, basket.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("SERVICE_INVALID"))
-    );
+    let basket = tpp.post("/v1/signing-baskets", &cc, &[], &json!({})).await;
+    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
     server.stop().await;
 }
 both_stores!(funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no);

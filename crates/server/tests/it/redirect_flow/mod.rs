@@ -13,24 +13,36 @@ mod payments;
 mod second_factors;
 mod tokens;
 
-use crate::support::{Browser, SANDBOX_CODE, TestServer};
+use crate::support::{Browser, Page, SANDBOX_CODE, TestServer};
 
 /// A PSU's online-banking session, logged in with both factors.
 async fn online_banking(server: &TestServer, login: &str, password: &str) -> Browser {
     let mut b = Browser::new(server);
     let logged = b.online_login(login, password).await;
-    assert_eq!(
-        logged.location.as_deref(),
-        Some("/bank/online/sca"),
-        "{}",
-        logged.body
-    );
+    logged.assert_location("/bank/online/sca");
     let done = b.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/consents");
     b
+}
+
+/// Sets up an authenticator app with `seed` (base32) and its `code` on the
+/// online-banking security `page`: the answer.
+async fn set_up_app(b: &mut Browser, page: &Page, seed: &str, code: &str) -> Page {
+    let form = [("seed", seed), ("code", code)];
+    b.submit("/bank/online/security", &form, &page.csrf()).await
+}
+
+/// Adds the passkey `credential` (its JSON) as `label` on the online-banking
+/// security `page`: the answer.
+async fn add_passkey(b: &mut Browser, page: &Page, label: &str, credential: &str) -> Page {
+    let form = [("label", label), ("credential", credential)];
+    b.submit("/bank/online/passkeys", &form, &page.csrf()).await
+}
+
+/// Whether `login` has an authenticator app set up.
+async fn has_app(server: &TestServer, login: &str) -> bool {
+    use fintechapi_domain::psu::PsuRepository;
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    psu.totp_enabled
 }

@@ -1,20 +1,18 @@
 //! The PSU's online banking: withdrawing consents, enrolling an authenticator
 //! app, and a session renewed at each privilege step.
 
-use super::online_banking;
-use crate::support::xs2a::{Tpp, psu_headers};
-use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open, second_factor};
-use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
+use super::{has_app, online_banking, set_up_app};
+use crate::support::xs2a::{demo_tpp, psu_headers};
+use crate::support::{
+    Browser, SANDBOX_CODE, accounts_of, demo_server, iban, log_in, open, second_factor,
+};
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::json;
 
 async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let tokens = tpp
         .tokens(&server, &consent, "alice", "alice-demo-2026")
@@ -33,35 +31,15 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
     let mut bob = online_banking(&server, "bob", "bob-demo-2026").await;
     let bobs = bob.get("/bank/online/consents").await;
     assert!(!bobs.body.contains("Budget App"));
-    let stranger = bob
-        .post(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &bobs.csrf())],
-        )
-        .await;
+    let stranger = bob.withdraw_consent(&consent, &bobs).await;
     assert_eq!(stranger.status, StatusCode::NOT_FOUND);
 
     let mut alice = online_banking(&server, "alice", "alice-demo-2026").await;
     let list = alice.get("/bank/online/consents").await;
-    assert!(
-        list.body.contains("Budget App")
-            && list.body.contains("Acme TPP GmbH")
-            && list.body.contains("valid"),
-        "{}",
-        list.body
-    );
+    list.assert_shows(&["Budget App", "Acme TPP GmbH", "valid"]);
     // Each consent says what it opens and since when; withdrawing asks first.
-    let alices_iban = {
-        let store = server.db.store().await;
-        let (psu, _) = store.psu_by_login("alice").await.unwrap().unwrap();
-        let accounts = store.accounts_of_psu(psu.id).await.unwrap();
-        accounts[0].iban.as_ref().unwrap().as_str().to_owned()
-    };
-    assert!(
-        list.body.contains(&alices_iban) && list.body.contains("balances, transactions"),
-        "{}",
-        list.body
-    );
+    let alices_iban = iban(&accounts_of(&server, "alice").await[0]);
+    list.assert_shows(&[&alices_iban, "balances, transactions"]);
     assert!(
         list.body
             .contains(&format!("href=\"/bank/online/consents/{consent}/revoke\""))
@@ -70,11 +48,7 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         .get(&format!("/bank/online/consents/{consent}/revoke"))
         .await;
     assert_eq!(ask.status, StatusCode::OK);
-    assert!(
-        ask.body.contains("Withdraw the access of Budget App?") && ask.body.contains(&alices_iban),
-        "{}",
-        ask.body
-    );
+    ask.assert_shows(&["Withdraw the access of Budget App?", &alices_iban]);
     let strangers_ask = bob
         .get(&format!("/bank/online/consents/{consent}/revoke"))
         .await;
@@ -86,26 +60,15 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         )
         .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
-    let withdrawn = alice
-        .post(
-            &format!("/bank/online/consents/{consent}/revoke"),
-            &[("csrf", &list.csrf())],
-        )
-        .await;
+    let withdrawn = alice.withdraw_consent(&consent, &list).await;
     assert_eq!(withdrawn.status, StatusCode::OK);
     assert!(withdrawn.body.contains("Access withdrawn"));
     assert!(withdrawn.body.contains("revokedByPsu"));
 
     // The TPP's very next call fails; its refresh token is worthless.
     let next = tpp.get("/v1/accounts", &token, &with_psu).await;
-    assert_eq!(
-        (next.status, next.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "revokedByPsu");
+    next.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "revokedByPsu");
     // Introspection agrees with the API: the token is no longer active.
     let introspected = tpp.form("/oauth2/introspect", &[("token", &token)]).await;
     assert_eq!(
@@ -115,24 +78,13 @@ async fn a_psu_withdraws_a_consent_in_online_banking_and_the_next_call_fails(db:
         introspected.body
     );
     let renewed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(renewed.body["error"], "invalid_grant");
 
     // Logging out ends the session.
     let page = alice.get("/bank/online/consents").await;
-    alice
-        .post("/bank/online/logout", &[("csrf", &page.csrf())])
-        .await;
+    alice.submit("/bank/online/logout", &[], &page.csrf()).await;
     assert_eq!(
         alice.get("/bank/online/consents").await.status,
         StatusCode::BAD_REQUEST
@@ -150,46 +102,20 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
     let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
     let secret = page.body[at..at + page.body[at..].find('<').unwrap()].to_owned();
     let seed = fintechapi_domain::otp::Seed::from_base32(&secret).unwrap();
-    let wrong = carol
-        .post(
-            "/bank/online/security",
-            &[
-                ("seed", &secret),
-                ("code", "000000"),
-                ("csrf", &page.csrf()),
-            ],
-        )
-        .await;
+    let wrong = set_up_app(&mut carol, &page, &secret, "000000").await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
     let code = seed.code_at(SystemClock.now()).unwrap();
-    let done = carol
-        .post(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
-        )
-        .await;
+    let done = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert!(done.body.contains("is set up"));
-    let store = server.db.store().await;
-    assert!(
-        store
-            .psu_by_login("carol")
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .totp_enabled
-    );
+    assert!(has_app(&server, "carol").await);
     // The enrolment code is used up: it does not log in again.
     let mut again = Browser::new(&server);
     again.online_login("carol", "carol-demo-2026").await;
     let sca = again.get("/bank/online/sca").await;
     assert!(sca.body.contains("authenticator app"));
     let replay = again
-        .post(
-            "/bank/online/sca",
-            &[("code", &code), ("csrf", &sca.csrf())],
-        )
+        .submit("/bank/online/sca", &[("code", &code)], &sca.csrf())
         .await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
@@ -197,9 +123,7 @@ async fn a_psu_enrols_an_authenticator_app_on_the_security_page(db: TestDb) {
 both_stores!(a_psu_enrols_an_authenticator_app_on_the_security_page);
 
 async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after_it(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let mut psu = Browser::new(&server);
     open(&mut psu, &tpp.key, &tpp.par(&consent).await).await;
@@ -208,7 +132,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     attacker.cookies = psu.cookies.clone();
     let before_login = psu.cookies["__Host-ftapi_psu"].clone();
     let ok = log_in(&mut psu, "carol", "carol-demo-2026").await;
-    assert_eq!(ok.location.as_deref(), Some("/bank/sca"), "{}", ok.body);
+    ok.assert_location("/bank/sca");
     let after_login = psu.cookies["__Host-ftapi_psu"].clone();
     assert_ne!(
         before_login, after_login,
@@ -221,7 +145,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     );
     attacker.cookies = psu.cookies.clone();
     let ok = second_factor(&mut psu, SANDBOX_CODE).await;
-    assert_eq!(ok.location.as_deref(), Some("/bank/consent"), "{}", ok.body);
+    ok.assert_location("/bank/consent");
     assert_ne!(
         psu.cookies["__Host-ftapi_psu"], after_login,
         "a new session id once the second factor is accepted"
@@ -239,13 +163,10 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     let mut attacker = Browser::new(&server);
     attacker.cookies = alice.cookies.clone();
     alice
-        .post(
+        .submit(
             "/bank/online/login",
-            &[
-                ("login", "alice"),
-                ("password", "alice-demo-2026"),
-                ("csrf", &start.csrf()),
-            ],
+            &[("login", "alice"), ("password", "alice-demo-2026")],
+            &start.csrf(),
         )
         .await;
     assert_ne!(
@@ -259,12 +180,7 @@ async fn each_privilege_step_renews_the_bank_session_so_a_known_id_is_dead_after
     );
     attacker.cookies = alice.cookies.clone();
     let done = alice.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/consents");
     assert_eq!(
         attacker.get("/bank/online/consents").await.status,
         StatusCode::BAD_REQUEST,

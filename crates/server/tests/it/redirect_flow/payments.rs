@@ -1,15 +1,21 @@
 //! SEPA payments authorised with dynamic linking, validated, rejected and
 //! cancelled.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER};
-use crate::support::{Browser, TestServer, demo_server, log_in, open};
+use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
+use crate::support::{Browser, TestServer, log_in};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+/// Changes what payment `id` is for behind the bank's back, in minor units.
+async fn set_amount(server: &TestServer, id: &str, amount: i64) {
+    let sql = format!("UPDATE payments SET amount = {amount} WHERE id = '{id}'");
+    server.db.raw_strings(&sql).await;
+}
 
 /// Enrols `login`'s authenticator app through the admin console; its seed.
 async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_domain::otp::Seed {
@@ -18,7 +24,7 @@ async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_dom
     let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
     let csrf = ops.get("/admin/psus").await.csrf();
     let page = ops
-        .post(&format!("/admin/psus/{}/totp", psu.id), &[("csrf", &csrf)])
+        .submit(&format!("/admin/psus/{}/totp", psu.id), &[], &csrf)
         .await;
     let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
     fintechapi_domain::otp::Seed::from_base32(
@@ -36,9 +42,7 @@ fn challenge_on(page: &str) -> String {
 }
 
 async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (alice, _) = store.psu_by_login("alice").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(alice.id).await.unwrap().remove(0);
@@ -49,14 +53,13 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Corner Shop <b>", "creditorAccount": {"iban": "DE02120300000000202051"}, "remittanceInformationUnstructured": "Invoice 42"});
     let request_id = uuid::Uuid::new_v4().to_string();
     let initiate = |body: Value| {
-        let req = tpp
-            .http
-            .post(format!("{}/v1/payments/sepa-credit-transfers", tpp.base))
-            .bearer_auth(&cc)
-            .header("x-request-id", &request_id)
-            .header("psu-ip-address", "192.0.2.7")
-            .json(&body);
-        async move { Answer::of(req.send().await.unwrap()).await }
+        let (tpp, cc, request_id) = (&tpp, &cc, &request_id);
+        async move {
+            let path = "/v1/payments/sepa-credit-transfers";
+            let psu = [("psu-ip-address", "192.0.2.7")];
+            tpp.call_as(request_id, Method::POST, path, cc, &psu, Some(&body))
+                .await
+        }
     };
     let first = initiate(body.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
@@ -75,74 +78,41 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
     let mut changed = body.clone();
     changed["instructedAmount"]["amount"] = json!("99.00");
     let conflict = initiate(changed).await;
-    assert_eq!(
-        (conflict.status, conflict.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM payments")
-            .await,
-        ["1"],
-        "one payment"
-    );
+    conflict.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    assert_eq!(server.db.count_rows("payments").await, 1, "one payment");
 
     // The PSU sees amount and payee with a challenge derived from them.
-    let mut psu = Browser::new(&server);
-    open(
-        &mut psu,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{payment}")).await,
-    )
-    .await;
+    let mut psu = tpp.psu_at_login(&server, &format!("PIS:{payment}")).await;
     log_in(&mut psu, "alice", "alice-demo-2026").await;
     let page = psu.get("/bank/sca").await;
-    assert!(
-        page.body.contains("12.34 EUR")
-            && page.body.contains("Corner Shop &#60;b&#62;")
-            && page.body.contains("DE02 1203 0000 0000 2020 51"),
-        "{}",
-        page.body
-    );
+    page.assert_shows(&[
+        "12.34 EUR",
+        "Corner Shop &#60;b&#62;",
+        "DE02 1203 0000 0000 2020 51",
+    ]);
     let challenge = challenge_on(&page.body);
     let response = seed.ocra_response(&challenge).unwrap();
     // TOTP alone does not authorise a payment.
     let totp = seed.code_at(SystemClock.now()).unwrap();
     assert_eq!(
-        psu.post("/bank/sca", &[("code", &totp), ("csrf", &page.csrf())])
+        psu.submit("/bank/sca", &[("code", &totp)], &page.csrf())
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
     // The amount changes after the challenge: the answer no longer fits.
-    server
-        .db
-        .raw_strings(&format!(
-            "UPDATE payments SET amount = 99900 WHERE id = '{payment}'"
-        ))
-        .await;
+    set_amount(&server, &payment, 99900).await;
     assert_eq!(
-        psu.post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+        psu.submit("/bank/sca", &[("code", &response)], &page.csrf())
             .await
             .status,
         StatusCode::UNAUTHORIZED
     );
-    server
-        .db
-        .raw_strings(&format!(
-            "UPDATE payments SET amount = 1234 WHERE id = '{payment}'"
-        ))
-        .await;
+    set_amount(&server, &payment, 1234).await;
     let ok = psu
-        .post("/bank/sca", &[("code", &response), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &response)], &page.csrf())
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu.get("/bank/consent").await;
     assert!(screen.body.contains("Approve this payment?") && screen.body.contains("Invoice 42"));
     let tokens = tpp.approve_for_tokens(&mut psu, &screen).await;
@@ -160,25 +130,8 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
         )
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
-    let authorisations = tpp
-        .get(
-            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations"),
-            &cc,
-            &[],
-        )
-        .await;
-    let id = authorisations.body["authorisationIds"][0]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let sca = tpp
-        .get(
-            &format!("/v1/payments/sepa-credit-transfers/{payment}/authorisations/{id}"),
-            &cc,
-            &[],
-        )
-        .await;
-    assert_eq!(sca.body["scaStatus"], "finalised");
+    let resource = format!("/v1/payments/sepa-credit-transfers/{payment}");
+    assert_eq!(tpp.first_sca_status(&resource, &cc).await, "finalised");
     let cancellations = tpp
         .get(
             &format!("/v1/payments/sepa-credit-transfers/{payment}/cancellation-authorisations"),
@@ -201,10 +154,7 @@ async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_
             &[],
         )
         .await;
-    assert_eq!(
-        (cancel.status, cancel.tpp_message().0),
-        (StatusCode::METHOD_NOT_ALLOWED, Some("CANCELLATION_INVALID"))
-    );
+    cancel.assert_tpp_message(StatusCode::METHOD_NOT_ALLOWED, "CANCELLATION_INVALID");
     server.stop().await;
 }
 both_stores!(a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once);
@@ -212,9 +162,7 @@ both_stores!(a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exac
 async fn payments_are_validated_rejected_without_funds_and_cancelled_before_authorisation(
     db: TestDb,
 ) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais,pis");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;
     let store = server.db.store().await;
     let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
     let debtor = store.accounts_of_psu(carol.id).await.unwrap().remove(0);
@@ -385,12 +333,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
             "carol-demo-2026",
         )
         .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu.decide(&screen, "approve").await;
     assert_eq!(approved.status, StatusCode::SEE_OTHER);
     let status = tpp
         .get(
@@ -402,13 +345,7 @@ async fn payments_are_validated_rejected_without_funds_and_cancelled_before_auth
     assert_eq!(status.body["transactionStatus"], "RJCT");
     assert!(status.body["psuMessage"].as_str().unwrap().contains("AM04"));
     assert_eq!(
-        store
-            .account(debtor.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked,
+        crate::support::booked_balance(&server, debtor.id).await,
         debtor.balances.booked
     );
     server.stop().await;

@@ -1,8 +1,8 @@
 //! Second factors other than the sandbox code: an authenticator app, a passkey,
 //! and changing the factor.
 
-use super::online_banking;
-use crate::support::xs2a::{Tpp, approved_code};
+use super::{add_passkey, has_app, online_banking, set_up_app};
+use crate::support::xs2a::{Tpp, approved_code, demo_tpp};
 use crate::support::{Browser, SANDBOX_CODE, demo_server, log_in, open};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::PaymentRepository;
@@ -13,9 +13,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_once(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
 
     // An operator enrols bob's authenticator app; the key is shown once.
     let mut ops = crate::support::operator(&server).await;
@@ -23,7 +21,7 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     let (bob, _) = store.psu_by_login("bob").await.unwrap().unwrap();
     let csrf = ops.get("/admin/psus").await.csrf();
     let enrolled = ops
-        .post(&format!("/admin/psus/{}/totp", bob.id), &[("csrf", &csrf)])
+        .submit(&format!("/admin/psus/{}/totp", bob.id), &[], &csrf)
         .await;
     assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
     assert!(enrolled.body.contains("<svg"), "a QR code");
@@ -51,18 +49,13 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     assert!(page.body.contains("authenticator app"));
     let code = seed.code_at(SystemClock.now()).unwrap();
     let wrong = psu
-        .post("/bank/sca", &[("code", "000000"), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", "000000")], &page.csrf())
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let ok = psu
-        .post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &code)], &page.csrf())
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
 
     // The same code again, in a second authorization: refused.
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
@@ -71,7 +64,7 @@ async fn a_psu_with_an_authenticator_app_confirms_with_totp_and_each_code_works_
     log_in(&mut again, "bob", "bob-demo-2026").await;
     let page = again.get("/bank/sca").await;
     let replay = again
-        .post("/bank/sca", &[("code", &code), ("csrf", &page.csrf())])
+        .submit("/bank/sca", &[("code", &code)], &page.csrf())
         .await;
     assert_eq!(
         replay.status,
@@ -97,29 +90,11 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         "required"
     );
     let created = phone.create(&options);
-    let nameless = alice
-        .post(
-            "/bank/online/passkeys",
-            &[
-                ("label", " "),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
-        )
-        .await;
+    let nameless = add_passkey(&mut alice, &page, " ", &created).await;
     assert_eq!(nameless.status, StatusCode::BAD_REQUEST);
     let page = alice.get("/bank/online/security").await;
     let created = phone.create(&crate::support::passkey::options_on(&page.body));
-    let added = alice
-        .post(
-            "/bank/online/passkeys",
-            &[
-                ("label", "Alice's phone"),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
-        )
-        .await;
+    let added = add_passkey(&mut alice, &page, "Alice's phone", &created).await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
     assert!(
         added
@@ -129,16 +104,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         added.body
     );
     // The challenge it answered was used up: the same answer again is refused.
-    let replayed = alice
-        .post(
-            "/bank/online/passkeys",
-            &[
-                ("label", "Again"),
-                ("credential", &created),
-                ("csrf", &page.csrf()),
-            ],
-        )
-        .await;
+    let replayed = add_passkey(&mut alice, &page, "Again", &created).await;
     assert_eq!(replayed.status, StatusCode::BAD_REQUEST);
     assert!(
         replayed.body.contains("could not be registered"),
@@ -154,9 +120,10 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     );
     let page = alice.get("/bank/online/security").await;
     let removal = alice
-        .post(
+        .submit(
             &format!("/bank/online/passkeys/{id}/remove"),
-            &[("csrf", &page.csrf())],
+            &[],
+            &page.csrf(),
         )
         .await;
     assert_eq!(removal.status, StatusCode::BAD_REQUEST);
@@ -168,24 +135,21 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let sca = b.get("/bank/online/sca").await;
     let assertion = phone.get(&crate::support::passkey::options_on(&sca.body));
     let signed_in = b
-        .post(
+        .submit(
             "/bank/online/sca",
-            &[("credential", &assertion), ("csrf", &sca.csrf())],
+            &[("credential", &assertion)],
+            &sca.csrf(),
         )
         .await;
-    assert_eq!(
-        signed_in.location.as_deref(),
-        Some("/bank/online/consents"),
-        "{}",
-        signed_in.body
-    );
+    signed_in.assert_location("/bank/online/consents");
     let mut other = Browser::new(&server);
     other.online_login("alice", "alice-demo-2026").await;
     let sca = other.get("/bank/online/sca").await;
     let replay = other
-        .post(
+        .submit(
             "/bank/online/sca",
-            &[("credential", &assertion), ("csrf", &sca.csrf())],
+            &[("credential", &assertion)],
+            &sca.csrf(),
         )
         .await;
     assert_eq!(
@@ -206,22 +170,15 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let before = debtor.balances.booked;
     let body = json!({"instructedAmount": {"currency": "EUR", "amount": "7.50"}, "debtorAccount": {"iban": debtor.iban.as_ref().unwrap().as_str()}, "creditorName": "Bakery", "creditorAccount": {"iban": "DE02120300000000202051"}});
     let created = tpp
-        .call(
-            reqwest::Method::POST,
+        .post(
             "/v1/payments/instant-sepa-credit-transfers",
             &cc,
             &[("psu-ip-address", "192.0.2.7")],
-            Some(&body),
+            &body,
         )
         .await;
     let payment = created.body["paymentId"].as_str().unwrap().to_owned();
-    let mut psu_browser = Browser::new(&server);
-    open(
-        &mut psu_browser,
-        &tpp.key,
-        &tpp.par_scope(&format!("PIS:{payment}")).await,
-    )
-    .await;
+    let mut psu_browser = tpp.psu_at_login(&server, &format!("PIS:{payment}")).await;
     log_in(&mut psu_browser, "alice", "alice-demo-2026").await;
     let page = psu_browser.get("/bank/sca").await;
     let options = crate::support::passkey::options_on(&page.body);
@@ -238,10 +195,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         "the payment's digest is what the passkey signs"
     );
     let sandbox = psu_browser
-        .post(
-            "/bank/sca",
-            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("code", SANDBOX_CODE)], &page.csrf())
         .await;
     assert_eq!(
         sandbox.status,
@@ -258,10 +212,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         ))
         .await;
     let changed = psu_browser
-        .post(
-            "/bank/sca",
-            &[("credential", &assertion), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("credential", &assertion)], &page.csrf())
         .await;
     assert_eq!(changed.status, StatusCode::UNAUTHORIZED);
     server
@@ -273,24 +224,11 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
     let page = psu_browser.get("/bank/sca").await;
     let assertion = phone.get(&crate::support::passkey::options_on(&page.body));
     let ok = psu_browser
-        .post(
-            "/bank/sca",
-            &[("credential", &assertion), ("csrf", &page.csrf())],
-        )
+        .submit("/bank/sca", &[("credential", &assertion)], &page.csrf())
         .await;
-    assert_eq!(
-        (ok.status, ok.location.as_deref()),
-        (StatusCode::SEE_OTHER, Some("/bank/consent")),
-        "{}",
-        ok.body
-    );
+    ok.assert_redirect("/bank/consent");
     let screen = psu_browser.get("/bank/consent").await;
-    let approved = psu_browser
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
+    let approved = psu_browser.decide(&screen, "approve").await;
     let code = approved_code(&approved);
     let token = tpp.exchange(&code).await.body["access_token"]
         .as_str()
@@ -305,13 +243,7 @@ async fn a_passkey_confirms_sign_in_and_signs_exactly_the_payment(db: TestDb) {
         .await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
     assert_eq!(
-        store
-            .account(debtor.id)
-            .await
-            .unwrap()
-            .unwrap()
-            .balances
-            .booked,
+        crate::support::booked_balance(&server, debtor.id).await,
         before - 750
     );
     let failures = store.psu(psu.id).await.unwrap().unwrap().failed_logins;
@@ -349,78 +281,28 @@ async fn changing_the_second_factor_needs_it_passed_within_five_minutes(db: Test
     let seed = fintechapi_domain::otp::Seed::generate().unwrap();
     let secret = seed.to_base32();
     let code = seed.code_at(clock.now()).unwrap();
-    let replaced = carol
-        .post(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
-        )
-        .await;
+    let replaced = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(replaced.status, StatusCode::FORBIDDEN, "{}", replaced.body);
-    let store = server.db.store().await;
-    assert!(
-        !store
-            .psu_by_login("carol")
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .totp_enabled,
-        "the app was not replaced"
-    );
-    let added = carol
-        .post(
-            "/bank/online/passkeys",
-            &[
-                ("label", "Phone"),
-                ("credential", "{}"),
-                ("csrf", &page.csrf()),
-            ],
-        )
-        .await;
+    assert!(!has_app(&server, "carol").await, "the app was not replaced");
+    let added = add_passkey(&mut carol, &page, "Phone", "{}").await;
     assert_eq!(added.status, StatusCode::FORBIDDEN);
     let removed = carol
-        .post(
-            "/bank/online/passkeys/some-id/remove",
-            &[("csrf", &page.csrf())],
-        )
+        .submit("/bank/online/passkeys/some-id/remove", &[], &page.csrf())
         .await;
     assert_eq!(removed.status, StatusCode::FORBIDDEN);
 
     // Passing the second factor again opens the changes for five minutes.
     let confirm = carol
-        .post("/bank/online/confirm", &[("csrf", &page.csrf())])
+        .submit("/bank/online/confirm", &[], &page.csrf())
         .await;
-    assert_eq!(
-        confirm.location.as_deref(),
-        Some("/bank/online/sca"),
-        "{}",
-        confirm.body
-    );
+    confirm.assert_location("/bank/online/sca");
     let done = carol.online_second_factor(SANDBOX_CODE).await;
-    assert_eq!(
-        done.location.as_deref(),
-        Some("/bank/online/security"),
-        "{}",
-        done.body
-    );
+    done.assert_location("/bank/online/security");
     let page = carol.get("/bank/online/security").await;
     assert!(page.body.contains("totp-secret"), "{}", page.body);
-    let replaced = carol
-        .post(
-            "/bank/online/security",
-            &[("seed", &secret), ("code", &code), ("csrf", &page.csrf())],
-        )
-        .await;
+    let replaced = set_up_app(&mut carol, &page, &secret, &code).await;
     assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.body);
-    assert!(
-        store
-            .psu_by_login("carol")
-            .await
-            .unwrap()
-            .unwrap()
-            .0
-            .totp_enabled
-    );
+    assert!(has_app(&server, "carol").await);
     server.stop().await;
 }
 both_stores!(changing_the_second_factor_needs_it_passed_within_five_minutes);

@@ -1,8 +1,8 @@
 //! Codes, tokens and consents over time: replayed and failed exchanges, expiry,
 //! idempotent creation, and the daily frequency without the PSU.
 
-use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, approved_code, psu_headers};
-use crate::support::{Browser, TestServer, demo_server};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, VERIFIER, demo_tpp, psu_headers};
+use crate::support::{TestServer, demo_server};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -11,22 +11,12 @@ use serde_json::{Value, json};
 async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent_stops_reads(
     db: TestDb,
 ) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
     let request_uri = tpp.par(&consent).await;
-    let mut psu = Browser::new(&server);
-    let screen = psu
-        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
+    let code = tpp
+        .code(&server, &request_uri, "bob", "bob-demo-2026")
         .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    let code = approved_code(&approved);
     let tokens = tpp.exchange(&code).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
@@ -49,16 +39,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
         "tokens from a replayed code are revoked"
     );
     let refresh = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(refresh.body["error"], "invalid_grant");
     // No new grant can revive the consent (only a received one is authorised): it ends.
@@ -69,18 +50,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
 
     // A consent the TPP deletes: terminatedByTpp, its token stops reading, a second delete is STATUS_INVALID.
     let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let request_uri = tpp.par(&consent).await;
-    let mut psu = Browser::new(&server);
-    let screen = psu
-        .authorise(&tpp.link(&request_uri), "bob", "bob-demo-2026")
-        .await;
-    let approved = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    let tokens = tpp.exchange(&approved_code(&approved)).await;
+    let tokens = tpp.tokens(&server, &consent, "bob", "bob-demo-2026").await;
     let access_token = tokens.body["access_token"].as_str().unwrap().to_owned();
     let with_psu = psu_headers(&consent);
     let reads = tpp.get("/v1/accounts", &access_token, &with_psu).await;
@@ -94,10 +64,7 @@ async fn a_replayed_code_revokes_the_tokens_issued_from_it_and_a_deleted_consent
     let again = tpp
         .delete(&format!("/v1/consents/{consent}"), &cc, &[])
         .await;
-    assert_eq!(
-        (again.status, again.tpp_message().0),
-        (StatusCode::CONFLICT, Some("STATUS_INVALID"))
-    );
+    again.assert_tpp_message(StatusCode::CONFLICT, "STATUS_INVALID");
     let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
     assert_eq!(read.body["consentStatus"], "terminatedByTpp");
     assert_eq!(read.body["access"], json!({"allPsd2": "allAccounts"}));
@@ -160,12 +127,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
         (&tpp, "https://acme.example/other", VERIFIER),
     ] {
         let failed = exchange(who, redirect, verifier).await;
-        assert_eq!(
-            (failed.status, failed.body["error"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("invalid_grant")),
-            "{}",
-            failed.body
-        );
+        failed.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     }
     let tokens = tpp.exchange(&code).await;
     assert_eq!(
@@ -186,14 +148,7 @@ async fn a_failed_code_exchange_does_not_spend_the_code_and_only_its_client_can_
     );
     // Its own client replaying it revokes what was issued from it.
     let replay = tpp.exchange(&code).await;
-    assert!(
-        replay.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("already used"),
-        "{}",
-        replay.body
-    );
+    replay.assert_error_describes("already used");
     assert_eq!(
         tpp.get("/v1/accounts", &token, &with_psu).await.status,
         StatusCode::UNAUTHORIZED
@@ -210,9 +165,7 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     let today = clock.now().date();
     let tomorrow = today.next_day().unwrap().to_string();
     let body = json!({"access": {"allPsd2": "allAccounts"}, "recurringIndicator": true, "validUntil": tomorrow, "frequencyPerDay": 4, "combinedServiceIndicator": false});
-    let created = tpp
-        .call(reqwest::Method::POST, "/v1/consents", &cc, &[], Some(&body))
-        .await;
+    let created = tpp.post("/v1/consents", &cc, &[], &body).await;
     let consent = created.body["consentId"].as_str().unwrap().to_owned();
     let tokens = tpp
         .tokens(&server, &consent, "alice", "alice-demo-2026")
@@ -230,16 +183,8 @@ async fn a_consent_expires_after_valid_until_and_its_refresh_token_with_it(db: T
     // Two days later the consent is expired; its refresh token died with it.
     clock.advance(time::Duration::days(2));
     let cc = tpp.client_token().await;
-    let status = tpp
-        .get(&format!("/v1/consents/{consent}/status"), &cc, &[])
-        .await;
-    assert_eq!(status.body["consentStatus"], "expired");
-    let renewed = tpp
-        .form(
-            "/oauth2/token",
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
-        )
-        .await;
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "expired");
+    let renewed = tpp.refresh(&refresh).await;
     assert_eq!(renewed.body["error"], "invalid_grant");
     server.stop().await;
 }
@@ -273,13 +218,7 @@ async fn the_same_x_request_id_and_body_create_one_consent(db: TestDb) {
         (other.status, other.tpp_message().1),
         (StatusCode::BAD_REQUEST, Some("X-Request-ID"))
     );
-    assert_eq!(
-        server
-            .db
-            .raw_strings("SELECT CAST(COUNT(*) AS TEXT) FROM consents")
-            .await,
-        ["1"]
-    );
+    assert_eq!(server.db.count_rows("consents").await, 1);
     let missing = tpp
         .http
         .post(format!("{}/v1/consents", tpp.base))
@@ -315,10 +254,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         );
     }
     let fifth = tpp.get("/v1/accounts", &token, &unattended).await;
-    assert_eq!(
-        (fifth.status, fifth.tpp_message().0),
-        (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
-    );
+    fifth.assert_tpp_message(StatusCode::TOO_MANY_REQUESTS, "ACCESS_EXCEEDED");
     let present = psu_headers(&consent);
     assert_eq!(
         tpp.get("/v1/accounts", &token, &present).await.status,
@@ -332,16 +268,7 @@ async fn access_without_the_psu_counts_against_frequency_per_day(db: TestDb) {
         StatusCode::UNAUTHORIZED
     );
     let refreshed = tpp
-        .form(
-            "/oauth2/token",
-            &[
-                ("grant_type", "refresh_token"),
-                (
-                    "refresh_token",
-                    tokens.body["refresh_token"].as_str().unwrap(),
-                ),
-            ],
-        )
+        .refresh(tokens.body["refresh_token"].as_str().unwrap())
         .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
     let token = refreshed.body["access_token"].as_str().unwrap().to_owned();

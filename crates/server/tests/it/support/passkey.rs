@@ -68,17 +68,11 @@ impl SoftPasskey {
         attestation.extend([0x59]);
         attestation.extend(u16::try_from(auth_data.len()).unwrap().to_be_bytes());
         attestation.extend(auth_data);
-        let id = URL_SAFE_NO_PAD.encode(&self.credential_id);
-        json!({
-            "id": id, "rawId": id, "type": "public-key",
-            "response": {
-                "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
-                "transports": ["internal"],
-            },
-            "clientExtensionResults": {},
-        })
-        .to_string()
+        self.credential(json!({
+            "attestationObject": URL_SAFE_NO_PAD.encode(attestation),
+            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+            "transports": ["internal"],
+        }))
     }
 
     /// The answer of `navigator.credentials.get()` to `options`.
@@ -93,15 +87,20 @@ impl SoftPasskey {
         let mut signed = auth_data.clone();
         signed.extend(digest(&SHA256, &client_data).as_ref());
         let signature = self.key.sign(&SystemRandom::new(), &signed).unwrap();
+        self.credential(json!({
+            "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
+            "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
+            "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
+            "userHandle": URL_SAFE_NO_PAD.encode(&self.user_handle),
+        }))
+    }
+
+    /// This authenticator's public-key credential with `response`, as JSON.
+    fn credential(&self, response: Value) -> String {
         let id = URL_SAFE_NO_PAD.encode(&self.credential_id);
         json!({
             "id": id, "rawId": id, "type": "public-key",
-            "response": {
-                "authenticatorData": URL_SAFE_NO_PAD.encode(auth_data),
-                "clientDataJSON": URL_SAFE_NO_PAD.encode(client_data),
-                "signature": URL_SAFE_NO_PAD.encode(signature.as_ref()),
-                "userHandle": URL_SAFE_NO_PAD.encode(&self.user_handle),
-            },
+            "response": response,
             "clientExtensionResults": {},
         })
         .to_string()

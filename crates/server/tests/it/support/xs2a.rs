@@ -3,13 +3,13 @@
 //! exchange), its XS2A calls with the headers the spec requires, and the
 //! PSU's approval at the bank's pages with the sandbox code.
 
-use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::TestDb;
 
+pub use super::answer::Answer;
 use super::{Browser, Page, TestServer, authorize_link, fintechapi, param, redirect_params};
 
 pub const REDIRECT: &str = "https://acme.example/cb";
@@ -19,41 +19,6 @@ pub const NOK: &str = "https://errors.acme.example/nok";
 pub const VERIFIER: &str = "a-pkce-code-verifier-of-fifty-characters-0123456789";
 /// The `state` every pushed request carries.
 pub const STATE: &str = "st-42";
-
-/// An HTTP answer: status, headers and the body as text and as JSON (Null
-/// when it is not JSON).
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub text: String,
-    pub body: Value,
-}
-
-impl Answer {
-    pub async fn of(resp: reqwest::Response) -> Self {
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.unwrap();
-        Self {
-            status,
-            headers,
-            body: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-        }
-    }
-
-    /// The first `tppMessages` entry as (code, path).
-    pub fn tpp_message(&self) -> (Option<&str>, Option<&str>) {
-        let message = &self.body["tppMessages"][0];
-        (message["code"].as_str(), message["path"].as_str())
-    }
-
-    /// The status with the first `tppMessages` code and path.
-    pub fn refusal(&self) -> (StatusCode, Option<&str>, Option<&str>) {
-        let (code, path) = self.tpp_message();
-        (self.status, code, path)
-    }
-}
 
 /// Runs `fintechapi admin app create … --json` for `org`'s app "Budget App"
 /// with `redirect_uris`; the application id, consumer key and secret.
@@ -84,6 +49,15 @@ pub fn cli_app_of(
         text("client_id"),
         text("client_secret"),
     )
+}
+
+/// The demo bank with Acme TPP GmbH's sandbox app for `products` and a
+/// client-credentials token of it.
+pub async fn demo_tpp(db: TestDb, products: &str) -> (TestServer, Tpp, String) {
+    let server = super::demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, products);
+    let token = tpp.client_token().await;
+    (server, tpp, token)
 }
 
 /// Acme TPP GmbH's sandbox app with [`REDIRECT`] registered.
@@ -121,7 +95,7 @@ impl Tpp {
     }
 
     /// A form post authenticated with the client secret (token, PAR, …).
-    pub async fn form(&self, path: &str, form: &[(&str, &str)]) -> Answer {
+    pub async fn form(&self, path: &str, form: &(impl serde::Serialize + ?Sized)) -> Answer {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
@@ -157,6 +131,18 @@ impl Tpp {
     ) -> Answer {
         let request_id = uuid::Uuid::new_v4().to_string();
         self.call_as(&request_id, method, path, token, headers, body)
+            .await
+    }
+
+    /// An XS2A POST of a JSON `body`.
+    pub async fn post(
+        &self,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: &Value,
+    ) -> Answer {
+        self.call(Method::POST, path, token, headers, Some(body))
             .await
     }
 
@@ -250,11 +236,35 @@ impl Tpp {
         assert_eq!(a.headers["aspsp-sca-approach"], "REDIRECT");
         let id = a.body["consentId"].as_str().unwrap().to_owned();
         assert_eq!(a.headers["location"], format!("/v1/consents/{id}"));
-        assert_eq!(
-            a.body["_links"]["scaOAuth"]["href"],
-            format!("{}/.well-known/oauth-authorization-server", self.base)
-        );
+        assert_eq!(a.body["_links"]["scaOAuth"]["href"], self.metadata_url());
         id
+    }
+
+    /// The `consentStatus` of `consent`.
+    pub async fn consent_status(&self, token: &str, consent: &str) -> Value {
+        let status = self
+            .get(&format!("/v1/consents/{consent}/status"), token, &[])
+            .await;
+        status.body["consentStatus"].clone()
+    }
+
+    /// The ids of the authorisations of `resource` (a consent's or payment's path).
+    pub async fn authorisation_ids(&self, resource: &str, token: &str) -> Vec<String> {
+        let listed = self
+            .get(&format!("{resource}/authorisations"), token, &[])
+            .await;
+        let ids = listed.body["authorisationIds"].as_array();
+        let ids = ids.unwrap_or_else(|| panic!("authorisation ids: {}", listed.body));
+        ids.iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The `scaStatus` of `resource`'s first authorisation.
+    pub async fn first_sca_status(&self, resource: &str, token: &str) -> Value {
+        let ids = self.authorisation_ids(resource, token).await;
+        let path = format!("{resource}/authorisations/{}", ids[0]);
+        self.get(&path, token, &[]).await.body["scaStatus"].clone()
     }
 
     /// A consent asked for with the Redirect approach, checked; its id and the PSU's link.
@@ -285,6 +295,11 @@ impl Tpp {
         local.to_owned()
     }
 
+    /// The bank's OAuth metadata, as `_links.scaOAuth` names it.
+    pub fn metadata_url(&self) -> String {
+        format!("{}/.well-known/oauth-authorization-server", self.base)
+    }
+
     /// A pushed request for `AIS:<consent>`; its `request_uri`.
     pub async fn par(&self, consent: &str) -> String {
         self.par_scope(&format!("AIS:{consent}")).await
@@ -311,9 +326,37 @@ impl Tpp {
         a.body["request_uri"].as_str().unwrap().to_owned()
     }
 
+    /// Reads under `consent` with the access `token`.
+    pub fn reader(&self, token: &str, consent: &str) -> Reader<'_> {
+        Reader {
+            tpp: self,
+            token: token.to_owned(),
+            consent: consent.to_owned(),
+        }
+    }
+
+    /// A PSU's browser sent to the bank's login page by a pushed request for `scope`.
+    pub async fn psu_at_login(&self, server: &TestServer, scope: &str) -> Browser {
+        let mut psu = Browser::new(server);
+        super::open(&mut psu, &self.key, &self.par_scope(scope).await).await;
+        psu
+    }
+
     /// Where the PSU's browser goes for a pushed request.
     pub fn link(&self, request_uri: &str) -> String {
         authorize_link(&self.key, request_uri)
+    }
+
+    /// A refresh-token grant for `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.form(
+            "/oauth2/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+        )
+        .await
     }
 
     /// The authorization code exchanged with the PKCE verifier.
@@ -366,12 +409,7 @@ impl Tpp {
         let screen = psu
             .authorise(&self.link(request_uri), login, password)
             .await;
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
+        let approved = psu.decide(&screen, "approve").await;
         approved_code(&approved)
     }
 
@@ -396,22 +434,43 @@ impl Tpp {
         let mut form = vec![("decision", "approve"), ("csrf", csrf.as_str())];
         form.extend(chosen.iter().map(|id| ("account", *id)));
         let approved = psu.post("/bank/consent", &form).await;
-        let tokens = self.exchange(&approved_code(&approved)).await;
-        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        let tokens = self.exchanged(&approved).await;
         tokens.body["access_token"].as_str().unwrap().to_owned()
     }
 
     /// The PSU approves on the consent or payment screen; the token answer.
     pub async fn approve_for_tokens(&self, psu: &mut Browser, screen: &Page) -> Answer {
-        let approved = psu
-            .post(
-                "/bank/consent",
-                &[("decision", "approve"), ("csrf", &screen.csrf())],
-            )
-            .await;
-        let tokens = self.exchange(&approved_code(&approved)).await;
+        let approved = psu.decide(screen, "approve").await;
+        self.exchanged(&approved).await
+    }
+
+    /// The code the bank sent back with exchanged, checked; the token answer.
+    async fn exchanged(&self, approved: &Page) -> Answer {
+        let tokens = self.exchange(&approved_code(approved)).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
         tokens
+    }
+}
+
+/// Reads under one consent with its access token, the PSU present (no daily limit).
+pub struct Reader<'a> {
+    pub tpp: &'a Tpp,
+    pub token: String,
+    pub consent: String,
+}
+
+impl Reader<'_> {
+    pub async fn get(&self, path: &str) -> Answer {
+        self.tpp
+            .get(path, &self.token, &psu_headers(&self.consent))
+            .await
+    }
+
+    /// The body of a read that must succeed.
+    pub async fn ok(&self, path: &str) -> Value {
+        let a = self.get(path).await;
+        assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.body);
+        a.body
     }
 }
 

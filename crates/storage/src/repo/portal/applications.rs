@@ -8,7 +8,7 @@ use fintechapi_domain::registry::{
     Application, ApplicationStanding, Credential, Status, Subscription,
 };
 
-use super::{BEGIN_WRITE, Store, all, one, run};
+use super::{BEGIN_WRITE, Read, Store, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ApplicationRow, join_uris};
 
@@ -62,15 +62,13 @@ impl Store {
         &self,
         id: ApplicationId,
     ) -> Result<Option<Application>, StoreError> {
-        one(
-            &self.0,
-            sqlx::query_as::<_, ApplicationRow>(concat!(
-                "SELECT ",
-                application_columns!(),
-                " FROM applications WHERE id = $1"
-            ))
-            .bind(id),
+        select_rows!(
+            ApplicationRow,
+            application_columns,
+            "FROM applications WHERE id = $1"
         )
+        .bind(id)
+        .optional_into(&self.0)
         .await
     }
 
@@ -78,27 +76,23 @@ impl Store {
         &self,
         organisation: OrganisationId,
     ) -> Result<Vec<Application>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, ApplicationRow>(concat!(
-                "SELECT ",
-                application_columns!(),
-                " FROM applications WHERE organisation_id = $1 ORDER BY name"
-            ))
-            .bind(organisation),
+        select_rows!(
+            ApplicationRow,
+            application_columns,
+            "FROM applications WHERE organisation_id = $1 ORDER BY name"
         )
+        .bind(organisation)
+        .all_into(&self.0)
         .await
     }
 
     pub(crate) async fn all_applications(&self) -> Result<Vec<Application>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, ApplicationRow>(concat!(
-                "SELECT ",
-                application_columns!(),
-                " FROM applications ORDER BY created_at, id"
-            )),
+        select_rows!(
+            ApplicationRow,
+            application_columns,
+            "FROM applications ORDER BY created_at, id"
         )
+        .all_into(&self.0)
         .await
     }
 
@@ -107,8 +101,11 @@ impl Store {
         id: ApplicationId,
         status: Status,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE applications SET status = $2 WHERE id = $1");
-        run(&self.0, query.bind(id).bind(status.as_str())).await
+        sqlx::query("UPDATE applications SET status = $2 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn set_application_plan(
@@ -116,8 +113,11 @@ impl Store {
         id: ApplicationId,
         plan: Option<&str>,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE applications SET plan = $2 WHERE id = $1");
-        run(&self.0, query.bind(id).bind(plan)).await
+        sqlx::query("UPDATE applications SET plan = $2 WHERE id = $1")
+            .bind(id)
+            .bind(plan)
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn application_standing(

@@ -5,7 +5,7 @@ use fintechapi_domain::ids::{ApplicationId, CredentialId};
 use fintechapi_domain::registry::Credential;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Conn, Store, all, one, run};
+use super::{BEGIN_WRITE, Conn, Read, Store, Write};
 use crate::error::store;
 use crate::has_nul;
 use crate::rows::CredentialRow;
@@ -15,15 +15,13 @@ impl Store {
         &self,
         application: ApplicationId,
     ) -> Result<Vec<Credential>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, CredentialRow>(concat!(
-                "SELECT ",
-                credential_columns!(),
-                " FROM credentials WHERE application_id = $1 ORDER BY created_at DESC, id"
-            ))
-            .bind(application),
+        select_rows!(
+            CredentialRow,
+            credential_columns,
+            "FROM credentials WHERE application_id = $1 ORDER BY created_at DESC, id"
         )
+        .bind(application)
+        .all_into(&self.0)
         .await
     }
 
@@ -34,15 +32,13 @@ impl Store {
         if has_nul(consumer_key) {
             return Ok(None);
         }
-        one(
-            &self.0,
-            sqlx::query_as::<_, CredentialRow>(concat!(
-                "SELECT ",
-                credential_columns!(),
-                " FROM credentials WHERE consumer_key = $1"
-            ))
-            .bind(consumer_key),
+        select_rows!(
+            CredentialRow,
+            credential_columns,
+            "FROM credentials WHERE consumer_key = $1"
         )
+        .bind(consumer_key)
+        .optional_into(&self.0)
         .await
     }
 
@@ -58,9 +54,8 @@ impl Store {
         )
         .bind(credential.application_id)
         .bind(old_until)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
+        .run(&mut *tx)
+        .await?;
         insert(&mut tx, &credential).await?;
         tx.commit().await.map_err(store)
     }
@@ -70,10 +65,11 @@ impl Store {
         id: CredentialId,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
-            "UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1",
-        );
-        run(&self.0, query.bind(id).bind(at)).await
+        sqlx::query("UPDATE credentials SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn touch_credential(
@@ -81,8 +77,11 @@ impl Store {
         id: CredentialId,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1");
-        run(&self.0, query.bind(id).bind(at)).await
+        sqlx::query("UPDATE credentials SET last_used_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .run(&self.0)
+            .await
     }
 }
 
@@ -100,8 +99,6 @@ pub(super) async fn insert(conn: &mut Conn, c: &Credential) -> Result<(), StoreE
     .bind(c.expires_at)
     .bind(c.revoked_at)
     .bind(c.last_used_at)
-    .execute(&mut *conn)
+    .run(&mut *conn)
     .await
-    .map_err(store)?;
-    Ok(())
 }

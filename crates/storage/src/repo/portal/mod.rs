@@ -6,11 +6,9 @@
 //! these files give the backend store inherent methods and `Store`
 //! implements the port with them (`ports.rs`).
 
-use fintechapi_domain::StoreError;
-use sqlx::{Database, Pool};
+use sqlx::Database;
 
-use super::{BEGIN_WRITE, Db, Store};
-use crate::error::store;
+use super::{BEGIN_WRITE, Db, Read, Store, Write};
 
 type Conn = <Db as Database>::Connection;
 
@@ -46,34 +44,3 @@ mod outbox;
 mod sessions;
 mod subscriptions;
 mod users;
-
-type QueryAs<'q, R> = sqlx::query::QueryAs<'q, Db, R, <Db as Database>::Arguments>;
-
-/// Every row `query` returns, each made its domain type.
-async fn all<R, T>(pool: &Pool<Db>, query: QueryAs<'_, R>) -> Result<Vec<T>, StoreError>
-where
-    R: Send + Unpin + for<'r> sqlx::FromRow<'r, <Db as Database>::Row>,
-    T: TryFrom<R, Error = StoreError>,
-{
-    let rows = query.fetch_all(pool).await.map_err(store)?;
-    rows.into_iter().map(T::try_from).collect()
-}
-
-/// The row `query` returns, if any, made its domain type.
-async fn one<R, T>(pool: &Pool<Db>, query: QueryAs<'_, R>) -> Result<Option<T>, StoreError>
-where
-    R: Send + Unpin + for<'r> sqlx::FromRow<'r, <Db as Database>::Row>,
-    T: TryFrom<R, Error = StoreError>,
-{
-    let row = query.fetch_optional(pool).await.map_err(store)?;
-    row.map(T::try_from).transpose()
-}
-
-/// Runs a statement whose result is only success or failure.
-async fn run(
-    pool: &Pool<Db>,
-    query: sqlx::query::Query<'_, Db, <Db as Database>::Arguments>,
-) -> Result<(), StoreError> {
-    query.execute(pool).await.map_err(store)?;
-    Ok(())
-}

@@ -7,7 +7,7 @@ use fintechapi_domain::registry::{Organisation, Status};
 use fintechapi_domain::secret::KeyedHash;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Store, all, one, run};
+use super::{BEGIN_WRITE, Read, Store, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{OrganisationRow, UserRow, parse};
 
@@ -77,9 +77,8 @@ impl Store {
             )
             .bind(o.id)
             .bind(owner)
-            .execute(&mut *tx)
-            .await
-            .map_err(store)?;
+            .run(&mut *tx)
+            .await?;
         }
         tx.commit().await.map_err(store)?;
         Ok(())
@@ -89,15 +88,13 @@ impl Store {
         &self,
         id: OrganisationId,
     ) -> Result<Option<Organisation>, StoreError> {
-        one(
-            &self.0,
-            sqlx::query_as::<_, OrganisationRow>(concat!(
-                "SELECT ",
-                organisation_columns!(),
-                " FROM organisations o WHERE o.id = $1"
-            ))
-            .bind(id),
+        select_rows!(
+            OrganisationRow,
+            organisation_columns,
+            "FROM organisations o WHERE o.id = $1"
         )
+        .bind(id)
+        .optional_into(&self.0)
         .await
     }
 
@@ -105,15 +102,13 @@ impl Store {
         &self,
         legal_name: &str,
     ) -> Result<Option<Organisation>, StoreError> {
-        one(
-            &self.0,
-            sqlx::query_as::<_, OrganisationRow>(concat!(
-                "SELECT ",
-                organisation_columns!(),
-                " FROM organisations o WHERE o.legal_name = $1"
-            ))
-            .bind(legal_name),
+        select_rows!(
+            OrganisationRow,
+            organisation_columns,
+            "FROM organisations o WHERE o.legal_name = $1"
         )
+        .bind(legal_name)
+        .optional_into(&self.0)
         .await
     }
 
@@ -153,14 +148,12 @@ impl Store {
     }
 
     pub(crate) async fn all_organisations(&self) -> Result<Vec<Organisation>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, OrganisationRow>(concat!(
-                "SELECT ",
-                organisation_columns!(),
-                " FROM organisations o ORDER BY o.legal_name"
-            )),
+        select_rows!(
+            OrganisationRow,
+            organisation_columns,
+            "FROM organisations o ORDER BY o.legal_name"
         )
+        .all_into(&self.0)
         .await
     }
 
@@ -188,7 +181,7 @@ impl Store {
         invitation: Invitation,
     ) -> Result<(), StoreError> {
         let i = invitation;
-        let query = sqlx::query(
+        sqlx::query(
             "INSERT INTO invitations (key_hash, organisation_id, email, role, invited_by, \
              created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -198,8 +191,9 @@ impl Store {
         .bind(i.role.as_str())
         .bind(i.invited_by)
         .bind(i.created_at)
-        .bind(i.expires_at);
-        run(&self.0, query).await
+        .bind(i.expires_at)
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn open_invitations(
@@ -259,9 +253,8 @@ impl Store {
         .bind(organisation)
         .bind(user)
         .bind(&role)
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
+        .run(&mut *tx)
+        .await?;
         tx.commit().await.map_err(store)?;
         Ok(Some(organisation))
     }
@@ -273,7 +266,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let query =
             sqlx::query("DELETE FROM memberships WHERE organisation_id = $1 AND user_id = $2");
-        run(&self.0, query.bind(organisation).bind(user)).await
+        query.bind(organisation).bind(user).run(&self.0).await
     }
 
     pub(crate) async fn set_organisation_status(
@@ -281,7 +274,10 @@ impl Store {
         id: OrganisationId,
         status: Status,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE organisations SET status = $2 WHERE id = $1");
-        run(&self.0, query.bind(id).bind(status.as_str())).await
+        sqlx::query("UPDATE organisations SET status = $2 WHERE id = $1")
+            .bind(id)
+            .bind(status.as_str())
+            .run(&self.0)
+            .await
     }
 }

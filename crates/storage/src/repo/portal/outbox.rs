@@ -4,7 +4,7 @@ use fintechapi_domain::StoreError;
 use fintechapi_domain::portal::{Email, Mail};
 use time::OffsetDateTime;
 
-use super::{Store, all, run};
+use super::{Read, Store, Write};
 use crate::error::store;
 use crate::rows::MailRow;
 
@@ -18,7 +18,7 @@ struct ClaimedMailRow {
 impl Store {
     pub(crate) async fn enqueue_mail(&self, mail: Mail) -> Result<(), StoreError> {
         let m = mail;
-        let query = sqlx::query(
+        sqlx::query(
             "INSERT INTO outbox (recipient, subject, body_text, body_html, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -26,19 +26,18 @@ impl Store {
         .bind(m.subject)
         .bind(m.body_text)
         .bind(m.body_html)
-        .bind(m.created_at);
-        run(&self.0, query).await
+        .bind(m.created_at)
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn mails_to(&self, recipient: &Email) -> Result<Vec<Mail>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, MailRow>(
-                "SELECT recipient, subject, body_text, body_html, created_at FROM outbox \
+        sqlx::query_as::<_, MailRow>(
+            "SELECT recipient, subject, body_text, body_html, created_at FROM outbox \
              WHERE recipient = $1 ORDER BY id",
-            )
-            .bind(recipient.as_str()),
         )
+        .bind(recipient.as_str())
+        .all_into(&self.0)
         .await
     }
 
@@ -72,7 +71,10 @@ impl Store {
         id: i64,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = $1");
-        run(&self.0, query.bind(id).bind(at)).await
+        sqlx::query("UPDATE outbox SET sent_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(at)
+            .run(&self.0)
+            .await
     }
 }

@@ -7,7 +7,7 @@ use fintechapi_domain::portal::{Session, TokenPurpose};
 use fintechapi_domain::secret::KeyedHash;
 use time::OffsetDateTime;
 
-use super::{Store, run};
+use super::{Store, Write};
 use crate::error::store;
 use crate::rows::SessionRow;
 
@@ -18,7 +18,7 @@ impl Store {
         session: Session,
     ) -> Result<(), StoreError> {
         let s = session;
-        let query = sqlx::query(
+        sqlx::query(
             "INSERT INTO sessions (key_hash, user_id, csrf_token, created_at, last_seen_at, \
              expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -27,8 +27,9 @@ impl Store {
         .bind(s.csrf_token)
         .bind(s.created_at)
         .bind(s.last_seen_at)
-        .bind(s.expires_at);
-        run(&self.0, query).await
+        .bind(s.expires_at)
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn session(&self, key: &KeyedHash) -> Result<Option<Session>, StoreError> {
@@ -48,13 +49,18 @@ impl Store {
         key: &KeyedHash,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE key_hash = $1");
-        run(&self.0, query.bind(key.as_str().to_owned()).bind(at)).await
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE key_hash = $1")
+            .bind(key.as_str().to_owned())
+            .bind(at)
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn delete_session(&self, key: &KeyedHash) -> Result<(), StoreError> {
-        let query = sqlx::query("DELETE FROM sessions WHERE key_hash = $1");
-        run(&self.0, query.bind(key.as_str().to_owned())).await
+        sqlx::query("DELETE FROM sessions WHERE key_hash = $1")
+            .bind(key.as_str().to_owned())
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn prune_expired(
@@ -66,23 +72,20 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
                 .bind(now)
                 .bind(idle_before)
-                .execute(&self.0)
-                .await
-                .map_err(store)?;
+                .changed(&self.0)
+                .await?;
         let tokens = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.0)
-            .await
-            .map_err(store)?;
-        Ok(sessions.rows_affected() + tokens.rows_affected())
+            .changed(&self.0)
+            .await?;
+        Ok(sessions + tokens)
     }
 
     pub(crate) async fn delete_sessions_of(&self, user: UserId) -> Result<(), StoreError> {
-        run(
-            &self.0,
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user),
-        )
-        .await
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user)
+            .run(&self.0)
+            .await
     }
 
     pub(crate) async fn create_token(
@@ -92,15 +95,16 @@ impl Store {
         purpose: TokenPurpose,
         expires_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
+        sqlx::query(
             "INSERT INTO one_time_tokens (key_hash, user_id, purpose, expires_at) \
              VALUES ($1, $2, $3, $4)",
         )
         .bind(key.as_str().to_owned())
         .bind(user)
         .bind(purpose.as_str())
-        .bind(expires_at);
-        run(&self.0, query).await
+        .bind(expires_at)
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn consume_token(

@@ -6,7 +6,7 @@ use fintechapi_domain::portal::PortalError;
 use fintechapi_domain::registry::{Subscription, SubscriptionStatus};
 use time::OffsetDateTime;
 
-use super::{Conn, Store, all, one, run};
+use super::{Conn, Read, Store, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::SubscriptionRow;
 
@@ -15,15 +15,13 @@ impl Store {
         &self,
         application: ApplicationId,
     ) -> Result<Vec<Subscription>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, SubscriptionRow>(concat!(
-                "SELECT ",
-                subscription_columns!(),
-                " FROM subscriptions WHERE application_id = $1 ORDER BY product"
-            ))
-            .bind(application),
+        select_rows!(
+            SubscriptionRow,
+            subscription_columns,
+            "FROM subscriptions WHERE application_id = $1 ORDER BY product"
         )
+        .bind(application)
+        .all_into(&self.0)
         .await
     }
 
@@ -31,27 +29,23 @@ impl Store {
         &self,
         id: SubscriptionId,
     ) -> Result<Option<Subscription>, StoreError> {
-        one(
-            &self.0,
-            sqlx::query_as::<_, SubscriptionRow>(concat!(
-                "SELECT ",
-                subscription_columns!(),
-                " FROM subscriptions WHERE id = $1"
-            ))
-            .bind(id),
+        select_rows!(
+            SubscriptionRow,
+            subscription_columns,
+            "FROM subscriptions WHERE id = $1"
         )
+        .bind(id)
+        .optional_into(&self.0)
         .await
     }
 
     pub(crate) async fn pending_subscriptions(&self) -> Result<Vec<Subscription>, StoreError> {
-        all(
-            &self.0,
-            sqlx::query_as::<_, SubscriptionRow>(concat!(
-                "SELECT ",
-                subscription_columns!(),
-                " FROM subscriptions WHERE status = 'pending' ORDER BY created_at, id"
-            )),
+        select_rows!(
+            SubscriptionRow,
+            subscription_columns,
+            "FROM subscriptions WHERE status = 'pending' ORDER BY created_at, id"
         )
+        .all_into(&self.0)
         .await
     }
 
@@ -74,13 +68,14 @@ impl Store {
         reason: Option<String>,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
+        sqlx::query(
             "UPDATE subscriptions SET status = $2, reason = $3, decided_at = $4 WHERE id = $1",
-        );
-        run(
-            &self.0,
-            query.bind(id).bind(status.as_str()).bind(reason).bind(at),
         )
+        .bind(id)
+        .bind(status.as_str())
+        .bind(reason)
+        .bind(at)
+        .run(&self.0)
         .await
     }
 }

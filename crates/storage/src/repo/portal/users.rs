@@ -7,7 +7,7 @@ use fintechapi_domain::portal::{Email, NewUser, PortalError, User};
 use time::OffsetDateTime;
 
 use super::super::totp::{self, Holder};
-use super::{Store, run};
+use super::{Store, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::UserRow;
 
@@ -45,34 +45,26 @@ impl Store {
     }
 
     pub(crate) async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.0)
-        .await
-        .map_err(store)?
-        .map(|r| r.user())
-        .transpose()
+        select_rows!(UserRow, user_columns, "FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.0)
+            .await
+            .map_err(store)?
+            .map(|r| r.user())
+            .transpose()
     }
 
     pub(crate) async fn user_by_email(
         &self,
         email: &Email,
     ) -> Result<Option<(User, PasswordHash)>, StoreError> {
-        sqlx::query_as::<_, UserRow>(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users WHERE email = $1"
-        ))
-        .bind(email.as_str())
-        .fetch_optional(&self.0)
-        .await
-        .map_err(store)?
-        .map(|r| Ok((r.user()?, PasswordHash::from_phc(r.password_hash))))
-        .transpose()
+        select_rows!(UserRow, user_columns, "FROM users WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(&self.0)
+            .await
+            .map_err(store)?
+            .map(|r| Ok((r.user()?, PasswordHash::from_phc(r.password_hash))))
+            .transpose()
     }
 
     pub(crate) async fn begin_login_attempt(
@@ -82,7 +74,7 @@ impl Store {
         lock_until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let counted = sqlx::query(
+        sqlx::query(
             // A lock that ran out starts a new count.
             "UPDATE users SET \
              failed_logins = CASE WHEN locked_until IS NULL THEN failed_logins + 1 ELSE 1 END, \
@@ -94,16 +86,14 @@ impl Store {
         .bind(i64::from(max))
         .bind(lock_until)
         .bind(now)
-        .execute(&self.0)
-        .await
-        .map_err(store)?;
-        Ok(counted.rows_affected() == 1)
+        .changed_one(&self.0)
+.await
     }
 
     pub(crate) async fn reset_login_failures(&self, id: UserId) -> Result<(), StoreError> {
         let query =
             sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1");
-        run(&self.0, query.bind(id)).await
+        query.bind(id).run(&self.0).await
     }
 
     pub(crate) async fn mark_email_verified(
@@ -111,10 +101,13 @@ impl Store {
         id: UserId,
         at: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
+        sqlx::query(
             "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1",
-        );
-        run(&self.0, query.bind(id).bind(at)).await
+        )
+        .bind(id)
+        .bind(at)
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn set_password(
@@ -122,11 +115,14 @@ impl Store {
         id: UserId,
         password: PasswordHash,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query(
+        sqlx::query(
             "UPDATE users SET password_hash = $2, failed_logins = 0, locked_until = NULL \
              WHERE id = $1",
-        );
-        run(&self.0, query.bind(id).bind(password.as_phc().to_owned())).await
+        )
+        .bind(id)
+        .bind(password.as_phc().to_owned())
+        .run(&self.0)
+        .await
     }
 
     pub(crate) async fn set_totp(

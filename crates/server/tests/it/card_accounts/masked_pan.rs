@@ -1,38 +1,14 @@
-//! Card accounts over HTTPS on both stores: a TPP asks for a card by its
-//! masked PAN (or its PAN, masked at once), the PSU approves it at the bank,
-//! and the TPP reads exactly that card under `/v1/card-accounts` — list,
-//! details, balances, transactions page by page — never a full PAN, never a
-//! card outside the consent, with the ledger still balanced.
+//! A consent naming a card by its masked PAN reads exactly that card:
+//! list, details, balances, transactions page by page.
 
-use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
-use crate::support::{TestServer, demo_server, param, redirect_params};
-use fintechapi_domain::card::{CardAccount, CardRepository};
+use crate::support::demo_server;
+use crate::support::xs2a::Tpp;
 use fintechapi_domain::ledger::LedgerRepository;
-use fintechapi_domain::psu::PsuRepository;
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use reqwest::StatusCode;
+use serde_json::json;
 
-async fn card_of(server: &TestServer, login: &str) -> CardAccount {
-    let store = server.db.store().await;
-    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
-    store.card_accounts_of_psu(psu.id).await.unwrap().remove(0)
-}
-
-/// The longest run of digits in `text`: a full PAN is 13 to 19 of them.
-fn longest_digit_run(text: &str) -> usize {
-    text.split(|c: char| !c.is_ascii_digit())
-        .map(str::len)
-        .max()
-        .unwrap_or(0)
-}
-
-fn decimal(v: &Value) -> i64 {
-    let text = v["amount"].as_str().unwrap();
-    let (whole, cents) = text.split_once('.').unwrap();
-    let sign = if whole.starts_with('-') { -1 } else { 1 };
-    whole.parse::<i64>().unwrap() * 100 + sign * cents.parse::<i64>().unwrap()
-}
+use super::{booked_ids, card_of, decimal, longest_digit_run};
 
 async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: TestDb) {
     let server = demo_server(db).await;
@@ -67,10 +43,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
     let token = tpp.approve(psu, &screen, &[]).await;
     let id = card.account.id.to_string();
-    let present = psu_headers(&consent);
+    let alice = tpp.reader(&token, &consent);
     let mut seen = Vec::new();
 
-    let list = tpp.get("/v1/card-accounts", &token, &present).await;
+    let list = alice.get("/v1/card-accounts").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let cards = list.body["cardAccounts"].as_array().unwrap();
     assert_eq!(cards.len(), 1, "{}", list.body);
@@ -96,9 +72,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         format!("/v1/card-accounts/{id}/transactions")
     );
     assert!(listed.get("balances").is_none());
-    let with_balance = tpp
-        .get("/v1/card-accounts?withBalance=true", &token, &present)
-        .await;
+    let with_balance = alice.get("/v1/card-accounts?withBalance=true").await;
     assert_eq!(
         with_balance.body["cardAccounts"][0]["balances"]
             .as_array()
@@ -107,26 +81,17 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         "{}",
         with_balance.body
     );
-    let accounts = tpp.get("/v1/accounts", &token, &present).await;
+    let accounts = alice.get("/v1/accounts").await;
     assert_eq!(
         accounts.body,
         json!({"accounts": []}),
         "a card is not a payment account under /v1/accounts"
     );
-    let as_account = tpp
-        .get(&format!("/v1/accounts/{id}"), &token, &present)
-        .await;
-    assert_eq!(
-        (as_account.status, as_account.tpp_message().0),
-        (StatusCode::FORBIDDEN, Some("CONSENT_INVALID"))
-    );
+    let as_account = alice.get(&format!("/v1/accounts/{id}")).await;
+    as_account.assert_tpp_message(StatusCode::FORBIDDEN, "CONSENT_INVALID");
 
-    let details = tpp
-        .get(
-            &format!("/v1/card-accounts/{id}?withBalance=true"),
-            &token,
-            &present,
-        )
+    let details = alice
+        .get(&format!("/v1/card-accounts/{id}?withBalance=true"))
         .await;
     assert_eq!(details.status, StatusCode::OK, "{}", details.body);
     assert_eq!(details.body["cardAccount"]["ownerName"], "Alice Schmidt");
@@ -137,13 +102,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         Some(5)
     );
 
-    let balances = tpp
-        .get(
-            &format!("/v1/card-accounts/{id}/balances"),
-            &token,
-            &present,
-        )
-        .await;
+    let balances = alice.get(&format!("/v1/card-accounts/{id}/balances")).await;
     assert_eq!(balances.status, StatusCode::OK, "{}", balances.body);
     assert_eq!(
         balances.body["cardAccount"],
@@ -185,12 +144,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     seen.extend([list.body, with_balance.body, details.body, balances.body]);
 
     // Booked transactions page by page, newest first, no entry twice.
-    let first = tpp
-        .get(
-            &format!("/v1/card-accounts/{id}/transactions?bookingStatus=booked"),
-            &token,
-            &present,
-        )
+    let first = alice
+        .get(&format!(
+            "/v1/card-accounts/{id}/transactions?bookingStatus=booked"
+        ))
         .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
     assert_eq!(
@@ -216,7 +173,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         )),
         "{next}"
     );
-    let second = tpp.get(&next, &token, &present).await;
+    let second = alice.get(&next).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.body);
     let page_two = second.body["cardTransactions"]["booked"]
         .as_array()
@@ -228,15 +185,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         links["last"], report["_links"]["last"],
         "two pages: the second is the last"
     );
-    let back = tpp
-        .call(
-            Method::GET,
-            links["previous"]["href"].as_str().unwrap(),
-            &token,
-            &present,
-            None,
-        )
-        .await;
+    let back = alice.get(links["previous"]["href"].as_str().unwrap()).await;
     assert_eq!(
         back.body["cardTransactions"]["booked"].as_array(),
         Some(&page_one),
@@ -319,13 +268,8 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let path = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&entryReferenceFrom={oldest}"
     );
-    let newer = tpp.get(&path, &token, &present).await;
-    let newer_ids: Vec<i64> = newer.body["cardTransactions"]["booked"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["cardTransactionId"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let newer = alice.get(&path).await;
+    let newer_ids: Vec<i64> = booked_ids(&newer.body);
     assert_eq!(newer_ids.len(), 49, "{}", newer.body);
     assert!(
         newer_ids
@@ -336,7 +280,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let path = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&dateFrom={day}&dateTo={day}"
     );
-    let window = tpp.get(&path, &token, &present).await;
+    let window = alice.get(&path).await;
     let in_window = window.body["cardTransactions"]["booked"]
         .as_array()
         .unwrap();
@@ -351,12 +295,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             .unwrap()
             .contains(&format!("dateFrom={day}"))
     );
-    let both = tpp
-        .get(
-            &format!("/v1/card-accounts/{id}/transactions?bookingStatus=both&withBalance=true"),
-            &token,
-            &present,
-        )
+    let both = alice
+        .get(&format!(
+            "/v1/card-accounts/{id}/transactions?bookingStatus=both&withBalance=true"
+        ))
         .await;
     let pending = both.body["cardTransactions"]["pending"].as_array().unwrap();
     assert!(
@@ -366,12 +308,10 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     );
     assert!(both.body["cardTransactions"]["booked"].is_array());
     assert_eq!(both.body["balances"].as_array().map(Vec::len), Some(5));
-    let only_pending = tpp
-        .get(
-            &format!("/v1/card-accounts/{id}/transactions?bookingStatus=pending"),
-            &token,
-            &present,
-        )
+    let only_pending = alice
+        .get(&format!(
+            "/v1/card-accounts/{id}/transactions?bookingStatus=pending"
+        ))
         .await;
     assert!(
         only_pending.body["cardTransactions"]
@@ -388,18 +328,13 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     let delta = format!(
         "/v1/card-accounts/{id}/transactions?bookingStatus=booked&deltaList=true&itemsPerPage=100"
     );
-    let all = tpp.get(&delta, &token, &present).await;
-    let delta_ids: Vec<i64> = all.body["cardTransactions"]["booked"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["cardTransactionId"].as_str().unwrap().parse().unwrap())
-        .collect();
+    let all = alice.get(&delta).await;
+    let delta_ids: Vec<i64> = booked_ids(&all.body);
     assert_eq!(delta_ids.len(), ids.len(), "{}", all.body);
     let mut delta_sorted = delta_ids.clone();
     delta_sorted.sort_unstable();
     assert_eq!(delta_sorted, unique, "the same entries as the pages");
-    let again = tpp.get(&delta, &token, &present).await;
+    let again = alice.get(&delta).await;
     assert_eq!(
         again.body["cardTransactions"]["booked"],
         json!([]),
@@ -452,13 +387,8 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             "FORMAT_ERROR",
         ),
     ] {
-        let refused = tpp.get(&format!("{base}{query}"), &token, &present).await;
-        assert_eq!(
-            (refused.status, refused.tpp_message().0),
-            (status, Some(expected)),
-            "{query}: {}",
-            refused.body
-        );
+        let refused = alice.get(&format!("{base}{query}")).await;
+        refused.assert_tpp_message(status, expected);
     }
 
     // A card outside the consent, or no card at all, is refused.
@@ -468,12 +398,8 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         "not-an-id".into(),
     ] {
         for suffix in ["", "/balances", "/transactions?bookingStatus=booked"] {
-            let outside = tpp
-                .get(
-                    &format!("/v1/card-accounts/{other}{suffix}"),
-                    &token,
-                    &present,
-                )
+            let outside = alice
+                .get(&format!("/v1/card-accounts/{other}{suffix}"))
                 .await;
             assert_eq!(
                 (outside.status, outside.tpp_message().0),
@@ -483,23 +409,15 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
         }
     }
     let no_consent_id = tpp.get("/v1/card-accounts", &token, &[]).await;
-    assert_eq!(
-        (no_consent_id.status, no_consent_id.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
+    no_consent_id.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
     let wrong_consent = tpp
-        .call(
-            Method::GET,
+        .get(
             "/v1/card-accounts",
             &token,
             &[("consent-id", "00000000-0000-4000-8000-000000000000")],
-            None,
         )
         .await;
-    assert_eq!(
-        (wrong_consent.status, wrong_consent.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
+    wrong_consent.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
 
     // Without the PSU: frequencyPerDay (4) accesses a day.
     let unattended = [("consent-id", consent.as_str())];
@@ -520,10 +438,7 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
             &unattended,
         )
         .await;
-    assert_eq!(
-        (fifth.status, fifth.tpp_message().0),
-        (StatusCode::TOO_MANY_REQUESTS, Some("ACCESS_EXCEEDED"))
-    );
+    fifth.assert_tpp_message(StatusCode::TOO_MANY_REQUESTS, "ACCESS_EXCEEDED");
 
     // Masked PANs only, wherever a card is named; no digit run as long as a PAN.
     for body in &seen {
@@ -536,175 +451,3 @@ async fn a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card(db: Tes
     server.stop().await;
 }
 both_stores!(a_consent_naming_the_card_by_masked_pan_reads_exactly_that_card);
-
-async fn a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_cards(db: TestDb) {
-    let server = demo_server(db).await;
-    let tpp = Tpp::new(&server, &server.db, "ais");
-    let cc = tpp.client_token().await;
-    let alice = card_of(&server, "alice").await;
-    let bob = card_of(&server, "bob").await;
-    let carol = card_of(&server, "carol").await;
-
-    // A full PAN in the request is stored and shown masked only.
-    let pan = "5254121234563241";
-    let consent = tpp
-        .consent(&cc, json!({"accounts": [{"pan": pan}]}), 4)
-        .await;
-    let read = tpp.get(&format!("/v1/consents/{consent}"), &cc, &[]).await;
-    assert_eq!(
-        read.body["access"]["accounts"],
-        json!([{"maskedPan": "525412******3241"}])
-    );
-    let stored = server
-        .db
-        .raw_strings("SELECT access FROM consents")
-        .await
-        .join(" ");
-    assert!(
-        !stored.contains(pan) && !read.body.to_string().contains(pan),
-        "{stored}"
-    );
-    let access = json!({"accounts": [{"pan": "5254121234563242"}]});
-    let invalid = tpp.consent_with(&cc, access, 4, &[]).await;
-    assert_eq!(
-        (invalid.status, invalid.tpp_message().0),
-        (StatusCode::BAD_REQUEST, Some("FORMAT_ERROR"))
-    );
-    assert_eq!(
-        invalid.body["tppMessages"][0]["path"],
-        "access.accounts[0].pan"
-    );
-    assert!(!invalid.body.to_string().contains("5254121234563242"));
-    let (psu, screen) = tpp
-        .at_bank(&server, &consent, "alice", "alice-demo-2026")
-        .await;
-    assert!(screen.body.contains("card <code>525412******3241</code>"));
-    let token = tpp.approve(psu, &screen, &[]).await;
-    let present = psu_headers(&consent);
-    let list = tpp.get("/v1/card-accounts", &token, &present).await;
-    assert_eq!(
-        list.body["cardAccounts"][0]["resourceId"],
-        alice.account.id.to_string()
-    );
-    assert!(
-        list.body["cardAccounts"][0]["_links"]
-            .as_object()
-            .unwrap()
-            .is_empty(),
-        "account details only"
-    );
-    let no_balances = tpp
-        .get(
-            &format!("/v1/card-accounts/{}/balances", alice.account.id),
-            &token,
-            &present,
-        )
-        .await;
-    assert_eq!(
-        (no_balances.status, no_balances.tpp_message().0),
-        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"))
-    );
-
-    // A card the PSU does not hold: the bank says so and the consent cannot be approved.
-    let foreign = tpp
-        .consent(
-            &cc,
-            json!({"accounts": [{"maskedPan": carol.masked_pan.as_str()}]}),
-            4,
-        )
-        .await;
-    let (mut psu, screen) = tpp
-        .at_bank(&server, &foreign, "alice", "alice-demo-2026")
-        .await;
-    assert!(
-        screen.body.contains(&format!(
-            "card {}, which is not one of yours",
-            carol.masked_pan
-        )),
-        "{}",
-        screen.body
-    );
-    let refused = psu
-        .post(
-            "/bank/consent",
-            &[("decision", "approve"), ("csrf", &screen.csrf())],
-        )
-        .await;
-    assert_eq!(
-        param(
-            &redirect_params(refused.location.as_deref().unwrap(), REDIRECT),
-            "error"
-        ),
-        Some("access_denied")
-    );
-
-    // allPsd2: the card with balances and transactions, next to the payment accounts.
-    let global = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
-    let (psu, screen) = tpp.at_bank(&server, &global, "bob", "bob-demo-2026").await;
-    assert!(
-        screen
-            .body
-            .contains(&format!("card <code>{}</code>", bob.masked_pan))
-    );
-    let token = tpp.approve(psu, &screen, &[]).await;
-    let present = psu_headers(&global);
-    let cards = tpp
-        .get("/v1/card-accounts?withBalance=true", &token, &present)
-        .await;
-    let listed = &cards.body["cardAccounts"][0];
-    assert_eq!(
-        listed["maskedPan"],
-        bob.masked_pan.as_str(),
-        "{}",
-        cards.body
-    );
-    assert!(listed["balances"].is_array() && listed["_links"]["balances"].is_object());
-    let accounts = tpp.get("/v1/accounts", &token, &present).await;
-    let ibans: Vec<&Value> = accounts.body["accounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| &a["iban"])
-        .collect();
-    assert_eq!(ibans.len(), 2, "{}", accounts.body);
-    assert!(ibans.iter().all(|i| i.is_string()), "payment accounts only");
-    let transactions = tpp
-        .get(
-            &format!(
-                "/v1/card-accounts/{}/transactions?bookingStatus=booked",
-                bob.account.id
-            ),
-            &token,
-            &present,
-        )
-        .await;
-    assert_eq!(transactions.status, StatusCode::OK, "{}", transactions.body);
-
-    // Bank-offered: the PSU ticks only the card.
-    let offered = tpp
-        .consent(&cc, json!({"accounts": [], "transactions": []}), 4)
-        .await;
-    let (psu, screen) = tpp
-        .at_bank(&server, &offered, "carol", "carol-demo-2026")
-        .await;
-    let card_id = carol.account.id.to_string();
-    assert!(
-        screen.body.contains(&format!(r#"value="{card_id}""#)),
-        "{}",
-        screen.body
-    );
-    let token = tpp.approve(psu, &screen, &[&card_id]).await;
-    let present = psu_headers(&offered);
-    let cards = tpp.get("/v1/card-accounts", &token, &present).await;
-    assert_eq!(cards.body["cardAccounts"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        cards.body["cardAccounts"][0]["resourceId"],
-        card_id.as_str()
-    );
-    let accounts = tpp.get("/v1/accounts", &token, &present).await;
-    assert_eq!(accounts.body, json!({"accounts": []}));
-    let audit = server.db.store().await.audit().await.unwrap();
-    assert!(audit.is_consistent(), "{audit:?}");
-    server.stop().await;
-}
-both_stores!(a_pan_is_masked_at_once_and_all_psd2_and_bank_offered_consents_cover_cards);

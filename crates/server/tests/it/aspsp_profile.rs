@@ -1,0 +1,407 @@
+//! The ASPSP profile (`GET /aspsp-profile`) tried against the running API:
+//! each feature it offers works, each it refuses is refused, with the values
+//! it names.
+
+use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
+use crate::support::{accounts_of, demo_server, demo_server_at, iban};
+use fintechapi_domain::{Clock, ManualClock, SystemClock};
+use fintechapi_testkit::{TestDb, both_stores};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const PSU_PRESENT: [(&str, &str); 1] = [("psu-ip-address", "192.0.2.7")];
+
+async fn profile(tpp: &Tpp) -> Value {
+    let resp = tpp
+        .http
+        .get(format!("{}/aspsp-profile", tpp.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    resp.json().await.unwrap()
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("a list: {value}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn consent_body(access: Value, recurring: bool, until: &str, frequency: u64) -> Value {
+    json!({"access": access, "recurringIndicator": recurring, "validUntil": until,
+        "frequencyPerDay": frequency, "combinedServiceIndicator": false})
+}
+
+async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
+    let clock = ManualClock::new(SystemClock.now());
+    let server = demo_server_at(db, &clock).await;
+    let tpp = Tpp::new(&server, &server.db, "ais");
+    let profile = profile(&tpp).await;
+    let ais = &profile["ais"];
+    let cc = tpp.client_token().await;
+    let post = |body: Value, headers: Vec<(&'static str, &'static str)>| {
+        let (tpp, cc) = (&tpp, &cc);
+        async move {
+            tpp.call(Method::POST, "/v1/consents", cc, &headers, Some(&body))
+                .await
+        }
+    };
+
+    // Every kind of access offered is granted; an empty list is a bank-offered consent.
+    for kind in strings(&ais["access"]) {
+        let value = match kind.as_str() {
+            "accounts" | "balances" | "transactions" => json!([]),
+            _ => json!("allAccounts"),
+        };
+        let a = post(
+            consent_body(json!({ kind.as_str(): value }), true, "2099-12-31", 4),
+            vec![],
+        )
+        .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{kind}: {}", a.body);
+        let approaches = strings(&profile["sca"]["approaches"]);
+        assert_eq!(a.headers["aspsp-sca-approach"], approaches[0].as_str());
+    }
+    assert_eq!(ais["bankOfferedConsent"], true);
+    let unoffered = post(
+        consent_body(
+            json!({"additionalInformation": {"ownerName": []}}),
+            true,
+            "2099-12-31",
+            4,
+        ),
+        vec![],
+    )
+    .await;
+    unoffered.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+
+    // validUntil far out is granted up to the profile's number of days.
+    let days = ais["maxConsentValidityDays"].as_i64().unwrap();
+    let long = post(
+        consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4),
+        vec![],
+    )
+    .await;
+    let id = long.body["consentId"].as_str().unwrap();
+    let read = tpp.get(&format!("/v1/consents/{id}"), &cc, &[]).await;
+    let granted = read.body["validUntil"].as_str().unwrap().to_owned();
+    let cap = (clock.now().date() + time::Duration::days(days)).to_string();
+    assert_eq!(granted, cap, "today + {days} days");
+
+    let max = ais["maxFrequencyPerDay"].as_u64().unwrap();
+    let at_max = post(
+        consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", max),
+        vec![],
+    )
+    .await;
+    assert_eq!(at_max.status, StatusCode::CREATED, "{}", at_max.body);
+    let over = post(
+        consent_body(
+            json!({"allPsd2": "allAccounts"}),
+            true,
+            "2099-12-31",
+            max + 1,
+        ),
+        vec![],
+    )
+    .await;
+    over.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    assert_eq!(ais["oneOffConsent"], true);
+    let one_off = post(
+        consent_body(json!({"allPsd2": "allAccounts"}), false, "2099-12-31", 1),
+        vec![],
+    )
+    .await;
+    assert_eq!(one_off.status, StatusCode::CREATED, "{}", one_off.body);
+
+    assert_eq!(ais["combinedServiceIndicator"], false);
+    let mut combined = consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4);
+    combined["combinedServiceIndicator"] = json!(true);
+    let combined = post(combined, vec![]).await;
+    combined.assert_tpp_message(StatusCode::BAD_REQUEST, "SESSIONS_NOT_SUPPORTED");
+
+    // Embedded and decoupled SCA are refused, whichever header asks for them.
+    let sca = &profile["sca"];
+    assert_eq!(
+        (sca["embedded"].as_bool(), sca["decoupled"].as_bool()),
+        (Some(false), Some(false))
+    );
+    let all = || consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4);
+    for asked in [
+        ("tpp-redirect-preferred", "false"),
+        ("tpp-decoupled-preferred", "true"),
+    ] {
+        let a = post(all(), vec![asked]).await;
+        a.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    }
+
+    // An explicit start: with OAuth refused, with Redirect a new scaRedirect link.
+    assert_eq!(sca["explicitStartWithOAuth"], false);
+    let start = format!("/v1/consents/{id}/authorisations");
+    let oauth = tpp
+        .call(Method::POST, &start, &cc, &[], Some(&json!({})))
+        .await;
+    oauth.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    assert_eq!(sca["explicitStartWithRedirect"], true);
+    let redirect = [
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+    ];
+    let started = tpp
+        .call(Method::POST, &start, &cc, &redirect, Some(&json!({})))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    tpp.sca_link(&started);
+
+    // TPP-Explicit-Authorisation-Preferred: the initiation only links where to start.
+    assert_eq!(sca["explicitAuthorisationPreferred"], true);
+    let explicit = [
+        redirect[0],
+        redirect[1],
+        ("tpp-explicit-authorisation-preferred", "true"),
+    ];
+    let later = post(all(), explicit.to_vec()).await;
+    assert_eq!(later.status, StatusCode::CREATED, "{}", later.body);
+    let later_id = later.body["consentId"].as_str().unwrap();
+    let links = &later.body["_links"];
+    assert!(links.get("scaRedirect").is_none(), "{}", later.body);
+    let start_later = format!("/v1/consents/{later_id}/authorisations");
+    assert_eq!(links["startAuthorisation"]["href"], start_later.as_str());
+    let started = tpp
+        .call(Method::POST, &start_later, &cc, &redirect, Some(&json!({})))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    tpp.sca_link(&started);
+
+    // Answers come in the media types listed, and in no other.
+    let listed = strings(&profile["answerMediaTypes"]);
+    for accept in &listed {
+        let a = tpp
+            .get(&format!("/v1/consents/{id}"), &cc, &[("accept", accept)])
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "{accept}: {}", a.body);
+    }
+    assert!(!listed.iter().any(|m| m == "application/xml"));
+    let xml = tpp
+        .get(
+            &format!("/v1/consents/{id}/status"),
+            &cc,
+            &[("accept", "application/xml")],
+        )
+        .await;
+    xml.assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
+
+    // Every operation of the specification it refuses says so.
+    let refused = profile["refusedOperations"].as_array().unwrap();
+    assert_eq!(refused.len(), 12);
+    for op in refused {
+        let path = op["path"]
+            .as_str()
+            .unwrap()
+            .replace("{payment-service}", "payments")
+            .replace("{payment-product}", "sepa-credit-transfers")
+            .replace("{consentId}", id)
+            .replace("{paymentId}", &uuid::Uuid::new_v4().to_string())
+            .replace("{basketId}", &uuid::Uuid::new_v4().to_string())
+            .replace("{authorisationId}", &uuid::Uuid::new_v4().to_string());
+        let method = Method::from_bytes(op["method"].as_str().unwrap().as_bytes()).unwrap();
+        let body = (method != Method::GET && method != Method::DELETE).then(|| json!({}));
+        let a = tpp.call(method, &path, &cc, &[], body.as_ref()).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{op}: {}", a.body);
+        assert_eq!(
+            a.tpp_message().0,
+            Some("SERVICE_INVALID"),
+            "{op}: {}",
+            a.body
+        );
+    }
+    assert_eq!(profile["signingBaskets"], false);
+    let basket = tpp
+        .call(
+            Method::POST,
+            "/v1/signing-baskets",
+            &cc,
+            &[],
+            Some(&json!({"consentIds": [id]})),
+        )
+        .await;
+    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    server.stop().await;
+}
+
+both_stores!(consents_and_sca_are_as_the_profile_says);
+
+async fn every_payment_service_and_product_named_is_offered(db: TestDb) {
+    let clock = ManualClock::new(SystemClock.now());
+    let server = demo_server_at(db, &clock).await;
+    let tpp = Tpp::new(&server, &server.db, "pis");
+    let profile = profile(&tpp).await;
+    let pis = &profile["pis"];
+    let token = tpp.client_token().await;
+    let debtor = iban(&accounts_of(&server, "alice").await[0]);
+    let transfer = json!({"instructedAmount": {"currency": "EUR", "amount": "1.00"},
+        "debtorAccount": {"iban": debtor}, "creditorName": "Landlord",
+        "creditorAccount": {"iban": "DE02120300000000202051"}});
+    let tomorrow = clock.now().date().next_day().unwrap().to_string();
+    let mut standing_order = transfer.clone();
+    standing_order["startDate"] = json!(tomorrow);
+    standing_order["frequency"] = json!("Monthly");
+    let bulk = json!({"batchBookingPreferred": pis["batchBooking"], "debtorAccount": {"iban": debtor},
+        "payments": [{"instructedAmount": {"currency": "EUR", "amount": "2.00"}, "creditorName": "Shop",
+            "creditorAccount": {"iban": "DE89370400440532013000"}}]});
+    let mut future = transfer.clone();
+    future["requestedExecutionDate"] = json!(tomorrow);
+
+    let products = strings(&pis["products"]);
+    for service in strings(&pis["services"]) {
+        let body = match service.as_str() {
+            "payments" => &transfer,
+            "periodic-payments" => &standing_order,
+            "bulk-payments" => &bulk,
+            other => panic!("a service the test does not know: {other}"),
+        };
+        for product in &products {
+            let path = format!("/v1/{service}/{product}");
+            let a = tpp
+                .call(Method::POST, &path, &token, &PSU_PRESENT, Some(body))
+                .await;
+            if product.starts_with("pain.001-") {
+                // Known, and it takes a pain.001 document, not JSON.
+                assert_eq!(
+                    a.status,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "{path}: {}",
+                    a.body
+                );
+                let text = a.body["tppMessages"][0]["text"]
+                    .as_str()
+                    .unwrap_or_default();
+                assert!(text.contains("pain.001"), "{path}: {}", a.body);
+            } else {
+                assert_eq!(a.status, StatusCode::CREATED, "{path}: {}", a.body);
+            }
+        }
+    }
+    let unknown = tpp
+        .call(
+            Method::POST,
+            "/v1/payments/faster-payments",
+            &token,
+            &PSU_PRESENT,
+            Some(&transfer),
+        )
+        .await;
+    unknown.assert_tpp_message(StatusCode::NOT_FOUND, "PRODUCT_UNKNOWN");
+
+    assert_eq!(pis["futureDated"], true);
+    let scheduled = tpp
+        .call(
+            Method::POST,
+            "/v1/payments/sepa-credit-transfers",
+            &token,
+            &PSU_PRESENT,
+            Some(&future),
+        )
+        .await;
+    assert_eq!(scheduled.status, StatusCode::CREATED, "{}", scheduled.body);
+    assert_eq!(pis["cancellation"], true);
+    let id = scheduled.body["paymentId"].as_str().unwrap();
+    let cancelled = tpp
+        .delete(
+            &format!("/v1/payments/sepa-credit-transfers/{id}"),
+            &token,
+            &[],
+        )
+        .await;
+    assert_eq!(
+        cancelled.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        cancelled.body
+    );
+
+    // Funds confirmation only under the holder's consent.
+    assert_eq!(profile["piis"]["consentRequired"], true);
+    let piis = Tpp::with_nok(&server, "Funds Checker AG", "ais,piis");
+    let cc = piis.client_token().await;
+    let ask = json!({"account": {"iban": debtor}, "instructedAmount": {"currency": "EUR", "amount": "1.00"}});
+    let unasked = piis
+        .call(
+            Method::POST,
+            "/v1/funds-confirmations",
+            &cc,
+            &[],
+            Some(&ask),
+        )
+        .await;
+    unasked.assert_tpp_message(StatusCode::BAD_REQUEST, "NO_PIIS_ACTIVATION");
+    server.stop().await;
+}
+
+both_stores!(every_payment_service_and_product_named_is_offered);
+
+async fn every_report_option_named_is_served(db: TestDb) {
+    let server = demo_server(db).await;
+    let tpp = Tpp::new(&server, &server.db, "ais");
+    let profile = profile(&tpp).await;
+    let ais = &profile["ais"];
+    let cc = tpp.client_token().await;
+    let consent = tpp.consent(&cc, json!({"allPsd2": "allAccounts"}), 4).await;
+    let token = tpp
+        .authorise(&server, &consent, "alice", "alice-demo-2026")
+        .await;
+    let present = psu_headers(&consent);
+    let accounts = tpp.get("/v1/accounts", &token, &present).await;
+    let account = accounts.body["accounts"][0]["resourceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let report = |query: String| {
+        let (tpp, token) = (&tpp, &token);
+        let path = format!("/v1/accounts/{account}/transactions?{query}");
+        async move { tpp.get(&path, token, &present).await }
+    };
+
+    for status in strings(&ais["bookingStatus"]) {
+        let a = report(format!("bookingStatus={status}")).await;
+        assert_eq!(a.status, StatusCode::OK, "{status}: {}", a.body);
+    }
+    let max = ais["maxItemsPerPage"].as_u64().unwrap();
+    let page = report(format!("bookingStatus=booked&itemsPerPage={max}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let over = report(format!("bookingStatus=booked&itemsPerPage={}", max + 1)).await;
+    over.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    assert_eq!(ais["pageIndex"], false);
+    let numbered = report("bookingStatus=booked&pageIndex=2".into()).await;
+    numbered.assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
+    for (flag, option) in [("deltaList", "deltaList"), ("withBalance", "withBalance")] {
+        assert_eq!(ais[flag], true);
+        let a = report(format!("bookingStatus=booked&{option}=true")).await;
+        assert_eq!(a.status, StatusCode::OK, "{option}: {}", a.body);
+    }
+
+    assert_eq!(ais["cardAccounts"], true);
+    let cards = tpp.get("/v1/card-accounts", &token, &present).await;
+    assert_eq!(cards.status, StatusCode::OK, "{}", cards.body);
+    let card = cards.body["cardAccounts"][0]["resourceId"]
+        .as_str()
+        .unwrap();
+    let card_statuses = strings(&ais["cardAccountBookingStatus"]);
+    for status in strings(&ais["bookingStatus"]) {
+        let path = format!("/v1/card-accounts/{card}/transactions?bookingStatus={status}");
+        let a = tpp.get(&path, &token, &present).await;
+        if card_statuses.contains(&status) {
+            assert_eq!(a.status, StatusCode::OK, "{status}: {}", a.body);
+        } else {
+            a.assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
+        }
+    }
+    server.stop().await;
+}
+
+both_stores!(every_report_option_named_is_served);

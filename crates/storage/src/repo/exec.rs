@@ -1,0 +1,82 @@
+//! Running a built statement the same way in every repository: database
+//! errors become [`StoreError`]s, rows become domain values through their
+//! `TryFrom`, and a guarded write says whether its guard held.
+
+use fintechapi_domain::StoreError;
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Database, Executor, FromRow};
+
+use super::Db;
+use crate::error::store;
+
+pub(crate) type Args = <Db as Database>::Arguments;
+
+/// What a statement runs on: the pool, a connection or a transaction.
+pub(crate) trait Exec<'c>: Executor<'c, Database = Db> {}
+impl<'c, E: Executor<'c, Database = Db>> Exec<'c> for E {}
+
+/// A statement run for its effect.
+pub(crate) trait Write {
+    /// Runs it.
+    async fn run<'c>(self, on: impl Exec<'c>) -> Result<(), StoreError>;
+    /// Runs it; how many rows it changed.
+    async fn changed<'c>(self, on: impl Exec<'c>) -> Result<u64, StoreError>;
+    /// Runs a guarded write (a stage, an unused code, an unclaimed row); whether
+    /// exactly one row passed the guard.
+    async fn changed_one<'c>(self, on: impl Exec<'c>) -> Result<bool, StoreError>;
+}
+
+impl Write for Query<'_, Db, Args> {
+    async fn run<'c>(self, on: impl Exec<'c>) -> Result<(), StoreError> {
+        self.execute(on).await.map_err(store)?;
+        Ok(())
+    }
+
+    async fn changed<'c>(self, on: impl Exec<'c>) -> Result<u64, StoreError> {
+        Ok(self.execute(on).await.map_err(store)?.rows_affected())
+    }
+
+    async fn changed_one<'c>(self, on: impl Exec<'c>) -> Result<bool, StoreError> {
+        Ok(self.execute(on).await.map_err(store)?.rows_affected() == 1)
+    }
+}
+
+/// A query of rows that convert into a domain type `T`; a row that no longer
+/// converts is a [`StoreError`] like a failed query.
+pub(crate) trait Read<R> {
+    async fn optional_into<'c, T>(self, on: impl Exec<'c>) -> Result<Option<T>, StoreError>
+    where
+        T: TryFrom<R, Error = StoreError>;
+
+    async fn all_into<'c, T>(self, on: impl Exec<'c>) -> Result<Vec<T>, StoreError>
+    where
+        T: TryFrom<R, Error = StoreError>;
+}
+
+impl<R> Read<R> for QueryAs<'_, Db, R, Args>
+where
+    R: Send + Unpin + for<'r> FromRow<'r, <Db as Database>::Row>,
+{
+    async fn optional_into<'c, T>(self, on: impl Exec<'c>) -> Result<Option<T>, StoreError>
+    where
+        T: TryFrom<R, Error = StoreError>,
+    {
+        self.fetch_optional(on)
+            .await
+            .map_err(store)?
+            .map(T::try_from)
+            .transpose()
+    }
+
+    async fn all_into<'c, T>(self, on: impl Exec<'c>) -> Result<Vec<T>, StoreError>
+    where
+        T: TryFrom<R, Error = StoreError>,
+    {
+        self.fetch_all(on)
+            .await
+            .map_err(store)?
+            .into_iter()
+            .map(T::try_from)
+            .collect()
+    }
+}

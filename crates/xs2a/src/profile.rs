@@ -1,0 +1,290 @@
+//! The ASPSP profile at `GET /aspsp-profile`: what this bank's XS2A API
+//! offers and what it refuses, as JSON a TPP can read before it integrates.
+//! Every value comes from the constant or setting that enforces it (the
+//! consent parser's limits, the products the path parser knows, the report's
+//! page sizes), so the document cannot say one thing while the API does
+//! another; an integration test tries each claim against the running server.
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use fintechapi_domain::payment::{PaymentProduct, PaymentService};
+use serde::Serialize;
+
+use crate::Xs2aSettings;
+use crate::approach::REDIRECT;
+use crate::consents::{ACCESS_KINDS, MAX_FREQUENCY_PER_DAY};
+use crate::pain001::PathProduct;
+use crate::transactions::{BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+
+pub(crate) const PATH: &str = "/aspsp-profile";
+
+/// The media types every answer is given in (`require_json_accepted`).
+pub(crate) const ANSWER_MEDIA_TYPES: [&str; 1] = ["application/json"];
+
+/// An operation of the Berlin Group file this ASPSP answers with
+/// `SERVICE_INVALID` (the router sends it to a `not_offered` handler).
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusedOperation {
+    pub operation_id: &'static str,
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+const fn refused(
+    operation_id: &'static str,
+    method: &'static str,
+    path: &'static str,
+) -> RefusedOperation {
+    RefusedOperation {
+        operation_id,
+        method,
+        path,
+    }
+}
+
+/// Signing baskets; PSU data updates, which only embedded SCA sends; and an
+/// explicit start of a cancellation authorisation (it starts with a pushed request).
+pub const REFUSED_OPERATIONS: [RefusedOperation; 12] = [
+    refused("createSigningBasket", "POST", "/v1/signing-baskets"),
+    refused("getSigningBasket", "GET", "/v1/signing-baskets/{basketId}"),
+    refused(
+        "deleteSigningBasket",
+        "DELETE",
+        "/v1/signing-baskets/{basketId}",
+    ),
+    refused(
+        "getSigningBasketStatus",
+        "GET",
+        "/v1/signing-baskets/{basketId}/status",
+    ),
+    refused(
+        "getSigningBasketAuthorisation",
+        "GET",
+        "/v1/signing-baskets/{basketId}/authorisations",
+    ),
+    refused(
+        "startSigningBasketAuthorisation",
+        "POST",
+        "/v1/signing-baskets/{basketId}/authorisations",
+    ),
+    refused(
+        "getSigningBasketScaStatus",
+        "GET",
+        "/v1/signing-baskets/{basketId}/authorisations/{authorisationId}",
+    ),
+    refused(
+        "updateSigningBasketPsuData",
+        "PUT",
+        "/v1/signing-baskets/{basketId}/authorisations/{authorisationId}",
+    ),
+    refused(
+        "updateConsentsPsuData",
+        "PUT",
+        "/v1/consents/{consentId}/authorisations/{authorisationId}",
+    ),
+    refused(
+        "updatePaymentPsuData",
+        "PUT",
+        "/v1/{payment-service}/{payment-product}/{paymentId}/authorisations/{authorisationId}",
+    ),
+    refused(
+        "updatePaymentCancellationPsuData",
+        "PUT",
+        "/v1/{payment-service}/{payment-product}/{paymentId}/cancellation-authorisations/{authorisationId}",
+    ),
+    refused(
+        "startPaymentInitiationCancellationAuthorisation",
+        "POST",
+        "/v1/{payment-service}/{payment-product}/{paymentId}/cancellation-authorisations",
+    ),
+];
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AspspProfile {
+    specification: &'static str,
+    sca: ScaProfile,
+    ais: AisProfile,
+    pis: PisProfile,
+    piis: PiisProfile,
+    /// Signing baskets (`/v1/signing-baskets`) answer `SERVICE_INVALID`.
+    signing_baskets: bool,
+    /// Every payment and consent is authorised by the one PSU who holds the account.
+    multilevel_sca: bool,
+    /// `TPP-Notification-URI` is not honoured; no `ASPSP-Notification-Support` header.
+    notifications: bool,
+    /// What `Accept` may ask for; anything else is 406 `REQUESTED_FORMATS_INVALID`.
+    answer_media_types: [&'static str; 1],
+    /// RFC 8414 metadata of the authorization server (PAR, token, DPoP, mTLS).
+    authorization_server_metadata: &'static str,
+    /// The specification's operations this ASPSP does not offer.
+    refused_operations: [RefusedOperation; 12],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ScaProfile {
+    /// `ASPSP-SCA-Approach` values answered: OAuth is subsumed under REDIRECT.
+    approaches: [&'static str; 1],
+    /// The OAuth approach (the default): a pushed authorization request naming the resource.
+    oauth: bool,
+    /// The Redirect approach on `TPP-Redirect-Preferred: true` with a
+    /// registered `TPP-Redirect-URI` (and `TPP-Nok-Redirect-URI`).
+    redirect: bool,
+    /// The PSU's credentials never pass through the TPP.
+    embedded: bool,
+    decoupled: bool,
+    /// `POST …/authorisations`: with the Redirect approach a new `scaRedirect`
+    /// link; with OAuth the pushed request is the start.
+    explicit_start_with_redirect: bool,
+    #[serde(rename = "explicitStartWithOAuth")]
+    explicit_start_with_oauth: bool,
+    /// `TPP-Explicit-Authorisation-Preferred: true` with the Redirect
+    /// approach: the initiation links `startAuthorisation` instead of starting one.
+    explicit_authorisation_preferred: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AisProfile {
+    /// The members of `access` granted; empty account lists make a
+    /// bank-offered consent (the PSU picks the accounts at the bank).
+    access: [&'static str; 6],
+    bank_offered_consent: bool,
+    /// `validUntil` further out is granted up to this many days from today.
+    max_consent_validity_days: u16,
+    max_frequency_per_day: u64,
+    /// `recurringIndicator: false` with `frequencyPerDay: 1`.
+    one_off_consent: bool,
+    combined_service_indicator: bool,
+    card_accounts: bool,
+    booking_status: Vec<&'static str>,
+    card_account_booking_status: Vec<&'static str>,
+    delta_list: bool,
+    entry_reference_from: bool,
+    with_balance: bool,
+    default_items_per_page: u32,
+    max_items_per_page: u32,
+    /// Pages are linked (`first`, `next`, `previous`, `last`), not numbered.
+    page_index: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PisProfile {
+    services: Vec<&'static str>,
+    /// JSON products and their `pain.001-` twins (pain.001.001.03 XML;
+    /// periodic ones as `multipart/form-data`).
+    products: Vec<String>,
+    pain001_version: &'static str,
+    /// `requestedExecutionDate` in the future, and standing orders.
+    future_dated: bool,
+    /// `DELETE` of a payment: before authorisation at once, after it with the PSU's confirmation.
+    cancellation: bool,
+    /// `batchBookingPreferred` on bulk payments.
+    batch_booking: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PiisProfile {
+    funds_confirmation: bool,
+    /// Only under the account holder's funds-confirmation consent.
+    consent_required: bool,
+}
+
+impl AspspProfile {
+    pub fn of(settings: &Xs2aSettings) -> Self {
+        Self {
+            specification: "Berlin Group NextGenPSD2 XS2A Framework 1.3.12",
+            sca: ScaProfile {
+                approaches: [REDIRECT],
+                oauth: true,
+                redirect: true,
+                embedded: false,
+                decoupled: false,
+                explicit_start_with_redirect: true,
+                explicit_start_with_oauth: false,
+                explicit_authorisation_preferred: true,
+            },
+            ais: AisProfile {
+                access: ACCESS_KINDS,
+                bank_offered_consent: true,
+                max_consent_validity_days: settings.max_consent_days,
+                max_frequency_per_day: MAX_FREQUENCY_PER_DAY,
+                one_off_consent: true,
+                combined_service_indicator: false,
+                card_accounts: true,
+                booking_status: BookingStatus::ALL.iter().map(|s| s.as_str()).collect(),
+                card_account_booking_status: BookingStatus::ALL
+                    .iter()
+                    .filter(|s| s.for_cards())
+                    .map(|s| s.as_str())
+                    .collect(),
+                delta_list: true,
+                entry_reference_from: true,
+                with_balance: true,
+                default_items_per_page: DEFAULT_PAGE_SIZE,
+                max_items_per_page: MAX_PAGE_SIZE,
+                page_index: false,
+            },
+            pis: PisProfile {
+                services: PaymentService::ALL.iter().map(|s| s.as_str()).collect(),
+                products: [false, true]
+                    .into_iter()
+                    .flat_map(|pain001| {
+                        PaymentProduct::ALL
+                            .iter()
+                            .map(move |&product| PathProduct { product, pain001 }.to_string())
+                    })
+                    .collect(),
+                pain001_version: "pain.001.001.03",
+                future_dated: true,
+                cancellation: true,
+                batch_booking: true,
+            },
+            piis: PiisProfile {
+                funds_confirmation: true,
+                consent_required: true,
+            },
+            signing_baskets: false,
+            multilevel_sca: false,
+            notifications: false,
+            answer_media_types: ANSWER_MEDIA_TYPES,
+            authorization_server_metadata: "/.well-known/oauth-authorization-server",
+            refused_operations: REFUSED_OPERATIONS,
+        }
+    }
+}
+
+/// The answer of `GET /aspsp-profile`, serialised once at start.
+pub(crate) fn document(
+    settings: &Xs2aSettings,
+) -> ([(axum::http::HeaderName, &'static str); 1], Bytes) {
+    // A struct of strings, numbers and booleans always serialises.
+    let body = serde_json::to_vec(&AspspProfile::of(settings)).unwrap_or_default();
+    ([(CONTENT_TYPE, "application/json")], Bytes::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_names_every_product_in_both_body_formats() {
+        let profile =
+            serde_json::to_value(AspspProfile::of(&Xs2aSettings::default())).unwrap_or_default();
+        let products = profile["pis"]["products"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(products.len(), 2 * PaymentProduct::ALL.len());
+        assert!(products.contains(&"pain.001-sepa-credit-transfers".into()));
+        assert_eq!(profile["ais"]["maxConsentValidityDays"], 90);
+        assert_eq!(
+            profile["ais"]["cardAccountBookingStatus"],
+            serde_json::json!(["booked", "pending", "both"])
+        );
+    }
+}
