@@ -14,12 +14,12 @@
 
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId};
-use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
+use fintechapi_domain::oauth::AuthorizationFlow;
 use fintechapi_domain::registry::{Application, RedirectUri};
 use fintechapi_domain::secret::random_token;
 use time::Duration;
 
-use crate::server::{AsRepo, AuthorizationServer, ScopedResource};
+use crate::server::{AsRepo, AuthorizationServer, ScopedResource, pushed};
 
 /// How long the `scaRedirect` link opens: the TPP sends the PSU there with
 /// the initiation's answer, so no longer than an idle session lives.
@@ -107,28 +107,21 @@ impl<R: AsRepo> AuthorizationServer<R> {
             StartError::Randomness
         })?;
         let now = self.now();
-        let id = AuthorizationId::random();
-        self.repo()
-            .insert_authorization(Authorization {
-                id,
-                application_id: application,
-                client_id: client_id.to_owned(),
-                flow: AuthorizationFlow::Redirect {
-                    ok: target.ok,
-                    nok: target.nok,
-                },
-                scope: resource,
-                request_uri_hash: self.pepper().hash(&token),
-                request_expires_at: now + LINK_TTL,
-                session_hash: None,
-                stage: AuthorizationStage::Pushed,
-                psu_id: None,
-                code_hash: None,
-                code_expires_at: None,
-                created_at: now,
-                last_activity_at: now,
-            })
-            .await?;
+        let flow = AuthorizationFlow::Redirect {
+            ok: target.ok,
+            nok: target.nok,
+        };
+        let authorization = pushed(
+            application,
+            client_id.to_owned(),
+            flow,
+            resource,
+            self.pepper().hash(&token),
+            now + LINK_TTL,
+            now,
+        );
+        let id = authorization.id;
+        self.repo().insert_authorization(authorization).await?;
         Ok(RedirectStart {
             authorisation: id,
             link: format!("{}{LINK_PATH}?token={token}", self.settings().issuer),

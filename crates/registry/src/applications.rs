@@ -1,11 +1,12 @@
 //! Applications: registration with their first credential, plans and status.
 
+use fintechapi_domain::StoreError;
 use fintechapi_domain::dn::Dn;
 use fintechapi_domain::ids::{ApplicationId, SubscriptionId};
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_domain::registry::{
-    ApiProduct, Application, Environment, JwksUri, Organisation, Plan, RedirectUri, RegistryChange,
-    SecurityProfile, Status, Subscription, SubscriptionStatus,
+    ApiProduct, Application, Credential, Environment, JwksUri, Organisation, Plan, RedirectUri,
+    RegistryChange, SecurityProfile, Status, Subscription, SubscriptionStatus,
 };
 
 use crate::validation::FieldErrors;
@@ -270,5 +271,16 @@ impl<R: PortalRepository> Registry<R> {
         )
         .await?;
         Ok(())
+    }
+
+    /// What an application's page shows besides the application: its
+    /// subscriptions and its credentials.
+    pub async fn application_details(
+        &self,
+        application: ApplicationId,
+    ) -> Result<(Vec<Subscription>, Vec<Credential>), StoreError> {
+        let subscriptions = self.repo.subscriptions_of(application).await?;
+        let credentials = self.repo.credentials_of(application).await?;
+        Ok((subscriptions, credentials))
     }
 }

@@ -8,14 +8,18 @@
 //! - [`cache`]: what client authentication reads, cached per node and
 //!   forgotten on every change.
 //! - [`jwks`]: checks of the key sets clients register.
+//! - `leads`: the admin console's changes of demo requests (needs the
+//!   store's `LeadRepository` too).
 //! - [`validation`]: field-level errors for forms and the JSON API.
 //!
-//! Storage is reached only through `fintechapi_domain::portal::PortalRepository`.
+//! Storage is reached only through `fintechapi_domain::portal::PortalRepository`
+//! (and `LeadRepository` for `leads`).
 
 mod applications;
 pub mod cache;
 mod credentials;
 pub mod jwks;
+mod leads;
 mod organisations;
 mod subscriptions;
 pub mod validation;
@@ -24,7 +28,7 @@ pub use applications::NewApplication;
 pub use cache::{Freshness, RegistryCache};
 pub use credentials::{AuthenticatedClient, IssuedCredential, Usable};
 pub use jwks::{JwksProblem, MAX_JWKS_KEYS, check_public_jwks};
-pub use organisations::NewOrganisation;
+pub use organisations::{Membership, NewOrganisation};
 pub use validation::FieldErrors;
 
 use std::hash::Hash;

@@ -1,5 +1,6 @@
 //! Organisations, their members and invitations.
 
+use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::{ApplicationId, OrganisationId, UserId};
 use fintechapi_domain::portal::{MemberRole, PortalRepository};
 use fintechapi_domain::registry::{Application, Organisation, Psd2Roles, RegistryChange, Status};
@@ -8,6 +9,13 @@ use time::Duration;
 
 use crate::validation::FieldErrors;
 use crate::{Actor, Registry, RegistryError};
+
+/// An organisation a user is a member of: their role and its applications.
+pub struct Membership {
+    pub org: Organisation,
+    pub role: MemberRole,
+    pub apps: Vec<Application>,
+}
 
 /// What a developer (or an operator) submits to register an organisation.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +28,16 @@ pub struct NewOrganisation {
 }
 
 impl<R: PortalRepository> Registry<R> {
+    /// The organisations `user` is a member of, each with its applications.
+    pub async fn memberships(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        let mut memberships = Vec::new();
+        for (org, role) in self.repo.organisations_of(user).await? {
+            let apps = self.repo.applications_of(org.id).await?;
+            memberships.push(Membership { org, role, apps });
+        }
+        Ok(memberships)
+    }
+
     /// The organisation `id` as its member `user` sees it, with their role;
     /// `NotFound` for anyone else too, which hides that it exists.
     pub async fn organisation_of_member(

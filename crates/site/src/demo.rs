@@ -54,6 +54,19 @@ pub struct DemoForm {
     website: String,
 }
 
+impl DemoForm {
+    /// The request as entered, or what is wrong with its fields.
+    fn lead(&self) -> Result<NewLead, Vec<LeadFieldError>> {
+        NewLead::parse(
+            &self.name,
+            &self.organisation,
+            &self.role,
+            &self.email,
+            &self.message,
+        )
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "demo.html")]
 struct DemoPage<'a> {
@@ -138,13 +151,7 @@ pub async fn submit<R: SiteStore>(
     if let Err(wait) = site.requests_per_address.allow(peer.ip()).await {
         return too_many(&site.brand, wait);
     }
-    let lead = match NewLead::parse(
-        &form.name,
-        &form.organisation,
-        &form.role,
-        &form.email,
-        &form.message,
-    ) {
+    let lead = match form.lead() {
         Ok(lead) => lead,
         Err(errors) => return page(&site, &headers, StatusCode::BAD_REQUEST, form, errors),
     };
@@ -152,10 +159,16 @@ pub async fn submit<R: SiteStore>(
         tracing::info!("demo request with the hidden field filled in: not stored");
         return see_thanks();
     }
+    take(&site, lead).await
+}
+
+/// A request from a person: throttled per e-mail address (each one sends a
+/// mail), stored and confirmed; the answer to the visitor.
+async fn take<R: SiteStore>(site: &Site<R>, lead: NewLead) -> Response {
     if let Err(wait) = site.requests_per_email.allow(lead.email.as_str()).await {
         return too_many(&site.brand, wait);
     }
-    match store_and_confirm(&site, lead).await {
+    match store_and_confirm(site, lead).await {
         Ok(lead) => {
             tracing::info!(lead = %lead.id, "demo request received");
             see_thanks()

@@ -1,5 +1,6 @@
 //! The app's pages. Each handler: find the browser's session, call the bank,
-//! render or redirect. A failed call shows the bank's own message.
+//! render or redirect. A failed call shows the bank's own message
+//! ([`Refusal`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,10 +31,9 @@ impl Connected {
 
 /// The connected consent and a live access token for it: one about to
 /// expire is refreshed first (the refresh token is replaced each time).
-async fn connected(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<(String, String)>> {
-    let Some(current) = app.with_session(headers, |s| s.consent.clone()).flatten() else {
-        return Ok(None);
-    };
+async fn connected(app: &App, headers: &HeaderMap) -> Result<(String, String), Refusal> {
+    let current = app.with_session(headers, |s| s.consent.clone()).flatten();
+    let current = current.ok_or(Refusal::NoSession)?;
     let soon = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let fresh = match (&current.tokens.refresh_token, current.expires <= soon) {
         (Some(refresh), true) => {
@@ -43,7 +43,7 @@ async fn connected(app: &App, headers: &HeaderMap) -> anyhow::Result<Option<(Str
         }
         _ => current,
     };
-    Ok(Some((fresh.consent, fresh.tokens.access_token)))
+    Ok((fresh.consent, fresh.tokens.access_token))
 }
 
 const COOKIE: &str = "tpp_session";
@@ -67,6 +67,29 @@ impl App {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.get_mut(&id).map(f)
     }
+
+    /// A new session for a browser that has none: its id.
+    fn open_session(&self) -> Result<String, Refusal> {
+        let Ok(id) = random_text() else {
+            return Err(anyhow::anyhow!("no randomness").into());
+        };
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if sessions.len() >= MAX_SESSIONS {
+            return Err(Refusal::TooManySessions);
+        }
+        sessions.insert(id.clone(), Session::default());
+        Ok(id)
+    }
+}
+
+/// `response` with the cookie of the session `id`.
+fn with_session_cookie(mut response: Response, id: &str) -> Response {
+    if let Ok(cookie) =
+        HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// The address of the customer in front of the browser: the bank wants it
@@ -75,12 +98,27 @@ fn psu_ip(peer: SocketAddr) -> String {
     peer.ip().to_string()
 }
 
-#[derive(Template, WebTemplate)]
+#[derive(Default, Template, WebTemplate)]
 #[template(path = "home.html")]
 struct Home {
     connected: bool,
     payments: Vec<(String, bool)>,
     notice: Option<String>,
+}
+
+impl Home {
+    /// The start page of a session; its notice is shown once.
+    fn of(session: &mut Session) -> Self {
+        Self {
+            connected: session.consent.is_some(),
+            payments: session
+                .payments
+                .iter()
+                .map(|(id, token)| (id.clone(), token.is_some()))
+                .collect(),
+            notice: session.notice.take(),
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]
@@ -99,81 +137,68 @@ fn failed(error: anyhow::Error) -> Response {
     (StatusCode::BAD_GATEWAY, page).into_response()
 }
 
-fn no_session() -> Response {
-    Redirect::to("/").into_response()
+/// Why a page is not shown: the browser has no session here (back to the
+/// start page), none can be opened, or a call to the bank failed.
+pub enum Refusal {
+    NoSession,
+    TooManySessions,
+    Bank(anyhow::Error),
 }
 
-pub async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let shown = app.with_session(&headers, |s| Home {
-        connected: s.consent.is_some(),
-        payments: s
-            .payments
-            .iter()
-            .map(|(id, token)| (id.clone(), token.is_some()))
-            .collect(),
-        notice: s.notice.take(),
-    });
-    if let Some(page) = shown {
-        return page.into_response();
+impl From<anyhow::Error> for Refusal {
+    fn from(error: anyhow::Error) -> Self {
+        Refusal::Bank(error)
     }
-    let Ok(id) = random_text() else {
-        return failed(anyhow::anyhow!("no randomness"));
-    };
-    {
-        let mut sessions = app.sessions.lock().unwrap_or_else(|e| e.into_inner());
-        if sessions.len() >= MAX_SESSIONS {
-            return (StatusCode::SERVICE_UNAVAILABLE, "too many sessions").into_response();
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NoSession => Redirect::to("/").into_response(),
+            Refusal::TooManySessions => {
+                (StatusCode::SERVICE_UNAVAILABLE, "too many sessions").into_response()
+            }
+            Refusal::Bank(error) => failed(error),
         }
-        sessions.insert(id.clone(), Session::default());
     }
-    let mut response = Home {
-        connected: false,
-        payments: Vec::new(),
-        notice: None,
+}
+
+pub type Page = Result<Response, Refusal>;
+
+pub async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> Page {
+    if let Some(page) = app.with_session(&headers, Home::of) {
+        return Ok(page.into_response());
     }
-    .into_response();
-    if let Ok(cookie) =
-        HeaderValue::from_str(&format!("{COOKIE}={id}; Path=/; HttpOnly; SameSite=Lax"))
-    {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    response
+    let id = app.open_session()?;
+    Ok(with_session_cookie(Home::default().into_response(), &id))
 }
 
 /// Sends the browser to the bank for `purpose`, remembering what comes back.
-async fn to_the_bank(app: &App, headers: &HeaderMap, scope: &str, purpose: Purpose) -> Response {
+async fn to_the_bank(app: &App, headers: &HeaderMap, scope: &str, purpose: Purpose) -> Page {
     let (Ok(pkce), Ok(state)) = (Pkce::new(), random_text()) else {
-        return failed(anyhow::anyhow!("no randomness"));
+        return Err(anyhow::anyhow!("no randomness").into());
     };
-    let url = match app.bank.push(scope, &pkce, &state).await {
-        Ok(url) => url,
-        Err(e) => return failed(e),
-    };
+    let url = app.bank.push(scope, &pkce, &state).await?;
     let pending = Pending {
         verifier: pkce.verifier,
         state,
         purpose,
     };
-    match app.with_session(headers, |s| s.pending = Some(pending)) {
-        Some(()) => Redirect::to(&url).into_response(),
-        None => no_session(),
-    }
+    app.with_session(headers, |s| s.pending = Some(pending))
+        .ok_or(Refusal::NoSession)?;
+    Ok(Redirect::to(&url).into_response())
 }
 
 /// Connect accounts: a consent, then the customer's approval at the bank.
-pub async fn connect(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub async fn connect(State(app): State<Arc<App>>, headers: HeaderMap) -> Page {
     #[allow(clippy::disallowed_methods)] // the platform's clock seam is not the TPP's
     let valid_until = (time::OffsetDateTime::now_utc() + time::Duration::days(89)).date();
-    let consent = async {
-        let token = app.bank.client_token("ais").await?;
-        app.bank
-            .create_consent(&token, &valid_until.to_string())
-            .await
-    };
-    match consent.await {
-        Ok(id) => to_the_bank(&app, &headers, &format!("AIS:{id}"), Purpose::Consent(id)).await,
-        Err(e) => failed(e),
-    }
+    let token = app.bank.client_token("ais").await?;
+    let id = app
+        .bank
+        .create_consent(&token, &valid_until.to_string())
+        .await?;
+    to_the_bank(&app, &headers, &format!("AIS:{id}"), Purpose::Consent(id)).await
 }
 
 #[derive(Deserialize)]
@@ -184,47 +209,51 @@ pub struct Callback {
     error_description: Option<String>,
 }
 
+impl Session {
+    /// Keeps the tokens of an authorization the customer approved for
+    /// `purpose`: the page to show next.
+    fn approved(&mut self, purpose: Purpose, tokens: crate::bank::Tokens) -> String {
+        match purpose {
+            Purpose::Consent(consent) => {
+                self.consent = Some(Connected::new(consent, tokens));
+                "/accounts".to_owned()
+            }
+            Purpose::Payment(id) => {
+                let next = format!("/payments/{id}");
+                if let Some(entry) = self.payments.iter_mut().find(|(p, _)| *p == id) {
+                    entry.1 = Some(tokens.access_token);
+                }
+                next
+            }
+        }
+    }
+}
+
 /// The bank sends the browser back here with a code (or an error).
 pub async fn callback(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Query(back): Query<Callback>,
-) -> Response {
-    let Some(pending) = app.with_session(&headers, |s| s.pending.take()).flatten() else {
-        return no_session();
-    };
+) -> Page {
+    let pending = app.with_session(&headers, |s| s.pending.take()).flatten();
+    let pending = pending.ok_or(Refusal::NoSession)?;
     if back.state.as_deref() != Some(pending.state.as_str()) {
         let page = Message {
             title: "Unexpected answer".into(),
             text: "This answer does not belong to the request this browser made.".into(),
         };
-        return (StatusCode::BAD_REQUEST, page).into_response();
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     let Some(code) = back.code else {
         let why = back.error_description.or(back.error).unwrap_or_default();
         app.with_session(&headers, |s| {
             s.notice = Some(format!("Not approved at the bank: {why}"))
         });
-        return Redirect::to("/").into_response();
+        return Ok(Redirect::to("/").into_response());
     };
-    let tokens = match app.bank.exchange(&code, &pending.verifier).await {
-        Ok(tokens) => tokens,
-        Err(e) => return failed(e),
-    };
-    let next = app.with_session(&headers, |s| match pending.purpose {
-        Purpose::Consent(consent) => {
-            s.consent = Some(Connected::new(consent, tokens));
-            "/accounts".to_owned()
-        }
-        Purpose::Payment(id) => {
-            let next = format!("/payments/{id}");
-            if let Some(entry) = s.payments.iter_mut().find(|(p, _)| *p == id) {
-                entry.1 = Some(tokens.access_token);
-            }
-            next
-        }
-    });
-    Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response()
+    let tokens = app.bank.exchange(&code, &pending.verifier).await?;
+    let next = app.with_session(&headers, |s| s.approved(pending.purpose, tokens));
+    Ok(Redirect::to(&next.unwrap_or_else(|| "/".into())).into_response())
 }
 
 /// A field of the bank's JSON as text ("" when absent).
@@ -273,22 +302,14 @@ pub async fn accounts(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-) -> Response {
-    let (consent, token) = match connected(&app, &headers).await {
-        Ok(Some(pair)) => pair,
-        Ok(None) => return no_session(),
-        Err(e) => return failed(e),
-    };
-    match app.bank.accounts(&token, &consent, &psu_ip(peer)).await {
-        Ok(answer) => Accounts {
-            accounts: answer["accounts"]
-                .as_array()
-                .map(|list| list.iter().map(account_row).collect())
-                .unwrap_or_default(),
-        }
-        .into_response(),
-        Err(e) => failed(e),
-    }
+) -> Page {
+    let (consent, token) = connected(&app, &headers).await?;
+    let answer = app.bank.accounts(&token, &consent, &psu_ip(peer)).await?;
+    let accounts = answer["accounts"]
+        .as_array()
+        .map(|list| list.iter().map(account_row).collect())
+        .unwrap_or_default();
+    Ok(Accounts { accounts }.into_response())
 }
 
 struct TransactionRow {
@@ -323,45 +344,41 @@ struct Account {
     chart: String,
 }
 
+impl Account {
+    /// The page of the bank's transaction report `answer`.
+    fn of(answer: &Value) -> Self {
+        let transactions = answer["transactions"]["booked"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let balances = answer["balances"].as_array().cloned().unwrap_or_default();
+        Self {
+            iban: field(answer, &["account", "iban"]).to_owned(),
+            chart: balance_chart(&balances, &transactions),
+            balances: balances
+                .iter()
+                .map(|b| {
+                    (
+                        field(b, &["balanceType"]).to_owned(),
+                        money(&b["balanceAmount"]),
+                    )
+                })
+                .collect(),
+            transactions: transactions.iter().map(transaction_row).collect(),
+        }
+    }
+}
+
 pub async fn account(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let (consent, token) = match connected(&app, &headers).await {
-        Ok(Some(pair)) => pair,
-        Ok(None) => return no_session(),
-        Err(e) => return failed(e),
-    };
-    let answer = match app
-        .bank
-        .transactions(&token, &consent, &id, &psu_ip(peer))
-        .await
-    {
-        Ok(answer) => answer,
-        Err(e) => return failed(e),
-    };
-    let transactions = answer["transactions"]["booked"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let balances = answer["balances"].as_array().cloned().unwrap_or_default();
-    Account {
-        iban: field(&answer, &["account", "iban"]).to_owned(),
-        chart: balance_chart(&balances, &transactions),
-        balances: balances
-            .iter()
-            .map(|b| {
-                (
-                    field(b, &["balanceType"]).to_owned(),
-                    money(&b["balanceAmount"]),
-                )
-            })
-            .collect(),
-        transactions: transactions.iter().map(transaction_row).collect(),
-    }
-    .into_response()
+) -> Page {
+    let (consent, token) = connected(&app, &headers).await?;
+    let peer = psu_ip(peer);
+    let answer = app.bank.transactions(&token, &consent, &id, &peer).await?;
+    Ok(Account::of(&answer).into_response())
 }
 
 #[derive(Deserialize)]
@@ -373,36 +390,34 @@ pub struct PaymentForm {
     reference: String,
 }
 
+impl PaymentForm {
+    /// The payment initiation's body.
+    fn payment(&self) -> Value {
+        json!({
+            "instructedAmount": {"currency": "EUR", "amount": self.amount.trim()},
+            "debtorAccount": {"iban": self.from_iban.replace(' ', "")},
+            "creditorName": self.creditor_name.trim(),
+            "creditorAccount": {"iban": self.creditor_iban.replace(' ', "")},
+            "remittanceInformationUnstructured": self.reference.trim(),
+        })
+    }
+}
+
 /// A payment: initiated with the app's token, authorised by the customer at the bank.
 pub async fn pay(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Form(form): Form<PaymentForm>,
-) -> Response {
-    let payment = json!({
-        "instructedAmount": {"currency": "EUR", "amount": form.amount.trim()},
-        "debtorAccount": {"iban": form.from_iban.replace(' ', "")},
-        "creditorName": form.creditor_name.trim(),
-        "creditorAccount": {"iban": form.creditor_iban.replace(' ', "")},
-        "remittanceInformationUnstructured": form.reference.trim(),
-    });
-    let initiated = async {
-        let token = app.bank.client_token("pis").await?;
-        app.bank
-            .initiate_payment(&token, &payment, &psu_ip(peer))
-            .await
-    };
-    let id = match initiated.await {
-        Ok(id) => id,
-        Err(e) => return failed(e),
-    };
-    if app
-        .with_session(&headers, |s| s.payments.push((id.clone(), None)))
-        .is_none()
-    {
-        return no_session();
-    }
+) -> Page {
+    let token = app.bank.client_token("pis").await?;
+    let peer = psu_ip(peer);
+    let id = app
+        .bank
+        .initiate_payment(&token, &form.payment(), &peer)
+        .await?;
+    app.with_session(&headers, |s| s.payments.push((id.clone(), None)))
+        .ok_or(Refusal::NoSession)?;
     to_the_bank(&app, &headers, &format!("PIS:{id}"), Purpose::Payment(id)).await
 }
 
@@ -432,50 +447,35 @@ pub async fn payment(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let Some(token) = app
-        .with_session(&headers, |s| {
-            s.payments
-                .iter()
-                .find(|(p, _)| *p == id)
-                .map(|(_, t)| t.clone())
-        })
-        .flatten()
-    else {
-        return no_session();
+) -> Page {
+    // The payment's own token once authorised, the app's before.
+    let token = app.with_session(&headers, |s| {
+        s.payments
+            .iter()
+            .find(|(p, _)| *p == id)
+            .map(|(_, t)| t.clone())
+    });
+    let token = match token.flatten().ok_or(Refusal::NoSession)? {
+        Some(token) => token,
+        None => app.bank.client_token("pis").await?,
     };
-    let status = match token {
-        Some(token) => app.bank.payment_status(&token, &id).await,
-        None => match app.bank.client_token("pis").await {
-            Ok(token) => app.bank.payment_status(&token, &id).await,
-            Err(e) => Err(e),
-        },
+    let status = app.bank.payment_status(&token, &id).await?;
+    let page = Payment {
+        meaning: meaning(&status),
+        id,
+        status,
     };
-    match status {
-        Ok(status) => Payment {
-            meaning: meaning(&status),
-            id,
-            status,
-        }
-        .into_response(),
-        Err(e) => failed(e),
-    }
+    Ok(page.into_response())
 }
 
 /// Withdraws the consent at the bank and forgets its token.
-pub async fn withdraw(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let Some(connected) = app.with_session(&headers, |s| s.consent.take()).flatten() else {
-        return no_session();
-    };
-    let deleted = async {
-        let token = app.bank.client_token("ais").await?;
-        app.bank.delete_consent(&token, &connected.consent).await
-    };
-    if let Err(e) = deleted.await {
-        return failed(e);
-    }
+pub async fn withdraw(State(app): State<Arc<App>>, headers: HeaderMap) -> Page {
+    let connected = app.with_session(&headers, |s| s.consent.take()).flatten();
+    let connected = connected.ok_or(Refusal::NoSession)?;
+    let token = app.bank.client_token("ais").await?;
+    app.bank.delete_consent(&token, &connected.consent).await?;
     app.with_session(&headers, |s| {
         s.notice = Some("The consent is withdrawn; the bank no longer answers for it.".into())
     });
-    Redirect::to("/").into_response()
+    Ok(Redirect::to("/").into_response())
 }

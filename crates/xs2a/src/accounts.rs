@@ -1,23 +1,22 @@
 //! Account information under a valid consent: the checks every account read
-//! makes, and the account list, details and balances (transactions live in
-//! `transactions`).
-
-use std::sync::Arc;
+//! makes, and the payment account's side of the reads (`granted` holds their
+//! handlers; the transaction bodies live in `transactions`).
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::StoreError;
 use fintechapi_domain::consent::ConsentRepository;
-use fintechapi_domain::consent::{AccountGrant, Consent, ConsentStatus};
-use fintechapi_domain::ids::AccountId;
+use fintechapi_domain::consent::{AccountGrant, Consent, ConsentStatus, GrantedResource};
+use fintechapi_domain::ids::{AccountId, PsuId};
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::ledger::LedgerRepository;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::body::{AccountReference, Balance, Href};
-use crate::caller::Ais;
 use crate::error::MessageCode;
+use crate::granted::{Granted, ReportRead, Shown};
+use crate::transactions::{ReportLinks, account_report};
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
 /// The consent the caller's token is bound to (or, Redirect approach, the
@@ -111,46 +110,80 @@ pub(crate) fn in_force(consent: &Consent, today: time::Date) -> Result<(), Xs2aE
     }
 }
 
-/// The grant `lookup` finds in the consent for the account the path names
-/// (a `noun`: "account", "card account"); 403 when there is none.
-pub(crate) fn path_grant(
-    consent: &Consent,
-    id: &str,
-    lookup: fn(&Consent, AccountId) -> Option<&AccountGrant>,
-    noun: &str,
-) -> Result<AccountGrant, Xs2aError> {
-    id.parse::<AccountId>()
-        .ok()
-        .and_then(|id| lookup(consent, id).copied())
-        .ok_or_else(|| {
-            Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                format!("the {noun} is not covered by the consent"),
-            )
-            // Kept as before; the spec pairs CONSENT_INVALID with 401.
-            .with_status(StatusCode::FORBIDDEN)
-            .at("account-id")
-        })
-}
+impl Granted for Account {
+    const NOUN: &'static str = "account";
+    const RESOURCE: GrantedResource = GrantedResource::Account;
+    const REPORT_BALANCES_NOT_COVERED: &'static str =
+        "withBalance asks for balances, which the consent does not cover";
 
-/// The path's `noun` was granted but is gone from the ledger.
-pub(crate) fn vanished(noun: &str) -> Xs2aError {
-    Xs2aError::resource_unknown(format!("the {noun} no longer exists")).at("account-id")
-}
+    fn id(&self) -> AccountId {
+        self.id
+    }
 
-/// The account addressed by the path, if the consent grants it.
-pub(crate) async fn granted_account<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    consent: &Consent,
-    id: &str,
-) -> Result<(Account, AccountGrant), Xs2aError> {
-    let grant = path_grant(consent, id, Consent::grant_for, "account")?;
-    let account = service
-        .accounts()
-        .account(grant.account)
-        .await?
-        .ok_or_else(|| vanished("account"))?;
-    Ok((account, grant))
+    fn grant_for(consent: &Consent, id: AccountId) -> Option<&AccountGrant> {
+        consent.grant_for(id)
+    }
+
+    /// Every grant, as before: a card account's grant matches none of the
+    /// PSU's payment accounts, but counts for `withBalance`.
+    fn listed(consent: &Consent) -> Vec<&AccountGrant> {
+        consent.grants.iter().collect()
+    }
+
+    fn report_links(href: Href) -> ReportLinks {
+        ReportLinks {
+            account: Some(href),
+            ..ReportLinks::default()
+        }
+    }
+
+    fn path(id: AccountId) -> String {
+        format!("/v1/accounts/{id}")
+    }
+
+    async fn load<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        id: AccountId,
+    ) -> Result<Option<Self>, StoreError> {
+        service.accounts().account(id).await
+    }
+
+    async fn held<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        psu: PsuId,
+    ) -> Result<Vec<Self>, StoreError> {
+        service.accounts().accounts_of_psu(psu).await
+    }
+
+    async fn balances<R: Xs2aStore>(
+        &self,
+        service: &Xs2aService<R>,
+    ) -> Result<Vec<Balance>, StoreError> {
+        let balances = service.ledger.balances(self).await?;
+        Ok(balances.iter().map(Balance::of_account).collect())
+    }
+
+    fn list_answer(shown: Vec<Shown<Self>>) -> Response {
+        let accounts = shown.into_iter().map(AccountDetails::new).collect();
+        Json(AccountList { accounts }).into_response()
+    }
+
+    fn details_answer(shown: Shown<Self>) -> Response {
+        let account = AccountDetails::new(shown);
+        Json(OneAccount { account }).into_response()
+    }
+
+    fn balances_answer(&self, balances: Vec<Balance>) -> Response {
+        let account = AccountReference::from(self);
+        Json(AccountBalances { account, balances }).into_response()
+    }
+
+    async fn report_answer<R: Xs2aStore>(
+        read: &ReportRead<Self>,
+        _: &Xs2aService<R>,
+    ) -> Result<Response, Xs2aError> {
+        Ok(account_report(read))
+    }
 }
 
 /// An account as the consent shows it, with its balances when asked for.
@@ -195,10 +228,11 @@ impl AccountLinks {
 }
 
 impl AccountDetails {
-    fn new(account: &Account, grant: &AccountGrant) -> Self {
+    fn new(shown: Shown<Account>) -> Self {
+        let account = &shown.resource;
         Self {
-            links: AccountLinks::granted(&format!("/v1/accounts/{}", account.id), grant),
-            balances: None,
+            links: AccountLinks::granted(&Account::path(account.id), &shown.grant),
+            balances: shown.balances,
             bic: account.bic.clone(),
             cash_account_type: account.cash_account_type.clone(),
             currency: account.currency.code(),
@@ -227,114 +261,4 @@ struct OneAccount {
 struct AccountBalances {
     account: AccountReference,
     balances: Vec<Balance>,
-}
-
-pub(crate) async fn balances_of<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    account: &Account,
-) -> Result<Vec<Balance>, Xs2aError> {
-    let balances = service.ledger.balances(account).await?;
-    Ok(balances.iter().map(Balance::of_account).collect())
-}
-
-#[derive(Deserialize)]
-pub(crate) struct WithBalance {
-    #[serde(rename = "withBalance")]
-    with_balance: Option<bool>,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let with_balance = query.with_balance.unwrap_or(false);
-        if with_balance && !consent.grants.iter().any(|g| g.balances) {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "withBalance asks for balances, which the consent does not cover",
-            )
-            .at("withBalance"));
-        }
-        // One query for the PSU's accounts, not one per granted account.
-        let held = match consent.psu_id {
-            Some(psu) => service.accounts().accounts_of_psu(psu).await?,
-            None => Vec::new(),
-        };
-        let mut accounts = Vec::with_capacity(consent.grants.len());
-        for grant in &consent.grants {
-            let Some(account) = held.iter().find(|a| a.id == grant.account) else {
-                continue;
-            };
-            let mut item = AccountDetails::new(account, grant);
-            if with_balance && grant.balances {
-                item.balances = Some(balances_of(&service, account).await?);
-            }
-            accounts.push(item);
-        }
-        Ok(Json(AccountList { accounts }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn details<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        let mut item = AccountDetails::new(&account, &grant);
-        if query.with_balance == Some(true) {
-            if !grant.balances {
-                return Err(Xs2aError::new(
-                    MessageCode::ConsentInvalid,
-                    "the consent does not cover this account's balances",
-                )
-                .at("withBalance"));
-            }
-            item.balances = Some(balances_of(&service, &account).await?);
-        }
-        Ok(Json(OneAccount { account: item }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn balances<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-) -> Response {
-    let result = async {
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        if !grant.balances {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "the consent does not cover this account's balances",
-            ));
-        }
-        let body = AccountBalances {
-            account: AccountReference::from(&account),
-            balances: balances_of(&service, &account).await?,
-        };
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }

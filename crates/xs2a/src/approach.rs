@@ -5,8 +5,9 @@
 //! Redirect authorisation of a consent gives instead of a PSU token: account
 //! reads with the application's client-credentials token and `Consent-ID`.
 
-use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ids::{AuthorizationId, ConsentId};
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
@@ -259,6 +260,16 @@ impl ScaAnswer {
             start_authorisation: self.links.start_authorisation.clone(),
             ..own
         }
+    }
+
+    /// 201 to an initiation: `body`, `Location` the new resource at
+    /// `self_link`, and `ASPSP-SCA-Approach`.
+    pub(crate) fn created(&self, self_link: &str, body: impl Serialize) -> Response {
+        let mut response = (StatusCode::CREATED, Json(body)).into_response();
+        if let Ok(location) = HeaderValue::from_str(self_link) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        self.mark(response)
     }
 
     /// Sets `ASPSP-SCA-Approach` on the answer.

@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
-use fintechapi_domain::oauth::AuthorizationRepository;
+use fintechapi_domain::oauth::{Authorization, AuthorizationRepository};
 use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
@@ -101,18 +101,9 @@ async fn list<R: Xs2aStore>(
     cancellation: bool,
 ) -> Response {
     let result = async {
-        let scope = scope_of(&service, &caller, &resource, cancellation).await?;
-        let ids: Vec<String> = service
-            .authorizations()
-            .authorizations_for_scope(caller.grant.application_id, &scope)
-            .await?
-            .iter()
-            .map(|a| a.id.to_string())
-            .collect();
-        Ok(Json(AuthorisationIds {
-            authorisation_ids: ids,
-        })
-        .into_response())
+        let found = authorisations(&service, &caller, &resource, cancellation).await?;
+        let authorisation_ids = found.iter().map(|a| a.id.to_string()).collect();
+        Ok(Json(AuthorisationIds { authorisation_ids }).into_response())
     }
     .await;
     caller.answer(result)
@@ -126,28 +117,38 @@ async fn status<R: Xs2aStore>(
     cancellation: bool,
 ) -> Response {
     let result = async {
-        let scope = scope_of(&service, &caller, &resource, cancellation).await?;
-        let unknown = || {
-            Xs2aError::new(
-                MessageCode::ResourceUnknown,
-                "no such authorisation of this resource",
-            )
-            .not_addressable()
-            .at("authorisationId")
-        };
-        let id: AuthorizationId = authorisation.parse().map_err(|_| unknown())?;
-        let found = service
-            .authorizations()
-            .authorizations_for_scope(caller.grant.application_id, &scope)
-            .await?
-            .into_iter()
-            .find(|a| a.id == id)
-            .ok_or_else(unknown)?;
-        let sca_status = found.stage.sca_status();
+        let found = authorisations(&service, &caller, &resource, cancellation).await?;
+        let id: AuthorizationId = authorisation.parse().map_err(|_| unknown_authorisation())?;
+        let found = found.into_iter().find(|a| a.id == id);
+        let sca_status = found.ok_or_else(unknown_authorisation)?.stage.sca_status();
         Ok(Json(ScaStatus { sca_status }).into_response())
     }
     .await;
     caller.answer(result)
+}
+
+/// The authorisations the caller's application started of the resource
+/// (or of its cancellation), after the resource is found to be its own.
+async fn authorisations<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    caller: &Caller,
+    resource: &Resource,
+    cancellation: bool,
+) -> Result<Vec<Authorization>, Xs2aError> {
+    let scope = scope_of(service, caller, resource, cancellation).await?;
+    let repo = service.authorizations();
+    Ok(repo
+        .authorizations_for_scope(caller.grant.application_id, &scope)
+        .await?)
+}
+
+fn unknown_authorisation() -> Xs2aError {
+    Xs2aError::new(
+        MessageCode::ResourceUnknown,
+        "no such authorisation of this resource",
+    )
+    .not_addressable()
+    .at("authorisationId")
 }
 
 fn not_offered(what: &str) -> Response {
@@ -244,6 +245,21 @@ async fn target<R: Xs2aStore>(
     })
 }
 
+/// An explicit start needs the Redirect approach and a resource still
+/// awaiting its authorisation.
+fn startable(approach: &Approach, awaiting: bool) -> Result<(), Xs2aError> {
+    if matches!(approach, Approach::OAuth) {
+        return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));
+    }
+    if !awaiting {
+        return Err(Xs2aError::new(
+            MessageCode::StatusInvalid,
+            "the resource was already authorised, rejected or cancelled",
+        ));
+    }
+    Ok(())
+}
+
 /// Explicit start of an authorisation of a consent or payment still awaiting
 /// one: with the Redirect approach (`TPP-Redirect-Preferred: true` and a
 /// registered `TPP-Redirect-URI`) a new authorisation with a fresh
@@ -260,15 +276,7 @@ async fn start<R: Xs2aStore>(
         let approach = Approach::requested(&service, &caller, &headers)
             .await?
             .started_now();
-        if matches!(approach, Approach::OAuth) {
-            return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));
-        }
-        if !awaiting {
-            return Err(Xs2aError::new(
-                MessageCode::StatusInvalid,
-                "the resource was already authorised, rejected or cancelled",
-            ));
-        }
+        startable(&approach, awaiting)?;
         let sca = approach
             .answer(&service, &caller, scoped, true, &self_link)
             .await?;

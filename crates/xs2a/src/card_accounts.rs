@@ -1,56 +1,125 @@
-//! Card account information under a valid consent: list, details, balances
-//! and transactions under `/v1/card-accounts`, with the consent checks of the
-//! account endpoints.
+//! Card account information under a valid consent: the card account's side
+//! of the list, details, balances and transactions under `/v1/card-accounts`
+//! (their handlers, with the consent checks of the account endpoints, are
+//! `granted`'s).
 //!
 //! A card account is named by its masked PAN only. Debits are reported
 //! negative (`debitAccounting: false`). Transaction reports are paged and
-//! delta-reported by the accounts' [`Report`]; a card transaction's
+//! delta-reported by the accounts' `Report`; a card transaction's
 //! `cardTransactionId` is its entry reference, so `entryReferenceFrom` takes it.
 
-use std::sync::Arc;
-
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::card::{CardAccount, CardPayment, MaskedPan};
 use fintechapi_domain::consent::{AccountGrant, Consent, GrantedResource};
-use fintechapi_domain::ids::TransactionId;
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::AccountEntry;
 use fintechapi_domain::{Money, StoreError};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::accounts::AccountLinks;
-use crate::accounts::{live_consent, path_grant, vanished};
 use crate::body::Href;
 use crate::body::{Amount, Balance};
-use crate::caller::Ais;
-use crate::error::MessageCode;
-use crate::transactions::{Report, ReportLinks, TransactionReport, TransactionsQuery, report_json};
+use crate::granted::{Granted, ReportRead, Shown};
+use crate::transactions::{ReportLinks, TransactionReport};
 use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
-fn not_covered(what: &str) -> Xs2aError {
-    Xs2aError::new(
-        MessageCode::ConsentInvalid,
-        format!("the consent does not cover this card account's {what}"),
-    )
-}
+impl Granted for CardAccount {
+    const NOUN: &'static str = "card account";
+    const RESOURCE: GrantedResource = GrantedResource::CardAccount;
+    const REPORT_BALANCES_NOT_COVERED: &'static str =
+        "the consent does not cover this card account's balances";
 
-/// The card account addressed by the path, if the consent grants it.
-async fn granted_card<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    consent: &Consent,
-    id: &str,
-) -> Result<(CardAccount, AccountGrant), Xs2aError> {
-    let grant = path_grant(consent, id, Consent::card_grant_for, "card account")?;
-    let card = service
-        .cards()
-        .card_account(grant.account)
-        .await?
-        .ok_or_else(|| vanished("card account"))?;
-    Ok((card, grant))
+    fn id(&self) -> AccountId {
+        self.account.id
+    }
+
+    fn grant_for(consent: &Consent, id: AccountId) -> Option<&AccountGrant> {
+        consent.card_grant_for(id)
+    }
+
+    fn listed(consent: &Consent) -> Vec<&AccountGrant> {
+        consent
+            .grants
+            .iter()
+            .filter(|g| g.resource == GrantedResource::CardAccount)
+            .collect()
+    }
+
+    fn report_links(href: Href) -> ReportLinks {
+        ReportLinks {
+            card_account: Some(href),
+            ..ReportLinks::default()
+        }
+    }
+
+    fn path(id: AccountId) -> String {
+        format!("/v1/card-accounts/{id}")
+    }
+
+    async fn load<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        id: AccountId,
+    ) -> Result<Option<Self>, StoreError> {
+        service.cards().card_account(id).await
+    }
+
+    async fn held<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        psu: PsuId,
+    ) -> Result<Vec<Self>, StoreError> {
+        service.cards().card_accounts_of_psu(psu).await
+    }
+
+    async fn balances<R: Xs2aStore>(
+        &self,
+        service: &Xs2aService<R>,
+    ) -> Result<Vec<Balance>, StoreError> {
+        let balances = service.ledger.card_balances(self).await?;
+        Ok(balances.iter().map(Balance::of_card).collect())
+    }
+
+    fn list_answer(shown: Vec<Shown<Self>>) -> Response {
+        let card_accounts = shown.into_iter().map(CardDetails::new).collect();
+        Json(CardList { card_accounts }).into_response()
+    }
+
+    fn details_answer(shown: Shown<Self>) -> Response {
+        let card_account = CardDetails::new(shown);
+        Json(OneCard { card_account }).into_response()
+    }
+
+    fn balances_answer(&self, balances: Vec<Balance>) -> Response {
+        let body = CardBalances {
+            balances,
+            card_account: CardReference::from(self),
+            debit_accounting: false,
+        };
+        Json(body).into_response()
+    }
+
+    async fn report_answer<R: Xs2aStore>(
+        read: &ReportRead<Self>,
+        service: &Xs2aService<R>,
+    ) -> Result<Response, Xs2aError> {
+        // The card payments of the whole page in one query.
+        let entries = &read.found.entries;
+        let ids: Vec<TransactionId> = entries.iter().map(|e| e.transaction_id).collect();
+        let payments = service.cards().card_payments(&ids).await?;
+        let card = &read.resource;
+        let body = CardTransactions {
+            balances: read.balances.as_deref(),
+            card_account: CardReference::from(card),
+            card_transactions: read.transactions(|entry| {
+                let payment = payments.get(&entry.transaction_id);
+                let invoiced = service.ledger.is_invoiced(entry);
+                CardTransaction::new(&card.masked_pan, entry, payment, invoiced)
+            }),
+            debit_accounting: false,
+        };
+        Ok(Json(body).into_response())
+    }
 }
 
 /// A card account as the consent shows it, with its balances when asked for.
@@ -74,11 +143,12 @@ struct CardDetails {
 }
 
 impl CardDetails {
-    fn new(card: &CardAccount, grant: &AccountGrant) -> Self {
+    fn new(shown: Shown<CardAccount>) -> Self {
+        let card = &shown.resource;
         let account = &card.account;
         Self {
-            links: AccountLinks::granted(&format!("/v1/card-accounts/{}", account.id), grant),
-            balances: None,
+            links: AccountLinks::granted(&CardAccount::path(account.id), &shown.grant),
+            balances: shown.balances,
             credit_limit: card.credit_limit().map(Amount::from),
             currency: account.currency.code(),
             debit_accounting: false,
@@ -128,118 +198,6 @@ struct CardBalances {
     balances: Vec<Balance>,
     card_account: CardReference,
     debit_accounting: bool,
-}
-
-async fn balances_of<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    card: &CardAccount,
-) -> Result<Vec<Balance>, StoreError> {
-    let balances = service.ledger.card_balances(card).await?;
-    Ok(balances.iter().map(Balance::of_card).collect())
-}
-
-#[derive(Deserialize)]
-pub(crate) struct WithBalance {
-    #[serde(rename = "withBalance")]
-    with_balance: Option<bool>,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let grants: Vec<&AccountGrant> = consent
-            .grants
-            .iter()
-            .filter(|g| g.resource == GrantedResource::CardAccount)
-            .collect();
-        let with_balance = query.with_balance.unwrap_or(false);
-        if with_balance && !grants.iter().any(|g| g.balances) {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "withBalance asks for balances, which the consent does not cover",
-            )
-            .at("withBalance"));
-        }
-        // One query for the PSU's cards, not one per granted card.
-        let held = match consent.psu_id {
-            Some(psu) => service.cards().card_accounts_of_psu(psu).await?,
-            None => Vec::new(),
-        };
-        let mut cards = Vec::with_capacity(grants.len());
-        for grant in grants {
-            let Some(card) = held.iter().find(|c| c.account.id == grant.account) else {
-                continue;
-            };
-            let mut item = CardDetails::new(card, grant);
-            if with_balance && grant.balances {
-                item.balances = Some(balances_of(&service, card).await?);
-            }
-            cards.push(item);
-        }
-        Ok(Json(CardList {
-            card_accounts: cards,
-        })
-        .into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn details<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<WithBalance>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("withBalance must be true or false").at("withBalance"));
-        };
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        let mut item = CardDetails::new(&card, &grant);
-        if query.with_balance == Some(true) {
-            if !grant.balances {
-                return Err(not_covered("balances").at("withBalance"));
-            }
-            item.balances = Some(balances_of(&service, &card).await?);
-        }
-        Ok(Json(OneCard { card_account: item }).into_response())
-    }
-    .await;
-    caller.answer(result)
-}
-
-pub(crate) async fn balances<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-) -> Response {
-    let result = async {
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        if !grant.balances {
-            return Err(not_covered("balances"));
-        }
-        let body = CardBalances {
-            balances: balances_of(&service, &card).await?,
-            card_account: CardReference::from(&card),
-            debit_accounting: false,
-        };
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 /// One card transaction of a report.
@@ -316,68 +274,10 @@ impl<'a> CardTransaction<'a> {
 #[serde(rename_all = "camelCase")]
 struct CardTransactions<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    balances: Option<Vec<Balance>>,
+    balances: Option<&'a [Balance]>,
     card_account: CardReference,
-    card_transactions: TransactionReport<CardTransaction<'a>>,
+    card_transactions: TransactionReport<'a, CardTransaction<'a>>,
     debit_accounting: bool,
-}
-
-pub(crate) async fn transactions<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<TransactionsQuery>, QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("the query string is malformed"));
-        };
-        let report = Report::parse(query, GrantedResource::CardAccount)?;
-        // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(service.pepper(), &account_id)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (card, grant) = granted_card(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(not_covered("transactions"));
-        }
-        if report.with_balance && !grant.balances {
-            return Err(not_covered("balances").at("withBalance"));
-        }
-        let id = card.account.id;
-        let mut links = ReportLinks {
-            card_account: Some(Href::to(format!("/v1/card-accounts/{id}"))),
-            ..ReportLinks::default()
-        };
-        let found = report
-            .entries(&service, consent.id, id, page, &mut links)
-            .await?;
-        // The card payments of the whole page in one query.
-        let ids: Vec<TransactionId> = found.entries.iter().map(|e| e.transaction_id).collect();
-        let payments = service.cards().card_payments(&ids).await?;
-        let balances = match report.with_balance {
-            true => Some(balances_of(&service, &card).await?),
-            false => None,
-        };
-        let body = CardTransactions {
-            balances,
-            card_account: CardReference::from(&card),
-            card_transactions: report_json(report.booking, &found.entries, links, |entry| {
-                let payment = payments.get(&entry.transaction_id);
-                CardTransaction::new(
-                    &card.masked_pan,
-                    entry,
-                    payment,
-                    service.ledger.is_invoiced(entry),
-                )
-            }),
-            debit_accounting: false,
-        };
-        found.complete(&service).await?;
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
 //! - `card_accounts`: `GET /v1/card-accounts…` (named by masked PAN); their
 //!   transaction reports page like accounts' (`transactions`).
+//! - `granted`: what account and card-account reads share: the list, details
+//!   and balances handlers, the granted resource, the opening of a report.
 //! - `payments`: `POST|GET|DELETE /v1/{service}/{product}…` (single, periodic and
 //!   bulk payments; the initiation body, the answers and cancellation by concern).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
@@ -37,6 +39,7 @@ mod funds;
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
+mod granted;
 mod idempotency;
 pub mod pain001;
 mod payments;
@@ -52,9 +55,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
-use fintechapi_domain::card::CardRepository;
+use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
-use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::ledger::{Account, LedgerRepository};
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::payment::{PaymentRepository, PaymentService};
 use fintechapi_domain::portal::PortalRepository;
@@ -197,32 +200,32 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
             "/v1/signing-baskets/{*rest}",
             axum::routing::any(funds::signing_baskets),
         )
-        .route("/v1/accounts", get(accounts::list::<R>))
-        .route("/v1/accounts/{account_id}", get(accounts::details::<R>))
+        .route("/v1/accounts", get(granted::list::<Account, R>))
+        .route("/v1/accounts/{account_id}", get(granted::details::<Account, R>))
         .route(
             "/v1/accounts/{account_id}/balances",
-            get(accounts::balances::<R>),
+            get(granted::balances::<Account, R>),
         )
         .route(
             "/v1/accounts/{account_id}/transactions",
-            get(transactions::list::<R>),
+            get(granted::transactions::<Account, R>),
         )
         .route(
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
             get(transactions::details::<R>),
         )
-        .route("/v1/card-accounts", get(card_accounts::list::<R>))
+        .route("/v1/card-accounts", get(granted::list::<CardAccount, R>))
         .route(
             "/v1/card-accounts/{account_id}",
-            get(card_accounts::details::<R>),
+            get(granted::details::<CardAccount, R>),
         )
         .route(
             "/v1/card-accounts/{account_id}/balances",
-            get(card_accounts::balances::<R>),
+            get(granted::balances::<CardAccount, R>),
         )
         .route(
             "/v1/card-accounts/{account_id}/transactions",
-            get(card_accounts::transactions::<R>),
+            get(granted::transactions::<CardAccount, R>),
         )
         .route(
             "/v1/{payment_service}/{payment_product}",

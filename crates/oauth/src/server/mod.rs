@@ -30,5 +30,6 @@ pub use dpop::{DpopFailure, Sender};
 pub use grants::{SCA_EXEMPTION, TokenResponse};
 pub use introspection::Introspection;
 pub use par::PushedRequest;
+pub(crate) use par::pushed;
 pub use resource::AccessGrant;
 pub use scope::ScopedResource;

@@ -5,12 +5,13 @@
 
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentCreation, ConsentStatus};
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::{AuthorizationId, ConsentId};
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId};
 use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_domain::registry::ApiProduct;
+use fintechapi_domain::secret::KeyedHash;
 use fintechapi_registry::AuthenticatedClient;
-use time::{Date, Duration};
+use time::{Date, Duration, OffsetDateTime};
 
 use super::base::{AsRepo, AuthorizationServer, client_id_of, fresh_random};
 use super::scope::ScopedResource;
@@ -24,6 +25,36 @@ pub const MAX_STATE_LEN: usize = 4096;
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// RFC 9126 §2.2: short-lived, single use.
 const REQUEST_URI_TTL: Duration = Duration::seconds(60);
+
+/// A new authorization of `scope` for the application's client, pushed and
+/// waiting for the browser: an OAuth request (PAR) or a Redirect-approach
+/// link, opened by what `request_uri_hash` hashes until `request_expires_at`.
+pub(crate) fn pushed(
+    application_id: ApplicationId,
+    client_id: String,
+    flow: AuthorizationFlow,
+    scope: ScopedResource,
+    request_uri_hash: KeyedHash,
+    request_expires_at: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Authorization {
+    Authorization {
+        id: AuthorizationId::random(),
+        application_id,
+        client_id,
+        flow,
+        scope,
+        request_uri_hash,
+        request_expires_at,
+        session_hash: None,
+        stage: AuthorizationStage::Pushed,
+        psu_id: None,
+        code_hash: None,
+        code_expires_at: None,
+        created_at: now,
+        last_activity_at: now,
+    }
+}
 
 /// A validated pushed authorization request.
 #[derive(Debug, Clone)]
@@ -107,29 +138,23 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let resource = self.pushable(client, resource).await?;
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", fresh_random()?);
         let now = self.clock.now();
+        let flow = AuthorizationFlow::OAuth {
+            redirect_uri,
+            state: request.state,
+            code_challenge: challenge,
+            dpop_jkt,
+            authorization_details: details,
+        };
         self.tokens
-            .insert_authorization(Authorization {
-                id: AuthorizationId::random(),
-                application_id: client.application.id,
-                client_id: client_id_of(client),
-                flow: AuthorizationFlow::OAuth {
-                    redirect_uri,
-                    state: request.state,
-                    code_challenge: challenge,
-                    dpop_jkt,
-                    authorization_details: details,
-                },
-                scope: resource,
-                request_uri_hash: self.pepper.hash(&request_uri),
-                request_expires_at: now + REQUEST_URI_TTL,
-                session_hash: None,
-                stage: AuthorizationStage::Pushed,
-                psu_id: None,
-                code_hash: None,
-                code_expires_at: None,
-                created_at: now,
-                last_activity_at: now,
-            })
+            .insert_authorization(pushed(
+                client.application.id,
+                client_id_of(client),
+                flow,
+                resource,
+                self.pepper.hash(&request_uri),
+                now + REQUEST_URI_TTL,
+                now,
+            ))
             .await?;
         Ok((request_uri, REQUEST_URI_TTL.whole_seconds()))
     }

@@ -78,6 +78,20 @@ struct SignupPage {
     min_password: usize,
 }
 
+impl SignupPage {
+    /// The form with what was entered and what is wrong with it.
+    fn new(csrf: String, email: String, display_name: String, errors: FieldErrors) -> Self {
+        Self {
+            nav: Nav::default(),
+            csrf,
+            email,
+            display_name,
+            errors,
+            min_password: MIN_PASSWORD_CHARS,
+        }
+    }
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "notice.html")]
 struct NoticePage {
@@ -99,14 +113,7 @@ pub(super) fn notice(nav: Nav, title: &str, message: &str, link: Option<(&str, &
 
 pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(&headers)?;
-    let page = SignupPage {
-        nav: Nav::default(),
-        csrf,
-        email: String::new(),
-        display_name: String::new(),
-        errors: FieldErrors::new(),
-        min_password: MIN_PASSWORD_CHARS,
-    };
+    let page = SignupPage::new(csrf, String::new(), String::new(), FieldErrors::new());
     Ok(with_cookie(page, cookie))
 }
 
@@ -145,18 +152,19 @@ pub async fn signup<R: PortalStore>(
             Some(("/portal/login", "Go to login")),
         )),
         Err(AccountError::Invalid(errors)) => {
-            let page = SignupPage {
-                nav: Nav::default(),
-                csrf: input.csrf,
-                email: input.email,
-                display_name: input.display_name,
-                errors,
-                min_password: MIN_PASSWORD_CHARS,
-            };
+            let page = SignupPage::new(input.csrf, input.email, input.display_name, errors);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),
     }
+}
+
+/// A mailed link's token that is not (or no longer) good.
+fn bad_link() -> PageError {
+    PageError::new(
+        StatusCode::BAD_REQUEST,
+        "This link is invalid, was already used or has expired.",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,10 +184,7 @@ pub async fn verify<R: PortalStore>(
             "Your address is confirmed. You can log in now.",
             Some(("/portal/login", "Log in")),
         )),
-        Err(AccountError::BadToken) => Err(PageError::new(
-            StatusCode::BAD_REQUEST,
-            "This link is invalid, was already used or has expired.",
-        )),
+        Err(AccountError::BadToken) => Err(bad_link()),
         Err(e) => Err(PageError::account(e)),
     }
 }
@@ -382,6 +387,15 @@ pub struct CodeForm {
     csrf: String,
 }
 
+/// The login page again (401), saying the code was not accepted.
+fn code_refused(csrf: String) -> Response {
+    let page = LoginPage {
+        error: Some(AccountError::BadCode.to_string()),
+        ..LoginPage::blank(csrf)
+    };
+    (StatusCode::UNAUTHORIZED, page).into_response()
+}
+
 pub async fn code<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
@@ -400,15 +414,8 @@ pub async fn code<R: PortalStore>(
         .await;
     let mut response = match result {
         Ok(session) => logged_in(LoginOutcome::Session(session))?,
-        Err(AccountError::BadCode | AccountError::BadToken) => {
-            let page = LoginPage {
-                nav: Nav::default(),
-                csrf: input.csrf,
-                email: String::new(),
-                error: Some(AccountError::BadCode.to_string()),
-            };
-            (StatusCode::UNAUTHORIZED, page).into_response()
-        }
+        // An expired ticket reads as a wrong code: the login page says so.
+        Err(AccountError::BadCode | AccountError::BadToken) => code_refused(input.csrf),
         Err(e) => return Err(PageError::account(e)),
     };
     response
@@ -495,6 +502,18 @@ struct ResetConfirmPage {
     min_password: usize,
 }
 
+impl ResetConfirmPage {
+    fn new(csrf: String, token: String, errors: FieldErrors) -> Self {
+        Self {
+            nav: Nav::default(),
+            csrf,
+            token,
+            errors,
+            min_password: MIN_PASSWORD_CHARS,
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ResetConfirmForm {
     #[serde(default)]
@@ -510,16 +529,8 @@ pub async fn reset_confirm_form(
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(&headers)?;
-    Ok(with_cookie(
-        ResetConfirmPage {
-            nav: Nav::default(),
-            csrf,
-            token: q.token,
-            errors: FieldErrors::new(),
-            min_password: MIN_PASSWORD_CHARS,
-        },
-        cookie,
-    ))
+    let page = ResetConfirmPage::new(csrf, q.token, FieldErrors::new());
+    Ok(with_cookie(page, cookie))
 }
 
 pub async fn reset_confirm<R: PortalStore>(
@@ -538,19 +549,10 @@ pub async fn reset_confirm<R: PortalStore>(
             Some(("/portal/login", "Log in")),
         )),
         Err(AccountError::Invalid(errors)) => {
-            let page = ResetConfirmPage {
-                nav: Nav::default(),
-                csrf: input.csrf,
-                token: input.token,
-                errors,
-                min_password: MIN_PASSWORD_CHARS,
-            };
+            let page = ResetConfirmPage::new(input.csrf, input.token, errors);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
-        Err(AccountError::BadToken) => Err(PageError::new(
-            StatusCode::BAD_REQUEST,
-            "This link is invalid, was already used or has expired.",
-        )),
+        Err(AccountError::BadToken) => Err(bad_link()),
         Err(e) => Err(PageError::account(e)),
     }
 }

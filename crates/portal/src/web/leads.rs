@@ -6,14 +6,14 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ids::LeadId;
 use fintechapi_domain::lead::{Lead, LeadStatus, MAX_LONG_FIELD};
-use fintechapi_domain::portal::AuditEntry;
+use fintechapi_registry::RegistryError;
 use serde::Deserialize;
 
-use super::admin::{admin_nav, operator};
+use super::admin::{acting, admin_nav, operator, path_id, see_other};
 use super::session::{OperatorPost, csrf_protected};
 use super::{Nav, PageError, Portal, PortalStore};
 
@@ -26,14 +26,16 @@ pub struct Filter {
     status: String,
 }
 
+fn lead_status(text: &str) -> Result<LeadStatus, PageError> {
+    text.parse()
+        .map_err(|_| PageError::bad_request("Unknown status."))
+}
+
 impl Filter {
     fn status(&self) -> Result<Option<LeadStatus>, PageError> {
         match self.status.as_str() {
             "" | "all" => Ok(None),
-            other => other
-                .parse()
-                .map(Some)
-                .map_err(|_| PageError::bad_request("Unknown status.")),
+            other => lead_status(other).map(Some),
         }
     }
 }
@@ -99,42 +101,20 @@ pub async fn update<R: PortalStore>(
     Path(id): Path<String>,
     post: OperatorPost<LeadForm>,
 ) -> Result<Response, PageError> {
-    let (visitor, input) = post.into_parts();
-    let operator = visitor.user()?.1.email.to_string();
-    let id: LeadId = id.parse().map_err(|_| PageError::not_found())?;
-    let status: LeadStatus = input
-        .status
-        .parse()
-        .map_err(|_| PageError::bad_request("Unknown status."))?;
+    let (_, actor, input) = acting(post)?;
+    let id: LeadId = path_id(&id)?;
+    let status = lead_status(&input.status)?;
     let notes = input.notes.trim();
     if notes.chars().count() > MAX_LONG_FIELD {
         return Err(PageError::bad_request(
             "Notes take at most 2,000 characters.",
         ));
     }
-    let repo = portal.registry.repo();
-    let now = portal.registry.now();
-    if !repo
-        .update_lead(id, status, notes, now)
-        .await
-        .map_err(PageError::internal)?
-    {
-        return Err(PageError::not_found());
+    match portal.registry.update_lead(&actor, id, status, notes).await {
+        Ok(()) => Ok(see_other(&format!("/admin/leads#lead-{id}"))),
+        Err(RegistryError::NotFound) => Err(PageError::not_found()),
+        Err(e) => Err(PageError::internal(e)),
     }
-    repo.record_audit(AuditEntry {
-        at: now,
-        actor: format!("admin:{operator}"),
-        action: "lead.update".into(),
-        target: id.to_string(),
-        detail: format!("status {status}"),
-    })
-    .await
-    .map_err(PageError::internal)?;
-    Ok((
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, format!("/admin/leads#lead-{id}"))],
-    )
-        .into_response())
 }
 
 pub async fn export<R: PortalStore>(

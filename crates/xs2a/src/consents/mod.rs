@@ -8,7 +8,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::consent::{
@@ -39,14 +39,9 @@ pub(crate) async fn initiate<R: Xs2aStore>(
         let consent = create(&service, &caller, &body).await?;
         let self_link = format!("/v1/consents/{}", consent.id);
         let awaiting = consent.status == ConsentStatus::Received;
+        let resource = ScopedResource::Consent(consent.id);
         let sca = approach
-            .answer(
-                &service,
-                &caller,
-                ScopedResource::Consent(consent.id),
-                awaiting,
-                &self_link,
-            )
+            .answer(&service, &caller, resource, awaiting, &self_link)
             .await?;
         let body = ConsentCreated {
             links: sca.links(Links::resource(&self_link)),
@@ -54,11 +49,7 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             consent_status: consent.status.as_str(),
             sca_status: sca.sca_status,
         };
-        let mut response = (StatusCode::CREATED, Json(body)).into_response();
-        if let Ok(location) = HeaderValue::from_str(&self_link) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
-        Ok(sca.mark(response))
+        Ok(sca.created(&self_link, body))
     }
     .await;
     caller.answer(result)
@@ -302,31 +293,38 @@ pub(crate) async fn status<R: Xs2aStore>(
     caller.answer(result)
 }
 
+/// Ends a consent that is received or valid (`terminatedByTpp`); one
+/// already ended stays as it is (`STATUS_INVALID`).
+async fn terminate<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    consent: &Consent,
+) -> Result<(), Xs2aError> {
+    let ended = service
+        .consents()
+        .set_consent_status(
+            consent.id,
+            &[ConsentStatus::Received, ConsentStatus::Valid],
+            ConsentStatus::TerminatedByTpp,
+            service.now(),
+        )
+        .await?;
+    if !ended {
+        let status = consent.status_on(service.now().date());
+        return Err(Xs2aError::new(
+            MessageCode::StatusInvalid,
+            format!("the consent is already {status}"),
+        ));
+    }
+    Ok(())
+}
+
 /// The TPP ends a consent: `terminatedByTpp`, effective on the next call.
 pub(crate) async fn delete<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     LifecycleCall { caller, consent }: LifecycleCall,
 ) -> Response {
     let result = async {
-        let consent = consent?;
-        let ended = service
-            .consents()
-            .set_consent_status(
-                consent.id,
-                &[ConsentStatus::Received, ConsentStatus::Valid],
-                ConsentStatus::TerminatedByTpp,
-                service.now(),
-            )
-            .await?;
-        if !ended {
-            return Err(Xs2aError::new(
-                MessageCode::StatusInvalid,
-                format!(
-                    "the consent is already {}",
-                    consent.status_on(service.now().date())
-                ),
-            ));
-        }
+        terminate(&service, &consent?).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     }
     .await;

@@ -1,7 +1,7 @@
 //! The bodies of payment answers: the created resource, the payment's information.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::payment::{Execution, Payment};
@@ -26,12 +26,10 @@ fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> PaymentCre
 }
 
 pub(super) fn created_response(payment: &Payment, sca: &ScaAnswer, service: &str) -> Response {
-    let body = created_body(payment, sca, service);
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    if let Ok(location) = HeaderValue::from_str(&self_link(payment, service)) {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    sca.mark(response)
+    sca.created(
+        &self_link(payment, service),
+        created_body(payment, sca, service),
+    )
 }
 
 /// `GET /v1/{service}/{product}/{id}` of a JSON payment: a single or

@@ -55,6 +55,17 @@ fn service_and_product(
     Ok((service, product))
 }
 
+/// A payment is initiated with the PSU present: `PSU-IP-Address` is required.
+fn require_psu_ip(headers: &HeaderMap) -> Result<(), Xs2aError> {
+    match psu_ip_address(headers)? {
+        Some(_) => Ok(()),
+        None => Err(
+            Xs2aError::format("PSU-IP-Address is required to initiate a payment")
+                .at("PSU-IP-Address"),
+        ),
+    }
+}
+
 pub(crate) async fn initiate<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
@@ -65,26 +76,17 @@ pub(crate) async fn initiate<R: Xs2aStore>(
     let result = async {
         let (kind, product) = service_and_product(&payment_service, &payment_product)?;
         let body_kind = BodyKind::of(kind, &product, header_text(&headers, "content-type"))?;
-        if psu_ip_address(&headers)?.is_none() {
-            return Err(
-                Xs2aError::format("PSU-IP-Address is required to initiate a payment")
-                    .at("PSU-IP-Address"),
-            );
-        }
+        require_psu_ip(&headers)?;
         let approach = Approach::requested(&service, &caller, &headers).await?;
         let now = service.now();
         let initiation = body_kind.read(body, kind, now.date()).await?;
         let path = format!("{payment_service}/{payment_product}");
         let payment = create(&service, &caller, &path, product, kind, initiation).await?;
         let awaiting = payment.status == PaymentStatus::Received;
+        let resource = ScopedResource::Payment(payment.id);
+        let link = self_link(&payment, &payment_service);
         let sca = approach
-            .answer(
-                &service,
-                &caller,
-                ScopedResource::Payment(payment.id),
-                awaiting,
-                &self_link(&payment, &payment_service),
-            )
+            .answer(&service, &caller, resource, awaiting, &link)
             .await?;
         Ok(created_response(&payment, &sca, &payment_service))
     }

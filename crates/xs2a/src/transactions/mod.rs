@@ -1,6 +1,7 @@
-//! Transaction reports of an account: `GET /v1/accounts/{id}/transactions`
-//! and the details of one transaction. Card accounts' reports
-//! (`card_accounts`) are paged by the same [`Report`].
+//! Transaction reports of an account: the body of
+//! `GET /v1/accounts/{id}/transactions` (its handler is `granted`'s) and the
+//! details of one transaction. Card accounts' reports (`card_accounts`) are
+//! paged by the same [`Report`].
 //!
 //! A report runs newest first (booking date, then entry reference) and is paged
 //! by keyset: `_links` `first`, `next`, `previous` and `last` name their page
@@ -16,24 +17,23 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::consent::GrantedResource;
-use fintechapi_domain::ledger::{AccountEntry, EntryStatus, LedgerRepository, Party};
+use fintechapi_domain::ledger::{Account, AccountEntry, EntryStatus, LedgerRepository, Party};
 use serde::Serialize;
 
-use crate::accounts::{balances_of, granted_account, live_consent};
+use crate::accounts::live_consent;
 use crate::body::{AccountReference, Amount, Balance, Href, IbanRef};
 use crate::caller::Ais;
-use crate::error::MessageCode;
+use crate::granted::{ReportRead, with_transactions};
 use crate::{Xs2aError, Xs2aService, Xs2aStore};
 
 mod paging;
 mod report;
 
 pub(crate) use report::{
-    BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Report, TransactionsQuery,
+    BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Report, ReportPage, TransactionsQuery,
 };
 
 /// One transaction of an account's report, or its details.
@@ -104,9 +104,9 @@ pub(crate) struct ReportLinks {
 /// The `transactions` object of a report: its page links, and the booked
 /// and pending entries (newest first) when asked for.
 #[derive(Serialize)]
-pub(crate) struct TransactionReport<T> {
+pub(crate) struct TransactionReport<'a, T> {
     #[serde(rename = "_links")]
-    links: ReportLinks,
+    links: &'a ReportLinks,
     #[serde(skip_serializing_if = "Option::is_none")]
     booked: Option<Vec<T>>,
     /// Standing orders, of which the ledger holds none.
@@ -120,9 +120,9 @@ pub(crate) struct TransactionReport<T> {
 pub(crate) fn report_json<'a, T>(
     booking: BookingStatus,
     entries: &'a [AccountEntry],
-    links: ReportLinks,
+    links: &'a ReportLinks,
     item: impl Fn(&'a AccountEntry) -> T,
-) -> TransactionReport<T> {
+) -> TransactionReport<'a, T> {
     let (booked, pending): (Vec<&AccountEntry>, Vec<&AccountEntry>) = entries
         .iter()
         .partition(|e| e.status == EntryStatus::Booked);
@@ -143,66 +143,24 @@ pub(crate) fn report_json<'a, T>(
 struct AccountTransactions<'a> {
     account: AccountReference,
     #[serde(skip_serializing_if = "Option::is_none")]
-    balances: Option<Vec<Balance>>,
-    transactions: TransactionReport<Transaction<'a>>,
+    balances: Option<&'a [Balance]>,
+    transactions: TransactionReport<'a, Transaction<'a>>,
+}
+
+/// The answer to an account's transaction report.
+pub(crate) fn account_report(read: &ReportRead<Account>) -> Response {
+    let body = AccountTransactions {
+        account: AccountReference::from(&read.resource),
+        balances: read.balances.as_deref(),
+        transactions: read.transactions(transaction_json),
+    };
+    Json(body).into_response()
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TransactionDetails<'a> {
     transactions_details: Transaction<'a>,
-}
-
-pub(crate) async fn list<R: Xs2aStore>(
-    State(service): State<Arc<Xs2aService<R>>>,
-    headers: HeaderMap,
-    Path(account_id): Path<String>,
-    Ais(caller): Ais,
-    query: Result<Query<TransactionsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let result = async {
-        let Ok(Query(query)) = query else {
-            return Err(Xs2aError::format("the query string is malformed"));
-        };
-        let report = Report::parse(query, GrantedResource::Account)?;
-        // Checked before the consent, so a bad cursor costs no access.
-        let page = report.page(service.pepper(), &account_id)?;
-        let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "the consent does not cover this account's transactions",
-            ));
-        }
-        if report.with_balance && !grant.balances {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "withBalance asks for balances, which the consent does not cover",
-            )
-            .at("withBalance"));
-        }
-        let mut links = ReportLinks {
-            account: Some(Href::to(format!("/v1/accounts/{}", account.id))),
-            ..ReportLinks::default()
-        };
-        let found = report
-            .entries(&service, consent.id, account.id, page, &mut links)
-            .await?;
-        let balances = match report.with_balance {
-            true => Some(balances_of(&service, &account).await?),
-            false => None,
-        };
-        let body = AccountTransactions {
-            account: AccountReference::from(&account),
-            balances,
-            transactions: report_json(report.booking, &found.entries, links, transaction_json),
-        };
-        found.complete(&service).await?;
-        Ok(Json(body).into_response())
-    }
-    .await;
-    caller.answer(result)
 }
 
 pub(crate) async fn details<R: Xs2aStore>(
@@ -213,13 +171,7 @@ pub(crate) async fn details<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let consent = live_consent(&service, &caller, &headers).await?;
-        let (account, grant) = granted_account(&service, &consent, &account_id).await?;
-        if !grant.transactions {
-            return Err(Xs2aError::new(
-                MessageCode::ConsentInvalid,
-                "the consent does not cover this account's transactions",
-            ));
-        }
+        let (account, _) = with_transactions::<Account, R>(&service, &consent, &account_id).await?;
         let unknown = || {
             Xs2aError::resource_unknown("no such transaction on this account").at("transactionId")
         };
@@ -267,13 +219,14 @@ mod tests {
             end_to_end_id: None,
             bank_transaction_code: "PMNT-ICDT-ESCT".into(),
         };
+        let links = ReportLinks {
+            first: Some(Href::to("/x")),
+            ..ReportLinks::default()
+        };
         let report = report_json(
             BookingStatus::Both,
             std::slice::from_ref(&entry),
-            ReportLinks {
-                first: Some(Href::to("/x")),
-                ..ReportLinks::default()
-            },
+            &links,
             transaction_json,
         );
         assert_sorted_like_json_value(&report);

@@ -24,7 +24,7 @@ use super::{Nav, PageError, Portal, PortalStore};
 pub use psus::{psu_account, psu_create, psu_password, psu_totp, psu_unblock, psus};
 pub use registry::{app_plan, app_status, audit, decide, org_status, overview};
 
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, location.to_owned())],
@@ -46,14 +46,14 @@ pub(super) async fn operator<R: PortalStore>(
 
 /// An operator's post taken apart: who (with the audit trail's name for
 /// them) and the form.
-fn acting<F>(post: OperatorPost<F>) -> Result<(Visitor, Actor, F), PageError> {
+pub(super) fn acting<F>(post: OperatorPost<F>) -> Result<(Visitor, Actor, F), PageError> {
     let (visitor, form) = post.into_parts();
     let actor = Actor(format!("admin:{}", visitor.user()?.1.email));
     Ok((visitor, actor, form))
 }
 
 /// The id in a path; one that does not parse names nothing.
-fn path_id<T: FromStr>(id: &str) -> Result<T, PageError> {
+pub(super) fn path_id<T: FromStr>(id: &str) -> Result<T, PageError> {
     id.parse().map_err(|_| PageError::not_found())
 }
 

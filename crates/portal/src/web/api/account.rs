@@ -95,24 +95,21 @@ async fn log_in<R: PortalStore>(
             "too many login attempts from this address",
         ));
     }
-    let session = match session(&portal, &b).await? {
-        Ok(session) => session,
-        Err(
-            e @ (AccountError::BadCredentials | AccountError::Unverified | AccountError::BadCode),
-        ) => {
-            return Err(ApiError::status(StatusCode::UNAUTHORIZED, &e.to_string()));
-        }
-        Err(e @ AccountError::Busy) => {
-            return Err(ApiError::status(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &e.to_string(),
-            ));
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    };
+    let session = session(&portal, &b).await?.map_err(login_refused)?;
     let idle = portal.accounts.settings().session_idle.whole_seconds();
     let answer = json!({"token": session.cookie.expose(), "idle_timeout_seconds": idle});
     Ok((StatusCode::CREATED, Json(answer)).into_response())
+}
+
+/// Why a login got no session, as the API answers it.
+fn login_refused(e: AccountError) -> ApiError {
+    match e {
+        AccountError::BadCredentials | AccountError::Unverified | AccountError::BadCode => {
+            ApiError::status(StatusCode::UNAUTHORIZED, &e.to_string())
+        }
+        AccountError::Busy => ApiError::status(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        e => ApiError::internal(e),
+    }
 }
 
 /// Both factors in one request: the password, then the TOTP code when the

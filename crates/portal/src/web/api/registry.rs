@@ -77,6 +77,17 @@ struct OrganisationBody {
     authorisation_number: String,
 }
 
+/// The PSD2 roles the body names.
+fn psd2_roles(roles: &[String]) -> Result<Psd2Roles, ApiError> {
+    let roles = roles.iter().map(|role| role.parse());
+    let roles = roles.collect::<Result<Vec<_>, _>>();
+    let roles =
+        roles.map_err(|_| ApiError::field("roles", "each role is one of AISP, PISP, PIISP"))?;
+    Ok(roles
+        .into_iter()
+        .fold(Psd2Roles::default(), Psd2Roles::with))
+}
+
 async fn organisation_create<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
@@ -84,19 +95,10 @@ async fn organisation_create<R: PortalStore>(
 ) -> Result<Response, ApiError> {
     let (_, user) = developer(&portal, &headers).await?;
     let b = body(input)?;
-    let roles = b
-        .roles
-        .iter()
-        .map(|role| role.parse())
-        .collect::<Result<Vec<_>, _>>();
-    let roles =
-        roles.map_err(|_| ApiError::field("roles", "each role is one of AISP, PISP, PIISP"))?;
     let new = NewOrganisation {
+        roles: psd2_roles(&b.roles)?,
         legal_name: b.legal_name,
         country: b.country,
-        roles: roles
-            .into_iter()
-            .fold(Psd2Roles::default(), Psd2Roles::with),
         competent_authority: b.competent_authority,
         authorisation_number: b.authorisation_number,
     };
@@ -232,15 +234,8 @@ async fn application<R: PortalStore>(
 ) -> Result<Response, ApiError> {
     let (_, user) = developer(&portal, &headers).await?;
     let (app, _) = app_access(&portal, &user, &app, false).await?;
-    let repo = portal.registry.repo();
-    let subscriptions = repo
-        .subscriptions_of(app.id)
-        .await
-        .map_err(ApiError::internal)?;
-    let credentials = repo
-        .credentials_of(app.id)
-        .await
-        .map_err(ApiError::internal)?;
+    let details = portal.registry.application_details(app.id).await;
+    let (subscriptions, credentials) = details.map_err(ApiError::internal)?;
     let now = portal.registry.now();
     let mut out = application_json(&app);
     out["subscriptions"] = subscriptions

@@ -57,6 +57,18 @@ struct AppFormPage {
     sandbox_only: bool,
 }
 
+impl AppFormPage {
+    fn new<R>(portal: &Portal<R>, nav: Nav, org: Organisation, form: AppForm) -> Self {
+        Self {
+            nav,
+            org,
+            form,
+            errors: FieldErrors::new(),
+            sandbox_only: portal.sandbox,
+        }
+    }
+}
+
 pub async fn app_form<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
@@ -71,14 +83,7 @@ pub async fn app_form<R: PortalStore>(
         environment: "sandbox".into(),
         ..AppForm::default()
     };
-    Ok(AppFormPage {
-        nav: visitor.nav(),
-        org,
-        form,
-        errors: FieldErrors::new(),
-        sandbox_only: portal.sandbox,
-    }
-    .into_response())
+    Ok(AppFormPage::new(&portal, visitor.nav(), org, form).into_response())
 }
 
 #[derive(Template, WebTemplate)]
@@ -158,24 +163,21 @@ pub async fn app_create<R: PortalStore>(
     let (_, user) = visitor.user()?;
     let (org, role) = org_access(&portal, user, &org).await?;
     require_manager(role)?;
+    let registry = &portal.registry;
     let created = match new_application(&input) {
         Ok(new) => {
-            portal
-                .registry
+            registry
                 .create_application(&actor(user), &org, new, false)
                 .await
         }
-        Err(errors) => Err(RegistryError::Invalid(errors)),
+        Err(errors) => Err(errors.into()),
     };
     match created {
         Ok((app, issued)) => Ok(show_credentials(visitor.nav(), app, issued, false)),
         Err(RegistryError::Invalid(errors)) => {
             let page = AppFormPage {
-                nav: visitor.nav(),
-                org,
-                form: input,
                 errors,
-                sandbox_only: portal.sandbox,
+                ..AppFormPage::new(&portal, visitor.nav(), org, input)
             };
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
@@ -196,6 +198,18 @@ struct AppPage {
     available_products: Vec<ApiProduct>,
 }
 
+/// The products the organisation's roles allow that the application has no
+/// subscription to yet.
+fn available_products(org: &Organisation, subscriptions: &[Subscription]) -> Vec<ApiProduct> {
+    ApiProduct::ALL
+        .iter()
+        .copied()
+        .filter(|p| {
+            org.roles.has(p.required_role()) && !subscriptions.iter().any(|s| s.product == *p)
+        })
+        .collect()
+}
+
 pub async fn app_page<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
@@ -204,22 +218,9 @@ pub async fn app_page<R: PortalStore>(
     let visitor = Visitor::load(&portal, &headers).await?;
     let (_, user) = visitor.user()?;
     let (app, org, role) = app_access(&portal, user, &app).await?;
-    let repo = portal.registry.repo();
-    let subscriptions = repo
-        .subscriptions_of(app.id)
-        .await
-        .map_err(PageError::internal)?;
-    let credentials = repo
-        .credentials_of(app.id)
-        .await
-        .map_err(PageError::internal)?;
-    let available_products = ApiProduct::ALL
-        .iter()
-        .copied()
-        .filter(|p| {
-            org.roles.has(p.required_role()) && !subscriptions.iter().any(|s| s.product == *p)
-        })
-        .collect();
+    let details = portal.registry.application_details(app.id).await;
+    let (subscriptions, credentials) = details.map_err(PageError::internal)?;
+    let available_products = available_products(&org, &subscriptions);
     Ok(AppPage {
         nav: visitor.nav(),
         app,

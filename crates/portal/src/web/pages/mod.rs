@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::portal::{MemberRole, User};
 use fintechapi_domain::registry::{Application, Organisation};
-use fintechapi_registry::{Actor, RegistryError};
+use fintechapi_registry::{Actor, Membership, RegistryError};
 
 use super::auth::CsrfForm;
 use super::session::{DeveloperPost, Visitor, csrf_protected};
@@ -126,18 +126,12 @@ pub async fn home<R: PortalStore>(
     .into_response())
 }
 
-struct OrgSummary {
-    org: Organisation,
-    role: MemberRole,
-    apps: Vec<Application>,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     nav: Nav,
     name: String,
-    orgs: Vec<OrgSummary>,
+    orgs: Vec<Membership>,
 }
 
 pub async fn dashboard<R: PortalStore>(
@@ -146,19 +140,8 @@ pub async fn dashboard<R: PortalStore>(
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
     let (_, user) = visitor.user()?;
-    let repo = portal.registry.repo();
-    let mut orgs = Vec::new();
-    for (org, role) in repo
-        .organisations_of(user.id)
-        .await
-        .map_err(PageError::internal)?
-    {
-        let apps = repo
-            .applications_of(org.id)
-            .await
-            .map_err(PageError::internal)?;
-        orgs.push(OrgSummary { org, role, apps });
-    }
+    let orgs = portal.registry.memberships(user.id).await;
+    let orgs = orgs.map_err(PageError::internal)?;
     Ok(DashboardPage {
         nav: visitor.nav(),
         name: user.display_name.clone(),
