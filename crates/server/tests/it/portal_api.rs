@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::support::{Api, PASSWORD, TestServer, config_for, token_from_mail};
+use crate::support::{
+    Api, Browser, PASSWORD, TestServer, accounts_of, config_for, iban, param, redirect_params,
+    token_from_mail,
+};
 use fintechapi_domain::SystemClock;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -277,10 +280,87 @@ fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
         .unwrap_or_else(|_| panic!("{command}\n{}", String::from_utf8_lossy(&out.stdout)))
 }
 
+/// Runs a guide block as a shell script with `vars` set; its output.
+fn run_shell(script: &str, vars: &[(&str, &str)]) -> String {
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{script}"))
+        .envs(vars.iter().copied())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Step 6 of the guide as written: the consent, PAR with PKCE, the
+/// customer's approval at the bank (the browser's part), the code exchange
+/// and the first account read.
+async fn follow_the_ais_journey(
+    server: &TestServer,
+    blocks: &[String],
+    client_vars: &[(&str, &str)],
+) {
+    let pkce = run_shell(
+        &format!(
+            "{}\nprintf '%s %s' \"$VERIFIER\" \"$CHALLENGE\"",
+            blocks[10]
+        ),
+        &[],
+    );
+    let (verifier, challenge) = pkce.split_once(' ').unwrap();
+    assert_eq!(challenge, fintechapi_domain::secret::pkce_s256(verifier));
+    let issued = run_block(&blocks[7], client_vars);
+    let mut vars = client_vars.to_vec();
+    vars.push(("ACCESS_TOKEN", issued["access_token"].as_str().unwrap()));
+    let consent = run_block(&blocks[11], &vars);
+    assert_eq!(consent["consentStatus"], "received", "{consent}");
+    vars.push(("CONSENT_ID", consent["consentId"].as_str().unwrap()));
+    vars.push(("CHALLENGE", challenge));
+    let pushed = run_block(&blocks[12], &vars);
+    vars.push(("REQUEST_URI", pushed["request_uri"].as_str().unwrap()));
+    let link = run_shell(&blocks[13], &vars);
+
+    let mut psu = Browser::new(server);
+    let screen = psu.authorise(link.trim(), "alice", "alice-demo-2026").await;
+    let approved = psu.decide(&screen, "approve").await;
+    let back = redirect_params(
+        approved.location.as_deref().unwrap(),
+        "https://app.example/callback",
+    );
+    assert_eq!(param(&back, "state"), Some("a-random-value-you-keep"));
+    vars.push(("CODE", param(&back, "code").unwrap()));
+    vars.push(("VERIFIER", verifier));
+    let tokens = run_block(&blocks[14], &vars);
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    vars.push(("PSU_TOKEN", tokens["access_token"].as_str().unwrap()));
+    let read = run_block(&blocks[15], &vars);
+    let ibans: Vec<&str> = read["accounts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{read}"))
+        .iter()
+        .filter_map(|a| a["iban"].as_str())
+        .collect();
+    let alices: Vec<String> = accounts_of(server, "alice")
+        .await
+        .iter()
+        .map(iban)
+        .collect();
+    assert!(
+        !ibans.is_empty() && ibans.iter().all(|i| alices.iter().any(|a| a == i)),
+        "{read}"
+    );
+}
+
 async fn the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation_offered(
     db: TestDb,
 ) {
-    let config = config_for(&db);
+    let mut config = config_for(&db);
+    // The AIS journey signs in as a demo customer.
+    config.demo.seed = Some(true);
     let server = TestServer::start_with(db, config.clone()).await;
     let guide = server.get("/portal/docs").await.text().await.unwrap();
     let blocks = code_blocks(&guide);
@@ -344,6 +424,7 @@ async fn the_getting_started_guide_works_as_written_and_the_reference_lists_ever
     assert_eq!(run_block(&blocks[8], &token_vars)["active"], true);
     assert_eq!(run_block(&blocks[9], &token_vars), 200);
     assert_eq!(run_block(&blocks[8], &token_vars)["active"], false);
+    follow_the_ais_journey(&server, &blocks, &client_vars).await;
 
     let reference = server.get("/portal/docs/xs2a").await.text().await.unwrap();
     // The specification's 38 operations less the 12 the ASPSP profile refuses.
