@@ -258,26 +258,19 @@ fn code_blocks(html: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs the curl command of a guide block (up to its first `# →` comment) with `vars` set.
+/// Runs the curl command of a guide block (up to its first `# →` comment,
+/// silent but for errors) with `vars` set; its JSON answer.
 fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
     let command: String = block
         .lines()
         .take_while(|l| !l.starts_with("# →"))
         .collect::<Vec<_>>()
         .join("\n");
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("curl -sS {}", command.trim_start_matches("curl ")))
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{command}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = run_shell(
+        &format!("curl -sS {}", command.trim_start_matches("curl ")),
+        vars,
     );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|_| panic!("{command}\n{}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_str(&out).unwrap_or_else(|_| panic!("{command}\n{out}"))
 }
 
 /// Runs a guide block as a shell script with `vars` set; its output.
