@@ -21,7 +21,14 @@ use crate::docs::{OfferedGroup, Reference, SPEC_YAML, reference};
 struct GuidePage {
     nav: Nav,
     base: String,
+    python: &'static str,
+    javascript: &'static str,
 }
+
+/// Step 6 of the guide as programs a TPP developer copies, run as written by
+/// the guide's test.
+const PYTHON_EXAMPLE: &str = include_str!("../../static/examples/ais.py");
+const JAVASCRIPT_EXAMPLE: &str = include_str!("../../static/examples/ais.mjs");
 
 pub async fn guide<R: PortalStore>(
     State(portal): State<Arc<Portal<R>>>,
@@ -36,6 +43,8 @@ pub async fn guide<R: PortalStore>(
     Ok(GuidePage {
         nav: visitor.nav(),
         base,
+        python: PYTHON_EXAMPLE,
+        javascript: JAVASCRIPT_EXAMPLE,
     }
     .into_response())
 }
@@ -72,6 +81,22 @@ pub async fn spec_yaml() -> Response {
     (
         [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
         SPEC_YAML,
+    )
+        .into_response()
+}
+
+pub async fn python_example() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/x-python; charset=utf-8")],
+        PYTHON_EXAMPLE,
+    )
+        .into_response()
+}
+
+pub async fn javascript_example() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        JAVASCRIPT_EXAMPLE,
     )
         .into_response()
 }

@@ -117,6 +117,11 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/docs", get(docs::guide::<R>))
         .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
         .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
+        .route("/portal/docs/examples/ais.py", get(docs::python_example))
+        .route(
+            "/portal/docs/examples/ais.mjs",
+            get(docs::javascript_example),
+        )
         .route(
             "/portal/signup",
             get(auth::signup_form).post(auth::signup::<R>),

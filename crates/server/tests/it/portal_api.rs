@@ -330,7 +330,11 @@ async fn follow_the_ais_journey(
     let tokens = run_block(&blocks[14], &vars);
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
     vars.push(("PSU_TOKEN", tokens["access_token"].as_str().unwrap()));
-    let read = run_block(&blocks[15], &vars);
+    assert_alices_accounts(server, &run_block(&blocks[15], &vars)).await;
+}
+
+/// An account list of some of the demo customer alice's accounts, and no one else's.
+async fn assert_alices_accounts(server: &TestServer, read: &Value) {
     let ibans: Vec<&str> = read["accounts"]
         .as_array()
         .unwrap_or_else(|| panic!("{read}"))
@@ -346,6 +350,70 @@ async fn follow_the_ais_journey(
         !ibans.is_empty() && ibans.iter().all(|i| alices.iter().any(|a| a == i)),
         "{read}"
     );
+}
+
+/// Text as the templates escape it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// Runs an example program of the guide (`program` is its interpreter) as a
+/// TPP developer would: its first line is the address for the browser, where
+/// the demo customer approves; the address the browser came back to goes to
+/// its input; it prints the accounts read.
+async fn run_the_example(
+    server: &TestServer,
+    program: &str,
+    source: &str,
+    client_vars: &[(&str, &str)],
+) {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let extension = if program == "node" { "mjs" } else { "py" };
+    let path = dir.path().join(format!("ais.{extension}"));
+    std::fs::write(&path, source).unwrap();
+    let ca = server.ca.display().to_string();
+    let mut child = std::process::Command::new(program)
+        .arg(&path)
+        .envs(client_vars.iter().copied())
+        .env("NODE_EXTRA_CA_CERTS", &ca)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (link, mut rest) = tokio::task::spawn_blocking(move || {
+        let mut reader = std::io::BufReader::new(stdout);
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        (line, reader)
+    })
+    .await
+    .unwrap();
+    assert!(link.starts_with(&server.base_url), "{program}: {link:?}");
+
+    let mut psu = Browser::new(server);
+    let screen = psu.authorise(link.trim(), "alice", "alice-demo-2026").await;
+    let approved = psu.decide(&screen, "approve").await;
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "{}", approved.location.as_deref().unwrap()).unwrap();
+    drop(stdin);
+    let (printed, output) = tokio::task::spawn_blocking(move || {
+        let mut printed = String::new();
+        rest.read_to_string(&mut printed).unwrap();
+        (printed, child.wait_with_output().unwrap())
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{program}: {stderr}");
+    let read: Value = serde_json::from_str(&printed).unwrap_or_else(|_| panic!("{printed}"));
+    assert_alices_accounts(server, &read).await;
 }
 
 async fn the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation_offered(
@@ -418,6 +486,13 @@ async fn the_getting_started_guide_works_as_written_and_the_reference_lists_ever
     assert_eq!(run_block(&blocks[9], &token_vars), 200);
     assert_eq!(run_block(&blocks[8], &token_vars)["active"], false);
     follow_the_ais_journey(&server, &blocks, &client_vars).await;
+    for (file, program) in [("ais.py", "python3"), ("ais.mjs", "node")] {
+        let example = server
+            .get_text(&format!("/portal/docs/examples/{file}"))
+            .await;
+        assert!(guide.contains(&escaped(&example)), "the guide shows {file}");
+        run_the_example(&server, program, &example, &client_vars).await;
+    }
 
     let reference = server.get("/portal/docs/xs2a").await.text().await.unwrap();
     // The specification's 38 operations less the 12 the ASPSP profile refuses.
