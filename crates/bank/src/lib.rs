@@ -29,8 +29,7 @@ mod session;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
 use crate::authorize::authorize;
@@ -55,12 +54,9 @@ pub fn routes<R: BankStore>(service: Arc<BankService<R>>) -> Router {
 
 /// The only script of the bank's pages: runs the WebAuthn ceremony.
 async fn passkey_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
+    fintechapi_web::asset(
+        "text/javascript; charset=utf-8",
+        300,
         include_str!("../assets/passkey.js"),
     )
-        .into_response()
 }

@@ -13,14 +13,14 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use fintechapi_domain::Clock;
 use fintechapi_domain::lead::LeadRepository;
 use fintechapi_domain::portal::PortalRepository;
 use fintechapi_limits::throttle::Throttle;
-use fintechapi_web::Brand;
+use fintechapi_web::{Brand, asset};
 
 pub mod demo;
 pub mod glossary;
@@ -69,25 +69,15 @@ pub fn router<R: SiteStore>(site: Arc<Site<R>>) -> Router {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    asset(
+        "text/css; charset=utf-8",
+        3600,
         include_str!("../assets/site.css"),
     )
-        .into_response()
 }
 
 async fn brand_stylesheet<R: SiteStore>(State(site): State<Arc<Site<R>>>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
-        ],
-        site.brand.stylesheet(),
-    )
-        .into_response()
+    asset("text/css; charset=utf-8", 300, site.brand.stylesheet())
 }
 
 /// Which page of the top navigation is open (for `aria-current`).

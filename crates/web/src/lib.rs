@@ -1,6 +1,7 @@
 //! The web toolkit shared by the server's HTML surfaces (the Developer Portal,
 //! the admin console and the bank's PSU pages), free of any one surface:
 //!
+//! - [`asset`]: stylesheets, scripts and downloads, cacheable.
 //! - [`brand`]: the bank's name and accent colour.
 //! - [`cookie`]: reading and setting `__Host-` cookies.
 //! - [`csrf`]: double-submit tokens for forms shown before login.
@@ -11,6 +12,7 @@
 //! - [`moment`]: times as pages show them (UTC, marked up for the viewer's zone).
 //! - [`passwords`]: the bounded pool every argon2 job runs on.
 
+pub mod asset;
 pub mod brand;
 pub mod cookie;
 pub mod csrf;
@@ -21,6 +23,7 @@ pub mod origin;
 pub mod passwords;
 pub mod qr;
 
+pub use asset::asset;
 pub use brand::{Brand, Colour};
 pub use cookie::{clear_cookie, cookie, set_cookie, set_lasting_cookie};
 pub use headers::with_security_headers;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use fintechapi_web::request_host;
+use fintechapi_web::{asset, request_host};
 
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
@@ -78,25 +78,13 @@ pub async fn xs2a<R: PortalStore>(
 }
 
 pub async fn spec_yaml() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/yaml; charset=utf-8")],
-        SPEC_YAML,
-    )
-        .into_response()
+    asset("application/yaml; charset=utf-8", 3600, SPEC_YAML)
 }
 
 pub async fn python_example() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/x-python; charset=utf-8")],
-        PYTHON_EXAMPLE,
-    )
-        .into_response()
+    asset("text/x-python; charset=utf-8", 3600, PYTHON_EXAMPLE)
 }
 
 pub async fn javascript_example() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        JAVASCRIPT_EXAMPLE,
-    )
-        .into_response()
+    asset("text/javascript; charset=utf-8", 3600, JAVASCRIPT_EXAMPLE)
 }

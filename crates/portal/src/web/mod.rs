@@ -33,6 +33,7 @@ use crate::accounts::Accounts;
 use fintechapi_limits::throttle::{AddressThrottle, RetryAfter};
 use fintechapi_registry::Registry;
 use fintechapi_web::CrossSite;
+use fintechapi_web::asset;
 
 pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE};
 
@@ -210,6 +211,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
 async fn stylesheet() -> Response {
     asset(
         "text/css; charset=utf-8",
+        3600,
         include_str!("../../static/portal.css"),
     )
 }
@@ -219,19 +221,9 @@ async fn stylesheet() -> Response {
 async fn local_time_script() -> Response {
     asset(
         "text/javascript; charset=utf-8",
+        3600,
         include_str!("../../static/local-time.js"),
     )
-}
-
-fn asset(content_type: &'static str, body: &'static str) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 #[derive(Template, WebTemplate)]
