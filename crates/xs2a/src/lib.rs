@@ -285,10 +285,16 @@ async fn require_acceptable(req: Request, next: Next) -> Response {
 
 /// `GET /v1/{payment-service}/pain.001-{product}/{paymentId}`.
 fn is_pain001_document(method: &Method, path: &str) -> bool {
-    let segments: Vec<&str> = path.split('/').collect();
-    *method == Method::GET
-        && matches!(segments.as_slice(), ["", "v1", service, product, _]
-            if service.parse::<PaymentService>().is_ok() && product.starts_with(pain001::PRODUCT_PREFIX))
+    // Asked on every call: no allocation, and the common case ends at the prefix.
+    if *method != Method::GET || !path.contains(pain001::PRODUCT_PREFIX) {
+        return false;
+    }
+    let mut segments = path.split('/');
+    matches!(
+        (segments.next(), segments.next(), segments.next(), segments.next(), segments.next(), segments.next()),
+        (Some(""), Some("v1"), Some(service), Some(product), Some(_), None)
+            if service.parse::<PaymentService>().is_ok() && product.starts_with(pain001::PRODUCT_PREFIX)
+    )
 }
 
 /// No `Accept`, `*/*`, `type/*` and `media` itself are served; `q=0` refuses.
