@@ -199,10 +199,13 @@ pub(crate) async fn alert<R: BankStore>(
     .await?;
     if let Some(recipient) = psu.email.as_deref().and_then(|e| e.parse().ok()) {
         let link = format!("{}/bank/online", service.settings.public_url);
-        let rendered = mail::render(&MailKind::PsuNotice {
-            body: &message,
-            link: &link,
-        });
+        let rendered = mail::render(
+            &MailKind::PsuNotice {
+                body: &message,
+                link: &link,
+            },
+            &service.settings.bank_name,
+        );
         repo.enqueue_mail(Mail {
             recipient,
             subject: rendered.subject,

@@ -16,6 +16,7 @@ use time::Duration;
 
 use fintechapi_limits::throttle::NameThrottle;
 use fintechapi_registry::validation::FieldErrors;
+use fintechapi_web::Brand;
 use fintechapi_web::mail::{self, MailKind};
 use fintechapi_web::passwords::{PasswordPool, PasswordPoolError};
 
@@ -41,6 +42,8 @@ pub struct AccountSettings {
     pub mails_per_recipient_per_hour: u32,
     /// Development only: log the links sent by mail.
     pub log_mail_links: bool,
+    /// The bank whose Developer Portal the mails come from.
+    pub bank_name: Arc<str>,
 }
 
 impl AccountSettings {
@@ -54,6 +57,7 @@ impl AccountSettings {
             lockout: Duration::minutes(15),
             mails_per_recipient_per_hour: 3,
             log_mail_links: false,
+            bank_name: Brand::default().name.into(),
         }
     }
 }
@@ -298,7 +302,7 @@ impl<R: PortalRepository> Accounts<R> {
             );
             return Ok(());
         }
-        let rendered = mail::render(&kind);
+        let rendered = mail::render(&kind, &self.settings.bank_name);
         if self.settings.log_mail_links {
             tracing::info!(to = %to, subject = %rendered.subject, link = kind.link(), "mail queued (development: link logged)");
         } else {

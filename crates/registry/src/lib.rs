@@ -91,16 +91,25 @@ pub struct Registry<R> {
     rotation_grace: Duration,
     /// Shared by every `Registry` of a node, so each sees the others' changes.
     cache: Option<Arc<RegistryCache>>,
+    /// The bank in whose name the registry's mails go out.
+    bank_name: Arc<str>,
 }
 
 impl<R: PortalRepository> Registry<R> {
-    pub fn new(repo: R, pepper: Pepper, clock: Arc<dyn Clock>, rotation_grace: Duration) -> Self {
+    pub fn new(
+        repo: R,
+        pepper: Pepper,
+        clock: Arc<dyn Clock>,
+        rotation_grace: Duration,
+        bank_name: Arc<str>,
+    ) -> Self {
         Self {
             repo,
             pepper,
             clock,
             rotation_grace,
             cache: None,
+            bank_name,
         }
     }
 

@@ -153,12 +153,15 @@ impl<R: PortalRepository> Registry<R> {
             )
             .await?;
         let link = format!("{public_url}/portal/invitations/accept?token={token}");
-        let rendered = fintechapi_web::mail::render(&fintechapi_web::mail::MailKind::Invitation {
-            organisation: &organisation.legal_name,
-            inviter: &inviter.display_name,
-            role: role.as_str(),
-            link: &link,
-        });
+        let rendered = fintechapi_web::mail::render(
+            &fintechapi_web::mail::MailKind::Invitation {
+                organisation: &organisation.legal_name,
+                inviter: &inviter.display_name,
+                role: role.as_str(),
+                link: &link,
+            },
+            &self.bank_name,
+        );
         self.repo
             .enqueue_mail(fintechapi_domain::portal::Mail {
                 recipient: email.clone(),

@@ -124,13 +124,16 @@ impl<R: PortalRepository> Registry<R> {
             .await?;
         self.changed(RegistryChange::Application(app.id));
         let link = format!("{public_url}/portal/apps/{}", app.id);
-        let rendered = fintechapi_web::mail::render(&fintechapi_web::mail::MailKind::Decision {
-            application: &app.name,
-            product: sub.product.title(),
-            approved: approve,
-            reason,
-            link: &link,
-        });
+        let rendered = fintechapi_web::mail::render(
+            &fintechapi_web::mail::MailKind::Decision {
+                application: &app.name,
+                product: sub.product.title(),
+                approved: approve,
+                reason,
+                link: &link,
+            },
+            &self.bank_name,
+        );
         for (member, _) in self.repo.members_of(app.organisation_id).await? {
             self.repo
                 .enqueue_mail(fintechapi_domain::portal::Mail {

@@ -204,7 +204,7 @@ async fn store_and_confirm<R: SiteStore>(
     let now = site.clock.now();
     let lead = site.repo.create_lead(LeadId::random(), lead, now).await?;
     let link = format!("{}/", site.public_url);
-    let rendered = render(&MailKind::DemoRequest { link: &link });
+    let rendered = render(&MailKind::DemoRequest { link: &link }, &site.brand.name);
     let confirmation = Mail {
         recipient: lead.email.clone(),
         subject: rendered.subject,

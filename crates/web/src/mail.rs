@@ -39,6 +39,15 @@ pub enum MailKind<'a> {
 }
 
 impl MailKind<'_> {
+    /// Who signs the mail: the bank itself for its customers and the site's
+    /// visitors, its Developer Portal for developers.
+    fn signature(&self, bank: &str) -> String {
+        match self {
+            MailKind::PsuNotice { .. } | MailKind::DemoRequest { .. } => bank.to_owned(),
+            _ => format!("{bank} Developer Portal"),
+        }
+    }
+
     /// Which mail, for logs.
     pub fn label(&self) -> &'static str {
         match self {
@@ -77,6 +86,7 @@ struct MailText<'a> {
     greeting: &'a str,
     body: &'a str,
     link: &'a str,
+    signature: &'a str,
 }
 
 #[derive(Template)]
@@ -86,24 +96,23 @@ struct MailHtml<'a> {
     body: &'a str,
     link: &'a str,
     action: &'a str,
+    signature: &'a str,
 }
 
-pub fn render(kind: &MailKind<'_>) -> Rendered {
-    let decision_body;
-    let (subject, greeting, body, action) = match kind {
+/// The mail `kind` in the name of `bank` (configuration `[brand] name`).
+pub fn render(kind: &MailKind<'_>, bank: &str) -> Rendered {
+    let (subject, body, action): (String, String, &str) = match kind {
         MailKind::Invitation {
             organisation,
             inviter,
             role,
             ..
         } => {
-            decision_body = format!(
-                "a member of the organisation \"{organisation}\" (who signed up as \"{inviter}\") invites you to join it on the FinTechAPI Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
-            );
             (
-                "You are invited to a TPP organisation",
-                "Hello,".to_owned(),
-                decision_body.as_str(),
+                format!("You are invited to a TPP organisation at {bank}"),
+                format!(
+                    "a member of the organisation \"{organisation}\" (who signed up as \"{inviter}\") invites you to join it on the {bank} Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
+                ),
                 "Accept the invitation",
             )
         }
@@ -114,75 +123,79 @@ pub fn render(kind: &MailKind<'_>) -> Rendered {
             reason,
             ..
         } => {
-            decision_body = if *approved {
-                format!(
-                    "the bank approved the {product} subscription of your application \"{application}\". It can be used now."
+            let (decided, body) = if *approved {
+                (
+                    "approved",
+                    format!(
+                        "{bank} approved the {product} subscription of your application \"{application}\". It can be used now."
+                    ),
                 )
             } else {
-                format!(
-                    "the bank rejected the {product} subscription of your application \"{application}\". Reason: {reason}"
+                (
+                    "rejected",
+                    format!(
+                        "{bank} rejected the {product} subscription of your application \"{application}\". Reason: {reason}"
+                    ),
                 )
             };
             (
-                if *approved {
-                    "Subscription approved"
-                } else {
-                    "Subscription rejected"
-                },
-                "Hello,".to_owned(),
-                decision_body.as_str(),
+                format!("Subscription {decided} by {bank}"),
+                body,
                 "Open the application",
             )
         }
         MailKind::Verify { .. } => (
-            "Confirm your FinTechAPI developer account",
-            "Hello,".to_owned(),
-            "please confirm your e-mail address to finish signing up for the FinTechAPI Developer Portal. The link is valid for 24 hours.",
+            format!("Confirm your {bank} developer account"),
+            format!(
+                "please confirm your e-mail address to finish signing up for the {bank} Developer Portal. The link is valid for 24 hours."
+            ),
             "Confirm e-mail address",
         ),
         MailKind::AlreadyRegistered { .. } => (
-            "Someone tried to sign up with your address",
-            "Hello,".to_owned(),
-            "someone tried to create a FinTechAPI developer account with this address, which already has one. If it was you, log in or reset your password. Otherwise ignore this mail.",
+            format!("Someone tried to sign up at {bank} with your address"),
+            format!(
+                "someone tried to create a developer account on the {bank} Developer Portal with this address, which already has one. If it was you, log in or reset your password. Otherwise ignore this mail."
+            ),
             "Reset password",
         ),
         MailKind::PsuNotice { body, .. } => (
-            "Your online banking access",
-            "Hello,".to_owned(),
-            *body,
+            format!("Your {bank} online banking access"),
+            (*body).to_owned(),
             "Open online banking",
         ),
         MailKind::DemoRequest { .. } => (
-            "We received your demo request",
-            "Hello,".to_owned(),
-            "thank you for your interest in FinTechAPI. We received a demo request from this address and will answer within two working days. If you did not send it, ignore this mail: we will not write again unless you reply.",
-            "Read about FinTechAPI",
+            format!("{bank} received your demo request"),
+            format!(
+                "thank you for your interest in the open banking APIs of {bank}. We received a demo request from this address and will answer within two working days. If you did not send it, ignore this mail: we will not write again unless you reply."
+            ),
+            "Read about our APIs",
         ),
         MailKind::Reset { .. } => (
-            "Reset your FinTechAPI password",
-            "Hello,".to_owned(),
-            "follow the link to choose a new password. It is valid for one hour and works once. If you did not ask for this, ignore this mail.",
+            format!("Reset your {bank} Developer Portal password"),
+            "follow the link to choose a new password. It is valid for one hour and works once. If you did not ask for this, ignore this mail.".to_owned(),
             "Choose a new password",
         ),
     };
-    let link = kind.link();
+    let (link, signature) = (kind.link(), kind.signature(bank));
     let text = MailText {
-        greeting: &greeting,
-        body,
+        greeting: "Hello,",
+        body: &body,
         link,
+        signature: &signature,
     }
     .render()
     .unwrap_or_default();
     let html = MailHtml {
-        greeting: &greeting,
-        body,
+        greeting: "Hello,",
+        body: &body,
         link,
         action,
+        signature: &signature,
     }
     .render()
     .unwrap_or_default();
     Rendered {
-        subject: subject.to_owned(),
+        subject,
         text,
         html,
     }

@@ -80,9 +80,9 @@ struct SignupPage {
 
 impl SignupPage {
     /// The form with what was entered and what is wrong with it.
-    fn new(csrf: String, email: String, display_name: String, errors: FieldErrors) -> Self {
+    fn new(nav: Nav, csrf: String, email: String, display_name: String, errors: FieldErrors) -> Self {
         Self {
-            nav: Nav::default(),
+            nav,
             csrf,
             email,
             display_name,
@@ -111,9 +111,18 @@ pub(super) fn notice(nav: Nav, title: &str, message: &str, link: Option<(&str, &
     .into_response()
 }
 
-pub async fn signup_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn signup_form<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(&headers)?;
-    let page = SignupPage::new(csrf, String::new(), String::new(), FieldErrors::new());
+    let page = SignupPage::new(
+        portal.nav(),
+        csrf,
+        String::new(),
+        String::new(),
+        FieldErrors::new(),
+    );
     Ok(with_cookie(page, cookie))
 }
 
@@ -146,13 +155,19 @@ pub async fn signup<R: PortalStore>(
         .await
     {
         Ok(()) => Ok(notice(
-            Nav::default(),
+            portal.nav(),
             "Check your mail",
             "If this address can be registered, we have sent a link to confirm it. Follow it, then log in.",
             Some(("/portal/login", "Go to login")),
         )),
         Err(AccountError::Invalid(errors)) => {
-            let page = SignupPage::new(input.csrf, input.email, input.display_name, errors);
+            let page = SignupPage::new(
+                portal.nav(),
+                input.csrf,
+                input.email,
+                input.display_name,
+                errors,
+            );
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),
@@ -179,7 +194,7 @@ pub async fn verify<R: PortalStore>(
 ) -> Result<Response, PageError> {
     match portal.accounts.verify_email(&q.token).await {
         Ok(()) => Ok(notice(
-            Nav::default(),
+            portal.nav(),
             "E-mail confirmed",
             "Your address is confirmed. You can log in now.",
             Some(("/portal/login", "Log in")),
@@ -220,13 +235,19 @@ pub async fn login_form<R: PortalStore>(
         )
             .into_response());
     }
-    blank_login::<LoginPage>(&headers)
+    blank_login::<R, LoginPage>(&portal, &headers)
 }
 
 /// A login page with an empty form and the pre-login CSRF token.
-pub(super) fn blank_login<P: LoginTemplate>(headers: &HeaderMap) -> Result<Response, PageError> {
+pub(super) fn blank_login<R, P: LoginTemplate>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(headers)?;
-    Ok(with_cookie(P::blank(csrf), cookie))
+    Ok(with_cookie(
+        P::blank(portal.login_nav(P::KIND), csrf),
+        cookie,
+    ))
 }
 
 /// A login page: the form shown again with the reason a login failed.
@@ -234,9 +255,9 @@ pub(super) trait LoginTemplate: IntoResponse {
     /// Whose accounts log in on this page.
     const KIND: UserKind;
 
-    fn refused(form: LoginForm, error: String) -> Self;
+    fn refused(nav: Nav, form: LoginForm, error: String) -> Self;
 
-    fn blank(csrf: String) -> Self;
+    fn blank(nav: Nav, csrf: String) -> Self;
 }
 
 /// Implements `LoginTemplate` for a page with `nav`, `csrf`, `email` and `error`.
@@ -245,18 +266,18 @@ macro_rules! login_template {
         impl $crate::web::auth::LoginTemplate for $page {
             const KIND: UserKind = $kind;
 
-            fn refused(form: $crate::web::auth::LoginForm, error: String) -> Self {
+            fn refused(nav: Nav, form: $crate::web::auth::LoginForm, error: String) -> Self {
                 Self {
-                    nav: Nav::login_page($kind),
+                    nav,
                     csrf: form.csrf,
                     email: form.email,
                     error: Some(error),
                 }
             }
 
-            fn blank(csrf: String) -> Self {
+            fn blank(nav: Nav, csrf: String) -> Self {
                 Self {
-                    nav: Nav::login_page($kind),
+                    nav,
                     csrf,
                     email: String::new(),
                     error: None,
@@ -292,7 +313,7 @@ pub async fn login<R: PortalStore, P: LoginTemplate>(
     {
         Ok(outcome) => logged_in(outcome),
         Err(e @ (AccountError::BadCredentials | AccountError::Unverified)) => {
-            let page = P::refused(input, e.to_string());
+            let page = P::refused(portal.login_nav(P::KIND), input, e.to_string());
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
         Err(e) => Err(PageError::account(e)),
@@ -365,14 +386,17 @@ struct CodePage {
     csrf: String,
 }
 
-pub async fn code_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn code_form<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     if cookie(&headers, SECOND_FACTOR_COOKIE).is_none() {
         return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/portal/login")]).into_response());
     }
     let (csrf, set) = anonymous_csrf(&headers)?;
     Ok(with_cookie(
         CodePage {
-            nav: Nav::default(),
+            nav: portal.nav(),
             csrf,
         },
         set,
@@ -388,10 +412,10 @@ pub struct CodeForm {
 }
 
 /// The login page again (401), saying the code was not accepted.
-fn code_refused(csrf: String) -> Response {
+fn code_refused(nav: Nav, csrf: String) -> Response {
     let page = LoginPage {
         error: Some(AccountError::BadCode.to_string()),
-        ..LoginPage::blank(csrf)
+        ..LoginPage::blank(nav, csrf)
     };
     (StatusCode::UNAUTHORIZED, page).into_response()
 }
@@ -415,7 +439,9 @@ pub async fn code<R: PortalStore>(
     let mut response = match result {
         Ok(session) => logged_in(LoginOutcome::Session(session))?,
         // An expired ticket reads as a wrong code: the login page says so.
-        Err(AccountError::BadCode | AccountError::BadToken) => code_refused(input.csrf),
+        Err(AccountError::BadCode | AccountError::BadToken) => {
+            code_refused(portal.login_nav(UserKind::Developer), input.csrf)
+        }
         Err(e) => return Err(PageError::account(e)),
     };
     response
@@ -462,11 +488,14 @@ pub struct ResetRequestForm {
     csrf: String,
 }
 
-pub async fn reset_form(headers: HeaderMap) -> Result<Response, PageError> {
+pub async fn reset_form<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(&headers)?;
     Ok(with_cookie(
         ResetPage {
-            nav: Nav::default(),
+            nav: portal.nav(),
             csrf,
         },
         cookie,
@@ -485,7 +514,7 @@ pub async fn reset_request<R: PortalStore>(
         .await
         .map_err(PageError::internal)?;
     Ok(notice(
-        Nav::default(),
+        portal.nav(),
         "Check your mail",
         "If an account uses this address, we have sent it a link to choose a new password.",
         None,
@@ -503,9 +532,9 @@ struct ResetConfirmPage {
 }
 
 impl ResetConfirmPage {
-    fn new(csrf: String, token: String, errors: FieldErrors) -> Self {
+    fn new(nav: Nav, csrf: String, token: String, errors: FieldErrors) -> Self {
         Self {
-            nav: Nav::default(),
+            nav,
             csrf,
             token,
             errors,
@@ -524,12 +553,13 @@ pub struct ResetConfirmForm {
     csrf: String,
 }
 
-pub async fn reset_confirm_form(
+pub async fn reset_confirm_form<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
     headers: HeaderMap,
     Query(q): Query<TokenQuery>,
 ) -> Result<Response, PageError> {
     let (csrf, cookie) = anonymous_csrf(&headers)?;
-    let page = ResetConfirmPage::new(csrf, q.token, FieldErrors::new());
+    let page = ResetConfirmPage::new(portal.nav(), csrf, q.token, FieldErrors::new());
     Ok(with_cookie(page, cookie))
 }
 
@@ -543,13 +573,13 @@ pub async fn reset_confirm<R: PortalStore>(
         .await
     {
         Ok(()) => Ok(notice(
-            Nav::default(),
+            portal.nav(),
             "Password changed",
             "Your new password is set and every other session has ended.",
             Some(("/portal/login", "Log in")),
         )),
         Err(AccountError::Invalid(errors)) => {
-            let page = ResetConfirmPage::new(input.csrf, input.token, errors);
+            let page = ResetConfirmPage::new(portal.nav(), input.csrf, input.token, errors);
             Ok((StatusCode::BAD_REQUEST, page).into_response())
         }
         Err(AccountError::BadToken) => Err(bad_link()),

@@ -15,7 +15,8 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Router;
+use axum::extract::State;
+use axum::{Extension, Router};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -58,8 +59,31 @@ pub struct Portal<R> {
     pub meter: Arc<fintechapi_metering::Meter<R>>,
     /// The XS2A operations (`operationId`) the bank refuses, left out of the reference.
     pub refused_operations: Vec<&'static str>,
-    /// The bank's name: the issuer of the PSUs' authenticator apps.
+    /// The bank's name: every page's header and title, and the issuer of
+    /// the authenticator apps.
     pub bank_name: Arc<str>,
+}
+
+impl<R> Portal<R> {
+    /// The navigation of a page seen by nobody logged in.
+    pub(crate) fn nav(&self) -> Nav {
+        Nav {
+            bank: self.bank_name.clone(),
+            user: None,
+            csrf: String::new(),
+            admin: false,
+            operator_without_second_factor: false,
+        }
+    }
+
+    /// The header of a login page: the admin console's for operators, so
+    /// its login never looks like the developer portal's.
+    pub(crate) fn login_nav(&self, kind: UserKind) -> Nav {
+        Nav {
+            admin: kind == UserKind::Admin,
+            ..self.nav()
+        }
+    }
 }
 
 impl<R: PortalStore> Portal<R> {
@@ -125,7 +149,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         )
         .route(
             "/portal/signup",
-            get(auth::signup_form).post(auth::signup::<R>),
+            get(auth::signup_form::<R>).post(auth::signup::<R>),
         )
         .route("/portal/verify", get(auth::verify::<R>))
         .route(
@@ -135,17 +159,17 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/logout", post(auth::logout::<R>))
         .route(
             "/portal/login/code",
-            get(auth::code_form).post(auth::code::<R>),
+            get(auth::code_form::<R>).post(auth::code::<R>),
         )
         .route("/portal/security", get(security::security::<R>))
         .route("/portal/security/totp", post(security::totp::<R>))
         .route(
             "/portal/reset",
-            get(auth::reset_form).post(auth::reset_request::<R>),
+            get(auth::reset_form::<R>).post(auth::reset_request::<R>),
         )
         .route(
             "/portal/reset/confirm",
-            get(auth::reset_confirm_form).post(auth::reset_confirm::<R>),
+            get(auth::reset_confirm_form::<R>).post(auth::reset_confirm::<R>),
         )
         .route("/portal/dashboard", get(pages::dashboard::<R>))
         .route(
@@ -181,7 +205,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin", get(admin::overview::<R>))
         .route(
             "/admin/login",
-            get(admin::login_form).post(auth::login::<R, admin::LoginPage>),
+            get(admin::login_form::<R>).post(auth::login::<R, admin::LoginPage>),
         )
         .route("/admin/logout", post(admin::logout::<R>))
         .route("/admin/security", get(security::operator_security::<R>))
@@ -205,7 +229,12 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin/psus/{id}/unblock", post(admin::psu_unblock::<R>))
         .route("/admin/psus/{id}/totp", post(admin::psu_totp::<R>))
         .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>));
-    fintechapi_web::with_security_headers(routes, CSP).with_state(portal)
+    fintechapi_web::with_security_headers(routes, CSP)
+        .layer(axum::middleware::map_response_with_state(
+            portal.clone(),
+            error_pages::<R>,
+        ))
+        .with_state(portal)
 }
 
 async fn stylesheet() -> Response {
@@ -234,9 +263,10 @@ struct ErrorPage {
     message: String,
 }
 
-/// The navigation bar's view of who is logged in.
-#[derive(Debug, Clone, Default)]
+/// The navigation bar's view of who is logged in, under the bank's name.
+#[derive(Debug, Clone)]
 pub struct Nav {
+    pub bank: Arc<str>,
     pub user: Option<String>,
     pub csrf: String,
     /// The admin console's navigation instead of the portal's.
@@ -247,13 +277,14 @@ pub struct Nav {
 }
 
 impl Nav {
-    /// The header of a login page: the admin console's for operators, so
-    /// its login never looks like the developer portal's.
-    pub(crate) fn login_page(kind: UserKind) -> Self {
-        Self {
-            admin: kind == UserKind::Admin,
-            ..Self::default()
-        }
+    /// The page's site under the bank's name, for titles: "Musterbank AG Developer Portal".
+    pub fn site(&self) -> String {
+        let area = if self.admin {
+            "Admin console"
+        } else {
+            "Developer Portal"
+        };
+        format!("{} {area}", self.bank)
     }
 }
 
@@ -342,12 +373,7 @@ impl IntoResponse for PageError {
         if self.status == StatusCode::SEE_OTHER {
             return (StatusCode::SEE_OTHER, [(header::LOCATION, self.message)]).into_response();
         }
-        let page = ErrorPage {
-            nav: Nav::default(),
-            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
-            message: self.message,
-        };
-        let mut response = (self.status, page).into_response();
+        let mut response = (self.status, Extension(ErrorMessage(self.message))).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -355,4 +381,25 @@ impl IntoResponse for PageError {
         }
         response
     }
+}
+
+/// The message of a [`PageError`] answer, waiting for [`error_pages`] to
+/// put it in a page under the bank's name: `IntoResponse` sees no state.
+#[derive(Clone)]
+struct ErrorMessage(String);
+
+/// Renders the page of a [`PageError`] answer, keeping its status and headers.
+async fn error_pages<R: PortalStore>(State(portal): State<Arc<Portal<R>>>, mut response: Response) -> Response {
+    let Some(ErrorMessage(message)) = response.extensions_mut().remove() else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let page = ErrorPage {
+        nav: portal.nav(),
+        title: parts.status.canonical_reason().unwrap_or("Error").to_owned(),
+        message,
+    };
+    let (page, body) = page.into_response().into_parts();
+    parts.headers.extend(page.headers);
+    Response::from_parts(parts, body)
 }

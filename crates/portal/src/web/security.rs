@@ -78,15 +78,16 @@ fn page(
     error: Option<String>,
 ) -> Result<SecurityPage, PageError> {
     let (_, user) = visitor.user()?;
+    let mut nav = visitor.nav();
+    nav.admin = matches!(console, Console::Admin { .. });
     let (seed, qr) = if user.totp_enabled {
         (String::new(), String::new())
     } else {
         let seed = Seed::generate().map_err(PageError::internal)?;
-        let uri = seed.otpauth_uri("FinTechAPI", user.email.as_str());
+        // The authenticator app lists the account under the bank's portal.
+        let uri = seed.otpauth_uri(&nav.site(), user.email.as_str());
         (seed.to_base32(), qr_svg(&uri))
     };
-    let mut nav = visitor.nav();
-    nav.admin = matches!(console, Console::Admin { .. });
     Ok(SecurityPage {
         nav,
         action: console.action(),

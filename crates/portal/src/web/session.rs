@@ -26,6 +26,8 @@ pub const DEVICE_COOKIE: &str = "__Host-ftapi_device";
 pub struct Visitor {
     pub cookie: Option<String>,
     pub session: Option<(Session, User)>,
+    /// Its pages' header: the bank's name.
+    nav: super::Nav,
 }
 
 impl Visitor {
@@ -90,7 +92,11 @@ impl Visitor {
             None => None,
         };
         let session = session.filter(|(_, user)| user.kind == kind);
-        Ok(Self { cookie, session })
+        Ok(Self {
+            cookie,
+            session,
+            nav: portal.nav(),
+        })
     }
 
     /// The logged-in user, or a redirect to the login page.
@@ -106,10 +112,10 @@ impl Visitor {
             Some((s, u)) => super::Nav {
                 user: Some(u.display_name.clone()),
                 csrf: s.csrf_token.clone(),
-                admin: false,
                 operator_without_second_factor: u.kind == UserKind::Admin && !u.totp_enabled,
+                ..self.nav.clone()
             },
-            None => super::Nav::default(),
+            None => self.nav.clone(),
         }
     }
 }

@@ -50,6 +50,7 @@ pub(crate) fn registry(store: Store, clock: Arc<ManualClock>) -> Registry<Store>
         Pepper::from_bytes(&[42; 32]).unwrap(),
         clock,
         time::Duration::hours(24),
+        fintechapi_web::Brand::default().name.into(),
     )
 }
 

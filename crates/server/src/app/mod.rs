@@ -191,7 +191,9 @@ impl Application {
             None => None,
         };
         let ledger = Ledger::new(store.clone(), clock.clone());
+        let brand = config.brand.brand()?;
         let mut account_settings = AccountSettings::new(base_url.clone());
+        account_settings.bank_name = brand.name.as_str().into();
         account_settings.log_mail_links = config.profile == crate::config::Profile::Development;
         account_settings.mails_per_recipient_per_hour = config.portal.mails_per_recipient_per_hour;
         let metrics = Metrics::new();
@@ -270,7 +272,6 @@ impl Application {
                 clock.clone(),
             ),
         });
-        let brand = config.brand.brand()?;
         let bank = Arc::new(BankService {
             oauth: oauth.clone(),
             settings: BankSettings {

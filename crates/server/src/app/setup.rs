@@ -90,7 +90,14 @@ pub fn registry(
     let grace = time::Duration::hours(
         i64::try_from(config.portal.secret_rotation_grace_hours).unwrap_or(i64::MAX / 3600),
     );
-    Ok(Registry::new(store, load_pepper(config)?, clock, grace))
+    let bank_name = config.brand.brand()?.name.into();
+    Ok(Registry::new(
+        store,
+        load_pepper(config)?,
+        clock,
+        grace,
+        bank_name,
+    ))
 }
 
 /// The fetcher of clients' `jwks_uri`, trusting the configured extra CAs.

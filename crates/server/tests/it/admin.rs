@@ -30,9 +30,11 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
     );
     let login_page = anon.get("/admin/login").await;
     assert!(
-        login_page.body.contains("<span>Admin console</span>")
+        login_page
+            .body
+            .contains("FinTechAPI Demo Bank <span>Admin console</span>")
             && !login_page.body.contains("<span>Developer Portal</span>"),
-        "the operators' login has the console's own header: {}",
+        "the operators' login has the console's own header, under the default brand: {}",
         login_page.body
     );
     assert!(
@@ -168,9 +170,9 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         .mails_to(&"dev@tpp.example".parse::<Email>().unwrap())
         .await
         .unwrap();
-    assert!(mails.iter().any(|m| m.subject == "Subscription rejected"
+    assert!(mails.iter().any(|m| m.subject == "Subscription rejected by FinTechAPI Demo Bank"
         && m.body_text.contains("PISP licence not yet passported")));
-    assert!(mails.iter().any(|m| m.subject == "Subscription approved"));
+    assert!(mails.iter().any(|m| m.subject == "Subscription approved by FinTechAPI Demo Bank"));
 
     // Suspension takes effect on the next authentication.
     assert!(

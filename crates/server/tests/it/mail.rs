@@ -82,7 +82,7 @@ async fn queued_mails_are_delivered_over_smtp_once(db: TestDb) {
     let mail = &mails[0];
     assert!(mail.contains("To: mailme@tpp.example"), "{mail}");
     assert!(
-        mail.contains("Subject: Confirm your FinTechAPI developer account"),
+        mail.contains("Subject: Confirm your FinTechAPI Demo Bank developer account"),
         "{mail}"
     );
     assert!(mail.contains("multipart/alternative"), "{mail}");

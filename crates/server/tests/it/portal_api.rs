@@ -245,9 +245,9 @@ async fn every_documented_operation_is_served_and_answers_json(db: TestDb) {
 }
 both_stores!(every_documented_operation_is_served_and_answers_json);
 
-/// The `<pre><code>` blocks of a page, in order.
+/// The shell blocks of a page (`<pre tabindex="0"><code>`), in order.
 fn code_blocks(html: &str) -> Vec<String> {
-    html.split("<pre><code>")
+    html.split(r#"<pre tabindex="0"><code>"#)
         .skip(1)
         .map(|b| {
             b[..b.find("</code></pre>").unwrap()]

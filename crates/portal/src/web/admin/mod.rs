@@ -72,8 +72,11 @@ pub(super) struct LoginPage {
     error: Option<String>,
 }
 
-pub async fn login_form(headers: HeaderMap) -> Result<Response, PageError> {
-    blank_login::<LoginPage>(&headers)
+pub async fn login_form<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    headers: HeaderMap,
+) -> Result<Response, PageError> {
+    blank_login::<R, LoginPage>(&portal, &headers)
 }
 
 login_template!(LoginPage, UserKind::Admin);

@@ -121,7 +121,7 @@ pub async fn home<R: PortalStore>(
         return Ok(see_other("/portal/dashboard"));
     }
     Ok(HomePage {
-        nav: Nav::default(),
+        nav: visitor.nav(),
     }
     .into_response())
 }

@@ -251,7 +251,7 @@ pub async fn invitation_form<R: PortalStore>(
     let visitor = Visitor::load(&portal, &headers).await?;
     let Ok((_, user)) = visitor.user() else {
         return Ok(crate::web::auth::notice(
-            Nav::default(),
+            visitor.nav(),
             "Log in to accept",
             "Log in with the address the invitation was sent to (or sign up with it first), then open the link from the mail again.",
             Some(("/portal/login", "Log in")),

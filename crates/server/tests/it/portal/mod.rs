@@ -1,6 +1,7 @@
 //! The Developer Portal through its forms, over HTTPS, on both stores:
 //! sign-up → verify → login → organisation → application → key and secret.
 
+mod brand;
 mod login;
 mod organisations;
 mod signup;
