@@ -1,7 +1,8 @@
 // Accessibility check with axe-core (WCAG 2.0/2.1 A and AA rules) of every
 // kind of page a person meets: the public site, the Developer Portal, the
 // bank's sign-in, second factor and consent screen (reached through a real
-// pushed authorization request), its online banking, and the admin console.
+// pushed authorization request), its online banking, and the admin console,
+// each at a phone's width and a laptop's.
 // A violation of impact "serious" or "critical" fails the test; each is
 // printed with its page, rule and elements. A screenshot of every page
 // checked goes to ./screenshots/a11y-*.png.
@@ -30,6 +31,7 @@ const SHOTS = path.join(HERE, 'screenshots');
 const AXE = path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js');
 const TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const FAILING = new Set(['serious', 'critical']);
+const WIDTHS = [375, 1280];
 const REDIRECT_URI = 'https://tpp.example/callback';
 const PASSWORD = 'correct horse battery staple 42';
 
@@ -61,22 +63,28 @@ async function newPage() {
   return context.newPage();
 }
 
-/** Runs axe on the page the browser shows, under `name`, and keeps its screenshot. */
+/**
+ * Runs axe on the page the browser shows, under `name`, at a laptop's width
+ * and a phone's (where more regions scroll), and keeps its screenshot.
+ */
 async function check(page, name) {
   await page.addScriptTag({ path: AXE });
-  const result = await page.evaluate(
-    (values) => window.axe.run(document, { runOnly: { type: 'tag', values } }),
-    TAGS,
-  );
-  for (const v of result.violations) {
-    found.push({
-      page: name,
-      url: new URL(page.url()).pathname,
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      targets: v.nodes.map((n) => n.target.join(' ')),
-    });
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: 900 });
+    const result = await page.evaluate(
+      (values) => window.axe.run(document, { runOnly: { type: 'tag', values } }),
+      TAGS,
+    );
+    for (const v of result.violations) {
+      found.push({
+        page: `${name} at ${width} px`,
+        url: new URL(page.url()).pathname,
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        targets: v.nodes.map((n) => n.target.join(' ')),
+      });
+    }
   }
   checked.push(name);
   await page.screenshot({ path: path.join(SHOTS, `a11y-${name}.png`), fullPage: true });

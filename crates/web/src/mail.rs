@@ -107,15 +107,13 @@ pub fn render(kind: &MailKind<'_>, bank: &str) -> Rendered {
             inviter,
             role,
             ..
-        } => {
-            (
-                format!("You are invited to a TPP organisation at {bank}"),
-                format!(
-                    "a member of the organisation \"{organisation}\" (who signed up as \"{inviter}\") invites you to join it on the {bank} Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
-                ),
-                "Accept the invitation",
-            )
-        }
+        } => (
+            format!("You are invited to a TPP organisation at {bank}"),
+            format!(
+                "a member of the organisation \"{organisation}\" (who signed up as \"{inviter}\") invites you to join it on the {bank} Developer Portal as {role}. Log in (or sign up with this address), then open the link. It is valid for 7 days."
+            ),
+            "Accept the invitation",
+        ),
         MailKind::Decision {
             application,
             product,
@@ -172,7 +170,9 @@ pub fn render(kind: &MailKind<'_>, bank: &str) -> Rendered {
         ),
         MailKind::Reset { .. } => (
             format!("Reset your {bank} Developer Portal password"),
-            "follow the link to choose a new password. It is valid for one hour and works once. If you did not ask for this, ignore this mail.".to_owned(),
+            format!(
+                "follow the link to choose a new password for your {bank} Developer Portal account. It is valid for one hour and works once. If you did not ask for this, ignore this mail."
+            ),
             "Choose a new password",
         ),
     };

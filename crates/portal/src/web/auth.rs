@@ -80,7 +80,13 @@ struct SignupPage {
 
 impl SignupPage {
     /// The form with what was entered and what is wrong with it.
-    fn new(nav: Nav, csrf: String, email: String, display_name: String, errors: FieldErrors) -> Self {
+    fn new(
+        nav: Nav,
+        csrf: String,
+        email: String,
+        display_name: String,
+        errors: FieldErrors,
+    ) -> Self {
         Self {
             nav,
             csrf,

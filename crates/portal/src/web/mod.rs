@@ -16,10 +16,10 @@ use std::sync::Arc;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::State;
-use axum::{Extension, Router};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use fintechapi_domain::StoreError;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::lead::LeadRepository;
@@ -388,15 +388,24 @@ impl IntoResponse for PageError {
 #[derive(Clone)]
 struct ErrorMessage(String);
 
-/// Renders the page of a [`PageError`] answer, keeping its status and headers.
-async fn error_pages<R: PortalStore>(State(portal): State<Arc<Portal<R>>>, mut response: Response) -> Response {
+/// Renders the page of a [`PageError`] answer, keeping its status and headers:
+/// a layer of the portal's router, and of the server's for the page errors
+/// it raises itself (no route, overload, …).
+pub async fn error_pages<R: PortalStore>(
+    State(portal): State<Arc<Portal<R>>>,
+    mut response: Response,
+) -> Response {
     let Some(ErrorMessage(message)) = response.extensions_mut().remove() else {
         return response;
     };
     let (mut parts, _) = response.into_parts();
     let page = ErrorPage {
         nav: portal.nav(),
-        title: parts.status.canonical_reason().unwrap_or("Error").to_owned(),
+        title: parts
+            .status
+            .canonical_reason()
+            .unwrap_or("Error")
+            .to_owned(),
         message,
     };
     let (page, body) = page.into_response().into_parts();

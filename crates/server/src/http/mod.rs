@@ -102,6 +102,11 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(middleware::from_fn(json_error_bodies)),
         )
+        // The fallback's and the layers' page errors, under the bank's name.
+        .layer(middleware::map_response_with_state(
+            state.portal().clone(),
+            fintechapi_portal::web::error_pages::<fintechapi_storage::Store>,
+        ))
 }
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -170,9 +170,15 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         .mails_to(&"dev@tpp.example".parse::<Email>().unwrap())
         .await
         .unwrap();
-    assert!(mails.iter().any(|m| m.subject == "Subscription rejected by FinTechAPI Demo Bank"
-        && m.body_text.contains("PISP licence not yet passported")));
-    assert!(mails.iter().any(|m| m.subject == "Subscription approved by FinTechAPI Demo Bank"));
+    assert!(mails.iter().any(
+        |m| m.subject == "Subscription rejected by FinTechAPI Demo Bank"
+            && m.body_text.contains("PISP licence not yet passported")
+    ));
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == "Subscription approved by FinTechAPI Demo Bank")
+    );
 
     // Suspension takes effect on the next authentication.
     assert!(

@@ -183,7 +183,10 @@ async fn a_demo_request_is_stored_for_the_operators_and_confirmed_without_the_vi
         .await
         .unwrap();
     assert_eq!(mails.len(), 1);
-    assert_eq!(mails[0].subject, "FinTechAPI Demo Bank received your demo request");
+    assert_eq!(
+        mails[0].subject,
+        "FinTechAPI Demo Bank received your demo request"
+    );
     for words in ["Ada", "Analytical Bank", "AIS"] {
         assert!(
             !mails[0].body_text.contains(words) && !mails[0].body_html.contains(words),

@@ -120,10 +120,7 @@ pub async fn home<R: PortalStore>(
     if visitor.session.is_some() {
         return Ok(see_other("/portal/dashboard"));
     }
-    Ok(HomePage {
-        nav: visitor.nav(),
-    }
-    .into_response())
+    Ok(HomePage { nav: visitor.nav() }.into_response())
 }
 
 #[derive(Template, WebTemplate)]

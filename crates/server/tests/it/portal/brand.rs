@@ -77,6 +77,13 @@ async fn the_portal_the_console_and_their_mails_carry_the_banks_name(db: TestDb)
             && body.contains("This link is invalid"),
         "{body}"
     );
+    let unknown = server.get("/admin/no/such/page").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let body = unknown.text().await.unwrap();
+    assert!(
+        body.contains(&format!("<title>Not Found — {portal}</title>")),
+        "the server's own page errors too: {body}"
+    );
 
     // Verification: the owner signs up.
     let mut owner = developer(&server, "owner@tpp.example").await;
