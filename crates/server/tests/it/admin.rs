@@ -4,16 +4,14 @@
 use std::sync::Arc;
 
 use crate::support::{
-    Browser, OPERATOR_PASSWORD as PASSWORD, TestServer, config_for, operator, user,
+    Browser, OPERATOR_PASSWORD as PASSWORD, TestServer, config_for, live_app, operator, user,
 };
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::portal::{Email, PortalRepository, UserKind};
 use fintechapi_domain::psu::PsuRepository;
-use fintechapi_domain::registry::{
-    ApiProduct, Environment, Psd2Role, Psd2Roles, SecurityProfile, Status, SubscriptionStatus,
-};
+use fintechapi_domain::registry::{ApiProduct, Psd2Role, Psd2Roles, Status, SubscriptionStatus};
 use fintechapi_domain::{Clock, SystemClock};
-use fintechapi_registry::{Actor, NewApplication, NewOrganisation};
+use fintechapi_registry::{Actor, NewOrganisation};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 
@@ -77,25 +75,13 @@ async fn only_operators_reach_the_console_and_they_decide_production_subscriptio
         )
         .await
         .unwrap();
-    let (app, issued) = registry
-        .create_application(
-            &who,
-            &org,
-            NewApplication {
-                name: "Live App".into(),
-                description: String::new(),
-                redirect_uris: vec!["https://live.example/cb".into()],
-                security_profile: SecurityProfile::Basic,
-                jwks: None,
-                jwks_uri: None,
-                tls_subject_dn: None,
-                environment: Environment::Production,
-                products: vec![ApiProduct::Ais, ApiProduct::Pis],
-            },
-            false,
-        )
-        .await
-        .unwrap();
+    let (app, issued) = live_app(
+        &registry,
+        &who,
+        &org,
+        vec![ApiProduct::Ais, ApiProduct::Pis],
+    )
+    .await;
 
     let mut ops = operator(&server).await;
     let overview = ops.get("/admin").await;

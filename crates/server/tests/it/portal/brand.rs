@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::support::{Browser, TestServer, config_for, operator};
+use crate::support::{Browser, TestServer, config_for, live_app, operator};
 use fintechapi_domain::SystemClock;
 use fintechapi_domain::portal::{Email, Mail, PortalRepository};
-use fintechapi_domain::registry::{ApiProduct, Environment, SecurityProfile};
-use fintechapi_registry::{Actor, NewApplication};
+use fintechapi_domain::registry::ApiProduct;
+use fintechapi_registry::Actor;
 use fintechapi_server::config::BrandConfig;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
@@ -135,25 +135,8 @@ async fn the_portal_the_console_and_their_mails_carry_the_banks_name(db: TestDb)
         .unwrap();
     let registry =
         fintechapi_server::app::registry(&config, store.clone(), Arc::new(SystemClock)).unwrap();
-    let (app, _) = registry
-        .create_application(
-            &Actor("owner@tpp.example".into()),
-            &org,
-            NewApplication {
-                name: "Live App".into(),
-                description: String::new(),
-                redirect_uris: vec!["https://live.example/cb".into()],
-                security_profile: SecurityProfile::Basic,
-                jwks: None,
-                jwks_uri: None,
-                tls_subject_dn: None,
-                environment: Environment::Production,
-                products: vec![ApiProduct::Ais],
-            },
-            false,
-        )
-        .await
-        .unwrap();
+    let owner_actor = Actor("owner@tpp.example".into());
+    let (app, _) = live_app(&registry, &owner_actor, &org, vec![ApiProduct::Ais]).await;
     let subscription = store.subscriptions_of(app.id).await.unwrap()[0].id;
     let mut ops = operator(&server).await;
     let overview = ops.get("/admin").await;

@@ -163,3 +163,32 @@ pub async fn operator(server: &TestServer) -> Browser {
     assert_eq!(done.location.as_deref(), Some("/admin"));
     b
 }
+
+/// `org`'s production application "Live App" for `products`, registered by
+/// `who`: its subscriptions wait for an operator's decision.
+pub async fn live_app(
+    registry: &fintechapi_registry::Registry<fintechapi_storage::Store>,
+    who: &fintechapi_registry::Actor,
+    org: &fintechapi_domain::registry::Organisation,
+    products: Vec<fintechapi_domain::registry::ApiProduct>,
+) -> (
+    fintechapi_domain::registry::Application,
+    fintechapi_registry::IssuedCredential,
+) {
+    use fintechapi_domain::registry::{Environment, SecurityProfile};
+    let app = fintechapi_registry::NewApplication {
+        name: "Live App".into(),
+        description: String::new(),
+        redirect_uris: vec!["https://live.example/cb".into()],
+        security_profile: SecurityProfile::Basic,
+        jwks: None,
+        jwks_uri: None,
+        tls_subject_dn: None,
+        environment: Environment::Production,
+        products,
+    };
+    registry
+        .create_application(who, org, app, false)
+        .await
+        .unwrap()
+}
