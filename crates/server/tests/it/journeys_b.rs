@@ -37,7 +37,9 @@ impl Reader {
                     .replace("&#34;", "\"")
                     .replace("&#39;", "'")
                     .replace("&gt;", ">")
+                    .replace("&#62;", ">")
                     .replace("&lt;", "<")
+                    .replace("&#60;", "<")
                     .replace("&amp;", "&")
             })
             .collect();
@@ -179,7 +181,10 @@ impl Reader {
 
 /// A block's commands: its lines up to the answer it shows (`# → …`).
 fn command(block: &str) -> String {
-    let lines: Vec<&str> = block.lines().take_while(|l| !l.starts_with("# →")).collect();
+    let lines: Vec<&str> = block
+        .lines()
+        .take_while(|l| !l.starts_with("# →"))
+        .collect();
     lines.join("\n")
 }
 
@@ -195,8 +200,8 @@ async fn alice_approves(server: &TestServer, link: &str) -> String {
 /// Text as the templates escape it.
 fn escaped(text: &str) -> String {
     text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
@@ -208,11 +213,6 @@ async fn demo_server(db: TestDb) -> TestServer {
     TestServer::start_with(db, config).await
 }
 
-/// The `tppMessages` code of an XS2A refusal.
-fn refusal_code(answer: &Value) -> Option<&str> {
-    answer["tppMessages"][0]["code"].as_str()
-}
-
 async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
     let server = demo_server(db).await;
     let (mut reader, page) = Reader::open(&server, "funds-confirmation").await;
@@ -221,7 +221,10 @@ async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
     let app = reader.curl(2);
     let (key, secret) = (
         app["credentials"]["client_id"].as_str().unwrap().to_owned(),
-        app["credentials"]["client_secret"].as_str().unwrap().to_owned(),
+        app["credentials"]["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     );
     reader.set("CLIENT_ID", &key);
     reader.set("CLIENT_SECRET", &secret);
@@ -242,7 +245,10 @@ async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
     let alices = crate::support::accounts_of(&server, "alice").await;
     assert_eq!(crate::support::iban(&alices[0]), ALICES_IBAN);
 
-    let client = [("CLIENT_ID", key.as_str()), ("CLIENT_SECRET", secret.as_str())];
+    let client = [
+        ("CLIENT_ID", key.as_str()),
+        ("CLIENT_SECRET", secret.as_str()),
+    ];
     for (file, interpreter) in [
         ("funds-confirmation.py", "python3"),
         ("funds-confirmation.mjs", "node"),
@@ -271,7 +277,10 @@ async fn the_fapi2_journey_with_private_key_jwt_and_dpop_works_as_written(db: Te
     );
     let app = reader.curl(3);
     assert!(app["credentials"]["client_secret"].is_null(), "{app}");
-    reader.set("CLIENT_ID", app["credentials"]["client_id"].as_str().unwrap());
+    reader.set(
+        "CLIENT_ID",
+        app["credentials"]["client_id"].as_str().unwrap(),
+    );
     assert_eq!(reader.blocks[4], "export BASE CLIENT_ID");
     reader.run(4);
     let header = reader.run(5);
@@ -289,14 +298,23 @@ async fn the_fapi2_journey_with_private_key_jwt_and_dpop_works_as_written(db: Te
     reader.set("CONSENT_ID", consent["consentId"].as_str().unwrap());
     reader.pkce(8);
     let pushed = reader.curl(9);
-    reader.set("REQUEST_URI", pushed["request_uri"].as_str().unwrap_or_else(|| panic!("{pushed}")));
+    reader.set(
+        "REQUEST_URI",
+        pushed["request_uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{pushed}")),
+    );
     reader.approve_as_alice(&server, 10).await;
     let tokens = reader.curl(11);
     assert_eq!(tokens["token_type"], "DPoP", "{tokens}");
     reader.set("PSU_TOKEN", tokens["access_token"].as_str().unwrap());
     assert_alices_accounts(&server, &reader.curl(12)).await;
     let refused = reader.curl(13);
-    assert_eq!(refusal_code(&refused), Some("TOKEN_INVALID"), "{refused}");
+    assert_eq!(
+        refused["tppMessages"][0],
+        json!({"category": "ERROR", "code": "TOKEN_INVALID", "text": "send exactly one DPoP proof header"}),
+        "as the page shows"
+    );
 
     let key = reader.path("client-key.pem");
     let client_id = app["credentials"]["client_id"].as_str().unwrap();
@@ -335,14 +353,31 @@ async fn the_mtls_journey_works_as_written(db: TestDb) {
     reader.set("CONSENT_ID", consent["consentId"].as_str().unwrap());
     reader.pkce(7);
     let pushed = reader.curl(8);
-    reader.set("REQUEST_URI", pushed["request_uri"].as_str().unwrap_or_else(|| panic!("{pushed}")));
+    reader.set(
+        "REQUEST_URI",
+        pushed["request_uri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{pushed}")),
+    );
     reader.approve_as_alice(&server, 9).await;
     let tokens = reader.curl(10);
-    reader.set("PSU_TOKEN", tokens["access_token"].as_str().unwrap_or_else(|| panic!("{tokens}")));
+    reader.set(
+        "PSU_TOKEN",
+        tokens["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tokens}")),
+    );
     assert_alices_accounts(&server, &reader.curl(11)).await;
     assert!(!reader.blocks[12].contains("--cert"));
-    let refused = reader.curl(12);
-    assert_eq!(refusal_code(&refused), Some("TOKEN_INVALID"), "{refused}");
+    let refused = &reader.curl(12)["tppMessages"][0];
+    assert_eq!(refused["code"], "TOKEN_INVALID", "{refused}");
+    assert!(
+        refused["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("this access token is bound to a client certificate"),
+        "{refused}"
+    );
 
     let client = [
         ("CLIENT_ID", client_id.as_str()),
