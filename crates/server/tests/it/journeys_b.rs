@@ -65,6 +65,15 @@ impl Reader {
         self.vars.push((name.to_owned(), value.to_owned()));
     }
 
+    /// Sets `name` to the string `field` of a JSON `answer`.
+    fn set_from(&mut self, name: &str, answer: &Value, field: &str) {
+        let value = answer[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {field}: {answer}"))
+            .to_owned();
+        self.set(name, &value);
+    }
+
     /// Runs `script` with bash in the reader's directory; its output.
     fn shell(&self, script: &str) -> String {
         let out = Command::new("bash")
@@ -174,6 +183,43 @@ impl Reader {
         serde_json::from_str(&printed).unwrap_or_else(|_| panic!("{file}: {printed}"))
     }
 
+    /// Runs the journey's Python and Node.js programs (`<slug>.py`,
+    /// `<slug>.mjs`) with `env`; what each printed.
+    async fn run_programs(
+        &self,
+        server: &TestServer,
+        page: &str,
+        slug: &str,
+        env: &[(&str, &str)],
+    ) -> Vec<(String, Value)> {
+        let mut printed = Vec::new();
+        for (extension, interpreter) in [("py", "python3"), ("mjs", "node")] {
+            let file = format!("{slug}.{extension}");
+            let output = self
+                .run_program(server, page, &file, interpreter, env)
+                .await;
+            printed.push((file, output));
+        }
+        printed
+    }
+
+    /// Follows the OAuth approach's steps from block `first` on: the consent,
+    /// PKCE, PAR, alice's approval, the code exchange (setting PSU_TOKEN) and
+    /// the read of her accounts; the token answer.
+    async fn read_alices_accounts(&mut self, server: &TestServer, first: usize) -> Value {
+        let consent = self.curl(first);
+        assert_eq!(consent["consentStatus"], "received", "{consent}");
+        self.set_from("CONSENT_ID", &consent, "consentId");
+        self.pkce(first + 1);
+        let pushed = self.curl(first + 2);
+        self.set_from("REQUEST_URI", &pushed, "request_uri");
+        self.approve_as_alice(server, first + 3).await;
+        let tokens = self.curl(first + 4);
+        self.set_from("PSU_TOKEN", &tokens, "access_token");
+        assert_alices_accounts(server, &self.curl(first + 5)).await;
+        tokens
+    }
+
     fn path(&self, file: &str) -> String {
         self.dir.path().join(file).display().to_string()
     }
@@ -217,7 +263,7 @@ async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
     let server = demo_server(db).await;
     let (mut reader, page) = Reader::open(&server, "funds-confirmation").await;
     let org = reader.curl(1);
-    reader.set("ORG_ID", org["id"].as_str().unwrap());
+    reader.set_from("ORG_ID", &org, "id");
     let app = reader.curl(2);
     let (key, secret) = (
         app["credentials"]["client_id"].as_str().unwrap().to_owned(),
@@ -230,14 +276,14 @@ async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
     reader.set("CLIENT_SECRET", &secret);
     reader.pkce(3);
     let pushed = reader.curl(4);
-    reader.set("REQUEST_URI", pushed["request_uri"].as_str().unwrap());
+    reader.set_from("REQUEST_URI", &pushed, "request_uri");
     reader.approve_as_alice(&server, 5).await;
     let tokens = reader.curl(6);
     let consent = tokens["authorization_details"][0]["consentId"]
         .as_str()
         .unwrap_or_else(|| panic!("{tokens}"));
     assert_eq!(tokens["scope"], format!("PIIS:{consent}"));
-    reader.set("PSU_TOKEN", tokens["access_token"].as_str().unwrap());
+    reader.set_from("PSU_TOKEN", &tokens, "access_token");
     assert_eq!(reader.curl(7), json!({"fundsAvailable": true}));
     assert_eq!(reader.curl(8), json!({"fundsAvailable": false}));
 
@@ -249,13 +295,10 @@ async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {
         ("CLIENT_ID", key.as_str()),
         ("CLIENT_SECRET", secret.as_str()),
     ];
-    for (file, interpreter) in [
-        ("funds-confirmation.py", "python3"),
-        ("funds-confirmation.mjs", "node"),
-    ] {
-        let answers = reader
-            .run_program(&server, &page, file, interpreter, &client)
-            .await;
+    for (file, answers) in reader
+        .run_programs(&server, &page, "funds-confirmation", &client)
+        .await
+    {
         assert_eq!(answers["25.00"], true, "{file}: {answers}");
         assert_eq!(answers["1000000.00"], false, "{file}: {answers}");
         assert!(answers["consentId"].is_string(), "{file}: {answers}");
@@ -268,7 +311,7 @@ async fn the_fapi2_journey_with_private_key_jwt_and_dpop_works_as_written(db: Te
     let server = demo_server(db).await;
     let (mut reader, page) = Reader::open(&server, "fapi2-dpop").await;
     let org = reader.curl(1);
-    reader.set("ORG_ID", org["id"].as_str().unwrap());
+    reader.set_from("ORG_ID", &org, "id");
     reader.run(2);
     assert_eq!(
         std::fs::read_to_string(reader.path("jose.mjs")).unwrap(),
@@ -292,23 +335,9 @@ async fn the_fapi2_journey_with_private_key_jwt_and_dpop_works_as_written(db: Te
     reader.set("DPOP_NONCE", &nonce);
     let issued = reader.curl(6);
     assert_eq!(issued["token_type"], "DPoP", "{issued}");
-    reader.set("ACCESS_TOKEN", issued["access_token"].as_str().unwrap());
-    let consent = reader.curl(7);
-    assert_eq!(consent["consentStatus"], "received", "{consent}");
-    reader.set("CONSENT_ID", consent["consentId"].as_str().unwrap());
-    reader.pkce(8);
-    let pushed = reader.curl(9);
-    reader.set(
-        "REQUEST_URI",
-        pushed["request_uri"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{pushed}")),
-    );
-    reader.approve_as_alice(&server, 10).await;
-    let tokens = reader.curl(11);
+    reader.set_from("ACCESS_TOKEN", &issued, "access_token");
+    let tokens = reader.read_alices_accounts(&server, 7).await;
     assert_eq!(tokens["token_type"], "DPoP", "{tokens}");
-    reader.set("PSU_TOKEN", tokens["access_token"].as_str().unwrap());
-    assert_alices_accounts(&server, &reader.curl(12)).await;
     let refused = reader.curl(13);
     assert_eq!(
         refused["tppMessages"][0],
@@ -319,10 +348,11 @@ async fn the_fapi2_journey_with_private_key_jwt_and_dpop_works_as_written(db: Te
     let key = reader.path("client-key.pem");
     let client_id = app["credentials"]["client_id"].as_str().unwrap();
     let client = [("CLIENT_ID", client_id), ("KEY", key.as_str())];
-    for (file, interpreter) in [("fapi2-dpop.py", "python3"), ("fapi2-dpop.mjs", "node")] {
-        let read = reader
-            .run_program(&server, &page, file, interpreter, &client)
-            .await;
+    for (file, read) in reader
+        .run_programs(&server, &page, "fapi2-dpop", &client)
+        .await
+    {
+        assert!(read["accounts"].is_array(), "{file}: {read}");
         assert_alices_accounts(&server, &read).await;
     }
     server.stop().await;
@@ -336,7 +366,7 @@ async fn the_mtls_journey_works_as_written(db: TestDb) {
     assert!(reader.blocks[0].ends_with("\nCA_KEY=fintechapi-data/tls/dev-ca-key.pem"));
     reader.set("CA_KEY", &pki.ca_key.display().to_string());
     let org = reader.curl(1);
-    reader.set("ORG_ID", org["id"].as_str().unwrap());
+    reader.set_from("ORG_ID", &org, "id");
     reader.run(2);
     assert_eq!(
         reader.run(3).trim(),
@@ -347,27 +377,8 @@ async fn the_mtls_journey_works_as_written(db: TestDb) {
     reader.set("CLIENT_ID", &client_id);
     let issued = reader.curl(5);
     assert_eq!(issued["token_type"], "Bearer", "{issued}");
-    reader.set("ACCESS_TOKEN", issued["access_token"].as_str().unwrap());
-    let consent = reader.curl(6);
-    assert_eq!(consent["consentStatus"], "received", "{consent}");
-    reader.set("CONSENT_ID", consent["consentId"].as_str().unwrap());
-    reader.pkce(7);
-    let pushed = reader.curl(8);
-    reader.set(
-        "REQUEST_URI",
-        pushed["request_uri"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{pushed}")),
-    );
-    reader.approve_as_alice(&server, 9).await;
-    let tokens = reader.curl(10);
-    reader.set(
-        "PSU_TOKEN",
-        tokens["access_token"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{tokens}")),
-    );
-    assert_alices_accounts(&server, &reader.curl(11)).await;
+    reader.set_from("ACCESS_TOKEN", &issued, "access_token");
+    reader.read_alices_accounts(&server, 6).await;
     assert!(!reader.blocks[12].contains("--cert"));
     let refused = &reader.curl(12)["tppMessages"][0];
     assert_eq!(refused["code"], "TOKEN_INVALID", "{refused}");
@@ -384,10 +395,8 @@ async fn the_mtls_journey_works_as_written(db: TestDb) {
         ("CERT", "client.pem"),
         ("KEY", "client-key.pem"),
     ];
-    for (file, interpreter) in [("mtls.py", "python3"), ("mtls.mjs", "node")] {
-        let read = reader
-            .run_program(&server, &page, file, interpreter, &client)
-            .await;
+    for (file, read) in reader.run_programs(&server, &page, "mtls", &client).await {
+        assert!(read["accounts"].is_array(), "{file}: {read}");
         assert_alices_accounts(&server, &read).await;
     }
     server.stop().await;
