@@ -24,4 +24,5 @@ node portal.test.mjs
 node interop.test.mjs
 node tpp-example.test.mjs
 node site.test.mjs
+node docs-b.test.mjs
 node a11y.test.mjs
