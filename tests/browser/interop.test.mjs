@@ -168,37 +168,7 @@ step('PAR with PKCE S256 and DPoP, then the PSU authenticates and approves in Ch
   }, { DPoP: state.dpop });
   assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
 
-  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  // The TPP's redirect URI does not resolve here: read where the bank sends the browser.
-  let callback;
-  page.on('response', (r) => {
-    if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
-      callback = r.headers().location;
-    }
-  });
-  await page.goto(url.href);
-  await page.waitForURL(/\/bank\/login$/);
-  assert.match(await page.locator('main').innerText(), /Interop TPP GmbH/);
-  await page.getByLabel('Login name').fill('alice');
-  await page.getByLabel('Password').fill('alice-demo-2026');
-  await Promise.all([page.waitForURL(/\/bank\/sca$/), page.getByRole('button', { name: 'Continue' }).click()]);
-  await page.screenshot({ path: path.join(SHOTS, 'interop-1-second-factor.png'), fullPage: true });
-  await page.getByLabel('One-time code').fill('123456');
-  await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm' }).click()]);
-  const screen = await page.locator('main').innerText();
-  assert.match(screen, /Share account information with openid-client\?/);
-  assert.match(screen, /Interop TPP GmbH/);
-  assert.match(screen, /AISP/);
-  await page.screenshot({ path: path.join(SHOTS, 'interop-2-consent.png'), fullPage: true });
-  await Promise.all([
-    page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}), // the name does not resolve
-    page.getByRole('button', { name: 'Approve' }).click(),
-  ]);
-  await context.close();
-  assert.ok(callback, 'the browser came back to the TPP');
-  state.callback = new URL(callback);
+  state.callback = await aliceApproves(url, [/Share account information with openid-client\?/, /Interop TPP GmbH/, /AISP/], 'interop');
   assert.equal(state.callback.searchParams.get('iss'), base);
 });
 
@@ -233,24 +203,31 @@ step('the token reads alice\'s accounts, and the refresh token renews it without
 
 /**
  * Chromium plays alice through the bank's pages from `url` to the screen
- * matching `screen`, where she approves: where the bank sends the browser.
+ * that shows each of `screen`, where she approves (screenshots named
+ * `shots`-… when given): where the bank sends the browser back.
  */
-async function aliceApproves(url, screen) {
+async function aliceApproves(url, screen, shots) {
   const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
+  // The TPP's redirect URI does not resolve here: read where the bank sends the browser.
   let callback;
   page.on('response', (r) => {
     if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
       callback = r.headers().location;
     }
   });
+  const shot = (name) => shots && page.screenshot({ path: path.join(SHOTS, `${shots}-${name}.png`), fullPage: true });
   await page.goto(url.href);
   await page.waitForURL(/\/bank\/login$/);
+  assert.match(await page.locator('main').innerText(), /Interop TPP GmbH/);
   await logInAlice(page, /\/bank\/sca$/);
+  await shot('1-second-factor');
   await page.getByLabel('One-time code').fill('123456');
   await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm' }).click()]);
-  assert.match(await page.locator('main').innerText(), screen);
+  const shown = await page.locator('main').innerText();
+  for (const text of [screen].flat()) assert.match(shown, text);
+  await shot('2-consent');
   await Promise.all([
     page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}), // the name does not resolve
     page.getByRole('button', { name: 'Approve' }).click(),

@@ -14,7 +14,7 @@ use fintechapi_oauth::server::ScopedResource;
 use crate::error::{BankError, secured};
 use crate::factors::{PaymentAsk, payment_asked};
 use crate::pages::{AccountLine, consent_page, form_targets};
-use crate::payment::{cancel_payment, decline, execute};
+use crate::payment::{cancel_payment, decline, deny, execute};
 use crate::service::{BankService, BankStore};
 use crate::session::{AtConsent, PsuPost, PsuSession, back_to_tpp};
 
@@ -190,16 +190,6 @@ async fn decide_identity<R: BankStore>(
     if approve {
         return approved(service, authorization).await;
     }
-    let server = &service.oauth.server;
-    server
-        .repo()
-        .advance_authorization(
-            authorization.id,
-            AuthorizationStage::Consent,
-            AuthorizationStage::Denied,
-            None,
-            server.now(),
-        )
-        .await?;
+    deny(service, authorization).await?;
     Ok(refused(service, authorization, "the PSU denied the sign-in").await)
 }

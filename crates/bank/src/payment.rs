@@ -42,7 +42,7 @@ pub(crate) async fn decline<R: BankStore>(
 }
 
 /// The PSU said no: the authorization ends without a code.
-async fn deny<R: BankStore>(
+pub(crate) async fn deny<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<(), BankError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Client, Key, REDIRECT, VERIFIER, fapi_client, merge, psu_answer, server_signed};
 use crate::support::xs2a::Answer;
-use crate::support::{param, redirect_params};
+use crate::support::{TestServer, param};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use fintechapi_domain::SystemClock;
@@ -102,25 +102,26 @@ async fn request_objects_signed_by_the_clients_key_carry_the_request_and_others_
 
     // Signed by the registered key: its parameters are the request, its state returns.
     let par = client.par_signed(&signed(json!({})), &[]).await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let location = psu_answer(
-        &server,
-        &client,
-        par.body["request_uri"].as_str().unwrap(),
-        "approve",
-    )
-    .await;
-    let params = redirect_params(&location, REDIRECT);
+    let params = psu_answer(&server, &client, &par, "approve").await;
     assert_eq!(param(&params, "state"), Some("signed-state"));
-    let code = param(&params, "code").unwrap();
-    let tokens = client
-        .exchange(code, Some(client.proof("POST", "/oauth2/token", None)))
-        .await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    assert_eq!(tokens.body["scope"], format!("AIS:{consent}"));
+    let tokens = client.redeem(param(&params, "code").unwrap()).await;
+    assert_eq!(tokens["scope"], format!("AIS:{consent}"));
     server.stop().await;
 }
 both_stores!(request_objects_signed_by_the_clients_key_carry_the_request_and_others_are_refused);
+
+/// Bob's `decision` on the request `par` pushed: the one `response` parameter
+/// that comes back, verified as the server's for `client`.
+async fn signed_response(
+    server: &TestServer,
+    client: &Client,
+    par: &Answer,
+    decision: &str,
+) -> Value {
+    let params = psu_answer(server, client, par, decision).await;
+    assert_eq!(params.len(), 1, "only the response: {params:?}");
+    server_signed(server, param(&params, "response").unwrap(), &client.id).await
+}
 
 async fn jarm_answers_with_one_jwt_signed_by_the_server(db: TestDb) {
     let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
@@ -136,37 +137,17 @@ async fn jarm_answers_with_one_jwt_signed_by_the_server(db: TestDb) {
     let par = client
         .par_signed(&Client::request_object(&client.signing, &claims), &[])
         .await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let location = psu_answer(
-        &server,
-        &client,
-        par.body["request_uri"].as_str().unwrap(),
-        "approve",
-    )
-    .await;
-    let params = redirect_params(&location, REDIRECT);
-    assert_eq!(params.len(), 1, "only the response: {params:?}");
-    let response = server_signed(&server, param(&params, "response").unwrap(), &client.id).await;
+    let response = signed_response(&server, &client, &par, "approve").await;
     assert_eq!(response["state"], "signed-state");
     let exp = response["exp"].as_i64().unwrap();
     assert!(
         exp > client.now() && exp <= client.now() + 600,
         "{response}"
     );
-    let tokens = client
-        .exchange(
-            response["code"].as_str().unwrap(),
-            Some(client.proof("POST", "/oauth2/token", None)),
-        )
-        .await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    assert_eq!(tokens.body["authorization_details"], details);
-    let id_token = server_signed(
-        &server,
-        tokens.body["id_token"].as_str().unwrap(),
-        &client.id,
-    )
-    .await;
+    let tokens = client.redeem(response["code"].as_str().unwrap()).await;
+    assert_eq!(tokens["authorization_details"], details);
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let id_token = server_signed(&server, id_token, &client.id).await;
     assert_eq!(id_token["nonce"], "jarm-nonce");
 
     // A refusal comes back signed too; from the form, response_mode works alike.
@@ -174,16 +155,7 @@ async fn jarm_answers_with_one_jwt_signed_by_the_server(db: TestDb) {
     let par = client
         .par_with(&consent, &[("response_mode", Some("jwt"))])
         .await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let location = psu_answer(
-        &server,
-        &client,
-        par.body["request_uri"].as_str().unwrap(),
-        "deny",
-    )
-    .await;
-    let params = redirect_params(&location, REDIRECT);
-    let response = server_signed(&server, param(&params, "response").unwrap(), &client.id).await;
+    let response = signed_response(&server, &client, &par, "deny").await;
     assert_eq!(response["error"], "access_denied");
     assert_eq!(response["state"], "fapi-state");
     assert!(response.get("code").is_none());

@@ -334,6 +334,15 @@ impl Client {
         .to_owned()
     }
 
+    /// The code redeemed with a fresh DPoP proof: the tokens.
+    async fn redeem(&self, code: &str) -> Value {
+        let tokens = self
+            .exchange(code, Some(self.proof("POST", "/oauth2/token", None)))
+            .await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        tokens.body
+    }
+
     async fn exchange(&self, code: &str, proof: Option<String>) -> Answer {
         self.authenticated(
             "/oauth2/token",
@@ -349,24 +358,20 @@ impl Client {
     }
 }
 
-/// The PSU bob opens `request_uri`, signs in and answers `decision` on the
-/// screen the request shows: where the bank sends the browser back.
+/// The PSU bob opens the request `par` pushed, signs in and answers
+/// `decision` on the screen it shows: the parameters the bank sends back.
 async fn psu_answer(
     server: &TestServer,
     client: &Client,
-    request_uri: &str,
+    par: &Answer,
     decision: &str,
-) -> String {
+) -> Vec<(String, String)> {
+    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
+    let link = authorize_link(&client.id, par.body["request_uri"].as_str().unwrap());
     let mut psu = Browser::new(server);
-    let screen = psu
-        .authorise(
-            &authorize_link(&client.id, request_uri),
-            "bob",
-            "bob-demo-2026",
-        )
-        .await;
+    let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
     let answer = psu.decide(&screen, decision).await;
-    answer.location.expect("a redirect back to the TPP")
+    redirect_params(answer.location.as_deref().unwrap(), REDIRECT)
 }
 
 /// The claims of `jwt` once verified against the server's published keys

@@ -5,20 +5,12 @@
 use std::sync::Arc;
 
 use super::{Client, Key, fapi_client, psu_answer, server_signed};
-use crate::support::{param, redirect_params};
+use crate::support::param;
+use crate::support::xs2a::Answer;
 use fintechapi_domain::SystemClock;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-use super::REDIRECT;
-use crate::support::xs2a::Answer;
-
-/// The code from where the bank sent the browser.
-fn code_of(location: &str) -> String {
-    let params = redirect_params(location, REDIRECT);
-    param(&params, "code").expect("a code").to_owned()
-}
 
 /// Userinfo with `token` (DPoP-bound) and a proof by `client`'s key.
 async fn userinfo(client: &Client, token: &str) -> Answer {
@@ -31,36 +23,29 @@ async fn userinfo(client: &Client, token: &str) -> Answer {
     Answer::of(request.send().await.unwrap()).await
 }
 
+/// `client` pushes `openid` alone, bob approves: the verified ID token's claims.
+async fn signed_in(server: &crate::support::TestServer, client: &Client) -> Value {
+    let par = client.par_with("", &[("scope", Some("openid"))]).await;
+    let params = psu_answer(server, client, &par, "approve").await;
+    let tokens = client.redeem(param(&params, "code").unwrap()).await;
+    server_signed(server, tokens["id_token"].as_str().unwrap(), &client.id).await
+}
+
 async fn openid_code_flow_gives_a_signed_id_token_with_a_pairwise_subject_and_userinfo(db: TestDb) {
     let (server, client) = fapi_client(db, Arc::new(SystemClock)).await;
     let cc = client.client_token().await;
     let consent = client.consent(&cc).await;
 
-    // openid with the consent: the consent screen says the app learns an identifier.
+    // openid with the consent: an ID token beside the consent's tokens.
     let scope = format!("openid AIS:{consent}");
+    let nonce = ("nonce", Some("n-0S6_WzA2Mj"));
     let par = client
-        .par_with(
-            &consent,
-            &[("scope", Some(&scope)), ("nonce", Some("n-0S6_WzA2Mj"))],
-        )
+        .par_with(&consent, &[("scope", Some(&scope)), nonce])
         .await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let location = psu_answer(
-        &server,
-        &client,
-        par.body["request_uri"].as_str().unwrap(),
-        "approve",
-    )
-    .await;
-    let tokens = client
-        .exchange(
-            &code_of(&location),
-            Some(client.proof("POST", "/oauth2/token", None)),
-        )
-        .await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    assert_eq!(tokens.body["scope"], format!("AIS:{consent}"));
-    let id_token = tokens.body["id_token"].as_str().expect("an ID token");
+    let params = psu_answer(&server, &client, &par, "approve").await;
+    let tokens = client.redeem(param(&params, "code").unwrap()).await;
+    assert_eq!(tokens["scope"], format!("AIS:{consent}"));
+    let id_token = tokens["id_token"].as_str().expect("an ID token");
     let claims = server_signed(&server, id_token, &client.id).await;
     let now = client.now();
     assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
@@ -75,7 +60,7 @@ async fn openid_code_flow_gives_a_signed_id_token_with_a_pairwise_subject_and_us
     assert!(sub.len() >= 32 && !sub.contains("bob"), "opaque: {sub}");
 
     // Userinfo answers the same subject to the token's DPoP key, and nothing more.
-    let access = tokens.body["access_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
     let info = userinfo(&client, access).await;
     assert_eq!(info.status, StatusCode::OK, "{}", info.body);
     assert_eq!(info.body, json!({"sub": sub}));
@@ -107,43 +92,29 @@ async fn openid_code_flow_gives_a_signed_id_token_with_a_pairwise_subject_and_us
 
     // openid alone: the PSU signs in and is asked only to share who they are.
     let par = client.par_with("", &[("scope", Some("openid"))]).await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let request_uri = par.body["request_uri"].as_str().unwrap();
     let mut psu = crate::support::Browser::new(&server);
-    let screen = psu
-        .authorise(
-            &crate::support::authorize_link(&client.id, request_uri),
-            "bob",
-            "bob-demo-2026",
-        )
-        .await;
+    let link =
+        crate::support::authorize_link(&client.id, par.body["request_uri"].as_str().unwrap());
+    let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
     screen.assert_shows(&["Sign in to Fapi App", "Fapi TPP AG", "not your name"]);
     let answer = psu.decide(&screen, "approve").await;
-    let tokens = client
-        .exchange(
-            &code_of(answer.location.as_deref().unwrap()),
-            Some(client.proof("POST", "/oauth2/token", None)),
-        )
-        .await;
-    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
-    assert_eq!(tokens.body["scope"], "openid");
-    assert!(tokens.body["refresh_token"].is_null(), "{}", tokens.body);
-    let claims = server_signed(
-        &server,
-        tokens.body["id_token"].as_str().unwrap(),
-        &client.id,
-    )
-    .await;
+    let params = crate::support::redirect_params(&answer.location.unwrap(), super::REDIRECT);
+    let tokens = client.redeem(param(&params, "code").unwrap()).await;
+    assert_eq!(tokens["scope"], "openid");
+    assert!(tokens["refresh_token"].is_null(), "{tokens}");
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let claims = server_signed(&server, id_token, &client.id).await;
     assert_eq!(claims["sub"], sub.as_str(), "stable for one application");
     assert!(claims.get("nonce").is_none());
     // The identity-only token reads no account.
-    let access = tokens.body["access_token"].as_str().unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let proof = client.proof("GET", "/v1/accounts", Some(access));
     let read = client
         .xs2a(
             reqwest::Method::GET,
             "/v1/accounts",
             access,
-            Some(client.proof("GET", "/v1/accounts", Some(access))),
+            Some(proof),
             &[("consent-id", &consent)],
             None,
         )
@@ -152,14 +123,7 @@ async fn openid_code_flow_gives_a_signed_id_token_with_a_pairwise_subject_and_us
 
     // Denied, the client learns access_denied and gets no code.
     let par = client.par_with("", &[("scope", Some("openid"))]).await;
-    let denied = psu_answer(
-        &server,
-        &client,
-        par.body["request_uri"].as_str().unwrap(),
-        "deny",
-    )
-    .await;
-    let params = redirect_params(&denied, REDIRECT);
+    let params = psu_answer(&server, &client, &par, "deny").await;
     assert_eq!(param(&params, "error"), Some("access_denied"));
     assert!(param(&params, "code").is_none());
 
@@ -167,35 +131,10 @@ async fn openid_code_flow_gives_a_signed_id_token_with_a_pairwise_subject_and_us
     let jwks = server.db.data_dir().join("other-jwks.json");
     let signing = Key::generate("other-key-1");
     std::fs::write(&jwks, json!({"keys": [signing.jwk]}).to_string()).unwrap();
-    let other = Client::register_with(
-        &server,
-        Arc::new(SystemClock),
-        "Other App",
-        &["--jwks", jwks.to_str().unwrap()],
-        signing,
-    );
+    let keys = ["--jwks", jwks.to_str().unwrap()];
+    let other = Client::register_with(&server, Arc::new(SystemClock), "Other App", &keys, signing);
     other.learn_nonce().await;
-    let par = other.par_with("", &[("scope", Some("openid"))]).await;
-    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
-    let location = psu_answer(
-        &server,
-        &other,
-        par.body["request_uri"].as_str().unwrap(),
-        "approve",
-    )
-    .await;
-    let tokens = other
-        .exchange(
-            &code_of(&location),
-            Some(other.proof("POST", "/oauth2/token", None)),
-        )
-        .await;
-    let claims = server_signed(
-        &server,
-        tokens.body["id_token"].as_str().unwrap(),
-        &other.id,
-    )
-    .await;
+    let claims = signed_in(&server, &other).await;
     assert_ne!(claims["sub"], sub.as_str(), "pairwise per application");
     server.stop().await;
 }
