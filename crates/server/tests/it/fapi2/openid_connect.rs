@@ -177,3 +177,46 @@ async fn discovery_is_the_authorization_server_metadata_with_openid_connect(db: 
     server.stop().await;
 }
 both_stores!(discovery_is_the_authorization_server_metadata_with_openid_connect);
+
+async fn a_basic_client_gets_an_id_token_and_userinfo_with_its_bearer_token(db: TestDb) {
+    let (server, tpp, _) = crate::support::xs2a::demo_tpp(db, "ais").await;
+    let request_uri = tpp.par_scope("openid").await;
+    let code = tpp
+        .code(&server, &request_uri, "alice", "alice-demo-2026")
+        .await;
+    let tokens = tpp.exchange(&code).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    assert_eq!(tokens.body["token_type"], "Bearer");
+    let id_token = tokens.body["id_token"].as_str().unwrap();
+    let claims = server_signed(&server, id_token, &tpp.key).await;
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let info = Answer::of(
+        tpp.http
+            .get(format!("{}/oauth2/userinfo", tpp.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(info.status, StatusCode::OK, "{}", info.body);
+    assert_eq!(info.body, json!({"sub": claims["sub"]}));
+    // Revoked, the token is refused with RFC 6750's invalid_token.
+    let revoked = tpp.form("/oauth2/revoke", &[("token", access)]).await;
+    assert_eq!(revoked.status, StatusCode::OK);
+    let after = tpp
+        .http
+        .get(format!("{}/oauth2/userinfo", tpp.base))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), StatusCode::UNAUTHORIZED);
+    let challenge = after.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer error=\"invalid_token\""),
+        "{challenge}"
+    );
+    server.stop().await;
+}
+both_stores!(a_basic_client_gets_an_id_token_and_userinfo_with_its_bearer_token);
