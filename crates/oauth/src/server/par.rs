@@ -258,9 +258,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     /// A named resource this client may push: its own, still awaiting the
-    /// PSU, under an approved subscription; any client may ask for identity. `PIS:<id>` of an authorised
-    /// scheduled payment whose cancellation was requested becomes the
-    /// cancellation's authorisation.
+    /// PSU, under an approved subscription (any client may ask for identity
+    /// alone). `PIS:<id>` of an authorised scheduled payment whose
+    /// cancellation was requested becomes the cancellation's authorisation.
     async fn pushable(
         &self,
         client: &AuthenticatedClient,

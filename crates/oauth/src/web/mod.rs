@@ -189,7 +189,7 @@ async fn push<R: OAuthStore>(
                 .find(|(name, _)| !BESIDE_REQUEST_OBJECT.contains(&name.as_str()))
             {
                 return Err(OAuthError::invalid_request(format!(
-                    "{name} must be inside the request object, not beside it"
+                    "{name:?} must be inside the request object, not beside it"
                 )));
             }
             signed = Params(service.server.request_object(&call.client, object).await?);
