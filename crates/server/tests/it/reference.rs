@@ -43,7 +43,8 @@ fn offered() -> BTreeSet<String> {
 async fn every_example_of_the_xs2a_reference_is_what_this_bank_answers(db: TestDb) {
     let examples = examples().unwrap();
     let (server, tpp, token) = demo_tpp(db, "ais,pis,piis").await;
-    let next_week = time::OffsetDateTime::now_utc().date() + time::Duration::days(7);
+    let today = fintechapi_domain::Clock::now(&fintechapi_domain::SystemClock).date();
+    let next_week = today + time::Duration::days(7);
     let mut values: HashMap<String, String> = HashMap::from([
         ("accessToken".to_owned(), token),
         ("redirectUri".to_owned(), REDIRECT.to_owned()),
