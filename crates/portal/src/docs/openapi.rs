@@ -156,7 +156,7 @@ fn prune(doc: &mut Value) {
 }
 
 /// The `$ref`s in `v`, pushed on `out`.
-fn refs(v: &Value, out: &mut Vec<String>) {
+pub fn refs(v: &Value, out: &mut Vec<String>) {
     match v {
         Value::Object(m) => {
             if let Some(Value::String(r)) = m.get("$ref") {

@@ -252,7 +252,7 @@ async fn the_openapi_subset_and_the_postman_collection_hold_exactly_the_offered_
     }
     assert_eq!(operations, offered, "exactly the offered operations");
     let mut refs = Vec::new();
-    collect_refs(&document, &mut refs);
+    fintechapi_portal::docs::openapi::refs(&document, &mut refs);
     assert!(
         refs.len() > 100,
         "the document still refers to its components"
@@ -317,16 +317,3 @@ async fn the_openapi_subset_and_the_postman_collection_hold_exactly_the_offered_
     server.stop().await;
 }
 both_stores!(the_openapi_subset_and_the_postman_collection_hold_exactly_the_offered_operations);
-
-fn collect_refs(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            if let Some(Value::String(r)) = m.get("$ref") {
-                out.push(r.clone());
-            }
-            m.values().for_each(|v| collect_refs(v, out));
-        }
-        Value::Array(a) => a.iter().for_each(|v| collect_refs(v, out)),
-        _ => {}
-    }
-}
