@@ -23,3 +23,4 @@ node portal.test.mjs
 node interop.test.mjs
 node tpp-example.test.mjs
 node site.test.mjs
+node docs-b.test.mjs

@@ -126,7 +126,7 @@ forward! {
         fn revoke_token(hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn revoke_grant(authorization: AuthorizationId, at: OffsetDateTime) -> Result<u64, StoreError>;
         fn remember_jti(jti_hash: &KeyedHash, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
-        fn prune_tokens(before: OffsetDateTime) -> Result<u64, StoreError>;
+        fn prune_tokens(before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
     }
     SigningKeyRepository {
         fn insert_signing_key(key: SigningKey) -> Result<(), StoreError>;
@@ -137,6 +137,7 @@ forward! {
         fn open_authorization(request_uri_hash: &KeyedHash, client_id: &str, bound: Option<&KeyedHash>, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn open_redirect_authorization(link_hash: &KeyedHash, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
+        fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;
         fn advance_authorization(id: AuthorizationId, from: AuthorizationStage, to: AuthorizationStage, psu: Option<PsuId>, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn advance_authorization_session(id: AuthorizationId, from: AuthorizationStage, to: AuthorizationStage, psu: Option<PsuId>, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError>;

@@ -29,6 +29,8 @@ const REFRESH_TOKEN_PREFIX: &str = "ftrt_";
 
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
+/// Expired rows one pruning statement deletes.
+const PRUNE_BATCH: u32 = 5_000;
 /// RTS Art. 10a: how long after a full SCA account information may be read
 /// without another one (the refresh token's longest life; for the Redirect
 /// approach, of reads with the client's token).
@@ -46,6 +48,9 @@ pub struct TokenResponse {
     /// RFC 9396 §7: the authorization details the token carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<serde_json::Value>,
+    /// OpenID Connect: for a code whose request asked for `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl<R: AsRepo> AuthorizationServer<R> {
@@ -100,6 +105,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             scope,
             refresh_token: None,
             authorization_details: None,
+            id_token: None,
         })
     }
 
@@ -177,6 +183,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             code_challenge,
             dpop_jkt,
             authorization_details,
+            openid,
             ..
         } = &authorization.flow
         else {
@@ -212,15 +219,23 @@ impl<R: AsRepo> AuthorizationServer<R> {
         }
         let scope = authorization.scope.scope();
         let refresh_ttl = self.refresh_ttl(&scope).await?;
-        self.token_pair(
-            client,
-            &scope,
-            authorization.id,
-            authorization_details.as_deref(),
-            &binding,
-            refresh_ttl,
-        )
-        .await
+        let mut issued = self
+            .token_pair(
+                client,
+                &scope,
+                authorization.id,
+                authorization_details.as_deref(),
+                &binding,
+                refresh_ttl,
+            )
+            .await?;
+        if let Some(openid) = openid {
+            issued.id_token = Some(
+                self.id_token(&authorization, openid.nonce.as_deref())
+                    .await?,
+            );
+        }
+        Ok(issued)
     }
 
     /// RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
@@ -324,14 +339,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
 
     /// How long a refresh token for `scope` may live: to the end of the
     /// consent's `validUntil` day; refused once the consent is no longer
-    /// valid. A payment authorization gets no refresh token.
+    /// valid. A payment or identity-only authorization gets no refresh token.
     async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
             Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
-            Some(ScopedResource::Payment(_) | ScopedResource::PaymentCancellation(_)) => {
-                return Ok(None);
-            }
+            Some(
+                ScopedResource::Payment(_)
+                | ScopedResource::PaymentCancellation(_)
+                | ScopedResource::Identity,
+            ) => return Ok(None),
             None => return Err(invalid(format!("scope {scope:?} names no resource"))),
         };
         let now = self.clock.now();
@@ -396,6 +413,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             scope: scope.to_owned(),
             refresh_token,
             authorization_details: details_json(details),
+            id_token: None,
         })
     }
 
@@ -419,7 +437,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        self.tokens.prune_tokens(self.clock.now()).await
+        self.tokens
+            .prune_tokens(self.clock.now(), PRUNE_BATCH)
+            .await
     }
 }
 

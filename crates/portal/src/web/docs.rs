@@ -39,17 +39,26 @@ pub async fn guide<R: PortalStore>(
     uri: axum::http::Uri,
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
-    let base = match request_host(&headers, &uri) {
-        Some(host) => format!("https://{host}"),
-        None => portal.public_url.clone(),
-    };
     Ok(GuidePage {
         nav: visitor.nav(),
-        base,
+        base: base_url(&portal, &headers, &uri),
         python: PYTHON_EXAMPLE,
         javascript: JAVASCRIPT_EXAMPLE,
     }
     .into_response())
+}
+
+/// The address the reader reached this installation at, for the `BASE=` line
+/// of the commands.
+pub(super) fn base_url<R: PortalStore>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> String {
+    match request_host(headers, uri) {
+        Some(host) => format!("https://{host}"),
+        None => portal.public_url.clone(),
+    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -334,7 +334,7 @@ async fn follow_the_ais_journey(
 }
 
 /// An account list of some of the demo customer alice's accounts, and no one else's.
-async fn assert_alices_accounts(server: &TestServer, read: &Value) {
+pub(crate) async fn assert_alices_accounts(server: &TestServer, read: &Value) {
     let ibans: Vec<&str> = read["accounts"]
         .as_array()
         .unwrap_or_else(|| panic!("{read}"))

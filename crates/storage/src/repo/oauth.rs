@@ -95,18 +95,32 @@ impl TokenRepository for super::Store {
         .await
     }
 
-    async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn prune_tokens(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         let pool = &self.0;
-        // Tokens reference their authorization, so tokens go first.
-        let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
-            .bind(before)
-            .changed(pool)
-            .await?;
-        let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
-            .bind(before)
-            .changed(pool)
-            .await?;
-        Ok(tokens + jtis)
+        // Bounded statements, each its own transaction: a backlog of millions
+        // never holds SQLite's write lock, or one long PostgreSQL transaction,
+        // while token requests wait to write.
+        let batch = batch.max(1);
+        let mut pruned = 0;
+        for delete in [
+            "DELETE FROM oauth_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM seen_jtis WHERE jti_hash IN \
+             (SELECT jti_hash FROM seen_jtis WHERE expires_at < $1 LIMIT $2)",
+        ] {
+            loop {
+                let deleted = sqlx::query(delete)
+                    .bind(before)
+                    .bind(i64::from(batch))
+                    .changed(pool)
+                    .await?;
+                pruned += deleted;
+                if deleted < u64::from(batch) {
+                    break;
+                }
+            }
+        }
+        Ok(pruned)
     }
 }
 
@@ -114,7 +128,8 @@ macro_rules! authorization_columns {
     () => {
         "id, application_id, client_id, redirect_uri, scope, authorization_details, state, \
          code_challenge, dpop_jkt, request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
-         code_expires_at, created_at, last_activity_at, approach, nok_redirect_uri"
+         code_expires_at, created_at, last_activity_at, approach, nok_redirect_uri, openid, nonce, \
+         response_mode, authenticated_at"
     };
 }
 
@@ -127,7 +142,7 @@ impl AuthorizationRepository for super::Store {
             "INSERT INTO oauth_authorizations (",
             authorization_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20)"
+         $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(a.id)
         .bind(a.application_id)
@@ -149,6 +164,10 @@ impl AuthorizationRepository for super::Store {
         .bind(a.last_activity_at)
         .bind(flow.approach.as_str())
         .bind(flow.nok_redirect_uri)
+        .bind(flow.openid)
+        .bind(flow.nonce)
+        .bind(flow.response_mode.as_str())
+        .bind(a.authenticated_at)
         .run(pool)
         .await
     }
@@ -205,6 +224,21 @@ impl AuthorizationRepository for super::Store {
         .bind(application)
         .bind(scope)
         .all_into(pool)
+        .await
+    }
+
+    async fn authorization(
+        &self,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE id = $1"
+        )
+        .bind(id)
+        .optional_into(pool)
         .await
     }
 
@@ -337,7 +371,8 @@ pub(crate) async fn advance(
 ) -> Result<bool, StoreError> {
     sqlx::query(
         "UPDATE oauth_authorizations SET stage = $3, psu_id = COALESCE($4, psu_id), \
-         session_hash = COALESCE($6, session_hash), last_activity_at = $5 \
+         session_hash = COALESCE($6, session_hash), last_activity_at = $5, \
+         authenticated_at = CASE WHEN $3 = 'consent' THEN $5 ELSE authenticated_at END \
          WHERE id = $1 AND stage = $2",
     )
     .bind(id)
