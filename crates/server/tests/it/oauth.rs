@@ -478,12 +478,13 @@ both_stores!(usage_statistics_and_plan_throttling_come_from_the_token_endpoint);
 async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_kept(db: TestDb) {
     use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
     use fintechapi_domain::secret::Pepper;
-    use time::{Duration, OffsetDateTime};
+    use fintechapi_domain::{Clock, SystemClock};
+    use time::Duration;
 
     let (app_id, key, _) = cli_app(&db, "ais");
     let store = db.store().await;
     let pepper = Pepper::from_bytes(&[9; 32]).unwrap();
-    let now = OffsetDateTime::now_utc();
+    let now = SystemClock.now();
     let token = |name: String, expires_at| TokenRecord {
         hash: pepper.hash(&name),
         kind: TokenKind::Access,
