@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use fintechapi_web::{asset, request_host};
 
+use super::journeys::{JOURNEYS, Journey};
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::docs::{OfferedGroup, Reference, SPEC_YAML, reference};
@@ -23,6 +24,7 @@ struct GuidePage {
     base: String,
     python: &'static str,
     javascript: &'static str,
+    journeys: &'static [Journey],
 }
 
 /// Step 6 of the guide as programs a TPP developer copies, run as written by
@@ -36,17 +38,26 @@ pub async fn guide<R: PortalStore>(
     uri: axum::http::Uri,
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
-    let base = match request_host(&headers, &uri) {
-        Some(host) => format!("https://{host}"),
-        None => portal.public_url.clone(),
-    };
     Ok(GuidePage {
         nav: visitor.nav(),
-        base,
+        base: base_url(&portal, &headers, &uri),
         python: PYTHON_EXAMPLE,
         javascript: JAVASCRIPT_EXAMPLE,
+        journeys: JOURNEYS,
     }
     .into_response())
+}
+
+/// The address the reader reached this installation at, for the pages' `BASE=`.
+pub(super) fn base_url<R: PortalStore>(
+    portal: &Portal<R>,
+    headers: &HeaderMap,
+    uri: &axum::http::Uri,
+) -> String {
+    match request_host(headers, uri) {
+        Some(host) => format!("https://{host}"),
+        None => portal.public_url.clone(),
+    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod auth;
 mod docs;
+mod journeys;
 mod leads;
 mod pages;
 mod security;
@@ -123,6 +124,8 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
             "/portal/docs/examples/ais.mjs",
             get(docs::javascript_example),
         )
+        .route("/portal/docs/journeys/{slug}", get(journeys::page::<R>))
+        .route("/portal/docs/examples/{file}", get(journeys::example))
         .route(
             "/portal/signup",
             get(auth::signup_form).post(auth::signup::<R>),
