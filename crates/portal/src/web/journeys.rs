@@ -43,10 +43,26 @@ macro_rules! journey {
 /// Every journey, in the order the docs list them. Its steps are
 /// `templates/journeys/<slug>.html`, included by `journey.html`.
 pub const JOURNEYS: &[Journey] = &[
-    journey!("ais-redirect", "Read accounts with the Redirect approach", "The customer approves at the bank and comes back without a code; you read with your own token and the consent's id."),
-    journey!("payment", "A payment with dynamic linking", "A SEPA credit transfer the customer approves on a screen showing its amount and payee; executed at once."),
-    journey!("standing-order", "A standing order, and its cancellation", "A monthly transfer from a start date, authorised by the customer, then cancelled with the customer's confirmation."),
-    journey!("bulk-payment", "A bulk payment", "Several transfers from one account, booked as one debit, authorised once."),
+    journey!(
+        "ais-redirect",
+        "Read accounts with the Redirect approach",
+        "The customer approves at the bank and comes back without a code; you read with your own token and the consent's id."
+    ),
+    journey!(
+        "payment",
+        "A payment with dynamic linking",
+        "A SEPA credit transfer the customer approves on a screen showing its amount and payee; executed at once."
+    ),
+    journey!(
+        "standing-order",
+        "A standing order, and its cancellation",
+        "A monthly transfer from a start date, authorised by the customer, then cancelled with the customer's confirmation."
+    ),
+    journey!(
+        "bulk-payment",
+        "A bulk payment",
+        "Several transfers from one account, booked as one debit, authorised once."
+    ),
 ];
 
 fn find(slug: &str) -> Option<&'static Journey> {
@@ -81,7 +97,11 @@ pub async fn page<R: PortalStore>(
 pub async fn example(Path(file): Path<String>) -> Result<Response, PageError> {
     let program = |slug: &str| find(slug).ok_or_else(PageError::not_found);
     if let Some(slug) = file.strip_suffix(".py") {
-        Ok(asset("text/x-python; charset=utf-8", 3600, program(slug)?.python))
+        Ok(asset(
+            "text/x-python; charset=utf-8",
+            3600,
+            program(slug)?.python,
+        ))
     } else if let Some(slug) = file.strip_suffix(".mjs") {
         Ok(asset(
             "text/javascript; charset=utf-8",

@@ -102,7 +102,10 @@ impl Reader {
         for (extension, program) in [("py", "python3"), ("mjs", "node")] {
             let file = format!("/portal/docs/examples/{}.{extension}", self.slug);
             let source = self.server.get_text(&file).await;
-            assert!(self.page.contains(&escaped(&source)), "the page shows {file}");
+            assert!(
+                self.page.contains(&escaped(&source)),
+                "the page shows {file}"
+            );
             printed.push(run_program(&self.server, program, &source, &self.shell.vars()).await);
         }
         printed
@@ -203,7 +206,12 @@ async fn the_standing_order_journey_sets_one_up_and_cancels_it_as_written(db: Te
     let pushed = reader.run(4);
     reader.shell.take("REQUEST_URI", &pushed, "request_uri");
     let link = reader.shell.shell(&reader.blocks[5]);
-    let shown = ["Approve this payment?", "25.00 EUR", "Landlord", "standing order"];
+    let shown = [
+        "Approve this payment?",
+        "25.00 EUR",
+        "Landlord",
+        "standing order",
+    ];
     let back = reader.approve(&link, &shown).await;
     Reader::code(&back, "a-random-value-you-keep");
     let tomorrow = time::OffsetDateTime::now_utc().date().next_day().unwrap();

@@ -36,16 +36,46 @@ pub fn escaped(text: &str) -> String {
 /// Runs a page's block up to its first `# →` comment (the answer shown to
 /// the reader) with `vars` set, `curl` silent but for errors; its JSON answer.
 pub fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
-    let command: String = block
-        .lines()
-        .take_while(|l| !l.starts_with("# →"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let command = block.split_once("\n# →").map_or(block, |(c, _)| c);
     let out = run_shell(
         &format!("curl() {{ command curl -sS \"$@\"; }}\n{command}"),
         vars,
     );
     serde_json::from_str(&out).unwrap_or_else(|_| panic!("{command}\n{out}"))
+}
+
+/// Asserts that `answer` holds every field of the answer `block` shows.
+#[track_caller]
+pub fn assert_as_shown(block: &str, answer: &Value) {
+    let shown = block.split_once("\n# →").map_or("", |(_, s)| s);
+    for field in fields_shown(shown.lines().next().unwrap_or_default()) {
+        assert!(
+            holds_field(answer, field),
+            "the page shows {field:?} in the answer to\n{block}\nbut it is\n{answer}"
+        );
+    }
+}
+
+/// The field names an answer shown on a page mentions: each `"name":`.
+fn fields_shown(shown: &str) -> Vec<&str> {
+    // Split at quotes, the odd parts are quoted; a quoted part followed by `:` is a name.
+    let parts: Vec<&str> = shown.split('"').collect();
+    (1..parts.len().saturating_sub(1))
+        .step_by(2)
+        .filter(|&i| parts[i + 1].starts_with(':'))
+        .map(|i| parts[i])
+        .collect()
+}
+
+/// Whether `value` has a field `name` at any depth.
+fn holds_field(value: &Value, name: &str) -> bool {
+    match value {
+        Value::Object(fields) => {
+            fields.contains_key(name) || fields.values().any(|v| holds_field(v, name))
+        }
+        Value::Array(items) => items.iter().any(|v| holds_field(v, name)),
+        _ => false,
+    }
 }
 
 /// Runs a page's block as a shell script with `vars` set; its output.
@@ -93,9 +123,12 @@ impl Shell {
             .collect()
     }
 
-    /// [`run_block`] in this shell.
+    /// [`run_block`] in this shell; the answer holds what the page shows of it.
+    #[track_caller]
     pub fn run(&self, block: &str) -> Value {
-        run_block(block, &self.vars())
+        let answer = run_block(block, &self.vars());
+        assert_as_shown(block, &answer);
+        answer
     }
 
     /// [`run_shell`] in this shell.
