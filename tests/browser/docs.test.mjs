@@ -54,7 +54,7 @@ function codeBlocks() {
   });
 }
 
-test(`the guide and every journey fit ${WIDTH} px, their code blocks scrolling rather than clipped`, async () => {
+test(`the guide and every journey fit ${WIDTH} px, their code blocks scrolling rather than clipped`, async (t) => {
   const context = await browser.newContext({ viewport: { width: WIDTH, height: 800 }, locale: 'en-GB' });
   const page = await context.newPage();
   const guide = await page.goto(`${base}/portal/docs`);
@@ -72,6 +72,7 @@ test(`the guide and every journey fit ${WIDTH} px, their code blocks scrolling r
       assert.ok(b.inside, `${p}: block ${b.index} (${b.start}…) sticks out of the page`);
       assert.ok(!b.wider || b.scrolls, `${p}: block ${b.index} (${b.start}…) is clipped`);
     }
+    t.diagnostic(`${p}: ${blocks.filter((b) => b.wider).length} of ${blocks.length} code blocks scroll inside their box`);
     const name = p === '/portal/docs' ? 'guide' : p.split('/').pop();
     await page.screenshot({ path: path.join(SHOTS, `docs-${name}-${WIDTH}.png`), fullPage: true });
   }

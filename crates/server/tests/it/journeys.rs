@@ -4,6 +4,7 @@
 //! Node.js programs, each checked by what the reader would check (the
 //! accounts read, the payment's status and the debit on the ledger).
 
+use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use serde_json::Value;
 
@@ -214,7 +215,7 @@ async fn the_standing_order_journey_sets_one_up_and_cancels_it_as_written(db: Te
     ];
     let back = reader.approve(&link, &shown).await;
     Reader::code(&back, "a-random-value-you-keep");
-    let tomorrow = time::OffsetDateTime::now_utc().date().next_day().unwrap();
+    let tomorrow = SystemClock.now().date().next_day().unwrap();
     let order = reader.run(6);
     assert_eq!(
         (
