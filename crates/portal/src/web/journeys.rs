@@ -1,7 +1,8 @@
 //! The docs' journeys: one page per PSD2 journey, numbered steps with a curl
 //! block each and the whole journey as a Python and a Node.js program, all
 //! run as written by the server's `journeys` tests. A journey is one entry
-//! of [`JOURNEYS`], its steps one template under `templates/journeys/`.
+//! of [`JOURNEYS`], its steps one template under `templates/journeys/`
+//! (`token.html` and `pkce.html` are steps they share).
 
 use std::sync::Arc;
 

@@ -80,6 +80,30 @@ impl Reader {
         self.shell.set("CHALLENGE", challenge);
     }
 
+    /// Runs the pushed request of block `n` as written; the link of block
+    /// `n + 1` for the customer's browser.
+    fn push(&mut self, n: usize) -> String {
+        let pushed = self.run(n);
+        self.shell.take("REQUEST_URI", &pushed, "request_uri");
+        self.shell.shell(&self.blocks[n + 1])
+    }
+
+    /// Steps 1 to 5 of a payment journey as written: the client's token, the
+    /// initiation (received), a PKCE pair, the pushed request and the link,
+    /// where the customer sees each of `shown` and approves. The payment's
+    /// id, and the code the browser came back with.
+    async fn initiate_and_approve(&mut self, shown: &[&str]) -> (String, String) {
+        let issued = self.run(1);
+        self.shell.take("ACCESS_TOKEN", &issued, "access_token");
+        let created = self.run(2);
+        assert_eq!(created["transactionStatus"], "RCVD", "{created}");
+        let payment = self.shell.take("PAYMENT_ID", &created, "paymentId");
+        self.pkce(3);
+        let link = self.push(4);
+        let back = self.approve(&link, shown).await;
+        (payment, Self::code(&back, "a-random-value-you-keep"))
+    }
+
     /// The demo customer opens `link`, sees each of `shown` on the bank's
     /// screen, and approves; where the browser is sent back to.
     async fn approve(&self, link: &str, shown: &[&str]) -> String {
@@ -151,6 +175,13 @@ async fn the_redirect_approach_journey_reads_the_accounts_as_written(db: TestDb)
     for printed in reader.programs().await {
         assert_alices_accounts(&reader.server, &printed[0]).await;
     }
+    for unknown in [
+        "/portal/docs/journeys/nope",
+        "/portal/docs/examples/nope.py",
+        "/portal/docs/examples/payment.sh",
+    ] {
+        assert_eq!(reader.server.get(unknown).await.status(), 404, "{unknown}");
+    }
     reader.server.stop().await;
 }
 both_stores!(the_redirect_approach_journey_reads_the_accounts_as_written);
@@ -158,19 +189,9 @@ both_stores!(the_redirect_approach_journey_reads_the_accounts_as_written);
 async fn the_payment_journey_pays_once_with_dynamic_linking_as_written(db: TestDb) {
     let mut reader = Reader::open(db, "payment").await;
     let before = reader.alices_booked().await;
-    let issued = reader.run(1);
-    reader.shell.take("ACCESS_TOKEN", &issued, "access_token");
-    let created = reader.run(2);
-    assert_eq!(created["transactionStatus"], "RCVD", "{created}");
-    let payment = reader.shell.take("PAYMENT_ID", &created, "paymentId");
-    reader.pkce(3);
-    let pushed = reader.run(4);
-    reader.shell.take("REQUEST_URI", &pushed, "request_uri");
-    let link = reader.shell.shell(&reader.blocks[5]);
     // The bank's screen names what the customer authorises: amount and payee.
     let shown = ["12.34 EUR", "Corner Shop", "DE02 1203 0000 0000 2020 51"];
-    let back = reader.approve(&link, &shown).await;
-    let code = Reader::code(&back, "a-random-value-you-keep");
+    let (payment, code) = reader.initiate_and_approve(&shown).await;
     reader.shell.set("CODE", &code);
     let tokens = reader.run(6);
     assert_eq!(
@@ -198,23 +219,13 @@ both_stores!(the_payment_journey_pays_once_with_dynamic_linking_as_written);
 async fn the_standing_order_journey_sets_one_up_and_cancels_it_as_written(db: TestDb) {
     let mut reader = Reader::open(db, "standing-order").await;
     let before = reader.alices_booked().await;
-    let issued = reader.run(1);
-    reader.shell.take("ACCESS_TOKEN", &issued, "access_token");
-    let created = reader.run(2);
-    assert_eq!(created["transactionStatus"], "RCVD", "{created}");
-    reader.shell.take("PAYMENT_ID", &created, "paymentId");
-    reader.pkce(3);
-    let pushed = reader.run(4);
-    reader.shell.take("REQUEST_URI", &pushed, "request_uri");
-    let link = reader.shell.shell(&reader.blocks[5]);
     let shown = [
         "Approve this payment?",
         "25.00 EUR",
         "Landlord",
         "standing order",
     ];
-    let back = reader.approve(&link, &shown).await;
-    Reader::code(&back, "a-random-value-you-keep");
+    reader.initiate_and_approve(&shown).await;
     let tomorrow = SystemClock.now().date().next_day().unwrap();
     let order = reader.run(6);
     assert_eq!(
@@ -233,9 +244,7 @@ async fn the_standing_order_journey_sets_one_up_and_cancels_it_as_written(db: Te
     let asked = reader.run(7);
     assert_eq!(asked["transactionStatus"], "ACCP", "{asked}");
     assert!(asked["_links"]["scaOAuth"].is_object(), "{asked}");
-    let pushed = reader.run(8);
-    reader.shell.take("REQUEST_URI", &pushed, "request_uri");
-    let link = reader.shell.shell(&reader.blocks[9]);
+    let link = reader.push(8);
     let back = reader.approve(&link, &["Cancel this payment?"]).await;
     Reader::code(&back, "another-random-value-you-keep");
     assert_eq!(reader.run(10)["transactionStatus"], "CANC");
@@ -253,18 +262,8 @@ both_stores!(the_standing_order_journey_sets_one_up_and_cancels_it_as_written);
 async fn the_bulk_payment_journey_books_one_debit_as_written(db: TestDb) {
     let mut reader = Reader::open(db, "bulk-payment").await;
     let before = reader.alices_booked().await;
-    let issued = reader.run(1);
-    reader.shell.take("ACCESS_TOKEN", &issued, "access_token");
-    let created = reader.run(2);
-    assert_eq!(created["transactionStatus"], "RCVD", "{created}");
-    reader.shell.take("PAYMENT_ID", &created, "paymentId");
-    reader.pkce(3);
-    let pushed = reader.run(4);
-    reader.shell.take("REQUEST_URI", &pushed, "request_uri");
-    let link = reader.shell.shell(&reader.blocks[5]);
     let shown = ["2 transfers", "42.50 EUR", "Landlord", "Corner Shop"];
-    let back = reader.approve(&link, &shown).await;
-    Reader::code(&back, "a-random-value-you-keep");
+    reader.initiate_and_approve(&shown).await;
     let assert_booked = |bulk: &Value| {
         assert_eq!(
             (
