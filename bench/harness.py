@@ -59,7 +59,7 @@ class Server:
     """A server process under test, started and stopped by the harness."""
 
     def __init__(self, name, argv, port, ca, env=None, cwd=None):
-        self.name, self.port, self.ca = name, port, ca
+        self.name, self.port, self.ca, self.argv = name, port, ca, argv
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      env={**os.environ, **(env or {})}, cwd=cwd)

@@ -2,9 +2,9 @@
 # Browser end-to-end tests: the Developer Portal, the openid-client interop
 # test of the OAuth server with the PSU in Chromium, the example TPP app
 # (crates/tpp-example) against the demo bank, and the public site at two
-# widths with a demo request reaching the admin console, and the docs' guide and
-# journeys with no code block clipped. Installs Debian's
-# Chromium if missing and the npm packages from the lockfile, then runs them.
+# widths with a demo request reaching the admin console, and the docs' journey
+# pages with their code whole. Installs Debian's Chromium if missing and the
+# npm packages from the lockfile, then runs them.
 #   bash tests/browser/run.sh          (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary
 # (default: target/debug/fintechapi of this checkout). It is not built here.

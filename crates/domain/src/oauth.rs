@@ -78,10 +78,12 @@ pub trait TokenRepository: Send + Sync {
         expires_at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Deletes tokens and remembered JWT ids that expired before `before`; returns how many.
+    /// Deletes tokens and remembered JWT ids that expired before `before`, at
+    /// most `batch` rows per statement; returns how many.
     fn prune_tokens(
         &self,
         before: OffsetDateTime,
+        batch: u32,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 

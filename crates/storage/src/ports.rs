@@ -126,7 +126,7 @@ forward! {
         fn revoke_token(hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn revoke_grant(authorization: AuthorizationId, at: OffsetDateTime) -> Result<u64, StoreError>;
         fn remember_jti(jti_hash: &KeyedHash, expires_at: OffsetDateTime) -> Result<bool, StoreError>;
-        fn prune_tokens(before: OffsetDateTime) -> Result<u64, StoreError>;
+        fn prune_tokens(before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
     }
     SigningKeyRepository {
         fn insert_signing_key(key: SigningKey) -> Result<(), StoreError>;

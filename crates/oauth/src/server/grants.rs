@@ -29,6 +29,8 @@ const REFRESH_TOKEN_PREFIX: &str = "ftrt_";
 
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
+/// Expired rows one pruning statement deletes.
+const PRUNE_BATCH: u32 = 5_000;
 /// RTS Art. 10a: how long after a full SCA account information may be read
 /// without another one (the refresh token's longest life; for the Redirect
 /// approach, of reads with the client's token).
@@ -419,7 +421,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     pub async fn prune(&self) -> Result<u64, StoreError> {
-        self.tokens.prune_tokens(self.clock.now()).await
+        self.tokens
+            .prune_tokens(self.clock.now(), PRUNE_BATCH)
+            .await
     }
 }
 

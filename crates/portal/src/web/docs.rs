@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 
 use fintechapi_web::{asset, request_host};
 
-use super::journeys::{JOURNEYS, Journey};
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
 use crate::docs::{OfferedGroup, Reference, SPEC_YAML, reference};
@@ -24,7 +23,6 @@ struct GuidePage {
     base: String,
     python: &'static str,
     javascript: &'static str,
-    journeys: &'static [Journey],
 }
 
 /// Step 6 of the guide as programs a TPP developer copies, run as written by
@@ -43,12 +41,12 @@ pub async fn guide<R: PortalStore>(
         base: base_url(&portal, &headers, &uri),
         python: PYTHON_EXAMPLE,
         javascript: JAVASCRIPT_EXAMPLE,
-        journeys: JOURNEYS,
     }
     .into_response())
 }
 
-/// The address the reader reached this installation at, for the pages' `BASE=`.
+/// The address the reader reached this installation at, for the `BASE=` line
+/// of the commands.
 pub(super) fn base_url<R: PortalStore>(
     portal: &Portal<R>,
     headers: &HeaderMap,

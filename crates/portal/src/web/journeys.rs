@@ -1,16 +1,18 @@
-//! The docs' journeys: one page per PSD2 journey, numbered steps with a curl
-//! block each and the whole journey as a Python and a Node.js program, all
-//! run as written by the server's `journeys` tests. A journey is one entry
-//! of [`JOURNEYS`], its steps one template under `templates/journeys/`
-//! (`token.html` and `pkce.html` are steps they share).
+//! Journey pages of the docs: one task from registration to the answer a
+//! TPP wants, each step a command run as written by the server's tests, and
+//! the whole journey as a Python and a Node.js program, shown and downloadable.
+//! A journey is one entry of `JOURNEYS` and its steps one template under
+//! `templates/journeys/`, included by `journey.html`.
 
 use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 
 use fintechapi_web::asset;
 
@@ -18,57 +20,94 @@ use super::docs::base_url;
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
 
-/// A journey: where its page is, what the docs' index says of it, and its programs.
-pub struct Journey {
-    /// The page is `/portal/docs/journeys/<slug>`, the programs
-    /// `/portal/docs/examples/<slug>.py` and `.mjs`.
-    pub slug: &'static str,
-    pub title: &'static str,
-    pub summary: &'static str,
-    pub python: &'static str,
-    pub javascript: &'static str,
+/// A downloadable file of a journey.
+struct Example {
+    name: &'static str,
+    media_type: &'static str,
+    text: &'static str,
 }
 
-macro_rules! journey {
-    ($slug:literal, $title:literal, $summary:literal) => {
-        Journey {
-            slug: $slug,
-            title: $title,
-            summary: $summary,
-            python: include_str!(concat!("../../static/examples/", $slug, ".py")),
-            javascript: include_str!(concat!("../../static/examples/", $slug, ".mjs")),
+/// A journey: its page at `/portal/docs/journeys/<slug>` and its files at
+/// `/portal/docs/examples/<name>`; the first file is the Python program, the
+/// second the Node.js one.
+pub struct Journey {
+    slug: &'static str,
+    title: &'static str,
+    files: &'static [Example],
+}
+
+macro_rules! example {
+    ($name:literal, $media_type:expr) => {
+        Example {
+            name: $name,
+            media_type: $media_type,
+            text: include_str!(concat!("../../static/examples/", $name)),
         }
     };
 }
 
-/// Every journey, in the order the docs list them. Its steps are
-/// `templates/journeys/<slug>.html`, included by `journey.html`.
-pub const JOURNEYS: &[Journey] = &[
-    journey!(
-        "ais-redirect",
-        "Read accounts with the Redirect approach",
-        "The customer approves at the bank and comes back without a code; you read with your own token and the consent's id."
-    ),
-    journey!(
-        "payment",
-        "A payment with dynamic linking",
-        "A SEPA credit transfer the customer approves on a screen showing its amount and payee; executed at once."
-    ),
-    journey!(
-        "standing-order",
-        "A standing order, and its cancellation",
-        "A monthly transfer from a start date, authorised by the customer, then cancelled with the customer's confirmation."
-    ),
-    journey!(
-        "bulk-payment",
-        "A bulk payment",
-        "Several transfers from one account, booked as one debit, authorised once."
-    ),
-];
+const PYTHON: &str = "text/x-python; charset=utf-8";
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-fn find(slug: &str) -> Option<&'static Journey> {
-    JOURNEYS.iter().find(|j| j.slug == slug)
-}
+const JOURNEYS: [Journey; 7] = [
+    Journey {
+        slug: "ais-redirect",
+        title: "Read accounts with the Redirect approach",
+        files: &[
+            example!("ais-redirect.py", PYTHON),
+            example!("ais-redirect.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "payment",
+        title: "A payment with dynamic linking",
+        files: &[
+            example!("payment.py", PYTHON),
+            example!("payment.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "standing-order",
+        title: "A standing order, and its cancellation",
+        files: &[
+            example!("standing-order.py", PYTHON),
+            example!("standing-order.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "bulk-payment",
+        title: "A bulk payment",
+        files: &[
+            example!("bulk-payment.py", PYTHON),
+            example!("bulk-payment.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "funds-confirmation",
+        title: "Confirm funds under the holder's consent (PIIS)",
+        files: &[
+            example!("funds-confirmation.py", PYTHON),
+            example!("funds-confirmation.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "fapi2-dpop",
+        title: "FAPI 2.0: private_key_jwt and DPoP-bound tokens",
+        files: &[
+            example!("fapi2-dpop.py", PYTHON),
+            example!("fapi2-dpop.mjs", JAVASCRIPT),
+            example!("jose.mjs", JAVASCRIPT),
+        ],
+    },
+    Journey {
+        slug: "mtls",
+        title: "FAPI 2.0: mutual TLS and certificate-bound tokens",
+        files: &[
+            example!("mtls.py", PYTHON),
+            example!("mtls.mjs", JAVASCRIPT),
+        ],
+    },
+];
 
 #[derive(Template, WebTemplate)]
 #[template(path = "journey.html")]
@@ -78,13 +117,22 @@ struct JourneyPage {
     journey: &'static Journey,
 }
 
-pub async fn page<R: PortalStore>(
-    State(portal): State<Arc<Portal<R>>>,
-    Path(slug): Path<String>,
+impl Journey {
+    fn python(&self) -> &Example {
+        &self.files[0]
+    }
+
+    fn javascript(&self) -> &Example {
+        &self.files[1]
+    }
+}
+
+async fn page<R: PortalStore>(
+    portal: Arc<Portal<R>>,
     headers: HeaderMap,
-    uri: axum::http::Uri,
+    uri: Uri,
+    journey: &'static Journey,
 ) -> Result<Response, PageError> {
-    let journey = find(&slug).ok_or_else(PageError::not_found)?;
     let visitor = Visitor::load(&portal, &headers).await?;
     Ok(JourneyPage {
         nav: visitor.nav(),
@@ -94,22 +142,24 @@ pub async fn page<R: PortalStore>(
     .into_response())
 }
 
-/// `<slug>.py` or `<slug>.mjs`: a journey's program, to download.
-pub async fn example(Path(file): Path<String>) -> Result<Response, PageError> {
-    let program = |slug: &str| find(slug).ok_or_else(PageError::not_found);
-    if let Some(slug) = file.strip_suffix(".py") {
-        Ok(asset(
-            "text/x-python; charset=utf-8",
-            3600,
-            program(slug)?.python,
-        ))
-    } else if let Some(slug) = file.strip_suffix(".mjs") {
-        Ok(asset(
-            "text/javascript; charset=utf-8",
-            3600,
-            program(slug)?.javascript,
-        ))
-    } else {
-        Err(PageError::not_found())
+/// Every journey's page and files.
+pub(super) fn routes<R: PortalStore>() -> Router<Arc<Portal<R>>> {
+    let mut router = Router::new();
+    for journey in &JOURNEYS {
+        router = router.route(
+            &format!("/portal/docs/journeys/{}", journey.slug),
+            get(
+                move |State(portal): State<Arc<Portal<R>>>, headers: HeaderMap, uri: Uri| {
+                    page(portal, headers, uri, journey)
+                },
+            ),
+        );
+        for file in journey.files {
+            router = router.route(
+                &format!("/portal/docs/examples/{}", file.name),
+                get(move || async move { asset(file.media_type, 3600, file.text) }),
+            );
+        }
     }
+    router
 }

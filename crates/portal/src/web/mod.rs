@@ -117,6 +117,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/static/portal.css", get(stylesheet))
         .route("/portal/static/local-time.js", get(local_time_script))
         .route("/portal/docs", get(docs::guide::<R>))
+        .merge(journeys::routes::<R>())
         .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
         .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
         .route("/portal/docs/examples/ais.py", get(docs::python_example))
@@ -124,8 +125,6 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
             "/portal/docs/examples/ais.mjs",
             get(docs::javascript_example),
         )
-        .route("/portal/docs/journeys/{slug}", get(journeys::page::<R>))
-        .route("/portal/docs/examples/{file}", get(journeys::example))
         .route(
             "/portal/signup",
             get(auth::signup_form).post(auth::signup::<R>),

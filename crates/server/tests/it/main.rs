@@ -17,6 +17,7 @@ mod crash;
 mod fapi2;
 mod http;
 mod journeys;
+mod journeys_b;
 mod mail;
 mod oauth;
 mod pain001;

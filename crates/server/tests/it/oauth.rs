@@ -471,3 +471,74 @@ async fn usage_statistics_and_plan_throttling_come_from_the_token_endpoint(db: T
     server.stop().await;
 }
 both_stores!(usage_statistics_and_plan_throttling_come_from_the_token_endpoint);
+
+/// The housekeeping job's pruning deletes in bounded statements until nothing
+/// expired is left: every expired token and JWT id goes, however many batches
+/// that takes, and nothing live does.
+async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_kept(db: TestDb) {
+    use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
+    use fintechapi_domain::secret::Pepper;
+    use fintechapi_domain::{Clock, SystemClock};
+    use time::Duration;
+
+    let (app_id, key, _) = cli_app(&db, "ais");
+    let store = db.store().await;
+    let pepper = Pepper::from_bytes(&[9; 32]).unwrap();
+    let now = SystemClock.now();
+    let token = |name: String, expires_at| TokenRecord {
+        hash: pepper.hash(&name),
+        kind: TokenKind::Access,
+        application_id: app_id.parse().unwrap(),
+        client_id: key.clone(),
+        scope: "ais".into(),
+        authorization_id: None,
+        authorization_details: None,
+        dpop_jkt: None,
+        mtls_x5t: None,
+        issued_at: now - Duration::hours(2),
+        expires_at,
+        revoked_at: None,
+    };
+    for i in 0..7 {
+        store
+            .insert_token(token(format!("expired-{i}"), now - Duration::hours(1)))
+            .await
+            .unwrap();
+        store
+            .remember_jti(
+                &pepper.hash(&format!("jti-{i}")),
+                now - Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .insert_token(token("live".into(), now + Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .remember_jti(&pepper.hash("live-jti"), now + Duration::minutes(1))
+        .await
+        .unwrap();
+
+    // Seven expired of each, two rows a statement: four statements each.
+    assert_eq!(store.prune_tokens(now, 2).await.unwrap(), 14);
+    assert_eq!(db.count_rows("oauth_tokens").await, 1);
+    assert_eq!(db.count_rows("seen_jtis").await, 1);
+    assert!(
+        store
+            .token_by_hash(&pepper.hash("live"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !store
+            .remember_jti(&pepper.hash("live-jti"), now)
+            .await
+            .unwrap(),
+        "a live JWT id is still remembered"
+    );
+    assert_eq!(store.prune_tokens(now, 2).await.unwrap(), 0);
+}
+both_stores!(expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_kept);

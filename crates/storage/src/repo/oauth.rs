@@ -95,18 +95,32 @@ impl TokenRepository for super::Store {
         .await
     }
 
-    async fn prune_tokens(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+    async fn prune_tokens(&self, before: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
         let pool = &self.0;
-        // Tokens reference their authorization, so tokens go first.
-        let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
-            .bind(before)
-            .changed(pool)
-            .await?;
-        let jtis = sqlx::query("DELETE FROM seen_jtis WHERE expires_at < $1")
-            .bind(before)
-            .changed(pool)
-            .await?;
-        Ok(tokens + jtis)
+        // Bounded statements, each its own transaction: a backlog of millions
+        // never holds SQLite's write lock, or one long PostgreSQL transaction,
+        // while token requests wait to write.
+        let batch = batch.max(1);
+        let mut pruned = 0;
+        for delete in [
+            "DELETE FROM oauth_tokens WHERE token_hash IN \
+             (SELECT token_hash FROM oauth_tokens WHERE expires_at < $1 LIMIT $2)",
+            "DELETE FROM seen_jtis WHERE jti_hash IN \
+             (SELECT jti_hash FROM seen_jtis WHERE expires_at < $1 LIMIT $2)",
+        ] {
+            loop {
+                let deleted = sqlx::query(delete)
+                    .bind(before)
+                    .bind(i64::from(batch))
+                    .changed(pool)
+                    .await?;
+                pruned += deleted;
+                if deleted < u64::from(batch) {
+                    break;
+                }
+            }
+        }
+        Ok(pruned)
     }
 }
 

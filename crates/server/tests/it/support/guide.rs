@@ -18,7 +18,9 @@ pub fn code_blocks(html: &str) -> Vec<String> {
                 .replace("&#34;", "\"")
                 .replace("&#39;", "'")
                 .replace("&lt;", "<")
+                .replace("&#60;", "<")
                 .replace("&gt;", ">")
+                .replace("&#62;", ">")
                 .replace("&amp;", "&")
         })
         .collect()
@@ -27,8 +29,8 @@ pub fn code_blocks(html: &str) -> Vec<String> {
 /// Text as the templates escape it.
 pub fn escaped(text: &str) -> String {
     text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }
