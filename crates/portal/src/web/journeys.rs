@@ -37,7 +37,7 @@ pub struct Journey {
 }
 
 macro_rules! example {
-    ($name:literal, $media_type:expr) => {
+    ($name:expr, $media_type:expr) => {
         Example {
             name: $name,
             media_type: $media_type,
@@ -46,50 +46,32 @@ macro_rules! example {
     };
 }
 
+/// A journey whose files are its two programs, `<slug>.py` and `<slug>.mjs`.
+macro_rules! journey {
+    ($slug:literal, $title:literal) => {
+        Journey {
+            slug: $slug,
+            title: $title,
+            files: &[
+                example!(concat!($slug, ".py"), PYTHON),
+                example!(concat!($slug, ".mjs"), JAVASCRIPT),
+            ],
+        }
+    };
+}
+
 const PYTHON: &str = "text/x-python; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
 const JOURNEYS: [Journey; 7] = [
-    Journey {
-        slug: "ais-redirect",
-        title: "Read accounts with the Redirect approach",
-        files: &[
-            example!("ais-redirect.py", PYTHON),
-            example!("ais-redirect.mjs", JAVASCRIPT),
-        ],
-    },
-    Journey {
-        slug: "payment",
-        title: "A payment with dynamic linking",
-        files: &[
-            example!("payment.py", PYTHON),
-            example!("payment.mjs", JAVASCRIPT),
-        ],
-    },
-    Journey {
-        slug: "standing-order",
-        title: "A standing order, and its cancellation",
-        files: &[
-            example!("standing-order.py", PYTHON),
-            example!("standing-order.mjs", JAVASCRIPT),
-        ],
-    },
-    Journey {
-        slug: "bulk-payment",
-        title: "A bulk payment",
-        files: &[
-            example!("bulk-payment.py", PYTHON),
-            example!("bulk-payment.mjs", JAVASCRIPT),
-        ],
-    },
-    Journey {
-        slug: "funds-confirmation",
-        title: "Confirm funds under the holder's consent (PIIS)",
-        files: &[
-            example!("funds-confirmation.py", PYTHON),
-            example!("funds-confirmation.mjs", JAVASCRIPT),
-        ],
-    },
+    journey!("ais-redirect", "Read accounts with the Redirect approach"),
+    journey!("payment", "A payment with dynamic linking"),
+    journey!("standing-order", "A standing order, and its cancellation"),
+    journey!("bulk-payment", "A bulk payment"),
+    journey!(
+        "funds-confirmation",
+        "Confirm funds under the holder's consent (PIIS)"
+    ),
     Journey {
         slug: "fapi2-dpop",
         title: "FAPI 2.0: private_key_jwt and DPoP-bound tokens",
@@ -99,14 +81,7 @@ const JOURNEYS: [Journey; 7] = [
             example!("jose.mjs", JAVASCRIPT),
         ],
     },
-    Journey {
-        slug: "mtls",
-        title: "FAPI 2.0: mutual TLS and certificate-bound tokens",
-        files: &[
-            example!("mtls.py", PYTHON),
-            example!("mtls.mjs", JAVASCRIPT),
-        ],
-    },
+    journey!("mtls", "FAPI 2.0: mutual TLS and certificate-bound tokens"),
 ];
 
 #[derive(Template, WebTemplate)]
