@@ -2,7 +2,11 @@
 // (strict by design: discovery, PAR, PKCE S256, DPoP with server nonces,
 // private_key_jwt, RFC 9207 `iss` check), runs the whole FAPI 2.0 redirect
 // flow against the server over TLS, while headless Chromium plays the PSU on
-// the bank's login, second-factor and consent pages. Then the passkey case:
+// the bank's login, second-factor and consent pages. Then OpenID Connect:
+// openid-client discovers /.well-known/openid-configuration, validates the ID
+// token (signature against the server's JWKS, iss, aud, nonce) and reads
+// userinfo; and FAPI 2.0 Message Signing: a request object pushed by PAR
+// (JAR) and the response as a signed JWT (JARM). Then the passkey case:
 // the PSU registers a passkey held by a WebAuthn virtual authenticator and
 // authorises a payment with it; the test reads the client data the
 // authenticator signed and checks that its challenge carries the payment.
@@ -133,12 +137,12 @@ step('discovery, then a DPoP-bound client-credentials token (private_key_jwt)', 
   state.clientToken = cc.access_token;
 });
 
-async function xs2a(token, method, pathname, body, extra = {}) {
+async function xs2a(token, method, pathname, body, extra = {}, dpop = state.dpop) {
   const headers = new Headers({ 'x-request-id': randomUUID(), ...extra });
   if (body) headers.set('content-type', 'application/json');
   const response = await client.fetchProtectedResource(
     state.config, token, new URL(pathname, base), method, body ? JSON.stringify(body) : null, headers,
-    { DPoP: state.dpop },
+    { DPoP: dpop },
   );
   return { status: response.status, body: await response.json().catch(() => null) };
 }
@@ -164,37 +168,7 @@ step('PAR with PKCE S256 and DPoP, then the PSU authenticates and approves in Ch
   }, { DPoP: state.dpop });
   assert.deepEqual([...url.searchParams.keys()].sort(), ['client_id', 'request_uri']);
 
-  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
-  context.setDefaultTimeout(15_000);
-  const page = await context.newPage();
-  // The TPP's redirect URI does not resolve here: read where the bank sends the browser.
-  let callback;
-  page.on('response', (r) => {
-    if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
-      callback = r.headers().location;
-    }
-  });
-  await page.goto(url.href);
-  await page.waitForURL(/\/bank\/login$/);
-  assert.match(await page.locator('main').innerText(), /Interop TPP GmbH/);
-  await page.getByLabel('Login name').fill('alice');
-  await page.getByLabel('Password').fill('alice-demo-2026');
-  await Promise.all([page.waitForURL(/\/bank\/sca$/), page.getByRole('button', { name: 'Continue' }).click()]);
-  await page.screenshot({ path: path.join(SHOTS, 'interop-1-second-factor.png'), fullPage: true });
-  await page.getByLabel('One-time code').fill('123456');
-  await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm' }).click()]);
-  const screen = await page.locator('main').innerText();
-  assert.match(screen, /Share account information with openid-client\?/);
-  assert.match(screen, /Interop TPP GmbH/);
-  assert.match(screen, /AISP/);
-  await page.screenshot({ path: path.join(SHOTS, 'interop-2-consent.png'), fullPage: true });
-  await Promise.all([
-    page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}), // the name does not resolve
-    page.getByRole('button', { name: 'Approve' }).click(),
-  ]);
-  await context.close();
-  assert.ok(callback, 'the browser came back to the TPP');
-  state.callback = new URL(callback);
+  state.callback = await aliceApproves(url, [/Share account information with openid-client\?/, /Interop TPP GmbH/, /AISP/], 'interop');
   assert.equal(state.callback.searchParams.get('iss'), base);
 });
 
@@ -225,6 +199,119 @@ step('the token reads alice\'s accounts, and the refresh token renews it without
     'consent-id': state.consentId, 'psu-ip-address': '192.0.2.10',
   });
   assert.equal(again.status, 200);
+});
+
+/**
+ * Chromium plays alice through the bank's pages from `url` to the screen
+ * that shows each of `screen`, where she approves (screenshots named
+ * `shots`-… when given): where the bank sends the browser back.
+ */
+async function aliceApproves(url, screen, shots) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 800 }, locale: 'en-GB' });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  // The TPP's redirect URI does not resolve here: read where the bank sends the browser.
+  let callback;
+  page.on('response', (r) => {
+    if (r.request().method() === 'POST' && r.url().endsWith('/bank/consent') && r.status() === 303) {
+      callback = r.headers().location;
+    }
+  });
+  const shot = (name) => shots && page.screenshot({ path: path.join(SHOTS, `${shots}-${name}.png`), fullPage: true });
+  await page.goto(url.href);
+  await page.waitForURL(/\/bank\/login$/);
+  assert.match(await page.locator('main').innerText(), /Interop TPP GmbH/);
+  await logInAlice(page, /\/bank\/sca$/);
+  await shot('1-second-factor');
+  await page.getByLabel('One-time code').fill('123456');
+  await Promise.all([page.waitForURL(/\/bank\/consent$/), page.getByRole('button', { name: 'Confirm' }).click()]);
+  const shown = await page.locator('main').innerText();
+  for (const text of [screen].flat()) assert.match(shown, text);
+  await shot('2-consent');
+  await Promise.all([
+    page.waitForURL(/^https:\/\/tpp\.example\//).catch(() => {}), // the name does not resolve
+    page.getByRole('button', { name: 'Approve' }).click(),
+  ]);
+  await context.close();
+  assert.ok(callback, 'the browser came back to the TPP');
+  return new URL(callback);
+}
+
+/** A configuration by OpenID Connect discovery (/.well-known/openid-configuration). */
+async function discoverOpenId() {
+  const config = await client.discovery(
+    new URL(base),
+    state.clientId,
+    { token_endpoint_auth_method: 'private_key_jwt' },
+    client.PrivateKeyJwt({ key: state.privateKey, kid: 'interop-1' }),
+    { [client.customFetch]: state.fetch },
+  );
+  // The ID token's (and JARM response's) signature checked against the JWKS too.
+  client.enableNonRepudiationChecks(config);
+  return { config, dpop: client.getDPoPHandle(config, await client.randomDPoPKeyPair('ES256')) };
+}
+
+step('OpenID Connect: openid-client signs alice in (openid alone), validates the ID token and reads userinfo', async () => {
+  const { config, dpop } = await discoverOpenId();
+  const meta = config.serverMetadata();
+  assert.deepEqual(meta.id_token_signing_alg_values_supported, ['ES256']);
+  assert.ok(meta.scopes_supported.includes('openid'));
+  const verifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const expectedNonce = client.randomNonce();
+  const url = await client.buildAuthorizationUrlWithPAR(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    nonce: expectedNonce,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+  }, { DPoP: dpop });
+  const callback = await aliceApproves(url, /Sign in to openid-client/);
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier, expectedState, expectedNonce, idTokenExpected: true,
+  }, undefined, { DPoP: dpop });
+  const claims = tokens.claims();
+  assert.equal(claims.iss, base);
+  assert.equal(claims.aud, state.clientId);
+  assert.equal(claims.nonce, expectedNonce);
+  assert.equal(typeof claims.auth_time, 'number');
+  const info = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP: dpop });
+  assert.deepEqual(info, { sub: claims.sub });
+  state.sub = claims.sub;
+});
+
+step('FAPI 2.0 Message Signing: a signed request object (JAR) through PAR, the response as a signed JWT (JARM)', async () => {
+  const created = await xs2a(state.clientToken, 'POST', '/v1/consents', {
+    access: { allPsd2: 'allAccounts' }, recurringIndicator: true, validUntil: '2099-12-31', frequencyPerDay: 4, combinedServiceIndicator: false,
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const { config, dpop } = await discoverOpenId();
+  client.useJwtResponseMode(config);
+  const verifier = client.randomPKCECodeVerifier();
+  const expectedState = client.randomState();
+  const expectedNonce = client.randomNonce();
+  const jar = await client.buildAuthorizationUrlWithJAR(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: `openid AIS:${created.body.consentId}`,
+    nonce: expectedNonce,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: expectedState,
+  }, { key: state.privateKey, kid: 'interop-1' });
+  assert.deepEqual([...jar.searchParams.keys()].sort(), ['client_id', 'request']);
+  const url = await client.buildAuthorizationUrlWithPAR(config, jar.searchParams, { DPoP: dpop });
+  const callback = await aliceApproves(url, /Share account information with openid-client\?/);
+  assert.deepEqual([...callback.searchParams.keys()], ['response'], 'only the signed response comes back');
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier, expectedState, expectedNonce, idTokenExpected: true,
+  }, undefined, { DPoP: dpop });
+  assert.equal(tokens.scope, `AIS:${created.body.consentId}`);
+  assert.equal(tokens.claims().sub, state.sub, 'the same pairwise subject for this application');
+  const read = await xs2a(tokens.access_token, 'GET', '/v1/accounts', null, {
+    'consent-id': created.body.consentId, 'psu-ip-address': '192.0.2.10',
+  }, dpop);
+  assert.equal(read.status, 200, JSON.stringify(read.body));
 });
 
 /** Logs alice in on the bank's login page the browser is on. */

@@ -322,6 +322,34 @@ step('token calls of the application appear in its usage statistics', async () =
   console.log(`screenshots:\n  ${state.shots.join('\n  ')}`);
 });
 
+step('the XS2A reference shows each operation offered with its example, within the page', async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  const resp = await page.goto(`${base}/portal/docs/xs2a`);
+  assert.equal(resp.status(), 200);
+  await assertStyled();
+  assert.equal(await page.locator('article.card').count(), 26);
+  assert.equal(await page.locator('article.card pre.example').count(), 52, 'a request and an answer under each operation');
+  for (const href of ['/portal/docs/xs2a-supported.openapi.json', '/portal/docs/xs2a.postman_collection.json']) {
+    assert.equal(await page.locator(`a[href="${href}"]`).count(), 1, `${href} is linked`);
+  }
+  // Long lines scroll inside their block; the page itself never scrolls sideways.
+  const overflow = await page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    return {
+      page: document.documentElement.scrollWidth - width,
+      blocks: [...document.querySelectorAll('pre.example')]
+        .filter((pre) => pre.getBoundingClientRect().right > width)
+        .map((pre) => pre.textContent.split('\n')[0]),
+    };
+  });
+  assert.deepEqual(overflow, { page: 0, blocks: [] }, 'example blocks wider than the page');
+  await page.locator('#post--v1-consents h4').first().scrollIntoViewIfNeeded();
+  const file = path.join(SHOTS, '08-xs2a-reference.png');
+  await page.screenshot({ path: file });
+  console.log(`screenshot: ${file}`);
+  await page.setViewportSize({ width: 1100, height: 800 });
+});
+
 step('no secret or password in the server log', async () => {
   const log = server.logLines.join('\n');
   assert.ok(!log.includes(state.secret), 'consumer secret logged');

@@ -9,11 +9,12 @@ use fintechapi_domain::consent::{AccountGrant, ConsentStatus};
 use fintechapi_domain::ids::ConsentId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationStage, ScaApproach};
 use fintechapi_domain::payment::Payment;
+use fintechapi_oauth::server::ScopedResource;
 
 use crate::error::{BankError, secured};
 use crate::factors::{PaymentAsk, payment_asked};
 use crate::pages::{AccountLine, consent_page, form_targets};
-use crate::payment::{cancel_payment, decline, execute};
+use crate::payment::{cancel_payment, decline, deny, execute};
 use crate::service::{BankService, BankStore};
 use crate::session::{AtConsent, PsuPost, PsuSession, back_to_tpp};
 
@@ -32,27 +33,24 @@ pub(crate) async fn approved<R: BankStore>(
         .await
         .map_err(|_| BankError::expired())?
         .ok_or_else(BankError::expired)?;
-    Ok(back_to_tpp(
-        authorization,
-        &server.settings().issuer,
-        &[("code", &code)],
-    ))
+    Ok(back_to_tpp(service, authorization, &[("code", &code)]).await)
 }
 
 /// The PSU refused, or the request cannot be granted: `access_denied` for
 /// the OAuth approach, the NOK URI for the Redirect approach.
-pub(crate) fn refused(authorization: &Authorization, issuer: &str, description: &str) -> Response {
+pub(crate) async fn refused<R: BankStore>(
+    service: &BankService<R>,
+    authorization: &Authorization,
+    description: &str,
+) -> Response {
     if authorization.flow.approach() == ScaApproach::Redirect {
         return crate::redirect::back_to_tpp(authorization, false);
     }
-    back_to_tpp(
-        authorization,
-        issuer,
-        &[
-            ("error", "access_denied"),
-            ("error_description", description),
-        ],
-    )
+    let params = [
+        ("error", "access_denied"),
+        ("error_description", description),
+    ];
+    back_to_tpp(service, authorization, &params).await
 }
 
 /// The PSU's answer on the consent or payment page.
@@ -68,6 +66,9 @@ pub(crate) async fn decide<R: BankStore>(
     };
     let approve = value("decision") == Some("approve");
     let authorization = &session.authorization;
+    if authorization.scope == ScopedResource::Identity {
+        return decide_identity(&service, authorization, approve).await;
+    }
     match payment_asked(&service, authorization).await? {
         Some(PaymentAsk::Cancel(payment)) => {
             cancel_payment(&service, authorization, &payment, value("decision")).await
@@ -92,12 +93,7 @@ async fn decide_payment<R: BankStore>(
 ) -> Result<Response, BankError> {
     if !approve {
         decline(service, authorization, payment).await?;
-        let issuer = &service.oauth.server.settings().issuer;
-        return Ok(refused(
-            authorization,
-            issuer,
-            "the PSU declined the payment",
-        ));
+        return Ok(refused(service, authorization, "the PSU declined the payment").await);
     }
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
     execute(service, payment, psu).await?;
@@ -181,9 +177,19 @@ async fn deny_consent<R: BankStore>(
     } else {
         "the PSU denied the request"
     };
-    Ok(refused(
-        authorization,
-        &server.settings().issuer,
-        description,
-    ))
+    Ok(refused(service, authorization, description).await)
+}
+
+/// OpenID Connect alone: approved, the code (and with it the ID token);
+/// denied, `access_denied`.
+async fn decide_identity<R: BankStore>(
+    service: &BankService<R>,
+    authorization: &Authorization,
+    approve: bool,
+) -> Result<Response, BankError> {
+    if approve {
+        return approved(service, authorization).await;
+    }
+    deny(service, authorization).await?;
+    Ok(refused(service, authorization, "the PSU denied the sign-in").await)
 }

@@ -1,6 +1,7 @@
 //! The bank's own pages that a PSU reaches by redirect from a TPP: login
 //! (password), second factor, and the consent screen, ending in a 303 back to
-//! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207);
+//! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207),
+//! or those signed as one `response` JWT (JARM);
 //! for the Redirect SCA approach (`redirect`), to the TPP's registered
 //! redirect or NOK URI without a code.
 //!

@@ -12,7 +12,7 @@ use fintechapi_domain::consent::{
     AccountGrant, AccountReference, Consent, ConsentAccess, GrantedResource,
 };
 use fintechapi_domain::ledger::Account;
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::payment::Payment;
 use fintechapi_oauth::server::ScopedResource;
 
@@ -65,6 +65,8 @@ pub(crate) struct ConsentPage {
     pub(crate) choose_balances: bool,
     pub(crate) choose_transactions: bool,
     pub(crate) problem: Option<String>,
+    /// The request asked for `openid` too: the app learns the PSU's subject.
+    pub(crate) identity: bool,
 }
 
 /// What the PSU is asked to grant: the lines to show, whether they choose,
@@ -199,7 +201,26 @@ pub(crate) async fn consent_page<R: BankStore>(
         choose_balances,
         choose_transactions,
         problem,
+        identity: matches!(
+            authorization.flow,
+            AuthorizationFlow::OAuth {
+                openid: Some(_),
+                ..
+            }
+        ),
     })
+}
+
+/// OpenID Connect alone: the PSU, authenticated, is asked whether the app
+/// may learn who they are (their pairwise subject), nothing more.
+#[derive(Template, WebTemplate)]
+#[template(path = "bank/identity.html")]
+pub(crate) struct IdentityPage {
+    bank: std::sync::Arc<str>,
+    csrf: String,
+    tpp_name: String,
+    tpp_roles: String,
+    app_name: String,
 }
 
 /// `scheme://host[:port]` of the redirect URI, for the consent form's CSP.
@@ -260,6 +281,17 @@ pub(crate) async fn consent_form<R: BankStore>(
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::Consent).await?;
     let target = form_targets(&session.authorization);
+    if session.authorization.scope == ScopedResource::Identity {
+        let (application, organisation) = tpp(&service, &session.authorization).await?;
+        let page = IdentityPage {
+            bank: service.settings.bank_name.clone(),
+            csrf: session.csrf.clone(),
+            tpp_name: organisation.legal_name,
+            tpp_roles: organisation.roles.human(),
+            app_name: application.name,
+        };
+        return Ok(secured(page.into_response(), target.as_deref()));
+    }
     let page = match payment_asked(&service, &session.authorization).await? {
         Some(PaymentAsk::Pay(payment)) => payment_page(&service, &session, payment, false).await?,
         Some(PaymentAsk::Cancel(payment)) => {

@@ -42,7 +42,7 @@ pub(crate) async fn decline<R: BankStore>(
 }
 
 /// The PSU said no: the authorization ends without a code.
-async fn deny<R: BankStore>(
+pub(crate) async fn deny<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<(), BankError> {
@@ -81,20 +81,16 @@ pub(crate) async fn cancel_payment<R: BankStore>(
     decision: Option<&str>,
 ) -> Result<Response, BankError> {
     let server = &service.oauth.server;
-    let issuer = server.settings().issuer.clone();
     if !is_payer(authorization, payment) {
         return Err(not_the_payer());
     }
     if decision != Some("approve") {
         deny(service, authorization).await?;
-        return Ok(back_to_tpp(
-            authorization,
-            &issuer,
-            &[
-                ("error", "access_denied"),
-                ("error_description", "the PSU kept the payment"),
-            ],
-        ));
+        let params = [
+            ("error", "access_denied"),
+            ("error_description", "the PSU kept the payment"),
+        ];
+        return Ok(back_to_tpp(service, authorization, &params).await);
     }
     if lifecycle::confirm_cancellation(&service.ledger, payment).await?
         == Cancellation::NotCancellable
@@ -110,5 +106,5 @@ pub(crate) async fn cancel_payment<R: BankStore>(
         .await
         .map_err(|_| BankError::expired())?
         .ok_or_else(BankError::expired)?;
-    Ok(back_to_tpp(authorization, &issuer, &[("code", &code)]))
+    Ok(back_to_tpp(service, authorization, &[("code", &code)]).await)
 }

@@ -9,7 +9,9 @@ use axum::extract::{Form, FromRequest, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationFlow, AuthorizationStage, ResponseMode,
+};
 use fintechapi_domain::registry::{Application, Organisation};
 use fintechapi_domain::secret::{KeyedHash, constant_time_eq};
 use fintechapi_oauth::server::PSU_IDLE_TIMEOUT;
@@ -208,27 +210,40 @@ pub(crate) fn session_ended(mut response: Response) -> Response {
     secured(response, None)
 }
 
-/// The redirect back to the TPP, with the issuer (RFC 9207) and its state.
-pub(crate) fn back_to_tpp(
+/// The redirect back to the TPP with `params` and its state: in the query
+/// with the issuer (RFC 9207), or, for `response_mode=jwt` (JARM), as one
+/// `response` JWT the server signed, which names the issuer itself.
+pub(crate) async fn back_to_tpp<R: BankStore>(
+    service: &BankService<R>,
     authorization: &Authorization,
-    issuer: &str,
     params: &[(&str, &str)],
 ) -> Response {
     let Ok(mut url) = url::Url::parse(authorization.flow.redirect_uri().as_str()) else {
         return BankError::expired().into_response();
     };
+    let server = &service.oauth.server;
+    let mut params = params.to_vec();
+    let mut jarm = false;
+    if let AuthorizationFlow::OAuth {
+        state,
+        response_mode,
+        ..
+    } = &authorization.flow
     {
+        params.extend(state.as_deref().map(|state| ("state", state)));
+        jarm = *response_mode == ResponseMode::Jwt;
+    }
+    if jarm {
+        let Ok(response) = server.signed_response(authorization, &params).await else {
+            return BankError::expired().into_response();
+        };
+        url.query_pairs_mut().append_pair("response", &response);
+    } else {
         let mut query = url.query_pairs_mut();
         for (k, v) in params {
             query.append_pair(k, v);
         }
-        if let AuthorizationFlow::OAuth {
-            state: Some(state), ..
-        } = &authorization.flow
-        {
-            query.append_pair("state", state);
-        }
-        query.append_pair("iss", issuer);
+        query.append_pair("iss", &server.settings().issuer);
     }
     session_ended(see_other(url.as_str()))
 }

@@ -112,7 +112,8 @@ text_enum!(
 );
 
 /// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`,
-/// `PIS:<paymentId>`, `PIIS:<consentId>`, `PIS-CANCEL:<paymentId>`).
+/// `PIS:<paymentId>`, `PIIS:<consentId>`, `PIS-CANCEL:<paymentId>`), or
+/// only their identity (`openid` alone: a login without consent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopedResource {
     Consent(ConsentId),
@@ -122,10 +123,19 @@ pub enum ScopedResource {
     /// The PSU's confirmation that an authorised scheduled payment the TPP
     /// asked to cancel is cancelled.
     PaymentCancellation(PaymentId),
+    /// OpenID Connect without a PSD2 resource: the PSU signs in and shares
+    /// who they are (the ID token's pairwise `sub`), nothing else.
+    Identity,
 }
+
+/// The OpenID Connect scope value.
+pub const OPENID: &str = "openid";
 
 impl ScopedResource {
     pub fn parse(scope: &str) -> Option<Self> {
+        if scope == OPENID {
+            return Some(ScopedResource::Identity);
+        }
         let (kind, id) = scope.split_once(':')?;
         match kind {
             "AIS" => id.parse().ok().map(ScopedResource::Consent),
@@ -142,8 +152,22 @@ impl ScopedResource {
             ScopedResource::Payment(id) => format!("PIS:{id}"),
             ScopedResource::FundsConsent(id) => format!("PIIS:{id}"),
             ScopedResource::PaymentCancellation(id) => format!("PIS-CANCEL:{id}"),
+            ScopedResource::Identity => OPENID.to_owned(),
         }
     }
+}
+
+text_enum!(
+    /// How the authorization response reaches the client: in the query, or
+    /// (JARM, FAPI 2.0 Message Signing) as one signed JWT `response`.
+    ResponseMode { Query = "query", Jwt = "jwt" }
+);
+
+/// An OpenID Connect request (`openid` in the scope): an ID token comes with
+/// the tokens, carrying `nonce` when the request sent one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIdRequest {
+    pub nonce: Option<String>,
 }
 
 /// What only one SCA approach carries: how the PSU's browser goes back to
@@ -160,6 +184,9 @@ pub enum AuthorizationFlow {
         dpop_jkt: Option<String>,
         /// RFC 9396 authorization details (JSON) the request used instead of a scope.
         authorization_details: Option<String>,
+        /// Set when the scope held `openid`.
+        openid: Option<OpenIdRequest>,
+        response_mode: ResponseMode,
     },
     /// Started by the XS2A initiation; no code is issued. Back to `ok`
     /// (`TPP-Redirect-URI`) on approval, to `nok` (`TPP-Nok-Redirect-URI`),
@@ -212,6 +239,8 @@ pub struct Authorization {
     pub session_hash: Option<KeyedHash>,
     pub stage: AuthorizationStage,
     pub psu_id: Option<PsuId>,
+    /// When the PSU passed the second factor (the ID token's `auth_time`).
+    pub authenticated_at: Option<OffsetDateTime>,
     pub code_hash: Option<KeyedHash>,
     pub code_expires_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
@@ -253,13 +282,19 @@ pub trait AuthorizationRepository: Send + Sync {
         scope: &str,
     ) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
 
+    fn authorization(
+        &self,
+        id: AuthorizationId,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
     fn authorization_by_session(
         &self,
         session_hash: &KeyedHash,
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
 
-    /// Moves `from` → `to` (setting the PSU when given, and the activity time);
-    /// false when the authorization was no longer at `from`.
+    /// Moves `from` → `to` (setting the PSU when given, and the activity time;
+    /// moving to `consent` records the time of authentication); false when
+    /// the authorization was no longer at `from`.
     fn advance_authorization(
         &self,
         id: AuthorizationId,

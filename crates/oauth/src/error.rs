@@ -26,8 +26,9 @@ pub enum ErrorCode {
     SlowDown,
     /// The store is unreachable (503): not the client's fault, retry later.
     TemporarilyUnavailable,
-    /// RFC 9101 §6.3: a `request` object was sent and is not processed here.
-    RequestNotSupported,
+    /// RFC 9101 §6.2 (OpenID Connect Core §3.1.2.6): the `request` object
+    /// is unsigned, signed by another key, expired or not meant for this server.
+    InvalidRequestObject,
 }
 
 impl ErrorCode {
@@ -45,7 +46,7 @@ impl ErrorCode {
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::SlowDown => "slow_down",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
-            ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
         }
     }
 

@@ -1,5 +1,6 @@
 //! JWT checks of the authorization server and the resource server: client
-//! assertions (RFC 7523, `private_key_jwt`) and DPoP proofs (RFC 9449).
+//! assertions (RFC 7523, `private_key_jwt`), request objects (RFC 9101, JAR)
+//! and DPoP proofs (RFC 9449).
 //! Signatures are verified by `jsonwebtoken` (aws-lc-rs); times are checked
 //! here against the server's clock, so tests can move it.
 
@@ -15,6 +16,9 @@ pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::ES256, Algorithm::PS256, Algo
 
 /// How far in the future a client assertion may expire.
 pub const MAX_ASSERTION_LIFETIME_SECS: i64 = 300;
+/// FAPI 2.0 Message Signing §5.3.1: a request object's `nbf` at most 60
+/// minutes old, its `exp` at most 60 minutes after its `nbf`.
+pub const MAX_REQUEST_OBJECT_LIFETIME_SECS: i64 = 3600;
 /// How old a DPoP proof's `iat` may be.
 pub const DPOP_IAT_WINDOW_SECS: i64 = 60;
 /// FAPI 2.0 §5.3.2.1-13: `iat`/`nbf` up to 10 s in the future are clock skew.
@@ -92,17 +96,14 @@ pub fn unverified_kid(token: &str) -> Option<String> {
     decode_header(token).ok()?.kid
 }
 
-/// RFC 7523 §3 with FAPI 2.0's rules: signed by a key of the client's JWKS,
-/// `iss` = `sub` = client_id, `aud` = the issuer, unexpired and short-lived, with a `jti`.
-pub fn verify_client_assertion(
-    assertion: &str,
+/// The claims of `token`, a JWT signed (ES256, PS256 or EdDSA; never `none`)
+/// by a key of the client's JWK Set: the one its `kid` names, else any.
+fn signed_by_client<T: serde::de::DeserializeOwned>(
+    token: &str,
     client_jwks: &str,
-    client_id: &str,
-    issuer: &str,
-    now: OffsetDateTime,
-) -> Result<ClientAssertion, JoseError> {
-    let header =
-        decode_header(assertion).map_err(|e| err(format!("malformed client assertion: {e}")))?;
+    what: &str,
+) -> Result<T, JoseError> {
+    let header = decode_header(token).map_err(|e| err(format!("malformed {what}: {e}")))?;
     allowed(header.alg)?;
     let set: JwkSet = serde_json::from_str(client_jwks)
         .map_err(|_| err("the client's registered JWKS does not parse"))?;
@@ -113,14 +114,87 @@ pub fn verify_client_assertion(
         ],
         None => set.keys.iter().collect(),
     };
-    let claims = candidates
+    candidates
         .iter()
         .filter_map(|jwk| DecodingKey::from_jwk(jwk).ok())
-        .find_map(|key| {
-            decode::<AssertionClaims>(assertion, &key, &signature_only(header.alg)).ok()
+        .find_map(|key| decode::<T>(token, &key, &signature_only(header.alg)).ok())
+        .map(|data| data.claims)
+        .ok_or_else(|| {
+            err(format!(
+                "the {what}'s signature matches no key of the client's JWKS"
+            ))
         })
-        .ok_or_else(|| err("the client assertion's signature matches no key of the client's JWKS"))?
-        .claims;
+}
+
+/// RFC 9101 with FAPI 2.0 Message Signing: a request object signed by a key
+/// of the client's JWK Set, `iss` (and `client_id`, when present) the
+/// client_id, `aud` the issuer, `nbf` at most an hour old and `exp` at most
+/// an hour after it. Returns its claims, the request's parameters.
+pub fn verify_request_object(
+    request: &str,
+    client_jwks: &str,
+    client_id: &str,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<serde_json::Map<String, serde_json::Value>, JoseError> {
+    let claims: serde_json::Map<String, serde_json::Value> =
+        signed_by_client(request, client_jwks, "request object")?;
+    let text = |name: &str| claims.get(name).and_then(serde_json::Value::as_str);
+    if text("iss") != Some(client_id) {
+        return Err(err("iss of the request object must be the client_id"));
+    }
+    if claims.contains_key("client_id") && text("client_id") != Some(client_id) {
+        return Err(err("client_id of the request object is another client's"));
+    }
+    let audience_ok = match claims.get("aud") {
+        Some(serde_json::Value::String(aud)) => aud == issuer,
+        Some(serde_json::Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(issuer)),
+        _ => false,
+    };
+    if !audience_ok {
+        return Err(err(format!(
+            "aud of the request object must be the issuer identifier {issuer}"
+        )));
+    }
+    let number = |name: &str| {
+        claims
+            .get(name)
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| err(format!("the request object has no numeric {name}")))
+    };
+    let (exp, nbf, now) = (number("exp")?, number("nbf")?, now.unix_timestamp());
+    if exp <= now {
+        return Err(err("the request object expired"));
+    }
+    if nbf > now.saturating_add(MAX_FUTURE_SKEW_SECS) {
+        return Err(err(
+            "the request object is not valid yet (nbf in the future)",
+        ));
+    }
+    if now.saturating_sub(nbf) > MAX_REQUEST_OBJECT_LIFETIME_SECS
+        || exp.saturating_sub(nbf) > MAX_REQUEST_OBJECT_LIFETIME_SECS
+    {
+        return Err(err(format!(
+            "the request object's nbf is older than {MAX_REQUEST_OBJECT_LIFETIME_SECS} s, or its \
+             exp more than {MAX_REQUEST_OBJECT_LIFETIME_SECS} s after nbf"
+        )));
+    }
+    if claims.contains_key("request") || claims.contains_key("request_uri") {
+        return Err(err("a request object must not hold request or request_uri"));
+    }
+    Ok(claims)
+}
+
+/// RFC 7523 §3 with FAPI 2.0's rules: signed by a key of the client's JWKS,
+/// `iss` = `sub` = client_id, `aud` = the issuer, unexpired and short-lived, with a `jti`.
+pub fn verify_client_assertion(
+    assertion: &str,
+    client_jwks: &str,
+    client_id: &str,
+    issuer: &str,
+    now: OffsetDateTime,
+) -> Result<ClientAssertion, JoseError> {
+    let claims: AssertionClaims = signed_by_client(assertion, client_jwks, "client assertion")?;
     if claims.iss.as_deref() != Some(client_id) || claims.sub.as_deref() != Some(client_id) {
         return Err(err(
             "iss and sub of the client assertion must both be the client_id",

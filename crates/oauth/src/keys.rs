@@ -13,6 +13,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
+/// What the server signs with (ID tokens, JARM responses, introspection).
+pub const SIGNING_ALGORITHMS: [&str; 1] = ["ES256"];
+
 /// How long a key signs.
 pub const ROTATION: Duration = Duration::days(30);
 /// How long a retired key stays published.

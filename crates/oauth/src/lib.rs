@@ -1,6 +1,8 @@
 //! The OAuth 2.0 authorization server: client authentication against the
 //! portal's consumer keys and secrets, token issuance (stored as keyed hashes),
-//! introspection (RFC 7662), revocation (RFC 7009) and metadata (RFC 8414).
+//! introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414 and
+//! OpenID Connect Discovery), OpenID Connect ID tokens and userinfo, and FAPI
+//! 2.0 Message Signing (request objects, JARM).
 //!
 //! - [`policy`]: per-profile client policy, enforced and advertised.
 //! - [`server`]: the logic, free of HTTP, one file per concern (client

@@ -137,6 +137,7 @@ forward! {
         fn open_authorization(request_uri_hash: &KeyedHash, client_id: &str, bound: Option<&KeyedHash>, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn open_redirect_authorization(link_hash: &KeyedHash, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
+        fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;
         fn advance_authorization(id: AuthorizationId, from: AuthorizationStage, to: AuthorizationStage, psu: Option<PsuId>, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn advance_authorization_session(id: AuthorizationId, from: AuthorizationStage, to: AuthorizationStage, psu: Option<PsuId>, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError>;

@@ -267,20 +267,36 @@ pub(crate) fn psu_ip_address(headers: &HeaderMap) -> Result<Option<IpAddr>, Xs2a
 }
 
 /// What `Accept` must admit on every `/v1` call: JSON, except for the
-/// information of a pain.001 payment, which is its pain.001 document. The
-/// spec's other documents (pain.002 and camt.05x reports as
-/// `application/xml`, MT940 as `text/plain`) are not produced here, so asking
-/// only for them is 406 `REQUESTED_FORMATS_INVALID`.
+/// information of a pain.001 payment, which is its pain.001 document, and a
+/// payment's status, which is also a pain.002 report (`application/xml`).
+/// The spec's other documents (camt.05x reports as `application/xml`, MT940
+/// as `text/plain`) are not produced here, so asking only for them is 406
+/// `REQUESTED_FORMATS_INVALID`.
 async fn require_acceptable(req: Request, next: Next) -> Response {
-    let media = if is_pain001_document(req.method(), req.uri().path()) {
-        "application/xml"
+    let (method, path) = (req.method(), req.uri().path());
+    let checked = if is_pain001_document(method, path) {
+        require_accepted(req.headers(), "application/xml")
     } else {
-        profile::ANSWER_MEDIA_TYPES[0]
+        require_accepted(req.headers(), profile::ANSWER_MEDIA_TYPES[0]).or_else(|refused| {
+            // A payment's status is also a pain.002 report.
+            if *method == Method::GET && path.ends_with("/status") && is_payment_path(path) {
+                require_accepted(req.headers(), "application/xml")
+            } else {
+                Err(refused)
+            }
+        })
     };
-    match require_accepted(req.headers(), media) {
+    match checked {
         Ok(()) => next.run(req).await,
         Err(e) => e.into_response(),
     }
+}
+
+/// `/v1/{payment-service}/…`.
+fn is_payment_path(path: &str) -> bool {
+    path.strip_prefix("/v1/")
+        .and_then(|rest| rest.split('/').next())
+        .is_some_and(|service| service.parse::<PaymentService>().is_ok())
 }
 
 /// `GET /v1/{payment-service}/pain.001-{product}/{paymentId}`.

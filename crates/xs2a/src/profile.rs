@@ -178,6 +178,9 @@ struct PisProfile {
     /// periodic ones as `multipart/form-data`).
     products: Vec<String>,
     pain001_version: &'static str,
+    /// A payment's status is also answered as this report when `Accept`
+    /// asks for `application/xml` rather than JSON.
+    status_report: &'static str,
     /// `requestedExecutionDate` in the future, and standing orders.
     future_dated: bool,
     /// `DELETE` of a payment: before authorisation at once, after it with the PSU's confirmation.
@@ -240,6 +243,7 @@ impl AspspProfile {
                     })
                     .collect(),
                 pain001_version: "pain.001.001.03",
+                status_report: "pain.002.001.03",
                 future_dated: true,
                 cancellation: true,
                 batch_booking: true,

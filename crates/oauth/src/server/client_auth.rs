@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use fintechapi_domain::dn::Dn;
+use fintechapi_domain::registry::Application;
 use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_limits::CpuPoolError;
 use fintechapi_registry::AuthenticatedClient;
@@ -56,7 +57,7 @@ impl std::fmt::Debug for PresentedClient {
 }
 
 /// A signature check refused by a full pool: 503 with `Retry-After`.
-fn busy(e: CpuPoolError) -> OAuthError {
+pub(super) fn busy(e: CpuPoolError) -> OAuthError {
     OAuthError {
         retry_after: Some(e.retry_after()),
         ..OAuthError::new(ErrorCode::TemporarilyUnavailable, e.to_string())
@@ -144,22 +145,10 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .identify(&id)
             .await?
             .ok_or_else(|| invalid("client authentication failed".into()))?;
-        let app = &client.application;
-        let jwks = match (&app.jwks, &app.jwks_uri) {
-            (Some(jwks), _) => Arc::from(jwks.as_str()),
-            (None, Some(uri)) => {
-                let kid = jose::unverified_kid(assertion);
-                self.client_keys
-                    .jwks(app.id, uri, kid.as_deref())
-                    .await
-                    .map_err(|e| invalid(e.to_string()))?
-            }
-            (None, None) => {
-                return Err(invalid(
-                    "the client has registered neither a JWKS nor a jwks_uri".into(),
-                ));
-            }
-        };
+        let jwks = self
+            .client_jwks(&client.application, jose::unverified_kid(assertion))
+            .await
+            .map_err(invalid)?;
         let now = self.clock.now();
         let (assertion, client_id, issuer) = (
             assertion.to_owned(),
@@ -181,6 +170,26 @@ impl<R: AsRepo> AuthorizationServer<R> {
             ));
         }
         Ok(client)
+    }
+}
+
+impl<R: AsRepo> AuthorizationServer<R> {
+    /// The JWK Set the client registered, or the one at its `jwks_uri`
+    /// (fetched again for an unknown `kid`): what verifies its signatures.
+    pub(super) async fn client_jwks(
+        &self,
+        app: &Application,
+        kid: Option<String>,
+    ) -> Result<Arc<str>, String> {
+        match (&app.jwks, &app.jwks_uri) {
+            (Some(jwks), _) => Ok(Arc::from(jwks.as_str())),
+            (None, Some(uri)) => self
+                .client_keys
+                .jwks(app.id, uri, kid.as_deref())
+                .await
+                .map_err(|e| e.to_string()),
+            (None, None) => Err("the client has registered neither a JWKS nor a jwks_uri".into()),
+        }
     }
 }
 

@@ -48,6 +48,9 @@ pub struct TokenResponse {
     /// RFC 9396 §7: the authorization details the token carries.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub authorization_details: Option<serde_json::Value>,
+    /// OpenID Connect: for a code whose request asked for `openid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 impl<R: AsRepo> AuthorizationServer<R> {
@@ -102,6 +105,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             scope,
             refresh_token: None,
             authorization_details: None,
+            id_token: None,
         })
     }
 
@@ -179,6 +183,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             code_challenge,
             dpop_jkt,
             authorization_details,
+            openid,
             ..
         } = &authorization.flow
         else {
@@ -214,15 +219,23 @@ impl<R: AsRepo> AuthorizationServer<R> {
         }
         let scope = authorization.scope.scope();
         let refresh_ttl = self.refresh_ttl(&scope).await?;
-        self.token_pair(
-            client,
-            &scope,
-            authorization.id,
-            authorization_details.as_deref(),
-            &binding,
-            refresh_ttl,
-        )
-        .await
+        let mut issued = self
+            .token_pair(
+                client,
+                &scope,
+                authorization.id,
+                authorization_details.as_deref(),
+                &binding,
+                refresh_ttl,
+            )
+            .await?;
+        if let Some(openid) = openid {
+            issued.id_token = Some(
+                self.id_token(&authorization, openid.nonce.as_deref())
+                    .await?,
+            );
+        }
+        Ok(issued)
     }
 
     /// RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
@@ -326,14 +339,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
 
     /// How long a refresh token for `scope` may live: to the end of the
     /// consent's `validUntil` day; refused once the consent is no longer
-    /// valid. A payment authorization gets no refresh token.
+    /// valid. A payment or identity-only authorization gets no refresh token.
     async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
             Some(ScopedResource::Consent(id) | ScopedResource::FundsConsent(id)) => id,
-            Some(ScopedResource::Payment(_) | ScopedResource::PaymentCancellation(_)) => {
-                return Ok(None);
-            }
+            Some(
+                ScopedResource::Payment(_)
+                | ScopedResource::PaymentCancellation(_)
+                | ScopedResource::Identity,
+            ) => return Ok(None),
             None => return Err(invalid(format!("scope {scope:?} names no resource"))),
         };
         let now = self.clock.now();
@@ -398,6 +413,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             scope: scope.to_owned(),
             refresh_token,
             authorization_details: details_json(details),
+            id_token: None,
         })
     }
 

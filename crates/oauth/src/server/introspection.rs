@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::base::{AsRepo, AuthorizationServer, client_id_of, details_json};
 use super::scope::ScopedResource;
-use crate::error::{ErrorCode, OAuthError};
+use crate::error::OAuthError;
 
 /// RFC 7662 introspection answer.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -131,20 +131,6 @@ impl<R: AsRepo> AuthorizationServer<R> {
             "iat": self.clock.now().unix_timestamp(),
             "token_introspection": answer,
         });
-        crate::keys::sign(
-            &self.tokens,
-            &self.pepper,
-            self.clock.now(),
-            "token-introspection+jwt",
-            &claims,
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot sign an introspection answer");
-            OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "cannot sign the answer now",
-            )
-        })
+        self.signed("token-introspection+jwt", &claims).await
     }
 }

@@ -8,18 +8,24 @@
 //! - `grants.rs`: client credentials, authorization code, refresh; token issuance.
 //! - `introspection.rs`: introspection and revocation.
 //! - `resource.rs`: the access check of resource servers (`access_grant`).
-//! - `metadata.rs`: RFC 8414 metadata and the published signing keys.
+//! - `metadata.rs`: the metadata (RFC 8414, OpenID Connect Discovery), the
+//!   published signing keys and signing with them.
+//! - `oidc.rs`: OpenID Connect: ID tokens, pairwise subjects, userinfo.
+//! - `message_signing.rs`: request objects (JAR) and signed responses (JARM).
 //!
 //! `base` and `scope` are shared below them; no concern uses another except
-//! `grants` (the binding from `dpop`) and `resource` (the token prefix from
-//! `grants`). This file only re-exports.
+//! `grants` (the binding from `dpop`, the ID token from `oidc`), `resource`
+//! (the token prefix from `grants`) and the signing ones (`metadata`'s
+//! signer, `client_auth`'s client keys). This file only re-exports.
 
 mod base;
 mod client_auth;
 mod dpop;
 mod grants;
 mod introspection;
+mod message_signing;
 mod metadata;
+mod oidc;
 mod par;
 mod resource;
 mod scope;

@@ -1,12 +1,15 @@
 //! Pushed authorization requests (RFC 9126): the request checked (registered
 //! redirect URI, PKCE S256, one resource by `scope` or RFC 9396
-//! `authorization_details`, which may create a funds-confirmation consent)
-//! and stored under a short-lived `request_uri`.
+//! `authorization_details`, which may create a funds-confirmation consent,
+//! with or without OpenID Connect's `openid`, or `openid` alone; the response
+//! mode) and stored under a short-lived `request_uri`.
 
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentCreation, ConsentStatus};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId};
-use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationFlow, AuthorizationStage, OPENID, OpenIdRequest, ResponseMode,
+};
 use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::secret::KeyedHash;
@@ -21,6 +24,8 @@ use crate::rar::Requested;
 /// FAPI 2.0 clients may send a `state` of more than 1,000 characters; the
 /// bound keeps a stored authorization small.
 pub const MAX_STATE_LEN: usize = 4096;
+/// A nonce is a random value the client keeps; this bounds what is stored.
+const MAX_NONCE_LEN: usize = 512;
 
 const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 /// RFC 9126 §2.2: short-lived, single use.
@@ -49,6 +54,7 @@ pub(crate) fn pushed(
         session_hash: None,
         stage: AuthorizationStage::Pushed,
         psu_id: None,
+        authenticated_at: None,
         code_hash: None,
         code_expires_at: None,
         created_at: now,
@@ -69,6 +75,35 @@ pub struct PushedRequest {
     pub code_challenge_method: Option<String>,
     /// RFC 9449 §10: the key the code will be redeemed with (`dpop_jkt`, or a proof at PAR).
     pub dpop_jkt: Option<String>,
+    /// OpenID Connect: echoed in the ID token.
+    pub nonce: Option<String>,
+    /// `query` (the default) or `jwt` (JARM).
+    pub response_mode: Option<String>,
+}
+
+/// `openid` taken out of a scope: whether it was there, and the other values.
+fn without_openid(scope: Option<&str>) -> (bool, Option<String>) {
+    let values: Vec<&str> = scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .collect();
+    let rest: Vec<&str> = values.iter().copied().filter(|v| *v != OPENID).collect();
+    (
+        rest.len() < values.len(),
+        (!rest.is_empty()).then(|| rest.join(" ")),
+    )
+}
+
+/// JARM §2.3: `jwt` is `query.jwt` for the code response type.
+fn response_mode(mode: Option<&str>) -> Result<ResponseMode, OAuthError> {
+    match mode {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("jwt" | "query.jwt") => Ok(ResponseMode::Jwt),
+        Some(other) => Err(OAuthError::invalid_request(format!(
+            "response_mode {other:?} is not supported; use query or jwt"
+        ))),
+    }
 }
 
 /// The stored details name the consent a funds-confirmation request made,
@@ -128,13 +163,29 @@ impl<R: AsRepo> AuthorizationServer<R> {
                 "state is longer than {MAX_STATE_LEN} characters"
             )));
         }
-        let (resource, details) = self
-            .requested(
-                client,
-                request.scope.as_deref(),
-                request.authorization_details.as_deref(),
-            )
-            .await?;
+        if request
+            .nonce
+            .as_ref()
+            .is_some_and(|n| n.len() > MAX_NONCE_LEN)
+        {
+            return Err(OAuthError::invalid_request(format!(
+                "nonce is longer than {MAX_NONCE_LEN} characters"
+            )));
+        }
+        let response_mode = response_mode(request.response_mode.as_deref())?;
+        let (openid, scope) = without_openid(request.scope.as_deref());
+        let (resource, details) = match (openid, &scope, &request.authorization_details) {
+            // OpenID Connect alone: the PSU signs in and shares who they are.
+            (true, None, None) => (ScopedResource::Identity, None),
+            _ => {
+                self.requested(
+                    client,
+                    scope.as_deref(),
+                    request.authorization_details.as_deref(),
+                )
+                .await?
+            }
+        };
         let resource = self.pushable(client, resource).await?;
         let request_uri = format!("{REQUEST_URI_PREFIX}{}", fresh_random()?);
         let now = self.clock.now();
@@ -144,6 +195,10 @@ impl<R: AsRepo> AuthorizationServer<R> {
             code_challenge: challenge,
             dpop_jkt,
             authorization_details: details,
+            openid: openid.then_some(OpenIdRequest {
+                nonce: request.nonce,
+            }),
+            response_mode,
         };
         self.tokens
             .insert_authorization(pushed(
@@ -203,15 +258,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
     }
 
     /// A named resource this client may push: its own, still awaiting the
-    /// PSU, under an approved subscription. `PIS:<id>` of an authorised
-    /// scheduled payment whose cancellation was requested becomes the
-    /// cancellation's authorisation.
+    /// PSU, under an approved subscription (any client may ask for identity
+    /// alone). `PIS:<id>` of an authorised scheduled payment whose
+    /// cancellation was requested becomes the cancellation's authorisation.
     async fn pushable(
         &self,
         client: &AuthenticatedClient,
         mut resource: ScopedResource,
     ) -> Result<ScopedResource, OAuthError> {
         match resource {
+            ScopedResource::Identity => {}
             ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => {
                 let funds = matches!(resource, ScopedResource::FundsConsent(_));
                 let (product, title) = if funds {

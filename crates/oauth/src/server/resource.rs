@@ -3,7 +3,7 @@
 //! application and its organisation are.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::{ApplicationId, ConsentId, PaymentId};
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::TokenKind;
 use fintechapi_domain::registry::{ApiProduct, Plan};
 
@@ -28,6 +28,8 @@ pub struct AccessGrant {
     pub usable: Vec<(ApiProduct, Plan)>,
     /// The plan an operator assigned to the application, overriding the tiers.
     pub assigned_plan: Option<String>,
+    /// The grant an authorization-code token was issued from.
+    pub authorization: Option<AuthorizationId>,
     /// The DPoP key the token is bound to: every use needs a proof by it.
     pub dpop_jkt: Option<String>,
     /// The client certificate the token is bound to: every use needs it (mutual TLS).
@@ -81,6 +83,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             payment,
             usable: usable.products,
             assigned_plan: usable.assigned_plan,
+            authorization: record.authorization_id,
             dpop_jkt: record.dpop_jkt,
             mtls_x5t: record.mtls_x5t,
         }))

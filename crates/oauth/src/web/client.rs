@@ -11,6 +11,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use fintechapi_domain::ids::ApplicationId;
+use fintechapi_domain::registry::Plan;
 use fintechapi_domain::tls::ClientCertificate;
 use fintechapi_domain::usage::MeteredApi;
 use fintechapi_metering::{Admission, Metered};
@@ -236,21 +238,36 @@ async fn admitted_client<R: OAuthStore>(
         }
         Err(e) => return Err(e.into_response()),
     };
+    let admission = admission(
+        service,
+        client.application.id,
+        client.application.assigned_plan.as_deref(),
+        client.best_plan(),
+    )
+    .await?;
+    Ok(Admitted { client, admission })
+}
+
+/// The application admitted under its plan in force (the operator's, else
+/// its best tier); refused, the answer: 429 `slow_down` with the plan's headers.
+pub(super) async fn admission<R: OAuthStore>(
+    service: &OAuthService<R>,
+    application_id: ApplicationId,
+    assigned_plan: Option<&str>,
+    best_plan: Plan,
+) -> Result<Admission, Response> {
     let metered = |throttled| Metered {
-        application_id: client.application.id,
+        application_id,
         api: MeteredApi::Oauth,
         throttled,
     };
-    let plan = service.meter.plans().in_force(
-        client.application.assigned_plan.as_deref(),
-        client.best_plan(),
-    );
+    let plan = service.meter.plans().in_force(assigned_plan, best_plan);
     match service
         .meter
-        .admit(client.application.id, MeteredApi::Oauth, plan)
+        .admit(application_id, MeteredApi::Oauth, plan)
         .await
     {
-        Ok(admission) if admission.admitted() => Ok(Admitted { client, admission }),
+        Ok(admission) if admission.admitted() => Ok(admission),
         Ok(admission) => {
             let error = OAuthError {
                 retry_after: Some(admission.retry_after()),
@@ -270,7 +287,7 @@ async fn admitted_client<R: OAuthStore>(
     }
 }
 
-fn tagged(mut response: Response, metered: Metered) -> Response {
+pub(super) fn tagged(mut response: Response, metered: Metered) -> Response {
     response.extensions_mut().insert(metered);
     response
 }

@@ -2,10 +2,12 @@
 //! call by an authenticated client metered and throttled by its plan; failed
 //! client authentications throttled per address and client_id. `params.rs`:
 //! the form body; `client.rs`: the calling client, authenticated and
-//! admitted (`ClientCall`).
+//! admitted (`ClientCall`); `userinfo.rs`: OpenID Connect's userinfo, called
+//! with an access token.
 
 mod client;
 mod params;
+mod userinfo;
 
 use std::sync::Arc;
 
@@ -18,14 +20,23 @@ use fintechapi_domain::usage::UsageRepository;
 use fintechapi_metering::{Meter, record_usage};
 
 use self::client::{ClientCall, dpop_key, metered_ok, sender};
-use self::params::MAX_FORM_BYTES;
-#[cfg(fuzzing)]
-use self::params::Params;
+use self::params::{MAX_FORM_BYTES, Params};
 use crate::error::{ErrorCode, OAuthError};
 use crate::server::{AsRepo, AuthorizationServer, PushedRequest};
 use crate::throttle::ClientAuthThrottle;
 #[cfg(fuzzing)]
 use axum::extract::FromRequest;
+
+/// RFC 9101 §5 with FAPI 2.0 Message Signing: beside a request object only
+/// the client's identification and authentication; every other parameter
+/// must be inside it.
+const BESIDE_REQUEST_OBJECT: [&str; 5] = [
+    "request",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
 
 /// The storage the authorization server runs on.
 pub trait OAuthStore: AsRepo + UsageRepository + 'static {}
@@ -45,7 +56,12 @@ pub fn router<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
             "/.well-known/oauth-authorization-server",
             get(metadata::<R>),
         )
+        .route("/.well-known/openid-configuration", get(metadata::<R>))
         .route("/oauth2/jwks", get(jwks::<R>))
+        .route(
+            "/oauth2/userinfo",
+            get(userinfo::userinfo::<R>).post(userinfo::userinfo::<R>),
+        )
         .route("/oauth2/par", post(par::<R>))
         .route("/oauth2/token", post(token::<R>))
         .route("/oauth2/introspect", post(introspect::<R>))
@@ -157,20 +173,29 @@ async fn push<R: OAuthStore>(
     service: &OAuthService<R>,
     call: &ClientCall,
 ) -> Result<Response, OAuthError> {
-    let params = &call.params;
-    if params.get("request_uri").is_some() {
+    let form = &call.params;
+    if form.get("request_uri").is_some() {
         return Err(OAuthError::invalid_request(
             "request_uri must not be sent to the PAR endpoint",
         ));
     }
-    // RFC 9101 §6.3: a request object this server does not process is
-    // refused, never silently dropped with the parameters it may carry.
-    if params.get("request").is_some() {
-        return Err(OAuthError::new(
-            ErrorCode::RequestNotSupported,
-            "request objects are not supported; send the parameters in the form",
-        ));
-    }
+    let signed;
+    let params = match form.get("request") {
+        None => form,
+        Some(object) => {
+            if let Some((name, _)) = form
+                .0
+                .iter()
+                .find(|(name, _)| !BESIDE_REQUEST_OBJECT.contains(&name.as_str()))
+            {
+                return Err(OAuthError::invalid_request(format!(
+                    "{name:?} must be inside the request object, not beside it"
+                )));
+            }
+            signed = Params(service.server.request_object(&call.client, object).await?);
+            &signed
+        }
+    };
     let owned = |name: &str| params.get(name).map(str::to_owned);
     let request = PushedRequest {
         response_type: params.require("response_type")?.to_owned(),
@@ -181,6 +206,8 @@ async fn push<R: OAuthStore>(
         code_challenge: owned("code_challenge"),
         code_challenge_method: owned("code_challenge_method"),
         dpop_jkt: owned("dpop_jkt"),
+        nonce: owned("nonce"),
+        response_mode: owned("response_mode"),
     };
     let dpop = dpop_key(service, &call.headers, "/oauth2/par").await?;
     let (request_uri, expires_in) = service.server.push(&call.client, request, dpop).await?;

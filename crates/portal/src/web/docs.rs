@@ -2,10 +2,12 @@
 //! reference rendered from the shipped OpenAPI file (the operations this bank
 //! offers), and the raw files.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +16,8 @@ use fintechapi_web::{asset, request_host};
 
 use super::session::Visitor;
 use super::{Nav, PageError, Portal, PortalStore};
-use crate::docs::{OfferedGroup, Reference, SPEC_YAML, reference};
+use crate::docs::examples::{Shown, examples, shown};
+use crate::docs::{Downloads, OfferedGroup, Reference, SPEC_YAML, reference};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "docs.html")]
@@ -65,6 +68,7 @@ struct ReferencePage {
     reference: &'static Reference,
     groups: Vec<OfferedGroup<'static>>,
     operations: usize,
+    examples: &'static HashMap<String, Shown>,
 }
 
 pub async fn xs2a<R: PortalStore>(
@@ -72,18 +76,66 @@ pub async fn xs2a<R: PortalStore>(
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let visitor = Visitor::load(&portal, &headers).await?;
-    let reference = tokio::task::spawn_blocking(reference)
-        .await
-        .map_err(PageError::internal)?
-        .map_err(PageError::internal)?;
+    let (reference, examples) =
+        tokio::task::spawn_blocking(|| Ok::<_, &str>((reference()?, shown()?)))
+            .await
+            .map_err(PageError::internal)?
+            .map_err(PageError::internal)?;
     let groups = reference.offered(&portal.refused_operations);
     Ok(ReferencePage {
         nav: visitor.nav(),
         reference,
         operations: groups.iter().map(|g| g.operations.len()).sum(),
         groups,
+        examples,
     }
     .into_response())
+}
+
+/// The reference's downloads for this deployment, built on first request.
+pub struct DownloadFiles {
+    base: String,
+    refused: Vec<&'static str>,
+    built: OnceLock<Result<Downloads, String>>,
+}
+
+impl DownloadFiles {
+    pub fn new(base: String, refused: Vec<&'static str>) -> Self {
+        Self {
+            base,
+            refused,
+            built: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Downloads, &str> {
+        self.built
+            .get_or_init(|| Downloads::build(reference()?, &self.refused, examples()?, &self.base))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// One of the downloads, picked by `file`, built off the async workers.
+async fn download(
+    files: Arc<DownloadFiles>,
+    file: fn(&Downloads) -> &Bytes,
+) -> Result<Response, PageError> {
+    let body = tokio::task::spawn_blocking(move || {
+        files.get().map(|d| file(d).clone()).map_err(str::to_owned)
+    })
+    .await
+    .map_err(PageError::internal)?
+    .map_err(PageError::internal)?;
+    Ok(asset("application/json", 3600, body))
+}
+
+pub async fn openapi_subset(files: Arc<DownloadFiles>) -> Result<Response, PageError> {
+    download(files, |d| &d.openapi).await
+}
+
+pub async fn postman_collection(files: Arc<DownloadFiles>) -> Result<Response, PageError> {
+    download(files, |d| &d.postman).await
 }
 
 pub async fn spec_yaml() -> Response {

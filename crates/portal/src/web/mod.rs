@@ -111,6 +111,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The portal under `/portal`.
 pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
+    let downloads = Arc::new(docs::DownloadFiles::new(
+        portal.public_url.clone(),
+        portal.refused_operations.clone(),
+    ));
+    let openapi = downloads.clone();
     let routes = Router::new()
         .merge(api::routes::<R>())
         .route("/portal", get(pages::home::<R>))
@@ -120,6 +125,14 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .merge(journeys::routes::<R>())
         .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
         .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
+        .route(
+            "/portal/docs/xs2a-supported.openapi.json",
+            get(move || docs::openapi_subset(openapi.clone())),
+        )
+        .route(
+            "/portal/docs/xs2a.postman_collection.json",
+            get(move || docs::postman_collection(downloads.clone())),
+        )
         .route("/portal/docs/examples/ais.py", get(docs::python_example))
         .route(
             "/portal/docs/examples/ais.mjs",

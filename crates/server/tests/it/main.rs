@@ -26,6 +26,7 @@ mod portal_api;
 mod protection;
 mod redirect_approach;
 mod redirect_flow;
+mod reference;
 mod registry_cache;
 mod scheduled_payments;
 mod shared_limits;

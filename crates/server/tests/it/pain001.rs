@@ -5,7 +5,7 @@
 
 use crate::support::Browser;
 use crate::support::accounts_of;
-use crate::support::xs2a::{Answer, demo_tpp};
+use crate::support::xs2a::{Answer, Tpp, demo_tpp};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -101,6 +101,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     json_path.assert_refusal(StatusCode::FORBIDDEN, "RESOURCE_UNKNOWN", "paymentId");
     let status = tpp.get(&format!("{resource}/status"), &cc, &[]).await;
     assert_eq!(status.body, json!({"transactionStatus": "RCVD"}));
+    assert_status_report(&tpp, &resource, &cc, "<GrpSts>RCVD</GrpSts>").await;
 
     // Carol sees amount and payee at the bank, confirms with the sandbox code and approves.
     let mut psu = Browser::new(&server);
@@ -117,6 +118,7 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
 
     let status = tpp.get(&format!("{resource}/status"), token, &[]).await;
     assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.text);
+    assert_status_report(&tpp, &resource, token, "<GrpSts>ACSC</GrpSts>").await;
     let moved = store.account(debtor.id).await.unwrap().unwrap();
     assert_eq!(
         moved.balances.booked,
@@ -127,6 +129,41 @@ async fn an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca
     server.stop().await;
 }
 both_stores!(an_xml_payment_is_created_once_read_back_as_sent_and_executed_after_sca);
+
+/// Asked for XML only, the status is a pain.002.001.03 report of this payment;
+/// asked for JSON or anything, it stays JSON; asked for neither, 406.
+async fn assert_status_report(tpp: &Tpp, resource: &str, token: &str, group_status: &str) {
+    let path = format!("{resource}/status");
+    let report = tpp
+        .get(&path, token, &[("accept", "application/xml")])
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.text);
+    assert_eq!(report.headers["content-type"], "application/xml");
+    let payment = resource.rsplit('/').next().unwrap().replace('-', "");
+    for part in [
+        r#"<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.002.001.03"><CstmrPmtStsRpt><GrpHdr><MsgId>"#,
+        &format!("<OrgnlMsgId>{payment}</OrgnlMsgId>"),
+        "<OrgnlMsgNmId>pain.001.001.03</OrgnlMsgNmId>",
+        group_status,
+    ] {
+        assert!(report.text.contains(part), "{part} in {}", report.text);
+    }
+    for accept in [
+        "application/json",
+        "*/*",
+        "application/xml, application/json",
+    ] {
+        let json = tpp.get(&path, token, &[("accept", accept)]).await;
+        assert!(
+            json.body["transactionStatus"].is_string(),
+            "{accept}: {}",
+            json.text
+        );
+    }
+    tpp.get(&path, token, &[("accept", "text/plain")])
+        .await
+        .assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
+}
 
 async fn xml_payments_are_refused_with_the_specs_code_and_the_place_in_the_document(db: TestDb) {
     let (server, tpp, cc) = demo_tpp(db, "ais,pis").await;

@@ -128,7 +128,8 @@ macro_rules! authorization_columns {
     () => {
         "id, application_id, client_id, redirect_uri, scope, authorization_details, state, \
          code_challenge, dpop_jkt, request_uri_hash, request_expires_at, session_hash, stage, psu_id, code_hash, \
-         code_expires_at, created_at, last_activity_at, approach, nok_redirect_uri"
+         code_expires_at, created_at, last_activity_at, approach, nok_redirect_uri, openid, nonce, \
+         response_mode, authenticated_at"
     };
 }
 
@@ -141,7 +142,7 @@ impl AuthorizationRepository for super::Store {
             "INSERT INTO oauth_authorizations (",
             authorization_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-         $17, $18, $19, $20)"
+         $17, $18, $19, $20, $21, $22, $23, $24)"
         ))
         .bind(a.id)
         .bind(a.application_id)
@@ -163,6 +164,10 @@ impl AuthorizationRepository for super::Store {
         .bind(a.last_activity_at)
         .bind(flow.approach.as_str())
         .bind(flow.nok_redirect_uri)
+        .bind(flow.openid)
+        .bind(flow.nonce)
+        .bind(flow.response_mode.as_str())
+        .bind(a.authenticated_at)
         .run(pool)
         .await
     }
@@ -219,6 +224,21 @@ impl AuthorizationRepository for super::Store {
         .bind(application)
         .bind(scope)
         .all_into(pool)
+        .await
+    }
+
+    async fn authorization(
+        &self,
+        id: AuthorizationId,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE id = $1"
+        )
+        .bind(id)
+        .optional_into(pool)
         .await
     }
 
@@ -351,7 +371,8 @@ pub(crate) async fn advance(
 ) -> Result<bool, StoreError> {
     sqlx::query(
         "UPDATE oauth_authorizations SET stage = $3, psu_id = COALESCE($4, psu_id), \
-         session_hash = COALESCE($6, session_hash), last_activity_at = $5 \
+         session_hash = COALESCE($6, session_hash), last_activity_at = $5, \
+         authenticated_at = CASE WHEN $3 = 'consent' THEN $5 ELSE authenticated_at END \
          WHERE id = $1 AND stage = $2",
     )
     .bind(id)

@@ -5,7 +5,8 @@ use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::oauth::{
-    Authorization, AuthorizationFlow, ScaApproach, ScopedResource, TokenRecord,
+    Authorization, AuthorizationFlow, OpenIdRequest, ResponseMode, ScaApproach, ScopedResource,
+    TokenRecord,
 };
 use fintechapi_domain::registry::RedirectUri;
 use fintechapi_domain::secret::KeyedHash;
@@ -69,6 +70,10 @@ pub(crate) struct AuthorizationRow {
     last_activity_at: OffsetDateTime,
     approach: String,
     nok_redirect_uri: Option<String>,
+    openid: bool,
+    nonce: Option<String>,
+    response_mode: String,
+    authenticated_at: Option<OffsetDateTime>,
 }
 
 impl TryFrom<AuthorizationRow> for Authorization {
@@ -83,6 +88,8 @@ impl TryFrom<AuthorizationRow> for Authorization {
                 code_challenge: r.code_challenge,
                 dpop_jkt: r.dpop_jkt,
                 authorization_details: r.authorization_details,
+                openid: r.openid.then_some(OpenIdRequest { nonce: r.nonce }),
+                response_mode: r.response_mode.parse()?,
             },
             ScaApproach::Redirect => AuthorizationFlow::Redirect {
                 ok: redirect_uri,
@@ -102,6 +109,7 @@ impl TryFrom<AuthorizationRow> for Authorization {
             session_hash: r.session_hash.map(KeyedHash::from_stored),
             stage: r.stage.parse()?,
             psu_id: r.psu_id,
+            authenticated_at: r.authenticated_at,
             code_hash: r.code_hash.map(KeyedHash::from_stored),
             code_expires_at: r.code_expires_at,
             created_at: r.created_at,
@@ -111,8 +119,8 @@ impl TryFrom<AuthorizationRow> for Authorization {
 }
 
 /// The columns of an authorization's flow, as stored: the Redirect approach
-/// keeps its NOK URI and no PKCE challenge (empty), state, DPoP key or
-/// authorization details.
+/// keeps its NOK URI and no PKCE challenge (empty), state, DPoP key,
+/// authorization details or OpenID Connect request.
 pub(crate) struct FlowColumns<'a> {
     pub redirect_uri: &'a str,
     pub nok_redirect_uri: Option<&'a str>,
@@ -121,6 +129,9 @@ pub(crate) struct FlowColumns<'a> {
     pub dpop_jkt: Option<&'a str>,
     pub authorization_details: Option<&'a str>,
     pub approach: ScaApproach,
+    pub openid: bool,
+    pub nonce: Option<&'a str>,
+    pub response_mode: ResponseMode,
 }
 
 impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
@@ -132,6 +143,8 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 code_challenge,
                 dpop_jkt,
                 authorization_details,
+                openid,
+                response_mode,
             } => FlowColumns {
                 redirect_uri: redirect_uri.as_str(),
                 nok_redirect_uri: None,
@@ -140,6 +153,9 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 dpop_jkt: dpop_jkt.as_deref(),
                 authorization_details: authorization_details.as_deref(),
                 approach: ScaApproach::OAuth,
+                openid: openid.is_some(),
+                nonce: openid.as_ref().and_then(|o| o.nonce.as_deref()),
+                response_mode: *response_mode,
             },
             AuthorizationFlow::Redirect { ok, nok } => FlowColumns {
                 redirect_uri: ok.as_str(),
@@ -149,6 +165,9 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 dpop_jkt: None,
                 authorization_details: None,
                 approach: ScaApproach::Redirect,
+                openid: false,
+                nonce: None,
+                response_mode: ResponseMode::Query,
             },
         }
     }

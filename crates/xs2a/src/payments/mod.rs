@@ -5,6 +5,7 @@
 //! the scheduler (`fintechapi_ledger::schedule`) the others on their dates.
 
 mod body;
+mod pain002;
 pub(crate) mod request;
 
 use body::{PaymentStatusBody, cancellation_accepted, created_response, payment_json, self_link};
@@ -209,14 +210,21 @@ pub(crate) async fn read<R: Xs2aStore>(
     caller.answer(result)
 }
 
+/// The status in JSON, or as a pain.002 report when `Accept` admits XML but
+/// not JSON (the route layer has refused anything admitting neither).
 pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path((payment_service, payment_product, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
     Pis(caller): Pis,
 ) -> Response {
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
+        if crate::require_accepted(&headers, crate::profile::ANSWER_MEDIA_TYPES[0]).is_err() {
+            let report = pain002::status_report(&payment, service.now());
+            return Ok(([(header::CONTENT_TYPE, pain002::MEDIA_TYPE)], report).into_response());
+        }
         let body = PaymentStatusBody {
             psu_message: (payment.reason.as_ref())
                 .map(|reason| format!("Rejected with ISO 20022 reason {reason}")),

@@ -39,7 +39,7 @@ async fn push(tpp: &Tpp, consent: &str, extra: &[(&str, &str)]) -> (StatusCode, 
     (pushed.status, pushed.body)
 }
 
-async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects(db: TestDb) {
+async fn par_takes_a_state_over_a_thousand_characters_and_never_drops_a_request_object(db: TestDb) {
     let (server, tpp, token) = demo_tpp(db, "ais").await;
     let consent = tpp
         .consent(&token, json!({"allPsd2": "allAccounts"}), 4)
@@ -54,23 +54,22 @@ async fn par_takes_a_state_over_a_thousand_characters_and_refuses_request_object
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"], "invalid_request", "{body}");
 
-    // A request object is refused, not dropped with what it carries.
-    let (status, body) = push(
-        &tpp,
-        &consent,
-        &[("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln")],
-    )
-    .await;
+    // A request object is processed, never dropped with what it carries: beside
+    // form parameters it is refused, and alone this client (no keys) cannot sign one.
+    let object = ("request", "eyJhbGciOiJFUzI1NiJ9.e30.c2ln");
+    let (status, body) = push(&tpp, &consent, &[object]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "request_not_supported", "{body}");
+    assert_eq!(body["error"], "invalid_request", "{body}");
+    let alone = tpp.form("/oauth2/par", &[object]).await;
+    alone.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request_object");
     let meta: Value = server
         .get_json("/.well-known/oauth-authorization-server")
         .await;
-    assert_eq!(meta["request_parameter_supported"], false);
+    assert_eq!(meta["request_parameter_supported"], true);
     healthy(&server).await;
     server.stop().await;
 }
-both_stores!(par_takes_a_state_over_a_thousand_characters_and_refuses_request_objects);
+both_stores!(par_takes_a_state_over_a_thousand_characters_and_never_drops_a_request_object);
 
 // ---------------------------------------------------------------- slow clients
 

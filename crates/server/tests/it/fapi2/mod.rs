@@ -2,11 +2,14 @@
 //! stores, each test named by its section and item: private_key_jwt client
 //! authentication (keys registered, or fetched from the TPP's `jwks_uri`), DPoP sender-constrained tokens at the token endpoint and at
 //! the XS2A resource server, code binding to the DPoP key, no refresh rotation,
-//! code lifetime, and the negative cases the OpenID conformance suite pokes.
+//! code lifetime, and the negative cases the OpenID conformance suite pokes;
+//! OpenID Connect and FAPI 2.0 Message Signing (request objects, JARM).
 
 mod authorization_requests;
 mod client_auth;
+mod message_signing;
 mod mtls;
+mod openid_connect;
 mod tokens;
 
 use std::sync::{Arc, Mutex};
@@ -331,6 +334,15 @@ impl Client {
         .to_owned()
     }
 
+    /// The code redeemed with a fresh DPoP proof: the tokens.
+    async fn redeem(&self, code: &str) -> Value {
+        let tokens = self
+            .exchange(code, Some(self.proof("POST", "/oauth2/token", None)))
+            .await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+        tokens.body
+    }
+
     async fn exchange(&self, code: &str, proof: Option<String>) -> Answer {
         self.authenticated(
             "/oauth2/token",
@@ -344,6 +356,40 @@ impl Client {
         )
         .await
     }
+}
+
+/// The PSU bob opens the request `par` pushed, signs in and answers
+/// `decision` on the screen it shows: the parameters the bank sends back.
+async fn psu_answer(
+    server: &TestServer,
+    client: &Client,
+    par: &Answer,
+    decision: &str,
+) -> Vec<(String, String)> {
+    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
+    let link = authorize_link(&client.id, par.body["request_uri"].as_str().unwrap());
+    let mut psu = Browser::new(server);
+    let screen = psu.authorise(&link, "bob", "bob-demo-2026").await;
+    let answer = psu.decide(&screen, decision).await;
+    redirect_params(answer.location.as_deref().unwrap(), REDIRECT)
+}
+
+/// The claims of `jwt` once verified against the server's published keys
+/// (`/oauth2/jwks`, the key its `kid` names) as the server's, for `audience`.
+async fn server_signed(server: &TestServer, jwt: &str, audience: &str) -> Value {
+    let header = jsonwebtoken::decode_header(jwt).unwrap();
+    assert_eq!(header.alg, Algorithm::ES256);
+    let kid = header.kid.expect("a kid in the header");
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(server.get_json("/oauth2/jwks").await).unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_jwk(jwks.find(&kid).expect("a published key")).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[&server.base_url]);
+    jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+        .unwrap()
+        .claims
 }
 
 fn merge(target: &mut Value, changes: Value) {

@@ -168,14 +168,27 @@ impl Tpp {
         headers: &[(&str, &str)],
         body: Option<&Value>,
     ) -> Answer {
+        let mut all = vec![("authorization", format!("Bearer {token}"))];
+        all.push(("x-request-id", request_id.to_owned()));
+        all.extend(headers.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        self.send(method, path, &all, body).await
+    }
+
+    /// A call with exactly `headers` (and a JSON `body`), waiting out the
+    /// sandbox plan's rate limit as [`Tpp::call_as`] does.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> Answer {
         loop {
             let mut req = self
                 .http
-                .request(method.clone(), format!("{}{path}", self.base))
-                .bearer_auth(token)
-                .header("x-request-id", request_id);
+                .request(method.clone(), format!("{}{path}", self.base));
             for (k, v) in headers {
-                req = req.header(*k, *v);
+                req = req.header(*k, v);
             }
             if let Some(body) = body {
                 req = req.json(body);
@@ -307,6 +320,18 @@ impl Tpp {
 
     /// A pushed request for `scope` with PKCE S256 and [`STATE`]; its `request_uri`.
     pub async fn par_scope(&self, scope: &str) -> String {
+        self.par_for(("scope", scope)).await
+    }
+
+    /// A pushed request for RFC 9396 authorization `details`; its `request_uri`.
+    pub async fn par_details(&self, details: &Value) -> String {
+        self.par_for(("authorization_details", &details.to_string()))
+            .await
+    }
+
+    /// A pushed request for `what` (its scope or authorization details) with
+    /// PKCE S256 and [`STATE`]; its `request_uri`.
+    async fn par_for(&self, what: (&str, &str)) -> String {
         let challenge = pkce_s256(VERIFIER);
         let a = self
             .form(
@@ -314,7 +339,7 @@ impl Tpp {
                 &[
                     ("response_type", "code"),
                     ("redirect_uri", REDIRECT),
-                    ("scope", scope),
+                    what,
                     ("state", STATE),
                     ("code_challenge", &challenge),
                     ("code_challenge_method", "S256"),

@@ -2,12 +2,19 @@
 //! turned into a browsable reference: operations grouped by tag with their
 //! parameters and responses. Parsed once, on first view.
 
+use axum::body::Bytes;
 use serde_json::Value;
 
+pub mod examples;
+pub mod openapi;
+pub mod postman;
+
 /// The specification as published, byte for byte.
-pub const SPEC_YAML: &str = include_str!("../../../specs/psd2-api_v1.3.12-2022-07-06.yaml");
+pub const SPEC_YAML: &str = include_str!("../../../../specs/psd2-api_v1.3.12-2022-07-06.yaml");
 
 pub struct Reference {
+    /// The whole document, for the downloads made from it.
+    pub spec: Value,
     pub title: String,
     pub version: String,
     pub groups: Vec<Group>,
@@ -82,6 +89,36 @@ impl Reference {
             })
             .filter(|g| !g.operations.is_empty())
             .collect()
+    }
+}
+
+/// The reference's downloads for one deployment, serialized once.
+pub struct Downloads {
+    /// The OpenAPI document of the operations offered (`openapi::subset`).
+    pub openapi: Bytes,
+    /// The Postman collection of the examples.
+    pub postman: Bytes,
+}
+
+impl Downloads {
+    /// For the deployment at `base`, without the `refused` operations.
+    pub fn build(
+        reference: &Reference,
+        refused: &[&str],
+        examples: &examples::Examples,
+        base: &str,
+    ) -> Result<Self, String> {
+        let subset = openapi::subset(&reference.spec, refused, examples, base);
+        let title = format!("{} (this bank)", reference.title);
+        let collection = postman::collection(&title, &reference.offered(refused), examples, base);
+        Ok(Self {
+            openapi: serde_json::to_vec_pretty(&subset)
+                .map_err(|e| e.to_string())?
+                .into(),
+            postman: serde_json::to_vec_pretty(&collection)
+                .map_err(|e| e.to_string())?
+                .into(),
+        })
     }
 }
 
@@ -193,6 +230,7 @@ pub fn parse(yaml: &str) -> Result<Reference, String> {
         version: text(info, "version"),
         groups,
         operations: count,
+        spec: root,
     })
 }
 
