@@ -211,6 +211,8 @@ test('the Developer Portal', async () => {
   await check(page, 'portal-docs');
   await page.goto(`${base}/portal/docs/xs2a`);
   await check(page, 'portal-xs2a-reference');
+  await page.goto(`${base}/portal/docs/journeys/payment`);
+  await check(page, 'portal-journey');
   await page.context().close();
 });
 

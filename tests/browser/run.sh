@@ -3,7 +3,8 @@
 # test of the OAuth server with the PSU in Chromium, the example TPP app
 # (crates/tpp-example) against the demo bank, and the public site at two
 # widths with a demo request reaching the admin console, and axe-core's
-# WCAG 2.1 AA check of every kind of page. Installs Debian's
+# WCAG 2.1 AA check of every kind of page, and the docs' journey pages with
+# their code whole. Installs Debian's
 # Chromium if missing and the npm packages from the lockfile, then runs them.
 #   bash tests/browser/run.sh          (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary
@@ -24,5 +25,5 @@ node portal.test.mjs
 node interop.test.mjs
 node tpp-example.test.mjs
 node site.test.mjs
-node docs-b.test.mjs
+node docs.test.mjs
 node a11y.test.mjs

@@ -6,7 +6,7 @@ mod admin;
 mod api;
 mod auth;
 mod docs;
-mod journeys_b;
+mod journeys;
 mod leads;
 mod pages;
 mod security;
@@ -146,7 +146,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/portal/static/portal.css", get(stylesheet))
         .route("/portal/static/local-time.js", get(local_time_script))
         .route("/portal/docs", get(docs::guide::<R>))
-        .merge(journeys_b::routes::<R>())
+        .merge(journeys::routes::<R>())
         .route("/portal/docs/xs2a", get(docs::xs2a::<R>))
         .route("/portal/docs/psd2-api.yaml", get(docs::spec_yaml))
         .route(

@@ -7,8 +7,10 @@
 use std::io::{BufRead, Read, Write};
 use std::process::{Command, Stdio};
 
-use crate::portal_api::assert_alices_accounts;
-use crate::support::{Api, Browser, TestServer, config_for, param, redirect_params};
+use crate::support::{
+    Api, Browser, TestServer, assert_alices_accounts, code_blocks, demo_server, escaped, param,
+    redirect_params,
+};
 use fintechapi_testkit::{TestDb, both_stores};
 use serde_json::{Value, json};
 
@@ -29,20 +31,7 @@ impl Reader {
         let html = server
             .get_text(&format!("/portal/docs/journeys/{slug}"))
             .await;
-        let blocks: Vec<String> = html
-            .split("<pre><code>")
-            .skip(1)
-            .map(|b| {
-                b[..b.find("</code></pre>").unwrap()]
-                    .replace("&#34;", "\"")
-                    .replace("&#39;", "'")
-                    .replace("&gt;", ">")
-                    .replace("&#62;", ">")
-                    .replace("&lt;", "<")
-                    .replace("&#60;", "<")
-                    .replace("&amp;", "&")
-            })
-            .collect();
+        let blocks = code_blocks(&html);
         assert!(
             blocks[0].starts_with(&format!("BASE={}\nCA=", server.base_url)),
             "{}",
@@ -241,22 +230,6 @@ async fn alice_approves(server: &TestServer, link: &str) -> String {
     let screen = psu.authorise(link, "alice", "alice-demo-2026").await;
     let approved = psu.decide(&screen, "approve").await;
     approved.location.unwrap()
-}
-
-/// Text as the templates escape it.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&#60;")
-        .replace('>', "&#62;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
-}
-
-/// A server with the demo bank, whose customers the journeys sign in as.
-async fn demo_server(db: TestDb) -> TestServer {
-    let mut config = config_for(&db);
-    config.demo.seed = Some(true);
-    TestServer::start_with(db, config).await
 }
 
 async fn the_funds_confirmation_journey_works_as_written(db: TestDb) {

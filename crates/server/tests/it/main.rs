@@ -16,6 +16,7 @@ mod cli;
 mod crash;
 mod fapi2;
 mod http;
+mod journeys;
 mod journeys_b;
 mod mail;
 mod oauth;

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use crate::support::{
-    Api, Browser, PASSWORD, TestServer, accounts_of, config_for, iban, param, redirect_params,
-    token_from_mail,
+    Api, Browser, PASSWORD, TestServer, assert_alices_accounts, code_blocks, config_for, escaped,
+    param, redirect_params, run_block, run_program, run_shell, token_from_mail,
 };
 use fintechapi_domain::SystemClock;
 use fintechapi_testkit::{TestDb, both_stores};
@@ -245,50 +245,6 @@ async fn every_documented_operation_is_served_and_answers_json(db: TestDb) {
 }
 both_stores!(every_documented_operation_is_served_and_answers_json);
 
-/// The shell blocks of a page (`<pre tabindex="0"><code>`), in order.
-fn code_blocks(html: &str) -> Vec<String> {
-    html.split(r#"<pre tabindex="0"><code>"#)
-        .skip(1)
-        .map(|b| {
-            b[..b.find("</code></pre>").unwrap()]
-                .replace("&amp;", "&")
-                .replace("&#34;", "\"")
-                .replace("&#39;", "'")
-        })
-        .collect()
-}
-
-/// Runs the curl command of a guide block (up to its first `# →` comment,
-/// silent but for errors) with `vars` set; its JSON answer.
-fn run_block(block: &str, vars: &[(&str, &str)]) -> Value {
-    let command: String = block
-        .lines()
-        .take_while(|l| !l.starts_with("# →"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let out = run_shell(
-        &format!("curl -sS {}", command.trim_start_matches("curl ")),
-        vars,
-    );
-    serde_json::from_str(&out).unwrap_or_else(|_| panic!("{command}\n{out}"))
-}
-
-/// Runs a guide block as a shell script with `vars` set; its output.
-fn run_shell(script: &str, vars: &[(&str, &str)]) -> String {
-    let out = std::process::Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -euo pipefail\n{script}"))
-        .envs(vars.iter().copied())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// Step 6 of the guide as written: the consent, PAR with PKCE, the
 /// customer's approval at the bank (the browser's part), the code exchange
 /// and the first account read.
@@ -331,89 +287,6 @@ async fn follow_the_ais_journey(
     assert!(tokens["refresh_token"].is_string(), "{tokens}");
     vars.push(("PSU_TOKEN", tokens["access_token"].as_str().unwrap()));
     assert_alices_accounts(server, &run_block(&blocks[15], &vars)).await;
-}
-
-/// An account list of some of the demo customer alice's accounts, and no one else's.
-pub(crate) async fn assert_alices_accounts(server: &TestServer, read: &Value) {
-    let ibans: Vec<&str> = read["accounts"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{read}"))
-        .iter()
-        .filter_map(|a| a["iban"].as_str())
-        .collect();
-    let alices: Vec<String> = accounts_of(server, "alice")
-        .await
-        .iter()
-        .map(iban)
-        .collect();
-    assert!(
-        !ibans.is_empty() && ibans.iter().all(|i| alices.iter().any(|a| a == i)),
-        "{read}"
-    );
-}
-
-/// Text as the templates escape it.
-fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&#34;")
-        .replace('\'', "&#39;")
-}
-
-/// Runs an example program of the guide (`program` is its interpreter) as a
-/// TPP developer would: its first line is the address for the browser, where
-/// the demo customer approves; the address the browser came back to goes to
-/// its input; it prints the accounts read.
-async fn run_the_example(
-    server: &TestServer,
-    program: &str,
-    source: &str,
-    client_vars: &[(&str, &str)],
-) {
-    use std::io::{BufRead, Read, Write};
-    let dir = tempfile::tempdir().unwrap();
-    let extension = if program == "node" { "mjs" } else { "py" };
-    let path = dir.path().join(format!("ais.{extension}"));
-    std::fs::write(&path, source).unwrap();
-    let ca = server.ca.display().to_string();
-    let mut child = std::process::Command::new(program)
-        .arg(&path)
-        .envs(client_vars.iter().copied())
-        .env("NODE_EXTRA_CA_CERTS", &ca)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (link, mut rest) = tokio::task::spawn_blocking(move || {
-        let mut reader = std::io::BufReader::new(stdout);
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        (line, reader)
-    })
-    .await
-    .unwrap();
-    assert!(link.starts_with(&server.base_url), "{program}: {link:?}");
-
-    let mut psu = Browser::new(server);
-    let screen = psu.authorise(link.trim(), "alice", "alice-demo-2026").await;
-    let approved = psu.decide(&screen, "approve").await;
-    let mut stdin = child.stdin.take().unwrap();
-    writeln!(stdin, "{}", approved.location.as_deref().unwrap()).unwrap();
-    drop(stdin);
-    let (printed, output) = tokio::task::spawn_blocking(move || {
-        let mut printed = String::new();
-        rest.read_to_string(&mut printed).unwrap();
-        (printed, child.wait_with_output().unwrap())
-    })
-    .await
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{program}: {stderr}");
-    let read: Value = serde_json::from_str(&printed).unwrap_or_else(|_| panic!("{printed}"));
-    assert_alices_accounts(server, &read).await;
 }
 
 async fn the_getting_started_guide_works_as_written_and_the_reference_lists_every_operation_offered(
@@ -491,7 +364,8 @@ async fn the_getting_started_guide_works_as_written_and_the_reference_lists_ever
             .get_text(&format!("/portal/docs/examples/{file}"))
             .await;
         assert!(guide.contains(&escaped(&example)), "the guide shows {file}");
-        run_the_example(&server, program, &example, &client_vars).await;
+        let printed = run_program(&server, program, &example, &client_vars).await;
+        assert_alices_accounts(&server, &printed[0]).await;
     }
 
     let reference = server.get("/portal/docs/xs2a").await.text().await.unwrap();

@@ -1,11 +1,13 @@
 //! A real server on an ephemeral port with real TLS, on either store, and
 //! the shared helpers of the tests: the browser and the bank's pages
-//! (`browser`), the portal's users (`portal`), the binary (`binary`) and a
+//! (`browser`), the docs' pages as a reader follows them (`guide`), the
+//! portal's users (`portal`), the binary (`binary`) and a
 //! TPP on the XS2A API (`xs2a`).
 
 mod answer;
 mod binary;
 mod browser;
+mod guide;
 pub mod passkey;
 mod portal;
 pub mod tpp_host;
@@ -13,6 +15,7 @@ pub mod xs2a;
 
 pub use binary::*;
 pub use browser::*;
+pub use guide::*;
 pub use portal::*;
 
 use std::path::PathBuf;

@@ -1,6 +1,8 @@
 //! Journey pages of the docs: one task from registration to the answer a
 //! TPP wants, each step a command run as written by the server's tests, and
 //! the whole journey as a Python and a Node.js program, shown and downloadable.
+//! A journey is one entry of `JOURNEYS` and its steps one template under
+//! `templates/journeys/`, included by `journey.html`.
 
 use std::sync::Arc;
 
@@ -35,7 +37,7 @@ pub struct Journey {
 }
 
 macro_rules! example {
-    ($name:literal, $media_type:expr) => {
+    ($name:expr, $media_type:expr) => {
         Example {
             name: $name,
             media_type: $media_type,
@@ -44,18 +46,32 @@ macro_rules! example {
     };
 }
 
+/// A journey whose files are its two programs, `<slug>.py` and `<slug>.mjs`.
+macro_rules! journey {
+    ($slug:literal, $title:literal) => {
+        Journey {
+            slug: $slug,
+            title: $title,
+            files: &[
+                example!(concat!($slug, ".py"), PYTHON),
+                example!(concat!($slug, ".mjs"), JAVASCRIPT),
+            ],
+        }
+    };
+}
+
 const PYTHON: &str = "text/x-python; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-const JOURNEYS: [Journey; 3] = [
-    Journey {
-        slug: "funds-confirmation",
-        title: "Confirm funds under the holder's consent (PIIS)",
-        files: &[
-            example!("funds-confirmation.py", PYTHON),
-            example!("funds-confirmation.mjs", JAVASCRIPT),
-        ],
-    },
+const JOURNEYS: [Journey; 7] = [
+    journey!("ais-redirect", "Read accounts with the Redirect approach"),
+    journey!("payment", "A payment with dynamic linking"),
+    journey!("standing-order", "A standing order, and its cancellation"),
+    journey!("bulk-payment", "A bulk payment"),
+    journey!(
+        "funds-confirmation",
+        "Confirm funds under the holder's consent (PIIS)"
+    ),
     Journey {
         slug: "fapi2-dpop",
         title: "FAPI 2.0: private_key_jwt and DPoP-bound tokens",
@@ -65,14 +81,7 @@ const JOURNEYS: [Journey; 3] = [
             example!("jose.mjs", JAVASCRIPT),
         ],
     },
-    Journey {
-        slug: "mtls",
-        title: "FAPI 2.0: mutual TLS and certificate-bound tokens",
-        files: &[
-            example!("mtls.py", PYTHON),
-            example!("mtls.mjs", JAVASCRIPT),
-        ],
-    },
+    journey!("mtls", "FAPI 2.0: mutual TLS and certificate-bound tokens"),
 ];
 
 #[derive(Template, WebTemplate)]

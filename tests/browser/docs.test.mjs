@@ -1,10 +1,11 @@
-// The docs' journey pages for funds confirmation, FAPI 2.0 with DPoP and
-// mutual TLS in headless Chromium at a laptop's width (1280 px): each page
+// The docs' journey pages (the Redirect approach, payments, standing
+// orders, bulk payments, funds confirmation, FAPI 2.0 with DPoP, mutual
+// TLS) in headless Chromium at a laptop's width (1280 px): each page
 // opens from the docs' index, shows every command and program whole (code
 // wraps rather than hiding past the block's edge), and is saved as a
 // screenshot in ./screenshots/.
 //
-//   node docs-b.test.mjs
+//   node docs.test.mjs
 //
 // Environment: as for portal.test.mjs.
 
@@ -20,7 +21,10 @@ import { BIN, Server, launchChromium, startServer } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, 'screenshots');
-const JOURNEYS = ['funds-confirmation', 'fapi2-dpop', 'mtls'];
+const JOURNEYS = [
+  'ais-redirect', 'payment', 'standing-order', 'bulk-payment',
+  'funds-confirmation', 'fapi2-dpop', 'mtls',
+];
 
 let dataDir;
 let server;
@@ -29,7 +33,7 @@ let browser;
 
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
-  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintechapi-docs-b-'));
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fintechapi-docs-'));
   server = new Server(BIN, dataDir);
   base = await startServer(server);
   browser = await launchChromium(dataDir);
