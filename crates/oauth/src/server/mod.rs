@@ -9,6 +9,7 @@
 //! - `introspection.rs`: introspection and revocation.
 //! - `resource.rs`: the access check of resource servers (`access_grant`).
 //! - `metadata.rs`: RFC 8414 metadata and the published signing keys.
+//! - `writer.rs`: group commit of issued tokens (one transaction per batch).
 //!
 //! `base` and `scope` are shared below them; no concern uses another except
 //! `grants` (the binding from `dpop`) and `resource` (the token prefix from
@@ -23,6 +24,7 @@ mod metadata;
 mod par;
 mod resource;
 mod scope;
+mod writer;
 
 pub use base::{AsRepo, AuthorizationServer, OAuthSettings, PSU_IDLE_TIMEOUT};
 pub use client_auth::PresentedClient;
