@@ -47,9 +47,10 @@ impl TokenRecord {
 }
 
 pub trait TokenRepository: Send + Sync {
-    fn insert_token(
+    /// Stores tokens in one transaction: all of them or none.
+    fn insert_tokens(
         &self,
-        token: TokenRecord,
+        tokens: &[TokenRecord],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     fn token_by_hash(

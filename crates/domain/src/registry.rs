@@ -79,6 +79,8 @@ pub enum RegistryChange {
     Application(ApplicationId),
     /// The organisation: every application of it.
     Organisation(OrganisationId),
+    /// A token of the application was revoked (its cached tokens go).
+    Tokens(ApplicationId),
     /// Something unrecognised: everything.
     All,
 }
@@ -89,6 +91,7 @@ impl RegistryChange {
         let parsed = match payload.split_once(':') {
             Some(("application", id)) => id.parse().ok().map(Self::Application),
             Some(("organisation", id)) => id.parse().ok().map(Self::Organisation),
+            Some(("tokens", id)) => id.parse().ok().map(Self::Tokens),
             _ => None,
         };
         parsed.unwrap_or(Self::All)
@@ -361,7 +364,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_announcements_name_an_application_or_an_organisation_else_everything() {
+    fn registry_announcements_name_an_application_its_tokens_or_an_organisation_else_everything() {
         let app = ApplicationId::random();
         let org = OrganisationId::random();
         assert_eq!(
@@ -371,6 +374,10 @@ mod tests {
         assert_eq!(
             RegistryChange::parse(&format!("organisation:{org}")),
             RegistryChange::Organisation(org)
+        );
+        assert_eq!(
+            RegistryChange::parse(&format!("tokens:{app}")),
+            RegistryChange::Tokens(app)
         );
         for odd in ["", "application:", "application:nope", "user:x", "x"] {
             assert_eq!(RegistryChange::parse(odd), RegistryChange::All, "{odd}");

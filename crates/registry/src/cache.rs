@@ -1,6 +1,7 @@
 //! What client authentication reads from the registry, cached on each node:
 //! per consumer key its credential (with the secret's keyed hash), application,
-//! organisation and usable products; per application its standing.
+//! organisation and usable products; per application its standing; and per
+//! keyed hash the live access tokens resource servers check on every call.
 //!
 //! Only what the store holds is cached: an unknown key is looked up every
 //! time, so a flood of made-up client ids grows nothing. Both maps are LRUs
@@ -18,9 +19,11 @@ use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use fintechapi_domain::ids::{ApplicationId, CredentialId};
+use fintechapi_domain::oauth::TokenRecord;
 use fintechapi_domain::registry::{
     ApiProduct, Application, Credential, Organisation, Plan, RegistryChange, RegistryEvent,
 };
+use fintechapi_domain::secret::KeyedHash;
 use hashlink::LruCache;
 use time::{Duration, OffsetDateTime};
 
@@ -29,6 +32,11 @@ use crate::Usable;
 /// Entries per map. A client entry is about 1–2 KiB (an application with a
 /// registered JWKS up to 20 KiB more): a few MiB, 90 MiB at the very worst.
 pub const DEFAULT_CAPACITY: usize = 4_096;
+
+/// Token entries per client entry: an application holds several live tokens
+/// (one per consent, plus its client-credentials ones). A token entry is
+/// about 0.5 KiB: 8 MiB at 16,384.
+const TOKENS_PER_CLIENT: usize = 4;
 
 /// How fresh "last used" must be: a write per token request would put the
 /// credentials table on the hot path for a figure shown to the minute.
@@ -65,12 +73,15 @@ pub(crate) struct Tables {
     clients: LruCache<String, ClientRecord>,
     /// None: the application or its organisation is not active.
     standings: LruCache<ApplicationId, Option<Usable>>,
+    /// Live access tokens by keyed hash; expiry and revocation checked on each hit.
+    tokens: LruCache<KeyedHash, TokenRecord>,
 }
 
 /// One of the cache's maps.
 pub(crate) type Table<K, V> = fn(&mut Tables) -> &mut LruCache<K, V>;
 pub(crate) const CLIENTS: Table<String, ClientRecord> = |t| &mut t.clients;
 pub(crate) const STANDINGS: Table<ApplicationId, Option<Usable>> = |t| &mut t.standings;
+pub(crate) const TOKENS: Table<KeyedHash, TokenRecord> = |t| &mut t.tokens;
 
 struct State {
     tables: Tables,
@@ -104,6 +115,7 @@ impl RegistryCache {
                 tables: Tables {
                     clients: LruCache::new(capacity),
                     standings: LruCache::new(capacity),
+                    tokens: LruCache::new(capacity.saturating_mul(TOKENS_PER_CLIENT)),
                 },
                 generation: 0,
                 live: freshness == Freshness::Versioned,
@@ -116,10 +128,10 @@ impl RegistryCache {
         self.freshness
     }
 
-    /// Entries held, in both maps.
+    /// Entries held, in all maps.
     pub fn len(&self) -> usize {
         let state = self.lock();
-        state.tables.clients.len() + state.tables.standings.len()
+        state.tables.clients.len() + state.tables.standings.len() + state.tables.tokens.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -219,6 +231,10 @@ impl State {
                 self.tables.clients.retain(|_, r| r.application.id != id);
                 self.tables.standings.remove(&id);
             }
+            RegistryChange::Tokens(id) => {
+                self.generation += 1;
+                self.tables.tokens.retain(|_, r| r.application_id != id);
+            }
             // Standings do not name their organisation; such changes are rare.
             RegistryChange::Organisation(_) | RegistryChange::All => self.forget_all(),
         }
@@ -228,6 +244,7 @@ impl State {
         self.generation += 1;
         self.tables.clients.clear();
         self.tables.standings.clear();
+        self.tables.tokens.clear();
     }
 }
 
@@ -235,8 +252,8 @@ impl State {
 mod tests {
     use super::*;
     use fintechapi_domain::ids::{ApplicationId, OrganisationId};
+    use fintechapi_domain::oauth::TokenKind;
     use fintechapi_domain::registry::{Environment, Psd2Roles, SecurityProfile, Status};
-    use fintechapi_domain::secret::KeyedHash;
 
     fn record(key: &str) -> ClientRecord {
         let now = OffsetDateTime::UNIX_EPOCH;
@@ -410,5 +427,56 @@ mod tests {
         let other = record("ck_b").credential;
         assert!(cache.claim_use(&other, t0));
         assert!(cache.claim_use(&other, t0), "nothing remembered it");
+    }
+
+    fn token(application_id: ApplicationId, hash: &str) -> TokenRecord {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        TokenRecord {
+            hash: KeyedHash::from_stored(hash.into()),
+            kind: TokenKind::Access,
+            application_id,
+            client_id: "ck".into(),
+            scope: String::new(),
+            authorization_id: None,
+            authorization_details: None,
+            dpop_jkt: None,
+            mtls_x5t: None,
+            issued_at: now,
+            expires_at: now + Duration::minutes(5),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_revoked_token_forgets_its_applications_tokens_and_a_race_stores_nothing() {
+        let cache = RegistryCache::new(Freshness::Versioned, 10);
+        let (a, b) = (ApplicationId::random(), ApplicationId::random());
+        let cached = |hash: &str| {
+            matches!(
+                cache.lookup(TOKENS, &KeyedHash::from_stored(hash.into())),
+                Lookup::Hit(_)
+            )
+        };
+        for t in [token(a, "a1"), token(a, "a2"), token(b, "b1")] {
+            let Lookup::Miss(ticket) = cache.lookup(TOKENS, &t.hash) else {
+                panic!("cached already");
+            };
+            cache.store(TOKENS, ticket, t.hash.clone(), t);
+        }
+        assert!(cached("a1") && cached("a2") && cached("b1"));
+        cache.apply(RegistryEvent::Changed(RegistryChange::Tokens(a)));
+        assert!(!cached("a1") && !cached("a2"), "a's tokens are read again");
+        assert!(cached("b1"), "another application's token stays");
+
+        // Read before a revocation, stored after it: dropped.
+        let t = token(a, "a1");
+        let Lookup::Miss(ticket) = cache.lookup(TOKENS, &t.hash) else {
+            panic!("forgotten");
+        };
+        cache.changed(RegistryChange::Tokens(a));
+        cache.store(TOKENS, ticket, t.hash.clone(), t);
+        assert!(!cached("a1"));
+        cache.apply(RegistryEvent::Lost);
+        assert!(!cached("b1"), "a lost watch forgets tokens too");
     }
 }

@@ -36,9 +36,11 @@ use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
+use fintechapi_domain::ids::ApplicationId;
+use fintechapi_domain::oauth::{TokenKind, TokenRecord};
 use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
 use fintechapi_domain::registry::RegistryChange;
-use fintechapi_domain::secret::{Pepper, SecretError};
+use fintechapi_domain::secret::{KeyedHash, Pepper, SecretError};
 use time::Duration;
 
 use crate::cache::{Lookup, Table};
@@ -168,6 +170,42 @@ impl<R: PortalRepository> Registry<R> {
         if cache.freshness() == Freshness::Versioned {
             cache.observe_version(self.repo.registry_version().await?);
         }
+        Self::through(cache, table, key, load).await
+    }
+
+    /// A live access token's record by its keyed hash, through the cache if
+    /// there is one. Only what `load` finds live is stored; the caller checks
+    /// expiry and revocation on every use. No registry version is read: only
+    /// the server revokes tokens, and it forgets them when it does
+    /// ([`Registry::tokens_revoked`]; other nodes hear it from the store).
+    pub async fn cached_token(
+        &self,
+        hash: KeyedHash,
+        load: impl Future<Output = Result<Option<TokenRecord>, StoreError>>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let live = async {
+            Ok(load
+                .await?
+                .filter(|r| r.kind == TokenKind::Access && r.revoked_at.is_none()))
+        };
+        match &self.cache {
+            Some(cache) => Self::through(cache, cache::TOKENS, hash, live).await,
+            None => live.await,
+        }
+    }
+
+    /// This node revoked tokens of `application` (committed): its cached
+    /// tokens go at once.
+    pub fn tokens_revoked(&self, application: ApplicationId) {
+        self.changed(RegistryChange::Tokens(application));
+    }
+
+    async fn through<K: Hash + Eq, V: Clone>(
+        cache: &RegistryCache,
+        table: Table<K, V>,
+        key: K,
+        load: impl Future<Output = Result<Option<V>, StoreError>>,
+    ) -> Result<Option<V>, StoreError> {
         let ticket = match cache.lookup(table, &key) {
             Lookup::Hit(value) => return Ok(Some(value)),
             Lookup::Miss(ticket) => ticket,

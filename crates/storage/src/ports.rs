@@ -121,7 +121,7 @@ forward! {
         fn take_webauthn_ceremony(key: &KeyedHash) -> Result<Option<(String, OffsetDateTime)>, StoreError>;
     }
     TokenRepository {
-        fn insert_token(token: TokenRecord) -> Result<(), StoreError>;
+        fn insert_tokens(tokens: &[TokenRecord]) -> Result<(), StoreError>;
         fn token_by_hash(hash: &KeyedHash) -> Result<Option<TokenRecord>, StoreError>;
         fn revoke_token(hash: &KeyedHash, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn revoke_grant(authorization: AuthorizationId, at: OffsetDateTime) -> Result<u64, StoreError>;

@@ -1,6 +1,7 @@
 //! A node's watch of registry changes. On PostgreSQL the database triggers
-//! announce each committed change on a channel (migration
-//! `…_registry_version.sql`); a connection of the node's own listens to it.
+//! announce each committed change on a channel (migrations
+//! `…_registry_version.sql` and, for token revocations,
+//! `…_token_revocations.sql`); a connection of the node's own listens to it.
 
 use std::time::Duration;
 

@@ -15,6 +15,7 @@ use fintechapi_limits::CpuPool;
 use fintechapi_registry::{AuthenticatedClient, Registry};
 use time::Duration;
 
+use super::writer::TokenWriter;
 use crate::client_keys::ClientKeys;
 use crate::error::{ErrorCode, OAuthError};
 
@@ -48,6 +49,8 @@ pub struct AuthorizationServer<R> {
     /// Client assertions and DPoP proofs are verified here, off the async
     /// workers and a bounded number at once.
     pub(super) signatures: CpuPool,
+    /// New tokens go through it when it runs (`writer.rs`).
+    pub(super) writer: TokenWriter,
 }
 
 /// The storage the authorization server needs.
@@ -92,6 +95,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             settings,
             client_keys,
             signatures,
+            writer: TokenWriter::default(),
         }
     }
 

@@ -88,16 +88,15 @@ impl<R: AsRepo> AuthorizationServer<R> {
             ));
         }
         let scope = format_scope(&granted);
-        let access_token = self
-            .issue(
-                TokenKind::Access,
-                client,
-                &scope,
-                None,
-                &binding,
-                self.settings.access_token_ttl,
-            )
-            .await?;
+        let (access_token, record) = self.mint(
+            TokenKind::Access,
+            client,
+            &scope,
+            None,
+            &binding,
+            self.settings.access_token_ttl,
+        )?;
+        self.store_tokens(vec![record]).await?;
         Ok(TokenResponse {
             access_token,
             token_type: binding.token_type(),
@@ -109,8 +108,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
         })
     }
 
-    /// Stores a new token's keyed hash and returns the token.
-    async fn issue(
+    /// A new token and its record (its keyed hash), not stored yet.
+    fn mint(
         &self,
         kind: TokenKind,
         client: &AuthenticatedClient,
@@ -118,30 +117,28 @@ impl<R: AsRepo> AuthorizationServer<R> {
         grant: Option<(AuthorizationId, Option<&str>)>,
         binding: &Binding,
         ttl: Duration,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<(String, TokenRecord), OAuthError> {
         let prefix = match kind {
             TokenKind::Access => ACCESS_TOKEN_PREFIX,
             TokenKind::Refresh => REFRESH_TOKEN_PREFIX,
         };
         let token = format!("{prefix}{}", fresh_random()?);
         let now = self.clock.now();
-        self.tokens
-            .insert_token(TokenRecord {
-                hash: self.pepper.hash(&token),
-                kind,
-                application_id: client.application.id,
-                client_id: client_id_of(client),
-                scope: scope.to_owned(),
-                authorization_id: grant.map(|(id, _)| id),
-                authorization_details: grant.and_then(|(_, d)| d.map(str::to_owned)),
-                dpop_jkt: binding.dpop_jkt.clone(),
-                mtls_x5t: binding.mtls_x5t.clone(),
-                issued_at: now,
-                expires_at: now + ttl,
-                revoked_at: None,
-            })
-            .await?;
-        Ok(token)
+        let record = TokenRecord {
+            hash: self.pepper.hash(&token),
+            kind,
+            application_id: client.application.id,
+            client_id: client_id_of(client),
+            scope: scope.to_owned(),
+            authorization_id: grant.map(|(id, _)| id),
+            authorization_details: grant.and_then(|(_, d)| d.map(str::to_owned)),
+            dpop_jkt: binding.dpop_jkt.clone(),
+            mtls_x5t: binding.mtls_x5t.clone(),
+            issued_at: now,
+            expires_at: now + ttl,
+            revoked_at: None,
+        };
+        Ok((token, record))
     }
 
     /// RFC 6749 §4.1.3 with RFC 7636: exchanges a code once; a replay revokes
@@ -168,9 +165,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             ));
         }
         if authorization.stage == AuthorizationStage::Exchanged {
-            return Err(self
-                .replayed(authorization.id, &authorization.scope, now)
-                .await?);
+            return Err(self.replayed(&authorization, now).await?);
         }
         if authorization.stage != AuthorizationStage::Approved
             || authorization.code_expires_at.is_none_or(|at| at <= now)
@@ -213,9 +208,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         // Only a valid redemption spends the code; losing this race to a
         // concurrent redemption is a replay.
         if !self.tokens.redeem_code(&code_hash, now).await? {
-            return Err(self
-                .replayed(authorization.id, &authorization.scope, now)
-                .await?);
+            return Err(self.replayed(&authorization, now).await?);
         }
         let scope = authorization.scope.scope();
         let refresh_ttl = self.refresh_ttl(&scope).await?;
@@ -241,13 +234,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
     /// RFC 6749 §4.1.2: a code used twice revokes what was issued from it.
     async fn replayed(
         &self,
-        id: AuthorizationId,
-        scope: &ScopedResource,
+        authorization: &Authorization,
         now: OffsetDateTime,
     ) -> Result<OAuthError, OAuthError> {
+        let id = authorization.id;
         let revoked = self.tokens.revoke_grant(id, now).await?;
+        self.registry.tokens_revoked(authorization.application_id);
         tracing::warn!(authorization = %id, revoked, "authorization code replayed; its tokens are revoked");
-        self.end_consent_of(scope, now).await?;
+        self.end_consent_of(&authorization.scope, now).await?;
         Ok(OAuthError::new(
             ErrorCode::InvalidGrant,
             "the authorization code was already used; tokens issued from it are revoked",
@@ -310,6 +304,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             // Only the first presentation wins; a second one is reuse.
             if !self.tokens.revoke_token(&hash, now).await? {
                 let revoked = self.tokens.revoke_grant(authorization, now).await?;
+                self.registry.tokens_revoked(record.application_id);
                 tracing::warn!(authorization = %authorization, revoked, "refresh token reused; the grant is revoked");
                 if let Some(scope) = ScopedResource::parse(&record.scope) {
                     self.end_consent_of(&scope, now).await?;
@@ -382,30 +377,21 @@ impl<R: AsRepo> AuthorizationServer<R> {
         let access_ttl = refresh_ttl.map_or(self.settings.access_token_ttl, |r| {
             self.settings.access_token_ttl.min(r)
         });
-        let access_token = self
-            .issue(
-                TokenKind::Access,
-                client,
-                scope,
-                Some((authorization, details)),
-                binding,
-                access_ttl,
-            )
-            .await?;
+        let grant = Some((authorization, details));
+        let (access_token, access) =
+            self.mint(TokenKind::Access, client, scope, grant, binding, access_ttl)?;
+        let mut records = vec![access];
         let refresh_token = match refresh_ttl {
-            Some(ttl) => Some(
-                self.issue(
-                    TokenKind::Refresh,
-                    client,
-                    scope,
-                    Some((authorization, details)),
-                    binding,
-                    ttl,
-                )
-                .await?,
-            ),
+            Some(ttl) => {
+                let (token, record) =
+                    self.mint(TokenKind::Refresh, client, scope, grant, binding, ttl)?;
+                records.push(record);
+                Some(token)
+            }
             None => None,
         };
+        // Both in one commit: a pair is stored whole or not at all.
+        self.store_tokens(records).await?;
         Ok(TokenResponse {
             access_token,
             token_type: binding.token_type(),

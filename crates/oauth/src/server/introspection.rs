@@ -115,6 +115,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             && record.application_id == client.application.id
         {
             self.tokens.revoke_token(&hash, self.clock.now()).await?;
+            self.registry.tokens_revoked(record.application_id);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 //!   published signing keys and signing with them.
 //! - `oidc.rs`: OpenID Connect: ID tokens, pairwise subjects, userinfo.
 //! - `message_signing.rs`: request objects (JAR) and signed responses (JARM).
+//! - `writer.rs`: group commit of issued tokens (one transaction per batch).
 //!
 //! `base` and `scope` are shared below them; no concern uses another except
 //! `grants` (the binding from `dpop`, the ID token from `oidc`), `resource`
@@ -29,6 +30,7 @@ mod oidc;
 mod par;
 mod resource;
 mod scope;
+mod writer;
 
 pub use base::{AsRepo, AuthorizationServer, OAuthSettings, PSU_IDLE_TIMEOUT};
 pub use client_auth::PresentedClient;

@@ -52,7 +52,9 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if !token.starts_with(ACCESS_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let Some(record) = self.tokens.token_by_hash(&self.pepper.hash(token)).await? else {
+        let hash = self.pepper.hash(token);
+        let load = self.tokens.token_by_hash(&hash);
+        let Some(record) = self.registry.cached_token(hash.clone(), load).await? else {
             return Ok(None);
         };
         if record.kind != TokenKind::Access || !record.is_active_at(self.clock.now()) {

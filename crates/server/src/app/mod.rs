@@ -449,6 +449,12 @@ impl Application {
                     .await;
             })
         };
+        // Token requests wait for their batch's commit (oauth `writer.rs`).
+        let token_writer = self
+            .state
+            .oauth()
+            .server
+            .spawn_token_writer(background_stopped.clone());
         let usage_flusher = self
             .state
             .meter()
@@ -464,6 +470,7 @@ impl Application {
             let _ = task.await;
         }
         let _ = housekeeping.await;
+        let _ = token_writer.await;
         let _ = usage_flusher.await;
         let _ = settlement.await;
         let _ = tls_reload.await;

@@ -32,4 +32,5 @@ mod scheduled_payments;
 mod shared_limits;
 mod site;
 mod tls;
+mod token_path;
 mod xs2a;

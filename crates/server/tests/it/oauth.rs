@@ -501,7 +501,7 @@ async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_
     };
     for i in 0..7 {
         store
-            .insert_token(token(format!("expired-{i}"), now - Duration::hours(1)))
+            .insert_tokens(&[token(format!("expired-{i}"), now - Duration::hours(1))])
             .await
             .unwrap();
         store
@@ -513,7 +513,7 @@ async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_
             .unwrap();
     }
     store
-        .insert_token(token("live".into(), now + Duration::hours(1)))
+        .insert_tokens(&[token("live".into(), now + Duration::hours(1))])
         .await
         .unwrap();
     store

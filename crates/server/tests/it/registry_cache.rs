@@ -3,8 +3,6 @@
 //! that made it at once, on another node (PostgreSQL) as soon as the
 //! database's announcement arrives.
 
-use std::time::{Duration, Instant};
-
 use crate::support::xs2a::cli_app;
 use crate::support::{Api, Browser, Node, TestServer, config_for, json_of, operator};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
@@ -127,8 +125,7 @@ async fn a_suspension_or_a_revocation_stops_the_very_next_request(db: TestDb) {
 }
 both_stores!(a_suspension_or_a_revocation_stops_the_very_next_request);
 
-/// Polls `base` with token requests until one answers `want`: within a
-/// second, though it gives up only after two.
+/// Polls `base` with token requests until one answers `want`.
 async fn within_a_second(
     client: &reqwest::Client,
     base: &str,
@@ -136,21 +133,11 @@ async fn within_a_second(
     want: StatusCode,
     what: &str,
 ) {
-    let started = Instant::now();
-    loop {
+    crate::support::within_a_second(what, || async move {
         let got = token(client, base, key, secret).await;
-        if got == want {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{what}: {base} still answers {got}, not {want}, after 2 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let took = started.elapsed();
-    println!("{what}: node B answered {want} after {took:?}");
-    assert!(took < Duration::from_secs(1), "{what}: {took:?}");
+        (got != want).then(|| format!("{base} still answers {got}, not {want}"))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,33 +11,37 @@ use fintechapi_domain::secret::KeyedHash;
 use sqlx::Pool;
 use time::OffsetDateTime;
 
-use super::{Db, Read, Write};
+use super::{BEGIN_WRITE, Db, Read, Write};
 use crate::error::store;
 use crate::has_nul;
 use crate::rows::{AuthorizationRow, FlowColumns, TokenRow};
 
 impl TokenRepository for super::Store {
-    async fn insert_token(&self, token: TokenRecord) -> Result<(), StoreError> {
-        let pool = &self.0;
-        sqlx::query(
-            "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
-         authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
-         revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(token.hash.as_str())
-        .bind(token.kind.as_str())
-        .bind(token.application_id)
-        .bind(&token.client_id)
-        .bind(&token.scope)
-        .bind(token.authorization_id)
-        .bind(&token.authorization_details)
-        .bind(&token.dpop_jkt)
-        .bind(&token.mtls_x5t)
-        .bind(token.issued_at)
-        .bind(token.expires_at)
-        .bind(token.revoked_at)
-        .run(pool)
-        .await
+    async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+        // One transaction, one commit (one fsync) for the whole batch.
+        let mut tx = self.0.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        for token in tokens {
+            sqlx::query(
+                "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
+             authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
+             revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(token.hash.as_str())
+            .bind(token.kind.as_str())
+            .bind(token.application_id)
+            .bind(&token.client_id)
+            .bind(&token.scope)
+            .bind(token.authorization_id)
+            .bind(&token.authorization_details)
+            .bind(&token.dpop_jkt)
+            .bind(&token.mtls_x5t)
+            .bind(token.issued_at)
+            .bind(token.expires_at)
+            .bind(token.revoked_at)
+            .run(&mut *tx)
+            .await?;
+        }
+        tx.commit().await.map_err(store)
     }
 
     async fn token_by_hash(&self, hash: &KeyedHash) -> Result<Option<TokenRecord>, StoreError> {

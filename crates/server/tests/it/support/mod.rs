@@ -19,6 +19,7 @@ pub use guide::*;
 pub use portal::*;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use fintechapi_server::app::Application;
 use fintechapi_server::config::{Config, DemoConfig};
@@ -250,4 +251,24 @@ pub async fn booked_balance(
 /// The IBAN of a customer's `account`, electronic format.
 pub fn iban(account: &fintechapi_domain::ledger::Account) -> String {
     account.iban.as_ref().unwrap().as_str().to_owned()
+}
+
+/// Polls `not_yet` (None once the awaited state is seen, else what is seen
+/// instead) until the state holds: within a second, though it gives up only
+/// after two. For what another node learns from the database's announcements.
+pub async fn within_a_second<F>(what: &str, mut not_yet: impl FnMut() -> F)
+where
+    F: Future<Output = Option<String>>,
+{
+    let started = Instant::now();
+    while let Some(seen) = not_yet().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{what}: {seen} after 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let took = started.elapsed();
+    println!("{what}: after {took:?}");
+    assert!(took < Duration::from_secs(1), "{what}: {took:?}");
 }
