@@ -72,6 +72,8 @@ pub struct NewApplication {
     pub jwks: Option<String>,
     pub jwks_uri: Option<String>,
     pub tls_subject_dn: Option<String>,
+    /// Pushed requests only as request objects signed with the JWKS's keys.
+    pub require_signed_request_object: bool,
     pub environment: Environment,
     pub products: Vec<ApiProduct>,
 }
@@ -154,6 +156,12 @@ impl<R: PortalRepository> Registry<R> {
                 errors.add("jwks", problem.to_string());
             }
         }
+        if input.require_signed_request_object && jwks.is_none() && jwks_uri.is_none() {
+            errors.add(
+                "require_signed_request_object",
+                "needs a JWKS or a JWKS URI: request objects are checked with the client's keys",
+            );
+        }
         if let Some(Err(e)) = tls_subject_dn.as_deref().map(Dn::parse) {
             errors.add("tls_subject_dn", format!("is not an RFC 4514 DN: {e}"));
         }
@@ -178,6 +186,7 @@ impl<R: PortalRepository> Registry<R> {
             status: Status::Active,
             created_at: now,
             assigned_plan: None,
+            require_signed_request_object: input.require_signed_request_object,
         };
         let approved = approve || input.environment == Environment::Sandbox;
         let mut products = input.products.clone();

@@ -281,6 +281,7 @@ mod tests {
             status: Status::Active,
             created_at: now,
             assigned_plan: None,
+            require_signed_request_object: false,
         };
         ClientRecord {
             credential: Credential {

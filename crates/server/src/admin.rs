@@ -87,6 +87,9 @@ pub struct CreateApp {
     /// fapi2 with mutual TLS: the client certificate's subject DN.
     #[arg(long)]
     tls_subject_dn: Option<String>,
+    /// FAPI 2.0 Message Signing: pushed requests only as request objects signed with the client's keys (needs --jwks or --jwks-uri).
+    #[arg(long)]
+    require_signed_request_object: bool,
     #[arg(long)]
     json: bool,
 }
@@ -273,6 +276,7 @@ async fn create_app(registry: &Registry<Store>, args: CreateApp) -> anyhow::Resu
                     },
                     jwks_uri: args.jwks_uri.clone(),
                     tls_subject_dn: args.tls_subject_dn.clone(),
+                    require_signed_request_object: args.require_signed_request_object,
                     environment: args.environment,
                     products: args.products.clone(),
                 },

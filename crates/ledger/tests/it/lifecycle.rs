@@ -187,6 +187,7 @@ async fn register_application(store: &Store, now: time::OffsetDateTime) -> Appli
                 status: Status::Active,
                 created_at: now,
                 assigned_plan: None,
+                require_signed_request_object: false,
             },
             Vec::new(),
             credential,

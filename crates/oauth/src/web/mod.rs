@@ -181,6 +181,11 @@ async fn push<R: OAuthStore>(
     }
     let signed;
     let params = match form.get("request") {
+        None if call.client.application.require_signed_request_object => {
+            return Err(OAuthError::invalid_request(
+                "this client is registered to push only signed request objects (require_signed_request_object): send the parameters as a request JWT",
+            ));
+        }
         None => form,
         Some(object) => {
             if let Some((name, _)) = form

@@ -151,6 +151,17 @@ async fn a_fapi2_app_registers_an_https_jwks_uri_and_never_a_plain_http_one_or_b
             "jwks",
             "must not be given together with a JWKS URI; choose one",
         ),
+        (
+            // Request objects are checked with the client's keys: it needs some.
+            NewApplication {
+                security_profile: SecurityProfile::Fapi2,
+                tls_subject_dn: Some("CN=buddy".into()),
+                require_signed_request_object: true,
+                ..app_input(Environment::Sandbox, vec![ApiProduct::Ais])
+            },
+            "require_signed_request_object",
+            "needs a JWKS or a JWKS URI: request objects are checked with the client's keys",
+        ),
     ];
     for (input, field, problem) in refusals {
         let Err(RegistryError::Invalid(errors)) = f

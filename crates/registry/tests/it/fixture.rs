@@ -103,6 +103,7 @@ pub(crate) fn app_input(env: Environment, products: Vec<ApiProduct>) -> NewAppli
         jwks: None,
         jwks_uri: None,
         tls_subject_dn: None,
+        require_signed_request_object: false,
         environment: env,
         products,
     }

@@ -51,6 +51,7 @@ pub(crate) struct ApplicationRow {
     status: String,
     created_at: OffsetDateTime,
     plan: Option<String>,
+    require_signed_request_object: bool,
 }
 
 /// Redirect URIs are stored one per line (a URI cannot contain a newline).
@@ -83,6 +84,7 @@ impl TryFrom<ApplicationRow> for Application {
             status: r.status.parse()?,
             created_at: r.created_at,
             assigned_plan: r.plan,
+            require_signed_request_object: r.require_signed_request_object,
         })
     }
 }

@@ -181,6 +181,7 @@ fn application_json(app: &Application) -> Value {
         "security_profile": app.security_profile.as_str(),
         "jwks_uri": app.jwks_uri,
         "tls_subject_dn": app.tls_subject_dn,
+        "require_signed_request_object": app.require_signed_request_object,
         "environment": app.environment.as_str(),
         "status": app.status.as_str(),
         "created_at": app.created_at.unix_timestamp(),

@@ -153,6 +153,8 @@ struct ApplicationBody {
     jwks: Option<serde_json::Value>,
     jwks_uri: Option<String>,
     tls_subject_dn: Option<String>,
+    #[serde(default)]
+    require_signed_request_object: bool,
 }
 
 async fn application_create<R: PortalStore>(
@@ -222,6 +224,7 @@ fn new_application(b: ApplicationBody) -> Result<NewApplication, FieldErrors> {
         jwks,
         jwks_uri: b.jwks_uri,
         tls_subject_dn: b.tls_subject_dn,
+        require_signed_request_object: b.require_signed_request_object,
         environment,
         products,
     })

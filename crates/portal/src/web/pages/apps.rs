@@ -38,6 +38,7 @@ pub struct AppForm {
     jwks: String,
     #[serde(default)]
     tls_subject_dn: String,
+    require_signed_request_object: Option<String>,
     #[serde(default)]
     environment: String,
     product_ais: Option<String>,
@@ -149,6 +150,7 @@ fn new_application(input: &AppForm) -> Result<NewApplication, FieldErrors> {
         jwks: optional(&input.jwks),
         jwks_uri: optional(&input.jwks_uri),
         tls_subject_dn: optional(&input.tls_subject_dn),
+        require_signed_request_object: input.require_signed_request_object.is_some(),
         environment,
         products: products.map(|(_, p)| p).collect(),
     })

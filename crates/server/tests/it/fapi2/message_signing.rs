@@ -166,3 +166,44 @@ async fn jarm_answers_with_one_jwt_signed_by_the_server(db: TestDb) {
     server.stop().await;
 }
 both_stores!(jarm_answers_with_one_jwt_signed_by_the_server);
+
+async fn a_client_registered_for_signed_requests_pushes_nothing_else(db: TestDb) {
+    let (server, _) = fapi_client(db, Arc::new(SystemClock)).await;
+    let signing = Key::generate("strict-key-1");
+    let jwks = server.db.data_dir().join("strict-jwks.json");
+    std::fs::write(&jwks, json!({"keys": [signing.jwk]}).to_string()).unwrap();
+    let strict = Client::register_with(
+        &server,
+        Arc::new(SystemClock),
+        "Strict App",
+        &[
+            "--jwks",
+            jwks.to_str().unwrap(),
+            "--require-signed-request-object",
+        ],
+        signing,
+    );
+    strict.learn_nonce().await;
+    let cc = strict.client_token().await;
+    let consent = strict.consent(&cc).await;
+
+    // The same request as plain parameters is refused, naming why.
+    let plain = strict.par_with(&consent, &[]).await;
+    plain.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(
+        plain.body["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("require_signed_request_object")),
+        "{}",
+        plain.body
+    );
+    // Signed with its key, it is taken.
+    let object = Client::request_object(
+        &strict.signing,
+        &strict.request_claims(&consent, json!({})),
+    );
+    let par = strict.par_signed(&object, &[]).await;
+    assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
+    server.stop().await;
+}
+both_stores!(a_client_registered_for_signed_requests_pushes_nothing_else);

@@ -184,6 +184,7 @@ pub async fn live_app(
         jwks: None,
         jwks_uri: None,
         tls_subject_dn: None,
+        require_signed_request_object: false,
         environment: Environment::Production,
         products,
     };

@@ -24,7 +24,7 @@ impl Store {
         let inserted = sqlx::query(concat!(
             "INSERT INTO applications (",
             application_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(a.id)
         .bind(a.organisation_id)
@@ -39,6 +39,7 @@ impl Store {
         .bind(a.status.as_str())
         .bind(a.created_at)
         .bind(a.assigned_plan.as_deref())
+        .bind(a.require_signed_request_object)
         .execute(&mut *tx)
         .await;
         match inserted {

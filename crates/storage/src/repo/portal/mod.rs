@@ -22,7 +22,7 @@ macro_rules! user_columns {
 macro_rules! application_columns {
     () => {
         "id, organisation_id, name, description, redirect_uris, security_profile, jwks, jwks_uri, \
-         tls_subject_dn, environment, status, created_at, plan"
+         tls_subject_dn, environment, status, created_at, plan, require_signed_request_object"
     };
 }
 macro_rules! subscription_columns {
