@@ -194,10 +194,11 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         "{payments}/{}/status",
         created.body["paymentId"].as_str().unwrap()
     );
+    // (XML is a status report here: pain.002, tested with the pain.001 products.)
     for accept in [
-        "application/xml",
         "text/plain",
-        "application/json;q=0, application/xml",
+        "text/csv",
+        "application/json;q=0, text/html",
     ] {
         let refused = tpp.get(&status, &cc, &[("accept", accept)]).await;
         refused.assert_refusal(
@@ -236,7 +237,7 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         ("consent-id", alice.consent.as_str()),
         ("psu-ip-address", PSU_PRESENT),
     ];
-    for accept in ["text/plain", "application/xml"] {
+    for accept in ["text/csv", "application/pdf"] {
         let refused = tpp
             .get(
                 &transactions,
