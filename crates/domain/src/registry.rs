@@ -69,9 +69,6 @@ pub struct ApplicationStanding {
     pub approved: Vec<(ApiProduct, Plan)>,
     /// The plan an operator assigned, overriding the subscriptions' tiers.
     pub assigned_plan: Option<String>,
-    /// FAPI 2.0 Message Signing (RFC 9101 §10.5): its pushed requests are
-    /// accepted only as a request object signed with one of its keys.
-    pub require_signed_request_object: bool,
 }
 
 /// A committed change to what client authentication reads, as the store
@@ -326,6 +323,9 @@ pub struct Application {
     /// The plan an operator assigned by its configured name; it overrides the
     /// subscriptions' tiers.
     pub assigned_plan: Option<String>,
+    /// FAPI 2.0 Message Signing (RFC 9101 §10.5): its pushed requests are
+    /// accepted only as a request object signed with one of its keys.
+    pub require_signed_request_object: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

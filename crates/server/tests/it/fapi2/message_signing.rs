@@ -198,10 +198,8 @@ async fn a_client_registered_for_signed_requests_pushes_nothing_else(db: TestDb)
         plain.body
     );
     // Signed with its key, it is taken.
-    let object = Client::request_object(
-        &strict.signing,
-        &strict.request_claims(&consent, json!({})),
-    );
+    let object =
+        Client::request_object(&strict.signing, &strict.request_claims(&consent, json!({})));
     let par = strict.par_signed(&object, &[]).await;
     assert_eq!(par.status, StatusCode::CREATED, "{}", par.body);
     server.stop().await;

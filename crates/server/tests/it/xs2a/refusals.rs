@@ -195,11 +195,7 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         created.body["paymentId"].as_str().unwrap()
     );
     // (XML is a status report here: pain.002, tested with the pain.001 products.)
-    for accept in [
-        "text/plain",
-        "text/csv",
-        "application/json;q=0, text/html",
-    ] {
+    for accept in ["text/plain", "text/csv", "application/json;q=0, text/html"] {
         let refused = tpp.get(&status, &cc, &[("accept", accept)]).await;
         refused.assert_refusal(
             StatusCode::NOT_ACCEPTABLE,
