@@ -238,9 +238,14 @@ pub struct PendingNotification {
 pub enum DeliveryOutcome {
     Delivered,
     /// Failed; tried again from `at`.
-    RetryAt { at: OffsetDateTime, error: String },
+    RetryAt {
+        at: OffsetDateTime,
+        error: String,
+    },
     /// Failed for good: attempts used up, or a URI that can never be reached.
-    GivenUp { error: String },
+    GivenUp {
+        error: String,
+    },
 }
 
 /// The outbox of notifications. Status changes enter it in the transaction
@@ -297,7 +302,10 @@ mod tests {
         }
         for (uri, error) in [
             ("https://tpp.example/n", InvalidNotificationUri::ForeignHost),
-            ("https://evil.example/n", InvalidNotificationUri::ForeignHost),
+            (
+                "https://evil.example/n",
+                InvalidNotificationUri::ForeignHost,
+            ),
             (
                 "https://xapp.tpp.example/n",
                 InvalidNotificationUri::ForeignHost,
@@ -318,7 +326,11 @@ mod tests {
             ),
             ("/relative", InvalidNotificationUri::NotAbsolute),
         ] {
-            assert_eq!(NotificationUri::parse(uri, &registered()), Err(error), "{uri}");
+            assert_eq!(
+                NotificationUri::parse(uri, &registered()),
+                Err(error),
+                "{uri}"
+            );
         }
         let long = format!("https://app.tpp.example/{}", "a".repeat(1000));
         assert_eq!(
@@ -360,7 +372,11 @@ mod tests {
             "SCA,PROCESS",
             "state=SCA",
         ] {
-            assert_eq!(NotificationContent::parse(unsupported), None, "{unsupported}");
+            assert_eq!(
+                NotificationContent::parse(unsupported),
+                None,
+                "{unsupported}"
+            );
         }
     }
 }

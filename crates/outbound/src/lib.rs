@@ -38,7 +38,10 @@ pub enum SetupError {
 }
 
 /// A client for TPP-chosen URIs, `timeout` covering connecting, TLS and the answer.
-pub fn client(settings: &OutboundSettings, timeout: Duration) -> Result<reqwest::Client, SetupError> {
+pub fn client(
+    settings: &OutboundSettings,
+    timeout: Duration,
+) -> Result<reqwest::Client, SetupError> {
     let mut builder = reqwest::Client::builder()
         .https_only(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -62,10 +65,7 @@ pub fn client(settings: &OutboundSettings, timeout: Duration) -> Result<reqwest:
 
 /// Refuses a URI whose host is a literal non-public IP (a name is checked
 /// when the client resolves it), unless private networks are allowed.
-pub fn check_address(
-    url: &url::Url,
-    settings: &OutboundSettings,
-) -> Result<(), NonPublicAddress> {
+pub fn check_address(url: &url::Url, settings: &OutboundSettings) -> Result<(), NonPublicAddress> {
     match address::literal_ip(url) {
         Some(ip) if !settings.allow_private_networks && !is_public(ip) => Err(NonPublicAddress),
         _ => Ok(()),

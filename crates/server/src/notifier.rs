@@ -120,13 +120,16 @@ impl Notifier {
         let outcome = match self.deliver(&notification).await {
             Ok(()) => DeliveryOutcome::Delivered,
             Err(Failure::Permanent(error)) => DeliveryOutcome::GivenUp { error },
-            Err(Failure::Transient(error)) if notification.attempt >= self.settings.max_attempts => {
+            Err(Failure::Transient(error))
+                if notification.attempt >= self.settings.max_attempts =>
+            {
                 DeliveryOutcome::GivenUp { error }
             }
             Err(Failure::Transient(error)) => {
                 let wait = backoff(self.settings.retry_base, notification.attempt);
                 DeliveryOutcome::RetryAt {
-                    at: clock.now() + time::Duration::try_from(wait).unwrap_or(time::Duration::HOUR),
+                    at: clock.now()
+                        + time::Duration::try_from(wait).unwrap_or(time::Duration::HOUR),
                     error,
                 }
             }
@@ -168,7 +171,7 @@ impl Notifier {
             .await
             .map_err(|e| {
                 if fintechapi_outbound::is_non_public(&e) {
-                    Failure::Permanent(e.to_string())
+                    Failure::Permanent(fintechapi_outbound::NonPublicAddress.to_string())
                 } else if e.is_timeout() {
                     Failure::Transient("timed out".into())
                 } else {
@@ -186,7 +189,10 @@ impl Notifier {
         if status.is_success() {
             Ok(())
         } else {
-            Err(Failure::Transient(format!("answered HTTP {}", status.as_u16())))
+            Err(Failure::Transient(format!(
+                "answered HTTP {}",
+                status.as_u16()
+            )))
         }
     }
 }
@@ -219,7 +225,10 @@ mod tests {
         assert_eq!(waits, [10, 20, 40, 80, 160, 320]);
         assert_eq!(backoff(base, 10), MAX_BACKOFF);
         assert_eq!(backoff(base, u32::MAX), MAX_BACKOFF);
-        assert_eq!(backoff(Duration::from_millis(200), 0), Duration::from_millis(200));
+        assert_eq!(
+            backoff(Duration::from_millis(200), 0),
+            Duration::from_millis(200)
+        );
     }
 
     #[test]

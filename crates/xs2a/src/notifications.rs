@@ -40,7 +40,9 @@ impl Notifications {
     ) -> Result<Self, Xs2aError> {
         let Some(uri) = header_text(headers, URI) else {
             if headers.contains_key(URI) {
-                return Err(Xs2aError::format(format!("{URI_SHOWN} must be an https URI")).at(URI_SHOWN));
+                return Err(
+                    Xs2aError::format(format!("{URI_SHOWN} must be an https URI")).at(URI_SHOWN),
+                );
             }
             return Ok(Self::NotAsked);
         };
@@ -80,7 +82,10 @@ impl Notifications {
             content: *content,
             created_at: service.now(),
         };
-        service.notifications().subscribe_notifications(&target).await?;
+        service
+            .notifications()
+            .subscribe_notifications(&target)
+            .await?;
         Ok(())
     }
 
@@ -90,10 +95,16 @@ impl Notifications {
         match self {
             Self::NotAsked => {}
             Self::Unsupported => {
-                headers.insert("aspsp-notification-support", HeaderValue::from_static("false"));
+                headers.insert(
+                    "aspsp-notification-support",
+                    HeaderValue::from_static("false"),
+                );
             }
             Self::Accepted { content, .. } => {
-                headers.insert("aspsp-notification-support", HeaderValue::from_static("true"));
+                headers.insert(
+                    "aspsp-notification-support",
+                    HeaderValue::from_static("true"),
+                );
                 if let Ok(value) = HeaderValue::from_str(&content.header_value()) {
                     headers.insert("aspsp-notification-content", value);
                 }

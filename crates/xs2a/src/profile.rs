@@ -275,7 +275,10 @@ impl AspspProfile {
             multilevel_sca: false,
             notifications: NotificationsProfile {
                 supported: true,
-                on: ["POST /v1/consents", "POST /v1/{payment-service}/{payment-product}"],
+                on: [
+                    "POST /v1/consents",
+                    "POST /v1/{payment-service}/{payment-product}",
+                ],
                 uri_rule: "https, on the host of one of the application's registered redirect \
                     URIs or a subdomain of it; otherwise 400 FORMAT_ERROR",
                 max_uri_length: MAX_NOTIFICATION_URI_LEN,

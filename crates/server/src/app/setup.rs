@@ -119,12 +119,13 @@ pub(super) fn client_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
 /// The deliverer of resource status notifications, trusting the configured extra CAs.
 pub(super) fn notifier(config: &Config) -> anyhow::Result<crate::notifier::Notifier> {
     let settings = &config.notifications;
-    let extra_roots_pem = match &settings.ca_file {
-        Some(path) => Some(std::fs::read(path).with_context(|| {
-            format!("notifications.ca_file: cannot read {}", path.display())
-        })?),
-        None => None,
-    };
+    let extra_roots_pem =
+        match &settings.ca_file {
+            Some(path) => Some(std::fs::read(path).with_context(|| {
+                format!("notifications.ca_file: cannot read {}", path.display())
+            })?),
+            None => None,
+        };
     crate::notifier::Notifier::new(crate::notifier::NotifierSettings {
         outbound: fintechapi_outbound::OutboundSettings {
             extra_roots_pem,

@@ -10,9 +10,11 @@ use std::time::Duration;
 
 use crate::support::tpp_host::{Document, TppHost};
 use crate::support::xs2a::{Answer, REDIRECT, Tpp, cli_app_of};
-use crate::support::{Browser, TestServer, config_for};
+use crate::support::{
+    Browser, SANDBOX_CODE, TestServer, accounts_of, config_for, iban, log_in, second_factor,
+};
 use fintechapi_testkit::{TestDb, both_stores};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const PATH: &str = "/notify";
@@ -85,7 +87,10 @@ fn changes(bodies: &[Value]) -> Vec<(String, String)> {
                 .into_iter()
                 .find(|a| b.get(a).is_some())
                 .unwrap_or_else(|| panic!("a status attribute: {b}"));
-            (attribute.to_owned(), b[attribute].as_str().unwrap().to_owned())
+            (
+                attribute.to_owned(),
+                b[attribute].as_str().unwrap().to_owned(),
+            )
         })
         .collect()
 }
@@ -105,7 +110,10 @@ async fn the_receiver_gets_each_status_change_of_an_approved_consent_in_order(db
         "status=SCA,PROCESS"
     );
     let consent_id = created.body["consentId"].as_str().unwrap().to_owned();
-    let authorisation = tpp.authorisation_ids(&format!("/v1/consents/{consent_id}"), &cc).await[0].clone();
+    let authorisation = tpp
+        .authorisation_ids(&format!("/v1/consents/{consent_id}"), &cc)
+        .await[0]
+        .clone();
     assert!(host.posted(PATH).is_empty(), "nothing changed yet");
 
     approve(&server, &tpp, &created).await;
@@ -125,7 +133,10 @@ async fn the_receiver_gets_each_status_change_of_an_approved_consent_in_order(db
     for body in &bodies {
         assert_eq!(body["resourceType"], "consent");
         assert_eq!(body["resourceId"], consent_id.as_str());
-        assert!(body["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{body}");
+        assert!(
+            body["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{body}"
+        );
         if body.get("scaStatus").is_some() {
             assert_eq!(body["authorisationId"], authorisation.as_str());
         }
@@ -159,18 +170,37 @@ async fn a_receiver_that_fails_twice_gets_the_notification_on_the_third_try(db: 
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    assert_eq!(created.headers["aspsp-notification-content"], "status=PROCESS");
+    assert_eq!(
+        created.headers["aspsp-notification-content"],
+        "status=PROCESS"
+    );
     approve(&server, &tpp, &created).await;
 
     let bodies = received(&host, 3).await;
     assert_eq!(bodies.len(), 3, "{bodies:?}");
-    assert!(bodies.iter().all(|b| *b == bodies[0]), "the same notification: {bodies:?}");
+    assert!(
+        bodies.iter().all(|b| *b == bodies[0]),
+        "the same notification: {bodies:?}"
+    );
     assert_eq!(
         changes(&bodies[..1]),
         [("consentStatus".to_owned(), "valid".to_owned())]
     );
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(host.hits(PATH), 3, "delivered on the third try, then no more");
+    assert_eq!(
+        host.hits(PATH),
+        3,
+        "delivered on the third try, then no more"
+    );
+    assert_eq!(
+        server
+            .db
+            .raw_strings(
+                "SELECT CAST(attempts AS TEXT) FROM notifications WHERE delivered_at IS NOT NULL"
+            )
+            .await,
+        ["3"]
+    );
     server.stop().await;
 }
 both_stores!(a_receiver_that_fails_twice_gets_the_notification_on_the_third_try);
@@ -217,9 +247,19 @@ async fn a_notification_uri_outside_the_registered_hosts_is_refused(db: TestDb) 
         ],
     )
     .await;
-    assert_eq!(unsupported.status, StatusCode::CREATED, "{}", unsupported.body);
+    assert_eq!(
+        unsupported.status,
+        StatusCode::CREATED,
+        "{}",
+        unsupported.body
+    );
     assert_eq!(unsupported.headers["aspsp-notification-support"], "false");
-    assert!(unsupported.headers.get("aspsp-notification-content").is_none());
+    assert!(
+        unsupported
+            .headers
+            .get("aspsp-notification-content")
+            .is_none()
+    );
     // Without the header, the answer says nothing about notifications.
     let plain = consent(&tpp, &cc, &[]).await;
     assert!(plain.headers.get("aspsp-notification-support").is_none());
@@ -242,8 +282,89 @@ async fn without_the_private_network_flag_a_loopback_receiver_is_never_called(db
     let consent_id = created.body["consentId"].as_str().unwrap();
     assert_eq!(tpp.consent_status(&cc, consent_id).await, "valid");
 
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Each notification is given up at its first attempt, and recorded.
+    let given_up = "SELECT last_error FROM notifications WHERE given_up_at IS NOT NULL ORDER BY id";
+    let mut errors = Vec::new();
+    for _ in 0..200 {
+        errors = server.db.raw_strings(given_up).await;
+        if errors.len() == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("no public address")),
+        "{errors:?}"
+    );
+    assert_eq!(
+        server
+            .db
+            .raw_strings("SELECT CAST(MAX(attempts) AS TEXT) FROM notifications")
+            .await,
+        ["1"]
+    );
     assert_eq!(host.hits(PATH), 0, "localhost resolves to loopback only");
     server.stop().await;
 }
 both_stores!(without_the_private_network_flag_a_loopback_receiver_is_never_called);
+
+async fn a_payments_transaction_status_changes_are_notified_to_the_last(db: TestDb) {
+    let host = TppHost::start().await;
+    host.serve(PATH, Document::status(StatusCode::NO_CONTENT));
+    let server = bank(db, &host, true).await;
+    let own = format!("{}/cb", host.https);
+    let (_, key, secret) = cli_app_of(&server.db, "Acme TPP GmbH", &[REDIRECT, &own], "pis");
+    let tpp = Tpp::with_credentials(&server, key, secret);
+    let cc = tpp.client_token().await;
+    let debtor = accounts_of(&server, "carol").await.remove(0);
+    let uri = format!("{}{PATH}", host.https);
+
+    let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"},
+        "debtorAccount": {"iban": iban(&debtor)}, "creditorName": "Corner Shop",
+        "creditorAccount": {"iban": "DE02120300000000202051"}});
+    let headers = [
+        ("psu-ip-address", "192.0.2.7"),
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+        ("tpp-notification-uri", uri.as_str()),
+        ("tpp-notification-content-preferred", "status=PROCESS"),
+    ];
+    let path = "/v1/payments/sepa-credit-transfers";
+    let created = tpp
+        .call(Method::POST, path, &cc, &headers, Some(&body))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.headers["aspsp-notification-support"], "true");
+    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+
+    let mut psu = Browser::new(&server);
+    psu.get(&tpp.sca_link(&created)).await;
+    log_in(&mut psu, "carol", "carol-demo-2026").await;
+    second_factor(&mut psu, SANDBOX_CODE).await;
+    let screen = psu.get("/bank/consent").await;
+    psu.decide(&screen, "approve")
+        .await
+        .assert_redirect(REDIRECT);
+    let status = tpp.get(&format!("{path}/{payment}/status"), &cc, &[]).await;
+    assert_eq!(status.body["transactionStatus"], "ACSC", "{}", status.body);
+
+    let bodies = received(&host, 2).await;
+    let statuses: Vec<(String, String)> = changes(&bodies);
+    assert_eq!(
+        statuses.last(),
+        Some(&("transactionStatus".to_owned(), "ACSC".to_owned())),
+        "{bodies:?}"
+    );
+    assert!(
+        statuses.iter().all(|(a, _)| a == "transactionStatus"),
+        "PROCESS only: {statuses:?}"
+    );
+    assert!(
+        bodies
+            .iter()
+            .all(|b| b["resourceType"] == "payment" && b["resourceId"] == payment.as_str())
+    );
+    server.stop().await;
+}
+both_stores!(a_payments_transaction_status_changes_are_notified_to_the_last);

@@ -58,11 +58,11 @@ impl NotificationRepository for super::Store {
             // Built from constants only: nothing of the request enters it.
             sqlx::AssertSqlSafe(sql),
         )
-            .bind(now)
-            .bind(lease_until)
-            .bind(i64::from(limit))
-            .all_into(&self.0)
-            .await?;
+        .bind(now)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .all_into(&self.0)
+        .await?;
         claimed.sort_by_key(|n| n.id);
         Ok(claimed)
     }

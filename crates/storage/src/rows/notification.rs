@@ -21,7 +21,9 @@ impl TryFrom<NotificationRow> for PendingNotification {
     type Error = StoreError;
     fn try_from(r: NotificationRow) -> Result<Self, StoreError> {
         let corrupt = |what: &str, text: &str| {
-            StoreError::corrupt(format!("stored notification {what} {text:?} does not parse"))
+            StoreError::corrupt(format!(
+                "stored notification {what} {text:?} does not parse"
+            ))
         };
         Ok(PendingNotification {
             id: r.id,

@@ -41,7 +41,12 @@ pub(crate) async fn initiate<R: Xs2aStore>(
         let notifications = Notifications::requested(&service, &caller, &headers).await?;
         let consent = create(&service, &caller, &body).await?;
         notifications
-            .subscribe(&service, &caller, NotifiedResource::Consent, consent.id.to_string())
+            .subscribe(
+                &service,
+                &caller,
+                NotifiedResource::Consent,
+                consent.id.to_string(),
+            )
             .await?;
         let self_link = format!("/v1/consents/{}", consent.id);
         let awaiting = consent.status == ConsentStatus::Received;

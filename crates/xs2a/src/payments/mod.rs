@@ -87,7 +87,12 @@ pub(crate) async fn initiate<R: Xs2aStore>(
         let path = format!("{payment_service}/{payment_product}");
         let payment = create(&service, &caller, &path, product, kind, initiation).await?;
         notifications
-            .subscribe(&service, &caller, NotifiedResource::Payment, payment.id.to_string())
+            .subscribe(
+                &service,
+                &caller,
+                NotifiedResource::Payment,
+                payment.id.to_string(),
+            )
             .await?;
         let awaiting = payment.status == PaymentStatus::Received;
         let resource = ScopedResource::Payment(payment.id);
