@@ -276,6 +276,14 @@ pub trait NotificationRepository: Send + Sync {
         outcome: &DeliveryOutcome,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes notifications delivered or given up before `before`, `batch`
+    /// rows per statement; how many.
+    fn prune_notifications(
+        &self,
+        before: OffsetDateTime,
+        batch: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 #[cfg(test)]

@@ -92,3 +92,39 @@ pub fn innermost_cause(error: &reqwest::Error) -> String {
     }
     cause.to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_literal_non_public_ip_is_refused_unless_private_networks_are_allowed() {
+        let public_only = OutboundSettings::default();
+        let private = OutboundSettings {
+            allow_private_networks: true,
+            ..OutboundSettings::default()
+        };
+        for uri in [
+            "https://127.0.0.1/n",
+            "https://[::1]:8443/n",
+            "https://10.0.0.1/n",
+        ] {
+            let url = url::Url::parse(uri).unwrap();
+            assert!(check_address(&url, &public_only).is_err(), "{uri}");
+            assert!(check_address(&url, &private).is_ok(), "{uri}");
+        }
+        // Names are checked on the addresses they resolve to, when connecting.
+        for uri in ["https://93.184.215.14/n", "https://localhost/n"] {
+            let url = url::Url::parse(uri).unwrap();
+            assert!(check_address(&url, &public_only).is_ok(), "{uri}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_not_reached() {
+        let http = client(&OutboundSettings::default(), Duration::from_secs(5)).unwrap();
+        let error = http.get("https://localhost:9/").send().await.unwrap_err();
+        assert!(is_non_public(&error), "{error:?}");
+    }
+}

@@ -71,6 +71,7 @@ forward! {
         fn subscribe_notifications(target: &NotificationTarget) -> Result<(), StoreError>;
         fn claim_notifications(limit: u32, now: OffsetDateTime, lease_until: OffsetDateTime) -> Result<Vec<PendingNotification>, StoreError>;
         fn record_delivery(id: i64, outcome: &DeliveryOutcome, at: OffsetDateTime) -> Result<(), StoreError>;
+        fn prune_notifications(before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
     }
     LeadRepository {
         fn create_lead(id: LeadId, lead: NewLead, at: OffsetDateTime) -> Result<Lead, StoreError>;

@@ -13,6 +13,8 @@ use crate::support::xs2a::{Answer, REDIRECT, Tpp, cli_app_of};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, accounts_of, config_for, iban, log_in, second_factor,
 };
+use fintechapi_domain::notification::NotificationRepository;
+use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -201,6 +203,18 @@ async fn a_receiver_that_fails_twice_gets_the_notification_on_the_third_try(db: 
             .await,
         ["3"]
     );
+    // Housekeeping deletes what was delivered before the cut-off, not after.
+    let store = server.db.store().await;
+    let cut = SystemClock.now();
+    assert_eq!(
+        store
+            .prune_notifications(cut - time::Duration::days(1), 10)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.prune_notifications(cut, 10).await.unwrap(), 1);
+    assert_eq!(server.db.count_rows("notifications").await, 0);
     server.stop().await;
 }
 both_stores!(a_receiver_that_fails_twice_gets_the_notification_on_the_third_try);

@@ -97,4 +97,28 @@ impl NotificationRepository for super::Store {
         };
         query.run(&self.0).await
     }
+
+    async fn prune_notifications(
+        &self,
+        before: OffsetDateTime,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        // Bounded statements, each its own transaction, as for tokens.
+        let batch = batch.max(1);
+        let mut pruned = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM notifications WHERE id IN (SELECT id FROM notifications \
+                 WHERE delivered_at < $1 OR given_up_at < $1 LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::from(batch))
+            .changed(&self.0)
+            .await?;
+            pruned += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(pruned);
+            }
+        }
+    }
 }
