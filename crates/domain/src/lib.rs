@@ -18,6 +18,7 @@
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
+//! - [`notification`]: `TPP-Notification-URI`, content preferences, the notification outbox and its port.
 //! - [`lead`]: demo requests from the public site and their port.
 //! - [`plan`]: rate plans (per second, burst, per day) and the configured catalog.
 //!
@@ -34,6 +35,7 @@ pub mod ids;
 pub mod lead;
 pub mod ledger;
 pub mod money;
+pub mod notification;
 pub mod oauth;
 pub mod otp;
 pub mod password;

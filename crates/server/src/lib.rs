@@ -17,5 +17,6 @@ pub mod http;
 pub mod listener;
 pub mod mailer;
 pub mod metrics;
+pub mod notifier;
 pub mod telemetry;
 pub mod tls;

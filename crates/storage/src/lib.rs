@@ -53,6 +53,8 @@ mod sqlite {
     type Db = sqlx::Sqlite;
     type Store = crate::SqliteStore;
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    /// SQLite has one writer at a time: a claim needs no row locks.
+    const SKIP_LOCKED: &str = "";
     use exec::{Read, Write};
     pub(crate) mod card;
     pub(crate) mod consent;
@@ -61,6 +63,7 @@ mod sqlite {
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod notification;
     pub(crate) mod oauth;
     pub(crate) mod passkey;
     pub(crate) mod payment;
@@ -77,6 +80,8 @@ mod postgres {
     type Db = sqlx::Postgres;
     type Store = crate::PgStore;
     const BEGIN_WRITE: &str = "BEGIN";
+    /// Concurrent claims pass over each other's rows instead of waiting.
+    const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     use exec::{Read, Write};
     pub(crate) mod card;
     pub(crate) mod consent;
@@ -85,6 +90,7 @@ mod postgres {
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
+    pub(crate) mod notification;
     pub(crate) mod oauth;
     pub(crate) mod passkey;
     pub(crate) mod payment;

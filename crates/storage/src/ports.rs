@@ -21,6 +21,9 @@ use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryFilter, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, PageStart, TransferReceipt,
 };
+use fintechapi_domain::notification::{
+    DeliveryOutcome, NotificationRepository, NotificationTarget, PendingNotification,
+};
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationRepository, AuthorizationStage, SigningKey, SigningKeyRepository,
     TokenRecord, TokenRepository,
@@ -64,6 +67,12 @@ macro_rules! forward {
 }
 
 forward! {
+    NotificationRepository {
+        fn subscribe_notifications(target: &NotificationTarget) -> Result<(), StoreError>;
+        fn claim_notifications(limit: u32, now: OffsetDateTime, lease_until: OffsetDateTime) -> Result<Vec<PendingNotification>, StoreError>;
+        fn record_delivery(id: i64, outcome: &DeliveryOutcome, at: OffsetDateTime) -> Result<(), StoreError>;
+        fn prune_notifications(before: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
+    }
     LeadRepository {
         fn create_lead(id: LeadId, lead: NewLead, at: OffsetDateTime) -> Result<Lead, StoreError>;
         fn leads(status: Option<LeadStatus>, limit: u32) -> Result<Vec<Lead>, StoreError>;

@@ -25,6 +25,7 @@
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; an explicit start with the Redirect approach).
 //! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
+//! - `notifications`: `TPP-Notification-URI` on initiations, checked and stored with the resource.
 //! - `profile`: `GET /aspsp-profile`, what this ASPSP offers and refuses, from the rules that enforce it.
 
 mod accounts;
@@ -41,6 +42,7 @@ mod funds;
 pub mod fuzz;
 mod granted;
 mod idempotency;
+mod notifications;
 pub mod pain001;
 mod payments;
 mod profile;
@@ -58,6 +60,7 @@ use axum::{Router, middleware};
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
 use fintechapi_domain::ledger::{Account, LedgerRepository};
+use fintechapi_domain::notification::NotificationRepository;
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::payment::{PaymentRepository, PaymentService};
 use fintechapi_domain::portal::PortalRepository;
@@ -119,6 +122,10 @@ impl<R: Xs2aStore> Xs2aService<R> {
         self.oauth.server.repo()
     }
 
+    pub(crate) fn notifications(&self) -> &impl NotificationRepository {
+        self.oauth.server.repo()
+    }
+
     pub(crate) fn applications(&self) -> &impl PortalRepository {
         self.oauth.server.repo()
     }
@@ -140,6 +147,7 @@ pub trait Xs2aStore:
     + LedgerRepository
     + CardRepository
     + DeltaReportRepository
+    + NotificationRepository
 {
 }
 impl<T> Xs2aStore for T where
@@ -148,6 +156,7 @@ impl<T> Xs2aStore for T where
         + LedgerRepository
         + CardRepository
         + DeltaReportRepository
+        + NotificationRepository
 {
 }
 

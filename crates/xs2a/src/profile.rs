@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
+use fintechapi_domain::notification::{MAX_NOTIFICATION_URI_LEN, NotificationContent};
 use fintechapi_domain::payment::{PaymentProduct, PaymentService};
 use serde::Serialize;
 
@@ -112,14 +113,32 @@ pub struct AspspProfile {
     signing_baskets: bool,
     /// Every payment and consent is authorised by the one PSU who holds the account.
     multilevel_sca: bool,
-    /// `TPP-Notification-URI` is not honoured; no `ASPSP-Notification-Support` header.
-    notifications: bool,
+    /// Resource status notifications (`TPP-Notification-URI`).
+    notifications: NotificationsProfile,
     /// What `Accept` may ask for; anything else is 406 `REQUESTED_FORMATS_INVALID`.
     answer_media_types: [&'static str; 1],
     /// RFC 8414 metadata of the authorization server (PAR, token, DPoP, mTLS).
     authorization_server_metadata: &'static str,
     /// The specification's operations this ASPSP does not offer.
     refused_operations: [RefusedOperation; 12],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NotificationsProfile {
+    /// `ASPSP-Notification-Support: true` and `ASPSP-Notification-Content`
+    /// answer an accepted `TPP-Notification-URI`.
+    supported: bool,
+    /// The initiations that take it (explicit authorisation starts do not).
+    on: [&'static str; 2],
+    uri_rule: &'static str,
+    max_uri_length: usize,
+    /// `TPP-Notification-Content-Preferred` constants honoured.
+    content: [&'static str; 3],
+    /// What is sent without `TPP-Notification-Content-Preferred`.
+    default_content: String,
+    /// The answer to a preference that is not `status=` with those constants, each once.
+    unsupported_content: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -254,7 +273,19 @@ impl AspspProfile {
             },
             signing_baskets: false,
             multilevel_sca: false,
-            notifications: false,
+            notifications: NotificationsProfile {
+                supported: true,
+                on: [
+                    "POST /v1/consents",
+                    "POST /v1/{payment-service}/{payment-product}",
+                ],
+                uri_rule: "https, on the host of one of the application's registered redirect \
+                    URIs or a subdomain of it; otherwise 400 FORMAT_ERROR",
+                max_uri_length: MAX_NOTIFICATION_URI_LEN,
+                content: ["SCA", "PROCESS", "LAST"],
+                default_content: NotificationContent::DEFAULT.header_value(),
+                unsupported_content: "ASPSP-Notification-Support: false, and no notification",
+            },
             answer_media_types: ANSWER_MEDIA_TYPES,
             authorization_server_metadata: "/.well-known/oauth-authorization-server",
             refused_operations: REFUSED_OPERATIONS,

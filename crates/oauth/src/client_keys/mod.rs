@@ -15,19 +15,15 @@
 //! the stale set is served for up to a day.
 //!
 //! Server-side request forgery: the URI is chosen by the TPP, and sandbox
-//! applications need no operator's approval. Guarded: only `https` (plain-HTTP
-//! services such as cloud metadata endpoints are out of reach), no user
-//! information, no redirects, size and time caps, and (unless
-//! `allow_private_networks`, meant for development) no loopback, private,
-//! link-local or otherwise non-public address, checked on the resolved
-//! addresses the connection uses, so DNS rebinding does not get around it.
+//! applications need no operator's approval. Guarded by the `outbound`
+//! crate's client (only `https`, no redirects, no proxy, a time cap, and
+//! unless `allow_private_networks` no non-public address, checked on the
+//! resolved addresses), plus no user information and a size cap here.
 //! Not guarded: any public `https` host and port can be made to receive a GET
 //! from this server, and the error description tells the TPP how it failed.
-//! No proxy is used, because the address check would then see only the proxy.
 //!
-//! `cache.rs` holds the caching policy, `address.rs` the public-address check.
+//! `cache.rs` holds the caching policy.
 
-mod address;
 mod cache;
 
 use std::collections::{HashMap, HashSet};
@@ -39,7 +35,6 @@ use fintechapi_domain::registry::{InvalidJwksUri, JwksUri};
 use fintechapi_registry::{JwksProblem, check_public_jwks};
 use time::Duration;
 
-use address::{NonPublicAddress, PublicAddressesOnly, is_public, literal_ip};
 use cache::{Entry, Fetched, Step, ttl_from};
 
 /// The largest JWK Set accepted.
@@ -75,29 +70,12 @@ pub enum FetchError {
     Invalid { uri: String, problem: JwksProblem },
 }
 
-/// The fetcher could not be set up.
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error("the extra CA certificates are not PEM certificates: {0}")]
-    Certificates(reqwest::Error),
-    #[error("the extra CA bundle holds no certificate")]
-    NoCertificate,
-    #[error("cannot build the HTTPS client: {0}")]
-    Client(reqwest::Error),
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct FetchSettings {
-    /// PEM bundle of CA certificates trusted in addition to the system's roots.
-    pub extra_roots_pem: Option<Vec<u8>>,
-    /// Development only: allow loopback and private addresses.
-    pub allow_private_networks: bool,
-}
+pub use fintechapi_outbound::{OutboundSettings as FetchSettings, SetupError};
 
 /// Fetches and caches clients' JWK Sets. One per authorization server.
 pub struct ClientKeys {
     http: reqwest::Client,
-    allow_private_networks: bool,
+    settings: FetchSettings,
     clock: Arc<dyn Clock>,
     /// One lock per client, held while fetching, so concurrent assertions of a
     /// client wait for one fetch instead of starting several.
@@ -106,27 +84,9 @@ pub struct ClientKeys {
 
 impl ClientKeys {
     pub fn new(settings: FetchSettings, clock: Arc<dyn Clock>) -> Result<Self, SetupError> {
-        let mut builder = reqwest::Client::builder()
-            .https_only(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .connect_timeout(FETCH_TIMEOUT)
-            .timeout(FETCH_TIMEOUT)
-            .user_agent(concat!("fintechapi/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = &settings.extra_roots_pem {
-            let certificates =
-                reqwest::Certificate::from_pem_bundle(pem).map_err(SetupError::Certificates)?;
-            if certificates.is_empty() {
-                return Err(SetupError::NoCertificate);
-            }
-            builder = builder.tls_certs_merge(certificates);
-        }
-        if !settings.allow_private_networks {
-            builder = builder.dns_resolver(PublicAddressesOnly);
-        }
         Ok(Self {
-            http: builder.build().map_err(SetupError::Client)?,
-            allow_private_networks: settings.allow_private_networks,
+            http: fintechapi_outbound::client(&settings, FETCH_TIMEOUT)?,
+            settings,
             clock,
             entries: Mutex::new(HashMap::new()),
         })
@@ -157,12 +117,8 @@ impl ClientKeys {
 
     async fn fetch(&self, uri: &str) -> Result<Fetched, FetchError> {
         let parsed = JwksUri::parse(uri).map_err(FetchError::InvalidUri)?;
-        if !self.allow_private_networks
-            && let Some(ip) = literal_ip(parsed.url())
-            && !is_public(ip)
-        {
-            return Err(FetchError::NonPublicAddress);
-        }
+        fintechapi_outbound::check_address(parsed.url(), &self.settings)
+            .map_err(|_| FetchError::NonPublicAddress)?;
         let uri = parsed.as_str().to_owned();
         let mut response = self
             .http
@@ -258,16 +214,12 @@ fn transport_error(uri: &str, e: &reqwest::Error) -> FetchError {
             uri: uri.to_owned(),
         };
     }
-    let mut innermost: &dyn std::error::Error = e;
-    while let Some(source) = innermost.source() {
-        if source.is::<NonPublicAddress>() {
-            return FetchError::NonPublicAddress;
-        }
-        innermost = source;
+    if fintechapi_outbound::is_non_public(e) {
+        return FetchError::NonPublicAddress;
     }
     FetchError::Unreachable {
         uri: uri.to_owned(),
-        reason: innermost.to_string(),
+        reason: fintechapi_outbound::innermost_cause(e),
     }
 }
 

@@ -3,10 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use fintechapi_domain::notification::NotificationRepository;
+
 use super::AppState;
 use crate::tls::ReloadingCert;
 
-/// Prunes expired sessions and tokens every ten minutes until `stop` turns true.
+/// How long a delivered or given-up notification is kept, for support questions.
+const NOTIFICATIONS_KEPT: time::Duration = time::Duration::days(30);
+
+/// Prunes expired sessions and tokens, and old notifications, every ten
+/// minutes until `stop` turns true.
 pub(super) fn spawn_housekeeping(
     state: AppState,
     mut stop: tokio::sync::watch::Receiver<bool>,
@@ -25,6 +31,16 @@ pub(super) fn spawn_housekeeping(
                 Ok(0) => {}
                 Ok(n) => tracing::debug!(rows = n, "pruned expired OAuth tokens"),
                 Err(e) => tracing::warn!(error = %e, "pruning expired OAuth tokens failed"),
+            }
+            let closed_before = state.clock().now() - NOTIFICATIONS_KEPT;
+            match state
+                .store()
+                .prune_notifications(closed_before, 1_000)
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(rows = n, "pruned delivered and given-up notifications"),
+                Err(e) => tracing::warn!(error = %e, "pruning notifications failed"),
             }
             tokio::select! {
                 _ = stop.changed() => return,

@@ -40,7 +40,7 @@ use crate::metrics::{Metrics, MetricsToken};
 use crate::tls::{self, DevPki, ReloadingCert, TlsFiles};
 
 use background::{spawn_housekeeping, spawn_settlement, spawn_tls_reload};
-use setup::{client_keys, passkey_verifier, warn_if_shared};
+use setup::{client_keys, notifier, passkey_verifier, warn_if_shared};
 use state::Inner;
 
 pub use setup::{DEMO_SEEDED_KEY, load_pepper, open_store, private_data_dir, registry};
@@ -62,6 +62,7 @@ pub struct Started {
 
 pub struct Application {
     mailer: Option<crate::mailer::Mailer>,
+    notifier: crate::notifier::Notifier,
     listener: TcpListener,
     metrics_listener: Option<TcpListener>,
     acceptor: TlsAcceptor,
@@ -190,6 +191,7 @@ impl Application {
             Some(url) => Some(crate::mailer::Mailer::new(url, &config.mail.from)?),
             None => None,
         };
+        let notifier = notifier(&config)?;
         let ledger = Ledger::new(store.clone(), clock.clone());
         let brand = config.brand.brand()?;
         let mut account_settings = AccountSettings::new(base_url.clone());
@@ -377,6 +379,7 @@ impl Application {
         }));
         Ok(Self {
             mailer,
+            notifier,
             listener,
             metrics_listener,
             acceptor: TlsAcceptor::from(Arc::new(server_config)),
@@ -412,7 +415,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains in-flight requests and closes the store.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) {
         let router = crate::http::router(self.state.clone());
-        // Background work (mail delivery, housekeeping) stops with the server.
+        // Background work (mail and notification delivery, housekeeping) stops with the server.
         let (stop_background, background_stopped) = tokio::sync::watch::channel(false);
         let mailer = self.mailer.map(|m| {
             m.spawn(
@@ -421,6 +424,11 @@ impl Application {
                 background_stopped.clone(),
             )
         });
+        let notifier = self.notifier.spawn(
+            self.state.store().clone(),
+            self.state.clock().clone(),
+            background_stopped.clone(),
+        );
         let housekeeping = spawn_housekeeping(self.state.clone(), background_stopped.clone());
         let settlement = spawn_settlement(self.state.clone(), background_stopped.clone());
         let operators = self.metrics_listener.map(|listener| {
@@ -466,6 +474,7 @@ impl Application {
         if let Some(task) = mailer {
             let _ = task.await;
         }
+        let _ = notifier.await;
         if let Some(task) = operators {
             let _ = task.await;
         }

@@ -116,6 +116,30 @@ pub(super) fn client_keys(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Res
         .context("oauth: cannot prepare fetching clients' jwks_uri (oauth.client_jwks_ca_file)")
 }
 
+/// The deliverer of resource status notifications, trusting the configured extra CAs.
+pub(super) fn notifier(config: &Config) -> anyhow::Result<crate::notifier::Notifier> {
+    let settings = &config.notifications;
+    let extra_roots_pem =
+        match &settings.ca_file {
+            Some(path) => Some(std::fs::read(path).with_context(|| {
+                format!("notifications.ca_file: cannot read {}", path.display())
+            })?),
+            None => None,
+        };
+    crate::notifier::Notifier::new(crate::notifier::NotifierSettings {
+        outbound: fintechapi_outbound::OutboundSettings {
+            extra_roots_pem,
+            allow_private_networks: settings.allow_private_networks,
+        },
+        max_attempts: settings.max_attempts.max(1),
+        retry_base: Duration::from_millis(settings.retry_base_millis),
+        concurrency: settings.concurrency.max(1),
+        timeout: Duration::from_secs(settings.timeout_secs.max(1)),
+        poll: Duration::from_millis(settings.poll_millis.max(10)),
+    })
+    .context("notifications: cannot prepare delivering to TPPs (notifications.ca_file)")
+}
+
 /// Opens the configured store and applies pending migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let options = StoreOptions {

@@ -43,6 +43,11 @@ impl Config {
                 "oauth.client_jwks_allow_private_networks: fetching clients' jwks_uri from loopback or private addresses is for development; remove it".into(),
             );
         }
+        if self.notifications.allow_private_networks {
+            problems.push(
+                "notifications.allow_private_networks: delivering notifications to loopback or private addresses is for development; remove it".into(),
+            );
+        }
         if self.tls.cert_file.is_some() && self.tls.client_ca_file.is_none() {
             problems.push(
                 "tls.client_ca_file: production needs the CA bundle that TPP client certificates chain to".into(),

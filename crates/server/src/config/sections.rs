@@ -116,6 +116,43 @@ impl Default for MailConfig {
     }
 }
 
+/// Resource status notifications to the TPPs' `TPP-Notification-URI`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotificationsConfig {
+    /// PEM bundle of CA certificates trusted, besides the system's roots, for
+    /// the TPPs' notification endpoints.
+    pub ca_file: Option<PathBuf>,
+    /// Also deliver to loopback and private addresses: development with a
+    /// TPP on the same machine or network only; production refuses it.
+    pub allow_private_networks: bool,
+    /// Attempts per notification (at least 1) before it is given up and recorded.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt, doubled after each further
+    /// one, at most an hour.
+    pub retry_base_millis: u64,
+    /// Deliveries in flight at once per node (at least 1).
+    pub concurrency: u32,
+    /// One delivery: connecting, TLS and the answer.
+    pub timeout_secs: u64,
+    /// How often the outbox is looked at.
+    pub poll_millis: u64,
+}
+
+impl Default for NotificationsConfig {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            allow_private_networks: false,
+            max_attempts: 8,
+            retry_base_millis: 10_000,
+            concurrency: 8,
+            timeout_secs: 10,
+            poll_millis: 1_000,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SecretsConfig {

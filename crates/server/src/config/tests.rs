@@ -170,6 +170,44 @@ fn the_jwks_fetcher_trusts_extra_cas_from_file_env_or_flag_and_stays_public_in_p
 }
 
 #[test]
+fn notifications_reach_public_addresses_only_by_default_and_production_refuses_otherwise() {
+    let c = Config::load_from(None, env(&[]), &Overrides::default())
+        .unwrap()
+        .config;
+    assert!(!c.notifications.allow_private_networks);
+    assert_eq!(c.notifications.ca_file, None);
+    assert!(c.notifications.max_attempts >= 1 && c.notifications.concurrency >= 1);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "[notifications]\nallow_private_networks = true\nmax_attempts = 3\n",
+    )
+    .unwrap();
+    let vars = env(&[("FINTECHAPI_NOTIFICATIONS__RETRY_BASE_MILLIS", "250")]);
+    let flags = Overrides {
+        profile: Some(Profile::Production),
+        ..Overrides::default()
+    };
+    let c = Config::load_from(Some(&file), vars, &flags).unwrap().config;
+    assert_eq!(
+        (
+            c.notifications.max_attempts,
+            c.notifications.retry_base_millis
+        ),
+        (3, 250)
+    );
+    assert!(
+        c.production_violations()
+            .iter()
+            .any(|p| p.starts_with("notifications.allow_private_networks")),
+        "{:?}",
+        c.production_violations()
+    );
+}
+
+#[test]
 fn metrics_are_private_by_default_and_overload_limits_are_safe() {
     let c = Config::load_from(None, env(&[]), &Overrides::default())
         .unwrap()

@@ -231,6 +231,64 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
         )
         .await;
     basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+
+    // Notifications: every content constant named is honoured, the default
+    // is what a consent without preferences gets, the URI rule and length hold.
+    let notifications = &profile["notifications"];
+    assert_eq!(notifications["supported"], true);
+    let body = consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4);
+    let consent_with = |headers: Vec<(&'static str, String)>| {
+        let (tpp, cc, body) = (&tpp, &cc, &body);
+        async move {
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            tpp.call(Method::POST, "/v1/consents", cc, &headers, Some(body))
+                .await
+        }
+    };
+    let uri = || {
+        (
+            "tpp-notification-uri",
+            "https://acme.example/notifications".to_owned(),
+        )
+    };
+    for constant in strings(&notifications["content"]) {
+        let preferred = format!("status={constant}");
+        let a = consent_with(vec![
+            uri(),
+            ("tpp-notification-content-preferred", preferred.clone()),
+        ])
+        .await;
+        assert_eq!(a.status, StatusCode::CREATED, "{}", a.body);
+        assert_eq!(a.headers["aspsp-notification-support"], "true");
+        assert_eq!(a.headers["aspsp-notification-content"], preferred.as_str());
+    }
+    let default = consent_with(vec![uri()]).await;
+    assert_eq!(
+        default.headers["aspsp-notification-content"],
+        notifications["defaultContent"].as_str().unwrap()
+    );
+    let unsupported = consent_with(vec![
+        uri(),
+        ("tpp-notification-content-preferred", "status=ALL".into()),
+    ])
+    .await;
+    assert_eq!(unsupported.status, StatusCode::CREATED);
+    assert_eq!(unsupported.headers["aspsp-notification-support"], "false");
+    let longest = notifications["maxUriLength"].as_u64().unwrap() as usize;
+    let base = "https://acme.example/";
+    let fits = format!("{base}{}", "n".repeat(longest - base.len()));
+    assert_eq!(
+        consent_with(vec![("tpp-notification-uri", fits.clone())])
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    for refused in [format!("{fits}n"), "https://other.example/n".into()] {
+        consent_with(vec![("tpp-notification-uri", refused)])
+            .await
+            .assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    }
     server.stop().await;
 }
 

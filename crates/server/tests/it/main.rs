@@ -19,6 +19,7 @@ mod http;
 mod journeys;
 mod journeys_b;
 mod mail;
+mod notifications;
 mod oauth;
 mod pain001;
 mod portal;

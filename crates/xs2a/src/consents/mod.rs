@@ -15,6 +15,7 @@ use fintechapi_domain::consent::{
     AccountReference, Consent, ConsentAccess, ConsentStatus, RequestedAccount,
 };
 use fintechapi_domain::ids::ConsentId;
+use fintechapi_domain::notification::NotifiedResource;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
@@ -24,6 +25,7 @@ use crate::body::Href;
 use crate::caller::Ais;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
+use crate::notifications::Notifications;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
 pub(crate) use request::{ACCESS_KINDS, ConsentRequest, MAX_FREQUENCY_PER_DAY};
@@ -36,7 +38,16 @@ pub(crate) async fn initiate<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let approach = Approach::requested(&service, &caller, &headers).await?;
+        let notifications = Notifications::requested(&service, &caller, &headers).await?;
         let consent = create(&service, &caller, &body).await?;
+        notifications
+            .subscribe(
+                &service,
+                &caller,
+                NotifiedResource::Consent,
+                consent.id.to_string(),
+            )
+            .await?;
         let self_link = format!("/v1/consents/{}", consent.id);
         let awaiting = consent.status == ConsentStatus::Received;
         let resource = ScopedResource::Consent(consent.id);
@@ -49,7 +60,7 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             consent_status: consent.status.as_str(),
             sca_status: sca.sca_status,
         };
-        Ok(sca.created(&self_link, body))
+        Ok(notifications.mark(sca.created(&self_link, body)))
     }
     .await;
     caller.answer(result)

@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::notification::NotifiedResource;
 use fintechapi_domain::payment::PaymentRepository;
 use fintechapi_domain::payment::{Payment, PaymentService, PaymentStatus};
 use fintechapi_ledger::lifecycle::{self, Cancellation};
@@ -29,6 +30,7 @@ use crate::approach::Approach;
 use crate::caller::Pis;
 use crate::error::MessageCode;
 use crate::idempotency::create_or_replay;
+use crate::notifications::Notifications;
 use crate::pain001::PathProduct;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
@@ -79,17 +81,26 @@ pub(crate) async fn initiate<R: Xs2aStore>(
         let body_kind = BodyKind::of(kind, &product, header_text(&headers, "content-type"))?;
         require_psu_ip(&headers)?;
         let approach = Approach::requested(&service, &caller, &headers).await?;
+        let notifications = Notifications::requested(&service, &caller, &headers).await?;
         let now = service.now();
         let initiation = body_kind.read(body, kind, now.date()).await?;
         let path = format!("{payment_service}/{payment_product}");
         let payment = create(&service, &caller, &path, product, kind, initiation).await?;
+        notifications
+            .subscribe(
+                &service,
+                &caller,
+                NotifiedResource::Payment,
+                payment.id.to_string(),
+            )
+            .await?;
         let awaiting = payment.status == PaymentStatus::Received;
         let resource = ScopedResource::Payment(payment.id);
         let link = self_link(&payment, &payment_service);
         let sca = approach
             .answer(&service, &caller, resource, awaiting, &link)
             .await?;
-        Ok(created_response(&payment, &sca, &payment_service))
+        Ok(notifications.mark(created_response(&payment, &sca, &payment_service)))
     }
     .await;
     caller.answer(result)

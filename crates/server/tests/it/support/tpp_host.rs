@@ -1,13 +1,14 @@
 //! A TPP's web server: serves documents by path over HTTPS (a certificate for
 //! localhost from the TPP's own CA, or from a CA nobody trusts) and over plain
-//! HTTP, and counts the requests per path.
+//! HTTP, counts the requests per path and keeps the bodies posted to it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{StatusCode, Uri, header};
+use axum::http::{Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
@@ -53,6 +54,10 @@ impl Document {
 struct Site {
     documents: HashMap<String, Document>,
     hits: HashMap<String, usize>,
+    /// Per path, the requests still to be answered 503 before its document.
+    failures: HashMap<String, usize>,
+    /// Per path, the bodies posted, in order of arrival.
+    posted: HashMap<String, Vec<String>>,
 }
 
 pub struct TppHost {
@@ -92,6 +97,18 @@ impl TppHost {
         site.documents.insert(path.to_owned(), document);
     }
 
+    /// The next `n` requests to `path` are answered 503.
+    pub fn fail_next(&self, path: &str, n: usize) {
+        let mut site = self.site.lock().unwrap();
+        site.failures.insert(path.to_owned(), n);
+    }
+
+    /// The bodies posted to `path`, in order of arrival.
+    pub fn posted(&self, path: &str) -> Vec<String> {
+        let site = self.site.lock().unwrap();
+        site.posted.get(path).cloned().unwrap_or_default()
+    }
+
     /// How many requests reached `path`, over any of the listeners.
     pub fn hits(&self, path: &str) -> usize {
         let site = self.site.lock().unwrap();
@@ -107,9 +124,27 @@ impl Drop for TppHost {
     }
 }
 
-async fn answer(State(site): State<Arc<Mutex<Site>>>, uri: Uri) -> Response {
+async fn answer(
+    State(site): State<Arc<Mutex<Site>>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     let mut site = site.lock().unwrap();
     *site.hits.entry(uri.path().to_owned()).or_default() += 1;
+    if method == Method::POST {
+        let body = String::from_utf8_lossy(&body).into_owned();
+        site.posted
+            .entry(uri.path().to_owned())
+            .or_default()
+            .push(body);
+    }
+    if let Some(left) = site.failures.get_mut(uri.path())
+        && *left > 0
+    {
+        *left -= 1;
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     let Some(document) = site.documents.get(uri.path()).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };

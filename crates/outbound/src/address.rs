@@ -1,11 +1,11 @@
-//! Which addresses a `jwks_uri` may reach: public ones only, checked on the
+//! Which addresses a TPP's URI may reach: public ones only, checked on the
 //! literal IP of the URI and on every address its host resolves to.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-pub(super) fn literal_ip(url: &url::Url) -> Option<IpAddr> {
+pub(crate) fn literal_ip(url: &url::Url) -> Option<IpAddr> {
     match url.host()? {
         url::Host::Ipv4(ip) => Some(IpAddr::V4(ip)),
         url::Host::Ipv6(ip) => Some(IpAddr::V6(ip)),
@@ -14,7 +14,7 @@ pub(super) fn literal_ip(url: &url::Url) -> Option<IpAddr> {
 }
 
 /// Addresses on the public internet (what `IpAddr::is_global`, unstable, means).
-pub(super) fn is_public(ip: IpAddr) -> bool {
+pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => is_public_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -60,10 +60,10 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the host resolves to no public address")]
-pub(super) struct NonPublicAddress;
+pub struct NonPublicAddress;
 
 /// The system resolver, keeping only public addresses.
-pub(super) struct PublicAddressesOnly;
+pub(crate) struct PublicAddressesOnly;
 
 impl Resolve for PublicAddressesOnly {
     fn resolve(&self, name: Name) -> Resolving {
