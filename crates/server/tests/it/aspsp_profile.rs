@@ -405,7 +405,11 @@ async fn every_report_option_named_is_served(db: TestDb) {
     }
     let statement = with_accept(closed.clone(), "application/xml".into()).await;
     let camt_statement = documents["camtStatement"].as_str().unwrap();
-    assert!(statement.text.contains(camt_statement), "{}", statement.text);
+    assert!(
+        statement.text.contains(camt_statement),
+        "{}",
+        statement.text
+    );
     let open = format!("/v1/accounts/{account}/transactions?bookingStatus=both");
     let camt052 = with_accept(open, "application/xml".into()).await;
     let camt_report = documents["camtReport"].as_str().unwrap();

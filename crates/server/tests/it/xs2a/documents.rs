@@ -3,7 +3,10 @@
 //! text/plain`): every booked entry is in each, with its amount, sign, dates,
 //! reference and counterparty, and the documents' balances add up.
 
-use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_domain::ids::TransactionId;
+use fintechapi_domain::ledger::{EntryStatus, LedgerRepository, NewTransfer, Party};
+use fintechapi_domain::psu::PsuRepository;
+use fintechapi_domain::{Clock, Currency, Money, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -134,7 +137,10 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
     )
     .await;
     let today = SystemClock.today();
-    let (from, to) = (today - time::Duration::days(120), today - time::Duration::days(1));
+    let (from, to) = (
+        today - time::Duration::days(120),
+        today - time::Duration::days(1),
+    );
     let path = format!(
         "/v1/accounts/{}/transactions?bookingStatus=booked&dateFrom={from}&dateTo={to}",
         account.id
@@ -165,7 +171,10 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
         xml.contains("xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.08\""),
         "{xml}"
     );
-    assert_eq!(element(xml, "IBAN").as_deref(), Some(iban(&account).as_str()));
+    assert_eq!(
+        element(xml, "IBAN").as_deref(),
+        Some(iban(&account).as_str())
+    );
     let entries: Vec<&str> = xml.split("<Ntry>").skip(1).collect();
     assert_eq!(entries.len(), expected.len(), "one Ntry per booked entry");
     for e in &expected {
@@ -178,7 +187,11 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
             Some("CRDT") => 1,
             other => panic!("{other:?}"),
         };
-        assert_eq!(sign * minor(&element(ntry, "Amt").unwrap()), e.minor, "{ntry}");
+        assert_eq!(
+            sign * minor(&element(ntry, "Amt").unwrap()),
+            e.minor,
+            "{ntry}"
+        );
         assert_eq!(element(ntry, "Sts").as_deref(), Some("<Cd>BOOK</Cd>"));
         assert_eq!(
             element(ntry, "BookgDt").as_deref(),
@@ -190,7 +203,10 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
         );
         let role = if e.minor < 0 { "Cdtr" } else { "Dbtr" };
         let party = element(ntry, role).unwrap_or_else(|| panic!("{role} in {ntry}"));
-        assert_eq!(element(&party, "Nm").as_deref(), Some(e.counterparty.as_str()));
+        assert_eq!(
+            element(&party, "Nm").as_deref(),
+            Some(e.counterparty.as_str())
+        );
         if let Some(other) = &e.counterparty_iban {
             let account = element(ntry, &format!("{role}Acct")).unwrap();
             assert_eq!(element(&account, "IBAN").as_ref(), Some(other));
@@ -200,6 +216,20 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
     let closing = camt_balance(xml, "CLBD").unwrap();
     let sum: i64 = expected.iter().map(|e| e.minor).sum();
     assert_eq!(opening + sum, closing, "the statement adds up");
+    // Its period ends yesterday: it closes on the account's closingBooked balance.
+    let balances = alice
+        .ok(&format!("/v1/accounts/{}/balances", account.id))
+        .await;
+    let closing_booked = balances["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["balanceType"] == "closingBooked")
+        .unwrap_or_else(|| panic!("{balances}"));
+    assert_eq!(
+        closing,
+        minor(closing_booked["balanceAmount"]["amount"].as_str().unwrap())
+    );
 
     // MT940: the same entries between the same balances.
     let mt940 = read(&alice, &path, "text/plain").await;
@@ -250,7 +280,10 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
             "{information}"
         );
         if let Some(other) = &e.counterparty_iban {
-            assert!(information.contains(&format!("/IBAN/{other}")), "{information}");
+            assert!(
+                information.contains(&format!("/IBAN/{other}")),
+                "{information}"
+            );
         }
     }
     let statement_sum: i64 = statement_lines
@@ -269,12 +302,19 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
         account.id
     );
     let json = alice.ok(&format!("{report}&itemsPerPage=100")).await;
-    assert!(json["transactions"]["_links"].get("next").is_none(), "one page");
+    assert!(
+        json["transactions"]["_links"].get("next").is_none(),
+        "one page"
+    );
     let both = json["transactions"]["booked"].as_array().unwrap().len()
         + json["transactions"]["pending"].as_array().unwrap().len();
     let camt052 = read(&alice, &report, "application/xml").await;
     assert_eq!(camt052.status, StatusCode::OK, "{}", camt052.text);
-    assert!(camt052.text.contains("camt.052.001.08\"><BkToCstmrAcctRpt>"));
+    assert!(
+        camt052
+            .text
+            .contains("camt.052.001.08\"><BkToCstmrAcctRpt>")
+    );
     assert_eq!(camt052.text.matches("<Ntry>").count(), both);
     for code in ["CLBD", "ITAV", "XPCD"] {
         assert!(camt_balance(&camt052.text, code).is_some(), "{code}");
@@ -286,9 +326,7 @@ async fn every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report(db: Tes
 }
 both_stores!(every_booked_entry_is_in_the_json_the_camt_and_the_mt940_report);
 
-async fn a_document_is_refused_what_it_cannot_hold_and_what_the_consent_does_not_grant(
-    db: TestDb,
-) {
+async fn a_document_is_refused_what_it_cannot_hold_and_what_the_consent_does_not_grant(db: TestDb) {
     let server = demo_server(db).await;
     let tpp = crate::support::xs2a::Tpp::new(&server, &server.db, "ais");
     let store = server.db.store().await;
@@ -315,23 +353,82 @@ async fn a_document_is_refused_what_it_cannot_hold_and_what_the_consent_does_not
     assert!(!camt.text.contains("<Bal>"), "{}", camt.text);
     let mt940 = read(&alice, &closed, "text/plain").await;
     mt940.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
-    let with_balance = read(&alice, &format!("{closed}&withBalance=true"), "application/xml").await;
+    let with_balance = read(
+        &alice,
+        &format!("{closed}&withBalance=true"),
+        "application/xml",
+    )
+    .await;
     with_balance.assert_refusal(StatusCode::UNAUTHORIZED, "CONSENT_INVALID", "withBalance");
 
     // What a document cannot honour.
     for (query, accept, path) in [
         ("bookingStatus=both", "text/plain", "bookingStatus"),
-        ("bookingStatus=booked&entryReferenceFrom=1", "text/plain", "entryReferenceFrom"),
-        ("bookingStatus=booked&itemsPerPage=10", "application/xml", "itemsPerPage"),
-        ("bookingStatus=booked&deltaList=true", "application/xml", "deltaList"),
+        (
+            "bookingStatus=booked&entryReferenceFrom=1",
+            "text/plain",
+            "entryReferenceFrom",
+        ),
+        (
+            "bookingStatus=booked&itemsPerPage=10",
+            "application/xml",
+            "itemsPerPage",
+        ),
+        (
+            "bookingStatus=booked&deltaList=true",
+            "application/xml",
+            "deltaList",
+        ),
         ("bookingStatus=booked&cursor=x", "text/plain", "cursor"),
     ] {
         let refused = read(&alice, &format!("{base}?{query}"), accept).await;
         refused.assert_refusal(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED", path);
     }
+    // One document holds at most 1,000 entries: 1,000 on one day, one more the next.
+    let (psu, _) = store.psu_by_login("alice").await.unwrap().unwrap();
+    let savings = store.accounts_of_psu(psu.id).await.unwrap().remove(1);
+    let day = today - time::Duration::days(3000);
+    let transfers = (0..1001)
+        .map(|n| NewTransfer {
+            idempotency_key: format!("bound:{n}"),
+            transaction_id: TransactionId::random(),
+            debit: account.id,
+            credit: savings.id,
+            amount: Money::from_minor(1, Currency::EUR),
+            status: EntryStatus::Booked,
+            booking_date: if n < 1000 {
+                day
+            } else {
+                day.next_day().unwrap()
+            },
+            value_date: day,
+            debtor: Party::default(),
+            creditor: Party::default(),
+            remittance_information: None,
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-ICDT-BOOK".into(),
+            created_at: SystemClock.now(),
+        })
+        .collect();
+    store.post_transfers(transfers).await.unwrap();
+    let one_day = format!("{base}?bookingStatus=booked&dateFrom={day}&dateTo={day}");
+    let full = read(&alice, &one_day, "application/xml").await;
+    assert_eq!(full.status, StatusCode::OK, "{}", full.text);
+    assert_eq!(full.text.matches("<Ntry>").count(), 1000);
+    let two_days = format!(
+        "{base}?bookingStatus=booked&dateFrom={day}&dateTo={}",
+        day.next_day().unwrap()
+    );
+    let over = read(&alice, &two_days, "application/xml").await;
+    over.assert_refusal(StatusCode::BAD_REQUEST, "PERIOD_INVALID", "dateFrom");
+
     // No offered type, a card account's report or one transaction: 406.
     let none = read(&alice, &closed, "text/html, application/pdf").await;
-    none.assert_refusal(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID", "Accept");
+    none.assert_refusal(
+        StatusCode::NOT_ACCEPTABLE,
+        "REQUESTED_FORMATS_INVALID",
+        "Accept",
+    );
     let card = read(
         &alice,
         "/v1/card-accounts/00000000-0000-0000-0000-000000000000/transactions?bookingStatus=booked",
