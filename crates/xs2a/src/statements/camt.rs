@@ -92,7 +92,7 @@ pub(super) fn write(
     for e in contents.entries {
         entry(&mut out, e)?;
     }
-    let _ = write!(out, "</{block}></{root}></Document>\n");
+    let _ = writeln!(out, "</{block}></{root}></Document>");
     Ok(out)
 }
 

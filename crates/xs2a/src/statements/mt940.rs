@@ -348,11 +348,11 @@ mod tests {
             Ok(("C", "1500,".into()))
         );
         assert_eq!(
-            amount(eur(999_999_999_999_99)),
+            amount(eur(99_999_999_999_999)),
             Ok(("C", "999999999999,99".into()))
         );
         assert_eq!(
-            amount(eur(-1_000_000_000_000_00)),
+            amount(eur(-100_000_000_000_000)),
             Err(DocumentError::AmountTooLarge("MT940"))
         );
     }
