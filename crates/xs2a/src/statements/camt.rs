@@ -20,27 +20,27 @@ use quick_xml::escape::escape;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{CAMT_REPORT, CAMT_STATEMENT, Contents, DocumentBalance, DocumentError};
+use super::{CAMT_REPORT, CAMT_STATEMENT, Contents, DocumentBalance, DocumentError, Statement};
 
 const FORMAT: &str = "camt";
 /// ActiveOrHistoricCurrencyAndAmount's `totalDigits`.
 const MAX_AMOUNT_DIGITS: usize = 18;
 
-/// The document: a statement when `contents` has statement balances, else a report.
+/// The document: a camt.053 statement with `statement`'s balances, else a camt.052 report.
 pub(super) fn write(
     contents: &Contents<'_>,
+    statement: Option<Statement>,
     now: OffsetDateTime,
     pepper: &Pepper,
 ) -> Result<String, DocumentError> {
-    let statement = contents.statement.is_some();
-    let (message, root, block) = match statement {
+    let (message, root, block) = match statement.is_some() {
         true => (CAMT_STATEMENT, "BkToCstmrStmt", "Stmt"),
         false => (CAMT_REPORT, "BkToCstmrAcctRpt", "Rpt"),
     };
     let account = contents.account;
     // A statement of one account and period is the same statement each time
     // it is asked for: its id is a keyed hash of them. A report is of its moment.
-    let id = match statement {
+    let id = match statement.is_some() {
         true => derived_id(
             pepper,
             &format!("{message}|{}|{}|{}", account.id, contents.from, contents.to),
@@ -68,7 +68,7 @@ pub(super) fn write(
         account_id = account_identification(contents),
         currency = account.currency.code(),
     );
-    if let Some((opening, closing)) = contents.statement {
+    if let Some(Statement { opening, closing }) = statement {
         balance(
             &mut out,
             &DocumentBalance {
@@ -350,15 +350,15 @@ mod tests {
             entries: &entries,
             from: date!(2026 - 11 - 01),
             to: date!(2026 - 11 - 30),
-            statement: Some((
-                Money::from_minor(10_000, Currency::EUR),
-                Money::from_minor(7_450, Currency::EUR),
-            )),
             balances: Vec::new(),
         };
+        let statement = Some(Statement {
+            opening: Money::from_minor(10_000, Currency::EUR),
+            closing: Money::from_minor(7_450, Currency::EUR),
+        });
         let now = datetime!(2026-12-05 10:00:00.5 UTC);
-        let first = write(&contents, now, &pepper()).unwrap_or_default();
-        let again = write(&contents, now, &pepper()).unwrap_or_default();
+        let first = write(&contents, statement, now, &pepper()).unwrap_or_default();
+        let again = write(&contents, statement, now, &pepper()).unwrap_or_default();
         assert!(first.contains("camt.053.001.08"), "{first}");
         assert!(
             first.contains("<CreDtTm>2026-12-05T10:00:00Z</CreDtTm>"),
@@ -409,14 +409,14 @@ mod tests {
             entries: &entries,
             from: date!(2026 - 11 - 01),
             to: date!(2026 - 12 - 05),
-            statement: None,
             balances: vec![DocumentBalance {
                 code: "ITAV",
                 amount: Money::from_minor(-5, Currency::EUR),
                 date: date!(2026 - 12 - 05),
             }],
         };
-        let doc = write(&contents, datetime!(2026-12-05 10:00 UTC), &pepper()).unwrap_or_default();
+        let doc =
+            write(&contents, None, datetime!(2026-12-05 10:00 UTC), &pepper()).unwrap_or_default();
         assert!(
             doc.contains("camt.052.001.08\"><BkToCstmrAcctRpt>"),
             "{doc}"

@@ -159,10 +159,15 @@ pub(crate) struct Contents<'a> {
     /// The period covered, whole days.
     pub from: Date,
     pub to: Date,
-    /// A statement's opening and closing booked balances.
-    pub statement: Option<(Money, Money)>,
     /// The current balances asked for with `withBalance` (camt.052).
     pub balances: Vec<DocumentBalance>,
+}
+
+/// A statement's booked balances: at the start of its first day and the end of its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Statement {
+    pub opening: Money,
+    pub closing: Money,
 }
 
 /// A value a document cannot carry.
@@ -170,6 +175,8 @@ pub(crate) struct Contents<'a> {
 pub(crate) enum DocumentError {
     #[error("an amount of this report has more digits than {0} carries")]
     AmountTooLarge(&'static str),
+    #[error("the statement's closing balance is beyond what an amount holds")]
+    BalanceOverflow,
 }
 
 impl From<DocumentError> for Xs2aError {
@@ -261,25 +268,8 @@ async fn write<R: Xs2aStore>(
         .min(to);
     let closed = report.date_to.is_some_and(|to| to < today);
     let booked_days = report.booking == BookingStatus::Booked && report.reference_from.is_none();
-    let statement = match (document, booked_days && closed && grant.balances) {
-        (Document::Mt940, _) | (Document::Camt, true) => {
-            // The opening balance is settled (nothing is booked on a past
-            // day any more); the closing one follows from the entries listed,
-            // so the two always add up, even while a posting lands.
-            let opening = service.accounts().booked_before(account.id, from).await?;
-            let closing = entries
-                .iter()
-                .filter(|e| e.status == EntryStatus::Booked)
-                .try_fold(opening, |sum, e| sum.checked_add(e.amount.minor()))
-                .ok_or(DocumentError::AmountTooLarge(document.name()))?;
-            Some((
-                Money::from_minor(opening, account.currency),
-                Money::from_minor(closing, account.currency),
-            ))
-        }
-        (Document::Camt, false) => None,
-    };
-    let balances = match report.with_balance && statement.is_none() {
+    let camt_statement = booked_days && closed && grant.balances;
+    let balances = match document == Document::Camt && report.with_balance && !camt_statement {
         true => service
             .ledger
             .balances(&account)
@@ -298,14 +288,44 @@ async fn write<R: Xs2aStore>(
         entries: &entries,
         from,
         to,
-        statement,
         balances,
     };
     let body = match document {
-        Document::Camt => camt::write(&contents, now, service.pepper())?,
-        Document::Mt940 => mt940::write(&contents)?,
+        Document::Mt940 => mt940::write(&contents, statement(service, &contents).await?)?,
+        Document::Camt => {
+            let statement = match camt_statement {
+                true => Some(statement(service, &contents).await?),
+                false => None,
+            };
+            camt::write(&contents, statement, now, service.pepper())?
+        }
     };
     Ok(([(CONTENT_TYPE, document.media_type())], body).into_response())
+}
+
+/// The opening and closing booked balances of a statement of `contents`'s
+/// booked entries. The opening balance is settled (nothing is booked on a
+/// past day any more); the closing one follows from the entries listed, so
+/// the two always add up, even while a posting lands.
+async fn statement<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    contents: &Contents<'_>,
+) -> Result<Statement, Xs2aError> {
+    let account = contents.account;
+    let opening = service
+        .accounts()
+        .booked_before(account.id, contents.from)
+        .await?;
+    let closing = contents
+        .entries
+        .iter()
+        .filter(|e| e.status == EntryStatus::Booked)
+        .try_fold(opening, |sum, e| sum.checked_add(e.amount.minor()))
+        .ok_or(DocumentError::BalanceOverflow)?;
+    Ok(Statement {
+        opening: Money::from_minor(opening, account.currency),
+        closing: Money::from_minor(closing, account.currency),
+    })
 }
 
 /// ISO 20022's balance type of a Berlin Group balance (IG 1.3.x's mapping).

@@ -22,7 +22,7 @@ use fintechapi_domain::Money;
 use fintechapi_domain::ledger::{AccountEntry, EntryStatus};
 use time::Date;
 
-use super::{Contents, DocumentError};
+use super::{Contents, DocumentError, Statement};
 
 const FORMAT: &str = "MT940";
 /// The `15d` of amounts: digits and the decimal comma.
@@ -32,13 +32,12 @@ const LINE_CHARS: usize = 65;
 const SUPPLEMENTARY_CHARS: usize = 34;
 const REFERENCE_CHARS: usize = 16;
 
-pub(super) fn write(contents: &Contents<'_>) -> Result<String, DocumentError> {
+pub(super) fn write(
+    contents: &Contents<'_>,
+    Statement { opening, closing }: Statement,
+) -> Result<String, DocumentError> {
     let account = contents.account;
     let currency = account.currency.code();
-    let (opening, closing) = contents.statement.unwrap_or((
-        Money::from_minor(0, account.currency),
-        Money::from_minor(0, account.currency),
-    ));
     let reference = uuid::Uuid::new_v4().simple().to_string();
     let identification = match &account.iban {
         Some(iban) => iban.as_str().to_owned(),
@@ -383,10 +382,13 @@ mod tests {
             entries: &entries,
             from: date!(2026 - 11 - 01),
             to: date!(2026 - 11 - 30),
-            statement: Some((eur(-5_000), eur(-5_000 + 10_000 - 2_550 - 100))),
             balances: Vec::new(),
         };
-        let text = write(&contents).unwrap_or_default();
+        let statement = Statement {
+            opening: eur(-5_000),
+            closing: eur(-5_000 + 10_000 - 2_550 - 100),
+        };
+        let text = write(&contents, statement).unwrap_or_default();
         let lines: Vec<&str> = text.split("\r\n").collect();
         assert_eq!(lines[0].len(), ":20:".len() + 16, "{text}");
         assert_eq!(lines[1], ":25:DE02120300000000202051");
