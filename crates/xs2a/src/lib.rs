@@ -444,4 +444,20 @@ mod tests {
         }
         assert!(require_accepted(&accept("application/xml"), "application/xml").is_ok());
     }
+
+    #[test]
+    fn the_most_specific_range_weighs_a_media_type() {
+        let json = "application/json";
+        assert_eq!(quality(&accept("*/*, application/json;q=0"), json), None);
+        assert_eq!(
+            quality(&accept("application/*;q=0, application/json;q=0.3"), json),
+            Some(0.3)
+        );
+        assert_eq!(
+            quality(&accept("application/*;q=0.4, */*;q=0.9"), json),
+            Some(0.4)
+        );
+        assert_eq!(quality(&accept("text/plain"), json), None);
+        assert_eq!(quality(&HeaderMap::new(), json), Some(1.0));
+    }
 }
