@@ -436,6 +436,22 @@ async fn a_document_is_refused_what_it_cannot_hold_and_what_the_consent_does_not
     )
     .await;
     card.assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
+
+    // Without the PSU, documents and JSON count against the same frequencyPerDay (4).
+    let consent = alice.consent.as_str();
+    for accept in [
+        "application/xml",
+        "application/json",
+        "application/xml",
+        "application/xml",
+    ] {
+        let headers = [("consent-id", consent), ("accept", accept)];
+        let a = tpp.get(&closed, &alice.token, &headers).await;
+        assert_eq!(a.status, StatusCode::OK, "{accept}: {}", a.text);
+    }
+    let headers = [("consent-id", consent), ("accept", "application/xml")];
+    let fifth = tpp.get(&closed, &alice.token, &headers).await;
+    fifth.assert_tpp_message(StatusCode::TOO_MANY_REQUESTS, "ACCESS_EXCEEDED");
     server.stop().await;
 }
 both_stores!(a_document_is_refused_what_it_cannot_hold_and_what_the_consent_does_not_grant);
