@@ -116,14 +116,19 @@ fn statement_line(out: &mut String, e: &AccountEntry) -> Result<(), DocumentErro
         .as_deref()
         .filter(|id| is_reference(id))
         .unwrap_or("NONREF");
+    // The bank's reference is `16x`: an entry reference of more digits
+    // (beyond 10^16 postings) is left out rather than cut to another one.
+    let bank_reference = Some(e.entry_reference.to_string())
+        .filter(|r| r.len() <= REFERENCE_CHARS)
+        .map(|r| format!("//{r}"))
+        .unwrap_or_default();
     let _ = write!(
         out,
-        ":61:{}{:02}{:02}{mark}{amount}N{}{owner_reference}//{}\r\n",
+        ":61:{}{:02}{:02}{mark}{amount}N{}{owner_reference}{bank_reference}\r\n",
         yymmdd(e.value_date),
         u8::from(e.booking_date.month()),
         e.booking_date.day(),
         transaction_type(&e.bank_transaction_code),
-        e.entry_reference,
     );
     let supplementary = lines(&swift_x(&e.bank_transaction_code), SUPPLEMENTARY_CHARS, 1);
     for line in supplementary {
@@ -376,6 +381,7 @@ mod tests {
             entry(41, 10_000, Some("E2E-1")),
             entry(42, -2_550, Some("E2E0123456789ABCDEF")),
             entry(43, -100, Some("a//b")),
+            entry(12_345_678_901_234_567, -1, None),
         ];
         let contents = Contents {
             account: &account,
@@ -386,7 +392,7 @@ mod tests {
         };
         let statement = Statement {
             opening: eur(-5_000),
-            closing: eur(-5_000 + 10_000 - 2_550 - 100),
+            closing: eur(-5_000 + 10_000 - 2_550 - 100 - 1),
         };
         let text = write(&contents, statement).unwrap_or_default();
         let lines: Vec<&str> = text.split("\r\n").collect();
@@ -412,7 +418,8 @@ mod tests {
             text.contains(":61:2611261125D1,00NTRFNONREF//43\r\n"),
             "{text}"
         );
-        assert!(text.ends_with(":62F:C261130EUR23,50\r\n-"), "{text}");
+        assert!(text.contains(":61:2611261125D0,01NTRFNONREF\r\n"), "{text}");
+        assert!(text.ends_with(":62F:C261130EUR23,49\r\n-"), "{text}");
         assert!(text.is_ascii());
         for line in text.split("\r\n") {
             let body = line.strip_prefix(":86:").unwrap_or(line);
