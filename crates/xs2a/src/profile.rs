@@ -14,7 +14,9 @@ use crate::Xs2aSettings;
 use crate::approach::REDIRECT;
 use crate::consents::{ACCESS_KINDS, MAX_FREQUENCY_PER_DAY};
 use crate::pain001::PathProduct;
-use crate::statements::{CAMT_REPORT, CAMT_STATEMENT, MAX_DOCUMENT_ENTRIES, REPORT_MEDIA_TYPES};
+use crate::statements::{
+    CAMT_REPORT, CAMT_STATEMENT, CAMT_STATEMENT_WHEN, MAX_DOCUMENT_ENTRIES, REPORT_MEDIA_TYPES,
+};
 use crate::transactions::{BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 pub(crate) const PATH: &str = "/aspsp-profile";
@@ -188,6 +190,7 @@ struct DocumentProfile {
     /// booked without `entryReferenceFrom`, `dateTo` before today, balances
     /// granted; with its opening and closing booked balances.
     camt_statement: &'static str,
+    camt_statement_when: &'static str,
     /// `text/plain`: MT940, booked entries between opening and closing
     /// balances, so under a consent that grants the account's balances.
     mt940_booking_status: [&'static str; 1],
@@ -265,6 +268,7 @@ impl AspspProfile {
                 transaction_documents: DocumentProfile {
                     camt_report: CAMT_REPORT,
                     camt_statement: CAMT_STATEMENT,
+                    camt_statement_when: CAMT_STATEMENT_WHEN,
                     mt940_booking_status: [BookingStatus::Booked.as_str()],
                     max_entries: MAX_DOCUMENT_ENTRIES,
                     paged: false,

@@ -410,6 +410,8 @@ async fn every_report_option_named_is_served(db: TestDb) {
         "{}",
         statement.text
     );
+    let when = documents["camtStatementWhen"].as_str().unwrap();
+    assert!(when.contains("bookingStatus=booked") && when.contains("dateTo before today"));
     let open = format!("/v1/accounts/{account}/transactions?bookingStatus=both");
     let camt052 = with_accept(open, "application/xml".into()).await;
     let camt_report = documents["camtReport"].as_str().unwrap();

@@ -56,6 +56,9 @@ pub(crate) const REPORT_MEDIA_TYPES: [&str; 3] = [
 ];
 pub(crate) const CAMT_REPORT: &str = "camt.052.001.08";
 pub(crate) const CAMT_STATEMENT: &str = "camt.053.001.08";
+/// When a camt report is a camt.053 statement (`camt_statement` in [`write`]), as the profile says it.
+pub(crate) const CAMT_STATEMENT_WHEN: &str = "bookingStatus=booked without entryReferenceFrom, \
+     dateTo before today and the account's balances granted: the report is final";
 /// The most entries one document holds.
 pub(crate) const MAX_DOCUMENT_ENTRIES: u32 = 1_000;
 
