@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The ISO 20022 documents the XS2A API answers (pain.002 payment status
-# reports), fetched from a demo-seeded server as a TPP would and validated
-# against the message definitions generated from the official XSDs
-# (validate.py; pyiso20022 and xsdata in a venv of their own).
+# The documents the XS2A API answers (pain.002 payment status reports,
+# camt.052/camt.053 account reports and statements, MT940 statements),
+# fetched from a demo-seeded server as a TPP would; the ISO 20022 ones
+# validated against the message definitions generated from the official XSDs
+# (validate.py; pyiso20022 and xsdata), the MT940 parsed by mt-940 and checked
+# against the JSON report of the same query (check_mt940.py); in a venv of
+# their own.
 #   bash tests/iso20022/run.sh     (from any directory)
 # FINTECHAPI_BIN=/path/to/fintechapi overrides the server binary (default:
 # target/debug/fintechapi of this checkout). It is not built here.
@@ -35,3 +38,4 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])" <<<"
 mkdir "$DATA/documents"
 python3 reports.py "$PORT" "$CA" "$(field client_id)" "$(field client_secret)" "$DATA/documents"
 "$VENV/bin/python" validate.py "$DATA"/documents/*.xml
+"$VENV/bin/python" check_mt940.py "$DATA/documents/mt940-statement.sta" "$DATA/documents/mt940-statement.json"

@@ -424,6 +424,14 @@ pub trait LedgerRepository: Send + Sync {
         date: Date,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
+    /// Sum of the account's booked postings with a booking date before
+    /// `date`: its booked balance at the start of that day, in one statement.
+    fn booked_before(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
     fn audit(&self) -> impl Future<Output = Result<LedgerAudit, StoreError>> + Send;
 }
 

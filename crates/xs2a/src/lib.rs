@@ -16,6 +16,7 @@
 //! - `consents`: `POST|GET|DELETE /v1/consents…`.
 //! - `accounts`: `GET /v1/accounts…` (list, details, balances) and the consent checks of every read.
 //! - `transactions`: `GET /v1/accounts/{id}/transactions…`: keyset pages with sealed cursors, `deltaList`.
+//! - `statements`: an account's transaction report as a camt.052/camt.053 or MT940 document, by `Accept`.
 //! - `card_accounts`: `GET /v1/card-accounts…` (named by masked PAN); their
 //!   transaction reports page like accounts' (`transactions`).
 //! - `granted`: what account and card-account reads share: the list, details
@@ -46,6 +47,7 @@ mod notifications;
 pub mod pain001;
 mod payments;
 mod profile;
+mod statements;
 mod transactions;
 
 use std::net::IpAddr;
@@ -217,7 +219,7 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/accounts/{account_id}/transactions",
-            get(granted::transactions::<Account, R>),
+            get(statements::transactions::<R>),
         )
         .route(
             "/v1/accounts/{account_id}/transactions/{transaction_id}",
@@ -276,15 +278,18 @@ pub(crate) fn psu_ip_address(headers: &HeaderMap) -> Result<Option<IpAddr>, Xs2a
 }
 
 /// What `Accept` must admit on every `/v1` call: JSON, except for the
-/// information of a pain.001 payment, which is its pain.001 document, and a
-/// payment's status, which is also a pain.002 report (`application/xml`).
-/// The spec's other documents (camt.05x reports as `application/xml`, MT940
-/// as `text/plain`) are not produced here, so asking only for them is 406
+/// information of a pain.001 payment, which is its pain.001 document, a
+/// payment's status, which is also a pain.002 report (`application/xml`),
+/// and an account's transaction report, which is also a camt.052/camt.053
+/// document (`application/xml`) or an MT940 statement (`text/plain`). A card
+/// account's report and everything else asked only in another type is 406
 /// `REQUESTED_FORMATS_INVALID`.
 async fn require_acceptable(req: Request, next: Next) -> Response {
     let (method, path) = (req.method(), req.uri().path());
     let checked = if is_pain001_document(method, path) {
         require_accepted(req.headers(), "application/xml")
+    } else if statements::is_account_report(method, path) {
+        statements::negotiate(req.headers()).map(|_| ())
     } else {
         require_accepted(req.headers(), profile::ANSWER_MEDIA_TYPES[0]).or_else(|refused| {
             // A payment's status is also a pain.002 report.
@@ -324,6 +329,20 @@ fn is_pain001_document(method: &Method, path: &str) -> bool {
 
 /// No `Accept`, `*/*`, `type/*` and `media` itself are served; `q=0` refuses.
 fn require_accepted(headers: &HeaderMap, media: &str) -> Result<(), Xs2aError> {
+    match quality(headers, media) {
+        Some(_) => Ok(()),
+        None => Err(Xs2aError::new(
+            MessageCode::RequestedFormatsInvalid,
+            format!("this resource is answered in {media} only"),
+        )
+        .at("Accept")),
+    }
+}
+
+/// The weight `Accept` gives `media`: that of its most specific range
+/// (`media` itself, then `type/*`, then `*/*`; RFC 9110 §12.5.1), 1 without
+/// `Accept`, None when no range admits it or the most specific says `q=0`.
+pub(crate) fn quality(headers: &HeaderMap, media: &str) -> Option<f32> {
     let family = media.split('/').next().unwrap_or_default();
     let mut ranges = headers
         .get_all(axum::http::header::ACCEPT)
@@ -334,31 +353,34 @@ fn require_accepted(headers: &HeaderMap, media: &str) -> Result<(), Xs2aError> {
         .filter(|range| !range.is_empty())
         .peekable();
     if ranges.peek().is_none() {
-        return Ok(());
+        return Some(1.0);
     }
-    let accepted = ranges.any(|range| {
+    // (specificity, q) of the most specific range naming `media`.
+    let mut best: Option<(u8, f32)> = None;
+    for range in ranges {
         let mut parts = range.split(';').map(str::trim);
         let asked = parts.next().unwrap_or_default();
-        // RFC 9110 §12.4.2: `q=0` means "not acceptable".
-        let refused = parts.any(|p| {
-            p.split_once('=').is_some_and(|(k, v)| {
-                k.trim().eq_ignore_ascii_case("q") && v.trim().parse::<f32>() == Ok(0.0)
-            })
-        });
-        let wildcard_family = asked
+        let specificity = if asked.eq_ignore_ascii_case(media) {
+            2
+        } else if asked
             .strip_suffix("/*")
-            .is_some_and(|f| f.eq_ignore_ascii_case(family));
-        !refused && (asked == "*/*" || wildcard_family || asked.eq_ignore_ascii_case(media))
-    });
-    if accepted {
-        Ok(())
-    } else {
-        Err(Xs2aError::new(
-            MessageCode::RequestedFormatsInvalid,
-            format!("this resource is answered in {media} only"),
-        )
-        .at("Accept"))
+            .is_some_and(|f| f.eq_ignore_ascii_case(family))
+        {
+            1
+        } else if asked == "*/*" {
+            0
+        } else {
+            continue;
+        };
+        let q = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(1.0, |(_, v)| v.trim().parse::<f32>().unwrap_or(1.0));
+        if best.is_none_or(|(s, _)| specificity > s) {
+            best = Some((specificity, q));
+        }
     }
+    best.map(|(_, q)| q).filter(|q| *q > 0.0)
 }
 
 pub(crate) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -430,5 +452,21 @@ mod tests {
             );
         }
         assert!(require_accepted(&accept("application/xml"), "application/xml").is_ok());
+    }
+
+    #[test]
+    fn the_most_specific_range_weighs_a_media_type() {
+        let json = "application/json";
+        assert_eq!(quality(&accept("*/*, application/json;q=0"), json), None);
+        assert_eq!(
+            quality(&accept("application/*;q=0, application/json;q=0.3"), json),
+            Some(0.3)
+        );
+        assert_eq!(
+            quality(&accept("application/*;q=0.4, */*;q=0.9"), json),
+            Some(0.4)
+        );
+        assert_eq!(quality(&accept("text/plain"), json), None);
+        assert_eq!(quality(&HeaderMap::new(), json), Some(1.0));
     }
 }

@@ -15,11 +15,15 @@ use crate::Xs2aSettings;
 use crate::approach::REDIRECT;
 use crate::consents::{ACCESS_KINDS, MAX_FREQUENCY_PER_DAY};
 use crate::pain001::PathProduct;
+use crate::statements::{
+    CAMT_REPORT, CAMT_STATEMENT, CAMT_STATEMENT_WHEN, MAX_DOCUMENT_ENTRIES, REPORT_MEDIA_TYPES,
+};
 use crate::transactions::{BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 pub(crate) const PATH: &str = "/aspsp-profile";
 
-/// The media types every answer is given in (`require_json_accepted`).
+/// The media types every answer is given in (`require_acceptable`), but
+/// for the documents some resources are also answered as.
 pub(crate) const ANSWER_MEDIA_TYPES: [&str; 1] = ["application/json"];
 
 /// An operation of the Berlin Group file this ASPSP answers with
@@ -115,7 +119,8 @@ pub struct AspspProfile {
     multilevel_sca: bool,
     /// Resource status notifications (`TPP-Notification-URI`).
     notifications: NotificationsProfile,
-    /// What `Accept` may ask for; anything else is 406 `REQUESTED_FORMATS_INVALID`.
+    /// What `Accept` may ask for; anything else is 406 `REQUESTED_FORMATS_INVALID`
+    /// (an account's transaction report also answers `ais.transactionReportMediaTypes`).
     answer_media_types: [&'static str; 1],
     /// RFC 8414 metadata of the authorization server (PAR, token, DPoP, mTLS).
     authorization_server_metadata: &'static str,
@@ -187,6 +192,34 @@ struct AisProfile {
     max_items_per_page: u32,
     /// Pages are linked (`first`, `next`, `previous`, `last`), not numbered.
     page_index: bool,
+    /// `Accept` of `GET /v1/accounts/{account-id}/transactions`, JSON first:
+    /// JSON whenever admitted, else the document weighed higher; a card
+    /// account's report is JSON only.
+    transaction_report_media_types: [&'static str; 3],
+    transaction_documents: DocumentProfile,
+}
+
+/// An account's transaction report as one document (`application/xml`, `text/plain`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DocumentProfile {
+    /// `application/xml`: booked and pending entries, balances for `withBalance`.
+    camt_report: &'static str,
+    /// `application/xml` instead, when the report is final: `bookingStatus`
+    /// booked without `entryReferenceFrom`, `dateTo` before today, balances
+    /// granted; with its opening and closing booked balances.
+    camt_statement: &'static str,
+    camt_statement_when: &'static str,
+    /// `text/plain`: MT940, booked entries between opening and closing
+    /// balances, so under a consent that grants the account's balances.
+    mt940_booking_status: [&'static str; 1],
+    /// Every entry the query selects in one document, at most this many; a
+    /// period holding more is 400 `PERIOD_INVALID`.
+    max_entries: u32,
+    /// Neither paged (`cursor`, `itemsPerPage`) nor a delta list (`deltaList`):
+    /// each is 400 `PARAMETER_NOT_SUPPORTED`.
+    paged: bool,
+    delta_list: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -250,6 +283,16 @@ impl AspspProfile {
                 default_items_per_page: DEFAULT_PAGE_SIZE,
                 max_items_per_page: MAX_PAGE_SIZE,
                 page_index: false,
+                transaction_report_media_types: REPORT_MEDIA_TYPES,
+                transaction_documents: DocumentProfile {
+                    camt_report: CAMT_REPORT,
+                    camt_statement: CAMT_STATEMENT,
+                    camt_statement_when: CAMT_STATEMENT_WHEN,
+                    mt940_booking_status: [BookingStatus::Booked.as_str()],
+                    max_entries: MAX_DOCUMENT_ENTRIES,
+                    paged: false,
+                    delta_list: false,
+                },
             },
             pis: PisProfile {
                 services: PaymentService::ALL.iter().map(|s| s.as_str()).collect(),

@@ -2,7 +2,7 @@
 //! each feature it offers works, each it refuses is refused, with the values
 //! it names.
 
-use crate::support::xs2a::{REDIRECT, Tpp, psu_headers};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, psu_headers};
 use crate::support::{accounts_of, demo_server, demo_server_at, iban};
 use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
@@ -443,6 +443,58 @@ async fn every_report_option_named_is_served(db: TestDb) {
         assert_eq!(a.status, StatusCode::OK, "{option}: {}", a.body);
     }
 
+    // The report comes in every media type listed, in its own type, and in no other.
+    let types = strings(&ais["transactionReportMediaTypes"]);
+    assert_eq!(types[0], "application/json");
+    let documents = &ais["transactionDocuments"];
+    let yesterday = SystemClock.today() - time::Duration::days(1);
+    let closed = format!(
+        "/v1/accounts/{account}/transactions?bookingStatus=booked&dateFrom={}&dateTo={yesterday}",
+        yesterday - time::Duration::days(30)
+    );
+    let with_accept = |path: String, accept: String| {
+        let (tpp, token) = (&tpp, &token);
+        async move { read_as(tpp, token, present, &path, &accept).await }
+    };
+    for accept in &types {
+        let a = with_accept(closed.clone(), accept.clone()).await;
+        assert_eq!(a.status, StatusCode::OK, "{accept}: {}", a.text);
+        assert_eq!(a.headers["content-type"], accept);
+    }
+    let statement = with_accept(closed.clone(), "application/xml".into()).await;
+    let camt_statement = documents["camtStatement"].as_str().unwrap();
+    assert!(
+        statement.text.contains(camt_statement),
+        "{}",
+        statement.text
+    );
+    let when = documents["camtStatementWhen"].as_str().unwrap();
+    assert!(when.contains("bookingStatus=booked") && when.contains("dateTo before today"));
+    let open = format!("/v1/accounts/{account}/transactions?bookingStatus=both");
+    let camt052 = with_accept(open, "application/xml".into()).await;
+    let camt_report = documents["camtReport"].as_str().unwrap();
+    assert!(camt052.text.contains(camt_report), "{}", camt052.text);
+    assert_eq!(strings(&documents["mt940BookingStatus"]), ["booked"]);
+    let pending = format!("/v1/accounts/{account}/transactions?bookingStatus=pending");
+    with_accept(pending, "text/plain".into())
+        .await
+        .assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
+    assert_eq!(documents["paged"], false);
+    assert_eq!(documents["deltaList"], false);
+    assert_eq!(documents["maxEntries"], 1000);
+    for option in ["itemsPerPage=10", "deltaList=true"] {
+        let path = format!("/v1/accounts/{account}/transactions?bookingStatus=booked&{option}");
+        with_accept(path, "application/xml".into())
+            .await
+            .assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
+    }
+    for unlisted in ["text/html", "application/pdf", "text/csv"] {
+        assert!(!types.iter().any(|t| t == unlisted));
+        with_accept(closed.clone(), unlisted.into())
+            .await
+            .assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
+    }
+
     assert_eq!(ais["cardAccounts"], true);
     let cards = tpp.get("/v1/card-accounts", &token, &present).await;
     assert_eq!(cards.status, StatusCode::OK, "{}", cards.body);
@@ -459,7 +511,26 @@ async fn every_report_option_named_is_served(db: TestDb) {
             a.assert_tpp_message(StatusCode::BAD_REQUEST, "PARAMETER_NOT_SUPPORTED");
         }
     }
+    // A card account's report is JSON only.
+    let card_report = format!("/v1/card-accounts/{card}/transactions?bookingStatus=booked");
+    for document in &types[1..] {
+        with_accept(card_report.clone(), document.clone())
+            .await
+            .assert_tpp_message(StatusCode::NOT_ACCEPTABLE, "REQUESTED_FORMATS_INVALID");
+    }
     server.stop().await;
 }
 
 both_stores!(every_report_option_named_is_served);
+
+/// A read of `path` with the PSU present, asking for `accept`.
+async fn read_as(
+    tpp: &Tpp,
+    token: &str,
+    present: [(&str, &str); 2],
+    path: &str,
+    accept: &str,
+) -> Answer {
+    let headers = [present[0], present[1], ("accept", accept)];
+    tpp.get(path, token, &headers).await
+}

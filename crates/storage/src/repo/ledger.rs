@@ -213,6 +213,19 @@ impl LedgerRepository for super::Store {
         .map_err(store)
     }
 
+    async fn booked_before(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
+        let pool = &self.0;
+        sqlx::query_scalar::<_, i64>(
+            "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+         WHERE account_id = $1 AND status = 'booked' AND booking_date < $2",
+        )
+        .bind(account)
+        .bind(date)
+        .fetch_one(pool)
+        .await
+        .map_err(store)
+    }
+
     async fn audit(&self) -> Result<LedgerAudit, StoreError> {
         let pool = &self.0;
         // One snapshot for every check.

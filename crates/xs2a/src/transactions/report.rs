@@ -185,9 +185,9 @@ fn inconsistent(path: &'static str, text: &str) -> Xs2aError {
 pub(crate) struct Report {
     resource: GrantedResource,
     pub booking: BookingStatus,
-    date_from: Option<Date>,
-    date_to: Option<Date>,
-    reference_from: Option<i64>,
+    pub date_from: Option<Date>,
+    pub date_to: Option<Date>,
+    pub reference_from: Option<i64>,
     delta: bool,
     pub with_balance: bool,
     items_per_page: Option<u32>,
@@ -297,6 +297,38 @@ impl Report {
         })
     }
 
+    /// The account's entries the query selects; None for standing orders only.
+    pub(crate) fn filter(&self, account: AccountId) -> Option<EntryFilter> {
+        self.booking.entries().map(|status| EntryFilter {
+            account,
+            status,
+            date_from: self.date_from,
+            date_to: self.date_to,
+            reference_above: self.reference_from,
+        })
+    }
+
+    /// Refuses what a report written as one document (camt, MT940) cannot
+    /// honour: pages (`cursor`, `itemsPerPage`) and `deltaList`.
+    pub(crate) fn as_document(&self, format: &str) -> Result<(), Xs2aError> {
+        let refused = [
+            (self.cursor.is_some(), "cursor"),
+            (self.items_per_page.is_some(), "itemsPerPage"),
+            (self.delta, "deltaList"),
+        ];
+        match refused.iter().find(|(given, _)| *given) {
+            Some((_, path)) => Err(Xs2aError::new(
+                MessageCode::ParameterNotSupported,
+                format!(
+                    "a {format} report is one document, neither paged nor a delta list: \
+                     leave out {path} or ask for application/json"
+                ),
+            )
+            .at(*path)),
+            None => Ok(()),
+        }
+    }
+
     fn page_size(&self) -> u32 {
         self.items_per_page.unwrap_or(DEFAULT_PAGE_SIZE)
     }
@@ -402,14 +434,7 @@ impl Report {
                 .map(|e| (consent, account, e.entry_reference));
             entries.reverse();
             entries
-        } else if let Some(status) = self.booking.entries() {
-            let filter = EntryFilter {
-                account,
-                status,
-                date_from: self.date_from,
-                date_to: self.date_to,
-                reference_above: self.reference_from,
-            };
+        } else if let Some(filter) = self.filter(account) {
             let found = page_of(service.accounts(), &filter, page, size).await?;
             links.first = Some(self.link(pepper, account, Page::First));
             if let (true, Some(newest)) = (found.newer, found.entries.first()) {

@@ -1,8 +1,10 @@
 //! XS2A over HTTPS on both stores: transaction reports paged by keyset links
-//! and sealed cursors, delta reports (`deltaList`), the 24-hour
+//! and sealed cursors, delta reports (`deltaList`), the same report as camt
+//! and MT940 documents, the 24-hour
 //! idempotency of `X-Request-ID` on consents and payments, also under
 //! concurrent duplicates, and the refusals of the spec's error model.
 
+mod documents;
 mod idempotency;
 mod refusals;
 mod reports;

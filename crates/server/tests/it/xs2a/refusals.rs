@@ -194,8 +194,12 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         "{payments}/{}/status",
         created.body["paymentId"].as_str().unwrap()
     );
-    // (XML is a status report here: pain.002, tested with the pain.001 products.)
-    for accept in ["text/plain", "text/csv", "application/json;q=0, text/html"] {
+    // A status is JSON or a pain.002 report (`application/xml`), nothing else.
+    for accept in [
+        "text/plain",
+        "text/html, image/*",
+        "application/json;q=0, application/xml;q=0, */*",
+    ] {
         let refused = tpp.get(&status, &cc, &[("accept", accept)]).await;
         refused.assert_refusal(
             StatusCode::NOT_ACCEPTABLE,
@@ -233,7 +237,12 @@ async fn formats_not_produced_are_refused_with_406(db: TestDb) {
         ("consent-id", alice.consent.as_str()),
         ("psu-ip-address", PSU_PRESENT),
     ];
-    for accept in ["text/csv", "application/pdf"] {
+    // A transaction report is JSON, camt (`application/xml`) or MT940 (`text/plain`).
+    for accept in [
+        "text/html",
+        "application/pdf",
+        "application/json;q=0, image/*",
+    ] {
         let refused = tpp
             .get(
                 &transactions,
