@@ -440,3 +440,56 @@ pub trait SigningKeyRepository: Send + Sync {
         after: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    fn authorization(flow: AuthorizationFlow, stage: AuthorizationStage) -> Authorization {
+        let at = datetime!(2026-12-05 00:00 UTC);
+        Authorization {
+            id: AuthorizationId::random(),
+            application_id: ApplicationId::random(),
+            client_id: "client".into(),
+            flow,
+            scope: ScopedResource::Identity,
+            request_uri_hash: KeyedHash::from_stored("hash".into()),
+            request_expires_at: at + Duration::minutes(10),
+            session_hash: None,
+            stage,
+            psu_id: None,
+            authenticated_at: None,
+            code_hash: None,
+            code_expires_at: None,
+            created_at: at,
+            last_activity_at: at,
+        }
+    }
+
+    #[test]
+    fn an_unanswered_decoupled_authorisation_fails_when_it_expires() {
+        let pending = authorization(AuthorizationFlow::Decoupled, AuthorizationStage::Login);
+        let expiry = pending.request_expires_at;
+        assert_eq!(
+            pending.sca_status_at(expiry - Duration::seconds(1)),
+            "started"
+        );
+        assert_eq!(pending.sca_status_at(expiry), "failed");
+        let answered = authorization(AuthorizationFlow::Decoupled, AuthorizationStage::Approved);
+        assert_eq!(
+            answered.sca_status_at(expiry + Duration::days(1)),
+            "finalised"
+        );
+    }
+
+    #[test]
+    fn a_redirect_authorisation_keeps_its_stage_after_the_link_expired() {
+        let ok = RedirectUri::from_stored("https://acme.example/cb".into());
+        let flow = AuthorizationFlow::Redirect { ok, nok: None };
+        let opened = authorization(flow, AuthorizationStage::Consent);
+        let later = opened.request_expires_at + Duration::minutes(1);
+        assert_eq!(opened.sca_status_at(later), "psuAuthenticated");
+    }
+}
