@@ -3,8 +3,12 @@
 //! with nothing moved.
 
 use crate::support::xs2a::demo_tpp;
-use crate::support::{SANDBOX_CODE, accounts_of, booked_balance, iban};
+use crate::support::{
+    Browser, Page, SANDBOX_CODE, accounts_of, booked_balance, challenge_on, enrol_authenticator,
+    iban,
+};
 use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::{Clock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -100,3 +104,60 @@ async fn a_payment_by_decoupled_executes_once_and_a_declined_one_moves_nothing(d
     server.stop().await;
 }
 both_stores!(a_payment_by_decoupled_executes_once_and_a_declined_one_moves_nothing);
+
+/// Approves the request at `href` with `code`.
+async fn approve(psu: &mut Browser, href: &str, csrf: &str, code: &str) -> Page {
+    psu.submit(href, &[("decision", "approve"), ("code", code)], csrf)
+        .await
+}
+
+async fn a_payment_by_decoupled_is_confirmed_by_the_answer_to_its_own_challenge(db: TestDb) {
+    let (server, tpp, cc) = demo_tpp(db, "pis").await;
+    let debtor = accounts_of(&server, "alice").await.remove(0);
+    let before = debtor.balances.booked;
+    let seed = enrol_authenticator(&server, "alice").await;
+    let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": iban(&debtor)}, "creditorName": "Corner Shop", "creditorAccount": {"iban": "DE02120300000000202051"}});
+    let headers = [
+        ("tpp-decoupled-preferred", "true"),
+        ("psu-id", "alice"),
+        ("psu-ip-address", "192.0.2.7"),
+    ];
+    let path = "/v1/payments/sepa-credit-transfers";
+    let created = tpp
+        .call(Method::POST, path, &cc, &headers, Some(&body))
+        .await;
+    let sca_status = decoupled_status_link(&created);
+    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+
+    let mut alice = signed_in(&server, "alice", "alice-demo-2026").await;
+    let href = pending(&mut alice).await[0]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = alice.get(&href).await;
+    page.assert_shows(&["12.34 EUR", "Corner Shop", "DE02 1203 0000 0000 2020 51"]);
+    let response = seed.ocra_response(&challenge_on(&page.body)).unwrap();
+    let csrf = page.csrf();
+    // Neither a TOTP code nor the sandbox code authorises a payment of a PSU
+    // whose authenticator can sign its challenge.
+    let totp = seed.code_at(SystemClock.now()).unwrap();
+    for refused in [totp, SANDBOX_CODE.to_owned()] {
+        let answer = approve(&mut alice, &href, &csrf, &refused).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    }
+    // The amount changes behind the bank's back: the answer no longer fits.
+    let sql = |amount: i64| format!("UPDATE payments SET amount = {amount} WHERE id = '{payment}'");
+    server.db.raw_strings(&sql(99900)).await;
+    let answer = approve(&mut alice, &href, &csrf, &response).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    server.db.raw_strings(&sql(1234)).await;
+    assert_eq!(sca(&tpp, &cc, &sca_status).await, "started");
+
+    approve(&mut alice, &href, &csrf, &response)
+        .await
+        .assert_redirect("/bank/online/approvals?answered=approved");
+    assert_eq!(sca(&tpp, &cc, &sca_status).await, "finalised");
+    assert_eq!(booked_balance(&server, debtor.id).await, before - 1234);
+    server.stop().await;
+}
+both_stores!(a_payment_by_decoupled_is_confirmed_by_the_answer_to_its_own_challenge);
