@@ -42,7 +42,7 @@ use crate::session::tpp;
 pub(super) const LIST_PATH: &str = "/bank/online/approvals.json";
 
 /// The most requests listed at once; older ones wait their turn.
-const LISTED_MAX: u32 = 50;
+const LISTED_MAX: u32 = 20;
 
 /// One request awaiting the PSU, as the list and its JSON show it.
 #[derive(Serialize)]

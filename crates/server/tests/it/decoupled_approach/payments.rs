@@ -1,6 +1,7 @@
 //! Payments by Decoupled: approved in online banking with the amount and
-//! payee shown, executed once (the ledger moves once); declined, rejected
-//! with nothing moved.
+//! payee shown and, with an authenticator app, the answer to their own
+//! challenge; executed once (the ledger moves once); declined, or approved by
+//! a PSU who does not hold the debtor account, rejected with nothing moved.
 
 use crate::support::xs2a::demo_tpp;
 use crate::support::{
@@ -161,3 +162,38 @@ async fn a_payment_by_decoupled_is_confirmed_by_the_answer_to_its_own_challenge(
     server.stop().await;
 }
 both_stores!(a_payment_by_decoupled_is_confirmed_by_the_answer_to_its_own_challenge);
+
+async fn a_psu_named_for_another_customers_account_cannot_pay_from_it(db: TestDb) {
+    let (server, tpp, cc) = demo_tpp(db, "pis").await;
+    let carols = accounts_of(&server, "carol").await.remove(0);
+    let before = carols.balances.booked;
+    let body = json!({"instructedAmount": {"currency": "EUR", "amount": "12.34"}, "debtorAccount": {"iban": iban(&carols)}, "creditorName": "Corner Shop", "creditorAccount": {"iban": "DE02120300000000202051"}});
+    let headers = [
+        ("tpp-decoupled-preferred", "true"),
+        ("psu-id", "alice"),
+        ("psu-ip-address", "192.0.2.7"),
+    ];
+    let path = "/v1/payments/sepa-credit-transfers";
+    let created = tpp
+        .call(Method::POST, path, &cc, &headers, Some(&body))
+        .await;
+    decoupled_status_link(&created);
+    let payment = created.body["paymentId"].as_str().unwrap();
+    let mut carol = signed_in(&server, "carol", "carol-demo-2026").await;
+    assert!(pending(&mut carol).await.is_empty(), "not named, not shown");
+    let mut alice = signed_in(&server, "alice", "alice-demo-2026").await;
+    let href = pending(&mut alice).await[0]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    answer(&mut alice, &href, "approve", SANDBOX_CODE).await;
+    let status = tpp.get(&format!("{path}/{payment}/status"), &cc, &[]).await;
+    assert_eq!(status.body["transactionStatus"], "RJCT", "{}", status.body);
+    assert_eq!(
+        booked_balance(&server, carols.id).await,
+        before,
+        "nothing moved"
+    );
+    server.stop().await;
+}
+both_stores!(a_psu_named_for_another_customers_account_cannot_pay_from_it);
