@@ -25,7 +25,7 @@ use crate::body::Href;
 use crate::error::MessageCode;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
-/// `ASPSP-SCA-Approach` of both approaches offered: the spec subsumes OAuth under REDIRECT.
+/// `ASPSP-SCA-Approach` of the OAuth and Redirect approaches: the spec subsumes OAuth under REDIRECT.
 pub(crate) const REDIRECT: &str = "REDIRECT";
 
 /// `ASPSP-SCA-Approach` of the Decoupled approach.
@@ -39,6 +39,7 @@ pub(crate) const DECOUPLED_MESSAGE: &str = "Please open your online banking: the
 
 /// The longest `PSU-ID` looked up (the bank's login names are far shorter).
 const PSU_ID_MAX: usize = 140;
+
 /// The approach an initiation is authorised with.
 pub(crate) enum Approach {
     OAuth,
@@ -133,14 +134,8 @@ impl Approach {
             "TPP-Decoupled-Preferred",
         )?;
         let explicit = || {
-            Ok::<_, Xs2aError>(
-                flag(
-                    headers,
-                    "tpp-explicit-authorisation-preferred",
-                    "TPP-Explicit-Authorisation-Preferred",
-                )?
-                .unwrap_or(false),
-            )
+            let name = "tpp-explicit-authorisation-preferred";
+            flag(headers, name, "TPP-Explicit-Authorisation-Preferred").map(|f| f.unwrap_or(false))
         };
         match (redirect, decoupled) {
             (Some(true), _) => Ok(Self::Redirect {

@@ -221,3 +221,50 @@ async fn an_unknown_psu_id_is_answered_alike_shown_to_nobody_and_expires(db: Tes
     server.stop().await;
 }
 both_stores!(an_unknown_psu_id_is_answered_alike_shown_to_nobody_and_expires);
+
+async fn for_a_bank_offered_consent_the_psu_ticks_the_accounts_when_approving(db: TestDb) {
+    let (server, tpp, cc) = demo_tpp(db, "ais").await;
+    let accounts = accounts_of(&server, "carol").await;
+    let (first, second) = (&accounts[0], &accounts[1]);
+    let access = json!({"accounts": [], "balances": []});
+    let created = tpp.consent_with(&cc, access, 4, &FOR_CAROL).await;
+    let sca_status = decoupled_status_link(&created);
+    let consent = created.body["consentId"].as_str().unwrap().to_owned();
+    let mut carol = signed_in(&server, "carol", "carol-demo-2026").await;
+    let href = pending(&mut carol).await[0]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page = carol.get(&href).await;
+    page.assert_shows(&["Accounts the app may see", &first.id.to_string()]);
+
+    // None ticked: asked again, and the second factor is not spent on it.
+    let none = carol
+        .submit(
+            &href,
+            &[("decision", "approve"), ("code", SANDBOX_CODE)],
+            &page.csrf(),
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST, "{}", none.body);
+    none.assert_shows(&["Choose at least one account"]);
+    assert_eq!(sca(&tpp, &cc, &sca_status).await, "started");
+
+    let first_id = first.id.to_string();
+    let ticked = [
+        ("decision", "approve"),
+        ("code", SANDBOX_CODE),
+        ("account", first_id.as_str()),
+    ];
+    carol
+        .submit(&href, &ticked, &page.csrf())
+        .await
+        .assert_redirect("/bank/online/approvals?answered=approved");
+    assert_eq!(sca(&tpp, &cc, &sca_status).await, "finalised");
+    let list = tpp.get("/v1/accounts", &cc, &psu_headers(&consent)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    assert_eq!(list.listed_ibans(), [iban(first)]);
+    assert!(!list.listed_ibans().contains(&iban(second).as_str()));
+    server.stop().await;
+}
+both_stores!(for_a_bank_offered_consent_the_psu_ticks_the_accounts_when_approving);
