@@ -235,7 +235,7 @@ test('the bank: sign-in, second factor and consent screen of an authorization', 
   await page.context().close();
 });
 
-test('online banking with its consents', async () => {
+test('online banking with its consents and pending approvals', async () => {
   const page = await newPage();
   await page.goto(`${base}/bank/online`);
   await check(page, 'bank-online-login');
@@ -246,6 +246,8 @@ test('online banking with its consents', async () => {
   await go(page, /\/bank\/online\/consents$/, 'Confirm');
   assert.match(await page.locator('main').innerText(), /Budget Buddy/);
   await check(page, 'bank-online-consents');
+  await page.goto(`${base}/bank/online/approvals`);
+  await check(page, 'bank-online-approvals');
   await page.context().close();
 });
 
@@ -275,6 +277,6 @@ test('no serious or critical WCAG 2.1 AA violation on any page', () => {
   for (const v of failing) {
     console.error(`${v.page} (${v.url}): ${v.impact} ${v.id}: ${v.help}\n  ${v.targets.join('\n  ')}`);
   }
-  assert.equal(checked.length, 22, `pages checked: ${checked.join(', ')}`);
+  assert.equal(checked.length, 24, `pages checked: ${checked.join(', ')}`);
   assert.deepEqual(failing.map((v) => `${v.page}: ${v.id}`), [], 'serious or critical accessibility violations');
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests: the Developer Portal, the openid-client interop
 # test of the OAuth server with the PSU in Chromium, the example TPP app
-# (crates/tpp-example) against the demo bank, and the public site at two
+# (crates/tpp-example) against the demo bank, the Decoupled approach's
+# pending approvals refreshed live in online banking, and the public site at two
 # widths with a demo request reaching the admin console, and axe-core's
 # WCAG 2.1 AA check of every kind of page, and the docs' journey pages with
 # their code whole. Installs Debian's
@@ -23,6 +24,7 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 node portal.test.mjs
 node interop.test.mjs
+node approvals.test.mjs
 node tpp-example.test.mjs
 node site.test.mjs
 node docs.test.mjs

@@ -222,8 +222,8 @@ def valid_creation(context, case):
 
 @schemathesis.hook("map_case").apply_to(operation_id=["startConsentAuthorisation", "startPaymentAuthorisation"])
 def redirect_start(context, case):
-    # The approach is chosen at the start: the Redirect one, the only one
-    # offering an explicit start (the OAuth one starts with PAR).
+    # The approach is chosen at the start: the Redirect one (the Decoupled
+    # one needs a PSU's login; the OAuth one starts with PAR).
     if not _creating(context):
         return case
     case.headers = {

@@ -16,16 +16,18 @@ use crate::factors::{PaymentAsk, payment_asked};
 use crate::pages::{AccountLine, consent_page, form_targets};
 use crate::payment::{cancel_payment, decline, deny, execute};
 use crate::service::{BankService, BankStore};
-use crate::session::{AtConsent, PsuPost, PsuSession, back_to_tpp};
+use crate::session::{AtConsent, PsuPost, back_to_tpp};
 
 /// The PSU approved: the OAuth approach issues the code for the TPP's token;
-/// the Redirect approach finalises the authorisation without one.
+/// the Redirect and Decoupled approaches finalise the authorisation without one.
 pub(crate) async fn approved<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
-    if authorization.flow.approach() == ScaApproach::Redirect {
-        return crate::redirect::approved(service, authorization).await;
+    match authorization.flow.approach() {
+        ScaApproach::Redirect => return crate::redirect::approved(service, authorization).await,
+        ScaApproach::Decoupled => return crate::decoupled::approved(service, authorization).await,
+        ScaApproach::OAuth => {}
     }
     let server = &service.oauth.server;
     let code = server
@@ -37,14 +39,17 @@ pub(crate) async fn approved<R: BankStore>(
 }
 
 /// The PSU refused, or the request cannot be granted: `access_denied` for
-/// the OAuth approach, the NOK URI for the Redirect approach.
+/// the OAuth approach, the NOK URI for the Redirect approach, back to the
+/// pending approvals for the Decoupled approach.
 pub(crate) async fn refused<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
     description: &str,
 ) -> Response {
-    if authorization.flow.approach() == ScaApproach::Redirect {
-        return crate::redirect::back_to_tpp(authorization, false);
+    match authorization.flow.approach() {
+        ScaApproach::Redirect => return crate::redirect::back_to_tpp(authorization, false),
+        ScaApproach::Decoupled => return crate::decoupled::declined(),
+        ScaApproach::OAuth => {}
     }
     let params = [
         ("error", "access_denied"),
@@ -79,13 +84,13 @@ pub(crate) async fn decide<R: BankStore>(
         None => {
             let chosen = form.iter().filter(|(n, _)| n == "account");
             let chosen: Vec<&str> = chosen.map(|(_, v)| v.as_str()).collect();
-            decide_consent(&service, &session, approve, &chosen).await
+            decide_consent(&service, authorization, &session.csrf, approve, &chosen).await
         }
     }
 }
 
 /// A payment approved is executed; declined, it is rejected.
-async fn decide_payment<R: BankStore>(
+pub(crate) async fn decide_payment<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
     payment: &Payment,
@@ -102,14 +107,15 @@ async fn decide_payment<R: BankStore>(
 
 /// A consent approved on the accounts `chosen` (where the PSU chooses) is
 /// authorised; denied, or naming an account the PSU does not hold, rejected.
-async fn decide_consent<R: BankStore>(
+/// `csrf`: the token of the consent page shown again when none was chosen.
+pub(crate) async fn decide_consent<R: BankStore>(
     service: &BankService<R>,
-    session: &PsuSession,
+    authorization: &Authorization,
+    csrf: &str,
     approve: bool,
     chosen: &[&str],
 ) -> Result<Response, BankError> {
-    let authorization = &session.authorization;
-    let mut page = consent_page(service, session).await?;
+    let mut page = consent_page(service, authorization, csrf).await?;
     if !approve || page.problem.is_some() {
         return deny_consent(
             service,

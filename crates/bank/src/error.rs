@@ -10,8 +10,10 @@ use fintechapi_domain::StoreError;
 use fintechapi_limits::throttle::RetryAfter;
 use fintechapi_web::passwords::PasswordPoolError;
 
+// `connect-src 'self'`: online banking's pending approvals poll their list.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
-                   img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+                   img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'";
 
 #[derive(Template, WebTemplate)]
 #[template(path = "bank/error.html")]

@@ -3,7 +3,9 @@
 //! the TPP's registered redirect URI with `code`, `state` and `iss` (RFC 9207),
 //! or those signed as one `response` JWT (JARM);
 //! for the Redirect SCA approach (`redirect`), to the TPP's registered
-//! redirect or NOK URI without a code.
+//! redirect or NOK URI without a code. For the Decoupled SCA approach
+//! (`decoupled`) the PSU answers in online banking instead, and nothing goes
+//! back to the TPP.
 //!
 //! RTS Art. 4: no message tells whether the login name or the password was
 //! wrong, nor whether a blocked PSU's password was right; five consecutive
@@ -15,6 +17,7 @@
 
 mod authorize;
 mod decision;
+mod decoupled;
 mod error;
 mod factors;
 mod login;
@@ -50,10 +53,20 @@ pub fn routes<R: BankStore>(service: Arc<BankService<R>>) -> Router {
         .route("/bank/sca", get(sca_form::<R>).post(sca::<R>))
         .route("/bank/consent", get(consent_form::<R>).post(decide::<R>))
         .route("/bank/passkey.js", get(passkey_script))
+        .route("/bank/approvals.js", get(approvals_script))
         .with_state(service)
 }
 
-/// The only script of the bank's pages: runs the WebAuthn ceremony.
+/// Keeps online banking's pending approvals current.
+async fn approvals_script() -> Response {
+    fintechapi_web::asset(
+        "text/javascript; charset=utf-8",
+        300,
+        include_str!("../assets/approvals.js"),
+    )
+}
+
+/// Runs the WebAuthn ceremony.
 async fn passkey_script() -> Response {
     fintechapi_web::asset(
         "text/javascript; charset=utf-8",

@@ -32,6 +32,23 @@ pub(crate) struct AccountLine {
 }
 
 impl AccountLine {
+    /// What the line opens, as the PSU reads it: "Main account (DE89 …):
+    /// details, balances, transactions".
+    pub(crate) fn describe(&self) -> String {
+        let named = match (&self.masked_pan, &self.account.iban) {
+            (Some(pan), _) => pan.as_str().to_owned(),
+            (None, Some(iban)) => iban.to_print_format(),
+            (None, None) => String::new(),
+        };
+        let what = match (self.balances, self.transactions) {
+            (true, true) => "details, balances, transactions",
+            (true, false) => "details, balances",
+            (false, true) => "details, transactions",
+            (false, false) => "details",
+        };
+        format!("{} ({named}): {what}", self.account.name)
+    }
+
     pub(crate) fn grant(&self) -> AccountGrant {
         AccountGrant {
             account: self.account.id,
@@ -165,11 +182,12 @@ pub(crate) fn consent_lines(
     }
 }
 
+/// The consent screen of `authorization`, its form carrying `csrf`.
 pub(crate) async fn consent_page<R: BankStore>(
     service: &BankService<R>,
-    session: &PsuSession,
+    authorization: &Authorization,
+    csrf: &str,
 ) -> Result<ConsentPage, BankError> {
-    let authorization = &session.authorization;
     let id = match authorization.scope {
         ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => id,
         _ => return Err(BankError::expired()),
@@ -190,7 +208,7 @@ pub(crate) async fn consent_page<R: BankStore>(
     };
     Ok(ConsentPage {
         bank: service.settings.bank_name.clone(),
-        csrf: session.csrf.clone(),
+        csrf: csrf.to_owned(),
         tpp_name: organisation.legal_name,
         tpp_roles: organisation.roles.human(),
         app_name: application.name,
@@ -301,7 +319,7 @@ pub(crate) async fn consent_form<R: BankStore>(
             payment_page(&service, &session, payment, true).await?
         }
         None => {
-            let page = consent_page(&service, &session).await?;
+            let page = consent_page(&service, &session.authorization, &session.csrf).await?;
             return Ok(secured(page.into_response(), target.as_deref()));
         }
     };

@@ -90,8 +90,11 @@ pub(crate) async fn approved<R: BankStore>(
 /// initiation (registered), with nothing added.
 pub(crate) fn back_to_tpp(authorization: &Authorization, approved: bool) -> Response {
     let target = match (&authorization.flow, approved) {
-        (AuthorizationFlow::Redirect { nok: Some(nok), .. }, false) => nok.as_str(),
-        (flow, _) => flow.redirect_uri().as_str(),
+        (AuthorizationFlow::Redirect { nok: Some(nok), .. }, false) => Some(nok),
+        (flow, _) => flow.redirect_uri(),
+    };
+    let Some(target) = target.map(|t| t.as_str()) else {
+        return BankError::expired().into_response();
     };
     // Checked at initiation; only the URL standard's serialisation of it goes into `Location`.
     match url::Url::parse(target) {

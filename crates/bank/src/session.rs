@@ -218,7 +218,11 @@ pub(crate) async fn back_to_tpp<R: BankStore>(
     authorization: &Authorization,
     params: &[(&str, &str)],
 ) -> Response {
-    let Ok(mut url) = url::Url::parse(authorization.flow.redirect_uri().as_str()) else {
+    let Some(Ok(mut url)) = authorization
+        .flow
+        .redirect_uri()
+        .map(|uri| url::Url::parse(uri.as_str()))
+    else {
         return BankError::expired().into_response();
     };
     let server = &service.oauth.server;

@@ -90,10 +90,12 @@ pub trait TokenRepository: Send + Sync {
 
 text_enum!(
     /// The Berlin Group SCA approach of an authorization: OAuth (a pushed
-    /// request; a code for the TPP's token) or Redirect (made by the initiation
+    /// request; a code for the TPP's token), Redirect (made by the initiation
     /// itself, opened by `_links.scaRedirect`, back to `TPP-Redirect-URI`
-    /// without a code).
-    ScaApproach { OAuth = "oauth", Redirect = "redirect" }
+    /// without a code) or Decoupled (made by the initiation or an explicit
+    /// start for the PSU named by `PSU-ID`, who decides in online banking;
+    /// the TPP polls `scaStatus`).
+    ScaApproach { OAuth = "oauth", Redirect = "redirect", Decoupled = "decoupled" }
 );
 
 text_enum!(
@@ -196,6 +198,9 @@ pub enum AuthorizationFlow {
         ok: RedirectUri,
         nok: Option<RedirectUri>,
     },
+    /// Started for the PSU the TPP named (`PSU-ID`); no browser comes from
+    /// the TPP, so there is nowhere to go back to and no code.
+    Decoupled,
 }
 
 impl AuthorizationFlow {
@@ -203,24 +208,26 @@ impl AuthorizationFlow {
         match self {
             AuthorizationFlow::OAuth { .. } => ScaApproach::OAuth,
             AuthorizationFlow::Redirect { .. } => ScaApproach::Redirect,
+            AuthorizationFlow::Decoupled => ScaApproach::Decoupled,
         }
     }
 
-    /// Where an approval sends the browser back to.
-    pub fn redirect_uri(&self) -> &RedirectUri {
+    /// Where an approval sends the browser back to (none for Decoupled).
+    pub fn redirect_uri(&self) -> Option<&RedirectUri> {
         match self {
-            AuthorizationFlow::OAuth { redirect_uri, .. } => redirect_uri,
-            AuthorizationFlow::Redirect { ok, .. } => ok,
+            AuthorizationFlow::OAuth { redirect_uri, .. } => Some(redirect_uri),
+            AuthorizationFlow::Redirect { ok, .. } => Some(ok),
+            AuthorizationFlow::Decoupled => None,
         }
     }
 
     /// Every URI the browser may be sent back to.
     pub fn return_uris(&self) -> impl Iterator<Item = &RedirectUri> {
         let nok = match self {
-            AuthorizationFlow::OAuth { .. } => None,
             AuthorizationFlow::Redirect { nok, .. } => nok.as_ref(),
+            AuthorizationFlow::OAuth { .. } | AuthorizationFlow::Decoupled => None,
         };
-        std::iter::once(self.redirect_uri()).chain(nok)
+        self.redirect_uri().into_iter().chain(nok)
     }
 }
 
@@ -233,8 +240,10 @@ pub struct Authorization {
     pub flow: AuthorizationFlow,
     pub scope: ScopedResource,
     /// Keyed hash of what opens it in the browser: the request URI (OAuth) or
-    /// the `scaRedirect` link's token (Redirect).
+    /// the `scaRedirect` link's token (Redirect); for Decoupled, of a random
+    /// value never handed out (nothing opens it).
     pub request_uri_hash: KeyedHash,
+    /// Until when it opens; for Decoupled, until when the PSU may answer.
     pub request_expires_at: OffsetDateTime,
     /// Keyed hash of the browser's session cookie, once it arrived.
     pub session_hash: Option<KeyedHash>,
@@ -276,6 +285,35 @@ pub trait AuthorizationRepository: Send + Sync {
         session_hash: &KeyedHash,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
+    /// The Decoupled authorizations awaiting `psu`'s answer at `at` (not yet
+    /// decided, unexpired), oldest first, at most `limit`.
+    fn pending_decoupled(
+        &self,
+        psu: PsuId,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Authorization>, StoreError>> + Send;
+
+    /// A Decoupled authorization awaiting `psu`'s answer, moved from `pushed`
+    /// to `login` (`scaStatus` started) as the PSU opens it; None when it is
+    /// not theirs, decided or expired.
+    fn open_decoupled(
+        &self,
+        id: AuthorizationId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Authorization>, StoreError>> + Send;
+
+    /// The PSU passed the second factor on a Decoupled authorization awaiting
+    /// their answer: `pushed` or `login` → `consent`, unexpired, in one
+    /// statement; false when it was not theirs, decided or expired meanwhile.
+    fn authenticate_decoupled(
+        &self,
+        id: AuthorizationId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     fn authorizations_for_scope(
         &self,
@@ -341,6 +379,25 @@ pub trait AuthorizationRepository: Send + Sync {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
+impl Authorization {
+    /// The Berlin Group `scaStatus` at `now`: a Decoupled authorization the
+    /// PSU did not answer before it expired has `failed`.
+    pub fn sca_status_at(&self, now: OffsetDateTime) -> &'static str {
+        let undecided = matches!(
+            self.stage,
+            AuthorizationStage::Pushed
+                | AuthorizationStage::Login
+                | AuthorizationStage::SecondFactor
+                | AuthorizationStage::Consent
+        );
+        if self.flow == AuthorizationFlow::Decoupled && undecided && now >= self.request_expires_at
+        {
+            return AuthorizationStage::Denied.sca_status();
+        }
+        self.stage.sca_status()
+    }
+}
+
 impl AuthorizationStage {
     /// The Berlin Group `scaStatus` of an authorization at this stage.
     pub fn sca_status(&self) -> &'static str {
@@ -383,4 +440,57 @@ pub trait SigningKeyRepository: Send + Sync {
         &self,
         after: OffsetDateTime,
     ) -> impl Future<Output = Result<Vec<SigningKey>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+    use time::macros::datetime;
+
+    fn authorization(flow: AuthorizationFlow, stage: AuthorizationStage) -> Authorization {
+        let at = datetime!(2026-12-05 00:00 UTC);
+        Authorization {
+            id: AuthorizationId::random(),
+            application_id: ApplicationId::random(),
+            client_id: "client".into(),
+            flow,
+            scope: ScopedResource::Identity,
+            request_uri_hash: KeyedHash::from_stored("hash".into()),
+            request_expires_at: at + Duration::minutes(10),
+            session_hash: None,
+            stage,
+            psu_id: None,
+            authenticated_at: None,
+            code_hash: None,
+            code_expires_at: None,
+            created_at: at,
+            last_activity_at: at,
+        }
+    }
+
+    #[test]
+    fn an_unanswered_decoupled_authorisation_fails_when_it_expires() {
+        let pending = authorization(AuthorizationFlow::Decoupled, AuthorizationStage::Login);
+        let expiry = pending.request_expires_at;
+        assert_eq!(
+            pending.sca_status_at(expiry - Duration::seconds(1)),
+            "started"
+        );
+        assert_eq!(pending.sca_status_at(expiry), "failed");
+        let answered = authorization(AuthorizationFlow::Decoupled, AuthorizationStage::Approved);
+        assert_eq!(
+            answered.sca_status_at(expiry + Duration::days(1)),
+            "finalised"
+        );
+    }
+
+    #[test]
+    fn a_redirect_authorisation_keeps_its_stage_after_the_link_expired() {
+        let ok = RedirectUri::from_stored("https://acme.example/cb".into());
+        let flow = AuthorizationFlow::Redirect { ok, nok: None };
+        let opened = authorization(flow, AuthorizationStage::Consent);
+        let later = opened.request_expires_at + Duration::minutes(1);
+        assert_eq!(opened.sca_status_at(later), "psuAuthenticated");
+    }
 }

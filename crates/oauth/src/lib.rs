@@ -19,6 +19,7 @@
 //! The PSU's pages (login, second factor, consent) are `fintechapi-bank`.
 
 pub mod client_keys;
+pub mod decoupled;
 pub mod error;
 pub mod jose;
 pub mod keys;

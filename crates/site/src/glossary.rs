@@ -24,7 +24,7 @@ const fn term(
 }
 
 /// In alphabetical order of the short form.
-pub const GLOSSARY: [Term; 41] = [
+pub const GLOSSARY: [Term; 42] = [
     term(
         "access-token",
         "Access token",
@@ -78,6 +78,12 @@ pub const GLOSSARY: [Term; 41] = [
         "Consumer key and secret",
         "Application credentials",
         "The pair the Developer Portal issues to a TPP application: the key names the application (the OAuth client_id), the secret proves it. Shown once; the bank keeps only a keyed hash of the secret.",
+    ),
+    term(
+        "decoupled",
+        "Decoupled approach",
+        "Decoupled SCA approach",
+        "The TPP names the customer, who then approves or declines the request in the bank's own app (here: online banking, under Pending approvals) with a second factor, while the TPP asks the bank for the outcome. The customer's credentials never pass through the TPP.",
     ),
     term(
         "dpop",

@@ -146,6 +146,9 @@ forward! {
         fn insert_authorization(authorization: Authorization) -> Result<(), StoreError>;
         fn open_authorization(request_uri_hash: &KeyedHash, client_id: &str, bound: Option<&KeyedHash>, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn open_redirect_authorization(link_hash: &KeyedHash, session_hash: &KeyedHash, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
+        fn pending_decoupled(psu: PsuId, at: OffsetDateTime, limit: u32) -> Result<Vec<Authorization>, StoreError>;
+        fn open_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
+        fn authenticate_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<bool, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
         fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;

@@ -1,17 +1,20 @@
 //! The SCA approach of an initiation (`POST /v1/consents`, `POST
 //! /v1/{payment-service}/{payment-product}`): OAuth unless the TPP prefers
 //! Redirect (`TPP-Redirect-Preferred: true` with a registered
-//! `TPP-Redirect-URI`); embedded and decoupled SCA are refused. And what a
-//! Redirect authorisation of a consent gives instead of a PSU token: account
-//! reads with the application's client-credentials token and `Consent-ID`.
+//! `TPP-Redirect-URI`) or Decoupled (`TPP-Decoupled-Preferred: true`, or
+//! `TPP-Redirect-Preferred: false`, with a `PSU-ID`); embedded SCA is
+//! refused. And what a Redirect or Decoupled authorisation of a consent gives
+//! instead of a PSU token: account reads with the application's
+//! client-credentials token and `Consent-ID`.
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::ids::{AuthorizationId, ConsentId};
+use fintechapi_domain::ids::{AuthorizationId, ConsentId, PsuId};
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
 use fintechapi_domain::portal::PortalRepository;
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_oauth::ScopedResource;
 use fintechapi_oauth::redirect::{RedirectTarget, StartError, UnregisteredUri};
@@ -22,8 +25,20 @@ use crate::body::Href;
 use crate::error::MessageCode;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text};
 
-/// `ASPSP-SCA-Approach` of both approaches offered: the spec subsumes OAuth under REDIRECT.
+/// `ASPSP-SCA-Approach` of the OAuth and Redirect approaches: the spec subsumes OAuth under REDIRECT.
 pub(crate) const REDIRECT: &str = "REDIRECT";
+
+/// `ASPSP-SCA-Approach` of the Decoupled approach.
+pub(crate) const DECOUPLED: &str = "DECOUPLED";
+
+/// What a Decoupled answer asks the TPP to tell the PSU (`psuMessage`, at
+/// most 500 characters).
+pub(crate) const DECOUPLED_MESSAGE: &str = "Please open your online banking: the request is \
+     waiting under Pending approvals. Check it and approve or decline it there with your \
+     second factor.";
+
+/// The longest `PSU-ID` looked up (the bank's login names are far shorter).
+const PSU_ID_MAX: usize = 140;
 
 /// The approach an initiation is authorised with.
 pub(crate) enum Approach {
@@ -33,6 +48,12 @@ pub(crate) enum Approach {
     /// links where to start it.
     Redirect {
         target: RedirectTarget,
+        explicit: bool,
+    },
+    /// For the PSU `PSU-ID` names (None: it names nobody, which the answer
+    /// never shows), who decides in online banking.
+    Decoupled {
+        psu: Option<PsuId>,
         explicit: bool,
     },
 }
@@ -47,13 +68,37 @@ fn flag(headers: &HeaderMap, name: &str, shown: &str) -> Result<Option<bool>, Xs
     }
 }
 
-fn not_offered(shown: &str) -> Xs2aError {
+fn embedded_not_offered(shown: &str) -> Xs2aError {
     Xs2aError::new(
         MessageCode::ServiceInvalid,
-        "embedded and decoupled SCA are not offered; this ASPSP authorises with the OAuth or \
-         the Redirect SCA approach",
+        "embedded SCA is not offered; this ASPSP authorises with the OAuth, the Redirect or the \
+         Decoupled SCA approach",
     )
     .at(shown)
+}
+
+/// The PSU the required `PSU-ID` names, if any: the same answer either way.
+async fn named_psu<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    headers: &HeaderMap,
+) -> Result<Option<PsuId>, Xs2aError> {
+    let Some(login) = header_text(headers, "psu-id") else {
+        return Err(Xs2aError::format(
+            "PSU-ID is required for the Decoupled SCA approach: the PSU's login at this ASPSP",
+        )
+        .at("PSU-ID"));
+    };
+    if login.chars().count() > PSU_ID_MAX {
+        return Err(
+            Xs2aError::format(format!("PSU-ID is longer than {PSU_ID_MAX} characters"))
+                .at("PSU-ID"),
+        );
+    }
+    Ok(service
+        .psus()
+        .psu_by_login(login)
+        .await?
+        .map(|(psu, _)| psu.id))
 }
 
 impl Approach {
@@ -64,14 +109,19 @@ impl Approach {
                 target,
                 explicit: false,
             },
+            Self::Decoupled { psu, .. } => Self::Decoupled {
+                psu,
+                explicit: false,
+            },
             oauth => oauth,
         }
     }
 
-    /// The approach the TPP's headers ask for. `TPP-Redirect-Preferred:
-    /// false` asks for embedded or decoupled SCA, and `TPP-Decoupled-Preferred:
-    /// true` alone for decoupled: both are refused rather than ignored. With
-    /// both preferences true the spec leaves the choice to the ASPSP: Redirect.
+    /// The approach the TPP's headers ask for. `TPP-Decoupled-Preferred:
+    /// true`, or `TPP-Redirect-Preferred: false` (embedded or decoupled),
+    /// asks for Decoupled, which needs `PSU-ID`; both false asks for embedded
+    /// SCA, refused rather than ignored. With both preferences true the spec
+    /// leaves the choice to the ASPSP: Redirect.
     pub(crate) async fn requested<R: Xs2aStore>(
         service: &Xs2aService<R>,
         caller: &Caller,
@@ -83,28 +133,31 @@ impl Approach {
             "tpp-decoupled-preferred",
             "TPP-Decoupled-Preferred",
         )?;
+        let explicit = || {
+            let name = "tpp-explicit-authorisation-preferred";
+            flag(headers, name, "TPP-Explicit-Authorisation-Preferred").map(|f| f.unwrap_or(false))
+        };
         match (redirect, decoupled) {
-            (Some(false), _) => Err(not_offered("TPP-Redirect-Preferred")),
             (Some(true), _) => Ok(Self::Redirect {
                 target: redirect_target(service, caller, headers).await?,
-                explicit: flag(
-                    headers,
-                    "tpp-explicit-authorisation-preferred",
-                    "TPP-Explicit-Authorisation-Preferred",
-                )?
-                .unwrap_or(false),
+                explicit: explicit()?,
             }),
-            (None, Some(true)) => Err(not_offered("TPP-Decoupled-Preferred")),
+            (Some(false), Some(false)) => Err(embedded_not_offered("TPP-Decoupled-Preferred")),
+            (Some(false), _) | (None, Some(true)) => Ok(Self::Decoupled {
+                psu: named_psu(service, headers).await?,
+                explicit: explicit()?,
+            }),
             (None, _) => Ok(Self::OAuth),
         }
     }
 
     /// The SCA part of the 201 answer for `resource` (its own link is
-    /// `self_link`): OAuth names the authorization server; Redirect starts a
-    /// new authorisation while the resource still awaits one (`awaiting`) and
-    /// links the bank's page for it, and its `scaStatus`. A repeated
-    /// initiation (same X-Request-ID) thus gets a fresh link: the first one's
-    /// token was kept only as a hash.
+    /// `self_link`): OAuth names the authorization server; Redirect and
+    /// Decoupled start a new authorisation while the resource still awaits
+    /// one (`awaiting`) and link its `scaStatus`, Redirect also the bank's
+    /// page for it, Decoupled a `psuMessage` instead. A repeated initiation
+    /// (same X-Request-ID) thus gets a fresh link: the first one's token was
+    /// kept only as a hash.
     pub(crate) async fn answer<R: Xs2aStore>(
         self,
         service: &Xs2aService<R>,
@@ -115,66 +168,68 @@ impl Approach {
     ) -> Result<ScaAnswer, Xs2aError> {
         let server = &service.oauth.server;
         let mut links = Links::default();
-        let target = match self {
+        let (approach, explicit, start) = match self {
             Self::OAuth => {
                 links.sca_oauth = Some(oauth_metadata(&server.settings().issuer));
-                return Ok(ScaAnswer {
-                    // The spec's values are EMBEDDED, DECOUPLED and REDIRECT; "the
-                    // OAuth SCA approach will be subsumed by REDIRECT" (ASPSP-SCA-Approach).
-                    approach: REDIRECT,
-                    links,
-                    sca_status: None,
-                    authorisation: None,
-                });
+                // The spec's values are EMBEDDED, DECOUPLED and REDIRECT; "the
+                // OAuth SCA approach will be subsumed by REDIRECT" (ASPSP-SCA-Approach).
+                return Ok(ScaAnswer::new(REDIRECT, links));
             }
-            Self::Redirect { target, explicit } => {
-                if explicit && awaiting {
-                    links.start_authorisation =
-                        Some(Href::to(format!("{self_link}/authorisations")));
-                    return Ok(ScaAnswer {
-                        approach: REDIRECT,
-                        links,
-                        sca_status: None,
-                        authorisation: None,
-                    });
-                }
-                target
-            }
+            Self::Redirect { target, explicit } => (REDIRECT, explicit, Start::Redirect(target)),
+            Self::Decoupled { psu, explicit } => (DECOUPLED, explicit, Start::Decoupled(psu)),
         };
         if !awaiting {
-            return Ok(ScaAnswer {
-                approach: REDIRECT,
-                links,
-                sca_status: None,
-                authorisation: None,
-            });
+            return Ok(ScaAnswer::new(approach, links));
         }
-        let started = server
-            .start_redirect(
-                caller.grant.application_id,
-                &caller.grant.client_id,
-                resource,
-                target,
-            )
-            .await
-            .map_err(|e| match e {
-                StartError::Store(e) => Xs2aError::from(e),
-                StartError::Randomness => Xs2aError::new(
-                    MessageCode::ServiceUnavailable,
-                    "the ASPSP cannot start an authorisation now; retry later",
-                ),
-            })?;
-        links.sca_redirect = Some(Href::to(started.link));
+        if explicit {
+            links.start_authorisation = Some(Href::to(format!("{self_link}/authorisations")));
+            return Ok(ScaAnswer::new(approach, links));
+        }
+        let (application, client_id) = (caller.grant.application_id, &caller.grant.client_id);
+        let (authorisation, psu_message) = match start {
+            Start::Redirect(target) => {
+                let started = server
+                    .start_redirect(application, client_id, resource, target)
+                    .await
+                    .map_err(not_started)?;
+                links.sca_redirect = Some(Href::to(started.link));
+                (started.authorisation, None)
+            }
+            Start::Decoupled(psu) => {
+                let started = server
+                    .start_decoupled(application, client_id, resource, psu)
+                    .await
+                    .map_err(not_started)?;
+                (started, Some(DECOUPLED_MESSAGE))
+            }
+        };
         links.sca_status = Some(Href::to(format!(
-            "{self_link}/authorisations/{}",
-            started.authorisation
+            "{self_link}/authorisations/{authorisation}"
         )));
         Ok(ScaAnswer {
-            approach: REDIRECT,
+            approach,
             links,
             sca_status: Some(AuthorizationStage::Pushed.sca_status()),
-            authorisation: Some(started.authorisation),
+            authorisation: Some(authorisation),
+            psu_message,
         })
+    }
+}
+
+/// What starting an authorisation needs: where the PSU returns (Redirect),
+/// or who answers (Decoupled).
+enum Start {
+    Redirect(RedirectTarget),
+    Decoupled(Option<PsuId>),
+}
+
+fn not_started(e: StartError) -> Xs2aError {
+    match e {
+        StartError::Store(e) => Xs2aError::from(e),
+        StartError::Randomness => Xs2aError::new(
+            MessageCode::ServiceUnavailable,
+            "the ASPSP cannot start an authorisation now; retry later",
+        ),
     }
 }
 
@@ -246,11 +301,24 @@ pub(crate) struct ScaAnswer {
     links: Links,
     /// Of the authorisation just started.
     pub(crate) sca_status: Option<&'static str>,
-    /// The authorisation just started (Redirect).
+    /// The authorisation just started (Redirect, Decoupled).
     pub(crate) authorisation: Option<AuthorizationId>,
+    /// What the TPP should tell the PSU (Decoupled).
+    pub(crate) psu_message: Option<&'static str>,
 }
 
 impl ScaAnswer {
+    /// An answer that starts no authorisation.
+    fn new(approach: &'static str, links: Links) -> Self {
+        Self {
+            approach,
+            links,
+            sca_status: None,
+            authorisation: None,
+            psu_message: None,
+        }
+    }
+
     /// The answer's `_links`: `own` with the SCA links added.
     pub(crate) fn links(&self, own: Links) -> Links {
         Links {
@@ -282,11 +350,11 @@ impl ScaAnswer {
     }
 }
 
-/// Redirect approach: the consent a client-credentials token (covering
-/// account information) names with `Consent-ID`, when its own application
-/// authorised that consent by Redirect, for 180 days after that SCA at most
-/// (RTS Art. 10a, as refresh tokens in the OAuth approach); there is no PSU
-/// token in that approach. Any other token without a bound consent is
+/// Redirect and Decoupled approaches: the consent a client-credentials token
+/// (covering account information) names with `Consent-ID`, when its own
+/// application authorised that consent by Redirect or Decoupled, for 180
+/// days after that SCA at most (RTS Art. 10a, as refresh tokens in the OAuth
+/// approach); there is no PSU token in those approaches. Any other token without a bound consent is
 /// refused as before.
 pub(crate) async fn redirect_consent<R: Xs2aStore>(
     service: &Xs2aService<R>,
@@ -298,7 +366,7 @@ pub(crate) async fn redirect_consent<R: Xs2aStore>(
             MessageCode::ConsentInvalid,
             "this token is not bound to a consent: obtain one with the authorization code flow, \
              or read a consent authorised with the Redirect approach with the application's \
-             client-credentials token and Consent-ID",
+             client-credentials token and Consent-ID (or Decoupled)",
         )
     };
     // Only client-credentials tokens carry products; PSU tokens name one resource.
@@ -309,8 +377,8 @@ pub(crate) async fn redirect_consent<R: Xs2aStore>(
     else {
         return Err(refused());
     };
-    // An approved Redirect authorisation is never touched again: its last
-    // activity is the PSU's approval.
+    // An approved Redirect or Decoupled authorisation is never touched
+    // again: its last activity is the PSU's approval.
     let approved_at = service
         .authorizations()
         .authorizations_for_scope(
@@ -320,7 +388,7 @@ pub(crate) async fn redirect_consent<R: Xs2aStore>(
         .await?
         .iter()
         .find(|a| {
-            a.flow.approach() == ScaApproach::Redirect && a.stage == AuthorizationStage::Approved
+            a.flow.approach() != ScaApproach::OAuth && a.stage == AuthorizationStage::Approved
         })
         .map(|a| a.last_activity_at)
         .ok_or_else(refused)?;

@@ -1,10 +1,11 @@
 //! Authorisation sub-resources of consents and payments. An authorisation
-//! starts implicitly: with a pushed authorization request (OAuth SCA
-//! approach), or with the initiation itself (Redirect approach); each is
-//! listed and read here with its `scaStatus`. A cancellation authorisation is
-//! a pushed request for a scheduled payment whose cancellation the TPP asked
-//! for (`DELETE` → 202). Explicit start and PSU data updates (embedded SCA)
-//! are not offered and say so.
+//! starts with a pushed authorization request (OAuth SCA approach), or with
+//! the initiation itself or an explicit start here (Redirect and Decoupled
+//! approaches); each is listed and read here with its `scaStatus` (a
+//! Decoupled one unanswered in time is `failed`). A cancellation
+//! authorisation is a pushed request for a scheduled payment whose
+//! cancellation the TPP asked for (`DELETE` → 202). PSU data updates
+//! (embedded SCA) are not offered and say so.
 
 use std::sync::Arc;
 
@@ -51,13 +52,15 @@ async fn scope_of<R: Xs2aStore>(
     })
 }
 
-/// 201 to an explicit start (Redirect approach).
+/// 201 to an explicit start (Redirect and Decoupled approaches).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AuthorisationStarted {
     #[serde(rename = "_links")]
     links: Links,
     authorisation_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psu_message: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sca_status: Option<&'static str>,
 }
@@ -120,7 +123,8 @@ async fn status<R: Xs2aStore>(
         let found = authorisations(&service, &caller, &resource, cancellation).await?;
         let id: AuthorizationId = authorisation.parse().map_err(|_| unknown_authorisation())?;
         let found = found.into_iter().find(|a| a.id == id);
-        let sca_status = found.ok_or_else(unknown_authorisation)?.stage.sca_status();
+        let found = found.ok_or_else(unknown_authorisation)?;
+        let sca_status = found.sca_status_at(service.now());
         Ok(Json(ScaStatus { sca_status }).into_response())
     }
     .await;
@@ -155,7 +159,7 @@ fn not_offered(what: &str) -> Response {
     Xs2aError::new(MessageCode::ServiceInvalid, what).into_response()
 }
 
-const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts with a pushed authorization request (PAR) to the server named in _links.scaOAuth; an explicit start is offered for the Redirect approach (TPP-Redirect-Preferred: true with TPP-Redirect-URI)";
+const IMPLICIT_START: &str = "with the OAuth approach an authorisation starts with a pushed authorization request (PAR) to the server named in _links.scaOAuth; an explicit start is offered for the Redirect approach (TPP-Redirect-Preferred: true with TPP-Redirect-URI) and the Decoupled approach (TPP-Decoupled-Preferred: true with PSU-ID)";
 const NO_EMBEDDED: &str =
     "embedded SCA is not offered: the PSU authenticates at the bank's own pages";
 
@@ -245,8 +249,8 @@ async fn target<R: Xs2aStore>(
     })
 }
 
-/// An explicit start needs the Redirect approach and a resource still
-/// awaiting its authorisation.
+/// An explicit start needs the Redirect or Decoupled approach and a resource
+/// still awaiting its authorisation.
 fn startable(approach: &Approach, awaiting: bool) -> Result<(), Xs2aError> {
     if matches!(approach, Approach::OAuth) {
         return Err(Xs2aError::new(MessageCode::ServiceInvalid, IMPLICIT_START));
@@ -263,8 +267,9 @@ fn startable(approach: &Approach, awaiting: bool) -> Result<(), Xs2aError> {
 /// Explicit start of an authorisation of a consent or payment still awaiting
 /// one: with the Redirect approach (`TPP-Redirect-Preferred: true` and a
 /// registered `TPP-Redirect-URI`) a new authorisation with a fresh
-/// `scaRedirect` link; with OAuth the authorisation starts with a pushed
-/// request instead.
+/// `scaRedirect` link; with the Decoupled approach (`PSU-ID` required) a new
+/// authorisation awaiting the PSU in online banking and a `psuMessage`; with
+/// OAuth the authorisation starts with a pushed request instead.
 async fn start<R: Xs2aStore>(
     service: Arc<Xs2aService<R>>,
     caller: Caller,
@@ -283,6 +288,7 @@ async fn start<R: Xs2aStore>(
         let body = AuthorisationStarted {
             links: sca.links(Links::default()),
             authorisation_id: sca.authorisation.map(|a| a.to_string()),
+            psu_message: sca.psu_message,
             sca_status: sca.sca_status,
         };
         Ok(sca.mark((StatusCode::CREATED, Json(body)).into_response()))

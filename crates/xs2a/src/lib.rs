@@ -128,6 +128,10 @@ impl<R: Xs2aStore> Xs2aService<R> {
         self.oauth.server.repo()
     }
 
+    pub(crate) fn psus(&self) -> &impl PsuRepository {
+        self.oauth.server.repo()
+    }
+
     pub(crate) fn applications(&self) -> &impl PortalRepository {
         self.oauth.server.repo()
     }

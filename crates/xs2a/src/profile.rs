@@ -9,10 +9,11 @@ use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
 use fintechapi_domain::notification::{MAX_NOTIFICATION_URI_LEN, NotificationContent};
 use fintechapi_domain::payment::{PaymentProduct, PaymentService};
+use fintechapi_oauth::decoupled::DECOUPLED_TTL;
 use serde::Serialize;
 
 use crate::Xs2aSettings;
-use crate::approach::REDIRECT;
+use crate::approach::{DECOUPLED, REDIRECT};
 use crate::consents::{ACCESS_KINDS, MAX_FREQUENCY_PER_DAY};
 use crate::pain001::PathProduct;
 use crate::statements::{
@@ -150,7 +151,7 @@ struct NotificationsProfile {
 #[serde(rename_all = "camelCase")]
 struct ScaProfile {
     /// `ASPSP-SCA-Approach` values answered: OAuth is subsumed under REDIRECT.
-    approaches: [&'static str; 1],
+    approaches: [&'static str; 2],
     /// The OAuth approach (the default): a pushed authorization request naming the resource.
     oauth: bool,
     /// The Redirect approach on `TPP-Redirect-Preferred: true` with a
@@ -158,14 +159,26 @@ struct ScaProfile {
     redirect: bool,
     /// The PSU's credentials never pass through the TPP.
     embedded: bool,
+    /// The Decoupled approach on `TPP-Decoupled-Preferred: true` (or
+    /// `TPP-Redirect-Preferred: false`) with `PSU-ID`: the PSU approves in
+    /// online banking under "Pending approvals"; the TPP polls `scaStatus`.
     decoupled: bool,
+    /// `PSU-ID` (the PSU's login) is required for the Decoupled approach.
+    decoupled_requires_psu_id: bool,
+    /// Minutes the PSU has to answer a Decoupled authorisation; then its
+    /// `scaStatus` is `failed`.
+    decoupled_expiry_minutes: i64,
     /// `POST …/authorisations`: with the Redirect approach a new `scaRedirect`
     /// link; with OAuth the pushed request is the start.
     explicit_start_with_redirect: bool,
+    /// `POST …/authorisations` with the Decoupled approach: a new
+    /// authorisation awaiting the PSU.
+    explicit_start_with_decoupled: bool,
     #[serde(rename = "explicitStartWithOAuth")]
     explicit_start_with_oauth: bool,
-    /// `TPP-Explicit-Authorisation-Preferred: true` with the Redirect
-    /// approach: the initiation links `startAuthorisation` instead of starting one.
+    /// `TPP-Explicit-Authorisation-Preferred: true` with the Redirect or
+    /// Decoupled approach: the initiation links `startAuthorisation` instead
+    /// of starting one.
     explicit_authorisation_preferred: bool,
 }
 
@@ -254,12 +267,15 @@ impl AspspProfile {
         Self {
             specification: "Berlin Group NextGenPSD2 XS2A Framework 1.3.12",
             sca: ScaProfile {
-                approaches: [REDIRECT],
+                approaches: [REDIRECT, DECOUPLED],
                 oauth: true,
                 redirect: true,
                 embedded: false,
-                decoupled: false,
+                decoupled: true,
+                decoupled_requires_psu_id: true,
+                decoupled_expiry_minutes: DECOUPLED_TTL.whole_minutes(),
                 explicit_start_with_redirect: true,
+                explicit_start_with_decoupled: true,
                 explicit_start_with_oauth: false,
                 explicit_authorisation_preferred: true,
             },

@@ -5,10 +5,13 @@
 //! growing), attempts are throttled, 5 idle minutes end the session, no hint
 //! which factor was wrong. The PSU sees the bank's block alerts here.
 //!
-//! `consents.rs`: the consents and their withdrawal; `security.rs`: the
+//! `consents.rs`: the consents and their withdrawal; `approvals.rs`: the
+//! bank's app for the Decoupled SCA approach (requests awaiting the PSU,
+//! approved or declined with a fresh second factor); `security.rs`: the
 //! authenticator app and passkeys. Every handler takes its session through
 //! `OnlineSession` or `OnlinePost`, whose rejection is the error page.
 
+mod approvals;
 mod consents;
 mod security;
 
@@ -45,6 +48,15 @@ pub(crate) fn routes<R: BankStore>() -> Router<Arc<BankService<R>>> {
         .route("/bank/online/sca", get(sca_form::<R>).post(sca::<R>))
         .route("/bank/online/consents", get(consents::consents::<R>))
         .route(
+            crate::decoupled::APPROVALS_PATH,
+            get(approvals::approvals::<R>),
+        )
+        .route(approvals::LIST_PATH, get(approvals::list::<R>))
+        .route(
+            "/bank/online/approvals/{id}",
+            get(approvals::confirm::<R>).post(approvals::decide::<R>),
+        )
+        .route(
             "/bank/online/consents/{id}/revoke",
             get(consents::confirm_revoke::<R>).post(consents::revoke::<R>),
         )
@@ -71,6 +83,8 @@ struct Online {
     /// Where the passkey sign-in and registration ceremonies keep their state.
     sign_in_ceremony: KeyedHash,
     registration_ceremony: KeyedHash,
+    /// Where the passkey ceremony of a pending approval keeps its state.
+    approval_ceremony: KeyedHash,
 }
 
 impl Online {
@@ -91,6 +105,7 @@ impl Online {
                 .to_owned(),
             sign_in_ceremony: pepper.hash(&format!("online-webauthn-sign-in:{id}")),
             registration_ceremony: pepper.hash(&format!("online-webauthn-registration:{id}")),
+            approval_ceremony: pepper.hash(&format!("online-webauthn-approval:{id}")),
         }
     }
 
@@ -147,6 +162,9 @@ trait Stage {
     const STAGE: PsuSessionStage;
     /// The change needs the second factor passed within `FRESH_FACTOR`.
     const FRESH: bool = false;
+    /// Not the PSU's activity (a page polling in the background), so the
+    /// idle timeout still ends a session left open.
+    const QUIET: bool = false;
 }
 struct AtLogin;
 struct AtSecondFactor;
@@ -154,6 +172,8 @@ struct AtSecondFactor;
 struct Active;
 /// Signed in, and the second factor passed recently: changes of factors.
 struct FreshFactor;
+/// Signed in; a background poll that is not activity.
+struct Watching;
 impl Stage for AtLogin {
     const STAGE: PsuSessionStage = PsuSessionStage::Login;
 }
@@ -167,6 +187,10 @@ impl Stage for FreshFactor {
     const STAGE: PsuSessionStage = PsuSessionStage::Active;
     const FRESH: bool = true;
 }
+impl Stage for Watching {
+    const STAGE: PsuSessionStage = PsuSessionStage::Active;
+    const QUIET: bool = true;
+}
 
 /// The live session of a page at stage `S`.
 struct OnlineSession<S>(Online, PhantomData<S>);
@@ -179,7 +203,7 @@ impl<R: BankStore, S: Stage> FromRequestParts<Arc<BankService<R>>> for OnlineSes
         service: &Arc<BankService<R>>,
     ) -> Result<Self, BankError> {
         let session = online(service, &parts.headers, S::STAGE).await?;
-        if S::STAGE == PsuSessionStage::Active {
+        if S::STAGE == PsuSessionStage::Active && !S::QUIET {
             touch(service, &session).await?;
         }
         Ok(Self(session, PhantomData))

@@ -125,19 +125,37 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
     let combined = post(combined, vec![]).await;
     combined.assert_tpp_message(StatusCode::BAD_REQUEST, "SESSIONS_NOT_SUPPORTED");
 
-    // Embedded and decoupled SCA are refused, whichever header asks for them.
+    // Embedded SCA is refused; Decoupled is offered, with PSU-ID.
     let sca = &profile["sca"];
     assert_eq!(
         (sca["embedded"].as_bool(), sca["decoupled"].as_bool()),
-        (Some(false), Some(false))
+        (Some(false), Some(true))
     );
+    assert!(strings(&sca["approaches"]).contains(&"DECOUPLED".to_owned()));
     let all = || consent_body(json!({"allPsd2": "allAccounts"}), true, "2099-12-31", 4);
+    let embedded = post(
+        all(),
+        vec![
+            ("tpp-redirect-preferred", "false"),
+            ("tpp-decoupled-preferred", "false"),
+        ],
+    )
+    .await;
+    embedded.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    assert_eq!(sca["decoupledRequiresPsuId"], true);
     for asked in [
         ("tpp-redirect-preferred", "false"),
         ("tpp-decoupled-preferred", "true"),
     ] {
-        let a = post(all(), vec![asked]).await;
-        a.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+        let anonymous = post(all(), vec![asked]).await;
+        anonymous.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+        let named = post(all(), vec![asked, ("psu-id", "alice")]).await;
+        assert_eq!(named.status, StatusCode::CREATED, "{}", named.body);
+        assert_eq!(named.headers["aspsp-sca-approach"], "DECOUPLED");
+        assert_eq!(named.body["scaStatus"], "received", "{}", named.body);
+        assert!(named.body["psuMessage"].is_string(), "{}", named.body);
+        assert!(named.body["_links"].get("scaRedirect").is_none());
+        assert!(named.body["_links"]["scaStatus"]["href"].is_string());
     }
 
     // An explicit start: with OAuth refused, with Redirect a new scaRedirect link.
@@ -177,6 +195,35 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
     tpp.sca_link(&started);
+
+    // An explicit start with Decoupled; unanswered for the profile's
+    // minutes, the authorisation has failed.
+    assert_eq!(sca["explicitStartWithDecoupled"], true);
+    let decoupled = [("tpp-decoupled-preferred", "true"), ("psu-id", "alice")];
+    let started = tpp
+        .call(Method::POST, &start, &cc, &decoupled, Some(&json!({})))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    assert_eq!(started.headers["aspsp-sca-approach"], "DECOUPLED");
+    assert!(started.body["psuMessage"].is_string(), "{}", started.body);
+    let status_link = started.body["_links"]["scaStatus"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        tpp.get(&status_link, &cc, &[]).await.body["scaStatus"],
+        "received"
+    );
+    let minutes = sca["decoupledExpiryMinutes"].as_i64().unwrap();
+    clock.advance(time::Duration::minutes(minutes) - time::Duration::seconds(1));
+    let fresh = tpp.client_token().await;
+    let polled = tpp.get(&status_link, &fresh, &[]).await;
+    assert_eq!(polled.body["scaStatus"], "received", "{}", polled.body);
+    clock.advance(time::Duration::seconds(1));
+    let polled = tpp.get(&status_link, &fresh, &[]).await;
+    assert_eq!(polled.body["scaStatus"], "failed", "{}", polled.body);
+    // Later calls with a token issued after the clock moved.
+    let cc = fresh;
 
     // Answers come in the media types listed, and in no other.
     let listed = strings(&profile["answerMediaTypes"]);

@@ -14,6 +14,7 @@ mod attacks;
 mod card_accounts;
 mod cli;
 mod crash;
+mod decoupled_approach;
 mod fapi2;
 mod http;
 mod journeys;

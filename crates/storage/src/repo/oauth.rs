@@ -213,6 +213,68 @@ impl AuthorizationRepository for super::Store {
         .await
     }
 
+    async fn pending_decoupled(
+        &self,
+        psu: PsuId,
+        at: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Authorization>, StoreError> {
+        let pool = &self.0;
+        select_rows!(
+            AuthorizationRow,
+            authorization_columns,
+            "FROM oauth_authorizations WHERE psu_id = $1 AND approach = 'decoupled' \
+         AND stage IN ('pushed', 'login') AND request_expires_at > $2 \
+         ORDER BY created_at LIMIT $3"
+        )
+        .bind(psu)
+        .bind(at)
+        .bind(i64::from(limit))
+        .all_into(pool)
+        .await
+    }
+
+    async fn open_decoupled(
+        &self,
+        id: AuthorizationId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        let pool = &self.0;
+        // Opened again (a reload) it stays `login`.
+        sqlx::query_as::<_, AuthorizationRow>(concat!(
+            "UPDATE oauth_authorizations SET stage = 'login', last_activity_at = $3 \
+         WHERE id = $1 AND psu_id = $2 AND approach = 'decoupled' \
+         AND stage IN ('pushed', 'login') AND request_expires_at > $3 RETURNING ",
+            authorization_columns!()
+        ))
+        .bind(id)
+        .bind(psu)
+        .bind(at)
+        .optional_into(pool)
+        .await
+    }
+
+    async fn authenticate_decoupled(
+        &self,
+        id: AuthorizationId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let pool = &self.0;
+        sqlx::query(
+            "UPDATE oauth_authorizations SET stage = 'consent', last_activity_at = $3, \
+         authenticated_at = $3 \
+         WHERE id = $1 AND psu_id = $2 AND approach = 'decoupled' \
+         AND stage IN ('pushed', 'login') AND request_expires_at > $3",
+        )
+        .bind(id)
+        .bind(psu)
+        .bind(at)
+        .changed_one(pool)
+        .await
+    }
+
     async fn authorizations_for_scope(
         &self,
         application: ApplicationId,

@@ -95,6 +95,7 @@ impl TryFrom<AuthorizationRow> for Authorization {
                 ok: redirect_uri,
                 nok: r.nok_redirect_uri.map(RedirectUri::from_stored),
             },
+            ScaApproach::Decoupled => AuthorizationFlow::Decoupled,
         };
         Ok(Authorization {
             id: r.id,
@@ -120,7 +121,8 @@ impl TryFrom<AuthorizationRow> for Authorization {
 
 /// The columns of an authorization's flow, as stored: the Redirect approach
 /// keeps its NOK URI and no PKCE challenge (empty), state, DPoP key,
-/// authorization details or OpenID Connect request.
+/// authorization details or OpenID Connect request; the Decoupled approach
+/// no redirect URI either (empty).
 pub(crate) struct FlowColumns<'a> {
     pub redirect_uri: &'a str,
     pub nok_redirect_uri: Option<&'a str>,
@@ -165,6 +167,18 @@ impl<'a> From<&'a AuthorizationFlow> for FlowColumns<'a> {
                 dpop_jkt: None,
                 authorization_details: None,
                 approach: ScaApproach::Redirect,
+                openid: false,
+                nonce: None,
+                response_mode: ResponseMode::Query,
+            },
+            AuthorizationFlow::Decoupled => FlowColumns {
+                redirect_uri: "",
+                nok_redirect_uri: None,
+                state: None,
+                code_challenge: "",
+                dpop_jkt: None,
+                authorization_details: None,
+                approach: ScaApproach::Decoupled,
                 openid: false,
                 nonce: None,
                 response_mode: ResponseMode::Query,

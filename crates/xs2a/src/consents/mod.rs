@@ -58,6 +58,7 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             links: sca.links(Links::resource(&self_link)),
             consent_id: consent.id.to_string(),
             consent_status: consent.status.as_str(),
+            psu_message: sca.psu_message,
             sca_status: sca.sca_status,
         };
         Ok(notifications.mark(sca.created(&self_link, body)))
@@ -105,6 +106,8 @@ struct ConsentCreated {
     links: Links,
     consent_id: String,
     consent_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psu_message: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sca_status: Option<&'static str>,
 }

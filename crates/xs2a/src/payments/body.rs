@@ -20,6 +20,7 @@ fn created_body(payment: &Payment, sca: &ScaAnswer, service: &str) -> PaymentCre
     PaymentCreated {
         links: sca.links(Links::resource(&self_link)),
         payment_id: payment.id.to_string(),
+        psu_message: sca.psu_message,
         sca_status: sca.sca_status,
         transaction_status: payment.status.as_str(),
     }
@@ -162,6 +163,8 @@ pub(super) struct PaymentCreated {
     #[serde(rename = "_links")]
     links: Links,
     payment_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psu_message: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     sca_status: Option<&'static str>,
     transaction_status: &'static str,

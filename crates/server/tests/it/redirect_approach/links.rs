@@ -87,23 +87,30 @@ async fn only_registered_tpp_uris_are_accepted_and_without_the_preference_nothin
         "FORMAT_ERROR",
         "TPP-Redirect-Preferred",
     );
-    // Embedded and decoupled stay refused.
+    // Embedded stays refused; Decoupled needs PSU-ID.
     let embedded = tpp
-        .consent_with(&cc, access(), 4, &[("tpp-redirect-preferred", "false")])
+        .consent_with(
+            &cc,
+            access(),
+            4,
+            &[
+                ("tpp-redirect-preferred", "false"),
+                ("tpp-decoupled-preferred", "false"),
+            ],
+        )
         .await;
     embedded.assert_refusal(
         StatusCode::BAD_REQUEST,
         "SERVICE_INVALID",
-        "TPP-Redirect-Preferred",
-    );
-    let decoupled = tpp
-        .consent_with(&cc, access(), 4, &[("tpp-decoupled-preferred", "true")])
-        .await;
-    decoupled.assert_refusal(
-        StatusCode::BAD_REQUEST,
-        "SERVICE_INVALID",
         "TPP-Decoupled-Preferred",
     );
+    for asked in [
+        ("tpp-redirect-preferred", "false"),
+        ("tpp-decoupled-preferred", "true"),
+    ] {
+        let anonymous = tpp.consent_with(&cc, access(), 4, &[asked]).await;
+        anonymous.assert_refusal(StatusCode::BAD_REQUEST, "FORMAT_ERROR", "PSU-ID");
+    }
     assert_eq!(
         server.db.count_rows("consents").await,
         0,

@@ -2,7 +2,7 @@
 //! cancelled.
 
 use crate::support::xs2a::{Answer, REDIRECT, VERIFIER, demo_tpp};
-use crate::support::{Browser, TestServer, log_in};
+use crate::support::{Browser, TestServer, challenge_on, enrol_authenticator, log_in};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
@@ -15,30 +15,6 @@ use serde_json::{Value, json};
 async fn set_amount(server: &TestServer, id: &str, amount: i64) {
     let sql = format!("UPDATE payments SET amount = {amount} WHERE id = '{id}'");
     server.db.raw_strings(&sql).await;
-}
-
-/// Enrols `login`'s authenticator app through the admin console; its seed.
-async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_domain::otp::Seed {
-    let mut ops = crate::support::operator(server).await;
-    let store = server.db.store().await;
-    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
-    let csrf = ops.get("/admin/psus").await.csrf();
-    let page = ops
-        .submit(&format!("/admin/psus/{}/totp", psu.id), &[], &csrf)
-        .await;
-    let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
-    fintechapi_domain::otp::Seed::from_base32(
-        &page.body[at..at + page.body[at..].find('<').unwrap()],
-    )
-    .unwrap()
-}
-
-fn challenge_on(page: &str) -> String {
-    let at = page
-        .find(r#"id="challenge">"#)
-        .expect("a challenge on the page")
-        + r#"id="challenge">"#.len();
-    page[at..at + 8].to_owned()
 }
 
 async fn a_sepa_payment_is_authorised_with_dynamic_linking_and_executes_exactly_once(db: TestDb) {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use fintechapi_domain::psu::PsuRepository;
 use reqwest::StatusCode;
 
 use super::TestServer;
@@ -303,4 +304,29 @@ pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// Enrols `login`'s authenticator app through the admin console; its seed.
+pub async fn enrol_authenticator(server: &TestServer, login: &str) -> fintechapi_domain::otp::Seed {
+    let mut ops = super::operator(server).await;
+    let store = server.db.store().await;
+    let (psu, _) = store.psu_by_login(login).await.unwrap().unwrap();
+    let csrf = ops.get("/admin/psus").await.csrf();
+    let page = ops
+        .submit(&format!("/admin/psus/{}/totp", psu.id), &[], &csrf)
+        .await;
+    let at = page.body.find(r#"id="totp-secret">"#).unwrap() + r#"id="totp-secret">"#.len();
+    fintechapi_domain::otp::Seed::from_base32(
+        &page.body[at..at + page.body[at..].find('<').unwrap()],
+    )
+    .unwrap()
+}
+
+/// The 8-digit dynamic-linking challenge a bank page shows.
+pub fn challenge_on(page: &str) -> String {
+    let at = page
+        .find(r#"id="challenge">"#)
+        .expect("a challenge on the page")
+        + r#"id="challenge">"#.len();
+    page[at..at + 8].to_owned()
 }
