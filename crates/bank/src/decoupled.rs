@@ -6,7 +6,7 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
+use fintechapi_domain::oauth::Authorization;
 
 use crate::error::{BankError, secured, see_other};
 use crate::service::{BankService, BankStore};
@@ -27,18 +27,7 @@ pub(crate) async fn approved<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
-    let server = &service.oauth.server;
-    let finalised = server
-        .repo()
-        .advance_authorization(
-            authorization.id,
-            AuthorizationStage::Consent,
-            AuthorizationStage::Approved,
-            None,
-            server.now(),
-        )
-        .await?;
-    if !finalised {
+    if !service.finalise_without_code(authorization).await? {
         return Err(not_pending());
     }
     Ok(answered("approved"))

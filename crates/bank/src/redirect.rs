@@ -13,7 +13,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
+use fintechapi_domain::oauth::{Authorization, AuthorizationFlow};
 use fintechapi_domain::secret::random_token;
 use fintechapi_oauth::redirect::LINK_PATH;
 
@@ -69,18 +69,7 @@ pub(crate) async fn approved<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
 ) -> Result<Response, BankError> {
-    let server = &service.oauth.server;
-    let finalised = server
-        .repo()
-        .advance_authorization(
-            authorization.id,
-            AuthorizationStage::Consent,
-            AuthorizationStage::Approved,
-            None,
-            server.now(),
-        )
-        .await?;
-    if !finalised {
+    if !service.finalise_without_code(authorization).await? {
         return Err(BankError::expired());
     }
     Ok(back_to_tpp(authorization, true))

@@ -4,8 +4,10 @@
 
 use std::sync::Arc;
 
+use fintechapi_domain::StoreError;
 use fintechapi_domain::card::CardRepository;
 use fintechapi_domain::ledger::LedgerRepository;
+use fintechapi_domain::oauth::{Authorization, AuthorizationStage};
 use fintechapi_domain::psu::{BlockPolicy, PsuRepository};
 use fintechapi_ledger::Ledger;
 use fintechapi_limits::throttle::{AddressThrottle, NameThrottle};
@@ -24,6 +26,28 @@ pub struct BankService<R> {
     pub settings: BankSettings,
     /// Executes the payments PSUs approve on the bank's pages.
     pub ledger: Ledger<R>,
+}
+
+impl<R: BankStore> BankService<R> {
+    /// An approval that issues no code (Redirect and Decoupled approaches):
+    /// the authorisation goes from the consent page to final. False when it
+    /// was no longer there (answered or expired meanwhile).
+    pub(crate) async fn finalise_without_code(
+        &self,
+        authorization: &Authorization,
+    ) -> Result<bool, StoreError> {
+        let server = &self.oauth.server;
+        server
+            .repo()
+            .advance_authorization(
+                authorization.id,
+                AuthorizationStage::Consent,
+                AuthorizationStage::Approved,
+                None,
+                server.now(),
+            )
+            .await
+    }
 }
 
 #[derive(Clone)]

@@ -246,7 +246,7 @@ fn text(value: &str, max: usize) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use fintechapi_domain::Currency;
     use fintechapi_domain::ids::{AccountId, TransactionId};
     use fintechapi_domain::ledger::{Account, AccountBalances, AccountKind, AccountStatus};

@@ -282,33 +282,15 @@ fn latin(c: char) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use fintechapi_domain::Currency;
-    use fintechapi_domain::ids::{AccountId, TransactionId};
-    use fintechapi_domain::ledger::{Account, AccountBalances, AccountKind, AccountStatus, Party};
-    use time::macros::{date, datetime};
+    use fintechapi_domain::ids::TransactionId;
+    use fintechapi_domain::ledger::Party;
+    use time::macros::date;
 
     use super::*;
+    use crate::statements::camt::tests::account;
 
     fn eur(minor: i64) -> Money {
         Money::from_minor(minor, Currency::EUR)
-    }
-
-    fn account() -> Account {
-        Account {
-            id: AccountId::random(),
-            kind: AccountKind::Customer,
-            psu_id: None,
-            iban: "DE02120300000000202051".parse().ok(),
-            bic: "BYLADEM1001".into(),
-            currency: Currency::EUR,
-            name: "Main".into(),
-            owner_name: "Erika Mustermann".into(),
-            product: "Girokonto".into(),
-            cash_account_type: "CACC".into(),
-            status: AccountStatus::Enabled,
-            overdraft_limit: None,
-            balances: AccountBalances::default(),
-            created_at: datetime!(2026-01-01 0:00 UTC),
-        }
     }
 
     fn entry(reference: i64, minor: i64, end_to_end: Option<&str>) -> AccountEntry {
