@@ -92,38 +92,42 @@ async fn write_batches<R: TokenRepository>(
         let Some(first) = first else {
             return;
         };
-        let mut count = first.tokens.len();
-        let mut batch = vec![first];
-        while count < MAX_BATCH
+        // The batch's tokens moved into one list; each request keeps how
+        // many of them are its own, in order.
+        let mut tokens: Vec<TokenRecord> = first.tokens;
+        let mut waiting = vec![(tokens.len(), first.done)];
+        while tokens.len() < MAX_BATCH
             && let Ok(next) = requests.try_recv()
         {
-            count += next.tokens.len();
-            batch.push(next);
+            waiting.push((next.tokens.len(), next.done));
+            tokens.extend(next.tokens);
         }
-        let tokens: Vec<TokenRecord> = batch.iter().flat_map(|p| p.tokens.clone()).collect();
         match repo.insert_tokens(&tokens).await {
             Ok(()) => {
-                for pending in batch {
+                for (_, done) in waiting {
                     // A request that gave up meanwhile needs no answer.
-                    let _ = pending.done.send(Ok(()));
+                    let _ = done.send(Ok(()));
                 }
             }
             // One request's tokens alone: its error is its own.
-            Err(e) if batch.len() == 1 => {
-                if let Some(pending) = batch.pop() {
-                    let _ = pending.done.send(Err(e));
+            Err(e) if waiting.len() == 1 => {
+                if let Some((_, done)) = waiting.pop() {
+                    let _ = done.send(Err(e));
                 }
             }
             Err(e) => {
                 // One request's failure must not fail the others: each
                 // request's tokens in a transaction of their own.
-                tracing::warn!(error = %e, requests = batch.len(), "a batch of token writes failed; writing its requests one by one");
-                for pending in batch {
-                    let result = repo.insert_tokens(&pending.tokens).await;
+                tracing::warn!(error = %e, requests = waiting.len(), "a batch of token writes failed; writing its requests one by one");
+                let mut rest = tokens.as_slice();
+                for (count, done) in waiting {
+                    let (own, after) = rest.split_at_checked(count).unwrap_or((rest, &[]));
+                    rest = after;
+                    let result = repo.insert_tokens(own).await;
                     if let Err(e) = &result {
                         tracing::error!(error = %e, "token write failed; the request is refused");
                     }
-                    let _ = pending.done.send(result);
+                    let _ = done.send(result);
                 }
             }
         }

@@ -232,7 +232,7 @@ pub(crate) async fn status<R: Xs2aStore>(
     let result = async {
         let payment =
             own_payment(&service, &caller, &payment_service, &payment_product, &id).await?;
-        if crate::require_accepted(&headers, crate::profile::ANSWER_MEDIA_TYPES[0]).is_err() {
+        if crate::quality(&headers, crate::profile::ANSWER_MEDIA_TYPES[0]).is_none() {
             let report = pain002::status_report(&payment, service.now());
             return Ok(([(header::CONTENT_TYPE, pain002::MEDIA_TYPE)], report).into_response());
         }
