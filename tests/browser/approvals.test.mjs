@@ -10,15 +10,13 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { BIN, Server, launchChromium, startServer } from './harness.mjs';
+import { BIN, Server, launchChromium, runCli, startServer, tppRequest } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, 'screenshots');
@@ -42,32 +40,8 @@ after(async () => {
   if (!process.env.KEEP_DATA_DIR) fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-function cli(...args) {
-  const run = spawnSync(BIN, ['--data-dir', dataDir, ...args], { encoding: 'utf8' });
-  assert.equal(run.status, 0, run.stderr);
-  return run.stdout;
-}
-
-/** A request of the TPP to the server, trusting only its development CA. */
-function tpp(method, pathname, { headers = {}, form, json, auth } = {}) {
-  const body = form ? new URLSearchParams(form).toString() : json ? JSON.stringify(json) : undefined;
-  const type = form ? 'application/x-www-form-urlencoded' : 'application/json';
-  return new Promise((resolve, reject) => {
-    const req = https.request(`${base}${pathname}`, {
-      method,
-      ca: fs.readFileSync(path.join(dataDir, 'tls', 'dev-ca.pem')),
-      auth,
-      headers: { ...(body ? { 'content-type': type } : {}), ...headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: JSON.parse(text || 'null') }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const cli = (...args) => runCli(dataDir, ...args);
+const tpp = (method, pathname, options) => tppRequest(base, dataDir, method, pathname, options);
 
 test('a Decoupled request appears live in online banking and is approved there', async () => {
   const app = JSON.parse(cli(

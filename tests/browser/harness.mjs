@@ -2,10 +2,12 @@
 // (its JSON log parsed, so tests can wait for events), and Chromium launched
 // headless with the server's own certificate pinned.
 
-import { spawn } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -125,5 +127,35 @@ export async function launchChromium(dataDir) {
       '--disable-sync',
       `--ignore-certificate-errors-spki-list=${pin}`,
     ],
+  });
+}
+
+// ---------------------------------------------------------------- the TPP's side
+
+/** `fintechapi --data-dir dataDir …args`, which must succeed: its output. */
+export function runCli(dataDir, ...args) {
+  const run = spawnSync(BIN, ['--data-dir', dataDir, ...args], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  return run.stdout;
+}
+
+/** A request of a TPP to the server at `base`, trusting only its development CA. */
+export function tppRequest(base, dataDir, method, pathname, { headers = {}, form, json, auth } = {}) {
+  const body = form ? new URLSearchParams(form).toString() : json ? JSON.stringify(json) : undefined;
+  const type = form ? 'application/x-www-form-urlencoded' : 'application/json';
+  return new Promise((resolve, reject) => {
+    const req = https.request(`${base}${pathname}`, {
+      method,
+      ca: fs.readFileSync(path.join(dataDir, 'tls', 'dev-ca.pem')),
+      auth,
+      headers: { ...(body ? { 'content-type': type } : {}), ...headers },
+    }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: JSON.parse(text || 'null') }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
 }
