@@ -149,6 +149,7 @@ forward! {
         fn pending_decoupled(psu: PsuId, at: OffsetDateTime, limit: u32) -> Result<Vec<Authorization>, StoreError>;
         fn open_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn authenticate_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn expire_decoupled(at: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
         fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;
