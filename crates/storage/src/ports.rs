@@ -90,6 +90,7 @@ forward! {
         fn entries(filter: &EntryFilter, start: PageStart, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
         fn count_entries(filter: &EntryFilter) -> Result<u64, StoreError>;
         fn booked_entries_after(account: AccountId, reference: i64, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
+        fn account_with_booked_since(account: AccountId, date: Date) -> Result<Option<(Account, i64)>, StoreError>;
         fn booked_since(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn booked_before(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn audit() -> Result<LedgerAudit, StoreError>;
