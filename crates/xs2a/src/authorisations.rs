@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationRepository};
-use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
 
@@ -242,7 +241,7 @@ async fn target<R: Xs2aStore>(
             let payment = own_payment(service, caller, s, product, id).await?;
             (
                 ScopedResource::Payment(payment.id),
-                payment.status == PaymentStatus::Received,
+                payment.status.awaits_authorisation(),
                 format!("/v1/{s}/{product}/{}", payment.id),
             )
         }
