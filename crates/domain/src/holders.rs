@@ -72,7 +72,10 @@ mod tests {
     fn a_sole_holder_authorises_alone() {
         let owner = holder(Mandate::Sole);
         let other = holder(Mandate::Joint);
-        assert_eq!(approval(&[owner, other], owner.psu_id, &[]), Approval::Complete);
+        assert_eq!(
+            approval(&[owner, other], owner.psu_id, &[]),
+            Approval::Complete
+        );
         assert!(!is_joint(&[owner]));
     }
 

@@ -259,7 +259,9 @@ async fn a_declined_payment_is_rejected_with_ds02_and_cannot_be_authorised_after
     let debtor = bank.account.iban.clone().unwrap();
     let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
 
-    let outcome = lifecycle::decline(&bank.ledger, &payment, bank.psu).await.unwrap();
+    let outcome = lifecycle::decline(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         PaymentOutcome::Rejected(RejectReason::OrderCancelled)

@@ -1,7 +1,7 @@
 //! Multilevel SCA end to end over HTTPS, on both stores: a payment from the
 //! demo joint account of Dave and Erin needs both holders' authorisations,
-//! each its own sub-resource (the first by Redirect, the TPP starting the
-//! next ones), and executes once, after the last; a decline by either
+//! each its own sub-resource which the TPP starts explicitly (Redirect or
+//! Decoupled), and executes once, after the last; a decline by either
 //! rejects it; nobody else can approve it; Alice's own accounts are as before.
 
 use crate::decoupled_approach::{answer, decoupled_status_link, pending, sca, signed_in};
@@ -22,12 +22,16 @@ const REDIRECTED: [(&str, &str); 2] = [
 
 /// The demo bank, Acme's payment app with its redirect URIs, a client
 /// token, and the joint account (Dave's and Erin's only account).
-async fn joint_bank(db: TestDb) -> (TestServer, Tpp, String, Account) {
+pub(crate) async fn joint_bank(db: TestDb) -> (TestServer, Tpp, String, Account) {
     let server = demo_server(db).await;
     let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "pis");
     let cc = tpp.client_token().await;
     let dave = accounts_of(&server, "dave").await;
-    assert_eq!(dave, accounts_of(&server, "erin").await, "one joint account");
+    assert_eq!(
+        dave,
+        accounts_of(&server, "erin").await,
+        "one joint account"
+    );
     let joint = dave.into_iter().next().unwrap();
     (server, tpp, cc, joint)
 }
@@ -44,7 +48,24 @@ async fn initiate(tpp: &Tpp, cc: &str, debtor: &Account, approach: &[(&str, &str
     created
 }
 
-async fn status(tpp: &Tpp, cc: &str, payment: &str) -> String {
+/// A payment from the joint account: its initiation starts no
+/// authorisation and only links where to start one (the spec's explicit
+/// start for multilevel SCA). Its id.
+pub(crate) async fn joint_payment(tpp: &Tpp, cc: &str, joint: &Account) -> String {
+    let created = initiate(tpp, cc, joint, &REDIRECTED).await;
+    assert_eq!(created.body["transactionStatus"], "RCVD");
+    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+    let links = &created.body["_links"];
+    assert_eq!(
+        links["startAuthorisation"]["href"],
+        format!("{PAYMENTS}/{payment}/authorisations")
+    );
+    assert!(links.get("scaRedirect").is_none(), "{links}");
+    assert!(links.get("scaStatus").is_none(), "{links}");
+    payment
+}
+
+pub(crate) async fn status(tpp: &Tpp, cc: &str, payment: &str) -> String {
     let read = tpp
         .get(&format!("{PAYMENTS}/{payment}/status"), cc, &[])
         .await;
@@ -53,7 +74,7 @@ async fn status(tpp: &Tpp, cc: &str, payment: &str) -> String {
 }
 
 /// The TPP starts the next authorisation of `payment` with `approach`.
-async fn start(tpp: &Tpp, cc: &str, payment: &str, approach: &[(&str, &str)]) -> Answer {
+pub(crate) async fn start(tpp: &Tpp, cc: &str, payment: &str, approach: &[(&str, &str)]) -> Answer {
     let path = format!("{PAYMENTS}/{payment}/authorisations");
     let started = tpp
         .call(Method::POST, &path, cc, approach, Some(&json!({})))
@@ -63,21 +84,25 @@ async fn start(tpp: &Tpp, cc: &str, payment: &str, approach: &[(&str, &str)]) ->
 }
 
 /// The holder `login` approves the only request pending for them.
-async fn approve_decoupled(server: &TestServer, login: &str, decision: &str) {
+pub(crate) async fn approve_decoupled(server: &TestServer, login: &str, decision: &str) {
     let mut psu = signed_in(server, login, &format!("{login}-demo-2026")).await;
     let listed = pending(&mut psu).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     let href = listed[0]["href"].as_str().unwrap().to_owned();
     let answered = answer(&mut psu, &href, decision, SANDBOX_CODE).await;
-    let outcome = if decision == "approve" { "approved" } else { "declined" };
+    let outcome = if decision == "approve" {
+        "approved"
+    } else {
+        "declined"
+    };
     answered.assert_redirect(&format!("/bank/online/approvals?answered={outcome}"));
 }
 
 async fn a_joint_payment_executes_once_after_both_holders_approved(db: TestDb) {
     let (server, tpp, cc, joint) = joint_bank(db).await;
     let before = joint.balances.booked;
-    let created = initiate(&tpp, &cc, &joint, &REDIRECTED).await;
-    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+    let payment = joint_payment(&tpp, &cc, &joint).await;
+    let created = start(&tpp, &cc, &payment, &REDIRECTED).await;
     let first = created.body["_links"]["scaStatus"]["href"]
         .as_str()
         .unwrap()
@@ -149,8 +174,8 @@ async fn a_joint_payment_declined_by_the_second_holder_is_rejected(db: TestDb) {
     let (server, tpp, cc, joint) = joint_bank(db).await;
     let before = joint.balances.booked;
     let for_dave = [("tpp-decoupled-preferred", "true"), ("psu-id", "dave")];
-    let created = initiate(&tpp, &cc, &joint, &for_dave).await;
-    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+    let payment = joint_payment(&tpp, &cc, &joint).await;
+    start(&tpp, &cc, &payment, &for_dave).await;
     approve_decoupled(&server, "dave", "approve").await;
     assert_eq!(status(&tpp, &cc, &payment).await, "PATC");
 
@@ -171,8 +196,8 @@ async fn racing_last_approvals_execute_the_payment_once(db: TestDb) {
     let (server, tpp, cc, joint) = joint_bank(db).await;
     let before = joint.balances.booked;
     let for_dave = [("tpp-decoupled-preferred", "true"), ("psu-id", "dave")];
-    let created = initiate(&tpp, &cc, &joint, &for_dave).await;
-    let payment = created.body["paymentId"].as_str().unwrap().to_owned();
+    let payment = joint_payment(&tpp, &cc, &joint).await;
+    start(&tpp, &cc, &payment, &for_dave).await;
     approve_decoupled(&server, "dave", "approve").await;
 
     let for_erin = [("tpp-decoupled-preferred", "true"), ("psu-id", "erin")];
@@ -195,7 +220,11 @@ async fn racing_last_approvals_execute_the_payment_once(db: TestDb) {
         .filter(|p| p.location.as_deref() == Some("/bank/online/approvals?answered=approved"))
         .count();
     assert_eq!(approved, 1, "{} {}\n{}", a.status, b.status, b.body);
-    let loser = if a.status == StatusCode::SEE_OTHER { &b } else { &a };
+    let loser = if a.status == StatusCode::SEE_OTHER {
+        &b
+    } else {
+        &a
+    };
     assert!(
         [StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(&loser.status),
         "{}: {}",
@@ -214,6 +243,7 @@ async fn a_sole_holders_payment_needs_one_approval(db: TestDb) {
     let before = alices.balances.booked;
     let for_alice = [("tpp-decoupled-preferred", "true"), ("psu-id", "alice")];
     let created = initiate(&tpp, &cc, &alices, &for_alice).await;
+    decoupled_status_link(&created);
     let payment = created.body["paymentId"].as_str().unwrap().to_owned();
     approve_decoupled(&server, "alice", "approve").await;
     assert_eq!(status(&tpp, &cc, &payment).await, "ACSC");

@@ -18,6 +18,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::holders::is_joint;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::notification::NotifiedResource;
@@ -95,6 +96,11 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             )
             .await?;
         let awaiting = payment.status == PaymentStatus::Received;
+        let approach = if several_authorisations(&service, &payment).await? {
+            approach.explicitly()
+        } else {
+            approach
+        };
         let resource = ScopedResource::Payment(payment.id);
         let link = self_link(&payment, &payment_service);
         let sca = approach
@@ -104,6 +110,19 @@ pub(crate) async fn initiate<R: Xs2aStore>(
     }
     .await;
     caller.answer(result)
+}
+
+/// Whether the payment is drawn on an account with joint holders, each of
+/// whom must authorise it (multilevel SCA).
+async fn several_authorisations<R: Xs2aStore>(
+    service: &Xs2aService<R>,
+    payment: &Payment,
+) -> Result<bool, Xs2aError> {
+    let accounts = service.accounts();
+    let Some(account) = accounts.account_by_iban(&payment.debtor_iban).await? else {
+        return Ok(false);
+    };
+    Ok(is_joint(&accounts.account_holders(account.id).await?))
 }
 
 /// A new payment of `initiation` under the caller's `X-Request-ID`, or the
