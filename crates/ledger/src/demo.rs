@@ -72,7 +72,7 @@ pub const JOINT_DEMO_PSUS: [DemoPsu; 2] = [
 ];
 
 /// The joint account's opening balance, in cents.
-const JOINT_FUNDS: i64 = 5_000_00;
+const JOINT_FUNDS: i64 = 500_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
