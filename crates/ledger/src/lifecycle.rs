@@ -12,7 +12,7 @@
 //! holder's. Awaiting the PSU means RCVD or PATC.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::holders::{Approval, approval, is_joint};
+use fintechapi_domain::holders::{AccountHolder, Approval, approval, is_joint};
 use fintechapi_domain::ids::{PaymentId, PsuId};
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::payment::{
@@ -104,10 +104,7 @@ async fn joint_approval<R: LedgerRepository + PaymentRepository>(
     psu: PsuId,
 ) -> Result<Option<PaymentOutcome>, StoreError> {
     let repo = ledger.repo();
-    let Some(account) = repo.account_by_iban(&payment.debtor_iban).await? else {
-        return Ok(None);
-    };
-    let holders = repo.account_holders(account.id).await?;
+    let holders = debtor_holders(ledger, payment).await?;
     if !is_joint(&holders) {
         return Ok(None);
     }
@@ -142,6 +139,27 @@ async fn joint_approval<R: LedgerRepository + PaymentRepository>(
     }))
 }
 
+/// Whether the payment is drawn on an account with joint holders, so it
+/// needs several authorisations (multilevel SCA).
+pub async fn needs_several_approvals<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+) -> Result<bool, StoreError> {
+    Ok(is_joint(&debtor_holders(ledger, payment).await?))
+}
+
+/// The holders of the payment's debtor account; none when it is not ours.
+async fn debtor_holders<R: LedgerRepository + PaymentRepository>(
+    ledger: &Ledger<R>,
+    payment: &Payment,
+) -> Result<Vec<AccountHolder>, StoreError> {
+    let repo = ledger.repo();
+    match repo.account_by_iban(&payment.debtor_iban).await? {
+        Some(account) => repo.account_holders(account.id).await,
+        None => Ok(Vec::new()),
+    }
+}
+
 /// Moves a payment awaiting the PSU (RCVD, or PATC) to `to`; false when it
 /// no longer awaits them. RCVD is tried first: a payment only ever moves on
 /// from RCVD to PATC, so one that left RCVD meanwhile is caught at PATC.
@@ -170,12 +188,9 @@ pub async fn decline<R: LedgerRepository + PaymentRepository>(
     payment: &Payment,
     psu: PsuId,
 ) -> Result<PaymentOutcome, StoreError> {
-    let repo = ledger.repo();
-    if let Some(account) = repo.account_by_iban(&payment.debtor_iban).await? {
-        let holders = repo.account_holders(account.id).await?;
-        if is_joint(&holders) && approval(&holders, psu, &[]) == Approval::NotAHolder {
-            return Ok(PaymentOutcome::NotAHolder);
-        }
+    let holders = debtor_holders(ledger, payment).await?;
+    if is_joint(&holders) && approval(&holders, psu, &[]) == Approval::NotAHolder {
+        return Ok(PaymentOutcome::NotAHolder);
     }
     reject(ledger, payment, None, RejectReason::OrderCancelled).await
 }

@@ -114,6 +114,11 @@ async fn a_joint_payment_executes_once_after_both_holders_approved(db: TestDb) {
     let screen = dave
         .authorise(&tpp.sca_link(&created), "dave", "dave-demo-2026")
         .await;
+    screen.assert_shows(&[
+        "12.34 EUR",
+        "held jointly",
+        "once every holder has approved",
+    ]);
     dave.decide(&screen, "approve")
         .await
         .assert_redirect(REDIRECT);

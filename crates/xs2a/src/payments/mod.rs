@@ -18,7 +18,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::holders::is_joint;
 use fintechapi_domain::ids::PaymentId;
 use fintechapi_domain::ledger::LedgerRepository;
 use fintechapi_domain::notification::NotifiedResource;
@@ -96,7 +95,7 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             )
             .await?;
         let awaiting = payment.status == PaymentStatus::Received;
-        let approach = if several_authorisations(&service, &payment).await? {
+        let approach = if lifecycle::needs_several_approvals(&service.ledger, &payment).await? {
             approach.explicitly()
         } else {
             approach
@@ -110,19 +109,6 @@ pub(crate) async fn initiate<R: Xs2aStore>(
     }
     .await;
     caller.answer(result)
-}
-
-/// Whether the payment is drawn on an account with joint holders, each of
-/// whom must authorise it (multilevel SCA).
-async fn several_authorisations<R: Xs2aStore>(
-    service: &Xs2aService<R>,
-    payment: &Payment,
-) -> Result<bool, Xs2aError> {
-    let accounts = service.accounts();
-    let Some(account) = accounts.account_by_iban(&payment.debtor_iban).await? else {
-        return Ok(false);
-    };
-    Ok(is_joint(&accounts.account_holders(account.id).await?))
 }
 
 /// A new payment of `initiation` under the caller's `X-Request-ID`, or the
