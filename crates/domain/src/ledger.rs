@@ -435,6 +435,14 @@ pub trait LedgerRepository: Send + Sync {
         transaction: TransactionId,
     ) -> impl Future<Output = Result<Option<AccountEntry>, StoreError>> + Send;
 
+    /// The account and the sum of its booked postings with a booking date on
+    /// or after `date`, in one read (what its balances need).
+    fn account_with_booked_since(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> impl Future<Output = Result<Option<(Account, i64)>, StoreError>> + Send;
+
     /// Sum of the account's booked postings with a booking date on or after `date`.
     fn booked_since(
         &self,

@@ -366,31 +366,50 @@ impl<R: LedgerRepository> Ledger<R> {
     pub async fn balances(&self, account: &Account) -> Result<Vec<Balance>, StoreError> {
         let today = self.clock.today();
         let booked_today = self.repo.booked_since(account.id, today).await?;
-        let money = |minor| Money::from_minor(minor, account.currency);
-        let b = account.balances;
-        Ok(vec![
-            Balance {
-                balance_type: BalanceType::ClosingBooked,
-                amount: money(b.booked - booked_today),
-                reference_date: today - Duration::days(1),
-                credit_limit_included: false,
-            },
-            Balance {
-                balance_type: BalanceType::InterimAvailable,
-                amount: money(b.available()),
-                reference_date: today,
-                credit_limit_included: false,
-            },
-            Balance {
-                balance_type: BalanceType::Expected,
-                amount: money(b.expected()),
-                reference_date: today,
-                credit_limit_included: false,
-            },
-        ])
+        Ok(balances_on(account, booked_today, today))
+    }
+
+    /// An account and its [`balances`](Self::balances), in one read.
+    pub async fn account_balances(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<(Account, Vec<Balance>)>, StoreError> {
+        let today = self.clock.today();
+        let found = self.repo.account_with_booked_since(id, today).await?;
+        Ok(found.map(|(account, booked_today)| {
+            let balances = balances_on(&account, booked_today, today);
+            (account, balances)
+        }))
     }
 
     pub async fn audit(&self) -> Result<LedgerAudit, StoreError> {
         self.repo.audit().await
     }
+}
+
+/// `closingBooked` (end of yesterday), `interimAvailable` and `expected`
+/// (today) of `account`, which booked `booked_today` today.
+fn balances_on(account: &Account, booked_today: i64, today: Date) -> Vec<Balance> {
+    let money = |minor| Money::from_minor(minor, account.currency);
+    let b = account.balances;
+    vec![
+        Balance {
+            balance_type: BalanceType::ClosingBooked,
+            amount: money(b.booked - booked_today),
+            reference_date: today - Duration::days(1),
+            credit_limit_included: false,
+        },
+        Balance {
+            balance_type: BalanceType::InterimAvailable,
+            amount: money(b.available()),
+            reference_date: today,
+            credit_limit_included: false,
+        },
+        Balance {
+            balance_type: BalanceType::Expected,
+            amount: money(b.expected()),
+            reference_date: today,
+            credit_limit_included: false,
+        },
+    ]
 }

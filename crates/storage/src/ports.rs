@@ -93,6 +93,7 @@ forward! {
         fn entries(filter: &EntryFilter, start: PageStart, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
         fn count_entries(filter: &EntryFilter) -> Result<u64, StoreError>;
         fn booked_entries_after(account: AccountId, reference: i64, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
+        fn account_with_booked_since(account: AccountId, date: Date) -> Result<Option<(Account, i64)>, StoreError>;
         fn booked_since(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn booked_before(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn audit() -> Result<LedgerAudit, StoreError>;
@@ -152,6 +153,7 @@ forward! {
         fn pending_decoupled(psu: PsuId, at: OffsetDateTime, limit: u32) -> Result<Vec<Authorization>, StoreError>;
         fn open_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn authenticate_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn expire_decoupled(at: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
         fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;

@@ -37,6 +37,10 @@ pub(crate) const DECOUPLED_MESSAGE: &str = "Please open your online banking: the
      waiting under Pending approvals. Check it and approve or decline it there with your \
      second factor.";
 
+/// The `psuMessage` of a Decoupled authorisation nobody answered in time.
+pub(crate) const DECOUPLED_EXPIRED: &str = "The request was not answered in online banking in \
+     time and has lapsed. Nothing was approved; you may start it again.";
+
 /// The longest `PSU-ID` looked up (the bank's login names are far shorter).
 const PSU_ID_MAX: usize = 140;
 

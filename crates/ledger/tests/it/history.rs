@@ -71,6 +71,10 @@ async fn balances_follow_the_berlin_group_definitions(db: TestDb) {
     assert_eq!(get(BalanceType::ClosingBooked).reference_date, yesterday);
     assert_eq!(get(BalanceType::InterimAvailable).amount, eur(450_00));
     assert_eq!(get(BalanceType::Expected).amount, eur(550_00));
+    // The one-read form (the XS2A balances call) answers the same.
+    let (read, in_one) = bank.ledger.account_balances(a.id).await.unwrap().unwrap();
+    assert_eq!(read, account);
+    assert_eq!(in_one, balances);
     bank.assert_consistent().await;
 }
 both_stores!(balances_follow_the_berlin_group_definitions);

@@ -19,7 +19,9 @@ use super::exec::Args;
 use super::posting::{post_once, retry_key_race};
 use super::{BEGIN_WRITE, Db, Read};
 use crate::error::{is_check_violation, is_unique_violation, store};
-use crate::rows::{AccountHolderRow, AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow};
+use crate::rows::{
+    AccountBookedRow, AccountHolderRow, AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow,
+};
 
 pub(crate) type Conn = <Db as Database>::Connection;
 
@@ -228,6 +230,25 @@ impl LedgerRepository for super::Store {
         .bind(reference)
         .bind(i64::from(limit))
         .all_into(pool)
+        .await
+    }
+
+    async fn account_with_booked_since(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> Result<Option<(Account, i64)>, StoreError> {
+        let pool = &self.0;
+        select_rows!(
+            AccountBookedRow,
+            account_columns,
+            ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+             WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
+             AS booked_since FROM accounts WHERE id = $1"
+        )
+        .bind(account)
+        .bind(date)
+        .optional_into(pool)
         .await
     }
 

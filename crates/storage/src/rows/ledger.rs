@@ -62,6 +62,22 @@ pub(crate) struct AccountRow {
     created_at: OffsetDateTime,
 }
 
+/// An account with the sum it booked since a date (its balances' read).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountBookedRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    booked_since: i64,
+}
+
+impl TryFrom<AccountBookedRow> for (Account, i64) {
+    type Error = StoreError;
+
+    fn try_from(r: AccountBookedRow) -> Result<Self, StoreError> {
+        Ok((Account::try_from(r.account)?, r.booked_since))
+    }
+}
+
 impl TryFrom<AccountRow> for Account {
     type Error = StoreError;
 
