@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use fintechapi_domain::holders::Mandate;
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::{AccountId, TransactionId};
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountKind, EntryStatus, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, Overdraft, Party, TransferReceipt,
@@ -82,6 +83,22 @@ impl<R: LedgerRepository> Ledger<R> {
 
     pub fn repo(&self) -> &R {
         &self.repo
+    }
+
+    /// Opens a customer account held jointly by its owner and `others`
+    /// (multilevel SCA): every one of them must approve its payments.
+    pub async fn open_joint_account(
+        &self,
+        account: NewAccount,
+        others: &[PsuId],
+    ) -> Result<Account, LedgerError> {
+        let opened = self.open_account(account).await?;
+        for psu in opened.psu_id.iter().chain(others) {
+            self.repo
+                .set_account_holder(opened.id, *psu, Mandate::Joint)
+                .await?;
+        }
+        Ok(opened)
     }
 
     /// Opens an account after checking what the store cannot: a customer account

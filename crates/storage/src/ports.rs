@@ -12,6 +12,7 @@ use fintechapi_domain::card::{
 use fintechapi_domain::consent::{
     AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus, DeltaReportRepository,
 };
+use fintechapi_domain::holders::{AccountHolder, Mandate};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
@@ -86,6 +87,8 @@ forward! {
         fn account_by_iban(iban: &Iban) -> Result<Option<Account>, StoreError>;
         fn clearing_account(currency: Currency) -> Result<Option<Account>, StoreError>;
         fn accounts_of_psu(psu: PsuId) -> Result<Vec<Account>, StoreError>;
+        fn account_holders(account: AccountId) -> Result<Vec<AccountHolder>, StoreError>;
+        fn set_account_holder(account: AccountId, psu: PsuId, mandate: Mandate) -> Result<(), StoreError>;
         fn post_transfers(transfers: Vec<NewTransfer>) -> Result<Vec<TransferReceipt>, LedgerError>;
         fn entries(filter: &EntryFilter, start: PageStart, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
         fn count_entries(filter: &EntryFilter) -> Result<u64, StoreError>;
@@ -165,6 +168,7 @@ forward! {
         fn payment(id: PaymentId) -> Result<Option<Payment>, StoreError>;
         fn payments_in_status(status: PaymentStatus, before: OffsetDateTime) -> Result<Vec<Payment>, StoreError>;
         fn set_payment_status(id: PaymentId, from: PaymentStatus, to: PaymentStatus, update: PaymentUpdate, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn approve_payment(id: PaymentId, psu: PsuId, at: OffsetDateTime) -> Result<Vec<PsuId>, StoreError>;
         fn scheduled_payments_due(horizon: Date, after: (Date, PaymentId)) -> Result<Vec<Payment>, StoreError>;
         fn claim_execution(payment: PaymentId, due: Date, token: &str, at: OffsetDateTime, stale_before: OffsetDateTime) -> Result<bool, StoreError>;
         fn finish_execution(payment: PaymentId, due: Date, token: &str, outcome: ExecutionOutcome, advance: ExecutionAdvance, at: OffsetDateTime) -> Result<bool, StoreError>;

@@ -106,6 +106,24 @@ async fn named_psu<R: Xs2aStore>(
 }
 
 impl Approach {
+    /// The approach of a payment that needs several authorisations
+    /// (multilevel SCA): the spec wants each started explicitly, so the
+    /// initiation only links `startAuthorisation`. OAuth stays as it is:
+    /// each holder's authorisation is a pushed request of its own.
+    pub(crate) fn explicitly(self) -> Self {
+        match self {
+            Self::Redirect { target, .. } => Self::Redirect {
+                target,
+                explicit: true,
+            },
+            Self::Decoupled { psu, .. } => Self::Decoupled {
+                psu,
+                explicit: true,
+            },
+            oauth => oauth,
+        }
+    }
+
     /// The approach of an explicit start: the authorisation starts now.
     pub(crate) fn started_now(self) -> Self {
         match self {

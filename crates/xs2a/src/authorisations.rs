@@ -19,7 +19,6 @@ use fintechapi_domain::notification::NotifiedResource;
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationFlow, AuthorizationRepository, AuthorizationStage,
 };
-use fintechapi_domain::payment::PaymentStatus;
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -271,7 +270,7 @@ async fn target<R: Xs2aStore>(
             let payment = own_payment(service, caller, s, product, id).await?;
             (
                 ScopedResource::Payment(payment.id),
-                payment.status == PaymentStatus::Received,
+                payment.status.awaits_authorisation(),
                 format!("/v1/{s}/{product}/{}", payment.id),
             )
         }

@@ -116,7 +116,9 @@ pub struct AspspProfile {
     piis: PiisProfile,
     /// Signing baskets (`/v1/signing-baskets`) answer `SERVICE_INVALID`.
     signing_baskets: bool,
-    /// Every payment and consent is authorised by the one PSU who holds the account.
+    /// A payment drawn on an account with joint holders needs each joint
+    /// holder's own authorisation (one sub-resource each, started by the
+    /// TPP after the first): `PATC` until the last one, then executed.
     multilevel_sca: bool,
     /// Resource status notifications (`TPP-Notification-URI`).
     notifications: NotificationsProfile,
@@ -331,7 +333,7 @@ impl AspspProfile {
                 consent_required: true,
             },
             signing_baskets: false,
-            multilevel_sca: false,
+            multilevel_sca: true,
             notifications: NotificationsProfile {
                 supported: true,
                 on: [

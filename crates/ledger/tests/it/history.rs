@@ -176,7 +176,7 @@ async fn the_demo_bank_is_deterministic_and_consistent(db: TestDb) {
     let bank = fintechapi_ledger::demo::seed(store.clone(), clock.clone())
         .await
         .unwrap();
-    assert_eq!(bank.psus, 3);
+    assert_eq!(bank.psus, 5);
     assert!(bank.transactions > 500, "about a year of history: {bank:?}");
     let ledger = Ledger::new(store.clone(), clock.clone());
     assert!(ledger.audit().await.unwrap().is_consistent());

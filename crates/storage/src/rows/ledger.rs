@@ -1,6 +1,7 @@
 //! Ledger rows: accounts, journal entries, the audit aggregates.
 
 use super::{parse, parse_opt};
+use fintechapi_domain::holders::AccountHolder;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
@@ -22,6 +23,23 @@ macro_rules! account_columns {
         "id, kind, psu_id, iban, bic, currency, name, owner_name, product, cash_account_type, \
          status, overdraft_limit, booked_balance, pending_debits, pending_credits, created_at"
     };
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountHolderRow {
+    psu_id: PsuId,
+    mandate: String,
+}
+
+impl TryFrom<AccountHolderRow> for AccountHolder {
+    type Error = StoreError;
+
+    fn try_from(r: AccountHolderRow) -> Result<Self, StoreError> {
+        Ok(AccountHolder {
+            psu_id: r.psu_id,
+            mandate: r.mandate.parse()?,
+        })
+    }
 }
 
 #[derive(sqlx::FromRow)]
