@@ -106,7 +106,8 @@ pub(crate) async fn decide_payment<R: BankStore>(
 }
 
 /// A consent approved on the accounts `chosen` (where the PSU chooses) is
-/// authorised; denied, or naming an account the PSU does not hold, rejected.
+/// authorised, or partially while joint holders have yet to approve; denied
+/// (by any holder), or naming an account the PSU does not hold, rejected.
 /// `csrf`: the token of the consent page shown again when none was chosen.
 pub(crate) async fn decide_consent<R: BankStore>(
     service: &BankService<R>,
@@ -116,6 +117,9 @@ pub(crate) async fn decide_consent<R: BankStore>(
     chosen: &[&str],
 ) -> Result<Response, BankError> {
     let mut page = consent_page(service, authorization, csrf).await?;
+    if page.consent.status == ConsentStatus::PartiallyAuthorised && page.problem.is_some() {
+        return Err(crate::consent::not_a_holder());
+    }
     if !approve || page.problem.is_some() {
         return deny_consent(
             service,
@@ -139,18 +143,7 @@ pub(crate) async fn decide_consent<R: BankStore>(
         return Ok(secured(page, target.as_deref()));
     }
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
-    let server = &service.oauth.server;
-    let consent = page.consent.id;
-    if !server
-        .repo()
-        .authorise_consent(consent, psu, grants, server.now())
-        .await?
-    {
-        return Err(BankError::page(
-            StatusCode::CONFLICT,
-            "This consent was already decided or withdrawn by the app.",
-        ));
-    }
+    crate::consent::authorise(service, &page.consent, psu, grants).await?;
     approved(service, authorization).await
 }
 
@@ -163,13 +156,14 @@ async fn deny_consent<R: BankStore>(
 ) -> Result<Response, BankError> {
     let server = &service.oauth.server;
     let (repo, now) = (server.repo(), server.now());
-    repo.set_consent_status(
-        consent,
-        &[ConsentStatus::Received],
-        ConsentStatus::Rejected,
-        now,
-    )
-    .await?;
+    server
+        .set_consent_status(
+            consent,
+            &[ConsentStatus::Received, ConsentStatus::PartiallyAuthorised],
+            ConsentStatus::Rejected,
+            now,
+        )
+        .await?;
     repo.advance_authorization(
         authorization.id,
         AuthorizationStage::Consent,

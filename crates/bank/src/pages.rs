@@ -9,8 +9,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::card::{CardAccount, MaskedPan};
 use fintechapi_domain::consent::{
-    AccountGrant, AccountReference, Consent, ConsentAccess, GrantedResource,
+    AccountGrant, AccountReference, Consent, ConsentAccess, ConsentStatus, GrantedResource,
 };
+use fintechapi_domain::holders::{Approval, approval_of_all, is_joint};
+use fintechapi_domain::ids::PsuId;
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::payment::Payment;
@@ -83,6 +85,8 @@ pub(crate) struct ConsentPage {
     pub(crate) choose_balances: bool,
     pub(crate) choose_transactions: bool,
     pub(crate) problem: Option<String>,
+    /// It covers a joint account: valid once every holder has approved it.
+    pub(crate) joint: bool,
     /// The request asked for `openid` too: the app learns the PSU's subject.
     pub(crate) identity: bool,
 }
@@ -183,6 +187,56 @@ pub(crate) fn consent_lines(
     }
 }
 
+/// What `psu` is asked about `consent` (see [`consent_lines`]). A consent
+/// partially authorised by another joint holder shows the accounts that
+/// holder's approval fixed; one who holds a joint account of it not is told
+/// so (and cannot decide it, `consent::authorise`). Also whether it covers a
+/// joint account.
+pub(crate) async fn lines_for<R: BankStore>(
+    service: &BankService<R>,
+    consent: &Consent,
+    psu: PsuId,
+) -> Result<(Vec<AccountLine>, bool, Option<String>, bool), BankError> {
+    let repo = service.oauth.server.repo();
+    if consent.status == ConsentStatus::PartiallyAuthorised {
+        let holders = crate::consent::holders_of(service, &consent.grants).await?;
+        let problem = (approval_of_all(&holders, psu, &[]) == Approval::NotAHolder).then(|| {
+            "This consent covers a joint account you do not hold; only its holders can \
+             approve or decline it."
+                .to_owned()
+        });
+        let mut lines = Vec::with_capacity(consent.grants.len());
+        for grant in &consent.grants {
+            let masked_pan = match grant.resource {
+                GrantedResource::CardAccount => repo
+                    .card_account(grant.account)
+                    .await?
+                    .map(|c| c.masked_pan),
+                GrantedResource::Account => None,
+            };
+            let account = repo
+                .account(grant.account)
+                .await?
+                .ok_or_else(BankError::expired)?;
+            lines.push(AccountLine {
+                account,
+                masked_pan,
+                balances: grant.balances,
+                transactions: grant.transactions,
+            });
+        }
+        return Ok((lines, false, problem, true));
+    }
+    let accounts = repo.accounts_of_psu(psu).await?;
+    let cards = repo.card_accounts_of_psu(psu).await?;
+    let (lines, choose, problem) = consent_lines(consent, accounts, cards);
+    let mut joint = false;
+    for line in &lines {
+        joint |= is_joint(&repo.account_holders(line.account.id).await?);
+    }
+    Ok((lines, choose, problem, joint))
+}
+
 /// The consent screen of `authorization`, its form carrying `csrf`.
 pub(crate) async fn consent_page<R: BankStore>(
     service: &BankService<R>,
@@ -196,9 +250,7 @@ pub(crate) async fn consent_page<R: BankStore>(
     let repo = service.oauth.server.repo();
     let consent = repo.consent(id).await?.ok_or_else(BankError::expired)?;
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
-    let accounts = repo.accounts_of_psu(psu).await?;
-    let cards = repo.card_accounts_of_psu(psu).await?;
-    let (lines, choose, problem) = consent_lines(&consent, accounts, cards);
+    let (lines, choose, problem, joint) = lines_for(service, &consent, psu).await?;
     let (application, organisation) = tpp(service, authorization).await?;
     let (choose_balances, choose_transactions) = match consent.access {
         ConsentAccess::BankOffered {
@@ -220,6 +272,7 @@ pub(crate) async fn consent_page<R: BankStore>(
         choose_balances,
         choose_transactions,
         problem,
+        joint,
         identity: matches!(
             authorization.flow,
             AuthorizationFlow::OAuth {

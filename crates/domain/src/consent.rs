@@ -18,6 +18,7 @@ text_enum!(
     ConsentStatus {
         Received = "received",
         Valid = "valid",
+        PartiallyAuthorised = "partiallyAuthorised",
         Rejected = "rejected",
         RevokedByPsu = "revokedByPsu",
         Expired = "expired",
@@ -25,10 +26,15 @@ text_enum!(
     }
 );
 
+// partiallyAuthorised (multilevel SCA): approved by some holders of a joint
+// account it covers, awaiting the others'.
 impl ConsentStatus {
     /// No transition leaves these.
     pub fn is_final(&self) -> bool {
-        !matches!(self, ConsentStatus::Received | ConsentStatus::Valid)
+        !matches!(
+            self,
+            ConsentStatus::Received | ConsentStatus::PartiallyAuthorised | ConsentStatus::Valid
+        )
     }
 }
 
@@ -174,21 +180,32 @@ pub trait ConsentRepository: Send + Sync {
         id: ConsentId,
     ) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
 
-    /// The consents a PSU granted, newest first.
+    /// The consents a PSU granted or approved as a joint holder, newest first.
     fn consents_of_psu(
         &self,
         psu: PsuId,
     ) -> impl Future<Output = Result<Vec<Consent>, StoreError>> + Send;
 
-    /// `received` → `valid` with the PSU and the accounts granted; false if
-    /// the consent was no longer `received`.
+    /// `received` → `to` (`valid`, or `partiallyAuthorised` when joint
+    /// holders have yet to approve) with the PSU and the accounts granted;
+    /// false if the consent was no longer `received`.
     fn authorise_consent(
         &self,
         id: ConsentId,
         psu: PsuId,
         grants: Vec<AccountGrant>,
+        to: ConsentStatus,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Records `psu`'s approval of the consent (once per PSU) and returns
+    /// every approval recorded, read after this one is committed.
+    fn approve_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<PsuId>, StoreError>> + Send;
 
     /// Counts one access without the PSU on `day` if fewer than `limit` were
     /// made; false (and nothing counted) once the limit is reached.

@@ -50,6 +50,36 @@ pub fn approval(holders: &[AccountHolder], approver: PsuId, approved: &[PsuId]) 
     }
 }
 
+/// [`approval`] over several accounts (a consent's granted accounts, each
+/// with its holders): complete once it is complete on every joint one;
+/// `NotAHolder` if the approver holds one of those joint accounts not.
+/// Accounts without joint holders were settled by whoever granted them.
+pub fn approval_of_all(
+    accounts: &[Vec<AccountHolder>],
+    approver: PsuId,
+    approved: &[PsuId],
+) -> Approval {
+    let mut missing: Vec<PsuId> = Vec::new();
+    for holders in accounts.iter().filter(|h| is_joint(h)) {
+        match approval(holders, approver, approved) {
+            Approval::NotAHolder => return Approval::NotAHolder,
+            Approval::Complete => {}
+            Approval::Awaiting(more) => {
+                for psu in more {
+                    if !missing.contains(&psu) {
+                        missing.push(psu);
+                    }
+                }
+            }
+        }
+    }
+    if missing.is_empty() {
+        Approval::Complete
+    } else {
+        Approval::Awaiting(missing)
+    }
+}
+
 /// Whether an account held by `holders` needs several approvals: it has a
 /// joint holder. Anyone else's approval is refused on such an account
 /// rather than rejecting the payment the holders are deciding.
@@ -99,6 +129,30 @@ mod tests {
         );
         assert_eq!(
             approval(&holders, erin.psu_id, &[carol.psu_id, dave.psu_id]),
+            Approval::Complete
+        );
+    }
+
+    #[test]
+    fn a_consent_needs_every_holder_of_each_joint_account() {
+        let (dave, erin) = (holder(Mandate::Joint), holder(Mandate::Joint));
+        let alice = holder(Mandate::Sole);
+        let accounts = [vec![alice], vec![dave, erin]];
+        assert_eq!(
+            approval_of_all(&accounts, dave.psu_id, &[dave.psu_id]),
+            Approval::Awaiting(vec![erin.psu_id])
+        );
+        assert_eq!(
+            approval_of_all(&accounts, erin.psu_id, &[dave.psu_id, erin.psu_id]),
+            Approval::Complete
+        );
+        assert_eq!(
+            approval_of_all(&accounts, alice.psu_id, &[dave.psu_id]),
+            Approval::NotAHolder,
+            "a sole account of hers does not make her a holder of the joint one"
+        );
+        assert_eq!(
+            approval_of_all(&[vec![alice]], alice.psu_id, &[]),
             Approval::Complete
         );
     }

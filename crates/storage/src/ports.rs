@@ -184,7 +184,8 @@ forward! {
         fn create_consent(consent: Consent) -> Result<ConsentCreation, StoreError>;
         fn consent(id: ConsentId) -> Result<Option<Consent>, StoreError>;
         fn consents_of_psu(psu: PsuId) -> Result<Vec<Consent>, StoreError>;
-        fn authorise_consent(id: ConsentId, psu: PsuId, grants: Vec<AccountGrant>, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn authorise_consent(id: ConsentId, psu: PsuId, grants: Vec<AccountGrant>, to: ConsentStatus, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn approve_consent(id: ConsentId, psu: PsuId, at: OffsetDateTime) -> Result<Vec<PsuId>, StoreError>;
         fn count_unattended_access(id: ConsentId, day: Date, limit: u32) -> Result<bool, StoreError>;
         fn set_consent_status(id: ConsentId, from: &[ConsentStatus], to: ConsentStatus, at: OffsetDateTime) -> Result<bool, StoreError>;
     }

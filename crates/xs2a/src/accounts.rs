@@ -106,6 +106,10 @@ pub(crate) fn in_force(consent: &Consent, today: time::Date) -> Result<(), Xs2aE
             MessageCode::ConsentExpired,
             "the consent expired (validUntil)",
         )),
+        ConsentStatus::PartiallyAuthorised => Err(Xs2aError::consent_invalid(
+            "the consent is partiallyAuthorised: every holder of its joint account must \
+             approve it before it can be used",
+        )),
         other => Err(Xs2aError::consent_invalid(format!(
             "the consent is {other}"
         ))),

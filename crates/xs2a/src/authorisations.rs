@@ -258,7 +258,11 @@ async fn target<R: Xs2aStore>(
             }
             (
                 ScopedResource::Consent(consent.id),
-                consent.status == ConsentStatus::Received,
+                // Multilevel SCA: the next holder's authorisation.
+                matches!(
+                    consent.status,
+                    ConsentStatus::Received | ConsentStatus::PartiallyAuthorised
+                ),
                 format!("/v1/consents/{}", consent.id),
             )
         }

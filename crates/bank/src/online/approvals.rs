@@ -34,7 +34,7 @@ use crate::factors::{
     payment_asked, payment_challenge,
 };
 use crate::login::BLOCKED;
-use crate::pages::{AccountLine, consent_lines};
+use crate::pages::{AccountLine, lines_for};
 use crate::service::{BankService, BankStore};
 use crate::session::tpp;
 
@@ -102,12 +102,13 @@ async fn asked<R: BankStore>(
     let Some(consent) = repo.consent(id).await? else {
         return Ok(None);
     };
-    if consent.status != ConsentStatus::Received {
+    if !matches!(
+        consent.status,
+        ConsentStatus::Received | ConsentStatus::PartiallyAuthorised
+    ) {
         return Ok(None);
     }
-    let accounts = repo.accounts_of_psu(psu.id).await?;
-    let cards = repo.card_accounts_of_psu(psu.id).await?;
-    let (lines, choose, problem) = consent_lines(&consent, accounts, cards);
+    let (lines, choose, problem, _) = lines_for(service, &consent, psu.id).await?;
     Ok(Some(Asked::Consent {
         consent: Box::new(consent),
         lines,

@@ -287,7 +287,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
                         if c.application_id == client.application.id
                             && c.funds_account().is_some() == funds =>
                     {
-                        if c.status != ConsentStatus::Received {
+                        // partiallyAuthorised: the next joint holder's.
+                        if !matches!(
+                            c.status,
+                            ConsentStatus::Received | ConsentStatus::PartiallyAuthorised
+                        ) {
                             return Err(OAuthError::new(
                                 ErrorCode::InvalidScope,
                                 format!("consent {id} is {}, not received", c.status),

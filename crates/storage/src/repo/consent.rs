@@ -100,7 +100,9 @@ impl ConsentRepository for super::Store {
         select_rows!(
             ConsentRow,
             consent_columns,
-            "FROM consents WHERE psu_id = $1 ORDER BY created_at DESC LIMIT 200"
+            "FROM consents WHERE psu_id = $1 OR id IN \
+             (SELECT consent_id FROM consent_approvals WHERE psu_id = $1) \
+             ORDER BY created_at DESC LIMIT 200"
         )
         .bind(psu)
         .all_into(pool)
@@ -112,19 +114,49 @@ impl ConsentRepository for super::Store {
         id: ConsentId,
         psu: PsuId,
         grants: Vec<AccountGrant>,
+        to: ConsentStatus,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
         sqlx::query(
-            "UPDATE consents SET status = 'valid', psu_id = $2, grants = $3, \
+            "UPDATE consents SET status = $5, psu_id = $2, grants = $3, \
          status_changed_at = $4 WHERE id = $1 AND status = 'received'",
         )
         .bind(id)
         .bind(psu)
         .bind(to_json(&grants)?)
         .bind(at)
+        .bind(to.as_str())
         .changed_one(pool)
         .await
+    }
+
+    async fn approve_consent(
+        &self,
+        id: ConsentId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> Result<Vec<PsuId>, StoreError> {
+        let pool = &self.0;
+        // Two statements, not one transaction: the approval is committed
+        // before the approvals are read, so a racing approver's read sees it.
+        sqlx::query(
+            "INSERT INTO consent_approvals (consent_id, psu_id, approved_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (consent_id, psu_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(psu)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        sqlx::query_scalar::<_, PsuId>(
+            "SELECT psu_id FROM consent_approvals WHERE consent_id = $1 ORDER BY approved_at, psu_id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(store)
     }
 
     async fn count_unattended_access(

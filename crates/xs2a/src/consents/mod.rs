@@ -307,7 +307,7 @@ pub(crate) async fn status<R: Xs2aStore>(
     caller.answer(result)
 }
 
-/// Ends a consent that is received or valid (`terminatedByTpp`); one
+/// Ends a consent that is received, partially authorised or valid (`terminatedByTpp`); one
 /// already ended stays as it is (`STATUS_INVALID`).
 async fn terminate<R: Xs2aStore>(
     service: &Xs2aService<R>,
@@ -318,7 +318,11 @@ async fn terminate<R: Xs2aStore>(
         .server
         .set_consent_status(
             consent.id,
-            &[ConsentStatus::Received, ConsentStatus::Valid],
+            &[
+                ConsentStatus::Received,
+                ConsentStatus::PartiallyAuthorised,
+                ConsentStatus::Valid,
+            ],
             ConsentStatus::TerminatedByTpp,
             service.now(),
         )
