@@ -3,9 +3,12 @@
 //! each its own sub-resource which the TPP starts explicitly (Redirect or
 //! Decoupled), and executes once, after the last; a decline by either
 //! rejects it; nobody else can approve it; Alice's own accounts are as before.
+//! Likewise an account-information consent on the joint account: the first
+//! holder's approval fixes its accounts and leaves it `partiallyAuthorised`
+//! (no reads), the other's makes it `valid` (or `rejected`).
 
 use crate::decoupled_approach::{answer, decoupled_status_link, pending, sca, signed_in};
-use crate::support::xs2a::{Answer, REDIRECT, Tpp};
+use crate::support::xs2a::{Answer, REDIRECT, Tpp, psu_headers};
 use crate::support::{
     Browser, SANDBOX_CODE, TestServer, accounts_of, booked_balance, demo_server, iban,
 };
@@ -256,3 +259,273 @@ async fn a_sole_holders_payment_needs_one_approval(db: TestDb) {
     server.stop().await;
 }
 both_stores!(a_sole_holders_payment_needs_one_approval);
+
+const CONSENTS: &str = "/v1/consents";
+
+/// The demo bank, Acme's account-information app, a client token and the
+/// joint account.
+async fn joint_ais_bank(db: TestDb) -> (TestServer, Tpp, String, Account) {
+    let server = demo_server(db).await;
+    let tpp = Tpp::with_nok(&server, "Acme TPP GmbH", "ais");
+    let cc = tpp.client_token().await;
+    let joint = accounts_of(&server, "dave").await.remove(0);
+    (server, tpp, cc, joint)
+}
+
+/// A consent to the balances and transactions of `account`, its first
+/// authorisation by `approach`: the creation's answer.
+async fn consent_on(tpp: &Tpp, cc: &str, account: &Account, approach: &[(&str, &str)]) -> Answer {
+    let access =
+        json!({"balances": [{"iban": iban(account)}], "transactions": [{"iban": iban(account)}]});
+    let created = tpp.consent_with(cc, access, 4, approach).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["consentStatus"], "received");
+    created
+}
+
+fn consent_id(created: &Answer) -> String {
+    created.body["consentId"].as_str().unwrap().to_owned()
+}
+
+/// The TPP starts the next authorisation of `consent` with `approach`.
+async fn start_consent(tpp: &Tpp, cc: &str, consent: &str, approach: &[(&str, &str)]) -> Answer {
+    let path = format!("{CONSENTS}/{consent}/authorisations");
+    let started = tpp
+        .call(Method::POST, &path, cc, approach, Some(&json!({})))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    started
+}
+
+/// The consent's status as `GET …/status` and `GET /v1/consents/{id}` show it.
+async fn consent_status(tpp: &Tpp, cc: &str, consent: &str) -> String {
+    let read = tpp.get(&format!("{CONSENTS}/{consent}"), cc, &[]).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    let status = tpp.consent_status(cc, consent).await;
+    assert_eq!(read.body["consentStatus"], status);
+    status.as_str().unwrap().to_owned()
+}
+
+/// `GET /v1/accounts` under `consent` with the client's token.
+async fn read_accounts(tpp: &Tpp, cc: &str, consent: &str) -> Answer {
+    tpp.get("/v1/accounts", cc, &psu_headers(consent)).await
+}
+
+const FOR_DAVE: [(&str, &str); 2] = [("tpp-decoupled-preferred", "true"), ("psu-id", "dave")];
+const FOR_ERIN: [(&str, &str); 2] = [("tpp-decoupled-preferred", "true"), ("psu-id", "erin")];
+
+async fn a_joint_consent_is_valid_once_both_holders_approved(db: TestDb) {
+    let (server, tpp, cc, joint) = joint_ais_bank(db).await;
+    let created = consent_on(&tpp, &cc, &joint, &REDIRECTED).await;
+    let consent = consent_id(&created);
+    let first = created.body["_links"]["scaStatus"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Dave approves by Redirect: his authorisation is finalised, the consent
+    // awaits Erin and serves no reads.
+    let mut dave = Browser::new(&server);
+    let screen = dave
+        .authorise(&tpp.sca_link(&created), "dave", "dave-demo-2026")
+        .await;
+    assert!(screen.shows_iban(&joint));
+    screen.assert_shows(&["held jointly", "once every holder has approved"]);
+    dave.decide(&screen, "approve")
+        .await
+        .assert_redirect(REDIRECT);
+    assert_eq!(sca(&tpp, &cc, &first).await, "finalised");
+    assert_eq!(
+        consent_status(&tpp, &cc, &consent).await,
+        "partiallyAuthorised"
+    );
+    let refused = read_accounts(&tpp, &cc, &consent).await;
+    assert_eq!(
+        refused.refusal(),
+        (StatusCode::UNAUTHORIZED, Some("CONSENT_INVALID"), None)
+    );
+    assert!(
+        refused.body.to_string().contains("every holder"),
+        "{}",
+        refused.body
+    );
+    let mut listed = signed_in(&server, "dave", "dave-demo-2026").await;
+    listed
+        .get("/bank/online/consents")
+        .await
+        .assert_shows(&["partially authorised"]);
+
+    // Dave again, on a next authorisation: still only his approval.
+    approve_next(&server, &tpp, &cc, &consent, "dave").await;
+    assert_eq!(
+        consent_status(&tpp, &cc, &consent).await,
+        "partiallyAuthorised"
+    );
+
+    // Alice holds no mandate on the joint account: refused, nothing changes.
+    let foreign = start_consent(&tpp, &cc, &consent, &REDIRECTED).await;
+    let mut alice = Browser::new(&server);
+    let screen = alice
+        .authorise(&tpp.sca_link(&foreign), "alice", "alice-demo-2026")
+        .await;
+    screen.assert_shows(&["joint account you do not hold"]);
+    for decision in ["approve", "deny"] {
+        let refused = alice.decide(&screen, decision).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        refused.assert_shows(&["joint account you do not hold"]);
+    }
+    assert_eq!(
+        consent_status(&tpp, &cc, &consent).await,
+        "partiallyAuthorised"
+    );
+
+    // Erin, the last holder, by Decoupled, sees the accounts Dave's approval
+    // fixed: valid, and the joint account reads.
+    let last = start_consent(&tpp, &cc, &consent, &FOR_ERIN).await;
+    let last = decoupled_status_link(&last);
+    let mut erin = signed_in(&server, "erin", "erin-demo-2026").await;
+    let waiting = pending(&mut erin).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0]
+            .to_string()
+            .contains(joint.iban.as_ref().unwrap().as_str()),
+        "{waiting:?}"
+    );
+    approve_decoupled(&server, "erin", "approve").await;
+    assert_eq!(sca(&tpp, &cc, &last).await, "finalised");
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "valid");
+    let read = read_accounts(&tpp, &cc, &consent).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.listed_ibans(), [iban(&joint)]);
+    erin.get("/bank/online/consents")
+        .await
+        .assert_shows(&["Withdraw access of"]);
+    let late = tpp
+        .call(
+            Method::POST,
+            &format!("{CONSENTS}/{consent}/authorisations"),
+            &cc,
+            &FOR_ERIN,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(late.refusal().1, Some("STATUS_INVALID"), "{}", late.body);
+    server.stop().await;
+}
+both_stores!(a_joint_consent_is_valid_once_both_holders_approved);
+
+/// The TPP starts a Decoupled authorisation of `consent` for `login`, who
+/// approves it in online banking.
+async fn approve_next(server: &TestServer, tpp: &Tpp, cc: &str, consent: &str, login: &str) {
+    let for_psu = [("tpp-decoupled-preferred", "true"), ("psu-id", login)];
+    let started = start_consent(tpp, cc, consent, &for_psu).await;
+    let link = decoupled_status_link(&started);
+    approve_decoupled(server, login, "approve").await;
+    assert_eq!(sca(tpp, cc, &link).await, "finalised");
+}
+
+async fn a_joint_consent_declined_by_the_second_holder_is_rejected(db: TestDb) {
+    let (server, tpp, cc, joint) = joint_ais_bank(db).await;
+    let consent = consent_id(&consent_on(&tpp, &cc, &joint, &FOR_DAVE).await);
+    approve_decoupled(&server, "dave", "approve").await;
+    assert_eq!(
+        consent_status(&tpp, &cc, &consent).await,
+        "partiallyAuthorised"
+    );
+    let last = start_consent(&tpp, &cc, &consent, &FOR_ERIN).await;
+    let last = decoupled_status_link(&last);
+    approve_decoupled(&server, "erin", "decline").await;
+    assert_eq!(sca(&tpp, &cc, &last).await, "failed");
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "rejected");
+    let refused = read_accounts(&tpp, &cc, &consent).await;
+    assert_eq!(
+        refused.refusal().1,
+        Some("CONSENT_INVALID"),
+        "{}",
+        refused.body
+    );
+
+    // The TPP may end a partially authorised consent.
+    let ended = consent_id(&consent_on(&tpp, &cc, &joint, &FOR_DAVE).await);
+    approve_decoupled(&server, "dave", "approve").await;
+    let deleted = tpp.delete(&format!("{CONSENTS}/{ended}"), &cc, &[]).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(consent_status(&tpp, &cc, &ended).await, "terminatedByTpp");
+    server.stop().await;
+}
+both_stores!(a_joint_consent_declined_by_the_second_holder_is_rejected);
+
+/// Erin answers two authorisations of the last approval at the same time,
+/// from two sessions: one makes the consent valid, the other finds it
+/// decided. The TPP is notified of each status change, once.
+async fn racing_last_approvals_make_the_consent_valid_once(db: TestDb) {
+    let (server, tpp, cc, joint) = joint_ais_bank(db).await;
+    let notified = [
+        FOR_DAVE[0],
+        FOR_DAVE[1],
+        ("tpp-notification-uri", "https://acme.example/notify"),
+        ("tpp-notification-content-preferred", "status=PROCESS"),
+    ];
+    let created = consent_on(&tpp, &cc, &joint, &notified).await;
+    assert_eq!(created.headers["aspsp-notification-support"], "true");
+    let consent = consent_id(&created);
+    approve_decoupled(&server, "dave", "approve").await;
+
+    start_consent(&tpp, &cc, &consent, &FOR_ERIN).await;
+    start_consent(&tpp, &cc, &consent, &FOR_ERIN).await;
+    let mut erin = signed_in(&server, "erin", "erin-demo-2026").await;
+    let mut twin = signed_in(&server, "erin", "erin-demo-2026").await;
+    let listed = pending(&mut erin).await;
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let href = |n: usize| listed[n]["href"].as_str().unwrap().to_owned();
+    let (one, two) = (href(0), href(1));
+    let (csrf_one, csrf_two) = (erin.get(&one).await.csrf(), twin.get(&two).await.csrf());
+    let form = [("decision", "approve"), ("code", SANDBOX_CODE)];
+    let (a, b) = tokio::join!(
+        erin.submit(&one, &form, &csrf_one),
+        twin.submit(&two, &form, &csrf_two),
+    );
+    let approved = [&a, &b]
+        .iter()
+        .filter(|p| p.location.as_deref() == Some("/bank/online/approvals?answered=approved"))
+        .count();
+    assert_eq!(approved, 1, "{} {}\n{}", a.status, b.status, b.body);
+    let loser = if a.status == StatusCode::SEE_OTHER {
+        &b
+    } else {
+        &a
+    };
+    assert!(
+        [StatusCode::CONFLICT, StatusCode::NOT_FOUND].contains(&loser.status),
+        "{}: {}",
+        loser.status,
+        loser.body
+    );
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "valid");
+    let changes = format!(
+        "SELECT status FROM notifications WHERE resource_id = '{consent}' \
+         AND attribute = 'consentStatus' ORDER BY id"
+    );
+    assert_eq!(
+        server.db.raw_strings(&changes).await,
+        ["partiallyAuthorised", "valid"],
+        "one change to valid"
+    );
+    server.stop().await;
+}
+both_stores!(racing_last_approvals_make_the_consent_valid_once);
+
+async fn a_sole_holders_consent_needs_one_approval(db: TestDb) {
+    let (server, tpp, cc, _) = joint_ais_bank(db).await;
+    let alices = accounts_of(&server, "alice").await.remove(0);
+    let for_alice = [("tpp-decoupled-preferred", "true"), ("psu-id", "alice")];
+    let consent = consent_id(&consent_on(&tpp, &cc, &alices, &for_alice).await);
+    approve_decoupled(&server, "alice", "approve").await;
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "valid");
+    let read = read_accounts(&tpp, &cc, &consent).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.listed_ibans(), [iban(&alices)]);
+    server.stop().await;
+}
+both_stores!(a_sole_holders_consent_needs_one_approval);
