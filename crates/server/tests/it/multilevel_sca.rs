@@ -386,10 +386,9 @@ async fn a_joint_consent_is_valid_once_both_holders_approved(db: TestDb) {
     let mut erin = signed_in(&server, "erin", "erin-demo-2026").await;
     let waiting = pending(&mut erin).await;
     assert_eq!(waiting.len(), 1, "{waiting:?}");
+    let print = joint.iban.as_ref().unwrap().to_print_format();
     assert!(
-        waiting[0]
-            .to_string()
-            .contains(joint.iban.as_ref().unwrap().as_str()),
+        waiting[0]["what"][0].as_str().unwrap().contains(&print),
         "{waiting:?}"
     );
     approve_decoupled(&server, "erin", "approve").await;
