@@ -116,10 +116,13 @@ pub struct AspspProfile {
     piis: PiisProfile,
     /// Signing baskets (`/v1/signing-baskets`) answer `SERVICE_INVALID`.
     signing_baskets: bool,
-    /// A payment drawn on an account with joint holders needs each joint
-    /// holder's own authorisation (one sub-resource each, started by the
-    /// TPP after the first): `PATC` until the last one, then executed.
+    /// A payment drawn on an account with joint holders, or a consent
+    /// covering one, needs each joint holder's own authorisation (one
+    /// sub-resource each, started by the TPP after the first): `PATC`, or
+    /// `partiallyAuthorised`, until the last one.
     multilevel_sca: bool,
+    /// What multilevel SCA applies to.
+    multilevel_sca_covers: [&'static str; 2],
     /// Resource status notifications (`TPP-Notification-URI`).
     notifications: NotificationsProfile,
     /// What `Accept` may ask for; anything else is 406 `REQUESTED_FORMATS_INVALID`
@@ -334,6 +337,7 @@ impl AspspProfile {
             },
             signing_baskets: false,
             multilevel_sca: true,
+            multilevel_sca_covers: ["payments", "consents"],
             notifications: NotificationsProfile {
                 supported: true,
                 on: [

@@ -92,7 +92,8 @@ async fn consent_line<R: BankStore>(
     })
 }
 
-/// The PSU's own consent `id`; any other (or none) is "not yours", alike.
+/// The PSU's own consent `id` (granted, or approved as a joint holder);
+/// any other (or none) is "not yours", alike.
 async fn own_consent<R: BankStore>(
     repo: &R,
     psu: fintechapi_domain::ids::PsuId,
@@ -100,10 +101,16 @@ async fn own_consent<R: BankStore>(
 ) -> Result<Consent, BankError> {
     let not_yours = || BankError::page(StatusCode::NOT_FOUND, "There is no such consent of yours.");
     let id: ConsentId = id.parse().map_err(|_| not_yours())?;
-    repo.consent(id)
-        .await?
-        .filter(|c| c.psu_id == Some(psu))
-        .ok_or_else(not_yours)
+    let consent = repo.consent(id).await?.ok_or_else(not_yours)?;
+    if consent.psu_id == Some(psu) {
+        return Ok(consent);
+    }
+    let approved = repo.consents_of_psu(psu).await?;
+    if approved.iter().any(|c| c.id == id) {
+        Ok(consent)
+    } else {
+        Err(not_yours())
+    }
 }
 
 #[derive(Template, WebTemplate)]

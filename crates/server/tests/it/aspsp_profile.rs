@@ -583,11 +583,17 @@ async fn read_as(
 }
 
 /// `multilevelSca`: a payment from the demo joint account waits (PATC) for
-/// the second holder's own authorisation, which the TPP starts.
+/// the second holder's own authorisation, which the TPP starts; consents
+/// too (`multilevelScaCovers`, tried in `multilevel_sca.rs`).
 async fn multilevel_sca_is_as_the_profile_says(db: TestDb) {
     use crate::multilevel_sca::{approve_decoupled, joint_bank, joint_payment, start, status};
     let (server, tpp, cc, joint) = joint_bank(db).await;
-    assert_eq!(profile(&tpp).await["multilevelSca"], true);
+    let claimed = profile(&tpp).await;
+    assert_eq!(claimed["multilevelSca"], true);
+    assert_eq!(
+        claimed["multilevelScaCovers"],
+        json!(["payments", "consents"])
+    );
     let for_dave = [("tpp-decoupled-preferred", "true"), ("psu-id", "dave")];
     let payment = joint_payment(&tpp, &cc, &joint).await;
     start(&tpp, &cc, &payment, &for_dave).await;

@@ -397,9 +397,6 @@ async fn a_joint_consent_is_valid_once_both_holders_approved(db: TestDb) {
     let read = read_accounts(&tpp, &cc, &consent).await;
     assert_eq!(read.status, StatusCode::OK, "{}", read.body);
     assert_eq!(read.listed_ibans(), [iban(&joint)]);
-    erin.get("/bank/online/consents")
-        .await
-        .assert_shows(&["Withdraw access of"]);
     let late = tpp
         .call(
             Method::POST,
@@ -410,6 +407,13 @@ async fn a_joint_consent_is_valid_once_both_holders_approved(db: TestDb) {
         )
         .await;
     assert_eq!(late.refusal().1, Some("STATUS_INVALID"), "{}", late.body);
+
+    // Either holder may withdraw it in online banking: Erin does.
+    let listed = erin.get("/bank/online/consents").await;
+    listed.assert_shows(&["Withdraw access of"]);
+    let withdrawn = erin.withdraw_consent(&consent, &listed).await;
+    withdrawn.assert_shows(&["Access withdrawn"]);
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "revokedByPsu");
     server.stop().await;
 }
 both_stores!(a_joint_consent_is_valid_once_both_holders_approved);
