@@ -1,4 +1,6 @@
-//! Authorisation sub-resources of consents and payments. An authorisation
+//! Authorisation sub-resources of consents, payments and signing baskets
+//! (a basket's only by the Redirect approach; a resource in a basket has
+//! none of its own). An authorisation
 //! starts with a pushed authorization request (OAuth SCA approach), or with
 //! the initiation itself or an explicit start here (Redirect and Decoupled
 //! approaches); each is listed and read here with its `scaStatus` (a
@@ -13,6 +15,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::basket::BasketStatus;
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationRepository};
@@ -21,6 +24,7 @@ use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
 
 use crate::approach::{Approach, Links};
+use crate::baskets::{not_in_basket, own_basket, redirect_only, self_link as basket_link};
 use crate::caller::{Ais, Pis};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
@@ -48,6 +52,9 @@ async fn scope_of<R: Xs2aStore>(
             } else {
                 format!("PIS:{id}")
             }
+        }
+        Resource::Basket(id) => {
+            ScopedResource::Basket(own_basket(service, caller, id).await?.id).scope()
         }
     })
 }
@@ -79,6 +86,7 @@ struct ScaStatus {
 
 enum Resource {
     Consent(String),
+    Basket(String),
     Payment {
         service: String,
         product: String,
@@ -228,6 +236,7 @@ async fn target<R: Xs2aStore>(
             if consent.funds_account().is_some() {
                 return Err(Xs2aError::consent_unknown().at("consentId"));
             }
+            not_in_basket(service, &consent.id.to_string()).await?;
             (
                 ScopedResource::Consent(consent.id),
                 consent.status == ConsentStatus::Received,
@@ -240,10 +249,19 @@ async fn target<R: Xs2aStore>(
             id,
         } => {
             let payment = own_payment(service, caller, s, product, id).await?;
+            not_in_basket(service, &payment.id.to_string()).await?;
             (
                 ScopedResource::Payment(payment.id),
                 payment.status == PaymentStatus::Received,
                 format!("/v1/{s}/{product}/{}", payment.id),
+            )
+        }
+        Resource::Basket(id) => {
+            let basket = own_basket(service, caller, id).await?;
+            (
+                ScopedResource::Basket(basket.id),
+                basket.status == BasketStatus::Received,
+                basket_link(basket.id),
             )
         }
     })
@@ -278,9 +296,12 @@ async fn start<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let (scoped, awaiting, self_link) = target(&service, &caller, &resource).await?;
-        let approach = Approach::requested(&service, &caller, &headers)
+        let mut approach = Approach::requested(&service, &caller, &headers)
             .await?
             .started_now();
+        if let Resource::Basket(_) = resource {
+            approach = redirect_only(approach)?;
+        }
         startable(&approach, awaiting)?;
         let sca = approach
             .answer(&service, &caller, scoped, true, &self_link)
@@ -313,6 +334,31 @@ pub(crate) async fn payment_start<R: Xs2aStore>(
     Pis(caller): Pis,
 ) -> Response {
     start(s, caller, headers, path.into()).await
+}
+
+pub(crate) async fn basket_list<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    Path(id): Path<String>,
+    Pis(caller): Pis,
+) -> Response {
+    list(s, caller, Resource::Basket(id), false).await
+}
+
+pub(crate) async fn basket_status<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    Path((id, authorisation)): Path<(String, String)>,
+    Pis(caller): Pis,
+) -> Response {
+    status(s, caller, Resource::Basket(id), authorisation, false).await
+}
+
+pub(crate) async fn basket_start<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Pis(caller): Pis,
+) -> Response {
+    start(s, caller, headers, Resource::Basket(id)).await
 }
 
 /// A cancellation authorisation starts with a pushed request (`PIS:<id>`)

@@ -30,6 +30,11 @@ pub enum MessageCode {
     StatusInvalid,
     AccessExceeded,
     RequestedFormatsInvalid,
+    /// A signing basket's entries cannot be combined (IG: signing baskets).
+    ReferenceMixInvalid,
+    /// A signing basket's entry is not awaiting its authorisation, or
+    /// belongs to another basket.
+    ReferenceStatusInvalid,
     /// Not a Berlin Group code: the store failed, retry later.
     ServiceUnavailable,
 }
@@ -56,6 +61,8 @@ impl MessageCode {
             Self::StatusInvalid => "STATUS_INVALID",
             Self::AccessExceeded => "ACCESS_EXCEEDED",
             Self::RequestedFormatsInvalid => "REQUESTED_FORMATS_INVALID",
+            Self::ReferenceMixInvalid => "REFERENCE_MIX_INVALID",
+            Self::ReferenceStatusInvalid => "REFERENCE_STATUS_INVALID",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
@@ -72,7 +79,9 @@ impl MessageCode {
             | Self::ExecutionDateInvalid
             | Self::SessionsNotSupported
             | Self::NoPiisActivation
-            | Self::ServiceInvalid => StatusCode::BAD_REQUEST,
+            | Self::ServiceInvalid
+            | Self::ReferenceMixInvalid
+            | Self::ReferenceStatusInvalid => StatusCode::BAD_REQUEST,
             Self::TokenInvalid | Self::ConsentInvalid | Self::ConsentExpired => {
                 StatusCode::UNAUTHORIZED
             }

@@ -64,6 +64,11 @@ pub(super) fn spawn_settlement(
             {
                 tracing::warn!(error = %e, "settling authorised payments failed; retrying");
             }
+            // Signing baskets decided before a crash: their payments, once.
+            if let Err(e) = fintechapi_ledger::baskets::finish_pending(state.ledger(), grace).await
+            {
+                tracing::warn!(error = %e, "finishing decided signing baskets failed; retrying");
+            }
             // Future-dated payments and standing orders whose date has come.
             if let Err(e) = fintechapi_ledger::schedule::run_due(state.ledger()).await {
                 tracing::warn!(error = %e, "executing scheduled payments failed; retrying");
