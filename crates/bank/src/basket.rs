@@ -11,11 +11,11 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fintechapi_domain::basket::{BasketRepository, BasketStatus, SigningBasket};
-use fintechapi_domain::consent::{AccountGrant, Consent, ConsentRepository};
+use fintechapi_domain::basket::{BasketStatus, SigningBasket};
+use fintechapi_domain::consent::{AccountGrant, Consent};
 use fintechapi_domain::ids::{BasketId, ConsentId};
 use fintechapi_domain::oauth::Authorization;
-use fintechapi_domain::payment::{Payment, PaymentRepository};
+use fintechapi_domain::payment::Payment;
 use fintechapi_ledger::baskets::finish;
 
 use crate::decision::{approved, refused};

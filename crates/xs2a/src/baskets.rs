@@ -219,7 +219,7 @@ async fn entries<R: Xs2aStore>(
                 at,
                 format!(
                     "payment {id} is {}: only a payment awaiting its authorisation (RCVD) joins a basket",
-                    payment.status.as_code()
+                    payment.status.as_str()
                 ),
             ));
         }
@@ -292,7 +292,9 @@ pub(crate) async fn create<R: Xs2aStore>(
         let request_id = caller.request_id.to_string();
         let request_hash = service
             .pepper()
-            .hash(&format!("signing-baskets:{}", String::from_utf8_lossy(&body)));
+            .hash(&format!("signing-baskets:{}", String::from_utf8_lossy(&body)))
+            .as_str()
+            .to_owned();
         let application = caller.grant.application_id;
         let earlier = service
             .baskets()

@@ -6,7 +6,6 @@
 
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentCreation, ConsentStatus};
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, BasketId, ConsentId};
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationFlow, AuthorizationStage, OPENID, OpenIdRequest, ResponseMode,
