@@ -29,7 +29,7 @@ use crate::approach::{Approach, Links};
 use crate::caller::Pis;
 use crate::error::MessageCode;
 use crate::idempotency::replay;
-use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, psu_ip_address};
+use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
 
 /// Why a basket is authorised with the Redirect approach only.
 const REDIRECT_ONLY: &str = "a signing basket is authorised with the Redirect SCA approach \
@@ -348,7 +348,15 @@ pub(crate) async fn create<R: Xs2aStore>(
             psu_message: sca.psu_message,
             transaction_status: basket.status.as_str(),
         };
-        Ok(sca.created(&link, body))
+        let mut created = sca.created(&link, body);
+        // Status notifications are not sent for baskets; the TPP learns so.
+        if header_text(&headers, "tpp-notification-uri").is_some() {
+            created.headers_mut().insert(
+                "aspsp-notification-support",
+                axum::http::HeaderValue::from_static("false"),
+            );
+        }
+        Ok(created)
     }
     .await;
     caller.answer(result)
