@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
+use fintechapi_domain::basket::MAX_BASKET_ENTRIES;
 use fintechapi_domain::notification::{MAX_NOTIFICATION_URI_LEN, NotificationContent};
 use fintechapi_domain::payment::{PaymentProduct, PaymentService};
 use fintechapi_oauth::decoupled::DECOUPLED_TTL;
