@@ -155,7 +155,12 @@ pub(crate) async fn decide<R: BankStore>(
     }
     let grants: Vec<(ConsentId, Vec<AccountGrant>)> = consents
         .iter()
-        .map(|c| (c.consent.id, c.lines.iter().map(AccountLine::grant).collect()))
+        .map(|c| {
+            (
+                c.consent.id,
+                c.lines.iter().map(AccountLine::grant).collect(),
+            )
+        })
         .collect();
     if !repo.approve_basket(basket.id, psu, grants, now).await? {
         return Err(already_decided());

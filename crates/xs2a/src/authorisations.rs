@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::approach::{Approach, Links};
 use crate::baskets::{not_in_basket, own_basket, redirect_only, self_link as basket_link};
-use crate::caller::{Ais, Pis};
+use crate::caller::{Ais, Pis, Sbs};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
 use crate::payments::own_payment;
@@ -339,7 +339,7 @@ pub(crate) async fn payment_start<R: Xs2aStore>(
 pub(crate) async fn basket_list<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path(id): Path<String>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     list(s, caller, Resource::Basket(id), false).await
 }
@@ -347,7 +347,7 @@ pub(crate) async fn basket_list<R: Xs2aStore>(
 pub(crate) async fn basket_status<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     Path((id, authorisation)): Path<(String, String)>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     status(s, caller, Resource::Basket(id), authorisation, false).await
 }
@@ -356,7 +356,7 @@ pub(crate) async fn basket_start<R: Xs2aStore>(
     State(s): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     start(s, caller, headers, Resource::Basket(id)).await
 }

@@ -26,7 +26,7 @@ use fintechapi_oauth::ScopedResource;
 use serde::{Deserialize, Serialize};
 
 use crate::approach::{Approach, Links};
-use crate::caller::Pis;
+use crate::caller::Sbs;
 use crate::error::MessageCode;
 use crate::idempotency::replay;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore, header_text, psu_ip_address};
@@ -275,7 +275,7 @@ async fn entries<R: Xs2aStore>(
 pub(crate) async fn create<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     headers: HeaderMap,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
     body: Bytes,
 ) -> Response {
     let result = async {
@@ -292,7 +292,10 @@ pub(crate) async fn create<R: Xs2aStore>(
         let request_id = caller.request_id.to_string();
         let request_hash = service
             .pepper()
-            .hash(&format!("signing-baskets:{}", String::from_utf8_lossy(&body)))
+            .hash(&format!(
+                "signing-baskets:{}",
+                String::from_utf8_lossy(&body)
+            ))
             .as_str()
             .to_owned();
         let application = caller.grant.application_id;
@@ -366,7 +369,7 @@ pub(crate) async fn create<R: Xs2aStore>(
 pub(crate) async fn read<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path(id): Path<String>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     let result = async {
         let basket = own_basket(&service, &caller, &id).await?;
@@ -386,7 +389,7 @@ pub(crate) async fn read<R: Xs2aStore>(
 pub(crate) async fn status<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path(id): Path<String>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     let result = async {
         let basket = own_basket(&service, &caller, &id).await?;
@@ -406,7 +409,7 @@ pub(crate) async fn status<R: Xs2aStore>(
 pub(crate) async fn delete<R: Xs2aStore>(
     State(service): State<Arc<Xs2aService<R>>>,
     Path(id): Path<String>,
-    Pis(caller): Pis,
+    Sbs(caller): Sbs,
 ) -> Response {
     let result = async {
         let basket = own_basket(&service, &caller, &id).await?;
@@ -450,4 +453,3 @@ pub(crate) async fn not_in_basket<R: Xs2aStore>(
         None => Ok(()),
     }
 }
-

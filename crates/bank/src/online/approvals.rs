@@ -460,7 +460,10 @@ pub(super) async fn decide<R: BankStore>(
         csrf: String::new(),
     };
     let ceremony = &session.approval_ceremony;
-    let linked = asked.payment().map(std::slice::from_ref).unwrap_or_default();
+    let linked = asked
+        .payment()
+        .map(std::slice::from_ref)
+        .unwrap_or_default();
     let error = match attempt(&service, psu.id, &factor, linked, ceremony).await? {
         Attempt::Accepted => None,
         Attempt::Blocked => {

@@ -77,7 +77,9 @@ async fn transaction_status(tpp: &Tpp, cc: &str, path: &str) -> Value {
 /// Asserts that the first `tppMessages` text mentions `text`.
 #[track_caller]
 fn says(a: &Answer, text: &str) {
-    let said = a.body["tppMessages"][0]["text"].as_str().unwrap_or_default();
+    let said = a.body["tppMessages"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
     assert!(said.contains(text), "{}", a.body);
 }
 
@@ -97,7 +99,16 @@ async fn two_payments_and_a_consent_are_authorised_with_one_second_factor(db: Te
 
     let request_id = uuid::Uuid::new_v4().to_string();
     let body = basket_body(&[&rent, &books], &[&consent]);
-    let create = || tpp.call_as(&request_id, Method::POST, BASKETS, &cc, &BY_REDIRECT, Some(&body));
+    let create = || {
+        tpp.call_as(
+            &request_id,
+            Method::POST,
+            BASKETS,
+            &cc,
+            &BY_REDIRECT,
+            Some(&body),
+        )
+    };
     let created = create().await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.headers["aspsp-sca-approach"], "REDIRECT");
@@ -109,8 +120,14 @@ async fn two_payments_and_a_consent_are_authorised_with_one_second_factor(db: Te
     assert_eq!(links["self"]["href"], own);
     assert_eq!(links["status"]["href"], format!("{own}/status"));
     let sca_status = links["scaStatus"]["href"].as_str().unwrap().to_owned();
-    assert!(sca_status.starts_with(&format!("{own}/authorisations/")), "{sca_status}");
-    assert_eq!(tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"], "received");
+    assert!(
+        sca_status.starts_with(&format!("{own}/authorisations/")),
+        "{sca_status}"
+    );
+    assert_eq!(
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
+        "received"
+    );
     let link = tpp.sca_link(&created);
 
     let read = tpp.get(&own, &cc, &[]).await;
@@ -155,17 +172,36 @@ async fn two_payments_and_a_consent_are_authorised_with_one_second_factor(db: Te
         .assert_redirect("/bank/consent");
     // One decision page: both payments and what the consent grants.
     let screen = psu.get("/bank/consent").await;
-    screen.assert_shows(&["Approve these requests?", "Corner Shop", "Book Store", "balances"]);
+    screen.assert_shows(&[
+        "Approve these requests?",
+        "Corner Shop",
+        "Book Store",
+        "balances",
+    ]);
     assert!(screen.shows_iban(other), "{}", screen.body);
-    assert_eq!(tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"], "psuAuthenticated");
-    psu.decide(&screen, "approve").await.assert_redirect(REDIRECT);
+    assert_eq!(
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
+        "psuAuthenticated"
+    );
+    psu.decide(&screen, "approve")
+        .await
+        .assert_redirect(REDIRECT);
 
     assert_eq!(transaction_status(&tpp, &cc, &own).await, "ACTC");
-    assert_eq!(tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"], "finalised");
+    assert_eq!(
+        tpp.get(&sca_status, &cc, &[]).await.body["scaStatus"],
+        "finalised"
+    );
     for id in [&rent, &books] {
-        assert_eq!(transaction_status(&tpp, &cc, &payment_path(id)).await, "ACSC");
+        assert_eq!(
+            transaction_status(&tpp, &cc, &payment_path(id)).await,
+            "ACSC"
+        );
     }
-    assert_eq!(booked_balance(&server, debtor.id).await, before - 1234 - 500);
+    assert_eq!(
+        booked_balance(&server, debtor.id).await,
+        before - 1234 - 500
+    );
     assert_eq!(tpp.consent_status(&cc, &consent).await, "valid");
     // The consent reads as one authorised by Redirect: client token and Consent-ID.
     let balances = tpp
@@ -180,13 +216,27 @@ async fn two_payments_and_a_consent_are_authorised_with_one_second_factor(db: Te
     // The same creation again: the same basket, decided, nothing to authorise.
     let replay = create().await;
     assert_eq!(
-        (replay.status, replay.body["basketId"].as_str(), replay.body["transactionStatus"].as_str()),
+        (
+            replay.status,
+            replay.body["basketId"].as_str(),
+            replay.body["transactionStatus"].as_str()
+        ),
         (StatusCode::CREATED, Some(basket.as_str()), Some("ACTC"))
     );
-    assert!(replay.body["_links"].get("scaRedirect").is_none(), "{}", replay.body);
+    assert!(
+        replay.body["_links"].get("scaRedirect").is_none(),
+        "{}",
+        replay.body
+    );
     // The link worked once; the money moved once.
-    assert_eq!(Browser::new(&server).get(&link).await.status, StatusCode::BAD_REQUEST);
-    assert_eq!(booked_balance(&server, debtor.id).await, before - 1234 - 500);
+    assert_eq!(
+        Browser::new(&server).get(&link).await.status,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        booked_balance(&server, debtor.id).await,
+        before - 1234 - 500
+    );
     assert!(store.audit().await.unwrap().is_consistent());
     // An authorised basket is not deleted.
     let delete = tpp.delete(&own, &cc, &[]).await;
@@ -203,7 +253,12 @@ async fn a_declined_basket_rejects_every_entry(db: TestDb) {
     let (id, _) = payment(&tpp, &cc, debtor, "7.00", "Corner Shop", &[]).await;
     let consent = balances_consent(&tpp, &cc, debtor).await;
     let created = tpp
-        .post(BASKETS, &cc, &BY_REDIRECT, &basket_body(&[&id], &[&consent]))
+        .post(
+            BASKETS,
+            &cc,
+            &BY_REDIRECT,
+            &basket_body(&[&id], &[&consent]),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let own = format!("{BASKETS}/{}", created.body["basketId"].as_str().unwrap());
@@ -215,7 +270,10 @@ async fn a_declined_basket_rejects_every_entry(db: TestDb) {
     psu.decide(&screen, "deny").await.assert_redirect(NOK);
 
     assert_eq!(transaction_status(&tpp, &cc, &own).await, "RJCT");
-    assert_eq!(transaction_status(&tpp, &cc, &payment_path(&id)).await, "RJCT");
+    assert_eq!(
+        transaction_status(&tpp, &cc, &payment_path(&id)).await,
+        "RJCT"
+    );
     assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
     assert_eq!(booked_balance(&server, debtor.id).await, before);
     server.stop().await;
@@ -242,14 +300,22 @@ async fn a_basket_is_deleted_only_before_its_authorisation(db: TestDb) {
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
     assert_eq!(transaction_status(&tpp, &cc, &own).await, "CANC");
     // The payment itself is untouched and free for another basket.
-    assert_eq!(transaction_status(&tpp, &cc, &payment_path(&id)).await, "RCVD");
+    assert_eq!(
+        transaction_status(&tpp, &cc, &payment_path(&id)).await,
+        "RCVD"
+    );
     let second = tpp
         .post(BASKETS, &cc, &explicit, &basket_body(&[&id], &[]))
         .await;
     assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
     let own = format!("{BASKETS}/{}", second.body["basketId"].as_str().unwrap());
     let started = tpp
-        .post(&format!("{own}/authorisations"), &cc, &BY_REDIRECT, &json!({}))
+        .post(
+            &format!("{own}/authorisations"),
+            &cc,
+            &BY_REDIRECT,
+            &json!({}),
+        )
         .await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
     assert_eq!(started.body["scaStatus"], "received");
@@ -296,15 +362,28 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
         ("tpp-redirect-uri", REDIRECT),
     ];
     let (paid, created) = payment(&tpp, &cc, &debtor, "2.00", "Corner Shop", &by_itself).await;
-    let link = created["_links"]["scaRedirect"]["href"].as_str().unwrap().to_owned();
+    let link = created["_links"]["scaRedirect"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (started, _) = payment(&tpp, &cc, &debtor, "2.50", "Corner Shop", &by_itself).await;
     let a = refusal(basket_body(&[&started], &[]), redirect.clone()).await;
-    a.assert_refusal(StatusCode::BAD_REQUEST, "REFERENCE_STATUS_INVALID", "paymentIds[0]");
+    a.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "REFERENCE_STATUS_INVALID",
+        "paymentIds[0]",
+    );
     let mut psu = Browser::new(&server);
     let screen = psu.authorise(&link, "carol", "carol-demo-2026").await;
-    psu.decide(&screen, "approve").await.assert_redirect(REDIRECT);
+    psu.decide(&screen, "approve")
+        .await
+        .assert_redirect(REDIRECT);
     let a = refusal(basket_body(&[&paid], &[]), redirect.clone()).await;
-    a.assert_refusal(StatusCode::BAD_REQUEST, "REFERENCE_STATUS_INVALID", "paymentIds[0]");
+    a.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "REFERENCE_STATUS_INVALID",
+        "paymentIds[0]",
+    );
     says(&a, "ACSC");
 
     // A payment in another open basket.
@@ -312,7 +391,11 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     let first = refusal(basket_body(&[&free], &[]), redirect.clone()).await;
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let a = refusal(basket_body(&[&free], &[]), redirect.clone()).await;
-    a.assert_refusal(StatusCode::BAD_REQUEST, "REFERENCE_STATUS_INVALID", "paymentIds[0]");
+    a.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "REFERENCE_STATUS_INVALID",
+        "paymentIds[0]",
+    );
 
     // More than 20 entries, none at all, one named twice.
     let many: Vec<String> = (0..21).map(|_| uuid::Uuid::new_v4().to_string()).collect();
@@ -339,7 +422,14 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     for (id, expected) in [(&one, StatusCode::CREATED), (&two, StatusCode::BAD_REQUEST)] {
         let body = basket_body(&[id], &[]);
         let a = tpp
-            .call_as(&request_id, Method::POST, BASKETS, &cc, &BY_REDIRECT, Some(&body))
+            .call_as(
+                &request_id,
+                Method::POST,
+                BASKETS,
+                &cc,
+                &BY_REDIRECT,
+                Some(&body),
+            )
             .await;
         assert_eq!(a.status, expected, "{}", a.body);
     }

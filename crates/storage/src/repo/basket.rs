@@ -64,9 +64,9 @@ impl BasketRepository for super::Store {
                 .fetch_one(pool)
                 .await
                 .map_err(store)?;
-                return Ok(BasketCreation::Existing(Box::new(
-                    SigningBasket::try_from(existing)?,
-                )));
+                return Ok(BasketCreation::Existing(Box::new(SigningBasket::try_from(
+                    existing,
+                )?)));
             }
             Err(e) => return Err(store(e)),
         }
@@ -97,10 +97,14 @@ impl BasketRepository for super::Store {
 
     async fn basket(&self, id: BasketId) -> Result<Option<SigningBasket>, StoreError> {
         let pool = &self.0;
-        select_rows!(BasketRow, basket_columns, "FROM signing_baskets WHERE id = $1")
-            .bind(id)
-            .optional_into(pool)
-            .await
+        select_rows!(
+            BasketRow,
+            basket_columns,
+            "FROM signing_baskets WHERE id = $1"
+        )
+        .bind(id)
+        .optional_into(pool)
+        .await
     }
 
     async fn basket_by_request(
