@@ -1,13 +1,19 @@
 //! Berlin Group signing baskets over HTTPS on both stores: two payments and
 //! a consent authorised on one bank page with one second factor (each
-//! payment executed once, the consent read with), a declined basket, a
-//! deletion before the authorisation, and every refusal.
+//! payment executed once, the consent read with), the authenticator's answer
+//! linked to all of the payments, a declined basket, a deletion before the
+//! authorisation, every refusal, and a crash after the approval finished by
+//! the settlement loop.
 
 use crate::support::xs2a::{Answer, NOK, REDIRECT, Tpp, VERIFIER, psu_headers};
 use crate::support::{
-    Browser, SANDBOX_CODE, TestServer, accounts_of, booked_balance, iban, log_in, second_factor,
+    Browser, SANDBOX_CODE, TestServer, accounts_of, booked_balance, challenge_on,
+    enrol_authenticator, iban, log_in, second_factor,
 };
+use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::ledger::{Account, LedgerRepository};
+use fintechapi_domain::payment::PaymentRepository;
+use fintechapi_domain::psu::PsuRepository;
 use fintechapi_domain::secret::pkce_s256;
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
@@ -436,3 +442,123 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     server.stop().await;
 }
 both_stores!(every_basket_that_cannot_be_is_refused);
+
+/// The 8-digit challenge of one payment's own authorisation.
+fn lone_challenge(payment: &fintechapi_domain::payment::Payment) -> String {
+    let digest = fintechapi_bank::passkey::payment_digest(payment);
+    let first: [u8; 8] = digest[..8].try_into().unwrap();
+    format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
+}
+
+async fn the_second_factor_signs_all_of_the_baskets_payments_at_once(db: TestDb) {
+    let (server, tpp, cc) = acme(db).await;
+    let store = server.db.store().await;
+    let seed = enrol_authenticator(&server, "carol").await;
+    let debtor = accounts_of(&server, "carol").await.remove(0);
+    let before = debtor.balances.booked;
+    let (first, _) = payment(&tpp, &cc, &debtor, "8.00", "Corner Shop", &[]).await;
+    let (second, _) = payment(&tpp, &cc, &debtor, "9.00", "Book Store", &[]).await;
+    let created = tpp
+        .post(
+            BASKETS,
+            &cc,
+            &BY_REDIRECT,
+            &basket_body(&[&first, &second], &[]),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+
+    let mut psu = Browser::new(&server);
+    psu.get(&tpp.sca_link(&created))
+        .await
+        .assert_redirect("/bank/login");
+    log_in(&mut psu, "carol", "carol-demo-2026").await;
+    let page = psu.get("/bank/sca").await;
+    let challenge = challenge_on(&page.body);
+    // Neither payment's own challenge: the answer to one of them is refused.
+    let lone = store
+        .payment(first.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(challenge, lone_challenge(&lone));
+    let one_only = seed.ocra_response(&lone_challenge(&lone)).unwrap();
+    let refused = psu
+        .post("/bank/sca", &[("code", &one_only), ("csrf", &page.csrf())])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    // The sandbox code does not stand in for the authenticator either.
+    let page = psu.get("/bank/sca").await;
+    let sandbox = psu
+        .post(
+            "/bank/sca",
+            &[("code", SANDBOX_CODE), ("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(sandbox.status, StatusCode::UNAUTHORIZED, "{}", sandbox.body);
+    let page = psu.get("/bank/sca").await;
+    let answer = seed.ocra_response(&challenge_on(&page.body)).unwrap();
+    psu.post("/bank/sca", &[("code", &answer), ("csrf", &page.csrf())])
+        .await
+        .assert_redirect("/bank/consent");
+    let screen = psu.get("/bank/consent").await;
+    psu.decide(&screen, "approve")
+        .await
+        .assert_redirect(REDIRECT);
+    assert_eq!(booked_balance(&server, debtor.id).await, before - 800 - 900);
+    server.stop().await;
+}
+both_stores!(the_second_factor_signs_all_of_the_baskets_payments_at_once);
+
+async fn a_basket_approved_before_a_crash_is_finished_by_the_settlement_loop(db: TestDb) {
+    let (server, tpp, cc) = acme(db).await;
+    let store = server.db.store().await;
+    let debtor = accounts_of(&server, "carol").await.remove(0);
+    let before = debtor.balances.booked;
+    let (first, _) = payment(&tpp, &cc, &debtor, "10.00", "Corner Shop", &[]).await;
+    let (second, _) = payment(&tpp, &cc, &debtor, "11.00", "Book Store", &[]).await;
+    let created = tpp
+        .post(
+            BASKETS,
+            &cc,
+            &BY_REDIRECT,
+            &basket_body(&[&first, &second], &[]),
+        )
+        .await;
+    let basket = created.body["basketId"].as_str().unwrap().to_owned();
+    // The PSU's approval is stored, then the node dies before any payment.
+    let (carol, _) = store.psu_by_login("carol").await.unwrap().unwrap();
+    let now = fintechapi_domain::Clock::now(&fintechapi_domain::SystemClock);
+    assert!(
+        store
+            .approve_basket(basket.parse().unwrap(), carol.id, Vec::new(), now)
+            .await
+            .unwrap()
+    );
+    for id in [&first, &second] {
+        assert_eq!(
+            transaction_status(&tpp, &cc, &payment_path(id)).await,
+            "RCVD"
+        );
+    }
+    // The settlement loop (every 2 s, for decisions older than 5 s) finishes it.
+    let mut waited = 0;
+    while booked_balance(&server, debtor.id).await != before - 2100 {
+        assert!(waited < 200, "the loop did not finish the basket");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    for id in [&first, &second] {
+        assert_eq!(
+            transaction_status(&tpp, &cc, &payment_path(id)).await,
+            "ACSC"
+        );
+    }
+    // Later passes find nothing left: the money moved once.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(booked_balance(&server, debtor.id).await, before - 2100);
+    assert!(store.unfinished_baskets(10).await.unwrap().is_empty());
+    assert!(store.audit().await.unwrap().is_consistent());
+    server.stop().await;
+}
+both_stores!(a_basket_approved_before_a_crash_is_finished_by_the_settlement_loop);
