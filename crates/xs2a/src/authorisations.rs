@@ -1,12 +1,11 @@
-//! Authorisation sub-resources of consents, payments and signing baskets
-//! (a basket's only by the Redirect approach; a resource in a basket has
-//! none of its own). An authorisation
-//! starts with a pushed authorization request (OAuth SCA approach), or with
-//! the initiation itself or an explicit start here (Redirect and Decoupled
-//! approaches); each is listed and read here with its `scaStatus` (a
-//! Decoupled one unanswered in time is `failed`). A cancellation
-//! authorisation is a pushed request for a scheduled payment whose
-//! cancellation the TPP asked for (`DELETE` → 202). PSU data updates
+//! Authorisation sub-resources of consents, payments and signing baskets.
+//! An authorisation starts with a pushed authorization request (OAuth SCA
+//! approach), or with the initiation itself or an explicit start here
+//! (Redirect and Decoupled approaches; a basket's by Redirect only); each is
+//! listed and read here with its `scaStatus` (a Decoupled one unanswered in
+//! time is `failed`). A resource in a signing basket gets none of its own. A
+//! cancellation authorisation is a pushed request for a scheduled payment
+//! whose cancellation the TPP asked for (`DELETE` → 202). PSU data updates
 //! (embedded SCA) are not offered and say so.
 
 use std::sync::Arc;
