@@ -22,7 +22,7 @@ import { BIN, Server, launchChromium, startServer } from './harness.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, 'screenshots');
 const JOURNEYS = [
-  'ais-redirect', 'payment', 'standing-order', 'bulk-payment',
+  'ais-redirect', 'ais-decoupled', 'payment', 'standing-order', 'bulk-payment',
   'funds-confirmation', 'fapi2-dpop', 'mtls',
 ];
 

@@ -14,6 +14,7 @@ use fintechapi_domain::consent::{
 use fintechapi_domain::ledger::Account;
 use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
 use fintechapi_domain::payment::Payment;
+use fintechapi_ledger::lifecycle;
 use fintechapi_oauth::server::ScopedResource;
 
 use crate::error::{BankError, secured};
@@ -273,6 +274,8 @@ pub(crate) struct PaymentPage {
     payment: Payment,
     /// The TPP asks to cancel this authorised payment rather than to pay.
     cancel: bool,
+    /// Drawn on a joint account: paid once every holder has approved.
+    joint: bool,
 }
 
 pub(crate) async fn payment_page<R: BankStore>(
@@ -282,6 +285,7 @@ pub(crate) async fn payment_page<R: BankStore>(
     cancel: bool,
 ) -> Result<PaymentPage, BankError> {
     let (application, organisation) = tpp(service, &session.authorization).await?;
+    let joint = lifecycle::needs_several_approvals(&service.ledger, &payment).await?;
     Ok(PaymentPage {
         bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
@@ -290,6 +294,7 @@ pub(crate) async fn payment_page<R: BankStore>(
         app_name: application.name,
         payment,
         cancel,
+        joint,
     })
 }
 

@@ -15,7 +15,10 @@ use crate::session::back_to_tpp;
 
 /// The PSU authorised the payment (`fintechapi_ledger::lifecycle::authorise`:
 /// executed now or scheduled; a payment that cannot run is rejected, and the
-/// TPP learns why from its status). Only a payment decided meanwhile is refused.
+/// TPP learns why from its status); on a joint account the approval of a
+/// joint holder counts, and the payment waits (PATC) for the others. Only a
+/// payment decided meanwhile, or an approver who does not hold the joint
+/// account, is refused.
 pub(crate) async fn execute<R: BankStore>(
     service: &BankService<R>,
     payment: &Payment,
@@ -26,8 +29,17 @@ pub(crate) async fn execute<R: BankStore>(
             StatusCode::CONFLICT,
             "This payment was already decided or cancelled.",
         )),
+        PaymentOutcome::NotAHolder => Err(not_a_holder()),
         _ => Ok(()),
     }
+}
+
+pub(crate) fn not_a_holder() -> BankError {
+    BankError::page(
+        StatusCode::FORBIDDEN,
+        "This payment is drawn on a joint account you do not hold; only its holders can \
+         approve it.",
+    )
 }
 
 /// The PSU declined the payment: RJCT (DS02), and the authorization denied.
@@ -36,8 +48,11 @@ pub(crate) async fn decline<R: BankStore>(
     authorization: &Authorization,
     payment: &Payment,
 ) -> Result<(), BankError> {
+    let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
     // Declined twice or after a cancellation: the payment keeps its status.
-    lifecycle::decline(&service.ledger, payment).await?;
+    if lifecycle::decline(&service.ledger, payment, psu).await? == PaymentOutcome::NotAHolder {
+        return Err(not_a_holder());
+    }
     deny(service, authorization).await
 }
 

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use time::{Date, OffsetDateTime};
 
+use crate::holders::{AccountHolder, Mandate};
 use crate::iban::Iban;
 use crate::ids::{AccountId, PsuId, TransactionId};
 use crate::money::{Currency, Money};
@@ -371,12 +372,29 @@ pub trait LedgerRepository: Send + Sync {
         currency: Currency,
     ) -> impl Future<Output = Result<Option<Account>, StoreError>> + Send;
 
-    /// The PSU's payment accounts, oldest first; its card accounts are
+    /// The payment accounts the PSU holds (see
+    /// [`account_holders`](Self::account_holders)), oldest first; its card accounts are
     /// [`card_accounts_of_psu`](crate::card::CardRepository::card_accounts_of_psu).
     fn accounts_of_psu(
         &self,
         psu: PsuId,
     ) -> impl Future<Output = Result<Vec<Account>, StoreError>> + Send;
+
+    /// The account's holders: its owner (a sole holder from its opening)
+    /// and whoever else was given a mandate on it.
+    fn account_holders(
+        &self,
+        account: AccountId,
+    ) -> impl Future<Output = Result<Vec<AccountHolder>, StoreError>> + Send;
+
+    /// Gives `psu` the `mandate` on the account, replacing theirs if they
+    /// hold one already.
+    fn set_account_holder(
+        &self,
+        account: AccountId,
+        psu: PsuId,
+        mandate: Mandate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Posts all transfers in one database transaction, or none of them.
     fn post_transfers(
@@ -416,6 +434,14 @@ pub trait LedgerRepository: Send + Sync {
         account: AccountId,
         transaction: TransactionId,
     ) -> impl Future<Output = Result<Option<AccountEntry>, StoreError>> + Send;
+
+    /// The account and the sum of its booked postings with a booking date on
+    /// or after `date`, in one read (what its balances need).
+    fn account_with_booked_since(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> impl Future<Output = Result<Option<(Account, i64)>, StoreError>> + Send;
 
     /// Sum of the account's booked postings with a booking date on or after `date`.
     fn booked_since(

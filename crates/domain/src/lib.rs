@@ -5,6 +5,7 @@
 //! - [`ids`]: one newtype per identifier.
 //! - [`clock`]: the time seam; nothing else reads the wall clock.
 //! - [`ledger`]: core-banking entities, the ledger's errors and its repository port.
+//! - [`holders`]: an account's holders and their mandates (multilevel SCA).
 //! - [`card`]: card accounts (masked PAN, credit limit), card payments and their port.
 //! - [`psu`]: bank customers (payment service users) and their repository port.
 //! - [`password`]: argon2id hashing for human secrets (passwords, PINs).
@@ -31,6 +32,7 @@ pub mod clock;
 pub mod consent;
 pub mod date;
 pub mod dn;
+pub mod holders;
 pub mod iban;
 pub mod idempotency;
 pub mod ids;

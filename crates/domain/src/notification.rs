@@ -252,8 +252,9 @@ pub enum DeliveryOutcome {
 /// that makes them (the store's own triggers); deliverers of any node claim
 /// them.
 pub trait NotificationRepository: Send + Sync {
-    /// Stores where `target`'s resource notifies; a second call for the same
-    /// resource (a repeated initiation) changes nothing.
+    /// Stores where `target`'s resource notifies; a later call for the same
+    /// resource (an explicit authorisation start with its own headers)
+    /// replaces it, and a repeated initiation writes the same again.
     fn subscribe_notifications(
         &self,
         target: &NotificationTarget,

@@ -320,6 +320,15 @@ pub trait AuthorizationRepository: Send + Sync {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Records every Decoupled authorization still undecided at `at` past its
+    /// time as denied (its `scaStatus` was already `failed`), so the change
+    /// reaches the TPP's notification target; at most `batch` per call.
+    fn expire_decoupled(
+        &self,
+        at: OffsetDateTime,
+        batch: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     fn authorizations_for_scope(
         &self,
         application: ApplicationId,
@@ -388,18 +397,28 @@ impl Authorization {
     /// The Berlin Group `scaStatus` at `now`: a Decoupled authorization the
     /// PSU did not answer before it expired has `failed`.
     pub fn sca_status_at(&self, now: OffsetDateTime) -> &'static str {
-        let undecided = matches!(
-            self.stage,
-            AuthorizationStage::Pushed
-                | AuthorizationStage::Login
-                | AuthorizationStage::SecondFactor
-                | AuthorizationStage::Consent
-        );
-        if self.flow == AuthorizationFlow::Decoupled && undecided && now >= self.request_expires_at
-        {
+        if self.lapsed_at(now) {
             return AuthorizationStage::Denied.sca_status();
         }
         self.stage.sca_status()
+    }
+
+    /// Whether this is a Decoupled authorization the PSU left unanswered
+    /// until it expired: still undecided past its time, or denied by the
+    /// sweep that records the expiry (a PSU's own decline is always earlier,
+    /// as an expired one can no longer be answered).
+    pub fn lapsed_at(&self, now: OffsetDateTime) -> bool {
+        if self.flow != AuthorizationFlow::Decoupled {
+            return false;
+        }
+        match self.stage {
+            AuthorizationStage::Pushed
+            | AuthorizationStage::Login
+            | AuthorizationStage::SecondFactor
+            | AuthorizationStage::Consent => now >= self.request_expires_at,
+            AuthorizationStage::Denied => self.last_activity_at >= self.request_expires_at,
+            AuthorizationStage::Approved | AuthorizationStage::Exchanged => false,
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use time::OffsetDateTime;
 
-use crate::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId};
+use crate::ids::{ApplicationId, ConsentId, CredentialId, OrganisationId, SubscriptionId};
 use crate::ledger::text_enum;
 use crate::store::StoreError;
 
@@ -81,6 +81,8 @@ pub enum RegistryChange {
     Organisation(OrganisationId),
     /// A token of the application was revoked (its cached tokens go).
     Tokens(ApplicationId),
+    /// A valid consent stopped being valid (withdrawn, terminated, used up, revoked).
+    Consent(ConsentId),
     /// Something unrecognised: everything.
     All,
 }
@@ -92,6 +94,7 @@ impl RegistryChange {
             Some(("application", id)) => id.parse().ok().map(Self::Application),
             Some(("organisation", id)) => id.parse().ok().map(Self::Organisation),
             Some(("tokens", id)) => id.parse().ok().map(Self::Tokens),
+            Some(("consent", id)) => id.parse().ok().map(Self::Consent),
             _ => None,
         };
         parsed.unwrap_or(Self::All)

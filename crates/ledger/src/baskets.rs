@@ -34,7 +34,9 @@ pub async fn finish<R: LedgerRepository + PaymentRepository>(
             (BasketStatus::AcceptedTechnical, Some(psu)) => {
                 lifecycle::authorise(ledger, &payment, psu).await?
             }
-            (BasketStatus::Rejected, _) => lifecycle::decline(ledger, &payment).await?,
+            (BasketStatus::Rejected, Some(psu)) => {
+                lifecycle::decline(ledger, &payment, psu).await?
+            }
             _ => continue,
         };
         outcomes.push(outcome);

@@ -1,6 +1,7 @@
 //! The demo bank: three customers with known credentials, several EUR accounts
 //! each, a year of booked history and a few pending card payments, and a
-//! credit card account each with four months of card payments (`cards`).
+//! credit card account each with four months of card payments (`cards`);
+//! and two more who hold a funded account jointly (multilevel SCA).
 //!
 //! Deterministic: the same seed date always gives the same customers, account
 //! ids, IBANs, amounts and balances. History ends on the seed date.
@@ -53,6 +54,25 @@ pub const DEMO_PSUS: [DemoPsu; 3] = [
         name: "Carol Rossi",
     },
 ];
+
+/// Two more customers who hold one account jointly: each must approve its
+/// payments (multilevel SCA). Seeded after the others, with their own
+/// generator, so the first three customers' data stays as it was.
+pub const JOINT_DEMO_PSUS: [DemoPsu; 2] = [
+    DemoPsu {
+        login: "dave",
+        password: "dave-demo-2026",
+        name: "Dave Weber",
+    },
+    DemoPsu {
+        login: "erin",
+        password: "erin-demo-2026",
+        name: "Erin Weber",
+    },
+];
+
+/// The joint account's opening balance, in cents.
+const JOINT_FUNDS: i64 = 500_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -355,11 +375,82 @@ where
     generate(&mut history, today, &mut cards)?;
     let transactions = history.entries.len();
     ledger.post_card_transfers(history.entries).await?;
+    seed_joint_account(&ledger, clearing).await?;
     Ok(DemoBank {
-        psus: DEMO_PSUS.len(),
-        accounts: ACCOUNTS.len() + cards.len(),
-        transactions,
+        psus: DEMO_PSUS.len() + JOINT_DEMO_PSUS.len(),
+        accounts: ACCOUNTS.len() + cards.len() + 1,
+        transactions: transactions + 1,
     })
+}
+
+/// Dave and Erin's joint account, funded once.
+async fn seed_joint_account<R>(ledger: &Ledger<R>, clearing: AccountId) -> Result<(), DemoError>
+where
+    R: LedgerRepository + CardRepository + PsuRepository,
+{
+    let mut rng = Rng(0x00F1_7EC4_A9D1_2027);
+    let now = ledger.now();
+    let repo = ledger.repo();
+    let mut ids = Vec::new();
+    for psu in JOINT_DEMO_PSUS {
+        let id = PsuId::from_random_bytes(rng.bytes16());
+        repo.create_psu(NewPsu {
+            id,
+            login: psu.login.to_owned(),
+            display_name: psu.name.to_owned(),
+            password: PasswordHash::create(psu.password)?,
+            created_at: now,
+        })
+        .await?;
+        repo.set_psu_email(id, Some(format!("{}@demo-psu.example.com", psu.login)))
+            .await
+            .map_err(PsuError::from)?;
+        ids.push(id);
+    }
+    let n = ACCOUNTS.len();
+    let iban = Iban::from_bban("DE", &format!("{BANK_CODE}{:010}", 1_000_100 + n * 7919))
+        .map_err(|_| LedgerError::InvalidAccount("demo IBAN"))?;
+    let account = ledger
+        .open_joint_account(
+            NewAccount {
+                id: AccountId::from_random_bytes(rng.bytes16()),
+                kind: AccountKind::Customer,
+                psu_id: Some(ids[0]),
+                iban: Some(iban),
+                bic: BANK_BIC.to_owned(),
+                currency: Currency::EUR,
+                name: "Gemeinschaftskonto".to_owned(),
+                owner_name: "Dave und Erin Weber".to_owned(),
+                product: "Girokonto Plus".to_owned(),
+                cash_account_type: "CACC".to_owned(),
+                overdraft_limit: Some(0),
+                created_at: now,
+            },
+            &ids[1..],
+        )
+        .await?;
+    ledger
+        .post(vec![NewTransfer {
+            idempotency_key: format!("demo:opening:{}", account.id),
+            transaction_id: TransactionId::from_random_bytes(rng.bytes16()),
+            debit: clearing,
+            credit: account.id,
+            amount: Money::from_minor(JOINT_FUNDS, Currency::EUR),
+            status: EntryStatus::Booked,
+            booking_date: now.date(),
+            value_date: now.date(),
+            debtor: external("Dave Weber", 4_711),
+            creditor: Party {
+                name: Some(account.owner_name.clone()),
+                iban: account.iban.clone(),
+            },
+            remittance_information: Some("Eröffnungseinzahlung".to_owned()),
+            end_to_end_id: None,
+            bank_transaction_code: "PMNT-RCDT-ESCT".to_owned(),
+            created_at: now,
+        }])
+        .await?;
+    Ok(())
 }
 
 impl History {

@@ -199,8 +199,8 @@ pub(crate) async fn settle_bulk<R: LedgerRepository + PaymentRepository>(
     })
 }
 
-/// The authorising PSU's account the payment is drawn on; None when the
-/// debtor account is not theirs.
+/// The account the payment is drawn on, held by the authorising PSU; None
+/// when they hold no mandate on it.
 pub(crate) async fn debtor_account<R: LedgerRepository + PaymentRepository>(
     ledger: &Ledger<R>,
     payment: &Payment,
@@ -208,12 +208,15 @@ pub(crate) async fn debtor_account<R: LedgerRepository + PaymentRepository>(
     let Some(psu) = payment.psu_id else {
         return Ok(None);
     };
-    Ok(ledger
-        .repo()
-        .account_by_iban(&payment.debtor_iban)
-        .await?
-        .filter(|a| a.psu_id == Some(psu))
-        .map(|a| a.id))
+    let repo = ledger.repo();
+    let Some(account) = repo.account_by_iban(&payment.debtor_iban).await? else {
+        return Ok(None);
+    };
+    let holders = repo.account_holders(account.id).await?;
+    Ok(holders
+        .iter()
+        .any(|h| h.psu_id == psu)
+        .then_some(account.id))
 }
 
 /// The ISO 20022 reason a ledger refusal stands for; store failures propagate.

@@ -2,8 +2,9 @@
 
 use std::sync::Arc;
 
+use fintechapi_domain::holders::Mandate;
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::{AccountId, TransactionId};
+use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountKind, EntryStatus, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
     NewTransfer, Overdraft, Party, TransferReceipt,
@@ -82,6 +83,22 @@ impl<R: LedgerRepository> Ledger<R> {
 
     pub fn repo(&self) -> &R {
         &self.repo
+    }
+
+    /// Opens a customer account held jointly by its owner and `others`
+    /// (multilevel SCA): every one of them must approve its payments.
+    pub async fn open_joint_account(
+        &self,
+        account: NewAccount,
+        others: &[PsuId],
+    ) -> Result<Account, LedgerError> {
+        let opened = self.open_account(account).await?;
+        for psu in opened.psu_id.iter().chain(others) {
+            self.repo
+                .set_account_holder(opened.id, *psu, Mandate::Joint)
+                .await?;
+        }
+        Ok(opened)
     }
 
     /// Opens an account after checking what the store cannot: a customer account
@@ -349,31 +366,50 @@ impl<R: LedgerRepository> Ledger<R> {
     pub async fn balances(&self, account: &Account) -> Result<Vec<Balance>, StoreError> {
         let today = self.clock.today();
         let booked_today = self.repo.booked_since(account.id, today).await?;
-        let money = |minor| Money::from_minor(minor, account.currency);
-        let b = account.balances;
-        Ok(vec![
-            Balance {
-                balance_type: BalanceType::ClosingBooked,
-                amount: money(b.booked - booked_today),
-                reference_date: today - Duration::days(1),
-                credit_limit_included: false,
-            },
-            Balance {
-                balance_type: BalanceType::InterimAvailable,
-                amount: money(b.available()),
-                reference_date: today,
-                credit_limit_included: false,
-            },
-            Balance {
-                balance_type: BalanceType::Expected,
-                amount: money(b.expected()),
-                reference_date: today,
-                credit_limit_included: false,
-            },
-        ])
+        Ok(balances_on(account, booked_today, today))
+    }
+
+    /// An account and its [`balances`](Self::balances), in one read.
+    pub async fn account_balances(
+        &self,
+        id: AccountId,
+    ) -> Result<Option<(Account, Vec<Balance>)>, StoreError> {
+        let today = self.clock.today();
+        let found = self.repo.account_with_booked_since(id, today).await?;
+        Ok(found.map(|(account, booked_today)| {
+            let balances = balances_on(&account, booked_today, today);
+            (account, balances)
+        }))
     }
 
     pub async fn audit(&self) -> Result<LedgerAudit, StoreError> {
         self.repo.audit().await
     }
+}
+
+/// `closingBooked` (end of yesterday), `interimAvailable` and `expected`
+/// (today) of `account`, which booked `booked_today` today.
+fn balances_on(account: &Account, booked_today: i64, today: Date) -> Vec<Balance> {
+    let money = |minor| Money::from_minor(minor, account.currency);
+    let b = account.balances;
+    vec![
+        Balance {
+            balance_type: BalanceType::ClosingBooked,
+            amount: money(b.booked - booked_today),
+            reference_date: today - Duration::days(1),
+            credit_limit_included: false,
+        },
+        Balance {
+            balance_type: BalanceType::InterimAvailable,
+            amount: money(b.available()),
+            reference_date: today,
+            credit_limit_included: false,
+        },
+        Balance {
+            balance_type: BalanceType::Expected,
+            amount: money(b.expected()),
+            reference_date: today,
+            credit_limit_included: false,
+        },
+    ]
 }

@@ -13,6 +13,7 @@
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, PsuId};
 use fintechapi_domain::oauth::AuthorizationFlow;
 use fintechapi_domain::secret::random_token;
+use fintechapi_domain::store::StoreError;
 use time::Duration;
 
 use crate::redirect::StartError;
@@ -55,4 +56,24 @@ impl<R: AsRepo> AuthorizationServer<R> {
         self.repo().insert_authorization(authorization).await?;
         Ok(id)
     }
+
+    /// Records the Decoupled authorisations that lapsed unanswered, so each
+    /// one's `failed` reaches the TPP's notification target as it happens
+    /// (their `scaStatus` already read `failed`). Run with the settlement loop.
+    pub async fn expire_decoupled(&self) -> Result<u64, StoreError> {
+        let mut expired = 0;
+        loop {
+            let batch = self
+                .repo()
+                .expire_decoupled(self.now(), EXPIRY_BATCH)
+                .await?;
+            expired += batch;
+            if batch < u64::from(EXPIRY_BATCH) {
+                return Ok(expired);
+            }
+        }
+    }
 }
+
+/// Rows per statement of the expiry sweep: a backlog never holds a write lock long.
+const EXPIRY_BATCH: u32 = 500;

@@ -1,7 +1,8 @@
 //! What client authentication reads from the registry, cached on each node:
 //! per consumer key its credential (with the secret's keyed hash), application,
 //! organisation and usable products; per application its standing; and per
-//! keyed hash the live access tokens resource servers check on every call.
+//! keyed hash the live access tokens resource servers check on every call,
+//! and per id the valid recurring consents the account reads check.
 //!
 //! Only what the store holds is cached: an unknown key is looked up every
 //! time, so a flood of made-up client ids grows nothing. Both maps are LRUs
@@ -18,7 +19,8 @@
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use fintechapi_domain::ids::{ApplicationId, CredentialId};
+use fintechapi_domain::consent::Consent;
+use fintechapi_domain::ids::{ApplicationId, ConsentId, CredentialId};
 use fintechapi_domain::oauth::TokenRecord;
 use fintechapi_domain::registry::{
     ApiProduct, Application, Credential, Organisation, Plan, RegistryChange, RegistryEvent,
@@ -75,6 +77,8 @@ pub(crate) struct Tables {
     standings: LruCache<ApplicationId, Option<Usable>>,
     /// Live access tokens by keyed hash; expiry and revocation checked on each hit.
     tokens: LruCache<KeyedHash, TokenRecord>,
+    /// Valid recurring consents by id; their dates are checked on each hit.
+    consents: LruCache<ConsentId, Consent>,
 }
 
 /// One of the cache's maps.
@@ -82,6 +86,7 @@ pub(crate) type Table<K, V> = fn(&mut Tables) -> &mut LruCache<K, V>;
 pub(crate) const CLIENTS: Table<String, ClientRecord> = |t| &mut t.clients;
 pub(crate) const STANDINGS: Table<ApplicationId, Option<Usable>> = |t| &mut t.standings;
 pub(crate) const TOKENS: Table<KeyedHash, TokenRecord> = |t| &mut t.tokens;
+pub(crate) const CONSENTS: Table<ConsentId, Consent> = |t| &mut t.consents;
 
 struct State {
     tables: Tables,
@@ -116,6 +121,7 @@ impl RegistryCache {
                     clients: LruCache::new(capacity),
                     standings: LruCache::new(capacity),
                     tokens: LruCache::new(capacity.saturating_mul(TOKENS_PER_CLIENT)),
+                    consents: LruCache::new(capacity.saturating_mul(TOKENS_PER_CLIENT)),
                 },
                 generation: 0,
                 live: freshness == Freshness::Versioned,
@@ -131,7 +137,8 @@ impl RegistryCache {
     /// Entries held, in all maps.
     pub fn len(&self) -> usize {
         let state = self.lock();
-        state.tables.clients.len() + state.tables.standings.len() + state.tables.tokens.len()
+        let tables = &state.tables;
+        tables.clients.len() + tables.standings.len() + tables.tokens.len() + tables.consents.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -235,6 +242,10 @@ impl State {
                 self.generation += 1;
                 self.tables.tokens.retain(|_, r| r.application_id != id);
             }
+            RegistryChange::Consent(id) => {
+                self.generation += 1;
+                self.tables.consents.remove(&id);
+            }
             // Standings do not name their organisation; such changes are rare.
             RegistryChange::Organisation(_) | RegistryChange::All => self.forget_all(),
         }
@@ -245,6 +256,7 @@ impl State {
         self.tables.clients.clear();
         self.tables.standings.clear();
         self.tables.tokens.clear();
+        self.tables.consents.clear();
     }
 }
 

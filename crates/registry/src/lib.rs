@@ -36,7 +36,8 @@ use std::sync::Arc;
 
 use fintechapi_domain::Clock;
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::ApplicationId;
+use fintechapi_domain::consent::{Consent, ConsentStatus};
+use fintechapi_domain::ids::{ApplicationId, ConsentId};
 use fintechapi_domain::oauth::{TokenKind, TokenRecord};
 use fintechapi_domain::portal::{AuditEntry, PortalError, PortalRepository};
 use fintechapi_domain::registry::RegistryChange;
@@ -198,6 +199,39 @@ impl<R: PortalRepository> Registry<R> {
     /// tokens go at once.
     pub fn tokens_revoked(&self, application: ApplicationId) {
         self.changed(RegistryChange::Tokens(application));
+    }
+
+    /// A consent by id, through the cache if there is one. Only a valid
+    /// recurring consent is stored (any other either cannot serve a read or
+    /// changes with it, as a one-off one does); the caller checks its dates
+    /// on every use. Like tokens, consents change only in the server process,
+    /// so no registry version is read.
+    pub async fn cached_consent(
+        &self,
+        id: ConsentId,
+        load: impl Future<Output = Result<Option<Consent>, StoreError>>,
+    ) -> Result<Option<Consent>, StoreError> {
+        let Some(cache) = &self.cache else {
+            return load.await;
+        };
+        let ticket = match cache.lookup(cache::CONSENTS, &id) {
+            Lookup::Hit(consent) => return Ok(Some(consent)),
+            Lookup::Miss(ticket) => ticket,
+        };
+        let loaded = load.await?;
+        if let Some(consent) = &loaded
+            && consent.status == ConsentStatus::Valid
+            && consent.recurring
+        {
+            cache.store(cache::CONSENTS, ticket, id, consent.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// This node changed the status of consent `id` (committed): a cached
+    /// copy goes at once.
+    pub fn consent_changed(&self, id: ConsentId) {
+        self.changed(RegistryChange::Consent(id));
     }
 
     async fn through<K: Hash + Eq, V: Clone>(

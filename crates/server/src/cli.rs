@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fintechapi_domain::SystemClock;
 use fintechapi_ledger::Ledger;
-use fintechapi_ledger::demo::DEMO_PSUS;
+use fintechapi_ledger::demo::{DEMO_PSUS, JOINT_DEMO_PSUS};
 use std::sync::Arc;
 
 use crate::app::{Application, open_store};
@@ -181,12 +181,13 @@ fn print_banner(app: &Application, profile: Profile, store: &str, data_dir: &std
     }
     if s.has_demo_data {
         out.push_str("\nDemo bank customers (PSU login / password):\n");
-        for psu in DEMO_PSUS {
+        for psu in DEMO_PSUS.iter().chain(&JOINT_DEMO_PSUS) {
             out.push_str(&format!(
                 "  {:<8} {:<18} {}\n",
                 psu.login, psu.password, psu.name
             ));
         }
+        out.push_str("  (dave and erin hold a joint account: each approves its payments)\n");
     }
     if let Some(code) = &s.sandbox_code {
         out.push_str(&format!(

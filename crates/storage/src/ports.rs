@@ -13,6 +13,7 @@ use fintechapi_domain::card::{
 use fintechapi_domain::consent::{
     AccountGrant, Consent, ConsentCreation, ConsentRepository, ConsentStatus, DeltaReportRepository,
 };
+use fintechapi_domain::holders::{AccountHolder, Mandate};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
@@ -87,10 +88,13 @@ forward! {
         fn account_by_iban(iban: &Iban) -> Result<Option<Account>, StoreError>;
         fn clearing_account(currency: Currency) -> Result<Option<Account>, StoreError>;
         fn accounts_of_psu(psu: PsuId) -> Result<Vec<Account>, StoreError>;
+        fn account_holders(account: AccountId) -> Result<Vec<AccountHolder>, StoreError>;
+        fn set_account_holder(account: AccountId, psu: PsuId, mandate: Mandate) -> Result<(), StoreError>;
         fn post_transfers(transfers: Vec<NewTransfer>) -> Result<Vec<TransferReceipt>, LedgerError>;
         fn entries(filter: &EntryFilter, start: PageStart, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
         fn count_entries(filter: &EntryFilter) -> Result<u64, StoreError>;
         fn booked_entries_after(account: AccountId, reference: i64, limit: u32) -> Result<Vec<AccountEntry>, StoreError>;
+        fn account_with_booked_since(account: AccountId, date: Date) -> Result<Option<(Account, i64)>, StoreError>;
         fn booked_since(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn booked_before(account: AccountId, date: Date) -> Result<i64, StoreError>;
         fn audit() -> Result<LedgerAudit, StoreError>;
@@ -150,6 +154,7 @@ forward! {
         fn pending_decoupled(psu: PsuId, at: OffsetDateTime, limit: u32) -> Result<Vec<Authorization>, StoreError>;
         fn open_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<Option<Authorization>, StoreError>;
         fn authenticate_decoupled(id: AuthorizationId, psu: PsuId, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn expire_decoupled(at: OffsetDateTime, batch: u32) -> Result<u64, StoreError>;
         fn authorizations_for_scope(application: ApplicationId, scope: &str) -> Result<Vec<Authorization>, StoreError>;
         fn authorization(id: AuthorizationId) -> Result<Option<Authorization>, StoreError>;
         fn authorization_by_session(session_hash: &KeyedHash) -> Result<Option<Authorization>, StoreError>;
@@ -164,6 +169,7 @@ forward! {
         fn payment(id: PaymentId) -> Result<Option<Payment>, StoreError>;
         fn payments_in_status(status: PaymentStatus, before: OffsetDateTime) -> Result<Vec<Payment>, StoreError>;
         fn set_payment_status(id: PaymentId, from: PaymentStatus, to: PaymentStatus, update: PaymentUpdate, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn approve_payment(id: PaymentId, psu: PsuId, at: OffsetDateTime) -> Result<Vec<PsuId>, StoreError>;
         fn scheduled_payments_due(horizon: Date, after: (Date, PaymentId)) -> Result<Vec<Payment>, StoreError>;
         fn claim_execution(payment: PaymentId, due: Date, token: &str, at: OffsetDateTime, stale_before: OffsetDateTime) -> Result<bool, StoreError>;
         fn finish_execution(payment: PaymentId, due: Date, token: &str, outcome: ExecutionOutcome, advance: ExecutionAdvance, at: OffsetDateTime) -> Result<bool, StoreError>;

@@ -46,7 +46,8 @@ pub(crate) async fn live_consent<R: Xs2aStore>(
         .at("Consent-ID"));
     }
     let consent = service
-        .consents()
+        .oauth
+        .server
         .consent(bound)
         .await?
         .ok_or_else(|| Xs2aError::consent_unknown().at("Consent-ID"))?;
@@ -59,7 +60,8 @@ pub(crate) async fn live_consent<R: Xs2aStore>(
         // present or not; the consent is `expired` from then on. One
         // conditional update, so of two concurrent reads one gets it.
         let used = service
-            .consents()
+            .oauth
+            .server
             .set_consent_status(
                 consent.id,
                 &[ConsentStatus::Valid],
@@ -161,6 +163,17 @@ impl Granted for Account {
     ) -> Result<Vec<Balance>, StoreError> {
         let balances = service.ledger.balances(self).await?;
         Ok(balances.iter().map(Balance::of_account).collect())
+    }
+
+    async fn load_with_balances<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        id: AccountId,
+    ) -> Result<Option<(Self, Vec<Balance>)>, StoreError> {
+        let found = service.ledger.account_balances(id).await?;
+        Ok(found.map(|(account, balances)| {
+            let balances = balances.iter().map(Balance::of_account).collect();
+            (account, balances)
+        }))
     }
 
     fn list_answer(shown: Vec<Shown<Self>>) -> Response {

@@ -38,6 +38,10 @@ pub(crate) const DECOUPLED_MESSAGE: &str = "Please open your online banking: the
      waiting under Pending approvals. Check it and approve or decline it there with your \
      second factor.";
 
+/// The `psuMessage` of a Decoupled authorisation nobody answered in time.
+pub(crate) const DECOUPLED_EXPIRED: &str = "The request was not answered in online banking in \
+     time and has lapsed. Nothing was approved; you may start it again.";
+
 /// The longest `PSU-ID` looked up (the bank's login names are far shorter).
 const PSU_ID_MAX: usize = 140;
 
@@ -103,6 +107,24 @@ async fn named_psu<R: Xs2aStore>(
 }
 
 impl Approach {
+    /// The approach of a payment that needs several authorisations
+    /// (multilevel SCA): the spec wants each started explicitly, so the
+    /// initiation only links `startAuthorisation`. OAuth stays as it is:
+    /// each holder's authorisation is a pushed request of its own.
+    pub(crate) fn explicitly(self) -> Self {
+        match self {
+            Self::Redirect { target, .. } => Self::Redirect {
+                target,
+                explicit: true,
+            },
+            Self::Decoupled { psu, .. } => Self::Decoupled {
+                psu,
+                explicit: true,
+            },
+            oauth => oauth,
+        }
+    }
+
     /// The approach of an explicit start: the authorisation starts now.
     pub(crate) fn started_now(self) -> Self {
         match self {

@@ -17,16 +17,20 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::basket::BasketStatus;
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
-use fintechapi_domain::oauth::{Authorization, AuthorizationRepository};
-use fintechapi_domain::payment::PaymentStatus;
+use fintechapi_domain::notification::NotifiedResource;
+use fintechapi_domain::oauth::{
+    Authorization, AuthorizationFlow, AuthorizationRepository, AuthorizationStage,
+};
 use fintechapi_oauth::ScopedResource;
 use serde::Serialize;
+use time::OffsetDateTime;
 
-use crate::approach::{Approach, Links};
+use crate::approach::{Approach, DECOUPLED_EXPIRED, DECOUPLED_MESSAGE, Links};
 use crate::baskets::{not_in_basket, own_basket, redirect_only, self_link as basket_link};
 use crate::caller::{Ais, Pis, Sbs};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
+use crate::notifications::Notifications;
 use crate::payments::own_payment;
 use crate::{Caller, Xs2aError, Xs2aService, Xs2aStore};
 
@@ -81,6 +85,24 @@ struct AuthorisationIds {
 #[serde(rename_all = "camelCase")]
 struct ScaStatus {
     sca_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    psu_message: Option<&'static str>,
+}
+
+/// What the TPP may tell the PSU about a Decoupled authorisation: where it
+/// waits while undecided, and that it ran out when it did.
+fn decoupled_message(found: &Authorization, now: OffsetDateTime) -> Option<&'static str> {
+    if found.flow != AuthorizationFlow::Decoupled {
+        return None;
+    }
+    if found.lapsed_at(now) {
+        return Some(DECOUPLED_EXPIRED);
+    }
+    matches!(
+        found.stage,
+        AuthorizationStage::Pushed | AuthorizationStage::Login
+    )
+    .then_some(DECOUPLED_MESSAGE)
 }
 
 enum Resource {
@@ -131,8 +153,14 @@ async fn status<R: Xs2aStore>(
         let id: AuthorizationId = authorisation.parse().map_err(|_| unknown_authorisation())?;
         let found = found.into_iter().find(|a| a.id == id);
         let found = found.ok_or_else(unknown_authorisation)?;
-        let sca_status = found.sca_status_at(service.now());
-        Ok(Json(ScaStatus { sca_status }).into_response())
+        let now = service.now();
+        let sca_status = found.sca_status_at(now);
+        let psu_message = decoupled_message(&found, now);
+        Ok(Json(ScaStatus {
+            sca_status,
+            psu_message,
+        })
+        .into_response())
     }
     .await;
     caller.answer(result)
@@ -251,7 +279,7 @@ async fn target<R: Xs2aStore>(
             not_in_basket(service, &payment.id.to_string()).await?;
             (
                 ScopedResource::Payment(payment.id),
-                payment.status == PaymentStatus::Received,
+                payment.status.awaits_authorisation(),
                 format!("/v1/{s}/{product}/{}", payment.id),
             )
         }
@@ -302,6 +330,11 @@ async fn start<R: Xs2aStore>(
             approach = redirect_only(approach)?;
         }
         startable(&approach, awaiting)?;
+        let notifications = Notifications::requested(&service, &caller, &headers).await?;
+        let subscribed = notified(&scoped);
+        if let Some((kind, id)) = subscribed.clone() {
+            notifications.subscribe(&service, &caller, kind, id).await?;
+        }
         let sca = approach
             .answer(&service, &caller, scoped, true, &self_link)
             .await?;
@@ -311,10 +344,25 @@ async fn start<R: Xs2aStore>(
             psu_message: sca.psu_message,
             sca_status: sca.sca_status,
         };
-        Ok(sca.mark((StatusCode::CREATED, Json(body)).into_response()))
+        let answer = sca.mark((StatusCode::CREATED, Json(body)).into_response());
+        // A signing basket's status changes are not notified: nothing to announce.
+        Ok(match subscribed {
+            Some(_) => notifications.mark(answer),
+            None => answer,
+        })
     }
     .await;
     caller.answer(result)
+}
+
+/// The resource whose status changes an explicit start's notification
+/// headers subscribe to.
+fn notified(scoped: &ScopedResource) -> Option<(NotifiedResource, String)> {
+    match scoped {
+        ScopedResource::Consent(id) => Some((NotifiedResource::Consent, id.to_string())),
+        ScopedResource::Payment(id) => Some((NotifiedResource::Payment, id.to_string())),
+        _ => None,
+    }
 }
 
 pub(crate) async fn consent_start<R: Xs2aStore>(

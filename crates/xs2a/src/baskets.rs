@@ -22,6 +22,7 @@ use fintechapi_domain::idempotency::IDEMPOTENCY_WINDOW;
 use fintechapi_domain::ids::{BasketId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::{AuthorizationRepository, AuthorizationStage};
 use fintechapi_domain::payment::{PaymentRepository, PaymentStatus};
+use fintechapi_ledger::lifecycle;
 use fintechapi_oauth::ScopedResource;
 use serde::{Deserialize, Serialize};
 
@@ -220,6 +221,16 @@ async fn entries<R: Xs2aStore>(
                 format!(
                     "payment {id} is {}: only a payment awaiting its authorisation (RCVD) joins a basket",
                     payment.status.as_str()
+                ),
+            ));
+        }
+        // Multilevel SCA asks each joint holder on their own: no one SCA for all.
+        if lifecycle::needs_several_approvals(&service.ledger, &payment).await? {
+            return Err(refused(
+                MessageCode::ReferenceMixInvalid,
+                at,
+                format!(
+                    "payment {id} is drawn on a joint account: each holder authorises it on its own, not in a basket"
                 ),
             ));
         }

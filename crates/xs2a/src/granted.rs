@@ -56,6 +56,19 @@ pub(crate) trait Granted: Clone + Send + Sync {
         &self,
         service: &Xs2aService<R>,
     ) -> impl Future<Output = Result<Vec<Balance>, StoreError>> + Send;
+    /// The resource `id` with its balances; one read where the kind allows.
+    fn load_with_balances<R: Xs2aStore>(
+        service: &Xs2aService<R>,
+        id: AccountId,
+    ) -> impl Future<Output = Result<Option<(Self, Vec<Balance>)>, StoreError>> + Send {
+        async move {
+            let Some(resource) = Self::load(service, id).await? else {
+                return Ok(None);
+            };
+            let balances = resource.balances(service).await?;
+            Ok(Some((resource, balances)))
+        }
+    }
 
     /// The answer to the list (`GET /v1/accounts`, `GET /v1/card-accounts`).
     fn list_answer(shown: Vec<Shown<Self>>) -> Response;
@@ -182,10 +195,15 @@ pub(crate) async fn granted<K: Granted, R: Xs2aStore>(
     id: &str,
 ) -> Result<(K, AccountGrant), Xs2aError> {
     let grant = path_grant::<K>(consent, id)?;
-    let resource = K::load(service, grant.account).await?.ok_or_else(|| {
-        Xs2aError::resource_unknown(format!("the {} no longer exists", K::NOUN)).at("account-id")
-    })?;
+    let resource = K::load(service, grant.account)
+        .await?
+        .ok_or_else(gone::<K>)?;
     Ok((resource, grant))
+}
+
+/// The granted resource is no longer in the ledger (404).
+fn gone<K: Granted>() -> Xs2aError {
+    Xs2aError::resource_unknown(format!("the {} no longer exists", K::NOUN)).at("account-id")
 }
 
 /// A granted resource as a read shows it: with its balances when asked for.
@@ -264,12 +282,13 @@ async fn granted_balances<K: Granted, R: Xs2aStore>(
     consent: &Consent,
     id: &str,
 ) -> Result<(K, Vec<Balance>), Xs2aError> {
-    let (resource, grant) = granted::<K, R>(service, consent, id).await?;
+    let grant = path_grant::<K>(consent, id)?;
     if !grant.balances {
         return Err(not_covered::<K>("balances"));
     }
-    let balances = resource.balances(service).await?;
-    Ok((resource, balances))
+    K::load_with_balances(service, grant.account)
+        .await?
+        .ok_or_else(gone::<K>)
 }
 
 /// The resource the path names, with its transactions granted (401).

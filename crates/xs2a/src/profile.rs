@@ -106,7 +106,9 @@ pub struct AspspProfile {
     /// Signing baskets (`/v1/signing-baskets`): payments and consents under one SCA.
     signing_baskets: bool,
     signing_basket: SigningBasketProfile,
-    /// Every payment and consent is authorised by the one PSU who holds the account.
+    /// A payment drawn on an account with joint holders needs each joint
+    /// holder's own authorisation (one sub-resource each, started by the
+    /// TPP after the first): `PATC` until the last one, then executed.
     multilevel_sca: bool,
     /// Resource status notifications (`TPP-Notification-URI`).
     notifications: NotificationsProfile,
@@ -328,7 +330,7 @@ impl AspspProfile {
                 decoupled: "not offered for signing baskets: 400 SERVICE_INVALID",
                 notifications: false,
             },
-            multilevel_sca: false,
+            multilevel_sca: true,
             notifications: NotificationsProfile {
                 supported: true,
                 on: [

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentStatus};
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::oauth::{Authorization, AuthorizationFlow, AuthorizationStage};
-use fintechapi_domain::payment::{Payment, PaymentStatus};
+use fintechapi_domain::payment::Payment;
 use fintechapi_domain::psu::Psu;
 use fintechapi_oauth::server::ScopedResource;
 use fintechapi_web::moment::Moment;
@@ -92,7 +92,7 @@ async fn asked<R: BankStore>(
     psu: &Psu,
 ) -> Result<Option<Asked>, BankError> {
     if let Some(PaymentAsk::Pay(payment)) = payment_asked(service, authorization).await? {
-        let awaits = payment.status == PaymentStatus::Received;
+        let awaits = payment.status.awaits_authorisation();
         return Ok(awaits.then(|| Asked::Payment(Box::new(payment))));
     }
     let ScopedResource::Consent(id) = authorization.scope else {

@@ -190,8 +190,7 @@ pub(super) async fn revoke<R: BankStore>(
     let server = &service.oauth.server;
     let consent = own_consent(server.repo(), psu.id, &id).await?;
     let (valid, revoked) = (&[ConsentStatus::Valid], ConsentStatus::RevokedByPsu);
-    let repo = server.repo();
-    let notice = if repo
+    let notice = if server
         .set_consent_status(consent.id, valid, revoked, server.now())
         .await?
     {

@@ -56,6 +56,15 @@ text_enum!(
     }
 );
 
+impl PaymentStatus {
+    /// Whether the payment still awaits an authorisation: nobody has
+    /// approved it (RCVD), or some but not all of its account's joint
+    /// holders have (PATC, multilevel SCA).
+    pub fn awaits_authorisation(self) -> bool {
+        matches!(self, Self::Received | Self::PartiallyAccepted)
+    }
+}
+
 impl RejectReason {
     /// The ISO 20022 code, e.g. `AM04` (also its `Display` and stored form).
     pub fn as_code(&self) -> &'static str {
@@ -201,6 +210,11 @@ pub enum PaymentOutcome {
     Rejected(RejectReason),
     /// Authorised (ACTC) while another settler holds it; that one finishes it.
     Settling,
+    /// Approved by a joint holder of the debtor account; the others' are
+    /// still missing (PATC).
+    PartiallyAuthorised,
+    /// The approver holds no mandate on the joint debtor account: nothing changed.
+    NotAHolder,
     /// Decided or cancelled before: nothing changed.
     AlreadyDecided,
 }
@@ -308,6 +322,17 @@ pub trait PaymentRepository: Send + Sync {
         transaction_id: Option<TransactionId>,
         reason: Option<RejectReason>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records `psu`'s approval of the payment (a second one of the same PSU
+    /// changes nothing) and answers every PSU who approved it so far. The
+    /// answer is read after the approval is committed, so of two approvers
+    /// racing, the later one sees both.
+    fn approve_payment(
+        &self,
+        id: PaymentId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<PsuId>, StoreError>> + Send;
 
     /// Moves the payment to `to` if its status is `from`; false otherwise.
     fn set_payment_status(

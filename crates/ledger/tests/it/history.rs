@@ -71,6 +71,10 @@ async fn balances_follow_the_berlin_group_definitions(db: TestDb) {
     assert_eq!(get(BalanceType::ClosingBooked).reference_date, yesterday);
     assert_eq!(get(BalanceType::InterimAvailable).amount, eur(450_00));
     assert_eq!(get(BalanceType::Expected).amount, eur(550_00));
+    // The one-read form (the XS2A balances call) answers the same.
+    let (read, in_one) = bank.ledger.account_balances(a.id).await.unwrap().unwrap();
+    assert_eq!(read, account);
+    assert_eq!(in_one, balances);
     bank.assert_consistent().await;
 }
 both_stores!(balances_follow_the_berlin_group_definitions);
@@ -172,7 +176,7 @@ async fn the_demo_bank_is_deterministic_and_consistent(db: TestDb) {
     let bank = fintechapi_ledger::demo::seed(store.clone(), clock.clone())
         .await
         .unwrap();
-    assert_eq!(bank.psus, 3);
+    assert_eq!(bank.psus, 5);
     assert!(bank.transactions > 500, "about a year of history: {bank:?}");
     let ledger = Ledger::new(store.clone(), clock.clone());
     assert!(ledger.audit().await.unwrap().is_consistent());

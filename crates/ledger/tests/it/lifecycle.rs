@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use fintechapi_domain::holders::Mandate;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{
     AccountId, ApplicationId, CredentialId, OrganisationId, PaymentId, PsuId, TransactionId,
@@ -258,7 +259,9 @@ async fn a_declined_payment_is_rejected_with_ds02_and_cannot_be_authorised_after
     let debtor = bank.account.iban.clone().unwrap();
     let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
 
-    let outcome = lifecycle::decline(&bank.ledger, &payment).await.unwrap();
+    let outcome = lifecycle::decline(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
     assert_eq!(
         outcome,
         PaymentOutcome::Rejected(RejectReason::OrderCancelled)
@@ -344,3 +347,166 @@ async fn a_scheduled_payment_is_cancelled_only_with_the_psus_confirmation(db: Te
     assert_eq!(bank.booked().await, FUNDS);
 }
 both_stores!(a_scheduled_payment_is_cancelled_only_with_the_psus_confirmation);
+
+/// Makes the bank's account a joint one of its PSU and a second PSU, who is
+/// answered; `mandate` is the first PSU's.
+async fn joint(bank: &Bank, mandate: Mandate) -> PsuId {
+    let second = PsuId::random();
+    create_psu(&bank.store, second, "cosigner", "Cosigner", &bank.clock).await;
+    let store = &bank.store;
+    store
+        .set_account_holder(bank.account.id, bank.psu, mandate)
+        .await
+        .unwrap();
+    store
+        .set_account_holder(bank.account.id, second, Mandate::Joint)
+        .await
+        .unwrap();
+    second
+}
+
+async fn a_joint_accounts_payment_executes_after_every_joint_holders_approval(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let second = joint(&bank, Mandate::Joint).await;
+    let stranger = PsuId::random();
+    create_psu(&bank.store, stranger, "stranger", "Stranger", &bank.clock).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
+    let authorise = |psu: PsuId, payment: Payment| {
+        let ledger = &bank.ledger;
+        async move { lifecycle::authorise(ledger, &payment, psu).await.unwrap() }
+    };
+
+    assert_eq!(
+        authorise(bank.psu, payment.clone()).await,
+        PaymentOutcome::PartiallyAuthorised
+    );
+    let waiting = bank.stored(&payment).await;
+    assert_eq!(waiting.status, PaymentStatus::PartiallyAccepted);
+    assert_eq!(bank.booked().await, FUNDS, "nothing moved yet");
+    assert_eq!(
+        authorise(bank.psu, waiting.clone()).await,
+        PaymentOutcome::PartiallyAuthorised,
+        "the same holder again counts once"
+    );
+    assert_eq!(
+        authorise(stranger, waiting.clone()).await,
+        PaymentOutcome::NotAHolder
+    );
+    let declined = lifecycle::decline(&bank.ledger, &waiting, stranger).await;
+    assert_eq!(declined.unwrap(), PaymentOutcome::NotAHolder);
+    assert_eq!(
+        bank.stored(&payment).await.status,
+        PaymentStatus::PartiallyAccepted
+    );
+    assert_eq!(bank.booked().await, FUNDS);
+
+    assert_eq!(
+        authorise(second, waiting.clone()).await,
+        PaymentOutcome::Settled
+    );
+    let settled = bank.stored(&payment).await;
+    assert_eq!(settled.status, PaymentStatus::AcceptedSettlementCompleted);
+    assert_eq!(settled.psu_id, Some(second));
+    assert_eq!(bank.booked().await, FUNDS - 10_00);
+    assert_eq!(
+        authorise(second, waiting).await,
+        PaymentOutcome::AlreadyDecided
+    );
+    assert_eq!(bank.booked().await, FUNDS - 10_00, "moved once");
+}
+both_stores!(a_joint_accounts_payment_executes_after_every_joint_holders_approval);
+
+async fn a_joint_holders_decline_rejects_the_payment(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let second = joint(&bank, Mandate::Joint).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
+    lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+        .await
+        .unwrap();
+    let waiting = bank.stored(&payment).await;
+    let outcome = lifecycle::decline(&bank.ledger, &waiting, second).await;
+    assert_eq!(
+        outcome.unwrap(),
+        PaymentOutcome::Rejected(RejectReason::OrderCancelled)
+    );
+    assert_eq!(bank.stored(&payment).await.status, PaymentStatus::Rejected);
+    let late = lifecycle::authorise(&bank.ledger, &waiting, second).await;
+    assert_eq!(late.unwrap(), PaymentOutcome::AlreadyDecided);
+    assert_eq!(bank.booked().await, FUNDS);
+}
+both_stores!(a_joint_holders_decline_rejects_the_payment);
+
+async fn a_sole_holder_authorises_alone_beside_joint_holders(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    joint(&bank, Mandate::Sole).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let payment = bank.payment(&debtor, 10_00, Execution::Immediate).await;
+    let outcome = lifecycle::authorise(&bank.ledger, &payment, bank.psu).await;
+    assert_eq!(outcome.unwrap(), PaymentOutcome::Settled);
+    assert_eq!(bank.booked().await, FUNDS - 10_00);
+}
+both_stores!(a_sole_holder_authorises_alone_beside_joint_holders);
+
+/// The last approval, given several times at once (the same holder's
+/// authorisations, and both holders from the start), executes the payment
+/// once: only one of them moves it out of RCVD/PATC.
+async fn racing_last_approvals_execute_a_joint_payment_once(db: TestDb) {
+    let bank = Bank::new(&db).await;
+    let second = joint(&bank, Mandate::Joint).await;
+    let debtor = bank.account.iban.clone().unwrap();
+    let race = |payment: Payment, approvers: Vec<PsuId>| {
+        let (store, clock) = (bank.store.clone(), bank.clock.clone());
+        async move {
+            let tasks: Vec<_> = approvers
+                .into_iter()
+                .map(|psu| {
+                    let ledger = Ledger::new(store.clone(), clock.clone());
+                    let payment = payment.clone();
+                    tokio::spawn(async move {
+                        lifecycle::authorise(&ledger, &payment, psu).await.unwrap()
+                    })
+                })
+                .collect();
+            let mut outcomes = Vec::new();
+            for task in tasks {
+                outcomes.push(task.await.unwrap());
+            }
+            outcomes
+        }
+    };
+
+    let mut expected = FUNDS;
+    for round in 0..3 {
+        let payment = bank.payment(&debtor, 1_00, Execution::Immediate).await;
+        lifecycle::authorise(&bank.ledger, &payment, bank.psu)
+            .await
+            .unwrap();
+        let waiting = bank.stored(&payment).await;
+        let outcomes = race(waiting, vec![second; 6]).await;
+        let settled = outcomes.iter().filter(|o| **o == PaymentOutcome::Settled);
+        assert_eq!(settled.count(), 1, "round {round}: {outcomes:?}");
+        assert!(
+            outcomes
+                .iter()
+                .all(|o| matches!(o, PaymentOutcome::Settled | PaymentOutcome::AlreadyDecided)),
+            "{outcomes:?}"
+        );
+        expected -= 1_00;
+        assert_eq!(bank.booked().await, expected);
+
+        let payment = bank.payment(&debtor, 1_00, Execution::Immediate).await;
+        let outcomes = race(payment.clone(), vec![bank.psu, second, bank.psu, second]).await;
+        let settled = outcomes.iter().filter(|o| **o == PaymentOutcome::Settled);
+        assert_eq!(settled.count(), 1, "round {round}: {outcomes:?}");
+        assert_eq!(
+            bank.stored(&payment).await.status,
+            PaymentStatus::AcceptedSettlementCompleted
+        );
+        expected -= 1_00;
+        assert_eq!(bank.booked().await, expected);
+    }
+    assert!(bank.ledger.audit().await.unwrap().is_consistent());
+}
+both_stores!(racing_last_approvals_execute_a_joint_payment_once);

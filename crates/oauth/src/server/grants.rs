@@ -258,8 +258,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         now: OffsetDateTime,
     ) -> Result<(), OAuthError> {
         if let ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) = scope {
-            self.tokens
-                .set_consent_status(*id, &[ConsentStatus::Valid], ConsentStatus::Expired, now)
+            self.set_consent_status(*id, &[ConsentStatus::Valid], ConsentStatus::Expired, now)
                 .await?;
         }
         Ok(())

@@ -329,14 +329,14 @@ impl<R: AsRepo> AuthorizationServer<R> {
                         } else {
                             ScopedResource::Payment(id)
                         };
-                        if p.status != PaymentStatus::Received && !cancelling
+                        if !p.status.awaits_authorisation() && !cancelling
                             || resource != expected
                                 && !matches!(resource, ScopedResource::Payment(_))
                         {
                             return Err(OAuthError::new(
                                 ErrorCode::InvalidScope,
                                 format!(
-                                    "payment {id} is {}: neither RCVD nor a scheduled payment \
+                                    "payment {id} is {}: neither RCVD, PATC nor a scheduled payment \
                                      whose cancellation was requested",
                                     p.status
                                 ),

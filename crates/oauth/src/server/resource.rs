@@ -3,9 +3,11 @@
 //! application and its organisation are.
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::consent::{Consent, ConsentStatus};
 use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId};
 use fintechapi_domain::oauth::TokenKind;
 use fintechapi_domain::registry::{ApiProduct, Plan};
+use time::OffsetDateTime;
 
 use super::base::{AsRepo, AuthorizationServer};
 use super::grants::ACCESS_TOKEN_PREFIX;
@@ -89,5 +91,32 @@ impl<R: AsRepo> AuthorizationServer<R> {
             dpop_jkt: record.dpop_jkt,
             mtls_x5t: record.mtls_x5t,
         }))
+    }
+}
+
+impl<R: AsRepo> AuthorizationServer<R> {
+    /// A consent for a resource server's read, through the node's cache:
+    /// only a valid recurring consent is cached; its dates are the caller's
+    /// to check on every use.
+    pub async fn consent(&self, id: ConsentId) -> Result<Option<Consent>, StoreError> {
+        let load = self.tokens.consent(id);
+        self.registry.cached_consent(id, load).await
+    }
+
+    /// Moves a consent from one of `from` to `to`, and forgets this node's
+    /// cached copy at once (other nodes hear of it from the store). Every
+    /// change of a consent's status after its authorisation goes through here.
+    pub async fn set_consent_status(
+        &self,
+        id: ConsentId,
+        from: &[ConsentStatus],
+        to: ConsentStatus,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let changed = self.tokens.set_consent_status(id, from, to, at).await?;
+        if changed {
+            self.registry.consent_changed(id);
+        }
+        Ok(changed)
     }
 }

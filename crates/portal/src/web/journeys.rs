@@ -63,8 +63,12 @@ macro_rules! journey {
 const PYTHON: &str = "text/x-python; charset=utf-8";
 const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
 
-const JOURNEYS: [Journey; 7] = [
+const JOURNEYS: [Journey; 8] = [
     journey!("ais-redirect", "Read accounts with the Redirect approach"),
+    journey!(
+        "ais-decoupled",
+        "Read accounts with the Decoupled approach: the customer approves in the bank's app"
+    ),
     journey!("payment", "A payment with dynamic linking"),
     journey!("standing-order", "A standing order, and its cancellation"),
     journey!("bulk-payment", "A bulk payment"),

@@ -69,6 +69,17 @@ pub(super) fn spawn_settlement(
             {
                 tracing::warn!(error = %e, "finishing decided signing baskets failed; retrying");
             }
+            // Decoupled authorisations nobody answered in time.
+            match state.oauth().server.expire_decoupled().await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(
+                    authorisations = n,
+                    "recorded lapsed Decoupled authorisations"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "recording lapsed Decoupled authorisations failed")
+                }
+            }
             // Future-dated payments and standing orders whose date has come.
             if let Err(e) = fintechapi_ledger::schedule::run_due(state.ledger()).await {
                 tracing::warn!(error = %e, "executing scheduled payments failed; retrying");

@@ -602,3 +602,22 @@ async fn read_as(
     let headers = [present[0], present[1], ("accept", accept)];
     tpp.get(path, token, &headers).await
 }
+
+/// `multilevelSca`: a payment from the demo joint account waits (PATC) for
+/// the second holder's own authorisation, which the TPP starts.
+async fn multilevel_sca_is_as_the_profile_says(db: TestDb) {
+    use crate::multilevel_sca::{approve_decoupled, joint_bank, joint_payment, start, status};
+    let (server, tpp, cc, joint) = joint_bank(db).await;
+    assert_eq!(profile(&tpp).await["multilevelSca"], true);
+    let for_dave = [("tpp-decoupled-preferred", "true"), ("psu-id", "dave")];
+    let payment = joint_payment(&tpp, &cc, &joint).await;
+    start(&tpp, &cc, &payment, &for_dave).await;
+    approve_decoupled(&server, "dave", "approve").await;
+    assert_eq!(status(&tpp, &cc, &payment).await, "PATC");
+    let for_erin = [("tpp-decoupled-preferred", "true"), ("psu-id", "erin")];
+    start(&tpp, &cc, &payment, &for_erin).await;
+    approve_decoupled(&server, "erin", "approve").await;
+    assert_eq!(status(&tpp, &cc, &payment).await, "ACSC");
+    server.stop().await;
+}
+both_stores!(multilevel_sca_is_as_the_profile_says);

@@ -10,8 +10,9 @@ use serde_json::Value;
 
 use crate::support::xs2a::cli_app_of;
 use crate::support::{
-    Browser, DOCS_PSU, Shell, TestServer, accounts_of, assert_alices_accounts, booked_balance,
-    code_blocks, escaped, iban, param, redirect_params, run_program,
+    Browser, DOCS_PSU, Shell, TestServer, accounts_of, approve_in_online_banking,
+    assert_alices_accounts, booked_balance, code_blocks, escaped, iban, param, redirect_params,
+    run_decoupled_program, run_program,
 };
 
 /// The redirect URI the guide registers.
@@ -185,6 +186,40 @@ async fn the_redirect_approach_journey_reads_the_accounts_as_written(db: TestDb)
     reader.server.stop().await;
 }
 both_stores!(the_redirect_approach_journey_reads_the_accounts_as_written);
+
+async fn the_decoupled_approach_journey_reads_the_accounts_as_written(db: TestDb) {
+    let mut reader = Reader::open(db, "ais-decoupled").await;
+    let issued = reader.run(1);
+    reader.shell.take("ACCESS_TOKEN", &issued, "access_token");
+    let created = reader.run(2);
+    assert_eq!(created["consentStatus"], "received", "{created}");
+    reader.shell.take("CONSENT_ID", &created, "consentId");
+    let status = created["_links"]["scaStatus"]["href"].as_str().unwrap();
+    reader.shell.set("SCA_STATUS", status);
+    let waiting = reader.run(3);
+    assert_eq!(waiting["scaStatus"], "received", "{waiting}");
+    assert_eq!(waiting["psuMessage"], created["psuMessage"]);
+    approve_in_online_banking(&reader.server, DOCS_PSU).await;
+    assert_eq!(reader.run(3)["scaStatus"], "finalised");
+    assert_eq!(reader.run(4)["consentStatus"], "valid");
+    let accounts = reader.run(5);
+    assert_alices_accounts(&reader.server, &accounts).await;
+
+    reader.shell.set("PSU_ID", DOCS_PSU.0);
+    for (extension, program) in [("py", "python3"), ("mjs", "node")] {
+        let file = format!("/portal/docs/examples/ais-decoupled.{extension}");
+        let source = reader.server.get_text(&file).await;
+        assert!(
+            reader.page.contains(&escaped(&source)),
+            "the page shows {file}"
+        );
+        let vars = reader.shell.vars();
+        let printed = run_decoupled_program(&reader.server, program, &source, &vars).await;
+        assert_alices_accounts(&reader.server, &printed[0]).await;
+    }
+    reader.server.stop().await;
+}
+both_stores!(the_decoupled_approach_journey_reads_the_accounts_as_written);
 
 async fn the_payment_journey_pays_once_with_dynamic_linking_as_written(db: TestDb) {
     let mut reader = Reader::open(db, "payment").await;

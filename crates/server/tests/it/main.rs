@@ -20,6 +20,7 @@ mod http;
 mod journeys;
 mod journeys_b;
 mod mail;
+mod multilevel_sca;
 mod notifications;
 mod oauth;
 mod pain001;

@@ -6,6 +6,7 @@
 //! application's registered hosts is refused; and without the private-network
 //! flag a loopback receiver is never called.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::support::tpp_host::{Document, TppHost};
@@ -14,7 +15,7 @@ use crate::support::{
     Browser, SANDBOX_CODE, TestServer, accounts_of, config_for, iban, log_in, second_factor,
 };
 use fintechapi_domain::notification::NotificationRepository;
-use fintechapi_domain::{Clock, SystemClock};
+use fintechapi_domain::{Clock, ManualClock, SystemClock};
 use fintechapi_testkit::{TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,6 +25,11 @@ const PATH: &str = "/notify";
 /// The demo bank, trusting `host`'s CA for notifications and retrying every
 /// 200 ms at first; `private` allows delivering to loopback addresses.
 async fn bank(db: TestDb, host: &TppHost, private: bool) -> TestServer {
+    bank_at(db, host, private, Arc::new(SystemClock)).await
+}
+
+/// [`bank`] on `clock`.
+async fn bank_at(db: TestDb, host: &TppHost, private: bool, clock: Arc<dyn Clock>) -> TestServer {
     let ca = db.data_dir().join("tpp-notify-ca.pem");
     std::fs::write(&ca, &host.ca_pem).unwrap();
     let mut config = config_for(&db);
@@ -32,7 +38,7 @@ async fn bank(db: TestDb, host: &TppHost, private: bool) -> TestServer {
     config.notifications.allow_private_networks = private;
     config.notifications.retry_base_millis = 200;
     config.notifications.poll_millis = 50;
-    TestServer::start_with(db, config).await
+    TestServer::start_with_clock(db, config, clock).await
 }
 
 /// Acme's app with the receiver's origin registered as a redirect URI too,
@@ -382,3 +388,81 @@ async fn a_payments_transaction_status_changes_are_notified_to_the_last(db: Test
     server.stop().await;
 }
 both_stores!(a_payments_transaction_status_changes_are_notified_to_the_last);
+
+/// A Decoupled authorisation started explicitly, with the notification
+/// headers on the start (the consent had none): the start is answered
+/// `ASPSP-Notification-Support: true`; its `scaStatus` carries the message
+/// for the PSU while it waits, and when the PSU lets it lapse the receiver
+/// gets its `failed` without the TPP polling, and the status says why.
+async fn a_lapsed_decoupled_authorisation_is_notified_as_failed(db: TestDb) {
+    let host = TppHost::start().await;
+    host.serve(PATH, Document::status(StatusCode::NO_CONTENT));
+    let clock = ManualClock::new(SystemClock.now());
+    let server = bank_at(db, &host, true, Arc::new(clock.clone())).await;
+    let (tpp, cc) = acme(&server, &host).await;
+    let uri = format!("{}{PATH}", host.https);
+    let decoupled = [("tpp-decoupled-preferred", "true"), ("psu-id", "carol")];
+    let explicit = [
+        decoupled[0],
+        decoupled[1],
+        ("tpp-explicit-authorisation-preferred", "true"),
+    ];
+    let created = tpp
+        .consent_with(&cc, json!({"allPsd2": "allAccounts"}), 2, &explicit)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert!(created.headers.get("aspsp-notification-support").is_none());
+    let consent_id = created.body["consentId"].as_str().unwrap().to_owned();
+    let start = format!("/v1/consents/{consent_id}/authorisations");
+
+    let outside = [
+        decoupled[0],
+        decoupled[1],
+        ("tpp-notification-uri", "https://elsewhere.example/n"),
+    ];
+    let refused = tpp
+        .call(Method::POST, &start, &cc, &outside, Some(&json!({})))
+        .await;
+    refused.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "FORMAT_ERROR",
+        "TPP-Notification-URI",
+    );
+    let with_uri = [
+        decoupled[0],
+        decoupled[1],
+        ("tpp-notification-uri", uri.as_str()),
+    ];
+    let started = tpp
+        .call(Method::POST, &start, &cc, &with_uri, Some(&json!({})))
+        .await;
+    assert_eq!(started.status, StatusCode::CREATED, "{}", started.body);
+    assert_eq!(started.headers["aspsp-notification-support"], "true");
+    let status_link = started.body["_links"]["scaStatus"]["href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let waiting = tpp.get(&status_link, &cc, &[]).await;
+    assert_eq!(waiting.body["scaStatus"], "received", "{}", waiting.body);
+    assert_eq!(waiting.body["psuMessage"], started.body["psuMessage"]);
+
+    clock.advance(time::Duration::minutes(11));
+    let bodies = received(&host, 1).await;
+    assert_eq!(
+        changes(&bodies),
+        [("scaStatus".to_owned(), "failed".to_owned())],
+        "{bodies:?}"
+    );
+    assert_eq!(
+        bodies[0]["authorisationId"],
+        started.body["authorisationId"]
+    );
+    let cc = tpp.client_token().await;
+    let lapsed = tpp.get(&status_link, &cc, &[]).await;
+    assert_eq!(lapsed.body["scaStatus"], "failed", "{}", lapsed.body);
+    let message = lapsed.body["psuMessage"].as_str().unwrap_or_default();
+    assert!(message.contains("lapsed"), "{}", lapsed.body);
+    assert_eq!(tpp.consent_status(&cc, &consent_id).await, "received");
+    server.stop().await;
+}
+both_stores!(a_lapsed_decoupled_authorisation_is_notified_as_failed);

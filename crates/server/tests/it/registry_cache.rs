@@ -1,10 +1,13 @@
 //! Client authentication is served from each node's cache of the registry,
 //! and an operator's change still stops the very next request: on the node
 //! that made it at once, on another node (PostgreSQL) as soon as the
-//! database's announcement arrives.
+//! database's announcement arrives. The same holds for the valid consents
+//! account reads are served from.
 
-use crate::support::xs2a::cli_app;
-use crate::support::{Api, Browser, Node, TestServer, config_for, json_of, operator};
+use crate::support::xs2a::{Tpp, cli_app, psu_headers};
+use crate::support::{
+    Api, Browser, Node, SANDBOX_CODE, TestServer, config_for, demo_config, json_of, operator,
+};
 use fintechapi_testkit::{Backend, TestDb, both_stores};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -194,6 +197,104 @@ async fn another_nodes_change_reaches_this_nodes_cache_within_a_second() {
         StatusCode::UNAUTHORIZED,
         "suspended by the CLI",
     )
+    .await;
+    b.stop().await;
+    a.stop().await;
+}
+
+/// An account read on node B with `token` under `consent`: the first
+/// `tppMessages` code if refused.
+async fn read_on(b: &Node, tpp: &Tpp, token: &str, consent: &str) -> Option<String> {
+    let answer = tpp
+        .http
+        .get(format!("{}/v1/accounts", b.base_url))
+        .bearer_auth(token)
+        .header("x-request-id", uuid::Uuid::new_v4().to_string());
+    let answer = psu_headers(consent)
+        .into_iter()
+        .fold(answer, |request, (name, value)| request.header(name, value))
+        .send()
+        .await
+        .unwrap();
+    if answer.status() == StatusCode::OK {
+        return None;
+    }
+    let body: Value = answer.json().await.unwrap();
+    Some(
+        body["tppMessages"][0]["code"]
+            .as_str()
+            .unwrap_or("?")
+            .to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consent_withdrawn_on_one_node_stops_reads_on_another_within_a_second() {
+    let db = TestDb::create(Backend::Postgres).await;
+    let config = demo_config(&db);
+    let b = Node::start(config.clone()).await;
+    let a = TestServer::start_with(db, config).await;
+    let tpp = Tpp::new(&a, &a.db, "ais");
+    let cc = tpp.client_token().await;
+    let access = || serde_json::json!({"allPsd2": "allAccounts"});
+    let (mut first, mut second) = (String::new(), String::new());
+    for consent in [&mut first, &mut second] {
+        *consent = tpp.consent(&cc, access(), 4).await;
+    }
+    let mut tokens = Vec::new();
+    for consent in [&first, &second] {
+        let issued = tpp.tokens(&a, consent, "alice", "alice-demo-2026").await;
+        tokens.push(issued.body["access_token"].as_str().unwrap().to_owned());
+    }
+
+    // Node B serves both, from its cache after the first read.
+    for _ in 0..3 {
+        assert_eq!(read_on(&b, &tpp, &tokens[0], &first).await, None);
+        assert_eq!(read_on(&b, &tpp, &tokens[1], &second).await, None);
+    }
+    // Alice withdraws the first in online banking on node A.
+    let mut alice = Browser::new(&a);
+    alice.online_login("alice", "alice-demo-2026").await;
+    alice.online_second_factor(SANDBOX_CODE).await;
+    let list = alice.get("/bank/online/consents").await;
+    let withdrawn = alice.withdraw_consent(&first, &list).await;
+    assert!(
+        withdrawn.body.contains("Access withdrawn"),
+        "{}",
+        withdrawn.body
+    );
+    let (node, token, consent) = (&b, &tokens[0], &first);
+    let tpp_ref = &tpp;
+    crate::support::within_a_second("withdrawn on node A", move || async move {
+        read_on(node, tpp_ref, token, consent)
+            .await
+            .is_none()
+            .then(|| "still read".to_owned())
+    })
+    .await;
+    assert_eq!(
+        read_on(&b, &tpp, &tokens[0], &first).await.as_deref(),
+        Some("CONSENT_INVALID")
+    );
+    // The TPP ends the second on node A.
+    let ended = tpp
+        .call(
+            Method::DELETE,
+            &format!("/v1/consents/{second}"),
+            &cc,
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
+    let (node, token, consent) = (&b, &tokens[1], &second);
+    let tpp_ref = &tpp;
+    crate::support::within_a_second("terminated on node A", move || async move {
+        read_on(node, tpp_ref, token, consent)
+            .await
+            .is_none()
+            .then(|| "still read".to_owned())
+    })
     .await;
     b.stop().await;
     a.stop().await;

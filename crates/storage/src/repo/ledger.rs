@@ -1,6 +1,7 @@
 //! Ledger queries: accounts, entries, the audit. Compiled once per backend;
 //! `super::Db` is the backend. Transfers are posted by `posting.rs`.
 
+use fintechapi_domain::holders::{AccountHolder, Mandate};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::LedgerRepository;
@@ -16,9 +17,11 @@ use time::macros::date;
 
 use super::exec::Args;
 use super::posting::{post_once, retry_key_race};
-use super::{Db, Read};
+use super::{BEGIN_WRITE, Db, Read};
 use crate::error::{is_check_violation, is_unique_violation, store};
-use crate::rows::{AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow};
+use crate::rows::{
+    AccountBookedRow, AccountHolderRow, AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow,
+};
 
 pub(crate) type Conn = <Db as Database>::Connection;
 
@@ -69,11 +72,41 @@ impl LedgerRepository for super::Store {
     async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
         let pool = &self.0;
         let a = account;
-        let mut conn = pool.acquire().await.map_err(store)?;
-        insert_account(&mut conn, &a).await?;
-        load_account(&mut conn, a.id)
-            .await?
-            .ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        insert_account(&mut tx, &a).await?;
+        let opened = load_account(&mut tx, a.id).await?;
+        tx.commit().await.map_err(store)?;
+        opened.ok_or_else(|| StoreError::corrupt("account vanished after insert").into())
+    }
+
+    async fn account_holders(&self, account: AccountId) -> Result<Vec<AccountHolder>, StoreError> {
+        let pool = &self.0;
+        sqlx::query_as::<_, AccountHolderRow>(
+            "SELECT psu_id, mandate FROM account_holders WHERE account_id = $1 ORDER BY psu_id",
+        )
+        .bind(account)
+        .all_into(pool)
+        .await
+    }
+
+    async fn set_account_holder(
+        &self,
+        account: AccountId,
+        psu: PsuId,
+        mandate: Mandate,
+    ) -> Result<(), StoreError> {
+        let pool = &self.0;
+        sqlx::query(
+            "INSERT INTO account_holders (account_id, psu_id, mandate) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id, psu_id) DO UPDATE SET mandate = excluded.mandate",
+        )
+        .bind(account)
+        .bind(psu)
+        .bind(mandate.as_str())
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        Ok(())
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
@@ -107,7 +140,7 @@ impl LedgerRepository for super::Store {
         select_rows!(
             AccountRow,
             account_columns,
-            "FROM accounts WHERE psu_id = $1 \
+            "FROM accounts WHERE id IN (SELECT account_id FROM account_holders WHERE psu_id = $1) \
          AND NOT EXISTS (SELECT 1 FROM card_accounts c WHERE c.account_id = accounts.id) \
          ORDER BY created_at, id"
         )
@@ -197,6 +230,25 @@ impl LedgerRepository for super::Store {
         .bind(reference)
         .bind(i64::from(limit))
         .all_into(pool)
+        .await
+    }
+
+    async fn account_with_booked_since(
+        &self,
+        account: AccountId,
+        date: Date,
+    ) -> Result<Option<(Account, i64)>, StoreError> {
+        let pool = &self.0;
+        select_rows!(
+            AccountBookedRow,
+            account_columns,
+            ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+             WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
+             AS booked_since FROM accounts WHERE id = $1"
+        )
+        .bind(account)
+        .bind(date)
+        .optional_into(pool)
         .await
     }
 
@@ -308,7 +360,8 @@ impl LedgerRepository for super::Store {
     }
 }
 
-/// Inserts the account row, with the store's refusals as ledger errors.
+/// Inserts the account row and its owner as sole holder, with the store's
+/// refusals as ledger errors.
 pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<(), LedgerError> {
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, product, \
@@ -345,6 +398,17 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
             ));
         }
         (Err(e), _) => return Err(store(e).into()),
+    }
+    // The owner holds the account alone until given joint holders.
+    if let Some(psu) = a.psu_id {
+        sqlx::query(
+            "INSERT INTO account_holders (account_id, psu_id, mandate) VALUES ($1, $2, 'sole')",
+        )
+        .bind(a.id)
+        .bind(psu)
+        .execute(&mut *conn)
+        .await
+        .map_err(store)?;
     }
     Ok(())
 }

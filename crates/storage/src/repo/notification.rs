@@ -16,7 +16,9 @@ impl NotificationRepository for super::Store {
         sqlx::query(
             "INSERT INTO notification_targets \
              (resource_id, resource_type, application_id, uri, sca, process, last, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (resource_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (resource_id) DO UPDATE SET uri = excluded.uri, sca = excluded.sca, \
+             process = excluded.process, last = excluded.last",
         )
         .bind(&target.resource_id)
         .bind(target.resource.as_str())

@@ -275,6 +275,25 @@ impl AuthorizationRepository for super::Store {
         .await
     }
 
+    async fn expire_decoupled(&self, at: OffsetDateTime, batch: u32) -> Result<u64, StoreError> {
+        let pool = &self.0;
+        // `last_activity_at` takes the expiry itself, so a lapse reads apart
+        // from the PSU's own decline (always before it).
+        sqlx::query(
+            "UPDATE oauth_authorizations SET stage = 'denied', \
+             last_activity_at = request_expires_at \
+             WHERE id IN (SELECT id FROM oauth_authorizations \
+               WHERE approach = 'decoupled' \
+               AND stage IN ('pushed', 'login', 'second_factor', 'consent') \
+               AND request_expires_at <= $1 LIMIT $2) \
+             AND stage IN ('pushed', 'login', 'second_factor', 'consent')",
+        )
+        .bind(at)
+        .bind(i64::from(batch.max(1)))
+        .changed(pool)
+        .await
+    }
+
     async fn authorizations_for_scope(
         &self,
         application: ApplicationId,

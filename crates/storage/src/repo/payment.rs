@@ -4,7 +4,7 @@
 //! transaction.
 
 use fintechapi_domain::StoreError;
-use fintechapi_domain::ids::{PaymentId, TransactionId};
+use fintechapi_domain::ids::{PaymentId, PsuId, TransactionId};
 use fintechapi_domain::payment::{
     Execution, ExecutionAdvance, ExecutionOutcome, Payment, PaymentCreation, PaymentStatus,
     PaymentUpdate,
@@ -193,6 +193,34 @@ impl PaymentRepository for super::Store {
         .bind(update.next_execution)
         .changed_one(pool)
         .await
+    }
+
+    async fn approve_payment(
+        &self,
+        id: PaymentId,
+        psu: PsuId,
+        at: OffsetDateTime,
+    ) -> Result<Vec<PsuId>, StoreError> {
+        let pool = &self.0;
+        // Two statements, not one transaction: the approval is committed
+        // before the approvals are read, so a racing approver's read sees it.
+        sqlx::query(
+            "INSERT INTO payment_approvals (payment_id, psu_id, approved_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (payment_id, psu_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(psu)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+        sqlx::query_scalar::<_, PsuId>(
+            "SELECT psu_id FROM payment_approvals WHERE payment_id = $1 ORDER BY approved_at, psu_id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(store)
     }
 
     async fn scheduled_payments_due(

@@ -1,6 +1,7 @@
 //! Ledger rows: accounts, journal entries, the audit aggregates.
 
 use super::{parse, parse_opt};
+use fintechapi_domain::holders::AccountHolder;
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ledger::{
@@ -25,6 +26,23 @@ macro_rules! account_columns {
 }
 
 #[derive(sqlx::FromRow)]
+pub(crate) struct AccountHolderRow {
+    psu_id: PsuId,
+    mandate: String,
+}
+
+impl TryFrom<AccountHolderRow> for AccountHolder {
+    type Error = StoreError;
+
+    fn try_from(r: AccountHolderRow) -> Result<Self, StoreError> {
+        Ok(AccountHolder {
+            psu_id: r.psu_id,
+            mandate: r.mandate.parse()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
 pub(crate) struct AccountRow {
     id: AccountId,
     kind: String,
@@ -42,6 +60,22 @@ pub(crate) struct AccountRow {
     pending_debits: i64,
     pending_credits: i64,
     created_at: OffsetDateTime,
+}
+
+/// An account with the sum it booked since a date (its balances' read).
+#[derive(sqlx::FromRow)]
+pub(crate) struct AccountBookedRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    booked_since: i64,
+}
+
+impl TryFrom<AccountBookedRow> for (Account, i64) {
+    type Error = StoreError;
+
+    fn try_from(r: AccountBookedRow) -> Result<Self, StoreError> {
+        Ok((Account::try_from(r.account)?, r.booked_since))
+    }
 }
 
 impl TryFrom<AccountRow> for Account {

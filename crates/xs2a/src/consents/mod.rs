@@ -314,7 +314,8 @@ async fn terminate<R: Xs2aStore>(
     consent: &Consent,
 ) -> Result<(), Xs2aError> {
     let ended = service
-        .consents()
+        .oauth
+        .server
         .set_consent_status(
             consent.id,
             &[ConsentStatus::Received, ConsentStatus::Valid],

@@ -95,6 +95,11 @@ pub(crate) async fn initiate<R: Xs2aStore>(
             )
             .await?;
         let awaiting = payment.status == PaymentStatus::Received;
+        let approach = if lifecycle::needs_several_approvals(&service.ledger, &payment).await? {
+            approach.explicitly()
+        } else {
+            approach
+        };
         let resource = ScopedResource::Payment(payment.id);
         let link = self_link(&payment, &payment_service);
         let sca = approach

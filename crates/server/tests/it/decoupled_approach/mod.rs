@@ -16,7 +16,7 @@ use serde_json::Value;
 const FOR_CAROL: [(&str, &str); 2] = [("tpp-decoupled-preferred", "true"), ("psu-id", "carol")];
 
 /// The demo PSU `login` signed in to online banking with both factors.
-async fn signed_in(server: &TestServer, login: &str, password: &str) -> Browser {
+pub(crate) async fn signed_in(server: &TestServer, login: &str, password: &str) -> Browser {
     let mut psu = Browser::new(server);
     psu.online_login(login, password)
         .await
@@ -28,7 +28,7 @@ async fn signed_in(server: &TestServer, login: &str, password: &str) -> Browser 
 }
 
 /// The pending approvals as the page's script reads them.
-async fn pending(psu: &mut Browser) -> Vec<Value> {
+pub(crate) async fn pending(psu: &mut Browser) -> Vec<Value> {
     let list = psu.get("/bank/online/approvals.json").await;
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     let list: Value = serde_json::from_str(&list.body).unwrap();
@@ -36,14 +36,14 @@ async fn pending(psu: &mut Browser) -> Vec<Value> {
 }
 
 /// The `scaStatus` the TPP polls at `link`.
-async fn sca(tpp: &Tpp, token: &str, link: &str) -> Value {
+pub(crate) async fn sca(tpp: &Tpp, token: &str, link: &str) -> Value {
     let polled = tpp.get(link, token, &[]).await;
     assert_eq!(polled.status, StatusCode::OK, "{}", polled.body);
     polled.body["scaStatus"].clone()
 }
 
 /// Answers the confirmation page at `href` with `decision` and `code`.
-async fn answer(psu: &mut Browser, href: &str, decision: &str, code: &str) -> Page {
+pub(crate) async fn answer(psu: &mut Browser, href: &str, decision: &str, code: &str) -> Page {
     let page = psu.get(href).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     psu.submit(
@@ -56,7 +56,7 @@ async fn answer(psu: &mut Browser, href: &str, decision: &str, code: &str) -> Pa
 
 /// The `scaStatus` link of a Decoupled answer, checked for the spec's shape:
 /// `ASPSP-SCA-Approach: DECOUPLED`, a `psuMessage`, no `scaRedirect`.
-fn decoupled_status_link(created: &Answer) -> String {
+pub(crate) fn decoupled_status_link(created: &Answer) -> String {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     assert_eq!(created.headers["aspsp-sca-approach"], "DECOUPLED");
     assert_eq!(created.body["scaStatus"], "received", "{}", created.body);

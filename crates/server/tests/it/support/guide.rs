@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::{Browser, TestServer, accounts_of, iban};
+use super::{Browser, SANDBOX_CODE, TestServer, accounts_of, iban};
 
 /// The demo customer who approves in the docs' journeys.
 pub const DOCS_PSU: (&str, &str) = ("alice", "alice-demo-2026");
@@ -23,13 +23,14 @@ pub fn code_blocks(html: &str) -> Vec<String> {
                 .replace("&gt;", ">")
                 .replace("&#62;", ">")
                 .replace("&amp;", "&")
+                .replace("&#38;", "&")
         })
         .collect()
 }
 
 /// Text as the templates escape it.
 pub fn escaped(text: &str) -> String {
-    text.replace('&', "&amp;")
+    text.replace('&', "&#38;")
         .replace('<', "&#60;")
         .replace('>', "&#62;")
         .replace('"', "&#34;")
@@ -170,6 +171,34 @@ pub async fn run_program(
     source: &str,
     vars: &[(&str, &str)],
 ) -> Vec<Value> {
+    run(server, program, source, vars, Approval::InTheBrowser).await
+}
+
+/// [`run_program`] for a program of the Decoupled approach: while it waits,
+/// the demo customer approves its request in online banking.
+pub async fn run_decoupled_program(
+    server: &TestServer,
+    program: &str,
+    source: &str,
+    vars: &[(&str, &str)],
+) -> Vec<Value> {
+    run(server, program, source, vars, Approval::InOnlineBanking).await
+}
+
+/// Where the demo customer approves what a docs program asks.
+#[derive(PartialEq)]
+enum Approval {
+    InTheBrowser,
+    InOnlineBanking,
+}
+
+async fn run(
+    server: &TestServer,
+    program: &str,
+    source: &str,
+    vars: &[(&str, &str)],
+    approval: Approval,
+) -> Vec<Value> {
     use std::io::{BufRead, Write};
     let dir = tempfile::tempdir().unwrap();
     let extension = if program == "node" { "mjs" } else { "py" };
@@ -193,9 +222,13 @@ pub async fn run_program(
             }
         }
     });
+    let mut approvals = 0;
+    if approval == Approval::InOnlineBanking {
+        approve_in_online_banking(server, DOCS_PSU).await;
+        approvals += 1;
+    }
     let mut stdin = child.stdin.take().unwrap();
     let mut output = String::new();
-    let mut approvals = 0;
     while let Some(line) = printed.recv().await {
         if line.starts_with(&format!("{}/", server.base_url)) {
             let mut psu = Browser::new(server);
@@ -219,4 +252,37 @@ pub async fn run_program(
         .into_iter::<Value>()
         .map(|v| v.unwrap_or_else(|e| panic!("{program}: {e}\n{output}")))
         .collect()
+}
+
+/// The customer `(login, password)` signs in to online banking with both
+/// factors, waits (10 s at most) for one request among the pending
+/// approvals, and approves it with the sandbox code.
+pub async fn approve_in_online_banking(server: &TestServer, (login, password): (&str, &str)) {
+    let mut psu = Browser::new(server);
+    psu.online_login(login, password)
+        .await
+        .assert_location("/bank/online/sca");
+    psu.online_second_factor(SANDBOX_CODE)
+        .await
+        .assert_location("/bank/online/consents");
+    let mut href = None;
+    for _ in 0..200 {
+        let list = psu.get("/bank/online/approvals.json").await;
+        let list: Value = serde_json::from_str(&list.body).unwrap();
+        href = list["pending"][0]["href"].as_str().map(str::to_owned);
+        if href.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let href = href.expect("a pending approval within 10 s");
+    let page = psu.get(&href).await;
+    let answered = psu
+        .submit(
+            &href,
+            &[("decision", "approve"), ("code", SANDBOX_CODE)],
+            &page.csrf(),
+        )
+        .await;
+    answered.assert_location("/bank/online/approvals?answered=approved");
 }

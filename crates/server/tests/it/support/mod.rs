@@ -198,7 +198,7 @@ impl Drop for TestServer {
 }
 
 /// The demo bank's configuration for `db`: seeded PSUs and accounts.
-fn demo_config(db: &TestDb) -> Config {
+pub fn demo_config(db: &TestDb) -> Config {
     let mut config = config_for(db);
     config.demo.seed = Some(true);
     config
