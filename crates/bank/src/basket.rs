@@ -142,6 +142,7 @@ pub(crate) async fn decide<R: BankStore>(
         }
         let declined = SigningBasket {
             status: BasketStatus::Rejected,
+            psu_id: Some(psu),
             ..basket
         };
         finish(&service.ledger, &declined).await?;
