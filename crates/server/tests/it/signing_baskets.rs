@@ -392,6 +392,16 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     );
     says(&a, "ACSC");
 
+    // A joint account's payment: each holder authorises it on their own.
+    let joint = accounts_of(&server, "dave").await.remove(0);
+    let (shared, _) = payment(&tpp, &cc, &joint, "3.50", "Corner Shop", &[]).await;
+    let a = refusal(basket_body(&[&shared], &[]), redirect.clone()).await;
+    a.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "REFERENCE_MIX_INVALID",
+        "paymentIds[0]",
+    );
+
     // A payment in another open basket.
     let (free, _) = payment(&tpp, &cc, &debtor, "4.00", "Corner Shop", &[]).await;
     let first = refusal(basket_body(&[&free], &[]), redirect.clone()).await;
