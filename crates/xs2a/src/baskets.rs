@@ -117,7 +117,13 @@ pub(crate) async fn own_basket<R: Xs2aStore>(
 
 /// A basket entry refused: `code` at `at` (`paymentIds[2]`).
 fn refused(code: MessageCode, at: String, text: String) -> Xs2aError {
-    Xs2aError::new(code, text).in_request().at(at)
+    let error = Xs2aError::new(code, text).at(at);
+    // An unknown entry is named in the body (400); the reference codes keep their 409.
+    if matches!(code, MessageCode::ResourceUnknown) {
+        error.in_request()
+    } else {
+        error
+    }
 }
 
 /// The ids of one list, each a UUID and none twice in the basket.

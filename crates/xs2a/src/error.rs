@@ -79,16 +79,18 @@ impl MessageCode {
             | Self::ExecutionDateInvalid
             | Self::SessionsNotSupported
             | Self::NoPiisActivation
-            | Self::ServiceInvalid
-            | Self::ReferenceMixInvalid
-            | Self::ReferenceStatusInvalid => StatusCode::BAD_REQUEST,
+            | Self::ServiceInvalid => StatusCode::BAD_REQUEST,
             Self::TokenInvalid | Self::ConsentInvalid | Self::ConsentExpired => {
                 StatusCode::UNAUTHORIZED
             }
             Self::ConsentUnknown | Self::ServiceBlocked => StatusCode::FORBIDDEN,
             Self::ResourceUnknown | Self::ProductUnknown => StatusCode::NOT_FOUND,
             Self::CancellationInvalid => StatusCode::METHOD_NOT_ALLOWED,
-            Self::StatusInvalid => StatusCode::CONFLICT,
+            // The Implementation Guidelines give the signing basket's two
+            // reference codes 409, like a resource in the wrong status.
+            Self::StatusInvalid | Self::ReferenceMixInvalid | Self::ReferenceStatusInvalid => {
+                StatusCode::CONFLICT
+            }
             Self::AccessExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestedFormatsInvalid => StatusCode::NOT_ACCEPTABLE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -375,7 +375,7 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     let (started, _) = payment(&tpp, &cc, &debtor, "2.50", "Corner Shop", &by_itself).await;
     let a = refusal(basket_body(&[&started], &[]), redirect.clone()).await;
     a.assert_refusal(
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "REFERENCE_STATUS_INVALID",
         "paymentIds[0]",
     );
@@ -386,7 +386,7 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
         .assert_redirect(REDIRECT);
     let a = refusal(basket_body(&[&paid], &[]), redirect.clone()).await;
     a.assert_refusal(
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "REFERENCE_STATUS_INVALID",
         "paymentIds[0]",
     );
@@ -397,7 +397,7 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     let (shared, _) = payment(&tpp, &cc, &joint, "3.50", "Corner Shop", &[]).await;
     let a = refusal(basket_body(&[&shared], &[]), redirect.clone()).await;
     a.assert_refusal(
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "REFERENCE_MIX_INVALID",
         "paymentIds[0]",
     );
@@ -408,7 +408,7 @@ async fn every_basket_that_cannot_be_is_refused(db: TestDb) {
     assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
     let a = refusal(basket_body(&[&free], &[]), redirect.clone()).await;
     a.assert_refusal(
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "REFERENCE_STATUS_INVALID",
         "paymentIds[0]",
     );
