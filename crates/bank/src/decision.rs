@@ -71,8 +71,14 @@ pub(crate) async fn decide<R: BankStore>(
     };
     let approve = value("decision") == Some("approve");
     let authorization = &session.authorization;
-    if authorization.scope == ScopedResource::Identity {
-        return decide_identity(&service, authorization, approve).await;
+    match authorization.scope {
+        ScopedResource::Identity => {
+            return decide_identity(&service, authorization, approve).await;
+        }
+        ScopedResource::Basket(id) => {
+            return crate::basket::decide(&service, authorization, id, approve).await;
+        }
+        _ => {}
     }
     match payment_asked(&service, authorization).await? {
         Some(PaymentAsk::Cancel(payment)) => {

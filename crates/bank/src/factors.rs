@@ -18,7 +18,7 @@ use fintechapi_oauth::server::ScopedResource;
 use crate::authorize::advance_renewed;
 use crate::error::{BankError, secured};
 use crate::login::{BLOCKED, fail};
-use crate::passkey::{CEREMONY_TTL, PasskeyError, ceremony_live, payment_digest};
+use crate::passkey::{CEREMONY_TTL, PasskeyError, ceremony_live, linked_digest, payment_digest};
 use crate::service::{BankService, BankStore};
 use crate::session::{AtSecondFactor, PsuPost, PsuSession, csrf_form, session};
 
@@ -35,6 +35,8 @@ pub(crate) struct ScaPage {
     pub error: Option<String>,
     /// For a payment: what is paid to whom, and the challenge derived from it.
     pub payment: Option<Payment>,
+    /// For a signing basket: each of its payments, all under one challenge.
+    pub basket: Vec<Payment>,
     pub challenge: Option<String>,
     /// WebAuthn request options when the PSU has a passkey.
     pub passkey_options: Option<String>,
@@ -43,7 +45,16 @@ pub(crate) struct ScaPage {
 /// RTS Art. 5 dynamic linking: an 8-digit challenge derived from exactly the
 /// payment's id, amount, currency and payee; any change gives another one.
 pub fn payment_challenge(payment: &Payment) -> String {
-    let digest = payment_digest(payment);
+    challenge_of(&payment_digest(payment))
+}
+
+/// The challenge of the payments a second factor is linked to: one
+/// payment's, or a signing basket's over all of its payments.
+pub fn linked_challenge(payments: &[Payment]) -> Option<String> {
+    linked_digest(payments).map(|digest| challenge_of(&digest))
+}
+
+fn challenge_of(digest: &[u8]) -> String {
     let mut first = [0_u8; 8];
     first.copy_from_slice(&digest[..8]);
     format!("{:08}", u64::from_be_bytes(first) % 100_000_000)
@@ -80,14 +91,18 @@ pub(crate) async fn payment_asked<R: BankStore>(
     }))
 }
 
-/// The payment an authorization pays, if any: the second factor links to it.
-pub(crate) async fn authorized_payment<R: BankStore>(
+/// The payments an authorization pays, if any: the second factor links to
+/// them. One payment, or a signing basket's payments.
+pub(crate) async fn linked_payments<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
-) -> Result<Option<Payment>, BankError> {
+) -> Result<Vec<Payment>, BankError> {
+    if let ScopedResource::Basket(id) = authorization.scope {
+        return Ok(crate::basket::asked(service, id).await?.payments);
+    }
     Ok(match payment_asked(service, authorization).await? {
-        Some(PaymentAsk::Pay(payment)) => Some(payment),
-        _ => None,
+        Some(PaymentAsk::Pay(payment)) => vec![payment],
+        _ => Vec::new(),
     })
 }
 
@@ -131,10 +146,10 @@ pub(crate) enum Factor {
     Stale,
 }
 
-/// The possession factor. A passkey: its assertion over the challenge (for a
-/// payment, one carrying exactly this payment's digest). A code: for a
-/// payment the authenticator app's answer to the challenge derived from
-/// exactly this amount and payee (TOTP alone is for account information
+/// The possession factor. A passkey: its assertion over the challenge (for
+/// payments, one carrying exactly their digest). A code: for payments the
+/// authenticator app's answer to the challenge derived from exactly these
+/// amounts and payees (TOTP alone is for account information
 /// only); otherwise a TOTP code, each step once. The sandbox code works only
 /// where configured (never in production), and never for a payment of a PSU
 /// whose authenticator could sign it.
@@ -142,11 +157,11 @@ pub(crate) async fn check_second_factor<R: BankStore>(
     service: &BankService<R>,
     psu: &Psu,
     form: &ScaForm,
-    payment: Option<&Payment>,
+    linked: &[Payment],
     ceremony: &KeyedHash,
 ) -> Result<Factor, BankError> {
     if !form.credential.is_empty() {
-        return passkey_accepted(service, psu, &form.credential, payment, ceremony).await;
+        return passkey_accepted(service, psu, &form.credential, linked, ceremony).await;
     }
     let code = form.code.trim();
     let sandbox = service
@@ -154,9 +169,10 @@ pub(crate) async fn check_second_factor<R: BankStore>(
         .sandbox_code
         .as_deref()
         .is_some_and(|expected| constant_time_eq(code, expected));
-    let accepted = match payment {
-        Some(p) if psu.totp_enabled => ocra_accepted(service, psu, p, code).await?,
-        Some(_) => {
+    let accepted = match linked {
+        [] => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
+        _ if psu.totp_enabled => ocra_accepted(service, psu, linked, code).await?,
+        _ => {
             sandbox
                 && service
                     .oauth
@@ -166,7 +182,6 @@ pub(crate) async fn check_second_factor<R: BankStore>(
                     .await?
                     .is_empty()
         }
-        None => sandbox || (psu.totp_enabled && totp_accepted(service, psu, code).await?),
     };
     Ok(if accepted {
         Factor::Accepted
@@ -180,7 +195,7 @@ pub(crate) async fn check_second_factor<R: BankStore>(
 pub(crate) async fn passkey_prompt<R: BankStore>(
     service: &BankService<R>,
     psu: &Psu,
-    payment: Option<&Payment>,
+    linked: &[Payment],
     ceremony: &KeyedHash,
 ) -> Result<Option<String>, BankError> {
     let Some(verifier) = &service.settings.passkeys else {
@@ -191,7 +206,7 @@ pub(crate) async fn passkey_prompt<R: BankStore>(
     if passkeys.is_empty() {
         return Ok(None);
     }
-    let started = match verifier.start_authentication(&passkeys, payment) {
+    let started = match verifier.start_authentication(&passkeys, linked) {
         Ok(started) => started,
         Err(e) => {
             tracing::error!(psu = %psu.id, error = %e, "cannot start a passkey authentication");
@@ -208,7 +223,7 @@ pub(crate) async fn passkey_accepted<R: BankStore>(
     service: &BankService<R>,
     psu: &Psu,
     response: &str,
-    payment: Option<&Payment>,
+    linked: &[Payment],
     ceremony: &KeyedHash,
 ) -> Result<Factor, BankError> {
     let Some(verifier) = &service.settings.passkeys else {
@@ -223,7 +238,7 @@ pub(crate) async fn passkey_accepted<R: BankStore>(
         return Ok(Factor::Stale);
     }
     let passkeys = repo.psu_passkeys(psu.id).await?;
-    match verifier.finish_authentication(&state, response, &passkeys, payment) {
+    match verifier.finish_authentication(&state, response, &passkeys, linked) {
         Ok((credential_id, credential)) => {
             repo.record_psu_passkey_use(&credential_id, credential, now)
                 .await?;
@@ -256,15 +271,18 @@ async fn psu_seed<R: BankStore>(
     Ok(seed)
 }
 
-/// The PSU's authenticator app's OCRA response to the payment's challenge.
+/// The PSU's authenticator app's OCRA response to the payments' challenge.
 pub(crate) async fn ocra_accepted<R: BankStore>(
     service: &BankService<R>,
     psu: &Psu,
-    payment: &Payment,
+    linked: &[Payment],
     code: &str,
 ) -> Result<bool, BankError> {
+    let Some(challenge) = linked_challenge(linked) else {
+        return Ok(false);
+    };
     Ok(psu_seed(service, psu).await?.is_some_and(|seed| {
-        seed.ocra_response(&payment_challenge(payment))
+        seed.ocra_response(&challenge)
             .is_some_and(|expected| constant_time_eq(code, &expected))
     }))
 }
@@ -300,7 +318,7 @@ pub(crate) async fn attempt<R: BankStore>(
     service: &BankService<R>,
     psu: PsuId,
     form: &ScaForm,
-    payment: Option<&Payment>,
+    linked: &[Payment],
     ceremony: &KeyedHash,
 ) -> Result<Attempt, BankError> {
     let server = &service.oauth.server;
@@ -308,7 +326,7 @@ pub(crate) async fn attempt<R: BankStore>(
         return Ok(Attempt::Blocked);
     };
     Ok(
-        match check_second_factor(service, &psu, form, payment, ceremony).await? {
+        match check_second_factor(service, &psu, form, linked, ceremony).await? {
             Factor::Accepted => {
                 server.repo().reset_psu_login_failures(psu.id).await?;
                 Attempt::Accepted
@@ -328,10 +346,15 @@ pub(crate) async fn sca_page<R: BankStore>(
     service: &BankService<R>,
     session: &PsuSession,
     psu: &Psu,
-    payment: Option<Payment>,
+    linked: Vec<Payment>,
     error: Option<String>,
 ) -> Result<ScaPage, BankError> {
-    let passkey_options = passkey_prompt(service, psu, payment.as_ref(), &session.ceremony).await?;
+    let passkey_options = passkey_prompt(service, psu, &linked, &session.ceremony).await?;
+    let challenge = linked_challenge(&linked);
+    let (payment, basket) = match session.authorization.scope {
+        ScopedResource::Basket(_) => (None, linked),
+        _ => (linked.into_iter().next(), Vec::new()),
+    };
     Ok(ScaPage {
         bank: service.settings.bank_name.clone(),
         action: "/bank/sca",
@@ -339,8 +362,9 @@ pub(crate) async fn sca_page<R: BankStore>(
         totp: psu.totp_enabled,
         sandbox_code: service.settings.sandbox_code.clone(),
         error,
-        challenge: payment.as_ref().map(payment_challenge),
+        challenge,
         payment,
+        basket,
         passkey_options,
     })
 }
@@ -351,8 +375,8 @@ pub(crate) async fn sca_form<R: BankStore>(
 ) -> Result<Response, BankError> {
     let session = session(&service, &headers, AuthorizationStage::SecondFactor).await?;
     let psu = session_psu(&service, &session).await?;
-    let payment = authorized_payment(&service, &session.authorization).await?;
-    let page = sca_page(&service, &session, &psu, payment, None).await?;
+    let linked = linked_payments(&service, &session.authorization).await?;
+    let page = sca_page(&service, &session, &psu, linked, None).await?;
     Ok(secured(page.into_response(), None))
 }
 
@@ -362,9 +386,9 @@ pub(crate) async fn sca<R: BankStore>(
 ) -> Result<Response, BankError> {
     let PsuPost { session, form, .. } = post;
     let psu = session_psu(&service, &session).await?;
-    let payment = authorized_payment(&service, &session.authorization).await?;
+    let linked = linked_payments(&service, &session.authorization).await?;
     let ceremony = &session.ceremony;
-    let (psu, error) = match attempt(&service, psu.id, &form, payment.as_ref(), ceremony).await? {
+    let (psu, error) = match attempt(&service, psu.id, &form, &linked, ceremony).await? {
         Attempt::Accepted => {
             let stages = (
                 AuthorizationStage::SecondFactor,
@@ -376,7 +400,7 @@ pub(crate) async fn sca<R: BankStore>(
         Attempt::Stale(psu) => (psu, STALE_PROMPT),
         Attempt::Wrong(psu) => (psu, WRONG_FACTOR),
     };
-    let page = sca_page(&service, &session, &psu, payment, Some(error.into())).await?;
+    let page = sca_page(&service, &session, &psu, linked, Some(error.into())).await?;
     Ok(secured(
         (StatusCode::UNAUTHORIZED, page).into_response(),
         None,

@@ -16,6 +16,7 @@
 //! to a URI that is not the one registered and given for this authorization.
 
 mod authorize;
+mod basket;
 mod consent;
 mod decision;
 mod decoupled;

@@ -368,6 +368,9 @@ pub(crate) async fn consent_form<R: BankStore>(
         };
         return Ok(secured(page.into_response(), target.as_deref()));
     }
+    if let ScopedResource::Basket(id) = session.authorization.scope {
+        return crate::basket::page(&service, &session, id).await;
+    }
     let page = match payment_asked(&service, &session.authorization).await? {
         Some(PaymentAsk::Pay(payment)) => payment_page(&service, &session, payment, false).await?,
         Some(PaymentAsk::Cancel(payment)) => {

@@ -4,7 +4,9 @@
 //! signs is the payment's digest (id, amount, currency, payee IBAN and name)
 //! followed by 16 random bytes, so the signed client data names exactly this
 //! payment; at the end the digest is computed again from the payment as it
-//! stands, and any change voids the assertion. Ceremony state stays on the
+//! stands, and any change voids the assertion. A signing basket's payments
+//! are linked together by one digest over all of theirs (`linked_digest`).
+//! Ceremony state stays on the
 //! server, is taken once and lives [`CEREMONY_TTL`].
 
 use base64::Engine;
@@ -116,12 +118,13 @@ impl PasskeyVerifier {
         ))
     }
 
-    /// Options for `navigator.credentials.get()` with the PSU's passkeys; for a
-    /// payment the challenge carries its digest.
+    /// Options for `navigator.credentials.get()` with the PSU's passkeys; for
+    /// payments (`linked`: one, or a signing basket's) the challenge carries
+    /// their digest.
     pub(crate) fn start_authentication(
         &self,
         passkeys: &[PsuPasskey],
-        payment: Option<&Payment>,
+        linked: &[Payment],
     ) -> Result<Ceremony, PasskeyError> {
         let keys = passkeys
             .iter()
@@ -133,10 +136,9 @@ impl PasskeyVerifier {
             .map_err(|e| PasskeyError::Rejected(e.to_string()))?;
         let mut state =
             serde_json::to_value(&state).map_err(|e| PasskeyError::Stored(e.to_string()))?;
-        if let Some(payment) = payment {
+        if let Some(mut challenge) = linked_digest(linked) {
             // webauthn-rs draws a random challenge of its own; a linked one
             // replaces it in both what the browser gets and what the server keeps.
-            let mut challenge = payment_digest(payment);
             challenge.extend(random_bytes(16).map_err(|_| PasskeyError::Random)?);
             let slot = state
                 .get_mut("ast")
@@ -153,13 +155,13 @@ impl PasskeyVerifier {
 
     /// Verifies the browser's assertion against the kept state: signature,
     /// origin, user verification, counter, and for a payment that the signed
-    /// challenge still matches the payment. Returns the passkey used, updated.
+    /// challenge still matches the payments. Returns the passkey used, updated.
     pub(crate) fn finish_authentication(
         &self,
         state: &str,
         response: &str,
         passkeys: &[PsuPasskey],
-        payment: Option<&Payment>,
+        linked: &[Payment],
     ) -> Result<(String, String), PasskeyError> {
         let value: serde_json::Value =
             serde_json::from_str(state).map_err(|e| PasskeyError::Stored(e.to_string()))?;
@@ -169,12 +171,12 @@ impl PasskeyVerifier {
             .and_then(|c| c.as_str())
             .and_then(|c| URL_SAFE_NO_PAD.decode(c).ok())
             .ok_or_else(|| PasskeyError::Stored("no challenge in the state".into()))?;
-        let linked = challenge.len() == DIGEST_LEN + 16;
-        match payment {
-            Some(p) if !linked || challenge[..DIGEST_LEN] != payment_digest(p)[..] => {
+        let is_linked = challenge.len() == DIGEST_LEN + 16;
+        match linked_digest(linked) {
+            Some(digest) if !is_linked || challenge[..DIGEST_LEN] != digest[..] => {
                 return Err(PasskeyError::PaymentChanged);
             }
-            None if linked => return Err(PasskeyError::PaymentChanged),
+            None if is_linked => return Err(PasskeyError::PaymentChanged),
             _ => {}
         }
         let state: PasskeyAuthentication =
@@ -235,6 +237,24 @@ pub fn payment_digest(payment: &Payment) -> Vec<u8> {
         ));
     }
     sha256(text.as_bytes())
+}
+
+/// The digest a second factor is linked to: none without payments, the
+/// payment's own for one, and for a signing basket's several SHA-256 over
+/// each one's digest in the basket's order, so changing any of them, or the
+/// set, gives another.
+pub fn linked_digest(payments: &[Payment]) -> Option<Vec<u8>> {
+    match payments {
+        [] => None,
+        [one] => Some(payment_digest(one)),
+        several => {
+            let mut all = b"signing basket".to_vec();
+            for payment in several {
+                all.extend(payment_digest(payment));
+            }
+            Some(sha256(&all))
+        }
+    }
 }
 
 fn parse_passkey(stored: &PsuPasskey) -> Result<Passkey, PasskeyError> {

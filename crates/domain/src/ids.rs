@@ -155,6 +155,11 @@ uuid_id!(
     "payment id"
 );
 uuid_id!(
+    /// A signing basket (`basketId`): payments and consents under one SCA.
+    BasketId,
+    "basket id"
+);
+uuid_id!(
     /// One OAuth authorization: from the pushed request through the PSU's
     /// decision to the code and the tokens issued from it (the grant).
     AuthorizationId,

@@ -16,6 +16,7 @@
 //! - [`date`]: ISO dates exactly as `YYYY-MM-DD`.
 //! - [`consent`]: account-information consents and their port.
 //! - [`payment`]: payment initiations and their port.
+//! - [`basket`]: signing baskets (payments and consents under one SCA) and their port.
 //! - [`idempotency`]: how long an `X-Request-ID` names what it created.
 //! - [`oauth`]: issued tokens (stored as keyed hashes) and their port.
 //! - [`usage`]: per-application API usage aggregates and their port.
@@ -25,6 +26,7 @@
 //!
 //! This crate knows no HTTP framework, no SQL and no wire format.
 
+pub mod basket;
 pub mod card;
 pub mod clock;
 pub mod consent;

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use time::OffsetDateTime;
 
-use crate::ids::{ApplicationId, AuthorizationId, ConsentId, PaymentId, PsuId};
+use crate::ids::{ApplicationId, AuthorizationId, BasketId, ConsentId, PaymentId, PsuId};
 use crate::ledger::text_enum;
 use crate::registry::RedirectUri;
 use crate::secret::KeyedHash;
@@ -115,8 +115,8 @@ text_enum!(
 );
 
 /// A resource a PSU authorizes, named by the scope (`AIS:<consentId>`,
-/// `PIS:<paymentId>`, `PIIS:<consentId>`, `PIS-CANCEL:<paymentId>`), or
-/// only their identity (`openid` alone: a login without consent).
+/// `PIS:<paymentId>`, `PIIS:<consentId>`, `PIS-CANCEL:<paymentId>`,
+/// `SBS:<basketId>`), or only their identity (`openid` alone: a login without consent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ScopedResource {
     Consent(ConsentId),
@@ -126,6 +126,9 @@ pub enum ScopedResource {
     /// The PSU's confirmation that an authorised scheduled payment the TPP
     /// asked to cancel is cancelled.
     PaymentCancellation(PaymentId),
+    /// A signing basket: its payments and consents under one SCA (Redirect
+    /// approach only; never pushed).
+    Basket(BasketId),
     /// OpenID Connect without a PSD2 resource: the PSU signs in and shares
     /// who they are (the ID token's pairwise `sub`), nothing else.
     Identity,
@@ -145,6 +148,7 @@ impl ScopedResource {
             "PIS" => id.parse().ok().map(ScopedResource::Payment),
             "PIIS" => id.parse().ok().map(ScopedResource::FundsConsent),
             "PIS-CANCEL" => id.parse().ok().map(ScopedResource::PaymentCancellation),
+            "SBS" => id.parse().ok().map(ScopedResource::Basket),
             _ => None,
         }
     }
@@ -155,6 +159,7 @@ impl ScopedResource {
             ScopedResource::Payment(id) => format!("PIS:{id}"),
             ScopedResource::FundsConsent(id) => format!("PIIS:{id}"),
             ScopedResource::PaymentCancellation(id) => format!("PIS-CANCEL:{id}"),
+            ScopedResource::Basket(id) => format!("SBS:{id}"),
             ScopedResource::Identity => OPENID.to_owned(),
         }
     }

@@ -7,6 +7,7 @@
 //!   cycle, the card balances (`nonInvoiced`, credit limit included).
 //! - [`lifecycle`]: a payment's authorisation, refusal and cancellation in
 //!   one place, each answered by a typed outcome.
+//! - [`baskets`]: a signing basket's decision applied to each of its payments, once.
 //! - [`payments`]: exactly-once settlement of authorised payment initiations.
 //! - [`schedule`]: the durable scheduler of future-dated payments and standing orders.
 //! - [`sandbox`]: current accounts an operator opens for sandbox PSUs.
@@ -14,6 +15,7 @@
 //!
 //! Storage is reached only through the ports in `fintechapi_domain`.
 
+pub mod baskets;
 pub mod cards;
 pub mod demo;
 pub mod lifecycle;

@@ -24,7 +24,7 @@ const fn term(
 }
 
 /// In alphabetical order of the short form.
-pub const GLOSSARY: [Term; 42] = [
+pub const GLOSSARY: [Term; 43] = [
     term(
         "access-token",
         "Access token",
@@ -258,6 +258,12 @@ pub const GLOSSARY: [Term; 42] = [
         "SEPA",
         "Single Euro Payments Area",
         "The area in which euro credit transfers and direct debits work alike across borders.",
+    ),
+    term(
+        "signing-basket",
+        "Signing basket",
+        "Berlin Group signing basket",
+        "Several payments and consents a TPP puts together so the customer approves them on one bank page with one strong customer authentication; here by the Redirect approach, at most 20 at once.",
     ),
     term(
         "tpp",

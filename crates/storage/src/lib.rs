@@ -56,6 +56,7 @@ mod sqlite {
     /// SQLite has one writer at a time: a claim needs no row locks.
     const SKIP_LOCKED: &str = "";
     use exec::{Read, Write};
+    pub(crate) mod basket;
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
@@ -83,6 +84,7 @@ mod postgres {
     /// Concurrent claims pass over each other's rows instead of waiting.
     const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     use exec::{Read, Write};
+    pub(crate) mod basket;
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use fintechapi_domain::basket::{BasketCreation, BasketRepository, SigningBasket};
 use fintechapi_domain::card::{
     CardAccount, CardPayment, CardRepository, NewCardAccount, NewCardTransfer,
 };
@@ -16,7 +17,7 @@ use fintechapi_domain::holders::{AccountHolder, Mandate};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
 use fintechapi_domain::ids::{ApplicationId, CredentialId, OrganisationId, SubscriptionId, UserId};
-use fintechapi_domain::ids::{AuthorizationId, ConsentId, LeadId, PaymentId};
+use fintechapi_domain::ids::{AuthorizationId, BasketId, ConsentId, LeadId, PaymentId};
 use fintechapi_domain::lead::{Lead, LeadRepository, LeadStatus, NewLead};
 use fintechapi_domain::ledger::{
     Account, AccountEntry, EntryFilter, LedgerAudit, LedgerError, LedgerRepository, NewAccount,
@@ -179,6 +180,16 @@ forward! {
     DeltaReportRepository {
         fn delta_mark(consent: ConsentId, account: AccountId) -> Result<Option<i64>, StoreError>;
         fn advance_delta_mark(consent: ConsentId, account: AccountId, reference: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    }
+    BasketRepository {
+        fn create_basket(basket: SigningBasket) -> Result<BasketCreation, StoreError>;
+        fn basket(id: BasketId) -> Result<Option<SigningBasket>, StoreError>;
+        fn basket_by_request(application: ApplicationId, request_id: &str, since: OffsetDateTime) -> Result<Option<SigningBasket>, StoreError>;
+        fn basket_of(resource_id: &str) -> Result<Option<BasketId>, StoreError>;
+        fn cancel_basket(id: BasketId, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn approve_basket(id: BasketId, psu: PsuId, consents: Vec<(ConsentId, Vec<AccountGrant>)>, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn reject_basket(id: BasketId, psu: Option<PsuId>, at: OffsetDateTime) -> Result<bool, StoreError>;
+        fn unfinished_baskets(limit: u32) -> Result<Vec<SigningBasket>, StoreError>;
     }
     ConsentRepository {
         fn create_consent(consent: Consent) -> Result<ConsentCreation, StoreError>;

@@ -10,6 +10,7 @@
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::ids::{AuthorizationId, ConsentId, PsuId};
 use fintechapi_domain::oauth::AuthorizationRepository;
 use fintechapi_domain::oauth::{AuthorizationStage, ScaApproach};
@@ -400,14 +401,22 @@ pub(crate) async fn redirect_consent<R: Xs2aStore>(
         return Err(refused());
     };
     // An approved Redirect or Decoupled authorisation is never touched
-    // again: its last activity is the PSU's approval.
-    let approved_at = service
-        .authorizations()
-        .authorizations_for_scope(
-            caller.grant.application_id,
-            &ScopedResource::Consent(id).scope(),
-        )
-        .await?
+    // again: its last activity is the PSU's approval. A consent in a signing
+    // basket is authorised by the basket's.
+    let application = caller.grant.application_id;
+    let authorizations = service.authorizations();
+    let mut started = authorizations
+        .authorizations_for_scope(application, &ScopedResource::Consent(id).scope())
+        .await?;
+    if let Some(basket) = service.baskets().basket_of(&id.to_string()).await? {
+        let scope = ScopedResource::Basket(basket).scope();
+        started.extend(
+            authorizations
+                .authorizations_for_scope(application, &scope)
+                .await?,
+        );
+    }
+    let approved_at = started
         .iter()
         .find(|a| {
             a.flow.approach() != ScaApproach::OAuth && a.stage == AuthorizationStage::Approved

@@ -1,10 +1,11 @@
-//! Authorisation sub-resources of consents and payments. An authorisation
-//! starts with a pushed authorization request (OAuth SCA approach), or with
-//! the initiation itself or an explicit start here (Redirect and Decoupled
-//! approaches); each is listed and read here with its `scaStatus` (a
-//! Decoupled one unanswered in time is `failed`). A cancellation
-//! authorisation is a pushed request for a scheduled payment whose
-//! cancellation the TPP asked for (`DELETE` → 202). PSU data updates
+//! Authorisation sub-resources of consents, payments and signing baskets.
+//! An authorisation starts with a pushed authorization request (OAuth SCA
+//! approach), or with the initiation itself or an explicit start here
+//! (Redirect and Decoupled approaches; a basket's by Redirect only); each is
+//! listed and read here with its `scaStatus` (a Decoupled one unanswered in
+//! time is `failed`). A resource in a signing basket gets none of its own. A
+//! cancellation authorisation is a pushed request for a scheduled payment
+//! whose cancellation the TPP asked for (`DELETE` → 202). PSU data updates
 //! (embedded SCA) are not offered and say so.
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use fintechapi_domain::basket::BasketStatus;
 use fintechapi_domain::consent::ConsentStatus;
 use fintechapi_domain::ids::AuthorizationId;
 use fintechapi_domain::notification::NotifiedResource;
@@ -24,7 +26,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::approach::{Approach, DECOUPLED_EXPIRED, DECOUPLED_MESSAGE, Links};
-use crate::caller::{Ais, Pis};
+use crate::baskets::{not_in_basket, own_basket, redirect_only, self_link as basket_link};
+use crate::caller::{Ais, Pis, Sbs};
 use crate::consents::own_consent;
 use crate::error::MessageCode;
 use crate::notifications::Notifications;
@@ -52,6 +55,9 @@ async fn scope_of<R: Xs2aStore>(
             } else {
                 format!("PIS:{id}")
             }
+        }
+        Resource::Basket(id) => {
+            ScopedResource::Basket(own_basket(service, caller, id).await?.id).scope()
         }
     })
 }
@@ -101,6 +107,7 @@ fn decoupled_message(found: &Authorization, now: OffsetDateTime) -> Option<&'sta
 
 enum Resource {
     Consent(String),
+    Basket(String),
     Payment {
         service: String,
         product: String,
@@ -256,6 +263,7 @@ async fn target<R: Xs2aStore>(
             if consent.funds_account().is_some() {
                 return Err(Xs2aError::consent_unknown().at("consentId"));
             }
+            not_in_basket(service, &consent.id.to_string()).await?;
             (
                 ScopedResource::Consent(consent.id),
                 // Multilevel SCA: the next holder's authorisation.
@@ -272,10 +280,19 @@ async fn target<R: Xs2aStore>(
             id,
         } => {
             let payment = own_payment(service, caller, s, product, id).await?;
+            not_in_basket(service, &payment.id.to_string()).await?;
             (
                 ScopedResource::Payment(payment.id),
                 payment.status.awaits_authorisation(),
                 format!("/v1/{s}/{product}/{}", payment.id),
+            )
+        }
+        Resource::Basket(id) => {
+            let basket = own_basket(service, caller, id).await?;
+            (
+                ScopedResource::Basket(basket.id),
+                basket.status == BasketStatus::Received,
+                basket_link(basket.id),
             )
         }
     })
@@ -310,12 +327,16 @@ async fn start<R: Xs2aStore>(
 ) -> Response {
     let result = async {
         let (scoped, awaiting, self_link) = target(&service, &caller, &resource).await?;
-        let approach = Approach::requested(&service, &caller, &headers)
+        let mut approach = Approach::requested(&service, &caller, &headers)
             .await?
             .started_now();
+        if let Resource::Basket(_) = resource {
+            approach = redirect_only(approach)?;
+        }
         startable(&approach, awaiting)?;
         let notifications = Notifications::requested(&service, &caller, &headers).await?;
-        if let Some((kind, id)) = notified(&scoped) {
+        let subscribed = notified(&scoped);
+        if let Some((kind, id)) = subscribed.clone() {
             notifications.subscribe(&service, &caller, kind, id).await?;
         }
         let sca = approach
@@ -328,7 +349,11 @@ async fn start<R: Xs2aStore>(
             sca_status: sca.sca_status,
         };
         let answer = sca.mark((StatusCode::CREATED, Json(body)).into_response());
-        Ok(notifications.mark(answer))
+        // A signing basket's status changes are not notified: nothing to announce.
+        Ok(match subscribed {
+            Some(_) => notifications.mark(answer),
+            None => answer,
+        })
     }
     .await;
     caller.answer(result)
@@ -360,6 +385,31 @@ pub(crate) async fn payment_start<R: Xs2aStore>(
     Pis(caller): Pis,
 ) -> Response {
     start(s, caller, headers, path.into()).await
+}
+
+pub(crate) async fn basket_list<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    Path(id): Path<String>,
+    Sbs(caller): Sbs,
+) -> Response {
+    list(s, caller, Resource::Basket(id), false).await
+}
+
+pub(crate) async fn basket_status<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    Path((id, authorisation)): Path<(String, String)>,
+    Sbs(caller): Sbs,
+) -> Response {
+    status(s, caller, Resource::Basket(id), authorisation, false).await
+}
+
+pub(crate) async fn basket_start<R: Xs2aStore>(
+    State(s): State<Arc<Xs2aService<R>>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Sbs(caller): Sbs,
+) -> Response {
+    start(s, caller, headers, Resource::Basket(id)).await
 }
 
 /// A cancellation authorisation starts with a pushed request (`PIS:<id>`)

@@ -199,6 +199,21 @@ impl<R: Xs2aStore> Xs2aService<R> {
         parts: &Parts,
         product: ApiProduct,
     ) -> Result<Caller, Response> {
+        self.caller_of(parts, product, &[]).await
+    }
+
+    /// TPP identification and plan admission for a call that `first` or any
+    /// of `others` serves (a signing basket: payments, consents): admitted
+    /// and metered under the first one the application subscribed to.
+    pub(crate) async fn caller_of(
+        &self,
+        parts: &Parts,
+        first: ApiProduct,
+        others: &[ApiProduct],
+    ) -> Result<Caller, Response> {
+        let products: Vec<ApiProduct> = std::iter::once(first)
+            .chain(others.iter().copied())
+            .collect();
         let headers = &parts.headers;
         let line = &RequestLine::of(parts);
         let request_id = tpp_request_id(headers).map_err(IntoResponse::into_response)?;
@@ -233,6 +248,10 @@ impl<R: Xs2aStore> Xs2aService<R> {
         };
         self.check_binding(headers, line, token, dpop_scheme, &grant)
             .await?;
+        let chosen = products
+            .iter()
+            .find_map(|&p| grant.plan_for(p).map(|plan| (p, plan)));
+        let product = chosen.map_or(first, |(p, _)| p);
         let api = MeteredApi::from(product);
         let mut caller = Caller {
             grant,
@@ -240,12 +259,13 @@ impl<R: Xs2aStore> Xs2aService<R> {
             api,
             admission: None,
         };
-        let Some(plan) = caller.grant.plan_for(product) else {
+        let Some((_, plan)) = chosen else {
+            let titles: Vec<&str> = products.iter().map(|p| p.title()).collect();
             let refused = Xs2aError::new(
                 MessageCode::ServiceBlocked,
                 format!(
                     "the application has no approved {} subscription within its organisation's PSD2 roles",
-                    product.title()
+                    titles.join(" or ")
                 ),
             );
             return Err(caller.answer(Err(refused)));
@@ -320,3 +340,21 @@ product_caller!(
     Piis,
     ApiProduct::Piis
 );
+
+/// A caller of signing baskets: payment initiation or account information,
+/// whichever the application holds (a basket may hold consents only).
+pub(crate) struct Sbs(pub Caller);
+
+impl<R: Xs2aStore> FromRequestParts<Arc<Xs2aService<R>>> for Sbs {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        service: &Arc<Xs2aService<R>>,
+    ) -> Result<Self, Response> {
+        service
+            .caller_of(parts, ApiProduct::Pis, &[ApiProduct::Ais])
+            .await
+            .map(Self)
+    }
+}

@@ -30,6 +30,11 @@ pub enum MessageCode {
     StatusInvalid,
     AccessExceeded,
     RequestedFormatsInvalid,
+    /// A signing basket's entries cannot be combined (IG: signing baskets).
+    ReferenceMixInvalid,
+    /// A signing basket's entry is not awaiting its authorisation, or
+    /// belongs to another basket.
+    ReferenceStatusInvalid,
     /// Not a Berlin Group code: the store failed, retry later.
     ServiceUnavailable,
 }
@@ -56,6 +61,8 @@ impl MessageCode {
             Self::StatusInvalid => "STATUS_INVALID",
             Self::AccessExceeded => "ACCESS_EXCEEDED",
             Self::RequestedFormatsInvalid => "REQUESTED_FORMATS_INVALID",
+            Self::ReferenceMixInvalid => "REFERENCE_MIX_INVALID",
+            Self::ReferenceStatusInvalid => "REFERENCE_STATUS_INVALID",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
     }
@@ -79,7 +86,11 @@ impl MessageCode {
             Self::ConsentUnknown | Self::ServiceBlocked => StatusCode::FORBIDDEN,
             Self::ResourceUnknown | Self::ProductUnknown => StatusCode::NOT_FOUND,
             Self::CancellationInvalid => StatusCode::METHOD_NOT_ALLOWED,
-            Self::StatusInvalid => StatusCode::CONFLICT,
+            // The Implementation Guidelines give the signing basket's two
+            // reference codes 409, like a resource in the wrong status.
+            Self::StatusInvalid | Self::ReferenceMixInvalid | Self::ReferenceStatusInvalid => {
+                StatusCode::CONFLICT
+            }
             Self::AccessExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestedFormatsInvalid => StatusCode::NOT_ACCEPTABLE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -156,12 +156,3 @@ async fn piis_consent<R: Xs2aStore>(
 fn unknown_consent() -> Xs2aError {
     Xs2aError::consent_unknown().in_request().at("Consent-ID")
 }
-
-/// Signing baskets are not offered yet: every basket path says so.
-pub(crate) async fn signing_baskets() -> Response {
-    Xs2aError::new(
-        MessageCode::ServiceInvalid,
-        "signing baskets are not offered by this ASPSP",
-    )
-    .into_response()
-}

@@ -5,6 +5,7 @@
 use std::future::Future;
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::basket::SigningBasket;
 use fintechapi_domain::consent::{Consent, ConsentCreation};
 use fintechapi_domain::payment::{Payment, PaymentCreation};
 
@@ -59,6 +60,14 @@ impl Creation<Payment> for PaymentCreation {
     }
 }
 
+impl Idempotent for SigningBasket {
+    const NOUN: &'static str = "signing basket";
+
+    fn request_hash(&self) -> &str {
+        &self.request_hash
+    }
+}
+
 /// Creates `new` with `create`, or answers the resource the same request
 /// created before.
 pub(crate) async fn create_or_replay<T: Idempotent + Clone, C: Creation<T>>(
@@ -70,7 +79,7 @@ pub(crate) async fn create_or_replay<T: Idempotent + Clone, C: Creation<T>>(
 
 /// `new` if nothing was created before; the `first` resource again if its
 /// request was the same; a refusal otherwise.
-fn replay<T: Idempotent>(new: T, first: Option<T>) -> Result<T, Xs2aError> {
+pub(crate) fn replay<T: Idempotent>(new: T, first: Option<T>) -> Result<T, Xs2aError> {
     match first {
         None => Ok(new),
         Some(first) if first.request_hash() == new.request_hash() => Ok(first),

@@ -25,13 +25,15 @@
 //!   bulk payments; the initiation body, the answers and cancellation by concern).
 //! - [`pain001`]: the pain.001.001.03 XML body of the `pain.001-…` products.
 //! - `authorisations`: the authorisation sub-resources (each PAR is one; an explicit start with the Redirect approach).
-//! - `funds`: `POST /v1/funds-confirmations`; signing baskets answer `SERVICE_INVALID`.
+//! - `funds`: `POST /v1/funds-confirmations`.
+//! - `baskets`: `POST|GET|DELETE /v1/signing-baskets…`: payments and consents under one SCA (Redirect approach).
 //! - `notifications`: `TPP-Notification-URI` on initiations, checked and stored with the resource.
 //! - `profile`: `GET /aspsp-profile`, what this ASPSP offers and refuses, from the rules that enforce it.
 
 mod accounts;
 mod approach;
 mod authorisations;
+mod baskets;
 mod body;
 mod caller;
 mod card_accounts;
@@ -59,6 +61,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Router, middleware};
+use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
 use fintechapi_domain::ledger::{Account, LedgerRepository};
@@ -101,6 +104,10 @@ pub struct Xs2aService<R> {
 /// The ports XS2A reads and writes through, and the authorization server's clock and pepper.
 impl<R: Xs2aStore> Xs2aService<R> {
     pub(crate) fn consents(&self) -> &impl ConsentRepository {
+        self.oauth.server.repo()
+    }
+
+    pub(crate) fn baskets(&self) -> &impl BasketRepository {
         self.oauth.server.repo()
     }
 
@@ -209,11 +216,23 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
         )
         .route(
             "/v1/signing-baskets",
-            axum::routing::any(funds::signing_baskets),
+            axum::routing::post(baskets::create::<R>),
         )
         .route(
-            "/v1/signing-baskets/{*rest}",
-            axum::routing::any(funds::signing_baskets),
+            "/v1/signing-baskets/{basket_id}",
+            get(baskets::read::<R>).delete(baskets::delete::<R>),
+        )
+        .route(
+            "/v1/signing-baskets/{basket_id}/status",
+            get(baskets::status::<R>),
+        )
+        .route(
+            "/v1/signing-baskets/{basket_id}/authorisations",
+            get(authorisations::basket_list::<R>).post(authorisations::basket_start::<R>),
+        )
+        .route(
+            "/v1/signing-baskets/{basket_id}/authorisations/{authorisation_id}",
+            get(authorisations::basket_status::<R>).put(authorisations::update),
         )
         .route("/v1/accounts", get(granted::list::<Account, R>))
         .route("/v1/accounts/{account_id}", get(granted::details::<Account, R>))

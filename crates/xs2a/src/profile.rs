@@ -7,6 +7,7 @@
 
 use axum::body::Bytes;
 use axum::http::header::CONTENT_TYPE;
+use fintechapi_domain::basket::MAX_BASKET_ENTRIES;
 use fintechapi_domain::notification::{MAX_NOTIFICATION_URI_LEN, NotificationContent};
 use fintechapi_domain::payment::{PaymentProduct, PaymentService};
 use fintechapi_oauth::decoupled::DECOUPLED_TTL;
@@ -49,36 +50,9 @@ const fn refused(
     }
 }
 
-/// Signing baskets; PSU data updates, which only embedded SCA sends; and an
-/// explicit start of a cancellation authorisation (it starts with a pushed request).
-pub const REFUSED_OPERATIONS: [RefusedOperation; 12] = [
-    refused("createSigningBasket", "POST", "/v1/signing-baskets"),
-    refused("getSigningBasket", "GET", "/v1/signing-baskets/{basketId}"),
-    refused(
-        "deleteSigningBasket",
-        "DELETE",
-        "/v1/signing-baskets/{basketId}",
-    ),
-    refused(
-        "getSigningBasketStatus",
-        "GET",
-        "/v1/signing-baskets/{basketId}/status",
-    ),
-    refused(
-        "getSigningBasketAuthorisation",
-        "GET",
-        "/v1/signing-baskets/{basketId}/authorisations",
-    ),
-    refused(
-        "startSigningBasketAuthorisation",
-        "POST",
-        "/v1/signing-baskets/{basketId}/authorisations",
-    ),
-    refused(
-        "getSigningBasketScaStatus",
-        "GET",
-        "/v1/signing-baskets/{basketId}/authorisations/{authorisationId}",
-    ),
+/// PSU data updates, which only embedded SCA sends; and an explicit start of
+/// a cancellation authorisation (it starts with a pushed request).
+pub const REFUSED_OPERATIONS: [RefusedOperation; 5] = [
     refused(
         "updateSigningBasketPsuData",
         "PUT",
@@ -106,6 +80,21 @@ pub const REFUSED_OPERATIONS: [RefusedOperation; 12] = [
     ),
 ];
 
+/// What a signing basket takes and how it is authorised.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SigningBasketProfile {
+    /// Payments and consents together; more is 400 `FORMAT_ERROR`.
+    max_entries: usize,
+    /// The Redirect approach only (`TPP-Redirect-Preferred: true`).
+    sca_approaches: [&'static str; 1],
+    /// `TPP-Explicit-Authorisation-Preferred: true` links `startAuthorisation`.
+    explicit_start: bool,
+    decoupled: &'static str,
+    /// `TPP-Notification-URI` is not honoured on a basket.
+    notifications: bool,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AspspProfile {
@@ -114,8 +103,9 @@ pub struct AspspProfile {
     ais: AisProfile,
     pis: PisProfile,
     piis: PiisProfile,
-    /// Signing baskets (`/v1/signing-baskets`) answer `SERVICE_INVALID`.
+    /// Signing baskets (`/v1/signing-baskets`): payments and consents under one SCA.
     signing_baskets: bool,
+    signing_basket: SigningBasketProfile,
     /// A payment drawn on an account with joint holders, or a consent
     /// covering one, needs each joint holder's own authorisation (one
     /// sub-resource each, started by the TPP after the first): `PATC`, or
@@ -131,7 +121,7 @@ pub struct AspspProfile {
     /// RFC 8414 metadata of the authorization server (PAR, token, DPoP, mTLS).
     authorization_server_metadata: &'static str,
     /// The specification's operations this ASPSP does not offer.
-    refused_operations: [RefusedOperation; 12],
+    refused_operations: [RefusedOperation; 5],
 }
 
 #[derive(Debug, Serialize)]
@@ -335,7 +325,14 @@ impl AspspProfile {
                 funds_confirmation: true,
                 consent_required: true,
             },
-            signing_baskets: false,
+            signing_baskets: true,
+            signing_basket: SigningBasketProfile {
+                max_entries: MAX_BASKET_ENTRIES,
+                sca_approaches: [REDIRECT],
+                explicit_start: true,
+                decoupled: "not offered for signing baskets: 400 SERVICE_INVALID",
+                notifications: false,
+            },
             multilevel_sca: true,
             multilevel_sca_covers: ["payments", "consents"],
             notifications: NotificationsProfile {

@@ -357,7 +357,8 @@ async fn confirm_page<R: BankStore>(
         _ => Vec::new(),
     };
     let payment = asked.payment();
-    let passkey_options = passkey_prompt(service, psu, payment, &session.approval_ceremony).await?;
+    let linked = payment.map(std::slice::from_ref).unwrap_or_default();
+    let passkey_options = passkey_prompt(service, psu, linked, &session.approval_ceremony).await?;
     let page = ConfirmPage {
         bank: service.settings.bank_name.clone(),
         csrf: session.csrf.clone(),
@@ -460,7 +461,11 @@ pub(super) async fn decide<R: BankStore>(
         csrf: String::new(),
     };
     let ceremony = &session.approval_ceremony;
-    let error = match attempt(&service, psu.id, &factor, asked.payment(), ceremony).await? {
+    let linked = asked
+        .payment()
+        .map(std::slice::from_ref)
+        .unwrap_or_default();
+    let error = match attempt(&service, psu.id, &factor, linked, ceremony).await? {
         Attempt::Accepted => None,
         Attempt::Blocked => {
             let repo = service.oauth.server.repo();

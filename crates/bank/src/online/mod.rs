@@ -377,8 +377,9 @@ async fn sca_page<R: BankStore>(
         sandbox_code: service.settings.sandbox_code.clone(),
         error,
         payment: None,
+        basket: Vec::new(),
         challenge: None,
-        passkey_options: passkey_prompt(service, psu, None, &online.sign_in_ceremony).await?,
+        passkey_options: passkey_prompt(service, psu, &[], &online.sign_in_ceremony).await?,
     };
     Ok(secured((status, page).into_response(), None))
 }
@@ -396,7 +397,7 @@ async fn sca<R: BankStore>(
 ) -> Result<Response, BankError> {
     let OnlinePost { session, form, .. } = post;
     let ceremony = &session.sign_in_ceremony;
-    let (psu, error) = match attempt(&service, session.psu()?.id, &form, None, ceremony).await? {
+    let (psu, error) = match attempt(&service, session.psu()?.id, &form, &[], ceremony).await? {
         Attempt::Accepted => return passed(&service, &session).await,
         Attempt::Blocked => {
             service

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use fintechapi_domain::Clock;
+use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::consent::ConsentRepository;
 use fintechapi_domain::oauth::{AuthorizationRepository, SigningKeyRepository, TokenRepository};
 use fintechapi_domain::payment::PaymentRepository;
@@ -61,6 +62,7 @@ pub trait AsRepo:
     + AuthorizationRepository
     + ConsentRepository
     + PaymentRepository
+    + BasketRepository
     + Clone
 {
 }
@@ -72,6 +74,7 @@ impl<
         + AuthorizationRepository
         + ConsentRepository
         + PaymentRepository
+        + BasketRepository
         + Clone,
 > AsRepo for T
 {

@@ -341,6 +341,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             Some(
                 ScopedResource::Payment(_)
                 | ScopedResource::PaymentCancellation(_)
+                | ScopedResource::Basket(_)
                 | ScopedResource::Identity,
             ) => return Ok(None),
             None => return Err(invalid(format!("scope {scope:?} names no resource"))),

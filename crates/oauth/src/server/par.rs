@@ -6,7 +6,7 @@
 
 use fintechapi_domain::consent::{Consent, ConsentAccess, ConsentCreation, ConsentStatus};
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::{ApplicationId, AuthorizationId, ConsentId};
+use fintechapi_domain::ids::{ApplicationId, AuthorizationId, BasketId, ConsentId};
 use fintechapi_domain::oauth::{
     Authorization, AuthorizationFlow, AuthorizationStage, OPENID, OpenIdRequest, ResponseMode,
 };
@@ -268,6 +268,15 @@ impl<R: AsRepo> AuthorizationServer<R> {
     ) -> Result<ScopedResource, OAuthError> {
         match resource {
             ScopedResource::Identity => {}
+            ScopedResource::Basket(id) => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!(
+                        "signing basket {id} is authorised with the Redirect approach \
+                         (its scaRedirect link), not with a pushed request"
+                    ),
+                ));
+            }
             ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) => {
                 let funds = matches!(resource, ScopedResource::FundsConsent(_));
                 let (product, title) = if funds {
@@ -347,6 +356,16 @@ impl<R: AsRepo> AuthorizationServer<R> {
                     }
                 }
             }
+        }
+        if let ScopedResource::Consent(id) | ScopedResource::FundsConsent(id) = resource
+            && let Some(basket) = self.tokens.basket_of(&id.to_string()).await?
+        {
+            return Err(in_basket(basket));
+        }
+        if let ScopedResource::Payment(id) = resource
+            && let Some(basket) = self.tokens.basket_of(&id.to_string()).await?
+        {
+            return Err(in_basket(basket));
         }
         Ok(resource)
     }
@@ -431,4 +450,13 @@ fn s256_challenge(challenge: Option<String>, method: Option<&str>) -> Result<Str
 
 fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
+}
+
+/// A resource in a signing basket is authorised with the basket only, so it
+/// can never be authorised twice.
+fn in_basket(basket: BasketId) -> OAuthError {
+    OAuthError::new(
+        ErrorCode::InvalidScope,
+        format!("the resource belongs to signing basket {basket}: authorise the basket instead"),
+    )
 }

@@ -64,6 +64,11 @@ pub(super) fn spawn_settlement(
             {
                 tracing::warn!(error = %e, "settling authorised payments failed; retrying");
             }
+            // Signing baskets decided before a crash: their payments, once.
+            if let Err(e) = fintechapi_ledger::baskets::finish_pending(state.ledger(), grace).await
+            {
+                tracing::warn!(error = %e, "finishing decided signing baskets failed; retrying");
+            }
             // Decoupled authorisations nobody answered in time.
             match state.oauth().server.expire_decoupled().await {
                 Ok(0) => {}

@@ -245,7 +245,7 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
 
     // Every operation of the specification it refuses says so.
     let refused = profile["refusedOperations"].as_array().unwrap();
-    assert_eq!(refused.len(), 12);
+    assert_eq!(refused.len(), 5);
     for op in refused {
         let path = op["path"]
             .as_str()
@@ -267,17 +267,38 @@ async fn consents_and_sca_are_as_the_profile_says(db: TestDb) {
             a.body
         );
     }
-    assert_eq!(profile["signingBaskets"], false);
-    let basket = tpp
-        .call(
-            Method::POST,
-            "/v1/signing-baskets",
-            &cc,
-            &[],
-            Some(&json!({"consentIds": [id]})),
-        )
-        .await;
-    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    // Signing baskets: at most maxEntries entries, by the Redirect approach only.
+    assert_eq!(profile["signingBaskets"], true);
+    let baskets = &profile["signingBasket"];
+    assert_eq!(baskets["scaApproaches"], json!(["REDIRECT"]));
+    let max = baskets["maxEntries"].as_u64().unwrap() as usize;
+    let ids =
+        |n: usize| -> Vec<String> { (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect() };
+    const BY_REDIRECT: [(&str, &str); 3] = [
+        ("psu-ip-address", "192.0.2.7"),
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+    ];
+    let basket = |headers: &'static [(&'static str, &'static str)], body: Value| {
+        let (tpp, cc) = (&tpp, &cc);
+        async move {
+            tpp.call(
+                Method::POST,
+                "/v1/signing-baskets",
+                cc,
+                headers,
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let too_many = basket(&BY_REDIRECT, json!({"paymentIds": ids(max + 1)})).await;
+    too_many.assert_tpp_message(StatusCode::BAD_REQUEST, "FORMAT_ERROR");
+    // As many as allowed pass the count: each is then looked up.
+    let at_most = basket(&BY_REDIRECT, json!({"paymentIds": ids(max)})).await;
+    at_most.assert_refusal(StatusCode::BAD_REQUEST, "RESOURCE_UNKNOWN", "paymentIds[0]");
+    let by_oauth = basket(&BY_REDIRECT[..1], json!({"consentIds": [id]})).await;
+    by_oauth.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
 
     // Notifications: every content constant named is honoured, the default
     // is what a consent without preferences gets, the URI rule and length hold.

@@ -33,6 +33,7 @@ mod reference;
 mod registry_cache;
 mod scheduled_payments;
 mod shared_limits;
+mod signing_baskets;
 mod site;
 mod tls;
 mod token_path;

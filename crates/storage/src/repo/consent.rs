@@ -213,6 +213,7 @@ impl ConsentRepository for super::Store {
 pub(crate) enum RequestHolders {
     Consents,
     Payments,
+    Baskets,
 }
 
 macro_rules! release_request_id {
@@ -239,6 +240,7 @@ pub(crate) async fn release_expired_request_id(
     let sql = match holders {
         RequestHolders::Consents => release_request_id!("consents"),
         RequestHolders::Payments => release_request_id!("payments"),
+        RequestHolders::Baskets => release_request_id!("signing_baskets"),
     };
     sqlx::query(sql)
         .bind(application)

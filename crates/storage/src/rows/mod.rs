@@ -6,6 +6,7 @@ use fintechapi_domain::StoreError;
 
 #[macro_use]
 mod ledger;
+mod basket;
 mod card;
 #[macro_use]
 mod psu;
@@ -18,6 +19,7 @@ mod portal;
 mod registry;
 mod usage;
 
+pub(crate) use basket::*;
 pub(crate) use card::*;
 pub(crate) use consent::*;
 pub(crate) use lead::*;

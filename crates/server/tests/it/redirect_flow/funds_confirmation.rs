@@ -170,8 +170,21 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .await;
     assert!(screen.body.contains("not one of yours"), "{}", screen.body);
 
-    let basket = tpp.post("/v1/signing-baskets", &cc, &[], &json!({})).await;
-    basket.assert_tpp_message(StatusCode::BAD_REQUEST, "SERVICE_INVALID");
+    // A funds-confirmation consent is authorised with its pushed request only.
+    let headers = [
+        ("psu-ip-address", "192.0.2.7"),
+        ("tpp-redirect-preferred", "true"),
+        ("tpp-redirect-uri", REDIRECT),
+    ];
+    let basket = json!({"consentIds": [consent]});
+    let basket = tpp
+        .post("/v1/signing-baskets", &cc, &headers, &basket)
+        .await;
+    basket.assert_refusal(
+        StatusCode::BAD_REQUEST,
+        "REFERENCE_MIX_INVALID",
+        "consentIds[0]",
+    );
     server.stop().await;
 }
 both_stores!(funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no);
