@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::basket::{BasketStatus, SigningBasket};
 use fintechapi_domain::consent::{AccountGrant, Consent};
+use fintechapi_domain::holders::is_joint;
 use fintechapi_domain::ids::{BasketId, ConsentId};
 use fintechapi_domain::oauth::Authorization;
 use fintechapi_domain::payment::Payment;
@@ -123,7 +124,8 @@ pub(crate) async fn page<R: BankStore>(
 }
 
 /// The PSU's one decision on the whole basket. A basket with a consent that
-/// cannot be granted is declined whatever was asked.
+/// cannot be granted, or that covers a joint account, is declined whatever
+/// was asked.
 pub(crate) async fn decide<R: BankStore>(
     service: &BankService<R>,
     authorization: &Authorization,
@@ -136,7 +138,15 @@ pub(crate) async fn decide<R: BankStore>(
     let (repo, now) = (server.repo(), server.now());
     let psu = authorization.psu_id.ok_or_else(BankError::expired)?;
     let grantable = consents.iter().all(|c| c.problem.is_none());
-    if !approve || !grantable {
+    // Multilevel SCA needs each joint holder's own approval of a consent
+    // (`consent.rs`), which one basket SCA cannot give: declined.
+    let mut joint = false;
+    for c in &consents {
+        let grants: Vec<AccountGrant> = c.lines.iter().map(AccountLine::grant).collect();
+        let holders = crate::consent::holders_of(service, &grants).await?;
+        joint |= holders.iter().any(|h| is_joint(h));
+    }
+    if !approve || !grantable || joint {
         if !repo.reject_basket(basket.id, Some(psu), now).await? {
             return Err(already_decided());
         }
@@ -147,10 +157,13 @@ pub(crate) async fn decide<R: BankStore>(
         };
         finish(&service.ledger, &declined).await?;
         deny(service, authorization).await?;
-        let why = if grantable {
-            "the PSU declined the signing basket"
-        } else {
+        let why = if !grantable {
             "a consent of the basket names an account the PSU does not hold"
+        } else if joint {
+            "a consent of the basket covers a joint account, which needs every holder's own \
+             authorisation of the consent"
+        } else {
+            "the PSU declined the signing basket"
         };
         return Ok(refused(service, authorization, why).await);
     }

@@ -286,6 +286,29 @@ async fn a_declined_basket_rejects_every_entry(db: TestDb) {
 }
 both_stores!(a_declined_basket_rejects_every_entry);
 
+/// A consent on the joint account needs each holder's own authorisation
+/// (multilevel SCA), which one basket SCA is not: Dave's approval of the
+/// basket declines it, and the consent is rejected, never valid.
+async fn a_basket_with_a_joint_accounts_consent_is_declined(db: TestDb) {
+    let (server, tpp, cc) = acme(db).await;
+    let joint = accounts_of(&server, "dave").await.remove(0);
+    let consent = balances_consent(&tpp, &cc, &joint).await;
+    let created = tpp
+        .post(BASKETS, &cc, &BY_REDIRECT, &basket_body(&[], &[&consent]))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let own = format!("{BASKETS}/{}", created.body["basketId"].as_str().unwrap());
+    let mut psu = Browser::new(&server);
+    let screen = psu
+        .authorise(&tpp.sca_link(&created), "dave", "dave-demo-2026")
+        .await;
+    psu.decide(&screen, "approve").await.assert_redirect(NOK);
+    assert_eq!(transaction_status(&tpp, &cc, &own).await, "RJCT");
+    assert_eq!(tpp.consent_status(&cc, &consent).await, "rejected");
+    server.stop().await;
+}
+both_stores!(a_basket_with_a_joint_accounts_consent_is_declined);
+
 async fn a_basket_is_deleted_only_before_its_authorisation(db: TestDb) {
     let (server, tpp, cc) = acme(db).await;
     let debtor = accounts_of(&server, "carol").await.remove(0);
