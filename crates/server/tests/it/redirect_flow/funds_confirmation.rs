@@ -181,7 +181,7 @@ async fn funds_confirmation_needs_the_holders_piis_consent_and_answers_yes_or_no
         .post("/v1/signing-baskets", &cc, &headers, &basket)
         .await;
     basket.assert_refusal(
-        StatusCode::BAD_REQUEST,
+        StatusCode::CONFLICT,
         "REFERENCE_MIX_INVALID",
         "consentIds[0]",
     );
