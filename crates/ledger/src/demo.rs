@@ -311,23 +311,7 @@ where
     let mut rng = Rng(0x00F1_7EC4_A9D1_2026);
     let now = clock.now();
     let today = clock.today();
-    let mut psu_ids = Vec::new();
-    for psu in DEMO_PSUS {
-        let id = PsuId::from_random_bytes(rng.bytes16());
-        repo.create_psu(NewPsu {
-            id,
-            login: psu.login.to_owned(),
-            display_name: psu.name.to_owned(),
-            password: PasswordHash::create(psu.password)?,
-            created_at: now,
-        })
-        .await?;
-        // Block alerts go to the demo outbox (example.com never receives mail).
-        repo.set_psu_email(id, Some(format!("{}@demo-psu.example.com", psu.login)))
-            .await
-            .map_err(PsuError::from)?;
-        psu_ids.push(id);
-    }
+    let psu_ids = create_psus(&repo, &mut rng, &DEMO_PSUS, now).await?;
     let ledger = Ledger::new(repo, clock.clone());
     let clearing = ledger.clearing_account(Currency::EUR, BANK_BIC).await?.id;
     let mut accounts = Vec::new();
@@ -383,16 +367,15 @@ where
     })
 }
 
-/// Dave and Erin's joint account, funded once.
-async fn seed_joint_account<R>(ledger: &Ledger<R>, clearing: AccountId) -> Result<(), DemoError>
-where
-    R: LedgerRepository + CardRepository + PsuRepository,
-{
-    let mut rng = Rng(0x00F1_7EC4_A9D1_2027);
-    let now = ledger.now();
-    let repo = ledger.repo();
-    let mut ids = Vec::new();
-    for psu in JOINT_DEMO_PSUS {
+/// The demo PSUs `psus`, their ids drawn from `rng`.
+async fn create_psus<R: PsuRepository>(
+    repo: &R,
+    rng: &mut Rng,
+    psus: &[DemoPsu],
+    now: time::OffsetDateTime,
+) -> Result<Vec<PsuId>, DemoError> {
+    let mut ids = Vec::with_capacity(psus.len());
+    for psu in psus {
         let id = PsuId::from_random_bytes(rng.bytes16());
         repo.create_psu(NewPsu {
             id,
@@ -402,11 +385,24 @@ where
             created_at: now,
         })
         .await?;
+        // Block alerts go to the demo outbox (example.com never receives mail).
         repo.set_psu_email(id, Some(format!("{}@demo-psu.example.com", psu.login)))
             .await
             .map_err(PsuError::from)?;
         ids.push(id);
     }
+    Ok(ids)
+}
+
+/// Dave and Erin's joint account, funded once.
+async fn seed_joint_account<R>(ledger: &Ledger<R>, clearing: AccountId) -> Result<(), DemoError>
+where
+    R: LedgerRepository + CardRepository + PsuRepository,
+{
+    let mut rng = Rng(0x00F1_7EC4_A9D1_2027);
+    let now = ledger.now();
+    let repo = ledger.repo();
+    let ids = create_psus(repo, &mut rng, &JOINT_DEMO_PSUS, now).await?;
     let n = ACCOUNTS.len();
     let iban = Iban::from_bban("DE", &format!("{BANK_CODE}{:010}", 1_000_100 + n * 7919))
         .map_err(|_| LedgerError::InvalidAccount("demo IBAN"))?;
