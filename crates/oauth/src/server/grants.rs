@@ -333,7 +333,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
 
     /// How long a refresh token for `scope` may live: to the end of the
     /// consent's `validUntil` day; refused once the consent is no longer
-    /// valid. A payment or identity-only authorization gets no refresh token.
+    /// valid (or, multilevel SCA, partially authorised). A payment or identity-only authorization gets no refresh token.
     async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
@@ -353,7 +353,12 @@ impl<R: AsRepo> AuthorizationServer<R> {
             .await?
             .ok_or_else(|| invalid(format!("consent {id} no longer exists")))?;
         let status = consent.status_on(now.date());
-        if status != ConsentStatus::Valid {
+        // A joint account's consent after the first holder's approval: the
+        // token is issued, and serves reads once the last holder approved.
+        if !matches!(
+            status,
+            ConsentStatus::Valid | ConsentStatus::PartiallyAuthorised
+        ) {
             return Err(invalid(format!("consent {id} is {status}")));
         }
         let end = consent

@@ -519,6 +519,36 @@ async fn racing_last_approvals_make_the_consent_valid_once(db: TestDb) {
 }
 both_stores!(racing_last_approvals_make_the_consent_valid_once);
 
+/// The OAuth approach: the first holder's code is exchanged for a token
+/// that reads nothing until the last holder approved, and then reads.
+async fn a_joint_consent_by_oauth_reads_once_the_last_holder_approved(db: TestDb) {
+    let (server, tpp, cc, joint) = joint_ais_bank(db).await;
+    let consent = consent_id(&consent_on(&tpp, &cc, &joint, &[]).await);
+    let tokens = tpp
+        .tokens(&server, &consent, "dave", "dave-demo-2026")
+        .await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.body);
+    let token = tokens.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        consent_status(&tpp, &cc, &consent).await,
+        "partiallyAuthorised"
+    );
+    let early = tpp
+        .get("/v1/accounts", &token, &psu_headers(&consent))
+        .await;
+    early.assert_tpp_message(StatusCode::UNAUTHORIZED, "CONSENT_INVALID");
+
+    approve_next(&server, &tpp, &cc, &consent, "erin").await;
+    assert_eq!(consent_status(&tpp, &cc, &consent).await, "valid");
+    let read = tpp
+        .get("/v1/accounts", &token, &psu_headers(&consent))
+        .await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.body);
+    assert_eq!(read.listed_ibans(), [iban(&joint)]);
+    server.stop().await;
+}
+both_stores!(a_joint_consent_by_oauth_reads_once_the_last_holder_approved);
+
 async fn a_sole_holders_consent_needs_one_approval(db: TestDb) {
     let (server, tpp, cc, _) = joint_ais_bank(db).await;
     let alices = accounts_of(&server, "alice").await.remove(0);
