@@ -327,8 +327,10 @@ step('the XS2A reference shows each operation offered with its example, within t
   const resp = await page.goto(`${base}/portal/docs/xs2a`);
   assert.equal(resp.status(), 200);
   await assertStyled();
-  assert.equal(await page.locator('article.card').count(), 26);
-  assert.equal(await page.locator('article.card pre.example').count(), 52, 'a request and an answer under each operation');
+  assert.equal(await page.locator('article.card').count(), 33);
+  assert.equal(await page.locator('article.card pre.example').count(), 66, 'a request and an answer under each operation');
+  assert.equal(await page.locator('article.card', { hasText: '/v1/signing-baskets/{basketId}/authorisations' }).count() >= 1, true,
+    'the signing baskets are among the operations offered');
   for (const href of ['/portal/docs/xs2a-supported.openapi.json', '/portal/docs/xs2a.postman_collection.json']) {
     assert.equal(await page.locator(`a[href="${href}"]`).count(), 1, `${href} is linked`);
   }
