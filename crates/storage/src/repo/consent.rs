@@ -9,6 +9,7 @@ use fintechapi_domain::ids::{ApplicationId, ConsentId, PsuId};
 use time::{Date, OffsetDateTime};
 
 use super::ledger::Conn;
+use super::payment::record_approval;
 use super::{BEGIN_WRITE, Read, Write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
@@ -137,26 +138,16 @@ impl ConsentRepository for super::Store {
         psu: PsuId,
         at: OffsetDateTime,
     ) -> Result<Vec<PsuId>, StoreError> {
-        let pool = &self.0;
-        // Two statements, not one transaction: the approval is committed
-        // before the approvals are read, so a racing approver's read sees it.
-        sqlx::query(
+        record_approval(
+            &self.0,
             "INSERT INTO consent_approvals (consent_id, psu_id, approved_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (consent_id, psu_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(psu)
-        .bind(at)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-        sqlx::query_scalar::<_, PsuId>(
+             ON CONFLICT (consent_id, psu_id) DO NOTHING",
             "SELECT psu_id FROM consent_approvals WHERE consent_id = $1 ORDER BY approved_at, psu_id",
+            id,
+            psu,
+            at,
         )
-        .bind(id)
-        .fetch_all(pool)
         .await
-        .map_err(store)
     }
 
     async fn count_unattended_access(

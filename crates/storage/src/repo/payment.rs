@@ -201,26 +201,16 @@ impl PaymentRepository for super::Store {
         psu: PsuId,
         at: OffsetDateTime,
     ) -> Result<Vec<PsuId>, StoreError> {
-        let pool = &self.0;
-        // Two statements, not one transaction: the approval is committed
-        // before the approvals are read, so a racing approver's read sees it.
-        sqlx::query(
+        record_approval(
+            &self.0,
             "INSERT INTO payment_approvals (payment_id, psu_id, approved_at) VALUES ($1, $2, $3) \
-         ON CONFLICT (payment_id, psu_id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(psu)
-        .bind(at)
-        .execute(pool)
-        .await
-        .map_err(store)?;
-        sqlx::query_scalar::<_, PsuId>(
+             ON CONFLICT (payment_id, psu_id) DO NOTHING",
             "SELECT psu_id FROM payment_approvals WHERE payment_id = $1 ORDER BY approved_at, psu_id",
+            id,
+            psu,
+            at,
         )
-        .bind(id)
-        .fetch_all(pool)
         .await
-        .map_err(store)
     }
 
     async fn scheduled_payments_due(
@@ -413,4 +403,33 @@ async fn complete(pool: &Pool<Db>, rows: Vec<PaymentRow>) -> Result<Vec<Payment>
         payments.push(payment);
     }
     Ok(payments)
+}
+
+/// A holder's approval of a payment or consent (`insert`), then every
+/// approval of it so far (`select`). Two statements, not one transaction:
+/// the approval is committed before the approvals are read, so of two
+/// racing approvers the later reader sees both.
+pub(crate) async fn record_approval<I>(
+    pool: &Pool<Db>,
+    insert: &'static str,
+    select: &'static str,
+    id: I,
+    psu: PsuId,
+    at: OffsetDateTime,
+) -> Result<Vec<PsuId>, StoreError>
+where
+    I: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send + Copy,
+{
+    sqlx::query(insert)
+        .bind(id)
+        .bind(psu)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map_err(store)?;
+    sqlx::query_scalar::<_, PsuId>(select)
+        .bind(id)
+        .fetch_all(pool)
+        .await
+        .map_err(store)
 }
