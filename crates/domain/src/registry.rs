@@ -109,6 +109,9 @@ pub enum RegistryEvent {
     /// The watch broke; changes may go unannounced until `Connected`.
     Lost,
     Changed(RegistryChange),
+    /// The store's registry version, which every committed change bumps
+    /// (SQLite's nodes poll it; PostgreSQL announces changes instead).
+    Version(i64),
 }
 
 /// The set of PSD2 roles an organisation holds.

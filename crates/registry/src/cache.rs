@@ -56,9 +56,14 @@ pub enum Freshness {
     /// only while the node's watch is connected, from its first
     /// [`RegistryEvent::Connected`] on.
     Announced,
-    /// Each lookup first reads the store's registry version (SQLite: one
-    /// node, but `fintechapi admin` may write from another process).
+    /// Each lookup first reads the store's registry version (tools and
+    /// tests that run no watch).
     Versioned,
+    /// The node's watch reads the registry version every moment and reports
+    /// it ([`RegistryEvent::Version`]; SQLite: one node, but `fintechapi
+    /// admin` may write from another process): entries serve from the first
+    /// version seen until the watch fails to read one.
+    Polled,
 }
 
 /// A consumer key's credential and what authenticating it needs.
@@ -152,20 +157,18 @@ impl RegistryCache {
             // Changes may have gone unannounced before or in between.
             RegistryEvent::Connected | RegistryEvent::Lost => {
                 state.forget_all();
+                state.version = None;
                 state.live = event == RegistryEvent::Connected;
             }
             RegistryEvent::Changed(change) => state.forget(change),
+            RegistryEvent::Version(version) => state.observe_version(version),
         }
     }
 
     /// `Versioned`: the store's registry version, read before a lookup; any
     /// other than the entries were read at forgets them all.
     pub(crate) fn observe_version(&self, version: i64) {
-        let mut state = self.lock();
-        if state.version != Some(version) {
-            state.forget_all();
-            state.version = Some(version);
-        }
+        self.lock().observe_version(version);
     }
 
     pub(crate) fn lookup<K: Hash + Eq, V: Clone>(&self, table: Table<K, V>, key: &K) -> Lookup<V> {
@@ -231,6 +234,16 @@ impl RegistryCache {
 }
 
 impl State {
+    /// A version other than the entries were read at forgets them all; the
+    /// first one seen lets entries serve (`Polled`).
+    fn observe_version(&mut self, version: i64) {
+        if self.version != Some(version) {
+            self.forget_all();
+            self.version = Some(version);
+        }
+        self.live = true;
+    }
+
     fn forget(&mut self, change: RegistryChange) {
         match change {
             RegistryChange::Application(id) => {
@@ -425,6 +438,34 @@ mod tests {
         assert!(hit(&cache, "ck_a"));
         cache.observe_version(5);
         assert!(!hit(&cache, "ck_a"));
+    }
+
+    #[test]
+    fn polled_entries_serve_from_the_first_version_until_a_poll_fails() {
+        let cache = RegistryCache::new(Freshness::Polled, 10);
+        let r = record("ck_a");
+        load(&cache, &r);
+        assert!(
+            !hit(&cache, "ck_a"),
+            "nothing is cached before a version is read"
+        );
+        cache.apply(RegistryEvent::Version(7));
+        load(&cache, &r);
+        cache.apply(RegistryEvent::Version(7));
+        assert!(hit(&cache, "ck_a"));
+        cache.apply(RegistryEvent::Version(8));
+        assert!(!hit(&cache, "ck_a"), "another process changed the registry");
+        load(&cache, &r);
+        cache.apply(RegistryEvent::Lost);
+        assert!(!hit(&cache, "ck_a"));
+        load(&cache, &r);
+        assert!(
+            !hit(&cache, "ck_a"),
+            "nothing is cached while the version cannot be read"
+        );
+        cache.apply(RegistryEvent::Version(8));
+        load(&cache, &r);
+        assert!(hit(&cache, "ck_a"));
     }
 
     #[test]

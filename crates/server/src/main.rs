@@ -3,6 +3,11 @@ use std::process::ExitCode;
 use clap::Parser;
 use fintechapi_server::cli::{self, Cli};
 
+// glibc's malloc and free were a sixth of a token request's CPU (perf), with
+// arenas that kept memory; mimalloc's thread-local free lists cost far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -2,6 +2,8 @@
 //! announce each committed change on a channel (migrations
 //! `…_registry_version.sql` and, for token revocations,
 //! `…_token_revocations.sql`); a connection of the node's own listens to it.
+//! SQLite announces nothing: the node polls the registry version the same
+//! triggers count, so requests never read it themselves.
 
 use std::time::Duration;
 
@@ -14,20 +16,25 @@ use crate::store::{Pool, Store};
 const CHANNEL: &str = "fintechapi_registry";
 /// Between attempts to listen again after the watch broke.
 const RETRY: Duration = Duration::from_secs(1);
+/// SQLite: how often the registry version is read. A change by the server
+/// itself is forgotten at once; one by `fintechapi admin` in another
+/// process is seen within this.
+pub const VERSION_POLL: Duration = Duration::from_millis(100);
 
 impl Store {
     /// Reports the registry changes the store announces until `stop` turns
     /// true: `Connected` once listening, each change, and `Lost` when the
     /// connection breaks (changes may go unheard until the next `Connected`;
-    /// it tries again every second). SQLite announces nothing, as a node
-    /// compares the registry version instead, and returns at once.
+    /// it tries again every second). On SQLite: the registry version every
+    /// [`VERSION_POLL`] (`Version`), and `Lost` while it cannot be read.
     pub async fn watch_registry(
         &self,
         on_event: impl Fn(RegistryEvent) + Send,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
-        let Pool::Postgres(pg) = &self.pool else {
-            return;
+        let pg = match &self.pool {
+            Pool::Postgres(pg) => pg,
+            Pool::Sqlite(_) => return self.poll_registry_version(on_event, stop).await,
         };
         let mut failing = false;
         loop {
@@ -69,6 +76,38 @@ impl Store {
             tokio::select! {
                 _ = stop.changed() => return,
                 () = tokio::time::sleep(RETRY) => {}
+            }
+        }
+    }
+}
+
+impl Store {
+    async fn poll_registry_version(
+        &self,
+        on_event: impl Fn(RegistryEvent) + Send,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        use fintechapi_domain::portal::PortalRepository;
+        let mut failing = false;
+        let mut every = tokio::time::interval(VERSION_POLL);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = every.tick() => {}
+            }
+            match self.registry_version().await {
+                Ok(version) => {
+                    failing = false;
+                    on_event(RegistryEvent::Version(version));
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!(error = %e, "cannot read the registry version; client authentication reads the database meanwhile");
+                    }
+                    failing = true;
+                    on_event(RegistryEvent::Lost);
+                }
             }
         }
     }

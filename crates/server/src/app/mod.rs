@@ -238,7 +238,7 @@ impl Application {
         let registry_cache = Arc::new(RegistryCache::new(
             match store.backend() {
                 Backend::Postgres => Freshness::Announced,
-                Backend::Sqlite => Freshness::Versioned,
+                Backend::Sqlite => Freshness::Polled,
             },
             DEFAULT_CAPACITY,
         ));
