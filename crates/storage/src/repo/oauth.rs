@@ -16,6 +16,10 @@ use crate::error::store;
 use crate::has_nul;
 use crate::rows::{AuthorizationRow, FlowColumns, TokenRow};
 
+/// The least pause between two batches of a prune: longer than the first
+/// sleeps of SQLite's busy handler (1 to 25 ms), so a waiting writer gets in.
+const PRUNE_PAUSE: std::time::Duration = std::time::Duration::from_millis(30);
+
 impl TokenRepository for super::Store {
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
         // The whole batch in one statement: atomic on its own, one commit (one
@@ -105,7 +109,10 @@ impl TokenRepository for super::Store {
         let pool = &self.0;
         // Bounded statements, each its own transaction: a backlog of millions
         // never holds SQLite's write lock, or one long PostgreSQL transaction,
-        // while token requests wait to write.
+        // while token requests wait to write. Between two, a pause as long as
+        // the last one took: back to back, they kept the lock from SQLite's
+        // waiting writers (whose busy handler sleeps between tries) for
+        // hundreds of milliseconds.
         let batch = batch.max(1);
         let mut pruned = 0;
         for delete in [
@@ -115,6 +122,7 @@ impl TokenRepository for super::Store {
              (SELECT jti_hash FROM seen_jtis WHERE expires_at < $1 LIMIT $2)",
         ] {
             loop {
+                let started = std::time::Instant::now();
                 let deleted = sqlx::query(delete)
                     .bind(before)
                     .bind(i64::from(batch))
@@ -124,6 +132,7 @@ impl TokenRepository for super::Store {
                 if deleted < u64::from(batch) {
                     break;
                 }
+                tokio::time::sleep(started.elapsed().max(PRUNE_PAUSE)).await;
             }
         }
         Ok(pruned)
