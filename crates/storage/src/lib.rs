@@ -55,6 +55,8 @@ mod sqlite {
     const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     /// SQLite has one writer at a time: a claim needs no row locks.
     const SKIP_LOCKED: &str = "";
+    /// Statements run in process: a transfer is posted statement by statement.
+    const TRANSFER_IN_ONE_STATEMENT: bool = false;
     use exec::{Read, Write};
     pub(crate) mod basket;
     pub(crate) mod card;
@@ -83,6 +85,8 @@ mod postgres {
     const BEGIN_WRITE: &str = "BEGIN";
     /// Concurrent claims pass over each other's rows instead of waiting.
     const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    /// A transfer is one call of the `ledger_post` function: one round trip.
+    const TRANSFER_IN_ONE_STATEMENT: bool = true;
     use exec::{Read, Write};
     pub(crate) mod basket;
     pub(crate) mod card;

@@ -8,14 +8,15 @@
 
 use fintechapi_domain::StoreError;
 use fintechapi_domain::iban::Iban;
-use fintechapi_domain::ids::AccountId;
+use fintechapi_domain::ids::{AccountId, TransactionId};
 use fintechapi_domain::ledger::{
     Account, AccountStatus, EntryStatus, LedgerError, NewTransfer, TransferReceipt,
 };
 use sqlx::Pool;
+use time::Date;
 
 use super::ledger::Conn;
-use super::{BEGIN_WRITE, Db, Read, Write};
+use super::{BEGIN_WRITE, Db, Read, TRANSFER_IN_ONE_STATEMENT, Write};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, PostedRow};
 
@@ -54,6 +55,11 @@ pub(crate) async fn post_once(
     pool: &Pool<Db>,
     transfers: &[NewTransfer],
 ) -> Result<Vec<TransferReceipt>, Attempt> {
+    if TRANSFER_IN_ONE_STATEMENT && let [transfer] = transfers {
+        // The statement is its own transaction.
+        let mut conn = pool.acquire().await.map_err(store)?;
+        return Ok(vec![post_one(&mut conn, transfer).await?]);
+    }
     let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
     let mut receipts = Vec::with_capacity(transfers.len());
     for transfer in transfers {
@@ -64,6 +70,9 @@ pub(crate) async fn post_once(
 }
 
 pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<TransferReceipt, Attempt> {
+    if TRANSFER_IN_ONE_STATEMENT {
+        return post_in_one_statement(conn, t).await;
+    }
     let existing = sqlx::query_as::<_, PostedRow>(
         "SELECT id, debit_account_id, credit_account_id, amount, currency, status, booking_date, \
          value_date FROM ledger_transactions WHERE idempotency_key = $1",
@@ -180,6 +189,105 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
         value_date: t.value_date,
         replayed: false,
     })
+}
+
+/// What `ledger_post` answers (migration `…_ledger_post_function.sql`).
+#[derive(sqlx::FromRow)]
+struct PostOutcome {
+    r_outcome: String,
+    r_account: Option<AccountId>,
+    r_currency: Option<String>,
+    r_transaction: Option<TransactionId>,
+    r_status: Option<String>,
+    r_booking: Option<Date>,
+    r_value: Option<Date>,
+}
+
+/// [`post_one`]'s rules, checked and applied by the database's `ledger_post`
+/// in one statement.
+async fn post_in_one_statement(
+    conn: &mut Conn,
+    t: &NewTransfer,
+) -> Result<TransferReceipt, Attempt> {
+    let answered = sqlx::query_as::<_, PostOutcome>(
+        "SELECT r_outcome, r_account, r_currency, r_transaction, r_status, r_booking, r_value \
+         FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(t.transaction_id)
+    .bind(&t.idempotency_key)
+    .bind(t.debit)
+    .bind(t.credit)
+    .bind(t.amount.minor())
+    .bind(t.amount.currency().code())
+    .bind(t.status.as_str())
+    .bind(t.booking_date)
+    .bind(t.value_date)
+    .bind(t.debtor.name.as_deref())
+    .bind(t.debtor.iban.as_ref().map(Iban::as_str))
+    .bind(t.creditor.name.as_deref())
+    .bind(t.creditor.iban.as_ref().map(Iban::as_str))
+    .bind(t.remittance_information.as_deref())
+    .bind(t.end_to_end_id.as_deref())
+    .bind(&t.bank_transaction_code)
+    .bind(t.created_at)
+    .fetch_one(&mut *conn)
+    .await;
+    let answer = match answered {
+        Ok(answer) => answer,
+        Err(e) if is_unique_violation(&e, "idempotency_key") => return Err(Attempt::KeyRace),
+        Err(e) if is_check_violation(&e) => {
+            return Err(LedgerError::InsufficientFunds(t.debit).into());
+        }
+        Err(e) => return Err(store(e).into()),
+    };
+    let account = || {
+        answer
+            .r_account
+            .ok_or_else(|| StoreError::corrupt("ledger_post named no account"))
+    };
+    let receipt = |replayed| -> Result<TransferReceipt, StoreError> {
+        match (
+            answer.r_transaction,
+            &answer.r_status,
+            answer.r_booking,
+            answer.r_value,
+        ) {
+            (Some(transaction_id), Some(status), Some(booking_date), Some(value_date)) => {
+                Ok(TransferReceipt {
+                    transaction_id,
+                    status: status.parse()?,
+                    booking_date,
+                    value_date,
+                    replayed,
+                })
+            }
+            _ => Err(StoreError::corrupt("ledger_post answered no receipt")),
+        }
+    };
+    let refused = match answer.r_outcome.as_str() {
+        "posted" => return Ok(receipt(false)?),
+        "replayed" => return Ok(receipt(true)?),
+        "conflict" => LedgerError::IdempotencyConflict(t.idempotency_key.clone()),
+        "nonpositive" => LedgerError::NonPositiveAmount,
+        "same" => LedgerError::SameAccount,
+        "unknown" => LedgerError::UnknownAccount(account()?),
+        "disabled" => LedgerError::AccountNotEnabled(account()?),
+        "funds" => LedgerError::InsufficientFunds(account()?),
+        "currency" => LedgerError::CurrencyMismatch {
+            account: account()?,
+            account_currency: answer
+                .r_currency
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|_| StoreError::corrupt("ledger_post named no account currency"))?,
+            amount_currency: t.amount.currency(),
+        },
+        other => {
+            return Err(StoreError::corrupt(format!("ledger_post answered {other:?}")).into());
+        }
+    };
+    Err(refused.into())
 }
 
 macro_rules! balance_update {
