@@ -89,11 +89,11 @@ pub struct PoolStats {
 
 /// The SQLite store: the queries in `repo/*.rs` implement the ports for it.
 #[derive(Clone)]
-pub struct SqliteStore(pub(crate) SqlitePool);
+pub struct SqliteStore(pub(crate) SqlitePool, pub(crate) crate::WriteGate);
 
 /// The PostgreSQL store, running the same queries as [`SqliteStore`].
 #[derive(Clone)]
-pub struct PgStore(pub(crate) PgPool);
+pub struct PgStore(pub(crate) PgPool, pub(crate) crate::WriteGate);
 
 #[derive(Clone)]
 pub(crate) enum Pool {
@@ -156,7 +156,7 @@ impl Store {
                 .await
                 .map_err(|source| ConnectError::Connect { url: shown, source })?;
             Ok(Self {
-                pool: Pool::Postgres(PgStore(pool)),
+                pool: Pool::Postgres(PgStore(pool, crate::WriteGate::default())),
                 max_connections: options.max_connections,
             })
         } else if url.starts_with("sqlite:") {
@@ -202,7 +202,7 @@ impl Store {
             }
         }
         Ok(Self {
-            pool: Pool::Sqlite(SqliteStore(pool)),
+            pool: Pool::Sqlite(SqliteStore(pool, crate::WriteGate::one_at_a_time())),
             max_connections: options.max_connections,
         })
     }

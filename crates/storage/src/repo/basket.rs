@@ -8,7 +8,7 @@ use fintechapi_domain::ids::{ApplicationId, BasketId, ConsentId, PsuId};
 use time::OffsetDateTime;
 
 use super::consent::{RequestHolders, release_expired_request_id};
-use super::{BEGIN_WRITE, Read, Write};
+use super::{Read, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{BasketRow, to_json};
 
@@ -24,7 +24,7 @@ impl BasketRepository for super::Store {
     /// request_id)` holds the first basket of a request.
     async fn create_basket(&self, basket: SigningBasket) -> Result<BasketCreation, StoreError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         release_expired_request_id(
             &mut tx,
             RequestHolders::Baskets,
@@ -138,7 +138,7 @@ impl BasketRepository for super::Store {
 
     async fn cancel_basket(&self, id: BasketId, at: OffsetDateTime) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         if !set_status(&mut tx, id, BasketStatus::Cancelled, None, at).await? {
             return Ok(false);
         }
@@ -158,7 +158,7 @@ impl BasketRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         let status = BasketStatus::AcceptedTechnical;
         if !set_status(&mut tx, id, status, Some(psu), at).await? {
             return Ok(false);
@@ -187,7 +187,7 @@ impl BasketRepository for super::Store {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         if !set_status(&mut tx, id, BasketStatus::Rejected, psu, at).await? {
             return Ok(false);
         }

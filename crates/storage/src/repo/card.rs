@@ -16,7 +16,7 @@ use time::Date;
 
 use super::ledger::{Conn, insert_account};
 use super::posting::{Attempt, post_one, retry_key_race};
-use super::{BEGIN_WRITE, Db, Read, Write};
+use super::{Db, Read, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{CardAccountRow, CardPaymentRow};
 
@@ -34,7 +34,7 @@ macro_rules! card_account_select {
 impl CardRepository for super::Store {
     async fn create_card_account(&self, card: NewCardAccount) -> Result<CardAccount, LedgerError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         insert_account(&mut tx, &card.ledger_account()).await?;
         let inserted =
             sqlx::query("INSERT INTO card_accounts (account_id, masked_pan) VALUES ($1, $2)")
@@ -78,7 +78,7 @@ impl CardRepository for super::Store {
     ) -> Result<Vec<TransferReceipt>, LedgerError> {
         let pool = &self.0;
         let transfers = &transfers;
-        retry_key_race(|| post_once(pool, transfers)).await
+        retry_key_race(|| post_once(pool, &self.1, transfers)).await
     }
 
     async fn card_payments(
@@ -137,9 +137,10 @@ async fn load(conn: &mut Conn, id: AccountId) -> Result<Option<CardAccount>, Sto
 
 async fn post_once(
     pool: &Pool<Db>,
+    gate: &crate::WriteGate,
     transfers: &[NewCardTransfer],
 ) -> Result<Vec<TransferReceipt>, Attempt> {
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let mut tx = begin_write(pool, gate).await?;
     let mut receipts = Vec::with_capacity(transfers.len());
     for NewCardTransfer { transfer, payment } in transfers {
         let receipt = post_one(&mut tx, transfer).await?;

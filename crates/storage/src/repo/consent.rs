@@ -10,7 +10,7 @@ use time::{Date, OffsetDateTime};
 
 use super::ledger::Conn;
 use super::payment::record_approval;
-use super::{BEGIN_WRITE, Read, Write};
+use super::{Read, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ConsentRow, to_json};
 
@@ -32,7 +32,7 @@ impl ConsentRepository for super::Store {
     /// drop a constraint.
     async fn create_consent(&self, consent: Consent) -> Result<ConsentCreation, StoreError> {
         let pool = &self.0;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         release_expired_request_id(
             &mut tx,
             RequestHolders::Consents,

@@ -80,3 +80,45 @@ where
             .collect()
     }
 }
+
+/// A write transaction that took its turn at the store's [`WriteGate`] first;
+/// the turn ends when it commits or is dropped (rolled back).
+pub(crate) struct WriteTx {
+    tx: sqlx::Transaction<'static, Db>,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = <Db as Database>::Connection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back before the turn ends, so the next writer finds the lock free.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+/// Begins a write transaction (`BEGIN IMMEDIATE` on SQLite), after its turn
+/// at `gate`.
+pub(crate) async fn begin_write(
+    pool: &sqlx::Pool<Db>,
+    gate: &crate::WriteGate,
+) -> Result<WriteTx, StoreError> {
+    let turn = gate.turn().await?;
+    let tx = pool.begin_with(super::BEGIN_WRITE).await.map_err(store)?;
+    Ok(WriteTx { tx, _turn: turn })
+}

@@ -17,7 +17,7 @@ use time::macros::date;
 
 use super::exec::Args;
 use super::posting::{post_once, retry_key_race};
-use super::{BEGIN_WRITE, Db, Read};
+use super::{Db, Read, begin_write};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{
     AccountBookedRow, AccountHolderRow, AccountRow, AuditAccountRow, CurrencyTotalRow, EntryRow,
@@ -72,7 +72,7 @@ impl LedgerRepository for super::Store {
     async fn create_account(&self, account: NewAccount) -> Result<Account, LedgerError> {
         let pool = &self.0;
         let a = account;
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         insert_account(&mut tx, &a).await?;
         let opened = load_account(&mut tx, a.id).await?;
         tx.commit().await.map_err(store)?;
@@ -155,7 +155,7 @@ impl LedgerRepository for super::Store {
     ) -> Result<Vec<TransferReceipt>, LedgerError> {
         let pool = &self.0;
         let transfers = &transfers;
-        retry_key_race(|| post_once(pool, transfers)).await
+        retry_key_race(|| post_once(pool, &self.1, transfers)).await
     }
 
     async fn entries(

@@ -16,7 +16,7 @@ use time::{Date, OffsetDateTime};
 
 use super::consent::{RequestHolders, release_expired_request_id};
 use super::exec::Args;
-use super::{BEGIN_WRITE, Db, Read, Write};
+use super::{Db, Read, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{BulkEntryRow, PaymentRow};
 
@@ -42,7 +42,7 @@ impl PaymentRepository for super::Store {
             Execution::Periodic(order) => Some(order),
             _ => None,
         };
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         release_expired_request_id(
             &mut tx,
             RequestHolders::Payments,
@@ -274,7 +274,7 @@ impl PaymentRepository for super::Store {
             ExecutionOutcome::Rejected(r) => ("rejected", None, Some(r.as_str())),
             ExecutionOutcome::Cancelled => ("cancelled", None, None),
         };
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         let finished = sqlx::query(
             "UPDATE payment_executions SET state = $4, transaction_id = $5, reason = $6, \
          finished_at = $7 WHERE payment_id = $1 AND due_date = $2 AND claim_token = $3 \

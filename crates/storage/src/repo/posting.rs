@@ -16,7 +16,7 @@ use sqlx::Pool;
 use time::Date;
 
 use super::ledger::Conn;
-use super::{BEGIN_WRITE, Db, Read, TRANSFER_IN_ONE_STATEMENT, Write};
+use super::{Db, Read, TRANSFER_IN_ONE_STATEMENT, Write, begin_write};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, PostedRow};
 
@@ -53,6 +53,7 @@ where
 
 pub(crate) async fn post_once(
     pool: &Pool<Db>,
+    gate: &crate::WriteGate,
     transfers: &[NewTransfer],
 ) -> Result<Vec<TransferReceipt>, Attempt> {
     if TRANSFER_IN_ONE_STATEMENT && let [transfer] = transfers {
@@ -60,7 +61,7 @@ pub(crate) async fn post_once(
         let mut conn = pool.acquire().await.map_err(store)?;
         return Ok(vec![post_one(&mut conn, transfer).await?]);
     }
-    let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+    let mut tx = begin_write(pool, gate).await?;
     let mut receipts = Vec::with_capacity(transfers.len());
     for transfer in transfers {
         receipts.push(post_one(&mut tx, transfer).await?);

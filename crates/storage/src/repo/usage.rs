@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use fintechapi_domain::usage::{LatencyHistogram, MeteredApi, UsageCounts, UsageKey, UsageRow};
 use time::Date;
 
-use super::{BEGIN_WRITE, Read, Write};
+use super::{Read, Write, begin_write};
 use crate::error::store;
 use crate::rows::{UsageLatencyRow, UsageRowRaw};
 
@@ -19,7 +19,7 @@ impl UsageRepository for super::Store {
         // Cells in key order: concurrent flushes lock rows in the same order.
         let mut cells = cells;
         cells.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut tx = pool.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(pool, &self.1).await?;
         for (key, counts) in &cells {
             let class = i16::from(key.status_class);
             sqlx::query(

@@ -8,7 +8,7 @@ use fintechapi_domain::registry::{
     Application, ApplicationStanding, Credential, Status, Subscription,
 };
 
-use super::{BEGIN_WRITE, Read, Store, Write};
+use super::{Read, Store, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{ApplicationRow, join_uris};
 
@@ -20,7 +20,7 @@ impl Store {
         credential: Credential,
     ) -> Result<(), PortalError> {
         let a = application;
-        let mut tx = self.0.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(&self.0, &self.1).await?;
         let inserted = sqlx::query(concat!(
             "INSERT INTO applications (",
             application_columns!(),

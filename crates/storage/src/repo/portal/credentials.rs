@@ -5,7 +5,7 @@ use fintechapi_domain::ids::{ApplicationId, CredentialId};
 use fintechapi_domain::registry::Credential;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Conn, Read, Store, Write};
+use super::{Conn, Read, Store, Write, begin_write};
 use crate::error::store;
 use crate::has_nul;
 use crate::rows::CredentialRow;
@@ -47,7 +47,7 @@ impl Store {
         credential: Credential,
         old_until: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let mut tx = self.0.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(&self.0, &self.1).await?;
         sqlx::query(
             "UPDATE credentials SET expires_at = $2 WHERE application_id = $1 \
              AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",

@@ -8,7 +8,7 @@
 
 use sqlx::Database;
 
-use super::{BEGIN_WRITE, Db, Read, Store, Write};
+use super::{Db, Read, Store, Write, begin_write};
 
 type Conn = <Db as Database>::Connection;
 

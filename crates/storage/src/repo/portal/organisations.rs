@@ -7,7 +7,7 @@ use fintechapi_domain::registry::{Organisation, Status};
 use fintechapi_domain::secret::KeyedHash;
 use time::OffsetDateTime;
 
-use super::{BEGIN_WRITE, Read, Store, Write};
+use super::{Read, Store, Write, begin_write};
 use crate::error::{is_unique_violation, store};
 use crate::rows::{OrganisationRow, UserRow, parse};
 
@@ -49,7 +49,7 @@ impl Store {
         owner: Option<UserId>,
     ) -> Result<(), PortalError> {
         let o = organisation;
-        let mut tx = self.0.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(&self.0, &self.1).await?;
         let inserted = sqlx::query(
             "INSERT INTO organisations (id, legal_name, country, roles, competent_authority, \
              authorisation_number, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -232,7 +232,7 @@ impl Store {
         email: &Email,
         now: OffsetDateTime,
     ) -> Result<Option<OrganisationId>, StoreError> {
-        let mut tx = self.0.begin_with(BEGIN_WRITE).await.map_err(store)?;
+        let mut tx = begin_write(&self.0, &self.1).await?;
         let found: Option<(OrganisationId, String)> = sqlx::query_as(
             "UPDATE invitations SET accepted_at = $3 WHERE key_hash = $1 AND email = $2 \
              AND accepted_at IS NULL AND expires_at > $3 RETURNING organisation_id, role",
