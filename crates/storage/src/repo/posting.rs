@@ -20,6 +20,32 @@ use super::{Db, Read, TRANSFER_IN_ONE_STATEMENT, Write, begin_write};
 use crate::error::{is_check_violation, is_unique_violation, store};
 use crate::rows::{AccountRow, PostedRow};
 
+/// Binds a transfer's journal entry, `$1` to `$17`, in the column order of
+/// `ledger_transactions` (and of `ledger_post`'s parameters).
+macro_rules! bind_entry {
+    ($query:expr, $t:expr) => {{
+        let t: &NewTransfer = $t;
+        $query
+            .bind(t.transaction_id)
+            .bind(&t.idempotency_key)
+            .bind(t.debit)
+            .bind(t.credit)
+            .bind(t.amount.minor())
+            .bind(t.amount.currency().code())
+            .bind(t.status.as_str())
+            .bind(t.booking_date)
+            .bind(t.value_date)
+            .bind(t.debtor.name.as_deref())
+            .bind(t.debtor.iban.as_ref().map(Iban::as_str))
+            .bind(t.creditor.name.as_deref())
+            .bind(t.creditor.iban.as_ref().map(Iban::as_str))
+            .bind(t.remittance_information.as_deref())
+            .bind(t.end_to_end_id.as_deref())
+            .bind(&t.bank_transaction_code)
+            .bind(t.created_at)
+    }};
+}
+
 /// Why one posting attempt did not commit.
 pub(crate) enum Attempt {
     /// Another transaction committed the same idempotency key first.
@@ -128,29 +154,16 @@ pub(crate) async fn post_one(conn: &mut Conn, t: &NewTransfer) -> Result<Transfe
 
     // The journal entry first: a concurrent first use of the same key waits on
     // the unique index here, before either account is touched.
-    let inserted = sqlx::query(
-        "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, credit_account_id, \
-         amount, currency, status, booking_date, value_date, debtor_name, debtor_iban, creditor_name, \
-         creditor_iban, remittance_information, end_to_end_id, bank_transaction_code, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    let inserted = bind_entry!(
+        sqlx::query(
+            "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, \
+             credit_account_id, amount, currency, status, booking_date, value_date, debtor_name, \
+             debtor_iban, creditor_name, creditor_iban, remittance_information, end_to_end_id, \
+             bank_transaction_code, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        ),
+        t
     )
-    .bind(t.transaction_id)
-    .bind(&t.idempotency_key)
-    .bind(t.debit)
-    .bind(t.credit)
-    .bind(t.amount.minor())
-    .bind(t.amount.currency().code())
-    .bind(t.status.as_str())
-    .bind(t.booking_date)
-    .bind(t.value_date)
-    .bind(t.debtor.name.as_deref())
-    .bind(t.debtor.iban.as_ref().map(Iban::as_str))
-    .bind(t.creditor.name.as_deref())
-    .bind(t.creditor.iban.as_ref().map(Iban::as_str))
-    .bind(t.remittance_information.as_deref())
-    .bind(t.end_to_end_id.as_deref())
-    .bind(&t.bank_transaction_code)
-    .bind(t.created_at)
     .execute(&mut *conn)
     .await;
     match inserted {
@@ -210,27 +223,14 @@ async fn post_in_one_statement(
     conn: &mut Conn,
     t: &NewTransfer,
 ) -> Result<TransferReceipt, Attempt> {
-    let answered = sqlx::query_as::<_, PostOutcome>(
-        "SELECT r_outcome, r_account, r_currency, r_transaction, r_status, r_booking, r_value \
-         FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    let answered = bind_entry!(
+        sqlx::query_as::<_, PostOutcome>(
+            "SELECT r_outcome, r_account, r_currency, r_transaction, r_status, r_booking, r_value \
+             FROM ledger_post($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+             $16, $17)",
+        ),
+        t
     )
-    .bind(t.transaction_id)
-    .bind(&t.idempotency_key)
-    .bind(t.debit)
-    .bind(t.credit)
-    .bind(t.amount.minor())
-    .bind(t.amount.currency().code())
-    .bind(t.status.as_str())
-    .bind(t.booking_date)
-    .bind(t.value_date)
-    .bind(t.debtor.name.as_deref())
-    .bind(t.debtor.iban.as_ref().map(Iban::as_str))
-    .bind(t.creditor.name.as_deref())
-    .bind(t.creditor.iban.as_ref().map(Iban::as_str))
-    .bind(t.remittance_information.as_deref())
-    .bind(t.end_to_end_id.as_deref())
-    .bind(&t.bank_transaction_code)
-    .bind(t.created_at)
     .fetch_one(&mut *conn)
     .await;
     let answer = match answered {
