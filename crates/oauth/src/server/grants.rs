@@ -333,7 +333,8 @@ impl<R: AsRepo> AuthorizationServer<R> {
 
     /// How long a refresh token for `scope` may live: to the end of the
     /// consent's `validUntil` day; refused once the consent is no longer
-    /// valid (or, multilevel SCA, partially authorised). A payment or identity-only authorization gets no refresh token.
+    /// valid (or, multilevel SCA, partially authorised). A payment or
+    /// identity-only authorization gets no refresh token.
     async fn refresh_ttl(&self, scope: &str) -> Result<Option<Duration>, OAuthError> {
         let invalid = |d: String| OAuthError::new(ErrorCode::InvalidGrant, d);
         let id = match ScopedResource::parse(scope) {
