@@ -26,7 +26,10 @@ macro_rules! select_rows {
     };
 }
 
+#[cfg(test)]
+mod begin_tests;
 mod error;
+mod hot;
 #[macro_use]
 mod rows;
 mod ports;
@@ -94,7 +97,7 @@ mod sqlite {
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
-    mod exec;
+    pub(crate) mod exec;
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;
@@ -124,7 +127,7 @@ mod postgres {
     pub(crate) mod card;
     pub(crate) mod consent;
     pub(crate) mod delta;
-    mod exec;
+    pub(crate) mod exec;
     pub(crate) mod lead;
     pub(crate) mod ledger;
     pub(crate) mod meta;

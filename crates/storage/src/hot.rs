@@ -1,0 +1,324 @@
+//! SQLite reads on the request's own thread.
+//!
+//! sqlx-sqlite runs every statement on its connection's worker thread and
+//! answers over a channel, and its pool pings that thread again when the
+//! connection is released: a one-row read costs two cross-thread round trips.
+//! A `perf` profile of `GET /v1/accounts/{id}/balances` put that (channel,
+//! futex wake-ups, the worker) at about a third of the server's CPU. So the
+//! hottest reads run inline on a few read-only rusqlite connections of the
+//! same file instead: in WAL mode a reader never waits for the writer, and
+//! each statement is prepared once per connection.
+//!
+//! A read that would wait all the same (`SQLITE_BUSY`: a recovery, the edge
+//! of a checkpoint) or that fails answers `None`, and the caller reads through
+//! the pool as before, which reports a real error. Nothing here writes.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags};
+use time::Date;
+
+/// Idle connections kept; more are opened while many reads overlap and
+/// closed after.
+const MAX_IDLE: usize = 8;
+
+/// Read-only connections to the store's SQLite file, for reads on the
+/// calling thread.
+pub(crate) struct HotReads {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    /// A failing read is logged once as a warning, then at debug level: it
+    /// costs a fallback, not an answer, and must not flood the log.
+    warned: AtomicBool,
+}
+
+impl HotReads {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `read` on an idle connection, or a new one; `None` when it would
+    /// wait or failed (the caller then reads through the pool).
+    pub(crate) fn read<T>(
+        &self,
+        what: &'static str,
+        read: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        let taken = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop();
+        let connection = match taken.map_or_else(|| self.open(), Ok) {
+            Ok(connection) => connection,
+            Err(e) => {
+                self.failed(what, &e);
+                return None;
+            }
+        };
+        match read(&connection) {
+            Ok(found) => {
+                self.put_back(connection);
+                Some(found)
+            }
+            Err(e) if would_wait(&e) => {
+                self.put_back(connection);
+                None
+            }
+            Err(e) => {
+                self.failed(what, &e);
+                None
+            }
+        }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let connection = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        // Never sleep on the caller's thread: busy means the pool's turn.
+        connection.busy_timeout(Duration::ZERO)?;
+        connection.pragma_update(None, "query_only", true)?;
+        Ok(connection)
+    }
+
+    fn put_back(&self, connection: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE {
+            idle.push(connection);
+        }
+    }
+
+    fn failed(&self, what: &'static str, error: &rusqlite::Error) {
+        if self.warned.swap(true, Ordering::Relaxed) {
+            tracing::debug!(%error, read = what, "a read on the request's thread failed; read through the pool");
+        } else {
+            tracing::warn!(%error, read = what, "a read on the request's thread failed; read through the pool (logged once)");
+        }
+    }
+}
+
+fn would_wait(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// A date as sqlx stores it on SQLite (`[year]-[month]-[day]`), so text
+/// comparisons in SQL agree with the pool's binds.
+pub(crate) fn date_text(date: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// Column `column` read as text and parsed; a value that does not parse is
+/// a conversion error (the read then falls back to the pool, which says so).
+pub(crate) fn parsed<T, E>(
+    row: &rusqlite::Row<'_>,
+    column: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> rusqlite::Result<T>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    let index = row.as_ref().column_index(column)?;
+    let text = row.get_ref(index)?.as_str()?;
+    parse(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+    use fintechapi_domain::ledger::{Account, LedgerRepository};
+    use time::OffsetDateTime;
+    use time::macros::date;
+
+    use crate::rows::AccountBookedRow;
+    use crate::sqlite::ledger::{ACCOUNT_WITH_BOOKED_SINCE, account_with_booked_since_inline};
+    use crate::store::Pool;
+    use crate::{Store, StoreOptions};
+
+    /// Rows written by the pool, as production writes them, read back on
+    /// this thread and through the pool: the same accounts and sums.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_balances_read_on_this_thread_matches_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(&dir.path().join("hot.db"), &StoreOptions::default())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let Pool::Sqlite(sqlite) = &store.pool else {
+            panic!("a SQLite file opened another store");
+        };
+        let pool = &sqlite.0;
+        let (psu, customer, clearing) = (PsuId::random(), AccountId::random(), AccountId::random());
+        let created = OffsetDateTime::from_unix_timestamp_nanos(1_764_900_000_123_456_789).unwrap();
+        let today = date!(2026 - 12 - 05);
+        sqlx::query(
+            "INSERT INTO psus (id, login, display_name, password_hash, created_at) \
+             VALUES ($1, 'hot', 'Hot Reader', 'x', $2)",
+        )
+        .bind(psu)
+        .bind(created)
+        .execute(pool)
+        .await
+        .unwrap();
+        for (id, kind, owner, iban, limit) in [
+            (
+                customer,
+                "customer",
+                Some(psu),
+                Some("DE89370400440532013000"),
+                Some(500_i64),
+            ),
+            (clearing, "clearing", None, None, None),
+        ] {
+            sqlx::query(
+                "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, \
+                 product, cash_account_type, status, overdraft_limit, booked_balance, created_at) \
+                 VALUES ($1, $2, $3, $4, 'TESTDEFFXXX', 'EUR', 'Giro', 'Hot Reader', 'Giro', \
+                 'CACC', 'enabled', $5, 0, $6)",
+            )
+            .bind(id)
+            .bind(kind)
+            .bind(owner)
+            .bind(iban)
+            .bind(limit)
+            .bind(created)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        // Booked yesterday and today, and pending today: today's booked sum is 250.
+        for (amount, status, day) in [
+            (700_i64, "booked", date!(2026 - 12 - 04)),
+            (250, "booked", today),
+            (100, "pending", today),
+        ] {
+            let transaction = TransactionId::random();
+            sqlx::query(
+                "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, \
+                 credit_account_id, amount, currency, status, booking_date, value_date, \
+                 bank_transaction_code, created_at) \
+                 VALUES ($1, $1, $2, $3, $4, 'EUR', $5, $6, $6, 'PMNT-RCDT-ESCT', $7)",
+            )
+            .bind(transaction)
+            .bind(clearing)
+            .bind(customer)
+            .bind(amount)
+            .bind(status)
+            .bind(day)
+            .bind(created)
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO postings (transaction_id, account_id, amount, currency, status, \
+                 booking_date) VALUES ($1, $2, $3, 'EUR', $4, $5), ($1, $6, $7, 'EUR', $4, $5)",
+            )
+            .bind(transaction)
+            .bind(customer)
+            .bind(amount)
+            .bind(status)
+            .bind(day)
+            .bind(clearing)
+            .bind(-amount)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+
+        let hot = sqlite
+            .hot_reads()
+            .expect("a file-backed store reads on this thread");
+        for id in [customer, clearing, AccountId::random()] {
+            let inline: Option<(Account, i64)> = hot
+                .read("test", |c| account_with_booked_since_inline(c, id, today))
+                .expect("read on this thread, not left to the pool")
+                .map(TryInto::try_into)
+                .transpose()
+                .unwrap();
+            let pooled: Option<(Account, i64)> =
+                sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)
+                    .bind(id)
+                    .bind(today)
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap()
+                    .map(TryInto::try_into)
+                    .transpose()
+                    .unwrap();
+            assert_eq!(inline, pooled);
+            assert_eq!(
+                store.account_with_booked_since(id, today).await.unwrap(),
+                pooled
+            );
+        }
+        let (account, booked_today) = hot
+            .read("test", |c| {
+                account_with_booked_since_inline(c, customer, today)
+            })
+            .flatten()
+            .map(|row| <(Account, i64)>::try_from(row).unwrap())
+            .unwrap();
+        assert_eq!(
+            (account.psu_id, account.created_at, booked_today),
+            (Some(psu), created, 250)
+        );
+    }
+
+    #[test]
+    fn dates_are_written_as_the_pool_binds_them() {
+        assert_eq!(date_text(date!(2026 - 03 - 07)), "2026-03-07");
+        assert_eq!(date_text(date!(0999 - 12 - 31)), "0999-12-31");
+    }
+
+    #[test]
+    fn a_busy_file_is_left_to_the_pool_and_the_connection_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("busy.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (n INTEGER); INSERT INTO t VALUES (7);")
+            .unwrap();
+        let hot = HotReads::new(path);
+        let read = |c: &Connection| c.query_row("SELECT n FROM t", [], |r| r.get::<_, i64>(0));
+        assert_eq!(hot.read("t", read), Some(7));
+        // A rollback journal (not WAL) and an exclusive lock: the reader would wait.
+        writer.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        assert_eq!(hot.read("t", read), None);
+        writer.execute_batch("COMMIT").unwrap();
+        assert_eq!(hot.read("t", read), Some(7));
+        assert_eq!(hot.idle.lock().unwrap().len(), 1, "one connection, reused");
+    }
+
+    #[test]
+    fn a_failing_read_falls_back_and_drops_its_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fail.db");
+        Connection::open(&path).unwrap();
+        let hot = HotReads::new(path);
+        let missing =
+            |c: &Connection| c.query_row("SELECT n FROM nowhere", [], |r| r.get::<_, i64>(0));
+        assert_eq!(hot.read("nowhere", missing), None);
+        assert!(hot.idle.lock().unwrap().is_empty());
+        let write = |c: &Connection| c.execute("CREATE TABLE t (n INTEGER)", []);
+        assert_eq!(hot.read("write", write), None, "query_only refuses writes");
+    }
+}
