@@ -141,16 +141,29 @@ where
     })
 }
 
+/// A date column as sqlx writes it on SQLite (`[year]-[month]-[day]`).
+pub(crate) fn parsed_date(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Date> {
+    parsed(row, column, |text| {
+        Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
-    use fintechapi_domain::ledger::{Account, LedgerRepository};
+    use fintechapi_domain::ledger::{
+        EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
+    };
     use time::OffsetDateTime;
     use time::macros::date;
 
-    use crate::rows::AccountBookedRow;
-    use crate::sqlite::ledger::{ACCOUNT_WITH_BOOKED_SINCE, account_with_booked_since_inline};
+    use crate::sqlite::ledger::{
+        ENTRIES_NEWEST_FIRST, account_with_booked_since_inline, entries_inline,
+    };
     use crate::store::Pool;
     use crate::{Store, StoreOptions};
 
@@ -244,43 +257,92 @@ mod tests {
             .unwrap();
         }
 
+        // The same file without reads on this thread: the pool's answers.
+        let pooled = crate::SqliteStore(sqlite.0.clone(), sqlite.1.clone(), None);
         let hot = sqlite
             .hot_reads()
             .expect("a file-backed store reads on this thread");
         for id in [customer, clearing, AccountId::random()] {
-            let inline: Option<(Account, i64)> = hot
-                .read("test", |c| account_with_booked_since_inline(c, id, today))
-                .expect("read on this thread, not left to the pool")
-                .map(TryInto::try_into)
-                .transpose()
-                .unwrap();
-            let pooled: Option<(Account, i64)> =
-                sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)
-                    .bind(id)
-                    .bind(today)
-                    .fetch_optional(pool)
-                    .await
-                    .unwrap()
-                    .map(TryInto::try_into)
-                    .transpose()
-                    .unwrap();
-            assert_eq!(inline, pooled);
+            assert!(
+                hot.read("test", |c| account_with_booked_since_inline(c, id, today))
+                    .is_some(),
+                "read on this thread, not left to the pool"
+            );
+            let expected = pooled.account_with_booked_since(id, today).await.unwrap();
             assert_eq!(
-                store.account_with_booked_since(id, today).await.unwrap(),
-                pooled
+                sqlite.account_with_booked_since(id, today).await.unwrap(),
+                expected
+            );
+            assert_eq!(
+                sqlite.account(id).await.unwrap(),
+                pooled.account(id).await.unwrap()
             );
         }
-        let (account, booked_today) = hot
-            .read("test", |c| {
-                account_with_booked_since_inline(c, customer, today)
-            })
-            .flatten()
-            .map(|row| <(Account, i64)>::try_from(row).unwrap())
+        let (account, booked_today) = sqlite
+            .account_with_booked_since(customer, today)
+            .await
+            .unwrap()
             .unwrap();
         assert_eq!(
             (account.psu_id, account.created_at, booked_today),
             (Some(psu), created, 250)
         );
+
+        let all = EntryFilter {
+            account: customer,
+            status: None,
+            date_from: None,
+            date_to: None,
+            reference_above: None,
+        };
+        let booked_today = EntryFilter {
+            status: Some(EntryStatus::Booked),
+            date_from: Some(today),
+            ..all.clone()
+        };
+        let whole_range = (cursor(date!(0001 - 01 - 01), 0), cursor(today, i64::MAX));
+        assert!(
+            hot.read("test", |c| entries_inline(
+                c,
+                ENTRIES_NEWEST_FIRST,
+                &all,
+                whole_range,
+                10
+            ))
+            .is_some_and(|rows| rows.len() == 3),
+            "read on this thread, not left to the pool"
+        );
+        let newest = sqlite.entries(&all, PageStart::Newest, 10).await.unwrap();
+        assert_eq!(newest.len(), 3);
+        assert_eq!(
+            newest,
+            pooled.entries(&all, PageStart::Newest, 10).await.unwrap()
+        );
+        let after_first =
+            PageStart::After(cursor(newest[0].booking_date, newest[0].entry_reference));
+        for (filter, start) in [
+            (&all, PageStart::Oldest),
+            (&all, after_first),
+            (&booked_today, PageStart::Newest),
+        ] {
+            assert_eq!(
+                sqlite.entries(filter, start, 2).await.unwrap(),
+                pooled.entries(filter, start, 2).await.unwrap()
+            );
+        }
+        let today_booked = sqlite
+            .entries(&booked_today, PageStart::Newest, 10)
+            .await
+            .unwrap();
+        let amounts: Vec<i64> = today_booked.iter().map(|e| e.amount.minor()).collect();
+        assert_eq!(amounts, [250]);
+    }
+
+    fn cursor(booking_date: Date, entry_reference: i64) -> EntryCursor {
+        EntryCursor {
+            booking_date,
+            entry_reference,
+        }
     }
 
     #[test]

@@ -28,13 +28,58 @@ pub(crate) type Conn = <Db as Database>::Connection;
 
 /// An account and what it booked since `$2` (its balances' read), in one
 /// statement for the pool and for SQLite's reads on the request's thread.
-pub(crate) const ACCOUNT_WITH_BOOKED_SINCE: &str = concat!(
+const ACCOUNT_WITH_BOOKED_SINCE: &str = concat!(
     "SELECT ",
     account_columns!(),
     ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
      WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
      AS booked_since FROM accounts WHERE id = $1"
 );
+
+const ACCOUNT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE id = $1"
+);
+
+/// [`ACCOUNT`] on a connection of SQLite's `HotReads`.
+fn account_inline(
+    connection: &rusqlite::Connection,
+    id: AccountId,
+) -> rusqlite::Result<Option<AccountRow>> {
+    connection
+        .prepare_cached(ACCOUNT)?
+        .query_row(
+            rusqlite::named_params! { "$1": id.to_string() },
+            AccountRow::from_rusqlite,
+        )
+        .optional()
+}
+
+/// `entries_in_range!`'s `sql` on a connection of SQLite's `HotReads`,
+/// bound as [`bind_range`] binds it, `limit` rows at most.
+pub(crate) fn entries_inline(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    filter: &EntryFilter,
+    (low, high): (EntryCursor, EntryCursor),
+    limit: u32,
+) -> rusqlite::Result<Vec<EntryRow>> {
+    let params = rusqlite::named_params! {
+        "$1": filter.account.to_string(),
+        "$2": filter.status.map(|s| s.as_str()),
+        "$3": crate::hot::date_text(low.booking_date),
+        "$4": low.entry_reference,
+        "$5": crate::hot::date_text(high.booking_date),
+        "$6": high.entry_reference,
+        "$7": filter.reference_above.unwrap_or(0),
+        "$8": i64::from(limit),
+    };
+    connection
+        .prepare_cached(sql)?
+        .query_map(params, EntryRow::from_rusqlite)?
+        .collect()
+}
 
 /// [`ACCOUNT_WITH_BOOKED_SINCE`] on a connection of SQLite's `HotReads`.
 pub(crate) fn account_with_booked_since_inline(
@@ -76,6 +121,10 @@ macro_rules! entries_in_range {
         )
     };
 }
+
+/// A page of entries between two keyset positions, newest or oldest first.
+pub(crate) const ENTRIES_NEWEST_FIRST: &str = entries_in_range!("p.booking_date DESC, p.id DESC");
+const ENTRIES_OLDEST_FIRST: &str = entries_in_range!("p.booking_date, p.id");
 
 impl LedgerRepository for super::Store {
     async fn entry(
@@ -137,6 +186,12 @@ impl LedgerRepository for super::Store {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
+        let inline = self
+            .hot_reads()
+            .and_then(|hot| hot.read("account", |connection| account_inline(connection, id)));
+        if let Some(found) = inline {
+            return found.map(TryInto::try_into).transpose();
+        }
         let pool = &self.0;
         let mut conn = pool.acquire().await.map_err(store)?;
         load_account(&mut conn, id).await
@@ -206,15 +261,29 @@ impl LedgerRepository for super::Store {
             PageStart::Oldest => false,
         };
         let sql = if newest_first {
-            entries_in_range!("p.booking_date DESC, p.id DESC")
+            ENTRIES_NEWEST_FIRST
         } else {
-            entries_in_range!("p.booking_date, p.id")
+            ENTRIES_OLDEST_FIRST
         };
-        let mut entries: Vec<AccountEntry> =
-            bind_range(sqlx::query_as::<_, EntryRow>(sql), filter, low, high)
-                .bind(i64::from(limit))
-                .all_into(pool)
-                .await?;
+        // A page of a transaction report: on SQLite, on this thread (one
+        // hop per row to sqlx-sqlite's worker otherwise).
+        let inline = self.hot_reads().and_then(|hot| {
+            hot.read("entries", |connection| {
+                entries_inline(connection, sql, filter, (low, high), limit)
+            })
+        });
+        let mut entries: Vec<AccountEntry> = match inline {
+            Some(rows) => rows
+                .into_iter()
+                .map(AccountEntry::try_from)
+                .collect::<Result<_, _>>()?,
+            None => {
+                bind_range(sqlx::query_as::<_, EntryRow>(sql), filter, low, high)
+                    .bind(i64::from(limit))
+                    .all_into(pool)
+                    .await?
+            }
+        };
         if !newest_first {
             entries.reverse();
         }
@@ -444,7 +513,7 @@ pub(crate) async fn insert_account(conn: &mut Conn, a: &NewAccount) -> Result<()
 }
 
 async fn load_account(conn: &mut Conn, id: AccountId) -> Result<Option<Account>, StoreError> {
-    select_rows!(AccountRow, account_columns, "FROM accounts WHERE id = $1")
+    sqlx::query_as::<_, AccountRow>(ACCOUNT)
         .bind(id)
         .optional_into(&mut *conn)
         .await

@@ -70,41 +70,48 @@ pub(crate) struct AccountBookedRow {
     booked_since: i64,
 }
 
-impl AccountBookedRow {
+impl AccountRow {
     /// The row as rusqlite reads it on the request's thread (`hot.rs`),
     /// column by column as sqlx's `FromRow` would.
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         use crate::hot::parsed;
         use time::format_description::well_known::Rfc3339;
         Ok(Self {
-            account: AccountRow {
-                id: parsed(row, "id", |text| {
-                    text.parse::<AccountId>().map_err(|_| invalid("account id"))
-                })?,
-                kind: row.get("kind")?,
-                psu_id: match row.get_ref("psu_id")?.as_str_or_null()? {
-                    None => None,
-                    Some(_) => Some(parsed(row, "psu_id", |text| {
-                        text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
-                    })?),
-                },
-                iban: row.get("iban")?,
-                bic: row.get("bic")?,
-                currency: row.get("currency")?,
-                name: row.get("name")?,
-                owner_name: row.get("owner_name")?,
-                product: row.get("product")?,
-                cash_account_type: row.get("cash_account_type")?,
-                status: row.get("status")?,
-                overdraft_limit: row.get("overdraft_limit")?,
-                booked_balance: row.get("booked_balance")?,
-                pending_debits: row.get("pending_debits")?,
-                pending_credits: row.get("pending_credits")?,
-                // sqlx writes RFC 3339; anything else is left to its decoder.
-                created_at: parsed(row, "created_at", |text| {
-                    OffsetDateTime::parse(text, &Rfc3339)
-                })?,
+            id: parsed(row, "id", |text| {
+                text.parse::<AccountId>().map_err(|_| invalid("account id"))
+            })?,
+            kind: row.get("kind")?,
+            psu_id: match row.get_ref("psu_id")?.as_str_or_null()? {
+                None => None,
+                Some(_) => Some(parsed(row, "psu_id", |text| {
+                    text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
+                })?),
             },
+            iban: row.get("iban")?,
+            bic: row.get("bic")?,
+            currency: row.get("currency")?,
+            name: row.get("name")?,
+            owner_name: row.get("owner_name")?,
+            product: row.get("product")?,
+            cash_account_type: row.get("cash_account_type")?,
+            status: row.get("status")?,
+            overdraft_limit: row.get("overdraft_limit")?,
+            booked_balance: row.get("booked_balance")?,
+            pending_debits: row.get("pending_debits")?,
+            pending_credits: row.get("pending_credits")?,
+            // sqlx writes RFC 3339; anything else is left to its decoder.
+            created_at: parsed(row, "created_at", |text| {
+                OffsetDateTime::parse(text, &Rfc3339)
+            })?,
+        })
+    }
+}
+
+impl AccountBookedRow {
+    /// [`AccountRow::from_rusqlite`] and the sum.
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            account: AccountRow::from_rusqlite(row)?,
             booked_since: row.get("booked_since")?,
         })
     }
@@ -199,6 +206,32 @@ pub(crate) struct EntryRow {
     remittance_information: Option<String>,
     end_to_end_id: Option<String>,
     bank_transaction_code: String,
+}
+
+impl EntryRow {
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`).
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use crate::hot::{parsed, parsed_date};
+        Ok(Self {
+            entry_reference: row.get("entry_reference")?,
+            transaction_id: parsed(row, "transaction_id", |text| {
+                text.parse::<TransactionId>()
+                    .map_err(|_| invalid("transaction id"))
+            })?,
+            status: row.get("status")?,
+            amount: row.get("amount")?,
+            currency: row.get("currency")?,
+            booking_date: parsed_date(row, "booking_date")?,
+            value_date: parsed_date(row, "value_date")?,
+            debtor_name: row.get("debtor_name")?,
+            debtor_iban: row.get("debtor_iban")?,
+            creditor_name: row.get("creditor_name")?,
+            creditor_iban: row.get("creditor_iban")?,
+            remittance_information: row.get("remittance_information")?,
+            end_to_end_id: row.get("end_to_end_id")?,
+            bank_transaction_code: row.get("bank_transaction_code")?,
+        })
+    }
 }
 
 impl TryFrom<EntryRow> for AccountEntry {
