@@ -154,6 +154,9 @@ pub(crate) fn parsed_date(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::str::FromStr;
+
+    use fintechapi_domain::iban::Iban;
     use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
     use fintechapi_domain::ledger::{
         EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
@@ -162,7 +165,8 @@ mod tests {
     use time::macros::date;
 
     use crate::sqlite::ledger::{
-        ENTRIES_NEWEST_FIRST, account_with_booked_since_inline, entries_inline,
+        ACCOUNT_BY_IBAN, ENTRIES_NEWEST_FIRST, account_inline, account_with_booked_since_inline,
+        entries_inline, holders_inline,
     };
     use crate::store::Pool;
     use crate::{Store, StoreOptions};
@@ -218,6 +222,14 @@ mod tests {
             .await
             .unwrap();
         }
+        sqlx::query(
+            "INSERT INTO account_holders (account_id, psu_id, mandate) VALUES ($1, $2, 'sole')",
+        )
+        .bind(customer)
+        .bind(psu)
+        .execute(pool)
+        .await
+        .unwrap();
         // Booked yesterday and today, and pending today: today's booked sum is 250.
         for (amount, status, day) in [
             (700_i64, "booked", date!(2026 - 12 - 04)),
@@ -276,6 +288,31 @@ mod tests {
             assert_eq!(
                 sqlite.account(id).await.unwrap(),
                 pooled.account(id).await.unwrap()
+            );
+        }
+        let iban = Iban::from_str("DE89370400440532013000").unwrap();
+        assert!(
+            hot.read("test", |c| account_inline(
+                c,
+                ACCOUNT_BY_IBAN,
+                iban.as_str()
+            ))
+            .is_some_and(|found| found.is_some()),
+            "read on this thread, not left to the pool"
+        );
+        assert_eq!(
+            sqlite.account_by_iban(&iban).await.unwrap(),
+            pooled.account_by_iban(&iban).await.unwrap()
+        );
+        assert!(
+            hot.read("test", |c| holders_inline(c, customer))
+                .is_some_and(|rows| rows.len() == 1),
+            "read on this thread, not left to the pool"
+        );
+        for id in [customer, clearing] {
+            assert_eq!(
+                sqlite.account_holders(id).await.unwrap(),
+                pooled.account_holders(id).await.unwrap()
             );
         }
         let (account, booked_today) = sqlite

@@ -41,19 +41,42 @@ const ACCOUNT: &str = concat!(
     account_columns!(),
     " FROM accounts WHERE id = $1"
 );
+pub(crate) const ACCOUNT_BY_IBAN: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE iban = $1"
+);
+const HOLDERS: &str =
+    "SELECT psu_id, mandate FROM account_holders WHERE account_id = $1 ORDER BY psu_id";
 
-/// [`ACCOUNT`] on a connection of SQLite's `HotReads`.
-fn account_inline(
+/// The account [`ACCOUNT`] or [`ACCOUNT_BY_IBAN`] selects by `key`, on a
+/// connection of SQLite's `HotReads`.
+pub(crate) fn account_inline(
     connection: &rusqlite::Connection,
-    id: AccountId,
+    sql: &str,
+    key: &str,
 ) -> rusqlite::Result<Option<AccountRow>> {
     connection
-        .prepare_cached(ACCOUNT)?
+        .prepare_cached(sql)?
         .query_row(
-            rusqlite::named_params! { "$1": id.to_string() },
+            rusqlite::named_params! { "$1": key },
             AccountRow::from_rusqlite,
         )
         .optional()
+}
+
+/// [`HOLDERS`] on a connection of SQLite's `HotReads`.
+pub(crate) fn holders_inline(
+    connection: &rusqlite::Connection,
+    account: AccountId,
+) -> rusqlite::Result<Vec<AccountHolderRow>> {
+    connection
+        .prepare_cached(HOLDERS)?
+        .query_map(
+            rusqlite::named_params! { "$1": account.to_string() },
+            AccountHolderRow::from_rusqlite,
+        )?
+        .collect()
 }
 
 /// `entries_in_range!`'s `sql` on a connection of SQLite's `HotReads`,
@@ -156,13 +179,17 @@ impl LedgerRepository for super::Store {
     }
 
     async fn account_holders(&self, account: AccountId) -> Result<Vec<AccountHolder>, StoreError> {
+        let inline = self
+            .hot_reads()
+            .and_then(|hot| hot.read("account_holders", |c| holders_inline(c, account)));
+        if let Some(rows) = inline {
+            return rows.into_iter().map(AccountHolder::try_from).collect();
+        }
         let pool = &self.0;
-        sqlx::query_as::<_, AccountHolderRow>(
-            "SELECT psu_id, mandate FROM account_holders WHERE account_id = $1 ORDER BY psu_id",
-        )
-        .bind(account)
-        .all_into(pool)
-        .await
+        sqlx::query_as::<_, AccountHolderRow>(HOLDERS)
+            .bind(account)
+            .all_into(pool)
+            .await
     }
 
     async fn set_account_holder(
@@ -188,7 +215,7 @@ impl LedgerRepository for super::Store {
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
         let inline = self
             .hot_reads()
-            .and_then(|hot| hot.read("account", |connection| account_inline(connection, id)));
+            .and_then(|hot| hot.read("account", |c| account_inline(c, ACCOUNT, &id.to_string())));
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
         }
@@ -198,8 +225,16 @@ impl LedgerRepository for super::Store {
     }
 
     async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
+        let inline = self.hot_reads().and_then(|hot| {
+            hot.read("account_by_iban", |c| {
+                account_inline(c, ACCOUNT_BY_IBAN, iban.as_str())
+            })
+        });
+        if let Some(found) = inline {
+            return found.map(TryInto::try_into).transpose();
+        }
         let pool = &self.0;
-        select_rows!(AccountRow, account_columns, "FROM accounts WHERE iban = $1")
+        sqlx::query_as::<_, AccountRow>(ACCOUNT_BY_IBAN)
             .bind(iban.as_str())
             .optional_into(pool)
             .await

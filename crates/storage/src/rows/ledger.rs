@@ -31,6 +31,18 @@ pub(crate) struct AccountHolderRow {
     mandate: String,
 }
 
+impl AccountHolderRow {
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`).
+    pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            psu_id: crate::hot::parsed(row, "psu_id", |text| {
+                text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
+            })?,
+            mandate: row.get("mandate")?,
+        })
+    }
+}
+
 impl TryFrom<AccountHolderRow> for AccountHolder {
     type Error = StoreError;
 
