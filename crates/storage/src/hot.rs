@@ -124,17 +124,16 @@ pub(crate) fn date_text(date: Date) -> String {
     )
 }
 
-/// Column `column` read as text and parsed; a value that does not parse is
+/// Column `index` read as text and parsed; a value that does not parse is
 /// a conversion error (the read then falls back to the pool, which says so).
 pub(crate) fn parsed<T, E>(
     row: &rusqlite::Row<'_>,
-    column: &str,
+    index: usize,
     parse: impl FnOnce(&str) -> Result<T, E>,
 ) -> rusqlite::Result<T>
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    let index = row.as_ref().column_index(column)?;
     let text = row.get_ref(index)?.as_str()?;
     parse(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
@@ -142,8 +141,8 @@ where
 }
 
 /// A date column as sqlx writes it on SQLite (`[year]-[month]-[day]`).
-pub(crate) fn parsed_date(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Date> {
-    parsed(row, column, |text| {
+pub(crate) fn parsed_date(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Date> {
+    parsed(row, index, |text| {
         Date::parse(
             text,
             time::macros::format_description!("[year]-[month]-[day]"),
@@ -208,9 +207,10 @@ mod tests {
         ] {
             sqlx::query(
                 "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, \
-                 product, cash_account_type, status, overdraft_limit, booked_balance, created_at) \
-                 VALUES ($1, $2, $3, $4, 'TESTDEFFXXX', 'EUR', 'Giro', 'Hot Reader', 'Giro', \
-                 'CACC', 'enabled', $5, 0, $6)",
+                 product, cash_account_type, status, overdraft_limit, booked_balance, \
+                 pending_debits, pending_credits, created_at) \
+                 VALUES ($1, $2, $3, $4, 'TESTDEFFXXX', 'EUR', 'Giro', 'Hot Reader', \
+                 'Current account', 'CACC', 'enabled', $5, 950, -100, 30, $6)",
             )
             .bind(id)
             .bind(kind)
@@ -240,8 +240,11 @@ mod tests {
             sqlx::query(
                 "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, \
                  credit_account_id, amount, currency, status, booking_date, value_date, \
-                 bank_transaction_code, created_at) \
-                 VALUES ($1, $1, $2, $3, $4, 'EUR', $5, $6, $6, 'PMNT-RCDT-ESCT', $7)",
+                 debtor_name, debtor_iban, creditor_name, creditor_iban, \
+                 remittance_information, end_to_end_id, bank_transaction_code, created_at) \
+                 VALUES ($1, $1, $2, $3, $4, 'EUR', $5, $6, $8, 'Debtor Ltd', \
+                 'DE02120300000000202051', 'Hot Reader', 'DE89370400440532013000', \
+                 'Invoice 7', 'E2E-7', 'PMNT-RCDT-ESCT', $7)",
             )
             .bind(transaction)
             .bind(clearing)
@@ -250,6 +253,7 @@ mod tests {
             .bind(status)
             .bind(day)
             .bind(created)
+            .bind(day.next_day().unwrap())
             .execute(pool)
             .await
             .unwrap();

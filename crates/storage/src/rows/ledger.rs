@@ -32,13 +32,14 @@ pub(crate) struct AccountHolderRow {
 }
 
 impl AccountHolderRow {
-    /// The row as rusqlite reads it on the request's thread (`hot.rs`).
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`):
+    /// `psu_id, mandate`.
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
-            psu_id: crate::hot::parsed(row, "psu_id", |text| {
+            psu_id: crate::hot::parsed(row, 0, |text| {
                 text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
             })?,
-            mandate: row.get("mandate")?,
+            mandate: row.get(1)?,
         })
     }
 }
@@ -83,48 +84,50 @@ pub(crate) struct AccountBookedRow {
 }
 
 impl AccountRow {
-    /// The row as rusqlite reads it on the request's thread (`hot.rs`),
-    /// column by column as sqlx's `FromRow` would.
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`):
+    /// by position, in `account_columns!`'s order (a lookup by name scans
+    /// the column names for every value).
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         use crate::hot::parsed;
         use time::format_description::well_known::Rfc3339;
         Ok(Self {
-            id: parsed(row, "id", |text| {
+            id: parsed(row, 0, |text| {
                 text.parse::<AccountId>().map_err(|_| invalid("account id"))
             })?,
-            kind: row.get("kind")?,
-            psu_id: match row.get_ref("psu_id")?.as_str_or_null()? {
+            kind: row.get(1)?,
+            psu_id: match row.get_ref(2)?.as_str_or_null()? {
                 None => None,
-                Some(_) => Some(parsed(row, "psu_id", |text| {
+                Some(_) => Some(parsed(row, 2, |text| {
                     text.parse::<PsuId>().map_err(|_| invalid("PSU id"))
                 })?),
             },
-            iban: row.get("iban")?,
-            bic: row.get("bic")?,
-            currency: row.get("currency")?,
-            name: row.get("name")?,
-            owner_name: row.get("owner_name")?,
-            product: row.get("product")?,
-            cash_account_type: row.get("cash_account_type")?,
-            status: row.get("status")?,
-            overdraft_limit: row.get("overdraft_limit")?,
-            booked_balance: row.get("booked_balance")?,
-            pending_debits: row.get("pending_debits")?,
-            pending_credits: row.get("pending_credits")?,
+            iban: row.get(3)?,
+            bic: row.get(4)?,
+            currency: row.get(5)?,
+            name: row.get(6)?,
+            owner_name: row.get(7)?,
+            product: row.get(8)?,
+            cash_account_type: row.get(9)?,
+            status: row.get(10)?,
+            overdraft_limit: row.get(11)?,
+            booked_balance: row.get(12)?,
+            pending_debits: row.get(13)?,
+            pending_credits: row.get(14)?,
             // sqlx writes RFC 3339; anything else is left to its decoder.
-            created_at: parsed(row, "created_at", |text| {
-                OffsetDateTime::parse(text, &Rfc3339)
-            })?,
+            created_at: parsed(row, 15, |text| OffsetDateTime::parse(text, &Rfc3339))?,
         })
     }
 }
+
+/// Position of `booked_since`, after `account_columns!`.
+const BOOKED_SINCE: usize = 16;
 
 impl AccountBookedRow {
     /// [`AccountRow::from_rusqlite`] and the sum.
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             account: AccountRow::from_rusqlite(row)?,
-            booked_since: row.get("booked_since")?,
+            booked_since: row.get(BOOKED_SINCE)?,
         })
     }
 }
@@ -221,27 +224,28 @@ pub(crate) struct EntryRow {
 }
 
 impl EntryRow {
-    /// The row as rusqlite reads it on the request's thread (`hot.rs`).
+    /// The row as rusqlite reads it on the request's thread (`hot.rs`), by
+    /// position in `entry_columns!`'s order.
     pub(crate) fn from_rusqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         use crate::hot::{parsed, parsed_date};
         Ok(Self {
-            entry_reference: row.get("entry_reference")?,
-            transaction_id: parsed(row, "transaction_id", |text| {
+            entry_reference: row.get(0)?,
+            transaction_id: parsed(row, 1, |text| {
                 text.parse::<TransactionId>()
                     .map_err(|_| invalid("transaction id"))
             })?,
-            status: row.get("status")?,
-            amount: row.get("amount")?,
-            currency: row.get("currency")?,
-            booking_date: parsed_date(row, "booking_date")?,
-            value_date: parsed_date(row, "value_date")?,
-            debtor_name: row.get("debtor_name")?,
-            debtor_iban: row.get("debtor_iban")?,
-            creditor_name: row.get("creditor_name")?,
-            creditor_iban: row.get("creditor_iban")?,
-            remittance_information: row.get("remittance_information")?,
-            end_to_end_id: row.get("end_to_end_id")?,
-            bank_transaction_code: row.get("bank_transaction_code")?,
+            status: row.get(2)?,
+            amount: row.get(3)?,
+            currency: row.get(4)?,
+            booking_date: parsed_date(row, 5)?,
+            value_date: parsed_date(row, 6)?,
+            debtor_name: row.get(7)?,
+            debtor_iban: row.get(8)?,
+            creditor_name: row.get(9)?,
+            creditor_iban: row.get(10)?,
+            remittance_information: row.get(11)?,
+            end_to_end_id: row.get(12)?,
+            bank_transaction_code: row.get(13)?,
         })
     }
 }
