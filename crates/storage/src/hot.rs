@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use fintechapi_domain::date::parse_iso_date;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use time::Date;
 
@@ -113,17 +114,6 @@ fn would_wait(error: &rusqlite::Error) -> bool {
     )
 }
 
-/// A date as sqlx stores it on SQLite (`[year]-[month]-[day]`), so text
-/// comparisons in SQL agree with the pool's binds.
-pub(crate) fn date_text(date: Date) -> String {
-    format!(
-        "{:04}-{:02}-{:02}",
-        date.year(),
-        u8::from(date.month()),
-        date.day()
-    )
-}
-
 /// Column `index` read as text and parsed; a value that does not parse is
 /// a conversion error (the read then falls back to the pool, which says so).
 pub(crate) fn parsed<T, E>(
@@ -140,13 +130,13 @@ where
     })
 }
 
-/// A date column as sqlx writes it on SQLite (`[year]-[month]-[day]`).
+/// A date column as sqlx writes it on SQLite, `YYYY-MM-DD`.
 pub(crate) fn parsed_date(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<Date> {
     parsed(row, index, |text| {
-        Date::parse(
-            text,
-            time::macros::format_description!("[year]-[month]-[day]"),
-        )
+        parse_iso_date(text).ok_or(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a YYYY-MM-DD date",
+        ))
     })
 }
 
@@ -388,8 +378,9 @@ mod tests {
 
     #[test]
     fn dates_are_written_as_the_pool_binds_them() {
-        assert_eq!(date_text(date!(2026 - 03 - 07)), "2026-03-07");
-        assert_eq!(date_text(date!(0999 - 12 - 31)), "0999-12-31");
+        use fintechapi_domain::date::format_iso_date;
+        assert_eq!(format_iso_date(date!(2026 - 03 - 07)), "2026-03-07");
+        assert_eq!(format_iso_date(date!(0999 - 12 - 31)), "0999-12-31");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Ledger queries: accounts, entries, the audit. Compiled once per backend;
 //! `super::Db` is the backend. Transfers are posted by `posting.rs`.
 
+use fintechapi_domain::date::format_iso_date;
 use fintechapi_domain::holders::{AccountHolder, Mandate};
 use fintechapi_domain::iban::Iban;
 use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
@@ -91,9 +92,9 @@ pub(crate) fn entries_inline(
     let params = rusqlite::named_params! {
         "$1": filter.account.to_string(),
         "$2": filter.status.map(|s| s.as_str()),
-        "$3": crate::hot::date_text(low.booking_date),
+        "$3": format_iso_date(low.booking_date),
         "$4": low.entry_reference,
-        "$5": crate::hot::date_text(high.booking_date),
+        "$5": format_iso_date(high.booking_date),
         "$6": high.entry_reference,
         "$7": filter.reference_above.unwrap_or(0),
         "$8": i64::from(limit),
@@ -112,7 +113,7 @@ pub(crate) fn account_with_booked_since_inline(
 ) -> rusqlite::Result<Option<AccountBookedRow>> {
     let params = rusqlite::named_params! {
         "$1": account.to_string(),
-        "$2": crate::hot::date_text(date),
+        "$2": format_iso_date(date),
     };
     connection
         .prepare_cached(ACCOUNT_WITH_BOOKED_SINCE)?
