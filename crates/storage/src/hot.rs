@@ -266,7 +266,8 @@ mod tests {
         // The same file without reads on this thread: the pool's answers.
         let pooled = crate::SqliteStore(sqlite.0.clone(), sqlite.1.clone(), None);
         let hot = sqlite
-            .hot_reads()
+            .2
+            .as_deref()
             .expect("a file-backed store reads on this thread");
         for id in [customer, clearing, AccountId::random()] {
             assert!(

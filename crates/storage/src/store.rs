@@ -104,14 +104,25 @@ pub struct SqliteStore(
 pub struct PgStore(pub(crate) PgPool, pub(crate) crate::WriteGate);
 
 impl SqliteStore {
-    pub(crate) fn hot_reads(&self) -> Option<&HotReads> {
-        self.2.as_deref()
+    /// `read` on the request's thread ([`HotReads::read`]); `None` sends
+    /// the caller to the pool.
+    pub(crate) fn inline<T>(
+        &self,
+        what: &'static str,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        self.2.as_deref().and_then(|hot| hot.read(what, read))
     }
 }
 
 impl PgStore {
-    /// None: a PostgreSQL read is a round trip on the pool's connection.
-    pub(crate) fn hot_reads(&self) -> Option<&HotReads> {
+    /// Always `None`: a PostgreSQL read is a round trip on the pool's
+    /// connection.
+    pub(crate) fn inline<T>(
+        &self,
+        _what: &'static str,
+        _read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
         None
     }
 }

@@ -180,9 +180,7 @@ impl LedgerRepository for super::Store {
     }
 
     async fn account_holders(&self, account: AccountId) -> Result<Vec<AccountHolder>, StoreError> {
-        let inline = self
-            .hot_reads()
-            .and_then(|hot| hot.read("account_holders", |c| holders_inline(c, account)));
+        let inline = self.inline("account_holders", |c| holders_inline(c, account));
         if let Some(rows) = inline {
             return rows.into_iter().map(AccountHolder::try_from).collect();
         }
@@ -214,22 +212,20 @@ impl LedgerRepository for super::Store {
     }
 
     async fn account(&self, id: AccountId) -> Result<Option<Account>, StoreError> {
-        let inline = self
-            .hot_reads()
-            .and_then(|hot| hot.read("account", |c| account_inline(c, ACCOUNT, &id.to_string())));
+        let inline = self.inline("account", |c| account_inline(c, ACCOUNT, &id.to_string()));
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
         }
         let pool = &self.0;
-        let mut conn = pool.acquire().await.map_err(store)?;
-        load_account(&mut conn, id).await
+        sqlx::query_as::<_, AccountRow>(ACCOUNT)
+            .bind(id)
+            .optional_into(pool)
+            .await
     }
 
     async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
-        let inline = self.hot_reads().and_then(|hot| {
-            hot.read("account_by_iban", |c| {
-                account_inline(c, ACCOUNT_BY_IBAN, iban.as_str())
-            })
+        let inline = self.inline("account_by_iban", |c| {
+            account_inline(c, ACCOUNT_BY_IBAN, iban.as_str())
         });
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
@@ -303,10 +299,8 @@ impl LedgerRepository for super::Store {
         };
         // A page of a transaction report: on SQLite, on this thread (one
         // hop per row to sqlx-sqlite's worker otherwise).
-        let inline = self.hot_reads().and_then(|hot| {
-            hot.read("entries", |connection| {
-                entries_inline(connection, sql, filter, (low, high), limit)
-            })
+        let inline = self.inline("entries", |c| {
+            entries_inline(c, sql, filter, (low, high), limit)
         });
         let mut entries: Vec<AccountEntry> = match inline {
             Some(rows) => rows
@@ -371,10 +365,8 @@ impl LedgerRepository for super::Store {
         date: Date,
     ) -> Result<Option<(Account, i64)>, StoreError> {
         // What every `/balances` call reads: on SQLite, on this thread.
-        let inline = self.hot_reads().and_then(|hot| {
-            hot.read("account_with_booked_since", |connection| {
-                account_with_booked_since_inline(connection, account, date)
-            })
+        let inline = self.inline("account_with_booked_since", |c| {
+            account_with_booked_since_inline(c, account, date)
         });
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
