@@ -92,6 +92,8 @@ mod sqlite {
     const SKIP_LOCKED: &str = "";
     /// Statements run in process: a transfer is posted statement by statement.
     const TRANSFER_IN_ONE_STATEMENT: bool = false;
+    /// sqlx rolls back a SQLite `BEGIN` whose caller was dropped.
+    const BEGIN_IN_OWN_TASK: bool = false;
     use exec::{Read, Write, begin_write};
     pub(crate) mod basket;
     pub(crate) mod card;
@@ -122,6 +124,9 @@ mod postgres {
     const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     /// A transfer is one call of the `ledger_post` function: one round trip.
     const TRANSFER_IN_ONE_STATEMENT: bool = true;
+    /// sqlx 0.9 does not roll back a PostgreSQL `BEGIN` whose caller was
+    /// dropped (`exec::begin`).
+    const BEGIN_IN_OWN_TASK: bool = true;
     use exec::{Read, Write, begin_write};
     pub(crate) mod basket;
     pub(crate) mod card;

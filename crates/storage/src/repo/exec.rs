@@ -124,17 +124,21 @@ pub(crate) async fn begin_write(
 }
 
 /// Begins a transaction with `statement`, safe to cancel. sqlx 0.9 counts a
-/// transaction as open only once `BEGIN` was answered: a caller dropped while
-/// it waits (a client gone, a request timeout) returned the connection to the
-/// pool inside a transaction sqlx did not know of, and later requests' writes
-/// ran in it uncommitted, holding their row locks (transact-rs/sqlx#4393,
-/// fixed upstream by #4394 after 0.9.0). So `BEGIN` runs in a task of its own
-/// and always completes; a transaction nobody waits for any more is dropped,
-/// which rolls it back.
+/// PostgreSQL transaction as open only once `BEGIN` was answered: a caller
+/// dropped while it waits (a client gone, a request timeout) returned the
+/// connection to the pool inside a transaction sqlx did not know of, and
+/// later requests' writes ran in it uncommitted, holding their row locks
+/// (transact-rs/sqlx#4393, fixed upstream by #4394 after 0.9.0). There
+/// `BEGIN` runs in a task of its own and always completes; a transaction
+/// nobody waits for any more is dropped, which rolls it back. SQLite's
+/// begin is cancel-safe in sqlx already (`begin_tests.rs` checks both).
 pub(crate) async fn begin(
     pool: &sqlx::Pool<Db>,
     statement: &'static str,
 ) -> Result<sqlx::Transaction<'static, Db>, StoreError> {
+    if !super::BEGIN_IN_OWN_TASK {
+        return pool.begin_with(statement).await.map_err(store);
+    }
     let pool = pool.clone();
     tokio::spawn(async move { pool.begin_with(statement).await })
         .await
