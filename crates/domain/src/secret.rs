@@ -47,6 +47,17 @@ impl Pepper {
         KeyedHash(URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
+    /// The keyed hash of `secret` behind a public `stamp` that orders it, as
+    /// stored: keys stamped with their time of issue are appended at the end
+    /// of an index instead of landing on a random page of it.
+    pub fn stamped_hash(&self, stamp: &str, secret: &str) -> KeyedHash {
+        let tag = hmac::sign(&self.0, secret.as_bytes());
+        let mut key = String::with_capacity(stamp.len() + 43);
+        key.push_str(stamp);
+        URL_SAFE_NO_PAD.encode_string(tag.as_ref(), &mut key);
+        KeyedHash(key)
+    }
+
     /// The key that seals secrets the server must read back (TOTP seeds), derived
     /// from the pepper so one file protects both.
     pub fn sealer(&self) -> Sealer {

@@ -20,12 +20,9 @@ use time::{Duration, OffsetDateTime};
 use super::base::{AsRepo, AuthorizationServer, client_id_of, details_json, fresh_random};
 use super::dpop::{Binding, Sender};
 use super::scope::{ScopedResource, format_scope, parse_scope};
+use super::tokens::{new_token, token_key};
 use crate::error::{ErrorCode, OAuthError};
 use crate::policy::ClientPolicy;
-
-/// Token prefixes, so secret scanners can recognise a leaked one.
-pub(super) const ACCESS_TOKEN_PREFIX: &str = "ftat_";
-const REFRESH_TOKEN_PREFIX: &str = "ftrt_";
 
 /// FAPI 2.0 §5.3.2.1: at most 60 s.
 const CODE_TTL: Duration = Duration::seconds(60);
@@ -118,14 +115,10 @@ impl<R: AsRepo> AuthorizationServer<R> {
         binding: &Binding,
         ttl: Duration,
     ) -> Result<(String, TokenRecord), OAuthError> {
-        let prefix = match kind {
-            TokenKind::Access => ACCESS_TOKEN_PREFIX,
-            TokenKind::Refresh => REFRESH_TOKEN_PREFIX,
-        };
-        let token = format!("{prefix}{}", fresh_random()?);
         let now = self.clock.now();
+        let token = new_token(kind, now)?;
         let record = TokenRecord {
-            hash: self.pepper.hash(&token),
+            hash: token_key(&self.pepper, &token),
             kind,
             application_id: client.application.id,
             client_id: client_id_of(client),
@@ -274,7 +267,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         sender: &Sender,
     ) -> Result<TokenResponse, OAuthError> {
         let invalid = |d: &'static str| OAuthError::new(ErrorCode::InvalidGrant, d);
-        let hash = self.pepper.hash(refresh_token);
+        let hash = token_key(&self.pepper, refresh_token);
         let now = self.clock.now();
         let Some(record) = self.tokens.token_by_hash(&hash).await? else {
             return Err(invalid("the refresh token is unknown"));

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::base::{AsRepo, AuthorizationServer, client_id_of, details_json};
 use super::scope::ScopedResource;
+use super::tokens::token_key;
 use crate::error::OAuthError;
 
 /// RFC 7662 introspection answer.
@@ -56,7 +57,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         token: &str,
     ) -> Result<Introspection, OAuthError> {
-        let Some(record) = self.tokens.token_by_hash(&self.pepper.hash(token)).await? else {
+        let Some(record) = self
+            .tokens
+            .token_by_hash(&token_key(&self.pepper, token))
+            .await?
+        else {
             return Ok(Introspection::inactive());
         };
         // The client authenticated just now, so its application and organisation are active.
@@ -110,7 +115,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         client: &AuthenticatedClient,
         token: &str,
     ) -> Result<(), OAuthError> {
-        let hash = self.pepper.hash(token);
+        let hash = token_key(&self.pepper, token);
         if let Some(record) = self.tokens.token_by_hash(&hash).await?
             && record.application_id == client.application.id
         {

@@ -12,12 +12,13 @@
 //!   published signing keys and signing with them.
 //! - `oidc.rs`: OpenID Connect: ID tokens, pairwise subjects, userinfo.
 //! - `message_signing.rs`: request objects (JAR) and signed responses (JARM).
+//! - `tokens.rs`: what a token looks like and the key it is stored under.
 //! - `writer.rs`: group commit of issued tokens (one transaction per batch).
 //!
-//! `base` and `scope` are shared below them; no concern uses another except
-//! `grants` (the binding from `dpop`, the ID token from `oidc`), `resource`
-//! (the token prefix from `grants`) and the signing ones (`metadata`'s
-//! signer, `client_auth`'s client keys). This file only re-exports.
+//! `base`, `scope` and `tokens` are shared below them; no concern uses
+//! another except `grants` (the binding from `dpop`, the ID token from
+//! `oidc`) and the signing ones (`metadata`'s signer, `client_auth`'s client
+//! keys). This file only re-exports.
 
 mod base;
 mod client_auth;
@@ -30,6 +31,7 @@ mod oidc;
 mod par;
 mod resource;
 mod scope;
+mod tokens;
 mod writer;
 
 pub use base::{AsRepo, AuthorizationServer, OAuthSettings, PSU_IDLE_TIMEOUT};

@@ -10,8 +10,8 @@ use fintechapi_domain::registry::{ApiProduct, Plan};
 use time::OffsetDateTime;
 
 use super::base::{AsRepo, AuthorizationServer};
-use super::grants::ACCESS_TOKEN_PREFIX;
 use super::scope::{ScopedResource, parse_scope};
+use super::tokens::{ACCESS_TOKEN_PREFIX, token_key};
 
 /// What a valid access token lets its bearer do, for a resource server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
         if !token.starts_with(ACCESS_TOKEN_PREFIX) {
             return Ok(None);
         }
-        let hash = self.pepper.hash(token);
+        let hash = token_key(&self.pepper, token);
         let load = self.tokens.token_by_hash(&hash);
         let Some(record) = self.registry.cached_token(hash.clone(), load).await? else {
             return Ok(None);

@@ -162,10 +162,16 @@ async fn a_basic_client_gets_introspects_and_revokes_a_client_credentials_token(
         .raw_strings("SELECT token_hash FROM oauth_tokens")
         .await;
     assert_eq!(stored.len(), 2);
+    // Each under its issue time (twelve hex digits after the prefix), then
+    // the keyed hash: the token's random part is nowhere.
+    let (stamp, random) = token["ftat_".len()..].split_at(12);
     assert!(
-        stored.iter().all(|h| !h.contains(&token) && h.len() == 43),
+        stored
+            .iter()
+            .all(|h| !h.contains(random) && h.len() == 12 + 43),
         "{stored:?}"
     );
+    assert!(stored.iter().any(|h| h.starts_with(stamp)), "{stored:?}");
 
     // Wrong secret: invalid_client 401 with a Basic challenge.
     let (status, headers, wrong) = post_form(
@@ -471,6 +477,77 @@ async fn usage_statistics_and_plan_throttling_come_from_the_token_endpoint(db: T
     server.stop().await;
 }
 both_stores!(usage_statistics_and_plan_throttling_come_from_the_token_endpoint);
+
+/// A token issued before keys carried the issue time is stored under its bare
+/// keyed hash: after the upgrade it still introspects, authorises an XS2A
+/// call and is revoked.
+async fn a_token_stored_before_stamped_keys_still_works(db: TestDb) {
+    use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
+    use fintechapi_domain::secret::Pepper;
+    use fintechapi_domain::{Clock, SystemClock};
+    use time::Duration;
+
+    let (app_id, key, secret) = cli_app(&db, "ais");
+    // The pepper the CLI generated in the data directory.
+    let config = config_for(&db);
+    let pepper = Pepper::from_bytes(&std::fs::read(config.pepper_path()).unwrap()).unwrap();
+    let old = "ftat_q3Jx8WbV0hTz5mKpL2yR7nCdE4sGuA9fYiNoX1vBe6w";
+    let now = SystemClock.now();
+    db.store()
+        .await
+        .insert_tokens(&[TokenRecord {
+            hash: pepper.hash(old),
+            kind: TokenKind::Access,
+            application_id: app_id.parse().unwrap(),
+            client_id: key.clone(),
+            scope: "ais".into(),
+            authorization_id: None,
+            authorization_details: None,
+            dpop_jkt: None,
+            mtls_x5t: None,
+            issued_at: now - Duration::minutes(1),
+            expires_at: now + Duration::minutes(4),
+            revoked_at: None,
+        }])
+        .await
+        .unwrap();
+    let server = TestServer::start_with(db, config).await;
+    let token_form = [("token", old)];
+    let introspect = || {
+        post_form(
+            &server,
+            "/oauth2/introspect",
+            Some((&key, &secret)),
+            &token_form,
+        )
+    };
+
+    let (status, _, active) = introspect().await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["client_id"], key.as_str());
+    let tpp = crate::support::xs2a::Tpp::with_credentials(&server, key.clone(), secret.clone());
+    let consent = tpp
+        .consent_with(old, serde_json::json!({"allPsd2": "allAccounts"}), 4, &[])
+        .await;
+    assert_eq!(consent.status, StatusCode::CREATED, "{}", consent.body);
+
+    let (status, _, _) = post_form(
+        &server,
+        "/oauth2/revoke",
+        Some((&key, &secret)),
+        &[("token", old)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(introspect().await.2, serde_json::json!({"active": false}));
+    let refused = tpp
+        .consent_with(old, serde_json::json!({"allPsd2": "allAccounts"}), 4, &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.body);
+    server.stop().await;
+}
+both_stores!(a_token_stored_before_stamped_keys_still_works);
 
 /// The housekeeping job's pruning deletes in bounded statements until nothing
 /// expired is left: every expired token and JWT id goes, however many batches
