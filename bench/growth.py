@@ -14,7 +14,8 @@ The rows are written with SQL straight into the server's database (SQLite's
 file, a fresh PostgreSQL database), shaped as the server writes them: each
 transaction a balanced journal entry (alice's account and the clearing
 account, +1 and -1 cent in turn, so balances stay true), each token an expired
-client-credentials token of the bench's application.
+client-credentials token of the bench's application, keyed like the server's
+(twelve hex digits of its issue in milliseconds, then 43 characters).
 
     bench/run growth [--rows N] [--seconds S] [--no-postgres]
 """
@@ -83,13 +84,14 @@ ORDER BY i, credit;
 SQLITE_TOKENS = """
 WITH RECURSIVE n(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM n WHERE i < :hi)
 INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, issued_at, expires_at)
-SELECT printf('%064x', i), 'access', :application, :client, 'ais pis',
+SELECT printf('%012x%043d', 1767225600000 + i / 100, i), 'access', :application, :client, 'ais pis',
     '2026-01-01T00:00:00Z', '2026-01-01T00:05:00Z'
 FROM n
 """
 PG_TOKENS = """
 INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, issued_at, expires_at)
-SELECT lpad(to_hex(i), 64, '0'), 'access', :'application', :'client', 'ais pis',
+SELECT lpad(to_hex(1767225600000 + i / 100), 12, '0') || lpad(i::text, 43, '0'), 'access',
+    :'application', :'client', 'ais pis',
     TIMESTAMPTZ '2026-01-01 00:00:00Z', TIMESTAMPTZ '2026-01-01 00:05:00Z'
 FROM generate_series(:lo::bigint, :hi::bigint) AS i;
 """

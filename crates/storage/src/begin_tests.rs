@@ -5,8 +5,9 @@
 use std::task::Poll;
 use std::time::Duration;
 
-use sqlx::{AssertSqlSafe, Connection, PgConnection, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 
+use crate::scratch_pg::ScratchPg;
 use crate::store::Pool;
 use crate::{PgStore, SqliteStore, Store, StoreOptions};
 
@@ -36,19 +37,11 @@ async fn cancel_begins<F: Future>(begin: impl Fn() -> F) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_begin_leaves_no_transaction_on_postgres() {
-    let admin = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let name = format!("fintechapi_test_{}", uuid::Uuid::new_v4().simple());
-    let mut control = PgConnection::connect(&admin).await.unwrap();
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut control)
+    let scratch = ScratchPg::create().await;
+    let store = Store::connect(&scratch.url, &one_connection())
         .await
         .unwrap();
-    let (base, _) = admin.rsplit_once('/').unwrap();
-    let url = format!("{base}/{name}");
-
-    let store = Store::connect(&url, &one_connection()).await.unwrap();
-    let Pool::Postgres(PgStore(pool, gate)) = &store.pool else {
+    let Pool::Postgres(PgStore(pool, gate, _)) = &store.pool else {
         panic!("a PostgreSQL URL opened another store");
     };
     sqlx::query("CREATE TABLE marks (n INTEGER)")
@@ -61,7 +54,7 @@ async fn a_cancelled_begin_leaves_no_transaction_on_postgres() {
         .await
         .unwrap();
 
-    let mut other = PgConnection::connect(&url).await.unwrap();
+    let mut other = scratch.connect().await;
     let seen: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM marks")
         .fetch_one(&mut other)
         .await
@@ -75,12 +68,7 @@ async fn a_cancelled_begin_leaves_no_transaction_on_postgres() {
     .unwrap();
     other.close().await.unwrap();
     store.close().await;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&mut control)
-    .await
-    .unwrap();
+    scratch.drop_database().await;
     assert_eq!(
         seen, 1,
         "the write ran inside a transaction a cancelled begin left open"

@@ -9,6 +9,8 @@
 //!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
 //! - `rows/`: row types and their conversion into domain types, one file per
 //!   context, shared by both.
+//! - `hot.rs`, `pg_reads.rs`: the hottest reads, on SQLite on the request's
+//!   thread, on PostgreSQL on connections of their own.
 //! - `watch.rs`: [`Store::watch_registry`], the registry changes PostgreSQL
 //!   announces, for the nodes' caches of client authentication.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
@@ -30,8 +32,11 @@ macro_rules! select_rows {
 mod begin_tests;
 mod error;
 mod hot;
+#[cfg(test)]
+mod scratch_pg;
 #[macro_use]
 mod rows;
+mod pg_reads;
 mod ports;
 mod redact;
 mod store;

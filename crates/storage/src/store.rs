@@ -9,11 +9,13 @@ use std::time::Duration;
 
 use fintechapi_domain::StoreError;
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{PgPool, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::hot::HotReads;
+use crate::pg_reads::{HotConnection, PgReads};
 use crate::redact_database_url;
 use crate::{postgres, sqlite};
 
@@ -99,9 +101,14 @@ pub struct SqliteStore(
     pub(crate) Option<Arc<HotReads>>,
 );
 
-/// The PostgreSQL store, running the same queries as [`SqliteStore`].
+/// The PostgreSQL store, running the same queries as [`SqliteStore`], and
+/// the hottest reads on connections of their own.
 #[derive(Clone)]
-pub struct PgStore(pub(crate) PgPool, pub(crate) crate::WriteGate);
+pub struct PgStore(
+    pub(crate) PgPool,
+    pub(crate) crate::WriteGate,
+    pub(crate) Arc<PgReads>,
+);
 
 impl SqliteStore {
     /// `read` on the request's thread ([`HotReads::read`]); `None` sends
@@ -115,15 +122,51 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// A connection of the pool for one read (the hottest reads run
+    /// [`inline`](Self::inline) first).
+    pub(crate) async fn hot_connection(
+        &self,
+        _what: &'static str,
+    ) -> Result<PooledRead, StoreError> {
+        Ok(PooledRead(
+            self.0.acquire().await.map_err(crate::error::store)?,
+        ))
+    }
+}
+
+/// A SQLite connection of the pool for one read, back to the pool once
+/// dropped.
+pub(crate) struct PooledRead(PoolConnection<Sqlite>);
+
+impl PooledRead {
+    pub(crate) fn get(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+
+    pub(crate) fn release<T>(self, read: Result<T, StoreError>) -> Result<T, StoreError> {
+        read
+    }
+}
+
 impl PgStore {
-    /// Always `None`: a PostgreSQL read is a round trip on the pool's
-    /// connection.
+    /// Always `None`: a PostgreSQL read is a round trip, on a
+    /// [`hot_connection`](Self::hot_connection).
     pub(crate) fn inline<T>(
         &self,
         _what: &'static str,
         _read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Option<T> {
         None
+    }
+
+    /// A connection of its own for one read ([`PgReads`]): one round trip,
+    /// where the pool adds its test of the returned connection.
+    pub(crate) async fn hot_connection(
+        &self,
+        what: &'static str,
+    ) -> Result<HotConnection<'_>, StoreError> {
+        self.2.connection(&self.0, what).await
     }
 }
 
@@ -178,6 +221,8 @@ impl Store {
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
+            // As many again for the hot reads, opened as they are needed.
+            let hot_reads = PgReads::new(connect.clone(), options.max_connections as usize);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 // Tested on release already; a test before each use too would
@@ -188,7 +233,11 @@ impl Store {
                 .await
                 .map_err(|source| ConnectError::Connect { url: shown, source })?;
             Ok(Self {
-                pool: Pool::Postgres(PgStore(pool, crate::WriteGate::default())),
+                pool: Pool::Postgres(PgStore(
+                    pool,
+                    crate::WriteGate::default(),
+                    Arc::new(hot_reads),
+                )),
                 max_connections: options.max_connections,
             })
         } else if url.starts_with("sqlite:") {

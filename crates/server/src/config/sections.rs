@@ -286,6 +286,9 @@ impl Default for Xs2aConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DatabaseConfig {
+    /// The pool's connections. On PostgreSQL a node opens up to as many
+    /// again, as they are needed, for the hottest reads (`storage`'s
+    /// `pg_reads.rs`).
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
 }

@@ -184,11 +184,12 @@ impl LedgerRepository for super::Store {
         if let Some(rows) = inline {
             return rows.into_iter().map(AccountHolder::try_from).collect();
         }
-        let pool = &self.0;
-        sqlx::query_as::<_, AccountHolderRow>(HOLDERS)
+        let mut conn = self.hot_connection("account_holders").await?;
+        let read = sqlx::query_as::<_, AccountHolderRow>(HOLDERS)
             .bind(account)
-            .all_into(pool)
-            .await
+            .all_into(conn.get())
+            .await;
+        conn.release(read)
     }
 
     async fn set_account_holder(
@@ -216,11 +217,12 @@ impl LedgerRepository for super::Store {
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
         }
-        let pool = &self.0;
-        sqlx::query_as::<_, AccountRow>(ACCOUNT)
+        let mut conn = self.hot_connection("account").await?;
+        let read = sqlx::query_as::<_, AccountRow>(ACCOUNT)
             .bind(id)
-            .optional_into(pool)
-            .await
+            .optional_into(conn.get())
+            .await;
+        conn.release(read)
     }
 
     async fn account_by_iban(&self, iban: &Iban) -> Result<Option<Account>, StoreError> {
@@ -230,11 +232,12 @@ impl LedgerRepository for super::Store {
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
         }
-        let pool = &self.0;
-        sqlx::query_as::<_, AccountRow>(ACCOUNT_BY_IBAN)
+        let mut conn = self.hot_connection("account_by_iban").await?;
+        let read = sqlx::query_as::<_, AccountRow>(ACCOUNT_BY_IBAN)
             .bind(iban.as_str())
-            .optional_into(pool)
-            .await
+            .optional_into(conn.get())
+            .await;
+        conn.release(read)
     }
 
     async fn clearing_account(&self, currency: Currency) -> Result<Option<Account>, StoreError> {
@@ -278,7 +281,6 @@ impl LedgerRepository for super::Store {
         start: PageStart,
         limit: u32,
     ) -> Result<Vec<AccountEntry>, StoreError> {
-        let pool = &self.0;
         let (mut low, mut high) = bounds(filter);
         let newest_first = match start {
             PageStart::Newest => true,
@@ -308,10 +310,12 @@ impl LedgerRepository for super::Store {
                 .map(AccountEntry::try_from)
                 .collect::<Result<_, _>>()?,
             None => {
-                bind_range(sqlx::query_as::<_, EntryRow>(sql), filter, low, high)
+                let mut conn = self.hot_connection("entries").await?;
+                let read = bind_range(sqlx::query_as::<_, EntryRow>(sql), filter, low, high)
                     .bind(i64::from(limit))
-                    .all_into(pool)
-                    .await?
+                    .all_into(conn.get())
+                    .await;
+                conn.release(read)?
             }
         };
         if !newest_first {
@@ -371,12 +375,13 @@ impl LedgerRepository for super::Store {
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
         }
-        let pool = &self.0;
-        sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)
+        let mut conn = self.hot_connection("account_with_booked_since").await?;
+        let read = sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)
             .bind(account)
             .bind(date)
-            .optional_into(pool)
-            .await
+            .optional_into(conn.get())
+            .await;
+        conn.release(read)
     }
 
     async fn booked_since(&self, account: AccountId, date: Date) -> Result<i64, StoreError> {
