@@ -478,11 +478,35 @@ async fn usage_statistics_and_plan_throttling_come_from_the_token_endpoint(db: T
 }
 both_stores!(usage_statistics_and_plan_throttling_come_from_the_token_endpoint);
 
+/// The record of a client-credentials `ais` token of `app_id`, stored as the
+/// token endpoint stores one, under `hash`, live from `issued.0` to `issued.1`.
+fn ais_access_token(
+    hash: fintechapi_domain::secret::KeyedHash,
+    app_id: &str,
+    client_id: &str,
+    issued: (time::OffsetDateTime, time::OffsetDateTime),
+) -> fintechapi_domain::oauth::TokenRecord {
+    fintechapi_domain::oauth::TokenRecord {
+        hash,
+        kind: fintechapi_domain::oauth::TokenKind::Access,
+        application_id: app_id.parse().unwrap(),
+        client_id: client_id.to_owned(),
+        scope: "ais".into(),
+        authorization_id: None,
+        authorization_details: None,
+        dpop_jkt: None,
+        mtls_x5t: None,
+        issued_at: issued.0,
+        expires_at: issued.1,
+        revoked_at: None,
+    }
+}
+
 /// A token issued before keys carried the issue time is stored under its bare
 /// keyed hash: after the upgrade it still introspects, authorises an XS2A
 /// call and is revoked.
 async fn a_token_stored_before_stamped_keys_still_works(db: TestDb) {
-    use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
+    use fintechapi_domain::oauth::TokenRepository;
     use fintechapi_domain::secret::Pepper;
     use fintechapi_domain::{Clock, SystemClock};
     use time::Duration;
@@ -495,20 +519,12 @@ async fn a_token_stored_before_stamped_keys_still_works(db: TestDb) {
     let now = SystemClock.now();
     db.store()
         .await
-        .insert_tokens(&[TokenRecord {
-            hash: pepper.hash(old),
-            kind: TokenKind::Access,
-            application_id: app_id.parse().unwrap(),
-            client_id: key.clone(),
-            scope: "ais".into(),
-            authorization_id: None,
-            authorization_details: None,
-            dpop_jkt: None,
-            mtls_x5t: None,
-            issued_at: now - Duration::minutes(1),
-            expires_at: now + Duration::minutes(4),
-            revoked_at: None,
-        }])
+        .insert_tokens(&[ais_access_token(
+            pepper.hash(old),
+            &app_id,
+            &key,
+            (now - Duration::minutes(1), now + Duration::minutes(4)),
+        )])
         .await
         .unwrap();
     let server = TestServer::start_with(db, config).await;
@@ -553,7 +569,7 @@ both_stores!(a_token_stored_before_stamped_keys_still_works);
 /// expired is left: every expired token and JWT id goes, however many batches
 /// that takes, and nothing live does.
 async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_kept(db: TestDb) {
-    use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
+    use fintechapi_domain::oauth::TokenRepository;
     use fintechapi_domain::secret::Pepper;
     use fintechapi_domain::{Clock, SystemClock};
     use time::Duration;
@@ -562,19 +578,13 @@ async fn expired_tokens_and_jwt_ids_are_pruned_in_bounded_batches_and_live_ones_
     let store = db.store().await;
     let pepper = Pepper::from_bytes(&[9; 32]).unwrap();
     let now = SystemClock.now();
-    let token = |name: String, expires_at| TokenRecord {
-        hash: pepper.hash(&name),
-        kind: TokenKind::Access,
-        application_id: app_id.parse().unwrap(),
-        client_id: key.clone(),
-        scope: "ais".into(),
-        authorization_id: None,
-        authorization_details: None,
-        dpop_jkt: None,
-        mtls_x5t: None,
-        issued_at: now - Duration::hours(2),
-        expires_at,
-        revoked_at: None,
+    let token = |name: String, expires_at| {
+        ais_access_token(
+            pepper.hash(&name),
+            &app_id,
+            &key,
+            (now - Duration::hours(2), expires_at),
+        )
     };
     for i in 0..7 {
         store
