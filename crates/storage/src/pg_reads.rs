@@ -71,6 +71,7 @@ impl PgReads {
                 connection,
                 counted: Counted::new(&self.open),
                 home: self,
+                what,
             });
         }
         self.open
@@ -85,6 +86,7 @@ impl PgReads {
                 connection,
                 counted,
                 home: self,
+                what,
             }),
             Err(e) => {
                 self.failed(what, &e);
@@ -128,7 +130,7 @@ impl HotConnection<'_> {
         if let Self::Own(lent) = self {
             match &read {
                 Ok(_) => lent.give_back(),
-                Err(e) => lent.home.failed("hot read", e),
+                Err(e) => lent.home.failed(lent.what, e),
             }
         }
         read
@@ -141,6 +143,8 @@ pub(crate) struct Lent<'a> {
     connection: PgConnection,
     counted: Counted<'a>,
     home: &'a PgReads,
+    /// The read it is lent for, for the log.
+    what: &'static str,
 }
 
 impl Lent<'_> {
@@ -149,6 +153,7 @@ impl Lent<'_> {
             connection,
             mut counted,
             home,
+            what: _,
         } = self;
         counted.kept = true;
         home.idle
