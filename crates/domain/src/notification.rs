@@ -21,7 +21,7 @@ pub struct NotificationUri(url::Url);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InvalidNotificationUri {
-    #[error("is longer than {MAX_NOTIFICATION_URI_LEN} characters")]
+    #[error("is longer than {MAX_NOTIFICATION_URI_LEN} characters once percent-encoded")]
     TooLong,
     #[error("is not an absolute URI")]
     NotAbsolute,
@@ -59,6 +59,11 @@ impl NotificationUri {
         }
         if url.fragment().is_some() {
             return Err(InvalidNotificationUri::Fragment);
+        }
+        // What is stored and read back is the serialisation, which
+        // percent-encoding can make three times the text's length.
+        if url.as_str().len() > MAX_NOTIFICATION_URI_LEN {
+            return Err(InvalidNotificationUri::TooLong);
         }
         let host = host.to_owned();
         let covered = registered.iter().any(|r| {
@@ -349,6 +354,12 @@ mod tests {
         assert_eq!(
             NotificationUri::parse("https://app.tpp.example/n", &[]),
             Err(InvalidNotificationUri::ForeignHost)
+        );
+        // Short enough as sent, too long once percent-encoded as stored.
+        let encoded = format!("https://app.tpp.example/{}", "{".repeat(400));
+        assert_eq!(
+            NotificationUri::parse(&encoded, &registered()),
+            Err(InvalidNotificationUri::TooLong)
         );
     }
 

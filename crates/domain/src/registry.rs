@@ -262,7 +262,7 @@ pub enum InvalidJwksUri {
     UserInfo,
     #[error("must not contain a fragment (#…)")]
     Fragment,
-    #[error("is longer than 2000 characters")]
+    #[error("is longer than 2000 characters once percent-encoded")]
     TooLong,
 }
 
@@ -283,6 +283,11 @@ impl JwksUri {
         }
         if url.fragment().is_some() {
             return Err(InvalidJwksUri::Fragment);
+        }
+        // What is stored and read back is the serialisation, which
+        // percent-encoding can make three times the text's length.
+        if url.as_str().len() > 2000 {
+            return Err(InvalidJwksUri::TooLong);
         }
         Ok(Self(url))
     }
@@ -464,6 +469,13 @@ mod tests {
             Err(InvalidJwksUri::Fragment)
         );
         assert_eq!(JwksUri::parse("/jwks"), Err(InvalidJwksUri::NotAbsolute));
+        // 1,000 characters that percent-encoding turns into 3,000: what
+        // would be stored could not be read back.
+        let encoded = format!("https://tpp.example/{}", "{".repeat(1000));
+        assert_eq!(JwksUri::parse(&encoded), Err(InvalidJwksUri::TooLong));
+        let short = format!("https://tpp.example/{}", "{".repeat(600));
+        let uri = JwksUri::parse(&short).unwrap();
+        assert_eq!(JwksUri::parse(uri.as_str()), Ok(uri));
     }
 
     #[test]
