@@ -120,9 +120,7 @@ impl SqliteStore {
     ) -> Option<T> {
         self.2.as_deref().and_then(|hot| hot.read(what, read))
     }
-}
 
-impl SqliteStore {
     /// A connection of the pool for one read (the hottest reads run
     /// [`inline`](Self::inline) first).
     pub(crate) async fn hot_connection(
