@@ -81,7 +81,7 @@ async fn a_cancelled_begin_leaves_no_transaction_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cancel.db");
     let store = Store::open_sqlite(&path, &one_connection()).await.unwrap();
-    let Pool::Sqlite(SqliteStore(pool, gate, _)) = &store.pool else {
+    let Pool::Sqlite(SqliteStore(pool, gate, _, _)) = &store.pool else {
         panic!("a SQLite file opened another store");
     };
     sqlx::query("CREATE TABLE marks (n INTEGER)")

@@ -264,7 +264,7 @@ mod tests {
         }
 
         // The same file without reads on this thread: the pool's answers.
-        let pooled = crate::SqliteStore(sqlite.0.clone(), sqlite.1.clone(), None);
+        let pooled = crate::SqliteStore(sqlite.0.clone(), sqlite.1.clone(), None, None);
         let hot = sqlite
             .2
             .as_deref()

@@ -11,6 +11,8 @@
 //!   context, shared by both.
 //! - `hot.rs`, `pg_reads.rs`: the hottest reads, on SQLite on the request's
 //!   thread, on PostgreSQL on connections of their own.
+//! - `sqlite_writer.rs`: SQLite's token writes, on a connection and thread
+//!   of their own.
 //! - `watch.rs`: [`Store::watch_registry`], the registry changes PostgreSQL
 //!   announces, for the nodes' caches of client authentication.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
@@ -39,6 +41,7 @@ mod rows;
 mod pg_reads;
 mod ports;
 mod redact;
+mod sqlite_writer;
 mod store;
 mod watch;
 

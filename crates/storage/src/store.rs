@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fintechapi_domain::StoreError;
+use fintechapi_domain::oauth::TokenRecord;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -17,6 +18,7 @@ use sqlx::{PgPool, Sqlite, SqliteConnection, SqlitePool};
 use crate::hot::HotReads;
 use crate::pg_reads::{HotConnection, PgReads};
 use crate::redact_database_url;
+use crate::sqlite_writer::SqliteWriter;
 use crate::{postgres, sqlite};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -70,6 +72,8 @@ pub enum ConnectError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot start the SQLite writer thread: {0}")]
+    WriterThread(#[source] std::io::Error),
     #[error("cannot make {path} readable by this user only: {source}")]
     Permissions {
         path: String,
@@ -92,13 +96,15 @@ pub struct PoolStats {
 }
 
 /// The SQLite store: the queries in `repo/*.rs` implement the ports for it.
-/// The file's reads on the request's thread, for the hottest queries, unless
-/// the database lives in memory.
+/// Unless the database lives in memory, the file's reads on the request's
+/// thread for the hottest queries, and the token writes on a connection of
+/// their own.
 #[derive(Clone)]
 pub struct SqliteStore(
     pub(crate) SqlitePool,
     pub(crate) crate::WriteGate,
     pub(crate) Option<Arc<HotReads>>,
+    pub(crate) Option<Arc<SqliteWriter>>,
 );
 
 /// The PostgreSQL store, running the same queries as [`SqliteStore`], and
@@ -111,6 +117,23 @@ pub struct PgStore(
 );
 
 impl SqliteStore {
+    /// `tokens` stored by the token writer's own connection
+    /// ([`SqliteWriter`]), in its turn among the node's writes; `None` for a
+    /// database in memory, which only the pool's connections see.
+    pub(crate) async fn insert_tokens_apart(
+        &self,
+        tokens: &[TokenRecord],
+    ) -> Option<Result<(), StoreError>> {
+        let writer = self.3.as_deref()?;
+        let turn = match self.1.turn().await {
+            Ok(turn) => turn,
+            Err(e) => return Some(Err(e)),
+        };
+        let written = writer.insert_tokens(tokens.to_vec()).await;
+        drop(turn);
+        Some(written)
+    }
+
     /// `read` on the request's thread ([`HotReads::read`]); `None` sends
     /// the caller to the pool.
     pub(crate) fn inline<T>(
@@ -148,6 +171,14 @@ impl PooledRead {
 }
 
 impl PgStore {
+    /// Always `None`: PostgreSQL's pool has no connection to spare a cache.
+    pub(crate) async fn insert_tokens_apart(
+        &self,
+        _tokens: &[TokenRecord],
+    ) -> Option<Result<(), StoreError>> {
+        None
+    }
+
     /// Always `None`: a PostgreSQL read is a round trip, on a
     /// [`hot_connection`](Self::hot_connection).
     pub(crate) fn inline<T>(
@@ -273,6 +304,12 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(|source| ConnectError::Connect { url: shown, source })?;
+        let writer = if on_disk {
+            let writer = SqliteWriter::start(file.clone()).map_err(ConnectError::WriterThread)?;
+            Some(Arc::new(writer))
+        } else {
+            None
+        };
         if on_disk {
             // Files an older version left readable to others.
             for suffix in ["-wal", "-shm"] {
@@ -285,7 +322,8 @@ impl Store {
             pool: Pool::Sqlite(SqliteStore(
                 pool,
                 crate::WriteGate::one_at_a_time(),
-                on_disk.then(|| Arc::new(HotReads::new(file))),
+                on_disk.then(|| Arc::new(HotReads::new(file.clone()))),
+                writer,
             )),
             max_connections: options.max_connections,
         })

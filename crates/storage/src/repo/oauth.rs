@@ -22,12 +22,17 @@ const PRUNE_PAUSE: std::time::Duration = std::time::Duration::from_millis(30);
 
 impl TokenRepository for super::Store {
     async fn insert_tokens(&self, tokens: &[TokenRecord]) -> Result<(), StoreError> {
-        // The whole batch in one statement: atomic on its own, one commit (one
-        // fsync), and one round trip (on SQLite one hop to the connection's
-        // thread) however many tokens the group commit gathered.
         if tokens.is_empty() {
             return Ok(());
         }
+        // SQLite's token writes have a connection of their own
+        // (`sqlite_writer.rs`).
+        if let Some(written) = self.insert_tokens_apart(tokens).await {
+            return written;
+        }
+        // The whole batch in one statement: atomic on its own, one commit (one
+        // fsync), and one round trip however many tokens the group commit
+        // gathered.
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
              authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
