@@ -171,7 +171,8 @@ impl PooledRead {
 }
 
 impl PgStore {
-    /// Always `None`: PostgreSQL's pool has no connection to spare a cache.
+    /// Always `None`: PostgreSQL's buffer cache is shared by every
+    /// connection, so the pool writes the batch as well as any.
     pub(crate) async fn insert_tokens_apart(
         &self,
         _tokens: &[TokenRecord],
