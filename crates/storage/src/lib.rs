@@ -11,8 +11,9 @@
 //!   context, shared by both.
 //! - `hot.rs`, `pg_reads.rs`: the hottest reads, on SQLite on the request's
 //!   thread, on PostgreSQL on connections of their own.
-//! - `sqlite_writer.rs`: SQLite's token writes, on a connection and thread
-//!   of their own.
+//! - `sqlite_writer.rs`, `pg_tokens.rs`: the token endpoint's group-commit
+//!   batches, on SQLite on a connection and thread of their own, on
+//!   PostgreSQL as column arrays in one statement.
 //! - `watch.rs`: [`Store::watch_registry`], the registry changes PostgreSQL
 //!   announces, for the nodes' caches of client authentication.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
@@ -36,9 +37,12 @@ mod error;
 mod hot;
 #[cfg(test)]
 mod scratch_pg;
+#[cfg(test)]
+mod token_batch_tests;
 #[macro_use]
 mod rows;
 mod pg_reads;
+mod pg_tokens;
 mod ports;
 mod redact;
 mod sqlite_writer;

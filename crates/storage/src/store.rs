@@ -120,7 +120,7 @@ impl SqliteStore {
     /// `tokens` stored by the token writer's own connection
     /// ([`SqliteWriter`]), in its turn among the node's writes; `None` for a
     /// database in memory, which only the pool's connections see.
-    pub(crate) async fn insert_tokens_apart(
+    pub(crate) async fn insert_token_batch(
         &self,
         tokens: &[TokenRecord],
     ) -> Option<Result<(), StoreError>> {
@@ -171,13 +171,14 @@ impl PooledRead {
 }
 
 impl PgStore {
-    /// Always `None`: PostgreSQL's buffer cache is shared by every
-    /// connection, so the pool writes the batch as well as any.
-    pub(crate) async fn insert_tokens_apart(
+    /// The batch as one array per column, unnested into rows: one statement
+    /// text whatever the batch's size, and PostgreSQL sets up twelve
+    /// parameters instead of twelve expressions per row.
+    pub(crate) async fn insert_token_batch(
         &self,
-        _tokens: &[TokenRecord],
+        tokens: &[TokenRecord],
     ) -> Option<Result<(), StoreError>> {
-        None
+        Some(crate::pg_tokens::insert_tokens(&self.0, tokens).await)
     }
 
     /// Always `None`: a PostgreSQL read is a round trip, on a

@@ -25,14 +25,14 @@ impl TokenRepository for super::Store {
         if tokens.is_empty() {
             return Ok(());
         }
-        // SQLite's token writes have a connection of their own
-        // (`sqlite_writer.rs`).
-        if let Some(written) = self.insert_tokens_apart(tokens).await {
+        // Each store writes a batch its own way: SQLite on the writer's own
+        // connection (`sqlite_writer.rs`), PostgreSQL as column arrays
+        // (`pg_tokens.rs`).
+        if let Some(written) = self.insert_token_batch(tokens).await {
             return written;
         }
-        // The whole batch in one statement: atomic on its own, one commit (one
-        // fsync), and one round trip however many tokens the group commit
-        // gathered.
+        // A SQLite database in memory, which only the pool's connections
+        // see: the whole batch in one statement, atomic on its own.
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO oauth_tokens (token_hash, kind, application_id, client_id, scope, \
              authorization_id, authorization_details, dpop_jkt, mtls_x5t, issued_at, expires_at, \
