@@ -41,42 +41,31 @@ fn token(hash: &str, kind: TokenKind, application_id: ApplicationId) -> TokenRec
     }
 }
 
+/// The organisation and application rows on either store's pool.
+macro_rules! insert_application {
+    ($pool:expr, $organisation:expr, $application:expr) => {{
+        sqlx::query(ORGANISATION)
+            .bind($organisation)
+            .bind(issued_at())
+            .execute($pool)
+            .await
+            .unwrap();
+        sqlx::query(APPLICATION)
+            .bind($application)
+            .bind($organisation)
+            .bind(issued_at())
+            .execute($pool)
+            .await
+            .unwrap();
+    }};
+}
+
 /// An application for the tokens' foreign key.
 async fn application(store: &Store) -> ApplicationId {
     let (organisation, application) = (OrganisationId::random(), ApplicationId::random());
     match &store.pool {
-        Pool::Sqlite(sqlite) => {
-            let pool = &sqlite.0;
-            sqlx::query(ORGANISATION)
-                .bind(organisation)
-                .bind(issued_at())
-                .execute(pool)
-                .await
-                .unwrap();
-            sqlx::query(APPLICATION)
-                .bind(application)
-                .bind(organisation)
-                .bind(issued_at())
-                .execute(pool)
-                .await
-                .unwrap();
-        }
-        Pool::Postgres(postgres) => {
-            let pool = &postgres.0;
-            sqlx::query(ORGANISATION)
-                .bind(organisation)
-                .bind(issued_at())
-                .execute(pool)
-                .await
-                .unwrap();
-            sqlx::query(APPLICATION)
-                .bind(application)
-                .bind(organisation)
-                .bind(issued_at())
-                .execute(pool)
-                .await
-                .unwrap();
-        }
+        Pool::Sqlite(sqlite) => insert_application!(&sqlite.0, organisation, application),
+        Pool::Postgres(postgres) => insert_application!(&postgres.0, organisation, application),
     }
     application
 }
