@@ -6,6 +6,7 @@
 use fintechapi_domain::ids::{ApplicationId, OrganisationId};
 use fintechapi_domain::oauth::{TokenKind, TokenRecord, TokenRepository};
 use fintechapi_domain::secret::KeyedHash;
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use crate::scratch_pg::ScratchPg;
@@ -137,6 +138,23 @@ async fn token_batches_round_trip_on_sqlite() {
         "a file-backed store writes tokens apart"
     );
     batches_round_trip(&store).await;
+    // Stored as the text sqlx binds (RFC 3339), which the prune compares
+    // with: another form that sqlx also decodes would compare wrongly.
+    let stored: (String, String, String) = sqlx::query_as(
+        "SELECT issued_at, expires_at, revoked_at FROM oauth_tokens WHERE token_hash = 'k_refresh'",
+    )
+    .fetch_one(&sqlite.0)
+    .await
+    .unwrap();
+    let rfc3339 = |at: OffsetDateTime| at.format(&Rfc3339).unwrap();
+    assert_eq!(
+        stored,
+        (
+            rfc3339(issued_at()),
+            rfc3339(issued_at() + Duration::days(90)),
+            rfc3339(issued_at() + Duration::seconds(1))
+        )
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
