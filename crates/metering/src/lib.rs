@@ -10,6 +10,7 @@
 mod middleware;
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -43,16 +44,16 @@ impl Admission {
     /// `RateLimit-Policy` and `RateLimit` (IETF draft httpapi-ratelimit-headers)
     /// for the plan's rate ("default") and day ("daily"), and `Retry-After` when refused.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        let mut policies = vec![];
-        let mut states = vec![];
+        let (mut policies, mut states) = (String::new(), String::new());
         let mut add = |name: &str, quota: u64, window: u64, d: &Decision| {
-            policies.push(format!("\"{name}\";q={quota};w={window}"));
             let wait = if d.allowed { d.reset } else { d.retry_after };
-            states.push(format!(
-                "\"{name}\";r={};t={}",
-                d.remaining,
-                ceil_secs(wait)
-            ));
+            if !policies.is_empty() {
+                policies.push_str(", ");
+                states.push_str(", ");
+            }
+            // Writing to a String cannot fail.
+            let _ = write!(policies, "\"{name}\";q={quota};w={window}");
+            let _ = write!(states, "\"{name}\";r={};t={}", d.remaining, ceil_secs(wait));
         };
         if let (Some(per_second), Some(d)) = (self.plan.per_second, &self.verdict.rate) {
             add("default", u64::from(per_second), 1, d);
@@ -61,8 +62,8 @@ impl Admission {
             add("daily", per_day, 86_400, d);
         }
         for (name, values) in [("ratelimit-policy", policies), ("ratelimit", states)] {
-            if let Ok(value) = HeaderValue::from_str(&values.join(", "))
-                && !values.is_empty()
+            if !values.is_empty()
+                && let Ok(value) = HeaderValue::try_from(values)
             {
                 headers.insert(name, value);
             }

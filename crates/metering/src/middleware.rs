@@ -1,13 +1,14 @@
-//! The axum middleware that counts each metered call once it is answered.
+//! The layer that counts each metered call once it is answered.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::response::Response;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::usage::{MeteredApi, UsageKey, UsageRepository};
+use fintechapi_web::hook::{Hook, HookLayer};
 
 use crate::Meter;
 
@@ -22,26 +23,55 @@ pub struct Metered {
 
 /// Records the call's endpoint template, status class and latency for the
 /// application the handler named.
-pub async fn record_usage<R: UsageRepository + 'static>(
-    State(meter): State<Arc<Meter<R>>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let endpoint = req.extensions().get::<MatchedPath>().map_or_else(
-        || format!("{} (unmatched)", req.method()),
-        |p| format!("{} {}", req.method(), p.as_str()),
-    );
-    let started = Instant::now();
-    let response = next.run(req).await;
-    if let Some(metered) = response.extensions().get::<Metered>() {
-        let key = UsageKey {
-            application_id: metered.application_id,
-            day: meter.now().date(),
-            api: metered.api,
-            endpoint,
-            status_class: u8::try_from(response.status().as_u16() / 100).unwrap_or(5),
-        };
-        meter.record(key, started.elapsed(), metered.throttled);
+pub fn record_usage<R: UsageRepository + 'static>(
+    meter: Arc<Meter<R>>,
+) -> HookLayer<RecordUsage<R>> {
+    HookLayer(RecordUsage(meter))
+}
+
+pub struct RecordUsage<R>(Arc<Meter<R>>);
+
+impl<R> Clone for RecordUsage<R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
     }
-    response
+}
+
+pub struct Call<R> {
+    meter: Arc<Meter<R>>,
+    method: Method,
+    route: Option<MatchedPath>,
+    started: Instant,
+}
+
+impl<R: UsageRepository + 'static> Hook for RecordUsage<R> {
+    type Carry = Call<R>;
+
+    fn before(&self, req: &mut Request) -> Result<Call<R>, Response> {
+        Ok(Call {
+            meter: self.0.clone(),
+            method: req.method().clone(),
+            route: req.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+        })
+    }
+
+    fn after(call: Call<R>, response: Response) -> Response {
+        if let Some(metered) = response.extensions().get::<Metered>() {
+            let endpoint = match &call.route {
+                Some(route) => format!("{} {}", call.method, route.as_str()),
+                None => format!("{} (unmatched)", call.method),
+            };
+            let key = UsageKey {
+                application_id: metered.application_id,
+                day: call.meter.now().date(),
+                api: metered.api,
+                endpoint,
+                status_class: u8::try_from(response.status().as_u16() / 100).unwrap_or(5),
+            };
+            call.meter
+                .record(key, call.started.elapsed(), metered.throttled);
+        }
+        response
+    }
 }

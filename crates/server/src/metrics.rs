@@ -6,11 +6,15 @@
 //! the method is a standard one or `other`, the route a template of the router
 //! or `unmatched`, the status one the server itself answered with.
 
-use std::time::Duration;
+use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Instant;
 
+use axum::extract::MatchedPath;
 use fintechapi_limits::CpuPool;
 use fintechapi_storage::PoolStats;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -20,14 +24,49 @@ use prometheus_client::registry::Registry;
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: &'static str,
-    pub route: String,
+    pub route: Route,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: &'static str,
-    pub route: String,
+    pub route: Route,
+}
+
+/// The route template a request matched, or `unmatched`: the router's own
+/// shared string, so labelling a request allocates nothing.
+#[derive(Clone, Debug)]
+pub struct Route(Option<MatchedPath>);
+
+impl Route {
+    pub fn of(matched: Option<&MatchedPath>) -> Self {
+        Self(matched.cloned())
+    }
+
+    fn as_str(&self) -> &str {
+        self.0.as_ref().map_or("unmatched", MatchedPath::as_str)
+    }
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for Route {}
+
+impl Hash for Route {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> std::fmt::Result {
+        encoder.write_str(self.as_str())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -88,6 +127,63 @@ impl std::fmt::Debug for MetricsToken {
     }
 }
 
+/// Requests by route and status, their latency, and those in flight.
+pub struct HttpMetrics {
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    in_flight: Gauge,
+}
+
+impl HttpMetrics {
+    /// Counts a request in flight until the returned guard is finished or dropped.
+    pub fn start(self: &Arc<Self>, method: &'static str, route: Route) -> InFlight {
+        self.in_flight.inc();
+        InFlight {
+            metrics: self.clone(),
+            method,
+            route,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// A request being served. Dropped unfinished (the client went away), it
+/// leaves the in-flight count without being counted as answered.
+pub struct InFlight {
+    metrics: Arc<HttpMetrics>,
+    method: &'static str,
+    route: Route,
+    started: Instant,
+}
+
+impl InFlight {
+    pub fn finish(self, status: u16) {
+        let elapsed = self.started.elapsed();
+        let route = RouteLabels {
+            method: self.method,
+            route: self.route.clone(),
+        };
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                method: self.method,
+                route: self.route.clone(),
+                status,
+            })
+            .inc();
+        self.metrics
+            .latency
+            .get_or_create(&route)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms … ~16 s
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
@@ -95,9 +191,7 @@ fn latency_histogram() -> Histogram {
 
 pub struct Metrics {
     registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
-    in_flight: Gauge,
+    http: Arc<HttpMetrics>,
     pool_connections: Family<PoolLabels, Gauge>,
     pool_max: Gauge,
     limits_degraded: Gauge,
@@ -166,9 +260,11 @@ impl Metrics {
         );
         Self {
             registry,
-            requests,
-            latency,
-            in_flight,
+            http: Arc::new(HttpMetrics {
+                requests,
+                latency,
+                in_flight,
+            }),
             pool_connections,
             pool_max,
             limits_degraded,
@@ -190,31 +286,9 @@ impl Metrics {
         self.shed.clone()
     }
 
-    pub fn request_started(&self) {
-        self.in_flight.inc();
-    }
-
-    pub fn request_finished(
-        &self,
-        method: &'static str,
-        route: &str,
-        status: u16,
-        elapsed: Duration,
-    ) {
-        self.in_flight.dec();
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route: route.to_owned(),
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels {
-                method,
-                route: route.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
+    /// The request counters, for the HTTP middleware to hold.
+    pub fn http(&self) -> Arc<HttpMetrics> {
+        self.http.clone()
     }
 
     /// Whether the rate limits fell back to this node alone, read at scrape time.
@@ -245,12 +319,26 @@ impl Metrics {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn finished_requests_are_counted_by_route_and_status() {
         let m = Metrics::new();
-        m.request_started();
-        m.request_finished("GET", "/healthz", 200, Duration::from_millis(3));
+        let http = m.http();
+        let answered = http.start("GET", Route::of(None));
+        let abandoned = http.start("POST", Route::of(None));
+        let busy = m.render(PoolStats {
+            size: 2,
+            idle: 1,
+            max: 10,
+        });
+        assert!(
+            busy.contains("fintechapi_http_requests_in_flight 2"),
+            "{busy}"
+        );
+        answered.finish(404);
+        // The client went away: no longer in flight, and not counted as answered.
+        drop(abandoned);
         let text = m.render(PoolStats {
             size: 2,
             idle: 1,
@@ -258,7 +346,7 @@ mod tests {
         });
         assert!(
             text.contains(
-                r#"fintechapi_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+                r#"fintechapi_http_requests_total{method="GET",route="unmatched",status="404"} 1"#
             ),
             "{text}"
         );
@@ -274,6 +362,7 @@ mod tests {
             text.contains("fintechapi_http_requests_in_flight 0"),
             "{text}"
         );
+        assert!(!text.contains(r#"method="POST""#), "{text}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The web toolkit shared by the server's HTML surfaces (the Developer Portal,
-//! the admin console and the bank's PSU pages), free of any one surface:
+//! The web toolkit shared by the server's HTTP surfaces (the Developer Portal,
+//! the admin console, the bank's PSU pages, and the middleware of the APIs),
+//! free of any one surface:
 //!
 //! - [`asset`]: stylesheets, scripts and downloads, cacheable.
 //! - [`brand`]: the bank's name and accent colour.
@@ -7,6 +8,7 @@
 //! - [`csrf`]: double-submit tokens for forms shown before login.
 //! - [`origin`]: the `Origin` / `Sec-Fetch-Site` check of form posts.
 //! - [`headers`]: CSP, framing and referrer headers.
+//! - [`hook`]: middleware as a function before the route and one after it.
 //! - [`qr`]: QR codes as SVG for authenticator enrolment.
 //! - [`mail`]: mails as text + HTML from templates.
 //! - [`moment`]: times as pages show them (UTC, marked up for the viewer's zone).
@@ -17,6 +19,7 @@ pub mod brand;
 pub mod cookie;
 pub mod csrf;
 pub mod headers;
+pub mod hook;
 pub mod mail;
 pub mod moment;
 pub mod origin;

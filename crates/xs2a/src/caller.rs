@@ -6,10 +6,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fintechapi_domain::registry::ApiProduct;
 use fintechapi_domain::tls::ClientCertificate;
@@ -63,15 +62,6 @@ pub(crate) fn tpp_request_id(headers: &HeaderMap) -> Result<Uuid, Xs2aError> {
     };
     Uuid::try_parse(text)
         .map_err(|_| Xs2aError::format("X-Request-ID must be a UUID").at("X-Request-ID"))
-}
-
-/// Refuses a call without the TPP's `X-Request-ID` before anything else,
-/// also on the routes that take no [`Caller`].
-pub(crate) async fn require_request_id(req: Request, next: Next) -> Response {
-    match tpp_request_id(req.headers()) {
-        Ok(_) => next.run(req).await,
-        Err(e) => e.into_response(),
-    }
 }
 
 /// Method and path of the request, for DPoP's `htm` and `htu`.

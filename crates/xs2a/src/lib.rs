@@ -55,12 +55,11 @@ mod transactions;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Router, middleware};
 use fintechapi_domain::basket::BasketRepository;
 use fintechapi_domain::card::{CardAccount, CardRepository};
 use fintechapi_domain::consent::{ConsentRepository, DeltaReportRepository};
@@ -274,14 +273,13 @@ pub fn router<R: Xs2aStore>(service: Arc<Xs2aService<R>>) -> Router {
             get(payments::status::<R>),
         )
         .with_state(service)
-        .route_layer(middleware::from_fn(require_acceptable))
-        .route_layer(middleware::from_fn(caller::require_request_id))
+        .route_layer(fintechapi_web::hook::check(request_checks))
         // Public and outside `/v1`: no X-Request-ID, no token.
         .route(
             profile::PATH,
             get(move || std::future::ready(profile.clone())),
         )
-        .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+        .layer(record_usage(meter))
 }
 
 /// `PSU-IP-Address`: absent, or an IP address (spec: `format: ipv4`; IPv6
@@ -307,9 +305,9 @@ pub(crate) fn psu_ip_address(headers: &HeaderMap) -> Result<Option<IpAddr>, Xs2a
 /// document (`application/xml`) or an MT940 statement (`text/plain`). A card
 /// account's report and everything else asked only in another type is 406
 /// `REQUESTED_FORMATS_INVALID`.
-async fn require_acceptable(req: Request, next: Next) -> Response {
+fn acceptable(req: &Request) -> Result<(), Xs2aError> {
     let (method, path) = (req.method(), req.uri().path());
-    let checked = if is_pain001_document(method, path) {
+    if is_pain001_document(method, path) {
         require_accepted(req.headers(), "application/xml")
     } else if statements::is_account_report(method, path) {
         statements::negotiate(req.headers()).map(|_| ())
@@ -322,11 +320,17 @@ async fn require_acceptable(req: Request, next: Next) -> Response {
                 Err(refused)
             }
         })
-    };
-    match checked {
-        Ok(()) => next.run(req).await,
-        Err(e) => e.into_response(),
     }
+}
+
+/// What every `/v1` route checks before its handler: the TPP's
+/// `X-Request-ID` first (also on the routes that take no `Caller`), then an
+/// answer type it accepts.
+fn request_checks(req: &Request) -> Option<Response> {
+    caller::tpp_request_id(req.headers())
+        .and_then(|_| acceptable(req))
+        .err()
+        .map(IntoResponse::into_response)
 }
 
 /// `/v1/{payment-service}/…`.

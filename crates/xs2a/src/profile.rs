@@ -24,7 +24,7 @@ use crate::transactions::{BookingStatus, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 
 pub(crate) const PATH: &str = "/aspsp-profile";
 
-/// The media types every answer is given in (`require_acceptable`), but
+/// The media types every answer is given in (`lib.rs::acceptable`), but
 /// for the documents some resources are also answered as.
 pub(crate) const ANSWER_MEDIA_TYPES: [&str; 1] = ["application/json"];
 

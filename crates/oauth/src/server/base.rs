@@ -16,6 +16,7 @@ use fintechapi_limits::CpuPool;
 use fintechapi_registry::{AuthenticatedClient, Registry};
 use time::Duration;
 
+use super::dpop::NonceMemo;
 use super::writer::TokenWriter;
 use crate::client_keys::ClientKeys;
 use crate::error::{ErrorCode, OAuthError};
@@ -52,6 +53,8 @@ pub struct AuthorizationServer<R> {
     pub(super) signatures: CpuPool,
     /// New tokens go through it when it runs (`writer.rs`).
     pub(super) writer: TokenWriter,
+    /// The DPoP nonce of the current window (`dpop.rs`).
+    pub(super) dpop_nonce: NonceMemo,
 }
 
 /// The storage the authorization server needs.
@@ -99,6 +102,7 @@ impl<R: AsRepo> AuthorizationServer<R> {
             client_keys,
             signatures,
             writer: TokenWriter::default(),
+            dpop_nonce: NonceMemo::default(),
         }
     }
 

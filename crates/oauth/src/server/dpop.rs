@@ -14,6 +14,11 @@ use crate::policy::ClientPolicy;
 /// DPoP nonces change every 5 minutes; the previous one stays valid.
 const DPOP_NONCE_WINDOW_SECS: i64 = 300;
 
+/// The nonce of the last window asked for: every token and PAR answer carries
+/// one, and computing it is a keyed hash.
+#[derive(Default)]
+pub(super) struct NonceMemo(std::sync::Mutex<Option<(i64, String)>>);
+
 /// Why a DPoP proof was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DpopFailure {
@@ -46,7 +51,20 @@ impl From<DpopFailure> for OAuthError {
 impl<R: AsRepo> AuthorizationServer<R> {
     /// A fresh server nonce for DPoP proofs (RFC 9449 §8), valid for 5 to 10 minutes.
     pub fn dpop_nonce(&self) -> String {
-        self.nonce_for_window(self.clock.now().unix_timestamp() / DPOP_NONCE_WINDOW_SECS)
+        let window = self.clock.now().unix_timestamp() / DPOP_NONCE_WINDOW_SECS;
+        let mut memo = self
+            .dpop_nonce
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*memo {
+            Some((known, nonce)) if *known == window => nonce.clone(),
+            _ => {
+                let nonce = self.nonce_for_window(window);
+                *memo = Some((window, nonce.clone()));
+                nonce
+            }
+        }
     }
 
     fn nonce_for_window(&self, window: i64) -> String {

@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use fintechapi_domain::usage::UsageRepository;
 use fintechapi_metering::{Meter, record_usage};
 
@@ -67,7 +67,7 @@ pub fn router<R: OAuthStore>(service: Arc<OAuthService<R>>) -> Router {
         .route("/oauth2/introspect", post(introspect::<R>))
         .route("/oauth2/revoke", post(revoke::<R>))
         .with_state(service.clone())
-        .layer(middleware::from_fn_with_state(meter, record_usage::<R>))
+        .layer(record_usage(meter))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
 }
 

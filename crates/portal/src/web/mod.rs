@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::extract::State;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,6 +36,7 @@ use fintechapi_limits::throttle::{AddressThrottle, RetryAfter};
 use fintechapi_registry::Registry;
 use fintechapi_web::CrossSite;
 use fintechapi_web::asset;
+use fintechapi_web::hook::{Hook, HookLayer};
 
 pub use session::{ADMIN_COOKIE, CSRF_COOKIE, SESSION_COOKIE};
 
@@ -245,10 +246,7 @@ pub fn router<R: PortalStore>(portal: Arc<Portal<R>>) -> Router {
         .route("/admin/psus/{id}/totp", post(admin::psu_totp::<R>))
         .route("/admin/psus/{id}/accounts", post(admin::psu_account::<R>));
     fintechapi_web::with_security_headers(routes, CSP)
-        .layer(axum::middleware::map_response_with_state(
-            portal.clone(),
-            error_pages::<R>,
-        ))
+        .layer(error_pages(portal.clone()))
         .with_state(portal)
 }
 
@@ -406,24 +404,41 @@ struct ErrorMessage(String);
 /// Renders the page of a [`PageError`] answer, keeping its status and headers:
 /// a layer of the portal's router, and of the server's for the page errors
 /// it raises itself (no route, overload, …).
-pub async fn error_pages<R: PortalStore>(
-    State(portal): State<Arc<Portal<R>>>,
-    mut response: Response,
-) -> Response {
-    let Some(ErrorMessage(message)) = response.extensions_mut().remove() else {
-        return response;
-    };
-    let (mut parts, _) = response.into_parts();
-    let page = ErrorPage {
-        nav: portal.nav(),
-        title: parts
-            .status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .to_owned(),
-        message,
-    };
-    let (page, body) = page.into_response().into_parts();
-    parts.headers.extend(page.headers);
-    Response::from_parts(parts, body)
+pub fn error_pages<R: PortalStore>(portal: Arc<Portal<R>>) -> HookLayer<ErrorPages<R>> {
+    HookLayer(ErrorPages(portal))
+}
+
+pub struct ErrorPages<R>(Arc<Portal<R>>);
+
+impl<R> Clone for ErrorPages<R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<R: PortalStore> Hook for ErrorPages<R> {
+    type Carry = Arc<Portal<R>>;
+
+    fn before(&self, _: &mut Request) -> Result<Self::Carry, Response> {
+        Ok(self.0.clone())
+    }
+
+    fn after(portal: Self::Carry, mut response: Response) -> Response {
+        let Some(ErrorMessage(message)) = response.extensions_mut().remove() else {
+            return response;
+        };
+        let (mut parts, _) = response.into_parts();
+        let page = ErrorPage {
+            nav: portal.nav(),
+            title: parts
+                .status
+                .canonical_reason()
+                .unwrap_or("Error")
+                .to_owned(),
+            message,
+        };
+        let (page, body) = page.into_response().into_parts();
+        parts.headers.extend(page.headers);
+        Response::from_parts(parts, body)
+    }
 }

@@ -5,14 +5,17 @@
 //! `/healthz` is never held back: a busy node is still alive. Each shed
 //! request counts in `fintechapi_http_requests_shed_total`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
+use fintechapi_web::hook::Served;
 use prometheus_client::metrics::counter::Counter;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service, ServiceExt};
 
 use super::surface;
 
@@ -33,17 +36,63 @@ impl Shedder {
     }
 }
 
-pub(super) async fn shed(State(shedder): State<Shedder>, req: Request, next: Next) -> Response {
-    if req.uri().path() == "/healthz" {
-        return next.run(req).await;
+impl<S> Layer<S> for Shedder {
+    type Service = Shed<S>;
+
+    fn layer(&self, inner: S) -> Shed<S> {
+        Shed {
+            inner,
+            shedder: self.clone(),
+        }
     }
+}
+
+#[derive(Clone)]
+pub(super) struct Shed<S> {
+    inner: S,
+    shedder: Shedder,
+}
+
+impl<S> Service<Request> for Shed<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Served<S::Future, Option<OwnedSemaphorePermit>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        if req.uri().path() == "/healthz" {
+            return Served::now(self.inner.call(req), None);
+        }
+        // A free permit is never owed to a waiter (tokio hands released
+        // permits to the queue first), so taking it here jumps no queue.
+        match self.shedder.permits.clone().try_acquire_owned() {
+            Ok(permit) => Served::now(self.inner.call(req), Some(permit)),
+            Err(_) => Served::later(wait_for_turn(self.shedder.clone(), self.inner.clone(), req)),
+        }
+    }
+}
+
+async fn wait_for_turn<S>(shedder: Shedder, route: S, req: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let waited = tokio::time::timeout(
         shedder.queue_timeout,
         shedder.permits.clone().acquire_owned(),
     )
     .await;
     match waited {
-        Ok(Ok(_permit)) => next.run(req).await,
+        Ok(Ok(_permit)) => match route.oneshot(req).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
         // Timed out waiting, or (never, the semaphore is not closed) closed.
         _ => {
             shedder.shed.inc();

@@ -13,7 +13,7 @@ use fintechapi_portal::web::PageError;
 use fintechapi_xs2a::Xs2aError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Surface {
+pub(super) enum Surface {
     Xs2a,
     OAuth,
     Page,
@@ -21,7 +21,7 @@ enum Surface {
 }
 
 impl Surface {
-    fn of(path: &str) -> Self {
+    pub(super) fn of(path: &str) -> Self {
         let under = |prefix: &str| {
             path.strip_prefix(prefix)
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -42,7 +42,12 @@ impl Surface {
 
 /// `status` with `text` in the format of the surface `path` belongs to.
 pub(super) fn error(path: &str, status: StatusCode, text: &str) -> Response {
-    match Surface::of(path) {
+    error_in(Surface::of(path), status, text)
+}
+
+/// `status` with `text` in the format of `surface`.
+pub(super) fn error_in(surface: Surface, status: StatusCode, text: &str) -> Response {
+    match surface {
         Surface::Xs2a => Xs2aError::of_layer(status, text).into_response(),
         Surface::OAuth => {
             let error = match status {
