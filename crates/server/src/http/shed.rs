@@ -101,3 +101,50 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use axum::body::Body;
+    use axum::http::StatusCode;
+
+    fn route() -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static {
+        tower::service_fn(|_: Request| async { Ok(Response::new(Body::from("routed"))) })
+    }
+
+    fn request(path: &str) -> Request {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_queued_request_is_served_when_a_turn_frees_in_time_and_shed_otherwise() {
+        let shed = Counter::default();
+        let shedder = Shedder::new(1, Duration::from_millis(300), shed.clone());
+        let mut service = shedder.layer(route());
+        let busy = shedder.permits.clone().acquire_owned().await.unwrap();
+
+        // The only turn is taken: shed after the queue timeout, and counted.
+        let refused = service.call(request("/v1/accounts")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(shed.get(), 1);
+
+        // Health never waits.
+        let health = service.call(request("/healthz")).await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+
+        // Queued, then the turn frees within the timeout: the route answers.
+        let queued = tokio::spawn(service.call(request("/v1/accounts")));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(busy);
+        let served = queued.await.unwrap().unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
+        assert_eq!(shed.get(), 1);
+        // Its turn was given back once it was answered.
+        assert_eq!(shedder.permits.available_permits(), 1);
+    }
+}
