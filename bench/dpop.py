@@ -69,10 +69,15 @@ class Fapi2Client:
                                        "client_assertion_type": ASSERTION_TYPE,
                                        "client_assertion": self.assertion(issuer, now)})
 
-    def write_pool(self, path, count, issuer, nonce):
-        """`count` lines of "token request body<TAB>DPoP proof", each usable once."""
+    def write_pool(self, path, count, issuer, nonce, budget_secs):
+        """Up to `count` lines of "token request body<TAB>DPoP proof", each usable once,
+        signed for at most `budget_secs` (every proof's `iat` is the start, and the
+        server takes proofs up to 60 s old). Returns how many were written."""
         now = int(time.time())
         htu = f"{issuer}/oauth2/token"
+        written = 0
         with open(path, "w") as f:
-            for _ in range(count):
+            while written < count and (written % 1000 or time.time() - now < budget_secs):
                 f.write(f"{self.token_form(issuer, now)}\t{self.proof(htu, now, nonce)}\n")
+                written += 1
+        return written
