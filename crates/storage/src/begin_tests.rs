@@ -41,7 +41,7 @@ async fn a_cancelled_begin_leaves_no_transaction_on_postgres() {
     let store = Store::connect(&scratch.url, &one_connection())
         .await
         .unwrap();
-    let Pool::Postgres(PgStore(pool, gate, _)) = &store.pool else {
+    let Pool::Postgres(PgStore(pool, gate, ..)) = &store.pool else {
         panic!("a PostgreSQL URL opened another store");
     };
     sqlx::query("CREATE TABLE marks (n INTEGER)")

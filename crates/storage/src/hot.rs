@@ -146,7 +146,7 @@ mod tests {
     use std::str::FromStr;
 
     use fintechapi_domain::iban::Iban;
-    use fintechapi_domain::ids::{AccountId, PsuId, TransactionId};
+    use fintechapi_domain::ids::AccountId;
     use fintechapi_domain::ledger::{
         EntryCursor, EntryFilter, EntryStatus, LedgerRepository, PageStart,
     };
@@ -173,95 +173,19 @@ mod tests {
             panic!("a SQLite file opened another store");
         };
         let pool = &sqlite.0;
-        let (psu, customer, clearing) = (PsuId::random(), AccountId::random(), AccountId::random());
         let created = OffsetDateTime::from_unix_timestamp_nanos(1_764_900_000_123_456_789).unwrap();
         let today = date!(2026 - 12 - 05);
-        sqlx::query(
-            "INSERT INTO psus (id, login, display_name, password_hash, created_at) \
-             VALUES ($1, 'hot', 'Hot Reader', 'x', $2)",
-        )
-        .bind(psu)
-        .bind(created)
-        .execute(pool)
-        .await
-        .unwrap();
-        for (id, kind, owner, iban, limit) in [
-            (
-                customer,
-                "customer",
-                Some(psu),
-                Some("DE89370400440532013000"),
-                Some(500_i64),
-            ),
-            (clearing, "clearing", None, None, None),
-        ] {
-            sqlx::query(
-                "INSERT INTO accounts (id, kind, psu_id, iban, bic, currency, name, owner_name, \
-                 product, cash_account_type, status, overdraft_limit, booked_balance, \
-                 pending_debits, pending_credits, created_at) \
-                 VALUES ($1, $2, $3, $4, 'TESTDEFFXXX', 'EUR', 'Giro', 'Hot Reader', \
-                 'Current account', 'CACC', 'enabled', $5, 950, -100, 30, $6)",
-            )
-            .bind(id)
-            .bind(kind)
-            .bind(owner)
-            .bind(iban)
-            .bind(limit)
-            .bind(created)
-            .execute(pool)
-            .await
-            .unwrap();
-        }
-        sqlx::query(
-            "INSERT INTO account_holders (account_id, psu_id, mandate) VALUES ($1, $2, 'sole')",
-        )
-        .bind(customer)
-        .bind(psu)
-        .execute(pool)
-        .await
-        .unwrap();
+        let clearing = insert_clearing!(pool, created);
         // Booked yesterday and today, and pending today: today's booked sum is 250.
-        for (amount, status, day) in [
-            (700_i64, "booked", date!(2026 - 12 - 04)),
-            (250, "booked", today),
-            (100, "pending", today),
-        ] {
-            let transaction = TransactionId::random();
-            sqlx::query(
-                "INSERT INTO ledger_transactions (id, idempotency_key, debit_account_id, \
-                 credit_account_id, amount, currency, status, booking_date, value_date, \
-                 debtor_name, debtor_iban, creditor_name, creditor_iban, \
-                 remittance_information, end_to_end_id, bank_transaction_code, created_at) \
-                 VALUES ($1, $1, $2, $3, $4, 'EUR', $5, $6, $8, 'Debtor Ltd', \
-                 'DE02120300000000202051', 'Hot Reader', 'DE89370400440532013000', \
-                 'Invoice 7', 'E2E-7', 'PMNT-RCDT-ESCT', $7)",
-            )
-            .bind(transaction)
-            .bind(clearing)
-            .bind(customer)
-            .bind(amount)
-            .bind(status)
-            .bind(day)
-            .bind(created)
-            .bind(day.next_day().unwrap())
-            .execute(pool)
-            .await
-            .unwrap();
-            sqlx::query(
-                "INSERT INTO postings (transaction_id, account_id, amount, currency, status, \
-                 booking_date) VALUES ($1, $2, $3, 'EUR', $4, $5), ($1, $6, $7, 'EUR', $4, $5)",
-            )
-            .bind(transaction)
-            .bind(customer)
-            .bind(amount)
-            .bind(status)
-            .bind(day)
-            .bind(clearing)
-            .bind(-amount)
-            .execute(pool)
-            .await
-            .unwrap();
-        }
+        let (psu, customer) = insert_customer!(
+            pool,
+            clearing,
+            "hot",
+            "DE89370400440532013000",
+            created,
+            today,
+            250_i64
+        );
 
         // The same file without reads on this thread: the pool's answers.
         let pooled = crate::SqliteStore(sqlite.0.clone(), sqlite.1.clone(), None, None);

@@ -11,6 +11,8 @@
 //!   context, shared by both.
 //! - `hot.rs`, `pg_reads.rs`: the hottest reads, on SQLite on the request's
 //!   thread, on PostgreSQL on connections of their own.
+//! - `pg_balances.rs`: PostgreSQL's `/balances` reads, batched while one
+//!   batch is under way.
 //! - `sqlite_writer.rs`, `pg_tokens.rs`: the token endpoint's group-commit
 //!   batches, on SQLite on a connection and thread of their own, on
 //!   PostgreSQL as column arrays in one statement.
@@ -32,6 +34,9 @@ macro_rules! select_rows {
 }
 
 #[cfg(test)]
+#[macro_use]
+mod ledger_fixture;
+#[cfg(test)]
 mod begin_tests;
 mod error;
 mod hot;
@@ -41,6 +46,7 @@ mod scratch_pg;
 mod token_batch_tests;
 #[macro_use]
 mod rows;
+mod pg_balances;
 mod pg_reads;
 mod pg_tokens;
 mod ports;

@@ -16,6 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Sqlite, SqliteConnection, SqlitePool};
 
 use crate::hot::HotReads;
+use crate::pg_balances::BalanceReads;
 use crate::pg_reads::{HotConnection, PgReads};
 use crate::redact_database_url;
 use crate::sqlite_writer::SqliteWriter;
@@ -107,13 +108,15 @@ pub struct SqliteStore(
     pub(crate) Option<Arc<SqliteWriter>>,
 );
 
-/// The PostgreSQL store, running the same queries as [`SqliteStore`], and
-/// the hottest reads on connections of their own.
+/// The PostgreSQL store, running the same queries as [`SqliteStore`], the
+/// hottest reads on connections of their own, and `/balances` reads in
+/// batches ([`BalanceReads`]).
 #[derive(Clone)]
 pub struct PgStore(
     pub(crate) PgPool,
     pub(crate) crate::WriteGate,
     pub(crate) Arc<PgReads>,
+    pub(crate) Arc<BalanceReads>,
 );
 
 impl SqliteStore {
@@ -132,6 +135,16 @@ impl SqliteStore {
         let written = writer.insert_tokens(tokens.to_vec()).await;
         drop(turn);
         Some(written)
+    }
+
+    /// Always `None`: a SQLite read runs [`inline`](Self::inline), where
+    /// PostgreSQL's `/balances` reads go in batches.
+    pub(crate) async fn batched_account_with_booked_since(
+        &self,
+        _account: fintechapi_domain::ids::AccountId,
+        _date: time::Date,
+    ) -> Option<Result<crate::pg_balances::Found, StoreError>> {
+        None
     }
 
     /// `read` on the request's thread ([`HotReads::read`]); `None` sends
@@ -268,6 +281,7 @@ impl Store {
                     pool,
                     crate::WriteGate::default(),
                     Arc::new(hot_reads),
+                    Arc::default(),
                 )),
                 max_connections: options.max_connections,
             })

@@ -32,9 +32,9 @@ pub(crate) type Conn = <Db as Database>::Connection;
 const ACCOUNT_WITH_BOOKED_SINCE: &str = concat!(
     "SELECT ",
     account_columns!(),
-    ", (SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
-     WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
-     AS booked_since FROM accounts WHERE id = $1"
+    ", ",
+    booked_since!(),
+    " FROM accounts WHERE id = $1"
 );
 
 const ACCOUNT: &str = concat!(
@@ -374,6 +374,10 @@ impl LedgerRepository for super::Store {
         });
         if let Some(found) = inline {
             return found.map(TryInto::try_into).transpose();
+        }
+        // On PostgreSQL, with the other reads waiting.
+        if let Some(found) = self.batched_account_with_booked_since(account, date).await {
+            return found;
         }
         let mut conn = self.hot_connection("account_with_booked_since").await?;
         let read = sqlx::query_as::<_, AccountBookedRow>(ACCOUNT_WITH_BOOKED_SINCE)

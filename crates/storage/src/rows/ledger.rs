@@ -25,6 +25,15 @@ macro_rules! account_columns {
     };
 }
 
+/// What the `accounts` row at hand booked since `$2`, as `booked_since`.
+macro_rules! booked_since {
+    () => {
+        "(SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM postings \
+         WHERE account_id = accounts.id AND status = 'booked' AND booking_date >= $2) \
+         AS booked_since"
+    };
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct AccountHolderRow {
     psu_id: PsuId,
