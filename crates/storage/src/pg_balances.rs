@@ -153,7 +153,8 @@ async fn answer(store: &PgStore, mut batch: Vec<Waiting>) {
             Err(e) => {
                 tracing::warn!(error = %e, reads = same_day.len(), "a batch of balance reads failed");
                 for waiting in same_day {
-                    let _ = waiting.answer.send(Err(StoreError(e.to_string().into())));
+                    // The cause's text: `StoreError` is not `Clone`.
+                    let _ = waiting.answer.send(Err(StoreError(e.0.to_string().into())));
                 }
             }
         }
