@@ -88,6 +88,8 @@ pub struct Meter<R> {
     limits: Limits,
     plans: Arc<PlanCatalog>,
     pending: Mutex<HashMap<UsageKey, UsageCounts>>,
+    /// One flush at a time (see [`Meter::flush`]).
+    flushing: tokio::sync::Mutex<()>,
     /// Per application and API: today's calls as the usage statistics had
     /// them when first admitted today, the floor of the shared day count.
     known_today: Mutex<HashMap<(ApplicationId, MeteredApi), (Date, u64)>>,
@@ -106,6 +108,7 @@ impl<R: UsageRepository> Meter<R> {
             limits,
             plans,
             pending: Mutex::default(),
+            flushing: tokio::sync::Mutex::default(),
             known_today: Mutex::default(),
         }
     }
@@ -189,7 +192,11 @@ impl<R: UsageRepository> Meter<R> {
     }
 
     /// Writes the counted calls to the store; on failure they stay pending.
+    /// A flush that finds another under way waits for it: once it returns,
+    /// every call counted before it is written, which a usage report that
+    /// flushes first relies on.
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.flushing.lock().await;
         let cells: Vec<_> = std::mem::take(&mut *lock(&self.pending))
             .into_iter()
             .collect();
@@ -259,6 +266,36 @@ mod tests {
             _: Date,
         ) -> Result<u64, StoreError> {
             Ok(9_995)
+        }
+    }
+
+    /// Writes only once the test lets it, and counts what it wrote.
+    #[derive(Clone)]
+    struct GatedStore {
+        gate: Arc<tokio::sync::Semaphore>,
+        written: Arc<Mutex<u64>>,
+    }
+    impl UsageRepository for GatedStore {
+        async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
+            let _permit = self.gate.acquire().await.map_err(StoreError::new)?;
+            *lock(&self.written) += cells.iter().map(|(_, c)| c.calls).sum::<u64>();
+            Ok(())
+        }
+        async fn usage(
+            &self,
+            _: ApplicationId,
+            _: Date,
+            _: Date,
+        ) -> Result<Vec<fintechapi_domain::usage::UsageRow>, StoreError> {
+            Ok(vec![])
+        }
+        async fn calls_on(
+            &self,
+            _: ApplicationId,
+            _: MeteredApi,
+            _: Date,
+        ) -> Result<u64, StoreError> {
+            Ok(0)
         }
     }
 
@@ -358,5 +395,48 @@ mod tests {
         assert_eq!(pending[&key].calls, 2);
         assert_eq!(pending[&key].throttled, 1);
         assert_eq!(pending[&key].latency.count(), 2);
+    }
+
+    /// The portal flushes before its usage report while the background
+    /// flusher may be writing the same calls: its flush returns only once
+    /// they are written.
+    #[tokio::test]
+    async fn a_flush_waits_for_the_one_under_way() {
+        let store = GatedStore {
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+            written: Arc::default(),
+        };
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
+            time::macros::datetime!(2026-11-25 12:00 UTC),
+        ));
+        let limits = Limits::in_memory(clock.clone());
+        let meter = Arc::new(Meter::new(
+            store.clone(),
+            clock,
+            limits,
+            Arc::new(PlanCatalog::builtin()),
+        ));
+        let key = UsageKey {
+            application_id: ApplicationId::random(),
+            day: time::macros::date!(2026 - 11 - 25),
+            api: MeteredApi::Ais,
+            endpoint: "POST /oauth2/token".into(),
+            status_class: 2,
+        };
+        meter.record(key, Duration::from_millis(3), false);
+        let background = tokio::spawn({
+            let meter = meter.clone();
+            async move { meter.flush().await }
+        });
+        // The background flush has taken the call and waits to write it.
+        while !lock(&meter.pending).is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let report = tokio::time::timeout(Duration::from_millis(50), meter.flush()).await;
+        assert!(report.is_err(), "returned before the call was written");
+        store.gate.add_permits(2);
+        background.await.unwrap().unwrap();
+        meter.flush().await.unwrap();
+        assert_eq!(*lock(&store.written), 1);
     }
 }
