@@ -246,10 +246,38 @@ mod tests {
     use super::*;
     use fintechapi_domain::ManualClock;
 
-    struct NoStore;
-    impl UsageRepository for NoStore {
-        async fn add_usage(&self, _: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
-            Err(StoreError::corrupt("down"))
+    /// Writes once the test opens its gate, and counts what it wrote; with
+    /// the gate closed it is down. Reports 9,995 calls already made today.
+    #[derive(Clone)]
+    struct TestStore {
+        gate: Arc<tokio::sync::Semaphore>,
+        written: Arc<Mutex<u64>>,
+    }
+
+    impl TestStore {
+        fn gated() -> Self {
+            Self {
+                gate: Arc::new(tokio::sync::Semaphore::new(0)),
+                written: Arc::default(),
+            }
+        }
+
+        fn down() -> Self {
+            let store = Self::gated();
+            store.gate.close();
+            store
+        }
+    }
+
+    impl UsageRepository for TestStore {
+        async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
+            let _permit = self
+                .gate
+                .acquire()
+                .await
+                .map_err(|_| StoreError::corrupt("down"))?;
+            *lock(&self.written) += cells.iter().map(|(_, c)| c.calls).sum::<u64>();
+            Ok(())
         }
         async fn usage(
             &self,
@@ -269,45 +297,19 @@ mod tests {
         }
     }
 
-    /// Writes only once the test lets it, and counts what it wrote.
-    #[derive(Clone)]
-    struct GatedStore {
-        gate: Arc<tokio::sync::Semaphore>,
-        written: Arc<Mutex<u64>>,
-    }
-    impl UsageRepository for GatedStore {
-        async fn add_usage(&self, cells: Vec<(UsageKey, UsageCounts)>) -> Result<(), StoreError> {
-            let _permit = self.gate.acquire().await.map_err(StoreError::new)?;
-            *lock(&self.written) += cells.iter().map(|(_, c)| c.calls).sum::<u64>();
-            Ok(())
-        }
-        async fn usage(
-            &self,
-            _: ApplicationId,
-            _: Date,
-            _: Date,
-        ) -> Result<Vec<fintechapi_domain::usage::UsageRow>, StoreError> {
-            Ok(vec![])
-        }
-        async fn calls_on(
-            &self,
-            _: ApplicationId,
-            _: MeteredApi,
-            _: Date,
-        ) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-    }
-
-    fn meter() -> Meter<NoStore> {
+    fn meter_on(store: TestStore) -> Meter<TestStore> {
         let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
             time::macros::datetime!(2026-11-25 12:00 UTC),
         ));
         let limits = Limits::in_memory(clock.clone());
-        Meter::new(NoStore, clock, limits, Arc::new(PlanCatalog::builtin()))
+        Meter::new(store, clock, limits, Arc::new(PlanCatalog::builtin()))
     }
 
-    fn plan(meter: &Meter<NoStore>, name: &str) -> Arc<RatePlan> {
+    fn meter() -> Meter<TestStore> {
+        meter_on(TestStore::down())
+    }
+
+    fn plan(meter: &Meter<TestStore>, name: &str) -> Arc<RatePlan> {
         meter.plans().get(name).unwrap()
     }
 
@@ -402,20 +404,8 @@ mod tests {
     /// they are written.
     #[tokio::test]
     async fn a_flush_waits_for_the_one_under_way() {
-        let store = GatedStore {
-            gate: Arc::new(tokio::sync::Semaphore::new(0)),
-            written: Arc::default(),
-        };
-        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(
-            time::macros::datetime!(2026-11-25 12:00 UTC),
-        ));
-        let limits = Limits::in_memory(clock.clone());
-        let meter = Arc::new(Meter::new(
-            store.clone(),
-            clock,
-            limits,
-            Arc::new(PlanCatalog::builtin()),
-        ));
+        let store = TestStore::gated();
+        let meter = Arc::new(meter_on(store.clone()));
         let key = UsageKey {
             application_id: ApplicationId::random(),
             day: time::macros::date!(2026 - 11 - 25),
