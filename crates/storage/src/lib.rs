@@ -16,6 +16,8 @@
 //! - `sqlite_writer.rs`, `pg_tokens.rs`: the token endpoint's group-commit
 //!   batches, on SQLite on a connection and thread of their own, on
 //!   PostgreSQL as column arrays in one statement.
+//! - `sqlite_checkpoints.rs`: SQLite's WAL checkpoints on a thread of their
+//!   own, not in a commit.
 //! - `watch.rs`: [`Store::watch_registry`], the registry changes PostgreSQL
 //!   announces, for the nodes' caches of client authentication.
 //! - `migrations/{sqlite,postgres}/`: embedded schema, one folder per dialect.
@@ -51,6 +53,7 @@ mod pg_reads;
 mod pg_tokens;
 mod ports;
 mod redact;
+mod sqlite_checkpoints;
 mod sqlite_writer;
 mod store;
 mod watch;

@@ -9,6 +9,9 @@
 //! cache stays warm, and a batch is one prepared single-row `INSERT` run per
 //! token in one `BEGIN IMMEDIATE` transaction, one commit.
 //!
+//! The WAL's checkpoints run on a thread of their own too
+//! ([`Checkpoints`]), started with this one.
+//!
 //! Values are written as sqlx writes them for the other statements on the
 //! same rows (ids as hyphenated text, times as RFC 3339), so both read alike.
 
@@ -21,7 +24,11 @@ use fintechapi_domain::oauth::TokenRecord;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
+
+use crate::WriteGate;
+use crate::sqlite_checkpoints::Checkpoints;
 
 /// As long as the pool's busy timeout: a writer of the pool may hold the lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,19 +42,25 @@ struct Batch {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-/// The way to the writing thread; it ends when this is dropped.
+/// The way to the writing thread; it and the checkpoints end when this is dropped.
 pub(crate) struct SqliteWriter {
     batches: mpsc::Sender<Batch>,
+    _checkpoints: Checkpoints,
 }
 
 impl SqliteWriter {
-    /// Starts the thread; its connection opens with the first batch.
-    pub(crate) fn start(path: PathBuf) -> std::io::Result<Self> {
+    /// Starts the thread, whose connection opens with the first batch, and
+    /// the checkpoints', which take `gate`'s turn on `runtime`.
+    pub(crate) fn start(path: PathBuf, gate: WriteGate, runtime: Handle) -> std::io::Result<Self> {
+        let checkpoints = Checkpoints::start(path.clone(), gate, runtime)?;
         let (batches, received) = mpsc::channel();
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || write_batches(&path, &received))?;
-        Ok(Self { batches })
+        Ok(Self {
+            batches,
+            _checkpoints: checkpoints,
+        })
     }
 
     /// Stores `tokens` in one transaction, all or none. A caller dropped
@@ -92,6 +105,8 @@ fn open(path: &PathBuf) -> rusqlite::Result<Connection> {
     connection.busy_timeout(BUSY_TIMEOUT)?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", true)?;
+    // The checkpoints' own thread copies the WAL back (`sqlite_checkpoints`).
+    connection.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(connection)
 }
 

@@ -14,6 +14,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Sqlite, SqliteConnection, SqlitePool};
+use tokio::runtime::Handle;
 
 use crate::hot::HotReads;
 use crate::pg_balances::BalanceReads;
@@ -73,7 +74,7 @@ pub enum ConnectError {
     },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("cannot start the SQLite writer thread: {0}")]
+    #[error("cannot start the SQLite writer's threads: {0}")]
     WriterThread(#[source] std::io::Error),
     #[error("cannot make {path} readable by this user only: {source}")]
     Permissions {
@@ -98,8 +99,8 @@ pub struct PoolStats {
 
 /// The SQLite store: the queries in `repo/*.rs` implement the ports for it.
 /// Unless the database lives in memory, the file's reads on the request's
-/// thread for the hottest queries, and the token writes on a connection of
-/// their own.
+/// thread for the hottest queries, and the token writes and the WAL's
+/// checkpoints on threads of their own.
 #[derive(Clone)]
 pub struct SqliteStore(
     pub(crate) SqlitePool,
@@ -310,7 +311,9 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // The writer's checkpoint thread copies the WAL back, not a commit.
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             // sqlx tests each connection when it is released; a test before
@@ -320,8 +323,13 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(|source| ConnectError::Connect { url: shown, source })?;
+        let gate = crate::WriteGate::one_at_a_time();
         let writer = if on_disk {
-            let writer = SqliteWriter::start(file.clone()).map_err(ConnectError::WriterThread)?;
+            // The checkpoints wait for their write turn on the caller's runtime.
+            let runtime = Handle::try_current().map_err(std::io::Error::other);
+            let writer = runtime
+                .and_then(|runtime| SqliteWriter::start(file.clone(), gate.clone(), runtime))
+                .map_err(ConnectError::WriterThread)?;
             Some(Arc::new(writer))
         } else {
             None
@@ -337,7 +345,7 @@ impl Store {
         Ok(Self {
             pool: Pool::Sqlite(SqliteStore(
                 pool,
-                crate::WriteGate::one_at_a_time(),
+                gate,
                 on_disk.then(|| Arc::new(HotReads::new(file.clone()))),
                 writer,
             )),
