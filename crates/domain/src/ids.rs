@@ -30,6 +30,12 @@ macro_rules! uuid_id {
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
+
+            /// Appends the id as `Display` writes it, without the formatter
+            /// (hot paths build keys and headers from ids).
+            pub fn push_to(&self, out: &mut String) {
+                out.push_str(self.0.hyphenated().encode_lower(&mut Uuid::encode_buffer()));
+            }
         }
 
         impl From<Uuid> for $name {
@@ -183,5 +189,14 @@ mod tests {
             "not-a-uuid".parse::<AccountId>(),
             Err(InvalidId { kind: "account id" })
         );
+    }
+
+    #[test]
+    fn push_to_appends_what_display_writes() {
+        let id = ApplicationId::random();
+        let mut out = String::from("rate:");
+        id.push_to(&mut out);
+        assert_eq!(out, format!("rate:{id}"));
+        assert_eq!(out.len(), "rate:".len() + 36);
     }
 }

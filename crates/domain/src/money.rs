@@ -155,19 +155,27 @@ impl Money {
 
     /// The amount as a decimal string with exactly the currency's exponent ("12.30").
     pub fn to_decimal_string(&self) -> String {
-        let exponent = u32::from(self.currency.exponent);
+        // Every amount of every AIS answer: digits pushed, not formatted.
+        let exponent = usize::from(self.currency.exponent);
         let magnitude = self.minor.unsigned_abs();
-        let sign = if self.minor < 0 { "-" } else { "" };
-        if exponent == 0 {
-            return format!("{sign}{magnitude}");
+        let mut buffer = itoa::Buffer::new();
+        let digits = buffer.format(magnitude);
+        let mut text = String::with_capacity(digits.len() + exponent + 3);
+        if self.minor < 0 {
+            text.push('-');
         }
-        let scale = 10_u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            magnitude / scale,
-            magnitude % scale,
-            width = exponent as usize
-        )
+        if exponent == 0 {
+            text.push_str(digits);
+            return text;
+        }
+        // At least one digit before the point: 5 minor units of EUR are "0.05".
+        let padded = exponent + 1;
+        for _ in digits.len()..padded {
+            text.push('0');
+        }
+        text.push_str(digits);
+        text.insert(text.len() - exponent, '.');
+        text
     }
 }
 
@@ -263,6 +271,18 @@ mod tests {
         assert_eq!(
             Money::from_minor(1, cur("BHD")).to_decimal_string(),
             "0.001"
+        );
+        assert_eq!(
+            Money::from_minor(0, Currency::EUR).to_decimal_string(),
+            "0.00"
+        );
+        assert_eq!(
+            Money::from_minor(-123_456, Currency::EUR).to_decimal_string(),
+            "-1234.56"
+        );
+        assert_eq!(
+            Money::from_minor(i64::MIN, Currency::EUR).to_decimal_string(),
+            "-92233720368547758.08"
         );
     }
 

@@ -10,7 +10,6 @@
 mod middleware;
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -44,16 +43,29 @@ impl Admission {
     /// `RateLimit-Policy` and `RateLimit` (IETF draft httpapi-ratelimit-headers)
     /// for the plan's rate ("default") and day ("daily"), and `Retry-After` when refused.
     pub fn write_headers(&self, headers: &mut HeaderMap) {
+        // On every metered answer: pushed, not formatted.
         let (mut policies, mut states) = (String::new(), String::new());
+        let mut number = itoa::Buffer::new();
         let mut add = |name: &str, quota: u64, window: u64, d: &Decision| {
             let wait = if d.allowed { d.reset } else { d.retry_after };
             if !policies.is_empty() {
                 policies.push_str(", ");
                 states.push_str(", ");
             }
-            // Writing to a String cannot fail.
-            let _ = write!(policies, "\"{name}\";q={quota};w={window}");
-            let _ = write!(states, "\"{name}\";r={};t={}", d.remaining, ceil_secs(wait));
+            for (text, pairs) in [
+                (&mut policies, [("q", quota), ("w", window)]),
+                (&mut states, [("r", d.remaining), ("t", ceil_secs(wait))]),
+            ] {
+                text.push('"');
+                text.push_str(name);
+                text.push('"');
+                for (key, value) in pairs {
+                    text.push(';');
+                    text.push_str(key);
+                    text.push('=');
+                    text.push_str(number.format(value));
+                }
+            }
         };
         if let (Some(per_second), Some(d)) = (self.plan.per_second, &self.verdict.rate) {
             add("default", u64::from(per_second), 1, d);
@@ -75,6 +87,42 @@ impl Admission {
             );
         }
     }
+}
+
+/// `{kind}{application}:{api}:{tail}`, the limits' key (also in Redis, so
+/// its form never changes), built without the formatter on every call.
+fn limit_key(kind: &str, application: ApplicationId, api: MeteredApi, tail: &str) -> String {
+    let mut key = String::with_capacity(kind.len() + 36 + 8 + tail.len());
+    key.push_str(kind);
+    application.push_to(&mut key);
+    key.push(':');
+    key.push_str(api.as_str());
+    key.push(':');
+    key.push_str(tail);
+    key
+}
+
+/// `YYYY-MM-DD`, as `Date`'s `Display` writes years 0 to 9999.
+fn iso_date(date: Date) -> String {
+    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+        return date.to_string();
+    };
+    let mut text = String::with_capacity(10);
+    push_padded(&mut text, year, 4);
+    text.push('-');
+    push_padded(&mut text, u32::from(u8::from(date.month())), 2);
+    text.push('-');
+    push_padded(&mut text, u32::from(date.day()), 2);
+    text
+}
+
+fn push_padded(text: &mut String, n: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    for _ in digits.len()..width {
+        text.push('0');
+    }
+    text.push_str(digits);
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -147,8 +195,8 @@ impl<R: UsageRepository> Meter<R> {
             None => None,
         };
         // Per plan: a new plan starts with its full burst. The day's count goes on.
-        let rate_key = format!("rate:{application}:{api}:{}", plan.name);
-        let quota_key = format!("quota:{application}:{api}:{today}");
+        let rate_key = limit_key("rate:", application, api, &plan.name);
+        let quota_key = limit_key("quota:", application, api, &iso_date(today));
         let verdict = self
             .limits
             .check(
@@ -244,6 +292,24 @@ impl<R: UsageRepository + 'static> Meter<R> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    #[test]
+    fn limit_keys_read_as_they_always_did() {
+        let application = ApplicationId::random();
+        let plan = "gold";
+        assert_eq!(
+            limit_key("rate:", application, MeteredApi::Ais, plan),
+            format!("rate:{application}:{}:{plan}", MeteredApi::Ais)
+        );
+        for date in [
+            time::macros::date!(2026 - 12 - 06),
+            time::macros::date!(0042 - 01 - 31),
+            time::macros::date!(9999 - 12 - 31),
+            time::macros::date!(-0001 - 06 - 15),
+        ] {
+            assert_eq!(iso_date(date), date.to_string());
+        }
+    }
     use fintechapi_domain::ManualClock;
 
     /// Writes once the test opens its gate, and counts what it wrote; with

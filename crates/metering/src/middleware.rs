@@ -58,10 +58,14 @@ impl<R: UsageRepository + 'static> Hook for RecordUsage<R> {
 
     fn after(call: Call<R>, response: Response) -> Response {
         if let Some(metered) = response.extensions().get::<Metered>() {
-            let endpoint = match &call.route {
-                Some(route) => format!("{} {}", call.method, route.as_str()),
-                None => format!("{} (unmatched)", call.method),
-            };
+            let route = call
+                .route
+                .as_ref()
+                .map_or("(unmatched)", MatchedPath::as_str);
+            let mut endpoint = String::with_capacity(call.method.as_str().len() + 1 + route.len());
+            endpoint.push_str(call.method.as_str());
+            endpoint.push(' ');
+            endpoint.push_str(route);
             let key = UsageKey {
                 application_id: metered.application_id,
                 day: call.meter.now().date(),

@@ -132,17 +132,26 @@ fn open(path: &Path) -> rusqlite::Result<Connection> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_thread_copies_the_wal_into_the_database_that_no_commit_does() {
+    const DATABASE: &str = "wal.db";
+
+    /// A database in WAL mode with a table `t (n, pad)`, and a connection to
+    /// it that never checkpoints on commit, as the store's connections.
+    fn wal_database_that_never_checkpoints() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("wal.db");
-        let writer = Connection::open(&path).unwrap();
+        let writer = Connection::open(dir.path().join(DATABASE)).unwrap();
         writer
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
                  CREATE TABLE t (n INTEGER, pad TEXT);",
             )
             .unwrap();
+        (dir, writer)
+    }
+
+    #[test]
+    fn the_thread_copies_the_wal_into_the_database_that_no_commit_does() {
+        let (dir, writer) = wal_database_that_never_checkpoints();
+        let path = dir.path().join(DATABASE);
         // About 2 MiB of rows, 2,000 commits: far past the automatic
         // checkpoint's 1,000 pages, had it been on.
         for n in 0..2_000 {
@@ -185,15 +194,8 @@ mod tests {
 
     #[test]
     fn under_a_steady_stream_of_writes_the_wal_starts_over() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("steady.db");
-        let writer = Connection::open(&path).unwrap();
-        writer
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0;
-                 CREATE TABLE t (n INTEGER, pad TEXT);",
-            )
-            .unwrap();
+        let (dir, writer) = wal_database_that_never_checkpoints();
+        let path = dir.path().join(DATABASE);
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let gate = WriteGate::one_at_a_time();
         let _checkpoints =

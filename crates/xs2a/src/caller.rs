@@ -46,7 +46,9 @@ impl Caller {
         if let Some(admission) = &self.admission {
             admission.write_headers(response.headers_mut());
         }
-        if let Ok(value) = HeaderValue::from_str(&self.request_id.to_string()) {
+        let mut text = Uuid::encode_buffer();
+        let request_id = self.request_id.hyphenated().encode_lower(&mut text);
+        if let Ok(value) = HeaderValue::from_str(request_id) {
             response.headers_mut().insert("x-request-id", value);
         }
         response

@@ -81,7 +81,11 @@ impl<R: AsRepo> AuthorizationServer<R> {
         Ok(Some(AccessGrant {
             application_id: record.application_id,
             client_id: record.client_id,
-            scope_products: parse_scope(&record.scope).unwrap_or_default(),
+            // A PSU's token names its one resource, never products.
+            scope_products: match resource {
+                Some(_) => Vec::new(),
+                None => parse_scope(&record.scope).unwrap_or_default(),
+            },
             consent,
             funds_consent,
             payment,
