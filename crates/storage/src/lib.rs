@@ -88,6 +88,17 @@ impl WriteGate {
             )),
         }
     }
+
+    /// The turn, for a thread outside the runtime (SQLite's checkpoints):
+    /// waited for on `runtime` with no timer, which would panic there once
+    /// the runtime shuts down. `None` without a gate.
+    pub(crate) fn blocking_turn(
+        &self,
+        runtime: &tokio::runtime::Handle,
+    ) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let turns = self.0.clone()?;
+        runtime.block_on(turns.acquire_owned()).ok()
+    }
 }
 
 /// PostgreSQL refuses a NUL in text, and nothing stored holds one: a lookup

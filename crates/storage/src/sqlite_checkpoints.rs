@@ -87,13 +87,8 @@ impl Checkpointer {
         if wal_frames < RESTART_AT || self.copied_in_turn == Some(wal_frames) {
             return;
         }
-        let turn = match self.runtime.block_on(self.gate.turn()) {
-            Ok(turn) => turn,
-            Err(e) => {
-                tracing::warn!(error = %e, "SQLite WAL checkpoint: no write turn");
-                return;
-            }
-        };
+        // Writers hold the turn for one transaction each: the wait is short.
+        let turn = self.gate.blocking_turn(&self.runtime);
         match self.checkpoint() {
             Ok(frames) => self.copied_in_turn = Some(frames),
             Err(e) => tracing::warn!(error = %e, "SQLite WAL checkpoint failed"),
