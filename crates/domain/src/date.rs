@@ -22,10 +22,30 @@ pub fn parse_iso_date(text: &str) -> Option<Date> {
     Date::parse(text, format_description!("[year]-[month]-[day]")).ok()
 }
 
-/// `date` as `YYYY-MM-DD`.
+/// `date` as `YYYY-MM-DD`. On hot paths (every balance's reference date,
+/// every rate-limit key), so the digits are pushed, not formatted.
 pub fn format_iso_date(date: Date) -> String {
-    date.format(format_description!("[year]-[month]-[day]"))
-        .unwrap_or_default()
+    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
+        return date
+            .format(format_description!("[year]-[month]-[day]"))
+            .unwrap_or_default();
+    };
+    let mut text = String::with_capacity(10);
+    push_zero_padded(&mut text, year, 4);
+    text.push('-');
+    push_zero_padded(&mut text, u32::from(u8::from(date.month())), 2);
+    text.push('-');
+    push_zero_padded(&mut text, u32::from(date.day()), 2);
+    text
+}
+
+fn push_zero_padded(text: &mut String, n: u32, width: usize) {
+    let mut buffer = itoa::Buffer::new();
+    let digits = buffer.format(n);
+    for _ in digits.len()..width {
+        text.push('0');
+    }
+    text.push_str(digits);
 }
 
 #[cfg(test)]
@@ -47,6 +67,18 @@ mod tests {
             "2028-02-29T00:00",
         ] {
             assert_eq!(parse_iso_date(refused), None, "{refused}");
+        }
+        for date in [
+            time::macros::date!(2026 - 12 - 06),
+            time::macros::date!(0042 - 01 - 31),
+            time::macros::date!(9999 - 12 - 31),
+            time::macros::date!(-0001 - 06 - 15),
+        ] {
+            assert_eq!(
+                format_iso_date(date),
+                date.format(format_description!("[year]-[month]-[day]"))
+                    .unwrap()
+            );
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use fintechapi_domain::date::format_iso_date;
 use fintechapi_domain::ids::ApplicationId;
 use fintechapi_domain::plan::{PlanCatalog, RatePlan};
 use fintechapi_domain::usage::{MeteredApi, UsageCounts, UsageKey, UsageRepository};
@@ -102,29 +103,6 @@ fn limit_key(kind: &str, application: ApplicationId, api: MeteredApi, tail: &str
     key
 }
 
-/// `YYYY-MM-DD`, as `Date`'s `Display` writes years 0 to 9999.
-fn iso_date(date: Date) -> String {
-    let Ok(year @ 0..=9999) = u32::try_from(date.year()) else {
-        return date.to_string();
-    };
-    let mut text = String::with_capacity(10);
-    push_padded(&mut text, year, 4);
-    text.push('-');
-    push_padded(&mut text, u32::from(u8::from(date.month())), 2);
-    text.push('-');
-    push_padded(&mut text, u32::from(date.day()), 2);
-    text
-}
-
-fn push_padded(text: &mut String, n: u32, width: usize) {
-    let mut buffer = itoa::Buffer::new();
-    let digits = buffer.format(n);
-    for _ in digits.len()..width {
-        text.push('0');
-    }
-    text.push_str(digits);
-}
-
 fn ceil_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
@@ -196,7 +174,7 @@ impl<R: UsageRepository> Meter<R> {
         };
         // Per plan: a new plan starts with its full burst. The day's count goes on.
         let rate_key = limit_key("rate:", application, api, &plan.name);
-        let quota_key = limit_key("quota:", application, api, &iso_date(today));
+        let quota_key = limit_key("quota:", application, api, &format_iso_date(today));
         let verdict = self
             .limits
             .check(
@@ -301,14 +279,16 @@ mod tests {
             limit_key("rate:", application, MeteredApi::Ais, plan),
             format!("rate:{application}:{}:{plan}", MeteredApi::Ais)
         );
-        for date in [
-            time::macros::date!(2026 - 12 - 06),
-            time::macros::date!(0042 - 01 - 31),
-            time::macros::date!(9999 - 12 - 31),
-            time::macros::date!(-0001 - 06 - 15),
-        ] {
-            assert_eq!(iso_date(date), date.to_string());
-        }
+        let today = time::macros::date!(2026 - 12 - 06);
+        assert_eq!(
+            limit_key(
+                "quota:",
+                application,
+                MeteredApi::Ais,
+                &format_iso_date(today)
+            ),
+            format!("quota:{application}:{}:{today}", MeteredApi::Ais)
+        );
     }
     use fintechapi_domain::ManualClock;
 
