@@ -9,8 +9,9 @@
 //!   (`sqlite` and `postgres` modules below), so both stores run the same SQL.
 //! - `rows/`: row types and their conversion into domain types, one file per
 //!   context, shared by both.
-//! - `hot.rs`, `pg_reads.rs`: the hottest reads, on SQLite on the request's
-//!   thread, on PostgreSQL on connections of their own.
+//! - `hot.rs`, `pg_hot.rs`: the hottest reads, on SQLite on the request's
+//!   thread, on PostgreSQL on connections of their own (with the token
+//!   writer's batches).
 //! - `pg_balances.rs`: PostgreSQL's `/balances` reads, batched while one
 //!   batch is under way.
 //! - `sqlite_writer.rs`, `pg_tokens.rs`: the token endpoint's group-commit
@@ -49,7 +50,7 @@ mod token_batch_tests;
 #[macro_use]
 mod rows;
 mod pg_balances;
-mod pg_reads;
+mod pg_hot;
 mod pg_tokens;
 mod ports;
 mod redact;

@@ -7,7 +7,7 @@
 
 use fintechapi_domain::StoreError;
 use fintechapi_domain::oauth::TokenRecord;
-use sqlx::PgPool;
+use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use crate::error::store;
@@ -19,8 +19,11 @@ const INSERT_TOKENS: &str = "INSERT INTO oauth_tokens (token_hash, kind, applica
      $6::text[], $7::text[], $8::text[], $9::text[], $10::timestamptz[], $11::timestamptz[], \
      $12::timestamptz[])";
 
-/// Stores `tokens` in one statement: all of them or none.
-pub(crate) async fn insert_tokens(pool: &PgPool, tokens: &[TokenRecord]) -> Result<(), StoreError> {
+/// Stores `tokens` in one statement, its own transaction: all of them or none.
+pub(crate) async fn insert_tokens(
+    connection: &mut PgConnection,
+    tokens: &[TokenRecord],
+) -> Result<(), StoreError> {
     fn column<T>(tokens: &[TokenRecord], value: impl Fn(&TokenRecord) -> T) -> Vec<T> {
         tokens.iter().map(value).collect()
     }
@@ -45,7 +48,7 @@ pub(crate) async fn insert_tokens(pool: &PgPool, tokens: &[TokenRecord]) -> Resu
         .bind(column(tokens, |t| t.issued_at))
         .bind(column(tokens, |t| t.expires_at))
         .bind(column::<Option<OffsetDateTime>>(tokens, |t| t.revoked_at))
-        .execute(pool)
+        .execute(connection)
         .await
         .map_err(store)?;
     Ok(())

@@ -18,7 +18,7 @@ use tokio::runtime::Handle;
 
 use crate::hot::HotReads;
 use crate::pg_balances::BalanceReads;
-use crate::pg_reads::{HotConnection, PgReads};
+use crate::pg_hot::{HotConnection, PgHot};
 use crate::redact_database_url;
 use crate::sqlite_writer::SqliteWriter;
 use crate::{postgres, sqlite};
@@ -116,7 +116,7 @@ pub struct SqliteStore(
 pub struct PgStore(
     pub(crate) PgPool,
     pub(crate) crate::WriteGate,
-    pub(crate) Arc<PgReads>,
+    pub(crate) Arc<PgHot>,
     pub(crate) Arc<BalanceReads>,
 );
 
@@ -185,14 +185,20 @@ impl PooledRead {
 }
 
 impl PgStore {
-    /// The batch as one array per column, unnested into rows: one statement
-    /// text whatever the batch's size, and PostgreSQL sets up twelve
-    /// parameters instead of twelve expressions per row.
+    /// The batch as one array per column, unnested into rows
+    /// (`pg_tokens.rs`), on a connection of its own ([`PgHot`]): the pool
+    /// would add a round trip to every batch, its test of the returned
+    /// connection.
     pub(crate) async fn insert_token_batch(
         &self,
         tokens: &[TokenRecord],
     ) -> Option<Result<(), StoreError>> {
-        Some(crate::pg_tokens::insert_tokens(&self.0, tokens).await)
+        let mut connection = match self.hot_connection("insert_tokens").await {
+            Ok(connection) => connection,
+            Err(e) => return Some(Err(e)),
+        };
+        let written = crate::pg_tokens::insert_tokens(connection.get(), tokens).await;
+        Some(connection.release(written))
     }
 
     /// Always `None`: a PostgreSQL read is a round trip, on a
@@ -205,7 +211,7 @@ impl PgStore {
         None
     }
 
-    /// A connection of its own for one read ([`PgReads`]): one round trip,
+    /// A connection of its own for one statement ([`PgHot`]): one round trip,
     /// where the pool adds its test of the returned connection.
     pub(crate) async fn hot_connection(
         &self,
@@ -267,7 +273,7 @@ impl Store {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
             // As many again for the hot reads, opened as they are needed.
-            let hot_reads = PgReads::new(connect.clone(), options.max_connections as usize);
+            let hot_reads = PgHot::new(connect.clone(), options.max_connections as usize);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 // Tested on release already; a test before each use too would

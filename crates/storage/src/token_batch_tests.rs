@@ -164,6 +164,13 @@ async fn token_batches_round_trip_on_postgres() {
         .await
         .unwrap();
     batches_round_trip(&store).await;
+    // The batches ran on a connection of their own, not the pool's (which
+    // tests each connection it takes back with a round trip): the last one
+    // left it open for the next; the failed one before it closed its own.
+    let Pool::Postgres(postgres) = &store.pool else {
+        panic!("a PostgreSQL URL opened another store");
+    };
+    assert_eq!(postgres.2.open(), 1);
     drop(store);
     scratch.drop_database().await;
 }

@@ -287,8 +287,8 @@ impl Default for Xs2aConfig {
 #[serde(default)]
 pub struct DatabaseConfig {
     /// The pool's connections. On PostgreSQL a node opens up to as many
-    /// again, as they are needed, for the hottest reads (`storage`'s
-    /// `pg_reads.rs`).
+    /// again, as they are needed, for the hottest statements (`storage`'s
+    /// `pg_hot.rs`).
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
 }

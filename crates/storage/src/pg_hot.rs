@@ -1,18 +1,19 @@
-//! PostgreSQL's hot reads on connections of their own.
+//! PostgreSQL's hot statements on connections of their own.
 //!
 //! sqlx's pool tests every connection it takes back with a round trip
 //! (`Sync`, answered by `ReadyForQuery`) in a task of its own, because a
 //! caller dropped in the middle of a query may have left the connection
-//! anywhere in the protocol. For a one-statement read that doubles the round
-//! trips. The hottest reads (what `/balances`, `/transactions` and payment
-//! initiation read) take a connection from here instead: one that finished
-//! its read goes back as it is, and one whose caller was dropped mid-read is
-//! closed with it, which is the case the pool's test exists for.
+//! anywhere in the protocol. For one statement that doubles the round trips.
+//! The hottest reads (what `/balances`, `/transactions` and payment
+//! initiation read) and the token writer's batches (one `INSERT`, its own
+//! transaction) take a connection from here instead: one that finished its
+//! statement goes back as it is, and one whose caller was dropped mid-statement
+//! is closed with it, which is the case the pool's test exists for.
 //!
 //! All lent (at most `database.max_connections` besides the pool's), or one
-//! that cannot be opened, and the read goes to the pool. A read that fails
-//! closes its connection, as the pool closes one that fails its test.
-//! Nothing here writes.
+//! that cannot be opened, and the statement goes to the pool. A statement
+//! that fails closes its connection, as the pool closes one that fails its
+//! test. Only single statements come here: never a transaction of several.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -24,8 +25,8 @@ use sqlx::{ConnectOptions, PgConnection, PgPool, Postgres};
 
 use crate::error::store;
 
-/// Connections for hot reads, beside the pool.
-pub(crate) struct PgReads {
+/// Connections for hot statements, beside the pool.
+pub(crate) struct PgHot {
     options: PgConnectOptions,
     idle: Mutex<Vec<PgConnection>>,
     /// Connections open, idle or lent; at most `max`.
@@ -35,7 +36,7 @@ pub(crate) struct PgReads {
     warned: AtomicBool,
 }
 
-impl PgReads {
+impl PgHot {
     /// At most `max` connections besides the pool's.
     pub(crate) fn new(options: PgConnectOptions, max: usize) -> Self {
         Self {
@@ -47,7 +48,7 @@ impl PgReads {
         }
     }
 
-    /// A connection for one read: one of its own, or the pool's when all
+    /// A connection for one statement: one of its own, or the pool's when all
     /// are lent or a new one cannot be opened.
     pub(crate) async fn connection(
         &self,
@@ -97,9 +98,9 @@ impl PgReads {
 
     fn failed(&self, what: &'static str, error: &dyn std::fmt::Display) {
         if self.warned.swap(true, Ordering::Relaxed) {
-            tracing::debug!(%error, read = what, "a hot read's connection failed; it is closed");
+            tracing::debug!(%error, statement = what, "a hot statement's connection failed; it is closed");
         } else {
-            tracing::warn!(%error, read = what, "a hot read's connection failed; it is closed (logged once)");
+            tracing::warn!(%error, statement = what, "a hot statement's connection failed; it is closed (logged once)");
         }
     }
 
@@ -109,7 +110,7 @@ impl PgReads {
     }
 }
 
-/// The connection one hot read runs on.
+/// The connection one hot statement runs on.
 pub(crate) enum HotConnection<'a> {
     Own(Lent<'a>),
     Pooled(PoolConnection<Postgres>),
@@ -123,9 +124,9 @@ impl HotConnection<'_> {
         }
     }
 
-    /// After the read: a connection of its own goes back to the idle ones
-    /// if the read succeeded and is closed if it failed (dropped before
-    /// this, mid-read, it is closed too); the pool's goes back to the pool.
+    /// After the statement: a connection of its own goes back to the idle
+    /// ones if it succeeded and is closed if it failed (dropped before this,
+    /// mid-statement, it is closed too); the pool's goes back to the pool.
     pub(crate) fn release<T>(self, read: Result<T, StoreError>) -> Result<T, StoreError> {
         if let Self::Own(lent) = self {
             match &read {
@@ -137,13 +138,13 @@ impl HotConnection<'_> {
     }
 }
 
-/// One of the connections, lent for one read. Dropped, it is closed and no
+/// One of the connections, lent for one statement. Dropped, it is closed and no
 /// longer counted.
 pub(crate) struct Lent<'a> {
     connection: PgConnection,
     counted: Counted<'a>,
-    home: &'a PgReads,
-    /// The read it is lent for, for the log.
+    home: &'a PgHot,
+    /// The statement it is lent for, for the log.
     what: &'static str,
 }
 
@@ -194,15 +195,11 @@ mod tests {
     use crate::scratch_pg::ScratchPg;
 
     /// One read, as the repositories run them: its backend's process id.
-    async fn backend_pid(reads: &PgReads, pool: &PgPool) -> Result<i32, StoreError> {
+    async fn backend_pid(reads: &PgHot, pool: &PgPool) -> Result<i32, StoreError> {
         read_pid(reads, pool, "SELECT pg_backend_pid()").await
     }
 
-    async fn read_pid(
-        reads: &PgReads,
-        pool: &PgPool,
-        sql: &'static str,
-    ) -> Result<i32, StoreError> {
+    async fn read_pid(reads: &PgHot, pool: &PgPool, sql: &'static str) -> Result<i32, StoreError> {
         let mut conn = reads.connection(pool, "test").await?;
         let read = sqlx::query_scalar(sql)
             .fetch_one(conn.get())
@@ -234,7 +231,7 @@ mod tests {
     struct Setup {
         scratch: ScratchPg,
         pool: PgPool,
-        reads: PgReads,
+        reads: PgHot,
         other: PgConnection,
     }
 
@@ -244,7 +241,7 @@ mod tests {
         let other = scratch.connect().await;
         Setup {
             pool: PgPool::connect_lazy_with(options.clone()),
-            reads: PgReads::new(options, max),
+            reads: PgHot::new(options, max),
             scratch,
             other,
         }
