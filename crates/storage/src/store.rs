@@ -272,8 +272,10 @@ impl Store {
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(invalid)?;
-            // As many again for the hot reads, opened as they are needed.
+            // As many again for the hot statements, opened as they are
+            // needed, and one for the batches of `/balances` reads.
             let hot_reads = PgHot::new(connect.clone(), options.max_connections as usize);
+            let balance_reads = BalanceReads::new(&connect);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 // Tested on release already; a test before each use too would
@@ -288,7 +290,7 @@ impl Store {
                     pool,
                     crate::WriteGate::default(),
                     Arc::new(hot_reads),
-                    Arc::default(),
+                    Arc::new(balance_reads),
                 )),
                 max_connections: options.max_connections,
             })

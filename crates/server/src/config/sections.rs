@@ -288,7 +288,7 @@ impl Default for Xs2aConfig {
 pub struct DatabaseConfig {
     /// The pool's connections. On PostgreSQL a node opens up to as many
     /// again, as they are needed, for the hottest statements (`storage`'s
-    /// `pg_hot.rs`).
+    /// `pg_hot.rs`), and one for the batches of `/balances` reads.
     pub max_connections: u32,
     pub acquire_timeout_secs: u64,
 }
