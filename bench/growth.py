@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Growth tests: does the service stay as fast when its tables are large?
 
-- transactions: the first page of `GET /v1/accounts/{id}/transactions` of
-  alice's account under wrk with 10 thousand postings on the account, then
-  again after the account's history has grown to `--rows` postings (10 million
-  by default). Target: p99 at most 1.2x the small one.
+- transactions: the first page of `GET /v1/accounts/{id}/transactions` under
+  wrk, of bob's account with 10 thousand postings and of alice's with `--rows`
+  (10 million by default), in turn, twice each. Target: the mean p99 of the
+  large one at most 1.2x the small one's.
 - tokens: the token endpoint on a fresh database, then after `--rows` expired
   tokens were written and the server restarted: its housekeeping prunes them
   in bounded batches in the background while the endpoint is measured, and
@@ -12,7 +12,7 @@
 
 The rows are written with SQL straight into the server's database (SQLite's
 file, a fresh PostgreSQL database), shaped as the server writes them: each
-transaction a balanced journal entry (alice's account and the clearing
+transaction a balanced journal entry (the customer's account and the clearing
 account, +1 and -1 cent in turn, so balances stay true), each token an expired
 client-credentials token of the bench's application, keyed like the server's
 (twelve hex digits of its issue in milliseconds, then 43 characters).
@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,9 +36,11 @@ import psu
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 SMALL = 10_000
+# Rounds of the two transactions pages, measured in turn.
+ROUNDS = 2
 BATCH = 500_000
 
-# One journal entry per row of `n`: alice's account against clearing, 1 cent
+# One journal entry per row of `n`: the account against clearing, 1 cent
 # each way in turn, dated back over ten years (20 a day).
 SQLITE_ENTRIES = """
 WITH RECURSIVE n(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM n WHERE i < :hi)
@@ -135,39 +138,45 @@ class Database:
 
 
 def transactions_growth(server, db, rows, seconds, conns, label, results):
+    """The first page of an account with SMALL postings (bob's) and of one with `rows`
+    (alice's), measured in turn, ROUNDS times each: this machine's speed drifts between
+    minutes, which one size measured before the fill and the other after it compared too."""
     client_id, secret = server.app
-    alice = psu.setup_psu(server.port, server.ca, client_id, secret, psu.DEMO_PSUS[0])
-    account = alice["account_id"]
     clearing = db.scalar("SELECT id FROM accounts WHERE kind = 'clearing' AND currency = 'EUR'")
     tpp = psu.Tpp(server.port, server.ca, client_id, secret)
-    path = f"/v1/accounts/{account}/transactions?bookingStatus=booked"
-    measured = {}
-    have = 0
-    for size in (SMALL, rows):
+    holders = {size: psu.setup_psu(server.port, server.ca, client_id, secret, psu.DEMO_PSUS[k])
+               for size, k in ((SMALL, 1), (rows, 0))}
+    first = 1
+    for size, holder in holders.items():
+        account = holder["account_id"]
         count = int(db.scalar(f"SELECT count(*) FROM postings WHERE account_id = '{account}'"))
         if count < size:
             started = time.time()
-            db.fill([SQLITE_ENTRIES, SQLITE_POSTINGS], PG_ENTRIES, have + 1, have + size - count,
+            db.fill([SQLITE_ENTRIES, SQLITE_POSTINGS], PG_ENTRIES, first, first + size - count - 1,
                     account=account, clearing=clearing)
-            have += size - count
-            if db.url:
-                db.scalar("ANALYZE ledger_transactions; ANALYZE postings")
-            print(f"{label}: {size:,} postings on the account in {time.time() - started:.0f} s",
+            first += size - count
+            print(f"{label}: {size:,} postings on an account in {time.time() - started:.0f} s",
                   file=sys.stderr)
-        tokens = tpp.refresh(alice["refresh_token"])
-        alice["refresh_token"] = tokens["refresh_token"]
-        measured[size] = harness.wrk(server, path, seconds, conns, method="GET",
-                                     auth=f"Bearer {tokens['access_token']}",
-                                     headers=[f"{k}: {v}" for k, v in psu.ais_headers(alice["consent"]).items()],
-                                     fresh_ids=True)
-        results.append({"server": label, "case": f"transactions page at {size:,} postings",
-                        **measured[size]})
+    if db.url:
+        db.scalar("ANALYZE ledger_transactions; ANALYZE postings")
+    measured = {size: [] for size in holders}
+    for _ in range(ROUNDS):
+        for size, holder in holders.items():
+            tokens = tpp.refresh(holder["refresh_token"])
+            holder["refresh_token"] = tokens["refresh_token"]
+            path = f"/v1/accounts/{holder['account_id']}/transactions?bookingStatus=booked"
+            run = harness.wrk(server, path, seconds, conns, method="GET",
+                              auth=f"Bearer {tokens['access_token']}",
+                              headers=[f"{k}: {v}" for k, v in psu.ais_headers(holder["consent"]).items()],
+                              fresh_ids=True)
+            measured[size].append(run)
+            results.append({"server": label, "case": f"transactions page at {size:,} postings", **run})
     tpp.http.close()
-    small, big = measured[SMALL], measured[rows]
+    mean = lambda size, key: statistics.mean(r[key] for r in measured[size])
     return {"server": label, "case": "transactions page", "rows": rows,
-            "p99_ratio": harness.ratio(big["p99_ms"], small["p99_ms"]),
-            "req_per_s_ratio": harness.ratio(big["req_per_s"], small["req_per_s"]),
-            "target": "p99 ratio <= 1.2"}
+            "p99_ratio": harness.ratio(mean(rows, "p99_ms"), mean(SMALL, "p99_ms")),
+            "req_per_s_ratio": harness.ratio(mean(rows, "req_per_s"), mean(SMALL, "req_per_s")),
+            "target": "p99 ratio <= 1.2 (means of the rounds)"}
 
 
 def restart(server):
